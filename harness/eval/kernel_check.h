@@ -1,0 +1,61 @@
+/*
+ * kernel_check.h - compares one kernel against the scalar reference of its
+ * family on generated data: integer results bit-exact, float results within
+ * a tolerance named per precision, outputs poisoned before each call and
+ * the padding between rows checked untouched. Used by the unit tests and by
+ * `qbench gemm --check`.
+ */
+#ifndef QB_KERNEL_CHECK_H
+#define QB_KERNEL_CHECK_H
+
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+typedef enum qb_fill {
+    QB_FILL_RANDOM,  /* uniform random values over each type's range */
+    QB_FILL_EXTREME, /* values at the ends of each range (saturation paths) */
+} qb_fill;
+
+typedef struct qb_check_case {
+    int m, n, k;      /* GEMM shape (dw: k = 9 and n = channels) */
+    int group;        /* int4 group size, 0 = per channel */
+    int h, w;         /* dw: input height and width */
+    int stride;       /* dw: 1 or 2 */
+    int pad;          /* dw: padding on every side (0 or 1) */
+    int out_i32;      /* int8: check raw int32 accumulators */
+    int relu;         /* fuse a ReLU clamp into the output */
+    int lda_extra;    /* extra elements between rows of A (strided input) */
+    int ldc_extra;    /* extra elements between rows of C (must stay poisoned) */
+    qb_fill fill;     /* how data is generated */
+    uint64_t seed;    /* generator seed: same seed, same data */
+} qb_check_case;
+
+typedef struct qb_check_result {
+    int pass;          /* 1 when the kernel agrees with the reference */
+    double max_err;    /* largest |kernel - reference| (float) or |diff| (int) */
+    double tol_used;   /* the tolerance factor applied (0 = bit-exact) */
+    long mismatches;   /* outputs out of tolerance */
+    char msg[384];     /* first failure, with index, values and a repro hint */
+} qb_check_result;
+
+/* Tolerance factor per precision, relative to sum |a*w| + |b| of each
+ * output: the rigorous bound 2 (K + 2) u for two differently ordered float
+ * sums (u = 2^-24, or 2^-11 for fp16 arithmetic); 0 = bit-exact. */
+double qb_check_tolerance(const qb_kernel *k, int K);
+
+/* Runs kernel kn and the scalar reference on the case; 0 on pass, 1 on
+ * mismatch, -1 if the case could not be set up (message in r->msg). */
+int qb_check_kernel(const qb_kernel *kn, const qb_check_case *c, qb_check_result *r);
+
+/* The same in steps, for benchmarks that time the kernel in between. */
+typedef struct qb_kcase qb_kcase;
+/* Generates the data and packs the weights for kn; NULL with err on failure. */
+qb_kcase *qb_kcase_new(const qb_kernel *kn, const qb_check_case *c, char *err, size_t errlen);
+/* One call of the kernel on the case's inputs (poisons nothing). */
+void qb_kcase_run(qb_kcase *kc);
+/* Poisons, runs kernel and reference, compares: as qb_check_kernel. */
+int qb_kcase_compare(qb_kcase *kc, qb_check_result *r);
+void qb_kcase_free(qb_kcase *kc);
+
+#endif

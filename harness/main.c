@@ -1,0 +1,44 @@
+/*
+ * main.c - qbench's verb dispatch: `qbench <verb> [args]`. Nothing else.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/verbs/verbs.h"
+
+static const struct {
+    const char *name;                 /* the verb as typed */
+    int (*run)(int argc, char **argv); /* argv[0] is the verb */
+    const char *usage;                /* one line of help */
+} verbs[] = {
+    {"info", qb_verb_info, "info                          machine, ISA flags, which ISAs run here"},
+    {"kernels", qb_verb_kernels, "kernels [--csv]               every kernel and whether this CPU runs it"},
+    {"gemm", qb_verb_gemm,
+     "gemm -p PREC -i ISA -s MxNxK [-g G] [-r REPS] [--check] [--csv]\n"
+     "                                one kernel: median time, GOP/s (MAC = 2 ops)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qbench <verb> [options]\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(f, "  qbench %s\n", verbs[i].usage);
+    fprintf(f, "\nexit codes: 0 ok, 1 failed check, 2 usage or input error, 3 performance regression\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strcmp(argv[1], verbs[i].name))
+            return verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qbench: unknown verb '%s' (try qbench --help)\n", argv[1]);
+    return 2;
+}

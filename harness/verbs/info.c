@@ -1,0 +1,84 @@
+/*
+ * info.c - `qbench info` (CPU model, detected features, which ISAs run
+ * here, the QB_FORCE_ISA cap) and `qbench kernels [--csv]` (every kernel
+ * with its precision, ISA and whether this CPU can run it, or why not).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/verbs/verbs.h"
+#include "kernels/kernels.h"
+
+int qb_verb_info(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "qbench info: takes no arguments\n");
+        return 2;
+    }
+    char feats[256];
+    qb_cpu_feature_names(qb_cpu_features(), feats, sizeof feats);
+    printf("cpu: %s\n", qb_cpu_model());
+    printf("cores: %ld online\n", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("features: %s\n", feats[0] ? feats : "(none beyond the baseline)");
+    int cap = qb_forced_isa();
+    if (cap == -2)
+        printf("QB_FORCE_ISA: invalid value '%s' (scalar, avx2, vnni, neon)\n", getenv("QB_FORCE_ISA"));
+    else if (cap >= 0)
+        printf("QB_FORCE_ISA: %s (kernel selection capped)\n", qb_isa_name(cap));
+    for (int isa = 0; isa < QB_ISA_COUNT; isa++) {
+        int n, runs = 0, total = 0;
+        const qb_kernel *all = qb_kernels(&n);
+        char why[200] = "";
+        for (int i = 0; i < n; i++) {
+            if (all[i].isa != (qb_isa)isa)
+                continue;
+            total++;
+            if (qb_kernel_available(&all[i], why[0] ? NULL : why, sizeof why))
+                runs++;
+        }
+        printf("isa %-6s %s", qb_isa_name(isa), runs ? "yes" : "no ");
+        if (runs < total)
+            printf("  (%d of %d kernels run; %s)", runs, total, why);
+        printf("\n");
+    }
+    printf("selected:");
+    for (int p = 0; p < QB_PREC_MIXED; p++) {
+        const qb_kernel *k = qb_kernel_select(QB_OP_GEMM, p);
+        printf(" %s=%s", qb_precision_name(p), k ? qb_isa_name(k->isa) : "none");
+    }
+    printf("\n");
+    return 0;
+}
+
+int qb_verb_kernels(int argc, char **argv)
+{
+    int csv = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv"))
+            csv = 1;
+        else {
+            fprintf(stderr, "qbench kernels: unknown option '%s' (only --csv)\n", argv[i]);
+            return 2;
+        }
+    }
+    int n;
+    const qb_kernel *all = qb_kernels(&n);
+    if (csv)
+        printf("precision,isa,name,available,reason\n");
+    else
+        printf("%-28s %-10s %-13s %-6s %s\n", "kernel", "op", "precision", "isa", "runs here");
+    for (int i = 0; i < n; i++) {
+        char why[200];
+        int ok = qb_kernel_available(&all[i], why, sizeof why);
+        if (csv)
+            printf("%s,%s,%s,%s,%s\n", qb_precision_name(all[i].prec), qb_isa_name(all[i].isa), all[i].name,
+                   ok ? "yes" : "no", why); /* reasons never contain commas or quotes */
+        else
+            printf("%-28s %-10s %-13s %-6s %s%s\n", all[i].name, qb_op_name(all[i].op),
+                   qb_precision_name(all[i].prec), qb_isa_name(all[i].isa), ok ? "yes" : "no: ", why);
+    }
+    return 0;
+}

@@ -1,0 +1,13 @@
+/*
+ * verbs.h - the entry point of each qbench verb; argv[0] is the verb name.
+ * Each returns the process exit code (0 ok, 1 failed check, 2 usage or
+ * input error, 3 performance regression).
+ */
+#ifndef QB_VERBS_H
+#define QB_VERBS_H
+
+int qb_verb_info(int argc, char **argv);
+int qb_verb_kernels(int argc, char **argv);
+int qb_verb_gemm(int argc, char **argv);
+
+#endif

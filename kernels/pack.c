@@ -1,0 +1,154 @@
+/*
+ * pack.c - packs logical weights (qb_weights) for one kernel: checks the
+ * shape and value ranges, lays out the parts every ISA shares (biases,
+ * weight sums, scales) in one 64-byte aligned block, and lets the kernel
+ * write its own weight layout. The only allocation in kernels/.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define QB_ALIGN 64
+#define QB_MAX_DIM (1 << 24)
+#define QB_MAX_K_INT8 65536 /* keeps |sum (a - z) w| below 2^31 */
+
+static size_t round_up(size_t x) { return (x + QB_ALIGN - 1) / QB_ALIGN * QB_ALIGN; }
+
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+    if (err && len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, len, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int check(const qb_kernel *kn, const qb_weights *w, char *err, size_t len)
+{
+    if (w->n < 1 || w->k < 1 || w->n > QB_MAX_DIM || w->k > QB_MAX_DIM)
+        return fail(err, len, "%s: bad weight shape %dx%d (each side 1..%d)", kn->name, w->n, w->k,
+                    QB_MAX_DIM);
+    if (kn->op == QB_OP_DWCONV3X3 && w->k != 9)
+        return fail(err, len, "%s: depthwise 3x3 weights need k = 9, got %d", kn->name, w->k);
+    switch (kn->prec) {
+    case QB_PREC_FP32:
+    case QB_PREC_FP16:
+        if (!w->f32)
+            return fail(err, len, "%s: float weights missing", kn->name);
+        return 0;
+    case QB_PREC_BINARY:
+        if (!w->f32 || !w->scale)
+            return fail(err, len, "%s: binary needs float weights (signs) and alpha[N]", kn->name);
+        return 0;
+    case QB_PREC_INT8_TENSOR:
+    case QB_PREC_INT8_CHANNEL:
+        if (!w->i8)
+            return fail(err, len, "%s: int8 weights missing", kn->name);
+        if (w->k > QB_MAX_K_INT8)
+            return fail(err, len, "%s: K = %d exceeds %d for int8 accumulation", kn->name, w->k,
+                        QB_MAX_K_INT8);
+        for (size_t i = 0; i < (size_t)w->n * w->k; i++)
+            if (w->i8[i] == -128)
+                return fail(err, len, "%s: weight [%zu][%zu] is -128; symmetric int8 weights are in [-127, 127]",
+                            kn->name, i / w->k, i % w->k);
+        return 0;
+    case QB_PREC_INT4:
+        if (!w->i8 || !w->scale)
+            return fail(err, len, "%s: int4 needs weights in [-8, 7] and scales", kn->name);
+        if (w->group != 0 && w->group != 32 && w->group != 64 && w->group != 128)
+            return fail(err, len, "%s: int4 group size %d (0 = per channel, 32, 64 or 128)", kn->name,
+                        w->group);
+        for (size_t i = 0; i < (size_t)w->n * w->k; i++)
+            if (w->i8[i] < -8 || w->i8[i] > 7)
+                return fail(err, len, "%s: weight [%zu][%zu] = %d outside int4 [-8, 7]", kn->name,
+                            i / w->k, i % w->k, w->i8[i]);
+        return 0;
+    default:
+        return fail(err, len, "%s: precision %s has no kernels", kn->name, qb_precision_name(kn->prec));
+    }
+}
+
+int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!kn->pack || !kn->packed_size)
+        return fail(err, errlen, "%s: not built into this binary", kn->name);
+    if (check(kn, w, err, errlen))
+        return -1;
+    int n = w->n, k = w->k;
+    int group = (kn->prec == QB_PREC_INT4 && w->group) ? w->group : k;
+    int ngroups = (k + group - 1) / group;
+    size_t nsum = (kn->prec == QB_PREC_INT4) ? (size_t)n * ngroups : (size_t)n;
+
+    size_t off_w = 0;
+    size_t off_bf = round_up(off_w + kn->packed_size(n, k, w->group));
+    size_t off_bi = round_up(off_bf + sizeof(float) * n);
+    size_t off_sum = round_up(off_bi + sizeof(int32_t) * n);
+    size_t off_scale = round_up(off_sum + sizeof(int32_t) * nsum);
+    size_t total = round_up(off_scale + sizeof(float) * nsum);
+    unsigned char *block = aligned_alloc(QB_ALIGN, total);
+    if (!block)
+        return fail(err, errlen, "%s: out of memory packing %dx%d weights (%zu bytes)", kn->name, n, k, total);
+    memset(block, 0, total);
+
+    out->kernel = kn;
+    out->n = n;
+    out->k = k;
+    out->group = group;
+    out->ngroups = ngroups;
+    out->block = block;
+    out->w = block + off_w;
+    out->bias_f32 = (float *)(block + off_bf);
+    out->bias_i32 = (int32_t *)(block + off_bi);
+    out->wsum = (int32_t *)(block + off_sum);
+    out->scale = (float *)(block + off_scale);
+
+    if (w->bias_f32)
+        memcpy(out->bias_f32, w->bias_f32, sizeof(float) * n);
+    if (w->bias_i32)
+        memcpy(out->bias_i32, w->bias_i32, sizeof(int32_t) * n);
+    if (w->i8) {
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < k; c++)
+                out->wsum[(size_t)r * ngroups + c / group] += w->i8[(size_t)r * k + c];
+    }
+    if (kn->prec == QB_PREC_INT4)
+        memcpy(out->scale, w->scale, sizeof(float) * nsum);
+    else if (kn->prec == QB_PREC_BINARY)
+        memcpy(out->scale, w->scale, sizeof(float) * n);
+    kn->pack(w, out->w);
+    return 0;
+}
+
+void qb_packed_free(qb_packed *p)
+{
+    if (p) {
+        free(p->block);
+        memset(p, 0, sizeof *p);
+    }
+}
+
+void qb_binary_pack_rows(const float *x, int m, int k, size_t ldx, uint64_t *bits, size_t ldw)
+{
+    size_t words = qb_binary_words(k);
+    for (int i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * ldx;
+        uint64_t *out = bits + (size_t)i * ldw;
+        for (size_t wd = 0; wd < words; wd++) {
+            uint64_t v = 0;
+            int base = (int)wd * 64;
+            int lim = k - base < 64 ? k - base : 64;
+            for (int j = 0; j < lim; j++) {
+                uint32_t u;
+                memcpy(&u, &row[base + j], 4);
+                v |= (uint64_t)(u >> 31) << j;
+            }
+            out[wd] = v;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+/*
+ * test_kernels.c - every kernel in the registry (and every SIMDe-emulated
+ * VNNI kernel) against the scalar reference of its family: awkward shapes
+ * M, N, K from {1, 3, 7, 15, 16, 17, 31, 33, 64, 65, 127, 257}, every int4
+ * group size, odd K, strided rows, fused clamps, raw int32 outputs and
+ * values at the ends of every range. Integer paths bit-exact, float paths
+ * within the tolerance of harness/eval/kernel_check.c. Kernels this CPU
+ * cannot run are skipped with the reason.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "harness/eval/kernel_check.h"
+#include "tests/emulated.h"
+
+static const int shapes[] = {1, 3, 7, 15, 16, 17, 31, 33, 64, 65, 127, 257};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+
+static void run_case(const qb_kernel *k, qb_check_case c)
+{
+    qb_check_result r;
+    int rc = qb_check_kernel(k, &c, &r);
+    if (rc != 0)
+        fail_msg("%s", r.msg);
+}
+
+static int is_int8(const qb_kernel *k)
+{
+    return k->prec == QB_PREC_INT8_TENSOR || k->prec == QB_PREC_INT8_CHANNEL;
+}
+
+static void check_gemm(const qb_kernel *k)
+{
+    uint64_t seed = 1;
+    /* every (M, N) pair, K cycling through the set: each K 12 times */
+    for (int i = 0; i < NSHAPES; i++)
+        for (int j = 0; j < NSHAPES; j++) {
+            qb_check_case c = {.m = shapes[i], .n = shapes[j], .k = shapes[(i + j) % NSHAPES],
+                               .seed = seed++};
+            if (k->prec == QB_PREC_INT4)
+                c.group = (int[]){0, 32, 64, 128}[(i + 2 * j) % 4];
+            run_case(k, c);
+        }
+    /* every K with a few (M, N), in each variant */
+    static const int mn[][2] = {{1, 1}, {1, 65}, {7, 17}, {16, 33}, {5, 64}};
+    for (int l = 0; l < NSHAPES; l++)
+        for (int s = 0; s < 5; s++) {
+            qb_check_case c = {.m = mn[s][0], .n = mn[s][1], .k = shapes[l], .seed = seed++};
+            c.relu = s & 1;
+            c.lda_extra = (s % 3) * 5;
+            c.ldc_extra = (s % 2) * 3;
+            c.fill = (s + l) % 2 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+            c.out_i32 = is_int8(k) && s == 2;
+            if (k->prec == QB_PREC_INT4)
+                c.group = (int[]){0, 32, 64, 128}[s % 4];
+            run_case(k, c);
+        }
+    /* int4: every group size on K that is not a multiple of it */
+    if (k->prec == QB_PREC_INT4)
+        for (int g = 0; g < 4; g++)
+            for (int kk = 1; kk <= 301; kk += 60) {
+                qb_check_case c = {.m = 3, .n = 19, .k = kk, .group = (int[]){0, 32, 64, 128}[g],
+                                   .seed = seed++, .fill = (kk & 1) ? QB_FILL_EXTREME : QB_FILL_RANDOM};
+                run_case(k, c);
+            }
+    /* larger K: accumulators past 16 bits, several K blocks */
+    qb_check_case big = {.m = 9, .n = 40, .k = 2049, .group = k->prec == QB_PREC_INT4 ? 128 : 0,
+                         .seed = seed++, .fill = QB_FILL_EXTREME};
+    run_case(k, big);
+}
+
+static void check_dw(const qb_kernel *k)
+{
+    static const int hw[] = {1, 2, 3, 5, 8, 17};
+    static const int ch[] = {1, 3, 7, 8, 16, 17, 31, 33, 64, 65};
+    uint64_t seed = 1000;
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 10; b++)
+            for (int v = 0; v < 4; v++) {
+                qb_check_case c = {.n = ch[b], .k = 9, .h = hw[a], .w = hw[(a + b + v) % 6],
+                                   .stride = 1 + (v & 1), .pad = (v >> 1) & 1, .seed = seed++};
+                c.relu = (a + b) & 1;
+                c.fill = (a + v) % 3 == 0 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+                if ((c.h + 2 * c.pad < 3) || (c.w + 2 * c.pad < 3))
+                    continue;
+                run_case(k, c);
+            }
+}
+
+typedef struct entry {
+    const qb_kernel *k; /* kernel under test */
+    int emulated;       /* runs through SIMDe */
+} entry;
+
+static void test_one(void **state)
+{
+    const entry *e = *state;
+    char why[200];
+    if (!e->emulated && !qb_kernel_available(e->k, why, sizeof why)) {
+        print_message("[  SKIP    ] %s: %s\n", e->k->name, why);
+        skip();
+        return;
+    }
+    if (e->k->op == QB_OP_GEMM)
+        check_gemm(e->k);
+    else
+        check_dw(e->k);
+}
+
+int main(void)
+{
+    int n, ne;
+    const qb_kernel *all = qb_kernels(&n);
+    const qb_kernel *emu = qb_emulated_kernels(&ne);
+    struct CMUnitTest *tests = calloc((size_t)(n + ne), sizeof *tests);
+    entry *entries = calloc((size_t)(n + ne), sizeof *entries);
+    char (*names)[96] = calloc((size_t)(n + ne), sizeof *names);
+    int t = 0;
+    for (int i = 0; i < n + ne; i++) {
+        const qb_kernel *k = i < n ? &all[i] : &emu[i - n];
+        if (k->isa == QB_ISA_SCALAR)
+            continue; /* the references themselves: tests/test_scalar.c */
+        if (!k->run.gemm)
+            continue; /* another architecture's kernel: not in this binary */
+        entries[t] = (entry){k, i >= n};
+        snprintf(names[t], sizeof names[t], "%s%s", k->name, i >= n ? " (simde)" : "");
+        tests[t] = (struct CMUnitTest){names[t], test_one, NULL, NULL, &entries[t]};
+        t++;
+    }
+    int failed = _cmocka_run_group_tests("kernels vs scalar reference", tests, (size_t)t, NULL, NULL);
+    free(tests);
+    free(entries);
+    free(names);
+    return failed ? 1 : 0;
+}
