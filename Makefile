@@ -35,10 +35,15 @@ NEON_FP16_FLAGS = -march=armv8.2-a+fp16
 KERNEL_SRC = $(wildcard kernels/*.c kernels/scalar/*.c)
 ifeq ($(ARCH),x86_64)
 KERNEL_SRC += $(wildcard kernels/avx2/*.c kernels/vnni/*.c)
-SIMDE_OBJ = $(patsubst kernels/vnni/%.c,$(BUILD)/simde/%.o,$(wildcard kernels/vnni/*.c))
 endif
 ifeq ($(ARCH),aarch64)
 KERNEL_SRC += $(wildcard kernels/neon/*.c)
+endif
+# EXCLUDE: sources to leave out (patterns), e.g. a kernel file being written
+KERNEL_SRC := $(filter-out $(EXCLUDE),$(KERNEL_SRC))
+SIMDE_OBJ := $(patsubst kernels/vnni/%.c,$(BUILD)/simde/%.o,$(filter-out $(EXCLUDE),$(wildcard kernels/vnni/*.c)))
+ifneq ($(ARCH),x86_64)
+SIMDE_OBJ =
 endif
 HARNESS_SRC = $(filter-out harness/main.c,$(shell find harness -name '*.c' | sort))
 
