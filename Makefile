@@ -125,6 +125,7 @@ test-arm:
 	$(QEMU) -cpu max build-arm/tests/test_scalar
 	$(QEMU) -cpu max build-arm/tests/test_kernels
 	@echo "== qemu -cpu cortex-a72 (NEON only: no dotprod, no fp16)"
+	$(QEMU) -cpu cortex-a72 build-arm/tests/test_scalar
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_kernels
 
 demo: qbench
