@@ -1,0 +1,225 @@
+/*
+ * dwconv3x3_i8.c - AVX2 int8 depthwise 3x3 convolution (NHWC), bit-exact
+ * with kernels/scalar/dwconv3x3_i8.c: acc = bias[c] + sum over in-image
+ * taps of (x - x_zero) * w (int32, wraps), requantized per channel (see
+ * requant_avx2.h).
+ *
+ * Vectorised over channels, 16 at a time. Packed layout: blocks of 16
+ * channels, 320 bytes each: the taps paired as (0,1) (2,3) (4,5) (6,7)
+ * (8,-), each pair as two vectors of 16 int16 that vpmaddwd against the
+ * vpunpcklwd / vpunpckhwd of the two taps' inputs (sign-extended to int16):
+ * the "lo" vector holds [w_t1, w_t2] of channels 0-3 and 8-11, the "hi"
+ * vector those of channels 4-7 and 12-15, which is the lane order that
+ * vpackssdw(lo, hi) turns back into channels 0..15. Channels past C are
+ * zero.
+ *
+ * Interior pixels (all 9 taps in the image) multiply x as it is and start
+ * from bias - x_zero * sum of the 9 weights (the same sum modulo 2^32);
+ * border pixels subtract x_zero in int16 and skip the taps in the padding
+ * (x_zero beyond +-32640 takes a plain C loop: x - x_zero must fit int16).
+ * A chunk of up to 512 channels has its biases and multipliers laid out
+ * once, then every output pixel is done for it.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/avx2/requant_avx2.h"
+#include "kernels/kernels.h"
+
+#define CB 16        /* channels per block */
+#define BLK 320      /* bytes of one block's weights: 5 tap pairs x 2 vectors of 16 int16 */
+#define CHUNK 32     /* blocks whose biases and multipliers are laid out at once */
+
+#define INLINE static inline __attribute__((always_inline))
+
+size_t qb_dwconv3x3_i8__avx2_size(int n, int k, int group)
+{
+    (void)k;
+    (void)group;
+    return (size_t)((n + CB - 1) / CB) * BLK;
+}
+
+/* Channel of lane i (0..7) of the lo (h = 0) or hi (h = 1) half of a block. */
+static inline int lane_channel(int h, int i) { return (i / 4) * 8 + h * 4 + i % 4; }
+
+void qb_dwconv3x3_i8__avx2_pack(const qb_weights *w, void *dst)
+{
+    int16_t *out = dst;
+    for (int b = 0; b < (w->n + CB - 1) / CB; b++)
+        for (int pr = 0; pr < 5; pr++)
+            for (int h = 0; h < 2; h++) {
+                int16_t *v = out + (size_t)b * (BLK / 2) + (size_t)(2 * pr + h) * 16;
+                for (int i = 0; i < 8; i++) {
+                    int c = b * CB + lane_channel(h, i);
+                    if (c >= w->n)
+                        continue;
+                    v[2 * i] = w->i8[(size_t)c * 9 + 2 * pr];
+                    v[2 * i + 1] = pr < 4 ? w->i8[(size_t)c * 9 + 2 * pr + 1] : 0;
+                }
+            }
+}
+
+/* Per-block constants, in the lane order of the lo / hi halves. */
+typedef struct blk {
+    __m256i bias[2];   /* bias[c] (border pixels) */
+    __m256i biasz[2];  /* bias[c] - x_zero * sum of the 9 weights (interior pixels) */
+    qb_avx2_rq8 rq[2]; /* multipliers */
+} blk;
+
+static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
+{
+    const int16_t *wp = (const int16_t *)p->w + (size_t)(c0 / CB) * (BLK / 2);
+    for (int h = 0; h < 2; h++) {
+        int32_t b[8], bz[8];
+        int idx[8];
+        for (int i = 0; i < 8; i++) {
+            int c = c0 + lane_channel(h, i);
+            int ok = c < a->c;
+            int32_t s = 0;
+            for (int pr = 0; pr < 5; pr++)
+                s += wp[(2 * pr + h) * 16 + 2 * i] + wp[(2 * pr + h) * 16 + 2 * i + 1];
+            b[i] = ok ? p->bias_i32[c] : 0;
+            bz[i] = (int32_t)((uint32_t)b[i] - (uint32_t)a->x_zero * (uint32_t)s);
+            idx[i] = ok ? c : 0;
+        }
+        k->bias[h] = _mm256_loadu_si256((const __m256i *)b);
+        k->biasz[h] = _mm256_loadu_si256((const __m256i *)bz);
+        qb_avx2_rq8_set(&k->rq[h], a->rq, idx);
+    }
+}
+
+/* 16 input channels of one tap, sign-extended to int16. */
+INLINE __m256i load16(const int8_t *x) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x)); }
+
+/* acc (lo, hi) += the products of tap pair pr with inputs x1, x2 (int16). */
+INLINE void tap_pair(const __m256i *wv, int pr, __m256i x1, __m256i x2, __m256i *lo, __m256i *hi)
+{
+    *lo = _mm256_add_epi32(*lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x1, x2), _mm256_load_si256(wv + 2 * pr)));
+    *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x1, x2), _mm256_load_si256(wv + 2 * pr + 1)));
+}
+
+/* Requantize and store 16 channels (nc valid). */
+INLINE void store16(const blk *k, __m256i lo, __m256i hi, const __m256i *bounds, int8_t *y, int nc)
+{
+    lo = qb_avx2_requant8(&k->rq[0], lo, bounds[0], bounds[1], bounds[2]);
+    hi = qb_avx2_requant8(&k->rq[1], hi, bounds[0], bounds[1], bounds[2]);
+    __m256i s = _mm256_packs_epi32(lo, hi); /* channels 0..15 as int16 */
+    __m256i b = _mm256_permute4x64_epi64(_mm256_packs_epi16(s, s), 0x08);
+    if (nc == CB) {
+        _mm_storeu_si128((__m128i *)y, _mm256_castsi256_si128(b));
+    } else {
+        int8_t t[CB];
+        _mm_storeu_si128((__m128i *)t, _mm256_castsi256_si128(b));
+        memcpy(y, t, (size_t)nc);
+    }
+}
+
+/* One full block of 16 channels of an interior pixel: all 9 taps, x as it
+ * is (x_zero is in biasz). */
+INLINE void block_inside(const blk *k, const __m256i *wv, const int8_t *const *tp, int c0, const __m256i *bounds,
+                         int8_t *y)
+{
+    __m256i lo = k->biasz[0], hi = k->biasz[1];
+    tap_pair(wv, 0, load16(tp[0] + c0), load16(tp[1] + c0), &lo, &hi);
+    tap_pair(wv, 1, load16(tp[2] + c0), load16(tp[3] + c0), &lo, &hi);
+    tap_pair(wv, 2, load16(tp[4] + c0), load16(tp[5] + c0), &lo, &hi);
+    tap_pair(wv, 3, load16(tp[6] + c0), load16(tp[7] + c0), &lo, &hi);
+    tap_pair(wv, 4, load16(tp[8] + c0), _mm256_setzero_si256(), &lo, &hi);
+    store16(k, lo, hi, bounds, y, CB);
+}
+
+/* Any block of any pixel: taps in the padding (tp NULL) skipped, x - x_zero
+ * in int16, the channels past C (nc < 16) through a zero-padded copy. */
+static void block_any(const blk *k, const __m256i *wv, const int8_t *const *tp, int c0, int nc, __m256i xz,
+                      const __m256i *bounds, int8_t *y)
+{
+    __m256i xv[9];
+    for (int t = 0; t < 9; t++) {
+        if (!tp[t]) {
+            xv[t] = _mm256_setzero_si256();
+            continue;
+        }
+        if (nc == CB) {
+            xv[t] = _mm256_sub_epi16(load16(tp[t] + c0), xz);
+        } else {
+            int8_t tmp[CB] = {0};
+            memcpy(tmp, tp[t] + c0, (size_t)nc);
+            xv[t] = _mm256_sub_epi16(load16(tmp), xz);
+        }
+    }
+    __m256i lo = k->bias[0], hi = k->bias[1];
+    tap_pair(wv, 0, xv[0], xv[1], &lo, &hi);
+    tap_pair(wv, 1, xv[2], xv[3], &lo, &hi);
+    tap_pair(wv, 2, xv[4], xv[5], &lo, &hi);
+    tap_pair(wv, 3, xv[6], xv[7], &lo, &hi);
+    tap_pair(wv, 4, xv[8], _mm256_setzero_si256(), &lo, &hi);
+    store16(k, lo, hi, bounds, y, nc);
+}
+
+/* The reference arithmetic, for x_zero beyond what int16 lanes hold. */
+static void dw_plain(const qb_packed *p, const qb_dw_args *a)
+{
+    const int16_t *wp = p->w;
+    const int8_t *x = a->x;
+    int8_t *y = a->y;
+    int C = a->c;
+    for (int oy = 0; oy < a->out_h; oy++)
+        for (int ox = 0; ox < a->out_w; ox++)
+            for (int c = 0; c < C; c++) {
+                const int16_t *wb = wp + (size_t)(c / CB) * (BLK / 2);
+                int h = c % 8 / 4, i = c % CB / 8 * 4 + c % 4;
+                uint32_t acc = (uint32_t)p->bias_i32[c];
+                for (int t = 0; t < 9; t++) {
+                    int iy = oy * a->stride - a->pad_t + t / 3, ix = ox * a->stride - a->pad_l + t % 3;
+                    if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w)
+                        continue;
+                    int32_t wv = wb[(2 * (t / 2) + h) * 16 + 2 * i + t % 2];
+                    acc += (uint32_t)((int64_t)(x[((size_t)iy * a->w + ix) * C + c] - (int64_t)a->x_zero) * wv);
+                }
+                y[((size_t)oy * a->out_w + ox) * C + c] =
+                    qb_requant_apply((int32_t)acc, a->rq[c], a->y_zero, a->y_min, a->y_max);
+            }
+}
+
+void qb_dwconv3x3_i8__avx2(const qb_packed *p, const qb_dw_args *a)
+{
+    if (a->x_zero < -32640 || a->x_zero > 32639) {
+        dw_plain(p, a);
+        return;
+    }
+    const int8_t *x = a->x;
+    int8_t *y = a->y;
+    int C = a->c, nb = (C + CB - 1) / CB;
+    const __m256i xz = _mm256_set1_epi16((int16_t)a->x_zero);
+    const __m256i bounds[3] = {_mm256_set1_epi32(a->y_min - a->y_zero), _mm256_set1_epi32(a->y_max - a->y_zero),
+                               _mm256_set1_epi32(a->y_zero)};
+    blk kb[CHUNK];
+    for (int b0 = 0; b0 < nb; b0 += CHUNK) {
+        int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
+        for (int b = b0; b < b1; b++)
+            blk_init(&kb[b - b0], p, a, b * CB);
+        for (int oy = 0; oy < a->out_h; oy++) {
+            int iy0 = oy * a->stride - a->pad_t;
+            for (int ox = 0; ox < a->out_w; ox++) {
+                int ix0 = ox * a->stride - a->pad_l;
+                const int8_t *tp[9]; /* tap rows of channel 0, NULL in the padding */
+                int inside = 1;
+                for (int t = 0; t < 9; t++) {
+                    int iy = iy0 + t / 3, ix = ix0 + t % 3;
+                    int ok = iy >= 0 && iy < a->h && ix >= 0 && ix < a->w;
+                    tp[t] = ok ? x + ((size_t)iy * a->w + ix) * C : NULL;
+                    inside &= ok;
+                }
+                int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
+                for (int b = b0; b < b1; b++) {
+                    int c0 = b * CB, nc = C - c0 < CB ? C - c0 : CB;
+                    const __m256i *wv = (const __m256i *)((const int8_t *)p->w + (size_t)b * BLK);
+                    if (inside && nc == CB)
+                        block_inside(&kb[b - b0], wv, tp, c0, bounds, yp + c0);
+                    else
+                        block_any(&kb[b - b0], wv, tp, c0, nc, xz, bounds, yp + c0);
+                }
+            }
+        }
+    }
+}

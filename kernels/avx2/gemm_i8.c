@@ -1,0 +1,460 @@
+/*
+ * gemm_i8.c - AVX2 int8 GEMM for int8-tensor (qb_gemm_i8t__avx2) and
+ * int8-channel (qb_gemm_i8c__avx2), bit-exact with kernels/scalar/gemm_i8.c:
+ *   acc = bias[n] - a_zero * wsum[n] + sum_k a[k] * w[n][k]   (int32, wraps)
+ * then raw int32 (out_i32) or the requantization of kernels.h (unsigned
+ * 64-bit |acc| * multiplier + 2^(rshift-1) >> rshift, rounding half away
+ * from zero, sign restored, clamped to [c_min, c_max] around c_zero; see
+ * requant_avx2.h).
+ *
+ * Packed layout: W cut into panels of 24 output channels; a panel holds
+ * ceil(K/4) quads of 96 bytes, quad q = three 32-byte vectors of 8 channels
+ * x 4 consecutive k (w[24p + 8v + c][4q + j] at byte 32v + 4c + j), zero
+ * padded past N and past K.
+ *
+ * vpmaddubsw multiplies u8 by s8 and saturates the pair sums to int16, so
+ * it is exact only with |u| <= 128 and |s| <= 127: the u8 operand is |a|
+ * and the s8 operand is w with the sign of a applied (pair sums at most
+ * 2 * 128 * 127 = 32512), then vpmaddwd by ones widens to int32. Two ways
+ * to apply the sign of a:
+ *  - vpsignb(w, a) per row and weight vector, rows in blocks of 1..3
+ *    against one panel, |a| precomputed for up to 32 KiB of rows. Used
+ *    unless the next way gets row blocks of 128 rows or more (M >= 128,
+ *    K <= 1024), where it is about 5% faster.
+ *  - each quad of a row has one of 16 sign patterns, so every
+ *    (panel, K chunk of 16 quads) is expanded once into its 16 sign
+ *    versions (24 KiB, stays in L1) and reused by up to 256 rows; the row
+ *    pack holds |a| per quad and the byte offset of the version its sign
+ *    pattern selects. The 4 x 24 microkernel then needs only vpmaddubsw
+ *    (weights straight from memory), vpmaddwd and vpaddd per 32 MACs:
+ *    2 uops on ports 0/1 per 32 MACs against 2 FMAs per 16 for fp32, which
+ *    bounds it at twice the fp32 rate (about 1.45x in practice; the
+ *    vpsignb way reaches about 1.4x).
+ * Partial sums over K chunks live in an int32 tile. Stack: 240 KiB on the
+ * many-rows path (row pack 192 KiB: AQ sets it), 32 KiB on the other.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/avx2/requant_avx2.h"
+#include "kernels/kernels.h"
+
+#define NR 24          /* output channels per weight panel */
+#define PQ (NR * 4)    /* bytes of one quad (4 k) of a panel */
+#define KQ 16          /* quads per K chunk of the sign-expanded panel */
+#define XQ (16 * PQ)   /* bytes of the 16 sign versions of one quad */
+#define AQ 32768       /* row-quads the row pack holds (128 KiB |a| + 64 KiB offsets) */
+#define MB_MAX 256     /* most rows per row block of the expanded path */
+#define MB_MIN 128     /* fewest rows per row block for which expanding pays */
+#define PF 1024        /* software prefetch distance in the weight stream (bytes) */
+#define UBUF 32768     /* bytes of |a| the few-rows path precomputes */
+
+#define INLINE static inline __attribute__((always_inline))
+
+_Static_assert(KQ % 8 == 0, "the row pack computes offsets 8 quads at a time");
+_Static_assert((KQ - 1) * XQ + 15 * PQ <= 65535, "offsets in the expanded chunk fit uint16");
+
+static inline int quads(int k) { return (k + 3) / 4; }
+static inline int panels(int n) { return (n + NR - 1) / NR; }
+
+size_t qb_gemm_i8__avx2_size(int n, int k, int group)
+{
+    (void)group;
+    return (size_t)panels(n) * (size_t)quads(k) * PQ;
+}
+
+void qb_gemm_i8__avx2_pack(const qb_weights *w, void *dst)
+{
+    int8_t *out = dst;
+    size_t kq = (size_t)quads(w->k);
+    for (int j = 0; j < w->n; j++) {
+        int8_t *col = out + (size_t)(j / NR) * kq * PQ + (size_t)(j % NR / 8) * 32 + (size_t)(j % 8) * 4;
+        const int8_t *src = w->i8 + (size_t)j * w->k;
+        for (int l = 0; l < w->k; l++)
+            col[(size_t)(l / 4) * PQ + l % 4] = src[l];
+    }
+}
+
+/* ---- epilogue: column offsets, requantization, stores ---- */
+
+typedef struct epi {
+    __m256i cb[3];        /* bias - a_zero * wsum of the panel's 24 channels */
+    qb_avx2_rq8 rq[3];    /* multipliers of the panel's 24 channels */
+    __m256i lo, hi, zero; /* clamp bounds minus the zero point, and the zero point */
+} epi;
+
+/* Requantization vectors for 24 channels: rq[j * stride], the first one
+ * past nc. */
+static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc)
+{
+    if (stride == 1 && nc == NR) {
+        for (int v = 0; v < 3; v++)
+            qb_avx2_rq8_load(&e->rq[v], rq + 8 * v);
+        return;
+    }
+    for (int v = 0; v < 3; v++) {
+        int idx[8];
+        for (int i = 0; i < 8; i++)
+            idx[i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
+        qb_avx2_rq8_set(&e->rq[v], rq, idx);
+    }
+}
+
+/* Column offsets bias - a_zero * wsum (wrap-around) of channels j0.. */
+static void epi_cb(epi *e, const qb_packed *p, int32_t a_zero, int j0, int nc)
+{
+    if (nc == NR) {
+        const __m256i az = _mm256_set1_epi32(a_zero);
+        for (int v = 0; v < 3; v++)
+            e->cb[v] = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(p->bias_i32 + j0 + 8 * v)),
+                                        _mm256_mullo_epi32(az, _mm256_loadu_si256((const __m256i *)(p->wsum + j0 + 8 * v))));
+        return;
+    }
+    int32_t cb[NR];
+    for (int j = 0; j < NR; j++)
+        cb[j] = j < nc ? (int32_t)((uint32_t)p->bias_i32[j0 + j] - (uint32_t)a_zero * (uint32_t)p->wsum[j0 + j]) : 0;
+    for (int v = 0; v < 3; v++)
+        e->cb[v] = _mm256_loadu_si256((const __m256i *)(cb + 8 * v));
+}
+
+/* Finish one row of a panel: d = sums of a * w for its 24 channels. */
+INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, int nc, __m256i d0, __m256i d1,
+                       __m256i d2)
+{
+    d0 = _mm256_add_epi32(d0, e->cb[0]);
+    d1 = _mm256_add_epi32(d1, e->cb[1]);
+    d2 = _mm256_add_epi32(d2, e->cb[2]);
+    if (a->out_i32) {
+        int32_t *c = (int32_t *)a->c + row * a->ldc + j0;
+        if (nc == NR) {
+            _mm256_storeu_si256((__m256i *)c, d0);
+            _mm256_storeu_si256((__m256i *)(c + 8), d1);
+            _mm256_storeu_si256((__m256i *)(c + 16), d2);
+        } else {
+            int32_t t[NR];
+            _mm256_storeu_si256((__m256i *)t, d0);
+            _mm256_storeu_si256((__m256i *)(t + 8), d1);
+            _mm256_storeu_si256((__m256i *)(t + 16), d2);
+            memcpy(c, t, sizeof(int32_t) * (size_t)nc);
+        }
+        return;
+    }
+    __m256i r0 = qb_avx2_requant8(&e->rq[0], d0, e->lo, e->hi, e->zero);
+    __m256i r1 = qb_avx2_requant8(&e->rq[1], d1, e->lo, e->hi, e->zero);
+    __m256i r2 = qb_avx2_requant8(&e->rq[2], d2, e->lo, e->hi, e->zero);
+    __m256i s01 = _mm256_packs_epi32(r0, r1), s22 = _mm256_packs_epi32(r2, r2);
+    __m256i b = _mm256_packs_epi16(s01, s22); /* dwords: r0 0-3, r1 0-3, r2 0-3, -, r0 4-7, r1 4-7, r2 4-7, - */
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    int8_t *c = (int8_t *)a->c + row * a->ldc + j0;
+    if (nc == NR) {
+        _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(b));
+        _mm_storel_epi64((__m128i *)(c + 16), _mm256_extracti128_si256(b, 1));
+    } else {
+        int8_t t[32];
+        _mm256_storeu_si256((__m256i *)t, b);
+        memcpy(c, t, (size_t)nc);
+    }
+}
+
+static void epi_init(epi *e, const qb_gemm_args *a)
+{
+    e->lo = _mm256_set1_epi32(a->c_min - a->c_zero);
+    e->hi = _mm256_set1_epi32(a->c_max - a->c_zero);
+    e->zero = _mm256_set1_epi32(a->c_zero);
+    if (!a->out_i32)
+        epi_rq(e, a->rq, 0, NR); /* per tensor; per channel is redone per panel */
+}
+
+/* ---- few rows: vpsignb per row and weight vector ---- */
+
+static inline uint32_t load4(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* One quad step of one row: 4 bytes of a (any sign) against 3 weight
+ * vectors; |a| from the precomputed row (pre) or by vpabsb. */
+#define SIGN_STEP(r, av, up)                                                                               \
+    do {                                                                                                   \
+        __m256i x_ = _mm256_set1_epi32((int)(av));                                                         \
+        __m256i u_ = pre ? _mm256_set1_epi32((int)load4(up)) : _mm256_abs_epi8(x_);                        \
+        c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(u_, _mm256_sign_epi8(w0, x_)), one)); \
+        c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(u_, _mm256_sign_epi8(w1, x_)), one)); \
+        c##r##2 = _mm256_add_epi32(c##r##2, _mm256_madd_epi16(_mm256_maddubs_epi16(u_, _mm256_sign_epi8(w2, x_)), one)); \
+        __asm__("" : "+x"(c##r##0), "+x"(c##r##1), "+x"(c##r##2));                                         \
+    } while (0)
+
+/* Rows of one call of sign_rows. */
+typedef struct rows3 {
+    const int8_t *a[3];   /* the rows of A */
+    const int8_t *u[3];   /* |a| of the rows, kq quads (pre only) */
+    uint32_t tail[3];     /* the partial last quad of each row, zero padded */
+} rows3;
+
+/* Sums of R (1..3) rows against one panel: kf whole quads, then the
+ * partial quad if kt. */
+INLINE void sign_rows(int R, int pre, const rows3 *rw, int kf, int kt, const int8_t *wp, __m256i d[3][3])
+{
+    const __m256i one = _mm256_set1_epi16(1);
+    const int8_t *a0 = rw->a[0], *a1 = rw->a[R > 1], *a2 = rw->a[R > 2 ? 2 : 0];
+    const int8_t *u0 = rw->u[0], *u1 = rw->u[R > 1], *u2 = rw->u[R > 2 ? 2 : 0];
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00,
+            c21 = c00, c22 = c00;
+    for (int q = 0; q < kf; q++) {
+        const __m256i *wq = (const __m256i *)(wp + (size_t)q * PQ);
+        _mm_prefetch((const char *)wq + PF, _MM_HINT_T0); /* GEMV streams W: help the prefetcher */
+        _mm_prefetch((const char *)wq + PF + 64, _MM_HINT_T0);
+        __m256i w0 = _mm256_load_si256(wq), w1 = _mm256_load_si256(wq + 1), w2 = _mm256_load_si256(wq + 2);
+        SIGN_STEP(0, load4(a0 + 4 * q), u0 + 4 * q);
+        if (R > 1)
+            SIGN_STEP(1, load4(a1 + 4 * q), u1 + 4 * q);
+        if (R > 2)
+            SIGN_STEP(2, load4(a2 + 4 * q), u2 + 4 * q);
+    }
+    if (kt) {
+        const __m256i *wq = (const __m256i *)(wp + (size_t)kf * PQ);
+        __m256i w0 = _mm256_load_si256(wq), w1 = _mm256_load_si256(wq + 1), w2 = _mm256_load_si256(wq + 2);
+        SIGN_STEP(0, rw->tail[0], u0 + 4 * kf);
+        if (R > 1)
+            SIGN_STEP(1, rw->tail[1], u1 + 4 * kf);
+        if (R > 2)
+            SIGN_STEP(2, rw->tail[2], u2 + 4 * kf);
+    }
+    d[0][0] = c00, d[0][1] = c01, d[0][2] = c02;
+    d[1][0] = c10, d[1][1] = c11, d[1][2] = c12;
+    d[2][0] = c20, d[2][1] = c21, d[2][2] = c22;
+}
+
+typedef void sign_fn(const rows3 *, int, int, const int8_t *, __m256i[3][3]);
+#define SIGN_FN(R, pre)                                                                                    \
+    static void sign_rows_##R##_##pre(const rows3 *rw, int kf, int kt, const int8_t *wp, __m256i d[3][3]) \
+    {                                                                                                      \
+        sign_rows(R, pre, rw, kf, kt, wp, d);                                                              \
+    }
+SIGN_FN(1, 0)
+SIGN_FN(2, 0)
+SIGN_FN(3, 0)
+SIGN_FN(1, 1)
+SIGN_FN(2, 1)
+SIGN_FN(3, 1)
+
+/* |a| of rows i0..i0+n-1 into u (kq quads a row, zero past K). */
+static void abs_rows(const int8_t *A, size_t lda, int i0, int n, int K, int kq, int8_t *u)
+{
+    for (int i = 0; i < n; i++, u += (size_t)kq * 4) { /* vpabsb: |-128| = 128 as u8 */
+        const int8_t *ar = A + (size_t)(i0 + i) * lda;
+        int l = 0;
+        for (; l + 32 <= K; l += 32)
+            _mm256_storeu_si256((__m256i *)(u + l), _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)(ar + l))));
+        for (; l < 4 * kq; l++)
+            u[l] = (int8_t)(l >= K ? 0 : ar[l] < 0 ? -ar[l] : ar[l]);
+    }
+}
+
+static void gemm_few(const qb_packed *p, const qb_gemm_args *a, int per_channel, epi *e)
+{
+    static sign_fn *const fns[2][3] = {{sign_rows_1_0, sign_rows_2_0, sign_rows_3_0},
+                                       {sign_rows_1_1, sign_rows_2_1, sign_rows_3_1}};
+    _Alignas(32) int8_t ubuf[UBUF]; /* |a| of a block of rows */
+    const int8_t *A = a->a;
+    int K = p->k, kq = quads(K), kf = K / 4, kt = K % 4;
+    int ms = UBUF / (kq * 4); /* rows whose |a| fit: blocks of rows share it */
+    int pre = ms >= 3 || ms >= a->m;
+    if (!pre || ms > a->m)
+        ms = a->m;
+    for (int m0 = 0; m0 < a->m; m0 += ms) {
+        int mn = a->m - m0 < ms ? a->m - m0 : ms;
+        if (pre)
+            abs_rows(A, a->lda, m0, mn, K, kq, ubuf);
+        for (int pn = 0; pn < panels(p->n); pn++) {
+            int j0 = pn * NR, nc = p->n - j0 < NR ? p->n - j0 : NR;
+            const int8_t *wp = (const int8_t *)p->w + (size_t)pn * kq * PQ;
+            epi_cb(e, p, a->a_zero, j0, nc);
+            if (per_channel && !a->out_i32)
+                epi_rq(e, a->rq + j0, 1, nc);
+            for (int i = 0; i < mn;) {
+                int left = mn - i, R = left == 4 ? 2 : left < 3 ? left : 3; /* 4 rows run as 2 + 2 */
+                rows3 rw = {{NULL}, {NULL}, {0, 0, 0}};
+                for (int r = 0; r < R; r++) {
+                    rw.a[r] = A + (size_t)(m0 + i + r) * a->lda;
+                    rw.u[r] = pre ? ubuf + (size_t)(i + r) * kq * 4 : NULL;
+                    if (kt)
+                        memcpy(&rw.tail[r], rw.a[r] + 4 * kf, (size_t)kt);
+                }
+                __m256i d[3][3];
+                fns[pre][R - 1](&rw, kf, kt, wp, d);
+                for (int r = 0; r < R; r++)
+                    finish_row(e, a, (size_t)(m0 + i + r), j0, nc, d[r][0], d[r][1], d[r][2]);
+                i += R;
+            }
+        }
+    }
+}
+
+/* ---- many rows: sign-expanded panels ---- */
+
+/* The 16 sign versions of quads q0..q0+nq-1 of a panel: version v of a
+ * quad negates the weights of the k whose bit is set in v. */
+static void expand(const int8_t *wp, int nq, int8_t *buf)
+{
+    __m256i sv[16];
+    for (int v = 0; v < 16; v++) {
+        uint32_t s = 0;
+        for (int j = 0; j < 4; j++)
+            s |= ((v >> j & 1) ? 0xffu : 0x01u) << (8 * j);
+        sv[v] = _mm256_set1_epi32((int)s);
+    }
+    for (int q = 0; q < nq; q++) {
+        const __m256i *wq = (const __m256i *)(wp + (size_t)q * PQ);
+        __m256i w0 = _mm256_load_si256(wq), w1 = _mm256_load_si256(wq + 1), w2 = _mm256_load_si256(wq + 2);
+        __m256i *o = (__m256i *)(buf + (size_t)q * XQ);
+        for (int v = 0; v < 16; v++) {
+            _mm256_store_si256(o + 3 * v, _mm256_sign_epi8(w0, sv[v]));
+            _mm256_store_si256(o + 3 * v + 1, _mm256_sign_epi8(w1, sv[v]));
+            _mm256_store_si256(o + 3 * v + 2, _mm256_sign_epi8(w2, sv[v]));
+        }
+    }
+}
+
+/* Row pack of one row: |a| per quad and the offset in the expanded chunk
+ * of the version its sign pattern selects; kqs quads (zero past K). */
+static void pack_row(const int8_t *ar, int K, int kqs, uint32_t *abs_out, uint16_t *off_out)
+{
+    const __m256i bits = _mm256_set1_epi32(0x08040201), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int t = 0; t < kqs / 8; t++) {
+        int at = 32 * t, valid = K - at;
+        __m256i x;
+        if (valid >= 32) {
+            x = _mm256_loadu_si256((const __m256i *)(ar + at));
+        } else {
+            int8_t tmp[32] = {0};
+            if (valid > 0)
+                memcpy(tmp, ar + at, (size_t)valid);
+            x = _mm256_loadu_si256((const __m256i *)tmp);
+        }
+        _mm256_storeu_si256((__m256i *)(abs_out + 8 * t), _mm256_abs_epi8(x));
+        __m256i neg = _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_setzero_si256(), x), bits);
+        __m256i pat = _mm256_madd_epi16(_mm256_maddubs_epi16(neg, ones8), ones16); /* 0..15 per quad */
+        __m256i qin = _mm256_add_epi32(lane, _mm256_set1_epi32((8 * t) % KQ));
+        __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(pat, _mm256_set1_epi32(PQ)),
+                                       _mm256_mullo_epi32(qin, _mm256_set1_epi32(XQ)));
+        __m256i o16 = _mm256_permute4x64_epi64(_mm256_packus_epi32(off, off), 0x08);
+        _mm_storeu_si128((__m128i *)(off_out + 8 * t), _mm256_castsi256_si128(o16));
+    }
+}
+
+/* One row of the expanded microkernel: |a| of the quad broadcast, the
+ * selected sign version of 24 channels read from the chunk. Written as
+ * one asm block so that the weights stay memory operands of a plain
+ * (non-indexed, so micro-fused) address and no register is spilled. */
+#define EXP_STEP(r)                                                                                     \
+    do {                                                                                                \
+        const int8_t *p_ = buf + of[(r) * rs + q];                                                      \
+        __m256i u_, t0_, t1_;                                                                           \
+        __asm__("vpbroadcastd %[ab], %[u]\n\t"                                                          \
+                "vpmaddubsw (%[p]), %[u], %[t0]\n\t"                                                    \
+                "vpmaddubsw 32(%[p]), %[u], %[t1]\n\t"                                                  \
+                "vpmaddubsw 64(%[p]), %[u], %[u]\n\t"                                                   \
+                "vpmaddwd %[one], %[t0], %[t0]\n\t"                                                     \
+                "vpmaddwd %[one], %[t1], %[t1]\n\t"                                                     \
+                "vpmaddwd %[one], %[u], %[u]\n\t"                                                       \
+                "vpaddd %[t0], %[c0], %[c0]\n\t"                                                        \
+                "vpaddd %[t1], %[c1], %[c1]\n\t"                                                        \
+                "vpaddd %[u], %[c2], %[c2]"                                                             \
+                : [c0] "+x"(c##r##0), [c1] "+x"(c##r##1), [c2] "+x"(c##r##2), [t0] "=&x"(t0_),          \
+                  [t1] "=&x"(t1_), [u] "=&x"(u_)                                                        \
+                : [ab] "m"(ab[(r) * rs + q]), [p] "r"(p_), [one] "x"(one), "m"(*(const char(*)[96])p_)); \
+    } while (0)
+
+/* 4 rows x 24 channels over nq quads of one chunk; partial sums in t
+ * (4 rows of 24 int32), started from zero when first. */
+static void exp_4x24(const uint32_t *ab, const uint16_t *of, size_t rs, int nq, const int8_t *buf, int32_t *t,
+                     int first)
+{
+    const __m256i one = _mm256_set1_epi16(1);
+    __m256i c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+    if (first) {
+        c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = _mm256_setzero_si256();
+    } else {
+        const __m256i *s = (const __m256i *)t;
+        c00 = _mm256_load_si256(s), c01 = _mm256_load_si256(s + 1), c02 = _mm256_load_si256(s + 2);
+        c10 = _mm256_load_si256(s + 3), c11 = _mm256_load_si256(s + 4), c12 = _mm256_load_si256(s + 5);
+        c20 = _mm256_load_si256(s + 6), c21 = _mm256_load_si256(s + 7), c22 = _mm256_load_si256(s + 8);
+        c30 = _mm256_load_si256(s + 9), c31 = _mm256_load_si256(s + 10), c32 = _mm256_load_si256(s + 11);
+    }
+    for (int q = 0; q < nq; q++) {
+        EXP_STEP(0);
+        EXP_STEP(1);
+        EXP_STEP(2);
+        EXP_STEP(3);
+    }
+    __m256i *s = (__m256i *)t;
+    _mm256_store_si256(s, c00), _mm256_store_si256(s + 1, c01), _mm256_store_si256(s + 2, c02);
+    _mm256_store_si256(s + 3, c10), _mm256_store_si256(s + 4, c11), _mm256_store_si256(s + 5, c12);
+    _mm256_store_si256(s + 6, c20), _mm256_store_si256(s + 7, c21), _mm256_store_si256(s + 8, c22);
+    _mm256_store_si256(s + 9, c30), _mm256_store_si256(s + 10, c31), _mm256_store_si256(s + 11, c32);
+}
+
+static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel, epi *e, int kqs, int mb_even)
+{
+    _Alignas(32) int8_t buf[KQ * XQ];
+    _Alignas(32) int32_t tile[MB_MAX * NR];
+    _Alignas(32) uint32_t abs_pk[AQ];
+    _Alignas(32) uint16_t off_pk[AQ];
+    const int8_t *A = a->a;
+    int K = p->k, kq = quads(K), M = a->m;
+    for (int m0 = 0; m0 < M; m0 += mb_even) {
+        int mb = M - m0 < mb_even ? M - m0 : mb_even, mbp = (mb + 3) & ~3;
+        for (int r = 0; r < mbp; r++) {
+            if (r < mb) {
+                pack_row(A + (size_t)(m0 + r) * a->lda, K, kqs, abs_pk + (size_t)r * kqs, off_pk + (size_t)r * kqs);
+            } else {
+                memset(abs_pk + (size_t)r * kqs, 0, sizeof(uint32_t) * (size_t)kqs);
+                memset(off_pk + (size_t)r * kqs, 0, sizeof(uint16_t) * (size_t)kqs);
+            }
+        }
+        for (int pn = 0; pn < panels(p->n); pn++) {
+            int j0 = pn * NR, nc = p->n - j0 < NR ? p->n - j0 : NR;
+            const int8_t *wp = (const int8_t *)p->w + (size_t)pn * kq * PQ;
+            for (int q0 = 0; q0 < kq; q0 += KQ) {
+                int nq = kq - q0 < KQ ? kq - q0 : KQ;
+                expand(wp + (size_t)q0 * PQ, nq, buf);
+                for (int r = 0; r < mbp; r += 4)
+                    exp_4x24(abs_pk + (size_t)r * kqs + q0, off_pk + (size_t)r * kqs + q0, (size_t)kqs, nq, buf,
+                             tile + r * NR, q0 == 0);
+            }
+            epi_cb(e, p, a->a_zero, j0, nc);
+            if (per_channel && !a->out_i32)
+                epi_rq(e, a->rq + j0, 1, nc);
+            for (int r = 0; r < mb; r++) {
+                const __m256i *s = (const __m256i *)(tile + r * NR);
+                finish_row(e, a, (size_t)(m0 + r), j0, nc, _mm256_load_si256(s), _mm256_load_si256(s + 1),
+                           _mm256_load_si256(s + 2));
+            }
+        }
+    }
+}
+
+static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
+{
+    epi e;
+    epi_init(&e, a);
+    /* row blocks of the expanded path: as many rows as the row pack holds
+     * (at most MB_MAX), balanced */
+    int kqs = (quads(p->k) + KQ - 1) / KQ * KQ;
+    int mbcap = AQ / kqs;
+    mbcap = (mbcap > MB_MAX ? MB_MAX : mbcap) & ~3;
+    int nblk = mbcap ? (a->m + mbcap - 1) / mbcap : 0;
+    int mb_even = nblk ? ((a->m + nblk - 1) / nblk + 3) & ~3 : 0;
+    if (mb_even >= MB_MIN)
+        gemm_many(p, a, per_channel, &e, kqs, mb_even);
+    else
+        gemm_few(p, a, per_channel, &e);
+}
+
+void qb_gemm_i8t__avx2(const qb_packed *p, const qb_gemm_args *a) { gemm_i8(p, a, 0); }
+
+void qb_gemm_i8c__avx2(const qb_packed *p, const qb_gemm_args *a) { gemm_i8(p, a, 1); }
