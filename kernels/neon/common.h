@@ -4,8 +4,10 @@
  * (bit-exact with kernels/scalar/requant.c: |acc| * multiplier plus
  * 2^(rshift-1) in unsigned 64-bit, logical shift right, sign restored,
  * clamp to [c_min - c_zero, c_max - c_zero], c_zero added), tail-safe
- * loads and stores, and the float clamp. Base ARMv8-A Advanced SIMD only,
- * so every file may include it whatever its -march.
+ * loads and stores, the float clamp and row store, the loop of every GEMM
+ * driver (QB_NEON_GEMM_LOOP: slices of rows, panels, micro-tiles of each
+ * height) and the tap list of the depthwise convolutions. Base ARMv8-A
+ * Advanced SIMD only, so every file may include it whatever its -march.
  */
 #ifndef QB_NEON_COMMON_H
 #define QB_NEON_COMMON_H
@@ -106,60 +108,35 @@ QB_NEON_INLINE int8x16_t qb_neon_narrow16(int32x4_t v0, int32x4_t v1, int32x4_t 
     return vcombine_s8(vmovn_s16(lo), vmovn_s16(hi));
 }
 
-/* n (0..4) int32 values from p; the other lanes are zero. */
-QB_NEON_INLINE int32x4_t qb_neon_load_s32(const int32_t *p, int n)
-{
-    if (n >= 4)
-        return vld1q_s32(p);
-    int32_t b[4] = {0, 0, 0, 0};
-    memcpy(b, p, sizeof(int32_t) * (size_t)(n > 0 ? n : 0));
-    return vld1q_s32(b);
-}
-
-/* n (0..4) floats from p; the other lanes are zero. */
-QB_NEON_INLINE float32x4_t qb_neon_load_f32(const float *p, int n)
-{
-    if (n >= 4)
-        return vld1q_f32(p);
-    float b[4] = {0, 0, 0, 0};
-    memcpy(b, p, sizeof(float) * (size_t)(n > 0 ? n : 0));
-    return vld1q_f32(b);
-}
-
-/* Stores the first n (0..4) lanes. */
-QB_NEON_INLINE void qb_neon_store_f32(float *p, float32x4_t v, int n)
-{
-    if (n >= 4) {
-        vst1q_f32(p, v);
-        return;
+/* Tail-safe loads and stores of one vector of L elements of type T, for
+ * each (sfx, T, VT, L) below:
+ *   VT qb_neon_load_sfx(const T *p, int n): n (clamped to 0..L) elements
+ *     from p, the other lanes zero;
+ *   void qb_neon_store_sfx(T *p, VT v, int n): the first n (0..L) lanes.
+ * Short ones go through a small stack copy, so no memory past the n
+ * elements is touched (the ends of rows, panels and channel vectors). */
+#define QB_NEON_TAIL_IO(sfx, T, VT, L)                                                              \
+    QB_NEON_INLINE VT qb_neon_load_##sfx(const T *p, int n)                                         \
+    {                                                                                               \
+        if (n >= (L))                                                                               \
+            return vld1q_##sfx(p);                                                                  \
+        T b[L] = {0, 0, 0, 0}; /* all zero; GCC 12 makes tighter code of this than of {0} */       \
+        memcpy(b, p, sizeof(T) * (size_t)(n > 0 ? n : 0));                                          \
+        return vld1q_##sfx(b);                                                                      \
+    }                                                                                               \
+    QB_NEON_INLINE void qb_neon_store_##sfx(T *p, VT v, int n)                                      \
+    {                                                                                               \
+        if (n >= (L)) {                                                                             \
+            vst1q_##sfx(p, v);                                                                      \
+            return;                                                                                 \
+        }                                                                                           \
+        T b[L];                                                                                     \
+        vst1q_##sfx(b, v);                                                                          \
+        memcpy(p, b, sizeof(T) * (size_t)(n > 0 ? n : 0));                                          \
     }
-    float b[4];
-    vst1q_f32(b, v);
-    memcpy(p, b, sizeof(float) * (size_t)(n > 0 ? n : 0));
-}
-
-QB_NEON_INLINE void qb_neon_store_s32(int32_t *p, int32x4_t v, int n)
-{
-    if (n >= 4) {
-        vst1q_s32(p, v);
-        return;
-    }
-    int32_t b[4];
-    vst1q_s32(b, v);
-    memcpy(p, b, sizeof(int32_t) * (size_t)(n > 0 ? n : 0));
-}
-
-/* Stores the first n (0..16) bytes. */
-QB_NEON_INLINE void qb_neon_store_s8(int8_t *p, int8x16_t v, int n)
-{
-    if (n >= 16) {
-        vst1q_s8(p, v);
-        return;
-    }
-    int8_t b[16];
-    vst1q_s8(b, v);
-    memcpy(p, b, (size_t)(n > 0 ? n : 0));
-}
+QB_NEON_TAIL_IO(f32, float, float32x4_t, 4)  /* qb_neon_load_f32, qb_neon_store_f32 */
+QB_NEON_TAIL_IO(s32, int32_t, int32x4_t, 4)  /* qb_neon_load_s32, qb_neon_store_s32 */
+QB_NEON_TAIL_IO(s8, int8_t, int8x16_t, 16)   /* qb_neon_load_s8, qb_neon_store_s8 */
 
 /* The int8 GEMM bias term of columns j .. j+n-1 (n 1..4):
  * bias_i32 - a_zero * wsum in wrap-around int32, as the reference. */
@@ -184,16 +161,17 @@ QB_NEON_INLINE void qb_neon_store_s8x4(int8_t *p, int32x4_t v, int n)
     memcpy(p, t, (size_t)(n > 0 ? n : 0));
 }
 
-/* int8 GEMM output of one row, columns j .. j+n-1 (n 1..4): acc (already
- * bias - a_zero * wsum + sum a * w) raw as int32 (out_i32) or requantized
- * to int8. */
-QB_NEON_INLINE void qb_neon_i8_out(const qb_gemm_args *a, size_t at, int32x4_t acc, int n, const qb_neon_rq *rq,
-                                   const qb_neon_clamp *cl)
+/* Lane c = the sum of the 4 lanes of acc[c] (c 0..3): four pairwise
+ * partial sums of a column each, reduced to one vector of 4 columns. */
+QB_NEON_INLINE int32x4_t qb_neon_hsum4(const int32x4_t *acc)
 {
-    if (a->out_i32)
-        qb_neon_store_s32((int32_t *)a->c + at, acc, n);
-    else
-        qb_neon_store_s8x4((int8_t *)a->c + at, qb_neon_requant(acc, rq, cl), n);
+    return vpaddq_s32(vpaddq_s32(acc[0], acc[1]), vpaddq_s32(acc[2], acc[3]));
+}
+
+/* x rounded up to a multiple of m: the padded N and K of packed layouts. */
+static inline size_t qb_neon_round_up(int x, int m)
+{
+    return ((size_t)x + (size_t)m - 1) / (size_t)m * (size_t)m;
 }
 
 /* Rows of A per slice in the GEMM drivers: a slice of about 128 KiB stays
@@ -209,11 +187,73 @@ static inline int qb_neon_slice_rows(size_t row_bytes, int mr)
     return rows > (1u << 20) ? (1 << 20) : (int)rows;
 }
 
+/* Switch cases calling T(mr) with mr a constant from max down to 1, so
+ * each height is its own fully unrolled copy of the micro-tile. */
+#define QB_NEON_TILES_4(T) case 4: T(4); break; case 3: T(3); break; case 2: T(2); break; default: T(1); break;
+#define QB_NEON_TILES_6(T) case 6: T(6); break; case 5: T(5); break; QB_NEON_TILES_4(T)
+#define QB_NEON_TILES_8(T) case 8: T(8); break; case 7: T(7); break; QB_NEON_TILES_6(T)
+#define QB_NEON_CAT_(x, y) x##y
+#define QB_NEON_CAT(x, y) QB_NEON_CAT_(x, y)
+
+/* The loop of every GEMM driver: the m rows of C in slices of
+ * qb_neon_slice_rows(row_bytes, mr_max) rows, each slice panel by panel
+ * (columns j0 .. j0+nr-1), each panel in micro-tiles of mr_max rows from
+ * i0 (the last one shorter). TILE(mr) computes one micro-tile: a
+ * function-like macro of the caller that uses the loop's i0 and j0; mr is
+ * a constant. mr_max is 4, 6 or 8 (a literal or a macro of one). */
+#define QB_NEON_GEMM_LOOP(m, n, row_bytes, nr, mr_max, TILE)                                          \
+    do {                                                                                            \
+        const int qb_mc_ = qb_neon_slice_rows((row_bytes), (mr_max));                               \
+        for (int qb_ic_ = 0; qb_ic_ < (m); qb_ic_ += qb_mc_) {                                      \
+            const int qb_ie_ = (m) - qb_ic_ < qb_mc_ ? (m) : qb_ic_ + qb_mc_;                       \
+            for (int j0 = 0; j0 < (n); j0 += (nr))                                                  \
+                for (int i0 = qb_ic_; i0 < qb_ie_; i0 += (mr_max))                                  \
+                    switch (qb_ie_ - i0 < (mr_max) ? qb_ie_ - i0 : (mr_max)) {                      \
+                        QB_NEON_CAT(QB_NEON_TILES_, mr_max)(TILE)                                   \
+                    }                                                                               \
+        }                                                                                           \
+    } while (0)
+
 /* The scalar references' clamp: v < lo ? lo : v, then v > hi ? hi : v
  * (FMAX/FMIN keep a NaN, as the comparisons do). */
 QB_NEON_INLINE float32x4_t qb_neon_clampf(float32x4_t v, float32x4_t lo, float32x4_t hi)
 {
     return vminq_f32(vmaxq_f32(v, lo), hi);
+}
+
+/* Float GEMM output of one row, columns 0 .. nc-1 (nc 1..4 * nq) at c:
+ * vector q = columns 4q .. 4q+3 of v, clamped to [lo, hi]. */
+QB_NEON_INLINE void qb_neon_store_row_f32(float *c, const float32x4_t *v, int nc, float32x4_t lo, float32x4_t hi,
+                                          const int nq)
+{
+    #pragma GCC unroll 4
+    for (int q = 0; q < nq; q++)
+        if (q == 0 || nc > 4 * q) /* nc >= 1 */
+            qb_neon_store_f32(c + 4 * q, qb_neon_clampf(v[q], lo, hi), nc - 4 * q);
+}
+
+/* Depthwise 3x3: the in-image taps of output pixel (oy, ox), in order
+ * ky, kx, over the NHWC input x and the 9 x C packed weights w, whose
+ * pixels and taps are pixel_bytes (C elements) long. Returns their number
+ * nt; tap t reads the input pixel at xs[t] and its weights (tap 3 ky + kx)
+ * at ws[t]. */
+QB_NEON_INLINE int qb_neon_dw_taps(const qb_dw_args *a, int oy, int ox, const void *x, const void *w,
+                                   size_t pixel_bytes, const void *xs[9], const void *ws[9])
+{
+    int nt = 0;
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * a->stride - a->pad_t + ky;
+        if (iy < 0 || iy >= a->h)
+            continue;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ox * a->stride - a->pad_l + kx;
+            if (ix < 0 || ix >= a->w)
+                continue;
+            xs[nt] = (const char *)x + ((size_t)iy * a->w + ix) * pixel_bytes;
+            ws[nt++] = (const char *)w + (size_t)(ky * 3 + kx) * pixel_bytes;
+        }
+    }
+    return nt;
 }
 
 #endif

@@ -1,11 +1,12 @@
 /*
  * dwconv3x3_f32.c - NEON fp32 depthwise 3x3 convolution, NHWC
  * (qb_dwconv3x3_f32__neon): for each output pixel the in-image taps are
- * listed once, then channels go 16 at a time (4 vectors), then 4 at a
- * time, then the last 1..3 through small copies (never reading past the
- * input or writing past the output). Taps summed in order ky, kx with
- * vfmaq_f32, then bias, then clamp (within the fp32 tolerance of the
- * reference, which multiplies and adds separately).
+ * listed once (qb_neon_dw_taps in common.h), then channels go 16 at a
+ * time (4 vectors), then 4 at a time, then the last 1..3 through small
+ * copies (never reading past the input or writing past the output).
+ * Taps summed in order ky, kx with vfmaq_f32, then bias, then clamp
+ * (within the fp32 tolerance of the reference, which multiplies and adds
+ * separately).
  * Packed layout: 9 x C floats, tap t = 3 ky + kx of channel c at t * C + c.
  */
 #include "kernels/neon/common.h"
@@ -26,16 +27,17 @@ void qb_dwconv3x3_f32__neon_pack(const qb_weights *w, void *dst)
 
 /* Channels c .. c+4*nv-1 of one pixel from nt taps (x at xs[t], weights at
  * ws[t]), plus bias, clamped, stored at y. */
-QB_NEON_INLINE void chans(const float *const *xs, const float *const *ws, int nt, size_t c, const float *bias,
+QB_NEON_INLINE void chans(const void *const *xs, const void *const *ws, int nt, size_t c, const float *bias,
                           float32x4_t lo, float32x4_t hi, float *y, const int nv)
 {
     float32x4_t acc[4];
     #pragma GCC unroll 4
     for (int v = 0; v < nv; v++) acc[v] = vdupq_n_f32(0.0f);
     for (int t = 0; t < nt; t++) {
+        const float *xt = xs[t], *wt = ws[t];
         #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            acc[v] = vfmaq_f32(acc[v], vld1q_f32(xs[t] + c + 4 * v), vld1q_f32(ws[t] + c + 4 * v));
+            acc[v] = vfmaq_f32(acc[v], vld1q_f32(xt + c + 4 * v), vld1q_f32(wt + c + 4 * v));
     }
     #pragma GCC unroll 4
     for (int v = 0; v < nv; v++)
@@ -50,20 +52,8 @@ void qb_dwconv3x3_f32__neon(const qb_packed *p, const qb_dw_args *a)
     float32x4_t lo = vdupq_n_f32(a->f_min), hi = vdupq_n_f32(a->f_max);
     for (int oy = 0; oy < a->out_h; oy++)
         for (int ox = 0; ox < a->out_w; ox++) {
-            const float *xs[9], *ws[9];
-            int nt = 0;
-            for (int ky = 0; ky < 3; ky++) {
-                int iy = oy * a->stride - a->pad_t + ky;
-                if (iy < 0 || iy >= a->h)
-                    continue;
-                for (int kx = 0; kx < 3; kx++) {
-                    int ix = ox * a->stride - a->pad_l + kx;
-                    if (ix < 0 || ix >= a->w)
-                        continue;
-                    xs[nt] = x + ((size_t)iy * a->w + ix) * C;
-                    ws[nt++] = W + (size_t)(ky * 3 + kx) * C;
-                }
-            }
+            const void *xs[9], *ws[9];
+            int nt = qb_neon_dw_taps(a, oy, ox, x, W, sizeof(float) * C, xs, ws);
             float *yp = y + ((size_t)oy * a->out_w + ox) * C;
             size_t c = 0;
             for (; c + 16 <= C; c += 16)
@@ -73,8 +63,10 @@ void qb_dwconv3x3_f32__neon(const qb_packed *p, const qb_dw_args *a)
             if (c < C) { /* the last 1..3 channels */
                 int n = (int)(C - c);
                 float32x4_t acc = vdupq_n_f32(0.0f);
-                for (int t = 0; t < nt; t++)
-                    acc = vfmaq_f32(acc, qb_neon_load_f32(xs[t] + c, n), qb_neon_load_f32(ws[t] + c, n));
+                for (int t = 0; t < nt; t++) {
+                    const float *xt = xs[t], *wt = ws[t];
+                    acc = vfmaq_f32(acc, qb_neon_load_f32(xt + c, n), qb_neon_load_f32(wt + c, n));
+                }
                 acc = qb_neon_clampf(vaddq_f32(acc, qb_neon_load_f32(p->bias_f32 + c, n)), lo, hi);
                 qb_neon_store_f32(yp + c, acc, n);
             }

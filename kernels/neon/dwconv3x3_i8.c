@@ -1,8 +1,9 @@
 /*
  * dwconv3x3_i8.c - NEON int8 depthwise 3x3 convolution, NHWC
  * (qb_dwconv3x3_i8__neon): for each output pixel the in-image taps are
- * listed once, then channels go 16 at a time (the last 1..15 through
- * small copies, never reading past the input or writing past the output).
+ * listed once (qb_neon_dw_taps in common.h), then channels go 16 at a
+ * time (the last 1..15 through small copies, never reading past the input
+ * or writing past the output).
  * Per channel acc = bias + sum x * w - x_zero * sum w over the in-image
  * taps, which equals the reference's bias + sum (x - x_zero) * w in
  * wrap-around int32 for any x_zero: products of two taps are summed in
@@ -27,20 +28,10 @@ void qb_dwconv3x3_i8__neon_pack(const qb_weights *w, void *dst)
             out[(size_t)t * w->n + c] = w->i8[(size_t)c * 9 + t];
 }
 
-/* 16 bytes at p + c, or the n (< 16) there and zeros. */
-QB_NEON_INLINE int8x16_t load16(const int8_t *p, int n)
-{
-    if (n >= 16)
-        return vld1q_s8(p);
-    int8_t t[16] = {0};
-    memcpy(t, p, (size_t)n);
-    return vld1q_s8(t);
-}
-
 /* Channels c .. c+n-1 (n 1..16) of one pixel from nt taps (x at xs[t],
  * weights at ws[t]), requantized and stored at y + c. */
-QB_NEON_INLINE void chans(const qb_packed *p, const qb_dw_args *a, const int8_t *const *xs,
-                          const int8_t *const *ws, int nt, size_t c, int n, const qb_neon_clamp *cl, int8_t *y)
+QB_NEON_INLINE void chans(const qb_packed *p, const qb_dw_args *a, const void *const *xs, const void *const *ws,
+                          int nt, size_t c, int n, const qb_neon_clamp *cl, int8_t *y)
 {
     int32x4_t acc[4];
     for (int v = 0; v < 4; v++)
@@ -48,12 +39,14 @@ QB_NEON_INLINE void chans(const qb_packed *p, const qb_dw_args *a, const int8_t 
     int16x8_t wsum_lo = vdupq_n_s16(0), wsum_hi = vdupq_n_s16(0);
     int t = 0;
     for (; t < nt; t += 2) {
-        int8x16_t x0 = load16(xs[t] + c, n), w0 = load16(ws[t] + c, n);
+        const int8_t *x0p = xs[t], *w0p = ws[t];
+        int8x16_t x0 = qb_neon_load_s8(x0p + c, n), w0 = qb_neon_load_s8(w0p + c, n);
         int16x8_t plo = vmull_s8(vget_low_s8(x0), vget_low_s8(w0)), phi = vmull_high_s8(x0, w0);
         wsum_lo = vaddw_s8(wsum_lo, vget_low_s8(w0));
         wsum_hi = vaddw_high_s8(wsum_hi, w0);
         if (t + 1 < nt) { /* a second tap in the same int16 sums */
-            int8x16_t x1 = load16(xs[t + 1] + c, n), w1 = load16(ws[t + 1] + c, n);
+            const int8_t *x1p = xs[t + 1], *w1p = ws[t + 1];
+            int8x16_t x1 = qb_neon_load_s8(x1p + c, n), w1 = qb_neon_load_s8(w1p + c, n);
             plo = vmlal_s8(plo, vget_low_s8(x1), vget_low_s8(w1));
             phi = vmlal_high_s8(phi, x1, w1);
             wsum_lo = vaddw_s8(wsum_lo, vget_low_s8(w1));
@@ -85,20 +78,8 @@ void qb_dwconv3x3_i8__neon(const qb_packed *p, const qb_dw_args *a)
     qb_neon_clamp cl = qb_neon_clamp_make(a->y_zero, a->y_min, a->y_max);
     for (int oy = 0; oy < a->out_h; oy++)
         for (int ox = 0; ox < a->out_w; ox++) {
-            const int8_t *xs[9], *ws[9];
-            int nt = 0;
-            for (int ky = 0; ky < 3; ky++) {
-                int iy = oy * a->stride - a->pad_t + ky;
-                if (iy < 0 || iy >= a->h)
-                    continue;
-                for (int kx = 0; kx < 3; kx++) {
-                    int ix = ox * a->stride - a->pad_l + kx;
-                    if (ix < 0 || ix >= a->w)
-                        continue;
-                    xs[nt] = x + ((size_t)iy * a->w + ix) * C;
-                    ws[nt++] = W + (size_t)(ky * 3 + kx) * C;
-                }
-            }
+            const void *xs[9], *ws[9];
+            int nt = qb_neon_dw_taps(a, oy, ox, x, W, C, xs, ws);
             int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
             size_t c = 0;
             for (; c + 16 <= C; c += 16)

@@ -22,7 +22,7 @@ static size_t nsteps(int k) { return (qb_binary_words(k) + 1) / 2; }
 size_t qb_gemm_b1__neon_size(int n, int k, int group)
 {
     (void)group;
-    return sizeof(uint64_t) * (((size_t)n + NR - 1) / NR) * NR * nsteps(k) * 2;
+    return sizeof(uint64_t) * qb_neon_round_up(n, NR) * nsteps(k) * 2;
 }
 
 void qb_gemm_b1__neon_pack(const qb_weights *w, void *dst)
@@ -104,16 +104,6 @@ QB_NEON_INLINE void tile(const qb_packed *p, const qb_gemm_args *a, int i0, int 
 
 void qb_gemm_b1__neon(const qb_packed *p, const qb_gemm_args *a)
 {
-    int mc = qb_neon_slice_rows(sizeof(uint64_t) * qb_binary_words(p->k), MR);
-    for (int ic = 0; ic < a->m; ic += mc) {
-        int ie = a->m - ic < mc ? a->m : ic + mc;
-        for (int j0 = 0; j0 < p->n; j0 += NR)
-            for (int i0 = ic; i0 < ie; i0 += MR)
-                switch (ie - i0 < MR ? ie - i0 : MR) {
-                case 4: tile(p, a, i0, j0, 4); break;
-                case 3: tile(p, a, i0, j0, 3); break;
-                case 2: tile(p, a, i0, j0, 2); break;
-                default: tile(p, a, i0, j0, 1); break;
-                }
-    }
+#define TILE(mr) tile(p, a, i0, j0, mr)
+    QB_NEON_GEMM_LOOP(a->m, p->n, sizeof(uint64_t) * qb_binary_words(p->k), NR, MR, TILE);
 }

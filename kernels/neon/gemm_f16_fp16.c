@@ -8,34 +8,23 @@
  * |x| <= 65504: a chunk whose fp16 sum overflowed (Inf or NaN in any lane
  * of the tile) is summed again in fp32, so large inputs cost time, never
  * accuracy. Then bias, then clamp, in fp32.
- * Micro-tiles of up to 6 rows x 8 columns (6 fp16 + 12 fp32 accumulators).
+ * Micro-tiles of up to 6 rows x 8 columns (6 fp16 + 12 fp32 accumulators);
+ * packing, bias, clamp and store are those of the float engine in
+ * gemm_float.h.
  * Packed layout: panels of 8 output channels; panel p holds, for each k of
  * K rounded up to 8, the 8 binary16 weights W[8p + 0..7][k] (rounded to
  * nearest even by qb_f32_to_f16; zeros past N and K).
  */
-#include "kernels/neon/common.h"
+#include "kernels/neon/gemm_float.h"
 
-#define NR 8       /* output channels per panel */
-#define MR 6       /* rows of A per micro-tile */
-#define KU 8       /* k per step (one fp16 vector of activations) */
-#define CHUNK 16   /* k summed in fp16 before going to fp32 */
+#define NR QB_NF_NR /* output channels per panel */
+#define MR 6        /* rows of A per micro-tile */
+#define KU 8        /* k per step (one fp16 vector of activations) */
+#define CHUNK 16    /* k summed in fp16 before going to fp32 */
 
-static size_t kpad(int k) { return ((size_t)k + KU - 1) / KU * KU; }
+size_t qb_gemm_f16__neonfp16_size(int n, int k, int group) { return qb_nf_size(n, k, group, KU, 1); }
 
-size_t qb_gemm_f16__neonfp16_size(int n, int k, int group)
-{
-    (void)group;
-    return sizeof(uint16_t) * (((size_t)n + NR - 1) / NR) * NR * kpad(k);
-}
-
-void qb_gemm_f16__neonfp16_pack(const qb_weights *w, void *dst)
-{
-    uint16_t *out = dst;
-    size_t kp = kpad(w->k);
-    for (int j = 0; j < w->n; j++)
-        for (int l = 0; l < w->k; l++)
-            out[((size_t)(j / NR) * kp + l) * NR + j % NR] = qb_f32_to_f16(w->f32[(size_t)j * w->k + l]);
-}
+void qb_gemm_f16__neonfp16_pack(const qb_weights *w, void *dst) { qb_nf_pack(w, dst, KU, 1); }
 
 /* a[l .. l+n-1] (n 1..8) rounded to binary16; missing lanes zero. */
 QB_NEON_INLINE float16x8_t load_a16(const float *a, int n)
@@ -61,7 +50,7 @@ QB_NEON_INLINE float16x8_t load_a16(const float *a, int n)
 QB_NEON_INLINE void tile(const qb_packed *p, const qb_gemm_args *a, int i0, int j0, const int mr)
 {
     const int K = p->k;
-    const uint16_t *wp = (const uint16_t *)p->w + (size_t)(j0 / NR) * NR * kpad(K);
+    const uint16_t *wp = (const uint16_t *)p->w + (size_t)(j0 / NR) * NR * qb_neon_round_up(K, KU);
     const float *ar[MR];
     float32x4_t acc[MR][2];
     #pragma GCC unroll 6
@@ -101,8 +90,8 @@ QB_NEON_INLINE void tile(const qb_packed *p, const qb_gemm_args *a, int i0, int 
             }
         } else { /* out of fp16 range: this chunk again in fp32 */
             for (int l = l0; l < l1; l++) {
-                float16x8_t hw = vreinterpretq_f16_u16(vld1q_u16(wp + (size_t)l * NR));
-                float32x4_t w0 = vcvt_f32_f16(vget_low_f16(hw)), w1 = vcvt_high_f32_f16(hw);
+                float32x4_t w0, w1;
+                qb_nf_loadw(wp + (size_t)l * NR, 1, &w0, &w1);
                 for (int r = 0; r < mr; r++) {
                     acc[r][0] = vfmaq_n_f32(acc[r][0], w0, ar[r][l]);
                     acc[r][1] = vfmaq_n_f32(acc[r][1], w1, ar[r][l]);
@@ -110,33 +99,11 @@ QB_NEON_INLINE void tile(const qb_packed *p, const qb_gemm_args *a, int i0, int 
             }
         }
     }
-    int nc = p->n - j0 < NR ? p->n - j0 : NR;
-    float32x4_t lo = vdupq_n_f32(a->f_min), hi = vdupq_n_f32(a->f_max);
-    float32x4_t b0 = qb_neon_load_f32(p->bias_f32 + j0, nc);
-    float32x4_t b1 = nc > 4 ? qb_neon_load_f32(p->bias_f32 + j0 + 4, nc - 4) : vdupq_n_f32(0.0f);
-    #pragma GCC unroll 6
-    for (int r = 0; r < mr; r++) {
-        float *cr = (float *)a->c + (size_t)(i0 + r) * a->ldc + j0;
-        qb_neon_store_f32(cr, qb_neon_clampf(vaddq_f32(acc[r][0], b0), lo, hi), nc);
-        if (nc > 4)
-            qb_neon_store_f32(cr + 4, qb_neon_clampf(vaddq_f32(acc[r][1], b1), lo, hi), nc - 4);
-    }
+    qb_nf_store(p, a, i0, j0, mr, acc);
 }
 
 void qb_gemm_f16__neonfp16(const qb_packed *p, const qb_gemm_args *a)
 {
-    int mc = qb_neon_slice_rows(sizeof(float) * (size_t)p->k, MR);
-    for (int ic = 0; ic < a->m; ic += mc) {
-        int ie = a->m - ic < mc ? a->m : ic + mc;
-        for (int j0 = 0; j0 < p->n; j0 += NR)
-            for (int i0 = ic; i0 < ie; i0 += MR)
-                switch (ie - i0 < MR ? ie - i0 : MR) {
-                case 6: tile(p, a, i0, j0, 6); break;
-                case 5: tile(p, a, i0, j0, 5); break;
-                case 4: tile(p, a, i0, j0, 4); break;
-                case 3: tile(p, a, i0, j0, 3); break;
-                case 2: tile(p, a, i0, j0, 2); break;
-                default: tile(p, a, i0, j0, 1); break;
-                }
-    }
+#define TILE(mr) tile(p, a, i0, j0, mr)
+    QB_NEON_GEMM_LOOP(a->m, p->n, sizeof(float) * (size_t)p->k, NR, MR, TILE);
 }
