@@ -85,7 +85,7 @@ $(BUILD)/kernels/vnni/%.o: kernels/vnni/%.c
 # AVX-512 flags: bit-exact emulation for the tests on CPUs without VNNI.
 $(BUILD)/simde/%.o: kernels/vnni/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(QB_CFLAGS) -DQB_SIMDE -c -o $@ $<
+	$(CC) $(CFLAGS) $(QB_CFLAGS) -DQB_SIMDE -Wno-psabi -c -o $@ $<
 
 $(BUILD)/kernels/neon/%.o: kernels/neon/%.c
 	@mkdir -p $(dir $@)

@@ -69,15 +69,12 @@
     X(DWCONV3X3, qb_dwconv3x3_f32__neon, qb_dwconv3x3_f32__neon, FP32, NEON, REQ_NEON, 0, ARM)     \
     X(DWCONV3X3, qb_dwconv3x3_i8__neon, qb_dwconv3x3_i8__neon, INT8_CHANNEL, NEON, REQ_NEON, 0, ARM)
 
-/* Prototypes of every function named above (duplicates are harmless).
- * TEMPORARY while the ISA kernels are written in parallel: weak, so a
- * missing kernel reads as "not built" instead of failing the link. */
-#define QB_WEAK __attribute__((weak))
-#define DECL_GEMM(fn) QB_WEAK void fn(const qb_packed *, const qb_gemm_args *);
-#define DECL_DWCONV3X3(fn) QB_WEAK void fn(const qb_packed *, const qb_dw_args *);
+/* Prototypes of every function named above (duplicates are harmless). */
+#define DECL_GEMM(fn) void fn(const qb_packed *, const qb_gemm_args *);
+#define DECL_DWCONV3X3(fn) void fn(const qb_packed *, const qb_dw_args *);
 #define QB_DECLARE(op, fn, layout, prec, isa, req, flags, build)                                   \
-    DECL_##op(fn) QB_WEAK size_t layout##_size(int, int, int);                                     \
-    QB_WEAK void layout##_pack(const qb_weights *, void *);
+    DECL_##op(fn) size_t layout##_size(int, int, int);                                             \
+    void layout##_pack(const qb_weights *, void *);
 QB_KERNEL_LIST(QB_DECLARE)
 
 #define RUN_GEMM(f) {.gemm = f}

@@ -6,7 +6,7 @@
  * values at the ends of every range. Integer paths bit-exact, float paths
  * within the tolerance of harness/eval/kernel_check.c. Kernels this CPU
  * cannot run are skipped with the reason. QB_TEST_FILTER=SUBSTRING limits
- * the run to kernels whose name contains it.
+ * the run to tests whose name ("KERNEL" or "KERNEL (simde)") contains it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,11 +131,11 @@ int main(void)
             continue; /* the references themselves: tests/test_scalar.c */
         if (!k->run.gemm)
             continue; /* another architecture's kernel: not in this binary */
-        const char *only = getenv("QB_TEST_FILTER"); /* substring of kernel names to test */
-        if (only && *only && !strstr(k->name, only))
+        snprintf(names[t], sizeof names[t], "%s%s", k->name, i >= n ? " (simde)" : "");
+        const char *only = getenv("QB_TEST_FILTER"); /* substring of test names to run */
+        if (only && *only && !strstr(names[t], only))
             continue;
         entries[t] = (entry){k, i >= n};
-        snprintf(names[t], sizeof names[t], "%s%s", k->name, i >= n ? " (simde)" : "");
         tests[t] = (struct CMUnitTest){names[t], test_one, NULL, NULL, &entries[t]};
         t++;
     }

@@ -1,0 +1,167 @@
+/*
+ * gemm_float.h - the AVX-512 fp32-accumulating GEMM shared by gemm_f32.c
+ * (fp32 weights) and gemm_f16.c (binary16 weights widened with vcvtph2ps):
+ * C = clamp(A . W^T + b), fp32 FMAs (within the float tolerance of the
+ * checks, not bit-exact with the scalar order).
+ *
+ * Packed layout (element = float or binary16): panels of 16 output
+ * columns, within a panel K rows of 16 consecutive columns:
+ *   elem (p * K + k) * 16 + c = w[16 p + c][k], columns past N zero.
+ * Register-blocked microkernel: up to 6 rows x 4 panels (64 columns) of
+ * fp32 accumulators, A broadcast one element at a time (never read past a
+ * row); tiles of at most 8 accumulators (M = 1, 2) keep two sets over
+ * alternate k to hide the FMA latency and prefetch ahead (they stream W
+ * from memory). Panels are visited in chunks that stay in L2 while every
+ * row block passes over them.
+ */
+#ifndef QB_VNNI_GEMM_FLOAT_H
+#define QB_VNNI_GEMM_FLOAT_H
+
+#include "kernels/vnni/vnni.h"
+
+#define GF_MR 6           /* rows per microkernel tile */
+#define GF_NP 4           /* 16-column panels per microkernel tile */
+#define GF_CHUNK_BYTES (768 * 1024) /* packed weights per row sweep (L2) */
+#define GF_PF 1024          /* software prefetch distance along a panel (bytes), small tiles */
+#define GF_PF_MIN (2 << 20) /* prefetch only weights this large (beyond L2: streamed from memory) */
+
+/* 16 weights of one panel row as fp32 (half: binary16 storage). */
+QB_INLINE __m512 gf_load(const void *w, size_t idx, int half)
+{
+    if (half)
+        return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)((const uint16_t *)w + idx)));
+    return _mm512_load_ps((const float *)w + idx);
+}
+
+/* One tile's call: rows and panels are the tile shape. */
+typedef struct gf_job {
+    const float *a;       /* A at the tile's first row */
+    size_t lda;           /* floats between rows of A */
+    const void *w;        /* packed W at the tile's first panel */
+    size_t pstride;       /* elements between panels */
+    int kn;               /* K, the k steps */
+    const float *bias;    /* bias of the tile's first column */
+    float *c;             /* C at the tile's first row and column */
+    size_t ldc;           /* floats between rows of C */
+    int cnt_last;         /* valid columns of the last panel */
+    int pf;               /* prefetch W ahead (small tiles, W from memory) */
+    __m512 lo, hi;        /* f_min, f_max */
+} gf_job;
+
+/* Dot products of mr_ rows of A with np_ panels over all K, plus bias,
+ * clamped and stored to C (cnt_last valid columns in the last panel). */
+QB_MICRO void gf_micro(int mr_, int np_, int half, const gf_job *j)
+{
+    __m512 acc[GF_MR][GF_NP], acc2[GF_MR][GF_NP];
+    const int dual = mr_ * np_ <= 8;
+    const float *a = j->a;
+    const void *w = j->w;
+    const size_t lda = j->lda, pstride = j->pstride;
+    const int K = j->kn;
+    for (int r = 0; r < GF_MR; r++) /* all of it: no lane is ever read unset */
+        for (int q = 0; q < GF_NP; q++)
+            acc[r][q] = acc2[r][q] = _mm512_setzero_ps();
+    int k = 0;
+    if (dual) {
+        for (; k + 2 <= K; k += 2) {
+            __m512 wv[GF_NP] = {_mm512_setzero_ps()}, wv2[GF_NP] = {_mm512_setzero_ps()};
+QB_UNROLL(GCC unroll 4)
+            for (int q = 0; q < np_; q++) {
+                wv[q] = gf_load(w, q * pstride + (size_t)k * 16, half);
+                wv2[q] = gf_load(w, q * pstride + (size_t)k * 16 + 16, half);
+                const char *pf = (const char *)w + (q * pstride + (size_t)k * 16) * (half ? 2 : 4) + GF_PF;
+                if (j->pf) {
+                    __builtin_prefetch(pf);
+                    if (!half)
+                        __builtin_prefetch(pf + 64);
+                }
+            }
+QB_UNROLL(GCC unroll 6)
+            for (int r = 0; r < mr_; r++) {
+                __m512 av = _mm512_set1_ps(a[r * lda + k]);
+                __m512 av2 = _mm512_set1_ps(a[r * lda + k + 1]);
+QB_UNROLL(GCC unroll 4)
+                for (int q = 0; q < np_; q++) {
+                    acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
+                    acc2[r][q] = _mm512_fmadd_ps(av2, wv2[q], acc2[r][q]);
+                }
+            }
+        }
+    }
+    for (; k < K; k++) {
+        __m512 wv[GF_NP] = {_mm512_setzero_ps()};
+QB_UNROLL(GCC unroll 4)
+        for (int q = 0; q < np_; q++)
+            wv[q] = gf_load(w, q * pstride + (size_t)k * 16, half);
+QB_UNROLL(GCC unroll 6)
+        for (int r = 0; r < mr_; r++) {
+            __m512 av = _mm512_set1_ps(a[r * lda + k]);
+QB_UNROLL(GCC unroll 4)
+            for (int q = 0; q < np_; q++)
+                acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
+        }
+    }
+QB_UNROLL(GCC unroll 4)
+    for (int q = 0; q < np_; q++) {
+        int cnt = q == np_ - 1 ? j->cnt_last : 16;
+        __mmask16 mk = qb_mask16(cnt);
+        __m512 b = _mm512_maskz_loadu_ps(mk, j->bias + 16 * q);
+QB_UNROLL(GCC unroll 6)
+        for (int r = 0; r < mr_; r++) {
+            __m512 v = dual ? _mm512_add_ps(acc[r][q], acc2[r][q]) : acc[r][q];
+            v = qb_clamp_ps(_mm512_add_ps(v, b), j->lo, j->hi);
+            float *c = j->c + r * j->ldc + 16 * q;
+            if (cnt == 16)
+                _mm512_storeu_ps(c, v);
+            else
+                _mm512_mask_storeu_ps(c, mk, v);
+        }
+    }
+}
+
+#define GF_CASE(m_, n_)                                                                            \
+    case (m_) * 8 + (n_):                                                                          \
+        gf_micro(m_, n_, half, &j);                                                                \
+        break;
+#define GF_ROW(m_) GF_CASE(m_, 1) GF_CASE(m_, 2) GF_CASE(m_, 3) GF_CASE(m_, 4)
+
+/* The whole GEMM; half: the weights are binary16. Panels are taken in
+ * chunks that stay in L2 while every row block passes over them (the row
+ * block's A stays in L1). */
+QB_INLINE void gf_gemm(const qb_packed *p, const qb_gemm_args *g, int half)
+{
+    const int N = p->n, K = p->k, M = g->m;
+    const int npanels = (N + 15) / 16;
+    const size_t esize = half ? 2 : 4;
+    gf_job j = {.lda = g->lda, .pstride = (size_t)K * 16, .kn = K, .ldc = g->ldc,
+                .lo = _mm512_set1_ps(g->f_min), .hi = _mm512_set1_ps(g->f_max)};
+    j.pf = (size_t)npanels * j.pstride * esize >= GF_PF_MIN;
+    int chunk = (int)(GF_CHUNK_BYTES / (j.pstride * esize));
+    chunk = chunk < GF_NP ? GF_NP : chunk / GF_NP * GF_NP;
+    for (int pc = 0; pc < npanels; pc += chunk) {
+        int pend = pc + chunk < npanels ? pc + chunk : npanels;
+        for (int m0 = 0; m0 < M; m0 += GF_MR) {
+            int mr = M - m0 < GF_MR ? M - m0 : GF_MR;
+            j.a = (const float *)g->a + (size_t)m0 * j.lda;
+            for (int p0 = pc; p0 < pend; p0 += GF_NP) {
+                int np = pend - p0 < GF_NP ? pend - p0 : GF_NP;
+                int n0 = p0 * 16, last = N - (n0 + 16 * (np - 1));
+                j.cnt_last = last > 16 ? 16 : last;
+                j.w = (const char *)p->w + (size_t)p0 * j.pstride * esize;
+                j.bias = p->bias_f32 + n0;
+                j.c = (float *)g->c + (size_t)m0 * j.ldc + n0;
+#if QB_SPECIALIZE
+                switch (mr * 8 + np) {
+                    GF_ROW(1) GF_ROW(2) GF_ROW(3) GF_ROW(4) GF_ROW(5) GF_ROW(6)
+                default:
+                    break;
+                }
+#else
+                gf_micro(mr, np, half, &j);
+#endif
+            }
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * vnni.h - what every AVX-512 VNNI kernel source shares: the intrinsics
+ * (native <immintrin.h>, or SIMDe when compiled with -DQB_SIMDE for the
+ * emulated test build, where every public symbol gets a _simde suffix via
+ * QB_VNNI), exact fill-ins for the few AVX-512 intrinsics SIMDe 0.7.4 lacks
+ * or emulates inexactly, masked tail loads/stores, and the lane-wise
+ * requantization of kernels/scalar/requant.c.
+ *
+ * Under SIMDe the masked loads and stores touch only the active lanes
+ * (never a byte outside the buffer), and _mm512_fmadd_ps is a true fused
+ * multiply-add (fmaf per lane) as the hardware instruction is: SIMDe 0.7.4
+ * rounds the product first, which would break the bit-exact int4 and
+ * binary paths.
+ */
+#ifndef QB_VNNI_H
+#define QB_VNNI_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#ifdef QB_SIMDE
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#define QB_VNNI(name) name##_simde
+/* SIMDe 0.7.4 has no native aliases for the mask types */
+#define __mmask8 simde__mmask8
+#define __mmask16 simde__mmask16
+#define __mmask64 simde__mmask64
+#else
+#include <immintrin.h>
+#define QB_VNNI(name) name
+#endif
+
+#define QB_INLINE static inline __attribute__((always_inline))
+
+/* Microkernels are specialised per tile shape (compile-time row and panel
+ * counts, a switch picks one) natively; the SIMDe build compiles one
+ * generic copy with run-time counts instead: same arithmetic, a fraction
+ * of the compile time. */
+#ifdef QB_SIMDE
+#define QB_SPECIALIZE 0
+#define QB_MICRO static __attribute__((noinline))
+#define QB_UNROLL(n)
+#else
+#define QB_SPECIALIZE 1
+#define QB_MICRO QB_INLINE
+#define QB_UNROLL(n) _Pragma(#n)
+#endif
+
+#ifdef QB_SIMDE
+/* ---- fill-ins for the SIMDe build (each guarded: a newer SIMDe that has
+ * the intrinsic keeps its own, except fmadd, replaced on purpose) ---- */
+
+QB_INLINE __m512 qb_sim_fmadd_ps(__m512 a, __m512 b, __m512 c)
+{
+    float x[16], y[16], z[16];
+    _mm512_storeu_ps(x, a);
+    _mm512_storeu_ps(y, b);
+    _mm512_storeu_ps(z, c);
+    for (int i = 0; i < 16; i++)
+        z[i] = fmaf(x[i], y[i], z[i]);
+    return _mm512_loadu_ps(z);
+}
+#undef _mm512_fmadd_ps
+#define _mm512_fmadd_ps(a, b, c) qb_sim_fmadd_ps(a, b, c)
+
+#ifndef _mm512_cvtepi32_ps
+QB_INLINE __m512 qb_sim_cvtepi32_ps(__m512i a)
+{
+    int32_t x[16];
+    float r[16];
+    _mm512_storeu_si512(x, a);
+    for (int i = 0; i < 16; i++)
+        r[i] = (float)x[i]; /* round to nearest, as vcvtdq2ps */
+    return _mm512_loadu_ps(r);
+}
+#define _mm512_cvtepi32_ps(a) qb_sim_cvtepi32_ps(a)
+#endif
+
+#ifndef _mm512_cvtepi8_epi32
+QB_INLINE __m512i qb_sim_cvtepi8_epi32(__m128i a)
+{
+    int8_t x[16];
+    int32_t r[16];
+    _mm_storeu_si128((__m128i *)x, a);
+    for (int i = 0; i < 16; i++)
+        r[i] = x[i];
+    return _mm512_loadu_si512(r);
+}
+#define _mm512_cvtepi8_epi32(a) qb_sim_cvtepi8_epi32(a)
+#endif
+
+#ifndef _mm512_cvtph_ps
+QB_INLINE __m512 qb_sim_cvtph_ps(__m256i a)
+{
+    uint16_t x[16];
+    float r[16];
+    _mm256_storeu_si256((__m256i *)x, a);
+    for (int i = 0; i < 16; i++)
+        r[i] = qb_f16_to_f32(x[i]); /* exact, as vcvtph2ps */
+    return _mm512_loadu_ps(r);
+}
+#define _mm512_cvtph_ps(a) qb_sim_cvtph_ps(a)
+#endif
+
+#ifndef _mm512_maskz_loadu_ps
+QB_INLINE __m512 qb_sim_maskz_loadu_ps(__mmask16 k, const void *p)
+{
+    float r[16] = {0};
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            memcpy(&r[i], (const char *)p + 4 * i, 4);
+    return _mm512_loadu_ps(r);
+}
+#define _mm512_maskz_loadu_ps(k, p) qb_sim_maskz_loadu_ps(k, p)
+#endif
+
+#ifndef _mm512_maskz_loadu_epi32
+QB_INLINE __m512i qb_sim_maskz_loadu_epi32(__mmask16 k, const void *p)
+{
+    int32_t r[16] = {0};
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            memcpy(&r[i], (const char *)p + 4 * i, 4);
+    return _mm512_loadu_si512(r);
+}
+#define _mm512_maskz_loadu_epi32(k, p) qb_sim_maskz_loadu_epi32(k, p)
+#endif
+
+#ifndef _mm512_maskz_loadu_epi64
+QB_INLINE __m512i qb_sim_maskz_loadu_epi64(__mmask8 k, const void *p)
+{
+    int64_t r[8] = {0};
+    for (int i = 0; i < 8; i++)
+        if ((k >> i) & 1)
+            memcpy(&r[i], (const char *)p + 8 * i, 8);
+    return _mm512_loadu_si512(r);
+}
+#define _mm512_maskz_loadu_epi64(k, p) qb_sim_maskz_loadu_epi64(k, p)
+#endif
+
+#ifndef _mm512_maskz_loadu_epi8
+QB_INLINE __m512i qb_sim_maskz_loadu_epi8(__mmask64 k, const void *p)
+{
+    int8_t r[64] = {0};
+    for (int i = 0; i < 64; i++)
+        if ((k >> i) & 1)
+            r[i] = ((const int8_t *)p)[i];
+    return _mm512_loadu_si512(r);
+}
+#define _mm512_maskz_loadu_epi8(k, p) qb_sim_maskz_loadu_epi8(k, p)
+#endif
+
+#ifndef _mm_maskz_loadu_epi8
+QB_INLINE __m128i qb_sim_mm_maskz_loadu_epi8(__mmask16 k, const void *p)
+{
+    int8_t r[16] = {0};
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            r[i] = ((const int8_t *)p)[i];
+    return _mm_loadu_si128((const __m128i *)r);
+}
+#define _mm_maskz_loadu_epi8(k, p) qb_sim_mm_maskz_loadu_epi8(k, p)
+#endif
+
+#ifndef _mm512_mask_storeu_ps
+QB_INLINE void qb_sim_mask_storeu_ps(void *p, __mmask16 k, __m512 v)
+{
+    float x[16];
+    _mm512_storeu_ps(x, v);
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            memcpy((char *)p + 4 * i, &x[i], 4);
+}
+#define _mm512_mask_storeu_ps(p, k, v) qb_sim_mask_storeu_ps(p, k, v)
+#endif
+
+#ifndef _mm512_mask_storeu_epi32
+QB_INLINE void qb_sim_mask_storeu_epi32(void *p, __mmask16 k, __m512i v)
+{
+    int32_t x[16];
+    _mm512_storeu_si512(x, v);
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            memcpy((char *)p + 4 * i, &x[i], 4);
+}
+#define _mm512_mask_storeu_epi32(p, k, v) qb_sim_mask_storeu_epi32(p, k, v)
+#endif
+
+#ifndef _mm_mask_storeu_epi8
+QB_INLINE void qb_sim_mm_mask_storeu_epi8(void *p, __mmask16 k, __m128i v)
+{
+    int8_t x[16];
+    _mm_storeu_si128((__m128i *)x, v);
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            ((int8_t *)p)[i] = x[i];
+}
+#define _mm_mask_storeu_epi8(p, k, v) qb_sim_mm_mask_storeu_epi8(p, k, v)
+#endif
+#endif /* QB_SIMDE */
+
+/* ---- shared helpers ---- */
+
+/* Lanes 0..n-1 of 16 (n >= 16: all). */
+QB_INLINE __mmask16 qb_mask16(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+
+/* Bytes 0..n-1 of 64 (n >= 64: all). */
+QB_INLINE __mmask64 qb_mask64(int n) { return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1); }
+
+/* Four bytes at p as one int32 (unaligned). */
+QB_INLINE int32_t qb_ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The first n (< 4) bytes at p, zero-filled to an int32: a row tail read
+ * without touching memory past the row. */
+QB_INLINE int32_t qb_ld32_tail(const void *p, int n)
+{
+    int32_t v = 0;
+    memcpy(&v, p, (size_t)n);
+    return v;
+}
+
+/* Float clamp with the scalar reference's semantics (NaN passes through):
+ * v < lo ? lo : v, then v > hi ? hi : v. */
+QB_INLINE __m512 qb_clamp_ps(__m512 v, __m512 lo, __m512 hi)
+{
+    v = _mm512_max_ps(lo, v); /* lo > v ? lo : v */
+    return _mm512_min_ps(hi, v); /* hi < v ? hi : v */
+}
+
+/* Requantization constants, lane-wise (see kernels.h), prepared once per
+ * 16 channels: the even channels 0, 2, .., 14 in the 64-bit lanes of the
+ * *_e fields, the odd ones in *_o (how vpmuludq pairs 32-bit lanes). */
+typedef struct qb_rqv {
+    __m512i mul_e, mul_o; /* multiplier in the low half of each 64-bit lane */
+    __m512i sh_e, sh_o;   /* rshift */
+    __m512i rnd_e, rnd_o; /* 2^(rshift - 1) */
+    __m512i lo, hi;       /* c_min - c_zero, c_max - c_zero (int32 lanes) */
+    __m512i zero;         /* c_zero (int32 lanes) */
+} qb_rqv;
+
+/* Shifts and rounding terms from the multipliers (rshift in the high half
+ * of each 64-bit lane of mul_e / mul_o). */
+QB_INLINE void qb_rqv_finish(qb_rqv *v)
+{
+    const __m512i one = _mm512_set1_epi64(1);
+    v->sh_e = _mm512_srli_epi64(v->mul_e, 32);
+    v->sh_o = _mm512_srli_epi64(v->mul_o, 32);
+    v->rnd_e = _mm512_sllv_epi64(one, _mm512_sub_epi64(v->sh_e, one));
+    v->rnd_o = _mm512_sllv_epi64(one, _mm512_sub_epi64(v->sh_o, one));
+}
+
+/* The 16 qb_requant of channels n0..n0+15 (count valid, the rest zero). */
+QB_INLINE void qb_rqv_load_channels(qb_rqv *v, const qb_requant *rq, int count)
+{
+    __m512i r0, r1; /* channels 0..7 and 8..15, one qb_requant per 64-bit lane */
+    if (count >= 16) {
+        r0 = _mm512_loadu_si512((const void *)rq);
+        r1 = _mm512_loadu_si512((const void *)(rq + 8));
+    } else {
+        int c0 = count < 8 ? count : 8, c1 = count - c0;
+        r0 = _mm512_maskz_loadu_epi64((__mmask8)((1u << c0) - 1), rq);
+        r1 = _mm512_maskz_loadu_epi64((__mmask8)((1u << c1) - 1), rq + 8);
+    }
+    v->mul_e = _mm512_permutex2var_epi64(r0, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), r1);
+    v->mul_o = _mm512_permutex2var_epi64(r0, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), r1);
+    qb_rqv_finish(v);
+}
+
+/* One qb_requant for every lane (per-tensor). */
+QB_INLINE void qb_rqv_set_tensor(qb_rqv *v, qb_requant rq)
+{
+    uint64_t x = (uint32_t)rq.multiplier | (uint64_t)(uint32_t)rq.rshift << 32;
+    v->mul_e = v->mul_o = _mm512_set1_epi64((long long)x);
+    qb_rqv_finish(v);
+}
+
+/* Zero point and saturation bounds; the multipliers start out zero. */
+QB_INLINE void qb_rqv_set_range(qb_rqv *v, int32_t zero, int32_t lo, int32_t hi)
+{
+    v->mul_e = v->mul_o = _mm512_setzero_si512();
+    qb_rqv_finish(v);
+    v->zero = _mm512_set1_epi32(zero);
+    v->lo = _mm512_set1_epi32((int32_t)((uint32_t)lo - (uint32_t)zero));
+    v->hi = _mm512_set1_epi32((int32_t)((uint32_t)hi - (uint32_t)zero));
+}
+
+/* int32 accumulators -> requantized int32 in [c_min, c_max], exactly as
+ * qb_requant_apply: r = (|acc| * multiplier + 2^(rshift-1)) >> rshift in
+ * unsigned 64-bit lanes (even and odd channels apart), sign restored,
+ * clamp(r, lo - zero, hi - zero) + zero. */
+QB_INLINE __m512i qb_requant16(__m512i acc, const qb_rqv *v)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    __mmask16 neg = _mm512_cmpgt_epi32_mask(zero, acc);
+    __m512i mag = _mm512_mask_sub_epi32(acc, neg, zero, acc); /* |acc|, 2^31 as unsigned */
+    __m512i pe = _mm512_mul_epu32(mag, v->mul_e);
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(mag, 32), v->mul_o);
+    pe = _mm512_srlv_epi64(_mm512_add_epi64(pe, v->rnd_e), v->sh_e); /* < 2^31: high half zero */
+    po = _mm512_srlv_epi64(_mm512_add_epi64(po, v->rnd_o), v->sh_o);
+    __m512i r = _mm512_or_si512(pe, _mm512_slli_epi64(po, 32));
+    r = _mm512_mask_sub_epi32(r, neg, zero, r);
+    r = _mm512_max_epi32(r, v->lo);
+    r = _mm512_min_epi32(r, v->hi);
+    return _mm512_add_epi32(r, v->zero);
+}
+
+/* Requantized int32 (already in int8 range) stored as n int8. */
+QB_INLINE void qb_store_i8x16(int8_t *dst, __m512i r, int n)
+{
+    __m128i b = _mm512_cvtsepi32_epi8(r);
+    if (n >= 16)
+        _mm_storeu_si128((__m128i *)dst, b);
+    else
+        _mm_mask_storeu_epi8(dst, qb_mask16(n), b);
+}
+
+#endif
