@@ -190,7 +190,8 @@ int qb_verb_gemm(int argc, char **argv)
                     fprintf(stderr, "qbench gemm: %s cannot run here: %s\n", kn->name, why);
                     return 2;
                 }
-                fprintf(stderr, "qbench gemm: skipping %s: %s\n", kn->name, why);
+                if (kn->run.gemm) /* another architecture's kernels are not worth a line */
+                    fprintf(stderr, "qbench gemm: skipping %s: %s\n", kn->name, why);
                 continue;
             }
             int rc = bench_one(kn, &o);
