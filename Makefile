@@ -51,6 +51,13 @@ KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
 HARNESS_OBJ = $(HARNESS_SRC:%.c=$(BUILD)/%.o)
 CHECK_OBJ = $(BUILD)/harness/eval/kernel_check.o
 
+# ONNX protobuf code, generated at build time from Debian's libonnx-dev
+# (never committed); harness files include it from $(GEN).
+ONNX_PROTO = /usr/include/onnx/onnx.proto
+GEN = $(BUILD)/gen
+PROTO_OBJ = $(GEN)/onnx.pb-c.o
+PROTO_LIBS = -lprotobuf-c
+
 TEST_LIBS = -lcmocka
 ifeq ($(ARCH),aarch64)
 ifneq ($(shell uname -m),aarch64)
@@ -60,11 +67,23 @@ TEST_LIBS = -L/usr/lib/aarch64-linux-gnu -Wl,-rpath,/usr/lib/aarch64-linux-gnu -
 endif
 endif
 
-.PHONY: all test test-unit test-arm demo bench clean
+.PHONY: all test test-unit test-onnx fuzz-onnx test-arm demo bench clean
 all: qbench
 
-$(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(KERNEL_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+
+$(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(GEN) $(notdir $(ONNX_PROTO))
+
+$(PROTO_OBJ): $(GEN)/onnx.pb-c.c
+	$(CC) $(CFLAGS) $(QB_CFLAGS) -I$(GEN) -c -o $@ $<
+
+# harness sources may include the generated header: build it first
+# (tests include only harness/graph/graph.h, which does not)
+$(BUILD)/harness/main.o $(HARNESS_OBJ): | $(GEN)/onnx.pb-c.h
+$(BUILD)/harness/%.o: QB_CFLAGS += -I$(GEN)
 
 qbench: $(BUILD)/qbench
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
@@ -112,11 +131,41 @@ $(BUILD)/tests/test_kernels: $(BUILD)/tests/test_kernels.o $(BUILD)/tests/emulat
 $(BUILD)/tests/test_scalar: $(BUILD)/tests/test_scalar.o $(KERNEL_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
-TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels
+# The model engine: operators, import/export round trip, BN folding.
+GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
+$(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PROTO_LIBS) $(LDLIBS)
 
-test: $(BUILD)/qbench $(TESTS)
+# ONNX backend node tests (Debian libonnx-testdata) as conformance suite.
+# node: one operator per case (the suite the issue names); the
+# pytorch-converted/-operator and simple sets add models with constant
+# weights (packed kernels, depthwise path, BatchNormalization folding).
+ONNX_DATA = /usr/share/libonnx-testdata/data
+ONNX_TEST_DIRS = $(addprefix $(ONNX_DATA)/,node pytorch-converted pytorch-operator simple)
+$(BUILD)/tests/test_onnx: $(BUILD)/tests/test_onnx.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+
+# Fuzz target for the importer (clang + libFuzzer, own build dir).
+$(BUILD)/tests/fuzz_onnx: $(BUILD)/tests/fuzz_onnx.o $(GRAPH_TEST_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+FUZZ_TIME ?= 60
+fuzz-onnx:
+	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_onnx
+	@mkdir -p build-fuzz/corpus
+	@for f in $(ONNX_DATA)/node/test_*/model.onnx; do cp $$f build-fuzz/corpus/$$(basename $$(dirname $$f)).onnx; done
+	build-fuzz/tests/fuzz_onnx -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus
+
+test-onnx: $(BUILD)/tests/test_onnx
+	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
+
+TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph
+
+test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
 	tests/cli.sh $(BUILD)/qbench
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@echo "== ONNX conformance"
+	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
 QEMU = qemu-aarch64-static -L /usr/aarch64-linux-gnu
 test-arm:
@@ -138,6 +187,6 @@ bench: qbench
 	scripts/bench-kernels ./qbench reports/kernels.csv
 
 clean:
-	rm -rf build build-san build-arm qbench
+	rm -rf build build-san build-arm build-fuzz qbench
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

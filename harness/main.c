@@ -16,6 +16,12 @@ static const struct {
     {"gemm", qb_verb_gemm,
      "gemm -p PREC -i ISA -s MxNxK [-g G] [-r REPS] [--check] [--csv]\n"
      "                                one kernel: median time, GOP/s (MAC = 2 ops)"},
+    {"inspect", qb_verb_inspect,
+     "inspect MODEL.onnx [--shape AxB ...]\n"
+     "                                inputs, outputs, layers with shapes, params, MACs"},
+    {"run", qb_verb_run,
+     "run MODEL.onnx (--input X.pb | --input-raw F --shape AxB)... -o OUTDIR [-p fp32] [-i ISA] [--profile]\n"
+     "                                one inference; writes OUTDIR/output_N.pb"},
 };
 
 static void usage(FILE *f)

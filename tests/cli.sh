@@ -45,6 +45,108 @@ expect 2 "missing shape" -- gemm -p fp32 -i scalar
 expect 2 "unknown option" -- kernels --json
 expect 2 "info with args" -- info now
 
+# ---- models: qbench inspect / run on good and bad ONNX files ----
+# Small models are written here from protobuf text with protoc-c (the
+# build already needs it); nothing binary is committed.
+expect_msg() { # expect_msg CODE PATTERN DESCRIPTION -- ARGS...: also grep stderr
+    want=$1; pat=$2; what=$3; shift 4
+    runs=$((runs + 1))
+    err=$("$QB" "$@" 2>&1 >/dev/null)
+    got=$?
+    if [ "$got" -ne "$want" ] || ! printf '%s' "$err" | grep -q -- "$pat"; then
+        echo "FAIL: $what: qbench $*: exit $got (want $want), stderr should match '$pat'"
+        echo "      stderr: $err"
+        fails=$((fails + 1))
+    fi
+}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+PROTO=/usr/include/onnx/onnx.proto
+mk() { # mk NAME: protobuf text on stdin -> $T/NAME.onnx
+    protoc-c --encode=onnx.ModelProto --proto_path="$(dirname $PROTO)" "$(basename $PROTO)" >"$T/$1.onnx"
+}
+IN4='input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_value: 1 } dim { dim_value: 1 } dim { dim_value: 4 } dim { dim_value: 4 } } } } }'
+OUT='output { name: "y" type { tensor_type { elem_type: 1 } } }'
+W9='float_data: 1 float_data: 1 float_data: 1 float_data: 1 float_data: 1 float_data: 1 float_data: 1 float_data: 1 float_data: 1'
+model() { # model OPSET NODES INITIALIZERS INPUTS
+    printf 'ir_version: 7\nopset_import { domain: "" version: %s }\ngraph { name: "g"\n%s\n%s\n%s\n%s\n}\n' "$1" "$2" "$3" "$4" "$OUT"
+}
+CONV='node { input: "x" input: "w" output: "y" name: "conv1" op_type: "Conv" }'
+if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
+    model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk good
+    model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: 1 }' "$IN4" | mk short
+    model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: -3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk negdim
+    model 13 "$CONV" 'initializer { name: "w" dims: 100000 dims: 100000 dims: 100000 dims: 3 data_type: 1 }' "$IN4" | mk overflow
+    model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: nan $W9 }" "$IN4" | mk short2
+    model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: nan float_data: 1 float_data: 1 float_data: 1 float_data: inf float_data: 1 float_data: 1 float_data: 1 float_data: 1 }' "$IN4" | mk nan
+    model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 data_location: EXTERNAL external_data { key: "location" value: "w.bin" } }' "$IN4" | mk external
+    model 13 'node { input: "x" input: "w" output: "y" name: "odd" op_type: "FrobConv" }' "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk unsupported
+    model 13 'node { input: "x" input: "nope" output: "y" name: "conv1" op_type: "Conv" }' "" "$IN4" | mk missing
+    model 13 'node { input: "x" input: "b" output: "a" name: "add1" op_type: "Add" } node { input: "a" output: "b" name: "relu1" op_type: "Relu" } node { input: "b" output: "y" name: "relu2" op_type: "Relu" }' "" "$IN4" | mk cycle
+    model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" \
+        'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_param: "N" } dim { dim_value: 1 } dim { dim_param: "H" } dim { dim_value: 4 } } } } }' | mk symbolic
+    model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" \
+        'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_param: "N" } dim { dim_value: 1 } dim { dim_value: 4 } dim { dim_value: 4 } } } } }' | mk batch
+    model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" \
+        'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_value: 1 } dim { dim_value: 0 } dim { dim_value: 4 } dim { dim_value: 4 } } } } }' | mk zerodim
+    model 21 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk opset21
+    head -c 60 "$T/good.onnx" >"$T/truncated.onnx"
+    printf 'this is a text file, not a model\n' >"$T/text.onnx"
+    : >"$T/empty.onnx"
+    head -c 64 /dev/zero >"$T/x.raw"
+    head -c 60 /dev/zero >"$T/short.raw"
+    head -c 128 /dev/zero >"$T/x2.raw"
+
+    expect 0 "inspect a model" -- inspect "$T/good.onnx"
+    expect 0 "inspect a dynamic batch" -- inspect "$T/batch.onnx"
+    expect 0 "inspect with --shape" -- inspect "$T/batch.onnx" --shape 2x1x4x4
+    expect 0 "run with batch 2 on a dynamic batch" -- run "$T/batch.onnx" --input-raw "$T/x2.raw" --shape 2x1x4x4 -o "$T/outb"
+    expect_msg 2 "expects 1x1x4x4" "batch 2 on a fixed batch" -- run "$T/good.onnx" --input-raw "$T/x2.raw" --shape 2x1x4x4 -o "$T/outb"
+    expect 0 "run on raw input" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out"
+    [ -s "$T/out/output_0.pb" ] || { echo "FAIL: run wrote no output_0.pb"; fails=$((fails + 1)); }
+    expect 0 "run on its own output format" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -i scalar --profile
+    expect_msg 0 "warning.*'w'.*NaN" "NaN weights load with a warning" -- inspect "$T/nan.onnx"
+    expect_msg 2 "short.onnx.*'w'.*needs" "data shorter than the shape" -- inspect "$T/short.onnx"
+    expect_msg 2 "short2.onnx.*'w'" "data longer than the shape" -- inspect "$T/short2.onnx"
+    expect_msg 2 "negdim.onnx.*'w'.*-3" "negative dimension" -- inspect "$T/negdim.onnx"
+    expect_msg 2 "overflow.onnx.*'w'.*overflow" "dimensions overflow" -- inspect "$T/overflow.onnx"
+    expect_msg 2 "zerodim.onnx.*'x'" "zero dimension" -- inspect "$T/zerodim.onnx"
+    expect_msg 2 "external" "external data refused" -- inspect "$T/external.onnx"
+    expect_msg 2 "odd.*FrobConv.*supported: .*Conv" "unsupported op names node, op and the list" -- inspect "$T/unsupported.onnx"
+    expect_msg 2 "conv1.*'nope'" "missing input" -- inspect "$T/missing.onnx"
+    expect_msg 2 "cycle" "cycle" -- run "$T/cycle.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out"
+    expect_msg 2 "'x'.*--shape" "symbolic non-batch dim asks for --shape" -- inspect "$T/symbolic.onnx"
+    expect_msg 2 "opset 21" "opset out of range" -- inspect "$T/opset21.onnx"
+    expect_msg 2 "truncated.onnx" "truncated model" -- inspect "$T/truncated.onnx"
+    expect_msg 2 "text.onnx" "wrong file type" -- inspect "$T/text.onnx"
+    expect_msg 2 "empty.onnx" "empty file" -- inspect "$T/empty.onnx"
+    expect_msg 2 "cannot" "a directory as model" -- inspect "$T"
+    expect_msg 2 "cannot open" "missing model" -- inspect "$T/nothere.onnx"
+    expect_msg 2 "short.raw" "raw input too short" -- run "$T/good.onnx" --input-raw "$T/short.raw" --shape 1x1x4x4 -o "$T/out"
+    expect_msg 2 "1x1x4x5" "input of the wrong shape" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x5 -o "$T/out" 2>/dev/null
+    expect 2 "bad --shape" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x-1x4 -o "$T/out"
+    expect 2 "--input-raw without --shape" -- run "$T/good.onnx" --input-raw "$T/x.raw" -o "$T/out"
+    expect_msg 2 "TensorProto" "model given as input tensor" -- run "$T/good.onnx" --input "$T/good.onnx" -o "$T/out"
+    expect 2 "no inputs" -- run "$T/good.onnx" -o "$T/out"
+    expect 2 "no -o" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4
+    expect 2 "quantized precision not yet" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p int8-tensor
+    expect 2 "unknown isa" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -i sse9
+    expect 2 "inspect without a model" -- inspect
+    if ! "$QB" kernels --csv | grep -q '^fp32,neon,.*,yes,'; then
+        expect_msg 2 "neon" "run -i with an ISA this CPU lacks" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -i neon
+    fi
+else
+    echo "cli: protoc-c or $PROTO missing: model cases skipped"
+fi
+D=/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding
+if [ -d $D ]; then
+    expect 0 "run a Debian test model" -- run $D/model.onnx --input $D/test_data_set_0/input_0.pb --input $D/test_data_set_0/input_1.pb -o "$T/out2"
+    head -c 100 $D/model.onnx >"$T/cut.onnx"
+    expect_msg 2 "cut.onnx" "truncated Debian model" -- inspect "$T/cut.onnx"
+    head -c 20 $D/test_data_set_0/input_0.pb >"$T/cut.pb"
+    expect_msg 2 "cut.pb" "truncated input tensor" -- run $D/model.onnx --input "$T/cut.pb" --input $D/test_data_set_0/input_1.pb -o "$T/out2"
+fi
+
 # an ISA this CPU lacks: exit 2 naming the missing feature
 if ! "$QB" kernels --csv | grep -q '^fp32,neon,.*,yes,'; then
     expect 2 "neon on a CPU without it" -- gemm -p fp32 -i neon -s 8x8x8

@@ -1,0 +1,515 @@
+/*
+ * exec.c - the FP32 executor: binds input shapes, runs every operator's
+ * shape inference, folds nodes whose inputs are all constant (Shape,
+ * Gather, Slice, Cast, Concat ... around Reshape), plans one arena for all
+ * runtime tensors and scratch (first fit over live ranges, so buffers are
+ * reused and a run allocates nothing), and runs the plan.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness/graph/ops.h"
+
+#define ALIGN 64
+
+static const qb_opdef *const tables[] = {qb_ops_elem, qb_ops_shape, qb_ops_conv, qb_ops_gemm, qb_ops_reduce};
+
+const qb_opdef *qb_op_find(const char *op)
+{
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const qb_opdef *d = tables[t]; d->name; d++)
+            if (!strcmp(d->name, op))
+                return d;
+    return NULL;
+}
+
+const char *qb_supported_ops(void)
+{
+    static char buf[1024];
+    if (!buf[0]) {
+        size_t o = 0;
+        for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+            for (const qb_opdef *d = tables[t]; d->name; d++)
+                o += snprintf(buf + o, sizeof buf - o, "%s%s", o ? ", " : "", d->name);
+    }
+    return buf;
+}
+
+double qb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+void qb_set_out(qb_graph *g, qb_node *n, int i, qb_dtype dt, int ndim, const int64_t *dims)
+{
+    qb_tensor *t = qb_out(g, n, i);
+    if (!t)
+        return;
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int k = 0; k < ndim; k++)
+        t->dims[k] = dims[k];
+    t->has_shape = 1;
+}
+
+qb_tensor *qb_need_in(qb_graph *g, qb_node *n, int i, qb_err *e)
+{
+    qb_tensor *t = qb_in(g, n, i);
+    if (!t)
+        QB_NODE_ERR(e, g, n, "input %d is missing", i);
+    return t;
+}
+
+int qb_axis(int64_t a, int r)
+{
+    if (a < 0)
+        a += r;
+    return a < 0 || a >= (r ? r : 1) ? -1 : (int)a;
+}
+
+int64_t qb_int_at(const qb_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case QB_DT_INT64: return ((const int64_t *)t->data)[i];
+    case QB_DT_INT32: return ((const int32_t *)t->data)[i];
+    case QB_DT_INT8: return ((const int8_t *)t->data)[i];
+    case QB_DT_UINT8: case QB_DT_BOOL: return ((const uint8_t *)t->data)[i];
+    case QB_DT_FLOAT: {
+        float f = ((const float *)t->data)[i];
+        return f != f ? 0 : f <= -9.2e18f ? INT64_MIN : f >= 9.2e18f ? INT64_MAX : (int64_t)f;
+    }
+    default: return 0;
+    }
+}
+
+int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out)
+{
+    int r = na > nb ? na : nb;
+    for (int i = 0; i < r; i++) {
+        int64_t da = i - (r - na) >= 0 ? a[i - (r - na)] : 1;
+        int64_t db = i - (r - nb) >= 0 ? b[i - (r - nb)] : 1;
+        if (da != db && da != 1 && db != 1)
+            return -1;
+        out[i] = da == 1 ? db : da;
+    }
+    *nout = r;
+    return 0;
+}
+
+int64_t qb_node_macs(const qb_graph *g, const qb_node *n)
+{
+    return n->def && n->def->macs ? n->def->macs(g, n) : 0;
+}
+
+static size_t tensor_bytes(const qb_tensor *t)
+{
+    int64_t c = qb_tensor_count(t);
+    return c < 0 ? 0 : (size_t)c * qb_dtype_size(t->dtype);
+}
+
+/* ---- arena planning: first fit among the blocks live at the moment ---- */
+typedef struct live_block {
+    size_t off, size; /* byte range */
+    int until;        /* node index after which it is free */
+} live_block;
+
+typedef struct planner {
+    live_block *b; /* live blocks, sorted by offset */
+    int n, cap;    /* count / capacity */
+    size_t top;    /* arena size so far */
+} planner;
+
+static size_t plan_alloc(planner *p, size_t size, int until)
+{
+    size = (size + ALIGN - 1) / ALIGN * ALIGN;
+    if (!size)
+        size = ALIGN;
+    size_t off = 0;
+    int at = 0;
+    for (; at < p->n; at++) {
+        if (p->b[at].off >= off + size)
+            break;
+        if (p->b[at].off + p->b[at].size > off)
+            off = p->b[at].off + p->b[at].size;
+    }
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 32;
+        p->b = realloc(p->b, p->cap * sizeof *p->b);
+    }
+    memmove(p->b + at + 1, p->b + at, (p->n - at) * sizeof *p->b);
+    p->b[at] = (live_block){off, size, until};
+    p->n++;
+    if (off + size > p->top)
+        p->top = off + size;
+    return off;
+}
+
+static void plan_release(planner *p, int step)
+{
+    int j = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->b[i].until > step)
+            p->b[j++] = p->b[i];
+    p->n = j;
+}
+
+static int bind_inputs(qb_graph *g, const qb_tensor *in, int nin, qb_err *e)
+{
+    if (nin && nin != g->ninputs) {
+        qb_errf(e, "%s: the model has %d inputs, %d given", g->file, g->ninputs, nin);
+        return -1;
+    }
+    for (int i = 0; i < g->ninputs; i++) {
+        qb_tensor *t = g->tensors[g->inputs[i]];
+        if (nin) {
+            const qb_tensor *s = &in[i];
+            if (t->has_shape && s->ndim != t->ndim) {
+                char a[128], b[128];
+                qb_shape_str(t->ndim, t->dims, a, sizeof a);
+                qb_shape_str(s->ndim, s->dims, b, sizeof b);
+                qb_errf(e, "%s: input '%s' has shape %s, the model expects rank %d (%s)", g->file, t->name, b, t->ndim,
+                        a);
+                return -1;
+            }
+            for (int k = 0; t->has_shape && k < t->ndim; k++)
+                if (!t->sym[k] && t->dims[k] != s->dims[k]) {
+                    char a[128], b[128];
+                    qb_shape_str(t->ndim, t->dims, a, sizeof a);
+                    qb_shape_str(s->ndim, s->dims, b, sizeof b);
+                    qb_errf(e, "%s: input '%s' has shape %s, the model expects %s", g->file, t->name, b, a);
+                    return -1;
+                }
+            if (s->data && s->dtype != t->dtype) {
+                qb_errf(e, "%s: input '%s' is %s, the model expects %s", g->file, t->name, qb_dtype_name(s->dtype),
+                        qb_dtype_name(t->dtype));
+                return -1;
+            }
+            t->ndim = s->ndim;
+            memcpy(t->dims, s->dims, sizeof t->dims);
+            t->has_shape = 1;
+            if (qb_tensor_count(t) < 0) {
+                qb_errf(e, "%s: input '%s': the product of its dimensions overflows", g->file, t->name);
+                return -1;
+            }
+        } else {
+            if (!t->has_shape) {
+                qb_errf(e, "%s: input '%s' has no declared shape; give it with --shape", g->file, t->name);
+                return -1;
+            }
+            for (int k = 1; k < t->ndim; k++)
+                if (t->sym[k]) {
+                    qb_errf(e, "%s: input '%s' has a symbolic dimension %d (only the batch dimension may be "
+                            "symbolic); give the shape with --shape", g->file, t->name, k);
+                    return -1;
+                }
+        }
+        if (t->dtype != QB_DT_FLOAT) {
+            /* integer inputs (shapes, indices) are bound as constants */
+            if (!nin || !in[i].data) {
+                qb_errf(e, "%s: input '%s' is %s: its values are needed to prepare the graph", g->file, t->name,
+                        qb_dtype_name(t->dtype));
+                return -1;
+            }
+            size_t bytes = tensor_bytes(t);
+            t->data = malloc(bytes ? bytes : 1);
+            if (!t->data) {
+                qb_errf(e, "%s: out of memory", g->file);
+                return -1;
+            }
+            memcpy(t->data, in[i].data, bytes);
+            t->kind = QB_T_CONST;
+        }
+    }
+    return 0;
+}
+
+static int fold(qb_graph *g, qb_node *n, qb_err *e)
+{
+    for (int j = 0; j < n->nout; j++) {
+        qb_tensor *t = qb_out(g, n, j);
+        if (!t)
+            continue;
+        size_t b = tensor_bytes(t);
+        t->data = calloc(b ? b : 1, 1);
+        if (!t->data) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        t->kind = QB_T_CONST;
+    }
+    void *scratch = n->scratch ? malloc(n->scratch) : NULL;
+    if (n->scratch && !scratch) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    n->def->run(g, n, scratch);
+    free(scratch);
+    n->folded = 1;
+    return 0;
+}
+
+static int count_uses(const qb_graph *g, int t)
+{
+    int c = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            c += g->nodes[i].in[j] == t && !g->nodes[i].folded;
+    for (int i = 0; i < g->noutputs; i++)
+        c += g->outputs[i] == t;
+    return c;
+}
+
+/* A Relu or a Clip with constant bounds right after a node that can clamp
+ * its own output (Conv, Gemm/MatMul on the kernel) is done by that node:
+ * it writes the activation's output tensor and the activation is skipped.
+ * The IR keeps both nodes, so export is unchanged. */
+static void fuse_activations(qb_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        if (n->folded || !n->can_clamp || n->out[0] < 0 || count_uses(g, n->out[0]) != 1)
+            continue;
+        for (int j = i + 1; j < g->nnodes; j++) {
+            qb_node *a = &g->nodes[j];
+            if (a->folded || a->nin < 1 || a->in[0] != n->out[0])
+                continue;
+            float lo = -INFINITY, hi = INFINITY;
+            if (!strcmp(a->op, "Relu")) {
+                lo = 0.0f;
+            } else if (!strcmp(a->op, "Clip")) {
+                const qb_tensor *tl = qb_in(g, a, 1), *th = qb_in(g, a, 2);
+                if ((tl && tl->kind != QB_T_CONST) || (th && th->kind != QB_T_CONST))
+                    break;
+                if (g->opset < 11) {
+                    lo = qb_attr_float(a, "min", -INFINITY);
+                    hi = qb_attr_float(a, "max", INFINITY);
+                } else {
+                    lo = tl ? ((const float *)tl->data)[0] : -INFINITY;
+                    hi = th ? ((const float *)th->data)[0] : INFINITY;
+                }
+                if (lo != lo || hi != hi || lo > hi)
+                    break;
+            } else {
+                break;
+            }
+            n->f_min = lo;
+            n->f_max = hi;
+            n->write_to = a->out[0];
+            a->fused_into = i;
+            break;
+        }
+    }
+}
+
+/* The node that writes tensor t at run time (a fused activation's output
+ * is written by the node it is fused into), or -1. */
+static int writer(const qb_graph *g, int t)
+{
+    int p = g->tensors[t]->producer;
+    if (p >= 0 && g->nodes[p].fused_into >= 0)
+        p = g->nodes[p].fused_into;
+    return p;
+}
+
+/* Between convolutions, activations stay NHWC: a Conv whose output feeds
+ * only Convs (as their data input) writes NHWC, and those read NHWC. The
+ * IR and every other operator still see NCHW. */
+static int choose_layouts(qb_graph *g, qb_err *e)
+{
+    const char *env = getenv("QB_NCHW_ONLY");
+    if (g->nchw_only || (env && *env && strcmp(env, "0")))
+        return 0;
+    int *out_nhwc = calloc(g->nnodes + 1, sizeof(int));
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        if (n->folded || strcmp(n->op, "Conv"))
+            continue;
+        int t = n->write_to >= 0 ? n->write_to : n->out[0], consumers = 0, ok = 1;
+        for (int k = 0; k < g->noutputs; k++)
+            ok &= g->outputs[k] != t;
+        for (int j = 0; j < g->nnodes && ok; j++) {
+            const qb_node *c = &g->nodes[j];
+            if (c->folded)
+                continue;
+            for (int k = 0; k < c->nin; k++)
+                if (c->in[k] == t) {
+                    consumers++;
+                    ok &= k == 0 && !strcmp(c->op, "Conv") && c->fused_into < 0;
+                }
+        }
+        out_nhwc[i] = ok && consumers > 0;
+    }
+    int rc = 0;
+    for (int i = 0; i < g->nnodes && !rc; i++) {
+        qb_node *n = &g->nodes[i];
+        if (n->folded || strcmp(n->op, "Conv"))
+            continue;
+        int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;
+        int nhwc = (p >= 0 && out_nhwc[p]) | out_nhwc[i] << 1;
+        if (nhwc)
+            rc = qb_conv_set_layout(g, n, nhwc, e);
+    }
+    free(out_nhwc);
+    return rc;
+}
+
+int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa, qb_err *e)
+{
+    if (g->prepared) {
+        qb_errf(e, "%s: the graph is already prepared", g->file);
+        return -1;
+    }
+    g->isa = isa;
+    if (isa >= 0) {
+        g->gemm = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, isa);
+        g->dw = qb_kernel_get(QB_OP_DWCONV3X3, QB_PREC_FP32, isa);
+        char why[200] = "";
+        if (!g->gemm || !qb_kernel_available(g->gemm, why, sizeof why)) {
+            qb_errf(e, "fp32 kernels for %s cannot run on this CPU%s%s", qb_isa_name(isa), why[0] ? ": " : "", why);
+            return -1;
+        }
+        if (g->dw && !qb_kernel_available(g->dw, NULL, 0))
+            g->dw = NULL;
+    } else {
+        g->gemm = qb_kernel_select(QB_OP_GEMM, QB_PREC_FP32);
+        g->dw = qb_kernel_select(QB_OP_DWCONV3X3, QB_PREC_FP32);
+        if (!g->gemm) {
+            qb_errf(e, "no fp32 GEMM kernel runs on this CPU");
+            return -1;
+        }
+    }
+    if (!g->no_fold_bn)
+        qb_fold_batchnorm(g);
+    if (bind_inputs(g, inputs, ninputs, e))
+        return -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        int allconst = 1;
+        for (int j = 0; j < n->nin; j++) {
+            qb_tensor *t = qb_in(g, n, j);
+            if (t && !t->has_shape) {
+                QB_NODE_ERR(e, g, n, "input '%s' has no known shape", t->name);
+                return -1;
+            }
+            if (t && t->kind != QB_T_CONST)
+                allconst = 0;
+        }
+        if (!qb_out(g, n, 0)) {
+            QB_NODE_ERR(e, g, n, "has no output");
+            return -1;
+        }
+        if (n->def->prepare(g, n, e))
+            return -1;
+        if (n->folded)
+            continue; /* the op evaluated itself (Shape) */
+        for (int j = 0; j < n->nout; j++) {
+            qb_tensor *t = qb_out(g, n, j);
+            if (t && (!t->has_shape || qb_tensor_count(t) < 0)) {
+                char sh[128];
+                qb_shape_str(t->ndim, t->dims, sh, sizeof sh);
+                QB_NODE_ERR(e, g, n, "output '%s' has an invalid shape %s", t->name, sh);
+                return -1;
+            }
+        }
+        if (allconst) {
+            if (fold(g, n, e))
+                return -1;
+            continue;
+        }
+        for (int j = 0; j < n->nout; j++) {
+            qb_tensor *t = qb_out(g, n, j);
+            int mask = j == 1 && !strcmp(n->op, "Dropout"); /* bool mask: all true in inference */
+            if (t && t->dtype != QB_DT_FLOAT && !mask) {
+                QB_NODE_ERR(e, g, n, "output '%s' would be %s at run time; qbench runs float32 tensors only "
+                            "(integer tensors must be constant)", t->name, qb_dtype_name(t->dtype));
+                return -1;
+            }
+        }
+    }
+    fuse_activations(g);
+    if (choose_layouts(g, e))
+        return -1;
+    /* live ranges */
+    for (int i = 0; i < g->ntensors; i++)
+        g->tensors[i]->last_use = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++) {
+            qb_tensor *t = qb_in(g, &g->nodes[i], j);
+            if (t && !g->nodes[i].folded && g->nodes[i].fused_into < 0)
+                t->last_use = i;
+        }
+    for (int i = 0; i < g->noutputs; i++)
+        g->tensors[g->outputs[i]]->last_use = g->nnodes;
+    planner p = {0};
+    for (int i = 0; i < g->ninputs; i++) {
+        qb_tensor *t = g->tensors[g->inputs[i]];
+        if (t->kind == QB_T_INPUT)
+            t->arena_off = plan_alloc(&p, tensor_bytes(t), t->last_use);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        if (n->folded || n->fused_into >= 0)
+            continue;
+        for (int j = 0; j < n->nout; j++) {
+            qb_tensor *t = j == 0 && n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, j);
+            if (t)
+                t->arena_off = plan_alloc(&p, tensor_bytes(t), t->last_use < i ? i : t->last_use);
+        }
+        if (n->scratch)
+            n->scratch_off = plan_alloc(&p, n->scratch, i);
+        plan_release(&p, i);
+    }
+    free(p.b);
+    g->arena_bytes = p.top;
+    g->arena = aligned_alloc(ALIGN, p.top ? p.top : ALIGN);
+    if (!g->arena) {
+        qb_errf(e, "%s: cannot allocate %zu bytes for the tensors", g->file, p.top);
+        return -1;
+    }
+    for (int i = 0; i < g->ntensors; i++) {
+        qb_tensor *t = g->tensors[i];
+        if (t->kind != QB_T_CONST && t->has_shape)
+            t->data = (char *)g->arena + t->arena_off;
+    }
+    g->prepared = 1;
+    return 0;
+}
+
+int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e)
+{
+    if (!g->prepared) {
+        qb_errf(e, "%s: the graph is not prepared", g->file);
+        return -1;
+    }
+    for (int i = 0; i < g->ninputs && i < ninputs; i++) {
+        qb_tensor *t = g->tensors[g->inputs[i]];
+        if (t->kind != QB_T_INPUT)
+            continue;
+        if (!inputs[i].data || qb_tensor_count(&inputs[i]) != qb_tensor_count(t)) {
+            qb_errf(e, "%s: input '%s' has no data or a different size than prepared", g->file, t->name);
+            return -1;
+        }
+        memcpy(t->data, inputs[i].data, tensor_bytes(t));
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        if (n->folded || n->fused_into >= 0)
+            continue;
+        void *scratch = n->scratch ? (char *)g->arena + n->scratch_off : NULL;
+        if (g->profile) {
+            g->kernel_ms_acc = 0;
+            double t0 = qb_now_ms();
+            n->def->run(g, n, scratch);
+            n->time_ms += qb_now_ms() - t0;
+            n->kernel_ms += g->kernel_ms_acc;
+        } else {
+            n->def->run(g, n, scratch);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,204 @@
+/*
+ * graph.h - qbench's model IR: tensors (element type, shape, data), nodes
+ * with attributes, graph inputs and outputs in topological order, and the
+ * FP32 executor's entry points (prepare = shape inference, constant
+ * folding, weight packing and arena planning; run = one inference).
+ *
+ * Layout: every tensor is in ONNX's logical layout (NCHW for images).
+ * Runtime activations are float32; integer tensors exist only as
+ * constants (initializers, shape arithmetic folded at prepare time, and
+ * integer graph inputs, which are bound as constants when preparing).
+ */
+#ifndef QB_GRAPH_H
+#define QB_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+#define QB_MAX_DIMS 8
+
+/* Element types, numbered as ONNX's TensorProto.DataType. */
+typedef enum qb_dtype {
+    QB_DT_UNDEF = 0,
+    QB_DT_FLOAT = 1,
+    QB_DT_UINT8 = 2,
+    QB_DT_INT8 = 3,
+    QB_DT_INT32 = 6,
+    QB_DT_INT64 = 7,
+    QB_DT_BOOL = 9,
+    QB_DT_FLOAT16 = 10,
+} qb_dtype;
+
+/* What a tensor is. */
+typedef enum qb_tkind {
+    QB_T_VALUE, /* produced by a node at run time */
+    QB_T_INPUT, /* graph input fed by the caller */
+    QB_T_CONST, /* initializer, Constant, or folded at prepare time */
+} qb_tkind;
+
+/* Error text filled by every fallible call (one line, no newline). */
+typedef struct qb_err {
+    char msg[512]; /* the message */
+} qb_err;
+
+typedef struct qb_tensor {
+    char *name;                  /* ONNX value name */
+    qb_dtype dtype;              /* element type */
+    qb_tkind kind;               /* value, input or constant */
+    int ndim;                    /* rank (0 = scalar) */
+    int64_t dims[QB_MAX_DIMS];   /* shape */
+    int sym[QB_MAX_DIMS];        /* graph input: nonzero where the dim is symbolic */
+    int has_shape;               /* shape known (inputs: declared; values: after prepare) */
+    void *data;                  /* constant: owned bytes; else points into the arena */
+    int producer;                /* index of the producing node, -1 if none */
+    int last_use;                /* last node index reading it (planning) */
+    size_t arena_off;            /* byte offset in the arena (runtime tensors) */
+} qb_tensor;
+
+/* Attribute types, numbered as ONNX's AttributeProto.AttributeType. */
+enum { QB_ATTR_FLOAT = 1, QB_ATTR_INT = 2, QB_ATTR_STRING = 3, QB_ATTR_TENSOR = 4, QB_ATTR_FLOATS = 6, QB_ATTR_INTS = 7 };
+
+typedef struct qb_attr {
+    char *name;       /* attribute name */
+    int type;         /* QB_ATTR_* */
+    int64_t i;        /* INT */
+    float f;          /* FLOAT */
+    char *s;          /* STRING (NUL-terminated copy) */
+    int n;            /* number of elements of INTS / FLOATS */
+    int64_t *ints;    /* INTS */
+    float *floats;    /* FLOATS */
+    qb_tensor *t;     /* TENSOR (owned, not in the graph's tensor list) */
+} qb_attr;
+
+struct qb_graph;
+struct qb_node;
+
+/* One operator: shape inference and execution. */
+typedef struct qb_opdef {
+    const char *name; /* ONNX op_type */
+    /* Check attributes and input shapes, set output dtype and shape, the
+     * node's scratch bytes and private state. 0, or -1 with a message. */
+    int (*prepare)(struct qb_graph *g, struct qb_node *n, qb_err *e);
+    /* Compute outputs from inputs; scratch has n->scratch bytes. */
+    void (*run)(struct qb_graph *g, struct qb_node *n, void *scratch);
+    /* Multiply-accumulates of one run (inspect), or NULL for none. */
+    int64_t (*macs)(const struct qb_graph *g, const struct qb_node *n);
+} qb_opdef;
+
+typedef struct qb_node {
+    char *name;            /* node name (may be generated: "<op>_<index>") */
+    char *op;              /* op_type */
+    const qb_opdef *def;   /* the implementation */
+    int nin, nout;         /* number of inputs / outputs */
+    int *in, *out;         /* tensor indices; -1 for an omitted optional input */
+    int nattr;             /* number of attributes */
+    qb_attr *attr;         /* attributes */
+    void *state;           /* op-private prepared data (packed weights ...) */
+    void (*free_state)(void *state); /* frees state, or NULL for free() */
+    size_t scratch;        /* scratch bytes needed while running */
+    size_t scratch_off;    /* where the scratch lies in the arena */
+    int folded;            /* evaluated at prepare time: not run */
+    int can_clamp;         /* prepare: the op can apply f_min/f_max itself */
+    int fused_into;        /* >= 0: an activation done by that node (not run) */
+    int write_to;          /* >= 0: the tensor output 0 is written to (fused activation's output) */
+    float f_min, f_max;    /* clamp fused from a following Relu or Clip */
+    int nhwc;              /* Conv: bit 0 input, bit 1 output kept NHWC between convs (exec's choice) */
+    double time_ms;        /* --profile: accumulated wall time */
+    double kernel_ms;      /* --profile: part spent in kernels/ */
+} qb_node;
+
+typedef struct qb_graph {
+    char *file;              /* source path (messages) */
+    int opset;               /* default-domain opset */
+    int ntensors, tcap;      /* tensors in use / allocated */
+    qb_tensor **tensors;     /* all values (stable pointers) */
+    int nnodes;              /* nodes, in topological order once sorted */
+    qb_node *nodes;          /* nodes */
+    int ninputs, noutputs;   /* graph inputs (without initializers) / outputs */
+    int *inputs, *outputs;   /* tensor indices */
+    /* execution (set by qb_graph_prepare) */
+    int isa;                 /* -1: dispatcher's choice; else the qb_isa forced by -i */
+    const qb_kernel *gemm;   /* fp32 GEMM kernel */
+    const qb_kernel *dw;     /* fp32 depthwise 3x3 kernel */
+    void *arena;             /* one block for every runtime tensor and scratch */
+    size_t arena_bytes;      /* its size */
+    int prepared;            /* prepare succeeded */
+    int profile;             /* time each node */
+    int no_fold_bn;          /* nonzero: keep BatchNormalization nodes (tests) */
+    int nchw_only;           /* nonzero: no NHWC between convolutions (tests, QB_NCHW_ONLY=1) */
+    double kernel_ms_acc;    /* kernel time of the node being run (profile) */
+} qb_graph;
+
+/* ---- graph.c: building and querying ---- */
+qb_graph *qb_graph_new(const char *file);
+void qb_graph_free(qb_graph *g);
+/* Index of the tensor named name, creating a QB_T_VALUE one if absent. */
+int qb_graph_tensor(qb_graph *g, const char *name);
+/* Index of the tensor named name, or -1. */
+int qb_graph_find(const qb_graph *g, const char *name);
+/* Append a node (op and name copied); returns its index. */
+int qb_graph_add_node(qb_graph *g, const char *op, const char *name, int nin, int nout);
+/* Bytes per element of dtype (0 if unknown). */
+size_t qb_dtype_size(qb_dtype t);
+const char *qb_dtype_name(qb_dtype t);
+/* Element count of a shape; -1 if a dim is negative or the product exceeds 2^31. */
+int64_t qb_shape_count(int ndim, const int64_t *dims);
+int64_t qb_tensor_count(const qb_tensor *t);
+/* "1x3x224x224" into buf. */
+void qb_shape_str(int ndim, const int64_t *dims, char *buf, size_t len);
+/* Attribute lookup with default. */
+const qb_attr *qb_node_attr(const qb_node *n, const char *name);
+int64_t qb_attr_int(const qb_node *n, const char *name, int64_t def);
+float qb_attr_float(const qb_node *n, const char *name, float def);
+const char *qb_attr_str(const qb_node *n, const char *name, const char *def);
+/* INTS attribute: count (or -1 if absent) and values. */
+int qb_attr_ints(const qb_node *n, const char *name, const int64_t **v);
+/* The node's i-th input tensor, or NULL if omitted / out of range. */
+qb_tensor *qb_in(const qb_graph *g, const qb_node *n, int i);
+qb_tensor *qb_out(const qb_graph *g, const qb_node *n, int i);
+/* Sort nodes topologically; -1 with a message on a cycle or missing input. */
+int qb_graph_sort(qb_graph *g, qb_err *e);
+/* Every supported op, comma separated. */
+const char *qb_supported_ops(void);
+const qb_opdef *qb_op_find(const char *op);
+void qb_errf(qb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- onnx_import.c / onnx_export.c ---- */
+/* Load an ONNX model; NULL with a message (naming the file) on error. */
+qb_graph *qb_onnx_load(const char *path, qb_err *e);
+/* Nonzero: no warnings on stderr (NaN/Inf weights); for the fuzz target. */
+extern int qb_import_quiet;
+/* The same from memory; name is used in messages (fuzz target). */
+qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_err *e);
+/* Parse a TensorProto file (test data, qbench run inputs) into t (data owned). */
+int qb_tensor_load_pb(const char *path, qb_tensor *t, qb_err *e);
+/* Write t as a TensorProto file. */
+int qb_tensor_save_pb(const char *path, const qb_tensor *t, qb_err *e);
+/* Write the graph (prepared or not) as an ONNX model at opset 13. */
+int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e);
+/* Free a tensor's name and data (not the struct). */
+void qb_tensor_clear(qb_tensor *t);
+
+/* ---- upgrade.c ---- */
+/* Rewrite a graph of opset < 13 into opset-13 form (at load, before the
+ * sort); afterwards g->opset is 13. 0, or -1 with a message. */
+int qb_graph_upgrade(qb_graph *g, qb_err *e);
+
+/* ---- fold_bn.c ---- */
+/* Fold BatchNormalization into a preceding Conv (or Gemm) whose output
+ * feeds only it; returns how many were folded. */
+int qb_fold_batchnorm(qb_graph *g);
+
+/* ---- exec.c ---- */
+/* Bind input shapes (inputs[i] gives graph input i its shape; integer
+ * inputs also their values), infer shapes, fold constants, pack weights,
+ * plan the arena. isa: -1 for the dispatcher's choice. */
+int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa, qb_err *e);
+/* Copy the float inputs in and run once. */
+int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e);
+/* Total multiply-accumulates and parameters of the prepared graph. */
+int64_t qb_node_macs(const qb_graph *g, const qb_node *n);
+
+#endif

@@ -1,0 +1,447 @@
+/*
+ * onnx_import.c - ONNX model and TensorProto files into the IR, through the
+ * protobuf-c code that the build generates from Debian's onnx.proto.
+ * Every malformed input ends in a message naming the file and the node or
+ * tensor; nothing here aborts.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "onnx.pb-c.h"
+
+#include "harness/graph/graph.h"
+
+#define QB_MAX_FILE ((long)1 << 31) /* protobuf messages are limited to 2 GiB */
+
+/* Read a whole file; NULL with a message. */
+static uint8_t *read_file(const char *path, size_t *len, qb_err *e)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        qb_errf(e, "%s: cannot read: not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qb_errf(e, "%s: cannot open", path);
+        return NULL;
+    }
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        qb_errf(e, "%s: cannot read (not a regular file?)", path);
+        fclose(f);
+        return NULL;
+    }
+    if (n >= QB_MAX_FILE) {
+        qb_errf(e, "%s: %ld bytes is more than a protobuf message may hold (2 GiB)", path, n);
+        fclose(f);
+        return NULL;
+    }
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf || fread(buf, 1, n, f) != (size_t)n) {
+        qb_errf(e, "%s: cannot read", path);
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+int qb_import_quiet;
+
+static void warn_nonfinite(const char *file, const qb_tensor *t)
+{
+    if (t->dtype != QB_DT_FLOAT || qb_import_quiet)
+        return;
+    int64_t n = qb_tensor_count(t), bad = 0;
+    const float *d = t->data;
+    for (int64_t i = 0; i < n; i++)
+        bad += !isfinite(d[i]);
+    if (bad)
+        fprintf(stderr, "qbench: warning: %s: tensor '%s' has %lld NaN or Inf values\n", file, t->name,
+                (long long)bad);
+}
+
+/* TensorProto -> t (dtype, shape, owned data). float16 becomes float32. */
+static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_tensor *t, int allow_zero, qb_err *e)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", p->name && *p->name ? p->name : "(unnamed)");
+    for (char *c = name; *c; c++) /* names from corrupt files stay on one line */
+        if ((unsigned char)*c < 32 || (unsigned char)*c > 126)
+            *c = '?';
+    if (!p->has_data_type || p->data_type == 0) {
+        qb_errf(e, "%s: tensor '%s' has no element type (not a TensorProto?)", file, name);
+        return -1;
+    }
+    if (p->n_external_data || (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)) {
+        qb_errf(e, "%s: tensor '%s' stores its data in an external file, which qbench does not support "
+                "(save the model with its data inside the .onnx file)", file, name);
+        return -1;
+    }
+    if (p->segment) {
+        qb_errf(e, "%s: tensor '%s' is segmented, which qbench does not support", file, name);
+        return -1;
+    }
+    int dt = p->has_data_type ? p->data_type : 0;
+    if (dt != QB_DT_FLOAT && dt != QB_DT_FLOAT16 && dt != QB_DT_INT8 && dt != QB_DT_UINT8 && dt != QB_DT_INT32 &&
+        dt != QB_DT_INT64 && dt != QB_DT_BOOL) {
+        qb_errf(e, "%s: tensor '%s' has element type %d; qbench supports float32, float16, int8, uint8, int32, "
+                "int64 and bool", file, name, dt);
+        return -1;
+    }
+    if (p->n_dims > QB_MAX_DIMS) {
+        qb_errf(e, "%s: tensor '%s' has %zu dimensions (at most %d)", file, name, p->n_dims, QB_MAX_DIMS);
+        return -1;
+    }
+    t->ndim = (int)p->n_dims;
+    for (int i = 0; i < t->ndim; i++) {
+        t->dims[i] = p->dims[i];
+        if (p->dims[i] < 0 || (p->dims[i] == 0 && !allow_zero)) {
+            qb_errf(e, "%s: tensor '%s' has dimension %d = %lld", file, name, i, (long long)p->dims[i]);
+            return -1;
+        }
+    }
+    int64_t count = qb_tensor_count(t);
+    if (count < 0) {
+        qb_errf(e, "%s: tensor '%s': the product of its dimensions overflows (more than 2^31 elements)", file, name);
+        return -1;
+    }
+    size_t srcsz = qb_dtype_size(dt);
+    t->dtype = dt == QB_DT_FLOAT16 ? QB_DT_FLOAT : dt;
+    size_t dstsz = qb_dtype_size(t->dtype);
+    t->data = calloc(count ? count : 1, dstsz);
+    if (!t->data) {
+        qb_errf(e, "%s: tensor '%s': out of memory", file, name);
+        return -1;
+    }
+    t->kind = QB_T_CONST;
+    size_t have;
+    if (p->has_raw_data) {
+        have = p->raw_data.len / srcsz;
+        if (p->raw_data.len != (size_t)count * srcsz) {
+            char sh[128];
+            qb_shape_str(t->ndim, t->dims, sh, sizeof sh);
+            qb_errf(e, "%s: tensor '%s' has %zu bytes of data, its shape %s (%s) needs %lld", file, name,
+                    p->raw_data.len, sh, qb_dtype_name(dt), (long long)count * (long long)srcsz);
+            return -1;
+        }
+        if (dt == QB_DT_FLOAT16) {
+            const uint8_t *r = p->raw_data.data;
+            for (int64_t i = 0; i < count; i++)
+                ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)(r[2 * i] | r[2 * i + 1] << 8));
+        } else if (count) {
+            memcpy(t->data, p->raw_data.data, (size_t)count * srcsz); /* little-endian host assumed */
+        }
+    } else {
+        switch (dt) {
+        case QB_DT_FLOAT: have = p->n_float_data; break;
+        case QB_DT_INT64: have = p->n_int64_data; break;
+        default: have = p->n_int32_data; break;
+        }
+        if (have != (size_t)count) {
+            char sh[128];
+            qb_shape_str(t->ndim, t->dims, sh, sizeof sh);
+            qb_errf(e, "%s: tensor '%s' has %zu values, its shape %s needs %lld", file, name, have, sh,
+                    (long long)count);
+            return -1;
+        }
+        for (int64_t i = 0; i < count; i++) {
+            switch (dt) {
+            case QB_DT_FLOAT: ((float *)t->data)[i] = p->float_data[i]; break;
+            case QB_DT_FLOAT16: ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)p->int32_data[i]); break;
+            case QB_DT_INT64: ((int64_t *)t->data)[i] = p->int64_data[i]; break;
+            case QB_DT_INT32: ((int32_t *)t->data)[i] = p->int32_data[i]; break;
+            case QB_DT_INT8: ((int8_t *)t->data)[i] = (int8_t)p->int32_data[i]; break;
+            default: ((uint8_t *)t->data)[i] = (uint8_t)p->int32_data[i]; break;
+            }
+        }
+    }
+    t->has_shape = 1;
+    return 0;
+}
+
+int qb_tensor_load_pb(const char *path, qb_tensor *t, qb_err *e)
+{
+    size_t len;
+    uint8_t *buf = read_file(path, &len, e);
+    if (!buf)
+        return -1;
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!p) {
+        qb_errf(e, "%s: not a TensorProto file (truncated or corrupt protobuf)", path);
+        return -1;
+    }
+    memset(t, 0, sizeof *t);
+    int rc = tensor_from_proto(path, p, t, 1, e);
+    if (rc == 0) {
+        t->name = strdup(p->name ? p->name : "");
+        t->producer = -1;
+    } else {
+        free(t->data);
+        t->data = NULL;
+    }
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return rc;
+}
+
+static int attr_from_proto(const char *file, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap, qb_attr *a,
+                           qb_err *e)
+{
+    a->name = strdup(ap->name ? ap->name : "");
+    a->type = ap->has_type ? (int)ap->type : 0;
+    if (ap->ref_attr_name && *ap->ref_attr_name) {
+        qb_errf(e, "%s: node '%s' (%s): attribute '%s' refers to a function attribute, which is not supported", file,
+                np->name, np->op_type, a->name);
+        return -1;
+    }
+    switch (a->type) {
+    case QB_ATTR_FLOAT: a->f = ap->f; break;
+    case QB_ATTR_INT: a->i = ap->i; break;
+    case QB_ATTR_STRING:
+        a->s = calloc(ap->s.len + 1, 1);
+        if (ap->s.len)
+            memcpy(a->s, ap->s.data, ap->s.len);
+        break;
+    case QB_ATTR_INTS:
+        a->n = (int)ap->n_ints;
+        a->ints = calloc(a->n + 1, sizeof(int64_t));
+        for (int i = 0; i < a->n; i++)
+            a->ints[i] = ap->ints[i];
+        break;
+    case QB_ATTR_FLOATS:
+        a->n = (int)ap->n_floats;
+        a->floats = calloc(a->n + 1, sizeof(float));
+        for (int i = 0; i < a->n; i++)
+            a->floats[i] = ap->floats[i];
+        break;
+    case QB_ATTR_TENSOR:
+        if (!ap->t) {
+            qb_errf(e, "%s: node '%s' (%s): tensor attribute '%s' has no tensor", file, np->name, np->op_type, a->name);
+            return -1;
+        }
+        a->t = calloc(1, sizeof *a->t);
+        a->t->name = strdup(np->output && np->n_output ? np->output[0] : a->name);
+        if (tensor_from_proto(file, ap->t, a->t, 1, e))
+            return -1;
+        warn_nonfinite(file, a->t);
+        break;
+    default:
+        /* graphs, sparse tensors, strings lists: kept by name only; ops that need them reject the node */
+        break;
+    }
+    return 0;
+}
+
+/* Declared shape of a graph input. */
+static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tensor *t, qb_err *e)
+{
+    if (!v->type || v->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !v->type->tensor_type) {
+        qb_errf(e, "%s: graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", file,
+                v->name);
+        return -1;
+    }
+    const Onnx__TypeProto__Tensor *tt = v->type->tensor_type;
+    int dt = tt->has_elem_type ? tt->elem_type : 0;
+    if (!qb_dtype_size(dt) || dt == QB_DT_FLOAT16) {
+        qb_errf(e, "%s: graph input '%s' has element type %d; qbench supports float32, int8, uint8, int32, int64, bool",
+                file, v->name, dt);
+        return -1;
+    }
+    t->dtype = dt;
+    t->kind = QB_T_INPUT;
+    if (!tt->shape)
+        return 0; /* unknown rank: the caller's tensor decides */
+    if (tt->shape->n_dim > QB_MAX_DIMS) {
+        qb_errf(e, "%s: graph input '%s' has %zu dimensions (at most %d)", file, v->name, tt->shape->n_dim, QB_MAX_DIMS);
+        return -1;
+    }
+    t->ndim = (int)tt->shape->n_dim;
+    for (int i = 0; i < t->ndim; i++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+            if (d->dim_value <= 0) {
+                qb_errf(e, "%s: graph input '%s' has dimension %d = %lld (zero-sized and negative dimensions are not supported)",
+                        file, v->name, i, (long long)d->dim_value);
+                return -1;
+            }
+            t->dims[i] = d->dim_value;
+        } else {
+            t->sym[i] = 1;
+            t->dims[i] = 1;
+        }
+    }
+    if (qb_tensor_count(t) < 0) {
+        qb_errf(e, "%s: graph input '%s': the product of its dimensions overflows", file, v->name);
+        return -1;
+    }
+    t->has_shape = 1;
+    return 0;
+}
+
+static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
+{
+    const char *file = g->file;
+    const Onnx__GraphProto *gp = m->graph;
+    g->opset = 0;
+    for (size_t i = 0; i < m->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+        if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx"))
+            g->opset = (int)o->version;
+    }
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        if (!qb_op_find(np->op_type ? np->op_type : "")) {
+            qb_errf(e, "%s: node '%s': operator %s is not supported; supported: %s", file,
+                    np->name && *np->name ? np->name : "(unnamed)", np->op_type ? np->op_type : "(none)",
+                    qb_supported_ops());
+            return -1;
+        }
+    }
+    /* Opsets 9 to 17 are the target; older files load too when they use
+     * none of the pre-opset-7 legacy attributes (refused per node below). */
+    if (g->opset < 1 || g->opset > 17) {
+        qb_errf(e, "%s: the model uses ONNX opset %d; qbench supports opsets 9 to 17", file, g->opset);
+        return -1;
+    }
+    if (gp->n_sparse_initializer) {
+        qb_errf(e, "%s: sparse initializers are not supported", file);
+        return -1;
+    }
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *p = gp->initializer[i];
+        if (!p->name || !*p->name) {
+            qb_errf(e, "%s: initializer %zu has no name", file, i);
+            return -1;
+        }
+        if (qb_graph_find(g, p->name) >= 0) {
+            qb_errf(e, "%s: initializer '%s' is defined twice", file, p->name);
+            return -1;
+        }
+        int ti = qb_graph_tensor(g, p->name);
+        qb_tensor *t = g->tensors[ti];
+        if (tensor_from_proto(file, p, t, 1, e))
+            return -1;
+        warn_nonfinite(file, t);
+    }
+    g->inputs = calloc(gp->n_input + 1, sizeof(int));
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *v = gp->input[i];
+        if (!v->name || !*v->name) {
+            qb_errf(e, "%s: graph input %zu has no name", file, i);
+            return -1;
+        }
+        int ti = qb_graph_find(g, v->name);
+        if (ti >= 0 && g->tensors[ti]->kind == QB_T_CONST)
+            continue; /* old exporters list initializers as inputs too */
+        if (ti >= 0) {
+            qb_errf(e, "%s: graph input '%s' is declared twice", file, v->name);
+            return -1;
+        }
+        ti = qb_graph_tensor(g, v->name);
+        if (input_shape(file, v, g->tensors[ti], e))
+            return -1;
+        g->inputs[g->ninputs++] = ti;
+    }
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        const char *op = np->op_type ? np->op_type : "";
+        const char *name = np->name && *np->name ? np->name : NULL;
+        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx")) {
+            qb_errf(e, "%s: node '%s' (%s): operator domain '%s' is not supported (only the default ONNX domain)", file,
+                    name ? name : "(unnamed)", op, np->domain);
+            return -1;
+        }
+        int ni = qb_graph_add_node(g, op, name, (int)np->n_input, (int)np->n_output);
+        qb_node *n = &g->nodes[ni];
+        if (!n->def) {
+            qb_errf(e, "%s: node '%s': operator %s is not supported; supported: %s", file, n->name, op,
+                    qb_supported_ops());
+            return -1;
+        }
+        for (size_t j = 0; j < np->n_input; j++)
+            n->in[j] = np->input[j] && *np->input[j] ? qb_graph_tensor(g, np->input[j]) : -1;
+        n = &g->nodes[ni];
+        for (size_t j = 0; j < np->n_output; j++) {
+            if (!np->output[j] || !*np->output[j])
+                continue;
+            int t = qb_graph_find(g, np->output[j]);
+            if (t >= 0 && g->tensors[t]->kind != QB_T_VALUE) {
+                qb_errf(e, "%s: node '%s' (%s): output '%s' overwrites a graph input or initializer", file, n->name, op,
+                        np->output[j]);
+                return -1;
+            }
+            n->out[j] = qb_graph_tensor(g, np->output[j]);
+        }
+        n->nattr = (int)np->n_attribute;
+        n->attr = calloc(n->nattr + 1, sizeof *n->attr);
+        for (size_t j = 0; j < np->n_attribute; j++)
+            if (attr_from_proto(file, np, np->attribute[j], &n->attr[j], e))
+                return -1;
+        /* Gemm's old broadcast flag only allowed what Gemm always does now */
+        if ((qb_node_attr(n, "broadcast") && strcmp(op, "Gemm")) || qb_node_attr(n, "consumed_inputs") ||
+            (qb_node_attr(n, "spatial") && qb_attr_int(n, "spatial", 1) != 1)) {
+            qb_errf(e, "%s: node '%s' (%s): legacy attributes of opsets before 7 (broadcast, consumed_inputs, "
+                    "spatial=0) are not supported", file, n->name, op);
+            return -1;
+        }
+    }
+    g->outputs = calloc(gp->n_output + 1, sizeof(int));
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *nm = gp->output[i]->name;
+        int ti = nm && *nm ? qb_graph_find(g, nm) : -1;
+        if (ti < 0) {
+            qb_errf(e, "%s: graph output '%s' is not produced by any node", file, nm ? nm : "(unnamed)");
+            return -1;
+        }
+        g->outputs[g->noutputs++] = ti;
+    }
+    if (!g->noutputs) {
+        qb_errf(e, "%s: the graph has no outputs", file);
+        return -1;
+    }
+    if (qb_graph_upgrade(g, e))
+        return -1;
+    return qb_graph_sort(g, e);
+}
+
+qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_err *e)
+{
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    if (!m) {
+        qb_errf(e, "%s: not an ONNX model (truncated or corrupt protobuf)", name);
+        return NULL;
+    }
+    if (!m->graph || (!m->graph->n_node && !m->graph->n_output)) {
+        qb_errf(e, "%s: not an ONNX model (no graph)", name);
+        onnx__model_proto__free_unpacked(m, NULL);
+        return NULL;
+    }
+    qb_graph *g = qb_graph_new(name);
+    int rc = build(g, m, e);
+    onnx__model_proto__free_unpacked(m, NULL);
+    if (rc) {
+        qb_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+qb_graph *qb_onnx_load(const char *path, qb_err *e)
+{
+    size_t len;
+    uint8_t *buf = read_file(path, &len, e);
+    if (!buf)
+        return NULL;
+    qb_graph *g = qb_onnx_load_mem(buf, len, path, e);
+    free(buf);
+    return g;
+}

@@ -1,0 +1,36 @@
+/*
+ * ops.h - what the operator files share: the table each ops_*.c file
+ * exports, and helpers for attributes, shapes and broadcasting.
+ */
+#ifndef QB_OPS_H
+#define QB_OPS_H
+
+#include "harness/graph/graph.h"
+
+/* Each ops_*.c file exports a NULL-name-terminated table. */
+extern const qb_opdef qb_ops_elem[];
+extern const qb_opdef qb_ops_shape[];
+extern const qb_opdef qb_ops_conv[];
+extern const qb_opdef qb_ops_gemm[];
+extern const qb_opdef qb_ops_reduce[];
+
+/* Set output i's dtype and shape. */
+void qb_set_out(qb_graph *g, qb_node *n, int i, qb_dtype dt, int ndim, const int64_t *dims);
+/* Fail unless input i exists; returns it. */
+qb_tensor *qb_need_in(qb_graph *g, qb_node *n, int i, qb_err *e);
+/* Message prefix helper: "file: node 'x' (Op): ..." */
+#define QB_NODE_ERR(e, g, n, fmt, ...) \
+    qb_errf(e, "%s: node '%s' (%s): " fmt, (g)->file, (n)->name, (n)->op, ##__VA_ARGS__)
+/* Normalize axis a for rank r: -1 if out of range. */
+int qb_axis(int64_t a, int r);
+/* Integer value of element i of a constant int32/int64 tensor. */
+int64_t qb_int_at(const qb_tensor *t, int64_t i);
+/* Numpy broadcast of two shapes into out (rank = max); -1 if incompatible. */
+int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
+/* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for
+ * chains of convolutions; repacks weights if needed. 0 or -1. */
+int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
+/* Milliseconds from a monotonic clock (profile). */
+double qb_now_ms(void);
+
+#endif

@@ -1,0 +1,568 @@
+/*
+ * ops_conv.c - Conv (groups, pads, auto_pad, strides, dilations; 1-D, 2-D
+ * and 3-D) and the pools MaxPool, AveragePool, GlobalAveragePool, all on
+ * NCHW tensors. Spatial dims are handled as 3-D with leading ones.
+ *
+ * Conv scheme: per image and group, im2col builds A = [pixels x Cin/g*k]
+ * (row p, column (c, kz, ky, kx)), the fp32 GEMM kernel multiplies it by
+ * the packed W = [Cout/g x K] with the bias fused, giving [pixels x
+ * Cout/g], which is transposed into the NCHW output. Depthwise 3x3 convs
+ * with stride 1 or 2, dilation 1 and pads of at most 1 use the NHWC
+ * depthwise kernel between two transposes instead.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+#include "harness/graph/ops.h"
+
+/* Geometry of a convolution or pool window, always 3 spatial dims. */
+typedef struct win {
+    int nsp;             /* spatial dims in the model (1..3) */
+    int64_t n, c;        /* batch, input channels */
+    int64_t in[3];       /* input spatial size */
+    int64_t out[3];      /* output spatial size */
+    int64_t k[3];        /* kernel size */
+    int64_t s[3];        /* strides */
+    int64_t d[3];        /* dilations */
+    int64_t pb[3], pe[3]; /* pads at the beginning / end */
+} win;
+
+/* Fill w from x's shape and the node's attributes; ks = kernel spatial dims. */
+static int win_setup(qb_graph *g, qb_node *n, const qb_tensor *x, const int64_t *ks, int ceil_mode, win *w, qb_err *e)
+{
+    memset(w, 0, sizeof *w);
+    w->nsp = x->ndim - 2;
+    if (w->nsp < 1 || w->nsp > 3) {
+        QB_NODE_ERR(e, g, n, "input rank %d is not supported (3 to 5)", x->ndim);
+        return -1;
+    }
+    w->n = x->dims[0];
+    w->c = x->dims[1];
+    const int64_t *st = NULL, *dl = NULL, *pd = NULL;
+    int nst = qb_attr_ints(n, "strides", &st), ndl = qb_attr_ints(n, "dilations", &dl), npd = qb_attr_ints(n, "pads", &pd);
+    if ((nst >= 0 && nst != w->nsp) || (ndl >= 0 && ndl != w->nsp) || (npd >= 0 && npd != 2 * w->nsp)) {
+        QB_NODE_ERR(e, g, n, "strides, dilations or pads do not match %d spatial dims", w->nsp);
+        return -1;
+    }
+    const char *ap = qb_attr_str(n, "auto_pad", "NOTSET");
+    int off = 3 - w->nsp;
+    for (int i = 0; i < 3; i++) {
+        w->in[i] = w->k[i] = w->s[i] = w->d[i] = 1;
+        w->out[i] = 1;
+    }
+    for (int i = 0; i < w->nsp; i++) {
+        int j = off + i;
+        w->in[j] = x->dims[2 + i];
+        w->k[j] = ks[i];
+        w->s[j] = nst >= 0 ? st[i] : 1;
+        w->d[j] = ndl >= 0 ? dl[i] : 1;
+        const int64_t lim = (int64_t)1 << 24;
+        if (w->k[j] < 1 || w->s[j] < 1 || w->d[j] < 1 || w->k[j] > lim || w->s[j] > lim || w->d[j] > lim) {
+            QB_NODE_ERR(e, g, n, "kernel, stride and dilation must be in 1..2^24");
+            return -1;
+        }
+        if (npd >= 0 && (pd[i] > lim || pd[w->nsp + i] > lim)) {
+            QB_NODE_ERR(e, g, n, "pads above 2^24");
+            return -1;
+        }
+        int64_t ek = (w->k[j] - 1) * w->d[j] + 1;
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t o = (w->in[j] + w->s[j] - 1) / w->s[j];
+            int64_t tot = (o - 1) * w->s[j] + ek - w->in[j];
+            if (tot < 0)
+                tot = 0;
+            w->pb[j] = !strcmp(ap, "SAME_UPPER") ? tot / 2 : tot - tot / 2;
+            w->pe[j] = tot - w->pb[j];
+        } else if (!strcmp(ap, "VALID")) {
+            w->pb[j] = w->pe[j] = 0;
+        } else if (!strcmp(ap, "NOTSET")) {
+            w->pb[j] = npd >= 0 ? pd[i] : 0;
+            w->pe[j] = npd >= 0 ? pd[w->nsp + i] : 0;
+            if (w->pb[j] < 0 || w->pe[j] < 0) {
+                QB_NODE_ERR(e, g, n, "negative pads");
+                return -1;
+            }
+        } else {
+            QB_NODE_ERR(e, g, n, "auto_pad '%s' is not supported", ap);
+            return -1;
+        }
+        int64_t span = w->in[j] + w->pb[j] + w->pe[j] - ek;
+        if (span < 0) {
+            QB_NODE_ERR(e, g, n, "the kernel is larger than the padded input");
+            return -1;
+        }
+        w->out[j] = (ceil_mode ? (span + w->s[j] - 1) / w->s[j] : span / w->s[j]) + 1;
+        if (ceil_mode && (w->out[j] - 1) * w->s[j] >= w->in[j] + w->pb[j])
+            w->out[j]--;
+    }
+    return 0;
+}
+
+static void out_dims(const win *w, int64_t cout, int64_t *dims)
+{
+    dims[0] = w->n;
+    dims[1] = cout;
+    for (int i = 0; i < w->nsp; i++)
+        dims[2 + i] = w->out[3 - w->nsp + i];
+}
+
+/* ---- Conv ---- */
+typedef struct conv_state {
+    win w;               /* geometry */
+    int64_t group;       /* groups */
+    int64_t cout;        /* output channels */
+    int64_t kk;          /* K = Cin/g * kd*kh*kw */
+    int64_t pix;         /* output pixels per image */
+    int dw;              /* depthwise NHWC kernel path */
+    int pointwise;       /* 1x1 kernel, stride 1, no padding: im2col is a transpose */
+    int in_nhwc;         /* input kept NHWC by the previous conv: K ordered (kz, ky, kx, c) */
+    int out_nhwc;        /* output written NHWC for the next conv(s) */
+    int packed_ok;       /* packs valid (constant weights) */
+    qb_packed *packs;    /* one per group (or one for dw) */
+    int npacks;          /* number of packs */
+    float *wbuf;         /* dw: C x 9 logical weights for packing */
+} conv_state;
+
+static void conv_free(void *p)
+{
+    conv_state *s = p;
+    if (!s)
+        return;
+    for (int i = 0; i < s->npacks; i++)
+        if (s->packs[i].block)
+            qb_packed_free(&s->packs[i]);
+    free(s->packs);
+    free(s->wbuf);
+    free(s);
+}
+
+static int conv_pack(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
+{
+    const qb_tensor *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
+    const float *wd = W->data, *bd = B ? B->data : NULL;
+    char err[200] = "";
+    for (int i = 0; i < s->npacks; i++)
+        if (s->packs[i].block)
+            qb_packed_free(&s->packs[i]);
+    if (s->dw) {
+        qb_weights qw = {.n = (int)s->cout, .k = 9, .f32 = wd, .bias_f32 = bd};
+        if (qb_pack(g->dw, &qw, &s->packs[0], err, sizeof err))
+            goto fail;
+        return 0;
+    }
+    int64_t cog = s->cout / s->group;
+    float *perm = NULL;
+    if (s->in_nhwc && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
+        int64_t cg = W->dims[1], taps = s->kk / cg;
+        perm = malloc((size_t)(s->cout * s->kk) * sizeof(float));
+        if (!perm) {
+            snprintf(err, sizeof err, "out of memory");
+            goto fail;
+        }
+        for (int64_t co = 0; co < s->cout; co++)
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t t = 0; t < taps; t++)
+                    perm[co * s->kk + t * cg + c] = wd[co * s->kk + c * taps + t];
+        wd = perm;
+    }
+    for (int i = 0; i < s->group; i++) {
+        qb_weights qw = {.n = (int)cog, .k = (int)s->kk, .f32 = wd + i * cog * s->kk, .bias_f32 = bd ? bd + i * cog : NULL};
+        if (qb_pack(g->gemm, &qw, &s->packs[i], err, sizeof err)) {
+            free(perm);
+            goto fail;
+        }
+    }
+    free(perm);
+    return 0;
+fail:
+    if (e)
+        QB_NODE_ERR(e, g, n, "cannot pack the weights: %s", err);
+    return -1;
+}
+
+static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e), *W = x ? qb_need_in(g, n, 1, e) : NULL, *B = qb_in(g, n, 2);
+    if (!W)
+        return -1;
+    if (x->dtype != QB_DT_FLOAT || W->dtype != QB_DT_FLOAT || (B && B->dtype != QB_DT_FLOAT)) {
+        QB_NODE_ERR(e, g, n, "inputs must be float32");
+        return -1;
+    }
+    conv_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    n->free_state = conv_free;
+    s->group = qb_attr_int(n, "group", 1);
+    const int64_t *ksa;
+    int nk = qb_attr_ints(n, "kernel_shape", &ksa);
+    if (W->ndim != x->ndim || s->group < 1 || x->dims[1] % s->group || W->dims[0] % s->group ||
+        W->dims[1] * s->group != x->dims[1] || (nk >= 0 && nk != W->ndim - 2)) {
+        char a[128], b[128];
+        qb_shape_str(x->ndim, x->dims, a, sizeof a);
+        qb_shape_str(W->ndim, W->dims, b, sizeof b);
+        QB_NODE_ERR(e, g, n, "input %s, weights %s and group %lld do not match", a, b, (long long)s->group);
+        return -1;
+    }
+    for (int i = 0; nk >= 0 && i < nk; i++)
+        if (ksa[i] != W->dims[2 + i]) {
+            QB_NODE_ERR(e, g, n, "kernel_shape does not match the weights");
+            return -1;
+        }
+    if (win_setup(g, n, x, W->dims + 2, 0, &s->w, e))
+        return -1;
+    s->cout = W->dims[0];
+    if (B && (B->ndim != 1 || B->dims[0] != s->cout)) {
+        QB_NODE_ERR(e, g, n, "bias '%s' must have %lld elements", B->name, (long long)s->cout);
+        return -1;
+    }
+    s->kk = W->dims[1];
+    for (int i = 0; i < 3; i++)
+        s->kk *= s->w.k[i];
+    s->pix = s->w.out[0] * s->w.out[1] * s->w.out[2];
+    if (s->kk > INT32_MAX / 2 || s->pix > INT32_MAX / 2) {
+        QB_NODE_ERR(e, g, n, "too large");
+        return -1;
+    }
+    const win *w = &s->w;
+    s->dw = g->dw && w->nsp == 2 && s->group == x->dims[1] && s->cout == s->group && w->k[1] == 3 && w->k[2] == 3 &&
+            w->s[1] == w->s[2] && (w->s[1] == 1 || w->s[1] == 2) && w->d[1] == 1 && w->d[2] == 1 && w->pb[1] <= 1 &&
+            w->pb[2] <= 1 && w->pe[1] <= 1 && w->pe[2] <= 1;
+    s->pointwise = 1;
+    for (int i = 0; i < 3; i++)
+        s->pointwise &= w->k[i] == 1 && w->s[i] == 1 && w->pb[i] == 0 && w->pe[i] == 0;
+    s->npacks = s->dw ? 1 : (int)s->group;
+    s->packs = calloc(s->npacks, sizeof *s->packs);
+    int64_t dims[QB_MAX_DIMS];
+    out_dims(w, s->cout, dims);
+    qb_set_out(g, n, 0, QB_DT_FLOAT, x->ndim, dims);
+    if (s->dw)
+        n->scratch = (size_t)(w->in[1] * w->in[2] + s->pix) * s->cout * sizeof(float);
+    else
+        n->scratch = (size_t)s->pix * (s->kk + s->cout / s->group) * sizeof(float);
+    n->can_clamp = 1;
+    if (W->kind == QB_T_CONST && (!B || B->kind == QB_T_CONST)) {
+        if (conv_pack(g, n, s, e))
+            return -1;
+        s->packed_ok = 1;
+    }
+    return 0;
+}
+
+#define PBLK 64 /* pixels per block: the rows of A being written stay in L1 */
+
+/* A[p][(c, kz, ky, kx)] for the output pixels of one image and group,
+ * filled one block of output columns at a time so that reads of x run
+ * along rows and the written rows of A stay in cache. */
+static void im2col(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K)
+{
+    int64_t ihw = w->in[1] * w->in[2], ivol = w->in[0] * ihw;
+    int64_t p = 0;
+    for (int64_t oz = 0; oz < w->out[0]; oz++)
+        for (int64_t oy = 0; oy < w->out[1]; oy++)
+            for (int64_t ox0 = 0; ox0 < w->out[2]; ox0 += PBLK) {
+                int64_t nb = w->out[2] - ox0 < PBLK ? w->out[2] - ox0 : PBLK;
+                float *blk = A + p * K;
+                int64_t col = 0;
+                for (int64_t c = 0; c < cg; c++) {
+                    const float *xc = x + (c0 + c) * ivol;
+                    for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                        int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                        for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                            int inside = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1];
+                            const float *xr = xc + iz * ihw + iy * w->in[2];
+                            for (int64_t kx = 0; kx < w->k[2]; kx++, col++) {
+                                int64_t ix = ox0 * w->s[2] - w->pb[2] + kx * w->d[2], sx = w->s[2];
+                                float *dst = blk + col;
+                                if (!inside) {
+                                    for (int64_t j = 0; j < nb; j++)
+                                        dst[j * K] = 0.0f;
+                                    continue;
+                                }
+                                for (int64_t j = 0; j < nb; j++, ix += sx)
+                                    dst[j * K] = ix >= 0 && ix < w->in[2] ? xr[ix] : 0.0f;
+                            }
+                        }
+                    }
+                }
+                p += nb;
+            }
+}
+
+#if defined(__SSE2__)
+/* One 4x4 block: dst[c][r] = src[r][c]. */
+static inline void tr4x4(float *dst, size_t ldd, const float *src, size_t lds)
+{
+    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + lds), r2 = _mm_loadu_ps(src + 2 * lds),
+           r3 = _mm_loadu_ps(src + 3 * lds);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(dst, r0);
+    _mm_storeu_ps(dst + ldd, r1);
+    _mm_storeu_ps(dst + 2 * ldd, r2);
+    _mm_storeu_ps(dst + 3 * ldd, r3);
+}
+#endif
+
+/* dst[c][r] = src[r][c] for a [rows x cols] matrix src with leading
+ * dimension lds, into dst with leading dimension ldd, in cache blocks of
+ * PBLK x PBLK (4x4 SSE blocks inside where available). */
+static void transpose(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += PBLK)
+        for (int64_t c0 = 0; c0 < cols; c0 += PBLK) {
+            int64_t r1 = r0 + PBLK < rows ? r0 + PBLK : rows, c1 = c0 + PBLK < cols ? c0 + PBLK : cols;
+            int64_t cv = c0;
+#if defined(__SSE2__)
+            int64_t rv = r0 + (r1 - r0) / 4 * 4;
+            cv = c0 + (c1 - c0) / 4 * 4;
+            for (int64_t c = c0; c < cv; c += 4)
+                for (int64_t r = r0; r < rv; r += 4)
+                    tr4x4(dst + c * ldd + r, ldd, src + r * lds + c, lds);
+            for (int64_t c = c0; c < cv; c++) /* rows left over */
+                for (int64_t r = rv; r < r1; r++)
+                    dst[c * ldd + r] = src[r * lds + c];
+#endif
+            for (int64_t c = cv; c < c1; c++) /* columns left over (all of them without SSE) */
+                for (int64_t r = r0; r < r1; r++)
+                    dst[c * ldd + r] = src[r * lds + c];
+        }
+}
+
+/* im2col from an NHWC image: row p, columns (kz, ky, kx, c) with the
+ * group's channels contiguous, so each tap is one copy of cg floats. */
+static void im2col_nhwc(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K)
+{
+    int64_t C = w->c, p = 0;
+    for (int64_t oz = 0; oz < w->out[0]; oz++)
+        for (int64_t oy = 0; oy < w->out[1]; oy++)
+            for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
+                float *row = A + p * K;
+                for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                    int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                    for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                        int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                        for (int64_t kx = 0; kx < w->k[2]; kx++, row += cg) {
+                            int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
+                            if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1] || ix < 0 || ix >= w->in[2])
+                                memset(row, 0, cg * sizeof(float));
+                            else
+                                memcpy(row, x + ((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0, cg * sizeof(float));
+                        }
+                    }
+                }
+            }
+}
+
+int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
+{
+    conv_state *s = n->state;
+    int in = nhwc & 1;
+    s->out_nhwc = (nhwc >> 1) & 1;
+    n->nhwc = nhwc;
+    if (in != s->in_nhwc) {
+        s->in_nhwc = in;
+        if (s->packed_ok && !s->dw && !s->pointwise)
+            return conv_pack(g, n, s, e);
+    }
+    return 0;
+}
+
+static void conv_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    conv_state *s = n->state;
+    const qb_tensor *x = qb_in(g, n, 0);
+    qb_tensor *y = n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0);
+    if (!s->packed_ok && conv_pack(g, n, s, NULL))
+        return; /* shapes were checked at prepare: packing cannot fail */
+    const win *w = &s->w;
+    int64_t ivol = w->in[0] * w->in[1] * w->in[2];
+    float *sc = scratch;
+    for (int64_t b = 0; b < w->n; b++) {
+        const float *xb = (const float *)x->data + b * w->c * ivol;
+        float *yb = (float *)y->data + b * s->cout * s->pix;
+        if (s->dw) {
+            int64_t C = s->cout, hw = ivol;
+            float *xn = s->in_nhwc ? (float *)xb : sc, *yn = s->out_nhwc ? yb : sc + hw * C;
+            if (!s->in_nhwc)
+                transpose(xn, (size_t)C, xb, (size_t)hw, C, hw);
+            qb_dw_args a = {.h = (int)w->in[1], .w = (int)w->in[2], .c = (int)C, .stride = (int)w->s[1],
+                            .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
+                            .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
+            double t0 = g->profile ? qb_now_ms() : 0;
+            s->packs[0].kernel->run.dw(&s->packs[0], &a);
+            if (g->profile)
+                g->kernel_ms_acc += qb_now_ms() - t0;
+            if (!s->out_nhwc)
+                transpose(yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
+            continue;
+        }
+        int64_t cg = w->c / s->group, cog = s->cout / s->group;
+        float *A = sc, *C = sc + s->pix * s->kk;
+        for (int64_t gi = 0; gi < s->group; gi++) {
+            const float *a_ptr = A;
+            size_t lda = (size_t)s->kk;
+            if (s->in_nhwc && s->pointwise) { /* the NHWC input is A itself */
+                a_ptr = xb + gi * cg;
+                lda = (size_t)w->c;
+            } else if (s->in_nhwc) {
+                im2col_nhwc(xb, w, gi * cg, cg, A, s->kk);
+            } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
+                transpose(A, (size_t)s->kk, xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
+            } else {
+                im2col(xb, w, gi * cg, cg, A, s->kk);
+            }
+            float *c_ptr = s->out_nhwc ? yb + gi * cog : C;
+            qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr,
+                              .ldc = (size_t)(s->out_nhwc ? s->cout : cog), .f_min = n->f_min, .f_max = n->f_max};
+            double t0 = g->profile ? qb_now_ms() : 0;
+            s->packs[gi].kernel->run.gemm(&s->packs[gi], &a);
+            if (g->profile)
+                g->kernel_ms_acc += qb_now_ms() - t0;
+            if (!s->out_nhwc)
+                transpose(yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
+        }
+    }
+    if (!s->packed_ok)
+        for (int i = 0; i < s->npacks; i++)
+            if (s->packs[i].block) {
+                qb_packed_free(&s->packs[i]);
+                s->packs[i].block = NULL;
+            }
+}
+
+static int64_t conv_macs(const qb_graph *g, const qb_node *n)
+{
+    (void)g;
+    const conv_state *s = n->state;
+    return s ? s->w.n * s->pix * s->cout * s->kk : 0;
+}
+
+/* ---- pools ---- */
+typedef struct pool_state {
+    win w;             /* geometry */
+    int count_pad;     /* AveragePool count_include_pad */
+} pool_state;
+
+static int pool_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e);
+    if (!x)
+        return -1;
+    if (x->dtype != QB_DT_FLOAT) {
+        QB_NODE_ERR(e, g, n, "input must be float32");
+        return -1;
+    }
+    if (n->nout > 1 && n->out[1] >= 0) {
+        QB_NODE_ERR(e, g, n, "the Indices output is not supported");
+        return -1;
+    }
+    pool_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    int64_t ks[3] = {1, 1, 1};
+    int global = !strcmp(n->op, "GlobalAveragePool");
+    if (global) {
+        for (int i = 2; i < x->ndim && i < 5; i++)
+            ks[i - 2] = x->dims[i];
+        if (win_setup(g, n, x, ks, 0, &s->w, e))
+            return -1;
+    } else {
+        const int64_t *k;
+        int nk = qb_attr_ints(n, "kernel_shape", &k);
+        if (nk != x->ndim - 2) {
+            QB_NODE_ERR(e, g, n, "kernel_shape must have %d entries", x->ndim - 2);
+            return -1;
+        }
+        if (!strcmp(n->op, "AveragePool") && qb_node_attr(n, "dilations")) {
+            QB_NODE_ERR(e, g, n, "dilations are not supported for AveragePool");
+            return -1;
+        }
+        if (win_setup(g, n, x, k, (int)qb_attr_int(n, "ceil_mode", 0), &s->w, e))
+            return -1;
+    }
+    s->count_pad = (int)qb_attr_int(n, "count_include_pad", 0);
+    int64_t dims[QB_MAX_DIMS];
+    out_dims(&s->w, x->dims[1], dims);
+    qb_set_out(g, n, 0, QB_DT_FLOAT, x->ndim, dims);
+    return 0;
+}
+
+static void pool_run_kind(qb_graph *g, qb_node *n, int is_max)
+{
+    const pool_state *s = n->state;
+    const win *w = &s->w;
+    const float *x = qb_in(g, n, 0)->data;
+    float *y = qb_out(g, n, 0)->data;
+    int64_t ivol = w->in[0] * w->in[1] * w->in[2];
+    for (int64_t nc = 0; nc < w->n * w->c; nc++) {
+        const float *xc = x + nc * ivol;
+        for (int64_t oz = 0; oz < w->out[0]; oz++)
+            for (int64_t oy = 0; oy < w->out[1]; oy++)
+                for (int64_t ox = 0; ox < w->out[2]; ox++) {
+                    float acc = is_max ? -INFINITY : 0.0f;
+                    int64_t cnt = 0, padcnt = 1;
+                    int64_t o[3] = {oz, oy, ox};
+                    for (int d = 0; d < 3 && !is_max; d++) { /* window inside the padded input */
+                        int64_t lo = o[d] * w->s[d] - w->pb[d], hi = lo + (w->k[d] - 1) * w->d[d] + 1;
+                        int64_t lim = w->in[d] + w->pe[d];
+                        if (hi > lim)
+                            hi = lim;
+                        padcnt *= hi - lo;
+                    }
+                    for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                        int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                        if (iz < 0 || iz >= w->in[0])
+                            continue;
+                        for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                            if (iy < 0 || iy >= w->in[1])
+                                continue;
+                            for (int64_t kx = 0; kx < w->k[2]; kx++) {
+                                int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
+                                if (ix < 0 || ix >= w->in[2])
+                                    continue;
+                                float v = xc[(iz * w->in[1] + iy) * w->in[2] + ix];
+                                if (is_max)
+                                    acc = v > acc ? v : acc;
+                                else
+                                    acc += v;
+                                cnt++;
+                            }
+                        }
+                    }
+                    if (!is_max)
+                        acc = acc / (float)(s->count_pad ? padcnt : cnt ? cnt : 1);
+                    *y++ = acc;
+                }
+    }
+}
+
+static void maxpool_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; pool_run_kind(g, n, 1); }
+static void avgpool_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; pool_run_kind(g, n, 0); }
+
+static void gap_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const pool_state *s = n->state;
+    const float *x = qb_in(g, n, 0)->data;
+    float *y = qb_out(g, n, 0)->data;
+    int64_t vol = s->w.in[0] * s->w.in[1] * s->w.in[2];
+    for (int64_t nc = 0; nc < s->w.n * s->w.c; nc++) {
+        float acc = 0.0f;
+        for (int64_t i = 0; i < vol; i++)
+            acc += x[nc * vol + i];
+        y[nc] = acc / (float)vol;
+    }
+}
+
+const qb_opdef qb_ops_conv[] = {
+    {"Conv", conv_prepare, conv_run, conv_macs},
+    {"MaxPool", pool_prepare, maxpool_run, NULL},
+    {"AveragePool", pool_prepare, avgpool_run, NULL},
+    {"GlobalAveragePool", pool_prepare, gap_run, NULL},
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,309 @@
+/*
+ * ops_elem.c - element-wise operators: Add, Sub, Mul, Div, Pow with numpy
+ * broadcasting (float32 at run time, also int32/int64 when folding shape
+ * arithmetic), and the activations Relu, Clip, Sigmoid, HardSigmoid,
+ * HardSwish, Tanh, LeakyRelu, Sqrt, plus Identity and Dropout (inference:
+ * a copy).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+
+/* ---- binary with broadcasting ---- */
+
+typedef struct bin_state {
+    int rank;                  /* output rank (at least 1) */
+    int64_t dims[QB_MAX_DIMS]; /* output shape */
+    int64_t sa[QB_MAX_DIMS];   /* A's element strides per output dim (0: broadcast) */
+    int64_t sb[QB_MAX_DIMS];   /* B's element strides per output dim */
+} bin_state;
+
+static void bcast_strides(int r, const qb_tensor *t, int64_t *s)
+{
+    int64_t acc = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        int ti = i - (r - t->ndim);
+        int64_t d = ti >= 0 ? t->dims[ti] : 1;
+        s[i] = d == 1 ? 0 : acc;
+        acc *= d;
+    }
+}
+
+static int bin_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *a = qb_need_in(g, n, 0, e), *b = a ? qb_need_in(g, n, 1, e) : NULL;
+    if (!b)
+        return -1;
+    bin_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    if (qb_broadcast(a->ndim, a->dims, b->ndim, b->dims, &s->rank, s->dims)) {
+        char x[128], y[128];
+        qb_shape_str(a->ndim, a->dims, x, sizeof x);
+        qb_shape_str(b->ndim, b->dims, y, sizeof y);
+        QB_NODE_ERR(e, g, n, "shapes %s and %s do not broadcast", x, y);
+        return -1;
+    }
+    qb_dtype dt = a->dtype;
+    if (dt != QB_DT_FLOAT && dt != QB_DT_INT64 && dt != QB_DT_INT32) {
+        QB_NODE_ERR(e, g, n, "element type %s is not supported", qb_dtype_name(dt));
+        return -1;
+    }
+    if (strcmp(n->op, "Pow") && b->dtype != dt) {
+        QB_NODE_ERR(e, g, n, "inputs are %s and %s", qb_dtype_name(dt), qb_dtype_name(b->dtype));
+        return -1;
+    }
+    qb_set_out(g, n, 0, dt, s->rank, s->dims);
+    if (s->rank == 0) {
+        s->rank = 1;
+        s->dims[0] = 1;
+    }
+    bcast_strides(s->rank, a, s->sa);
+    bcast_strides(s->rank, b, s->sb);
+    return 0;
+}
+
+static float ld_f(const qb_tensor *t, int64_t i)
+{
+    return t->dtype == QB_DT_FLOAT ? ((const float *)t->data)[i] : (float)qb_int_at(t, i);
+}
+
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW };
+
+static inline float fop(int op, float x, float y)
+{
+    switch (op) {
+    case B_ADD: return x + y;
+    case B_SUB: return x - y;
+    case B_MUL: return x * y;
+    case B_DIV: return x / y;
+    default: return powf(x, y);
+    }
+}
+
+static inline int64_t iop(int op, int64_t x, int64_t y)
+{
+    /* two's complement wrap-around, like the int64 arithmetic ONNX runtimes do */
+    switch (op) {
+    case B_ADD: return (int64_t)((uint64_t)x + (uint64_t)y);
+    case B_SUB: return (int64_t)((uint64_t)x - (uint64_t)y);
+    case B_MUL: return (int64_t)((uint64_t)x * (uint64_t)y);
+    case B_DIV: return y == 0 || (y == -1 && x == INT64_MIN) ? 0 : x / y;
+    default: {
+        uint64_t r = 1;
+        for (int64_t k = 0; k < y && k < 64; k++)
+            r *= (uint64_t)x;
+        return (int64_t)r;
+    }
+    }
+}
+
+static void bin_run(qb_graph *g, qb_node *n, int op)
+{
+    const bin_state *s = n->state;
+    const qb_tensor *a = qb_in(g, n, 0), *b = qb_in(g, n, 1);
+    qb_tensor *c = qb_out(g, n, 0);
+    int r = s->rank;
+    int64_t inner = s->dims[r - 1], ia = s->sa[r - 1], ib = s->sb[r - 1];
+    int64_t outer = 1;
+    for (int i = 0; i < r - 1; i++)
+        outer *= s->dims[i];
+    int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0, oc = 0;
+    int fast_f = c->dtype == QB_DT_FLOAT && b->dtype == QB_DT_FLOAT;
+    for (int64_t o = 0; o < outer; o++) {
+        if (fast_f) {
+            const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
+            float *pc = (float *)c->data + oc;
+            if (ia == 1 && ib == 1) {
+                for (int64_t j = 0; j < inner; j++)
+                    pc[j] = fop(op, pa[j], pb[j]);
+            } else {
+                for (int64_t j = 0; j < inner; j++)
+                    pc[j] = fop(op, pa[j * ia], pb[j * ib]);
+            }
+        } else if (c->dtype == QB_DT_FLOAT) {
+            for (int64_t j = 0; j < inner; j++)
+                ((float *)c->data)[oc + j] = fop(op, ld_f(a, oa + j * ia), ld_f(b, ob + j * ib));
+        } else {
+            for (int64_t j = 0; j < inner; j++) {
+                int64_t v = iop(op, qb_int_at(a, oa + j * ia), qb_int_at(b, ob + j * ib));
+                if (c->dtype == QB_DT_INT64)
+                    ((int64_t *)c->data)[oc + j] = v;
+                else
+                    ((int32_t *)c->data)[oc + j] = (int32_t)v;
+            }
+        }
+        oc += inner;
+        for (int d = r - 2; d >= 0; d--) { /* odometer over the outer dims */
+            idx[d]++;
+            oa += s->sa[d];
+            ob += s->sb[d];
+            if (idx[d] < s->dims[d])
+                break;
+            oa -= s->sa[d] * idx[d];
+            ob -= s->sb[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void add_run(qb_graph *g, qb_node *n, void *s) { (void)s; bin_run(g, n, B_ADD); }
+static void sub_run(qb_graph *g, qb_node *n, void *s) { (void)s; bin_run(g, n, B_SUB); }
+static void mul_run(qb_graph *g, qb_node *n, void *s) { (void)s; bin_run(g, n, B_MUL); }
+static void div_run(qb_graph *g, qb_node *n, void *s) { (void)s; bin_run(g, n, B_DIV); }
+static void pow_run(qb_graph *g, qb_node *n, void *s) { (void)s; bin_run(g, n, B_POW); }
+
+/* ---- unary ---- */
+
+static int un_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e);
+    if (!x)
+        return -1;
+    int copy = !strcmp(n->op, "Identity") || !strcmp(n->op, "Dropout");
+    if (!copy && x->dtype != QB_DT_FLOAT) {
+        QB_NODE_ERR(e, g, n, "element type %s is not supported (float32 only)", qb_dtype_name(x->dtype));
+        return -1;
+    }
+    if (!strcmp(n->op, "Dropout")) {
+        qb_tensor *tm = qb_in(g, n, 2);
+        if (qb_attr_int(n, "is_test", 1) == 0 || (tm && tm->kind == QB_T_CONST && qb_int_at(tm, 0))) {
+            QB_NODE_ERR(e, g, n, "training mode is not supported (inference only)");
+            return -1;
+        }
+        if (tm && tm->kind != QB_T_CONST) {
+            QB_NODE_ERR(e, g, n, "training_mode must be a constant");
+            return -1;
+        }
+        if (n->nout > 1 && n->out[1] >= 0) {
+            qb_set_out(g, n, 1, QB_DT_BOOL, x->ndim, x->dims);
+        }
+    }
+    qb_set_out(g, n, 0, x->dtype, x->ndim, x->dims);
+    return 0;
+}
+
+#define UNARY(fname, expr)                                        \
+    static void fname(qb_graph *g, qb_node *n, void *scratch)     \
+    {                                                             \
+        (void)scratch;                                            \
+        const qb_tensor *xt = qb_in(g, n, 0);                     \
+        const float *x = xt->data;                                \
+        float *y = qb_out(g, n, 0)->data;                         \
+        int64_t cnt = qb_tensor_count(xt);                        \
+        for (int64_t i = 0; i < cnt; i++) {                       \
+            float v = x[i];                                       \
+            y[i] = (expr);                                        \
+        }                                                         \
+    }
+
+UNARY(relu_run, v > 0 ? v : 0)
+UNARY(sigmoid_run, 1.0f / (1.0f + expf(-v)))
+UNARY(tanh_run, tanhf(v))
+UNARY(sqrt_run, sqrtf(v))
+
+static void leaky_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    float alpha = qb_attr_float(n, "alpha", 0.01f);
+    const qb_tensor *xt = qb_in(g, n, 0);
+    const float *x = xt->data;
+    float *y = qb_out(g, n, 0)->data;
+    for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++)
+        y[i] = x[i] >= 0 ? x[i] : alpha * x[i];
+}
+
+static void hsig_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    float alpha = qb_attr_float(n, "alpha", 0.2f), beta = qb_attr_float(n, "beta", 0.5f);
+    const qb_tensor *xt = qb_in(g, n, 0);
+    const float *x = xt->data;
+    float *y = qb_out(g, n, 0)->data;
+    for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
+        float v = alpha * x[i] + beta;
+        y[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+}
+
+static void hswish_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const qb_tensor *xt = qb_in(g, n, 0);
+    const float *x = xt->data;
+    float *y = qb_out(g, n, 0)->data;
+    for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
+        float v = x[i] / 6.0f + 0.5f;
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        y[i] = x[i] * v;
+    }
+}
+
+static void clip_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    float lo = -INFINITY, hi = INFINITY;
+    if (g->opset < 11) {
+        lo = qb_attr_float(n, "min", -INFINITY);
+        hi = qb_attr_float(n, "max", INFINITY);
+    } else {
+        const qb_tensor *tl = qb_in(g, n, 1), *th = qb_in(g, n, 2);
+        if (tl)
+            lo = ((const float *)tl->data)[0];
+        if (th)
+            hi = ((const float *)th->data)[0];
+    }
+    const qb_tensor *xt = qb_in(g, n, 0);
+    const float *x = xt->data;
+    float *y = qb_out(g, n, 0)->data;
+    for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+static int clip_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    if (un_prepare(g, n, e))
+        return -1;
+    for (int i = 1; i < 3; i++) {
+        qb_tensor *t = qb_in(g, n, i);
+        if (t && (qb_tensor_count(t) != 1 || t->dtype != QB_DT_FLOAT)) {
+            QB_NODE_ERR(e, g, n, "min/max input '%s' must be a float32 scalar", t->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void copy_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const qb_tensor *x = qb_in(g, n, 0);
+    qb_tensor *y = qb_out(g, n, 0);
+    if (y->data != x->data)
+        memcpy(y->data, x->data, (size_t)qb_tensor_count(x) * qb_dtype_size(x->dtype));
+    qb_tensor *mask = qb_out(g, n, 1);
+    if (mask)
+        memset(mask->data, 1, (size_t)qb_tensor_count(mask));
+}
+
+const qb_opdef qb_ops_elem[] = {
+    {"Add", bin_prepare, add_run, NULL},
+    {"Sub", bin_prepare, sub_run, NULL},
+    {"Mul", bin_prepare, mul_run, NULL},
+    {"Div", bin_prepare, div_run, NULL},
+    {"Pow", bin_prepare, pow_run, NULL},
+    {"Relu", un_prepare, relu_run, NULL},
+    {"Clip", clip_prepare, clip_run, NULL},
+    {"Sigmoid", un_prepare, sigmoid_run, NULL},
+    {"HardSigmoid", un_prepare, hsig_run, NULL},
+    {"HardSwish", un_prepare, hswish_run, NULL},
+    {"Tanh", un_prepare, tanh_run, NULL},
+    {"LeakyRelu", un_prepare, leaky_run, NULL},
+    {"Sqrt", un_prepare, sqrt_run, NULL},
+    {"Identity", un_prepare, copy_run, NULL},
+    {"Dropout", un_prepare, copy_run, NULL},
+    {NULL, NULL, NULL, NULL},
+};

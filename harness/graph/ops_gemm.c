@@ -1,0 +1,287 @@
+/*
+ * ops_gemm.c - Gemm (transA, transB, alpha, beta, C broadcast) and MatMul
+ * (numpy semantics: 1-D promotion, broadcast batch dims). With constant
+ * weights they run on the fp32 GEMM kernel with weights packed once
+ * (alpha folded into W, beta*C into the bias when C is per column);
+ * weights that are graph inputs are packed on each run (Gemm) or
+ * multiplied by a plain loop (batched or non-constant MatMul).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+
+typedef struct gemm_state {
+    int64_t m, n, k;     /* C[m x n] = A[m x k] . W[n x k]^T */
+    int trans_a;         /* A stored as [k x m] */
+    int trans_b;         /* B stored as [n x k] (Gemm transB=1) */
+    float alpha, beta;   /* Gemm scales */
+    int bias_mode;       /* 0 none, 1 in the kernel bias, 2 added after (broadcast) */
+    int64_t cm, cn;      /* C's broadcast shape when bias_mode 2 */
+    int packed_ok;       /* weights packed at prepare */
+    qb_packed pack;      /* packed weights */
+    int naive;           /* MatMul without the kernel */
+    int64_t batch;       /* MatMul: output batch count */
+    int rank;            /* MatMul output rank */
+    int64_t bdims[QB_MAX_DIMS]; /* MatMul output batch dims (rank - 2 of them) */
+    int64_t sa[QB_MAX_DIMS], sb[QB_MAX_DIMS]; /* MatMul batch strides of A and B in matrices */
+} gemm_state;
+
+static void gemm_free(void *p)
+{
+    gemm_state *s = p;
+    if (s && s->pack.block)
+        qb_packed_free(&s->pack);
+    free(s);
+}
+
+/* Pack B (logical [k x n] unless trans_b) scaled by alpha, with the bias. */
+static int gemm_pack(qb_graph *g, qb_node *n, gemm_state *s, qb_err *e)
+{
+    const qb_tensor *B = qb_in(g, n, 1), *C = qb_in(g, n, 2);
+    float *w = malloc((size_t)(s->n * s->k) * sizeof(float) + 1), *bias = NULL;
+    const float *bd = B->data;
+    for (int64_t i = 0; i < s->n; i++)
+        for (int64_t j = 0; j < s->k; j++) {
+            float v = s->trans_b ? bd[i * s->k + j] : bd[j * s->n + i];
+            w[i * s->k + j] = s->alpha == 1.0f ? v : s->alpha * v;
+        }
+    if (s->bias_mode == 1) {
+        bias = malloc((size_t)s->n * sizeof(float));
+        const float *cd = C->data;
+        int64_t cc = qb_tensor_count(C);
+        for (int64_t i = 0; i < s->n; i++)
+            bias[i] = s->beta * cd[cc == 1 ? 0 : i];
+    }
+    if (s->pack.block)
+        qb_packed_free(&s->pack);
+    qb_weights qw = {.n = (int)s->n, .k = (int)s->k, .f32 = w, .bias_f32 = bias};
+    char err[200] = "";
+    int rc = qb_pack(g->gemm, &qw, &s->pack, err, sizeof err);
+    free(w);
+    free(bias);
+    if (rc && e)
+        QB_NODE_ERR(e, g, n, "cannot pack the weights: %s", err);
+    return rc;
+}
+
+static int gemm_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *A = qb_need_in(g, n, 0, e), *B = A ? qb_need_in(g, n, 1, e) : NULL, *C = qb_in(g, n, 2);
+    if (!B)
+        return -1;
+    if (A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT || (C && C->dtype != QB_DT_FLOAT)) {
+        QB_NODE_ERR(e, g, n, "inputs must be float32");
+        return -1;
+    }
+    gemm_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    n->free_state = gemm_free;
+    s->trans_a = (int)qb_attr_int(n, "transA", 0);
+    s->trans_b = (int)qb_attr_int(n, "transB", 0);
+    s->alpha = qb_attr_float(n, "alpha", 1.0f);
+    s->beta = qb_attr_float(n, "beta", 1.0f);
+    if (A->ndim != 2 || B->ndim != 2) {
+        QB_NODE_ERR(e, g, n, "A and B must be 2-D");
+        return -1;
+    }
+    s->m = s->trans_a ? A->dims[1] : A->dims[0];
+    s->k = s->trans_a ? A->dims[0] : A->dims[1];
+    int64_t kb = s->trans_b ? B->dims[1] : B->dims[0];
+    s->n = s->trans_b ? B->dims[0] : B->dims[1];
+    if (kb != s->k || s->k > INT32_MAX / 2 || s->n > INT32_MAX / 2 || s->m > INT32_MAX / 2) {
+        QB_NODE_ERR(e, g, n, "A is %lldx%lld but B has %lld rows of the reduction", (long long)s->m, (long long)s->k,
+                    (long long)kb);
+        return -1;
+    }
+    if (C) {
+        if (C->ndim > 2) {
+            QB_NODE_ERR(e, g, n, "C must have rank at most 2");
+            return -1;
+        }
+        s->cm = C->ndim == 2 ? C->dims[0] : 1;
+        s->cn = C->ndim >= 1 ? C->dims[C->ndim - 1] : 1;
+        if ((s->cm != 1 && s->cm != s->m) || (s->cn != 1 && s->cn != s->n)) {
+            QB_NODE_ERR(e, g, n, "C does not broadcast to %lldx%lld", (long long)s->m, (long long)s->n);
+            return -1;
+        }
+        s->bias_mode = C->kind == QB_T_CONST && s->cm == 1 ? 1 : 2;
+    }
+    int64_t dims[2] = {s->m, s->n};
+    qb_set_out(g, n, 0, QB_DT_FLOAT, 2, dims);
+    n->can_clamp = s->bias_mode != 2;
+    n->scratch = s->trans_a ? (size_t)(s->m * s->k) * sizeof(float) : 0;
+    if (B->kind == QB_T_CONST && (!C || C->kind == QB_T_CONST)) {
+        if (gemm_pack(g, n, s, e))
+            return -1;
+        s->packed_ok = 1;
+    }
+    return 0;
+}
+
+static void gemm_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    gemm_state *s = n->state;
+    const qb_tensor *A = qb_in(g, n, 0), *C = qb_in(g, n, 2);
+    float *y = (n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0))->data;
+    if (!s->packed_ok && gemm_pack(g, n, s, NULL))
+        return;
+    const float *a = A->data;
+    if (s->trans_a) {
+        float *t = scratch;
+        for (int64_t i = 0; i < s->m; i++)
+            for (int64_t j = 0; j < s->k; j++)
+                t[i * s->k + j] = a[j * s->m + i];
+        a = t;
+    }
+    qb_gemm_args ga = {.m = (int)s->m, .a = a, .lda = (size_t)s->k, .c = y, .ldc = (size_t)s->n,
+                       .f_min = n->f_min, .f_max = n->f_max};
+    double t0 = g->profile ? qb_now_ms() : 0;
+    s->pack.kernel->run.gemm(&s->pack, &ga);
+    if (g->profile)
+        g->kernel_ms_acc += qb_now_ms() - t0;
+    if (s->bias_mode == 2) {
+        const float *c = C->data;
+        for (int64_t i = 0; i < s->m; i++)
+            for (int64_t j = 0; j < s->n; j++)
+                y[i * s->n + j] += s->beta * c[(s->cm == 1 ? 0 : i) * s->cn + (s->cn == 1 ? 0 : j)];
+    }
+    if (!s->packed_ok) {
+        qb_packed_free(&s->pack);
+        s->pack.block = NULL;
+    }
+}
+
+static int64_t gemm_macs(const qb_graph *g, const qb_node *n)
+{
+    (void)g;
+    const gemm_state *s = n->state;
+    return s ? (s->batch ? s->batch : 1) * s->m * s->n * s->k : 0;
+}
+
+/* ---- MatMul ---- */
+static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *A = qb_need_in(g, n, 0, e), *B = A ? qb_need_in(g, n, 1, e) : NULL;
+    if (!B)
+        return -1;
+    if (A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT || !A->ndim || !B->ndim) {
+        QB_NODE_ERR(e, g, n, "inputs must be float32 tensors of rank at least 1");
+        return -1;
+    }
+    gemm_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    n->free_state = gemm_free;
+    s->alpha = 1.0f;
+    int ra = A->ndim, rb = B->ndim;
+    int64_t ad[QB_MAX_DIMS + 1], bd[QB_MAX_DIMS + 1];
+    /* 1-D promotion */
+    if (ra == 1) {
+        ad[0] = 1, ad[1] = A->dims[0], ra = 2;
+    } else {
+        memcpy(ad, A->dims, ra * sizeof *ad);
+    }
+    if (rb == 1) {
+        bd[0] = B->dims[0], bd[1] = 1, rb = 2;
+    } else {
+        memcpy(bd, B->dims, rb * sizeof *bd);
+    }
+    s->m = ad[ra - 2], s->k = ad[ra - 1], s->n = bd[rb - 1];
+    if (bd[rb - 2] != s->k) {
+        char x[128], y[128];
+        qb_shape_str(A->ndim, A->dims, x, sizeof x);
+        qb_shape_str(B->ndim, B->dims, y, sizeof y);
+        QB_NODE_ERR(e, g, n, "cannot multiply %s by %s", x, y);
+        return -1;
+    }
+    int nb;
+    int64_t bdims[QB_MAX_DIMS];
+    if (qb_broadcast(ra - 2, ad, rb - 2, bd, &nb, bdims)) {
+        QB_NODE_ERR(e, g, n, "batch dimensions do not broadcast");
+        return -1;
+    }
+    s->batch = 1;
+    for (int i = 0; i < nb; i++)
+        s->batch *= bdims[i];
+    /* batch strides (in matrices) of A and B per output batch dim */
+    int64_t acc_a = 1, acc_b = 1;
+    for (int i = nb - 1; i >= 0; i--) {
+        int ia = i - (nb - (ra - 2)), ib = i - (nb - (rb - 2));
+        int64_t da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+        s->sa[i] = da == 1 ? 0 : acc_a;
+        s->sb[i] = db == 1 ? 0 : acc_b;
+        acc_a *= da, acc_b *= db;
+        s->bdims[i] = bdims[i];
+    }
+    s->rank = nb;
+    int64_t od[QB_MAX_DIMS];
+    int r = 0;
+    for (int i = 0; i < nb; i++)
+        od[r++] = bdims[i];
+    if (A->ndim > 1)
+        od[r++] = s->m;
+    if (B->ndim > 1)
+        od[r++] = s->n;
+    qb_set_out(g, n, 0, QB_DT_FLOAT, r, od);
+    s->naive = !(B->kind == QB_T_CONST && rb == 2 && B->ndim == 2);
+    if (!s->naive) {
+        /* A's batch dims fold into M: one kernel call */
+        s->m *= s->batch;
+        s->batch = 1;
+        if (s->m > INT32_MAX / 2) {
+            QB_NODE_ERR(e, g, n, "too large");
+            return -1;
+        }
+        if (gemm_pack(g, n, s, e))
+            return -1;
+        s->packed_ok = 1;
+        n->can_clamp = 1;
+    }
+    return 0;
+}
+
+static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    gemm_state *s = n->state;
+    const float *a = qb_in(g, n, 0)->data, *b = qb_in(g, n, 1)->data;
+    float *y = (n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0))->data;
+    if (!s->naive) {
+        qb_gemm_args ga = {.m = (int)s->m, .a = a, .lda = (size_t)s->k, .c = y, .ldc = (size_t)s->n,
+                           .f_min = n->f_min, .f_max = n->f_max};
+        double t0 = g->profile ? qb_now_ms() : 0;
+        s->pack.kernel->run.gemm(&s->pack, &ga);
+        if (g->profile)
+            g->kernel_ms_acc += qb_now_ms() - t0;
+        return;
+    }
+    int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0;
+    for (int64_t bi = 0; bi < s->batch; bi++) {
+        const float *pa = a + oa * s->m * s->k, *pb = b + ob * s->k * s->n;
+        float *py = y + bi * s->m * s->n;
+        for (int64_t i = 0; i < s->m; i++)
+            for (int64_t j = 0; j < s->n; j++) {
+                float acc = 0;
+                for (int64_t kk = 0; kk < s->k; kk++)
+                    acc += pa[i * s->k + kk] * pb[kk * s->n + j];
+                py[i * s->n + j] = acc;
+            }
+        for (int d = s->rank - 1; d >= 0; d--) {
+            idx[d]++;
+            oa += s->sa[d];
+            ob += s->sb[d];
+            if (idx[d] < s->bdims[d])
+                break;
+            oa -= s->sa[d] * idx[d];
+            ob -= s->sb[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+const qb_opdef qb_ops_gemm[] = {
+    {"Gemm", gemm_prepare, gemm_run, gemm_macs},
+    {"MatMul", matmul_prepare, matmul_run, gemm_macs},
+    {NULL, NULL, NULL, NULL},
+};

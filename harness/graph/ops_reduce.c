@@ -1,0 +1,200 @@
+/*
+ * ops_reduce.c - operators that reduce or normalize along axes: Softmax
+ * (opset < 13: over the flattened tail from axis; 13+: along one axis),
+ * ReduceMean (axes, keepdims) and BatchNormalization in inference mode
+ * (when not folded into the preceding Conv or Gemm at load).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+
+typedef struct axis_state {
+    int64_t outer, len, inner; /* the tensor viewed as [outer x len x inner] */
+} axis_state;
+
+static int softmax_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e);
+    if (!x)
+        return -1;
+    if (x->dtype != QB_DT_FLOAT) {
+        QB_NODE_ERR(e, g, n, "input must be float32");
+        return -1;
+    }
+    int a = qb_axis(qb_attr_int(n, "axis", g->opset < 13 ? 1 : -1), x->ndim);
+    if (a < 0) {
+        QB_NODE_ERR(e, g, n, "axis out of range for rank %d", x->ndim);
+        return -1;
+    }
+    axis_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    s->outer = s->len = s->inner = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i < a)
+            s->outer *= x->dims[i];
+        else if (i == a || g->opset < 13)
+            s->len *= x->dims[i];
+        else
+            s->inner *= x->dims[i];
+    }
+    qb_set_out(g, n, 0, QB_DT_FLOAT, x->ndim, x->dims);
+    return 0;
+}
+
+static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const axis_state *s = n->state;
+    const float *x = qb_in(g, n, 0)->data;
+    float *y = qb_out(g, n, 0)->data;
+    for (int64_t o = 0; o < s->outer; o++)
+        for (int64_t i = 0; i < s->inner; i++) {
+            const float *xp = x + o * s->len * s->inner + i;
+            float *yp = y + o * s->len * s->inner + i;
+            float mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < s->len; j++)
+                mx = xp[j * s->inner] > mx ? xp[j * s->inner] : mx;
+            for (int64_t j = 0; j < s->len; j++) {
+                float v = expf(xp[j * s->inner] - mx);
+                yp[j * s->inner] = v;
+                sum += v;
+            }
+            for (int64_t j = 0; j < s->len; j++)
+                yp[j * s->inner] /= sum;
+        }
+}
+
+/* ---- ReduceMean ---- */
+typedef struct reduce_state {
+    int64_t in_str[QB_MAX_DIMS]; /* input strides */
+    int red[QB_MAX_DIMS];        /* reduced dims */
+    int64_t count;               /* elements per mean */
+} reduce_state;
+
+static int reduce_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e);
+    if (!x)
+        return -1;
+    if (x->dtype != QB_DT_FLOAT) {
+        QB_NODE_ERR(e, g, n, "input must be float32");
+        return -1;
+    }
+    reduce_state *s = calloc(1, sizeof *s);
+    n->state = s;
+    const int64_t *ax;
+    int na = qb_attr_ints(n, "axes", &ax), keep = (int)qb_attr_int(n, "keepdims", 1);
+    if (qb_in(g, n, 1)) {
+        QB_NODE_ERR(e, g, n, "axes as an input (opset 18) is not supported");
+        return -1;
+    }
+    for (int i = 0; i < na; i++) {
+        int a = qb_axis(ax[i], x->ndim);
+        if (a < 0) {
+            QB_NODE_ERR(e, g, n, "axis %lld out of range", (long long)ax[i]);
+            return -1;
+        }
+        s->red[a] = 1;
+    }
+    int64_t dims[QB_MAX_DIMS], acc = 1;
+    int r = 0;
+    s->count = 1;
+    for (int i = x->ndim - 1; i >= 0; i--) {
+        s->in_str[i] = acc;
+        acc *= x->dims[i];
+    }
+    for (int i = 0; i < x->ndim; i++) {
+        if (na <= 0)
+            s->red[i] = 1;
+        if (s->red[i])
+            s->count *= x->dims[i];
+        if (!s->red[i])
+            dims[r++] = x->dims[i];
+        else if (keep)
+            dims[r++] = 1;
+    }
+    qb_set_out(g, n, 0, QB_DT_FLOAT, r, dims);
+    return 0;
+}
+
+static void reduce_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const reduce_state *s = n->state;
+    const qb_tensor *xt = qb_in(g, n, 0);
+    qb_tensor *yt = qb_out(g, n, 0);
+    const float *x = xt->data;
+    float *y = yt->data;
+    int64_t ny = qb_tensor_count(yt), nx = qb_tensor_count(xt);
+    memset(y, 0, ny * sizeof(float));
+    int64_t idx[QB_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < nx; i++) {
+        /* output index: the kept dims in order */
+        int64_t o = 0;
+        for (int d = 0; d < xt->ndim; d++)
+            if (!s->red[d])
+                o = o * xt->dims[d] + idx[d];
+        y[o] += x[i];
+        for (int d = xt->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < xt->dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    for (int64_t i = 0; i < ny; i++)
+        y[i] /= (float)s->count;
+}
+
+/* ---- BatchNormalization (inference) ---- */
+static int bn_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e);
+    if (!x)
+        return -1;
+    if (qb_attr_int(n, "training_mode", 0) || (n->nout > 1 && n->out[1] >= 0)) {
+        QB_NODE_ERR(e, g, n, "training mode is not supported (inference only)");
+        return -1;
+    }
+    if (x->ndim < 2 || x->dtype != QB_DT_FLOAT) {
+        QB_NODE_ERR(e, g, n, "input must be float32 with a channel dimension");
+        return -1;
+    }
+    for (int i = 1; i < 5; i++) {
+        qb_tensor *t = qb_need_in(g, n, i, e);
+        if (!t)
+            return -1;
+        if (t->dtype != QB_DT_FLOAT || qb_tensor_count(t) != x->dims[1]) {
+            QB_NODE_ERR(e, g, n, "'%s' must be float32 with %lld elements", t->name, (long long)x->dims[1]);
+            return -1;
+        }
+    }
+    qb_set_out(g, n, 0, QB_DT_FLOAT, x->ndim, x->dims);
+    return 0;
+}
+
+static void bn_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const qb_tensor *xt = qb_in(g, n, 0);
+    const float *x = xt->data, *sc = qb_in(g, n, 1)->data, *b = qb_in(g, n, 2)->data, *m = qb_in(g, n, 3)->data,
+                *v = qb_in(g, n, 4)->data;
+    float *y = qb_out(g, n, 0)->data, eps = qb_attr_float(n, "epsilon", 1e-5f);
+    int64_t C = xt->dims[1], inner = qb_tensor_count(xt) / (xt->dims[0] * C);
+    for (int64_t o = 0; o < xt->dims[0]; o++)
+        for (int64_t c = 0; c < C; c++) {
+            float k = sc[c] / sqrtf(v[c] + eps), d = b[c] - m[c] * k;
+            const float *xp = x + (o * C + c) * inner;
+            float *yp = y + (o * C + c) * inner;
+            for (int64_t i = 0; i < inner; i++)
+                yp[i] = xp[i] * k + d;
+        }
+}
+
+const qb_opdef qb_ops_reduce[] = {
+    {"Softmax", softmax_prepare, softmax_run, NULL},
+    {"ReduceMean", reduce_prepare, reduce_run, NULL},
+    {"BatchNormalization", bn_prepare, bn_run, NULL},
+    {NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,187 @@
+/*
+ * run.c - `qbench run MODEL.onnx --input input_0.pb ... -o OUTDIR [-p fp32]
+ * [-i ISA] [--profile]`: one inference on ONNX TensorProto inputs (or
+ * `--input-raw FILE --shape AxB` for raw little-endian float32), outputs
+ * written to OUTDIR/output_N.pb. --profile runs it 10 more times and
+ * prints the time per layer and the split between kernels/ and the rest.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness/graph/ops.h"
+#include "harness/verbs/model_args.h"
+#include "harness/verbs/verbs.h"
+
+#define PROFILE_RUNS 10
+
+static int usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "qbench run: ");
+    fprintf(stderr, msg, arg);
+    fprintf(stderr, "\nusage: qbench run MODEL.onnx (--input FILE.pb | --input-raw FILE --shape AxB)... -o OUTDIR "
+            "[-p fp32] [-i ISA] [--profile]\n");
+    return 2;
+}
+
+static void print_profile(const qb_graph *g)
+{
+    double total = 0, kern = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        if (!g->nodes[i].folded)
+            total += g->nodes[i].time_ms, kern += g->nodes[i].kernel_ms;
+    printf("profile (mean of %d runs, ms per inference):\n  %-28s %-20s %10s %10s %7s\n", PROFILE_RUNS, "layer", "op",
+           "total", "kernel", "share");
+    for (int i = 0; i < g->nnodes; i++) {
+        const qb_node *n = &g->nodes[i];
+        if (n->folded)
+            continue;
+        if (n->fused_into >= 0) {
+            printf("  %-28.28s %-20s %10s (fused into %s)\n", n->name, n->op, "-", g->nodes[n->fused_into].name);
+            continue;
+        }
+        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%\n", n->name, n->op, n->time_ms / PROFILE_RUNS,
+               n->kernel_ms / PROFILE_RUNS, total > 0 ? 100 * n->time_ms / total : 0);
+    }
+    printf("total %.4f ms: kernels %.4f ms (%.1f%%), outside kernels %.4f ms (%.1f%%)\n", total / PROFILE_RUNS,
+           kern / PROFILE_RUNS, total > 0 ? 100 * kern / total : 0, (total - kern) / PROFILE_RUNS,
+           total > 0 ? 100 * (total - kern) / total : 0);
+}
+
+int qb_verb_run(int argc, char **argv)
+{
+    const char *model = NULL, *outdir = NULL, *raw_pending = NULL;
+    qb_tensor in[QB_MAX_INPUTS];
+    int nin = 0, isa = -1, profile = 0, rc = 2;
+    memset(in, 0, sizeof in);
+    qb_err e = {""};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int takes = !strcmp(a, "--input") || !strcmp(a, "--input-raw") || !strcmp(a, "--shape") || !strcmp(a, "-o") ||
+                    !strcmp(a, "-p") || !strcmp(a, "-i");
+        if (takes && i + 1 >= argc) {
+            rc = usage("missing value after %s", a);
+            goto out;
+        }
+        if (!strcmp(a, "--input")) {
+            if (nin == QB_MAX_INPUTS) {
+                rc = usage("more than %s inputs", "16");
+                goto out;
+            }
+            if (qb_tensor_load_pb(argv[++i], &in[nin], &e)) {
+                fprintf(stderr, "qbench run: %s\n", e.msg);
+                goto out;
+            }
+            nin++;
+        } else if (!strcmp(a, "--input-raw")) {
+            if (raw_pending) {
+                rc = usage("--input-raw %s has no --shape", raw_pending);
+                goto out;
+            }
+            raw_pending = argv[++i];
+        } else if (!strcmp(a, "--shape")) {
+            const char *s = argv[++i];
+            if (!raw_pending) {
+                rc = usage("--shape %s must follow --input-raw FILE", s);
+                goto out;
+            }
+            if (nin == QB_MAX_INPUTS || qb_parse_shape(s, &in[nin])) {
+                rc = usage("bad shape '%s' (want e.g. 1x3x32x32)", s);
+                goto out;
+            }
+            if (qb_load_raw(raw_pending, &in[nin], &e)) {
+                fprintf(stderr, "qbench run: %s\n", e.msg);
+                goto out;
+            }
+            nin++;
+            raw_pending = NULL;
+        } else if (!strcmp(a, "-o")) {
+            outdir = argv[++i];
+        } else if (!strcmp(a, "-p")) {
+            const char *p = argv[++i];
+            int prec = qb_precision_parse(p);
+            if (prec < 0) {
+                rc = usage("unknown precision '%s'", p);
+                goto out;
+            }
+            if (prec != QB_PREC_FP32) {
+                rc = usage("precision '%s' is not available for models yet (fp32 only)", p);
+                goto out;
+            }
+        } else if (!strcmp(a, "-i")) {
+            isa = qb_isa_parse(argv[++i]);
+            if (isa < 0) {
+                rc = usage("unknown isa '%s'", argv[i]);
+                goto out;
+            }
+        } else if (!strcmp(a, "--profile")) {
+            profile = 1;
+        } else if (a[0] == '-') {
+            rc = usage("unknown option %s", a);
+            goto out;
+        } else if (model) {
+            rc = usage("more than one model: %s", a);
+            goto out;
+        } else {
+            model = a;
+        }
+    }
+    if (raw_pending) {
+        rc = usage("--input-raw %s has no --shape", raw_pending);
+        goto out;
+    }
+    if (!model) {
+        rc = usage("%s", "missing MODEL.onnx");
+        goto out;
+    }
+    if (!outdir) {
+        rc = usage("%s", "missing -o OUTDIR");
+        goto out;
+    }
+    qb_graph *g = qb_onnx_load(model, &e);
+    if (!g) {
+        fprintf(stderr, "qbench run: %s\n", e.msg);
+        goto out;
+    }
+    if (nin != g->ninputs) {
+        fprintf(stderr, "qbench run: %s: the model has %d inputs, %d given\n", model, g->ninputs, nin);
+        qb_graph_free(g);
+        goto out;
+    }
+    if (qb_graph_prepare(g, in, nin, isa, &e) || qb_graph_run(g, in, nin, &e)) {
+        fprintf(stderr, "qbench run: %s\n", e.msg);
+        qb_graph_free(g);
+        goto out;
+    }
+    if (mkdir(outdir, 0777) && errno != EEXIST) {
+        fprintf(stderr, "qbench run: %s: cannot create the directory\n", outdir);
+        qb_graph_free(g);
+        goto out;
+    }
+    rc = 0;
+    for (int i = 0; i < g->noutputs && !rc; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/output_%d.pb", outdir, i);
+        if (qb_tensor_save_pb(path, g->tensors[g->outputs[i]], &e)) {
+            fprintf(stderr, "qbench run: %s\n", e.msg);
+            rc = 2;
+        }
+    }
+    if (!rc)
+        printf("%s: %d outputs written to %s (fp32, gemm kernel %s)\n", model, g->noutputs, outdir, g->gemm->name);
+    if (!rc && profile) {
+        g->profile = 1;
+        for (int r = 0; r < PROFILE_RUNS; r++)
+            qb_graph_run(g, in, nin, &e);
+        print_profile(g);
+    }
+    qb_graph_free(g);
+out:
+    for (int i = 0; i < nin; i++) {
+        free(in[i].name);
+        free(in[i].data);
+    }
+    return rc;
+}

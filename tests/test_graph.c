@@ -1,0 +1,772 @@
+/*
+ * test_graph.c - the model engine against hand-computed cases: each
+ * operator on a small graph built in memory, constant folding of the
+ * Shape/Gather/Concat chain in front of Reshape, BatchNormalization
+ * folding (same outputs as the unfolded graph), ONNX export and re-import
+ * (bit-identical outputs), and bad graphs (cycle, missing input,
+ * truncated file) failing with a message.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness/graph/graph.h"
+
+/* ---- building graphs ---- */
+
+static int add_t(qb_graph *g, const char *name, qb_dtype dt, int ndim, const int64_t *dims, const void *data)
+{
+    int i = qb_graph_tensor(g, name);
+    qb_tensor *t = g->tensors[i];
+    t->dtype = dt;
+    t->ndim = ndim;
+    if (ndim)
+        memcpy(t->dims, dims, ndim * sizeof *dims);
+    t->has_shape = 1;
+    if (data) {
+        size_t b = (size_t)qb_tensor_count(t) * qb_dtype_size(dt);
+        t->data = malloc(b + 1);
+        memcpy(t->data, data, b);
+        t->kind = QB_T_CONST;
+    } else {
+        t->kind = QB_T_INPUT;
+        g->inputs = realloc(g->inputs, (g->ninputs + 1) * sizeof(int));
+        g->inputs[g->ninputs++] = i;
+    }
+    return i;
+}
+
+static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs)
+{
+    char buf[256];
+    int nin = 0, nout = 0;
+    const char *in_names[8], *out_names[8];
+    char *save, *tok;
+    static char store[2][256];
+    snprintf(store[0], sizeof store[0], "%s", ins);
+    snprintf(store[1], sizeof store[1], "%s", outs);
+    for (tok = strtok_r(store[0], ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        in_names[nin++] = tok;
+    for (tok = strtok_r(store[1], ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        out_names[nout++] = tok;
+    snprintf(buf, sizeof buf, "%s_%d", op, g->nnodes);
+    int ni = qb_graph_add_node(g, op, buf, nin, nout);
+    assert_non_null(g->nodes[ni].def);
+    for (int i = 0; i < nin; i++) {
+        int t = strcmp(in_names[i], "-") ? qb_graph_tensor(g, in_names[i]) : -1;
+        g->nodes[ni].in[i] = t;
+    }
+    for (int i = 0; i < nout; i++) {
+        int t = qb_graph_tensor(g, out_names[i]);
+        g->nodes[ni].out[i] = t;
+    }
+    return &g->nodes[ni];
+}
+
+static qb_attr *new_attr(qb_node *n, const char *name, int type)
+{
+    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
+    qb_attr *a = &n->attr[n->nattr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = type;
+    return a;
+}
+
+static void attr_i(qb_node *n, const char *name, int64_t v) { new_attr(n, name, QB_ATTR_INT)->i = v; }
+static void attr_f(qb_node *n, const char *name, float v) { new_attr(n, name, QB_ATTR_FLOAT)->f = v; }
+static void attr_ints(qb_node *n, const char *name, int k, ...)
+{
+    qb_attr *a = new_attr(n, name, QB_ATTR_INTS);
+    a->n = k;
+    a->ints = calloc(k + 1, sizeof(int64_t));
+    va_list ap;
+    va_start(ap, k);
+    for (int i = 0; i < k; i++)
+        a->ints[i] = va_arg(ap, int);
+    va_end(ap);
+}
+
+static void set_outputs(qb_graph *g, const char *name)
+{
+    g->outputs = realloc(g->outputs, (g->noutputs + 1) * sizeof(int));
+    g->outputs[g->noutputs++] = qb_graph_tensor(g, name);
+}
+
+static qb_graph *new_graph(void)
+{
+    qb_graph *g = qb_graph_new("test");
+    g->opset = 13;
+    return g;
+}
+
+/* Prepare and run with one float input; returns output 0. */
+static const qb_tensor *run1(qb_graph *g, const float *x)
+{
+    qb_err e = {""};
+    if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e)) {
+        print_error("%s\n", e.msg);
+        fail();
+    }
+    qb_tensor in[4];
+    memset(in, 0, sizeof in);
+    for (int i = 0; i < g->ninputs; i++) {
+        in[i] = *g->tensors[g->inputs[i]];
+        in[i].data = (void *)x;
+    }
+    assert_int_equal(qb_graph_run(g, in, g->ninputs, &e), 0);
+    return g->tensors[g->outputs[0]];
+}
+
+static void expect(const qb_tensor *y, const char *shape, const float *want, int n, float tol)
+{
+    char sh[128];
+    qb_shape_str(y->ndim, y->dims, sh, sizeof sh);
+    assert_string_equal(sh, shape);
+    assert_int_equal(qb_tensor_count(y), n);
+    const float *d = y->data;
+    for (int i = 0; i < n; i++)
+        if (!(fabsf(d[i] - want[i]) <= tol)) {
+            print_error("element %d: %.9g, want %.9g\n", i, d[i], want[i]);
+            fail();
+        }
+}
+
+static const float x9[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+/* ---- operators ---- */
+
+static void test_conv_pad(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float w[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, b = 0.5f;
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 3, 3}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 3, 3}, w);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){1}, &b);
+    qb_node *n = add_n(g, "Conv", "x,w,b", "y");
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    set_outputs(g, "y");
+    const float want[9] = {12.5f, 21.5f, 16.5f, 27.5f, 45.5f, 33.5f, 24.5f, 39.5f, 28.5f};
+    expect(run1(g, x9), "1x1x3x3", want, 9, 1e-5f);
+    qb_graph_free(g);
+}
+
+static void test_conv_strided_grouped(void **st)
+{
+    (void)st;
+    /* 2 channels, group 2 (depthwise 3x3 path), stride 2, pad 1; channel 1 weights doubled */
+    qb_graph *g = new_graph();
+    float w[18], x[18];
+    for (int i = 0; i < 9; i++)
+        w[i] = 1, w[9 + i] = 2, x[i] = x9[i], x[9 + i] = x9[i];
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 2, 3, 3}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){2, 1, 3, 3}, w);
+    qb_node *n = add_n(g, "Conv", "x,w", "y");
+    attr_i(n, "group", 2);
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    attr_ints(n, "strides", 2, 2, 2);
+    set_outputs(g, "y");
+    const float want[8] = {12, 16, 24, 28, 24, 32, 48, 56};
+    expect(run1(g, x), "1x2x2x2", want, 8, 1e-5f);
+    qb_graph_free(g);
+}
+
+static void test_conv_dilated_same(void **st)
+{
+    (void)st;
+    /* 2x2 kernel of ones, dilation 2, auto_pad SAME_UPPER on 3x3 */
+    qb_graph *g = new_graph();
+    float w[4] = {1, 1, 1, 1};
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 3, 3}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 2, 2}, w);
+    qb_node *n = add_n(g, "Conv", "x,w", "y");
+    attr_ints(n, "dilations", 2, 2, 2);
+    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
+    n->attr[n->nattr] = (qb_attr){.name = strdup("auto_pad"), .type = QB_ATTR_STRING, .s = strdup("SAME_UPPER")};
+    n->nattr++;
+    set_outputs(g, "y");
+    /* effective kernel 3, total pad 2: begin 1, end 1; taps at offsets -1 and +1 */
+    const float want[9] = {5, 10, 5, 10, 20, 10, 5, 10, 5};
+    expect(run1(g, x9), "1x1x3x3", want, 9, 1e-5f);
+    qb_graph_free(g);
+}
+
+static void test_gemm_attrs(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float b[4] = {1, 0, 0, 1}, c[2] = {1, 1};
+    add_t(g, "a", QB_DT_FLOAT, 2, (int64_t[]){2, 2}, NULL);
+    add_t(g, "b", QB_DT_FLOAT, 2, (int64_t[]){2, 2}, b);
+    add_t(g, "c", QB_DT_FLOAT, 1, (int64_t[]){2}, c);
+    qb_node *n = add_n(g, "Gemm", "a,b,c", "y");
+    attr_i(n, "transA", 1);
+    attr_f(n, "alpha", 2.0f);
+    attr_f(n, "beta", 3.0f);
+    set_outputs(g, "y");
+    const float a[4] = {1, 2, 3, 4}; /* A^T = [[1,3],[2,4]] */
+    const float want[4] = {5, 9, 7, 11};
+    expect(run1(g, a), "2x2", want, 4, 1e-5f);
+    qb_graph_free(g);
+}
+
+static void test_matmul_batched(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float b[6] = {1, 2, 3, 4, 5, 6}; /* 3x2 */
+    add_t(g, "a", QB_DT_FLOAT, 3, (int64_t[]){1, 2, 3}, NULL);
+    add_t(g, "b", QB_DT_FLOAT, 2, (int64_t[]){3, 2}, b);
+    add_n(g, "MatMul", "a,b", "y");
+    set_outputs(g, "y");
+    const float want[4] = {22, 28, 49, 64};
+    expect(run1(g, x9), "1x2x2", want, 4, 1e-5f);
+    qb_graph_free(g);
+}
+
+static void test_broadcast_arith(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float r[3] = {10, 20, 30}, two = 2, c1[1] = {1};
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    add_t(g, "r", QB_DT_FLOAT, 1, (int64_t[]){3}, r);
+    add_t(g, "two", QB_DT_FLOAT, 0, NULL, &two);
+    add_t(g, "one", QB_DT_FLOAT, 2, (int64_t[]){1, 1}, c1);
+    add_n(g, "Add", "x,r", "s");      /* 11 22 33 / 14 25 36 */
+    add_n(g, "Mul", "s,two", "m");    /* 22 44 66 / 28 50 72 */
+    add_n(g, "Sub", "m,one", "d");    /* 21 43 65 / 27 49 71 */
+    add_n(g, "Div", "d,two", "q");    /* 10.5 21.5 32.5 / 13.5 24.5 35.5 */
+    add_n(g, "Pow", "two,q", "p");    /* broadcast scalar base: 2^q */
+    add_n(g, "Sqrt", "q", "y");
+    set_outputs(g, "y");
+    set_outputs(g, "p"); /* an output, so the arena does not reuse its buffer */
+    const float want[6] = {sqrtf(10.5f), sqrtf(21.5f), sqrtf(32.5f), sqrtf(13.5f), sqrtf(24.5f), sqrtf(35.5f)};
+    expect(run1(g, x9), "2x3", want, 6, 1e-6f);
+    const qb_tensor *p = g->tensors[g->outputs[1]];
+    assert_float_equal(((float *)p->data)[0], powf(2, 10.5f), 1e-2);
+    qb_graph_free(g);
+}
+
+static void test_activations(void **st)
+{
+    (void)st;
+    const float x[6] = {-4, -1, 0, 0.5f, 2, 7};
+    struct {
+        const char *op;
+        float want[6];
+    } cases[] = {
+        {"Relu", {0, 0, 0, 0.5f, 2, 7}},
+        {"LeakyRelu", {-0.04f, -0.01f, 0, 0.5f, 2, 7}},
+        {"HardSigmoid", {0, 0.3f, 0.5f, 0.6f, 0.9f, 1}},
+        {"HardSwish", {0, -1.0f / 3, 0, 0.5f * 7 / 12, 2 * 5.0f / 6, 7}},
+        {"Sigmoid", {1 / (1 + expf(4)), 1 / (1 + expf(1)), 0.5f, 1 / (1 + expf(-0.5f)), 1 / (1 + expf(-2)), 1 / (1 + expf(-7))}},
+        {"Tanh", {tanhf(-4), tanhf(-1), 0, tanhf(0.5f), tanhf(2), tanhf(7)}},
+        {"Identity", {-4, -1, 0, 0.5f, 2, 7}},
+        {"Dropout", {-4, -1, 0, 0.5f, 2, 7}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        qb_graph *g = new_graph();
+        add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+        add_n(g, cases[c].op, "x", "y");
+        set_outputs(g, "y");
+        expect(run1(g, x), "2x3", cases[c].want, 6, 1e-6f);
+        qb_graph_free(g);
+    }
+    /* Clip with min/max inputs (opset 11+) */
+    qb_graph *g = new_graph();
+    float lo = -1.5f, hi = 1.0f;
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    add_t(g, "lo", QB_DT_FLOAT, 0, NULL, &lo);
+    add_t(g, "hi", QB_DT_FLOAT, 0, NULL, &hi);
+    add_n(g, "Clip", "x,lo,hi", "y");
+    set_outputs(g, "y");
+    const float want[6] = {-1.5f, -1, 0, 0.5f, 1, 1};
+    expect(run1(g, x), "2x3", want, 6, 0);
+    qb_graph_free(g);
+}
+
+static void test_pools(void **st)
+{
+    (void)st;
+    float x[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 4, 4}, NULL);
+    qb_node *n = add_n(g, "MaxPool", "x", "m");
+    attr_ints(n, "kernel_shape", 2, 2, 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    n = add_n(g, "AveragePool", "x", "a");
+    attr_ints(n, "kernel_shape", 2, 3, 3);
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    attr_ints(n, "strides", 2, 2, 2);
+    add_n(g, "GlobalAveragePool", "x", "y");
+    set_outputs(g, "y");
+    set_outputs(g, "m");
+    set_outputs(g, "a");
+    const float want_y[1] = {8.5f};
+    expect(run1(g, x), "1x1x1x1", want_y, 1, 1e-6f);
+    const float want_m[4] = {6, 8, 14, 16};
+    expect(g->tensors[g->outputs[1]], "1x1x2x2", want_m, 4, 0);
+    /* windows without the padding: (1+2+5+6)/4, (2+3+4+6+7+8)/6, ... */
+    const float want_a[4] = {3.5f, 5, 9.5f, 11};
+    expect(g->tensors[g->outputs[2]], "1x1x2x2", want_a, 4, 1e-6f);
+    qb_graph_free(g);
+}
+
+static void test_softmax_reducemean_bn(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float sc[3] = {1, 2, 1}, bi[3] = {0, 1, 0}, mu[3] = {1, 0, 0}, va[3] = {3, 0, 1};
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){3, 3}, NULL);
+    add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){3}, sc);
+    add_t(g, "bi", QB_DT_FLOAT, 1, (int64_t[]){3}, bi);
+    add_t(g, "mu", QB_DT_FLOAT, 1, (int64_t[]){3}, mu);
+    add_t(g, "va", QB_DT_FLOAT, 1, (int64_t[]){3}, va);
+    add_n(g, "Softmax", "x", "s");
+    qb_node *n = add_n(g, "ReduceMean", "x", "r");
+    attr_ints(n, "axes", 1, 1);
+    attr_i(n, "keepdims", 0);
+    n = add_n(g, "BatchNormalization", "x,sc,bi,mu,va", "b");
+    attr_f(n, "epsilon", 1.0f);
+    set_outputs(g, "s");
+    set_outputs(g, "r");
+    set_outputs(g, "b");
+    float e1 = expf(1), e2 = expf(2), z = 1 + e1 + e2;
+    const float want_s[9] = {1 / z, e1 / z, e2 / z, 1 / z, e1 / z, e2 / z, 1 / z, e1 / z, e2 / z};
+    expect(run1(g, x9), "3x3", want_s, 9, 1e-6f);
+    const float want_r[3] = {2, 5, 8};
+    expect(g->tensors[g->outputs[1]], "3", want_r, 3, 1e-6f);
+    /* channel = dim 1: y = (x - mu) * sc / sqrt(va + 1) + bi */
+    const float want_b[9] = {0, 5, 3 / sqrtf(2), 1.5f, 11, 6 / sqrtf(2), 3, 17, 9 / sqrtf(2)};
+    expect(g->tensors[g->outputs[2]], "3x3", want_b, 9, 1e-5f);
+    qb_graph_free(g);
+}
+
+static void test_shape_ops_folded(void **st)
+{
+    (void)st;
+    /* y = Reshape(x, Concat(Gather(Shape(x), 0), [-1])) : the exporter's flatten */
+    qb_graph *g = new_graph();
+    int64_t zero = 0, m1[1] = {-1}, ax0[1] = {0};
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 3, 3}, NULL);
+    add_t(g, "zero", QB_DT_INT64, 0, NULL, &zero);
+    add_t(g, "m1", QB_DT_INT64, 1, (int64_t[]){1}, m1);
+    add_t(g, "ax0", QB_DT_INT64, 1, (int64_t[]){1}, ax0);
+    add_n(g, "Shape", "x", "shp");
+    add_n(g, "Gather", "shp,zero", "n");
+    add_n(g, "Unsqueeze", "n,ax0", "n1");
+    qb_node *c = add_n(g, "Concat", "n1,m1", "tgt");
+    attr_i(c, "axis", 0);
+    add_n(g, "Reshape", "x,tgt", "flat");
+    qb_node *t = add_n(g, "Transpose", "flat", "tr");
+    attr_ints(t, "perm", 2, 1, 0);
+    add_n(g, "Squeeze", "tr", "sq"); /* 9x1 -> 9 */
+    int64_t st0[1] = {1}, en0[1] = {8}, sp[1] = {3};
+    add_t(g, "st", QB_DT_INT64, 1, (int64_t[]){1}, st0);
+    add_t(g, "en", QB_DT_INT64, 1, (int64_t[]){1}, en0);
+    add_t(g, "ax", QB_DT_INT64, 1, (int64_t[]){1}, ax0);
+    add_t(g, "sp", QB_DT_INT64, 1, (int64_t[]){1}, sp);
+    add_n(g, "Slice", "sq,st,en,ax,sp", "y");
+    set_outputs(g, "y");
+    const float want[3] = {2, 5, 8};
+    expect(run1(g, x9), "3", want, 3, 0);
+    for (int i = 0; i < 4; i++) /* Shape, Gather, Unsqueeze, Concat */
+        assert_true(g->nodes[i].folded);
+    qb_graph_free(g);
+}
+
+static void test_flatten_cast_constant(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 3, 3}, NULL);
+    qb_node *c = add_n(g, "Constant", "", "k");
+    qb_attr *a = new_attr(c, "value_ints", QB_ATTR_INTS);
+    a->n = 1;
+    a->ints = calloc(2, sizeof(int64_t));
+    a->ints[0] = 3;
+    qb_node *ca = add_n(g, "Cast", "k", "kf");
+    attr_i(ca, "to", QB_DT_FLOAT);
+    qb_node *f = add_n(g, "Flatten", "x", "f");
+    attr_i(f, "axis", 2);
+    add_n(g, "Mul", "f,kf", "y");
+    set_outputs(g, "y");
+    const float want[9] = {3, 6, 9, 12, 15, 18, 21, 24, 27};
+    expect(run1(g, x9), "1x9", want, 9, 0);
+    qb_graph_free(g);
+}
+
+/* ---- BN folding and export round trip on one small conv net ---- */
+
+static qb_graph *conv_bn_net(void)
+{
+    qb_graph *g = new_graph();
+    float w[4 * 2 * 3 * 3], b[4], sc[4], bi[4], mu[4], va[4], fw[3 * 4 * 9], fb[3];
+    unsigned s = 12345;
+#define RND() ((float)((s = s * 1103515245u + 12345u) >> 8 & 0xffff) / 65536.0f - 0.5f)
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        w[i] = RND();
+    for (int i = 0; i < 4; i++)
+        b[i] = RND(), sc[i] = 1 + RND(), bi[i] = RND(), mu[i] = RND(), va[i] = 0.5f + RND();
+    for (size_t i = 0; i < sizeof fw / sizeof fw[0]; i++)
+        fw[i] = RND();
+    for (int i = 0; i < 3; i++)
+        fb[i] = RND();
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 2, 3, 3}, NULL);
+    g->tensors[g->inputs[0]]->sym[0] = 1;
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){4, 2, 3, 3}, w);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){4}, b);
+    add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){4}, sc);
+    add_t(g, "bi", QB_DT_FLOAT, 1, (int64_t[]){4}, bi);
+    add_t(g, "mu", QB_DT_FLOAT, 1, (int64_t[]){4}, mu);
+    add_t(g, "va", QB_DT_FLOAT, 1, (int64_t[]){4}, va);
+    add_t(g, "fw", QB_DT_FLOAT, 2, (int64_t[]){3, 36}, fw);
+    add_t(g, "fb", QB_DT_FLOAT, 1, (int64_t[]){3}, fb);
+    qb_node *n = add_n(g, "Conv", "x,w,b", "c");
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    add_n(g, "BatchNormalization", "c,sc,bi,mu,va", "bn");
+    add_n(g, "Relu", "bn", "r");
+    add_n(g, "Flatten", "r", "f");
+    n = add_n(g, "Gemm", "f,fw,fb", "y");
+    attr_i(n, "transB", 1);
+    set_outputs(g, "y");
+    return g;
+}
+
+static const float net_x[18] = {1, -2, 3, 0.5f, 0, -1, 2, 2, -3, 0.25f, 1, -1, 4, 0, 1, -2, 1, 0.5f};
+
+static void test_bn_folding(void **st)
+{
+    (void)st;
+    qb_graph *ref = conv_bn_net(), *fold = conv_bn_net();
+    ref->no_fold_bn = 1;
+    const qb_tensor *yr = run1(ref, net_x), *yf = run1(fold, net_x);
+    int bns = 0;
+    for (int i = 0; i < fold->nnodes; i++)
+        bns += !strcmp(fold->nodes[i].op, "BatchNormalization");
+    assert_int_equal(bns, 0);
+    float want[3];
+    memcpy(want, yr->data, sizeof want);
+    for (int i = 0; i < 3; i++)
+        want[i] = ((float *)yr->data)[i];
+    expect(yf, "1x3", want, 3, 1e-4f);
+    qb_graph_free(ref);
+    qb_graph_free(fold);
+}
+
+/* Gemm (transB = 0) followed by BatchNormalization over its N columns */
+static qb_graph *gemm_bn_net(void)
+{
+    qb_graph *g = new_graph();
+    float w[3 * 4] = {0.5f, -1, 2, 0.25f, 1, 1, -0.5f, 3, 2, 0, 1, -1}, c[4] = {0.1f, 0.2f, -0.3f, 0.4f};
+    float sc[4] = {1.5f, 0.5f, 2, 1}, bi[4] = {0, 1, -1, 0.5f}, mu[4] = {0.1f, -0.2f, 0.3f, 0}, va[4] = {1, 2, 0.5f, 4};
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 2, (int64_t[]){3, 4}, w);
+    add_t(g, "c", QB_DT_FLOAT, 1, (int64_t[]){4}, c);
+    add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){4}, sc);
+    add_t(g, "bi", QB_DT_FLOAT, 1, (int64_t[]){4}, bi);
+    add_t(g, "mu", QB_DT_FLOAT, 1, (int64_t[]){4}, mu);
+    add_t(g, "va", QB_DT_FLOAT, 1, (int64_t[]){4}, va);
+    add_n(g, "Gemm", "x,w,c", "m");
+    add_n(g, "BatchNormalization", "m,sc,bi,mu,va", "y");
+    set_outputs(g, "y");
+    return g;
+}
+
+static void test_bn_folding_gemm(void **st)
+{
+    (void)st;
+    qb_graph *ref = gemm_bn_net(), *fold = gemm_bn_net();
+    ref->no_fold_bn = 1;
+    const float x[6] = {1, 2, 3, -1, 0.5f, 2};
+    const qb_tensor *yr = run1(ref, x), *yf = run1(fold, x);
+    assert_int_equal(fold->nnodes, 1);
+    expect(yf, "2x4", yr->data, 8, 1e-5f);
+    qb_graph_free(ref);
+    qb_graph_free(fold);
+}
+
+/* A chain of convolutions (3x3, depthwise strided, 1x1, grouped dilated
+ * 3x3, 1x1 with batch 2) kept NHWC between the convs: the same outputs as
+ * with NCHW everywhere. */
+static qb_graph *conv_chain(int nchw_only)
+{
+    qb_graph *g = new_graph();
+    g->nchw_only = nchw_only;
+    unsigned s = 777;
+    struct {
+        int cout, cin_g, k, stride, group, dil, pad;
+    } L[] = {{8, 3, 3, 1, 1, 1, 1}, {8, 1, 3, 2, 8, 1, 1}, {12, 8, 1, 1, 1, 1, 0}, {12, 6, 3, 1, 2, 2, 2}, {5, 12, 1, 1, 1, 1, 0}};
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){2, 3, 9, 7}, NULL);
+    char in[32] = "x";
+    for (int l = 0; l < 5; l++) {
+        int nw = L[l].cout * L[l].cin_g * L[l].k * L[l].k;
+        float *w = malloc(nw * sizeof(float)), b[16];
+        for (int i = 0; i < nw; i++)
+            w[i] = (float)((s = s * 1103515245u + 12345u) >> 8 & 0xffff) / 65536.0f - 0.5f;
+        for (int i = 0; i < L[l].cout; i++)
+            b[i] = 0.1f * (float)i - 0.3f;
+        char wn[16], bn[16], cn[16], rn[16];
+        snprintf(wn, sizeof wn, "w%d", l), snprintf(bn, sizeof bn, "b%d", l);
+        snprintf(cn, sizeof cn, "c%d", l), snprintf(rn, sizeof rn, "r%d", l);
+        add_t(g, wn, QB_DT_FLOAT, 4, (int64_t[]){L[l].cout, L[l].cin_g, L[l].k, L[l].k}, w);
+        add_t(g, bn, QB_DT_FLOAT, 1, (int64_t[]){L[l].cout}, b);
+        free(w);
+        char ins[64];
+        snprintf(ins, sizeof ins, "%s,%s,%s", in, wn, bn);
+        qb_node *n = add_n(g, "Conv", ins, cn);
+        attr_ints(n, "pads", 4, L[l].pad, L[l].pad, L[l].pad, L[l].pad);
+        attr_ints(n, "strides", 2, L[l].stride, L[l].stride);
+        attr_ints(n, "dilations", 2, L[l].dil, L[l].dil);
+        attr_i(n, "group", L[l].group);
+        add_n(g, l ? "Relu" : "Sigmoid", cn, rn); /* Relu fuses, Sigmoid does not */
+        snprintf(in, sizeof in, "%s", l ? rn : cn);
+        if (!l) /* Sigmoid is a side output: the first conv's output also feeds a non-conv */
+            set_outputs(g, rn);
+    }
+    set_outputs(g, in);
+    return g;
+}
+
+static void test_nhwc_chain(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 9 * 7];
+    for (int i = 0; i < 2 * 3 * 9 * 7; i++)
+        x[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    qb_graph *ref = conv_chain(1), *opt = conv_chain(0);
+    run1(ref, x);
+    run1(opt, x);
+    /* conv 0 (its output also feeds Sigmoid) NCHW; 1: out; 2, 3: in and out; 4 (graph output): in */
+    int want[5] = {0, 2, 3, 3, 1}, k = 0;
+    for (int i = 0; i < opt->nnodes; i++)
+        if (!strcmp(opt->nodes[i].op, "Conv"))
+            assert_int_equal(opt->nodes[i].nhwc, want[k++]);
+    for (int o = 0; o < ref->noutputs; o++) {
+        const qb_tensor *a = ref->tensors[ref->outputs[o]], *b = opt->tensors[opt->outputs[o]];
+        char sh[128];
+        qb_shape_str(a->ndim, a->dims, sh, sizeof sh);
+        expect(b, sh, a->data, (int)qb_tensor_count(a), 1e-5f);
+    }
+    qb_graph_free(ref);
+    qb_graph_free(opt);
+}
+
+static void test_export_roundtrip(void **st)
+{
+    (void)st;
+    char path[] = "/tmp/qbench_rtXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    qb_graph *g = conv_bn_net();
+    const qb_tensor *y = run1(g, net_x);
+    float first[3];
+    memcpy(first, y->data, sizeof first);
+    qb_err e = {""};
+    assert_int_equal(qb_onnx_save(g, path, &e), 0);
+    qb_graph_free(g);
+    g = qb_onnx_load(path, &e);
+    if (!g)
+        print_error("%s\n", e.msg);
+    assert_non_null(g);
+    assert_int_equal(g->opset, 13);
+    assert_true(g->tensors[g->inputs[0]]->sym[0]); /* the batch stays symbolic */
+    qb_tensor in = *g->tensors[g->inputs[0]];
+    in.data = (void *)net_x;
+    assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), 0);
+    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+    assert_memory_equal(g->tensors[g->outputs[0]]->data, first, sizeof first);
+    /* a truncated copy fails with a message naming the file */
+    FILE *f = fopen(path, "rb");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, n / 2, f);
+    fclose(f);
+    qb_graph_free(g);
+    g = qb_onnx_load(path, &e);
+    assert_null(g);
+    assert_non_null(strstr(e.msg, path));
+    unlink(path);
+}
+
+/* An opset-9 graph (axes, starts/ends, min/max as attributes; Softmax over
+ * the flattened tail) rewritten to opset 13 form gives the same results. */
+static void test_upgrade_opset9(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    g->opset = 9;
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    qb_node *n = add_n(g, "Unsqueeze", "x", "u");
+    attr_ints(n, "axes", 1, 0);
+    n = add_n(g, "Slice", "u", "s");
+    attr_ints(n, "starts", 1, 1);
+    attr_ints(n, "ends", 1, 3);
+    attr_ints(n, "axes", 1, 2);
+    n = add_n(g, "Squeeze", "s", "q");
+    attr_ints(n, "axes", 1, 0);
+    n = add_n(g, "Clip", "q", "c");
+    attr_f(n, "min", 2.0f);
+    attr_f(n, "max", 5.0f);
+    n = add_n(g, "Softmax", "c", "y");
+    attr_i(n, "axis", 1);
+    set_outputs(g, "y");
+    qb_err e = {""};
+    assert_int_equal(qb_graph_upgrade(g, &e), 0);
+    assert_int_equal(g->opset, 13);
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    float a = 1 / (1 + expf(1)), b = 1 - a;
+    const float want[4] = {a, b, 0.5f, 0.5f};
+    expect(run1(g, x), "2x2", want, 4, 1e-6f);
+    qb_graph_free(g);
+}
+
+/* Old-opset models from libonnx-testdata (upgraded to opset 13 at load):
+ * run, export, re-import, run again: bit-identical, and the file is at 13. */
+static void test_export_old_models(void **st)
+{
+    (void)st;
+    static const char *cases[] = {"pytorch-converted/test_Softmax", "pytorch-converted/test_log_softmax_dim3",
+                                  "pytorch-operator/test_operator_view", "pytorch-converted/test_Conv2d_depthwise",
+                                  "pytorch-operator/test_operator_clip", "node/test_squeeze",
+                                  "node/test_unsqueeze_axis_1", "node/test_clip_default_inbounds"};
+    int tried = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char model[512], input[512], path[] = "/tmp/qbench_oldXXXXXX";
+        snprintf(model, sizeof model, "/usr/share/libonnx-testdata/data/%s/model.onnx", cases[c]);
+        snprintf(input, sizeof input, "/usr/share/libonnx-testdata/data/%s/test_data_set_0/input_0.pb", cases[c]);
+        qb_err e = {""};
+        qb_graph *g = qb_onnx_load(model, &e);
+        if (!g)
+            continue; /* test data not installed, or an unsupported op (log_softmax) */
+        qb_tensor in;
+        if (g->ninputs != 1 || qb_tensor_load_pb(input, &in, &e)) {
+            qb_graph_free(g);
+            continue;
+        }
+        tried++;
+        assert_int_equal(g->opset, 13);
+        assert_int_equal(qb_graph_prepare(g, &in, 1, -1, &e), 0);
+        assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+        const qb_tensor *y = g->tensors[g->outputs[0]];
+        size_t bytes = (size_t)qb_tensor_count(y) * qb_dtype_size(y->dtype);
+        void *first = malloc(bytes);
+        memcpy(first, y->data, bytes);
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(qb_onnx_save(g, path, &e), 0);
+        qb_graph_free(g);
+        g = qb_onnx_load(path, &e);
+        if (!g)
+            print_error("%s: %s\n", cases[c], e.msg);
+        assert_non_null(g);
+        assert_int_equal(qb_graph_prepare(g, &in, 1, -1, &e), 0);
+        assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+        assert_memory_equal(g->tensors[g->outputs[0]]->data, first, bytes);
+        free(first);
+        free(in.name);
+        free(in.data);
+        qb_graph_free(g);
+        unlink(path);
+    }
+    if (!tried)
+        skip();
+}
+
+static void test_dynamic_batch(void **st)
+{
+    (void)st;
+    qb_graph *g = conv_bn_net();
+    qb_err e = {""};
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    qb_tensor in = *g->tensors[g->inputs[0]];
+    in.dims[0] = 2;
+    float x2[36];
+    memcpy(x2, net_x, sizeof net_x);
+    memcpy(x2 + 18, net_x, sizeof net_x);
+    in.data = x2;
+    assert_int_equal(qb_graph_prepare(g, &in, 1, -1, &e), 0);
+    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+    const qb_tensor *y = g->tensors[g->outputs[0]];
+    assert_int_equal(y->dims[0], 2);
+    assert_memory_equal((float *)y->data, (float *)y->data + 3, 3 * sizeof(float));
+    qb_graph_free(g);
+}
+
+static void test_bad_graphs(void **st)
+{
+    (void)st;
+    qb_err e = {""};
+    /* cycle */
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){3}, NULL);
+    add_n(g, "Add", "x,b", "a");
+    add_n(g, "Relu", "a", "b");
+    set_outputs(g, "b");
+    assert_int_equal(qb_graph_sort(g, &e), -1);
+    assert_non_null(strstr(e.msg, "cycle"));
+    qb_graph_free(g);
+    /* missing input */
+    g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){3}, NULL);
+    add_n(g, "Add", "x,nowhere", "y");
+    set_outputs(g, "y");
+    assert_int_equal(qb_graph_sort(g, &e), -1);
+    assert_non_null(strstr(e.msg, "nowhere"));
+    qb_graph_free(g);
+    /* shapes that do not broadcast */
+    g = new_graph();
+    float r[2] = {1, 2};
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){3}, NULL);
+    add_t(g, "r", QB_DT_FLOAT, 1, (int64_t[]){2}, r);
+    add_n(g, "Add", "x,r", "y");
+    set_outputs(g, "y");
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
+    assert_non_null(strstr(e.msg, "broadcast"));
+    qb_graph_free(g);
+    /* missing file */
+    assert_null(qb_onnx_load("/nonexistent/model.onnx", &e));
+    assert_non_null(strstr(e.msg, "/nonexistent/model.onnx"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_pad),
+        cmocka_unit_test(test_conv_strided_grouped),
+        cmocka_unit_test(test_conv_dilated_same),
+        cmocka_unit_test(test_gemm_attrs),
+        cmocka_unit_test(test_matmul_batched),
+        cmocka_unit_test(test_broadcast_arith),
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_pools),
+        cmocka_unit_test(test_softmax_reducemean_bn),
+        cmocka_unit_test(test_shape_ops_folded),
+        cmocka_unit_test(test_flatten_cast_constant),
+        cmocka_unit_test(test_bn_folding),
+        cmocka_unit_test(test_bn_folding_gemm),
+        cmocka_unit_test(test_nhwc_chain),
+        cmocka_unit_test(test_export_roundtrip),
+        cmocka_unit_test(test_upgrade_opset9),
+        cmocka_unit_test(test_export_old_models),
+        cmocka_unit_test(test_dynamic_batch),
+        cmocka_unit_test(test_bad_graphs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,208 @@
+/*
+ * test_onnx.c - the ONNX backend node tests (Debian's libonnx-testdata) as
+ * conformance suite: for every case directory (model.onnx plus
+ * test_data_set_N directories of input_N.pb and output_N.pb) whose operators qbench
+ * supports, run the model on each data set and compare every output
+ * within rtol 1e-4 / atol 1e-5. Cases with an unsupported operator,
+ * element type or feature are skipped (-v lists why). Ends with
+ * "N passed, N failed, N skipped"; exit 1 if any failed.
+ * Usage: test_onnx [-v] [-k FILTER] DIR...
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness/graph/graph.h"
+
+#define RTOL 1e-4
+#define ATOL 1e-5
+#define MAXT 16
+
+static int verbose;
+
+static int is_unsupported(const char *msg)
+{
+    return strstr(msg, "not supported") || strstr(msg, "qbench supports") || strstr(msg, "runs float32") ||
+           strstr(msg, "must be constant") || strstr(msg, "must be float32") || strstr(msg, "element type");
+}
+
+static int load_set(const char *dir, const char *prefix, qb_tensor *t, int *n, qb_err *e)
+{
+    *n = 0;
+    for (int i = 0; i < MAXT; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s_%d.pb", dir, prefix, i);
+        struct stat st;
+        if (stat(p, &st))
+            break;
+        if (qb_tensor_load_pb(p, &t[i], e))
+            return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+static void free_set(qb_tensor *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(t[i].name);
+        free(t[i].data);
+    }
+}
+
+/* 0 pass, 1 fail, 2 skip; why filled for fail/skip. */
+static int run_case(const char *root, const char *name, char *why, size_t wl)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", root, name);
+    qb_err e = {""};
+    qb_graph *g = qb_onnx_load(path, &e);
+    if (!g) {
+        snprintf(why, wl, "%s", e.msg);
+        return is_unsupported(e.msg) ? 2 : 1;
+    }
+    qb_graph_free(g);
+    g = NULL;
+    int sets = 0;
+    for (int s = 0;; s++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s/test_data_set_%d", root, name, s);
+        struct stat st;
+        if (stat(dir, &st))
+            break;
+        sets++;
+        qb_tensor in[MAXT], out[MAXT];
+        int nin = 0, nout = 0, rc = 0;
+        memset(in, 0, sizeof in);
+        memset(out, 0, sizeof out);
+        if (load_set(dir, "input", in, &nin, &e) || load_set(dir, "output", out, &nout, &e)) {
+            snprintf(why, wl, "%s", e.msg);
+            rc = is_unsupported(e.msg) ? 2 : 1;
+            goto done;
+        }
+        g = qb_onnx_load(path, &e);
+        if (!g || qb_graph_prepare(g, in, nin, -1, &e) || qb_graph_run(g, in, nin, &e)) {
+            snprintf(why, wl, "%s", e.msg);
+            rc = is_unsupported(e.msg) ? 2 : 1;
+            goto done;
+        }
+        if (g->noutputs != nout) {
+            snprintf(why, wl, "%d outputs, expected %d", g->noutputs, nout);
+            rc = 1;
+            goto done;
+        }
+        for (int i = 0; i < nout && !rc; i++) {
+            const qb_tensor *y = g->tensors[g->outputs[i]];
+            int same = y->ndim == out[i].ndim;
+            for (int k = 0; same && k < y->ndim; k++)
+                same = y->dims[k] == out[i].dims[k];
+            if (same && y->dtype != out[i].dtype) {
+                snprintf(why, wl, "output %d is %s (qbench computes float32)", i, qb_dtype_name(out[i].dtype));
+                rc = 2;
+                break;
+            }
+            if (!same) {
+                char a[128], b[128];
+                qb_shape_str(y->ndim, y->dims, a, sizeof a);
+                qb_shape_str(out[i].ndim, out[i].dims, b, sizeof b);
+                snprintf(why, wl, "set %d output %d: shape %s, expected %s", s, i, a, b);
+                rc = 1;
+                break;
+            }
+            if (y->dtype != QB_DT_FLOAT) { /* a folded integer output: exact */
+                if (memcmp(y->data, out[i].data, (size_t)qb_tensor_count(y) * qb_dtype_size(y->dtype))) {
+                    snprintf(why, wl, "set %d output %d: integer values differ", s, i);
+                    rc = 1;
+                }
+                continue;
+            }
+            const float *p = y->data, *q = out[i].data;
+            for (int64_t j = 0, c = qb_tensor_count(y); j < c; j++) {
+                int ok = (isnan(p[j]) && isnan(q[j])) || (p[j] == q[j]) ||
+                         fabs((double)p[j] - q[j]) <= ATOL + RTOL * fabs((double)q[j]);
+                if (!ok) {
+                    snprintf(why, wl, "set %d output %d element %lld: %.9g, expected %.9g", s, i, (long long)j, p[j],
+                             q[j]);
+                    rc = 1;
+                    break;
+                }
+            }
+        }
+    done:
+        qb_graph_free(g);
+        g = NULL;
+        free_set(in, nin);
+        free_set(out, nout);
+        if (rc)
+            return rc;
+    }
+    if (!sets) {
+        snprintf(why, wl, "no test data sets");
+        return 2;
+    }
+    return 0;
+}
+
+static void run_dir(const char *root, const char *filter, int *pass, int *fail, int *skip)
+{
+    struct dirent **ents;
+    int ne = scandir(root, &ents, NULL, alphasort);
+    if (ne < 0) {
+        printf("FAIL %s: cannot read the directory (install libonnx-testdata)\n", root);
+        (*fail)++;
+        return;
+    }
+    for (int i = 0; i < ne; i++) {
+        const char *nm = ents[i]->d_name;
+        if (strncmp(nm, "test_", 5) || (filter && !strstr(nm, filter))) {
+            free(ents[i]);
+            continue;
+        }
+        char why[1024] = "";
+        int rc = run_case(root, nm, why, sizeof why);
+        if (rc == 0) {
+            (*pass)++;
+            if (verbose)
+                printf("PASS %s\n", nm);
+        } else if (rc == 1) {
+            (*fail)++;
+            printf("FAIL %s: %s\n", nm, why);
+        } else {
+            (*skip)++;
+            if (verbose)
+                printf("SKIP %s: %s\n", nm, why);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+int main(int argc, char **argv)
+{
+    int a = 1;
+    const char *filter = NULL;
+    for (; a < argc && argv[a][0] == '-'; a++) {
+        if (!strcmp(argv[a], "-v"))
+            verbose = 1;
+        else if (!strcmp(argv[a], "-k") && a + 1 < argc)
+            filter = argv[++a];
+        else
+            break;
+    }
+    if (a >= argc) {
+        fprintf(stderr, "usage: test_onnx [-v] [-k FILTER] DIR...\n");
+        return 2;
+    }
+    int pass = 0, fail = 0, skip = 0;
+    for (; a < argc; a++) {
+        int p = 0, f = 0, s = 0;
+        run_dir(argv[a], filter, &p, &f, &s);
+        printf("%s: %d passed, %d failed, %d skipped\n", argv[a], p, f, s);
+        pass += p, fail += f, skip += s;
+    }
+    printf("%d passed, %d failed, %d skipped\n", pass, fail, skip);
+    return fail ? 1 : 0;
+}
