@@ -3,8 +3,9 @@
  * operator on a small graph built in memory, constant folding of the
  * Shape/Gather/Concat chain in front of Reshape, BatchNormalization
  * folding (same outputs as the unfolded graph), ONNX export and re-import
- * (bit-identical outputs), and bad graphs (cycle, missing input,
- * truncated file) failing with a message.
+ * (bit-identical outputs), element types other than float32, zero-sized
+ * tensors, training-mode BatchNormalization and Dropout, and bad graphs
+ * (cycle, missing input, truncated file) failing with a message.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -133,7 +134,7 @@ static void expect(const qb_tensor *y, const char *shape, const float *want, int
     assert_int_equal(qb_tensor_count(y), n);
     const float *d = y->data;
     for (int i = 0; i < n; i++)
-        if (!(fabsf(d[i] - want[i]) <= tol)) {
+        if (!(d[i] == want[i] || fabsf(d[i] - want[i]) <= tol)) {
             print_error("element %d: %.9g, want %.9g\n", i, d[i], want[i]);
             fail();
         }
@@ -404,6 +405,226 @@ static void test_flatten_cast_constant(void **st)
     set_outputs(g, "y");
     const float want[9] = {3, 6, 9, 12, 15, 18, 21, 24, 27};
     expect(run1(g, x9), "1x9", want, 9, 0);
+    qb_graph_free(g);
+}
+
+/* ---- element types other than float32, zero-sized tensors, training modes ---- */
+
+static const void *out_data(const qb_graph *g, const char *name)
+{
+    return g->tensors[qb_graph_find(g, name)]->data;
+}
+
+/* uint8 Add/Sub/Mul wrap around, Div truncates; int8 Clip; an int32 Pow
+ * whose float exponent is a run-time input (int32 tensor at run time). */
+static void test_integer_types(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    uint8_t a[4] = {200, 7, 255, 10}, b[4] = {100, 2, 3, 3};
+    int8_t c[5] = {-128, -5, 0, 100, 127}, lo = -10, hi = 50;
+    int32_t base[3] = {1, 2, 3};
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){3}, NULL);
+    add_t(g, "a", QB_DT_UINT8, 1, (int64_t[]){4}, a);
+    add_t(g, "b", QB_DT_UINT8, 1, (int64_t[]){4}, b);
+    add_t(g, "c", QB_DT_INT8, 1, (int64_t[]){5}, c);
+    add_t(g, "lo", QB_DT_INT8, 0, NULL, &lo);
+    add_t(g, "hi", QB_DT_INT8, 0, NULL, &hi);
+    add_t(g, "base", QB_DT_INT32, 1, (int64_t[]){3}, base);
+    add_n(g, "Add", "a,b", "add");
+    add_n(g, "Sub", "a,b", "sub");
+    add_n(g, "Mul", "a,b", "mul");
+    add_n(g, "Div", "a,b", "div");
+    add_n(g, "Clip", "c,lo,hi", "clip");
+    add_n(g, "Clip", "c", "clip0");
+    add_n(g, "Pow", "base,x", "pow");
+    set_outputs(g, "pow");
+    const float ex[3] = {4, 5, 6};
+    const qb_tensor *y = run1(g, ex);
+    assert_int_equal(y->dtype, QB_DT_INT32);
+    assert_int_not_equal(y->kind, QB_T_CONST); /* computed at run time, not folded */
+    const int32_t want_pow[3] = {1, 32, 729};
+    assert_memory_equal(y->data, want_pow, sizeof want_pow);
+    const uint8_t want_add[4] = {44, 9, 2, 13}, want_sub[4] = {100, 5, 252, 7}, want_mul[4] = {32, 14, 253, 30},
+                  want_div[4] = {2, 3, 85, 3};
+    assert_memory_equal(out_data(g, "add"), want_add, 4);
+    assert_memory_equal(out_data(g, "sub"), want_sub, 4);
+    assert_memory_equal(out_data(g, "mul"), want_mul, 4);
+    assert_memory_equal(out_data(g, "div"), want_div, 4);
+    const int8_t want_clip[5] = {-10, -5, 0, 50, 50};
+    assert_memory_equal(out_data(g, "clip"), want_clip, 5);
+    assert_memory_equal(out_data(g, "clip0"), c, 5);
+    qb_graph_free(g);
+    /* Conv stays float32-only, with a message */
+    g = new_graph();
+    int8_t w[1] = {1};
+    add_t(g, "c", QB_DT_INT8, 4, (int64_t[]){1, 1, 1, 1}, w);
+    add_t(g, "w", QB_DT_INT8, 4, (int64_t[]){1, 1, 1, 1}, w);
+    add_n(g, "Conv", "c,w", "y");
+    set_outputs(g, "y");
+    qb_err e = {""};
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
+    assert_non_null(strstr(e.msg, "float32"));
+    assert_non_null(strstr(e.msg, "Conv"));
+    qb_graph_free(g);
+}
+
+/* Cast float32 -> float16 (round to nearest even, overflow to inf,
+ * underflow to 0) -> float32, and float32 -> double. */
+static void test_float16_cast(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    const float x[7] = {1, 0.1f, 65504, 1e-8f, 70000, 2049, 2051};
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){7}, NULL);
+    attr_i(add_n(g, "Cast", "x", "h"), "to", QB_DT_FLOAT16);
+    attr_i(add_n(g, "Cast", "h", "f"), "to", QB_DT_FLOAT);
+    attr_i(add_n(g, "Cast", "x", "d"), "to", QB_DT_DOUBLE);
+    set_outputs(g, "f");
+    set_outputs(g, "h");
+    set_outputs(g, "d");
+    const float want[7] = {1, 0.0999755859375f, 65504, 0, INFINITY, 2048, 2052};
+    expect(run1(g, x), "7", want, 7, 0);
+    const qb_tensor *h = g->tensors[g->outputs[1]];
+    assert_int_equal(h->dtype, QB_DT_FLOAT16);
+    const uint16_t want_h[7] = {0x3C00, 0x2E66, 0x7BFF, 0x0000, 0x7C00, 0x6800, 0x6802};
+    assert_memory_equal(h->data, want_h, sizeof want_h);
+    const double *d = g->tensors[g->outputs[2]]->data;
+    for (int i = 0; i < 7; i++)
+        assert_true(d[i] == (double)x[i]);
+    qb_graph_free(g);
+    /* double -> float16 rounds once: 1 + 2^-11 + 2^-40 is above the tie (a
+     * float in between would round to the tie, then to even 1.0) */
+    g = new_graph();
+    const double dd[3] = {1 + 0x1p-11 + 0x1p-40, 1 + 0x1p-11, 1 + 0x1p-10 + 0x1p-11};
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){1}, NULL);
+    add_t(g, "dd", QB_DT_DOUBLE, 1, (int64_t[]){3}, dd);
+    attr_i(add_n(g, "Cast", "dd", "h"), "to", QB_DT_FLOAT16);
+    attr_i(add_n(g, "Cast", "h", "back"), "to", QB_DT_DOUBLE);
+    add_n(g, "Relu", "x", "y");
+    set_outputs(g, "y");
+    set_outputs(g, "h");
+    set_outputs(g, "back");
+    run1(g, x);
+    const uint16_t want_dh[3] = {0x3C01, 0x3C00, 0x3C02};
+    assert_memory_equal(g->tensors[g->outputs[1]]->data, want_dh, sizeof want_dh);
+    const double want_back[3] = {1 + 0x1p-10, 1, 1 + 0x1p-9};
+    assert_memory_equal(g->tensors[g->outputs[2]]->data, want_back, sizeof want_back);
+    qb_graph_free(g);
+}
+
+/* MaxPool's Indices (flattened, row- or column-major) and a uint8 MaxPool. */
+static void test_maxpool_indices(void **st)
+{
+    (void)st;
+    float x[32];
+    uint8_t u[16];
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)((i * 7) % 32); /* 2 channels of 4x4, distinct values */
+    for (int i = 0; i < 16; i++)
+        u[i] = (uint8_t)(250 - i * 3);
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 2, 4, 4}, NULL);
+    add_t(g, "u", QB_DT_UINT8, 4, (int64_t[]){1, 1, 4, 4}, u);
+    qb_node *n = add_n(g, "MaxPool", "x", "m,i");
+    attr_ints(n, "kernel_shape", 2, 2, 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    n = add_n(g, "MaxPool", "x", "m2,ic");
+    attr_ints(n, "kernel_shape", 2, 2, 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_i(n, "storage_order", 1);
+    n = add_n(g, "MaxPool", "u", "mu");
+    attr_ints(n, "kernel_shape", 2, 2, 2);
+    attr_ints(n, "strides", 2, 2, 2);
+    set_outputs(g, "m");
+    set_outputs(g, "i");
+    set_outputs(g, "ic");
+    set_outputs(g, "mu");
+    /* x = 7i mod 32: channel 0 rows {0 7 14 21} {28 3 10 17} {24 31 6 13} {20 27 2 9}
+     * channel 1 rows {16 23 30 5} {12 19 26 1} {8 15 22 29} {4 11 18 25} */
+    const float want_m[8] = {28, 21, 31, 13, 23, 30, 15, 29};
+    expect(run1(g, x), "1x2x2x2", want_m, 8, 0);
+    const int64_t want_i[8] = {4, 3, 9, 11, 17, 18, 25, 27};
+    assert_memory_equal(g->tensors[g->outputs[1]]->data, want_i, sizeof want_i);
+    /* column-major: (row r, col c) of a channel -> c*4 + r */
+    const int64_t want_ic[8] = {1, 12, 6, 14, 20, 24, 22, 30};
+    assert_memory_equal(g->tensors[g->outputs[2]]->data, want_ic, sizeof want_ic);
+    const uint8_t want_u[4] = {250, 244, 226, 220};
+    assert_memory_equal(g->tensors[g->outputs[3]]->data, want_u, 4);
+    qb_graph_free(g);
+}
+
+/* A zero-sized input through Relu and Reshape(allowzero); Conv refuses it. */
+static void test_zero_sized(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    int64_t shape[2] = {3, 0};
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){0, 3}, NULL);
+    add_t(g, "s", QB_DT_INT64, 1, (int64_t[]){2}, shape);
+    add_n(g, "Relu", "x", "r");
+    attr_i(add_n(g, "Reshape", "r,s", "y"), "allowzero", 1);
+    set_outputs(g, "y");
+    expect(run1(g, x9), "3x0", NULL, 0, 0);
+    qb_graph_free(g);
+    g = new_graph();
+    float w[1] = {1};
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 0, 2, 2}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 1, 1}, w);
+    add_n(g, "Conv", "x,w", "y");
+    set_outputs(g, "y");
+    qb_err e = {""};
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
+    assert_non_null(strstr(e.msg, "'x' is zero-sized"));
+    qb_graph_free(g);
+}
+
+/* BatchNormalization training_mode=1 (batch statistics, running mean/var
+ * with momentum) and Dropout in training mode with ratio 0. */
+static void test_training_modes(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float sc[2] = {1, 2}, bi[2] = {0, 1}, mu[2] = {0, 0}, va[2] = {1, 1}, zero = 0, half = 0.5f;
+    uint8_t yes = 1;
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 2, 1, 2}, NULL);
+    add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){2}, sc);
+    add_t(g, "bi", QB_DT_FLOAT, 1, (int64_t[]){2}, bi);
+    add_t(g, "mu", QB_DT_FLOAT, 1, (int64_t[]){2}, mu);
+    add_t(g, "va", QB_DT_FLOAT, 1, (int64_t[]){2}, va);
+    add_t(g, "zero", QB_DT_FLOAT, 0, NULL, &zero);
+    add_t(g, "yes", QB_DT_BOOL, 0, NULL, &yes);
+    qb_node *n = add_n(g, "BatchNormalization", "x,sc,bi,mu,va", "y,rm,rv");
+    attr_i(n, "training_mode", 1);
+    attr_f(n, "epsilon", 0);
+    add_n(g, "Dropout", "y,zero,yes", "d,mask");
+    set_outputs(g, "d");
+    set_outputs(g, "rm");
+    set_outputs(g, "rv");
+    set_outputs(g, "mask");
+    /* channel 0 {1, 3}: mean 2, var 1 -> {-1, 1}; channel 1 {2, 6}: mean 4, var 4 -> 2*{-1, 1} + 1 */
+    const float x[4] = {1, 3, 2, 6};
+    const float want_y[4] = {-1, 1, -1, 3};
+    expect(run1(g, x), "1x2x1x2", want_y, 4, 1e-6f);
+    const float want_rm[2] = {0.2f, 0.4f}, want_rv[2] = {1.0f, 1.3f}; /* 0.9 old + 0.1 batch */
+    expect(g->tensors[g->outputs[1]], "2", want_rm, 2, 1e-6f);
+    expect(g->tensors[g->outputs[2]], "2", want_rv, 2, 1e-6f);
+    const uint8_t ones[4] = {1, 1, 1, 1};
+    assert_memory_equal(g->tensors[g->outputs[3]]->data, ones, 4);
+    qb_graph_free(g);
+    /* a nonzero ratio in training mode draws a random mask: refused */
+    g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){4}, NULL);
+    add_t(g, "half", QB_DT_FLOAT, 0, NULL, &half);
+    add_t(g, "yes", QB_DT_BOOL, 0, NULL, &yes);
+    add_n(g, "Dropout", "x,half,yes", "d");
+    set_outputs(g, "d");
+    qb_err e = {""};
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
+    assert_non_null(strstr(e.msg, "random"));
     qb_graph_free(g);
 }
 
@@ -759,6 +980,11 @@ int main(void)
         cmocka_unit_test(test_softmax_reducemean_bn),
         cmocka_unit_test(test_shape_ops_folded),
         cmocka_unit_test(test_flatten_cast_constant),
+        cmocka_unit_test(test_integer_types),
+        cmocka_unit_test(test_float16_cast),
+        cmocka_unit_test(test_maxpool_indices),
+        cmocka_unit_test(test_zero_sized),
+        cmocka_unit_test(test_training_modes),
         cmocka_unit_test(test_bn_folding),
         cmocka_unit_test(test_bn_folding_gemm),
         cmocka_unit_test(test_nhwc_chain),

@@ -3,7 +3,8 @@
  * conformance suite: for every case directory (model.onnx plus
  * test_data_set_N directories of input_N.pb and output_N.pb) whose operators qbench
  * supports, run the model on each data set and compare every output
- * within rtol 1e-4 / atol 1e-5. Cases with an unsupported operator,
+ * within rtol 1e-4 / atol 1e-5 (float32, float16, double; integer and
+ * bool outputs exactly). Cases with an unsupported operator,
  * element type or feature are skipped (-v lists why). Ends with
  * "N passed, N failed, N skipped"; exit 1 if any failed.
  * Usage: test_onnx [-v] [-k FILTER] DIR...
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness/graph/graph.h"
+#include "harness/graph/ops.h"
 
 #define RTOL 1e-4
 #define ATOL 1e-5
@@ -100,7 +101,8 @@ static int run_case(const char *root, const char *name, char *why, size_t wl)
             for (int k = 0; same && k < y->ndim; k++)
                 same = y->dims[k] == out[i].dims[k];
             if (same && y->dtype != out[i].dtype) {
-                snprintf(why, wl, "output %d is %s (qbench computes float32)", i, qb_dtype_name(out[i].dtype));
+                snprintf(why, wl, "output %d is %s, qbench computes %s", i, qb_dtype_name(out[i].dtype),
+                         qb_dtype_name(y->dtype));
                 rc = 2;
                 break;
             }
@@ -112,20 +114,18 @@ static int run_case(const char *root, const char *name, char *why, size_t wl)
                 rc = 1;
                 break;
             }
-            if (y->dtype != QB_DT_FLOAT) { /* a folded integer output: exact */
+            if (qb_dtype_is_int(y->dtype)) { /* integers and bool: exact */
                 if (memcmp(y->data, out[i].data, (size_t)qb_tensor_count(y) * qb_dtype_size(y->dtype))) {
                     snprintf(why, wl, "set %d output %d: integer values differ", s, i);
                     rc = 1;
                 }
                 continue;
             }
-            const float *p = y->data, *q = out[i].data;
-            for (int64_t j = 0, c = qb_tensor_count(y); j < c; j++) {
-                int ok = (isnan(p[j]) && isnan(q[j])) || (p[j] == q[j]) ||
-                         fabs((double)p[j] - q[j]) <= ATOL + RTOL * fabs((double)q[j]);
+            for (int64_t j = 0, c = qb_tensor_count(y); j < c; j++) { /* float32, float16, double */
+                double p = qb_get_d(y, j), q = qb_get_d(&out[i], j);
+                int ok = (isnan(p) && isnan(q)) || p == q || fabs(p - q) <= ATOL + RTOL * fabs(q);
                 if (!ok) {
-                    snprintf(why, wl, "set %d output %d element %lld: %.9g, expected %.9g", s, i, (long long)j, p[j],
-                             q[j]);
+                    snprintf(why, wl, "set %d output %d element %lld: %.9g, expected %.9g", s, i, (long long)j, p, q);
                     rc = 1;
                     break;
                 }

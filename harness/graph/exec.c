@@ -1,6 +1,7 @@
 /*
- * exec.c - the FP32 executor: binds input shapes, runs every operator's
- * shape inference, folds nodes whose inputs are all constant (Shape,
+ * exec.c - the executor (float32 fast path; Add/Sub/Mul/Div/Pow, Clip,
+ * MaxPool, Cast and the data-movement ops also on other element types):
+ * binds input shapes, runs every operator's shape inference, folds nodes whose inputs are all constant (Shape,
  * Gather, Slice, Cast, Concat ... around Reshape), plans one arena for all
  * runtime tensors and scratch (first fit over live ranges, so buffers are
  * reused and a run allocates nothing), and runs the plan.
@@ -79,11 +80,72 @@ int64_t qb_int_at(const qb_tensor *t, int64_t i)
     case QB_DT_INT32: return ((const int32_t *)t->data)[i];
     case QB_DT_INT8: return ((const int8_t *)t->data)[i];
     case QB_DT_UINT8: case QB_DT_BOOL: return ((const uint8_t *)t->data)[i];
-    case QB_DT_FLOAT: {
-        float f = ((const float *)t->data)[i];
-        return f != f ? 0 : f <= -9.2e18f ? INT64_MIN : f >= 9.2e18f ? INT64_MAX : (int64_t)f;
+    case QB_DT_UINT32: return ((const uint32_t *)t->data)[i];
+    case QB_DT_UINT64: return (int64_t)((const uint64_t *)t->data)[i];
+    case QB_DT_FLOAT: case QB_DT_FLOAT16: case QB_DT_DOUBLE: {
+        double f = qb_get_d(t, i);
+        return f != f ? 0 : f <= -9.2e18 ? INT64_MIN : f >= 9.2e18 ? INT64_MAX : (int64_t)f;
     }
     default: return 0;
+    }
+}
+
+int qb_dtype_is_int(qb_dtype t)
+{
+    return t != QB_DT_FLOAT && t != QB_DT_FLOAT16 && t != QB_DT_DOUBLE;
+}
+
+double qb_get_d(const qb_tensor *t, int64_t i)
+{
+    switch (t->dtype) {
+    case QB_DT_FLOAT: return ((const float *)t->data)[i];
+    case QB_DT_FLOAT16: return qb_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case QB_DT_DOUBLE: return ((const double *)t->data)[i];
+    case QB_DT_UINT64: return (double)((const uint64_t *)t->data)[i];
+    default: return (double)qb_int_at(t, i);
+    }
+}
+
+void qb_set_i(qb_tensor *t, int64_t i, int64_t v)
+{
+    switch (t->dtype) {
+    case QB_DT_FLOAT: ((float *)t->data)[i] = (float)v; break;
+    case QB_DT_FLOAT16: ((uint16_t *)t->data)[i] = qb_f32_to_f16((float)v); break;
+    case QB_DT_DOUBLE: ((double *)t->data)[i] = (double)v; break;
+    case QB_DT_INT64: case QB_DT_UINT64: ((int64_t *)t->data)[i] = v; break;
+    case QB_DT_INT32: case QB_DT_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
+    case QB_DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+    default: ((uint8_t *)t->data)[i] = (uint8_t)v; break; /* int8, uint8: two's complement wrap */
+    }
+}
+
+/* double -> float16 rounded once to nearest even: go through float
+ * rounded to odd (float has 13 more bits, so no double rounding). */
+static uint16_t d_to_f16(double v)
+{
+    float f = (float)v;
+    if (isfinite(f) && (double)f != v) {
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        if (!(u & 1))
+            f = nextafterf(f, v > f ? INFINITY : -INFINITY);
+    }
+    return qb_f32_to_f16(f);
+}
+
+void qb_set_d(qb_tensor *t, int64_t i, double v)
+{
+    switch (t->dtype) {
+    case QB_DT_FLOAT: ((float *)t->data)[i] = (float)v; break;
+    case QB_DT_FLOAT16: ((uint16_t *)t->data)[i] = d_to_f16(v); break;
+    case QB_DT_DOUBLE: ((double *)t->data)[i] = v; break;
+    case QB_DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+    case QB_DT_UINT64:
+        ((uint64_t *)t->data)[i] = v != v || v <= 0 ? 0 : v >= 1.8e19 ? UINT64_MAX : (uint64_t)v;
+        break;
+    default: /* out-of-range float to int is undefined in C: saturate, NaN -> 0 */
+        qb_set_i(t, i, v != v ? 0 : v <= -9.2e18 ? INT64_MIN : v >= 9.2e18 ? INT64_MAX : (int64_t)v);
+        break;
     }
 }
 
@@ -158,6 +220,23 @@ static void plan_release(planner *p, int step)
     p->n = j;
 }
 
+/* Tensor ti is read only as a Dropout's ratio (input 1). */
+static int only_dropout_ratio(const qb_graph *g, int ti)
+{
+    int uses = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] == ti) {
+                if (j != 1 || strcmp(g->nodes[i].op, "Dropout"))
+                    return 0;
+                uses++;
+            }
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == ti)
+            return 0;
+    return uses > 0;
+}
+
 static int bind_inputs(qb_graph *g, const qb_tensor *in, int nin, qb_err *e)
 {
     if (nin && nin != g->ninputs) {
@@ -208,8 +287,9 @@ static int bind_inputs(qb_graph *g, const qb_tensor *in, int nin, qb_err *e)
                     return -1;
                 }
         }
-        if (t->dtype != QB_DT_FLOAT) {
-            /* integer inputs (shapes, indices) are bound as constants */
+        if (t->dtype != QB_DT_FLOAT || (nin && in[i].data && only_dropout_ratio(g, g->inputs[i]))) {
+            /* integer, float16 and double inputs (shapes, indices, casts) and a
+             * Dropout ratio are bound as constants */
             if (!nin || !in[i].data) {
                 qb_errf(e, "%s: input '%s' is %s: its values are needed to prepare the graph", g->file, t->name,
                         qb_dtype_name(t->dtype));
@@ -358,6 +438,25 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     return rc;
 }
 
+/* Operators whose run handles every element type (float32 stays their
+ * fast path); the others (Conv, Gemm, MatMul, activations, Softmax ...)
+ * run on float32 only and get other types only when folded. */
+static const char *const typed_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Clip", "MaxPool", "Cast", "Identity",
+                                        "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose",
+                                        "Concat", "Gather", "Slice", "Constant", "Shape", NULL};
+/* Operators that accept zero-sized inputs (ONNX allows 0 dimensions). */
+static const char *const zero_ok_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Clip", "Relu", "Sigmoid", "Tanh",
+                                          "Sqrt", "LeakyRelu", "HardSigmoid", "HardSwish", "Cast", "Identity",
+                                          "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", NULL};
+
+static int op_in(const char *op, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(op, *list))
+            return 1;
+    return 0;
+}
+
 int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa, qb_err *e)
 {
     if (g->prepared) {
@@ -403,6 +502,16 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             QB_NODE_ERR(e, g, n, "has no output");
             return -1;
         }
+        for (int j = 0; j < n->nin && !op_in(n->op, zero_ok_ops); j++) {
+            qb_tensor *t = qb_in(g, n, j);
+            if (t && qb_tensor_count(t) == 0) {
+                char sh[128];
+                qb_shape_str(t->ndim, t->dims, sh, sizeof sh);
+                QB_NODE_ERR(e, g, n, "input '%s' is zero-sized (%s); zero-sized tensors are not supported by %s "
+                            "(only by element-wise and reshaping operators)", t->name, sh, n->op);
+                return -1;
+            }
+        }
         if (n->def->prepare(g, n, e))
             return -1;
         if (n->folded)
@@ -423,10 +532,9 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
         }
         for (int j = 0; j < n->nout; j++) {
             qb_tensor *t = qb_out(g, n, j);
-            int mask = j == 1 && !strcmp(n->op, "Dropout"); /* bool mask: all true in inference */
-            if (t && t->dtype != QB_DT_FLOAT && !mask) {
-                QB_NODE_ERR(e, g, n, "output '%s' would be %s at run time; qbench runs float32 tensors only "
-                            "(integer tensors must be constant)", t->name, qb_dtype_name(t->dtype));
+            if (t && t->dtype != QB_DT_FLOAT && !op_in(n->op, typed_ops)) {
+                QB_NODE_ERR(e, g, n, "output '%s' would be %s at run time; %s runs on float32 tensors only "
+                            "(other element types must be constant here)", t->name, qb_dtype_name(t->dtype), n->op);
                 return -1;
             }
         }
@@ -492,6 +600,11 @@ int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e)
             continue;
         if (!inputs[i].data || qb_tensor_count(&inputs[i]) != qb_tensor_count(t)) {
             qb_errf(e, "%s: input '%s' has no data or a different size than prepared", g->file, t->name);
+            return -1;
+        }
+        if (inputs[i].dtype != t->dtype) {
+            qb_errf(e, "%s: input '%s' is %s, the model expects %s", g->file, t->name, qb_dtype_name(inputs[i].dtype),
+                    qb_dtype_name(t->dtype));
             return -1;
         }
         memcpy(t->data, inputs[i].data, tensor_bytes(t));

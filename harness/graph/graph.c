@@ -164,8 +164,8 @@ int qb_graph_add_node(qb_graph *g, const char *op, const char *name, int nin, in
 size_t qb_dtype_size(qb_dtype t)
 {
     switch (t) {
-    case QB_DT_FLOAT: case QB_DT_INT32: return 4;
-    case QB_DT_INT64: return 8;
+    case QB_DT_FLOAT: case QB_DT_INT32: case QB_DT_UINT32: return 4;
+    case QB_DT_INT64: case QB_DT_UINT64: case QB_DT_DOUBLE: return 8;
     case QB_DT_UINT8: case QB_DT_INT8: case QB_DT_BOOL: return 1;
     case QB_DT_FLOAT16: return 2;
     default: return 0;
@@ -182,6 +182,9 @@ const char *qb_dtype_name(qb_dtype t)
     case QB_DT_INT64: return "int64";
     case QB_DT_BOOL: return "bool";
     case QB_DT_FLOAT16: return "float16";
+    case QB_DT_DOUBLE: return "double";
+    case QB_DT_UINT32: return "uint32";
+    case QB_DT_UINT64: return "uint64";
     default: return "unsupported";
     }
 }

@@ -5,9 +5,13 @@
  * folding, weight packing and arena planning; run = one inference).
  *
  * Layout: every tensor is in ONNX's logical layout (NCHW for images).
- * Runtime activations are float32; integer tensors exist only as
- * constants (initializers, shape arithmetic folded at prepare time, and
- * integer graph inputs, which are bound as constants when preparing).
+ * Runtime tensors carry their element type: float32 is the fast path
+ * and the only type of Conv, Gemm, MatMul and the activations; the
+ * element-wise arithmetic, Clip, MaxPool, Cast and the data-movement ops
+ * also run on the other types (float16 as binary16 bits). Graph inputs
+ * that are not float32 are bound as constants when preparing (so their
+ * consumers are folded), as is a float32 input used only as a Dropout
+ * ratio.
  */
 #ifndef QB_GRAPH_H
 #define QB_GRAPH_H
@@ -28,7 +32,10 @@ typedef enum qb_dtype {
     QB_DT_INT32 = 6,
     QB_DT_INT64 = 7,
     QB_DT_BOOL = 9,
-    QB_DT_FLOAT16 = 10,
+    QB_DT_FLOAT16 = 10, /* stored as IEEE binary16 bits (uint16_t) */
+    QB_DT_DOUBLE = 11,
+    QB_DT_UINT32 = 12,
+    QB_DT_UINT64 = 13,
 } qb_dtype;
 
 /* What a tensor is. */

@@ -56,6 +56,20 @@ static uint8_t *read_file(const char *path, size_t *len, qb_err *e)
 
 int qb_import_quiet;
 
+/* Name of an element type qbench does not support, for messages. */
+static const char *dt_hint(int dt)
+{
+    switch (dt) {
+    case 4: return " (uint16)";
+    case 5: return " (int16)";
+    case 8: return " (string)";
+    case 14: return " (complex64)";
+    case 15: return " (complex128)";
+    case 16: return " (bfloat16)";
+    default: return "";
+    }
+}
+
 static void warn_nonfinite(const char *file, const qb_tensor *t)
 {
     if (t->dtype != QB_DT_FLOAT || qb_import_quiet)
@@ -69,8 +83,10 @@ static void warn_nonfinite(const char *file, const qb_tensor *t)
                 (long long)bad);
 }
 
-/* TensorProto -> t (dtype, shape, owned data). float16 becomes float32. */
-static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_tensor *t, int allow_zero, qb_err *e)
+/* TensorProto -> t (dtype, shape, owned data). float16 becomes float32
+ * unless keep_f16 (test data and run inputs keep their element type). */
+static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_tensor *t, int allow_zero, int keep_f16,
+                             qb_err *e)
 {
     char name[128];
     snprintf(name, sizeof name, "%s", p->name && *p->name ? p->name : "(unnamed)");
@@ -91,10 +107,10 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
         return -1;
     }
     int dt = p->has_data_type ? p->data_type : 0;
-    if (dt != QB_DT_FLOAT && dt != QB_DT_FLOAT16 && dt != QB_DT_INT8 && dt != QB_DT_UINT8 && dt != QB_DT_INT32 &&
-        dt != QB_DT_INT64 && dt != QB_DT_BOOL) {
-        qb_errf(e, "%s: tensor '%s' has element type %d; qbench supports float32, float16, int8, uint8, int32, "
-                "int64 and bool", file, name, dt);
+    if (!qb_dtype_size(dt)) {
+        qb_errf(e, "%s: tensor '%s' has element type %d%s; qbench supports float32, float16, double, int8, uint8, "
+                "int32, uint32, int64, uint64 and bool", file, name, dt,
+                dt_hint(dt));
         return -1;
     }
     if (p->n_dims > QB_MAX_DIMS) {
@@ -115,7 +131,8 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
         return -1;
     }
     size_t srcsz = qb_dtype_size(dt);
-    t->dtype = dt == QB_DT_FLOAT16 ? QB_DT_FLOAT : dt;
+    int to_f32 = dt == QB_DT_FLOAT16 && !keep_f16;
+    t->dtype = to_f32 ? QB_DT_FLOAT : dt;
     size_t dstsz = qb_dtype_size(t->dtype);
     t->data = calloc(count ? count : 1, dstsz);
     if (!t->data) {
@@ -133,7 +150,7 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
                     p->raw_data.len, sh, qb_dtype_name(dt), (long long)count * (long long)srcsz);
             return -1;
         }
-        if (dt == QB_DT_FLOAT16) {
+        if (to_f32) {
             const uint8_t *r = p->raw_data.data;
             for (int64_t i = 0; i < count; i++)
                 ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)(r[2 * i] | r[2 * i + 1] << 8));
@@ -144,6 +161,8 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
         switch (dt) {
         case QB_DT_FLOAT: have = p->n_float_data; break;
         case QB_DT_INT64: have = p->n_int64_data; break;
+        case QB_DT_DOUBLE: have = p->n_double_data; break;
+        case QB_DT_UINT32: case QB_DT_UINT64: have = p->n_uint64_data; break;
         default: have = p->n_int32_data; break;
         }
         if (have != (size_t)count) {
@@ -156,7 +175,15 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
         for (int64_t i = 0; i < count; i++) {
             switch (dt) {
             case QB_DT_FLOAT: ((float *)t->data)[i] = p->float_data[i]; break;
-            case QB_DT_FLOAT16: ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)p->int32_data[i]); break;
+            case QB_DT_FLOAT16:
+                if (to_f32)
+                    ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)p->int32_data[i]);
+                else
+                    ((uint16_t *)t->data)[i] = (uint16_t)p->int32_data[i];
+                break;
+            case QB_DT_DOUBLE: ((double *)t->data)[i] = p->double_data[i]; break;
+            case QB_DT_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)p->uint64_data[i]; break;
+            case QB_DT_UINT64: ((uint64_t *)t->data)[i] = p->uint64_data[i]; break;
             case QB_DT_INT64: ((int64_t *)t->data)[i] = p->int64_data[i]; break;
             case QB_DT_INT32: ((int32_t *)t->data)[i] = p->int32_data[i]; break;
             case QB_DT_INT8: ((int8_t *)t->data)[i] = (int8_t)p->int32_data[i]; break;
@@ -181,7 +208,7 @@ int qb_tensor_load_pb(const char *path, qb_tensor *t, qb_err *e)
         return -1;
     }
     memset(t, 0, sizeof *t);
-    int rc = tensor_from_proto(path, p, t, 1, e);
+    int rc = tensor_from_proto(path, p, t, 1, 1, e);
     if (rc == 0) {
         t->name = strdup(p->name ? p->name : "");
         t->producer = -1;
@@ -230,7 +257,7 @@ static int attr_from_proto(const char *file, const Onnx__NodeProto *np, const On
         }
         a->t = calloc(1, sizeof *a->t);
         a->t->name = strdup(np->output && np->n_output ? np->output[0] : a->name);
-        if (tensor_from_proto(file, ap->t, a->t, 1, e))
+        if (tensor_from_proto(file, ap->t, a->t, 1, 0, e))
             return -1;
         warn_nonfinite(file, a->t);
         break;
@@ -251,9 +278,10 @@ static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tenso
     }
     const Onnx__TypeProto__Tensor *tt = v->type->tensor_type;
     int dt = tt->has_elem_type ? tt->elem_type : 0;
-    if (!qb_dtype_size(dt) || dt == QB_DT_FLOAT16) {
-        qb_errf(e, "%s: graph input '%s' has element type %d; qbench supports float32, int8, uint8, int32, int64, bool",
-                file, v->name, dt);
+    if (!qb_dtype_size(dt)) {
+        qb_errf(e, "%s: graph input '%s' has element type %d%s; qbench supports float32, float16, double, int8, uint8, "
+                "int32, uint32, int64, uint64 and bool", file, v->name, dt,
+                dt_hint(dt));
         return -1;
     }
     t->dtype = dt;
@@ -268,8 +296,8 @@ static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tenso
     for (int i = 0; i < t->ndim; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
-            if (d->dim_value <= 0) {
-                qb_errf(e, "%s: graph input '%s' has dimension %d = %lld (zero-sized and negative dimensions are not supported)",
+            if (d->dim_value < 0) {
+                qb_errf(e, "%s: graph input '%s' has a negative dimension %d = %lld",
                         file, v->name, i, (long long)d->dim_value);
                 return -1;
             }
@@ -328,7 +356,7 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
         }
         int ti = qb_graph_tensor(g, p->name);
         qb_tensor *t = g->tensors[ti];
-        if (tensor_from_proto(file, p, t, 1, e))
+        if (tensor_from_proto(file, p, t, 1, 0, e))
             return -1;
         warn_nonfinite(file, t);
     }

@@ -25,6 +25,16 @@ qb_tensor *qb_need_in(qb_graph *g, qb_node *n, int i, qb_err *e);
 int qb_axis(int64_t a, int r);
 /* Integer value of element i of a constant int32/int64 tensor. */
 int64_t qb_int_at(const qb_tensor *t, int64_t i);
+/* Element i of any tensor as double / as int64 (floats truncated, NaN 0). */
+double qb_get_d(const qb_tensor *t, int64_t i);
+/* Store v into element i: float types round (float16 to nearest even),
+ * integer types truncate toward zero, saturate to int64 and then wrap to
+ * the element width (NaN gives 0). */
+void qb_set_d(qb_tensor *t, int64_t i, double v);
+/* Store an integer into element i (wraps to the element width). */
+void qb_set_i(qb_tensor *t, int64_t i, int64_t v);
+/* Integer types (not float, float16, double). */
+int qb_dtype_is_int(qb_dtype t);
 /* Numpy broadcast of two shapes into out (rank = max); -1 if incompatible. */
 int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
 /* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for

@@ -191,7 +191,7 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!W)
         return -1;
     if (x->dtype != QB_DT_FLOAT || W->dtype != QB_DT_FLOAT || (B && B->dtype != QB_DT_FLOAT)) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32");
+        QB_NODE_ERR(e, g, n, "inputs must be float32 (Conv runs on the float32 kernels only; got %s)", qb_dtype_name(x->dtype != QB_DT_FLOAT ? x->dtype : W->dtype != QB_DT_FLOAT ? W->dtype : B->dtype));
         return -1;
     }
     conv_state *s = calloc(1, sizeof *s);
@@ -453,12 +453,13 @@ static int pool_prepare(qb_graph *g, qb_node *n, qb_err *e)
     qb_tensor *x = qb_need_in(g, n, 0, e);
     if (!x)
         return -1;
-    if (x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "input must be float32");
+    int is_max = !strcmp(n->op, "MaxPool");
+    if (x->dtype != QB_DT_FLOAT && !(is_max && x->dtype != QB_DT_BOOL)) {
+        QB_NODE_ERR(e, g, n, "input must be float32 (MaxPool: any numeric type)");
         return -1;
     }
-    if (n->nout > 1 && n->out[1] >= 0) {
-        QB_NODE_ERR(e, g, n, "the Indices output is not supported");
+    if (is_max && qb_attr_int(n, "storage_order", 0) & ~1) {
+        QB_NODE_ERR(e, g, n, "storage_order must be 0 or 1");
         return -1;
     }
     pool_state *s = calloc(1, sizeof *s);
@@ -487,7 +488,9 @@ static int pool_prepare(qb_graph *g, qb_node *n, qb_err *e)
     s->count_pad = (int)qb_attr_int(n, "count_include_pad", 0);
     int64_t dims[QB_MAX_DIMS];
     out_dims(&s->w, x->dims[1], dims);
-    qb_set_out(g, n, 0, QB_DT_FLOAT, x->ndim, dims);
+    qb_set_out(g, n, 0, x->dtype, x->ndim, dims);
+    if (is_max && n->nout > 1 && n->out[1] >= 0)
+        qb_set_out(g, n, 1, QB_DT_INT64, x->ndim, dims);
     return 0;
 }
 
@@ -541,7 +544,78 @@ static void pool_run_kind(qb_graph *g, qb_node *n, int is_max)
     }
 }
 
-static void maxpool_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; pool_run_kind(g, n, 1); }
+/* MaxPool on any element type and/or with the Indices output: the index
+ * of each maximum (the first one on ties) in the flattened input, padding
+ * not counted; storage_order 1 numbers the spatial dims column-major. */
+static void maxpool_typed(qb_graph *g, qb_node *n)
+{
+    const pool_state *s = n->state;
+    const win *w = &s->w;
+    const qb_tensor *xt = qb_in(g, n, 0);
+    qb_tensor *yt = qb_out(g, n, 0), *it = qb_out(g, n, 1);
+    int colmajor = (int)qb_attr_int(n, "storage_order", 0);
+    int off = 3 - w->nsp;
+    int64_t ivol = w->in[0] * w->in[1] * w->in[2], o = 0;
+    for (int64_t nc = 0; nc < w->n * w->c; nc++)
+        for (int64_t oz = 0; oz < w->out[0]; oz++)
+            for (int64_t oy = 0; oy < w->out[1]; oy++)
+                for (int64_t ox = 0; ox < w->out[2]; ox++, o++) {
+                    double best = 0;
+                    int64_t bi = -1;
+                    for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                        int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                        if (iz < 0 || iz >= w->in[0])
+                            continue;
+                        for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                            if (iy < 0 || iy >= w->in[1])
+                                continue;
+                            for (int64_t kx = 0; kx < w->k[2]; kx++) {
+                                int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
+                                if (ix < 0 || ix >= w->in[2])
+                                    continue;
+                                int64_t at = nc * ivol + (iz * w->in[1] + iy) * w->in[2] + ix;
+                                double v = qb_get_d(xt, at);
+                                if (bi < 0 || v > best) {
+                                    best = v;
+                                    bi = at;
+                                }
+                            }
+                        }
+                    }
+                    if (bi < 0) { /* window entirely in the padding (not reachable with valid pads) */
+                        qb_set_d(yt, o, 0);
+                    } else if (qb_dtype_is_int(xt->dtype)) {
+                        qb_set_i(yt, o, qb_int_at(xt, bi));
+                    } else {
+                        qb_set_d(yt, o, best);
+                    }
+                    if (it) {
+                        int64_t idx = bi < 0 ? 0 : bi;
+                        if (colmajor && bi >= 0) { /* spatial coordinates re-numbered column-major */
+                            int64_t r = bi % ivol, c[3], acc = 0, mul = 1;
+                            c[2] = r % w->in[2];
+                            c[1] = r / w->in[2] % w->in[1];
+                            c[0] = r / (w->in[2] * w->in[1]);
+                            for (int d = off; d < 3; d++) {
+                                acc += c[d] * mul;
+                                mul *= w->in[d];
+                            }
+                            idx = bi - r + acc;
+                        }
+                        ((int64_t *)it->data)[o] = idx;
+                    }
+                }
+}
+
+static void maxpool_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    if (qb_in(g, n, 0)->dtype != QB_DT_FLOAT || qb_out(g, n, 1))
+        maxpool_typed(g, n);
+    else
+        pool_run_kind(g, n, 1);
+}
 static void avgpool_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; pool_run_kind(g, n, 0); }
 
 static void gap_run(qb_graph *g, qb_node *n, void *scratch)

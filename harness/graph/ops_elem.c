@@ -1,9 +1,10 @@
 /*
  * ops_elem.c - element-wise operators: Add, Sub, Mul, Div, Pow with numpy
- * broadcasting (float32 at run time, also int32/int64 when folding shape
- * arithmetic), and the activations Relu, Clip, Sigmoid, HardSigmoid,
- * HardSwish, Tanh, LeakyRelu, Sqrt, plus Identity and Dropout (inference:
- * a copy).
+ * broadcasting (float32 fast path; every other numeric type too: integers
+ * wrap around and divide truncating, float16/double go through double),
+ * and the activations Relu, Clip (every numeric type), Sigmoid,
+ * HardSigmoid, HardSwish, Tanh, LeakyRelu, Sqrt, plus Identity and Dropout
+ * (a copy: inference, or training mode with ratio 0; mask all true).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -46,8 +47,8 @@ static int bin_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     qb_dtype dt = a->dtype;
-    if (dt != QB_DT_FLOAT && dt != QB_DT_INT64 && dt != QB_DT_INT32) {
-        QB_NODE_ERR(e, g, n, "element type %s is not supported", qb_dtype_name(dt));
+    if (dt == QB_DT_BOOL || b->dtype == QB_DT_BOOL) {
+        QB_NODE_ERR(e, g, n, "element type bool is not supported (numeric types only)");
         return -1;
     }
     if (strcmp(n->op, "Pow") && b->dtype != dt) {
@@ -64,10 +65,6 @@ static int bin_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
-static float ld_f(const qb_tensor *t, int64_t i)
-{
-    return t->dtype == QB_DT_FLOAT ? ((const float *)t->data)[i] : (float)qb_int_at(t, i);
-}
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW };
 
@@ -99,6 +96,17 @@ static inline int64_t iop(int op, int64_t x, int64_t y)
     }
 }
 
+static inline double dop(int op, double x, double y)
+{
+    switch (op) {
+    case B_ADD: return x + y;
+    case B_SUB: return x - y;
+    case B_MUL: return x * y;
+    case B_DIV: return x / y;
+    default: return pow(x, y);
+    }
+}
+
 static void bin_run(qb_graph *g, qb_node *n, int op)
 {
     const bin_state *s = n->state;
@@ -111,6 +119,10 @@ static void bin_run(qb_graph *g, qb_node *n, int op)
         outer *= s->dims[i];
     int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0, oc = 0;
     int fast_f = c->dtype == QB_DT_FLOAT && b->dtype == QB_DT_FLOAT;
+    /* integers: int64 arithmetic wrapped to the element width (uint8 200+100 = 44),
+     * division truncates; Pow of an integer base with a float exponent and every
+     * float16/double case go through double and are rounded into the output type */
+    int int_op = qb_dtype_is_int(c->dtype) && qb_dtype_is_int(b->dtype);
     for (int64_t o = 0; o < outer; o++) {
         if (fast_f) {
             const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
@@ -122,17 +134,17 @@ static void bin_run(qb_graph *g, qb_node *n, int op)
                 for (int64_t j = 0; j < inner; j++)
                     pc[j] = fop(op, pa[j * ia], pb[j * ib]);
             }
-        } else if (c->dtype == QB_DT_FLOAT) {
-            for (int64_t j = 0; j < inner; j++)
-                ((float *)c->data)[oc + j] = fop(op, ld_f(a, oa + j * ia), ld_f(b, ob + j * ib));
-        } else {
+        } else if (int_op && op == B_DIV && c->dtype == QB_DT_UINT64) { /* unsigned above 2^63 */
             for (int64_t j = 0; j < inner; j++) {
-                int64_t v = iop(op, qb_int_at(a, oa + j * ia), qb_int_at(b, ob + j * ib));
-                if (c->dtype == QB_DT_INT64)
-                    ((int64_t *)c->data)[oc + j] = v;
-                else
-                    ((int32_t *)c->data)[oc + j] = (int32_t)v;
+                uint64_t x = (uint64_t)qb_int_at(a, oa + j * ia), y = (uint64_t)qb_int_at(b, ob + j * ib);
+                qb_set_i(c, oc + j, (int64_t)(y ? x / y : 0));
             }
+        } else if (int_op) {
+            for (int64_t j = 0; j < inner; j++)
+                qb_set_i(c, oc + j, iop(op, qb_int_at(a, oa + j * ia), qb_int_at(b, ob + j * ib)));
+        } else {
+            for (int64_t j = 0; j < inner; j++)
+                qb_set_d(c, oc + j, dop(op, qb_get_d(a, oa + j * ia), qb_get_d(b, ob + j * ib)));
         }
         oc += inner;
         for (int d = r - 2; d >= 0; d--) { /* odometer over the outer dims */
@@ -161,20 +173,30 @@ static int un_prepare(qb_graph *g, qb_node *n, qb_err *e)
     qb_tensor *x = qb_need_in(g, n, 0, e);
     if (!x)
         return -1;
-    int copy = !strcmp(n->op, "Identity") || !strcmp(n->op, "Dropout");
+    int copy = !strcmp(n->op, "Identity") || !strcmp(n->op, "Dropout") ||
+               (!strcmp(n->op, "Clip") && x->dtype != QB_DT_BOOL); /* Clip: every numeric type */
     if (!copy && x->dtype != QB_DT_FLOAT) {
         QB_NODE_ERR(e, g, n, "element type %s is not supported (float32 only)", qb_dtype_name(x->dtype));
         return -1;
     }
     if (!strcmp(n->op, "Dropout")) {
-        qb_tensor *tm = qb_in(g, n, 2);
-        if (qb_attr_int(n, "is_test", 1) == 0 || (tm && tm->kind == QB_T_CONST && qb_int_at(tm, 0))) {
-            QB_NODE_ERR(e, g, n, "training mode is not supported (inference only)");
-            return -1;
-        }
+        qb_tensor *tm = qb_in(g, n, 2), *rt = qb_in(g, n, 1);
         if (tm && tm->kind != QB_T_CONST) {
             QB_NODE_ERR(e, g, n, "training_mode must be a constant");
             return -1;
+        }
+        /* training mode is an identity (all-true mask) only with ratio 0 */
+        if (qb_attr_int(n, "is_test", 1) == 0 || (tm && qb_int_at(tm, 0))) {
+            if (rt && (rt->kind != QB_T_CONST || qb_tensor_count(rt) != 1)) {
+                QB_NODE_ERR(e, g, n, "training mode needs a constant scalar ratio");
+                return -1;
+            }
+            double ratio = rt ? qb_get_d(rt, 0) : 0.5;
+            if (ratio != 0) {
+                QB_NODE_ERR(e, g, n, "training mode with ratio %g is not supported: its mask is random (it "
+                            "cannot reproduce numpy's generator); ratio 0 is supported", ratio);
+                return -1;
+            }
         }
         if (n->nout > 1 && n->out[1] >= 0) {
             qb_set_out(g, n, 1, QB_DT_BOOL, x->ndim, x->dims);
@@ -249,14 +271,36 @@ static void clip_run(qb_graph *g, qb_node *n, void *scratch)
         hi = qb_attr_float(n, "max", INFINITY);
     } else {
         const qb_tensor *tl = qb_in(g, n, 1), *th = qb_in(g, n, 2);
-        if (tl)
+        if (tl && tl->dtype == QB_DT_FLOAT)
             lo = ((const float *)tl->data)[0];
-        if (th)
+        if (th && th->dtype == QB_DT_FLOAT)
             hi = ((const float *)th->data)[0];
     }
     const qb_tensor *xt = qb_in(g, n, 0);
+    qb_tensor *yt = qb_out(g, n, 0);
+    if (xt->dtype != QB_DT_FLOAT) {
+        const qb_tensor *tl = qb_in(g, n, 1), *th = qb_in(g, n, 2);
+        if (qb_dtype_is_int(xt->dtype)) { /* exact: no bound means the type's own range */
+            for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
+                int64_t v = qb_int_at(xt, i);
+                if (tl && v < qb_int_at(tl, 0))
+                    v = qb_int_at(tl, 0);
+                if (th && v > qb_int_at(th, 0))
+                    v = qb_int_at(th, 0);
+                qb_set_i(yt, i, v);
+            }
+        } else {
+            double dl = tl ? qb_get_d(tl, 0) : lo, dh = th ? qb_get_d(th, 0) : hi;
+            for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
+                double v = qb_get_d(xt, i);
+                v = v < dl ? dl : v;
+                qb_set_d(yt, i, v > dh ? dh : v);
+            }
+        }
+        return;
+    }
     const float *x = xt->data;
-    float *y = qb_out(g, n, 0)->data;
+    float *y = yt->data;
     for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
         float v = x[i] < lo ? lo : x[i];
         y[i] = v > hi ? hi : v;
@@ -269,10 +313,13 @@ static int clip_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     for (int i = 1; i < 3; i++) {
         qb_tensor *t = qb_in(g, n, i);
-        if (t && (qb_tensor_count(t) != 1 || t->dtype != QB_DT_FLOAT)) {
-            QB_NODE_ERR(e, g, n, "min/max input '%s' must be a float32 scalar", t->name);
+        qb_tensor *x = qb_in(g, n, 0);
+        if (t && (qb_tensor_count(t) != 1 || t->dtype != x->dtype)) {
+            QB_NODE_ERR(e, g, n, "min/max input '%s' must be a %s scalar like the input", t->name,
+                        qb_dtype_name(x->dtype));
             return -1;
         }
+
     }
     return 0;
 }

@@ -72,7 +72,8 @@ static int gemm_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!B)
         return -1;
     if (A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT || (C && C->dtype != QB_DT_FLOAT)) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32");
+        QB_NODE_ERR(e, g, n, "inputs must be float32 (Gemm runs on the float32 kernels only; got %s)",
+                    qb_dtype_name(A->dtype != QB_DT_FLOAT ? A->dtype : B->dtype != QB_DT_FLOAT ? B->dtype : C->dtype));
         return -1;
     }
     gemm_state *s = calloc(1, sizeof *s);
@@ -167,7 +168,8 @@ static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!B)
         return -1;
     if (A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT || !A->ndim || !B->ndim) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32 tensors of rank at least 1");
+        QB_NODE_ERR(e, g, n, "inputs must be float32 tensors of rank at least 1 (MatMul runs on the float32 "
+                    "kernels only; got %s and %s)", qb_dtype_name(A->dtype), qb_dtype_name(B->dtype));
         return -1;
     }
     gemm_state *s = calloc(1, sizeof *s);

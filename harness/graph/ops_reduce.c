@@ -153,8 +153,13 @@ static int bn_prepare(qb_graph *g, qb_node *n, qb_err *e)
     qb_tensor *x = qb_need_in(g, n, 0, e);
     if (!x)
         return -1;
-    if (qb_attr_int(n, "training_mode", 0) || (n->nout > 1 && n->out[1] >= 0)) {
-        QB_NODE_ERR(e, g, n, "training mode is not supported (inference only)");
+    int training = qb_attr_int(n, "training_mode", 0) != 0;
+    if (!training && n->nout > 1 && n->out[1] >= 0) {
+        QB_NODE_ERR(e, g, n, "training mode with the pre-opset-14 outputs (saved mean/variance) is not supported");
+        return -1;
+    }
+    if (training && n->nout > 3 && n->out[3] >= 0) {
+        QB_NODE_ERR(e, g, n, "outputs beyond running_mean and running_var are not supported");
         return -1;
     }
     if (x->ndim < 2 || x->dtype != QB_DT_FLOAT) {
@@ -171,7 +176,46 @@ static int bn_prepare(qb_graph *g, qb_node *n, qb_err *e)
         }
     }
     qb_set_out(g, n, 0, QB_DT_FLOAT, x->ndim, x->dims);
+    for (int i = 1; training && i < 3 && i < n->nout; i++)
+        qb_set_out(g, n, i, QB_DT_FLOAT, 1, &x->dims[1]);
     return 0;
+}
+
+/* Training mode (opset 14+): normalize with the batch's own statistics
+ * (mean and population variance over every axis but the channel, in double)
+ * and output running_mean = mean·momentum + batch_mean·(1 − momentum), the
+ * same for the variance. Deterministic: the ONNX node tests check it. */
+static void bn_train_run(qb_graph *g, qb_node *n)
+{
+    const qb_tensor *xt = qb_in(g, n, 0);
+    const float *x = xt->data, *sc = qb_in(g, n, 1)->data, *b = qb_in(g, n, 2)->data, *m = qb_in(g, n, 3)->data,
+                *v = qb_in(g, n, 4)->data;
+    qb_tensor *rm = qb_out(g, n, 1), *rv = qb_out(g, n, 2);
+    float *y = qb_out(g, n, 0)->data, eps = qb_attr_float(n, "epsilon", 1e-5f);
+    double mom = qb_attr_float(n, "momentum", 0.9f);
+    int64_t N = xt->dims[0], C = xt->dims[1], inner = N > 0 && C > 0 ? qb_tensor_count(xt) / (N * C) : 0;
+    for (int64_t c = 0; c < C; c++) {
+        double sum = 0, sq = 0, cnt = (double)(N * inner);
+        for (int64_t o = 0; o < N; o++)
+            for (int64_t i = 0; i < inner; i++)
+                sum += x[(o * C + c) * inner + i];
+        double mean = cnt ? sum / cnt : 0;
+        for (int64_t o = 0; o < N; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                double d = x[(o * C + c) * inner + i] - mean;
+                sq += d * d;
+            }
+        double var = cnt ? sq / cnt : 0, k = sc[c] / sqrt(var + eps);
+        for (int64_t o = 0; o < N; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t at = (o * C + c) * inner + i;
+                y[at] = (float)((x[at] - mean) * k + b[c]);
+            }
+        if (rm)
+            ((float *)rm->data)[c] = (float)(m[c] * mom + mean * (1 - mom));
+        if (rv)
+            ((float *)rv->data)[c] = (float)(v[c] * mom + var * (1 - mom));
+    }
 }
 
 static void bn_run(qb_graph *g, qb_node *n, void *scratch)
@@ -180,6 +224,10 @@ static void bn_run(qb_graph *g, qb_node *n, void *scratch)
     const qb_tensor *xt = qb_in(g, n, 0);
     const float *x = xt->data, *sc = qb_in(g, n, 1)->data, *b = qb_in(g, n, 2)->data, *m = qb_in(g, n, 3)->data,
                 *v = qb_in(g, n, 4)->data;
+    if (qb_attr_int(n, "training_mode", 0)) {
+        bn_train_run(g, n);
+        return;
+    }
     float *y = qb_out(g, n, 0)->data, eps = qb_attr_float(n, "epsilon", 1e-5f);
     int64_t C = xt->dims[1], inner = qb_tensor_count(xt) / (xt->dims[0] * C);
     for (int64_t o = 0; o < xt->dims[0]; o++)

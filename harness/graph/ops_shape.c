@@ -544,8 +544,9 @@ static int cast_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     int to = (int)qb_attr_int(n, "to", 0);
-    if (to == QB_DT_FLOAT16 || !qb_dtype_size(to)) {
-        QB_NODE_ERR(e, g, n, "cast to element type %d is not supported", to);
+    if (!qb_dtype_size(to)) {
+        QB_NODE_ERR(e, g, n, "cast to element type %d%s is not supported", to,
+                    to == 16 ? " (bfloat16)" : to == 8 ? " (string)" : "");
         return -1;
     }
     qb_set_out(g, n, 0, to, x->ndim, x->dims);
@@ -557,21 +558,22 @@ static void cast_run(qb_graph *g, qb_node *n, void *scratch)
     (void)scratch;
     const qb_tensor *x = qb_in(g, n, 0);
     qb_tensor *y = qb_out(g, n, 0);
-    for (int64_t i = 0, c = qb_tensor_count(x); i < c; i++) {
-        double v = x->dtype == QB_DT_FLOAT ? ((const float *)x->data)[i] : (double)qb_int_at(x, i);
-        if (y->dtype != QB_DT_FLOAT) { /* out-of-range float to int is undefined in C: saturate, NaN -> 0 */
-            v = v != v ? 0 : v < -9.2e18 ? -9.2e18 : v > 9.2e18 ? 9.2e18 : v;
-            if (y->dtype != QB_DT_INT64)
-                v = v < -2147483648.0 ? -2147483648.0 : v > 2147483647.0 ? 2147483647.0 : v;
-        }
-        switch (y->dtype) {
-        case QB_DT_FLOAT: ((float *)y->data)[i] = (float)v; break;
-        case QB_DT_INT64: ((int64_t *)y->data)[i] = (int64_t)v; break;
-        case QB_DT_INT32: ((int32_t *)y->data)[i] = (int32_t)v; break;
-        case QB_DT_INT8: ((int8_t *)y->data)[i] = (int8_t)v; break;
-        case QB_DT_BOOL: ((uint8_t *)y->data)[i] = v != 0; break;
-        default: ((uint8_t *)y->data)[i] = (uint8_t)v; break;
-        }
+    int64_t c = qb_tensor_count(x);
+    if (x->dtype == y->dtype) {
+        if (x->data != y->data)
+            memcpy(y->data, x->data, (size_t)c * qb_dtype_size(x->dtype));
+    } else if (x->dtype == QB_DT_FLOAT && y->dtype == QB_DT_FLOAT16) { /* round to nearest even */
+        for (int64_t i = 0; i < c; i++)
+            ((uint16_t *)y->data)[i] = qb_f32_to_f16(((const float *)x->data)[i]);
+    } else if (x->dtype == QB_DT_FLOAT16 && y->dtype == QB_DT_FLOAT) {
+        for (int64_t i = 0; i < c; i++)
+            ((float *)y->data)[i] = qb_f16_to_f32(((const uint16_t *)x->data)[i]);
+    } else if (qb_dtype_is_int(x->dtype) && qb_dtype_is_int(y->dtype)) { /* wraps to the width, like numpy */
+        for (int64_t i = 0; i < c; i++)
+            qb_set_i(y, i, qb_int_at(x, i));
+    } else { /* through double; float to int truncates toward zero (saturating, NaN -> 0) */
+        for (int64_t i = 0; i < c; i++)
+            qb_set_d(y, i, qb_get_d(x, i));
     }
 }
 
