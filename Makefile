@@ -177,10 +177,14 @@ test-arm:
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_scalar
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_kernels
 
+# a depthwise-convolution model from Debian's ONNX test data
+DEMO_MODEL = $(ONNX_DATA)/pytorch-converted/test_Conv2d_depthwise_padded
 demo: qbench
 	./qbench info
 	./qbench kernels
 	./qbench gemm -p all -i all -s 256x256x256 --check
+	./qbench inspect $(DEMO_MODEL)/model.onnx
+	./qbench run $(DEMO_MODEL)/model.onnx --input $(DEMO_MODEL)/test_data_set_0/input_0.pb -o build/demo --profile
 
 bench: qbench
 	@mkdir -p reports
