@@ -16,6 +16,9 @@ static const struct {
     {"gemm", qb_verb_gemm,
      "gemm -p PREC -i ISA -s MxNxK [-g G] [-r REPS] [--check] [--csv]\n"
      "                                one kernel: median time, GOP/s (MAC = 2 ops)"},
+    {"dwconv", qb_verb_dwconv,
+     "dwconv -p PREC -i ISA -s HxWxC [--stride 1|2] [-r REPS] [--check] [--csv]\n"
+     "                                one depthwise 3x3 kernel (padding 1): median time, GOP/s"},
     {"inspect", qb_verb_inspect,
      "inspect MODEL.onnx [--shape AxB ...]\n"
      "                                inputs, outputs, layers with shapes, params, MACs"},

@@ -44,6 +44,11 @@ expect 2 "missing value" -- gemm -p
 expect 2 "missing shape" -- gemm -p fp32 -i scalar
 expect 2 "unknown option" -- kernels --json
 expect 2 "info with args" -- info now
+expect 0 "depthwise kernels, checked" -- dwconv -p all -i all -s 9x7x33 --stride 2 -r 2 --check --csv
+expect 2 "dwconv bad stride" -- dwconv -p fp32 -i scalar -s 8x8x8 --stride 3
+expect 2 "dwconv bad shape" -- dwconv -p fp32 -i scalar -s 8x8
+expect 2 "dwconv precision without kernels" -- dwconv -p int4 -i scalar -s 8x8x8
+expect 2 "dwconv takes no group" -- dwconv -p fp32 -i scalar -s 8x8x8 -g 32
 
 # ---- models: qbench inspect / run on good and bad ONNX files ----
 # Small models are written here from protobuf text with protoc-c (the

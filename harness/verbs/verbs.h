@@ -9,6 +9,7 @@
 int qb_verb_info(int argc, char **argv);
 int qb_verb_kernels(int argc, char **argv);
 int qb_verb_gemm(int argc, char **argv);
+int qb_verb_dwconv(int argc, char **argv);
 int qb_verb_inspect(int argc, char **argv);
 int qb_verb_run(int argc, char **argv);
 
