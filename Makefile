@@ -18,7 +18,7 @@ ARCH := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 CFLAGS ?= -O2 -g
 QB_CFLAGS = -std=gnu11 -Wall -Wextra -ffp-contract=off -I. -MMD -MP
-LDLIBS = -lm
+LDLIBS = -lm -lz
 
 ifeq ($(SANITIZE),1)
 BUILD := build-san
@@ -67,7 +67,7 @@ TEST_LIBS = -L/usr/lib/aarch64-linux-gnu -Wl,-rpath,/usr/lib/aarch64-linux-gnu -
 endif
 endif
 
-.PHONY: all test test-unit test-onnx fuzz-onnx test-arm demo bench clean
+.PHONY: all test test-unit test-onnx fuzz-onnx fuzz-idx test-arm demo bench clean
 all: qbench
 
 $(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
@@ -136,6 +136,10 @@ GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
 $(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PROTO_LIBS) $(LDLIBS)
 
+# Datasets (IDX, synthetic, splits) and the training engine.
+$(BUILD)/tests/test_data $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/tests/%.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PROTO_LIBS) $(LDLIBS)
+
 # ONNX backend node tests (Debian libonnx-testdata) as conformance suite.
 # node: one operator per case (the suite the issue names); the
 # pytorch-converted/-operator and simple sets add models with constant
@@ -156,10 +160,19 @@ fuzz-onnx:
 	@for f in $(ONNX_DATA)/node/test_*/model.onnx; do cp $$f build-fuzz/corpus/$$(basename $$(dirname $$f)).onnx; done
 	build-fuzz/tests/fuzz_onnx -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus
 
+# Fuzz target for the IDX reader (same build as fuzz-onnx).
+$(BUILD)/tests/fuzz_idx: $(BUILD)/tests/fuzz_idx.o $(GRAPH_TEST_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+fuzz-idx:
+	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_idx
+	build-fuzz/tests/fuzz_idx -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/
+
 test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
-TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph
+TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
+	$(BUILD)/tests/test_data $(BUILD)/tests/test_train
 
 test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
 	tests/cli.sh $(BUILD)/qbench

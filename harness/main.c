@@ -25,6 +25,12 @@ static const struct {
     {"run", qb_verb_run,
      "run MODEL.onnx (--input X.pb | --input-raw F --shape AxB)... -o OUTDIR [-p fp32] [-i ISA] [--profile]\n"
      "                                one inference; writes OUTDIR/output_N.pb"},
+    {"train", qb_verb_train,
+     "train -m mlp|cnn|dscnn -d DATASET [--data-dir DIR] [-e EPOCHS] [--seed S] -o OUT.onnx\n"
+     "                                train a zoo model (FP32), export it as ONNX"},
+    {"eval", qb_verb_eval,
+     "eval MODEL.onnx -d DATASET [--data-dir DIR] [-i ISA] [--csv]\n"
+     "                                top-1 accuracy on the dataset's test images"},
 };
 
 static void usage(FILE *f)

@@ -152,6 +152,53 @@ if [ -d $D ]; then
     expect_msg 2 "cut.pb" "truncated input tensor" -- run $D/model.onnx --input "$T/cut.pb" --input $D/test_data_set_0/input_1.pb -o "$T/out2"
 fi
 
+# ---- datasets, qbench train / eval ----
+# Small IDX sets are written here with printf (and gzip); nothing binary
+# is committed.
+byte() { printf "\\$(printf '%03o' "$1")"; }
+be32() { byte 0; byte 0; byte $(($1 >> 8)); byte $(($1 & 255)); }
+idx_images() { # idx_images N ROWS COLS: IDX image file on stdout, pixels '0'
+    byte 0; byte 0; byte 8; byte 3; be32 "$1"; be32 "$2"; be32 "$3"
+    head -c $(($1 * $2 * $3)) /dev/zero | tr '\0' '0'
+}
+idx_labels() { # idx_labels N: IDX label file, labels 0 1 0 1 ...
+    byte 0; byte 0; byte 8; byte 1; be32 "$1"
+    i=0; while [ $i -lt "$1" ]; do byte $((i % 2)); i=$((i + 1)); done
+}
+mkdir -p "$T/small" "$T/empty" "$T/magic" "$T/trunc" "$T/count" "$T/corrupt"
+idx_images 4 3 4 >"$T/small/train-images-idx3-ubyte"
+idx_labels 4 | gzip >"$T/small/train-labels-idx1-ubyte.gz"
+idx_images 2 3 4 | gzip >"$T/small/t10k-images-idx3-ubyte.gz"
+idx_labels 2 >"$T/small/t10k-labels-idx1-ubyte"
+idx_labels 4 >"$T/magic/train-images-idx3-ubyte"
+idx_labels 4 >"$T/magic/train-labels-idx1-ubyte"
+idx_images 4 3 4 | head -c 30 | gzip >"$T/trunc/train-images-idx3-ubyte.gz"
+idx_labels 4 >"$T/trunc/train-labels-idx1-ubyte"
+idx_images 4 3 4 >"$T/count/train-images-idx3-ubyte"
+idx_labels 3 >"$T/count/train-labels-idx1-ubyte"
+idx_images 4 3 4 | gzip | head -c 20 >"$T/corrupt/train-images-idx3-ubyte.gz"
+idx_labels 4 >"$T/corrupt/train-labels-idx1-ubyte"
+expect_msg 2 "no-such-dir" "train: missing data directory" -- train -m mlp -d mine --data-dir "$T/no-such-dir" -o "$T/m.onnx"
+expect_msg 2 "train-images-idx3-ubyte" "train: directory without IDX files" -- train -m mlp -d mine --data-dir "$T/empty" -o "$T/m.onnx"
+expect_msg 2 "wrong magic" "train: label file as images" -- train -m mlp -d mine --data-dir "$T/magic" -o "$T/m.onnx"
+expect_msg 2 "truncated" "train: truncated gzip IDX" -- train -m mlp -d mine --data-dir "$T/trunc" -o "$T/m.onnx"
+expect_msg 2 "corrupt/train-images" "train: cut gzip stream" -- train -m mlp -d mine --data-dir "$T/corrupt" -o "$T/m.onnx"
+expect_msg 2 "3 labels, but" "train: label count not matching images" -- train -m mlp -d mine --data-dir "$T/count" -o "$T/m.onnx"
+expect_msg 2 "unknown model" "train: unknown model" -- train -m resnet -d synthetic -o "$T/m.onnx"
+expect_msg 2 "unknown dataset" "train: unknown dataset" -- train -m mlp -d imagenet -o "$T/m.onnx"
+expect 2 "train: missing -o" -- train -m mlp -d synthetic
+expect 2 "train: bad epochs" -- train -m mlp -d synthetic -e 0 -o "$T/m.onnx"
+expect 0 "train mlp on a tiny IDX set" -- train -m mlp -d small --data-dir "$T/small" -e 1 --val 1 -o "$T/small.onnx"
+expect 0 "eval on its test part" -- eval "$T/small.onnx" -d small --data-dir "$T/small"
+expect 0 "train cnn on synthetic data" -- train -m cnn -d synthetic -e 1 --limit 200 --val 100 -o "$T/syn.onnx"
+expect 0 "inspect the trained model" -- inspect "$T/syn.onnx"
+expect 0 "eval it, csv" -- eval "$T/syn.onnx" -d synthetic --csv
+"$QB" eval "$T/syn.onnx" -d synthetic --csv | sed -n 2p | grep -q ',synthetic,fp32,none,.*,ok,.*,1000,' || {
+    echo "FAIL: eval --csv row"; fails=$((fails + 1)); }
+expect_msg 2 "does not take" "eval: images of another shape" -- eval "$T/syn.onnx" -d small --data-dir "$T/small"
+expect_msg 2 "nope.onnx" "eval: missing model" -- eval "$T/nope.onnx" -d synthetic
+expect 2 "eval: no model" -- eval -d synthetic
+
 # an ISA this CPU lacks: exit 2 naming the missing feature
 if ! "$QB" kernels --csv | grep -q '^fp32,neon,.*,yes,'; then
     expect 2 "neon on a CPU without it" -- gemm -p fp32 -i neon -s 8x8x8

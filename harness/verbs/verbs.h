@@ -12,5 +12,7 @@ int qb_verb_gemm(int argc, char **argv);
 int qb_verb_dwconv(int argc, char **argv);
 int qb_verb_inspect(int argc, char **argv);
 int qb_verb_run(int argc, char **argv);
+int qb_verb_train(int argc, char **argv);
+int qb_verb_eval(int argc, char **argv);
 
 #endif

@@ -1,0 +1,121 @@
+/*
+ * fit.c - the training loop (seeded shuffle per epoch, mini-batches,
+ * forward, loss, backward, optimizer step, learning-rate schedule) and
+ * top-1 evaluation in inference mode.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/measure/timer.h"
+#include "harness/train/train.h"
+
+/* Fill act[0] and labels with samples idx[from..from+b). */
+static void load_batch(qb_net *net, const qb_dataset *d, const int *idx, int from, int b,
+                       const qb_norm *norm, int32_t *labels)
+{
+    size_t ss = qb_dataset_sample_size(d);
+    for (int k = 0; k < b; k++) {
+        int s = idx ? idx[from + k] : from + k;
+        qb_dataset_get(d, s, norm, net->act[0] + (size_t)k * ss);
+        labels[k] = d->labels[s];
+    }
+}
+
+static int check_shapes(const qb_net *net, const qb_dataset *d, char *err, size_t errlen)
+{
+    const qb_layer *last = &net->layers[net->n > 0 ? net->n - 1 : 0];
+    if (net->n == 0 || net->in_c != d->c || net->in_h != d->h || net->in_w != d->w ||
+        (size_t)last->out_c * last->out_h * last->out_w != (size_t)d->classes) {
+        snprintf(err, errlen, "%s: samples %dx%dx%d with %d classes do not fit the network (input %dx%dx%d)",
+                 d->name, d->c, d->h, d->w, d->classes, net->in_c, net->in_h, net->in_w);
+        return -1;
+    }
+    return 0;
+}
+
+int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_norm *norm,
+             const qb_train_cfg *cfg, double *final_loss, char *err, size_t errlen)
+{
+    if (check_shapes(net, d, err, errlen))
+        return -1;
+    if (n <= 0 || cfg->batch <= 0 || cfg->epochs <= 0) {
+        snprintf(err, errlen, "train: %d samples, batch %d, %d epochs", n, cfg->batch, cfg->epochs);
+        return -1;
+    }
+    int B = cfg->batch < n ? cfg->batch : n;
+    if (net->batch < B && qb_net_alloc(net, B, err, errlen))
+        return -1;
+    qb_opt opt;
+    if (qb_opt_init(&opt, net, cfg, err, errlen))
+        return -1;
+    int *order = malloc(sizeof(int) * (size_t)n);
+    int32_t *labels = malloc(sizeof(int32_t) * (size_t)B);
+    if (!order || !labels) {
+        free(order);
+        free(labels);
+        qb_opt_free(&opt);
+        snprintf(err, errlen, "train: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = idx ? idx[i] : i;
+    uint64_t rng = cfg->seed * 0xD1B54A32D192ED03ull + 11;
+    long spe = (n + B - 1) / B, total = spe * cfg->epochs, step = 0;
+    double loss_epoch = 0;
+    for (int e = 0; e < cfg->epochs; e++) {
+        double t0 = qb_now();
+        qb_shuffle(order, n, &rng);
+        double ls = 0;
+        long correct = 0;
+        for (int from = 0; from < n; from += B, step++) {
+            int b = n - from < B ? n - from : B;
+            load_batch(net, d, order, from, b, norm, labels);
+            net->training = 1;
+            const float *z = qb_net_forward(net, b);
+            int ok;
+            ls += qb_softmax_xent(z, labels, b, d->classes, net->grad[net->n], &ok) * b;
+            correct += ok;
+            qb_net_backward(net, b, 0);
+            qb_opt_step(&opt, net, qb_lr_at(cfg, step, total, spe));
+        }
+        net->training = 0;
+        loss_epoch = ls / n;
+        if (cfg->verbose)
+            fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%, %.1f s\n", e + 1, cfg->epochs,
+                    loss_epoch, 100.0 * (double)correct / n, qb_now() - t0);
+    }
+    if (final_loss)
+        *final_loss = loss_epoch;
+    free(order);
+    free(labels);
+    qb_opt_free(&opt);
+    return 0;
+}
+
+double qb_evaluate(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_norm *norm)
+{
+    char err[256];
+    if (check_shapes(net, d, err, sizeof err) || n <= 0)
+        return 0;
+    if (net->batch == 0 && qb_net_alloc(net, n < 256 ? n : 256, err, sizeof err))
+        return 0;
+    int B = net->batch;
+    int32_t *labels = malloc(sizeof(int32_t) * (size_t)B);
+    if (!labels)
+        return 0;
+    long correct = 0;
+    int saved = net->training;
+    net->training = 0;
+    for (int from = 0; from < n; from += B) {
+        int b = n - from < B ? n - from : B;
+        load_batch(net, d, idx, from, b, norm, labels);
+        const float *z = qb_net_forward(net, b);
+        int ok;
+        qb_softmax_xent(z, labels, b, d->classes, NULL, &ok);
+        correct += ok;
+    }
+    net->training = saved;
+    free(labels);
+    return 100.0 * (double)correct / n;
+}
