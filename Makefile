@@ -174,11 +174,13 @@ test-onnx: $(BUILD)/tests/test_onnx
 TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train
 
+# CLI cases, then the ONNX conformance run, then the cmocka suites (so the
+# output ends with cmocka's summary).
 test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
 	tests/cli.sh $(BUILD)/qbench
-	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 	@echo "== ONNX conformance"
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
 QEMU = qemu-aarch64-static -L /usr/aarch64-linux-gnu
 test-arm:
