@@ -18,7 +18,7 @@ ARCH := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 CFLAGS ?= -O2 -g
 QB_CFLAGS = -std=gnu11 -Wall -Wextra -ffp-contract=off -I. -MMD -MP
-LDLIBS = -lm -lz
+LDLIBS = -lm
 
 ifeq ($(SANITIZE),1)
 BUILD := build-san
@@ -56,7 +56,8 @@ CHECK_OBJ = $(BUILD)/harness/eval/kernel_check.o
 ONNX_PROTO = /usr/include/onnx/onnx.proto
 GEN = $(BUILD)/gen
 PROTO_OBJ = $(GEN)/onnx.pb-c.o
-PROTO_LIBS = -lprotobuf-c
+# libraries of the harness (not of kernels/, so the AArch64 kernel tests need neither)
+HARNESS_LIBS = -lprotobuf-c -lz
 
 TEST_LIBS = -lcmocka
 ifeq ($(ARCH),aarch64)
@@ -71,7 +72,7 @@ endif
 all: qbench
 
 $(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 
 $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
 	@mkdir -p $(GEN)
@@ -134,11 +135,11 @@ $(BUILD)/tests/test_scalar: $(BUILD)/tests/test_scalar.o $(KERNEL_OBJ)
 # The model engine: operators, import/export round trip, BN folding.
 GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
 $(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PROTO_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Datasets (IDX, synthetic, splits) and the training engine.
 $(BUILD)/tests/test_data $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/tests/%.o $(GRAPH_TEST_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PROTO_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # ONNX backend node tests (Debian libonnx-testdata) as conformance suite.
 # node: one operator per case (the suite the issue names); the
@@ -147,11 +148,11 @@ $(BUILD)/tests/test_data $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/t
 ONNX_DATA = /usr/share/libonnx-testdata/data
 ONNX_TEST_DIRS = $(addprefix $(ONNX_DATA)/,node pytorch-converted pytorch-operator simple)
 $(BUILD)/tests/test_onnx: $(BUILD)/tests/test_onnx.o $(GRAPH_TEST_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 
 # Fuzz target for the importer (clang + libFuzzer, own build dir).
 $(BUILD)/tests/fuzz_onnx: $(BUILD)/tests/fuzz_onnx.o $(GRAPH_TEST_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 FUZZ_TIME ?= 60
 fuzz-onnx:
 	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
@@ -162,7 +163,7 @@ fuzz-onnx:
 
 # Fuzz target for the IDX reader (same build as fuzz-onnx).
 $(BUILD)/tests/fuzz_idx: $(BUILD)/tests/fuzz_idx.o $(GRAPH_TEST_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 fuzz-idx:
 	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_idx
