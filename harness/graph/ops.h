@@ -35,6 +35,9 @@ void qb_set_d(qb_tensor *t, int64_t i, double v);
 void qb_set_i(qb_tensor *t, int64_t i, int64_t v);
 /* Integer types (not float, float16, double). */
 int qb_dtype_is_int(qb_dtype t);
+/* Run function shared by Identity, Dropout (inference) and the reshaping
+ * ops: copy input 0 to output 0, set an optional mask output to true. */
+void qb_op_copy_run(qb_graph *g, qb_node *n, void *scratch);
 /* Numpy broadcast of two shapes into out (rank = max); -1 if incompatible. */
 int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
 /* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for

@@ -324,18 +324,6 @@ static int clip_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
-static void copy_run(qb_graph *g, qb_node *n, void *scratch)
-{
-    (void)scratch;
-    const qb_tensor *x = qb_in(g, n, 0);
-    qb_tensor *y = qb_out(g, n, 0);
-    if (y->data != x->data)
-        memcpy(y->data, x->data, (size_t)qb_tensor_count(x) * qb_dtype_size(x->dtype));
-    qb_tensor *mask = qb_out(g, n, 1);
-    if (mask)
-        memset(mask->data, 1, (size_t)qb_tensor_count(mask));
-}
-
 const qb_opdef qb_ops_elem[] = {
     {"Add", bin_prepare, add_run, NULL},
     {"Sub", bin_prepare, sub_run, NULL},
@@ -350,7 +338,7 @@ const qb_opdef qb_ops_elem[] = {
     {"Tanh", un_prepare, tanh_run, NULL},
     {"LeakyRelu", un_prepare, leaky_run, NULL},
     {"Sqrt", un_prepare, sqrt_run, NULL},
-    {"Identity", un_prepare, copy_run, NULL},
-    {"Dropout", un_prepare, copy_run, NULL},
+    {"Identity", un_prepare, qb_op_copy_run, NULL},
+    {"Dropout", un_prepare, qb_op_copy_run, NULL},
     {NULL, NULL, NULL, NULL},
 };

@@ -66,13 +66,18 @@ static int need_const(qb_graph *g, qb_node *n, int i, const char *what, qb_tenso
     return 0;
 }
 
-static void copy_run(qb_graph *g, qb_node *n, void *scratch)
+/* Output 0 = input 0 (unless they share storage); an optional second
+ * output (Dropout's mask) is all true. Reshape-like ops, Identity, Dropout. */
+void qb_op_copy_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const qb_tensor *x = qb_in(g, n, 0);
     qb_tensor *y = qb_out(g, n, 0);
     if (x->data != y->data)
         memcpy(y->data, x->data, (size_t)qb_tensor_count(x) * qb_dtype_size(x->dtype));
+    qb_tensor *mask = qb_out(g, n, 1);
+    if (mask)
+        memset(mask->data, 1, (size_t)qb_tensor_count(mask));
 }
 
 /* ---- Reshape ---- */
@@ -623,10 +628,10 @@ static void constant_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_shape[] = {
-    {"Reshape", reshape_prepare, copy_run, NULL},
-    {"Flatten", flatten_prepare, copy_run, NULL},
-    {"Squeeze", squeeze_prepare, copy_run, NULL},
-    {"Unsqueeze", unsqueeze_prepare, copy_run, NULL},
+    {"Reshape", reshape_prepare, qb_op_copy_run, NULL},
+    {"Flatten", flatten_prepare, qb_op_copy_run, NULL},
+    {"Squeeze", squeeze_prepare, qb_op_copy_run, NULL},
+    {"Unsqueeze", unsqueeze_prepare, qb_op_copy_run, NULL},
     {"Transpose", transpose_prepare, transpose_run, NULL},
     {"Concat", concat_prepare, concat_run, NULL},
     {"Shape", shape_prepare, shape_run, NULL},

@@ -66,24 +66,6 @@ void QB_VNNI(qb_gemm_i4__vnni_pack)(const qb_weights *w, void *dst)
     }
 }
 
-/* sum of n int8 values, without reading past them. */
-static int32_t seg_sum(const int8_t *a, int n)
-{
-    const __m512i ones = _mm512_set1_epi8(1);
-    __m512i s = _mm512_setzero_si512();
-    int l = 0;
-    for (; l + 64 <= n; l += 64)
-        s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512((const void *)(a + l)));
-    if (l < n)
-        s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(qb_mask64(n - l), a + l));
-    int32_t lanes[16];
-    _mm512_storeu_si512(lanes, s);
-    uint32_t t = 0;
-    for (int i = 0; i < 16; i++)
-        t += (uint32_t)lanes[i];
-    return (int32_t)t;
-}
-
 /* What a tile needs besides its shape. */
 typedef struct i4_job {
     const int8_t *a;      /* first row of the tile */
@@ -237,7 +219,7 @@ void QB_VNNI(qb_gemm_i4__vnni)(const qb_packed *p, const qb_gemm_args *g)
             for (int r = 0; r < mr; r++)
                 for (int gg = j.g0; gg < j.g1; gg++) {
                     int kb = gg * G, len = kb + G < K ? G : K - kb;
-                    int32_t s = seg_sum(j.a + (size_t)r * g->lda + kb, len);
+                    int32_t s = qb_vnni_sum_s8(j.a + (size_t)r * g->lda + kb, len);
                     rowterm[r * GCMAX + gg - g0] = (int32_t)((uint32_t)s << 3);
                 }
             for (int p0 = 0; p0 < npanels; p0 += NP) {

@@ -44,24 +44,6 @@ void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
     }
 }
 
-/* sum of the K int8 values of one row, without reading past it. */
-static int32_t row_sum(const int8_t *a, int k)
-{
-    const __m512i ones = _mm512_set1_epi8(1);
-    __m512i s = _mm512_setzero_si512();
-    int l = 0;
-    for (; l + 64 <= k; l += 64)
-        s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512((const void *)(a + l)));
-    if (l < k)
-        s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(qb_mask64(k - l), a + l));
-    int32_t lanes[16];
-    _mm512_storeu_si512(lanes, s);
-    uint32_t t = 0;
-    for (int i = 0; i < 16; i++)
-        t += (uint32_t)lanes[i];
-    return (int32_t)t;
-}
-
 /* Raw dot products of mr_ rows of A with np_ panels: tile[r * NP + q] =
  * sum_k (w + 128) a over the K of the 16 columns of panel q. */
 QB_MICRO void micro(int mr_, int np_, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride, int kfull,
@@ -167,7 +149,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     for (int mc = 0; mc < M; mc += MC) {
         int mce = mc + MC < M ? mc + MC : M;
         for (int i = mc; i < mce; i++)
-            rowterm[i - mc] = (int32_t)((uint32_t)row_sum(A + (size_t)i * g->lda, K) << 7);
+            rowterm[i - mc] = (int32_t)((uint32_t)qb_vnni_sum_s8(A + (size_t)i * g->lda, K) << 7);
         /* each tile column of W is reused from L1 by every row block */
         for (int p0 = 0; p0 < npanels; p0 += NP) {
             int np = npanels - p0 < NP ? npanels - p0 : NP;

@@ -211,6 +211,24 @@ QB_INLINE __mmask16 qb_mask16(int n) { return n >= 16 ? (__mmask16)0xffff : (__m
 /* Bytes 0..n-1 of 64 (n >= 64: all). */
 QB_INLINE __mmask64 qb_mask64(int n) { return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1); }
 
+/* Sum of n int8 values (wrap-around int32), without reading past them. */
+QB_INLINE int32_t qb_vnni_sum_s8(const int8_t *a, int n)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i s = _mm512_setzero_si512();
+    int l = 0;
+    for (; l + 64 <= n; l += 64)
+        s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512((const void *)(a + l)));
+    if (l < n)
+        s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(qb_mask64(n - l), a + l));
+    int32_t lanes[16];
+    _mm512_storeu_si512(lanes, s);
+    uint32_t t = 0;
+    for (int i = 0; i < 16; i++)
+        t += (uint32_t)lanes[i];
+    return (int32_t)t;
+}
+
 /* Four bytes at p as one int32 (unaligned). */
 QB_INLINE int32_t qb_ld32(const void *p)
 {
