@@ -56,8 +56,9 @@ CHECK_OBJ = $(BUILD)/harness/eval/kernel_check.o
 ONNX_PROTO = /usr/include/onnx/onnx.proto
 GEN = $(BUILD)/gen
 PROTO_OBJ = $(GEN)/onnx.pb-c.o
-# libraries of the harness (not of kernels/, so the AArch64 kernel tests need neither)
-HARNESS_LIBS = -lprotobuf-c -lz
+# libraries of the harness (not of kernels/, so the AArch64 kernel tests need neither);
+# OpenMP: the training engine (harness/train/) runs its heavy products on all cores
+HARNESS_LIBS = -lprotobuf-c -lz -fopenmp -lcsv -linih -lpapi
 
 TEST_LIBS = -lcmocka
 ifeq ($(ARCH),aarch64)
@@ -84,7 +85,11 @@ $(PROTO_OBJ): $(GEN)/onnx.pb-c.c
 # harness sources may include the generated header: build it first
 # (tests include only harness/graph/graph.h, which does not)
 $(BUILD)/harness/main.o $(HARNESS_OBJ): | $(GEN)/onnx.pb-c.h
-$(BUILD)/harness/%.o: QB_CFLAGS += -I$(GEN)
+$(BUILD)/harness/%.o: QB_CFLAGS += -I$(GEN) -fopenmp
+# the results metadata names the flags the binary was built with (harness/report/meta.c)
+$(BUILD)/harness/report/meta.o: QB_CFLAGS += -DQB_CFLAGS_STR='"$(CFLAGS)"'
+# training loops (BN, pooling, im2col) have runtime trip counts: let -O2 vectorize them with epilogues
+$(BUILD)/harness/train/%.o: QB_CFLAGS += -fvect-cost-model=dynamic
 
 qbench: $(BUILD)/qbench
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
@@ -141,6 +146,19 @@ $(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
 $(BUILD)/tests/test_data $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/tests/%.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# qops: the quantized-model operators (QuantizeLinear ... QLinearConv), hand-computed cases.
+$(BUILD)/tests/test_qops: $(BUILD)/tests/test_qops.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
+# Quantization arithmetic, the four calibrators and the accuracy metrics.
+QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,quant/qparams.o quant/observer.o quant/weights.o eval/metrics.o)
+$(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
+# The sweep harness: scenarios, plan, results CSV, statistics, energy, counters.
+$(BUILD)/tests/test_sweep: $(BUILD)/tests/test_sweep.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # ONNX backend node tests (Debian libonnx-testdata) as conformance suite.
 # node: one operator per case (the suite the issue names); the
 # pytorch-converted/-operator and simple sets add models with constant
@@ -173,7 +191,8 @@ test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
 TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
-	$(BUILD)/tests/test_data $(BUILD)/tests/test_train
+	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
+	$(BUILD)/tests/test_qops $(BUILD)/tests/test_sweep
 
 # CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).

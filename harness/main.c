@@ -31,6 +31,12 @@ static const struct {
     {"eval", qb_verb_eval,
      "eval MODEL.onnx -d DATASET [--data-dir DIR] [-i ISA] [--csv]\n"
      "                                top-1 accuracy on the dataset's test images"},
+    {"sweep", qb_verb_sweep,
+     "sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU]\n"
+     "                                run a scenario's cells, one CSV row each (results.csv + results.meta.txt)"},
+    {"merge", qb_verb_merge,
+     "merge A.csv B.csv ... -o ALL.csv\n"
+     "                                combine results files of shards and machines (duplicates skipped)"},
 };
 
 static void usage(FILE *f)

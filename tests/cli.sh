@@ -186,7 +186,20 @@ expect_msg 2 "corrupt/train-images" "train: cut gzip stream" -- train -m mlp -d 
 expect_msg 2 "3 labels, but" "train: label count not matching images" -- train -m mlp -d mine --data-dir "$T/count" -o "$T/m.onnx"
 expect_msg 2 "unknown model" "train: unknown model" -- train -m resnet -d synthetic -o "$T/m.onnx"
 expect_msg 2 "unknown dataset" "train: unknown dataset" -- train -m mlp -d imagenet -o "$T/m.onnx"
-expect 2 "train: missing -o" -- train -m mlp -d synthetic
+expect 2 "train: missing -m" -- train -d synthetic -o "$T/m.onnx"
+expect 2 "train: bad optimizer" -- train -m mlp -d synthetic --opt rmsprop -o "$T/m.onnx"
+# the model cache (train without -o): trains once, prints the path, then reuses it
+export QB_MODEL_CACHE="$T/cache"
+expect 0 "train into the model cache" -- train -m mlp -d synthetic -e 1 --limit 300 --val 100
+c1=$("$QB" train -m mlp -d synthetic -e 1 --limit 300 --val 100 2>"$T/cache.err")
+grep -q "cached $c1" "$T/cache.err" && [ -f "$c1" ] && case "$c1" in "$T/cache/mlp-synthetic-"*.onnx) true ;; *) false ;; esac || {
+    echo "FAIL: train: cache not reused ($c1)"; fails=$((fails + 1)); }
+c2=$("$QB" train -m mlp -d synthetic -e 2 --limit 300 --val 100 2>/dev/null)
+[ -f "$c2" ] && [ "$c1" != "$c2" ] || { echo "FAIL: train: another recipe, same cache file"; fails=$((fails + 1)); }
+expect 0 "eval a cached model" -- eval "$c1" -d synthetic
+export QB_MODEL_CACHE="/proc/qb-no-cache"
+expect_msg 2 "qb-no-cache" "train: cache directory not creatable" -- train -m mlp -d synthetic -e 1 --limit 300
+unset QB_MODEL_CACHE
 expect 2 "train: bad epochs" -- train -m mlp -d synthetic -e 0 -o "$T/m.onnx"
 expect 0 "train mlp on a tiny IDX set" -- train -m mlp -d small --data-dir "$T/small" -e 1 --val 1 -o "$T/small.onnx"
 expect 0 "eval on its test part" -- eval "$T/small.onnx" -d small --data-dir "$T/small"
@@ -209,6 +222,59 @@ fi
 # QB_FORCE_ISA caps selection
 QB_FORCE_ISA=scalar "$QB" info | grep -q "selected: fp32=scalar" || {
     echo "FAIL: QB_FORCE_ISA=scalar does not cap the selection"; fails=$((fails + 1)); }
+
+# ---- sweep and merge (harness/sweep, harness/report) ----
+# a sweep of kernel shapes needs no trained model: seeded data, scalar kernels
+printf '%s\n' '[axes]' 'models = g dw' 'precisions = fp32 int8-channel' 'methods = none ptq-minmax' \
+    'isas = scalar neon' '[measure]' 'warmup = 1' 'iterations = 3' 'min_time_ms = 0' 'counters = none' \
+    '[model g]' 'gemm = 4x8x16' '[model dw]' 'dwconv = 6x6x8' >"$T/k.ini"
+expect 0 "sweep: dry run" -- sweep "$T/k.ini" --dry-run
+[ "$("$QB" sweep "$T/k.ini" --dry-run 2>/dev/null | wc -l)" -eq 8 ] || {
+    echo "FAIL: sweep --dry-run: want 8 cells"; fails=$((fails + 1)); }
+[ "$("$QB" sweep "$T/k.ini" --dry-run --only '^g/.*/scalar/' 2>/dev/null | tr '\n' ' ')" = \
+    "g/fp32/none/scalar/t1/b1 g/int8-channel/ptq-minmax/scalar/t1/b1 " ] || {
+    echo "FAIL: sweep --only"; fails=$((fails + 1)); }
+s1=$("$QB" sweep "$T/k.ini" --dry-run --shard 1/2 2>/dev/null)
+s2=$("$QB" sweep "$T/k.ini" --dry-run --shard 2/2 2>/dev/null)
+[ "$(printf '%s\n%s\n' "$s1" "$s2" | sort)" = "$("$QB" sweep "$T/k.ini" --dry-run 2>/dev/null | sort)" ] || {
+    echo "FAIL: sweep shards do not cover the plan"; fails=$((fails + 1)); }
+expect 0 "sweep: shard 1/2" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1"
+expect 0 "sweep: shard 2/2" -- sweep "$T/k.ini" -q --shard 2/2 -o "$T/s2"
+[ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',ok,')" -eq 4 ] || {
+    echo "FAIL: sweep: want 4 ok rows over both shards"; fails=$((fails + 1)); }
+cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -q ',unsupported,"\{0,1\}neon kernels cannot run here' || {
+    echo "FAIL: sweep: no unsupported neon row"; fails=$((fails + 1)); }
+grep -q '^git_sha: ' "$T/s1/results.meta.txt" || { echo "FAIL: sweep: no metadata"; fails=$((fails + 1)); }
+expect_msg 2 "results.csv exists" "sweep: existing results without --resume" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1"
+expect 0 "sweep: resume a finished shard" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1" --resume
+[ "$("$QB" sweep "$T/k.ini" --dry-run --resume --shard 1/2 -o "$T/s1" 2>/dev/null | wc -l)" -eq 0 ] || {
+    echo "FAIL: sweep --resume: finished cells not skipped"; fails=$((fails + 1)); }
+expect 0 "merge two shards" -- merge "$T/s1/results.csv" "$T/s2/results.csv" -o "$T/all.csv"
+[ "$(wc -l <"$T/all.csv")" -eq 9 ] || { echo "FAIL: merge: want header + 8 rows"; fails=$((fails + 1)); }
+expect_msg 0 "duplicate of" "merge: the same shard twice" -- merge "$T/s1/results.csv" "$T/s1/results.csv" -o "$T/dup.csv"
+expect_msg 2 "also an input" "merge: output among the inputs" -- merge "$T/all.csv" -o "$T/all.csv"
+sed '3s/,\(scalar\|neon\),/,sse9,/' "$T/s1/results.csv" >"$T/bad.csv"
+expect_msg 2 "bad.csv:3: column isa" "merge: a bad row names file and line" -- merge "$T/bad.csv" -o "$T/m.csv"
+[ ! -e "$T/m.csv" ] || { echo "FAIL: merge wrote output despite a bad input"; fails=$((fails + 1)); }
+printf 'a,b\n1,2\n' >"$T/other.csv"
+expect_msg 2 "other.csv:1:" "merge: not a results file" -- merge "$T/other.csv" -o "$T/m.csv"
+expect_msg 2 "cannot open" "merge: missing input" -- merge "$T/none.csv" -o "$T/m.csv"
+expect 2 "merge: no -o" -- merge "$T/all.csv"
+expect_msg 2 "other.csv:1:" "merge: into a foreign file" -- merge "$T/s1/results.csv" -o "$T/other.csv"
+printf '[axes]\nmodels = mlp\nprecisions = fp32\n[measure]\nwarmpu = 3\n' >"$T/bad.ini"
+expect_msg 2 "bad.ini:5: .*unknown key 'warmpu'" "sweep: unknown key" -- sweep "$T/bad.ini" --dry-run
+printf '[axes]\nmodels = mlp\nprecisions = fp32\n[axes]\n' >"$T/dup.ini"
+expect_msg 2 "dup.ini:4: duplicate section" "sweep: duplicate section" -- sweep "$T/dup.ini" --dry-run
+printf '[axes]\nmodels = mlp\nprecisions = fp32\nthreads = two\n' >"$T/val.ini"
+expect_msg 2 "val.ini:4: " "sweep: bad value" -- sweep "$T/val.ini" --dry-run
+expect_msg 2 "cannot open" "sweep: missing scenario" -- sweep "$T/none.ini"
+expect 2 "sweep: bad shard" -- sweep "$T/k.ini" --shard 3/2 --dry-run
+expect_msg 2 "--only" "sweep: bad regex" -- sweep "$T/k.ini" --only '(' --dry-run
+printf 'name,unit,picojoules,source\nint8.add,op,x,y\n' >"$T/e.csv"
+expect_msg 2 "e.csv:2: int8.add" "sweep: bad energy table" -- sweep "$T/k.ini" -q --energy-model "$T/e.csv" -o "$T/s3"
+for f in scenarios/*.ini; do
+    [ -f "$f" ] && expect 0 "shipped scenario $f parses" -- sweep "$f" --dry-run
+done
 
 echo "cli: $runs cases, $fails failed"
 [ "$fails" -eq 0 ]

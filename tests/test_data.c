@@ -5,7 +5,8 @@
  * files, unreadable directory); the real Fashion-MNIST from Debian's
  * dataset-fashion-mnist (skipped when absent); the synthetic dataset's
  * determinism; validation and calibration splits (training data only);
- * normalisation statistics.
+ * normalisation statistics, and the normalisation in a model's metadata
+ * through an ONNX file.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "harness/data/dataset.h"
+#include "harness/graph/graph.h"
 
 static char tmpdir[256]; /* per-run temporary directory */
 
@@ -368,6 +370,79 @@ static void test_splits(void **state)
     qb_dataset_free(&t);
 }
 
+/* Model metadata: normalisation and other keys survive an ONNX file
+ * round trip exactly; absent or malformed values are refused. */
+static void test_norm_meta(void **state)
+{
+    (void)state;
+    qb_graph *g = qb_graph_new("meta");
+    /* a minimal valid graph: input -> Relu -> output */
+    int in = qb_graph_tensor(g, "x"), out = qb_graph_tensor(g, "y");
+    qb_tensor *t = g->tensors[in];
+    t->kind = QB_T_INPUT;
+    t->dtype = QB_DT_FLOAT;
+    t->ndim = 2;
+    t->dims[0] = 1;
+    t->dims[1] = 3;
+    t->has_shape = 1;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->ninputs++] = in;
+    int ni = qb_graph_add_node(g, "Relu", "relu", 1, 1);
+    g->nodes[ni].in[0] = in;
+    g->nodes[ni].out[0] = out;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->noutputs++] = out;
+    qb_norm n = {.channels = 3, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}}, got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(qb_norm_from_graph(g, &got), -1); /* none yet */
+    assert_int_equal(qb_norm_to_graph(g, &n), 0);
+    assert_int_equal(qb_graph_set_meta(g, "qbench.dataset", "first"), 0);
+    assert_int_equal(qb_graph_set_meta(g, "qbench.dataset", "imagenet-like"), 0); /* replaced */
+    assert_string_equal(qb_graph_get_meta(g, "qbench.dataset"), "imagenet-like");
+    assert_null(qb_graph_get_meta(g, "qbench.nothing"));
+    char path[512];
+    path_of(path, sizeof path, "meta.onnx");
+    qb_err e = {""};
+    if (qb_onnx_save(g, path, &e))
+        fail_msg("save: %s", e.msg);
+    qb_graph_free(g);
+    g = qb_onnx_load(path, &e);
+    if (!g)
+        fail_msg("load: %s", e.msg);
+    assert_int_equal(g->nmeta, 4); /* mean, std, input description, dataset */
+    assert_string_equal(qb_graph_get_meta(g, "qbench.dataset"), "imagenet-like");
+    assert_int_equal(qb_norm_from_graph(g, &got), 0);
+    assert_int_equal(got.channels, 3);
+    assert_memory_equal(got.mean, n.mean, sizeof n.mean); /* %.9g: exact */
+    assert_memory_equal(got.std, n.std, sizeof n.std);
+    /* malformed values: refused, norm untouched */
+    static const char *bad[][2] = {{"0.5,abc", "0.2,0.2"}, {"0.5,0.5", "0.2"}, {"0.5", "0"},
+                                   {"0.5", "-1"},        {"", ""},         {"1,2,3,4,5", "1,1,1,1,1"},
+                                   {"nan", "1"},         {"0.5,", "1,"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(qb_graph_set_meta(g, QB_META_NORM_MEAN, bad[i][0]), 0);
+        assert_int_equal(qb_graph_set_meta(g, QB_META_NORM_STD, bad[i][1]), 0);
+        qb_norm keep = got;
+        if (qb_norm_from_graph(g, &got) != -1)
+            fail_msg("accepted mean '%s' std '%s'", bad[i][0], bad[i][1]);
+        assert_memory_equal(&keep, &got, sizeof got);
+    }
+    qb_graph_clear_meta(g);
+    assert_int_equal(g->nmeta, 0);
+    assert_int_equal(qb_norm_from_graph(g, &got), -1);
+    qb_graph_free(g);
+    /* one channel, as the zoo writes it for Fashion-MNIST */
+    qb_norm f, f2;
+    assert_int_equal(qb_norm_named("fashion-mnist", &f), 0);
+    g = qb_graph_new("meta1");
+    assert_int_equal(qb_norm_to_graph(g, &f), 0);
+    assert_int_equal(qb_norm_from_graph(g, &f2), 0);
+    assert_int_equal(f2.channels, 1);
+    assert_memory_equal(&f2.mean[0], &f.mean[0], sizeof(float));
+    assert_memory_equal(&f2.std[0], &f.std[0], sizeof(float));
+    qb_graph_free(g);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -390,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_idx_good),  cmocka_unit_test(test_idx_dir),
         cmocka_unit_test(test_idx_bad),   cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test(test_synthetic), cmocka_unit_test(test_splits),
+        cmocka_unit_test(test_norm_meta),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

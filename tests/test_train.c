@@ -7,7 +7,9 @@
  * Adam training tiny models on the synthetic dataset to > 95% test
  * accuracy; same seed -> bit-identical weights; a trained network
  * exported to the model engine's graph (and through an ONNX file) gives
- * the outputs of the training engine's inference pass.
+ * the outputs of the training engine's inference pass; 1 and 2 threads
+ * (OpenMP) give bit-identical models; the model cache (keys, reuse,
+ * retraining, metadata).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -524,6 +527,229 @@ static void test_export(void **state)
     qb_dataset_free(&d);
 }
 
+/* Train a net that takes every parallel path (conv im2col chunks,
+ * pointwise, grouped and depthwise convs, BN with fused ReLU/ReLU6,
+ * pooling, dense) for one epoch on `threads` threads; its parameters and
+ * BN running statistics into w. Returns the number of floats. */
+static size_t train_par(int threads, int no_fuse, float *w)
+{
+    static const spec sp[] = {
+        {QB_L_CONV, 16, 3, 1, 1, 1}, {QB_L_BN, 0, 0, 0, 0, 0},      {QB_L_RELU, 0, 0, 0, 0, 0},
+        {QB_L_MAXPOOL, 0, 2, 2, 0, 0}, {QB_L_CONV, 16, 3, 1, 1, 16}, {QB_L_BN, 0, 0, 0, 0, 0},
+        {QB_L_RELU6, 0, 0, 0, 0, 0},  {QB_L_CONV, 32, 1, 1, 0, 1},  {QB_L_BN, 0, 0, 0, 0, 0},
+        {QB_L_RELU, 0, 0, 0, 0, 0},   {QB_L_AVGPOOL, 0, 2, 2, 0, 0}, {QB_L_CONV, 16, 3, 2, 1, 2},
+        {QB_L_FLATTEN, 0, 0, 0, 0, 0}, {QB_L_DENSE, 64, 0, 0, 0, 0}, {QB_L_RELU, 0, 0, 0, 0, 0},
+        {QB_L_DENSE, 10, 0, 0, 0, 0},
+    };
+    char err[256] = "";
+    qb_dataset tr;
+    assert_int_equal(qb_synthetic(200, 1, 28, 28, 10, 0.3f, 4, QB_SPLIT_TRAIN, &tr, err, sizeof err), 0);
+    qb_net net;
+    build(&net, 1, 28, 28, sp, (int)(sizeof sp / sizeof sp[0]), 40);
+    net.no_fuse = no_fuse;
+    qb_train_cfg cfg;
+    qb_train_cfg_default(&cfg);
+    cfg.epochs = 1;
+    cfg.batch = 40;
+    cfg.lr = 0.02f;
+    cfg.weight_decay = 1e-4f;
+    qb_train_set_threads(threads);
+    assert_int_equal(qb_train_threads(), threads);
+    assert_int_equal(qb_train(&net, &tr, NULL, tr.n, NULL, &cfg, NULL, err, sizeof err), 0);
+    size_t k = 0;
+    for (int l = 0; l < net.n; l++) {
+        const qb_layer *L = &net.layers[l];
+        memcpy(w + k, L->w, L->nw * sizeof(float));
+        k += L->nw;
+        memcpy(w + k, L->b, L->nb * sizeof(float));
+        k += L->nb;
+        if (L->kind == QB_L_BN) {
+            memcpy(w + k, L->run_mean, L->nb * sizeof(float));
+            k += L->nb;
+            memcpy(w + k, L->run_var, L->nb * sizeof(float));
+            k += L->nb;
+        }
+    }
+    qb_train_set_threads(0);
+    qb_net_free(&net);
+    qb_dataset_free(&tr);
+    return k;
+}
+
+/* The thread count changes nothing, bit for bit; nor does BN + ReLU
+ * fusion. The products on the kernel agree with plain loops. */
+static void test_threads(void **state)
+{
+    (void)state;
+    enum { MAXW = 60000 };
+    float *w1 = malloc(sizeof(float) * MAXW), *w2 = malloc(sizeof(float) * MAXW);
+    float *w3 = malloc(sizeof(float) * MAXW);
+    size_t n1 = train_par(1, 0, w1), n2 = train_par(2, 0, w2), n3 = train_par(2, 1, w3);
+    assert_true(n1 < MAXW);
+    assert_int_equal(n1, n2);
+    assert_int_equal(n1, n3);
+    assert_memory_equal(w1, w2, n1 * sizeof(float));
+    assert_memory_equal(w1, w3, n1 * sizeof(float));
+    /* qb_mm_nt: row blocks (many rows) and column blocks (few rows) */
+    static const int shapes[2][3] = {{250, 70, 300}, {40, 700, 200}};
+    for (int s = 0; s < 2; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n * k), *bias = malloc(sizeof(float) * n);
+        float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
+        uint64_t rng = 5;
+        for (int i = 0; i < m * k; i++)
+            a[i] = qb_rng_uniform(&rng) - 0.5f;
+        for (int i = 0; i < n * k; i++)
+            b[i] = qb_rng_uniform(&rng) - 0.5f;
+        for (int i = 0; i < n; i++)
+            bias[i] = qb_rng_uniform(&rng);
+        qb_train_set_threads(1);
+        qb_mm_nt(m, n, k, a, b, bias, c1);
+        qb_train_set_threads(2);
+        qb_mm_nt(m, n, k, a, b, bias, c2);
+        qb_train_set_threads(0);
+        assert_memory_equal(c1, c2, sizeof(float) * m * n);
+        for (int i = 0; i < m; i += 7)
+            for (int j = 0; j < n; j += 3) {
+                double r = bias[j];
+                for (int p = 0; p < k; p++)
+                    r += (double)a[i * k + p] * b[j * k + p];
+                assert_true(fabs(c1[i * n + j] - r) < 1e-4 * (1 + fabs(r)));
+            }
+        free(a);
+        free(b);
+        free(bias);
+        free(c1);
+        free(c2);
+    }
+    free(w1);
+    free(w2);
+    free(w3);
+}
+
+/* Every field of a recipe changes the cache key (file name); the same
+ * recipe gives the same one. */
+static void test_cache_key(void **state)
+{
+    (void)state;
+    qb_zoo_job base, j;
+    char p0[1024], p1[1024], line[1024];
+    assert_int_equal(qb_zoo_job_init(&base, "cnn", "fashion-mnist", NULL, NULL), 0);
+    assert_int_equal(qb_zoo_job_init(&j, "resnet", "fashion-mnist", NULL, NULL), -1);
+    qb_zoo_cache_path(&base, p0, sizeof p0);
+    qb_zoo_recipe_line(&base, line, sizeof line);
+    assert_non_null(strstr(line, "qbench-zoo/"));
+    assert_non_null(strstr(p0, "/cnn-fashion-mnist-"));
+    assert_non_null(strstr(p0, ".onnx"));
+    j = base;
+    qb_zoo_cache_path(&j, p1, sizeof p1);
+    assert_string_equal(p0, p1);
+    j.cfg.verbose = 1; /* not part of the recipe */
+    j.profile = 1;
+    qb_zoo_cache_path(&j, p1, sizeof p1);
+    assert_string_equal(p0, p1);
+    for (int change = 0; change < 17; change++) {
+        j = base;
+        switch (change) {
+        case 0: j.model = "mlp"; break;
+        case 1: j.dataset = "synthetic"; break;
+        case 2: j.data_dir = "/tmp"; break;
+        case 3: j.cfg.epochs++; break;
+        case 4: j.cfg.batch++; break;
+        case 5: j.cfg.lr *= 1.001f; break;
+        case 6: j.cfg.seed++; break;
+        case 7: j.cfg.opt = QB_OPT_ADAM; break;
+        case 8: j.cfg.weight_decay += 1e-6f; break;
+        case 9: j.cfg.sched = QB_SCHED_STEP; break;
+        case 10: j.cfg.momentum = 0.8f; break;
+        case 11: j.val = 100; break;
+        case 12: j.limit = 1000; break;
+        case 13: j.cfg.step_epochs++; break;
+        case 14: j.cfg.step_gamma = 0.1f; break;
+        case 15: j.cfg.beta2 = 0.99f; break;
+        case 16: j.cfg.adam_eps = 1e-7f; break;
+        }
+        qb_zoo_cache_path(&j, p1, sizeof p1);
+        if (!strcmp(p0, p1))
+            fail_msg("recipe change %d keeps the cache file %s", change, p1);
+    }
+}
+
+/* Identity of a file (inode and modification time). */
+static void file_id(const char *path, struct stat *st)
+{
+    if (stat(path, st))
+        fail_msg("%s: missing", path);
+}
+
+/* The cache trains once, reuses the file, retrains when the recipe
+ * changes or the file is damaged; the model carries its recipe and
+ * normalisation. */
+static void test_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qb_test_cache_XXXXXX", err[512] = "", p1[1024], p2[1024], p3[1024], line[1024];
+    assert_non_null(mkdtemp(dir));
+    char sub[1100];
+    snprintf(sub, sizeof sub, "%s/a/models", dir); /* created on demand */
+    setenv("QB_MODEL_CACHE", sub, 1);
+    assert_string_equal(qb_zoo_cache_dir(), sub);
+    qb_train_cfg cfg;
+    assert_int_equal(qb_zoo_recipe("mlp", &cfg), 0);
+    cfg.epochs = 1;
+    if (qb_zoo_cached("mlp", "synthetic", NULL, &cfg, p1, sizeof p1, 0, err, sizeof err))
+        fail_msg("cache: %s", err);
+    assert_ptr_equal(strstr(p1, sub), p1);
+    struct stat s1, s2;
+    file_id(p1, &s1);
+    /* again: the same file, not rewritten */
+    assert_int_equal(qb_zoo_cached("mlp", "synthetic", NULL, &cfg, p2, sizeof p2, 0, err, sizeof err), 0);
+    assert_string_equal(p1, p2);
+    file_id(p2, &s2);
+    assert_true(s1.st_ino == s2.st_ino && s1.st_mtim.tv_sec == s2.st_mtim.tv_sec &&
+                s1.st_mtim.tv_nsec == s2.st_mtim.tv_nsec);
+    /* its metadata: recipe line, dataset, normalisation */
+    qb_zoo_job job;
+    assert_int_equal(qb_zoo_job_init(&job, "mlp", "synthetic", NULL, &cfg), 0);
+    qb_zoo_recipe_line(&job, line, sizeof line);
+    qb_err e = {""};
+    qb_graph *g = qb_onnx_load(p1, &e);
+    if (!g)
+        fail_msg("load: %s", e.msg);
+    assert_string_equal(qb_graph_get_meta(g, "qbench.recipe"), line);
+    assert_string_equal(qb_graph_get_meta(g, "qbench.dataset"), "synthetic");
+    assert_string_equal(qb_graph_get_meta(g, "qbench.model"), "mlp");
+    assert_non_null(qb_graph_get_meta(g, "qbench.val_top1"));
+    qb_norm want, got;
+    assert_int_equal(qb_dataset_norm("synthetic", NULL, &want, err, sizeof err), 0);
+    assert_int_equal(qb_norm_from_graph(g, &got), 0);
+    assert_int_equal(got.channels, want.channels);
+    assert_memory_equal(got.mean, want.mean, sizeof(float) * want.channels);
+    assert_memory_equal(got.std, want.std, sizeof(float) * want.channels);
+    qb_graph_free(g);
+    /* another recipe: another file */
+    cfg.lr *= 0.5f;
+    assert_int_equal(qb_zoo_cached("mlp", "synthetic", NULL, &cfg, p3, sizeof p3, 0, err, sizeof err), 0);
+    assert_string_not_equal(p1, p3);
+    cfg.lr *= 2.0f;
+    /* a damaged file (cut short): trained again */
+    assert_int_equal(truncate(p1, 100), 0);
+    assert_int_equal(qb_zoo_cached("mlp", "synthetic", NULL, &cfg, p2, sizeof p2, 0, err, sizeof err), 0);
+    assert_string_equal(p1, p2);
+    g = qb_onnx_load(p1, &e);
+    assert_non_null(g);
+    qb_graph_free(g);
+    /* a cache directory that cannot be created */
+    setenv("QB_MODEL_CACHE", "/proc/qb_no_such/models", 1);
+    assert_int_equal(qb_zoo_cached("mlp", "synthetic", NULL, &cfg, p2, sizeof p2, 0, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/proc/qb_no_such"));
+    unsetenv("QB_MODEL_CACHE");
+    assert_string_equal(qb_zoo_cache_dir(), "datasets/models");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_layers(void **state)
 {
     (void)state;
@@ -548,7 +774,8 @@ int main(void)
         cmocka_unit_test(test_xent),        cmocka_unit_test(test_bn_running),
         cmocka_unit_test(test_schedules),   cmocka_unit_test(test_train_synthetic),
         cmocka_unit_test(test_train_mlp),   cmocka_unit_test(test_export),
-        cmocka_unit_test(test_bad_layers),
+        cmocka_unit_test(test_bad_layers),  cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_cache_key),   cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

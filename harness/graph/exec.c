@@ -16,7 +16,8 @@
 
 #define ALIGN 64
 
-static const qb_opdef *const tables[] = {qb_ops_elem, qb_ops_shape, qb_ops_conv, qb_ops_gemm, qb_ops_reduce};
+static const qb_opdef *const tables[] = {qb_ops_elem, qb_ops_shape, qb_ops_conv, qb_ops_gemm, qb_ops_reduce,
+                                         qb_ops_qbench /* qdq */};
 
 const qb_opdef *qb_op_find(const char *op)
 {
@@ -623,6 +624,8 @@ int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e)
         } else {
             n->def->run(g, n, scratch);
         }
+        if (g->on_node)
+            g->on_node(g, i, g->on_node_ctx);
     }
     return 0;
 }

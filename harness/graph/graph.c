@@ -84,6 +84,8 @@ void qb_graph_free(qb_graph *g)
             n->free_state(n->state);
         else
             free(n->state);
+        qb_qspec_free(n->q);
+        free(n->domain); /* qdq */
     }
     free(g->nodes);
     for (int i = 0; i < g->ntensors; i++) {
@@ -95,6 +97,7 @@ void qb_graph_free(qb_graph *g)
     free(g->outputs);
     free(g->arena);
     free(g->file);
+    qb_graph_clear_meta(g); /* metadata (meta.c) */
     free(g);
 }
 

@@ -82,6 +82,36 @@ typedef struct qb_attr {
 struct qb_graph;
 struct qb_node;
 
+/* How one Conv, Gemm or MatMul node runs quantized (harness/graph/qlayer.c).
+ * Set by the quantizer (harness/quant) or by the QDQ importer before
+ * qb_graph_prepare; a node without one runs in fp32. Activations between
+ * nodes stay float32 tensors: a quantized node quantizes its input with
+ * (in_scale, in_zero), runs the integer kernel, requantizes to int8 with
+ * (out_scale, out_zero) and dequantizes, so every value it hands on is
+ * exactly representable in its output's int8 grid. */
+typedef struct qb_qspec {
+    qb_precision prec;     /* fp16, int8-tensor, int8-channel, int4 or binary */
+    int group;             /* int4: weight group size along K (0 = per output channel) */
+    float in_scale;        /* int8-*, int4: input activation scale */
+    int32_t in_zero;       /* int8-*, int4: input zero point (int8, [-128, 127]) */
+    float out_scale;       /* int8-*: output scale (widened at prepare if s_in*s_w/s_out >= 1) */
+    int32_t out_zero;      /* int8-*: output zero point */
+    /* Quantized weights in the node's weight order ([N x K]: Conv
+     * [Cout x Cin/g*kh*kw], Gemm/MatMul rows = output columns). NULL:
+     * quantized from the float weights (after BatchNormalization folding)
+     * when the graph is prepared, then kept here (for export). */
+    int8_t *wq;            /* int8-*: [-127, 127]; int4: [-7, 7]; unused for fp16/binary */
+    float *wscale;         /* int8-channel: N; int8-tensor: 1; int4: N x ngroups; binary: alpha[N] */
+    int32_t *bias_q;       /* int8-*: N biases in accumulator units (scale in_scale*wscale) */
+    float in_shift;        /* binary: input bit = (x - in_shift) < 0, padding counting as x = 0 */
+    int nwscale;           /* entries of wscale */
+    /* derived when prepared */
+    qb_precision run_prec; /* what actually runs (depthwise int4/binary layers run int8-channel, see qlayer.c) */
+    const qb_kernel *kernel; /* the kernel it runs on */
+    qb_requant *rq;        /* int8-*: one multiplier per output channel */
+    int32_t c_min, c_max;  /* int8-*: output clamp in the int8 grid (fused Relu/Clip included) */
+} qb_qspec;
+
 /* One operator: shape inference and execution. */
 typedef struct qb_opdef {
     const char *name; /* ONNX op_type */
@@ -114,6 +144,8 @@ typedef struct qb_node {
     int nhwc;              /* Conv: bit 0 input, bit 1 output kept NHWC between convs (exec's choice) */
     double time_ms;        /* --profile: accumulated wall time */
     double kernel_ms;      /* --profile: part spent in kernels/ */
+    qb_qspec *q;           /* quantized execution of a Conv/Gemm/MatMul, or NULL (fp32); owned */
+    char *domain;          /* qdq: operator domain ("com.qbench"), NULL for the default ONNX domain; owned */
 } qb_node;
 
 typedef struct qb_graph {
@@ -136,6 +168,14 @@ typedef struct qb_graph {
     int no_fold_bn;          /* nonzero: keep BatchNormalization nodes (tests) */
     int nchw_only;           /* nonzero: no NHWC between convolutions (tests, QB_NCHW_ONLY=1) */
     double kernel_ms_acc;    /* kernel time of the node being run (profile) */
+    /* Called after each node has run (calibration, per-layer comparison):
+     * its inputs and outputs are still valid then. NULL: none. */
+    void (*on_node)(struct qb_graph *g, int node, void *ctx);
+    void *on_node_ctx;       /* passed to on_node */
+    /* model metadata (ONNX ModelProto.metadata_props; meta.c) */
+    int nmeta;               /* key/value pairs */
+    char **meta_key;         /* keys (owned) */
+    char **meta_value;       /* values (owned) */
 } qb_graph;
 
 /* ---- graph.c: building and querying ---- */
@@ -198,6 +238,11 @@ int qb_graph_upgrade(qb_graph *g, qb_err *e);
  * feeds only it; returns how many were folded. */
 int qb_fold_batchnorm(qb_graph *g);
 
+/* ---- qlayer.c ---- */
+/* A zeroed qspec for precision p; NULL on allocation failure. */
+qb_qspec *qb_qspec_new(qb_precision p);
+void qb_qspec_free(qb_qspec *q);
+
 /* ---- exec.c ---- */
 /* Bind input shapes (inputs[i] gives graph input i its shape; integer
  * inputs also their values), infer shapes, fold constants, pack weights,
@@ -207,5 +252,14 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
 int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e);
 /* Total multiply-accumulates and parameters of the prepared graph. */
 int64_t qb_node_macs(const qb_graph *g, const qb_node *n);
+
+/* ---- meta.c: model metadata (key/value strings, saved and loaded as
+ * ONNX metadata_props; qbench writes "qbench.*" keys) ---- */
+/* Set key to value (replacing an existing value). 0, or -1 out of memory. */
+int qb_graph_set_meta(qb_graph *g, const char *key, const char *value);
+/* The value of key, or NULL. */
+const char *qb_graph_get_meta(const qb_graph *g, const char *key);
+/* Free all metadata (qb_graph_free does it). */
+void qb_graph_clear_meta(qb_graph *g);
 
 #endif

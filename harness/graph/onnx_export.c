@@ -116,11 +116,37 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
     os.domain = "";
     os.has_version = 1;
     os.version = 13;
-    Onnx__OperatorSetIdProto *osp = &os;
+    /* qdq: nodes of qbench's custom domain need its opset import */
+    Onnx__OperatorSetIdProto os_qb;
+    onnx__operator_set_id_proto__init(&os_qb);
+    os_qb.domain = "com.qbench";
+    os_qb.has_version = 1;
+    os_qb.version = 1;
+    Onnx__OperatorSetIdProto *osp[2] = {&os, &os_qb};
     m.n_opset_import = 1;
-    m.opset_import = &osp;
+    for (int i = 0; i < g->nnodes; i++)
+        if (!g->nodes[i].folded && g->nodes[i].domain)
+            m.n_opset_import = 2;
+    m.opset_import = osp;
     if (g->opset > 13)
         os.version = g->opset; /* graphs older than 13 were upgraded at load */
+    /* model metadata (meta.c) as metadata_props */
+    Onnx__StringStringEntryProto *meta = calloc((size_t)g->nmeta + 1, sizeof *meta);
+    Onnx__StringStringEntryProto **metap = calloc((size_t)g->nmeta + 1, sizeof *metap);
+    if (!meta || !metap) {
+        free(meta);
+        free(metap);
+        qb_errf(e, "%s: out of memory", path);
+        return -1;
+    }
+    for (int i = 0; i < g->nmeta; i++) {
+        onnx__string_string_entry_proto__init(&meta[i]);
+        meta[i].key = g->meta_key[i];
+        meta[i].value = g->meta_value[i];
+        metap[i] = &meta[i];
+    }
+    m.n_metadata_props = (size_t)g->nmeta;
+    m.metadata_props = metap;
     Onnx__GraphProto gp;
     onnx__graph_proto__init(&gp);
     gp.name = "qbench";
@@ -155,6 +181,8 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
         onnx__node_proto__init(p);
         p->name = n->name;
         p->op_type = n->op;
+        if (n->domain)
+            p->domain = n->domain; /* qdq: com.qbench */
         p->n_input = n->nin;
         p->input = calloc(n->nin + 1, sizeof(char *));
         for (int j = 0; j < n->nin; j++)
@@ -234,5 +262,6 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
     for (int i = 0; i < ni; i++)
         free(inits[i].dims);
     free(nodes), free(np), free(inits), free(ip), free(used);
+    free(meta), free(metap);
     return rc;
 }

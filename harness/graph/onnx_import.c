@@ -13,6 +13,7 @@
 #include "onnx.pb-c.h"
 
 #include "harness/graph/graph.h"
+#include "harness/graph/qdq.h"
 
 #define QB_MAX_FILE ((long)1 << 31) /* protobuf messages are limited to 2 GiB */
 
@@ -320,6 +321,14 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
     const char *file = g->file;
     const Onnx__GraphProto *gp = m->graph;
     g->opset = 0;
+    /* model metadata (meta.c): metadata_props with a key and a value */
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *kv = m->metadata_props[i];
+        if (kv && kv->key && kv->value && qb_graph_set_meta(g, kv->key, kv->value)) {
+            qb_errf(e, "%s: out of memory reading metadata", file);
+            return -1;
+        }
+    }
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
         if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx"))
@@ -383,13 +392,24 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
         const Onnx__NodeProto *np = gp->node[i];
         const char *op = np->op_type ? np->op_type : "";
         const char *name = np->name && *np->name ? np->name : NULL;
-        if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx")) {
-            qb_errf(e, "%s: node '%s' (%s): operator domain '%s' is not supported (only the default ONNX domain)", file,
-                    name ? name : "(unnamed)", op, np->domain);
+        /* qdq: qbench's custom domain holds exactly its three operators */
+        int custom = np->domain && !strcmp(np->domain, QB_QDQ_DOMAIN);
+        if ((np->domain && *np->domain && strcmp(np->domain, "ai.onnx") && !custom) ||
+            (custom && !qb_qdq_custom_op(op))) {
+            qb_errf(e, "%s: node '%s' (%s): operator domain '%s' is not supported (only the default ONNX domain, "
+                    "and %s for DequantizeInt4, DequantizeBinary and BinarizeInput)", file,
+                    name ? name : "(unnamed)", op, np->domain, QB_QDQ_DOMAIN);
+            return -1;
+        }
+        if (!custom && qb_qdq_custom_op(op)) {
+            qb_errf(e, "%s: node '%s': operator %s belongs to domain %s, not the default ONNX domain", file,
+                    name ? name : "(unnamed)", op, QB_QDQ_DOMAIN);
             return -1;
         }
         int ni = qb_graph_add_node(g, op, name, (int)np->n_input, (int)np->n_output);
         qb_node *n = &g->nodes[ni];
+        if (custom)
+            n->domain = strdup(QB_QDQ_DOMAIN);
         if (!n->def) {
             qb_errf(e, "%s: node '%s': operator %s is not supported; supported: %s", file, n->name, op,
                     qb_supported_ops());
@@ -438,7 +458,10 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
     }
     if (qb_graph_upgrade(g, e))
         return -1;
-    return qb_graph_sort(g, e);
+    if (qb_graph_sort(g, e))
+        return -1;
+    /* qdq: quantized layers written as QDQ / com.qbench run on the integer kernels */
+    return !qb_qdq_no_fuse && qb_qdq_fuse(g, e) < 0 ? -1 : 0;
 }
 
 qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_err *e)

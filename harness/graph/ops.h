@@ -13,6 +13,12 @@ extern const qb_opdef qb_ops_shape[];
 extern const qb_opdef qb_ops_conv[];
 extern const qb_opdef qb_ops_gemm[];
 extern const qb_opdef qb_ops_reduce[];
+/* qops: quantized-model operators (ops_quant.c, ops_qlinear.c, ops_minmax.c) */
+extern const qb_opdef qb_ops_quant[];
+extern const qb_opdef qb_ops_qlinear[];
+/* qdq: qbench's custom domain com.qbench (ops_qbench.c) */
+extern const qb_opdef qb_ops_qbench[];
+extern const qb_opdef qb_ops_minmax[]; /* Min Max Round ReduceMin ReduceMax (expanded DynamicQuantizeLinear) */
 
 /* Set output i's dtype and shape. */
 void qb_set_out(qb_graph *g, qb_node *n, int i, qb_dtype dt, int ndim, const int64_t *dims);
@@ -45,5 +51,16 @@ int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, 
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
+
+/* ---- qops: quantization helpers (ops_quant.c) ---- */
+/* Range of a quantized type: 0 and lo/hi for uint8 and int8, else -1. */
+int qb_qrange(qb_dtype t, int32_t *lo, int32_t *hi);
+/* ONNX rounding: saturate(rint(v) + zp) into [lo, hi], half to even;
+ * NaN gives zp, infinities saturate. */
+int32_t qb_qround(double v, int32_t zp, int32_t lo, int32_t hi);
+/* Check input i (if present) is of type want with one element, or 1-D of
+ * per_len elements (per_len > 0); divisor: a constant scale must be
+ * finite and nonzero. 0, or -1 with a message naming the node. */
+int qb_qparam_check(qb_graph *g, qb_node *n, int i, qb_dtype want, int64_t per_len, int divisor, qb_err *e);
 
 #endif

@@ -19,6 +19,7 @@
 #endif
 
 #include "harness/graph/ops.h"
+#include "harness/graph/qlayer.h"
 
 /* Geometry of a convolution or pool window, always 3 spatial dims. */
 typedef struct win {
@@ -126,6 +127,7 @@ typedef struct conv_state {
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
     float *wbuf;         /* dw: C x 9 logical weights for packing */
+    size_t qscratch_off; /* quantized node: where its int8/bit buffers start in the scratch */
 } conv_state;
 
 static void conv_free(void *p)
@@ -141,6 +143,35 @@ static void conv_free(void *p)
     free(s);
 }
 
+/* Quantized weights (n->q): quantized once (qlayer.c), then packed per
+ * group, with the columns in NHWC im2col order when the input is NHWC. */
+static int conv_pack_quantized(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
+{
+    const qb_tensor *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
+    const float *wd = W->data, *bd = B ? B->data : NULL;
+    if (qb_qlayer_prepare(g, n, wd, (int)s->cout, s->dw ? 9 : (int)s->kk, bd, s->dw, e))
+        return -1;
+    if (s->dw)
+        return qb_qlayer_pack(g, n, 0, (int)s->cout, 9, NULL, wd, bd, &s->packs[0], e);
+    int64_t cog = s->cout / s->group, *perm = NULL;
+    if (s->in_nhwc && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
+        int64_t cg = W->dims[1], taps = s->kk / cg;
+        perm = malloc((size_t)s->kk * sizeof *perm);
+        if (!perm) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t t = 0; t < taps; t++)
+                perm[t * cg + c] = c * taps + t;
+    }
+    int rc = 0;
+    for (int i = 0; i < s->group && !rc; i++)
+        rc = qb_qlayer_pack(g, n, (int)(i * cog), (int)cog, (int)s->kk, perm, wd, bd, &s->packs[i], e);
+    free(perm);
+    return rc;
+}
+
 static int conv_pack(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
 {
     const qb_tensor *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
@@ -149,6 +180,8 @@ static int conv_pack(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
     for (int i = 0; i < s->npacks; i++)
         if (s->packs[i].block)
             qb_packed_free(&s->packs[i]);
+    if (n->q)
+        return conv_pack_quantized(g, n, s, e);
     if (s->dw) {
         qb_weights qw = {.n = (int)s->cout, .k = 9, .f32 = wd, .bias_f32 = bd};
         if (qb_pack(g->dw, &qw, &s->packs[0], err, sizeof err))
@@ -249,6 +282,14 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         if (conv_pack(g, n, s, e))
             return -1;
         s->packed_ok = 1;
+    } else if (n->q) {
+        QB_NODE_ERR(e, g, n, "a quantized Conv needs constant weights and bias");
+        return -1;
+    }
+    if (n->q) { /* the quantized copies of the activations follow the float buffers */
+        s->qscratch_off = (n->scratch + 63) / 64 * 64;
+        n->scratch = s->qscratch_off + (s->dw ? qb_qlayer_dw_scratch(w->in[1] * w->in[2], s->pix, s->cout)
+                                               : qb_qlayer_scratch(n, s->pix, s->kk, s->cout / s->group));
     }
     return 0;
 }
@@ -393,10 +434,14 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
             qb_dw_args a = {.h = (int)w->in[1], .w = (int)w->in[2], .c = (int)C, .stride = (int)w->s[1],
                             .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
                             .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
-            double t0 = g->profile ? qb_now_ms() : 0;
-            s->packs[0].kernel->run.dw(&s->packs[0], &a);
-            if (g->profile)
-                g->kernel_ms_acc += qb_now_ms() - t0;
+            if (n->q) {
+                qb_qlayer_dw(g, n, &s->packs[0], &a, (char *)scratch + s->qscratch_off);
+            } else {
+                double t0 = g->profile ? qb_now_ms() : 0;
+                s->packs[0].kernel->run.dw(&s->packs[0], &a);
+                if (g->profile)
+                    g->kernel_ms_acc += qb_now_ms() - t0;
+            }
             if (!s->out_nhwc)
                 transpose(yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
             continue;
@@ -417,12 +462,18 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 im2col(xb, w, gi * cg, cg, A, s->kk);
             }
             float *c_ptr = s->out_nhwc ? yb + gi * cog : C;
-            qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr,
-                              .ldc = (size_t)(s->out_nhwc ? s->cout : cog), .f_min = n->f_min, .f_max = n->f_max};
-            double t0 = g->profile ? qb_now_ms() : 0;
-            s->packs[gi].kernel->run.gemm(&s->packs[gi], &a);
-            if (g->profile)
-                g->kernel_ms_acc += qb_now_ms() - t0;
+            size_t ldc = (size_t)(s->out_nhwc ? s->cout : cog);
+            if (n->q) {
+                qb_qlayer_gemm(g, n, &s->packs[gi], (int)s->pix, a_ptr, lda, c_ptr, ldc, (int)(gi * cog),
+                               (char *)scratch + s->qscratch_off);
+            } else {
+                qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
+                                  .f_min = n->f_min, .f_max = n->f_max};
+                double t0 = g->profile ? qb_now_ms() : 0;
+                s->packs[gi].kernel->run.gemm(&s->packs[gi], &a);
+                if (g->profile)
+                    g->kernel_ms_acc += qb_now_ms() - t0;
+            }
             if (!s->out_nhwc)
                 transpose(yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
         }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "harness/graph/qlayer.h"
 
 typedef struct gemm_state {
     int64_t m, n, k;     /* C[m x n] = A[m x k] . W[n x k]^T */
@@ -26,6 +27,7 @@ typedef struct gemm_state {
     int rank;            /* MatMul output rank */
     int64_t bdims[QB_MAX_DIMS]; /* MatMul output batch dims (rank - 2 of them) */
     int64_t sa[QB_MAX_DIMS], sb[QB_MAX_DIMS]; /* MatMul batch strides of A and B in matrices */
+    size_t qscratch_off;  /* quantized node: where its int8/bit buffers start in the scratch */
 } gemm_state;
 
 static void gemm_free(void *p)
@@ -56,6 +58,14 @@ static int gemm_pack(qb_graph *g, qb_node *n, gemm_state *s, qb_err *e)
     }
     if (s->pack.block)
         qb_packed_free(&s->pack);
+    if (n->q) { /* quantized: weights quantized once, packed for the precision's kernel */
+        int rc = qb_qlayer_prepare(g, n, w, (int)s->n, (int)s->k, bias, 0, e);
+        if (!rc)
+            rc = qb_qlayer_pack(g, n, 0, (int)s->n, (int)s->k, NULL, w, bias, &s->pack, e);
+        free(w);
+        free(bias);
+        return rc;
+    }
     qb_weights qw = {.n = (int)s->n, .k = (int)s->k, .f32 = w, .bias_f32 = bias};
     char err[200] = "";
     int rc = qb_pack(g->gemm, &qw, &s->pack, err, sizeof err);
@@ -64,6 +74,31 @@ static int gemm_pack(qb_graph *g, qb_node *n, gemm_state *s, qb_err *e)
     if (rc && e)
         QB_NODE_ERR(e, g, n, "cannot pack the weights: %s", err);
     return rc;
+}
+
+/* Quantized node: room for its int8/bit buffers after the float scratch. */
+static void qscratch(qb_node *n, gemm_state *s)
+{
+    if (!n->q)
+        return;
+    s->qscratch_off = (n->scratch + 63) / 64 * 64;
+    n->scratch = s->qscratch_off + qb_qlayer_scratch(n, s->m, s->k, s->n);
+}
+
+/* One call of the packed kernel (or its quantized form) on A [m x k]. */
+static void run_packed(qb_graph *g, qb_node *n, gemm_state *s, const float *a, float *y, void *scratch)
+{
+    if (n->q) {
+        qb_qlayer_gemm(g, n, &s->pack, (int)s->m, a, (size_t)s->k, y, (size_t)s->n, 0,
+                       (char *)scratch + s->qscratch_off);
+        return;
+    }
+    qb_gemm_args ga = {.m = (int)s->m, .a = a, .lda = (size_t)s->k, .c = y, .ldc = (size_t)s->n,
+                       .f_min = n->f_min, .f_max = n->f_max};
+    double t0 = g->profile ? qb_now_ms() : 0;
+    s->pack.kernel->run.gemm(&s->pack, &ga);
+    if (g->profile)
+        g->kernel_ms_acc += qb_now_ms() - t0;
 }
 
 static int gemm_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -113,11 +148,16 @@ static int gemm_prepare(qb_graph *g, qb_node *n, qb_err *e)
     qb_set_out(g, n, 0, QB_DT_FLOAT, 2, dims);
     n->can_clamp = s->bias_mode != 2;
     n->scratch = s->trans_a ? (size_t)(s->m * s->k) * sizeof(float) : 0;
+    if (n->q && (B->kind != QB_T_CONST || (C && C->kind != QB_T_CONST) || s->bias_mode == 2)) {
+        QB_NODE_ERR(e, g, n, "a quantized Gemm needs constant B and a constant per-column C");
+        return -1;
+    }
     if (B->kind == QB_T_CONST && (!C || C->kind == QB_T_CONST)) {
         if (gemm_pack(g, n, s, e))
             return -1;
         s->packed_ok = 1;
     }
+    qscratch(n, s);
     return 0;
 }
 
@@ -136,12 +176,7 @@ static void gemm_run(qb_graph *g, qb_node *n, void *scratch)
                 t[i * s->k + j] = a[j * s->m + i];
         a = t;
     }
-    qb_gemm_args ga = {.m = (int)s->m, .a = a, .lda = (size_t)s->k, .c = y, .ldc = (size_t)s->n,
-                       .f_min = n->f_min, .f_max = n->f_max};
-    double t0 = g->profile ? qb_now_ms() : 0;
-    s->pack.kernel->run.gemm(&s->pack, &ga);
-    if (g->profile)
-        g->kernel_ms_acc += qb_now_ms() - t0;
+    run_packed(g, n, s, a, y, scratch);
     if (s->bias_mode == 2) {
         const float *c = C->data;
         for (int64_t i = 0; i < s->m; i++)
@@ -239,23 +274,21 @@ static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
             return -1;
         s->packed_ok = 1;
         n->can_clamp = 1;
+        qscratch(n, s);
+    } else if (n->q) {
+        QB_NODE_ERR(e, g, n, "a quantized MatMul needs a constant 2-D B");
+        return -1;
     }
     return 0;
 }
 
 static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
 {
-    (void)scratch;
     gemm_state *s = n->state;
     const float *a = qb_in(g, n, 0)->data, *b = qb_in(g, n, 1)->data;
     float *y = (n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0))->data;
     if (!s->naive) {
-        qb_gemm_args ga = {.m = (int)s->m, .a = a, .lda = (size_t)s->k, .c = y, .ldc = (size_t)s->n,
-                           .f_min = n->f_min, .f_max = n->f_max};
-        double t0 = g->profile ? qb_now_ms() : 0;
-        s->pack.kernel->run.gemm(&s->pack, &ga);
-        if (g->profile)
-            g->kernel_ms_acc += qb_now_ms() - t0;
+        run_packed(g, n, s, a, y, scratch);
         return;
     }
     int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0;

@@ -65,6 +65,8 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
     double loss_epoch = 0;
     for (int e = 0; e < cfg->epochs; e++) {
         double t0 = qb_now();
+        if (cfg->step_hook)
+            cfg->step_hook(net, QB_STEP_EPOCH, e, cfg->step_ctx);
         qb_shuffle(order, n, &rng);
         double ls = 0;
         long correct = 0;
@@ -72,11 +74,15 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
             int b = n - from < B ? n - from : B;
             load_batch(net, d, order, from, b, norm, labels);
             net->training = 1;
+            if (cfg->step_hook)
+                cfg->step_hook(net, QB_STEP_BEGIN, e, cfg->step_ctx);
             const float *z = qb_net_forward(net, b);
             int ok;
             ls += qb_softmax_xent(z, labels, b, d->classes, net->grad[net->n], &ok) * b;
             correct += ok;
             qb_net_backward(net, b, 0);
+            if (cfg->step_hook)
+                cfg->step_hook(net, QB_STEP_GRADS, e, cfg->step_ctx);
             qb_opt_step(&opt, net, qb_lr_at(cfg, step, total, spe));
         }
         net->training = 0;
@@ -85,6 +91,8 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
             fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%, %.1f s\n", e + 1, cfg->epochs,
                     loss_epoch, 100.0 * (double)correct / n, qb_now() - t0);
     }
+    if (net->profile)
+        qb_net_print_profile(net, stderr);
     if (final_loss)
         *final_loss = loss_epoch;
     free(order);
@@ -118,4 +126,23 @@ double qb_evaluate(qb_net *net, const qb_dataset *d, const int *idx, int n, cons
     net->training = saved;
     free(labels);
     return 100.0 * (double)correct / n;
+}
+
+void qb_net_print_profile(const qb_net *net, FILE *f)
+{
+    static const char *kinds[] = {"dense", "conv", "batchnorm", "relu", "relu6", "maxpool", "avgpool", "gap",
+                                  "flatten"};
+    double tf = 0, tb = 0;
+    for (int i = 0; i < net->n; i++) {
+        tf += net->t_fwd[i];
+        tb += net->t_bwd[i];
+    }
+    fprintf(f, "layer  kind        output        forward s  backward s\n");
+    for (int i = 0; i < net->n; i++) {
+        const qb_layer *L = &net->layers[i];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d", L->out_c, L->out_h, L->out_w);
+        fprintf(f, "%5d  %-10s  %-12s  %9.2f  %10.2f\n", i, kinds[L->kind], shape, net->t_fwd[i], net->t_bwd[i]);
+    }
+    fprintf(f, "total                             %9.2f  %10.2f\n", tf, tb);
 }

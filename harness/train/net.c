@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/measure/timer.h"
 #include "harness/train/layers.h"
+#include "harness/train/par.h"
 
 void qb_net_init(qb_net *net, int c, int h, int w, uint64_t seed)
 {
@@ -45,7 +47,7 @@ static qb_layer *push(qb_net *net, qb_layer_kind kind, char *err, size_t errlen)
     return L;
 }
 
-/* Allocate w/b/dw/db; He-uniform weights with fan_in, zero biases. */
+/* Allocate w/b/dw/db; weights (and biases) from net->init and fan_in. */
 static int params(qb_net *net, qb_layer *L, size_t nw, size_t nb, int fan_in, char *err, size_t errlen)
 {
     L->nw = nw;
@@ -60,9 +62,12 @@ static int params(qb_net *net, qb_layer *L, size_t nw, size_t nb, int fan_in, ch
     }
     if (fan_in > 0) {
         uint64_t rng = net->init_seed * 0x9E3779B97F4A7C15ull + (uint64_t)net->n * 0x632BE59BD9B4E019ull;
-        float bound = sqrtf(6.0f / (float)fan_in);
+        float bound = net->init == QB_INIT_TORCH ? 1.0f / sqrtf((float)fan_in) : sqrtf(6.0f / (float)fan_in);
         for (size_t i = 0; i < nw; i++)
             L->w[i] = (2.0f * qb_rng_uniform(&rng) - 1.0f) * bound;
+        if (net->init == QB_INIT_TORCH)
+            for (size_t i = 0; i < nb; i++)
+                L->b[i] = (2.0f * qb_rng_uniform(&rng) - 1.0f) * bound;
     }
     return 0;
 }
@@ -124,7 +129,8 @@ int qb_net_bn(qb_net *net, char *err, size_t errlen)
     L->run_mean = calloc((size_t)L->in_c, sizeof(float));
     L->run_var = malloc(sizeof(float) * (size_t)L->in_c);
     L->bn_invstd = malloc(sizeof(float) * (size_t)L->in_c);
-    if (!L->run_mean || !L->run_var || !L->bn_invstd) {
+    L->bn_mean = calloc((size_t)L->in_c, sizeof(float));
+    if (!L->run_mean || !L->run_var || !L->bn_invstd || !L->bn_mean) {
         snprintf(err, errlen, "batchnorm: out of memory");
         return -1;
     }
@@ -203,10 +209,8 @@ static void free_batch(qb_net *net)
     }
     for (int i = 0; i < net->n; i++) {
         qb_layer *L = &net->layers[i];
-        free(L->bn_xhat);
         free(L->argmax);
         free(L->scratch);
-        L->bn_xhat = NULL;
         L->argmax = NULL;
         L->scratch = NULL;
     }
@@ -230,12 +234,10 @@ int qb_net_alloc(qb_net *net, int batch, char *err, size_t errlen)
     for (int i = 0; i < net->n; i++) {
         qb_layer *L = &net->layers[i];
         size_t in = (size_t)L->in_c * L->in_h * L->in_w, out = (size_t)L->out_c * L->out_h * L->out_w;
-        if (L->kind == QB_L_BN)
-            bad |= !(L->bn_xhat = malloc(sizeof(float) * in * batch));
         if (L->kind == QB_L_MAXPOOL)
             bad |= !(L->argmax = malloc(sizeof(int32_t) * out * batch));
         if (L->kind == QB_L_CONV)
-            L->scratch_len = qb_conv_scratch(L, batch);
+            L->scratch_len = qb_conv_scratch(L, batch, qb_par_threads());
         if (L->kind == QB_L_DENSE)
             L->scratch_len = (out + in) * batch + in * out;
         if (L->kind == QB_L_CONV || L->kind == QB_L_DENSE)
@@ -262,12 +264,17 @@ void qb_net_free(qb_net *net)
         free(L->run_mean);
         free(L->run_var);
         free(L->bn_invstd);
+        free(L->bn_mean);
     }
     memset(net, 0, sizeof *net);
 }
 
-/* Branch-free element-wise loops (restrict lets the compiler vectorize). */
-static void relu_fwd(const float *restrict x, float *restrict y, size_t n, float hi)
+/* Branch-free element-wise loops (restrict lets the compiler vectorize;
+ * kept out of the OpenMP loops, whose outlined bodies lose it), in fixed
+ * blocks over the threads. */
+#define EW_BLOCK 16384
+
+static void relu_block(const float *restrict x, float *restrict y, size_t n, float hi)
 {
     for (size_t j = 0; j < n; j++) {
         float v = x[j] > 0 ? x[j] : 0.0f;
@@ -275,10 +282,40 @@ static void relu_fwd(const float *restrict x, float *restrict y, size_t n, float
     }
 }
 
-static void relu_bwd(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n, float hi)
+static void relu_bwd_block(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n,
+                           float hi)
 {
     for (size_t j = 0; j < n; j++)
         dx[j] = x[j] > 0 && x[j] < hi ? dy[j] : 0.0f;
+}
+
+static void relu_fwd(const float *x, float *y, size_t n, float hi)
+{
+    int par = qb_par_worth(n) && n >= 2 * EW_BLOCK;
+    (void)par;
+#pragma omp parallel for schedule(static) if (par)
+    for (size_t j0 = 0; j0 < n; j0 += EW_BLOCK)
+        relu_block(x + j0, y + j0, n - j0 < EW_BLOCK ? n - j0 : EW_BLOCK, hi);
+}
+
+static void relu_bwd(const float *x, const float *dy, float *dx, size_t n, float hi)
+{
+    int par = qb_par_worth(n) && n >= 2 * EW_BLOCK;
+    (void)par;
+#pragma omp parallel for schedule(static) if (par)
+    for (size_t j0 = 0; j0 < n; j0 += EW_BLOCK)
+        relu_bwd_block(x + j0, dy + j0, dx + j0, n - j0 < EW_BLOCK ? n - j0 : EW_BLOCK, hi);
+}
+
+/* The clamp of a ReLU (inf) or ReLU6 (6) layer i fused into the BN before
+ * it, or -1 when layer i is not fused. */
+static float fused_hi(const qb_net *net, int i)
+{
+    if (net->no_fuse || i < 1 || i >= net->n || net->layers[i - 1].kind != QB_L_BN)
+        return -1;
+    if (net->layers[i].kind == QB_L_RELU)
+        return __builtin_inff();
+    return net->layers[i].kind == QB_L_RELU6 ? 6.0f : -1;
 }
 
 float *qb_net_forward(qb_net *net, int batch)
@@ -288,10 +325,24 @@ float *qb_net_forward(qb_net *net, int batch)
         const float *x = net->act[i];
         float *y = net->act[i + 1];
         size_t n = qb_net_size(net, i + 1) * (size_t)batch;
+        if (net->hook)
+            net->hook(net, i, QB_HOOK_FWD, batch, net->hook_ctx);
+        double t0 = net->profile ? qb_now() : 0;
         switch (L->kind) {
         case QB_L_DENSE: qb_dense_fwd(L, x, y, batch); break;
         case QB_L_CONV: qb_conv_fwd(L, x, y, batch); break;
-        case QB_L_BN: qb_bn_fwd(L, x, y, batch, net->training); break;
+        case QB_L_BN: {
+            float hi = fused_hi(net, i + 1);
+            if (hi >= 0) { /* BN + activation in one pass: the next layer is done */
+                qb_bn_fwd(L, x, net->act[i + 2], batch, net->training, hi);
+                if (net->profile)
+                    net->t_fwd[i] += qb_now() - t0;
+                i++;
+                continue;
+            }
+            qb_bn_fwd(L, x, y, batch, net->training, -1);
+            break;
+        }
         case QB_L_RELU: relu_fwd(x, y, n, __builtin_inff()); break;
         case QB_L_RELU6: relu_fwd(x, y, n, 6.0f); break;
         case QB_L_MAXPOOL:
@@ -299,6 +350,8 @@ float *qb_net_forward(qb_net *net, int batch)
         case QB_L_GAP: qb_pool_fwd(L, x, y, batch); break;
         case QB_L_FLATTEN: memcpy(y, x, sizeof(float) * n); break;
         }
+        if (net->profile)
+            net->t_fwd[i] += qb_now() - t0;
     }
     return net->act[net->n];
 }
@@ -310,10 +363,20 @@ void qb_net_backward(qb_net *net, int batch, int want_dx)
         const float *x = net->act[i], *dy = net->grad[i + 1];
         float *dx = (i > 0 || want_dx) ? net->grad[i] : NULL;
         size_t n = qb_net_size(net, i) * (size_t)batch;
+        double t0 = net->profile ? qb_now() : 0;
+        float hi = fused_hi(net, i);
+        if (hi >= 0) { /* the activation and its BN (layer i - 1) in one pass */
+            float *dbn = (i - 1 > 0 || want_dx) ? net->grad[i - 1] : NULL;
+            qb_bn_bwd(&net->layers[i - 1], net->act[i - 1], net->act[i + 1], dy, dbn, batch, hi);
+            if (net->profile)
+                net->t_bwd[i - 1] += qb_now() - t0;
+            i--;
+            continue;
+        }
         switch (L->kind) {
         case QB_L_DENSE: qb_dense_bwd(L, x, dy, dx, batch); break;
         case QB_L_CONV: qb_conv_bwd(L, x, dy, dx, batch); break;
-        case QB_L_BN: qb_bn_bwd(L, dy, dx, batch); break;
+        case QB_L_BN: qb_bn_bwd(L, x, NULL, dy, dx, batch, -1); break;
         case QB_L_RELU:
             if (dx)
                 relu_bwd(x, dy, dx, n, __builtin_inff());
@@ -333,5 +396,9 @@ void qb_net_backward(qb_net *net, int batch, int want_dx)
                 memcpy(dx, dy, sizeof(float) * n);
             break;
         }
+        if (net->hook)
+            net->hook(net, i, QB_HOOK_BWD, batch, net->hook_ctx);
+        if (net->profile)
+            net->t_bwd[i] += qb_now() - t0;
     }
 }

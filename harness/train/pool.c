@@ -6,11 +6,41 @@
 #include <string.h>
 
 #include "harness/train/layers.h"
+#include "harness/train/par.h"
+
+/* 2x2 max-pool, stride 2, no padding, of one plane (the zoo's case). */
+static void max2x2(const float *restrict xc, float *restrict yc, int32_t *restrict ac, int W, int OH, int OW)
+{
+    for (int oy = 0; oy < OH; oy++) {
+        const float *r0 = xc + (size_t)2 * oy * W, *r1 = r0 + W;
+        for (int ox = 0; ox < OW; ox++) {
+            int j = 2 * ox, a = 2 * oy * W + j;
+            float best = r0[j];
+            if (r0[j + 1] > best) {
+                best = r0[j + 1];
+                a = 2 * oy * W + j + 1;
+            }
+            if (r1[j] > best) {
+                best = r1[j];
+                a = (2 * oy + 1) * W + j;
+            }
+            if (r1[j + 1] > best) {
+                best = r1[j + 1];
+                a = (2 * oy + 1) * W + j + 1;
+            }
+            yc[oy * OW + ox] = best;
+            ac[oy * OW + ox] = a;
+        }
+    }
+}
 
 void qb_pool_fwd(qb_layer *L, const float *x, float *y, int B)
 {
     int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
+    int par = qb_par_worth((size_t)B * C * H * W);
+    (void)par;
     if (L->kind == QB_L_GAP) {
+#pragma omp parallel for schedule(static) if (par)
         for (size_t bc = 0; bc < (size_t)B * C; bc++) {
             double s = 0;
             for (int p = 0; p < H * W; p++)
@@ -19,8 +49,15 @@ void qb_pool_fwd(qb_layer *L, const float *x, float *y, int B)
         }
         return;
     }
+    if (L->kind == QB_L_MAXPOOL && L->pad == 0 && L->k == 2 && L->stride == 2) {
+#pragma omp parallel for schedule(static) if (par)
+        for (size_t bc = 0; bc < (size_t)B * C; bc++)
+            max2x2(x + bc * H * W, y + bc * OH * OW, L->argmax + bc * OH * OW, W, OH, OW);
+        return;
+    }
     if (L->kind == QB_L_MAXPOOL && L->pad == 0) { /* every window inside the input */
         int k = L->k, st = L->stride;
+#pragma omp parallel for schedule(static) if (par)
         for (size_t bc = 0; bc < (size_t)B * C; bc++) {
             const float *xc = x + bc * H * W;
             float *yc = y + bc * OH * OW;
@@ -43,6 +80,7 @@ void qb_pool_fwd(qb_layer *L, const float *x, float *y, int B)
         }
         return;
     }
+#pragma omp parallel for schedule(static) if (par)
     for (size_t bc = 0; bc < (size_t)B * C; bc++) {
         const float *xc = x + bc * H * W;
         for (int oy = 0; oy < OH; oy++)
@@ -80,9 +118,12 @@ void qb_pool_fwd(qb_layer *L, const float *x, float *y, int B)
 void qb_pool_bwd(qb_layer *L, const float *dy, float *dx, int B)
 {
     int C = L->in_c, H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
-    memset(dx, 0, sizeof(float) * (size_t)B * C * H * W);
+    int par = qb_par_worth((size_t)B * C * H * W);
+    (void)par;
+#pragma omp parallel for schedule(static) if (par)
     for (size_t bc = 0; bc < (size_t)B * C; bc++) {
         float *dxc = dx + bc * H * W;
+        memset(dxc, 0, sizeof(float) * (size_t)H * W);
         if (L->kind == QB_L_GAP) {
             float g = dy[bc] / (float)(H * W);
             for (int p = 0; p < H * W; p++)

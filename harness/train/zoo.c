@@ -8,6 +8,7 @@
  *          GlobalAveragePool, classes
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/train/train.h"
@@ -27,6 +28,9 @@ int qb_zoo_build(const char *model, int c, int h, int w, int classes, uint64_t s
                  size_t errlen)
 {
     qb_net_init(n, c, h, w, seed);
+    n->init = QB_INIT_HE;
+    if (getenv("QB_INIT") && !strcmp(getenv("QB_INIT"), "torch")) /* EXPERIMENT, remove */
+        n->init = QB_INIT_TORCH;
     int rc = -1;
     if (!strcmp(model, names[0])) {
         rc = qb_net_act(n, QB_L_FLATTEN, err, errlen) || qb_net_dense(n, 256, err, errlen) ||

@@ -1,187 +1,276 @@
 /*
- * eval.c - `qbench eval MODEL.onnx -d DATASET [--data-dir DIR] [-i ISA]
- * [--csv]`: top-1 accuracy of an fp32 model on the dataset's test part,
- * normalised as for training (harness/data/named.c). Prints one line, or
- * with --csv the results header of DESIGN.md and one row (top1_accuracy
- * in percent; unmeasured fields empty). Batches of EVAL_BATCH images
- * (or the model's fixed batch size). Input errors: exit code 2.
+ * eval.c - `qbench eval MODEL.onnx -d DATASET [-p PREC] [--method M]
+ * [-i ISA] [--per-layer] [--csv] ...`: the model at a precision against
+ * its FP32 reference on the dataset's test images (or seeded inputs with
+ * -d none): top-1 accuracy and drop, agreement, SQNR, cosine, max abs
+ * error, KL. Calibration and validation samples come from the training
+ * images only. --csv prints the results header of DESIGN.md and one row.
+ * Input errors: exit code 2.
  */
+#include <csv.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/data/dataset.h"
-#include "harness/graph/graph.h"
+#include "harness/quant/pipeline.h"
+#include "harness/report/results.h"
 #include "harness/verbs/verbs.h"
-
-#define EVAL_BATCH 100 /* images per prepared run */
-
-static const char *const columns[] = {
-    "run_id", "timestamp", "host", "cpu", "isa_flags", "compiler", "git_sha", "scenario", "model", "dataset",
-    "precision", "method", "isa", "threads", "batch", "status", "note", "iterations", "latency_ms_min",
-    "latency_ms_median", "latency_ms_mean", "latency_ms_p95", "latency_ms_p99", "latency_ms_stddev",
-    "latency_cv", "throughput_ips", "counters_source", "cycles", "instructions", "l1d_misses", "l2_misses",
-    "llc_misses", "energy_source", "energy_mj_model", "energy_mj_measured", "macs", "weight_bytes",
-    "model_bytes", "peak_rss_kb", "eval_samples", "top1_accuracy", "fp32_top1_accuracy", "accuracy_drop_pt",
-    "top1_agreement", "sqnr_db", "cosine", "max_abs_err", "kl_div"};
 
 static int usage(const char *msg, const char *arg)
 {
     fprintf(stderr, "qbench eval: ");
     fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench eval MODEL.onnx -d fashion-mnist|synthetic|NAME [--data-dir DIR] [-i ISA] [--csv]\n");
+    fprintf(stderr, "\nusage: qbench eval MODEL.onnx [-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [-p PREC] "
+                    "[--method M] [-i ISA]\n"
+                    "       [--calib N] [--limit N] [--batch B] [--symmetric] [--percentile P] [--group G] "
+                    "[--binary-all]\n"
+                    "       [--budget PT] [--val N] [--seed S] [--qat-epochs N] [--qat-lr LR] [--retrain] [--per-layer]\n"
+                    "       [--sqnr-threshold DB] [--csv] [-v]\n");
     return 2;
 }
 
-/* CSV field: quoted when it holds a comma or quote. */
-static void field(const char *s, int last)
+/* A positive integer option value, or -1. */
+static long num(const char *s)
 {
-    if (strpbrk(s, ",\"\n")) {
-        putchar('"');
-        for (; *s; s++) {
-            if (*s == '"')
-                putchar('"');
-            putchar(*s);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
+}
+
+static void put_csv_line(const char *const *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        csv_fwrite(stdout, f[i], strlen(f[i]));
+        putchar(i + 1 == n ? '\n' : ',');
     }
-    putchar(last ? '\n' : ',');
+}
+
+static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *isa)
+{
+    qb_result_row row;
+    qb_row_init(&row);
+    snprintf(row.model, sizeof row.model, "%s", o->model);
+    snprintf(row.dataset, sizeof row.dataset, "%s", o->dataset);
+    snprintf(row.precision, sizeof row.precision, "%s", qb_precision_name(o->prec));
+    snprintf(row.method, sizeof row.method, "%s", o->method);
+    snprintf(row.isa, sizeof row.isa, "%s", isa);
+    snprintf(row.status, sizeof row.status, "ok");
+    if (o->prec == QB_PREC_MIXED)
+        qb_plan_str(r, row.note, sizeof row.note);
+    row.threads = 1;
+    row.batch = o->batch;
+    row.macs = (double)r->macs;
+    row.weight_bytes = (double)r->weight_bytes;
+    row.eval_samples = (double)r->m.samples;
+    row.top1_accuracy = r->m.top1;
+    row.fp32_top1_accuracy = r->m.ref_top1;
+    row.accuracy_drop_pt = r->m.drop_pt;
+    row.top1_agreement = r->m.agreement;
+    row.sqnr_db = isinf(r->m.sqnr_db) ? NAN : r->m.sqnr_db; /* identical: no finite SQNR */
+    row.cosine = r->m.cosine;
+    row.max_abs_err = r->m.max_abs_err;
+    row.kl_div = r->m.kl_div;
+    put_csv_line(qb_result_columns, QB_NCOLS);
+    char buf[QB_NCOLS][1100];
+    const char *f[QB_NCOLS];
+    for (int i = 0; i < QB_NCOLS; i++) {
+        qb_row_field(&row, i, buf[i], sizeof buf[i]);
+        f[i] = buf[i];
+    }
+    put_csv_line(f, QB_NCOLS);
+}
+
+static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, const qb_pipeline_result *r,
+                       const char *isa)
+{
+    const qb_metrics *m = &r->m;
+    printf("%s: %s %s on %s, %ld %s samples\n", o->model, qb_precision_name(o->prec), o->method, isa, m->samples,
+           d->eval.d ? d->eval.d->name : "seeded");
+    if (d->eval.d)
+        printf("  top-1 %.2f%% (fp32 %.2f%%, drop %.2f pt)\n", m->top1, m->ref_top1, m->drop_pt);
+    printf("  agreement with fp32 %.2f%%, SQNR %.2f dB, cosine %.6f, max abs err %.4g, KL %.3g\n", m->agreement,
+           m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div);
+    printf("  %d layers, weights %lld bytes, %lld MACs per sample", r->cal.n, (long long)r->weight_bytes,
+           (long long)r->macs);
+    if (r->calib_seconds > 0)
+        printf(", calibration %.2f s on %d samples", r->calib_seconds, r->cal.samples);
+    if (!strcmp(o->method, "qat"))
+        printf(", QAT %s (%s)", r->qat_seconds > 0 ? "fine-tuned" : "reused", r->model_used);
+    if (r->qat_seconds > 0)
+        printf(" in %.1f s", r->qat_seconds);
+    printf("\n");
+    if (o->prec == QB_PREC_MIXED) {
+        printf("  mixed plan (budget %.2f pt, validation drop %.2f pt%s, %d plans evaluated):\n", o->budget,
+               r->mixed.drop, r->mixed.met ? "" : ", budget NOT met", r->mixed.evaluations);
+        printf("    %-28s %-13s %12s %10s\n", "layer", "precision", "sens. drop", "sens. SQNR");
+        for (int i = 0; i < r->cal.n; i++)
+            printf("    %-28s %-13s %+11.2f %9.1f\n", r->cal.layers[i].name, qb_precision_name(r->plan[i]),
+                   r->mixed.sens_drop[i], r->mixed.sens_sqnr[i]);
+    }
+}
+
+/* --per-layer: SQNR of every layer's output, propagated and isolated. */
+static int per_layer(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, double threshold, qb_err *e)
+{
+    int n = r->cal.n;
+    double *prop = malloc((size_t)(n + 1) * sizeof(double)), *iso = malloc((size_t)(n + 1) * sizeof(double));
+    qb_graph *g = qb_pipeline_graph(o, r, e);
+    int rc = -1;
+    if (prop && iso && g) {
+        qb_samples s = d->eval;
+        if (s.n > 1000)
+            s.n = 1000; /* enough for a stable SQNR; keeps the three passes quick */
+        rc = qb_per_layer_sqnr(o->model, g, &r->cal, &s, o->batch, o->isa, prop, iso, e);
+        g = NULL;
+    }
+    qb_graph_free(g);
+    if (!rc) {
+        FILE *f = stdout;
+        fprintf(f, "  per-layer SQNR of the outputs against fp32 (%d samples):\n", d->eval.n < 1000 ? d->eval.n : 1000);
+        fprintf(f, "    %-28s %-13s %14s %14s\n", "layer", "precision", "propagated dB", "isolated dB");
+        int first = -1;
+        for (int i = 0; i < n; i++) {
+            fprintf(f, "    %-28s %-13s %14.2f %14.2f\n", r->cal.layers[i].name, qb_precision_name(r->plan[i]),
+                    prop[i], iso[i]);
+            if (first < 0 && prop[i] < threshold)
+                first = i;
+        }
+        if (first >= 0)
+            fprintf(f, "  first layer below %.1f dB: %s (%.2f dB propagated, %.2f dB isolated)\n", threshold,
+                    r->cal.layers[first].name, prop[first], iso[first]);
+        else
+            fprintf(f, "  no layer below %.1f dB\n", threshold);
+    }
+    free(prop);
+    free(iso);
+    return rc;
 }
 
 int qb_verb_eval(int argc, char **argv)
 {
-    const char *model = NULL, *data = "fashion-mnist", *dir = NULL;
-    int csv = 0, isa = -1;
+    qb_pipeline_opts o;
+    qb_pipeline_defaults(&o);
+    int csv = 0, per = 0, method_set = 0;
+    double threshold = 20.0;
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--csv")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--csv")) {
             csv = 1;
-        } else if (!strcmp(o, "-d") || !strcmp(o, "--data-dir") || !strcmp(o, "-i")) {
+        } else if (!strcmp(a, "--per-layer")) {
+            per = 1;
+        } else if (!strcmp(a, "--symmetric")) {
+            o.symmetric = 1;
+        } else if (!strcmp(a, "--binary-all")) {
+            o.qo.binary_ends_int8 = 0;
+        } else if (!strcmp(a, "-v")) {
+            o.verbose = 1;
+        } else if (!strcmp(a, "--retrain")) {
+            o.qat_force = 1;
+        } else if (a[0] == '-' && a[1]) {
             if (i + 1 >= argc)
-                return usage("missing value after %s", o);
+                return usage("missing value after %s", a);
             const char *v = argv[++i];
-            if (!strcmp(o, "-d"))
-                data = v;
-            else if (!strcmp(o, "--data-dir"))
-                dir = v;
-            else if ((isa = qb_isa_parse(v)) < 0)
-                return usage("unknown ISA '%s'", v);
-        } else if (o[0] == '-') {
-            return usage("unknown option %s", o);
-        } else if (model) {
-            return usage("more than one model: %s", o);
+            long x;
+            if (!strcmp(a, "-d")) {
+                o.dataset = v;
+            } else if (!strcmp(a, "--data-dir")) {
+                o.data_dir = v;
+            } else if (!strcmp(a, "-p")) {
+                int p = qb_precision_parse(v);
+                if (p < 0)
+                    return usage("unknown precision '%s' (fp32 fp16 int8-tensor int8-channel int4 binary mixed)", v);
+                o.prec = (qb_precision)p;
+            } else if (!strcmp(a, "--method")) {
+                o.method = v;
+                method_set = 1;
+                if (strcmp(v, "none") && strcmp(v, "qat") && qb_calib_parse(v) < 0)
+                    return usage("unknown method '%s' (none ptq-minmax ptq-percentile ptq-mse ptq-kl qat)", v);
+            } else if (!strcmp(a, "-i")) {
+                if ((o.isa = qb_isa_parse(v)) < 0)
+                    return usage("unknown ISA '%s'", v);
+            } else if (!strcmp(a, "--calib") || !strcmp(a, "--limit") || !strcmp(a, "--val") ||
+                       !strcmp(a, "--batch") || !strcmp(a, "--seed") || !strcmp(a, "--group") ||
+                       !strcmp(a, "--qat-epochs")) {
+                if ((x = num(v)) < 0)
+                    return usage("bad value '%s' (a positive integer)", v);
+                if (!strcmp(a, "--calib"))
+                    o.calib = (int)x;
+                else if (!strcmp(a, "--limit"))
+                    o.limit = (int)x;
+                else if (!strcmp(a, "--val"))
+                    o.val = (int)x;
+                else if (!strcmp(a, "--batch"))
+                    o.batch = (int)x;
+                else if (!strcmp(a, "--seed"))
+                    o.seed = (uint64_t)x;
+                else if (!strcmp(a, "--qat-epochs"))
+                    o.qat_epochs = (int)x;
+                else if (x != 32 && x != 64 && x != 128)
+                    return usage("bad --group '%s' (32, 64 or 128; leave it out for per channel)", v);
+                else
+                    o.qo.group = (int)x;
+            } else if (!strcmp(a, "--budget") || !strcmp(a, "--percentile") || !strcmp(a, "--sqnr-threshold") ||
+                       !strcmp(a, "--qat-lr")) {
+                char *end;
+                double dv = strtod(v, &end);
+                if (!*v || *end || !isfinite(dv) || dv < 0 || (!strcmp(a, "--percentile") && (dv <= 50 || dv > 100)))
+                    return usage("bad value '%s'", v);
+                if (!strcmp(a, "--budget"))
+                    o.budget = dv;
+                else if (!strcmp(a, "--percentile"))
+                    o.percentile = dv;
+                else if (!strcmp(a, "--qat-lr"))
+                    o.qat_lr = (float)dv;
+                else
+                    threshold = dv;
+            } else {
+                return usage("unknown option %s", a);
+            }
+        } else if (o.model) {
+            return usage("more than one model: %s", a);
         } else {
-            model = o;
+            o.model = a;
         }
     }
-    if (!model)
+    if (!o.model)
         return usage("missing MODEL.onnx%s", "");
-    char err[1024];
+    if (!method_set && o.prec != QB_PREC_FP32 && o.prec != QB_PREC_FP16)
+        o.method = "ptq-percentile";
+    if (o.isa >= 0) {
+        const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o.isa);
+        char why[200] = "";
+        if (!k || !qb_kernel_available(k, why, sizeof why)) {
+            fprintf(stderr, "qbench eval: ISA %s cannot run on this CPU: %s\n", qb_isa_name(o.isa), why);
+            return 2;
+        }
+    }
     qb_err e;
-    qb_graph *g = qb_onnx_load(model, &e);
-    if (!g) {
+    qb_pipeline_data d;
+    qb_pipeline_result r;
+    if (qb_pipeline_data_open(&o, &d, &e)) {
         fprintf(stderr, "qbench eval: %s\n", e.msg);
         return 2;
     }
-    qb_dataset te;
-    qb_norm norm;
-    memset(&te, 0, sizeof te);
     int rc = 2;
-    float *x = NULL;
-    if (qb_dataset_open(data, dir, QB_SPLIT_TEST, &te, err, sizeof err) ||
-        qb_dataset_norm(data, dir, &norm, err, sizeof err)) {
-        fprintf(stderr, "qbench eval: %s\n", err);
+    if (qb_pipeline_evaluate(&o, &d, &r, &e)) {
+        fprintf(stderr, "qbench eval: %s\n", e.msg);
         goto out;
     }
-    if (g->ninputs != 1 || g->noutputs < 1) {
-        fprintf(stderr, "qbench eval: %s: want one image input, has %d inputs\n", model, g->ninputs);
-        goto out;
-    }
-    qb_tensor in = *g->tensors[g->inputs[0]];
-    if (in.ndim != 4 || in.dims[1] != te.c || in.dims[2] != te.h || in.dims[3] != te.w) {
-        char sh[160];
-        qb_shape_str(in.ndim, in.dims, sh, sizeof sh);
-        fprintf(stderr, "qbench eval: %s: input %s %s does not take %s images of %dx%dx%d\n", model, in.name, sh,
-                te.name, te.c, te.h, te.w);
-        goto out;
-    }
-    size_t ss = qb_dataset_sample_size(&te);
-    /* a fixed batch dimension is kept; a symbolic one runs EVAL_BATCH images */
-    int nb = in.sym[0] || in.dims[0] <= 0 || in.dims[0] > 4096 ? EVAL_BATCH : (int)in.dims[0];
-    x = calloc(ss * (size_t)nb, sizeof(float));
-    in.dims[0] = nb;
-    in.data = x;
-    if (!x || qb_graph_prepare(g, &in, 1, isa, &e)) {
-        fprintf(stderr, "qbench eval: %s\n", x ? e.msg : "out of memory");
-        goto out;
-    }
-    const qb_tensor *y = g->tensors[g->outputs[0]];
-    int64_t classes = y->ndim == 2 && y->dims[0] == nb ? y->dims[1] : -1;
-    if (classes < te.classes || y->dtype != QB_DT_FLOAT) {
-        fprintf(stderr, "qbench eval: %s: output %s is not [N x %d] float scores\n", model, y->name, te.classes);
-        goto out;
-    }
-    long correct = 0;
-    for (int from = 0; from < te.n; from += nb) {
-        int b = te.n - from < nb ? te.n - from : nb;
-        memset(x, 0, sizeof(float) * ss * (size_t)nb);
-        for (int k = 0; k < b; k++)
-            qb_dataset_get(&te, from + k, &norm, x + (size_t)k * ss);
-        if (qb_graph_run(g, &in, 1, &e)) {
-            fprintf(stderr, "qbench eval: %s\n", e.msg);
-            goto out;
-        }
-        const float *z = y->data;
-        for (int k = 0; k < b; k++) {
-            int arg = 0;
-            for (int j = 1; j < classes; j++)
-                if (z[k * classes + j] > z[k * classes + arg])
-                    arg = j;
-            correct += arg == te.labels[from + k];
-        }
-    }
-    double acc = 100.0 * (double)correct / te.n;
-    if (csv) {
-        size_t nc = sizeof columns / sizeof columns[0];
-        for (size_t i = 0; i < nc; i++)
-            field(columns[i], i + 1 == nc);
-        char n_s[32], acc_s[32], b_s[32];
-        snprintf(n_s, sizeof n_s, "%d", te.n);
-        snprintf(b_s, sizeof b_s, "%d", nb);
-        snprintf(acc_s, sizeof acc_s, "%.2f", acc);
-        for (size_t i = 0; i < nc; i++) {
-            const char *c = columns[i], *v = "";
-            if (!strcmp(c, "model"))
-                v = model;
-            else if (!strcmp(c, "dataset"))
-                v = te.name;
-            else if (!strcmp(c, "precision"))
-                v = "fp32";
-            else if (!strcmp(c, "method"))
-                v = "none";
-            else if (!strcmp(c, "isa"))
-                v = g->gemm ? qb_isa_name(g->gemm->isa) : "";
-            else if (!strcmp(c, "threads"))
-                v = "1";
-            else if (!strcmp(c, "batch"))
-                v = b_s;
-            else if (!strcmp(c, "status"))
-                v = "ok";
-            else if (!strcmp(c, "eval_samples"))
-                v = n_s;
-            else if (!strcmp(c, "top1_accuracy") || !strcmp(c, "fp32_top1_accuracy"))
-                v = acc_s;
-            field(v, i + 1 == nc);
-        }
-    } else {
-        printf("%s on %s test set: %d images, top-1 accuracy %.2f%%\n", model, te.name, te.n, acc);
-    }
+    const qb_kernel *k = o.isa >= 0 ? qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o.isa)
+                                    : qb_kernel_select(QB_OP_GEMM, QB_PREC_FP32);
+    const char *isa = k ? qb_isa_name(k->isa) : "";
+    if (csv)
+        print_csv(&o, &r, isa);
+    else
+        print_text(&o, &d, &r, isa);
     rc = 0;
+    if (per && per_layer(&o, &d, &r, threshold, &e)) {
+        fprintf(stderr, "qbench eval: %s\n", e.msg);
+        rc = 2;
+    }
+    qb_pipeline_result_free(&r);
 out:
-    free(x);
-    qb_dataset_free(&te);
-    qb_graph_free(g);
+    qb_pipeline_data_close(&d);
     return rc;
 }

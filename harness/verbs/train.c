@@ -1,18 +1,20 @@
 /*
  * train.c - `qbench train -m MODEL -d DATASET [--data-dir DIR] [-e EPOCHS]
- * [--seed S] [--batch B] [--lr LR] [--val N] [--limit N] -o OUT.onnx`:
- * trains a zoo model (harness/train/zoo.c) with its default recipe on the
- * training part of the dataset minus a validation split, prints one
- * progress line per epoch and the validation accuracy on stderr, and
- * writes the model as ONNX. Input errors: one line naming the file or
- * value, exit code 2.
+ * [--seed S] [--batch B] [--lr LR] [--opt sgd|adam] [--wd WD]
+ * [--momentum M] [--sched cosine|step|const] [--val N] [--limit N]
+ * [--threads N] [--profile] [--force] [-o OUT.onnx]`: trains a zoo model
+ * (harness/train/zoo.c) with its default recipe, changed by the options,
+ * on the training part of the dataset minus a validation split, prints
+ * one progress line per epoch and the validation accuracy on stderr.
+ * With -o it writes the model there; without, it uses the model cache
+ * (harness/train/cache.c: reused when present with the same recipe,
+ * retrained with --force) and prints the cached file's path on stdout.
+ * Input errors: one line naming the file or value, exit code 2.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/graph/graph.h"
-#include "harness/measure/timer.h"
 #include "harness/train/train.h"
 #include "harness/verbs/verbs.h"
 
@@ -21,7 +23,9 @@ static int usage(const char *msg, const char *arg)
     fprintf(stderr, "qbench train: ");
     fprintf(stderr, msg, arg);
     fprintf(stderr, "\nusage: qbench train -m mlp|cnn|dscnn -d fashion-mnist|synthetic|NAME [--data-dir DIR] "
-                    "[-e EPOCHS] [--seed S] [--batch B] [--lr LR] [--val N] [--limit N] -o OUT.onnx\n");
+                    "[-e EPOCHS] [--seed S] [--batch B] [--lr LR] [--opt sgd|adam] [--wd WD] [--momentum M] "
+                    "[--sched cosine|step|const] [--val N] [--limit N] [--threads N] [--profile] [--force] "
+                    "[-o OUT.onnx]\n");
     return 2;
 }
 
@@ -33,18 +37,36 @@ static long num(const char *s)
     return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
 }
 
+/* Non-negative finite float option value, or -1. */
+static double real(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    return *s && !*end && v >= 0 && v < 1e6 ? v : -1;
+}
+
 int qb_verb_train(int argc, char **argv)
 {
-    const char *model = NULL, *data = "fashion-mnist", *dir = NULL, *out = NULL;
-    long epochs = 0, seed = 1, batch = 0, val = -1, limit = 0;
-    double lr = 0;
+    const char *model = NULL, *data = "fashion-mnist", *dir = NULL, *out = NULL, *opt = NULL, *sched = NULL;
+    long epochs = 0, seed = 1, batch = 0, val = -1, limit = 0, threads = 0;
+    double lr = 0, wd = -1, mom = -1;
+    int force = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (o[0] != '-')
             return usage("unexpected argument %s", o);
+        if (!strcmp(o, "--force")) {
+            force = 1;
+            continue;
+        }
+        if (!strcmp(o, "--profile")) {
+            profile = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage("missing value after %s", o);
         const char *v = argv[++i];
+        int bad = 0;
         if (!strcmp(o, "-m"))
             model = v;
         else if (!strcmp(o, "-d"))
@@ -53,91 +75,76 @@ int qb_verb_train(int argc, char **argv)
             dir = v;
         else if (!strcmp(o, "-o"))
             out = v;
-        else if (!strcmp(o, "-e") && (epochs = num(v)) > 0)
-            ;
-        else if (!strcmp(o, "--seed") && (seed = num(v)) > 0)
-            ;
-        else if (!strcmp(o, "--batch") && (batch = num(v)) > 0)
-            ;
-        else if (!strcmp(o, "--limit") && (limit = num(v)) > 0)
-            ;
-        else if (!strcmp(o, "--val") && (!strcmp(v, "0") || (val = num(v)) > 0))
-            val = val < 0 ? 0 : val;
-        else if (!strcmp(o, "--lr") && (lr = atof(v)) > 0)
-            ;
-        else if (!strcmp(o, "-e") || !strcmp(o, "--seed") || !strcmp(o, "--batch") || !strcmp(o, "--limit") ||
-                 !strcmp(o, "--val") || !strcmp(o, "--lr"))
-            return usage("bad value '%s'", v);
+        else if (!strcmp(o, "-e"))
+            bad = (epochs = num(v)) < 0;
+        else if (!strcmp(o, "--seed"))
+            bad = (seed = num(v)) < 0;
+        else if (!strcmp(o, "--batch"))
+            bad = (batch = num(v)) < 0;
+        else if (!strcmp(o, "--limit"))
+            bad = (limit = num(v)) < 0;
+        else if (!strcmp(o, "--threads"))
+            bad = (threads = num(v)) < 0;
+        else if (!strcmp(o, "--val"))
+            bad = !strcmp(v, "0") ? (val = 0, 0) : (val = num(v)) < 0;
+        else if (!strcmp(o, "--lr"))
+            bad = (lr = real(v)) <= 0;
+        else if (!strcmp(o, "--wd"))
+            bad = (wd = real(v)) < 0;
+        else if (!strcmp(o, "--momentum"))
+            bad = (mom = real(v)) < 0 || mom >= 1;
+        else if (!strcmp(o, "--opt"))
+            bad = strcmp(opt = v, "sgd") && strcmp(v, "adam");
+        else if (!strcmp(o, "--sched"))
+            bad = strcmp(sched = v, "cosine") && strcmp(v, "step") && strcmp(v, "const");
         else
             return usage("unknown option %s", o);
+        if (bad)
+            return usage("bad value '%s'", v);
     }
     if (!model)
         return usage("missing -m MODEL%s", "");
-    if (!out)
-        return usage("missing -o OUT.onnx%s", "");
-    qb_train_cfg cfg;
-    if (qb_zoo_recipe(model, &cfg))
-        return usage("unknown model '%s' (models: mlp, cnn, dscnn)", model);
-    if (epochs)
-        cfg.epochs = (int)epochs;
-    if (batch)
-        cfg.batch = (int)batch;
-    if (lr > 0)
-        cfg.lr = (float)lr;
-    cfg.seed = (uint64_t)seed;
-    cfg.verbose = 1;
-    char err[1024];
-    qb_dataset tr;
-    qb_norm norm;
-    memset(&tr, 0, sizeof tr);
-    if (qb_dataset_open(data, dir, QB_SPLIT_TRAIN, &tr, err, sizeof err) ||
-        qb_dataset_norm(data, dir, &norm, err, sizeof err)) {
-        fprintf(stderr, "qbench train: %s\n", err);
-        qb_dataset_free(&tr);
+    qb_zoo_job job;
+    if (qb_zoo_job_init(&job, model, data, dir, NULL)) {
+        fprintf(stderr, "qbench train: unknown model '%s' (models: %s)\n", model, qb_zoo_names());
         return 2;
     }
-    if (val < 0)
-        val = tr.n / 12 < 5000 ? tr.n / 12 : 5000;
-    int *ti = NULL, *vi = NULL, nt, nv, rc = 2;
-    qb_net net;
-    memset(&net, 0, sizeof net);
-    qb_graph *g = NULL;
-    if (qb_split_train_val(&tr, (int)val, (uint64_t)seed, &ti, &nt, &vi, &nv, err, sizeof err) ||
-        qb_zoo_build(model, tr.c, tr.h, tr.w, tr.classes, (uint64_t)seed, &net, err, sizeof err)) {
+    qb_train_cfg *cfg = &job.cfg;
+    if (epochs)
+        cfg->epochs = (int)epochs;
+    if (batch)
+        cfg->batch = (int)batch;
+    if (lr > 0)
+        cfg->lr = (float)lr;
+    if (wd >= 0)
+        cfg->weight_decay = (float)wd;
+    if (mom >= 0)
+        cfg->momentum = (float)mom;
+    if (opt)
+        cfg->opt = !strcmp(opt, "adam") ? QB_OPT_ADAM : QB_OPT_SGD;
+    if (sched)
+        cfg->sched = !strcmp(sched, "cosine") ? QB_SCHED_COSINE : !strcmp(sched, "step") ? QB_SCHED_STEP
+                                                                                        : QB_SCHED_CONST;
+    cfg->seed = (uint64_t)seed;
+    cfg->verbose = 1;
+    job.val = (int)val;
+    job.limit = (int)limit;
+    job.profile = profile;
+    if (threads)
+        qb_train_set_threads((int)threads);
+    char err[1024], path[4096];
+    if (out) {
+        if (qb_zoo_train(&job, out, NULL, NULL, err, sizeof err)) {
+            fprintf(stderr, "qbench train: %s\n", err);
+            return 2;
+        }
+        fprintf(stderr, "qbench train: wrote %s\n", out);
+        return 0;
+    }
+    if (qb_zoo_cached_job(&job, force, path, sizeof path, err, sizeof err)) {
         fprintf(stderr, "qbench train: %s\n", err);
-        goto out;
+        return 2;
     }
-    if (limit && limit < nt)
-        nt = (int)limit;
-    fprintf(stderr, "qbench train: %s on %s (%d training, %d validation images), %zu parameters, %d epochs\n",
-            model, tr.name, nt, nv, qb_net_params(&net), cfg.epochs);
-    double t0 = qb_now();
-    if (qb_train(&net, &tr, ti, nt, &norm, &cfg, NULL, err, sizeof err)) {
-        fprintf(stderr, "qbench train: %s\n", err);
-        goto out;
-    }
-    double secs = qb_now() - t0;
-    if (nv > 0)
-        fprintf(stderr, "qbench train: validation accuracy %.2f%% (%.1f s training)\n",
-                qb_evaluate(&net, &tr, vi, nv, &norm), secs);
-    g = qb_net_export(&net, model, err, sizeof err);
-    qb_err e;
-    if (!g) {
-        fprintf(stderr, "qbench train: %s\n", err);
-        goto out;
-    }
-    if (qb_onnx_save(g, out, &e)) {
-        fprintf(stderr, "qbench train: %s\n", e.msg);
-        goto out;
-    }
-    fprintf(stderr, "qbench train: wrote %s\n", out);
-    rc = 0;
-out:
-    if (g)
-        qb_graph_free(g);
-    qb_net_free(&net);
-    free(ti);
-    free(vi);
-    qb_dataset_free(&tr);
-    return rc;
+    printf("%s\n", path);
+    return 0;
 }

@@ -14,5 +14,7 @@ int qb_verb_inspect(int argc, char **argv);
 int qb_verb_run(int argc, char **argv);
 int qb_verb_train(int argc, char **argv);
 int qb_verb_eval(int argc, char **argv);
+int qb_verb_sweep(int argc, char **argv); /* sweep.c */
+int qb_verb_merge(int argc, char **argv); /* merge.c */
 
 #endif

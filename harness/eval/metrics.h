@@ -1,0 +1,50 @@
+/*
+ * metrics.h - accuracy of a quantized model against its FP32 reference on
+ * the same evaluation inputs: top-1 accuracy and its drop, top-1 agreement,
+ * SQNR of the logits, mean cosine similarity, maximum absolute error and
+ * mean KL(softmax(ref) || softmax(q)). Accumulated batch by batch in
+ * double; argmax ties go to the first maximum; softmax computed stably
+ * (max subtracted) in double.
+ */
+#ifndef QB_METRICS_H
+#define QB_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct qb_metrics_acc {
+    long samples;       /* samples added */
+    long labeled;       /* samples added with a label */
+    long correct;       /* labeled samples whose q argmax equals the label */
+    long ref_correct;   /* labeled samples whose ref argmax equals the label */
+    long agree;         /* samples whose q argmax equals ref's argmax */
+    double sig2;        /* sum of ref^2 over all logits */
+    double err2;        /* sum of (ref - q)^2 over all logits */
+    double cos_sum;     /* sum over samples of the cosine similarity */
+    double max_abs;     /* max |ref - q| (NaN once any difference is NaN) */
+    double kl_sum;      /* sum over samples of KL(softmax(ref) || softmax(q)) in nats */
+} qb_metrics_acc;
+
+void qb_metrics_init(qb_metrics_acc *a);
+/* ref and q: batch x classes logits; labels may be NULL (no accuracy then). */
+void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const int32_t *labels, int batch, int classes);
+
+typedef struct qb_metrics {
+    long samples;          /* evaluation samples */
+    double top1, ref_top1; /* top-1 accuracy of q and of ref in percent (NAN without labels) */
+    double drop_pt;        /* ref_top1 - top1 in points (NAN without labels) */
+    double agreement;      /* percent of samples whose argmax equals ref's argmax */
+    double sqnr_db;        /* 10 log10(sum ref^2 / sum (ref - q)^2) over all logits; INFINITY when identical */
+    double cosine;         /* mean over samples of the cosine similarity of the logit vectors */
+    double max_abs_err;    /* max |ref - q| */
+    double kl_div;         /* mean over samples of KL(softmax(ref) || softmax(q)) in nats */
+} qb_metrics;
+
+/* Every mean is NAN when no samples were added. */
+void qb_metrics_finish(const qb_metrics_acc *a, qb_metrics *m);
+/* same definition for one tensor (per-layer) */
+double qb_sqnr_db(const float *ref, const float *x, size_t n);
+/* Index of the first maximum of x[0..n) (NaN never wins; 0 when n <= 0). */
+int qb_argmax(const float *x, int n);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * qlayer.c - quantized execution of one GEMM-shaped layer (see qlayer.h).
+ *
+ * Arithmetic, the same on every ISA:
+ *   input   q_a = saturate(rne(x / in_scale) + in_zero)      (ONNX QuantizeLinear)
+ *   int8-*  acc = sum (q_a - in_zero) * q_w + bias_q           (exact int32)
+ *           q_y = clamp(out_zero + round(acc * m / 2^s))        (kernels.h requantization)
+ *           y   = (float)(q_y - out_zero) * out_scale            (ONNX DequantizeLinear)
+ *   int4    y   = the int4 kernel's float output (exact group sums, fmaf steps)
+ *   binary  bit = (x - in_shift) < 0; y = fmaf(K - 2 popcount, alpha, bias)
+ *   fp16    weights rounded to binary16, fp32 arithmetic (the fp16 kernel)
+ * Depthwise layers run on the int8 depthwise kernel for every integer
+ * precision (int4 and binary depthwise weights would save nothing at
+ * K = 9: they are quantized int8 per channel) and on the fp32 depthwise
+ * kernel with binary16-rounded weights for fp16.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+#include "harness/graph/qlayer.h"
+#include "harness/quant/quant.h"
+
+qb_qspec *qb_qspec_new(qb_precision p)
+{
+    qb_qspec *q = calloc(1, sizeof *q);
+    if (q) {
+        q->prec = p;
+        q->run_prec = p;
+        q->in_scale = q->out_scale = 1.0f;
+    }
+    return q;
+}
+
+void qb_qspec_free(qb_qspec *q)
+{
+    if (!q)
+        return;
+    free(q->wq);
+    free(q->wscale);
+    free(q->bias_q);
+    free(q->rq);
+    free(q);
+}
+
+static int is_int8(qb_precision p) { return p == QB_PREC_INT8_TENSOR || p == QB_PREC_INT8_CHANNEL; }
+
+/* The kernel for (op, prec) on the graph's ISA (or the best one). */
+static const qb_kernel *pick(qb_graph *g, qb_op op, qb_precision prec)
+{
+    if (g->isa >= 0) {
+        const qb_kernel *k = qb_kernel_get(op, prec, (qb_isa)g->isa);
+        return k && qb_kernel_available(k, NULL, 0) ? k : NULL;
+    }
+    return qb_kernel_select(op, prec);
+}
+
+/* Quantize the float weights as the qspec's precision says. */
+static int quantize_weights(qb_graph *g, qb_node *n, qb_qspec *q, const float *w, int N, int K, const float *bias,
+                            qb_err *e)
+{
+    char warn[256] = "";
+    int rc = 0;
+    qb_precision p = q->run_prec;
+    if (p == QB_PREC_FP16)
+        return 0;
+    if (p == QB_PREC_BINARY) {
+        q->nwscale = N;
+        q->wscale = malloc((size_t)N * sizeof(float));
+        if (!q->wscale)
+            goto oom;
+        qb_quant_w_binary(w, N, K, q->wscale);
+        return 0;
+    }
+    q->wq = malloc((size_t)N * K);
+    if (p == QB_PREC_INT4) {
+        q->nwscale = N * qb_int4_ngroups(K, q->group);
+        q->wscale = malloc((size_t)q->nwscale * sizeof(float));
+        if (!q->wq || !q->wscale)
+            goto oom;
+        rc = qb_quant_w_int4(w, N, K, q->group, q->wq, q->wscale, warn, sizeof warn);
+    } else {
+        int per_channel = p == QB_PREC_INT8_CHANNEL;
+        q->nwscale = per_channel ? N : 1;
+        q->wscale = malloc((size_t)q->nwscale * sizeof(float));
+        q->bias_q = malloc((size_t)N * sizeof(int32_t));
+        if (!q->wq || !q->wscale || !q->bias_q)
+            goto oom;
+        rc = qb_quant_w_int8(w, N, K, per_channel, q->wq, q->wscale, warn, sizeof warn);
+        for (int i = 0; i < N; i++) {
+            double s = (double)q->in_scale * q->wscale[per_channel ? i : 0];
+            double v = bias ? nearbyint((double)bias[i] / s) : 0.0;
+            if (!(v == v))
+                v = 0;
+            q->bias_q[i] = v > 2147483647.0 ? INT32_MAX : v < -2147483647.0 ? -INT32_MAX : (int32_t)v;
+        }
+    }
+    if (rc)
+        fprintf(stderr, "qbench: warning: %s: node '%s' weights: %s\n", g->file, n->name, warn);
+    return 0;
+oom:
+    QB_NODE_ERR(e, g, n, "out of memory quantizing the weights");
+    return -1;
+}
+
+int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, const float *bias, int depthwise,
+                      qb_err *e)
+{
+    qb_qspec *q = n->q;
+    q->run_prec = q->prec;
+    if (depthwise && (q->prec == QB_PREC_INT4 || q->prec == QB_PREC_BINARY))
+        q->run_prec = QB_PREC_INT8_CHANNEL;
+    if (q->wq || q->wscale) { /* given (QDQ import, or prepared before): check the sizes */
+        int want = q->run_prec == QB_PREC_INT8_TENSOR ? 1 : q->run_prec == QB_PREC_INT4 ? N * qb_int4_ngroups(K, q->group) : N;
+        if (q->nwscale != want || (q->run_prec != QB_PREC_BINARY && !q->wq)) {
+            QB_NODE_ERR(e, g, n, "quantized weights do not match the layer (%d scales, %d expected)", q->nwscale, want);
+            return -1;
+        }
+        if (is_int8(q->run_prec) && !q->bias_q && !(q->bias_q = calloc((size_t)N, sizeof(int32_t)))) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+    } else if (quantize_weights(g, n, q, w, N, K, bias, e)) {
+        return -1;
+    }
+    if (q->run_prec == QB_PREC_FP16 && depthwise) {
+        q->kernel = pick(g, QB_OP_DWCONV3X3, QB_PREC_FP32);
+    } else {
+        qb_precision kp = q->run_prec;
+        q->kernel = pick(g, depthwise ? QB_OP_DWCONV3X3 : QB_OP_GEMM, kp);
+    }
+    if (!q->kernel) {
+        QB_NODE_ERR(e, g, n, "no %s %s kernel runs on this CPU%s", qb_precision_name(q->run_prec),
+                    depthwise ? "depthwise" : "GEMM", g->isa >= 0 ? " with the ISA asked for" : "");
+        return -1;
+    }
+    int needs_in = is_int8(q->run_prec) || q->run_prec == QB_PREC_INT4, needs_out = is_int8(q->run_prec);
+    if ((needs_in && (!(q->in_scale > 0) || !isfinite(q->in_scale))) ||
+        (needs_out && (!(q->out_scale > 0) || !isfinite(q->out_scale)))) {
+        QB_NODE_ERR(e, g, n, "quantization scales must be positive and finite (input %g, output %g)",
+                    (double)q->in_scale, (double)q->out_scale);
+        return -1;
+    }
+    if (is_int8(q->run_prec)) {
+        free(q->rq);
+        q->rq = malloc((size_t)N * sizeof *q->rq);
+        if (!q->rq) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        /* the output scale must exceed every s_in*s_w: widen it if not */
+        double smax = 0;
+        for (int i = 0; i < q->nwscale; i++)
+            smax = fmax(smax, (double)q->in_scale * q->wscale[i]);
+        if (smax >= q->out_scale) {
+            float wider = (float)(smax * 1.0001);
+            fprintf(stderr, "qbench: warning: %s: node '%s': output scale %g widened to %g (requantization "
+                    "multipliers must be below 1)\n", g->file, n->name, (double)q->out_scale, (double)wider);
+            q->out_scale = wider;
+        }
+        for (int i = 0; i < N; i++) {
+            double real = (double)q->in_scale * q->wscale[q->nwscale == 1 ? 0 : i] / q->out_scale;
+            if (real <= 0x1p-32)
+                real = 0x1p-32; /* a zero weight scale cannot happen (quantizers give 1); keep it representable */
+            if (qb_requant_from_real(real, &q->rq[i])) {
+                QB_NODE_ERR(e, g, n, "requantization multiplier %g out of range", real);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t *perm, const float *w_f32,
+                   const float *bias_f32, qb_packed *out, qb_err *e)
+{
+    qb_qspec *q = n->q;
+    qb_precision p = q->run_prec;
+    int ng = p == QB_PREC_INT4 ? qb_int4_ngroups(K, q->group) : 1;
+    qb_weights qw = {.n = nr, .k = K, .group = p == QB_PREC_INT4 ? q->group : 0};
+    float *wf = NULL;
+    int8_t *wi = NULL;
+    int rc = -1;
+    char err[200] = "out of memory";
+    if (p == QB_PREC_FP16 || p == QB_PREC_BINARY) { /* float weights (binary: their signs) */
+        wf = malloc((size_t)nr * K * sizeof(float) + 1);
+        if (!wf)
+            goto done;
+        for (int r = 0; r < nr; r++)
+            for (int j = 0; j < K; j++) {
+                float v = w_f32[(int64_t)(r0 + r) * K + (perm ? perm[j] : j)];
+                /* fp16 on the fp32 depthwise kernel: round the weights here */
+                wf[(int64_t)r * K + j] = q->kernel->prec == QB_PREC_FP32 ? qb_f16_to_f32(qb_f32_to_f16(v)) : v;
+            }
+        qw.f32 = wf;
+        if (p == QB_PREC_BINARY)
+            qw.scale = q->wscale + r0;
+    } else {
+        wi = malloc((size_t)nr * K + 1);
+        if (!wi)
+            goto done;
+        for (int r = 0; r < nr; r++)
+            for (int j = 0; j < K; j++)
+                wi[(int64_t)r * K + j] = q->wq[(int64_t)(r0 + r) * K + (perm ? perm[j] : j)];
+        qw.i8 = wi;
+        if (p == QB_PREC_INT4)
+            qw.scale = q->wscale + (int64_t)r0 * ng;
+        else
+            qw.bias_i32 = q->bias_q + r0;
+    }
+    if (!is_int8(p) && bias_f32)
+        qw.bias_f32 = bias_f32 + r0;
+    rc = qb_pack(q->kernel, &qw, out, err, sizeof err);
+done:
+    if (rc && e)
+        QB_NODE_ERR(e, g, n, "cannot pack the quantized weights: %s", err);
+    free(wf);
+    free(wi);
+    return rc;
+}
+
+size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr)
+{
+    switch (n->q->run_prec) {
+    case QB_PREC_INT8_TENSOR:
+    case QB_PREC_INT8_CHANNEL:
+        return (size_t)(m * K + m * nr + 64);
+    case QB_PREC_INT4:
+        return (size_t)(m * K + 64);
+    case QB_PREC_BINARY:
+        return (size_t)m * qb_binary_words((int)K) * 8 + 64;
+    default:
+        return 0;
+    }
+}
+
+/* ONNX QuantizeLinear of n floats (rows of K, stride lda) into int8 rows of K. */
+static void quantize_rows(const float *a, int m, int K, size_t lda, float scale, int32_t zero, int8_t *q)
+{
+    for (int i = 0; i < m; i++) {
+        const float *r = a + (size_t)i * lda;
+        int8_t *d = q + (size_t)i * K;
+        for (int j = 0; j < K; j++) {
+            float v = nearbyintf(r[j] / scale) + (float)zero;
+            d[j] = (int8_t)(v > 127.0f ? 127 : v < -128.0f ? -128 : v == v ? (int)v : zero);
+        }
+    }
+}
+
+/* The int8 grid bound of a float clamp value (fused Relu/Clip). */
+static int32_t grid_bound(float f, const qb_qspec *q, int32_t dflt)
+{
+    if (isinf(f))
+        return dflt;
+    float v = nearbyintf(f / q->out_scale) + (float)q->out_zero;
+    return v > 127.0f ? 127 : v < -128.0f ? -128 : (int32_t)v;
+}
+
+static void out_bounds(const qb_node *n, const qb_qspec *q, int32_t *lo, int32_t *hi)
+{
+    *lo = grid_bound(n->f_min, q, -128);
+    *hi = grid_bound(n->f_max, q, 127);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+static void dequantize_rows(const int8_t *c, int m, int nr, float scale, int32_t zero, float *y, size_t ldy)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < nr; j++)
+            y[(size_t)i * ldy + j] = (float)(c[(size_t)i * nr + j] - zero) * scale;
+}
+
+void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const float *a, size_t lda, float *y,
+                    size_t ldy, int r0, void *scratch)
+{
+    qb_qspec *q = n->q;
+    int K = p->k, nr = p->n;
+    qb_gemm_args ga = {.m = m, .f_min = n->f_min, .f_max = n->f_max};
+    int8_t *c8 = NULL;
+    switch (q->run_prec) {
+    case QB_PREC_FP16:
+        ga.a = a, ga.lda = lda, ga.c = y, ga.ldc = ldy;
+        break;
+    case QB_PREC_BINARY: {
+        size_t words = qb_binary_words(K);
+        uint64_t *bits = scratch;
+        memset(bits, 0, (size_t)m * words * 8);
+        for (int i = 0; i < m; i++) {
+            const float *r = a + (size_t)i * lda;
+            uint64_t *b = bits + (size_t)i * words;
+            for (int j = 0; j < K; j++)
+                b[j >> 6] |= (uint64_t)(signbit(r[j] - q->in_shift) != 0) << (j & 63);
+        }
+        ga.a = bits, ga.lda = words, ga.c = y, ga.ldc = ldy;
+        break;
+    }
+    default: { /* int8-*, int4: quantized activations */
+        int8_t *a8 = scratch;
+        quantize_rows(a, m, K, lda, q->in_scale, q->in_zero, a8);
+        ga.a = a8, ga.lda = (size_t)K, ga.a_zero = q->in_zero, ga.a_scale = q->in_scale;
+        if (q->run_prec == QB_PREC_INT4) {
+            ga.c = y, ga.ldc = ldy;
+        } else {
+            c8 = a8 + (size_t)m * K;
+            ga.c = c8, ga.ldc = (size_t)nr;
+            ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
+            ga.c_zero = q->out_zero;
+            out_bounds(n, q, &ga.c_min, &ga.c_max);
+        }
+    }
+    }
+    double t0 = g->profile ? qb_now_ms() : 0;
+    p->kernel->run.gemm(p, &ga);
+    if (g->profile)
+        g->kernel_ms_acc += qb_now_ms() - t0;
+    if (c8)
+        dequantize_rows(c8, m, nr, q->out_scale, q->out_zero, y, ldy);
+}
+
+size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c) { return (size_t)((hw + ohw) * c + 64); }
+
+void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, void *scratch)
+{
+    qb_qspec *q = n->q;
+    qb_dw_args d = *a;
+    double t0;
+    if (q->kernel->prec == QB_PREC_FP32) { /* fp16: rounded weights on the fp32 kernel */
+        t0 = g->profile ? qb_now_ms() : 0;
+        p->kernel->run.dw(p, &d);
+        if (g->profile)
+            g->kernel_ms_acc += qb_now_ms() - t0;
+        return;
+    }
+    int64_t hw = (int64_t)a->h * a->w, ohw = (int64_t)a->out_h * a->out_w;
+    int8_t *x8 = scratch, *y8 = x8 + hw * a->c;
+    quantize_rows(a->x, (int)hw, a->c, (size_t)a->c, q->in_scale, q->in_zero, x8);
+    d.x = x8, d.y = y8, d.x_zero = q->in_zero, d.y_zero = q->out_zero;
+    d.rq = q->rq; /* N entries even per tensor (all equal) */
+    out_bounds(n, q, &d.y_min, &d.y_max);
+    t0 = g->profile ? qb_now_ms() : 0;
+    p->kernel->run.dw(p, &d);
+    if (g->profile)
+        g->kernel_ms_acc += qb_now_ms() - t0;
+    dequantize_rows(y8, (int)ohw, a->c, q->out_scale, q->out_zero, a->y, (size_t)a->c);
+}

@@ -1,0 +1,46 @@
+/*
+ * qlayer.h - quantized execution of the GEMM-shaped layers of the model
+ * engine (Conv per group, Gemm, MatMul with constant weights, depthwise
+ * 3x3 Conv): what ops_conv.c and ops_gemm.c call when a node carries a
+ * qb_qspec. Weight quantization happens once at prepare, activations are
+ * quantized per call, the integer kernel runs, and its int8 output is
+ * dequantized into the float output tensor.
+ */
+#ifndef QB_QLAYER_H
+#define QB_QLAYER_H
+
+#include "harness/graph/graph.h"
+
+/* Quantize the node's weights if the qspec has none yet (w: [N x K]
+ * float after BatchNormalization folding and Gemm's alpha; bias: N floats
+ * or NULL), choose what runs (run_prec) and compute the requantization
+ * multipliers. depthwise: the node runs on the depthwise 3x3 kernel.
+ * 0, or -1 with a message naming the node. */
+int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, const float *bias, int depthwise,
+                      qb_err *e);
+
+/* Pack output rows [r0, r0 + nr) of the quantized weights for the node's
+ * kernel. perm (may be NULL): column j of the packed matrix is column
+ * perm[j] of the node's weights (NHWC im2col order). w_f32: the float
+ * weights [N x K] (fp16 and binary pack from them); bias_f32: N float
+ * biases or NULL (fp16, int4, binary). 0, or -1 with a message. */
+int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t *perm, const float *w_f32,
+                   const float *bias_f32, qb_packed *out, qb_err *e);
+
+/* Scratch bytes qb_qlayer_gemm needs for m rows of K inputs and nr outputs. */
+size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr);
+
+/* y[m x nr] (row stride ldy) = the quantized layer applied to a[m x K]
+ * (row stride lda), output rows r0.. of the node (per-channel parameters);
+ * the node's fused clamp applies. */
+void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const float *a, size_t lda, float *y,
+                    size_t ldy, int r0, void *scratch);
+
+/* Scratch bytes of qb_qlayer_dw for an NHWC image of hw pixels in, ohw out, c channels. */
+size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);
+
+/* Depthwise 3x3 on the int8 kernel: a->x and a->y are float NHWC; the
+ * quantized copies live in scratch. */
+void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, void *scratch);
+
+#endif

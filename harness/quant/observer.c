@@ -1,0 +1,433 @@
+/*
+ * observer.c - the four PTQ calibrators: minmax, percentile, mse and kl
+ * (TensorRT's entropy calibrator). Pass 1 records the range of the finite
+ * values, pass 2 a histogram over that range (of x, or of |x| for kl); the
+ * clipping range is chosen from these by qb_observer_range. The exact
+ * algorithms are described in quant.h. Deterministic: no randomness, fixed
+ * summation order, ties broken by scan order.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/quant/quant.h"
+
+#define QB_DEFAULT_BINS 2048
+#define QB_DEFAULT_PERCENTILE 99.99
+#define QB_KL_EPS 1e-4
+#define QB_MSE_ROUNDS 3 /* coordinate-descent rounds of the asymmetric mse search */
+
+struct qb_observer {
+    qb_calib kind;       /* calibrator */
+    double percentile;   /* PERCENTILE: p in [50, 100] */
+    int bins;            /* histogram bins */
+    float min, max;      /* pass 1: range of the finite values (valid when finite > 0) */
+    uint64_t finite;     /* pass 1: finite values seen */
+    uint64_t nan, inf;   /* pass 1: NaN and +-Inf values skipped */
+    int hist_ready;      /* pass 2 has fixed the histogram range */
+    double h_lo, h_hi;   /* histogram range: [min, max], kl: [0, max |x|] */
+    uint64_t *hist;      /* bins counts */
+    uint64_t h_total;    /* values counted in the histogram */
+    uint64_t h_outside;  /* pass-2 values outside the histogram range (in the end bins) */
+};
+
+qb_observer *qb_observer_new(qb_calib kind, double percentile, int bins)
+{
+    if ((int)kind < QB_CALIB_MINMAX || (int)kind > QB_CALIB_KL)
+        return NULL;
+    qb_observer *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->kind = kind;
+    if (!(percentile > 0))
+        percentile = QB_DEFAULT_PERCENTILE;
+    if (percentile < 50)
+        percentile = 50;
+    if (percentile > 100)
+        percentile = 100;
+    o->percentile = percentile;
+    o->bins = bins > 0 ? bins : QB_DEFAULT_BINS;
+    if (kind != QB_CALIB_MINMAX) {
+        o->hist = calloc((size_t)o->bins, sizeof *o->hist);
+        if (!o->hist) {
+            free(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+void qb_observer_free(qb_observer *o)
+{
+    if (!o)
+        return;
+    free(o->hist);
+    free(o);
+}
+
+qb_calib qb_observer_kind(const qb_observer *o) { return o->kind; }
+
+void qb_observer_stats(const qb_observer *o, float *min, float *max, uint64_t *finite, uint64_t *nonfinite)
+{
+    if (min)
+        *min = o->finite ? o->min : 0;
+    if (max)
+        *max = o->finite ? o->max : 0;
+    if (finite)
+        *finite = o->finite;
+    if (nonfinite)
+        *nonfinite = o->nan + o->inf;
+}
+
+void qb_observer_pass1(qb_observer *o, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (isnan(v)) {
+            o->nan++;
+            continue;
+        }
+        if (isinf(v)) {
+            o->inf++;
+            continue;
+        }
+        if (o->finite == 0) {
+            o->min = o->max = v;
+        } else {
+            if (v < o->min)
+                o->min = v;
+            if (v > o->max)
+                o->max = v;
+        }
+        o->finite++;
+    }
+}
+
+int qb_observer_needs_pass2(const qb_observer *o) { return o->kind != QB_CALIB_MINMAX; }
+
+void qb_observer_pass2(qb_observer *o, const float *x, size_t n)
+{
+    if (!o->hist)
+        return;
+    if (!o->hist_ready) {
+        double mn = o->finite ? o->min : 0, mx = o->finite ? o->max : 0;
+        if (o->kind == QB_CALIB_KL) {
+            o->h_lo = 0;
+            o->h_hi = fmax(fabs(mn), fabs(mx));
+        } else {
+            o->h_lo = mn;
+            o->h_hi = mx;
+        }
+        o->hist_ready = 1;
+    }
+    const int kl = o->kind == QB_CALIB_KL;
+    const double lo = o->h_lo, width = o->h_hi - o->h_lo;
+    const double per = width > 0 ? o->bins / width : 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        if (!isfinite(v))
+            continue;
+        if (kl)
+            v = fabs(v);
+        if (v < lo || v > o->h_hi)
+            o->h_outside++;
+        double b = (v - lo) * per;
+        int bi = b <= 0 ? 0 : b >= o->bins ? o->bins - 1 : (int)b;
+        o->hist[bi]++;
+        o->h_total++;
+    }
+}
+
+/* ---- percentile ---- */
+
+/* The value at rank r (0 <= r <= total) of the histogram: inside the bin
+ * that holds it, linearly interpolated. */
+static double hist_rank(const qb_observer *o, double r)
+{
+    const double w = (o->h_hi - o->h_lo) / o->bins;
+    double cum = 0;
+    int last = 0;
+    for (int b = 0; b < o->bins; b++) {
+        double c = (double)o->hist[b];
+        if (c == 0)
+            continue;
+        last = b;
+        if (cum + c >= r)
+            return o->h_lo + w * (b + (r - cum) / c);
+        cum += c;
+    }
+    return o->h_lo + w * (last + 1);
+}
+
+/* ---- mse ---- */
+
+/* Integral of (t - round(t))^2 from -1/2 to u (round: nearest integer). */
+static double round_err_prim(double u)
+{
+    double v = u + 0.5, k = floor(v), r = v - k - 0.5;
+    return k / 12.0 + (r * r * r + 0.125) / 3.0;
+}
+
+/* Integral over [a, b] of (x - Q(x))^2 for the quantizer qp. */
+static double err_integral(double a, double b, const qb_qparams *qp)
+{
+    const double s = qp->scale;
+    const double rlo = s * (qp->qmin - qp->zero), rhi = s * (qp->qmax - qp->zero);
+    double e = 0;
+    if (a < rlo) { /* clipped to rlo */
+        double t = fmin(b, rlo);
+        e += ((t - rlo) * (t - rlo) * (t - rlo) - (a - rlo) * (a - rlo) * (a - rlo)) / 3.0;
+    }
+    if (b > rhi) { /* clipped to rhi */
+        double t = fmax(a, rhi);
+        e += ((b - rhi) * (b - rhi) * (b - rhi) - (t - rhi) * (t - rhi) * (t - rhi)) / 3.0;
+    }
+    double ia = fmax(a, rlo), ib = fmin(b, rhi);
+    if (ib > ia) /* rounding to the grid s * k */
+        e += s * s * s * (round_err_prim(ib / s) - round_err_prim(ia / s));
+    return e;
+}
+
+/* Expected total squared error of the quantizer for [lo, hi] over the
+ * histogram (nz: indices of the non-empty bins). */
+static double mse_of(const qb_observer *o, const int *nz, int nnz, float lo, float hi, int symmetric)
+{
+    qb_qparams qp;
+    qb_qparams_from_range(lo, hi, symmetric, &qp, NULL, 0);
+    const double w = (o->h_hi - o->h_lo) / o->bins;
+    double e = 0;
+    for (int j = 0; j < nnz; j++) {
+        int b = nz[j];
+        double a = o->h_lo + w * b;
+        e += (double)o->hist[b] / w * err_integral(a, a + w, &qp);
+    }
+    return e;
+}
+
+static int mse_range(const qb_observer *o, int symmetric, float *lo, float *hi)
+{
+    int *nz = malloc((size_t)o->bins * sizeof *nz);
+    if (!nz)
+        return -1;
+    int nnz = 0;
+    for (int b = 0; b < o->bins; b++)
+        if (o->hist[b])
+            nz[nnz++] = b;
+    const double mn = o->h_lo, mx = o->h_hi;
+    const double m = fmax(fabs(mn), fabs(mx));
+    double best = INFINITY;
+    for (int i = o->bins; i >= 1; i--) {
+        double f = (double)i / o->bins;
+        float clo, chi;
+        if (symmetric) {
+            chi = (float)(f * m);
+            clo = -chi;
+        } else if (mn >= 0) {
+            clo = 0;
+            chi = (float)(f * mx);
+        } else if (mx <= 0) {
+            clo = (float)(f * mn);
+            chi = 0;
+        } else {
+            clo = (float)(f * mn);
+            chi = (float)(f * mx);
+        }
+        if (!(chi > clo))
+            continue;
+        double e = mse_of(o, nz, nnz, clo, chi, symmetric);
+        if (e < best) {
+            best = e;
+            *lo = clo;
+            *hi = chi;
+        }
+    }
+    /* asymmetric, mixed signs: refine each end with the other fixed
+     * (coordinate descent over the same grids, QB_MSE_ROUNDS rounds), so
+     * skewed data is not bound to the min : max proportion */
+    if (!symmetric && mn < 0 && mx > 0 && best < INFINITY) {
+        for (int round = 0; round < QB_MSE_ROUNDS; round++) {
+            float l0 = *lo, h0 = *hi;
+            for (int end = 0; end < 2; end++) {
+                for (int i = o->bins; i >= 1; i--) {
+                    double f = (double)i / o->bins;
+                    float clo = end == 0 ? (float)(f * mn) : *lo;
+                    float chi = end == 1 ? (float)(f * mx) : *hi;
+                    double e = mse_of(o, nz, nnz, clo, chi, 0);
+                    if (e < best) {
+                        best = e;
+                        *lo = clo;
+                        *hi = chi;
+                    }
+                }
+            }
+            if (*lo == l0 && *hi == h0)
+                break;
+        }
+    }
+    free(nz);
+    return best < INFINITY ? 0 : -1;
+}
+
+/* ---- kl ---- */
+
+/* Smooth d (n values) in place as MXNet/TVM do: zero bins get eps, the
+ * others lose eps * zeros / nonzeros. Returns -1 when there is nothing to
+ * smooth or a value would become non-positive. */
+static int smooth(double *d, int n)
+{
+    int zeros = 0;
+    for (int j = 0; j < n; j++)
+        zeros += d[j] == 0;
+    int nonzeros = n - zeros;
+    if (nonzeros == 0)
+        return -1;
+    double eps1 = QB_KL_EPS * zeros / nonzeros;
+    for (int j = 0; j < n; j++) {
+        if (d[j] == 0)
+            d[j] = QB_KL_EPS;
+        else {
+            d[j] -= eps1;
+            if (!(d[j] > 0))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int kl_threshold(const qb_observer *o, int levels, double *thr)
+{
+    const int nb = o->bins;
+    double *p = malloc((size_t)nb * sizeof *p), *q = malloc((size_t)nb * sizeof *q);
+    if (!p || !q) {
+        free(p);
+        free(q);
+        return -1;
+    }
+    /* suffix sums: outliers beyond bin i */
+    double total_after = 0;
+    for (int b = 0; b < nb; b++)
+        total_after += (double)o->hist[b];
+    double best = INFINITY;
+    int best_i = -1;
+    double before = 0; /* sum of hist[0..i) */
+    for (int b = 0; b < levels && b < nb; b++)
+        before += (double)o->hist[b];
+    for (int i = levels; i <= nb; i++) {
+        if (i > levels)
+            before += (double)o->hist[i - 1];
+        double outliers = total_after - before;
+        for (int j = 0; j < i; j++)
+            p[j] = (double)o->hist[j];
+        p[i - 1] += outliers;
+        /* Q: hist[0..i) merged into `levels` runs of consecutive bins, level l
+         * covering [floor(l i / levels), floor((l + 1) i / levels)) */
+        for (int l = 0; l < levels; l++) {
+            int start = (int)((int64_t)l * i / levels), stop = (int)((int64_t)(l + 1) * i / levels);
+            double sum = 0;
+            int norm = 0;
+            for (int j = start; j < stop; j++) {
+                sum += (double)o->hist[j];
+                norm += p[j] != 0;
+            }
+            for (int j = start; j < stop; j++)
+                q[j] = (p[j] != 0 && norm) ? sum / norm : 0;
+        }
+        if (smooth(p, i) || smooth(q, i))
+            continue;
+        double sp = 0, sq = 0;
+        for (int j = 0; j < i; j++) {
+            sp += p[j];
+            sq += q[j];
+        }
+        double kl = 0;
+        for (int j = 0; j < i; j++) {
+            double pj = p[j] / sp, qj = q[j] / sq;
+            kl += pj * log(pj / qj);
+        }
+        if (kl < best) {
+            best = kl;
+            best_i = i;
+        }
+    }
+    free(p);
+    free(q);
+    if (best_i < 0)
+        return -1;
+    *thr = best_i * (o->h_hi - o->h_lo) / nb;
+    return 0;
+}
+
+/* ---- the range ---- */
+
+int qb_observer_range(const qb_observer *o, int symmetric, float *lo, float *hi, char *warn, size_t len)
+{
+    int ret = 0;
+    if (o->nan || o->inf) {
+        qb_msg_append(warn, len, "%llu NaN and %llu Inf values skipped", (unsigned long long)o->nan,
+                      (unsigned long long)o->inf);
+        ret = 1;
+    }
+    if (o->finite == 0) {
+        qb_msg_append(warn, len, "no finite values seen: range [0, 0]");
+        *lo = *hi = 0;
+        return 1;
+    }
+    float l = o->min < 0 ? o->min : 0, h = o->max > 0 ? o->max : 0; /* minmax */
+    if (o->kind != QB_CALIB_MINMAX && o->min < o->max) {
+        if (!o->hist_ready || o->h_total == 0) {
+            qb_msg_append(warn, len, "%s: pass 2 (histogram) not run, min/max range used", qb_calib_name(o->kind));
+            ret = 1;
+        } else if (!(o->h_hi > o->h_lo)) {
+            /* the histogram saw a zero-width range (e.g. |x| all 0): minmax */
+        } else {
+            if (o->h_outside) {
+                qb_msg_append(warn, len, "%llu pass-2 values outside the pass-1 range counted in the end bins",
+                              (unsigned long long)o->h_outside);
+                ret = 1;
+            }
+            if (o->kind == QB_CALIB_PERCENTILE) {
+                double n = (double)o->h_total, p = o->percentile / 100.0;
+                double pl = hist_rank(o, (1.0 - p) * n), ph = hist_rank(o, p * n);
+                l = (float)fmin(pl, 0.0);
+                h = (float)fmax(ph, 0.0);
+            } else if (o->kind == QB_CALIB_MSE) {
+                float ml = 0, mh = 0;
+                if (mse_range(o, symmetric, &ml, &mh) == 0) {
+                    l = ml < 0 ? ml : 0;
+                    h = mh > 0 ? mh : 0;
+                } else {
+                    qb_msg_append(warn, len, "ptq-mse: no candidate range (out of memory?), min/max range used");
+                    ret = 1;
+                }
+            } else { /* KL */
+                int one_signed = o->min >= 0 || o->max <= 0;
+                int levels = (!symmetric && one_signed) ? 256 : 128;
+                double t;
+                if (o->bins < levels) {
+                    qb_msg_append(warn, len, "ptq-kl: %d bins < %d levels, min/max range used", o->bins, levels);
+                    ret = 1;
+                } else if (kl_threshold(o, levels, &t) != 0) {
+                    qb_msg_append(warn, len, "ptq-kl: no valid threshold, min/max range used");
+                    ret = 1;
+                } else {
+                    double a = fmax(-t, (double)o->min), b = fmin(t, (double)o->max);
+                    l = (float)fmin(a, 0.0);
+                    h = (float)fmax(b, 0.0);
+                }
+            }
+        }
+    }
+    if (symmetric) {
+        float m = fmaxf(-l, h);
+        l = -m;
+        h = m;
+    }
+    if (!(h > l)) {
+        qb_msg_append(warn, len, "zero range: every finite value is 0");
+        ret = 1;
+    }
+    *lo = l;
+    *hi = h;
+    return ret;
+}

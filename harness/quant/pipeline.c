@@ -1,0 +1,221 @@
+/*
+ * pipeline.c - data, calibration, plan, quantized graph and metrics of
+ * one model and (precision, method) (see pipeline.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/measure/timer.h"
+#include "harness/quant/pipeline.h"
+#include "harness/quant/qat.h"
+
+void qb_pipeline_defaults(qb_pipeline_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->dataset = "fashion-mnist";
+    o->prec = QB_PREC_FP32;
+    o->method = "none";
+    o->isa = -1;
+    o->calib = 512;
+    o->val = 2000;
+    o->batch = 100;
+    o->percentile = 99.99;
+    o->budget = 1.0;
+    o->seed = 1;
+    o->qo.group = 0;
+    o->qo.binary_ends_int8 = 1;
+}
+
+void qb_pipeline_data_close(qb_pipeline_data *d)
+{
+    qb_dataset_free(&d->train);
+    qb_dataset_free(&d->test);
+    free(d->train_idx);
+    free(d->val_idx);
+    free(d->calib_idx);
+    memset(d, 0, sizeof *d);
+}
+
+int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e)
+{
+    memset(d, 0, sizeof *d);
+    char err[1024];
+    if (!strcmp(o->dataset, "none")) { /* seeded inputs of the model's shape, no labels */
+        qb_graph *g = qb_onnx_load(o->model, e);
+        if (!g)
+            return -1;
+        qb_runner r;
+        if (qb_runner_open(&r, g, 1, -1, e))
+            return -1;
+        d->sample = r.sample;
+        qb_runner_close(&r);
+        int n = o->limit > 0 ? o->limit : 256;
+        d->eval = (qb_samples){.n = n, .sample = d->sample, .seed = 1000 + o->seed};
+        d->calib = (qb_samples){.n = o->calib, .sample = d->sample, .seed = 2000 + o->seed};
+        d->valid = (qb_samples){.n = 0, .sample = d->sample, .seed = 3000 + o->seed};
+        return 0;
+    }
+    if (qb_dataset_open(o->dataset, o->data_dir, QB_SPLIT_TRAIN, &d->train, err, sizeof err) ||
+        qb_dataset_open(o->dataset, o->data_dir, QB_SPLIT_TEST, &d->test, err, sizeof err) ||
+        qb_dataset_norm(o->dataset, o->data_dir, &d->norm, err, sizeof err)) {
+        qb_errf(e, "%s", err);
+        qb_pipeline_data_close(d);
+        return -1;
+    }
+    /* the validation split of qbench train (same seed, same size) */
+    int nval = d->train.n / 12 < 5000 ? d->train.n / 12 : 5000;
+    int ncal = o->calib;
+    if (qb_split_train_val(&d->train, nval, o->seed, &d->train_idx, &d->n_train, &d->val_idx, &d->n_val, err,
+                           sizeof err) ||
+        (ncal > d->n_train ? (ncal = d->n_train, 0) : 0) ||
+        qb_calib_subset(&d->train, d->train_idx, d->n_train, ncal, o->seed + 17, &d->calib_idx, err, sizeof err)) {
+        qb_errf(e, "%s", err);
+        qb_pipeline_data_close(d);
+        return -1;
+    }
+    d->sample = qb_dataset_sample_size(&d->test);
+    int ne = o->limit > 0 && o->limit < d->test.n ? o->limit : d->test.n;
+    d->eval = (qb_samples){.d = &d->test, .norm = &d->norm, .n = ne};
+    d->calib = (qb_samples){.d = &d->train, .norm = &d->norm, .idx = d->calib_idx, .n = ncal};
+    int nv = o->val < d->n_val ? o->val : d->n_val;
+    d->valid = (qb_samples){.d = &d->train, .norm = &d->norm, .idx = d->val_idx, .n = nv};
+    return 0;
+}
+
+void qb_pipeline_result_free(qb_pipeline_result *r)
+{
+    qb_calibration_free(&r->cal);
+    free(r->plan);
+    qb_mixed_free(&r->mixed);
+    memset(r, 0, sizeof *r);
+}
+
+void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < r->cal.n && at + 1 < len; i++) {
+        int w = snprintf(buf + at, len - at, "%s%s=%s", i ? "," : "", r->cal.layers[i].name,
+                         qb_precision_name(r->plan[i]));
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+}
+
+/* Layers of the model without calibration (fp32, fp16). */
+static int layers_only(const char *model, qb_calibration *c, qb_err *e)
+{
+    memset(c, 0, sizeof *c);
+    qb_graph *g = qb_onnx_load(model, e);
+    qb_runner r;
+    if (!g || qb_runner_open(&r, g, 1, -1, e))
+        return -1;
+    c->n = qb_find_layers(r.g, &c->layers);
+    qb_runner_close(&r);
+    return 0;
+}
+
+int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->model_used, sizeof r->model_used, "%s", o->model);
+    int quantized = o->prec != QB_PREC_FP32 && o->prec != QB_PREC_FP16;
+    if (!quantized) {
+        if (strcmp(o->method, "none")) {
+            qb_errf(e, "precision %s takes method none, not %s", qb_precision_name(o->prec), o->method);
+            return -1;
+        }
+        if (layers_only(o->model, &r->cal, e))
+            return -1;
+    } else if (!strcmp(o->method, "qat")) {
+        if (o->prec == QB_PREC_MIXED) {
+            qb_errf(e, "precision mixed is searched with a PTQ calibrator, not qat");
+            return -1;
+        }
+        qb_qat_opts q;
+        qb_qat_defaults(&q);
+        q.epochs = o->qat_epochs;
+        q.lr = o->qat_lr;
+        q.force = o->qat_force;
+        if (qb_qat_model(o, &q, d, r->model_used, sizeof r->model_used, &r->qat_seconds, e))
+            return -1;
+        /* output ranges by min/max on the fine-tuned model, input ranges from its observers */
+        if (qb_calibrate(r->model_used, &d->calib, o->batch, QB_CALIB_MINMAX, o->percentile, o->symmetric, &r->cal,
+                         e) ||
+            qb_qat_apply_ranges(r->model_used, &r->cal, e)) {
+            qb_calibration_free(&r->cal);
+            return -1;
+        }
+        r->calib_seconds = r->cal.seconds;
+    } else {
+        int kind = qb_calib_parse(o->method);
+        if (kind < 0) {
+            qb_errf(e, "precision %s needs a method ptq-minmax, ptq-percentile, ptq-mse, ptq-kl or qat, not '%s'",
+                    qb_precision_name(o->prec), o->method);
+            return -1;
+        }
+        if (o->verbose)
+            fprintf(stderr, "calibrating %s with %s on %d training samples\n", o->model, o->method, d->calib.n);
+        if (qb_calibrate(o->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, o->symmetric, &r->cal, e))
+            return -1;
+        r->calib_seconds = r->cal.seconds;
+    }
+    r->plan = malloc(((size_t)r->cal.n + 1) * sizeof *r->plan);
+    if (!r->plan) {
+        qb_errf(e, "out of memory");
+        qb_pipeline_result_free(r);
+        return -1;
+    }
+    if (o->prec == QB_PREC_MIXED) {
+        if (qb_mixed_search(o->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, r->plan, &r->mixed,
+                            o->verbose, e)) {
+            qb_pipeline_result_free(r);
+            return -1;
+        }
+    } else {
+        qb_plan_uniform(&r->cal, o->prec, &o->qo, r->plan);
+    }
+    r->weight_bytes = qb_plan_weight_bytes(&r->cal, r->plan, &o->qo);
+    for (int i = 0; i < r->cal.n; i++)
+        r->macs += r->cal.layers[i].macs;
+    return 0;
+}
+
+qb_graph *qb_pipeline_graph(const qb_pipeline_opts *o, const qb_pipeline_result *r, qb_err *e)
+{
+    return qb_quantize_graph(r->model_used, &r->cal, r->plan, &o->qo, e);
+}
+
+int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
+{
+    if (qb_pipeline_plan(o, d, r, e))
+        return -1;
+    float *ref = NULL;
+    int64_t outs = 0;
+    if (qb_reference_outputs(o->model, &d->eval, o->batch, o->isa, &ref, &outs, e)) {
+        qb_pipeline_result_free(r);
+        return -1;
+    }
+    int rc;
+    if (o->prec == QB_PREC_FP32) { /* the reference itself */
+        qb_metrics_acc acc;
+        qb_metrics_init(&acc);
+        int32_t *lab = malloc((size_t)d->eval.n * sizeof *lab + 1);
+        for (int i = 0; lab && i < d->eval.n; i++)
+            lab[i] = qb_samples_label(&d->eval, i);
+        qb_metrics_add(&acc, ref, ref, d->eval.d ? lab : NULL, d->eval.n, (int)outs);
+        qb_metrics_finish(&acc, &r->m);
+        free(lab);
+        rc = lab ? 0 : -1;
+    } else {
+        qb_graph *g = qb_pipeline_graph(o, r, e);
+        rc = g ? qb_compare_graph(g, &d->eval, o->batch, o->isa, ref, outs, &r->m, e) : -1;
+    }
+    free(ref);
+    if (rc)
+        qb_pipeline_result_free(r);
+    return rc;
+}

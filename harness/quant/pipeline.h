@@ -1,0 +1,81 @@
+/*
+ * pipeline.h - one model through one (precision, method): the data
+ * (test images for evaluation; calibration and validation samples drawn
+ * from the training images only, or seeded inputs for models without a
+ * dataset), calibration, the precision plan (uniform, or mixed by
+ * sensitivity), the quantized graph, and its metrics against FP32.
+ * `qbench eval`, `qbench quantize` and the sweep call this.
+ */
+#ifndef QB_PIPELINE_H
+#define QB_PIPELINE_H
+
+#include "harness/eval/compare.h"
+#include "harness/quant/mixed.h"
+#include "harness/quant/ptq.h"
+
+/* What to do. Fill with qb_pipeline_defaults, then set what differs. */
+typedef struct qb_pipeline_opts {
+    const char *model;      /* ONNX path */
+    const char *dataset;    /* dataset name ("none": seeded inputs, no labels) */
+    const char *data_dir;   /* --data-dir, or NULL */
+    qb_precision prec;      /* target precision */
+    const char *method;     /* none, ptq-minmax, ptq-percentile, ptq-mse, ptq-kl, qat */
+    int isa;                /* -1: best */
+    int calib;              /* calibration samples (512) */
+    int limit;              /* evaluation samples (0: the whole test set; "none": 256) */
+    int val;                /* validation samples for mixed precision (2000) */
+    int batch;              /* samples per run (100) */
+    int symmetric;          /* symmetric activations (zero point 0) */
+    double percentile;      /* ptq-percentile (99.99) */
+    double budget;          /* mixed: accuracy budget in points (1.0) */
+    uint64_t seed;          /* split and calibration-subset seed (1, as qbench train) */
+    qb_quant_opts qo;       /* int4 group, binary ends */
+    int qat_epochs;         /* method qat: fine-tuning epochs (0: default of qat.c) */
+    float qat_lr;           /* method qat: learning rate (0: default) */
+    int qat_force;          /* method qat: retrain even when cached */
+    int verbose;            /* progress on stderr */
+} qb_pipeline_opts;
+
+void qb_pipeline_defaults(qb_pipeline_opts *o);
+
+/* The data of one run. */
+typedef struct qb_pipeline_data {
+    qb_dataset train, test; /* training and test parts (unused for "none") */
+    qb_norm norm;           /* normalisation */
+    int *train_idx, *val_idx; /* training-minus-validation and validation indices */
+    int n_train, n_val;     /* their counts */
+    int *calib_idx;         /* calibration subset of the training indices */
+    qb_samples eval;        /* evaluation samples (test set) */
+    qb_samples calib;       /* calibration samples */
+    qb_samples valid;       /* validation samples (mixed precision) */
+    size_t sample;          /* floats per sample */
+} qb_pipeline_data;
+
+/* Load the data for o (checks the model's input takes it). 0 or -1. */
+int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e);
+void qb_pipeline_data_close(qb_pipeline_data *d);
+
+/* The result of building and evaluating. */
+typedef struct qb_pipeline_result {
+    qb_calibration cal;     /* layers and calibrated ranges */
+    qb_precision *plan;     /* per layer (cal.n) */
+    qb_mixed mixed;         /* mixed: sensitivities */
+    double calib_seconds;   /* calibration wall time (0 when none) */
+    double qat_seconds;     /* QAT fine-tuning wall time (0 when none or reused) */
+    char model_used[1024];  /* the model quantized: o->model, or its QAT fine-tuned copy */
+    int64_t weight_bytes;   /* weight bytes of the plan's layers */
+    int64_t macs;           /* multiply-accumulates per sample of the layers */
+    qb_metrics m;           /* against FP32 on the evaluation samples */
+} qb_pipeline_result;
+
+/* Calibrate and plan (no evaluation); then qb_pipeline_graph gives the
+ * quantized graph (unprepared) as often as needed. 0 or -1. */
+int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e);
+qb_graph *qb_pipeline_graph(const qb_pipeline_opts *o, const qb_pipeline_result *r, qb_err *e);
+/* Plan, then the metrics against FP32 on d->eval. 0 or -1. */
+int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e);
+void qb_pipeline_result_free(qb_pipeline_result *r);
+/* "layer=precision,..." of a plan into buf. */
+void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * ptq.c - quantizable layers, calibration of their activation ranges,
+ * and the quantized graph for a precision plan (see ptq.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/measure/timer.h"
+#include "harness/quant/ptq.h"
+
+int qb_find_layers(const qb_graph *g, qb_layer_info **out)
+{
+    int cnt = 0;
+    qb_layer_info *L = calloc((size_t)g->nnodes + 1, sizeof *L);
+    if (!L) {
+        *out = NULL;
+        return 0;
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const qb_node *n = &g->nodes[i];
+        if (n->folded || n->fused_into >= 0 || n->nin < 2)
+            continue;
+        const qb_tensor *x = qb_in(g, n, 0), *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
+        if (!W || W->kind != QB_T_CONST || W->dtype != QB_DT_FLOAT || (B && B->kind != QB_T_CONST))
+            continue;
+        qb_layer_info *l = &L[cnt];
+        l->groups = 1;
+        if (!strcmp(n->op, "Conv")) {
+            l->op = "Conv";
+            l->groups = (int)qb_attr_int(n, "group", 1);
+            l->n = (int)(W->dims[0] / l->groups);
+            l->k = (int)(qb_tensor_count(W) / W->dims[0]);
+            l->depthwise = l->groups > 1 && l->groups == x->dims[1] && W->dims[0] == l->groups;
+        } else if (!strcmp(n->op, "Gemm") && W->ndim == 2) {
+            l->op = "Gemm";
+            int tb = (int)qb_attr_int(n, "transB", 0);
+            l->n = (int)(tb ? W->dims[0] : W->dims[1]);
+            l->k = (int)(tb ? W->dims[1] : W->dims[0]);
+            if (B && qb_tensor_count(B) != 1 && qb_tensor_count(B) != l->n)
+                continue; /* C not per column: stays fp32 */
+        } else if (!strcmp(n->op, "MatMul") && W->ndim == 2) {
+            l->op = "MatMul";
+            l->n = (int)W->dims[1];
+            l->k = (int)W->dims[0];
+        } else {
+            continue;
+        }
+        l->node = i;
+        snprintf(l->name, sizeof l->name, "%s", n->name);
+        l->weights = qb_tensor_count(W);
+        const qb_tensor *y = qb_out(g, n, 0);
+        int64_t batch = y && y->ndim ? y->dims[0] : 1;
+        l->macs = qb_node_macs(g, n) / (batch > 0 ? batch : 1);
+        l->in_t = n->in[0];
+        l->out_t = n->write_to >= 0 ? n->write_to : n->out[0];
+        l->in_mean = 0;
+        cnt++;
+    }
+    *out = L;
+    return cnt;
+}
+
+/* Observation state while calibrating. */
+typedef struct calib_ctx {
+    qb_calibration *c;     /* layers being calibrated */
+    qb_observer **obs;     /* one per tensor of the graph (NULL: not observed) */
+    double *sum;           /* per tensor: sum of values (pass 1) */
+    double *count;         /* per tensor: number of values (pass 1) */
+    int *stamp;            /* per tensor: batch in which it was last observed */
+    int *layer_of_node;    /* node index -> layer index or -1 */
+    int batch_no;          /* current batch number */
+    int pass;              /* 1 or 2 */
+    int valid;             /* samples of the current batch that are real (rest is padding) */
+    int batch;             /* batch size */
+} calib_ctx;
+
+/* Feed the first `valid` samples of tensor t (batch-major) to its observer once per batch. */
+static void observe(calib_ctx *cx, qb_graph *g, int t)
+{
+    if (t < 0 || !cx->obs[t] || cx->stamp[t] == cx->batch_no)
+        return;
+    cx->stamp[t] = cx->batch_no;
+    const qb_tensor *x = g->tensors[t];
+    size_t per = (size_t)(qb_tensor_count(x) / cx->batch), n = per * (size_t)cx->valid;
+    const float *v = x->data; /* batch-major in NCHW and NHWC alike */
+    if (cx->pass == 1) {
+        qb_observer_pass1(cx->obs[t], v, n);
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(v[i]))
+                s += v[i];
+        cx->sum[t] += s;
+        cx->count[t] += (double)n;
+    } else {
+        qb_observer_pass2(cx->obs[t], v, n);
+    }
+}
+
+static void on_node(qb_graph *g, int node, void *ctx)
+{
+    calib_ctx *cx = ctx;
+    int li = cx->layer_of_node[node];
+    if (li < 0)
+        return;
+    observe(cx, g, cx->c->layers[li].in_t);
+    observe(cx, g, cx->c->layers[li].out_t);
+}
+
+static int count_batch(void *ctx, int from, int count, const float *y)
+{
+    (void)from, (void)y;
+    ((calib_ctx *)ctx)->batch_no++;
+    (void)count;
+    return 0;
+}
+
+void qb_calibration_free(qb_calibration *c)
+{
+    free(c->layers);
+    memset(c, 0, sizeof *c);
+}
+
+int qb_calibrate(const char *model_path, const qb_samples *s, int batch, qb_calib method, double p, int symmetric,
+                 qb_calibration *c, qb_err *e)
+{
+    memset(c, 0, sizeof *c);
+    double t0 = qb_now();
+    qb_graph *g = qb_onnx_load(model_path, e);
+    if (!g)
+        return -1;
+    qb_runner r;
+    if (qb_runner_open(&r, g, batch, -1, e))
+        return -1;
+    c->method = method;
+    c->symmetric = symmetric;
+    c->samples = s->n;
+    c->n = qb_find_layers(g, &c->layers);
+    calib_ctx cx = {.c = c, .batch = r.batch};
+    int nt = g->ntensors, rc = -1;
+    cx.obs = calloc((size_t)nt, sizeof *cx.obs);
+    cx.sum = calloc((size_t)nt, sizeof *cx.sum);
+    cx.count = calloc((size_t)nt, sizeof *cx.count);
+    cx.stamp = malloc((size_t)nt * sizeof *cx.stamp);
+    cx.layer_of_node = malloc((size_t)g->nnodes * sizeof *cx.layer_of_node);
+    if (!cx.obs || !cx.sum || !cx.count || !cx.stamp || !cx.layer_of_node) {
+        qb_errf(e, "%s: out of memory", model_path);
+        goto out;
+    }
+    if (c->n == 0) {
+        qb_errf(e, "%s: no quantizable layer (Conv, Gemm or MatMul with constant weights)", model_path);
+        goto out;
+    }
+    for (int i = 0; i < nt; i++)
+        cx.stamp[i] = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        cx.layer_of_node[i] = -1;
+    for (int i = 0; i < c->n; i++) {
+        cx.layer_of_node[c->layers[i].node] = i;
+        int ts[2] = {c->layers[i].in_t, c->layers[i].out_t};
+        for (int j = 0; j < 2; j++)
+            if (!cx.obs[ts[j]] && !(cx.obs[ts[j]] = qb_observer_new(method, p, 0))) {
+                qb_errf(e, "%s: out of memory", model_path);
+                goto out;
+            }
+    }
+    g->on_node = on_node;
+    g->on_node_ctx = &cx;
+    int need2 = qb_observer_needs_pass2(cx.obs[c->layers[0].in_t]);
+    for (cx.pass = 1; cx.pass <= (need2 ? 2 : 1); cx.pass++) {
+        /* batches are run one by one so the callback knows how many samples are real */
+        for (int from = 0; from < s->n; from += r.batch) {
+            cx.valid = s->n - from < r.batch ? s->n - from : r.batch;
+            qb_samples_fill(s, from, cx.valid, r.batch, r.x);
+            if (qb_runner_run(&r, e))
+                goto out;
+            count_batch(&cx, from, cx.valid, r.y);
+        }
+    }
+    for (int i = 0; i < c->n; i++) {
+        qb_layer_info *l = &c->layers[i];
+        char warn[300] = "";
+        int ts[2] = {l->in_t, l->out_t};
+        qb_qparams *qp[2] = {&l->in_qp, &l->out_qp};
+        for (int j = 0; j < 2; j++) {
+            float lo, hi;
+            warn[0] = 0;
+            int w1 = qb_observer_range(cx.obs[ts[j]], symmetric, &lo, &hi, warn, sizeof warn);
+            int w2 = qb_qparams_from_range(lo, hi, symmetric, qp[j], warn, sizeof warn);
+            if (w1 || w2)
+                fprintf(stderr, "qbench: warning: %s: tensor '%s' (%s of layer '%s'): %s\n", model_path,
+                        g->tensors[ts[j]]->name, j ? "output" : "input", l->name, warn);
+        }
+        l->in_mean = cx.count[l->in_t] > 0 ? (float)(cx.sum[l->in_t] / cx.count[l->in_t]) : 0.0f;
+    }
+    rc = 0;
+out:
+    for (int i = 0; cx.obs && i < nt; i++)
+        qb_observer_free(cx.obs[i]);
+    free(cx.obs);
+    free(cx.sum);
+    free(cx.count);
+    free(cx.stamp);
+    free(cx.layer_of_node);
+    qb_runner_close(&r);
+    c->seconds = qb_now() - t0;
+    if (rc)
+        qb_calibration_free(c);
+    return rc;
+}
+
+void qb_plan_uniform(const qb_calibration *c, qb_precision p, const qb_quant_opts *o, qb_precision *plan)
+{
+    for (int i = 0; i < c->n; i++)
+        plan[i] = p;
+    if (p == QB_PREC_BINARY && o->binary_ends_int8 && c->n > 0) {
+        plan[0] = QB_PREC_INT8_CHANNEL;
+        plan[c->n - 1] = QB_PREC_INT8_CHANNEL;
+    }
+}
+
+int64_t qb_plan_weight_bytes(const qb_calibration *c, const qb_precision *plan, const qb_quant_opts *o)
+{
+    int64_t bytes = 0;
+    for (int i = 0; i < c->n; i++) {
+        const qb_layer_info *l = &c->layers[i];
+        qb_precision p = plan[i];
+        int64_t rows = (int64_t)l->n * l->groups;
+        if (l->depthwise && (p == QB_PREC_INT4 || p == QB_PREC_BINARY))
+            p = QB_PREC_INT8_CHANNEL; /* what runs (qlayer.c) */
+        switch (p) {
+        case QB_PREC_FP32:
+            bytes += 4 * l->weights;
+            break;
+        case QB_PREC_FP16:
+            bytes += 2 * l->weights;
+            break;
+        case QB_PREC_INT8_TENSOR:
+            bytes += l->weights + 4;
+            break;
+        case QB_PREC_INT8_CHANNEL:
+            bytes += l->weights + 4 * rows;
+            break;
+        case QB_PREC_INT4: {
+            int g = !strcmp(l->op, "Conv") && l->k > 0 && !(l->weights / rows == l->k && l->k == l->n) ? 0 : o->group;
+            bytes += (l->weights + 1) / 2 + 4 * rows * qb_int4_ngroups(l->k, g);
+            break;
+        }
+        case QB_PREC_BINARY:
+            bytes += (l->weights + 7) / 8 + 4 * rows;
+            break;
+        default:
+            break;
+        }
+    }
+    return bytes;
+}
+
+/* int4 groups apply where the K order does not depend on the layout
+ * (Gemm, MatMul, 1x1 convs); convs with spatial taps use per channel. */
+static int int4_group(const qb_graph *g, const qb_node *n, int group)
+{
+    if (strcmp(n->op, "Conv"))
+        return group;
+    const qb_tensor *W = qb_in(g, n, 1);
+    return qb_tensor_count(W) / W->dims[0] == W->dims[1] ? group : 0;
+}
+
+qb_graph *qb_quantize_graph(const char *model_path, const qb_calibration *c, const qb_precision *plan,
+                            const qb_quant_opts *o, qb_err *e)
+{
+    qb_graph *g = qb_onnx_load(model_path, e);
+    if (!g)
+        return NULL;
+    for (int i = 0; i < c->n; i++) {
+        const qb_layer_info *l = &c->layers[i];
+        if (plan[i] == QB_PREC_FP32)
+            continue;
+        /* prepare folds nodes away, so layers are found by name in the fresh graph */
+        int at = -1;
+        for (int j = 0; j < g->nnodes && at < 0; j++)
+            if (!strcmp(g->nodes[j].name, l->name) && !strcmp(g->nodes[j].op, l->op))
+                at = j;
+        if (at < 0) {
+            qb_errf(e, "%s: layer '%s' (%s) not found", model_path, l->name, l->op);
+            qb_graph_free(g);
+            return NULL;
+        }
+        qb_node *n = &g->nodes[at];
+        qb_qspec *q = qb_qspec_new(plan[i]);
+        if (!q) {
+            qb_errf(e, "%s: out of memory", model_path);
+            qb_graph_free(g);
+            return NULL;
+        }
+        q->in_scale = l->in_qp.scale;
+        q->in_zero = l->in_qp.zero;
+        q->out_scale = l->out_qp.scale;
+        q->out_zero = l->out_qp.zero;
+        q->in_shift = l->in_mean;
+        q->group = plan[i] == QB_PREC_INT4 ? int4_group(g, n, o->group) : 0;
+        n->q = q;
+    }
+    return g;
+}

@@ -1,0 +1,142 @@
+/*
+ * qparams.c - activation quantization parameters from a range, quantize /
+ * dequantize (round half to even, saturating, as ONNX QuantizeLinear and
+ * DequantizeLinear), fake quantization and its clipped straight-through
+ * mask for QAT, the calibration method names, and the message helper.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/quant/quant.h"
+
+static const char *const calib_names[] = {"ptq-minmax", "ptq-percentile", "ptq-mse", "ptq-kl"};
+
+int qb_calib_parse(const char *method)
+{
+    if (!method)
+        return -1;
+    for (int i = 0; i < (int)(sizeof calib_names / sizeof *calib_names); i++)
+        if (strcmp(method, calib_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *qb_calib_name(qb_calib c)
+{
+    if ((int)c < 0 || (int)c >= (int)(sizeof calib_names / sizeof *calib_names))
+        return "?";
+    return calib_names[c];
+}
+
+void qb_msg_append(char *buf, size_t len, const char *fmt, ...)
+{
+    if (!buf || len == 0)
+        return;
+    size_t used = strnlen(buf, len);
+    if (used >= len - 1)
+        return;
+    if (used > 0) {
+        int w = snprintf(buf + used, len - used, "; ");
+        if (w < 0)
+            return;
+        used += (size_t)w;
+        if (used >= len - 1)
+            return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+int qb_qparams_from_range(float lo, float hi, int symmetric, qb_qparams *qp, char *warn, size_t len)
+{
+    int ret = 0;
+    if (!isfinite(lo) || !isfinite(hi)) {
+        qb_msg_append(warn, len, "non-finite range [%g, %g]: non-finite bounds replaced by 0", lo, hi);
+        if (!isfinite(lo))
+            lo = 0;
+        if (!isfinite(hi))
+            hi = 0;
+        ret = 1;
+    }
+    if (lo > 0)
+        lo = 0;
+    if (hi < 0)
+        hi = 0;
+    if (symmetric) {
+        double m = fmax(-(double)lo, (double)hi);
+        float s = (float)(m / 127.0);
+        qp->zero = 0;
+        qp->qmin = -127;
+        qp->qmax = 127;
+        if (!(s > 0) || !isfinite(s)) {
+            qb_msg_append(warn, len, "zero-width range [%g, %g]: scale 1 used", lo, hi);
+            s = 1;
+            ret = 1;
+        }
+        qp->scale = s;
+        return ret;
+    }
+    qp->qmin = -128;
+    qp->qmax = 127;
+    float s = (float)(((double)hi - (double)lo) / 255.0);
+    if (!(s > 0) || !isfinite(s)) {
+        qb_msg_append(warn, len, "zero-width range [%g, %g]: scale 1 used", lo, hi);
+        qp->scale = 1;
+        qp->zero = 0;
+        return 1;
+    }
+    /* zero = rne(qmin - lo / scale): the code that represents 0 exactly */
+    double z = nearbyint(-128.0 - (double)lo / (double)s);
+    if (z < -128)
+        z = -128;
+    if (z > 127)
+        z = 127;
+    qp->scale = s;
+    qp->zero = (int32_t)z;
+    return ret;
+}
+
+/* rne(x / scale) + zero as a float, before saturation (NaN stays NaN). */
+static inline float unclamped(float x, const qb_qparams *qp)
+{
+    return nearbyintf(x / qp->scale) + (float)qp->zero;
+}
+
+int8_t qb_quantize1(float x, const qb_qparams *qp)
+{
+    if (isnan(x))
+        return (int8_t)qp->zero;
+    float v = unclamped(x, qp);
+    if (v < (float)qp->qmin)
+        v = (float)qp->qmin;
+    if (v > (float)qp->qmax)
+        v = (float)qp->qmax;
+    return (int8_t)(int32_t)v;
+}
+
+void qb_quantize(const float *x, size_t n, const qb_qparams *qp, int8_t *q)
+{
+    for (size_t i = 0; i < n; i++)
+        q[i] = qb_quantize1(x[i], qp);
+}
+
+void qb_dequantize(const int8_t *q, size_t n, const qb_qparams *qp, float *x)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((int32_t)q[i] - qp->zero) * qp->scale;
+}
+
+float qb_fake_quant(float x, const qb_qparams *qp)
+{
+    return (float)((int32_t)qb_quantize1(x, qp) - qp->zero) * qp->scale;
+}
+
+int qb_fake_quant_pass(float x, const qb_qparams *qp)
+{
+    float v = unclamped(x, qp);
+    return v >= (float)qp->qmin && v <= (float)qp->qmax; /* false for NaN */
+}

@@ -1,0 +1,469 @@
+/*
+ * results.c - the results CSV (results.h): libcsv for quoting and
+ * parsing, one write(2) plus fsync per row, header checks.
+ */
+#define _GNU_SOURCE
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/report/results.h"
+
+enum { TEXT, INT, REAL };
+
+/* Every column once, in order: T text, I whole number >= 0, R real. */
+#define QB_COLUMNS(T, I, R)                                                                                   \
+    T(run_id) T(timestamp) T(host) T(cpu) T(isa_flags) T(compiler) T(git_sha) T(scenario) T(model) T(dataset) \
+    T(precision) T(method) T(isa) I(threads) I(batch) T(status) T(note) I(iterations) R(latency_ms_min)       \
+    R(latency_ms_median) R(latency_ms_mean) R(latency_ms_p95) R(latency_ms_p99) R(latency_ms_stddev)         \
+    R(latency_cv) R(throughput_ips) T(counters_source) I(cycles) I(instructions) I(l1d_misses) I(l2_misses)   \
+    I(llc_misses) T(energy_source) R(energy_mj_model) R(energy_mj_measured) I(macs) I(weight_bytes)           \
+    I(model_bytes) I(peak_rss_kb) I(eval_samples) R(top1_accuracy) R(fp32_top1_accuracy) R(accuracy_drop_pt) \
+    R(top1_agreement) R(sqnr_db) R(cosine) R(max_abs_err) R(kl_div)
+
+/* The columns: name, kind, where in the row, size of a text field. */
+static const struct column {
+    const char *name; /* header name */
+    int kind;         /* TEXT, INT or REAL */
+    size_t off;       /* offsetof in qb_result_row */
+    size_t size;      /* bytes of a TEXT field */
+} cols[] = {
+#define CT(f) {#f, TEXT, offsetof(qb_result_row, f), sizeof(((qb_result_row *)0)->f)},
+#define CI(f) {#f, INT, offsetof(qb_result_row, f), 0},
+#define CR(f) {#f, REAL, offsetof(qb_result_row, f), 0},
+    QB_COLUMNS(CT, CI, CR)
+};
+_Static_assert(sizeof cols / sizeof cols[0] == QB_NCOLS, "QB_NCOLS matches the column list");
+
+#define CN(f) #f,
+const char *const qb_result_columns[QB_NCOLS] = {QB_COLUMNS(CN, CN, CN)};
+
+void qb_row_init(qb_result_row *r)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < QB_NCOLS; i++)
+        if (cols[i].kind != TEXT)
+            *(double *)((char *)r + cols[i].off) = NAN;
+}
+
+void qb_row_field(const qb_result_row *r, int i, char *buf, size_t len)
+{
+    const char *p = (const char *)r + cols[i].off;
+    if (cols[i].kind == TEXT) {
+        snprintf(buf, len, "%s", p);
+        return;
+    }
+    double v = *(const double *)p;
+    if (isnan(v))
+        buf[0] = 0;
+    else if (cols[i].kind == INT)
+        snprintf(buf, len, "%.0f", v);
+    else
+        snprintf(buf, len, "%.6g", v);
+}
+
+/* Is s one of the words of the space-separated list (or empty when
+ * empty_ok)? */
+static int one_of(const char *s, const char *list, int empty_ok)
+{
+    if (!*s)
+        return empty_ok;
+    size_t n = strlen(s);
+    for (const char *p = list; (p = strstr(p, s)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return 1;
+    return 0;
+}
+
+int qb_row_parse(const char *const *fields, qb_result_row *r, char *err, size_t errlen)
+{
+    qb_row_init(r);
+    for (int i = 0; i < QB_NCOLS; i++) {
+        const char *v = fields[i];
+        char *p = (char *)r + cols[i].off;
+        if (cols[i].kind == TEXT) {
+            if (strlen(v) >= cols[i].size) {
+                snprintf(err, errlen, "column %s: longer than %zu bytes", cols[i].name, cols[i].size - 1);
+                return -1;
+            }
+            strcpy(p, v);
+            continue;
+        }
+        if (!*v)
+            continue;
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno == ERANGE || end == v || *end || !isfinite(x) ||
+            (cols[i].kind == INT && (x < 0 || x != floor(x)))) {
+            snprintf(err, errlen, "column %s: '%.40s' is not %s", cols[i].name, v,
+                     cols[i].kind == INT ? "a whole number >= 0" : "a finite number");
+            return -1;
+        }
+        *(double *)p = x;
+    }
+    static const struct {
+        const char *name; /* column */
+        size_t off;       /* field */
+        const char *list; /* allowed words */
+        int empty_ok;     /* may be empty */
+    } vocab[] = {
+        {"precision", offsetof(qb_result_row, precision), "fp32 fp16 int8-tensor int8-channel int4 binary mixed", 0},
+        {"method", offsetof(qb_result_row, method), "none ptq-minmax ptq-percentile ptq-mse ptq-kl qat", 0},
+        {"isa", offsetof(qb_result_row, isa), "scalar avx2 vnni neon", 0},
+        {"status", offsetof(qb_result_row, status), "ok unsupported noisy failed", 0},
+        {"counters_source", offsetof(qb_result_row, counters_source), "papi cachegrind none", 1},
+        {"energy_source", offsetof(qb_result_row, energy_source), "rapl model rapl+model", 1},
+    };
+    for (size_t k = 0; k < sizeof vocab / sizeof vocab[0]; k++) {
+        const char *s = (const char *)r + vocab[k].off;
+        if (!one_of(s, vocab[k].list, vocab[k].empty_ok)) {
+            snprintf(err, errlen, "column %s: '%s' is not one of: %s", vocab[k].name, s, vocab[k].list);
+            return -1;
+        }
+    }
+    if (!r->model[0] || isnan(r->threads) || isnan(r->batch) || r->threads < 1 || r->batch < 1) {
+        snprintf(err, errlen, "column %s: required (model, threads >= 1 and batch >= 1 identify the cell)",
+                 !r->model[0] ? "model" : isnan(r->threads) || r->threads < 1 ? "threads" : "batch");
+        return -1;
+    }
+    return 0;
+}
+
+void qb_row_cell_id(const qb_result_row *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s/%s/%s/t%.0f/b%.0f", r->model, r->precision, r->method, r->isa, r->threads,
+             r->batch);
+}
+
+/* ---- writing ---- */
+
+/* One CSV field: plain when it needs no quotes, else libcsv's quoting. */
+static void put_field(FILE *f, const char *s, int last)
+{
+    if (strpbrk(s, ",\"\r\n") || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' ')))
+        csv_fwrite(f, s, strlen(s));
+    else
+        fputs(s, f);
+    fputc(last ? '\n' : ',', f);
+}
+
+/* Write all of buf at the end of the file, then fsync. */
+static int write_all(qb_results_writer *w, const char *buf, size_t len, char *err, size_t errlen)
+{
+    while (len) {
+        ssize_t k = write(w->fd, buf, len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            snprintf(err, errlen, "%s: write failed: %s", w->path, strerror(errno));
+            return -1;
+        }
+        buf += k;
+        len -= (size_t)k;
+    }
+    if (fsync(w->fd)) {
+        snprintf(err, errlen, "%s: fsync failed: %s", w->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_record(qb_results_writer *w, const char *const *fields, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) {
+        snprintf(err, errlen, "%s: out of memory", w->path);
+        return -1;
+    }
+    for (int i = 0; i < QB_NCOLS; i++)
+        put_field(m, fields[i], i + 1 == QB_NCOLS);
+    fclose(m);
+    int rc = write_all(w, buf, len, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/* Header check of an existing file: stops after the first record. */
+typedef struct head_state {
+    int nf;                   /* fields seen */
+    int bad;                  /* first mismatching column + 1 */
+    char got[128];            /* the mismatching name */
+    int done;                 /* first record complete */
+} head_state;
+
+static void head_field(void *s, size_t len, void *ctx)
+{
+    head_state *h = ctx;
+    if (h->done)
+        return;
+    if (!h->bad && (h->nf >= QB_NCOLS || strlen(qb_result_columns[h->nf]) != len ||
+                    memcmp(s, qb_result_columns[h->nf], len))) {
+        h->bad = h->nf + 1;
+        snprintf(h->got, sizeof h->got, "%.*s", (int)(len < 100 ? len : 100), (const char *)s);
+    }
+    h->nf++;
+}
+
+static void head_row(int c, void *ctx)
+{
+    (void)c;
+    ((head_state *)ctx)->done = 1;
+}
+
+int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t errlen)
+{
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (w->fd < 0) {
+        snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(w->fd, &sb) == 0 && sb.st_size == 0)
+        return write_record(w, qb_result_columns, err, errlen) ? (close(w->fd), -1) : 0;
+    /* existing file: the header must match, the last row must be complete */
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        close(w->fd);
+        return -1;
+    }
+    struct csv_parser p;
+    csv_init(&p, CSV_STRICT | CSV_APPEND_NULL);
+    head_state h = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t k;
+    int lines = 0, last_nl = 1;
+    while ((k = getline(&line, &cap, f)) > 0) {
+        lines++;
+        last_nl = line[k - 1] == '\n';
+        if (!h.done)
+            csv_parse(&p, line, (size_t)k, head_field, head_row, &h);
+    }
+    csv_fini(&p, head_field, head_row, &h);
+    csv_free(&p);
+    free(line);
+    fclose(f);
+    if (h.bad || h.nf != QB_NCOLS) {
+        if (h.bad)
+            snprintf(err, errlen, "%s:1: not a qbench results file of this version: column %d is '%s', want '%s'",
+                     path, h.bad, h.got, h.bad <= QB_NCOLS ? qb_result_columns[h.bad - 1] : "(none)");
+        else
+            snprintf(err, errlen, "%s:1: header has %d columns, want %d", path, h.nf, QB_NCOLS);
+        close(w->fd);
+        return -1;
+    }
+    if (!last_nl) {
+        snprintf(err, errlen, "%s:%d: last row is incomplete (an interrupted write?); it is left as it is: "
+                              "remove that line by hand, then resume", path, lines);
+        close(w->fd);
+        return -1;
+    }
+    return 0;
+}
+
+int qb_results_write(qb_results_writer *w, const qb_result_row *r, char *err, size_t errlen)
+{
+    static char buf[QB_NCOLS][1100];
+    const char *fields[QB_NCOLS];
+    for (int i = 0; i < QB_NCOLS; i++) {
+        qb_row_field(r, i, buf[i], sizeof buf[i]);
+        fields[i] = buf[i];
+    }
+    return write_record(w, fields, err, errlen);
+}
+
+int qb_results_write_fields(qb_results_writer *w, const char *const *fields, char *err, size_t errlen)
+{
+    return write_record(w, fields, err, errlen);
+}
+
+void qb_results_close(qb_results_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+}
+
+/* ---- reading ---- */
+
+/* Reader state: the record being collected. */
+typedef struct read_state {
+    const char *path;     /* file (messages) */
+    int line;             /* physical line being parsed */
+    int row_line;         /* line where the current record started */
+    int pending;          /* the next non-empty line starts a record */
+    int nrec;             /* records completed (header included) */
+    int nf;               /* fields of the current record */
+    char *f[QB_NCOLS + 1];/* their text (one extra to detect too many) */
+    int overflow;         /* more than QB_NCOLS fields */
+    qb_results_cb cb;     /* user callback */
+    void *ctx;            /* its context */
+    int rc;               /* first error or callback stop */
+    char *err;            /* message buffer */
+    size_t errlen;        /* its size */
+} read_state;
+
+static void rd_field(void *s, size_t len, void *ctx)
+{
+    read_state *st = ctx;
+    if (st->nf > QB_NCOLS) {
+        st->overflow = 1;
+        return;
+    }
+    free(st->f[st->nf]);
+    st->f[st->nf] = strndup(s ? s : "", s ? len : 0);
+    st->nf++;
+}
+
+static void rd_row(int c, void *ctx)
+{
+    (void)c;
+    read_state *st = ctx;
+    int nf = st->nf;
+    st->nf = 0;
+    st->pending = 1;
+    if (st->rc)
+        return;
+    int line = st->row_line;
+    if (st->overflow || nf != QB_NCOLS) {
+        snprintf(st->err, st->errlen, "%s:%d: %s%d fields, want %d", st->path, line, st->overflow ? "more than " : "",
+                 st->overflow ? QB_NCOLS : nf, QB_NCOLS);
+        st->overflow = 0;
+        st->rc = -1;
+        return;
+    }
+    if (st->nrec++ == 0) {
+        for (int i = 0; i < QB_NCOLS; i++)
+            if (strcmp(st->f[i], qb_result_columns[i])) {
+                snprintf(st->err, st->errlen, "%s:%d: not a qbench results header: column %d is '%.60s', want '%s'",
+                         st->path, line, i + 1, st->f[i], qb_result_columns[i]);
+                st->rc = -1;
+                return;
+            }
+        return;
+    }
+    qb_result_row r;
+    char msg[300];
+    if (qb_row_parse((const char *const *)st->f, &r, msg, sizeof msg)) {
+        snprintf(st->err, st->errlen, "%s:%d: %s", st->path, line, msg);
+        st->rc = -1;
+        return;
+    }
+    if (st->cb)
+        st->rc = st->cb(st->ctx, (const char *const *)st->f, line);
+}
+
+int qb_results_read(const char *path, qb_results_cb cb, void *ctx, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    read_state st = {.path = path, .pending = 1, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen};
+    struct csv_parser p;
+    csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t k;
+    while (!st.rc && (k = getline(&line, &cap, f)) > 0) {
+        st.line++;
+        if (st.pending && !(k == 1 && line[0] == '\n') && !(k == 2 && line[0] == '\r')) {
+            st.row_line = st.line;
+            st.pending = 0;
+        }
+        if (memchr(line, 0, (size_t)k)) {
+            snprintf(err, errlen, "%s:%d: NUL byte: not a text CSV file", path, st.line);
+            st.rc = -1;
+            break;
+        }
+        if (csv_parse(&p, line, (size_t)k, rd_field, rd_row, &st) != (size_t)k && !st.rc) {
+            snprintf(err, errlen, "%s:%d: malformed CSV: %s", path, st.line, csv_strerror(csv_error(&p)));
+            st.rc = -1;
+        }
+    }
+    if (!st.rc && csv_fini(&p, rd_field, rd_row, &st) && !st.rc) {
+        snprintf(err, errlen, "%s:%d: malformed CSV: unterminated quoted field", path, st.row_line);
+        st.rc = -1;
+    }
+    if (!st.rc && st.nrec == 0) {
+        snprintf(err, errlen, "%s:1: empty file: no results header", path);
+        st.rc = -1;
+    }
+    csv_free(&p);
+    free(line);
+    for (int i = 0; i <= QB_NCOLS; i++)
+        free(st.f[i]);
+    fclose(f);
+    return st.rc;
+}
+
+/* ---- resume ---- */
+
+typedef struct ids_state {
+    char **ids; /* finished cell ids */
+    int n, cap; /* count, allocated */
+} ids_state;
+
+static int collect_finished(void *ctx, const char *const *fields, int line)
+{
+    (void)line;
+    ids_state *s = ctx;
+    qb_result_row r;
+    char msg[8];
+    if (qb_row_parse(fields, &r, msg, sizeof msg))
+        return -1;
+    if (!strcmp(r.status, "failed"))
+        return 0;
+    if (s->n == s->cap) {
+        int nc = s->cap ? 2 * s->cap : 64;
+        char **p = realloc(s->ids, (size_t)nc * sizeof *p);
+        if (!p)
+            return -1;
+        s->ids = p;
+        s->cap = nc;
+    }
+    char id[600];
+    qb_row_cell_id(&r, id, sizeof id);
+    s->ids[s->n++] = strdup(id);
+    return 0;
+}
+
+int qb_results_finished(const char *path, char ***ids, int *n, char *err, size_t errlen)
+{
+    *ids = NULL;
+    *n = 0;
+    err[0] = 0;
+    if (access(path, F_OK))
+        return 0;
+    ids_state s = {0};
+    int rc = qb_results_read(path, collect_finished, &s, err, errlen);
+    if (rc) {
+        if (!err[0]) /* the callback stopped: a row it could not take */
+            snprintf(err, errlen, "%s: out of memory", path);
+        qb_ids_free(s.ids, s.n);
+        return -1;
+    }
+    *ids = s.ids;
+    *n = s.n;
+    return 0;
+}
+
+void qb_ids_free(char **ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}

@@ -1,0 +1,113 @@
+/*
+ * results.h - the results CSV of DESIGN.md, written and read with libcsv:
+ * the row record (one field per column), an append-only writer that
+ * syncs each row to disk, and a reader that names file and line on bad
+ * input (for --resume, merge and the reporting verbs).
+ */
+#ifndef QB_RESULTS_H
+#define QB_RESULTS_H
+
+#include <stddef.h>
+
+#define QB_NCOLS 48 /* columns of the results CSV */
+
+/* The column names, in order (the header). */
+extern const char *const qb_result_columns[QB_NCOLS];
+
+/* One row. Numbers are NAN when not measured (written as an empty field,
+ * never a fake zero); text is "" when not known. */
+typedef struct qb_result_row {
+    char run_id[96];         /* one sweep invocation: UTC time, host, pid */
+    char timestamp[32];      /* when the cell finished, ISO 8601 UTC */
+    char host[128];          /* hostname of the machine that measured */
+    char cpu[128];           /* CPU model string */
+    char isa_flags[256];     /* CPU features detected (space separated) */
+    char compiler[128];      /* compiler version of the qbench binary */
+    char git_sha[64];        /* source revision, "-dirty" appended when modified; or "unknown" */
+    char scenario[64];       /* scenario name */
+    char model[256];         /* model name (zoo name or [model NAME]) */
+    char dataset[64];        /* dataset of accuracy and inputs, or "" */
+    char precision[16];      /* fp32 fp16 int8-tensor int8-channel int4 binary mixed */
+    char method[16];         /* none ptq-minmax ptq-percentile ptq-mse ptq-kl qat */
+    char isa[16];            /* scalar avx2 vnni neon */
+    double threads;          /* thread count (integer) */
+    double batch;            /* batch size (integer) */
+    char status[16];         /* ok unsupported noisy failed */
+    char note[1024];         /* reason or remarks (may hold commas, quotes, newlines) */
+    double iterations;       /* timed iterations of the kept attempt (integer) */
+    double latency_ms_min;   /* per inference (per batch when batch > 1) */
+    double latency_ms_median; /* median */
+    double latency_ms_mean;  /* mean */
+    double latency_ms_p95;   /* 95th percentile */
+    double latency_ms_p99;   /* 99th percentile */
+    double latency_ms_stddev; /* sample standard deviation */
+    double latency_cv;       /* stddev / mean (fraction) */
+    double throughput_ips;   /* inferences (images) per second: batch / median */
+    char counters_source[16]; /* papi cachegrind none */
+    double cycles;           /* per inference (integer) */
+    double instructions;     /* per inference (integer) */
+    double l1d_misses;       /* per inference (integer) */
+    double l2_misses;        /* per inference (integer) */
+    double llc_misses;       /* per inference (integer) */
+    char energy_source[16];  /* rapl model rapl+model */
+    double energy_mj_model;  /* modelled energy per inference, millijoules */
+    double energy_mj_measured; /* RAPL energy per inference, millijoules */
+    double macs;             /* multiply-accumulates per inference (integer) */
+    double weight_bytes;     /* bytes of weights in the run precision (integer) */
+    double model_bytes;      /* bytes of the model file (integer) */
+    double peak_rss_kb;      /* peak resident set of the process, KiB (integer) */
+    double eval_samples;     /* images in the accuracy evaluation (integer) */
+    double top1_accuracy;    /* percent */
+    double fp32_top1_accuracy; /* percent, the FP32 reference */
+    double accuracy_drop_pt; /* fp32 - this, percentage points */
+    double top1_agreement;   /* percent of images with the reference's top-1 */
+    double sqnr_db;          /* signal to quantization noise of the outputs, dB */
+    double cosine;           /* cosine similarity of outputs to the reference */
+    double max_abs_err;      /* largest absolute output difference */
+    double kl_div;           /* KL divergence of softmax outputs from the reference */
+} qb_result_row;
+
+/* Every number NAN, every text "". */
+void qb_row_init(qb_result_row *r);
+/* Field i of r as text (empty for NAN) into buf. */
+void qb_row_field(const qb_result_row *r, int i, char *buf, size_t len);
+/* Fill r from the QB_NCOLS text fields of a CSV record, checking each
+ * value (numbers finite, integers whole and >= 0, status, precision,
+ * method, isa and sources from the vocabulary). 0, or -1 with
+ * "column NAME: ..." in err. */
+int qb_row_parse(const char *const *fields, qb_result_row *r, char *err, size_t errlen);
+/* The cell id of a row ("cnn/int8-channel/ptq-kl/avx2/t1/b1"). */
+void qb_row_cell_id(const qb_result_row *r, char *buf, size_t len);
+
+/* An open results file. */
+typedef struct qb_results_writer {
+    int fd;           /* O_APPEND descriptor */
+    char path[512];   /* its path (messages) */
+} qb_results_writer;
+
+/* Open path for appending: a new or empty file gets the header; an
+ * existing one must start with exactly this header and end with a
+ * complete row (never truncated or repaired). 0, or -1 with err. */
+int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t errlen);
+/* Append one row with a single write, then fsync. 0, or -1 with err. */
+int qb_results_write(qb_results_writer *w, const qb_result_row *r, char *err, size_t errlen);
+/* Append QB_NCOLS text fields as they are (merge). */
+int qb_results_write_fields(qb_results_writer *w, const char *const *fields, char *err, size_t errlen);
+void qb_results_close(qb_results_writer *w);
+
+/* Called for each data row (fields: QB_NCOLS strings; line: the line
+ * where the row starts). Return 0 to go on, nonzero to stop (returned). */
+typedef int (*qb_results_cb)(void *ctx, const char *const *fields, int line);
+
+/* Read a results CSV: header checked, every row must have QB_NCOLS
+ * fields and parse (qb_row_parse); cb sees each row. 0; -1 with
+ * "FILE:LINE: message" in err; or cb's nonzero value. */
+int qb_results_read(const char *path, qb_results_cb cb, void *ctx, char *err, size_t errlen);
+
+/* The ids of cells already finished in path (status ok, noisy or
+ * unsupported; failed cells run again on --resume). A missing file is
+ * an empty set. *ids is malloc'd (free with qb_ids_free). 0 or -1. */
+int qb_results_finished(const char *path, char ***ids, int *n, char *err, size_t errlen);
+void qb_ids_free(char **ids, int n);
+
+#endif

@@ -1,0 +1,737 @@
+/*
+ * cell.c - run one sweep cell (cell.h).
+ *
+ * What runs today: fp32 cells of ONNX models on the model engine
+ * (latency with the measurement loop, counters through PAPI or the
+ * cachegrind child, modelled and RAPL energy, accuracy against the FP32
+ * reference on the dispatcher's ISA), for ONNX files and zoo models
+ * (trained once into the model cache, qb_zoo_cached); kernel shapes of
+ * every precision (kcell.c). Cells on an ISA this CPU (or this build)
+ * lacks are `unsupported` rows with the reason. Every other precision of
+ * a model is a `failed` row until the quantization engine is wired in
+ * here.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "harness/data/dataset.h"
+#include "harness/eval/metrics.h"
+#include "harness/eval/runner.h"
+#include "harness/measure/counters.h"
+#include "harness/measure/energy.h"
+#include "harness/measure/loop.h"
+#include "harness/sweep/cell.h"
+#include "harness/sweep/kcell.h"
+#include "harness/train/train.h"
+
+#define REF_BATCH 100              /* batch of the reference run */
+#define COLD_BYTES (32u << 20)     /* cold cache: input buffers spanning at least this */
+#define MAX_BUFS 1024              /* ... but at most this many */
+#define PAPI_RUNS 20               /* inferences counted with PAPI */
+#define CG_EXTRA 2                 /* cachegrind: the second run has this many more inferences */
+
+/* Append to a row's note, "; " between parts. */
+static void note_add(qb_result_row *row, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(qb_result_row *row, const char *fmt, ...)
+{
+    size_t l = strlen(row->note);
+    if (l + 3 >= sizeof row->note)
+        return;
+    if (l) {
+        strcpy(row->note + l, "; ");
+        l += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(row->note + l, sizeof row->note - l, fmt, ap);
+    va_end(ap);
+}
+
+static void set_status(qb_result_row *row, const char *status)
+{
+    snprintf(row->status, sizeof row->status, "%s", status);
+}
+
+/* ---- caches across cells of one model ---- */
+
+/* The evaluation dataset of the last model. */
+static struct {
+    char key[QB_SC_NAME + QB_SC_PATH + 2]; /* name and dir */
+    int ok;                                /* loaded */
+    qb_dataset d;                          /* its test part */
+    qb_norm norm;                          /* normalisation */
+} ds;
+
+/* FP32 reference outputs of the last model. */
+static struct {
+    char model[QB_SC_NAME];   /* model name */
+    int n;                    /* samples */
+    int64_t outs;             /* floats per sample */
+    float *logits;            /* n x outs */
+} ref;
+
+/* The energy table of the scenario. */
+static struct {
+    char path[QB_SC_PATH];    /* loaded from */
+    int ok;                   /* loaded without error */
+    char err[400];            /* else why */
+    qb_energy_table t;        /* the table */
+} etab;
+
+/* Cachegrind failures per ISA (the next cells on that ISA would fail alike). */
+static char cg_fail[QB_ISA_COUNT][400];
+
+void qb_cell_reset(void)
+{
+    if (ds.ok)
+        qb_dataset_free(&ds.d);
+    memset(&ds, 0, sizeof ds);
+    free(ref.logits);
+    memset(&ref, 0, sizeof ref);
+}
+
+static const qb_dataset *dataset_of(const qb_sc_model *m, const qb_norm **norm, char *err, size_t errlen)
+{
+    char key[sizeof ds.key];
+    snprintf(key, sizeof key, "%s\n%s", m->dataset, m->data_dir);
+    if (ds.ok && !strcmp(ds.key, key)) {
+        *norm = &ds.norm;
+        return &ds.d;
+    }
+    if (ds.ok)
+        qb_dataset_free(&ds.d);
+    memset(&ds, 0, sizeof ds);
+    const char *dir = m->data_dir[0] ? m->data_dir : NULL;
+    if (qb_dataset_open(m->dataset, dir, QB_SPLIT_TEST, &ds.d, err, errlen) ||
+        qb_dataset_norm(m->dataset, dir, &ds.norm, err, errlen)) {
+        qb_dataset_free(&ds.d);
+        memset(&ds, 0, sizeof ds);
+        return NULL;
+    }
+    snprintf(ds.key, sizeof ds.key, "%s", key);
+    ds.ok = 1;
+    *norm = &ds.norm;
+    return &ds.d;
+}
+
+/* ---- the model ---- */
+
+/* Load the cell's model; apply the input spec. NULL with err. */
+static qb_graph *load_model(const qb_sc_model *m, double *file_bytes, char *err, size_t errlen)
+{
+    char path[QB_SC_PATH + 64];
+    if (m->zoo[0]) {
+        /* trained once with the zoo's default recipe, then reused from
+         * datasets/models/; training progress shows only when it trains */
+        const char *dir = m->data_dir[0] ? m->data_dir : NULL;
+        qb_zoo_job job;
+        int verbose = 1;
+        if (!qb_zoo_job_init(&job, m->zoo, m->dataset, dir, NULL)) {
+            qb_zoo_cache_path(&job, path, sizeof path);
+            verbose = access(path, R_OK) != 0;
+        }
+        if (qb_zoo_cached(m->zoo, m->dataset, dir, NULL, path, sizeof path, verbose, err, errlen))
+            return NULL;
+    } else {
+        snprintf(path, sizeof path, "%s", m->onnx);
+    }
+    qb_err e;
+    qb_graph *g = qb_onnx_load(path, &e);
+    if (!g) {
+        snprintf(err, errlen, "%s", e.msg);
+        return NULL;
+    }
+    struct stat sb;
+    *file_bytes = stat(path, &sb) ? NAN : (double)sb.st_size;
+    if (m->ndim && g->ninputs >= 1) {
+        qb_tensor *in = g->tensors[g->inputs[0]];
+        if (in->ndim != m->ndim) {
+            snprintf(err, errlen, "%.300s: input '%s' has rank %d, the scenario's input spec rank %d", path, in->name,
+                     in->ndim, m->ndim);
+            qb_graph_free(g);
+            return NULL;
+        }
+        for (int i = 1; i < m->ndim; i++) {
+            if (!in->sym[i] && in->dims[i] > 0 && in->dims[i] != m->dims[i]) {
+                snprintf(err, errlen, "%.300s: input '%s' dimension %d is %lld, the input spec says %lld", path,
+                         in->name, i, (long long)in->dims[i], m->dims[i]);
+                qb_graph_free(g);
+                return NULL;
+            }
+            in->dims[i] = m->dims[i];
+            in->sym[i] = 0;
+        }
+        in->has_shape = 1;
+    }
+    return g;
+}
+
+/* Bytes of the model's constant tensors (its weights, before folding). */
+static double const_bytes(const qb_graph *g)
+{
+    double b = 0;
+    for (int i = 0; i < g->ntensors; i++)
+        if (g->tensors[i]->kind == QB_T_CONST)
+            b += (double)qb_tensor_count(g->tensors[i]) * (double)qb_dtype_size(g->tensors[i]->dtype);
+    return b;
+}
+
+/* Does this CPU and build run the ISA for the precision? */
+static int isa_runs(qb_isa isa, qb_precision p, char *why, size_t len)
+{
+    qb_precision kp = p == QB_PREC_MIXED ? QB_PREC_INT8_CHANNEL : p;
+    const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, kp, isa);
+    if (!k) {
+#if defined(__x86_64__)
+        const char *arch = "an x86-64 build";
+#elif defined(__aarch64__)
+        const char *arch = "an AArch64 build";
+#else
+        const char *arch = "this build";
+#endif
+        snprintf(why, len, "no %s %s kernel in %s", qb_isa_name(isa), qb_precision_name(kp), arch);
+        return 0;
+    }
+    return qb_kernel_available(k, why, len);
+}
+
+/* One inference on rotating input buffers. */
+typedef struct infer_ctx {
+    qb_runner *r;  /* prepared model */
+    float **bufs;  /* input buffers */
+    int nbufs;     /* how many (1: hot) */
+    qb_err e;      /* error of a failed run */
+} infer_ctx;
+
+static int infer(void *ctx, long iter)
+{
+    infer_ctx *c = ctx;
+    c->r->in.data = c->bufs[iter % c->nbufs];
+    return qb_graph_run(c->r->g, &c->r->in, 1, &c->e);
+}
+
+/* Fill n buffers of batch inputs: dataset samples in order, or seeded
+ * normal values. NULL on allocation failure. */
+static float **make_bufs(const qb_runner *r, const qb_samples *s, int n)
+{
+    float **b = calloc((size_t)n, sizeof *b);
+    if (!b)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        b[i] = malloc((size_t)r->batch * r->sample * sizeof(float) + 64);
+        if (!b[i]) {
+            while (i--)
+                free(b[i]);
+            free(b);
+            return NULL;
+        }
+        int from = s->n > 0 ? (i * r->batch) % s->n : 0, count = r->batch;
+        if (s->n > 0 && from + count > s->n)
+            count = s->n - from;
+        qb_samples_fill(s, from, count, r->batch, b[i]);
+    }
+    return b;
+}
+
+static void free_bufs(float **b, int n)
+{
+    for (int i = 0; b && i < n; i++)
+        free(b[i]);
+    free(b);
+}
+
+/* ---- counters ---- */
+
+static void self_exe(char *buf, size_t len)
+{
+    ssize_t k = readlink("/proc/self/exe", buf, len - 1);
+    buf[k > 0 ? k : 0] = 0;
+}
+
+static void count(const qb_cell *cell, const qb_scenario *sc, qb_measure_fn fn, void *ctx, qb_result_row *row,
+                  qb_counters *out)
+{
+    qb_counters c;
+    qb_counters_init(&c);
+    char papi_why[400] = "", cg_why[400] = "";
+    int done = 0;
+    if (sc->counters == QB_COUNTERS_OFF) {
+        snprintf(c.note, sizeof c.note, "counters: off in the scenario (counters = none)");
+        done = 1;
+    }
+    if (!done && (sc->counters == QB_COUNTERS_AUTO || sc->counters == QB_COUNTERS_PAPI))
+        done = qb_papi_count(fn, ctx, PAPI_RUNS, &c, papi_why, sizeof papi_why) == 0;
+    if (!done && (sc->counters == QB_COUNTERS_AUTO || sc->counters == QB_COUNTERS_CACHEGRIND)) {
+        if (cg_fail[cell->isa][0]) {
+            snprintf(cg_why, sizeof cg_why, "%s", cg_fail[cell->isa]);
+        } else {
+            char exe[PATH_MAX], few[16], many[16];
+            self_exe(exe, sizeof exe);
+            snprintf(few, sizeof few, "%d", 1);
+            snprintf(many, sizeof many, "%d", 1 + CG_EXTRA);
+            char *argv[] = {exe, "sweep", (char *)sc->file, "--cell", (char *)cell->id, "--counters-child", few,
+                            sc->cache == QB_CACHE_HOT ? "--hot" : NULL, NULL};
+            qb_cg_totals t1, t2;
+            int ok = qb_cachegrind_run(argv, &t1, cg_why, sizeof cg_why) == 0;
+            argv[6] = many;
+            ok = ok && qb_cachegrind_run(argv, &t2, cg_why, sizeof cg_why) == 0;
+            if (ok) {
+                qb_cachegrind_counters(&t1, &t2, CG_EXTRA, &c);
+                done = 1;
+            } else {
+                if (cell->isa == QB_ISA_VNNI && !strstr(cg_why, "AVX-512"))
+                    snprintf(cg_fail[cell->isa], sizeof cg_fail[0],
+                             "valgrind does not emulate AVX-512, so vnni kernels cannot run under it: %.300s", cg_why);
+                else
+                    snprintf(cg_fail[cell->isa], sizeof cg_fail[0], "%.390s", cg_why);
+                snprintf(cg_why, sizeof cg_why, "%s", cg_fail[cell->isa]);
+            }
+        }
+    }
+    if (!done) {
+        snprintf(c.note, sizeof c.note, "no counters: %s%.200s%s%.260s", papi_why[0] ? "papi: " : "", papi_why,
+                 papi_why[0] && cg_why[0] ? "; " : "", cg_why);
+        snprintf(c.source, sizeof c.source, "none");
+    }
+    snprintf(row->counters_source, sizeof row->counters_source, "%s", c.source);
+    row->cycles = c.cycles;
+    row->instructions = c.instructions;
+    row->l1d_misses = c.l1d_misses;
+    row->l2_misses = c.l2_misses;
+    row->llc_misses = c.llc_misses;
+    note_add(row, "%s", c.note);
+    *out = c;
+}
+
+/* ---- accuracy ---- */
+
+typedef struct acc_ctx {
+    qb_metrics_acc acc;      /* running metrics */
+    const qb_samples *s;     /* labels */
+    int64_t outs;            /* floats per sample */
+    float *store;            /* reference run: where outputs go, else NULL */
+} acc_ctx;
+
+static int acc_batch(void *ctx, int from, int count, const float *y)
+{
+    acc_ctx *a = ctx;
+    if (a->store) {
+        memcpy(a->store + (size_t)from * a->outs, y, (size_t)count * a->outs * sizeof(float));
+        return 0;
+    }
+    int32_t *lab = malloc((size_t)count * sizeof *lab);
+    if (!lab)
+        return -1;
+    for (int k = 0; k < count; k++)
+        lab[k] = qb_samples_label(a->s, from + k);
+    qb_metrics_add(&a->acc, ref.logits + (size_t)from * a->outs, y, lab, count, (int)a->outs);
+    free(lab);
+    return 0;
+}
+
+/* Reference outputs of the model (fp32, dispatcher's ISA); 0 or -1. */
+static int reference(const qb_sc_model *m, const qb_samples *s, char *err, size_t errlen)
+{
+    if (ref.logits && !strcmp(ref.model, m->name) && ref.n == s->n)
+        return 0;
+    free(ref.logits);
+    memset(&ref, 0, sizeof ref);
+    double fb;
+    qb_graph *g = load_model(m, &fb, err, errlen);
+    if (!g)
+        return -1;
+    qb_runner r;
+    qb_err e;
+    if (qb_runner_open(&r, g, REF_BATCH, -1, &e)) {
+        snprintf(err, errlen, "reference: %s", e.msg);
+        return -1;
+    }
+    acc_ctx a = {.s = s, .outs = r.outs};
+    a.store = ref.logits = malloc((size_t)s->n * (size_t)r.outs * sizeof(float) + 1);
+    int rc = -1;
+    if (!ref.logits)
+        snprintf(err, errlen, "reference: out of memory");
+    else if (qb_runner_each(&r, s, acc_batch, &a, &e))
+        snprintf(err, errlen, "reference: %s", e.msg);
+    else
+        rc = 0;
+    if (!rc) {
+        snprintf(ref.model, sizeof ref.model, "%s", m->name);
+        ref.n = s->n;
+        ref.outs = r.outs;
+    } else {
+        free(ref.logits);
+        ref.logits = NULL;
+    }
+    qb_runner_close(&r);
+    return rc;
+}
+
+static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, const qb_samples *s,
+                     qb_result_row *row)
+{
+    char err[600];
+    if (!s->d || sc->eval_samples == 0 || s->n == 0)
+        return;
+    if (reference(m, s, err, sizeof err)) {
+        note_add(row, "accuracy not measured: %s", err);
+        return;
+    }
+    acc_ctx a = {.s = s, .outs = r->outs};
+    qb_metrics_init(&a.acc);
+    qb_err e;
+    r->in.data = r->x;
+    if (r->outs != ref.outs || qb_runner_each(r, s, acc_batch, &a, &e)) {
+        note_add(row, "accuracy not measured: %s", r->outs != ref.outs ? "output size differs from the reference" : e.msg);
+        return;
+    }
+    qb_metrics mt;
+    qb_metrics_finish(&a.acc, &mt);
+    row->eval_samples = (double)mt.samples;
+    row->top1_accuracy = mt.top1;
+    row->fp32_top1_accuracy = mt.ref_top1;
+    row->accuracy_drop_pt = mt.drop_pt;
+    row->top1_agreement = mt.agreement;
+    row->sqnr_db = isfinite(mt.sqnr_db) ? mt.sqnr_db : NAN;
+    if (isinf(mt.sqnr_db))
+        note_add(row, "outputs bit-identical to the FP32 reference (SQNR infinite, left empty)");
+    row->cosine = mt.cosine;
+    row->max_abs_err = mt.max_abs_err;
+    row->kl_div = mt.kl_div;
+}
+
+/* ---- energy ---- */
+
+static const qb_energy_table *energy_table(const qb_scenario *sc)
+{
+    if (strcmp(etab.path, sc->energy_model)) {
+        snprintf(etab.path, sizeof etab.path, "%s", sc->energy_model);
+        etab.ok = qb_energy_load(sc->energy_model, &etab.t, etab.err, sizeof etab.err) == 0;
+    }
+    return etab.ok ? &etab.t : NULL;
+}
+
+/* Modelled energy into the row (energy_source set by the caller). */
+static void model_energy(const qb_scenario *sc, qb_precision p, double macs, double wbytes, double abytes,
+                         const qb_counters *c, qb_result_row *row)
+{
+    const qb_energy_table *et = energy_table(sc);
+    if (!et) {
+        note_add(row, "energy model: %s", etab.err);
+        return;
+    }
+    qb_energy_work w = {.weight_bytes = wbytes, .activation_bytes = abytes, .counters = c};
+    w.macs[p] = macs;
+    char en[300];
+    row->energy_mj_model = qb_energy_model(et, &w, en, sizeof en);
+    note_add(row, "%s", en);
+}
+
+static void energy_source(qb_result_row *row)
+{
+    if (!isnan(row->energy_mj_measured))
+        snprintf(row->energy_source, sizeof row->energy_source, isnan(row->energy_mj_model) ? "rapl" : "rapl+model");
+    else if (!isnan(row->energy_mj_model))
+        snprintf(row->energy_source, sizeof row->energy_source, "model");
+}
+
+static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int batch, qb_result_row *row)
+{
+    row->iterations = (double)mr->st.n;
+    row->latency_ms_min = mr->st.min * 1e3;
+    row->latency_ms_median = mr->st.median * 1e3;
+    row->latency_ms_mean = mr->st.mean * 1e3;
+    row->latency_ms_p95 = mr->st.p95 * 1e3;
+    row->latency_ms_p99 = mr->st.p99 * 1e3;
+    row->latency_ms_stddev = mr->st.stddev * 1e3;
+    row->latency_cv = mr->st.cv;
+    row->throughput_ips = mr->st.median > 0 ? batch / mr->st.median : NAN;
+    set_status(row, mr->noisy ? "noisy" : "ok");
+    if (mr->noisy)
+        note_add(row, "CV %.1f%% above %.1f%% after %d attempts", mr->st.cv * 100, sc->cv_threshold * 100,
+                 mr->attempts);
+    else if (mr->attempts > 1)
+        note_add(row, "measured %d times (CV above %.1f%% before)", mr->attempts, sc->cv_threshold * 100);
+}
+
+static qb_measure_cfg measure_cfg(const qb_scenario *sc)
+{
+    return (qb_measure_cfg){.warmup = sc->warmup, .iterations = sc->iterations, .min_time_s = sc->min_time_s,
+                            .max_iterations = sc->max_iterations, .cv_threshold = sc->cv_threshold,
+                            .retries = sc->retries};
+}
+
+/* A kernel microbenchmark cell (gemm = / dwconv = shapes). */
+static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_model *m, qb_result_row *row)
+{
+    char why[600];
+    const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
+    if (!k) {
+        set_status(row, "failed");
+        note_add(row, "no %s %s kernel on %s in the registry", m->kernel, qb_precision_name(cell->prec),
+                 qb_isa_name(cell->isa));
+        return 0;
+    }
+    if (!qb_kernel_available(k, why, sizeof why)) {
+        set_status(row, "unsupported");
+        note_add(row, "%s cannot run here: %s", k->name, why);
+        return 0;
+    }
+    double macs;
+    void *kc = qb_kcell_open(m, k, &macs, why, sizeof why);
+    if (!kc) {
+        set_status(row, "failed");
+        note_add(row, "%s", why);
+        return 0;
+    }
+    if (qb_kcell_check(kc, why, sizeof why)) {
+        set_status(row, "failed");
+        note_add(row, "%s: %s", k->name, why);
+        qb_kcell_close(kc);
+        return 0;
+    }
+    note_add(row, "kernel %s on seeded data, checked against scalar; hot caches; method is a label only", k->name);
+    if (cell->batch != 1)
+        note_add(row, "batch %d does not apply to a kernel shape (timed per call)", cell->batch);
+    qb_measure_cfg mc = measure_cfg(sc);
+    qb_measure_result mr;
+    if (qb_measure(&mc, qb_kcell_fn, kc, &mr, why, sizeof why)) {
+        set_status(row, "failed");
+        note_add(row, "%s", why);
+        qb_kcell_close(kc);
+        return 0;
+    }
+    set_latency(&mr, sc, 1, row);
+    row->macs = macs;
+    int is_dw = !strcmp(m->kernel, "dwconv");
+    int n = (int)(is_dw ? m->shape[2] : m->shape[1]), kk = is_dw ? 9 : (int)m->shape[2];
+    row->weight_bytes = (double)k->packed_size(n, kk, m->group);
+    int int_in = cell->prec == QB_PREC_INT8_TENSOR || cell->prec == QB_PREC_INT8_CHANNEL || cell->prec == QB_PREC_INT4;
+    double in_elems = is_dw ? (double)m->shape[0] * m->shape[1] * m->shape[2] : (double)m->shape[0] * m->shape[2];
+    double out_elems = is_dw ? macs / 9 : (double)m->shape[0] * m->shape[1];
+    double abytes = in_elems * (int_in ? 1 : 4) + out_elems * (int_in && cell->prec != QB_PREC_INT4 ? 1 : 4);
+    qb_counters c;
+    count(cell, sc, qb_kcell_fn, kc, row, &c);
+    model_energy(sc, cell->prec, macs, row->weight_bytes, abytes, &c, row);
+    energy_source(row);
+    struct rusage ru;
+    if (!getrusage(RUSAGE_SELF, &ru))
+        row->peak_rss_kb = (double)ru.ru_maxrss;
+    qb_kcell_close(kc);
+    return 0;
+}
+
+/* ---- the cell ---- */
+
+int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
+{
+    const qb_sc_model *m = &sc->models[cell->model];
+    snprintf(row->model, sizeof row->model, "%s", m->name);
+    snprintf(row->dataset, sizeof row->dataset, "%s", m->dataset);
+    snprintf(row->precision, sizeof row->precision, "%s", qb_precision_name(cell->prec));
+    snprintf(row->method, sizeof row->method, "%s", qb_method_name(cell->method));
+    snprintf(row->isa, sizeof row->isa, "%s", qb_isa_name(cell->isa));
+    row->threads = cell->threads;
+    row->batch = cell->batch;
+    char why[600];
+    if (!isa_runs(cell->isa, cell->prec, why, sizeof why)) {
+        set_status(row, "unsupported");
+        note_add(row, "%s kernels cannot run here: %s", qb_isa_name(cell->isa), why);
+        return 0;
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(cell->threads);
+#endif
+    if (m->kernel[0])
+        return kernel_cell(cell, sc, m, row);
+    if (cell->prec != QB_PREC_FP32) {
+        set_status(row, "failed");
+        note_add(row, "quantization engine not wired yet");
+        return 0;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cell->threads > cores)
+        note_add(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
+#ifndef _OPENMP
+    if (cell->threads > 1) {
+        set_status(row, "failed");
+        note_add(row, "threads=%d: this qbench was built without OpenMP", cell->threads);
+        return 0;
+    }
+#endif
+    double file_bytes = NAN;
+    qb_graph *g = load_model(m, &file_bytes, why, sizeof why);
+    if (!g) {
+        set_status(row, "failed");
+        note_add(row, "%s", why);
+        return 0;
+    }
+    row->model_bytes = file_bytes;
+    double wbytes = const_bytes(g);
+    qb_runner r;
+    qb_err e;
+    if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
+        set_status(row, "failed");
+        note_add(row, "%s", e.msg);
+        return 0;
+    }
+    if (r.batch != cell->batch)
+        note_add(row, "the model's fixed batch %d was used", r.batch);
+    row->weight_bytes = wbytes;
+    double macs = 0;
+    for (int i = 0; i < r.g->nnodes; i++)
+        if (!r.g->nodes[i].folded && r.g->nodes[i].fused_into < 0)
+            macs += (double)qb_node_macs(r.g, &r.g->nodes[i]);
+    row->macs = macs;
+
+    /* inputs: the dataset's test images (or seeded values) */
+    qb_samples s = {.sample = r.sample, .seed = 1};
+    if (m->dataset[0]) {
+        const qb_norm *norm;
+        const qb_dataset *d = dataset_of(m, &norm, why, sizeof why);
+        if (!d) {
+            set_status(row, "failed");
+            note_add(row, "%s", why);
+            qb_runner_close(&r);
+            return 0;
+        }
+        if (qb_dataset_sample_size(d) != r.sample) {
+            set_status(row, "failed");
+            note_add(row, "%s: the model takes %zu values per sample, %s images have %zu", m->name, r.sample, d->name,
+                     qb_dataset_sample_size(d));
+            qb_runner_close(&r);
+            return 0;
+        }
+        s.d = d;
+        s.norm = norm;
+        s.n = sc->eval_samples < d->n ? sc->eval_samples : d->n;
+    }
+    size_t batch_bytes = (size_t)r.batch * r.sample * sizeof(float);
+    int nbufs = sc->cache == QB_CACHE_HOT ? 1 : (int)((COLD_BYTES + batch_bytes - 1) / batch_bytes);
+    if (nbufs < 2 && sc->cache != QB_CACHE_HOT)
+        nbufs = 2;
+    if (nbufs > MAX_BUFS)
+        nbufs = MAX_BUFS;
+    qb_samples fill = s;
+    if (fill.d && fill.n == 0)
+        fill.n = fill.d->n;
+    infer_ctx ic = {.r = &r, .nbufs = nbufs};
+    ic.bufs = make_bufs(&r, &fill, nbufs);
+    if (!ic.bufs) {
+        set_status(row, "failed");
+        note_add(row, "out of memory for %d input buffers", nbufs);
+        qb_runner_close(&r);
+        return 0;
+    }
+
+    /* latency (and RAPL around it) */
+    qb_measure_cfg mc = measure_cfg(sc);
+    qb_measure_result mr;
+    static qb_rapl rapl;
+    static int rapl_state; /* 0 untried, 1 ok, -1 unreadable */
+    char rapl_why[300];
+    if (!rapl_state)
+        rapl_state = qb_rapl_open(&rapl, rapl_why, sizeof rapl_why) ? -1 : 1;
+    double rb[8], ra[8];
+    double rapl0 = rapl_state > 0 ? qb_rapl_read(&rapl, rb) : NAN;
+    if (qb_measure(&mc, infer, &ic, &mr, why, sizeof why)) {
+        set_status(row, "failed");
+        note_add(row, "%s", ic.e.msg[0] ? ic.e.msg : why);
+        free_bufs(ic.bufs, nbufs);
+        qb_runner_close(&r);
+        return 0;
+    }
+    double rapl1 = rapl_state > 0 ? qb_rapl_read(&rapl, ra) : NAN;
+    set_latency(&mr, sc, r.batch, row);
+    if (!isnan(rapl0) && !isnan(rapl1) && mr.calls > 0)
+        row->energy_mj_measured = qb_rapl_delta(&rapl, rb, ra) * 1e-3 / (double)mr.calls;
+
+    /* accuracy against the FP32 reference */
+    accuracy(m, sc, &r, &s, row);
+
+    /* counters, then the energy model from them */
+    qb_counters c;
+    count(cell, sc, infer, &ic, row, &c);
+    model_energy(sc, cell->prec, macs, wbytes, (double)r.g->arena_bytes, &c, row);
+    energy_source(row);
+
+    struct rusage ru;
+    if (!getrusage(RUSAGE_SELF, &ru))
+        row->peak_rss_kb = (double)ru.ru_maxrss;
+    free_bufs(ic.bufs, nbufs);
+    qb_runner_close(&r);
+    return 0;
+}
+
+int qb_cell_child(const qb_cell *cell, const qb_scenario *sc, int runs)
+{
+    const qb_sc_model *m = &sc->models[cell->model];
+    char why[600];
+#ifdef _OPENMP
+    omp_set_num_threads(cell->threads);
+#endif
+    if (m->kernel[0]) {
+        const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
+        if (k && !qb_kernel_available(k, why, sizeof why)) {
+            fprintf(stderr, "qbench sweep: %s: %s cannot run here: %s\n", cell->id, k->name, why);
+            return 2;
+        }
+        double macs;
+        void *kc = k ? qb_kcell_open(m, k, &macs, why, sizeof why) : NULL;
+        if (!kc) {
+            fprintf(stderr, "qbench sweep: %s: %s\n", cell->id, k ? why : "no such kernel");
+            return 2;
+        }
+        for (int i = 0; i < runs; i++)
+            qb_kcell_fn(kc, i);
+        qb_kcell_close(kc);
+        return 0;
+    }
+    if (cell->prec != QB_PREC_FP32) {
+        fprintf(stderr, "qbench sweep: --counters-child: %s: quantization engine not wired yet\n", cell->id);
+        return 2;
+    }
+    double fb;
+    qb_graph *g = load_model(m, &fb, why, sizeof why);
+    if (!g) {
+        fprintf(stderr, "qbench sweep: %s\n", why);
+        return 2;
+    }
+    qb_runner r;
+    qb_err e;
+    if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
+        fprintf(stderr, "qbench sweep: %s\n", e.msg);
+        return 2;
+    }
+    /* seeded inputs: values do not change the fp32 path's memory traffic;
+     * as many buffers whatever `runs` is, so the two children of one
+     * measurement differ only by the extra inferences */
+    qb_samples s = {.sample = r.sample, .seed = 1};
+    infer_ctx ic = {.r = &r, .nbufs = sc->cache == QB_CACHE_HOT ? 1 : 1 + CG_EXTRA};
+    ic.bufs = make_bufs(&r, &s, ic.nbufs);
+    int rc = 0;
+    for (int i = 0; ic.bufs && i < runs && !rc; i++)
+        if (infer(&ic, i)) {
+            fprintf(stderr, "qbench sweep: %s\n", ic.e.msg);
+            rc = 2;
+        }
+    if (!ic.bufs) {
+        fprintf(stderr, "qbench sweep: out of memory\n");
+        rc = 2;
+    }
+    free_bufs(ic.bufs, ic.nbufs);
+    qb_runner_close(&r);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * cell.h - running one cell of a sweep: the one interface between the
+ * sweep (plan, resume, CSV, progress) and the engines that quantize,
+ * run and evaluate a model. qb_cell_run fills a row's measured columns
+ * and its status; the sweep fills the identifying columns (run id,
+ * timestamp, host, ...) and writes the row.
+ */
+#ifndef QB_CELL_H
+#define QB_CELL_H
+
+#include "harness/report/results.h"
+#include "harness/sweep/plan.h"
+#include "harness/sweep/scenario.h"
+
+/* Run one cell. Always fills row->status (ok, noisy, unsupported or
+ * failed with the reason in row->note) and whatever it measured; also
+ * model, dataset, precision, method, isa, threads and batch. Returns 0,
+ * or -1 only when the sweep cannot go on (out of memory). */
+int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row);
+
+/* The single-cell child of the cachegrind fallback: load and prepare
+ * the cell's model as qb_cell_run does, run `runs` inferences on seeded
+ * inputs, nothing else (no CSV, no timing). Exit code: 0, or 2 with a
+ * message on stderr. Entered through
+ * `qbench sweep SCENARIO --cell ID --counters-child RUNS`. */
+int qb_cell_child(const qb_cell *cell, const qb_scenario *sc, int runs);
+
+/* Drop the per-model caches (dataset, reference outputs). */
+void qb_cell_reset(void);
+
+#endif

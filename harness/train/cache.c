@@ -1,0 +1,119 @@
+/*
+ * cache.c - trained zoo models cached under datasets/models/ (or
+ * $QB_MODEL_CACHE): one ONNX file per recipe, named
+ * MODEL-DATASET-HASH.onnx with HASH the FNV-1a hash of the recipe line
+ * (zoo_train.c). A cached file is reused only when it loads and the
+ * recipe line in its metadata equals the job's exactly (so a hash
+ * collision, a truncated file or an older code version retrains); it is
+ * written through a temporary file and a rename, so an interrupted run
+ * leaves no half model behind.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness/graph/graph.h"
+#include "harness/train/train.h"
+
+const char *qb_zoo_cache_dir(void)
+{
+    const char *d = getenv("QB_MODEL_CACHE");
+    return d && *d ? d : "datasets/models";
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Characters safe in a file name; others become '_'. */
+static void safe(const char *s, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++) {
+        char c = s[i];
+        out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ? c : '_';
+    }
+    out[i] = 0;
+}
+
+void qb_zoo_cache_path(const qb_zoo_job *job, char *path, size_t len)
+{
+    char line[1024], m[64], d[64];
+    qb_zoo_recipe_line(job, line, sizeof line);
+    safe(job->model, m, sizeof m);
+    safe(job->dataset, d, sizeof d);
+    snprintf(path, len, "%s/%s-%s-%016llx.onnx", qb_zoo_cache_dir(), m, d, (unsigned long long)fnv1a(line));
+}
+
+/* mkdir -p dir. 0, or -1 with err. */
+static int mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c == '/' || c == 0) {
+            *s = 0;
+            if (mkdir(p, 0777) && errno != EEXIST) {
+                snprintf(err, errlen, "%s: cannot create the model cache directory: %s", p, strerror(errno));
+                return -1;
+            }
+            *s = c;
+        }
+        if (!c)
+            break;
+    }
+    return 0;
+}
+
+/* Does path hold a model trained with the recipe line? */
+static int fresh(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fclose(f);
+    qb_err e;
+    qb_graph *g = qb_onnx_load(path, &e);
+    if (!g)
+        return 0;
+    const char *r = qb_graph_get_meta(g, "qbench.recipe");
+    int ok = r && !strcmp(r, line);
+    qb_graph_free(g);
+    return ok;
+}
+
+int qb_zoo_cached_job(const qb_zoo_job *job, int force, char *path_out, size_t len, char *err, size_t errlen)
+{
+    char line[1024];
+    qb_zoo_recipe_line(job, line, sizeof line);
+    qb_zoo_cache_path(job, path_out, len);
+    if (!force && fresh(path_out, line)) {
+        if (job->cfg.verbose)
+            fprintf(stderr, "qbench train: cached %s\n", path_out);
+        return 0;
+    }
+    if (mkdirs(qb_zoo_cache_dir(), err, errlen))
+        return -1;
+    return qb_zoo_train(job, path_out, NULL, NULL, err, errlen);
+}
+
+int qb_zoo_cached(const char *model, const char *dataset, const char *data_dir, const qb_train_cfg *cfg_or_NULL,
+                  char *path_out, size_t len, int verbose, char *err, size_t errlen)
+{
+    qb_zoo_job job;
+    if (qb_zoo_job_init(&job, model, dataset, data_dir, cfg_or_NULL)) {
+        snprintf(err, errlen, "unknown model '%s' (models: %s)", model, qb_zoo_names());
+        return -1;
+    }
+    job.cfg.verbose = verbose;
+    return qb_zoo_cached_job(&job, 0, path_out, len, err, errlen);
+}

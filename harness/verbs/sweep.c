@@ -1,0 +1,357 @@
+/*
+ * sweep.c - `qbench sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N]
+ * [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU]
+ * [--energy-model FILE] [--counters auto|papi|cachegrind|none]`.
+ *
+ * Loads the scenario, expands the plan, keeps one shard and the cells
+ * matching --only, skips cells already finished (--resume), runs each
+ * remaining cell through qb_cell_run (harness/sweep/cell.c) and appends
+ * its row to DIR/results.csv at once (fsync'd); DIR/results.meta.txt
+ * gets one block per run. Progress on stderr: a status line on a
+ * terminal, plain lines otherwise. --dry-run prints the cell ids that
+ * would run on stdout.
+ *
+ * Hidden single-cell mode for the cachegrind fallback:
+ * `qbench sweep SCENARIO --cell ID --counters-child RUNS [--hot]` loads
+ * and prepares that cell's model and runs RUNS inferences, nothing else.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/measure/energy.h"
+#include "harness/measure/loop.h"
+#include "harness/report/meta.h"
+#include "harness/report/results.h"
+#include "harness/sweep/cell.h"
+#include "harness/sweep/plan.h"
+#include "harness/sweep/scenario.h"
+#include "harness/verbs/verbs.h"
+
+static int usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "qbench sweep: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nusage: qbench sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] "
+                    "[-q|-v] [--hot] [--pin CPU] [--energy-model FILE] [--counters auto|papi|cachegrind|none]\n");
+    return 2;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(p, 0755) && errno != EEXIST) {
+                snprintf(err, errlen, "%.500s: cannot create directory: %s", p, strerror(errno));
+                return -1;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    return 0;
+}
+
+static void fmt_time(double s, char *buf, size_t len)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int finished(char **ids, int n, const char *id)
+{
+    return n && bsearch(&id, ids, (size_t)n, sizeof *ids, cmp_str) != NULL;
+}
+
+int qb_verb_sweep(int argc, char **argv)
+{
+    const char *file = NULL, *outdir = NULL, *only = NULL, *shard = NULL, *energy = NULL, *counters = NULL;
+    const char *child_cell = NULL;
+    int resume = 0, dry = 0, verbosity = 1, hot = 0, pin = -2, child_runs = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--resume"))
+            resume = 1;
+        else if (!strcmp(o, "--dry-run"))
+            dry = 1;
+        else if (!strcmp(o, "-q"))
+            verbosity = 0;
+        else if (!strcmp(o, "-v"))
+            verbosity = 2;
+        else if (!strcmp(o, "--hot"))
+            hot = 1;
+        else if (!strcmp(o, "-o") || !strcmp(o, "--shard") || !strcmp(o, "--only") || !strcmp(o, "--pin") ||
+                 !strcmp(o, "--energy-model") || !strcmp(o, "--counters") || !strcmp(o, "--cell") ||
+                 !strcmp(o, "--counters-child")) {
+            if (i + 1 >= argc)
+                return usage("missing value after %s", o);
+            const char *v = argv[++i];
+            if (!strcmp(o, "-o"))
+                outdir = v;
+            else if (!strcmp(o, "--shard"))
+                shard = v;
+            else if (!strcmp(o, "--only"))
+                only = v;
+            else if (!strcmp(o, "--energy-model"))
+                energy = v;
+            else if (!strcmp(o, "--counters"))
+                counters = v;
+            else if (!strcmp(o, "--cell"))
+                child_cell = v;
+            else if (!strcmp(o, "--counters-child")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (end == v || *end || n < 1 || n > 1000000)
+                    return usage("--counters-child: '%s' is not a run count in [1, 1000000]", v);
+                child_runs = (int)n;
+            } else {
+                char *end;
+                long c = strtol(v, &end, 10);
+                if (end == v || *end || c < 0 || c > 4095)
+                    return usage("--pin: '%s' is not a CPU number", v);
+                pin = (int)c;
+            }
+        } else if (o[0] == '-') {
+            return usage("unknown option %s", o);
+        } else if (file) {
+            return usage("more than one scenario: %s", o);
+        } else {
+            file = o;
+        }
+    }
+    if (!file)
+        return usage("missing SCENARIO.ini%s", "");
+    if (!child_cell != !child_runs)
+        return usage("--cell and --counters-child go together%s", "");
+
+    static qb_scenario sc;
+    char err[1024];
+    if (qb_scenario_load(file, &sc, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        return 2;
+    }
+    if (hot)
+        sc.cache = QB_CACHE_HOT;
+    if (pin >= -1)
+        sc.pin = pin;
+    if (energy)
+        snprintf(sc.energy_model, sizeof sc.energy_model, "%s", energy);
+    if (counters) {
+        if (!strcmp(counters, "auto"))
+            sc.counters = QB_COUNTERS_AUTO;
+        else if (!strcmp(counters, "papi"))
+            sc.counters = QB_COUNTERS_PAPI;
+        else if (!strcmp(counters, "cachegrind"))
+            sc.counters = QB_COUNTERS_CACHEGRIND;
+        else if (!strcmp(counters, "none"))
+            sc.counters = QB_COUNTERS_OFF;
+        else
+            return usage("--counters: '%s' is not one of auto papi cachegrind none", counters);
+    }
+    qb_plan plan;
+    if (qb_plan_build(&sc, &plan)) {
+        fprintf(stderr, "qbench sweep: out of memory\n");
+        return 2;
+    }
+    if (child_cell) {
+        for (int i = 0; i < plan.n; i++)
+            if (!strcmp(plan.cells[i].id, child_cell)) {
+                int rc = qb_cell_child(&plan.cells[i], &sc, child_runs);
+                qb_plan_free(&plan);
+                return rc;
+            }
+        fprintf(stderr, "qbench sweep: %s: no cell '%s' in the plan\n", file, child_cell);
+        qb_plan_free(&plan);
+        return 2;
+    }
+    int total_cells = plan.n, si = 1, sn = 1;
+    if (shard) {
+        if (qb_shard_parse(shard, &si, &sn)) {
+            qb_plan_free(&plan);
+            return usage("--shard: '%s' is not I/N with 1 <= I <= N", shard);
+        }
+        qb_plan_shard(&plan, si, sn);
+    }
+    if (only && qb_plan_only(&plan, only, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        qb_plan_free(&plan);
+        return 2;
+    }
+    char dir[1024], csv[1100], meta[1100];
+    if (outdir)
+        snprintf(dir, sizeof dir, "%s", outdir);
+    else if (shard)
+        snprintf(dir, sizeof dir, "reports/%s-shard-%d-of-%d", sc.name, si, sn);
+    else
+        snprintf(dir, sizeof dir, "reports/%s", sc.name);
+    snprintf(csv, sizeof csv, "%s/results.csv", dir);
+    snprintf(meta, sizeof meta, "%s/results.meta.txt", dir);
+
+    /* finished cells (resume) */
+    char **done = NULL;
+    int ndone = 0, rc = 2;
+    if (resume) {
+        if (qb_results_finished(csv, &done, &ndone, err, sizeof err)) {
+            fprintf(stderr, "qbench sweep: %s\n", err);
+            qb_plan_free(&plan);
+            return 2;
+        }
+        qsort(done, (size_t)ndone, sizeof *done, cmp_str);
+    } else if (!dry && access(csv, F_OK) == 0) {
+        fprintf(stderr, "qbench sweep: %s exists: add --resume to complete it (finished cells are skipped), or "
+                        "choose another -o DIR\n", csv);
+        qb_plan_free(&plan);
+        return 2;
+    }
+    int todo = 0;
+    for (int i = 0; i < plan.n; i++)
+        todo += !finished(done, ndone, plan.cells[i].id);
+    if (dry) {
+        for (int i = 0; i < plan.n; i++)
+            if (!finished(done, ndone, plan.cells[i].id))
+                printf("%s\n", plan.cells[i].id);
+        fprintf(stderr, "qbench sweep: %s: %d cells to run (plan %d; %d combinations pruned by rule", sc.name, todo,
+                total_cells, plan.pruned);
+        if (shard)
+            fprintf(stderr, "; shard %d/%d", si, sn);
+        if (only)
+            fprintf(stderr, "; --only '%s'", only);
+        if (resume)
+            fprintf(stderr, "; %d finished in %s", plan.n - todo, csv);
+        fprintf(stderr, ")\n");
+        rc = 0;
+        goto out;
+    }
+
+    /* a bad energy table is an input error before anything runs */
+    qb_energy_table et;
+    if (qb_energy_load(sc.energy_model, &et, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        goto out;
+    }
+    if (make_dirs(dir, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        goto out;
+    }
+    qb_results_writer w;
+    if (qb_results_open(csv, &w, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        goto out;
+    }
+    if (sc.pin >= 0 && qb_pin_cpu(sc.pin, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: --pin: %s\n", err);
+        qb_results_close(&w);
+        goto out;
+    }
+    static qb_machine mach;
+    qb_machine_probe(&mach);
+    char run_id[96];
+    qb_run_id(&mach, run_id, sizeof run_id);
+    char cmdline[2048] = "", extra[2048];
+    for (int i = 0; i < argc; i++) {
+        size_t l = strlen(cmdline);
+        snprintf(cmdline + l, sizeof cmdline - l, "%s%s", i ? " " : "qbench ", argv[i]);
+    }
+    double ov_sample, ov_iter;
+    qb_measure_overhead(200000, &ov_sample, &ov_iter);
+    snprintf(extra, sizeof extra,
+             "scenario: %s (%.300s)\nplan: %d cells, %d pruned; this run: %d cells (%d already finished)\n"
+             "shard: %d/%d\nonly: %.200s\ncache: %s\npin: %d\nenergy_model: %.300s\n"
+             "harness_overhead_ns: %.1f per timed sample (clock + call), %.1f per iteration in all\n",
+             sc.name, sc.file, total_cells, plan.pruned, todo, plan.n - todo, si, sn, only ? only : "(all)",
+             sc.cache == QB_CACHE_HOT ? "hot" : "cold (rotating input buffers)", sc.pin, sc.energy_model,
+             ov_sample * 1e9, ov_iter * 1e9);
+    if (qb_meta_append(meta, &mach, run_id, cmdline, extra, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        qb_results_close(&w);
+        goto out;
+    }
+    int tty = isatty(2), ndone_now = 0, counts[4] = {0};
+    if (verbosity)
+        fprintf(stderr, "qbench sweep: %s: %d cells -> %s (run %s)\n", sc.name, todo, csv, run_id);
+    double t0 = qb_now();
+    rc = 0;
+    for (int i = 0; i < plan.n; i++) {
+        const qb_cell *c = &plan.cells[i];
+        if (finished(done, ndone, c->id))
+            continue;
+        double el = qb_now() - t0;
+        char els[32], eta[32];
+        fmt_time(el, els, sizeof els);
+        if (ndone_now)
+            fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
+        else
+            snprintf(eta, sizeof eta, "?");
+        if (verbosity && tty)
+            fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s", ndone_now + 1, todo, els, eta, c->id);
+        qb_result_row row;
+        qb_row_init(&row);
+        if (qb_cell_run(c, &sc, &row)) {
+            fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\n" : "", c->id);
+            rc = 2;
+            break;
+        }
+        snprintf(row.run_id, sizeof row.run_id, "%s", run_id);
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(row.timestamp, sizeof row.timestamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(row.host, sizeof row.host, "%s", mach.host);
+        snprintf(row.cpu, sizeof row.cpu, "%s", mach.cpu);
+        snprintf(row.isa_flags, sizeof row.isa_flags, "%s", mach.isa_flags);
+        snprintf(row.compiler, sizeof row.compiler, "%s", mach.compiler);
+        snprintf(row.git_sha, sizeof row.git_sha, "%s", mach.git_sha);
+        snprintf(row.scenario, sizeof row.scenario, "%s", sc.name);
+        if (qb_results_write(&w, &row, err, sizeof err)) {
+            fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
+            rc = 2;
+            break;
+        }
+        ndone_now++;
+        int k = !strcmp(row.status, "ok") ? 0 : !strcmp(row.status, "noisy") ? 1
+              : !strcmp(row.status, "unsupported") ? 2 : 3;
+        counts[k]++;
+        if (verbosity && (!tty || verbosity > 1 || k == 3)) {
+            el = qb_now() - t0;
+            fmt_time(el, els, sizeof els);
+            fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
+            char lat[48] = "";
+            if (row.latency_ms_median == row.latency_ms_median)
+                snprintf(lat, sizeof lat, " median %.4g ms", row.latency_ms_median);
+            fprintf(stderr, "%s[%d/%d] %s %s%s (elapsed %s, ETA %s)%s%.160s\n", tty ? "\r\033[K" : "", ndone_now,
+                    todo, c->id, row.status, lat, els, eta, k >= 2 ? ": " : "", k >= 2 ? row.note : "");
+        }
+    }
+    qb_results_close(&w);
+    if (verbosity) {
+        char els[32];
+        fmt_time(qb_now() - t0, els, sizeof els);
+        fprintf(stderr, "%sqbench sweep: %d cells in %s: %d ok, %d noisy, %d unsupported, %d failed\n"
+                        "results: %s\nmetadata: %s\n",
+                tty ? "\r\033[K" : "", ndone_now, els, counts[0], counts[1], counts[2], counts[3], csv, meta);
+    }
+out:
+    qb_ids_free(done, ndone);
+    qb_plan_free(&plan);
+    qb_cell_reset();
+    return rc;
+}

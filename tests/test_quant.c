@@ -1,0 +1,829 @@
+/*
+ * test_quant.c - the quantization arithmetic (harness/quant) and the
+ * accuracy metrics (harness/eval/metrics) against hand-computed cases:
+ * quantize / dequantize with ties to even, saturation and zero points,
+ * qparams for known, zero-width and non-finite ranges, fake quant and its
+ * STE mask, int8 / int4 / binary weight quantization, the four calibrators
+ * on known distributions (uniform, Gaussian with outliers, ReLU-like, a
+ * hand-computed percentile histogram) and the metrics (identical, shifted
+ * and hand-computed logits, missing labels).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness/eval/metrics.h"
+#include "harness/quant/quant.h"
+
+/* |a - b| <= eps, with both values printed on failure */
+#define assert_near(a, b, eps) assert_near_(__FILE__, __LINE__, #a, (double)(a), (double)(b), (double)(eps))
+static void assert_near_(const char *file, int line, const char *what, double a, double b, double eps)
+{
+    if (!(fabs(a - b) <= eps)) {
+        print_error("%s:%d: %s = %.9g, expected %.9g (+- %g)\n", file, line, what, a, b, eps);
+        fail();
+    }
+}
+
+/* warn buffers are appended to: start each call with an empty one */
+static char *fresh(char *w)
+{
+    w[0] = 0;
+    return w;
+}
+
+/* ---- seeded data ---- */
+
+static uint64_t rng_state;
+static double urand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * (1.0 / 9007199254740992.0);
+}
+static double gauss(void)
+{
+    double u1 = urand(), u2 = urand();
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+/* Range of one calibrator on x (both passes). */
+static int calib_range(qb_calib k, const float *x, size_t n, int sym, float *lo, float *hi, char *warn, size_t len)
+{
+    qb_observer *o = qb_observer_new(k, 0, 0);
+    assert_non_null(o);
+    qb_observer_pass1(o, x, n);
+    if (qb_observer_needs_pass2(o))
+        qb_observer_pass2(o, x, n);
+    int r = qb_observer_range(o, sym, lo, hi, warn, len);
+    qb_observer_free(o);
+    return r;
+}
+
+/* Mean squared error of quantize-dequantize of x with the qparams of [lo, hi]. */
+static double data_mse(const float *x, size_t n, float lo, float hi, int sym)
+{
+    qb_qparams qp;
+    qb_qparams_from_range(lo, hi, sym, &qp, NULL, 0);
+    double e = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)x[i] - qb_fake_quant(x[i], &qp);
+        e += d * d;
+    }
+    return e / (double)n;
+}
+
+/* ---- names ---- */
+
+static void test_calib_names(void **state)
+{
+    (void)state;
+    const char *names[] = {"ptq-minmax", "ptq-percentile", "ptq-mse", "ptq-kl"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(qb_calib_parse(names[i]), i);
+        assert_string_equal(qb_calib_name((qb_calib)i), names[i]);
+    }
+    assert_int_equal(qb_calib_parse("qat"), -1);
+    assert_int_equal(qb_calib_parse("ptq-KL"), -1);
+    assert_int_equal(qb_calib_parse(NULL), -1);
+}
+
+/* ---- quantize / dequantize ---- */
+
+static void test_quantize_ties_saturation(void **state)
+{
+    (void)state;
+    qb_qparams qp = {.scale = 1.0f, .zero = 0, .qmin = -128, .qmax = 127};
+    assert_int_equal(qb_quantize1(0.5f, &qp), 0);
+    assert_int_equal(qb_quantize1(1.5f, &qp), 2);
+    assert_int_equal(qb_quantize1(2.5f, &qp), 2);
+    assert_int_equal(qb_quantize1(-0.5f, &qp), 0);
+    assert_int_equal(qb_quantize1(-1.5f, &qp), -2);
+    assert_int_equal(qb_quantize1(-2.5f, &qp), -2);
+    assert_int_equal(qb_quantize1(0.51f, &qp), 1);
+    assert_int_equal(qb_quantize1(126.5f, &qp), 126);
+    assert_int_equal(qb_quantize1(200.0f, &qp), 127);
+    assert_int_equal(qb_quantize1(-200.0f, &qp), -128);
+    assert_int_equal(qb_quantize1(INFINITY, &qp), 127);
+    assert_int_equal(qb_quantize1(-INFINITY, &qp), -128);
+    assert_int_equal(qb_quantize1(1e30f, &qp), 127);
+    /* symmetric bounds never give -128 */
+    qb_qparams sq = {.scale = 1.0f, .zero = 0, .qmin = -127, .qmax = 127};
+    assert_int_equal(qb_quantize1(-200.0f, &sq), -127);
+    assert_int_equal(qb_quantize1(-127.5f, &sq), -127);
+
+    /* zero point 10, scale 0.5: q = rne(x / 0.5) + 10 */
+    qb_qparams zp = {.scale = 0.5f, .zero = 10, .qmin = -128, .qmax = 127};
+    assert_int_equal(qb_quantize1(1.0f, &zp), 12);
+    assert_int_equal(qb_quantize1(0.25f, &zp), 10); /* rne(0.5) = 0 */
+    assert_int_equal(qb_quantize1(0.75f, &zp), 12); /* rne(1.5) = 2 */
+    assert_int_equal(qb_quantize1(-1.25f, &zp), 8); /* rne(-2.5) = -2 */
+    assert_int_equal(qb_quantize1(58.5f, &zp), 127); /* 117 + 10 */
+    assert_int_equal(qb_quantize1(-69.0f, &zp), -128);
+    assert_int_equal(qb_quantize1(-70.0f, &zp), -128);
+    assert_int_equal(qb_quantize1(NAN, &zp), 10);
+
+    float x[5] = {1.0f, 0.25f, -1.25f, 100.0f, NAN};
+    int8_t q[5];
+    qb_quantize(x, 5, &zp, q);
+    const int8_t want[5] = {12, 10, 8, 127, 10};
+    assert_memory_equal(q, want, sizeof want);
+    float back[5];
+    qb_dequantize(q, 5, &zp, back);
+    assert_true(back[0] == 1.0f);
+    assert_true(back[1] == 0.0f);
+    assert_true(back[2] == -1.0f);
+    assert_true(back[3] == 58.5f);
+    assert_true(back[4] == 0.0f);
+    int8_t lo = -128;
+    float v;
+    qb_dequantize(&lo, 1, &zp, &v);
+    assert_true(v == -69.0f);
+}
+
+static void test_qparams_known_ranges(void **state)
+{
+    (void)state;
+    qb_qparams qp;
+    char warn[256];
+    /* [-1, 3]: scale 4/255, zero rne(-128 + 63.75) = -64 */
+    assert_int_equal(qb_qparams_from_range(-1.0f, 3.0f, 0, &qp, fresh(warn), sizeof warn), 0);
+    assert_string_equal(warn, "");
+    assert_true(qp.scale == (float)(4.0 / 255.0));
+    assert_int_equal(qp.zero, -64);
+    assert_int_equal(qp.qmin, -128);
+    assert_int_equal(qp.qmax, 127);
+    assert_int_equal(qb_quantize1(0.0f, &qp), -64);
+    assert_true(qb_fake_quant(0.0f, &qp) == 0.0f); /* 0 exactly representable */
+    /* every code survives dequantize -> quantize */
+    for (int c = -128; c <= 127; c++) {
+        int8_t q = (int8_t)c, q2;
+        float x;
+        qb_dequantize(&q, 1, &qp, &x);
+        qb_quantize(&x, 1, &qp, &q2);
+        assert_int_equal(q2, c);
+    }
+    /* symmetric [-1, 3]: scale 3/127, zero 0, [-127, 127] */
+    assert_int_equal(qb_qparams_from_range(-1.0f, 3.0f, 1, &qp, fresh(warn), sizeof warn), 0);
+    assert_true(qp.scale == (float)(3.0 / 127.0));
+    assert_int_equal(qp.zero, 0);
+    assert_int_equal(qp.qmin, -127);
+    assert_int_equal(qp.qmax, 127);
+    assert_int_equal(qb_quantize1(3.0f, &qp), 127);
+    assert_int_equal(qb_quantize1(-3.0f, &qp), -127);
+    /* ranges not containing 0 are extended: [0.5, 2] -> [0, 2], [-2, -1] -> [-2, 0] */
+    assert_int_equal(qb_qparams_from_range(0.5f, 2.0f, 0, &qp, fresh(warn), sizeof warn), 0);
+    assert_true(qp.scale == (float)(2.0 / 255.0));
+    assert_int_equal(qp.zero, -128);
+    assert_int_equal(qb_qparams_from_range(-2.0f, -1.0f, 0, &qp, fresh(warn), sizeof warn), 0);
+    assert_true(qp.scale == (float)(2.0 / 255.0));
+    assert_int_equal(qp.zero, 127);
+    /* [-2.55, 0] style check with exact numbers: [-51, 204] -> scale 1, zero -77 */
+    assert_int_equal(qb_qparams_from_range(-51.0f, 204.0f, 0, &qp, fresh(warn), sizeof warn), 0);
+    assert_true(qp.scale == 1.0f);
+    assert_int_equal(qp.zero, -77);
+    assert_int_equal(qb_quantize1(204.0f, &qp), 127);
+    assert_int_equal(qb_quantize1(-51.0f, &qp), -128);
+}
+
+static void test_qparams_degenerate(void **state)
+{
+    (void)state;
+    qb_qparams qp;
+    char warn[256];
+    for (int sym = 0; sym < 2; sym++) {
+        assert_int_equal(qb_qparams_from_range(0.0f, 0.0f, sym, &qp, fresh(warn), sizeof warn), 1);
+        assert_non_null(strstr(warn, "zero-width"));
+        assert_true(qp.scale == 1.0f);
+        assert_int_equal(qp.zero, 0);
+        assert_int_equal(qb_quantize1(0.0f, &qp), 0);
+
+        assert_int_equal(qb_qparams_from_range(NAN, 1.0f, sym, &qp, fresh(warn), sizeof warn), 1);
+        assert_non_null(strstr(warn, "non-finite"));
+        assert_true(isfinite(qp.scale) && qp.scale > 0);
+        assert_true(qp.scale == (float)(sym ? 1.0 / 127.0 : 1.0 / 255.0));
+
+        assert_int_equal(qb_qparams_from_range(-INFINITY, INFINITY, sym, &qp, fresh(warn), sizeof warn), 1);
+        assert_non_null(strstr(warn, "non-finite"));
+        assert_non_null(strstr(warn, "zero-width"));
+        assert_true(qp.scale == 1.0f);
+
+        assert_int_equal(qb_qparams_from_range(NAN, NAN, sym, &qp, fresh(warn), sizeof warn), 1);
+        assert_true(qp.scale == 1.0f);
+
+        /* a range so small that scale underflows to 0 */
+        assert_int_equal(qb_qparams_from_range(0.0f, 1e-44f, sym, &qp, fresh(warn), sizeof warn), 1);
+        assert_true(qp.scale == 1.0f);
+        assert_false(isnan(qb_fake_quant(1.0f, &qp)));
+    }
+    /* warn may be NULL */
+    assert_int_equal(qb_qparams_from_range(0.0f, 0.0f, 0, &qp, NULL, 0), 1);
+    /* a short buffer is truncated, not overrun */
+    char small[8];
+    memset(small, 'x', sizeof small);
+    small[0] = 0;
+    assert_int_equal(qb_qparams_from_range(0.0f, 0.0f, 0, &qp, small, 5), 1);
+    assert_int_equal(strlen(small), 4);
+    assert_int_equal(small[5], 'x');
+}
+
+static void test_fake_quant_ste(void **state)
+{
+    (void)state;
+    qb_qparams qp = {.scale = 0.5f, .zero = 0, .qmin = -127, .qmax = 127};
+    assert_true(qb_fake_quant(0.3f, &qp) == 0.5f);
+    assert_true(qb_fake_quant(0.25f, &qp) == 0.0f);  /* tie to even: 0 */
+    assert_true(qb_fake_quant(0.75f, &qp) == 1.0f);  /* tie to even: 2 */
+    assert_true(qb_fake_quant(100.0f, &qp) == 63.5f); /* saturated */
+    assert_true(qb_fake_quant(-100.0f, &qp) == -63.5f);
+    assert_true(qb_fake_quant(NAN, &qp) == 0.0f);
+    /* mask: rne(x / 0.5) within [-127, 127] */
+    assert_int_equal(qb_fake_quant_pass(0.0f, &qp), 1);
+    assert_int_equal(qb_fake_quant_pass(63.5f, &qp), 1);  /* 127 */
+    assert_int_equal(qb_fake_quant_pass(63.75f, &qp), 0); /* rne(127.5) = 128 (even): out */
+    assert_int_equal(qb_fake_quant_pass(63.7f, &qp), 1);  /* rne(127.4) = 127 */
+    assert_int_equal(qb_fake_quant_pass(63.8f, &qp), 0);  /* 128 */
+    assert_int_equal(qb_fake_quant_pass(-63.7f, &qp), 1);
+    assert_int_equal(qb_fake_quant_pass(-63.8f, &qp), 0);
+    assert_int_equal(qb_fake_quant_pass(INFINITY, &qp), 0);
+    assert_int_equal(qb_fake_quant_pass(NAN, &qp), 0);
+    /* asymmetric with zero point: representable codes [-128, 127] around zero -100 */
+    qb_qparams ap = {.scale = 1.0f, .zero = -100, .qmin = -128, .qmax = 127};
+    assert_int_equal(qb_fake_quant_pass(-28.0f, &ap), 1);
+    assert_int_equal(qb_fake_quant_pass(-29.0f, &ap), 0);
+    assert_int_equal(qb_fake_quant_pass(227.0f, &ap), 1);
+    assert_int_equal(qb_fake_quant_pass(228.0f, &ap), 0);
+    assert_true(qb_fake_quant(-40.0f, &ap) == -28.0f);
+    assert_true(qb_fake_quant(300.0f, &ap) == 227.0f);
+}
+
+/* ---- weights ---- */
+
+static void test_weights_int8(void **state)
+{
+    (void)state;
+    char warn[256];
+    /* row 0: max 254 -> scale 2; 127 / 2 = 63.5 -> 64 (even); row 1 all zero */
+    const float w[2 * 3] = {127.0f, -254.0f, 101.0f, 0.0f, 0.0f, -0.0f};
+    int8_t q[6];
+    float s[2];
+    assert_int_equal(qb_quant_w_int8(w, 2, 3, 1, q, s, fresh(warn), sizeof warn), 1);
+    assert_true(s[0] == 2.0f);
+    assert_true(s[1] == 1.0f);
+    const int8_t want[6] = {64, -127, 50, 0, 0, 0}; /* 101 / 2 = 50.5 -> 50 */
+    assert_memory_equal(q, want, 6);
+    assert_non_null(strstr(warn, "1 all-zero row"));
+    /* per tensor: one scale 2 for all */
+    assert_int_equal(qb_quant_w_int8(w, 2, 3, 0, q, s, fresh(warn), sizeof warn), 0);
+    assert_string_equal(warn, "");
+    assert_true(s[0] == 2.0f);
+    assert_memory_equal(q, want, 6);
+    /* NaN -> 0, Inf saturates, the scale comes from the finite weights */
+    const float bad[4] = {NAN, 254.0f, -INFINITY, 3.0f};
+    assert_int_equal(qb_quant_w_int8(bad, 1, 4, 1, q, s, fresh(warn), sizeof warn), 1);
+    assert_true(s[0] == 2.0f);
+    const int8_t want_bad[4] = {0, 127, -127, 2}; /* 1.5 -> 2 */
+    assert_memory_equal(q, want_bad, 4);
+    assert_non_null(strstr(warn, "1 NaN"));
+    assert_non_null(strstr(warn, "1 Inf"));
+    /* per tensor, a tensor of zeros */
+    const float z[2] = {0, 0};
+    assert_int_equal(qb_quant_w_int8(z, 1, 2, 0, q, s, fresh(warn), sizeof warn), 1);
+    assert_true(s[0] == 1.0f);
+    assert_int_equal(q[0], 0);
+    /* every int8 weight stays in [-127, 127] and reconstructs within scale / 2 */
+    rng_state = 7;
+    float r[8 * 37];
+    int8_t rq[8 * 37];
+    float rs[8];
+    for (int i = 0; i < 8 * 37; i++)
+        r[i] = (float)(gauss() * (1 + i / 37));
+    assert_int_equal(qb_quant_w_int8(r, 8, 37, 1, rq, rs, fresh(warn), sizeof warn), 0);
+    for (int n = 0; n < 8; n++) {
+        int seen_max = 0;
+        for (int k = 0; k < 37; k++) {
+            int v = rq[n * 37 + k];
+            assert_true(v >= -127 && v <= 127);
+            seen_max |= v == 127 || v == -127;
+            assert_true(fabsf(r[n * 37 + k] - v * rs[n]) <= rs[n] * 0.5001f);
+        }
+        assert_true(seen_max); /* the largest |w| maps to +-127 */
+    }
+}
+
+static void test_weights_int4(void **state)
+{
+    (void)state;
+    char warn[256];
+    assert_int_equal(qb_int4_ngroups(5, 2), 3);
+    assert_int_equal(qb_int4_ngroups(4, 2), 2);
+    assert_int_equal(qb_int4_ngroups(5, 0), 1);
+    assert_int_equal(qb_int4_ngroups(5, 8), 1);
+    assert_int_equal(qb_int4_ngroups(64, 32), 2);
+    assert_int_equal(qb_int4_ngroups(65, 32), 3);
+    /* K = 5, G = 2 (not dividing K): groups [14, -7] [0, 0] [21] */
+    const float w[5] = {14.0f, -7.0f, 0.0f, 0.0f, 21.0f};
+    int8_t q[16];
+    float s[8];
+    assert_int_equal(qb_quant_w_int4(w, 1, 5, 2, q, s, fresh(warn), sizeof warn), 1);
+    assert_true(s[0] == 2.0f);
+    assert_true(s[1] == 1.0f);
+    assert_true(s[2] == 3.0f);
+    const int8_t want[5] = {7, -4, 0, 0, 7}; /* -3.5 -> -4 (even) */
+    assert_memory_equal(q, want, 5);
+    assert_non_null(strstr(warn, "1 all-zero group"));
+    /* never -8: max |w| = 8 comes from the negative side */
+    const float neg[2 * 3] = {-8.0f, 7.0f, 2.0f, 1.0f, -1.0f, 0.25f};
+    assert_int_equal(qb_quant_w_int4(neg, 2, 3, 0, q, s, fresh(warn), sizeof warn), 0);
+    assert_true(s[0] == 8.0f / 7.0f);
+    assert_int_equal(q[0], -7);
+    assert_int_equal(q[1], 6);  /* 7 / (8/7) = 6.125 */
+    assert_int_equal(q[2], 2);  /* 1.75 */
+    assert_true(s[1] == 1.0f / 7.0f);
+    assert_int_equal(q[3], 7);
+    assert_int_equal(q[4], -7);
+    assert_int_equal(q[5], 2); /* 0.25 / (1/7) = 1.75 */
+    /* 2 rows x K = 7, G = 3: scale[n * 3 + g], last group of one element */
+    float w2[14];
+    for (int i = 0; i < 14; i++)
+        w2[i] = (float)(i % 7 + 1) * (i < 7 ? 1.0f : -2.0f);
+    /* row 0: {1,2,3} {4,5,6} {7}; row 1: {-2,-4,-6} {-8,-10,-12} {-14} */
+    assert_int_equal(qb_quant_w_int4(w2, 2, 7, 3, q, s, fresh(warn), sizeof warn), 0);
+    const float ws[6] = {3.0f / 7, 6.0f / 7, 1.0f, 6.0f / 7, 12.0f / 7, 2.0f};
+    for (int i = 0; i < 6; i++)
+        assert_true(s[i] == ws[i]);
+    const int8_t wq[14] = {2, 5, 7, 5, 6, 7, 7, -2, -5, -7, -5, -6, -7, -7};
+    assert_memory_equal(q, wq, 14);
+    /* G >= K behaves as per channel */
+    float s_pc[2], s_big[2];
+    int8_t q_pc[14], q_big[14];
+    qb_quant_w_int4(w2, 2, 7, 0, q_pc, s_pc, NULL, 0);
+    qb_quant_w_int4(w2, 2, 7, 9, q_big, s_big, NULL, 0);
+    assert_memory_equal(q_pc, q_big, 14);
+    assert_memory_equal(s_pc, s_big, sizeof s_pc);
+    assert_true(s_pc[1] == 2.0f);
+    /* NaN weights */
+    const float nw[3] = {NAN, 7.0f, INFINITY};
+    assert_int_equal(qb_quant_w_int4(nw, 1, 3, 0, q, s, fresh(warn), sizeof warn), 1);
+    assert_true(s[0] == 1.0f);
+    assert_int_equal(q[0], 0);
+    assert_int_equal(q[1], 7);
+    assert_int_equal(q[2], 7);
+    assert_non_null(strstr(warn, "1 NaN"));
+}
+
+static void test_weights_binary(void **state)
+{
+    (void)state;
+    const float w[3 * 4] = {1, -2, 3, -4, 0, 0, 0, 0, NAN, 2, -INFINITY, 6};
+    float a[3];
+    qb_quant_w_binary(w, 3, 4, a);
+    assert_true(a[0] == 2.5f);
+    assert_true(a[1] == 0.0f);
+    assert_true(a[2] == 2.0f); /* (2 + 6) / 4: non-finite weights count as 0 */
+}
+
+/* ---- observers ---- */
+
+static void test_observer_percentile_hand(void **state)
+{
+    (void)state;
+    /* 4 bins over [-2, 2] holding 10, 20, 30, 40 values. p = 95:
+     * hi: rank 95 lies in bin 3 (60 before it): 1 + (95 - 60) / 40 = 1.875
+     * lo: rank 5 lies in bin 0: -2 + 5 / 10 = -1.5 */
+    float x[100];
+    int n = 0;
+    x[n++] = -2.0f;
+    while (n < 10)
+        x[n++] = -1.5f;
+    while (n < 30)
+        x[n++] = -0.5f;
+    while (n < 60)
+        x[n++] = 0.5f;
+    while (n < 99)
+        x[n++] = 1.5f;
+    x[n++] = 2.0f;
+    qb_observer *o = qb_observer_new(QB_CALIB_PERCENTILE, 95.0, 4);
+    assert_non_null(o);
+    qb_observer_pass1(o, x, 100);
+    assert_true(qb_observer_needs_pass2(o));
+    qb_observer_pass2(o, x, 50); /* in two pieces */
+    qb_observer_pass2(o, x + 50, 50);
+    float lo, hi;
+    char warn[256];
+    assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 0);
+    assert_near(lo, -1.5, 1e-6);
+    assert_near(hi, 1.875, 1e-6);
+    assert_int_equal(qb_observer_range(o, 1, &lo, &hi, fresh(warn), sizeof warn), 0);
+    assert_near(lo, -1.875, 1e-6);
+    assert_near(hi, 1.875, 1e-6);
+    qb_observer_free(o);
+    /* p = 100 gives the observed range */
+    o = qb_observer_new(QB_CALIB_PERCENTILE, 100.0, 4);
+    qb_observer_pass1(o, x, 100);
+    qb_observer_pass2(o, x, 100);
+    assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 0);
+    assert_near(lo, -2.0, 1e-6);
+    assert_near(hi, 2.0, 1e-6);
+    qb_observer_free(o);
+}
+
+static void test_observer_uniform(void **state)
+{
+    (void)state;
+    /* U[-1, 3]: every calibrator finds (nearly) the true range; the MSE
+     * optimum clips about width / (255 sqrt 3) per end (0.009 here) */
+    const size_t n = 100000;
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    rng_state = 12345;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(-1 + 4 * urand());
+    for (int k = 0; k < 4; k++) {
+        float lo, hi;
+        char warn[256];
+        assert_int_equal(calib_range((qb_calib)k, x, n, 0, &lo, &hi, fresh(warn), sizeof warn), 0);
+        assert_true(lo >= -1.0f && hi <= 3.0f);
+        assert_near(lo, -1.0, 0.02);
+        assert_near(hi, 3.0, 0.02);
+        assert_int_equal(calib_range((qb_calib)k, x, n, 1, &lo, &hi, fresh(warn), sizeof warn), 0);
+        assert_true(lo == -hi);
+        assert_near(hi, 3.0, 0.02);
+    }
+    free(x);
+}
+
+/* Gaussian N(0, 1) with a few large outliers: ranges and their ordering.
+ *   minmax      set by the outliers.
+ *   percentile  99.99 drops the top and bottom 0.01% (tens of values):
+ *               about 3.7 sigma, the outliers are far outside.
+ *   kl          the outliers are a negligible part of the |x| distribution,
+ *               so the threshold lands near the Gaussian's extent (4-5 sigma),
+ *               just above the percentile's.
+ *   mse         balances rounding noise inside (N s^2 / 12, growing with the
+ *               range squared) against the squared clipping error of the
+ *               outliers. With 2 outliers among 10^6 values clipping them is
+ *               cheap and the range shrinks to ~7 sigma (much smaller than
+ *               minmax, larger than kl); with 10 outliers among 10^5 their
+ *               clipping error dominates and mse keeps most of the range.
+ * Either way the mse range gives the smallest real quantization error. */
+static void test_observer_gauss_outliers(void **state)
+{
+    (void)state;
+    const struct {
+        size_t n;
+        int nout;
+        double mag;
+    } cfg[2] = {{1000000, 2, 20.0}, {100000, 10, 50.0}};
+    for (int c = 0; c < 2; c++) {
+        size_t n = cfg[c].n + (size_t)cfg[c].nout;
+        float *x = malloc(n * sizeof *x);
+        assert_non_null(x);
+        rng_state = 99 + (uint64_t)c;
+        for (size_t i = 0; i < cfg[c].n; i++)
+            x[i] = (float)gauss();
+        for (int i = 0; i < cfg[c].nout; i++)
+            x[cfg[c].n + (size_t)i] = (float)((i & 1 ? -1 : 1) * cfg[c].mag * (1 + 0.5 * urand()));
+        for (int sym = 0; sym < 2; sym++) {
+            float lo[4], hi[4];
+            double width[4], mse[4];
+            for (int k = 0; k < 4; k++) {
+                assert_int_equal(calib_range((qb_calib)k, x, n, sym, &lo[k], &hi[k], NULL, 0), 0);
+                width[k] = (double)hi[k] - lo[k];
+                mse[k] = data_mse(x, n, lo[k], hi[k], sym);
+            }
+            double mm = width[QB_CALIB_MINMAX], pc = width[QB_CALIB_PERCENTILE];
+            double ms = width[QB_CALIB_MSE], kl = width[QB_CALIB_KL];
+            assert_true(mm >= 2 * cfg[c].mag);
+            assert_true(pc > 2 * 3.0 && pc < 2 * 4.5);
+            assert_true(kl > pc && kl < 2 * 6.0);
+            assert_true(ms < mm);
+            if (c == 0) {
+                assert_true(ms > kl);
+                assert_true(ms < mm / 2);
+            } else {
+                assert_true(ms > 0.6 * mm);
+            }
+            for (int k = 0; k < 4; k++)
+                assert_true(mse[QB_CALIB_MSE] <= mse[k]);
+        }
+        free(x);
+    }
+}
+
+/* Skewed data (lognormal minus 1: min near -1, a long right tail): the
+ * mse range gives the smallest real quantization error of the four, and
+ * the asymmetric ranges keep lo near -1 (the tail does not drag it). */
+static void test_observer_skewed(void **state)
+{
+    (void)state;
+    const size_t n = 100000;
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    rng_state = 777;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(exp(gauss()) - 1);
+    for (int sym = 0; sym < 2; sym++) {
+        float lo[4], hi[4];
+        double mse[4];
+        for (int k = 0; k < 4; k++) {
+            assert_int_equal(calib_range((qb_calib)k, x, n, sym, &lo[k], &hi[k], NULL, 0), 0);
+            mse[k] = data_mse(x, n, lo[k], hi[k], sym);
+            if (!sym)
+                assert_true(lo[k] <= -0.9f && lo[k] >= -1.0f);
+        }
+        for (int k = 0; k < 4; k++)
+            assert_true(mse[QB_CALIB_MSE] <= mse[k]);
+        assert_true(hi[QB_CALIB_MSE] < hi[QB_CALIB_MINMAX]);
+    }
+    free(x);
+}
+
+/* KL on data that already lies on an int8 grid, with unequal counts
+ * (value k appears k % 7 + 1 times). One-signed data on 256 equally spaced
+ * values: with 256 levels (asymmetric quantizer) each level holds exactly
+ * one value at the full range, so Q = P, KL = 0 and T = max; with 128
+ * levels (symmetric quantizer) pairs of values are merged, KL > 0 and a
+ * smaller threshold wins. Signed data on 128 magnitudes: T = max for both. */
+static void test_observer_kl_grid(void **state)
+{
+    (void)state;
+    float x[256 * 8];
+    size_t n = 0;
+    for (int k = 0; k < 256; k++)
+        for (int r = 0; r <= k % 7; r++)
+            x[n++] = (float)k * 0.01f;
+    float lo, hi;
+    qb_observer *o = qb_observer_new(QB_CALIB_KL, 0, 0);
+    qb_observer_pass1(o, x, n);
+    qb_observer_pass2(o, x, n);
+    assert_int_equal(qb_observer_range(o, 0, &lo, &hi, NULL, 0), 0);
+    assert_true(lo == 0.0f && hi == 255.0f * 0.01f);
+    assert_int_equal(qb_observer_range(o, 1, &lo, &hi, NULL, 0), 0);
+    assert_true(hi < 255.0f * 0.01f && hi > 2.4f && lo == -hi);
+    qb_observer_free(o);
+    n = 0;
+    for (int k = 0; k < 128; k++)
+        for (int r = 0; r <= k % 7; r++) {
+            x[n++] = (float)k * 0.01f;
+            x[n++] = -(float)k * 0.01f;
+        }
+    o = qb_observer_new(QB_CALIB_KL, 0, 0);
+    qb_observer_pass1(o, x, n);
+    qb_observer_pass2(o, x, n);
+    for (int sym = 0; sym < 2; sym++) {
+        assert_int_equal(qb_observer_range(o, sym, &lo, &hi, NULL, 0), 0);
+        assert_true(lo == -127.0f * 0.01f && hi == 127.0f * 0.01f);
+    }
+    qb_observer_free(o);
+}
+
+/* ReLU-like one-sided data (half exact zeros): lo = 0 for every calibrator
+ * (asymmetric), hi within the data. */
+static void test_observer_relu(void **state)
+{
+    (void)state;
+    const size_t n = 100000;
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    rng_state = 4242;
+    float mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = gauss();
+        x[i] = g > 0 ? (float)g : 0.0f;
+        if (x[i] > mx)
+            mx = x[i];
+    }
+    for (int k = 0; k < 4; k++) {
+        float lo, hi;
+        assert_int_equal(calib_range((qb_calib)k, x, n, 0, &lo, &hi, NULL, 0), 0);
+        assert_true(lo == 0.0f);
+        assert_true(hi > 1.0f && hi <= mx);
+        if (k == QB_CALIB_MINMAX)
+            assert_true(hi == mx);
+        assert_int_equal(calib_range((qb_calib)k, x, n, 1, &lo, &hi, NULL, 0), 0);
+        assert_true(lo == -hi && hi > 1.0f);
+    }
+    free(x);
+}
+
+static void test_observer_edge_cases(void **state)
+{
+    (void)state;
+    float lo, hi;
+    char warn[256];
+    for (int k = 0; k < 4; k++) {
+        /* nothing seen */
+        qb_observer *o = qb_observer_new((qb_calib)k, 0, 0);
+        assert_non_null(o);
+        assert_int_equal(qb_observer_needs_pass2(o), k != QB_CALIB_MINMAX);
+        assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 1);
+        assert_true(lo == 0 && hi == 0);
+        assert_non_null(strstr(warn, "no finite values"));
+        /* only NaN / Inf */
+        const float bad[3] = {NAN, INFINITY, NAN};
+        qb_observer_pass1(o, bad, 3);
+        qb_observer_pass2(o, bad, 3);
+        assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 1);
+        assert_non_null(strstr(warn, "2 NaN and 1 Inf"));
+        assert_non_null(strstr(warn, "no finite values"));
+        qb_observer_free(o);
+
+        /* all zeros */
+        o = qb_observer_new((qb_calib)k, 0, 0);
+        const float z[4] = {0, 0, -0.0f, 0};
+        qb_observer_pass1(o, z, 4);
+        qb_observer_pass2(o, z, 4);
+        assert_int_equal(qb_observer_range(o, 1, &lo, &hi, fresh(warn), sizeof warn), 1);
+        assert_non_null(strstr(warn, "zero range"));
+        qb_qparams qp;
+        assert_int_equal(qb_qparams_from_range(lo, hi, 1, &qp, NULL, 0), 1);
+        assert_true(qp.scale == 1.0f);
+        qb_observer_free(o);
+
+        /* a constant: [0, 5] whatever the calibrator; NaN counted and skipped */
+        o = qb_observer_new((qb_calib)k, 0, 0);
+        const float c[4] = {5, 5, NAN, 5};
+        qb_observer_pass1(o, c, 4);
+        qb_observer_pass2(o, c, 4);
+        assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 1);
+        assert_true(lo == 0 && hi == 5);
+        assert_non_null(strstr(warn, "1 NaN and 0 Inf"));
+        float mn, mx;
+        uint64_t fin, nonfin;
+        qb_observer_stats(o, &mn, &mx, &fin, &nonfin);
+        assert_true(mn == 5 && mx == 5);
+        assert_int_equal(fin, 3);
+        assert_int_equal(nonfin, 1);
+        qb_observer_free(o);
+    }
+    /* pass 2 forgotten: minmax range, with a warning */
+    const float d[5] = {-1, 0.5f, 2, 3, -0.25f};
+    qb_observer *o = qb_observer_new(QB_CALIB_MSE, 0, 0);
+    qb_observer_pass1(o, d, 5);
+    assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 1);
+    assert_true(lo == -1 && hi == 3);
+    assert_non_null(strstr(warn, "pass 2"));
+    /* values outside the pass-1 range in pass 2 are counted */
+    const float out[2] = {10, -10};
+    qb_observer_pass2(o, d, 5);
+    qb_observer_pass2(o, out, 2);
+    assert_int_equal(qb_observer_range(o, 0, &lo, &hi, fresh(warn), sizeof warn), 1);
+    assert_non_null(strstr(warn, "2 pass-2 values outside"));
+    qb_observer_free(o);
+    /* unknown kind */
+    assert_null(qb_observer_new((qb_calib)7, 0, 0));
+}
+
+/* Same data, same result, bit for bit (histogram calibrators included). */
+static void test_observer_deterministic(void **state)
+{
+    (void)state;
+    const size_t n = 20000;
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    rng_state = 5;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(gauss() * 2 + 0.5);
+    for (int k = 0; k < 4; k++) {
+        float l1, h1, l2, h2;
+        calib_range((qb_calib)k, x, n, 0, &l1, &h1, NULL, 0);
+        calib_range((qb_calib)k, x, n, 0, &l2, &h2, NULL, 0);
+        assert_memory_equal(&l1, &l2, sizeof l1);
+        assert_memory_equal(&h1, &h2, sizeof h1);
+        assert_true(l1 < 0 && h1 > 0);
+    }
+    free(x);
+}
+
+/* ---- metrics ---- */
+
+static void test_metrics_identical(void **state)
+{
+    (void)state;
+    const float r[2 * 3] = {1, 2, 3, 5, -1, 0};
+    const int32_t labels[2] = {2, 1};
+    qb_metrics_acc a;
+    qb_metrics m;
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, r, r, labels, 2, 3);
+    qb_metrics_finish(&a, &m);
+    assert_int_equal(m.samples, 2);
+    assert_true(isinf(m.sqnr_db) && m.sqnr_db > 0);
+    assert_near(m.agreement, 100.0, 0);
+    assert_near(m.kl_div, 0.0, 0);
+    assert_near(m.cosine, 1.0, 1e-12);
+    assert_near(m.max_abs_err, 0.0, 0);
+    assert_near(m.top1, 50.0, 0);
+    assert_near(m.ref_top1, 50.0, 0);
+    assert_near(m.drop_pt, 0.0, 0);
+    assert_true(isinf(qb_sqnr_db(r, r, 6)));
+}
+
+static void test_metrics_shifted(void **state)
+{
+    (void)state;
+    /* q = ref + 0.5 on every logit: sum ref^2 = 30, sum err^2 = 4 * 0.25 = 1
+     * -> SQNR = 10 log10(30) = 14.771 dB; softmax is shift invariant -> KL 0;
+     * cosine = (30 + 0.5 * 10) / sqrt(30 * 41) = 35 / sqrt(1230) = 0.997965 */
+    const float r[4] = {1, 2, 3, 4}, q[4] = {1.5f, 2.5f, 3.5f, 4.5f};
+    qb_metrics_acc a;
+    qb_metrics m;
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, r, q, NULL, 1, 4);
+    qb_metrics_finish(&a, &m);
+    assert_near(m.sqnr_db, 10 * log10(30.0), 1e-9);
+    assert_near(m.sqnr_db, 14.771213, 1e-6);
+    assert_near(m.kl_div, 0.0, 1e-12);
+    assert_near(m.cosine, 35.0 / sqrt(30.0 * 41.0), 1e-12);
+    assert_near(m.cosine, 0.9979654, 1e-7);
+    assert_near(m.max_abs_err, 0.5, 0);
+    assert_near(m.agreement, 100.0, 0);
+    /* labels NULL: no accuracy */
+    assert_true(isnan(m.top1));
+    assert_true(isnan(m.ref_top1));
+    assert_true(isnan(m.drop_pt));
+    assert_near(qb_sqnr_db(r, q, 4), 14.771213, 1e-6);
+    const float r2[2] = {3, 4}, z[2] = {0, 0}, t[2] = {3, 3};
+    assert_near(qb_sqnr_db(r2, z, 2), 0.0, 1e-12);          /* 25 / 25 */
+    assert_near(qb_sqnr_db(r2, t, 2), 10 * log10(25.0), 1e-12); /* 25 / 1 */
+}
+
+static void test_metrics_kl_accuracy(void **state)
+{
+    (void)state;
+    /* KL((1/2, 1/2) || (3/4, 1/4)) = 0.5 ln(4/3) = 0.1438410 nats */
+    const float r[2] = {0, 0}, q[2] = {(float)log(3.0), 0};
+    qb_metrics_acc a;
+    qb_metrics m;
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, r, q, NULL, 1, 2);
+    qb_metrics_finish(&a, &m);
+    assert_near(m.kl_div, 0.5 * log(4.0 / 3.0), 1e-7);
+    /* ref argmax ties -> first (0); q argmax 0: agreement */
+    assert_near(m.agreement, 100.0, 0);
+
+    /* 4 samples, 3 classes, over two batches:
+     *   ref argmax 0, 1, 2, 0   labels 0, 1, 2, 2 -> ref correct 3 (75%)
+     *   q   argmax 0, 2, 2, 1                     -> q correct 2 (50%)
+     *   agreement: samples 0 and 2 -> 50% */
+    const float ref[4 * 3] = {3, 1, 0, 0, 2, 1, 0, 0, 1, 5, 5, 0};
+    const float qq[4 * 3] = {2, 1, 0, 0, 1, 2, 0, 0, 1, 4, 5, 0};
+    const int32_t lab[4] = {0, 1, 2, 2};
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, ref, qq, lab, 3, 3);
+    qb_metrics_add(&a, ref + 9, qq + 9, lab + 3, 1, 3);
+    qb_metrics_finish(&a, &m);
+    assert_int_equal(m.samples, 4);
+    assert_near(m.ref_top1, 75.0, 0);
+    assert_near(m.top1, 50.0, 0);
+    assert_near(m.drop_pt, 25.0, 0);
+    assert_near(m.agreement, 50.0, 0);
+    assert_near(m.max_abs_err, 1.0, 0);
+    /* sum ref^2 = 10 + 5 + 1 + 50 = 66; err^2 = 1 + 1 + 1 + 0 + 0 + 0 + 1 = 4 */
+    assert_near(m.sqnr_db, 10 * log10(66.0 / 4.0), 1e-9);
+    assert_true(m.kl_div > 0);
+    assert_int_equal(qb_argmax(ref + 9, 3), 0);
+
+    /* nothing added: NaN everywhere */
+    qb_metrics_init(&a);
+    qb_metrics_finish(&a, &m);
+    assert_int_equal(m.samples, 0);
+    assert_true(isnan(m.agreement) && isnan(m.sqnr_db) && isnan(m.top1) && isnan(m.kl_div));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_calib_names),
+        cmocka_unit_test(test_quantize_ties_saturation),
+        cmocka_unit_test(test_qparams_known_ranges),
+        cmocka_unit_test(test_qparams_degenerate),
+        cmocka_unit_test(test_fake_quant_ste),
+        cmocka_unit_test(test_weights_int8),
+        cmocka_unit_test(test_weights_int4),
+        cmocka_unit_test(test_weights_binary),
+        cmocka_unit_test(test_observer_percentile_hand),
+        cmocka_unit_test(test_observer_uniform),
+        cmocka_unit_test(test_observer_gauss_outliers),
+        cmocka_unit_test(test_observer_skewed),
+        cmocka_unit_test(test_observer_kl_grid),
+        cmocka_unit_test(test_observer_relu),
+        cmocka_unit_test(test_observer_edge_cases),
+        cmocka_unit_test(test_observer_deterministic),
+        cmocka_unit_test(test_metrics_identical),
+        cmocka_unit_test(test_metrics_shifted),
+        cmocka_unit_test(test_metrics_kl_accuracy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
