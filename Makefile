@@ -69,7 +69,7 @@ TEST_LIBS = -L/usr/lib/aarch64-linux-gnu -Wl,-rpath,/usr/lib/aarch64-linux-gnu -
 endif
 endif
 
-.PHONY: all test test-unit test-onnx fuzz-onnx fuzz-idx test-arm demo bench clean
+.PHONY: all test test-unit test-onnx fuzz-onnx fuzz-idx fuzz-sweep test-arm demo bench clean
 all: qbench
 
 $(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
@@ -90,6 +90,8 @@ $(BUILD)/harness/%.o: QB_CFLAGS += -I$(GEN) -fopenmp
 $(BUILD)/harness/report/meta.o: QB_CFLAGS += -DQB_CFLAGS_STR='"$(CFLAGS)"'
 # training loops (BN, pooling, im2col) have runtime trip counts: let -O2 vectorize them with epilogues
 $(BUILD)/harness/train/%.o: QB_CFLAGS += -fvect-cost-model=dynamic
+# qops: the int16 dot products of QLinearConv/ConvInteger/QLinearMatMul/MatMulInteger (about 3x faster)
+$(BUILD)/harness/graph/ops_qlinear.o: QB_CFLAGS += -fvect-cost-model=dynamic
 
 qbench: $(BUILD)/qbench
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
@@ -150,9 +152,17 @@ $(BUILD)/tests/test_data $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/t
 $(BUILD)/tests/test_qops: $(BUILD)/tests/test_qops.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# qdq: quantized-model export, fusion at load, the com.qbench operators.
+$(BUILD)/tests/test_qdq: $(BUILD)/tests/test_qdq.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
 QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,quant/qparams.o quant/observer.o quant/weights.o eval/metrics.o)
 $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
+# Quantized models on the model engine: by-hand Gemm, cross-ISA bit-exactness, pipeline, mixed, QAT hooks.
+$(BUILD)/tests/test_qmodel: $(BUILD)/tests/test_qmodel.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # The sweep harness: scenarios, plan, results CSV, statistics, energy, counters.
@@ -187,12 +197,20 @@ fuzz-idx:
 		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_idx
 	build-fuzz/tests/fuzz_idx -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/
 
+# Fuzz target for the sweep parsers: scenario INI, results CSV, energy table, cachegrind output.
+$(BUILD)/tests/fuzz_sweep: $(BUILD)/tests/fuzz_sweep.o $(GRAPH_TEST_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
+fuzz-sweep:
+	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_sweep
+	build-fuzz/tests/fuzz_sweep -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/
+
 test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
 TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
-	$(BUILD)/tests/test_qops $(BUILD)/tests/test_sweep
+	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq
 
 # CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).

@@ -31,6 +31,9 @@ static const struct {
     {"eval", qb_verb_eval,
      "eval MODEL.onnx -d DATASET [--data-dir DIR] [-i ISA] [--csv]\n"
      "                                top-1 accuracy on the dataset's test images"},
+    {"quantize", qb_verb_quantize,
+     "quantize MODEL.onnx -p PREC [--method M] -d DATASET -o OUT.onnx [--calib N] [--group G] [--binary-all] ...\n"
+     "                                calibrate and write the quantized model (int8 QDQ, fp16, com.qbench int4/binary)"},
     {"sweep", qb_verb_sweep,
      "sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU]\n"
      "                                run a scenario's cells, one CSV row each (results.csv + results.meta.txt)"},

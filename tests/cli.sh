@@ -134,7 +134,8 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     expect_msg 2 "TensorProto" "model given as input tensor" -- run "$T/good.onnx" --input "$T/good.onnx" -o "$T/out"
     expect 2 "no inputs" -- run "$T/good.onnx" -o "$T/out"
     expect 2 "no -o" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4
-    expect 2 "quantized precision not yet" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p int8-tensor
+    expect 0 "run quantized (seeded calibration inputs)" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p int8-tensor
+    expect_msg 2 "ptq-best" "run: bad method" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p int8-tensor --method ptq-best
     expect 2 "unknown isa" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -i sse9
     expect 2 "inspect without a model" -- inspect
     if ! "$QB" kernels --csv | grep -q '^fp32,neon,.*,yes,'; then
@@ -210,7 +211,43 @@ expect 0 "eval it, csv" -- eval "$T/syn.onnx" -d synthetic --csv
     echo "FAIL: eval --csv row"; fails=$((fails + 1)); }
 expect_msg 2 "does not take" "eval: images of another shape" -- eval "$T/syn.onnx" -d small --data-dir "$T/small"
 expect_msg 2 "nope.onnx" "eval: missing model" -- eval "$T/nope.onnx" -d synthetic
+# quantized evaluation (issue 5): every precision and calibrator runs; bad values are refused
+for p in fp16 int8-tensor int8-channel int4 binary; do
+    expect 0 "eval -p $p" -- eval "$T/syn.onnx" -d synthetic -p "$p" --limit 200 --calib 64
+done
+for m in ptq-minmax ptq-percentile ptq-mse ptq-kl; do
+    expect 0 "eval --method $m" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --method "$m" --limit 200 --calib 64
+done
+"$QB" eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-kl --limit 200 --calib 64 --csv | sed -n 2p |
+    grep -Eq ',synthetic,int8-channel,ptq-kl,[a-z0-9]+,1,100,ok,.*,200,[0-9.]+,[0-9.]+,-?[0-9.]+,[0-9.]+,[0-9.]+,' || {
+    echo "FAIL: eval -p int8-channel --csv row"; fails=$((fails + 1)); }
+"$QB" eval "$T/syn.onnx" -d synthetic -p int8-channel --limit 200 --calib 64 --per-layer | grep -q "propagated dB" || {
+    echo "FAIL: eval --per-layer table"; fails=$((fails + 1)); }
+"$QB" eval "$T/syn.onnx" -d synthetic -p mixed --limit 200 --calib 64 --val 200 | grep -q "mixed plan (budget 1.00 pt" || {
+    echo "FAIL: eval -p mixed plan"; fails=$((fails + 1)); }
+expect 0 "eval seeded inputs without labels" -- eval "$T/syn.onnx" -d none -p int8-channel --limit 50 --calib 32
+expect_msg 2 "ptq-best" "eval: unknown method" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-best
+expect_msg 2 "takes method none" "eval: fp16 with a calibrator" -- eval "$T/syn.onnx" -d synthetic -p fp16 --method ptq-kl
+expect_msg 2 "int7" "eval: unknown precision" -- eval "$T/syn.onnx" -d synthetic -p int7
+expect_msg 2 "bad value" "eval: bad percentile" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --percentile 101
+expect_msg 2 "bad --group" "eval: bad int4 group" -- eval "$T/syn.onnx" -d synthetic -p int4 --group 48
 expect 2 "eval: no model" -- eval -d synthetic
+
+# ---- qbench quantize (qdq): export of quantized models ----
+expect_msg 2 "bad precision 'int7'" "quantize: bad precision" -- quantize "$T/syn.onnx" -p int7 -d synthetic -o "$T/q.onnx"
+expect_msg 2 "bad precision 'fp32'" "quantize: fp32 is not quantized" -- quantize "$T/syn.onnx" -p fp32 -d synthetic -o "$T/q.onnx"
+expect_msg 2 "unknown method 'ptq-best'" "quantize: bad method" -- quantize "$T/syn.onnx" -p int8-channel --method ptq-best -d synthetic -o "$T/q.onnx"
+expect_msg 2 "nope.onnx" "quantize: missing model" -- quantize "$T/nope.onnx" -p int8-channel -d synthetic -o "$T/q.onnx"
+printf 'not a model' >"$T/notonnx.onnx"
+expect_msg 2 "not an ONNX model" "quantize: a model that is not ONNX" -- quantize "$T/notonnx.onnx" -p int8-channel -d synthetic -o "$T/q.onnx"
+expect_msg 2 "missing -o" "quantize: no output" -- quantize "$T/syn.onnx" -p int8-channel -d synthetic
+expect_msg 2 "takes method none" "quantize: fp16 with a calibrator" -- quantize "$T/syn.onnx" -p fp16 --method ptq-minmax -d synthetic -o "$T/q.onnx"
+expect_msg 2 "cannot write" "quantize: unwritable output" -- quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 16 -o /proc/qb-none/q.onnx
+expect 0 "quantize int8-channel" -- quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 32 -o "$T/q8.onnx"
+expect 0 "inspect the QDQ model" -- inspect "$T/q8.onnx"
+expect 0 "eval the QDQ model" -- eval "$T/q8.onnx" -d synthetic --limit 200
+expect 0 "quantize binary" -- quantize "$T/syn.onnx" -p binary -d synthetic --calib 32 -o "$T/qb.onnx"
+expect 0 "inspect the binary model" -- inspect "$T/qb.onnx"
 
 # an ISA this CPU lacks: exit 2 naming the missing feature
 if ! "$QB" kernels --csv | grep -q '^fp32,neon,.*,yes,'; then

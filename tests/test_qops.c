@@ -459,6 +459,19 @@ static void test_matmul_integer(void **st)
     run(g, NULL);
     expect_int(g, 0, QB_DT_INT32, "2x2x2", (const int32_t[]){3, 4, 3, 4, 3, 4, 3, 4}, 8);
     qb_graph_free(g);
+    /* the int32 accumulator wraps: 40000 * 255 * 255 = 2601000000 = -1693967296 mod 2^32 */
+    int64_t k = 40000, d1k[2] = {1, 40000}, dk1[2] = {40000, 1};
+    uint8_t *ones = malloc((size_t)k);
+    memset(ones, 255, (size_t)k);
+    g = new_graph();
+    add_t(g, "A", QB_DT_UINT8, 2, d1k, ones);
+    add_t(g, "B", QB_DT_UINT8, 2, dk1, ones);
+    add_n(g, "MatMulInteger", "A,B", "y");
+    add_output(g, "y");
+    run(g, NULL);
+    expect_int(g, 0, QB_DT_INT32, "1x1", (const int32_t[]){-1693967296}, 1);
+    qb_graph_free(g);
+    free(ones);
 }
 
 static void test_qlinear_matmul(void **st)
@@ -841,6 +854,15 @@ static void test_bad_inputs(void **st)
 
 int main(void)
 {
+    const char *ops[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
+                         "QLinearMatMul", "ConvInteger", "QLinearConv", "Min", "Max", "Round", "ReduceMin",
+                         "ReduceMax"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!qb_op_find(ops[i])) {
+            fprintf(stderr, "test_qops: operator %s is not registered (the op table and typed_ops list in "
+                    "harness/graph/exec.c must name qb_ops_quant, qb_ops_qlinear, qb_ops_minmax)\n", ops[i]);
+            return 1;
+        }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_saturate),
         cmocka_unit_test(test_quantize_per_tensor),

@@ -97,24 +97,24 @@ static void before_layer(qb_graph *g, int node, void *ctx);
 static void after_node(qb_graph *g, int node, void *ctx)
 {
     layer_ctx *lc = ctx;
-    /* feed the next layer its FP32 input before it runs (isolated mode) */
+    int li = node < g->nnodes ? lc->layer_of_node[node] : -1;
+    if (li >= 0) {
+        const qb_layer_info *l = &lc->c->layers[li];
+        const float *x = g->tensors[l->in_t]->data, *y = g->tensors[l->out_t]->data;
+        if (lc->recording) {
+            memcpy(lc->ref_in[li], x, lc->in_n[li] * sizeof(float));
+            memcpy(lc->ref_out[li], y, lc->out_n[li] * sizeof(float));
+        } else {
+            for (size_t i = 0; i < lc->out_n[li]; i++) {
+                double r = lc->ref_out[li][i], d = r - y[i];
+                lc->sig[li] += r * r;
+                lc->err[li] += d * d;
+            }
+        }
+    }
+    /* then feed the next layer its FP32 input before it runs (isolated mode) */
     if (!lc->recording && lc->isolate)
         before_layer(g, node + 1, ctx);
-    int li = node < g->nnodes ? lc->layer_of_node[node] : -1;
-    if (li < 0)
-        return;
-    const qb_layer_info *l = &lc->c->layers[li];
-    const float *x = g->tensors[l->in_t]->data, *y = g->tensors[l->out_t]->data;
-    if (lc->recording) {
-        memcpy(lc->ref_in[li], x, lc->in_n[li] * sizeof(float));
-        memcpy(lc->ref_out[li], y, lc->out_n[li] * sizeof(float));
-        return;
-    }
-    for (size_t i = 0; i < lc->out_n[li]; i++) {
-        double r = lc->ref_out[li][i], d = r - y[i];
-        lc->sig[li] += r * r;
-        lc->err[li] += d * d;
-    }
 }
 
 /* Isolated mode: overwrite the input of the layer at `node` (if any)
@@ -157,6 +157,7 @@ int qb_per_layer_sqnr(const char *model_path, qb_graph *gq, const qb_calibration
         qb_graph_free(gq2);
         return -1;
     }
+    gq->no_int8_links = gq2->no_int8_links = 1; /* every layer output is read as floats */
     if (qb_runner_open(&rq[0], gq, batch, isa, e)) { /* frees gq */
         qb_runner_close(&rr);
         qb_graph_free(gq2);

@@ -13,11 +13,13 @@
 #include <time.h>
 
 #include "harness/graph/ops.h"
+#include "harness/graph/qlayer.h"
 
 #define ALIGN 64
 
 static const qb_opdef *const tables[] = {qb_ops_elem, qb_ops_shape, qb_ops_conv, qb_ops_gemm, qb_ops_reduce,
-                                         qb_ops_qbench /* qdq */};
+                                         qb_ops_qbench /* qdq */,
+                                         qb_ops_quant, qb_ops_qlinear, qb_ops_minmax /* qops (registered by qdq) */};
 
 const qb_opdef *qb_op_find(const char *op)
 {
@@ -425,13 +427,36 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         }
         out_nhwc[i] = ok && consumers > 0;
     }
+    /* Quantized int8 convs whose NHWC output goes only to int8 convs
+     * reading it in the same grid hand it on as int8 (no dequantize /
+     * quantize in between); QB_NO_INT8_LINKS=1 or g->no_int8_links keeps
+     * floats (per-layer comparison reads every layer's output as floats). */
+    const char *nl = getenv("QB_NO_INT8_LINKS");
+    int links = !g->no_int8_links && !(nl && *nl && strcmp(nl, "0"));
+    for (int i = 0; i < g->nnodes && links; i++) {
+        qb_node *n = &g->nodes[i];
+        if (!out_nhwc[i] || !n->q)
+            continue;
+        int t = n->write_to >= 0 ? n->write_to : n->out[0], ok = 1;
+        for (int j = 0; j < g->nnodes && ok; j++) {
+            const qb_node *c = &g->nodes[j];
+            if (c->folded)
+                continue;
+            for (int k = 0; k < c->nin; k++)
+                if (c->in[k] == t)
+                    ok &= qb_qlayer_int8_link(n, c);
+        }
+        if (ok)
+            out_nhwc[i] |= 2;
+    }
     int rc = 0;
     for (int i = 0; i < g->nnodes && !rc; i++) {
         qb_node *n = &g->nodes[i];
         if (n->folded || strcmp(n->op, "Conv"))
             continue;
         int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;
-        int nhwc = (p >= 0 && out_nhwc[p]) | out_nhwc[i] << 1;
+        int in_link = p >= 0 && (out_nhwc[p] & 2);
+        int nhwc = (p >= 0 && out_nhwc[p] != 0) | (out_nhwc[i] != 0) << 1 | in_link << 2 | ((out_nhwc[i] & 2) != 0) << 3;
         if (nhwc)
             rc = qb_conv_set_layout(g, n, nhwc, e);
     }
@@ -444,7 +469,10 @@ static int choose_layouts(qb_graph *g, qb_err *e)
  * run on float32 only and get other types only when folded. */
 static const char *const typed_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Clip", "MaxPool", "Cast", "Identity",
                                         "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose",
-                                        "Concat", "Gather", "Slice", "Constant", "Shape", NULL};
+                                        "Concat", "Gather", "Slice", "Constant", "Shape",
+                                        /* qops (added by qdq): integer tensors at run time */
+                                        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+                                        "QLinearMatMul", "QLinearConv", "MatMulInteger", "ConvInteger", NULL};
 /* Operators that accept zero-sized inputs (ONNX allows 0 dimensions). */
 static const char *const zero_ok_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Clip", "Relu", "Sigmoid", "Tanh",
                                           "Sqrt", "LeakyRelu", "HardSigmoid", "HardSwish", "Cast", "Identity",

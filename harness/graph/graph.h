@@ -47,7 +47,7 @@ typedef enum qb_tkind {
 
 /* Error text filled by every fallible call (one line, no newline). */
 typedef struct qb_err {
-    char msg[512]; /* the message */
+    char msg[1024]; /* the message */
 } qb_err;
 
 typedef struct qb_tensor {
@@ -167,6 +167,7 @@ typedef struct qb_graph {
     int profile;             /* time each node */
     int no_fold_bn;          /* nonzero: keep BatchNormalization nodes (tests) */
     int nchw_only;           /* nonzero: no NHWC between convolutions (tests, QB_NCHW_ONLY=1) */
+    int no_int8_links;       /* nonzero: quantized convs hand on floats, never int8 (per-layer analysis, QB_NO_INT8_LINKS=1) */
     double kernel_ms_acc;    /* kernel time of the node being run (profile) */
     /* Called after each node has run (calibration, per-layer comparison):
      * its inputs and outputs are still valid then. NULL: none. */

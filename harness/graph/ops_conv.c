@@ -123,6 +123,8 @@ typedef struct conv_state {
     int pointwise;       /* 1x1 kernel, stride 1, no padding: im2col is a transpose */
     int in_nhwc;         /* input kept NHWC by the previous conv: K ordered (kz, ky, kx, c) */
     int out_nhwc;        /* output written NHWC for the next conv(s) */
+    int in_i8;           /* quantized: the NHWC input is already int8 in this node's input grid */
+    int out_i8;          /* quantized: the NHWC output stays int8 (every consumer reads it so) */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -375,24 +377,31 @@ static void transpose(float *dst, size_t ldd, const float *src, size_t lds, int6
 }
 
 /* im2col from an NHWC image: row p, columns (kz, ky, kx, c) with the
- * group's channels contiguous, so each tap is one copy of cg floats. */
-static void im2col_nhwc(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K)
+ * group's channels contiguous, so each tap is one copy of cg elements of
+ * es bytes (float, or int8 for a quantized int8 link); padding is the
+ * byte pad repeated (0 for float zeros, the zero point for int8). */
+static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, void *Av, int64_t K, size_t es,
+                        int pad)
 {
+    const char *x = xv;
+    char *A = Av;
     int64_t C = w->c, p = 0;
+    size_t row_bytes = (size_t)cg * es;
     for (int64_t oz = 0; oz < w->out[0]; oz++)
         for (int64_t oy = 0; oy < w->out[1]; oy++)
             for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
-                float *row = A + p * K;
+                char *row = A + (size_t)(p * K) * es;
                 for (int64_t kz = 0; kz < w->k[0]; kz++) {
                     int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
                     for (int64_t ky = 0; ky < w->k[1]; ky++) {
                         int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                        for (int64_t kx = 0; kx < w->k[2]; kx++, row += cg) {
+                        for (int64_t kx = 0; kx < w->k[2]; kx++, row += row_bytes) {
                             int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
                             if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1] || ix < 0 || ix >= w->in[2])
-                                memset(row, 0, cg * sizeof(float));
+                                memset(row, pad, row_bytes);
                             else
-                                memcpy(row, x + ((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0, cg * sizeof(float));
+                                memcpy(row, x + (size_t)(((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0) * es,
+                                       row_bytes);
                         }
                     }
                 }
@@ -404,6 +413,8 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     conv_state *s = n->state;
     int in = nhwc & 1;
     s->out_nhwc = (nhwc >> 1) & 1;
+    s->in_i8 = (nhwc >> 2) & 1;
+    s->out_i8 = (nhwc >> 3) & 1;
     n->nhwc = nhwc;
     if (in != s->in_nhwc) {
         s->in_nhwc = in;
@@ -422,20 +433,22 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         return; /* shapes were checked at prepare: packing cannot fail */
     const win *w = &s->w;
     int64_t ivol = w->in[0] * w->in[1] * w->in[2];
+    size_t xes = s->in_i8 ? 1 : sizeof(float), yes = s->out_i8 ? 1 : sizeof(float); /* element bytes */
     float *sc = scratch;
+    void *qsc = (char *)scratch + s->qscratch_off;
     for (int64_t b = 0; b < w->n; b++) {
-        const float *xb = (const float *)x->data + b * w->c * ivol;
-        float *yb = (float *)y->data + b * s->cout * s->pix;
+        const char *xb = (const char *)x->data + (size_t)(b * w->c * ivol) * xes;
+        char *yb = (char *)y->data + (size_t)(b * s->cout * s->pix) * yes;
         if (s->dw) {
             int64_t C = s->cout, hw = ivol;
-            float *xn = s->in_nhwc ? (float *)xb : sc, *yn = s->out_nhwc ? yb : sc + hw * C;
+            void *xn = s->in_nhwc ? (void *)xb : sc, *yn = s->out_nhwc ? (void *)yb : sc + hw * C;
             if (!s->in_nhwc)
-                transpose(xn, (size_t)C, xb, (size_t)hw, C, hw);
+                transpose(xn, (size_t)C, (const float *)xb, (size_t)hw, C, hw);
             qb_dw_args a = {.h = (int)w->in[1], .w = (int)w->in[2], .c = (int)C, .stride = (int)w->s[1],
                             .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
                             .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
             if (n->q) {
-                qb_qlayer_dw(g, n, &s->packs[0], &a, (char *)scratch + s->qscratch_off);
+                qb_qlayer_dw(g, n, &s->packs[0], &a, s->in_i8, s->out_i8, qsc);
             } else {
                 double t0 = g->profile ? qb_now_ms() : 0;
                 s->packs[0].kernel->run.dw(&s->packs[0], &a);
@@ -443,29 +456,29 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                     g->kernel_ms_acc += qb_now_ms() - t0;
             }
             if (!s->out_nhwc)
-                transpose(yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
+                transpose((float *)yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
             continue;
         }
         int64_t cg = w->c / s->group, cog = s->cout / s->group;
         float *A = sc, *C = sc + s->pix * s->kk;
         for (int64_t gi = 0; gi < s->group; gi++) {
-            const float *a_ptr = A;
+            const void *a_ptr = A;
             size_t lda = (size_t)s->kk;
             if (s->in_nhwc && s->pointwise) { /* the NHWC input is A itself */
-                a_ptr = xb + gi * cg;
+                a_ptr = xb + (size_t)(gi * cg) * xes;
                 lda = (size_t)w->c;
             } else if (s->in_nhwc) {
-                im2col_nhwc(xb, w, gi * cg, cg, A, s->kk);
+                im2col_nhwc(xb, w, gi * cg, cg, A, s->kk, xes, s->in_i8 ? (int8_t)n->q->in_zero : 0);
             } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
-                transpose(A, (size_t)s->kk, xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
+                transpose(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
             } else {
-                im2col(xb, w, gi * cg, cg, A, s->kk);
+                im2col((const float *)xb, w, gi * cg, cg, A, s->kk);
             }
-            float *c_ptr = s->out_nhwc ? yb + gi * cog : C;
+            void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog) * yes) : C;
             size_t ldc = (size_t)(s->out_nhwc ? s->cout : cog);
             if (n->q) {
-                qb_qlayer_gemm(g, n, &s->packs[gi], (int)s->pix, a_ptr, lda, c_ptr, ldc, (int)(gi * cog),
-                               (char *)scratch + s->qscratch_off);
+                qb_qlayer_gemm(g, n, &s->packs[gi], (int)s->pix, a_ptr, lda, s->in_i8, c_ptr, ldc, s->out_i8,
+                               (int)(gi * cog), qsc);
             } else {
                 qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
                                   .f_min = n->f_min, .f_max = n->f_max};
@@ -475,7 +488,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                     g->kernel_ms_acc += qb_now_ms() - t0;
             }
             if (!s->out_nhwc)
-                transpose(yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
+                transpose((float *)yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
         }
     }
     if (!s->packed_ok)

@@ -89,7 +89,7 @@ static void qscratch(qb_node *n, gemm_state *s)
 static void run_packed(qb_graph *g, qb_node *n, gemm_state *s, const float *a, float *y, void *scratch)
 {
     if (n->q) {
-        qb_qlayer_gemm(g, n, &s->pack, (int)s->m, a, (size_t)s->k, y, (size_t)s->n, 0,
+        qb_qlayer_gemm(g, n, &s->pack, (int)s->m, a, (size_t)s->k, 0, y, (size_t)s->n, 0, 0,
                        (char *)scratch + s->qscratch_off);
         return;
     }

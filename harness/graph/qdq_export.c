@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness/graph/qdq.h"
+#include "harness/quant/quant.h"
 
 enum { L_CONV, L_GEMM, L_MATMUL };
 
@@ -152,6 +153,18 @@ static int output_qdq(qb_graph *g, const layer *L, float s, int32_t z, qb_err *e
         qb_errf(e, "%s: layer '%s': its output '%s' is missing in the re-read model", g->file, pn->name, name);
         return -1;
     }
+    /* already followed by the same QuantizeLinear alone (a re-exported QDQ model): nothing to add */
+    int readers = 0, qi = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] == t)
+                readers++, qi = i;
+    float qs;
+    int32_t qz;
+    if (readers == 1 && !qb_node_attr(NODE(g, qi), "axis") && !strcmp(NODE(g, qi)->op, "QuantizeLinear") &&
+        NODE(g, qi)->nin >= 3 && NODE(g, qi)->in[0] == t && !scalar_f(g, NODE(g, qi)->in[1], &qs) &&
+        !scalar_i8(g, NODE(g, qi)->in[2], &qz) && qs == s && qz == z && qb_qdq_uses(g, t) == 1)
+        return 0;
     int tf = qb_qdq_tensor(g, name, "_float", QB_DT_FLOAT, 0, NULL, 0);
     NODE(g, p)->out[slot] = tf;
     add_qdq(g, tf, t, s, z, name);
@@ -475,14 +488,11 @@ int qb_qdq_save(const qb_graph *pg, const char *path, qb_err *e)
         return -1;
     free(g->file);
     g->file = strdup(pg->file);
-    for (int i = 0; i < g->noutputs; i++) { /* output types and shapes as prepared */
+    for (int i = 0; i < g->noutputs; i++) { /* output types as prepared; no shape (its batch was the runner's) */
         qb_tensor *t = g->tensors[g->outputs[i]];
         int pt = qb_graph_find(pg, t->name);
-        if (pt >= 0) {
-            const qb_tensor *p = pg->tensors[pt];
-            t->dtype = p->dtype, t->ndim = p->ndim, t->has_shape = p->has_shape;
-            memcpy(t->dims, p->dims, sizeof t->dims);
-        }
+        t->dtype = pt >= 0 ? pg->tensors[pt]->dtype : QB_DT_FLOAT;
+        t->has_shape = 0;
     }
     qdq_cache cache = {0};
     int rc = 0, n0 = g->nnodes;

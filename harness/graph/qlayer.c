@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "harness/graph/ops.h"
 #include "harness/graph/qlayer.h"
@@ -128,7 +131,8 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
     if (q->run_prec == QB_PREC_FP16 && depthwise) {
         q->kernel = pick(g, QB_OP_DWCONV3X3, QB_PREC_FP32);
     } else {
-        qb_precision kp = q->run_prec;
+        /* one int8 depthwise kernel (per-channel multipliers) serves both int8 precisions */
+        qb_precision kp = depthwise && is_int8(q->run_prec) ? QB_PREC_INT8_CHANNEL : q->run_prec;
         q->kernel = pick(g, depthwise ? QB_OP_DWCONV3X3 : QB_OP_GEMM, kp);
     }
     if (!q->kernel) {
@@ -236,15 +240,45 @@ size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr)
     }
 }
 
-/* ONNX QuantizeLinear of n floats (rows of K, stride lda) into int8 rows of K. */
-static void quantize_rows(const float *a, int m, int K, size_t lda, float scale, int32_t zero, int8_t *q)
+/* Round half to even of |v| < 2^22 in the default rounding mode: adding
+ * and subtracting 1.5 * 2^23 leaves the integer nearest v, ties to even. */
+#define QB_RNE_MAGIC 12582912.0f
+
+/* ONNX QuantizeLinear of m rows of K floats (stride lda) into int8 rows
+ * of K: saturate(rne(x / scale) + zero), x / scale in float, NaN -> zero.
+ * The clamp to +-256 before rounding keeps the magic-number rounding
+ * exact and changes nothing after saturation. */
+static void quantize_rows(const void *av, int m, int K, size_t lda, float scale, int32_t zero, int8_t *q)
 {
+    const float *a = av;
     for (int i = 0; i < m; i++) {
         const float *r = a + (size_t)i * lda;
         int8_t *d = q + (size_t)i * K;
-        for (int j = 0; j < K; j++) {
-            float v = nearbyintf(r[j] / scale) + (float)zero;
-            d[j] = (int8_t)(v > 127.0f ? 127 : v < -128.0f ? -128 : v == v ? (int)v : zero);
+        int j = 0;
+#if defined(__SSE2__)
+        const __m128 sc = _mm_set1_ps(scale), lo = _mm_set1_ps(-256.0f), hi = _mm_set1_ps(256.0f),
+                     mg = _mm_set1_ps(QB_RNE_MAGIC);
+        const __m128i zp = _mm_set1_epi32(zero);
+        for (; j + 16 <= K; j += 16) {
+            __m128i v[4];
+            for (int t = 0; t < 4; t++) {
+                __m128 x = _mm_div_ps(_mm_loadu_ps(r + j + 4 * t), sc);
+                __m128 ok = _mm_cmpord_ps(x, x); /* NaN -> 0 -> the zero point */
+                x = _mm_and_ps(_mm_min_ps(_mm_max_ps(x, lo), hi), ok);
+                x = _mm_sub_ps(_mm_add_ps(x, mg), mg);
+                v[t] = _mm_add_epi32(_mm_cvttps_epi32(x), zp);
+            }
+            __m128i w = _mm_packs_epi16(_mm_packs_epi32(v[0], v[1]), _mm_packs_epi32(v[2], v[3]));
+            _mm_storeu_si128((__m128i *)(d + j), w);
+        }
+#endif
+        for (; j < K; j++) {
+            float x = r[j] / scale;
+            if (x != x)
+                x = 0.0f;
+            x = x < -256.0f ? -256.0f : x > 256.0f ? 256.0f : x;
+            int v = (int)((x + QB_RNE_MAGIC) - QB_RNE_MAGIC) + zero;
+            d[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
         }
     }
 }
@@ -266,15 +300,37 @@ static void out_bounds(const qb_node *n, const qb_qspec *q, int32_t *lo, int32_t
         *hi = *lo;
 }
 
+/* ONNX DequantizeLinear: y = (float)(c - zero) * scale, m rows of nr. */
 static void dequantize_rows(const int8_t *c, int m, int nr, float scale, int32_t zero, float *y, size_t ldy)
 {
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < nr; j++)
-            y[(size_t)i * ldy + j] = (float)(c[(size_t)i * nr + j] - zero) * scale;
+    for (int i = 0; i < m; i++) {
+        const int8_t *src = c + (size_t)i * nr;
+        float *dst = y + (size_t)i * ldy;
+        int j = 0;
+#if defined(__SSE2__)
+        const __m128 sc = _mm_set1_ps(scale);
+        const __m128i zp = _mm_set1_epi32(zero);
+        for (; j + 8 <= nr; j += 8) {
+            __m128i b = _mm_loadl_epi64((const __m128i *)(src + j));
+            __m128i h = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8); /* sign-extend to 16 bits */
+            __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(h, h), 16), hi = _mm_srai_epi32(_mm_unpackhi_epi16(h, h), 16);
+            _mm_storeu_ps(dst + j, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(lo, zp)), sc));
+            _mm_storeu_ps(dst + j + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hi, zp)), sc));
+        }
+#endif
+        for (; j < nr; j++)
+            dst[j] = (float)(src[j] - zero) * scale;
+    }
 }
 
-void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const float *a, size_t lda, float *y,
-                    size_t ldy, int r0, void *scratch)
+int qb_qlayer_int8_link(const qb_node *p, const qb_node *c)
+{
+    return p->q && c->q && is_int8(p->q->run_prec) && is_int8(c->q->run_prec) &&
+           p->q->out_scale == c->q->in_scale && p->q->out_zero == c->q->in_zero;
+}
+
+void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8, void *y,
+                    size_t ldy, int y_i8, int r0, void *scratch)
 {
     qb_qspec *q = n->q;
     int K = p->k, nr = p->n;
@@ -289,7 +345,7 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const fl
         uint64_t *bits = scratch;
         memset(bits, 0, (size_t)m * words * 8);
         for (int i = 0; i < m; i++) {
-            const float *r = a + (size_t)i * lda;
+            const float *r = (const float *)a + (size_t)i * lda;
             uint64_t *b = bits + (size_t)i * words;
             for (int j = 0; j < K; j++)
                 b[j >> 6] |= (uint64_t)(signbit(r[j] - q->in_shift) != 0) << (j & 63);
@@ -299,10 +355,20 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const fl
     }
     default: { /* int8-*, int4: quantized activations */
         int8_t *a8 = scratch;
-        quantize_rows(a, m, K, lda, q->in_scale, q->in_zero, a8);
-        ga.a = a8, ga.lda = (size_t)K, ga.a_zero = q->in_zero, ga.a_scale = q->in_scale;
+        if (a_i8) {
+            ga.a = a, ga.lda = lda;
+        } else {
+            quantize_rows(a, m, K, lda, q->in_scale, q->in_zero, a8);
+            ga.a = a8, ga.lda = (size_t)K;
+        }
+        ga.a_zero = q->in_zero, ga.a_scale = q->in_scale;
         if (q->run_prec == QB_PREC_INT4) {
             ga.c = y, ga.ldc = ldy;
+        } else if (y_i8) {
+            ga.c = y, ga.ldc = ldy;
+            ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
+            ga.c_zero = q->out_zero;
+            out_bounds(n, q, &ga.c_min, &ga.c_max);
         } else {
             c8 = a8 + (size_t)m * K;
             ga.c = c8, ga.ldc = (size_t)nr;
@@ -322,7 +388,8 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const fl
 
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c) { return (size_t)((hw + ohw) * c + 64); }
 
-void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, void *scratch)
+void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
+                  void *scratch)
 {
     qb_qspec *q = n->q;
     qb_dw_args d = *a;
@@ -335,8 +402,9 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
         return;
     }
     int64_t hw = (int64_t)a->h * a->w, ohw = (int64_t)a->out_h * a->out_w;
-    int8_t *x8 = scratch, *y8 = x8 + hw * a->c;
-    quantize_rows(a->x, (int)hw, a->c, (size_t)a->c, q->in_scale, q->in_zero, x8);
+    int8_t *x8 = x_i8 ? (int8_t *)a->x : scratch, *y8 = y_i8 ? (int8_t *)a->y : (int8_t *)scratch + hw * a->c;
+    if (!x_i8)
+        quantize_rows(a->x, (int)hw, a->c, (size_t)a->c, q->in_scale, q->in_zero, x8);
     d.x = x8, d.y = y8, d.x_zero = q->in_zero, d.y_zero = q->out_zero;
     d.rq = q->rq; /* N entries even per tensor (all equal) */
     out_bounds(n, q, &d.y_min, &d.y_max);
@@ -344,5 +412,6 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     p->kernel->run.dw(p, &d);
     if (g->profile)
         g->kernel_ms_acc += qb_now_ms() - t0;
-    dequantize_rows(y8, (int)ohw, a->c, q->out_scale, q->out_zero, a->y, (size_t)a->c);
+    if (!y_i8)
+        dequantize_rows(y8, (int)ohw, a->c, q->out_scale, q->out_zero, a->y, (size_t)a->c);
 }

@@ -32,15 +32,22 @@ size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr);
 
 /* y[m x nr] (row stride ldy) = the quantized layer applied to a[m x K]
  * (row stride lda), output rows r0.. of the node (per-channel parameters);
- * the node's fused clamp applies. */
-void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const float *a, size_t lda, float *y,
-                    size_t ldy, int r0, void *scratch);
+ * the node's fused clamp applies. a_i8: a is already int8 in the node's
+ * input grid (an int8 link from the previous conv); y_i8: y receives the
+ * int8 output itself (int8-* only), not its dequantized floats. */
+void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8, void *y,
+                    size_t ldy, int y_i8, int r0, void *scratch);
 
 /* Scratch bytes of qb_qlayer_dw for an NHWC image of hw pixels in, ohw out, c channels. */
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);
 
-/* Depthwise 3x3 on the int8 kernel: a->x and a->y are float NHWC; the
- * quantized copies live in scratch. */
-void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, void *scratch);
+/* Depthwise 3x3 on the int8 kernel: a->x and a->y are NHWC, float or
+ * (x_i8, y_i8) int8 links; quantized copies of float ones live in scratch. */
+void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
+                  void *scratch);
+
+/* Can the tensor between producer p and consumer c stay int8 (p's output
+ * grid is c's input grid, both int8 layers)? */
+int qb_qlayer_int8_link(const qb_node *p, const qb_node *c);
 
 #endif

@@ -76,6 +76,27 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
         return -1;
     }
     d->sample = qb_dataset_sample_size(&d->test);
+    { /* the model's input must take the dataset's images */
+        qb_graph *g = qb_onnx_load(o->model, e);
+        if (!g) {
+            qb_pipeline_data_close(d);
+            return -1;
+        }
+        const qb_tensor *in = g->ninputs == 1 ? g->tensors[g->inputs[0]] : NULL;
+        int ok = in && in->ndim == 4 && in->dims[1] == d->test.c && in->dims[2] == d->test.h && in->dims[3] == d->test.w;
+        if (!ok) {
+            char sh[160] = "?";
+            if (in)
+                qb_shape_str(in->ndim, in->dims, sh, sizeof sh);
+            qb_errf(e, "%s: input %s %s does not take %s images of %dx%dx%d", o->model, in ? in->name : "", sh,
+                    d->test.name, d->test.c, d->test.h, d->test.w);
+        }
+        qb_graph_free(g);
+        if (!ok) {
+            qb_pipeline_data_close(d);
+            return -1;
+        }
+    }
     int ne = o->limit > 0 && o->limit < d->test.n ? o->limit : d->test.n;
     d->eval = (qb_samples){.d = &d->test, .norm = &d->norm, .n = ne};
     d->calib = (qb_samples){.d = &d->train, .norm = &d->norm, .idx = d->calib_idx, .n = ncal};

@@ -155,6 +155,12 @@ static void put_field(FILE *f, const char *s, int last)
     fputc(last ? '\n' : ',', f);
 }
 
+void qb_results_print(FILE *f, const char *const *fields)
+{
+    for (int i = 0; i < QB_NCOLS; i++)
+        put_field(f, fields[i], i + 1 == QB_NCOLS);
+}
+
 /* Write all of buf at the end of the file, then fsync. */
 static int write_all(qb_results_writer *w, const char *buf, size_t len, char *err, size_t errlen)
 {

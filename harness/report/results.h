@@ -8,6 +8,7 @@
 #define QB_RESULTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define QB_NCOLS 48 /* columns of the results CSV */
 
@@ -94,6 +95,9 @@ int qb_results_write(qb_results_writer *w, const qb_result_row *r, char *err, si
 /* Append QB_NCOLS text fields as they are (merge). */
 int qb_results_write_fields(qb_results_writer *w, const char *const *fields, char *err, size_t errlen);
 void qb_results_close(qb_results_writer *w);
+/* One CSV record of QB_NCOLS fields on a stdio stream (quoted only where
+ * needed), e.g. the header and a row on stdout (eval --csv). */
+void qb_results_print(FILE *f, const char *const *fields);
 
 /* Called for each data row (fields: QB_NCOLS strings; line: the line
  * where the row starts). Return 0 to go on, nonzero to stop (returned). */

@@ -45,7 +45,8 @@ static conv_dims dims(const qb_layer *L)
     d.kc = d.cig * L->k * L->k;
     d.p = L->out_h * L->out_w;
     d.hw = L->in_h * L->in_w;
-    d.s = 1024 / d.p; /* about 1024 columns per chunk: its operands stay in L2 */
+    /* about 1024 columns per chunk (4096 for thin patches): its operands stay in L2 */
+    d.s = (d.kc >= 64 ? 1024 : 4096) / d.p;
     d.s = d.s < 1 ? 1 : d.s > 16 ? 16 : d.s;
     d.hp = L->in_h + 2 * L->pad;
     d.wp = L->in_w + 2 * L->pad;

@@ -8,6 +8,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 #include "harness/train/layers.h"
 #include "harness/train/par.h"
@@ -16,13 +19,39 @@
 #define MM_COLS 256       /* columns of C per block when C has few rows */
 #define MM_SERIAL (1L << 18) /* products below this many MACs run as one call */
 
+/* 4x4 block of src (rows ls apart) transposed into dst (rows ld apart). */
+static inline void t4x4(const float *src, size_t ls, float *dst, size_t ld)
+{
+#ifdef __SSE__
+    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + ls), r2 = _mm_loadu_ps(src + 2 * ls),
+           r3 = _mm_loadu_ps(src + 3 * ls);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(dst, r0);
+    _mm_storeu_ps(dst + ld, r1);
+    _mm_storeu_ps(dst + 2 * ld, r2);
+    _mm_storeu_ps(dst + 3 * ld, r3);
+#else
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            dst[j * ld + i] = src[i * ls + j];
+#endif
+}
+
 void qb_transpose(const float *src, int r, int c, float *dst)
 {
     enum { T = 32 };
     for (int i0 = 0; i0 < r; i0 += T)
         for (int j0 = 0; j0 < c; j0 += T) {
             int i1 = i0 + T < r ? i0 + T : r, j1 = j0 + T < c ? j0 + T : c;
-            for (int i = i0; i < i1; i++)
+            int i4 = i0 + (i1 - i0) / 4 * 4, j4 = j0 + (j1 - j0) / 4 * 4;
+            for (int i = i0; i < i4; i += 4) {
+                for (int j = j0; j < j4; j += 4)
+                    t4x4(src + (size_t)i * c + j, (size_t)c, dst + (size_t)j * r + i, (size_t)r);
+                for (int j = j4; j < j1; j++)
+                    for (int ii = i; ii < i + 4; ii++)
+                        dst[(size_t)j * r + ii] = src[(size_t)ii * c + j];
+            }
+            for (int i = i4; i < i1; i++)
                 for (int j = j0; j < j1; j++)
                     dst[(size_t)j * r + i] = src[(size_t)i * c + j];
         }

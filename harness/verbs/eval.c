@@ -7,7 +7,6 @@
  * images only. --csv prints the results header of DESIGN.md and one row.
  * Input errors: exit code 2.
  */
-#include <csv.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +37,6 @@ static long num(const char *s)
     return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
 }
 
-static void put_csv_line(const char *const *f, int n)
-{
-    for (int i = 0; i < n; i++) {
-        csv_fwrite(stdout, f[i], strlen(f[i]));
-        putchar(i + 1 == n ? '\n' : ',');
-    }
-}
-
 static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *isa)
 {
     qb_result_row row;
@@ -71,14 +62,14 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, co
     row.cosine = r->m.cosine;
     row.max_abs_err = r->m.max_abs_err;
     row.kl_div = r->m.kl_div;
-    put_csv_line(qb_result_columns, QB_NCOLS);
+    qb_results_print(stdout, qb_result_columns);
     char buf[QB_NCOLS][1100];
     const char *f[QB_NCOLS];
     for (int i = 0; i < QB_NCOLS; i++) {
         qb_row_field(&row, i, buf[i], sizeof buf[i]);
         f[i] = buf[i];
     }
-    put_csv_line(f, QB_NCOLS);
+    qb_results_print(stdout, f);
 }
 
 static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, const qb_pipeline_result *r,

@@ -1,9 +1,13 @@
 /*
- * run.c - `qbench run MODEL.onnx --input input_0.pb ... -o OUTDIR [-p fp32]
- * [-i ISA] [--profile]`: one inference on ONNX TensorProto inputs (or
- * `--input-raw FILE --shape AxB` for raw little-endian float32), outputs
- * written to OUTDIR/output_N.pb. --profile runs it 10 more times and
- * prints the time per layer and the split between kernels/ and the rest.
+ * run.c - `qbench run MODEL.onnx --input input_0.pb ... -o OUTDIR [-p PREC
+ * [--method M] [-d DATASET] [--calib N]] [-i ISA] [--profile]`: one
+ * inference on ONNX TensorProto inputs (or `--input-raw FILE --shape AxB`
+ * for raw little-endian float32), outputs written to OUTDIR/output_N.pb.
+ * A precision other than fp32 quantizes the model first (calibrated on
+ * the dataset's training images, or on seeded inputs without -d).
+ * --profile runs it 10 more times and prints the time per layer (with
+ * the precision each layer ran in) and the split between kernels/ and
+ * the rest.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +17,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/verbs/model_args.h"
+#include "harness/quant/pipeline.h"
 #include "harness/verbs/verbs.h"
 
 #define PROFILE_RUNS 10
@@ -22,7 +27,7 @@ static int usage(const char *msg, const char *arg)
     fprintf(stderr, "qbench run: ");
     fprintf(stderr, msg, arg);
     fprintf(stderr, "\nusage: qbench run MODEL.onnx (--input FILE.pb | --input-raw FILE --shape AxB)... -o OUTDIR "
-            "[-p fp32] [-i ISA] [--profile]\n");
+            "[-p PREC [--method M] [-d DATASET] [--data-dir DIR] [--calib N]] [-i ISA] [--profile]\n");
     return 2;
 }
 
@@ -32,8 +37,8 @@ static void print_profile(const qb_graph *g)
     for (int i = 0; i < g->nnodes; i++)
         if (!g->nodes[i].folded)
             total += g->nodes[i].time_ms, kern += g->nodes[i].kernel_ms;
-    printf("profile (mean of %d runs, ms per inference):\n  %-28s %-20s %10s %10s %7s\n", PROFILE_RUNS, "layer", "op",
-           "total", "kernel", "share");
+    printf("profile (mean of %d runs, ms per inference):\n  %-28s %-20s %10s %10s %7s  %s\n", PROFILE_RUNS, "layer",
+           "op", "total", "kernel", "share", "precision");
     for (int i = 0; i < g->nnodes; i++) {
         const qb_node *n = &g->nodes[i];
         if (n->folded)
@@ -42,12 +47,30 @@ static void print_profile(const qb_graph *g)
             printf("  %-28.28s %-20s %10s (fused into %s)\n", n->name, n->op, "-", g->nodes[n->fused_into].name);
             continue;
         }
-        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%\n", n->name, n->op, n->time_ms / PROFILE_RUNS,
-               n->kernel_ms / PROFILE_RUNS, total > 0 ? 100 * n->time_ms / total : 0);
+        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%  %s\n", n->name, n->op, n->time_ms / PROFILE_RUNS,
+               n->kernel_ms / PROFILE_RUNS, total > 0 ? 100 * n->time_ms / total : 0,
+               n->q && n->q->kernel ? n->q->kernel->name : "");
     }
     printf("total %.4f ms: kernels %.4f ms (%.1f%%), outside kernels %.4f ms (%.1f%%)\n", total / PROFILE_RUNS,
            kern / PROFILE_RUNS, total > 0 ? 100 * kern / total : 0, (total - kern) / PROFILE_RUNS,
            total > 0 ? 100 * (total - kern) / total : 0);
+}
+
+/* The model quantized as po says (calibration on po->dataset's training
+ * images, or on seeded inputs with "none"); NULL with a message. */
+static qb_graph *quantized(const qb_pipeline_opts *po, qb_err *e)
+{
+    qb_pipeline_data d;
+    qb_pipeline_result r;
+    if (qb_pipeline_data_open(po, &d, e))
+        return NULL;
+    qb_graph *g = NULL;
+    if (!qb_pipeline_plan(po, &d, &r, e)) {
+        g = qb_pipeline_graph(po, &r, e);
+        qb_pipeline_result_free(&r);
+    }
+    qb_pipeline_data_close(&d);
+    return g;
 }
 
 int qb_verb_run(int argc, char **argv)
@@ -57,10 +80,15 @@ int qb_verb_run(int argc, char **argv)
     int nin = 0, isa = -1, profile = 0, rc = 2;
     memset(in, 0, sizeof in);
     qb_err e = {""};
+    qb_pipeline_opts po;
+    qb_pipeline_defaults(&po);
+    po.dataset = "none"; /* calibration on seeded inputs unless -d names a dataset */
+    int method_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--input") || !strcmp(a, "--input-raw") || !strcmp(a, "--shape") || !strcmp(a, "-o") ||
-                    !strcmp(a, "-p") || !strcmp(a, "-i");
+                    !strcmp(a, "-p") || !strcmp(a, "-i") || !strcmp(a, "--method") || !strcmp(a, "-d") ||
+                    !strcmp(a, "--data-dir") || !strcmp(a, "--calib");
         if (takes && i + 1 >= argc) {
             rc = usage("missing value after %s", a);
             goto out;
@@ -106,10 +134,7 @@ int qb_verb_run(int argc, char **argv)
                 rc = usage("unknown precision '%s'", p);
                 goto out;
             }
-            if (prec != QB_PREC_FP32) {
-                rc = usage("precision '%s' is not available for models yet (fp32 only)", p);
-                goto out;
-            }
+            po.prec = (qb_precision)prec;
         } else if (!strcmp(a, "-i")) {
             isa = qb_isa_parse(argv[++i]);
             if (isa < 0) {
@@ -118,6 +143,21 @@ int qb_verb_run(int argc, char **argv)
             }
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
+        } else if (!strcmp(a, "--method")) {
+            po.method = argv[++i];
+            method_set = 1;
+        } else if (!strcmp(a, "-d")) {
+            po.dataset = argv[++i];
+        } else if (!strcmp(a, "--data-dir")) {
+            po.data_dir = argv[++i];
+        } else if (!strcmp(a, "--calib")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v <= 0 || v > 100000) {
+                rc = usage("bad --calib '%s'", argv[i]);
+                goto out;
+            }
+            po.calib = (int)v;
         } else if (a[0] == '-') {
             rc = usage("unknown option %s", a);
             goto out;
@@ -140,7 +180,10 @@ int qb_verb_run(int argc, char **argv)
         rc = usage("%s", "missing -o OUTDIR");
         goto out;
     }
-    qb_graph *g = qb_onnx_load(model, &e);
+    po.model = model;
+    if (!method_set && po.prec != QB_PREC_FP32 && po.prec != QB_PREC_FP16)
+        po.method = "ptq-percentile";
+    qb_graph *g = po.prec == QB_PREC_FP32 ? qb_onnx_load(model, &e) : quantized(&po, &e);
     if (!g) {
         fprintf(stderr, "qbench run: %s\n", e.msg);
         goto out;
@@ -170,7 +213,8 @@ int qb_verb_run(int argc, char **argv)
         }
     }
     if (!rc)
-        printf("%s: %d outputs written to %s (fp32, gemm kernel %s)\n", model, g->noutputs, outdir, g->gemm->name);
+        printf("%s: %d outputs written to %s (%s %s, fp32 gemm kernel %s)\n", model, g->noutputs, outdir,
+               qb_precision_name(po.prec), po.method, g->gemm->name);
     if (!rc && profile) {
         g->profile = 1;
         for (int r = 0; r < PROFILE_RUNS; r++)

@@ -242,6 +242,24 @@ int qb_verb_sweep(int argc, char **argv)
         goto out;
     }
 
+    /* a relative table not found here is looked up beside the binary
+     * (./qbench or build/qbench in the repository), so sweeps started
+     * from another directory find the default table */
+    if (sc.energy_model[0] != '/' && access(sc.energy_model, R_OK)) {
+        char exe[1024], cand[1600];
+        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[k > 0 ? k : 0] = 0;
+        char *slash = strrchr(exe, '/');
+        for (int up = 0; slash && up < 2; up++) {
+            *slash = 0;
+            snprintf(cand, sizeof cand, "%s/%s", exe, sc.energy_model);
+            if (!access(cand, R_OK)) {
+                snprintf(sc.energy_model, sizeof sc.energy_model, "%.500s", cand);
+                break;
+            }
+            slash = strrchr(exe, '/');
+        }
+    }
     /* a bad energy table is an input error before anything runs */
     qb_energy_table et;
     if (qb_energy_load(sc.energy_model, &et, err, sizeof err)) {

@@ -1,0 +1,418 @@
+/*
+ * test_qmodel.c - quantized models on the model engine: a quantized Gemm
+ * against the arithmetic written out by hand (quantize, integer dot,
+ * requantize, dequantize); every integer precision bit-identical across
+ * the ISAs this CPU runs; the pipeline's precisions ordered by error
+ * (fp16 far above int8 above binary) on a small trained net; calibration
+ * consistency of chained layers; per-layer SQNR; the mixed-precision
+ * search meeting its budget below int8's weight bytes; ONNX -> qb_net
+ * import round trip; the fake-quantization hooks of QAT (weights on the
+ * grid during a step and restored after, straight-through gradient
+ * masked outside the range) and a short QAT run on synthetic data.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness/eval/compare.h"
+#include "harness/graph/graph.h"
+#include "harness/quant/mixed.h"
+#include "harness/quant/ptq.h"
+#include "harness/quant/quant.h"
+#include "harness/train/fakequant.h"
+#include "harness/train/train.h"
+
+static char model_path[64]; /* a small trained conv net (ONNX) shared by the tests */
+static qb_dataset train_set, test_set;
+
+/* conv 8 + BN + ReLU + maxpool, depthwise 3x3 + BN + ReLU6, pointwise 16
+ * + ReLU, GAP, dense 4: every layer kind the zoo uses. */
+static int build_net(qb_net *net, uint64_t seed)
+{
+    char err[256];
+    qb_net_init(net, 1, 8, 8, seed);
+    return qb_net_conv(net, 8, 3, 1, 1, 1, err, sizeof err) || qb_net_bn(net, err, sizeof err) ||
+           qb_net_act(net, QB_L_RELU, err, sizeof err) || qb_net_pool(net, QB_L_MAXPOOL, 2, 2, 0, err, sizeof err) ||
+           qb_net_conv(net, 8, 3, 1, 1, 8, err, sizeof err) || qb_net_bn(net, err, sizeof err) ||
+           qb_net_act(net, QB_L_RELU6, err, sizeof err) || qb_net_conv(net, 16, 1, 1, 0, 1, err, sizeof err) ||
+           qb_net_act(net, QB_L_RELU, err, sizeof err) || qb_net_act(net, QB_L_GAP, err, sizeof err) ||
+           qb_net_dense(net, 4, err, sizeof err);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    if (qb_synthetic(800, 1, 8, 8, 4, 0.3f, 5, QB_SPLIT_TRAIN, &train_set, err, sizeof err) ||
+        qb_synthetic(400, 1, 8, 8, 4, 0.3f, 5, QB_SPLIT_TEST, &test_set, err, sizeof err))
+        return -1;
+    qb_net net;
+    if (build_net(&net, 7) || qb_net_alloc(&net, 32, err, sizeof err))
+        return -1;
+    qb_train_cfg cfg;
+    qb_train_cfg_default(&cfg);
+    cfg.epochs = 6;
+    cfg.batch = 32;
+    cfg.lr = 0.05f;
+    if (qb_train(&net, &train_set, NULL, train_set.n, NULL, &cfg, NULL, err, sizeof err))
+        return -1;
+    qb_graph *g = qb_net_export(&net, "tiny", err, sizeof err);
+    qb_net_free(&net);
+    snprintf(model_path, sizeof model_path, "/tmp/qb-qmodel-XXXXXX");
+    int fd = mkstemp(model_path);
+    if (fd < 0 || !g)
+        return -1;
+    close(fd);
+    qb_err e;
+    int rc = qb_onnx_save(g, model_path, &e);
+    qb_graph_free(g);
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(model_path);
+    qb_dataset_free(&train_set);
+    qb_dataset_free(&test_set);
+    return 0;
+}
+
+static qb_samples calib_samples(void) { return (qb_samples){.d = &train_set, .n = 256}; }
+static qb_samples eval_samples(void) { return (qb_samples){.d = &test_set, .n = test_set.n}; }
+
+/* Calibrate the shared model with min/max. */
+static void calibrate(qb_calibration *c)
+{
+    qb_err e;
+    qb_samples s = calib_samples();
+    if (qb_calibrate(model_path, &s, 50, QB_CALIB_MINMAX, 99.99, 0, c, &e))
+        fail_msg("calibrate: %s", e.msg);
+    assert_int_equal(c->n, 4);
+}
+
+/* Outputs of the model quantized by plan on isa for the first 64 test images. */
+static float *run_plan(const qb_calibration *c, const qb_precision *plan, int isa, int64_t *outs)
+{
+    qb_quant_opts o = {.group = 0, .binary_ends_int8 = 1};
+    qb_err e;
+    qb_graph *g = qb_quantize_graph(model_path, c, plan, &o, &e);
+    if (!g)
+        fail_msg("quantize: %s", e.msg);
+    qb_runner r;
+    if (qb_runner_open(&r, g, 64, isa, &e))
+        fail_msg("prepare: %s", e.msg);
+    qb_samples s = eval_samples();
+    qb_samples_fill(&s, 0, 64, 64, r.x);
+    if (qb_runner_run(&r, &e))
+        fail_msg("run: %s", e.msg);
+    *outs = r.outs;
+    float *y = malloc(sizeof(float) * 64 * (size_t)r.outs);
+    memcpy(y, r.y, sizeof(float) * 64 * (size_t)r.outs);
+    qb_runner_close(&r);
+    return y;
+}
+
+/* A quantized Gemm against the arithmetic written out by hand. */
+static void test_gemm_by_hand(void **state)
+{
+    (void)state;
+    enum { M = 5, K = 37, N = 11 };
+    qb_graph *g = qb_graph_new("hand.onnx");
+    int x = qb_graph_tensor(g, "x"), w = qb_graph_tensor(g, "w"), b = qb_graph_tensor(g, "b"), y = qb_graph_tensor(g, "y");
+    qb_tensor *tx = g->tensors[x], *tw = g->tensors[w], *tb = g->tensors[b];
+    tx->kind = QB_T_INPUT, tx->dtype = QB_DT_FLOAT, tx->ndim = 2, tx->dims[0] = M, tx->dims[1] = K, tx->has_shape = 1;
+    tw->kind = QB_T_CONST, tw->dtype = QB_DT_FLOAT, tw->ndim = 2, tw->dims[0] = N, tw->dims[1] = K, tw->has_shape = 1;
+    tb->kind = QB_T_CONST, tb->dtype = QB_DT_FLOAT, tb->ndim = 1, tb->dims[0] = N, tb->has_shape = 1;
+    float *W = malloc(sizeof(float) * N * K), *B = malloc(sizeof(float) * N), X[M * K];
+    uint64_t s = 42;
+    for (int i = 0; i < N * K; i++)
+        W[i] = (float)((int)(qb_rng_next(&s) % 2001) - 1000) / 700.0f;
+    for (int i = 0; i < N; i++)
+        B[i] = (float)((int)(qb_rng_next(&s) % 201) - 100) / 50.0f;
+    for (int i = 0; i < M * K; i++)
+        X[i] = (float)((int)(qb_rng_next(&s) % 1001) - 300) / 250.0f;
+    tw->data = W, tb->data = B;
+    int ni = qb_graph_add_node(g, "Gemm", "fc", 3, 1);
+    qb_node *n = &g->nodes[ni];
+    n->in[0] = x, n->in[1] = w, n->in[2] = b, n->out[0] = y;
+    n->attr = calloc(1, sizeof *n->attr);
+    n->nattr = 1;
+    n->attr[0].name = strdup("transB"), n->attr[0].type = QB_ATTR_INT, n->attr[0].i = 1;
+    g->inputs = malloc(sizeof(int)), g->outputs = malloc(sizeof(int));
+    g->inputs[0] = x, g->outputs[0] = y, g->ninputs = g->noutputs = 1;
+    n->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
+    n->q->in_scale = 0.013f, n->q->in_zero = -21, n->q->out_scale = 0.11f, n->q->out_zero = 7;
+    qb_err e;
+    qb_tensor in = *tx;
+    in.data = X;
+    if (qb_graph_prepare(g, &in, 1, -1, &e) || qb_graph_run(g, &in, 1, &e))
+        fail_msg("%s", e.msg);
+    const float *got = g->tensors[y]->data;
+    /* by hand */
+    qb_qparams qa = {.scale = 0.013f, .zero = -21, .qmin = -128, .qmax = 127};
+    int8_t wq[N * K];
+    float ws[N];
+    qb_quant_w_int8(W, N, K, 1, wq, ws, NULL, 0);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            int32_t acc = (int32_t)nearbyint((double)B[j] / ((double)0.013f * ws[j]));
+            for (int k = 0; k < K; k++)
+                acc += (qb_quantize1(X[i * K + k], &qa) - qa.zero) * wq[j * K + k];
+            qb_requant rq;
+            assert_int_equal(qb_requant_from_real((double)0.013f * ws[j] / 0.11f, &rq), 0);
+            int8_t q = qb_requant_apply(acc, rq, 7, -128, 127);
+            float want = (float)(q - 7) * 0.11f;
+            if (got[i * N + j] != want)
+                fail_msg("y[%d][%d] = %.9g, by hand %.9g", i, j, (double)got[i * N + j], (double)want);
+        }
+    qb_graph_free(g);
+}
+
+/* Integer precisions give the same bits on every ISA this CPU runs. */
+static void test_cross_isa_bit_exact(void **state)
+{
+    (void)state;
+    qb_calibration c;
+    calibrate(&c);
+    const qb_precision precs[] = {QB_PREC_INT8_TENSOR, QB_PREC_INT8_CHANNEL, QB_PREC_INT4, QB_PREC_BINARY};
+    for (size_t p = 0; p < sizeof precs / sizeof precs[0]; p++) {
+        qb_precision plan[4];
+        qb_quant_opts o = {.binary_ends_int8 = 1};
+        qb_plan_uniform(&c, precs[p], &o, plan);
+        int64_t outs;
+        float *ref = run_plan(&c, plan, QB_ISA_SCALAR, &outs);
+        int compared = 0;
+        for (int isa = QB_ISA_AVX2; isa < QB_ISA_COUNT; isa++) {
+            const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, precs[p], (qb_isa)isa);
+            const qb_kernel *f = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)isa);
+            if (!k || !f || !qb_kernel_available(k, NULL, 0) || !qb_kernel_available(f, NULL, 0))
+                continue;
+            int64_t o2;
+            float *y = run_plan(&c, plan, isa, &o2);
+            assert_int_equal(o2, outs);
+            if (memcmp(ref, y, sizeof(float) * 64 * (size_t)outs))
+                fail_msg("%s: %s differs from scalar", qb_precision_name(precs[p]), qb_isa_name(isa));
+            free(y);
+            compared++;
+        }
+        print_message("%s: bit-identical on scalar and %d other ISA(s)\n", qb_precision_name(precs[p]), compared);
+        free(ref);
+    }
+    qb_calibration_free(&c);
+}
+
+/* Chained convs share one tensor: the consumer's input parameters are the producer's output ones. */
+static void test_calibration_chain(void **state)
+{
+    (void)state;
+    qb_calibration c;
+    calibrate(&c);
+    for (int i = 0; i + 1 < c.n; i++)
+        if (c.layers[i].out_t == c.layers[i + 1].in_t) {
+            assert_true(c.layers[i].out_qp.scale == c.layers[i + 1].in_qp.scale);
+            assert_int_equal(c.layers[i].out_qp.zero, c.layers[i + 1].in_qp.zero);
+        }
+    /* the depthwise conv reads a max-pooled ReLU: its range starts at 0, zero point -128 */
+    assert_true(c.layers[1].depthwise);
+    assert_int_equal(c.layers[1].in_qp.zero, -128);
+    assert_true(c.samples == 256 && c.seconds > 0);
+    qb_calibration_free(&c);
+}
+
+/* fp16 error far below int8's, int8's below binary's; accuracy near fp32 for int8. */
+static void test_precision_order(void **state)
+{
+    (void)state;
+    qb_calibration c;
+    calibrate(&c);
+    qb_err e;
+    qb_samples s = eval_samples();
+    float *ref;
+    int64_t outs;
+    if (qb_reference_outputs(model_path, &s, 100, -1, &ref, &outs, &e))
+        fail_msg("%s", e.msg);
+    const qb_precision precs[] = {QB_PREC_FP16, QB_PREC_INT8_CHANNEL, QB_PREC_INT4, QB_PREC_BINARY};
+    double sqnr[4];
+    for (int p = 0; p < 4; p++) {
+        qb_precision plan[4];
+        qb_quant_opts o = {.binary_ends_int8 = 1};
+        qb_plan_uniform(&c, precs[p], &o, plan);
+        qb_graph *g = qb_quantize_graph(model_path, &c, plan, &o, &e);
+        qb_metrics m;
+        if (!g || qb_compare_graph(g, &s, 100, -1, ref, outs, &m, &e))
+            fail_msg("%s", e.msg);
+        sqnr[p] = m.sqnr_db;
+        print_message("%-13s top-1 %.2f%% (fp32 %.2f%%) agreement %.2f%% SQNR %.1f dB\n",
+                      qb_precision_name(precs[p]), m.top1, m.ref_top1, m.agreement, m.sqnr_db);
+        assert_int_equal(m.samples, s.n);
+        if (precs[p] == QB_PREC_FP16)
+            assert_true(m.sqnr_db > 55 && m.agreement == 100.0);
+        if (precs[p] == QB_PREC_INT8_CHANNEL)
+            assert_true(m.sqnr_db > 25 && m.agreement > 97 && fabs(m.drop_pt) < 3);
+    }
+    assert_true(sqnr[0] > sqnr[1] + 15);
+    assert_true(sqnr[1] > sqnr[2]);
+    assert_true(sqnr[2] > sqnr[3]);
+    free(ref);
+    qb_calibration_free(&c);
+}
+
+/* Per-layer SQNR: finite for int8, isolated never much below propagated. */
+static void test_per_layer(void **state)
+{
+    (void)state;
+    qb_calibration c;
+    calibrate(&c);
+    qb_precision plan[4];
+    qb_quant_opts o = {.binary_ends_int8 = 1};
+    qb_plan_uniform(&c, QB_PREC_INT8_CHANNEL, &o, plan);
+    qb_err e;
+    qb_graph *g = qb_quantize_graph(model_path, &c, plan, &o, &e);
+    double prop[4], iso[4];
+    qb_samples s = eval_samples();
+    s.n = 100;
+    if (!g || qb_per_layer_sqnr(model_path, g, &c, &s, 50, -1, prop, iso, &e))
+        fail_msg("%s", e.msg);
+    for (int i = 0; i < 4; i++) {
+        print_message("layer %d %-10s propagated %.1f dB isolated %.1f dB\n", i, c.layers[i].name, prop[i], iso[i]);
+        assert_true(prop[i] > 15 && isfinite(prop[i]));
+        assert_true(iso[i] > prop[i] - 1.0);
+    }
+    /* the first layer sees the same input either way */
+    assert_true(fabs(prop[0] - iso[0]) < 1e-9);
+    qb_calibration_free(&c);
+}
+
+/* The mixed search meets its budget with fewer weight bytes than int8. */
+static void test_mixed(void **state)
+{
+    (void)state;
+    qb_calibration c;
+    calibrate(&c);
+    qb_precision plan[4], int8[4];
+    qb_quant_opts o = {.binary_ends_int8 = 1};
+    qb_samples val = {.d = &train_set, .n = 400};
+    qb_mixed m;
+    qb_err e;
+    if (qb_mixed_search(model_path, &c, &val, 100, 1.0, &o, plan, &m, 0, &e))
+        fail_msg("%s", e.msg);
+    qb_plan_uniform(&c, QB_PREC_INT8_CHANNEL, &o, int8);
+    print_message("mixed: drop %.2f pt, %lld bytes (int8 %lld), %d plans\n", m.drop, (long long)m.bytes,
+                  (long long)qb_plan_weight_bytes(&c, int8, &o), m.evaluations);
+    assert_true(m.met && m.drop <= 1.0);
+    assert_true(m.evaluations >= 5);
+    if (m.bytes >= qb_plan_weight_bytes(&c, int8, &o)) /* only when no layer could stay int4 */
+        for (int i = 0; i < 4; i++)
+            assert_true(plan[i] != QB_PREC_INT4);
+    qb_mixed_free(&m);
+    qb_calibration_free(&c);
+}
+
+/* ONNX -> qb_net -> same outputs as the model engine. */
+static void test_import_roundtrip(void **state)
+{
+    (void)state;
+    qb_err e;
+    char err[512];
+    qb_graph *g = qb_onnx_load(model_path, &e);
+    assert_non_null(g);
+    qb_net net;
+    assert_int_equal(qb_net_import(g, 1, &net, err, sizeof err), 0);
+    qb_graph_free(g);
+    assert_int_equal(qb_net_alloc(&net, 8, err, sizeof err), 0);
+    qb_samples s = eval_samples();
+    qb_samples_fill(&s, 0, 8, 8, net.act[0]);
+    net.training = 0;
+    const float *z = qb_net_forward(&net, 8);
+    float *ref;
+    int64_t outs;
+    s.n = 8;
+    if (qb_reference_outputs(model_path, &s, 8, -1, &ref, &outs, &e))
+        fail_msg("%s", e.msg);
+    for (int i = 0; i < 8 * outs; i++)
+        assert_true(fabsf(z[i] - ref[i]) <= 1e-4f * (1 + fabsf(ref[i])));
+    free(ref);
+    qb_net_free(&net);
+}
+
+/* Fake quantization: weights on the int8 grid during a step, restored
+ * after; the input gradient zeroed where the input was clipped. */
+static void test_fake_quant_hooks(void **state)
+{
+    (void)state;
+    qb_net net;
+    char err[256];
+    qb_net_init(&net, 1, 1, 6, 3);
+    assert_int_equal(qb_net_act(&net, QB_L_FLATTEN, err, sizeof err), 0);
+    assert_int_equal(qb_net_dense(&net, 3, err, sizeof err), 0);
+    assert_int_equal(qb_net_dense(&net, 2, err, sizeof err), 0);
+    assert_int_equal(qb_net_alloc(&net, 2, err, sizeof err), 0);
+    qb_precision plan[2] = {QB_PREC_INT8_CHANNEL, QB_PREC_INT8_CHANNEL};
+    qb_fq f;
+    assert_int_equal(qb_fq_init(&f, &net, plan, 0, err, sizeof err), 0);
+    qb_train_cfg cfg;
+    qb_train_cfg_default(&cfg);
+    qb_fq_attach(&f, &net, &cfg);
+    float master[18];
+    memcpy(master, net.layers[1].w, sizeof master);
+    qb_fq_step(&net, QB_STEP_BEGIN, 0, &f);
+    /* on the grid: w = q * scale with |q| <= 127 */
+    float mx = 0;
+    for (int i = 0; i < 6; i++)
+        mx = fmaxf(mx, fabsf(master[i]));
+    for (int i = 0; i < 6; i++) {
+        float q = net.layers[1].w[i] / (mx / 127.0f);
+        assert_true(fabsf(q - nearbyintf(q)) < 1e-3f);
+    }
+    /* forward twice in training mode: the range is observed on the first batch */
+    net.training = 1;
+    float x[12] = {0, 1, 2, 3, 4, 5, 0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f};
+    memcpy(net.act[0], x, sizeof x);
+    qb_net_forward(&net, 2);
+    assert_true(f.seen[0] == 1 && f.lo[0] == 0 && f.hi[0] == 5.5f);
+    /* a narrower range from now on: values above it are clipped */
+    f.observe = 0;
+    f.hi[0] = 3.0f;
+    memcpy(net.act[0], x, sizeof x);
+    qb_net_forward(&net, 2);
+    for (int i = 0; i < 12; i++)
+        assert_true(net.act[1][i] <= 3.0f + 1e-6f);
+    for (int i = 0; i < 4; i++)
+        net.grad[3][i] = 1.0f;
+    qb_net_backward(&net, 2, 0);
+    /* layer 1's input gradient (grad[1]) is masked where its input was clipped (x > 3) */
+    for (int i = 0; i < 12; i++)
+        if (x[i] > 3.0f + 0.01f)
+            assert_true(net.grad[1][i] == 0.0f);
+    int nonzero = 0;
+    for (int i = 0; i < 12; i++)
+        nonzero += x[i] < 2.9f && net.grad[1][i] != 0.0f;
+    assert_true(nonzero > 0);
+    /* the previous layer's output is restored for its own backward */
+    for (int i = 0; i < 12; i++)
+        assert_true(net.act[1][i] == x[i]);
+    qb_fq_step(&net, QB_STEP_GRADS, 0, &f);
+    assert_memory_equal(net.layers[1].w, master, sizeof master);
+    qb_fq_free(&f);
+    qb_net_free(&net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_by_hand),     cmocka_unit_test(test_cross_isa_bit_exact),
+        cmocka_unit_test(test_calibration_chain), cmocka_unit_test(test_precision_order),
+        cmocka_unit_test(test_per_layer),        cmocka_unit_test(test_mixed),
+        cmocka_unit_test(test_import_roundtrip), cmocka_unit_test(test_fake_quant_hooks),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
