@@ -139,9 +139,49 @@ static void matmul_model(char *path, size_t len)
     qb_graph_free(g);
 }
 
+/* x [N, 4, 8, 8] -> Conv 3x3 (8) -> Relu -> Conv 3x3 (8) -> Relu -> Conv 3x3 (6) -> y. */
+static void conv_chain_model(char *path, size_t len)
+{
+    qb_graph *g = qb_graph_new("chain");
+    g->opset = 13;
+    int x = qb_graph_tensor(g, "x");
+    qb_tensor *t = g->tensors[x];
+    t->kind = QB_T_INPUT, t->ndim = 4, t->has_shape = 1, t->sym[0] = 1;
+    t->dims[0] = 1, t->dims[1] = 4, t->dims[2] = 8, t->dims[3] = 8;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x, g->ninputs = 1;
+    const char *ins[3] = {"x", "a1", "a2"}, *outs[3] = {"c1", "c2", "y"};
+    int64_t cin[3] = {4, 8, 8}, cout[3] = {8, 8, 6};
+    for (int l = 0; l < 3; l++) {
+        char w[8], b[8], nm[8];
+        snprintf(w, sizeof w, "w%d", l), snprintf(b, sizeof b, "b%d", l), snprintf(nm, sizeof nm, "conv%d", l);
+        const_t(g, w, 4, (int64_t[]){cout[l], cin[l], 3, 3}, 0.3f);
+        const_t(g, b, 1, (int64_t[]){cout[l]}, 0.1f);
+        int c = node(g, "Conv", nm, ins[l], w, b, outs[l]);
+        qb_attr *a = qb_qdq_attr(&g->nodes[c], "pads", QB_ATTR_INTS);
+        a->n = 4, a->ints = calloc(4, sizeof(int64_t));
+        for (int i = 0; i < 4; i++)
+            a->ints[i] = 1;
+        if (l < 2)
+            node(g, "Relu", l ? "relu1" : "relu0", outs[l], NULL, NULL, ins[l + 1]);
+    }
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
+    qb_err e = {""};
+    if (qb_graph_sort(g, &e))
+        fail_msg("sort: %s", e.msg);
+    tmp_path(path, len, "chain");
+    if (qb_onnx_save(g, path, &e))
+        fail_msg("save: %s", e.msg);
+    qb_graph_free(g);
+}
+
+static char chain_path[64];
+
 static int setup(void **state)
 {
     (void)state;
+    conv_chain_model(chain_path, sizeof chain_path);
     zoo_model("cnn", cnn_path, sizeof cnn_path);
     zoo_model("dscnn", dscnn_path, sizeof dscnn_path);
     matmul_model(mm_path, sizeof mm_path);
@@ -154,6 +194,7 @@ static int teardown(void **state)
     unlink(cnn_path);
     unlink(dscnn_path);
     unlink(mm_path);
+    unlink(chain_path);
     return 0;
 }
 
@@ -251,6 +292,28 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
         if (memcmp(&b.y[i], &want[i], sizeof(float)))
             fail_msg("%s %s: output %zu: reloaded %.9g, in memory %.9g", model, qb_precision_name(p), i,
                      (double)b.y[i], (double)want[i]);
+    /* the reloaded model exported again: the same file structure, the same outputs */
+    char path2[64];
+    tmp_path(path2, sizeof path2, "again");
+    if (qb_qdq_save(b.g, path2, &e))
+        fail_msg("save again %s: %s", qb_precision_name(p), e.msg);
+    qb_runner_close(&b);
+    qb_qdq_no_fuse = 1;
+    qb_graph *u1 = qb_onnx_load(path, &e), *u2 = qb_onnx_load(path2, &e);
+    qb_qdq_no_fuse = 0;
+    assert_non_null(u1);
+    assert_non_null(u2);
+    assert_int_equal(u1->nnodes, u2->nnodes);
+    qb_graph_free(u1);
+    qb_graph_free(u2);
+    qb_graph *g4 = qb_onnx_load(path2, &e);
+    unlink(path2);
+    if (!g4 || qb_runner_open(&b, g4, B, -1, &e))
+        fail_msg("re-exported %s: %s", qb_precision_name(p), e.msg);
+    qb_samples_fill(&d.eval, 0, B, B, b.x);
+    if (qb_runner_run(&b, &e))
+        fail_msg("run re-exported: %s", e.msg);
+    assert_memory_equal(b.y, want, n * sizeof(float));
     qb_runner_close(&b);
 
     /* unfused: the float semantics of the file are close to the quantized outputs */
@@ -326,6 +389,13 @@ static void test_mixed(void **state)
     roundtrip_plan(cnn_path, "synthetic", QB_PREC_INT8_CHANNEL, 0, c3, 2);
     roundtrip_plan(mm_path, "none", QB_PREC_INT8_CHANNEL, 0, c2, 4);
     roundtrip_plan(mm_path, "none", QB_PREC_INT8_CHANNEL, 0, c3, 2);
+    /* convolutions with taps feeding each other directly */
+    for (size_t i = 0; i < sizeof precs / sizeof precs[0]; i++)
+        roundtrip(chain_path, "none", precs[i], 0);
+    static const qb_precision c4[] = {QB_PREC_INT8_CHANNEL, QB_PREC_FP32, QB_PREC_FP16};
+    roundtrip_plan(chain_path, "none", QB_PREC_INT8_CHANNEL, 0, c4, 3);
+    static const qb_precision c5[] = {QB_PREC_FP32, QB_PREC_INT4, QB_PREC_FP32};
+    roundtrip_plan(chain_path, "none", QB_PREC_INT8_CHANNEL, 0, c5, 3);
 }
 
 /* Run g (one input of dims) on x; output i's data. */
@@ -414,6 +484,101 @@ static void test_custom_ops(void **state)
     qb_graph_free(g);
 }
 
+/* A QDQ Conv as other tools write it (uint8 activations, per-channel int8
+ * weights, int32 bias): fused onto the int8 kernel, within one output step
+ * of the float semantics. */
+static void test_uint8_qdq(void **state)
+{
+    (void)state;
+    qb_graph *g = qb_graph_new("u8");
+    g->opset = 13;
+    int x = qb_graph_tensor(g, "x");
+    qb_tensor *t = g->tensors[x];
+    t->kind = QB_T_INPUT, t->ndim = 4, t->has_shape = 1, t->sym[0] = 1;
+    t->dims[0] = 1, t->dims[1] = 2, t->dims[2] = 5, t->dims[3] = 5;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x, g->ninputs = 1;
+    int sx = qb_qdq_tensor(g, "sx", "", QB_DT_FLOAT, 0, NULL, 1), zx = qb_qdq_tensor(g, "zx", "", QB_DT_UINT8, 0, NULL, 1);
+    *(float *)g->tensors[sx]->data = 0.05f, *(uint8_t *)g->tensors[zx]->data = 128;
+    int sy = qb_qdq_tensor(g, "sy", "", QB_DT_FLOAT, 0, NULL, 1);
+    qb_qdq_tensor(g, "zy", "", QB_DT_UINT8, 0, NULL, 1); /* zero point 0 */
+    *(float *)g->tensors[sy]->data = 0.1f;
+    int tw = qb_qdq_tensor(g, "wq", "", QB_DT_INT8, 4, (int64_t[]){3, 2, 3, 3}, 1);
+    for (int i = 0; i < 54; i++)
+        ((int8_t *)g->tensors[tw]->data)[i] = (int8_t)(127 * rnd());
+    int ts = qb_qdq_tensor(g, "sw", "", QB_DT_FLOAT, 1, (int64_t[]){3}, 1);
+    qb_qdq_tensor(g, "zw", "", QB_DT_INT8, 1, (int64_t[]){3}, 1);
+    int tb = qb_qdq_tensor(g, "bq", "", QB_DT_INT32, 1, (int64_t[]){3}, 1);
+    int tbs = qb_qdq_tensor(g, "sb", "", QB_DT_FLOAT, 1, (int64_t[]){3}, 1);
+    for (int i = 0; i < 3; i++) {
+        ((float *)g->tensors[ts]->data)[i] = 0.002f * (float)(i + 1);
+        ((float *)g->tensors[tbs]->data)[i] = 0.05f * (0.002f * (float)(i + 1));
+        ((int32_t *)g->tensors[tb]->data)[i] = 300 * (i - 1);
+    }
+    node(g, "QuantizeLinear", "qx", "x", "sx", "zx", "xq");
+    node(g, "DequantizeLinear", "dqx", "xq", "sx", "zx", "xd");
+    set_attr_i(g, node(g, "DequantizeLinear", "dqw", "wq", "sw", "zw", "wd"), "axis", 0);
+    set_attr_i(g, node(g, "DequantizeLinear", "dqb", "bq", "sb", NULL, "bd"), "axis", 0);
+    int c = node(g, "Conv", "conv", "xd", "wd", "bd", "c");
+    qb_attr *a = qb_qdq_attr(&g->nodes[c], "pads", QB_ATTR_INTS);
+    a->n = 4, a->ints = calloc(4, sizeof(int64_t));
+    for (int i = 0; i < 4; i++)
+        a->ints[i] = 1;
+    node(g, "Relu", "relu", "c", NULL, NULL, "r");
+    node(g, "QuantizeLinear", "qy", "r", "sy", "zy", "yq");
+    node(g, "DequantizeLinear", "dqy", "yq", "sy", "zy", "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
+    qb_err e = {""};
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    char path[64];
+    tmp_path(path, sizeof path, "u8");
+    assert_int_equal(qb_onnx_save(g, path, &e), 0);
+    qb_graph_free(g);
+    float xin[50], fused[3 * 25];
+    for (int i = 0; i < 50; i++)
+        xin[i] = 4.0f * rnd();
+    for (int pass = 0; pass < 2; pass++) {
+        qb_qdq_no_fuse = pass;
+        g = qb_onnx_load(path, &e);
+        qb_qdq_no_fuse = 0;
+        if (!g)
+            fail_msg("load: %s", e.msg);
+        const qb_node *cv = by_name(g, "conv");
+        if (!pass) {
+            assert_non_null(cv->q);
+            assert_int_equal(cv->q->prec, QB_PREC_INT8_CHANNEL);
+            assert_int_equal(cv->q->in_zero, 0);
+            assert_int_equal(cv->q->out_zero, -128);
+            assert_true(cv->q->in_scale == 0.05f && cv->q->out_scale == 0.1f);
+            assert_int_equal(cv->q->bias_q[0], -300);
+            assert_int_equal(cv->q->bias_q[2], 300);
+        } else {
+            assert_null(cv->q);
+        }
+        const float *y = run1(g, 4, (int64_t[]){1, 2, 5, 5}, xin, 0);
+        int same = 0;
+        for (int i = 0; i < 75; i++) {
+            if (!pass)
+                fused[i] = y[i];
+            else if (fabsf(y[i] - fused[i]) > 0.1001f)
+                fail_msg("output %d: fused %g, float QDQ %g", i, (double)fused[i], (double)y[i]);
+            else
+                same += y[i] == fused[i];
+        }
+        if (pass)
+            assert_true(same >= 70);
+        else {
+            int nonzero = 0;
+            for (int i = 0; i < 75; i++)
+                nonzero += fused[i] != 0;
+            assert_true(nonzero > 10);
+        }
+        qb_graph_free(g);
+    }
+    unlink(path);
+}
+
 /* The importer keeps the custom operators in their domain. */
 static void test_domains(void **state)
 {
@@ -447,7 +612,7 @@ static void test_domains(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_custom_ops), cmocka_unit_test(test_domains), cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_custom_ops), cmocka_unit_test(test_domains), cmocka_unit_test(test_uint8_qdq), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_cnn),        cmocka_unit_test(test_dscnn),   cmocka_unit_test(test_mixed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,8 +2,13 @@
  * qdq_import.c - the fusion pass run when a model is loaded: Conv, Gemm
  * and MatMul layers written as quantized patterns get a qspec (n->q) whose
  * integers come straight from the file, so they run on the integer
- * kernels (harness/graph/qlayer.c). Every Q/DQ node stays in the graph:
- * QuantizeLinear(DequantizeLinear(q)) == q, so they change no value.
+ * kernels (harness/graph/qlayer.c). The Q/DQ nodes stay in the graph
+ * (QuantizeLinear(DequantizeLinear(q)) == q, so they change no value),
+ * except the QuantizeLinear -> DequantizeLinear pair right after a fused
+ * int8 layer, which is dropped (the layer writes its output itself, on
+ * the same grid): the graph then has the structure of the in-memory
+ * quantized graph, so exec chooses the same NHWC/NCHW layouts between
+ * convolutions and fp32 layers of mixed plans sum in the same order.
  *
  * Patterns (anything else stays float: correct, only not on the integer
  * kernels):
@@ -226,6 +231,51 @@ static int bias_ok(const qb_graph *g, const qb_node *n, int64_t N)
 }
 
 /* ---- int8 ---- */
+
+/* After fusing int8 layer ni: its written tensor's QuantizeLinear ->
+ * DequantizeLinear pair changes no value (the layer's output already lies
+ * on that grid, unless prepare widens the output scale), so it is dropped
+ * and the layer writes the DequantizeLinear's output itself: the graph
+ * then has the in-memory quantized graph's structure, and exec keeps the
+ * same layouts between convolutions (fp32 neighbours of mixed plans
+ * compute in the same order). Marked in kill; the producer rewired by
+ * qb_qdq_fuse once every layer is fused. */
+typedef struct drop_pair {
+    int written;  /* the tensor the layer (or its Relu/Clip) writes */
+    int dq_out;   /* the DequantizeLinear output that replaces it */
+} drop_pair;
+
+static void mark_output_pair(qb_graph *g, int ni, char *kill, drop_pair *dp, int *ndp)
+{
+    const qb_node *n = NODE(g, ni);
+    const qb_qspec *q = n->q;
+    double smax = 0;
+    for (int i = 0; i < q->nwscale; i++)
+        smax = fmax(smax, (double)q->in_scale * q->wscale[i]);
+    if (smax >= q->out_scale)
+        return; /* prepare widens the output scale: the pair requantizes */
+    int t = n->out[0], c;
+    consumers(g, t, &c);
+    if (is_op(g, c, "Relu") || is_op(g, c, "Clip"))
+        t = NODE(g, c)->out[0];
+    int qi, di;
+    if (consumers(g, t, &qi) != 1 || !is_op(g, qi, "QuantizeLinear") || NODE(g, qi)->out[0] < 0 ||
+        consumers(g, NODE(g, qi)->out[0], &di) != 1 || !is_op(g, di, "DequantizeLinear") || NODE(g, di)->nout < 1 ||
+        NODE(g, di)->out[0] < 0 || in_of(NODE(g, di), 0) != NODE(g, qi)->out[0])
+        return;
+    float s;
+    int32_t z;
+    if (act_qdq(g, NODE(g, di)->out[0], &s, &z) || s != q->out_scale || z != q->out_zero)
+        return;
+    for (int j = 1; j < NODE(g, qi)->nout; j++)
+        if (NODE(g, qi)->out[j] >= 0)
+            return;
+    kill[qi] = kill[di] = 1;
+    dp[*ndp].written = t;
+    dp[*ndp].dq_out = NODE(g, di)->out[0];
+    (*ndp)++;
+}
+
 static int fuse_int8(qb_graph *g, int ni, int di)
 {
     const qb_node *n = NODE(g, ni), *d = NODE(g, di);
@@ -468,7 +518,13 @@ int qb_qdq_fuse(qb_graph *g, qb_err *e)
         qb_errf(e, "%s: out of memory", g->file);
         return -1;
     }
-    int fused = 0;
+    int fused = 0, ndp = 0;
+    drop_pair *dp = calloc((size_t)g->nnodes + 1, sizeof *dp);
+    if (!dp) {
+        free(kill);
+        qb_errf(e, "%s: out of memory", g->file);
+        return -1;
+    }
     for (int i = 0; i < g->nnodes; i++) {
         qb_node *n = &g->nodes[i];
         if (n->q || n->nin < 2 || n->nout < 1 || n->out[0] < 0 ||
@@ -478,15 +534,25 @@ int qb_qdq_fuse(qb_graph *g, qb_err *e)
         if (p < 0)
             continue;
         const qb_node *d = NODE(g, p);
-        if (!strcmp(d->op, "DequantizeLinear"))
-            fused += fuse_int8(g, i, p);
-        else if (!strcmp(d->op, "Cast"))
+        if (!strcmp(d->op, "DequantizeLinear")) {
+            if (fuse_int8(g, i, p)) {
+                fused++;
+                mark_output_pair(g, i, kill, dp, &ndp);
+            }
+        } else if (!strcmp(d->op, "Cast")) {
             fused += fuse_fp16(g, i, p);
-        else if (!strcmp(d->op, "DequantizeInt4") && d->domain)
+        } else if (!strcmp(d->op, "DequantizeInt4") && d->domain) {
             fused += fuse_int4(g, i, p);
-        else if (!strcmp(d->op, "DequantizeBinary") && d->domain)
+        } else if (!strcmp(d->op, "DequantizeBinary") && d->domain) {
             fused += fuse_binary(g, i, p, kill);
+        }
     }
+    for (int k = 0; k < ndp; k++) { /* the layer writes the dropped pair's output */
+        int slot = 0, p = qb_qdq_producer(g, dp[k].written, &slot);
+        if (p >= 0)
+            g->nodes[p].out[slot] = dp[k].dq_out;
+    }
+    free(dp);
     int nk = 0;
     for (int i = 0; i < g->nnodes; i++)
         nk += kill[i];

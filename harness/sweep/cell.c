@@ -6,10 +6,10 @@
  * cachegrind child, modelled and RAPL energy, accuracy against the FP32
  * reference on the dispatcher's ISA), for ONNX files and zoo models
  * (trained once into the model cache, qb_zoo_cached); kernel shapes of
- * every precision (kcell.c). Cells on an ISA this CPU (or this build)
- * lacks are `unsupported` rows with the reason. Every other precision of
- * a model is a `failed` row until the quantization engine is wired in
- * here.
+ * every precision (kcell.c); every other precision and method of a
+ * model through the quantization engine, the quantized model built once
+ * per (model, precision, method) and cached (qcell.c). Cells on an ISA
+ * this CPU (or this build) lacks are `unsupported` rows with the reason.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +34,7 @@
 #include "harness/measure/loop.h"
 #include "harness/sweep/cell.h"
 #include "harness/sweep/kcell.h"
+#include "harness/sweep/qcell.h"
 #include "harness/train/train.h"
 
 #define REF_BATCH 100              /* batch of the reference run */
@@ -128,29 +129,32 @@ static const qb_dataset *dataset_of(const qb_sc_model *m, const qb_norm **norm, 
 
 /* ---- the model ---- */
 
-/* Load the cell's model; apply the input spec. NULL with err. */
-static qb_graph *load_model(const qb_sc_model *m, double *file_bytes, char *err, size_t errlen)
+/* The FP32 model file of m: the zoo model (trained once with the zoo's
+ * default recipe into datasets/models/, progress shown only when it
+ * trains) or the scenario's ONNX path. 0, or -1 with err. */
+static int model_file(const qb_sc_model *m, char *path, size_t len, char *err, size_t errlen)
 {
-    char path[QB_SC_PATH + 64];
     if (m->zoo[0]) {
-        /* trained once with the zoo's default recipe, then reused from
-         * datasets/models/; training progress shows only when it trains */
         const char *dir = m->data_dir[0] ? m->data_dir : NULL;
         qb_zoo_job job;
         int verbose = 1;
         if (!qb_zoo_job_init(&job, m->zoo, m->dataset, dir, NULL)) {
-            qb_zoo_cache_path(&job, path, sizeof path);
+            qb_zoo_cache_path(&job, path, len);
             verbose = access(path, R_OK) != 0;
         }
-        if (qb_zoo_cached(m->zoo, m->dataset, dir, NULL, path, sizeof path, verbose, err, errlen))
-            return NULL;
-    } else {
-        snprintf(path, sizeof path, "%s", m->onnx);
+        return qb_zoo_cached(m->zoo, m->dataset, dir, NULL, path, len, verbose, err, errlen) ? -1 : 0;
     }
+    snprintf(path, len, "%s", m->onnx);
+    return 0;
+}
+
+/* Load the model file at path; apply m's input spec. NULL with err. */
+static qb_graph *load_path(const qb_sc_model *m, const char *path, double *file_bytes, char *err, size_t errlen)
+{
     qb_err e;
     qb_graph *g = qb_onnx_load(path, &e);
     if (!g) {
-        snprintf(err, errlen, "%s", e.msg);
+        snprintf(err, errlen, "%.580s", e.msg);
         return NULL;
     }
     struct stat sb;
@@ -176,6 +180,36 @@ static qb_graph *load_model(const qb_sc_model *m, double *file_bytes, char *err,
         in->has_shape = 1;
     }
     return g;
+}
+
+/* The FP32 model of m. NULL with err. */
+static qb_graph *load_model(const qb_sc_model *m, double *file_bytes, char *err, size_t errlen)
+{
+    char path[QB_SC_PATH + 64];
+    if (model_file(m, path, sizeof path, err, errlen))
+        return NULL;
+    return load_path(m, path, file_bytes, err, errlen);
+}
+
+/* The graph a cell runs: the model in the cell's precision and method.
+ * Used by qb_cell_run (build = 1: a quantized model missing from the
+ * quantized-model cache is built there, harness/sweep/qcell.c) and by the
+ * cachegrind child (build = 0: it loads what the parent built), so both
+ * measure the same graph. *file_bytes: size of the model file. NULL with
+ * err. */
+static qb_graph *cell_graph(const qb_cell *cell, const qb_scenario *sc, int build, double *file_bytes,
+                            qb_qcell_info *qi, char *err, size_t errlen)
+{
+    const qb_sc_model *m = &sc->models[cell->model];
+    memset(qi, 0, sizeof *qi);
+    if (cell->prec == QB_PREC_FP32)
+        return load_model(m, file_bytes, err, errlen);
+    char fp32[QB_SC_PATH + 64], qpath[1400];
+    if (model_file(m, fp32, sizeof fp32, err, errlen) ||
+        qb_qcell_model(fp32, m->name, m->dataset, m->data_dir, cell->prec, qb_method_name(cell->method),
+                       sc->calib_samples, build, qpath, sizeof qpath, qi, err, errlen))
+        return NULL;
+    return load_path(m, qpath, file_bytes, err, errlen);
 }
 
 /* Bytes of the model's constant tensors (its weights, before folding). */
@@ -355,7 +389,7 @@ static int reference(const qb_sc_model *m, const qb_samples *s, char *err, size_
     qb_runner r;
     qb_err e;
     if (qb_runner_open(&r, g, REF_BATCH, -1, &e)) {
-        snprintf(err, errlen, "reference: %s", e.msg);
+        snprintf(err, errlen, "reference: %.560s", e.msg);
         return -1;
     }
     acc_ctx a = {.s = s, .outs = r.outs};
@@ -364,7 +398,7 @@ static int reference(const qb_sc_model *m, const qb_samples *s, char *err, size_
     if (!ref.logits)
         snprintf(err, errlen, "reference: out of memory");
     else if (qb_runner_each(&r, s, acc_batch, &a, &e))
-        snprintf(err, errlen, "reference: %s", e.msg);
+        snprintf(err, errlen, "reference: %.560s", e.msg);
     else
         rc = 0;
     if (!rc) {
@@ -556,11 +590,6 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
 #endif
     if (m->kernel[0])
         return kernel_cell(cell, sc, m, row);
-    if (cell->prec != QB_PREC_FP32) {
-        set_status(row, "failed");
-        note_add(row, "quantization engine not wired yet");
-        return 0;
-    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cell->threads > cores)
         note_add(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
@@ -572,11 +601,20 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     }
 #endif
     double file_bytes = NAN;
-    qb_graph *g = load_model(m, &file_bytes, why, sizeof why);
+    qb_qcell_info qi;
+    qb_graph *g = cell_graph(cell, sc, 1, &file_bytes, &qi, why, sizeof why);
     if (!g) {
         set_status(row, "failed");
         note_add(row, "%s", why);
         return 0;
+    }
+    if (cell->prec != QB_PREC_FP32) {
+        if (qi.calib_seconds > 0)
+            note_add(row, "calibration %.3f s%s", qi.calib_seconds, qi.reused ? " (when built; model reused)" : "");
+        if (qi.qat_seconds > 0)
+            note_add(row, "QAT fine-tuning %.1f s%s", qi.qat_seconds, qi.reused ? " (when built)" : "");
+        if (qi.plan[0])
+            note_add(row, "plan %s", qi.plan);
     }
     row->model_bytes = file_bytes;
     double wbytes = const_bytes(g);
@@ -699,14 +737,11 @@ int qb_cell_child(const qb_cell *cell, const qb_scenario *sc, int runs)
         qb_kcell_close(kc);
         return 0;
     }
-    if (cell->prec != QB_PREC_FP32) {
-        fprintf(stderr, "qbench sweep: --counters-child: %s: quantization engine not wired yet\n", cell->id);
-        return 2;
-    }
     double fb;
-    qb_graph *g = load_model(m, &fb, why, sizeof why);
+    qb_qcell_info qi;
+    qb_graph *g = cell_graph(cell, sc, 0, &fb, &qi, why, sizeof why);
     if (!g) {
-        fprintf(stderr, "qbench sweep: %s\n", why);
+        fprintf(stderr, "qbench sweep: %s: %s\n", cell->id, why);
         return 2;
     }
     qb_runner r;

@@ -1,0 +1,169 @@
+/*
+ * qcell.c - the quantized model of a sweep cell. Built once per (model,
+ * precision, method) by the quantization pipeline (harness/quant:
+ * calibration on training images, QAT fine-tuning, the mixed-precision
+ * search), written as an ONNX file (QDQ for int8, float16 initializers,
+ * com.qbench operators for int4 and binary: harness/graph/qdq.h) into the
+ * quantized-model cache <model cache>/quantized/, and loaded from there
+ * by every cell of the group and by the cachegrind child process, which
+ * therefore measures exactly the same model without calibrating again.
+ *
+ * Cache entry: NAME.onnx and NAME.onnx.key; the key file's first line is
+ * the recipe (hashed into NAME: the FP32 model's bytes, dataset,
+ * precision, method, calibration samples, seed, pipeline defaults), the
+ * second the calibration and QAT seconds, the third the mixed plan. The
+ * key file is renamed into place last: an entry counts only when both
+ * exist and the recipe matches.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/eval/runner.h"
+#include "harness/graph/qdq.h"
+#include "harness/quant/pipeline.h"
+#include "harness/sweep/qcell.h"
+#include "harness/train/train.h"
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t file_hash(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    uint64_t h = 0xcbf29ce484222325ull;
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        h = fnv(h, buf, k);
+    fclose(f);
+    return h;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c == '/' || !c) {
+            *s = 0;
+            if (mkdir(p, 0777) && errno != EEXIST)
+                return -1;
+            *s = c;
+        }
+        if (!c)
+            return 0;
+    }
+}
+
+/* First line of the key file equals line? Fills info with the rest. */
+static int key_matches(const char *keypath, const char *line, qb_qcell_info *info)
+{
+    FILE *f = fopen(keypath, "r");
+    if (!f)
+        return 0;
+    char buf[2048] = "";
+    int ok = fgets(buf, sizeof buf, f) != NULL;
+    buf[strcspn(buf, "\n")] = 0;
+    ok = ok && !strcmp(buf, line);
+    if (ok && info) {
+        if (fgets(buf, sizeof buf, f))
+            sscanf(buf, "%lf %lf", &info->calib_seconds, &info->qat_seconds);
+        if (fgets(info->plan, sizeof info->plan, f))
+            info->plan[strcspn(info->plan, "\n")] = 0;
+    }
+    fclose(f);
+    return ok;
+}
+
+int qb_qcell_model(const char *fp32_path, const char *model_name, const char *dataset, const char *data_dir,
+                   qb_precision prec, const char *method, int calib, int build, char *out, size_t len,
+                   qb_qcell_info *info, char *err, size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    qb_pipeline_opts o;
+    qb_pipeline_defaults(&o);
+    o.model = fp32_path;
+    o.dataset = dataset && *dataset ? dataset : "none";
+    o.data_dir = data_dir && *data_dir ? data_dir : NULL;
+    o.prec = prec;
+    o.method = method;
+    if (calib > 0)
+        o.calib = calib;
+    char line[2048];
+    snprintf(line, sizeof line,
+             "qbench-quantized v1 model=%016llx dataset=%s data_dir=%s prec=%s method=%s calib=%d seed=%llu "
+             "percentile=%g group=%d ends=%d budget=%g val=%d",
+             (unsigned long long)file_hash(fp32_path), o.dataset, o.data_dir ? o.data_dir : "",
+             qb_precision_name(prec), method, o.calib, (unsigned long long)o.seed, o.percentile, o.qo.group,
+             o.qo.binary_ends_int8, o.budget, o.val);
+    char dir[1024], keypath[1100];
+    snprintf(dir, sizeof dir, "%s/quantized", qb_zoo_cache_dir());
+    snprintf(out, len, "%s/%s-%s-%s-%016llx.onnx", dir, model_name, qb_precision_name(prec), method,
+             (unsigned long long)fnv(0xcbf29ce484222325ull, line, strlen(line)));
+    snprintf(keypath, sizeof keypath, "%s.key", out);
+    if (!access(out, R_OK) && key_matches(keypath, line, info)) {
+        info->reused = 1;
+        return 0;
+    }
+    if (!build) {
+        snprintf(err, errlen, "%s: not in the quantized-model cache (the parent builds it first)", out);
+        return -1;
+    }
+    qb_err e;
+    qb_pipeline_data d;
+    qb_pipeline_result r;
+    if (qb_pipeline_data_open(&o, &d, &e)) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    int rc = -1;
+    if (!qb_pipeline_plan(&o, &d, &r, &e)) {
+        qb_graph *g = qb_pipeline_graph(&o, &r, &e);
+        qb_runner run;
+        if (g && !qb_runner_open(&run, g, 1, -1, &e)) {
+            char tmp[1200];
+            snprintf(tmp, sizeof tmp, "%s.tmp%d", out, (int)getpid());
+            if (mkdir_p(dir)) {
+                snprintf(e.msg, sizeof e.msg, "%.600s: cannot create the directory: %s", dir, strerror(errno));
+            } else if (!qb_qdq_save(run.g, tmp, &e)) {
+                if (rename(tmp, out)) {
+                    snprintf(e.msg, sizeof e.msg, "%s: %s", out, strerror(errno));
+                } else {
+                    info->calib_seconds = r.calib_seconds;
+                    info->qat_seconds = r.qat_seconds;
+                    if (prec == QB_PREC_MIXED)
+                        qb_plan_str(&r, info->plan, sizeof info->plan);
+                    snprintf(tmp, sizeof tmp, "%s.tmp%d", keypath, (int)getpid());
+                    FILE *f = fopen(tmp, "w");
+                    if (f) {
+                        fprintf(f, "%s\n%.3f %.3f\n%s\n", line, info->calib_seconds, info->qat_seconds, info->plan);
+                        rc = fclose(f) || rename(tmp, keypath) ? -1 : 0;
+                    }
+                    if (rc)
+                        snprintf(e.msg, sizeof e.msg, "%.600s: cannot write: %s", keypath, strerror(errno));
+                }
+            }
+            unlink(tmp);
+            qb_runner_close(&run);
+        }
+        qb_pipeline_result_free(&r);
+    }
+    if (rc)
+        snprintf(err, errlen, "%s", e.msg);
+    qb_pipeline_data_close(&d);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * qcell.h - the quantized model of a sweep cell, built once and cached
+ * as an ONNX file (see qcell.c).
+ */
+#ifndef QB_QCELL_H
+#define QB_QCELL_H
+
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+
+/* What building the quantized model cost (from the cache's key file when reused). */
+typedef struct qb_qcell_info {
+    int reused;            /* loaded from the cache */
+    double calib_seconds;  /* calibration wall time when it was built */
+    double qat_seconds;    /* QAT fine-tuning wall time when it was built (0: none or reused) */
+    char plan[1024];       /* mixed: "layer=precision,..." */
+} qb_qcell_info;
+
+/* The path of the quantized ONNX model for (fp32_path, precision,
+ * method) into out: from the cache, or (build != 0) built now by the
+ * quantization pipeline on the dataset (calibration images: calib, 0 for
+ * the default). model_name names the cache file. 0, or -1 with err. */
+int qb_qcell_model(const char *fp32_path, const char *model_name, const char *dataset, const char *data_dir,
+                   qb_precision prec, const char *method, int calib, int build, char *out, size_t len,
+                   qb_qcell_info *info, char *err, size_t errlen);
+
+#endif
