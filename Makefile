@@ -88,10 +88,12 @@ $(BUILD)/harness/main.o $(HARNESS_OBJ): | $(GEN)/onnx.pb-c.h
 $(BUILD)/harness/%.o: QB_CFLAGS += -I$(GEN) -fopenmp
 # the results metadata names the flags the binary was built with (harness/report/meta.c)
 $(BUILD)/harness/report/meta.o: QB_CFLAGS += -DQB_CFLAGS_STR='"$(CFLAGS)"'
-# training loops (BN, pooling, im2col) have runtime trip counts: let -O2 vectorize them with epilogues
-$(BUILD)/harness/train/%.o: QB_CFLAGS += -fvect-cost-model=dynamic
+# training loops (BN, pooling, im2col) have runtime trip counts: let -O2 vectorize them with
+# epilogues (a gcc flag; compilers without it, such as clang, do without)
+VECT_FLAGS := $(shell $(CC) -fvect-cost-model=dynamic -E -x c /dev/null >/dev/null 2>&1 && echo -fvect-cost-model=dynamic)
+$(BUILD)/harness/train/%.o: QB_CFLAGS += $(VECT_FLAGS)
 # qops: the int16 dot products of QLinearConv/ConvInteger/QLinearMatMul/MatMulInteger (about 3x faster)
-$(BUILD)/harness/graph/ops_qlinear.o: QB_CFLAGS += -fvect-cost-model=dynamic
+$(BUILD)/harness/graph/ops_qlinear.o: QB_CFLAGS += $(VECT_FLAGS)
 
 qbench: $(BUILD)/qbench
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
@@ -156,6 +158,11 @@ $(BUILD)/tests/test_qops: $(BUILD)/tests/test_qops.o $(GRAPH_TEST_OBJ)
 $(BUILD)/tests/test_qdq: $(BUILD)/tests/test_qdq.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# par: multi-threaded inference (row chunks, bit-identical for any thread count).
+$(BUILD)/tests/test_par.o: QB_CFLAGS += -fopenmp
+$(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
 QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,quant/qparams.o quant/observer.o quant/weights.o eval/metrics.o)
 $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
@@ -210,7 +217,8 @@ test-onnx: $(BUILD)/tests/test_onnx
 
 TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
-	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq
+	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
+	$(BUILD)/tests/test_par
 
 # CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).
@@ -230,14 +238,16 @@ test-arm:
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_scalar
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_kernels
 
-# a depthwise-convolution model from Debian's ONNX test data
-DEMO_MODEL = $(ONNX_DATA)/pytorch-converted/test_Conv2d_depthwise_padded
+# The demo: the machine and its kernels (checked against scalar), then a
+# quick sweep of the zoo models (trained once into datasets/models/ and
+# reused; results appended to reports/demo/, finished cells skipped on a
+# second run) and its summary table.
 demo: qbench
 	./qbench info
-	./qbench kernels
 	./qbench gemm -p all -i all -s 256x256x256 --check
-	./qbench inspect $(DEMO_MODEL)/model.onnx
-	./qbench run $(DEMO_MODEL)/model.onnx --input $(DEMO_MODEL)/test_data_set_0/input_0.pb -o build/demo --profile
+	./qbench sweep scenarios/demo.ini -o reports/demo --resume
+	@echo "== summary (reports/demo/results.csv; metadata: reports/demo/results.meta.txt)"
+	./qbench table reports/demo/results.csv
 
 bench: qbench
 	@mkdir -p reports

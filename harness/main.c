@@ -40,6 +40,9 @@ static const struct {
     {"merge", qb_verb_merge,
      "merge A.csv B.csv ... -o ALL.csv\n"
      "                                combine results files of shards and machines (duplicates skipped)"},
+    {"table", qb_verb_table,
+     "table RESULTS.csv [--format md|csv|latex|html]\n"
+     "                                summary table: latency, speed-up against fp32, accuracy drop per cell"},
 };
 
 static void usage(FILE *f)

@@ -234,7 +234,7 @@ expect_msg 2 "bad --group" "eval: bad int4 group" -- eval "$T/syn.onnx" -d synth
 expect 2 "eval: no model" -- eval -d synthetic
 
 # ---- qbench quantize (qdq): export of quantized models ----
-expect_msg 2 "bad precision 'int7'" "quantize: bad precision" -- quantize "$T/syn.onnx" -p int7 -d synthetic -o "$T/q.onnx"
+expect_msg 2 "unknown precision 'int7'" "quantize: bad precision" -- quantize "$T/syn.onnx" -p int7 -d synthetic -o "$T/q.onnx"
 expect_msg 2 "bad precision 'fp32'" "quantize: fp32 is not quantized" -- quantize "$T/syn.onnx" -p fp32 -d synthetic -o "$T/q.onnx"
 expect_msg 2 "unknown method 'ptq-best'" "quantize: bad method" -- quantize "$T/syn.onnx" -p int8-channel --method ptq-best -d synthetic -o "$T/q.onnx"
 expect_msg 2 "nope.onnx" "quantize: missing model" -- quantize "$T/nope.onnx" -p int8-channel -d synthetic -o "$T/q.onnx"

@@ -263,10 +263,16 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
     if (!g2)
         fail_msg("reload %s: %s", qb_precision_name(p), e.msg);
     int nq = 0, std_only = 1, nquant = 0;
-    for (int i = 0; i < g2->nnodes; i++) {
-        std_only &= standard_op(&g2->nodes[i]);
-        nquant += !strcmp(g2->nodes[i].op, "QuantizeLinear");
+    qb_qdq_no_fuse = 1; /* the file's own operators (fusion drops the Q/DQ pairs it makes redundant) */
+    qb_graph *raw = qb_onnx_load(path, &e);
+    qb_qdq_no_fuse = 0;
+    if (!raw)
+        fail_msg("reload %s unfused: %s", qb_precision_name(p), e.msg);
+    for (int i = 0; i < raw->nnodes; i++) {
+        std_only &= standard_op(&raw->nodes[i]);
+        nquant += !strcmp(raw->nodes[i].op, "QuantizeLinear");
     }
+    qb_graph_free(raw);
     if (!cycle && (p == QB_PREC_INT8_TENSOR || p == QB_PREC_INT8_CHANNEL)) {
         assert_true(std_only);
         assert_true(nquant > 0);

@@ -531,7 +531,7 @@ static void test_export(void **state)
  * pointwise, grouped and depthwise convs, BN with fused ReLU/ReLU6,
  * pooling, dense) for one epoch on `threads` threads; its parameters and
  * BN running statistics into w. Returns the number of floats. */
-static size_t train_par(int threads, int no_fuse, float *w)
+static size_t train_par(int threads, int no_fuse, int adapt, float *w)
 {
     static const spec sp[] = {
         {QB_L_CONV, 16, 3, 1, 1, 1}, {QB_L_BN, 0, 0, 0, 0, 0},      {QB_L_RELU, 0, 0, 0, 0, 0},
@@ -553,12 +553,15 @@ static size_t train_par(int threads, int no_fuse, float *w)
     cfg.batch = 40;
     cfg.lr = 0.02f;
     cfg.weight_decay = 1e-4f;
+    cfg.no_adapt = !adapt; /* else really on `threads` threads */
     qb_train_set_threads(threads);
     assert_int_equal(qb_train_threads(), threads);
     assert_int_equal(qb_train(&net, &tr, NULL, tr.n, NULL, &cfg, NULL, err, sizeof err), 0);
     size_t k = 0;
     for (int l = 0; l < net.n; l++) {
         const qb_layer *L = &net.layers[l];
+        if (!L->nw)
+            continue;
         memcpy(w + k, L->w, L->nw * sizeof(float));
         k += L->nw;
         memcpy(w + k, L->b, L->nb * sizeof(float));
@@ -584,12 +587,15 @@ static void test_threads(void **state)
     enum { MAXW = 60000 };
     float *w1 = malloc(sizeof(float) * MAXW), *w2 = malloc(sizeof(float) * MAXW);
     float *w3 = malloc(sizeof(float) * MAXW);
-    size_t n1 = train_par(1, 0, w1), n2 = train_par(2, 0, w2), n3 = train_par(2, 1, w3);
+    size_t n1 = train_par(1, 0, 0, w1), n2 = train_par(2, 0, 0, w2), n3 = train_par(2, 1, 0, w3);
     assert_true(n1 < MAXW);
     assert_int_equal(n1, n2);
     assert_int_equal(n1, n3);
     assert_memory_equal(w1, w2, n1 * sizeof(float));
     assert_memory_equal(w1, w3, n1 * sizeof(float));
+    /* adaptive (steps on 1 or 2 threads as the probes decide): the same */
+    assert_int_equal(train_par(2, 0, 1, w2), n1);
+    assert_memory_equal(w1, w2, n1 * sizeof(float));
     /* qb_mm_nt: row blocks (many rows) and column blocks (few rows) */
     static const int shapes[2][3] = {{250, 70, 300}, {40, 700, 200}};
     for (int s = 0; s < 2; s++) {
@@ -658,7 +664,7 @@ static void test_cache_key(void **state)
         case 4: j.cfg.batch++; break;
         case 5: j.cfg.lr *= 1.001f; break;
         case 6: j.cfg.seed++; break;
-        case 7: j.cfg.opt = QB_OPT_ADAM; break;
+        case 7: j.cfg.opt = j.cfg.opt == QB_OPT_ADAM ? QB_OPT_SGD : QB_OPT_ADAM; break;
         case 8: j.cfg.weight_decay += 1e-6f; break;
         case 9: j.cfg.sched = QB_SCHED_STEP; break;
         case 10: j.cfg.momentum = 0.8f; break;

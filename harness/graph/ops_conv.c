@@ -19,6 +19,7 @@
 #endif
 
 #include "harness/graph/ops.h"
+#include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
 
 /* Geometry of a convolution or pool window, always 3 spatial dims. */
@@ -298,43 +299,45 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
 
 #define PBLK 64 /* pixels per block: the rows of A being written stay in L1 */
 
-/* A[p][(c, kz, ky, kx)] for the output pixels of one image and group,
- * filled one block of output columns at a time so that reads of x run
- * along rows and the written rows of A stay in cache. */
-static void im2col(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K)
+/* A[p][(c, kz, ky, kx)] for the output pixels of output rows [r0, r1)
+ * (row r = oz * out_h + oy) of one image and group, filled one block of
+ * output columns at a time so that reads of x run along rows and the
+ * written rows of A stay in cache. */
+static void im2col(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K, int64_t r0, int64_t r1)
 {
     int64_t ihw = w->in[1] * w->in[2], ivol = w->in[0] * ihw;
-    int64_t p = 0;
-    for (int64_t oz = 0; oz < w->out[0]; oz++)
-        for (int64_t oy = 0; oy < w->out[1]; oy++)
-            for (int64_t ox0 = 0; ox0 < w->out[2]; ox0 += PBLK) {
-                int64_t nb = w->out[2] - ox0 < PBLK ? w->out[2] - ox0 : PBLK;
-                float *blk = A + p * K;
-                int64_t col = 0;
-                for (int64_t c = 0; c < cg; c++) {
-                    const float *xc = x + (c0 + c) * ivol;
-                    for (int64_t kz = 0; kz < w->k[0]; kz++) {
-                        int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
-                        for (int64_t ky = 0; ky < w->k[1]; ky++) {
-                            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                            int inside = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1];
-                            const float *xr = xc + iz * ihw + iy * w->in[2];
-                            for (int64_t kx = 0; kx < w->k[2]; kx++, col++) {
-                                int64_t ix = ox0 * w->s[2] - w->pb[2] + kx * w->d[2], sx = w->s[2];
-                                float *dst = blk + col;
-                                if (!inside) {
-                                    for (int64_t j = 0; j < nb; j++)
-                                        dst[j * K] = 0.0f;
-                                    continue;
-                                }
-                                for (int64_t j = 0; j < nb; j++, ix += sx)
-                                    dst[j * K] = ix >= 0 && ix < w->in[2] ? xr[ix] : 0.0f;
+    int64_t p = r0 * w->out[2];
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t oz = r / w->out[1], oy = r % w->out[1];
+        for (int64_t ox0 = 0; ox0 < w->out[2]; ox0 += PBLK) {
+            int64_t nb = w->out[2] - ox0 < PBLK ? w->out[2] - ox0 : PBLK;
+            float *blk = A + p * K;
+            int64_t col = 0;
+            for (int64_t c = 0; c < cg; c++) {
+                const float *xc = x + (c0 + c) * ivol;
+                for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                    int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                    for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                        int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                        int inside = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1];
+                        const float *xr = xc + iz * ihw + iy * w->in[2];
+                        for (int64_t kx = 0; kx < w->k[2]; kx++, col++) {
+                            int64_t ix = ox0 * w->s[2] - w->pb[2] + kx * w->d[2], sx = w->s[2];
+                            float *dst = blk + col;
+                            if (!inside) {
+                                for (int64_t j = 0; j < nb; j++)
+                                    dst[j * K] = 0.0f;
+                                continue;
                             }
+                            for (int64_t j = 0; j < nb; j++, ix += sx)
+                                dst[j * K] = ix >= 0 && ix < w->in[2] ? xr[ix] : 0.0f;
                         }
                     }
                 }
-                p += nb;
             }
+            p += nb;
+        }
+    }
 }
 
 #if defined(__SSE2__)
@@ -376,36 +379,96 @@ static void transpose(float *dst, size_t ldd, const float *src, size_t lds, int6
         }
 }
 
-/* im2col from an NHWC image: row p, columns (kz, ky, kx, c) with the
+/* im2col from an NHWC image, output rows [r0, r1) (row r = oz * out_h +
+ * oy) as in im2col: row p, columns (kz, ky, kx, c) with the
  * group's channels contiguous, so each tap is one copy of cg elements of
  * es bytes (float, or int8 for a quantized int8 link); padding is the
  * byte pad repeated (0 for float zeros, the zero point for int8). */
 static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, void *Av, int64_t K, size_t es,
-                        int pad)
+                        int pad, int64_t r0, int64_t r1)
 {
     const char *x = xv;
     char *A = Av;
-    int64_t C = w->c, p = 0;
+    int64_t C = w->c, p = r0 * w->out[2];
     size_t row_bytes = (size_t)cg * es;
-    for (int64_t oz = 0; oz < w->out[0]; oz++)
-        for (int64_t oy = 0; oy < w->out[1]; oy++)
-            for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
-                char *row = A + (size_t)(p * K) * es;
-                for (int64_t kz = 0; kz < w->k[0]; kz++) {
-                    int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
-                    for (int64_t ky = 0; ky < w->k[1]; ky++) {
-                        int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
-                        for (int64_t kx = 0; kx < w->k[2]; kx++, row += row_bytes) {
-                            int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
-                            if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1] || ix < 0 || ix >= w->in[2])
-                                memset(row, pad, row_bytes);
-                            else
-                                memcpy(row, x + (size_t)(((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0) * es,
-                                       row_bytes);
-                        }
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t oz = r / w->out[1], oy = r % w->out[1];
+        for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
+            char *row = A + (size_t)(p * K) * es;
+            for (int64_t kz = 0; kz < w->k[0]; kz++) {
+                int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+                for (int64_t ky = 0; ky < w->k[1]; ky++) {
+                    int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                    for (int64_t kx = 0; kx < w->k[2]; kx++, row += row_bytes) {
+                        int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
+                        if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1] || ix < 0 || ix >= w->in[2])
+                            memset(row, pad, row_bytes);
+                        else
+                            memcpy(row, x + (size_t)(((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0) * es,
+                                   row_bytes);
                     }
                 }
             }
+        }
+    }
+}
+
+/* ---- the same in parallel: disjoint pieces of the output ---- */
+
+typedef struct im2col_job {
+    const void *x;  /* image (NCHW float, or NHWC float/int8) */
+    const win *w;   /* geometry */
+    int64_t c0, cg; /* the group's first channel and channel count */
+    void *A;        /* [pixels x K] */
+    int64_t K;      /* columns of A */
+    size_t es;      /* NHWC: element bytes */
+    int pad;        /* NHWC: padding byte */
+    int nhwc;       /* x is NHWC */
+} im2col_job;
+
+static void im2col_body(void *ctx, int64_t r0, int64_t r1)
+{
+    const im2col_job *j = ctx;
+    if (j->nhwc)
+        im2col_nhwc(j->x, j->w, j->c0, j->cg, j->A, j->K, j->es, j->pad, r0, r1);
+    else
+        im2col(j->x, j->w, j->c0, j->cg, j->A, j->K, r0, r1);
+}
+
+/* im2col (nhwc = 0) or im2col_nhwc of the whole image, split over output rows. */
+static void im2col_par(const void *x, const win *w, int64_t c0, int64_t cg, void *A, int64_t K, size_t es, int pad,
+                       int nhwc)
+{
+    im2col_job j = {x, w, c0, cg, A, K, es, pad, nhwc};
+    int64_t rows = w->out[0] * w->out[1];
+    qb_gpar_for(rows, qb_gpar_chunk(rows, w->out[2] * K, 1), im2col_body, &j);
+}
+
+typedef struct transpose_job {
+    float *dst;          /* destination */
+    size_t ldd;          /* its leading dimension */
+    const float *src;    /* source [rows x cols] */
+    size_t lds;          /* its leading dimension */
+    int64_t rows, cols;  /* source shape */
+    int by_cols;         /* pieces are column ranges of src (else row ranges) */
+} transpose_job;
+
+static void transpose_body(void *ctx, int64_t i0, int64_t i1)
+{
+    const transpose_job *j = ctx;
+    if (j->by_cols)
+        transpose(j->dst + i0 * j->ldd, j->ldd, j->src + i0, j->lds, j->rows, i1 - i0);
+    else
+        transpose(j->dst + i0, j->ldd, j->src + i0 * j->lds, j->lds, i1 - i0, j->cols);
+}
+
+/* transpose split over the longer side of src (pieces of 16 floats: whole
+ * cache lines of the destination's rows when splitting src rows). */
+static void transpose_par(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols)
+{
+    transpose_job j = {dst, ldd, src, lds, rows, cols, cols >= rows};
+    int64_t n = j.by_cols ? cols : rows, other = j.by_cols ? rows : cols;
+    qb_gpar_for(n, qb_gpar_chunk(n, other, 16), transpose_body, &j);
 }
 
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
@@ -443,7 +506,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
             int64_t C = s->cout, hw = ivol;
             void *xn = s->in_nhwc ? (void *)xb : sc, *yn = s->out_nhwc ? (void *)yb : sc + hw * C;
             if (!s->in_nhwc)
-                transpose(xn, (size_t)C, (const float *)xb, (size_t)hw, C, hw);
+                transpose_par(xn, (size_t)C, (const float *)xb, (size_t)hw, C, hw);
             qb_dw_args a = {.h = (int)w->in[1], .w = (int)w->in[2], .c = (int)C, .stride = (int)w->s[1],
                             .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
                             .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
@@ -451,12 +514,12 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 qb_qlayer_dw(g, n, &s->packs[0], &a, s->in_i8, s->out_i8, qsc);
             } else {
                 double t0 = g->profile ? qb_now_ms() : 0;
-                s->packs[0].kernel->run.dw(&s->packs[0], &a);
+                qb_gpar_dw(&s->packs[0], &a);
                 if (g->profile)
                     g->kernel_ms_acc += qb_now_ms() - t0;
             }
             if (!s->out_nhwc)
-                transpose((float *)yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
+                transpose_par((float *)yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
             continue;
         }
         int64_t cg = w->c / s->group, cog = s->cout / s->group;
@@ -468,11 +531,11 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 a_ptr = xb + (size_t)(gi * cg) * xes;
                 lda = (size_t)w->c;
             } else if (s->in_nhwc) {
-                im2col_nhwc(xb, w, gi * cg, cg, A, s->kk, xes, s->in_i8 ? (int8_t)n->q->in_zero : 0);
+                im2col_par(xb, w, gi * cg, cg, A, s->kk, xes, s->in_i8 ? (int8_t)n->q->in_zero : 0, 1);
             } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
-                transpose(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
+                transpose_par(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
             } else {
-                im2col((const float *)xb, w, gi * cg, cg, A, s->kk);
+                im2col_par(xb, w, gi * cg, cg, A, s->kk, sizeof(float), 0, 0);
             }
             void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog) * yes) : C;
             size_t ldc = (size_t)(s->out_nhwc ? s->cout : cog);
@@ -483,12 +546,12 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
                                   .f_min = n->f_min, .f_max = n->f_max};
                 double t0 = g->profile ? qb_now_ms() : 0;
-                s->packs[gi].kernel->run.gemm(&s->packs[gi], &a);
+                qb_gpar_gemm(&s->packs[gi], &a);
                 if (g->profile)
                     g->kernel_ms_acc += qb_now_ms() - t0;
             }
             if (!s->out_nhwc)
-                transpose((float *)yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
+                transpose_par((float *)yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
         }
     }
     if (!s->packed_ok)
@@ -558,15 +621,24 @@ static int pool_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
-static void pool_run_kind(qb_graph *g, qb_node *n, int is_max)
+typedef struct pool_job {
+    const pool_state *s; /* geometry, count_include_pad */
+    const float *x;      /* input, NCHW */
+    float *y;            /* output, NCHW */
+    int is_max;          /* MaxPool (else AveragePool) */
+} pool_job;
+
+/* Planes (image, channel) [nc0, nc1) of a float MaxPool or AveragePool. */
+static void pool_planes(void *ctx, int64_t nc0, int64_t nc1)
 {
-    const pool_state *s = n->state;
+    const pool_job *j = ctx;
+    const pool_state *s = j->s;
     const win *w = &s->w;
-    const float *x = qb_in(g, n, 0)->data;
-    float *y = qb_out(g, n, 0)->data;
-    int64_t ivol = w->in[0] * w->in[1] * w->in[2];
-    for (int64_t nc = 0; nc < w->n * w->c; nc++) {
-        const float *xc = x + nc * ivol;
+    const int is_max = j->is_max;
+    int64_t ivol = w->in[0] * w->in[1] * w->in[2], ovol = w->out[0] * w->out[1] * w->out[2];
+    float *y = j->y + nc0 * ovol;
+    for (int64_t nc = nc0; nc < nc1; nc++) {
+        const float *xc = j->x + nc * ivol;
         for (int64_t oz = 0; oz < w->out[0]; oz++)
             for (int64_t oy = 0; oy < w->out[1]; oy++)
                 for (int64_t ox = 0; ox < w->out[2]; ox++) {
@@ -606,6 +678,16 @@ static void pool_run_kind(qb_graph *g, qb_node *n, int is_max)
                     *y++ = acc;
                 }
     }
+}
+
+/* Float MaxPool / AveragePool, in parallel over the planes. */
+static void pool_run_kind(qb_graph *g, qb_node *n, int is_max)
+{
+    const pool_state *s = n->state;
+    const win *w = &s->w;
+    pool_job j = {s, qb_in(g, n, 0)->data, qb_out(g, n, 0)->data, is_max};
+    int64_t planes = w->n * w->c, work = w->out[0] * w->out[1] * w->out[2] * w->k[0] * w->k[1] * w->k[2];
+    qb_gpar_for(planes, qb_gpar_chunk(planes, work, 1), pool_planes, &j);
 }
 
 /* MaxPool on any element type and/or with the Indices output: the index
@@ -682,19 +764,30 @@ static void maxpool_run(qb_graph *g, qb_node *n, void *scratch)
 }
 static void avgpool_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; pool_run_kind(g, n, 0); }
 
+typedef struct gap_job {
+    const float *x; /* input, NCHW */
+    float *y;       /* one mean per plane */
+    int64_t vol;    /* elements per plane */
+} gap_job;
+
+static void gap_planes(void *ctx, int64_t nc0, int64_t nc1)
+{
+    const gap_job *j = ctx;
+    for (int64_t nc = nc0; nc < nc1; nc++) {
+        float acc = 0.0f;
+        for (int64_t i = 0; i < j->vol; i++)
+            acc += j->x[nc * j->vol + i];
+        j->y[nc] = acc / (float)j->vol;
+    }
+}
+
 static void gap_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const pool_state *s = n->state;
-    const float *x = qb_in(g, n, 0)->data;
-    float *y = qb_out(g, n, 0)->data;
-    int64_t vol = s->w.in[0] * s->w.in[1] * s->w.in[2];
-    for (int64_t nc = 0; nc < s->w.n * s->w.c; nc++) {
-        float acc = 0.0f;
-        for (int64_t i = 0; i < vol; i++)
-            acc += x[nc * vol + i];
-        y[nc] = acc / (float)vol;
-    }
+    gap_job j = {qb_in(g, n, 0)->data, qb_out(g, n, 0)->data, s->w.in[0] * s->w.in[1] * s->w.in[2]};
+    int64_t planes = s->w.n * s->w.c;
+    qb_gpar_for(planes, qb_gpar_chunk(planes, j.vol, 1), gap_planes, &j);
 }
 
 const qb_opdef qb_ops_conv[] = {

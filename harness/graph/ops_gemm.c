@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
 
 typedef struct gemm_state {
@@ -96,7 +97,7 @@ static void run_packed(qb_graph *g, qb_node *n, gemm_state *s, const float *a, f
     qb_gemm_args ga = {.m = (int)s->m, .a = a, .lda = (size_t)s->k, .c = y, .ldc = (size_t)s->n,
                        .f_min = n->f_min, .f_max = n->f_max};
     double t0 = g->profile ? qb_now_ms() : 0;
-    s->pack.kernel->run.gemm(&s->pack, &ga);
+    qb_gpar_gemm(&s->pack, &ga);
     if (g->profile)
         g->kernel_ms_acc += qb_now_ms() - t0;
 }
@@ -282,6 +283,37 @@ static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+typedef struct matmul_job {
+    const gemm_state *s;  /* shapes and batch strides */
+    const float *a, *b;   /* inputs */
+    float *y;             /* output */
+} matmul_job;
+
+/* Rows [r0, r1) of the batched output (row r: matrix r / m, row r % m)
+ * by the plain loop; every element is one sum in k order. */
+static void matmul_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const matmul_job *jb = ctx;
+    const gemm_state *s = jb->s;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t bi = r / s->m, i = r % s->m, rem = bi, oa = 0, ob = 0;
+        for (int d = s->rank - 1; d >= 0; d--) { /* matrix offsets of output matrix bi in A and B */
+            int64_t idx = rem % s->bdims[d];
+            rem /= s->bdims[d];
+            oa += idx * s->sa[d];
+            ob += idx * s->sb[d];
+        }
+        const float *pa = jb->a + oa * s->m * s->k + i * s->k, *pb = jb->b + ob * s->k * s->n;
+        float *py = jb->y + r * s->n;
+        for (int64_t j = 0; j < s->n; j++) {
+            float acc = 0;
+            for (int64_t kk = 0; kk < s->k; kk++)
+                acc += pa[kk] * pb[kk * s->n + j];
+            py[j] = acc;
+        }
+    }
+}
+
 static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
 {
     gemm_state *s = n->state;
@@ -291,28 +323,9 @@ static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
         run_packed(g, n, s, a, y, scratch);
         return;
     }
-    int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0;
-    for (int64_t bi = 0; bi < s->batch; bi++) {
-        const float *pa = a + oa * s->m * s->k, *pb = b + ob * s->k * s->n;
-        float *py = y + bi * s->m * s->n;
-        for (int64_t i = 0; i < s->m; i++)
-            for (int64_t j = 0; j < s->n; j++) {
-                float acc = 0;
-                for (int64_t kk = 0; kk < s->k; kk++)
-                    acc += pa[i * s->k + kk] * pb[kk * s->n + j];
-                py[i * s->n + j] = acc;
-            }
-        for (int d = s->rank - 1; d >= 0; d--) {
-            idx[d]++;
-            oa += s->sa[d];
-            ob += s->sb[d];
-            if (idx[d] < s->bdims[d])
-                break;
-            oa -= s->sa[d] * idx[d];
-            ob -= s->sb[d] * idx[d];
-            idx[d] = 0;
-        }
-    }
+    matmul_job j = {s, a, b, y};
+    int64_t rows = s->batch * s->m;
+    qb_gpar_for(rows, qb_gpar_chunk(rows, s->n * s->k, 1), matmul_rows, &j);
 }
 
 const qb_opdef qb_ops_gemm[] = {

@@ -511,6 +511,42 @@ static int fuse_binary(qb_graph *g, int ni, int di, char *kill)
     return 1;
 }
 
+/* After fusion: a QuantizeLinear -> DequantizeLinear pair in front of
+ * fused layers only, all quantizing their input with the pair's own
+ * parameters, changes no value either (each layer quantizes X itself,
+ * and Q(DQ(Q(X))) = Q(X)): the layers read X and the pair goes. */
+static void drop_input_pairs(qb_graph *g, char *kill)
+{
+    for (int di = 0; di < g->nnodes; di++) {
+        if (kill[di] || !is_op(g, di, "DequantizeLinear") || g->nodes[di].nout < 1 || g->nodes[di].out[0] < 0)
+            continue;
+        int y = g->nodes[di].out[0], qi = producer(g, in_of(&g->nodes[di], 0)), first;
+        float s;
+        int32_t z;
+        if (qi < 0 || kill[qi] || act_qdq(g, y, &s, &z) || consumers(g, g->nodes[qi].out[0], &first) != 1)
+            continue;
+        int ok = 1, users = 0;
+        for (int i = 0; i < g->nnodes && ok; i++)
+            for (int j = 0; j < g->nodes[i].nin; j++)
+                if (g->nodes[i].in[j] == y) {
+                    const qb_qspec *q = g->nodes[i].q;
+                    ok &= j == 0 && q && (q->prec == QB_PREC_INT8_TENSOR || q->prec == QB_PREC_INT8_CHANNEL ||
+                                          q->prec == QB_PREC_INT4) &&
+                          q->in_scale == s && q->in_zero == z;
+                    users++;
+                }
+        for (int i = 0; i < g->noutputs; i++)
+            ok &= g->outputs[i] != y;
+        if (!ok || !users || g->nodes[qi].nout > 1)
+            continue;
+        int x = in_of(&g->nodes[qi], 0);
+        for (int i = 0; i < g->nnodes; i++)
+            if (g->nodes[i].nin > 0 && g->nodes[i].in[0] == y)
+                g->nodes[i].in[0] = x;
+        kill[qi] = kill[di] = 1;
+    }
+}
+
 int qb_qdq_fuse(qb_graph *g, qb_err *e)
 {
     char *kill = calloc((size_t)g->nnodes + 1, 1);
@@ -553,6 +589,7 @@ int qb_qdq_fuse(qb_graph *g, qb_err *e)
             g->nodes[p].out[slot] = dp[k].dq_out;
     }
     free(dp);
+    drop_input_pairs(g, kill);
     int nk = 0;
     for (int i = 0; i < g->nnodes; i++)
         nk += kill[i];

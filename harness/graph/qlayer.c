@@ -23,6 +23,7 @@
 #endif
 
 #include "harness/graph/ops.h"
+#include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
 #include "harness/quant/quant.h"
 
@@ -329,89 +330,182 @@ int qb_qlayer_int8_link(const qb_node *p, const qb_node *c)
            p->q->out_scale == c->q->in_scale && p->q->out_zero == c->q->in_zero;
 }
 
+/* The phases of a quantized call, per chunk of rows. */
+enum { PH_IN = 1, PH_KERNEL = 2, PH_OUT = 4, PH_ALL = 7 };
+
+/* One quantized GEMM call: convert the float input rows (quantize, or
+ * binary sign bits), run the kernel, dequantize the int8 output rows. */
+typedef struct qgemm_job {
+    const qb_qspec *q;    /* the node's parameters */
+    const qb_packed *p;   /* packed weights and kernel */
+    qb_gemm_args ga;      /* the kernel call on all m rows */
+    const float *src;     /* float input to convert into ga.a, or NULL (ga.a is the input) */
+    size_t lda;           /* src row stride */
+    int8_t *c8;           /* int8 kernel output to dequantize, or NULL */
+    float *y;             /* dequantized output */
+    size_t ldy;           /* its row stride */
+    int phases;           /* PH_* bits this pass does */
+} qgemm_job;
+
+static void qgemm_rows(void *ctx, int64_t i0, int64_t i1)
+{
+    const qgemm_job *j = ctx;
+    const qb_qspec *q = j->q;
+    int m = (int)(i1 - i0), K = j->p->k, nr = j->p->n;
+    if ((j->phases & PH_IN) && j->src) {
+        const float *a = j->src + (size_t)i0 * j->lda;
+        if (q->run_prec == QB_PREC_BINARY) {
+            size_t words = qb_binary_words(K);
+            uint64_t *bits = (uint64_t *)j->ga.a + (size_t)i0 * words;
+            memset(bits, 0, (size_t)m * words * 8);
+            for (int i = 0; i < m; i++) {
+                const float *r = a + (size_t)i * j->lda;
+                uint64_t *b = bits + (size_t)i * words;
+                for (int k = 0; k < K; k++)
+                    b[k >> 6] |= (uint64_t)(signbit(r[k] - q->in_shift) != 0) << (k & 63);
+            }
+        } else {
+            quantize_rows(a, m, K, j->lda, q->in_scale, q->in_zero, (int8_t *)j->ga.a + (size_t)i0 * K);
+        }
+    }
+    if (j->phases & PH_KERNEL) {
+        qb_gemm_args ga;
+        qb_gpar_gemm_rows(j->p, &j->ga, i0, i1, &ga);
+        j->p->kernel->run.gemm(j->p, &ga);
+    }
+    if ((j->phases & PH_OUT) && j->c8)
+        dequantize_rows(j->c8 + (size_t)i0 * nr, m, nr, q->out_scale, q->out_zero, j->y + (size_t)i0 * j->ldy,
+                        j->ldy);
+}
+
 void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8, void *y,
                     size_t ldy, int y_i8, int r0, void *scratch)
 {
     qb_qspec *q = n->q;
     int K = p->k, nr = p->n;
-    qb_gemm_args ga = {.m = m, .f_min = n->f_min, .f_max = n->f_max};
-    int8_t *c8 = NULL;
+    qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .f_min = n->f_min, .f_max = n->f_max}};
+    qb_gemm_args *ga = &j.ga;
     switch (q->run_prec) {
     case QB_PREC_FP16:
-        ga.a = a, ga.lda = lda, ga.c = y, ga.ldc = ldy;
+        ga->a = a, ga->lda = lda, ga->c = y, ga->ldc = ldy;
         break;
-    case QB_PREC_BINARY: {
-        size_t words = qb_binary_words(K);
-        uint64_t *bits = scratch;
-        memset(bits, 0, (size_t)m * words * 8);
-        for (int i = 0; i < m; i++) {
-            const float *r = (const float *)a + (size_t)i * lda;
-            uint64_t *b = bits + (size_t)i * words;
-            for (int j = 0; j < K; j++)
-                b[j >> 6] |= (uint64_t)(signbit(r[j] - q->in_shift) != 0) << (j & 63);
-        }
-        ga.a = bits, ga.lda = words, ga.c = y, ga.ldc = ldy;
+    case QB_PREC_BINARY:
+        j.src = a, j.lda = lda;
+        ga->a = scratch, ga->lda = qb_binary_words(K), ga->c = y, ga->ldc = ldy;
         break;
-    }
     default: { /* int8-*, int4: quantized activations */
         int8_t *a8 = scratch;
         if (a_i8) {
-            ga.a = a, ga.lda = lda;
+            ga->a = a, ga->lda = lda;
         } else {
-            quantize_rows(a, m, K, lda, q->in_scale, q->in_zero, a8);
-            ga.a = a8, ga.lda = (size_t)K;
+            j.src = a, j.lda = lda;
+            ga->a = a8, ga->lda = (size_t)K;
         }
-        ga.a_zero = q->in_zero, ga.a_scale = q->in_scale;
+        ga->a_zero = q->in_zero, ga->a_scale = q->in_scale;
         if (q->run_prec == QB_PREC_INT4) {
-            ga.c = y, ga.ldc = ldy;
-        } else if (y_i8) {
-            ga.c = y, ga.ldc = ldy;
-            ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
-            ga.c_zero = q->out_zero;
-            out_bounds(n, q, &ga.c_min, &ga.c_max);
+            ga->c = y, ga->ldc = ldy;
         } else {
-            c8 = a8 + (size_t)m * K;
-            ga.c = c8, ga.ldc = (size_t)nr;
-            ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
-            ga.c_zero = q->out_zero;
-            out_bounds(n, q, &ga.c_min, &ga.c_max);
+            ga->rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
+            ga->c_zero = q->out_zero;
+            out_bounds(n, q, &ga->c_min, &ga->c_max);
+            if (y_i8) {
+                ga->c = y, ga->ldc = ldy;
+            } else {
+                j.c8 = a8 + (size_t)m * K, j.y = y, j.ldy = ldy;
+                ga->c = j.c8, ga->ldc = (size_t)nr;
+            }
         }
     }
     }
-    double t0 = g->profile ? qb_now_ms() : 0;
-    p->kernel->run.gemm(p, &ga);
-    if (g->profile)
-        g->kernel_ms_acc += qb_now_ms() - t0;
-    if (c8)
-        dequantize_rows(c8, m, nr, q->out_scale, q->out_zero, y, ldy);
+    int64_t chunk = qb_gpar_chunk(m, (int64_t)K * nr, QB_GPAR_ALIGN);
+    if (!g->profile) { /* convert, multiply and dequantize each chunk while it is in cache */
+        j.phases = PH_ALL;
+        qb_gpar_for(m, chunk, qgemm_rows, &j);
+        return;
+    }
+    /* --profile: the same chunks, one phase at a time, the kernel's timed alone */
+    j.phases = PH_IN;
+    qb_gpar_for(m, chunk, qgemm_rows, &j);
+    j.phases = PH_KERNEL;
+    double t0 = qb_now_ms();
+    qb_gpar_for(m, chunk, qgemm_rows, &j);
+    g->kernel_ms_acc += qb_now_ms() - t0;
+    j.phases = PH_OUT;
+    qb_gpar_for(m, chunk, qgemm_rows, &j);
 }
 
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c) { return (size_t)((hw + ohw) * c + 64); }
+
+/* One quantized depthwise call: the input quantized by pixel chunks
+ * first (output rows read neighbouring input rows), then the kernel and
+ * the dequantization by chunks of output rows. */
+typedef struct qdw_job {
+    const qb_qspec *q;   /* the node's parameters */
+    const qb_packed *p;  /* packed weights and kernel */
+    qb_dw_args d;        /* the kernel call (int8 x and y) */
+    const float *xf;     /* float input to quantize into d.x, or NULL */
+    float *yf;           /* float output to dequantize d.y into, or NULL */
+    int phases;          /* PH_KERNEL and/or PH_OUT: what qdw_rows does */
+} qdw_job;
+
+/* Input pixels [i0, i1): quantize. */
+static void qdw_pixels(void *ctx, int64_t i0, int64_t i1)
+{
+    const qdw_job *j = ctx;
+    int c = j->d.c;
+    quantize_rows(j->xf + (size_t)i0 * c, (int)(i1 - i0), c, (size_t)c, j->q->in_scale, j->q->in_zero,
+                  (int8_t *)j->d.x + (size_t)i0 * c);
+}
+
+/* Output rows [oy0, oy1): kernel, dequantize. */
+static void qdw_rows(void *ctx, int64_t oy0, int64_t oy1)
+{
+    const qdw_job *j = ctx;
+    if (j->phases & PH_KERNEL) {
+        qb_dw_args d;
+        qb_gpar_dw_rows(&j->d, (int)oy0, (int)oy1, 1, 1, &d);
+        j->p->kernel->run.dw(j->p, &d);
+    }
+    if ((j->phases & PH_OUT) && j->yf) {
+        size_t at = (size_t)oy0 * j->d.out_w * j->d.c;
+        dequantize_rows((const int8_t *)j->d.y + at, (int)((oy1 - oy0) * j->d.out_w), j->d.c, j->q->out_scale,
+                        j->q->out_zero, j->yf + at, (size_t)j->d.c);
+    }
+}
 
 void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
                   void *scratch)
 {
     qb_qspec *q = n->q;
-    qb_dw_args d = *a;
     double t0;
     if (q->kernel->prec == QB_PREC_FP32) { /* fp16: rounded weights on the fp32 kernel */
         t0 = g->profile ? qb_now_ms() : 0;
-        p->kernel->run.dw(p, &d);
+        qb_gpar_dw(p, a);
         if (g->profile)
             g->kernel_ms_acc += qb_now_ms() - t0;
         return;
     }
-    int64_t hw = (int64_t)a->h * a->w, ohw = (int64_t)a->out_h * a->out_w;
+    int64_t hw = (int64_t)a->h * a->w;
+    qdw_job j = {.q = q, .p = p, .d = *a};
+    qb_dw_args *d = &j.d;
     int8_t *x8 = x_i8 ? (int8_t *)a->x : scratch, *y8 = y_i8 ? (int8_t *)a->y : (int8_t *)scratch + hw * a->c;
-    if (!x_i8)
-        quantize_rows(a->x, (int)hw, a->c, (size_t)a->c, q->in_scale, q->in_zero, x8);
-    d.x = x8, d.y = y8, d.x_zero = q->in_zero, d.y_zero = q->out_zero;
-    d.rq = q->rq; /* N entries even per tensor (all equal) */
-    out_bounds(n, q, &d.y_min, &d.y_max);
-    t0 = g->profile ? qb_now_ms() : 0;
-    p->kernel->run.dw(p, &d);
-    if (g->profile)
-        g->kernel_ms_acc += qb_now_ms() - t0;
-    if (!y_i8)
-        dequantize_rows(y8, (int)ohw, a->c, q->out_scale, q->out_zero, a->y, (size_t)a->c);
+    j.xf = x_i8 ? NULL : a->x;
+    j.yf = y_i8 ? NULL : a->y;
+    d->x = x8, d->y = y8, d->x_zero = q->in_zero, d->y_zero = q->out_zero;
+    d->rq = q->rq; /* N entries even per tensor (all equal) */
+    out_bounds(n, q, &d->y_min, &d->y_max);
+    if (j.xf)
+        qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
+    int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * 9, 1);
+    if (!g->profile) {
+        j.phases = PH_KERNEL | PH_OUT;
+        qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
+        return;
+    }
+    j.phases = PH_KERNEL;
+    t0 = qb_now_ms();
+    qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
+    g->kernel_ms_acc += qb_now_ms() - t0;
+    j.phases = PH_OUT;
+    qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
 }

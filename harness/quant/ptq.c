@@ -300,6 +300,7 @@ qb_graph *qb_quantize_graph(const char *model_path, const qb_calibration *c, con
         q->out_zero = l->out_qp.zero;
         q->in_shift = l->in_mean;
         q->group = plan[i] == QB_PREC_INT4 ? int4_group(g, n, o->group) : 0;
+        qb_qspec_free(n->q); /* a QDQ model's own quantization is replaced */
         n->q = q;
     }
     return g;

@@ -10,6 +10,43 @@
 #include "harness/measure/timer.h"
 #include "harness/train/train.h"
 
+/* Adaptive thread count. On a machine shared with other jobs an OpenMP
+ * barrier can wait a whole time slice for a descheduled thread, and all
+ * threads become slower than one. Every ADAPT_EVERY steps, PROBE steps run
+ * on all threads and PROBE on one; the faster count serves until the next
+ * probe. The model does not depend on it: results are the same for any
+ * thread count. */
+#define ADAPT_EVERY 128
+#define PROBE 3
+
+typedef struct adapt {
+    int maxt;     /* all threads (1: nothing to adapt) */
+    int cur;      /* count chosen by the last probe */
+    double t_all; /* probe time on all threads */
+    double t_one; /* probe time on one thread */
+    long one;     /* steps run on one thread (progress line) */
+} adapt;
+
+static int adapt_threads(const adapt *a, long s)
+{
+    long ph = s % ADAPT_EVERY;
+    return a->maxt <= 1 ? a->maxt : ph < PROBE ? a->maxt : ph < 2 * PROBE ? 1 : a->cur;
+}
+
+static void adapt_record(adapt *a, long s, int threads, double dt)
+{
+    long ph = s % ADAPT_EVERY;
+    a->one += threads == 1;
+    if (ph == 0)
+        a->t_all = a->t_one = 0;
+    if (ph < PROBE)
+        a->t_all += dt;
+    else if (ph < 2 * PROBE)
+        a->t_one += dt;
+    if (ph == 2 * PROBE - 1)
+        a->cur = a->t_one < a->t_all ? 1 : a->maxt;
+}
+
 /* Fill act[0] and labels with samples idx[from..from+b). */
 static void load_batch(qb_net *net, const qb_dataset *d, const int *idx, int from, int b,
                        const qb_norm *norm, int32_t *labels)
@@ -63,8 +100,13 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
     uint64_t rng = cfg->seed * 0xD1B54A32D192ED03ull + 11;
     long spe = (n + B - 1) / B, total = spe * cfg->epochs, step = 0;
     double loss_epoch = 0;
+    adapt ad = {.maxt = qb_train_threads()};
+    ad.maxt = cfg->no_adapt ? 1 : ad.maxt; /* no_adapt: the count as set, never probed */
+    ad.cur = ad.maxt;
+    int threads0 = qb_train_threads();
     for (int e = 0; e < cfg->epochs; e++) {
         double t0 = qb_now();
+        ad.one = 0;
         if (cfg->step_hook)
             cfg->step_hook(net, QB_STEP_EPOCH, e, cfg->step_ctx);
         qb_shuffle(order, n, &rng);
@@ -72,6 +114,10 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
         long correct = 0;
         for (int from = 0; from < n; from += B, step++) {
             int b = n - from < B ? n - from : B;
+            int th = adapt_threads(&ad, step);
+            if (ad.maxt > 1)
+                qb_train_set_threads(th);
+            double ts = qb_now();
             load_batch(net, d, order, from, b, norm, labels);
             net->training = 1;
             if (cfg->step_hook)
@@ -84,13 +130,20 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
             if (cfg->step_hook)
                 cfg->step_hook(net, QB_STEP_GRADS, e, cfg->step_ctx);
             qb_opt_step(&opt, net, qb_lr_at(cfg, step, total, spe));
+            adapt_record(&ad, step, th, qb_now() - ts);
         }
         net->training = 0;
         loss_epoch = ls / n;
-        if (cfg->verbose)
+        if (cfg->verbose && ad.maxt > 1)
+            fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%, %.1f s (%ld%% of steps on 1 thread)\n",
+                    e + 1, cfg->epochs, loss_epoch, 100.0 * (double)correct / n, qb_now() - t0,
+                    100 * ad.one / spe);
+        else if (cfg->verbose)
             fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%, %.1f s\n", e + 1, cfg->epochs,
                     loss_epoch, 100.0 * (double)correct / n, qb_now() - t0);
     }
+    if (ad.maxt > 1)
+        qb_train_set_threads(threads0);
     if (net->profile)
         qb_net_print_profile(net, stderr);
     if (final_loss)

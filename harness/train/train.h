@@ -139,6 +139,7 @@ typedef struct qb_train_cfg {
     int batch;            /* mini-batch size */
     uint64_t seed;        /* shuffling seed */
     int verbose;          /* nonzero: one progress line per epoch on stderr */
+    int no_adapt;         /* nonzero: always all threads (else qb_train probes 1 vs all, see fit.c) */
     /* Training-loop hook, or NULL: QB_STEP_EPOCH at the start of each
      * epoch, QB_STEP_BEGIN before each step's forward, QB_STEP_GRADS after
      * its backward, before the optimizer step. */

@@ -6,9 +6,12 @@
  *   dscnn  conv3x3 32 + BN + ReLU6 stem, four depthwise-separable blocks
  *          (dw3x3 + BN + ReLU6, pw1x1 + BN + ReLU6: 64/2, 128, 128/2, 256),
  *          GlobalAveragePool, classes
+ * Weights: He-uniform for mlp, PyTorch-style U(+-1/sqrt(fan_in)) for the
+ * conv nets. Recipes (qb_zoo_recipe): SGD momentum 0.9 + cosine + weight
+ * decay 5e-4, batch 64 (mlp lr 0.05 x 10 epochs, dscnn see below); cnn
+ * AdamW lr 0.002, weight decay 0.02, cosine, batch 64, 10 epochs.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "harness/train/train.h"
@@ -28,9 +31,8 @@ int qb_zoo_build(const char *model, int c, int h, int w, int classes, uint64_t s
                  size_t errlen)
 {
     qb_net_init(n, c, h, w, seed);
-    n->init = QB_INIT_HE;
-    if (getenv("QB_INIT") && !strcmp(getenv("QB_INIT"), "torch")) /* EXPERIMENT, remove */
-        n->init = QB_INIT_TORCH;
+    /* the conv nets train better from PyTorch's smaller default init */
+    n->init = strcmp(model, names[0]) ? QB_INIT_TORCH : QB_INIT_HE;
     int rc = -1;
     if (!strcmp(model, names[0])) {
         rc = qb_net_act(n, QB_L_FLATTEN, err, errlen) || qb_net_dense(n, 256, err, errlen) ||
@@ -74,9 +76,11 @@ int qb_zoo_recipe(const char *model, qb_train_cfg *cfg)
     if (!strcmp(model, "mlp")) {
         cfg->lr = 0.05f;
         cfg->epochs = 10;
-    } else if (!strcmp(model, "cnn")) {
-        cfg->lr = 0.01f;
-        cfg->epochs = 5;
+    } else if (!strcmp(model, "cnn")) { /* AdamW; measured against SGD lr 0.05 (see the README) */
+        cfg->opt = QB_OPT_ADAM;
+        cfg->lr = 0.002f;
+        cfg->weight_decay = 0.02f; /* decoupled: w -= lr * wd * w */
+        cfg->epochs = 10;
     } else if (!strcmp(model, "dscnn")) {
         cfg->lr = 0.05f;
         cfg->epochs = 5;

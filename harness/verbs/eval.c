@@ -13,28 +13,19 @@
 #include <string.h>
 
 #include "harness/quant/pipeline.h"
+#include "harness/verbs/pipeline_args.h"
 #include "harness/report/results.h"
 #include "harness/verbs/verbs.h"
 
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench eval: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench eval MODEL.onnx [-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [-p PREC] "
-                    "[--method M] [-i ISA]\n"
-                    "       [--calib N] [--limit N] [--batch B] [--symmetric] [--percentile P] [--group G] "
-                    "[--binary-all]\n"
-                    "       [--budget PT] [--val N] [--seed S] [--qat-epochs N] [--qat-lr LR] [--retrain] [--per-layer]\n"
-                    "       [--sqnr-threshold DB] [--csv] [-v]\n");
+    if (msg) {
+        fprintf(stderr, "qbench eval: ");
+        fprintf(stderr, msg, arg);
+    }
+    fprintf(stderr, "%susage: qbench eval MODEL.onnx " QB_PIPELINE_USAGE "\n"
+                    "       [--per-layer] [--sqnr-threshold DB] [--csv]\n", msg ? "\n" : "");
     return 2;
-}
-
-/* A positive integer option value, or -1. */
-static long num(const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
 }
 
 static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *isa)
@@ -146,78 +137,22 @@ int qb_verb_eval(int argc, char **argv)
     double threshold = 20.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int k = qb_pipeline_arg(&o, argc, argv, &i, "eval", &method_set);
+        if (k < 0)
+            return usage(NULL, NULL); /* the message is printed */
+        if (k)
+            continue;
         if (!strcmp(a, "--csv")) {
             csv = 1;
         } else if (!strcmp(a, "--per-layer")) {
             per = 1;
-        } else if (!strcmp(a, "--symmetric")) {
-            o.symmetric = 1;
-        } else if (!strcmp(a, "--binary-all")) {
-            o.qo.binary_ends_int8 = 0;
-        } else if (!strcmp(a, "-v")) {
-            o.verbose = 1;
-        } else if (!strcmp(a, "--retrain")) {
-            o.qat_force = 1;
+        } else if (!strcmp(a, "--sqnr-threshold")) {
+            char *end;
+            if (i + 1 >= argc || !*argv[i + 1] || (threshold = strtod(argv[i + 1], &end), *end) || !isfinite(threshold))
+                return usage("bad or missing value after %s", a);
+            i++;
         } else if (a[0] == '-' && a[1]) {
-            if (i + 1 >= argc)
-                return usage("missing value after %s", a);
-            const char *v = argv[++i];
-            long x;
-            if (!strcmp(a, "-d")) {
-                o.dataset = v;
-            } else if (!strcmp(a, "--data-dir")) {
-                o.data_dir = v;
-            } else if (!strcmp(a, "-p")) {
-                int p = qb_precision_parse(v);
-                if (p < 0)
-                    return usage("unknown precision '%s' (fp32 fp16 int8-tensor int8-channel int4 binary mixed)", v);
-                o.prec = (qb_precision)p;
-            } else if (!strcmp(a, "--method")) {
-                o.method = v;
-                method_set = 1;
-                if (strcmp(v, "none") && strcmp(v, "qat") && qb_calib_parse(v) < 0)
-                    return usage("unknown method '%s' (none ptq-minmax ptq-percentile ptq-mse ptq-kl qat)", v);
-            } else if (!strcmp(a, "-i")) {
-                if ((o.isa = qb_isa_parse(v)) < 0)
-                    return usage("unknown ISA '%s'", v);
-            } else if (!strcmp(a, "--calib") || !strcmp(a, "--limit") || !strcmp(a, "--val") ||
-                       !strcmp(a, "--batch") || !strcmp(a, "--seed") || !strcmp(a, "--group") ||
-                       !strcmp(a, "--qat-epochs")) {
-                if ((x = num(v)) < 0)
-                    return usage("bad value '%s' (a positive integer)", v);
-                if (!strcmp(a, "--calib"))
-                    o.calib = (int)x;
-                else if (!strcmp(a, "--limit"))
-                    o.limit = (int)x;
-                else if (!strcmp(a, "--val"))
-                    o.val = (int)x;
-                else if (!strcmp(a, "--batch"))
-                    o.batch = (int)x;
-                else if (!strcmp(a, "--seed"))
-                    o.seed = (uint64_t)x;
-                else if (!strcmp(a, "--qat-epochs"))
-                    o.qat_epochs = (int)x;
-                else if (x != 32 && x != 64 && x != 128)
-                    return usage("bad --group '%s' (32, 64 or 128; leave it out for per channel)", v);
-                else
-                    o.qo.group = (int)x;
-            } else if (!strcmp(a, "--budget") || !strcmp(a, "--percentile") || !strcmp(a, "--sqnr-threshold") ||
-                       !strcmp(a, "--qat-lr")) {
-                char *end;
-                double dv = strtod(v, &end);
-                if (!*v || *end || !isfinite(dv) || dv < 0 || (!strcmp(a, "--percentile") && (dv <= 50 || dv > 100)))
-                    return usage("bad value '%s'", v);
-                if (!strcmp(a, "--budget"))
-                    o.budget = dv;
-                else if (!strcmp(a, "--percentile"))
-                    o.percentile = dv;
-                else if (!strcmp(a, "--qat-lr"))
-                    o.qat_lr = (float)dv;
-                else
-                    threshold = dv;
-            } else {
-                return usage("unknown option %s", a);
-            }
+            return usage("unknown option %s", a);
         } else if (o.model) {
             return usage("more than one model: %s", a);
         } else {
@@ -226,16 +161,8 @@ int qb_verb_eval(int argc, char **argv)
     }
     if (!o.model)
         return usage("missing MODEL.onnx%s", "");
-    if (!method_set && o.prec != QB_PREC_FP32 && o.prec != QB_PREC_FP16)
-        o.method = "ptq-percentile";
-    if (o.isa >= 0) {
-        const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o.isa);
-        char why[200] = "";
-        if (!k || !qb_kernel_available(k, why, sizeof why)) {
-            fprintf(stderr, "qbench eval: ISA %s cannot run on this CPU: %s\n", qb_isa_name(o.isa), why);
-            return 2;
-        }
-    }
+    if (qb_pipeline_args_done(&o, "eval", method_set))
+        return 2;
     qb_err e;
     qb_pipeline_data d;
     qb_pipeline_result r;

@@ -15,26 +15,18 @@
 
 #include "harness/graph/qdq.h"
 #include "harness/quant/pipeline.h"
+#include "harness/verbs/pipeline_args.h"
 #include "harness/verbs/verbs.h"
 
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench quantize: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench quantize MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed [--method M] "
-                    "[-d fashion-mnist|synthetic|none|NAME]\n"
-                    "       [--data-dir DIR] -o OUT.onnx [-i ISA] [--calib N] [--batch B] [--symmetric] "
-                    "[--percentile P] [--group G]\n"
-                    "       [--binary-all] [--budget PT] [--val N] [--seed S] [-v]\n");
+    if (msg) {
+        fprintf(stderr, "qbench quantize: ");
+        fprintf(stderr, msg, arg);
+    }
+    fprintf(stderr, "%susage: qbench quantize MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed -o OUT.onnx "
+                    QB_PIPELINE_USAGE "\n", msg ? "\n" : "");
     return 2;
-}
-
-/* A positive integer option value, or -1. */
-static long num(const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
 }
 
 /* How a layer of precision p is written. */
@@ -55,68 +47,21 @@ int qb_verb_quantize(int argc, char **argv)
     qb_pipeline_opts o;
     qb_pipeline_defaults(&o);
     const char *out = NULL;
-    int method_set = 0, prec_set = 0;
+    int method_set = 0;
+    o.prec = QB_PREC_COUNT; /* required */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--symmetric")) {
-            o.symmetric = 1;
-        } else if (!strcmp(a, "--binary-all")) {
-            o.qo.binary_ends_int8 = 0;
-        } else if (!strcmp(a, "-v")) {
-            o.verbose = 1;
-        } else if (a[0] == '-' && a[1]) {
+        int k = qb_pipeline_arg(&o, argc, argv, &i, "quantize", &method_set);
+        if (k < 0)
+            return usage(NULL, NULL); /* the message is printed */
+        if (k)
+            continue;
+        if (!strcmp(a, "-o")) {
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
-            const char *v = argv[++i];
-            long x;
-            if (!strcmp(a, "-d")) {
-                o.dataset = v;
-            } else if (!strcmp(a, "--data-dir")) {
-                o.data_dir = v;
-            } else if (!strcmp(a, "-o")) {
-                out = v;
-            } else if (!strcmp(a, "-p")) {
-                int p = qb_precision_parse(v);
-                if (p < 0 || p == QB_PREC_FP32)
-                    return usage("bad precision '%s' (fp16 int8-tensor int8-channel int4 binary mixed)", v);
-                o.prec = (qb_precision)p;
-                prec_set = 1;
-            } else if (!strcmp(a, "--method")) {
-                o.method = v;
-                method_set = 1;
-                if (strcmp(v, "none") && strcmp(v, "qat") && qb_calib_parse(v) < 0)
-                    return usage("unknown method '%s' (none ptq-minmax ptq-percentile ptq-mse ptq-kl qat)", v);
-            } else if (!strcmp(a, "-i")) {
-                if ((o.isa = qb_isa_parse(v)) < 0)
-                    return usage("unknown ISA '%s'", v);
-            } else if (!strcmp(a, "--calib") || !strcmp(a, "--val") || !strcmp(a, "--batch") ||
-                       !strcmp(a, "--seed") || !strcmp(a, "--group")) {
-                if ((x = num(v)) < 0)
-                    return usage("bad value '%s' (a positive integer)", v);
-                if (!strcmp(a, "--calib"))
-                    o.calib = (int)x;
-                else if (!strcmp(a, "--val"))
-                    o.val = (int)x;
-                else if (!strcmp(a, "--batch"))
-                    o.batch = (int)x;
-                else if (!strcmp(a, "--seed"))
-                    o.seed = (uint64_t)x;
-                else if (x != 32 && x != 64 && x != 128)
-                    return usage("bad --group '%s' (32, 64 or 128; leave it out for per channel)", v);
-                else
-                    o.qo.group = (int)x;
-            } else if (!strcmp(a, "--budget") || !strcmp(a, "--percentile")) {
-                char *end;
-                double dv = strtod(v, &end);
-                if (!*v || *end || !isfinite(dv) || dv < 0 || (!strcmp(a, "--percentile") && (dv <= 50 || dv > 100)))
-                    return usage("bad value '%s'", v);
-                if (!strcmp(a, "--budget"))
-                    o.budget = dv;
-                else
-                    o.percentile = dv;
-            } else {
-                return usage("unknown option %s", a);
-            }
+            out = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage("unknown option %s", a);
         } else if (o.model) {
             return usage("more than one model: %s", a);
         } else {
@@ -125,25 +70,14 @@ int qb_verb_quantize(int argc, char **argv)
     }
     if (!o.model)
         return usage("missing MODEL.onnx%s", "");
-    if (!prec_set)
+    if (o.prec == QB_PREC_COUNT)
         return usage("missing -p PREC%s", "");
+    if (o.prec == QB_PREC_FP32)
+        return usage("bad precision '%s' (fp16 int8-tensor int8-channel int4 binary mixed)", "fp32");
     if (!out)
         return usage("missing -o OUT.onnx%s", "");
-    if (!method_set && o.prec != QB_PREC_FP16)
-        o.method = "ptq-percentile";
-    if (!strcmp(o.method, "qat")) {
-        fprintf(stderr, "qbench quantize: method qat: not implemented yet (quantization-aware training is the open "
-                        "part of issue 5)\n");
+    if (qb_pipeline_args_done(&o, "quantize", method_set))
         return 2;
-    }
-    if (o.isa >= 0) {
-        const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o.isa);
-        char why[200] = "";
-        if (!k || !qb_kernel_available(k, why, sizeof why)) {
-            fprintf(stderr, "qbench quantize: ISA %s cannot run on this CPU: %s\n", qb_isa_name(o.isa), why);
-            return 2;
-        }
-    }
     qb_err e;
     qb_pipeline_data d;
     qb_pipeline_result r;
@@ -177,6 +111,8 @@ int qb_verb_quantize(int argc, char **argv)
            o.method, nq, r.cal.n, (long long)r.weight_bytes);
     if (r.calib_seconds > 0)
         printf(", calibration %.2f s on %d samples", r.calib_seconds, r.cal.samples);
+    if (r.qat_seconds > 0)
+        printf(", QAT fine-tuning %.1f s", r.qat_seconds);
     printf("\nwrote %s (%lld bytes)\n", out, bytes);
     printf("  %-28s %-7s %-13s %s\n", "layer", "op", "precision", "written as");
     for (int i = 0; i < run.g->nnodes; i++) {

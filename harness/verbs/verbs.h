@@ -16,6 +16,7 @@ int qb_verb_train(int argc, char **argv);
 int qb_verb_eval(int argc, char **argv);
 int qb_verb_sweep(int argc, char **argv); /* sweep.c */
 int qb_verb_merge(int argc, char **argv); /* merge.c */
+int qb_verb_table(int argc, char **argv); /* table.c */
 int qb_verb_quantize(int argc, char **argv); /* quantize.c (qdq) */
 
 #endif

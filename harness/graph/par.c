@@ -1,0 +1,141 @@
+/*
+ * par.c - row chunks and OpenMP loops of the model engine (see par.h).
+ */
+#include "harness/graph/par.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int qb_gpar_whole;
+long qb_gpar_regions;
+
+int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align)
+{
+    if (n <= 0)
+        return 1;
+    if (row_work < 1)
+        row_work = 1;
+    if (align < 1)
+        align = 1;
+    int64_t rows = (QB_GPAR_MIN_WORK + row_work - 1) / row_work;
+    int64_t fewest = (n + QB_GPAR_MAX_CHUNKS - 1) / QB_GPAR_MAX_CHUNKS;
+    if (rows < fewest)
+        rows = fewest;
+    rows = (rows + align - 1) / align * align;
+    return rows < n ? rows : n;
+}
+
+/* Threads a region started here would get: 1 inside an active region. */
+static int team_size(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (qb_gpar_whole || chunk >= n || chunk < 1) {
+        body(ctx, 0, n);
+        return;
+    }
+    int64_t nc = (n + chunk - 1) / chunk;
+    if (team_size() < 2) {
+        for (int64_t i = 0; i < nc; i++)
+            body(ctx, i * chunk, i * chunk + chunk < n ? i * chunk + chunk : n);
+        return;
+    }
+    __atomic_fetch_add(&qb_gpar_regions, 1, __ATOMIC_RELAXED);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < nc; i++)
+        body(ctx, i * chunk, i * chunk + chunk < n ? i * chunk + chunk : n);
+}
+
+size_t qb_gpar_a_size(const qb_kernel *k)
+{
+    switch (k->prec) {
+    case QB_PREC_FP32:
+    case QB_PREC_FP16: return sizeof(float);
+    case QB_PREC_BINARY: return sizeof(uint64_t);
+    default: return 1; /* int8-*, int4 */
+    }
+}
+
+size_t qb_gpar_c_size(const qb_kernel *k, const qb_gemm_args *a)
+{
+    if (k->prec == QB_PREC_INT8_TENSOR || k->prec == QB_PREC_INT8_CHANNEL)
+        return a->out_i32 ? sizeof(int32_t) : 1;
+    return sizeof(float);
+}
+
+size_t qb_gpar_dw_size(const qb_kernel *k) { return k->prec == QB_PREC_FP32 ? sizeof(float) : 1; }
+
+void qb_gpar_gemm_rows(const qb_packed *p, const qb_gemm_args *a, int64_t i0, int64_t i1, qb_gemm_args *out)
+{
+    *out = *a;
+    out->m = (int)(i1 - i0);
+    out->a = (const char *)a->a + (size_t)i0 * a->lda * qb_gpar_a_size(p->kernel);
+    out->c = (char *)a->c + (size_t)i0 * a->ldc * qb_gpar_c_size(p->kernel, a);
+}
+
+void qb_gpar_dw_rows(const qb_dw_args *a, int oy0, int oy1, size_t es_x, size_t es_y, qb_dw_args *out)
+{
+    *out = *a;
+    /* the first input row the chunk reads (rows above it are either
+     * padding for every output of the chunk, or not read at all) */
+    int iy_lo = oy0 * a->stride - a->pad_t;
+    iy_lo = iy_lo < 0 ? 0 : iy_lo > a->h ? a->h : iy_lo;
+    size_t row_x = (size_t)a->w * a->c, row_y = (size_t)a->out_w * a->c;
+    out->x = (const char *)a->x + (size_t)iy_lo * row_x * es_x;
+    out->h = a->h - iy_lo;
+    /* local input row of local output row j, tap ky: j*s - pad_t' + ky
+     * = (oy0 + j)*s - pad_t + ky - iy_lo, the global row minus iy_lo; it
+     * is outside [0, h') exactly when the global row is outside [0, h) */
+    out->pad_t = a->pad_t - oy0 * a->stride + iy_lo;
+    out->y = (char *)a->y + (size_t)oy0 * row_y * es_y;
+    out->out_h = oy1 - oy0;
+}
+
+typedef struct gemm_job {
+    const qb_packed *p;    /* packed weights and kernel */
+    const qb_gemm_args *a; /* the whole call */
+} gemm_job;
+
+static void gemm_body(void *ctx, int64_t i0, int64_t i1)
+{
+    const gemm_job *j = ctx;
+    qb_gemm_args a;
+    qb_gpar_gemm_rows(j->p, j->a, i0, i1, &a);
+    j->p->kernel->run.gemm(j->p, &a);
+}
+
+void qb_gpar_gemm(const qb_packed *p, const qb_gemm_args *a)
+{
+    gemm_job j = {p, a};
+    qb_gpar_for(a->m, qb_gpar_chunk(a->m, (int64_t)p->n * p->k, QB_GPAR_ALIGN), gemm_body, &j);
+}
+
+typedef struct dw_job {
+    const qb_packed *p;  /* packed weights and kernel */
+    const qb_dw_args *a; /* the whole call */
+    size_t es;           /* element bytes of x and y */
+} dw_job;
+
+static void dw_body(void *ctx, int64_t i0, int64_t i1)
+{
+    const dw_job *j = ctx;
+    qb_dw_args a;
+    qb_gpar_dw_rows(j->a, (int)i0, (int)i1, j->es, j->es, &a);
+    j->p->kernel->run.dw(j->p, &a);
+}
+
+void qb_gpar_dw(const qb_packed *p, const qb_dw_args *a)
+{
+    dw_job j = {p, a, qb_gpar_dw_size(p->kernel)};
+    qb_gpar_for(a->out_h, qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * 9, 1), dw_body, &j);
+}

@@ -1,0 +1,76 @@
+/*
+ * par.h - multi-threaded inference in the model engine (OpenMP): the
+ * kernels stay single-threaded and are called on disjoint row chunks of
+ * their operands, in parallel.
+ *
+ * Determinism: chunks depend only on the shapes (rows per chunk from the
+ * work per row, in multiples of a fixed alignment), never on the thread
+ * count, and every output element is written by exactly one chunk, so any
+ * number of threads gives bit-identical results. Chunks run one after
+ * another where a region is not worth it (little work, one thread, or
+ * already inside a parallel region: never nested).
+ *
+ * What a chunk computes: row i of a GEMM chunk, and output row oy of a
+ * depthwise chunk, are the same arithmetic as in one whole call for the
+ * integer precisions (int8-*, int4, binary: exact by their definition in
+ * kernels.h) and for depthwise (per pixel). The float GEMM kernels block
+ * K and pick their row groups from M, so an fp32/fp16 row may round
+ * differently from a whole call with another M (as a different batch
+ * size does); still identical for every thread count.
+ */
+#ifndef QB_GRAPH_PAR_H
+#define QB_GRAPH_PAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+/* GEMM chunks start at multiples of this many rows (a multiple of every
+ * kernel's row tile: 4, 6, 8, 16). */
+#define QB_GPAR_ALIGN 48
+/* Least work per chunk (multiply-accumulates, or elements moved): about
+ * 10 microseconds of kernel time, far above a region's fork/join cost. */
+#define QB_GPAR_MIN_WORK 65536
+/* Most chunks of one call (bigger chunks beyond that). */
+#define QB_GPAR_MAX_CHUNKS 64
+
+/* Tests: nonzero makes every helper do its whole range in one piece (one
+ * kernel call), to compare chunked results with unchunked ones. */
+extern int qb_gpar_whole;
+/* Parallel regions started so far (diagnostics and tests). */
+extern long qb_gpar_regions;
+
+/* Rows per chunk for n rows of row_work units each: a multiple of align
+ * (or n), at least QB_GPAR_MIN_WORK units, at most QB_GPAR_MAX_CHUNKS
+ * chunks. Depends on the arguments only. */
+int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align);
+
+/* A piece of work: rows [i0, i1) of whatever ctx describes. */
+typedef void (*qb_gpar_body)(void *ctx, int64_t i0, int64_t i1);
+
+/* body over [0, n) in pieces of chunk rows (qb_gpar_chunk), in parallel
+ * (static schedule) when there are several pieces, more than one thread
+ * and no enclosing parallel region. */
+void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx);
+
+/* Bytes per element of A and of C of a GEMM kernel call (A of binary:
+ * one uint64 word, as lda counts words). */
+size_t qb_gpar_a_size(const qb_kernel *k);
+size_t qb_gpar_c_size(const qb_kernel *k, const qb_gemm_args *a);
+/* Bytes per element of x and y of a depthwise kernel (float or int8). */
+size_t qb_gpar_dw_size(const qb_kernel *k);
+
+/* out = a restricted to rows [i0, i1) of A and C. */
+void qb_gpar_gemm_rows(const qb_packed *p, const qb_gemm_args *a, int64_t i0, int64_t i1, qb_gemm_args *out);
+/* out = a restricted to output rows [oy0, oy1): x starts at the first
+ * input row they read, pad_t and h shifted to match, y at row oy0. es_x,
+ * es_y: element bytes of x and y. */
+void qb_gpar_dw_rows(const qb_dw_args *a, int oy0, int oy1, size_t es_x, size_t es_y, qb_dw_args *out);
+
+/* p's GEMM kernel on a, split over M. */
+void qb_gpar_gemm(const qb_packed *p, const qb_gemm_args *a);
+/* p's depthwise kernel on a, split over output rows. */
+void qb_gpar_dw(const qb_packed *p, const qb_dw_args *a);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * pipeline_args.c - the quantization options shared by eval, quantize
+ * and run (see pipeline_args.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/verbs/pipeline_args.h"
+
+static int bad(const char *verb, const char *msg, const char *arg)
+{
+    fprintf(stderr, "qbench %s: ", verb);
+    fprintf(stderr, msg, arg);
+    fprintf(stderr, "\n");
+    return -1;
+}
+
+/* A positive integer below 2^30, or -1. */
+static long posint(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
+}
+
+int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const char *verb, int *method_set)
+{
+    const char *a = argv[*i];
+    static const char *const flags[] = {"--symmetric", "--binary-all", "-v", "--retrain"};
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+        if (!strcmp(a, flags[f])) {
+            if (f == 0)
+                o->symmetric = 1;
+            else if (f == 1)
+                o->qo.binary_ends_int8 = 0;
+            else if (f == 2)
+                o->verbose = 1;
+            else
+                o->qat_force = 1;
+            return 1;
+        }
+    static const char *const valued[] = {"-d",      "--data-dir", "-p",     "--method",     "-i",
+                                         "--calib", "--limit",    "--val",  "--batch",      "--seed",
+                                         "--group", "--qat-epochs", "--budget", "--percentile", "--qat-lr"};
+    int k = -1;
+    for (size_t f = 0; f < sizeof valued / sizeof valued[0]; f++)
+        if (!strcmp(a, valued[f]))
+            k = (int)f;
+    if (k < 0)
+        return 0;
+    if (*i + 1 >= argc)
+        return bad(verb, "missing value after %s", a);
+    const char *v = argv[++*i];
+    if (k == 0) {
+        o->dataset = v;
+    } else if (k == 1) {
+        o->data_dir = v;
+    } else if (k == 2) {
+        int p = qb_precision_parse(v);
+        if (p < 0)
+            return bad(verb, "unknown precision '%s' (fp32 fp16 int8-tensor int8-channel int4 binary mixed)", v);
+        o->prec = (qb_precision)p;
+    } else if (k == 3) {
+        if (strcmp(v, "none") && strcmp(v, "qat") && qb_calib_parse(v) < 0)
+            return bad(verb, "unknown method '%s' (none ptq-minmax ptq-percentile ptq-mse ptq-kl qat)", v);
+        o->method = v;
+        *method_set = 1;
+    } else if (k == 4) {
+        if ((o->isa = qb_isa_parse(v)) < 0)
+            return bad(verb, "unknown ISA '%s'", v);
+    } else if (k <= 11) {
+        long x = posint(v);
+        if (x < 0)
+            return bad(verb, "bad value '%s' (a positive integer)", v);
+        if (k == 5)
+            o->calib = (int)x;
+        else if (k == 6)
+            o->limit = (int)x;
+        else if (k == 7)
+            o->val = (int)x;
+        else if (k == 8)
+            o->batch = (int)x;
+        else if (k == 9)
+            o->seed = (uint64_t)x;
+        else if (k == 11)
+            o->qat_epochs = (int)x;
+        else if (x != 32 && x != 64 && x != 128)
+            return bad(verb, "bad --group '%s' (32, 64 or 128; leave it out for per channel)", v);
+        else
+            o->qo.group = (int)x;
+    } else {
+        char *end;
+        double d = strtod(v, &end);
+        if (!*v || *end || !isfinite(d) || d < 0 || (k == 13 && (d <= 50 || d > 100)) || (k == 14 && d <= 0))
+            return bad(verb, "bad value '%s'", v);
+        if (k == 12)
+            o->budget = d;
+        else if (k == 13)
+            o->percentile = d;
+        else
+            o->qat_lr = (float)d;
+    }
+    return 1;
+}
+
+int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
+{
+    if (!method_set && o->prec != QB_PREC_FP32 && o->prec != QB_PREC_FP16)
+        o->method = "ptq-percentile";
+    if (o->isa >= 0) {
+        const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o->isa);
+        char why[200] = "";
+        if (!k || !qb_kernel_available(k, why, sizeof why)) {
+            fprintf(stderr, "qbench %s: ISA %s cannot run on this CPU: %s\n", verb, qb_isa_name(o->isa), why);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * pipeline_args.h - the options `qbench eval`, `qbench quantize` and
+ * `qbench run` share to describe a quantization (harness/quant/pipeline.h):
+ * dataset, precision, method, ISA, calibration and evaluation sizes,
+ * observer, int4 group, binary ends, mixed budget, QAT recipe.
+ */
+#ifndef QB_PIPELINE_ARGS_H
+#define QB_PIPELINE_ARGS_H
+
+#include "harness/quant/pipeline.h"
+
+/* The usage text of these options (for a verb's usage message). */
+#define QB_PIPELINE_USAGE                                                                                             \
+    "[-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [-p PREC] [--method M] [-i ISA]\n"                       \
+    "       [--calib N] [--limit N] [--batch B] [--symmetric] [--percentile P] [--group 32|64|128] [--binary-all]\n" \
+    "       [--budget PT] [--val N] [--seed S] [--qat-epochs N] [--qat-lr LR] [--retrain] [-v]"
+
+/* If argv[*i] is one of the options above, parse it (and its value,
+ * advancing *i) into o and return 1; return 0 if it is not; -1 after
+ * printing "qbench VERB: message" for a bad value. *method_set is set
+ * when --method is given. */
+int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const char *verb, int *method_set);
+
+/* After parsing: the default method of a quantized precision
+ * (ptq-percentile) and a check that the ISA runs here. 0, or -1 after a
+ * message. */
+int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set);
+
+#endif
