@@ -159,7 +159,6 @@ $(BUILD)/tests/test_qdq: $(BUILD)/tests/test_qdq.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # par: multi-threaded inference (row chunks, bit-identical for any thread count).
-$(BUILD)/tests/test_par.o: QB_CFLAGS += -fopenmp
 $(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 

@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <omp.h>
 
 #include "harness/data/dataset.h"
 #include "harness/graph/graph.h"
@@ -83,7 +82,7 @@ static void gemm_call(const qb_packed *p, const qb_gemm_args *a0, void *c, size_
         p->kernel->run.gemm(p, &a);
         return;
     }
-    omp_set_num_threads(threads);
+    qb_gpar_set_threads(threads);
     qb_gpar_gemm(p, &a);
 }
 
@@ -206,7 +205,7 @@ static void test_dw_chunks(void **st)
                     char *y = t == 1 ? par1 : par;
                     memset(y, 0x5a, ybytes);
                     a.y = y;
-                    omp_set_num_threads(t);
+                    qb_gpar_set_threads(t);
                     long before = qb_gpar_regions;
                     qb_gpar_dw(&p, &a);
                     assert_int_equal(qb_gpar_regions - before, t > 1);
@@ -243,9 +242,14 @@ static void test_chunk_rule(void **st)
     assert_int_equal(qb_gpar_chunk(1000, 1000, 48), 96); /* 66 rows of work, rounded up */
     assert_int_equal(qb_gpar_chunk(100000, 1000000, 48), 1584); /* 64 chunks at most */
     assert_int_equal(qb_gpar_chunk(40, 10, 1), 40);
+    /* the thread count asked for is the one regions get */
+    qb_gpar_set_threads(3);
+    assert_int_equal(qb_gpar_threads(), 3);
+    qb_gpar_set_threads(1);
+    assert_int_equal(qb_gpar_threads(), 1);
     /* the pieces of qb_gpar_for cover [0, n) once, for any thread count */
     for (int t = 1; t <= 3; t++) {
-        omp_set_num_threads(t);
+        qb_gpar_set_threads(t);
         memset(hits, 0, sizeof hits);
         long before = qb_gpar_regions;
         qb_gpar_for(1000, 48, count_body, NULL);
@@ -468,7 +472,7 @@ static float *run_net(net_fn net, qb_precision p, int nchw_only, int threads, in
             bufs[i][j] = urand(&s, -1.5f, 2.0f);
         in[i].data = bufs[i];
     }
-    omp_set_num_threads(threads);
+    qb_gpar_set_threads(threads);
     qb_gpar_whole = whole;
     int rc = qb_graph_run(g, in, g->ninputs, &e);
     qb_gpar_whole = 0;

@@ -9,6 +9,8 @@
  * Cout/g], which is transposed into the NCHW output. Depthwise 3x3 convs
  * with stride 1 or 2, dilation 1 and pads of at most 1 use the NHWC
  * depthwise kernel between two transposes instead.
+ * Threads (par.h): im2col and the transposes by pieces of output rows /
+ * matrix sides, the kernels by row chunks, the pools by planes.
  */
 #include <math.h>
 #include <stdio.h>

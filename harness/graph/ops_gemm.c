@@ -4,7 +4,8 @@
  * weights they run on the fp32 GEMM kernel with weights packed once
  * (alpha folded into W, beta*C into the bias when C is per column);
  * weights that are graph inputs are packed on each run (Gemm) or
- * multiplied by a plain loop (batched or non-constant MatMul).
+ * multiplied by a plain loop (batched or non-constant MatMul). Threads
+ * (par.h): the kernel call and the plain loop split by rows.
  */
 #include <math.h>
 #include <stdlib.h>

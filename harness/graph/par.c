@@ -3,12 +3,26 @@
  */
 #include "harness/graph/par.h"
 
+#include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 int qb_gpar_whole;
 long qb_gpar_regions;
+
+/* The thread count was asked for: 1 yes, 0 no, -1 not looked at yet. */
+static int asked = -1;
+
+void qb_gpar_set_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n > 0 ? n : 1);
+#else
+    (void)n;
+#endif
+    asked = 1;
+}
 
 int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align)
 {
@@ -26,11 +40,14 @@ int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align)
     return rows < n ? rows : n;
 }
 
-/* Threads a region started here would get: 1 inside an active region. */
-static int team_size(void)
+int qb_gpar_threads(void)
 {
 #ifdef _OPENMP
-    return omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (asked < 0) {
+        const char *env = getenv("OMP_NUM_THREADS");
+        asked = env && *env;
+    }
+    return !asked || omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
     return 1;
 #endif
@@ -45,7 +62,7 @@ void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx)
         return;
     }
     int64_t nc = (n + chunk - 1) / chunk;
-    if (team_size() < 2) {
+    if (qb_gpar_threads() < 2) {
         for (int64_t i = 0; i < nc; i++)
             body(ctx, i * chunk, i * chunk + chunk < n ? i * chunk + chunk : n);
         return;

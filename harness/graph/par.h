@@ -10,6 +10,11 @@
  * another where a region is not worth it (little work, one thread, or
  * already inside a parallel region: never nested).
  *
+ * Thread count: one unless asked for, by OMP_NUM_THREADS in the
+ * environment or by qb_gpar_set_threads (the sweep's threads axis); then
+ * omp_get_max_threads(). (libgomp's default, every CPU with spinning
+ * waits, made inference on a busy machine many times slower.)
+ *
  * What a chunk computes: row i of a GEMM chunk, and output row oy of a
  * depthwise chunk, are the same arithmetic as in one whole call for the
  * integer precisions (int8-*, int4, binary: exact by their definition in
@@ -40,6 +45,12 @@
 extern int qb_gpar_whole;
 /* Parallel regions started so far (diagnostics and tests). */
 extern long qb_gpar_regions;
+
+/* Run the engine on n threads from now on (omp_set_num_threads(n) and
+ * marks the count as asked for); without OpenMP, nothing. */
+void qb_gpar_set_threads(int n);
+/* Threads a parallel region of the engine would get now (1 inside one). */
+int qb_gpar_threads(void);
 
 /* Rows per chunk for n rows of row_work units each: a multiple of align
  * (or n), at least QB_GPAR_MIN_WORK units, at most QB_GPAR_MAX_CHUNKS

@@ -13,6 +13,10 @@
  * precision (int4 and binary depthwise weights would save nothing at
  * K = 9: they are quantized int8 per channel) and on the fp32 depthwise
  * kernel with binary16-rounded weights for fp16.
+ * Threads (par.h): quantize, kernel and dequantize run per chunk of rows
+ * (one parallel loop; with --profile one loop per phase so that the
+ * kernel is timed alone); a depthwise call quantizes its whole input
+ * first (output rows read neighbouring input rows).
  */
 #include <math.h>
 #include <stdio.h>

@@ -298,27 +298,36 @@ static int smooth(double *d, int n)
 static int kl_threshold(const qb_observer *o, int levels, double *thr)
 {
     const int nb = o->bins;
-    double *p = malloc((size_t)nb * sizeof *p), *q = malloc((size_t)nb * sizeof *q);
-    if (!p || !q) {
+    double *p = malloc((size_t)nb * sizeof *p), *q = malloc((size_t)nb * sizeof *q), *h = malloc((size_t)nb * sizeof *h);
+    if (!p || !q || !h) {
         free(p);
         free(q);
+        free(h);
         return -1;
     }
+    /* As NVIDIA's entropy calibrator (pytorch-quantization) does, bin 0
+     * counts as bin 1: after a ReLU most values are exactly 0, and that
+     * spike, merged with its neighbours into one level, would otherwise
+     * push the threshold far down (clipping most of the range). */
+    for (int b = 0; b < nb; b++)
+        h[b] = (double)o->hist[b];
+    if (nb > 1)
+        h[0] = h[1];
     /* suffix sums: outliers beyond bin i */
     double total_after = 0;
     for (int b = 0; b < nb; b++)
-        total_after += (double)o->hist[b];
+        total_after += h[b];
     double best = INFINITY;
     int best_i = -1;
     double before = 0; /* sum of hist[0..i) */
     for (int b = 0; b < levels && b < nb; b++)
-        before += (double)o->hist[b];
+        before += h[b];
     for (int i = levels; i <= nb; i++) {
         if (i > levels)
-            before += (double)o->hist[i - 1];
+            before += h[i - 1];
         double outliers = total_after - before;
         for (int j = 0; j < i; j++)
-            p[j] = (double)o->hist[j];
+            p[j] = h[j];
         p[i - 1] += outliers;
         /* Q: hist[0..i) merged into `levels` runs of consecutive bins, level l
          * covering [floor(l i / levels), floor((l + 1) i / levels)) */
@@ -327,7 +336,7 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
             double sum = 0;
             int norm = 0;
             for (int j = start; j < stop; j++) {
-                sum += (double)o->hist[j];
+                sum += h[j];
                 norm += p[j] != 0;
             }
             for (int j = start; j < stop; j++)
@@ -352,6 +361,7 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
     }
     free(p);
     free(q);
+    free(h);
     if (best_i < 0)
         return -1;
     *thr = best_i * (o->h_hi - o->h_lo) / nb;

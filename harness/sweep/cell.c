@@ -10,6 +10,9 @@
  * model through the quantization engine, the quantized model built once
  * per (model, precision, method) and cached (qcell.c). Cells on an ISA
  * this CPU (or this build) lacks are `unsupported` rows with the reason.
+ * Threads: model cells run on qb_gpar_set_threads(threads), the thread
+ * count of the model engine's row chunks (harness/graph/par.h: same bits
+ * for any thread count); a kernel cell is one single-threaded call.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,13 +25,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "harness/data/dataset.h"
 #include "harness/eval/metrics.h"
 #include "harness/eval/runner.h"
+#include "harness/graph/par.h"
 #include "harness/measure/counters.h"
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
@@ -539,6 +540,8 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     note_add(row, "kernel %s on seeded data, checked against scalar; hot caches; method is a label only", k->name);
     if (cell->batch != 1)
         note_add(row, "batch %d does not apply to a kernel shape (timed per call)", cell->batch);
+    if (cell->threads != 1)
+        note_add(row, "threads %d does not apply to a kernel shape (one single-threaded call)", cell->threads);
     qb_measure_cfg mc = measure_cfg(sc);
     qb_measure_result mr;
     if (qb_measure(&mc, qb_kcell_fn, kc, &mr, why, sizeof why)) {
@@ -585,15 +588,13 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
         note_add(row, "%s kernels cannot run here: %s", qb_isa_name(cell->isa), why);
         return 0;
     }
-#ifdef _OPENMP
-    omp_set_num_threads(cell->threads);
-#endif
+    qb_gpar_set_threads(cell->threads); /* OpenMP threads of the model engine (and of training) */
     if (m->kernel[0])
         return kernel_cell(cell, sc, m, row);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cell->threads > cores)
         note_add(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
-#ifndef _OPENMP
+#ifndef _OPENMP /* (the Makefile builds with OpenMP: only other builds get here) */
     if (cell->threads > 1) {
         set_status(row, "failed");
         note_add(row, "threads=%d: this qbench was built without OpenMP", cell->threads);
@@ -717,9 +718,7 @@ int qb_cell_child(const qb_cell *cell, const qb_scenario *sc, int runs)
 {
     const qb_sc_model *m = &sc->models[cell->model];
     char why[600];
-#ifdef _OPENMP
-    omp_set_num_threads(cell->threads);
-#endif
+    qb_gpar_set_threads(cell->threads); /* OpenMP threads of the model engine (and of training) */
     if (m->kernel[0]) {
         const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
         if (k && !qb_kernel_available(k, why, sizeof why)) {

@@ -7,9 +7,9 @@
  *          (dw3x3 + BN + ReLU6, pw1x1 + BN + ReLU6: 64/2, 128, 128/2, 256),
  *          GlobalAveragePool, classes
  * Weights: He-uniform for mlp, PyTorch-style U(+-1/sqrt(fan_in)) for the
- * conv nets. Recipes (qb_zoo_recipe): SGD momentum 0.9 + cosine + weight
- * decay 5e-4, batch 64 (mlp lr 0.05 x 10 epochs, dscnn see below); cnn
- * AdamW lr 0.002, weight decay 0.02, cosine, batch 64, 10 epochs.
+ * conv nets. Recipes (qb_zoo_recipe): mlp SGD momentum 0.9, lr 0.05,
+ * cosine, weight decay 5e-4, batch 64, 10 epochs; cnn and dscnn AdamW lr
+ * 0.002, weight decay 0.02 (decoupled), cosine, batch 64, 10 epochs.
  */
 #include <stdio.h>
 #include <string.h>
@@ -81,9 +81,11 @@ int qb_zoo_recipe(const char *model, qb_train_cfg *cfg)
         cfg->lr = 0.002f;
         cfg->weight_decay = 0.02f; /* decoupled: w -= lr * wd * w */
         cfg->epochs = 10;
-    } else if (!strcmp(model, "dscnn")) {
-        cfg->lr = 0.05f;
-        cfg->epochs = 5;
+    } else if (!strcmp(model, "dscnn")) { /* the cnn's recipe */
+        cfg->opt = QB_OPT_ADAM;
+        cfg->lr = 0.002f;
+        cfg->weight_decay = 0.02f;
+        cfg->epochs = 10;
     } else {
         return -1;
     }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness/measure/counters.h"
+#include "harness/measure/energy.h"
 #include "harness/verbs/verbs.h"
 #include "kernels/kernels.h"
 
@@ -44,6 +46,14 @@ int qb_verb_info(int argc, char **argv)
             printf("  (%d of %d kernels run; %s)", runs, total, why);
         printf("\n");
     }
+    char why[300] = "";
+    int papi = qb_papi_probe(why, sizeof why) == 1;
+    printf("papi: %s%s%s (counters fall back to cachegrind in qbench sweep)\n", papi ? "counting" : "not counting",
+           why[0] ? ": " : "", why);
+    qb_rapl rapl;
+    why[0] = 0;
+    int rapl_ok = qb_rapl_open(&rapl, why, sizeof why) == 0;
+    printf("rapl: %s%s%s\n", rapl_ok ? "readable" : "not readable", why[0] ? ": " : "", why);
     printf("selected:");
     for (int p = 0; p < QB_PREC_MIXED; p++) {
         const qb_kernel *k = qb_kernel_select(QB_OP_GEMM, p);
