@@ -91,6 +91,17 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
             qb_errf(e, "%s: input %s %s does not take %s images of %dx%dx%d", o->model, in ? in->name : "", sh,
                     d->test.name, d->test.c, d->test.h, d->test.w);
         }
+        /* the normalisation the model was trained with, when its metadata records it */
+        qb_norm mn;
+        if (ok && !qb_norm_from_graph(g, &mn)) {
+            if (mn.channels != d->test.c) {
+                qb_errf(e, "%s: its metadata normalises %d channels, %s images have %d", o->model, mn.channels,
+                        d->test.name, d->test.c);
+                ok = 0;
+            } else {
+                d->norm = mn;
+            }
+        }
         qb_graph_free(g);
         if (!ok) {
             qb_pipeline_data_close(d);

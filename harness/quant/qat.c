@@ -153,7 +153,9 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
     char *dot = strrchr(stem, '.');
     if (dot && !strcmp(dot, ".onnx"))
         *dot = 0;
-    const char *dir = q->cache ? q->cache : "datasets/models/qat";
+    char defdir[1024];
+    snprintf(defdir, sizeof defdir, "%s/qat", qb_zoo_cache_dir());
+    const char *dir = q->cache ? q->cache : defdir;
     snprintf(path, len, "%s/%s-%s-%016llx.onnx", dir, stem, qb_precision_name(o->prec),
              (unsigned long long)fnv(0xcbf29ce484222325ull, line, strlen(line)));
     snprintf(ranges, sizeof ranges, "%s.ranges", path);

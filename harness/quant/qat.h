@@ -20,7 +20,7 @@ typedef struct qb_qat_opts {
     int epochs;        /* fine-tuning epochs (--qat-epochs; default 3, binary 6) */
     float lr;          /* learning rate (0: default per precision) */
     int batch;         /* mini-batch (64) */
-    const char *cache; /* cache directory (datasets/models/qat) */
+    const char *cache; /* cache directory (NULL: <model cache>/qat, i.e. datasets/models/qat or $QB_MODEL_CACHE/qat) */
     int force;         /* retrain even when cached */
 } qb_qat_opts;
 

@@ -6,6 +6,8 @@
  * (harness/train/zoo.c) with its default recipe, changed by the options,
  * on the training part of the dataset minus a validation split, prints
  * one progress line per epoch and the validation accuracy on stderr.
+ * Threads: all cores, each step on 1 or all as probes find faster;
+ * --threads N: exactly N.
  * With -o it writes the model there; without, it uses the model cache
  * (harness/train/cache.c: reused when present with the same recipe,
  * retrained with --force) and prints the cached file's path on stdout.
@@ -130,8 +132,10 @@ int qb_verb_train(int argc, char **argv)
     job.val = (int)val;
     job.limit = (int)limit;
     job.profile = profile;
-    if (threads)
+    if (threads) { /* exactly that many: no probing of 1 vs N (fit.c) */
         qb_train_set_threads((int)threads);
+        cfg->no_adapt = 1;
+    }
     char err[1024], path[4096];
     if (out) {
         if (qb_zoo_train(&job, out, NULL, NULL, err, sizeof err)) {
