@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/data/files.h"
 #include "harness/measure/timer.h"
 #include "harness/quant/qat.h"
 #include "harness/train/fakequant.h"
@@ -23,48 +24,6 @@ void qb_qat_defaults(qb_qat_opts *q)
 {
     memset(q, 0, sizeof *q);
     q->batch = 64;
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* FNV-1a of a file's bytes; 0 if unreadable. */
-static uint64_t file_hash(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    uint64_t h = 0xcbf29ce484222325ull;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        h = fnv(h, buf, n);
-    fclose(f);
-    return h;
-}
-
-static int mkdir_p(const char *dir)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1;; s++) {
-        char c = *s;
-        if (c == '/' || !c) {
-            *s = 0;
-            if (mkdir(p, 0777) && errno != EEXIST)
-                return -1;
-            *s = c;
-        }
-        if (!c)
-            return 0;
-    }
 }
 
 /* Effective epochs and learning rate of a precision. */
@@ -144,7 +103,7 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
     snprintf(line, sizeof line,
              "qbench-qat v1 model=%016llx dataset=%s prec=%s epochs=%d lr=%g batch=%d seed=%llu group=%d ends=%d "
              "val=%d",
-             (unsigned long long)file_hash(o->model), o->dataset, qb_precision_name(o->prec), epochs, (double)lr,
+             (unsigned long long)qb_file_hash(o->model), o->dataset, qb_precision_name(o->prec), epochs, (double)lr,
              q->batch, (unsigned long long)o->seed, o->qo.group, o->qo.binary_ends_int8, d->n_val);
     const char *base = strrchr(o->model, '/');
     base = base ? base + 1 : o->model;
@@ -157,7 +116,7 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
     snprintf(defdir, sizeof defdir, "%s/qat", qb_zoo_cache_dir());
     const char *dir = q->cache ? q->cache : defdir;
     snprintf(path, len, "%s/%s-%s-%016llx.onnx", dir, stem, qb_precision_name(o->prec),
-             (unsigned long long)fnv(0xcbf29ce484222325ull, line, strlen(line)));
+             (unsigned long long)qb_fnv1a(QB_FNV_OFFSET, line, strlen(line)));
     snprintf(ranges, sizeof ranges, "%s.ranges", path);
     struct stat st;
     if (!q->force && !stat(path, &st) && ranges_match(ranges, line)) {
@@ -229,7 +188,7 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
         qb_errf(e, "%s: %s", o->model, err);
         goto out;
     }
-    if (mkdir_p(dir)) {
+    if (qb_mkdir_p(dir)) {
         qb_errf(e, "%s: cannot create the QAT cache directory: %s", dir, strerror(errno));
         qb_graph_free(out);
         goto out;

@@ -22,52 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/data/files.h"
 #include "harness/eval/runner.h"
 #include "harness/graph/qdq.h"
 #include "harness/quant/pipeline.h"
 #include "harness/sweep/qcell.h"
 #include "harness/train/train.h"
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t file_hash(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    uint64_t h = 0xcbf29ce484222325ull;
-    char buf[65536];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
-        h = fnv(h, buf, k);
-    fclose(f);
-    return h;
-}
-
-static int mkdir_p(const char *dir)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1;; s++) {
-        char c = *s;
-        if (c == '/' || !c) {
-            *s = 0;
-            if (mkdir(p, 0777) && errno != EEXIST)
-                return -1;
-            *s = c;
-        }
-        if (!c)
-            return 0;
-    }
-}
 
 /* First line of the key file equals line? Fills info with the rest. */
 static int key_matches(const char *keypath, const char *line, qb_qcell_info *info)
@@ -107,13 +67,13 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     snprintf(line, sizeof line,
              "qbench-quantized v1 model=%016llx dataset=%s data_dir=%s prec=%s method=%s calib=%d seed=%llu "
              "percentile=%g group=%d ends=%d budget=%g val=%d",
-             (unsigned long long)file_hash(fp32_path), o.dataset, o.data_dir ? o.data_dir : "",
+             (unsigned long long)qb_file_hash(fp32_path), o.dataset, o.data_dir ? o.data_dir : "",
              qb_precision_name(prec), method, o.calib, (unsigned long long)o.seed, o.percentile, o.qo.group,
              o.qo.binary_ends_int8, o.budget, o.val);
     char dir[1024], keypath[1100];
     snprintf(dir, sizeof dir, "%s/quantized", qb_zoo_cache_dir());
     snprintf(out, len, "%s/%s-%s-%s-%016llx.onnx", dir, model_name, qb_precision_name(prec), method,
-             (unsigned long long)fnv(0xcbf29ce484222325ull, line, strlen(line)));
+             (unsigned long long)qb_fnv1a(QB_FNV_OFFSET, line, strlen(line)));
     snprintf(keypath, sizeof keypath, "%s.key", out);
     if (!access(out, R_OK) && key_matches(keypath, line, info)) {
         info->reused = 1;
@@ -137,7 +97,7 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
         if (g && !qb_runner_open(&run, g, 1, -1, &e)) {
             char tmp[1200];
             snprintf(tmp, sizeof tmp, "%s.tmp%d", out, (int)getpid());
-            if (mkdir_p(dir)) {
+            if (qb_mkdir_p(dir)) {
                 snprintf(e.msg, sizeof e.msg, "%.600s: cannot create the directory: %s", dir, strerror(errno));
             } else if (!qb_qdq_save(run.g, tmp, &e)) {
                 if (rename(tmp, out)) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/data/files.h"
 #include "harness/graph/graph.h"
 #include "harness/train/train.h"
 
@@ -21,16 +22,6 @@ const char *qb_zoo_cache_dir(void)
 {
     const char *d = getenv("QB_MODEL_CACHE");
     return d && *d ? d : "datasets/models";
-}
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }
 
 /* Characters safe in a file name; others become '_'. */
@@ -50,26 +41,15 @@ void qb_zoo_cache_path(const qb_zoo_job *job, char *path, size_t len)
     qb_zoo_recipe_line(job, line, sizeof line);
     safe(job->model, m, sizeof m);
     safe(job->dataset, d, sizeof d);
-    snprintf(path, len, "%s/%s-%s-%016llx.onnx", qb_zoo_cache_dir(), m, d, (unsigned long long)fnv1a(line));
+    snprintf(path, len, "%s/%s-%s-%016llx.onnx", qb_zoo_cache_dir(), m, d, (unsigned long long)qb_fnv1a(QB_FNV_OFFSET, line, strlen(line)));
 }
 
 /* mkdir -p dir. 0, or -1 with err. */
 static int mkdirs(const char *dir, char *err, size_t errlen)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1;; s++) {
-        char c = *s;
-        if (c == '/' || c == 0) {
-            *s = 0;
-            if (mkdir(p, 0777) && errno != EEXIST) {
-                snprintf(err, errlen, "%s: cannot create the model cache directory: %s", p, strerror(errno));
-                return -1;
-            }
-            *s = c;
-        }
-        if (!c)
-            break;
+    if (qb_mkdir_p(dir)) {
+        snprintf(err, errlen, "%s: cannot create the model cache directory: %s", dir, strerror(errno));
+        return -1;
     }
     return 0;
 }
