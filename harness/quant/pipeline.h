@@ -23,7 +23,7 @@ typedef struct qb_pipeline_opts {
     int isa;                /* -1: best */
     int calib;              /* calibration samples (512) */
     int limit;              /* evaluation samples (0: the whole test set; "none": 256) */
-    int val;                /* validation samples for mixed precision (2000) */
+    int val;                /* validation samples for mixed precision (5000: the whole split) */
     int batch;              /* samples per run (100) */
     int symmetric;          /* symmetric activations (zero point 0) */
     double percentile;      /* ptq-percentile (99.99) */
