@@ -91,7 +91,11 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
         return -1;
     }
     int rc = -1;
-    if (!qb_pipeline_plan(&o, &d, &r, &e)) {
+    int threads = qb_train_threads(); /* QAT fine-tuning uses every core, whatever the cell's thread count */
+    qb_train_set_threads(0);
+    int planned = !qb_pipeline_plan(&o, &d, &r, &e);
+    qb_train_set_threads(threads);
+    if (planned) {
         qb_graph *g = qb_pipeline_graph(&o, &r, &e);
         qb_runner run;
         if (g && !qb_runner_open(&run, g, 1, -1, &e)) {
