@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- vocabulary (exact strings in ../shared/DESIGN.md) ---- */
+/* ---- vocabulary (exact strings in docs/design.md) ---- */
 
 typedef enum qb_precision {
     QB_PREC_FP32,

@@ -1,5 +1,5 @@
 /*
- * names.c - the exact vocabulary strings of ../shared/DESIGN.md for
+ * names.c - the exact vocabulary strings of docs/design.md for
  * precisions, ISAs and kernel families, and their parsers.
  */
 #include <string.h>

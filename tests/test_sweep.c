@@ -387,7 +387,7 @@ static int collect(void *ctx, const char *const *fields, int line)
 static void results_columns(void **state)
 {
     (void)state;
-    /* DESIGN.md's list, in order */
+    /* docs/design.md's list, in order */
     const char *design = "run_id,timestamp,host,cpu,isa_flags,compiler,git_sha,scenario,"
                          "model,dataset,precision,method,isa,threads,batch,status,note,"
                          "iterations,latency_ms_min,latency_ms_median,latency_ms_mean,latency_ms_p95,latency_ms_p99,"

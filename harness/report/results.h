@@ -1,5 +1,5 @@
 /*
- * results.h - the results CSV of DESIGN.md, written and read with libcsv:
+ * results.h - the results CSV of docs/design.md, written and read with libcsv:
  * the row record (one field per column), an append-only writer that
  * syncs each row to disk, and a reader that names file and line on bad
  * input (for --resume, merge and the reporting verbs).

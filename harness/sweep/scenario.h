@@ -16,7 +16,7 @@
 #define QB_SC_NAME 64         /* bytes of a name (scenario, model, dataset) */
 #define QB_SC_PATH 512        /* bytes of a path */
 
-/* Quantization methods, in the DESIGN.md vocabulary order. */
+/* Quantization methods, in the docs/design.md vocabulary order. */
 typedef enum qb_method {
     QB_METHOD_NONE,           /* fp32 / fp16: no calibration */
     QB_METHOD_PTQ_MINMAX,     /* post-training, min/max observer */

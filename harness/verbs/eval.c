@@ -4,7 +4,7 @@
  * its FP32 reference on the dataset's test images (or seeded inputs with
  * -d none): top-1 accuracy and drop, agreement, SQNR, cosine, max abs
  * error, KL. Calibration and validation samples come from the training
- * images only. --csv prints the results header of DESIGN.md and one row.
+ * images only. --csv prints the results header of docs/design.md and one row.
  * Input errors: exit code 2.
  */
 #include <math.h>
