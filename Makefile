@@ -171,6 +171,11 @@ $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
 $(BUILD)/tests/test_qmodel: $(BUILD)/tests/test_qmodel.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# Statistics of harness/measure/ (robust statistics, intervals, the loop on a fake clock).
+STATS_TEST_OBJ = $(addprefix $(BUILD)/harness/measure/,robust.o paired.o loop.o timer.o)
+$(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(STATS_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
 # The sweep harness: scenarios, plan, results CSV, statistics, energy, counters.
 $(BUILD)/tests/test_sweep: $(BUILD)/tests/test_sweep.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
@@ -217,7 +222,7 @@ test-onnx: $(BUILD)/tests/test_onnx
 TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
-	$(BUILD)/tests/test_par
+	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats
 
 # CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).

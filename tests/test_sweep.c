@@ -617,8 +617,8 @@ static void measure_loop(void **state)
     assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
     assert_int_equal(r.st.n, 10);
     assert_int_equal(r.attempts, 1);
-    assert_int_equal(r.calls, 13);
-    assert_int_equal(f.calls, 13);
+    assert_int_equal(r.calls, f.calls); /* warm-up (3 calls, then until the median settles) included */
+    assert_true(r.calls >= 13 + 6);
     assert_true(r.st.min >= 20e-6);
     /* the minimum time extends the count */
     cfg.min_time_s = 0.01;
@@ -633,7 +633,7 @@ static void measure_loop(void **state)
     assert_int_equal(r.attempts, 3);
     assert_true(r.noisy);
     assert_true(r.st.cv > 0.05);
-    assert_int_equal(r.calls, 60);
+    assert_true(r.calls >= 60 && r.calls == f.calls);
     /* a failing inference stops the loop */
     f = (fake){.fail_at = 5};
     assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), -1);

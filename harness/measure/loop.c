@@ -1,8 +1,10 @@
 /*
- * loop.c - warm-up, timed iterations, retries while noisy (loop.h).
+ * loop.c - clock calibration, calls per sample, warm-up until the median
+ * settles, timed samples, retries while noisy (loop.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,29 +12,166 @@
 
 #include "harness/measure/loop.h"
 
+#define QB_WARMUP_BLOCK 3        /* samples per block of the warm-up's running median */
+#define QB_WARMUP_SETTLED 0.02   /* warm-up ends when two blocks' medians differ by at most this (fraction) */
+#define QB_WARMUP_MAX_S 0.5      /* default bound of the warm-up */
+#define QB_SAMPLE_VS_CLOCK 10.0  /* a sample lasts at least this many clock resolutions and read costs */
+#define QB_MAX_CALLS_PER_SAMPLE (1L << 24)
+
+static double real_clock(void *ctx)
+{
+    (void)ctx;
+    return qb_now();
+}
+
+void qb_clock_calibrate(qb_clock_fn clock, void *ctx, double *resolution, double *overhead)
+{
+    double res = INFINITY;
+    for (int k = 0; k < 50; k++) { /* the smallest step between two different readings */
+        double a = clock(ctx), b = a;
+        for (long spin = 0; spin < 1000000 && b == a; spin++)
+            b = clock(ctx);
+        if (b > a && b - a < res)
+            res = b - a;
+    }
+    const int reads = 2000;
+    double t0 = clock(ctx), t = t0;
+    for (int i = 0; i < reads; i++)
+        t = clock(ctx);
+    *resolution = isfinite(res) ? res : 0;
+    *overhead = (t - t0) / reads;
+}
+
+/* The real clock's figures, measured once per process. */
+static void real_clock_figures(double *res, double *ovh)
+{
+    static double r = -1, o = -1;
+    if (r < 0)
+        qb_clock_calibrate(real_clock, NULL, &r, &o);
+    *res = r;
+    *ovh = o;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return qb_percentile_sorted(v, (size_t)n, 0.5);
+}
+
+/* The state of one measurement. */
+typedef struct run {
+    const qb_measure_cfg *cfg; /* settings */
+    qb_clock_fn clock;         /* the clock */
+    void *cctx;                /* its context */
+    qb_measure_fn fn;          /* the inference */
+    void *ctx;                 /* its context */
+    long iter;                 /* calls so far */
+    long k;                    /* calls per sample */
+} run;
+
+/* One sample: k calls timed together, seconds per call in *t. */
+static int sample(run *r, double *t)
+{
+    double t0 = r->clock(r->cctx);
+    for (long j = 0; j < r->k; j++)
+        if (r->fn(r->ctx, r->iter++))
+            return -1;
+    *t = (r->clock(r->cctx) - t0) / (double)r->k;
+    return 0;
+}
+
+/* Warm-up: the minimum calls, then blocks of samples until two
+ * consecutive blocks' medians agree (or the time bound). */
+static int warm_up(run *r, long *calls)
+{
+    const qb_measure_cfg *c = r->cfg;
+    long first = r->iter;
+    double t0 = r->clock(r->cctx), bound = c->warmup_max_s > 0 ? c->warmup_max_s : QB_WARMUP_MAX_S;
+    for (int w = 0; w < c->warmup; w++)
+        if (r->fn(r->ctx, r->iter++))
+            return -1;
+    double prev = NAN, blk[QB_WARMUP_BLOCK];
+    for (;;) {
+        for (int i = 0; i < QB_WARMUP_BLOCK; i++)
+            if (sample(r, &blk[i]))
+                return -1;
+        double m = median_of(blk, QB_WARMUP_BLOCK);
+        if (!isnan(prev) && fabs(m - prev) <= QB_WARMUP_SETTLED * prev)
+            break;
+        prev = m;
+        if (r->clock(r->cctx) - t0 >= bound)
+            break;
+    }
+    *calls = r->iter - first;
+    return 0;
+}
+
+/* Calls per sample: doubled until k calls last min_sample, judged by the
+ * fastest of 3 samples so that one cold or preempted sample does not
+ * decide (those calls are warm-up too). */
+static int choose_k(run *r, double min_sample)
+{
+    r->k = 1;
+    if (!(min_sample > 0))
+        return 0;
+    for (;;) {
+        double best = INFINITY;
+        for (int i = 0; i < 3; i++) {
+            double t;
+            if (sample(r, &t))
+                return -1;
+            best = fmin(best, t);
+        }
+        if (best * (double)r->k >= min_sample || r->k >= QB_MAX_CALLS_PER_SAMPLE)
+            return 0;
+        r->k *= 2;
+    }
+}
+
 int qb_measure(const qb_measure_cfg *cfg, qb_measure_fn fn, void *ctx, qb_measure_result *out, char *err,
                size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    run r = {.cfg = cfg, .clock = cfg->clock ? cfg->clock : real_clock, .cctx = cfg->clock_ctx, .fn = fn,
+             .ctx = ctx};
+    double min_sample = cfg->min_sample_s > 0 ? cfg->min_sample_s : 0;
+    if (cfg->min_sample_s == 0 && !cfg->clock) {
+        real_clock_figures(&out->clock_resolution_s, &out->clock_overhead_s);
+        min_sample = QB_SAMPLE_VS_CLOCK * fmax(out->clock_resolution_s, out->clock_overhead_s);
+    }
     size_t cap = 1024;
-    double *x = malloc(cap * sizeof *x), *best = NULL;
-    if (!x) {
+    double *x = malloc(cap * sizeof *x), *best = malloc(cap * sizeof *best);
+    size_t best_n = 0, best_cap = cap;
+    double best_score = INFINITY;
+    if (!x || !best) {
+        free(x);
+        free(best);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    double start = qb_now();
-    long iter = 0;
+    double start = r.clock(r.cctx);
     int rc = 0;
+    if (choose_k(&r, min_sample)) {
+        rc = -1;
+        goto done;
+    }
+    out->calls_per_sample = r.k;
+    const int ci_rule = cfg->ci_threshold > 0;
     for (int attempt = 0; attempt <= cfg->retries; attempt++) {
-        for (int w = 0; w < cfg->warmup; w++)
-            if (fn(ctx, iter++)) {
-                rc = -1;
-                goto done;
-            }
+        long wcalls;
+        if (warm_up(&r, &wcalls)) {
+            rc = -1;
+            goto done;
+        }
         size_t n = 0;
-        double t_start = qb_now(), now = t_start;
-        while (n < (size_t)cfg->max_iterations &&
-               (n < (size_t)cfg->iterations || now - t_start < cfg->min_time_s)) {
+        double t_start = r.clock(r.cctx), now = t_start;
+        while (n < (size_t)cfg->max_iterations && (n < (size_t)cfg->iterations || now - t_start < cfg->min_time_s)) {
             if (n == cap) {
                 double *p = realloc(x, 2 * cap * sizeof *x);
                 if (!p) {
@@ -43,29 +182,60 @@ int qb_measure(const qb_measure_cfg *cfg, qb_measure_fn fn, void *ctx, qb_measur
                 x = p;
                 cap *= 2;
             }
-            double t0 = qb_now();
-            if (fn(ctx, iter++)) {
+            if (sample(&r, &x[n++])) {
                 rc = -1;
                 goto done;
             }
-            now = qb_now();
-            x[n++] = now - t0;
+            now = r.clock(r.cctx);
         }
-        qb_stats st = qb_stats_of(x, n);
+        qb_robust rob;
+        if (qb_robust_of(x, n, &rob)) {
+            snprintf(err, errlen, n ? "out of memory" : "no timed sample (max_iterations is 0)");
+            rc = -1;
+            goto done;
+        }
+        double score = ci_rule ? rob.ci_rel : (rob.mean > 0 ? rob.stddev / rob.mean : 0);
         out->attempts = attempt + 1;
-        if (!best || st.cv < out->st.cv) {
-            out->st = st;
-            best = x;
+        if (score < best_score || best_n == 0) {
+            if (n > best_cap) {
+                double *p = realloc(best, n * sizeof *best);
+                if (!p) {
+                    snprintf(err, errlen, "out of memory");
+                    rc = -1;
+                    goto done;
+                }
+                best = p;
+                best_cap = n;
+            }
+            memcpy(best, x, n * sizeof *x);
+            best_n = n;
+            best_score = score;
+            out->rob = rob;
+            out->warmup_calls = wcalls;
         }
-        if (st.cv <= cfg->cv_threshold)
+        if (score <= (ci_rule ? cfg->ci_threshold : cfg->cv_threshold))
             break;
     }
-    out->noisy = out->st.cv > cfg->cv_threshold;
+    out->noisy = best_score > (ci_rule ? cfg->ci_threshold : cfg->cv_threshold);
+    /* the classic statistics of the kept samples (qb_stats_of sorts: a copy) */
+    memcpy(x, best, best_n * sizeof *x);
+    out->st = qb_stats_of(x, best_n);
+    if (cfg->keep_samples) {
+        out->samples = best;
+        best = NULL;
+    }
 done:
-    out->calls = iter;
-    out->total_s = qb_now() - start;
+    out->calls = r.iter;
+    out->total_s = r.clock(r.cctx) - start;
     free(x);
+    free(best);
     return rc;
+}
+
+void qb_measure_result_free(qb_measure_result *r)
+{
+    free(r->samples);
+    r->samples = NULL;
 }
 
 /* An empty inference, called through the pointer like a real one. */
@@ -79,7 +249,7 @@ static int empty_fn(void *ctx, long iter)
 void qb_measure_overhead(long n, double *in_sample, double *per_iter)
 {
     qb_measure_cfg cfg = {.warmup = 100, .iterations = (int)n, .min_time_s = 0, .max_iterations = (int)n,
-                          .cv_threshold = 1e9, .retries = 0};
+                          .cv_threshold = 1e9, .retries = 0, .min_sample_s = -1};
     qb_measure_result r;
     char err[64];
     volatile qb_measure_fn fn = empty_fn;

@@ -2,8 +2,9 @@
  * gemm.c - the kernel benchmark verbs: `qbench gemm` (GEMM, -s MxNxK) and
  * `qbench dwconv` (depthwise 3x3, -s HxWxC, --stride 1|2, padding 1). Each
  * times one kernel (or every available kernel with -p all / -i all) on one
- * shape with hot caches, prints the median time and GOP/s (one MAC = 2 ops;
- * for binary one bit-MAC = 2 ops), and with --check compares the result
+ * shape with hot caches through the sweep's measurement loop, prints the
+ * median time with its 95% interval, percentiles, robust CV and outliers,
+ * and GOP/s (one MAC = 2 ops; for binary one bit-MAC = 2 ops), and with --check compares the result
  * against the scalar reference (exit 1 on a mismatch). Context goes to
  * stderr, data to stdout.
  */
@@ -13,11 +14,16 @@
 #include <string.h>
 
 #include "harness/eval/kernel_check.h"
-#include "harness/measure/timer.h"
+#include "harness/measure/loop.h"
 #include "harness/verbs/verbs.h"
 
 #define MAX_DIM 1000000
 #define MAX_ELEMS (1ull << 31) /* per operand */
+
+/* The median's 95% interval may be at most +-3% of it (else: noisy). */
+#define QB_GEMM_CI 0.03
+/* The robust statistics appended to the CSV columns of the verbs. */
+#define QB_GEMM_CSV_STATS "ci_low_ms,ci_high_ms,p5_ms,p95_ms,p99_ms,iqr_ms,mad_ms,robust_cv,outliers,calls_per_sample,status"
 
 typedef struct gemm_opts {
     qb_op op;       /* kernel family: QB_OP_GEMM or QB_OP_DWCONV3X3 */
@@ -130,6 +136,14 @@ static int parse(int argc, char **argv, gemm_opts *o)
 }
 
 /* Times one kernel; prints its row; returns 0, 1 (check failed) or 2. */
+/* One kernel call (a qb_measure_fn). */
+static int kcase_fn(void *ctx, long iter)
+{
+    (void)iter;
+    qb_kcase_run(ctx);
+    return 0;
+}
+
 static int bench_one(const qb_kernel *kn, const gemm_opts *o)
 {
     int dw = o->op == QB_OP_DWCONV3X3;
@@ -144,28 +158,21 @@ static int bench_one(const qb_kernel *kn, const gemm_opts *o)
         fprintf(stderr, "qbench %s: %s\n", o->verb, err);
         return 2;
     }
-    qb_kcase_run(kc); /* warm-up: caches, page faults, frequency */
-    double t0 = qb_now();
-    qb_kcase_run(kc);
-    double once = qb_now() - t0;
-    int reps = o->reps;
-    if (!reps) { /* at least 5 runs and about 0.5 s */
-        reps = once > 0 ? (int)(0.5 / once) : 1000;
-        reps = reps < 5 ? 5 : reps > 10000 ? 10000 : reps;
-    }
-    double *t = malloc(sizeof(double) * reps);
-    if (!t) {
+    /* the measurement loop of the sweep (harness/measure/loop.h): calls
+     * per sample against the clock's resolution, warm-up until the median
+     * settles; -r REPS samples, or at least 5 and about 0.5 s (retried
+     * twice while the median's 95% interval is wider than +-3%) */
+    qb_measure_cfg mc = {.warmup = 1, .iterations = o->reps ? o->reps : 5, .min_time_s = o->reps ? 0 : 0.5,
+                         .max_iterations = o->reps ? o->reps : 10000, .ci_threshold = QB_GEMM_CI,
+                         .retries = o->reps ? 0 : 2};
+    qb_measure_result mr;
+    if (qb_measure(&mc, kcase_fn, kc, &mr, err, sizeof err)) {
         qb_kcase_free(kc);
-        fprintf(stderr, "qbench %s: out of memory\n", o->verb);
+        fprintf(stderr, "qbench %s: %s\n", o->verb, err);
         return 2;
     }
-    for (int r = 0; r < reps; r++) {
-        double s = qb_now();
-        qb_kcase_run(kc);
-        t[r] = qb_now() - s;
-    }
-    qb_stats st = qb_stats_of(t, (size_t)reps);
-    free(t);
+    const qb_robust st = mr.rob;
+    int reps = (int)st.n;
     double gops = 2.0 * macs / st.median * 1e-9;
     const char *check = "";
     int rc = 0;
@@ -178,13 +185,19 @@ static int bench_one(const qb_kernel *kn, const gemm_opts *o)
         rc = cr == 0 ? 0 : cr > 0 ? 1 : 2;
     }
     if (o->csv)
-        printf("%s,%s,%s,%d,%d,%d,%d,%.6f,%.3f,%.4f,%d,%s\n", qb_precision_name(kn->prec),
-               qb_isa_name(kn->isa), kn->name, o->m, o->n, o->k,
-               dw ? o->stride : kn->prec == QB_PREC_INT4 ? o->group : 0, st.median * 1e3, gops, st.cv, reps, check);
+        printf("%s,%s,%s,%d,%d,%d,%d,%.6f,%.3f,%.4f,%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%zu,%ld,%s\n",
+               qb_precision_name(kn->prec), qb_isa_name(kn->isa), kn->name, o->m, o->n, o->k,
+               dw ? o->stride : kn->prec == QB_PREC_INT4 ? o->group : 0, st.median * 1e3, gops,
+               st.mean > 0 ? st.stddev / st.mean : 0, reps, check, st.ci_low * 1e3, st.ci_high * 1e3, st.p5 * 1e3,
+               st.p95 * 1e3, st.p99 * 1e3, st.iqr * 1e3, st.mad * 1e3, st.robust_cv, st.outliers,
+               mr.calls_per_sample, mr.noisy ? "noisy" : "ok");
     else
-        printf("%-24s %-13s %-6s %dx%dx%d  median %10.4f ms  %8.2f GOP/s  cv %5.2f%%  (%d reps)%s%s\n",
-               kn->name, qb_precision_name(kn->prec), qb_isa_name(kn->isa), o->m, o->n, o->k,
-               st.median * 1e3, gops, st.cv * 100, reps, *check ? "  check " : "", check);
+        printf("%-24s %-13s %-6s %dx%dx%d  median %10.6f ms [%.4g, %.4g]  %8.2f GOP/s  p5 %.4g p95 %.4g p99 %.4g"
+               "  robust cv %5.2f%%  %zu outliers  (%d samples x %ld calls)%s%s%s\n",
+               kn->name, qb_precision_name(kn->prec), qb_isa_name(kn->isa), o->m, o->n, o->k, st.median * 1e3,
+               st.ci_low * 1e3, st.ci_high * 1e3, gops, st.p5 * 1e3, st.p95 * 1e3, st.p99 * 1e3,
+               st.robust_cv * 100, st.outliers, reps, mr.calls_per_sample, mr.noisy ? "  noisy" : "",
+               *check ? "  check " : "", check);
     fflush(stdout);
     qb_kcase_free(kc);
     return rc;
@@ -196,9 +209,9 @@ static int bench_verb(int argc, char **argv, qb_op op, const char *verb)
     if (parse(argc, argv, &o))
         return 2;
     if (o.csv && op == QB_OP_GEMM)
-        printf("precision,isa,kernel,m,n,k,group,median_ms,gops,cv,reps,check\n");
+        printf("precision,isa,kernel,m,n,k,group,median_ms,gops,cv,reps,check," QB_GEMM_CSV_STATS "\n");
     else if (o.csv)
-        printf("precision,isa,kernel,h,w,c,stride,median_ms,gops,cv,reps,check\n");
+        printf("precision,isa,kernel,h,w,c,stride,median_ms,gops,cv,reps,check," QB_GEMM_CSV_STATS "\n");
     int worst = 0, ran = 0;
     for (int p = 0; p < QB_PREC_MIXED; p++) {
         if (o.prec >= 0 && p != o.prec)

@@ -1,0 +1,327 @@
+/*
+ * test_stats.c - the statistics of harness/measure/ against hand-computed
+ * values: percentiles, IQR, MAD, robust CV, the median's order-statistic
+ * confidence interval, Tukey counts, the binomial tail, McNemar's exact
+ * test and the paired bootstrap (fixed seed); the measurement loop on an
+ * injected fake clock (outliers, bimodal noise, calls per sample,
+ * warm-up). No real timing: nothing here is a benchmark.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness/measure/loop.h"
+#include "harness/measure/paired.h"
+#include "harness/measure/robust.h"
+
+#define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-12 * (1 + fabs((double)(b))))
+
+static void robust_one_to_ten(void **state)
+{
+    (void)state;
+    double x[] = {7, 1, 10, 4, 2, 9, 3, 8, 6, 5};
+    qb_robust r;
+    assert_int_equal(qb_robust_of(x, 10, &r), 0);
+    assert_true(x[0] == 7); /* not sorted in place */
+    assert_int_equal(r.n, 10);
+    NEAR(r.min, 1);
+    NEAR(r.max, 10);
+    NEAR(r.mean, 5.5);
+    NEAR(r.median, 5.5);
+    NEAR(r.p5, 1.45);  /* 0.05 * 9 = 0.45: 1 + 0.45 */
+    NEAR(r.p95, 9.55); /* 8.55: 9 + 0.55 */
+    NEAR(r.p99, 9.91);
+    NEAR(r.q1, 3.25);  /* 2.25: 3 + 0.25 */
+    NEAR(r.q3, 7.75);
+    NEAR(r.iqr, 4.5);
+    NEAR(r.mad, 2.5);  /* |x - 5.5| = .5 .5 1.5 1.5 2.5 2.5 3.5 3.5 4.5 4.5 */
+    NEAR(r.robust_cv, 1.4826 * 2.5 / 5.5);
+    /* P(B(10, 1/2) <= 1) = 11/1024 <= 0.025 < P(B <= 2) = 56/1024: l = 2, [x(2), x(9)] */
+    NEAR(r.ci_low, 2);
+    NEAR(r.ci_high, 9);
+    NEAR(r.ci_level, 1 - 22.0 / 1024);
+    NEAR(r.ci_rel, (9 - 2) / (2 * 5.5));
+    assert_int_equal(r.outliers, 0);
+}
+
+static void robust_tukey(void **state)
+{
+    (void)state;
+    /* sorted: -50 1 2 ... 9 100; q1 = 2.5, q3 = 7.5, fences -5 and 15 */
+    double x[] = {100, 1, 2, 3, 4, 5, 6, 7, 8, 9, -50};
+    qb_robust r;
+    assert_int_equal(qb_robust_of(x, 11, &r), 0);
+    NEAR(r.median, 5);
+    NEAR(r.q1, 2.5);
+    NEAR(r.q3, 7.5);
+    assert_int_equal(r.outliers, 2);
+    /* MAD: |x - 5| = 55 4 3 2 1 0 1 2 3 4 95 -> median 3 */
+    NEAR(r.mad, 3);
+    /* just inside a fence is not an outlier */
+    double y[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 14.5, 2};
+    assert_int_equal(qb_robust_of(y, 11, &r), 0); /* q1 2.5, q3 7.5, fence 15 */
+    assert_int_equal(r.outliers, 0);
+    double one = 3;
+    assert_int_equal(qb_robust_of(&one, 1, &r), 0);
+    assert_true(r.median == 3 && r.mad == 0 && r.iqr == 0 && r.ci_low == 3 && r.ci_high == 3 && r.stddev == 0);
+    assert_int_equal(qb_robust_of(x, 0, &r), -1);
+}
+
+static void median_ci_ranks(void **state)
+{
+    (void)state;
+    double level;
+    /* n = 5: even [x(1), x(5)] covers only 1 - 2/32 */
+    assert_int_equal(qb_median_ci_rank(5, 0.05, &level), 0);
+    NEAR(level, 1 - 2.0 / 32);
+    assert_int_equal(qb_median_ci_rank(6, 0.05, &level), 1);
+    NEAR(level, 1 - 2.0 / 64);
+    assert_int_equal(qb_median_ci_rank(10, 0.05, &level), 2);
+    /* n = 100: the textbook pair x(40), x(61); P(B <= 39) = 0.0176 */
+    assert_int_equal(qb_median_ci_rank(100, 0.05, &level), 40);
+    assert_true(fabs(level - (1 - 2 * 0.0176001)) < 1e-6);
+    /* large n: close to the normal approximation n/2 - 0.98 sqrt(n) */
+    size_t l = qb_median_ci_rank(1000000, 0.05, &level);
+    assert_true(labs((long)l - (long)(500000 - 980)) <= 2);
+    assert_true(level >= 0.95 && level < 0.951);
+    NEAR(qb_binom_half_cdf(10, 2), 56.0 / 1024);
+    NEAR(qb_binom_half_cdf(10, 10), 1);
+    NEAR(qb_binom_half_cdf(4, 0), 1.0 / 16);
+}
+
+static void mcnemar_exact(void **state)
+{
+    (void)state;
+    NEAR(qb_mcnemar_p(5, 0), 1.0 / 32);
+    NEAR(qb_mcnemar_p(8, 2), 56.0 / 1024); /* P(B(10) >= 8) = (45 + 10 + 1) / 1024 */
+    NEAR(qb_mcnemar_p(2, 8), 1 - 11.0 / 1024);
+    NEAR(qb_mcnemar_p(0, 0), 1);
+    NEAR(qb_mcnemar_p(0, 7), 1);
+    NEAR(qb_mcnemar_p(1, 1), 0.75);
+}
+
+static void paired_bootstrap(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static unsigned char ref[N], q[N], agree[N];
+    for (int i = 0; i < N; i++) {
+        ref[i] = 1;
+        q[i] = i >= 50; /* wrong on the first 50: drop 5 pt */
+        agree[i] = q[i];
+    }
+    q[999] = 0, ref[998] = 0, q[998] = 1; /* one discordant pair each way more: b = 51, c = 1 */
+    qb_paired_ci a, b;
+    assert_int_equal(qb_paired_stats(ref, q, agree, N, 0, QB_BOOTSTRAP_SEED, &a), 0);
+    assert_int_equal(a.b, 51);
+    assert_int_equal(a.c, 1);
+    NEAR(a.mcnemar_p, qb_binom_half_cdf(52, 1));
+    assert_true(a.mcnemar_p < 1e-13);
+    /* the point estimate 5.0 pt lies inside; the width is about
+     * 2 x 1.96 x sqrt(p (1 - p) / n) of the discordance: ~2.8 pt */
+    assert_true(a.drop_low < 5.0 && a.drop_high > 5.0);
+    double w = a.drop_high - a.drop_low;
+    assert_true(w > 2.2 && w < 3.4);
+    assert_true(a.top1_low < 94.9 && a.top1_high > 94.9);
+    assert_true(a.agree_low < 94.9 && a.agree_high > 94.9);
+    /* the same seed gives the same interval; another seed a close one */
+    assert_int_equal(qb_paired_stats(ref, q, agree, N, 0, QB_BOOTSTRAP_SEED, &b), 0);
+    assert_true(a.drop_low == b.drop_low && a.drop_high == b.drop_high && a.top1_low == b.top1_low);
+    assert_int_equal(qb_paired_stats(ref, q, agree, N, 0, 12345, &b), 0);
+    assert_true(fabs(a.drop_low - b.drop_low) < 0.6 && fabs(a.drop_high - b.drop_high) < 0.6);
+    /* identical answers: a zero-width drop interval, p = 1 */
+    assert_int_equal(qb_paired_stats(ref, ref, NULL, N, 500, 7, &a), 0);
+    assert_true(a.drop_low == 0 && a.drop_high == 0 && a.mcnemar_p == 1 && isnan(a.agree_low));
+    /* no labels: only agreement */
+    assert_int_equal(qb_paired_stats(NULL, NULL, agree, N, 500, 7, &a), 0);
+    assert_true(isnan(a.drop_low) && isnan(a.top1_high) && isnan(a.mcnemar_p) && a.agree_high <= 100);
+    assert_int_equal(qb_paired_stats(ref, q, agree, 0, 0, 7, &a), -1);
+}
+
+/* ---- the measurement loop on a fake clock ---- */
+
+/* The fake clock: time moves only when the fake inference runs, in
+ * units of 1/8192 s so that every sum is exact in binary (a normal call
+ * lasts 8 units, 0.977 ms: MS below). */
+#define UNIT (1.0 / 8192)
+#define MS (8 * UNIT)
+
+typedef struct fake {
+    double now;       /* the clock, seconds */
+    long calls;       /* calls so far */
+    long slow_first;  /* a cold start: call c lasts max(0, slow_first - c) units more */
+    int outlier_every;/* every n-th call lasts 50 MS more (0: never) */
+    int bimodal;      /* calls last 1 or 1.5 MS at random */
+    uint32_t rng;     /* its generator */
+    long fail_at;     /* fail on this call (-1: never) */
+    long clock_reads; /* reads of the clock */
+} fake;
+
+static double fake_clock(void *ctx)
+{
+    fake *f = ctx;
+    f->clock_reads++;
+    return f->now;
+}
+
+static int fake_fn(void *ctx, long iter)
+{
+    fake *f = ctx;
+    (void)iter;
+    if (f->calls == f->fail_at)
+        return 1;
+    double t = MS + (f->calls < f->slow_first ? (double)(f->slow_first - f->calls) * UNIT : 0);
+    if (f->outlier_every && f->calls % f->outlier_every == f->outlier_every - 1)
+        t += 50 * MS;
+    if (f->bimodal) {
+        f->rng = f->rng * 1664525u + 1013904223u;
+        t = (f->rng >> 31) ? 1.5 * MS : MS;
+    }
+    f->now += t;
+    f->calls++;
+    return 0;
+}
+
+static void loop_outliers_are_not_noise(void **state)
+{
+    (void)state;
+    fake f = {.outlier_every = 20, .fail_at = -1};
+    qb_measure_cfg cfg = {.warmup = 0, .iterations = 200, .max_iterations = 200, .ci_threshold = 0.03,
+                          .retries = 2, .min_sample_s = -1, .keep_samples = 1, .clock = fake_clock,
+                          .clock_ctx = &f};
+    qb_measure_result r;
+    char err[100];
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_int_equal(r.attempts, 1);
+    assert_false(r.noisy); /* 5% preemptions leave the median's interval at zero width */
+    assert_true(r.rob.median == MS && r.rob.ci_low == MS && r.rob.ci_high == MS);
+    assert_int_equal(r.rob.n, 200);
+    assert_int_equal(r.rob.outliers, 10);
+    assert_int_equal(r.calls_per_sample, 1);
+    assert_non_null(r.samples);
+    int slow = 0;
+    for (int i = 0; i < 200; i++)
+        slow += r.samples[i] > 10 * MS;
+    assert_int_equal(slow, 10);
+    assert_true(r.st.cv > 1.0); /* the mean-based rule would call it noisy */
+    qb_measure_result_free(&r);
+    assert_null(r.samples);
+    /* the older CV rule on the same data: noisy after every retry */
+    f = (fake){.outlier_every = 20, .fail_at = -1};
+    cfg.ci_threshold = 0;
+    cfg.cv_threshold = 0.05;
+    cfg.keep_samples = 0;
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_true(r.noisy);
+    assert_int_equal(r.attempts, 3);
+    assert_null(r.samples);
+}
+
+static void loop_bimodal_is_noisy(void **state)
+{
+    (void)state;
+    fake f = {.bimodal = 1, .rng = 1, .fail_at = -1};
+    qb_measure_cfg cfg = {.warmup = 0, .iterations = 50, .max_iterations = 50, .ci_threshold = 0.03,
+                          .retries = 2, .min_sample_s = -1, .clock = fake_clock, .clock_ctx = &f};
+    qb_measure_result r;
+    char err[100];
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_true(r.noisy);
+    assert_int_equal(r.attempts, 3);
+    assert_true(r.rob.ci_rel > 0.03);
+    assert_true(r.rob.ci_low == MS && r.rob.ci_high == 1.5 * MS);
+    /* a threshold above the interval's half-width accepts it */
+    f = (fake){.bimodal = 1, .rng = 1, .fail_at = -1};
+    cfg.ci_threshold = 0.5;
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_false(r.noisy);
+    assert_int_equal(r.attempts, 1);
+}
+
+static void loop_calls_per_sample_and_warmup(void **state)
+{
+    (void)state;
+    /* 0.98 ms calls, samples of at least 10 ms: 16 calls (doubling 1 2 4 8 16) */
+    fake f = {.fail_at = -1};
+    qb_measure_cfg cfg = {.warmup = 0, .iterations = 20, .max_iterations = 20, .ci_threshold = 0.03,
+                          .min_sample_s = 10e-3, .clock = fake_clock, .clock_ctx = &f};
+    qb_measure_result r;
+    char err[100];
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_int_equal(r.calls_per_sample, 16);
+    assert_true(r.rob.median == MS);
+    assert_int_equal(r.rob.n, 20);
+    /* choose: 3 samples of 1, 2, 4, 8, 16 calls; warm-up: two blocks of 3 samples of 16 */
+    assert_int_equal(r.calls, 3 * 31 + 6 * 16 + 20 * 16);
+    /* a cold start over 40 calls (4.9 ms down to 1): the warm-up runs until the median settles */
+    f = (fake){.slow_first = 40, .fail_at = -1};
+    cfg = (qb_measure_cfg){.warmup = 2, .iterations = 30, .max_iterations = 30, .ci_threshold = 0.03,
+                           .min_sample_s = -1, .clock = fake_clock, .clock_ctx = &f};
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_true(r.warmup_calls >= 40);
+    assert_true(r.rob.max == MS); /* no slow call among the timed ones */
+    assert_false(r.noisy);
+    /* the warm-up stops at its time bound even when nothing settles */
+    f = (fake){.bimodal = 1, .rng = 3, .fail_at = -1};
+    cfg.warmup_max_s = 0.05;
+    cfg.warmup = 0;
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_true(r.warmup_calls < 60);
+    /* the minimum time extends the count */
+    f = (fake){.fail_at = -1};
+    cfg = (qb_measure_cfg){.iterations = 10, .min_time_s = 0.5, .max_iterations = 100000, .ci_threshold = 0.03,
+                           .min_sample_s = -1, .clock = fake_clock, .clock_ctx = &f};
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_int_equal(r.rob.n, 512); /* 0.5 s of 1/1024 s samples */
+    /* a failing inference stops the loop */
+    f = (fake){.fail_at = 25};
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), -1);
+    assert_int_equal(f.calls, 25);
+}
+
+/* A clock that ticks 1 us on every read. */
+static double ticking_clock(void *ctx)
+{
+    double *t = ctx;
+    *t += 1e-6;
+    return *t;
+}
+
+static void clock_calibration(void **state)
+{
+    (void)state;
+    double t = 0, res, ovh;
+    qb_clock_calibrate(ticking_clock, &t, &res, &ovh);
+    assert_true(fabs(res - 1e-6) < 1e-9);
+    assert_true(fabs(ovh - 1e-6) < 1e-9);
+    /* the real clock: some positive resolution and cost */
+    qb_measure_result r;
+    char err[100];
+    fake f = {.fail_at = -1};
+    qb_measure_cfg cfg = {.iterations = 5, .max_iterations = 5, .ci_threshold = 0.5};
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_true(r.clock_resolution_s > 0 && r.clock_resolution_s < 1e-3);
+    assert_true(r.clock_overhead_s > 0 && r.clock_overhead_s < 1e-3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(robust_one_to_ten),
+        cmocka_unit_test(robust_tukey),
+        cmocka_unit_test(median_ci_ranks),
+        cmocka_unit_test(mcnemar_exact),
+        cmocka_unit_test(paired_bootstrap),
+        cmocka_unit_test(loop_outliers_are_not_noise),
+        cmocka_unit_test(loop_bimodal_is_noisy),
+        cmocka_unit_test(loop_calls_per_sample_and_warmup),
+        cmocka_unit_test(clock_calibration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
