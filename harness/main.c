@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "harness/io/atomic.h"
 #include "harness/verbs/verbs.h"
 
 static const struct {
@@ -53,6 +54,19 @@ static void usage(FILE *f)
     fprintf(f, "\nexit codes: 0 ok, 1 failed check, 2 usage or input error, 3 performance regression\n");
 }
 
+/* A verb's exit code, or 2 when what it printed did not reach standard
+ * output (full disk, closed pipe): results a script reads must not be
+ * silently lost. */
+static int finish(int rc)
+{
+    char err[256];
+    if (qb_stdout_check(err, sizeof err)) {
+        fprintf(stderr, "qbench: %s\n", err);
+        return 2;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -61,11 +75,11 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return finish(0);
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(argv[1], verbs[i].name))
-            return verbs[i].run(argc - 1, argv + 1);
+            return finish(verbs[i].run(argc - 1, argv + 1));
     fprintf(stderr, "qbench: unknown verb '%s' (try qbench --help)\n", argv[1]);
     return 2;
 }

@@ -65,7 +65,7 @@ expect_msg() { # expect_msg CODE PATTERN DESCRIPTION -- ARGS...: also grep stder
     fi
 }
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
 PROTO=/usr/include/onnx/onnx.proto
 mk() { # mk NAME: protobuf text on stdin -> $T/NAME.onnx
     protoc-c --encode=onnx.ModelProto --proto_path="$(dirname $PROTO)" "$(basename $PROTO)" >"$T/$1.onnx"
@@ -313,5 +313,42 @@ for f in scenarios/*.ini; do
     [ -f "$f" ] && expect 0 "shipped scenario $f parses" -- sweep "$f" --dry-run
 done
 
+# ---- I/O faults: a full disk or an unwritable path is exit 2 with the reason, never a crash or a
+# half-written file (issue 15). /dev/full fails every write with ENOSPC.
+expect_full_stdout() { # expect_full_stdout DESCRIPTION -- ARGS...: stdout into /dev/full must be exit 2
+    what=$1; shift 2
+    runs=$((runs + 1))
+    err=$("$QB" "$@" 2>&1 >/dev/full)
+    got=$?
+    if [ "$got" -ne 2 ] || ! printf '%s' "$err" | grep -q "standard output: cannot write"; then
+        echo "FAIL: $what: qbench $* >/dev/full: exit $got, want 2 naming standard output"
+        echo "      stderr: $err"
+        fails=$((fails + 1))
+    fi
+}
+expect_full_stdout "info into a full disk" -- info
+expect_full_stdout "kernels --csv into a full disk" -- kernels --csv
+expect_full_stdout "inspect into a full disk" -- inspect "$T/q8.onnx"
+expect_full_stdout "sweep --dry-run into a full disk" -- sweep "$T/k.ini" --dry-run
+expect_full_stdout "table into a full disk" -- table "$T/all.csv"
+expect_msg 2 "/dev/full: cannot write: No space left" "quantize into a full disk (was a double fclose)" -- \
+    quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 16 -o /dev/full
+mkdir -p "$T/qdir"
+expect_msg 2 "qdir: cannot write: is a directory" "quantize onto a directory" -- \
+    quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 16 -o "$T/qdir"
+mkdir -p "$T/fullout" && ln -sf /dev/full "$T/fullout/output_0.pb"
+expect_msg 2 "output_0.pb: cannot write: No space left" "run: an output on a full disk" -- \
+    run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/fullout"
+# a disk that fills up during the write (a 16 KiB tmpfs, root only): the old file stays, no temporary file
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=16k tmpfs "$T/small" 2>/dev/null; then
+    printf 'old model\n' >"$T/small/keep.onnx"
+    expect_msg 2 "keep.onnx: cannot write: No space left" "quantize into a disk that fills up" -- \
+        quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 16 -o "$T/small/keep.onnx"
+    [ "$(cat "$T/small/keep.onnx")" = "old model" ] || { echo "FAIL: a failed write changed the existing file"; fails=$((fails + 1)); }
+    [ "$(ls -A "$T/small")" = "keep.onnx" ] || { echo "FAIL: a failed write left: $(ls -A "$T/small")"; fails=$((fails + 1)); }
+    umount "$T/small"
+else
+    echo "cli: skipped the filling-disk case (needs root to mount a small tmpfs)"
+fi
 echo "cli: $runs cases, $fails failed"
 [ "$fails" -eq 0 ]

@@ -12,6 +12,7 @@
 #include "onnx.pb-c.h"
 
 #include "harness/graph/graph.h"
+#include "harness/io/atomic.h"
 
 /* Fill p from t (shares t's name and data; nothing to free but dims). */
 static void tensor_to_proto(const qb_tensor *t, Onnx__TensorProto *p)
@@ -29,16 +30,10 @@ static void tensor_to_proto(const qb_tensor *t, Onnx__TensorProto *p)
     p->raw_data.data = t->data;
 }
 
+/* The whole file or nothing (temporary file + fsync + rename). */
 static int write_buf(const char *path, const uint8_t *buf, size_t len, qb_err *e)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
-        if (f)
-            fclose(f);
-        qb_errf(e, "%s: cannot write", path);
-        return -1;
-    }
-    return 0;
+    return qb_atomic_write(path, buf, len, e->msg, sizeof e->msg);
 }
 
 int qb_tensor_save_pb(const char *path, const qb_tensor *t, qb_err *e)

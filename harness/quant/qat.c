@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/io/atomic.h"
 #include "harness/data/files.h"
 #include "harness/measure/timer.h"
 #include "harness/quant/qat.h"
@@ -58,21 +59,13 @@ static void step_hook(qb_net *net, int phase, int epoch, void *ctx)
 
 static int write_ranges(const char *path, const char *line, const qb_fq *f, char *err, size_t errlen)
 {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *o = fopen(tmp, "w");
-    if (!o) {
-        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    qb_atomic a;
+    if (qb_atomic_open(&a, path, err, errlen))
         return -1;
-    }
-    fprintf(o, "%s\n", line);
+    fprintf(a.f, "%s\n", line);
     for (int j = 0; j < f->nl; j++)
-        fprintf(o, "%.9g %.9g %.9g\n", (double)f->lo[j], (double)f->hi[j], (double)f->thr[j]);
-    if (fclose(o) || rename(tmp, path)) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+        fprintf(a.f, "%.9g %.9g %.9g\n", (double)f->lo[j], (double)f->hi[j], (double)f->thr[j]);
+    return qb_atomic_commit(&a, err, errlen);
 }
 
 /* First line of a file equals line? */
