@@ -58,7 +58,7 @@ GEN = $(BUILD)/gen
 PROTO_OBJ = $(GEN)/onnx.pb-c.o
 # libraries of the harness (not of kernels/, so the AArch64 kernel tests need neither);
 # OpenMP: the training engine (harness/train/) runs its heavy products on all cores
-HARNESS_LIBS = -lprotobuf-c -lz -fopenmp -lcsv -linih -lpapi
+HARNESS_LIBS = -lprotobuf-c -lz -fopenmp -lcsv -linih -lpapi -lpng -ljpeg -lsndfile
 
 TEST_LIBS = -lcmocka
 ifeq ($(ARCH),aarch64)
@@ -146,8 +146,9 @@ GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
 $(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
-# Datasets (IDX, synthetic, splits) and the training engine.
-$(BUILD)/tests/test_data $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/tests/%.o $(GRAPH_TEST_OBJ)
+# Datasets (IDX, synthetic, splits), the data-folder readers (.npy .npz .pb raw PNG JPEG WAV,
+# labels, preprocessing) and the training engine.
+$(BUILD)/tests/test_data $(BUILD)/tests/test_inputs $(BUILD)/tests/test_train: $(BUILD)/tests/%: $(BUILD)/tests/%.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # qops: the quantized-model operators (QuantizeLinear ... QLinearConv), hand-computed cases.
@@ -222,7 +223,8 @@ test-onnx: $(BUILD)/tests/test_onnx
 TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
-	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats
+	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
+	$(BUILD)/tests/test_inputs
 
 # CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).
