@@ -350,5 +350,27 @@ if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=16k tmp
 else
     echo "cli: skipped the filling-disk case (needs root to mount a small tmpfs)"
 fi
+# results files: a partial last row is cut on --resume, a second writer is refused, a full disk keeps whole rows
+mkdir -p "$T/p" && cp "$T/s1/results.csv" "$T/p/results.csv" && printf 'g,fp32,none,sca' >>"$T/p/results.csv"
+expect_msg 0 "dropped 15 bytes of an incomplete last row" "sweep --resume repairs a partial last row" -- \
+    sweep "$T/k.ini" -q --shard 1/2 -o "$T/p" --resume
+expect 0 "table reads the repaired file" -- table "$T/p/results.csv"
+if command -v flock >/dev/null; then
+    mkdir -p "$T/l" && cp "$T/s1/results.csv" "$T/l/results.csv"
+    flock "$T/l/results.csv" sleep 30 & holder=$!
+    sleep 0.5
+    expect_msg 2 "results.csv: locked by process" "sweep: a second writer into the same directory" -- \
+        sweep "$T/k.ini" -q -o "$T/l" --resume
+    kill $holder 2>/dev/null; wait $holder 2>/dev/null
+fi
+expect_msg 2 "/dev/full: cannot write: No space left" "merge into a full disk" -- merge "$T/s1/results.csv" -o /dev/full
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=8k tmpfs "$T/small" 2>/dev/null; then
+    expect_msg 2 "the incomplete row was removed" "sweep into a disk that fills up" -- sweep "$T/k.ini" -q -o "$T/small/out"
+    tail -c 1 "$T/small/out/results.csv" | od -c | grep -q '\\n' || {
+        echo "FAIL: sweep on a full disk left a partial row"; fails=$((fails + 1)); }
+    expect 0 "table reads what the full-disk sweep kept" -- table "$T/small/out/results.csv"
+    umount "$T/small"
+fi
+
 echo "cli: $runs cases, $fails failed"
 [ "$fails" -eq 0 ]

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,15 +162,21 @@ void qb_results_print(FILE *f, const char *const *fields)
         put_field(f, fields[i], i + 1 == QB_NCOLS);
 }
 
-/* Write all of buf at the end of the file, then fsync. */
+/* Write all of buf at the end of the file, then fsync. A short write
+ * (full disk) is cut back to the end of the last complete row, so the
+ * file never ends in a partial row. */
 static int write_all(qb_results_writer *w, const char *buf, size_t len, char *err, size_t errlen)
 {
+    off_t end = lseek(w->fd, 0, SEEK_END);
     while (len) {
         ssize_t k = write(w->fd, buf, len);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
-            snprintf(err, errlen, "%s: write failed: %s", w->path, strerror(errno));
+            int saved = k < 0 ? errno : ENOSPC;
+            int cut = end >= 0 && ftruncate(w->fd, end) == 0;
+            snprintf(err, errlen, "%s: write failed: %s%s", w->path, strerror(saved),
+                     cut ? " (the incomplete row was removed; every finished row is kept)" : "");
             return -1;
         }
         buf += k;
@@ -226,12 +233,97 @@ static void head_row(int c, void *ctx)
     ((head_state *)ctx)->done = 1;
 }
 
+/* The pid holding a flock on the file open as fd (from /proc/locks), or 0. */
+static int lock_holder(int fd)
+{
+    struct stat sb;
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f || fstat(fd, &sb)) {
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    char line[256];
+    int pid = 0;
+    while (!pid && fgets(line, sizeof line, f)) {
+        int p;
+        unsigned maj, min;
+        unsigned long ino;
+        if (strstr(line, "FLOCK") && !strstr(line, "->") &&
+            sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &p, &maj, &min, &ino) == 4 && ino == (unsigned long)sb.st_ino)
+            pid = p;
+    }
+    fclose(f);
+    return pid;
+}
+
+/* Cut a last row without its newline (an interrupted write of an older
+ * version, or a crash) back to the end of the last complete row, saying
+ * so on stderr. 0, or -1 with err. */
+static int repair_tail(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        return 0; /* absent or unreadable: the caller's open says why */
+    /* only a results file (of any schema version: same first column) is
+     * touched; anything else is left for the header check to refuse */
+    char head[64];
+    size_t want = strlen(qb_result_columns[0]);
+    ssize_t got = pread(fd, head, want + 1, 0);
+    if (got != (ssize_t)want + 1 || memcmp(head, qb_result_columns[0], want) || head[want] != ',') {
+        close(fd);
+        return 0;
+    }
+    struct stat sb;
+    off_t end = fstat(fd, &sb) == 0 ? sb.st_size : 0, keep = end;
+    char buf[4096];
+    while (keep > 0) {
+        off_t from = keep > (off_t)sizeof buf ? keep - (off_t)sizeof buf : 0;
+        ssize_t k = pread(fd, buf, (size_t)(keep - from), from);
+        if (k <= 0)
+            break;
+        char *nl = memrchr(buf, '\n', (size_t)k);
+        if (nl) {
+            keep = from + (nl - buf) + 1;
+            break;
+        }
+        keep = from;
+    }
+    int rc = 0;
+    if (keep < end) {
+        if (ftruncate(fd, keep) || fsync(fd)) {
+            snprintf(err, errlen, "%s: cannot remove an incomplete last row: %s", path, strerror(errno));
+            rc = -1;
+        } else {
+            fprintf(stderr, "qbench: %s: dropped %lld bytes of an incomplete last row (an interrupted write)\n", path,
+                    (long long)(end - keep));
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t errlen)
 {
     snprintf(w->path, sizeof w->path, "%s", path);
     w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (w->fd < 0) {
         snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
+        return -1;
+    }
+    /* one writer per results file: a second sweep into the same directory stops here */
+    if (flock(w->fd, LOCK_EX | LOCK_NB)) {
+        int pid = errno == EWOULDBLOCK ? lock_holder(w->fd) : 0;
+        if (pid)
+            snprintf(err, errlen, "%s: locked by process %d (another sweep writing here); wait for it or use another -o DIR",
+                     path, pid);
+        else
+            snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+        close(w->fd);
+        return -1;
+    }
+    if (repair_tail(path, err, errlen)) {
+        close(w->fd);
         return -1;
     }
     struct stat sb;
@@ -270,9 +362,8 @@ int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t er
         close(w->fd);
         return -1;
     }
-    if (!last_nl) {
-        snprintf(err, errlen, "%s:%d: last row is incomplete (an interrupted write?); it is left as it is: "
-                              "remove that line by hand, then resume", path, lines);
+    if (!last_nl) { /* repair_tail cut it: only a concurrent writer can leave one now */
+        snprintf(err, errlen, "%s:%d: last row is incomplete", path, lines);
         close(w->fd);
         return -1;
     }
@@ -452,8 +543,11 @@ int qb_results_finished(const char *path, char ***ids, int *n, char *err, size_t
     *ids = NULL;
     *n = 0;
     err[0] = 0;
-    if (access(path, F_OK))
+    struct stat sb;
+    if (stat(path, &sb) || sb.st_size == 0) /* absent, or created by a run that could not write its header */
         return 0;
+    if (repair_tail(path, err, errlen))
+        return -1;
     ids_state s = {0};
     int rc = qb_results_read(path, collect_finished, &s, err, errlen);
     if (rc) {

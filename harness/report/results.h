@@ -86,11 +86,14 @@ typedef struct qb_results_writer {
     char path[512];   /* its path (messages) */
 } qb_results_writer;
 
-/* Open path for appending: a new or empty file gets the header; an
- * existing one must start with exactly this header and end with a
- * complete row (never truncated or repaired). 0, or -1 with err. */
+/* Open path for appending, holding an exclusive flock for as long as it
+ * is open (a second writer gets an error naming the holder's pid): a new
+ * or empty file gets the header; an existing one must start with exactly
+ * this header; a last row without its newline (a crash mid-write) is cut
+ * off with a message on stderr. 0, or -1 with err. */
 int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t errlen);
-/* Append one row with a single write, then fsync. 0, or -1 with err. */
+/* Append one row with a single write, then fsync; a short write (full
+ * disk) is truncated back to the last complete row. 0, or -1 with err. */
 int qb_results_write(qb_results_writer *w, const qb_result_row *r, char *err, size_t errlen);
 /* Append QB_NCOLS text fields as they are (merge). */
 int qb_results_write_fields(qb_results_writer *w, const char *const *fields, char *err, size_t errlen);

@@ -14,8 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/io/atomic.h"
 #include "harness/report/results.h"
+
 #include "harness/verbs/verbs.h"
+
+/* duplicates listed one per line before the rest are only counted */
+#define QB_MERGE_DUPS_SHOWN 10
 
 static int usage(const char *msg, const char *arg)
 {
@@ -164,33 +169,38 @@ int qb_verb_merge(int argc, char **argv)
             b->skip = 1;
             dups++;
             char *nl = strchr(k[i].key, '\n');
-            fprintf(stderr, "qbench merge: %s:%d: duplicate of %s:%d (run %.*s, cell %s): skipped\n", b->file,
-                    b->line, a->file, a->line, (int)(nl - k[i].key), k[i].key, nl + 1);
+            if (dups <= QB_MERGE_DUPS_SHOWN)
+                fprintf(stderr, "qbench merge: %s:%d: duplicate of %s:%d (run %.*s, cell %s): skipped\n", b->file,
+                        b->line, a->file, a->line, (int)(nl - k[i].key), k[i].key, nl + 1);
         }
     for (int i = 0; i < s.n; i++)
         free(k[i].key);
     free(k);
-    qb_results_writer w;
-    if (qb_results_open(out, &w, err, sizeof err)) {
+    /* the whole output (its existing rows first) goes to a temporary file
+     * renamed over ALL.csv at the end: complete or absent, one fsync */
+    qb_atomic a;
+    if (qb_atomic_open(&a, out, err, sizeof err)) {
         fprintf(stderr, "qbench merge: %s\n", err);
         goto done;
     }
+    qb_results_print(a.f, qb_result_columns);
     int written = 0;
-    rc = 0;
-    for (int i = 0; i < s.n && !rc; i++) {
-        if (s.rows[i].skip || s.rows[i].out)
-            continue;
-        if (qb_results_write_fields(&w, (const char *const *)s.rows[i].f, err, sizeof err)) {
-            fprintf(stderr, "qbench merge: %s\n", err);
-            rc = 2;
-        }
-        written++;
+    for (int pass = 1; pass >= 0; pass--) /* pass 1: rows already in the output; pass 0: new rows */
+        for (int i = 0; i < s.n; i++)
+            if (!s.rows[i].skip && s.rows[i].out == pass) {
+                qb_results_print(a.f, (const char *const *)s.rows[i].f);
+                written += !pass;
+            }
+    if (qb_atomic_commit(&a, err, sizeof err)) {
+        fprintf(stderr, "qbench merge: %s\n", err);
+        goto done;
     }
-    qb_results_close(&w);
+    rc = 0;
     fprintf(stderr, "qbench merge: %d rows from %d file%s into %s%s", written, nin, nin > 1 ? "s" : "", out,
             out_exists ? " (appended)" : "");
     if (dups)
-        fprintf(stderr, ", %d duplicate%s skipped", dups, dups > 1 ? "s" : "");
+        fprintf(stderr, ", %d duplicate%s skipped%s", dups, dups > 1 ? "s" : "",
+                dups > QB_MERGE_DUPS_SHOWN ? " (the first ones listed above)" : "");
     fprintf(stderr, "\n");
 done:
     for (int i = 0; i < s.n; i++) {
