@@ -6,7 +6,8 @@
  * within rtol 1e-4 / atol 1e-5 (float32, float16, double; integer and
  * bool outputs exactly). Cases with an unsupported operator,
  * element type or feature are skipped (-v lists why). Ends with
- * "N passed, N failed, N skipped"; exit 1 if any failed.
+ * "N passed, N failed, N skipped" and the skip reasons grouped (each
+ * reason once, with its count and the cases); exit 1 if any failed.
  * Usage: test_onnx [-v] [-k FILTER] DIR...
  */
 #include <dirent.h>
@@ -23,6 +24,75 @@
 #define MAXT 16
 
 static int verbose;
+
+/* Skip reasons, grouped: the reason without file names and node names. */
+typedef struct skip_group {
+    char reason[256];  /* normalized reason */
+    int count;         /* cases skipped for it */
+    char cases[512];   /* their names, comma separated (truncated with "...") */
+} skip_group;
+static skip_group *groups;
+static int ngroups;
+
+/* The reason of a skip message without the path prefix, the node name and
+ * the list of supported operators. */
+static void normalize(const char *msg, char *out, size_t len)
+{
+    const char *p = msg, *q;
+    while ((q = strstr(p, ": ")) && (strchr(p, '/') && strchr(p, '/') < q))
+        p = q + 2; /* "/path/model.onnx: " prefixes */
+    if (!strncmp(p, "node '", 6) && (q = strstr(p, ": ")))
+        p = q + 2; /* "node 'x' (Op): " */
+    snprintf(out, len, "%s", p);
+    char *cut = strstr(out, "; supported:");
+    if (cut)
+        *cut = 0;
+    /* names in quotes ('x') become '' so that one reason groups the cases */
+    for (char *a = strchr(out, '\''), *b; a && (b = strchr(a + 1, '\'')); a = strchr(a + 2, '\''))
+        memmove(a + 1, b, strlen(b) + 1);
+}
+
+static void add_skip(const char *name, const char *msg)
+{
+    char r[256];
+    normalize(msg, r, sizeof r);
+    int i = 0;
+    while (i < ngroups && strcmp(groups[i].reason, r))
+        i++;
+    if (i == ngroups) {
+        skip_group *ng = realloc(groups, (ngroups + 1) * sizeof *groups);
+        if (!ng)
+            return;
+        groups = ng;
+        memset(&groups[ngroups], 0, sizeof *groups);
+        snprintf(groups[ngroups++].reason, sizeof r, "%s", r);
+    }
+    skip_group *sg = &groups[i];
+    size_t l = strlen(sg->cases);
+    if (l + strlen(name) + 8 < sizeof sg->cases)
+        snprintf(sg->cases + l, sizeof sg->cases - l, "%s%s", l ? ", " : "", name);
+    else if (!strstr(sg->cases, "..."))
+        snprintf(sg->cases + l, sizeof sg->cases - l, ", ...");
+    sg->count++;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const skip_group *x = a, *y = b;
+    return x->count != y->count ? y->count - x->count : strcmp(x->reason, y->reason);
+}
+
+/* Cases whose expected outputs are wrong in this ONNX release (1.12):
+ * skipped with the reason, never counted as passes. */
+static const struct {
+    const char *prefix; /* case name prefix */
+    const char *why;    /* the reason, measured */
+} known_bad[] = {
+    {"test_hannwindow", "the expected output of ONNX 1.12 was computed with pi = 3.1415 (w[8] of 10 is sin^2(0.8 pi) "
+                        "= 0.345491, the file says 0.345562); qbench computes the model with its own pi constant"},
+    {"test_hammingwindow", "the expected output of ONNX 1.12 was computed with pi = 3.1415 (see test_hannwindow)"},
+    {"test_blackmanwindow", "the expected output of ONNX 1.12 was computed with pi = 3.1415 (see test_hannwindow)"},
+};
 
 static int is_unsupported(const char *msg)
 {
@@ -57,6 +127,11 @@ static void free_set(qb_tensor *t, int n)
 /* 0 pass, 1 fail, 2 skip; why filled for fail/skip. */
 static int run_case(const char *root, const char *name, char *why, size_t wl)
 {
+    for (size_t i = 0; i < sizeof known_bad / sizeof known_bad[0]; i++)
+        if (!strncmp(name, known_bad[i].prefix, strlen(known_bad[i].prefix))) {
+            snprintf(why, wl, "%s", known_bad[i].why);
+            return 2;
+        }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/model.onnx", root, name);
     qb_err e = {""};
@@ -172,6 +247,7 @@ static void run_dir(const char *root, const char *filter, int *pass, int *fail, 
             printf("FAIL %s: %s\n", nm, why);
         } else {
             (*skip)++;
+            add_skip(nm, why);
             if (verbose)
                 printf("SKIP %s: %s\n", nm, why);
         }
@@ -203,6 +279,13 @@ int main(int argc, char **argv)
         printf("%s: %d passed, %d failed, %d skipped\n", argv[a], p, f, s);
         pass += p, fail += f, skip += s;
     }
+    if (ngroups) {
+        qsort(groups, ngroups, sizeof *groups, by_count);
+        printf("skipped, by reason:\n");
+        for (int i = 0; i < ngroups; i++)
+            printf("%5d  %s  [%s]\n", groups[i].count, groups[i].reason, groups[i].cases);
+    }
+    free(groups);
     printf("%d passed, %d failed, %d skipped\n", pass, fail, skip);
     return fail ? 1 : 0;
 }

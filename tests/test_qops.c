@@ -859,7 +859,7 @@ int main(void)
                          "ReduceMax"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (!qb_op_find(ops[i])) {
-            fprintf(stderr, "test_qops: operator %s is not registered (the op table and typed_ops list in "
+            fprintf(stderr, "test_qops: operator %s is not registered (the operator tables in "
                     "harness/graph/exec.c must name qb_ops_quant, qb_ops_qlinear, qb_ops_minmax)\n", ops[i]);
             return 1;
         }

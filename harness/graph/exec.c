@@ -17,9 +17,26 @@
 
 #define ALIGN 64
 
-static const qb_opdef *const tables[] = {qb_ops_elem, qb_ops_shape, qb_ops_conv, qb_ops_gemm, qb_ops_reduce,
-                                         qb_ops_qbench /* qdq */,
-                                         qb_ops_quant, qb_ops_qlinear, qb_ops_minmax /* qops (registered by qdq) */};
+/* Every operator table (ops.h), one per line. */
+static const qb_opdef *const tables[] = {
+    qb_ops_elem,
+    qb_ops_shape,
+    qb_ops_conv,
+    qb_ops_gemm,
+    qb_ops_reduce,
+    qb_ops_qbench,  /* qdq */
+    qb_ops_quant,   /* qops (registered by qdq) */
+    qb_ops_qlinear, /* qops */
+    qb_ops_minmax,  /* qops */
+    qb_ops_unary,
+    qb_ops_logic,
+    qb_ops_arith,
+    qb_ops_reduce_acc,
+    qb_ops_select,
+    qb_ops_softmax,
+    qb_ops_layout,
+    qb_ops_gen,
+};
 
 const qb_opdef *qb_op_find(const char *op)
 {
@@ -32,11 +49,11 @@ const qb_opdef *qb_op_find(const char *op)
 
 const char *qb_supported_ops(void)
 {
-    static char buf[1024];
+    static char buf[8192];
     if (!buf[0]) {
         size_t o = 0;
         for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
-            for (const qb_opdef *d = tables[t]; d->name; d++)
+            for (const qb_opdef *d = tables[t]; d->name && o < sizeof buf; d++)
                 o += snprintf(buf + o, sizeof buf - o, "%s%s", o ? ", " : "", d->name);
     }
     return buf;
@@ -224,13 +241,15 @@ static void plan_release(planner *p, int step)
 }
 
 /* Tensor ti is read only as a Dropout's ratio (input 1). */
-static int only_dropout_ratio(const qb_graph *g, int ti)
+/* Tensor ti is read only as inputs whose values are needed when
+ * preparing (qb_opdef.value_inputs: a Dropout ratio, Range's bounds ...). */
+static int only_value_input(const qb_graph *g, int ti)
 {
     int uses = 0;
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
             if (g->nodes[i].in[j] == ti) {
-                if (j != 1 || strcmp(g->nodes[i].op, "Dropout"))
+                if (j >= 32 || !g->nodes[i].def || !(g->nodes[i].def->value_inputs & (1u << j)))
                     return 0;
                 uses++;
             }
@@ -290,9 +309,10 @@ static int bind_inputs(qb_graph *g, const qb_tensor *in, int nin, qb_err *e)
                     return -1;
                 }
         }
-        if (t->dtype != QB_DT_FLOAT || (nin && in[i].data && only_dropout_ratio(g, g->inputs[i]))) {
-            /* integer, float16 and double inputs (shapes, indices, casts) and a
-             * Dropout ratio are bound as constants */
+        if (t->dtype != QB_DT_FLOAT || (nin && in[i].data && only_value_input(g, g->inputs[i]))) {
+            /* integer, float16 and double inputs (shapes, indices, casts) and
+             * float inputs read only for their values (a Dropout ratio) are
+             * bound as constants */
             if (!nin || !in[i].data) {
                 qb_errf(e, "%s: input '%s' is %s: its values are needed to prepare the graph", g->file, t->name,
                         qb_dtype_name(t->dtype));
@@ -464,28 +484,6 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     return rc;
 }
 
-/* Operators whose run handles every element type (float32 stays their
- * fast path); the others (Conv, Gemm, MatMul, activations, Softmax ...)
- * run on float32 only and get other types only when folded. */
-static const char *const typed_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Clip", "MaxPool", "Cast", "Identity",
-                                        "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose",
-                                        "Concat", "Gather", "Slice", "Constant", "Shape",
-                                        /* qops (added by qdq): integer tensors at run time */
-                                        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-                                        "QLinearMatMul", "QLinearConv", "MatMulInteger", "ConvInteger", NULL};
-/* Operators that accept zero-sized inputs (ONNX allows 0 dimensions). */
-static const char *const zero_ok_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Clip", "Relu", "Sigmoid", "Tanh",
-                                          "Sqrt", "LeakyRelu", "HardSigmoid", "HardSwish", "Cast", "Identity",
-                                          "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", NULL};
-
-static int op_in(const char *op, const char *const *list)
-{
-    for (; *list; list++)
-        if (!strcmp(op, *list))
-            return 1;
-    return 0;
-}
-
 int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa, qb_err *e)
 {
     if (g->prepared) {
@@ -531,7 +529,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             QB_NODE_ERR(e, g, n, "has no output");
             return -1;
         }
-        for (int j = 0; j < n->nin && !op_in(n->op, zero_ok_ops); j++) {
+        for (int j = 0; j < n->nin && !(n->def->flags & QB_OPF_ZERO_SIZE); j++) {
             qb_tensor *t = qb_in(g, n, j);
             if (t && qb_tensor_count(t) == 0) {
                 char sh[128];
@@ -561,7 +559,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
         }
         for (int j = 0; j < n->nout; j++) {
             qb_tensor *t = qb_out(g, n, j);
-            if (t && t->dtype != QB_DT_FLOAT && !op_in(n->op, typed_ops)) {
+            if (t && t->dtype != QB_DT_FLOAT && !(n->def->flags & QB_OPF_ANY_DTYPE)) {
                 QB_NODE_ERR(e, g, n, "output '%s' would be %s at run time; %s runs on float32 tensors only "
                             "(other element types must be constant here)", t->name, qb_dtype_name(t->dtype), n->op);
                 return -1;

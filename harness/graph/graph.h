@@ -112,6 +112,12 @@ typedef struct qb_qspec {
     int32_t c_min, c_max;  /* int8-*: output clamp in the int8 grid (fused Relu/Clip included) */
 } qb_qspec;
 
+/* Properties of an operator the executor checks (qb_opdef.flags). */
+enum {
+    QB_OPF_ANY_DTYPE = 1, /* runs on every element type at run time (else float32 only, other types when folded) */
+    QB_OPF_ZERO_SIZE = 2, /* accepts zero-sized inputs (ONNX allows 0 dimensions) */
+};
+
 /* One operator: shape inference and execution. */
 typedef struct qb_opdef {
     const char *name; /* ONNX op_type */
@@ -122,6 +128,11 @@ typedef struct qb_opdef {
     void (*run)(struct qb_graph *g, struct qb_node *n, void *scratch);
     /* Multiply-accumulates of one run (inspect), or NULL for none. */
     int64_t (*macs)(const struct qb_graph *g, const struct qb_node *n);
+    unsigned flags; /* QB_OPF_* properties */
+    /* Bit i set: the values of input i are needed when preparing (a shape,
+     * a count, a ratio); a float32 graph input read only through such
+     * inputs is bound as a constant, like integer inputs. */
+    unsigned value_inputs;
 } qb_opdef;
 
 typedef struct qb_node {

@@ -19,6 +19,39 @@ extern const qb_opdef qb_ops_qlinear[];
 /* qdq: qbench's custom domain com.qbench (ops_qbench.c) */
 extern const qb_opdef qb_ops_qbench[];
 extern const qb_opdef qb_ops_minmax[]; /* Min Max Round ReduceMin ReduceMax (expanded DynamicQuantizeLinear) */
+extern const qb_opdef qb_ops_unary[];  /* element-wise functions of one input (ops_unary.c) */
+extern const qb_opdef qb_ops_logic[];  /* comparisons, logic, Where, BitShift (ops_logic.c) */
+extern const qb_opdef qb_ops_arith[];  /* Mod, PRelu, Sum, Mean (ops_arith.c) */
+extern const qb_opdef qb_ops_reduce_acc[]; /* ReduceSum, ReduceMean ..., CumSum (ops_reduce_acc.c) */
+extern const qb_opdef qb_ops_select[]; /* ArgMax, ArgMin, TopK (ops_select.c) */
+extern const qb_opdef qb_ops_softmax[]; /* LogSoftmax, Hardmax (ops_softmax.c) */
+extern const qb_opdef qb_ops_layout[]; /* Split, Tile, Expand, DepthToSpace, SpaceToDepth, Trilu (ops_layout.c) */
+extern const qb_opdef qb_ops_gen[];    /* ConstantOfShape, Size, Range, EyeLike (ops_gen.c) */
+
+/* ---- ops_bcast.c: numpy broadcasting of several inputs (Where, the
+ * comparisons, the logical ops, Mod, PRelu, variadic Sum/Mean) ---- */
+#define QB_BCAST_MAX 8
+typedef struct qb_bcast {
+    int rank;                               /* output rank */
+    int64_t dims[QB_MAX_DIMS];              /* output shape */
+    int64_t count;                          /* output elements */
+    int n;                                  /* inputs */
+    int64_t str[QB_BCAST_MAX][QB_MAX_DIMS]; /* input k's element stride per output dim (0 where broadcast) */
+} qb_bcast;
+/* Where an odometer over the output stands. */
+typedef struct qb_bcast_pos {
+    int64_t idx[QB_MAX_DIMS]; /* output coordinates */
+    int64_t off[QB_BCAST_MAX]; /* each input's element offset */
+} qb_bcast_pos;
+/* Broadcast ts[0..n-1] (n <= QB_BCAST_MAX) into b; -1 if they do not broadcast. */
+int qb_bcast_init(qb_bcast *b, int n, const qb_tensor *const *ts);
+/* Step p to the next output element (row-major). */
+void qb_bcast_next(const qb_bcast *b, qb_bcast_pos *p);
+/* Prepare helper: broadcast inputs 0..n-1 of node n into b, with a message
+ * naming the shapes when they do not. 0 or -1. */
+int qb_bcast_inputs(qb_graph *g, qb_node *nd, int n, qb_bcast *b, qb_err *e);
+/* Float types: float32, float16, double. */
+int qb_dtype_is_float(qb_dtype t);
 
 /* Set output i's dtype and shape. */
 void qb_set_out(qb_graph *g, qb_node *n, int i, qb_dtype dt, int ndim, const int64_t *dims);

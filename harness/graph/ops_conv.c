@@ -793,9 +793,9 @@ static void gap_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_conv[] = {
-    {"Conv", conv_prepare, conv_run, conv_macs},
-    {"MaxPool", pool_prepare, maxpool_run, NULL},
-    {"AveragePool", pool_prepare, avgpool_run, NULL},
-    {"GlobalAveragePool", pool_prepare, gap_run, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"Conv", conv_prepare, conv_run, conv_macs, 0, 0},
+    {"MaxPool", pool_prepare, maxpool_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"AveragePool", pool_prepare, avgpool_run, NULL, 0, 0},
+    {"GlobalAveragePool", pool_prepare, gap_run, NULL, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

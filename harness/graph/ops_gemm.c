@@ -330,7 +330,7 @@ static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_gemm[] = {
-    {"Gemm", gemm_prepare, gemm_run, gemm_macs},
-    {"MatMul", matmul_prepare, matmul_run, gemm_macs},
-    {NULL, NULL, NULL, NULL},
+    {"Gemm", gemm_prepare, gemm_run, gemm_macs, 0, 0},
+    {"MatMul", matmul_prepare, matmul_run, gemm_macs, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -230,10 +230,10 @@ static void rmin_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; re
 static void rmax_run(qb_graph *g, qb_node *n, void *scratch) { (void)scratch; reduce_run(g, n, 0); }
 
 const qb_opdef qb_ops_minmax[] = {
-    {"Min", minmax_prepare, min_run, NULL},
-    {"Max", minmax_prepare, max_run, NULL},
-    {"Round", round_prepare, round_run, NULL},
-    {"ReduceMin", reduce_prepare, rmin_run, NULL},
-    {"ReduceMax", reduce_prepare, rmax_run, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"Min", minmax_prepare, min_run, NULL, 0, 0},
+    {"Max", minmax_prepare, max_run, NULL, 0, 0},
+    {"Round", round_prepare, round_run, NULL, 0, 0},
+    {"ReduceMin", reduce_prepare, rmin_run, NULL, 0, 0},
+    {"ReduceMax", reduce_prepare, rmax_run, NULL, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

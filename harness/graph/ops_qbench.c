@@ -232,8 +232,8 @@ static void bin_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_qbench[] = {
-    {"DequantizeInt4", int4_prepare, int4_run, NULL},
-    {"DequantizeBinary", binw_prepare, binw_run, NULL},
-    {"BinarizeInput", bin_prepare, bin_run, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"DequantizeInt4", int4_prepare, int4_run, NULL, 0, 0},
+    {"DequantizeBinary", binw_prepare, binw_run, NULL, 0, 0},
+    {"BinarizeInput", bin_prepare, bin_run, NULL, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

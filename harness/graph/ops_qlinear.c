@@ -483,9 +483,9 @@ static int64_t qconv_macs(const qb_graph *g, const qb_node *n)
 }
 
 const qb_opdef qb_ops_qlinear[] = {
-    {"MatMulInteger", qmm_prepare, qmm_run, qmm_macs},
-    {"QLinearMatMul", qmm_prepare, qmm_run, qmm_macs},
-    {"ConvInteger", qconv_prepare, qconv_run, qconv_macs},
-    {"QLinearConv", qconv_prepare, qconv_run, qconv_macs},
-    {NULL, NULL, NULL, NULL},
+    {"MatMulInteger", qmm_prepare, qmm_run, qmm_macs, QB_OPF_ANY_DTYPE, 0},
+    {"QLinearMatMul", qmm_prepare, qmm_run, qmm_macs, QB_OPF_ANY_DTYPE, 0},
+    {"ConvInteger", qconv_prepare, qconv_run, qconv_macs, QB_OPF_ANY_DTYPE, 0},
+    {"QLinearConv", qconv_prepare, qconv_run, qconv_macs, QB_OPF_ANY_DTYPE, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

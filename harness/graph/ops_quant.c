@@ -226,8 +226,8 @@ static void dynq_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_quant[] = {
-    {"QuantizeLinear", quant_prepare, quant_run, NULL},
-    {"DequantizeLinear", dequant_prepare, dequant_run, NULL},
-    {"DynamicQuantizeLinear", dynq_prepare, dynq_run, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"QuantizeLinear", quant_prepare, quant_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"DequantizeLinear", dequant_prepare, dequant_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"DynamicQuantizeLinear", dynq_prepare, dynq_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -1,8 +1,9 @@
 /*
- * ops_reduce.c - operators that reduce or normalize along axes: Softmax
- * (opset < 13: over the flattened tail from axis; 13+: along one axis),
- * ReduceMean (axes, keepdims) and BatchNormalization in inference mode
- * (when not folded into the preceding Conv or Gemm at load).
+ * ops_reduce.c - operators that normalize along axes: Softmax (opset < 13:
+ * over the flattened tail from axis; 13+: along one axis) and
+ * BatchNormalization in inference mode (when not folded into the
+ * preceding Conv or Gemm at load). ReduceMean and the other accumulating
+ * reductions are in ops_reduce_acc.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -64,87 +65,6 @@ static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
             for (int64_t j = 0; j < s->len; j++)
                 yp[j * s->inner] /= sum;
         }
-}
-
-/* ---- ReduceMean ---- */
-typedef struct reduce_state {
-    int64_t in_str[QB_MAX_DIMS]; /* input strides */
-    int red[QB_MAX_DIMS];        /* reduced dims */
-    int64_t count;               /* elements per mean */
-} reduce_state;
-
-static int reduce_prepare(qb_graph *g, qb_node *n, qb_err *e)
-{
-    qb_tensor *x = qb_need_in(g, n, 0, e);
-    if (!x)
-        return -1;
-    if (x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "input must be float32");
-        return -1;
-    }
-    reduce_state *s = calloc(1, sizeof *s);
-    n->state = s;
-    const int64_t *ax;
-    int na = qb_attr_ints(n, "axes", &ax), keep = (int)qb_attr_int(n, "keepdims", 1);
-    if (qb_in(g, n, 1)) {
-        QB_NODE_ERR(e, g, n, "axes as an input (opset 18) is not supported");
-        return -1;
-    }
-    for (int i = 0; i < na; i++) {
-        int a = qb_axis(ax[i], x->ndim);
-        if (a < 0) {
-            QB_NODE_ERR(e, g, n, "axis %lld out of range", (long long)ax[i]);
-            return -1;
-        }
-        s->red[a] = 1;
-    }
-    int64_t dims[QB_MAX_DIMS], acc = 1;
-    int r = 0;
-    s->count = 1;
-    for (int i = x->ndim - 1; i >= 0; i--) {
-        s->in_str[i] = acc;
-        acc *= x->dims[i];
-    }
-    for (int i = 0; i < x->ndim; i++) {
-        if (na <= 0)
-            s->red[i] = 1;
-        if (s->red[i])
-            s->count *= x->dims[i];
-        if (!s->red[i])
-            dims[r++] = x->dims[i];
-        else if (keep)
-            dims[r++] = 1;
-    }
-    qb_set_out(g, n, 0, QB_DT_FLOAT, r, dims);
-    return 0;
-}
-
-static void reduce_run(qb_graph *g, qb_node *n, void *scratch)
-{
-    (void)scratch;
-    const reduce_state *s = n->state;
-    const qb_tensor *xt = qb_in(g, n, 0);
-    qb_tensor *yt = qb_out(g, n, 0);
-    const float *x = xt->data;
-    float *y = yt->data;
-    int64_t ny = qb_tensor_count(yt), nx = qb_tensor_count(xt);
-    memset(y, 0, ny * sizeof(float));
-    int64_t idx[QB_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < nx; i++) {
-        /* output index: the kept dims in order */
-        int64_t o = 0;
-        for (int d = 0; d < xt->ndim; d++)
-            if (!s->red[d])
-                o = o * xt->dims[d] + idx[d];
-        y[o] += x[i];
-        for (int d = xt->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < xt->dims[d])
-                break;
-            idx[d] = 0;
-        }
-    }
-    for (int64_t i = 0; i < ny; i++)
-        y[i] /= (float)s->count;
 }
 
 /* ---- BatchNormalization (inference) ---- */
@@ -241,8 +161,7 @@ static void bn_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_reduce[] = {
-    {"Softmax", softmax_prepare, softmax_run, NULL},
-    {"ReduceMean", reduce_prepare, reduce_run, NULL},
-    {"BatchNormalization", bn_prepare, bn_run, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"Softmax", softmax_prepare, softmax_run, NULL, 0, 0},
+    {"BatchNormalization", bn_prepare, bn_run, NULL, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -628,16 +628,16 @@ static void constant_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 const qb_opdef qb_ops_shape[] = {
-    {"Reshape", reshape_prepare, qb_op_copy_run, NULL},
-    {"Flatten", flatten_prepare, qb_op_copy_run, NULL},
-    {"Squeeze", squeeze_prepare, qb_op_copy_run, NULL},
-    {"Unsqueeze", unsqueeze_prepare, qb_op_copy_run, NULL},
-    {"Transpose", transpose_prepare, transpose_run, NULL},
-    {"Concat", concat_prepare, concat_run, NULL},
-    {"Shape", shape_prepare, shape_run, NULL},
-    {"Gather", gather_prepare, gather_run, NULL},
-    {"Slice", slice_prepare, slice_run, NULL},
-    {"Cast", cast_prepare, cast_run, NULL},
-    {"Constant", constant_prepare, constant_run, NULL},
-    {NULL, NULL, NULL, NULL},
+    {"Reshape", reshape_prepare, qb_op_copy_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Flatten", flatten_prepare, qb_op_copy_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Squeeze", squeeze_prepare, qb_op_copy_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Unsqueeze", unsqueeze_prepare, qb_op_copy_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Transpose", transpose_prepare, transpose_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"Concat", concat_prepare, concat_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Shape", shape_prepare, shape_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Gather", gather_prepare, gather_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"Slice", slice_prepare, slice_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"Cast", cast_prepare, cast_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"Constant", constant_prepare, constant_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -4,8 +4,9 @@
  * attributes that became inputs (Squeeze/Unsqueeze axes, Clip min/max,
  * Slice starts/ends/axes, Reshape shape) become constant inputs, removed
  * attributes are dropped (Dropout ratio/is_test, Gemm broadcast,
- * BatchNormalization spatial/is_test), and Softmax over the flattened tail
- * becomes Flatten -> Softmax(axis -1) -> Reshape(Shape(x)).
+ * BatchNormalization spatial/is_test), and Softmax (LogSoftmax, Hardmax)
+ * over the flattened tail becomes Flatten -> Softmax(axis -1) ->
+ * Reshape(Shape(x)).
  */
 #include <math.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ static int upgrade_node(qb_graph *g, int ni, qb_err *e)
     } else if (!strcmp(op, "BatchNormalization")) {
         drop_attr(n, "spatial");
         drop_attr(n, "is_test");
-    } else if (!strcmp(op, "Softmax") && n->nin >= 1 && n->in[0] >= 0 && n->nout >= 1 && n->out[0] >= 0) {
+    } else if ((!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax") || !strcmp(op, "Hardmax")) && n->nin >= 1 && n->in[0] >= 0 && n->nout >= 1 && n->out[0] >= 0) {
         /* y = Reshape(Softmax(Flatten(x, axis), axis=-1), Shape(x)) */
         int64_t axis = qb_attr_int(n, "axis", 1);
         char nm[512];
