@@ -372,5 +372,21 @@ if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=8k tmpf
     umount "$T/small"
 fi
 
+# cachegrind children die with the sweep; their temporary directories go on SIGTERM, and stale ones
+# of dead processes (kill -9) are removed by the next run
+if command -v valgrind >/dev/null; then
+    printf '%s\n' '[axes]' 'models = g' 'precisions = fp32' 'isas = scalar' '[measure]' 'warmup = 1' 'iterations = 3' \
+        'min_time_ms = 0' 'counters = cachegrind' '[model g]' 'gemm = 4x8x16' >"$T/cg.ini"
+    mkdir -p /tmp/qbench-cg-999999-stale && touch /tmp/qbench-cg-999999-stale/log
+    expect 0 "sweep with cachegrind counters" -- sweep "$T/cg.ini" -q -o "$T/cg1"
+    [ ! -e /tmp/qbench-cg-999999-stale ] || { echo "FAIL: a stale cachegrind directory was not removed"; fails=$((fails + 1)); }
+    "$QB" sweep "$T/cg.ini" -q -o "$T/cg2" 2>/dev/null & sp=$!
+    i=0; while [ $i -lt 600 ] && ! ls -d /tmp/qbench-cg-$sp-* >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+    kill -TERM $sp; wait $sp 2>/dev/null
+    sleep 1
+    if ls -d /tmp/qbench-cg-$sp-* >/dev/null 2>&1; then echo "FAIL: SIGTERM left /tmp/qbench-cg-$sp-*"; fails=$((fails + 1)); fi
+    if pgrep -f "cachegrind.*qbench-cg-$sp-" >/dev/null; then echo "FAIL: valgrind outlived the sweep"; fails=$((fails + 1)); fi
+fi
+
 echo "cli: $runs cases, $fails failed"
 [ "$fails" -eq 0 ]

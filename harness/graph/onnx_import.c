@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnx.pb-c.h"
 
@@ -18,41 +22,42 @@
 #define QB_MAX_FILE ((long)1 << 31) /* protobuf messages are limited to 2 GiB */
 
 /* Read a whole file; NULL with a message. */
-static uint8_t *read_file(const char *path, size_t *len, qb_err *e)
+/* Map a whole file read-only (pages are read only as the parser touches
+ * them, so a large corrupt file is refused without reading it all into
+ * memory). NULL with e set; release with unmap_file. */
+static uint8_t *map_file(const char *path, size_t *len, qb_err *e)
 {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        qb_errf(e, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        qb_errf(e, "%s: cannot read: not a regular file", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        qb_errf(e, "%s: cannot read: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        close(fd);
         return NULL;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        qb_errf(e, "%s: cannot open", path);
+    if (st.st_size >= QB_MAX_FILE) {
+        qb_errf(e, "%s: %lld bytes is more than a protobuf message may hold (2 GiB)", path, (long long)st.st_size);
+        close(fd);
         return NULL;
     }
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        qb_errf(e, "%s: cannot read (not a regular file?)", path);
-        fclose(f);
+    *len = (size_t)st.st_size;
+    static uint8_t empty[1];
+    uint8_t *buf = *len ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : empty;
+    close(fd);
+    if (buf == MAP_FAILED) {
+        qb_errf(e, "%s: cannot read: %s", path, strerror(errno));
         return NULL;
     }
-    if (n >= QB_MAX_FILE) {
-        qb_errf(e, "%s: %ld bytes is more than a protobuf message may hold (2 GiB)", path, n);
-        fclose(f);
-        return NULL;
-    }
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf || fread(buf, 1, n, f) != (size_t)n) {
-        qb_errf(e, "%s: cannot read", path);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    *len = n;
     return buf;
+}
+
+static void unmap_file(uint8_t *buf, size_t len)
+{
+    if (len)
+        munmap(buf, len);
 }
 
 int qb_import_quiet;
@@ -199,11 +204,11 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
 int qb_tensor_load_pb(const char *path, qb_tensor *t, qb_err *e)
 {
     size_t len;
-    uint8_t *buf = read_file(path, &len, e);
+    uint8_t *buf = map_file(path, &len, e);
     if (!buf)
         return -1;
     Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, buf);
-    free(buf);
+    unmap_file(buf, len);
     if (!p) {
         qb_errf(e, "%s: not a TensorProto file (truncated or corrupt protobuf)", path);
         return -1;
@@ -472,7 +477,7 @@ qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_
         return NULL;
     }
     if (!m->graph || (!m->graph->n_node && !m->graph->n_output)) {
-        qb_errf(e, "%s: not an ONNX model (no graph)", name);
+        qb_errf(e, "%s: %s", name, !m->graph ? "not an ONNX model (no graph)" : "the graph has no nodes and no outputs");
         onnx__model_proto__free_unpacked(m, NULL);
         return NULL;
     }
@@ -489,10 +494,10 @@ qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_
 qb_graph *qb_onnx_load(const char *path, qb_err *e)
 {
     size_t len;
-    uint8_t *buf = read_file(path, &len, e);
+    uint8_t *buf = map_file(path, &len, e);
     if (!buf)
         return NULL;
     qb_graph *g = qb_onnx_load_mem(buf, len, path, e);
-    free(buf);
+    unmap_file(buf, len);
     return g;
 }

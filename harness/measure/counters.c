@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <papi.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -241,17 +243,63 @@ static int log_grep(const char *path, const char *const *words, char *buf, size_
     return found;
 }
 
+/* The cachegrind run in progress: its temporary directory and the two
+ * files in it (empty when none), removed by SIGINT/SIGTERM/SIGHUP before
+ * the process dies. Paths are made before the signal can arrive, so the
+ * handler only calls unlink/rmdir (async-signal-safe). */
+static char cg_paths[3][96]; /* directory, cachegrind output, log */
+
+static void cg_on_signal(int sig)
+{
+    if (cg_paths[0][0]) {
+        unlink(cg_paths[1]);
+        unlink(cg_paths[2]);
+        rmdir(cg_paths[0]);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Remove /tmp/qbench-cg-PID-* directories left by a process that no
+ * longer runs (killed with -9: no handler runs then). */
+static void cg_sweep_stale(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int pid;
+        char p[400];
+        if (sscanf(de->d_name, "qbench-cg-%d-", &pid) != 1 || pid <= 0 || kill(pid, 0) == 0 || errno == EPERM)
+            continue; /* not ours, or its process still runs */
+        static const char *const files[] = {"cg.out", "log"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(p, sizeof p, "/tmp/%.200s/%s", de->d_name, files[i]);
+            unlink(p);
+        }
+        snprintf(p, sizeof p, "/tmp/%.200s", de->d_name);
+        rmdir(p);
+    }
+    closedir(d);
+}
+
 int qb_cachegrind_run(char *const argv[], qb_cg_totals *t, char *why, size_t len)
 {
-    char dir[] = "/tmp/qbench-cg-XXXXXX";
+    cg_sweep_stale();
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/qbench-cg-%d-XXXXXX", (int)getpid());
     if (!mkdtemp(dir)) {
         snprintf(why, len, "cachegrind: cannot make a temporary directory: %s", strerror(errno));
         return -1;
     }
-    char out[64], log[64], outopt[96];
+    char out[96], log[96], outopt[128];
     snprintf(out, sizeof out, "%s/cg.out", dir);
     snprintf(log, sizeof log, "%s/log", dir);
     snprintf(outopt, sizeof outopt, "--cachegrind-out-file=%s", out);
+    snprintf(cg_paths[1], sizeof cg_paths[1], "%s", out);
+    snprintf(cg_paths[2], sizeof cg_paths[2], "%s", log);
+    snprintf(cg_paths[0], sizeof cg_paths[0], "%s", dir);
     int n = 0;
     while (argv[n])
         n++;
@@ -261,6 +309,10 @@ int qb_cachegrind_run(char *const argv[], qb_cg_totals *t, char *why, size_t len
         rmdir(dir);
         return -1;
     }
+    struct sigaction sa = {.sa_handler = cg_on_signal}, old[3];
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, &old[i]);
     args[0] = "valgrind";
     args[1] = "--tool=cachegrind";
     args[2] = "--cache-sim=yes";
@@ -268,8 +320,13 @@ int qb_cachegrind_run(char *const argv[], qb_cg_totals *t, char *why, size_t len
     for (int i = 0; i < n; i++)
         args[4 + i] = argv[i];
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* the valgrind child dies with the sweep (kill -9 included) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -312,6 +369,9 @@ out:
     unlink(out);
     unlink(log);
     rmdir(dir);
+    cg_paths[0][0] = 0;
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &old[i], NULL);
     return rc;
 }
 

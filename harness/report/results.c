@@ -465,8 +465,11 @@ static void rd_row(int c, void *ctx)
 int qb_results_read(const char *path, qb_results_cb cb, void *ctx, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) || S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, f ? "is a directory" : strerror(errno));
+        if (f)
+            fclose(f);
         return -1;
     }
     read_state st = {.path = path, .pending = 1, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen};

@@ -131,6 +131,10 @@ static void fail(parse_state *st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(st->err, sizeof st->err, fmt, ap);
     va_end(ap);
+    /* names quoted from a binary file must not reach the terminal raw */
+    for (unsigned char *c = (unsigned char *)st->err; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            *c = '?';
 }
 
 /* Remember s; nonzero if it was seen before. */
