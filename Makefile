@@ -164,7 +164,7 @@ $(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
-QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,quant/qparams.o quant/observer.o quant/weights.o eval/metrics.o)
+QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,qmath/qparams.o qmath/observer.o qmath/weights.o qmath/method.o eval/metrics.o)
 $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
@@ -226,9 +226,11 @@ TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/te
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
 	$(BUILD)/tests/test_inputs
 
-# CLI cases, then the ONNX conformance run, then the cmocka suites (so the
+# The folder graph (scripts/check-layers), CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).
 test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
+	@echo "== folder layers (no include cycles)"
+	scripts/check-layers
 	tests/cli.sh $(BUILD)/qbench
 	@echo "== ONNX conformance"
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)

@@ -62,12 +62,41 @@ typedef enum qb_op {
     QB_OP_COUNT
 } qb_op;
 
+/* The operand type of a precision's activations (A). */
+typedef enum qb_act_type {
+    QB_ACT_F32,       /* float */
+    QB_ACT_I8,        /* int8 with a zero point (needs activation scales) */
+    QB_ACT_SIGN,      /* sign bits (binary) */
+    QB_ACT_PER_LAYER, /* mixed: whatever each layer's precision takes */
+} qb_act_type;
+
+/* Everything qbench knows about a precision: one row per value of
+ * qb_precision in kernels/names.c (the only place a precision's name or
+ * properties are written down). */
+typedef struct qb_precision_traits {
+    const char *name;    /* the exact vocabulary string (CLI, CSV, scenarios) */
+    int weight_bits;     /* bits per weight: 32 16 8 4 1; 0 = per layer (mixed) */
+    qb_act_type act;     /* activation operand type */
+    int calibrated;      /* 1: needs a quantization method (ptq-* or qat), 0: method none */
+    const char *family;  /* kernel-name tag (qb_gemm_<family>__isa): f32 f16 i8t i8c i4 b1; NULL: none */
+} qb_precision_traits;
+
+/* The traits of p (a row with name "?" for a value out of range). */
+const qb_precision_traits *qb_precision_traits_of(qb_precision p);
+/* int8 weights and activations (int8-tensor, int8-channel). */
+static inline int qb_precision_is_int8(qb_precision p) { return qb_precision_traits_of(p)->weight_bits == 8; }
+/* Float weights and activations, no quantization method (fp32, fp16). */
+static inline int qb_precision_is_float(qb_precision p) { return !qb_precision_traits_of(p)->calibrated; }
+
 const char *qb_precision_name(qb_precision p);
 const char *qb_isa_name(qb_isa i);
 const char *qb_op_name(qb_op o);
 /* Parse an exact name; returns -1 when unknown. */
 int qb_precision_parse(const char *s);
 int qb_isa_parse(const char *s);
+/* Every name, space separated, in enum order ("fp32 fp16 ... mixed", "scalar avx2 vnni neon"). */
+const char *qb_precision_list(void);
+const char *qb_isa_list(void);
 
 /* ---- CPU features (kernels/cpu.c) ---- */
 

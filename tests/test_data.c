@@ -24,6 +24,7 @@
 
 #include "harness/data/dataset.h"
 #include "harness/graph/graph.h"
+#include "harness/model/norm_meta.h"
 
 static char tmpdir[256]; /* per-run temporary directory */
 

@@ -35,7 +35,7 @@ static void run_case(const qb_kernel *k, qb_check_case c)
 
 static int is_int8(const qb_kernel *k)
 {
-    return k->prec == QB_PREC_INT8_TENSOR || k->prec == QB_PREC_INT8_CHANNEL;
+    return qb_precision_is_int8(k->prec);
 }
 
 static void check_gemm(const qb_kernel *k)

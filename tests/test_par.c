@@ -24,9 +24,9 @@
 #include "harness/data/dataset.h"
 #include "harness/graph/graph.h"
 #include "harness/graph/par.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
-static int is_int(qb_precision p) { return p != QB_PREC_FP32 && p != QB_PREC_FP16; }
+static int is_int(qb_precision p) { return !qb_precision_is_float(p); }
 
 /* Uniform float in [lo, hi). */
 static float urand(uint64_t *s, float lo, float hi) { return lo + (hi - lo) * qb_rng_uniform(s); }
@@ -62,7 +62,7 @@ static void pack_random(const qb_kernel *k, int N, int K, uint64_t *s, qb_packed
     qb_weights w = {.n = N, .k = K, .f32 = f, .bias_f32 = bf};
     if (k->op == QB_OP_GEMM && k->prec == QB_PREC_INT4)
         w.group = 32, w.i8 = q, w.scale = sc;
-    else if (k->prec == QB_PREC_INT8_TENSOR || k->prec == QB_PREC_INT8_CHANNEL)
+    else if (qb_precision_is_int8(k->prec))
         w.i8 = q, w.bias_i32 = bi, w.bias_f32 = NULL;
     else if (k->prec == QB_PREC_BINARY)
         w.scale = sc;
@@ -100,7 +100,7 @@ static void test_gemm_chunks(void **st)
         const qb_kernel *k = &ks[ki];
         if (k->op != QB_OP_GEMM || !qb_kernel_available(k, NULL, 0))
             continue;
-        int i8 = k->prec == QB_PREC_INT8_TENSOR || k->prec == QB_PREC_INT8_CHANNEL;
+        int i8 = qb_precision_is_int8(k->prec);
         for (int kk = 0; kk < 2; kk++)
             for (int out32 = 0; out32 <= i8; out32++) {
                 int N = NMAX, K = Ks[kk];

@@ -273,7 +273,7 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
         nquant += !strcmp(raw->nodes[i].op, "QuantizeLinear");
     }
     qb_graph_free(raw);
-    if (!cycle && (p == QB_PREC_INT8_TENSOR || p == QB_PREC_INT8_CHANNEL)) {
+    if (!cycle && qb_precision_is_int8(p)) {
         assert_true(std_only);
         assert_true(nquant > 0);
     }

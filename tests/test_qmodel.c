@@ -24,9 +24,10 @@
 
 #include "harness/eval/compare.h"
 #include "harness/graph/graph.h"
+#include "harness/quant/layer_sqnr.h"
 #include "harness/quant/mixed.h"
 #include "harness/quant/ptq.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 #include "harness/train/fakequant.h"
 #include "harness/train/train.h"
 

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "harness/eval/metrics.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
 /* |a - b| <= eps, with both values printed on failure */
 #define assert_near(a, b, eps) assert_near_(__FILE__, __LINE__, #a, (double)(a), (double)(b), (double)(eps))
@@ -88,11 +88,28 @@ static double data_mse(const float *x, size_t n, float lo, float hi, int sym)
 static void test_calib_names(void **state)
 {
     (void)state;
-    const char *names[] = {"ptq-minmax", "ptq-percentile", "ptq-mse", "ptq-kl"};
-    for (int i = 0; i < 4; i++) {
-        assert_int_equal(qb_calib_parse(names[i]), i);
-        assert_string_equal(qb_calib_name((qb_calib)i), names[i]);
+    /* the method table: every row named, names unique, parse and name round trip */
+    for (int m = 0; m < QB_METHOD_COUNT; m++) {
+        const qb_method_traits *t = qb_method_traits_of((qb_method)m);
+        assert_non_null(t->name);
+        assert_int_equal(qb_method_parse(t->name), m);
+        assert_string_equal(qb_method_name((qb_method)m), t->name);
+        assert_true(t->calib >= -1 && t->calib < QB_CALIB_COUNT);
+        assert_true(!t->trains || t->calib >= 0); /* a trained method still calibrates its ranges */
+        if (t->calib >= 0 && !t->trains) {        /* a PTQ method: its calibrator's name */
+            assert_int_equal(qb_calib_parse(t->name), t->calib);
+            assert_string_equal(qb_calib_name((qb_calib)t->calib), t->name);
+        } else {
+            assert_int_equal(qb_calib_parse(t->name), -1);
+        }
     }
+    /* every calibrator is reachable by a PTQ method */
+    for (int c = 0; c < QB_CALIB_COUNT; c++)
+        assert_int_equal(qb_calib_parse(qb_calib_name((qb_calib)c)), c);
+    assert_string_equal(qb_method_name((qb_method)QB_METHOD_COUNT), "?");
+    assert_string_equal(qb_calib_name((qb_calib)QB_CALIB_COUNT), "?");
+    /* the names users rely on (docs/design.md, results CSVs) never change */
+    assert_string_equal(qb_method_list(), "none ptq-minmax ptq-percentile ptq-mse ptq-kl qat");
     assert_int_equal(qb_calib_parse("qat"), -1);
     assert_int_equal(qb_calib_parse("ptq-KL"), -1);
     assert_int_equal(qb_calib_parse(NULL), -1);
@@ -449,7 +466,7 @@ static void test_observer_uniform(void **state)
     rng_state = 12345;
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(-1 + 4 * urand());
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < QB_CALIB_COUNT; k++) {
         float lo, hi;
         char warn[256];
         assert_int_equal(calib_range((qb_calib)k, x, n, 0, &lo, &hi, fresh(warn), sizeof warn), 0);
@@ -495,9 +512,9 @@ static void test_observer_gauss_outliers(void **state)
         for (int i = 0; i < cfg[c].nout; i++)
             x[cfg[c].n + (size_t)i] = (float)((i & 1 ? -1 : 1) * cfg[c].mag * (1 + 0.5 * urand()));
         for (int sym = 0; sym < 2; sym++) {
-            float lo[4], hi[4];
-            double width[4], mse[4];
-            for (int k = 0; k < 4; k++) {
+            float lo[QB_CALIB_COUNT], hi[QB_CALIB_COUNT];
+            double width[QB_CALIB_COUNT], mse[QB_CALIB_COUNT];
+            for (int k = 0; k < QB_CALIB_COUNT; k++) {
                 assert_int_equal(calib_range((qb_calib)k, x, n, sym, &lo[k], &hi[k], NULL, 0), 0);
                 width[k] = (double)hi[k] - lo[k];
                 mse[k] = data_mse(x, n, lo[k], hi[k], sym);
@@ -514,7 +531,7 @@ static void test_observer_gauss_outliers(void **state)
             } else {
                 assert_true(ms > 0.6 * mm);
             }
-            for (int k = 0; k < 4; k++)
+            for (int k = 0; k < QB_CALIB_COUNT; k++)
                 assert_true(mse[QB_CALIB_MSE] <= mse[k]);
         }
         free(x);
@@ -534,15 +551,15 @@ static void test_observer_skewed(void **state)
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(exp(gauss()) - 1);
     for (int sym = 0; sym < 2; sym++) {
-        float lo[4], hi[4];
-        double mse[4];
-        for (int k = 0; k < 4; k++) {
+        float lo[QB_CALIB_COUNT], hi[QB_CALIB_COUNT];
+        double mse[QB_CALIB_COUNT];
+        for (int k = 0; k < QB_CALIB_COUNT; k++) {
             assert_int_equal(calib_range((qb_calib)k, x, n, sym, &lo[k], &hi[k], NULL, 0), 0);
             mse[k] = data_mse(x, n, lo[k], hi[k], sym);
             if (!sym)
                 assert_true(lo[k] <= -0.9f && lo[k] >= -1.0f);
         }
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < QB_CALIB_COUNT; k++)
             assert_true(mse[QB_CALIB_MSE] <= mse[k]);
         assert_true(hi[QB_CALIB_MSE] < hi[QB_CALIB_MINMAX]);
     }
@@ -604,7 +621,7 @@ static void test_observer_relu(void **state)
         if (x[i] > mx)
             mx = x[i];
     }
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < QB_CALIB_COUNT; k++) {
         float lo, hi;
         assert_int_equal(calib_range((qb_calib)k, x, n, 0, &lo, &hi, NULL, 0), 0);
         assert_true(lo == 0.0f);
@@ -622,7 +639,7 @@ static void test_observer_edge_cases(void **state)
     (void)state;
     float lo, hi;
     char warn[256];
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < QB_CALIB_COUNT; k++) {
         /* nothing seen */
         qb_observer *o = qb_observer_new((qb_calib)k, 0, 0);
         assert_non_null(o);
@@ -695,7 +712,7 @@ static void test_observer_deterministic(void **state)
     rng_state = 5;
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(gauss() * 2 + 0.5);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < QB_CALIB_COUNT; k++) {
         float l1, h1, l2, h2;
         calib_range((qb_calib)k, x, n, 0, &l1, &h1, NULL, 0);
         calib_range((qb_calib)k, x, n, 0, &l2, &h2, NULL, 0);

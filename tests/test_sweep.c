@@ -23,6 +23,7 @@
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
 #include "harness/report/results.h"
+#include "harness/report/status.h"
 #include "harness/sweep/plan.h"
 #include "harness/sweep/scenario.h"
 
@@ -824,6 +825,52 @@ static void papi_fails_cleanly(void **state)
     }
 }
 
+/* The traits tables of the vocabularies (kernels/names.c, qmath/method.c,
+ * report/status.c): complete, consistent with the plan rules, the kernel
+ * registry and the results reader, and the names users rely on unchanged. */
+static void vocabulary_traits(void **state)
+{
+    (void)state;
+    for (int p = 0; p < QB_PREC_COUNT; p++) {
+        const qb_precision_traits *t = qb_precision_traits_of((qb_precision)p);
+        assert_non_null(t->name);
+        assert_int_equal(qb_precision_parse(t->name), p);
+        /* a precision without calibration takes exactly the method none */
+        for (int m = 0; m < QB_METHOD_COUNT; m++)
+            if (m == QB_METHOD_NONE || !t->calibrated)
+                assert_int_equal(qb_plan_valid((qb_precision)p, (qb_method)m), t->calibrated != (m == QB_METHOD_NONE));
+        assert_true(t->weight_bits == 0 ? t->act == QB_ACT_PER_LAYER && !t->family : t->family != NULL);
+        /* the kernel family tag is the one in the GEMM kernels' names */
+        int n, found = 0;
+        const qb_kernel *ks = qb_kernels(&n);
+        for (int i = 0; i < n; i++)
+            if (ks[i].op == QB_OP_GEMM && ks[i].prec == (qb_precision)p) {
+                char want[32];
+                snprintf(want, sizeof want, "qb_gemm_%s__", t->family);
+                assert_non_null(strstr(ks[i].name, want));
+                found++;
+            }
+        assert_true(found > 0 || !t->family);
+    }
+    assert_string_equal(qb_precision_traits_of(QB_PREC_COUNT)->name, "?");
+    assert_true(qb_precision_is_int8(QB_PREC_INT8_TENSOR) && qb_precision_is_int8(QB_PREC_INT8_CHANNEL));
+    assert_false(qb_precision_is_int8(QB_PREC_INT4) || qb_precision_is_int8(QB_PREC_MIXED));
+    assert_true(qb_precision_is_float(QB_PREC_FP32) && qb_precision_is_float(QB_PREC_FP16));
+    assert_false(qb_precision_is_float(QB_PREC_BINARY) || qb_precision_is_float(QB_PREC_MIXED));
+    for (int st = 0; st < QB_STATUS_COUNT; st++) {
+        const qb_status_traits *t = qb_status_traits_of((qb_status)st);
+        assert_non_null(t->name);
+        assert_int_equal(qb_status_parse(t->name), st);
+        assert_true(t->finished != t->failure); /* --resume runs a cell again exactly when it failed */
+    }
+    assert_int_equal(qb_status_parse("OK"), -1);
+    /* the names users rely on (docs/design.md, results CSVs) never change */
+    assert_string_equal(qb_precision_list(), "fp32 fp16 int8-tensor int8-channel int4 binary mixed");
+    assert_string_equal(qb_isa_list(), "scalar avx2 vnni neon");
+    assert_string_equal(qb_method_list(), "none ptq-minmax ptq-percentile ptq-mse ptq-kl qat");
+    assert_string_equal(qb_status_list(), "ok unsupported noisy failed");
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -831,6 +878,7 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(vocabulary_traits),
         cmocka_unit_test(scenario_good),
         cmocka_unit_test(scenario_defaults),
         cmocka_unit_test(scenario_bad),

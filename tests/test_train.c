@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "harness/graph/graph.h"
+#include "harness/model/norm_meta.h"
 #include "harness/train/train.h"
 
 /* One layer to append (a tiny description for the tests). */

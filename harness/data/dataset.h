@@ -84,18 +84,6 @@ int qb_norm_compute(const qb_dataset *d, const int *idx, int n, qb_norm *out, ch
  * "mnist" have published constants; anything else returns -1. */
 int qb_norm_named(const char *dataset, qb_norm *out);
 
-/* Normalisation in a model's metadata (norm_meta.c): keys
- * "qbench.norm.mean" and "qbench.norm.std", one value per channel,
- * comma-separated, for input = (pixel/255 - mean) / std. */
-#define QB_META_NORM_MEAN "qbench.norm.mean"
-#define QB_META_NORM_STD "qbench.norm.std"
-struct qb_graph;
-/* Record norm in g's metadata. 0, or -1 out of memory. */
-int qb_norm_to_graph(struct qb_graph *g, const qb_norm *norm);
-/* The normalisation recorded in g: 0 found (norm filled), -1 absent or
- * malformed (norm unchanged). */
-int qb_norm_from_graph(const struct qb_graph *g, qb_norm *norm);
-
 /* Split a training set into train and validation index lists: a seeded
  * permutation, the first n_val indices are validation. *train and *val
  * are malloc'd (free them). Refuses a test set and n_val outside

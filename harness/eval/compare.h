@@ -1,15 +1,13 @@
 /*
  * compare.h - a model (quantized or not) against its FP32 reference on
  * the same inputs: the reference logits once, then the metrics of
- * metrics.h for any graph, and per-layer SQNR (errors propagated through
- * the quantized model, and each layer fed the FP32 inputs).
+ * metrics.h for any graph (per-layer SQNR: harness/quant/layer_sqnr.h).
  */
 #ifndef QB_COMPARE_H
 #define QB_COMPARE_H
 
 #include "harness/eval/metrics.h"
 #include "harness/eval/runner.h"
-#include "harness/quant/ptq.h"
 
 /* FP32 outputs of model_path over s: *ref = n x *outs floats (malloc'd). */
 int qb_reference_outputs(const char *model_path, const qb_samples *s, int batch, int isa, float **ref, int64_t *outs,
@@ -19,11 +17,5 @@ int qb_reference_outputs(const char *model_path, const qb_samples *s, int batch,
  * against ref (n x outs); the labels of s when it has them. */
 int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
                      qb_metrics *m, qb_err *e);
-
-/* Per-layer SQNR in dB of every layer's output of gq (ownership taken)
- * against the FP32 model, over s: prop[i] with errors propagated, iso[i]
- * with every quantized layer fed the FP32 input (its own error only). */
-int qb_per_layer_sqnr(const char *model_path, qb_graph *gq, const qb_calibration *c, const qb_samples *s, int batch,
-                      int isa, double *prop, double *iso, qb_err *e);
 
 #endif

@@ -47,12 +47,10 @@ static float fpick(rng *r, qb_fill f, float big)
 
 double qb_check_tolerance(const qb_kernel *k, int K)
 {
-    if (k->prec != QB_PREC_FP32 && k->prec != QB_PREC_FP16)
+    if (!qb_precision_is_float(k->prec))
         return 0.0; /* integer and integer-exact paths are bit-exact */
     return 2.0 * (K + 2) * ((k->flags & QB_KF_HALF_ARITH) ? 0x1p-11 : 0x1p-24);
 }
-
-static int is_int8(qb_precision p) { return p == QB_PREC_INT8_TENSOR || p == QB_PREC_INT8_CHANNEL; }
 
 struct qb_kcase {
     const qb_kernel *kn;  /* kernel under test */
@@ -101,7 +99,7 @@ static int make_weights(qb_kcase *kc, int n, int k, rng *g)
     kc->scale = malloc(sizeof(float) * nsc);
     if (!kc->bf || !kc->bi || !kc->scale)
         return -1;
-    if (is_int8(p) || p == QB_PREC_INT4) {
+    if (qb_precision_traits_of(p)->act == QB_ACT_I8) {
         int lo = p == QB_PREC_INT4 ? -8 : -127, hi = p == QB_PREC_INT4 ? 7 : 127;
         if (!(kc->wi = malloc(nk)))
             return -1;
@@ -145,7 +143,7 @@ static int make_requant(qb_kcase *kc, int n, int taps, rng *g)
 static int make_activations(qb_kcase *kc, int rows, size_t ld_i8, size_t count_f, rng *g)
 {
     qb_precision p = kc->kn->prec;
-    if (is_int8(p) || p == QB_PREC_INT4) {
+    if (qb_precision_traits_of(p)->act == QB_ACT_I8) {
         int8_t *ai = malloc(count_f ? count_f : 1);
         if (!ai)
             return -1;
@@ -174,7 +172,7 @@ static int setup_gemm(qb_kcase *kc, rng *g)
 {
     const qb_check_case *c = &kc->c;
     qb_precision p = kc->kn->prec;
-    int i8 = is_int8(p);
+    int i8 = qb_precision_is_int8(p);
     int out32 = i8 && c->out_i32;
     size_t lda = (p == QB_PREC_BINARY ? qb_binary_words(c->k) : (size_t)c->k) + (size_t)c->lda_extra;
     kc->lda_f = (size_t)c->k + (size_t)c->lda_extra;
@@ -203,7 +201,7 @@ static int setup_gemm(qb_kcase *kc, rng *g)
 static int setup_dw(qb_kcase *kc, rng *g)
 {
     const qb_check_case *c = &kc->c;
-    int i8 = is_int8(kc->kn->prec), C = c->n;
+    int i8 = qb_precision_is_int8(kc->kn->prec), C = c->n;
     int oh = (c->h + 2 * c->pad - 3) / c->stride + 1, ow = (c->w + 2 * c->pad - 3) / c->stride + 1;
     if (oh < 1 || ow < 1 || (c->stride != 1 && c->stride != 2))
         return -1;

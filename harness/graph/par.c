@@ -85,7 +85,7 @@ size_t qb_gpar_a_size(const qb_kernel *k)
 
 size_t qb_gpar_c_size(const qb_kernel *k, const qb_gemm_args *a)
 {
-    if (k->prec == QB_PREC_INT8_TENSOR || k->prec == QB_PREC_INT8_CHANNEL)
+    if (qb_precision_is_int8(k->prec))
         return a->out_i32 ? sizeof(int32_t) : 1;
     return sizeof(float);
 }

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "harness/graph/qdq.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
 enum { L_CONV, L_GEMM, L_MATMUL };
 

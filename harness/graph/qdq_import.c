@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "harness/graph/qdq.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 #include "harness/graph/ops.h"
 
 int qb_qdq_no_fuse;
@@ -530,8 +530,7 @@ static void drop_input_pairs(qb_graph *g, char *kill)
             for (int j = 0; j < g->nodes[i].nin; j++)
                 if (g->nodes[i].in[j] == y) {
                     const qb_qspec *q = g->nodes[i].q;
-                    ok &= j == 0 && q && (q->prec == QB_PREC_INT8_TENSOR || q->prec == QB_PREC_INT8_CHANNEL ||
-                                          q->prec == QB_PREC_INT4) &&
+                    ok &= j == 0 && q && qb_precision_traits_of(q->prec)->act == QB_ACT_I8 &&
                           q->in_scale == s && q->in_zero == z;
                     users++;
                 }

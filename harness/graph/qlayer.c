@@ -29,7 +29,7 @@
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
 qb_qspec *qb_qspec_new(qb_precision p)
 {
@@ -53,7 +53,6 @@ void qb_qspec_free(qb_qspec *q)
     free(q);
 }
 
-static int is_int8(qb_precision p) { return p == QB_PREC_INT8_TENSOR || p == QB_PREC_INT8_CHANNEL; }
 
 /* The kernel for (op, prec) on the graph's ISA (or the best one). */
 static const qb_kernel *pick(qb_graph *g, qb_op op, qb_precision prec)
@@ -126,7 +125,7 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
             QB_NODE_ERR(e, g, n, "quantized weights do not match the layer (%d scales, %d expected)", q->nwscale, want);
             return -1;
         }
-        if (is_int8(q->run_prec) && !q->bias_q && !(q->bias_q = calloc((size_t)N, sizeof(int32_t)))) {
+        if (qb_precision_is_int8(q->run_prec) && !q->bias_q && !(q->bias_q = calloc((size_t)N, sizeof(int32_t)))) {
             QB_NODE_ERR(e, g, n, "out of memory");
             return -1;
         }
@@ -137,7 +136,7 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
         q->kernel = pick(g, QB_OP_DWCONV3X3, QB_PREC_FP32);
     } else {
         /* one int8 depthwise kernel (per-channel multipliers) serves both int8 precisions */
-        qb_precision kp = depthwise && is_int8(q->run_prec) ? QB_PREC_INT8_CHANNEL : q->run_prec;
+        qb_precision kp = depthwise && qb_precision_is_int8(q->run_prec) ? QB_PREC_INT8_CHANNEL : q->run_prec;
         q->kernel = pick(g, depthwise ? QB_OP_DWCONV3X3 : QB_OP_GEMM, kp);
     }
     if (!q->kernel) {
@@ -145,14 +144,14 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
                     depthwise ? "depthwise" : "GEMM", g->isa >= 0 ? " with the ISA asked for" : "");
         return -1;
     }
-    int needs_in = is_int8(q->run_prec) || q->run_prec == QB_PREC_INT4, needs_out = is_int8(q->run_prec);
+    int needs_in = qb_precision_traits_of(q->run_prec)->act == QB_ACT_I8, needs_out = qb_precision_is_int8(q->run_prec);
     if ((needs_in && (!(q->in_scale > 0) || !isfinite(q->in_scale))) ||
         (needs_out && (!(q->out_scale > 0) || !isfinite(q->out_scale)))) {
         QB_NODE_ERR(e, g, n, "quantization scales must be positive and finite (input %g, output %g)",
                     (double)q->in_scale, (double)q->out_scale);
         return -1;
     }
-    if (is_int8(q->run_prec)) {
+    if (qb_precision_is_int8(q->run_prec)) {
         free(q->rq);
         q->rq = malloc((size_t)N * sizeof *q->rq);
         if (!q->rq) {
@@ -219,7 +218,7 @@ int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t
         else
             qw.bias_i32 = q->bias_q + r0;
     }
-    if (!is_int8(p) && bias_f32)
+    if (!qb_precision_is_int8(p) && bias_f32)
         qw.bias_f32 = bias_f32 + r0;
     rc = qb_pack(q->kernel, &qw, out, err, sizeof err);
 done:
@@ -330,7 +329,7 @@ static void dequantize_rows(const int8_t *c, int m, int nr, float scale, int32_t
 
 int qb_qlayer_int8_link(const qb_node *p, const qb_node *c)
 {
-    return p->q && c->q && is_int8(p->q->run_prec) && is_int8(c->q->run_prec) &&
+    return p->q && c->q && qb_precision_is_int8(p->q->run_prec) && qb_precision_is_int8(c->q->run_prec) &&
            p->q->out_scale == c->q->in_scale && p->q->out_zero == c->q->in_zero;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness/measure/timer.h"
+#include "harness/model/norm_meta.h"
 #include "harness/quant/pipeline.h"
 #include "harness/quant/qat.h"
 
@@ -150,19 +151,38 @@ static int layers_only(const char *model, qb_calibration *c, qb_err *e)
     return 0;
 }
 
+/* The methods a quantized precision takes: "ptq-minmax, ..., ptq-kl or qat". */
+static const char *quantizing_methods(void)
+{
+    _Thread_local static char list[256];
+    if (!list[0]) {
+        int n = 0, last = -1;
+        for (int m = 0; m < QB_METHOD_COUNT; m++)
+            if (qb_method_traits_of(m)->calib >= 0)
+                last = m;
+        for (int m = 0; m < QB_METHOD_COUNT; m++)
+            if (qb_method_traits_of(m)->calib >= 0) {
+                strcat(list, n++ == 0 ? "" : m == last ? " or " : ", ");
+                strcat(list, qb_method_name(m));
+            }
+    }
+    return list;
+}
+
 int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->model_used, sizeof r->model_used, "%s", o->model);
-    int quantized = o->prec != QB_PREC_FP32 && o->prec != QB_PREC_FP16;
-    if (!quantized) {
-        if (strcmp(o->method, "none")) {
+    int method = qb_method_parse(o->method);
+    const qb_method_traits *mt = qb_method_traits_of(method);
+    if (qb_precision_is_float(o->prec)) {
+        if (method != QB_METHOD_NONE) {
             qb_errf(e, "precision %s takes method none, not %s", qb_precision_name(o->prec), o->method);
             return -1;
         }
         if (layers_only(o->model, &r->cal, e))
             return -1;
-    } else if (!strcmp(o->method, "qat")) {
+    } else if (mt->trains) {
         if (o->prec == QB_PREC_MIXED) {
             qb_errf(e, "precision mixed is searched with a PTQ calibrator, not qat");
             return -1;
@@ -175,18 +195,18 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         if (qb_qat_model(o, &q, d, r->model_used, sizeof r->model_used, &r->qat_seconds, e))
             return -1;
         /* output ranges by min/max on the fine-tuned model, input ranges from its observers */
-        if (qb_calibrate(r->model_used, &d->calib, o->batch, QB_CALIB_MINMAX, o->percentile, o->symmetric, &r->cal,
-                         e) ||
+        if (qb_calibrate(r->model_used, &d->calib, o->batch, (qb_calib)mt->calib, o->percentile, o->symmetric,
+                         &r->cal, e) ||
             qb_qat_apply_ranges(r->model_used, &r->cal, e)) {
             qb_calibration_free(&r->cal);
             return -1;
         }
         r->calib_seconds = r->cal.seconds;
     } else {
-        int kind = qb_calib_parse(o->method);
+        int kind = mt->calib;
         if (kind < 0) {
-            qb_errf(e, "precision %s needs a method ptq-minmax, ptq-percentile, ptq-mse, ptq-kl or qat, not '%s'",
-                    qb_precision_name(o->prec), o->method);
+            qb_errf(e, "precision %s needs a method %s, not '%s'", qb_precision_name(o->prec), quantizing_methods(),
+                    o->method);
             return -1;
         }
         if (o->verbose)

@@ -13,7 +13,7 @@
 #define QB_PTQ_H
 
 #include "harness/eval/runner.h"
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
 #define QB_LAYER_NAME 128 /* bytes of a layer name */
 

@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/qmath/method.h"
 #include "harness/report/results.h"
+#include "harness/report/status.h"
+#include "kernels/kernels.h"
 
 enum { TEXT, INT, REAL };
 
@@ -110,16 +113,16 @@ int qb_row_parse(const char *const *fields, qb_result_row *r, char *err, size_t 
         }
         *(double *)p = x;
     }
-    static const struct {
+    const struct {
         const char *name; /* column */
         size_t off;       /* field */
         const char *list; /* allowed words */
         int empty_ok;     /* may be empty */
     } vocab[] = {
-        {"precision", offsetof(qb_result_row, precision), "fp32 fp16 int8-tensor int8-channel int4 binary mixed", 0},
-        {"method", offsetof(qb_result_row, method), "none ptq-minmax ptq-percentile ptq-mse ptq-kl qat", 0},
-        {"isa", offsetof(qb_result_row, isa), "scalar avx2 vnni neon", 0},
-        {"status", offsetof(qb_result_row, status), "ok unsupported noisy failed", 0},
+        {"precision", offsetof(qb_result_row, precision), qb_precision_list(), 0},
+        {"method", offsetof(qb_result_row, method), qb_method_list(), 0},
+        {"isa", offsetof(qb_result_row, isa), qb_isa_list(), 0},
+        {"status", offsetof(qb_result_row, status), qb_status_list(), 0},
         {"counters_source", offsetof(qb_result_row, counters_source), "papi cachegrind none", 1},
         {"energy_source", offsetof(qb_result_row, energy_source), "rapl model rapl+model", 1},
     };
@@ -525,8 +528,8 @@ static int collect_finished(void *ctx, const char *const *fields, int line)
     char msg[8];
     if (qb_row_parse(fields, &r, msg, sizeof msg))
         return -1;
-    if (!strcmp(r.status, "failed"))
-        return 0;
+    if (!qb_status_traits_of(qb_status_parse(r.status))->finished)
+        return 0; /* failed cells run again */
     if (s->n == s->cap) {
         int nc = s->cap ? 2 * s->cap : 64;
         char **p = realloc(s->ids, (size_t)nc * sizeof *p);

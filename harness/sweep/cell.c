@@ -33,6 +33,7 @@
 #include "harness/measure/counters.h"
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
+#include "harness/report/status.h"
 #include "harness/sweep/cell.h"
 #include "harness/sweep/kcell.h"
 #include "harness/sweep/qcell.h"
@@ -61,9 +62,9 @@ static void note_add(qb_result_row *row, const char *fmt, ...)
     va_end(ap);
 }
 
-static void set_status(qb_result_row *row, const char *status)
+static void set_status(qb_result_row *row, qb_status status)
 {
-    snprintf(row->status, sizeof row->status, "%s", status);
+    snprintf(row->status, sizeof row->status, "%s", qb_status_name(status));
 }
 
 /* ---- caches across cells of one model ---- */
@@ -498,7 +499,7 @@ static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int 
     row->latency_ms_stddev = mr->st.stddev * 1e3;
     row->latency_cv = mr->st.cv;
     row->throughput_ips = mr->st.median > 0 ? batch / mr->st.median : NAN;
-    set_status(row, mr->noisy ? "noisy" : "ok");
+    set_status(row, mr->noisy ? QB_STATUS_NOISY : QB_STATUS_OK);
     if (mr->noisy)
         note_add(row, "CV %.1f%% above %.1f%% after %d attempts", mr->st.cv * 100, sc->cv_threshold * 100,
                  mr->attempts);
@@ -519,25 +520,25 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     char why[600];
     const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
     if (!k) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "no %s %s kernel on %s in the registry", m->kernel, qb_precision_name(cell->prec),
                  qb_isa_name(cell->isa));
         return 0;
     }
     if (!qb_kernel_available(k, why, sizeof why)) {
-        set_status(row, "unsupported");
+        set_status(row, QB_STATUS_UNSUPPORTED);
         note_add(row, "%s cannot run here: %s", k->name, why);
         return 0;
     }
     double macs;
     void *kc = qb_kcell_open(m, k, &macs, why, sizeof why);
     if (!kc) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s", why);
         return 0;
     }
     if (qb_kcell_check(kc, why, sizeof why)) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s: %s", k->name, why);
         qb_kcell_close(kc);
         return 0;
@@ -550,7 +551,7 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     qb_measure_cfg mc = measure_cfg(sc);
     qb_measure_result mr;
     if (qb_measure(&mc, qb_kcell_fn, kc, &mr, why, sizeof why)) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s", why);
         qb_kcell_close(kc);
         return 0;
@@ -560,10 +561,10 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     int is_dw = !strcmp(m->kernel, "dwconv");
     int n = (int)(is_dw ? m->shape[2] : m->shape[1]), kk = is_dw ? 9 : (int)m->shape[2];
     row->weight_bytes = (double)k->packed_size(n, kk, m->group);
-    int int_in = cell->prec == QB_PREC_INT8_TENSOR || cell->prec == QB_PREC_INT8_CHANNEL || cell->prec == QB_PREC_INT4;
+    int int_in = qb_precision_traits_of(cell->prec)->act == QB_ACT_I8;
     double in_elems = is_dw ? (double)m->shape[0] * m->shape[1] * m->shape[2] : (double)m->shape[0] * m->shape[2];
     double out_elems = is_dw ? macs / 9 : (double)m->shape[0] * m->shape[1];
-    double abytes = in_elems * (int_in ? 1 : 4) + out_elems * (int_in && cell->prec != QB_PREC_INT4 ? 1 : 4);
+    double abytes = in_elems * (int_in ? 1 : 4) + out_elems * (qb_precision_is_int8(cell->prec) ? 1 : 4);
     qb_counters c;
     count(cell, sc, qb_kcell_fn, kc, row, &c);
     model_energy(sc, cell->prec, macs, row->weight_bytes, abytes, &c, row);
@@ -589,7 +590,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     row->batch = cell->batch;
     char why[600];
     if (!isa_runs(cell->isa, cell->prec, why, sizeof why)) {
-        set_status(row, "unsupported");
+        set_status(row, QB_STATUS_UNSUPPORTED);
         note_add(row, "%s kernels cannot run here: %s", qb_isa_name(cell->isa), why);
         return 0;
     }
@@ -601,7 +602,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
         note_add(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
 #ifndef _OPENMP /* (the Makefile builds with OpenMP: only other builds get here) */
     if (cell->threads > 1) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "threads=%d: this qbench was built without OpenMP", cell->threads);
         return 0;
     }
@@ -610,7 +611,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     qb_qcell_info qi;
     qb_graph *g = cell_graph(cell, sc, 1, &file_bytes, &qi, why, sizeof why);
     if (!g) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s", why);
         return 0;
     }
@@ -627,7 +628,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     qb_runner r;
     qb_err e;
     if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s", e.msg);
         return 0;
     }
@@ -646,13 +647,13 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
         const qb_norm *norm;
         const qb_dataset *d = dataset_of(m, &norm, why, sizeof why);
         if (!d) {
-            set_status(row, "failed");
+            set_status(row, QB_STATUS_FAILED);
             note_add(row, "%s", why);
             qb_runner_close(&r);
             return 0;
         }
         if (qb_dataset_sample_size(d) != r.sample) {
-            set_status(row, "failed");
+            set_status(row, QB_STATUS_FAILED);
             note_add(row, "%s: the model takes %zu values per sample, %s images have %zu", m->name, r.sample, d->name,
                      qb_dataset_sample_size(d));
             qb_runner_close(&r);
@@ -674,7 +675,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     infer_ctx ic = {.r = &r, .nbufs = nbufs};
     ic.bufs = make_bufs(&r, &fill, nbufs);
     if (!ic.bufs) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "out of memory for %d input buffers", nbufs);
         qb_runner_close(&r);
         return 0;
@@ -691,7 +692,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     double rb[8], ra[8];
     double rapl0 = rapl_state > 0 ? qb_rapl_read(&rapl, rb) : NAN;
     if (qb_measure(&mc, infer, &ic, &mr, why, sizeof why)) {
-        set_status(row, "failed");
+        set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s", ic.e.msg[0] ? ic.e.msg : why);
         free_bufs(ic.bufs, nbufs);
         qb_runner_close(&r);

@@ -11,7 +11,7 @@
 
 int qb_plan_valid(qb_precision p, qb_method m)
 {
-    int is_float = p == QB_PREC_FP32 || p == QB_PREC_FP16;
+    int is_float = qb_precision_is_float(p);
     if (p == QB_PREC_MIXED && m == QB_METHOD_QAT)
         return 0; /* the mixed search calibrates with a PTQ observer (harness/quant/mixed.c) */
     return is_float ? m == QB_METHOD_NONE : m != QB_METHOD_NONE;

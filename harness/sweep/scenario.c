@@ -60,23 +60,6 @@
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
-static const char *const method_names[QB_METHOD_COUNT] = {
-    "none", "ptq-minmax", "ptq-percentile", "ptq-mse", "ptq-kl", "qat",
-};
-
-const char *qb_method_name(qb_method m)
-{
-    return m >= 0 && m < QB_METHOD_COUNT ? method_names[m] : "?";
-}
-
-int qb_method_parse(const char *s)
-{
-    for (int i = 0; i < QB_METHOD_COUNT; i++)
-        if (!strcmp(s, method_names[i]))
-            return i;
-    return -1;
-}
-
 void qb_scenario_defaults(qb_scenario *sc)
 {
     memset(sc, 0, sizeof *sc);
@@ -334,7 +317,7 @@ static void axes_key(parse_state *st, const char *name, const char *value)
         for (int i = 0; i < (all ? QB_PREC_COUNT : n); i++) {
             int p = all ? i : qb_precision_parse(words[i]);
             if (p < 0)
-                FAILR("[axes] precisions: unknown precision '%s' (fp32 fp16 int8-tensor int8-channel int4 binary mixed, or all)", words[i]);
+                FAILR("[axes] precisions: unknown precision '%s' (%s, or all)", words[i], qb_precision_list());
             for (int j = 0; j < sc->nprec; j++)
                 if (sc->prec[j] == (qb_precision)p)
                     FAILR("[axes] precisions: '%s' listed twice", words[i]);
@@ -348,7 +331,7 @@ static void axes_key(parse_state *st, const char *name, const char *value)
         for (int i = 0; i < (all ? QB_METHOD_COUNT : n); i++) {
             int m = all ? i : qb_method_parse(words[i]);
             if (m < 0)
-                FAILR("[axes] methods: unknown method '%s' (none ptq-minmax ptq-percentile ptq-mse ptq-kl qat, or all)", words[i]);
+                FAILR("[axes] methods: unknown method '%s' (%s, or all)", words[i], qb_method_list());
             for (int j = 0; j < sc->nmethods; j++)
                 if (sc->methods[j] == (qb_method)m)
                     FAILR("[axes] methods: '%s' listed twice", words[i]);
@@ -362,7 +345,7 @@ static void axes_key(parse_state *st, const char *name, const char *value)
         for (int i = 0; i < (all ? QB_ISA_COUNT : n); i++) {
             int a = all ? i : qb_isa_parse(words[i]);
             if (a < 0)
-                FAILR("[axes] isas: unknown ISA '%s' (scalar avx2 vnni neon, or all)", words[i]);
+                FAILR("[axes] isas: unknown ISA '%s' (%s, or all)", words[i], qb_isa_list());
             for (int j = 0; j < sc->nisas; j++)
                 if (sc->isas[j] == (qb_isa)a)
                     FAILR("[axes] isas: '%s' listed twice", words[i]);

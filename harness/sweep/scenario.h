@@ -9,27 +9,13 @@
 
 #include <stddef.h>
 
+#include "harness/qmath/method.h"
 #include "kernels/kernels.h"
 
 #define QB_SC_MAX_MODELS 32   /* models on the models axis */
 #define QB_SC_MAX_VALUES 16   /* values of a threads or batch axis */
 #define QB_SC_NAME 64         /* bytes of a name (scenario, model, dataset) */
 #define QB_SC_PATH 512        /* bytes of a path */
-
-/* Quantization methods, in the docs/design.md vocabulary order. */
-typedef enum qb_method {
-    QB_METHOD_NONE,           /* fp32 / fp16: no calibration */
-    QB_METHOD_PTQ_MINMAX,     /* post-training, min/max observer */
-    QB_METHOD_PTQ_PERCENTILE, /* post-training, percentile observer */
-    QB_METHOD_PTQ_MSE,        /* post-training, MSE-optimal clipping */
-    QB_METHOD_PTQ_KL,         /* post-training, KL-divergence clipping */
-    QB_METHOD_QAT,            /* quantization-aware training */
-    QB_METHOD_COUNT
-} qb_method;
-
-const char *qb_method_name(qb_method m);
-/* Index of a method name, or -1. */
-int qb_method_parse(const char *s);
 
 /* Cache state of the measured inference. */
 typedef enum qb_cache_mode {

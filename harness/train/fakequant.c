@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 #include "harness/train/fakequant.h"
 
 #define EMA 0.9 /* weight of the old range in the moving average */

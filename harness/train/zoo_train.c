@@ -12,6 +12,7 @@
 
 #include "harness/graph/graph.h"
 #include "harness/measure/timer.h"
+#include "harness/model/norm_meta.h"
 #include "harness/train/train.h"
 
 int qb_zoo_job_init(qb_zoo_job *job, const char *model, const char *dataset, const char *data_dir,

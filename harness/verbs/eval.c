@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/quant/layer_sqnr.h"
 #include "harness/quant/pipeline.h"
 #include "harness/verbs/pipeline_args.h"
 #include "harness/report/results.h"
+#include "harness/report/status.h"
 #include "harness/verbs/verbs.h"
 
 static int usage(const char *msg, const char *arg)
@@ -37,7 +39,7 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, co
     snprintf(row.precision, sizeof row.precision, "%s", qb_precision_name(o->prec));
     snprintf(row.method, sizeof row.method, "%s", o->method);
     snprintf(row.isa, sizeof row.isa, "%s", isa);
-    snprintf(row.status, sizeof row.status, "ok");
+    snprintf(row.status, sizeof row.status, "%s", qb_status_name(QB_STATUS_OK));
     if (o->prec == QB_PREC_MIXED)
         qb_plan_str(r, row.note, sizeof row.note);
     row.threads = 1;
@@ -77,7 +79,7 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
            (long long)r->macs);
     if (r->calib_seconds > 0)
         printf(", calibration %.2f s on %d samples", r->calib_seconds, r->cal.samples);
-    if (!strcmp(o->method, "qat"))
+    if (qb_method_traits_of(qb_method_parse(o->method))->trains)
         printf(", QAT %s (%s)", r->qat_seconds > 0 ? "fine-tuned" : "reused", r->model_used);
     if (r->qat_seconds > 0)
         printf(" in %.1f s", r->qat_seconds);

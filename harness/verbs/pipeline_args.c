@@ -3,17 +3,22 @@
  * and run (see pipeline_args.h).
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness/verbs/pipeline_args.h"
 
-static int bad(const char *verb, const char *msg, const char *arg)
+static int bad(const char *verb, const char *msg, ...) __attribute__((format(printf, 2, 3)));
+static int bad(const char *verb, const char *msg, ...)
 {
+    va_list ap;
+    va_start(ap, msg);
     fprintf(stderr, "qbench %s: ", verb);
-    fprintf(stderr, msg, arg);
+    vfprintf(stderr, msg, ap);
     fprintf(stderr, "\n");
+    va_end(ap);
     return -1;
 }
 
@@ -60,11 +65,11 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
     } else if (k == 2) {
         int p = qb_precision_parse(v);
         if (p < 0)
-            return bad(verb, "unknown precision '%s' (fp32 fp16 int8-tensor int8-channel int4 binary mixed)", v);
+            return bad(verb, "unknown precision '%s' (%s)", v, qb_precision_list());
         o->prec = (qb_precision)p;
     } else if (k == 3) {
-        if (strcmp(v, "none") && strcmp(v, "qat") && qb_calib_parse(v) < 0)
-            return bad(verb, "unknown method '%s' (none ptq-minmax ptq-percentile ptq-mse ptq-kl qat)", v);
+        if (qb_method_parse(v) < 0)
+            return bad(verb, "unknown method '%s' (%s)", v, qb_method_list());
         o->method = v;
         *method_set = 1;
     } else if (k == 4) {
@@ -107,7 +112,7 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
 
 int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
 {
-    if (!method_set && o->prec != QB_PREC_FP32 && o->prec != QB_PREC_FP16)
+    if (!method_set && !qb_precision_is_float(o->prec))
         o->method = "ptq-percentile";
     if (o->isa >= 0) {
         const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o->isa);

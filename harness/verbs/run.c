@@ -181,7 +181,7 @@ int qb_verb_run(int argc, char **argv)
         goto out;
     }
     po.model = model;
-    if (!method_set && po.prec != QB_PREC_FP32 && po.prec != QB_PREC_FP16)
+    if (!method_set && !qb_precision_is_float(po.prec))
         po.method = "ptq-percentile";
     qb_graph *g = po.prec == QB_PREC_FP32 ? qb_onnx_load(model, &e) : quantized(&po, &e);
     if (!g) {

@@ -28,6 +28,7 @@
 #include "harness/measure/loop.h"
 #include "harness/report/meta.h"
 #include "harness/report/results.h"
+#include "harness/report/status.h"
 #include "harness/sweep/cell.h"
 #include "harness/sweep/plan.h"
 #include "harness/sweep/scenario.h"
@@ -303,7 +304,7 @@ int qb_verb_sweep(int argc, char **argv)
         qb_results_close(&w);
         goto out;
     }
-    int tty = isatty(2), ndone_now = 0, counts[4] = {0};
+    int tty = isatty(2), ndone_now = 0, counts[QB_STATUS_COUNT] = {0};
     if (verbosity)
         fprintf(stderr, "qbench sweep: %s: %d cells -> %s (run %s)\n", sc.name, todo, csv, run_id);
     double t0 = qb_now();
@@ -345,10 +346,14 @@ int qb_verb_sweep(int argc, char **argv)
             break;
         }
         ndone_now++;
-        int k = !strcmp(row.status, "ok") ? 0 : !strcmp(row.status, "noisy") ? 1
-              : !strcmp(row.status, "unsupported") ? 2 : 3;
+        int k = qb_status_parse(row.status);
+        if (k < 0)
+            k = QB_STATUS_FAILED;
+        const qb_status_traits *st = qb_status_traits_of(k);
         counts[k]++;
-        if (verbosity && (!tty || verbosity > 1 || k == 3)) {
+        if (st->exit_code > rc)
+            rc = st->exit_code;
+        if (verbosity && (!tty || verbosity > 1 || st->failure)) {
             el = qb_now() - t0;
             fmt_time(el, els, sizeof els);
             fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
@@ -356,7 +361,7 @@ int qb_verb_sweep(int argc, char **argv)
             if (row.latency_ms_median == row.latency_ms_median)
                 snprintf(lat, sizeof lat, " median %.4g ms", row.latency_ms_median);
             fprintf(stderr, "%s[%d/%d] %s %s%s (elapsed %s, ETA %s)%s%.160s\n", tty ? "\r\033[K" : "", ndone_now,
-                    todo, c->id, row.status, lat, els, eta, k >= 2 ? ": " : "", k >= 2 ? row.note : "");
+                    todo, c->id, row.status, lat, els, eta, st->has_reason ? ": " : "", st->has_reason ? row.note : "");
         }
     }
     qb_results_close(&w);
@@ -365,7 +370,8 @@ int qb_verb_sweep(int argc, char **argv)
         fmt_time(qb_now() - t0, els, sizeof els);
         fprintf(stderr, "%sqbench sweep: %d cells in %s: %d ok, %d noisy, %d unsupported, %d failed\n"
                         "results: %s\nmetadata: %s\n",
-                tty ? "\r\033[K" : "", ndone_now, els, counts[0], counts[1], counts[2], counts[3], csv, meta);
+                tty ? "\r\033[K" : "", ndone_now, els, counts[QB_STATUS_OK], counts[QB_STATUS_NOISY], counts[QB_STATUS_UNSUPPORTED],
+                counts[QB_STATUS_FAILED], csv, meta);
     }
 out:
     qb_ids_free(done, ndone);

@@ -2,33 +2,14 @@
  * qparams.c - activation quantization parameters from a range, quantize /
  * dequantize (round half to even, saturating, as ONNX QuantizeLinear and
  * DequantizeLinear), fake quantization and its clipped straight-through
- * mask for QAT, the calibration method names, and the message helper.
+ * mask for QAT, and the message helper.
  */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/quant/quant.h"
-
-static const char *const calib_names[] = {"ptq-minmax", "ptq-percentile", "ptq-mse", "ptq-kl"};
-
-int qb_calib_parse(const char *method)
-{
-    if (!method)
-        return -1;
-    for (int i = 0; i < (int)(sizeof calib_names / sizeof *calib_names); i++)
-        if (strcmp(method, calib_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *qb_calib_name(qb_calib c)
-{
-    if ((int)c < 0 || (int)c >= (int)(sizeof calib_names / sizeof *calib_names))
-        return "?";
-    return calib_names[c];
-}
+#include "harness/qmath/quant.h"
 
 void qb_msg_append(char *buf, size_t len, const char *fmt, ...)
 {

@@ -12,8 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/data/dataset.h"
-#include "harness/graph/graph.h"
+#include "harness/model/norm_meta.h"
 
 /* "v0,v1,..." of n floats into buf. */
 static void join(const float *v, int n, char *buf, size_t len)

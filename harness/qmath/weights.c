@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
 int qb_int4_ngroups(int k, int group)
 {

@@ -11,7 +11,8 @@
  * so one buffer can collect the warnings of several calls; the caller
  * starts it as "" (warn may be NULL, or len 0, to discard warnings).
  *
- * Files: qparams.c (qparams, quantize, fake quant, method names),
+ * Files: qparams.c (qparams, quantize, fake quant), method.c (method and
+ *        calibrator names),
  *        observer.c (the calibrators), weights.c (weight quantizers).
  *
  * Activation format (int8, as ONNX QuantizeLinear):
@@ -68,6 +69,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "harness/qmath/method.h" /* qb_calib */
+
 /* ---- activation quantization parameters ---- */
 
 /* Activation quantization parameters: q = clamp(rne(x / scale) + zero, qmin, qmax). */
@@ -77,13 +80,6 @@ typedef struct qb_qparams {
     int32_t qmin;    /* smallest code (-128 asymmetric, -127 symmetric) */
     int32_t qmax;    /* largest code (127) */
 } qb_qparams;
-
-typedef enum qb_calib { QB_CALIB_MINMAX, QB_CALIB_PERCENTILE, QB_CALIB_MSE, QB_CALIB_KL } qb_calib;
-
-/* "ptq-minmax" "ptq-percentile" "ptq-mse" "ptq-kl" -> kind, else -1 */
-int qb_calib_parse(const char *method);
-/* The method string ("ptq-minmax", ...); "?" for an unknown value. */
-const char *qb_calib_name(qb_calib c);
 
 /* ---- observers (calibration) ---- */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/quant/quant.h"
+#include "harness/qmath/quant.h"
 
 #define QB_DEFAULT_BINS 2048
 #define QB_DEFAULT_PERCENTILE 99.99
@@ -34,7 +34,7 @@ struct qb_observer {
 
 qb_observer *qb_observer_new(qb_calib kind, double percentile, int bins)
 {
-    if ((int)kind < QB_CALIB_MINMAX || (int)kind > QB_CALIB_KL)
+    if ((unsigned)kind >= QB_CALIB_COUNT)
         return NULL;
     qb_observer *o = calloc(1, sizeof *o);
     if (!o)
