@@ -4,7 +4,9 @@
  * Shape/Gather/Concat chain in front of Reshape, BatchNormalization
  * folding (same outputs as the unfolded graph), ONNX export and re-import
  * (bit-identical outputs), element types other than float32, zero-sized
- * tensors, training-mode BatchNormalization and Dropout, and bad graphs
+ * tensors, training-mode BatchNormalization and Dropout, the operators
+ * the ONNX node tests do not cover (Gelu, Mish, GroupNormalization) and the
+ * accuracy of ReduceMean/ReduceSum, and bad graphs
  * (cycle, missing input, truncated file) failing with a message.
  */
 #include <math.h>
@@ -351,6 +353,62 @@ static void test_softmax_reducemean_bn(void **st)
     /* channel = dim 1: y = (x - mu) * sc / sqrt(va + 1) + bi */
     const float want_b[9] = {0, 5, 3 / sqrtf(2), 1.5f, 11, 6 / sqrtf(2), 3, 17, 9 / sqrtf(2)};
     expect(g->tensors[g->outputs[2]], "3x3", want_b, 9, 1e-5f);
+    qb_graph_free(g);
+}
+
+/* Operators without an ONNX 1.12 node test (Gelu, Mish, GroupNormalization
+ * are newer), and the accuracy of the accumulating reductions. */
+static void test_newer_ops_and_sums(void **st)
+{
+    (void)st;
+    const float x4[4] = {-1, 0, 1, 2};
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){4}, NULL);
+    add_n(g, "Gelu", "x", "y");
+    qb_node *n = add_n(g, "Gelu", "x", "t");
+    new_attr(n, "approximate", QB_ATTR_STRING)->s = strdup("tanh");
+    add_n(g, "Mish", "x", "m");
+    set_outputs(g, "y");
+    set_outputs(g, "t");
+    set_outputs(g, "m");
+    /* 0.5 x (1 + erf(x / sqrt 2)); 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); x tanh(ln(1 + e^x)) */
+    const float gelu[4] = {-0.15865525393145707f, 0, 0.8413447460685429f, 1.9544997361036416f};
+    const float gelu_t[4] = {-0.15880800939172324f, 0, 0.8411919906082768f, 1.954597694087775f};
+    const float mish[4] = {-0.30340146137410895f, 0, 0.8650983882673103f, 1.9439589595339946f};
+    expect(run1(g, x4), "4", gelu, 4, 1e-7f);
+    expect(g->tensors[g->outputs[1]], "4", gelu_t, 4, 1e-7f);
+    expect(g->tensors[g->outputs[2]], "4", mish, 4, 1e-7f);
+    qb_graph_free(g);
+
+    /* GroupNormalization, 2 groups of 2 channels, scale/bias per group:
+     * group 0 = {1, 2, 3, 4} (mean 2.5, variance 1.25), group 1 = {5 .. 8} */
+    g = new_graph();
+    float sc[2] = {2, 1}, bi[2] = {0, 1};
+    const float x8[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    add_t(g, "x", QB_DT_FLOAT, 3, (int64_t[]){1, 4, 2}, NULL);
+    add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){2}, sc);
+    add_t(g, "bi", QB_DT_FLOAT, 1, (int64_t[]){2}, bi);
+    n = add_n(g, "GroupNormalization", "x,sc,bi", "y");
+    attr_i(n, "num_groups", 2);
+    attr_f(n, "epsilon", 0);
+    set_outputs(g, "y");
+    const float r5 = 1 / sqrtf(1.25f);
+    const float want_g[8] = {-1.5f * r5 * 2, -0.5f * r5 * 2, 0.5f * r5 * 2, 1.5f * r5 * 2,
+                             -1.5f * r5 + 1, -0.5f * r5 + 1, 0.5f * r5 + 1, 1.5f * r5 + 1};
+    expect(run1(g, x8), "1x4x2", want_g, 8, 1e-6f);
+    qb_graph_free(g);
+
+    /* ReduceMean of {1e8, 1, -1e8, 1}: 0.5 exactly; summed in float it would be 0.25 */
+    g = new_graph();
+    const float big[4] = {1e8f, 1, -1e8f, 1};
+    add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){4}, NULL);
+    add_n(g, "ReduceMean", "x", "y");
+    add_n(g, "ReduceSum", "x", "s");
+    set_outputs(g, "y");
+    set_outputs(g, "s");
+    const float half = 0.5f, two = 2;
+    expect(run1(g, big), "1", &half, 1, 0);
+    expect(g->tensors[g->outputs[1]], "1", &two, 1, 0);
     qb_graph_free(g);
 }
 
@@ -978,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_softmax_reducemean_bn),
+        cmocka_unit_test(test_newer_ops_and_sums),
         cmocka_unit_test(test_shape_ops_folded),
         cmocka_unit_test(test_flatten_cast_constant),
         cmocka_unit_test(test_integer_types),

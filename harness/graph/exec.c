@@ -36,6 +36,11 @@ static const qb_opdef *const tables[] = {
     qb_ops_softmax,
     qb_ops_layout,
     qb_ops_gen,
+    qb_ops_norm,
+    qb_ops_index,
+    qb_ops_scatter,
+    qb_ops_loss,
+    qb_ops_einsum,
 };
 
 const qb_opdef *qb_op_find(const char *op)

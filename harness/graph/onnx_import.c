@@ -439,11 +439,13 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
         for (size_t j = 0; j < np->n_attribute; j++)
             if (attr_from_proto(file, np, np->attribute[j], &n->attr[j], e))
                 return -1;
-        /* Gemm's old broadcast flag only allowed what Gemm always does now */
-        if ((qb_node_attr(n, "broadcast") && strcmp(op, "Gemm")) || qb_node_attr(n, "consumed_inputs") ||
+        /* Gemm's old broadcast flag only allowed what Gemm always does now;
+         * upgrade.c rewrites the element-wise ops' broadcast (opsets < 7) and
+         * drops consumed_inputs */
+        if ((qb_node_attr(n, "broadcast") && strcmp(op, "Gemm") && g->opset >= 7) ||
             (qb_node_attr(n, "spatial") && qb_attr_int(n, "spatial", 1) != 1)) {
-            qb_errf(e, "%s: node '%s' (%s): legacy attributes of opsets before 7 (broadcast, consumed_inputs, "
-                    "spatial=0) are not supported", file, n->name, op);
+            qb_errf(e, "%s: node '%s' (%s): legacy attributes (broadcast from opset 7 on, spatial=0) are not "
+                    "supported", file, n->name, op);
             return -1;
         }
     }

@@ -27,6 +27,11 @@ extern const qb_opdef qb_ops_select[]; /* ArgMax, ArgMin, TopK (ops_select.c) */
 extern const qb_opdef qb_ops_softmax[]; /* LogSoftmax, Hardmax (ops_softmax.c) */
 extern const qb_opdef qb_ops_layout[]; /* Split, Tile, Expand, DepthToSpace, SpaceToDepth, Trilu (ops_layout.c) */
 extern const qb_opdef qb_ops_gen[];    /* ConstantOfShape, Size, Range, EyeLike (ops_gen.c) */
+extern const qb_opdef qb_ops_norm[];   /* Instance/Layer/Group/MeanVariance normalization, LRN (ops_norm.c) */
+extern const qb_opdef qb_ops_index[];  /* GatherElements, GatherND, NonZero, Compress, OneHot (ops_index.c) */
+extern const qb_opdef qb_ops_scatter[]; /* ScatterND, ScatterElements, Scatter (ops_scatter.c) */
+extern const qb_opdef qb_ops_loss[];   /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss (ops_loss.c) */
+extern const qb_opdef qb_ops_einsum[]; /* Einsum (ops_einsum.c) */
 
 /* ---- ops_bcast.c: numpy broadcasting of several inputs (Where, the
  * comparisons, the logical ops, Mod, PRelu, variadic Sum/Mean) ---- */

@@ -1,7 +1,7 @@
 /*
  * ops_shape.c - operators that move data without arithmetic: Reshape,
  * Flatten, Squeeze, Unsqueeze, Transpose, Concat, Gather, Slice, and the
- * shape arithmetic exporters emit (Shape, Cast, Constant). Element-type
+ * shape arithmetic exporters emit (Shape, Cast, CastLike, Constant). Element-type
  * generic, so they also fold int64 shape tensors at prepare time.
  */
 #include <stdlib.h>
@@ -558,6 +558,16 @@ static int cast_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+/* CastLike: Cast to the element type of input 1 */
+static int castlike_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e), *like = x ? qb_need_in(g, n, 1, e) : NULL;
+    if (!like)
+        return -1;
+    qb_set_out(g, n, 0, like->dtype, x->ndim, x->dims);
+    return 0;
+}
+
 static void cast_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
@@ -638,6 +648,7 @@ const qb_opdef qb_ops_shape[] = {
     {"Gather", gather_prepare, gather_run, NULL, QB_OPF_ANY_DTYPE, 0},
     {"Slice", slice_prepare, slice_run, NULL, QB_OPF_ANY_DTYPE, 0},
     {"Cast", cast_prepare, cast_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
+    {"CastLike", castlike_prepare, cast_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
     {"Constant", constant_prepare, constant_run, NULL, QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE, 0},
     {NULL, NULL, NULL, NULL, 0, 0},
 };

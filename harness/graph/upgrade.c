@@ -4,7 +4,8 @@
  * attributes that became inputs (Squeeze/Unsqueeze axes, Clip min/max,
  * Slice starts/ends/axes, Reshape shape) become constant inputs, removed
  * attributes are dropped (Dropout ratio/is_test, Gemm broadcast,
- * BatchNormalization spatial/is_test), and Softmax (LogSoftmax, Hardmax)
+ * BatchNormalization spatial/is_test, consumed_inputs), the opset-1-to-6
+ * `broadcast`/`axis` of element-wise ops becomes numpy broadcasting, and Softmax (LogSoftmax, Hardmax)
  * over the flattened tail becomes Flatten -> Softmax(axis -1) ->
  * Reshape(Shape(x)).
  */
@@ -77,10 +78,66 @@ static void ints_to_input(qb_graph *g, int ni, const char *name, int i)
     drop_attr(&g->nodes[ni], name);
 }
 
+/* Operators that had the opset-1-to-6 `broadcast` / `axis` attributes. */
+static int legacy_bcast_op(const char *op)
+{
+    static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Xor",
+                                      "Equal", "Greater", "Less", "PRelu", NULL};
+    for (int i = 0; ops[i]; i++)
+        if (!strcmp(op, ops[i]))
+            return 1;
+    return 0;
+}
+
+/* Opsets 1 to 6: with broadcast = 1, B's shape is a contiguous run of A's
+ * dims starting at `axis` (default: A's last dims, which is numpy's
+ * broadcasting). With an axis, B gets trailing 1-dims (a reshaped copy of
+ * a constant B, or an Unsqueeze node) so that numpy broadcasting gives the
+ * same result; that needs A's rank, known for graph inputs and
+ * initializers. */
+static int legacy_broadcast(qb_graph *g, int ni, qb_err *e)
+{
+    qb_node *n = &g->nodes[ni];
+    const qb_attr *ax = qb_node_attr(n, "axis");
+    if (qb_attr_int(n, "broadcast", 0) && ax && n->nin >= 2 && n->in[0] >= 0 && n->in[1] >= 0) {
+        const qb_tensor *a = g->tensors[n->in[0]], *b = g->tensors[n->in[1]];
+        int64_t axis = ax->i < 0 && a->has_shape ? ax->i + a->ndim : ax->i;
+        if (!a->has_shape || !b->has_shape || axis < 0 || axis + b->ndim > a->ndim) {
+            qb_errf(e, "%s: node '%s' (%s): the legacy broadcast with axis %lld needs inputs of known rank with B "
+                    "inside A (opset %d)", g->file, n->name, n->op, (long long)ax->i, g->opset);
+            return -1;
+        }
+        int extra = (int)(a->ndim - axis - b->ndim);
+        if (extra > 0) {
+            int64_t axes[QB_MAX_DIMS];
+            for (int k = 0; k < extra; k++)
+                axes[k] = b->ndim + k;
+            char nm[512];
+            snprintf(nm, sizeof nm, "%.400s_bcast", n->name);
+            int bt = n->in[1], at = new_const(g, n->name, "bcast_axes", QB_DT_INT64, 1, extra, axes);
+            int out = qb_graph_tensor(g, nm);
+            int ui = qb_graph_add_node(g, "Unsqueeze", NULL, 2, 1);
+            snprintf(nm, sizeof nm, "%.400s_unsqueeze", g->nodes[ni].name);
+            free(g->nodes[ui].name);
+            g->nodes[ui].name = strdup(nm);
+            g->nodes[ui].in[0] = bt;
+            g->nodes[ui].in[1] = at;
+            g->nodes[ui].out[0] = out;
+            g->nodes[ni].in[1] = out;
+        }
+    }
+    drop_attr(&g->nodes[ni], "broadcast");
+    drop_attr(&g->nodes[ni], "axis");
+    return 0;
+}
+
 static int upgrade_node(qb_graph *g, int ni, qb_err *e)
 {
     qb_node *n = &g->nodes[ni];
     const char *op = n->op;
+    drop_attr(n, "consumed_inputs"); /* opsets 1 to 5: an in-place hint, no effect on values */
+    if (g->opset < 7 && legacy_bcast_op(op) && qb_node_attr(n, "broadcast"))
+        return legacy_broadcast(g, ni, e);
     if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
         ints_to_input(g, ni, "axes", 1);
     } else if (!strcmp(op, "Reshape") && g->opset < 5) {
