@@ -374,7 +374,7 @@ fi
 
 # cachegrind children die with the sweep; their temporary directories go on SIGTERM, and stale ones
 # of dead processes (kill -9) are removed by the next run
-if command -v valgrind >/dev/null; then
+if [ -z "${QB_CLI_QUICK:-}" ] && command -v valgrind >/dev/null; then
     printf '%s\n' '[axes]' 'models = g' 'precisions = fp32' 'isas = scalar' '[measure]' 'warmup = 1' 'iterations = 3' \
         'min_time_ms = 0' 'counters = cachegrind' '[model g]' 'gemm = 4x8x16' >"$T/cg.ini"
     mkdir -p /tmp/qbench-cg-999999-stale && touch /tmp/qbench-cg-999999-stale/log
@@ -387,6 +387,31 @@ if command -v valgrind >/dev/null; then
     if ls -d /tmp/qbench-cg-$sp-* >/dev/null 2>&1; then echo "FAIL: SIGTERM left /tmp/qbench-cg-$sp-*"; fails=$((fails + 1)); fi
     if pgrep -f "cachegrind.*qbench-cg-$sp-" >/dev/null; then echo "FAIL: valgrind outlived the sweep"; fails=$((fails + 1)); fi
 fi
+
+# table: speed-ups within one machine of a merged file (not one host's int8 against another's fp32);
+# implausible values refused with the column named
+hdr=$(head -1 "$T/s1/results.csv")
+mkrow() { # mkrow HOST PRECISION METHOD MEDIAN_MS [COLUMN VALUE]: a results row, other fields empty
+    out=""; IFS=,
+    for c in $hdr; do
+        case $c in run_id) v="r-$1" ;; host) v=$1 ;; model) v=m ;; precision) v=$2 ;; method) v=$3 ;; isa) v=avx2 ;;
+            threads | batch) v=1 ;; status) v=ok ;; latency_ms_median) v=$4 ;; *) v="" ;; esac
+        [ "$c" = "${5:-}" ] && v=$6
+        out="$out${out:+,}$v"
+    done
+    unset IFS; printf '%s\n' "$out"
+}
+{ echo "$hdr"; mkrow hostB fp32 none 10; mkrow hostA int8-channel ptq-minmax 0.5; mkrow hostA fp32 none 1
+  mkrow hostB int8-channel ptq-minmax 5; } >"$T/two.csv"
+[ "$("$QB" table "$T/two.csv" --format csv 2>/dev/null | grep -c 'int8-channel.*2.00x')" -eq 2 ] || {
+    echo "FAIL: table compares across hosts"; fails=$((fails + 1)); }
+"$QB" table "$T/two.csv" | grep -q '| hostA: m |' || { echo "FAIL: table of two hosts does not name them"; fails=$((fails + 1)); }
+for bad in "latency_ms_median -1" "threads 1e20" "top1_accuracy 150" "top1_agreement -3" "accuracy_drop_pt 101"; do
+    set -- $bad
+    { echo "$hdr"; mkrow h fp32 none 1 "$1" "$2"; } >"$T/implausible.csv"
+    expect_msg 2 "implausible.csv:2: column $1" "table: implausible $1 = $2" -- table "$T/implausible.csv"
+    expect_msg 2 "implausible.csv:2: column $1" "merge: implausible $1 = $2" -- merge "$T/implausible.csv" -o "$T/imp-out.csv"
+done
 
 echo "cli: $runs cases, $fails failed"
 [ "$fails" -eq 0 ]

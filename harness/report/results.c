@@ -133,6 +133,36 @@ int qb_row_parse(const char *const *fields, qb_result_row *r, char *err, size_t 
             return -1;
         }
     }
+    /* values no measurement can give (a hand-edited or corrupt file) */
+    static const struct {
+        size_t off;       /* field */
+        const char *name; /* column */
+        double lo, hi;    /* plausible range */
+    } range[] = {
+        {offsetof(qb_result_row, threads), "threads", 1, 65536},
+        {offsetof(qb_result_row, batch), "batch", 1, 1e7},
+        {offsetof(qb_result_row, latency_ms_min), "latency_ms_min", 0, 1e9},
+        {offsetof(qb_result_row, latency_ms_median), "latency_ms_median", 0, 1e9},
+        {offsetof(qb_result_row, latency_ms_mean), "latency_ms_mean", 0, 1e9},
+        {offsetof(qb_result_row, latency_ms_p95), "latency_ms_p95", 0, 1e9},
+        {offsetof(qb_result_row, latency_ms_p99), "latency_ms_p99", 0, 1e9},
+        {offsetof(qb_result_row, latency_ms_stddev), "latency_ms_stddev", 0, 1e9},
+        {offsetof(qb_result_row, throughput_ips), "throughput_ips", 0, 1e12},
+        {offsetof(qb_result_row, energy_mj_model), "energy_mj_model", 0, 1e12},
+        {offsetof(qb_result_row, energy_mj_measured), "energy_mj_measured", 0, 1e12},
+        {offsetof(qb_result_row, top1_accuracy), "top1_accuracy", 0, 100},
+        {offsetof(qb_result_row, fp32_top1_accuracy), "fp32_top1_accuracy", 0, 100},
+        {offsetof(qb_result_row, accuracy_drop_pt), "accuracy_drop_pt", -100, 100},
+        {offsetof(qb_result_row, top1_agreement), "top1_agreement", 0, 100},
+    };
+    for (size_t k = 0; k < sizeof range / sizeof range[0]; k++) {
+        double x = *(const double *)((const char *)r + range[k].off);
+        if (!isnan(x) && (x < range[k].lo || x > range[k].hi)) {
+            snprintf(err, errlen, "column %s: %g is outside the plausible range [%g, %g]", range[k].name, x,
+                     range[k].lo, range[k].hi);
+            return -1;
+        }
+    }
     if (!r->model[0] || isnan(r->threads) || isnan(r->batch) || r->threads < 1 || r->batch < 1) {
         snprintf(err, errlen, "column %s: required (model, threads >= 1 and batch >= 1 identify the cell)",
                  !r->model[0] ? "model" : isnan(r->threads) || r->threads < 1 ? "threads" : "batch");

@@ -1,7 +1,7 @@
 /*
  * table.c - the summary table of a results CSV: one line per (model,
  * precision, method, isa, threads, batch) cell with status, median
- * latency, speed-up against the same model's fp32 cell on the same ISA,
+ * latency, speed-up against the same model's fp32 cell on the same host and ISA,
  * threads and batch, top-1, accuracy drop and agreement; as Markdown,
  * CSV, LaTeX or HTML. Statistics are the sweep's (this only formats).
  */
@@ -37,16 +37,44 @@ static int add_row(void *ctx, const char *const *fields, int line)
     return 0;
 }
 
-/* The fp32 median of the same model, ISA, threads and batch, or NAN. */
-static double fp32_median(const collect *c, const qb_result_row *r)
+/* Order of rows by the cell a speed-up compares within: the same machine
+ * (host), model, ISA, threads and batch. */
+static int cmp_base(const void *pa, const void *pb)
 {
-    for (int i = 0; i < c->n; i++) {
-        const qb_result_row *b = &c->rows[i];
-        if (!strcmp(b->precision, "fp32") && !strcmp(b->model, r->model) && !strcmp(b->isa, r->isa) &&
-            b->threads == r->threads && b->batch == r->batch)
-            return b->latency_ms_median;
+    const qb_result_row *a = *(const qb_result_row *const *)pa, *b = *(const qb_result_row *const *)pb;
+    int d = strcmp(a->host, b->host);
+    if (!d)
+        d = strcmp(a->model, b->model);
+    if (!d)
+        d = strcmp(a->isa, b->isa);
+    if (!d)
+        d = (a->threads > b->threads) - (a->threads < b->threads);
+    if (!d)
+        d = (a->batch > b->batch) - (a->batch < b->batch);
+    return d;
+}
+
+/* cmp_base, then file order (rows are one array: compare addresses). */
+static int cmp_base_then_order(const void *pa, const void *pb)
+{
+    int d = cmp_base(pa, pb);
+    const qb_result_row *a = *(const qb_result_row *const *)pa, *b = *(const qb_result_row *const *)pb;
+    return d ? d : (a > b) - (a < b);
+}
+
+/* The fp32 median of the same host, model, ISA, threads and batch, or NAN
+ * (fp32: the fp32 rows sorted by cmp_base; the first of equals wins). */
+static double fp32_median(qb_result_row *const *fp32, int n, const qb_result_row *r)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) { /* lower bound */
+        int mid = (lo + hi) / 2;
+        if (cmp_base(&fp32[mid], &r) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return NAN;
+    return lo < n && !cmp_base(&fp32[lo], &r) ? fp32[lo]->latency_ms_median : NAN;
 }
 
 static const char *const heads[] = {"model", "precision", "method", "isa", "threads", "batch", "status",
@@ -110,6 +138,21 @@ int qb_table_print(FILE *f, const char *path, qb_table_format fmt, char *err, si
         free(c.rows);
         return -1;
     }
+    qb_result_row **fp32 = malloc((size_t)(c.n ? c.n : 1) * sizeof *fp32);
+    if (!fp32) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        free(c.rows);
+        return -1;
+    }
+    int nfp32 = 0;
+    for (int i = 0; i < c.n; i++)
+        if (!strcmp(c.rows[i].precision, "fp32"))
+            fp32[nfp32++] = &c.rows[i];
+    /* stable for equal keys: merge sort is not in libc, so break ties by file order */
+    qsort(fp32, (size_t)nfp32, sizeof *fp32, cmp_base_then_order);
+    int hosts = c.n > 0;
+    for (int i = 1; i < c.n && hosts < 2; i++)
+        hosts += strcmp(c.rows[i].host, c.rows[0].host) != 0;
     if (fmt == QB_TABLE_LATEX)
         fprintf(f, "\\begin{tabular}{lllllrrlrrrr}\n\\hline\n");
     if (fmt == QB_TABLE_HTML)
@@ -121,13 +164,15 @@ int qb_table_print(FILE *f, const char *path, qb_table_format fmt, char *err, si
         fprintf(f, "\\hline\n");
     for (int i = 0; i < c.n; i++) {
         const qb_result_row *r = &c.rows[i];
-        char b[NH][64];
-        const char *cells[NH] = {r->model, r->precision, r->method, r->isa, b[4], b[5], r->status,
+        char b[NH][64], who[512];
+        /* a file of several machines names the host in every row */
+        snprintf(who, sizeof who, "%s%s%s", hosts > 1 ? r->host : "", hosts > 1 ? ": " : "", r->model);
+        const char *cells[NH] = {who, r->precision, r->method, r->isa, b[4], b[5], r->status,
                                  b[7], b[8], b[9], b[10], b[11]};
         num(b[4], 64, r->threads, "%.0f");
         num(b[5], 64, r->batch, "%.0f");
         num(b[7], 64, r->latency_ms_median, "%.4g");
-        double base = fp32_median(&c, r);
+        double base = fp32_median(fp32, nfp32, r);
         num(b[8], 64, base / r->latency_ms_median, "%.2fx");
         num(b[9], 64, r->top1_accuracy, "%.2f");
         num(b[10], 64, r->accuracy_drop_pt, "%.2f");
@@ -138,6 +183,7 @@ int qb_table_print(FILE *f, const char *path, qb_table_format fmt, char *err, si
         fprintf(f, "\\hline\n\\end{tabular}\n");
     if (fmt == QB_TABLE_HTML)
         fprintf(f, "</table>\n");
+    free(fp32);
     free(c.rows);
     return 0;
 }
