@@ -4,7 +4,8 @@
  * confidence interval, Tukey counts, the binomial tail, McNemar's exact
  * test and the paired bootstrap (fixed seed); the measurement loop on an
  * injected fake clock (outliers, bimodal noise, calls per sample,
- * warm-up). No real timing: nothing here is a benchmark.
+ * warm-up); the peak resident set and its reset. No real timing: nothing
+ * here is a benchmark.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -16,7 +17,10 @@
 
 #include <cmocka.h>
 
+#include <sys/mman.h>
+
 #include "harness/measure/loop.h"
+#include "harness/measure/memory.h"
 #include "harness/measure/paired.h"
 #include "harness/measure/robust.h"
 
@@ -310,6 +314,28 @@ static void clock_calibration(void **state)
     assert_true(r.clock_overhead_s > 0 && r.clock_overhead_s < 1e-3);
 }
 
+/* The peak resident set follows a 64 MiB touch, and the reset brings it
+ * back down once the memory is gone. */
+static void memory_peak_reset(void **state)
+{
+    (void)state;
+    char err[200];
+    long base = qb_mem_peak_kb();
+    assert_true(base > 0);
+    size_t n = 64u << 20;
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    memset(p, 1, n);
+    long big = qb_mem_peak_kb();
+    assert_true(big >= base + 60 * 1024);
+    assert_true(qb_mem_rss_kb() >= 60 * 1024);
+    munmap(p, n);
+    assert_true(qb_mem_peak_kb() >= big - 1024); /* a high-water mark stays (RSS counters are approximate) ... */
+    assert_int_equal(qb_mem_reset_peak(err, sizeof err), 0);
+    long after = qb_mem_peak_kb(); /* ... until reset */
+    assert_true(after < big - 60 * 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +348,7 @@ int main(void)
         cmocka_unit_test(loop_bimodal_is_noisy),
         cmocka_unit_test(loop_calls_per_sample_and_warmup),
         cmocka_unit_test(clock_calibration),
+        cmocka_unit_test(memory_peak_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
