@@ -16,6 +16,8 @@
 #define QB_DEFAULT_BINS 2048
 #define QB_DEFAULT_PERCENTILE 99.99
 #define QB_KL_EPS 1e-4
+#define QB_KL_ATOM_SHARE 0.01 /* a kl atom holds at least this share of all values ... */
+#define QB_KL_ATOM_RATIO 16.0 /* ... and more than this many times its neighbours' mean */
 #define QB_MSE_ROUNDS 3 /* coordinate-descent rounds of the asymmetric mse search */
 
 struct qb_observer {
@@ -305,26 +307,48 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
         free(h);
         return -1;
     }
-    /* As NVIDIA's entropy calibrator (pytorch-quantization) does, bin 0
-     * counts as bin 1: after a ReLU most values are exactly 0, and that
-     * spike, merged with its neighbours into one level, would otherwise
-     * push the threshold far down (clipping most of the range). */
+    /* Atoms. KL's Q spreads each level's count evenly over the level's
+     * bins, which models a smooth density; a point mass (many identical
+     * values) is quantized to one code, yet the comparison charges it
+     * p log k for being "spread" over the k bins of its level, so every
+     * wider threshold looks worse and the search clips hard to keep k
+     * small. Inside the candidate range an atom's bin is therefore replaced
+     * by its neighbourhood (h, used for P and Q); beyond the range it
+     * counts in full among the clipped outliers (hist). Bin 0 is NVIDIA's
+     * rule (pytorch-quantization's entropy calibrator: bins[0] = bins[1]),
+     * for ReLU's zeros; other bins are atoms when they hold at least
+     * QB_KL_ATOM_SHARE of all values and more than QB_KL_ATOM_RATIO times
+     * the mean of the (non-empty) two bins on each side, e.g. the
+     * background pixel of normalised images. */
+    double total = 0;
+    for (int b = 0; b < nb; b++)
+        total += (double)o->hist[b];
     for (int b = 0; b < nb; b++)
         h[b] = (double)o->hist[b];
     if (nb > 1)
         h[0] = h[1];
-    /* suffix sums: outliers beyond bin i */
-    double total_after = 0;
-    for (int b = 0; b < nb; b++)
-        total_after += h[b];
-    double best = INFINITY;
-    int best_i = -1;
+    for (int b = 1; b < nb; b++) {
+        double c = (double)o->hist[b], around = 0;
+        int k = 0;
+        for (int d = -2; d <= 2; d++)
+            if (d && b + d >= 1 && b + d < nb) {
+                around += (double)o->hist[b + d];
+                k++;
+            }
+        around /= k;
+        if (c >= QB_KL_ATOM_SHARE * total && around > 0 && c > QB_KL_ATOM_RATIO * around)
+            h[b] = around;
+    }
+    /* suffix sums of the real counts: the outliers beyond bin i */
+    double total_after = total;
     double before = 0; /* sum of hist[0..i) */
     for (int b = 0; b < levels && b < nb; b++)
-        before += h[b];
+        before += (double)o->hist[b];
+    double best = INFINITY;
+    int best_i = -1;
     for (int i = levels; i <= nb; i++) {
         if (i > levels)
-            before += h[i - 1];
+            before += (double)o->hist[i - 1];
         double outliers = total_after - before;
         for (int j = 0; j < i; j++)
             p[j] = h[j];
