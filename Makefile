@@ -164,7 +164,8 @@ $(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
-QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,qmath/qparams.o qmath/observer.o qmath/weights.o qmath/method.o eval/metrics.o)
+QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,qmath/qparams.o qmath/observer.o qmath/weights.o qmath/method.o eval/metrics.o \
+	measure/paired.o measure/robust.o)
 $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 

@@ -929,6 +929,43 @@ static void test_metrics_kl_accuracy(void **state)
     assert_near(m.sqnr_db, 10 * log10(66.0 / 4.0), 1e-9);
     assert_true(m.kl_div > 0);
     assert_int_equal(qb_argmax(ref + 9, 3), 0);
+    /* one discordant pair: sample 1 (ref right, q wrong); sample 3 is
+     * wrong for both: b = 1, c = 0 -> McNemar p = P(B(1, 1/2) >= 1) = 1/2 */
+    assert_near(m.mcnemar_p, 0.5, 1e-12);
+    assert_true(m.drop_ci_low <= 25.0 && m.drop_ci_high >= 25.0 && m.drop_ci_high <= 100.0);
+    assert_true(m.top1_ci_low <= 50.0 && m.top1_ci_high >= 50.0);
+    assert_true(m.agree_ci_low <= 50.0 && m.agree_ci_high >= 50.0);
+    assert_true(m.kl_max >= m.kl_p99 && m.kl_max >= m.kl_div);
+    assert_null(a.rec); /* finish released the records */
+
+    /* crafted vectors, 1000 samples of 2 classes, labels 0: ref always
+     * right; q wrong on 30 samples (b = 30, c = 0): p = 2^-30; the drop's
+     * interval holds 3.0 and is about 2 x 1.96 x sqrt(0.03 x 0.97 / 1000)
+     * = 2.1 pt wide; KL: 0 on 970 samples, ln(2)/2 - ... on the 30 */
+    {
+        enum { N = 1000 };
+        static float rr[N * 2], qv[N * 2];
+        static int32_t ll[N];
+        for (int i = 0; i < N; i++) {
+            rr[2 * i] = 1, rr[2 * i + 1] = 0;
+            qv[2 * i] = i % 33 == 0 && i < 33 * 30 ? 0 : 1;
+            qv[2 * i + 1] = i % 33 == 0 && i < 33 * 30 ? 1 : 0;
+            ll[i] = 0;
+        }
+        qb_metrics_init(&a);
+        qb_metrics_add(&a, rr, qv, ll, N, 2);
+        qb_metrics_finish(&a, &m);
+        assert_near(m.drop_pt, 3.0, 1e-12);
+        assert_near(m.mcnemar_p, ldexp(1.0, -30), 1e-22);
+        assert_true(m.drop_ci_low < 3.0 && m.drop_ci_high > 3.0);
+        assert_true(m.drop_ci_high - m.drop_ci_low > 1.6 && m.drop_ci_high - m.drop_ci_low < 2.6);
+        assert_true(m.drop_ci_low > 0); /* significantly worse, as McNemar says */
+        /* KL of (e/(1+e), 1/(1+e)) against the swapped pair: (p - q) ln(p/q) with p = e/(1+e) */
+        double p = exp(1.0) / (1 + exp(1.0)), klw = (2 * p - 1) * log(p / (1 - p));
+        assert_near(m.kl_max, klw, 1e-9);
+        assert_near(m.kl_p99, klw, 1e-9);   /* 3% of the samples lie above the 99th percentile's rank */
+        assert_near(m.kl_div, 0.03 * klw, 1e-9);
+    }
 
     /* nothing added: NaN everywhere */
     qb_metrics_init(&a);

@@ -76,6 +76,7 @@ int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const
         rc = qb_runner_each(&r, s, add_batch, &c, e);
     if (!rc)
         qb_metrics_finish(&c.acc, m);
+    qb_metrics_free(&c.acc);
     free(c.labels);
     qb_runner_close(&r);
     return rc;

@@ -8,15 +8,55 @@
  *   KL      sum_i p_i (log p_i - log q_i) with p = softmax(ref),
  *           q = softmax(q), log-softmax computed in double with the max
  *           subtracted; terms with p_i = 0 add nothing; a sample's value
- *           below 0 (rounding) counts as 0
+ *           below 0 (rounding) counts as 0; mean, p99 (linear
+ *           interpolation) and maximum over samples
+ *   intervals  95% percentile bootstrap over the samples, resampled in
+ *           pairs (QB_BOOTSTRAP_RESAMPLES, fixed seed); McNemar's exact
+ *           one-sided test on the discordant pairs (harness/measure/paired.c)
  */
 #include <math.h>
+#include <stdlib.h>
 
 #include "harness/eval/metrics.h"
+#include "harness/measure/paired.h"
+#include "harness/measure/robust.h"
 
 void qb_metrics_init(qb_metrics_acc *a)
 {
     *a = (qb_metrics_acc){0};
+}
+
+void qb_metrics_free(qb_metrics_acc *a)
+{
+    free(a->rec);
+    free(a->kl);
+    a->rec = NULL;
+    a->kl = NULL;
+    a->cap = 0;
+}
+
+/* Store one sample's record (or mark the records lost). */
+static void record(qb_metrics_acc *a, unsigned char bits, double kl)
+{
+    if (a->lost)
+        return;
+    long i = a->samples - 1;
+    if (i >= a->cap) {
+        long nc = a->cap ? 2 * a->cap : 1024;
+        unsigned char *r = realloc(a->rec, (size_t)nc);
+        if (r)
+            a->rec = r;
+        double *k = r ? realloc(a->kl, (size_t)nc * sizeof *k) : NULL;
+        if (k)
+            a->kl = k;
+        if (!r || !k) {
+            a->lost = 1;
+            return;
+        }
+        a->cap = nc;
+    }
+    a->rec[i] = bits;
+    a->kl[i] = kl;
 }
 
 int qb_argmax(const float *x, int n)
@@ -88,9 +128,59 @@ void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const i
         else
             cs = dot / (sqrt(nr) * sqrt(nq));
         a->cos_sum += cs;
-        if (classes > 0)
-            a->kl_sum += kl_softmax(r, x, classes);
+        double kl = classes > 0 ? kl_softmax(r, x, classes) : 0;
+        a->kl_sum += kl;
+        unsigned char bits = (unsigned char)((ar == aq) << 2);
+        if (labels)
+            bits |= (unsigned char)((ar == labels[b]) | (aq == labels[b]) << 1 | 1 << 3);
+        record(a, bits, kl);
     }
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* The intervals, KL p99 and max from the per-sample records. */
+static void finish_records(const qb_metrics_acc *a, qb_metrics *m)
+{
+    m->kl_p99 = m->kl_max = NAN;
+    m->top1_ci_low = m->top1_ci_high = m->drop_ci_low = m->drop_ci_high = NAN;
+    m->agree_ci_low = m->agree_ci_high = m->mcnemar_p = NAN;
+    size_t n = (size_t)a->samples;
+    if (a->lost || n == 0)
+        return;
+    unsigned char *ref_ok = malloc(n), *q_ok = malloc(n), *agree = malloc(n);
+    double *kl = malloc(n * sizeof *kl);
+    if (ref_ok && q_ok && agree && kl) {
+        /* labels come for every sample or for none (qb_metrics_add's batches) */
+        int labelled = a->labeled == a->samples;
+        for (size_t i = 0; i < n; i++) {
+            ref_ok[i] = a->rec[i] & 1;
+            q_ok[i] = (a->rec[i] >> 1) & 1;
+            agree[i] = (a->rec[i] >> 2) & 1;
+            kl[i] = a->kl[i];
+        }
+        qb_paired_ci ci;
+        if (qb_paired_stats(labelled ? ref_ok : NULL, labelled ? q_ok : NULL, agree, n, 0, QB_BOOTSTRAP_SEED, &ci) == 0) {
+            m->top1_ci_low = ci.top1_low;
+            m->top1_ci_high = ci.top1_high;
+            m->drop_ci_low = ci.drop_low;
+            m->drop_ci_high = ci.drop_high;
+            m->agree_ci_low = ci.agree_low;
+            m->agree_ci_high = ci.agree_high;
+            m->mcnemar_p = ci.mcnemar_p;
+        }
+        qsort(kl, n, sizeof *kl, cmp_double);
+        m->kl_p99 = qb_percentile_sorted(kl, n, 0.99);
+        m->kl_max = kl[n - 1];
+    }
+    free(ref_ok);
+    free(q_ok);
+    free(agree);
+    free(kl);
 }
 
 static double sqnr_of(double sig2, double err2)
@@ -102,8 +192,10 @@ static double sqnr_of(double sig2, double err2)
     return 10.0 * log10(sig2 / err2);
 }
 
-void qb_metrics_finish(const qb_metrics_acc *a, qb_metrics *m)
+void qb_metrics_finish(qb_metrics_acc *a, qb_metrics *m)
 {
+    finish_records(a, m);
+    qb_metrics_free(a);
     m->samples = a->samples;
     if (a->labeled > 0) {
         m->top1 = 100.0 * (double)a->correct / (double)a->labeled;

@@ -2,9 +2,11 @@
  * metrics.h - accuracy of a quantized model against its FP32 reference on
  * the same evaluation inputs: top-1 accuracy and its drop, top-1 agreement,
  * SQNR of the logits, mean cosine similarity, maximum absolute error and
- * mean KL(softmax(ref) || softmax(q)). Accumulated batch by batch in
- * double; argmax ties go to the first maximum; softmax computed stably
- * (max subtracted) in double.
+ * mean KL(softmax(ref) || softmax(q)) with its p99 and maximum over
+ * samples; 95% paired-bootstrap intervals of top-1, drop and agreement
+ * and McNemar's exact p-value (harness/measure/paired.h) from per-sample
+ * records. Accumulated batch by batch in double; argmax ties go to the
+ * first maximum; softmax computed stably (max subtracted) in double.
  */
 #ifndef QB_METRICS_H
 #define QB_METRICS_H
@@ -23,9 +25,15 @@ typedef struct qb_metrics_acc {
     double cos_sum;     /* sum over samples of the cosine similarity */
     double max_abs;     /* max |ref - q| (NaN once any difference is NaN) */
     double kl_sum;      /* sum over samples of KL(softmax(ref) || softmax(q)) in nats */
+    unsigned char *rec; /* per sample: bit 0 ref right, bit 1 q right, bit 2 agree, bit 3 labelled */
+    double *kl;         /* per sample: its KL */
+    long cap;           /* records allocated */
+    int lost;           /* a record could not be stored (out of memory): no intervals */
 } qb_metrics_acc;
 
 void qb_metrics_init(qb_metrics_acc *a);
+/* Release the per-sample records (qb_metrics_finish does; safe twice). */
+void qb_metrics_free(qb_metrics_acc *a);
 /* ref and q: batch x classes logits; labels may be NULL (no accuracy then). */
 void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const int32_t *labels, int batch, int classes);
 
@@ -38,10 +46,17 @@ typedef struct qb_metrics {
     double cosine;         /* mean over samples of the cosine similarity of the logit vectors */
     double max_abs_err;    /* max |ref - q| */
     double kl_div;         /* mean over samples of KL(softmax(ref) || softmax(q)) in nats */
+    double kl_p99;         /* 99th percentile over samples of that KL */
+    double kl_max;         /* largest KL of one sample */
+    double top1_ci_low, top1_ci_high;   /* 95% paired-bootstrap interval of top1 (NAN without labels) */
+    double drop_ci_low, drop_ci_high;   /* ... of drop_pt */
+    double agree_ci_low, agree_ci_high; /* ... of agreement */
+    double mcnemar_p;      /* one-sided exact McNemar p-value of "q is less accurate than ref" (NAN without labels) */
 } qb_metrics;
 
-/* Every mean is NAN when no samples were added. */
-void qb_metrics_finish(const qb_metrics_acc *a, qb_metrics *m);
+/* Every mean is NAN when no samples were added; intervals are NAN when
+ * the records were lost. Releases the per-sample records. */
+void qb_metrics_finish(qb_metrics_acc *a, qb_metrics *m);
 /* same definition for one tensor (per-layer) */
 double qb_sqnr_db(const float *ref, const float *x, size_t n);
 /* Index of the first maximum of x[0..n) (NaN never wins; 0 when n <= 0). */
