@@ -71,10 +71,14 @@ int qb_mixed_search(const char *model_path, const qb_calibration *c, const qb_sa
             goto out;
         out->evaluations++;
         out->drop = m.drop_pt;
+        /* the budget rule: the upper end of the drop's 95% paired-bootstrap
+         * interval must be within the budget (the point drop when no
+         * interval could be computed) */
+        out->drop_ci_high = isnan(m.drop_ci_high) ? m.drop_pt : m.drop_ci_high;
         if (verbose)
-            fprintf(stderr, "mixed: plan with %lld weight bytes: drop %+.2f pt\n",
-                    (long long)qb_plan_weight_bytes(c, plan, o), m.drop_pt);
-        if (m.drop_pt <= budget) {
+            fprintf(stderr, "mixed: plan with %lld weight bytes: drop %+.2f pt (95%% interval %+.2f .. %+.2f)\n",
+                    (long long)qb_plan_weight_bytes(c, plan, o), m.drop_pt, m.drop_ci_low, m.drop_ci_high);
+        if (out->drop_ci_high <= budget) {
             out->met = 1;
             break;
         }

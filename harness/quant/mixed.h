@@ -3,7 +3,9 @@
  * time to int4 (the others fp32) and measure the accuracy drop and logit
  * SQNR on validation samples; then start from all-int4 and greedily raise
  * the most sensitive layers (int4 -> int8-channel -> fp16) until the
- * drop against FP32 is within the budget.
+ * drop against FP32 is within the budget: the upper end of its 95%
+ * paired-bootstrap interval on the validation samples must not exceed
+ * the budget (harness/eval/metrics.h).
  */
 #ifndef QB_MIXED_H
 #define QB_MIXED_H
@@ -15,6 +17,7 @@ typedef struct qb_mixed {
     double *sens_drop;   /* per layer: accuracy drop (points) with only it at int4 */
     double *sens_sqnr;   /* per layer: logit SQNR (dB) with only it at int4 */
     double drop;         /* drop of the final plan on the validation samples */
+    double drop_ci_high; /* upper end of its 95% interval (what the budget is checked against) */
     int evaluations;     /* plans evaluated (sensitivity included) */
     int64_t bytes;       /* weight bytes of the final plan */
     int met;             /* the budget was met */
