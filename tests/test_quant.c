@@ -714,6 +714,24 @@ static void test_calibrators_known_optima(void **state)
     assert_int_equal(calib_range(QB_CALIB_KL, x, n, 0, &lo, &hi, NULL, 0), 0);
     assert_true(lo == bg);
     assert_true(hi >= 0.98f * top);
+    /* the zoo cnn's first convolution: ReLU outputs (half zeros, a
+     * half-normal bulk) plus one constant per channel on the image
+     * background: 12 atoms of 1% each, a few times the bulk's density
+     * around them. The threshold must be what the bulk alone gives, not
+     * the hard clip the atoms caused (3.3 of 8.5 on the cnn; here 1.4
+     * against 4.3) */
+    float t_bulk;
+    rng_state = 99;
+    for (size_t i = 0; i < n; i++) {
+        double g = gauss();
+        x[i] = g > 0 ? (float)g : 0.0f;
+    }
+    assert_int_equal(calib_range(QB_CALIB_KL, x, n, 0, &lo, &t_bulk, NULL, 0), 0);
+    for (size_t i = 0; i < n; i++)
+        if (i % 100 < 12)
+            x[i] = 0.15f * (float)(i % 100 + 1);
+    assert_int_equal(calib_range(QB_CALIB_KL, x, n, 0, &lo, &hi, NULL, 0), 0);
+    assert_true(hi >= 0.9f * t_bulk && hi <= 1.1f * t_bulk);
     /* an atom beyond the threshold still counts as clipped: a few values
      * far out (2% on one atom at 10x the bulk's extent) are kept in range */
     for (size_t i = 0; i < n; i++)

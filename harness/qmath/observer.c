@@ -16,8 +16,9 @@
 #define QB_DEFAULT_BINS 2048
 #define QB_DEFAULT_PERCENTILE 99.99
 #define QB_KL_EPS 1e-4
-#define QB_KL_ATOM_SHARE 0.01 /* a kl atom holds at least this share of all values ... */
-#define QB_KL_ATOM_RATIO 16.0 /* ... and more than this many times its neighbours' mean */
+#define QB_KL_ATOM_SHARE 0.001 /* a kl atom holds at least this share of all values, */
+#define QB_KL_ATOM_COUNT 64    /* at least this many values (noise of a count: +-1/8) */
+#define QB_KL_ATOM_RATIO 2.0   /* and more than this many times its neighbours' mean */
 #define QB_MSE_ROUNDS 3 /* coordinate-descent rounds of the asymmetric mse search */
 
 struct qb_observer {
@@ -310,16 +311,21 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
     /* Atoms. KL's Q spreads each level's count evenly over the level's
      * bins, which models a smooth density; a point mass (many identical
      * values) is quantized to one code, yet the comparison charges it
-     * p log k for being "spread" over the k bins of its level, so every
-     * wider threshold looks worse and the search clips hard to keep k
-     * small. Inside the candidate range an atom's bin is therefore replaced
-     * by its neighbourhood (h, used for P and Q); beyond the range it
-     * counts in full among the clipped outliers (hist). Bin 0 is NVIDIA's
-     * rule (pytorch-quantization's entropy calibrator: bins[0] = bins[1]),
-     * for ReLU's zeros; other bins are atoms when they hold at least
-     * QB_KL_ATOM_SHARE of all values and more than QB_KL_ATOM_RATIO times
-     * the mean of the (non-empty) two bins on each side, e.g. the
-     * background pixel of normalised images. */
+     * about p log k for being "spread" over the k bins of its level, so
+     * every wider threshold looks worse and the search clips hard to keep
+     * k small. Images with a uniform background make such atoms: the input
+     * pixel, and after the first convolution one constant per channel on
+     * the background (1% of the values each on the zoo cnn). Inside the
+     * candidate range an atom's bin is therefore replaced by its
+     * neighbourhood (h, used for P and Q); beyond the range it counts in
+     * full among the clipped outliers (hist). Bin 0 is NVIDIA's rule
+     * (pytorch-quantization's entropy calibrator: bins[0] = bins[1]), for
+     * ReLU's zeros; another bin is an atom when it holds at least
+     * QB_KL_ATOM_SHARE of all values and QB_KL_ATOM_COUNT values, and more
+     * than QB_KL_ATOM_RATIO times the mean of the non-empty neighbourhood
+     * of two bins on each side (a smooth histogram with that many counts
+     * per bin never does; data that is all atoms, e.g. on a grid, has
+     * empty neighbourhoods and is left as it is). */
     double total = 0;
     for (int b = 0; b < nb; b++)
         total += (double)o->hist[b];
@@ -336,7 +342,7 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
                 k++;
             }
         around /= k;
-        if (c >= QB_KL_ATOM_SHARE * total && around > 0 && c > QB_KL_ATOM_RATIO * around)
+        if (c >= QB_KL_ATOM_SHARE * total && c >= QB_KL_ATOM_COUNT && around > 0 && c > QB_KL_ATOM_RATIO * around)
             h[b] = around;
     }
     /* suffix sums of the real counts: the outliers beyond bin i */
