@@ -397,7 +397,12 @@ static void results_columns(void **state)
                          "energy_source,energy_mj_model,energy_mj_measured,"
                          "macs,weight_bytes,model_bytes,peak_rss_kb,"
                          "eval_samples,top1_accuracy,fp32_top1_accuracy,accuracy_drop_pt,top1_agreement,sqnr_db,"
-                         "cosine,max_abs_err,kl_div";
+                         "cosine,max_abs_err,kl_div,"
+                         /* schema 2 */
+                         "latency_ms_p5,latency_ms_iqr,latency_ms_mad,latency_robust_cv,latency_ms_ci_low,"
+                         "latency_ms_ci_high,latency_outliers,calls_per_sample,arena_bytes,top1_ci_low,top1_ci_high,"
+                         "accuracy_drop_ci_low,accuracy_drop_ci_high,agreement_ci_low,agreement_ci_high,mcnemar_p,"
+                         "kl_div_p99,kl_div_max";
     char joined[2048] = "";
     for (int i = 0; i < QB_NCOLS; i++) {
         strcat(joined, qb_result_columns[i]);
@@ -413,9 +418,12 @@ static void results_columns(void **state)
         qb_row_field(&r, i, buf, sizeof buf);
         assert_string_equal(buf, ""); /* nothing measured: every field empty */
     }
-    r.kl_div = 0.25;
+    r.kl_div_max = 0.25;
     qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
     assert_string_equal(buf, "0.25");
+    r.kl_div = 0.125;
+    qb_row_field(&r, qb_schema_ncols[0] - 1, buf, sizeof buf);
+    assert_string_equal(buf, "0.125");
     r.threads = 4;
     qb_row_field(&r, 13, buf, sizeof buf);
     assert_string_equal(buf, "4");
@@ -500,9 +508,10 @@ static void results_bad(void **state)
         strcat(header, qb_result_columns[i]);
         strcat(header, i + 1 < QB_NCOLS ? "," : "\n");
     }
-    /* a good row to mutate: 48 fields */
+    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2 */
     const char *good = "r,t,h,c,f,gcc,sha,s,mlp,fashion-mnist,fp32,none,avx2,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,"
-                       "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001\n";
+                       "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001,"
+                       "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01\n";
     char text[8192];
     snprintf(text, sizeof text, "%s%s", header, good);
     char p[256], err[600];
@@ -513,7 +522,7 @@ static void results_bad(void **state)
     assert_int_equal(got.n, 1);
 
     snprintf(text, sizeof text, "%s%s%s", header, good, "r,t,h\n");
-    expect_read_error("short.csv", text, "3: 3 fields, want 48");
+    expect_read_error("short.csv", text, "3: 3 fields, want 66");
     snprintf(text, sizeof text, "%s%s", header, good);
     char *q = strstr(text + strlen(header), ",fp32,");
     memcpy(q, ",fp33,", 6);
@@ -581,6 +590,58 @@ static void results_header_mismatch(void **state)
     assert_string_equal(buf, "a,b,c\n1,2");
 }
 
+/* A results file of schema 1 (48 columns) still reads (the newer columns
+ * empty), is upgraded in place when opened for appending (--resume),
+ * keeps its rows, and takes rows of the current schema after that. */
+static void results_schema1(void **state)
+{
+    (void)state;
+    char text[8192] = "", p[256], err[600];
+    for (int i = 0; i < qb_schema_ncols[0]; i++) {
+        strcat(text, qb_result_columns[i]);
+        strcat(text, i + 1 < qb_schema_ncols[0] ? "," : "\n");
+    }
+    strcat(text, "r,t,h,c,f,gcc,sha,s,mlp,fashion-mnist,fp32,none,avx2,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,"
+                 "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001\n");
+    path_in_tmp(p, sizeof p, "schema1.csv");
+    write_file(p, text);
+    collected got = {0};
+    assert_int_equal(qb_results_read(p, collect, &got, err, sizeof err), 0);
+    assert_int_equal(got.n, 1);
+    assert_true(got.rows[0].kl_div == 0.001);
+    assert_true(isnan(got.rows[0].latency_ms_ci_low) && isnan(got.rows[0].mcnemar_p));
+    /* a schema-1 row in a schema-2 file is refused (fields counted against the header) */
+    char bad[8192] = "";
+    for (int i = 0; i < QB_NCOLS; i++) {
+        strcat(bad, qb_result_columns[i]);
+        strcat(bad, i + 1 < QB_NCOLS ? "," : "\n");
+    }
+    strcat(bad, strchr(text, '\n') + 1);
+    expect_read_error("mixed.csv", bad, "2: 48 fields, want 66");
+    /* resume: upgraded, the old row kept, a new row appended */
+    qb_results_writer w;
+    assert_int_equal(qb_results_open(p, &w, err, sizeof err), 0);
+    qb_result_row r = got.rows[0];
+    r.mcnemar_p = 0.5;
+    snprintf(r.model, sizeof r.model, "cnn");
+    assert_int_equal(qb_results_write(&w, &r, err, sizeof err), 0);
+    qb_results_close(&w);
+    collected again = {0};
+    assert_int_equal(qb_results_read(p, collect, &again, err, sizeof err), 0);
+    assert_int_equal(again.n, 2);
+    assert_string_equal(again.rows[0].model, "mlp");
+    assert_true(isnan(again.rows[0].mcnemar_p));
+    assert_string_equal(again.rows[1].model, "cnn");
+    assert_true(again.rows[1].mcnemar_p == 0.5);
+    FILE *f = fopen(p, "r");
+    char line[4096];
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_non_null(strstr(line, ",kl_div_max\n"));
+    /* a header with a column count of no schema is refused */
+    expect_read_error("count.csv", "run_id,timestamp\n", "1: header has 2 columns");
+}
+
 /* ---- statistics and the measurement loop ---- */
 
 static void stats_known(void **state)
@@ -641,7 +702,7 @@ static void measure_loop(void **state)
     cfg.min_time_s = 0.01;
     f = (fake){.fail_at = -1};
     assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
-    assert_true(r.st.n > 10 && r.total_s >= 0.01);
+    assert_true(r.st.n >= 10 && r.total_s >= 0.01);
     /* bimodal timings: CV far above 5%, every retry used, marked noisy */
     cfg = (qb_measure_cfg){.warmup = 0, .iterations = 20, .min_time_s = 0, .max_iterations = 20,
                            .cv_threshold = 0.05, .retries = 2};
@@ -893,6 +954,7 @@ int main(void)
         cmocka_unit_test(results_bad),
         cmocka_unit_test(results_header_mismatch),
         cmocka_unit_test(stats_known),
+        cmocka_unit_test(results_schema1),
         cmocka_unit_test(measure_loop),
         cmocka_unit_test(energy_default_table),
         cmocka_unit_test(energy_bad_tables),

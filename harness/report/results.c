@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/io/atomic.h"
 #include "harness/qmath/method.h"
 #include "harness/report/results.h"
 #include "harness/report/status.h"
@@ -30,7 +31,11 @@ enum { TEXT, INT, REAL };
     R(latency_cv) R(throughput_ips) T(counters_source) I(cycles) I(instructions) I(l1d_misses) I(l2_misses)   \
     I(llc_misses) T(energy_source) R(energy_mj_model) R(energy_mj_measured) I(macs) I(weight_bytes)           \
     I(model_bytes) I(peak_rss_kb) I(eval_samples) R(top1_accuracy) R(fp32_top1_accuracy) R(accuracy_drop_pt) \
-    R(top1_agreement) R(sqnr_db) R(cosine) R(max_abs_err) R(kl_div)
+    R(top1_agreement) R(sqnr_db) R(cosine) R(max_abs_err) R(kl_div)                                          \
+    R(latency_ms_p5) R(latency_ms_iqr) R(latency_ms_mad) R(latency_robust_cv) R(latency_ms_ci_low)            \
+    R(latency_ms_ci_high) I(latency_outliers) I(calls_per_sample) I(arena_bytes) R(top1_ci_low)               \
+    R(top1_ci_high) R(accuracy_drop_ci_low) R(accuracy_drop_ci_high) R(agreement_ci_low)                      \
+    R(agreement_ci_high) R(mcnemar_p) R(kl_div_p99) R(kl_div_max)
 
 /* The columns: name, kind, where in the row, size of a text field. */
 static const struct column {
@@ -48,6 +53,17 @@ _Static_assert(sizeof cols / sizeof cols[0] == QB_NCOLS, "QB_NCOLS matches the c
 
 #define CN(f) #f,
 const char *const qb_result_columns[QB_NCOLS] = {QB_COLUMNS(CN, CN, CN)};
+
+const int qb_schema_ncols[QB_RESULTS_SCHEMA] = {48, QB_NCOLS};
+
+/* The schema whose header has n columns, or 0. */
+static int schema_of(int n)
+{
+    for (int v = 0; v < QB_RESULTS_SCHEMA; v++)
+        if (qb_schema_ncols[v] == n)
+            return v + 1;
+    return 0;
+}
 
 void qb_row_init(qb_result_row *r)
 {
@@ -336,6 +352,40 @@ static int repair_tail(const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* Upgrade: the rows of an older schema, copied with the new columns empty. */
+typedef struct upgrade_state {
+    FILE *f;   /* the new file */
+    long rows; /* rows copied */
+} upgrade_state;
+
+static int upgrade_row(void *ctx, const char *const *fields, int line)
+{
+    (void)line;
+    upgrade_state *u = ctx;
+    qb_results_print(u->f, fields);
+    u->rows++;
+    return 0;
+}
+
+/* Rewrite path (schema `from`) with the current header, atomically. */
+static int upgrade(const char *path, int from, char *err, size_t errlen)
+{
+    qb_atomic a;
+    if (qb_atomic_open(&a, path, err, errlen))
+        return -1;
+    upgrade_state u = {.f = a.f};
+    qb_results_print(a.f, qb_result_columns);
+    if (qb_results_read(path, upgrade_row, &u, err, errlen)) {
+        qb_atomic_abort(&a);
+        return -1;
+    }
+    if (qb_atomic_commit(&a, err, errlen))
+        return -1;
+    fprintf(stderr, "qbench: %s: results file of schema %d upgraded to schema %d (%ld rows kept, %d new columns "
+                    "empty)\n", path, from, QB_RESULTS_SCHEMA, u.rows, QB_NCOLS - qb_schema_ncols[from - 1]);
+    return 0;
+}
+
 int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t errlen)
 {
     snprintf(w->path, sizeof w->path, "%s", path);
@@ -386,12 +436,14 @@ int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t er
     csv_free(&p);
     free(line);
     fclose(f);
-    if (h.bad || h.nf != QB_NCOLS) {
+    int schema = h.bad ? 0 : schema_of(h.nf);
+    if (!schema) {
         if (h.bad)
             snprintf(err, errlen, "%s:1: not a qbench results file of this version: column %d is '%s', want '%s'",
                      path, h.bad, h.got, h.bad <= QB_NCOLS ? qb_result_columns[h.bad - 1] : "(none)");
         else
-            snprintf(err, errlen, "%s:1: header has %d columns, want %d", path, h.nf, QB_NCOLS);
+            snprintf(err, errlen, "%s:1: header has %d columns, want %d (schema %d) or an older schema's", path,
+                     h.nf, QB_NCOLS, QB_RESULTS_SCHEMA);
         close(w->fd);
         return -1;
     }
@@ -399,6 +451,22 @@ int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t er
         snprintf(err, errlen, "%s:%d: last row is incomplete", path, lines);
         close(w->fd);
         return -1;
+    }
+    if (schema < QB_RESULTS_SCHEMA) { /* rewritten while the old file is locked, then the new one locked */
+        if (upgrade(path, schema, err, errlen)) {
+            close(w->fd);
+            return -1;
+        }
+        int fd = open(path, O_WRONLY | O_APPEND);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+            snprintf(err, errlen, "%s: cannot open and lock the upgraded file: %s", path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            close(w->fd);
+            return -1;
+        }
+        close(w->fd);
+        w->fd = fd;
     }
     return 0;
 }
@@ -436,8 +504,9 @@ typedef struct read_state {
     int pending;          /* the next non-empty line starts a record */
     int nrec;             /* records completed (header included) */
     int nf;               /* fields of the current record */
-    char *f[QB_NCOLS + 1];/* their text (one extra to detect too many) */
+    char *f[QB_NCOLS + 1];/* their text (one extra to detect too many); columns past the file's schema "" */
     int overflow;         /* more than QB_NCOLS fields */
+    int ncols;            /* columns of the file's header (its schema) */
     qb_results_cb cb;     /* user callback */
     void *ctx;            /* its context */
     int rc;               /* first error or callback stop */
@@ -467,22 +536,40 @@ static void rd_row(int c, void *ctx)
     if (st->rc)
         return;
     int line = st->row_line;
-    if (st->overflow || nf != QB_NCOLS) {
-        snprintf(st->err, st->errlen, "%s:%d: %s%d fields, want %d", st->path, line, st->overflow ? "more than " : "",
-                 st->overflow ? QB_NCOLS : nf, QB_NCOLS);
+    if (st->nrec++ == 0) { /* the header: the current schema's or an older one's */
+        int n = st->overflow ? QB_NCOLS + 1 : nf;
         st->overflow = 0;
-        st->rc = -1;
-        return;
-    }
-    if (st->nrec++ == 0) {
-        for (int i = 0; i < QB_NCOLS; i++)
+        for (int i = 0; i < n && i < QB_NCOLS; i++)
             if (strcmp(st->f[i], qb_result_columns[i])) {
                 snprintf(st->err, st->errlen, "%s:%d: not a qbench results header: column %d is '%.60s', want '%s'",
                          st->path, line, i + 1, st->f[i], qb_result_columns[i]);
                 st->rc = -1;
                 return;
             }
+        if (!schema_of(n)) {
+            snprintf(st->err, st->errlen, "%s:%d: header has %d columns, want %d (schema %d) or an older schema's",
+                     st->path, line, n, QB_NCOLS, QB_RESULTS_SCHEMA);
+            st->rc = -1;
+            return;
+        }
+        st->ncols = n;
         return;
+    }
+    if (st->overflow || nf != st->ncols) {
+        snprintf(st->err, st->errlen, "%s:%d: %s%d fields, want %d", st->path, line, st->overflow ? "more than " : "",
+                 st->overflow ? QB_NCOLS : nf, st->ncols);
+        st->overflow = 0;
+        st->rc = -1;
+        return;
+    }
+    for (int i = st->ncols; i < QB_NCOLS; i++) { /* columns newer than the file: empty */
+        free(st->f[i]);
+        st->f[i] = strdup("");
+        if (!st->f[i]) {
+            snprintf(st->err, st->errlen, "%s:%d: out of memory", st->path, line);
+            st->rc = -1;
+            return;
+        }
     }
     qb_result_row r;
     char msg[300];

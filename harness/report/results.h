@@ -10,7 +10,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define QB_NCOLS 48 /* columns of the results CSV */
+#define QB_NCOLS 66 /* columns of the results CSV (schema QB_RESULTS_SCHEMA) */
+
+/* Schema versions. Columns are only ever appended: schema v has the first
+ * qb_schema_ncols[v - 1] columns. 1: the 48 columns up to kl_div; 2: the
+ * robust latency statistics, arena bytes and accuracy intervals. Files of
+ * an older schema are read with the newer columns empty; opening one for
+ * appending (--resume) first rewrites it atomically with the new header. */
+#define QB_RESULTS_SCHEMA 2
+extern const int qb_schema_ncols[QB_RESULTS_SCHEMA];
 
 /* The column names, in order (the header). */
 extern const char *const qb_result_columns[QB_NCOLS];
@@ -65,7 +73,26 @@ typedef struct qb_result_row {
     double sqnr_db;          /* signal to quantization noise of the outputs, dB */
     double cosine;           /* cosine similarity of outputs to the reference */
     double max_abs_err;      /* largest absolute output difference */
-    double kl_div;           /* KL divergence of softmax outputs from the reference */
+    double kl_div;           /* KL divergence of softmax outputs from the reference (mean over samples) */
+    /* ---- schema 2 ---- */
+    double latency_ms_p5;    /* 5th percentile */
+    double latency_ms_iqr;   /* interquartile range (p75 - p25) */
+    double latency_ms_mad;   /* median absolute deviation from the median (unscaled) */
+    double latency_robust_cv; /* 1.4826 * MAD / median (fraction) */
+    double latency_ms_ci_low; /* 95% confidence interval of the median: order statistic ... */
+    double latency_ms_ci_high; /* ... (docs/measurement.md) */
+    double latency_outliers; /* samples outside Tukey's fences (integer) */
+    double calls_per_sample; /* inferences timed together as one sample (integer) */
+    double arena_bytes;      /* activation memory the model's executor plans (integer) */
+    double top1_ci_low;      /* 95% paired-bootstrap interval of top1_accuracy, percent ... */
+    double top1_ci_high;     /* ... */
+    double accuracy_drop_ci_low; /* ... of accuracy_drop_pt, points ... */
+    double accuracy_drop_ci_high; /* ... */
+    double agreement_ci_low; /* ... of top1_agreement, percent ... */
+    double agreement_ci_high; /* ... */
+    double mcnemar_p;        /* one-sided exact McNemar p-value: this model less accurate than FP32 */
+    double kl_div_p99;       /* 99th percentile over samples of the KL divergence */
+    double kl_div_max;       /* largest KL divergence of one sample */
 } qb_result_row;
 
 /* Every number NAN, every text "". */
@@ -88,9 +115,11 @@ typedef struct qb_results_writer {
 
 /* Open path for appending, holding an exclusive flock for as long as it
  * is open (a second writer gets an error naming the holder's pid): a new
- * or empty file gets the header; an existing one must start with exactly
- * this header; a last row without its newline (a crash mid-write) is cut
- * off with a message on stderr. 0, or -1 with err. */
+ * or empty file gets the header; an existing one must start with this
+ * header or an older schema's (then it is first rewritten atomically with
+ * this header and the new columns empty, and a note goes to stderr); a
+ * last row without its newline (a crash mid-write) is cut off with a
+ * message on stderr. 0, or -1 with err. */
 int qb_results_open(const char *path, qb_results_writer *w, char *err, size_t errlen);
 /* Append one row with a single write, then fsync; a short write (full
  * disk) is truncated back to the last complete row. 0, or -1 with err. */
@@ -106,9 +135,10 @@ void qb_results_print(FILE *f, const char *const *fields);
  * where the row starts). Return 0 to go on, nonzero to stop (returned). */
 typedef int (*qb_results_cb)(void *ctx, const char *const *fields, int line);
 
-/* Read a results CSV: header checked, every row must have QB_NCOLS
- * fields and parse (qb_row_parse); cb sees each row. 0; -1 with
- * "FILE:LINE: message" in err; or cb's nonzero value. */
+/* Read a results CSV of any schema: header checked, every row must have
+ * as many fields as the header and parse (qb_row_parse); cb sees each row
+ * as QB_NCOLS fields (columns newer than the file's schema empty). 0; -1
+ * with "FILE:LINE: message" in err; or cb's nonzero value. */
 int qb_results_read(const char *path, qb_results_cb cb, void *ctx, char *err, size_t errlen);
 
 /* The ids of cells already finished in path (status ok, noisy or
