@@ -24,6 +24,7 @@
 #include "harness/measure/loop.h"
 #include "harness/report/results.h"
 #include "harness/report/status.h"
+#include "harness/sweep/cell.h"
 #include "harness/sweep/plan.h"
 #include "harness/sweep/scenario.h"
 
@@ -62,7 +63,7 @@ static const char *good_ini =
     "warmup = 2\n"
     "iterations = 7\n"
     "min_time_ms = 25\n"
-    "cv_threshold = 3.5%\n"
+    "ci_threshold = 3.5%\n"
     "retries = 4\n"
     "eval_samples = 100\n"
     "calib_samples = 32\n"
@@ -101,7 +102,7 @@ static void scenario_good(void **state)
     assert_int_equal(sc.warmup, 2);
     assert_int_equal(sc.iterations, 7);
     assert_true(fabs(sc.min_time_s - 0.025) < 1e-12);
-    assert_true(fabs(sc.cv_threshold - 0.035) < 1e-12);
+    assert_true(fabs(sc.ci_threshold - 0.035) < 1e-12);
     assert_int_equal(sc.retries, 4);
     assert_int_equal(sc.eval_samples, 100);
     assert_int_equal(sc.calib_samples, 32);
@@ -125,7 +126,7 @@ static void scenario_defaults(void **state)
     assert_int_equal(sc.nmethods, 2);
     assert_int_equal(sc.nthreads, 1);
     assert_int_equal(sc.nbatch, 1);
-    assert_true(fabs(sc.cv_threshold - 0.05) < 1e-12);
+    assert_true(fabs(sc.ci_threshold - 0.03) < 1e-12);
     assert_int_equal(sc.cache, QB_CACHE_COLD);
     assert_int_equal(sc.pin, -1);
 }
@@ -154,8 +155,10 @@ static void scenario_bad(void **state)
     expect_bad(buf, 5, "iterations: 'many'");
     snprintf(buf, sizeof buf, "%s[measure]\niterations = 0\n", base);
     expect_bad(buf, 5, "iterations");
-    snprintf(buf, sizeof buf, "%s[measure]\ncv_threshold = -5%%\n", base);
-    expect_bad(buf, 5, "cv_threshold");
+    snprintf(buf, sizeof buf, "%s[measure]\nci_threshold = -5%%\n", base);
+    expect_bad(buf, 5, "ci_threshold");
+    snprintf(buf, sizeof buf, "%s[measure]\ncv_threshold = 5%%\n", base);
+    expect_bad(buf, 5, "replaced by ci_threshold");
     snprintf(buf, sizeof buf, "%s[measure]\ncache = lukewarm\n", base);
     expect_bad(buf, 5, "cache");
     snprintf(buf, sizeof buf, "%s[measure]\nwarmup = 1\n\n[measure]\nretries = 1\n", base);
@@ -721,6 +724,40 @@ static void measure_loop(void **state)
     assert_true(per_iter >= in_sample);
 }
 
+/* ---- per-cell peak memory ---- */
+
+/* One sweep of two kernel cells, the large one first (64 MiB of fp32
+ * weights for 1 x 4096 x 4096), then a small one: each row reports its
+ * own peak, so the small cell's is far below the large one's (with the
+ * process's lifetime peak both would be equal); both take the robust
+ * latency columns. */
+static void cell_peak_memory(void **state)
+{
+    (void)state;
+    const char *ini = "[axes]\nmodels = big small\nprecisions = fp32\nmethods = none\nisas = scalar\n"
+                      "[measure]\nwarmup = 0\niterations = 3\nmin_time_ms = 0\nretries = 0\ncounters = none\n"
+                      "[model big]\ngemm = 1x4096x4096\n[model small]\ngemm = 1x8x8\n";
+    qb_scenario sc;
+    char err[600];
+    assert_int_equal(qb_scenario_load_string(ini, "mem.ini", &sc, err, sizeof err), 0);
+    qb_plan plan;
+    assert_int_equal(qb_plan_build(&sc, &plan), 0);
+    assert_int_equal(plan.n, 2);
+    qb_result_row row[2];
+    for (int i = 0; i < 2; i++) {
+        qb_row_init(&row[i]);
+        assert_int_equal(qb_cell_run(&plan.cells[i], &sc, &row[i]), 0);
+        assert_true(!strcmp(row[i].status, "ok") || !strcmp(row[i].status, "noisy"));
+        assert_true(row[i].latency_ms_ci_low <= row[i].latency_ms_median);
+        assert_true(row[i].latency_ms_median <= row[i].latency_ms_ci_high);
+        assert_true(row[i].calls_per_sample >= 1 && row[i].iterations >= 3);
+    }
+    assert_string_equal(row[0].model, "big");
+    assert_true(row[0].weight_bytes >= 64.0 * 1024 * 1024);
+    assert_true(row[0].peak_rss_kb > row[1].peak_rss_kb + 48 * 1024);
+    qb_plan_free(&plan);
+}
+
 /* ---- energy ---- */
 
 static void energy_default_table(void **state)
@@ -956,6 +993,7 @@ int main(void)
         cmocka_unit_test(stats_known),
         cmocka_unit_test(results_schema1),
         cmocka_unit_test(measure_loop),
+        cmocka_unit_test(cell_peak_memory),
         cmocka_unit_test(energy_default_table),
         cmocka_unit_test(energy_bad_tables),
         cmocka_unit_test(cachegrind_parse),

@@ -33,6 +33,7 @@
 #include "harness/measure/counters.h"
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
+#include "harness/measure/memory.h"
 #include "harness/report/status.h"
 #include "harness/sweep/cell.h"
 #include "harness/sweep/kcell.h"
@@ -436,6 +437,7 @@ static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, 
     r->in.data = r->x;
     if (r->outs != ref.outs || qb_runner_each(r, s, acc_batch, &a, &e)) {
         note_add(row, "accuracy not measured: %s", r->outs != ref.outs ? "output size differs from the reference" : e.msg);
+        qb_metrics_free(&a.acc);
         return;
     }
     qb_metrics mt;
@@ -451,6 +453,15 @@ static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, 
     row->cosine = mt.cosine;
     row->max_abs_err = mt.max_abs_err;
     row->kl_div = mt.kl_div;
+    row->kl_div_p99 = mt.kl_p99;
+    row->kl_div_max = mt.kl_max;
+    row->top1_ci_low = mt.top1_ci_low;
+    row->top1_ci_high = mt.top1_ci_high;
+    row->accuracy_drop_ci_low = mt.drop_ci_low;
+    row->accuracy_drop_ci_high = mt.drop_ci_high;
+    row->agreement_ci_low = mt.agree_ci_low;
+    row->agreement_ci_high = mt.agree_ci_high;
+    row->mcnemar_p = mt.mcnemar_p;
 }
 
 /* ---- energy ---- */
@@ -465,8 +476,10 @@ static const qb_energy_table *energy_table(const qb_scenario *sc)
 }
 
 /* Modelled energy into the row (energy_source set by the caller). */
-static void model_energy(const qb_scenario *sc, qb_precision p, double macs, double wbytes, double abytes,
-                         const qb_counters *c, qb_result_row *row)
+/* by_prec: MACs per precision (mixed models: each layer at its own), or
+ * NULL: all `macs` at p. */
+static void model_energy(const qb_scenario *sc, qb_precision p, double macs, const double *by_prec, double wbytes,
+                         double abytes, const qb_counters *c, qb_result_row *row)
 {
     const qb_energy_table *et = energy_table(sc);
     if (!et) {
@@ -474,7 +487,10 @@ static void model_energy(const qb_scenario *sc, qb_precision p, double macs, dou
         return;
     }
     qb_energy_work w = {.weight_bytes = wbytes, .activation_bytes = abytes, .counters = c};
-    w.macs[p] = macs;
+    if (by_prec)
+        memcpy(w.macs, by_prec, sizeof w.macs);
+    else
+        w.macs[p] = macs;
     char en[300];
     row->energy_mj_model = qb_energy_model(et, &w, en, sizeof en);
     note_add(row, "%s", en);
@@ -490,28 +506,56 @@ static void energy_source(qb_result_row *row)
 
 static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int batch, qb_result_row *row)
 {
-    row->iterations = (double)mr->st.n;
-    row->latency_ms_min = mr->st.min * 1e3;
-    row->latency_ms_median = mr->st.median * 1e3;
-    row->latency_ms_mean = mr->st.mean * 1e3;
-    row->latency_ms_p95 = mr->st.p95 * 1e3;
-    row->latency_ms_p99 = mr->st.p99 * 1e3;
-    row->latency_ms_stddev = mr->st.stddev * 1e3;
-    row->latency_cv = mr->st.cv;
-    row->throughput_ips = mr->st.median > 0 ? batch / mr->st.median : NAN;
+    const qb_robust *rb = &mr->rob;
+    row->iterations = (double)rb->n;
+    row->calls_per_sample = (double)mr->calls_per_sample;
+    row->latency_ms_min = rb->min * 1e3;
+    row->latency_ms_median = rb->median * 1e3;
+    row->latency_ms_mean = rb->mean * 1e3;
+    row->latency_ms_p5 = rb->p5 * 1e3;
+    row->latency_ms_p95 = rb->p95 * 1e3;
+    row->latency_ms_p99 = rb->p99 * 1e3;
+    row->latency_ms_stddev = rb->stddev * 1e3;
+    row->latency_cv = rb->mean > 0 ? rb->stddev / rb->mean : NAN;
+    row->latency_ms_iqr = rb->iqr * 1e3;
+    row->latency_ms_mad = rb->mad * 1e3;
+    row->latency_robust_cv = rb->robust_cv;
+    row->latency_ms_ci_low = rb->ci_low * 1e3;
+    row->latency_ms_ci_high = rb->ci_high * 1e3;
+    row->latency_outliers = (double)rb->outliers;
+    row->throughput_ips = rb->median > 0 ? batch / rb->median : NAN;
     set_status(row, mr->noisy ? QB_STATUS_NOISY : QB_STATUS_OK);
     if (mr->noisy)
-        note_add(row, "CV %.1f%% above %.1f%% after %d attempts", mr->st.cv * 100, sc->cv_threshold * 100,
-                 mr->attempts);
+        note_add(row, "median's 95%% interval +-%.1f%% wider than +-%.1f%% after %d attempts", rb->ci_rel * 100,
+                 sc->ci_threshold * 100, mr->attempts);
     else if (mr->attempts > 1)
-        note_add(row, "measured %d times (CV above %.1f%% before)", mr->attempts, sc->cv_threshold * 100);
+        note_add(row, "measured %d times (median's 95%% interval wider than +-%.1f%% before)", mr->attempts,
+                 sc->ci_threshold * 100);
 }
 
 static qb_measure_cfg measure_cfg(const qb_scenario *sc)
 {
     return (qb_measure_cfg){.warmup = sc->warmup, .iterations = sc->iterations, .min_time_s = sc->min_time_s,
-                            .max_iterations = sc->max_iterations, .cv_threshold = sc->cv_threshold,
+                            .max_iterations = sc->max_iterations, .ci_threshold = sc->ci_threshold,
                             .retries = sc->retries};
+}
+
+/* The cell's own peak resident set: the high-water mark was reset at the
+ * start of the cell (lifetime peak, said in the note, where it cannot be). */
+static void set_peak(int reset_ok, qb_result_row *row)
+{
+    long kb = qb_mem_peak_kb();
+    if (kb >= 0) {
+        row->peak_rss_kb = (double)kb;
+        if (!reset_ok)
+            note_add(row, "peak_rss_kb is the process's lifetime peak (the high-water mark could not be reset)");
+        return;
+    }
+    struct rusage ru;
+    if (!getrusage(RUSAGE_SELF, &ru)) {
+        row->peak_rss_kb = (double)ru.ru_maxrss;
+        note_add(row, "peak_rss_kb is the process's lifetime peak (no /proc/self/status)");
+    }
 }
 
 /* A kernel microbenchmark cell (gemm = / dwconv = shapes). */
@@ -531,6 +575,8 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
         return 0;
     }
     double macs;
+    char mem_why[200];
+    int reset_ok = qb_mem_reset_peak(mem_why, sizeof mem_why) == 0;
     void *kc = qb_kcell_open(m, k, &macs, why, sizeof why);
     if (!kc) {
         set_status(row, QB_STATUS_FAILED);
@@ -567,11 +613,9 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     double abytes = in_elems * (int_in ? 1 : 4) + out_elems * (qb_precision_is_int8(cell->prec) ? 1 : 4);
     qb_counters c;
     count(cell, sc, qb_kcell_fn, kc, row, &c);
-    model_energy(sc, cell->prec, macs, row->weight_bytes, abytes, &c, row);
+    model_energy(sc, cell->prec, macs, NULL, row->weight_bytes, abytes, &c, row);
     energy_source(row);
-    struct rusage ru;
-    if (!getrusage(RUSAGE_SELF, &ru))
-        row->peak_rss_kb = (double)ru.ru_maxrss;
+    set_peak(reset_ok, row);
     qb_kcell_close(kc);
     return 0;
 }
@@ -624,6 +668,10 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
             note_add(row, "plan %s", qi.plan);
     }
     row->model_bytes = file_bytes;
+    /* the cell's peak memory counts from here: the model loaded (and
+     * built, for a quantized model not in the cache) is resident already */
+    char mem_why[200];
+    int reset_ok = qb_mem_reset_peak(mem_why, sizeof mem_why) == 0;
     double wbytes = const_bytes(g);
     qb_runner r;
     qb_err e;
@@ -635,10 +683,15 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     if (r.batch != cell->batch)
         note_add(row, "the model's fixed batch %d was used", r.batch);
     row->weight_bytes = wbytes;
-    double macs = 0;
+    row->arena_bytes = (double)r.g->arena_bytes;
+    double macs = 0, macs_by_prec[QB_PREC_COUNT] = {0};
     for (int i = 0; i < r.g->nnodes; i++)
-        if (!r.g->nodes[i].folded && r.g->nodes[i].fused_into < 0)
-            macs += (double)qb_node_macs(r.g, &r.g->nodes[i]);
+        if (!r.g->nodes[i].folded && r.g->nodes[i].fused_into < 0) {
+            const qb_node *nd = &r.g->nodes[i];
+            double k = (double)qb_node_macs(r.g, nd);
+            macs += k;
+            macs_by_prec[nd->q ? nd->q->run_prec : QB_PREC_FP32] += k; /* a layer left in fp32 counts as fp32 */
+        }
     row->macs = macs;
 
     /* inputs: the dataset's test images (or seeded values) */
@@ -709,12 +762,12 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     /* counters, then the energy model from them */
     qb_counters c;
     count(cell, sc, infer, &ic, row, &c);
-    model_energy(sc, cell->prec, macs, wbytes, (double)r.g->arena_bytes, &c, row);
+    /* mixed: the sum over layers at each layer's precision */
+    model_energy(sc, cell->prec, macs, cell->prec == QB_PREC_MIXED ? macs_by_prec : NULL, wbytes,
+                 (double)r.g->arena_bytes, &c, row);
     energy_source(row);
 
-    struct rusage ru;
-    if (!getrusage(RUSAGE_SELF, &ru))
-        row->peak_rss_kb = (double)ru.ru_maxrss;
+    set_peak(reset_ok, row);
     free_bufs(ic.bufs, nbufs);
     qb_runner_close(&r);
     return 0;

@@ -23,8 +23,8 @@
  *   iterations = 10               ; at least this many timed runs ...
  *   min_time_ms = 200             ; ... and at least this long (0: iterations only)
  *   max_iterations = 100000       ; cap per attempt
- *   cv_threshold = 5%             ; percent ("5" or "5%")
- *   retries = 2                   ; re-measurements while CV > threshold
+ *   ci_threshold = 3%             ; the median's 95% interval may be +-this ("3" or "3%")
+ *   retries = 2                   ; re-measurements while it is wider
  *   eval_samples = 1000           ; test images for accuracy (0: none)
  *   calib_samples = 256           ; calibration images (PTQ)
  *   energy_model = datasets/energy/horowitz-45nm.csv
@@ -67,7 +67,7 @@ void qb_scenario_defaults(qb_scenario *sc)
     sc->iterations = 10;
     sc->min_time_s = 0.2;
     sc->max_iterations = 100000;
-    sc->cv_threshold = 0.05;
+    sc->ci_threshold = 0.03;
     sc->retries = 2;
     sc->eval_samples = 1000;
     sc->calib_samples = 256;
@@ -395,11 +395,14 @@ static void measure_key(parse_state *st, const char *name, const char *v)
             fail(st, "[measure] min_time_ms: '%s' is not a number of milliseconds in [0, 3600000]", v);
         else
             sc->min_time_s = d / 1e3;
-    } else if (!strcmp(name, "cv_threshold")) {
+    } else if (!strcmp(name, "ci_threshold")) {
         if (parse_double(v, 0, 1000, "%", &d) || d <= 0)
-            fail(st, "[measure] cv_threshold: '%s' is not a percentage in (0, 1000], e.g. 5%%", v);
+            fail(st, "[measure] ci_threshold: '%s' is not a percentage in (0, 1000], e.g. 3%%", v);
         else
-            sc->cv_threshold = d / 100.0;
+            sc->ci_threshold = d / 100.0;
+    } else if (!strcmp(name, "cv_threshold")) {
+        fail(st, "[measure] cv_threshold: replaced by ci_threshold (a cell is noisy when the 95%% confidence "
+                 "interval of its median is wider than +-ci_threshold of the median, e.g. 3%%; docs/measurement.md)");
     } else if (!strcmp(name, "retries")) {
         if (parse_int(v, 0, 100, &sc->retries))
             fail(st, "[measure] retries: '%s' is not an integer in [0, 100]", v);
@@ -436,7 +439,7 @@ static void measure_key(parse_state *st, const char *name, const char *v)
         else
             fail(st, "[measure] counters: '%s' is not one of auto papi cachegrind none", v);
     } else {
-        fail(st, "[measure]: unknown key '%s' (warmup iterations min_time_ms max_iterations cv_threshold retries "
+        fail(st, "[measure]: unknown key '%s' (warmup iterations min_time_ms max_iterations ci_threshold retries "
                  "eval_samples calib_samples energy_model cache pin counters)", name);
     }
 }

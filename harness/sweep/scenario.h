@@ -70,7 +70,8 @@ typedef struct qb_scenario {
     int iterations;                /* minimum timed runs (default 10) */
     double min_time_s;             /* minimum timed seconds (default 0.2) */
     int max_iterations;            /* cap on timed runs per attempt (default 100000) */
-    double cv_threshold;           /* CV above which a cell is re-measured (fraction; default 0.05) */
+    double ci_threshold;           /* re-measure while the median's 95% interval half-width / median exceeds this
+                                      (fraction; default 0.03); still above after the retries: noisy */
     int retries;                   /* re-measurements of a noisy cell (default 2) */
     int eval_samples;              /* test images for accuracy (default 1000; 0: no accuracy) */
     int calib_samples;             /* calibration images for PTQ (default 256) */
