@@ -95,6 +95,7 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" \
         'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_value: 1 } dim { dim_value: 0 } dim { dim_value: 4 } dim { dim_value: 4 } } } } }' | mk zerodim
     model 21 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk opset21
+    model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: 1e30 float_data: 1 float_data: 1 float_data: 1 float_data: -70000 float_data: 1 float_data: 1 float_data: 1 float_data: 1 }' "$IN4" | mk huge
     head -c 60 "$T/good.onnx" >"$T/truncated.onnx"
     printf 'this is a text file, not a model\n' >"$T/text.onnx"
     : >"$T/empty.onnx"
@@ -135,6 +136,8 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     expect 2 "no inputs" -- run "$T/good.onnx" -o "$T/out"
     expect 2 "no -o" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4
     expect 0 "run quantized (seeded calibration inputs)" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p int8-tensor
+    expect_msg 0 "weights 'w': 2 of 9 values beyond the fp16 range" "fp16: overflowing weights named and counted" -- \
+        run "$T/huge.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p fp16
     expect_msg 2 "ptq-best" "run: bad method" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -p int8-tensor --method ptq-best
     expect 2 "unknown isa" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -i sse9
     expect 2 "inspect without a model" -- inspect

@@ -71,8 +71,21 @@ static int quantize_weights(qb_graph *g, qb_node *n, qb_qspec *q, const float *w
     char warn[256] = "";
     int rc = 0;
     qb_precision p = q->run_prec;
-    if (p == QB_PREC_FP16)
+    if (p == QB_PREC_FP16) { /* binary16 holds |w| < 65520; beyond, a weight would become +-inf */
+        long over = 0;
+        float worst = 0;
+        for (long i = 0; i < (long)N * K; i++)
+            if (isfinite(w[i]) && fabsf(w[i]) >= 65520.0f) {
+                over++;
+                worst = fabsf(w[i]) > worst ? fabsf(w[i]) : worst;
+            }
+        if (over)
+            fprintf(stderr, "qbench: warning: %s: node '%s' weights '%s': %ld of %ld values beyond the fp16 range "
+                            "(|w| >= 65520, largest %g) become +-inf in fp16\n",
+                    g->file, n->name, n->nin > 1 && n->in[1] >= 0 ? g->tensors[n->in[1]]->name : "?", over,
+                    (long)N * K, worst);
         return 0;
+    }
     if (p == QB_PREC_BINARY) {
         q->nwscale = N;
         q->wscale = malloc((size_t)N * sizeof(float));
