@@ -263,9 +263,8 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
     if (!g2)
         fail_msg("reload %s: %s", qb_precision_name(p), e.msg);
     int nq = 0, std_only = 1, nquant = 0;
-    qb_qdq_no_fuse = 1; /* the file's own operators (fusion drops the Q/DQ pairs it makes redundant) */
-    qb_graph *raw = qb_onnx_load(path, &e);
-    qb_qdq_no_fuse = 0;
+    /* the file's own operators (fusion drops the Q/DQ pairs it makes redundant) */
+    qb_graph *raw = qb_onnx_load_opts(path, QB_LOAD_NO_FUSE, &e);
     if (!raw)
         fail_msg("reload %s unfused: %s", qb_precision_name(p), e.msg);
     for (int i = 0; i < raw->nnodes; i++) {
@@ -304,9 +303,7 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
     if (qb_qdq_save(b.g, path2, &e))
         fail_msg("save again %s: %s", qb_precision_name(p), e.msg);
     qb_runner_close(&b);
-    qb_qdq_no_fuse = 1;
-    qb_graph *u1 = qb_onnx_load(path, &e), *u2 = qb_onnx_load(path2, &e);
-    qb_qdq_no_fuse = 0;
+    qb_graph *u1 = qb_onnx_load_opts(path, QB_LOAD_NO_FUSE, &e), *u2 = qb_onnx_load_opts(path2, QB_LOAD_NO_FUSE, &e);
     assert_non_null(u1);
     assert_non_null(u2);
     assert_int_equal(u1->nnodes, u2->nnodes);
@@ -323,9 +320,7 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
     qb_runner_close(&b);
 
     /* unfused: the float semantics of the file are close to the quantized outputs */
-    qb_qdq_no_fuse = 1;
-    qb_graph *g3 = qb_onnx_load(path, &e);
-    qb_qdq_no_fuse = 0;
+    qb_graph *g3 = qb_onnx_load_opts(path, QB_LOAD_NO_FUSE, &e);
     if (!g3)
         fail_msg("reload unfused: %s", e.msg);
     for (int i = 0; i < g3->nnodes; i++)
@@ -545,9 +540,7 @@ static void test_uint8_qdq(void **state)
     for (int i = 0; i < 50; i++)
         xin[i] = 4.0f * rnd();
     for (int pass = 0; pass < 2; pass++) {
-        qb_qdq_no_fuse = pass;
-        g = qb_onnx_load(path, &e);
-        qb_qdq_no_fuse = 0;
+        g = qb_onnx_load_opts(path, pass ? QB_LOAD_NO_FUSE : 0, &e);
         if (!g)
             fail_msg("load: %s", e.msg);
         const qb_node *cv = by_name(g, "conv");

@@ -32,6 +32,7 @@
 #include "harness/train/train.h"
 
 static char model_path[64]; /* a small trained conv net (ONNX) shared by the tests */
+static qb_graph *model;     /* that file, parsed once (the engine clones it for every use) */
 static qb_dataset train_set, test_set;
 
 /* conv 8 + BN + ReLU + maxpool, depthwise 3x3 + BN + ReLU6, pointwise 16
@@ -75,6 +76,8 @@ static int setup(void **state)
     qb_err e;
     int rc = qb_onnx_save(g, model_path, &e);
     qb_graph_free(g);
+    if (!rc && !(model = qb_onnx_load(model_path, &e)))
+        rc = -1;
     return rc;
 }
 
@@ -82,6 +85,7 @@ static int teardown(void **state)
 {
     (void)state;
     unlink(model_path);
+    qb_graph_free(model);
     qb_dataset_free(&train_set);
     qb_dataset_free(&test_set);
     return 0;
@@ -95,7 +99,7 @@ static void calibrate(qb_calibration *c)
 {
     qb_err e;
     qb_samples s = calib_samples();
-    if (qb_calibrate(model_path, &s, 50, QB_CALIB_MINMAX, 99.99, 0, c, &e))
+    if (qb_calibrate(model, &s, 50, QB_CALIB_MINMAX, 99.99, 0, c, &e))
         fail_msg("calibrate: %s", e.msg);
     assert_int_equal(c->n, 4);
 }
@@ -105,7 +109,7 @@ static float *run_plan(const qb_calibration *c, const qb_precision *plan, int is
 {
     qb_quant_opts o = {.group = 0, .binary_ends_int8 = 1};
     qb_err e;
-    qb_graph *g = qb_quantize_graph(model_path, c, plan, &o, &e);
+    qb_graph *g = qb_quantize_graph(model, c, plan, &o, &e);
     if (!g)
         fail_msg("quantize: %s", e.msg);
     qb_runner r;
@@ -239,7 +243,7 @@ static void test_precision_order(void **state)
     qb_samples s = eval_samples();
     float *ref;
     int64_t outs;
-    if (qb_reference_outputs(model_path, &s, 100, -1, &ref, &outs, &e))
+    if (qb_reference_outputs(model, &s, 100, -1, &ref, &outs, &e))
         fail_msg("%s", e.msg);
     const qb_precision precs[] = {QB_PREC_FP16, QB_PREC_INT8_CHANNEL, QB_PREC_INT4, QB_PREC_BINARY};
     double sqnr[4];
@@ -247,7 +251,7 @@ static void test_precision_order(void **state)
         qb_precision plan[4];
         qb_quant_opts o = {.binary_ends_int8 = 1};
         qb_plan_uniform(&c, precs[p], &o, plan);
-        qb_graph *g = qb_quantize_graph(model_path, &c, plan, &o, &e);
+        qb_graph *g = qb_quantize_graph(model, &c, plan, &o, &e);
         qb_metrics m;
         if (!g || qb_compare_graph(g, &s, 100, -1, ref, outs, &m, &e))
             fail_msg("%s", e.msg);
@@ -277,11 +281,11 @@ static void test_per_layer(void **state)
     qb_quant_opts o = {.binary_ends_int8 = 1};
     qb_plan_uniform(&c, QB_PREC_INT8_CHANNEL, &o, plan);
     qb_err e;
-    qb_graph *g = qb_quantize_graph(model_path, &c, plan, &o, &e);
+    qb_graph *g = qb_quantize_graph(model, &c, plan, &o, &e);
     double prop[4], iso[4];
     qb_samples s = eval_samples();
     s.n = 100;
-    if (!g || qb_per_layer_sqnr(model_path, g, &c, &s, 50, -1, prop, iso, &e))
+    if (!g || qb_per_layer_sqnr(model, g, &c, &s, 50, -1, prop, iso, &e))
         fail_msg("%s", e.msg);
     for (int i = 0; i < 4; i++) {
         print_message("layer %d %-10s propagated %.1f dB isolated %.1f dB\n", i, c.layers[i].name, prop[i], iso[i]);
@@ -304,7 +308,7 @@ static void test_mixed(void **state)
     qb_samples val = {.d = &train_set, .n = 400};
     qb_mixed m;
     qb_err e;
-    if (qb_mixed_search(model_path, &c, &val, 100, 1.0, &o, plan, &m, 0, &e))
+    if (qb_mixed_search(model, &c, &val, 100, 1.0, &o, plan, &m, 0, &e))
         fail_msg("%s", e.msg);
     qb_plan_uniform(&c, QB_PREC_INT8_CHANNEL, &o, int8);
     print_message("mixed: drop %.2f pt, %lld bytes (int8 %lld), %d plans\n", m.drop, (long long)m.bytes,
@@ -316,6 +320,58 @@ static void test_mixed(void **state)
             assert_true(plan[i] != QB_PREC_INT4);
     qb_mixed_free(&m);
     qb_calibration_free(&c);
+}
+
+/* qb_graph_clone: a copy of the parsed model runs bit-identically to the
+ * file parsed again, in fp32 and quantized (int8 per channel), and
+ * survives the original; a prepared graph is refused. */
+static void test_clone(void **state)
+{
+    (void)state;
+    qb_err e;
+    qb_samples s = eval_samples();
+    s.n = 20;
+    for (int quant = 0; quant < 2; quant++) {
+        qb_graph *fresh = qb_onnx_load(model_path, &e), *copy = qb_graph_clone(model, &e);
+        assert_non_null(fresh);
+        assert_non_null(copy);
+        qb_graph *g[2] = {fresh, copy};
+        float *out[2];
+        int64_t outs[2];
+        for (int k = 0; k < 2; k++) {
+            if (quant) { /* the same qspecs on both, then cloned once more (qspecs copied) */
+                qb_calibration c;
+                qb_samples cs = calib_samples();
+                assert_int_equal(qb_calibrate(g[k], &cs, 50, QB_CALIB_MINMAX, 99.99, 0, &c, &e), 0);
+                qb_precision plan[16];
+                assert_true(c.n <= 16);
+                qb_quant_opts o = {.group = 0, .binary_ends_int8 = 1};
+                qb_plan_uniform(&c, QB_PREC_INT8_CHANNEL, &o, plan);
+                qb_graph *q = qb_quantize_graph(g[k], &c, plan, &o, &e);
+                assert_non_null(q);
+                qb_graph_free(g[k]);
+                g[k] = k ? qb_graph_clone(q, &e) : q;
+                if (k)
+                    qb_graph_free(q);
+                assert_non_null(g[k]);
+                qb_calibration_free(&c);
+            }
+            if (qb_reference_outputs(g[k], &s, 10, -1, &out[k], &outs[k], &e))
+                fail_msg("%s", e.msg);
+        }
+        assert_int_equal(outs[0], outs[1]);
+        assert_memory_equal(out[0], out[1], (size_t)(s.n * outs[0]) * sizeof(float));
+        free(out[0]), free(out[1]);
+        qb_graph_free(g[0]);
+        qb_graph_free(g[1]);
+    }
+    /* a prepared graph is refused */
+    qb_graph *g = qb_graph_clone(model, &e);
+    qb_runner r;
+    assert_int_equal(qb_runner_open(&r, g, 1, -1, &e), 0);
+    assert_null(qb_graph_clone(r.g, &e));
+    assert_non_null(strstr(e.msg, "prepared"));
+    qb_runner_close(&r);
 }
 
 /* ONNX -> qb_net -> same outputs as the model engine. */
@@ -337,7 +393,7 @@ static void test_import_roundtrip(void **state)
     float *ref;
     int64_t outs;
     s.n = 8;
-    if (qb_reference_outputs(model_path, &s, 8, -1, &ref, &outs, &e))
+    if (qb_reference_outputs(model, &s, 8, -1, &ref, &outs, &e))
         fail_msg("%s", e.msg);
     for (int i = 0; i < 8 * outs; i++)
         assert_true(fabsf(z[i] - ref[i]) <= 1e-4f * (1 + fabsf(ref[i])));
@@ -414,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_calibration_chain), cmocka_unit_test(test_precision_order),
         cmocka_unit_test(test_per_layer),        cmocka_unit_test(test_mixed),
         cmocka_unit_test(test_import_roundtrip), cmocka_unit_test(test_fake_quant_hooks),
+        cmocka_unit_test(test_clone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,11 +20,12 @@ static int keep_outputs(void *ctx, int from, int count, const float *y)
     return 0;
 }
 
-int qb_reference_outputs(const char *model_path, const qb_samples *s, int batch, int isa, float **ref, int64_t *outs,
+int qb_reference_outputs(const qb_graph *model, const qb_samples *s, int batch, int isa, float **ref, int64_t *outs,
                          qb_err *e)
 {
     *ref = NULL;
-    qb_graph *g = qb_onnx_load(model_path, e);
+    const char *model_path = model->file;
+    qb_graph *g = qb_graph_clone(model, e);
     qb_runner r;
     if (!g || qb_runner_open(&r, g, batch, isa, e))
         return -1;

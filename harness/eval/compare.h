@@ -9,8 +9,8 @@
 #include "harness/eval/metrics.h"
 #include "harness/eval/runner.h"
 
-/* FP32 outputs of model_path over s: *ref = n x *outs floats (malloc'd). */
-int qb_reference_outputs(const char *model_path, const qb_samples *s, int batch, int isa, float **ref, int64_t *outs,
+/* FP32 outputs of model (unprepared; a copy runs) over s: *ref = n x *outs floats (malloc'd). */
+int qb_reference_outputs(const qb_graph *model, const qb_samples *s, int batch, int isa, float **ref, int64_t *outs,
                          qb_err *e);
 
 /* Metrics of g (ownership taken, prepared here with batch/isa) over s

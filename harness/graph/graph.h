@@ -105,6 +105,8 @@ typedef struct qb_qspec {
     int32_t *bias_q;       /* int8-*: N biases in accumulator units (scale in_scale*wscale) */
     float in_shift;        /* binary: input bit = (x - in_shift) < 0, padding counting as x = 0 */
     int nwscale;           /* entries of wscale */
+    int64_t nwq;           /* entries of wq when a QDQ import set it (qb_graph_clone copies them), else 0 */
+    int nbias_q;           /* entries of bias_q when a QDQ import set it, else 0 */
     /* derived when prepared */
     qb_precision run_prec; /* what actually runs (depthwise int4/binary layers run int8-channel, see qlayer.c) */
     const qb_kernel *kernel; /* the kernel it runs on */
@@ -193,6 +195,12 @@ typedef struct qb_graph {
 /* ---- graph.c: building and querying ---- */
 qb_graph *qb_graph_new(const char *file);
 void qb_graph_free(qb_graph *g);
+/* A deep copy of an unprepared graph (tensors, constants, nodes,
+ * attributes, qspecs without derived weights, metadata, flags; not the
+ * on_node callback): what a model file parsed once is copied into for
+ * each use that prepares or changes it. NULL with a message when g is
+ * prepared or out of memory (clone.c). */
+qb_graph *qb_graph_clone(const qb_graph *g, qb_err *e);
 /* Index of the tensor named name, creating a QB_T_VALUE one if absent. */
 int qb_graph_tensor(qb_graph *g, const char *name);
 /* Index of the tensor named name, or -1. */
@@ -226,6 +234,12 @@ void qb_errf(qb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* ---- onnx_import.c / onnx_export.c ---- */
 /* Load an ONNX model; NULL with a message (naming the file) on error. */
+/* qb_onnx_load_opts flags. */
+enum {
+    QB_LOAD_NO_FUSE = 1, /* leave quantized patterns (QDQ, com.qbench) as the file's own float operators */
+};
+qb_graph *qb_onnx_load_opts(const char *path, unsigned flags, qb_err *e);
+qb_graph *qb_onnx_load_mem_opts(const uint8_t *buf, size_t len, const char *name, unsigned flags, qb_err *e);
 qb_graph *qb_onnx_load(const char *path, qb_err *e);
 /* Nonzero: no warnings on stderr (NaN/Inf weights); for the fuzz target. */
 extern int qb_import_quiet;

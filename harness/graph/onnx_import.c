@@ -321,7 +321,7 @@ static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tenso
     return 0;
 }
 
-static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
+static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err *e)
 {
     const char *file = g->file;
     const Onnx__GraphProto *gp = m->graph;
@@ -468,10 +468,10 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, qb_err *e)
     if (qb_graph_sort(g, e))
         return -1;
     /* qdq: quantized layers written as QDQ / com.qbench run on the integer kernels */
-    return !qb_qdq_no_fuse && qb_qdq_fuse(g, e) < 0 ? -1 : 0;
+    return !(flags & QB_LOAD_NO_FUSE) && qb_qdq_fuse(g, e) < 0 ? -1 : 0;
 }
 
-qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_err *e)
+qb_graph *qb_onnx_load_mem_opts(const uint8_t *buf, size_t len, const char *name, unsigned flags, qb_err *e)
 {
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
     if (!m) {
@@ -484,7 +484,7 @@ qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_
         return NULL;
     }
     qb_graph *g = qb_graph_new(name);
-    int rc = build(g, m, e);
+    int rc = build(g, m, flags, e);
     onnx__model_proto__free_unpacked(m, NULL);
     if (rc) {
         qb_graph_free(g);
@@ -493,13 +493,23 @@ qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_
     return g;
 }
 
-qb_graph *qb_onnx_load(const char *path, qb_err *e)
+qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_err *e)
+{
+    return qb_onnx_load_mem_opts(buf, len, name, 0, e);
+}
+
+qb_graph *qb_onnx_load_opts(const char *path, unsigned flags, qb_err *e)
 {
     size_t len;
     uint8_t *buf = map_file(path, &len, e);
     if (!buf)
         return NULL;
-    qb_graph *g = qb_onnx_load_mem(buf, len, path, e);
+    qb_graph *g = qb_onnx_load_mem_opts(buf, len, path, flags, e);
     unmap_file(buf, len);
     return g;
+}
+
+qb_graph *qb_onnx_load(const char *path, qb_err *e)
+{
+    return qb_onnx_load_opts(path, 0, e);
 }

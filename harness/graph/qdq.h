@@ -54,10 +54,9 @@ int qb_qdq_save(const qb_graph *prepared, const char *path, qb_err *e);
  * set their n->q from the integers in the file (patterns in
  * qdq_import.c); the Q/DQ nodes stay, but for the output pair of a fused
  * int8 layer (exact, see qdq_import.c). Returns how many layers it set,
- * or -1 with a message. qb_onnx_load calls it unless qb_qdq_no_fuse. */
+ * or -1 with a message. qb_onnx_load calls it (qb_onnx_load_opts
+ * with QB_LOAD_NO_FUSE does not). */
 int qb_qdq_fuse(qb_graph *g, qb_err *e);
-/* Nonzero: qb_onnx_load leaves quantized patterns as float operators. */
-extern int qb_qdq_no_fuse;
 
 /* 1 if op is one of the com.qbench operators. */
 int qb_qdq_custom_op(const char *op);

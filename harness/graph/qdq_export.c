@@ -478,10 +478,7 @@ int qb_qdq_save(const qb_graph *pg, const char *path, qb_err *e)
     close(fd);
     qb_graph *g = NULL;
     if (!qb_onnx_save(pg, tmp, e)) {
-        int keep = qb_qdq_no_fuse;
-        qb_qdq_no_fuse = 1;
-        g = qb_onnx_load(tmp, e);
-        qb_qdq_no_fuse = keep;
+        g = qb_onnx_load_opts(tmp, QB_LOAD_NO_FUSE, e);
     }
     unlink(tmp);
     if (!g)

@@ -42,7 +42,6 @@
 #include "harness/qmath/quant.h"
 #include "harness/graph/ops.h"
 
-int qb_qdq_no_fuse;
 
 enum { L_CONV, L_GEMM, L_MATMUL };
 
@@ -362,7 +361,9 @@ static int fuse_int8(qb_graph *g, int ni, int di)
             q->wq[r * gm.k + c] = wv[w_at(&gm, r, c)];
     memcpy(q->wscale, sc, (size_t)ns * sizeof(float));
     q->nwscale = (int)ns;
+    q->nwq = gm.n * gm.k;
     q->bias_q = bq;
+    q->nbias_q = bq ? (int)gm.n : 0;
     q->in_scale = s_in, q->in_zero = z_in, q->out_scale = s_out, q->out_zero = z_out;
     NODE(g, ni)->q = q;
     return 1;
@@ -438,6 +439,7 @@ static int fuse_int4(qb_graph *g, int ni, int di)
         }
     memcpy(q->wscale, S->data, (size_t)(gm.n * ng) * sizeof(float));
     q->nwscale = (int)(gm.n * ng);
+    q->nwq = gm.n * gm.k;
     q->group = (int)grp;
     q->in_scale = s_in, q->in_zero = z_in;
     NODE(g, ni)->q = q;

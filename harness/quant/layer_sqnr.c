@@ -59,28 +59,19 @@ static void before_layer(qb_graph *g, int node, void *ctx)
     memcpy(g->tensors[lc->c->layers[li].in_t]->data, lc->ref_in[li], lc->in_n[li] * sizeof(float));
 }
 
-int qb_per_layer_sqnr(const char *model_path, qb_graph *gq, const qb_calibration *c, const qb_samples *s, int batch,
+int qb_per_layer_sqnr(const qb_graph *model, qb_graph *gq, const qb_calibration *c, const qb_samples *s, int batch,
                       int isa, double *prop, double *iso, qb_err *e)
 {
     qb_runner rr, rq[2];
     memset(rq, 0, sizeof rq);
-    qb_graph *gr = qb_onnx_load(model_path, e), *gq2 = NULL;
+    const char *model_path = model->file;
+    qb_graph *gr = qb_graph_clone(model, e), *gq2 = NULL;
     if (!gr) {
         qb_graph_free(gq);
         return -1;
     }
     /* a second copy of the quantized graph for the isolated pass */
-    gq2 = qb_onnx_load(gq->file, e);
-    if (gq2)
-        for (int i = 0; i < gq->nnodes && i < gq2->nnodes; i++)
-            if (gq->nodes[i].q) {
-                qb_qspec *q = qb_qspec_new(gq->nodes[i].q->prec);
-                if (q) {
-                    *q = *gq->nodes[i].q;
-                    q->wq = NULL, q->wscale = NULL, q->bias_q = NULL, q->rq = NULL, q->nwscale = 0;
-                }
-                gq2->nodes[i].q = q;
-            }
+    gq2 = qb_graph_clone(gq, e); /* gq is not prepared yet: its qspecs are copied, nothing derived */
     if (!gq2 || qb_runner_open(&rr, gr, batch, isa, e)) {
         qb_graph_free(gq);
         qb_graph_free(gq2);

@@ -11,10 +11,10 @@
 #include "harness/eval/runner.h"
 #include "harness/quant/ptq.h"
 
-/* Per-layer SQNR in dB of every layer's output of gq (ownership taken)
- * against the FP32 model, over s: prop[i] with errors propagated, iso[i]
+/* Per-layer SQNR in dB of every layer's output of gq (unprepared,
+ * ownership taken) against the FP32 model (a copy runs), over s: prop[i] with errors propagated, iso[i]
  * with every quantized layer fed the FP32 input (its own error only). */
-int qb_per_layer_sqnr(const char *model_path, qb_graph *gq, const qb_calibration *c, const qb_samples *s, int batch,
+int qb_per_layer_sqnr(const qb_graph *model, qb_graph *gq, const qb_calibration *c, const qb_samples *s, int batch,
                       int isa, double *prop, double *iso, qb_err *e);
 
 #endif

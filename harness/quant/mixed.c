@@ -11,7 +11,7 @@
 #include "harness/quant/mixed.h"
 
 /* Metrics of one plan on the validation samples. */
-static int eval_plan(const char *model, const qb_calibration *c, const qb_precision *plan, const qb_quant_opts *o,
+static int eval_plan(const qb_graph *model, const qb_calibration *c, const qb_precision *plan, const qb_quant_opts *o,
                      const qb_samples *val, int batch, const float *ref, int64_t outs, qb_metrics *m, qb_err *e)
 {
     qb_graph *g = qb_quantize_graph(model, c, plan, o, e);
@@ -30,10 +30,11 @@ void qb_mixed_free(qb_mixed *m)
     memset(m, 0, sizeof *m);
 }
 
-int qb_mixed_search(const char *model_path, const qb_calibration *c, const qb_samples *val, int batch, double budget,
+int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch, double budget,
                     const qb_quant_opts *o, qb_precision *plan, qb_mixed *out, int verbose, qb_err *e)
 {
     memset(out, 0, sizeof *out);
+    const char *model_path = model->file;
     if (!val->d) {
         qb_errf(e, "%s: mixed precision needs labelled validation data", model_path);
         return -1;
@@ -48,14 +49,14 @@ int qb_mixed_search(const char *model_path, const qb_calibration *c, const qb_sa
         qb_errf(e, "%s: out of memory", model_path);
         goto out;
     }
-    if (qb_reference_outputs(model_path, val, batch, -1, &ref, &outs, e))
+    if (qb_reference_outputs(model, val, batch, -1, &ref, &outs, e))
         goto out;
     qb_metrics m;
     for (int i = 0; i < n; i++) { /* sensitivity: one layer at int4 */
         for (int j = 0; j < n; j++)
             trial[j] = QB_PREC_FP32;
         trial[i] = QB_PREC_INT4;
-        if (eval_plan(model_path, c, trial, o, val, batch, ref, outs, &m, e))
+        if (eval_plan(model, c, trial, o, val, batch, ref, outs, &m, e))
             goto out;
         out->evaluations++;
         out->sens_drop[i] = m.drop_pt;
@@ -67,7 +68,7 @@ int qb_mixed_search(const char *model_path, const qb_calibration *c, const qb_sa
     for (int i = 0; i < n; i++) /* depthwise int4 runs as int8: say so in the plan */
         plan[i] = c->layers[i].depthwise ? QB_PREC_INT8_CHANNEL : QB_PREC_INT4;
     for (;;) {
-        if (eval_plan(model_path, c, plan, o, val, batch, ref, outs, &m, e))
+        if (eval_plan(model, c, plan, o, val, batch, ref, outs, &m, e))
             goto out;
         out->evaluations++;
         out->drop = m.drop_pt;

@@ -25,7 +25,7 @@ typedef struct qb_mixed {
 
 /* Search a plan (c->n entries into plan) for model_path on the labelled
  * validation samples val within budget points. 0, or -1 with a message. */
-int qb_mixed_search(const char *model_path, const qb_calibration *c, const qb_samples *val, int batch, double budget,
+int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch, double budget,
                     const qb_quant_opts *o, qb_precision *plan, qb_mixed *out, int verbose, qb_err *e);
 void qb_mixed_free(qb_mixed *m);
 

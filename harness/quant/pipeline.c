@@ -31,6 +31,7 @@ void qb_pipeline_defaults(qb_pipeline_opts *o)
 
 void qb_pipeline_data_close(qb_pipeline_data *d)
 {
+    qb_graph_free(d->model);
     qb_dataset_free(&d->train);
     qb_dataset_free(&d->test);
     free(d->train_idx);
@@ -44,12 +45,13 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
     memset(d, 0, sizeof *d);
     char err[1024];
     if (!strcmp(o->dataset, "none")) { /* seeded inputs of the model's shape, no labels */
-        qb_graph *g = qb_onnx_load(o->model, e);
-        if (!g)
-            return -1;
+        d->model = qb_onnx_load(o->model, e);
+        qb_graph *g = d->model ? qb_graph_clone(d->model, e) : NULL;
         qb_runner r;
-        if (qb_runner_open(&r, g, 1, -1, e))
+        if (!g || qb_runner_open(&r, g, 1, -1, e)) {
+            qb_pipeline_data_close(d);
             return -1;
+        }
         d->sample = r.sample;
         qb_runner_close(&r);
         int n = o->limit > 0 ? o->limit : 256;
@@ -78,7 +80,7 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
     }
     d->sample = qb_dataset_sample_size(&d->test);
     { /* the model's input must take the dataset's images */
-        qb_graph *g = qb_onnx_load(o->model, e);
+        const qb_graph *g = d->model = qb_onnx_load(o->model, e);
         if (!g) {
             qb_pipeline_data_close(d);
             return -1;
@@ -103,7 +105,6 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
                 d->norm = mn;
             }
         }
-        qb_graph_free(g);
         if (!ok) {
             qb_pipeline_data_close(d);
             return -1;
@@ -119,6 +120,7 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
 
 void qb_pipeline_result_free(qb_pipeline_result *r)
 {
+    qb_graph_free(r->qat_model);
     qb_calibration_free(&r->cal);
     free(r->plan);
     qb_mixed_free(&r->mixed);
@@ -139,10 +141,10 @@ void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len)
 }
 
 /* Layers of the model without calibration (fp32, fp16). */
-static int layers_only(const char *model, qb_calibration *c, qb_err *e)
+static int layers_only(const qb_graph *model, qb_calibration *c, qb_err *e)
 {
     memset(c, 0, sizeof *c);
-    qb_graph *g = qb_onnx_load(model, e);
+    qb_graph *g = qb_graph_clone(model, e);
     qb_runner r;
     if (!g || qb_runner_open(&r, g, 1, -1, e))
         return -1;
@@ -173,6 +175,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
 {
     memset(r, 0, sizeof *r);
     snprintf(r->model_used, sizeof r->model_used, "%s", o->model);
+    r->model = d->model;
     int method = qb_method_parse(o->method);
     const qb_method_traits *mt = qb_method_traits_of(method);
     if (qb_precision_is_float(o->prec)) {
@@ -180,7 +183,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
             qb_errf(e, "precision %s takes method none, not %s", qb_precision_name(o->prec), o->method);
             return -1;
         }
-        if (layers_only(o->model, &r->cal, e))
+        if (layers_only(d->model, &r->cal, e))
             return -1;
     } else if (mt->trains) {
         if (o->prec == QB_PREC_MIXED) {
@@ -195,10 +198,15 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         if (qb_qat_model(o, &q, d, r->model_used, sizeof r->model_used, &r->qat_seconds, e))
             return -1;
         /* output ranges by min/max on the fine-tuned model, input ranges from its observers */
-        if (qb_calibrate(r->model_used, &d->calib, o->batch, (qb_calib)mt->calib, o->percentile, o->symmetric,
+        if (!(r->qat_model = qb_onnx_load(r->model_used, e)))
+            return -1;
+        r->model = r->qat_model;
+        if (qb_calibrate(r->model, &d->calib, o->batch, (qb_calib)mt->calib, o->percentile, o->symmetric,
                          &r->cal, e) ||
             qb_qat_apply_ranges(r->model_used, &r->cal, e)) {
             qb_calibration_free(&r->cal);
+            qb_graph_free(r->qat_model);
+            r->qat_model = NULL;
             return -1;
         }
         r->calib_seconds = r->cal.seconds;
@@ -211,7 +219,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         }
         if (o->verbose)
             fprintf(stderr, "calibrating %s with %s on %d training samples\n", o->model, o->method, d->calib.n);
-        if (qb_calibrate(o->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, o->symmetric, &r->cal, e))
+        if (qb_calibrate(d->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, o->symmetric, &r->cal, e))
             return -1;
         r->calib_seconds = r->cal.seconds;
     }
@@ -222,7 +230,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         return -1;
     }
     if (o->prec == QB_PREC_MIXED) {
-        if (qb_mixed_search(o->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, r->plan, &r->mixed,
+        if (qb_mixed_search(d->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, r->plan, &r->mixed,
                             o->verbose, e)) {
             qb_pipeline_result_free(r);
             return -1;
@@ -238,7 +246,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
 
 qb_graph *qb_pipeline_graph(const qb_pipeline_opts *o, const qb_pipeline_result *r, qb_err *e)
 {
-    return qb_quantize_graph(r->model_used, &r->cal, r->plan, &o->qo, e);
+    return qb_quantize_graph(r->model, &r->cal, r->plan, &o->qo, e);
 }
 
 int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
@@ -247,7 +255,7 @@ int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipe
         return -1;
     float *ref = NULL;
     int64_t outs = 0;
-    if (qb_reference_outputs(o->model, &d->eval, o->batch, o->isa, &ref, &outs, e)) {
+    if (qb_reference_outputs(d->model, &d->eval, o->batch, o->isa, &ref, &outs, e)) {
         qb_pipeline_result_free(r);
         return -1;
     }

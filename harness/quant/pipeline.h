@@ -40,6 +40,7 @@ void qb_pipeline_defaults(qb_pipeline_opts *o);
 
 /* The data of one run. */
 typedef struct qb_pipeline_data {
+    qb_graph *model;        /* the FP32 model, parsed once (owned, never prepared: every use runs a qb_graph_clone) */
     qb_dataset train, test; /* training and test parts (unused for "none") */
     qb_norm norm;           /* normalisation */
     int *train_idx, *val_idx; /* training-minus-validation and validation indices */
@@ -51,7 +52,7 @@ typedef struct qb_pipeline_data {
     size_t sample;          /* floats per sample */
 } qb_pipeline_data;
 
-/* Load the data for o (checks the model's input takes it). 0 or -1. */
+/* Load the model and the data for o (checks the model's input takes it). 0 or -1. */
 int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e);
 void qb_pipeline_data_close(qb_pipeline_data *d);
 
@@ -63,6 +64,8 @@ typedef struct qb_pipeline_result {
     double calib_seconds;   /* calibration wall time (0 when none) */
     double qat_seconds;     /* QAT fine-tuning wall time (0 when none or reused) */
     char model_used[1024];  /* the model quantized: o->model, or its QAT fine-tuned copy */
+    const qb_graph *model;  /* that model, parsed once: d->model, or qat_model */
+    qb_graph *qat_model;    /* the QAT fine-tuned copy (owned), or NULL */
     int64_t weight_bytes;   /* weight bytes of the plan's layers */
     int64_t macs;           /* multiply-accumulates per sample of the layers */
     qb_metrics m;           /* against FP32 on the evaluation samples */

@@ -122,12 +122,12 @@ void qb_calibration_free(qb_calibration *c)
     memset(c, 0, sizeof *c);
 }
 
-int qb_calibrate(const char *model_path, const qb_samples *s, int batch, qb_calib method, double p, int symmetric,
+int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib method, double p, int symmetric,
                  qb_calibration *c, qb_err *e)
 {
     memset(c, 0, sizeof *c);
     double t0 = qb_now();
-    qb_graph *g = qb_onnx_load(model_path, e);
+    qb_graph *g = qb_graph_clone(model, e);
     if (!g)
         return -1;
     qb_runner r;
@@ -145,11 +145,11 @@ int qb_calibrate(const char *model_path, const qb_samples *s, int batch, qb_cali
     cx.stamp = malloc((size_t)nt * sizeof *cx.stamp);
     cx.layer_of_node = malloc((size_t)g->nnodes * sizeof *cx.layer_of_node);
     if (!cx.obs || !cx.sum || !cx.count || !cx.stamp || !cx.layer_of_node) {
-        qb_errf(e, "%s: out of memory", model_path);
+        qb_errf(e, "%s: out of memory", model->file);
         goto out;
     }
     if (c->n == 0) {
-        qb_errf(e, "%s: no quantizable layer (Conv, Gemm or MatMul with constant weights)", model_path);
+        qb_errf(e, "%s: no quantizable layer (Conv, Gemm or MatMul with constant weights)", model->file);
         goto out;
     }
     for (int i = 0; i < nt; i++)
@@ -161,7 +161,7 @@ int qb_calibrate(const char *model_path, const qb_samples *s, int batch, qb_cali
         int ts[2] = {c->layers[i].in_t, c->layers[i].out_t};
         for (int j = 0; j < 2; j++)
             if (!cx.obs[ts[j]] && !(cx.obs[ts[j]] = qb_observer_new(method, p, 0))) {
-                qb_errf(e, "%s: out of memory", model_path);
+                qb_errf(e, "%s: out of memory", model->file);
                 goto out;
             }
     }
@@ -189,7 +189,7 @@ int qb_calibrate(const char *model_path, const qb_samples *s, int batch, qb_cali
             int w1 = qb_observer_range(cx.obs[ts[j]], symmetric, &lo, &hi, warn, sizeof warn);
             int w2 = qb_qparams_from_range(lo, hi, symmetric, qp[j], warn, sizeof warn);
             if (w1 || w2)
-                fprintf(stderr, "qbench: warning: %s: tensor '%s' (%s of layer '%s'): %s\n", model_path,
+                fprintf(stderr, "qbench: warning: %s: tensor '%s' (%s of layer '%s'): %s\n", model->file,
                         g->tensors[ts[j]]->name, j ? "output" : "input", l->name, warn);
         }
         l->in_mean = cx.count[l->in_t] > 0 ? (float)(cx.sum[l->in_t] / cx.count[l->in_t]) : 0.0f;
@@ -267,10 +267,11 @@ static int int4_group(const qb_graph *g, const qb_node *n, int group)
     return qb_tensor_count(W) / W->dims[0] == W->dims[1] ? group : 0;
 }
 
-qb_graph *qb_quantize_graph(const char *model_path, const qb_calibration *c, const qb_precision *plan,
+qb_graph *qb_quantize_graph(const qb_graph *model, const qb_calibration *c, const qb_precision *plan,
                             const qb_quant_opts *o, qb_err *e)
 {
-    qb_graph *g = qb_onnx_load(model_path, e);
+    const char *model_path = model->file;
+    qb_graph *g = qb_graph_clone(model, e);
     if (!g)
         return NULL;
     for (int i = 0; i < c->n; i++) {

@@ -46,10 +46,10 @@ typedef struct qb_calibration {
  * macs, tensors). *out malloc'd. Returns the count (0 if none). */
 int qb_find_layers(const qb_graph *g, qb_layer_info **out);
 
-/* Load model_path, run the samples through it in fp32 (batch `batch`,
+/* Run the samples through a copy of model (unprepared) in fp32 (batch `batch`,
  * isa -1 = best) and observe every layer's input and output with the
  * method's observer (percentile: p). 0, or -1 with a message. */
-int qb_calibrate(const char *model_path, const qb_samples *s, int batch, qb_calib method, double p, int symmetric,
+int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib method, double p, int symmetric,
                  qb_calibration *c, qb_err *e);
 void qb_calibration_free(qb_calibration *c);
 
@@ -65,9 +65,9 @@ void qb_plan_uniform(const qb_calibration *c, qb_precision p, const qb_quant_opt
 /* Weight bytes of the layers under a plan (fp32 4, fp16 2, int8 1, int4
  * 0.5, binary 1/8 per weight, plus scales). */
 int64_t qb_plan_weight_bytes(const qb_calibration *c, const qb_precision *plan, const qb_quant_opts *o);
-/* Load model_path and attach a qspec to layer i for plan[i] (fp32: none).
- * Not prepared. NULL with a message. */
-qb_graph *qb_quantize_graph(const char *model_path, const qb_calibration *c, const qb_precision *plan,
+/* A copy of model (unprepared) with a qspec attached to layer i for plan[i]
+ * (fp32: none). Not prepared. NULL with a message. */
+qb_graph *qb_quantize_graph(const qb_graph *model, const qb_calibration *c, const qb_precision *plan,
                             const qb_quant_opts *o, qb_err *e);
 
 #endif

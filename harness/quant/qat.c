@@ -118,13 +118,9 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
         return 0;
     }
     char err[2400] = "";
-    qb_graph *g = qb_onnx_load(o->model, e);
-    if (!g)
-        return -1;
     qb_net net;
     memset(&net, 0, sizeof net);
-    int rc = qb_net_import(g, o->seed, &net, err, sizeof err);
-    qb_graph_free(g);
+    int rc = qb_net_import(d->model, o->seed, &net, err, sizeof err); /* the model parsed once (pipeline data) */
     if (rc) {
         qb_errf(e, "%s", err);
         return -1;

@@ -105,7 +105,7 @@ static int per_layer(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         qb_samples s = d->eval;
         if (s.n > 1000)
             s.n = 1000; /* enough for a stable SQNR; keeps the three passes quick */
-        rc = qb_per_layer_sqnr(o->model, g, &r->cal, &s, o->batch, o->isa, prop, iso, e);
+        rc = qb_per_layer_sqnr(d->model, g, &r->cal, &s, o->batch, o->isa, prop, iso, e);
         g = NULL;
     }
     qb_graph_free(g);
