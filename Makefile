@@ -94,6 +94,8 @@ VECT_FLAGS := $(shell $(CC) -fvect-cost-model=dynamic -E -x c /dev/null >/dev/nu
 $(BUILD)/harness/train/%.o: QB_CFLAGS += $(VECT_FLAGS)
 # qops: the int16 dot products of QLinearConv/ConvInteger/QLinearMatMul/MatMulInteger (about 3x faster)
 $(BUILD)/harness/graph/ops_qlinear.o: QB_CFLAGS += $(VECT_FLAGS)
+# element-wise chains: block loops with runtime trip counts (harness/graph/fuse_elem.c)
+$(BUILD)/harness/graph/fuse_elem.o: QB_CFLAGS += $(VECT_FLAGS)
 
 qbench: $(BUILD)/qbench
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
@@ -163,6 +165,10 @@ $(BUILD)/tests/test_qdq: $(BUILD)/tests/test_qdq.o $(GRAPH_TEST_OBJ)
 $(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# Graph-level fusions against the unfused graph (element-wise chains), 1-3 threads.
+$(BUILD)/tests/test_fuse: $(BUILD)/tests/test_fuse.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
 QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,qmath/qparams.o qmath/observer.o qmath/weights.o qmath/method.o eval/metrics.o \
 	measure/paired.o measure/robust.o)
@@ -226,6 +232,9 @@ TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/te
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
 	$(BUILD)/tests/test_inputs
+
+# graph-level fusions and NHWC layouts (tests/test_fuse.c)
+TESTS += $(BUILD)/tests/test_fuse
 
 # The folder graph (scripts/check-layers), CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).

@@ -424,33 +424,102 @@ static int writer(const qb_graph *g, int t)
     return p;
 }
 
+/* The output tensor a node writes at run time (a fused activation's). */
+static int written(const qb_node *n)
+{
+    return n->write_to >= 0 ? n->write_to : n->out[0];
+}
+
+/* Which 4-D tensors stay NHWC: outputs of Convs, of element-wise chains
+ * (fuse_elem.c) and of the NHWC operators (nhwc_ops.c: pools, Concat,
+ * Add/Sub/Mul of one shape) whose data inputs are all NHWC, read only by
+ * Convs (as their data input, where NHWC costs nothing more:
+ * qb_conv_nhwc_input_fast), by chains and NHWC operators whose own output
+ * stays NHWC, and by GlobalAveragePool (its output is the same in both
+ * layouts). Start from every candidate and drop the ones that break a
+ * rule until none does. nhwc[t] = 1 for those tensors. */
+static void nhwc_tensors(const qb_graph *g, char *nhwc)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const qb_node *n = &g->nodes[i];
+        if (n->folded || n->fused_into >= 0)
+            continue;
+        int chain_x = qb_elem_chain_input(g, n);
+        if (strcmp(n->op, "Conv") && chain_x < 0 && qb_nhwc_role(g, n) != 1)
+            continue;
+        int t = written(n);
+        if (t >= 0 && g->tensors[t]->ndim == 4 && (chain_x < 0 || g->tensors[chain_x]->ndim == 4))
+            nhwc[t] = 1;
+    }
+    for (int k = 0; k < g->noutputs; k++)
+        nhwc[g->outputs[k]] = 0;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int t = 0; t < g->ntensors; t++) {
+            if (!nhwc[t])
+                continue;
+            int w = writer(g, t), ok = w >= 0;
+            if (ok) {
+                const qb_node *wn = &g->nodes[w];
+                int wx = qb_elem_chain_input(g, wn);
+                if (wx >= 0)
+                    ok = nhwc[wx];
+                else if (qb_nhwc_role(g, wn) == 1)
+                    for (int k = 0; k < wn->nin; k++)
+                        ok &= wn->in[k] < 0 || g->tensors[wn->in[k]]->kind == QB_T_CONST || nhwc[wn->in[k]];
+                else
+                    ok = !strcmp(wn->op, "Conv");
+            }
+            for (int j = 0; j < g->nnodes && ok; j++) {
+                const qb_node *c = &g->nodes[j];
+                if (c->folded)
+                    continue;
+                for (int k = 0; k < c->nin && ok; k++) {
+                    if (c->in[k] != t)
+                        continue;
+                    int h = c->fused_into >= 0 ? c->fused_into : j;
+                    int hx = qb_elem_chain_input(g, &g->nodes[h]), role = c->fused_into < 0 ? qb_nhwc_role(g, c) : 0;
+                    if (hx >= 0) /* read inside a chain: as its input, the chain's output NHWC too */
+                        ok = hx == t && nhwc[written(&g->nodes[h])];
+                    else if (role == 1)
+                        ok = nhwc[written(c)];
+                    else if (role == 2)
+                        ok = k == 0;
+                    else
+                        ok = c->fused_into < 0 && k == 0 && !strcmp(c->op, "Conv") && qb_conv_nhwc_input_fast(c);
+                }
+            }
+            if (!ok) {
+                nhwc[t] = 0;
+                changed = 1;
+            }
+        }
+    }
+}
+
 /* Between convolutions, activations stay NHWC: a Conv whose output feeds
- * only Convs (as their data input) writes NHWC, and those read NHWC. The
- * IR and every other operator still see NCHW. */
+ * only Convs (as their data input), directly or through element-wise
+ * chains and the NHWC operators, writes NHWC, and those read NHWC. The IR
+ * and every other operator still see NCHW. */
 static int choose_layouts(qb_graph *g, qb_err *e)
 {
     const char *env = getenv("QB_NCHW_ONLY");
     if (g->nchw_only || (env && *env && strcmp(env, "0")))
         return 0;
     int *out_nhwc = calloc(g->nnodes + 1, sizeof(int));
+    char *nhwc = calloc(g->ntensors + 1, 1);
+    if (!out_nhwc || !nhwc) {
+        free(out_nhwc);
+        free(nhwc);
+        qb_errf(e, "%s: out of memory", g->file);
+        return -1;
+    }
+    nhwc_tensors(g, nhwc);
     for (int i = 0; i < g->nnodes; i++) {
         qb_node *n = &g->nodes[i];
-        if (n->folded || strcmp(n->op, "Conv"))
+        if (n->folded || n->fused_into >= 0 || strcmp(n->op, "Conv"))
             continue;
-        int t = n->write_to >= 0 ? n->write_to : n->out[0], consumers = 0, ok = 1;
-        for (int k = 0; k < g->noutputs; k++)
-            ok &= g->outputs[k] != t;
-        for (int j = 0; j < g->nnodes && ok; j++) {
-            const qb_node *c = &g->nodes[j];
-            if (c->folded)
-                continue;
-            for (int k = 0; k < c->nin; k++)
-                if (c->in[k] == t) {
-                    consumers++;
-                    ok &= k == 0 && !strcmp(c->op, "Conv") && c->fused_into < 0;
-                }
-        }
-        out_nhwc[i] = ok && consumers > 0;
+        out_nhwc[i] = nhwc[written(n)];
     }
     /* Quantized int8 convs whose NHWC output goes only to int8 convs
      * reading it in the same grid hand it on as int8 (no dequantize /
@@ -477,15 +546,29 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     int rc = 0;
     for (int i = 0; i < g->nnodes && !rc; i++) {
         qb_node *n = &g->nodes[i];
-        if (n->folded || strcmp(n->op, "Conv"))
+        if (n->folded || n->fused_into >= 0)
+            continue;
+        if (qb_elem_chain_input(g, n) >= 0) {
+            if (nhwc[written(n)])
+                rc = qb_elem_chain_set_nhwc(g, n, e);
+            continue;
+        }
+        int role = qb_nhwc_role(g, n);
+        if ((role == 1 && nhwc[written(n)]) || (role == 2 && n->in[0] >= 0 && nhwc[n->in[0]])) {
+            rc = qb_nhwc_switch(g, n, e);
+            continue;
+        }
+        if (strcmp(n->op, "Conv"))
             continue;
         int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;
         int in_link = p >= 0 && (out_nhwc[p] & 2);
-        int nhwc = (p >= 0 && out_nhwc[p] != 0) | (out_nhwc[i] != 0) << 1 | in_link << 2 | ((out_nhwc[i] & 2) != 0) << 3;
-        if (nhwc)
-            rc = qb_conv_set_layout(g, n, nhwc, e);
+        int nhwc_bits = (n->in[0] >= 0 && nhwc[n->in[0]]) | (out_nhwc[i] != 0) << 1 | in_link << 2 |
+                        ((out_nhwc[i] & 2) != 0) << 3;
+        if (nhwc_bits)
+            rc = qb_conv_set_layout(g, n, nhwc_bits, e);
     }
     free(out_nhwc);
+    free(nhwc);
     return rc;
 }
 
@@ -572,6 +655,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
         }
     }
     fuse_activations(g);
+    qb_fuse_elementwise(g);
     if (choose_layouts(g, e))
         return -1;
     /* live ranges */

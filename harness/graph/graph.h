@@ -181,6 +181,7 @@ typedef struct qb_graph {
     int no_fold_bn;          /* nonzero: keep BatchNormalization nodes (tests) */
     int nchw_only;           /* nonzero: no NHWC between convolutions (tests, QB_NCHW_ONLY=1) */
     int no_int8_links;       /* nonzero: quantized convs hand on floats, never int8 (per-layer analysis, QB_NO_INT8_LINKS=1) */
+    int no_elem_fusion;      /* nonzero: no element-wise chains fused into one pass (tests, QB_NO_ELEM_FUSION=1) */
     double kernel_ms_acc;    /* kernel time of the node being run (profile) */
     /* Called after each node has run (calibration, per-layer comparison):
      * its inputs and outputs are still valid then. NULL: none. */
@@ -263,6 +264,12 @@ int qb_graph_upgrade(qb_graph *g, qb_err *e);
 /* Fold BatchNormalization into a preceding Conv (or Gemm) whose output
  * feeds only it; returns how many were folded. */
 int qb_fold_batchnorm(qb_graph *g);
+
+/* ---- fuse_elem.c ---- */
+/* Runs of float32 element-wise nodes (scalar or per-channel constants,
+ * activations, HardSwish/SiLU patterns) run as one pass each (prepare,
+ * after shape inference and folding); returns how many chains. */
+int qb_fuse_elementwise(qb_graph *g);
 
 /* ---- qlayer.c ---- */
 /* A zeroed qspec for precision p; NULL on allocation failure. */

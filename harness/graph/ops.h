@@ -87,6 +87,21 @@ int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, 
 /* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for
  * chains of convolutions; repacks weights if needed. 0 or -1. */
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
+/* Conv only: reading NHWC input costs no more than NCHW (not so for a
+ * depthwise conv off the depthwise kernel: its NHWC im2col gathers one
+ * float per tap). */
+int qb_conv_nhwc_input_fast(const qb_node *n);
+/* fuse_elem.c: the input tensor of an element-wise chain's first node,
+ * or -1 if n is not one; make the chain run on NHWC tensors (between
+ * convolutions), 0 or -1 with a message. */
+int qb_elem_chain_input(const qb_graph *g, const qb_node *n);
+int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
+/* nhwc_ops.c: 1 if n (MaxPool/AveragePool 2-D, Concat on channels,
+ * Add/Sub/Mul of one shape) can run with its inputs and output NHWC, 2
+ * if it can read NHWC and write a layout-free output (GlobalAveragePool),
+ * else 0; switch it to NHWC (0, or -1 with a message). */
+int qb_nhwc_role(const qb_graph *g, const qb_node *n);
+int qb_nhwc_switch(qb_graph *g, qb_node *n, qb_err *e);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
 

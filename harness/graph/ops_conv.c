@@ -473,6 +473,12 @@ static void transpose_par(float *dst, size_t ldd, const float *src, size_t lds, 
     qb_gpar_for(n, qb_gpar_chunk(n, other, 16), transpose_body, &j);
 }
 
+int qb_conv_nhwc_input_fast(const qb_node *n)
+{
+    const conv_state *s = n->state;
+    return s->dw || s->w.c / s->group > 1;
+}
+
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
 {
     conv_state *s = n->state;

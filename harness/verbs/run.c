@@ -7,12 +7,15 @@
  * the dataset's training images, or on seeded inputs without -d).
  * --profile runs it 10 more times and prints the time per layer (with
  * the precision each layer ran in) and the split between kernels/ and
- * the rest.
+ * the rest. --repeat N times N more inferences one by one and prints
+ * their median, minimum and maximum and the process's peak resident
+ * memory (scripts/bench-runtimes reads that line).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "harness/graph/ops.h"
@@ -27,8 +30,38 @@ static int usage(const char *msg, const char *arg)
     fprintf(stderr, "qbench run: ");
     fprintf(stderr, msg, arg);
     fprintf(stderr, "\nusage: qbench run MODEL.onnx (--input FILE.pb | --input-raw FILE --shape AxB)... -o OUTDIR "
-            "[-p PREC [--method M] [-d DATASET] [--data-dir DIR] [--calib N]] [-i ISA] [--profile]\n");
+            "[-p PREC [--method M] [-d DATASET] [--data-dir DIR] [--calib N]] [-i ISA] [--profile] [--repeat N]\n");
     return 2;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --repeat: time reps more inferences one by one; one "latency" line. */
+static int print_latency(qb_graph *g, const qb_tensor *in, int nin, int reps, qb_err *e)
+{
+    double *t = malloc((size_t)reps * sizeof *t);
+    if (!t)
+        return -1;
+    for (int r = 0; r < reps; r++) {
+        double t0 = qb_now_ms();
+        if (qb_graph_run(g, in, nin, e)) {
+            free(t);
+            return -1;
+        }
+        t[r] = qb_now_ms() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    printf("latency: median %.4f ms min %.4f ms max %.4f ms runs %d peak_rss %.1f MiB arena %.2f MiB\n", med, t[0],
+           t[reps - 1], reps, ru.ru_maxrss / 1024.0, g->arena_bytes / 1048576.0);
+    free(t);
+    return 0;
 }
 
 static void print_profile(const qb_graph *g)
@@ -77,7 +110,7 @@ int qb_verb_run(int argc, char **argv)
 {
     const char *model = NULL, *outdir = NULL, *raw_pending = NULL;
     qb_tensor in[QB_MAX_INPUTS];
-    int nin = 0, isa = -1, profile = 0, rc = 2;
+    int nin = 0, isa = -1, profile = 0, repeat = 0, rc = 2;
     memset(in, 0, sizeof in);
     qb_err e = {""};
     qb_pipeline_opts po;
@@ -88,7 +121,7 @@ int qb_verb_run(int argc, char **argv)
         const char *a = argv[i];
         int takes = !strcmp(a, "--input") || !strcmp(a, "--input-raw") || !strcmp(a, "--shape") || !strcmp(a, "-o") ||
                     !strcmp(a, "-p") || !strcmp(a, "-i") || !strcmp(a, "--method") || !strcmp(a, "-d") ||
-                    !strcmp(a, "--data-dir") || !strcmp(a, "--calib");
+                    !strcmp(a, "--data-dir") || !strcmp(a, "--calib") || !strcmp(a, "--repeat");
         if (takes && i + 1 >= argc) {
             rc = usage("missing value after %s", a);
             goto out;
@@ -143,6 +176,14 @@ int qb_verb_run(int argc, char **argv)
             }
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
+        } else if (!strcmp(a, "--repeat")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v <= 0 || v > 1000000) {
+                rc = usage("bad --repeat '%s' (a positive integer)", argv[i]);
+                goto out;
+            }
+            repeat = (int)v;
         } else if (!strcmp(a, "--method")) {
             po.method = argv[++i];
             method_set = 1;
@@ -215,6 +256,10 @@ int qb_verb_run(int argc, char **argv)
     if (!rc)
         printf("%s: %d outputs written to %s (%s %s, fp32 gemm kernel %s)\n", model, g->noutputs, outdir,
                qb_precision_name(po.prec), po.method, g->gemm->name);
+    if (!rc && repeat && print_latency(g, in, nin, repeat, &e)) {
+        fprintf(stderr, "qbench run: %s\n", e.msg);
+        rc = 2;
+    }
     if (!rc && profile) {
         g->profile = 1;
         for (int r = 0; r < PROFILE_RUNS; r++)

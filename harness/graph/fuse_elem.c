@@ -1,0 +1,497 @@
+/*
+ * fuse_elem.c - element-wise chains run as one pass: a run of float32
+ * element-wise nodes, each with one runtime input (the previous node's
+ * output, read by nothing else) and otherwise constants that are scalars
+ * or per-channel (axis 1) values, becomes one node that streams the input
+ * once in blocks that stay in L1 and applies every step to a block before
+ * the next (vectorised where the step is: add, sub, mul, div, clip, relu,
+ * hard sigmoid/swish, leaky relu). One value may be kept aside and
+ * multiplied or added back, which covers the exported activation
+ * patterns x * clip(x + 3, 0, 6) / 6 (HardSwish), x * sigmoid(x) (SiLU /
+ * Swish) and x * hardsigmoid(x).
+ *
+ * Every step computes exactly what the operator it replaces computes
+ * (the same float operations in the same order, no contraction), so the
+ * fused graph's outputs are bit-identical to the unfused one's. The IR
+ * keeps every node (export is unchanged): the first node of a chain runs
+ * the chain and writes the last node's output (write_to), the others are
+ * marked fused into it and skipped. QB_NO_ELEM_FUSION=1 (or
+ * g->no_elem_fusion) turns the pass off (tests compare both).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+#include "harness/graph/par.h"
+
+#define FE_MAX_STEPS 32
+#define FE_BLOCK 512 /* elements per block (2 KiB, L1-resident) */
+
+/* One step of a chain. */
+typedef enum fe_code {
+    FE_ADD,       /* v + k */
+    FE_SUB,       /* v - k */
+    FE_RSUB,      /* k - v */
+    FE_MUL,       /* v * k */
+    FE_DIV,       /* v / k */
+    FE_RDIV,      /* k / v */
+    FE_RELU,      /* v > 0 ? v : 0 */
+    FE_CLIP,      /* clamp to [a, b] as Clip does */
+    FE_SIGMOID,   /* 1 / (1 + exp(-v)) */
+    FE_HSIG,      /* clamp(a * v + b, 0, 1) */
+    FE_HSWISH,    /* v * clamp(v / 6 + 0.5, 0, 1) */
+    FE_TANH,      /* tanh(v) */
+    FE_LEAKY,     /* v >= 0 ? v : a * v */
+    FE_SAVE,      /* keep v aside */
+    FE_MUL_SAVED, /* saved * v */
+    FE_ADD_SAVED, /* saved + v */
+} fe_code;
+
+typedef struct fe_step {
+    fe_code code;       /* what it computes */
+    float a, b;         /* scalar operand k (a); Clip bounds (a, b); alpha, beta */
+    const float *per_c; /* per-channel operand k (one per channel; a constant's data), or NULL */
+    int k_first;        /* binary: the constant is the operator's first input (k op v) */
+} fe_step;
+
+typedef struct fe_chain {
+    int nsteps;                 /* steps in order */
+    fe_step steps[FE_MAX_STEPS];
+    int64_t planes, inner;      /* the input as planes of inner elements (per-channel: N*C planes) */
+    int64_t total;              /* elements (the last plane may be shorter) */
+    int64_t channels;           /* C (per-channel steps: plane p is channel p % C), 1 if none */
+    int x, y;                   /* input and output tensors */
+    int nhwc;                   /* the tensors are NHWC (between convolutions): channel = index % C */
+    float *tiled[FE_MAX_STEPS]; /* NHWC: per-channel operands repeated over a tile of inner elements */
+    void *orig_state;           /* the first node's own prepared state (freed with the chain) */
+    void (*orig_free)(void *);  /* its free function, NULL for free() */
+} fe_chain;
+
+static void chain_free(void *p)
+{
+    fe_chain *c = p;
+    if (!c)
+        return;
+    if (c->orig_free)
+        c->orig_free(c->orig_state);
+    else
+        free(c->orig_state);
+    for (int s = 0; s < FE_MAX_STEPS; s++)
+        free(c->tiled[s]);
+    free(c);
+}
+
+/* ---- running ---- */
+
+/* One binary step with a per-element operand kv[] (NHWC per-channel). */
+static void vector_step(const fe_step *st, const float *restrict kv, float *restrict v, int n)
+{
+    switch (st->code) {
+    case FE_ADD: for (int i = 0; i < n; i++) v[i] = st->k_first ? kv[i] + v[i] : v[i] + kv[i]; break;
+    case FE_SUB: for (int i = 0; i < n; i++) v[i] = v[i] - kv[i]; break;
+    case FE_RSUB: for (int i = 0; i < n; i++) v[i] = kv[i] - v[i]; break;
+    case FE_MUL: for (int i = 0; i < n; i++) v[i] = st->k_first ? kv[i] * v[i] : v[i] * kv[i]; break;
+    case FE_DIV: for (int i = 0; i < n; i++) v[i] = v[i] / kv[i]; break;
+    case FE_RDIV: for (int i = 0; i < n; i++) v[i] = kv[i] / v[i]; break;
+    default: break;
+    }
+}
+
+/* The steps on n elements in v: of channel ch (NCHW), or starting at
+ * offset off of the tile (NHWC); save: n floats of room. */
+static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restrict v, float *restrict save, int n)
+{
+    for (int s = 0; s < c->nsteps; s++) {
+        const fe_step *st = &c->steps[s];
+        if (st->per_c && c->nhwc) {
+            vector_step(st, c->tiled[s] + off, v, n);
+            continue;
+        }
+        float k = st->per_c ? st->per_c[ch] : st->a, lo = st->a, hi = st->b;
+        switch (st->code) {
+        case FE_ADD: for (int i = 0; i < n; i++) v[i] = st->k_first ? k + v[i] : v[i] + k; break;
+        case FE_SUB: for (int i = 0; i < n; i++) v[i] = v[i] - k; break;
+        case FE_RSUB: for (int i = 0; i < n; i++) v[i] = k - v[i]; break;
+        case FE_MUL: for (int i = 0; i < n; i++) v[i] = st->k_first ? k * v[i] : v[i] * k; break;
+        case FE_DIV: for (int i = 0; i < n; i++) v[i] = v[i] / k; break;
+        case FE_RDIV: for (int i = 0; i < n; i++) v[i] = k / v[i]; break;
+        case FE_RELU: for (int i = 0; i < n; i++) v[i] = v[i] > 0 ? v[i] : 0; break;
+        case FE_CLIP:
+            for (int i = 0; i < n; i++) {
+                float t = v[i] < lo ? lo : v[i];
+                v[i] = t > hi ? hi : t;
+            }
+            break;
+        case FE_SIGMOID: for (int i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i])); break;
+        case FE_HSIG:
+            for (int i = 0; i < n; i++) {
+                float t = lo * v[i] + hi;
+                v[i] = t < 0 ? 0 : t > 1 ? 1 : t;
+            }
+            break;
+        case FE_HSWISH:
+            for (int i = 0; i < n; i++) {
+                float t = v[i] / 6.0f + 0.5f;
+                t = t < 0 ? 0 : t > 1 ? 1 : t;
+                v[i] = v[i] * t;
+            }
+            break;
+        case FE_TANH: for (int i = 0; i < n; i++) v[i] = tanhf(v[i]); break;
+        case FE_LEAKY: for (int i = 0; i < n; i++) v[i] = v[i] >= 0 ? v[i] : lo * v[i]; break;
+        case FE_SAVE: memcpy(save, v, (size_t)n * sizeof *v); break;
+        case FE_MUL_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] * v[i] : v[i] * save[i]; break;
+        case FE_ADD_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] + v[i] : v[i] + save[i]; break;
+        }
+    }
+}
+
+typedef struct fe_job {
+    const fe_chain *c; /* the chain */
+    const float *x;    /* input */
+    float *y;          /* output */
+} fe_job;
+
+static void chain_planes(void *ctx, int64_t p0, int64_t p1)
+{
+    const fe_job *j = ctx;
+    const fe_chain *c = j->c;
+    float v[FE_BLOCK] __attribute__((aligned(64))), save[FE_BLOCK] __attribute__((aligned(64)));
+    for (int64_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * c->inner;
+        float *y = j->y + p * c->inner;
+        int64_t len = c->total - p * c->inner < c->inner ? c->total - p * c->inner : c->inner;
+        for (int64_t o = 0; o < len; o += FE_BLOCK) {
+            int n = len - o < FE_BLOCK ? (int)(len - o) : FE_BLOCK;
+            memcpy(v, x + o, (size_t)n * sizeof *v);
+            apply_steps(c, c->nhwc ? 0 : p % c->channels, o, v, save, n);
+            memcpy(y + o, v, (size_t)n * sizeof *v);
+        }
+    }
+}
+
+static void chain_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const fe_chain *c = n->state;
+    fe_job j = {c, g->tensors[c->x]->data, g->tensors[c->y]->data};
+    qb_gpar_for(c->planes, qb_gpar_chunk(c->planes, c->inner * c->nsteps, 1), chain_planes, &j);
+}
+
+/* What a chain's first node runs instead of its operator. */
+static const qb_opdef chain_def = {"(element-wise chain)", NULL, chain_run, NULL};
+
+/* ---- finding chains ---- */
+
+/* Consumers of tensor t among the nodes still run (count; the first two in u). */
+static int consumers(const qb_graph *g, int t, int *u)
+{
+    int c = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const qb_node *n = &g->nodes[i];
+        if (n->folded)
+            continue;
+        for (int j = 0; j < n->nin; j++)
+            if (n->in[j] == t) {
+                if (c < 2)
+                    u[c] = i;
+                c++;
+                break;
+            }
+    }
+    return c;
+}
+
+static int is_graph_output(const qb_graph *g, int t)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == t)
+            return 1;
+    return 0;
+}
+
+static int same_shape(const qb_tensor *a, const qb_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dims[i] != b->dims[i])
+            return 0;
+    return 1;
+}
+
+/* A constant float operand k of x's shape: 1 (one value), 2 (one value per
+ * channel, x's axis 1), or 0 (anything else). */
+static int const_kind(const qb_tensor *k, const qb_tensor *x)
+{
+    if (k->kind != QB_T_CONST || k->dtype != QB_DT_FLOAT || k->ndim > x->ndim)
+        return 0;
+    int64_t cnt = qb_tensor_count(k);
+    if (cnt == 1)
+        return 1;
+    if (x->ndim < 2 || cnt != x->dims[1])
+        return 0;
+    for (int i = 0; i < k->ndim; i++) {
+        int xi = i + (x->ndim - k->ndim);
+        if (k->dims[i] != 1 && xi != 1)
+            return 0;
+    }
+    return 2;
+}
+
+/* Node n as one step on its runtime input: 1 with *st and the input's
+ * tensor in *xin, or 0 if it is not such a node. */
+static int as_step(const qb_graph *g, const qb_node *n, fe_step *st, int *xin)
+{
+    if (n->folded || n->fused_into >= 0 || n->write_to >= 0 || n->def == &chain_def || n->nout < 1 || n->out[0] < 0)
+        return 0;
+    for (int j = 1; j < n->nout; j++)
+        if (n->out[j] >= 0)
+            return 0;
+    const qb_tensor *y = qb_out(g, n, 0);
+    if (y->dtype != QB_DT_FLOAT || n->domain)
+        return 0;
+    memset(st, 0, sizeof *st);
+    static const struct { const char *op; fe_code code; } bins[] = {
+        {"Add", FE_ADD}, {"Sub", FE_SUB}, {"Mul", FE_MUL}, {"Div", FE_DIV}};
+    for (size_t b = 0; b < sizeof bins / sizeof bins[0]; b++) {
+        if (strcmp(n->op, bins[b].op))
+            continue;
+        const qb_tensor *a0 = qb_in(g, n, 0), *a1 = qb_in(g, n, 1);
+        if (n->nin != 2 || !a0 || !a1 || a0->dtype != QB_DT_FLOAT || a1->dtype != QB_DT_FLOAT)
+            return 0;
+        int first_const = a0->kind == QB_T_CONST, second_const = a1->kind == QB_T_CONST;
+        if (first_const == second_const)
+            return 0;
+        const qb_tensor *x = first_const ? a1 : a0, *k = first_const ? a0 : a1;
+        int kind = const_kind(k, x);
+        if (!kind || !same_shape(x, y))
+            return 0;
+        st->code = bins[b].code;
+        st->k_first = first_const;
+        if (first_const && st->code == FE_SUB)
+            st->code = FE_RSUB;
+        if (first_const && st->code == FE_DIV)
+            st->code = FE_RDIV;
+        st->a = ((const float *)k->data)[0];
+        st->per_c = kind == 2 ? k->data : NULL;
+        *xin = first_const ? n->in[1] : n->in[0];
+        return 1;
+    }
+    const qb_tensor *x = qb_in(g, n, 0);
+    if (!x || x->dtype != QB_DT_FLOAT || x->kind == QB_T_CONST || !same_shape(x, y))
+        return 0;
+    *xin = n->in[0];
+    if (!strcmp(n->op, "Relu")) {
+        st->code = FE_RELU;
+    } else if (!strcmp(n->op, "Sigmoid")) {
+        st->code = FE_SIGMOID;
+    } else if (!strcmp(n->op, "Tanh")) {
+        st->code = FE_TANH;
+    } else if (!strcmp(n->op, "HardSwish")) {
+        st->code = FE_HSWISH;
+    } else if (!strcmp(n->op, "HardSigmoid")) {
+        st->code = FE_HSIG;
+        st->a = qb_attr_float(n, "alpha", 0.2f);
+        st->b = qb_attr_float(n, "beta", 0.5f);
+    } else if (!strcmp(n->op, "LeakyRelu")) {
+        st->code = FE_LEAKY;
+        st->a = qb_attr_float(n, "alpha", 0.01f);
+    } else if (!strcmp(n->op, "Clip")) {
+        st->code = FE_CLIP;
+        st->a = -INFINITY, st->b = INFINITY;
+        if (g->opset < 11) {
+            st->a = qb_attr_float(n, "min", -INFINITY);
+            st->b = qb_attr_float(n, "max", INFINITY);
+        } else {
+            const qb_tensor *tl = qb_in(g, n, 1), *th = qb_in(g, n, 2);
+            if ((tl && (tl->kind != QB_T_CONST || tl->dtype != QB_DT_FLOAT)) ||
+                (th && (th->kind != QB_T_CONST || th->dtype != QB_DT_FLOAT)))
+                return 0;
+            if (tl)
+                st->a = ((const float *)tl->data)[0];
+            if (th)
+                st->b = ((const float *)th->data)[0];
+        }
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* m = Mul or Add of t (kept aside) and s (both runtime, same shape): the
+ * step that combines them; 0 if m is not that. */
+static int as_combine(const qb_graph *g, const qb_node *m, int t, int s, fe_step *st)
+{
+    if (m->folded || m->fused_into >= 0 || m->write_to >= 0 || m->nin != 2 || m->nout != 1 || m->domain)
+        return 0;
+    int mul = !strcmp(m->op, "Mul");
+    if (!mul && strcmp(m->op, "Add"))
+        return 0;
+    if (!((m->in[0] == t && m->in[1] == s) || (m->in[0] == s && m->in[1] == t)))
+        return 0;
+    const qb_tensor *y = qb_out(g, m, 0);
+    if (!y || y->dtype != QB_DT_FLOAT || !same_shape(y, g->tensors[t]))
+        return 0;
+    memset(st, 0, sizeof *st);
+    st->code = mul ? FE_MUL_SAVED : FE_ADD_SAVED;
+    st->k_first = m->in[0] == t;
+    return 1;
+}
+
+/* Extend the chain c (value cur, last node *last) as far as it goes;
+ * members[] collects the nodes taken. */
+static void grow(qb_graph *g, fe_chain *c, int *cur, int *members, int *nmem)
+{
+    for (;;) {
+        int t = *cur, u[2];
+        if (is_graph_output(g, t) || c->nsteps >= FE_MAX_STEPS - 1)
+            return;
+        int uses = consumers(g, t, u);
+        fe_step st;
+        int xin;
+        if (uses == 1) {
+            if (!as_step(g, &g->nodes[u[0]], &st, &xin) || xin != t)
+                return;
+            c->steps[c->nsteps++] = st;
+            members[(*nmem)++] = u[0];
+            *cur = g->nodes[u[0]].out[0];
+            continue;
+        }
+        if (uses != 2)
+            return;
+        /* t kept aside: one consumer starts a sub-chain whose end the other combines with t */
+        for (int side = 0; side < 2; side++) {
+            int s0 = u[side], m = u[1 - side];
+            fe_step sub[FE_MAX_STEPS];
+            int nsub = 0, subm[FE_MAX_STEPS], v = t, node = s0;
+            while (nsub < FE_MAX_STEPS && as_step(g, &g->nodes[node], &sub[nsub], &xin) && xin == v) {
+                subm[nsub++] = node;
+                v = g->nodes[node].out[0];
+                int uu[2];
+                if (is_graph_output(g, v) || consumers(g, v, uu) != 1)
+                    break;
+                node = uu[0];
+                if (node == m)
+                    break;
+            }
+            int uu[2];
+            if (!nsub || v == t || is_graph_output(g, v) || consumers(g, v, uu) != 1 || uu[0] != m ||
+                c->nsteps + nsub + 2 > FE_MAX_STEPS || !as_combine(g, &g->nodes[m], t, v, &st))
+                continue;
+            c->steps[c->nsteps++] = (fe_step){.code = FE_SAVE};
+            for (int k = 0; k < nsub; k++) {
+                c->steps[c->nsteps++] = sub[k];
+                members[(*nmem)++] = subm[k];
+            }
+            c->steps[c->nsteps++] = st;
+            members[(*nmem)++] = m;
+            *cur = g->nodes[m].out[0];
+            break;
+        }
+        if (*cur == t)
+            return;
+    }
+}
+
+int qb_fuse_elementwise(qb_graph *g)
+{
+    const char *env = getenv("QB_NO_ELEM_FUSION");
+    if (g->no_elem_fusion || (env && *env && strcmp(env, "0")))
+        return 0;
+    int made = 0, *members = malloc((size_t)(g->nnodes + 1) * sizeof *members);
+    if (!members)
+        return 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        fe_step st;
+        int xin;
+        if (!as_step(g, n, &st, &xin))
+            continue;
+        fe_chain *c = calloc(1, sizeof *c);
+        if (!c)
+            break;
+        /* from n's input (which may start a pattern, e.g. SiLU of a graph
+         * input), else from n alone */
+        int cur = xin, nmem = 0;
+        grow(g, c, &cur, members, &nmem);
+        if (!c->nsteps) {
+            c->steps[c->nsteps++] = st;
+            members[nmem++] = i;
+            cur = n->out[0];
+            grow(g, c, &cur, members, &nmem);
+        }
+        int head = members[0];
+        for (int k = 1; k < nmem; k++)
+            head = members[k] < head ? members[k] : head;
+        if (head != i) { /* cannot happen in topological order; keep it safe */
+            free(c);
+            continue;
+        }
+        const qb_tensor *x = g->tensors[xin];
+        c->x = xin;
+        c->y = cur;
+        c->channels = 1;
+        c->total = qb_tensor_count(x);
+        c->inner = FE_BLOCK; /* flat: planes of one block each (the threads' unit) */
+        c->planes = (c->total + FE_BLOCK - 1) / FE_BLOCK;
+        for (int s = 0; s < c->nsteps; s++)
+            if (c->steps[s].per_c) {
+                c->channels = x->dims[1];
+                c->planes = x->dims[0] * x->dims[1];
+                c->inner = c->planes ? qb_tensor_count(x) / c->planes : 0;
+                break;
+            }
+        c->orig_state = n->state;
+        c->orig_free = n->free_state;
+        n->state = c;
+        n->free_state = chain_free;
+        n->def = &chain_def;
+        n->scratch = 0;
+        if (cur != n->out[0])
+            n->write_to = cur;
+        for (int k = 0; k < nmem; k++)
+            if (members[k] != i)
+                g->nodes[members[k]].fused_into = i;
+        made++;
+    }
+    free(members);
+    return made;
+}
+
+int qb_elem_chain_input(const qb_graph *g, const qb_node *n)
+{
+    (void)g;
+    return n->def == &chain_def ? ((const fe_chain *)n->state)->x : -1;
+}
+
+int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e)
+{
+    fe_chain *c = n->state;
+    const qb_tensor *x = g->tensors[c->x];
+    int64_t C = x->ndim >= 2 ? x->dims[1] : 1;
+    c->nhwc = 1;
+    int per_c = 0;
+    for (int s = 0; s < c->nsteps; s++)
+        per_c |= c->steps[s].per_c != NULL;
+    if (!per_c || C < 1)
+        return 0; /* no channel in sight: the flat blocks stand */
+    /* tiles of whole pixels: blocks never cross a tile, so element i of a
+     * block at offset o has channel (o + i) % C */
+    int64_t T = C <= FE_BLOCK ? FE_BLOCK / C * C : C;
+    c->inner = T;
+    c->planes = (c->total + T - 1) / T;
+    c->channels = 1;
+    for (int s = 0; s < c->nsteps; s++) {
+        if (!c->steps[s].per_c)
+            continue;
+        c->tiled[s] = malloc((size_t)T * sizeof(float));
+        if (!c->tiled[s]) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        for (int64_t i = 0; i < T; i++)
+            c->tiled[s][i] = c->steps[s].per_c[i % C];
+    }
+    return 0;
+}

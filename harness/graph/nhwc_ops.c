@@ -1,0 +1,263 @@
+/*
+ * nhwc_ops.c - the operators between convolutions on NHWC tensors, so
+ * that layouts (exec.c, choose_layouts) need not go back to NCHW at each
+ * of them: MaxPool and AveragePool (2-D, float32), Concat along the
+ * channels, GlobalAveragePool reading NHWC (its N x C x 1 x 1 output is
+ * the same in both layouts), and element-wise Add/Sub/Mul of two tensors
+ * of one shape (layout-free: they keep their own run). Each computes
+ * exactly what the NCHW operator computes, in the same order per output
+ * element (the window scanned in the same order, sums in the same
+ * order), vectorised across channels instead of pixels, so the results
+ * are bit-identical. A node switched to NHWC keeps its IR (export is
+ * unchanged) and its own prepared state beside the NHWC one.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+#include "harness/graph/par.h"
+
+/* Prepared NHWC geometry of one node. */
+typedef struct nhwc_state {
+    int kind;                  /* NK_* */
+    int64_t n, c, h, w;        /* input N, C, H, W (Concat: output C) */
+    int64_t oh, ow;            /* output H, W */
+    int64_t kh, kw, sh, sw;    /* window and strides */
+    int64_t dh, dw;            /* dilations */
+    int64_t pt, pl, pb, pr;    /* pads: top, left, bottom, right */
+    int count_pad;             /* AveragePool count_include_pad */
+    void *orig_state;          /* the operator's own prepared state */
+    void (*orig_free)(void *); /* its free function, NULL for free() */
+} nhwc_state;
+
+enum { NK_NONE, NK_MAXPOOL, NK_AVGPOOL, NK_GAP, NK_CONCAT, NK_ELEM };
+
+static void nhwc_free(void *p)
+{
+    nhwc_state *s = p;
+    if (!s)
+        return;
+    if (s->orig_free)
+        s->orig_free(s->orig_state);
+    else
+        free(s->orig_state);
+    free(s);
+}
+
+static int is_4d_float(const qb_tensor *t) { return t && t->ndim == 4 && t->dtype == QB_DT_FLOAT; }
+
+/* Pool geometry from the attributes; 0 if this pool has no NHWC path. */
+static int pool_geometry(const qb_graph *g, const qb_node *n, nhwc_state *s)
+{
+    const qb_tensor *x = qb_in(g, n, 0), *y = qb_out(g, n, 0);
+    if (!is_4d_float(x) || !is_4d_float(y) || (n->nout > 1 && n->out[1] >= 0))
+        return 0;
+    const char *ap = qb_attr_str(n, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET"))
+        return 0;
+    const int64_t *k, *st, *pd, *dl;
+    if (qb_attr_ints(n, "kernel_shape", &k) != 2)
+        return 0;
+    int ns = qb_attr_ints(n, "strides", &st), np = qb_attr_ints(n, "pads", &pd), nd = qb_attr_ints(n, "dilations", &dl);
+    if ((ns >= 0 && ns != 2) || (np >= 0 && np != 4) || (nd >= 0 && nd != 2))
+        return 0;
+    s->n = x->dims[0], s->c = x->dims[1], s->h = x->dims[2], s->w = x->dims[3];
+    s->oh = y->dims[2], s->ow = y->dims[3];
+    s->kh = k[0], s->kw = k[1];
+    s->sh = ns > 0 ? st[0] : 1, s->sw = ns > 0 ? st[1] : 1;
+    s->dh = nd > 0 ? dl[0] : 1, s->dw = nd > 0 ? dl[1] : 1;
+    s->pt = np > 0 ? pd[0] : 0, s->pl = np > 0 ? pd[1] : 0, s->pb = np > 0 ? pd[2] : 0, s->pr = np > 0 ? pd[3] : 0;
+    s->count_pad = (int)qb_attr_int(n, "count_include_pad", 0);
+    return 1;
+}
+
+/* What n is on NHWC tensors (NK_*), with its geometry in s if s. */
+static int classify(const qb_graph *g, const qb_node *n, nhwc_state *s)
+{
+    nhwc_state tmp;
+    if (!s)
+        s = &tmp;
+    memset(s, 0, sizeof *s);
+    if (n->folded || n->fused_into >= 0 || n->domain || n->nout < 1 || n->out[0] < 0)
+        return NK_NONE;
+    const qb_tensor *y = qb_out(g, n, 0);
+    if (!strcmp(n->op, "MaxPool") || !strcmp(n->op, "AveragePool"))
+        return pool_geometry(g, n, s) ? (n->op[0] == 'M' ? NK_MAXPOOL : NK_AVGPOOL) : NK_NONE;
+    if (!strcmp(n->op, "GlobalAveragePool")) {
+        const qb_tensor *x = qb_in(g, n, 0);
+        if (!is_4d_float(x))
+            return NK_NONE;
+        s->n = x->dims[0], s->c = x->dims[1], s->h = x->dims[2], s->w = x->dims[3];
+        return NK_GAP;
+    }
+    if (!strcmp(n->op, "Concat")) {
+        int64_t axis = qb_attr_int(n, "axis", 0);
+        if (!is_4d_float(y) || (axis != 1 && axis != -3) || n->nin < 1)
+            return NK_NONE;
+        for (int i = 0; i < n->nin; i++) {
+            const qb_tensor *t = qb_in(g, n, i);
+            if (!is_4d_float(t) || t->kind == QB_T_CONST)
+                return NK_NONE;
+        }
+        s->n = y->dims[0], s->c = y->dims[1], s->h = y->dims[2], s->w = y->dims[3];
+        return NK_CONCAT;
+    }
+    if (!strcmp(n->op, "Add") || !strcmp(n->op, "Sub") || !strcmp(n->op, "Mul")) {
+        const qb_tensor *a = qb_in(g, n, 0), *b = qb_in(g, n, 1);
+        if (n->nin != 2 || !is_4d_float(a) || !is_4d_float(b) || !is_4d_float(y) || a->kind == QB_T_CONST ||
+            b->kind == QB_T_CONST || n->def != qb_op_find(n->op))
+            return NK_NONE;
+        for (int i = 0; i < 4; i++)
+            if (a->dims[i] != y->dims[i] || b->dims[i] != y->dims[i])
+                return NK_NONE;
+        return NK_ELEM;
+    }
+    return NK_NONE;
+}
+
+int qb_nhwc_role(const qb_graph *g, const qb_node *n)
+{
+    int k = classify(g, n, NULL);
+    return k == NK_NONE ? 0 : k == NK_GAP ? 2 : 1;
+}
+
+/* ---- running ---- */
+
+typedef struct nhwc_job {
+    const nhwc_state *s; /* geometry */
+    const qb_graph *g;   /* the graph (Concat's inputs) */
+    const qb_node *n;    /* the node */
+    const float *x;      /* input (NHWC) */
+    float *y;            /* output */
+} nhwc_job;
+
+/* Output rows [r0, r1) (over N*OH) of a pool; every channel at once. */
+static void pool_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const int is_max = s->kind == NK_MAXPOOL;
+    const int64_t C = s->c;
+    float *acc = malloc((size_t)C * sizeof *acc);
+    if (!acc)
+        return;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / s->oh, oy = r % s->oh;
+        const float *xb = j->x + b * s->h * s->w * C;
+        for (int64_t ox = 0; ox < s->ow; ox++) {
+            float *y = j->y + ((b * s->oh + oy) * s->ow + ox) * C;
+            for (int64_t c = 0; c < C; c++)
+                acc[c] = is_max ? -INFINITY : 0.0f;
+            int64_t cnt = 0;
+            for (int64_t ky = 0; ky < s->kh; ky++) {
+                int64_t iy = oy * s->sh - s->pt + ky * s->dh;
+                if (iy < 0 || iy >= s->h)
+                    continue;
+                for (int64_t kx = 0; kx < s->kw; kx++) {
+                    int64_t ix = ox * s->sw - s->pl + kx * s->dw;
+                    if (ix < 0 || ix >= s->w)
+                        continue;
+                    const float *xp = xb + (iy * s->w + ix) * C;
+                    if (is_max)
+                        for (int64_t c = 0; c < C; c++)
+                            acc[c] = xp[c] > acc[c] ? xp[c] : acc[c];
+                    else
+                        for (int64_t c = 0; c < C; c++)
+                            acc[c] += xp[c];
+                    cnt++;
+                }
+            }
+            if (is_max) {
+                memcpy(y, acc, (size_t)C * sizeof *y);
+                continue;
+            }
+            int64_t padcnt = 1, o[2] = {oy, ox}, st[2] = {s->sh, s->sw}, pb[2] = {s->pt, s->pl};
+            int64_t k[2] = {s->kh, s->kw}, in[2] = {s->h, s->w}, pe[2] = {s->pb, s->pr};
+            for (int d = 0; d < 2; d++) { /* window inside the padded input (as the NCHW pool) */
+                int64_t lo = o[d] * st[d] - pb[d], hi = lo + (k[d] - 1) * 1 + 1;
+                if (hi > in[d] + pe[d])
+                    hi = in[d] + pe[d];
+                padcnt *= hi - lo;
+            }
+            float div = (float)(s->count_pad ? padcnt : cnt ? cnt : 1);
+            for (int64_t c = 0; c < C; c++)
+                y[c] = acc[c] / div;
+        }
+    }
+    free(acc);
+}
+
+/* GlobalAveragePool of images [b0, b1): per channel, the pixels summed in
+ * raster order (the NCHW order), then divided. */
+static void gap_images(void *ctx, int64_t b0, int64_t b1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c, hw = s->h * s->w;
+    for (int64_t b = b0; b < b1; b++) {
+        float *y = j->y + b * C;
+        const float *x = j->x + b * hw * C;
+        for (int64_t c = 0; c < C; c++)
+            y[c] = 0.0f;
+        for (int64_t p = 0; p < hw; p++)
+            for (int64_t c = 0; c < C; c++)
+                y[c] += x[p * C + c];
+        for (int64_t c = 0; c < C; c++)
+            y[c] = y[c] / (float)hw;
+    }
+}
+
+/* Concat along the channels: pixels [p0, p1) over N*H*W. */
+static void concat_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    for (int64_t p = p0; p < p1; p++) {
+        float *y = j->y + p * j->s->c;
+        for (int i = 0; i < j->n->nin; i++) {
+            const qb_tensor *t = qb_in(j->g, j->n, i);
+            int64_t ci = t->dims[1];
+            memcpy(y, (const float *)t->data + p * ci, (size_t)ci * sizeof *y);
+            y += ci;
+        }
+    }
+}
+
+static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const nhwc_state *s = n->state;
+    nhwc_job j = {s, g, n, qb_in(g, n, 0)->data, qb_out(g, n, 0)->data};
+    if (s->kind == NK_GAP) {
+        qb_gpar_for(s->n, qb_gpar_chunk(s->n, s->h * s->w * s->c, 1), gap_images, &j);
+    } else if (s->kind == NK_CONCAT) {
+        int64_t pix = s->n * s->h * s->w;
+        qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, 1), concat_pixels, &j);
+    } else {
+        int64_t rows = s->n * s->oh;
+        qb_gpar_for(rows, qb_gpar_chunk(rows, s->ow * s->kh * s->kw * s->c, 1), pool_rows, &j);
+    }
+}
+
+static const qb_opdef nhwc_def = {"(NHWC)", NULL, nhwc_run, NULL};
+
+int qb_nhwc_switch(qb_graph *g, qb_node *n, qb_err *e)
+{
+    nhwc_state tmp;
+    int kind = classify(g, n, &tmp);
+    if (kind == NK_NONE || kind == NK_ELEM)
+        return 0; /* element-wise of one shape: its own run is layout-free */
+    nhwc_state *s = malloc(sizeof *s);
+    if (!s) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    *s = tmp;
+    s->kind = kind;
+    s->orig_state = n->state;
+    s->orig_free = n->free_state;
+    n->state = s;
+    n->free_state = nhwc_free;
+    n->def = &nhwc_def;
+    return 0;
+}

@@ -1,0 +1,466 @@
+/*
+ * test_fuse.c - graph-level fusions of the model engine against the
+ * unfused graph: element-wise chains (harness/graph/fuse_elem.c) on
+ * scalar and per-channel constants in either operand position, every
+ * activation step, the HardSwish / SiLU / x*hardsigmoid(x) patterns,
+ * chains cut at graph outputs and shared values, sizes that are not a
+ * multiple of the block; outputs bit-identical to QB_NO_ELEM_FUSION's
+ * (each step is the operator's own arithmetic) for 1, 2 and 3 threads,
+ * and the number of nodes fused checked (so the pass cannot silently do
+ * nothing); convolutions with chains between them kept NHWC (per-channel
+ * steps on NHWC tensors) against the NCHW-only graph; the NHWC operators
+ * (MaxPool, AveragePool with pads, residual Add, Concat, GlobalAveragePool
+ * reading NHWC) between convolutions against the NCHW-only graph.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness/graph/graph.h"
+#include "harness/graph/par.h"
+
+/* ---- building graphs in memory ---- */
+
+static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
+{
+    int i = qb_graph_tensor(g, name);
+    qb_tensor *t = g->tensors[i];
+    t->dtype = QB_DT_FLOAT;
+    t->ndim = ndim;
+    if (ndim)
+        memcpy(t->dims, dims, ndim * sizeof *dims);
+    t->has_shape = 1;
+    if (data) {
+        size_t b = (size_t)qb_tensor_count(t) * sizeof(float);
+        t->data = malloc(b + 1);
+        memcpy(t->data, data, b);
+        t->kind = QB_T_CONST;
+    } else {
+        t->kind = QB_T_INPUT;
+        g->inputs = realloc(g->inputs, (g->ninputs + 1) * sizeof(int));
+        g->inputs[g->ninputs++] = i;
+    }
+    return i;
+}
+
+/* A node of op with comma-separated input and output names. */
+static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs)
+{
+    char a[256], b[256], name[64], *save, *tok;
+    const char *in[8], *out[8];
+    int nin = 0, nout = 0;
+    snprintf(a, sizeof a, "%s", ins);
+    snprintf(b, sizeof b, "%s", outs);
+    for (tok = strtok_r(a, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        in[nin++] = tok;
+    for (tok = strtok_r(b, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        out[nout++] = tok;
+    snprintf(name, sizeof name, "%s_%d", op, g->nnodes);
+    int ni = qb_graph_add_node(g, op, name, nin, nout);
+    assert_non_null(g->nodes[ni].def);
+    for (int i = 0; i < nin; i++)
+        g->nodes[ni].in[i] = qb_graph_tensor(g, in[i]);
+    for (int i = 0; i < nout; i++)
+        g->nodes[ni].out[i] = qb_graph_tensor(g, out[i]);
+    return &g->nodes[ni];
+}
+
+static void attr_i(qb_node *n, const char *name, int64_t v)
+{
+    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
+    qb_attr *a = &n->attr[n->nattr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = QB_ATTR_INT;
+    a->i = v;
+}
+
+static void attr_ints4(qb_node *n, const char *name, int k, int64_t v)
+{
+    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
+    qb_attr *a = &n->attr[n->nattr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = QB_ATTR_INTS;
+    a->n = k;
+    a->ints = calloc(k, sizeof(int64_t));
+    for (int i = 0; i < k; i++)
+        a->ints[i] = v;
+}
+
+static void attr_f(qb_node *n, const char *name, float v)
+{
+    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
+    qb_attr *a = &n->attr[n->nattr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = QB_ATTR_FLOAT;
+    a->f = v;
+}
+
+static void set_output(qb_graph *g, const char *name)
+{
+    g->outputs = realloc(g->outputs, (g->noutputs + 1) * sizeof(int));
+    g->outputs[g->noutputs++] = qb_graph_tensor(g, name);
+}
+
+static const int64_t scalar_dims[1] = {1};
+static void scalar(qb_graph *g, const char *name, float v) { add_t(g, name, 0, scalar_dims, &v); }
+
+/* Per-channel constant of C values shaped like dims (ndim of them). */
+static void per_channel(qb_graph *g, const char *name, int ndim, const int64_t *dims, int C, float base)
+{
+    float v[64];
+    for (int c = 0; c < C; c++)
+        v[c] = base + 0.25f * (float)c - 0.5f;
+    add_t(g, name, ndim, dims, v);
+}
+
+/* Every step kind, in MobileNetV3 / PP-LCNet order: affine, HardSwish as
+ * Add/Clip/Mul/Div, per-channel Mul and reversed Sub, SiLU, x*hardsigmoid,
+ * Relu, LeakyRelu, Tanh, reversed Div, HardSwish and HardSigmoid nodes;
+ * "h" (mid-chain) is also a graph output. */
+static qb_graph *chain_graph(int64_t n, int64_t c, int64_t h, int64_t w, int fuse)
+{
+    qb_graph *g = qb_graph_new("fuse-test");
+    g->opset = 13;
+    g->no_elem_fusion = !fuse;
+    add_t(g, "x", 4, (int64_t[]){n, c, h, w}, NULL);
+    scalar(g, "k_scale", 1.25f);
+    scalar(g, "k_bias", -0.125f);
+    scalar(g, "three", 3.0f);
+    scalar(g, "zero", 0.0f);
+    scalar(g, "six", 6.0f);
+    scalar(g, "one", 1.0f);
+    per_channel(g, "pc3", 3, (int64_t[]){c, 1, 1}, (int)c, 0.75f);
+    per_channel(g, "pc4", 4, (int64_t[]){1, c, 1, 1}, (int)c, -0.3f);
+    add_n(g, "Mul", "k_scale,x", "a1");       /* constant first */
+    add_n(g, "Add", "a1,k_bias", "a2");
+    add_n(g, "Add", "a2,three", "hs1");       /* HardSwish as exported */
+    add_n(g, "Clip", "hs1,zero,six", "hs2");
+    add_n(g, "Mul", "a2,hs2", "hs3");
+    add_n(g, "Div", "hs3,six", "h");
+    add_n(g, "Mul", "h,pc3", "p1");
+    add_n(g, "Sub", "pc4,p1", "p2");          /* k - v, per channel */
+    add_n(g, "Sigmoid", "p2", "s1");          /* SiLU */
+    add_n(g, "Mul", "p2,s1", "s2");
+    add_n(g, "HardSigmoid", "s2", "q1");      /* x * hardsigmoid(x), saved value second */
+    add_n(g, "Mul", "q1,s2", "q2");
+    add_n(g, "Relu", "q2", "r1");
+    add_n(g, "Sub", "r1,k_bias", "r2");
+    attr_f(add_n(g, "LeakyRelu", "r2", "l1"), "alpha", 0.1f);
+    add_n(g, "Tanh", "l1", "t1");
+    add_n(g, "Add", "t1,three", "t2");
+    add_n(g, "Div", "one,t2", "d1");          /* k / v */
+    add_n(g, "HardSwish", "d1", "d2");
+    qb_node *hs = add_n(g, "HardSigmoid", "d2", "d3");
+    attr_f(hs, "alpha", 0.3f);
+    attr_f(hs, "beta", 0.4f);
+    add_n(g, "Add", "d3,pc3", "y");
+    set_output(g, "y");
+    set_output(g, "h");
+    return g;
+}
+
+/* Prepare and run g on x; the number of nodes fused into chains. */
+static int run(qb_graph *g, const float *x)
+{
+    qb_err e = {""};
+    if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e)) {
+        print_error("%s\n", e.msg);
+        fail();
+    }
+    qb_tensor in = *g->tensors[g->inputs[0]];
+    in.data = (void *)x;
+    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+    int fused = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        fused += g->nodes[i].fused_into >= 0;
+    return fused;
+}
+
+static float *input(int64_t count)
+{
+    float *x = malloc((size_t)count * sizeof *x);
+    for (int64_t i = 0; i < count; i++)
+        x[i] = (float)((i * 37) % 101) / 9.0f - 5.5f;
+    return x;
+}
+
+static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w)
+{
+    int64_t count = n * c * h * w;
+    float *x = input(count);
+    qb_graph *ref = chain_graph(n, c, h, w, 0);
+    assert_int_equal(run(ref, x), 0);
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *opt = chain_graph(n, c, h, w, 1);
+        /* 21 nodes: the chain up to "h" (a graph output) is one, the rest another: 19 fused into 2 heads */
+        assert_int_equal(run(opt, x), 19);
+        for (int o = 0; o < ref->noutputs; o++)
+            assert_memory_equal(opt->tensors[opt->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                (size_t)count * sizeof(float));
+        qb_graph_free(opt);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+    free(x);
+}
+
+static void test_chain_small(void **st)
+{
+    (void)st;
+    check_shape(1, 3, 5, 7);
+}
+
+static void test_chain_blocks(void **st)
+{
+    (void)st;
+    check_shape(2, 5, 23, 29); /* planes of 667: one full block and a tail */
+}
+
+/* Without per-channel constants the input is cut into flat blocks (the
+ * last one short). */
+static void test_flat_blocks(void **st)
+{
+    (void)st;
+    int64_t count = 3 * 1237;
+    float *x = input(count);
+    float *want = NULL;
+    for (int fuse = 0; fuse < 2; fuse++) {
+        qb_graph *g = qb_graph_new("flat");
+        g->opset = 13;
+        g->no_elem_fusion = !fuse;
+        add_t(g, "x", 2, (int64_t[]){3, 1237}, NULL);
+        scalar(g, "k", 0.5f);
+        add_n(g, "Sigmoid", "x", "s");
+        add_n(g, "Mul", "x,s", "m"); /* SiLU with the saved value first */
+        add_n(g, "Div", "m,k", "y");
+        set_output(g, "y");
+        assert_int_equal(run(g, x), fuse ? 2 : 0);
+        const float *y = g->tensors[g->outputs[0]]->data;
+        if (!fuse) {
+            want = malloc((size_t)count * sizeof *want);
+            memcpy(want, y, (size_t)count * sizeof *want);
+        } else {
+            assert_memory_equal(y, want, (size_t)count * sizeof *want);
+        }
+        qb_graph_free(g);
+    }
+    free(want);
+    free(x);
+}
+
+/* What must not fuse: a value read twice outside a pattern, a non-constant
+ * second operand, a broadcast that widens the input (single nodes still
+ * run as one-step chains: the same outputs). */
+static qb_graph *nofuse_graph(int fuse)
+{
+    qb_graph *g = qb_graph_new("nofuse");
+    g->opset = 13;
+    g->no_elem_fusion = !fuse;
+    add_t(g, "x", 4, (int64_t[]){1, 2, 3, 4}, NULL);
+    float wide[48];
+    for (int i = 0; i < 48; i++)
+        wide[i] = 0.125f * (float)i;
+    add_t(g, "wide", 4, (int64_t[]){2, 2, 3, 4}, wide);
+    add_n(g, "Relu", "x", "r");
+    add_n(g, "Sigmoid", "r", "s1");
+    add_n(g, "Tanh", "r", "s2");       /* r has two readers, not a pattern */
+    add_n(g, "Add", "s1,s2", "a");     /* two runtime inputs */
+    add_n(g, "Add", "a,wide", "y");    /* widens [1,..] to [2,..] */
+    set_output(g, "y");
+    return g;
+}
+
+static void test_not_fused(void **st)
+{
+    (void)st;
+    float x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)i - 11.5f;
+    qb_graph *ref = nofuse_graph(0), *opt = nofuse_graph(1);
+    assert_int_equal(run(ref, x), 0);
+    assert_int_equal(run(opt, x), 0);
+    assert_memory_equal(opt->tensors[opt->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data, 48 * sizeof(float));
+    qb_graph_free(ref);
+    qb_graph_free(opt);
+}
+
+/* A conv of cout x (cin/group) x k x k with seeded weights and bias, pads k/2. */
+static void conv(qb_graph *g, const char *in, const char *out, int cin, int cout, int k, int group, int tag)
+{
+    int cg = cin / group, nw = cout * cg * k * k;
+    float *w = malloc((size_t)nw * sizeof *w), b[64];
+    for (int i = 0; i < nw; i++)
+        w[i] = (float)(((i + tag) * 29) % 17) / 16.0f - 0.5f;
+    for (int i = 0; i < cout; i++)
+        b[i] = 0.05f * (float)i - 0.2f;
+    char wn[16], bn[16], ins[64];
+    snprintf(wn, sizeof wn, "w%d", tag);
+    snprintf(bn, sizeof bn, "b%d", tag);
+    add_t(g, wn, 4, (int64_t[]){cout, cg, k, k}, w);
+    add_t(g, bn, 1, (int64_t[]){cout}, b);
+    free(w);
+    snprintf(ins, sizeof ins, "%s,%s,%s", in, wn, bn);
+    qb_node *n = add_n(g, "Conv", ins, out);
+    attr_ints4(n, "pads", 4, k / 2);
+    attr_i(n, "group", group);
+}
+
+/* conv 3x3 -> affine + HardSwish chain (per-channel scale) -> depthwise
+ * 3x3 -> SiLU chain with a per-channel bias -> grouped 3x3 -> chain ->
+ * 1x1 conv -> output. */
+static qb_graph *conv_chain_graph(int nchw_only)
+{
+    qb_graph *g = qb_graph_new("fuse-nhwc");
+    g->opset = 13;
+    g->nchw_only = nchw_only;
+    add_t(g, "x", 4, (int64_t[]){1, 3, 11, 9}, NULL);
+    scalar(g, "three", 3.0f);
+    scalar(g, "zero", 0.0f);
+    scalar(g, "six", 6.0f);
+    per_channel(g, "pc8", 3, (int64_t[]){8, 1, 1}, 8, 0.9f);
+    per_channel(g, "pc8b", 4, (int64_t[]){1, 8, 1, 1}, 8, -0.1f);
+    conv(g, "x", "c1", 3, 8, 3, 1, 1);
+    add_n(g, "Mul", "c1,pc8", "a1");
+    add_n(g, "Add", "a1,three", "h1");
+    add_n(g, "Clip", "h1,zero,six", "h2");
+    add_n(g, "Mul", "a1,h2", "h3");
+    add_n(g, "Div", "h3,six", "h4");
+    conv(g, "h4", "c2", 8, 8, 3, 8, 2);
+    add_n(g, "Add", "c2,pc8b", "s0");
+    add_n(g, "Sigmoid", "s0", "s1");
+    add_n(g, "Mul", "s0,s1", "s2");
+    conv(g, "s2", "c3", 8, 8, 3, 2, 3);
+    add_n(g, "Relu", "c3", "r3"); /* fused into the conv */
+    add_n(g, "Sub", "pc8,r3", "q1");
+    conv(g, "q1", "y", 8, 4, 1, 1, 4);
+    set_output(g, "y");
+    return g;
+}
+
+static void test_nhwc_chains(void **st)
+{
+    (void)st;
+    float x[3 * 11 * 9];
+    for (int i = 0; i < 3 * 11 * 9; i++)
+        x[i] = (float)((i * 13) % 31) / 15.0f - 1.0f;
+    qb_graph *ref = conv_chain_graph(1);
+    run(ref, x);
+    const float *want = ref->tensors[ref->outputs[0]]->data;
+    float first[4 * 11 * 9];
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = conv_chain_graph(0);
+        run(g, x);
+        /* conv 1: out NHWC; 2 (depthwise), 3 (two groups): in and out; 4: in */
+        int bits[4] = {2, 3, 3, 1}, k = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Conv"))
+                assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+        const float *y = g->tensors[g->outputs[0]]->data;
+        for (int i = 0; i < 4 * 11 * 9; i++)
+            if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
+                print_error("element %d: %.9g, NCHW-only %.9g\n", i, y[i], want[i]);
+                fail();
+            }
+        if (threads == 1)
+            memcpy(first, y, sizeof first);
+        else
+            assert_memory_equal(y, first, sizeof first);
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
+static void attr_ints(qb_node *n, const char *name, int k, const int64_t *v)
+{
+    attr_ints4(n, name, k, 0);
+    for (int i = 0; i < k; i++)
+        n->attr[n->nattr - 1].ints[i] = v[i];
+}
+
+/* conv -> MaxPool 2x2/2 -> conv 1x1 -> residual Add (with the pool's
+ * output) -> AveragePool 3x3 pads 1 count_include_pad -> conv -> Concat
+ * (with the average pool's output) -> conv 1x1 -> GlobalAveragePool. */
+static qb_graph *pool_graph(int nchw_only)
+{
+    qb_graph *g = qb_graph_new("nhwc-ops");
+    g->opset = 13;
+    g->nchw_only = nchw_only;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 13, 11}, NULL);
+    conv(g, "x", "c1", 3, 8, 3, 1, 11);
+    qb_node *mp = add_n(g, "MaxPool", "c1", "m1");
+    attr_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    conv(g, "m1", "c2", 8, 8, 1, 1, 12);
+    add_n(g, "Add", "c2,m1", "res");
+    qb_node *ap = add_n(g, "AveragePool", "res", "a1");
+    attr_ints(ap, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_ints(ap, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    attr_i(ap, "count_include_pad", 1);
+    conv(g, "a1", "c3", 8, 6, 3, 1, 13);
+    qb_node *cat = add_n(g, "Concat", "c3,a1", "cat");
+    attr_i(cat, "axis", 1);
+    conv(g, "cat", "c4", 14, 5, 1, 1, 14);
+    add_n(g, "GlobalAveragePool", "c4", "y");
+    set_output(g, "y");
+    return g;
+}
+
+static void test_nhwc_ops(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 13 * 11];
+    for (int i = 0; i < 2 * 3 * 13 * 11; i++)
+        x[i] = (float)((i * 7) % 29) / 14.0f - 1.0f;
+    qb_graph *ref = pool_graph(1);
+    run(ref, x);
+    const float *want = ref->tensors[ref->outputs[0]]->data;
+    float first[10];
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = pool_graph(0);
+        run(g, x);
+        int bits[4] = {2, 3, 3, 3}, k = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Conv"))
+                assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+        const float *y = g->tensors[g->outputs[0]]->data;
+        for (int i = 0; i < 10; i++)
+            if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
+                print_error("element %d: %.9g, NCHW-only %.9g\n", i, y[i], want[i]);
+                fail();
+            }
+        if (threads == 1)
+            memcpy(first, y, sizeof first);
+        else
+            assert_memory_equal(y, first, sizeof first);
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_small),
+        cmocka_unit_test(test_chain_blocks),
+        cmocka_unit_test(test_flat_blocks),
+        cmocka_unit_test(test_not_fused),
+        cmocka_unit_test(test_nhwc_chains),
+        cmocka_unit_test(test_nhwc_ops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
