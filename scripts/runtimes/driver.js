@@ -101,7 +101,7 @@ async function main() {
         for (const p of precs) {
             if (!m[p])
                 continue;
-            const c = { m, p, input, q: [], o: [], rss: 0, arena: 0, sess: null, feeds: null, err: '' };
+            const c = { m, p, input, q: [], o: [], rss: 0, arena: 0, sess: null, feeds: null, err: '', qerr: '' };
             if (ort) {
                 try {
                     c.sess = await ort.InferenceSession.create(m[p], sessOpts);
@@ -119,10 +119,17 @@ async function main() {
     }
     for (let r = 0; r < plan.rounds; r++) { // interleaved: every cell once per round
         for (const c of cells) {
-            const q = qbenchRound(c.m, c.p, c.input);
-            c.q.push(q.ms);
-            c.rss = Math.max(c.rss, q.rss);
-            c.arena = q.arena;
+            if (!c.qerr) {
+                try {
+                    const q = qbenchRound(c.m, c.p, c.input);
+                    c.q.push(q.ms);
+                    c.rss = Math.max(c.rss, q.rss);
+                    c.arena = q.arena;
+                } catch (err) {
+                    c.qerr = `qbench cannot run ${c.m[c.p]}: ${String(err.stderr || err.message).trim().split('\n').pop()}`;
+                    console.error(`bench-runtimes: ${c.qerr}`);
+                }
+            }
             if (c.sess)
                 c.o.push(await ortRound(c.sess, c.feeds));
         }
@@ -134,9 +141,12 @@ async function main() {
     const stat = {};
     for (const c of cells) {
         const key = `${c.m.name}/${c.p}`;
-        stat[key] = { q: median(c.q), o: c.o.length ? median(c.o) : NaN };
-        rows.push([c.m.name, c.p, 'qbench', median(c.q).toFixed(4), Math.min(...c.q).toFixed(4),
-                   Math.max(...c.q).toFixed(4), c.q.length, plan.repeat, c.rss.toFixed(1), c.arena.toFixed(2), '']);
+        stat[key] = { q: c.q.length ? median(c.q) : NaN, o: c.o.length ? median(c.o) : NaN };
+        if (c.q.length)
+            rows.push([c.m.name, c.p, 'qbench', median(c.q).toFixed(4), Math.min(...c.q).toFixed(4),
+                       Math.max(...c.q).toFixed(4), c.q.length, plan.repeat, c.rss.toFixed(1), c.arena.toFixed(2), '']);
+        else
+            rows.push([c.m.name, c.p, 'qbench', '', '', '', 0, plan.repeat, '', '', c.qerr.replace(/,/g, ';')]);
         if (c.o.length) {
             const peak = peakOrt(c.m[c.p], c.m.shape);
             stat[key].orss = peak;
@@ -146,8 +156,8 @@ async function main() {
         } else if (ort) {
             rows.push([c.m.name, c.p, 'onnxruntime', '', '', '', 0, plan.repeat, '', '', c.err.replace(/,/g, ';')]);
         }
-        stat[key].qrss = c.rss;
-        stat[key].qspread = `${Math.min(...c.q).toFixed(3)}-${Math.max(...c.q).toFixed(3)}`;
+        stat[key].qrss = c.q.length ? c.rss : NaN;
+        stat[key].qspread = c.q.length ? `${Math.min(...c.q).toFixed(3)}-${Math.max(...c.q).toFixed(3)}` : '-';
         stat[key].ospread = c.o.length ? `${Math.min(...c.o).toFixed(3)}-${Math.max(...c.o).toFixed(3)}` : '-';
     }
     fs.writeFileSync(plan.csv + '.tmp', rows.map(r => r.join(',')).join('\n') + '\n');
