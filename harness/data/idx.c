@@ -74,14 +74,26 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
     }
     if (gz_exact(f, path, hdr + 4, 4 * (size_t)ndim, "the header", err, errlen))
         goto out;
+    /* every dimension first, then their product: a too-large file names
+     * all of its dimensions, not the one where the product overflowed */
     uint64_t count = 1;
+    int big = 0;
+    char shape[160] = "";
     for (int i = 0; i < ndim; i++) {
         dims[i] = be32(hdr + 4 + 4 * i);
-        count *= dims[i];
-        if (dims[i] == 0 || count > IDX_MAX_BYTES) {
-            snprintf(err, errlen, "%s: bad dimension %d = %u", path, i, (unsigned)dims[i]);
+        if (dims[i] == 0) {
+            snprintf(err, errlen, "%s: dimension %d is 0", path, i);
             goto out;
         }
+        size_t l = strlen(shape);
+        snprintf(shape + l, sizeof shape - l, "%s%u", i ? "x" : "", (unsigned)dims[i]);
+        big |= count > IDX_MAX_BYTES / dims[i];
+        count *= dims[i];
+    }
+    if (big || count > IDX_MAX_BYTES) {
+        snprintf(err, errlen, "%s: dimensions %s are more than the %llu bytes an IDX file may hold here", path, shape,
+                 (unsigned long long)IDX_MAX_BYTES);
+        goto out;
     }
     *data = malloc((size_t)count);
     if (!*data) {

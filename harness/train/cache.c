@@ -1,6 +1,8 @@
 /*
- * cache.c - trained zoo models cached under datasets/models/ (or
- * $QB_MODEL_CACHE): one ONNX file per recipe, named
+ * cache.c - trained zoo models cached under one directory, the same
+ * whatever the current directory: $QB_MODEL_CACHE, else datasets/models/
+ * of the checkout the binary belongs to, else $XDG_CACHE_HOME/qbench
+ * (~/.cache/qbench): one ONNX file per recipe, named
  * MODEL-DATASET-HASH.onnx with HASH the FNV-1a hash of the recipe line
  * (zoo_train.c). A cached file is reused only when it loads and the
  * recipe line in its metadata equals the job's exactly (so a hash
@@ -13,15 +15,56 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness/data/files.h"
 #include "harness/graph/graph.h"
 #include "harness/train/train.h"
 
+/* Is dir a qbench checkout (has Makefile, harness/main.c and datasets/)? */
+static int is_checkout(const char *dir)
+{
+    char p[1200];
+    static const char *const marks[] = {"Makefile", "harness/main.c", "datasets"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, marks[i]);
+        if (access(p, F_OK))
+            return 0;
+    }
+    return 1;
+}
+
 const char *qb_zoo_cache_dir(void)
 {
-    const char *d = getenv("QB_MODEL_CACHE");
-    return d && *d ? d : "datasets/models";
+    static char dir[1100]; /* rebuilt on every call: QB_MODEL_CACHE may change */
+    const char *env = getenv("QB_MODEL_CACHE");
+    if (env && *env) {
+        snprintf(dir, sizeof dir, "%s", env);
+        return dir;
+    }
+    /* the checkout the binary was built in: ./qbench or build/qbench */
+    char exe[1024];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[k > 0 ? k : 0] = 0;
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            break;
+        *slash = 0;
+        if (exe[0] && is_checkout(exe)) {
+            snprintf(dir, sizeof dir, "%s/datasets/models", exe);
+            return dir;
+        }
+    }
+    /* an installed binary: the user's cache directory */
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/qbench", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/qbench", home);
+    else
+        snprintf(dir, sizeof dir, "datasets/models");
+    return dir;
 }
 
 /* Characters safe in a file name; others become '_'. */

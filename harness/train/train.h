@@ -214,7 +214,8 @@ int qb_zoo_train(const qb_zoo_job *job, const char *out, double *val_top1, doubl
 
 /* ---- cache.c: trained zoo models kept under datasets/models/ ---- */
 
-/* The cache directory: $QB_MODEL_CACHE, else "datasets/models". */
+/* The cache directory: $QB_MODEL_CACHE, else datasets/models of the checkout
+ * holding the binary (absolute), else $XDG_CACHE_HOME/qbench or ~/.cache/qbench. */
 const char *qb_zoo_cache_dir(void);
 /* The cache file of a job: DIR/MODEL-DATASET-HASH.onnx, HASH = 64-bit
  * FNV-1a of the recipe line in hex. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness/train/train.h"
 #include "harness/measure/counters.h"
 #include "harness/measure/energy.h"
 #include "harness/verbs/verbs.h"
@@ -54,6 +55,7 @@ int qb_verb_info(int argc, char **argv)
     why[0] = 0;
     int rapl_ok = qb_rapl_open(&rapl, why, sizeof why) == 0;
     printf("rapl: %s%s%s\n", rapl_ok ? "readable" : "not readable", why[0] ? ": " : "", why);
+    printf("model cache: %s (set QB_MODEL_CACHE to move it)\n", qb_zoo_cache_dir());
     printf("selected:");
     for (int p = 0; p < QB_PREC_MIXED; p++) {
         const qb_kernel *k = qb_kernel_select(QB_OP_GEMM, p);
