@@ -55,6 +55,15 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, co
     row.cosine = r->m.cosine;
     row.max_abs_err = r->m.max_abs_err;
     row.kl_div = r->m.kl_div;
+    row.kl_div_p99 = r->m.kl_p99;
+    row.kl_div_max = r->m.kl_max;
+    row.top1_ci_low = r->m.top1_ci_low;
+    row.top1_ci_high = r->m.top1_ci_high;
+    row.accuracy_drop_ci_low = r->m.drop_ci_low;
+    row.accuracy_drop_ci_high = r->m.drop_ci_high;
+    row.agreement_ci_low = r->m.agree_ci_low;
+    row.agreement_ci_high = r->m.agree_ci_high;
+    row.mcnemar_p = r->m.mcnemar_p;
     qb_results_print(stdout, qb_result_columns);
     char buf[QB_NCOLS][1100];
     const char *f[QB_NCOLS];
@@ -72,9 +81,14 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
     printf("%s: %s %s on %s, %ld %s samples\n", o->model, qb_precision_name(o->prec), o->method, isa, m->samples,
            d->eval.d ? d->eval.d->name : "seeded");
     if (d->eval.d)
-        printf("  top-1 %.2f%% (fp32 %.2f%%, drop %.2f pt)\n", m->top1, m->ref_top1, m->drop_pt);
-    printf("  agreement with fp32 %.2f%%, SQNR %.2f dB, cosine %.6f, max abs err %.4g, KL %.3g\n", m->agreement,
-           m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div);
+        printf("  top-1 %.2f%% [%.2f, %.2f] (fp32 %.2f%%, drop %.2f pt [%.2f, %.2f], McNemar p %.3g)\n", m->top1,
+               m->top1_ci_low, m->top1_ci_high, m->ref_top1, m->drop_pt, m->drop_ci_low, m->drop_ci_high,
+               m->mcnemar_p);
+    printf("  agreement with fp32 %.2f%% [%.2f, %.2f], SQNR %.2f dB, cosine %.6f, max abs err %.4g, "
+           "KL mean %.3g p99 %.3g max %.3g\n",
+           m->agreement, m->agree_ci_low, m->agree_ci_high, m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div,
+           m->kl_p99, m->kl_max);
+    printf("  [ ]: 95%% paired-bootstrap intervals over the samples\n");
     printf("  %d layers, weights %lld bytes, %lld MACs per sample", r->cal.n, (long long)r->weight_bytes,
            (long long)r->macs);
     if (r->calib_seconds > 0)
@@ -85,8 +99,10 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
         printf(" in %.1f s", r->qat_seconds);
     printf("\n");
     if (o->prec == QB_PREC_MIXED) {
-        printf("  mixed plan (budget %.2f pt, validation drop %.2f pt%s, %d plans evaluated):\n", o->budget,
-               r->mixed.drop, r->mixed.met ? "" : ", budget NOT met", r->mixed.evaluations);
+        printf("  mixed plan (budget %.2f pt on the upper end of the 95%% interval: validation drop %.2f pt, "
+               "upper end %.2f pt%s, %d plans evaluated):\n",
+               o->budget, r->mixed.drop, r->mixed.drop_ci_high, r->mixed.met ? "" : ", budget NOT met",
+               r->mixed.evaluations);
         printf("    %-28s %-13s %12s %10s\n", "layer", "precision", "sens. drop", "sens. SQNR");
         for (int i = 0; i < r->cal.n; i++)
             printf("    %-28s %-13s %+11.2f %9.1f\n", r->cal.layers[i].name, qb_precision_name(r->plan[i]),
