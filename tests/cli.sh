@@ -280,6 +280,10 @@ s2=$("$QB" sweep "$T/k.ini" --dry-run --shard 2/2 2>/dev/null)
     echo "FAIL: sweep shards do not cover the plan"; fails=$((fails + 1)); }
 expect 0 "sweep: shard 1/2" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1"
 expect 0 "sweep: shard 2/2" -- sweep "$T/k.ini" -q --shard 2/2 -o "$T/s2"
+expect 0 "sweep: --samples" -- sweep "$T/k.ini" -q --samples --only '^g/fp32/.*/scalar/' -o "$T/sm"
+[ "$(head -1 "$T/sm/samples.csv")" = "run_id,cell,sample,seconds_per_call,calls_per_sample" ] &&
+    [ "$(grep -c ',g/fp32/none/scalar/t1/b1,' "$T/sm/samples.csv")" -ge 3 ] || {
+    echo "FAIL: sweep --samples: want a header and >= 3 samples of the cell"; fails=$((fails + 1)); }
 [ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',ok,')" -eq 4 ] || {
     echo "FAIL: sweep: want 4 ok rows over both shards"; fails=$((fails + 1)); }
 cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -q ',unsupported,"\{0,1\}neon kernels cannot run here' || {

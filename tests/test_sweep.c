@@ -746,7 +746,7 @@ static void cell_peak_memory(void **state)
     qb_result_row row[2];
     for (int i = 0; i < 2; i++) {
         qb_row_init(&row[i]);
-        assert_int_equal(qb_cell_run(&plan.cells[i], &sc, &row[i]), 0);
+        assert_int_equal(qb_cell_run(&plan.cells[i], &sc, &row[i], NULL), 0);
         assert_true(!strcmp(row[i].status, "ok") || !strcmp(row[i].status, "noisy"));
         assert_true(row[i].latency_ms_ci_low <= row[i].latency_ms_median);
         assert_true(row[i].latency_ms_median <= row[i].latency_ms_ci_high);

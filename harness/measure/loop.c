@@ -26,6 +26,8 @@ static double real_clock(void *ctx)
 
 void qb_clock_calibrate(qb_clock_fn clock, void *ctx, double *resolution, double *overhead)
 {
+    if (!clock)
+        clock = real_clock;
     double res = INFINITY;
     for (int k = 0; k < 50; k++) { /* the smallest step between two different readings */
         double a = clock(ctx), b = a;

@@ -66,7 +66,7 @@ void qb_measure_result_free(qb_measure_result *r);
 
 /* The resolution of a clock (smallest positive step seen between
  * consecutive reads) and the cost of one read (mean over a burst), as
- * Google Benchmark estimates them. */
+ * Google Benchmark estimates them. clock NULL: qb_now. */
 void qb_clock_calibrate(qb_clock_fn clock, void *ctx, double *resolution, double *overhead);
 
 /* The loop's overhead, measured with an empty fn over n iterations:

@@ -533,11 +533,23 @@ static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int 
                  sc->ci_threshold * 100);
 }
 
-static qb_measure_cfg measure_cfg(const qb_scenario *sc)
+static qb_measure_cfg measure_cfg(const qb_scenario *sc, const qb_samples_kept *keep)
 {
     return (qb_measure_cfg){.warmup = sc->warmup, .iterations = sc->iterations, .min_time_s = sc->min_time_s,
                             .max_iterations = sc->max_iterations, .ci_threshold = sc->ci_threshold,
-                            .retries = sc->retries};
+                            .retries = sc->retries, .keep_samples = keep != NULL};
+}
+
+/* Hand the kept samples to the caller (or free them). */
+static void keep_samples(qb_measure_result *mr, qb_samples_kept *keep)
+{
+    if (keep) {
+        keep->x = mr->samples;
+        keep->n = mr->rob.n;
+        keep->calls_per_sample = mr->calls_per_sample;
+        mr->samples = NULL;
+    }
+    qb_measure_result_free(mr);
 }
 
 /* The cell's own peak resident set: the high-water mark was reset at the
@@ -559,7 +571,8 @@ static void set_peak(int reset_ok, qb_result_row *row)
 }
 
 /* A kernel microbenchmark cell (gemm = / dwconv = shapes). */
-static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_model *m, qb_result_row *row)
+static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_model *m, qb_result_row *row,
+                       qb_samples_kept *keep)
 {
     char why[600];
     const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
@@ -594,7 +607,7 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
         note_add(row, "batch %d does not apply to a kernel shape (timed per call)", cell->batch);
     if (cell->threads != 1)
         note_add(row, "threads %d does not apply to a kernel shape (one single-threaded call)", cell->threads);
-    qb_measure_cfg mc = measure_cfg(sc);
+    qb_measure_cfg mc = measure_cfg(sc, keep);
     qb_measure_result mr;
     if (qb_measure(&mc, qb_kcell_fn, kc, &mr, why, sizeof why)) {
         set_status(row, QB_STATUS_FAILED);
@@ -603,6 +616,7 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
         return 0;
     }
     set_latency(&mr, sc, 1, row);
+    keep_samples(&mr, keep);
     row->macs = macs;
     int is_dw = !strcmp(m->kernel, "dwconv");
     int n = (int)(is_dw ? m->shape[2] : m->shape[1]), kk = is_dw ? 9 : (int)m->shape[2];
@@ -622,8 +636,10 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
 
 /* ---- the cell ---- */
 
-int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
+int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, qb_samples_kept *samples)
 {
+    if (samples)
+        *samples = (qb_samples_kept){0};
     const qb_sc_model *m = &sc->models[cell->model];
     snprintf(row->model, sizeof row->model, "%s", m->name);
     snprintf(row->dataset, sizeof row->dataset, "%s", m->dataset);
@@ -640,7 +656,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     }
     qb_gpar_set_threads(cell->threads); /* OpenMP threads of the model engine (and of training) */
     if (m->kernel[0])
-        return kernel_cell(cell, sc, m, row);
+        return kernel_cell(cell, sc, m, row, samples);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cell->threads > cores)
         note_add(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
@@ -735,7 +751,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     }
 
     /* latency (and RAPL around it) */
-    qb_measure_cfg mc = measure_cfg(sc);
+    qb_measure_cfg mc = measure_cfg(sc, samples);
     qb_measure_result mr;
     static qb_rapl rapl;
     static int rapl_state; /* 0 untried, 1 ok, -1 unreadable */
@@ -753,6 +769,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row)
     }
     double rapl1 = rapl_state > 0 ? qb_rapl_read(&rapl, ra) : NAN;
     set_latency(&mr, sc, r.batch, row);
+    keep_samples(&mr, samples);
     if (!isnan(rapl0) && !isnan(rapl1) && mr.calls > 0)
         row->energy_mj_measured = qb_rapl_delta(&rapl, rb, ra) * 1e-3 / (double)mr.calls;
 

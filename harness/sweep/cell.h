@@ -8,15 +8,18 @@
 #ifndef QB_CELL_H
 #define QB_CELL_H
 
+#include "harness/measure/samples.h"
 #include "harness/report/results.h"
 #include "harness/sweep/plan.h"
 #include "harness/sweep/scenario.h"
 
 /* Run one cell. Always fills row->status (ok, noisy, unsupported or
  * failed with the reason in row->note) and whatever it measured; also
- * model, dataset, precision, method, isa, threads and batch. Returns 0,
- * or -1 only when the sweep cannot go on (out of memory). */
-int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row);
+ * model, dataset, precision, method, isa, threads and batch. samples:
+ * NULL, or where the kept attempt's timed samples go (x malloc'd, NULL
+ * when nothing was timed; the caller frees it). Returns 0, or -1 only
+ * when the sweep cannot go on (out of memory). */
+int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, qb_samples_kept *samples);
 
 /* The single-cell child of the cachegrind fallback: load and prepare
  * the cell's model as qb_cell_run does, run `runs` inferences on seeded

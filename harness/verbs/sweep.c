@@ -1,13 +1,14 @@
 /*
  * sweep.c - `qbench sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N]
- * [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU]
+ * [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU] [--samples]
  * [--energy-model FILE] [--counters auto|papi|cachegrind|none]`.
  *
  * Loads the scenario, expands the plan, keeps one shard and the cells
  * matching --only, skips cells already finished (--resume), runs each
  * remaining cell through qb_cell_run (harness/sweep/cell.c) and appends
  * its row to DIR/results.csv at once (fsync'd); DIR/results.meta.txt
- * gets one block per run. Progress on stderr: a status line on a
+ * gets one block per run; with --samples every cell's timed samples go
+ * to DIR/samples.csv (harness/measure/samples.h). Progress on stderr: a status line on a
  * terminal, plain lines otherwise. --dry-run prints the cell ids that
  * would run on stdout.
  *
@@ -39,7 +40,7 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, "qbench sweep: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: qbench sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] "
-                    "[-q|-v] [--hot] [--pin CPU] [--energy-model FILE] [--counters auto|papi|cachegrind|none]\n");
+                    "[-q|-v] [--hot] [--pin CPU] [--samples] [--energy-model FILE] [--counters auto|papi|cachegrind|none]\n");
     return 2;
 }
 
@@ -87,7 +88,7 @@ int qb_verb_sweep(int argc, char **argv)
 {
     const char *file = NULL, *outdir = NULL, *only = NULL, *shard = NULL, *energy = NULL, *counters = NULL;
     const char *child_cell = NULL;
-    int resume = 0, dry = 0, verbosity = 1, hot = 0, pin = -2, child_runs = 0;
+    int resume = 0, dry = 0, verbosity = 1, hot = 0, pin = -2, child_runs = 0, keep_samples = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--resume"))
@@ -100,6 +101,8 @@ int qb_verb_sweep(int argc, char **argv)
             verbosity = 2;
         else if (!strcmp(o, "--hot"))
             hot = 1;
+        else if (!strcmp(o, "--samples"))
+            keep_samples = 1;
         else if (!strcmp(o, "-o") || !strcmp(o, "--shard") || !strcmp(o, "--only") || !strcmp(o, "--pin") ||
                  !strcmp(o, "--energy-model") || !strcmp(o, "--counters") || !strcmp(o, "--cell") ||
                  !strcmp(o, "--counters-child")) {
@@ -281,6 +284,16 @@ int qb_verb_sweep(int argc, char **argv)
         qb_results_close(&w);
         goto out;
     }
+    qb_sample_log slog = {0};
+    if (keep_samples) {
+        char spath[1100];
+        snprintf(spath, sizeof spath, "%s/samples.csv", dir);
+        if (qb_sample_log_open(&slog, spath, err, sizeof err)) {
+            fprintf(stderr, "qbench sweep: %s\n", err);
+            qb_results_close(&w);
+            goto out;
+        }
+    }
     static qb_machine mach;
     qb_machine_probe(&mach);
     char run_id[96];
@@ -290,15 +303,17 @@ int qb_verb_sweep(int argc, char **argv)
         size_t l = strlen(cmdline);
         snprintf(cmdline + l, sizeof cmdline - l, "%s%s", i ? " " : "qbench ", argv[i]);
     }
-    double ov_sample, ov_iter;
+    double ov_sample, ov_iter, clk_res, clk_read;
     qb_measure_overhead(200000, &ov_sample, &ov_iter);
+    qb_clock_calibrate(NULL, NULL, &clk_res, &clk_read);
     snprintf(extra, sizeof extra,
              "scenario: %s (%.300s)\nplan: %d cells, %d pruned; this run: %d cells (%d already finished)\n"
              "shard: %d/%d\nonly: %.200s\ncache: %s\npin: %d\nenergy_model: %.300s\n"
-             "harness_overhead_ns: %.1f per timed sample (clock + call), %.1f per iteration in all\n",
+             "harness_overhead_ns: %.1f per timed sample (clock + call), %.1f per iteration in all\n"
+             "clock: resolution %.1f ns, one read %.1f ns (a sample lasts at least 10x the larger)\n",
              sc.name, sc.file, total_cells, plan.pruned, todo, plan.n - todo, si, sn, only ? only : "(all)",
              sc.cache == QB_CACHE_HOT ? "hot" : "cold (rotating input buffers)", sc.pin, sc.energy_model,
-             ov_sample * 1e9, ov_iter * 1e9);
+             ov_sample * 1e9, ov_iter * 1e9, clk_res * 1e9, clk_read * 1e9);
     if (qb_meta_append(meta, &mach, run_id, cmdline, extra, err, sizeof err)) {
         fprintf(stderr, "qbench sweep: %s\n", err);
         qb_results_close(&w);
@@ -324,7 +339,8 @@ int qb_verb_sweep(int argc, char **argv)
             fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s", ndone_now + 1, todo, els, eta, c->id);
         qb_result_row row;
         qb_row_init(&row);
-        if (qb_cell_run(c, &sc, &row)) {
+        qb_samples_kept kept = {0};
+        if (qb_cell_run(c, &sc, &row, keep_samples ? &kept : NULL)) {
             fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\n" : "", c->id);
             rc = 2;
             break;
@@ -340,7 +356,10 @@ int qb_verb_sweep(int argc, char **argv)
         snprintf(row.compiler, sizeof row.compiler, "%s", mach.compiler);
         snprintf(row.git_sha, sizeof row.git_sha, "%s", mach.git_sha);
         snprintf(row.scenario, sizeof row.scenario, "%s", sc.name);
-        if (qb_results_write(&w, &row, err, sizeof err)) {
+        int bad = qb_results_write(&w, &row, err, sizeof err) ||
+                  (kept.x && qb_sample_log_write(&slog, run_id, c->id, &kept, err, sizeof err));
+        free(kept.x);
+        if (bad) {
             fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
             rc = 2;
             break;
@@ -365,6 +384,10 @@ int qb_verb_sweep(int argc, char **argv)
         }
     }
     qb_results_close(&w);
+    if (keep_samples && qb_sample_log_close(&slog, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        rc = 2;
+    }
     if (verbosity) {
         char els[32];
         fmt_time(qb_now() - t0, els, sizeof els);
