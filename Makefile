@@ -242,6 +242,7 @@ test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
 	@echo "== folder layers (no include cycles)"
 	scripts/check-layers
 	tests/cli.sh $(BUILD)/qbench
+	tests/bad_inputs/run.sh $(BUILD)/qbench
 	@echo "== ONNX conformance"
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done

@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
@@ -655,8 +656,11 @@ static int parse(FILE *f, const char *name, qb_scenario *sc, char *err, size_t e
 int qb_scenario_load(const char *path, qb_scenario *sc, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) || S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, f ? "is a directory" : strerror(errno));
+        if (f)
+            fclose(f);
         return -1;
     }
     int rc = parse(f, path, sc, err, errlen);
