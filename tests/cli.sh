@@ -85,7 +85,7 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: nan $W9 }" "$IN4" | mk short2
     model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: nan float_data: 1 float_data: 1 float_data: 1 float_data: inf float_data: 1 float_data: 1 float_data: 1 float_data: 1 }' "$IN4" | mk nan
     model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 data_location: EXTERNAL external_data { key: "location" value: "w.bin" } }' "$IN4" | mk external
-    model 13 'node { input: "x" input: "w" output: "y" name: "odd" op_type: "FrobConv" }' "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk unsupported
+    model 13 'node { input: "x" input: "w" output: "z" name: "odd" op_type: "FrobConv" } node { input: "z" output: "y" name: "odd2" op_type: "Zap" }' "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk unsupported
     model 13 'node { input: "x" input: "nope" output: "y" name: "conv1" op_type: "Conv" }' "" "$IN4" | mk missing
     model 13 'node { input: "x" input: "b" output: "a" name: "add1" op_type: "Add" } node { input: "a" output: "b" name: "relu1" op_type: "Relu" } node { input: "b" output: "y" name: "relu2" op_type: "Relu" }' "" "$IN4" | mk cycle
     model 13 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" \
@@ -96,6 +96,7 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
         'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_value: 1 } dim { dim_value: 0 } dim { dim_value: 4 } dim { dim_value: 4 } } } } }' | mk zerodim
     model 21 "$CONV" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 }" "$IN4" | mk opset21
     model 13 "$CONV" 'initializer { name: "w" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 float_data: 1e30 float_data: 1 float_data: 1 float_data: 1 float_data: -70000 float_data: 1 float_data: 1 float_data: 1 float_data: 1 }' "$IN4" | mk huge
+    model 13 "node { output: \"w\" name: \"wconst\" op_type: \"Constant\" attribute { name: \"value\" type: TENSOR t { dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 } } } $CONV" "" "$IN4" | mk constw
     head -c 60 "$T/good.onnx" >"$T/truncated.onnx"
     printf 'this is a text file, not a model\n' >"$T/text.onnx"
     : >"$T/empty.onnx"
@@ -118,7 +119,10 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     expect_msg 2 "overflow.onnx.*'w'.*overflow" "dimensions overflow" -- inspect "$T/overflow.onnx"
     expect_msg 2 "zerodim.onnx.*'x'" "zero dimension" -- inspect "$T/zerodim.onnx"
     expect_msg 2 "external" "external data refused" -- inspect "$T/external.onnx"
-    expect_msg 2 "odd.*FrobConv.*supported: .*Conv" "unsupported op names node, op and the list" -- inspect "$T/unsupported.onnx"
+    expect_msg 2 "2 operators are not supported: FrobConv (1 node: odd); Zap (1 node: odd2); supported: .*Conv" "every unsupported op with its nodes, and the list" -- inspect "$T/unsupported.onnx"
+    expect 0 "weights in a Constant node load" -- inspect "$T/constw.onnx"
+    "$QB" inspect "$T/constw.onnx" 2>/dev/null | grep -q "total: 1 layers.* 9 parameters" || {
+        echo "FAIL: inspect does not count the 9 weights of a Constant node as parameters"; fails=$((fails + 1)); }
     expect_msg 2 "conv1.*'nope'" "missing input" -- inspect "$T/missing.onnx"
     expect_msg 2 "cycle" "cycle" -- run "$T/cycle.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out"
     expect_msg 2 "'x'.*--shape" "symbolic non-batch dim asks for --shape" -- inspect "$T/symbolic.onnx"

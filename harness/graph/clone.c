@@ -57,6 +57,15 @@ static void clone_attr(qb_attr *c, const qb_attr *a, int *oom)
     c->ints = dup_bytes(a->ints, (size_t)a->n * sizeof *a->ints, oom);
     c->floats = dup_bytes(a->floats, (size_t)a->n * sizeof *a->floats, oom);
     c->t = a->t ? clone_tensor(a->t, oom) : NULL;
+    /* STRINGS, and a subgraph with its serialized form (ops_control.c) */
+    c->strs = a->strs ? calloc((size_t)a->n + 1, sizeof *c->strs) : NULL;
+    *oom |= a->strs && !c->strs;
+    for (int i = 0; c->strs && i < a->n; i++)
+        c->strs[i] = dup_str(a->strs[i], oom);
+    qb_err e;
+    c->sub = a->sub ? qb_graph_clone(a->sub, &e) : NULL;
+    *oom |= a->sub && !c->sub;
+    c->proto = dup_bytes(a->proto, a->proto_len, oom);
 }
 
 /* What an unprepared qspec holds: precision, group, scales, zero points,
@@ -137,6 +146,8 @@ qb_graph *qb_graph_clone(const qb_graph *g, qb_err *e)
     c->ninputs = g->ninputs, c->noutputs = g->noutputs;
     c->inputs = dup_bytes(g->inputs, (size_t)g->ninputs * sizeof *g->inputs, &oom);
     c->outputs = dup_bytes(g->outputs, (size_t)g->noutputs * sizeof *g->outputs, &oom);
+    c->nouter = g->nouter; /* a subgraph's values from enclosing graphs */
+    c->outer = dup_bytes(g->outer, (size_t)g->nouter * sizeof *g->outer, &oom);
     for (int i = 0; i < g->nmeta && !oom; i++)
         oom |= qb_graph_set_meta(c, g->meta_key[i], g->meta_value[i]) != 0;
     if (oom) {

@@ -41,6 +41,11 @@ static const qb_opdef *const tables[] = {
     qb_ops_scatter,
     qb_ops_loss,
     qb_ops_einsum,
+    qb_ops_pad,     /* public edge models */
+    qb_ops_resize,
+    qb_ops_convt,
+    qb_ops_control,
+    qb_ops_rnn,
 };
 
 const qb_opdef *qb_op_find(const char *op)
@@ -613,7 +618,10 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             if (t && t->kind != QB_T_CONST)
                 allconst = 0;
         }
-        if (!qb_out(g, n, 0)) {
+        int any_out = 0; /* LSTM/GRU may omit output 0 and keep only their states */
+        for (int j = 0; j < n->nout; j++)
+            any_out |= qb_out(g, n, j) != NULL;
+        if (!any_out) {
             QB_NODE_ERR(e, g, n, "has no output");
             return -1;
         }

@@ -61,6 +61,10 @@ static void free_attr(qb_attr *a)
     free(a->s);
     free(a->ints);
     free(a->floats);
+    for (int i = 0; a->strs && i < a->n; i++)
+        free(a->strs[i]);
+    free(a->strs);
+    qb_graph_free(a->sub);
     if (a->t) {
         qb_tensor_clear(a->t);
         free(a->t);
@@ -95,6 +99,7 @@ void qb_graph_free(qb_graph *g)
     free(g->tensors);
     free(g->inputs);
     free(g->outputs);
+    free(g->outer);
     free(g->arena);
     free(g->file);
     qb_graph_clear_meta(g); /* metadata (meta.c) */
@@ -237,6 +242,12 @@ float qb_attr_float(const qb_node *n, const char *name, float def)
 {
     const qb_attr *a = qb_node_attr(n, name);
     return a && a->type == QB_ATTR_FLOAT ? a->f : def;
+}
+
+qb_graph *qb_attr_graph(const qb_node *n, const char *name)
+{
+    const qb_attr *a = qb_node_attr(n, name);
+    return a && a->type == QB_ATTR_GRAPH ? a->sub : NULL;
 }
 
 const char *qb_attr_str(const qb_node *n, const char *name, const char *def)

@@ -65,7 +65,8 @@ typedef struct qb_tensor {
 } qb_tensor;
 
 /* Attribute types, numbered as ONNX's AttributeProto.AttributeType. */
-enum { QB_ATTR_FLOAT = 1, QB_ATTR_INT = 2, QB_ATTR_STRING = 3, QB_ATTR_TENSOR = 4, QB_ATTR_FLOATS = 6, QB_ATTR_INTS = 7 };
+enum { QB_ATTR_FLOAT = 1, QB_ATTR_INT = 2, QB_ATTR_STRING = 3, QB_ATTR_TENSOR = 4, QB_ATTR_GRAPH = 5, QB_ATTR_FLOATS = 6,
+       QB_ATTR_INTS = 7, QB_ATTR_STRINGS = 8 };
 
 typedef struct qb_attr {
     char *name;       /* attribute name */
@@ -77,6 +78,8 @@ typedef struct qb_attr {
     int64_t *ints;    /* INTS */
     float *floats;    /* FLOATS */
     qb_tensor *t;     /* TENSOR (owned, not in the graph's tensor list) */
+    char **strs;      /* STRINGS: n NUL-terminated copies */
+    struct qb_graph *sub; /* GRAPH: the subgraph (If branches, Loop body; owned) */
 } qb_attr;
 
 struct qb_graph;
@@ -191,6 +194,9 @@ typedef struct qb_graph {
     int nmeta;               /* key/value pairs */
     char **meta_key;         /* keys (owned) */
     char **meta_value;       /* values (owned) */
+    /* subgraphs (If branches, Loop bodies; ops_control.c) */
+    int nouter;              /* values this subgraph reads from enclosing graphs */
+    int *outer;              /* their tensor indices here (same names as there) */
 } qb_graph;
 
 /* ---- graph.c: building and querying ---- */
@@ -221,6 +227,8 @@ const qb_attr *qb_node_attr(const qb_node *n, const char *name);
 int64_t qb_attr_int(const qb_node *n, const char *name, int64_t def);
 float qb_attr_float(const qb_node *n, const char *name, float def);
 const char *qb_attr_str(const qb_node *n, const char *name, const char *def);
+/* The subgraph of a GRAPH attribute, or NULL. */
+struct qb_graph *qb_attr_graph(const qb_node *n, const char *name);
 /* INTS attribute: count (or -1 if absent) and values. */
 int qb_attr_ints(const qb_node *n, const char *name, const int64_t **v);
 /* The node's i-th input tensor, or NULL if omitted / out of range. */
@@ -254,6 +262,12 @@ int qb_tensor_save_pb(const char *path, const qb_tensor *t, qb_err *e);
 int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e);
 /* Free a tensor's name and data (not the struct). */
 void qb_tensor_clear(qb_tensor *t);
+
+/* ---- const_init.c ---- */
+/* Constant nodes holding a tensor (how paddle2onnx and many exporters
+ * store weights) become initializers, so BatchNormalization folds into
+ * them and inspect counts them; returns how many. */
+int qb_graph_constants_to_init(qb_graph *g);
 
 /* ---- upgrade.c ---- */
 /* Rewrite a graph of opset < 13 into opset-13 form (at load, before the

@@ -226,9 +226,29 @@ int qb_tensor_load_pb(const char *path, qb_tensor *t, qb_err *e)
     return rc;
 }
 
-static int attr_from_proto(const char *file, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap, qb_attr *a,
+static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_err *e);
+
+/* A GRAPH attribute (If branch, Loop body): a graph of its own whose
+ * names not defined inside are values of the enclosing graphs (g->outer). */
+static qb_graph *subgraph_from_proto(const qb_graph *parent, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
+                                     qb_err *e)
+{
+    char file[1024];
+    snprintf(file, sizeof file, "%s: %s '%s' %s", parent->file, np->op_type, np->name && *np->name ? np->name : "(unnamed)",
+             ap->name);
+    qb_graph *sub = qb_graph_new(file);
+    sub->opset = parent->opset;
+    if (build_graph(sub, ap->g, 1, e) || qb_graph_upgrade(sub, e) || qb_graph_sort(sub, e)) {
+        qb_graph_free(sub);
+        return NULL;
+    }
+    return sub;
+}
+
+static int attr_from_proto(const qb_graph *g, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap, qb_attr *a,
                            qb_err *e)
 {
+    const char *file = g->file;
     a->name = strdup(ap->name ? ap->name : "");
     a->type = ap->has_type ? (int)ap->type : 0;
     if (ap->ref_attr_name && *ap->ref_attr_name) {
@@ -267,8 +287,25 @@ static int attr_from_proto(const char *file, const Onnx__NodeProto *np, const On
             return -1;
         warn_nonfinite(file, a->t);
         break;
+    case QB_ATTR_STRINGS:
+        a->n = (int)ap->n_strings;
+        a->strs = calloc(a->n + 1, sizeof *a->strs);
+        for (int i = 0; i < a->n; i++) {
+            a->strs[i] = calloc(ap->strings[i].len + 1, 1);
+            if (ap->strings[i].len)
+                memcpy(a->strs[i], ap->strings[i].data, ap->strings[i].len);
+        }
+        break;
+    case QB_ATTR_GRAPH:
+        if (!ap->g) {
+            qb_errf(e, "%s: node '%s' (%s): graph attribute '%s' has no graph", file, np->name, np->op_type, a->name);
+            return -1;
+        }
+        if (!(a->sub = subgraph_from_proto(g, np, ap, e)))
+            return -1;
+        break;
     default:
-        /* graphs, sparse tensors, strings lists: kept by name only; ops that need them reject the node */
+        /* sparse tensors, lists of graphs or tensors: kept by name only; ops that need them reject the node */
         break;
     }
     return 0;
@@ -321,39 +358,44 @@ static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tenso
     return 0;
 }
 
-static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err *e)
+/* Operators qbench lacks (in a graph and its subgraphs), with up to
+ * four node names each. */
+#define QB_MISS_MAX 64
+typedef struct missing {
+    const char *op[QB_MISS_MAX];       /* operator types, in order of first use */
+    const char *node[QB_MISS_MAX][4];  /* their first node names */
+    int count[QB_MISS_MAX];            /* nodes using each */
+    int n;                             /* operator types found */
+} missing;
+
+static void missing_ops(const Onnx__GraphProto *gp, missing *m)
 {
-    const char *file = g->file;
-    const Onnx__GraphProto *gp = m->graph;
-    g->opset = 0;
-    /* model metadata (meta.c): metadata_props with a key and a value */
-    for (size_t i = 0; i < m->n_metadata_props; i++) {
-        const Onnx__StringStringEntryProto *kv = m->metadata_props[i];
-        if (kv && kv->key && kv->value && qb_graph_set_meta(g, kv->key, kv->value)) {
-            qb_errf(e, "%s: out of memory reading metadata", file);
-            return -1;
-        }
-    }
-    for (size_t i = 0; i < m->n_opset_import; i++) {
-        const Onnx__OperatorSetIdProto *o = m->opset_import[i];
-        if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx"))
-            g->opset = (int)o->version;
-    }
     for (size_t i = 0; i < gp->n_node; i++) {
         const Onnx__NodeProto *np = gp->node[i];
-        if (!qb_op_find(np->op_type ? np->op_type : "")) {
-            qb_errf(e, "%s: node '%s': operator %s is not supported; supported: %s", file,
-                    np->name && *np->name ? np->name : "(unnamed)", np->op_type ? np->op_type : "(none)",
-                    qb_supported_ops());
-            return -1;
-        }
+        const char *op = np->op_type ? np->op_type : "(none)";
+        for (size_t j = 0; j < np->n_attribute; j++)
+            if (np->attribute[j]->g)
+                missing_ops(np->attribute[j]->g, m);
+        if (qb_op_find(op))
+            continue;
+        int k = 0;
+        while (k < m->n && strcmp(m->op[k], op))
+            k++;
+        if (k == QB_MISS_MAX)
+            continue;
+        if (k == m->n)
+            m->op[m->n++] = op;
+        if (m->count[k] < 4)
+            m->node[k][m->count[k]] = np->name && *np->name ? np->name : "(unnamed)";
+        m->count[k]++;
     }
-    /* Opsets 9 to 17 are the target; older files load too when they use
-     * none of the pre-opset-7 legacy attributes (refused per node below). */
-    if (g->opset < 1 || g->opset > 17) {
-        qb_errf(e, "%s: the model uses ONNX opset %d; qbench supports opsets 9 to 17", file, g->opset);
-        return -1;
-    }
+}
+
+/* The graph part of a model or of a subgraph (is_sub: names used but not
+ * defined inside become g->outer, read from the enclosing graph). */
+static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_err *e)
+{
+    const char *file = g->file;
     if (gp->n_sparse_initializer) {
         qb_errf(e, "%s: sparse initializers are not supported", file);
         return -1;
@@ -437,8 +479,23 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err 
         n->nattr = (int)np->n_attribute;
         n->attr = calloc(n->nattr + 1, sizeof *n->attr);
         for (size_t j = 0; j < np->n_attribute; j++)
-            if (attr_from_proto(file, np, np->attribute[j], &n->attr[j], e))
+            if (attr_from_proto(g, np, np->attribute[j], &n->attr[j], e))
                 return -1;
+        /* values a subgraph reads from this graph become extra inputs of
+         * its node (after the formal ones), so sorting and planning see them */
+        for (int j = 0; j < n->nattr; j++) {
+            const qb_graph *sub = n->attr[j].sub;
+            for (int k = 0; sub && k < sub->nouter; k++) {
+                int ti = qb_graph_tensor(g, sub->tensors[sub->outer[k]]->name), have = 0;
+                n = &g->nodes[ni];
+                for (int m = 0; m < n->nin; m++)
+                    have |= n->in[m] == ti;
+                if (have)
+                    continue;
+                n->in = realloc(n->in, (n->nin + 1) * sizeof *n->in);
+                n->in[n->nin++] = ti;
+            }
+        }
         /* Gemm's old broadcast flag only allowed what Gemm always does now;
          * upgrade.c rewrites the element-wise ops' broadcast (opsets < 7) and
          * drops consumed_inputs */
@@ -453,6 +510,8 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err 
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *nm = gp->output[i]->name;
         int ti = nm && *nm ? qb_graph_find(g, nm) : -1;
+        if (ti < 0 && is_sub && nm && *nm)
+            ti = qb_graph_tensor(g, nm); /* an enclosing graph's value, passed through */
         if (ti < 0) {
             qb_errf(e, "%s: graph output '%s' is not produced by any node", file, nm ? nm : "(unnamed)");
             return -1;
@@ -463,6 +522,68 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err 
         qb_errf(e, "%s: the graph has no outputs", file);
         return -1;
     }
+    if (is_sub) { /* names nothing here defines: values of the enclosing graphs */
+        int *made = calloc(g->ntensors + 1, sizeof(int));
+        for (int i = 0; i < g->nnodes; i++)
+            for (int j = 0; j < g->nodes[i].nout; j++)
+                if (g->nodes[i].out[j] >= 0)
+                    made[g->nodes[i].out[j]] = 1;
+        g->outer = calloc(g->ntensors + 1, sizeof(int));
+        for (int i = 0; i < g->ntensors; i++)
+            if (g->tensors[i]->kind == QB_T_VALUE && !made[i]) {
+                g->tensors[i]->kind = QB_T_INPUT; /* bound when the op prepares the subgraph */
+                g->outer[g->nouter++] = i;
+            }
+        free(made);
+    }
+    qb_graph_constants_to_init(g);
+    return 0;
+}
+
+static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err *e)
+{
+    const char *file = g->file;
+    const Onnx__GraphProto *gp = m->graph;
+    g->opset = 0;
+    /* model metadata (meta.c): metadata_props with a key and a value */
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *kv = m->metadata_props[i];
+        if (kv && kv->key && kv->value && qb_graph_set_meta(g, kv->key, kv->value)) {
+            qb_errf(e, "%s: out of memory reading metadata", file);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < m->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+        if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx"))
+            g->opset = (int)o->version;
+    }
+    /* every missing operator at once, with its nodes */
+    missing miss = {.n = 0};
+    missing_ops(gp, &miss);
+    if (miss.n) {
+        char list[900] = "";
+        size_t o = 0;
+        for (int k = 0; k < miss.n && o < sizeof list; k++) {
+            o += snprintf(list + o, sizeof list - o, "%s%s (%d node%s: ", k ? "; " : "", miss.op[k], miss.count[k],
+                          miss.count[k] == 1 ? "" : "s");
+            for (int j = 0; j < miss.count[k] && j < 4 && o < sizeof list; j++)
+                o += snprintf(list + o, sizeof list - o, "%s%.60s", j ? ", " : "", miss.node[k][j]);
+            if (o < sizeof list)
+                o += snprintf(list + o, sizeof list - o, "%s)", miss.count[k] > 4 ? ", ..." : "");
+        }
+        qb_errf(e, "%s: %d operator%s not supported: %s; supported: %s", file, miss.n,
+                miss.n == 1 ? " is" : "s are", list, qb_supported_ops());
+        return -1;
+    }
+    /* Opsets 9 to 17 are the target; older files load too when they use
+     * none of the pre-opset-7 legacy attributes (refused per node below). */
+    if (g->opset < 1 || g->opset > 17) {
+        qb_errf(e, "%s: the model uses ONNX opset %d; qbench supports opsets 9 to 17", file, g->opset);
+        return -1;
+    }
+    if (build_graph(g, gp, 0, e))
+        return -1;
     if (qb_graph_upgrade(g, e))
         return -1;
     if (qb_graph_sort(g, e))

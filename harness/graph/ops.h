@@ -13,6 +13,12 @@ extern const qb_opdef qb_ops_shape[];
 extern const qb_opdef qb_ops_conv[];
 extern const qb_opdef qb_ops_gemm[];
 extern const qb_opdef qb_ops_reduce[];
+/* public edge models: Pad, Resize/Upsample, ConvTranspose, If, LSTM/GRU/RNN */
+extern const qb_opdef qb_ops_pad[];
+extern const qb_opdef qb_ops_resize[];
+extern const qb_opdef qb_ops_convt[];
+extern const qb_opdef qb_ops_control[];
+extern const qb_opdef qb_ops_rnn[];
 /* qops: quantized-model operators (ops_quant.c, ops_qlinear.c, ops_minmax.c) */
 extern const qb_opdef qb_ops_quant[];
 extern const qb_opdef qb_ops_qlinear[];
