@@ -8,6 +8,9 @@
 #                   under qemu-aarch64-static (with and without dotprod/fp16)
 #   make demo       what a new user runs first
 #   make bench      kernel benchmark into reports/kernels.csv
+#   make fetch-models   the public model set (npm; datasets/public-models.ini)
+#   make test-public    the public set in fp32 on every ISA against onnxruntime
+#                   (fetches; not part of make test)
 
 CC ?= gcc
 ifeq ($(origin CC),default)
@@ -69,7 +72,7 @@ TEST_LIBS = -L/usr/lib/aarch64-linux-gnu -Wl,-rpath,/usr/lib/aarch64-linux-gnu -
 endif
 endif
 
-.PHONY: all test test-unit test-onnx fuzz-onnx fuzz-idx fuzz-sweep test-arm demo bench clean
+.PHONY: all test test-unit test-onnx fuzz-onnx fuzz-idx fuzz-sweep test-arm demo bench clean fetch-models test-public
 all: qbench
 
 $(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
@@ -157,6 +160,12 @@ $(BUILD)/tests/test_data $(BUILD)/tests/test_inputs $(BUILD)/tests/test_train: $
 $(BUILD)/tests/test_qops: $(BUILD)/tests/test_qops.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# Subgraphs (If, Loop) and Constant-node weights, on models built with the generated onnx.proto code.
+$(BUILD)/tests/test_control.o: QB_CFLAGS += -I$(GEN)
+$(BUILD)/tests/test_control.o: | $(GEN)/onnx.pb-c.h
+$(BUILD)/tests/test_control: $(BUILD)/tests/test_control.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # qdq: quantized-model export, fusion at load, the com.qbench operators.
 $(BUILD)/tests/test_qdq: $(BUILD)/tests/test_qdq.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
@@ -231,7 +240,7 @@ TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/te
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
-	$(BUILD)/tests/test_inputs
+	$(BUILD)/tests/test_inputs $(BUILD)/tests/test_control
 
 # graph-level fusions and NHWC layouts (tests/test_fuse.c)
 TESTS += $(BUILD)/tests/test_fuse
@@ -267,6 +276,15 @@ demo: qbench
 	./qbench sweep scenarios/demo.ini -o reports/demo --resume
 	@echo "== summary (reports/demo/results.csv; metadata: reports/demo/results.meta.txt)"
 	./qbench table reports/demo/results.csv
+
+# The public model set (datasets/public-models.ini), fetched with npm into
+# datasets/models/public/ (never committed), and its check against
+# onnxruntime (scripts/check-ort, an optional peer; qbench never links it).
+fetch-models:
+	scripts/fetch-models
+
+test-public: qbench
+	scripts/test-public ./qbench
 
 bench: qbench
 	@mkdir -p reports

@@ -65,6 +65,7 @@ static void free_attr(qb_attr *a)
         free(a->strs[i]);
     free(a->strs);
     qb_graph_free(a->sub);
+    free(a->proto);
     if (a->t) {
         qb_tensor_clear(a->t);
         free(a->t);

@@ -80,6 +80,8 @@ typedef struct qb_attr {
     qb_tensor *t;     /* TENSOR (owned, not in the graph's tensor list) */
     char **strs;      /* STRINGS: n NUL-terminated copies */
     struct qb_graph *sub; /* GRAPH: the subgraph (If branches, Loop body; owned) */
+    uint8_t *proto;   /* GRAPH: its serialized GraphProto (Loop builds a fresh body per iteration) */
+    size_t proto_len; /* its bytes */
 } qb_attr;
 
 struct qb_graph;
@@ -256,6 +258,9 @@ extern int qb_import_quiet;
 qb_graph *qb_onnx_load_mem(const uint8_t *buf, size_t len, const char *name, qb_err *e);
 /* Parse a TensorProto file (test data, qbench run inputs) into t (data owned). */
 int qb_tensor_load_pb(const char *path, qb_tensor *t, qb_err *e);
+/* A fresh, unprepared copy of the subgraph of GRAPH attribute a of node n
+ * of g (built again from a->proto); NULL with a message. */
+qb_graph *qb_onnx_subgraph(const qb_graph *g, const qb_node *n, const qb_attr *a, qb_err *e);
 /* Write t as a TensorProto file. */
 int qb_tensor_save_pb(const char *path, const qb_tensor *t, qb_err *e);
 /* Write the graph (prepared or not) as an ONNX model at opset 13. */

@@ -230,18 +230,35 @@ static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_e
 
 /* A GRAPH attribute (If branch, Loop body): a graph of its own whose
  * names not defined inside are values of the enclosing graphs (g->outer). */
-static qb_graph *subgraph_from_proto(const qb_graph *parent, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
-                                     qb_err *e)
+static qb_graph *subgraph_build(const qb_graph *parent, const char *op, const char *node, const char *attr,
+                                const Onnx__GraphProto *gp, qb_err *e)
 {
     char file[1024];
-    snprintf(file, sizeof file, "%s: %s '%s' %s", parent->file, np->op_type, np->name && *np->name ? np->name : "(unnamed)",
-             ap->name);
+    snprintf(file, sizeof file, "%s: %s '%s' %s", parent->file, op, node, attr);
     qb_graph *sub = qb_graph_new(file);
     sub->opset = parent->opset;
-    if (build_graph(sub, ap->g, 1, e) || qb_graph_upgrade(sub, e) || qb_graph_sort(sub, e)) {
+    if (build_graph(sub, gp, 1, e) || qb_graph_upgrade(sub, e) || qb_graph_sort(sub, e)) {
         qb_graph_free(sub);
         return NULL;
     }
+    return sub;
+}
+
+static qb_graph *subgraph_from_proto(const qb_graph *parent, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
+                                     qb_err *e)
+{
+    return subgraph_build(parent, np->op_type, np->name && *np->name ? np->name : "(unnamed)", ap->name, ap->g, e);
+}
+
+qb_graph *qb_onnx_subgraph(const qb_graph *g, const qb_node *n, const qb_attr *a, qb_err *e)
+{
+    Onnx__GraphProto *gp = a->proto ? onnx__graph_proto__unpack(NULL, a->proto_len, a->proto) : NULL;
+    if (!gp) {
+        qb_errf(e, "%s: node '%s' (%s): cannot rebuild subgraph '%s'", g->file, n->name, n->op, a->name);
+        return NULL;
+    }
+    qb_graph *sub = subgraph_build(g, n->op, n->name, a->name, gp, e);
+    onnx__graph_proto__free_unpacked(gp, NULL);
     return sub;
 }
 
@@ -303,6 +320,15 @@ static int attr_from_proto(const qb_graph *g, const Onnx__NodeProto *np, const O
         }
         if (!(a->sub = subgraph_from_proto(g, np, ap, e)))
             return -1;
+        if (strcmp(np->op_type ? np->op_type : "", "Loop"))
+            break; /* only Loop rebuilds its body */
+        a->proto_len = onnx__graph_proto__get_packed_size(ap->g);
+        a->proto = malloc(a->proto_len ? a->proto_len : 1);
+        if (!a->proto) {
+            qb_errf(e, "%s: node '%s' (%s): out of memory", file, np->name, np->op_type);
+            return -1;
+        }
+        onnx__graph_proto__pack(ap->g, a->proto);
         break;
     default:
         /* sparse tensors, lists of graphs or tensors: kept by name only; ops that need them reject the node */
