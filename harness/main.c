@@ -15,10 +15,10 @@ static const struct {
     {"info", qb_verb_info, "info                          machine, ISA flags, which ISAs run here"},
     {"kernels", qb_verb_kernels, "kernels [--csv]               every kernel and whether this CPU runs it"},
     {"gemm", qb_verb_gemm,
-     "gemm -p PREC -i ISA -s MxNxK [-g G] [-r REPS] [--check] [--csv]\n"
+     "gemm -p PREC -i ISA -s MxNxK [-g G] [-r REPS] [--check] [--csv] [--seed S]\n"
      "                                one kernel: median time, GOP/s (MAC = 2 ops)"},
     {"dwconv", qb_verb_dwconv,
-     "dwconv -p PREC -i ISA -s HxWxC [--stride 1|2] [-r REPS] [--check] [--csv]\n"
+     "dwconv -p PREC -i ISA -s HxWxC [--stride 1|2] [-r REPS] [--check] [--csv] [--seed S]\n"
      "                                one depthwise 3x3 kernel (padding 1): median time, GOP/s"},
     {"inspect", qb_verb_inspect,
      "inspect MODEL.onnx [--shape AxB ...]\n"

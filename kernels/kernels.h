@@ -117,6 +117,12 @@ enum {
     QB_CPU_EMULATED = 1u << 31 /* never set by hardware: marks SIMDe builds */
 };
 
+/* The features every kernel of an ISA needs (rows of kernel_list.inc may
+ * add more). */
+#define QB_REQ_AVX2 (QB_CPU_AVX2 | QB_CPU_FMA | QB_CPU_F16C | QB_CPU_POPCNT)
+#define QB_REQ_VNNI (QB_REQ_AVX2 | QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL | QB_CPU_AVX512VNNI)
+#define QB_REQ_NEON QB_CPU_NEON
+
 /* Features the CPU and OS provide, detected once. */
 unsigned qb_cpu_features(void);
 /* Space-separated names of the bits in mask ("avx2 fma f16c ..."). */

@@ -1,8 +1,9 @@
 /*
  * registry.c - the one table of every kernel qbench has, and selection of
- * the best one this CPU runs (capped by QB_FORCE_ISA). Kernels of another
- * architecture are listed with no code, so `qbench kernels` and sweeps can
- * say why they do not run here.
+ * the best one this CPU runs (capped by QB_FORCE_ISA), built from the one
+ * kernel list (kernels/kernel_list.inc). Kernels of another architecture
+ * are listed with no code, so `qbench kernels` and sweeps can say why they
+ * do not run here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,80 +11,41 @@
 
 #include "kernels/kernels.h"
 
+/* Code is built for the ISAs of this architecture only; the other rows
+ * are listed with NULL functions. */
 #if defined(__x86_64__)
-#define X86(f) f
+#define BUILD_AVX2(f) f
+#define BUILD_VNNI(f) f
 #else
-#define X86(f) NULL
+#define BUILD_AVX2(f) NULL
+#define BUILD_VNNI(f) NULL
 #endif
 #if defined(__aarch64__)
-#define ARM(f) f
+#define BUILD_NEON(f) f
 #else
-#define ARM(f) NULL
+#define BUILD_NEON(f) NULL
 #endif
-#define ANY(f) f
+#define BUILD_SCALAR(f) f
 
-/* Feature sets per ISA. */
-#define REQ_AVX2 (QB_CPU_AVX2 | QB_CPU_FMA | QB_CPU_F16C | QB_CPU_POPCNT)
-#define REQ_VNNI (REQ_AVX2 | QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL | QB_CPU_AVX512VNNI)
-#define REQ_NEON QB_CPU_NEON
-
-/* X(op, function, layout, precision, isa, required features, flags, build)
- * The function is the kernel's name; layout##_size and layout##_pack pack
- * its weights. Within one (op, precision, isa), later rows are preferred. */
-#define QB_KERNEL_LIST(X)                                                                          \
-    X(GEMM, qb_gemm_f32__scalar, qb_gemm_f32__scalar, FP32, SCALAR, 0, 0, ANY)                     \
-    X(GEMM, qb_gemm_f16__scalar, qb_gemm_f16__scalar, FP16, SCALAR, 0, 0, ANY)                     \
-    X(GEMM, qb_gemm_i8t__scalar, qb_gemm_i8__scalar, INT8_TENSOR, SCALAR, 0, 0, ANY)               \
-    X(GEMM, qb_gemm_i8c__scalar, qb_gemm_i8__scalar, INT8_CHANNEL, SCALAR, 0, 0, ANY)              \
-    X(GEMM, qb_gemm_i4__scalar, qb_gemm_i4__scalar, INT4, SCALAR, 0, 0, ANY)                       \
-    X(GEMM, qb_gemm_b1__scalar, qb_gemm_b1__scalar, BINARY, SCALAR, 0, 0, ANY)                     \
-    X(DWCONV3X3, qb_dwconv3x3_f32__scalar, qb_dwconv3x3_f32__scalar, FP32, SCALAR, 0, 0, ANY)      \
-    X(DWCONV3X3, qb_dwconv3x3_i8__scalar, qb_dwconv3x3_i8__scalar, INT8_CHANNEL, SCALAR, 0, 0, ANY) \
-    X(GEMM, qb_gemm_f32__avx2, qb_gemm_f32__avx2, FP32, AVX2, REQ_AVX2, 0, X86)                    \
-    X(GEMM, qb_gemm_f16__avx2, qb_gemm_f16__avx2, FP16, AVX2, REQ_AVX2, 0, X86)                    \
-    X(GEMM, qb_gemm_i8t__avx2, qb_gemm_i8__avx2, INT8_TENSOR, AVX2, REQ_AVX2, 0, X86)              \
-    X(GEMM, qb_gemm_i8c__avx2, qb_gemm_i8__avx2, INT8_CHANNEL, AVX2, REQ_AVX2, 0, X86)             \
-    X(GEMM, qb_gemm_i4__avx2, qb_gemm_i4__avx2, INT4, AVX2, REQ_AVX2, 0, X86)                      \
-    X(GEMM, qb_gemm_b1__avx2, qb_gemm_b1__avx2, BINARY, AVX2, REQ_AVX2, 0, X86)                    \
-    X(DWCONV3X3, qb_dwconv3x3_f32__avx2, qb_dwconv3x3_f32__avx2, FP32, AVX2, REQ_AVX2, 0, X86)     \
-    X(DWCONV3X3, qb_dwconv3x3_i8__avx2, qb_dwconv3x3_i8__avx2, INT8_CHANNEL, AVX2, REQ_AVX2, 0, X86) \
-    X(GEMM, qb_gemm_f32__vnni, qb_gemm_f32__vnni, FP32, VNNI, REQ_VNNI, 0, X86)                    \
-    X(GEMM, qb_gemm_f16__vnni, qb_gemm_f16__vnni, FP16, VNNI, REQ_VNNI, 0, X86)                    \
-    X(GEMM, qb_gemm_i8t__vnni, qb_gemm_i8__vnni, INT8_TENSOR, VNNI, REQ_VNNI, 0, X86)              \
-    X(GEMM, qb_gemm_i8c__vnni, qb_gemm_i8__vnni, INT8_CHANNEL, VNNI, REQ_VNNI, 0, X86)             \
-    X(GEMM, qb_gemm_i4__vnni, qb_gemm_i4__vnni, INT4, VNNI, REQ_VNNI, 0, X86)                      \
-    X(GEMM, qb_gemm_b1__vnni, qb_gemm_b1__vnni, BINARY, VNNI, REQ_VNNI | QB_CPU_AVX512VPOPCNTDQ, 0, X86) \
-    X(DWCONV3X3, qb_dwconv3x3_f32__vnni, qb_dwconv3x3_f32__vnni, FP32, VNNI, REQ_VNNI, 0, X86)     \
-    X(DWCONV3X3, qb_dwconv3x3_i8__vnni, qb_dwconv3x3_i8__vnni, INT8_CHANNEL, VNNI, REQ_VNNI, 0, X86) \
-    X(GEMM, qb_gemm_f32__neon, qb_gemm_f32__neon, FP32, NEON, REQ_NEON, 0, ARM)                    \
-    X(GEMM, qb_gemm_f16__neon, qb_gemm_f16__neon, FP16, NEON, REQ_NEON, 0, ARM)                    \
-    X(GEMM, qb_gemm_f16__neonfp16, qb_gemm_f16__neonfp16, FP16, NEON, REQ_NEON | QB_CPU_FP16,      \
-      QB_KF_HALF_ARITH, ARM)                                                                        \
-    X(GEMM, qb_gemm_i8t__neon, qb_gemm_i8__neon, INT8_TENSOR, NEON, REQ_NEON, 0, ARM)              \
-    X(GEMM, qb_gemm_i8c__neon, qb_gemm_i8__neon, INT8_CHANNEL, NEON, REQ_NEON, 0, ARM)             \
-    X(GEMM, qb_gemm_i8t__neondot, qb_gemm_i8__neondot, INT8_TENSOR, NEON, REQ_NEON | QB_CPU_DOTPROD, 0, ARM) \
-    X(GEMM, qb_gemm_i8c__neondot, qb_gemm_i8__neondot, INT8_CHANNEL, NEON, REQ_NEON | QB_CPU_DOTPROD, 0, ARM) \
-    X(GEMM, qb_gemm_i4__neon, qb_gemm_i4__neon, INT4, NEON, REQ_NEON, 0, ARM)                      \
-    X(GEMM, qb_gemm_i4__neondot, qb_gemm_i4__neondot, INT4, NEON, REQ_NEON | QB_CPU_DOTPROD, 0, ARM) \
-    X(GEMM, qb_gemm_b1__neon, qb_gemm_b1__neon, BINARY, NEON, REQ_NEON, 0, ARM)                    \
-    X(DWCONV3X3, qb_dwconv3x3_f32__neon, qb_dwconv3x3_f32__neon, FP32, NEON, REQ_NEON, 0, ARM)     \
-    X(DWCONV3X3, qb_dwconv3x3_i8__neon, qb_dwconv3x3_i8__neon, INT8_CHANNEL, NEON, REQ_NEON, 0, ARM)
-
-/* Prototypes of every function named above (duplicates are harmless). */
+/* Prototypes of every function in the list (duplicates are harmless). */
 #define DECL_GEMM(fn) void fn(const qb_packed *, const qb_gemm_args *);
 #define DECL_DWCONV3X3(fn) void fn(const qb_packed *, const qb_dw_args *);
-#define QB_DECLARE(op, fn, layout, prec, isa, req, flags, build)                                   \
+#define QB_KERNEL(op, fn, layout, prec, isa, req, flags)                                           \
     DECL_##op(fn) size_t layout##_size(int, int, int);                                             \
     void layout##_pack(const qb_weights *, void *);
-QB_KERNEL_LIST(QB_DECLARE)
+#include "kernels/kernel_list.inc"
+#undef QB_KERNEL
 
 #define RUN_GEMM(f) {.gemm = f}
 #define RUN_DWCONV3X3(f) {.dw = f}
-#define QB_ENTRY(op, fn, layout, prec, isa, req, flags, build)                                     \
-    {#fn,  QB_OP_##op, QB_PREC_##prec, QB_ISA_##isa, req, flags, build(layout##_size),             \
-     build(layout##_pack), RUN_##op(build(fn))},
+#define QB_KERNEL(op, fn, layout, prec, isa, req, flags)                                           \
+    {#fn,  QB_OP_##op, QB_PREC_##prec, QB_ISA_##isa, req, flags, BUILD_##isa(layout##_size),       \
+     BUILD_##isa(layout##_pack), RUN_##op(BUILD_##isa(fn))},
 
-static const qb_kernel table[] = {QB_KERNEL_LIST(QB_ENTRY)};
+static const qb_kernel table[] = {
+#include "kernels/kernel_list.inc"
+};
+#undef QB_KERNEL
 #define TABLE_LEN ((int)(sizeof table / sizeof table[0]))
 
 const qb_kernel *qb_kernels(int *n)

@@ -49,6 +49,13 @@ expect 2 "dwconv bad stride" -- dwconv -p fp32 -i scalar -s 8x8x8 --stride 3
 expect 2 "dwconv bad shape" -- dwconv -p fp32 -i scalar -s 8x8
 expect 2 "dwconv precision without kernels" -- dwconv -p int4 -i scalar -s 8x8x8
 expect 2 "dwconv takes no group" -- dwconv -p fp32 -i scalar -s 8x8x8 -g 32
+# the options of a kernel check's repro line (tests/test_kernels.c checks the line itself)
+expect 0 "gemm repro options" -- gemm -p int8-channel -i all -s 7x17x33 --out-i32 --lda-extra 5 --ldc-extra 3 --relu --fill extreme --seed 77 --check -r 2
+expect 0 "dwconv repro options" -- dwconv -p all -i all -s 5x8x17 --stride 2 --pad 0 --relu --fill extreme --seed 1234 --check -r 2
+expect 2 "bad seed" -- gemm -p fp32 -i scalar -s 8x8x8 --seed -3
+expect 2 "bad fill" -- gemm -p fp32 -i scalar -s 8x8x8 --fill wild
+expect 2 "dwconv has no lda" -- dwconv -p fp32 -i scalar -s 8x8x8 --lda-extra 3
+expect 2 "dwconv bad pad" -- dwconv -p fp32 -i scalar -s 8x8x8 --pad 7
 
 # ---- models: qbench inspect / run on good and bad ONNX files ----
 # Small models are written here from protobuf text with protoc-c (the

@@ -2,9 +2,11 @@
  * emulated.c - the table of SIMDe-emulated VNNI kernels for the tests: the
  * kernels/vnni/ sources compiled a second time with -DQB_SIMDE and no
  * AVX-512 flags (symbols suffixed _simde), with the same names, families,
- * precisions and ISA as their registry rows, requiring nothing of the CPU,
- * so tests/test_kernels.c runs them as "NAME (simde)" on any x86-64 host.
- * Other architectures have no emulated kernels.
+ * precisions and ISA as their registry rows (the VNNI rows of
+ * kernels/kernel_list.inc, so a new VNNI kernel is emulated without a
+ * line here), requiring nothing of the CPU, so tests/test_kernels.c runs
+ * them as "NAME (simde)" on any x86-64 host. Other architectures have no
+ * emulated kernels.
  */
 #include <stddef.h>
 
@@ -17,28 +19,28 @@
 #define RUN_GEMM(fn) {.gemm = fn##_simde}
 #define RUN_DWCONV3X3(fn) {.dw = fn##_simde}
 
-/* X(op, function, layout, precision): the rows of kernels/registry.c with
- * isa vnni. */
-#define QB_EMULATED_LIST(X)                                                                        \
-    X(GEMM, qb_gemm_f32__vnni, qb_gemm_f32__vnni, FP32)                                            \
-    X(GEMM, qb_gemm_f16__vnni, qb_gemm_f16__vnni, FP16)                                            \
-    X(GEMM, qb_gemm_i8t__vnni, qb_gemm_i8__vnni, INT8_TENSOR)                                      \
-    X(GEMM, qb_gemm_i8c__vnni, qb_gemm_i8__vnni, INT8_CHANNEL)                                     \
-    X(GEMM, qb_gemm_i4__vnni, qb_gemm_i4__vnni, INT4)                                              \
-    X(GEMM, qb_gemm_b1__vnni, qb_gemm_b1__vnni, BINARY)                                            \
-    X(DWCONV3X3, qb_dwconv3x3_f32__vnni, qb_dwconv3x3_f32__vnni, FP32)                             \
-    X(DWCONV3X3, qb_dwconv3x3_i8__vnni, qb_dwconv3x3_i8__vnni, INT8_CHANNEL)
-
-#define EMU_DECLARE(op, fn, layout, prec)                                                          \
+/* Rows of other ISAs expand to nothing. */
+#define EMU_DECL_SCALAR(op, fn, layout)
+#define EMU_DECL_AVX2(op, fn, layout)
+#define EMU_DECL_NEON(op, fn, layout)
+#define EMU_DECL_VNNI(op, fn, layout)                                                              \
     EMU_##op(fn) size_t layout##_size_simde(int, int, int);                                        \
     void layout##_pack_simde(const qb_weights *, void *);
-QB_EMULATED_LIST(EMU_DECLARE)
+#define QB_KERNEL(op, fn, layout, prec, isa, req, flags) EMU_DECL_##isa(op, fn, layout)
+#include "kernels/kernel_list.inc"
+#undef QB_KERNEL
 
-#define EMU_ENTRY(op, fn, layout, prec)                                                            \
-    {#fn, QB_OP_##op, QB_PREC_##prec, QB_ISA_VNNI, 0, 0, layout##_size_simde, layout##_pack_simde,   \
-     RUN_##op(fn)},
-
-static const qb_kernel table[] = {QB_EMULATED_LIST(EMU_ENTRY)};
+#define EMU_ROW_SCALAR(op, fn, layout, prec, flags)
+#define EMU_ROW_AVX2(op, fn, layout, prec, flags)
+#define EMU_ROW_NEON(op, fn, layout, prec, flags)
+#define EMU_ROW_VNNI(op, fn, layout, prec, flags)                                                  \
+    {#fn, QB_OP_##op, QB_PREC_##prec, QB_ISA_VNNI, 0, flags, layout##_size_simde,                  \
+     layout##_pack_simde, RUN_##op(fn)},
+#define QB_KERNEL(op, fn, layout, prec, isa, req, flags) EMU_ROW_##isa(op, fn, layout, prec, flags)
+static const qb_kernel table[] = {
+#include "kernels/kernel_list.inc"
+};
+#undef QB_KERNEL
 
 const qb_kernel *qb_emulated_kernels(int *n)
 {

@@ -25,12 +25,17 @@ static const int shapes[] = {1, 3, 7, 15, 16, 17, 31, 33, 64, 65, 127, 257};
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
 
+/* Set for the SIMDe copies: their failures name the test to rerun, as
+ * the repro line's qbench runs the native kernel. */
+static int emulated_now;
+
 static void run_case(const qb_kernel *k, qb_check_case c)
 {
     qb_check_result r;
     int rc = qb_check_kernel(k, &c, &r);
     if (rc != 0)
-        fail_msg("%s", r.msg);
+        fail_msg("%s%s%s%s", r.msg, emulated_now ? " (SIMDe copy: QB_TEST_FILTER='" : "",
+                 emulated_now ? k->name : "", emulated_now ? " (simde)' build/tests/test_kernels)" : "");
 }
 
 static int is_int8(const qb_kernel *k)
@@ -96,6 +101,30 @@ static void check_dw(const qb_kernel *k)
             }
 }
 
+/* The repro line of a failed check names every field of the case that
+ * qbench can replay (tests/cli.sh runs these very commands). */
+static void test_repro_line(void **state)
+{
+    (void)state;
+    char buf[256];
+    const qb_kernel *g = qb_kernel_get(QB_OP_GEMM, QB_PREC_INT8_CHANNEL, QB_ISA_VNNI);
+    qb_check_case c = {.m = 7, .n = 17, .k = 33, .out_i32 = 1, .lda_extra = 5, .ldc_extra = 3, .relu = 1,
+                       .fill = QB_FILL_EXTREME, .seed = 77};
+    qb_check_repro(g, &c, buf, sizeof buf);
+    assert_string_equal(buf, "qbench gemm -p int8-channel -i vnni -s 7x17x33 --out-i32 --lda-extra 5 --ldc-extra 3 "
+                             "--relu --fill extreme --seed 77 --check");
+    const qb_kernel *i4 = qb_kernel_get(QB_OP_GEMM, QB_PREC_INT4, QB_ISA_SCALAR);
+    qb_check_case c4 = {.m = 3, .n = 19, .k = 61, .group = 32, .seed = 5};
+    qb_check_repro(i4, &c4, buf, sizeof buf);
+    assert_string_equal(buf, "qbench gemm -p int4 -i scalar -s 3x19x61 -g 32 --seed 5 --check");
+    const qb_kernel *d = qb_kernel_get(QB_OP_DWCONV3X3, QB_PREC_FP32, QB_ISA_AVX2);
+    qb_check_case cd = {.h = 5, .w = 8, .n = 17, .k = 9, .stride = 2, .pad = 0, .relu = 1, .fill = QB_FILL_EXTREME,
+                        .seed = 1234};
+    qb_check_repro(d, &cd, buf, sizeof buf);
+    assert_string_equal(buf, "qbench dwconv -p fp32 -i avx2 -s 5x8x17 --stride 2 --pad 0 --relu --fill extreme "
+                             "--seed 1234 --check");
+}
+
 typedef struct entry {
     const qb_kernel *k; /* kernel under test */
     int emulated;       /* runs through SIMDe */
@@ -110,6 +139,7 @@ static void test_one(void **state)
         skip();
         return;
     }
+    emulated_now = e->emulated;
     if (e->k->op == QB_OP_GEMM)
         check_gemm(e->k);
     else
@@ -121,10 +151,11 @@ int main(void)
     int n, ne;
     const qb_kernel *all = qb_kernels(&n);
     const qb_kernel *emu = qb_emulated_kernels(&ne);
-    struct CMUnitTest *tests = calloc((size_t)(n + ne), sizeof *tests);
+    struct CMUnitTest *tests = calloc((size_t)(n + ne + 1), sizeof *tests);
     entry *entries = calloc((size_t)(n + ne), sizeof *entries);
     char (*names)[96] = calloc((size_t)(n + ne), sizeof *names);
     int t = 0;
+    tests[t++] = (struct CMUnitTest){"repro line", test_repro_line, NULL, NULL, NULL};
     for (int i = 0; i < n + ne; i++) {
         const qb_kernel *k = i < n ? &all[i] : &emu[i - n];
         if (k->isa == QB_ISA_SCALAR)

@@ -364,16 +364,35 @@ int qb_kcase_compare(qb_kcase *kc, qb_check_result *r)
     r->mismatches = bad;
     r->pass = bad == 0;
     if (bad) {
-        const qb_check_case *c = &kc->c;
+        char repro[256];
+        qb_check_repro(kc->kn, &kc->c, repro, sizeof repro);
         size_t len = strlen(r->msg);
-        snprintf(r->msg + len, sizeof r->msg - len,
-                 " [%ld bad; repro: m=%d n=%d k=%d group=%d h=%d w=%d stride=%d pad=%d out_i32=%d relu=%d "
-                 "lda+%d ldc+%d fill=%s seed=%llu]",
-                 bad, c->m, c->n, c->k, c->group, c->h, c->w, c->stride, c->pad, c->out_i32, c->relu,
-                 c->lda_extra, c->ldc_extra, c->fill == QB_FILL_EXTREME ? "extreme" : "random",
-                 (unsigned long long)c->seed);
+        snprintf(r->msg + len, sizeof r->msg - len, " [%ld bad] repro: %s", bad, repro);
     }
     return bad ? 1 : 0;
+}
+
+void qb_check_repro(const qb_kernel *k, const qb_check_case *c, char *buf, size_t len)
+{
+    int n;
+    if (k->op == QB_OP_GEMM) {
+        n = snprintf(buf, len, "qbench gemm -p %s -i %s -s %dx%dx%d", qb_precision_name(k->prec),
+                     qb_isa_name(k->isa), c->m, c->n, c->k);
+        if (n > 0 && (size_t)n < len && k->prec == QB_PREC_INT4 && c->group)
+            n += snprintf(buf + n, len - n, " -g %d", c->group);
+        if (n > 0 && (size_t)n < len && c->out_i32 && qb_precision_is_int8(k->prec))
+            n += snprintf(buf + n, len - n, " --out-i32");
+        if (n > 0 && (size_t)n < len && c->lda_extra)
+            n += snprintf(buf + n, len - n, " --lda-extra %d", c->lda_extra);
+        if (n > 0 && (size_t)n < len && c->ldc_extra)
+            n += snprintf(buf + n, len - n, " --ldc-extra %d", c->ldc_extra);
+    } else {
+        n = snprintf(buf, len, "qbench dwconv -p %s -i %s -s %dx%dx%d --stride %d --pad %d",
+                     qb_precision_name(k->prec), qb_isa_name(k->isa), c->h, c->w, c->n, c->stride, c->pad);
+    }
+    if (n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - n, "%s%s --seed %llu --check", c->relu ? " --relu" : "",
+                 c->fill == QB_FILL_EXTREME ? " --fill extreme" : "", (unsigned long long)c->seed);
 }
 
 int qb_check_kernel(const qb_kernel *kn, const qb_check_case *c, qb_check_result *r)

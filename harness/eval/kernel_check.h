@@ -36,13 +36,18 @@ typedef struct qb_check_result {
     double max_err;    /* largest |kernel - reference| (float) or |diff| (int) */
     double tol_used;   /* the tolerance factor applied (0 = bit-exact) */
     long mismatches;   /* outputs out of tolerance */
-    char msg[384];     /* first failure, with index, values and a repro hint */
+    char msg[640];     /* first failure, with index, values and a runnable repro line */
 } qb_check_result;
 
 /* Tolerance factor per precision, relative to sum |a*w| + |b| of each
  * output: the rigorous bound 2 (K + 2) u for two differently ordered float
  * sums (u = 2^-24, or 2^-11 for fp16 arithmetic); 0 = bit-exact. */
 double qb_check_tolerance(const qb_kernel *k, int K);
+
+/* The qbench command that replays case c on kernel k and checks it
+ * ("qbench gemm -p P -i I -s MxNxK ... --seed S --check", or the dwconv
+ * equivalent), into buf. */
+void qb_check_repro(const qb_kernel *k, const qb_check_case *c, char *buf, size_t len);
 
 /* Runs kernel kn and the scalar reference on the case; 0 on pass, 1 on
  * mismatch, -1 if the case could not be set up (message in r->msg). */

@@ -5,8 +5,11 @@
  * shape with hot caches through the sweep's measurement loop, prints the
  * median time with its 95% interval, percentiles, robust CV and outliers,
  * and GOP/s (one MAC = 2 ops; for binary one bit-MAC = 2 ops), and with --check compares the result
- * against the scalar reference (exit 1 on a mismatch). Context goes to
- * stderr, data to stdout.
+ * against the scalar reference (exit 1 on a mismatch). The data comes
+ * from --seed S (default 42) and the case options of the kernel checks
+ * (--relu, --fill, gemm: --out-i32, --lda-extra, --ldc-extra; dwconv:
+ * --pad), so a failed check's repro line replays it exactly. Context goes
+ * to stderr, data to stdout.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +39,13 @@ typedef struct gemm_opts {
     int reps;       /* timed repetitions, 0 = automatic */
     int check;      /* compare against scalar */
     int csv;        /* CSV on stdout */
+    int pad;        /* dwconv: padding on every side */
+    int relu;       /* fuse a ReLU clamp into the output */
+    int out_i32;    /* int8: raw int32 outputs */
+    int lda_extra;  /* gemm: extra elements between rows of A */
+    int ldc_extra;  /* gemm: extra elements between rows of C */
+    qb_fill fill;   /* data generation */
+    unsigned long long seed; /* data seed */
 } gemm_opts;
 
 static int usage_error(const gemm_opts *o, const char *fmt, const char *arg)
@@ -43,9 +53,11 @@ static int usage_error(const gemm_opts *o, const char *fmt, const char *arg)
     fprintf(stderr, "qbench %s: ", o->verb);
     fprintf(stderr, fmt, arg);
     if (o->op == QB_OP_GEMM)
-        fprintf(stderr, "\nusage: qbench gemm -p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv]\n");
+        fprintf(stderr, "\nusage: qbench gemm -p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv]\n"
+                        "       [--seed S] [--relu] [--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N]\n");
     else
-        fprintf(stderr, "\nusage: qbench dwconv -p fp32|int8-channel|all -i ISA|all -s HxWxC [--stride 1|2] [-r REPS] [--check] [--csv]\n");
+        fprintf(stderr, "\nusage: qbench dwconv -p fp32|int8-channel|all -i ISA|all -s HxWxC [--stride 1|2] [--pad 0|1] [-r REPS]\n"
+                        "       [--check] [--csv] [--seed S] [--relu] [--fill random|extreme]\n");
     return 2;
 }
 
@@ -81,7 +93,7 @@ static int parse_shape(const char *s, gemm_opts *o)
 
 static int parse(int argc, char **argv, gemm_opts *o)
 {
-    *o = (gemm_opts){.op = o->op, .verb = o->verb, .prec = -2, .isa = -2, .stride = 1};
+    *o = (gemm_opts){.op = o->op, .verb = o->verb, .prec = -2, .isa = -2, .stride = 1, .pad = 1, .seed = 42};
     int dw = o->op == QB_OP_DWCONV3X3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -90,6 +102,31 @@ static int parse(int argc, char **argv, gemm_opts *o)
             o->check = 1;
         } else if (!strcmp(a, "--csv")) {
             o->csv = 1;
+        } else if (!strcmp(a, "--relu")) {
+            o->relu = 1;
+        } else if (!dw && !strcmp(a, "--out-i32")) {
+            o->out_i32 = 1;
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--fill") || (dw && !strcmp(a, "--pad")) ||
+                   (!dw && (!strcmp(a, "--lda-extra") || !strcmp(a, "--ldc-extra")))) {
+            if (!v)
+                return usage_error(o, "option %s needs a value", a);
+            i++;
+            char *end;
+            errno = 0;
+            if (!strcmp(a, "--seed")) {
+                o->seed = strtoull(v, &end, 10);
+                if (errno || end == v || *end || *v == '-')
+                    return usage_error(o, "bad seed '%s' (a non-negative integer)", v);
+            } else if (!strcmp(a, "--fill")) {
+                if (strcmp(v, "random") && strcmp(v, "extreme"))
+                    return usage_error(o, "bad fill '%s' (random or extreme)", v);
+                o->fill = !strcmp(v, "extreme") ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+            } else if (!strcmp(a, "--pad")) {
+                if (parse_int(v, 0, 1, &o->pad))
+                    return usage_error(o, "bad padding '%s' (0 or 1)", v);
+            } else if (parse_int(v, 0, 4096, !strcmp(a, "--lda-extra") ? &o->lda_extra : &o->ldc_extra)) {
+                return usage_error(o, "bad row padding '%s' (0..4096)", v);
+            }
         } else if (!strcmp(a, "-p") || !strcmp(a, "-i") || !strcmp(a, "-s") || !strcmp(a, "-r") ||
                    (!dw && !strcmp(a, "-g")) || (dw && !strcmp(a, "--stride"))) {
             if (!v)
@@ -130,7 +167,7 @@ static int parse(int argc, char **argv, gemm_opts *o)
         return usage_error(o, "%s", "missing -i ISA");
     if (!o->m)
         return usage_error(o, "%s", dw ? "missing -s HxWxC" : "missing -s MxNxK");
-    if (dw && (o->m + 2 - 3) / o->stride + 1 < 1)
+    if (dw && (o->m + 2 * o->pad < 3 || o->n + 2 * o->pad < 3))
         return usage_error(o, "%s", "image too small for a 3x3 window");
     return 0;
 }
@@ -147,10 +184,15 @@ static int kcase_fn(void *ctx, long iter)
 static int bench_one(const qb_kernel *kn, const gemm_opts *o)
 {
     int dw = o->op == QB_OP_DWCONV3X3;
-    qb_check_case c = {.m = o->m, .n = o->n, .k = o->k, .group = o->group, .seed = 42};
-    if (dw) /* image H x W x C, padding 1 on every side */
-        c = (qb_check_case){.h = o->m, .w = o->n, .n = o->k, .k = 9, .stride = o->stride, .pad = 1, .seed = 42};
-    double macs = dw ? (double)((o->m - 1) / o->stride + 1) * ((o->n - 1) / o->stride + 1) * o->k * 9
+    qb_check_case c = {.m = o->m, .n = o->n, .k = o->k, .group = o->group, .out_i32 = o->out_i32,
+                       .lda_extra = o->lda_extra, .ldc_extra = o->ldc_extra};
+    if (dw) /* image H x W x C, the same padding on every side */
+        c = (qb_check_case){.h = o->m, .w = o->n, .n = o->k, .k = 9, .stride = o->stride, .pad = o->pad};
+    c.relu = o->relu;
+    c.fill = o->fill;
+    c.seed = o->seed;
+    double macs = dw ? (double)((o->m + 2 * o->pad - 3) / o->stride + 1) * ((o->n + 2 * o->pad - 3) / o->stride + 1) *
+                           o->k * 9
                      : (double)o->m * o->n * o->k;
     char err[256];
     qb_kcase *kc = qb_kcase_new(kn, &c, err, sizeof err);
