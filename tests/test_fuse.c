@@ -10,7 +10,9 @@
  * nothing); convolutions with chains between them kept NHWC (per-channel
  * steps on NHWC tensors) against the NCHW-only graph; the NHWC operators
  * (MaxPool, AveragePool with pads, residual Add, Concat, GlobalAveragePool
- * reading NHWC) between convolutions against the NCHW-only graph.
+ * reading NHWC) between convolutions against the NCHW-only graph; int8
+ * MaxPool between quantized convs in different grids (int8 links through
+ * the pool's table) bit-identical to the float path between them.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -392,7 +394,8 @@ static void attr_ints(qb_node *n, const char *name, int k, const int64_t *v)
 
 /* conv -> MaxPool 2x2/2 -> conv 1x1 -> residual Add (with the pool's
  * output) -> AveragePool 3x3 pads 1 count_include_pad -> conv -> Concat
- * (with the average pool's output) -> conv 1x1 -> GlobalAveragePool. */
+ * (with the average pool's output) -> conv 1x1 -> GlobalAveragePool, and
+ * a MaxPool of that conv's NHWC output writing the NCHW graph output y2. */
 static qb_graph *pool_graph(int nchw_only)
 {
     qb_graph *g = qb_graph_new("nhwc-ops");
@@ -414,7 +417,11 @@ static qb_graph *pool_graph(int nchw_only)
     attr_i(cat, "axis", 1);
     conv(g, "cat", "c4", 14, 5, 1, 1, 14);
     add_n(g, "GlobalAveragePool", "c4", "y");
+    qb_node *mp2 = add_n(g, "MaxPool", "c4", "y2"); /* NHWC in, NCHW out (a graph output) */
+    attr_ints(mp2, "kernel_shape", 2, (int64_t[]){3, 2});
+    attr_ints(mp2, "strides", 2, (int64_t[]){2, 1});
     set_output(g, "y");
+    set_output(g, "y2");
     return g;
 }
 
@@ -426,7 +433,6 @@ static void test_nhwc_ops(void **st)
         x[i] = (float)((i * 7) % 29) / 14.0f - 1.0f;
     qb_graph *ref = pool_graph(1);
     run(ref, x);
-    const float *want = ref->tensors[ref->outputs[0]]->data;
     float first[10];
     for (int threads = 1; threads <= 3; threads++) {
         qb_gpar_set_threads(threads);
@@ -436,16 +442,85 @@ static void test_nhwc_ops(void **st)
         for (int i = 0; i < g->nnodes; i++)
             if (!strcmp(g->nodes[i].op, "Conv"))
                 assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+        for (int o = 0; o < 2; o++) {
+            const qb_tensor *yt = g->tensors[g->outputs[o]];
+            const float *y = yt->data, *w = ref->tensors[ref->outputs[o]]->data;
+            int cnt = (int)qb_tensor_count(yt);
+            for (int i = 0; i < cnt; i++)
+                if (!(fabsf(y[i] - w[i]) <= 1e-5f * fmaxf(1.0f, fabsf(w[i])))) {
+                    print_error("output %d element %d: %.9g, NCHW-only %.9g\n", o, i, y[i], w[i]);
+                    fail();
+                }
+        }
         const float *y = g->tensors[g->outputs[0]]->data;
-        for (int i = 0; i < 10; i++)
-            if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
-                print_error("element %d: %.9g, NCHW-only %.9g\n", i, y[i], want[i]);
-                fail();
-            }
         if (threads == 1)
             memcpy(first, y, sizeof first);
         else
             assert_memory_equal(y, first, sizeof first);
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
+/* Quantized convs (int8-channel) with Relu -> MaxPool 2x2 -> conv (another
+ * input grid) -> MaxPool 3x3/2 pads 1 -> conv 1x1 -> output; the second
+ * conv's output also through a MaxPool 2x2/1 to the float output y2. */
+static qb_graph *q_pool_graph(int no_links)
+{
+    qb_graph *g = qb_graph_new("int8-pool");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){1, 3, 12, 10}, NULL);
+    conv(g, "x", "c1", 3, 8, 3, 1, 21);
+    add_n(g, "Relu", "c1", "r1");
+    qb_node *mp = add_n(g, "MaxPool", "r1", "m1");
+    attr_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    conv(g, "m1", "c2", 8, 8, 3, 1, 22);
+    qb_node *mp2 = add_n(g, "MaxPool", "c2", "m2");
+    attr_ints(mp2, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_ints(mp2, "strides", 2, (int64_t[]){2, 2});
+    attr_ints(mp2, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    conv(g, "m2", "y", 8, 4, 1, 1, 23);
+    qb_node *mp3 = add_n(g, "MaxPool", "c2", "y2"); /* int8 in, float NCHW out (a graph output) */
+    attr_ints(mp3, "kernel_shape", 2, (int64_t[]){2, 2});
+    set_output(g, "y");
+    set_output(g, "y2");
+    /* grids: conv 1 out 0.021/-128 (after Relu), conv 2 in 0.0234/-128: the pool maps between them */
+    const float in_s[3] = {0.015f, 0.0234f, 0.05f}, out_s[3] = {0.021f, 0.043f, 0.06f};
+    const int32_t in_z[3] = {3, -128, 11}, out_z[3] = {-128, 5, -2};
+    for (int i = 0, k = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Conv")) {
+            qb_node *n = &g->nodes[i];
+            n->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
+            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
+            k++;
+        }
+    return g;
+}
+
+static void test_int8_maxpool(void **st)
+{
+    (void)st;
+    float x[3 * 12 * 10];
+    for (int i = 0; i < 3 * 12 * 10; i++)
+        x[i] = (float)((i * 11) % 37) / 18.0f - 1.0f;
+    qb_graph *ref = q_pool_graph(1);
+    run(ref, x);
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = q_pool_graph(0);
+        run(g, x);
+        /* conv 1: int8 NHWC out (bits 2|8); conv 2: int8 in and out (1|2|4|8); conv 3: int8 NHWC in (1|4) */
+        int bits[3] = {10, 15, 5}, k = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Conv"))
+                assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+        assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                            4 * 3 * 3 * sizeof(float));
+        assert_memory_equal(g->tensors[g->outputs[1]]->data, ref->tensors[ref->outputs[1]]->data,
+                            8 * 5 * 4 * sizeof(float));
         qb_graph_free(g);
     }
     qb_gpar_set_threads(1);
@@ -461,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_not_fused),
         cmocka_unit_test(test_nhwc_chains),
         cmocka_unit_test(test_nhwc_ops),
+        cmocka_unit_test(test_int8_maxpool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -450,7 +450,8 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
         if (n->folded || n->fused_into >= 0)
             continue;
         int chain_x = qb_elem_chain_input(g, n);
-        if (strcmp(n->op, "Conv") && chain_x < 0 && qb_nhwc_role(g, n) != 1)
+        int role = qb_nhwc_role(g, n);
+        if (strcmp(n->op, "Conv") && chain_x < 0 && role != 1 && role != 3)
             continue;
         int t = written(n);
         if (t >= 0 && g->tensors[t]->ndim == 4 && (chain_x < 0 || g->tensors[chain_x]->ndim == 4))
@@ -469,7 +470,7 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
                 int wx = qb_elem_chain_input(g, wn);
                 if (wx >= 0)
                     ok = nhwc[wx];
-                else if (qb_nhwc_role(g, wn) == 1)
+                else if (qb_nhwc_role(g, wn) == 1 || qb_nhwc_role(g, wn) == 3)
                     for (int k = 0; k < wn->nin; k++)
                         ok &= wn->in[k] < 0 || g->tensors[wn->in[k]]->kind == QB_T_CONST || nhwc[wn->in[k]];
                 else
@@ -488,7 +489,7 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
                         ok = hx == t && nhwc[written(&g->nodes[h])];
                     else if (role == 1)
                         ok = nhwc[written(c)];
-                    else if (role == 2)
+                    else if (role == 2 || role == 3) /* reads NHWC, writes what its readers want */
                         ok = k == 0;
                     else
                         ok = c->fused_into < 0 && k == 0 && !strcmp(c->op, "Conv") && qb_conv_nhwc_input_fast(c);
@@ -500,6 +501,39 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
             }
         }
     }
+}
+
+/* c, a reader of int8 quantized conv p's NHWC output: -1 unless it is a
+ * MaxPool that can run on int8 (NHWC input, 2-D); then the index of a
+ * conv reading its output if only int8 quantized convs in one input grid
+ * read it (as their NHWC data input: the pool writes int8 in that grid),
+ * else -2 (the pool writes floats). */
+static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, const char *nhwc)
+{
+    if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3 ||
+        (p->q->run_prec != QB_PREC_INT8_TENSOR && p->q->run_prec != QB_PREC_INT8_CHANNEL))
+        return -1;
+    if (!nhwc[written(c)])
+        return -2;
+    int u = written(c), first = -1;
+    for (int j = 0; j < g->nnodes; j++) {
+        const qb_node *r = &g->nodes[j];
+        if (r->folded)
+            continue;
+        for (int k = 0; k < r->nin; k++) {
+            if (r->in[k] != u)
+                continue;
+            if (k != 0 || r->fused_into >= 0 || strcmp(r->op, "Conv") || !r->q ||
+                (r->q->run_prec != QB_PREC_INT8_TENSOR && r->q->run_prec != QB_PREC_INT8_CHANNEL))
+                return -2;
+            if (first >= 0 && (g->nodes[first].q->in_scale != r->q->in_scale ||
+                               g->nodes[first].q->in_zero != r->q->in_zero))
+                return -2;
+            if (first < 0)
+                first = j;
+        }
+    }
+    return first >= 0 ? first : -2;
 }
 
 /* Between convolutions, activations stay NHWC: a Conv whose output feeds
@@ -532,21 +566,42 @@ static int choose_layouts(qb_graph *g, qb_err *e)
      * floats (per-layer comparison reads every layer's output as floats). */
     const char *nl = getenv("QB_NO_INT8_LINKS");
     int links = !g->no_int8_links && !(nl && *nl && strcmp(nl, "0"));
+    int *pool_i8 = malloc((g->nnodes + 1) * sizeof(int)); /* MaxPool i on int8: the conv feeding it, else -1 */
+    int *pool_to = malloc((g->nnodes + 1) * sizeof(int)); /* ... and a conv it feeds (its input grid) */
+    if (!pool_i8 || !pool_to) {
+        free(out_nhwc), free(nhwc), free(pool_i8), free(pool_to);
+        qb_errf(e, "%s: out of memory", g->file);
+        return -1;
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        pool_i8[i] = pool_to[i] = -1;
     for (int i = 0; i < g->nnodes && links; i++) {
         qb_node *n = &g->nodes[i];
         if (!out_nhwc[i] || !n->q)
             continue;
-        int t = n->write_to >= 0 ? n->write_to : n->out[0], ok = 1;
+        int t = written(n), ok = 1;
         for (int j = 0; j < g->nnodes && ok; j++) {
             const qb_node *c = &g->nodes[j];
             if (c->folded)
                 continue;
-            for (int k = 0; k < c->nin; k++)
-                if (c->in[k] == t)
-                    ok &= qb_qlayer_int8_link(n, c);
+            for (int k = 0; k < c->nin && ok; k++)
+                if (c->in[k] == t && !qb_qlayer_int8_link(n, c)) {
+                    int to = int8_maxpool(g, n, c, nhwc);
+                    ok = to != -1;
+                    pool_to[j] = to;
+                }
         }
-        if (ok)
+        if (ok) {
             out_nhwc[i] |= 2;
+            for (int j = 0; j < g->nnodes; j++)
+                if (pool_to[j] != -1 && pool_i8[j] < 0)
+                    for (int k = 0; k < g->nodes[j].nin; k++)
+                        if (g->nodes[j].in[k] == t)
+                            pool_i8[j] = i;
+        }
+        for (int j = 0; j < g->nnodes; j++)
+            if (pool_i8[j] < 0)
+                pool_to[j] = -1;
     }
     int rc = 0;
     for (int i = 0; i < g->nnodes && !rc; i++) {
@@ -559,14 +614,19 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             continue;
         }
         int role = qb_nhwc_role(g, n);
-        if ((role == 1 && nhwc[written(n)]) || (role == 2 && n->in[0] >= 0 && nhwc[n->in[0]])) {
-            rc = qb_nhwc_switch(g, n, e);
+        if ((role == 1 && nhwc[written(n)]) || ((role == 2 || role == 3) && n->in[0] >= 0 && nhwc[n->in[0]])) {
+            rc = qb_nhwc_switch(g, n, !nhwc[written(n)], e);
+            if (!rc && pool_i8[i] >= 0) {
+                const qb_qspec *from = g->nodes[pool_i8[i]].q, *to = pool_to[i] >= 0 ? g->nodes[pool_to[i]].q : NULL;
+                rc = qb_nhwc_maxpool_int8(g, n, from->out_scale, from->out_zero, to != NULL, to ? to->in_scale : 1.0f,
+                                          to ? to->in_zero : 0, e);
+            }
             continue;
         }
         if (strcmp(n->op, "Conv"))
             continue;
         int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;
-        int in_link = p >= 0 && (out_nhwc[p] & 2);
+        int in_link = p >= 0 && ((out_nhwc[p] & 2) || (pool_i8[p] >= 0 && pool_to[p] >= 0));
         int nhwc_bits = (n->in[0] >= 0 && nhwc[n->in[0]]) | (out_nhwc[i] != 0) << 1 | in_link << 2 |
                         ((out_nhwc[i] & 2) != 0) << 3;
         if (nhwc_bits)
@@ -574,6 +634,8 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     }
     free(out_nhwc);
     free(nhwc);
+    free(pool_i8);
+    free(pool_to);
     return rc;
 }
 

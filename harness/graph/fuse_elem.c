@@ -179,7 +179,7 @@ static void chain_run(qb_graph *g, qb_node *n, void *scratch)
 }
 
 /* What a chain's first node runs instead of its operator. */
-static const qb_opdef chain_def = {"(element-wise chain)", NULL, chain_run, NULL};
+static const qb_opdef chain_def = {.name = "(element-wise chain)", .run = chain_run};
 
 /* ---- finding chains ---- */
 

@@ -10,10 +10,24 @@
  * order), vectorised across channels instead of pixels, so the results
  * are bit-identical. A node switched to NHWC keeps its IR (export is
  * unchanged) and its own prepared state beside the NHWC one.
+ *
+ * Pools read NHWC and write NHWC or, where their readers want it, NCHW.
+ *
+ * int8 MaxPool: after a quantized conv whose output stays int8 (exec.c),
+ * MaxPool takes the int8 maximum and maps it through a 256-entry table:
+ * into the next conv's input grid when only int8 convs of one grid read
+ * it (table[q] = QuantizeLinear(DequantizeLinear(q, producer grid),
+ * consumer grid), the float path's arithmetic), else to floats
+ * (DequantizeLinear). Both maps are non-decreasing, so max then table
+ * equals dequantize, float max (, quantize): bit-identical to the float
+ * path.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
@@ -27,6 +41,10 @@ typedef struct nhwc_state {
     int64_t dh, dw;            /* dilations */
     int64_t pt, pl, pb, pr;    /* pads: top, left, bottom, right */
     int count_pad;             /* AveragePool count_include_pad */
+    int out_nchw;              /* pools: NHWC input, NCHW output (the readers want NCHW) */
+    int i8;                    /* MaxPool on int8 input (from a quantized conv): 1 int8 output, 2 float output */
+    int8_t lut[256];           /* i8 == 1: output value of input q at lut[q + 128] */
+    float lut_f[256];          /* i8 == 2: dequantized value of input q at lut_f[q + 128] */
     void *orig_state;          /* the operator's own prepared state */
     void (*orig_free)(void *); /* its free function, NULL for free() */
 } nhwc_state;
@@ -119,7 +137,7 @@ static int classify(const qb_graph *g, const qb_node *n, nhwc_state *s)
 int qb_nhwc_role(const qb_graph *g, const qb_node *n)
 {
     int k = classify(g, n, NULL);
-    return k == NK_NONE ? 0 : k == NK_GAP ? 2 : 1;
+    return k == NK_NONE ? 0 : k == NK_GAP ? 2 : k == NK_MAXPOOL || k == NK_AVGPOOL ? 3 : 1;
 }
 
 /* ---- running ---- */
@@ -132,6 +150,15 @@ typedef struct nhwc_job {
     float *y;            /* output */
 } nhwc_job;
 
+/* One output pixel's C floats v into the NCHW output y. */
+static void scatter_nchw(float *y, const float *v, const nhwc_state *s, int64_t b, int64_t oy, int64_t ox)
+{
+    int64_t plane = s->oh * s->ow;
+    float *d = y + b * s->c * plane + oy * s->ow + ox;
+    for (int64_t c = 0; c < s->c; c++)
+        d[c * plane] = v[c];
+}
+
 /* Output rows [r0, r1) (over N*OH) of a pool; every channel at once. */
 static void pool_rows(void *ctx, int64_t r0, int64_t r1)
 {
@@ -139,14 +166,14 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
     const nhwc_state *s = j->s;
     const int is_max = s->kind == NK_MAXPOOL;
     const int64_t C = s->c;
-    float *acc = malloc((size_t)C * sizeof *acc);
+    float *acc = malloc((size_t)C * 2 * sizeof *acc); /* sums, then the NCHW output pixel */
     if (!acc)
         return;
     for (int64_t r = r0; r < r1; r++) {
         int64_t b = r / s->oh, oy = r % s->oh;
         const float *xb = j->x + b * s->h * s->w * C;
         for (int64_t ox = 0; ox < s->ow; ox++) {
-            float *y = j->y + ((b * s->oh + oy) * s->ow + ox) * C;
+            float *y = s->out_nchw ? acc + C : j->y + ((b * s->oh + oy) * s->ow + ox) * C;
             for (int64_t c = 0; c < C; c++)
                 acc[c] = is_max ? -INFINITY : 0.0f;
             int64_t cnt = 0;
@@ -170,6 +197,8 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
             }
             if (is_max) {
                 memcpy(y, acc, (size_t)C * sizeof *y);
+                if (s->out_nchw)
+                    scatter_nchw(j->y, y, s, b, oy, ox);
                 continue;
             }
             int64_t padcnt = 1, o[2] = {oy, ox}, st[2] = {s->sh, s->sw}, pb[2] = {s->pt, s->pl};
@@ -183,9 +212,79 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
             float div = (float)(s->count_pad ? padcnt : cnt ? cnt : 1);
             for (int64_t c = 0; c < C; c++)
                 y[c] = acc[c] / div;
+            if (s->out_nchw)
+                scatter_nchw(j->y, y, s, b, oy, ox);
         }
     }
     free(acc);
+}
+
+/* acc = max(acc, x) over n int8 (SSE2 has no signed byte max: flip the
+ * sign bits, unsigned max, flip back). */
+static void max_i8(int8_t *restrict acc, const int8_t *restrict x, int64_t n)
+{
+    int64_t c = 0;
+#if defined(__SSE2__)
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (; c + 16 <= n; c += 16) {
+        __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(acc + c)), flip);
+        __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + c)), flip);
+        _mm_storeu_si128((__m128i *)(acc + c), _mm_xor_si128(_mm_max_epu8(a, v), flip));
+    }
+#endif
+    for (; c < n; c++)
+        acc[c] = x[c] > acc[c] ? x[c] : acc[c];
+}
+
+/* int8 MaxPool: output rows [r0, r1) over N*OH, every channel at once;
+ * int8 output (table into the next conv's grid) or float (dequantized),
+ * NHWC or NCHW. */
+static void pool_rows_i8(void *ctx, int64_t r0, int64_t r1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c;
+    const int8_t *x = (const void *)j->x;
+    int8_t *acc = malloc((size_t)C);
+    float *px = malloc((size_t)C * sizeof *px);
+    if (!acc || !px) {
+        free(acc), free(px);
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / s->oh, oy = r % s->oh;
+        const int8_t *xb = x + b * s->h * s->w * C;
+        for (int64_t ox = 0; ox < s->ow; ox++) {
+            int64_t at = ((b * s->oh + oy) * s->ow + ox) * C;
+            memset(acc, 0x80, (size_t)C); /* -128 */
+            int64_t cnt = 0;
+            for (int64_t ky = 0; ky < s->kh; ky++) {
+                int64_t iy = oy * s->sh - s->pt + ky * s->dh;
+                if (iy < 0 || iy >= s->h)
+                    continue;
+                for (int64_t kx = 0; kx < s->kw; kx++) {
+                    int64_t ix = ox * s->sw - s->pl + kx * s->dw;
+                    if (ix < 0 || ix >= s->w)
+                        continue;
+                    max_i8(acc, xb + (iy * s->w + ix) * C, C);
+                    cnt++;
+                }
+            }
+            if (s->i8 == 1) { /* a window all padding is -inf on the float path: -128 */
+                int8_t *y = (int8_t *)(void *)j->y + at;
+                for (int64_t c = 0; c < C; c++)
+                    y[c] = cnt ? s->lut[acc[c] + 128] : -128;
+                continue;
+            }
+            float *y = s->out_nchw ? px : j->y + at;
+            for (int64_t c = 0; c < C; c++)
+                y[c] = cnt ? s->lut_f[acc[c] + 128] : -INFINITY;
+            if (s->out_nchw)
+                scatter_nchw(j->y, y, s, b, oy, ox);
+        }
+    }
+    free(acc);
+    free(px);
 }
 
 /* GlobalAveragePool of images [b0, b1): per channel, the pixels summed in
@@ -235,13 +334,13 @@ static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
         qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, 1), concat_pixels, &j);
     } else {
         int64_t rows = s->n * s->oh;
-        qb_gpar_for(rows, qb_gpar_chunk(rows, s->ow * s->kh * s->kw * s->c, 1), pool_rows, &j);
+        qb_gpar_for(rows, qb_gpar_chunk(rows, s->ow * s->kh * s->kw * s->c, 1), s->i8 ? pool_rows_i8 : pool_rows, &j);
     }
 }
 
-static const qb_opdef nhwc_def = {"(NHWC)", NULL, nhwc_run, NULL};
+static const qb_opdef nhwc_def = {.name = "(NHWC)", .run = nhwc_run};
 
-int qb_nhwc_switch(qb_graph *g, qb_node *n, qb_err *e)
+int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e)
 {
     nhwc_state tmp;
     int kind = classify(g, n, &tmp);
@@ -254,10 +353,34 @@ int qb_nhwc_switch(qb_graph *g, qb_node *n, qb_err *e)
     }
     *s = tmp;
     s->kind = kind;
+    s->out_nchw = out_nchw && (kind == NK_MAXPOOL || kind == NK_AVGPOOL);
     s->orig_state = n->state;
     s->orig_free = n->free_state;
     n->state = s;
     n->free_state = nhwc_free;
     n->def = &nhwc_def;
+    return 0;
+}
+
+int qb_nhwc_maxpool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
+                         int32_t out_zero, qb_err *e)
+{
+    if (n->def != &nhwc_def || ((nhwc_state *)n->state)->kind != NK_MAXPOOL ||
+        (int8_out && ((nhwc_state *)n->state)->out_nchw)) {
+        QB_NODE_ERR(e, g, n, "int8 MaxPool needs the NHWC MaxPool (internal error)");
+        return -1;
+    }
+    nhwc_state *s = n->state;
+    s->i8 = int8_out ? 1 : 2;
+    for (int q = -128; q < 128; q++) {
+        float f = (float)(q - in_zero) * in_scale; /* DequantizeLinear, as qlayer.c */
+        s->lut_f[q + 128] = f;
+        float x = f / out_scale;                   /* QuantizeLinear: rne(x / scale) + zero, saturated */
+        if (x != x)
+            x = 0.0f;
+        x = x < -256.0f ? -256.0f : x > 256.0f ? 256.0f : x;
+        int v = (int)nearbyintf(x) + out_zero;
+        s->lut[q + 128] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
+    }
     return 0;
 }

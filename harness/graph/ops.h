@@ -102,12 +102,19 @@ int qb_conv_nhwc_input_fast(const qb_node *n);
  * convolutions), 0 or -1 with a message. */
 int qb_elem_chain_input(const qb_graph *g, const qb_node *n);
 int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
-/* nhwc_ops.c: 1 if n (MaxPool/AveragePool 2-D, Concat on channels,
- * Add/Sub/Mul of one shape) can run with its inputs and output NHWC, 2
- * if it can read NHWC and write a layout-free output (GlobalAveragePool),
- * else 0; switch it to NHWC (0, or -1 with a message). */
+/* nhwc_ops.c: 1 if n (Concat on channels, Add/Sub/Mul of one shape) can
+ * run with its inputs and output NHWC, 2 if it can read NHWC and write a
+ * layout-free output (GlobalAveragePool), 3 if it reads NHWC and writes
+ * either layout (MaxPool/AveragePool 2-D), else 0; switch it to NHWC
+ * input (out_nchw: a pool writes NCHW). 0, or -1 with a message. */
 int qb_nhwc_role(const qb_graph *g, const qb_node *n);
-int qb_nhwc_switch(qb_graph *g, qb_node *n, qb_err *e);
+int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e);
+/* A MaxPool switched to NHWC reads int8 in the grid (in_scale, in_zero)
+ * and writes int8 in (out_scale, out_zero) (int8_out, NHWC output) or
+ * floats, as the float path of dequantize, max (, quantize) computes it.
+ * 0, or -1 with a message. */
+int qb_nhwc_maxpool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
+                         int32_t out_zero, qb_err *e);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
 
