@@ -80,7 +80,9 @@ async function peakChild(ortDir, file, shape, repeat) {
         for (let i = 0; i < repeat; i++)
             await s.run(feeds);
     }
-    console.log(JSON.stringify({ rss_mib: process.resourceUsage().maxRSS / 1024 }));
+    // VmHWM: this address space's peak (getrusage's maximum is inherited across fork and exec)
+    const m = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    console.log(JSON.stringify({ rss_mib: (m ? +m[1] : process.resourceUsage().maxRSS) / 1024 }));
 }
 
 function peakOrt(file, shape) {
