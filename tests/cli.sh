@@ -263,6 +263,41 @@ expect 0 "eval the QDQ model" -- eval "$T/q8.onnx" -d synthetic --limit 200
 expect 0 "quantize binary" -- quantize "$T/syn.onnx" -p binary -d synthetic --calib 32 -o "$T/qb.onnx"
 expect 0 "inspect the binary model" -- inspect "$T/qb.onnx"
 
+# ---- --data DIR: calibration and evaluation on a folder of the user's inputs (issue 10) ----
+# raw float32 samples of the cnn's 1x1x28x28 input, constant values 0.25 .. 1.0, made here
+mkdir -p "$T/dat"
+mkraw() { # mkraw FILE 'BYTES': 784 copies of one float32
+    printf "$2" >"$T/f1"; for k in 1 2 3 4; do cat "$T/f1" "$T/f1" >"$T/f2"; mv "$T/f2" "$T/f1"; done
+    : >"$1"; k=0; while [ $k -lt 49 ]; do cat "$T/f1" >>"$1"; k=$((k + 1)); done
+}
+i=0
+for b in '\000\000\200\076' '\000\000\000\077' '\000\000\100\077' '\000\000\200\077'; do
+    mkraw "$T/dat/a$i.raw" "$b"; mkraw "$T/dat/b$i.raw" "$b"; i=$((i + 1))
+done
+out=$("$QB" eval "$T/syn.onnx" --data "$T/dat" -p int8-channel --calib 4 2>&1)
+echo "$out" | grep -q "calibration on the first 4 (a0.raw .. a3.raw), evaluation on 4 others (b0.raw .. b3.raw): never the same" || {
+    echo "FAIL: eval --data: calibration/evaluation split not stated: $out"; fails=$((fails + 1)); }
+"$QB" eval "$T/syn.onnx" -d none -p int8-channel --limit 20 --calib 16 | grep -q "SYNTHETIC" || {
+    echo "FAIL: eval -d none does not say the data is synthetic"; fails=$((fails + 1)); }
+expect 0 "quantize on a data folder" -- quantize "$T/syn.onnx" -p int8-channel --method ptq-minmax --data "$T/dat" --calib 4 -o "$T/qd.onnx"
+expect 0 "quantize on seeded inputs" -- quantize "$T/syn.onnx" -p int8-channel --method ptq-minmax -d none --calib 4 -o "$T/qn.onnx"
+cmp -s "$T/qd.onnx" "$T/qn.onnx" && { echo "FAIL: quantize --data gives the model of seeded calibration"; fails=$((fails + 1)); }
+expect 0 "run on the folder's first evaluation input" -- run "$T/syn.onnx" --data "$T/dat" --calib 4 -p int8-channel -o "$T/rd"
+expect_msg 2 "no evaluation inputs" "eval --data: --calib takes every input" -- eval "$T/syn.onnx" --data "$T/dat" -p int8-channel --calib 8
+expect_msg 2 "'mean'" "eval --preprocess: bad value" -- eval "$T/syn.onnx" --data "$T/dat" --preprocess mean=x
+expect_msg 2 "cannot open the data folder" "eval --data: no folder" -- eval "$T/syn.onnx" --data "$T/nodata"
+expect_msg 2 "no input 'nope'" "eval --shape: unknown input" -- eval "$T/syn.onnx" --data "$T/dat" --shape nope=1x1x28x28
+expect_msg 2 "bad dimension" "eval --shape: bad value" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x0x28x28
+expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
+printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
+expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"
+rm "$T/dat/labels.txt"
+head -c 3000 "$T/dat/a0.raw" >"$T/dat/c.raw"
+rm -f "$T/qbad.onnx"
+expect_msg 2 "c.raw: size: 3000 bytes" "quantize --data: a truncated raw file" -- quantize "$T/syn.onnx" -p int8-channel --data "$T/dat" -o "$T/qbad.onnx"
+[ -e "$T/qbad.onnx" ] && { echo "FAIL: quantize wrote a model from a bad data folder"; fails=$((fails + 1)); }
+rm "$T/dat/c.raw"
+
 # an ISA this CPU lacks: exit 2 naming the missing feature
 if ! "$QB" kernels --csv | grep -q '^fp32,neon,.*,yes,'; then
     expect 2 "neon on a CPU without it" -- gemm -p fp32 -i neon -s 8x8x8

@@ -50,15 +50,22 @@ typedef struct cmp_ctx {
     const qb_samples *s;  /* labels */
     const float *ref;     /* reference outputs */
     int64_t outs;         /* floats per sample */
+    int64_t classes;      /* class axis length (0: none) */
+    int64_t positions;    /* class vectors per sample */
     int32_t *labels;      /* batch labels */
 } cmp_ctx;
 
 static int add_batch(void *ctx, int from, int count, const float *y)
 {
     cmp_ctx *c = ctx;
-    for (int k = 0; k < count; k++)
-        c->labels[k] = qb_samples_label(c->s, from + k);
-    qb_metrics_add(&c->acc, c->ref + (size_t)from * c->outs, y, c->s->d ? c->labels : NULL, count, (int)c->outs);
+    const float *ref = c->ref + (size_t)from * c->outs;
+    if (c->positions > 1) /* [batch, P, C]: argmax agreement, cosine and KL per position; no labels */
+        qb_metrics_add(&c->acc, ref, y, NULL, count * (int)c->positions, (int)c->classes);
+    else {
+        for (int k = 0; k < count; k++)
+            c->labels[k] = qb_samples_label(c->s, from + k);
+        qb_metrics_add(&c->acc, ref, y, c->s->d || c->s->labels ? c->labels : NULL, count, (int)c->outs);
+    }
     return 0;
 }
 
@@ -68,15 +75,20 @@ int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const
     qb_runner r;
     if (qb_runner_open(&r, g, batch, isa, e))
         return -1;
-    cmp_ctx c = {.s = s, .ref = ref, .outs = outs, .labels = malloc((size_t)r.batch * sizeof(int32_t))};
+    cmp_ctx c = {.s = s, .ref = ref, .outs = outs, .classes = r.classes, .positions = r.positions,
+                 .labels = malloc((size_t)r.batch * sizeof(int32_t))};
     qb_metrics_init(&c.acc);
     int rc = -1;
     if (r.outs != outs)
         qb_errf(e, "%s: %lld outputs per sample, the reference has %lld", g->file, (long long)r.outs, (long long)outs);
     else if (c.labels)
         rc = qb_runner_each(&r, s, add_batch, &c, e);
-    if (!rc)
+    if (!rc) {
         qb_metrics_finish(&c.acc, m);
+        m->samples = s->n;
+        if (!r.classes) /* maps, embeddings: no class axis to agree on */
+            m->agreement = m->kl_div = NAN;
+    }
     qb_metrics_free(&c.acc);
     free(c.labels);
     qb_runner_close(&r);

@@ -21,11 +21,8 @@ int qb_runner_open(qb_runner *r, qb_graph *g, int batch, int isa, qb_err *e)
         qb_errf(e, "%s: input '%s' must be a float32 tensor with a batch dimension", g->file, in.name);
         goto fail;
     }
-    for (int i = 1; i < in.ndim; i++)
-        if (in.sym[i] || in.dims[i] <= 0) {
-            qb_errf(e, "%s: input '%s' has a symbolic dimension %d besides the batch", g->file, in.name, i);
-            goto fail;
-        }
+    if (qb_input_symbolic(g, e)) /* names the input and the dimension */
+        goto fail;
     if (!in.sym[0] && in.dims[0] > 0)
         batch = (int)in.dims[0]; /* a fixed batch dimension wins */
     in.dims[0] = batch;
@@ -47,6 +44,9 @@ int qb_runner_open(qb_runner *r, qb_graph *g, int batch, int isa, qb_err *e)
         goto fail;
     }
     r->outs = qb_tensor_count(y) / batch;
+    /* a class axis: the last one of [batch, classes] or [batch, positions, classes] */
+    r->classes = y->ndim == 2 || y->ndim == 3 ? y->dims[y->ndim - 1] : 0;
+    r->positions = r->classes > 0 ? r->outs / r->classes : 0;
     return 0;
 fail:
     qb_runner_close(r);
@@ -80,7 +80,9 @@ void qb_samples_fill(const qb_samples *s, int from, int count, int batch, float 
     size_t ss = s->d ? qb_dataset_sample_size(s->d) : s->sample;
     for (int k = 0; k < count; k++) {
         int i = from + k;
-        if (s->d) {
+        if (s->x) {
+            memcpy(dst + (size_t)k * ss, s->x + (size_t)i * ss, ss * sizeof(float));
+        } else if (s->d) {
             qb_dataset_get(s->d, s->idx ? s->idx[i] : i, s->norm, dst + (size_t)k * ss);
         } else {
             uint64_t st = s->seed * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1;
@@ -94,6 +96,8 @@ void qb_samples_fill(const qb_samples *s, int from, int count, int batch, float 
 
 int32_t qb_samples_label(const qb_samples *s, int i)
 {
+    if (s->x)
+        return s->labels ? s->labels[i] : -1;
     if (!s->d)
         return -1;
     return s->d->labels[s->idx ? s->idx[i] : i];

@@ -20,6 +20,8 @@ typedef struct qb_runner {
     size_t sample;     /* floats per input sample */
     const float *y;    /* output 0 after a run: batch x outs */
     int64_t outs;      /* floats per sample of output 0 */
+    int64_t classes;   /* its class axis (the last of [batch, C] or [batch, P, C]); 0: none */
+    int64_t positions; /* class vectors per sample (P; 1 for [batch, C]); 0: no class axis */
 } qb_runner;
 
 /* Prepare g (ownership passes to r, freed on failure too) for `batch`
@@ -31,10 +33,13 @@ int qb_runner_open(qb_runner *r, qb_graph *g, int batch, int isa, qb_err *e);
 int qb_runner_run(qb_runner *r, qb_err *e);
 void qb_runner_close(qb_runner *r);
 
-/* Where samples come from: a dataset (d != NULL) through idx (NULL = all
- * samples in order) normalised by norm, or seeded standard-normal inputs
- * of `sample` floats (d == NULL; no labels). */
+/* Where samples come from: the floats of a data folder (x != NULL: n
+ * samples of `sample` floats, labels or NULL), a dataset (d != NULL)
+ * through idx (NULL = all samples in order) normalised by norm, or
+ * seeded standard-normal inputs of `sample` floats (no labels). */
 typedef struct qb_samples {
+    const float *x;        /* data folder: n x sample floats, or NULL */
+    const int32_t *labels; /* data folder: n labels, or NULL */
     const qb_dataset *d;  /* labelled data, or NULL for synthetic inputs */
     const qb_norm *norm;  /* normalisation of d (NULL: raw [0,1]) */
     const int *idx;       /* sample indices into d, or NULL for 0..n-1 */

@@ -312,12 +312,8 @@ static int bind_inputs(qb_graph *g, const qb_tensor *in, int nin, qb_err *e)
                 qb_errf(e, "%s: input '%s' has no declared shape; give it with --shape", g->file, t->name);
                 return -1;
             }
-            for (int k = 1; k < t->ndim; k++)
-                if (t->sym[k]) {
-                    qb_errf(e, "%s: input '%s' has a symbolic dimension %d (only the batch dimension may be "
-                            "symbolic); give the shape with --shape", g->file, t->name, k);
-                    return -1;
-                }
+            if (qb_input_symbolic(g, e)) /* names the input and the dimension */
+                return -1;
         }
         if (t->dtype != QB_DT_FLOAT || (nin && in[i].data && only_value_input(g, g->inputs[i]))) {
             /* integer, float16 and double inputs (shapes, indices, casts) and

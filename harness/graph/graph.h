@@ -274,6 +274,31 @@ void qb_tensor_clear(qb_tensor *t);
  * them and inspect counts them; returns how many. */
 int qb_graph_constants_to_init(qb_graph *g);
 
+/* ---- input_shapes.c: --shape NAME=AxBxC, or AxBxC by position ---- */
+#define QB_MAX_SHAPES 16
+typedef struct qb_input_shape {
+    char name[128];             /* input name; "" when given by position */
+    int pos;                    /* by position: index among the graph inputs */
+    int ndim;                   /* rank */
+    int64_t dims[QB_MAX_DIMS];  /* sizes */
+} qb_input_shape;
+typedef struct qb_input_shapes {
+    int n;                            /* shapes given */
+    qb_input_shape s[QB_MAX_SHAPES];  /* in command-line order */
+} qb_input_shapes;
+/* Append "NAME=AxB" or "AxB" to s. 0, or -1 with a message. */
+int qb_input_shape_parse(const char *arg, qb_input_shapes *s, qb_err *e);
+/* Give g's inputs those sizes (the batch dimension stays free, the others
+ * become fixed); a name the model lacks, a rank or a fixed size that
+ * differs is an error. s may be NULL. 0, or -1 with a message. */
+int qb_input_shapes_apply(const qb_input_shapes *s, qb_graph *g, qb_err *e);
+/* The shapes of the verb's --shape options, applied by qb_onnx_load to
+ * every model it loads (NULL: none). */
+extern const qb_input_shapes *qb_load_shapes;
+/* -1 with a message naming the input and dimension when an input still
+ * has a symbolic dimension besides the batch; else 0. */
+int qb_input_symbolic(const qb_graph *g, qb_err *e);
+
 /* ---- upgrade.c ---- */
 /* Rewrite a graph of opset < 13 into opset-13 form (at load, before the
  * sort); afterwards g->opset is 13. 0, or -1 with a message. */

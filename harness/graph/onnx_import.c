@@ -653,6 +653,10 @@ qb_graph *qb_onnx_load_opts(const char *path, unsigned flags, qb_err *e)
         return NULL;
     qb_graph *g = qb_onnx_load_mem_opts(buf, len, path, flags, e);
     unmap_file(buf, len);
+    if (g && qb_input_shapes_apply(qb_load_shapes, g, e)) { /* the verb's --shape options */
+        qb_graph_free(g);
+        return NULL;
+    }
     return g;
 }
 

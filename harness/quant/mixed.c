@@ -35,7 +35,7 @@ int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_sam
 {
     memset(out, 0, sizeof *out);
     const char *model_path = model->file;
-    if (!val->d) {
+    if (!val->d && !val->labels) {
         qb_errf(e, "%s: mixed precision needs labelled validation data", model_path);
         return -1;
     }

@@ -32,6 +32,7 @@ void qb_pipeline_defaults(qb_pipeline_opts *o)
 void qb_pipeline_data_close(qb_pipeline_data *d)
 {
     qb_graph_free(d->model);
+    qb_inputs_free(&d->inputs);
     qb_dataset_free(&d->train);
     qb_dataset_free(&d->test);
     free(d->train_idx);
@@ -40,10 +41,68 @@ void qb_pipeline_data_close(qb_pipeline_data *d)
     memset(d, 0, sizeof *d);
 }
 
+/* --data DIR: the folder's inputs, the first N to calibrate, the rest to evaluate. */
+static int folder_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e)
+{
+    const qb_graph *m = d->model = qb_onnx_load(o->model, e);
+    if (!m)
+        return -1;
+    if (m->ninputs != 1 || m->tensors[m->inputs[0]]->dtype != QB_DT_FLOAT) {
+        qb_errf(e, "%s: --data: the model has %d inputs%s; calibration and evaluation feed one float32 input (models "
+                   "with several inputs run with qbench run)", o->model, m->ninputs,
+                m->ninputs == 1 ? " (not float32)" : "");
+        return -1;
+    }
+    qb_tensor want = *m->tensors[m->inputs[0]];
+    if (qb_input_symbolic(m, e))
+        return -1;
+    if (want.ndim && want.sym[0])
+        want.dims[0] = 1; /* one sample */
+    qb_graph *g = qb_graph_clone(m, e);
+    qb_runner r; /* the output's class axis, for label checks */
+    if (!g || qb_runner_open(&r, g, 1, -1, e))
+        return -1;
+    int nclasses = r.positions == 1 ? (int)r.classes : 0;
+    d->sample = r.sample;
+    int bad = qb_inputs_load(o->data, &want, 1, o->pp, nclasses, &d->inputs, e);
+    qb_runner_close(&r);
+    if (bad)
+        return -1;
+    if ((size_t)qb_tensor_count(&d->inputs.in[0]) != d->sample) {
+        qb_errf(e, "%s: a sample of the data is %lld floats, the model takes %zu", o->data,
+                (long long)qb_tensor_count(&d->inputs.in[0]), d->sample);
+        return -1;
+    }
+    int n = d->inputs.n;
+    int ncal = o->calib_given ? o->calib : (n / 2 < 512 ? n / 2 : 512);
+    if (n < 2 || ncal >= n || ncal < 1) {
+        qb_errf(e, "%s: %d input%s: --calib %d leaves %s (calibration takes the first inputs, evaluation the others, "
+                   "never the same)", o->data, n, n == 1 ? "" : "s", ncal, n < 2 ? "nothing to split" : "no evaluation inputs");
+        return -1;
+    }
+    int ne = n - ncal;
+    if (o->limit > 0 && o->limit < ne)
+        ne = o->limit;
+    const float *x = d->inputs.in[0].data;
+    const int32_t *lab = d->inputs.labels;
+    d->calib = (qb_samples){.x = x, .labels = lab, .n = ncal, .sample = d->sample};
+    d->eval = (qb_samples){.x = x + (size_t)ncal * d->sample, .labels = lab ? lab + ncal : NULL, .n = ne,
+                           .sample = d->sample};
+    d->valid = (qb_samples){.x = x, .labels = lab, .n = lab ? ncal : 0, .sample = d->sample};
+    return 0;
+}
+
 int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e)
 {
     memset(d, 0, sizeof *d);
     char err[1024];
+    if (o->data) {
+        if (folder_open(o, d, e)) {
+            qb_pipeline_data_close(d);
+            return -1;
+        }
+        return 0;
+    }
     if (!strcmp(o->dataset, "none")) { /* seeded inputs of the model's shape, no labels */
         d->model = qb_onnx_load(o->model, e);
         qb_graph *g = d->model ? qb_graph_clone(d->model, e) : NULL;
@@ -266,7 +325,7 @@ int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipe
         int32_t *lab = malloc((size_t)d->eval.n * sizeof *lab + 1);
         for (int i = 0; lab && i < d->eval.n; i++)
             lab[i] = qb_samples_label(&d->eval, i);
-        qb_metrics_add(&acc, ref, ref, d->eval.d ? lab : NULL, d->eval.n, (int)outs);
+        qb_metrics_add(&acc, ref, ref, d->eval.d || d->eval.labels ? lab : NULL, d->eval.n, (int)outs);
         qb_metrics_finish(&acc, &r->m);
         free(lab);
         rc = lab ? 0 : -1;

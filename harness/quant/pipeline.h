@@ -9,6 +9,7 @@
 #ifndef QB_PIPELINE_H
 #define QB_PIPELINE_H
 
+#include "harness/data/inputs.h"
 #include "harness/eval/compare.h"
 #include "harness/quant/mixed.h"
 #include "harness/quant/ptq.h"
@@ -18,6 +19,9 @@ typedef struct qb_pipeline_opts {
     const char *model;      /* ONNX path */
     const char *dataset;    /* dataset name ("none": seeded inputs, no labels) */
     const char *data_dir;   /* --data-dir, or NULL */
+    const char *data;       /* --data DIR: a folder of the user's own inputs (harness/data/inputs.h), or NULL */
+    const qb_preproc *pp;   /* --preprocess spec for its images/audio (NULL: DIR/preprocess.txt or defaults) */
+    int calib_given;        /* --calib was given (with --data the default is half the inputs, at most 512) */
     qb_precision prec;      /* target precision */
     const char *method;     /* none, ptq-minmax, ptq-percentile, ptq-mse, ptq-kl, qat */
     int isa;                /* -1: best */
@@ -50,9 +54,12 @@ typedef struct qb_pipeline_data {
     qb_samples calib;       /* calibration samples */
     qb_samples valid;       /* validation samples (mixed precision) */
     size_t sample;          /* floats per sample */
+    qb_inputs inputs;       /* --data: the folder's samples (calibration first, then evaluation) */
 } qb_pipeline_data;
 
-/* Load the model and the data for o (checks the model's input takes it). 0 or -1. */
+/* Load the model and the data for o (checks the model's input takes it).
+ * 0 or -1. With o->data the first N inputs of the folder (name order)
+ * calibrate and the others evaluate: never the same ones. */
 int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e);
 void qb_pipeline_data_close(qb_pipeline_data *d);
 

@@ -79,8 +79,9 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
 {
     const qb_metrics *m = &r->m;
     printf("%s: %s %s on %s, %ld %s samples\n", o->model, qb_precision_name(o->prec), o->method, isa, m->samples,
-           d->eval.d ? d->eval.d->name : "seeded");
-    if (d->eval.d)
+           d->eval.d ? d->eval.d->name : d->eval.x ? "data-folder" : "seeded");
+    qb_data_source_print(stdout, o, d, r->cal.samples > 0 || r->calib_seconds > 0);
+    if (d->eval.d || d->eval.labels)
         printf("  top-1 %.2f%% [%.2f, %.2f] (fp32 %.2f%%, drop %.2f pt [%.2f, %.2f], McNemar p %.3g)\n", m->top1,
                m->top1_ci_low, m->top1_ci_high, m->ref_top1, m->drop_pt, m->drop_ci_low, m->drop_ci_high,
                m->mcnemar_p);

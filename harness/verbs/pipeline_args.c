@@ -30,8 +30,46 @@ static long posint(const char *s)
     return *s && !*end && v > 0 && v < (1L << 30) ? v : -1;
 }
 
+/* --data DIR, --preprocess SPEC, --shape [NAME=]AxB (harness/data/inputs.h,
+ * harness/graph/graph.h); 1 taken, 0 not one of them, -1 after a message. */
+static int data_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const char *verb)
+{
+    static qb_preproc pp;          /* the --preprocess spec (one per process) */
+    static qb_input_shapes shapes; /* the --shape options, applied to every model loaded */
+    const char *a = argv[*i];
+    if (strcmp(a, "--data") && strcmp(a, "--preprocess") && strcmp(a, "--shape"))
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "qbench %s: missing value after %s\n", verb, a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    qb_err e;
+    if (!strcmp(a, "--data")) {
+        o->data = v;
+    } else if (!strcmp(a, "--preprocess")) {
+        if (!o->pp)
+            qb_preproc_defaults(&pp);
+        if (qb_preproc_parse(v, "--preprocess", &pp, &e)) {
+            fprintf(stderr, "qbench %s: %s\n", verb, e.msg);
+            return -1;
+        }
+        o->pp = &pp;
+    } else {
+        if (qb_input_shape_parse(v, &shapes, &e)) {
+            fprintf(stderr, "qbench %s: %s\n", verb, e.msg);
+            return -1;
+        }
+        qb_load_shapes = &shapes;
+    }
+    return 1;
+}
+
 int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const char *verb, int *method_set)
 {
+    int d = data_arg(o, argc, argv, i, verb);
+    if (d)
+        return d;
     const char *a = argv[*i];
     static const char *const flags[] = {"--symmetric", "--binary-all", "-v", "--retrain"};
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
@@ -80,7 +118,7 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
         if (x < 0)
             return bad(verb, "bad value '%s' (a positive integer)", v);
         if (k == 5)
-            o->calib = (int)x;
+            o->calib = (int)x, o->calib_given = 1;
         else if (k == 6)
             o->limit = (int)x;
         else if (k == 7)
@@ -112,6 +150,12 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
 
 int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
 {
+    if (o->data && strcmp(o->dataset, "fashion-mnist") && strcmp(o->dataset, "none")) {
+        fprintf(stderr, "qbench %s: give --data DIR or -d %s, not both\n", verb, o->dataset);
+        return -1;
+    }
+    if (o->data)
+        o->dataset = o->data; /* the results' dataset column names the folder */
     if (!method_set && !qb_precision_is_float(o->prec))
         o->method = "ptq-percentile";
     if (o->isa >= 0) {
@@ -123,4 +167,30 @@ int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
         }
     }
     return 0;
+}
+
+void qb_data_source_print(FILE *f, const qb_pipeline_opts *o, const qb_pipeline_data *d, int calibrated)
+{
+    if (d->eval.x) {
+        const qb_inputs *in = &d->inputs;
+        int nc = d->calib.n, ne = d->eval.n;
+        fprintf(f, "  data: %d inputs from %s (%s)%s; ", in->n, o->data, in->kinds,
+                in->labels ? ", labelled" : ", no labels");
+        if (calibrated)
+            fprintf(f, "calibration on the first %d (%s .. %s), ", nc, in->source[0], in->source[nc - 1]);
+        else
+            fprintf(f, "the first %d (%s .. %s) kept for calibration, ", nc, in->source[0], in->source[nc - 1]);
+        fprintf(f, "evaluation on %d others (%s .. %s): never the same inputs\n", ne, in->source[nc],
+                in->source[nc + ne - 1]);
+    } else if (!d->eval.d) {
+        if (calibrated)
+            fprintf(f, "  data: SYNTHETIC - calibration on %d and evaluation on %d seeded N(0,1) inputs, not real data "
+                       "(give --data DIR for the model's own inputs)\n", d->calib.n, d->eval.n);
+        else
+            fprintf(f, "  data: SYNTHETIC - evaluation on %d seeded N(0,1) inputs, not real data (give --data DIR)\n",
+                    d->eval.n);
+    } else {
+        fprintf(f, "  data: %s: %scalibration on %d training images, evaluation on %d test images\n", d->eval.d->name,
+                calibrated ? "" : "(no calibration) ", d->calib.n, d->eval.n);
+    }
 }

@@ -7,11 +7,14 @@
 #ifndef QB_PIPELINE_ARGS_H
 #define QB_PIPELINE_ARGS_H
 
+#include <stdio.h>
+
 #include "harness/quant/pipeline.h"
 
 /* The usage text of these options (for a verb's usage message). */
 #define QB_PIPELINE_USAGE                                                                                             \
-    "[-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [-p PREC] [--method M] [-i ISA]\n"                       \
+    "[-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [--data DIR] [--preprocess SPEC]\n"                  \
+    "       [--shape [NAME=]AxBxC]... [-p PREC] [--method M] [-i ISA]\n"                                               \
     "       [--calib N] [--limit N] [--batch B] [--symmetric] [--percentile P] [--group 32|64|128] [--binary-all]\n" \
     "       [--budget PT] [--val N] [--seed S] [--qat-epochs N] [--qat-lr LR] [--retrain] [-v]"
 
@@ -25,5 +28,10 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
  * (ptq-percentile) and a check that the ISA runs here. 0, or -1 after a
  * message. */
 int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set);
+
+/* One line saying where the data came from: the folder's inputs (which
+ * calibrate, which evaluate: never the same), a dataset, or plainly
+ * SYNTHETIC seeded inputs. calibrated: a calibration ran. */
+void qb_data_source_print(FILE *f, const qb_pipeline_opts *o, const qb_pipeline_data *d, int calibrated);
 
 #endif

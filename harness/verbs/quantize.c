@@ -114,6 +114,7 @@ int qb_verb_quantize(int argc, char **argv)
     if (r.qat_seconds > 0)
         printf(", QAT fine-tuning %.1f s", r.qat_seconds);
     printf("\nwrote %s (%lld bytes)\n", out, bytes);
+    qb_data_source_print(stdout, &o, &d, 1);
     printf("  %-28s %-7s %-13s %s\n", "layer", "op", "precision", "written as");
     for (int i = 0; i < run.g->nnodes; i++) {
         const qb_node *n = &run.g->nodes[i];

@@ -5,6 +5,9 @@
  * for raw little-endian float32), outputs written to OUTDIR/output_N.pb.
  * A precision other than fp32 quantizes the model first (calibrated on
  * the dataset's training images, or on seeded inputs without -d).
+ * --data DIR calibrates on the folder's first --calib inputs and, without
+ * --input, runs the first input after them; --shape [NAME=]AxB (when not
+ * right after --input-raw) fixes the model's symbolic input sizes.
  * --profile runs it 10 more times and prints the time per layer (with
  * the precision each layer ran in) and the split between kernels/ and
  * the rest. --repeat N times N more inferences one by one and prints
@@ -21,6 +24,7 @@
 #include "harness/graph/ops.h"
 #include "harness/verbs/model_args.h"
 #include "harness/quant/pipeline.h"
+#include "harness/verbs/pipeline_args.h"
 #include "harness/verbs/verbs.h"
 
 #define PROFILE_RUNS 10
@@ -30,7 +34,8 @@ static int usage(const char *msg, const char *arg)
     fprintf(stderr, "qbench run: ");
     fprintf(stderr, msg, arg);
     fprintf(stderr, "\nusage: qbench run MODEL.onnx (--input FILE.pb | --input-raw FILE --shape AxB)... -o OUTDIR "
-            "[-p PREC [--method M] [-d DATASET] [--data-dir DIR] [--calib N]] [-i ISA] [--profile] [--repeat N]\n");
+            "[-p PREC [--method M] [-d DATASET] [--data-dir DIR] [--calib N]] [-i ISA] [--profile] [--repeat N]\n"
+            "       [--data DIR [--preprocess SPEC]] [--shape [NAME=]AxB (not after --input-raw: the model's sizes)]\n");
     return 2;
 }
 
@@ -109,19 +114,16 @@ static void print_profile(const qb_graph *g)
 }
 
 /* The model quantized as po says (calibration on po->dataset's training
- * images, or on seeded inputs with "none"); NULL with a message. */
-static qb_graph *quantized(const qb_pipeline_opts *po, qb_err *e)
+ * images, the first inputs of --data DIR, or seeded inputs with "none")
+ * with the data d (opened by the caller); NULL with a message. */
+static qb_graph *quantized(const qb_pipeline_opts *po, qb_pipeline_data *d, qb_err *e)
 {
-    qb_pipeline_data d;
     qb_pipeline_result r;
-    if (qb_pipeline_data_open(po, &d, e))
-        return NULL;
     qb_graph *g = NULL;
-    if (!qb_pipeline_plan(po, &d, &r, e)) {
+    if (!qb_pipeline_plan(po, d, &r, e)) {
         g = qb_pipeline_graph(po, &r, e);
         qb_pipeline_result_free(&r);
     }
-    qb_pipeline_data_close(&d);
     return g;
 }
 
@@ -136,8 +138,33 @@ int qb_verb_run(int argc, char **argv)
     qb_pipeline_defaults(&po);
     po.dataset = "none"; /* calibration on seeded inputs unless -d names a dataset */
     int method_set = 0;
+    qb_pipeline_data d;
+    memset(&d, 0, sizeof d);
+    static qb_input_shapes shapes; /* --shape [NAME=]AxB not after --input-raw: the model's input sizes */
+    static qb_preproc pp;          /* --preprocess */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if ((!strcmp(a, "--data") || !strcmp(a, "--preprocess")) && i + 1 < argc) {
+            if (!strcmp(a, "--data")) {
+                po.data = argv[++i];
+            } else {
+                qb_preproc_defaults(&pp);
+                if (qb_preproc_parse(argv[++i], "--preprocess", &pp, &e)) {
+                    fprintf(stderr, "qbench run: %s\n", e.msg);
+                    goto out;
+                }
+                po.pp = &pp;
+            }
+            continue;
+        }
+        if (!strcmp(a, "--shape") && !raw_pending && i + 1 < argc) {
+            if (qb_input_shape_parse(argv[++i], &shapes, &e)) {
+                fprintf(stderr, "qbench run: %s\n", e.msg);
+                goto out;
+            }
+            qb_load_shapes = &shapes;
+            continue;
+        }
         int takes = !strcmp(a, "--input") || !strcmp(a, "--input-raw") || !strcmp(a, "--shape") || !strcmp(a, "-o") ||
                     !strcmp(a, "-p") || !strcmp(a, "-i") || !strcmp(a, "--method") || !strcmp(a, "-d") ||
                     !strcmp(a, "--data-dir") || !strcmp(a, "--calib") || !strcmp(a, "--repeat");
@@ -163,10 +190,6 @@ int qb_verb_run(int argc, char **argv)
             raw_pending = argv[++i];
         } else if (!strcmp(a, "--shape")) {
             const char *s = argv[++i];
-            if (!raw_pending) {
-                rc = usage("--shape %s must follow --input-raw FILE", s);
-                goto out;
-            }
             if (nin == QB_MAX_INPUTS || qb_parse_shape(s, &in[nin])) {
                 rc = usage("bad shape '%s' (want e.g. 1x3x32x32)", s);
                 goto out;
@@ -218,6 +241,7 @@ int qb_verb_run(int argc, char **argv)
                 goto out;
             }
             po.calib = (int)v;
+            po.calib_given = 1;
         } else if (a[0] == '-') {
             rc = usage("unknown option %s", a);
             goto out;
@@ -243,7 +267,33 @@ int qb_verb_run(int argc, char **argv)
     po.model = model;
     if (!method_set && !qb_precision_is_float(po.prec))
         po.method = "ptq-percentile";
-    qb_graph *g = po.prec == QB_PREC_FP32 ? qb_onnx_load(model, &e) : quantized(&po, &e);
+    if (po.data)
+        po.dataset = po.data;
+    int need_data = po.prec != QB_PREC_FP32 || (po.data && !nin);
+    if (need_data && qb_pipeline_data_open(&po, &d, &e)) {
+        fprintf(stderr, "qbench run: %s\n", e.msg);
+        goto out;
+    }
+    if (!nin && po.data) { /* the first evaluation input of the folder (never a calibration one) */
+        qb_tensor *t = &in[0];
+        const qb_tensor *w = &d.inputs.in[0];
+        t->name = strdup(w->name);
+        t->dtype = QB_DT_FLOAT;
+        t->ndim = w->ndim;
+        memcpy(t->dims, w->dims, sizeof t->dims);
+        t->has_shape = 1;
+        size_t bytes = d.sample * sizeof(float);
+        t->data = malloc(bytes);
+        if (!t->name || !t->data) {
+            fprintf(stderr, "qbench run: out of memory\n");
+            free(t->name);
+            goto out;
+        }
+        memcpy(t->data, d.eval.x, bytes);
+        nin = 1;
+        fprintf(stderr, "qbench run: input %s of %s\n", d.inputs.source[d.calib.n], po.data);
+    }
+    qb_graph *g = po.prec == QB_PREC_FP32 ? qb_onnx_load(model, &e) : quantized(&po, &d, &e);
     if (!g) {
         fprintf(stderr, "qbench run: %s\n", e.msg);
         goto out;
@@ -279,6 +329,8 @@ int qb_verb_run(int argc, char **argv)
         fprintf(stderr, "qbench run: %s\n", e.msg);
         rc = 2;
     }
+    if (!rc && need_data)
+        qb_data_source_print(stdout, &po, &d, po.prec != QB_PREC_FP32);
     if (!rc && profile) {
         g->profile = 1;
         for (int r = 0; r < PROFILE_RUNS; r++)
@@ -287,6 +339,7 @@ int qb_verb_run(int argc, char **argv)
     }
     qb_graph_free(g);
 out:
+    qb_pipeline_data_close(&d);
     for (int i = 0; i < nin; i++) {
         free(in[i].name);
         free(in[i].data);
