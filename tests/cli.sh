@@ -259,6 +259,12 @@ expect_msg 2 "takes method none" "quantize: fp16 with a calibrator" -- quantize 
 expect_msg 2 "cannot write" "quantize: unwritable output" -- quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 16 -o /proc/qb-none/q.onnx
 expect 0 "quantize int8-channel" -- quantize "$T/syn.onnx" -p int8-channel -d synthetic --calib 32 -o "$T/q8.onnx"
 expect 0 "inspect the QDQ model" -- inspect "$T/q8.onnx"
+"$QB" inspect "$T/q8.onnx" | grep -q "^precision: int8-channel (4 of 4 layers)" || {
+    echo "FAIL: inspect does not label the QDQ model int8-channel"; fails=$((fails + 1)); }
+"$QB" inspect "$T/q8.onnx" | grep -Eq "^total: .* [1-9][0-9]* parameters" || {
+    echo "FAIL: inspect counts no parameters in the QDQ model"; fails=$((fails + 1)); }
+"$QB" eval "$T/q8.onnx" -d synthetic --limit 20 | grep -q "as stored: int8-channel (4 of 4 layers)" || {
+    echo "FAIL: eval does not label the QDQ model"; fails=$((fails + 1)); }
 expect 0 "eval the QDQ model" -- eval "$T/q8.onnx" -d synthetic --limit 200
 expect 0 "quantize binary" -- quantize "$T/syn.onnx" -p binary -d synthetic --calib 32 -o "$T/qb.onnx"
 expect 0 "inspect the binary model" -- inspect "$T/qb.onnx"

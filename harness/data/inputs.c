@@ -19,8 +19,11 @@ static const char *const reserved[] = {"labels.txt", "labels.csv", "classes.txt"
 
 void qb_inputs_free(qb_inputs *s)
 {
-    for (int k = 0; k < s->ninputs; k++)
+    for (int k = 0; k < s->ninputs; k++) {
+        free(s->in[k].data); /* owned, whatever the kind */
+        s->in[k].data = NULL;
         qb_tensor_clear(&s->in[k]);
+    }
     for (int i = 0; i < s->n; i++)
         free(s->source[i]);
     free(s->source);

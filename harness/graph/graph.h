@@ -299,6 +299,19 @@ extern const qb_input_shapes *qb_load_shapes;
  * has a symbolic dimension besides the batch; else 0. */
 int qb_input_symbolic(const qb_graph *g, qb_err *e);
 
+/* ---- model_label.c: what a loaded model is ---- */
+/* Precision a node runs in: its qspec's (the file's QDQ / fp16 /
+ * com.qbench layers), else fp32. */
+qb_precision qb_node_precision(const qb_node *n);
+/* "int8-channel (4 of 4 layers)", "fp32 (3 of 3 layers)" or
+ * "mixed (fp32 1, int8-channel 3 of 4 layers)" over the Conv/Gemm/MatMul. */
+void qb_model_precision(const qb_graph *g, char *buf, size_t len);
+/* Parameters of a node of a prepared graph: elements of its constant
+ * float inputs (initializers, Constant nodes, weights dequantized at
+ * prepare); *bytes (may be NULL): what they take in the file (int8 1,
+ * float16 2, packed int4 1/2 byte per weight, plus scales). */
+int64_t qb_node_params(const qb_graph *g, const qb_node *n, int64_t *bytes);
+
 /* ---- upgrade.c ---- */
 /* Rewrite a graph of opset < 13 into opset-13 form (at load, before the
  * sort); afterwards g->opset is 13. 0, or -1 with a message. */

@@ -78,8 +78,35 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
                        const char *isa)
 {
     const qb_metrics *m = &r->m;
-    printf("%s: %s %s on %s, %ld %s samples\n", o->model, qb_precision_name(o->prec), o->method, isa, m->samples,
-           d->eval.d ? d->eval.d->name : d->eval.x ? "data-folder" : "seeded");
+    /* a file already quantized (QDQ, fp16, com.qbench) evaluated as stored is labelled by what it holds */
+    char stored[300] = "";
+    int64_t stored_bytes = -1;
+    if (o->prec == QB_PREC_FP32) {
+        qb_err e;
+        qb_graph *g = d->model ? qb_graph_clone(d->model, &e) : NULL;
+        qb_runner rr;
+        if (g && !qb_runner_open(&rr, g, 1, -1, &e)) {
+            char prec[256];
+            qb_model_precision(rr.g, prec, sizeof prec);
+            if (strncmp(prec, "fp32", 4)) {
+                snprintf(stored, sizeof stored, "as stored: %s", prec);
+                stored_bytes = 0;
+                for (int i = 0; i < rr.g->nnodes; i++) {
+                    int64_t b = 0;
+                    if (!rr.g->nodes[i].folded)
+                        qb_node_params(rr.g, &rr.g->nodes[i], &b);
+                    stored_bytes += b;
+                }
+            }
+            qb_runner_close(&rr);
+        }
+    }
+    if (stored[0])
+        printf("%s: %s on %s, %ld %s samples\n", o->model, stored, isa, m->samples,
+               d->eval.d ? d->eval.d->name : d->eval.x ? "data-folder" : "seeded");
+    else
+        printf("%s: %s %s on %s, %ld %s samples\n", o->model, qb_precision_name(o->prec), o->method, isa, m->samples,
+               d->eval.d ? d->eval.d->name : d->eval.x ? "data-folder" : "seeded");
     qb_data_source_print(stdout, o, d, r->cal.samples > 0 || r->calib_seconds > 0);
     if (d->eval.d || d->eval.labels)
         printf("  top-1 %.2f%% [%.2f, %.2f] (fp32 %.2f%%, drop %.2f pt [%.2f, %.2f], McNemar p %.3g)\n", m->top1,
@@ -90,7 +117,8 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
            m->agreement, m->agree_ci_low, m->agree_ci_high, m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div,
            m->kl_p99, m->kl_max);
     printf("  [ ]: 95%% paired-bootstrap intervals over the samples\n");
-    printf("  %d layers, weights %lld bytes, %lld MACs per sample", r->cal.n, (long long)r->weight_bytes,
+    printf("  %d layers, weights %lld bytes%s, %lld MACs per sample", r->cal.n,
+           (long long)(stored_bytes >= 0 ? stored_bytes : r->weight_bytes), stored_bytes >= 0 ? " in the file" : "",
            (long long)r->macs);
     if (r->calib_seconds > 0)
         printf(", calibration %.2f s on %d samples", r->calib_seconds, r->cal.samples);

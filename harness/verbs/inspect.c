@@ -1,8 +1,10 @@
 /*
  * inspect.c - `qbench inspect MODEL.onnx [--shape AxB...]`: the model's
  * inputs and outputs with shapes, one row per layer (op, output shape,
- * parameters, MACs) and the totals. Shapes are for batch 1 unless --shape
- * says otherwise (one --shape per graph input, in order).
+ * parameters, MACs, precision) and the totals: parameters, the bytes
+ * they take in the file, and the model's precision (a QDQ, fp16 or
+ * com.qbench file is labelled by what it holds). Shapes are for batch 1
+ * unless --shape NAME=AxB (or AxB by position) says otherwise.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,19 +16,8 @@ static int usage(const char *msg, const char *arg)
 {
     fprintf(stderr, "qbench inspect: ");
     fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench inspect MODEL.onnx [--shape AxBxC ...]\n");
+    fprintf(stderr, "\nusage: qbench inspect MODEL.onnx [--shape [NAME=]AxBxC ...]\n");
     return 2;
-}
-
-static int64_t node_params(const qb_graph *g, const qb_node *n)
-{
-    int64_t p = 0;
-    for (int j = 0; j < n->nin; j++) {
-        const qb_tensor *t = qb_in(g, n, j);
-        if (t && t->kind == QB_T_CONST && t->dtype == QB_DT_FLOAT && t->producer < 0)
-            p += qb_tensor_count(t);
-    }
-    return p;
 }
 
 static void print_value(const qb_tensor *t)
@@ -39,16 +30,15 @@ static void print_value(const qb_tensor *t)
 int qb_verb_inspect(int argc, char **argv)
 {
     const char *model = NULL;
-    qb_tensor shapes[QB_MAX_INPUTS];
-    int nshapes = 0;
-    memset(shapes, 0, sizeof shapes);
+    static qb_input_shapes shapes; /* --shape [NAME=]AxB, applied when the model loads */
+    qb_err e = {""};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape")) {
             if (i + 1 >= argc)
                 return usage("missing value after %s", argv[i]);
-            if (nshapes == QB_MAX_INPUTS || qb_parse_shape(argv[++i], &shapes[nshapes]))
-                return usage("bad shape '%s' (want e.g. 1x3x224x224)", argv[i]);
-            nshapes++;
+            if (qb_input_shape_parse(argv[++i], &shapes, &e))
+                return usage("%s", e.msg);
+            qb_load_shapes = &shapes;
         } else if (argv[i][0] == '-') {
             return usage("unknown option %s", argv[i]);
         } else if (model) {
@@ -59,21 +49,15 @@ int qb_verb_inspect(int argc, char **argv)
     }
     if (!model)
         return usage("%s", "missing MODEL.onnx");
-    qb_err e = {""};
     qb_graph *g = qb_onnx_load(model, &e);
     if (!g) {
         fprintf(stderr, "qbench inspect: %s\n", e.msg);
         return 2;
     }
-    if (nshapes && nshapes != g->ninputs) {
-        fprintf(stderr, "qbench inspect: %s: the model has %d inputs, %d --shape given\n", model, g->ninputs, nshapes);
-        qb_graph_free(g);
-        return 2;
-    }
     int ninputs = g->ninputs, sym[QB_MAX_INPUTS] = {0};
     for (int i = 0; i < ninputs && i < QB_MAX_INPUTS; i++)
         sym[i] = g->tensors[g->inputs[i]]->sym[0];
-    if (qb_graph_prepare(g, nshapes ? shapes : NULL, nshapes, -1, &e)) {
+    if (qb_graph_prepare(g, NULL, 0, -1, &e)) {
         fprintf(stderr, "qbench inspect: %s\n", e.msg);
         qb_graph_free(g);
         return 2;
@@ -87,8 +71,9 @@ int qb_verb_inspect(int argc, char **argv)
     printf("outputs:\n");
     for (int i = 0; i < g->noutputs; i++)
         print_value(g->tensors[g->outputs[i]]);
-    printf("layers:\n  %-4s %-28s %-20s %-18s %12s %14s\n", "#", "name", "op", "output", "params", "MACs");
-    int64_t tp = 0, tm = 0;
+    printf("layers:\n  %-4s %-28s %-20s %-18s %12s %14s  %s\n", "#", "name", "op", "output", "params", "MACs",
+           "precision");
+    int64_t tp = 0, tm = 0, tb = 0;
     int row = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const qb_node *n = &g->nodes[i];
@@ -98,15 +83,20 @@ int qb_verb_inspect(int argc, char **argv)
         char sh[160] = "-";
         if (y)
             qb_shape_str(y->ndim, y->dims, sh, sizeof sh);
-        int64_t p = node_params(g, n), m = qb_node_macs(g, n);
-        tp += p, tm += m;
-        printf("  %-4d %-28.28s %-20s %-18s %12lld %14lld\n", row++, n->name, n->op, sh, (long long)p, (long long)m);
+        int64_t b = 0, p = qb_node_params(g, n, &b), m = qb_node_macs(g, n);
+        tp += p, tm += m, tb += b;
+        int layer = !strcmp(n->op, "Conv") || !strcmp(n->op, "Gemm") || !strcmp(n->op, "MatMul");
+        printf("  %-4d %-28.28s %-20s %-18s %12lld %14lld  %s\n", row++, n->name, n->op, sh, (long long)p, (long long)m,
+               layer ? qb_precision_name(qb_node_precision(n)) : "");
     }
     int folded = 0;
     for (int i = 0; i < g->nnodes; i++)
         folded += g->nodes[i].folded;
-    printf("total: %d layers (%d constant nodes folded), %lld parameters (%.2f MB fp32), %lld MACs, "
-           "activation arena %.2f MB\n", row, folded, (long long)tp, tp * 4 / 1e6, (long long)tm, g->arena_bytes / 1e6);
+    char prec[256];
+    qb_model_precision(g, prec, sizeof prec);
+    printf("total: %d layers (%d constant nodes folded), %lld parameters (%.2f MB stored, %.2f MB as fp32), %lld MACs, "
+           "activation arena %.2f MB\nprecision: %s\n", row, folded, (long long)tp, tb / 1e6, tp * 4 / 1e6, (long long)tm,
+           g->arena_bytes / 1e6, prec);
     qb_graph_free(g);
     return 0;
 }

@@ -190,7 +190,10 @@ void qb_data_source_print(FILE *f, const qb_pipeline_opts *o, const qb_pipeline_
             fprintf(f, "  data: SYNTHETIC - evaluation on %d seeded N(0,1) inputs, not real data (give --data DIR)\n",
                     d->eval.n);
     } else {
-        fprintf(f, "  data: %s: %scalibration on %d training images, evaluation on %d test images\n", d->eval.d->name,
-                calibrated ? "" : "(no calibration) ", d->calib.n, d->eval.n);
+        if (calibrated)
+            fprintf(f, "  data: %s: calibration on %d training images, evaluation on %d test images\n",
+                    d->eval.d->name, d->calib.n, d->eval.n);
+        else
+            fprintf(f, "  data: %s: evaluation on %d test images\n", d->eval.d->name, d->eval.n);
     }
 }

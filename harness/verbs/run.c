@@ -104,8 +104,10 @@ static void print_profile(const qb_graph *g)
             printf("  %-28.28s %-20s %10s (fused into %s)\n", n->name, n->op, "-", g->nodes[n->fused_into].name);
             continue;
         }
-        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%  %s\n", n->name, n->op, n->time_ms / PROFILE_RUNS,
+        int layer = !strcmp(n->op, "Conv") || !strcmp(n->op, "Gemm") || !strcmp(n->op, "MatMul");
+        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%  %s%s%s\n", n->name, n->op, n->time_ms / PROFILE_RUNS,
                n->kernel_ms / PROFILE_RUNS, total > 0 ? 100 * n->time_ms / total : 0,
+               layer ? qb_precision_name(qb_node_precision(n)) : "", n->q && n->q->kernel ? " " : "",
                n->q && n->q->kernel ? n->q->kernel->name : "");
     }
     printf("total %.4f ms: kernels %.4f ms (%.1f%%), outside kernels %.4f ms (%.1f%%)\n", total / PROFILE_RUNS,
@@ -331,6 +333,11 @@ int qb_verb_run(int argc, char **argv)
     }
     if (!rc && need_data)
         qb_data_source_print(stdout, &po, &d, po.prec != QB_PREC_FP32);
+    if (!rc) {
+        char prec[256];
+        qb_model_precision(g, prec, sizeof prec);
+        printf("  layers: %s\n", prec);
+    }
     if (!rc && profile) {
         g->profile = 1;
         for (int r = 0; r < PROFILE_RUNS; r++)
