@@ -1,7 +1,8 @@
 // tensorproto.js - ONNX TensorProto files (the subset qbench reads and
 // writes: dims, data_type, name, raw_data or the typed data fields) for the
-// Node.js helper scripts (check-ort, public-inputs). Errors are thrown with
-// the file name in the message.
+// Node.js helper scripts (check-ort, public-inputs, test-public), and the
+// node count of a model file. Errors are thrown with the file name in the
+// message.
 'use strict';
 
 // element types: ONNX TensorProto.DataType -> [ort type, TypedArray]
@@ -98,4 +99,41 @@ function encodeTensor(name, type, dims, data) {
   return Buffer.concat(parts);
 }
 
-module.exports = { DT, parseTensor, encodeTensor };
+// Nodes of an ONNX model file: { top: nodes of the main graph, total: with
+// every subgraph (If branches, Loop bodies) }, counted from the protobuf
+// fields (ModelProto.graph = 7, GraphProto.node = 1, NodeProto.attribute =
+// 5, AttributeProto.g = 6, .graphs = 11).
+function countNodes(buf) {
+  function fields(b, fn) {
+    let pos = 0;
+    while (pos < b.length) {
+      let key; [key, pos] = readVarint(b, pos);
+      const field = Number(key >> 3n), wire = Number(key & 7n);
+      if (wire === 0) { [, pos] = readVarint(b, pos); }
+      else if (wire === 1) pos += 8;
+      else if (wire === 5) pos += 4;
+      else if (wire === 2) {
+        let len; [len, pos] = readVarint(b, pos);
+        fn(field, b.subarray(pos, pos + Number(len)));
+        pos += Number(len);
+      } else throw new Error(`unsupported wire type ${wire}`);
+    }
+  }
+  function graph(g) {
+    let n = 0, all = 0;
+    fields(g, (f, node) => {
+      if (f !== 1) return;
+      n++, all++;
+      fields(node, (fa, attr) => {
+        if (fa !== 5) return;
+        fields(attr, (fg, sub) => { if (fg === 6 || fg === 11) all += graph(sub).total; });
+      });
+    });
+    return { top: n, total: all };
+  }
+  let res = { top: 0, total: 0 };
+  fields(buf, (f, g) => { if (f === 7) res = graph(g); });
+  return res;
+}
+
+module.exports = { DT, parseTensor, encodeTensor, countNodes };
