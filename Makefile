@@ -61,7 +61,7 @@ GEN = $(BUILD)/gen
 PROTO_OBJ = $(GEN)/onnx.pb-c.o
 # libraries of the harness (not of kernels/, so the AArch64 kernel tests need neither);
 # OpenMP: the training engine (harness/train/) runs its heavy products on all cores
-HARNESS_LIBS = -lprotobuf-c -lz -fopenmp -lcsv -linih -lpapi -lpng -ljpeg -lsndfile
+HARNESS_LIBS = -lprotobuf-c -lz -fopenmp -lcsv -linih -lpapi -lpng -ljpeg -lsndfile -lsqlite3
 
 TEST_LIBS = -lcmocka
 ifeq ($(ARCH),aarch64)
@@ -89,6 +89,16 @@ $(PROTO_OBJ): $(GEN)/onnx.pb-c.c
 # (tests include only harness/graph/graph.h, which does not)
 $(BUILD)/harness/main.o $(HARNESS_OBJ): | $(GEN)/onnx.pb-c.h
 $(BUILD)/harness/%.o: QB_CFLAGS += -I$(GEN) -fopenmp
+# `qbench --version`: the version and the source revision at build time
+QB_VERSION = 0.3.0
+QB_GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+$(BUILD)/harness/verbs/usage.o: QB_CFLAGS += -DQB_VERSION='"$(QB_VERSION)"' -DQB_GIT_SHA='"$(QB_GIT_SHA)"'
+$(BUILD)/harness/verbs/usage.o: $(BUILD)/git-sha.txt
+$(BUILD)/git-sha.txt: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(QB_GIT_SHA)' | cmp -s - $@ || echo '$(QB_GIT_SHA)' > $@
+.PHONY: FORCE
+FORCE:
 # the results metadata names the flags the binary was built with (harness/report/meta.c)
 $(BUILD)/harness/report/meta.o: QB_CFLAGS += -DQB_CFLAGS_STR='"$(CFLAGS)"'
 # training loops (BN, pooling, im2col) have runtime trip counts: let -O2 vectorize them with
@@ -252,6 +262,7 @@ test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
 	scripts/check-layers
 	tests/cli.sh $(BUILD)/qbench
 	tests/bad_inputs/run.sh $(BUILD)/qbench
+	tests/reports.sh $(BUILD)/qbench
 	@echo "== ONNX conformance"
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done

@@ -18,5 +18,10 @@ int qb_verb_sweep(int argc, char **argv); /* sweep.c */
 int qb_verb_merge(int argc, char **argv); /* merge.c */
 int qb_verb_table(int argc, char **argv); /* table.c */
 int qb_verb_quantize(int argc, char **argv); /* quantize.c (qdq) */
+int qb_verb_plot(int argc, char **argv); /* plot.c */
+int qb_verb_report(int argc, char **argv); /* report.c */
+int qb_verb_compare(int argc, char **argv); /* compare.c */
+int qb_verb_advise(int argc, char **argv); /* advise.c */
+int qb_verb_history(int argc, char **argv); /* history.c */
 
 #endif

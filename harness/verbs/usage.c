@@ -1,0 +1,170 @@
+/*
+ * usage.c - the table of qbench's verbs and the help printed from it (see
+ * usage.h). Adding a verb: one entry here and its qb_verb_* function.
+ */
+#include "harness/verbs/usage.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "harness/verbs/pipeline_args.h"
+#include "harness/verbs/verbs.h"
+
+/* The quantization options `eval`, `quantize` and `run -p` share. */
+#define PIPELINE_DETAILS                                                                        \
+    "  -d DATASET          fashion-mnist, synthetic, none or a custom NAME (with --data-dir DIR)\n" \
+    "  -p PREC             fp32 fp16 int8-tensor int8-channel int4 binary mixed\n"                \
+    "  --method M          ptq-minmax ptq-percentile ptq-mse ptq-kl qat (default ptq-percentile)\n" \
+    "  -i ISA              scalar avx2 vnni neon (default: the best this CPU runs)\n"             \
+    "  --calib N           calibration images; --limit N: test images; --batch B\n"               \
+    "  --symmetric --percentile P --group 32|64|128 --binary-all   calibration and format\n"    \
+    "  --budget PT         mixed: allowed accuracy drop; --val N validation images\n"           \
+    "  --seed S --qat-epochs N --qat-lr LR --retrain -v            QAT recipe, retrain, verbose\n"
+
+const qb_verb_def qb_verb_defs[] = {
+    {"info", qb_verb_info, "", "machine, ISA flags, which ISAs run here", ""},
+    {"kernels", qb_verb_kernels, "[--csv]", "every kernel and whether this CPU runs it",
+     "  --csv               one CSV row per kernel\n"},
+    {"gemm", qb_verb_gemm,
+     "-p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv] [--seed S] [--relu] "
+     "[--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N]",
+     "one GEMM kernel: median time, GOP/s (MAC = 2 ops)",
+     "  -p PREC             fp32 fp16 int8-tensor int8-channel int4 binary, or all\n"
+     "  -i ISA              scalar avx2 vnni neon, or all\n"
+     "  -s MxNxK            the shape (C = A . W^T)\n"
+     "  -g G                int4 group size (0: per channel)\n"
+     "  -r REPS             timed repetitions (default: at least 5 and about 0.5 s)\n"
+     "  --check             compare against the scalar kernel\n"
+     "  --csv               CSV on stdout (the input of `qbench plot --kernels`)\n"
+     "  --seed S --fill random|extreme   the data (a failed --check prints a repro line with its seed)\n"
+     "  --relu --out-i32 --lda-extra N --ldc-extra N   epilogue, output and padded strides\n"},
+    {"dwconv", qb_verb_dwconv,
+     "-p fp32|int8-channel|all -i ISA|all -s HxWxC [--stride 1|2] [--pad 0|1] [-r REPS] [--check] [--csv] [--seed S] "
+     "[--relu] [--fill random|extreme]",
+     "one depthwise 3x3 kernel (padding 1): median time, GOP/s", ""},
+    {"inspect", qb_verb_inspect, "MODEL.onnx [--shape AxB ...]", "inputs, outputs, layers with shapes, params, MACs",
+     "  --shape AxB         the shape of a symbolic input (once per input)\n"},
+    {"run", qb_verb_run,
+     "MODEL.onnx (--input X.pb | --input-raw F --shape AxB)... -o OUTDIR [-p PREC [--method M] [-d DATASET]] [-i ISA] "
+     "[--profile]",
+     "one inference; writes OUTDIR/output_N.pb",
+     "  --input X.pb        an input TensorProto; --input-raw F --shape AxB: raw float32\n"
+     "  -o OUTDIR           where output_N.pb go\n"
+     "  --profile           time per layer and the split inside/outside kernels (the input of `qbench plot\n"
+     "                      --profile`)\n" PIPELINE_DETAILS},
+    {"train", qb_verb_train,
+     "-m mlp|cnn|dscnn -d DATASET [--data-dir DIR] [-e EPOCHS] [--seed S] [-o OUT.onnx] ...",
+     "train a zoo model (FP32), export it as ONNX",
+     "  -e EPOCHS --seed S --batch B --lr LR --opt sgd|adam --wd WD --momentum M\n"
+     "  --sched cosine|step|const --val N --limit N (training images) --threads N\n"
+     "  --profile           time per phase; --force: train even if cached\n"},
+    {"eval", qb_verb_eval, "MODEL.onnx " QB_PIPELINE_USAGE " [--per-layer] [--sqnr-threshold DB] [--csv]",
+     "top-1 accuracy of the model at a precision against FP32",
+     PIPELINE_DETAILS "  --per-layer         SQNR of every layer (the input of `qbench plot --per-layer`)\n"
+                      "  --sqnr-threshold DB the first layer below it is named\n"
+                      "  --csv               one results CSV row\n"},
+    {"quantize", qb_verb_quantize, "MODEL.onnx -p PREC -o OUT.onnx " QB_PIPELINE_USAGE,
+     "calibrate and write the quantized model (int8 QDQ, fp16, com.qbench int4/binary)", PIPELINE_DETAILS},
+    {"sweep", qb_verb_sweep,
+     "SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU] "
+     "[--samples] [--energy-model FILE] [--counters auto|papi|cachegrind|none]",
+     "run a scenario's cells, one CSV row each (results.csv + results.meta.txt)",
+     "  -o DIR              output directory (default reports/NAME)\n"
+     "  --resume            skip cells already in DIR/results.csv\n"
+     "  --shard I/N         the I-th of N disjoint parts; --only REGEX: cells whose id matches\n"
+     "  --dry-run           list the cells; -q quiet, -v a line per cell\n"
+     "  --hot --pin CPU --energy-model FILE --counters SOURCE   measurement settings\n"
+     "  --samples           every timed sample to samples.csv beside results.csv\n"},
+    {"merge", qb_verb_merge, "A.csv B.csv ... -o ALL.csv", "combine results files of shards and machines", ""},
+    {"table", qb_verb_table, "RESULTS.csv [--format md|csv|latex|html]",
+     "summary table: latency, speed-up against fp32, accuracy drop per cell", ""},
+    {"plot", qb_verb_plot,
+     "[RESULTS.csv] -o DIR [--kernels KERNELS.csv]... [--per-layer EVAL.txt] [--profile LABEL=RUN.txt]...",
+     "gnuplot charts (PNG + SVG, data files and the .gp scripts)",
+     "  -o DIR              output directory (created)\n"
+     "  --kernels F         `make bench` / `qbench gemm --csv` output: GOP/s by shape, precision, ISA\n"
+     "  --per-layer F       saved stdout of `qbench eval -p mixed --per-layer`: SQNR per layer and plan\n"
+     "  --profile L=F       saved stdout of `qbench run --profile`, labelled L (e.g. net/int8-channel):\n"
+     "                      time inside vs outside kernels\n"
+     "  needs gnuplot (Debian gnuplot-nox); exit 2 when it is missing\n"},
+    {"report", qb_verb_report,
+     "RESULTS.csv [more.csv ...] -o DIR [--title T] [--kernels F] [--per-layer F] [--profile L=F]... [--budget PT]",
+     "one self-contained HTML report (inline SVG plots, tables, machine, advice)",
+     "  -o DIR              writes DIR/report.html (and the plots under DIR/plots)\n"
+     "  --title T           page title\n"
+     "  --budget PT         accuracy budget of the advice (default 1.0 points)\n"
+     "  --kernels --per-layer --profile   as for `qbench plot`\n"},
+    {"compare", qb_verb_compare,
+     "BASE.csv|--history DB[:best|:last] NEW.csv [--latency-tol 5%] [--accuracy-tol 0.2] "
+     "[--metric latency|instructions] [--strict]",
+     "regression gate: Markdown table of deltas; exit 0 ok, 1 accuracy regression, 3 performance regression",
+     "  --latency-tol T     allowed slow-down (\"5%\" or 0.05; default 5% for latency, 0 for instructions)\n"
+     "  --accuracy-tol PT   allowed growth of the accuracy drop in points (default 0.2)\n"
+     "  --metric M          latency (CIs of the median must not overlap when present) or instructions (exact)\n"
+     "  --strict            a different machine (CPU model or ISA flags) is an error (exit 2), not a warning\n"
+     "  --history DB:best   the base is the fastest row of each cell in a `qbench history` store (:last the\n"
+     "                      newest)\n"},
+    {"advise", qb_verb_advise, "RESULTS.csv [more.csv ...] [--budget 1.0]",
+     "per model and precision: PTQ suffices / QAT needed / mixed / not reachable; fastest config per ISA",
+     "  --budget PT         allowed accuracy drop in points (default 1.0)\n"
+     "  --profile L=F       `qbench run --profile` output: explains int8 not faster than fp32\n"},
+    {"history", qb_verb_history, "DB add RESULTS.csv... | DB show [--model M] [--metric latency|instructions|drop] | "
+                                 "DB plot -o DIR [--model M]",
+     "results of many runs (git sha, date, host) in one SQLite store; trends",
+     "  add F...            store the rows of results files (a file already stored is skipped)\n"
+     "  show                one line per cell and run, oldest first\n"
+     "  plot -o DIR         trend chart per model and precision (gnuplot)\n"
+     "  --model M           only this model; --metric: the number shown\n"},
+};
+const int qb_nverbs = (int)(sizeof qb_verb_defs / sizeof qb_verb_defs[0]);
+
+#ifndef QB_VERSION
+#define QB_VERSION "unknown"
+#endif
+#ifndef QB_GIT_SHA
+#define QB_GIT_SHA "unknown"
+#endif
+
+const char *qb_version(void)
+{
+    return "qbench " QB_VERSION " (git " QB_GIT_SHA ")";
+}
+
+const qb_verb_def *qb_verb_find(const char *name)
+{
+    for (int i = 0; i < qb_nverbs; i++)
+        if (!strcmp(qb_verb_defs[i].name, name))
+            return &qb_verb_defs[i];
+    return NULL;
+}
+
+void qb_verb_usage(FILE *f, const qb_verb_def *v)
+{
+    fprintf(f, "usage: qbench %s%s%s\n\n%s\n", v->name, v->synopsis[0] ? " " : "", v->synopsis, v->summary);
+    if (v->details[0])
+        fprintf(f, "\noptions:\n%s", v->details);
+    fprintf(f, "  -h, --help          this text\n");
+}
+
+void qb_usage_all(FILE *f)
+{
+    fprintf(f, "usage: qbench <verb> [options]     (qbench VERB --help: the verb's options)\n\nverbs:\n");
+    for (int i = 0; i < qb_nverbs; i++)
+        fprintf(f, "  qbench %s%s%s\n      %s\n", qb_verb_defs[i].name, qb_verb_defs[i].synopsis[0] ? " " : "",
+                qb_verb_defs[i].synopsis, qb_verb_defs[i].summary);
+    fprintf(f, "\n  qbench --version    version and git revision of this binary\n"
+               "\nexit codes: 0 ok, 1 failed check (accuracy regression), 2 usage or input error,"
+               " 3 performance regression\n");
+}
+
+int qb_usage_error(const char *verb, const char *fmt, ...)
+{
+    const qb_verb_def *v = qb_verb_find(verb);
+    fprintf(stderr, "qbench %s: ", verb);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: qbench %s %s   (qbench %s --help)\n", verb, v ? v->synopsis : "", verb);
+    return 2;
+}
