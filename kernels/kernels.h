@@ -3,11 +3,13 @@
  *
  * Precisions, ISAs, CPU features, the packed-weight format shared by every
  * ISA, the argument blocks of the two kernel families (GEMM with bias and
- * depthwise 3x3 convolution), the requantization arithmetic, and the
- * registry through which the harness finds a kernel.
+ * depthwise convolution), the requantization arithmetic, and the registry
+ * through which the harness finds a kernel.
  *
  * GEMM:   C[M x N] = A[M x K] . W[N x K]^T + b    (row-major, NHWC friendly)
- * DW3x3:  y[Ho][Wo][C] = sum_{ky,kx} x[.][.][C] * w[C][3][3] + b[C]  (NHWC)
+ * DWCONV: y[oy][ox][c] = sum_{ky,kx} x[oy*sh - pt + ky*dh][ox*sw - pl + kx*dw][c]
+ *                        * w[c][ky][kx] + b[c]   (NHWC, any kh x kw, stride,
+ *                        dilation, zero padding; taps outside the image skipped)
  *
  * Number formats, identical on every ISA:
  *   fp32          A float, W float, C float.
@@ -58,9 +60,15 @@ typedef enum qb_isa {
 
 typedef enum qb_op {
     QB_OP_GEMM,      /* C = A . W^T + b */
-    QB_OP_DWCONV3X3, /* depthwise 3x3 convolution, NHWC */
+    QB_OP_DWCONV,    /* depthwise convolution, NHWC, any window */
     QB_OP_COUNT
 } qb_op;
+/* The former name (the family was 3x3 only), kept while other branches move. */
+#define QB_OP_DWCONV3X3 QB_OP_DWCONV
+
+/* Largest depthwise window (kh * kw) a kernel accepts: kernels keep a tap
+ * list of this many entries on the stack. */
+#define QB_DW_MAX_TAPS 1024
 
 /* The operand type of a precision's activations (A). */
 typedef enum qb_act_type {
@@ -163,7 +171,7 @@ int8_t qb_requant_apply(int32_t acc, qb_requant rq, int32_t zero, int32_t lo, in
 
 typedef struct qb_weights {
     int n;                   /* output channels (rows of W) */
-    int k;                   /* reduction length (columns of W); dw: 9 */
+    int k;                   /* reduction length (columns of W); dw: taps kh * kw */
     int group;               /* int4: group size along K, 0 = per channel */
     const float *f32;        /* fp32, fp16, binary (sign used): N x K */
     const int8_t *i8;        /* int8-*: N x K in [-127,127]; int4: [-8,7] */
@@ -206,8 +214,10 @@ typedef struct qb_gemm_args {
 
 typedef struct qb_dw_args {
     int h, w, c;             /* input height, width, channels (NHWC, one image) */
-    int stride;              /* 1 or 2 */
-    int pad_t, pad_l;        /* zero padding before (top, left) */
+    int kh, kw;              /* window height and width; kh * kw = the packed k */
+    int stride_h, stride_w;  /* strides, >= 1 */
+    int dil_h, dil_w;        /* dilations, >= 1 */
+    int pad_t, pad_l;        /* zero padding before (top, left), >= 0 */
     int out_h, out_w;        /* output size: caller chooses (sets bottom/right pad) */
     const void *x;           /* float or int8 input, h x w x c */
     void *y;                 /* float or int8 output, out_h x out_w x c */

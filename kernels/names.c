@@ -31,7 +31,7 @@ static const char *const isa_names[QB_ISA_COUNT] = {
 
 static const char *const op_names[QB_OP_COUNT] = {
     [QB_OP_GEMM] = "gemm",
-    [QB_OP_DWCONV3X3] = "dwconv3x3",
+    [QB_OP_DWCONV] = "dwconv",
 };
 
 const qb_precision_traits *qb_precision_traits_of(qb_precision p)

@@ -33,8 +33,8 @@ static int check(const qb_kernel *kn, const qb_weights *w, char *err, size_t len
     if (w->n < 1 || w->k < 1 || w->n > QB_MAX_DIM || w->k > QB_MAX_DIM)
         return fail(err, len, "%s: bad weight shape %dx%d (each side 1..%d)", kn->name, w->n, w->k,
                     QB_MAX_DIM);
-    if (kn->op == QB_OP_DWCONV3X3 && w->k != 9)
-        return fail(err, len, "%s: depthwise 3x3 weights need k = 9, got %d", kn->name, w->k);
+    if (kn->op == QB_OP_DWCONV && w->k > QB_DW_MAX_TAPS)
+        return fail(err, len, "%s: a depthwise window of %d taps exceeds %d", kn->name, w->k, QB_DW_MAX_TAPS);
     switch (kn->prec) {
     case QB_PREC_FP32:
     case QB_PREC_FP16:

@@ -29,7 +29,7 @@
 
 /* Prototypes of every function in the list (duplicates are harmless). */
 #define DECL_GEMM(fn) void fn(const qb_packed *, const qb_gemm_args *);
-#define DECL_DWCONV3X3(fn) void fn(const qb_packed *, const qb_dw_args *);
+#define DECL_DWCONV(fn) void fn(const qb_packed *, const qb_dw_args *);
 #define QB_KERNEL(op, fn, layout, prec, isa, req, flags)                                           \
     DECL_##op(fn) size_t layout##_size(int, int, int);                                             \
     void layout##_pack(const qb_weights *, void *);
@@ -37,7 +37,7 @@
 #undef QB_KERNEL
 
 #define RUN_GEMM(f) {.gemm = f}
-#define RUN_DWCONV3X3(f) {.dw = f}
+#define RUN_DWCONV(f) {.dw = f}
 #define QB_KERNEL(op, fn, layout, prec, isa, req, flags)                                           \
     {#fn,  QB_OP_##op, QB_PREC_##prec, QB_ISA_##isa, req, flags, BUILD_##isa(layout##_size),       \
      BUILD_##isa(layout##_pack), RUN_##op(BUILD_##isa(fn))},

@@ -45,17 +45,23 @@ expect 2 "missing shape" -- gemm -p fp32 -i scalar
 expect 2 "unknown option" -- kernels --json
 expect 2 "info with args" -- info now
 expect 0 "depthwise kernels, checked" -- dwconv -p all -i all -s 9x7x33 --stride 2 -r 2 --check --csv
-expect 2 "dwconv bad stride" -- dwconv -p fp32 -i scalar -s 8x8x8 --stride 3
+expect 2 "dwconv bad stride" -- dwconv -p fp32 -i scalar -s 8x8x8 --stride 0
 expect 2 "dwconv bad shape" -- dwconv -p fp32 -i scalar -s 8x8
 expect 2 "dwconv precision without kernels" -- dwconv -p int4 -i scalar -s 8x8x8
 expect 2 "dwconv takes no group" -- dwconv -p fp32 -i scalar -s 8x8x8 -g 32
 # the options of a kernel check's repro line (tests/test_kernels.c checks the line itself)
 expect 0 "gemm repro options" -- gemm -p int8-channel -i all -s 7x17x33 --out-i32 --lda-extra 5 --ldc-extra 3 --relu --fill extreme --seed 77 --check -r 2
-expect 0 "dwconv repro options" -- dwconv -p all -i all -s 5x8x17 --stride 2 --pad 0 --relu --fill extreme --seed 1234 --check -r 2
+expect 0 "dwconv repro options" -- dwconv -p all -i all -s 9x8x17 -k 5x3 --stride 2x1 --dilation 1x2 --pad 2,0,1,3 --relu --fill extreme --seed 1234 --check -r 2
+expect 0 "dwconv 5x5 same padding" -- dwconv -p all -i all -s 12x10x24 -k 5x5 --stride 2 -r 2 --check
+expect 2 "dwconv window larger than the image" -- dwconv -p fp32 -i scalar -s 4x4x8 -k 7x7 --pad 0
+expect 2 "dwconv bad window" -- dwconv -p fp32 -i scalar -s 8x8x8 -k 3y3
+expect 2 "dwconv bad dilation" -- dwconv -p fp32 -i scalar -s 8x8x8 --dilation 0
+expect 2 "dwconv pad with junk" -- dwconv -p fp32 -i scalar -s 8x8x8 --pad 1x
+expect 2 "dwconv three pads" -- dwconv -p fp32 -i scalar -s 8x8x8 --pad 1,1,1
 expect 2 "bad seed" -- gemm -p fp32 -i scalar -s 8x8x8 --seed -3
 expect 2 "bad fill" -- gemm -p fp32 -i scalar -s 8x8x8 --fill wild
 expect 2 "dwconv has no lda" -- dwconv -p fp32 -i scalar -s 8x8x8 --lda-extra 3
-expect 2 "dwconv bad pad" -- dwconv -p fp32 -i scalar -s 8x8x8 --pad 7
+expect 2 "dwconv bad pad" -- dwconv -p fp32 -i scalar -s 8x8x8 --pad 1,2
 
 # ---- models: qbench inspect / run on good and bad ONNX files ----
 # Small models are written here from protobuf text with protoc-c (the

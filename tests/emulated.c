@@ -15,9 +15,9 @@
 #if defined(__x86_64__)
 
 #define EMU_GEMM(fn) void fn##_simde(const qb_packed *, const qb_gemm_args *);
-#define EMU_DWCONV3X3(fn) void fn##_simde(const qb_packed *, const qb_dw_args *);
+#define EMU_DWCONV(fn) void fn##_simde(const qb_packed *, const qb_dw_args *);
 #define RUN_GEMM(fn) {.gemm = fn##_simde}
-#define RUN_DWCONV3X3(fn) {.dw = fn##_simde}
+#define RUN_DWCONV(fn) {.dw = fn##_simde}
 
 /* Rows of other ISAs expand to nothing. */
 #define EMU_DECL_SCALAR(op, fn, layout)

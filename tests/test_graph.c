@@ -182,6 +182,78 @@ static void test_conv_strided_grouped(void **st)
     qb_graph_free(g);
 }
 
+/* Depthwise convs of any window on the depthwise kernels: 5x5 stride 2x1
+ * dilation 1x2 with asymmetric pads, 7x1, and a 1-D 3-tap conv, against a
+ * direct loop over the ONNX definition. */
+static void test_conv_depthwise_any(void **st)
+{
+    (void)st;
+    static const struct {
+        int c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, onedim;
+    } cases[] = {{5, 9, 11, 5, 5, 2, 1, 1, 2, 2, 1, 0, 3, 0}, {17, 8, 6, 7, 1, 1, 1, 1, 1, 3, 0, 3, 0, 0},
+                 {9, 1, 13, 1, 3, 1, 2, 1, 3, 0, 2, 0, 1, 1}};
+    for (int ci = 0; ci < 3; ci++) {
+        int C = cases[ci].c, H = cases[ci].h, W = cases[ci].w, KH = cases[ci].kh, KW = cases[ci].kw;
+        int SH = cases[ci].sh, SW = cases[ci].sw, DH = cases[ci].dh, DW = cases[ci].dw;
+        int PT = cases[ci].pt, PL = cases[ci].pl, PB = cases[ci].pb, PR = cases[ci].pr, one = cases[ci].onedim;
+        int OH = (H + PT + PB - (KH - 1) * DH - 1) / SH + 1, OW = (W + PL + PR - (KW - 1) * DW - 1) / SW + 1;
+        float *x = malloc(sizeof(float) * C * H * W), *w = malloc(sizeof(float) * C * KH * KW);
+        float *want = calloc((size_t)C * OH * OW, sizeof(float)), b[32];
+        for (int i = 0; i < C * H * W; i++)
+            x[i] = (float)((i * 29) % 31) / 15.0f - 1.0f;
+        for (int i = 0; i < C * KH * KW; i++)
+            w[i] = (float)((i * 13) % 17) / 8.0f - 1.0f;
+        for (int c = 0; c < C; c++)
+            b[c] = 0.25f * (float)c - 1.0f;
+        for (int c = 0; c < C; c++)
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++) {
+                    double acc = b[c];
+                    for (int ky = 0; ky < KH; ky++)
+                        for (int kx = 0; kx < KW; kx++) {
+                            int iy = oy * SH - PT + ky * DH, ix = ox * SW - PL + kx * DW;
+                            if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                acc += (double)x[(c * H + iy) * W + ix] * w[(c * KH + ky) * KW + kx];
+                        }
+                    want[(c * OH + oy) * OW + ox] = (float)acc;
+                }
+        qb_graph *g = new_graph();
+        if (one) { /* N x C x W, 1-D attributes */
+            add_t(g, "x", QB_DT_FLOAT, 3, (int64_t[]){1, C, W}, NULL);
+            add_t(g, "w", QB_DT_FLOAT, 3, (int64_t[]){C, 1, KW}, w);
+        } else {
+            add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, C, H, W}, NULL);
+            add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){C, 1, KH, KW}, w);
+        }
+        add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){C}, b);
+        qb_node *n = add_n(g, "Conv", "x,w,b", "y");
+        attr_i(n, "group", C);
+        if (one) {
+            attr_ints(n, "pads", 2, PL, PR);
+            attr_ints(n, "strides", 1, SW);
+            attr_ints(n, "dilations", 1, DW);
+        } else {
+            attr_ints(n, "pads", 4, PT, PL, PB, PR);
+            attr_ints(n, "strides", 2, SH, SW);
+            attr_ints(n, "dilations", 2, DH, DW);
+        }
+        set_outputs(g, "y");
+        char shape[64];
+        if (one)
+            snprintf(shape, sizeof shape, "1x%dx%d", C, OW);
+        else
+            snprintf(shape, sizeof shape, "1x%dx%dx%d", C, OH, OW);
+        const qb_tensor *y = run1(g, x);
+        expect(y, shape, want, C * OH * OW, 1e-4f);
+        int on_dw = 0; /* the node ran on the depthwise kernel, not im2col */
+        for (int i = 0; i < g->nnodes; i++)
+            on_dw |= !strcmp(g->nodes[i].op, "Conv") && qb_conv_is_depthwise(&g->nodes[i]);
+        assert_true(on_dw);
+        qb_graph_free(g);
+        free(x), free(w), free(want);
+    }
+}
+
 static void test_conv_dilated_same(void **st)
 {
     (void)st;
@@ -1029,6 +1101,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_pad),
         cmocka_unit_test(test_conv_strided_grouped),
+        cmocka_unit_test(test_conv_depthwise_any),
         cmocka_unit_test(test_conv_dilated_same),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),

@@ -88,14 +88,41 @@ static void check_dw(const qb_kernel *k)
     static const int hw[] = {1, 2, 3, 5, 8, 17};
     static const int ch[] = {1, 3, 7, 8, 16, 17, 31, 33, 64, 65};
     uint64_t seed = 1000;
+    int oh, ow;
+    /* 3x3, dilation 1, stride 1 or 2, padding 0 or 1 (the fast paths) */
     for (int a = 0; a < 6; a++)
         for (int b = 0; b < 10; b++)
             for (int v = 0; v < 4; v++) {
-                qb_check_case c = {.n = ch[b], .k = 9, .h = hw[a], .w = hw[(a + b + v) % 6],
-                                   .stride = 1 + (v & 1), .pad = (v >> 1) & 1, .seed = seed++};
+                int pad = (v >> 1) & 1;
+                qb_check_case c = {.n = ch[b], .h = hw[a], .w = hw[(a + b + v) % 6], .kh = 3, .kw = 3,
+                                   .sh = 1 + (v & 1), .sw = 1 + (v & 1), .dh = 1, .dw = 1, .pad_t = pad,
+                                   .pad_l = pad, .pad_b = pad, .pad_r = pad, .seed = seed++};
                 c.relu = (a + b) & 1;
                 c.fill = (a + v) % 3 == 0 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
-                if ((c.h + 2 * c.pad < 3) || (c.w + 2 * c.pad < 3))
+                if (qb_check_dw_out(&c, &oh, &ow))
+                    continue;
+                run_case(k, c);
+            }
+    /* other windows {kh, kw, sh, sw, dh, dw}: sizes 1..7, strides 1..3 (different per axis),
+     * dilations, asymmetric padding (also wider than the window: pixels without a tap) */
+    static const int win[][6] = {{5, 5, 1, 1, 1, 1}, {5, 5, 2, 2, 1, 1}, {7, 7, 1, 1, 1, 1}, {3, 3, 2, 1, 1, 1},
+                                 {3, 3, 1, 1, 2, 2}, {1, 1, 1, 1, 1, 1}, {3, 1, 1, 1, 1, 1}, {1, 5, 1, 2, 1, 1},
+                                 {2, 2, 2, 2, 1, 1}, {3, 3, 3, 3, 1, 1}, {5, 3, 1, 2, 2, 1}, {3, 3, 1, 1, 1, 1}};
+    static const int ch2[] = {1, 7, 16, 17, 33, 65};
+    for (int i = 0; i < 12; i++)
+        for (int b = 0; b < 6; b++)
+            for (int v = 0; v < 3; v++) {
+                const int *wn = win[i];
+                qb_check_case c = {.n = ch2[b], .h = (int[]){6, 11, 19}[v], .w = (int[]){13, 7, 22}[(b + v) % 3],
+                                   .kh = wn[0], .kw = wn[1], .sh = wn[2], .sw = wn[3], .dh = wn[4], .dw = wn[5],
+                                   .pad_t = (v + i) % 3, .pad_l = (v + 1) % 3, .pad_b = (b + i) % 2,
+                                   .pad_r = (i + v) % 4, .seed = seed++};
+                if (i == 11) { /* padding wider than the window */
+                    c.pad_t = 4, c.pad_l = 3 + v, c.pad_b = 5, c.pad_r = 0;
+                }
+                c.relu = (b + v) & 1;
+                c.fill = (i + b + v) % 3 == 0 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+                if (qb_check_dw_out(&c, &oh, &ow))
                     continue;
                 run_case(k, c);
             }
@@ -117,12 +144,12 @@ static void test_repro_line(void **state)
     qb_check_case c4 = {.m = 3, .n = 19, .k = 61, .group = 32, .seed = 5};
     qb_check_repro(i4, &c4, buf, sizeof buf);
     assert_string_equal(buf, "qbench gemm -p int4 -i scalar -s 3x19x61 -g 32 --seed 5 --check");
-    const qb_kernel *d = qb_kernel_get(QB_OP_DWCONV3X3, QB_PREC_FP32, QB_ISA_AVX2);
-    qb_check_case cd = {.h = 5, .w = 8, .n = 17, .k = 9, .stride = 2, .pad = 0, .relu = 1, .fill = QB_FILL_EXTREME,
-                        .seed = 1234};
+    const qb_kernel *d = qb_kernel_get(QB_OP_DWCONV, QB_PREC_FP32, QB_ISA_AVX2);
+    qb_check_case cd = {.h = 9, .w = 8, .n = 17, .kh = 5, .kw = 3, .sh = 2, .sw = 1, .dh = 1, .dw = 2, .pad_t = 2,
+                        .pad_l = 0, .pad_b = 1, .pad_r = 3, .relu = 1, .fill = QB_FILL_EXTREME, .seed = 1234};
     qb_check_repro(d, &cd, buf, sizeof buf);
-    assert_string_equal(buf, "qbench dwconv -p fp32 -i avx2 -s 5x8x17 --stride 2 --pad 0 --relu --fill extreme "
-                             "--seed 1234 --check");
+    assert_string_equal(buf, "qbench dwconv -p fp32 -i avx2 -s 9x8x17 -k 5x3 --stride 2x1 --dilation 1x2 "
+                             "--pad 2,0,1,3 --relu --fill extreme --seed 1234 --check");
 }
 
 typedef struct entry {

@@ -175,7 +175,7 @@ static void test_dw_chunks(void **st)
         assert_int_equal(qb_requant_from_real(0.01 + 0.001 * i, &rq[i]), 0);
     for (int ki = 0; ki < nk; ki++) {
         const qb_kernel *k = &ks[ki];
-        if (k->op != QB_OP_DWCONV3X3 || !qb_kernel_available(k, NULL, 0))
+        if (k->op != QB_OP_DWCONV || !qb_kernel_available(k, NULL, 0))
             continue;
         qb_packed p;
         pack_random(k, C, 9, &s, &p);
@@ -192,7 +192,8 @@ static void test_dw_chunks(void **st)
         for (int stride = 1; stride <= 2; stride++)
             for (int pi = 0; pi < 4; pi++) {
                 const int *pd = pads[pi];
-                qb_dw_args a = {.h = H, .w = W, .c = C, .stride = stride, .pad_t = pd[0], .pad_l = pd[2],
+                qb_dw_args a = {.h = H, .w = W, .c = C, .kh = 3, .kw = 3, .stride_h = stride, .stride_w = stride, .dil_h = 1,
+                                .dil_w = 1, .pad_t = pd[0], .pad_l = pd[2],
                                 .out_h = (H + pd[0] + pd[1] - 3) / stride + 1,
                                 .out_w = (W + pd[2] + pd[3] - 3) / stride + 1, .x = x, .x_zero = 7, .rq = rq,
                                 .y_zero = -4, .y_min = -120, .y_max = 110, .f_min = -INFINITY, .f_max = INFINITY};

@@ -263,14 +263,14 @@ static void test_dw(void **state)
     qb_weights w = {.n = 1, .k = 9, .f32 = W, .bias_f32 = b};
     qb_packed p;
     char err[200];
-    assert_int_equal(qb_pack(scalar(QB_OP_DWCONV3X3, QB_PREC_FP32), &w, &p, err, sizeof err), 0);
-    qb_dw_args a = {.h = 3, .w = 3, .c = 1, .stride = 1, .pad_t = 1, .pad_l = 1, .out_h = 3, .out_w = 3,
+    assert_int_equal(qb_pack(scalar(QB_OP_DWCONV, QB_PREC_FP32), &w, &p, err, sizeof err), 0);
+    qb_dw_args a = {.h = 3, .w = 3, .c = 1, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .out_h = 3, .out_w = 3,
                     .x = x, .y = y, .f_min = -INFINITY, .f_max = INFINITY};
     p.kernel->run.dw(&p, &a);
     assert_true(y[4] == 45.0f);           /* every tap */
     assert_true(y[0] == 5 + 6 + 8 + 9.0f); /* top-left: taps (1,1) (1,2) (2,1) (2,2) */
     assert_true(y[8] == 1 + 2 + 4 + 5.0f);
-    a.stride = 2;
+    a.stride_h = a.stride_w = 2;
     a.out_h = a.out_w = 2;
     p.kernel->run.dw(&p, &a);
     assert_true(y[0] == 28.0f && y[3] == 12.0f);
@@ -278,10 +278,10 @@ static void test_dw(void **state)
 
     /* int8: input equal to its zero point contributes nothing */
     qb_weights wi = {.n = 1, .k = 9, .i8 = Wi, .bias_i32 = bi};
-    assert_int_equal(qb_pack(scalar(QB_OP_DWCONV3X3, QB_PREC_INT8_CHANNEL), &wi, &p, err, sizeof err), 0);
+    assert_int_equal(qb_pack(scalar(QB_OP_DWCONV, QB_PREC_INT8_CHANNEL), &wi, &p, err, sizeof err), 0);
     qb_requant rq;
     qb_requant_from_real(0.25, &rq);
-    qb_dw_args ai = {.h = 3, .w = 3, .c = 1, .stride = 1, .pad_t = 1, .pad_l = 1, .out_h = 3, .out_w = 3,
+    qb_dw_args ai = {.h = 3, .w = 3, .c = 1, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_t = 1, .pad_l = 1, .out_h = 3, .out_w = 3,
                      .x = xi, .y = yi, .x_zero = -3, .rq = &rq, .y_zero = 1, .y_min = -128, .y_max = 127};
     p.kernel->run.dw(&p, &ai);
     for (int i = 0; i < 9; i++)

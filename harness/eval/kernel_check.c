@@ -59,7 +59,7 @@ struct qb_kcase {
     qb_weights w;         /* logical weights (points into the buffers below) */
     qb_packed pk;         /* weights packed for kn */
     qb_gemm_args ga;      /* GEMM call (op gemm) */
-    qb_dw_args da;        /* depthwise call (op dwconv3x3) */
+    qb_dw_args da;        /* depthwise call (op dwconv) */
     int rows, cols;       /* output rows and valid columns */
     size_t ld;            /* output elements between rows */
     int elem;             /* bytes per output element */
@@ -198,25 +198,42 @@ static int setup_gemm(qb_kcase *kc, rng *g)
     return 0;
 }
 
+/* Output size of a depthwise case along one axis (< 1: no output). */
+static int dw_out(int size, int k, int s, int d, int p0, int p1)
+{
+    long span = (long)(k - 1) * d + 1;
+    return size + p0 + p1 < span ? 0 : (int)((size + p0 + p1 - span) / s + 1);
+}
+
+int qb_check_dw_out(const qb_check_case *c, int *oh, int *ow)
+{
+    if (c->kh < 1 || c->kw < 1 || c->sh < 1 || c->sw < 1 || c->dh < 1 || c->dw < 1 || c->pad_t < 0 || c->pad_l < 0 ||
+        c->pad_b < 0 || c->pad_r < 0 || (long)c->kh * c->kw > QB_DW_MAX_TAPS)
+        return -1;
+    *oh = dw_out(c->h, c->kh, c->sh, c->dh, c->pad_t, c->pad_b);
+    *ow = dw_out(c->w, c->kw, c->sw, c->dw, c->pad_l, c->pad_r);
+    return *oh < 1 || *ow < 1 ? -1 : 0;
+}
+
 static int setup_dw(qb_kcase *kc, rng *g)
 {
     const qb_check_case *c = &kc->c;
-    int i8 = qb_precision_is_int8(kc->kn->prec), C = c->n;
-    int oh = (c->h + 2 * c->pad - 3) / c->stride + 1, ow = (c->w + 2 * c->pad - 3) / c->stride + 1;
-    if (oh < 1 || ow < 1 || (c->stride != 1 && c->stride != 2))
+    int i8 = qb_precision_is_int8(kc->kn->prec), C = c->n, taps = c->kh * c->kw, oh, ow;
+    if (qb_check_dw_out(c, &oh, &ow))
         return -1;
     kc->rows = oh * ow;
     kc->cols = C;
     kc->ld = (size_t)C;
     kc->elem = i8 ? 1 : 4;
     kc->is_float = !i8;
-    kc->lda_f = 9;
-    if (make_weights(kc, C, 9, g) || (i8 && make_requant(kc, C, 9, g)))
+    kc->lda_f = (size_t)taps;
+    if (make_weights(kc, C, taps, g) || (i8 && make_requant(kc, C, taps, g)))
         return -1;
     if (make_activations(kc, 1, 0, (size_t)c->h * c->w * C, g))
         return -1;
-    kc->da = (qb_dw_args){.h = c->h, .w = c->w, .c = C, .stride = c->stride, .pad_t = c->pad,
-                          .pad_l = c->pad, .out_h = oh, .out_w = ow, .x = kc->a, .rq = kc->rq,
+    kc->da = (qb_dw_args){.h = c->h, .w = c->w, .c = C, .kh = c->kh, .kw = c->kw, .stride_h = c->sh,
+                          .stride_w = c->sw, .dil_h = c->dh, .dil_w = c->dw, .pad_t = c->pad_t, .pad_l = c->pad_l,
+                          .out_h = oh, .out_w = ow, .x = kc->a, .rq = kc->rq,
                           .y_min = -128, .y_max = 127, .f_min = -INFINITY, .f_max = INFINITY};
     kc->da.x_zero = ipick(g, c->fill, -128, 127);
     kc->da.y_zero = irange(g, -20, 20);
@@ -238,8 +255,8 @@ qb_kcase *qb_kcase_new(const qb_kernel *kn, const qb_check_case *c, char *err, s
     kc->kn = kn;
     kc->ref = qb_kernel_get(kn->op, kn->prec, QB_ISA_SCALAR);
     kc->c = *c;
-    if (kn->op == QB_OP_DWCONV3X3)
-        kc->c.k = 9;
+    if (kn->op == QB_OP_DWCONV)
+        kc->c.k = c->kh * c->kw;
     rng g = {c->seed * 2 + 1};
     int bad = kn->op == QB_OP_GEMM ? setup_gemm(kc, &g) : setup_dw(kc, &g);
     size_t bytes = (size_t)kc->rows * kc->ld * kc->elem;
@@ -290,11 +307,12 @@ static double magnitude(const qb_kcase *kc, int row, int col)
         return s;
     }
     int oy = row / kc->da.out_w, ox = row % kc->da.out_w;
-    for (int t = 0; t < 9; t++) {
-        int iy = oy * c->stride - c->pad + t / 3, ix = ox * c->stride - c->pad + t % 3;
-        if (iy >= 0 && iy < c->h && ix >= 0 && ix < c->w)
-            s += fabs(af[((size_t)iy * c->w + ix) * c->n + col] * kc->wf[(size_t)col * 9 + t]);
-    }
+    for (int ky = 0; ky < c->kh; ky++)
+        for (int kx = 0; kx < c->kw; kx++) {
+            int iy = oy * c->sh - c->pad_t + ky * c->dh, ix = ox * c->sw - c->pad_l + kx * c->dw;
+            if (iy >= 0 && iy < c->h && ix >= 0 && ix < c->w)
+                s += fabs(af[((size_t)iy * c->w + ix) * c->n + col] * kc->wf[(size_t)col * c->k + ky * c->kw + kx]);
+        }
     return s;
 }
 
@@ -387,8 +405,9 @@ void qb_check_repro(const qb_kernel *k, const qb_check_case *c, char *buf, size_
         if (n > 0 && (size_t)n < len && c->ldc_extra)
             n += snprintf(buf + n, len - n, " --ldc-extra %d", c->ldc_extra);
     } else {
-        n = snprintf(buf, len, "qbench dwconv -p %s -i %s -s %dx%dx%d --stride %d --pad %d",
-                     qb_precision_name(k->prec), qb_isa_name(k->isa), c->h, c->w, c->n, c->stride, c->pad);
+        n = snprintf(buf, len, "qbench dwconv -p %s -i %s -s %dx%dx%d -k %dx%d --stride %dx%d --dilation %dx%d "
+                     "--pad %d,%d,%d,%d", qb_precision_name(k->prec), qb_isa_name(k->isa), c->h, c->w, c->n, c->kh,
+                     c->kw, c->sh, c->sw, c->dh, c->dw, c->pad_t, c->pad_l, c->pad_b, c->pad_r);
     }
     if (n > 0 && (size_t)n < len)
         snprintf(buf + n, len - n, "%s%s --seed %llu --check", c->relu ? " --relu" : "",

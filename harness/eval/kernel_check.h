@@ -18,11 +18,13 @@ typedef enum qb_fill {
 } qb_fill;
 
 typedef struct qb_check_case {
-    int m, n, k;      /* GEMM shape (dw: k = 9 and n = channels) */
+    int m, n, k;      /* GEMM shape (dw: n = channels, k = kh * kw, set by the harness) */
     int group;        /* int4 group size, 0 = per channel */
     int h, w;         /* dw: input height and width */
-    int stride;       /* dw: 1 or 2 */
-    int pad;          /* dw: padding on every side (0 or 1) */
+    int kh, kw;       /* dw: window */
+    int sh, sw;       /* dw: strides (>= 1) */
+    int dh, dw;       /* dw: dilations (>= 1) */
+    int pad_t, pad_l, pad_b, pad_r; /* dw: zero padding on each side */
     int out_i32;      /* int8: check raw int32 accumulators */
     int relu;         /* fuse a ReLU clamp into the output */
     int lda_extra;    /* extra elements between rows of A (strided input) */
@@ -48,6 +50,11 @@ double qb_check_tolerance(const qb_kernel *k, int K);
  * ("qbench gemm -p P -i I -s MxNxK ... --seed S --check", or the dwconv
  * equivalent), into buf. */
 void qb_check_repro(const qb_kernel *k, const qb_check_case *c, char *buf, size_t len);
+
+/* The output size of a depthwise case; -1 if the case is not valid
+ * (window, strides, dilations below 1, negative padding, more than
+ * QB_DW_MAX_TAPS taps, or no output). */
+int qb_check_dw_out(const qb_check_case *c, int *oh, int *ow);
 
 /* Runs kernel kn and the scalar reference on the case; 0 on pass, 1 on
  * mismatch, -1 if the case could not be set up (message in r->msg). */

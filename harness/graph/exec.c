@@ -644,7 +644,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
     g->isa = isa;
     if (isa >= 0) {
         g->gemm = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, isa);
-        g->dw = qb_kernel_get(QB_OP_DWCONV3X3, QB_PREC_FP32, isa);
+        g->dw = qb_kernel_get(QB_OP_DWCONV, QB_PREC_FP32, isa);
         char why[200] = "";
         if (!g->gemm || !qb_kernel_available(g->gemm, why, sizeof why)) {
             qb_errf(e, "fp32 kernels for %s cannot run on this CPU%s%s", qb_isa_name(isa), why[0] ? ": " : "", why);
@@ -654,7 +654,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             g->dw = NULL;
     } else {
         g->gemm = qb_kernel_select(QB_OP_GEMM, QB_PREC_FP32);
-        g->dw = qb_kernel_select(QB_OP_DWCONV3X3, QB_PREC_FP32);
+        g->dw = qb_kernel_select(QB_OP_DWCONV, QB_PREC_FP32);
         if (!g->gemm) {
             qb_errf(e, "no fp32 GEMM kernel runs on this CPU");
             return -1;

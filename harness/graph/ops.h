@@ -93,6 +93,8 @@ int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, 
 /* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for
  * chains of convolutions; repacks weights if needed. 0 or -1. */
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
+/* Nonzero when a prepared Conv node runs on the depthwise kernels. */
+int qb_conv_is_depthwise(const qb_node *n);
 /* Conv only: reading NHWC input costs no more than NCHW (not so for a
  * depthwise conv off the depthwise kernel: its NHWC im2col gathers one
  * float per tap). */

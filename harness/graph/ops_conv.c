@@ -6,9 +6,9 @@
  * Conv scheme: per image and group, im2col builds A = [pixels x Cin/g*k]
  * (row p, column (c, kz, ky, kx)), the fp32 GEMM kernel multiplies it by
  * the packed W = [Cout/g x K] with the bias fused, giving [pixels x
- * Cout/g], which is transposed into the NCHW output. Depthwise 3x3 convs
- * with stride 1 or 2, dilation 1 and pads of at most 1 use the NHWC
- * depthwise kernel between two transposes instead.
+ * Cout/g], which is transposed into the NCHW output. Depthwise 1-D and
+ * 2-D convs (any window, strides, dilations, pads) use the NHWC depthwise
+ * kernel between two transposes instead.
  * Threads (par.h): im2col and the transposes by pieces of output rows /
  * matrix sides, the kernels by row chunks, the pools by planes.
  */
@@ -131,7 +131,7 @@ typedef struct conv_state {
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
-    float *wbuf;         /* dw: C x 9 logical weights for packing */
+    float *wbuf;         /* dw: C x taps logical weights for packing */
     size_t qscratch_off; /* quantized node: where its int8/bit buffers start in the scratch */
 } conv_state;
 
@@ -154,10 +154,10 @@ static int conv_pack_quantized(qb_graph *g, qb_node *n, conv_state *s, qb_err *e
 {
     const qb_tensor *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
     const float *wd = W->data, *bd = B ? B->data : NULL;
-    if (qb_qlayer_prepare(g, n, wd, (int)s->cout, s->dw ? 9 : (int)s->kk, bd, s->dw, e))
+    if (qb_qlayer_prepare(g, n, wd, (int)s->cout, (int)s->kk, bd, s->dw, e))
         return -1;
     if (s->dw)
-        return qb_qlayer_pack(g, n, 0, (int)s->cout, 9, NULL, wd, bd, &s->packs[0], e);
+        return qb_qlayer_pack(g, n, 0, (int)s->cout, (int)s->kk, NULL, wd, bd, &s->packs[0], e);
     int64_t cog = s->cout / s->group, *perm = NULL;
     if (s->in_nhwc && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
         int64_t cg = W->dims[1], taps = s->kk / cg;
@@ -188,7 +188,7 @@ static int conv_pack(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
     if (n->q)
         return conv_pack_quantized(g, n, s, e);
     if (s->dw) {
-        qb_weights qw = {.n = (int)s->cout, .k = 9, .f32 = wd, .bias_f32 = bd};
+        qb_weights qw = {.n = (int)s->cout, .k = (int)s->kk, .f32 = wd, .bias_f32 = bd};
         if (qb_pack(g->dw, &qw, &s->packs[0], err, sizeof err))
             goto fail;
         return 0;
@@ -267,9 +267,8 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     const win *w = &s->w;
-    s->dw = g->dw && w->nsp == 2 && s->group == x->dims[1] && s->cout == s->group && w->k[1] == 3 && w->k[2] == 3 &&
-            w->s[1] == w->s[2] && (w->s[1] == 1 || w->s[1] == 2) && w->d[1] == 1 && w->d[2] == 1 && w->pb[1] <= 1 &&
-            w->pb[2] <= 1 && w->pe[1] <= 1 && w->pe[2] <= 1;
+    s->dw = g->dw && w->nsp <= 2 && s->group == x->dims[1] && s->cout == s->group && s->kk <= QB_DW_MAX_TAPS &&
+            w->pb[1] >= 0 && w->pb[2] >= 0;
     s->pointwise = 1;
     for (int i = 0; i < 3; i++)
         s->pointwise &= w->k[i] == 1 && w->s[i] == 1 && w->pb[i] == 0 && w->pe[i] == 0;
@@ -479,6 +478,12 @@ int qb_conv_nhwc_input_fast(const qb_node *n)
     return s->dw || s->w.c / s->group > 1;
 }
 
+int qb_conv_is_depthwise(const qb_node *n)
+{
+    const conv_state *s = n->state;
+    return s && s->dw;
+}
+
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
 {
     conv_state *s = n->state;
@@ -515,8 +520,9 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
             void *xn = s->in_nhwc ? (void *)xb : sc, *yn = s->out_nhwc ? (void *)yb : sc + hw * C;
             if (!s->in_nhwc)
                 transpose_par(xn, (size_t)C, (const float *)xb, (size_t)hw, C, hw);
-            qb_dw_args a = {.h = (int)w->in[1], .w = (int)w->in[2], .c = (int)C, .stride = (int)w->s[1],
-                            .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
+            qb_dw_args a = {.h = (int)w->in[1], .w = (int)w->in[2], .c = (int)C, .kh = (int)w->k[1], .kw = (int)w->k[2],
+                            .stride_h = (int)w->s[1], .stride_w = (int)w->s[2], .dil_h = (int)w->d[1],
+                            .dil_w = (int)w->d[2], .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
                             .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
             if (n->q) {
                 qb_qlayer_dw(g, n, &s->packs[0], &a, s->in_i8, s->out_i8, qsc);

@@ -105,15 +105,15 @@ void qb_gpar_dw_rows(const qb_dw_args *a, int oy0, int oy1, size_t es_x, size_t 
     *out = *a;
     /* the first input row the chunk reads (rows above it are either
      * padding for every output of the chunk, or not read at all) */
-    int iy_lo = oy0 * a->stride - a->pad_t;
+    int iy_lo = oy0 * a->stride_h - a->pad_t;
     iy_lo = iy_lo < 0 ? 0 : iy_lo > a->h ? a->h : iy_lo;
     size_t row_x = (size_t)a->w * a->c, row_y = (size_t)a->out_w * a->c;
     out->x = (const char *)a->x + (size_t)iy_lo * row_x * es_x;
     out->h = a->h - iy_lo;
-    /* local input row of local output row j, tap ky: j*s - pad_t' + ky
-     * = (oy0 + j)*s - pad_t + ky - iy_lo, the global row minus iy_lo; it
+    /* local input row of local output row j, tap ky: j*s - pad_t' + ky*d
+     * = (oy0 + j)*s - pad_t + ky*d - iy_lo, the global row minus iy_lo; it
      * is outside [0, h') exactly when the global row is outside [0, h) */
-    out->pad_t = a->pad_t - oy0 * a->stride + iy_lo;
+    out->pad_t = a->pad_t - oy0 * a->stride_h + iy_lo;
     out->y = (char *)a->y + (size_t)oy0 * row_y * es_y;
     out->out_h = oy1 - oy0;
 }
@@ -154,5 +154,5 @@ static void dw_body(void *ctx, int64_t i0, int64_t i1)
 void qb_gpar_dw(const qb_packed *p, const qb_dw_args *a)
 {
     dw_job j = {p, a, qb_gpar_dw_size(p->kernel)};
-    qb_gpar_for(a->out_h, qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * 9, 1), dw_body, &j);
+    qb_gpar_for(a->out_h, qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1), dw_body, &j);
 }

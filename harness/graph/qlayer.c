@@ -11,7 +11,7 @@
  *   fp16    weights rounded to binary16, fp32 arithmetic (the fp16 kernel)
  * Depthwise layers run on the int8 depthwise kernel for every integer
  * precision (int4 and binary depthwise weights would save nothing at
- * K = 9: they are quantized int8 per channel) and on the fp32 depthwise
+ * K = kh * kw: they are quantized int8 per channel) and on the fp32 depthwise
  * kernel with binary16-rounded weights for fp16.
  * Threads (par.h): quantize, kernel and dequantize run per chunk of rows
  * (one parallel loop; with --profile one loop per phase so that the
@@ -146,11 +146,11 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
         return -1;
     }
     if (q->run_prec == QB_PREC_FP16 && depthwise) {
-        q->kernel = pick(g, QB_OP_DWCONV3X3, QB_PREC_FP32);
+        q->kernel = pick(g, QB_OP_DWCONV, QB_PREC_FP32);
     } else {
         /* one int8 depthwise kernel (per-channel multipliers) serves both int8 precisions */
         qb_precision kp = depthwise && qb_precision_is_int8(q->run_prec) ? QB_PREC_INT8_CHANNEL : q->run_prec;
-        q->kernel = pick(g, depthwise ? QB_OP_DWCONV3X3 : QB_OP_GEMM, kp);
+        q->kernel = pick(g, depthwise ? QB_OP_DWCONV : QB_OP_GEMM, kp);
     }
     if (!q->kernel) {
         QB_NODE_ERR(e, g, n, "no %s %s kernel runs on this CPU%s", qb_precision_name(q->run_prec),
@@ -512,7 +512,7 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     out_bounds(n, q, &d->y_min, &d->y_max);
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
-    int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * 9, 1);
+    int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
     if (!g->profile) {
         j.phases = PH_KERNEL | PH_OUT;
         qb_gpar_for(a->out_h, chunk, qdw_rows, &j);

@@ -1,14 +1,14 @@
 /*
  * gemm.c - the kernel benchmark verbs: `qbench gemm` (GEMM, -s MxNxK) and
- * `qbench dwconv` (depthwise 3x3, -s HxWxC, --stride 1|2, padding 1). Each
+ * `qbench dwconv` (depthwise, -s HxWxC, -k KHxKW, --stride, --dilation,
+ * --pad; default 3x3, stride 1, "same" padding). Each
  * times one kernel (or every available kernel with -p all / -i all) on one
  * shape with hot caches through the sweep's measurement loop, prints the
  * median time with its 95% interval, percentiles, robust CV and outliers,
  * and GOP/s (one MAC = 2 ops; for binary one bit-MAC = 2 ops), and with --check compares the result
  * against the scalar reference (exit 1 on a mismatch). The data comes
  * from --seed S (default 42) and the case options of the kernel checks
- * (--relu, --fill, gemm: --out-i32, --lda-extra, --ldc-extra; dwconv:
- * --pad), so a failed check's repro line replays it exactly. Context goes
+ * (--relu, --fill, gemm: --out-i32, --lda-extra, --ldc-extra), so a failed check's repro line replays it exactly. Context goes
  * to stderr, data to stdout.
  */
 #include <errno.h>
@@ -29,17 +29,19 @@
 #define QB_GEMM_CSV_STATS "ci_low_ms,ci_high_ms,p5_ms,p95_ms,p99_ms,iqr_ms,mad_ms,robust_cv,outliers,calls_per_sample,status"
 
 typedef struct gemm_opts {
-    qb_op op;       /* kernel family: QB_OP_GEMM or QB_OP_DWCONV3X3 */
+    qb_op op;       /* kernel family: QB_OP_GEMM or QB_OP_DWCONV */
     const char *verb; /* "gemm" or "dwconv", for messages */
     int prec;       /* precision, or -1 for all */
     int isa;        /* ISA, or -1 for all */
     int m, n, k;    /* GEMM shape; dwconv: m = H, n = W, k = C */
-    int stride;     /* dwconv stride (1 or 2) */
+    int kh, kw;     /* dwconv window */
+    int sh, sw;     /* dwconv strides */
+    int dh, dw;     /* dwconv dilations */
     int group;      /* int4 group size */
     int reps;       /* timed repetitions, 0 = automatic */
     int check;      /* compare against scalar */
     int csv;        /* CSV on stdout */
-    int pad;        /* dwconv: padding on every side */
+    int pad[4];     /* dwconv padding top, left, bottom, right; pad[0] < 0: "same" */
     int relu;       /* fuse a ReLU clamp into the output */
     int out_i32;    /* int8: raw int32 outputs */
     int lda_extra;  /* gemm: extra elements between rows of A */
@@ -56,8 +58,9 @@ static int usage_error(const gemm_opts *o, const char *fmt, const char *arg)
         fprintf(stderr, "\nusage: qbench gemm -p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv]\n"
                         "       [--seed S] [--relu] [--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N]\n");
     else
-        fprintf(stderr, "\nusage: qbench dwconv -p fp32|int8-channel|all -i ISA|all -s HxWxC [--stride 1|2] [--pad 0|1] [-r REPS]\n"
-                        "       [--check] [--csv] [--seed S] [--relu] [--fill random|extreme]\n");
+        fprintf(stderr, "\nusage: qbench dwconv -p fp32|int8-channel|all -i ISA|all -s HxWxC [-k KHxKW] [--stride S|SHxSW]\n"
+                        "       [--dilation D|DHxDW] [--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu]\n"
+                        "       [--fill random|extreme]\n");
     return 2;
 }
 
@@ -72,6 +75,54 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* "A" or "AxB" (each 1..64) into a, b. */
+static int parse_pair(const char *s, int *a, int *b)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10), y = x;
+    if (end == s || *s == '-' || *s == '+')
+        return -1;
+    if (*end == 'x') {
+        const char *t = end + 1;
+        if (*t == '-' || *t == '+')
+            return -1;
+        y = strtol(t, &end, 10);
+        if (end == t)
+            return -1;
+    }
+    if (errno || *end || x < 1 || y < 1 || x > 64 || y > 64)
+        return -1;
+    *a = (int)x;
+    *b = (int)y;
+    return 0;
+}
+
+/* "P" or "T,L,B,R" (each 0..64). */
+static int parse_pads(const char *s, int *p)
+{
+    const char *t = s;
+    int n = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        if (*t == '-' || *t == '+')
+            return -1;
+        long v = strtol(t, &end, 10);
+        if (end == t || errno || v < 0 || v > 64 || n == 4)
+            return -1;
+        p[n++] = (int)v;
+        if (*end == 0)
+            break;
+        if (*end != ',')
+            return -1;
+        t = end + 1;
+    }
+    if (n == 1)
+        p[1] = p[2] = p[3] = p[0];
+    return n == 1 || n == 4 ? 0 : -1;
+}
+
 static int parse_shape(const char *s, gemm_opts *o)
 {
     char extra;
@@ -83,7 +134,7 @@ static int parse_shape(const char *s, gemm_opts *o)
     if ((unsigned long long)m * k > MAX_ELEMS || (unsigned long long)n * k > MAX_ELEMS ||
         (unsigned long long)m * n > MAX_ELEMS)
         return -1;
-    if (o->op == QB_OP_DWCONV3X3 && (unsigned long long)m * n * k > MAX_ELEMS)
+    if (o->op == QB_OP_DWCONV && (unsigned long long)m * n * k > MAX_ELEMS)
         return -1; /* H x W x C image */
     o->m = (int)m;
     o->n = (int)n;
@@ -93,8 +144,9 @@ static int parse_shape(const char *s, gemm_opts *o)
 
 static int parse(int argc, char **argv, gemm_opts *o)
 {
-    *o = (gemm_opts){.op = o->op, .verb = o->verb, .prec = -2, .isa = -2, .stride = 1, .pad = 1, .seed = 42};
-    int dw = o->op == QB_OP_DWCONV3X3;
+    *o = (gemm_opts){.op = o->op, .verb = o->verb, .prec = -2, .isa = -2, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                     .dh = 1, .dw = 1, .pad = {-1}, .seed = 42};
+    int dw = o->op == QB_OP_DWCONV;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -106,7 +158,8 @@ static int parse(int argc, char **argv, gemm_opts *o)
             o->relu = 1;
         } else if (!dw && !strcmp(a, "--out-i32")) {
             o->out_i32 = 1;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--fill") || (dw && !strcmp(a, "--pad")) ||
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--fill") ||
+                   (dw && (!strcmp(a, "--pad") || !strcmp(a, "-k") || !strcmp(a, "--stride") || !strcmp(a, "--dilation"))) ||
                    (!dw && (!strcmp(a, "--lda-extra") || !strcmp(a, "--ldc-extra")))) {
             if (!v)
                 return usage_error(o, "option %s needs a value", a);
@@ -122,13 +175,22 @@ static int parse(int argc, char **argv, gemm_opts *o)
                     return usage_error(o, "bad fill '%s' (random or extreme)", v);
                 o->fill = !strcmp(v, "extreme") ? QB_FILL_EXTREME : QB_FILL_RANDOM;
             } else if (!strcmp(a, "--pad")) {
-                if (parse_int(v, 0, 1, &o->pad))
-                    return usage_error(o, "bad padding '%s' (0 or 1)", v);
+                if (parse_pads(v, o->pad))
+                    return usage_error(o, "bad padding '%s' (P or T,L,B,R, each 0..64)", v);
+            } else if (!strcmp(a, "-k")) {
+                if (parse_pair(v, &o->kh, &o->kw))
+                    return usage_error(o, "bad window '%s' (KHxKW, each 1..64)", v);
+            } else if (!strcmp(a, "--stride")) {
+                if (parse_pair(v, &o->sh, &o->sw))
+                    return usage_error(o, "bad stride '%s' (S or SHxSW, each 1..64)", v);
+            } else if (!strcmp(a, "--dilation")) {
+                if (parse_pair(v, &o->dh, &o->dw))
+                    return usage_error(o, "bad dilation '%s' (D or DHxDW, each 1..64)", v);
             } else if (parse_int(v, 0, 4096, !strcmp(a, "--lda-extra") ? &o->lda_extra : &o->ldc_extra)) {
                 return usage_error(o, "bad row padding '%s' (0..4096)", v);
             }
         } else if (!strcmp(a, "-p") || !strcmp(a, "-i") || !strcmp(a, "-s") || !strcmp(a, "-r") ||
-                   (!dw && !strcmp(a, "-g")) || (dw && !strcmp(a, "--stride"))) {
+                   (!dw && !strcmp(a, "-g"))) {
             if (!v)
                 return usage_error(o, "option %s needs a value", a);
             i++;
@@ -150,9 +212,6 @@ static int parse(int argc, char **argv, gemm_opts *o)
             } else if (!strcmp(a, "-r")) {
                 if (parse_int(v, 1, 1000000, &o->reps))
                     return usage_error(o, "bad repetition count '%s' (1..1000000)", v);
-            } else if (dw) {
-                if (parse_int(v, 1, 2, &o->stride))
-                    return usage_error(o, "bad stride '%s' (1 or 2)", v);
             } else if (parse_int(v, 0, 128, &o->group) ||
                        (o->group != 0 && o->group != 32 && o->group != 64 && o->group != 128)) {
                 return usage_error(o, "bad int4 group size '%s' (0 = per channel, 32, 64, 128)", v);
@@ -167,8 +226,18 @@ static int parse(int argc, char **argv, gemm_opts *o)
         return usage_error(o, "%s", "missing -i ISA");
     if (!o->m)
         return usage_error(o, "%s", dw ? "missing -s HxWxC" : "missing -s MxNxK");
-    if (dw && (o->m + 2 * o->pad < 3 || o->n + 2 * o->pad < 3))
-        return usage_error(o, "%s", "image too small for a 3x3 window");
+    if (dw && o->pad[0] < 0) { /* "same": (k - 1) * d / 2 before, the rest after */
+        int ph = (o->kh - 1) * o->dh, pw = (o->kw - 1) * o->dw;
+        o->pad[0] = ph / 2, o->pad[2] = ph - ph / 2, o->pad[1] = pw / 2, o->pad[3] = pw - pw / 2;
+    }
+    if (dw) {
+        qb_check_case c = {.h = o->m, .w = o->n, .n = o->k, .kh = o->kh, .kw = o->kw, .sh = o->sh, .sw = o->sw,
+                           .dh = o->dh, .dw = o->dw, .pad_t = o->pad[0], .pad_l = o->pad[1], .pad_b = o->pad[2],
+                           .pad_r = o->pad[3]};
+        int oh, ow;
+        if (qb_check_dw_out(&c, &oh, &ow))
+            return usage_error(o, "%s", "the image (with its padding) is smaller than the dilated window");
+    }
     return 0;
 }
 
@@ -183,17 +252,20 @@ static int kcase_fn(void *ctx, long iter)
 
 static int bench_one(const qb_kernel *kn, const gemm_opts *o)
 {
-    int dw = o->op == QB_OP_DWCONV3X3;
+    int dw = o->op == QB_OP_DWCONV;
     qb_check_case c = {.m = o->m, .n = o->n, .k = o->k, .group = o->group, .out_i32 = o->out_i32,
                        .lda_extra = o->lda_extra, .ldc_extra = o->ldc_extra};
-    if (dw) /* image H x W x C, the same padding on every side */
-        c = (qb_check_case){.h = o->m, .w = o->n, .n = o->k, .k = 9, .stride = o->stride, .pad = o->pad};
+    if (dw) /* image H x W x C */
+        c = (qb_check_case){.h = o->m, .w = o->n, .n = o->k, .kh = o->kh, .kw = o->kw, .sh = o->sh, .sw = o->sw,
+                            .dh = o->dh, .dw = o->dw, .pad_t = o->pad[0], .pad_l = o->pad[1], .pad_b = o->pad[2],
+                            .pad_r = o->pad[3]};
     c.relu = o->relu;
     c.fill = o->fill;
     c.seed = o->seed;
-    double macs = dw ? (double)((o->m + 2 * o->pad - 3) / o->stride + 1) * ((o->n + 2 * o->pad - 3) / o->stride + 1) *
-                           o->k * 9
-                     : (double)o->m * o->n * o->k;
+    int oh = 0, ow = 0;
+    if (dw)
+        qb_check_dw_out(&c, &oh, &ow); /* valid: parse checked it */
+    double macs = dw ? (double)oh * ow * o->k * o->kh * o->kw : (double)o->m * o->n * o->k;
     char err[256];
     qb_kcase *kc = qb_kcase_new(kn, &c, err, sizeof err);
     if (!kc) {
@@ -226,17 +298,25 @@ static int bench_one(const qb_kernel *kn, const gemm_opts *o)
             fprintf(stderr, "qbench %s: check failed: %s\n", o->verb, r.msg);
         rc = cr == 0 ? 0 : cr > 0 ? 1 : 2;
     }
+    char win[64] = "";
+    if (dw)
+        snprintf(win, sizeof win, " k%dx%d s%dx%d", o->kh, o->kw, o->sh, o->sw);
     if (o->csv)
-        printf("%s,%s,%s,%d,%d,%d,%d,%.6f,%.3f,%.4f,%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%zu,%ld,%s\n",
+        printf("%s,%s,%s,%d,%d,%d,%d,%.6f,%.3f,%.4f,%d,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%zu,%ld,%s",
                qb_precision_name(kn->prec), qb_isa_name(kn->isa), kn->name, o->m, o->n, o->k,
-               dw ? o->stride : kn->prec == QB_PREC_INT4 ? o->group : 0, st.median * 1e3, gops,
+               dw ? o->sh : kn->prec == QB_PREC_INT4 ? o->group : 0, st.median * 1e3, gops,
                st.mean > 0 ? st.stddev / st.mean : 0, reps, check, st.ci_low * 1e3, st.ci_high * 1e3, st.p5 * 1e3,
                st.p95 * 1e3, st.p99 * 1e3, st.iqr * 1e3, st.mad * 1e3, st.robust_cv, st.outliers,
                mr.calls_per_sample, mr.noisy ? "noisy" : "ok");
+    if (o->csv && dw)
+        printf(",%d,%d,%d,%d,%d,%d,%d,%d,%d", o->kh, o->kw, o->sw, o->dh, o->dw, o->pad[0], o->pad[1], o->pad[2],
+               o->pad[3]);
+    if (o->csv)
+        printf("\n");
     else
-        printf("%-24s %-13s %-6s %dx%dx%d  median %10.6f ms [%.4g, %.4g]  %8.2f GOP/s  p5 %.4g p95 %.4g p99 %.4g"
+        printf("%-24s %-13s %-6s %dx%dx%d%s  median %10.6f ms [%.4g, %.4g]  %8.2f GOP/s  p5 %.4g p95 %.4g p99 %.4g"
                "  robust cv %5.2f%%  %zu outliers  (%d samples x %ld calls)%s%s%s\n",
-               kn->name, qb_precision_name(kn->prec), qb_isa_name(kn->isa), o->m, o->n, o->k, st.median * 1e3,
+               kn->name, qb_precision_name(kn->prec), qb_isa_name(kn->isa), o->m, o->n, o->k, win, st.median * 1e3,
                st.ci_low * 1e3, st.ci_high * 1e3, gops, st.p5 * 1e3, st.p95 * 1e3, st.p99 * 1e3,
                st.robust_cv * 100, st.outliers, reps, mr.calls_per_sample, mr.noisy ? "  noisy" : "",
                *check ? "  check " : "", check);
@@ -253,7 +333,8 @@ static int bench_verb(int argc, char **argv, qb_op op, const char *verb)
     if (o.csv && op == QB_OP_GEMM)
         printf("precision,isa,kernel,m,n,k,group,median_ms,gops,cv,reps,check," QB_GEMM_CSV_STATS "\n");
     else if (o.csv)
-        printf("precision,isa,kernel,h,w,c,stride,median_ms,gops,cv,reps,check," QB_GEMM_CSV_STATS "\n");
+        printf("precision,isa,kernel,h,w,c,stride,median_ms,gops,cv,reps,check," QB_GEMM_CSV_STATS
+               ",kh,kw,stride_w,dil_h,dil_w,pad_t,pad_l,pad_b,pad_r\n");
     int worst = 0, ran = 0;
     for (int p = 0; p < QB_PREC_MIXED; p++) {
         if (o.prec >= 0 && p != o.prec)
@@ -291,4 +372,4 @@ static int bench_verb(int argc, char **argv, qb_op op, const char *verb)
 
 int qb_verb_gemm(int argc, char **argv) { return bench_verb(argc, argv, QB_OP_GEMM, "gemm"); }
 
-int qb_verb_dwconv(int argc, char **argv) { return bench_verb(argc, argv, QB_OP_DWCONV3X3, "dwconv"); }
+int qb_verb_dwconv(int argc, char **argv) { return bench_verb(argc, argv, QB_OP_DWCONV, "dwconv"); }

@@ -15,6 +15,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
+#include "kernels/dw_geom.h"
 #include "kernels/kernels.h"
 
 #define QB_NEON_INLINE static inline __attribute__((always_inline))
@@ -232,25 +233,22 @@ QB_NEON_INLINE void qb_neon_store_row_f32(float *c, const float32x4_t *v, int nc
             qb_neon_store_f32(c + 4 * q, qb_neon_clampf(v[q], lo, hi), nc - 4 * q);
 }
 
-/* Depthwise 3x3: the in-image taps of output pixel (oy, ox), in order
- * ky, kx, over the NHWC input x and the 9 x C packed weights w, whose
- * pixels and taps are pixel_bytes (C elements) long. Returns their number
- * nt; tap t reads the input pixel at xs[t] and its weights (tap 3 ky + kx)
- * at ws[t]. */
+/* The in-image taps of output pixel (oy, ox) of a depthwise call (any
+ * window, stride, dilation), in order ky, kx: input pixel xs[t] and weight
+ * row ws[t] (tap-major packing, pixel_bytes per pixel and per tap row);
+ * returns their count (arrays of QB_DW_MAX_TAPS). */
 QB_NEON_INLINE int qb_neon_dw_taps(const qb_dw_args *a, int oy, int ox, const void *x, const void *w,
-                                   size_t pixel_bytes, const void *xs[9], const void *ws[9])
+                                   size_t pixel_bytes, const void **xs, const void **ws)
 {
-    int nt = 0;
-    for (int ky = 0; ky < 3; ky++) {
-        int iy = oy * a->stride - a->pad_t + ky;
-        if (iy < 0 || iy >= a->h)
-            continue;
-        for (int kx = 0; kx < 3; kx++) {
-            int ix = ox * a->stride - a->pad_l + kx;
-            if (ix < 0 || ix >= a->w)
-                continue;
+    int nt = 0, ky0, ky1, kx0, kx1;
+    qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+    qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
+    for (int ky = ky0; ky < ky1; ky++) {
+        int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+        for (int kx = kx0; kx < kx1; kx++) {
+            int ix = ox * a->stride_w - a->pad_l + kx * a->dil_w;
             xs[nt] = (const char *)x + ((size_t)iy * a->w + ix) * pixel_bytes;
-            ws[nt++] = (const char *)w + (size_t)(ky * 3 + kx) * pixel_bytes;
+            ws[nt++] = (const char *)w + (size_t)(ky * a->kw + kx) * pixel_bytes;
         }
     }
     return nt;

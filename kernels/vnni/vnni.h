@@ -28,6 +28,7 @@
 /* SIMDe 0.7.4 has no native aliases for the mask types */
 #define __mmask8 simde__mmask8
 #define __mmask16 simde__mmask16
+#define __mmask32 simde__mmask32
 #define __mmask64 simde__mmask64
 #else
 #include <immintrin.h>

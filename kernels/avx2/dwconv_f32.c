@@ -1,8 +1,13 @@
 /*
- * dwconv3x3_f32.c - AVX2/FMA fp32 depthwise 3x3 convolution, NHWC, stride
- * 1 or 2, any zero padding (out_h/out_w chosen by the caller), with bias
- * and clamp. Packed layout: 9 x C (tap-major, w[t][c] = W[c][t]), the same
- * as the scalar reference, so one tap of 8 channels is one vector load.
+ * dwconv_f32.c - AVX2/FMA fp32 depthwise convolution, NHWC, any window,
+ * stride, dilation and zero padding (out_h/out_w chosen by the caller),
+ * with bias and clamp. Packed layout: taps x C (tap-major, w[t][c] =
+ * W[c][t]), the same as the scalar reference, so one tap of 8 channels is
+ * one vector load.
+ *
+ * 3x3 windows with dilation 1 and the same stride 1 or 2 on both axes take
+ * the paths below; every other window lists the in-image taps of each
+ * output pixel and sums them (dw_single), 8 channels per vector.
  *
  * Vectorised over channels, 8 per vector, the last C % 8 channels with
  * masked loads and stores. Output pixels whose 3x3 window lies inside the
@@ -15,20 +20,21 @@
  */
 #include <immintrin.h>
 
+#include "kernels/dw_geom.h"
 #include "kernels/kernels.h"
 
-size_t qb_dwconv3x3_f32__avx2_size(int n, int k, int group)
+size_t qb_dwconv_f32__avx2_size(int n, int k, int group)
 {
     (void)group;
     return sizeof(float) * (size_t)n * k;
 }
 
-void qb_dwconv3x3_f32__avx2_pack(const qb_weights *w, void *dst)
+void qb_dwconv_f32__avx2_pack(const qb_weights *w, void *dst)
 {
     float *out = dst;
     for (int c = 0; c < w->n; c++)
-        for (int t = 0; t < 9; t++)
-            out[(size_t)t * w->n + c] = w->f32[(size_t)c * 9 + t];
+        for (int t = 0; t < w->k; t++)
+            out[(size_t)t * w->n + c] = w->f32[(size_t)c * w->k + t];
 }
 
 #define DW_INLINE static inline __attribute__((always_inline))
@@ -103,7 +109,7 @@ DW_INLINE void dw_pair(int s, const float *const *xr, size_t C, const float *w, 
         dw_pair8(s, 1, dw_mask((int)(C - c)), x, C, w + c, bias + c, y + c, vmin, vmax);
 }
 
-/* One output pixel whose window is clipped: n taps, tap i at input pixel
+/* One output pixel of any window: n taps, tap i at input pixel
  * xt[i] (channel 0) with weights wt[i]. */
 static void dw_single(int n, const float *const *xt, const float *const *wt, size_t C, const float *bias,
                       float *y, __m256 vmin, __m256 vmax)
@@ -163,20 +169,49 @@ DW_INLINE void dw_row(int s, const qb_packed *p, const qb_dw_args *a, const floa
     }
 }
 
-void qb_dwconv3x3_f32__avx2(const qb_packed *p, const qb_dw_args *a)
+/* Any window: the in-image taps of each output pixel, listed, summed. */
+static void dw_any(const qb_packed *p, const qb_dw_args *a, __m256 vmin, __m256 vmax)
+{
+    const float *x = a->x, *W = p->w;
+    float *y = a->y;
+    const size_t C = (size_t)a->c;
+    const float *xt[QB_DW_MAX_TAPS], *wt[QB_DW_MAX_TAPS];
+    for (int oy = 0; oy < a->out_h; oy++) {
+        int ky0, ky1;
+        qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+        for (int ox = 0; ox < a->out_w; ox++) {
+            int kx0, kx1, n = 0;
+            qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
+            for (int ky = ky0; ky < ky1; ky++) {
+                const float *r = x + (size_t)(oy * a->stride_h - a->pad_t + ky * a->dil_h) * a->w * C;
+                for (int kx = kx0; kx < kx1; kx++, n++) {
+                    xt[n] = r + (size_t)(ox * a->stride_w - a->pad_l + kx * a->dil_w) * C;
+                    wt[n] = W + (size_t)(ky * a->kw + kx) * C;
+                }
+            }
+            dw_single(n, xt, wt, C, p->bias_f32, y + ((size_t)oy * a->out_w + ox) * C, vmin, vmax);
+        }
+    }
+}
+
+void qb_dwconv_f32__avx2(const qb_packed *p, const qb_dw_args *a)
 {
     const float *x = a->x;
     float *y = a->y;
     const size_t C = (size_t)a->c;
     const __m256 vmin = _mm256_set1_ps(a->f_min), vmax = _mm256_set1_ps(a->f_max);
+    if (!qb_dw_is3x3(a)) {
+        dw_any(p, a, vmin, vmax);
+        return;
+    }
     for (int oy = 0; oy < a->out_h; oy++) {
         const float *row[3];
         for (int ky = 0; ky < 3; ky++) {
-            int iy = oy * a->stride - a->pad_t + ky;
+            int iy = oy * a->stride_h - a->pad_t + ky;
             row[ky] = iy >= 0 && iy < a->h ? x + (size_t)iy * a->w * C : NULL;
         }
         float *yr = y + (size_t)oy * a->out_w * C;
-        if (a->stride == 1)
+        if (a->stride_h == 1)
             dw_row(1, p, a, row, yr, vmin, vmax);
         else
             dw_row(2, p, a, row, yr, vmin, vmax);

@@ -1,20 +1,21 @@
 /*
- * dwconv3x3_i8.c - AVX2 int8 depthwise 3x3 convolution (NHWC), bit-exact
- * with kernels/scalar/dwconv3x3_i8.c: acc = bias[c] + sum over in-image
- * taps of (x - x_zero) * w (int32, wraps), requantized per channel (see
- * requant_avx2.h).
+ * dwconv_i8.c - AVX2 int8 depthwise convolution (NHWC, any window,
+ * stride, dilation, padding), bit-exact with kernels/scalar/dwconv_i8.c:
+ * acc = bias[c] + sum over in-image taps of (x - x_zero) * w (int32,
+ * wraps), requantized per channel (see requant_avx2.h).
  *
  * Vectorised over channels, 16 at a time. Packed layout: blocks of 16
- * channels, 320 bytes each: the taps paired as (0,1) (2,3) (4,5) (6,7)
- * (8,-), each pair as two vectors of 16 int16 that vpmaddwd against the
+ * channels, 64 bytes per tap pair: the taps t = kw ky + kx paired as
+ * (0,1) (2,3) ... (the last one with a zero when the count is odd), each
+ * pair as two vectors of 16 int16 that vpmaddwd against the
  * vpunpcklwd / vpunpckhwd of the two taps' inputs (sign-extended to int16):
  * the "lo" vector holds [w_t1, w_t2] of channels 0-3 and 8-11, the "hi"
  * vector those of channels 4-7 and 12-15, which is the lane order that
  * vpackssdw(lo, hi) turns back into channels 0..15. Channels past C are
  * zero.
  *
- * Interior pixels (all 9 taps in the image) multiply x as it is and start
- * from bias - x_zero * sum of the 9 weights (the same sum modulo 2^32);
+ * Interior pixels (all taps in the image) multiply x as it is and start
+ * from bias - x_zero * sum of the weights (the same sum modulo 2^32);
  * border pixels subtract x_zero in int16 and skip the taps in the padding
  * (x_zero beyond +-32640 takes a plain C loop: x - x_zero must fit int16).
  * A chunk of up to 512 channels has its biases and multipliers laid out
@@ -24,37 +25,42 @@
 #include <string.h>
 
 #include "kernels/avx2/requant_avx2.h"
+#include "kernels/dw_geom.h"
 #include "kernels/kernels.h"
 
 #define CB 16        /* channels per block */
-#define BLK 320      /* bytes of one block's weights: 5 tap pairs x 2 vectors of 16 int16 */
 #define CHUNK 32     /* blocks whose biases and multipliers are laid out at once */
+
+/* Tap pairs of a window of k taps, and the bytes of one block's weights
+ * (per pair 2 vectors of 16 int16). */
+static inline int npairs(int k) { return (k + 1) / 2; }
+static inline size_t blk_bytes(int k) { return (size_t)npairs(k) * 64; }
 
 #define INLINE static inline __attribute__((always_inline))
 
-size_t qb_dwconv3x3_i8__avx2_size(int n, int k, int group)
+size_t qb_dwconv_i8__avx2_size(int n, int k, int group)
 {
-    (void)k;
     (void)group;
-    return (size_t)((n + CB - 1) / CB) * BLK;
+    return (size_t)((n + CB - 1) / CB) * blk_bytes(k);
 }
 
 /* Channel of lane i (0..7) of the lo (h = 0) or hi (h = 1) half of a block. */
 static inline int lane_channel(int h, int i) { return (i / 4) * 8 + h * 4 + i % 4; }
 
-void qb_dwconv3x3_i8__avx2_pack(const qb_weights *w, void *dst)
+void qb_dwconv_i8__avx2_pack(const qb_weights *w, void *dst)
 {
     int16_t *out = dst;
+    const int k = w->k, np = npairs(k);
     for (int b = 0; b < (w->n + CB - 1) / CB; b++)
-        for (int pr = 0; pr < 5; pr++)
+        for (int pr = 0; pr < np; pr++)
             for (int h = 0; h < 2; h++) {
-                int16_t *v = out + (size_t)b * (BLK / 2) + (size_t)(2 * pr + h) * 16;
+                int16_t *v = out + (size_t)b * (blk_bytes(k) / 2) + (size_t)(2 * pr + h) * 16;
                 for (int i = 0; i < 8; i++) {
                     int c = b * CB + lane_channel(h, i);
                     if (c >= w->n)
                         continue;
-                    v[2 * i] = w->i8[(size_t)c * 9 + 2 * pr];
-                    v[2 * i + 1] = pr < 4 ? w->i8[(size_t)c * 9 + 2 * pr + 1] : 0;
+                    v[2 * i] = w->i8[(size_t)c * k + 2 * pr];
+                    v[2 * i + 1] = 2 * pr + 1 < k ? w->i8[(size_t)c * k + 2 * pr + 1] : 0;
                 }
             }
 }
@@ -62,13 +68,14 @@ void qb_dwconv3x3_i8__avx2_pack(const qb_weights *w, void *dst)
 /* Per-block constants, in the lane order of the lo / hi halves. */
 typedef struct blk {
     __m256i bias[2];   /* bias[c] (border pixels) */
-    __m256i biasz[2];  /* bias[c] - x_zero * sum of the 9 weights (interior pixels) */
+    __m256i biasz[2];  /* bias[c] - x_zero * sum of the weights (interior pixels) */
     qb_avx2_rq8 rq[2]; /* multipliers */
 } blk;
 
 static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
 {
-    const int16_t *wp = (const int16_t *)p->w + (size_t)(c0 / CB) * (BLK / 2);
+    const int np = npairs(p->k);
+    const int16_t *wp = (const int16_t *)p->w + (size_t)(c0 / CB) * (blk_bytes(p->k) / 2);
     for (int h = 0; h < 2; h++) {
         int32_t b[8], bz[8];
         int idx[8];
@@ -76,7 +83,7 @@ static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
             int c = c0 + lane_channel(h, i);
             int ok = c < a->c;
             int32_t s = 0;
-            for (int pr = 0; pr < 5; pr++)
+            for (int pr = 0; pr < np; pr++)
                 s += wp[(2 * pr + h) * 16 + 2 * i] + wp[(2 * pr + h) * 16 + 2 * i + 1];
             b[i] = ok ? p->bias_i32[c] : 0;
             bz[i] = (int32_t)((uint32_t)b[i] - (uint32_t)a->x_zero * (uint32_t)s);
@@ -114,45 +121,42 @@ INLINE void store16(const blk *k, __m256i lo, __m256i hi, const __m256i *bounds,
     }
 }
 
-/* One full block of 16 channels of an interior pixel: all 9 taps, x as it
- * is (x_zero is in biasz). */
-INLINE void block_inside(const blk *k, const __m256i *wv, const int8_t *const *tp, int c0, const __m256i *bounds,
-                         int8_t *y)
+/* One full block of 16 channels of an interior pixel: all k taps, x as
+ * it is (x_zero is in biasz). */
+INLINE void block_inside(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0,
+                         const __m256i *bounds, int8_t *y)
 {
     __m256i lo = k->biasz[0], hi = k->biasz[1];
-    tap_pair(wv, 0, load16(tp[0] + c0), load16(tp[1] + c0), &lo, &hi);
-    tap_pair(wv, 1, load16(tp[2] + c0), load16(tp[3] + c0), &lo, &hi);
-    tap_pair(wv, 2, load16(tp[4] + c0), load16(tp[5] + c0), &lo, &hi);
-    tap_pair(wv, 3, load16(tp[6] + c0), load16(tp[7] + c0), &lo, &hi);
-    tap_pair(wv, 4, load16(tp[8] + c0), _mm256_setzero_si256(), &lo, &hi);
+    int t = 0;
+    for (; t + 1 < nt; t += 2)
+        tap_pair(wv, t / 2, load16(tp[t] + c0), load16(tp[t + 1] + c0), &lo, &hi);
+    if (t < nt)
+        tap_pair(wv, t / 2, load16(tp[t] + c0), _mm256_setzero_si256(), &lo, &hi);
     store16(k, lo, hi, bounds, y, CB);
 }
 
 /* Any block of any pixel: taps in the padding (tp NULL) skipped, x - x_zero
  * in int16, the channels past C (nc < 16) through a zero-padded copy. */
-static void block_any(const blk *k, const __m256i *wv, const int8_t *const *tp, int c0, int nc, __m256i xz,
+static void block_any(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0, int nc, __m256i xz,
                       const __m256i *bounds, int8_t *y)
 {
-    __m256i xv[9];
-    for (int t = 0; t < 9; t++) {
-        if (!tp[t]) {
-            xv[t] = _mm256_setzero_si256();
-            continue;
-        }
-        if (nc == CB) {
-            xv[t] = _mm256_sub_epi16(load16(tp[t] + c0), xz);
-        } else {
-            int8_t tmp[CB] = {0};
-            memcpy(tmp, tp[t] + c0, (size_t)nc);
-            xv[t] = _mm256_sub_epi16(load16(tmp), xz);
-        }
-    }
     __m256i lo = k->bias[0], hi = k->bias[1];
-    tap_pair(wv, 0, xv[0], xv[1], &lo, &hi);
-    tap_pair(wv, 1, xv[2], xv[3], &lo, &hi);
-    tap_pair(wv, 2, xv[4], xv[5], &lo, &hi);
-    tap_pair(wv, 3, xv[6], xv[7], &lo, &hi);
-    tap_pair(wv, 4, xv[8], _mm256_setzero_si256(), &lo, &hi);
+    for (int t = 0; t < nt; t += 2) {
+        __m256i xv[2];
+        for (int u = 0; u < 2; u++) {
+            const int8_t *q = t + u < nt ? tp[t + u] : NULL;
+            if (!q) {
+                xv[u] = _mm256_setzero_si256();
+            } else if (nc == CB) {
+                xv[u] = _mm256_sub_epi16(load16(q + c0), xz);
+            } else {
+                int8_t tmp[CB] = {0};
+                memcpy(tmp, q + c0, (size_t)nc);
+                xv[u] = _mm256_sub_epi16(load16(tmp), xz);
+            }
+        }
+        tap_pair(wv, t / 2, xv[0], xv[1], &lo, &hi);
+    }
     store16(k, lo, hi, bounds, y, nc);
 }
 
@@ -163,25 +167,32 @@ static void dw_plain(const qb_packed *p, const qb_dw_args *a)
     const int8_t *x = a->x;
     int8_t *y = a->y;
     int C = a->c;
-    for (int oy = 0; oy < a->out_h; oy++)
-        for (int ox = 0; ox < a->out_w; ox++)
+    for (int oy = 0; oy < a->out_h; oy++) {
+        int ky0, ky1;
+        qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+        for (int ox = 0; ox < a->out_w; ox++) {
+            int kx0, kx1;
+            qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
             for (int c = 0; c < C; c++) {
-                const int16_t *wb = wp + (size_t)(c / CB) * (BLK / 2);
+                const int16_t *wb = wp + (size_t)(c / CB) * (blk_bytes(p->k) / 2);
                 int h = c % 8 / 4, i = c % CB / 8 * 4 + c % 4;
                 uint32_t acc = (uint32_t)p->bias_i32[c];
-                for (int t = 0; t < 9; t++) {
-                    int iy = oy * a->stride - a->pad_t + t / 3, ix = ox * a->stride - a->pad_l + t % 3;
-                    if (iy < 0 || iy >= a->h || ix < 0 || ix >= a->w)
-                        continue;
-                    int32_t wv = wb[(2 * (t / 2) + h) * 16 + 2 * i + t % 2];
-                    acc += (uint32_t)((int64_t)(x[((size_t)iy * a->w + ix) * C + c] - (int64_t)a->x_zero) * wv);
-                }
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        int t = ky * a->kw + kx;
+                        int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+                        int ix = ox * a->stride_w - a->pad_l + kx * a->dil_w;
+                        int32_t wv = wb[(2 * (t / 2) + h) * 16 + 2 * i + t % 2];
+                        acc += (uint32_t)((int64_t)(x[((size_t)iy * a->w + ix) * C + c] - (int64_t)a->x_zero) * wv);
+                    }
                 y[((size_t)oy * a->out_w + ox) * C + c] =
                     qb_requant_apply((int32_t)acc, a->rq[c], a->y_zero, a->y_min, a->y_max);
             }
+        }
+    }
 }
 
-void qb_dwconv3x3_i8__avx2(const qb_packed *p, const qb_dw_args *a)
+void qb_dwconv_i8__avx2(const qb_packed *p, const qb_dw_args *a)
 {
     if (a->x_zero < -32640 || a->x_zero > 32639) {
         dw_plain(p, a);
@@ -189,35 +200,42 @@ void qb_dwconv3x3_i8__avx2(const qb_packed *p, const qb_dw_args *a)
     }
     const int8_t *x = a->x;
     int8_t *y = a->y;
-    int C = a->c, nb = (C + CB - 1) / CB;
+    const int C = a->c, nb = (C + CB - 1) / CB, nt = a->kh * a->kw;
+    const size_t bb = blk_bytes(p->k);
     const __m256i xz = _mm256_set1_epi16((int16_t)a->x_zero);
     const __m256i bounds[3] = {_mm256_set1_epi32(a->y_min - a->y_zero), _mm256_set1_epi32(a->y_max - a->y_zero),
                                _mm256_set1_epi32(a->y_zero)};
     blk kb[CHUNK];
+    const int8_t *tp[QB_DW_MAX_TAPS]; /* tap pixels of channel 0, NULL in the padding */
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
         for (int b = b0; b < b1; b++)
             blk_init(&kb[b - b0], p, a, b * CB);
         for (int oy = 0; oy < a->out_h; oy++) {
-            int iy0 = oy * a->stride - a->pad_t;
+            int ky0, ky1;
+            qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
             for (int ox = 0; ox < a->out_w; ox++) {
-                int ix0 = ox * a->stride - a->pad_l;
-                const int8_t *tp[9]; /* tap rows of channel 0, NULL in the padding */
-                int inside = 1;
-                for (int t = 0; t < 9; t++) {
-                    int iy = iy0 + t / 3, ix = ix0 + t % 3;
-                    int ok = iy >= 0 && iy < a->h && ix >= 0 && ix < a->w;
-                    tp[t] = ok ? x + ((size_t)iy * a->w + ix) * C : NULL;
-                    inside &= ok;
+                int kx0, kx1;
+                qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
+                int inside = ky0 == 0 && ky1 == a->kh && kx0 == 0 && kx1 == a->kw;
+                for (int ky = 0, t = 0; ky < a->kh; ky++) {
+                    int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+                    for (int kx = 0; kx < a->kw; kx++, t++) {
+                        int ix = ox * a->stride_w - a->pad_l + kx * a->dil_w;
+                        int ok = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
+                        tp[t] = ok ? x + ((size_t)iy * a->w + ix) * C : NULL;
+                    }
                 }
                 int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
                 for (int b = b0; b < b1; b++) {
                     int c0 = b * CB, nc = C - c0 < CB ? C - c0 : CB;
-                    const __m256i *wv = (const __m256i *)((const int8_t *)p->w + (size_t)b * BLK);
-                    if (inside && nc == CB)
-                        block_inside(&kb[b - b0], wv, tp, c0, bounds, yp + c0);
+                    const __m256i *wv = (const __m256i *)((const int8_t *)p->w + (size_t)b * bb);
+                    if (inside && nc == CB && nt == 9) /* 3x3: unrolled */
+                        block_inside(&kb[b - b0], wv, 9, tp, c0, bounds, yp + c0);
+                    else if (inside && nc == CB)
+                        block_inside(&kb[b - b0], wv, nt, tp, c0, bounds, yp + c0);
                     else
-                        block_any(&kb[b - b0], wv, tp, c0, nc, xz, bounds, yp + c0);
+                        block_any(&kb[b - b0], wv, nt, tp, c0, nc, xz, bounds, yp + c0);
                 }
             }
         }

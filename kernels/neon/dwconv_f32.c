@@ -1,28 +1,28 @@
 /*
- * dwconv3x3_f32.c - NEON fp32 depthwise 3x3 convolution, NHWC
- * (qb_dwconv3x3_f32__neon): for each output pixel the in-image taps are
+ * dwconv_f32.c - NEON fp32 depthwise convolution (any window, stride, dilation), NHWC
+ * (qb_dwconv_f32__neon): for each output pixel the in-image taps are
  * listed once (qb_neon_dw_taps in common.h), then channels go 16 at a
  * time (4 vectors), then 4 at a time, then the last 1..3 through small
  * copies (never reading past the input or writing past the output).
  * Taps summed in order ky, kx with vfmaq_f32, then bias, then clamp
  * (within the fp32 tolerance of the reference, which multiplies and adds
  * separately).
- * Packed layout: 9 x C floats, tap t = 3 ky + kx of channel c at t * C + c.
+ * Packed layout: taps x C floats, tap t = kw ky + kx of channel c at t * C + c.
  */
 #include "kernels/neon/common.h"
 
-size_t qb_dwconv3x3_f32__neon_size(int n, int k, int group)
+size_t qb_dwconv_f32__neon_size(int n, int k, int group)
 {
     (void)group;
     return sizeof(float) * (size_t)n * k;
 }
 
-void qb_dwconv3x3_f32__neon_pack(const qb_weights *w, void *dst)
+void qb_dwconv_f32__neon_pack(const qb_weights *w, void *dst)
 {
     float *out = dst;
     for (int c = 0; c < w->n; c++)
-        for (int t = 0; t < 9; t++)
-            out[(size_t)t * w->n + c] = w->f32[(size_t)c * 9 + t];
+        for (int t = 0; t < w->k; t++)
+            out[(size_t)t * w->n + c] = w->f32[(size_t)c * w->k + t];
 }
 
 /* Channels c .. c+4*nv-1 of one pixel from nt taps (x at xs[t], weights at
@@ -44,7 +44,7 @@ QB_NEON_INLINE void chans(const void *const *xs, const void *const *ws, int nt, 
         vst1q_f32(y + c + 4 * v, qb_neon_clampf(vaddq_f32(acc[v], vld1q_f32(bias + c + 4 * v)), lo, hi));
 }
 
-void qb_dwconv3x3_f32__neon(const qb_packed *p, const qb_dw_args *a)
+void qb_dwconv_f32__neon(const qb_packed *p, const qb_dw_args *a)
 {
     const float *W = p->w, *x = a->x;
     float *y = a->y;
@@ -52,7 +52,7 @@ void qb_dwconv3x3_f32__neon(const qb_packed *p, const qb_dw_args *a)
     float32x4_t lo = vdupq_n_f32(a->f_min), hi = vdupq_n_f32(a->f_max);
     for (int oy = 0; oy < a->out_h; oy++)
         for (int ox = 0; ox < a->out_w; ox++) {
-            const void *xs[9], *ws[9];
+            const void *xs[QB_DW_MAX_TAPS], *ws[QB_DW_MAX_TAPS];
             int nt = qb_neon_dw_taps(a, oy, ox, x, W, sizeof(float) * C, xs, ws);
             float *yp = y + ((size_t)oy * a->out_w + ox) * C;
             size_t c = 0;
