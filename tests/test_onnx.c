@@ -8,7 +8,8 @@
  * element type or feature are skipped (-v lists why). Ends with
  * "N passed, N failed, N skipped" and the skip reasons grouped (each
  * reason once, with its count and the cases); exit 1 if any failed.
- * Usage: test_onnx [-v] [-k FILTER] DIR...
+ * Usage: test_onnx [-v] [-k FILTER] [-x CASE] DIR...  (-x: exactly that case;
+ * every failure prints the command that runs it alone: "repro: ...")
  */
 #include <dirent.h>
 #include <math.h>
@@ -24,6 +25,8 @@
 #define MAXT 16
 
 static int verbose;
+static const char *self; /* argv[0], for the repro line of a failure */
+static const char *exact; /* -x CASE: run only the case of that name */
 
 /* Skip reasons, grouped: the reason without file names and node names. */
 typedef struct skip_group {
@@ -232,7 +235,7 @@ static void run_dir(const char *root, const char *filter, int *pass, int *fail, 
     }
     for (int i = 0; i < ne; i++) {
         const char *nm = ents[i]->d_name;
-        if (strncmp(nm, "test_", 5) || (filter && !strstr(nm, filter))) {
+        if (strncmp(nm, "test_", 5) || (filter && !strstr(nm, filter)) || (exact && strcmp(nm, exact))) {
             free(ents[i]);
             continue;
         }
@@ -245,6 +248,7 @@ static void run_dir(const char *root, const char *filter, int *pass, int *fail, 
         } else if (rc == 1) {
             (*fail)++;
             printf("FAIL %s: %s\n", nm, why);
+            printf("repro: %s -v -x %s %s\n", self, nm, root);
         } else {
             (*skip)++;
             add_skip(nm, why);
@@ -259,17 +263,20 @@ static void run_dir(const char *root, const char *filter, int *pass, int *fail, 
 int main(int argc, char **argv)
 {
     int a = 1;
+    self = argv[0];
     const char *filter = NULL;
     for (; a < argc && argv[a][0] == '-'; a++) {
         if (!strcmp(argv[a], "-v"))
             verbose = 1;
         else if (!strcmp(argv[a], "-k") && a + 1 < argc)
             filter = argv[++a];
+        else if (!strcmp(argv[a], "-x") && a + 1 < argc)
+            exact = argv[++a];
         else
             break;
     }
     if (a >= argc) {
-        fprintf(stderr, "usage: test_onnx [-v] [-k FILTER] DIR...\n");
+        fprintf(stderr, "usage: test_onnx [-v] [-k FILTER] [-x CASE] DIR...\n");
         return 2;
     }
     int pass = 0, fail = 0, skip = 0;

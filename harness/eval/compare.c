@@ -69,28 +69,37 @@ static int add_batch(void *ctx, int from, int count, const float *y)
     return 0;
 }
 
+int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64_t outs, qb_metrics *m, qb_err *e)
+{
+    cmp_ctx c = {.s = s, .ref = ref, .outs = outs, .classes = r->classes, .positions = r->positions,
+                 .labels = malloc((size_t)r->batch * sizeof(int32_t))};
+    qb_metrics_init(&c.acc);
+    int rc = -1;
+    if (r->outs != outs)
+        qb_errf(e, "%s: %lld outputs per sample, the reference has %lld", r->g->file, (long long)r->outs,
+                (long long)outs);
+    else if (!c.labels)
+        qb_errf(e, "out of memory");
+    else
+        rc = qb_runner_each(r, s, add_batch, &c, e);
+    if (!rc) {
+        qb_metrics_finish(&c.acc, m);
+        m->samples = s->n;
+        if (!r->classes) /* maps, embeddings: no class axis to agree on */
+            m->agreement = m->kl_div = NAN;
+    }
+    qb_metrics_free(&c.acc);
+    free(c.labels);
+    return rc;
+}
+
 int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
                      qb_metrics *m, qb_err *e)
 {
     qb_runner r;
     if (qb_runner_open(&r, g, batch, isa, e))
         return -1;
-    cmp_ctx c = {.s = s, .ref = ref, .outs = outs, .classes = r.classes, .positions = r.positions,
-                 .labels = malloc((size_t)r.batch * sizeof(int32_t))};
-    qb_metrics_init(&c.acc);
-    int rc = -1;
-    if (r.outs != outs)
-        qb_errf(e, "%s: %lld outputs per sample, the reference has %lld", g->file, (long long)r.outs, (long long)outs);
-    else if (c.labels)
-        rc = qb_runner_each(&r, s, add_batch, &c, e);
-    if (!rc) {
-        qb_metrics_finish(&c.acc, m);
-        m->samples = s->n;
-        if (!r.classes) /* maps, embeddings: no class axis to agree on */
-            m->agreement = m->kl_div = NAN;
-    }
-    qb_metrics_free(&c.acc);
-    free(c.labels);
+    int rc = qb_compare_runner(&r, s, ref, outs, m, e);
     qb_runner_close(&r);
     return rc;
 }

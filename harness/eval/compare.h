@@ -18,4 +18,8 @@ int qb_reference_outputs(const qb_graph *model, const qb_samples *s, int batch, 
 int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
                      qb_metrics *m, qb_err *e);
 
+/* The same on a runner already open (its batch and ISA), e.g. the one a
+ * sweep cell has just timed. */
+int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64_t outs, qb_metrics *m, qb_err *e);
+
 #endif

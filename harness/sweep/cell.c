@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness/data/dataset.h"
+#include "harness/eval/compare.h"
 #include "harness/eval/metrics.h"
 #include "harness/eval/runner.h"
 #include "harness/graph/par.h"
@@ -34,6 +35,7 @@
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
 #include "harness/measure/memory.h"
+#include "harness/report/metrics_row.h"
 #include "harness/report/status.h"
 #include "harness/sweep/cell.h"
 #include "harness/sweep/kcell.h"
@@ -359,31 +361,8 @@ static void count(const qb_cell *cell, const qb_scenario *sc, qb_measure_fn fn, 
 
 /* ---- accuracy ---- */
 
-typedef struct acc_ctx {
-    qb_metrics_acc acc;      /* running metrics */
-    const qb_samples *s;     /* labels */
-    int64_t outs;            /* floats per sample */
-    float *store;            /* reference run: where outputs go, else NULL */
-} acc_ctx;
-
-static int acc_batch(void *ctx, int from, int count, const float *y)
-{
-    acc_ctx *a = ctx;
-    if (a->store) {
-        memcpy(a->store + (size_t)from * a->outs, y, (size_t)count * a->outs * sizeof(float));
-        return 0;
-    }
-    int32_t *lab = malloc((size_t)count * sizeof *lab);
-    if (!lab)
-        return -1;
-    for (int k = 0; k < count; k++)
-        lab[k] = qb_samples_label(a->s, from + k);
-    qb_metrics_add(&a->acc, ref.logits + (size_t)from * a->outs, y, lab, count, (int)a->outs);
-    free(lab);
-    return 0;
-}
-
-/* Reference outputs of the model (fp32, dispatcher's ISA); 0 or -1. */
+/* Reference outputs of the model (fp32, dispatcher's ISA), kept across
+ * the cells of one model; 0 or -1. */
 static int reference(const qb_sc_model *m, const qb_samples *s, char *err, size_t errlen)
 {
     if (ref.logits && !strcmp(ref.model, m->name) && ref.n == s->n)
@@ -394,33 +373,22 @@ static int reference(const qb_sc_model *m, const qb_samples *s, char *err, size_
     qb_graph *g = load_model(m, &fb, err, errlen);
     if (!g)
         return -1;
-    qb_runner r;
     qb_err e;
-    if (qb_runner_open(&r, g, REF_BATCH, -1, &e)) {
+    int64_t outs = 0;
+    int rc = qb_reference_outputs(g, s, REF_BATCH, -1, &ref.logits, &outs, &e);
+    qb_graph_free(g);
+    if (rc) {
         snprintf(err, errlen, "reference: %.560s", e.msg);
+        ref.logits = NULL;
         return -1;
     }
-    acc_ctx a = {.s = s, .outs = r.outs};
-    a.store = ref.logits = malloc((size_t)s->n * (size_t)r.outs * sizeof(float) + 1);
-    int rc = -1;
-    if (!ref.logits)
-        snprintf(err, errlen, "reference: out of memory");
-    else if (qb_runner_each(&r, s, acc_batch, &a, &e))
-        snprintf(err, errlen, "reference: %.560s", e.msg);
-    else
-        rc = 0;
-    if (!rc) {
-        snprintf(ref.model, sizeof ref.model, "%s", m->name);
-        ref.n = s->n;
-        ref.outs = r.outs;
-    } else {
-        free(ref.logits);
-        ref.logits = NULL;
-    }
-    qb_runner_close(&r);
-    return rc;
+    snprintf(ref.model, sizeof ref.model, "%s", m->name);
+    ref.n = s->n;
+    ref.outs = outs;
+    return 0;
 }
 
+/* The accuracy columns of the cell's runner (just timed) against the reference. */
 static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, const qb_samples *s,
                      qb_result_row *row)
 {
@@ -431,37 +399,20 @@ static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, 
         note_add(row, "accuracy not measured: %s", err);
         return;
     }
-    acc_ctx a = {.s = s, .outs = r->outs};
-    qb_metrics_init(&a.acc);
-    qb_err e;
-    r->in.data = r->x;
-    if (r->outs != ref.outs || qb_runner_each(r, s, acc_batch, &a, &e)) {
-        note_add(row, "accuracy not measured: %s", r->outs != ref.outs ? "output size differs from the reference" : e.msg);
-        qb_metrics_free(&a.acc);
+    if (r->outs != ref.outs) {
+        note_add(row, "accuracy not measured: %s", "output size differs from the reference");
         return;
     }
+    qb_err e;
     qb_metrics mt;
-    qb_metrics_finish(&a.acc, &mt);
-    row->eval_samples = (double)mt.samples;
-    row->top1_accuracy = mt.top1;
-    row->fp32_top1_accuracy = mt.ref_top1;
-    row->accuracy_drop_pt = mt.drop_pt;
-    row->top1_agreement = mt.agreement;
-    row->sqnr_db = isfinite(mt.sqnr_db) ? mt.sqnr_db : NAN;
+    r->in.data = r->x;
+    if (qb_compare_runner(r, s, ref.logits, ref.outs, &mt, &e)) {
+        note_add(row, "accuracy not measured: %s", e.msg);
+        return;
+    }
+    qb_row_set_metrics(row, &mt);
     if (isinf(mt.sqnr_db))
         note_add(row, "outputs bit-identical to the FP32 reference (SQNR infinite, left empty)");
-    row->cosine = mt.cosine;
-    row->max_abs_err = mt.max_abs_err;
-    row->kl_div = mt.kl_div;
-    row->kl_div_p99 = mt.kl_p99;
-    row->kl_div_max = mt.kl_max;
-    row->top1_ci_low = mt.top1_ci_low;
-    row->top1_ci_high = mt.top1_ci_high;
-    row->accuracy_drop_ci_low = mt.drop_ci_low;
-    row->accuracy_drop_ci_high = mt.drop_ci_high;
-    row->agreement_ci_low = mt.agree_ci_low;
-    row->agreement_ci_high = mt.agree_ci_high;
-    row->mcnemar_p = mt.mcnemar_p;
 }
 
 /* ---- energy ---- */

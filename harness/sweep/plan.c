@@ -120,3 +120,19 @@ void qb_plan_free(qb_plan *plan)
     free(plan->cells);
     memset(plan, 0, sizeof *plan);
 }
+
+/* "^ID$" with the regex metacharacters of ID escaped (for --only). */
+void qb_cell_only_regex(const char *id, char *buf, size_t len)
+{
+    size_t k = 0;
+    if (len < 3)
+        return;
+    buf[k++] = '^';
+    for (; *id && k + 3 < len; id++) {
+        if (strchr(".[]()*+?{}|^$\\", *id))
+            buf[k++] = '\\';
+        buf[k++] = *id;
+    }
+    buf[k++] = '$';
+    buf[k] = 0;
+}

@@ -61,6 +61,9 @@ void qb_plan_shard(qb_plan *plan, int i, int n);
 /* Keep the cells whose id matches the POSIX extended regex (anywhere in
  * the id). 0, or -1 with a message in err for a bad expression. */
 int qb_plan_only(qb_plan *plan, const char *regex, char *err, size_t errlen);
+/* The --only regex that selects exactly the cell id: "^ID$" with regex
+ * metacharacters escaped (the repro line of a failed cell). */
+void qb_cell_only_regex(const char *id, char *buf, size_t len);
 
 void qb_plan_free(qb_plan *plan);
 

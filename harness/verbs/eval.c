@@ -15,6 +15,7 @@
 #include "harness/quant/layer_sqnr.h"
 #include "harness/quant/pipeline.h"
 #include "harness/verbs/pipeline_args.h"
+#include "harness/report/metrics_row.h"
 #include "harness/report/results.h"
 #include "harness/report/status.h"
 #include "harness/verbs/verbs.h"
@@ -46,24 +47,7 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, co
     row.batch = o->batch;
     row.macs = (double)r->macs;
     row.weight_bytes = (double)r->weight_bytes;
-    row.eval_samples = (double)r->m.samples;
-    row.top1_accuracy = r->m.top1;
-    row.fp32_top1_accuracy = r->m.ref_top1;
-    row.accuracy_drop_pt = r->m.drop_pt;
-    row.top1_agreement = r->m.agreement;
-    row.sqnr_db = isinf(r->m.sqnr_db) ? NAN : r->m.sqnr_db; /* identical: no finite SQNR */
-    row.cosine = r->m.cosine;
-    row.max_abs_err = r->m.max_abs_err;
-    row.kl_div = r->m.kl_div;
-    row.kl_div_p99 = r->m.kl_p99;
-    row.kl_div_max = r->m.kl_max;
-    row.top1_ci_low = r->m.top1_ci_low;
-    row.top1_ci_high = r->m.top1_ci_high;
-    row.accuracy_drop_ci_low = r->m.drop_ci_low;
-    row.accuracy_drop_ci_high = r->m.drop_ci_high;
-    row.agreement_ci_low = r->m.agree_ci_low;
-    row.agreement_ci_high = r->m.agree_ci_high;
-    row.mcnemar_p = r->m.mcnemar_p;
+    qb_row_set_metrics(&row, &r->m);
     qb_results_print(stdout, qb_result_columns);
     char buf[QB_NCOLS][1100];
     const char *f[QB_NCOLS];

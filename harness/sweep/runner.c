@@ -1,0 +1,307 @@
+/*
+ * runner.c - the sweep runner (runner.h): the plan of a scenario (shard,
+ * --only, cells finished by --resume), the results file and its metadata
+ * block, each cell run and its row appended with the identity columns,
+ * progress and the summary on stderr, and for a failed cell the command
+ * that runs it again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/data/files.h"
+#include "harness/measure/energy.h"
+#include "harness/measure/loop.h"
+#include "harness/measure/samples.h"
+#include "harness/measure/timer.h"
+#include "harness/report/meta.h"
+#include "harness/report/results.h"
+#include "harness/report/status.h"
+#include "harness/sweep/cell.h"
+#include "harness/sweep/plan.h"
+#include "harness/sweep/runner.h"
+
+static void fmt_time(double s, char *buf, size_t len)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int finished(char **ids, int n, const char *id)
+{
+    return n && bsearch(&id, ids, (size_t)n, sizeof *ids, cmp_str) != NULL;
+}
+
+/* The identity columns of a row: run, time, machine, build, scenario. */
+static void identity(qb_result_row *row, const qb_machine *mach, const char *run_id, const char *scenario)
+{
+    snprintf(row->run_id, sizeof row->run_id, "%s", run_id);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(row->timestamp, sizeof row->timestamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(row->host, sizeof row->host, "%s", mach->host);
+    snprintf(row->cpu, sizeof row->cpu, "%s", mach->cpu);
+    snprintf(row->isa_flags, sizeof row->isa_flags, "%s", mach->isa_flags);
+    snprintf(row->compiler, sizeof row->compiler, "%s", mach->compiler);
+    snprintf(row->git_sha, sizeof row->git_sha, "%s", mach->git_sha);
+    snprintf(row->scenario, sizeof row->scenario, "%s", scenario);
+}
+
+/* A relative energy table not found here is looked up beside the binary
+ * (./qbench or build/qbench in the repository), so sweeps started from
+ * another directory find the default table. */
+static void find_energy_table(qb_scenario *sc)
+{
+    if (sc->energy_model[0] == '/' || !access(sc->energy_model, R_OK))
+        return;
+    char exe[1024], cand[1600];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[k > 0 ? k : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    for (int up = 0; slash && up < 2; up++) {
+        *slash = 0;
+        snprintf(cand, sizeof cand, "%s/%s", exe, sc->energy_model);
+        if (!access(cand, R_OK)) {
+            snprintf(sc->energy_model, sizeof sc->energy_model, "%.500s", cand);
+            return;
+        }
+        slash = strrchr(exe, '/');
+    }
+}
+
+/* The progress line of a finished cell (every cell off a terminal or
+ * with -v, failures always) and, for a failure, the command that runs it
+ * again. */
+static void report_cell(const qb_cell *c, const qb_result_row *row, const qb_status_traits *st, int verbosity, int tty,
+                        int ndone, int todo, double elapsed, const char *file, const char *dir)
+{
+    if (verbosity && (!tty || verbosity > 1 || st->failure)) {
+        char els[32], eta[32];
+        fmt_time(elapsed, els, sizeof els);
+        fmt_time(elapsed / ndone * (todo - ndone), eta, sizeof eta);
+        char lat[48] = "";
+        if (row->latency_ms_median == row->latency_ms_median)
+            snprintf(lat, sizeof lat, " median %.4g ms", row->latency_ms_median);
+        fprintf(stderr, "%s[%d/%d] %s %s%s (elapsed %s, ETA %s)%s%.160s\n", tty ? "\r\033[K" : "", ndone, todo, c->id,
+                row->status, lat, els, eta, st->has_reason ? ": " : "", st->has_reason ? row->note : "");
+    }
+    if (verbosity && st->failure) {
+        char re[600];
+        qb_cell_only_regex(c->id, re, sizeof re);
+        fprintf(stderr, "repro: qbench sweep %s --only '%s' -o %s --resume\n", file, re, dir);
+    }
+}
+
+int qb_sweep_child(qb_scenario *sc, const char *cell_id, int runs)
+{
+    qb_plan plan;
+    if (qb_plan_build(sc, &plan)) {
+        fprintf(stderr, "qbench sweep: out of memory\n");
+        return 2;
+    }
+    for (int i = 0; i < plan.n; i++)
+        if (!strcmp(plan.cells[i].id, cell_id)) {
+            int rc = qb_cell_child(&plan.cells[i], sc, runs);
+            qb_plan_free(&plan);
+            return rc;
+        }
+    fprintf(stderr, "qbench sweep: %s: no cell '%s' in the plan\n", sc->file, cell_id);
+    qb_plan_free(&plan);
+    return 2;
+}
+
+int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
+{
+    const char *outdir = o->outdir, *only = o->only;
+    int shard = o->shard_n > 0, resume = o->resume, dry = o->dry_run, verbosity = o->verbosity;
+    int keep_samples = o->keep_samples;
+    char err[1024];
+    qb_plan plan;
+    if (qb_plan_build(sc, &plan)) {
+        fprintf(stderr, "qbench sweep: out of memory\n");
+        return 2;
+    }
+    int total_cells = plan.n, si = shard ? o->shard_i : 1, sn = shard ? o->shard_n : 1;
+    if (shard)
+        qb_plan_shard(&plan, si, sn);
+    if (only && qb_plan_only(&plan, only, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        qb_plan_free(&plan);
+        return 2;
+    }
+    char dir[1024], csv[1100], meta[1100];
+    if (outdir)
+        snprintf(dir, sizeof dir, "%s", outdir);
+    else if (shard)
+        snprintf(dir, sizeof dir, "reports/%s-shard-%d-of-%d", sc->name, si, sn);
+    else
+        snprintf(dir, sizeof dir, "reports/%s", sc->name);
+    snprintf(csv, sizeof csv, "%s/results.csv", dir);
+    snprintf(meta, sizeof meta, "%s/results.meta.txt", dir);
+
+    /* finished cells (resume) */
+    char **done = NULL;
+    int ndone = 0, rc = 2;
+    if (resume) {
+        if (qb_results_finished(csv, &done, &ndone, err, sizeof err)) {
+            fprintf(stderr, "qbench sweep: %s\n", err);
+            qb_plan_free(&plan);
+            return 2;
+        }
+        qsort(done, (size_t)ndone, sizeof *done, cmp_str);
+    } else if (!dry && access(csv, F_OK) == 0) {
+        fprintf(stderr, "qbench sweep: %s exists: add --resume to complete it (finished cells are skipped), or "
+                        "choose another -o DIR\n", csv);
+        qb_plan_free(&plan);
+        return 2;
+    }
+    int todo = 0;
+    for (int i = 0; i < plan.n; i++)
+        todo += !finished(done, ndone, plan.cells[i].id);
+    if (dry) {
+        for (int i = 0; i < plan.n; i++)
+            if (!finished(done, ndone, plan.cells[i].id))
+                printf("%s\n", plan.cells[i].id);
+        fprintf(stderr, "qbench sweep: %s: %d cells to run (plan %d; %d combinations pruned by rule", sc->name, todo,
+                total_cells, plan.pruned);
+        if (shard)
+            fprintf(stderr, "; shard %d/%d", si, sn);
+        if (only)
+            fprintf(stderr, "; --only '%s'", only);
+        if (resume)
+            fprintf(stderr, "; %d finished in %s", plan.n - todo, csv);
+        fprintf(stderr, ")\n");
+        rc = 0;
+        goto out;
+    }
+
+    find_energy_table(sc);
+    /* a bad energy table is an input error before anything runs */
+    qb_energy_table et;
+    if (qb_energy_load(sc->energy_model, &et, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        goto out;
+    }
+    if (qb_mkdir_p(dir)) {
+        fprintf(stderr, "qbench sweep: %.500s: cannot create directory: %s\n", dir, strerror(errno));
+        goto out;
+    }
+    qb_results_writer w;
+    if (qb_results_open(csv, &w, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        goto out;
+    }
+    if (sc->pin >= 0 && qb_pin_cpu(sc->pin, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: --pin: %s\n", err);
+        qb_results_close(&w);
+        goto out;
+    }
+    qb_sample_log slog = {0};
+    if (keep_samples) {
+        char spath[1100];
+        snprintf(spath, sizeof spath, "%s/samples.csv", dir);
+        if (qb_sample_log_open(&slog, spath, err, sizeof err)) {
+            fprintf(stderr, "qbench sweep: %s\n", err);
+            qb_results_close(&w);
+            goto out;
+        }
+    }
+    static qb_machine mach;
+    qb_machine_probe(&mach);
+    char run_id[96];
+    qb_run_id(&mach, run_id, sizeof run_id);
+    char extra[2048];
+    const char *cmdline = o->cmdline;
+    double ov_sample, ov_iter, clk_res, clk_read;
+    qb_measure_overhead(200000, &ov_sample, &ov_iter);
+    qb_clock_calibrate(NULL, NULL, &clk_res, &clk_read);
+    snprintf(extra, sizeof extra,
+             "scenario: %s (%.300s)\nplan: %d cells, %d pruned; this run: %d cells (%d already finished)\n"
+             "shard: %d/%d\nonly: %.200s\ncache: %s\npin: %d\nenergy_model: %.300s\n"
+             "harness_overhead_ns: %.1f per timed sample (clock + call), %.1f per iteration in all\n"
+             "clock: resolution %.1f ns, one read %.1f ns (a sample lasts at least 10x the larger)\n",
+             sc->name, sc->file, total_cells, plan.pruned, todo, plan.n - todo, si, sn, only ? only : "(all)",
+             sc->cache == QB_CACHE_HOT ? "hot" : "cold (rotating input buffers)", sc->pin, sc->energy_model,
+             ov_sample * 1e9, ov_iter * 1e9, clk_res * 1e9, clk_read * 1e9);
+    if (qb_meta_append(meta, &mach, run_id, cmdline, extra, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        qb_results_close(&w);
+        goto out;
+    }
+    int tty = isatty(2), ndone_now = 0, counts[QB_STATUS_COUNT] = {0};
+    if (verbosity)
+        fprintf(stderr, "qbench sweep: %s: %d cells -> %s (run %s)\n", sc->name, todo, csv, run_id);
+    double t0 = qb_now();
+    rc = 0;
+    for (int i = 0; i < plan.n; i++) {
+        const qb_cell *c = &plan.cells[i];
+        if (finished(done, ndone, c->id))
+            continue;
+        double el = qb_now() - t0;
+        char els[32], eta[32];
+        fmt_time(el, els, sizeof els);
+        if (ndone_now)
+            fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
+        else
+            snprintf(eta, sizeof eta, "?");
+        if (verbosity && tty)
+            fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s", ndone_now + 1, todo, els, eta, c->id);
+        qb_result_row row;
+        qb_row_init(&row);
+        qb_samples_kept kept = {0};
+        if (qb_cell_run(c, sc, &row, keep_samples ? &kept : NULL)) {
+            fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\n" : "", c->id);
+            rc = 2;
+            break;
+        }
+        identity(&row, &mach, run_id, sc->name);
+        int bad = qb_results_write(&w, &row, err, sizeof err) ||
+                  (kept.x && qb_sample_log_write(&slog, run_id, c->id, &kept, err, sizeof err));
+        free(kept.x);
+        if (bad) {
+            fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
+            rc = 2;
+            break;
+        }
+        ndone_now++;
+        int k = qb_status_parse(row.status);
+        if (k < 0)
+            k = QB_STATUS_FAILED;
+        const qb_status_traits *st = qb_status_traits_of(k);
+        counts[k]++;
+        if (st->exit_code > rc)
+            rc = st->exit_code;
+        report_cell(c, &row, st, verbosity, tty, ndone_now, todo, qb_now() - t0, sc->file, dir);
+    }
+    qb_results_close(&w);
+    if (keep_samples && qb_sample_log_close(&slog, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        rc = 2;
+    }
+    if (verbosity) {
+        char els[32];
+        fmt_time(qb_now() - t0, els, sizeof els);
+        fprintf(stderr, "%sqbench sweep: %d cells in %s: %d ok, %d noisy, %d unsupported, %d failed\n"
+                        "results: %s\nmetadata: %s\n",
+                tty ? "\r\033[K" : "", ndone_now, els, counts[QB_STATUS_OK], counts[QB_STATUS_NOISY], counts[QB_STATUS_UNSUPPORTED],
+                counts[QB_STATUS_FAILED], csv, meta);
+    }
+out:
+    qb_ids_free(done, ndone);
+    qb_plan_free(&plan);
+    qb_cell_reset();
+    return rc;
+}
