@@ -236,7 +236,10 @@ void qb_advise_print(FILE *f, const qb_rset *s, const qb_profile *profiles, int 
                 continue;
             qb_verdict v = qb_advise_verdict(s, models[m], precs[p], budget, ev, sizeof ev);
             snprintf(t, sizeof t, "%s: %s", precs[p], qb_verdict_name(v));
-            item(f, t, strcmp(precs[p], "fp16") || v != QB_VERDICT_UNKNOWN ? ev : "no accuracy measured", html);
+            if (v == QB_VERDICT_UNKNOWN)
+                snprintf(t, sizeof t, "%s:", precs[p]);
+            item(f, t, v == QB_VERDICT_UNKNOWN ? "no accuracy measured (a model without labelled data: speed only)" : ev,
+                 html);
             any = 1;
         }
         if (!any)

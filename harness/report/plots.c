@@ -110,8 +110,8 @@ static int latency_chart(const char *dir, const qb_rset *s, const int *idx, int 
             kind = w;
         else if (strcmp(kind, w))
             mixed_kinds = 1;
-        lo_v = fmin(lo_v, r->lat_median);
-        hi_v = fmax(hi_v, r->lat_median);
+        lo_v = fmin(lo_v, fmin(r->lat_median, isnan(b->lo[c][k]) ? INFINITY : b->lo[c][k]));
+        hi_v = fmax(hi_v, fmax(r->lat_median, isnan(b->hi[c][k]) ? 0 : b->hi[c][k]));
     }
     int rc = 0;
     if (b->ncat) {
@@ -125,7 +125,8 @@ static int latency_chart(const char *dir, const qb_rset *s, const int *idx, int 
             snprintf(note, sizeof note, "whiskers: %s", kind);
         else
             snprintf(note, sizeof note, "no whiskers: the results have no CI of the median nor p5/p95 columns");
-        rc = qb_plot_bars(dir, name, title, "latency (ms, median)", b, hi_v / lo_v > 30, note, err, errlen);
+        rc = qb_plot_bars(dir, name, title, hi_v / lo_v > 10 ? "latency (ms, median; log scale)" : "latency (ms, median)", b,
+                          hi_v / lo_v > 10, note, err, errlen);
         if (!rc)
             add_chart(out, name, title, "latency");
     }

@@ -109,6 +109,12 @@ int qb_rset_add(qb_rset *s, const char *path, char *err, size_t errlen)
         for (int f = 0; f < NFIELDS; f++) {
             char *dst = (char *)row + fields[f].off;
             if (!fields[f].number) {
+                if (col[f] >= 0) { /* trailing blanks (CPU model strings are padded) */
+                    char *v = t->cells[r][col[f]];
+                    size_t l = strlen(v);
+                    while (l && (v[l - 1] == ' ' || v[l - 1] == '\t'))
+                        v[--l] = 0;
+                }
                 *(const char **)dst = qb_rtable_str(t, r, col[f]);
             } else if (qb_rtable_num(t, r, col[f], (double *)dst, err, errlen)) {
                 qb_rtable_free(t);
