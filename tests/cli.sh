@@ -352,6 +352,16 @@ expect 0 "sweep: resume a finished shard" -- sweep "$T/k.ini" -q --shard 1/2 -o 
 [ "$("$QB" sweep "$T/k.ini" --dry-run --resume --shard 1/2 -o "$T/s1" 2>/dev/null | wc -l)" -eq 0 ] || {
     echo "FAIL: sweep --resume: finished cells not skipped"; fails=$((fails + 1)); }
 expect 0 "merge two shards" -- merge "$T/s1/results.csv" "$T/s2/results.csv" -o "$T/all.csv"
+# a results file of schema 1 (the first 48 columns) still tables, merges and resumes
+{ head -1 "$T/s1/results.csv" | cut -d, -f1-48
+  echo 'r,t,h,c,f,gcc,sha,s,g,,fp32,none,scalar,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,none,,,,,,model,0.5,,100,200,300,400,,,,,,,,,'
+} >"$T/old.csv"
+expect 0 "table: a schema-1 file" -- table "$T/old.csv"
+expect 0 "merge: a schema-1 file" -- merge "$T/old.csv" -o "$T/oldm.csv"
+[ "$(head -1 "$T/oldm.csv" | tr ',' '\n' | wc -l)" -eq "$(head -1 "$T/s1/results.csv" | tr ',' '\n' | wc -l)" ] || {
+    echo "FAIL: merge of a schema-1 file: want the current header"; fails=$((fails + 1)); }
+mkdir -p "$T/old" && cp "$T/old.csv" "$T/old/results.csv"
+expect_msg 0 "schema 1 upgraded to schema 2" "sweep --resume: a schema-1 file is upgraded" -- sweep "$T/k.ini" -q --only '^g/fp32/none/scalar/' -o "$T/old" --resume
 [ "$(wc -l <"$T/all.csv")" -eq 9 ] || { echo "FAIL: merge: want header + 8 rows"; fails=$((fails + 1)); }
 expect_msg 0 "duplicate of" "merge: the same shard twice" -- merge "$T/s1/results.csv" "$T/s1/results.csv" -o "$T/dup.csv"
 expect_msg 2 "also an input" "merge: output among the inputs" -- merge "$T/all.csv" -o "$T/all.csv"
