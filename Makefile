@@ -72,7 +72,7 @@ TEST_LIBS = -L/usr/lib/aarch64-linux-gnu -Wl,-rpath,/usr/lib/aarch64-linux-gnu -
 endif
 endif
 
-.PHONY: all test test-unit test-onnx fuzz-onnx fuzz-idx fuzz-sweep test-arm demo bench clean fetch-models test-public
+.PHONY: all test test-unit test-onnx fuzz test-arm demo bench clean fetch-models test-public
 all: qbench
 
 $(BUILD)/qbench: $(BUILD)/harness/main.o $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
@@ -216,32 +216,27 @@ ONNX_TEST_DIRS = $(addprefix $(ONNX_DATA)/,node pytorch-converted pytorch-operat
 $(BUILD)/tests/test_onnx: $(BUILD)/tests/test_onnx.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 
-# Fuzz target for the importer (clang + libFuzzer, own build dir).
-$(BUILD)/tests/fuzz_onnx: $(BUILD)/tests/fuzz_onnx.o $(GRAPH_TEST_OBJ)
+# Fuzz targets (clang + libFuzzer + ASan/UBSan, own build dir build-fuzz/):
+#   onnx    the ONNX importer, prepare and one run of the executor
+#   idx     the IDX reader
+#   sweep   scenario INI, results CSV, energy table, cachegrind output
+#   inputs  .npy, .npz, WAV, PNG/JPEG + preprocessing, TensorProto, class lists
+# make fuzz-NAME runs one for FUZZ_SECONDS (default 60) from the seeds that
+# scripts/fuzz-seeds writes into build-fuzz/corpus-NAME/; make fuzz runs all.
+FUZZ_TARGETS = onnx idx sweep inputs
+FUZZ_SECONDS ?= $(if $(FUZZ_TIME),$(FUZZ_TIME),60)
+$(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz_%.o $(GRAPH_TEST_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
-FUZZ_TIME ?= 60
-fuzz-onnx:
-	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_onnx
-	@mkdir -p build-fuzz/corpus
-	@for f in $(ONNX_DATA)/node/test_*/model.onnx; do cp $$f build-fuzz/corpus/$$(basename $$(dirname $$f)).onnx; done
-	build-fuzz/tests/fuzz_onnx -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ build-fuzz/corpus
-
-# Fuzz target for the IDX reader (same build as fuzz-onnx).
-$(BUILD)/tests/fuzz_idx: $(BUILD)/tests/fuzz_idx.o $(GRAPH_TEST_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
-fuzz-idx:
-	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_idx
-	build-fuzz/tests/fuzz_idx -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/
-
-# Fuzz target for the sweep parsers: scenario INI, results CSV, energy table, cachegrind output.
-$(BUILD)/tests/fuzz_sweep: $(BUILD)/tests/fuzz_sweep.o $(GRAPH_TEST_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
-fuzz-sweep:
-	$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		LDFLAGS="-fsanitize=address,undefined" build-fuzz/tests/fuzz_sweep
-	build-fuzz/tests/fuzz_sweep -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -artifact_prefix=build-fuzz/
+FUZZ_BUILD = $(MAKE) --no-print-directory CC=clang BUILD=build-fuzz \
+	CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" LDFLAGS="-fsanitize=address,undefined"
+fuzz-%:
+	$(FUZZ_BUILD) build-fuzz/tests/fuzz_$*
+	scripts/fuzz-seeds $* build-fuzz/corpus-$*
+	build-fuzz/tests/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=20 \
+		-artifact_prefix=build-fuzz/crash-$*- build-fuzz/corpus-$* 2>&1 | tee build-fuzz/fuzz-$*.log | grep -E '^#[0-9]+ +(DONE|INITED)|ERROR|SUMMARY'
+fuzz:
+	$(FUZZ_BUILD) $(FUZZ_TARGETS:%=build-fuzz/tests/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; $(MAKE) --no-print-directory fuzz-$$t; done
 
 test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
