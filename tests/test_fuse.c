@@ -366,6 +366,8 @@ static void test_nhwc_chains(void **st)
         run(g, x);
         /* conv 1: out NHWC; 2 (depthwise), 3 (two groups): in and out; 4: in */
         int bits[4] = {2, 3, 3, 1}, k = 0;
+        /* the first chain is the last reader of c1: it writes over it */
+        assert_ptr_equal(g->tensors[qb_graph_find(g, "h4")]->data, g->tensors[qb_graph_find(g, "c1")]->data);
         for (int i = 0; i < g->nnodes; i++)
             if (!strcmp(g->nodes[i].op, "Conv"))
                 assert_int_equal(g->nodes[i].nhwc, bits[k++]);

@@ -241,6 +241,18 @@ static size_t plan_alloc(planner *p, size_t size, int until)
     return off;
 }
 
+/* The live block at off now lives until `until` too; 0 if none is there. */
+static int plan_extend(planner *p, size_t off, int until)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->b[i].off == off) {
+            if (p->b[i].until < until)
+                p->b[i].until = until;
+            return 1;
+        }
+    return 0;
+}
+
 static void plan_release(planner *p, int step)
 {
     int j = 0;
@@ -747,8 +759,16 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             continue;
         for (int j = 0; j < n->nout; j++) {
             qb_tensor *t = j == 0 && n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, j);
-            if (t)
-                t->arena_off = plan_alloc(&p, tensor_bytes(t), t->last_use < i ? i : t->last_use);
+            if (!t)
+                continue;
+            int until = t->last_use < i ? i : t->last_use, x = j == 0 ? qb_elem_chain_input(g, n) : -1;
+            /* an element-wise chain that is the last reader of its input
+             * writes over it (it reads each block before writing it) */
+            if (x >= 0 && g->tensors[x]->kind == QB_T_VALUE && g->tensors[x]->last_use == i &&
+                tensor_bytes(g->tensors[x]) == tensor_bytes(t) && plan_extend(&p, g->tensors[x]->arena_off, until))
+                t->arena_off = g->tensors[x]->arena_off;
+            else
+                t->arena_off = plan_alloc(&p, tensor_bytes(t), until);
         }
         if (n->scratch)
             n->scratch_off = plan_alloc(&p, n->scratch, i);

@@ -10,8 +10,8 @@
  * right after --input-raw) fixes the model's symbolic input sizes.
  * --profile runs it 10 more times and prints the time per layer (with
  * the precision each layer ran in) and the split between kernels/ and
- * the rest. --repeat N times N more inferences one by one and prints
- * their median, minimum and maximum and the process's peak resident
+ * the rest. --repeat N warms up (3 runs and 50 ms at least), times N
+ * more inferences one by one and prints their median, minimum and maximum and the process's peak resident
  * memory (scripts/bench-runtimes reads that line).
  */
 #include <errno.h>
@@ -72,6 +72,14 @@ static int print_latency(qb_graph *g, const qb_tensor *in, int nin, int reps, qb
     double *t = malloc((size_t)reps * sizeof *t);
     if (!t)
         return -1;
+    /* warm-up: at least 3 runs and 50 ms (caches, branch predictors, clock
+     * ramp of a fresh process), at most 1000 runs */
+    double w0 = qb_now_ms();
+    for (int r = 0; r < 1000 && (r < 3 || qb_now_ms() - w0 < 50.0); r++)
+        if (qb_graph_run(g, in, nin, e)) {
+            free(t);
+            return -1;
+        }
     for (int r = 0; r < reps; r++) {
         double t0 = qb_now_ms();
         if (qb_graph_run(g, in, nin, e)) {
