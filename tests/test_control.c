@@ -3,7 +3,8 @@
  * run-time condition (both branches, an outer initializer), If nested two
  * deep reading a top-level input, Loop with a carried value, an outer
  * run-time value and a scan output, a Loop whose condition depends on a
- * run-time value (refused), clones of graphs with subgraphs, and
+ * run-time value (refused), clones of graphs with subgraphs, their
+ * export (refused), and
  * Constant-node weights loading as
  * initializers (BatchNormalization folded into them). Models are built
  * with the protobuf-c code of onnx.proto and loaded from memory; expected
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,23 +27,23 @@
 #include "harness/graph/graph.h"
 
 /* ---- building protobuf-c messages (all malloc'd; load() frees the graph) ---- */
-static char *dup(const char *s) { return strcpy(malloc(strlen(s) + 1), s); }
+static char *sdup(const char *s) { return strcpy(malloc(strlen(s) + 1), s); }
 
 static Onnx__NodeProto *node(const char *op, const char *name, const char *ins, const char *outs)
 {
     Onnx__NodeProto *n = calloc(1, sizeof *n);
     onnx__node_proto__init(n);
-    n->op_type = dup(op);
-    n->name = dup(name);
+    n->op_type = sdup(op);
+    n->name = sdup(name);
     char buf[256], *save;
     snprintf(buf, sizeof buf, "%s", ins);
     n->input = calloc(8, sizeof(char *));
     for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-        n->input[n->n_input++] = dup(strcmp(t, "-") ? t : "");
+        n->input[n->n_input++] = sdup(strcmp(t, "-") ? t : "");
     snprintf(buf, sizeof buf, "%s", outs);
     n->output = calloc(8, sizeof(char *));
     for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-        n->output[n->n_output++] = dup(t);
+        n->output[n->n_output++] = sdup(t);
     return n;
 }
 
@@ -55,7 +57,7 @@ static Onnx__AttributeProto *attr_graph(const char *name, Onnx__GraphProto *g)
 {
     Onnx__AttributeProto *a = calloc(1, sizeof *a);
     onnx__attribute_proto__init(a);
-    a->name = dup(name);
+    a->name = sdup(name);
     a->has_type = 1;
     a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
     a->g = g;
@@ -66,7 +68,7 @@ static Onnx__AttributeProto *attr_int(const char *name, int64_t v)
 {
     Onnx__AttributeProto *a = calloc(1, sizeof *a);
     onnx__attribute_proto__init(a);
-    a->name = dup(name);
+    a->name = sdup(name);
     a->has_type = 1;
     a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
     a->has_i = 1;
@@ -78,7 +80,7 @@ static Onnx__TensorProto *tensor_f(const char *name, int ndim, const int64_t *di
 {
     Onnx__TensorProto *t = calloc(1, sizeof *t);
     onnx__tensor_proto__init(t);
-    t->name = dup(name);
+    t->name = sdup(name);
     t->has_data_type = 1;
     t->data_type = QB_DT_FLOAT;
     t->n_dims = ndim;
@@ -96,7 +98,7 @@ static Onnx__TensorProto *tensor_i(const char *name, int dt, int ndim, const int
 {
     Onnx__TensorProto *t = calloc(1, sizeof *t);
     onnx__tensor_proto__init(t);
-    t->name = dup(name);
+    t->name = sdup(name);
     t->has_data_type = 1;
     t->data_type = dt;
     t->n_dims = ndim;
@@ -121,7 +123,7 @@ static Onnx__ValueInfoProto *value(const char *name, int dt, int ndim, const int
 {
     Onnx__ValueInfoProto *v = calloc(1, sizeof *v);
     onnx__value_info_proto__init(v);
-    v->name = dup(name);
+    v->name = sdup(name);
     Onnx__TypeProto *tp = calloc(1, sizeof *tp);
     onnx__type_proto__init(tp);
     Onnx__TypeProto__Tensor *tt = calloc(1, sizeof *tt);
@@ -151,7 +153,7 @@ static Onnx__GraphProto *graph(const char *name)
 {
     Onnx__GraphProto *g = calloc(1, sizeof *g);
     onnx__graph_proto__init(g);
-    g->name = dup(name);
+    g->name = sdup(name);
     g->node = calloc(32, sizeof *g->node);
     g->input = calloc(8, sizeof *g->input);
     g->output = calloc(8, sizeof *g->output);
@@ -276,6 +278,15 @@ static void test_if_nested_outer_scope(void **st)
     assert_non_null(y);
     for (int i = 0; i < 3; i++)
         assert_float_equal(y[i], x[i] + x[i], 0);
+    /* writing it is refused (subgraphs are not exported), nothing written */
+    char path[] = "/tmp/qb_test_control_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(qb_onnx_save(q, path, &e), -1);
+    assert_non_null(strstr(e.msg, "subgraph"));
+    assert_int_equal(access(path, F_OK), -1);
     qb_graph_free(q);
 }
 
@@ -367,7 +378,7 @@ static void test_constant_weights(void **st)
         Onnx__NodeProto *c = node("Constant", names[i], "", names[i]);
         Onnx__AttributeProto *a = calloc(1, sizeof *a);
         onnx__attribute_proto__init(a);
-        a->name = dup("value");
+        a->name = sdup("value");
         a->has_type = 1;
         a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
         a->t = tensor_f(names[i], i ? 1 : 4, i ? &cd : wd, vals[i]);

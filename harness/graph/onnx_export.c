@@ -101,6 +101,15 @@ static void free_value_info(Onnx__ValueInfoProto *v)
 
 int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
 {
+    /* subgraphs (If, Loop; ops_control.c) are not written: a node that
+     * still runs one is refused rather than written without it */
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nattr && !g->nodes[i].folded; j++)
+            if (g->nodes[i].attr[j].type == QB_ATTR_GRAPH) {
+                qb_errf(e, "%s: node '%s' (%s) holds a subgraph; writing models with subgraphs (If, Loop) is not "
+                        "supported", path, g->nodes[i].name, g->nodes[i].op);
+                return -1;
+            }
     Onnx__ModelProto m;
     onnx__model_proto__init(&m);
     m.has_ir_version = 1;
@@ -207,6 +216,12 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
                 ap->t = calloc(1, sizeof *ap->t);
                 tensor_to_proto(a->t, ap->t);
                 break;
+            case QB_ATTR_STRINGS: /* LSTM/GRU/RNN activations */
+                ap->n_strings = a->n;
+                ap->strings = calloc((size_t)a->n + 1, sizeof *ap->strings);
+                for (int k = 0; k < a->n; k++)
+                    ap->strings[k].data = (uint8_t *)a->strs[k], ap->strings[k].len = strlen(a->strs[k]);
+                break;
             default: ap->has_type = 0; break;
             }
             p->attribute[j] = ap;
@@ -248,6 +263,7 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
                 free(nodes[i].attribute[j]->t->dims);
                 free(nodes[i].attribute[j]->t);
             }
+            free(nodes[i].attribute[j]->strings);
             free(nodes[i].attribute[j]);
         }
         free(nodes[i].attribute);
