@@ -342,8 +342,8 @@ expect 0 "sweep: --samples" -- sweep "$T/k.ini" -q --samples --only '^g/fp32/.*/
 [ "$(head -1 "$T/sm/samples.csv")" = "run_id,cell,sample,seconds_per_call,calls_per_sample" ] &&
     [ "$(grep -c ',g/fp32/none/scalar/t1/b1,' "$T/sm/samples.csv")" -ge 3 ] || {
     echo "FAIL: sweep --samples: want a header and >= 3 samples of the cell"; fails=$((fails + 1)); }
-[ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',ok,')" -eq 4 ] || {
-    echo "FAIL: sweep: want 4 ok rows over both shards"; fails=$((fails + 1)); }
+[ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',\(ok\|noisy\),')" -eq 4 ] || {
+    echo "FAIL: sweep: want 4 measured (ok or noisy) rows over both shards"; fails=$((fails + 1)); }
 cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -q ',unsupported,"\{0,1\}neon kernels cannot run here' || {
     echo "FAIL: sweep: no unsupported neon row"; fails=$((fails + 1)); }
 grep -q '^git_sha: ' "$T/s1/results.meta.txt" || { echo "FAIL: sweep: no metadata"; fails=$((fails + 1)); }
