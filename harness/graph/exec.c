@@ -46,6 +46,8 @@ static const qb_opdef *const tables[] = {
     qb_ops_convt,
     qb_ops_control,
     qb_ops_rnn,
+    qb_ops_pool_global,
+    qb_ops_det,
 };
 
 const qb_opdef *qb_op_find(const char *op)

@@ -38,6 +38,8 @@ extern const qb_opdef qb_ops_index[];  /* GatherElements, GatherND, NonZero, Com
 extern const qb_opdef qb_ops_scatter[]; /* ScatterND, ScatterElements, Scatter (ops_scatter.c) */
 extern const qb_opdef qb_ops_loss[];   /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss (ops_loss.c) */
 extern const qb_opdef qb_ops_einsum[]; /* Einsum (ops_einsum.c) */
+extern const qb_opdef qb_ops_pool_global[]; /* GlobalMaxPool, GlobalLpPool (ops_pool_global.c) */
+extern const qb_opdef qb_ops_det[];    /* Det (ops_det.c) */
 
 /* ---- ops_bcast.c: numpy broadcasting of several inputs (Where, the
  * comparisons, the logical ops, Mod, PRelu, variadic Sum/Mean) ---- */

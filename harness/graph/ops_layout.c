@@ -2,8 +2,9 @@
  * ops_layout.c - operators that rearrange elements without arithmetic,
  * beyond the reshaping ops of ops_shape.c: Split (sizes from the attribute,
  * a constant input, num_outputs or equal parts), Tile and Expand (constant
- * repeats / shape), DepthToSpace (DCR and CRD) and SpaceToDepth, and
- * Trilu (upper or lower triangle of the last two dims, constant k).
+ * repeats / shape), DepthToSpace (DCR and CRD) and SpaceToDepth,
+ * Trilu (upper or lower triangle of the last two dims, constant k) and
+ * ReverseSequence (per-batch lengths).
  * Element-type generic (elements are copied as bytes).
  */
 #include <stdlib.h>
@@ -311,6 +312,42 @@ static void trilu_run(qb_graph *g, qb_node *n, void *scratch)
             }
 }
 
+/* ---- ReverseSequence ---- */
+static int revseq_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e), *lt = x ? qb_need_in(g, n, 1, e) : NULL;
+    if (!lt)
+        return -1;
+    int ba = (int)qb_attr_int(n, "batch_axis", 1), ta = (int)qb_attr_int(n, "time_axis", 0);
+    if (x->ndim < 2 || (ba != 0 && ba != 1) || (ta != 0 && ta != 1) || ba == ta || lt->ndim != 1 ||
+        lt->dims[0] != x->dims[ba] || !qb_dtype_is_int(lt->dtype) || lt->dtype == QB_DT_BOOL) {
+        QB_NODE_ERR(e, g, n, "needs rank >= 2, batch_axis and time_axis 0 and 1, and one integer length per batch");
+        return -1;
+    }
+    qb_set_out(g, n, 0, x->dtype, x->ndim, x->dims);
+    return 0;
+}
+
+static void revseq_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const qb_tensor *x = qb_in(g, n, 0), *lt = qb_in(g, n, 1);
+    qb_tensor *y = qb_out(g, n, 0);
+    int ba = (int)qb_attr_int(n, "batch_axis", 1);
+    size_t es = qb_dtype_size(x->dtype);
+    int64_t inner = x->dims[0] > 0 && x->dims[1] > 0 ? qb_tensor_count(x) / (x->dims[0] * x->dims[1]) : 0;
+    int64_t T = x->dims[1 - ba], B = x->dims[ba];
+    for (int64_t b = 0; b < B; b++) {
+        int64_t len = qb_int_at(lt, b);
+        len = len < 0 ? 0 : len > T ? T : len;
+        for (int64_t t = 0; t < T; t++) {
+            int64_t src = t < len ? len - 1 - t : t;
+            int64_t yo = (ba ? t * B + b : b * T + t) * inner, xo = (ba ? src * B + b : b * T + src) * inner;
+            memcpy((char *)y->data + yo * es, (const char *)x->data + xo * es, inner * es);
+        }
+    }
+}
+
 #define T QB_OPF_ANY_DTYPE | QB_OPF_ZERO_SIZE
 const qb_opdef qb_ops_layout[] = {
     {"Split", split_prepare, split_run, NULL, T, 0},
@@ -319,5 +356,6 @@ const qb_opdef qb_ops_layout[] = {
     {"DepthToSpace", d2s_prepare, d2s_run, NULL, QB_OPF_ANY_DTYPE, 0},
     {"SpaceToDepth", d2s_prepare, d2s_run, NULL, QB_OPF_ANY_DTYPE, 0},
     {"Trilu", trilu_prepare, trilu_run, NULL, T, 0},
+    {"ReverseSequence", revseq_prepare, revseq_run, NULL, QB_OPF_ANY_DTYPE, 0},
     {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -1,0 +1,54 @@
+/*
+ * ops_pool_global.c - global pools beyond GlobalAveragePool (ops_conv.c):
+ * GlobalMaxPool and GlobalLpPool (p, default 2) over every spatial dim of
+ * an N x C x D1 ... input, output N x C x 1 ... Float types; Lp in double.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/graph/ops.h"
+
+static int gpool_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    qb_tensor *x = qb_need_in(g, n, 0, e);
+    if (!x)
+        return -1;
+    if (!qb_dtype_is_float(x->dtype) || x->ndim < 3) {
+        QB_NODE_ERR(e, g, n, "needs a float input N x C x D1 ... (got %s of rank %d)", qb_dtype_name(x->dtype),
+                    x->ndim);
+        return -1;
+    }
+    int64_t od[QB_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++)
+        od[d] = d < 2 ? x->dims[d] : 1;
+    qb_set_out(g, n, 0, x->dtype, x->ndim, od);
+    return 0;
+}
+
+static void gpool_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const qb_tensor *x = qb_in(g, n, 0);
+    qb_tensor *y = qb_out(g, n, 0);
+    int lp = !strcmp(n->op, "GlobalLpPool");
+    double p = (double)qb_attr_int(n, "p", 2);
+    int64_t nc = x->dims[0] * x->dims[1], inner = nc > 0 ? qb_tensor_count(x) / nc : 0;
+    for (int64_t i = 0; i < nc; i++) {
+        double acc = lp ? 0 : -INFINITY;
+        for (int64_t j = 0; j < inner; j++) {
+            double v = qb_get_d(x, i * inner + j);
+            if (lp)
+                acc += pow(fabs(v), p);
+            else if (v > acc || v != v)
+                acc = v;
+        }
+        qb_set_d(y, i, lp ? pow(acc, 1 / p) : acc);
+    }
+}
+
+const qb_opdef qb_ops_pool_global[] = {
+    {"GlobalMaxPool", gpool_prepare, gpool_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {"GlobalLpPool", gpool_prepare, gpool_run, NULL, QB_OPF_ANY_DTYPE, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
+};
