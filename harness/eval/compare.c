@@ -86,7 +86,7 @@ int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64
         qb_metrics_finish(&c.acc, m);
         m->samples = s->n;
         if (!r->classes) /* maps, embeddings: no class axis to agree on */
-            m->agreement = m->kl_div = NAN;
+            m->agreement = m->kl_div = m->agree_ci_low = m->agree_ci_high = m->kl_p99 = m->kl_max = NAN;
     }
     qb_metrics_free(&c.acc);
     free(c.labels);
