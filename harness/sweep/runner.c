@@ -161,7 +161,8 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
             qb_plan_free(&plan);
             return 2;
         }
-        qsort(done, (size_t)ndone, sizeof *done, cmp_str);
+        if (ndone) /* no finished cells: done is NULL, which qsort may not take */
+            qsort(done, (size_t)ndone, sizeof *done, cmp_str);
     } else if (!dry && access(csv, F_OK) == 0) {
         fprintf(stderr, "qbench sweep: %s exists: add --resume to complete it (finished cells are skipped), or "
                         "choose another -o DIR\n", csv);
