@@ -72,7 +72,9 @@ static uint8_t *member(const uint8_t *buf, size_t len, uint64_t off, uint64_t cs
         qb_errf(e, "%s: member %s: data: truncated", path, mname);
         return NULL;
     }
-    if (usize > (1ull << 34) || (method == 0 && csize != usize)) {
+    /* deflate expands at most 1032:1, so a larger claimed size is corrupt
+     * (and must not become a gigabyte malloc) */
+    if (usize > (1ull << 34) || (method == 0 && csize != usize) || (method == 8 && usize > csize * 1032 + 64)) {
         qb_errf(e, "%s: member %s: size: bad (%llu bytes)", path, mname, (unsigned long long)usize);
         return NULL;
     }

@@ -45,12 +45,29 @@ int qb_audio_load(const char *path, qb_audio *a, qb_err *e)
                 (int)((nl ? nl : sb + 20) - dl - 1), dl + 1);
         goto out;
     }
-    a->x = malloc((size_t)info.frames * sizeof(float) + 1);
+    /* read in blocks: the header's frame count is a claim, and a corrupt or
+     * compressed file must not make us allocate what it cannot fill */
+    sf_count_t got = 0, cap = 0;
+    for (;;) {
+        if (got == cap) {
+            sf_count_t ncap = cap ? cap * 2 : 65536;
+            if (ncap > info.frames)
+                ncap = info.frames;
+            float *nx = ncap > cap ? realloc(a->x, (size_t)ncap * sizeof(float) + 1) : NULL;
+            if (!nx)
+                break;
+            a->x = nx;
+            cap = ncap;
+        }
+        sf_count_t r = sf_readf_float(f, a->x + got, cap - got);
+        if (r <= 0)
+            break;
+        got += r;
+    }
     if (!a->x) {
         qb_errf(e, "%s: out of memory", path);
         goto out;
     }
-    sf_count_t got = sf_readf_float(f, a->x, info.frames);
     if (got != info.frames || sf_error(f)) {
         qb_errf(e, "%s: data: truncated (%lld of the %lld samples its header announces)", path, (long long)got,
                 (long long)info.frames);

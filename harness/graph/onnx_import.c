@@ -140,28 +140,16 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
     int to_f32 = dt == QB_DT_FLOAT16 && !keep_f16;
     t->dtype = to_f32 ? QB_DT_FLOAT : dt;
     size_t dstsz = qb_dtype_size(t->dtype);
-    t->data = calloc(count ? count : 1, dstsz);
-    if (!t->data) {
-        qb_errf(e, "%s: tensor '%s': out of memory", file, name);
-        return -1;
-    }
-    t->kind = QB_T_CONST;
+    /* the data present must match the shape before anything is allocated:
+     * a corrupt shape must not ask for gigabytes a 100-byte file cannot fill */
     size_t have;
     if (p->has_raw_data) {
-        have = p->raw_data.len / srcsz;
         if (p->raw_data.len != (size_t)count * srcsz) {
             char sh[128];
             qb_shape_str(t->ndim, t->dims, sh, sizeof sh);
             qb_errf(e, "%s: tensor '%s' has %zu bytes of data, its shape %s (%s) needs %lld", file, name,
                     p->raw_data.len, sh, qb_dtype_name(dt), (long long)count * (long long)srcsz);
             return -1;
-        }
-        if (to_f32) {
-            const uint8_t *r = p->raw_data.data;
-            for (int64_t i = 0; i < count; i++)
-                ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)(r[2 * i] | r[2 * i + 1] << 8));
-        } else if (count) {
-            memcpy(t->data, p->raw_data.data, (size_t)count * srcsz); /* little-endian host assumed */
         }
     } else {
         switch (dt) {
@@ -178,6 +166,22 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
                     (long long)count);
             return -1;
         }
+    }
+    t->data = calloc(count ? count : 1, dstsz);
+    if (!t->data) {
+        qb_errf(e, "%s: tensor '%s': out of memory", file, name);
+        return -1;
+    }
+    t->kind = QB_T_CONST;
+    if (p->has_raw_data) {
+        if (to_f32) {
+            const uint8_t *r = p->raw_data.data;
+            for (int64_t i = 0; i < count; i++)
+                ((float *)t->data)[i] = qb_f16_to_f32((uint16_t)(r[2 * i] | r[2 * i + 1] << 8));
+        } else if (count) {
+            memcpy(t->data, p->raw_data.data, (size_t)count * srcsz); /* little-endian host assumed */
+        }
+    } else {
         for (int64_t i = 0; i < count; i++) {
             switch (dt) {
             case QB_DT_FLOAT: ((float *)t->data)[i] = p->float_data[i]; break;
