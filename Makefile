@@ -286,6 +286,15 @@ demo:
 	@$(MAKE) --no-print-directory -j$$(nproc 2>/dev/null || echo 2) qbench
 	scripts/demo ./qbench
 
+# The public model set (datasets/public-models.ini), fetched with npm into
+# datasets/models/public/ (never committed), and its check against
+# onnxruntime (scripts/check-ort, an optional peer; qbench never links it).
+fetch-models:
+	scripts/fetch-models
+
+test-public: qbench
+	scripts/test-public ./qbench
+
 bench: qbench
 	@mkdir -p reports
 	scripts/bench-kernels ./qbench reports/kernels.csv
