@@ -12,7 +12,9 @@
  * (MaxPool, AveragePool with pads, residual Add, Concat, GlobalAveragePool
  * reading NHWC) between convolutions against the NCHW-only graph; int8
  * MaxPool between quantized convs in different grids (int8 links through
- * the pool's table) bit-identical to the float path between them.
+ * the pool's table) bit-identical to the float path between them;
+ * quantized convs quantizing their float input once before an int8
+ * im2col, and GlobalAveragePool on int8, bit-identical likewise.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -514,8 +516,9 @@ static void test_int8_maxpool(void **st)
         qb_gpar_set_threads(threads);
         qb_graph *g = q_pool_graph(0);
         run(g, x);
-        /* conv 1: int8 NHWC out (bits 2|8); conv 2: int8 in and out (1|2|4|8); conv 3: int8 NHWC in (1|4) */
-        int bits[3] = {10, 15, 5}, k = 0;
+        /* conv 1: float input quantized once (16), int8 NHWC out (2|8); conv 2: int8 in and out (1|2|4|8);
+         * conv 3: int8 NHWC in (1|4) */
+        int bits[3] = {26, 15, 5}, k = 0;
         for (int i = 0; i < g->nnodes; i++)
             if (!strcmp(g->nodes[i].op, "Conv"))
                 assert_int_equal(g->nodes[i].nhwc, bits[k++]);
@@ -523,6 +526,66 @@ static void test_int8_maxpool(void **st)
                             4 * 3 * 3 * sizeof(float));
         assert_memory_equal(g->tensors[g->outputs[1]]->data, ref->tensors[ref->outputs[1]]->data,
                             8 * 5 * 4 * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
+/* Quantized convs reading floats: a first layer on a 3-channel image
+ * (stride 2, batch 2), a sigmoid chain, a grouped dilated conv reading
+ * that NHWC float tensor (both quantize the image once, then im2col
+ * bytes), a conv linked in int8, and a GlobalAveragePool reading its int8
+ * output; against the graph without int8 links (each conv quantizes its
+ * im2col copy, dequantized tensors between layers): bit-identical. */
+static qb_graph *q_first_graph(int no_links)
+{
+    qb_graph *g = qb_graph_new("int8-first");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 13, 11}, NULL);
+    conv(g, "x", "c1", 3, 8, 3, 1, 31);
+    attr_ints(&g->nodes[g->nnodes - 1], "strides", 2, (int64_t[]){2, 2});
+    add_n(g, "Sigmoid", "c1", "s1");
+    conv(g, "s1", "c2", 8, 8, 3, 2, 32);
+    attr_ints(&g->nodes[g->nnodes - 1], "dilations", 2, (int64_t[]){2, 1});
+    add_n(g, "Relu", "c2", "r2");
+    conv(g, "r2", "c3", 8, 6, 3, 1, 33);
+    add_n(g, "Relu", "c3", "r3");
+    add_n(g, "GlobalAveragePool", "r3", "y");
+    set_output(g, "y");
+    const float in_s[3] = {0.0078f, 0.0041f, 0.017f}, out_s[3] = {0.023f, 0.017f, 0.031f};
+    const int32_t in_z[3] = {-3, -128, -128}, out_z[3] = {7, -128, -128};
+    for (int i = 0, k = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Conv")) {
+            qb_node *n = &g->nodes[i];
+            n->q = qb_qspec_new(k == 1 ? QB_PREC_INT8_TENSOR : QB_PREC_INT8_CHANNEL);
+            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
+            k++;
+        }
+    return g;
+}
+
+static void test_int8_first(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 13 * 11];
+    for (int i = 0; i < 2 * 3 * 13 * 11; i++)
+        x[i] = (float)((i * 11) % 41) / 20.0f - 1.0f;
+    qb_graph *ref = q_first_graph(1);
+    run(ref, x);
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = q_first_graph(0);
+        run(g, x);
+        /* conv 1: quantized once (16), NHWC float out (2); conv 2: NHWC float in quantized once, int8 out
+         * (1|2|8|16); conv 3: int8 in, int8 out to the pool (1|2|4|8) */
+        int bits[3] = {18, 27, 15}, k = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Conv"))
+                assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+        assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                            2 * 6 * sizeof(float));
         qb_graph_free(g);
     }
     qb_gpar_set_threads(1);
@@ -539,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_nhwc_chains),
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
+        cmocka_unit_test(test_int8_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -514,14 +514,18 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
 }
 
 /* c, a reader of int8 quantized conv p's NHWC output: -1 unless it is a
- * MaxPool that can run on int8 (NHWC input, 2-D); then the index of a
- * conv reading its output if only int8 quantized convs in one input grid
- * read it (as their NHWC data input: the pool writes int8 in that grid),
- * else -2 (the pool writes floats). */
+ * MaxPool that can run on int8 (NHWC input, 2-D) or a GlobalAveragePool
+ * (NHWC input; it writes floats: -2); for a MaxPool the index of a conv
+ * reading its output if only int8 quantized convs in one input grid read
+ * it (as their NHWC data input: the pool writes int8 in that grid), else
+ * -2 (the pool writes floats). */
 static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, const char *nhwc)
 {
-    if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3 ||
-        (p->q->run_prec != QB_PREC_INT8_TENSOR && p->q->run_prec != QB_PREC_INT8_CHANNEL))
+    if (p->q->run_prec != QB_PREC_INT8_TENSOR && p->q->run_prec != QB_PREC_INT8_CHANNEL)
+        return -1;
+    if (!strcmp(c->op, "GlobalAveragePool") && c->fused_into < 0 && qb_nhwc_role(g, c) == 2 && c->in[0] == written(p))
+        return -2;
+    if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
         return -1;
     if (!nhwc[written(c)])
         return -2;
@@ -544,6 +548,12 @@ static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, c
         }
     }
     return first >= 0 ? first : -2;
+}
+
+int qb_graph_int8_links(const qb_graph *g)
+{
+    const char *nl = getenv("QB_NO_INT8_LINKS");
+    return !g->no_int8_links && !(nl && *nl && strcmp(nl, "0"));
 }
 
 /* Between convolutions, activations stay NHWC: a Conv whose output feeds
@@ -574,8 +584,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
      * reading it in the same grid hand it on as int8 (no dequantize /
      * quantize in between); QB_NO_INT8_LINKS=1 or g->no_int8_links keeps
      * floats (per-layer comparison reads every layer's output as floats). */
-    const char *nl = getenv("QB_NO_INT8_LINKS");
-    int links = !g->no_int8_links && !(nl && *nl && strcmp(nl, "0"));
+    int links = qb_graph_int8_links(g);
     int *pool_i8 = malloc((g->nnodes + 1) * sizeof(int)); /* MaxPool i on int8: the conv feeding it, else -1 */
     int *pool_to = malloc((g->nnodes + 1) * sizeof(int)); /* ... and a conv it feeds (its input grid) */
     if (!pool_i8 || !pool_to) {
@@ -628,8 +637,8 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             rc = qb_nhwc_switch(g, n, !nhwc[written(n)], e);
             if (!rc && pool_i8[i] >= 0) {
                 const qb_qspec *from = g->nodes[pool_i8[i]].q, *to = pool_to[i] >= 0 ? g->nodes[pool_to[i]].q : NULL;
-                rc = qb_nhwc_maxpool_int8(g, n, from->out_scale, from->out_zero, to != NULL, to ? to->in_scale : 1.0f,
-                                          to ? to->in_zero : 0, e);
+                rc = qb_nhwc_pool_int8(g, n, from->out_scale, from->out_zero, to != NULL, to ? to->in_scale : 1.0f,
+                                       to ? to->in_zero : 0, e);
             }
             continue;
         }

@@ -159,7 +159,8 @@ typedef struct qb_node {
     int fused_into;        /* >= 0: an activation done by that node (not run) */
     int write_to;          /* >= 0: the tensor output 0 is written to (fused activation's output) */
     float f_min, f_max;    /* clamp fused from a following Relu or Clip */
-    int nhwc;              /* Conv: bit 0 input, bit 1 output kept NHWC between convs (exec's choice) */
+    int nhwc;              /* Conv: bit 0 input, bit 1 output kept NHWC between convs (exec's choice), bit 2
+                            * input, bit 3 output int8 (quantized links), bit 4 float input quantized once */
     double time_ms;        /* --profile: accumulated wall time */
     double kernel_ms;      /* --profile: part spent in kernels/ */
     qb_qspec *q;           /* quantized execution of a Conv/Gemm/MatMul, or NULL (fp32); owned */

@@ -20,7 +20,10 @@
  * consumer grid), the float path's arithmetic), else to floats
  * (DequantizeLinear). Both maps are non-decreasing, so max then table
  * equals dequantize, float max (, quantize): bit-identical to the float
- * path.
+ * path. int8 GlobalAveragePool: the same producer's int8 output summed
+ * per channel as floats, each value dequantized on the fly (the float
+ * path's DequantizeLinear and additions, in its order): bit-identical,
+ * without the dequantized tensor in between.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -42,7 +45,10 @@ typedef struct nhwc_state {
     int64_t pt, pl, pb, pr;    /* pads: top, left, bottom, right */
     int count_pad;             /* AveragePool count_include_pad */
     int out_nchw;              /* pools: NHWC input, NCHW output (the readers want NCHW) */
-    int i8;                    /* MaxPool on int8 input (from a quantized conv): 1 int8 output, 2 float output */
+    int i8;                    /* MaxPool or GlobalAveragePool on int8 input (from a quantized conv): 1 int8
+                                * output (MaxPool only), 2 float output */
+    float in_scale;            /* i8 == 2, GlobalAveragePool: the input grid's scale */
+    int32_t in_zero;           /* ... and zero point */
     int8_t lut[256];           /* i8 == 1: output value of input q at lut[q + 128] */
     float lut_f[256];          /* i8 == 2: dequantized value of input q at lut_f[q + 128] */
     void *orig_state;          /* the operator's own prepared state */
@@ -287,23 +293,73 @@ static void pool_rows_i8(void *ctx, int64_t r0, int64_t r1)
     free(px);
 }
 
+/* acc[c] += x[c] for n channels (each lane its own channel: the
+ * per-channel order of the additions is unchanged). */
+static void add_f32(float *restrict acc, const float *restrict x, int64_t n)
+{
+    int64_t c = 0;
+#if defined(__SSE2__)
+    for (; c + 8 <= n; c += 8) {
+        _mm_storeu_ps(acc + c, _mm_add_ps(_mm_loadu_ps(acc + c), _mm_loadu_ps(x + c)));
+        _mm_storeu_ps(acc + c + 4, _mm_add_ps(_mm_loadu_ps(acc + c + 4), _mm_loadu_ps(x + c + 4)));
+    }
+#endif
+    for (; c < n; c++)
+        acc[c] += x[c];
+}
+
+/* acc[c] += (float)(x[c] - zero) * scale for n int8 channels: the
+ * DequantizeLinear of qlayer.c, then the float sum's own addition. */
+static void add_dq_i8(float *restrict acc, const int8_t *restrict x, int64_t n, float scale, int32_t zero)
+{
+    int64_t c = 0;
+#if defined(__SSE2__)
+    const __m128 sc = _mm_set1_ps(scale);
+    const __m128i zp = _mm_set1_epi32(zero);
+    for (; c + 8 <= n; c += 8) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)(x + c));
+        __m128i h = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8); /* sign-extend to 16 bits */
+        __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(h, h), 16), hi = _mm_srai_epi32(_mm_unpackhi_epi16(h, h), 16);
+        __m128 flo = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(lo, zp)), sc);
+        __m128 fhi = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hi, zp)), sc);
+        _mm_storeu_ps(acc + c, _mm_add_ps(_mm_loadu_ps(acc + c), flo));
+        _mm_storeu_ps(acc + c + 4, _mm_add_ps(_mm_loadu_ps(acc + c + 4), fhi));
+    }
+#endif
+    for (; c < n; c++)
+        acc[c] += (float)(x[c] - zero) * scale;
+}
+
+#define GAP_CB 512 /* channels summed per pass: the sums stay in L1 */
+
 /* GlobalAveragePool of images [b0, b1): per channel, the pixels summed in
- * raster order (the NCHW order), then divided. */
+ * raster order (the NCHW order), then divided; blocks of GAP_CB channels,
+ * vectorised across channels. int8 input (s->i8 == 2, from a quantized
+ * conv): each value dequantized on the fly as DequantizeLinear would. */
 static void gap_images(void *ctx, int64_t b0, int64_t b1)
 {
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
     const int64_t C = s->c, hw = s->h * s->w;
+    float acc[GAP_CB];
     for (int64_t b = b0; b < b1; b++) {
-        float *y = j->y + b * C;
-        const float *x = j->x + b * hw * C;
-        for (int64_t c = 0; c < C; c++)
-            y[c] = 0.0f;
-        for (int64_t p = 0; p < hw; p++)
-            for (int64_t c = 0; c < C; c++)
-                y[c] += x[p * C + c];
-        for (int64_t c = 0; c < C; c++)
-            y[c] = y[c] / (float)hw;
+        for (int64_t c0 = 0; c0 < C; c0 += GAP_CB) {
+            int64_t nc = C - c0 < GAP_CB ? C - c0 : GAP_CB;
+            for (int64_t c = 0; c < nc; c++)
+                acc[c] = 0.0f;
+            if (s->i8) {
+                const int8_t *x = (const int8_t *)(const void *)j->x + b * hw * C + c0;
+                for (int64_t p = 0; p < hw; p++)
+                    add_dq_i8(acc, x + p * C, nc, s->in_scale, s->in_zero);
+            } else {
+                const float *x = j->x + b * hw * C + c0;
+                for (int64_t p = 0; p < hw; p++)
+                    add_f32(acc, x + p * C, nc);
+            }
+            float *y = j->y + b * C + c0;
+            for (int64_t c = 0; c < nc; c++)
+                y[c] = acc[c] / (float)hw;
+        }
     }
 }
 
@@ -362,16 +418,16 @@ int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e)
     return 0;
 }
 
-int qb_nhwc_maxpool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
-                         int32_t out_zero, qb_err *e)
+int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
+                      int32_t out_zero, qb_err *e)
 {
-    if (n->def != &nhwc_def || ((nhwc_state *)n->state)->kind != NK_MAXPOOL ||
-        (int8_out && ((nhwc_state *)n->state)->out_nchw)) {
-        QB_NODE_ERR(e, g, n, "int8 MaxPool needs the NHWC MaxPool (internal error)");
+    nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
+    if (!s || (s->kind != NK_MAXPOOL && s->kind != NK_GAP) || (int8_out && (s->out_nchw || s->kind == NK_GAP))) {
+        QB_NODE_ERR(e, g, n, "int8 pooling needs the NHWC MaxPool or GlobalAveragePool (internal error)");
         return -1;
     }
-    nhwc_state *s = n->state;
     s->i8 = int8_out ? 1 : 2;
+    s->in_scale = in_scale, s->in_zero = in_zero;
     for (int q = -128; q < 128; q++) {
         float f = (float)(q - in_zero) * in_scale; /* DequantizeLinear, as qlayer.c */
         s->lut_f[q + 128] = f;

@@ -95,6 +95,9 @@ int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, 
 /* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for
  * chains of convolutions; repacks weights if needed. 0 or -1. */
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
+/* exec.c: quantized layers may hand on int8 and quantize their input
+ * ahead of im2col (not g->no_int8_links, not QB_NO_INT8_LINKS=1). */
+int qb_graph_int8_links(const qb_graph *g);
 /* Nonzero when a prepared Conv node runs on the depthwise kernels. */
 int qb_conv_is_depthwise(const qb_node *n);
 /* Conv only: reading NHWC input costs no more than NCHW (not so for a
@@ -113,12 +116,12 @@ int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
  * input (out_nchw: a pool writes NCHW). 0, or -1 with a message. */
 int qb_nhwc_role(const qb_graph *g, const qb_node *n);
 int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e);
-/* A MaxPool switched to NHWC reads int8 in the grid (in_scale, in_zero)
- * and writes int8 in (out_scale, out_zero) (int8_out, NHWC output) or
- * floats, as the float path of dequantize, max (, quantize) computes it.
- * 0, or -1 with a message. */
-int qb_nhwc_maxpool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
-                         int32_t out_zero, qb_err *e);
+/* A MaxPool or GlobalAveragePool switched to NHWC reads int8 in the grid
+ * (in_scale, in_zero) and writes int8 in (out_scale, out_zero) (int8_out,
+ * MaxPool with NHWC output) or floats, as the float path of dequantize,
+ * max or mean (, quantize) computes it. 0, or -1 with a message. */
+int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
+                      int32_t out_zero, qb_err *e);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
 

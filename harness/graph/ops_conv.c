@@ -13,6 +13,7 @@
  * matrix sides, the kernels by row chunks, the pools by planes.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,9 @@ typedef struct conv_state {
     int out_nhwc;        /* output written NHWC for the next conv(s) */
     int in_i8;           /* quantized: the NHWC input is already int8 in this node's input grid */
     int out_i8;          /* quantized: the NHWC output stays int8 (every consumer reads it so) */
+    int q_first;         /* quantized int8, float input: quantize the image once into an NHWC int8 copy,
+                          * then im2col bytes (fewer values than quantizing A; e.g. first layers) */
+    size_t qimg_off;     /* q_first: where that copy starts in the scratch */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -159,7 +163,7 @@ static int conv_pack_quantized(qb_graph *g, qb_node *n, conv_state *s, qb_err *e
     if (s->dw)
         return qb_qlayer_pack(g, n, 0, (int)s->cout, (int)s->kk, NULL, wd, bd, &s->packs[0], e);
     int64_t cog = s->cout / s->group, *perm = NULL;
-    if (s->in_nhwc && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
+    if ((s->in_nhwc || s->q_first) && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
         int64_t cg = W->dims[1], taps = s->kk / cg;
         perm = malloc((size_t)s->kk * sizeof *perm);
         if (!perm) {
@@ -282,6 +286,11 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     else
         n->scratch = (size_t)s->pix * (s->kk + s->cout / s->group) * sizeof(float);
     n->can_clamp = 1;
+    /* an int8 layer reading floats: quantize the image once (C x pixels
+     * values) rather than A (pixels x K) when that is fewer */
+    s->q_first = n->q && qb_precision_is_int8(n->q->prec) && !s->dw && !s->pointwise && qb_graph_int8_links(g) &&
+                 w->c * w->in[0] * w->in[1] * w->in[2] <= s->pix * s->kk * s->group;
+    n->nhwc = s->q_first << 4;
     if (W->kind == QB_T_CONST && (!B || B->kind == QB_T_CONST)) {
         if (conv_pack(g, n, s, e))
             return -1;
@@ -294,6 +303,10 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         s->qscratch_off = (n->scratch + 63) / 64 * 64;
         n->scratch = s->qscratch_off + (s->dw ? qb_qlayer_dw_scratch(w->in[1] * w->in[2], s->pix, s->cout)
                                                : qb_qlayer_scratch(n, s->pix, s->kk, s->cout / s->group));
+        if (s->q_first) {
+            s->qimg_off = (n->scratch + 63) / 64 * 64;
+            n->scratch = s->qimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) + 64;
+        }
     }
     return 0;
 }
@@ -380,33 +393,77 @@ static void transpose(float *dst, size_t ldd, const float *src, size_t lds, int6
         }
 }
 
+/* n bytes from src to dst (not overlapping): short copies as two
+ * overlapping loads and stores, no library call (im2col copies a few
+ * channels per tap on first layers). */
+static inline void copy_bytes(char *dst, const char *src, size_t n)
+{
+    if (n > 16) {
+        memcpy(dst, src, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8), memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8), memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4), memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4), memcpy(dst + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    }
+}
+
 /* im2col from an NHWC image, output rows [r0, r1) (row r = oz * out_h +
  * oy) as in im2col: row p, columns (kz, ky, kx, c) with the
  * group's channels contiguous, so each tap is one copy of cg elements of
  * es bytes (float, or int8 for a quantized int8 link); padding is the
- * byte pad repeated (0 for float zeros, the zero point for int8). */
+ * byte pad repeated (0 for float zeros, the zero point for int8). With
+ * all channels (no groups) and no dilation along x, a window row inside
+ * the image is one copy of kw * C elements. */
+#define IM2COL_ROWS 64 /* window rows (kz, ky) whose source rows im2col_nhwc looks up once per output row */
+
 static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, void *Av, int64_t K, size_t es,
                         int pad, int64_t r0, int64_t r1)
 {
     const char *x = xv;
     char *A = Av;
-    int64_t C = w->c, p = r0 * w->out[2];
-    size_t row_bytes = (size_t)cg * es;
+    int64_t C = w->c, p = r0 * w->out[2], nrows = w->k[0] * w->k[1];
+    size_t row_bytes = (size_t)cg * es, pix_bytes = (size_t)C * es, win_bytes = row_bytes * (size_t)w->k[2];
+    int whole = cg == C && w->d[2] == 1; /* the kw taps of a window row are contiguous in x */
+    const char *src[IM2COL_ROWS];        /* per window row: its image row (at channel c0), NULL if outside */
     for (int64_t r = r0; r < r1; r++) {
         int64_t oz = r / w->out[1], oy = r % w->out[1];
+        for (int64_t t = 0; t < nrows && nrows <= IM2COL_ROWS; t++) {
+            int64_t iz = oz * w->s[0] - w->pb[0] + t / w->k[1] * w->d[0];
+            int64_t iy = oy * w->s[1] - w->pb[1] + t % w->k[1] * w->d[1];
+            src[t] = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1]
+                         ? x + (size_t)((iz * w->in[1] + iy) * w->in[2] * C + c0) * es
+                         : NULL;
+        }
         for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
             char *row = A + (size_t)(p * K) * es;
+            int64_t ix0 = ox * w->s[2] - w->pb[2];
+            if (nrows <= IM2COL_ROWS && whole && ix0 >= 0 && ix0 + w->k[2] <= w->in[2]) {
+                for (int64_t t = 0; t < nrows; t++, row += win_bytes)
+                    if (src[t])
+                        copy_bytes(row, src[t] + (size_t)ix0 * pix_bytes, win_bytes);
+                    else
+                        memset(row, pad, win_bytes);
+                continue;
+            }
             for (int64_t kz = 0; kz < w->k[0]; kz++) {
                 int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
                 for (int64_t ky = 0; ky < w->k[1]; ky++) {
                     int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                    int yz_inside = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1];
                     for (int64_t kx = 0; kx < w->k[2]; kx++, row += row_bytes) {
-                        int64_t ix = ox * w->s[2] - w->pb[2] + kx * w->d[2];
-                        if (iz < 0 || iz >= w->in[0] || iy < 0 || iy >= w->in[1] || ix < 0 || ix >= w->in[2])
+                        int64_t ix = ix0 + kx * w->d[2];
+                        if (!yz_inside || ix < 0 || ix >= w->in[2])
                             memset(row, pad, row_bytes);
                         else
-                            memcpy(row, x + (size_t)(((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0) * es,
-                                   row_bytes);
+                            copy_bytes(row, x + (size_t)(((iz * w->in[1] + iy) * w->in[2] + ix) * C + c0) * es,
+                                       row_bytes);
                     }
                 }
             }
@@ -491,10 +548,11 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     s->out_nhwc = (nhwc >> 1) & 1;
     s->in_i8 = (nhwc >> 2) & 1;
     s->out_i8 = (nhwc >> 3) & 1;
-    n->nhwc = nhwc;
-    if (in != s->in_nhwc) {
+    n->nhwc = nhwc | (s->q_first && !s->in_i8) << 4;
+    if (in != s->in_nhwc) { /* the weights' column order follows the im2col order */
+        int repack = !s->q_first && s->packed_ok && !s->dw && !s->pointwise;
         s->in_nhwc = in;
-        if (s->packed_ok && !s->dw && !s->pointwise)
+        if (repack)
             return conv_pack(g, n, s, e);
     }
     return 0;
@@ -538,14 +596,21 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         }
         int64_t cg = w->c / s->group, cog = s->cout / s->group;
         float *A = sc, *C = sc + s->pix * s->kk;
+        int in_i8 = s->in_i8, in_nhwc = s->in_nhwc;
+        size_t aes = xes; /* element bytes of the image im2col reads */
+        if (s->q_first && !in_i8) { /* the image quantized once, NHWC int8 */
+            int8_t *img = (int8_t *)scratch + s->qimg_off;
+            qb_qlayer_quantize_image(n, (const float *)xb, in_nhwc, w->c, ivol, img);
+            xb = (const char *)img, aes = 1, in_i8 = 1, in_nhwc = 1;
+        }
         for (int64_t gi = 0; gi < s->group; gi++) {
             const void *a_ptr = A;
             size_t lda = (size_t)s->kk;
-            if (s->in_nhwc && s->pointwise) { /* the NHWC input is A itself */
-                a_ptr = xb + (size_t)(gi * cg) * xes;
+            if (in_nhwc && s->pointwise) { /* the NHWC input is A itself */
+                a_ptr = xb + (size_t)(gi * cg) * aes;
                 lda = (size_t)w->c;
-            } else if (s->in_nhwc) {
-                im2col_par(xb, w, gi * cg, cg, A, s->kk, xes, s->in_i8 ? (int8_t)n->q->in_zero : 0, 1);
+            } else if (in_nhwc) {
+                im2col_par(xb, w, gi * cg, cg, A, s->kk, aes, in_i8 ? (int8_t)n->q->in_zero : 0, 1);
             } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
                 transpose_par(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
             } else {
@@ -554,7 +619,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
             void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog) * yes) : C;
             size_t ldc = (size_t)(s->out_nhwc ? s->cout : cog);
             if (n->q) {
-                qb_qlayer_gemm(g, n, &s->packs[gi], (int)s->pix, a_ptr, lda, s->in_i8, c_ptr, ldc, s->out_i8,
+                qb_qlayer_gemm(g, n, &s->packs[gi], (int)s->pix, a_ptr, lda, in_i8, c_ptr, ldc, s->out_i8,
                                (int)(gi * cog), qsc);
             } else {
                 qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,

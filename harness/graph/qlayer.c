@@ -300,6 +300,55 @@ static void quantize_rows(const void *av, int m, int K, size_t lda, float scale,
     }
 }
 
+/* Quantizing an image into NHWC int8 (qb_qlayer_quantize_image). */
+typedef struct qimage_job {
+    const qb_qspec *q; /* the input grid */
+    const float *x;    /* the image */
+    int x_nhwc;        /* x is NHWC (else NCHW planes) */
+    int64_t c, hw;     /* channels, pixels */
+    int8_t *out;       /* hw x c int8 */
+} qimage_job;
+
+#define QIMG_BLK 64 /* pixels per block of the NCHW -> NHWC transpose */
+
+static void qimage_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const qimage_job *j = ctx;
+    const qb_qspec *q = j->q;
+    if (j->x_nhwc) {
+        quantize_rows(j->x + p0 * j->c, 1, (int)((p1 - p0) * j->c), 0, q->in_scale, q->in_zero, j->out + p0 * j->c);
+        return;
+    }
+    if (j->c == 1) { /* one plane: NCHW is NHWC */
+        quantize_rows(j->x + p0, 1, (int)(p1 - p0), 0, q->in_scale, q->in_zero, j->out + p0);
+        return;
+    }
+    int8_t tmp[QIMG_BLK * 16];
+    int64_t cb = 16; /* channels per pass through tmp */
+    for (int64_t p = p0; p < p1; p += QIMG_BLK) {
+        int nb = (int)(p1 - p < QIMG_BLK ? p1 - p : QIMG_BLK);
+        for (int64_t c0 = 0; c0 < j->c; c0 += cb) {
+            int nc = (int)(j->c - c0 < cb ? j->c - c0 : cb);
+            quantize_rows(j->x + c0 * j->hw + p, nc, nb, (size_t)j->hw, q->in_scale, q->in_zero, tmp);
+            int8_t *o = j->out + p * j->c + c0;
+            if (nc == 3 && j->c == 3) { /* RGB images */
+                for (int i = 0; i < nb; i++)
+                    o[3 * i] = tmp[i], o[3 * i + 1] = tmp[nb + i], o[3 * i + 2] = tmp[2 * nb + i];
+                continue;
+            }
+            for (int i = 0; i < nb; i++)
+                for (int c = 0; c < nc; c++)
+                    o[i * j->c + c] = tmp[c * nb + i];
+        }
+    }
+}
+
+void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t hw, int8_t *out)
+{
+    qimage_job j = {n->q, x, x_nhwc, c, hw, out};
+    qb_gpar_for(hw, qb_gpar_chunk(hw, c, QIMG_BLK), qimage_pixels, &j);
+}
+
 /* The int8 grid bound of a float clamp value (fused Relu/Clip). */
 static int32_t grid_bound(float f, const qb_qspec *q, int32_t dflt)
 {

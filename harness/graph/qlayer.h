@@ -46,6 +46,12 @@ size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);
 void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
                   void *scratch);
 
+/* ONNX QuantizeLinear of one image into the node's input grid, written
+ * NHWC int8: x is c planes of hw floats (NCHW), or hw pixels of c floats
+ * (x_nhwc). Split over threads by pixels. The same values as quantizing
+ * an im2col copy of x (padding 0.0 quantizes to the zero point). */
+void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t hw, int8_t *out);
+
 /* Can the tensor between producer p and consumer c stay int8 (p's output
  * grid is c's input grid, both int8 layers)? */
 int qb_qlayer_int8_link(const qb_node *p, const qb_node *c);
