@@ -95,13 +95,36 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
                  (unsigned long long)IDX_MAX_BYTES);
         goto out;
     }
-    *data = malloc((size_t)count);
-    if (!*data) {
-        snprintf(err, errlen, "%s: out of memory for %llu bytes", path, (unsigned long long)count);
+    /* the header's count is a claim: grow the buffer as data arrives, so
+     * a 30-byte file saying 2 GiB fails as truncated without a 2 GiB malloc */
+    size_t cap = 0, got = 0;
+    while (got < count) {
+        if (got == cap) {
+            size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
+            if (ncap > count)
+                ncap = (size_t)count;
+            uint8_t *nd = realloc(*data, ncap);
+            if (!nd) {
+                snprintf(err, errlen, "%s: out of memory for %llu bytes", path, (unsigned long long)count);
+                goto out;
+            }
+            *data = nd;
+            cap = ncap;
+        }
+        size_t want = cap - got > (1u << 30) ? (1u << 30) : cap - got;
+        int r = gzread(f, *data + got, (unsigned)want), zerr;
+        if (r > 0) {
+            got += (size_t)r;
+            continue;
+        }
+        const char *msg = gzerror(f, &zerr);
+        if (r < 0)
+            snprintf(err, errlen, "%s: corrupt file while reading the data: %s", path, msg);
+        else
+            snprintf(err, errlen, "%s: truncated: the data has %zu of %llu bytes%s%s", path, got,
+                     (unsigned long long)count, zerr != Z_OK ? ": " : "", zerr != Z_OK ? msg : "");
         goto out;
     }
-    if (gz_exact(f, path, *data, (size_t)count, "the data", err, errlen))
-        goto out;
     unsigned char extra;
     int r = gzread(f, &extra, 1), zerr;
     const char *msg = gzerror(f, &zerr);
