@@ -300,6 +300,16 @@ expect_msg 2 "'mean'" "eval --preprocess: bad value" -- eval "$T/syn.onnx" --dat
 expect_msg 2 "cannot open the data folder" "eval --data: no folder" -- eval "$T/syn.onnx" --data "$T/nodata"
 expect_msg 2 "no input 'nope'" "eval --shape: unknown input" -- eval "$T/syn.onnx" --data "$T/dat" --shape nope=1x1x28x28
 expect_msg 2 "bad dimension" "eval --shape: bad value" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x0x28x28
+# a model of two inputs: one folder per sample holding every input (input_0.pb, input_1.pb; output_0.pb ignored)
+A=/usr/share/libonnx-testdata/data/node/test_add
+mkdir -p "$T/two/s0" "$T/two/s1"
+cp "$A"/test_data_set_0/*.pb "$T/two/s0/"; cp "$A"/test_data_set_0/*.pb "$T/two/s1/"
+out=$("$QB" eval "$A/model.onnx" --data "$T/two" 2>&1)
+echo "$out" | grep -q "evaluation on 1 others (s1 .. s1)" && echo "$out" | grep -q "SQNR inf dB" || {
+    echo "FAIL: eval --data on a model of two inputs: $out"; fails=$((fails + 1)); }
+expect 0 "run on the folder's first evaluation sample, every input" -- run "$A/model.onnx" --data "$T/two" -o "$T/rtwo"
+cmp -s "$T/rtwo/output_0.pb" "$A/test_data_set_0/output_0.pb" || {
+    echo "FAIL: run --data on a model of two inputs: output differs from the test's"; fails=$((fails + 1)); }
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
 printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
 expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"

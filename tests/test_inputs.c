@@ -10,7 +10,9 @@
  * dimensions), each of which must fail with a message naming the file
  * and the field. End to end: a small model calibrated on a folder made
  * here (its ranges are the folder's, not N(0,1)'s; calibration and
- * evaluation inputs disjoint), and --shape on symbolic dimensions.
+ * evaluation inputs disjoint), a model of three inputs (float data, a
+ * float state, an int64 input bound at prepare) calibrated and evaluated
+ * on per-sample folders, and --shape on symbolic dimensions.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -703,6 +705,149 @@ static void test_pipeline_calibrates_on_folder(void **state)
     assert_non_null(strstr(e.msg, "no evaluation inputs"));
 }
 
+/* A model of three inputs, as recurrent and audio models have them:
+ * y = Reshape(Gemm(x) + h, shp), x [N, 8] float (N symbolic), h [1, 4]
+ * float (a state), shp int64 [2] (its values shape the graph: bound when
+ * the graph is prepared, like Silero VAD's sample rate). */
+static void save_three_inputs(const char *path)
+{
+    qb_graph *g = qb_graph_new("three");
+    g->opset = 13;
+    int xi = qb_graph_tensor(g, "x"), hi = qb_graph_tensor(g, "h"), si = qb_graph_tensor(g, "shp");
+    int wi = qb_graph_tensor(g, "w"), bi = qb_graph_tensor(g, "b");
+    qb_tensor *x = g->tensors[xi], *h = g->tensors[hi], *sh = g->tensors[si], *w = g->tensors[wi],
+              *b = g->tensors[bi];
+    x->dtype = h->dtype = w->dtype = b->dtype = QB_DT_FLOAT;
+    sh->dtype = QB_DT_INT64;
+    x->ndim = 2, x->dims[0] = 1, x->dims[1] = 8, x->sym[0] = 1, x->has_shape = 1, x->kind = QB_T_INPUT;
+    h->ndim = 2, h->dims[0] = 1, h->dims[1] = 4, h->has_shape = 1, h->kind = QB_T_INPUT;
+    sh->ndim = 1, sh->dims[0] = 2, sh->has_shape = 1, sh->kind = QB_T_INPUT;
+    w->ndim = 2, w->dims[0] = 4, w->dims[1] = 8, w->has_shape = 1, w->kind = QB_T_CONST;
+    b->ndim = 1, b->dims[0] = 4, b->has_shape = 1, b->kind = QB_T_CONST;
+    w->data = malloc(32 * sizeof(float));
+    b->data = calloc(4, sizeof(float));
+    for (int i = 0; i < 32; i++)
+        ((float *)w->data)[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
+    g->inputs = malloc(3 * sizeof(int));
+    g->inputs[g->ninputs++] = xi;
+    g->inputs[g->ninputs++] = hi;
+    g->inputs[g->ninputs++] = si;
+    int n = qb_graph_add_node(g, "Gemm", "fc", 3, 1);
+    g->nodes[n].in[0] = xi, g->nodes[n].in[1] = wi, g->nodes[n].in[2] = bi;
+    g->nodes[n].out[0] = qb_graph_tensor(g, "g");
+    g->nodes[n].attr = calloc(1, sizeof(qb_attr));
+    g->nodes[n].nattr = 1;
+    g->nodes[n].attr[0].name = strdup("transB");
+    g->nodes[n].attr[0].type = QB_ATTR_INT;
+    g->nodes[n].attr[0].i = 1;
+    int a = qb_graph_add_node(g, "Add", "add", 2, 1);
+    g->nodes[a].in[0] = g->nodes[n].out[0], g->nodes[a].in[1] = hi;
+    g->nodes[a].out[0] = qb_graph_tensor(g, "a");
+    int r = qb_graph_add_node(g, "Reshape", "reshape", 2, 1);
+    g->nodes[r].in[0] = g->nodes[a].out[0], g->nodes[r].in[1] = si;
+    g->nodes[r].out[0] = qb_graph_tensor(g, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->noutputs++] = g->nodes[r].out[0];
+    qb_err e;
+    if (qb_graph_sort(g, &e) || qb_onnx_save(g, path, &e))
+        fail_msg("%s", e.msg);
+    qb_graph_free(g);
+}
+
+/* Sample i of the three-input model into data/sNN/{x,h,shp}.npy; shp1: the
+ * first value of shp (1 everywhere but in a bad sample). */
+static void write_three(int i, int64_t shp1)
+{
+    uint8_t buf[512];
+    float x[8], h[4];
+    for (int j = 0; j < 8; j++)
+        x[j] = 0.05f * (float)((i + j) % 9) / 8.0f;
+    for (int j = 0; j < 4; j++)
+        h[j] = (float)(i % 3) + 0.5f * (float)j; /* the state moves the output far more than x */
+    int64_t shp[2] = {shp1, 4};
+    char name[64];
+    snprintf(name, sizeof name, "data/s%02d", i);
+    char p[512];
+    path_of(p, sizeof p, name);
+    mkdir(p, 0777);
+    snprintf(name, sizeof name, "data/s%02d/x.npy", i);
+    write_bytes(name, buf, make_npy(buf, "<f4", "(1, 8)", x, sizeof x));
+    snprintf(name, sizeof name, "data/s%02d/h.npy", i);
+    write_bytes(name, buf, make_npy(buf, "<f4", "(1, 4)", h, sizeof h));
+    snprintf(name, sizeof name, "data/s%02d/shp.npy", i);
+    write_bytes(name, buf, make_npy(buf, "<i8", "(2,)", shp, sizeof shp));
+}
+
+static void test_pipeline_multi_input(void **state)
+{
+    (void)state;
+    char model[512], data[512];
+    path_of(model, sizeof model, "m3.onnx");
+    save_three_inputs(model);
+    path_of(data, sizeof data, "data");
+    mkdir(data, 0777);
+    for (int i = 0; i < 10; i++)
+        write_three(i, 1);
+    qb_pipeline_opts o;
+    qb_pipeline_defaults(&o);
+    o.model = model;
+    o.prec = QB_PREC_INT8_CHANNEL;
+    o.method = "ptq-minmax";
+    o.data = data;
+    qb_pipeline_data d;
+    qb_pipeline_result r;
+    qb_err e = {""};
+    if (qb_pipeline_data_open(&o, &d, &e) || qb_pipeline_evaluate(&o, &d, &r, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(d.inputs.ninputs, 3);
+    assert_int_equal(d.calib.n, 5);
+    assert_int_equal(d.eval.n, 5);
+    assert_int_equal(d.eval.first, 5);
+    assert_int_equal(r.cal.samples, 5);
+    /* the layer's input range is the folder's x ([0, 0.05]), not N(0,1) */
+    float data_max = r.cal.layers[0].in_qp.scale * (127 - r.cal.layers[0].in_qp.zero);
+    assert_true(data_max <= 0.06f && data_max >= 0.03f);
+    assert_true(r.m.sqnr_db > 20);
+    /* the reference outputs carry each sample's own state h: y = Wx + h */
+    float *ref = NULL;
+    int64_t outs = 0;
+    if (qb_reference_outputs(d.model, &d.eval, 1, -1, &ref, &outs, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(outs, 4);
+    for (int i = 0; i < d.eval.n; i++) {
+        int s = 5 + i;
+        for (int c = 0; c < 4; c++) {
+            double want = (double)(s % 3) + 0.5 * c;
+            for (int j = 0; j < 8; j++)
+                want += (double)(((c * 8 + j) * 7) % 11 / 11.0f - 0.4f) * (double)(0.05f * (float)((s + j) % 9) / 8.0f);
+            assert_true(fabs(ref[i * 4 + c] - want) < 1e-4);
+        }
+    }
+    free(ref);
+    qb_pipeline_result_free(&r);
+    qb_pipeline_data_close(&d);
+    /* seeded inputs feed one input: a clear message, not a crash */
+    o.data = NULL;
+    o.dataset = "none";
+    assert_int_equal(qb_pipeline_data_open(&o, &d, &e), -1);
+    assert_non_null(strstr(e.msg, "--data DIR"));
+    /* a sample whose graph-shaping input differs from the first's is named */
+    write_three(7, 2);
+    o.data = data;
+    o.dataset = "fashion-mnist";
+    assert_int_equal(qb_pipeline_data_open(&o, &d, &e), -1);
+    if (!strstr(e.msg, "'shp'") || !strstr(e.msg, "s07"))
+        fail_msg("message '%s' does not name input 'shp' and sample s07", e.msg);
+    /* a sample folder missing an input is named too */
+    write_three(7, 1);
+    char p[512];
+    path_of(p, sizeof p, "data/s03/h.npy");
+    unlink(p);
+    assert_int_equal(qb_pipeline_data_open(&o, &d, &e), -1);
+    if (!strstr(e.msg, "s03") || !strstr(e.msg, "'h'"))
+        fail_msg("message '%s' does not name sample s03 and input 'h'", e.msg);
+}
+
 static void test_shapes(void **state)
 {
     (void)state;
@@ -768,6 +913,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_labels, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_symbolic_and_empty, fresh, cleanup),
         cmocka_unit_test_setup_teardown(test_pipeline_calibrates_on_folder, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(test_pipeline_multi_input, fresh, cleanup),
         cmocka_unit_test(test_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ int qb_reference_outputs(const qb_graph *model, const qb_samples *s, int batch, 
     const char *model_path = model->file;
     qb_graph *g = qb_graph_clone(model, e);
     qb_runner r;
-    if (!g || qb_runner_open(&r, g, batch, isa, e))
+    if (!g || qb_runner_open_on(&r, g, batch, isa, s, e))
         return -1;
     ref_ctx c = {.outs = r.outs, .ref = malloc((size_t)s->n * r.outs * sizeof(float) + 1)};
     int rc = -1;
@@ -97,7 +97,7 @@ int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const
                      qb_metrics *m, qb_err *e)
 {
     qb_runner r;
-    if (qb_runner_open(&r, g, batch, isa, e))
+    if (qb_runner_open_on(&r, g, batch, isa, s, e))
         return -1;
     int rc = qb_compare_runner(&r, s, ref, outs, m, e);
     qb_runner_close(&r);

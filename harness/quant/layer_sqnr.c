@@ -72,18 +72,18 @@ int qb_per_layer_sqnr(const qb_graph *model, qb_graph *gq, const qb_calibration 
     }
     /* a second copy of the quantized graph for the isolated pass */
     gq2 = qb_graph_clone(gq, e); /* gq is not prepared yet: its qspecs are copied, nothing derived */
-    if (!gq2 || qb_runner_open(&rr, gr, batch, isa, e)) {
+    if (!gq2 || qb_runner_open_on(&rr, gr, batch, isa, s, e)) {
         qb_graph_free(gq);
         qb_graph_free(gq2);
         return -1;
     }
     gq->no_int8_links = gq2->no_int8_links = 1; /* every layer output is read as floats */
-    if (qb_runner_open(&rq[0], gq, batch, isa, e)) { /* frees gq */
+    if (qb_runner_open_on(&rq[0], gq, batch, isa, s, e)) { /* frees gq */
         qb_runner_close(&rr);
         qb_graph_free(gq2);
         return -1;
     }
-    if (qb_runner_open(&rq[1], gq2, batch, isa, e)) { /* frees gq2 */
+    if (qb_runner_open_on(&rq[1], gq2, batch, isa, s, e)) { /* frees gq2 */
         qb_runner_close(&rr);
         qb_runner_close(&rq[0]);
         return -1;
@@ -125,10 +125,8 @@ int qb_per_layer_sqnr(const qb_graph *model, qb_graph *gq, const qb_calibration 
     gq2->on_node = after_node, gq2->on_node_ctx = &lc[1];
     for (int from = 0; from < s->n; from += rr.batch) {
         int count = s->n - from < rr.batch ? s->n - from : rr.batch;
-        qb_samples_fill(s, from, count, rr.batch, rr.x);
-        memcpy(rq[0].x, rr.x, rr.sample * rr.batch * sizeof(float));
-        memcpy(rq[1].x, rr.x, rr.sample * rr.batch * sizeof(float));
-        if (qb_runner_run(&rr, e) || qb_runner_run(&rq[0], e))
+        if (qb_runner_fill(&rr, s, from, count, e) || qb_runner_fill(&rq[0], s, from, count, e) ||
+            qb_runner_fill(&rq[1], s, from, count, e) || qb_runner_run(&rr, e) || qb_runner_run(&rq[0], e))
             goto out;
         before_layer(gq2, 0, &lc[1]);
         if (qb_runner_run(&rq[1], e))

@@ -41,38 +41,41 @@ void qb_pipeline_data_close(qb_pipeline_data *d)
     memset(d, 0, sizeof *d);
 }
 
-/* --data DIR: the folder's inputs, the first N to calibrate, the rest to evaluate. */
+/* --data DIR: the folder's inputs, the first N to calibrate, the rest to
+ * evaluate. A model with several inputs takes every input of a sample
+ * (a folder per sample or an .npz); input 0 must be float32 (its floats
+ * are the samples' x), the others may be of any type. */
 static int folder_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e)
 {
     const qb_graph *m = d->model = qb_onnx_load(o->model, e);
     if (!m)
         return -1;
-    if (m->ninputs != 1 || m->tensors[m->inputs[0]]->dtype != QB_DT_FLOAT) {
-        qb_errf(e, "%s: --data: the model has %d inputs%s; calibration and evaluation feed one float32 input (models "
-                   "with several inputs run with qbench run)", o->model, m->ninputs,
-                m->ninputs == 1 ? " (not float32)" : "");
+    if (m->ninputs < 1 || m->ninputs > QB_INPUTS_MAX || m->tensors[m->inputs[0]]->dtype != QB_DT_FLOAT) {
+        qb_errf(e, "%s: --data: the model has %d inputs%s; calibration and evaluation take 1 to %d inputs, the first "
+                   "float32", o->model, m->ninputs, m->ninputs >= 1 ? (m->tensors[m->inputs[0]]->dtype != QB_DT_FLOAT ?
+                   " (the first not float32)" : "") : "", QB_INPUTS_MAX);
         return -1;
     }
-    qb_tensor want = *m->tensors[m->inputs[0]];
     if (qb_input_symbolic(m, e))
         return -1;
-    if (want.ndim && want.sym[0])
-        want.dims[0] = 1; /* one sample */
-    qb_graph *g = qb_graph_clone(m, e);
-    qb_runner r; /* the output's class axis, for label checks */
-    if (!g || qb_runner_open(&r, g, 1, -1, e))
-        return -1;
-    int nclasses = r.positions == 1 ? (int)r.classes : 0;
-    d->sample = r.sample;
-    int bad = qb_inputs_load(o->data, &want, 1, o->pp, nclasses, &d->inputs, e);
-    qb_runner_close(&r);
-    if (bad)
-        return -1;
-    if ((size_t)qb_tensor_count(&d->inputs.in[0]) != d->sample) {
-        qb_errf(e, "%s: a sample of the data is %lld floats, the model takes %zu", o->data,
-                (long long)qb_tensor_count(&d->inputs.in[0]), d->sample);
-        return -1;
+    qb_tensor want[QB_INPUTS_MAX];
+    for (int k = 0; k < m->ninputs; k++) {
+        want[k] = *m->tensors[m->inputs[k]];
+        if (want[k].ndim && want[k].sym[0])
+            want[k].dims[0] = 1; /* one sample */
     }
+    int nclasses = 0; /* the output's class axis, for label checks */
+    if (m->ninputs == 1) {
+        qb_graph *g = qb_graph_clone(m, e);
+        qb_runner r;
+        if (!g || qb_runner_open(&r, g, 1, -1, e))
+            return -1;
+        nclasses = r.positions == 1 ? (int)r.classes : 0;
+        qb_runner_close(&r);
+    }
+    if (qb_inputs_load(o->data, want, m->ninputs, o->pp, nclasses, &d->inputs, e))
+        return -1;
+    d->sample = (size_t)qb_tensor_count(&d->inputs.in[0]);
     int n = d->inputs.n;
     int ncal = o->calib_given ? o->calib : (n / 2 < 512 ? n / 2 : 512);
     if (n < 2 || ncal >= n || ncal < 1) {
@@ -85,11 +88,25 @@ static int folder_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e
         ne = o->limit;
     const float *x = d->inputs.in[0].data;
     const int32_t *lab = d->inputs.labels;
-    d->calib = (qb_samples){.x = x, .labels = lab, .n = ncal, .sample = d->sample};
-    d->eval = (qb_samples){.x = x + (size_t)ncal * d->sample, .labels = lab ? lab + ncal : NULL, .n = ne,
-                           .sample = d->sample};
-    d->valid = (qb_samples){.x = x, .labels = lab, .n = lab ? ncal : 0, .sample = d->sample};
-    return 0;
+    const qb_inputs *all = m->ninputs > 1 ? &d->inputs : NULL;
+    d->calib = (qb_samples){.x = x, .inputs = all, .labels = lab, .n = ncal, .sample = d->sample};
+    d->eval = (qb_samples){.x = x + (size_t)ncal * d->sample, .inputs = all, .first = ncal,
+                           .labels = lab ? lab + ncal : NULL, .n = ne, .sample = d->sample};
+    d->valid = (qb_samples){.x = x, .inputs = all, .labels = lab, .n = lab ? ncal : 0, .sample = d->sample};
+    /* the model runs on these inputs (and, with several inputs, inputs that prepare the graph agree) */
+    qb_graph *g = qb_graph_clone(m, e);
+    qb_runner r;
+    if (!g || qb_runner_open_on(&r, g, 1, -1, &d->calib, e))
+        return -1;
+    int bad = (size_t)r.sample != d->sample;
+    if (bad)
+        qb_errf(e, "%s: a sample of the data is %zu floats, the model takes %zu", o->data, d->sample, r.sample);
+    for (int i = 0; !bad && m->ninputs > 1 && i < n; i++) {
+        qb_samples one = {.x = x, .inputs = all, .n = n, .sample = d->sample};
+        bad = qb_runner_fill(&r, &one, i, 1, e) != 0;
+    }
+    qb_runner_close(&r);
+    return bad ? -1 : 0;
 }
 
 int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e)
@@ -199,13 +216,14 @@ void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len)
     }
 }
 
-/* Layers of the model without calibration (fp32, fp16). */
-static int layers_only(const qb_graph *model, qb_calibration *c, qb_err *e)
+/* Layers of the model without calibration (fp32, fp16); s: samples to
+ * prepare it with (a model with several inputs). */
+static int layers_only(const qb_graph *model, const qb_samples *s, qb_calibration *c, qb_err *e)
 {
     memset(c, 0, sizeof *c);
     qb_graph *g = qb_graph_clone(model, e);
     qb_runner r;
-    if (!g || qb_runner_open(&r, g, 1, -1, e))
+    if (!g || qb_runner_open_on(&r, g, 1, -1, s, e))
         return -1;
     c->n = qb_find_layers(r.g, &c->layers);
     qb_runner_close(&r);
@@ -242,7 +260,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
             qb_errf(e, "precision %s takes method none, not %s", qb_precision_name(o->prec), o->method);
             return -1;
         }
-        if (layers_only(d->model, &r->cal, e))
+        if (layers_only(d->model, &d->eval, &r->cal, e))
             return -1;
     } else if (mt->trains) {
         if (o->prec == QB_PREC_MIXED) {

@@ -131,7 +131,7 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
     if (!g)
         return -1;
     qb_runner r;
-    if (qb_runner_open(&r, g, batch, -1, e))
+    if (qb_runner_open_on(&r, g, batch, -1, s, e))
         return -1;
     c->method = method;
     c->symmetric = symmetric;
@@ -172,8 +172,7 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
         /* batches are run one by one so the callback knows how many samples are real */
         for (int from = 0; from < s->n; from += r.batch) {
             cx.valid = s->n - from < r.batch ? s->n - from : r.batch;
-            qb_samples_fill(s, from, cx.valid, r.batch, r.x);
-            if (qb_runner_run(&r, e))
+            if (qb_runner_fill(&r, s, from, cx.valid, e) || qb_runner_run(&r, e))
                 goto out;
             count_batch(&cx, from, cx.valid, r.y);
         }

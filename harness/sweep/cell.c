@@ -262,8 +262,8 @@ typedef struct infer_ctx {
 static int infer(void *ctx, long iter)
 {
     infer_ctx *c = ctx;
-    c->r->in.data = c->bufs[iter % c->nbufs];
-    return qb_graph_run(c->r->g, &c->r->in, 1, &c->e);
+    c->r->in[0].data = c->bufs[iter % c->nbufs];
+    return qb_graph_run(c->r->g, c->r->in, c->r->nin, &c->e);
 }
 
 /* Fill n buffers of batch inputs: dataset samples in order, or seeded
@@ -405,7 +405,7 @@ static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, 
     }
     qb_err e;
     qb_metrics mt;
-    r->in.data = r->x;
+    r->in[0].data = r->x;
     if (qb_compare_runner(r, s, ref.logits, ref.outs, &mt, &e)) {
         note_add(row, "accuracy not measured: %s", e.msg);
         return;

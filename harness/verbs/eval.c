@@ -69,7 +69,7 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
         qb_err e;
         qb_graph *g = d->model ? qb_graph_clone(d->model, &e) : NULL;
         qb_runner rr;
-        if (g && !qb_runner_open(&rr, g, 1, -1, &e)) {
+        if (g && !qb_runner_open_on(&rr, g, 1, -1, &d->eval, &e)) {
             char prec[256];
             qb_model_precision(rr.g, prec, sizeof prec);
             if (strncmp(prec, "fp32", 4)) {
@@ -96,10 +96,14 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
         printf("  top-1 %.2f%% [%.2f, %.2f] (fp32 %.2f%%, drop %.2f pt [%.2f, %.2f], McNemar p %.3g)\n", m->top1,
                m->top1_ci_low, m->top1_ci_high, m->ref_top1, m->drop_pt, m->drop_ci_low, m->drop_ci_high,
                m->mcnemar_p);
-    printf("  agreement with fp32 %.2f%% [%.2f, %.2f], SQNR %.2f dB, cosine %.6f, max abs err %.4g, "
-           "KL mean %.3g p99 %.3g max %.3g\n",
-           m->agreement, m->agree_ci_low, m->agree_ci_high, m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div,
-           m->kl_p99, m->kl_max);
+    if (isnan(m->agreement)) /* maps, single scores, embeddings: no class axis */
+        printf("  SQNR %.2f dB, cosine %.6f, max abs err %.4g (output 0 has no class axis: no agreement, no KL)\n",
+               m->sqnr_db, m->cosine, m->max_abs_err);
+    else
+        printf("  agreement with fp32 %.2f%% [%.2f, %.2f], SQNR %.2f dB, cosine %.6f, max abs err %.4g, "
+               "KL mean %.3g p99 %.3g max %.3g\n",
+               m->agreement, m->agree_ci_low, m->agree_ci_high, m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div,
+               m->kl_p99, m->kl_max);
     printf("  [ ]: 95%% paired-bootstrap intervals over the samples\n");
     printf("  %d layers, weights %lld bytes%s, %lld MACs per sample", r->cal.n,
            (long long)(stored_bytes >= 0 ? stored_bytes : r->weight_bytes), stored_bytes >= 0 ? " in the file" : "",

@@ -93,7 +93,7 @@ int qb_verb_quantize(int argc, char **argv)
     }
     qb_runner run;
     qb_graph *g = qb_pipeline_graph(&o, &r, &e);
-    if (!g || qb_runner_open(&run, g, 1, o.isa, &e)) {
+    if (!g || qb_runner_open_on(&run, g, 1, o.isa, &d.calib, &e)) {
         fprintf(stderr, "qbench quantize: %s\n", e.msg);
         goto out;
     }

@@ -284,24 +284,28 @@ int qb_verb_run(int argc, char **argv)
         fprintf(stderr, "qbench run: %s\n", e.msg);
         goto out;
     }
-    if (!nin && po.data) { /* the first evaluation input of the folder (never a calibration one) */
-        qb_tensor *t = &in[0];
-        const qb_tensor *w = &d.inputs.in[0];
+    /* the first evaluation sample of the folder (never a calibration one), every input of it */
+    for (int k = 0; !nin && po.data && k < d.inputs.ninputs; k++) {
+        qb_tensor *t = &in[k];
+        const qb_tensor *w = &d.inputs.in[k];
         t->name = strdup(w->name);
-        t->dtype = QB_DT_FLOAT;
+        t->dtype = w->dtype;
         t->ndim = w->ndim;
         memcpy(t->dims, w->dims, sizeof t->dims);
         t->has_shape = 1;
-        size_t bytes = d.sample * sizeof(float);
-        t->data = malloc(bytes);
+        size_t bytes = (size_t)qb_tensor_count(w) * qb_dtype_size(w->dtype);
+        t->data = malloc(bytes + 1);
         if (!t->name || !t->data) {
             fprintf(stderr, "qbench run: out of memory\n");
             free(t->name);
+            t->name = NULL;
             goto out;
         }
-        memcpy(t->data, d.eval.x, bytes);
-        nin = 1;
-        fprintf(stderr, "qbench run: input %s of %s\n", d.inputs.source[d.calib.n], po.data);
+        memcpy(t->data, qb_inputs_at(&d.inputs, k, d.calib.n), bytes);
+        if (k + 1 == d.inputs.ninputs) {
+            nin = d.inputs.ninputs;
+            fprintf(stderr, "qbench run: input %s of %s\n", d.inputs.source[d.calib.n], po.data);
+        }
     }
     qb_graph *g = po.prec == QB_PREC_FP32 ? qb_onnx_load(model, &e) : quantized(&po, &d, &e);
     if (!g) {
@@ -355,7 +359,7 @@ int qb_verb_run(int argc, char **argv)
     qb_graph_free(g);
 out:
     qb_pipeline_data_close(&d);
-    for (int i = 0; i < nin; i++) {
+    for (int i = 0; i < QB_MAX_INPUTS; i++) { /* zeroed at the start: unused ones are NULL */
         free(in[i].name);
         free(in[i].data);
     }

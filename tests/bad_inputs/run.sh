@@ -60,6 +60,14 @@ printf '%s\n' '[axes]' 'models = g dw' 'precisions = fp32 int8-channel' 'methods
     '[model dw]' 'dwconv = 6x6x8' >"$T/k.ini"
 "$QB" sweep "$T/k.ini" -q -o "$T/s" >/dev/null 2>&1 || declare_fail "fixture: kernel sweep"
 cp "$T/s/results.csv" "$T/results.csv"
+# a model of two inputs (x, y) and data folders of its samples, one folder per sample (ONNX test-data layout)
+A=/usr/share/libonnx-testdata/data/node/test_add
+cp "$A/model.onnx" "$T/add.onnx"
+for f in ok missing extra shape; do mkdir -p "$T/two_$f/s0" "$T/two_$f/s1"; cp "$A"/test_data_set_0/input_*.pb "$T/two_$f/s0/"; cp "$A"/test_data_set_0/input_*.pb "$T/two_$f/s1/"; done
+rm "$T/two_missing/s1/input_1.pb"
+cp "$A/test_data_set_0/input_1.pb" "$T/two_extra/s1/input_2.pb"
+cp "$D/test_data_set_0/input_1.pb" "$T/two_shape/s1/input_1.pb"
+mkdir -p "$T/two_flat"; cp "$A/test_data_set_0/input_0.pb" "$T/two_flat/a.pb"; cp "$A/test_data_set_0/input_0.pb" "$T/two_flat/b.pb"
 ENERGY=$(dirname "$0")/../../datasets/energy/horowitz-45nm.csv
 cp "$ENERGY" "$T/energy.csv"
 
