@@ -1,212 +1,395 @@
 /*
- * dwconv_i8.c - AVX-512 int8 depthwise convolution (NHWC, any window,
- * stride, dilation, padding), bit-exact with kernels/scalar/dwconv_i8.c: 16 channels per
- * vector (masked tails), acc = bias + sum over in-image taps of
- * (x - x_zero) * w in 32-bit wrap-around arithmetic (padding is x_zero,
- * i.e. contributes 0), then the per-channel requantization of vnni.h.
+ * dwconv_i8.c - AVX-512 VNNI int8 depthwise convolution (NHWC, any window,
+ * stride, dilation, padding), bit-exact with kernels/scalar/dwconv_i8.c.
  *
- * Output pixels are visited in row order, all channels of a pixel (or of
- * a group) before the next. Runs of 4 horizontally adjacent pixels whose
- * windows lie inside the image start from bias - x_zero * sum(w) (packed)
- * and add x * w, each shared input column loaded and widened once for
- * the four: the same sum modulo 2^32. Other pixels take their in-image
- * taps of (x - x_zero) * w.
- * 3x3 windows with dilation 1 and the same stride 1 or 2 on both axes
- * load and widen each input column of a run once and multiply window rows
- * 0 and 1 as int16 pairs with vpdpwssd (2 taps per instruction), row 2
- * alone; other windows share the weights of a run (vpmulld).
- * Channels go in chunks of up to 512 whose requantization constants are
- * laid out once, then every output pixel is done for the chunk.
- * Packed layout, int32, Cp = C rounded up to 16: k taps x Cp weights (tap
- * t = kw ky + kx, w[c][t] at t * Cp + c), then Cp biases, then Cp weight
- * sums over the k taps; for k = 9 then 3 rows of the pairs (w[c][kx],
- * w[c][3 + kx]) as int16 halves and 3 rows of w[c][6 + kx] as a low int16
- * half (kx = 0, 1, 2); padding 0.
+ * The XNNPACK-style channel-tiled scheme, with vpdpbusd summing four window
+ * rows per instruction: channels go in blocks of 64; the 64-byte rows of
+ * four window rows (ky = 4g .. 4g+3, one column) are interleaved bytewise
+ * (vpunpck{l,h}bw, then {l,h}wd) into four vectors whose 32-bit lanes hold
+ * the four rows of one channel, each vector 16 channels in the order
+ * 16 L + 4 j + i (vector j, 128-bit lane L, dword i). The weights are
+ * interleaved the same way once per call, so one vpdpbusd adds four taps of
+ * 16 channels. Input bytes are made unsigned (x ^ 0x80 = x + 128); the
+ * accumulator starts from bias - (x_zero + 128) * sum(w) (modulo 2^32 the
+ * same sum as the reference), and taps in the padding read x_zero, so every
+ * pixel, border or not, is the same sum of (x - x_zero) * w. Rows past the
+ * window meet zero weights.
+ *
+ * Runs of 4 horizontally adjacent output pixels whose columns all lie in
+ * the image share each interleaved input column (specialised for the common
+ * windows, a generic copy for the others); window rows in the vertical
+ * padding read a 64-byte block of x_zero without advancing. Other pixels
+ * list their taps one by one.
+ *
+ * Requantization (exactly qb_requant_apply): a channel's multiplier m with
+ * rshift s is reduced to an odd m' = m >> v, s' = s - v (same real value,
+ * same rounding). When s' >= 33 for every channel, half away from zero is
+ * r = (hi32(acc * m') + 2^(s'-33)) >> (s'-32) (signed multiply, arithmetic
+ * shift): with m' odd the low 32 bits of a nonzero product are never zero,
+ * so floor((acc m' + 2^(s'-1) - [acc < 0]) / 2^s') loses nothing by
+ * dropping them. Otherwise the call takes |acc| * m in 64-bit lanes as
+ * vnni.h does. r goes through vpackssdw, + y_zero (saturating int16),
+ * vpacksswb, then the clamp as bytes: the packs undo the interleave's
+ * channel order, so 64 outputs are one store.
+ *
+ * Packed layout: int8, k taps x Cp (Cp = C rounded up to 64), w[c][t] at
+ * t * Cp + c, padding zero. x_zero outside [-128, 127], |y_zero| >= 32640
+ * or windows wider than the weight buffer take a plain C loop.
  */
 #include "kernels/dw_geom.h"
 #include "kernels/vnni/vnni.h"
 
-#define DW_NX 4 /* inner pixels along x per step */
+#define NX 4            /* output pixels per run */
+#define WBUF 16384      /* bytes of interleaved weights per chunk of blocks */
+#define MAXB 8          /* blocks of 64 channels per chunk */
 
-static size_t cpad(int c) { return ((size_t)c + 15) / 16 * 16; }
-
-#define CHUNK 32 /* channel groups of 16 whose requantization constants are laid out at once */
+static size_t cpad(int c) { return ((size_t)c + 63) / 64 * 64; }
 
 size_t QB_VNNI(qb_dwconv_i8__vnni_size)(int n, int k, int group)
 {
     (void)group;
-    return sizeof(int32_t) * (size_t)(k + 2 + (k == 9 ? 6 : 0)) * cpad(n);
+    return (size_t)k * cpad(n);
 }
-
-/* w as the low int16 half of a 32-bit lane, and hi as the high half. */
-static int32_t pair16(int lo, int hi) { return (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16); }
 
 void QB_VNNI(qb_dwconv_i8__vnni_pack)(const qb_weights *w, void *dst)
 {
-    int32_t *out = dst;
+    int8_t *out = dst;
     size_t cp = cpad(w->n);
-    const size_t k = (size_t)w->k;
-    for (int c = 0; c < w->n; c++) {
-        const int8_t *wc = w->i8 + (size_t)c * k;
-        for (size_t t = 0; t < k; t++) {
-            out[t * cp + c] = wc[t];
-            out[(k + 1) * cp + c] += wc[t];
-        }
-        out[k * cp + c] = w->bias_i32 ? w->bias_i32[c] : 0;
-        if (k == 9)
-            for (int kx = 0; kx < 3; kx++) {
-                out[(11 + kx) * cp + c] = pair16(wc[kx], wc[3 + kx]);
-                out[(14 + kx) * cp + c] = pair16(wc[6 + kx], 0);
-            }
+    for (int c = 0; c < w->n; c++)
+        for (int t = 0; t < w->k; t++)
+            out[(size_t)t * cp + c] = w->i8[(size_t)c * w->k + t];
+}
+
+/* Per block of 64 channels, in the interleaved lane order (vector j). */
+typedef struct blkc {
+    int32_t bias[4][16]; /* bias - (x_zero + 128) * sum(w) */
+    int32_t v[4][6][16]; /* requantization: fast {m', m' of odd lanes, 2^(s'-33), s'-32};
+                            exact {m even, m odd, rnd even, rnd odd, s even, s odd} (64-bit) */
+} blkc;
+
+/* What the output stage needs. */
+typedef struct outc {
+    __m512i z16;      /* y_zero as int16 */
+    __m512i lo8, hi8; /* y_min, y_max as int8 */
+    int exact;        /* 1: the 64-bit requantization */
+} outc;
+
+/* Channel of vector j, dword i of a block. */
+static inline int lane_ch(int j, int i) { return 16 * (i / 4) + 4 * j + i % 4; }
+
+/* Four rows of 64 bytes -> four vectors of 16 channels x 4 rows. */
+QB_INLINE void ilv4(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i *v)
+{
+    __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+    __m512i c = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+    v[0] = _mm512_unpacklo_epi16(a, c);
+    v[1] = _mm512_unpackhi_epi16(a, c);
+    v[2] = _mm512_unpacklo_epi16(b, d);
+    v[3] = _mm512_unpackhi_epi16(b, d);
+}
+
+/* One row only (the others meet zero weights): byte 16 L + 4 j + i to dword i of vector j. */
+QB_INLINE void ilv1(__m512i r0, __m512i *v)
+{
+    for (int j = 0; j < 4; j++) {
+        const __m512i idx = _mm512_set1_epi32((int32_t)(0x80808000u | (uint32_t)(4 * j)));
+        /* dword i of each 128-bit lane: byte 0 = 4 j + i, bytes 1-3 zero */
+        const __m512i add = _mm512_set_epi32(3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0);
+        v[j] = _mm512_shuffle_epi8(r0, _mm512_add_epi32(idx, add));
     }
 }
 
-/* 16 int8 at p (mk lanes) as int32. */
-QB_INLINE __m512i ld_x(const int8_t *p, __mmask16 mk) { return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, p)); }
-
-/* 16 packed int32 of row t at channel c0. */
-QB_INLINE __m512i ld_w(const int32_t *wb, size_t cp, int t, int c0)
+/* 64 input bytes (mk lanes) made unsigned. */
+QB_INLINE __m512i ldu(const int8_t *p, __mmask64 mk)
 {
-    return _mm512_load_si512((const void *)(wb + (size_t)t * cp + c0));
+    return _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, p), _mm512_set1_epi8((char)0x80));
 }
 
-/* Channels [c0, c1) (a chunk of 16-channel groups), their requantization
- * constants rv[0 ..] (group g of the chunk at rv[g]). */
-typedef struct chunk {
-    int c0, c1;       /* channel range */
-    const qb_rqv *rv; /* one per group of 16 */
-} chunk;
-
-/* DW_NX horizontally adjacent inner pixels of a 3x3 window (stride s_),
- * the chunk's channels: each input column of the three window rows loaded
- * and widened once for the four; rows 0 and 1 as one int16 pair per lane
- * (row 1 shifted into the high half), row 2 alone (its high half, the
- * sign bits, meets a zero weight). */
-QB_MICRO void dw_run(int s_, const int8_t *xp, int8_t *yp, const int32_t *wb, const qb_dw_args *a, size_t cp,
-                     size_t row, const chunk *ch)
+/* Rows ky = 4g .. of one column: interleaved into v (n rows valid). */
+QB_INLINE void column(int n, const int8_t *const *q, __mmask64 mk, __m512i *v)
 {
-    const int C = a->c;
-    const __m512i xz = _mm512_set1_epi32(a->x_zero);
-    for (int c0 = ch->c0, g = 0; c0 < ch->c1; c0 += 16, g++) {
-        const int cnt = C - c0 < 16 ? C - c0 : 16;
-        const __mmask16 mk = qb_mask16(cnt);
-        __m512i acc[DW_NX], w01[3], w2[3];
-        const __m512i bz = _mm512_sub_epi32(ld_w(wb, cp, 9, c0), _mm512_mullo_epi32(xz, ld_w(wb, cp, 10, c0)));
-QB_UNROLL(GCC unroll 3)
-        for (int kx = 0; kx < 3; kx++) {
-            w01[kx] = ld_w(wb, cp, 11 + kx, c0);
-            w2[kx] = ld_w(wb, cp, 14 + kx, c0);
-        }
+    if (n == 1) {
+        ilv1(ldu(q[0], mk), v);
+        return;
+    }
+    __m512i r0 = ldu(q[0], mk), r1 = ldu(q[1], mk);
+    __m512i r2 = n > 2 ? ldu(q[2], mk) : r1, r3 = n > 3 ? ldu(q[3], mk) : r2;
+    ilv4(r0, r1, r2, r3, v);
+}
+
+/* int32 accumulators of 16 channels -> rounded r (before zero point and clamp). */
+QB_INLINE __m512i rq_round(__m512i acc, const int32_t (*v)[16], int exact)
+{
+    if (!exact) {
+        __m512i pe = _mm512_mul_epi32(acc, _mm512_load_si512((const void *)v[0]));
+        __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_load_si512((const void *)v[1]));
+        /* high halves: of the even products into the even dwords, the odd ones stay */
+        __m512i hi = QB_MASK_SWAP_EPI32(po, (__mmask16)0x5555, pe);
+        return _mm512_srav_epi32(_mm512_add_epi32(hi, _mm512_load_si512((const void *)v[2])),
+                                 _mm512_load_si512((const void *)v[3]));
+    }
+    const __m512i zero = _mm512_setzero_si512();
+    __mmask16 neg = _mm512_cmpgt_epi32_mask(zero, acc);
+    __m512i mag = _mm512_abs_epi32(acc);
+    __m512i pe = _mm512_mul_epu32(mag, _mm512_load_si512((const void *)v[0]));
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(mag, 32), _mm512_load_si512((const void *)v[1]));
+    pe = _mm512_srlv_epi64(_mm512_add_epi64(pe, _mm512_load_si512((const void *)v[2])),
+                           _mm512_load_si512((const void *)v[4]));
+    po = _mm512_srlv_epi64(_mm512_add_epi64(po, _mm512_load_si512((const void *)v[3])),
+                           _mm512_load_si512((const void *)v[5]));
+    __m512i r = _mm512_or_si512(pe, _mm512_slli_epi64(po, 32));
+    return _mm512_mask_sub_epi32(r, neg, zero, r);
+}
+
+/* Requantize the 4 accumulators of a block and store its 64 channels. */
+QB_INLINE void out64(const __m512i *acc, const blkc *bc, const outc *oc, int8_t *y, __mmask64 mk)
+{
+    __m512i r0 = rq_round(acc[0], bc->v[0], oc->exact), r1 = rq_round(acc[1], bc->v[1], oc->exact);
+    __m512i r2 = rq_round(acc[2], bc->v[2], oc->exact), r3 = rq_round(acc[3], bc->v[3], oc->exact);
+    __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), oc->z16);
+    __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), oc->z16);
+    __m512i b = _mm512_packs_epi16(p01, p23);
+    b = _mm512_min_epi8(_mm512_max_epi8(b, oc->lo8), oc->hi8);
+    if (mk == ~(__mmask64)0)
+        _mm512_storeu_si512((void *)y, b);
+    else
+        _mm512_mask_storeu_epi8(y, mk, b);
+}
+
+/* NX adjacent output pixels of one block: window row ky of the first
+ * pixel at column 0 is rp[ky], columns rs[ky] bytes apart (0: padding);
+ * the pixels SW columns apart, window columns DW apart. wb: the block's
+ * interleaved weights [g][kx][4]. */
+QB_MICRO void run(int KH, int KW, int SW, int DW, const int8_t *const *rp, const size_t *rs, const __m512i *wb,
+                  const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t C)
+{
+    __m512i acc[NX][4];
 QB_UNROLL(GCC unroll 4)
-        for (int o = 0; o < DW_NX; o++)
-            acc[o] = bz;
-QB_UNROLL(GCC unroll 9)
-        for (int j = 0; j < s_ * (DW_NX - 1) + 3; j++) {
-            const int8_t *q = xp + (size_t)j * C + c0;
-            __m512i x1 = _mm512_slli_epi32(ld_x(q + row, mk), 16);
-            __m512i p01 = _mm512_mask_blend_epi16((__mmask32)0xAAAAAAAAu, ld_x(q, mk), x1);
-            __m512i x2 = ld_x(q + 2 * row, mk);
+    for (int o = 0; o < NX; o++)
 QB_UNROLL(GCC unroll 4)
-            for (int o = 0; o < DW_NX; o++) {
-                int kx = j - s_ * o;
-                if (kx >= 0 && kx < 3) {
-                    acc[o] = _mm512_dpwssd_epi32(acc[o], p01, w01[kx]);
-                    acc[o] = _mm512_dpwssd_epi32(acc[o], x2, w2[kx]);
-                }
+        for (int j = 0; j < 4; j++)
+            acc[o][j] = _mm512_load_si512((const void *)bc->bias[j]);
+    const int G = (KH + 3) / 4, span = (NX - 1) * SW + (KW - 1) * DW + 1;
+QB_UNROLL(GCC unroll 32)
+    for (int col = 0; col < span; col++)
+QB_UNROLL(GCC unroll 4)
+        for (int g = 0; g < G; g++) {
+            const int n = KH - 4 * g < 4 ? KH - 4 * g : 4;
+            const int8_t *q[4] = {0};
+QB_UNROLL(GCC unroll 4)
+            for (int r = 0; r < n; r++)
+                q[r] = rp[4 * g + r] + (size_t)col * rs[4 * g + r];
+            __m512i v[4];
+            column(n, q, mk, v);
+QB_UNROLL(GCC unroll 4)
+            for (int o = 0; o < NX; o++) {
+                const int d = col - o * SW;
+                if (d < 0 || d % DW || d / DW >= KW)
+                    continue;
+                const __m512i *w = wb + (size_t)(g * KW + d / DW) * 4;
+QB_UNROLL(GCC unroll 4)
+                for (int j = 0; j < 4; j++)
+                    acc[o][j] = _mm512_dpbusd_epi32(acc[o][j], v[j], _mm512_load_si512((const void *)(w + j)));
             }
         }
 QB_UNROLL(GCC unroll 4)
-        for (int o = 0; o < DW_NX; o++)
-            qb_store_i8x16(yp + (size_t)o * C + c0, qb_requant16(acc[o], &ch->rv[g]), cnt);
-    }
+    for (int o = 0; o < NX; o++)
+        out64(acc[o], bc, oc, yp + (size_t)o * C, mk);
 }
 
-/* DW_NX horizontally adjacent inner pixels of any window, the chunk's
- * channels: each weight loaded once for the four (step, dy, dx as in
- * dwconv_f32.c, in bytes). */
-static void dw_run_any(const int8_t *xp, int8_t *yp, const int32_t *wb, const qb_dw_args *a, size_t cp, size_t step,
-                       size_t dy, size_t dx, const chunk *ch)
+/* One output pixel of one block, any taps: tap (ky, kx) at tp[ky * kw + kx]
+ * (the x_zero block in the padding). */
+static void pixel(const qb_dw_args *a, const int8_t *const *tp, const __m512i *wb, const blkc *bc, const outc *oc,
+                  __mmask64 mk, int8_t *yp)
 {
-    const int C = a->c, nt = a->kh * a->kw;
-    const __m512i xz = _mm512_set1_epi32(a->x_zero);
-    for (int c0 = ch->c0, g = 0; c0 < ch->c1; c0 += 16, g++) {
-        const int cnt = C - c0 < 16 ? C - c0 : 16;
-        const __mmask16 mk = qb_mask16(cnt);
-        __m512i acc[DW_NX];
-        const __m512i bz = _mm512_sub_epi32(ld_w(wb, cp, nt, c0), _mm512_mullo_epi32(xz, ld_w(wb, cp, nt + 1, c0)));
-        for (int o = 0; o < DW_NX; o++)
-            acc[o] = bz;
-        for (int ky = 0; ky < a->kh; ky++)
-            for (int kx = 0; kx < a->kw; kx++) {
-                const __m512i wv = ld_w(wb, cp, ky * a->kw + kx, c0);
-                const int8_t *q = xp + ky * dy + kx * dx + c0;
-                for (int o = 0; o < DW_NX; o++)
-                    acc[o] = _mm512_add_epi32(acc[o], _mm512_mullo_epi32(ld_x(q + o * step, mk), wv));
-            }
-        for (int o = 0; o < DW_NX; o++)
-            qb_store_i8x16(yp + (size_t)o * C + c0, qb_requant16(acc[o], &ch->rv[g]), cnt);
+    __m512i acc[4];
+    for (int j = 0; j < 4; j++)
+        acc[j] = _mm512_load_si512((const void *)bc->bias[j]);
+    const int G = (a->kh + 3) / 4;
+    for (int g = 0; g < G; g++) {
+        const int n = a->kh - 4 * g < 4 ? a->kh - 4 * g : 4;
+        for (int kx = 0; kx < a->kw; kx++) {
+            const int8_t *q[4] = {0};
+            for (int r = 0; r < n; r++)
+                q[r] = tp[(4 * g + r) * a->kw + kx];
+            __m512i v[4];
+            column(n, q, mk, v);
+            const __m512i *w = wb + (size_t)(g * a->kw + kx) * 4;
+            for (int j = 0; j < 4; j++)
+                acc[j] = _mm512_dpbusd_epi32(acc[j], v[j], _mm512_load_si512((const void *)(w + j)));
+        }
     }
+    out64(acc, bc, oc, yp, mk);
 }
 
-/* Every output pixel, the chunk's channels. */
-static void dw_chunk(const qb_packed *p, const qb_dw_args *a, const chunk *ch)
+/* The reference arithmetic on the packed layout (cases the vector path
+ * does not take). */
+static void dw_plain(const qb_packed *p, const qb_dw_args *a)
 {
-    const int32_t *W = p->w;
-    const int8_t *x = a->x;
+    const int8_t *W = p->w, *x = a->x;
     int8_t *y = a->y;
-    const int C = a->c, SH = a->stride_h, SW = a->stride_w, nt = a->kh * a->kw;
-    const int fast = qb_dw_is3x3(a);
-    const size_t cp = cpad(C), row = (size_t)a->w * C; /* bytes per input row */
-    const __m512i xz = _mm512_set1_epi32(a->x_zero);
-    int ylo, yhi, xlo, xhi;
-    qb_dw_inner(a->h, SH, a->pad_t, a->dil_h, a->kh, a->out_h, &ylo, &yhi);
-    qb_dw_inner(a->w, SW, a->pad_l, a->dil_w, a->kw, a->out_w, &xlo, &xhi);
+    const int C = a->c;
+    const size_t cp = cpad(C);
     for (int oy = 0; oy < a->out_h; oy++) {
-        int iy0 = oy * SH - a->pad_t, ky0, ky1;
-        qb_dw_taps(oy, SH, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
-        int inner_y = oy >= ylo && oy < yhi;
-        for (int ox = 0; ox < a->out_w;) {
-            int ix0 = ox * SW - a->pad_l;
-            int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
-            if (inner_y && ox >= xlo && ox + DW_NX <= xhi) {
-                const int8_t *xp = x + (size_t)iy0 * row + (size_t)ix0 * C;
-                if (fast && SW == 1)
-                    dw_run(1, xp, yp, W, a, cp, row, ch);
-                else if (fast)
-                    dw_run(2, xp, yp, W, a, cp, row, ch);
-                else
-                    dw_run_any(xp, yp, W, a, cp, (size_t)SW * C, (size_t)a->dil_h * row, (size_t)a->dil_w * C, ch);
-                ox += DW_NX;
-                continue;
-            }
+        int ky0, ky1;
+        qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+        for (int ox = 0; ox < a->out_w; ox++) {
             int kx0, kx1;
-            qb_dw_taps(ox, SW, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
-            for (int c0 = ch->c0, g = 0; c0 < ch->c1; c0 += 16, g++) {
-                const int cnt = C - c0 < 16 ? C - c0 : 16;
-                const __mmask16 mk = qb_mask16(cnt);
-                __m512i acc = ld_w(W, cp, nt, c0);
-                for (int ky = ky0; ky < ky1; ky++) /* the in-image taps */
+            qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
+            for (int c = 0; c < C; c++) {
+                uint32_t acc = (uint32_t)p->bias_i32[c];
+                for (int ky = ky0; ky < ky1; ky++)
                     for (int kx = kx0; kx < kx1; kx++) {
-                        const int8_t *xp = x + (size_t)(iy0 + ky * a->dil_h) * row + (size_t)(ix0 + kx * a->dil_w) * C + c0;
-                        __m512i xv = _mm512_sub_epi32(ld_x(xp, mk), xz);
-                        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, ld_w(W, cp, ky * a->kw + kx, c0)));
+                        int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+                        int ix = ox * a->stride_w - a->pad_l + kx * a->dil_w;
+                        int64_t xv = (int64_t)x[((size_t)iy * a->w + ix) * C + c] - a->x_zero;
+                        acc += (uint32_t)(xv * W[(size_t)(ky * a->kw + kx) * cp + c]);
                     }
-                qb_store_i8x16(yp + c0, qb_requant16(acc, &ch->rv[g]), cnt);
+                y[((size_t)oy * a->out_w + ox) * C + c] =
+                    qb_requant_apply((int32_t)acc, a->rq[c], a->y_zero, a->y_min, a->y_max);
             }
-            ox++;
         }
     }
+}
+
+/* Interleave the weights of block b (channels 64 b ..) into wb [g][kx][4]. */
+static void weights(const qb_packed *p, const qb_dw_args *a, int b, __m512i *wb)
+{
+    const int8_t *W = p->w;
+    const size_t cp = cpad(a->c);
+    const int G = (a->kh + 3) / 4;
+    for (int g = 0; g < G; g++)
+        for (int kx = 0; kx < a->kw; kx++) {
+            __m512i r[4];
+            for (int i = 0; i < 4; i++) {
+                int ky = 4 * g + i;
+                r[i] = ky < a->kh ? _mm512_loadu_si512((const void *)(W + (size_t)(ky * a->kw + kx) * cp + 64 * (size_t)b))
+                                  : _mm512_setzero_si512();
+            }
+            ilv4(r[0], r[1], r[2], r[3], wb + (size_t)(g * a->kw + kx) * 4);
+        }
+}
+
+/* The per-call constants of block b. */
+static void consts(const qb_packed *p, const qb_dw_args *a, int b, int exact, blkc *bc)
+{
+    const uint32_t off = (uint32_t)a->x_zero + 128u;
+    memset(bc, 0, sizeof *bc);
+    for (int j = 0; j < 4; j++)
+        for (int i = 0; i < 16; i++) {
+            int c = 64 * b + lane_ch(j, i);
+            if (c >= a->c)
+                continue;
+            bc->bias[j][i] = (int32_t)((uint32_t)p->bias_i32[c] - off * (uint32_t)p->wsum[c]);
+            uint32_t m = (uint32_t)a->rq[c].multiplier;
+            int s = a->rq[c].rshift;
+            int32_t(*v)[16] = bc->v[j];
+            if (!exact) {
+                int sh = __builtin_ctz(m);
+                m >>= sh;
+                s -= sh;
+                /* m' in the low dword of the 64-bit lane that holds lane i: v[0] even, v[1] odd lanes */
+                v[i & 1][i & ~1] = (int32_t)m;
+                v[2][i] = 1 << (s - 33);
+                v[3][i] = s - 32;
+            } else {
+                /* 64-bit lanes: even lanes from v[.][2q], odd lanes from v[.][2q] of the odd set */
+                int e = i & 1, q = i / 2;
+                v[e][2 * q] = (int32_t)m;
+                uint64_t rnd = 1ull << (s - 1);
+                memcpy(&v[2 + e][2 * q], &rnd, 8);
+                uint64_t sv = (uint64_t)s;
+                memcpy(&v[4 + e][2 * q], &sv, 8);
+            }
+        }
+}
+
+/* Nonzero when every channel's multiplier reduces to s' >= 33. */
+static int all_fast(const qb_dw_args *a)
+{
+    for (int c = 0; c < a->c; c++) {
+        uint32_t m = (uint32_t)a->rq[c].multiplier;
+        if (m == 0 || a->rq[c].rshift - __builtin_ctz(m) < 33)
+            return 0;
+    }
+    return 1;
 }
 
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
 {
-    qb_rqv rv[CHUNK];
-    for (int c0 = 0; c0 < a->c; c0 += 16 * CHUNK) {
-        chunk ch = {c0, a->c - c0 < 16 * CHUNK ? a->c : c0 + 16 * CHUNK, rv};
-        for (int c = c0, g = 0; c < ch.c1; c += 16, g++) {
-            qb_rqv_set_range(&rv[g], a->y_zero, a->y_min, a->y_max);
-            qb_rqv_load_channels(&rv[g], a->rq + c, ch.c1 - c < 16 ? ch.c1 - c : 16);
+    const int C = a->c, KH = a->kh, KW = a->kw, G = (KH + 3) / 4;
+    const size_t wblk = (size_t)G * KW * 4 * 64; /* interleaved bytes per block */
+    if (a->x_zero < -128 || a->x_zero > 127 || a->y_zero <= -32640 || a->y_zero >= 32640 || wblk > WBUF) {
+        dw_plain(p, a);
+        return;
+    }
+    _Alignas(64) __m512i wbuf[WBUF / 64];
+    _Alignas(64) blkc bcs[MAXB];
+    _Alignas(64) int8_t pad[64];
+    memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
+    outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .lo8 = _mm512_set1_epi8((char)a->y_min),
+               .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = !all_fast(a)};
+    const int8_t *x = a->x;
+    int8_t *y = a->y;
+    const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;
+    const size_t row = (size_t)a->w * C;
+    const int nb = (C + 63) / 64;
+    int per = (int)(WBUF / wblk);
+    per = per < MAXB ? per : MAXB;
+    int xlo, xhi;
+    qb_dw_inner(a->w, SW, a->pad_l, DW, KW, a->out_w, &xlo, &xhi);
+    const int8_t *tq[QB_DW_MAX_TAPS]; /* a border pixel's taps */
+    const int8_t *rp[WBUF / 256];     /* window rows of a run (KH <= 4 * G <= WBUF / 256 here) */
+    size_t rs[WBUF / 256];
+    for (int b0 = 0; b0 < nb; b0 += per) {
+        const int b1 = nb - b0 < per ? nb : b0 + per;
+        for (int b = b0; b < b1; b++) {
+            weights(p, a, b, wbuf + (size_t)(b - b0) * (wblk / 64));
+            consts(p, a, b, oc.exact, &bcs[b - b0]);
         }
-        dw_chunk(p, a, &ch);
+        for (int oy = 0; oy < a->out_h; oy++) {
+            const int iy0 = oy * SH - a->pad_t;
+            for (int ox = 0; ox < a->out_w;) {
+                const int ix0 = ox * SW - a->pad_l;
+                int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
+                const int inner = ox >= xlo && ox + NX <= xhi;
+                for (int b = b0; b < b1; b++) {
+                    const int c0 = 64 * b;
+                    const __mmask64 mk = qb_mask64(C - c0);
+                    const __m512i *wb = wbuf + (size_t)(b - b0) * (wblk / 64);
+                    const blkc *bc = &bcs[b - b0];
+                    if (!inner) {
+                        for (int ky = 0; ky < KH; ky++) {
+                            int iy = iy0 + ky * DH;
+                            for (int kx = 0; kx < KW; kx++) {
+                                int ix = ix0 + kx * DW;
+                                tq[ky * KW + kx] = iy >= 0 && iy < a->h && ix >= 0 && ix < a->w
+                                                       ? x + (size_t)iy * row + (size_t)ix * C + c0
+                                                       : pad;
+                            }
+                        }
+                        pixel(a, tq, wb, bc, &oc, mk, yp + c0);
+                        continue;
+                    }
+                    for (int ky = 0; ky < KH; ky++) {
+                        int iy = iy0 + ky * DH;
+                        int in = iy >= 0 && iy < a->h;
+                        rp[ky] = in ? x + (size_t)iy * row + (size_t)ix0 * C + c0 : pad;
+                        rs[ky] = in ? (size_t)C : 0;
+                    }
+                    if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
+                        run(3, 3, 1, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                    else if (KH == 3 && KW == 3 && DW == 1 && SW == 2)
+                        run(3, 3, 2, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                    else if (KH == 5 && KW == 5 && DW == 1 && SW == 1)
+                        run(5, 5, 1, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                    else if (KH == 5 && KW == 5 && DW == 1 && SW == 2)
+                        run(5, 5, 2, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                    else
+                        run(KH, KW, SW, DW, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                }
+                ox += inner ? NX : 1;
+            }
+        }
     }
 }

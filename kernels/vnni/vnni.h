@@ -202,7 +202,50 @@ QB_INLINE void qb_sim_mm_mask_storeu_epi8(void *p, __mmask16 k, __m128i v)
 }
 #define _mm_mask_storeu_epi8(p, k, v) qb_sim_mm_mask_storeu_epi8(p, k, v)
 #endif
+#ifndef _mm512_mask_storeu_epi8
+QB_INLINE void qb_sim_mask_storeu_epi8(void *p, __mmask64 k, __m512i v)
+{
+    int8_t x[64];
+    _mm512_storeu_si512(x, v);
+    for (int i = 0; i < 64; i++)
+        if ((k >> i) & 1)
+            ((int8_t *)p)[i] = x[i];
+}
+#define _mm512_mask_storeu_epi8(p, k, v) qb_sim_mask_storeu_epi8(p, k, v)
+#endif
+
+#ifndef _mm512_srav_epi32
+QB_INLINE __m512i qb_sim_srav_epi32(__m512i a, __m512i n)
+{
+    int32_t x[16], s[16];
+    _mm512_storeu_si512(x, a);
+    _mm512_storeu_si512(s, n);
+    for (int i = 0; i < 16; i++) /* counts here are 0..31; the instruction gives sign bits past 31 */
+        x[i] = (uint32_t)s[i] > 31 ? (x[i] < 0 ? -1 : 0) : (int32_t)(x[i] >> s[i]);
+    return _mm512_loadu_si512(x);
+}
+#define _mm512_srav_epi32(a, n) qb_sim_srav_epi32(a, n)
+#endif
+
+/* vpshufd with a merge mask, for the one order the kernels use (swap the
+ * dwords of each 64-bit lane, _MM_PERM_CDAB). */
+QB_INLINE __m512i qb_sim_mask_swap_epi32(__m512i src, __mmask16 k, __m512i a)
+{
+    int32_t x[16], r[16];
+    _mm512_storeu_si512(x, a);
+    _mm512_storeu_si512(r, src);
+    for (int i = 0; i < 16; i++)
+        if ((k >> i) & 1)
+            r[i] = x[i ^ 1];
+    return _mm512_loadu_si512(r);
+}
+#define QB_MASK_SWAP_EPI32(src, k, a) qb_sim_mask_swap_epi32(src, k, a)
 #endif /* QB_SIMDE */
+
+#ifndef QB_MASK_SWAP_EPI32
+/* Lanes of k take the other dword of their 64-bit lane in a, the rest src. */
+#define QB_MASK_SWAP_EPI32(src, k, a) _mm512_mask_shuffle_epi32(src, k, a, _MM_PERM_CDAB)
+#endif
 
 /* ---- shared helpers ---- */
 
