@@ -158,10 +158,10 @@ QB_INLINE void out64(const __m512i *acc, const blkc *bc, const outc *oc, int8_t 
 
 /* NX adjacent output pixels of one block: window row ky of the first
  * pixel at column 0 is rp[ky], columns rs[ky] bytes apart (0: padding);
- * the pixels SW columns apart, window columns DW apart. wb: the block's
- * interleaved weights [g][kx][4]. */
+ * the pixels SW columns apart, window columns DW apart, their outputs
+ * ystep bytes apart. wb: the block's interleaved weights [g][kx][4]. */
 QB_MICRO void run(int KH, int KW, int SW, int DW, const int8_t *const *rp, const size_t *rs, const __m512i *wb,
-                  const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t C)
+                  const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
 {
     __m512i acc[NX][4];
 QB_UNROLL(GCC unroll 4)
@@ -194,7 +194,7 @@ QB_UNROLL(GCC unroll 4)
         }
 QB_UNROLL(GCC unroll 4)
     for (int o = 0; o < NX; o++)
-        out64(acc[o], bc, oc, yp + (size_t)o * C, mk);
+        out64(acc[o], bc, oc, yp + (size_t)o * ystep, mk);
 }
 
 /* One output pixel of one block, any taps: tap (ky, kx) at tp[ky * kw + kx]
@@ -252,8 +252,17 @@ static void dw_plain(const qb_packed *p, const qb_dw_args *a)
     }
 }
 
-/* Interleave the weights of block b (channels 64 b ..) into wb [g][kx][4]. */
-static void weights(const qb_packed *p, const qb_dw_args *a, int b, __m512i *wb)
+/* Channel of lane l of block b; with P > 1 pixels per block (C <= 32),
+ * lane l is channel l % C of pixel l / C. -1: no channel. */
+static inline int blk_ch(const qb_dw_args *a, int b, int P, int l)
+{
+    if (P > 1)
+        return l < P * a->c ? l % a->c : -1;
+    return 64 * b + l < a->c ? 64 * b + l : -1;
+}
+
+/* Interleave the weights of block b (P pixels a block: see blk_ch) into wb [g][kx][4]. */
+static void weights(const qb_packed *p, const qb_dw_args *a, int b, int P, __m512i *wb)
 {
     const int8_t *W = p->w;
     const size_t cp = cpad(a->c);
@@ -263,22 +272,33 @@ static void weights(const qb_packed *p, const qb_dw_args *a, int b, __m512i *wb)
             __m512i r[4];
             for (int i = 0; i < 4; i++) {
                 int ky = 4 * g + i;
-                r[i] = ky < a->kh ? _mm512_loadu_si512((const void *)(W + (size_t)(ky * a->kw + kx) * cp + 64 * (size_t)b))
-                                  : _mm512_setzero_si512();
+                const int8_t *src = W + (size_t)(ky * a->kw + kx) * cp;
+                if (ky >= a->kh) {
+                    r[i] = _mm512_setzero_si512();
+                } else if (P == 1) {
+                    r[i] = _mm512_loadu_si512((const void *)(src + 64 * (size_t)b));
+                } else {
+                    _Alignas(64) int8_t t[64];
+                    for (int l = 0; l < 64; l++) {
+                        int c = blk_ch(a, b, P, l);
+                        t[l] = c < 0 ? 0 : src[c];
+                    }
+                    r[i] = _mm512_load_si512((const void *)t);
+                }
             }
             ilv4(r[0], r[1], r[2], r[3], wb + (size_t)(g * a->kw + kx) * 4);
         }
 }
 
 /* The per-call constants of block b. */
-static void consts(const qb_packed *p, const qb_dw_args *a, int b, int exact, blkc *bc)
+static void consts(const qb_packed *p, const qb_dw_args *a, int b, int P, int exact, blkc *bc)
 {
     const uint32_t off = (uint32_t)a->x_zero + 128u;
     memset(bc, 0, sizeof *bc);
     for (int j = 0; j < 4; j++)
         for (int i = 0; i < 16; i++) {
-            int c = 64 * b + lane_ch(j, i);
-            if (c >= a->c)
+            int c = blk_ch(a, b, P, lane_ch(j, i));
+            if (c < 0)
                 continue;
             bc->bias[j][i] = (int32_t)((uint32_t)p->bias_i32[c] - off * (uint32_t)p->wsum[c]);
             uint32_t m = (uint32_t)a->rq[c].multiplier;
@@ -315,6 +335,26 @@ static int all_fast(const qb_dw_args *a)
     return 1;
 }
 
+/* A run of NX outputs (or NX groups of P pixels) of one block: the
+ * specialised copies for the common windows, the generic one otherwise. */
+static void run_any(const qb_dw_args *a, int SW, const int8_t *const *rp, const size_t *rs, const __m512i *wb,
+                    const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+{
+    const int KH = a->kh, KW = a->kw, DW = a->dil_w;
+    if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
+        run(3, 3, 1, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else if (KH == 3 && KW == 3 && DW == 1 && SW == 2)
+        run(3, 3, 2, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else if (KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C <= 16, four pixels a block */
+        run(3, 3, 4, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else if (KH == 5 && KW == 5 && DW == 1 && SW == 1)
+        run(5, 5, 1, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else if (KH == 5 && KW == 5 && DW == 1 && SW == 2)
+        run(5, 5, 2, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else
+        run(KH, KW, SW, DW, rp, rs, wb, bc, oc, mk, yp, ystep);
+}
+
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
 {
     const int C = a->c, KH = a->kh, KW = a->kw, G = (KH + 3) / 4;
@@ -336,6 +376,12 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     const int nb = (C + 63) / 64;
     int per = (int)(WBUF / wblk);
     per = per < MAXB ? per : MAXB;
+    /* C <= 32 at stride 1 along x: P horizontally adjacent pixels share a
+     * block (their channels are contiguous in the input and the output),
+     * runs step P columns; the block's weights and constants follow at
+     * wbuf + wblk, bcs[1] */
+    const int P = C <= 32 && SW == 1 && per >= 2 ? (64 / C < 4 ? 64 / C : 4) : 1;
+    const __m512i *wbP = wbuf + wblk / 64;
     int xlo, xhi;
     qb_dw_inner(a->w, SW, a->pad_l, DW, KW, a->out_w, &xlo, &xhi);
     const int8_t *tq[QB_DW_MAX_TAPS]; /* a border pixel's taps */
@@ -344,8 +390,12 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     for (int b0 = 0; b0 < nb; b0 += per) {
         const int b1 = nb - b0 < per ? nb : b0 + per;
         for (int b = b0; b < b1; b++) {
-            weights(p, a, b, wbuf + (size_t)(b - b0) * (wblk / 64));
-            consts(p, a, b, oc.exact, &bcs[b - b0]);
+            weights(p, a, b, 1, wbuf + (size_t)(b - b0) * (wblk / 64));
+            consts(p, a, b, 1, oc.exact, &bcs[b - b0]);
+        }
+        if (P > 1) {
+            weights(p, a, 0, P, wbuf + wblk / 64);
+            consts(p, a, 0, P, oc.exact, &bcs[1]);
         }
         for (int oy = 0; oy < a->out_h; oy++) {
             const int iy0 = oy * SH - a->pad_t;
@@ -353,6 +403,7 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                 const int ix0 = ox * SW - a->pad_l;
                 int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
                 const int inner = ox >= xlo && ox + NX <= xhi;
+                const int packed = P > 1 && ox >= xlo && ox + NX * P <= xhi;
                 for (int b = b0; b < b1; b++) {
                     const int c0 = 64 * b;
                     const __mmask64 mk = qb_mask64(C - c0);
@@ -377,18 +428,12 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                         rp[ky] = in ? x + (size_t)iy * row + (size_t)ix0 * C + c0 : pad;
                         rs[ky] = in ? (size_t)C : 0;
                     }
-                    if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
-                        run(3, 3, 1, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
-                    else if (KH == 3 && KW == 3 && DW == 1 && SW == 2)
-                        run(3, 3, 2, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
-                    else if (KH == 5 && KW == 5 && DW == 1 && SW == 1)
-                        run(5, 5, 1, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
-                    else if (KH == 5 && KW == 5 && DW == 1 && SW == 2)
-                        run(5, 5, 2, 1, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                    if (packed)
+                        run_any(a, P, rp, rs, wbP, &bcs[1], &oc, qb_mask64(P * C), yp, (size_t)P * C);
                     else
-                        run(KH, KW, SW, DW, rp, rs, wb, bc, &oc, mk, yp + c0, C);
+                        run_any(a, SW, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C);
                 }
-                ox += inner ? NX : 1;
+                ox += packed ? NX * P : inner ? NX : 1;
             }
         }
     }
