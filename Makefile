@@ -198,6 +198,10 @@ $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
 $(BUILD)/tests/test_qmodel: $(BUILD)/tests/test_qmodel.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# Layer plans: parsing, bad plans, rule precedence, write/read, per-layer calibrators, bisection, cost search.
+$(BUILD)/tests/test_plan: $(BUILD)/tests/test_plan.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # Statistics of harness/measure/ (robust statistics, intervals, the loop on a fake clock).
 STATS_TEST_OBJ = $(addprefix $(BUILD)/harness/measure/,robust.o paired.o loop.o timer.o memory.o)
 $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(STATS_TEST_OBJ)
@@ -255,6 +259,8 @@ TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/te
 
 # graph-level fusions and NHWC layouts (tests/test_fuse.c)
 TESTS += $(BUILD)/tests/test_fuse
+# layer plans (tests/test_plan.c)
+TESTS += $(BUILD)/tests/test_plan
 
 # The folder graph (scripts/check-layers), CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).

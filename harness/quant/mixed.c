@@ -33,6 +33,13 @@ void qb_mixed_free(qb_mixed *m)
 int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch, double budget,
                     const qb_quant_opts *o, qb_precision *plan, qb_mixed *out, int verbose, qb_err *e)
 {
+    return qb_mixed_search_fixed(model, c, val, batch, budget, o, NULL, plan, out, verbose, e);
+}
+
+int qb_mixed_search_fixed(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch,
+                          double budget, const qb_quant_opts *o, const qb_precision *fixed, qb_precision *plan,
+                          qb_mixed *out, int verbose, qb_err *e)
+{
     memset(out, 0, sizeof *out);
     const char *model_path = model->file;
     if (!val->d && !val->labels) {
@@ -53,6 +60,10 @@ int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_sam
         goto out;
     qb_metrics m;
     for (int i = 0; i < n; i++) { /* sensitivity: one layer at int4 */
+        if (fixed && fixed[i] != QB_PREC_COUNT) {
+            out->sens_drop[i] = out->sens_sqnr[i] = NAN; /* not searched */
+            continue;
+        }
         for (int j = 0; j < n; j++)
             trial[j] = QB_PREC_FP32;
         trial[i] = QB_PREC_INT4;
@@ -66,7 +77,9 @@ int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_sam
                     c->layers[i].name, m.drop_pt, m.sqnr_db);
     }
     for (int i = 0; i < n; i++) /* depthwise int4 runs as int8: say so in the plan */
-        plan[i] = c->layers[i].depthwise ? QB_PREC_INT8_CHANNEL : QB_PREC_INT4;
+        plan[i] = fixed && fixed[i] != QB_PREC_COUNT ? fixed[i]
+                  : c->layers[i].depthwise           ? QB_PREC_INT8_CHANNEL
+                                                     : QB_PREC_INT4;
     for (;;) {
         if (eval_plan(model, c, plan, o, val, batch, ref, outs, &m, e))
             goto out;
@@ -88,7 +101,7 @@ int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_sam
         for (int level = 0; level < 2 && best < 0; level++) {
             qb_precision at = level == 0 ? QB_PREC_INT4 : QB_PREC_INT8_CHANNEL;
             for (int i = 0; i < n; i++)
-                if (plan[i] == at && (best < 0 || out->sens_drop[i] > out->sens_drop[best] ||
+                if (plan[i] == at && !(fixed && fixed[i] != QB_PREC_COUNT) && (best < 0 || out->sens_drop[i] > out->sens_drop[best] ||
                                       (out->sens_drop[i] == out->sens_drop[best] &&
                                        out->sens_sqnr[i] < out->sens_sqnr[best])))
                     best = i;

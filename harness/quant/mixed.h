@@ -27,6 +27,12 @@ typedef struct qb_mixed {
  * validation samples val within budget points. 0, or -1 with a message. */
 int qb_mixed_search(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch, double budget,
                     const qb_quant_opts *o, qb_precision *plan, qb_mixed *out, int verbose, qb_err *e);
+/* The same with some layers fixed: fixed[i] is the precision layer i
+ * keeps (not searched; its sensitivities NAN), or QB_PREC_COUNT to
+ * search it; fixed NULL: search every layer. */
+int qb_mixed_search_fixed(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch,
+                          double budget, const qb_quant_opts *o, const qb_precision *fixed, qb_precision *plan,
+                          qb_mixed *out, int verbose, qb_err *e);
 void qb_mixed_free(qb_mixed *m);
 
 #endif

@@ -10,6 +10,7 @@
 #include "harness/measure/timer.h"
 #include "harness/model/norm_meta.h"
 #include "harness/quant/pipeline.h"
+#include "harness/quant/plan_apply.h"
 #include "harness/quant/qat.h"
 
 void qb_pipeline_defaults(qb_pipeline_opts *o)
@@ -199,6 +200,7 @@ void qb_pipeline_result_free(qb_pipeline_result *r)
     qb_graph_free(r->qat_model);
     qb_calibration_free(&r->cal);
     free(r->plan);
+    free(r->choices);
     qb_mixed_free(&r->mixed);
     memset(r, 0, sizeof *r);
 }
@@ -208,8 +210,10 @@ void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len)
     size_t at = 0;
     buf[0] = 0;
     for (int i = 0; i < r->cal.n && at + 1 < len; i++) {
-        int w = snprintf(buf + at, len - at, "%s%s=%s", i ? "," : "", r->cal.layers[i].name,
-                         qb_precision_name(r->plan[i]));
+        int m = r->choices && !qb_precision_is_float(r->plan[i]) ? r->choices[i].method : QB_METHOD_NONE;
+        int w = snprintf(buf + at, len - at, "%s%s=%s%s%s", i ? "," : "", r->cal.layers[i].name,
+                         qb_precision_name(r->plan[i]), m > QB_METHOD_NONE ? "/" : "",
+                         m > QB_METHOD_NONE ? qb_method_name(m) : "");
         if (w < 0)
             break;
         at += (size_t)w;
@@ -250,6 +254,8 @@ static const char *quantizing_methods(void)
 
 int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
 {
+    if (o->layer_plan)
+        return qb_pipeline_plan_layers(o, d, r, e);
     memset(r, 0, sizeof *r);
     snprintf(r->model_used, sizeof r->model_used, "%s", o->model);
     r->model = d->model;

@@ -12,6 +12,7 @@
 #include "harness/data/inputs.h"
 #include "harness/eval/compare.h"
 #include "harness/quant/mixed.h"
+#include "harness/quant/plan_file.h"
 #include "harness/quant/ptq.h"
 
 /* What to do. Fill with qb_pipeline_defaults, then set what differs. */
@@ -38,6 +39,8 @@ typedef struct qb_pipeline_opts {
     float qat_lr;           /* method qat: learning rate (0: default) */
     int qat_force;          /* method qat: retrain even when cached */
     int verbose;            /* progress on stderr */
+    const qb_layer_plan *layer_plan; /* --plan: per-layer precisions and calibrators, or NULL */
+    int prec_given;         /* -p was given (else a plan's [plan] precision is the default) */
 } qb_pipeline_opts;
 
 void qb_pipeline_defaults(qb_pipeline_opts *o);
@@ -76,6 +79,7 @@ typedef struct qb_pipeline_result {
     int64_t weight_bytes;   /* weight bytes of the plan's layers */
     int64_t macs;           /* multiply-accumulates per sample of the layers */
     qb_metrics m;           /* against FP32 on the evaluation samples */
+    qb_plan_choice *choices; /* with a layer plan: each layer's precision, calibrator, deciding rule; else NULL */
 } qb_pipeline_result;
 
 /* Calibrate and plan (no evaluation); then qb_pipeline_graph gives the

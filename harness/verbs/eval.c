@@ -14,6 +14,7 @@
 
 #include "harness/quant/layer_sqnr.h"
 #include "harness/quant/pipeline.h"
+#include "harness/quant/plan_apply.h"
 #include "harness/verbs/pipeline_args.h"
 #include "harness/report/metrics_row.h"
 #include "harness/report/results.h"
@@ -27,7 +28,7 @@ static int usage(const char *msg, const char *arg)
         fprintf(stderr, msg, arg);
     }
     fprintf(stderr, "%susage: qbench eval MODEL.onnx " QB_PIPELINE_USAGE "\n"
-                    "       [--per-layer] [--sqnr-threshold DB] [--csv]\n", msg ? "\n" : "");
+                    "       [--per-layer] [--sqnr-threshold DB] [--save-plan FILE] [--csv]\n", msg ? "\n" : "");
     return 2;
 }
 
@@ -115,6 +116,24 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
     if (r->qat_seconds > 0)
         printf(" in %.1f s", r->qat_seconds);
     printf("\n");
+    if (r->choices) {
+        const qb_layer_plan *lp = o->layer_plan;
+        printf("  plan %s (%s, hash %016llx): layers no rule sets take %s%s%s\n", lp->name, lp->file,
+               (unsigned long long)lp->hash, qb_precision_name(o->prec),
+               qb_precision_is_float(o->prec) ? "" : " ", qb_precision_is_float(o->prec) ? "" : o->method);
+        printf("    %-28s %-13s %-13s %-15s %s\n", "layer", "op", "precision", "calibrator", "set by");
+        for (int i = 0; i < r->cal.n; i++) {
+            const qb_plan_choice *c = &r->choices[i];
+            char by[600];
+            if (c->rule_line)
+                snprintf(by, sizeof by, "%s:%d", lp->file, c->rule_line);
+            else
+                snprintf(by, sizeof by, "%s", o->prec == QB_PREC_MIXED ? "the search" : "the default");
+            printf("    %-28s %-13s %-13s %-15s %s\n", r->cal.layers[i].name,
+                   r->cal.layers[i].depthwise ? "DepthwiseConv" : r->cal.layers[i].op, qb_precision_name(r->plan[i]),
+                   qb_method_name(qb_precision_is_float(r->plan[i]) ? QB_METHOD_NONE : c->method), by);
+        }
+    }
     if (o->prec == QB_PREC_MIXED) {
         printf("  mixed plan (budget %.2f pt on the upper end of the 95%% interval: validation drop %.2f pt, "
                "upper end %.2f pt%s, %d plans evaluated):\n",
@@ -122,8 +141,12 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
                r->mixed.evaluations);
         printf("    %-28s %-13s %12s %10s\n", "layer", "precision", "sens. drop", "sens. SQNR");
         for (int i = 0; i < r->cal.n; i++)
-            printf("    %-28s %-13s %+11.2f %9.1f\n", r->cal.layers[i].name, qb_precision_name(r->plan[i]),
-                   r->mixed.sens_drop[i], r->mixed.sens_sqnr[i]);
+            if (isnan(r->mixed.sens_drop[i]))
+                printf("    %-28s %-13s %22s\n", r->cal.layers[i].name, qb_precision_name(r->plan[i]),
+                       "(set by the plan)");
+            else
+                printf("    %-28s %-13s %+11.2f %9.1f\n", r->cal.layers[i].name, qb_precision_name(r->plan[i]),
+                       r->mixed.sens_drop[i], r->mixed.sens_sqnr[i]);
     }
 }
 
@@ -169,6 +192,7 @@ int qb_verb_eval(int argc, char **argv)
     qb_pipeline_opts o;
     qb_pipeline_defaults(&o);
     int csv = 0, per = 0, method_set = 0;
+    const char *save_plan = NULL;
     double threshold = 20.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -181,6 +205,10 @@ int qb_verb_eval(int argc, char **argv)
             csv = 1;
         } else if (!strcmp(a, "--per-layer")) {
             per = 1;
+        } else if (!strcmp(a, "--save-plan")) {
+            if (i + 1 >= argc)
+                return usage("missing value after %s", a);
+            save_plan = argv[++i];
         } else if (!strcmp(a, "--sqnr-threshold")) {
             char *end;
             if (i + 1 >= argc || !*argv[i + 1] || (threshold = strtod(argv[i + 1], &end), *end) || !isfinite(threshold))
@@ -218,7 +246,33 @@ int qb_verb_eval(int argc, char **argv)
     else
         print_text(&o, &d, &r, isa);
     rc = 0;
-    if (per && per_layer(&o, &d, &r, threshold, &e)) {
+    if (save_plan && o.prec == QB_PREC_FP32 && !o.layer_plan) {
+        fprintf(stderr, "qbench eval: --save-plan: nothing planned at fp32 (give -p PREC or --plan FILE)\n");
+        rc = 2;
+    } else if (save_plan) {
+        int n = r.cal.n;
+        char **cm = calloc((size_t)n + 1, sizeof *cm), head[1400];
+        for (int i = 0; cm && i < n && o.prec == QB_PREC_MIXED; i++)
+            if (!isnan(r.mixed.sens_drop[i]) && (cm[i] = malloc(96)))
+                snprintf(cm[i], 96, "int4 alone: drop %+.2f pt, SQNR %.1f dB", r.mixed.sens_drop[i],
+                         r.mixed.sens_sqnr[i]);
+        snprintf(head, sizeof head, "qbench layer plan of %.500s (%s %s), written by qbench eval\n%s"
+                 "test set: drop %.2f pt [%.2f, %.2f]\nreuse it with --plan FILE (docs/quantization.md, "
+                 "\"Layer plans\")", o.model, qb_precision_name(o.prec), o.method,
+                 o.prec == QB_PREC_MIXED ? (r.mixed.met ? "mixed search: budget met on the validation split\n"
+                                                        : "mixed search: budget NOT met\n") : "",
+                 r.m.drop_pt, r.m.drop_ci_low, r.m.drop_ci_high);
+        if (qb_pipeline_save_plan(&o, &r, save_plan, NULL, head, (const char *const *)cm, &e)) {
+            fprintf(stderr, "qbench eval: %s\n", e.msg);
+            rc = 2;
+        } else if (!csv) {
+            printf("  wrote the plan to %s\n", save_plan);
+        }
+        for (int i = 0; cm && i < n; i++)
+            free(cm[i]);
+        free(cm);
+    }
+    if (!rc && per && per_layer(&o, &d, &r, threshold, &e)) {
         fprintf(stderr, "qbench eval: %s\n", e.msg);
         rc = 2;
     }

@@ -36,8 +36,9 @@ static int data_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
 {
     static qb_preproc pp;          /* the --preprocess spec (one per process) */
     static qb_input_shapes shapes; /* the --shape options, applied to every model loaded */
+    static qb_layer_plan plan; /* the --plan file (one per process) */
     const char *a = argv[*i];
-    if (strcmp(a, "--data") && strcmp(a, "--preprocess") && strcmp(a, "--shape"))
+    if (strcmp(a, "--data") && strcmp(a, "--preprocess") && strcmp(a, "--shape") && strcmp(a, "--plan"))
         return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "qbench %s: missing value after %s\n", verb, a);
@@ -47,6 +48,16 @@ static int data_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
     qb_err e;
     if (!strcmp(a, "--data")) {
         o->data = v;
+    } else if (!strcmp(a, "--plan")) {
+        if (o->layer_plan) {
+            fprintf(stderr, "qbench %s: --plan given twice\n", verb);
+            return -1;
+        }
+        if (qb_layer_plan_load(v, &plan, &e)) {
+            fprintf(stderr, "qbench %s: %s\n", verb, e.msg);
+            return -1;
+        }
+        o->layer_plan = &plan;
     } else if (!strcmp(a, "--preprocess")) {
         if (!o->pp)
             qb_preproc_defaults(&pp);
@@ -105,6 +116,7 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
         if (p < 0)
             return bad(verb, "unknown precision '%s' (%s)", v, qb_precision_list());
         o->prec = (qb_precision)p;
+        o->prec_given = 1;
     } else if (k == 3) {
         if (qb_method_parse(v) < 0)
             return bad(verb, "unknown method '%s' (%s)", v, qb_method_list());
@@ -156,7 +168,14 @@ int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
     }
     if (o->data)
         o->dataset = o->data; /* the results' dataset column names the folder */
-    if (!method_set && !qb_precision_is_float(o->prec))
+    const qb_layer_plan *lp = o->layer_plan; /* its defaults, unless the command line gave them */
+    if (lp && !o->prec_given && lp->prec >= 0)
+        o->prec = (qb_precision)lp->prec;
+    if (lp && !method_set && lp->method >= 0) {
+        o->method = qb_method_name((qb_method)lp->method);
+        method_set = 1;
+    }
+    if (!method_set && o->prec != QB_PREC_COUNT && !qb_precision_is_float(o->prec))
         o->method = "ptq-percentile";
     if (o->isa >= 0) {
         const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o->isa);

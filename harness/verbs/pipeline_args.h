@@ -2,7 +2,8 @@
  * pipeline_args.h - the options `qbench eval`, `qbench quantize` and
  * `qbench run` share to describe a quantization (harness/quant/pipeline.h):
  * dataset, precision, method, ISA, calibration and evaluation sizes,
- * observer, int4 group, binary ends, mixed budget, QAT recipe.
+ * observer, int4 group, binary ends, mixed budget, QAT recipe, the
+ * layer plan (--plan FILE: harness/quant/plan_file.h).
  */
 #ifndef QB_PIPELINE_ARGS_H
 #define QB_PIPELINE_ARGS_H
@@ -13,7 +14,7 @@
 
 /* The usage text of these options (for a verb's usage message). */
 #define QB_PIPELINE_USAGE                                                                                             \
-    "[-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [--data DIR] [--preprocess SPEC]\n"                  \
+    "[-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [--data DIR] [--preprocess SPEC] [--plan FILE]\n"                  \
     "       [--shape [NAME=]AxBxC]... [-p PREC] [--method M] [-i ISA]\n"                                               \
     "       [--calib N] [--limit N] [--batch B] [--symmetric] [--percentile P] [--group 32|64|128] [--binary-all]\n" \
     "       [--budget PT] [--val N] [--seed S] [--qat-epochs N] [--qat-lr LR] [--retrain] [-v]"

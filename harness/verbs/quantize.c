@@ -15,6 +15,7 @@
 
 #include "harness/graph/qdq.h"
 #include "harness/quant/pipeline.h"
+#include "harness/quant/plan_apply.h"
 #include "harness/verbs/pipeline_args.h"
 #include "harness/verbs/verbs.h"
 
@@ -25,7 +26,7 @@ static int usage(const char *msg, const char *arg)
         fprintf(stderr, msg, arg);
     }
     fprintf(stderr, "%susage: qbench quantize MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed -o OUT.onnx "
-                    QB_PIPELINE_USAGE "\n", msg ? "\n" : "");
+                    QB_PIPELINE_USAGE "\n       [--save-plan FILE]\n", msg ? "\n" : "");
     return 2;
 }
 
@@ -46,7 +47,7 @@ int qb_verb_quantize(int argc, char **argv)
 {
     qb_pipeline_opts o;
     qb_pipeline_defaults(&o);
-    const char *out = NULL;
+    const char *out = NULL, *save_plan = NULL;
     int method_set = 0;
     o.prec = QB_PREC_COUNT; /* required */
     for (int i = 1; i < argc; i++) {
@@ -60,6 +61,10 @@ int qb_verb_quantize(int argc, char **argv)
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
             out = argv[++i];
+        } else if (!strcmp(a, "--save-plan")) {
+            if (i + 1 >= argc)
+                return usage("missing value after %s", a);
+            save_plan = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             return usage("unknown option %s", a);
         } else if (o.model) {
@@ -70,14 +75,14 @@ int qb_verb_quantize(int argc, char **argv)
     }
     if (!o.model)
         return usage("missing MODEL.onnx%s", "");
+    if (qb_pipeline_args_done(&o, "quantize", method_set))
+        return 2;
     if (o.prec == QB_PREC_COUNT)
-        return usage("missing -p PREC%s", "");
-    if (o.prec == QB_PREC_FP32)
+        return usage("missing -p PREC%s", o.layer_plan ? " (or precision = PREC in the plan's [plan] section)" : "");
+    if (o.prec == QB_PREC_FP32 && !o.layer_plan)
         return usage("bad precision '%s' (fp16 int8-tensor int8-channel int4 binary mixed)", "fp32");
     if (!out)
         return usage("missing -o OUT.onnx%s", "");
-    if (qb_pipeline_args_done(&o, "quantize", method_set))
-        return 2;
     qb_err e;
     qb_pipeline_data d;
     qb_pipeline_result r;
@@ -90,6 +95,17 @@ int qb_verb_quantize(int argc, char **argv)
         fprintf(stderr, "qbench quantize: %s\n", e.msg);
         qb_pipeline_data_close(&d);
         return 2;
+    }
+    if (save_plan) {
+        char head[1200];
+        snprintf(head, sizeof head, "qbench layer plan of %.500s (%s %s), written by qbench quantize\n"
+                 "reuse it with --plan FILE (docs/quantization.md, \"Layer plans\")", o.model,
+                 qb_precision_name(o.prec), o.method);
+        if (qb_pipeline_save_plan(&o, &r, save_plan, NULL,
+                                  head, NULL, &e)) {
+            fprintf(stderr, "qbench quantize: %s\n", e.msg);
+            goto out;
+        }
     }
     qb_runner run;
     qb_graph *g = qb_pipeline_graph(&o, &r, &e);
@@ -107,6 +123,11 @@ int qb_verb_quantize(int argc, char **argv)
     int nq = 0;
     for (int i = 0; i < run.g->nnodes; i++)
         nq += run.g->nodes[i].q != NULL;
+    if (o.layer_plan)
+        printf("%s: plan %s (%s, %016llx)\n", o.model, o.layer_plan->name, o.layer_plan->file,
+               (unsigned long long)o.layer_plan->hash);
+    if (save_plan)
+        printf("wrote the plan to %s\n", save_plan);
     printf("%s: %s %s, %d of %d layers quantized, layer weights %lld bytes", o.model, qb_precision_name(o.prec),
            o.method, nq, r.cal.n, (long long)r.weight_bytes);
     if (r.calib_seconds > 0)

@@ -70,6 +70,12 @@ cp "$D/test_data_set_0/input_1.pb" "$T/two_shape/s1/input_1.pb"
 mkdir -p "$T/two_flat"; cp "$A/test_data_set_0/input_0.pb" "$T/two_flat/a.pb"; cp "$A/test_data_set_0/input_0.pb" "$T/two_flat/b.pb"
 ENERGY=$(dirname "$0")/../../datasets/energy/horowitz-45nm.csv
 cp "$ENERGY" "$T/energy.csv"
+# layer plans (docs/quantization.md "Layer plans"): one good, three bad
+printf '%s\n' '[plan]' 'precision = int8-channel' '[layers]' 'Gemm_1 = fp32' >"$T/plan.ini"
+printf '%s\n' '[layers]' 'Gemm_99 = fp32' >"$T/plan-unknown-layer.ini"
+printf '%s\n' '[layers]' 'Gemm_1 = int7' >"$T/plan-unknown-prec.ini"
+printf '%s\n' '[plan]' 'precision = int4' 'Gemm_1 fp32' >"$T/plan-syntax.ini"
+printf '%s\n' '[patterns]' 'Conv* = int4' >"$T/plan-no-match.ini"
 
 # ---- 1. the table ----
 while IFS='	' read -r code frag args; do

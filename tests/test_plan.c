@@ -1,0 +1,333 @@
+/*
+ * test_plan.c - layer plans (harness/quant/plan_file.h, plan_apply.h):
+ * parsing (every rule kind, defaults, the hash), bad plans (FILE:LINE
+ * messages for syntax, vocabulary, duplicates, unknown layer names and
+ * patterns that match nothing), the precedence of rules (layer > first
+ * matching pattern > DepthwiseConv > Conv op > default, precision and
+ * calibrator each on their own), a written plan read back to the same
+ * precisions (names that cannot be INI keys included), per-layer
+ * calibrators on a small trained net (each layer gets the ranges of its
+ * own calibrator).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness/quant/plan_apply.h"
+#include "harness/quant/plan_file.h"
+#include "harness/train/train.h"
+
+/* Four layers as qb_find_layers reports them. */
+static qb_layer_info fake_layers[4];
+
+static void fake_setup(void)
+{
+    memset(fake_layers, 0, sizeof fake_layers);
+    const char *names[4] = {"stem.conv", "block1.dw", "block1.pw", "head.fc"};
+    const char *ops[4] = {"Conv", "Conv", "Conv", "Gemm"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(fake_layers[i].name, sizeof fake_layers[i].name, "%s", names[i]);
+        fake_layers[i].op = ops[i];
+        fake_layers[i].n = fake_layers[i].k = 8;
+        fake_layers[i].groups = 1;
+        fake_layers[i].weights = 64;
+    }
+    fake_layers[1].depthwise = 1;
+}
+
+static void load(const char *text, qb_layer_plan *p)
+{
+    qb_err e;
+    if (qb_layer_plan_load_string(text, "t.ini", p, &e))
+        fail_msg("%s", e.msg);
+}
+
+static void test_parse(void **state)
+{
+    (void)state;
+    qb_layer_plan p;
+    load("; a plan\n[plan]\nname = mine\nprecision = int4\nmethod = ptq-mse\n\n[layers]\nstem.conv = fp32\n"
+         "head.fc = int8-channel ptq-minmax ; inline comment\n[patterns]\nblock1.* = int8-tensor\n[ops]\n"
+         "DepthwiseConv = ptq-kl\n",
+         &p);
+    assert_string_equal(p.name, "mine");
+    assert_int_equal(p.prec, QB_PREC_INT4);
+    assert_int_equal(p.method, QB_METHOD_PTQ_MSE);
+    assert_int_equal(p.prec_line, 4);
+    assert_int_equal(p.nrules, 4);
+    assert_int_equal(p.rules[0].kind, QB_RULE_LAYER);
+    assert_string_equal(p.rules[0].key, "stem.conv");
+    assert_int_equal(p.rules[0].prec, QB_PREC_FP32);
+    assert_int_equal(p.rules[0].method, -1);
+    assert_int_equal(p.rules[0].line, 8);
+    assert_int_equal(p.rules[1].prec, QB_PREC_INT8_CHANNEL);
+    assert_int_equal(p.rules[1].method, QB_METHOD_PTQ_MINMAX);
+    assert_int_equal(p.rules[2].kind, QB_RULE_PATTERN);
+    assert_int_equal(p.rules[3].kind, QB_RULE_OP);
+    assert_int_equal(p.rules[3].prec, -1);
+    assert_int_equal(p.rules[3].method, QB_METHOD_PTQ_KL);
+    uint64_t h = p.hash;
+    qb_layer_plan_free(&p);
+    load("[plan]\nprecision = int4\n", &p); /* the hash follows the bytes; the name the file */
+    assert_true(p.hash != h);
+    assert_string_equal(p.name, "t");
+    assert_int_equal(p.nrules, 0);
+    assert_int_equal(p.method, -1);
+    qb_layer_plan_free(&p);
+    load("", &p); /* empty: no rules, every default from the command */
+    assert_int_equal(p.prec, -1);
+    qb_layer_plan_free(&p);
+}
+
+/* Each bad plan fails with "t.ini:LINE:" and a fragment naming the fault. */
+static void test_bad_syntax(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text; /* the plan */
+        int line;         /* the line the message names */
+        const char *frag; /* part of the message */
+    } cases[] = {
+        {"[layers]\na = int7\n", 2, "'int7' is neither a precision"},
+        {"[layers]\na = int8-channel qat\n", 2, "fine-tunes the whole model"},
+        {"[layers]\na = mixed\n", 2, "'mixed' is what the search chooses"},
+        {"[layers]\na = fp16 ptq-mse\n", 2, "fp16 runs without a calibrator"},
+        {"[layers]\na = int4 none\n", 2, "'none' is the method of fp32 and fp16 only"},
+        {"[layers]\na = int4 int8-tensor\n", 2, "two precisions"},
+        {"[layers]\na = ptq-mse ptq-kl\n", 2, "two calibrators"},
+        {"[layers]\na =\n", 2, "empty value"},
+        {"[layers]\na = int4\n\na = fp32\n", 4, "given twice (first on line 2)"},
+        {"[layers]\nnovalue\n", 2, "cannot parse this line"},
+        {"[plan]\n[plan]\n", 2, "section [plan] given twice"},
+        {"[rules]\n", 1, "unknown section [rules]"},
+        {"x = 1\n", 1, "outside a section"},
+        {"[plan]\nprecision = ptq-mse\n", 2, "is not a precision"},
+        {"[plan]\nmethod = int4\n", 2, "is not a calibrator"},
+        {"[plan]\nprecision = int4\nprecision = int8-tensor\n", 3, "precision given twice"},
+        {"[plan]\ncolour = red\n", 2, "unknown key 'colour'"},
+        {"[plan]\nname = a,b\n", 2, "comma"},
+        {"[ops]\nLSTM = int4\n", 2, "unknown op type 'LSTM'"},
+        {"\n\n[layers]\n\n; c\nx = int4 bogus\n", 6, "'bogus'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qb_layer_plan p;
+        qb_err e;
+        e.msg[0] = 0;
+        int rc = qb_layer_plan_load_string(cases[i].text, "t.ini", &p, &e);
+        char want[32];
+        snprintf(want, sizeof want, "t.ini:%d: ", cases[i].line);
+        if (rc != -1 || strncmp(e.msg, want, strlen(want)) || !strstr(e.msg, cases[i].frag))
+            fail_msg("case %zu: rc %d, message '%s' (want '%s...%s')", i, rc, e.msg, want, cases[i].frag);
+        assert_int_equal(p.nrules, 0); /* nothing left behind */
+    }
+    qb_layer_plan p;
+    qb_err e;
+    assert_int_equal(qb_layer_plan_load("/nonexistent/p.ini", &p, &e), -1);
+    assert_non_null(strstr(e.msg, "/nonexistent/p.ini"));
+}
+
+static qb_quant_opts qopts(void) { return (qb_quant_opts){.group = 0, .binary_ends_int8 = 1}; }
+
+/* Unknown layer names and patterns that match nothing: FILE:LINE, the model named. */
+static void test_bad_names(void **state)
+{
+    (void)state;
+    fake_setup();
+    qb_quant_opts o = qopts();
+    qb_plan_choice ch[4];
+    const char *texts[2] = {"[layers]\nstem.conv = fp32\nstem.cnv = fp32\n", "[patterns]\n\nstem* = fp32\nbody* = int4\n"};
+    const char *frags[2] = {"t.ini:3: [layers] 'stem.cnv' is not a layer of m.onnx", "t.ini:4: [patterns] 'body*' "
+                                                                                       "matches no layer of m.onnx"};
+    for (int i = 0; i < 2; i++) {
+        qb_layer_plan p;
+        load(texts[i], &p);
+        qb_err e;
+        assert_int_equal(qb_layer_plan_resolve(&p, fake_layers, 4, "m.onnx", QB_PREC_INT8_CHANNEL,
+                                               QB_METHOD_PTQ_MINMAX, &o, ch, &e), -1);
+        if (!strstr(e.msg, frags[i]) || !strstr(e.msg, "head.fc"))
+            fail_msg("'%s' lacks '%s' or the layer list", e.msg, frags[i]);
+        qb_layer_plan_free(&p);
+    }
+    qb_layer_plan p; /* an op type the model lacks is no error (a plan may serve several models) */
+    load("[ops]\nMatMul = fp16\n", &p);
+    qb_err e;
+    assert_int_equal(qb_layer_plan_resolve(&p, fake_layers, 4, "m.onnx", QB_PREC_INT8_CHANNEL, QB_METHOD_PTQ_MINMAX,
+                                           &o, ch, &e), 0);
+    qb_layer_plan_free(&p);
+}
+
+/* Most specific rule wins, for precision and calibrator separately. */
+static void test_precedence(void **state)
+{
+    (void)state;
+    fake_setup();
+    qb_quant_opts o = qopts();
+    qb_layer_plan p;
+    load("[ops]\nConv = int8-tensor ptq-mse\nDepthwiseConv = int8-channel\n"
+         "[patterns]\nblock1.* = fp16\n*.pw = int4 ptq-kl\n*.conv = ptq-minmax\n"
+         "[layers]\nblock1.pw = binary\n",
+         &p);
+    qb_plan_choice ch[4];
+    qb_err e;
+    if (qb_layer_plan_resolve(&p, fake_layers, 4, "m", QB_PREC_INT4, QB_METHOD_PTQ_PERCENTILE, &o, ch, &e))
+        fail_msg("%s", e.msg);
+    /* stem.conv: Conv op sets int8-tensor, the pattern *.conv its calibrator */
+    assert_int_equal(ch[0].prec, QB_PREC_INT8_TENSOR);
+    assert_int_equal(ch[0].method, QB_METHOD_PTQ_MINMAX);
+    assert_int_equal(ch[0].rule_line, 2);
+    assert_true(ch[0].pinned);
+    /* block1.dw: the pattern block1.* (fp16) beats DepthwiseConv; float: no calibrator */
+    assert_int_equal(ch[1].prec, QB_PREC_FP16);
+    assert_int_equal(ch[1].method, QB_METHOD_NONE);
+    assert_int_equal(ch[1].rule_line, 5);
+    /* block1.pw: [layers] binary; calibrator from the first pattern that sets one (*.pw) */
+    assert_int_equal(ch[2].prec, QB_PREC_BINARY);
+    assert_int_equal(ch[2].method, QB_METHOD_PTQ_KL);
+    assert_int_equal(ch[2].rule_line, 9);
+    /* head.fc: nothing matches: the default precision and calibrator, not pinned */
+    assert_int_equal(ch[3].prec, QB_PREC_INT4);
+    assert_int_equal(ch[3].method, QB_METHOD_PTQ_PERCENTILE);
+    assert_int_equal(ch[3].rule_line, 0);
+    assert_false(ch[3].pinned);
+    qb_layer_plan_free(&p);
+    /* first matching pattern in file order among patterns; a default method none becomes ptq-percentile */
+    load("[patterns]\nblock1.* = int8-channel\nblock1.p? = int4\n", &p);
+    if (qb_layer_plan_resolve(&p, fake_layers, 4, "m", QB_PREC_FP32, QB_METHOD_NONE, &o, ch, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(ch[2].prec, QB_PREC_INT8_CHANNEL);
+    assert_int_equal(ch[2].method, QB_METHOD_PTQ_PERCENTILE);
+    assert_int_equal(ch[0].prec, QB_PREC_FP32);
+    assert_int_equal(ch[0].method, QB_METHOD_NONE);
+    qb_layer_plan_free(&p);
+    /* default binary keeps the ends int8-channel, unless a rule names them */
+    load("[layers]\nhead.fc = binary\n", &p);
+    if (qb_layer_plan_resolve(&p, fake_layers, 4, "m", QB_PREC_BINARY, QB_METHOD_PTQ_MINMAX, &o, ch, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(ch[0].prec, QB_PREC_INT8_CHANNEL);
+    assert_int_equal(ch[1].prec, QB_PREC_BINARY);
+    assert_int_equal(ch[3].prec, QB_PREC_BINARY);
+    qb_layer_plan_free(&p);
+}
+
+/* A written plan reads back to the same precisions and calibrators,
+ * also for names holding characters INI keys cannot (= ; : [ spaces). */
+static void test_write_roundtrip(void **state)
+{
+    (void)state;
+    fake_setup();
+    snprintf(fake_layers[1].name, sizeof fake_layers[1].name, "odd=name;x");
+    snprintf(fake_layers[2].name, sizeof fake_layers[2].name, "ns:conv/1");
+    qb_precision prec[4] = {QB_PREC_FP32, QB_PREC_INT8_CHANNEL, QB_PREC_INT4, QB_PREC_FP16};
+    int method[4] = {QB_METHOD_NONE, QB_METHOD_PTQ_MSE, QB_METHOD_PTQ_KL, QB_METHOD_NONE};
+    const char *comment[4] = {"sensitive", NULL, "", "last"};
+    for (int all = 0; all < 2; all++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        assert_int_equal(qb_layer_plan_write(f, "rt", "line one\nline two", fake_layers, 4, prec, method,
+                                             QB_PREC_INT4, QB_METHOD_PTQ_KL, all, comment),
+                         0);
+        fclose(f);
+        qb_layer_plan p;
+        load(buf, &p);
+        assert_string_equal(p.name, "rt");
+        qb_plan_choice ch[4];
+        qb_quant_opts o = qopts();
+        qb_err e;
+        if (qb_layer_plan_resolve(&p, fake_layers, 4, "m", (qb_precision)p.prec, p.method, &o, ch, &e))
+            fail_msg("%s\n%s", e.msg, buf);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(ch[i].prec, prec[i]);
+            assert_int_equal(ch[i].method, method[i]);
+        }
+        qb_layer_plan_free(&p);
+        free(buf);
+    }
+}
+
+/* ---- on a small trained net ---- */
+
+static qb_graph *model;
+static qb_dataset train_set;
+
+/* conv 8 3x3 + ReLU, conv 8 3x3 + ReLU, GAP, dense 4 (no BatchNormalization). */
+static int setup_model(void **state)
+{
+    (void)state;
+    char err[256];
+    if (qb_synthetic(600, 1, 8, 8, 4, 0.3f, 5, QB_SPLIT_TRAIN, &train_set, err, sizeof err))
+        return -1;
+    qb_net net;
+    qb_net_init(&net, 1, 8, 8, 11);
+    if (qb_net_conv(&net, 8, 3, 1, 1, 1, err, sizeof err) || qb_net_act(&net, QB_L_RELU, err, sizeof err) ||
+        qb_net_conv(&net, 8, 3, 1, 1, 1, err, sizeof err) || qb_net_act(&net, QB_L_RELU, err, sizeof err) ||
+        qb_net_act(&net, QB_L_GAP, err, sizeof err) || qb_net_dense(&net, 4, err, sizeof err) ||
+        qb_net_alloc(&net, 32, err, sizeof err))
+        return -1;
+    qb_train_cfg cfg;
+    qb_train_cfg_default(&cfg);
+    cfg.epochs = 4;
+    cfg.batch = 32;
+    cfg.lr = 0.05f;
+    if (qb_train(&net, &train_set, NULL, train_set.n, NULL, &cfg, NULL, err, sizeof err))
+        return -1;
+    model = qb_net_export(&net, "tiny", err, sizeof err);
+    qb_net_free(&net);
+    return model ? 0 : -1;
+}
+
+static int teardown_model(void **state)
+{
+    (void)state;
+    qb_graph_free(model);
+    qb_dataset_free(&train_set);
+    return 0;
+}
+
+/* Each layer gets the ranges of its own calibrator. */
+static void test_per_layer_calibrators(void **state)
+{
+    (void)state;
+    qb_samples s = {.d = &train_set, .n = 200};
+    qb_calibration mm, kl, mixed;
+    qb_err e;
+    if (qb_calibrate(model, &s, 50, QB_CALIB_MINMAX, 99.99, 0, &mm, &e) ||
+        qb_calibrate(model, &s, 50, QB_CALIB_KL, 99.99, 0, &kl, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(mm.n, 3);
+    qb_plan_choice ch[3] = {{.prec = QB_PREC_INT8_CHANNEL, .method = QB_METHOD_PTQ_KL},
+                            {.prec = QB_PREC_FP32, .method = QB_METHOD_NONE},
+                            {.prec = QB_PREC_INT8_TENSOR, .method = QB_METHOD_PTQ_MINMAX}};
+    mixed = (qb_calibration){.n = 3};
+    mixed.layers = calloc(3, sizeof *mixed.layers);
+    if (qb_calibrate_choices(model, &s, 50, 99.99, 0, ch, &mixed, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(mixed.n, 3);
+    assert_true(mixed.layers[0].out_qp.scale == kl.layers[0].out_qp.scale);
+    assert_true(mixed.layers[0].in_qp.scale == kl.layers[0].in_qp.scale);
+    assert_true(mixed.layers[2].out_qp.scale == mm.layers[2].out_qp.scale);
+    assert_true(mixed.layers[2].in_qp.zero == mm.layers[2].in_qp.zero);
+    /* the calibrators differ on this net, so the test can tell them apart */
+    assert_true(kl.layers[0].out_qp.scale != mm.layers[0].out_qp.scale);
+    qb_calibration_free(&mm);
+    qb_calibration_free(&kl);
+    qb_calibration_free(&mixed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),       cmocka_unit_test(test_bad_syntax),
+        cmocka_unit_test(test_bad_names),   cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_per_layer_calibrators),
+    };
+    return cmocka_run_group_tests(tests, setup_model, teardown_model);
+}
