@@ -23,6 +23,7 @@
 
 #include "harness/quant/plan_apply.h"
 #include "harness/quant/plan_file.h"
+#include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
 /* Four layers as qb_find_layers reports them. */
@@ -253,6 +254,36 @@ static void test_write_roundtrip(void **state)
     }
 }
 
+/* Scenario files name a plan per model: its syntax checked at load. */
+static void test_scenario_plan(void **state)
+{
+    (void)state;
+    char good[] = "/tmp/qb-plan-good-XXXXXX", bad[] = "/tmp/qb-plan-bad-XXXXXX";
+    int fg = mkstemp(good), fb = mkstemp(bad);
+    assert_true(fg >= 0 && fb >= 0);
+    assert_true(write(fg, "[layers]\nGemm_1 = fp32\n", 24) == 24);
+    assert_true(write(fb, "[layers]\nGemm_1 = fp33\n", 24) == 24);
+    close(fg);
+    close(fb);
+    char text[1024], err[800];
+    qb_scenario sc;
+    snprintf(text, sizeof text, "[axes]\nmodels = m\nprecisions = int8-channel\n[model m]\nzoo = mlp\nplan = %s\n", good);
+    if (qb_scenario_load_string(text, "s.ini", &sc, err, sizeof err))
+        fail_msg("%s", err);
+    assert_string_equal(sc.models[0].plan, good);
+    snprintf(text, sizeof text, "[axes]\nmodels = m\nprecisions = int8-channel\n[model m]\nzoo = mlp\nplan = %s\n", bad);
+    assert_int_equal(qb_scenario_load_string(text, "s.ini", &sc, err, sizeof err), -1);
+    char want[200];
+    snprintf(want, sizeof want, "s.ini:6: [model m] plan: %s:2: [layers] Gemm_1: 'fp33'", bad);
+    if (!strstr(err, want))
+        fail_msg("'%s' lacks '%s'", err, want);
+    snprintf(text, sizeof text, "[axes]\nmodels = g\nprecisions = fp32\n[model g]\ngemm = 8x8x8\nplan = %s\n", good);
+    assert_int_equal(qb_scenario_load_string(text, "s.ini", &sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "a plan applies to models"));
+    unlink(good);
+    unlink(bad);
+}
+
 /* ---- on a small trained net ---- */
 
 static qb_graph *model;
@@ -327,7 +358,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),       cmocka_unit_test(test_bad_syntax),
         cmocka_unit_test(test_bad_names),   cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_per_layer_calibrators),
+        cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_scenario_plan),
+        cmocka_unit_test(test_per_layer_calibrators),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

@@ -421,7 +421,9 @@ static void results_columns(void **state)
                          "latency_ms_p5,latency_ms_iqr,latency_ms_mad,latency_robust_cv,latency_ms_ci_low,"
                          "latency_ms_ci_high,latency_outliers,calls_per_sample,arena_bytes,top1_ci_low,top1_ci_high,"
                          "accuracy_drop_ci_low,accuracy_drop_ci_high,agreement_ci_low,agreement_ci_high,mcnemar_p,"
-                         "kl_div_p99,kl_div_max";
+                         "kl_div_p99,kl_div_max,"
+                         /* schema 3 */
+                         "plan,plan_hash";
     char joined[2048] = "";
     for (int i = 0; i < QB_NCOLS; i++) {
         strcat(joined, qb_result_columns[i]);
@@ -438,8 +440,11 @@ static void results_columns(void **state)
         assert_string_equal(buf, ""); /* nothing measured: every field empty */
     }
     r.kl_div_max = 0.25;
-    qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
+    qb_row_field(&r, qb_schema_ncols[1] - 1, buf, sizeof buf);
     assert_string_equal(buf, "0.25");
+    snprintf(r.plan_hash, sizeof r.plan_hash, "00ff");
+    qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
+    assert_string_equal(buf, "00ff");
     r.kl_div = 0.125;
     qb_row_field(&r, qb_schema_ncols[0] - 1, buf, sizeof buf);
     assert_string_equal(buf, "0.125");
@@ -527,10 +532,10 @@ static void results_bad(void **state)
         strcat(header, qb_result_columns[i]);
         strcat(header, i + 1 < QB_NCOLS ? "," : "\n");
     }
-    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2 */
+    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2, 2 of schema 3 */
     const char *good = "r,t,h,c,f,gcc,sha,s,mlp,fashion-mnist,fp32,none,avx2,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,"
                        "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001,"
-                       "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01\n";
+                       "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01,p1,0123456789abcdef\n";
     char text[8192];
     snprintf(text, sizeof text, "%s%s", header, good);
     char p[256], err[600];
@@ -541,7 +546,7 @@ static void results_bad(void **state)
     assert_int_equal(got.n, 1);
 
     snprintf(text, sizeof text, "%s%s%s", header, good, "r,t,h\n");
-    expect_read_error("short.csv", text, "3: 3 fields, want 66");
+    expect_read_error("short.csv", text, "3: 3 fields, want 68");
     snprintf(text, sizeof text, "%s%s", header, good);
     char *q = strstr(text + strlen(header), ",fp32,");
     memcpy(q, ",fp33,", 6);
@@ -636,7 +641,7 @@ static void results_schema1(void **state)
         strcat(bad, i + 1 < QB_NCOLS ? "," : "\n");
     }
     strcat(bad, strchr(text, '\n') + 1);
-    expect_read_error("mixed.csv", bad, "2: 48 fields, want 66");
+    expect_read_error("mixed.csv", bad, "2: 48 fields, want 68");
     /* resume: upgraded, the old row kept, a new row appended */
     qb_results_writer w;
     assert_int_equal(qb_results_open(p, &w, err, sizeof err), 0);
@@ -656,7 +661,7 @@ static void results_schema1(void **state)
     char line[4096];
     assert_non_null(fgets(line, sizeof line, f));
     fclose(f);
-    assert_non_null(strstr(line, ",kl_div_max\n"));
+    assert_non_null(strstr(line, ",kl_div_max,plan,plan_hash\n"));
     /* a header with a column count of no schema is refused */
     expect_read_error("count.csv", "run_id,timestamp\n", "1: header has 2 columns");
 }

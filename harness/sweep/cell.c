@@ -217,7 +217,7 @@ static qb_graph *cell_graph(const qb_cell *cell, const qb_scenario *sc, int buil
     char fp32[QB_SC_PATH + 64], qpath[1400];
     if (model_file(m, fp32, sizeof fp32, err, errlen) ||
         qb_qcell_model(fp32, m->name, m->dataset, m->data_dir, cell->prec, qb_method_name(cell->method),
-                       sc->calib_samples, build, qpath, sizeof qpath, qi, err, errlen))
+                       sc->calib_samples, m->plan, build, qpath, sizeof qpath, qi, err, errlen))
         return NULL;
     return load_path(m, qpath, file_bytes, err, errlen);
 }
@@ -633,6 +633,8 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
             note_add(row, "QAT fine-tuning %.1f s%s", qi.qat_seconds, qi.reused ? " (when built)" : "");
         if (qi.plan[0])
             note_add(row, "plan %s", qi.plan);
+        snprintf(row->plan, sizeof row->plan, "%s", qi.plan_name);
+        snprintf(row->plan_hash, sizeof row->plan_hash, "%s", qi.plan_hash);
     }
     row->model_bytes = file_bytes;
     /* the cell's peak memory counts from here: the model loaded (and

@@ -50,8 +50,8 @@ static int key_matches(const char *keypath, const char *line, qb_qcell_info *inf
 }
 
 int qb_qcell_model(const char *fp32_path, const char *model_name, const char *dataset, const char *data_dir,
-                   qb_precision prec, const char *method, int calib, int build, char *out, size_t len,
-                   qb_qcell_info *info, char *err, size_t errlen)
+                   qb_precision prec, const char *method, int calib, const char *plan_path, int build, char *out,
+                   size_t len, qb_qcell_info *info, char *err, size_t errlen)
 {
     memset(info, 0, sizeof *info);
     qb_pipeline_opts o;
@@ -63,13 +63,26 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     o.method = method;
     if (calib > 0)
         o.calib = calib;
+    qb_layer_plan lp;
+    qb_err e;
+    if (plan_path && *plan_path) {
+        if (qb_layer_plan_load(plan_path, &lp, &e)) {
+            snprintf(err, errlen, "%s", e.msg);
+            return -1;
+        }
+        o.layer_plan = &lp;
+        o.prec_given = 1; /* the cell's precision is the default of the layers no rule sets */
+        snprintf(info->plan_name, sizeof info->plan_name, "%s", lp.name);
+        snprintf(info->plan_hash, sizeof info->plan_hash, "%016llx", (unsigned long long)lp.hash);
+    }
+    int rc = -1;
     char line[2048];
     snprintf(line, sizeof line,
              "qbench-quantized v1 model=%016llx dataset=%s data_dir=%s prec=%s method=%s calib=%d seed=%llu "
-             "percentile=%g group=%d ends=%d budget=%g val=%d",
+             "percentile=%g group=%d ends=%d budget=%g val=%d%s%s",
              (unsigned long long)qb_file_hash(fp32_path), o.dataset, o.data_dir ? o.data_dir : "",
              qb_precision_name(prec), method, o.calib, (unsigned long long)o.seed, o.percentile, o.qo.group,
-             o.qo.binary_ends_int8, o.budget, o.val);
+             o.qo.binary_ends_int8, o.budget, o.val, o.layer_plan ? " plan=" : "", info->plan_hash);
     char dir[1024], keypath[1100];
     snprintf(dir, sizeof dir, "%s/quantized", qb_zoo_cache_dir());
     snprintf(out, len, "%s/%s-%s-%s-%016llx.onnx", dir, model_name, qb_precision_name(prec), method,
@@ -77,20 +90,19 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     snprintf(keypath, sizeof keypath, "%s.key", out);
     if (!access(out, R_OK) && key_matches(keypath, line, info)) {
         info->reused = 1;
-        return 0;
+        rc = 0;
+        goto done;
     }
     if (!build) {
         snprintf(err, errlen, "%s: not in the quantized-model cache (the parent builds it first)", out);
-        return -1;
+        goto done;
     }
-    qb_err e;
     qb_pipeline_data d;
     qb_pipeline_result r;
     if (qb_pipeline_data_open(&o, &d, &e)) {
         snprintf(err, errlen, "%s", e.msg);
-        return -1;
+        goto done;
     }
-    int rc = -1;
     int threads = qb_train_threads(); /* QAT fine-tuning uses every core, whatever the cell's thread count */
     qb_train_set_threads(0);
     int planned = !qb_pipeline_plan(&o, &d, &r, &e);
@@ -109,7 +121,7 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
                 } else {
                     info->calib_seconds = r.calib_seconds;
                     info->qat_seconds = r.qat_seconds;
-                    if (prec == QB_PREC_MIXED)
+                    if (prec == QB_PREC_MIXED || o.layer_plan)
                         qb_plan_str(&r, info->plan, sizeof info->plan);
                     snprintf(tmp, sizeof tmp, "%s.tmp%d", keypath, (int)getpid());
                     FILE *f = fopen(tmp, "w");
@@ -129,5 +141,8 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     if (rc)
         snprintf(err, errlen, "%s", e.msg);
     qb_pipeline_data_close(&d);
+done:
+    if (o.layer_plan)
+        qb_layer_plan_free(&lp);
     return rc;
 }

@@ -14,15 +14,19 @@ typedef struct qb_qcell_info {
     int reused;            /* loaded from the cache */
     double calib_seconds;  /* calibration wall time when it was built */
     double qat_seconds;    /* QAT fine-tuning wall time when it was built (0: none or reused) */
-    char plan[1024];       /* mixed: "layer=precision,..." */
+    char plan[1024];       /* mixed or a layer plan: "layer=precision,..." */
+    char plan_name[64];    /* the layer plan's name, or "" */
+    char plan_hash[24];    /* its hash (16 hex digits), or "" */
 } qb_qcell_info;
 
 /* The path of the quantized ONNX model for (fp32_path, precision,
  * method) into out: from the cache, or (build != 0) built now by the
  * quantization pipeline on the dataset (calibration images: calib, 0 for
- * the default). model_name names the cache file. 0, or -1 with err. */
+ * the default), with the layer plan in plan_path (NULL or "": none; its
+ * hash is part of the cache key). model_name names the cache file. 0,
+ * or -1 with err. */
 int qb_qcell_model(const char *fp32_path, const char *model_name, const char *dataset, const char *data_dir,
-                   qb_precision prec, const char *method, int calib, int build, char *out, size_t len,
-                   qb_qcell_info *info, char *err, size_t errlen);
+                   qb_precision prec, const char *method, int calib, const char *plan_path, int build, char *out,
+                   size_t len, qb_qcell_info *info, char *err, size_t errlen);
 
 #endif

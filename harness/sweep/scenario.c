@@ -37,6 +37,7 @@
  *   input = 1x3x32x32             ; input spec (batch dim replaced by the batch axis)
  *   dataset = synthetic           ; for accuracy (and the input shape when no input spec)
  *   data_dir = /path/to/idx       ; a custom MNIST-format dataset
+ *   plan = plans/cnn.ini          ; a layer plan for its quantized cells (docs/quantization.md)
  *
  *   [model g512]                  ; a kernel microbenchmark instead of a model
  *   gemm = 512x512x512            ; MxNxK (or dwconv = HxWxC with stride = 1|2)
@@ -58,6 +59,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/quant/plan_file.h"
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
@@ -484,8 +486,18 @@ static void model_key(parse_state *st, const char *section, const char *name, co
     } else if (!strcmp(name, "stride")) {
         if (parse_int(v, 1, 2, &m->stride))
             fail(st, "[%s] stride: '%s' is not 1 or 2", section, v);
+    } else if (!strcmp(name, "plan")) {
+        qb_layer_plan lp;
+        qb_err e;
+        if (set_str(m->plan, sizeof m->plan, v))
+            fail(st, "[%s] plan: empty or longer than %d bytes", section, QB_SC_PATH - 1);
+        else if (qb_layer_plan_load(v, &lp, &e)) /* its syntax now; its layer names when the model is built */
+            fail(st, "[%s] plan: %s", section, e.msg);
+        else
+            qb_layer_plan_free(&lp);
     } else {
-        fail(st, "[%s]: unknown key '%s' (zoo onnx input dataset data_dir gemm dwconv group stride)", section, name);
+        fail(st, "[%s]: unknown key '%s' (zoo onnx input dataset data_dir gemm dwconv group stride plan)", section,
+             name);
     }
 }
 
@@ -539,6 +551,8 @@ static void finish(parse_state *st)
             fail(st, "[model %s]: group applies to gemm shapes only", m->name);
         else if (m->stride && strcmp(m->kernel, "dwconv"))
             fail(st, "[model %s]: stride applies to dwconv shapes only", m->name);
+        else if (m->plan[0] && m->kernel[0])
+            fail(st, "[model %s]: a plan applies to models, not kernel shapes", m->name);
         else if (m->onnx[0] && !m->ndim && !m->dataset[0])
             fail(st, "[model %s]: an ONNX model needs input = SHAPE or dataset = NAME", m->name);
         else if (m->data_dir[0] && !m->dataset[0])

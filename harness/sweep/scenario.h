@@ -45,6 +45,7 @@ typedef struct qb_sc_model {
     int group;                /* gemm int4: group size (0 = per channel) */
     int stride;               /* dwconv: 1 or 2 */
     int line;                 /* line of its definition (messages) */
+    char plan[QB_SC_PATH];    /* layer plan for its quantized cells (harness/quant/plan_file.h), or "" */
 } qb_sc_model;
 
 typedef struct qb_scenario {

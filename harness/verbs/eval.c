@@ -42,8 +42,12 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, co
     snprintf(row.method, sizeof row.method, "%s", o->method);
     snprintf(row.isa, sizeof row.isa, "%s", isa);
     snprintf(row.status, sizeof row.status, "%s", qb_status_name(QB_STATUS_OK));
-    if (o->prec == QB_PREC_MIXED)
+    if (o->prec == QB_PREC_MIXED || o->layer_plan)
         qb_plan_str(r, row.note, sizeof row.note);
+    if (o->layer_plan) {
+        snprintf(row.plan, sizeof row.plan, "%s", o->layer_plan->name);
+        snprintf(row.plan_hash, sizeof row.plan_hash, "%016llx", (unsigned long long)o->layer_plan->hash);
+    }
     row.threads = 1;
     row.batch = o->batch;
     row.macs = (double)r->macs;
