@@ -21,7 +21,9 @@
 
 #include <cmocka.h>
 
+#include "harness/eval/compare.h"
 #include "harness/quant/plan_apply.h"
+#include "harness/quant/plan_bisect.h"
 #include "harness/quant/plan_file.h"
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
@@ -353,13 +355,119 @@ static void test_per_layer_calibrators(void **state)
     qb_calibration_free(&mixed);
 }
 
+/* A copy of the model with a planted bad layer: output channel 0 of the
+ * second conv gets 100x its weights and a bias of -1e5, so it never
+ * fires (ReLU keeps it at 0: the float function of the other channels
+ * is unchanged), but its weights stretch the layer's one int8-tensor
+ * weight scale until the other channels' weights round to 0 or +-1. */
+static qb_graph *planted(void)
+{
+    qb_err e;
+    qb_graph *g = qb_graph_clone(model, &e);
+    assert_non_null(g);
+    int convs = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *n = &g->nodes[i];
+        if (strcmp(n->op, "Conv") || ++convs != 2)
+            continue;
+        qb_tensor *W = (qb_tensor *)qb_in(g, n, 1), *B = (qb_tensor *)qb_in(g, n, 2);
+        assert_non_null(W);
+        assert_non_null(B);
+        float *w = W->data, *b = B->data;
+        int64_t per = qb_tensor_count(W) / W->dims[0];
+        for (int64_t k = 0; k < per; k++)
+            w[k] *= 100.0f;
+        b[0] = -1e5f;
+    }
+    assert_int_equal(convs, 2);
+    return g;
+}
+
+/* The bisection finds the planted layer, alone, and writes it as a plan. */
+static void test_bisect_planted(void **state)
+{
+    (void)state;
+    qb_graph *g = planted();
+    qb_samples cal = {.d = &train_set, .n = 200}, all = {.d = &train_set, .n = 600};
+    qb_err e;
+    /* labels: the planted FP32 model's own top-1 (its drop is then its disagreement with FP32) */
+    static float x[600 * 64];
+    static int32_t labels[600];
+    qb_samples_fill(&all, 0, 600, 600, x);
+    float *ref = NULL;
+    int64_t outs = 0;
+    if (qb_reference_outputs(g, &all, 100, -1, &ref, &outs, &e))
+        fail_msg("%s", e.msg);
+    for (int i = 0; i < 600; i++) {
+        labels[i] = 0;
+        for (int k = 1; k < outs; k++)
+            if (ref[i * outs + k] > ref[i * outs + labels[i]])
+                labels[i] = k;
+    }
+    free(ref);
+    qb_samples val = {.x = x, .labels = labels, .n = 600, .sample = 64};
+    qb_calibration c;
+    if (qb_calibrate(g, &cal, 50, QB_CALIB_MINMAX, 99.99, 0, &c, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(c.n, 3);
+    qb_quant_opts o = qopts();
+    qb_precision plan[3];
+    qb_plan_uniform(&c, QB_PREC_INT8_TENSOR, &o, plan);
+    qb_bisect b;
+    if (qb_bisect_fp32(g, &c, plan, &val, 100, 3.0, &o, &b, 0, &e))
+        fail_msg("%s", e.msg);
+    print_message("bisect: drop %.2f pt (upper %.2f) -> %.2f pt (upper %.2f) keeping %d layer(s), %d evaluations\n",
+                  b.start_drop, b.start_ci_high, b.drop, b.drop_ci_high, b.nkeep, b.evaluations);
+    assert_true(b.start_ci_high > 3.0); /* the planted layer breaks the model */
+    assert_true(b.met);
+    assert_int_equal(b.nkeep, 1);
+    assert_int_equal(b.keep[1], 1);
+    assert_true(b.iso_sqnr[1] < b.iso_sqnr[0] && b.iso_sqnr[1] < b.iso_sqnr[2]);
+    /* written as a plan, read back: the same precisions */
+    qb_precision found[3];
+    for (int i = 0; i < 3; i++)
+        found[i] = b.keep[i] ? QB_PREC_FP32 : plan[i];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(qb_layer_plan_write(f, "bisect", NULL, c.layers, 3, found, NULL, QB_PREC_INT8_TENSOR,
+                                         QB_METHOD_PTQ_MINMAX, 0, NULL), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "= fp32"));
+    qb_layer_plan lp;
+    load(buf, &lp);
+    assert_int_equal(lp.nrules, 1);
+    qb_plan_choice ch[3];
+    if (qb_layer_plan_resolve(&lp, c.layers, 3, "planted", (qb_precision)lp.prec, lp.method, &o, ch, &e))
+        fail_msg("%s", e.msg);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ch[i].prec, found[i]);
+    qb_layer_plan_free(&lp);
+    free(buf);
+    /* the unplanted model meets the budget as it is: nothing kept */
+    qb_calibration c0;
+    if (qb_calibrate(model, &cal, 50, QB_CALIB_MINMAX, 99.99, 0, &c0, &e))
+        fail_msg("%s", e.msg);
+    qb_bisect b0;
+    if (qb_bisect_fp32(model, &c0, plan, &val, 100, 3.0, &o, &b0, 0, &e))
+        fail_msg("%s", e.msg);
+    assert_true(b0.met);
+    assert_int_equal(b0.nkeep, 0);
+    assert_int_equal(b0.evaluations, 1);
+    qb_bisect_free(&b0);
+    qb_calibration_free(&c0);
+    qb_bisect_free(&b);
+    qb_calibration_free(&c);
+    qb_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),       cmocka_unit_test(test_bad_syntax),
         cmocka_unit_test(test_bad_names),   cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_scenario_plan),
-        cmocka_unit_test(test_per_layer_calibrators),
+        cmocka_unit_test(test_per_layer_calibrators), cmocka_unit_test(test_bisect_planted),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

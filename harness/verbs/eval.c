@@ -15,6 +15,7 @@
 #include "harness/quant/layer_sqnr.h"
 #include "harness/quant/pipeline.h"
 #include "harness/quant/plan_apply.h"
+#include "harness/quant/plan_bisect.h"
 #include "harness/verbs/pipeline_args.h"
 #include "harness/report/metrics_row.h"
 #include "harness/report/results.h"
@@ -28,7 +29,7 @@ static int usage(const char *msg, const char *arg)
         fprintf(stderr, msg, arg);
     }
     fprintf(stderr, "%susage: qbench eval MODEL.onnx " QB_PIPELINE_USAGE "\n"
-                    "       [--per-layer] [--sqnr-threshold DB] [--save-plan FILE] [--csv]\n", msg ? "\n" : "");
+                    "       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--csv]\n", msg ? "\n" : "");
     return 2;
 }
 
@@ -154,6 +155,68 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
     }
 }
 
+/* --bisect: the fewest layers to keep fp32 for the budget, on the
+ * validation samples; the found plan on the test set; written with
+ * --save-plan. 0, or -1 with a message. */
+static int bisect(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, const char *save_plan,
+                  qb_err *e)
+{
+    qb_bisect b;
+    if (qb_bisect_fp32(r->model, &r->cal, r->plan, &d->valid, o->batch, o->budget, &o->qo, &b, o->verbose, e))
+        return -1;
+    int n = r->cal.n, rc = -1;
+    printf("  bisection (budget %.2f pt on the upper end of the 95%% interval, %d validation samples): "
+           "as given %.2f pt (upper end %.2f)\n", o->budget, d->valid.n, b.start_drop, b.start_ci_high);
+    if (b.met && b.nkeep == 0)
+        printf("    met as given: nothing to keep in fp32\n");
+    printf("    %d layer%s kept fp32:", b.nkeep, b.nkeep == 1 ? "" : "s");
+    for (int i = 0; i < n; i++)
+        if (b.keep[i])
+            printf(" %s (isolated %.1f dB)", r->cal.layers[i].name, b.iso_sqnr[i]);
+    printf("%s\n    validation drop %.2f pt [%.2f, %.2f]%s, %d plans evaluated\n", b.nkeep ? "" : " none",
+           b.drop, b.drop_ci_low, b.drop_ci_high, b.met ? "" : ": budget NOT met even with every layer fp32",
+           b.evaluations);
+    qb_precision *was = malloc(((size_t)n + 1) * sizeof *was);
+    if (!was) {
+        qb_errf(e, "out of memory");
+        goto out;
+    }
+    memcpy(was, r->plan, (size_t)n * sizeof *was);
+    for (int i = 0; i < n; i++)
+        if (b.keep[i])
+            r->plan[i] = QB_PREC_FP32;
+    float *ref = NULL;
+    int64_t outs = 0;
+    qb_metrics m;
+    qb_graph *g = NULL;
+    if (qb_reference_outputs(d->model, &d->eval, o->batch, o->isa, &ref, &outs, e) ||
+        !(g = qb_pipeline_graph(o, r, e)) || qb_compare_graph(g, &d->eval, o->batch, o->isa, ref, outs, &m, e)) {
+        free(ref);
+        goto out;
+    }
+    free(ref);
+    printf("    on the %ld test samples: top-1 %.2f%%, drop %.2f pt [%.2f, %.2f] (as given %.2f pt)\n", m.samples,
+           m.top1, m.drop_pt, m.drop_ci_low, m.drop_ci_high, r->m.drop_pt);
+    if (save_plan) {
+        char head[1400];
+        snprintf(head, sizeof head, "qbench layer plan of %.500s (%s %s), written by qbench eval --bisect\n"
+                 "%d layer(s) kept fp32 for a budget of %.2f pt; validation drop %.2f pt [%.2f, %.2f]; "
+                 "test drop %.2f pt [%.2f, %.2f]\nreuse it with --plan FILE (docs/quantization.md, \"Layer plans\")",
+                 o->model, qb_precision_name(o->prec), o->method, b.nkeep, o->budget, b.drop, b.drop_ci_low,
+                 b.drop_ci_high, m.drop_pt, m.drop_ci_low, m.drop_ci_high);
+        if (qb_pipeline_save_plan(o, r, save_plan, NULL, head, NULL, e))
+            goto out;
+        printf("  wrote the plan to %s\n", save_plan);
+    }
+    rc = 0;
+out:
+    if (was)
+        memcpy(r->plan, was, (size_t)n * sizeof *was);
+    free(was);
+    qb_bisect_free(&b);
+    return rc;
+}
+
 /* --per-layer: SQNR of every layer's output, propagated and isolated. */
 static int per_layer(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, double threshold, qb_err *e)
 {
@@ -195,7 +258,7 @@ int qb_verb_eval(int argc, char **argv)
 {
     qb_pipeline_opts o;
     qb_pipeline_defaults(&o);
-    int csv = 0, per = 0, method_set = 0;
+    int csv = 0, per = 0, method_set = 0, bis = 0;
     const char *save_plan = NULL;
     double threshold = 20.0;
     for (int i = 1; i < argc; i++) {
@@ -209,6 +272,8 @@ int qb_verb_eval(int argc, char **argv)
             csv = 1;
         } else if (!strcmp(a, "--per-layer")) {
             per = 1;
+        } else if (!strcmp(a, "--bisect")) {
+            bis = per = 1;
         } else if (!strcmp(a, "--save-plan")) {
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
@@ -253,7 +318,10 @@ int qb_verb_eval(int argc, char **argv)
     if (save_plan && o.prec == QB_PREC_FP32 && !o.layer_plan) {
         fprintf(stderr, "qbench eval: --save-plan: nothing planned at fp32 (give -p PREC or --plan FILE)\n");
         rc = 2;
-    } else if (save_plan) {
+    } else if (bis && (o.prec == QB_PREC_FP32 || o.prec == QB_PREC_MIXED || csv)) {
+        fprintf(stderr, "qbench eval: --bisect: give a quantized -p other than mixed (or a --plan), without --csv\n");
+        rc = 2;
+    } else if (save_plan && !bis) {
         int n = r.cal.n;
         char **cm = calloc((size_t)n + 1, sizeof *cm), head[1400];
         for (int i = 0; cm && i < n && o.prec == QB_PREC_MIXED; i++)
@@ -277,6 +345,10 @@ int qb_verb_eval(int argc, char **argv)
         free(cm);
     }
     if (!rc && per && per_layer(&o, &d, &r, threshold, &e)) {
+        fprintf(stderr, "qbench eval: %s\n", e.msg);
+        rc = 2;
+    }
+    if (!rc && bis && bisect(&o, &d, &r, save_plan, &e)) {
         fprintf(stderr, "qbench eval: %s\n", e.msg);
         rc = 2;
     }
