@@ -14,7 +14,8 @@
  * MaxPool between quantized convs in different grids (int8 links through
  * the pool's table) bit-identical to the float path between them;
  * quantized convs quantizing their float input once before an int8
- * im2col, and GlobalAveragePool on int8, bit-identical likewise.
+ * im2col, GlobalAveragePool on int8, and element-wise chains between
+ * int8 convs through per-channel tables, bit-identical likewise.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -533,9 +534,9 @@ static void test_int8_maxpool(void **st)
 }
 
 /* Quantized convs reading floats: a first layer on a 3-channel image
- * (stride 2, batch 2), a sigmoid chain, a grouped dilated conv reading
- * that NHWC float tensor (both quantize the image once, then im2col
- * bytes), a conv linked in int8, and a GlobalAveragePool reading its int8
+ * (stride 2, batch 2), a sigmoid chain (also read by a MaxPool to a float
+ * output), a grouped dilated conv reading that NHWC float tensor (both
+ * quantize the image once, then im2col bytes), a conv linked in int8, and a GlobalAveragePool reading its int8
  * output; against the graph without int8 links (each conv quantizes its
  * im2col copy, dequantized tensors between layers): bit-identical. */
 static qb_graph *q_first_graph(int no_links)
@@ -553,7 +554,10 @@ static qb_graph *q_first_graph(int no_links)
     conv(g, "r2", "c3", 8, 6, 3, 1, 33);
     add_n(g, "Relu", "c3", "r3");
     add_n(g, "GlobalAveragePool", "r3", "y");
+    qb_node *mp = add_n(g, "MaxPool", "s1", "y2"); /* a float reader of the chain: conv 2 reads its floats */
+    attr_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
     set_output(g, "y");
+    set_output(g, "y2");
     const float in_s[3] = {0.0078f, 0.0041f, 0.017f}, out_s[3] = {0.023f, 0.017f, 0.031f};
     const int32_t in_z[3] = {-3, -128, -128}, out_z[3] = {7, -128, -128};
     for (int i = 0, k = 0; i < g->nnodes; i++)
@@ -592,6 +596,53 @@ static void test_int8_first(void **st)
     qb_graph_free(ref);
 }
 
+/* conv_chain_graph with every conv quantized (int8-channel, the grouped
+ * one int8-tensor), each in its own grids: the HardSwish-with-affine,
+ * SiLU-with-bias and k - relu chains between them run on int8 through
+ * per-channel tables; against the graph without int8 links (dequantize,
+ * float chain, quantize): bit-identical. */
+static qb_graph *q_chain_graph(int no_links)
+{
+    qb_graph *g = conv_chain_graph(0);
+    g->no_int8_links = no_links;
+    const float in_s[4] = {0.0079f, 0.021f, 0.0123f, 0.0311f}, out_s[4] = {0.027f, 0.019f, 0.041f, 0.05f};
+    const int32_t in_z[4] = {0, -21, 17, -128}, out_z[4] = {-9, 4, -128, 3};
+    for (int i = 0, k = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Conv")) {
+            qb_node *n = &g->nodes[i];
+            n->q = qb_qspec_new(k == 2 ? QB_PREC_INT8_TENSOR : QB_PREC_INT8_CHANNEL);
+            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
+            k++;
+        }
+    return g;
+}
+
+static void test_int8_chains(void **st)
+{
+    (void)st;
+    float x[3 * 11 * 9];
+    for (int i = 0; i < 3 * 11 * 9; i++)
+        x[i] = (float)((i * 13) % 31) / 15.0f - 1.0f;
+    qb_graph *ref = q_chain_graph(1);
+    run(ref, x);
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = q_chain_graph(0);
+        run(g, x);
+        /* conv 1: quantized once (16), int8 NHWC out (2|8); 2 (depthwise) and 3: int8 in and out (1|2|4|8);
+         * 4: int8 NHWC in (1|4), float NCHW out */
+        int bits[4] = {26, 15, 15, 5}, k = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Conv"))
+                assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+        assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                            4 * 11 * 9 * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
         cmocka_unit_test(test_int8_first),
+        cmocka_unit_test(test_int8_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

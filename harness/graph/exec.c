@@ -513,23 +513,11 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
     }
 }
 
-/* c, a reader of int8 quantized conv p's NHWC output: -1 unless it is a
- * MaxPool that can run on int8 (NHWC input, 2-D) or a GlobalAveragePool
- * (NHWC input; it writes floats: -2); for a MaxPool the index of a conv
- * reading its output if only int8 quantized convs in one input grid read
- * it (as their NHWC data input: the pool writes int8 in that grid), else
- * -2 (the pool writes floats). */
-static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, const char *nhwc)
+/* The int8 quantized conv reading tensor u as its NHWC data input if
+ * every reader of u is one of those, all in one input grid; else -1. */
+static int int8_conv_readers(const qb_graph *g, int u)
 {
-    if (p->q->run_prec != QB_PREC_INT8_TENSOR && p->q->run_prec != QB_PREC_INT8_CHANNEL)
-        return -1;
-    if (!strcmp(c->op, "GlobalAveragePool") && c->fused_into < 0 && qb_nhwc_role(g, c) == 2 && c->in[0] == written(p))
-        return -2;
-    if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
-        return -1;
-    if (!nhwc[written(c)])
-        return -2;
-    int u = written(c), first = -1;
+    int first = -1;
     for (int j = 0; j < g->nnodes; j++) {
         const qb_node *r = &g->nodes[j];
         if (r->folded)
@@ -539,15 +527,40 @@ static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, c
                 continue;
             if (k != 0 || r->fused_into >= 0 || strcmp(r->op, "Conv") || !r->q ||
                 (r->q->run_prec != QB_PREC_INT8_TENSOR && r->q->run_prec != QB_PREC_INT8_CHANNEL))
-                return -2;
+                return -1;
             if (first >= 0 && (g->nodes[first].q->in_scale != r->q->in_scale ||
                                g->nodes[first].q->in_zero != r->q->in_zero))
-                return -2;
+                return -1;
             if (first < 0)
                 first = j;
         }
     }
-    return first >= 0 ? first : -2;
+    return first;
+}
+
+/* c, a reader of int8 quantized conv p's NHWC output: -1 unless it can
+ * take it as int8. A MaxPool (NHWC input, 2-D): the index of the conv
+ * reading its output if only int8 quantized convs in one input grid read
+ * it (the pool writes int8 in that grid), else -2 (it writes floats). A
+ * GlobalAveragePool: -2 (floats). An element-wise chain whose input is
+ * p's output (c its first node or a member): the conv reading its output
+ * if only int8 convs of one grid do (it maps int8 to int8 through its
+ * tables), else -1. */
+static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, const char *nhwc)
+{
+    if (p->q->run_prec != QB_PREC_INT8_TENSOR && p->q->run_prec != QB_PREC_INT8_CHANNEL)
+        return -1;
+    const qb_node *h = c->fused_into >= 0 ? &g->nodes[c->fused_into] : c; /* a chain member: its chain */
+    if (qb_elem_chain_input(g, h) == written(p))
+        return nhwc[written(p)] && nhwc[written(h)] ? int8_conv_readers(g, written(h)) : -1;
+    if (!strcmp(c->op, "GlobalAveragePool") && c->fused_into < 0 && qb_nhwc_role(g, c) == 2 && c->in[0] == written(p))
+        return -2;
+    if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
+        return -1;
+    if (!nhwc[written(c)])
+        return -2;
+    int to = int8_conv_readers(g, written(c));
+    return to >= 0 ? to : -2;
 }
 
 int qb_graph_int8_links(const qb_graph *g)
@@ -630,6 +643,10 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         if (qb_elem_chain_input(g, n) >= 0) {
             if (nhwc[written(n)])
                 rc = qb_elem_chain_set_nhwc(g, n, e);
+            if (!rc && pool_i8[i] >= 0 && pool_to[i] >= 0) {
+                const qb_qspec *from = g->nodes[pool_i8[i]].q, *to = g->nodes[pool_to[i]].q;
+                rc = qb_elem_chain_set_int8(g, n, from->out_scale, from->out_zero, to->in_scale, to->in_zero, e);
+            }
             continue;
         }
         int role = qb_nhwc_role(g, n);

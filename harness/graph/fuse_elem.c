@@ -17,6 +17,12 @@
  * the chain and writes the last node's output (write_to), the others are
  * marked fused into it and skipped. QB_NO_ELEM_FUSION=1 (or
  * g->no_elem_fusion) turns the pass off (tests compare both).
+ *
+ * int8 chains: between an int8 quantized conv and int8 convs of one input
+ * grid (exec.c), a chain maps each int8 value through a 256-entry table
+ * per channel (one table without per-channel steps): table[q] =
+ * QuantizeLinear(steps(DequantizeLinear(q))), the float path's own
+ * arithmetic on the only 256 values the input can take, so bit-identical.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -64,6 +70,8 @@ typedef struct fe_chain {
     int x, y;                   /* input and output tensors */
     int nhwc;                   /* the tensors are NHWC (between convolutions): channel = index % C */
     float *tiled[FE_MAX_STEPS]; /* NHWC: per-channel operands repeated over a tile of inner elements */
+    int8_t *lut;                /* int8 chain (between quantized convs): lut_c tables of 256 outputs, or NULL */
+    int64_t lut_c;              /* tables (C with per-channel steps, else 1): element i uses table i % lut_c */
     void *orig_state;           /* the first node's own prepared state (freed with the chain) */
     void (*orig_free)(void *);  /* its free function, NULL for free() */
 } fe_chain;
@@ -79,6 +87,7 @@ static void chain_free(void *p)
         free(c->orig_state);
     for (int s = 0; s < FE_MAX_STEPS; s++)
         free(c->tiled[s]);
+    free(c->lut);
     free(c);
 }
 
@@ -170,11 +179,30 @@ static void chain_planes(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+/* int8 chain: pixels [p0, p1) of lut_c channels through the tables
+ * (in place allowed: each element is read before it is written). */
+static void chain_pixels_i8(void *ctx, int64_t p0, int64_t p1)
+{
+    const fe_job *j = ctx;
+    const fe_chain *c = j->c;
+    const int64_t C = c->lut_c;
+    const int8_t *x = (const int8_t *)(const void *)j->x;
+    int8_t *y = (int8_t *)(void *)j->y;
+    for (int64_t i = p0 * C; i < p1 * C; i += C)
+        for (int64_t ch = 0; ch < C; ch++)
+            y[i + ch] = c->lut[ch * 256 + x[i + ch] + 128];
+}
+
 static void chain_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const fe_chain *c = n->state;
     fe_job j = {c, g->tensors[c->x]->data, g->tensors[c->y]->data};
+    if (c->lut) {
+        int64_t pix = c->total / c->lut_c;
+        qb_gpar_for(pix, qb_gpar_chunk(pix, c->lut_c, 64), chain_pixels_i8, &j);
+        return;
+    }
     qb_gpar_for(c->planes, qb_gpar_chunk(c->planes, c->inner * c->nsteps, 1), chain_planes, &j);
 }
 
@@ -492,6 +520,40 @@ int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e)
         }
         for (int64_t i = 0; i < T; i++)
             c->tiled[s][i] = c->steps[s].per_c[i % C];
+    }
+    return 0;
+}
+
+int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, float out_scale,
+                           int32_t out_zero, qb_err *e)
+{
+    fe_chain *c = n->state;
+    const qb_tensor *x = g->tensors[c->x];
+    int per_c = 0;
+    for (int s = 0; s < c->nsteps; s++)
+        per_c |= c->steps[s].per_c != NULL;
+    c->lut_c = per_c ? x->dims[1] : 1;
+    free(c->lut);
+    c->lut = malloc((size_t)c->lut_c * 256);
+    if (!c->lut) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    fe_chain flat = *c; /* per-channel operands read by channel, not from the NHWC tiles */
+    flat.nhwc = 0;
+    float v[256], save[256];
+    for (int64_t ch = 0; ch < c->lut_c; ch++) {
+        for (int q = -128; q < 128; q++)
+            v[q + 128] = (float)(q - in_zero) * in_scale; /* DequantizeLinear, as qlayer.c */
+        apply_steps(&flat, ch, 0, v, save, 256);
+        for (int q = 0; q < 256; q++) { /* QuantizeLinear: rne(v / scale) + zero, saturated; NaN -> zero */
+            float t = v[q] / out_scale;
+            if (t != t)
+                t = 0.0f;
+            t = t < -256.0f ? -256.0f : t > 256.0f ? 256.0f : t;
+            int r = (int)nearbyintf(t) + out_zero;
+            c->lut[ch * 256 + q] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
+        }
     }
     return 0;
 }

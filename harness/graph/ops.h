@@ -109,6 +109,11 @@ int qb_conv_nhwc_input_fast(const qb_node *n);
  * convolutions), 0 or -1 with a message. */
 int qb_elem_chain_input(const qb_graph *g, const qb_node *n);
 int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
+/* Make the chain run on int8 NHWC tensors: input in the grid (in_scale,
+ * in_zero), output in (out_scale, out_zero), through per-channel tables
+ * computed with the chain's float steps. 0, or -1 with a message. */
+int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, float out_scale,
+                           int32_t out_zero, qb_err *e);
 /* nhwc_ops.c: 1 if n (Concat on channels, Add/Sub/Mul of one shape) can
  * run with its inputs and output NHWC, 2 if it can read NHWC and write a
  * layout-free output (GlobalAveragePool), 3 if it reads NHWC and writes
