@@ -120,14 +120,9 @@ QB_INLINE void column(int n, const int8_t *const *q, __mmask64 mk, __m512i *v)
 /* int32 accumulators of 16 channels -> rounded r (before zero point and clamp). */
 QB_INLINE __m512i rq_round(__m512i acc, const int32_t (*v)[16], int exact)
 {
-    if (!exact) {
-        __m512i pe = _mm512_mul_epi32(acc, _mm512_load_si512((const void *)v[0]));
-        __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_load_si512((const void *)v[1]));
-        /* high halves: of the even products into the even dwords, the odd ones stay */
-        __m512i hi = QB_MASK_SWAP_EPI32(po, (__mmask16)0x5555, pe);
-        return _mm512_srav_epi32(_mm512_add_epi32(hi, _mm512_load_si512((const void *)v[2])),
-                                 _mm512_load_si512((const void *)v[3]));
-    }
+    if (!exact)
+        return qb_rqf_round(acc, _mm512_load_si512((const void *)v[0]), _mm512_load_si512((const void *)v[1]),
+                            _mm512_load_si512((const void *)v[2]), _mm512_load_si512((const void *)v[3]));
     const __m512i zero = _mm512_setzero_si512();
     __mmask16 neg = _mm512_cmpgt_epi32_mask(zero, acc);
     __m512i mag = _mm512_abs_epi32(acc);
@@ -305,9 +300,7 @@ static void consts(const qb_packed *p, const qb_dw_args *a, int b, int P, int ex
             int s = a->rq[c].rshift;
             int32_t(*v)[16] = bc->v[j];
             if (!exact) {
-                int sh = __builtin_ctz(m);
-                m >>= sh;
-                s -= sh;
+                qb_rqf_reduce(a->rq[c], &m, &s);
                 /* m' in the low dword of the 64-bit lane that holds lane i: v[0] even, v[1] odd lanes */
                 v[i & 1][i & ~1] = (int32_t)m;
                 v[2][i] = 1 << (s - 33);
@@ -324,12 +317,13 @@ static void consts(const qb_packed *p, const qb_dw_args *a, int b, int P, int ex
         }
 }
 
-/* Nonzero when every channel's multiplier reduces to s' >= 33. */
+/* Nonzero when every channel's multiplier reduces to s' >= 33 (vnni.h). */
 static int all_fast(const qb_dw_args *a)
 {
     for (int c = 0; c < a->c; c++) {
-        uint32_t m = (uint32_t)a->rq[c].multiplier;
-        if (m == 0 || a->rq[c].rshift - __builtin_ctz(m) < 33)
+        uint32_t m;
+        int s;
+        if (!qb_rqf_reduce(a->rq[c], &m, &s))
             return 0;
     }
     return 1;

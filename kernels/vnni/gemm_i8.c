@@ -8,7 +8,8 @@
  * step, no per-step fix-up). The bias is removed per row once:
  *   acc = sum (w + 128) a  +  bias - a_zero * wsum  -  128 * sum a
  * which equals the reference modulo 2^32 (both wrap), then the lane-wise
- * requantization of vnni.h or the raw int32 (out_i32).
+ * requantization of vnni.h (its faster form, qb_rqf, for the panels whose
+ * multipliers allow it) or the raw int32 (out_i32).
  *
  * Packed layout: panels of 16 output columns; within a panel, for each
  * step of 4 along K, 16 columns x 4 bytes (the vpdpbusd operand layout):
@@ -139,12 +140,16 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     const __m512i azero = _mm512_set1_epi32(g->a_zero);
     int32_t rowterm[MC]; /* 128 * sum of each row of the row chunk */
     qb_rqv rv[NP];       /* requantization of each panel of the tile */
+    qb_rqf rf[NP];       /* its faster form, where fast[q] */
+    int fast[NP] = {0};
     __m512i colterm[NP]; /* bias - a_zero * wsum of each panel */
 
     for (int q = 0; q < NP; q++) {
         qb_rqv_set_range(&rv[q], g->c_zero, g->c_min, g->c_max);
-        if (requant && !per_channel)
+        if (requant && !per_channel) {
             qb_rqv_set_tensor(&rv[q], g->rq[0]);
+            fast[q] = qb_rqf_set(&rf[q], g->rq, 16, 0);
+        }
     }
     for (int mc = 0; mc < M; mc += MC) {
         int mce = mc + MC < M ? mc + MC : M;
@@ -159,8 +164,10 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 __m512i bias = _mm512_maskz_loadu_epi32(mk, p->bias_i32 + n0);
                 __m512i wsum = _mm512_maskz_loadu_epi32(mk, p->wsum + n0);
                 colterm[q] = _mm512_sub_epi32(bias, _mm512_mullo_epi32(azero, wsum));
-                if (requant && per_channel)
+                if (requant && per_channel) {
                     qb_rqv_load_channels(&rv[q], g->rq + n0, cnt);
+                    fast[q] = qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
+                }
             }
             for (int m0 = mc; m0 < mce; m0 += MR) {
                 int mr = mce - m0 < MR ? mce - m0 : MR;
@@ -180,7 +187,9 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                             else
                                 _mm512_mask_storeu_epi32(c, qb_mask16(cnt), acc);
                         } else {
-                            qb_store_i8x16((int8_t *)g->c + at, qb_requant16(acc, &rv[q]), cnt);
+                            qb_store_i8x16((int8_t *)g->c + at,
+                                           fast[q] ? qb_requant16_fast(acc, &rf[q], &rv[q]) : qb_requant16(acc, &rv[q]),
+                                           cnt);
                         }
                     }
                 }

@@ -375,6 +375,75 @@ QB_INLINE __m512i qb_requant16(__m512i acc, const qb_rqv *v)
     return _mm512_add_epi32(r, v->zero);
 }
 
+/* The same requantization, cheaper, for multipliers that allow it. A
+ * multiplier m with rshift s is reduced to an odd m' = m >> v, s' = s - v
+ * (the same real value, so the same rounding). When s' >= 33, rounding
+ * half away from zero is
+ *   r = (hi32(acc * m') + 2^(s'-33)) >> (s' - 32)   (signed, arithmetic)
+ * because that is floor((acc m' + 2^(s'-1) - [acc < 0]) / 2^s') as long as
+ * the low 32 bits of acc * m' are not all zero for a negative acc, and
+ * with m' odd they are zero only for acc = 0. */
+typedef struct qb_rqf {
+    __m512i m_e, m_o; /* m' of the even / odd lanes, in the low dword of each 64-bit lane */
+    __m512i rnd;      /* 2^(s'-33) (int32 lanes) */
+    __m512i sh;       /* s' - 32 */
+} qb_rqf;
+
+/* The reduced multiplier of rq into *m, *s; nonzero when s' >= 33. */
+QB_INLINE int qb_rqf_reduce(qb_requant rq, uint32_t *m, int *s)
+{
+    uint32_t mu = (uint32_t)rq.multiplier;
+    if (mu == 0 || mu >= 0x80000000u)
+        return 0;
+    int v = __builtin_ctz(mu);
+    *m = mu >> v;
+    *s = rq.rshift - v;
+    return *s >= 33;
+}
+
+/* Constants of lanes 0..15 from rq[0], rq[step], .. (n valid; step 0:
+ * per tensor). Returns 1 when every valid lane qualifies, else 0 (f unset). */
+QB_INLINE int qb_rqf_set(qb_rqf *f, const qb_requant *rq, int n, int step)
+{
+    int32_t me[16] = {0}, mo[16] = {0}, rnd[16], sh[16];
+    for (int i = 0; i < 16; i++) {
+        uint32_t m = 1;
+        int s = 33;
+        if (i < n && !qb_rqf_reduce(rq[i * step], &m, &s))
+            return 0;
+        if (i & 1)
+            mo[i - 1] = (int32_t)m;
+        else
+            me[i] = (int32_t)m;
+        rnd[i] = 1 << (s - 33);
+        sh[i] = s - 32;
+    }
+    f->m_e = _mm512_loadu_si512((const void *)me);
+    f->m_o = _mm512_loadu_si512((const void *)mo);
+    f->rnd = _mm512_loadu_si512((const void *)rnd);
+    f->sh = _mm512_loadu_si512((const void *)sh);
+    return 1;
+}
+
+/* The rounded r of each lane (before zero point and clamp). */
+QB_INLINE __m512i qb_rqf_round(__m512i acc, __m512i m_e, __m512i m_o, __m512i rnd, __m512i sh)
+{
+    __m512i pe = _mm512_mul_epi32(acc, m_e);
+    __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m_o);
+    __m512i hi = QB_MASK_SWAP_EPI32(po, (__mmask16)0x5555, pe); /* the high halves, in lane order */
+    return _mm512_srav_epi32(_mm512_add_epi32(hi, rnd), sh);
+}
+
+/* qb_requant16 through the constants of qb_rqf_set: clamp(r, lo - zero,
+ * hi - zero) + zero with lo, hi, zero from v. */
+QB_INLINE __m512i qb_requant16_fast(__m512i acc, const qb_rqf *f, const qb_rqv *v)
+{
+    __m512i r = qb_rqf_round(acc, f->m_e, f->m_o, f->rnd, f->sh);
+    r = _mm512_max_epi32(r, v->lo);
+    r = _mm512_min_epi32(r, v->hi);
+    return _mm512_add_epi32(r, v->zero);
+}
+
 /* Requantized int32 (already in int8 range) stored as n int8. */
 QB_INLINE void qb_store_i8x16(int8_t *dst, __m512i r, int n)
 {
