@@ -2,7 +2,8 @@
  * dwconv_i8.c - AVX2 int8 depthwise convolution (NHWC, any window,
  * stride, dilation, padding), bit-exact with kernels/scalar/dwconv_i8.c:
  * acc = bias[c] + sum over in-image taps of (x - x_zero) * w (int32,
- * wraps), requantized per channel (see requant_avx2.h).
+ * wraps), requantized per channel (see requant_avx2.h: the faster exact
+ * form for blocks whose multipliers allow it).
  *
  * Vectorised over channels, 16 at a time. Packed layout: blocks of 16
  * channels, 64 bytes per tap pair: the taps t = kw ky + kx paired as
@@ -70,10 +71,13 @@ typedef struct blk {
     __m256i bias[2];   /* bias[c] (border pixels) */
     __m256i biasz[2];  /* bias[c] - x_zero * sum of the weights (interior pixels) */
     qb_avx2_rq8 rq[2]; /* multipliers */
+    qb_avx2_rqf8 rf[2]; /* their faster form, when fast */
+    int fast;          /* 1: every channel of the block takes qb_avx2_requant8_fast */
 } blk;
 
 static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
 {
+    k->fast = 1;
     const int np = npairs(p->k);
     const int16_t *wp = (const int16_t *)p->w + (size_t)(c0 / CB) * (blk_bytes(p->k) / 2);
     for (int h = 0; h < 2; h++) {
@@ -92,6 +96,7 @@ static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
         k->bias[h] = _mm256_loadu_si256((const __m256i *)b);
         k->biasz[h] = _mm256_loadu_si256((const __m256i *)bz);
         qb_avx2_rq8_set(&k->rq[h], a->rq, idx);
+        k->fast &= qb_avx2_rqf8_set(&k->rf[h], a->rq, idx);
     }
 }
 
@@ -108,8 +113,13 @@ INLINE void tap_pair(const __m256i *wv, int pr, __m256i x1, __m256i x2, __m256i 
 /* Requantize and store 16 channels (nc valid). */
 INLINE void store16(const blk *k, __m256i lo, __m256i hi, const __m256i *bounds, int8_t *y, int nc)
 {
-    lo = qb_avx2_requant8(&k->rq[0], lo, bounds[0], bounds[1], bounds[2]);
-    hi = qb_avx2_requant8(&k->rq[1], hi, bounds[0], bounds[1], bounds[2]);
+    if (k->fast) {
+        lo = qb_avx2_requant8_fast(&k->rf[0], lo, bounds[0], bounds[1], bounds[2]);
+        hi = qb_avx2_requant8_fast(&k->rf[1], hi, bounds[0], bounds[1], bounds[2]);
+    } else {
+        lo = qb_avx2_requant8(&k->rq[0], lo, bounds[0], bounds[1], bounds[2]);
+        hi = qb_avx2_requant8(&k->rq[1], hi, bounds[0], bounds[1], bounds[2]);
+    }
     __m256i s = _mm256_packs_epi32(lo, hi); /* channels 0..15 as int16 */
     __m256i b = _mm256_permute4x64_epi64(_mm256_packs_epi16(s, s), 0x08);
     if (nc == CB) {

@@ -72,4 +72,52 @@ static inline __attribute__((always_inline)) __m256i qb_avx2_requant8(const qb_a
     return _mm256_add_epi32(v, zero);
 }
 
+/* The faster form for multipliers that allow it (see kernels/vnni/vnni.h,
+ * qb_rqf): m reduced to an odd m' = m >> v, s' = s - v; when s' >= 33,
+ * r = (hi32(acc * m') + 2^(s'-33)) >> (s'-32), signed, is exactly the
+ * rounding half away from zero (the low half of acc * m' is nonzero for
+ * every nonzero acc since m' is odd). */
+typedef struct qb_avx2_rqf8 {
+    __m256i me, mo; /* m' of lanes 0,2,4,6 / 1,3,5,7 in the low half of each 64-bit lane */
+    __m256i rnd;    /* 2^(s'-33) */
+    __m256i sh;     /* s' - 32 */
+} qb_avx2_rqf8;
+
+/* The constants for lanes 0..7 from rq[idx[0..7]]; 0 (f unset) when a lane does not qualify. */
+static inline int qb_avx2_rqf8_set(qb_avx2_rqf8 *f, const qb_requant *rq, const int *idx)
+{
+    int32_t me[8] = {0}, mo[8] = {0}, rnd[8], sh[8];
+    for (int i = 0; i < 8; i++) {
+        uint32_t m = (uint32_t)rq[idx[i]].multiplier;
+        if (m == 0 || m >= 0x80000000u)
+            return 0;
+        int v = __builtin_ctz(m), s = rq[idx[i]].rshift - v;
+        if (s < 33)
+            return 0;
+        if (i & 1)
+            mo[i - 1] = (int32_t)(m >> v);
+        else
+            me[i] = (int32_t)(m >> v);
+        rnd[i] = 1 << (s - 33);
+        sh[i] = s - 32;
+    }
+    f->me = _mm256_loadu_si256((const __m256i *)me);
+    f->mo = _mm256_loadu_si256((const __m256i *)mo);
+    f->rnd = _mm256_loadu_si256((const __m256i *)rnd);
+    f->sh = _mm256_loadu_si256((const __m256i *)sh);
+    return 1;
+}
+
+/* qb_avx2_requant8 through qb_avx2_rqf8 constants. */
+static inline __attribute__((always_inline)) __m256i qb_avx2_requant8_fast(const qb_avx2_rqf8 *f, __m256i acc,
+                                                                          __m256i lo, __m256i hi, __m256i zero)
+{
+    __m256i pe = _mm256_mul_epi32(acc, f->me);
+    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), f->mo);
+    __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xaa); /* high halves in lane order */
+    __m256i v = _mm256_srav_epi32(_mm256_add_epi32(h, f->rnd), f->sh);
+    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    return _mm256_add_epi32(v, zero);
+}
+
 #endif

@@ -16,7 +16,8 @@
  *   byte (p * K4 + s) * 64 + 4 * c + t = w[16 p + c][4 s + t] + 128
  * K4 = ceil(K / 4); columns past N and k past K are 0 (contribute 0).
  * Register-blocked microkernel: up to 6 rows x 4 panels (64 columns) of
- * int32 accumulators; small tiles (M = 1, 2) use two accumulator sets over
+ * int32 accumulators (rows split into balanced blocks: 8 = 4 + 4); small
+ * tiles (M = 1, 2) use two accumulator sets over
  * alternate K steps to hide the vpdpbusd latency. Rows are taken in
  * chunks of 96 (their sums on the stack); within a chunk each 64-column
  * tile column of W (64 K bytes) is reused from L1 by every row block.
@@ -169,8 +170,11 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                     fast[q] = qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
                 }
             }
-            for (int m0 = mc; m0 < mce; m0 += MR) {
-                int mr = mce - m0 < MR ? mce - m0 : MR;
+            /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
+             * thin tile reloads the same W for few vpdpbusd) */
+            const int nblk = (mce - mc + MR - 1) / MR, base = (mce - mc) / nblk, extra = (mce - mc) % nblk;
+            for (int m0 = mc, bi = 0; m0 < mce; bi++) {
+                int mr = base + (bi < extra);
                 const int8_t *a = A + (size_t)m0 * g->lda;
                 __m512i tile[MR * NP];
                 micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, tile);
@@ -193,6 +197,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                         }
                     }
                 }
+                m0 += mr;
             }
         }
     }
