@@ -25,6 +25,7 @@
  * arithmetic on the only 256 values the input can take, so bit-identical.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,11 +187,24 @@ static void chain_pixels_i8(void *ctx, int64_t p0, int64_t p1)
     const fe_job *j = ctx;
     const fe_chain *c = j->c;
     const int64_t C = c->lut_c;
+    const uint8_t *lut = (const uint8_t *)c->lut + 128; /* locals: the int8 stores may alias anything */
     const int8_t *x = (const int8_t *)(const void *)j->x;
     int8_t *y = (int8_t *)(void *)j->y;
-    for (int64_t i = p0 * C; i < p1 * C; i += C)
-        for (int64_t ch = 0; ch < C; ch++)
-            y[i + ch] = c->lut[ch * 256 + x[i + ch] + 128];
+    if (C == 1) {
+        for (int64_t i = p0; i < p1; i++)
+            y[i] = (int8_t)lut[x[i]];
+        return;
+    }
+    for (int64_t i = p0 * C; i < p1 * C; i += C) {
+        const uint8_t *t = lut;
+        int64_t ch = 0;
+        for (; ch + 4 <= C; ch += 4, t += 1024) {
+            uint8_t a = t[x[i + ch]], b = t[256 + x[i + ch + 1]], d = t[512 + x[i + ch + 2]], e = t[768 + x[i + ch + 3]];
+            y[i + ch] = (int8_t)a, y[i + ch + 1] = (int8_t)b, y[i + ch + 2] = (int8_t)d, y[i + ch + 3] = (int8_t)e;
+        }
+        for (; ch < C; ch++, t += 256)
+            y[i + ch] = (int8_t)t[x[i + ch]];
+    }
 }
 
 static void chain_run(qb_graph *g, qb_node *n, void *scratch)
