@@ -27,6 +27,7 @@
 #define MR 6        /* rows per microkernel tile */
 #define NP 4        /* 16-column panels per microkernel tile */
 #define MC 96       /* rows per row chunk (row sums on the stack) */
+#define FAST_ROWS 32 /* rows of a chunk from which per-channel requantization takes qb_rqf */
 
 size_t QB_VNNI(qb_gemm_i8__vnni_size)(int n, int k, int group)
 {
@@ -167,7 +168,8 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 colterm[q] = _mm512_sub_epi32(bias, _mm512_mullo_epi32(azero, wsum));
                 if (requant && per_channel) {
                     qb_rqv_load_channels(&rv[q], g->rq + n0, cnt);
-                    fast[q] = qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
+                    /* its scalar set-up pays off only over enough rows */
+                    fast[q] = mce - mc >= FAST_ROWS && qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
                 }
             }
             /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
