@@ -202,6 +202,10 @@ $(BUILD)/tests/test_qmodel: $(BUILD)/tests/test_qmodel.o $(GRAPH_TEST_OBJ)
 $(BUILD)/tests/test_plan: $(BUILD)/tests/test_plan.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
+# The repairs of the PTQ methods (CLE, absorption, smoothing, bias correction, AdaRound) on tiny nets.
+$(BUILD)/tests/test_repairs: $(BUILD)/tests/test_repairs.o $(GRAPH_TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
+
 # Statistics of harness/measure/ (robust statistics, intervals, the loop on a fake clock).
 STATS_TEST_OBJ = $(addprefix $(BUILD)/harness/measure/,robust.o paired.o loop.o timer.o memory.o)
 $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(STATS_TEST_OBJ)
@@ -255,7 +259,7 @@ TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/te
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
-	$(BUILD)/tests/test_inputs $(BUILD)/tests/test_control
+	$(BUILD)/tests/test_inputs $(BUILD)/tests/test_control $(BUILD)/tests/test_repairs
 
 # graph-level fusions and NHWC layouts (tests/test_fuse.c)
 TESTS += $(BUILD)/tests/test_fuse

@@ -48,6 +48,37 @@ int qb_method_parse(const char *s);
 /* The method names, space separated, in table order ("none ptq-minmax ... qat"). */
 const char *qb_method_list(void);
 
+/* ---- repairs: options of the PTQ methods, written after the method name
+ * with '+' in table order ("ptq-minmax+cle+absorb+biascorr"; the
+ * `method` column of the results carries the whole string). Each one is a
+ * graph or weight transform of harness/quant (repairs.h). ---- */
+typedef enum qb_repair {
+    QB_REPAIR_CLE,         /* cross-layer equalization of conv/linear pairs (quant/cle.c) */
+    QB_REPAIR_ABSORB,      /* bias absorption after CLE, from BatchNormalization statistics (quant/cle.c) */
+    QB_REPAIR_SMOOTH,      /* activation-range smoothing, SmoothQuant-style migration (quant/smooth.c) */
+    QB_REPAIR_ADAROUND,    /* learned weight rounding, int4/int8 layers (quant/adaround.c) */
+    QB_REPAIR_BIASCORR,    /* empirical bias correction from the calibration data (quant/biascorr.c) */
+    QB_REPAIR_BIASCORR_BN, /* analytical bias correction from BatchNormalization statistics (quant/biascorr.c) */
+    QB_REPAIR_COUNT
+} qb_repair;
+
+/* One row of the repair table. */
+typedef struct qb_repair_traits {
+    const char *name; /* the exact vocabulary string */
+    const char *what; /* one line for usage and messages */
+} qb_repair_traits;
+
+const qb_repair_traits *qb_repair_traits_of(qb_repair r);
+/* The repair names, space separated, in table order. */
+const char *qb_repair_list(void);
+/* Split "METHOD[+REPAIR...]": the method index (or -1) and the repair
+ * bits (1u << qb_repair) in *repairs. -1 also for an unknown repair, a
+ * repaired method that does not calibrate (none, qat), a repeated repair,
+ * or repairs out of table order; err (may be NULL) then says why. */
+int qb_method_parse_repairs(const char *s, unsigned *repairs, char *err, size_t len);
+/* "METHOD+REPAIR..." of (m, repairs) in buf (canonical order); returns buf. */
+const char *qb_method_str(qb_method m, unsigned repairs, char *buf, size_t len);
+
 /* The PTQ method names of the calibrators: "ptq-minmax" ... -> kind, else
  * -1 (also for "none" and "qat"). */
 int qb_calib_parse(const char *method);

@@ -12,6 +12,7 @@
 #include "harness/quant/pipeline.h"
 #include "harness/quant/plan_apply.h"
 #include "harness/quant/qat.h"
+#include "harness/quant/repairs.h"
 
 void qb_pipeline_defaults(qb_pipeline_opts *o)
 {
@@ -198,6 +199,10 @@ int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err
 void qb_pipeline_result_free(qb_pipeline_result *r)
 {
     qb_graph_free(r->qat_model);
+    qb_graph_free(r->repaired);
+    if (r->bn_stats)
+        qb_bn_stats_free(r->bn_stats);
+    free(r->bn_stats);
     qb_calibration_free(&r->cal);
     free(r->plan);
     free(r->choices);
@@ -252,6 +257,81 @@ static const char *quantizing_methods(void)
     return list;
 }
 
+/* The repairs before calibration (method +cle, +absorb, +smooth): r->repaired,
+ * BatchNormalization folded, becomes the model that is calibrated and quantized. */
+static int repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned rp, qb_err *e)
+{
+    double t0 = qb_now();
+    qb_bn_stats st;
+    if (!(r->repaired = qb_repair_fold(d->model, &st, e)))
+        return -1;
+    r->model = r->repaired;
+    size_t at = 0;
+    int rc = 0;
+    if (rp & (1u << QB_REPAIR_CLE | 1u << QB_REPAIR_ABSORB)) {
+        qb_cle_report c;
+        rc = qb_cle(r->repaired, &st, !!(rp & 1u << QB_REPAIR_CLE), !!(rp & 1u << QB_REPAIR_ABSORB), &c, e);
+        at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at,
+                               "%s%d pairs equalized in %d sweeps, %d Clip->Relu, %d biases absorbed",
+                               at ? "; " : "", c.pairs, c.sweeps, c.clips_relu, c.absorbed);
+    }
+    if (!rc && rp & 1u << QB_REPAIR_SMOOTH) {
+        int n = qb_smooth(r->repaired, &d->calib, o->batch, 0.5, 8.0, e);
+        rc = n < 0;
+        if (!rc && at < sizeof r->repair_note)
+            at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at, "%s%d pairs smoothed",
+                                   at ? "; " : "", n);
+    }
+    /* the statistics feed the analytical bias correction after the plan */
+    if (!rc && rp & 1u << QB_REPAIR_BIASCORR_BN)
+        r->bn_stats = malloc(sizeof st);
+    if (r->bn_stats)
+        *(qb_bn_stats *)r->bn_stats = st;
+    else
+        qb_bn_stats_free(&st);
+    r->repair_seconds += qb_now() - t0;
+    if (!rc && o->verbose && r->repair_note[0])
+        fprintf(stderr, "repairs: %s\n", r->repair_note);
+    return rc ? -1 : 0;
+}
+
+/* The repairs after the plan (+adaround, +biascorr, +biascorr-bn): they
+ * need each layer's precision. */
+static int repair_weights(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned rp,
+                          qb_err *e)
+{
+    double t0 = qb_now();
+    size_t at = strlen(r->repair_note);
+    if (rp & 1u << QB_REPAIR_ADAROUND) {
+        qb_adaround_report a;
+        if (qb_adaround(r->repaired, &r->cal, r->plan, &o->qo, &d->calib, o->batch, 1000, &a, e))
+            return -1;
+        at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at,
+                               "%sadaround %d layers, %ld weights flipped, layer MSE %.4g -> %.4g, %.1f s",
+                               at ? "; " : "", a.layers, a.flipped, a.mse_nearest, a.mse_ada, a.seconds);
+    }
+    if (rp & 1u << QB_REPAIR_BIASCORR) {
+        int n = qb_biascorr_empirical(r->repaired, &r->cal, r->plan, &o->qo, &d->calib, o->batch, e);
+        if (n < 0)
+            return -1;
+        if (at < sizeof r->repair_note)
+            at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at, "%s%d biases corrected",
+                                   at ? "; " : "", n);
+    }
+    if (rp & 1u << QB_REPAIR_BIASCORR_BN) {
+        int n = qb_biascorr_analytic(r->repaired, r->bn_stats, &r->cal, r->plan, &o->qo, e);
+        if (n < 0)
+            return -1;
+        if (at < sizeof r->repair_note)
+            at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at,
+                                   "%s%d biases corrected from BN statistics", at ? "; " : "", n);
+    }
+    r->repair_seconds += qb_now() - t0;
+    if (o->verbose && r->repair_note[0])
+        fprintf(stderr, "repairs: %s (%.1f s)\n", r->repair_note, r->repair_seconds);
+    return 0;
+}
+
 int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
 {
     if (o->layer_plan)
@@ -259,7 +339,8 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
     memset(r, 0, sizeof *r);
     snprintf(r->model_used, sizeof r->model_used, "%s", o->model);
     r->model = d->model;
-    int method = qb_method_parse(o->method);
+    unsigned repairs = 0;
+    int method = qb_method_parse_repairs(o->method, &repairs, NULL, 0);
     const qb_method_traits *mt = qb_method_traits_of(method);
     if (qb_precision_is_float(o->prec)) {
         if (method != QB_METHOD_NONE) {
@@ -300,9 +381,11 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
                     o->method);
             return -1;
         }
+        if (repairs && repair_graph(o, d, r, repairs, e))
+            return -1;
         if (o->verbose)
             fprintf(stderr, "calibrating %s with %s on %d training samples\n", o->model, o->method, d->calib.n);
-        if (qb_calibrate(d->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, o->symmetric, &r->cal, e))
+        if (qb_calibrate(r->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, o->symmetric, &r->cal, e))
             return -1;
         r->calib_seconds = r->cal.seconds;
     }
@@ -313,13 +396,17 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         return -1;
     }
     if (o->prec == QB_PREC_MIXED) {
-        if (qb_mixed_search(d->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, r->plan, &r->mixed,
+        if (qb_mixed_search(r->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, r->plan, &r->mixed,
                             o->verbose, e)) {
             qb_pipeline_result_free(r);
             return -1;
         }
     } else {
         qb_plan_uniform(&r->cal, o->prec, &o->qo, r->plan);
+    }
+    if (repairs && repair_weights(o, d, r, repairs, e)) {
+        qb_pipeline_result_free(r);
+        return -1;
     }
     r->weight_bytes = qb_plan_weight_bytes(&r->cal, r->plan, &o->qo);
     for (int i = 0; i < r->cal.n; i++)

@@ -76,6 +76,10 @@ typedef struct qb_pipeline_result {
     char model_used[1024];  /* the model quantized: o->model, or its QAT fine-tuned copy */
     const qb_graph *model;  /* that model, parsed once: d->model, or qat_model */
     qb_graph *qat_model;    /* the QAT fine-tuned copy (owned), or NULL */
+    qb_graph *repaired;     /* the FP32 copy the method's repairs (+cle ...) rewrote (owned), or NULL */
+    void *bn_stats;         /* the folded BatchNormalization statistics (qb_bn_stats, owned) for +biascorr-bn, or NULL */
+    double repair_seconds;  /* wall time of the repairs (0 when none) */
+    char repair_note[256];  /* what the repairs did (pairs, layers, MSE), "" when none */
     int64_t weight_bytes;   /* weight bytes of the plan's layers */
     int64_t macs;           /* multiply-accumulates per sample of the layers */
     qb_metrics m;           /* against FP32 on the evaluation samples */

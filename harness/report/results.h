@@ -38,7 +38,7 @@ typedef struct qb_result_row {
     char model[256];         /* model name (zoo name or [model NAME]) */
     char dataset[64];        /* dataset of accuracy and inputs, or "" */
     char precision[16];      /* fp32 fp16 int8-tensor int8-channel int4 binary mixed */
-    char method[16];         /* none ptq-minmax ptq-percentile ptq-mse ptq-kl qat */
+    char method[64];         /* none ptq-minmax ptq-percentile ptq-mse ptq-kl qat, a ptq-* method with +repairs */
     char isa[16];            /* scalar avx2 vnni neon */
     double threads;          /* thread count (integer) */
     double batch;            /* batch size (integer) */

@@ -214,9 +214,10 @@ static qb_graph *cell_graph(const qb_cell *cell, const qb_scenario *sc, int buil
     memset(qi, 0, sizeof *qi);
     if (cell->prec == QB_PREC_FP32)
         return load_model(m, file_bytes, err, errlen);
-    char fp32[QB_SC_PATH + 64], qpath[1400];
+    char fp32[QB_SC_PATH + 64], qpath[1400], ms[96];
     if (model_file(m, fp32, sizeof fp32, err, errlen) ||
-        qb_qcell_model(fp32, m->name, m->dataset, m->data_dir, cell->prec, qb_method_name(cell->method),
+        qb_qcell_model(fp32, m->name, m->dataset, m->data_dir, cell->prec,
+                       qb_method_str(cell->method, cell->repairs, ms, sizeof ms),
                        sc->calib_samples, m->plan, build, qpath, sizeof qpath, qi, err, errlen))
         return NULL;
     return load_path(m, qpath, file_bytes, err, errlen);
@@ -595,7 +596,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     snprintf(row->model, sizeof row->model, "%s", m->name);
     snprintf(row->dataset, sizeof row->dataset, "%s", m->dataset);
     snprintf(row->precision, sizeof row->precision, "%s", qb_precision_name(cell->prec));
-    snprintf(row->method, sizeof row->method, "%s", qb_method_name(cell->method));
+    qb_method_str(cell->method, cell->repairs, row->method, sizeof row->method);
     snprintf(row->isa, sizeof row->isa, "%s", qb_isa_name(cell->isa));
     row->threads = cell->threads;
     row->batch = cell->batch;

@@ -59,13 +59,15 @@ int qb_plan_build(const qb_scenario *sc, qb_plan *plan)
                             c->model = mo;
                             c->prec = sc->prec[p];
                             c->method = sc->methods[me];
+                            c->repairs = sc->method_repairs[me];
                             c->isa = sc->isas[i];
                             c->threads = sc->threads[t];
                             c->batch = sc->batch[b];
                             c->index = plan->n;
                             c->group = group;
+                            char ms[96];
                             qb_cell_id(c->id, sizeof c->id, sc->models[mo].name, qb_precision_name(c->prec),
-                                       qb_method_name(c->method), qb_isa_name(c->isa), c->threads, c->batch);
+                                       qb_method_str(c->method, c->repairs, ms, sizeof ms), qb_isa_name(c->isa), c->threads, c->batch);
                             plan->n++;
                         }
             }

@@ -18,6 +18,7 @@ typedef struct qb_cell {
     int model;            /* index into the scenario's models */
     qb_precision prec;    /* precision */
     qb_method method;     /* quantization method */
+    unsigned repairs;     /* its repairs (1u << qb_repair), written after it: ptq-minmax+cle */
     qb_isa isa;           /* instruction set */
     int threads;          /* thread count */
     int batch;            /* batch size */

@@ -12,7 +12,7 @@
  *   [axes]
  *   models = mlp cnn tiny         ; required: zoo names or [model NAME] sections
  *   precisions = fp32 int8-channel ; required, or "all"
- *   methods = none ptq-minmax     ; default "none ptq-minmax", or "all"
+ *   methods = none ptq-minmax     ; default "none ptq-minmax", or "all"; ptq-* may take +repairs (ptq-minmax+cle)
  *   isas = scalar avx2 vnni neon  ; default "all"
  *   threads = 1 2                 ; default 1
  *   batch = 1 8                   ; default 1
@@ -332,14 +332,17 @@ static void axes_key(parse_state *st, const char *name, const char *value)
         st->has_methods = 1;
         sc->nmethods = 0;
         for (int i = 0; i < (all ? QB_METHOD_COUNT : n); i++) {
-            int m = all ? i : qb_method_parse(words[i]);
+            unsigned rp = 0;
+            char why[256] = "";
+            int m = all ? i : qb_method_parse_repairs(words[i], &rp, why, sizeof why);
             if (m < 0)
-                FAILR("[axes] methods: unknown method '%s' (%s, or all)", words[i], qb_method_list());
+                FAILR("[axes] methods: %s (%s, or all; repairs +%s)", why, qb_method_list(), qb_repair_list());
             for (int j = 0; j < sc->nmethods; j++)
-                if (sc->methods[j] == (qb_method)m)
+                if (sc->methods[j] == (qb_method)m && sc->method_repairs[j] == rp)
                     FAILR("[axes] methods: '%s' listed twice", words[i]);
-            if (sc->nmethods == QB_METHOD_COUNT)
+            if (sc->nmethods == QB_SC_MAX_VALUES)
                 FAILR("[axes] methods: too many values");
+            sc->method_repairs[sc->nmethods] = rp;
             sc->methods[sc->nmethods++] = m;
         }
     } else if (!strcmp(name, "isas")) {

@@ -58,7 +58,8 @@ typedef struct qb_scenario {
     int nprec;                     /* precisions on the axis */
     qb_precision prec[QB_PREC_COUNT];     /* in file order */
     int nmethods;                  /* methods on the axis */
-    qb_method methods[QB_METHOD_COUNT];   /* in file order */
+    qb_method methods[QB_SC_MAX_VALUES];  /* in file order */
+    unsigned method_repairs[QB_SC_MAX_VALUES]; /* the repairs written after each (ptq-minmax+cle), 0: none */
     int nisas;                     /* ISAs on the axis */
     qb_isa isas[QB_ISA_COUNT];     /* in file order */
     int nthreads;                  /* thread counts on the axis */

@@ -10,15 +10,18 @@
  * conv nets. Recipes (qb_zoo_recipe): mlp SGD momentum 0.9, lr 0.05,
  * cosine, weight decay 5e-4, batch 64, 10 epochs; cnn and dscnn AdamW lr
  * 0.002, weight decay 0.02 (decoupled), cosine, batch 64, 10 epochs.
+ *   dscnn-nowd  the dscnn trained WITHOUT weight decay, 3 epochs (the MobileNet-like
+ *          net of the published per-tensor collapse, docs/quantization.md
+ *          "The published effects": weight decay keeps ranges tame)
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "harness/train/train.h"
 
-static const char *const names[] = {"mlp", "cnn", "dscnn"};
+static const char *const names[] = {"mlp", "cnn", "dscnn", "dscnn-nowd"};
 
-const char *qb_zoo_names(void) { return "mlp, cnn, dscnn"; }
+const char *qb_zoo_names(void) { return "mlp, cnn, dscnn, dscnn-nowd"; }
 
 static int cbr(qb_net *n, int out, int k, int s, int g, qb_layer_kind act, char *err, size_t errlen)
 {
@@ -44,7 +47,7 @@ int qb_zoo_build(const char *model, int c, int h, int w, int classes, uint64_t s
              qb_net_pool(n, QB_L_MAXPOOL, 2, 2, 0, err, errlen) || qb_net_act(n, QB_L_FLATTEN, err, errlen) ||
              qb_net_dense(n, 32, err, errlen) || qb_net_act(n, QB_L_RELU, err, errlen) ||
              qb_net_dense(n, classes, err, errlen);
-    } else if (!strcmp(model, names[2])) {
+    } else if (!strcmp(model, names[2]) || !strcmp(model, names[3])) {
         static const int ch[4] = {64, 128, 128, 256}, st[4] = {2, 1, 2, 1};
         rc = cbr(n, 32, 3, 1, 1, QB_L_RELU6, err, errlen);
         int cin = 32;
@@ -86,6 +89,11 @@ int qb_zoo_recipe(const char *model, qb_train_cfg *cfg)
         cfg->lr = 0.002f;
         cfg->weight_decay = 0.02f;
         cfg->epochs = 10;
+    } else if (!strcmp(model, "dscnn-nowd")) { /* the dscnn's recipe without weight decay, 3 epochs (a scenario trains it) */
+        cfg->opt = QB_OPT_ADAM;
+        cfg->lr = 0.002f;
+        cfg->weight_decay = 0;
+        cfg->epochs = 3;
     } else {
         return -1;
     }

@@ -118,8 +118,10 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
         o->prec = (qb_precision)p;
         o->prec_given = 1;
     } else if (k == 3) {
-        if (qb_method_parse(v) < 0)
-            return bad(verb, "unknown method '%s' (%s)", v, qb_method_list());
+        unsigned rp;
+        char why[256];
+        if (qb_method_parse_repairs(v, &rp, why, sizeof why) < 0)
+            return bad(verb, "%s (methods: %s; repairs +%s)", why, qb_method_list(), qb_repair_list());
         o->method = v;
         *method_set = 1;
     } else if (k == 4) {

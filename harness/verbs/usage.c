@@ -14,7 +14,8 @@
 #define PIPELINE_DETAILS                                                                        \
     "  -d DATASET          fashion-mnist, synthetic, none or a custom NAME (with --data-dir DIR)\n" \
     "  -p PREC             fp32 fp16 int8-tensor int8-channel int4 binary mixed\n"                \
-    "  --method M          ptq-minmax ptq-percentile ptq-mse ptq-kl qat (default ptq-percentile)\n" \
+    "  --method M          ptq-minmax ptq-percentile ptq-mse ptq-kl qat (default ptq-percentile); a ptq-*\n" \
+    "                      method takes repairs: M+cle+absorb+smooth+adaround+biascorr+biascorr-bn\n" \
     "  -i ISA              scalar avx2 vnni neon (default: the best this CPU runs)\n"             \
     "  --calib N           calibration images; --limit N: test images; --batch B\n"               \
     "  --symmetric --percentile P --group 32|64|128 --binary-all   calibration and format\n"    \
