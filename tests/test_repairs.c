@@ -385,7 +385,7 @@ static void test_smooth_shrinks_outlier_channel(void **state)
     double ratio0 = qb_chan_outlier_ratio(&r0, 1);
     float y0[16 * 4], y1[16 * 4];
     run(g, 16, y0);
-    int done = qb_smooth(g, &smp, 32, 0.5, 1.0, &e); /* every pair */
+    int done = qb_smooth(g, &smp, 32, 0.5, 1.0, NULL, &e); /* every pair */
     assert_int_equal(done, 3);
     run(g, 16, y1);
     assert_true(max_rel_diff(y0, y1, 64) < 1e-5);

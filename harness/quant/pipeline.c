@@ -276,7 +276,7 @@ static int repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipel
                                at ? "; " : "", c.pairs, c.sweeps, c.clips_relu, c.absorbed);
     }
     if (!rc && rp & 1u << QB_REPAIR_SMOOTH) {
-        int n = qb_smooth(r->repaired, &d->calib, o->batch, 0.5, 8.0, e);
+        int n = qb_smooth(r->repaired, &d->calib, o->batch, 0.5, 8.0, o->verbose ? stderr : NULL, e);
         rc = n < 0;
         if (!rc && at < sizeof r->repair_note)
             at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at, "%s%d pairs smoothed",

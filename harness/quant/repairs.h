@@ -22,6 +22,8 @@
 #ifndef QB_REPAIRS_H
 #define QB_REPAIRS_H
 
+#include <stdio.h>
+
 #include "harness/eval/runner.h"
 #include "harness/quant/ptq.h"
 
@@ -164,9 +166,10 @@ double qb_chan_outlier_ratio(const qb_chan_ranges *r, int i);
 
 /* Smoothing of the pairs whose outlier ratio is at least min_ratio:
  * s_c = max|x_c|^alpha / max|w2_c|^(1 - alpha), l1's channel c divided,
- * l2's multiplied (alpha 0.5, SmoothQuant's default). Returns the pairs
- * smoothed, or -1 with a message. */
-int qb_smooth(qb_graph *g, const qb_samples *s, int batch, double alpha, double min_ratio, qb_err *e);
+ * l2's multiplied (alpha 0.5, SmoothQuant's default). log (may be NULL):
+ * one line per pair with its ratio. Returns the pairs smoothed, or -1
+ * with a message. */
+int qb_smooth(qb_graph *g, const qb_samples *s, int batch, double alpha, double min_ratio, FILE *log, qb_err *e);
 
 /* ---- adaround.c ---- */
 

@@ -104,14 +104,18 @@ double qb_chan_outlier_ratio(const qb_chan_ranges *r, int i)
     return ratio;
 }
 
-int qb_smooth(qb_graph *g, const qb_samples *s, int batch, double alpha, double min_ratio, qb_err *e)
+int qb_smooth(qb_graph *g, const qb_samples *s, int batch, double alpha, double min_ratio, FILE *log, qb_err *e)
 {
     qb_chan_ranges r;
     if (qb_chan_ranges_measure(g, s, batch, &r, e))
         return -1;
     int done = 0;
     for (int i = 0; i < r.npairs; i++) {
-        if (qb_chan_outlier_ratio(&r, i) < min_ratio)
+        double ratio = qb_chan_outlier_ratio(&r, i);
+        if (log)
+            fprintf(log, "smooth: %s -> %s: %d channels, max/median range %.1f%s\n", g->nodes[r.pairs[i].l1].name,
+                    g->nodes[r.pairs[i].l2].name, r.c[i], ratio, ratio >= min_ratio ? " (smoothed)" : "");
+        if (ratio < min_ratio)
             continue;
         const qb_pair *p = &r.pairs[i];
         if (p->clip >= 0) { /* a per-channel clip is not an ONNX Clip (see cle.c) */
