@@ -21,6 +21,8 @@
 #include <cmocka.h>
 
 #include "harness/quant/repairs.h"
+#include "harness/sweep/plan.h"
+#include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
 /* xorshift uniform in [0, 1) */
@@ -424,6 +426,30 @@ static void test_method_repairs_vocabulary(void **state)
     assert_int_equal(qb_method_parse_repairs("ptq-minmax+", &rp, err, sizeof err), -1);
 }
 
+static void test_scenario_methods_with_repairs(void **state)
+{
+    (void)state;
+    const char *text = "[axes]\nmodels = mlp\nprecisions = int8-tensor\nmethods = ptq-minmax ptq-minmax+cle "
+                       "ptq-mse+adaround+biascorr\nisas = scalar\n";
+    qb_scenario sc;
+    char err[512];
+    assert_int_equal(qb_scenario_load_string(text, "t.ini", &sc, err, sizeof err), 0);
+    assert_int_equal(sc.nmethods, 3);
+    assert_int_equal(sc.methods[1], QB_METHOD_PTQ_MINMAX);
+    assert_int_equal(sc.method_repairs[1], 1u << QB_REPAIR_CLE);
+    qb_plan p;
+    assert_int_equal(qb_plan_build(&sc, &p), 0);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.cells[2].id, "mlp/int8-tensor/ptq-mse+adaround+biascorr/scalar/t1/b1");
+    qb_plan_free(&p);
+    const char *dup = "[axes]\nmodels = mlp\nprecisions = int8-tensor\nmethods = ptq-minmax+cle ptq-minmax+cle\n";
+    assert_int_equal(qb_scenario_load_string(dup, "t.ini", &sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "listed twice"));
+    const char *bad = "[axes]\nmodels = mlp\nprecisions = int8-tensor\nmethods = qat+cle\n";
+    assert_int_equal(qb_scenario_load_string(bad, "t.ini", &sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "t.ini:4"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_adaround_beats_nearest),
         cmocka_unit_test(test_smooth_shrinks_outlier_channel),
         cmocka_unit_test(test_method_repairs_vocabulary),
+        cmocka_unit_test(test_scenario_methods_with_repairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

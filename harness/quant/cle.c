@@ -81,6 +81,26 @@ static int absorb_pair(qb_graph *g, const qb_pair *p, qb_bn_stats *st)
     return 1;
 }
 
+/* The largest max/min ratio of the per-channel weight ranges of the pairs' first layers. */
+static double spread(qb_graph *g, const qb_pair *P, int np)
+{
+    double worst = 1;
+    for (int i = 0; i < np; i++) {
+        qb_wview v;
+        if (qb_wview_of(g, P[i].l1, &v))
+            continue;
+        float lo = INFINITY, hi = 0;
+        for (int c = 0; c < v.n; c++) {
+            float r = qb_pair_out_range(g, &P[i], c);
+            lo = r < lo ? r : lo;
+            hi = r > hi ? r : hi;
+        }
+        if (lo > 0 && hi / lo > worst)
+            worst = hi / lo;
+    }
+    return worst;
+}
+
 int qb_cle(qb_graph *g, qb_bn_stats *st, int equalize, int absorb, qb_cle_report *rep, qb_err *e)
 {
     memset(rep, 0, sizeof *rep);
@@ -91,6 +111,7 @@ int qb_cle(qb_graph *g, qb_bn_stats *st, int equalize, int absorb, qb_cle_report
         return -1;
     }
     rep->pairs = np;
+    rep->spread_before = spread(g, P, np);
     for (int i = 0; i < np && equalize; i++)
         if (P[i].clip >= 0) {
             if (clip_to_relu(g, P[i].clip, e)) {
@@ -124,6 +145,7 @@ int qb_cle(qb_graph *g, qb_bn_stats *st, int equalize, int absorb, qb_cle_report
         if (moved < 1e-4)
             break;
     }
+    rep->spread_after = spread(g, P, np);
     if (absorb && st)
         for (int i = 0; i < np; i++) {
             int a = absorb_pair(g, &P[i], st);

@@ -136,6 +136,8 @@ typedef struct qb_cle_report {
     int clips_relu;    /* Clip(0, 6) between equalized layers turned into Relu (the float model changes above 6) */
     int absorbed;      /* pairs whose bias was absorbed */
     int absorb_skipped;/* pairs left out of absorption (padded conv, no statistics, no Relu) */
+    double spread_before; /* largest max/min ratio of one layer's per-channel weight ranges (pairs' first layers), before */
+    double spread_after;  /* the same after equalization */
 } qb_cle_report;
 
 /* equalize: equalize every pair's per-channel weight ranges (s = sqrt(r1 / r2),

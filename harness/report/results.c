@@ -145,6 +145,9 @@ int qb_row_parse(const char *const *fields, qb_result_row *r, char *err, size_t 
     };
     for (size_t k = 0; k < sizeof vocab / sizeof vocab[0]; k++) {
         const char *s = (const char *)r + vocab[k].off;
+        unsigned repairs;
+        if (vocab[k].off == offsetof(qb_result_row, method) && qb_method_parse_repairs(s, &repairs, NULL, 0) >= 0)
+            continue; /* a method with repairs: ptq-minmax+cle */
         if (!one_of(s, vocab[k].list, vocab[k].empty_ok)) {
             snprintf(err, errlen, "column %s: '%s' is not one of: %s", vocab[k].name, s, vocab[k].list);
             return -1;
