@@ -334,6 +334,12 @@ static int repair_weights(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pip
 
 int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
 {
+    unsigned with_repairs = 0;
+    if (o->layer_plan && qb_method_parse_repairs(o->method, &with_repairs, NULL, 0) >= 0 && with_repairs) {
+        memset(r, 0, sizeof *r);
+        qb_errf(e, "--plan: the repairs of '%s' are not applied with a layer plan (not implemented); drop one", o->method);
+        return -1;
+    }
     if (o->layer_plan)
         return qb_pipeline_plan_layers(o, d, r, e);
     memset(r, 0, sizeof *r);
