@@ -197,6 +197,7 @@ static void test_absorption_exact_above_threshold(void **state)
     /* dw -> pw (unpadded) and pw -> dense absorb; conv -> dw (padded) does not */
     assert_int_equal(rep.absorbed, 2);
     assert_int_equal(rep.absorb_skipped, 1);
+    assert_int_equal(rep.absorbed_channels, 16 + 8); /* beta 1..2 > 3 gamma (< 0.18) everywhere */
     run(g, 16, y1);
     assert_true(max_rel_diff(y0, y1, 64) < 1e-5);
     qb_bn_stats_free(&st);

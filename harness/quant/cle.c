@@ -45,7 +45,8 @@ static int clip_to_relu(qb_graph *g, int i, qb_err *e)
     return 0;
 }
 
-static int absorb_pair(qb_graph *g, const qb_pair *p, qb_bn_stats *st)
+/* Absorb one pair: 1 if it qualifies (channels moved counted in *moved), 0 if not, -1 out of memory. */
+static int absorb_pair(qb_graph *g, const qb_pair *p, qb_bn_stats *st, int *moved)
 {
     qb_wview v1, v2;
     qb_bn_stat *s = qb_bn_stats_find(st, g->nodes[p->l1].name);
@@ -63,6 +64,7 @@ static int absorb_pair(qb_graph *g, const qb_pair *p, qb_bn_stats *st)
             continue;
         v1.b[c] -= c0;
         s->beta[c] -= c0;
+        (*moved)++;
         if (v2.depthwise) {
             double acc = 0;
             for (int j = 0; j < v2.k; j++)
@@ -148,7 +150,7 @@ int qb_cle(qb_graph *g, qb_bn_stats *st, int equalize, int absorb, qb_cle_report
     rep->spread_after = spread(g, P, np);
     if (absorb && st)
         for (int i = 0; i < np; i++) {
-            int a = absorb_pair(g, &P[i], st);
+            int a = absorb_pair(g, &P[i], st, &rep->absorbed_channels);
             if (a < 0) {
                 qb_errf(e, "%s: out of memory", g->file);
                 free(P);

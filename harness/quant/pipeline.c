@@ -272,8 +272,10 @@ static int repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipel
         qb_cle_report c;
         rc = qb_cle(r->repaired, &st, !!(rp & 1u << QB_REPAIR_CLE), !!(rp & 1u << QB_REPAIR_ABSORB), &c, e);
         at += (size_t)snprintf(r->repair_note + at, sizeof r->repair_note - at,
-                               "%s%d pairs, %d sweeps (channel range spread %.0f -> %.1f), %d Clip->Relu, %d biases absorbed",
-                               at ? "; " : "", c.pairs, c.sweeps, c.spread_before, c.spread_after, c.clips_relu, c.absorbed);
+                               "%s%d pairs, %d sweeps (channel range spread %.0f -> %.1f), %d Clip->Relu, "
+                               "absorption in %d pairs (%d channels with beta - 3 gamma > 0)",
+                               at ? "; " : "", c.pairs, c.sweeps, c.spread_before, c.spread_after, c.clips_relu,
+                               c.absorbed, c.absorbed_channels);
     }
     if (!rc && rp & 1u << QB_REPAIR_SMOOTH) {
         int n = qb_smooth(r->repaired, &d->calib, o->batch, 0.5, 8.0, o->verbose ? stderr : NULL, e);

@@ -134,7 +134,8 @@ typedef struct qb_cle_report {
     int pairs;         /* pairs equalized */
     int sweeps;        /* passes over the pairs until the scales settled */
     int clips_relu;    /* Clip(0, 6) between equalized layers turned into Relu (the float model changes above 6) */
-    int absorbed;      /* pairs whose bias was absorbed */
+    int absorbed;      /* pairs that qualified for absorption */
+    int absorbed_channels; /* channels whose c0 = beta - 3 gamma was > 0 and moved */
     int absorb_skipped;/* pairs left out of absorption (padded conv, no statistics, no Relu) */
     double spread_before; /* largest max/min ratio of one layer's per-channel weight ranges (pairs' first layers), before */
     double spread_after;  /* the same after equalization */
