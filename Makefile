@@ -229,9 +229,12 @@ $(BUILD)/tests/test_onnx: $(BUILD)/tests/test_onnx.o $(GRAPH_TEST_OBJ)
 #   idx     the IDX reader
 #   sweep   scenario INI, results CSV, energy table, cachegrind output
 #   inputs  .npy, .npz, WAV, PNG/JPEG + preprocessing, TensorProto, class lists
+#   report  results CSV by column name (+ gate, advice, history add), --profile and
+#           --per-layer outputs, kernel CSVs, history stores (SQLite)
+#   model   qbench.* model metadata (normalisation, cache recipe), checkpoint import, QAT ranges
 # make fuzz-NAME runs one for FUZZ_SECONDS (default 60) from the seeds that
 # scripts/fuzz-seeds writes into build-fuzz/corpus-NAME/; make fuzz runs all.
-FUZZ_TARGETS = onnx idx sweep inputs
+FUZZ_TARGETS = onnx idx sweep inputs report model
 FUZZ_SECONDS ?= $(if $(FUZZ_TIME),$(FUZZ_TIME),60)
 $(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz_%.o $(GRAPH_TEST_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)

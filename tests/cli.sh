@@ -498,5 +498,42 @@ for bad in "latency_ms_median -1" "threads 1e20" "top1_accuracy 150" "top1_agree
     expect_msg 2 "implausible.csv:2: column $1" "merge: implausible $1 = $2" -- merge "$T/implausible.csv" -o "$T/imp-out.csv"
 done
 
+# output_hash (results schema 4): the outputs on the evaluation inputs, 16 hex digits; integer paths are
+# bit-exact across ISAs (the same hash on scalar and on the best ISA), fp32 and int8 outputs differ
+hash_of() { "$QB" eval "$T/syn.onnx" -d synthetic --limit 100 --calib 32 --csv "$@" 2>/dev/null | tail -1 | awk -F, '{ print $NF }'; }
+best=$("$QB" info | awk '$1 == "isa" && $3 == "yes" { i = $2 } END { print i }')
+h_s=$(hash_of -p int8-channel -i scalar); h_b=$(hash_of -p int8-channel -i "$best"); h_f=$(hash_of -i scalar)
+echo "$h_s" | grep -Eqx '[0-9a-f]{16}' || { echo "FAIL: eval --csv output_hash '$h_s' is not 16 hex digits"; fails=$((fails + 1)); }
+[ "$h_s" = "$h_b" ] || { echo "FAIL: int8-channel output_hash differs between scalar and $best ($h_s, $h_b)"; fails=$((fails + 1)); }
+[ "$h_s" != "$h_f" ] || { echo "FAIL: fp32 and int8-channel outputs have one output_hash"; fails=$((fails + 1)); }
+runs=$((runs + 3))
+# a schema-2 results file (no output_hash column) still reads in table and merge, and compare sees no hash
+hdr3=$hdr hdr=$(echo "$hdr3" | cut -d, -f1-66)
+{ echo "$hdr"; mkrow h2 fp32 none 1; mkrow h2 int8-channel ptq-minmax 0.5; } >"$T/schema2.csv"
+hdr=$hdr3
+expect 0 "table of a schema-2 file" -- table "$T/schema2.csv"
+expect 0 "merge of a schema-2 and a current-schema file" -- merge "$T/schema2.csv" "$T/two.csv" -o "$T/s23.csv"
+[ "$(head -1 "$T/s23.csv")" = "$hdr3" ] && [ "$(wc -l <"$T/s23.csv")" -eq 7 ] || {
+    echo "FAIL: merge of schema 2 and the current: not the current header and all 6 rows"; fails=$((fails + 1)); }
+runs=$((runs + 1))
+
+# every verb's usage comes from the one verb table (harness/verbs/usage.c): `qbench VERB --help`, the
+# top-level help and the usage line after a bad option print the same synopsis
+for v in $("$QB" --help | awk '/^  qbench [a-z]/ { print $2 }' | sort -u); do
+    runs=$((runs + 1))
+    first=$("$QB" "$v" --help | head -1)
+    case $first in "usage: qbench $v"*) ;; *) echo "FAIL: $v --help starts with '$first'"; fails=$((fails + 1)); continue ;; esac
+    "$QB" --help | grep -qxF "  qbench ${first#usage: qbench }" || {
+        echo "FAIL: $v: --help synopsis is not the top-level help's"; fails=$((fails + 1)); continue; }
+    set -- "$v" --no-such-option
+    [ "$v" = history ] && set -- history "$T/h.db" show --no-such-option
+    rc=0; "$QB" "$@" >/dev/null 2>"$T/usage.err" || rc=$?
+    if [ $rc -ne 2 ] || ! grep -q "^qbench $v: .*--no-such-option" "$T/usage.err" ||
+        ! grep -qF "$first" "$T/usage.err" || ! grep -q "(qbench $v --help)" "$T/usage.err"; then
+        echo "FAIL: $v --no-such-option (exit $rc): not the option named and the table's usage:"; cat "$T/usage.err"
+        fails=$((fails + 1))
+    fi
+done
+
 echo "cli: $runs cases, $fails failed"
 [ "$fails" -eq 0 ]

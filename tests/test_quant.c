@@ -995,6 +995,57 @@ static void test_metrics_kl_accuracy(void **state)
     assert_true(isnan(m.agreement) && isnan(m.sqnr_db) && isnan(m.top1) && isnan(m.kl_div));
 }
 
+/* The output hash: the outputs bit for bit in sample order, whatever the
+ * batch split; one flipped bit (or -0 for 0) changes it; FNV-1a's known
+ * digest of the four bytes of 1.0f (00 00 80 3f). */
+static void test_metrics_output_hash(void **state)
+{
+    (void)state;
+    float ref[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, q[12];
+    memcpy(q, ref, sizeof q);
+    qb_metrics_acc a;
+    qb_metrics m1, m2, m3;
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, ref, q, NULL, 4, 3);
+    qb_metrics_finish(&a, &m1);
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, ref, q, NULL, 1, 3);
+    qb_metrics_add(&a, ref + 3, q + 3, NULL, 3, 3);
+    qb_metrics_finish(&a, &m2);
+    assert_true(m1.hashed && m2.hashed);
+    assert_true(m1.output_hash == m2.output_hash);
+    uint32_t u;
+    memcpy(&u, &q[7], sizeof u);
+    u ^= 1; /* the lowest mantissa bit */
+    memcpy(&q[7], &u, sizeof u);
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, ref, q, NULL, 4, 3);
+    qb_metrics_finish(&a, &m3);
+    assert_true(m3.output_hash != m1.output_hash);
+    float z[2] = {0.0f, 1.0f}, nz[2] = {-0.0f, 1.0f};
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, z, z, NULL, 1, 2);
+    qb_metrics_finish(&a, &m1);
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, z, nz, NULL, 1, 2);
+    qb_metrics_finish(&a, &m2);
+    assert_true(m1.output_hash != m2.output_hash);
+    /* FNV-1a 64 of the bytes 00 00 80 3f, computed by hand from the definition */
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char one[4] = {0x00, 0x00, 0x80, 0x3f};
+    for (int i = 0; i < 4; i++)
+        h = (h ^ one[i]) * 0x100000001b3ull;
+    float f1 = 1.0f;
+    qb_metrics_init(&a);
+    qb_metrics_add(&a, &f1, &f1, NULL, 1, 1);
+    qb_metrics_finish(&a, &m1);
+    assert_true(m1.output_hash == h);
+    /* nothing added: no hash */
+    qb_metrics_init(&a);
+    qb_metrics_finish(&a, &m1);
+    assert_false(m1.hashed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1018,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_metrics_identical),
         cmocka_unit_test(test_metrics_shifted),
         cmocka_unit_test(test_metrics_kl_accuracy),
+        cmocka_unit_test(test_metrics_output_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -423,7 +423,9 @@ static void results_columns(void **state)
                          "accuracy_drop_ci_low,accuracy_drop_ci_high,agreement_ci_low,agreement_ci_high,mcnemar_p,"
                          "kl_div_p99,kl_div_max,"
                          /* schema 3 */
-                         "plan,plan_hash";
+                         "plan,plan_hash,"
+                         /* schema 4 */
+                         "output_hash";
     char joined[2048] = "";
     for (int i = 0; i < QB_NCOLS; i++) {
         strcat(joined, qb_result_columns[i]);
@@ -443,8 +445,11 @@ static void results_columns(void **state)
     qb_row_field(&r, qb_schema_ncols[1] - 1, buf, sizeof buf);
     assert_string_equal(buf, "0.25");
     snprintf(r.plan_hash, sizeof r.plan_hash, "00ff");
-    qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
+    qb_row_field(&r, qb_schema_ncols[2] - 1, buf, sizeof buf);
     assert_string_equal(buf, "00ff");
+    snprintf(r.output_hash, sizeof r.output_hash, "00ff00ff00ff00ff");
+    qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
+    assert_string_equal(buf, "00ff00ff00ff00ff");
     r.kl_div = 0.125;
     qb_row_field(&r, qb_schema_ncols[0] - 1, buf, sizeof buf);
     assert_string_equal(buf, "0.125");
@@ -532,10 +537,11 @@ static void results_bad(void **state)
         strcat(header, qb_result_columns[i]);
         strcat(header, i + 1 < QB_NCOLS ? "," : "\n");
     }
-    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2, 2 of schema 3 */
+    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2, 2 of schema 3, 1 of schema 4 */
     const char *good = "r,t,h,c,f,gcc,sha,s,mlp,fashion-mnist,fp32,none,avx2,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,"
                        "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001,"
-                       "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01,p1,0123456789abcdef\n";
+                       "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01,p1,0123456789abcdef,"
+                       "0123456789abcdef\n";
     char text[8192];
     snprintf(text, sizeof text, "%s%s", header, good);
     char p[256], err[600];
@@ -546,7 +552,7 @@ static void results_bad(void **state)
     assert_int_equal(got.n, 1);
 
     snprintf(text, sizeof text, "%s%s%s", header, good, "r,t,h\n");
-    expect_read_error("short.csv", text, "3: 3 fields, want 68");
+    expect_read_error("short.csv", text, "3: 3 fields, want 69");
     snprintf(text, sizeof text, "%s%s", header, good);
     char *q = strstr(text + strlen(header), ",fp32,");
     memcpy(q, ",fp33,", 6);
@@ -641,7 +647,7 @@ static void results_schema1(void **state)
         strcat(bad, i + 1 < QB_NCOLS ? "," : "\n");
     }
     strcat(bad, strchr(text, '\n') + 1);
-    expect_read_error("mixed.csv", bad, "2: 48 fields, want 68");
+    expect_read_error("mixed.csv", bad, "2: 48 fields, want 69");
     /* resume: upgraded, the old row kept, a new row appended */
     qb_results_writer w;
     assert_int_equal(qb_results_open(p, &w, err, sizeof err), 0);
@@ -661,9 +667,42 @@ static void results_schema1(void **state)
     char line[4096];
     assert_non_null(fgets(line, sizeof line, f));
     fclose(f);
-    assert_non_null(strstr(line, ",kl_div_max,plan,plan_hash\n"));
+    assert_non_null(strstr(line, ",kl_div_max,plan,plan_hash,output_hash\n"));
     /* a header with a column count of no schema is refused */
     expect_read_error("count.csv", "run_id,timestamp\n", "1: header has 2 columns");
+}
+
+/* A results file of schema 2 (66 columns, before output_hash) reads with
+ * the hash empty, and --resume upgrades it keeping its rows. */
+static void results_schema2(void **state)
+{
+    (void)state;
+    char text[8192] = "", p[256], err[600];
+    for (int i = 0; i < qb_schema_ncols[1]; i++) {
+        strcat(text, qb_result_columns[i]);
+        strcat(text, i + 1 < qb_schema_ncols[1] ? "," : "\n");
+    }
+    strcat(text, "r,t,h,c,f,gcc,sha,s,mlp,fashion-mnist,int8-channel,ptq-minmax,avx2,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,"
+                 "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001,"
+                 "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01\n");
+    path_in_tmp(p, sizeof p, "schema2.csv");
+    write_file(p, text);
+    collected got = {0};
+    assert_int_equal(qb_results_read(p, collect, &got, err, sizeof err), 0);
+    assert_int_equal(got.n, 1);
+    assert_true(got.rows[0].kl_div_max == 0.01);
+    assert_string_equal(got.rows[0].output_hash, "");
+    qb_results_writer w;
+    assert_int_equal(qb_results_open(p, &w, err, sizeof err), 0);
+    qb_result_row r = got.rows[0];
+    snprintf(r.output_hash, sizeof r.output_hash, "0123456789abcdef");
+    assert_int_equal(qb_results_write(&w, &r, err, sizeof err), 0);
+    qb_results_close(&w);
+    collected again = {0};
+    assert_int_equal(qb_results_read(p, collect, &again, err, sizeof err), 0);
+    assert_int_equal(again.n, 2);
+    assert_string_equal(again.rows[0].output_hash, "");
+    assert_string_equal(again.rows[1].output_hash, "0123456789abcdef");
 }
 
 /* ---- statistics and the measurement loop ---- */
@@ -1020,6 +1059,7 @@ int main(void)
         cmocka_unit_test(results_header_mismatch),
         cmocka_unit_test(stats_known),
         cmocka_unit_test(results_schema1),
+        cmocka_unit_test(results_schema2),
         cmocka_unit_test(measure_loop),
         cmocka_unit_test(cell_peak_memory),
         cmocka_unit_test(energy_default_table),

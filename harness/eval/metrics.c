@@ -10,20 +10,41 @@
  *           subtracted; terms with p_i = 0 add nothing; a sample's value
  *           below 0 (rounding) counts as 0; mean, p99 (linear
  *           interpolation) and maximum over samples
+ *   output hash  FNV-1a 64 over the 4 bytes (little-endian) of every q
+ *           value in order: equal hashes = the same outputs bit for bit
  *   intervals  95% percentile bootstrap over the samples, resampled in
  *           pairs (QB_BOOTSTRAP_RESAMPLES, fixed seed); McNemar's exact
  *           one-sided test on the discordant pairs (harness/measure/paired.c)
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness/eval/metrics.h"
 #include "harness/measure/paired.h"
 #include "harness/measure/robust.h"
 
+#define FNV_OFFSET 0xcbf29ce484222325ull /* FNV-1a 64 offset basis */
+#define FNV_PRIME 0x100000001b3ull        /* FNV-1a 64 prime */
+
 void qb_metrics_init(qb_metrics_acc *a)
 {
-    *a = (qb_metrics_acc){0};
+    *a = (qb_metrics_acc){.hash = FNV_OFFSET};
+}
+
+/* Fold n floats into the FNV-1a hash, byte by byte in little-endian order
+ * (the same digest on any host). */
+static uint64_t hash_floats(uint64_t h, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        for (int k = 0; k < 4; k++) {
+            h ^= (u >> (8 * k)) & 0xffu;
+            h *= FNV_PRIME;
+        }
+    }
+    return h;
 }
 
 void qb_metrics_free(qb_metrics_acc *a)
@@ -98,6 +119,8 @@ static double kl_softmax(const float *r, const float *q, int n)
 
 void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const int32_t *labels, int batch, int classes)
 {
+    if (batch > 0 && classes > 0)
+        a->hash = hash_floats(a->hash, q, (size_t)batch * (size_t)classes);
     for (int b = 0; b < batch; b++) {
         const float *r = ref + (size_t)b * (size_t)classes, *x = q + (size_t)b * (size_t)classes;
         int ar = qb_argmax(r, classes), aq = qb_argmax(x, classes);
@@ -197,6 +220,8 @@ void qb_metrics_finish(qb_metrics_acc *a, qb_metrics *m)
     finish_records(a, m);
     qb_metrics_free(a);
     m->samples = a->samples;
+    m->output_hash = a->hash;
+    m->hashed = a->samples > 0;
     if (a->labeled > 0) {
         m->top1 = 100.0 * (double)a->correct / (double)a->labeled;
         m->ref_top1 = 100.0 * (double)a->ref_correct / (double)a->labeled;

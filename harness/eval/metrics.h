@@ -29,12 +29,15 @@ typedef struct qb_metrics_acc {
     double *kl;         /* per sample: its KL */
     long cap;           /* records allocated */
     int lost;           /* a record could not be stored (out of memory): no intervals */
+    uint64_t hash;      /* FNV-1a 64 over the bytes (little-endian) of every q value, in order */
 } qb_metrics_acc;
 
 void qb_metrics_init(qb_metrics_acc *a);
 /* Release the per-sample records (qb_metrics_finish does; safe twice). */
 void qb_metrics_free(qb_metrics_acc *a);
-/* ref and q: batch x classes logits; labels may be NULL (no accuracy then). */
+/* ref and q: batch x classes logits; labels may be NULL (no accuracy then).
+ * q's values also go into the output hash, so the hash covers every output
+ * float of every sample in order, whatever the batch split. */
 void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const int32_t *labels, int batch, int classes);
 
 typedef struct qb_metrics {
@@ -52,6 +55,8 @@ typedef struct qb_metrics {
     double drop_ci_low, drop_ci_high;   /* ... of drop_pt */
     double agree_ci_low, agree_ci_high; /* ... of agreement */
     double mcnemar_p;      /* one-sided exact McNemar p-value of "q is less accurate than ref" (NAN without labels) */
+    uint64_t output_hash;  /* FNV-1a 64 of q's values bit for bit, in sample order (independent of batching) */
+    int hashed;            /* output_hash is set (samples were added) */
 } qb_metrics;
 
 /* Every mean is NAN when no samples were added; intervals are NAN when

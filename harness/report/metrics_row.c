@@ -1,7 +1,9 @@
 /*
  * metrics_row.c - accuracy metrics into a results row (metrics_row.h).
  */
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "harness/report/metrics_row.h"
 
@@ -25,4 +27,8 @@ void qb_row_set_metrics(qb_result_row *row, const qb_metrics *m)
     row->agreement_ci_low = m->agree_ci_low;
     row->agreement_ci_high = m->agree_ci_high;
     row->mcnemar_p = m->mcnemar_p;
+    if (m->hashed)
+        snprintf(row->output_hash, sizeof row->output_hash, "%016" PRIx64, m->output_hash);
+    else
+        row->output_hash[0] = 0;
 }

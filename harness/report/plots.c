@@ -60,15 +60,28 @@ int qb_pareto(const double *x, const double *y, int n, int *keep)
     return k;
 }
 
-/* The ISA of model's fastest measured fp32 row (t1 b1 preferred), or the
- * ISA with most measured rows; "" when none. */
-static const char *best_isa(const qb_rset *s, const int *idx, int n, const char *model)
+/* Does r have any hardware count (instructions or cache misses)? */
+static int has_counts(const qb_rrow *r)
+{
+    double v[4] = {r->instructions, r->l1d_misses, r->l2_misses, r->llc_misses};
+    for (int k = 0; k < 4; k++)
+        if (!isnan(v[k]) && v[k] > 0)
+            return 1;
+    return 0;
+}
+
+/* The ISA of model's fastest measured fp32 row, or the ISA of its first
+ * measured row; "" when none. counted: only rows with hardware counts
+ * (cachegrind cannot run AVX-512 code, so the counted rows may be of
+ * another ISA than the fastest). */
+static const char *best_isa(const qb_rset *s, const int *idx, int n, const char *model, int counted)
 {
     const char *best = "";
     double t = INFINITY;
     for (int i = 0; i < n; i++) {
         const qb_rrow *r = &s->rows[idx[i]];
-        if (strcmp(r->model, model) || !qb_rrow_measured(r) || strcmp(r->precision, "fp32") || isnan(r->lat_median))
+        if (strcmp(r->model, model) || !qb_rrow_measured(r) || strcmp(r->precision, "fp32") || isnan(r->lat_median) ||
+            (counted && !has_counts(r)))
             continue;
         if (r->lat_median < t) {
             t = r->lat_median;
@@ -77,9 +90,11 @@ static const char *best_isa(const qb_rset *s, const int *idx, int n, const char 
     }
     if (best[0])
         return best;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s->rows[idx[i]].model, model) && qb_rrow_measured(&s->rows[idx[i]]))
-            return s->rows[idx[i]].isa;
+    for (int i = 0; i < n; i++) {
+        const qb_rrow *r = &s->rows[idx[i]];
+        if (!strcmp(r->model, model) && qb_rrow_measured(r) && (!counted || has_counts(r)))
+            return r->isa;
+    }
     return "";
 }
 
@@ -242,12 +257,12 @@ out:
     return rc;
 }
 
-/* Energy (modelled, measured) or counters (instructions, misses) at the
- * model's best ISA. */
+/* Energy (modelled, measured) at the model's best ISA, or counters
+ * (instructions, misses) at its best ISA among the rows that have them. */
 static int best_isa_chart(const char *dir, const qb_rset *s, const int *idx, int n, const char *model, int counters,
                           qb_plot_list *out, char *err, size_t errlen)
 {
-    const char *isa = best_isa(s, idx, n, model);
+    const char *isa = best_isa(s, idx, n, model, counters);
     if (!isa[0])
         return 0;
     qb_bars *b = malloc(sizeof *b);

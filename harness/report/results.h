@@ -10,15 +10,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define QB_NCOLS 68 /* columns of the results CSV (schema QB_RESULTS_SCHEMA) */
+#define QB_NCOLS 69 /* columns of the results CSV (schema QB_RESULTS_SCHEMA) */
 
 /* Schema versions. Columns are only ever appended: schema v has the first
  * qb_schema_ncols[v - 1] columns. 1: the 48 columns up to kl_div; 2: the
  * robust latency statistics, arena bytes and accuracy intervals; 3: the
- * layer plan (plan, plan_hash). Files of
+ * layer plan (plan, plan_hash); 4: output_hash. Files of
  * an older schema are read with the newer columns empty; opening one for
  * appending (--resume) first rewrites it atomically with the new header. */
-#define QB_RESULTS_SCHEMA 3
+#define QB_RESULTS_SCHEMA 4
 extern const int qb_schema_ncols[QB_RESULTS_SCHEMA];
 
 /* The column names, in order (the header). */
@@ -97,6 +97,8 @@ typedef struct qb_result_row {
     /* ---- schema 3 ---- */
     char plan[64];           /* the layer plan's name (--plan, scenario plan =), or "" */
     char plan_hash[24];      /* FNV-1a 64 of the plan file's bytes, 16 hex digits, or "" */
+    /* ---- schema 4 ---- */
+    char output_hash[64];    /* FNV-1a 64 of every output value on the evaluation inputs, 16 hex digits, or "" */
 } qb_result_row;
 
 /* Every number NAN, every text "". */

@@ -1,9 +1,9 @@
 /*
  * runner.c - the sweep runner (runner.h): the plan of a scenario (shard,
  * --only, cells finished by --resume), the results file and its metadata
- * block, each cell run and its row appended with the identity columns,
- * progress and the summary on stderr, and for a failed cell the command
- * that runs it again.
+ * block, the checks before the first cell (precheck.c), each cell run and
+ * its row appended with the identity columns, progress and the summary on
+ * stderr, and for a failed cell the command that runs it again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "harness/report/status.h"
 #include "harness/sweep/cell.h"
 #include "harness/sweep/plan.h"
+#include "harness/sweep/precheck.h"
 #include "harness/sweep/runner.h"
 
 static void fmt_time(double s, char *buf, size_t len)
@@ -58,28 +59,6 @@ static void identity(qb_result_row *row, const qb_machine *mach, const char *run
     snprintf(row->compiler, sizeof row->compiler, "%s", mach->compiler);
     snprintf(row->git_sha, sizeof row->git_sha, "%s", mach->git_sha);
     snprintf(row->scenario, sizeof row->scenario, "%s", scenario);
-}
-
-/* A relative energy table not found here is looked up beside the binary
- * (./qbench or build/qbench in the repository), so sweeps started from
- * another directory find the default table. */
-static void find_energy_table(qb_scenario *sc)
-{
-    if (sc->energy_model[0] == '/' || !access(sc->energy_model, R_OK))
-        return;
-    char exe[1024], cand[1600];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[k > 0 ? k : 0] = 0;
-    char *slash = strrchr(exe, '/');
-    for (int up = 0; slash && up < 2; up++) {
-        *slash = 0;
-        snprintf(cand, sizeof cand, "%s/%s", exe, sc->energy_model);
-        if (!access(cand, R_OK)) {
-            snprintf(sc->energy_model, sizeof sc->energy_model, "%.500s", cand);
-            return;
-        }
-        slash = strrchr(exe, '/');
-    }
 }
 
 /* The progress line of a finished cell (every cell off a terminal or
@@ -152,6 +131,13 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
     snprintf(csv, sizeof csv, "%s/results.csv", dir);
     snprintf(meta, sizeof meta, "%s/results.meta.txt", dir);
 
+    /* what a run would refuse (missing or corrupt models, data, energy table, cache, output
+     * directory) stops here, before anything runs, and so in --dry-run too */
+    if (qb_sweep_precheck(sc, &plan, dir, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        qb_plan_free(&plan);
+        return 2;
+    }
     /* finished cells (resume) */
     char **done = NULL;
     int ndone = 0, rc = 2;
@@ -189,13 +175,6 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
         goto out;
     }
 
-    find_energy_table(sc);
-    /* a bad energy table is an input error before anything runs */
-    qb_energy_table et;
-    if (qb_energy_load(sc->energy_model, &et, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        goto out;
-    }
     if (qb_mkdir_p(dir)) {
         fprintf(stderr, "qbench sweep: %.500s: cannot create directory: %s\n", dir, strerror(errno));
         goto out;

@@ -20,17 +20,14 @@
 #include "harness/report/metrics_row.h"
 #include "harness/report/results.h"
 #include "harness/report/status.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
+/* A usage error: the message (NULL: already printed by the option
+ * parser), then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    if (msg) {
-        fprintf(stderr, "qbench eval: ");
-        fprintf(stderr, msg, arg);
-    }
-    fprintf(stderr, "%susage: qbench eval MODEL.onnx " QB_PIPELINE_USAGE "\n"
-                    "       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--csv]\n", msg ? "\n" : "");
-    return 2;
+    return msg ? qb_usage_error("eval", msg, arg) : qb_usage_line("eval");
 }
 
 static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *isa)

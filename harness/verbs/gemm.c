@@ -18,6 +18,7 @@
 
 #include "harness/eval/kernel_check.h"
 #include "harness/measure/loop.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
 #define MAX_DIM 1000000
@@ -50,18 +51,10 @@ typedef struct gemm_opts {
     unsigned long long seed; /* data seed */
 } gemm_opts;
 
+/* A usage error: the message, then the synopsis of gemm or dwconv from the verb table. */
 static int usage_error(const gemm_opts *o, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "qbench %s: ", o->verb);
-    fprintf(stderr, fmt, arg);
-    if (o->op == QB_OP_GEMM)
-        fprintf(stderr, "\nusage: qbench gemm -p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv]\n"
-                        "       [--seed S] [--relu] [--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N]\n");
-    else
-        fprintf(stderr, "\nusage: qbench dwconv -p fp32|int8-channel|all -i ISA|all -s HxWxC [-k KHxKW] [--stride S|SHxSW]\n"
-                        "       [--dilation D|DHxDW] [--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu]\n"
-                        "       [--fill random|extreme]\n");
-    return 2;
+    return qb_usage_error(o->verb, fmt, arg);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)

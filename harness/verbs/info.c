@@ -11,16 +11,14 @@
 #include "harness/train/train.h"
 #include "harness/measure/counters.h"
 #include "harness/measure/energy.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 #include "kernels/kernels.h"
 
 int qb_verb_info(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "qbench info: takes no arguments\n");
-        return 2;
-    }
+    if (argc > 1)
+        return qb_usage_error("info", "takes no arguments, got %s", argv[1]);
     char feats[256];
     qb_cpu_feature_names(qb_cpu_features(), feats, sizeof feats);
     printf("cpu: %s\n", qb_cpu_model());
@@ -71,10 +69,8 @@ int qb_verb_kernels(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--csv"))
             csv = 1;
-        else {
-            fprintf(stderr, "qbench kernels: unknown option '%s' (only --csv)\n", argv[i]);
-            return 2;
-        }
+        else
+            return qb_usage_error("kernels", "unknown option %s", argv[i]);
     }
     int n;
     const qb_kernel *all = qb_kernels(&n);

@@ -10,14 +10,13 @@
 #include <string.h>
 
 #include "harness/verbs/model_args.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
+/* A usage error: the message, then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench inspect: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench inspect MODEL.onnx [--shape [NAME=]AxBxC ...]\n");
-    return 2;
+    return qb_usage_error("inspect", msg, arg);
 }
 
 static void print_value(const qb_tensor *t)

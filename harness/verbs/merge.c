@@ -17,17 +17,16 @@
 #include "harness/io/atomic.h"
 #include "harness/report/results.h"
 
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
 /* duplicates listed one per line before the rest are only counted */
 #define QB_MERGE_DUPS_SHOWN 10
 
+/* A usage error: the message, then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench merge: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench merge A.csv B.csv ... -o ALL.csv\n");
-    return 2;
+    return qb_usage_error("merge", msg, arg);
 }
 
 /* One row kept for writing. */

@@ -17,17 +17,14 @@
 #include "harness/quant/pipeline.h"
 #include "harness/quant/plan_apply.h"
 #include "harness/verbs/pipeline_args.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
+/* A usage error: the message (NULL: already printed by the option
+ * parser), then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    if (msg) {
-        fprintf(stderr, "qbench quantize: ");
-        fprintf(stderr, msg, arg);
-    }
-    fprintf(stderr, "%susage: qbench quantize MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed -o OUT.onnx "
-                    QB_PIPELINE_USAGE "\n       [--save-plan FILE]\n", msg ? "\n" : "");
-    return 2;
+    return msg ? qb_usage_error("quantize", msg, arg) : qb_usage_line("quantize");
 }
 
 /* How a layer of precision p is written. */

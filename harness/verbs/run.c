@@ -25,18 +25,15 @@
 #include "harness/verbs/model_args.h"
 #include "harness/quant/pipeline.h"
 #include "harness/verbs/pipeline_args.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
 #define PROFILE_RUNS 10
 
+/* A usage error: the message, then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench run: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench run MODEL.onnx (--input FILE.pb | --input-raw FILE --shape AxB)... -o OUTDIR "
-            "[-p PREC [--method M] [-d DATASET] [--data-dir DIR] [--calib N]] [-i ISA] [--profile] [--repeat N]\n"
-            "       [--data DIR [--preprocess SPEC]] [--shape [NAME=]AxB (not after --input-raw: the model's sizes)]\n");
-    return 2;
+    return qb_usage_error("run", msg, arg);
 }
 
 static int cmp_double(const void *a, const void *b)

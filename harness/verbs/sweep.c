@@ -20,15 +20,13 @@
 #include "harness/sweep/plan.h"
 #include "harness/sweep/runner.h"
 #include "harness/sweep/scenario.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
-static int usage(const char *fmt, const char *arg)
+/* A usage error: the message, then the synopsis from the verb table. */
+static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench sweep: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: qbench sweep SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] "
-                    "[-q|-v] [--hot] [--pin CPU] [--samples] [--energy-model FILE] [--counters auto|papi|cachegrind|none]\n");
-    return 2;
+    return qb_usage_error("sweep", msg, arg);
 }
 
 int qb_verb_sweep(int argc, char **argv)

@@ -7,14 +7,13 @@
 #include <string.h>
 
 #include "harness/report/table.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
+/* A usage error: the message, then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench table: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench table RESULTS.csv [--format md|csv|latex|html]\n");
-    return 2;
+    return qb_usage_error("table", msg, arg);
 }
 
 int qb_verb_table(int argc, char **argv)

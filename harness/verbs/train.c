@@ -18,17 +18,13 @@
 #include <string.h>
 
 #include "harness/train/train.h"
+#include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
+/* A usage error: the message, then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "qbench train: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nusage: qbench train -m mlp|cnn|dscnn -d fashion-mnist|synthetic|NAME [--data-dir DIR] "
-                    "[-e EPOCHS] [--seed S] [--batch B] [--lr LR] [--opt sgd|adam] [--wd WD] [--momentum M] "
-                    "[--sched cosine|step|const] [--val N] [--limit N] [--threads N] [--profile] [--force] "
-                    "[-o OUT.onnx]\n");
-    return 2;
+    return qb_usage_error("train", msg, arg);
 }
 
 /* Positive integer option value, or -1. */
@@ -65,9 +61,8 @@ int qb_verb_train(int argc, char **argv)
             profile = 1;
             continue;
         }
-        if (i + 1 >= argc)
-            return usage("missing value after %s", o);
-        const char *v = argv[++i];
+        /* the value ("" when missing: an unknown option is named first, then a missing value) */
+        const char *given = i + 1 < argc ? argv[++i] : NULL, *v = given ? given : "";
         int bad = 0;
         if (!strcmp(o, "-m"))
             model = v;
@@ -101,8 +96,10 @@ int qb_verb_train(int argc, char **argv)
             bad = strcmp(sched = v, "cosine") && strcmp(v, "step") && strcmp(v, "const");
         else
             return usage("unknown option %s", o);
+        if (!given)
+            return usage("missing value after %s", o);
         if (bad)
-            return usage("bad value '%s'", v);
+            return qb_usage_error("train", "%s: bad value '%s'", o, v);
     }
     if (!model)
         return usage("missing -m MODEL%s", "");

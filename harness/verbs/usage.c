@@ -40,32 +40,54 @@ const qb_verb_def qb_verb_defs[] = {
      "  --seed S --fill random|extreme   the data (a failed --check prints a repro line with its seed)\n"
      "  --relu --out-i32 --lda-extra N --ldc-extra N   epilogue, output and padded strides\n"},
     {"dwconv", qb_verb_dwconv,
-     "-p fp32|int8-channel|all -i ISA|all -s HxWxC [--stride 1|2] [--pad 0|1] [-r REPS] [--check] [--csv] [--seed S] "
-     "[--relu] [--fill random|extreme]",
-     "one depthwise 3x3 kernel (padding 1): median time, GOP/s", ""},
-    {"inspect", qb_verb_inspect, "MODEL.onnx [--shape AxB ...]", "inputs, outputs, layers with shapes, params, MACs",
-     "  --shape AxB         the shape of a symbolic input (once per input)\n"},
+     "-p fp32|int8-channel|all -i ISA|all -s HxWxC [-k KHxKW] [--stride S|SHxSW] [--dilation D|DHxDW] "
+     "[--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu] [--fill random|extreme]",
+     "one depthwise convolution kernel (any window, stride, dilation, padding): median time, GOP/s",
+     "  -p PREC             fp32, int8-channel or all\n"
+     "  -i ISA              scalar avx2 vnni neon, or all\n"
+     "  -s HxWxC            the image (height, width, channels)\n"
+     "  -k KHxKW            the window (default 3x3)\n"
+     "  --stride S|SHxSW --dilation D|DHxDW   one value or one per axis (default 1)\n"
+     "  --pad P|T,L,B,R     padding (default \"same\")\n"
+     "  -r REPS --check --csv --seed S --relu --fill random|extreme   as for gemm\n"},
+    {"inspect", qb_verb_inspect, "MODEL.onnx [--shape [NAME=]AxBxC ...]",
+     "inputs, outputs, layers with shapes, params, MACs",
+     "  --shape [NAME=]AxB  the shape of an input (symbolic dimensions; once per input)\n"},
     {"run", qb_verb_run,
-     "MODEL.onnx (--input X.pb | --input-raw F --shape AxB)... -o OUTDIR [-p PREC [--method M] [-d DATASET]] [-i ISA] "
-     "[--profile]",
+     "MODEL.onnx (--input X.pb | --input-raw F --shape AxB)... -o OUTDIR [-p PREC [--method M] [-d DATASET] "
+     "[--data-dir DIR] [--calib N]] [-i ISA] [--profile] [--repeat N] [--data DIR [--preprocess SPEC]] "
+     "[--shape [NAME=]AxB]",
      "one inference; writes OUTDIR/output_N.pb",
      "  --input X.pb        an input TensorProto; --input-raw F --shape AxB: raw float32\n"
      "  -o OUTDIR           where output_N.pb go\n"
      "  --profile           time per layer and the split inside/outside kernels (the input of `qbench plot\n"
-     "                      --profile`)\n" PIPELINE_DETAILS},
+     "                      --profile`)\n"
+     "  --repeat N          time N more inferences: median, min, max, peak RSS\n"
+     "  --data DIR          calibrate on the folder's first inputs, run the next one without --input\n"
+     "  --shape [NAME=]AxB  (not after --input-raw) fix the model's symbolic input sizes\n" PIPELINE_DETAILS},
     {"train", qb_verb_train,
-     "-m mlp|cnn|dscnn -d DATASET [--data-dir DIR] [-e EPOCHS] [--seed S] [-o OUT.onnx] ...",
+     "-m mlp|cnn|dscnn -d fashion-mnist|synthetic|NAME [--data-dir DIR] [-e EPOCHS] [--seed S] [--batch B] "
+     "[--lr LR] [--opt sgd|adam] [--wd WD] [--momentum M] [--sched cosine|step|const] [--val N] [--limit N] "
+     "[--threads N] [--profile] [--force] [-o OUT.onnx]",
      "train a zoo model (FP32), export it as ONNX",
+     "  -m MODEL -d DATASET the zoo model and its data (NAME: IDX files in --data-dir DIR)\n"
      "  -e EPOCHS --seed S --batch B --lr LR --opt sgd|adam --wd WD --momentum M\n"
      "  --sched cosine|step|const --val N --limit N (training images) --threads N\n"
-     "  --profile           time per phase; --force: train even if cached\n"},
-    {"eval", qb_verb_eval, "MODEL.onnx " QB_PIPELINE_USAGE " [--per-layer] [--sqnr-threshold DB] [--csv]",
+     "  --profile           time per phase; --force: train even if cached\n"
+     "  -o OUT.onnx         where to write it (default: the model cache, `qbench info`)\n"},
+    {"eval", qb_verb_eval,
+     "MODEL.onnx " QB_PIPELINE_USAGE "\n       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--csv]",
      "top-1 accuracy of the model at a precision against FP32",
      PIPELINE_DETAILS "  --per-layer         SQNR of every layer (the input of `qbench plot --per-layer`)\n"
+                      "  --bisect            the fewest layers to keep fp32 for the budget (with --per-layer)\n"
                       "  --sqnr-threshold DB the first layer below it is named\n"
+                      "  --save-plan FILE    write the layer plan (mixed, --bisect) as a plan file\n"
                       "  --csv               one results CSV row\n"},
-    {"quantize", qb_verb_quantize, "MODEL.onnx -p PREC -o OUT.onnx " QB_PIPELINE_USAGE,
-     "calibrate and write the quantized model (int8 QDQ, fp16, com.qbench int4/binary)", PIPELINE_DETAILS},
+    {"quantize", qb_verb_quantize,
+     "MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed -o OUT.onnx " QB_PIPELINE_USAGE
+     "\n       [--save-plan FILE]",
+     "calibrate and write the quantized model (int8 QDQ, fp16, com.qbench int4/binary)",
+     PIPELINE_DETAILS "  --save-plan FILE    write the layer plan as a plan file\n"},
     {"sweep", qb_verb_sweep,
      "SCENARIO.ini [-o DIR] [--resume] [--shard I/N] [--only REGEX] [--dry-run] [-q|-v] [--hot] [--pin CPU] "
      "[--samples] [--energy-model FILE] [--counters auto|papi|cachegrind|none]",
@@ -76,9 +98,11 @@ const qb_verb_def qb_verb_defs[] = {
      "  --dry-run           list the cells; -q quiet, -v a line per cell\n"
      "  --hot --pin CPU --energy-model FILE --counters SOURCE   measurement settings\n"
      "  --samples           every timed sample to samples.csv beside results.csv\n"},
-    {"merge", qb_verb_merge, "A.csv B.csv ... -o ALL.csv", "combine results files of shards and machines", ""},
+    {"merge", qb_verb_merge, "A.csv B.csv ... -o ALL.csv", "combine results files of shards and machines",
+     "  -o ALL.csv          the output (written whole, atomically; not one of the inputs)\n"},
     {"table", qb_verb_table, "RESULTS.csv [--format md|csv|latex|html]",
-     "summary table: latency, speed-up against fp32, accuracy drop per cell", ""},
+     "summary table: latency, speed-up against fp32, accuracy drop per cell",
+     "  --format F          md (default), csv, latex or html\n"},
     {"plot", qb_verb_plot,
      "[RESULTS.csv] -o DIR [--kernels KERNELS.csv]... [--per-layer EVAL.txt] [--profile LABEL=RUN.txt]...",
      "gnuplot charts (PNG + SVG, data files and the .gp scripts)",
@@ -105,7 +129,7 @@ const qb_verb_def qb_verb_defs[] = {
      "  --strict            a different machine (CPU model or ISA flags) is an error (exit 2), not a warning\n"
      "  --history DB:best   the base is the fastest row of each cell in a `qbench history` store (:last the\n"
      "                      newest)\n"},
-    {"advise", qb_verb_advise, "RESULTS.csv [more.csv ...] [--budget 1.0]",
+    {"advise", qb_verb_advise, "RESULTS.csv [more.csv ...] [--budget 1.0] [--profile LABEL=F]...",
      "per model and precision: PTQ suffices / QAT needed / mixed / not reachable; fastest config per ISA",
      "  --budget PT         allowed accuracy drop in points (default 1.0)\n"
      "  --profile L=F       `qbench run --profile` output: explains int8 not faster than fp32\n"},
@@ -158,14 +182,21 @@ void qb_usage_all(FILE *f)
                " 3 performance regression\n");
 }
 
-int qb_usage_error(const char *verb, const char *fmt, ...)
+int qb_usage_line(const char *verb)
 {
     const qb_verb_def *v = qb_verb_find(verb);
+    const char *syn = v ? v->synopsis : "";
+    fprintf(stderr, "usage: qbench %s%s%s   (qbench %s --help)\n", verb, syn[0] ? " " : "", syn, verb);
+    return 2;
+}
+
+int qb_usage_error(const char *verb, const char *fmt, ...)
+{
     fprintf(stderr, "qbench %s: ", verb);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nusage: qbench %s %s   (qbench %s --help)\n", verb, v ? v->synopsis : "", verb);
-    return 2;
+    fputc('\n', stderr);
+    return qb_usage_line(verb);
 }

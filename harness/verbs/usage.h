@@ -28,8 +28,11 @@ void qb_verb_usage(FILE *f, const qb_verb_def *v);
 void qb_usage_all(FILE *f);
 /* "qbench VERSION (git SHA)" of this binary (both passed in at build time). */
 const char *qb_version(void);
-/* "qbench VERB: message" and "usage: qbench VERB SYNOPSIS" on stderr
- * (printf-style message); returns 2. */
+/* "usage: qbench VERB SYNOPSIS   (qbench VERB --help)" on stderr, the
+ * synopsis from the table (after a message printed elsewhere); returns 2. */
+int qb_usage_line(const char *verb);
+/* "qbench VERB: message" and the usage line on stderr (printf-style
+ * message); returns 2. Every verb's usage errors go through here. */
 int qb_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

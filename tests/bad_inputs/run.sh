@@ -22,9 +22,10 @@ declare_fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
 check() {
     want=$1 frag=$2; shift 2
     runs=$((runs + 1))
-    err=$("$QB" "$@" 2>&1 >/dev/null)
+    # shellcheck disable=SC2086
+    err=$(env ${ENVS:-} "$QB" "$@" 2>&1 >/dev/null)
     got=$?
-    repro="qbench $*"
+    repro="${ENVS:+$ENVS }qbench $*"
     if [ "$got" -ge 128 ] || [ "$got" -gt 2 ]; then
         declare_fail "$repro: exit $got (a crash?)"; echo "      stderr: $(printf '%s' "$err" | head -3)"; return
     fi
@@ -76,6 +77,21 @@ printf '%s\n' '[layers]' 'Gemm_99 = fp32' >"$T/plan-unknown-layer.ini"
 printf '%s\n' '[layers]' 'Gemm_1 = int7' >"$T/plan-unknown-prec.ini"
 printf '%s\n' '[plan]' 'precision = int4' 'Gemm_1 fp32' >"$T/plan-syntax.ini"
 printf '%s\n' '[patterns]' 'Conv* = int4' >"$T/plan-no-match.ini"
+# scenarios whose models a run would refuse (sweep --dry-run must refuse them too): onnx-NAME.ini names
+# the model file NAME.onnx of @T@ (model.onnx: a good one)
+mkdir -p "$T/dir.onnx" "$T/emptydir" && echo "not a model" >"$T/text.onnx" && head -c 100 "$T/model.onnx" >"$T/cut.onnx"
+for o in model nothere dir text cut; do
+    printf '%s\n' '[axes]' 'models = x' 'precisions = fp32 int8-channel' 'isas = scalar' '[measure]' 'iterations = 3' \
+        'min_time_ms = 0' 'counters = none' 'eval_samples = 8' 'calib_samples = 4' \
+        '[model x]' "onnx = $T/$o.onnx" 'input = 1x1x7x5' >"$T/onnx-$o.ini"
+done
+printf '%s\n' '[axes]' 'models = z' 'precisions = fp32' 'isas = scalar' '[model z]' 'zoo = mlp' 'dataset = mine' \
+    "data_dir = $T/nodir" >"$T/datadir-missing.ini"
+printf '%s\n' '[axes]' 'models = z' 'precisions = fp32' 'isas = scalar' '[model z]' 'zoo = mlp' 'dataset = mine' \
+    "data_dir = $T/model.onnx" >"$T/datadir-file.ini"
+printf '%s\n' '[axes]' 'models = z' 'precisions = fp32' 'isas = scalar' '[model z]' 'zoo = mlp' 'dataset = mine' \
+    "data_dir = $T/emptydir" >"$T/datadir-empty.ini"
+sed "s#^\[measure\]#[measure]\nenergy_model = $T/text.onnx#" "$T/onnx-model.ini" >"$T/energy-bad.ini"
 
 # ---- 1. the table ----
 while IFS='	' read -r code frag args; do
@@ -85,7 +101,9 @@ while IFS='	' read -r code frag args; do
     [ "$frag" = - ] && frag=""
     # shellcheck disable=SC2086
     eval "set -- $args"
-    check "$code" "$frag" "$@"
+    envs="" # leading VAR=VALUE words: the case's environment
+    while [ $# -gt 0 ]; do case $1 in [A-Z]*=*) envs="$envs $1"; shift ;; *) break ;; esac; done
+    ENVS=$envs check "$code" "$frag" "$@"
 done <"$HERE/cases.tsv"
 table_runs=$runs
 
