@@ -24,6 +24,7 @@
 #include "harness/eval/compare.h"
 #include "harness/quant/plan_apply.h"
 #include "harness/quant/plan_bisect.h"
+#include "harness/quant/plan_cost.h"
 #include "harness/quant/plan_file.h"
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
@@ -461,6 +462,94 @@ static void test_bisect_planted(void **state)
     qb_graph_free(g);
 }
 
+/* Costs: bytes and energy from their formulas, latency measured (finite);
+ * the cost-aware search on known (injected) costs: a free raise first, a
+ * dear one last, costs rising along the path, Pareto flags by their
+ * definition, the cheapest plan within the budget chosen. */
+static void test_cost_search(void **state)
+{
+    (void)state;
+    qb_samples cal = {.d = &train_set, .n = 200}, val = {.d = &train_set, .n = 600};
+    qb_calibration c;
+    qb_err e;
+    if (qb_calibrate(model, &cal, 50, QB_CALIB_MINMAX, 99.99, 0, &c, &e))
+        fail_msg("%s", e.msg);
+    int n = c.n;
+    assert_int_equal(n, 3);
+    qb_quant_opts o = qopts();
+    double bytes[3 * QB_PREC_COUNT], energy[3 * QB_PREC_COUNT], lat[3 * QB_PREC_COUNT];
+    qb_energy_table et;
+    char err[600];
+    if (qb_energy_load("datasets/energy/horowitz-45nm.csv", &et, err, sizeof err))
+        fail_msg("%s", err);
+    if (qb_layer_costs(QB_COST_BYTES, model, &c, &o, -1, NULL, bytes, &e) ||
+        qb_layer_costs(QB_COST_ENERGY, model, &c, &o, -1, &et, energy, &e) ||
+        qb_layer_costs(QB_COST_LATENCY, model, &c, &o, -1, NULL, lat, &e))
+        fail_msg("%s", e.msg);
+    qb_precision plan[3];
+    for (int i = 0; i < n; i++) {
+        const qb_layer_info *l = &c.layers[i];
+        double rows = (double)l->n * l->groups;
+        assert_true(bytes[i * QB_PREC_COUNT + QB_PREC_FP32] == 4.0 * (double)l->weights);
+        assert_true(bytes[i * QB_PREC_COUNT + QB_PREC_INT8_CHANNEL] == (double)l->weights + 4 * rows);
+        double e8 = (double)l->macs * (et.int8_mult + et.int32_add) + bytes[i * QB_PREC_COUNT + QB_PREC_INT8_CHANNEL] /
+                                                                          8.0 * et.dram;
+        assert_true(fabs(energy[i * QB_PREC_COUNT + QB_PREC_INT8_CHANNEL] - e8 * 1e-6) < 1e-9 * (1 + e8 * 1e-6));
+        for (int p = 0; p < QB_PREC_COUNT; p++)
+            if (p == QB_PREC_FP32 || p == QB_PREC_FP16 || p == QB_PREC_INT8_CHANNEL || p == QB_PREC_INT4)
+                assert_true(isfinite(lat[i * QB_PREC_COUNT + p]) && lat[i * QB_PREC_COUNT + p] >= 0);
+        plan[i] = i == 1 ? QB_PREC_INT8_CHANNEL : QB_PREC_INT4;
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += bytes[i * QB_PREC_COUNT + plan[i]];
+    assert_true(sum == (double)qb_plan_weight_bytes(&c, plan, &o));
+    /* known costs: raising layer 2 is free, layer 0 dear, layer 1 in between */
+    double cost[3 * QB_PREC_COUNT];
+    for (int i = 0; i < 3 * QB_PREC_COUNT; i++)
+        cost[i] = 0;
+    const double up[3] = {1000, 10, 0};
+    for (int i = 0; i < n; i++) {
+        cost[i * QB_PREC_COUNT + QB_PREC_INT4] = 1;
+        cost[i * QB_PREC_COUNT + QB_PREC_INT8_CHANNEL] = 1 + up[i];
+        cost[i * QB_PREC_COUNT + QB_PREC_FP16] = 2 + 2 * up[i];
+    }
+    qb_mixed mx;
+    qb_pareto f;
+    if (qb_mixed_cost_search(model, &c, &val, 100, 1e9, &o, NULL, cost, plan, &mx, &f, 0, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(f.n, 4); /* all-int4, then one raise per layer to int8-channel (the budget never binds) */
+    assert_int_equal(f.p[1].plan[2], QB_PREC_INT8_CHANNEL); /* the free raise first */
+    assert_int_equal(f.p[2].plan[0], QB_PREC_INT4);         /* the dear one last */
+    for (int i = 0; i < n; i++)
+        assert_int_equal(f.p[3].plan[i], QB_PREC_INT8_CHANNEL);
+    for (int k = 1; k < f.n; k++)
+        assert_true(f.p[k].cost >= f.p[k - 1].cost);
+    assert_true(f.p[0].cost == 3 && f.p[3].cost == 3 + 1010);
+    for (int a = 0; a < f.n; a++) {
+        int dominated = 0;
+        for (int b = 0; b < f.n; b++)
+            dominated |= b != a && f.p[b].cost <= f.p[a].cost && f.p[b].drop <= f.p[a].drop &&
+                         (f.p[b].cost < f.p[a].cost || f.p[b].drop < f.p[a].drop);
+        assert_int_equal(f.p[a].pareto, !dominated);
+    }
+    assert_int_equal(f.chosen, 0); /* any drop meets a budget of 1e9: the cheapest plan */
+    assert_true(mx.met);
+    qb_pareto_free(&f);
+    qb_mixed_free(&mx);
+    /* a budget of -1e9 is met by nothing: the path goes on to fp16, the last plan is reported */
+    if (qb_mixed_cost_search(model, &c, &val, 100, -1e9, &o, NULL, cost, plan, &mx, &f, 0, &e))
+        fail_msg("%s", e.msg);
+    assert_false(mx.met);
+    assert_int_equal(f.n, 7);
+    assert_int_equal(f.chosen, 6);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(plan[i], QB_PREC_FP16);
+    qb_pareto_free(&f);
+    qb_mixed_free(&mx);
+    qb_calibration_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_bad_names),   cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_scenario_plan),
         cmocka_unit_test(test_per_layer_calibrators), cmocka_unit_test(test_bisect_planted),
+        cmocka_unit_test(test_cost_search),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

@@ -35,4 +35,37 @@ int qb_mixed_search_fixed(const qb_graph *model, const qb_calibration *c, const 
                           qb_mixed *out, int verbose, qb_err *e);
 void qb_mixed_free(qb_mixed *m);
 
+/* One plan on the cost-aware search's path. */
+typedef struct qb_pareto_point {
+    qb_precision *plan;   /* per layer (malloc'd) */
+    double cost;          /* sum of its layers' costs */
+    int64_t bytes;        /* weight bytes */
+    double drop, drop_ci_low, drop_ci_high; /* validation drop and its 95% interval */
+    double sqnr_db;       /* logit SQNR */
+    int pareto;           /* no other point is at most as costly and at most as lossy (one strictly) */
+} qb_pareto_point;
+
+/* The path of the cost-aware search and the plan it chose. */
+typedef struct qb_pareto {
+    int n;                /* points, in path order (cost rising) */
+    qb_pareto_point *p;   /* the points (malloc'd) */
+    int chosen;           /* the cheapest point meeting the budget (the last when none does) */
+} qb_pareto;
+
+/* Cost-aware mixed precision: cost[i * QB_PREC_COUNT + p] is layer i's
+ * cost at precision p (plan_cost.h). Each layer's accuracy gain of a
+ * raise (int4 -> int8-channel, int8-channel -> fp16) is the drop in
+ * logit noise power 10^(-SQNR/10) measured with that layer alone at the
+ * lower and at the higher precision (the others fp32). From all-int4
+ * (depthwise: int8) the raise with the most gain per unit of added cost
+ * is made, one at a time, until every searched layer is int8-channel
+ * (then towards fp16 while the budget is not met); every plan on the way
+ * is evaluated on val. front gets the path with its Pareto flags; plan
+ * the cheapest plan whose drop's upper 95% end meets the budget. fixed
+ * as in qb_mixed_search_fixed. 0, or -1 with a message. */
+int qb_mixed_cost_search(const qb_graph *model, const qb_calibration *c, const qb_samples *val, int batch,
+                         double budget, const qb_quant_opts *o, const qb_precision *fixed, const double *cost,
+                         qb_precision *plan, qb_mixed *out, qb_pareto *front, int verbose, qb_err *e);
+void qb_pareto_free(qb_pareto *f);
+
 #endif

@@ -29,6 +29,8 @@ void qb_pipeline_defaults(qb_pipeline_opts *o)
     o->seed = 1;
     o->qo.group = 0;
     o->qo.binary_ends_int8 = 1;
+    o->cost = QB_COST_NONE;
+    o->energy_model = "datasets/energy/horowitz-45nm.csv";
 }
 
 void qb_pipeline_data_close(qb_pipeline_data *d)
@@ -206,6 +208,8 @@ void qb_pipeline_result_free(qb_pipeline_result *r)
     qb_calibration_free(&r->cal);
     free(r->plan);
     free(r->choices);
+    free(r->layer_cost);
+    qb_pareto_free(&r->pareto);
     qb_mixed_free(&r->mixed);
     memset(r, 0, sizeof *r);
 }
@@ -404,8 +408,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         return -1;
     }
     if (o->prec == QB_PREC_MIXED) {
-        if (qb_mixed_search(r->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, r->plan, &r->mixed,
-                            o->verbose, e)) {
+        if (qb_pipeline_mixed(o, d, r, NULL, e)) {
             qb_pipeline_result_free(r);
             return -1;
         }

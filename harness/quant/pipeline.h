@@ -12,6 +12,7 @@
 #include "harness/data/inputs.h"
 #include "harness/eval/compare.h"
 #include "harness/quant/mixed.h"
+#include "harness/quant/plan_cost.h"
 #include "harness/quant/plan_file.h"
 #include "harness/quant/ptq.h"
 
@@ -41,6 +42,8 @@ typedef struct qb_pipeline_opts {
     int verbose;            /* progress on stderr */
     const qb_layer_plan *layer_plan; /* --plan: per-layer precisions and calibrators, or NULL */
     int prec_given;         /* -p was given (else a plan's [plan] precision is the default) */
+    int cost;               /* mixed: --cost, a qb_cost_kind (QB_COST_NONE: the sensitivity-ordered search) */
+    const char *energy_model; /* --energy-model: the energy table of --cost energy */
 } qb_pipeline_opts;
 
 void qb_pipeline_defaults(qb_pipeline_opts *o);
@@ -84,6 +87,8 @@ typedef struct qb_pipeline_result {
     int64_t macs;           /* multiply-accumulates per sample of the layers */
     qb_metrics m;           /* against FP32 on the evaluation samples */
     qb_plan_choice *choices; /* with a layer plan: each layer's precision, calibrator, deciding rule; else NULL */
+    qb_pareto pareto;       /* mixed with --cost: the search's path and Pareto set */
+    double *layer_cost;     /* mixed with --cost: cost[i * QB_PREC_COUNT + p] per layer, or NULL */
 } qb_pipeline_result;
 
 /* Calibrate and plan (no evaluation); then qb_pipeline_graph gives the

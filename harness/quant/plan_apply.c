@@ -47,6 +47,33 @@ int qb_calibrate_choices(const qb_graph *model, const qb_samples *s, int batch, 
     return 0;
 }
 
+int qb_pipeline_mixed(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r,
+                      const qb_precision *fixed, qb_err *e)
+{
+    if (o->cost == QB_COST_NONE)
+        return qb_mixed_search_fixed(r->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, fixed, r->plan,
+                                     &r->mixed, o->verbose, e);
+    qb_energy_table et;
+    char err[600];
+    if (o->cost == QB_COST_ENERGY && qb_energy_load(o->energy_model, &et, err, sizeof err)) {
+        qb_errf(e, "%s", err);
+        return -1;
+    }
+    free(r->layer_cost);
+    r->layer_cost = malloc(((size_t)r->cal.n * QB_PREC_COUNT + 1) * sizeof *r->layer_cost);
+    if (!r->layer_cost) {
+        qb_errf(e, "out of memory");
+        return -1;
+    }
+    if (o->verbose)
+        fprintf(stderr, "mixed: %s costs of %d layers%s\n", qb_cost_name(o->cost), r->cal.n,
+                o->cost == QB_COST_LATENCY ? " (profiling the model at fp32, fp16, int8-channel, int4)" : "");
+    if (qb_layer_costs(o->cost, r->model, &r->cal, &o->qo, o->isa, &et, r->layer_cost, e))
+        return -1;
+    return qb_mixed_cost_search(r->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, fixed, r->layer_cost,
+                                r->plan, &r->mixed, &r->pareto, o->verbose, e);
+}
+
 /* The model's layers without calibration. */
 static int list_layers(const qb_graph *model, qb_calibration *c, qb_err *e)
 {
@@ -102,8 +129,7 @@ int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_p
         fixed[i] = r->choices[i].pinned ? r->plan[i] : QB_PREC_COUNT;
     }
     if (o->prec == QB_PREC_MIXED) {
-        if (qb_mixed_search_fixed(d->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, fixed, r->plan,
-                                  &r->mixed, o->verbose, e))
+        if (qb_pipeline_mixed(o, d, r, fixed, e))
             goto out;
         for (int i = 0; i < n; i++)
             if (!r->choices[i].pinned)

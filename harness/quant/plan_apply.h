@@ -19,6 +19,12 @@ int qb_calibrate_choices(const qb_graph *model, const qb_samples *s, int batch, 
  * r->choices per layer. 0, or -1 with a message (FILE:LINE for the plan). */
 int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e);
 
+/* The mixed search for o (--cost: the cost-aware one, costs into
+ * r->layer_cost, path into r->pareto) over r->cal, fixed as in
+ * qb_mixed_search_fixed; r->plan gets the plan. 0, or -1 with a message. */
+int qb_pipeline_mixed(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r,
+                      const qb_precision *fixed, qb_err *e);
+
 /* Write the plan of r (every layer listed, its precision and
  * calibrator; comment[i] after it or NULL) to path atomically, named
  * name (NULL: the file name without extension), with header comment lines. 0, or -1 with a message. */

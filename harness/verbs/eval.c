@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/io/atomic.h"
 #include "harness/quant/layer_sqnr.h"
 #include "harness/quant/pipeline.h"
 #include "harness/quant/plan_apply.h"
@@ -214,6 +215,52 @@ out:
     return rc;
 }
 
+/* --cost: the search's path, Pareto set and choice; --pareto FILE.csv
+ * writes it. 0, or -1 with a message. */
+static int print_pareto(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *csv_path, qb_err *e)
+{
+    const qb_pareto *f = &r->pareto;
+    const char *unit = qb_cost_unit((qb_cost_kind)o->cost);
+    printf("  cost-aware search (--cost %s, %s; drops on the validation split, 95%% intervals; * Pareto set, > chosen):\n",
+           qb_cost_name((qb_cost_kind)o->cost), unit);
+    printf("    %3s %14s %12s %9s %18s %8s  %s\n", "#", "cost", "weight B", "drop pt", "95% interval", "SQNR dB",
+           "int4 / int8-channel / fp16 layers");
+    for (int k = 0; k < f->n; k++) {
+        const qb_pareto_point *p = &f->p[k];
+        int cnt[QB_PREC_COUNT] = {0};
+        for (int i = 0; i < r->cal.n; i++)
+            cnt[p->plan[i]]++;
+        printf("   %c%c%2d %14.6g %12lld %9.2f   [%6.2f, %6.2f] %8.2f  %d / %d / %d\n", k == f->chosen ? '>' : ' ',
+               p->pareto ? '*' : ' ', k, p->cost, (long long)p->bytes, p->drop, p->drop_ci_low, p->drop_ci_high,
+               p->sqnr_db, cnt[QB_PREC_INT4], cnt[QB_PREC_INT8_CHANNEL], cnt[QB_PREC_FP16]);
+    }
+    if (!csv_path)
+        return 0;
+    qb_atomic a;
+    char err[600];
+    if (qb_atomic_open(&a, csv_path, err, sizeof err)) {
+        qb_errf(e, "%s", err);
+        return -1;
+    }
+    fprintf(a.f, "model,cost_kind,cost_unit,point,cost,weight_bytes,drop_pt,drop_ci_low,drop_ci_high,sqnr_db,pareto,chosen,"
+                 "plan\n");
+    for (int k = 0; k < f->n; k++) {
+        const qb_pareto_point *p = &f->p[k];
+        fprintf(a.f, "\"%s\",%s,%s,%d,%.6g,%lld,%.4f,%.4f,%.4f,%.3f,%d,%d,\"", o->model, qb_cost_name((qb_cost_kind)o->cost),
+                unit, k, p->cost, (long long)p->bytes, p->drop, p->drop_ci_low, p->drop_ci_high, p->sqnr_db, p->pareto,
+                k == f->chosen);
+        for (int i = 0; i < r->cal.n; i++)
+            fprintf(a.f, "%s%s=%s", i ? ";" : "", r->cal.layers[i].name, qb_precision_name(p->plan[i]));
+        fprintf(a.f, "\"\n");
+    }
+    if (qb_atomic_commit(&a, err, sizeof err)) {
+        qb_errf(e, "%s", err);
+        return -1;
+    }
+    printf("  wrote the path to %s\n", csv_path);
+    return 0;
+}
+
 /* --per-layer: SQNR of every layer's output, propagated and isolated. */
 static int per_layer(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, double threshold, qb_err *e)
 {
@@ -256,7 +303,7 @@ int qb_verb_eval(int argc, char **argv)
     qb_pipeline_opts o;
     qb_pipeline_defaults(&o);
     int csv = 0, per = 0, method_set = 0, bis = 0;
-    const char *save_plan = NULL;
+    const char *save_plan = NULL, *pareto_csv = NULL;
     double threshold = 20.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -271,6 +318,10 @@ int qb_verb_eval(int argc, char **argv)
             per = 1;
         } else if (!strcmp(a, "--bisect")) {
             bis = per = 1;
+        } else if (!strcmp(a, "--pareto")) {
+            if (i + 1 >= argc)
+                return usage("missing value after %s", a);
+            pareto_csv = argv[++i];
         } else if (!strcmp(a, "--save-plan")) {
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
@@ -292,6 +343,8 @@ int qb_verb_eval(int argc, char **argv)
         return usage("missing MODEL.onnx%s", "");
     if (qb_pipeline_args_done(&o, "eval", method_set))
         return 2;
+    if (pareto_csv && o.cost == QB_COST_NONE)
+        return usage("--pareto FILE.csv needs -p mixed --cost latency|bytes|energy%s", "");
     qb_err e;
     qb_pipeline_data d;
     qb_pipeline_result r;
@@ -312,7 +365,12 @@ int qb_verb_eval(int argc, char **argv)
     else
         print_text(&o, &d, &r, isa);
     rc = 0;
-    if (save_plan && o.prec == QB_PREC_FP32 && !o.layer_plan) {
+    if (o.cost != QB_COST_NONE && r.pareto.n && print_pareto(&o, &r, pareto_csv, &e)) {
+        fprintf(stderr, "qbench eval: %s\n", e.msg);
+        rc = 2;
+    }
+    if (rc) {
+    } else if (save_plan && o.prec == QB_PREC_FP32 && !o.layer_plan) {
         fprintf(stderr, "qbench eval: --save-plan: nothing planned at fp32 (give -p PREC or --plan FILE)\n");
         rc = 2;
     } else if (bis && (o.prec == QB_PREC_FP32 || o.prec == QB_PREC_MIXED || csv)) {

@@ -38,7 +38,8 @@ static int data_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
     static qb_input_shapes shapes; /* the --shape options, applied to every model loaded */
     static qb_layer_plan plan; /* the --plan file (one per process) */
     const char *a = argv[*i];
-    if (strcmp(a, "--data") && strcmp(a, "--preprocess") && strcmp(a, "--shape") && strcmp(a, "--plan"))
+    if (strcmp(a, "--data") && strcmp(a, "--preprocess") && strcmp(a, "--shape") && strcmp(a, "--plan") &&
+        strcmp(a, "--cost") && strcmp(a, "--energy-model"))
         return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "qbench %s: missing value after %s\n", verb, a);
@@ -48,6 +49,13 @@ static int data_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
     qb_err e;
     if (!strcmp(a, "--data")) {
         o->data = v;
+    } else if (!strcmp(a, "--cost")) {
+        if ((o->cost = qb_cost_parse(v)) < 0) {
+            fprintf(stderr, "qbench %s: bad --cost '%s' (latency, bytes or energy)\n", verb, v);
+            return -1;
+        }
+    } else if (!strcmp(a, "--energy-model")) {
+        o->energy_model = v;
     } else if (!strcmp(a, "--plan")) {
         if (o->layer_plan) {
             fprintf(stderr, "qbench %s: --plan given twice\n", verb);
@@ -179,6 +187,10 @@ int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
     }
     if (!method_set && o->prec != QB_PREC_COUNT && !qb_precision_is_float(o->prec))
         o->method = "ptq-percentile";
+    if (o->cost != QB_COST_NONE && o->prec != QB_PREC_MIXED) {
+        fprintf(stderr, "qbench %s: --cost %s applies to -p mixed\n", verb, qb_cost_name(o->cost));
+        return -1;
+    }
     if (o->isa >= 0) {
         const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, (qb_isa)o->isa);
         char why[200] = "";

@@ -20,6 +20,8 @@
     "  --calib N           calibration images; --limit N: test images; --batch B\n"               \
     "  --symmetric --percentile P --group 32|64|128 --binary-all   calibration and format\n"    \
     "  --budget PT         mixed: allowed accuracy drop; --val N validation images\n"           \
+    "  --cost latency|bytes|energy  mixed: choose layers by accuracy per unit of cost\n"        \
+    "  --energy-model FILE the energy table of --cost energy; --plan FILE: a layer plan\n"     \
     "  --seed S --qat-epochs N --qat-lr LR --retrain -v            QAT recipe, retrain, verbose\n"
 
 const qb_verb_def qb_verb_defs[] = {
@@ -76,12 +78,13 @@ const qb_verb_def qb_verb_defs[] = {
      "  --profile           time per phase; --force: train even if cached\n"
      "  -o OUT.onnx         where to write it (default: the model cache, `qbench info`)\n"},
     {"eval", qb_verb_eval,
-     "MODEL.onnx " QB_PIPELINE_USAGE "\n       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--csv]",
+     "MODEL.onnx " QB_PIPELINE_USAGE "\n       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--pareto FILE.csv] [--csv]",
      "top-1 accuracy of the model at a precision against FP32",
      PIPELINE_DETAILS "  --per-layer         SQNR of every layer (the input of `qbench plot --per-layer`)\n"
                       "  --bisect            the fewest layers to keep fp32 for the budget (with --per-layer)\n"
                       "  --sqnr-threshold DB the first layer below it is named\n"
                       "  --save-plan FILE    write the layer plan (mixed, --bisect) as a plan file\n"
+                      "  --pareto FILE.csv   mixed with --cost: the search's path and Pareto set\n"
                       "  --csv               one results CSV row\n"},
     {"quantize", qb_verb_quantize,
      "MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed -o OUT.onnx " QB_PIPELINE_USAGE
