@@ -272,6 +272,12 @@ expect 0 "inspect the QDQ model" -- inspect "$T/q8.onnx"
 "$QB" eval "$T/q8.onnx" -d synthetic --limit 20 | grep -q "as stored: int8-channel (4 of 4 layers)" || {
     echo "FAIL: eval does not label the QDQ model"; fails=$((fails + 1)); }
 expect 0 "eval the QDQ model" -- eval "$T/q8.onnx" -d synthetic --limit 200
+# eval --csv of a file quantized already: its row says what the file holds, not fp32
+csvcol() { # csvcol FILE NAME: column NAME of the first data row
+    awk -F, -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i } NR == 2 { print $c }' "$1"; }
+"$QB" eval "$T/q8.onnx" -d synthetic --limit 20 --csv >"$T/q8.csv" 2>/dev/null
+[ "$(csvcol "$T/q8.csv" precision)" = int8-channel ] && grep -q "as stored: int8-channel (4 of 4 layers)" "$T/q8.csv" || {
+    echo "FAIL: eval --csv labels the QDQ model $(csvcol "$T/q8.csv" precision)"; fails=$((fails + 1)); }
 expect 0 "quantize binary" -- quantize "$T/syn.onnx" -p binary -d synthetic --calib 32 -o "$T/qb.onnx"
 expect 0 "inspect the binary model" -- inspect "$T/qb.onnx"
 
@@ -310,6 +316,17 @@ echo "$out" | grep -q "evaluation on 1 others (s1 .. s1)" && echo "$out" | grep 
 expect 0 "run on the folder's first evaluation sample, every input" -- run "$A/model.onnx" --data "$T/two" -o "$T/rtwo"
 cmp -s "$T/rtwo/output_0.pb" "$A/test_data_set_0/output_0.pb" || {
     echo "FAIL: run --data on a model of two inputs: output differs from the test's"; fails=$((fails + 1)); }
+# a sweep on the folder: data = DIR calibrates on its first inputs, evaluates on the others
+printf '%s\n' '[axes]' 'models = syn' 'precisions = fp32 int8-channel' 'methods = none ptq-minmax' 'isas = scalar' \
+    '[measure]' 'warmup = 1' 'iterations = 3' 'min_time_ms = 0' 'retries = 0' 'counters = none' 'calib_samples = 4' \
+    'eval_samples = 4' '[model syn]' "onnx = $T/syn.onnx" "data = $T/dat" >"$T/dsw.ini"
+expect 0 "sweep with data = DIR" -- sweep "$T/dsw.ini" -q -o "$T/dsw"
+/usr/bin/python3 -c 'import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["precision"] == "int8-channel"]
+sys.exit(not (rows and rows[0]["dataset"] == sys.argv[2] and rows[0]["sqnr_db"] and "calibration" in rows[0]["note"]))' \
+    "$T/dsw/results.csv" "$T/dat" || { echo "FAIL: sweep data = DIR: no int8 row on the folder with an SQNR"; fails=$((fails + 1)); }
+sed "s#^data = .*#data = $T/nodata#" "$T/dsw.ini" >"$T/dbad.ini"
+expect_msg 2 "dbad.ini:16: .model syn. data: '$T/nodata' is not a folder" "sweep --dry-run: missing data folder" -- sweep "$T/dbad.ini" --dry-run
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
 printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
 expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"

@@ -608,11 +608,52 @@ static void test_domains(void **state)
     }
 }
 
+/* An empty constant (Resize's roi, as paddle2onnx writes it) whose copy
+ * holds no buffer is still written: the PP-OCRv4 detector's QDQ export
+ * lost it and could not be read back. */
+static void test_empty_constant_kept(void **state)
+{
+    (void)state;
+    qb_graph *g = qb_graph_new("resize");
+    g->opset = 13;
+    int xi = qb_graph_tensor(g, "x"), ri = qb_graph_tensor(g, "roi"), si = qb_graph_tensor(g, "scales");
+    qb_tensor *x = g->tensors[xi], *roi = g->tensors[ri], *sc = g->tensors[si];
+    x->dtype = roi->dtype = sc->dtype = QB_DT_FLOAT;
+    x->ndim = 4, x->dims[0] = 1, x->dims[1] = 1, x->dims[2] = 2, x->dims[3] = 2, x->has_shape = 1;
+    x->kind = QB_T_INPUT;
+    roi->ndim = 1, roi->dims[0] = 0, roi->has_shape = 1, roi->kind = QB_T_CONST; /* no data: an empty copy */
+    sc->ndim = 1, sc->dims[0] = 4, sc->has_shape = 1, sc->kind = QB_T_CONST;
+    sc->data = malloc(4 * sizeof(float));
+    float s4[4] = {1, 1, 2, 2};
+    memcpy(sc->data, s4, sizeof s4);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->ninputs++] = xi;
+    int n = qb_graph_add_node(g, "Resize", "up", 3, 1);
+    g->nodes[n].in[0] = xi, g->nodes[n].in[1] = ri, g->nodes[n].in[2] = si;
+    g->nodes[n].out[0] = qb_graph_tensor(g, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->noutputs++] = g->nodes[n].out[0];
+    char path[64];
+    tmp_path(path, sizeof path, "empty");
+    qb_err e;
+    if (qb_graph_sort(g, &e) || qb_onnx_save(g, path, &e))
+        fail_msg("%s", e.msg);
+    qb_graph_free(g);
+    qb_graph *back = qb_onnx_load(path, &e);
+    unlink(path);
+    if (!back)
+        fail_msg("%s", e.msg);
+    int t = qb_graph_find(back, "roi");
+    assert_true(t >= 0 && back->tensors[t]->kind == QB_T_CONST && qb_tensor_count(back->tensors[t]) == 0);
+    qb_graph_free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_custom_ops), cmocka_unit_test(test_domains), cmocka_unit_test(test_uint8_qdq), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_cnn),        cmocka_unit_test(test_dscnn),   cmocka_unit_test(test_mixed),
+        cmocka_unit_test(test_empty_constant_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

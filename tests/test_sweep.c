@@ -186,6 +186,25 @@ static void scenario_bad(void **state)
     expect_bad("models = mlp\n", 1, "outside any section");
     expect_bad("[axes]\nmodels = mlp\nprecisions = fp32\n  indented = continuation\n", 4, "");
     expect_bad("[scenario]\nname = a b\n[axes]\nmodels = mlp\nprecisions = fp32\n", 2, "name");
+    /* data = DIR: the folder must exist when the file is read (sweep --dry-run too) */
+    const char *dm = "[axes]\nmodels = m\nprecisions = fp32\n[model m]\nonnx = a.onnx\n";
+    snprintf(buf, sizeof buf, "%sdata = /nonexistent/qb-data\n", dm);
+    expect_bad(buf, 6, "[model m] data: '/nonexistent/qb-data' is not a folder");
+    snprintf(buf, sizeof buf, "%sdata = /etc/hostname\n", dm);
+    expect_bad(buf, 6, "is not a folder");
+    snprintf(buf, sizeof buf, "%sdata = /tmp\npreprocess = mean=x\n", dm);
+    expect_bad(buf, 7, "mean");
+    snprintf(buf, sizeof buf, "%sdata = /tmp\ndataset = synthetic\n", dm);
+    expect_bad(buf, 4, "not with zoo, dataset or data_dir");
+    snprintf(buf, sizeof buf, "%sinput = 1x2\npreprocess = scale=2\n", dm);
+    expect_bad(buf, 4, "preprocess needs data");
+    qb_scenario sc;
+    char err[600];
+    snprintf(buf, sizeof buf, "%sdata = /tmp\npreprocess = fit=48x320,mean=0.5\n", dm);
+    if (qb_scenario_load_string(buf, "d.ini", &sc, err, sizeof err))
+        fail_msg("%s", err);
+    assert_string_equal(sc.models[0].data, "/tmp");
+    assert_string_equal(sc.models[0].preprocess, "fit=48x320,mean=0.5");
 }
 
 static void scenario_long_line(void **state)

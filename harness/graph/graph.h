@@ -307,6 +307,11 @@ qb_precision qb_node_precision(const qb_node *n);
 /* "int8-channel (4 of 4 layers)", "fp32 (3 of 3 layers)" or
  * "mixed (fp32 1, int8-channel 3 of 4 layers)" over the Conv/Gemm/MatMul. */
 void qb_model_precision(const qb_graph *g, char *buf, size_t len);
+/* The one precision of the model's quantized layers for a results row:
+ * fp32 when none is quantized, the precision of the quantized ones when
+ * they share one (layers left in fp32 beside them do not count), mixed
+ * when they differ. */
+qb_precision qb_model_precision_kind(const qb_graph *g);
 /* Parameters of a node of a prepared graph: elements of its constant
  * float inputs (initializers, Constant nodes, weights dequantized at
  * prepare); *bytes (may be NULL): what they take in the file (int8 1,

@@ -50,6 +50,20 @@ void qb_model_precision(const qb_graph *g, char *buf, size_t len)
         snprintf(buf + at, len - at, " of %d layers)", layers);
 }
 
+qb_precision qb_model_precision_kind(const qb_graph *g)
+{
+    qb_precision kind = QB_PREC_FP32;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_precision p = is_layer(&g->nodes[i]) ? qb_node_precision(&g->nodes[i]) : QB_PREC_FP32;
+        if (p == QB_PREC_FP32 || p == kind)
+            continue;
+        if (kind != QB_PREC_FP32)
+            return QB_PREC_MIXED;
+        kind = p;
+    }
+    return kind;
+}
+
 /* Bytes of the initializers behind constant tensor ti (through folded
  * producers), each counted once per call (seen[]). */
 static int64_t stored_bytes(const qb_graph *g, int ti, int *seen, int *nseen, int depth)

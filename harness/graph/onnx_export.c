@@ -170,7 +170,9 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
     for (int i = 0; i < g->noutputs; i++)
         used[g->outputs[i]] = 1;
     for (int i = 0; i < g->ntensors; i++)
-        if (used[i] && g->tensors[i]->kind == QB_T_CONST && g->tensors[i]->data) {
+        if (used[i] && g->tensors[i]->kind == QB_T_CONST &&
+            (g->tensors[i]->data || qb_tensor_count(g->tensors[i]) == 0)) { /* an empty one (Resize's roi) is
+                                                                               kept: a copy may hold no buffer */
             tensor_to_proto(g->tensors[i], &inits[ni]);
             ip[ni] = &inits[ni];
             ni++;

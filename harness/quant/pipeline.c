@@ -81,7 +81,7 @@ static int folder_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e
         return -1;
     d->sample = (size_t)qb_tensor_count(&d->inputs.in[0]);
     int n = d->inputs.n;
-    int ncal = o->calib_given ? o->calib : (n / 2 < 512 ? n / 2 : 512);
+    int ncal = o->calib_given ? o->calib : (n / 2 < o->calib ? n / 2 : o->calib); /* default: half, at most 512 */
     if (n < 2 || ncal >= n || ncal < 1) {
         qb_errf(e, "%s: %d input%s: --calib %d leaves %s (calibration takes the first inputs, evaluation the others, "
                    "never the same)", o->data, n, n == 1 ? "" : "s", ncal, n < 2 ? "nothing to split" : "no evaluation inputs");

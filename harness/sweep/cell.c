@@ -35,6 +35,7 @@
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
 #include "harness/measure/memory.h"
+#include "harness/quant/pipeline.h"
 #include "harness/report/metrics_row.h"
 #include "harness/report/status.h"
 #include "harness/sweep/cell.h"
@@ -99,8 +100,62 @@ static struct {
 /* Cachegrind failures per ISA (the next cells on that ISA would fail alike). */
 static char cg_fail[QB_ISA_COUNT][400];
 
+/* The data folder of the last model with data = DIR: the FP32 model and
+ * the folder's inputs, split as its quantized models were calibrated (the
+ * first calib_samples, at most half) and evaluated (up to eval_samples
+ * others). */
+static struct {
+    char key[QB_SC_NAME + QB_SC_PATH + 300]; /* model name, folder and spec */
+    int ok;                                  /* opened */
+    qb_pipeline_data d;                      /* model and samples */
+    qb_preproc pp;                           /* the scenario's preprocess spec */
+} fold;
+
+static int model_file(const qb_sc_model *m, char *path, size_t len, char *err, size_t errlen);
+
+/* The evaluation samples of m's data folder; NULL with err. */
+static const qb_samples *folder_of(const qb_sc_model *m, const qb_scenario *sc, char *err, size_t errlen)
+{
+    char key[sizeof fold.key];
+    snprintf(key, sizeof key, "%s\n%s\n%s", m->name, m->data, m->preprocess);
+    if (fold.ok && !strcmp(fold.key, key))
+        return &fold.d.eval;
+    if (fold.ok)
+        qb_pipeline_data_close(&fold.d);
+    memset(&fold, 0, sizeof fold);
+    char path[QB_SC_PATH + 64];
+    if (model_file(m, path, sizeof path, err, errlen))
+        return NULL;
+    qb_pipeline_opts o;
+    qb_pipeline_defaults(&o);
+    o.model = path;
+    o.data = m->data;
+    if (sc->calib_samples > 0)
+        o.calib = sc->calib_samples;
+    o.limit = sc->eval_samples;
+    qb_err e;
+    if (m->preprocess[0]) {
+        qb_preproc_defaults(&fold.pp);
+        if (qb_preproc_parse(m->preprocess, "preprocess", &fold.pp, &e)) {
+            snprintf(err, errlen, "%.590s", e.msg);
+            return NULL;
+        }
+        o.pp = &fold.pp;
+    }
+    if (qb_pipeline_data_open(&o, &fold.d, &e)) {
+        snprintf(err, errlen, "%.590s", e.msg);
+        return NULL;
+    }
+    snprintf(fold.key, sizeof fold.key, "%s", key);
+    fold.ok = 1;
+    return &fold.d.eval;
+}
+
 void qb_cell_reset(void)
 {
+    if (fold.ok)
+        qb_pipeline_data_close(&fold.d);
+    memset(&fold, 0, sizeof fold);
     if (ds.ok)
         qb_dataset_free(&ds.d);
     memset(&ds, 0, sizeof ds);
@@ -216,9 +271,9 @@ static qb_graph *cell_graph(const qb_cell *cell, const qb_scenario *sc, int buil
         return load_model(m, file_bytes, err, errlen);
     char fp32[QB_SC_PATH + 64], qpath[1400], ms[96];
     if (model_file(m, fp32, sizeof fp32, err, errlen) ||
-        qb_qcell_model(fp32, m->name, m->dataset, m->data_dir, cell->prec,
-                       qb_method_str(cell->method, cell->repairs, ms, sizeof ms),
-                       sc->calib_samples, m->plan, build, qpath, sizeof qpath, qi, err, errlen))
+        qb_qcell_model(fp32, m->name, m->dataset, m->data_dir, m->data, m->preprocess, cell->prec,
+                       qb_method_str(cell->method, cell->repairs, ms, sizeof ms), sc->calib_samples, m->plan, build,
+                       qpath, sizeof qpath, qi, err, errlen))
         return NULL;
     return load_path(m, qpath, file_bytes, err, errlen);
 }
@@ -394,7 +449,7 @@ static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, 
                      qb_result_row *row)
 {
     char err[600];
-    if (!s->d || sc->eval_samples == 0 || s->n == 0)
+    if ((!s->d && !s->x) || sc->eval_samples == 0 || s->n == 0)
         return;
     if (reference(m, s, err, sizeof err)) {
         note_add(row, "accuracy not measured: %s", err);
@@ -594,7 +649,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
         *samples = (qb_samples_kept){0};
     const qb_sc_model *m = &sc->models[cell->model];
     snprintf(row->model, sizeof row->model, "%s", m->name);
-    snprintf(row->dataset, sizeof row->dataset, "%s", m->dataset);
+    snprintf(row->dataset, sizeof row->dataset, "%s", m->data[0] ? m->data : m->dataset);
     snprintf(row->precision, sizeof row->precision, "%s", qb_precision_name(cell->prec));
     qb_method_str(cell->method, cell->repairs, row->method, sizeof row->method);
     snprintf(row->isa, sizeof row->isa, "%s", qb_isa_name(cell->isa));
@@ -645,7 +700,14 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     double wbytes = const_bytes(g);
     qb_runner r;
     qb_err e;
-    if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
+    const qb_samples *fs = NULL; /* data = DIR: the folder's evaluation inputs */
+    if (m->data[0] && !(fs = folder_of(m, sc, why, sizeof why))) {
+        set_status(row, QB_STATUS_FAILED);
+        note_add(row, "%s", why);
+        qb_graph_free(g);
+        return 0;
+    }
+    if (qb_runner_open_on(&r, g, cell->batch, cell->isa, fs, &e)) {
         set_status(row, QB_STATUS_FAILED);
         note_add(row, "%s", e.msg);
         return 0;
@@ -664,9 +726,11 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
         }
     row->macs = macs;
 
-    /* inputs: the dataset's test images (or seeded values) */
+    /* inputs: the data folder's evaluation inputs, the dataset's test images (or seeded values) */
     qb_samples s = {.sample = r.sample, .seed = 1};
-    if (m->dataset[0]) {
+    if (fs) {
+        s = *fs;
+    } else if (m->dataset[0]) {
         const qb_norm *norm;
         const qb_dataset *d = dataset_of(m, &norm, why, sizeof why);
         if (!d) {
@@ -775,14 +839,21 @@ int qb_cell_child(const qb_cell *cell, const qb_scenario *sc, int runs)
     }
     qb_runner r;
     qb_err e;
-    if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
+    const qb_samples *fs = m->data[0] ? folder_of(m, sc, why, sizeof why) : NULL;
+    if (m->data[0] && !fs) {
+        fprintf(stderr, "qbench sweep: %s: %s\n", cell->id, why);
+        qb_graph_free(g);
+        return 2;
+    }
+    if (qb_runner_open_on(&r, g, cell->batch, cell->isa, fs, &e)) {
         fprintf(stderr, "qbench sweep: %s\n", e.msg);
         return 2;
     }
-    /* seeded inputs: values do not change the fp32 path's memory traffic;
-     * as many buffers whatever `runs` is, so the two children of one
-     * measurement differ only by the extra inferences */
-    qb_samples s = {.sample = r.sample, .seed = 1};
+    /* seeded inputs (the data folder's with data = DIR): values do not
+     * change the fp32 path's memory traffic; as many buffers whatever
+     * `runs` is, so the two children of one measurement differ only by
+     * the extra inferences */
+    qb_samples s = fs ? *fs : (qb_samples){.sample = r.sample, .seed = 1};
     infer_ctx ic = {.r = &r, .nbufs = sc->cache == QB_CACHE_HOT ? 1 : 1 + CG_EXTRA};
     ic.bufs = make_bufs(&r, &s, ic.nbufs);
     int rc = 0;

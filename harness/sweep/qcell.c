@@ -9,12 +9,14 @@
  * therefore measures exactly the same model without calibrating again.
  *
  * Cache entry: NAME.onnx and NAME.onnx.key; the key file's first line is
- * the recipe (hashed into NAME: the FP32 model's bytes, dataset,
+ * the recipe (hashed into NAME: the FP32 model's bytes, dataset or data
+ * folder (its path, spec, and the names, sizes and times of its files),
  * precision, method, calibration samples, seed, pipeline defaults), the
  * second the calibration and QAT seconds, the third the mixed plan. The
  * key file is renamed into place last: an entry counts only when both
  * exist and the recipe matches.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,35 @@
 #include "harness/quant/pipeline.h"
 #include "harness/sweep/qcell.h"
 #include "harness/train/train.h"
+
+/* FNV-1a of a data folder's entries (names, sizes, modification times),
+ * one level of subfolders (sample folders) included: a changed folder
+ * calibrates again. */
+static uint64_t folder_stamp(const char *dir, int depth)
+{
+    uint64_t h = QB_FNV_OFFSET;
+    DIR *d = opendir(dir);
+    if (!d)
+        return h;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[4200];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &sb))
+            continue;
+        uint64_t e = qb_fnv1a(QB_FNV_OFFSET, de->d_name, strlen(de->d_name));
+        int64_t v[3] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec};
+        e = qb_fnv1a(e, v, sizeof v);
+        if (S_ISDIR(sb.st_mode) && depth < 1)
+            e ^= folder_stamp(p, depth + 1);
+        h ^= e; /* order-free: readdir's order is not stable */
+    }
+    closedir(d);
+    return h;
+}
 
 /* First line of the key file equals line? Fills info with the rest. */
 static int key_matches(const char *keypath, const char *line, qb_qcell_info *info)
@@ -50,8 +81,9 @@ static int key_matches(const char *keypath, const char *line, qb_qcell_info *inf
 }
 
 int qb_qcell_model(const char *fp32_path, const char *model_name, const char *dataset, const char *data_dir,
-                   qb_precision prec, const char *method, int calib, const char *plan_path, int build, char *out,
-                   size_t len, qb_qcell_info *info, char *err, size_t errlen)
+                   const char *data, const char *preprocess, qb_precision prec, const char *method, int calib,
+                   const char *plan_path, int build, char *out, size_t len, qb_qcell_info *info, char *err,
+                   size_t errlen)
 {
     memset(info, 0, sizeof *info);
     qb_pipeline_opts o;
@@ -63,6 +95,20 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     o.method = method;
     if (calib > 0)
         o.calib = calib;
+    qb_preproc pp;
+    if (data && *data) { /* the folder's first calib inputs calibrate, at most half of them (as cell.c splits it) */
+        o.data = data;
+        o.calib_given = 0;
+        if (preprocess && *preprocess) {
+            qb_err pe;
+            qb_preproc_defaults(&pp);
+            if (qb_preproc_parse(preprocess, "preprocess", &pp, &pe)) {
+                snprintf(err, errlen, "%s", pe.msg);
+                return -1;
+            }
+            o.pp = &pp;
+        }
+    }
     qb_layer_plan lp;
     qb_err e;
     if (plan_path && *plan_path) {
@@ -78,9 +124,11 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     int rc = -1;
     char line[2048];
     snprintf(line, sizeof line,
-             "qbench-quantized v1 model=%016llx dataset=%s data_dir=%s prec=%s method=%s calib=%d seed=%llu "
-             "percentile=%g group=%d ends=%d budget=%g val=%d%s%s",
+             "qbench-quantized v1 model=%016llx dataset=%s data_dir=%s data=%.600s/%016llx pp=%.250s prec=%s "
+             "method=%s calib=%d seed=%llu percentile=%g group=%d ends=%d budget=%g val=%d%s%s",
              (unsigned long long)qb_file_hash(fp32_path), o.dataset, o.data_dir ? o.data_dir : "",
+             o.data ? o.data : "", o.data ? (unsigned long long)folder_stamp(o.data, 0) : 0ull,
+             preprocess ? preprocess : "",
              qb_precision_name(prec), method, o.calib, (unsigned long long)o.seed, o.percentile, o.qo.group,
              o.qo.binary_ends_int8, o.budget, o.val, o.layer_plan ? " plan=" : "", info->plan_hash);
     char dir[1024], keypath[1100];
@@ -110,7 +158,7 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     if (planned) {
         qb_graph *g = qb_pipeline_graph(&o, &r, &e);
         qb_runner run;
-        if (g && !qb_runner_open(&run, g, 1, -1, &e)) {
+        if (g && !qb_runner_open_on(&run, g, 1, -1, &d.calib, &e)) {
             char tmp[1200];
             snprintf(tmp, sizeof tmp, "%s.tmp%d", out, (int)getpid());
             if (qb_mkdir_p(dir)) {

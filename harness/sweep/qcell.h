@@ -22,11 +22,14 @@ typedef struct qb_qcell_info {
 /* The path of the quantized ONNX model for (fp32_path, precision,
  * method) into out: from the cache, or (build != 0) built now by the
  * quantization pipeline on the dataset (calibration images: calib, 0 for
- * the default), with the layer plan in plan_path (NULL or "": none; its
- * hash is part of the cache key). model_name names the cache file. 0,
- * or -1 with err. */
+ * the default), or on the first calib inputs of the folder data (when
+ * not NULL or "": a scenario's data = DIR, its images preprocessed by
+ * preprocess, NULL or "" for the folder's preprocess.txt), with the
+ * layer plan in plan_path (NULL or "": none; its hash is part of the
+ * cache key). model_name names the cache file. 0, or -1 with err. */
 int qb_qcell_model(const char *fp32_path, const char *model_name, const char *dataset, const char *data_dir,
-                   qb_precision prec, const char *method, int calib, const char *plan_path, int build, char *out,
-                   size_t len, qb_qcell_info *info, char *err, size_t errlen);
+                   const char *data, const char *preprocess, qb_precision prec, const char *method, int calib,
+                   const char *plan_path, int build, char *out, size_t len, qb_qcell_info *info, char *err,
+                   size_t errlen);
 
 #endif

@@ -38,6 +38,9 @@
  *   dataset = synthetic           ; for accuracy (and the input shape when no input spec)
  *   data_dir = /path/to/idx       ; a custom MNIST-format dataset
  *   plan = plans/cnn.ini          ; a layer plan for its quantized cells (docs/quantization.md)
+ *   data = path/to/folder         ; or: the model's own inputs (qbench eval --data): the first
+ *                                 ; calib_samples calibrate, up to eval_samples others evaluate
+ *   preprocess = fit=48x320,...   ; its images' spec (default: the folder's preprocess.txt)
  *
  *   [model g512]                  ; a kernel microbenchmark instead of a model
  *   gemm = 512x512x512            ; MxNxK (or dwconv = HxWxC with stride = 1|2)
@@ -60,6 +63,7 @@
 #include <sys/stat.h>
 
 #include "harness/quant/plan_file.h"
+#include "harness/data/inputs.h"
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
@@ -473,6 +477,21 @@ static void model_key(parse_state *st, const char *section, const char *name, co
     } else if (!strcmp(name, "data_dir")) {
         if (set_str(m->data_dir, sizeof m->data_dir, v))
             fail(st, "[%s] data_dir: empty or too long", section);
+    } else if (!strcmp(name, "data")) {
+        struct stat sb;
+        int missing = stat(v, &sb) != 0;
+        if (set_str(m->data, sizeof m->data, v))
+            fail(st, "[%s] data: empty or longer than %d bytes", section, QB_SC_PATH - 1);
+        else if (missing || !S_ISDIR(sb.st_mode))
+            fail(st, "[%s] data: '%s' is not a folder (%s)", section, v, missing ? strerror(errno) : "not a directory");
+    } else if (!strcmp(name, "preprocess")) {
+        qb_preproc pp;
+        qb_err e;
+        qb_preproc_defaults(&pp);
+        if (set_str(m->preprocess, sizeof m->preprocess, v))
+            fail(st, "[%s] preprocess: empty or longer than %d bytes", section, (int)sizeof m->preprocess - 1);
+        else if (qb_preproc_parse(v, "preprocess", &pp, &e))
+            fail(st, "[%s] %s", section, e.msg);
     } else if (!strcmp(name, "gemm") || !strcmp(name, "dwconv")) {
         qb_sc_model tmp;
         if (parse_dims(v, &tmp) || tmp.ndim != 3 || tmp.dims[0] * tmp.dims[1] > (1LL << 31) ||
@@ -499,8 +518,8 @@ static void model_key(parse_state *st, const char *section, const char *name, co
         else
             qb_layer_plan_free(&lp);
     } else {
-        fail(st, "[%s]: unknown key '%s' (zoo onnx input dataset data_dir gemm dwconv group stride plan)", section,
-             name);
+        fail(st, "[%s]: unknown key '%s' (zoo onnx input dataset data_dir data preprocess gemm dwconv group stride "
+                 "plan)", section, name);
     }
 }
 
@@ -548,7 +567,7 @@ static void finish(parse_state *st)
         if (!!m->zoo[0] + !!m->onnx[0] + !!m->kernel[0] != 1)
             fail(st, "[model %s]: give exactly one of zoo = NAME, onnx = PATH, gemm = MxNxK or dwconv = HxWxC",
                  m->name);
-        else if (m->kernel[0] && (m->ndim || m->dataset[0]))
+        else if (m->kernel[0] && (m->ndim || m->dataset[0] || m->data[0]))
             fail(st, "[model %s]: a kernel shape takes no input or dataset", m->name);
         else if (m->group && strcmp(m->kernel, "gemm"))
             fail(st, "[model %s]: group applies to gemm shapes only", m->name);
@@ -556,8 +575,13 @@ static void finish(parse_state *st)
             fail(st, "[model %s]: stride applies to dwconv shapes only", m->name);
         else if (m->plan[0] && m->kernel[0])
             fail(st, "[model %s]: a plan applies to models, not kernel shapes", m->name);
-        else if (m->onnx[0] && !m->ndim && !m->dataset[0])
-            fail(st, "[model %s]: an ONNX model needs input = SHAPE or dataset = NAME", m->name);
+        else if (m->data[0] && (m->dataset[0] || m->data_dir[0] || m->zoo[0]))
+            fail(st, "[model %s]: data = DIR is an ONNX model's own inputs: not with zoo, dataset or data_dir",
+                 m->name);
+        else if (m->preprocess[0] && !m->data[0])
+            fail(st, "[model %s]: preprocess needs data = DIR", m->name);
+        else if (m->onnx[0] && !m->ndim && !m->dataset[0] && !m->data[0])
+            fail(st, "[model %s]: an ONNX model needs input = SHAPE, dataset = NAME or data = DIR", m->name);
         else if (m->data_dir[0] && !m->dataset[0])
             fail(st, "[model %s]: data_dir needs dataset = NAME", m->name);
     }

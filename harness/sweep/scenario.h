@@ -38,6 +38,9 @@ typedef struct qb_sc_model {
     char onnx[QB_SC_PATH];    /* ONNX path (relative: to the current directory), or "" */
     char dataset[QB_SC_NAME]; /* dataset name (fashion-mnist, synthetic, NAME with data_dir), or "" */
     char data_dir[QB_SC_PATH];/* IDX directory of a custom dataset, or "" */
+    char data[QB_SC_PATH];    /* data = DIR: a folder of the model's own inputs (harness/data/inputs.h) that
+                                 calibrates (the first calib_samples) and evaluates (the others), or "" */
+    char preprocess[256];     /* preprocess = SPEC for that folder's images / audio, or "" (DIR/preprocess.txt) */
     int ndim;                 /* input spec rank (0: none; then the dataset gives the shape) */
     long long dims[8];        /* input spec (batch dimension replaced by the batch axis) */
     char kernel[8];           /* "gemm" or "dwconv": a kernel microbenchmark shape instead of a model, or "" */

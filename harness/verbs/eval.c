@@ -31,13 +31,49 @@ static int usage(const char *msg, const char *arg)
     return msg ? qb_usage_error("eval", msg, arg) : qb_usage_line("eval");
 }
 
-static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *isa)
+/* What a file already quantized (QDQ, fp16, com.qbench) holds, when it is
+ * evaluated as stored (-p fp32): its label ("int8-channel (4 of 4
+ * layers)") into label, its precision for a results row and the bytes its
+ * layers take in the file. 0 when it holds quantized layers, -1 when not
+ * (a float model, or one that does not prepare). */
+typedef struct stored_model {
+    char label[256];      /* qb_model_precision's line */
+    qb_precision prec;    /* qb_model_precision_kind */
+    int64_t bytes;        /* parameter bytes in the file */
+} stored_model;
+
+static int stored_of(const qb_pipeline_opts *o, const qb_pipeline_data *d, stored_model *s)
+{
+    memset(s, 0, sizeof *s);
+    if (o->prec != QB_PREC_FP32 || !d->model)
+        return -1;
+    qb_err e;
+    qb_graph *g = qb_graph_clone(d->model, &e);
+    qb_runner rr;
+    if (!g || qb_runner_open_on(&rr, g, 1, -1, &d->eval, &e))
+        return -1;
+    qb_model_precision(rr.g, s->label, sizeof s->label);
+    s->prec = qb_model_precision_kind(rr.g);
+    for (int i = 0; i < rr.g->nnodes; i++) {
+        int64_t b = 0;
+        if (!rr.g->nodes[i].folded)
+            qb_node_params(rr.g, &rr.g->nodes[i], &b);
+        s->bytes += b;
+    }
+    qb_runner_close(&rr);
+    return s->prec == QB_PREC_FP32 ? -1 : 0;
+}
+
+static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_data *d, const qb_pipeline_result *r,
+                      const char *isa)
 {
     qb_result_row row;
     qb_row_init(&row);
+    stored_model st;
+    int stored = !stored_of(o, d, &st);
     snprintf(row.model, sizeof row.model, "%s", o->model);
     snprintf(row.dataset, sizeof row.dataset, "%s", o->dataset);
-    snprintf(row.precision, sizeof row.precision, "%s", qb_precision_name(o->prec));
+    snprintf(row.precision, sizeof row.precision, "%s", qb_precision_name(stored ? st.prec : o->prec));
     snprintf(row.method, sizeof row.method, "%s", o->method);
     snprintf(row.isa, sizeof row.isa, "%s", isa);
     snprintf(row.status, sizeof row.status, "%s", qb_status_name(QB_STATUS_OK));
@@ -47,10 +83,12 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_result *r, co
         snprintf(row.plan, sizeof row.plan, "%s", o->layer_plan->name);
         snprintf(row.plan_hash, sizeof row.plan_hash, "%016llx", (unsigned long long)o->layer_plan->hash);
     }
+    if (stored) /* the file's own quantization, evaluated as stored (method none: qbench calibrated nothing) */
+        snprintf(row.note, sizeof row.note, "as stored: %s", st.label);
     row.threads = 1;
     row.batch = o->batch;
     row.macs = (double)r->macs;
-    row.weight_bytes = (double)r->weight_bytes;
+    row.weight_bytes = (double)(stored ? st.bytes : r->weight_bytes);
     qb_row_set_metrics(&row, &r->m);
     qb_results_print(stdout, qb_result_columns);
     char buf[QB_NCOLS][1100];
@@ -67,27 +105,12 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
 {
     const qb_metrics *m = &r->m;
     /* a file already quantized (QDQ, fp16, com.qbench) evaluated as stored is labelled by what it holds */
+    stored_model st;
     char stored[300] = "";
     int64_t stored_bytes = -1;
-    if (o->prec == QB_PREC_FP32) {
-        qb_err e;
-        qb_graph *g = d->model ? qb_graph_clone(d->model, &e) : NULL;
-        qb_runner rr;
-        if (g && !qb_runner_open_on(&rr, g, 1, -1, &d->eval, &e)) {
-            char prec[256];
-            qb_model_precision(rr.g, prec, sizeof prec);
-            if (strncmp(prec, "fp32", 4)) {
-                snprintf(stored, sizeof stored, "as stored: %s", prec);
-                stored_bytes = 0;
-                for (int i = 0; i < rr.g->nnodes; i++) {
-                    int64_t b = 0;
-                    if (!rr.g->nodes[i].folded)
-                        qb_node_params(rr.g, &rr.g->nodes[i], &b);
-                    stored_bytes += b;
-                }
-            }
-            qb_runner_close(&rr);
-        }
+    if (!stored_of(o, d, &st)) {
+        snprintf(stored, sizeof stored, "as stored: %s", st.label);
+        stored_bytes = st.bytes;
     }
     if (stored[0])
         printf("%s: %s on %s, %ld %s samples\n", o->model, stored, isa, m->samples,
@@ -361,7 +384,7 @@ int qb_verb_eval(int argc, char **argv)
                                     : qb_kernel_select(QB_OP_GEMM, QB_PREC_FP32);
     const char *isa = k ? qb_isa_name(k->isa) : "";
     if (csv)
-        print_csv(&o, &r, isa);
+        print_csv(&o, &d, &r, isa);
     else
         print_text(&o, &d, &r, isa);
     rc = 0;
