@@ -366,9 +366,17 @@ s2=$("$QB" sweep "$T/k.ini" --dry-run --shard 2/2 2>/dev/null)
 expect 0 "sweep: shard 1/2" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1"
 expect 0 "sweep: shard 2/2" -- sweep "$T/k.ini" -q --shard 2/2 -o "$T/s2"
 expect 0 "sweep: --samples" -- sweep "$T/k.ini" -q --samples --only '^g/fp32/.*/scalar/' -o "$T/sm"
-[ "$(head -1 "$T/sm/samples.csv")" = "run_id,cell,sample,seconds_per_call,calls_per_sample" ] &&
+[ "$(head -1 "$T/sm/samples.csv")" = "run_id,cell,sample,seconds_per_call,calls_per_sample,block" ] &&
     [ "$(grep -c ',g/fp32/none/scalar/t1/b1,' "$T/sm/samples.csv")" -ge 3 ] || {
     echo "FAIL: sweep --samples: want a header and >= 3 samples of the cell"; fails=$((fails + 1)); }
+# rounds: each measured cell timed in 3 rounds (block 0 1 2 in samples.csv), the note says so
+sed 's/^counters = none/counters = none\nrounds = 3\nretries = 0/' "$T/k.ini" >"$T/k3.ini"
+expect 0 "sweep: rounds = 3" -- sweep "$T/k3.ini" -q --samples --only '/fp32/.*/scalar/' -o "$T/r3"
+[ "$(grep ',g/fp32/none/scalar/t1/b1,' "$T/r3/samples.csv" | cut -d, -f6 | sort -u | tr '\n' ' ')" = "0 1 2 " ] &&
+    [ "$(grep -c 'timed in 3 rounds' "$T/r3/results.csv")" -eq 2 ] || {
+    echo "FAIL: sweep rounds = 3: want blocks 0 1 2 and the rounds note on both cells"; fails=$((fails + 1)); }
+sed 's/^rounds = 3/rounds = 0/' "$T/k3.ini" >"$T/k0.ini"
+expect_msg 2 "rounds: '0' is not an integer" "sweep: rounds = 0" -- sweep "$T/k0.ini" --dry-run
 [ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',\(ok\|noisy\),')" -eq 4 ] || {
     echo "FAIL: sweep: want 4 measured (ok or noisy) rows over both shards"; fails=$((fails + 1)); }
 cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -q ',unsupported,"\{0,1\}neon kernels cannot run here' || {

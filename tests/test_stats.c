@@ -4,7 +4,8 @@
  * confidence interval, Tukey counts, the binomial tail, McNemar's exact
  * test and the paired bootstrap (fixed seed); the measurement loop on an
  * injected fake clock (outliers, bimodal noise, calls per sample,
- * warm-up); the peak resident set and its reset. No real timing: nothing
+ * warm-up) and its rounds under injected drift (the interval from
+ * the rounds' medians, Student t quantiles); the peak resident set and its reset. No real timing: nothing
  * here is a benchmark.
  */
 #include <math.h>
@@ -19,6 +20,7 @@
 
 #include <sys/mman.h>
 
+#include "harness/measure/blocks.h"
 #include "harness/measure/loop.h"
 #include "harness/measure/memory.h"
 #include "harness/measure/paired.h"
@@ -165,6 +167,8 @@ typedef struct fake {
     uint32_t rng;     /* its generator */
     long fail_at;     /* fail on this call (-1: never) */
     long clock_reads; /* reads of the clock */
+    double scale;     /* drift: calls last this many times longer (0: 1) */
+    int jitter;       /* calls vary by -0.5% ... +0.5% at random */
 } fake;
 
 static double fake_clock(void *ctx)
@@ -186,6 +190,12 @@ static int fake_fn(void *ctx, long iter)
     if (f->bimodal) {
         f->rng = f->rng * 1664525u + 1013904223u;
         t = (f->rng >> 31) ? 1.5 * MS : MS;
+    }
+    if (f->scale > 0)
+        t *= f->scale;
+    if (f->jitter) {
+        f->rng = f->rng * 1664525u + 1013904223u;
+        t *= 1 + ((int)(f->rng >> 24) % 11 - 5) * 1e-3;
     }
     f->now += t;
     f->calls++;
@@ -289,6 +299,81 @@ static void loop_calls_per_sample_and_warmup(void **state)
     assert_int_equal(f.calls, 25);
 }
 
+/* A cell timed in 5 rounds (as a sweep with rounds = 5 does) while the
+ * machine drifts between rounds: the pooled order-statistic interval is
+ * far too narrow, the interval from the rounds covers the median of a
+ * second run under the same drift. */
+static double timed_in_rounds(const double *scales, int nr, qb_robust *out, double *within_low,
+                              double *within_high)
+{
+    double x[5 * 100];
+    size_t bn[5];
+    fake f = {.fail_at = -1, .jitter = 1, .rng = 11};
+    for (int i = 0; i < nr; i++) {
+        f.scale = scales[i];
+        qb_measure_cfg cfg = {.warmup = 0, .iterations = 100, .max_iterations = 100, .ci_threshold = 0.03,
+                              .min_sample_s = -1, .keep_samples = 1, .clock = fake_clock, .clock_ctx = &f};
+        qb_measure_result r;
+        char err[100];
+        assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+        assert_false(r.noisy); /* each round alone looks settled (+-0.5% jitter) */
+        assert_int_equal(r.rob.n, 100);
+        memcpy(x + 100 * i, r.samples, 100 * sizeof *x);
+        bn[i] = 100;
+        qb_measure_result_free(&r);
+    }
+    qb_robust pooled;
+    assert_int_equal(qb_robust_of(x, 100 * (size_t)nr, &pooled), 0);
+    *within_low = pooled.ci_low;
+    *within_high = pooled.ci_high;
+    assert_int_equal(qb_robust_blocks(x, bn, (size_t)nr, out), 0);
+    return out->median;
+}
+
+static void rounds_cover_drift(void **state)
+{
+    (void)state;
+    /* Student t quantiles (tables: 12.706, 4.303, 2.776, 2.042; z 1.960) */
+    assert_true(fabs(qb_t_quantile(1, 0.975) - 12.7062047) < 1e-6);
+    assert_true(fabs(qb_t_quantile(2, 0.025) + 4.3026527) < 1e-6);
+    assert_true(fabs(qb_t_quantile(4, 0.975) - 2.7764451) < 1e-6);
+    assert_true(fabs(qb_t_quantile(30, 0.975) - 2.0422725) < 1e-6);
+    assert_true(fabs(qb_t_quantile(1e7, 0.975) - 1.959964) < 1e-5);
+    assert_true(isnan(qb_t_quantile(0.5, 0.975)) && isnan(qb_t_quantile(3, 1)));
+
+    /* run 1: a co-runner slows the rounds by 0, 8, 2, 6 and 4% */
+    const double run1[5] = {1.00, 1.08, 1.02, 1.06, 1.04}, run2[5] = {1.03, 1.07, 1.01, 1.05, 1.06};
+    qb_robust a, b;
+    double wl, wh, wl2, wh2;
+    double m1 = timed_in_rounds(run1, 5, &a, &wl, &wh);
+    double m2 = timed_in_rounds(run2, 5, &b, &wl2, &wh2);
+    assert_int_equal(a.blocks, 5);
+    assert_true(fabs(m1 / MS - 1.04) < 0.006); /* the middle round's level */
+    assert_true(fabs(m2 / MS - 1.05) < 0.006);
+    /* the pooled interval (the middle ranks all lie in one round) misses run 2's median ... */
+    assert_true(wh - wl < 0.01 * MS);
+    assert_false(m2 >= wl && m2 <= wh);
+    /* ... the rounds' interval holds it: t(4) sd(1.00 .. 1.08) / sqrt 5 = +-3.9% */
+    assert_true(a.ci_low <= m2 && m2 <= a.ci_high);
+    assert_true(fabs(a.ci_between_rel - 2.7764451 * sqrt(0.001) / sqrt(5) / 1.04) < 0.004);
+    assert_true(a.ci_between_rel > 10 * a.ci_within_rel);
+    assert_true(a.ci_rel > 0.03); /* so the cell is noisy at the default +-3% */
+    assert_true(b.ci_low <= m1 && m1 <= b.ci_high);
+    /* no drift: the rounds add next to nothing to the pooled interval */
+    const double flat[5] = {1, 1, 1, 1, 1};
+    timed_in_rounds(flat, 5, &a, &wl, &wh);
+    assert_true(a.ci_rel < 0.005);
+    /* one block: the pooled interval as is; empty blocks are skipped */
+    double y[4] = {1, 2, 3, 4};
+    size_t one[1] = {4}, gaps[3] = {2, 0, 2};
+    assert_int_equal(qb_robust_blocks(y, one, 1, &a), 0);
+    assert_true(a.blocks == 1 && a.ci_low == 1 && a.ci_high == 4 && a.ci_between_rel == 0);
+    assert_int_equal(qb_robust_blocks(y, gaps, 3, &a), 0);
+    assert_int_equal(a.blocks, 2); /* medians 1.5 and 3.5: +-12.706 * sqrt 2 / sqrt 2: clipped to [1, 4] */
+    assert_true(a.ci_low == 1 && a.ci_high == 4);
+    assert_int_equal(qb_robust_blocks(y, gaps, 0, &a), -1);
+}
+
 /* A clock that ticks 1 us on every read. */
 static double ticking_clock(void *ctx)
 {
@@ -347,6 +432,7 @@ int main(void)
         cmocka_unit_test(loop_outliers_are_not_noise),
         cmocka_unit_test(loop_bimodal_is_noisy),
         cmocka_unit_test(loop_calls_per_sample_and_warmup),
+        cmocka_unit_test(rounds_cover_drift),
         cmocka_unit_test(clock_calibration),
         cmocka_unit_test(memory_peak_reset),
     };

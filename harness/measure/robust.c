@@ -91,6 +91,8 @@ int qb_robust_of(const double *x, size_t n, qb_robust *out)
     out->ci_low = l ? s[l - 1] : s[0];
     out->ci_high = l ? s[n - l] : s[n - 1];
     out->ci_rel = out->median > 0 ? (out->ci_high - out->ci_low) / (2 * out->median) : 0;
+    out->ci_within_rel = out->ci_rel;
+    out->blocks = 1;
     /* MAD: median of |x - median| (reuse s) */
     for (size_t i = 0; i < n; i++)
         s[i] = fabs(s[i] - out->median);

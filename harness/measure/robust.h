@@ -31,6 +31,9 @@ typedef struct qb_robust {
     double ci_level;   /* exact coverage of [ci_low, ci_high] (>= 0.95; less when n < 6: then [min, max]) */
     double ci_rel;     /* (ci_high - ci_low) / (2 * median): the interval's half-width relative to the median */
     size_t outliers;   /* samples outside Tukey's fences [q1 - 1.5 iqr, q3 + 1.5 iqr] */
+    size_t blocks;     /* blocks (rounds) the samples came in: 1 here; qb_robust_blocks (blocks.h) sets more */
+    double ci_within_rel;  /* half-width / median of the pooled order-statistic interval alone */
+    double ci_between_rel; /* half-width / median from the spread of the blocks' medians (0: one block) */
 } qb_robust;
 
 /* Scale that makes the MAD of a normal distribution its standard deviation. */

@@ -2,11 +2,12 @@
  * samples.c - the raw samples file of a sweep (samples.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/measure/samples.h"
 
-#define SAMPLES_HEADER "run_id,cell,sample,seconds_per_call,calls_per_sample\n"
+#define SAMPLES_HEADER "run_id,cell,sample,seconds_per_call,calls_per_sample,block\n"
 
 int qb_sample_log_open(qb_sample_log *l, const char *path, char *err, size_t errlen)
 {
@@ -38,13 +39,45 @@ int qb_sample_log_open(qb_sample_log *l, const char *path, char *err, size_t err
 int qb_sample_log_write(qb_sample_log *l, const char *run_id, const char *cell, const qb_samples_kept *s, char *err,
                         size_t errlen)
 {
-    for (size_t i = 0; i < s->n; i++)
-        fprintf(l->f, "%s,%s,%zu,%.9g,%ld\n", run_id, cell, i, s->x[i], s->calls_per_sample);
+    size_t block = 0, left = s->block_n ? s->block_n[0] : s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        while (left == 0 && s->block_n && block + 1 < s->nblocks)
+            left = s->block_n[++block];
+        fprintf(l->f, "%s,%s,%zu,%.9g,%ld,%zu\n", run_id, cell, i, s->x[i], s->calls_per_sample, block);
+        left -= left > 0;
+    }
     if (fflush(l->f) || ferror(l->f)) {
         snprintf(err, errlen, "%s: write failed: %s", l->path, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+int qb_samples_kept_add(qb_samples_kept *k, const double *x, size_t n)
+{
+    size_t nb = k->block_n ? k->nblocks : (k->x ? 1 : 0);
+    double *nx = realloc(k->x, (k->n + n + 1) * sizeof *nx);
+    if (!nx)
+        return -1;
+    k->x = nx;
+    size_t *bn = realloc(k->block_n, (nb + 1) * sizeof *bn);
+    if (!bn)
+        return -1;
+    if (!k->block_n && nb == 1)
+        bn[0] = k->n;
+    k->block_n = bn;
+    memcpy(k->x + k->n, x, n * sizeof *x);
+    k->n += n;
+    k->block_n[nb] = n;
+    k->nblocks = nb + 1;
+    return 0;
+}
+
+void qb_samples_kept_free(qb_samples_kept *k)
+{
+    free(k->x);
+    free(k->block_n);
+    *k = (qb_samples_kept){0};
 }
 
 int qb_sample_log_close(qb_sample_log *l, char *err, size_t errlen)

@@ -511,11 +511,11 @@ static void energy_source(qb_result_row *row)
         snprintf(row->energy_source, sizeof row->energy_source, "model");
 }
 
-static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int batch, qb_result_row *row)
+void qb_cell_latency(const qb_robust *rb, long calls_per_sample, int noisy, int attempts, const qb_scenario *sc,
+                     int batch, qb_result_row *row)
 {
-    const qb_robust *rb = &mr->rob;
     row->iterations = (double)rb->n;
-    row->calls_per_sample = (double)mr->calls_per_sample;
+    row->calls_per_sample = (double)calls_per_sample;
     row->latency_ms_min = rb->min * 1e3;
     row->latency_ms_median = rb->median * 1e3;
     row->latency_ms_mean = rb->mean * 1e3;
@@ -531,29 +531,50 @@ static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int 
     row->latency_ms_ci_high = rb->ci_high * 1e3;
     row->latency_outliers = (double)rb->outliers;
     row->throughput_ips = rb->median > 0 ? batch / rb->median : NAN;
-    set_status(row, mr->noisy ? QB_STATUS_NOISY : QB_STATUS_OK);
-    if (mr->noisy)
-        note_add(row, "median's 95%% interval +-%.1f%% wider than +-%.1f%% after %d attempts", rb->ci_rel * 100,
-                 sc->ci_threshold * 100, mr->attempts);
-    else if (mr->attempts > 1)
-        note_add(row, "measured %d times (median's 95%% interval wider than +-%.1f%% before)", mr->attempts,
+    set_status(row, noisy ? QB_STATUS_NOISY : QB_STATUS_OK);
+    if (rb->blocks > 1)
+        note_add(row, "timed in %zu rounds: median's 95%% interval +-%.1f%% (between rounds +-%.1f%%, pooled samples "
+                      "+-%.1f%%)", rb->blocks, rb->ci_rel * 100, rb->ci_between_rel * 100, rb->ci_within_rel * 100);
+    if (noisy)
+        note_add(row, "median's 95%% interval +-%.1f%% wider than +-%.1f%% after %d %s", rb->ci_rel * 100,
+                 sc->ci_threshold * 100, attempts, rb->blocks > 1 ? "rounds" : "attempts");
+    else if (attempts > 1 && rb->blocks <= 1)
+        note_add(row, "measured %d times (median's 95%% interval wider than +-%.1f%% before)", attempts,
                  sc->ci_threshold * 100);
 }
 
+/* The latency columns of one measurement; with rounds > 1 a provisional
+ * value of the first round (the sweep sets the final one from every
+ * round, qb_cell_latency), so no status note yet. */
+static void set_latency(const qb_measure_result *mr, const qb_scenario *sc, int batch, qb_result_row *row)
+{
+    if (sc->rounds > 1)
+        qb_cell_latency(&mr->rob, mr->calls_per_sample, 0, 1, sc, batch, row);
+    else
+        qb_cell_latency(&mr->rob, mr->calls_per_sample, mr->noisy, mr->attempts, sc, batch, row);
+}
+
+/* The measurement settings of one round: with rounds > 1 the cell's
+ * iterations and minimum time are split between the rounds, and a noisy
+ * round is not re-measured (extra rounds are, qb_cell_retime). */
 static qb_measure_cfg measure_cfg(const qb_scenario *sc, const qb_samples_kept *keep)
 {
-    return (qb_measure_cfg){.warmup = sc->warmup, .iterations = sc->iterations, .min_time_s = sc->min_time_s,
-                            .max_iterations = sc->max_iterations, .ci_threshold = sc->ci_threshold,
-                            .retries = sc->retries, .keep_samples = keep != NULL};
+    int rounds = sc->rounds > 1 ? sc->rounds : 1;
+    return (qb_measure_cfg){.warmup = sc->warmup, .iterations = (sc->iterations + rounds - 1) / rounds,
+                            .min_time_s = sc->min_time_s / rounds,
+                            .max_iterations = (sc->max_iterations + rounds - 1) / rounds,
+                            .ci_threshold = sc->ci_threshold, .retries = rounds > 1 ? 0 : sc->retries,
+                            .keep_samples = keep != NULL};
 }
 
 /* Hand the kept samples to the caller (or free them). */
-static void keep_samples(qb_measure_result *mr, qb_samples_kept *keep)
+static void keep_samples(qb_measure_result *mr, int batch, qb_samples_kept *keep)
 {
     if (keep) {
         keep->x = mr->samples;
         keep->n = mr->rob.n;
         keep->calls_per_sample = mr->calls_per_sample;
+        keep->batch = batch;
         mr->samples = NULL;
     }
     qb_measure_result_free(mr);
@@ -623,7 +644,7 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
         return 0;
     }
     set_latency(&mr, sc, 1, row);
-    keep_samples(&mr, keep);
+    keep_samples(&mr, 1, keep);
     row->macs = macs;
     int is_dw = !strcmp(m->kernel, "dwconv");
     int n = (int)(is_dw ? m->shape[2] : m->shape[1]), kk = is_dw ? 9 : (int)m->shape[2];
@@ -787,7 +808,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     }
     double rapl1 = rapl_state > 0 ? qb_rapl_read(&rapl, ra) : NAN;
     set_latency(&mr, sc, r.batch, row);
-    keep_samples(&mr, samples);
+    keep_samples(&mr, r.batch, samples);
     if (!isnan(rapl0) && !isnan(rapl1) && mr.calls > 0)
         row->energy_mj_measured = qb_rapl_delta(&rapl, rb, ra) * 1e-3 / (double)mr.calls;
 
@@ -806,6 +827,77 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     free_bufs(ic.bufs, nbufs);
     qb_runner_close(&r);
     return 0;
+}
+
+int qb_cell_retime(const qb_cell *cell, const qb_scenario *sc, qb_samples_kept *samples, char *err, size_t errlen)
+{
+    const qb_sc_model *m = &sc->models[cell->model];
+    qb_gpar_set_threads(cell->threads);
+    qb_measure_cfg mc = measure_cfg(sc, samples);
+    qb_measure_result mr;
+    if (m->kernel[0]) {
+        const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
+        double macs;
+        void *kc = k ? qb_kcell_open(m, k, &macs, err, errlen) : NULL;
+        if (!kc) {
+            if (!k)
+                snprintf(err, errlen, "no such kernel");
+            return -1;
+        }
+        int rc = qb_measure(&mc, qb_kcell_fn, kc, &mr, err, errlen);
+        qb_kcell_close(kc);
+        if (rc)
+            return -1;
+        keep_samples(&mr, 1, samples);
+        return 0;
+    }
+    double fb;
+    qb_qcell_info qi;
+    qb_graph *g = cell_graph(cell, sc, 0, &fb, &qi, err, errlen);
+    if (!g)
+        return -1;
+    qb_runner r;
+    qb_err e;
+    if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    /* the same inputs as the first round (qb_cell_run) */
+    qb_samples s = {.sample = r.sample, .seed = 1};
+    if (m->dataset[0]) {
+        const qb_norm *norm;
+        const qb_dataset *d = dataset_of(m, &norm, err, errlen);
+        if (!d || qb_dataset_sample_size(d) != r.sample) {
+            if (d)
+                snprintf(err, errlen, "sample size differs from the dataset's");
+            qb_runner_close(&r);
+            return -1;
+        }
+        s.d = d;
+        s.norm = norm;
+        s.n = d->n;
+    }
+    size_t batch_bytes = (size_t)r.batch * r.sample * sizeof(float);
+    int nbufs = sc->cache == QB_CACHE_HOT ? 1 : (int)((COLD_BYTES + batch_bytes - 1) / batch_bytes);
+    if (nbufs < 2 && sc->cache != QB_CACHE_HOT)
+        nbufs = 2;
+    if (nbufs > MAX_BUFS)
+        nbufs = MAX_BUFS;
+    infer_ctx ic = {.r = &r, .nbufs = nbufs};
+    ic.bufs = make_bufs(&r, &s, nbufs);
+    int rc = -1;
+    if (!ic.bufs)
+        snprintf(err, errlen, "out of memory for %d input buffers", nbufs);
+    else if (qb_measure(&mc, infer, &ic, &mr, err, errlen)) {
+        if (ic.e.msg[0])
+            snprintf(err, errlen, "%s", ic.e.msg);
+    } else {
+        keep_samples(&mr, r.batch, samples);
+        rc = 0;
+    }
+    free_bufs(ic.bufs, nbufs);
+    qb_runner_close(&r);
+    return rc;
 }
 
 int qb_cell_child(const qb_cell *cell, const qb_scenario *sc, int runs)

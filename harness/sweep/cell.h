@@ -8,6 +8,7 @@
 #ifndef QB_CELL_H
 #define QB_CELL_H
 
+#include "harness/measure/robust.h"
 #include "harness/measure/samples.h"
 #include "harness/report/results.h"
 #include "harness/sweep/plan.h"
@@ -20,6 +21,20 @@
  * when nothing was timed; the caller frees it). Returns 0, or -1 only
  * when the sweep cannot go on (out of memory). */
 int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, qb_samples_kept *samples);
+
+/* One more round of a cell's timing (scenario rounds > 1, after
+ * qb_cell_run measured its first round): prepare the cell's model again
+ * (a quantized one from the quantized-model cache), time it with the
+ * round's settings on the same inputs, nothing else. samples: where the
+ * round's samples go (as qb_cell_run). 0, or -1 with err. */
+int qb_cell_retime(const qb_cell *cell, const qb_scenario *sc, qb_samples_kept *samples, char *err, size_t errlen);
+
+/* The latency columns and the status (ok or noisy, with the note) of a
+ * cell from the robust summary of its samples: rb (qb_robust_blocks for
+ * several rounds), calls per sample, noisy, attempts (or rounds), batch
+ * (inputs per call). */
+void qb_cell_latency(const qb_robust *rb, long calls_per_sample, int noisy, int attempts, const qb_scenario *sc,
+                     int batch, qb_result_row *row);
 
 /* The single-cell child of the cachegrind fallback: load and prepare
  * the cell's model as qb_cell_run does, run `runs` inferences on seeded

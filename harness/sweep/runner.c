@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness/data/files.h"
+#include "harness/measure/blocks.h"
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
 #include "harness/measure/samples.h"
@@ -26,6 +28,8 @@
 #include "harness/sweep/precheck.h"
 #include "harness/sweep/runner.h"
 
+#define QB_ROUND_CHUNK 64 /* rounds > 1: cells timed round-robin together (rows are written after their last round) */
+
 static void fmt_time(double s, char *buf, size_t len)
 {
     long t = (long)(s + 0.5);
@@ -33,6 +37,23 @@ static void fmt_time(double s, char *buf, size_t len)
         snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
     else
         snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* Append to a row's note, "; " between parts. */
+static void row_note(qb_result_row *row, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void row_note(qb_result_row *row, const char *fmt, ...)
+{
+    size_t l = strlen(row->note);
+    if (l + 3 >= sizeof row->note)
+        return;
+    if (l) {
+        strcpy(row->note + l, "; ");
+        l += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(row->note + l, sizeof row->note - l, fmt, ap);
+    va_end(ap);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -226,46 +247,105 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
         fprintf(stderr, "qbench sweep: %s: %d cells -> %s (run %s)\n", sc->name, todo, csv, run_id);
     double t0 = qb_now();
     rc = 0;
-    for (int i = 0; i < plan.n; i++) {
-        const qb_cell *c = &plan.cells[i];
-        if (finished(done, ndone, c->id))
-            continue;
-        double el = qb_now() - t0;
-        char els[32], eta[32];
-        fmt_time(el, els, sizeof els);
-        if (ndone_now)
-            fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
-        else
-            snprintf(eta, sizeof eta, "?");
-        if (verbosity && tty)
-            fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s", ndone_now + 1, todo, els, eta, c->id);
-        qb_result_row row;
-        qb_row_init(&row);
-        qb_samples_kept kept = {0};
-        if (qb_cell_run(c, sc, &row, keep_samples ? &kept : NULL)) {
-            fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\n" : "", c->id);
-            rc = 2;
-            break;
-        }
-        identity(&row, &mach, run_id, sc->name);
-        int bad = qb_results_write(&w, &row, err, sizeof err) ||
-                  (kept.x && qb_sample_log_write(&slog, run_id, c->id, &kept, err, sizeof err));
-        free(kept.x);
-        if (bad) {
-            fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
-            rc = 2;
-            break;
-        }
-        ndone_now++;
-        int k = qb_status_parse(row.status);
-        if (k < 0)
-            k = QB_STATUS_FAILED;
-        const qb_status_traits *st = qb_status_traits_of(k);
-        counts[k]++;
-        if (st->exit_code > rc)
-            rc = st->exit_code;
-        report_cell(c, &row, st, verbosity, tty, ndone_now, todo, qb_now() - t0, sc->file, dir);
+    /* rounds > 1: the cells of a chunk are timed round-robin, so each
+     * cell's rounds are spread over the chunk's time (docs/measurement.md) */
+    int rounds = sc->rounds > 1 ? sc->rounds : 1, chunk = rounds > 1 ? QB_ROUND_CHUNK : 1, ntodo = 0;
+    int *todo_idx = malloc((size_t)(todo ? todo : 1) * sizeof *todo_idx);
+    qb_result_row *rows = calloc((size_t)chunk, sizeof *rows);
+    qb_samples_kept *kept = calloc((size_t)chunk, sizeof *kept);
+    char *retimed_ok = calloc((size_t)chunk, 1);
+    if (!todo_idx || !rows || !kept || !retimed_ok) {
+        fprintf(stderr, "qbench sweep: out of memory\n");
+        rc = 2;
     }
+    for (int i = 0; !rc && i < plan.n; i++)
+        if (!finished(done, ndone, plan.cells[i].id))
+            todo_idx[ntodo++] = i;
+    int stop = rc != 0;
+    for (int c0 = 0; !stop && c0 < ntodo; c0 += chunk) {
+        int cn = ntodo - c0 < chunk ? ntodo - c0 : chunk;
+        for (int j = 0; j < cn && !stop; j++) { /* the cells (their first round) */
+            const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
+            double el = qb_now() - t0;
+            char els[32], eta[32];
+            fmt_time(el, els, sizeof els);
+            if (ndone_now)
+                fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
+            else
+                snprintf(eta, sizeof eta, "?");
+            if (verbosity && tty)
+                fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s%s", ndone_now + j + 1, todo, els, eta, c->id,
+                        rounds > 1 ? " (round 1)" : "");
+            qb_row_init(&rows[j]);
+            kept[j] = (qb_samples_kept){0};
+            retimed_ok[j] = 1;
+            if (qb_cell_run(c, sc, &rows[j], keep_samples || rounds > 1 ? &kept[j] : NULL)) {
+                fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
+                rc = 2;
+                stop = 1;
+                cn = j;
+            }
+        }
+        /* later rounds; then, while a cell is noisy, up to `retries` extra rounds */
+        for (int round = 1; !stop && rounds > 1 && round < rounds + sc->retries; round++)
+            for (int j = 0; j < cn && !stop; j++) {
+                const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
+                if (!kept[j].x || !retimed_ok[j] || strcmp(rows[j].status, qb_status_name(QB_STATUS_OK)))
+                    continue;
+                if (round >= rounds) {
+                    qb_robust rb;
+                    if (!qb_robust_blocks(kept[j].x, kept[j].block_n, kept[j].nblocks, &rb) &&
+                        rb.ci_rel <= sc->ci_threshold)
+                        continue;
+                }
+                if (verbosity && tty)
+                    fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", ndone_now + j + 1, todo, c->id, round + 1);
+                qb_samples_kept more = {0};
+                if (qb_cell_retime(c, sc, &more, err, sizeof err)) {
+                    row_note(&rows[j], "round %d not timed: %.300s", round + 1, err);
+                    retimed_ok[j] = 0;
+                } else if (qb_samples_kept_add(&kept[j], more.x, more.n)) {
+                    fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
+                    rc = 2;
+                    stop = 1;
+                }
+                qb_samples_kept_free(&more);
+            }
+        for (int j = 0; j < cn; j++) {
+            const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
+            qb_result_row *row = &rows[j];
+            qb_robust rb;
+            if (rounds > 1 && kept[j].x && !strcmp(row->status, qb_status_name(QB_STATUS_OK)) &&
+                !qb_robust_blocks(kept[j].x, kept[j].block_n, kept[j].nblocks, &rb))
+                qb_cell_latency(&rb, kept[j].calls_per_sample, rb.ci_rel > sc->ci_threshold, (int)rb.blocks, sc,
+                                kept[j].batch, row);
+            identity(row, &mach, run_id, sc->name);
+            int bad = !stop && (qb_results_write(&w, row, err, sizeof err) ||
+                                (keep_samples && kept[j].x &&
+                                 qb_sample_log_write(&slog, run_id, c->id, &kept[j], err, sizeof err)));
+            qb_samples_kept_free(&kept[j]);
+            if (bad) {
+                fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
+                rc = 2;
+                stop = 1;
+            }
+            if (stop)
+                continue;
+            ndone_now++;
+            int k = qb_status_parse(row->status);
+            if (k < 0)
+                k = QB_STATUS_FAILED;
+            const qb_status_traits *st = qb_status_traits_of(k);
+            counts[k]++;
+            if (st->exit_code > rc)
+                rc = st->exit_code;
+            report_cell(c, row, st, verbosity, tty, ndone_now, todo, qb_now() - t0, sc->file, dir);
+        }
+    }
+    free(todo_idx);
+    free(rows);
+    free(kept);
+    free(retimed_ok);
     qb_results_close(&w);
     if (keep_samples && qb_sample_log_close(&slog, err, sizeof err)) {
         fprintf(stderr, "qbench sweep: %s\n", err);

@@ -25,6 +25,7 @@
  *   max_iterations = 100000       ; cap per attempt
  *   ci_threshold = 3%             ; the median's 95% interval may be +-this ("3" or "3%")
  *   retries = 2                   ; re-measurements while it is wider
+ *   rounds = 1                    ; measure each cell in this many rounds spread over the sweep
  *   eval_samples = 1000           ; test images for accuracy (0: none)
  *   calib_samples = 256           ; calibration images (PTQ)
  *   energy_model = datasets/energy/horowitz-45nm.csv
@@ -76,6 +77,7 @@ void qb_scenario_defaults(qb_scenario *sc)
     sc->max_iterations = 100000;
     sc->ci_threshold = 0.03;
     sc->retries = 2;
+    sc->rounds = 1;
     sc->eval_samples = 1000;
     sc->calib_samples = 256;
     snprintf(sc->energy_model, sizeof sc->energy_model, "datasets/energy/horowitz-45nm.csv");
@@ -416,6 +418,9 @@ static void measure_key(parse_state *st, const char *name, const char *v)
     } else if (!strcmp(name, "retries")) {
         if (parse_int(v, 0, 100, &sc->retries))
             fail(st, "[measure] retries: '%s' is not an integer in [0, 100]", v);
+    } else if (!strcmp(name, "rounds")) {
+        if (parse_int(v, 1, 100, &sc->rounds))
+            fail(st, "[measure] rounds: '%s' is not an integer in [1, 100]", v);
     } else if (!strcmp(name, "eval_samples")) {
         if (parse_int(v, 0, 100000000, &sc->eval_samples))
             fail(st, "[measure] eval_samples: '%s' is not an integer >= 0", v);
@@ -450,7 +455,7 @@ static void measure_key(parse_state *st, const char *name, const char *v)
             fail(st, "[measure] counters: '%s' is not one of auto papi cachegrind none", v);
     } else {
         fail(st, "[measure]: unknown key '%s' (warmup iterations min_time_ms max_iterations ci_threshold retries "
-                 "eval_samples calib_samples energy_model cache pin counters)", name);
+                 "rounds eval_samples calib_samples energy_model cache pin counters)", name);
     }
 }
 

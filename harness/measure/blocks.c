@@ -1,0 +1,122 @@
+/*
+ * blocks.c - the median's interval from blocks spread over time (blocks.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/measure/blocks.h"
+
+/* Continued fraction of the incomplete beta function (modified Lentz). */
+static double beta_cf(double a, double b, double x)
+{
+    const double tiny = 1e-300;
+    double c = 1, d = 1 - (a + b) * x / (a + 1);
+    if (fabs(d) < tiny)
+        d = tiny;
+    d = 1 / d;
+    double h = d;
+    for (int m = 1; m <= 500; m++) {
+        double m2 = 2.0 * m;
+        double num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+        d = 1 + num * d;
+        d = fabs(d) < tiny ? tiny : d;
+        c = 1 + num / c;
+        c = fabs(c) < tiny ? tiny : c;
+        d = 1 / d;
+        h *= d * c;
+        num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+        d = 1 + num * d;
+        d = fabs(d) < tiny ? tiny : d;
+        c = 1 + num / c;
+        c = fabs(c) < tiny ? tiny : c;
+        d = 1 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < 1e-15)
+            break;
+    }
+    return h;
+}
+
+/* The regularized incomplete beta function I_x(a, b). */
+static double beta_inc(double a, double b, double x)
+{
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double lf = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+    if (x < (a + 1) / (a + b + 2))
+        return exp(lf) * beta_cf(a, b, x) / a;
+    return 1 - exp(lf) * beta_cf(b, a, 1 - x) / b;
+}
+
+/* P(T <= t), T ~ Student t with df degrees of freedom. */
+static double t_cdf(double t, double df)
+{
+    double tail = 0.5 * beta_inc(df / 2, 0.5, df / (df + t * t));
+    return t >= 0 ? 1 - tail : tail;
+}
+
+double qb_t_quantile(double df, double p)
+{
+    if (!(df >= 1) || !(p > 0 && p < 1))
+        return NAN;
+    if (p == 0.5)
+        return 0;
+    if (p < 0.5)
+        return -qb_t_quantile(df, 1 - p);
+    double lo = 0, hi = 1;
+    while (t_cdf(hi, df) < p && hi < 1e12)
+        hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * (1 + hi); i++) {
+        double mid = 0.5 * (lo + hi);
+        if (t_cdf(mid, df) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_robust *out)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < nblocks; b++)
+        n += block_n[b];
+    if (qb_robust_of(x, n, out))
+        return -1;
+    double *med = malloc((nblocks ? nblocks : 1) * sizeof *med);
+    if (!med)
+        return -1;
+    size_t nb = 0, at = 0;
+    for (size_t b = 0; b < nblocks; at += block_n[b], b++) {
+        if (!block_n[b])
+            continue;
+        qb_robust r;
+        if (qb_robust_of(x + at, block_n[b], &r)) {
+            free(med);
+            return -1;
+        }
+        med[nb++] = r.median;
+    }
+    out->blocks = nb;
+    if (nb >= 2) {
+        double mean = 0, ss = 0;
+        for (size_t i = 0; i < nb; i++)
+            mean += med[i];
+        mean /= (double)nb;
+        for (size_t i = 0; i < nb; i++)
+            ss += (med[i] - mean) * (med[i] - mean);
+        double half = qb_t_quantile((double)(nb - 1), 0.975) * sqrt(ss / (double)(nb - 1)) / sqrt((double)nb);
+        out->ci_between_rel = out->median > 0 ? half / out->median : 0;
+        /* never beyond the samples: a t interval of skewed block medians
+         * can reach below zero */
+        out->ci_low = fmax(out->min, fmin(out->ci_low, out->median - half));
+        out->ci_high = fmin(out->max, fmax(out->ci_high, out->median + half));
+        out->ci_rel = out->median > 0 ? (out->ci_high - out->ci_low) / (2 * out->median) : 0;
+    }
+    free(med);
+    return 0;
+}
