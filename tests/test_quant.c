@@ -489,7 +489,10 @@ static void test_observer_uniform(void **state)
  *               about 3.7 sigma, the outliers are far outside.
  *   kl          the outliers are a negligible part of the |x| distribution,
  *               so the threshold lands near the Gaussian's extent (4-5 sigma),
- *               just above the percentile's.
+ *               just above the percentile's; with 10 outliers among 10^5
+ *               clipping them costs more squared error than the whole
+ *               unclipped range, so the clipping guard raises it until it
+ *               does not (never worse than minmax in squared error).
  *   mse         balances rounding noise inside (N s^2 / 12, growing with the
  *               range squared) against the squared clipping error of the
  *               outliers. With 2 outliers among 10^6 values clipping them is
@@ -526,7 +529,12 @@ static void test_observer_gauss_outliers(void **state)
             double ms = width[QB_CALIB_MSE], kl = width[QB_CALIB_KL];
             assert_true(mm >= 2 * cfg[c].mag);
             assert_true(pc > 2 * 3.0 && pc < 2 * 4.5);
-            assert_true(kl > pc && kl < 2 * 6.0);
+            if (c == 0)
+                assert_true(kl > pc && kl < 2 * 6.0);
+            else
+                /* (clipping the 10 outliers at 5 sigma would cost ~10x minmax's error; the guard's
+                 * histogram model is a symmetric quantizer, the real range is asymmetric: +-25%) */
+                assert_true(kl > 2 * 6.0 && mse[QB_CALIB_KL] <= 1.25 * mse[QB_CALIB_MINMAX]);
             assert_true(ms < mm);
             if (c == 0) {
                 assert_true(ms > kl);

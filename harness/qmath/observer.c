@@ -394,7 +394,34 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
     free(h);
     if (best_i < 0)
         return -1;
-    *thr = best_i * (o->h_hi - o->h_lo) / nb;
+    /* The clipping guard. KL compares the shapes of P and Q and charges a
+     * clipped outlier only for its share of the count, not for how far it
+     * is clipped: when a few values (outlier channels, as in PP-OCRv4's
+     * pointwise convolutions) hold much of the signal's energy, the first
+     * minimum is the smallest candidate, T = L/bins of the maximum, and
+     * the layer's output loses most of its energy (SQNR below 0 dB).
+     * So the threshold is kept only while its expected squared error
+     * (clipping plus rounding, from the histogram as ptq-mse computes it)
+     * is no larger than that of the unclipped range [0, M]; otherwise it
+     * becomes the smallest larger candidate whose error is. */
+    int *nz = malloc((size_t)nb * sizeof *nz);
+    if (!nz)
+        return -1;
+    int nnz = 0;
+    for (int b = 0; b < nb; b++)
+        if (o->hist[b])
+            nz[nnz++] = b;
+    const double w = (o->h_hi - o->h_lo) / nb;
+    const int one_sided = levels > 128; /* 256 levels: an asymmetric quantizer on [0, T]; else [-T, T] */
+    double e_full = mse_of(o, nz, nnz, one_sided ? 0.0f : (float)-o->h_hi, (float)o->h_hi, !one_sided);
+    for (int i = best_i; i < nb; i++) {
+        float t = (float)(i * w);
+        if (mse_of(o, nz, nnz, one_sided ? 0.0f : -t, t, !one_sided) <= e_full)
+            break;
+        best_i = i + 1;
+    }
+    free(nz);
+    *thr = best_i * w;
     return 0;
 }
 

@@ -61,6 +61,13 @@
  *               normalised distributions. The first minimum gives
  *               T = i * M / bins, and the range is [-T, T] intersected with
  *               [min, max] (so ReLU outputs get [0, T]), extended to 0.
+ *               Clipping guard (not in TensorRT): when the expected squared
+ *               error at T (clipping + rounding on the |x| histogram, as
+ *               ptq-mse computes it; quantizer [-T, T], or [0, T] with 256
+ *               levels) exceeds that at T = M, T becomes the smallest
+ *               larger candidate i * M / bins whose error does not (KL
+ *               charges a clipped outlier for its count, not its distance,
+ *               and clips high-energy outlier channels).
  * symmetric = 1 then makes every range [-m, m] with m = max(|lo|, |hi|).
  */
 #ifndef QB_QUANT_H
