@@ -156,6 +156,11 @@ $(BUILD)/tests/test_kernels: $(BUILD)/tests/test_kernels.o $(BUILD)/tests/emulat
 $(BUILD)/tests/test_scalar: $(BUILD)/tests/test_scalar.o $(KERNEL_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
+# QuantizeLinear / DequantizeLinear (kernels/quantize.c): SIMD loops bit-exact against the scalar reference
+# (SSE2 here, NEON in make test-arm).
+$(BUILD)/tests/test_quantize: $(BUILD)/tests/test_quantize.o $(KERNEL_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
 # The model engine: operators, import/export round trip, BN folding.
 GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
 $(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
@@ -190,7 +195,7 @@ $(BUILD)/tests/test_fuse: $(BUILD)/tests/test_fuse.o $(GRAPH_TEST_OBJ)
 
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
 QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,qmath/qparams.o qmath/observer.o qmath/weights.o qmath/method.o eval/metrics.o \
-	measure/paired.o measure/robust.o)
+	measure/paired.o measure/robust.o) $(BUILD)/kernels/quantize.o
 $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
@@ -258,7 +263,7 @@ fuzz:
 test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
-TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
+TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_quantize $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
@@ -283,12 +288,15 @@ test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
 
 QEMU = qemu-aarch64-static -L /usr/aarch64-linux-gnu
 test-arm:
-	$(MAKE) --no-print-directory CC=aarch64-linux-gnu-gcc BUILD=build-arm build-arm/tests/test_scalar build-arm/tests/test_kernels
+	$(MAKE) --no-print-directory CC=aarch64-linux-gnu-gcc BUILD=build-arm build-arm/tests/test_scalar \
+		build-arm/tests/test_quantize build-arm/tests/test_kernels
 	@echo "== qemu -cpu max (NEON + dotprod + fp16)"
 	$(QEMU) -cpu max build-arm/tests/test_scalar
+	$(QEMU) -cpu max build-arm/tests/test_quantize
 	$(QEMU) -cpu max build-arm/tests/test_kernels
 	@echo "== qemu -cpu cortex-a72 (NEON only: no dotprod, no fp16)"
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_scalar
+	$(QEMU) -cpu cortex-a72 build-arm/tests/test_quantize
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_kernels
 
 # The demo (scripts/demo, scenarios/demo.ini): quantization of the

@@ -34,6 +34,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "kernels/quantize.h"
 
 /* Prepared NHWC geometry of one node. */
 typedef struct nhwc_state {
@@ -428,15 +429,11 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
     }
     s->i8 = int8_out ? 1 : 2;
     s->in_scale = in_scale, s->in_zero = in_zero;
-    for (int q = -128; q < 128; q++) {
-        float f = (float)(q - in_zero) * in_scale; /* DequantizeLinear, as qlayer.c */
-        s->lut_f[q + 128] = f;
-        float x = f / out_scale;                   /* QuantizeLinear: rne(x / scale) + zero, saturated */
-        if (x != x)
-            x = 0.0f;
-        x = x < -256.0f ? -256.0f : x > 256.0f ? 256.0f : x;
-        int v = (int)nearbyintf(x) + out_zero;
-        s->lut[q + 128] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
-    }
+    int8_t codes[256];
+    for (int q = -128; q < 128; q++)
+        codes[q + 128] = (int8_t)q;
+    /* DequantizeLinear, then QuantizeLinear into the next grid, as qlayer.c (kernels/quantize.h) */
+    qb_dequantize_i8(codes, 256, in_scale, in_zero, s->lut_f);
+    qb_quantize_i8(s->lut_f, 256, out_scale, out_zero, -128, 127, s->lut);
     return 0;
 }

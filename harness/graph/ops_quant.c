@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "kernels/quantize.h"
 
 int qb_qrange(qb_dtype t, int32_t *lo, int32_t *hi)
 {
@@ -145,8 +146,16 @@ static int q_prepare(qb_graph *g, qb_node *n, int quantize, qb_err *e)
 static int quant_prepare(qb_graph *g, qb_node *n, qb_err *e) { return q_prepare(g, n, 1, e); }
 static int dequant_prepare(qb_graph *g, qb_node *n, qb_err *e) { return q_prepare(g, n, 0, e); }
 
+/* Elements that share one scale and zero point: all of them (per
+ * tensor), or one channel's run of `inner` (per axis). */
+static int64_t q_run_len(const q_state *st, int64_t cnt)
+{
+    return st->per_axis ? st->inner : cnt;
+}
+
 /* y = saturate(round(x / scale) + zero_point): float32 x divided in
- * float32, int32 x in double (as numpy promotes int32 / float32). */
+ * float32 (kernels/quantize.h, the one QuantizeLinear of qbench), int32 x
+ * in double (as numpy promotes int32 / float32). */
 static void quant_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
@@ -154,7 +163,19 @@ static void quant_run(qb_graph *g, qb_node *n, void *scratch)
     const qb_tensor *x = qb_in(g, n, 0), *z = qb_in(g, n, 2);
     const float *s = qb_in(g, n, 1)->data;
     qb_tensor *y = qb_out(g, n, 0);
-    int64_t cnt = qb_tensor_count(x);
+    int64_t cnt = qb_tensor_count(x), run = q_run_len(st, cnt);
+    if (x->dtype == QB_DT_FLOAT) {
+        for (int64_t o = 0; run > 0 && o < cnt; o += run) {
+            int64_t c = st->per_axis ? o / st->inner % st->axlen : 0;
+            int32_t zp = z ? (int32_t)qb_int_at(z, c) : 0;
+            const float *xs = (const float *)x->data + o;
+            if (y->dtype == QB_DT_INT8)
+                qb_quantize_i8(xs, (size_t)run, s[c], zp, st->lo, st->hi, (int8_t *)y->data + o);
+            else
+                qb_quantize_u8(xs, (size_t)run, s[c], zp, (uint8_t *)y->data + o);
+        }
+        return;
+    }
     for (int64_t i = 0; i < cnt; i++) {
         int64_t c = st->per_axis ? i / st->inner % st->axlen : 0;
         double v = x->dtype == QB_DT_FLOAT ? (double)(((const float *)x->data)[i] / s[c])
@@ -163,7 +184,8 @@ static void quant_run(qb_graph *g, qb_node *n, void *scratch)
     }
 }
 
-/* y = (float(x) - float(zero_point)) * scale, in float32. */
+/* y = (float(x) - float(zero_point)) * scale, in float32 (int8 and
+ * uint8 x: kernels/quantize.h; x - zero_point is exact there). */
 static void dequant_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
@@ -171,7 +193,18 @@ static void dequant_run(qb_graph *g, qb_node *n, void *scratch)
     const qb_tensor *x = qb_in(g, n, 0), *z = qb_in(g, n, 2);
     const float *s = qb_in(g, n, 1)->data;
     float *y = qb_out(g, n, 0)->data;
-    int64_t cnt = qb_tensor_count(x);
+    int64_t cnt = qb_tensor_count(x), run = q_run_len(st, cnt);
+    if (x->dtype == QB_DT_INT8 || x->dtype == QB_DT_UINT8) {
+        for (int64_t o = 0; run > 0 && o < cnt; o += run) {
+            int64_t c = st->per_axis ? o / st->inner % st->axlen : 0;
+            int32_t zp = z ? (int32_t)qb_int_at(z, c) : 0;
+            if (x->dtype == QB_DT_INT8)
+                qb_dequantize_i8((const int8_t *)x->data + o, (size_t)run, s[c], zp, y + o);
+            else
+                qb_dequantize_u8((const uint8_t *)x->data + o, (size_t)run, s[c], zp, y + o);
+        }
+        return;
+    }
     for (int64_t i = 0; i < cnt; i++) {
         int64_t c = st->per_axis ? i / st->inner % st->axlen : 0;
         float zp = z ? (float)qb_int_at(z, c) : 0.0f;
@@ -216,8 +249,7 @@ static void dynq_run(qb_graph *g, qb_node *n, void *scratch)
     izp = izp != izp ? 0.0f : izp < 0.0f ? 0.0f : izp > 255.0f ? 255.0f : izp;
     int32_t zp = (int32_t)nearbyintf(izp);
     uint8_t *y = qb_out(g, n, 0)->data;
-    for (int64_t i = 0; i < cnt; i++)
-        y[i] = (uint8_t)qb_qround((double)(x[i] / scale), zp, 0, 255);
+    qb_quantize_u8(x, (size_t)cnt, scale, zp, y);
     qb_tensor *ys = qb_out(g, n, 1), *yz = qb_out(g, n, 2);
     if (ys)
         *(float *)ys->data = scale;

@@ -22,14 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
 #include "harness/qmath/quant.h"
+#include "kernels/quantize.h"
 
 qb_qspec *qb_qspec_new(qb_precision p)
 {
@@ -257,47 +255,13 @@ size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr)
     }
 }
 
-/* Round half to even of |v| < 2^22 in the default rounding mode: adding
- * and subtracting 1.5 * 2^23 leaves the integer nearest v, ties to even. */
-#define QB_RNE_MAGIC 12582912.0f
-
 /* ONNX QuantizeLinear of m rows of K floats (stride lda) into int8 rows
- * of K: saturate(rne(x / scale) + zero), x / scale in float, NaN -> zero.
- * The clamp to +-256 before rounding keeps the magic-number rounding
- * exact and changes nothing after saturation. */
+ * of K (kernels/quantize.h). */
 static void quantize_rows(const void *av, int m, int K, size_t lda, float scale, int32_t zero, int8_t *q)
 {
     const float *a = av;
-    for (int i = 0; i < m; i++) {
-        const float *r = a + (size_t)i * lda;
-        int8_t *d = q + (size_t)i * K;
-        int j = 0;
-#if defined(__SSE2__)
-        const __m128 sc = _mm_set1_ps(scale), lo = _mm_set1_ps(-256.0f), hi = _mm_set1_ps(256.0f),
-                     mg = _mm_set1_ps(QB_RNE_MAGIC);
-        const __m128i zp = _mm_set1_epi32(zero);
-        for (; j + 16 <= K; j += 16) {
-            __m128i v[4];
-            for (int t = 0; t < 4; t++) {
-                __m128 x = _mm_div_ps(_mm_loadu_ps(r + j + 4 * t), sc);
-                __m128 ok = _mm_cmpord_ps(x, x); /* NaN -> 0 -> the zero point */
-                x = _mm_and_ps(_mm_min_ps(_mm_max_ps(x, lo), hi), ok);
-                x = _mm_sub_ps(_mm_add_ps(x, mg), mg);
-                v[t] = _mm_add_epi32(_mm_cvttps_epi32(x), zp);
-            }
-            __m128i w = _mm_packs_epi16(_mm_packs_epi32(v[0], v[1]), _mm_packs_epi32(v[2], v[3]));
-            _mm_storeu_si128((__m128i *)(d + j), w);
-        }
-#endif
-        for (; j < K; j++) {
-            float x = r[j] / scale;
-            if (x != x)
-                x = 0.0f;
-            x = x < -256.0f ? -256.0f : x > 256.0f ? 256.0f : x;
-            int v = (int)((x + QB_RNE_MAGIC) - QB_RNE_MAGIC) + zero;
-            d[j] = (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
-        }
-    }
+    for (int i = 0; i < m; i++)
+        qb_quantize_i8(a + (size_t)i * lda, (size_t)K, scale, zero, -128, 127, q + (size_t)i * K);
 }
 
 /* Quantizing an image into NHWC int8 (qb_qlayer_quantize_image). */
@@ -354,8 +318,7 @@ static int32_t grid_bound(float f, const qb_qspec *q, int32_t dflt)
 {
     if (isinf(f))
         return dflt;
-    float v = nearbyintf(f / q->out_scale) + (float)q->out_zero;
-    return v > 127.0f ? 127 : v < -128.0f ? -128 : (int32_t)v;
+    return qb_quantize1_i8(f, q->out_scale, q->out_zero, -128, 127);
 }
 
 static void out_bounds(const qb_node *n, const qb_qspec *q, int32_t *lo, int32_t *hi)
@@ -366,27 +329,11 @@ static void out_bounds(const qb_node *n, const qb_qspec *q, int32_t *lo, int32_t
         *hi = *lo;
 }
 
-/* ONNX DequantizeLinear: y = (float)(c - zero) * scale, m rows of nr. */
+/* ONNX DequantizeLinear: y = (float)(c - zero) * scale, m rows of nr (kernels/quantize.h). */
 static void dequantize_rows(const int8_t *c, int m, int nr, float scale, int32_t zero, float *y, size_t ldy)
 {
-    for (int i = 0; i < m; i++) {
-        const int8_t *src = c + (size_t)i * nr;
-        float *dst = y + (size_t)i * ldy;
-        int j = 0;
-#if defined(__SSE2__)
-        const __m128 sc = _mm_set1_ps(scale);
-        const __m128i zp = _mm_set1_epi32(zero);
-        for (; j + 8 <= nr; j += 8) {
-            __m128i b = _mm_loadl_epi64((const __m128i *)(src + j));
-            __m128i h = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8); /* sign-extend to 16 bits */
-            __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(h, h), 16), hi = _mm_srai_epi32(_mm_unpackhi_epi16(h, h), 16);
-            _mm_storeu_ps(dst + j, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(lo, zp)), sc));
-            _mm_storeu_ps(dst + j + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hi, zp)), sc));
-        }
-#endif
-        for (; j < nr; j++)
-            dst[j] = (float)(src[j] - zero) * scale;
-    }
+    for (int i = 0; i < m; i++)
+        qb_dequantize_i8(c + (size_t)i * nr, (size_t)nr, scale, zero, y + (size_t)i * ldy);
 }
 
 int qb_qlayer_int8_link(const qb_node *p, const qb_node *c)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness/qmath/quant.h"
+#include "kernels/quantize.h" /* QuantizeLinear / DequantizeLinear */
 
 void qb_msg_append(char *buf, size_t len, const char *fmt, ...)
 {
@@ -81,34 +82,19 @@ int qb_qparams_from_range(float lo, float hi, int symmetric, qb_qparams *qp, cha
     return ret;
 }
 
-/* rne(x / scale) + zero as a float, before saturation (NaN stays NaN). */
-static inline float unclamped(float x, const qb_qparams *qp)
-{
-    return nearbyintf(x / qp->scale) + (float)qp->zero;
-}
-
 int8_t qb_quantize1(float x, const qb_qparams *qp)
 {
-    if (isnan(x))
-        return (int8_t)qp->zero;
-    float v = unclamped(x, qp);
-    if (v < (float)qp->qmin)
-        v = (float)qp->qmin;
-    if (v > (float)qp->qmax)
-        v = (float)qp->qmax;
-    return (int8_t)(int32_t)v;
+    return qb_quantize1_i8(x, qp->scale, qp->zero, qp->qmin, qp->qmax);
 }
 
 void qb_quantize(const float *x, size_t n, const qb_qparams *qp, int8_t *q)
 {
-    for (size_t i = 0; i < n; i++)
-        q[i] = qb_quantize1(x[i], qp);
+    qb_quantize_i8(x, n, qp->scale, qp->zero, qp->qmin, qp->qmax, q);
 }
 
 void qb_dequantize(const int8_t *q, size_t n, const qb_qparams *qp, float *x)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)((int32_t)q[i] - qp->zero) * qp->scale;
+    qb_dequantize_i8(q, n, qp->scale, qp->zero, x);
 }
 
 float qb_fake_quant(float x, const qb_qparams *qp)
@@ -118,6 +104,10 @@ float qb_fake_quant(float x, const qb_qparams *qp)
 
 int qb_fake_quant_pass(float x, const qb_qparams *qp)
 {
-    float v = unclamped(x, qp);
-    return v >= (float)qp->qmin && v <= (float)qp->qmax; /* false for NaN */
+    if (isnan(x / qp->scale))
+        return 0;
+    /* the code before saturation (kernels/quantize.h: beyond +-256 it is
+     * out of [qmin, qmax] either way) */
+    int32_t v = qb_quantize_rne(x, qp->scale) + qp->zero;
+    return v >= qp->qmin && v <= qp->qmax;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "harness/qmath/quant.h"
+#include "kernels/quantize.h"
 
 int qb_int4_ngroups(int k, int group)
 {
@@ -54,22 +55,11 @@ static float scale_of(float m, float levels, size_t *zero)
     return s;
 }
 
-/* q = clamp(rne(w / s), -lim, lim), NaN -> 0 */
+/* q = clamp(rne(w / s), -lim, lim), NaN -> 0: QuantizeLinear with zero
+ * point 0 (kernels/quantize.h) */
 static void quant_span(const float *w, size_t n, float s, int lim, int8_t *q)
 {
-    for (size_t i = 0; i < n; i++) {
-        float v = w[i];
-        if (isnan(v)) {
-            q[i] = 0;
-            continue;
-        }
-        v = nearbyintf(v / s);
-        if (v < -lim)
-            v = (float)-lim;
-        if (v > lim)
-            v = (float)lim;
-        q[i] = (int8_t)(int)v;
-    }
+    qb_quantize_i8(w, n, s, 0, -lim, lim, q);
 }
 
 static int report(char *warn, size_t len, size_t zero, const char *what, size_t nan, size_t inf)
