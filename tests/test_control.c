@@ -222,7 +222,7 @@ static void test_if_runtime_condition(void **st)
     add_attr(nif, attr_graph("else_branch", else_g));
     ADD(g->node, g->n_node, nif);
     ADD(g->output, g->n_output, value("y", QB_DT_FLOAT, -1, NULL));
-    qb_err e = {""};
+    qb_err e = {0};
     qb_graph *q = load(g, &e);
     assert_non_null(q);
     for (int i = 0; i < q->nnodes; i++)
@@ -267,7 +267,7 @@ static void test_if_nested_outer_scope(void **st)
     add_attr(out_if, attr_graph("else_branch", outer_else));
     ADD(g->node, g->n_node, out_if);
     ADD(g->output, g->n_output, value("y", QB_DT_FLOAT, -1, NULL));
-    qb_err e = {""};
+    qb_err e = {0};
     qb_graph *q0 = load(g, &e);
     assert_non_null(q0);
     qb_graph *q = qb_graph_clone(q0, &e);
@@ -327,7 +327,7 @@ static Onnx__GraphProto *loop_model(int cond_from_x)
 static void test_loop_carried_scan(void **st)
 {
     (void)st;
-    qb_err e = {""};
+    qb_err e = {0};
     qb_graph *q0 = load(loop_model(0), &e);
     assert_non_null(q0);
     qb_graph *q = qb_graph_clone(q0, &e); /* a copy runs like the parsed model (subgraph and body bytes copied) */
@@ -355,7 +355,7 @@ static void test_loop_carried_scan(void **st)
 static void test_loop_runtime_condition_refused(void **st)
 {
     (void)st;
-    qb_err e = {""};
+    qb_err e = {0};
     qb_graph *q = load(loop_model(1), &e);
     assert_non_null(q);
     float x[2] = {1, 1};
@@ -390,7 +390,7 @@ static void test_constant_weights(void **st)
     ADD(g->node, g->n_node, node("Conv", "conv", "x w", "c"));
     ADD(g->node, g->n_node, node("BatchNormalization", "bn", "c sc b mean var", "y"));
     ADD(g->output, g->n_output, value("y", QB_DT_FLOAT, -1, NULL));
-    qb_err e = {""};
+    qb_err e = {0};
     qb_graph *q = load(g, &e);
     assert_non_null(q);
     assert_int_equal(q->nnodes, 2); /* the five Constants became initializers */

@@ -403,7 +403,7 @@ static void test_norm_meta(void **state)
     assert_null(qb_graph_get_meta(g, "qbench.nothing"));
     char path[512];
     path_of(path, sizeof path, "meta.onnx");
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_onnx_save(g, path, &e))
         fail_msg("save: %s", e.msg);
     qb_graph_free(g);

@@ -177,7 +177,7 @@ static qb_graph *chain_graph(int64_t n, int64_t c, int64_t h, int64_t w, int fus
 /* Prepare and run g on x; the number of nodes fused into chains. */
 static int run(qb_graph *g, const float *x)
 {
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e)) {
         print_error("%s\n", e.msg);
         fail();

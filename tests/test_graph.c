@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "harness/graph/graph.h"
+#include "harness/graph/ops.h" /* qb_conv_is_depthwise */
 
 /* ---- building graphs ---- */
 
@@ -113,7 +114,7 @@ static qb_graph *new_graph(void)
 /* Prepare and run with one float input; returns output 0. */
 static const qb_tensor *run1(qb_graph *g, const float *x)
 {
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e)) {
         print_error("%s\n", e.msg);
         fail();
@@ -592,11 +593,12 @@ static void test_integer_types(void **st)
     add_t(g, "w", QB_DT_INT8, 4, (int64_t[]){1, 1, 1, 1}, w);
     add_n(g, "Conv", "c,w", "y");
     set_outputs(g, "y");
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_sort(g, &e), 0);
     assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
     assert_non_null(strstr(e.msg, "float32"));
     assert_non_null(strstr(e.msg, "Conv"));
+    assert_int_equal(e.kind, QB_ERR_UNSUPPORTED_TYPE); /* the conformance runner skips by kind */
     qb_graph_free(g);
 }
 
@@ -704,10 +706,11 @@ static void test_zero_sized(void **st)
     add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 1, 1}, w);
     add_n(g, "Conv", "x,w", "y");
     set_outputs(g, "y");
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_sort(g, &e), 0);
     assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
     assert_non_null(strstr(e.msg, "'x' is zero-sized"));
+    assert_int_equal(e.kind, QB_ERR_UNSUPPORTED_SHAPE);
     qb_graph_free(g);
 }
 
@@ -751,10 +754,11 @@ static void test_training_modes(void **st)
     add_t(g, "yes", QB_DT_BOOL, 0, NULL, &yes);
     add_n(g, "Dropout", "x,half,yes", "d");
     set_outputs(g, "d");
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_sort(g, &e), 0);
     assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
     assert_non_null(strstr(e.msg, "random"));
+    assert_int_equal(e.kind, QB_ERR_UNSUPPORTED_ATTR);
     qb_graph_free(g);
 }
 
@@ -925,7 +929,7 @@ static void test_export_roundtrip(void **st)
     const qb_tensor *y = run1(g, net_x);
     float first[3];
     memcpy(first, y->data, sizeof first);
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_onnx_save(g, path, &e), 0);
     qb_graph_free(g);
     g = qb_onnx_load(path, &e);
@@ -976,7 +980,7 @@ static void test_upgrade_opset9(void **st)
     n = add_n(g, "Softmax", "c", "y");
     attr_i(n, "axis", 1);
     set_outputs(g, "y");
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_upgrade(g, &e), 0);
     assert_int_equal(g->opset, 13);
     const float x[6] = {1, 2, 3, 4, 5, 6};
@@ -1000,7 +1004,7 @@ static void test_export_old_models(void **st)
         char model[512], input[512], path[] = "/tmp/qbench_oldXXXXXX";
         snprintf(model, sizeof model, "/usr/share/libonnx-testdata/data/%s/model.onnx", cases[c]);
         snprintf(input, sizeof input, "/usr/share/libonnx-testdata/data/%s/test_data_set_0/input_0.pb", cases[c]);
-        qb_err e = {""};
+        qb_err e = {0};
         qb_graph *g = qb_onnx_load(model, &e);
         if (!g)
             continue; /* test data not installed, or an unsupported op (log_softmax) */
@@ -1043,7 +1047,7 @@ static void test_dynamic_batch(void **st)
 {
     (void)st;
     qb_graph *g = conv_bn_net();
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_sort(g, &e), 0);
     qb_tensor in = *g->tensors[g->inputs[0]];
     in.dims[0] = 2;
@@ -1062,7 +1066,7 @@ static void test_dynamic_batch(void **st)
 static void test_bad_graphs(void **st)
 {
     (void)st;
-    qb_err e = {""};
+    qb_err e = {0};
     /* cycle */
     qb_graph *g = new_graph();
     add_t(g, "x", QB_DT_FLOAT, 1, (int64_t[]){3}, NULL);
@@ -1071,6 +1075,7 @@ static void test_bad_graphs(void **st)
     set_outputs(g, "b");
     assert_int_equal(qb_graph_sort(g, &e), -1);
     assert_non_null(strstr(e.msg, "cycle"));
+    assert_int_equal(e.kind, QB_ERR_INVALID); /* a broken model: a failure, never a skip */
     qb_graph_free(g);
     /* missing input */
     g = new_graph();
@@ -1090,10 +1095,12 @@ static void test_bad_graphs(void **st)
     assert_int_equal(qb_graph_sort(g, &e), 0);
     assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
     assert_non_null(strstr(e.msg, "broadcast"));
+    assert_int_equal(e.kind, QB_ERR_INVALID);
     qb_graph_free(g);
     /* missing file */
     assert_null(qb_onnx_load("/nonexistent/model.onnx", &e));
     assert_non_null(strstr(e.msg, "/nonexistent/model.onnx"));
+    assert_int_equal(e.kind, QB_ERR_INVALID);
 }
 
 int main(void)

@@ -116,7 +116,7 @@ static qb_tensor want_of(const char *name, qb_dtype t, int ndim, ...)
 static void expect_fail(const qb_tensor *want, int nwant, const qb_preproc *pp, int nclasses, ...)
 {
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, want, nwant, pp, nclasses, &s, &e), -1);
     assert_int_equal(s.n, 0);
     assert_null(s.in[0].data);
@@ -148,7 +148,7 @@ static void test_npy_stacked_and_single(void **state)
     write_bytes("b.npy", buf, make_npy(buf, "<f8", "(1, 2, 3)", d, sizeof d)); /* 1 sample, no batch dim, float64 */
     qb_tensor w = want_of("x", QB_DT_FLOAT, 4, 1, 1, 2, 3);
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, &w, 1, NULL, 0, &s, &e), 0);
     assert_int_equal(s.n, 3);
     assert_null(s.labels);
@@ -268,7 +268,7 @@ static void test_npz_two_inputs(void **state)
     write_bytes("s1.npz", zip, make_zip(zip, 2, names, data, lens, 1)); /* np.savez_compressed */
     qb_tensor w[2] = {want_of("input", QB_DT_FLOAT, 2, 1, 8), want_of("sr", QB_DT_INT64, 0)};
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, w, 2, NULL, 0, &s, &e), 0);
     assert_int_equal(s.n, 2);
     for (int j = 0; j < 2; j++) {
@@ -311,7 +311,7 @@ static void test_pb_folders(void **state)
     qb_tensor t0 = want_of("a", QB_DT_FLOAT, 2, 1, 6), t1 = want_of("b", QB_DT_FLOAT, 2, 1, 2);
     t0.data = x;
     t1.data = y;
-    qb_err e = {""};
+    qb_err e = {0};
     char p[512];
     for (int s = 0; s < 2; s++) {
         char sub[64];
@@ -354,7 +354,7 @@ static void test_raw(void **state)
     write_bytes("x.raw", x, sizeof x);
     qb_tensor w = want_of("x", QB_DT_FLOAT, 2, 1, 6);
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, &w, 1, NULL, 0, &s, &e), 0);
     assert_int_equal(s.n, 2);
     assert_true(((const float *)qb_inputs_at(&s, 0, 1))[0] == seqf(6));
@@ -388,7 +388,7 @@ static void test_png_preprocess(void **state)
     write_png("img.png", 6, 4);
     qb_tensor w = want_of("x", QB_DT_FLOAT, 4, 1, 3, 4, 6);
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     /* defaults: NCHW RGB, x / 255 */
     assert_int_equal(qb_inputs_load(dir, &w, 1, NULL, 0, &s, &e), 0);
     assert_int_equal(s.n, 1);
@@ -462,7 +462,7 @@ static void test_preproc_parse_bad(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         qb_preproc p;
         qb_preproc_defaults(&p);
-        qb_err e = {""};
+        qb_err e = {0};
         assert_int_equal(qb_preproc_parse(bad[i][0], "--preprocess", &p, &e), -1);
         if (!strstr(e.msg, bad[i][1]) || !strstr(e.msg, "--preprocess"))
             fail_msg("%s: message '%s'", bad[i][0], e.msg);
@@ -505,7 +505,7 @@ static void test_jpeg(void **state)
     qb_preproc_defaults(&pp);
     pp.scale = 1;
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, &w, 1, &pp, 0, &s, &e), 0);
     const float *v = s.in[0].data;
     for (int i = 0; i < 64; i++)
@@ -544,7 +544,7 @@ static void test_wav(void **state)
     qb_preproc_defaults(&pp);
     pp.rate = 16000;
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, &w, 1, &pp, 0, &s, &e), 0);
     assert_int_equal(s.n, 3); /* whole windows of 256 */
     const float *v = qb_inputs_at(&s, 0, 1);
@@ -576,7 +576,7 @@ static void test_labels(void **state)
     write_text("labels.csv", "file,label\nb.npy,bird\na.npy,1\n");
     qb_tensor w = want_of("x", QB_DT_FLOAT, 2, 1, 6);
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load(dir, &w, 1, NULL, 3, &s, &e), 0);
     assert_int_equal(s.n, 3);
     assert_non_null(s.labels);
@@ -607,7 +607,7 @@ static void test_symbolic_and_empty(void **state)
     qb_tensor ok = want_of("x", QB_DT_FLOAT, 2, 1, 4);
     expect_fail(&ok, 1, NULL, 0, "no input files", NULL);
     qb_inputs s;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_inputs_load("/nonexistent/qb", &ok, 1, NULL, 0, &s, &e), -1);
     assert_non_null(strstr(e.msg, "/nonexistent/qb"));
 }
@@ -672,7 +672,7 @@ static void test_pipeline_calibrates_on_folder(void **state)
     o.batch = 4;
     qb_pipeline_data d;
     qb_pipeline_result r;
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_pipeline_data_open(&o, &d, &e) || qb_pipeline_evaluate(&o, &d, &r, &e))
         fail_msg("%s", e.msg);
     /* half calibrates, the other half evaluates: disjoint */
@@ -861,7 +861,7 @@ static void test_shapes(void **state)
     x->has_shape = 1;
     g->inputs = malloc(sizeof(int));
     g->inputs[g->ninputs++] = xi;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_input_symbolic(g, &e), -1);
     assert_non_null(strstr(e.msg, "input 'x': dimension 3 is symbolic"));
     assert_non_null(strstr(e.msg, "--shape x=1x3x48xN"));

@@ -458,7 +458,7 @@ typedef qb_graph *(*net_fn)(qb_precision p, int nchw_only);
 static float *run_net(net_fn net, qb_precision p, int nchw_only, int threads, int whole, int profile, size_t *n)
 {
     qb_graph *g = net(p, nchw_only);
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e))
         fail_msg("%s: %s", g->file, e.msg);
     g->profile = profile;

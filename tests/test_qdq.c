@@ -56,7 +56,7 @@ static void zoo_model(const char *model, char *path, size_t len)
     if (!g)
         fail_msg("export: %s", err);
     tmp_path(path, len, model);
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_onnx_save(g, path, &e))
         fail_msg("save: %s", e.msg);
     qb_graph_free(g);
@@ -130,7 +130,7 @@ static void matmul_model(char *path, size_t len)
     set_attr_i(g, g3, "transB", 1);
     g->outputs = malloc(sizeof(int));
     g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_graph_sort(g, &e))
         fail_msg("sort: %s", e.msg);
     tmp_path(path, len, "matmul");
@@ -167,7 +167,7 @@ static void conv_chain_model(char *path, size_t len)
     }
     g->outputs = malloc(sizeof(int));
     g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_graph_sort(g, &e))
         fail_msg("sort: %s", e.msg);
     tmp_path(path, len, "chain");
@@ -236,7 +236,7 @@ static void roundtrip_plan(const char *model, const char *dataset, qb_precision 
     o.batch = B;
     o.limit = B;
     o.qo.group = group;
-    qb_err e = {""};
+    qb_err e = {0};
     qb_pipeline_data d;
     qb_pipeline_result r;
     if (qb_pipeline_data_open(&o, &d, &e) || qb_pipeline_plan(&o, &d, &r, &e))
@@ -402,7 +402,7 @@ static void test_mixed(void **state)
 /* Run g (one input of dims) on x; output i's data. */
 static const float *run1(qb_graph *g, int ndim, const int64_t *dims, float *x, int out)
 {
-    qb_err e = {""};
+    qb_err e = {0};
     qb_tensor in = *g->tensors[g->inputs[0]];
     in.ndim = ndim;
     memcpy(in.dims, dims, (size_t)ndim * sizeof *dims);
@@ -459,7 +459,7 @@ static void test_custom_ops(void **state)
     for (int i = 0; i < 4; i++)
         g->outputs[i] = qb_graph_find(g, outs[i]);
     g->noutputs = 4;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_sort(g, &e), 0);
     char path[64];
     tmp_path(path, sizeof path, "custom");
@@ -530,7 +530,7 @@ static void test_uint8_qdq(void **state)
     node(g, "DequantizeLinear", "dqy", "yq", "sy", "zy", "y");
     g->outputs = malloc(sizeof(int));
     g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
-    qb_err e = {""};
+    qb_err e = {0};
     assert_int_equal(qb_graph_sort(g, &e), 0);
     char path[64];
     tmp_path(path, sizeof path, "u8");
@@ -595,7 +595,7 @@ static void test_domains(void **state)
             g->nodes[ni].domain = strdup(QB_QDQ_DOMAIN);
         g->outputs = malloc(sizeof(int));
         g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
-        qb_err e = {""};
+        qb_err e = {0};
         assert_int_equal(qb_graph_sort(g, &e), 0);
         char path[64];
         tmp_path(path, sizeof path, "dom");

@@ -117,7 +117,7 @@ static qb_graph *new_graph(void)
  * get the data x. */
 static void run(qb_graph *g, const float *x)
 {
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e)) {
         print_error("%s\n", e.msg);
         fail();
@@ -740,7 +740,7 @@ static void test_reduce_min_max(void **st)
     add_t(g, "x", QB_DT_FLOAT, 2, d23, NULL);
     attr_ints(add_n(g, "ReduceMin", "x", "y"), "axes", 2, 1, -1);
     add_output(g, "y");
-    qb_err e = {""};
+    qb_err e = {0};
     assert_non_null(strstr(prepare_error(g, &e), "ReduceMin_0"));
     assert_non_null(strstr(e.msg, "axis -1 is out of range or repeated"));
     qb_graph_free(g);
@@ -750,7 +750,7 @@ static void test_reduce_min_max(void **st)
 
 static void expect_refused(qb_graph *g, const char *node, const char *phrase)
 {
-    qb_err e = {""};
+    qb_err e = {0};
     const char *msg = prepare_error(g, &e);
     if (!strstr(msg, node) || !strstr(msg, phrase)) {
         print_error("message '%s' lacks '%s' or '%s'\n", msg, node, phrase);

@@ -433,7 +433,7 @@ static void test_train_mlp(void **state)
 /* Run graph g on batch B of x; returns the output tensor. */
 static const qb_tensor *graph_run(qb_graph *g, const float *x, int B)
 {
-    qb_err e = {""};
+    qb_err e = {0};
     qb_tensor in = *g->tensors[g->inputs[0]];
     in.dims[0] = B;
     in.data = (void *)x;
@@ -474,7 +474,7 @@ static void export_check(qb_net *net, const qb_dataset *d, int classes)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_onnx_save(g, path, &e))
         fail_msg("save: %s", e.msg);
     float first[B * 8];
@@ -719,7 +719,7 @@ static void test_cache(void **state)
     qb_zoo_job job;
     assert_int_equal(qb_zoo_job_init(&job, "mlp", "synthetic", NULL, &cfg), 0);
     qb_zoo_recipe_line(&job, line, sizeof line);
-    qb_err e = {""};
+    qb_err e = {0};
     qb_graph *g = qb_onnx_load(p1, &e);
     if (!g)
         fail_msg("load: %s", e.msg);

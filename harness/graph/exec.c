@@ -728,8 +728,9 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             if (t && qb_tensor_count(t) == 0) {
                 char sh[128];
                 qb_shape_str(t->ndim, t->dims, sh, sizeof sh);
-                QB_NODE_ERR(e, g, n, "input '%s' is zero-sized (%s); zero-sized tensors are not supported by %s "
-                            "(only by element-wise and reshaping operators)", t->name, sh, n->op);
+                QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_SHAPE,
+                                    "input '%s' is zero-sized (%s); zero-sized tensors are not supported by %s "
+                                    "(only by element-wise and reshaping operators)", t->name, sh, n->op);
                 return -1;
             }
         }
@@ -754,8 +755,9 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
         for (int j = 0; j < n->nout; j++) {
             qb_tensor *t = qb_out(g, n, j);
             if (t && t->dtype != QB_DT_FLOAT && !(n->def->flags & QB_OPF_ANY_DTYPE)) {
-                QB_NODE_ERR(e, g, n, "output '%s' would be %s at run time; %s runs on float32 tensors only "
-                            "(other element types must be constant here)", t->name, qb_dtype_name(t->dtype), n->op);
+                QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                    "output '%s' would be %s at run time; %s runs on float32 tensors only "
+                                    "(other element types must be constant here)", t->name, qb_dtype_name(t->dtype), n->op);
                 return -1;
             }
         }

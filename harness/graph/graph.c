@@ -19,6 +19,34 @@ void qb_errf(qb_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    e->kind = QB_ERR_INVALID;
+}
+
+void qb_errk(qb_err *e, qb_err_kind kind, const char *fmt, ...)
+{
+    if (!e)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->kind = kind;
+}
+
+static const char *const err_kind_names[] = {
+    [QB_ERR_INVALID] = "invalid",
+    [QB_ERR_UNSUPPORTED_OP] = "unsupported operator",
+    [QB_ERR_UNSUPPORTED_TYPE] = "unsupported element type",
+    [QB_ERR_UNSUPPORTED_ATTR] = "unsupported attribute",
+    [QB_ERR_UNSUPPORTED_SHAPE] = "unsupported shape",
+    [QB_ERR_UNSUPPORTED_DYNAMIC] = "input must be constant",
+    [QB_ERR_UNSUPPORTED_MODEL] = "unsupported model feature",
+};
+_Static_assert(sizeof err_kind_names / sizeof err_kind_names[0] == QB_ERR_KIND_COUNT, "one name per qb_err_kind");
+
+const char *qb_err_kind_name(qb_err_kind kind)
+{
+    return (unsigned)kind < QB_ERR_KIND_COUNT ? err_kind_names[kind] : "?";
 }
 
 static void *xcalloc(size_t n, size_t s)

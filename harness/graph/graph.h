@@ -45,9 +45,25 @@ typedef enum qb_tkind {
     QB_T_CONST, /* initializer, Constant, or folded at prepare time */
 } qb_tkind;
 
-/* Error text filled by every fallible call (one line, no newline). */
+/* What kind of error a fallible call met: lets a caller tell a model
+ * that uses something qbench does not implement from a broken one without
+ * reading the message (tests/test_onnx.c skips the first, fails the
+ * second). qb_errf sets QB_ERR_INVALID; qb_errk names another kind. */
+typedef enum qb_err_kind {
+    QB_ERR_INVALID = 0,        /* bad, inconsistent or unreadable input, or an internal error */
+    QB_ERR_UNSUPPORTED_OP,     /* an operator or operator domain qbench does not implement */
+    QB_ERR_UNSUPPORTED_TYPE,   /* an element type, or a value that is not a tensor (sequence, map, optional) */
+    QB_ERR_UNSUPPORTED_ATTR,   /* an attribute value, mode or optional output of a supported operator */
+    QB_ERR_UNSUPPORTED_SHAPE,  /* a rank or a zero-sized tensor an operator does not handle */
+    QB_ERR_UNSUPPORTED_DYNAMIC, /* an input qbench needs constant (pads, shapes, counts) is computed at run time */
+    QB_ERR_UNSUPPORTED_MODEL,  /* a model-level feature: opset version, sparse initializers, function attributes */
+    QB_ERR_KIND_COUNT
+} qb_err_kind;
+
+/* Error filled by every fallible call. */
 typedef struct qb_err {
-    char msg[1024]; /* the message */
+    char msg[1024];   /* the message (one line, no newline) */
+    qb_err_kind kind; /* what kind of error (QB_ERR_INVALID unless qb_errk named one) */
 } qb_err;
 
 typedef struct qb_tensor {
@@ -243,6 +259,10 @@ int qb_graph_sort(qb_graph *g, qb_err *e);
 const char *qb_supported_ops(void);
 const qb_opdef *qb_op_find(const char *op);
 void qb_errf(qb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* qb_errf with a kind other than QB_ERR_INVALID. */
+void qb_errk(qb_err *e, qb_err_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The kind's name ("invalid", "unsupported operator", ...). */
+const char *qb_err_kind_name(qb_err_kind kind);
 
 /* ---- onnx_import.c / onnx_export.c ---- */
 /* Load an ONNX model; NULL with a message (naming the file) on error. */

@@ -114,7 +114,8 @@ static int tensor_from_proto(const char *file, const Onnx__TensorProto *p, qb_te
     }
     int dt = p->has_data_type ? p->data_type : 0;
     if (!qb_dtype_size(dt)) {
-        qb_errf(e, "%s: tensor '%s' has element type %d%s; qbench supports float32, float16, double, int8, uint8, "
+        qb_errk(e, QB_ERR_UNSUPPORTED_TYPE,
+                "%s: tensor '%s' has element type %d%s; qbench supports float32, float16, double, int8, uint8, "
                 "int32, uint32, int64, uint64 and bool", file, name, dt,
                 dt_hint(dt));
         return -1;
@@ -273,7 +274,8 @@ static int attr_from_proto(const qb_graph *g, const Onnx__NodeProto *np, const O
     a->name = strdup(ap->name ? ap->name : "");
     a->type = ap->has_type ? (int)ap->type : 0;
     if (ap->ref_attr_name && *ap->ref_attr_name) {
-        qb_errf(e, "%s: node '%s' (%s): attribute '%s' refers to a function attribute, which is not supported", file,
+        qb_errk(e, QB_ERR_UNSUPPORTED_MODEL,
+                "%s: node '%s' (%s): attribute '%s' refers to a function attribute, which is not supported", file,
                 np->name, np->op_type, a->name);
         return -1;
     }
@@ -345,14 +347,16 @@ static int attr_from_proto(const qb_graph *g, const Onnx__NodeProto *np, const O
 static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tensor *t, qb_err *e)
 {
     if (!v->type || v->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !v->type->tensor_type) {
-        qb_errf(e, "%s: graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", file,
+        qb_errk(e, QB_ERR_UNSUPPORTED_TYPE,
+                "%s: graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", file,
                 v->name);
         return -1;
     }
     const Onnx__TypeProto__Tensor *tt = v->type->tensor_type;
     int dt = tt->has_elem_type ? tt->elem_type : 0;
     if (!qb_dtype_size(dt)) {
-        qb_errf(e, "%s: graph input '%s' has element type %d%s; qbench supports float32, float16, double, int8, uint8, "
+        qb_errk(e, QB_ERR_UNSUPPORTED_TYPE,
+                "%s: graph input '%s' has element type %d%s; qbench supports float32, float16, double, int8, uint8, "
                 "int32, uint32, int64, uint64 and bool", file, v->name, dt,
                 dt_hint(dt));
         return -1;
@@ -427,7 +431,7 @@ static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_e
 {
     const char *file = g->file;
     if (gp->n_sparse_initializer) {
-        qb_errf(e, "%s: sparse initializers are not supported", file);
+        qb_errk(e, QB_ERR_UNSUPPORTED_MODEL, "%s: sparse initializers are not supported", file);
         return -1;
     }
     for (size_t i = 0; i < gp->n_initializer; i++) {
@@ -473,7 +477,8 @@ static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_e
         int custom = np->domain && !strcmp(np->domain, QB_QDQ_DOMAIN);
         if ((np->domain && *np->domain && strcmp(np->domain, "ai.onnx") && !custom) ||
             (custom && !qb_qdq_custom_op(op))) {
-            qb_errf(e, "%s: node '%s' (%s): operator domain '%s' is not supported (only the default ONNX domain, "
+            qb_errk(e, QB_ERR_UNSUPPORTED_OP,
+                    "%s: node '%s' (%s): operator domain '%s' is not supported (only the default ONNX domain, "
                     "and %s for DequantizeInt4, DequantizeBinary and BinarizeInput)", file,
                     name ? name : "(unnamed)", op, np->domain, QB_QDQ_DOMAIN);
             return -1;
@@ -488,7 +493,8 @@ static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_e
         if (custom)
             n->domain = strdup(QB_QDQ_DOMAIN);
         if (!n->def) {
-            qb_errf(e, "%s: node '%s': operator %s is not supported; supported: %s", file, n->name, op,
+            qb_errk(e, QB_ERR_UNSUPPORTED_OP,
+                    "%s: node '%s': operator %s is not supported; supported: %s", file, n->name, op,
                     qb_supported_ops());
             return -1;
         }
@@ -602,14 +608,15 @@ static int build(qb_graph *g, const Onnx__ModelProto *m, unsigned flags, qb_err 
             if (o < sizeof list)
                 o += snprintf(list + o, sizeof list - o, "%s)", miss.count[k] > 4 ? ", ..." : "");
         }
-        qb_errf(e, "%s: %d operator%s not supported: %s; supported: %s", file, miss.n,
+        qb_errk(e, QB_ERR_UNSUPPORTED_OP, "%s: %d operator%s not supported: %s; supported: %s", file, miss.n,
                 miss.n == 1 ? " is" : "s are", list, qb_supported_ops());
         return -1;
     }
     /* Opsets 9 to 17 are the target; older files load too when they use
      * none of the pre-opset-7 legacy attributes (refused per node below). */
     if (g->opset < 1 || g->opset > 17) {
-        qb_errf(e, "%s: the model uses ONNX opset %d; qbench supports opsets 9 to 17", file, g->opset);
+        qb_errk(e, QB_ERR_UNSUPPORTED_MODEL,
+                "%s: the model uses ONNX opset %d; qbench supports opsets 9 to 17", file, g->opset);
         return -1;
     }
     if (build_graph(g, gp, 0, e))

@@ -73,6 +73,9 @@ qb_tensor *qb_need_in(qb_graph *g, qb_node *n, int i, qb_err *e);
 /* Message prefix helper: "file: node 'x' (Op): ..." */
 #define QB_NODE_ERR(e, g, n, fmt, ...) \
     qb_errf(e, "%s: node '%s' (%s): " fmt, (g)->file, (n)->name, (n)->op, ##__VA_ARGS__)
+/* The same for what qbench does not implement (kind: a QB_ERR_UNSUPPORTED_*). */
+#define QB_NODE_UNSUPPORTED(e, g, n, kind, fmt, ...) \
+    qb_errk(e, kind, "%s: node '%s' (%s): " fmt, (g)->file, (n)->name, (n)->op, ##__VA_ARGS__)
 /* Normalize axis a for rank r: -1 if out of range. */
 int qb_axis(int64_t a, int r);
 /* Integer value of element i of a constant int32/int64 tensor. */

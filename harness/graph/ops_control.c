@@ -282,8 +282,9 @@ static int loop_prepare(qb_graph *g, qb_node *n, qb_err *e)
     const qb_tensor *M = qb_in(g, n, 0), *C = qb_in(g, n, 1);
     if ((M && (M->kind != QB_T_CONST || qb_tensor_count(M) != 1)) ||
         (C && (C->kind != QB_T_CONST || qb_tensor_count(C) != 1))) {
-        QB_NODE_ERR(e, g, n, "the trip count and the initial condition must be constant (qbench lays out every "
-                    "iteration when preparing)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                            "the trip count and the initial condition must be constant (qbench lays out every "
+                            "iteration when preparing)");
         return -1;
     }
     int64_t trips = M ? qb_int_at(M, 0) : INT64_MAX;

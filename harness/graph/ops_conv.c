@@ -43,7 +43,7 @@ static int win_setup(qb_graph *g, qb_node *n, const qb_tensor *x, const int64_t 
     memset(w, 0, sizeof *w);
     w->nsp = x->ndim - 2;
     if (w->nsp < 1 || w->nsp > 3) {
-        QB_NODE_ERR(e, g, n, "input rank %d is not supported (3 to 5)", x->ndim);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_SHAPE, "input rank %d is not supported (3 to 5)", x->ndim);
         return -1;
     }
     w->n = x->dims[0];
@@ -93,7 +93,7 @@ static int win_setup(qb_graph *g, qb_node *n, const qb_tensor *x, const int64_t 
                 return -1;
             }
         } else {
-            QB_NODE_ERR(e, g, n, "auto_pad '%s' is not supported", ap);
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "auto_pad '%s' is not supported", ap);
             return -1;
         }
         int64_t span = w->in[j] + w->pb[j] + w->pe[j] - ek;
@@ -233,7 +233,8 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!W)
         return -1;
     if (x->dtype != QB_DT_FLOAT || W->dtype != QB_DT_FLOAT || (B && B->dtype != QB_DT_FLOAT)) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32 (Conv runs on the float32 kernels only; got %s)", qb_dtype_name(x->dtype != QB_DT_FLOAT ? x->dtype : W->dtype != QB_DT_FLOAT ? W->dtype : B->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "inputs must be float32 (Conv runs on the float32 kernels only; got %s)", qb_dtype_name(x->dtype != QB_DT_FLOAT ? x->dtype : W->dtype != QB_DT_FLOAT ? W->dtype : B->dtype));
         return -1;
     }
     conv_state *s = calloc(1, sizeof *s);
@@ -661,7 +662,7 @@ static int pool_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     int is_max = !strcmp(n->op, "MaxPool");
     if (x->dtype != QB_DT_FLOAT && !(is_max && x->dtype != QB_DT_BOOL)) {
-        QB_NODE_ERR(e, g, n, "input must be float32 (MaxPool: any numeric type)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE, "input must be float32 (MaxPool: any numeric type)");
         return -1;
     }
     if (is_max && qb_attr_int(n, "storage_order", 0) & ~1) {
@@ -685,7 +686,7 @@ static int pool_prepare(qb_graph *g, qb_node *n, qb_err *e)
             return -1;
         }
         if (!strcmp(n->op, "AveragePool") && qb_node_attr(n, "dilations")) {
-            QB_NODE_ERR(e, g, n, "dilations are not supported for AveragePool");
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "dilations are not supported for AveragePool");
             return -1;
         }
         if (win_setup(g, n, x, k, (int)qb_attr_int(n, "ceil_mode", 0), &s->w, e))

@@ -66,12 +66,14 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!W)
         return -1;
     if (x->dtype != QB_DT_FLOAT || W->dtype != QB_DT_FLOAT || (B && B->dtype != QB_DT_FLOAT)) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32 (element type %s)", qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "inputs must be float32 (element type %s)", qb_dtype_name(x->dtype));
         return -1;
     }
     int nsp = x->ndim - 2;
     if (nsp < 1 || nsp > 3 || W->ndim != x->ndim) {
-        QB_NODE_ERR(e, g, n, "input rank %d / weight rank %d is not supported (3 to 5, equal)", x->ndim, W->ndim);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_SHAPE,
+                            "input rank %d / weight rank %d is not supported (3 to 5, equal)", x->ndim, W->ndim);
         return -1;
     }
     int64_t group = qb_attr_int(n, "group", 1);
@@ -93,7 +95,7 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
     const char *ap = qb_attr_str(n, "auto_pad", "NOTSET");
     int same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER");
     if (!same_upper && !same_lower && strcmp(ap, "VALID") && strcmp(ap, "NOTSET")) {
-        QB_NODE_ERR(e, g, n, "auto_pad '%s' is not supported", ap);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "auto_pad '%s' is not supported", ap);
         return -1;
     }
     convt_state *s = calloc(1, sizeof *s);

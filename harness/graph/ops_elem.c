@@ -48,7 +48,8 @@ static int bin_prepare(qb_graph *g, qb_node *n, qb_err *e)
     }
     qb_dtype dt = a->dtype;
     if (dt == QB_DT_BOOL || b->dtype == QB_DT_BOOL) {
-        QB_NODE_ERR(e, g, n, "element type bool is not supported (numeric types only)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type bool is not supported (numeric types only)");
         return -1;
     }
     if (strcmp(n->op, "Pow") && b->dtype != dt) {
@@ -176,7 +177,8 @@ static int un_prepare(qb_graph *g, qb_node *n, qb_err *e)
     int copy = !strcmp(n->op, "Identity") || !strcmp(n->op, "Dropout") ||
                (!strcmp(n->op, "Clip") && x->dtype != QB_DT_BOOL); /* Clip: every numeric type */
     if (!copy && x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "element type %s is not supported (float32 only)", qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type %s is not supported (float32 only)", qb_dtype_name(x->dtype));
         return -1;
     }
     if (!strcmp(n->op, "Dropout")) {
@@ -193,8 +195,9 @@ static int un_prepare(qb_graph *g, qb_node *n, qb_err *e)
             }
             double ratio = rt ? qb_get_d(rt, 0) : 0.5;
             if (ratio != 0) {
-                QB_NODE_ERR(e, g, n, "training mode with ratio %g is not supported: its mask is random (it "
-                            "cannot reproduce numpy's generator); ratio 0 is supported", ratio);
+                QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                                    "training mode with ratio %g is not supported: its mask is random (it "
+                                    "cannot reproduce numpy's generator); ratio 0 is supported", ratio);
                 return -1;
             }
         }

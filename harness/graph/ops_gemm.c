@@ -109,8 +109,9 @@ static int gemm_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!B)
         return -1;
     if (A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT || (C && C->dtype != QB_DT_FLOAT)) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32 (Gemm runs on the float32 kernels only; got %s)",
-                    qb_dtype_name(A->dtype != QB_DT_FLOAT ? A->dtype : B->dtype != QB_DT_FLOAT ? B->dtype : C->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "inputs must be float32 (Gemm runs on the float32 kernels only; got %s)",
+                            qb_dtype_name(A->dtype != QB_DT_FLOAT ? A->dtype : B->dtype != QB_DT_FLOAT ? B->dtype : C->dtype));
         return -1;
     }
     gemm_state *s = calloc(1, sizeof *s);
@@ -205,8 +206,9 @@ static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!B)
         return -1;
     if (A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT || !A->ndim || !B->ndim) {
-        QB_NODE_ERR(e, g, n, "inputs must be float32 tensors of rank at least 1 (MatMul runs on the float32 "
-                    "kernels only; got %s and %s)", qb_dtype_name(A->dtype), qb_dtype_name(B->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, A->dtype != QB_DT_FLOAT || B->dtype != QB_DT_FLOAT ? QB_ERR_UNSUPPORTED_TYPE : QB_ERR_INVALID,
+                            "inputs must be float32 tensors of rank at least 1 (MatMul runs on the float32 "
+                            "kernels only; got %s and %s)", qb_dtype_name(A->dtype), qb_dtype_name(B->dtype));
         return -1;
     }
     gemm_state *s = calloc(1, sizeof *s);

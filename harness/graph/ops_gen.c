@@ -88,7 +88,8 @@ static int range_prepare(qb_graph *g, qb_node *n, qb_err *e)
             return -1;
         if (t[i]->kind != QB_T_CONST || qb_tensor_count(t[i]) != 1 || t[i]->dtype != t[0]->dtype ||
             t[i]->dtype == QB_DT_BOOL) {
-            QB_NODE_ERR(e, g, n, "start, limit and delta must be constant scalars of one numeric type");
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                                "start, limit and delta must be constant scalars of one numeric type");
             return -1;
         }
     }

@@ -203,7 +203,8 @@ static int nonzero_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (x->kind != QB_T_CONST) {
-        QB_NODE_ERR(e, g, n, "input '%s' must be constant: the output's length depends on its values", x->name);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                            "input '%s' must be constant: the output's length depends on its values", x->name);
         return -1;
     }
     int64_t nz = 0;

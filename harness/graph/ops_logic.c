@@ -49,7 +49,8 @@ static int binary_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     if (s->op > C_EQ && s->op < L_AND && a->dtype == QB_DT_BOOL) {
-        QB_NODE_ERR(e, g, n, "element type bool is not supported (numeric types only)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type bool is not supported (numeric types only)");
         return -1;
     }
     qb_set_out(g, n, 0, QB_DT_BOOL, s->b.rank, s->b.dims);

@@ -116,8 +116,9 @@ static int round_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (qb_dtype_is_int(x->dtype)) {
-        QB_NODE_ERR(e, g, n, "input '%s' is %s; the element type must be float32, float16 or double", x->name,
-                    qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "input '%s' is %s; the element type must be float32, float16 or double", x->name,
+                            qb_dtype_name(x->dtype));
         return -1;
     }
     qb_set_out(g, n, 0, x->dtype, x->ndim, x->dims);
@@ -149,7 +150,8 @@ static int reduce_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (x->dtype == QB_DT_BOOL) {
-        QB_NODE_ERR(e, g, n, "element type bool is not supported (numeric types only)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type bool is not supported (numeric types only)");
         return -1;
     }
     red_state *s = calloc(1, sizeof *s);

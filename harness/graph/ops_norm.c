@@ -46,8 +46,9 @@ static void stats(const qb_tensor *x, int64_t base, int64_t cnt, double *mean, d
 static int need_float(qb_graph *g, qb_node *n, const qb_tensor *x, qb_err *e)
 {
     if (!qb_dtype_is_float(x->dtype)) {
-        QB_NODE_ERR(e, g, n, "element type %s is not supported (float32, float16 and double only)",
-                    qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type %s is not supported (float32, float16 and double only)",
+                            qb_dtype_name(x->dtype));
         return -1;
     }
     return 0;
@@ -172,7 +173,7 @@ static int lnorm_prepare(qb_graph *g, qb_node *n, qb_err *e)
         sd[d] = d < a ? x->dims[d] : 1;
     int st = (int)qb_attr_int(n, "stash_type", QB_DT_FLOAT);
     if (st != QB_DT_FLOAT && st != QB_DT_DOUBLE && st != QB_DT_FLOAT16) {
-        QB_NODE_ERR(e, g, n, "stash_type %d is not supported (a float type)", st);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "stash_type %d is not supported (a float type)", st);
         return -1;
     }
     for (int i = 1; i < 3 && i < n->nout; i++)

@@ -50,7 +50,8 @@ static int pad_prepare(qb_graph *g, qb_node *n, qb_err *e)
     const char *ms = qb_attr_str(n, "mode", "constant");
     int mode = !strcmp(ms, "constant") ? 0 : !strcmp(ms, "reflect") ? 1 : !strcmp(ms, "edge") ? 2 : -1;
     if (mode < 0) {
-        QB_NODE_ERR(e, g, n, "mode '%s' is not supported (constant, reflect or edge)", ms);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                            "mode '%s' is not supported (constant, reflect or edge)", ms);
         return -1;
     }
     int64_t pads[2 * QB_MAX_DIMS] = {0};
@@ -67,7 +68,8 @@ static int pad_prepare(qb_graph *g, qb_node *n, qb_err *e)
     } else {
         qb_tensor *tp = qb_in(g, n, 1), *tv = qb_in(g, n, 2), *ta = qb_in(g, n, 3);
         if (!tp || tp->kind != QB_T_CONST || (tv && tv->kind != QB_T_CONST) || (ta && ta->kind != QB_T_CONST)) {
-            QB_NODE_ERR(e, g, n, "pads, constant_value and axes must be constant (computed from initializers only)");
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                                "pads, constant_value and axes must be constant (computed from initializers only)");
             return -1;
         }
         int na = r;

@@ -175,8 +175,9 @@ static int qmm_prepare(qb_graph *g, qb_node *n, qb_err *e)
         const qb_tensor *yz = qb_in(g, n, 7);
         yt = yz ? yz->dtype : QB_DT_UINT8;
         if (qb_qrange(yt, &s->lo, &s->hi)) {
-            QB_NODE_ERR(e, g, n, "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
-                        qb_dtype_name(yt));
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
+                                qb_dtype_name(yt));
             return -1;
         }
         if (qvec_setup(g, n, 1, QB_DT_FLOAT, A, ra, ad, 1, s->m, &s->sca, e) ||
@@ -301,7 +302,7 @@ static int qconv_geometry(qb_graph *g, qb_node *n, const qb_tensor *x, const qb_
     const char *ap = qb_attr_str(n, "auto_pad", "NOTSET");
     int same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
     if (!same && strcmp(ap, "VALID") && strcmp(ap, "NOTSET")) {
-        QB_NODE_ERR(e, g, n, "auto_pad '%s' is not supported", ap);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "auto_pad '%s' is not supported", ap);
         return -1;
     }
     s->nimg = x->dims[0], s->c = x->dims[1], s->cout = w->dims[0];
@@ -365,8 +366,9 @@ static int qconv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     for (int j = 0; j < 2; j++) {
         const qb_tensor *t = j ? w : x;
         if (t->dtype != QB_DT_UINT8 && t->dtype != QB_DT_INT8) {
-            QB_NODE_ERR(e, g, n, "input '%s' is %s; the element type must be int8 or uint8", t->name,
-                        qb_dtype_name(t->dtype));
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                "input '%s' is %s; the element type must be int8 or uint8", t->name,
+                                qb_dtype_name(t->dtype));
             return -1;
         }
     }
@@ -381,8 +383,9 @@ static int qconv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         const qb_tensor *yz = qb_in(g, n, 7), *B = qb_in(g, n, 8);
         yt = yz ? yz->dtype : QB_DT_UINT8;
         if (qb_qrange(yt, &s->lo, &s->hi)) {
-            QB_NODE_ERR(e, g, n, "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
-                        qb_dtype_name(yt));
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
+                                qb_dtype_name(yt));
             return -1;
         }
         if (qb_qparam_check(g, n, 1, QB_DT_FLOAT, 0, 0, e) || qb_qparam_check(g, n, 4, QB_DT_FLOAT, s->cout, 0, e) ||

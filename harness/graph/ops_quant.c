@@ -84,14 +84,15 @@ static int q_prepare(qb_graph *g, qb_node *n, int quantize, qb_err *e)
     if (!s)
         return -1;
     if (qb_attr_int(n, "block_size", 0)) {
-        QB_NODE_ERR(e, g, n, "blocked quantization (block_size) is not supported");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "blocked quantization (block_size) is not supported");
         return -1;
     }
     int xok = quantize ? x->dtype == QB_DT_FLOAT || x->dtype == QB_DT_INT32
                        : x->dtype == QB_DT_INT8 || x->dtype == QB_DT_UINT8 || x->dtype == QB_DT_INT32;
     if (!xok) {
-        QB_NODE_ERR(e, g, n, "input '%s' is %s; the element type must be %s", x->name, qb_dtype_name(x->dtype),
-                    quantize ? "float32 or int32" : "int8, uint8 or int32");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "input '%s' is %s; the element type must be %s", x->name, qb_dtype_name(x->dtype),
+                            quantize ? "float32 or int32" : "int8, uint8 or int32");
         return -1;
     }
     q_state *st = calloc(1, sizeof *st);
@@ -113,7 +114,8 @@ static int q_prepare(qb_graph *g, qb_node *n, int quantize, qb_err *e)
     if (quantize) {
         int64_t od = qb_attr_int(n, "output_dtype", 0);
         if (od && (od != QB_DT_UINT8 && od != QB_DT_INT8)) {
-            QB_NODE_ERR(e, g, n, "output_dtype %lld is not supported (uint8 or int8)", (long long)od);
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                "output_dtype %lld is not supported (uint8 or int8)", (long long)od);
             return -1;
         }
         if (od && z && od != (int64_t)z->dtype) {
@@ -124,8 +126,9 @@ static int q_prepare(qb_graph *g, qb_node *n, int quantize, qb_err *e)
         if (od && !z)
             zt = (qb_dtype)od;
         if (qb_qrange(zt, &st->lo, &st->hi)) {
-            QB_NODE_ERR(e, g, n, "zero point '%s' is %s; the element type must be uint8 or int8", z->name,
-                        qb_dtype_name(zt));
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                "zero point '%s' is %s; the element type must be uint8 or int8", z->name,
+                                qb_dtype_name(zt));
             return -1;
         }
     } else if (z && z->dtype != x->dtype) {
@@ -220,7 +223,8 @@ static int dynq_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "input '%s' is %s; the element type must be float32", x->name, qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "input '%s' is %s; the element type must be float32", x->name, qb_dtype_name(x->dtype));
         return -1;
     }
     qb_set_out(g, n, 0, QB_DT_UINT8, x->ndim, x->dims);

@@ -21,7 +21,7 @@ static int softmax_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "input must be float32");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE, "input must be float32");
         return -1;
     }
     int a = qb_axis(qb_attr_int(n, "axis", g->opset < 13 ? 1 : -1), x->ndim);
@@ -75,15 +75,18 @@ static int bn_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     int training = qb_attr_int(n, "training_mode", 0) != 0;
     if (!training && n->nout > 1 && n->out[1] >= 0) {
-        QB_NODE_ERR(e, g, n, "training mode with the pre-opset-14 outputs (saved mean/variance) is not supported");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                            "training mode with the pre-opset-14 outputs (saved mean/variance) is not supported");
         return -1;
     }
     if (training && n->nout > 3 && n->out[3] >= 0) {
-        QB_NODE_ERR(e, g, n, "outputs beyond running_mean and running_var are not supported");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                            "outputs beyond running_mean and running_var are not supported");
         return -1;
     }
     if (x->ndim < 2 || x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "input must be float32 with a channel dimension");
+        QB_NODE_UNSUPPORTED(e, g, n, x->dtype != QB_DT_FLOAT ? QB_ERR_UNSUPPORTED_TYPE : QB_ERR_INVALID,
+                            "input must be float32 with a channel dimension");
         return -1;
     }
     for (int i = 1; i < 5; i++) {
@@ -91,7 +94,8 @@ static int bn_prepare(qb_graph *g, qb_node *n, qb_err *e)
         if (!t)
             return -1;
         if (t->dtype != QB_DT_FLOAT || qb_tensor_count(t) != x->dims[1]) {
-            QB_NODE_ERR(e, g, n, "'%s' must be float32 with %lld elements", t->name, (long long)x->dims[1]);
+            QB_NODE_UNSUPPORTED(e, g, n, t->dtype != QB_DT_FLOAT ? QB_ERR_UNSUPPORTED_TYPE : QB_ERR_INVALID,
+                                "'%s' must be float32 with %lld elements", t->name, (long long)x->dims[1]);
             return -1;
         }
     }

@@ -44,7 +44,8 @@ static int racc_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (x->dtype == QB_DT_BOOL) {
-        QB_NODE_ERR(e, g, n, "element type bool is not supported (numeric types only)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type bool is not supported (numeric types only)");
         return -1;
     }
     racc_state *s = calloc(1, sizeof *s);

@@ -139,11 +139,13 @@ static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (x->dtype != QB_DT_FLOAT) {
-        QB_NODE_ERR(e, g, n, "element type %s is not supported (float32 only)", qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type %s is not supported (float32 only)", qb_dtype_name(x->dtype));
         return -1;
     }
     if (qb_tensor_count(x) == 0) {
-        QB_NODE_ERR(e, g, n, "input '%s' is zero-sized; zero-sized tensors are not supported by Resize", x->name);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_SHAPE,
+                            "input '%s' is zero-sized; zero-sized tensors are not supported by Resize", x->name);
         return -1;
     }
     int r = x->ndim, upsample = !strcmp(n->op, "Upsample"), old = upsample || g->opset < 11;
@@ -156,13 +158,15 @@ static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
     int ctm = old ? ASYMMETRIC : name_index(qb_attr_str(n, "coordinate_transformation_mode", "half_pixel"), ctms);
     int nm = old ? SIMPLE : name_index(qb_attr_str(n, "nearest_mode", "round_prefer_floor"), nms);
     if (mode < 0 || ctm < 0 || nm < 0 || (old && mode == CUBIC)) {
-        QB_NODE_ERR(e, g, n, "mode '%s', coordinate_transformation_mode '%s' or nearest_mode '%s' is not supported", ms,
-                    qb_attr_str(n, "coordinate_transformation_mode", "half_pixel"),
-                    qb_attr_str(n, "nearest_mode", "round_prefer_floor"));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                            "mode '%s', coordinate_transformation_mode '%s' or nearest_mode '%s' is not supported", ms,
+                            qb_attr_str(n, "coordinate_transformation_mode", "half_pixel"),
+                            qb_attr_str(n, "nearest_mode", "round_prefer_floor"));
         return -1;
     }
     if (qb_attr_int(n, "antialias", 0) || qb_node_attr(n, "axes") || qb_node_attr(n, "keep_aspect_ratio_policy")) {
-        QB_NODE_ERR(e, g, n, "the opset-18 attributes antialias, axes and keep_aspect_ratio_policy are not supported");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                            "the opset-18 attributes antialias, axes and keep_aspect_ratio_policy are not supported");
         return -1;
     }
     /* inputs: Upsample (X, scales) or attribute scales; Resize-10 (X, scales); Resize-11+ (X, roi, scales, sizes) */
@@ -177,7 +181,8 @@ static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (tsz && qb_tensor_count(tsz) == 0)
         tsz = NULL;
     if ((troi && troi->kind != QB_T_CONST) || (tsc && tsc->kind != QB_T_CONST) || (tsz && tsz->kind != QB_T_CONST)) {
-        QB_NODE_ERR(e, g, n, "roi, scales and sizes must be constant (computed from initializers only)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                            "roi, scales and sizes must be constant (computed from initializers only)");
         return -1;
     }
     float scales[QB_MAX_DIMS];

@@ -79,7 +79,8 @@ static int rnn_prepare(qb_graph *g, qb_node *n, qb_err *e)
     for (int i = 0; i < n->nin; i++) {
         qb_tensor *t = qb_in(g, n, i);
         if (t && i != 4 && t->dtype != QB_DT_FLOAT) {
-            QB_NODE_ERR(e, g, n, "input %d must be float32 (element type %s)", i, qb_dtype_name(t->dtype));
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                                "input %d must be float32 (element type %s)", i, qb_dtype_name(t->dtype));
             return -1;
         }
     }
@@ -92,7 +93,7 @@ static int rnn_prepare(qb_graph *g, qb_node *n, qb_err *e)
     s->dirs = !strcmp(dir, "bidirectional") ? 2 : 1;
     s->reverse = !strcmp(dir, "reverse");
     if (strcmp(dir, "forward") && strcmp(dir, "reverse") && s->dirs == 1) {
-        QB_NODE_ERR(e, g, n, "direction '%s' is not supported", dir);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "direction '%s' is not supported", dir);
         return -1;
     }
     if (X->ndim != 3 || W->ndim != 3 || R->ndim != 3) {
@@ -119,7 +120,7 @@ static int rnn_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     if (L && (!qb_dtype_is_int(L->dtype) || L->kind != QB_T_CONST)) {
-        QB_NODE_ERR(e, g, n, "sequence_lens must be constant integers");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC, "sequence_lens must be constant integers");
         return -1;
     }
     for (int64_t b = 0; L && b < s->batch; b++)
@@ -148,7 +149,7 @@ static int rnn_prepare(qb_graph *g, qb_node *n, qb_err *e)
             while (j < sizeof act_names / sizeof act_names[0] && strcasecmp(act_names[j].name, nm))
                 j++;
             if (j == sizeof act_names / sizeof act_names[0]) {
-                QB_NODE_ERR(e, g, n, "activation '%s' is not supported", nm);
+                QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "activation '%s' is not supported", nm);
                 return -1;
             }
             act *a = &s->f[d][k];

@@ -40,7 +40,8 @@ static scatter_state *common(qb_graph *g, qb_node *n, qb_tensor **x, qb_tensor *
         if (!strcmp(r, names[i]))
             red = i;
     if (red < 0 || (red != RED_NONE && (*x)->dtype == QB_DT_BOOL)) {
-        QB_NODE_ERR(e, g, n, "reduction '%s' is not supported here (none, add, mul, max, min on numeric types)", r);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                            "reduction '%s' is not supported here (none, add, mul, max, min on numeric types)", r);
         return NULL;
     }
     scatter_state *s = calloc(1, sizeof *s);

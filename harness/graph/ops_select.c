@@ -46,7 +46,8 @@ static select_state *axis_state(qb_graph *g, qb_node *n, const qb_tensor *x, int
         return NULL;
     }
     if (x->dtype == QB_DT_BOOL) {
-        QB_NODE_ERR(e, g, n, "element type bool is not supported (numeric types only)");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type bool is not supported (numeric types only)");
         return NULL;
     }
     select_state *s = calloc(1, sizeof *s);

@@ -56,7 +56,8 @@ static int need_const(qb_graph *g, qb_node *n, int i, const char *what, qb_tenso
     if (!t)
         return 0;
     if (t->kind != QB_T_CONST) {
-        QB_NODE_ERR(e, g, n, "%s '%s' must be constant (computed from initializers only)", what, t->name);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                            "%s '%s' must be constant (computed from initializers only)", what, t->name);
         return -1;
     }
     if (t->dtype != QB_DT_INT64 && t->dtype != QB_DT_INT32) {
@@ -550,7 +551,7 @@ static int cast_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     int to = (int)qb_attr_int(n, "to", 0);
     if (!qb_dtype_size(to)) {
-        QB_NODE_ERR(e, g, n, "cast to element type %d%s is not supported", to,
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE, "cast to element type %d%s is not supported", to,
                     to == 16 ? " (bfloat16)" : to == 8 ? " (string)" : "");
         return -1;
     }
@@ -614,7 +615,7 @@ static int constant_prepare(qb_graph *g, qb_node *n, qb_err *e)
         one = a->n;
         qb_set_out(g, n, 0, QB_DT_INT64, 1, &one);
     } else {
-        QB_NODE_ERR(e, g, n, "attribute '%s' is not supported", a->name);
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR, "attribute '%s' is not supported", a->name);
         return -1;
     }
     return 0;

@@ -22,8 +22,9 @@ static int sm_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!x)
         return -1;
     if (!qb_dtype_is_float(x->dtype)) {
-        QB_NODE_ERR(e, g, n, "element type %s is not supported (float32, float16 and double only)",
-                    qb_dtype_name(x->dtype));
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type %s is not supported (float32, float16 and double only)",
+                            qb_dtype_name(x->dtype));
         return -1;
     }
     int a = qb_axis(qb_attr_int(n, "axis", -1), x->ndim);

@@ -130,8 +130,9 @@ static int unary_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     if (!qb_dtype_is_float(x->dtype) && !(d->fi && qb_dtype_is_int(x->dtype) && x->dtype != QB_DT_BOOL)) {
-        QB_NODE_ERR(e, g, n, "element type %s is not supported (%s)", qb_dtype_name(x->dtype),
-                    d->fi ? "numeric types only" : "float32, float16 and double only");
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "element type %s is not supported (%s)", qb_dtype_name(x->dtype),
+                            d->fi ? "numeric types only" : "float32, float16 and double only");
         return -1;
     }
     un_state *s = calloc(1, sizeof *s);
@@ -151,7 +152,8 @@ static int unary_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (!strcmp(n->op, "Gelu")) {
         const char *ap = qb_attr_str(n, "approximate", "none");
         if (strcmp(ap, "none") && strcmp(ap, "tanh")) {
-            QB_NODE_ERR(e, g, n, "approximate '%s' is not supported (none or tanh)", ap);
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_ATTR,
+                                "approximate '%s' is not supported (none or tanh)", ap);
             return -1;
         }
         s->p.beta = !strcmp(ap, "tanh");

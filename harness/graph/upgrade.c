@@ -166,7 +166,8 @@ static int upgrade_node(qb_graph *g, int ni, qb_err *e)
         drop_attr(&g->nodes[ni], "max");
     } else if (!strcmp(op, "Dropout")) {
         if (qb_attr_int(n, "is_test", 1) == 0) {
-            qb_errf(e, "%s: node '%s' (Dropout): training mode (is_test = 0) is not supported", g->file, n->name);
+            qb_errk(e, QB_ERR_UNSUPPORTED_ATTR,
+                    "%s: node '%s' (Dropout): training mode (is_test = 0) is not supported", g->file, n->name);
             return -1;
         }
         if (g->opset < 12) {

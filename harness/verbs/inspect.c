@@ -30,7 +30,7 @@ int qb_verb_inspect(int argc, char **argv)
 {
     const char *model = NULL;
     static qb_input_shapes shapes; /* --shape [NAME=]AxB, applied when the model loads */
-    qb_err e = {""};
+    qb_err e = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape")) {
             if (i + 1 >= argc)

@@ -140,7 +140,7 @@ int qb_verb_run(int argc, char **argv)
     qb_tensor in[QB_MAX_INPUTS];
     int nin = 0, isa = -1, profile = 0, repeat = 0, rc = 2;
     memset(in, 0, sizeof in);
-    qb_err e = {""};
+    qb_err e = {0};
     qb_pipeline_opts po;
     qb_pipeline_defaults(&po);
     po.dataset = "none"; /* calibration on seeded inputs unless -d names a dataset */
