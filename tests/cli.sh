@@ -530,6 +530,10 @@ for bad in "latency_ms_median -1" "threads 1e20" "top1_accuracy 150" "top1_agree
     expect_msg 2 "implausible.csv:2: column $1" "table: implausible $1 = $2" -- table "$T/implausible.csv"
     expect_msg 2 "implausible.csv:2: column $1" "merge: implausible $1 = $2" -- merge "$T/implausible.csv" -o "$T/imp-out.csv"
 done
+# a directory where a results file is expected: both CSV readers (results.c, rtable.c) say so
+expect_msg 2 "$T: cannot open: is a directory" "table: a directory" -- table "$T"
+expect_msg 2 "$T: cannot open: is a directory" "advise: a directory" -- advise "$T"
+expect_msg 2 "$T: cannot open: is a directory" "compare: a directory" -- compare "$T" "$T/implausible.csv"
 
 # output_hash (results schema 4): the outputs on the evaluation inputs, 16 hex digits; integer paths are
 # bit-exact across ISAs (the same hash on scalar and on the best ISA), fp32 and int8 outputs differ

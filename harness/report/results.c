@@ -17,6 +17,7 @@
 
 #include "harness/io/atomic.h"
 #include "harness/qmath/method.h"
+#include "harness/report/csvread.h"
 #include "harness/report/results.h"
 #include "harness/report/status.h"
 #include "kernels/kernels.h"
@@ -503,9 +504,7 @@ void qb_results_close(qb_results_writer *w)
 /* Reader state: the record being collected. */
 typedef struct read_state {
     const char *path;     /* file (messages) */
-    int line;             /* physical line being parsed */
-    int row_line;         /* line where the current record started */
-    int pending;          /* the next non-empty line starts a record */
+    qb_csv_pos pos;       /* line being parsed, line where the current record started */
     int nrec;             /* records completed (header included) */
     int nf;               /* fields of the current record */
     char *f[QB_NCOLS + 1];/* their text (one extra to detect too many); columns past the file's schema "" */
@@ -536,10 +535,10 @@ static void rd_row(int c, void *ctx)
     read_state *st = ctx;
     int nf = st->nf;
     st->nf = 0;
-    st->pending = 1;
+    st->pos.pending = 1;
     if (st->rc)
         return;
-    int line = st->row_line;
+    int line = st->pos.row_line;
     if (st->nrec++ == 0) { /* the header: the current schema's or an older one's */
         int n = st->overflow ? QB_NCOLS + 1 : nf;
         st->overflow = 0;
@@ -588,46 +587,15 @@ static void rd_row(int c, void *ctx)
 
 int qb_results_read(const char *path, qb_results_cb cb, void *ctx, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) || S_ISDIR(sb.st_mode)) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, f ? "is a directory" : strerror(errno));
-        if (f)
-            fclose(f);
+    FILE *f = qb_csv_open(path, err, errlen);
+    if (!f)
         return -1;
-    }
-    read_state st = {.path = path, .pending = 1, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen};
-    struct csv_parser p;
-    csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t k;
-    while (!st.rc && (k = getline(&line, &cap, f)) > 0) {
-        st.line++;
-        if (st.pending && !(k == 1 && line[0] == '\n') && !(k == 2 && line[0] == '\r')) {
-            st.row_line = st.line;
-            st.pending = 0;
-        }
-        if (memchr(line, 0, (size_t)k)) {
-            snprintf(err, errlen, "%s:%d: NUL byte: not a text CSV file", path, st.line);
-            st.rc = -1;
-            break;
-        }
-        if (csv_parse(&p, line, (size_t)k, rd_field, rd_row, &st) != (size_t)k && !st.rc) {
-            snprintf(err, errlen, "%s:%d: malformed CSV: %s", path, st.line, csv_strerror(csv_error(&p)));
-            st.rc = -1;
-        }
-    }
-    if (!st.rc && csv_fini(&p, rd_field, rd_row, &st) && !st.rc) {
-        snprintf(err, errlen, "%s:%d: malformed CSV: unterminated quoted field", path, st.row_line);
-        st.rc = -1;
-    }
+    read_state st = {.path = path, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen};
+    qb_csv_parse(f, path, rd_field, rd_row, &st, &st.pos, &st.rc, err, errlen);
     if (!st.rc && st.nrec == 0) {
         snprintf(err, errlen, "%s:1: empty file: no results header", path);
         st.rc = -1;
     }
-    csv_free(&p);
-    free(line);
     for (int i = 0; i <= QB_NCOLS; i++)
         free(st.f[i]);
     fclose(f);

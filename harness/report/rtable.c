@@ -1,7 +1,8 @@
 /*
  * rtable.c - a CSV with a header, in memory, accessed by column name
- * (see rtable.h). Parsed with libcsv (strict quoting), line by line so
- * that messages name the line where a bad row starts.
+ * (see rtable.h). Parsed by the report layer's one CSV read loop
+ * (csvread.c: libcsv, strict quoting, messages name the line where a bad
+ * row starts).
  */
 #include "harness/report/rtable.h"
 
@@ -12,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/report/csvread.h"
+
 /* Parser state: the record being collected and the table being built. */
 typedef struct load_state {
     qb_rtable *t;      /* the table */
-    int line;          /* physical line being parsed */
-    int row_line;      /* line where the current record started */
-    int pending;       /* the next non-empty line starts a record */
+    qb_csv_pos pos;    /* line being parsed, line where the current record started */
     char **f;          /* fields of the current record */
     int nf, cap;       /* their count, allocated */
     int rows_cap;      /* rows allocated in t */
@@ -57,7 +58,7 @@ static void on_row(int c, void *ctx)
     (void)c;
     load_state *st = ctx;
     qb_rtable *t = st->t;
-    st->pending = 1;
+    st->pos.pending = 1;
     if (st->rc) {
         drop_fields(st);
         return;
@@ -65,12 +66,12 @@ static void on_row(int c, void *ctx)
     if (!t->cols) { /* the header */
         for (int i = 0; i < st->nf; i++) {
             if (!st->f[i][0]) {
-                snprintf(st->err, st->errlen, "%s:%d: header column %d has no name", t->path, st->row_line, i + 1);
+                snprintf(st->err, st->errlen, "%s:%d: header column %d has no name", t->path, st->pos.row_line, i + 1);
                 st->rc = -1;
             }
             for (int j = 0; j < i && !st->rc; j++)
                 if (!strcmp(st->f[i], st->f[j])) {
-                    snprintf(st->err, st->errlen, "%s:%d: header names column '%.60s' twice", t->path, st->row_line,
+                    snprintf(st->err, st->errlen, "%s:%d: header names column '%.60s' twice", t->path, st->pos.row_line,
                              st->f[i]);
                     st->rc = -1;
                 }
@@ -86,7 +87,7 @@ static void on_row(int c, void *ctx)
         return;
     }
     if (st->nf != t->ncols) {
-        snprintf(st->err, st->errlen, "%s:%d: %d fields, the header has %d", t->path, st->row_line, st->nf, t->ncols);
+        snprintf(st->err, st->errlen, "%s:%d: %d fields, the header has %d", t->path, st->pos.row_line, st->nf, t->ncols);
         st->rc = -1;
         drop_fields(st);
         return;
@@ -108,59 +109,38 @@ static void on_row(int c, void *ctx)
         st->rows_cap = nc;
     }
     t->cells[t->nrows] = st->f;
-    t->lines[t->nrows] = st->row_line;
+    t->lines[t->nrows] = st->pos.row_line;
     t->nrows++;
     st->f = NULL;
     st->nf = st->cap = 0;
 }
 
-int qb_rtable_load(const char *path, qb_rtable *t, char *err, size_t errlen)
+int qb_rtable_load_stream(FILE *f, const char *name, qb_rtable *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
-    snprintf(t->path, sizeof t->path, "%s", path);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    load_state st = {.t = t, .pending = 1, .err = err, .errlen = errlen};
-    struct csv_parser p;
-    csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t k;
-    while (!st.rc && (k = getline(&line, &cap, f)) > 0) {
-        st.line++;
-        if (st.pending && !(k == 1 && line[0] == '\n') && !(k == 2 && line[0] == '\r')) {
-            st.row_line = st.line;
-            st.pending = 0;
-        }
-        if (memchr(line, 0, (size_t)k)) {
-            snprintf(err, errlen, "%s:%d: NUL byte: not a text CSV file", path, st.line);
-            st.rc = -1;
-            break;
-        }
-        if (csv_parse(&p, line, (size_t)k, on_field, on_row, &st) != (size_t)k && !st.rc) {
-            snprintf(err, errlen, "%s:%d: malformed CSV: %s", path, st.line, csv_strerror(csv_error(&p)));
-            st.rc = -1;
-        }
-    }
-    if (!st.rc && csv_fini(&p, on_field, on_row, &st) && !st.rc) {
-        snprintf(err, errlen, "%s:%d: malformed CSV: unterminated quoted field", path, st.row_line);
-        st.rc = -1;
-    }
+    snprintf(t->path, sizeof t->path, "%s", name);
+    load_state st = {.t = t, .err = err, .errlen = errlen};
+    qb_csv_parse(f, name, on_field, on_row, &st, &st.pos, &st.rc, err, errlen);
     if (!st.rc && !t->cols) {
-        snprintf(err, errlen, "%s:1: empty file: no header row", path);
+        snprintf(err, errlen, "%s:1: empty file: no header row", name);
         st.rc = -1;
     }
-    csv_free(&p);
-    free(line);
     drop_fields(&st);
     free(st.f);
-    fclose(f);
     if (st.rc)
         qb_rtable_free(t);
     return st.rc;
+}
+
+int qb_rtable_load(const char *path, qb_rtable *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = qb_csv_open(path, err, errlen);
+    if (!f)
+        return -1;
+    int rc = qb_rtable_load_stream(f, path, t, err, errlen);
+    fclose(f);
+    return rc;
 }
 
 void qb_rtable_free(qb_rtable *t)

@@ -9,6 +9,7 @@
 #define QB_RTABLE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct qb_rtable {
     char path[512];  /* the file (messages) */
@@ -22,6 +23,9 @@ typedef struct qb_rtable {
 /* Read path: a header row, then rows with exactly as many fields.
  * 0, or -1 with "FILE:LINE: message" in err (t is then empty). */
 int qb_rtable_load(const char *path, qb_rtable *t, char *err, size_t errlen);
+/* The same from an open stream (read to its end, not closed); name is
+ * used in messages and kept in t->path. */
+int qb_rtable_load_stream(FILE *f, const char *name, qb_rtable *t, char *err, size_t errlen);
 void qb_rtable_free(qb_rtable *t);
 
 /* Index of the column named name, or -1. */
