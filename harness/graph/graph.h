@@ -286,6 +286,9 @@ qb_graph *qb_onnx_subgraph(const qb_graph *g, const qb_node *n, const qb_attr *a
 int qb_tensor_save_pb(const char *path, const qb_tensor *t, qb_err *e);
 /* Write the graph (prepared or not) as an ONNX model at opset 13. */
 int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e);
+/* The same model as bytes in memory: *buf (malloc'd, the caller frees it)
+ * of *len bytes; name is used in messages. */
+int qb_onnx_serialize(const qb_graph *g, const char *name, uint8_t **buf, size_t *len, qb_err *e);
 /* Free a tensor's name and data (not the struct). */
 void qb_tensor_clear(qb_tensor *t);
 

@@ -1,6 +1,7 @@
 /*
  * onnx_export.c - the IR back to ONNX with protobuf-c: TensorProto files
- * (qbench run outputs) and whole models at opset 13 (older models are
+ * (qbench run outputs) and whole models at opset 13, as bytes in memory
+ * (qb_onnx_serialize) or written to a file (qb_onnx_save) (older models are
  * rewritten into opset-13 form at load, see upgrade.c). Constants (weights,
  * folded shape arithmetic) become initializers with raw_data; nodes keep
  * their attributes, so a re-import computes bit-identical outputs.
@@ -99,8 +100,11 @@ static void free_value_info(Onnx__ValueInfoProto *v)
     free(v);
 }
 
-int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
+int qb_onnx_serialize(const qb_graph *g, const char *name, uint8_t **out, size_t *out_len, qb_err *e)
 {
+    const char *path = name; /* in messages */
+    *out = NULL;
+    *out_len = 0;
     /* subgraphs (If, Loop; ops_control.c) are not written: a node that
      * still runs one is refused rather than written without it */
     for (int i = 0; i < g->nnodes; i++)
@@ -248,11 +252,10 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
     int rc = -1;
     if (buf) {
         onnx__model_proto__pack(&m, buf);
-        rc = write_buf(path, buf, len, e);
+        *out = buf, *out_len = len, rc = 0;
     } else {
         qb_errf(e, "%s: out of memory", path);
     }
-    free(buf);
     for (int i = 0; i < nin; i++)
         free_value_info(vin[i]);
     for (int i = 0; i < g->noutputs; i++)
@@ -276,5 +279,16 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
         free(inits[i].dims);
     free(nodes), free(np), free(inits), free(ip), free(used);
     free(meta), free(metap);
+    return rc;
+}
+
+int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e)
+{
+    uint8_t *buf;
+    size_t len;
+    if (qb_onnx_serialize(g, path, &buf, &len, e))
+        return -1;
+    int rc = write_buf(path, buf, len, e);
+    free(buf);
     return rc;
 }

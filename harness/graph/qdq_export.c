@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "harness/graph/qdq.h"
 #include "harness/qmath/quant.h"
@@ -469,22 +468,21 @@ int qb_qdq_save(const qb_graph *pg, const char *path, qb_err *e)
         qb_errf(e, "%s: the quantized graph must be prepared before export (its weights are quantized then)", pg->file);
         return -1;
     }
-    char tmp[] = "/tmp/qbench_qdq_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        qb_errf(e, "cannot create a temporary file in /tmp");
+    /* the prepared graph written out and read back in memory: its float
+     * form, unfused (the layers are rewritten below), with the verb's
+     * --shape options applied as on any load */
+    uint8_t *buf;
+    size_t len;
+    if (qb_onnx_serialize(pg, pg->file, &buf, &len, e))
         return -1;
+    qb_graph *g = qb_onnx_load_mem_opts(buf, len, pg->file, QB_LOAD_NO_FUSE, e);
+    free(buf);
+    if (g && qb_input_shapes_apply(qb_load_shapes, g, e)) {
+        qb_graph_free(g);
+        g = NULL;
     }
-    close(fd);
-    qb_graph *g = NULL;
-    if (!qb_onnx_save(pg, tmp, e)) {
-        g = qb_onnx_load_opts(tmp, QB_LOAD_NO_FUSE, e);
-    }
-    unlink(tmp);
     if (!g)
         return -1;
-    free(g->file);
-    g->file = strdup(pg->file);
     for (int i = 0; i < g->noutputs; i++) { /* output types as prepared; no shape (its batch was the runner's) */
         qb_tensor *t = g->tensors[g->outputs[i]];
         int pt = qb_graph_find(pg, t->name);

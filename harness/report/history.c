@@ -267,15 +267,14 @@ int qb_history_baseline(const char *spec, qb_rset *out, char *err, size_t errlen
              cols,
              last ? "" : "(q.status IN ('ok','noisy') AND q.latency_ms_median IS NOT NULL) DESC, "
                          "q.latency_ms_median ASC,");
-    char tmp[] = "/tmp/qbench-history-XXXXXX";
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    /* the chosen rows as a results CSV in memory, read back as one file of the set */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
     sqlite3_stmt *st = NULL;
     int rc = -1, s;
     if (!f) {
-        snprintf(err, errlen, "--history: cannot create a temporary file");
-        if (fd >= 0)
-            close(fd);
+        snprintf(err, errlen, "--history: out of memory");
         sqlite3_close(db);
         return -1;
     }
@@ -301,11 +300,21 @@ out:
     sqlite3_finalize(st);
     sqlite3_close(db);
     if (fclose(f) && !rc) {
-        snprintf(err, errlen, "--history: cannot write a temporary file");
+        snprintf(err, errlen, "--history: out of memory");
         rc = -1;
     }
-    if (!rc)
-        rc = qb_rset_add(out, tmp, err, errlen);
-    unlink(tmp);
+    FILE *r = !rc ? fmemopen(text, size, "r") : NULL;
+    if (!rc && !r) {
+        snprintf(err, errlen, "--history: out of memory");
+        rc = -1;
+    }
+    if (!rc) {
+        char name[600];
+        snprintf(name, sizeof name, "%s (%s rows)", path, last ? "last" : "best");
+        rc = qb_rset_add_stream(out, r, name, err, errlen);
+    }
+    if (r)
+        fclose(r);
+    free(text);
     return rc;
 }

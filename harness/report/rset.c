@@ -75,7 +75,8 @@ static double note_qat_seconds(const char *note)
     return NAN;
 }
 
-int qb_rset_add(qb_rset *s, const char *path, char *err, size_t errlen)
+/* qb_rset_add from path, or from stream (then path names it) when that is not NULL. */
+static int add(qb_rset *s, const char *path, FILE *stream, char *err, size_t errlen)
 {
     qb_rtable *tabs = realloc(s->tables, (size_t)(s->ntables + 1) * sizeof *tabs);
     if (!tabs) {
@@ -84,7 +85,7 @@ int qb_rset_add(qb_rset *s, const char *path, char *err, size_t errlen)
     }
     s->tables = tabs;
     qb_rtable *t = &s->tables[s->ntables];
-    if (qb_rtable_load(path, t, err, errlen))
+    if (stream ? qb_rtable_load_stream(stream, path, t, err, errlen) : qb_rtable_load(path, t, err, errlen))
         return -1;
     int col[NFIELDS];
     for (int f = 0; f < NFIELDS; f++) {
@@ -137,6 +138,16 @@ int qb_rset_add(qb_rset *s, const char *path, char *err, size_t errlen)
     s->n += t->nrows;
     s->ntables++;
     return 0;
+}
+
+int qb_rset_add(qb_rset *s, const char *path, char *err, size_t errlen)
+{
+    return add(s, path, NULL, err, errlen);
+}
+
+int qb_rset_add_stream(qb_rset *s, FILE *f, const char *name, char *err, size_t errlen)
+{
+    return add(s, name, f, err, errlen);
 }
 
 void qb_rset_free(qb_rset *s)

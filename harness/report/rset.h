@@ -73,6 +73,9 @@ typedef struct qb_rset {
  * status (threads and batch default to 1). 0, or -1 with
  * "FILE:LINE: column NAME: ..." in err. */
 int qb_rset_add(qb_rset *s, const char *path, char *err, size_t errlen);
+/* The same from an open stream (read to its end, not closed); name stands
+ * for the file in messages and in the rows' file field. */
+int qb_rset_add_stream(qb_rset *s, FILE *f, const char *name, char *err, size_t errlen);
 void qb_rset_free(qb_rset *s);
 
 /* "model/precision/method/isa/tT/bB". */
