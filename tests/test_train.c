@@ -555,9 +555,10 @@ static size_t train_par(int threads, int no_fuse, int adapt, float *w)
     cfg.lr = 0.02f;
     cfg.weight_decay = 1e-4f;
     cfg.no_adapt = !adapt; /* else really on `threads` threads */
-    qb_train_set_threads(threads);
-    assert_int_equal(qb_train_threads(), threads);
+    cfg.threads = threads;
+    int before = qb_train_threads();
     assert_int_equal(qb_train(&net, &tr, NULL, tr.n, NULL, &cfg, NULL, err, sizeof err), 0);
+    assert_int_equal(qb_train_threads(), before); /* the recipe's count held for the call only */
     size_t k = 0;
     for (int l = 0; l < net.n; l++) {
         const qb_layer *L = &net.layers[l];
@@ -574,7 +575,6 @@ static size_t train_par(int threads, int no_fuse, int adapt, float *w)
             k += L->nb;
         }
     }
-    qb_train_set_threads(0);
     qb_net_free(&net);
     qb_dataset_free(&tr);
     return k;

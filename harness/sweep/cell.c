@@ -202,12 +202,9 @@ static int model_file(const qb_sc_model *m, char *path, size_t len, char *err, s
             qb_zoo_cache_path(&job, path, len);
             verbose = access(path, R_OK) != 0;
         }
-        /* training uses every core, whatever the cell's thread count */
-        int threads = qb_train_threads();
-        qb_train_set_threads(0);
-        int rc = qb_zoo_cached(m->zoo, m->dataset, dir, NULL, path, len, verbose, err, errlen) ? -1 : 0;
-        qb_train_set_threads(threads);
-        return rc;
+        /* training uses every core, whatever the cell's thread count (the
+         * zoo recipe's threads = 0) */
+        return qb_zoo_cached(m->zoo, m->dataset, dir, NULL, path, len, verbose, err, errlen) ? -1 : 0;
     }
     snprintf(path, len, "%s", m->onnx);
     return 0;

@@ -151,10 +151,9 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
         snprintf(err, errlen, "%s", e.msg);
         goto done;
     }
-    int threads = qb_train_threads(); /* QAT fine-tuning uses every core, whatever the cell's thread count */
-    qb_train_set_threads(0);
+    /* QAT fine-tuning uses every core, whatever the cell's thread count
+     * (its recipe's threads = 0, harness/quant/qat.c) */
     int planned = !qb_pipeline_plan(&o, &d, &r, &e);
-    qb_train_set_threads(threads);
     if (planned) {
         qb_graph *g = qb_pipeline_graph(&o, &r, &e);
         qb_runner run;

@@ -100,10 +100,12 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
     uint64_t rng = cfg->seed * 0xD1B54A32D192ED03ull + 11;
     long spe = (n + B - 1) / B, total = spe * cfg->epochs, step = 0;
     double loss_epoch = 0;
-    adapt ad = {.maxt = qb_train_threads()};
-    ad.maxt = cfg->no_adapt ? 1 : ad.maxt; /* no_adapt: the count as set, never probed */
+    /* the recipe's thread count, for this call only */
+    int threads0 = qb_train_threads(), threads = qb_train_cfg_threads(cfg);
+    qb_train_set_threads(threads);
+    adapt ad = {.maxt = threads};
+    ad.maxt = cfg->no_adapt ? 1 : ad.maxt; /* no_adapt: `threads`, never probed */
     ad.cur = ad.maxt;
-    int threads0 = qb_train_threads();
     for (int e = 0; e < cfg->epochs; e++) {
         double t0 = qb_now();
         ad.one = 0;
@@ -142,8 +144,7 @@ int qb_train(qb_net *net, const qb_dataset *d, const int *idx, int n, const qb_n
             fprintf(stderr, "epoch %d/%d: loss %.4f, train accuracy %.2f%%, %.1f s\n", e + 1, cfg->epochs,
                     loss_epoch, 100.0 * (double)correct / n, qb_now() - t0);
     }
-    if (ad.maxt > 1)
-        qb_train_set_threads(threads0);
+    qb_train_set_threads(threads0);
     if (net->profile)
         qb_net_print_profile(net, stderr);
     if (final_loss)

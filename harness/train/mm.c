@@ -168,3 +168,17 @@ void qb_train_set_threads(int n)
 }
 
 int qb_train_threads(void) { return qb_par_threads(); }
+
+int qb_train_cfg_threads(const qb_train_cfg *cfg)
+{
+#ifdef _OPENMP
+    if (cfg->threads > 0)
+        return cfg->threads;
+    const char *env = getenv("OMP_NUM_THREADS"); /* the user's count (its first level) */
+    int n = env ? atoi(env) : 0;
+    return n > 0 ? n : omp_get_num_procs();
+#else
+    (void)cfg;
+    return 1;
+#endif
+}

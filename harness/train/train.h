@@ -139,7 +139,9 @@ typedef struct qb_train_cfg {
     int batch;            /* mini-batch size */
     uint64_t seed;        /* shuffling seed */
     int verbose;          /* nonzero: one progress line per epoch on stderr */
-    int no_adapt;         /* nonzero: always all threads (else qb_train probes 1 vs all, see fit.c) */
+    int threads;          /* OpenMP threads of this training call: 0 = OMP_NUM_THREADS when set, else
+                           * every core; not part of the recipe (any count gives the same model) */
+    int no_adapt;         /* nonzero: always `threads` threads (else qb_train probes 1 vs all, see fit.c) */
     /* Training-loop hook, or NULL: QB_STEP_EPOCH at the start of each
      * epoch, QB_STEP_BEGIN before each step's forward, QB_STEP_GRADS after
      * its backward, before the optimizer step. */
@@ -258,9 +260,13 @@ void qb_mm_nt(int m, int n, int k, const float *a, const float *b, const float *
 /* dst[c x r] = src[r x c]^T */
 void qb_transpose(const float *src, int r, int c, float *dst);
 
-/* Threads the training engine uses (OpenMP; 1 in a build without it).
- * Results are bit-identical for any count. n <= 0: all cores. */
+/* Threads the training engine's loops use from now on (OpenMP; 1 in a
+ * build without it). Results are bit-identical for any count. n <= 0: all
+ * cores. qb_train sets cfg->threads for its own duration and restores the
+ * count after, so callers pass the count in the recipe, not with this. */
 void qb_train_set_threads(int n);
 int qb_train_threads(void);
+/* The thread count qb_train runs cfg on (cfg->threads, else OMP_NUM_THREADS, else every core). */
+int qb_train_cfg_threads(const qb_train_cfg *cfg);
 
 #endif

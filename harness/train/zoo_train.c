@@ -111,7 +111,7 @@ int qb_zoo_train(const qb_zoo_job *job, const char *out, double *val_top1, doubl
     if (job->cfg.verbose)
         fprintf(stderr, "qbench train: %s on %s (%d training, %d validation images), %zu parameters, %d epochs, "
                         "%d threads\n",
-                job->model, tr.name, nt, nv, qb_net_params(&net), job->cfg.epochs, qb_train_threads());
+                job->model, tr.name, nt, nv, qb_net_params(&net), job->cfg.epochs, qb_train_cfg_threads(&job->cfg));
     net.profile = job->profile;
     double t0 = qb_now();
     if (qb_train(&net, &tr, ti, nt, &norm, &job->cfg, NULL, err, errlen))

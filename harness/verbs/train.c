@@ -130,7 +130,7 @@ int qb_verb_train(int argc, char **argv)
     job.limit = (int)limit;
     job.profile = profile;
     if (threads) { /* exactly that many: no probing of 1 vs N (fit.c) */
-        qb_train_set_threads((int)threads);
+        cfg->threads = (int)threads;
         cfg->no_adapt = 1;
     }
     char err[1024], path[4096];
