@@ -796,7 +796,7 @@ static void test_pipeline_multi_input(void **state)
     o.data = data;
     qb_pipeline_data d;
     qb_pipeline_result r;
-    qb_err e = {""};
+    qb_err e = {0};
     if (qb_pipeline_data_open(&o, &d, &e) || qb_pipeline_evaluate(&o, &d, &r, &e))
         fail_msg("%s", e.msg);
     assert_int_equal(d.inputs.ninputs, 3);
