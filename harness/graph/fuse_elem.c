@@ -31,6 +31,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "kernels/quantize.h"
 
 #define FE_MAX_STEPS 32
 #define FE_BLOCK 512 /* elements per block (2 KiB, L1-resident) */
@@ -556,18 +557,13 @@ int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_z
     fe_chain flat = *c; /* per-channel operands read by channel, not from the NHWC tiles */
     flat.nhwc = 0;
     float v[256], save[256];
-    for (int64_t ch = 0; ch < c->lut_c; ch++) {
-        for (int q = -128; q < 128; q++)
-            v[q + 128] = (float)(q - in_zero) * in_scale; /* DequantizeLinear, as qlayer.c */
+    int8_t codes[256];
+    for (int q = -128; q < 128; q++)
+        codes[q + 128] = (int8_t)q;
+    for (int64_t ch = 0; ch < c->lut_c; ch++) { /* DequantizeLinear, the chain, QuantizeLinear (kernels/quantize.h) */
+        qb_dequantize_i8(codes, 256, in_scale, in_zero, v);
         apply_steps(&flat, ch, 0, v, save, 256);
-        for (int q = 0; q < 256; q++) { /* QuantizeLinear: rne(v / scale) + zero, saturated; NaN -> zero */
-            float t = v[q] / out_scale;
-            if (t != t)
-                t = 0.0f;
-            t = t < -256.0f ? -256.0f : t > 256.0f ? 256.0f : t;
-            int r = (int)nearbyintf(t) + out_zero;
-            c->lut[ch * 256 + q] = (int8_t)(r > 127 ? 127 : r < -128 ? -128 : r);
-        }
+        qb_quantize_i8(v, 256, out_scale, out_zero, -128, 127, c->lut + ch * 256);
     }
     return 0;
 }
