@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -661,4 +662,19 @@ void qb_ids_free(char **ids, int n)
     for (int i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
+}
+
+void qb_result_note(qb_result_row *row, const char *fmt, ...)
+{
+    size_t l = strlen(row->note);
+    if (l + 3 >= sizeof row->note)
+        return;
+    if (l) {
+        strcpy(row->note + l, "; ");
+        l += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(row->note + l, sizeof row->note - l, fmt, ap);
+    va_end(ap);
 }

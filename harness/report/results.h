@@ -101,6 +101,9 @@ typedef struct qb_result_row {
     char output_hash[64];    /* FNV-1a 64 of every output value on the evaluation inputs, 16 hex digits, or "" */
 } qb_result_row;
 
+/* Append to a row's note, "; " between parts (cut at the field's size). */
+void qb_result_note(qb_result_row *row, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Every number NAN, every text "". */
 void qb_row_init(qb_result_row *r);
 /* Field i of r as text (empty for NAN) into buf. */

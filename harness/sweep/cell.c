@@ -49,22 +49,6 @@
 #define PAPI_RUNS 20               /* inferences counted with PAPI */
 #define CG_EXTRA 2                 /* cachegrind: the second run has this many more inferences */
 
-/* Append to a row's note, "; " between parts. */
-static void note_add(qb_result_row *row, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note_add(qb_result_row *row, const char *fmt, ...)
-{
-    size_t l = strlen(row->note);
-    if (l + 3 >= sizeof row->note)
-        return;
-    if (l) {
-        strcpy(row->note + l, "; ");
-        l += 2;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(row->note + l, sizeof row->note - l, fmt, ap);
-    va_end(ap);
-}
 
 static void set_status(qb_result_row *row, qb_status status)
 {
@@ -408,7 +392,7 @@ static void count(const qb_cell *cell, const qb_scenario *sc, qb_measure_fn fn, 
     row->l1d_misses = c.l1d_misses;
     row->l2_misses = c.l2_misses;
     row->llc_misses = c.llc_misses;
-    note_add(row, "%s", c.note);
+    qb_result_note(row, "%s", c.note);
     *out = c;
 }
 
@@ -449,23 +433,23 @@ static void accuracy(const qb_sc_model *m, const qb_scenario *sc, qb_runner *r, 
     if ((!s->d && !s->x) || sc->eval_samples == 0 || s->n == 0)
         return;
     if (reference(m, s, err, sizeof err)) {
-        note_add(row, "accuracy not measured: %s", err);
+        qb_result_note(row, "accuracy not measured: %s", err);
         return;
     }
     if (r->outs != ref.outs) {
-        note_add(row, "accuracy not measured: %s", "output size differs from the reference");
+        qb_result_note(row, "accuracy not measured: %s", "output size differs from the reference");
         return;
     }
     qb_err e;
     qb_metrics mt;
     r->in[0].data = r->x;
     if (qb_compare_runner(r, s, ref.logits, ref.outs, &mt, &e)) {
-        note_add(row, "accuracy not measured: %s", e.msg);
+        qb_result_note(row, "accuracy not measured: %s", e.msg);
         return;
     }
     qb_row_set_metrics(row, &mt);
     if (isinf(mt.sqnr_db))
-        note_add(row, "outputs bit-identical to the FP32 reference (SQNR infinite, left empty)");
+        qb_result_note(row, "outputs bit-identical to the FP32 reference (SQNR infinite, left empty)");
 }
 
 /* ---- energy ---- */
@@ -487,7 +471,7 @@ static void model_energy(const qb_scenario *sc, qb_precision p, double macs, con
 {
     const qb_energy_table *et = energy_table(sc);
     if (!et) {
-        note_add(row, "energy model: %s", etab.err);
+        qb_result_note(row, "energy model: %s", etab.err);
         return;
     }
     qb_energy_work w = {.weight_bytes = wbytes, .activation_bytes = abytes, .counters = c};
@@ -497,7 +481,7 @@ static void model_energy(const qb_scenario *sc, qb_precision p, double macs, con
         w.macs[p] = macs;
     char en[300];
     row->energy_mj_model = qb_energy_model(et, &w, en, sizeof en);
-    note_add(row, "%s", en);
+    qb_result_note(row, "%s", en);
 }
 
 static void energy_source(qb_result_row *row)
@@ -530,13 +514,13 @@ void qb_cell_latency(const qb_robust *rb, long calls_per_sample, int noisy, int 
     row->throughput_ips = rb->median > 0 ? batch / rb->median : NAN;
     set_status(row, noisy ? QB_STATUS_NOISY : QB_STATUS_OK);
     if (rb->blocks > 1)
-        note_add(row, "timed in %zu rounds: median's 95%% interval +-%.1f%% (between rounds +-%.1f%%, pooled samples "
+        qb_result_note(row, "timed in %zu rounds: median's 95%% interval +-%.1f%% (between rounds +-%.1f%%, pooled samples "
                       "+-%.1f%%)", rb->blocks, rb->ci_rel * 100, rb->ci_between_rel * 100, rb->ci_within_rel * 100);
     if (noisy)
-        note_add(row, "median's 95%% interval +-%.1f%% wider than +-%.1f%% after %d %s", rb->ci_rel * 100,
+        qb_result_note(row, "median's 95%% interval +-%.1f%% wider than +-%.1f%% after %d %s", rb->ci_rel * 100,
                  sc->ci_threshold * 100, attempts, rb->blocks > 1 ? "rounds" : "attempts");
     else if (attempts > 1 && rb->blocks <= 1)
-        note_add(row, "measured %d times (median's 95%% interval wider than +-%.1f%% before)", attempts,
+        qb_result_note(row, "measured %d times (median's 95%% interval wider than +-%.1f%% before)", attempts,
                  sc->ci_threshold * 100);
 }
 
@@ -585,13 +569,13 @@ static void set_peak(int reset_ok, qb_result_row *row)
     if (kb >= 0) {
         row->peak_rss_kb = (double)kb;
         if (!reset_ok)
-            note_add(row, "peak_rss_kb is the process's lifetime peak (the high-water mark could not be reset)");
+            qb_result_note(row, "peak_rss_kb is the process's lifetime peak (the high-water mark could not be reset)");
         return;
     }
     struct rusage ru;
     if (!getrusage(RUSAGE_SELF, &ru)) {
         row->peak_rss_kb = (double)ru.ru_maxrss;
-        note_add(row, "peak_rss_kb is the process's lifetime peak (no /proc/self/status)");
+        qb_result_note(row, "peak_rss_kb is the process's lifetime peak (no /proc/self/status)");
     }
 }
 
@@ -603,13 +587,13 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     const qb_kernel *k = qb_kcell_kernel(m, cell->prec, cell->isa);
     if (!k) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "no %s %s kernel on %s in the registry", m->kernel, qb_precision_name(cell->prec),
+        qb_result_note(row, "no %s %s kernel on %s in the registry", m->kernel, qb_precision_name(cell->prec),
                  qb_isa_name(cell->isa));
         return 0;
     }
     if (!qb_kernel_available(k, why, sizeof why)) {
         set_status(row, QB_STATUS_UNSUPPORTED);
-        note_add(row, "%s cannot run here: %s", k->name, why);
+        qb_result_note(row, "%s cannot run here: %s", k->name, why);
         return 0;
     }
     double macs;
@@ -618,25 +602,25 @@ static int kernel_cell(const qb_cell *cell, const qb_scenario *sc, const qb_sc_m
     void *kc = qb_kcell_open(m, k, &macs, why, sizeof why);
     if (!kc) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s", why);
+        qb_result_note(row, "%s", why);
         return 0;
     }
     if (qb_kcell_check(kc, why, sizeof why)) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s: %s", k->name, why);
+        qb_result_note(row, "%s: %s", k->name, why);
         qb_kcell_close(kc);
         return 0;
     }
-    note_add(row, "kernel %s on seeded data, checked against scalar; hot caches; method is a label only", k->name);
+    qb_result_note(row, "kernel %s on seeded data, checked against scalar; hot caches; method is a label only", k->name);
     if (cell->batch != 1)
-        note_add(row, "batch %d does not apply to a kernel shape (timed per call)", cell->batch);
+        qb_result_note(row, "batch %d does not apply to a kernel shape (timed per call)", cell->batch);
     if (cell->threads != 1)
-        note_add(row, "threads %d does not apply to a kernel shape (one single-threaded call)", cell->threads);
+        qb_result_note(row, "threads %d does not apply to a kernel shape (one single-threaded call)", cell->threads);
     qb_measure_cfg mc = measure_cfg(sc, keep);
     qb_measure_result mr;
     if (qb_measure(&mc, qb_kcell_fn, kc, &mr, why, sizeof why)) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s", why);
+        qb_result_note(row, "%s", why);
         qb_kcell_close(kc);
         return 0;
     }
@@ -676,7 +660,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     char why[600];
     if (!isa_runs(cell->isa, cell->prec, why, sizeof why)) {
         set_status(row, QB_STATUS_UNSUPPORTED);
-        note_add(row, "%s kernels cannot run here: %s", qb_isa_name(cell->isa), why);
+        qb_result_note(row, "%s kernels cannot run here: %s", qb_isa_name(cell->isa), why);
         return 0;
     }
     qb_gpar_set_threads(cell->threads); /* OpenMP threads of the model engine (and of training) */
@@ -684,11 +668,11 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
         return kernel_cell(cell, sc, m, row, samples);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cell->threads > cores)
-        note_add(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
+        qb_result_note(row, "oversubscribed: %d threads on %ld online CPUs", cell->threads, cores);
 #ifndef _OPENMP /* (the Makefile builds with OpenMP: only other builds get here) */
     if (cell->threads > 1) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "threads=%d: this qbench was built without OpenMP", cell->threads);
+        qb_result_note(row, "threads=%d: this qbench was built without OpenMP", cell->threads);
         return 0;
     }
 #endif
@@ -697,16 +681,16 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     qb_graph *g = cell_graph(cell, sc, 1, &file_bytes, &qi, why, sizeof why);
     if (!g) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s", why);
+        qb_result_note(row, "%s", why);
         return 0;
     }
     if (cell->prec != QB_PREC_FP32) {
         if (qi.calib_seconds > 0)
-            note_add(row, "calibration %.3f s%s", qi.calib_seconds, qi.reused ? " (when built; model reused)" : "");
+            qb_result_note(row, "calibration %.3f s%s", qi.calib_seconds, qi.reused ? " (when built; model reused)" : "");
         if (qi.qat_seconds > 0)
-            note_add(row, "QAT fine-tuning %.1f s%s", qi.qat_seconds, qi.reused ? " (when built)" : "");
+            qb_result_note(row, "QAT fine-tuning %.1f s%s", qi.qat_seconds, qi.reused ? " (when built)" : "");
         if (qi.plan[0])
-            note_add(row, "plan %s", qi.plan);
+            qb_result_note(row, "plan %s", qi.plan);
         snprintf(row->plan, sizeof row->plan, "%s", qi.plan_name);
         snprintf(row->plan_hash, sizeof row->plan_hash, "%s", qi.plan_hash);
     }
@@ -721,17 +705,17 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     const qb_samples *fs = NULL; /* data = DIR: the folder's evaluation inputs */
     if (m->data[0] && !(fs = folder_of(m, sc, why, sizeof why))) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s", why);
+        qb_result_note(row, "%s", why);
         qb_graph_free(g);
         return 0;
     }
     if (qb_runner_open_on(&r, g, cell->batch, cell->isa, fs, &e)) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s", e.msg);
+        qb_result_note(row, "%s", e.msg);
         return 0;
     }
     if (r.batch != cell->batch)
-        note_add(row, "the model's fixed batch %d was used", r.batch);
+        qb_result_note(row, "the model's fixed batch %d was used", r.batch);
     row->weight_bytes = wbytes;
     row->arena_bytes = (double)r.g->arena_bytes;
     double macs = 0, macs_by_prec[QB_PREC_COUNT] = {0};
@@ -753,13 +737,13 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
         const qb_dataset *d = dataset_of(m, &norm, why, sizeof why);
         if (!d) {
             set_status(row, QB_STATUS_FAILED);
-            note_add(row, "%s", why);
+            qb_result_note(row, "%s", why);
             qb_runner_close(&r);
             return 0;
         }
         if (qb_dataset_sample_size(d) != r.sample) {
             set_status(row, QB_STATUS_FAILED);
-            note_add(row, "%s: the model takes %zu values per sample, %s images have %zu", m->name, r.sample, d->name,
+            qb_result_note(row, "%s: the model takes %zu values per sample, %s images have %zu", m->name, r.sample, d->name,
                      qb_dataset_sample_size(d));
             qb_runner_close(&r);
             return 0;
@@ -781,7 +765,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     ic.bufs = make_bufs(&r, &fill, nbufs);
     if (!ic.bufs) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "out of memory for %d input buffers", nbufs);
+        qb_result_note(row, "out of memory for %d input buffers", nbufs);
         qb_runner_close(&r);
         return 0;
     }
@@ -798,7 +782,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     double rapl0 = rapl_state > 0 ? qb_rapl_read(&rapl, rb) : NAN;
     if (qb_measure(&mc, infer, &ic, &mr, why, sizeof why)) {
         set_status(row, QB_STATUS_FAILED);
-        note_add(row, "%s", ic.e.msg[0] ? ic.e.msg : why);
+        qb_result_note(row, "%s", ic.e.msg[0] ? ic.e.msg : why);
         free_bufs(ic.bufs, nbufs);
         qb_runner_close(&r);
         return 0;

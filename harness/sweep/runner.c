@@ -39,22 +39,6 @@ static void fmt_time(double s, char *buf, size_t len)
         snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
 }
 
-/* Append to a row's note, "; " between parts. */
-static void row_note(qb_result_row *row, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void row_note(qb_result_row *row, const char *fmt, ...)
-{
-    size_t l = strlen(row->note);
-    if (l + 3 >= sizeof row->note)
-        return;
-    if (l) {
-        strcpy(row->note + l, "; ");
-        l += 2;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(row->note + l, sizeof row->note - l, fmt, ap);
-    va_end(ap);
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -302,7 +286,7 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
                     fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", ndone_now + j + 1, todo, c->id, round + 1);
                 qb_samples_kept more = {0};
                 if (qb_cell_retime(c, sc, &more, err, sizeof err)) {
-                    row_note(&rows[j], "round %d not timed: %.300s", round + 1, err);
+                    qb_result_note(&rows[j], "round %d not timed: %.300s", round + 1, err);
                     retimed_ok[j] = 0;
                 } else if (qb_samples_kept_add(&kept[j], more.x, more.n)) {
                     fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
