@@ -134,157 +134,184 @@ static qb_graph *quantized(const qb_pipeline_opts *po, qb_pipeline_data *d, qb_e
     return g;
 }
 
-int qb_verb_run(int argc, char **argv)
+/* What `qbench run` was asked to do: its options and the inputs read so far. */
+typedef struct {
+    const char *model;           /* MODEL.onnx, the one positional argument */
+    const char *outdir;          /* -o OUTDIR: where output_N.pb go */
+    const char *raw_pending;     /* --input-raw FILE still waiting for its --shape */
+    qb_tensor in[QB_MAX_INPUTS]; /* the inputs, nin of them (unused ones zeroed) */
+    int nin;                     /* number of inputs read */
+    int isa;                     /* -i ISA, -1 = the best the CPU runs */
+    int profile;                 /* --profile: time per layer over PROFILE_RUNS more runs */
+    int repeat;                  /* --repeat N: time N more inferences, 0 = no */
+    int method_set;              /* --method given (else the precision's default) */
+    qb_pipeline_opts po;         /* precision, method, calibration data */
+} run_args;
+
+enum { NOT_MINE = -1 }; /* a parse step that did not recognise the option */
+
+/* An error with a message in e: print it; the exit code. */
+static int fail(const qb_err *e)
 {
-    const char *model = NULL, *outdir = NULL, *raw_pending = NULL;
-    qb_tensor in[QB_MAX_INPUTS];
-    int nin = 0, isa = -1, profile = 0, repeat = 0, rc = 2;
-    memset(in, 0, sizeof in);
-    qb_err e = {0};
-    qb_pipeline_opts po;
-    qb_pipeline_defaults(&po);
-    po.dataset = "none"; /* calibration on seeded inputs unless -d names a dataset */
-    int method_set = 0;
-    qb_pipeline_data d;
-    memset(&d, 0, sizeof d);
-    static qb_input_shapes shapes; /* --shape [NAME=]AxB not after --input-raw: the model's input sizes */
-    static qb_preproc pp;          /* --preprocess */
+    fprintf(stderr, "qbench run: %s\n", e->msg);
+    return 2;
+}
+
+/* --data DIR, --preprocess SPEC and --shape [NAME=]AxB when not right
+ * after --input-raw (the model's input sizes), given their value v:
+ * 0, 2 on an error, or NOT_MINE. */
+static int parse_data_option(run_args *ra, const char *a, const char *v, qb_err *e)
+{
+    static qb_input_shapes shapes; /* outlives the call: qb_load_shapes points at it */
+    static qb_preproc pp;          /* ra->po.pp points at it */
+    if (!strcmp(a, "--data")) {
+        ra->po.data = v;
+    } else if (!strcmp(a, "--preprocess")) {
+        qb_preproc_defaults(&pp);
+        if (qb_preproc_parse(v, "--preprocess", &pp, e))
+            return fail(e);
+        ra->po.pp = &pp;
+    } else if (!strcmp(a, "--shape") && !ra->raw_pending) {
+        if (qb_input_shape_parse(v, &shapes, e))
+            return fail(e);
+        qb_load_shapes = &shapes;
+    } else {
+        return NOT_MINE;
+    }
+    return 0;
+}
+
+/* Whether option a takes a value (the options parse_data_option handles
+ * are tried before this). */
+static int takes_value(const char *a)
+{
+    static const char *const valued[] = {"--input", "--input-raw", "--shape", "-o",      "-p",      "-i",
+                                         "--method", "-d",         "--data-dir", "--calib", "--repeat"};
+    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+        if (!strcmp(a, valued[k]))
+            return 1;
+    return 0;
+}
+
+/* --input FILE.pb, --input-raw FILE and the --shape AxB after it, given
+ * their value v: 0, 2 on an error, or NOT_MINE. */
+static int parse_input_option(run_args *ra, const char *a, const char *v, qb_err *e)
+{
+    if (!strcmp(a, "--input")) {
+        if (ra->nin == QB_MAX_INPUTS)
+            return usage("more than %s inputs", "16");
+        if (qb_tensor_load_pb(v, &ra->in[ra->nin], e))
+            return fail(e);
+        ra->nin++;
+    } else if (!strcmp(a, "--input-raw")) {
+        if (ra->raw_pending)
+            return usage("--input-raw %s has no --shape", ra->raw_pending);
+        ra->raw_pending = v;
+    } else if (!strcmp(a, "--shape")) {
+        if (ra->nin == QB_MAX_INPUTS || qb_parse_shape(v, &ra->in[ra->nin]))
+            return usage("bad shape '%s' (want e.g. 1x3x32x32)", v);
+        if (qb_load_raw(ra->raw_pending, &ra->in[ra->nin], e))
+            return fail(e);
+        ra->nin++;
+        ra->raw_pending = NULL;
+    } else {
+        return NOT_MINE;
+    }
+    return 0;
+}
+
+/* A positive integer of at most max, or -1. */
+static long positive(const char *v, long max)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *end || n <= 0 || n > max ? -1 : n;
+}
+
+/* -o, -p, -i, --repeat, --method, -d, --data-dir, --calib, given their
+ * value v: 0 or 2 on an error. */
+static int parse_setting(run_args *ra, const char *a, const char *v)
+{
+    qb_pipeline_opts *po = &ra->po;
+    if (!strcmp(a, "-o")) {
+        ra->outdir = v;
+    } else if (!strcmp(a, "-p")) {
+        int prec = qb_precision_parse(v);
+        if (prec < 0)
+            return usage("unknown precision '%s'", v);
+        po->prec = (qb_precision)prec;
+    } else if (!strcmp(a, "-i")) {
+        ra->isa = qb_isa_parse(v);
+        if (ra->isa < 0)
+            return usage("unknown isa '%s'", v);
+    } else if (!strcmp(a, "--repeat")) {
+        long n = positive(v, 1000000);
+        if (n < 0)
+            return usage("bad --repeat '%s' (a positive integer)", v);
+        ra->repeat = (int)n;
+    } else if (!strcmp(a, "--method")) {
+        po->method = v;
+        ra->method_set = 1;
+    } else if (!strcmp(a, "-d")) {
+        po->dataset = v;
+    } else if (!strcmp(a, "--data-dir")) {
+        po->data_dir = v;
+    } else { /* --calib */
+        long n = positive(v, 100000);
+        if (n < 0)
+            return usage("bad --calib '%s'", v);
+        po->calib = (int)n;
+        po->calib_given = 1;
+    }
+    return 0;
+}
+
+/* The command line into ra: 0, or the exit code after a message. */
+static int parse_args(int argc, char **argv, run_args *ra, qb_err *e)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "--data") || !strcmp(a, "--preprocess")) && i + 1 < argc) {
-            if (!strcmp(a, "--data")) {
-                po.data = argv[++i];
-            } else {
-                qb_preproc_defaults(&pp);
-                if (qb_preproc_parse(argv[++i], "--preprocess", &pp, &e)) {
-                    fprintf(stderr, "qbench run: %s\n", e.msg);
-                    goto out;
-                }
-                po.pp = &pp;
-            }
-            continue;
-        }
-        if (!strcmp(a, "--shape") && !raw_pending && i + 1 < argc) {
-            if (qb_input_shape_parse(argv[++i], &shapes, &e)) {
-                fprintf(stderr, "qbench run: %s\n", e.msg);
-                goto out;
-            }
-            qb_load_shapes = &shapes;
-            continue;
-        }
-        int takes = !strcmp(a, "--input") || !strcmp(a, "--input-raw") || !strcmp(a, "--shape") || !strcmp(a, "-o") ||
-                    !strcmp(a, "-p") || !strcmp(a, "-i") || !strcmp(a, "--method") || !strcmp(a, "-d") ||
-                    !strcmp(a, "--data-dir") || !strcmp(a, "--calib") || !strcmp(a, "--repeat");
-        if (takes && i + 1 >= argc) {
-            rc = usage("missing value after %s", a);
-            goto out;
-        }
-        if (!strcmp(a, "--input")) {
-            if (nin == QB_MAX_INPUTS) {
-                rc = usage("more than %s inputs", "16");
-                goto out;
-            }
-            if (qb_tensor_load_pb(argv[++i], &in[nin], &e)) {
-                fprintf(stderr, "qbench run: %s\n", e.msg);
-                goto out;
-            }
-            nin++;
-        } else if (!strcmp(a, "--input-raw")) {
-            if (raw_pending) {
-                rc = usage("--input-raw %s has no --shape", raw_pending);
-                goto out;
-            }
-            raw_pending = argv[++i];
-        } else if (!strcmp(a, "--shape")) {
-            const char *s = argv[++i];
-            if (nin == QB_MAX_INPUTS || qb_parse_shape(s, &in[nin])) {
-                rc = usage("bad shape '%s' (want e.g. 1x3x32x32)", s);
-                goto out;
-            }
-            if (qb_load_raw(raw_pending, &in[nin], &e)) {
-                fprintf(stderr, "qbench run: %s\n", e.msg);
-                goto out;
-            }
-            nin++;
-            raw_pending = NULL;
-        } else if (!strcmp(a, "-o")) {
-            outdir = argv[++i];
-        } else if (!strcmp(a, "-p")) {
-            const char *p = argv[++i];
-            int prec = qb_precision_parse(p);
-            if (prec < 0) {
-                rc = usage("unknown precision '%s'", p);
-                goto out;
-            }
-            po.prec = (qb_precision)prec;
-        } else if (!strcmp(a, "-i")) {
-            isa = qb_isa_parse(argv[++i]);
-            if (isa < 0) {
-                rc = usage("unknown isa '%s'", argv[i]);
-                goto out;
-            }
+        int rc = i + 1 < argc ? parse_data_option(ra, a, argv[i + 1], e) : NOT_MINE;
+        if (rc != NOT_MINE) {
+            if (rc)
+                return rc;
+            i++;
+        } else if (takes_value(a)) {
+            if (i + 1 >= argc)
+                return usage("missing value after %s", a);
+            const char *v = argv[++i];
+            rc = parse_input_option(ra, a, v, e);
+            if (rc == NOT_MINE)
+                rc = parse_setting(ra, a, v);
+            if (rc)
+                return rc;
         } else if (!strcmp(a, "--profile")) {
-            profile = 1;
-        } else if (!strcmp(a, "--repeat")) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > 1000000) {
-                rc = usage("bad --repeat '%s' (a positive integer)", argv[i]);
-                goto out;
-            }
-            repeat = (int)v;
-        } else if (!strcmp(a, "--method")) {
-            po.method = argv[++i];
-            method_set = 1;
-        } else if (!strcmp(a, "-d")) {
-            po.dataset = argv[++i];
-        } else if (!strcmp(a, "--data-dir")) {
-            po.data_dir = argv[++i];
-        } else if (!strcmp(a, "--calib")) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > 100000) {
-                rc = usage("bad --calib '%s'", argv[i]);
-                goto out;
-            }
-            po.calib = (int)v;
-            po.calib_given = 1;
+            ra->profile = 1;
         } else if (a[0] == '-') {
-            rc = usage("unknown option %s", a);
-            goto out;
-        } else if (model) {
-            rc = usage("more than one model: %s", a);
-            goto out;
+            return usage("unknown option %s", a);
+        } else if (ra->model) {
+            return usage("more than one model: %s", a);
         } else {
-            model = a;
+            ra->model = a;
         }
     }
-    if (raw_pending) {
-        rc = usage("--input-raw %s has no --shape", raw_pending);
-        goto out;
-    }
-    if (!model) {
-        rc = usage("%s", "missing MODEL.onnx");
-        goto out;
-    }
-    if (!outdir) {
-        rc = usage("%s", "missing -o OUTDIR");
-        goto out;
-    }
-    po.model = model;
-    if (!method_set && !qb_precision_is_float(po.prec))
-        po.method = "ptq-percentile";
-    if (po.data)
-        po.dataset = po.data;
-    int need_data = po.prec != QB_PREC_FP32 || (po.data && !nin);
-    if (need_data && qb_pipeline_data_open(&po, &d, &e)) {
-        fprintf(stderr, "qbench run: %s\n", e.msg);
-        goto out;
-    }
-    /* the first evaluation sample of the folder (never a calibration one), every input of it */
-    for (int k = 0; !nin && po.data && k < d.inputs.ninputs; k++) {
-        qb_tensor *t = &in[k];
-        const qb_tensor *w = &d.inputs.in[k];
+    if (ra->raw_pending)
+        return usage("--input-raw %s has no --shape", ra->raw_pending);
+    if (!ra->model)
+        return usage("%s", "missing MODEL.onnx");
+    if (!ra->outdir)
+        return usage("%s", "missing -o OUTDIR");
+    return 0;
+}
+
+/* Without inputs on the command line: the first evaluation sample of the
+ * --data folder (never a calibration one), every input of it. 0, or 2
+ * after a message. */
+static int take_folder_sample(run_args *ra, const qb_pipeline_data *d)
+{
+    for (int k = 0; k < d->inputs.ninputs; k++) {
+        qb_tensor *t = &ra->in[k];
+        const qb_tensor *w = &d->inputs.in[k];
         t->name = strdup(w->name);
         t->dtype = w->dtype;
         t->ndim = w->ndim;
@@ -296,69 +323,122 @@ int qb_verb_run(int argc, char **argv)
             fprintf(stderr, "qbench run: out of memory\n");
             free(t->name);
             t->name = NULL;
-            goto out;
+            return 2;
         }
-        memcpy(t->data, qb_inputs_at(&d.inputs, k, d.calib.n), bytes);
-        if (k + 1 == d.inputs.ninputs) {
-            nin = d.inputs.ninputs;
-            fprintf(stderr, "qbench run: input %s of %s\n", d.inputs.source[d.calib.n], po.data);
+        memcpy(t->data, qb_inputs_at(&d->inputs, k, d->calib.n), bytes);
+        if (k + 1 == d->inputs.ninputs) {
+            ra->nin = d->inputs.ninputs;
+            fprintf(stderr, "qbench run: input %s of %s\n", d->inputs.source[d->calib.n], ra->po.data);
         }
     }
-    qb_graph *g = po.prec == QB_PREC_FP32 ? qb_onnx_load(model, &e) : quantized(&po, &d, &e);
+    return 0;
+}
+
+/* The model (quantized unless fp32), prepared and run once on ra's
+ * inputs; NULL after a message. */
+static qb_graph *load_and_run(const run_args *ra, qb_pipeline_data *d, qb_err *e)
+{
+    qb_graph *g = ra->po.prec == QB_PREC_FP32 ? qb_onnx_load(ra->model, e) : quantized(&ra->po, d, e);
     if (!g) {
-        fprintf(stderr, "qbench run: %s\n", e.msg);
-        goto out;
+        fail(e);
+        return NULL;
     }
-    if (nin != g->ninputs) {
-        fprintf(stderr, "qbench run: %s: the model has %d inputs, %d given\n", model, g->ninputs, nin);
+    if (ra->nin != g->ninputs) {
+        fprintf(stderr, "qbench run: %s: the model has %d inputs, %d given\n", ra->model, g->ninputs, ra->nin);
         qb_graph_free(g);
-        goto out;
+        return NULL;
     }
-    if (qb_graph_prepare(g, in, nin, isa, &e) || qb_graph_run(g, in, nin, &e)) {
-        fprintf(stderr, "qbench run: %s\n", e.msg);
+    if (qb_graph_prepare(g, ra->in, ra->nin, ra->isa, e) || qb_graph_run(g, ra->in, ra->nin, e)) {
+        fail(e);
         qb_graph_free(g);
-        goto out;
+        return NULL;
     }
+    return g;
+}
+
+/* Every output of g as outdir/output_N.pb (the directory made if
+ * missing): 0, or 2 after a message. */
+static int write_outputs(const qb_graph *g, const char *outdir, qb_err *e)
+{
     if (mkdir(outdir, 0777) && errno != EEXIST) {
         fprintf(stderr, "qbench run: %s: cannot create the directory\n", outdir);
-        qb_graph_free(g);
-        goto out;
+        return 2;
     }
-    rc = 0;
-    for (int i = 0; i < g->noutputs && !rc; i++) {
+    for (int i = 0; i < g->noutputs; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/output_%d.pb", outdir, i);
-        if (qb_tensor_save_pb(path, g->tensors[g->outputs[i]], &e)) {
-            fprintf(stderr, "qbench run: %s\n", e.msg);
-            rc = 2;
-        }
+        if (qb_tensor_save_pb(path, g->tensors[g->outputs[i]], e))
+            return fail(e);
     }
-    if (!rc)
-        printf("%s: %d outputs written to %s (%s %s, fp32 gemm kernel %s)\n", model, g->noutputs, outdir,
-               qb_precision_name(po.prec), po.method, g->gemm->name);
-    if (!rc && repeat && print_latency(g, in, nin, repeat, &e)) {
-        fprintf(stderr, "qbench run: %s\n", e.msg);
-        rc = 2;
-    }
-    if (!rc && need_data)
-        qb_data_source_print(stdout, &po, &d, po.prec != QB_PREC_FP32);
-    if (!rc) {
-        char prec[256];
-        qb_model_precision(g, prec, sizeof prec);
-        printf("  layers: %s\n", prec);
-    }
-    if (!rc && profile) {
+    return 0;
+}
+
+/* After the outputs are written: the summary line, --repeat's latency,
+ * the data source, the precision per layer, --profile's table. 0, or 2
+ * after a message. */
+static int print_report(const run_args *ra, qb_graph *g, const qb_pipeline_data *d, int need_data, qb_err *e)
+{
+    const qb_pipeline_opts *po = &ra->po;
+    printf("%s: %d outputs written to %s (%s %s, fp32 gemm kernel %s)\n", ra->model, g->noutputs, ra->outdir,
+           qb_precision_name(po->prec), po->method, g->gemm->name);
+    if (ra->repeat && print_latency(g, ra->in, ra->nin, ra->repeat, e))
+        return fail(e);
+    if (need_data)
+        qb_data_source_print(stdout, po, d, po->prec != QB_PREC_FP32);
+    char prec[256];
+    qb_model_precision(g, prec, sizeof prec);
+    printf("  layers: %s\n", prec);
+    if (ra->profile) {
         g->profile = 1;
         for (int r = 0; r < PROFILE_RUNS; r++)
-            qb_graph_run(g, in, nin, &e);
+            qb_graph_run(g, ra->in, ra->nin, e);
         print_profile(g);
     }
+    return 0;
+}
+
+/* Everything after the command line: data, model, one run, outputs,
+ * report. 0, or 2 after a message. */
+static int run_model(run_args *ra, qb_pipeline_data *d, qb_err *e)
+{
+    qb_pipeline_opts *po = &ra->po;
+    po->model = ra->model;
+    if (!ra->method_set && !qb_precision_is_float(po->prec))
+        po->method = "ptq-percentile";
+    if (po->data)
+        po->dataset = po->data;
+    int need_data = po->prec != QB_PREC_FP32 || (po->data && !ra->nin);
+    if (need_data && qb_pipeline_data_open(po, d, e))
+        return fail(e);
+    if (!ra->nin && po->data && take_folder_sample(ra, d))
+        return 2;
+    qb_graph *g = load_and_run(ra, d, e);
+    if (!g)
+        return 2;
+    int rc = write_outputs(g, ra->outdir, e);
+    if (!rc)
+        rc = print_report(ra, g, d, need_data, e);
     qb_graph_free(g);
-out:
+    return rc;
+}
+
+int qb_verb_run(int argc, char **argv)
+{
+    run_args ra;
+    memset(&ra, 0, sizeof ra);
+    ra.isa = -1;
+    qb_pipeline_defaults(&ra.po);
+    ra.po.dataset = "none"; /* calibration on seeded inputs unless -d names a dataset */
+    qb_pipeline_data d;
+    memset(&d, 0, sizeof d);
+    qb_err e = {0};
+    int rc = parse_args(argc, argv, &ra, &e);
+    if (!rc)
+        rc = run_model(&ra, &d, &e);
     qb_pipeline_data_close(&d);
     for (int i = 0; i < QB_MAX_INPUTS; i++) { /* zeroed at the start: unused ones are NULL */
-        free(in[i].name);
-        free(in[i].data);
+        free(ra.in[i].name);
+        free(ra.in[i].data);
     }
     return rc;
 }
