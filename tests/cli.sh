@@ -325,6 +325,11 @@ expect 0 "sweep with data = DIR" -- sweep "$T/dsw.ini" -q -o "$T/dsw"
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["precision"] == "int8-channel"]
 sys.exit(not (rows and rows[0]["dataset"] == sys.argv[2] and rows[0]["sqnr_db"] and "calibration" in rows[0]["note"]))' \
     "$T/dsw/results.csv" "$T/dat" || { echo "FAIL: sweep data = DIR: no int8 row on the folder with an SQNR"; fails=$((fails + 1)); }
+# ... and timed in rounds: every round times the folder's inputs, as the first did (none is refused)
+sed 's/^counters = none/counters = none\nrounds = 3/' "$T/dsw.ini" >"$T/dsw3.ini"
+expect 0 "sweep with data = DIR in 3 rounds" -- sweep "$T/dsw3.ini" -q -o "$T/dsw3"
+[ "$(grep -c 'timed in 3 rounds' "$T/dsw3/results.csv")" -eq 2 ] && ! grep -q 'other inputs' "$T/dsw3/results.csv" || {
+    echo "FAIL: sweep data = DIR, rounds = 3: a later round timed other inputs than round 1"; fails=$((fails + 1)); }
 sed "s#^data = .*#data = $T/nodata#" "$T/dsw.ini" >"$T/dbad.ini"
 expect_msg 2 "dbad.ini:16: .model syn. data: '$T/nodata' is not a folder" "sweep --dry-run: missing data folder" -- sweep "$T/dbad.ini" --dry-run
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
@@ -375,6 +380,34 @@ expect 0 "sweep: rounds = 3" -- sweep "$T/k3.ini" -q --samples --only '/fp32/.*/
 [ "$(grep ',g/fp32/none/scalar/t1/b1,' "$T/r3/samples.csv" | cut -d, -f6 | sort -u | tr '\n' ' ')" = "0 1 2 " ] &&
     [ "$(grep -c 'timed in 3 rounds' "$T/r3/results.csv")" -eq 2 ] || {
     echo "FAIL: sweep rounds = 3: want blocks 0 1 2 and the rounds note on both cells"; fails=$((fails + 1)); }
+# rounds and kill -9: the journal (rounds-pending.*) keeps every finished round, so --resume completes
+# each cell exactly once from where it was (here all 8 first rounds and at least one second are kept)
+printf '%s\n' '[axes]' 'models = g g2 dw dw2' 'precisions = fp32 int8-channel' 'isas = scalar' '[measure]' 'warmup = 1' \
+    'iterations = 3' 'min_time_ms = 240' 'retries = 0' 'counters = none' 'rounds = 3' '[model g]' 'gemm = 4x8x16' \
+    '[model g2]' 'gemm = 2x8x16' '[model dw]' 'dwconv = 6x6x8' '[model dw2]' 'dwconv = 4x4x8' >"$T/kr.ini"
+"$QB" sweep "$T/kr.ini" -q --samples -o "$T/kr" 2>/dev/null & sp=$!
+i=0; while [ $i -lt 1200 ] && [ "$(cat "$T/kr/rounds-pending.samples" 2>/dev/null | wc -l)" -lt 9 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $sp; wait $sp 2>/dev/null
+cp "$T/kr/rounds-pending.samples" "$T/kr-journal" 2>/dev/null
+expect 0 "sweep --resume after kill -9 in round 2" -- sweep "$T/kr.ini" -q --samples --resume -o "$T/kr"
+/usr/bin/python3 -c 'import csv, sys, collections
+d = sys.argv[1]
+rows = list(csv.DictReader(open(d + "/results.csv")))
+ids = collections.Counter("/".join([r["model"], r["precision"], r["method"], r["isa"]]) for r in rows)
+blocks = collections.defaultdict(collections.Counter)
+for r in csv.DictReader(open(d + "/samples.csv")):
+    blocks[r["cell"]][r["block"]] += 1
+kept = collections.defaultdict(dict)
+for line in open(sys.argv[2]):
+    f = line.split("\t")
+    kept[f[0]][f[1]] = int(f[5])
+ok = len(ids) == 8 and max(ids.values()) == 1 and len(kept) == 8
+ok = ok and sum("restored from the journal" in r["note"] for r in rows) == 8
+for c, b in kept.items():  # rounds of the killed run used as they were, the others timed once
+    ok = ok and sorted(blocks[c]) == ["0", "1", "2"] and all(blocks[c][k] == n for k, n in b.items())
+sys.exit(not ok)' "$T/kr" "$T/kr-journal" || { echo "FAIL: sweep rounds: kill -9 then --resume: want each of 8 cells once, its journalled rounds reused"; fails=$((fails + 1)); }
+[ ! -e "$T/kr/rounds-pending.csv" ] && [ ! -e "$T/kr/rounds-pending.samples" ] || {
+    echo "FAIL: sweep rounds: the journal was not removed after the rows were written"; fails=$((fails + 1)); }
 sed 's/^rounds = 3/rounds = 0/' "$T/k3.ini" >"$T/k0.ini"
 expect_msg 2 "rounds: '0' is not an integer" "sweep: rounds = 0" -- sweep "$T/k0.ini" --dry-run
 [ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',\(ok\|noisy\),')" -eq 4 ] || {

@@ -9,6 +9,7 @@
 #define QB_SAMPLES_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* The samples of one cell (free with qb_samples_kept_free). */
@@ -19,6 +20,7 @@ typedef struct qb_samples_kept {
     size_t *block_n;        /* samples of each block (round), in order (malloc'd; NULL: one block of n) */
     size_t nblocks;         /* entries of block_n */
     int batch;              /* inputs per call (throughput = batch / median) */
+    uint64_t inputs_hash;   /* FNV-1a 64 of the timed input buffers (every round of a cell times the same; 0: unknown) */
 } qb_samples_kept;
 
 /* Append the n samples of one more block (round) to k. 0, or -1 when

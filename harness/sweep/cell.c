@@ -333,6 +333,67 @@ static void free_bufs(float **b, int n)
     free(b);
 }
 
+/* How many input buffers a timing rotates through: one hot, or as many
+ * as span COLD_BYTES (at least 2, at most MAX_BUFS). */
+static int buf_count(const qb_scenario *sc, const qb_runner *r)
+{
+    size_t batch_bytes = (size_t)r->batch * r->sample * sizeof(float);
+    int nbufs = sc->cache == QB_CACHE_HOT ? 1 : (int)((COLD_BYTES + batch_bytes - 1) / batch_bytes);
+    if (nbufs < 2 && sc->cache != QB_CACHE_HOT)
+        nbufs = 2;
+    return nbufs > MAX_BUFS ? MAX_BUFS : nbufs;
+}
+
+/* FNV-1a 64 of the count of input buffers and the values of the first
+ * and the last (cheap next to hashing 32 MiB per round): which inputs a
+ * round timed (every round of a cell must time the same ones). */
+static uint64_t bufs_hash(float *const *b, int n, const qb_runner *r)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)n;
+    h *= 0x100000001b3ull;
+    size_t bytes = (size_t)r->batch * r->sample * sizeof(float);
+    for (int i = 0; b && n > 0 && i < 2; i++) {
+        const unsigned char *p = (const unsigned char *)b[i ? n - 1 : 0];
+        for (size_t k = 0; k < bytes; k++) {
+            h ^= p[k];
+            h *= 0x100000001b3ull;
+        }
+    }
+    return h;
+}
+
+/* The cell's evaluation inputs (*s, for accuracy) and the inputs its
+ * timing rotates through (*fill): the data folder's evaluation inputs
+ * (fs, data = DIR), the dataset's first eval_samples test images (the
+ * timing cycles through the whole test split), or seeded values. The one
+ * definition for the first round (qb_cell_run) and every later round
+ * (qb_cell_retime), so all rounds time the same inputs. 0, or -1 with why. */
+static int cell_inputs(const qb_sc_model *m, const qb_scenario *sc, const qb_runner *r, const qb_samples *fs,
+                       qb_samples *s, qb_samples *fill, char *why, size_t len)
+{
+    *s = (qb_samples){.sample = r->sample, .seed = 1};
+    if (fs) {
+        *s = *fs;
+    } else if (m->dataset[0]) {
+        const qb_norm *norm;
+        const qb_dataset *d = dataset_of(m, &norm, why, len);
+        if (!d)
+            return -1;
+        if (qb_dataset_sample_size(d) != r->sample) {
+            snprintf(why, len, "%s: the model takes %zu values per sample, %s images have %zu", m->name, r->sample,
+                     d->name, qb_dataset_sample_size(d));
+            return -1;
+        }
+        s->d = d;
+        s->norm = norm;
+        s->n = sc->eval_samples < d->n ? sc->eval_samples : d->n;
+    }
+    *fill = *s;
+    if (fill->d && fill->n == 0)
+        fill->n = fill->d->n;
+    return 0;
+}
+
 /* ---- counters ---- */
 
 static void self_exe(char *buf, size_t len)
@@ -729,38 +790,14 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     row->macs = macs;
 
     /* inputs: the data folder's evaluation inputs, the dataset's test images (or seeded values) */
-    qb_samples s = {.sample = r.sample, .seed = 1};
-    if (fs) {
-        s = *fs;
-    } else if (m->dataset[0]) {
-        const qb_norm *norm;
-        const qb_dataset *d = dataset_of(m, &norm, why, sizeof why);
-        if (!d) {
-            set_status(row, QB_STATUS_FAILED);
-            qb_result_note(row, "%s", why);
-            qb_runner_close(&r);
-            return 0;
-        }
-        if (qb_dataset_sample_size(d) != r.sample) {
-            set_status(row, QB_STATUS_FAILED);
-            qb_result_note(row, "%s: the model takes %zu values per sample, %s images have %zu", m->name, r.sample, d->name,
-                     qb_dataset_sample_size(d));
-            qb_runner_close(&r);
-            return 0;
-        }
-        s.d = d;
-        s.norm = norm;
-        s.n = sc->eval_samples < d->n ? sc->eval_samples : d->n;
+    qb_samples s, fill;
+    if (cell_inputs(m, sc, &r, fs, &s, &fill, why, sizeof why)) {
+        set_status(row, QB_STATUS_FAILED);
+        qb_result_note(row, "%s", why);
+        qb_runner_close(&r);
+        return 0;
     }
-    size_t batch_bytes = (size_t)r.batch * r.sample * sizeof(float);
-    int nbufs = sc->cache == QB_CACHE_HOT ? 1 : (int)((COLD_BYTES + batch_bytes - 1) / batch_bytes);
-    if (nbufs < 2 && sc->cache != QB_CACHE_HOT)
-        nbufs = 2;
-    if (nbufs > MAX_BUFS)
-        nbufs = MAX_BUFS;
-    qb_samples fill = s;
-    if (fill.d && fill.n == 0)
-        fill.n = fill.d->n;
+    int nbufs = buf_count(sc, &r);
     infer_ctx ic = {.r = &r, .nbufs = nbufs};
     ic.bufs = make_bufs(&r, &fill, nbufs);
     if (!ic.bufs) {
@@ -790,6 +827,8 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
     double rapl1 = rapl_state > 0 ? qb_rapl_read(&rapl, ra) : NAN;
     set_latency(&mr, sc, r.batch, row);
     keep_samples(&mr, r.batch, samples);
+    if (samples)
+        samples->inputs_hash = bufs_hash(ic.bufs, nbufs, &r);
     if (!isnan(rapl0) && !isnan(rapl1) && mr.calls > 0)
         row->energy_mj_measured = qb_rapl_delta(&rapl, rb, ra) * 1e-3 / (double)mr.calls;
 
@@ -837,35 +876,27 @@ int qb_cell_retime(const qb_cell *cell, const qb_scenario *sc, qb_samples_kept *
     qb_graph *g = cell_graph(cell, sc, 0, &fb, &qi, err, errlen);
     if (!g)
         return -1;
+    /* the same model inputs and the same timed inputs as the first round
+     * (qb_cell_run): the data folder's, with every other input bound */
+    const qb_samples *fs = NULL;
+    if (m->data[0] && !(fs = folder_of(m, sc, err, errlen))) {
+        qb_graph_free(g);
+        return -1;
+    }
     qb_runner r;
     qb_err e;
-    if (qb_runner_open(&r, g, cell->batch, cell->isa, &e)) {
+    if (qb_runner_open_on(&r, g, cell->batch, cell->isa, fs, &e)) {
         snprintf(err, errlen, "%s", e.msg);
         return -1;
     }
-    /* the same inputs as the first round (qb_cell_run) */
-    qb_samples s = {.sample = r.sample, .seed = 1};
-    if (m->dataset[0]) {
-        const qb_norm *norm;
-        const qb_dataset *d = dataset_of(m, &norm, err, errlen);
-        if (!d || qb_dataset_sample_size(d) != r.sample) {
-            if (d)
-                snprintf(err, errlen, "sample size differs from the dataset's");
-            qb_runner_close(&r);
-            return -1;
-        }
-        s.d = d;
-        s.norm = norm;
-        s.n = d->n;
+    qb_samples s, fill;
+    if (cell_inputs(m, sc, &r, fs, &s, &fill, err, errlen)) {
+        qb_runner_close(&r);
+        return -1;
     }
-    size_t batch_bytes = (size_t)r.batch * r.sample * sizeof(float);
-    int nbufs = sc->cache == QB_CACHE_HOT ? 1 : (int)((COLD_BYTES + batch_bytes - 1) / batch_bytes);
-    if (nbufs < 2 && sc->cache != QB_CACHE_HOT)
-        nbufs = 2;
-    if (nbufs > MAX_BUFS)
-        nbufs = MAX_BUFS;
+    int nbufs = buf_count(sc, &r);
     infer_ctx ic = {.r = &r, .nbufs = nbufs};
-    ic.bufs = make_bufs(&r, &s, nbufs);
+    ic.bufs = make_bufs(&r, &fill, nbufs);
     int rc = -1;
     if (!ic.bufs)
         snprintf(err, errlen, "out of memory for %d input buffers", nbufs);
@@ -874,6 +905,8 @@ int qb_cell_retime(const qb_cell *cell, const qb_scenario *sc, qb_samples_kept *
             snprintf(err, errlen, "%s", ic.e.msg);
     } else {
         keep_samples(&mr, r.batch, samples);
+        if (samples)
+            samples->inputs_hash = bufs_hash(ic.bufs, nbufs, &r);
         rc = 0;
     }
     free_bufs(ic.bufs, nbufs);

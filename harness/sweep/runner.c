@@ -26,9 +26,10 @@
 #include "harness/sweep/cell.h"
 #include "harness/sweep/plan.h"
 #include "harness/sweep/precheck.h"
+#include "harness/sweep/rounds.h"
 #include "harness/sweep/runner.h"
 
-#define QB_ROUND_CHUNK 64 /* rounds > 1: cells timed round-robin together (rows are written after their last round) */
+#define QB_ROUND_CHUNK 64 /* rounds > 1: cells timed round-robin together (rows are written after their last round; the journal keeps the rounds until then) */
 
 static void fmt_time(double s, char *buf, size_t len)
 {
@@ -242,6 +243,11 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
         fprintf(stderr, "qbench sweep: out of memory\n");
         rc = 2;
     }
+    qb_rounds_journal jr; /* rounds > 1: each round on disk until the row is written (rounds.h) */
+    if (!rc && rounds > 1 && qb_rounds_open(&jr, dir, resume, err, sizeof err)) {
+        fprintf(stderr, "qbench sweep: %s\n", err);
+        rc = 2;
+    }
     for (int i = 0; !rc && i < plan.n; i++)
         if (!finished(done, ndone, plan.cells[i].id))
             todo_idx[ntodo++] = i;
@@ -263,8 +269,18 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
             qb_row_init(&rows[j]);
             kept[j] = (qb_samples_kept){0};
             retimed_ok[j] = 1;
+            if (rounds > 1 && qb_rounds_take(&jr, c->id, &rows[j], &kept[j])) {
+                qb_result_note(&rows[j], "rounds 1-%zu restored from the journal of an interrupted run",
+                               kept[j].block_n ? kept[j].nblocks : (size_t)(kept[j].x != NULL));
+                continue;
+            }
             if (qb_cell_run(c, sc, &rows[j], keep_samples || rounds > 1 ? &kept[j] : NULL)) {
                 fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
+                rc = 2;
+                stop = 1;
+                cn = j;
+            } else if (rounds > 1 && qb_rounds_first(&jr, c->id, &rows[j], &kept[j], err, sizeof err)) {
+                fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
                 rc = 2;
                 stop = 1;
                 cn = j;
@@ -274,7 +290,9 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
         for (int round = 1; !stop && rounds > 1 && round < rounds + sc->retries; round++)
             for (int j = 0; j < cn && !stop; j++) {
                 const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
-                if (!kept[j].x || !retimed_ok[j] || strcmp(rows[j].status, qb_status_name(QB_STATUS_OK)))
+                size_t done_rounds = kept[j].block_n ? kept[j].nblocks : kept[j].x != NULL;
+                if (!kept[j].x || !retimed_ok[j] || strcmp(rows[j].status, qb_status_name(QB_STATUS_OK)) ||
+                    done_rounds != (size_t)round) /* (a restored cell has some rounds already) */
                     continue;
                 if (round >= rounds) {
                     qb_robust rb;
@@ -288,8 +306,15 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
                 if (qb_cell_retime(c, sc, &more, err, sizeof err)) {
                     qb_result_note(&rows[j], "round %d not timed: %.300s", round + 1, err);
                     retimed_ok[j] = 0;
+                } else if (kept[j].inputs_hash && more.inputs_hash != kept[j].inputs_hash) {
+                    qb_result_note(&rows[j], "round %d not used: it timed other inputs than round 1", round + 1);
+                    retimed_ok[j] = 0;
                 } else if (qb_samples_kept_add(&kept[j], more.x, more.n)) {
                     fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
+                    rc = 2;
+                    stop = 1;
+                } else if (qb_rounds_more(&jr, c->id, &kept[j], err, sizeof err)) {
+                    fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
                     rc = 2;
                     stop = 1;
                 }
@@ -325,7 +350,14 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
                 rc = st->exit_code;
             report_cell(c, row, st, verbosity, tty, ndone_now, todo, qb_now() - t0, sc->file, dir);
         }
+        if (!stop && rounds > 1 && qb_rounds_clear(&jr, err, sizeof err)) { /* the chunk's rows are written */
+            fprintf(stderr, "qbench sweep: %s\n", err);
+            rc = 2;
+            stop = 1;
+        }
     }
+    if (rounds > 1 && todo_idx && rows && kept && retimed_ok)
+        qb_rounds_close(&jr);
     free(todo_idx);
     free(rows);
     free(kept);
