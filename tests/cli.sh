@@ -332,6 +332,18 @@ expect 0 "sweep with data = DIR in 3 rounds" -- sweep "$T/dsw3.ini" -q -o "$T/ds
     echo "FAIL: sweep data = DIR, rounds = 3: a later round timed other inputs than round 1"; fails=$((fails + 1)); }
 sed "s#^data = .*#data = $T/nodata#" "$T/dsw.ini" >"$T/dbad.ini"
 expect_msg 2 "dbad.ini:16: .model syn. data: '$T/nodata' is not a folder" "sweep --dry-run: missing data folder" -- sweep "$T/dbad.ini" --dry-run
+# a plan naming a layer the model lacks: refused before any cell, naming the scenario's and the plan's FILE:LINE
+printf '%s\n' '[plan]' 'precision = int8-channel' '[layers]' 'Nope_7 = fp32' >"$T/badplan.ini"
+{ cat "$T/dsw.ini"; echo "plan = $T/badplan.ini"; } >"$T/dplan.ini"
+expect_msg 2 "dplan.ini:14: model syn: plan: $T/badplan.ini:4: \[layers\] 'Nope_7' is not a layer" \
+    "sweep --dry-run: a plan with an unknown layer" -- sweep "$T/dplan.ini" --dry-run
+expect_msg 2 "badplan.ini:4" "sweep: a plan with an unknown layer, before any cell" -- sweep "$T/dplan.ini" -q -o "$T/dplan"
+[ -e "$T/dplan/results.csv" ] && { echo "FAIL: sweep ran cells with a bad plan"; fails=$((fails + 1)); }
+# repairs compose with a plan: a plan of every layer at int8-tensor with +cle+biascorr equals -p int8-tensor with them
+printf '%s\n' '[plan]' 'precision = int8-tensor' >"$T/uniplan.ini"
+a=$("$QB" eval "$T/syn.onnx" -d synthetic --limit 200 --calib 64 --method ptq-minmax+cle+biascorr --plan "$T/uniplan.ini" 2>&1 | grep "agreement with")
+b=$("$QB" eval "$T/syn.onnx" -d synthetic --limit 200 --calib 64 --method ptq-minmax+cle+biascorr -p int8-tensor 2>&1 | grep "agreement with")
+[ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: --plan with repairs differs from -p with them: '$a' vs '$b'"; fails=$((fails + 1)); }
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
 printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
 expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"

@@ -7,7 +7,8 @@
  * calibrator each on their own), a written plan read back to the same
  * precisions (names that cannot be INI keys included), per-layer
  * calibrators on a small trained net (each layer gets the ranges of its
- * own calibrator).
+ * own calibrator), repairs (+cle, +biascorr, +adaround) composed with a
+ * plan.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -26,6 +27,7 @@
 #include "harness/quant/plan_bisect.h"
 #include "harness/quant/plan_cost.h"
 #include "harness/quant/plan_file.h"
+#include "harness/quant/repairs.h"
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
@@ -550,6 +552,92 @@ static void test_cost_search(void **state)
     qb_calibration_free(&c);
 }
 
+/* The plan and data of one pipeline run on the tiny net. */
+static int plan_run(const char *method, qb_precision prec, const qb_layer_plan *lp, qb_pipeline_data *d,
+                    qb_pipeline_result *r, qb_err *e)
+{
+    qb_pipeline_opts o;
+    qb_pipeline_defaults(&o);
+    o.model = "tiny";
+    o.prec = prec;
+    o.method = method;
+    o.batch = 50;
+    o.layer_plan = lp;
+    o.prec_given = 1;
+    return qb_pipeline_plan(&o, d, r, e);
+}
+
+/* Logit metrics of a pipeline result's quantized graph against ref. */
+static qb_metrics plan_metrics(const qb_pipeline_result *r, const qb_samples *s, const float *ref, int64_t outs)
+{
+    qb_err e;
+    qb_metrics m;
+    qb_quant_opts o = qopts();
+    qb_graph *g = qb_quantize_graph(r->model, &r->cal, r->plan, &o, &e);
+    if (!g || qb_compare_graph(g, s, 50, -1, ref, outs, &m, &e))
+        fail_msg("%s", e.msg);
+    return m;
+}
+
+/* Repairs compose with a layer plan: a plan that sets every layer to
+ * int8-tensor with +cle+biascorr quantizes exactly as -p int8-tensor
+ * with the same repairs (same outputs, bit for bit); a layer the plan
+ * keeps fp32 is left out of AdaRound and bias correction (its weights
+ * and bias stay the FP32 model's). */
+static void test_plan_with_repairs(void **state)
+{
+    (void)state;
+    qb_samples cal = {.d = &train_set, .n = 200}, val = {.d = &train_set, .first = 0, .n = 300};
+    qb_pipeline_data d = {.model = model, .calib = cal, .valid = val, .eval = val};
+    qb_layer_plan uni, keep;
+    load("[plan]\nprecision = int8-tensor\n", &uni);
+    qb_pipeline_result a, b, k;
+    qb_err e;
+    if (plan_run("ptq-minmax+cle+biascorr", QB_PREC_INT8_TENSOR, &uni, &d, &a, &e) ||
+        plan_run("ptq-minmax+cle+biascorr", QB_PREC_INT8_TENSOR, NULL, &d, &b, &e))
+        fail_msg("%s", e.msg);
+    assert_non_null(a.repaired);
+    assert_ptr_equal(a.model, a.repaired);
+    assert_non_null(strstr(a.repair_note, "pairs"));
+    assert_non_null(strstr(a.repair_note, "3 biases corrected"));
+    float *ref = NULL;
+    int64_t outs = 0;
+    if (qb_reference_outputs(model, &val, 50, -1, &ref, &outs, &e))
+        fail_msg("%s", e.msg);
+    qb_metrics ma = plan_metrics(&a, &val, ref, outs), mb = plan_metrics(&b, &val, ref, outs);
+    assert_true(ma.sqnr_db == mb.sqnr_db && ma.max_abs_err == mb.max_abs_err && ma.agreement == mb.agreement);
+    /* the repairs changed something (else the comparison proves little) */
+    qb_pipeline_result plain;
+    if (plan_run("ptq-minmax", QB_PREC_INT8_TENSOR, &uni, &d, &plain, &e))
+        fail_msg("%s", e.msg);
+    assert_null(plain.repaired);
+    assert_true(plan_metrics(&plain, &val, ref, outs).sqnr_db != ma.sqnr_db);
+    /* the first layer kept fp32: AdaRound rounds the other two, bias correction leaves it alone */
+    char text[256];
+    snprintf(text, sizeof text, "[plan]\nprecision = int4\n[layers]\n%s = fp32\n", a.cal.layers[0].name);
+    load(text, &keep);
+    if (plan_run("ptq-minmax+adaround+biascorr", QB_PREC_INT4, &keep, &d, &k, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(k.plan[0], QB_PREC_FP32);
+    assert_int_equal(k.plan[1], QB_PREC_INT4);
+    assert_non_null(strstr(k.repair_note, "adaround 2 layers"));
+    assert_non_null(strstr(k.repair_note, "2 biases corrected"));
+    int n0 = qb_layer_node(model, &k.cal.layers[0]), r0 = qb_layer_node(k.repaired, &k.cal.layers[0]);
+    assert_true(n0 >= 0 && r0 >= 0);
+    qb_wview v0, w0;
+    assert_int_equal(qb_wview_of((qb_graph *)model, n0, &v0), 0);
+    assert_int_equal(qb_wview_of(k.repaired, r0, &w0), 0);
+    assert_memory_equal(v0.w, w0.w, (size_t)v0.n * v0.k * sizeof(float));
+    assert_memory_equal(v0.b, w0.b, (size_t)v0.n * sizeof(float));
+    free(ref);
+    qb_pipeline_result_free(&a);
+    qb_pipeline_result_free(&b);
+    qb_pipeline_result_free(&k);
+    qb_pipeline_result_free(&plain);
+    qb_layer_plan_free(&uni);
+    qb_layer_plan_free(&keep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,7 +645,7 @@ int main(void)
         cmocka_unit_test(test_bad_names),   cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_scenario_plan),
         cmocka_unit_test(test_per_layer_calibrators), cmocka_unit_test(test_bisect_planted),
-        cmocka_unit_test(test_cost_search),
+        cmocka_unit_test(test_cost_search), cmocka_unit_test(test_plan_with_repairs),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

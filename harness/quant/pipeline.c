@@ -261,9 +261,7 @@ static const char *quantizing_methods(void)
     return list;
 }
 
-/* The repairs before calibration (method +cle, +absorb, +smooth): r->repaired,
- * BatchNormalization folded, becomes the model that is calibrated and quantized. */
-static int repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned rp, qb_err *e)
+int qb_pipeline_repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned rp, qb_err *e)
 {
     double t0 = qb_now();
     qb_bn_stats st;
@@ -301,9 +299,7 @@ static int repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipel
     return rc ? -1 : 0;
 }
 
-/* The repairs after the plan (+adaround, +biascorr, +biascorr-bn): they
- * need each layer's precision. */
-static int repair_weights(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned rp,
+int qb_pipeline_repair_weights(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned rp,
                           qb_err *e)
 {
     double t0 = qb_now();
@@ -340,12 +336,6 @@ static int repair_weights(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pip
 
 int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
 {
-    unsigned with_repairs = 0;
-    if (o->layer_plan && qb_method_parse_repairs(o->method, &with_repairs, NULL, 0) >= 0 && with_repairs) {
-        memset(r, 0, sizeof *r);
-        qb_errf(e, "--plan: the repairs of '%s' are not applied with a layer plan (not implemented); drop one", o->method);
-        return -1;
-    }
     if (o->layer_plan)
         return qb_pipeline_plan_layers(o, d, r, e);
     memset(r, 0, sizeof *r);
@@ -393,7 +383,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
                     o->method);
             return -1;
         }
-        if (repairs && repair_graph(o, d, r, repairs, e))
+        if (repairs && qb_pipeline_repair_graph(o, d, r, repairs, e))
             return -1;
         if (o->verbose)
             fprintf(stderr, "calibrating %s with %s on %d training samples\n", o->model, o->method, d->calib.n);
@@ -415,7 +405,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
     } else {
         qb_plan_uniform(&r->cal, o->prec, &o->qo, r->plan);
     }
-    if (repairs && repair_weights(o, d, r, repairs, e)) {
+    if (repairs && qb_pipeline_repair_weights(o, d, r, repairs, e)) {
         qb_pipeline_result_free(r);
         return -1;
     }

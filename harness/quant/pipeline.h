@@ -98,6 +98,15 @@ qb_graph *qb_pipeline_graph(const qb_pipeline_opts *o, const qb_pipeline_result 
 /* Plan, then the metrics against FP32 on d->eval. 0 or -1. */
 int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e);
 void qb_pipeline_result_free(qb_pipeline_result *r);
+/* The repairs of o->method (bits of qb_repair) before calibration (+cle,
+ * +absorb, +smooth): r->repaired, BatchNormalization folded, becomes
+ * r->model, the model that is calibrated and quantized. 0 or -1. */
+int qb_pipeline_repair_graph(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, unsigned repairs,
+                             qb_err *e);
+/* The repairs after the plan (+adaround, +biascorr, +biascorr-bn): they
+ * need each layer's precision (r->plan); they rewrite r->repaired. 0 or -1. */
+int qb_pipeline_repair_weights(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r,
+                               unsigned repairs, qb_err *e);
 /* "layer=precision,..." of a plan into buf. */
 void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len);
 

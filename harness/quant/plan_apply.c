@@ -87,13 +87,29 @@ static int list_layers(const qb_graph *model, qb_calibration *c, qb_err *e)
     return 0;
 }
 
+int qb_layer_plan_check(const qb_layer_plan *lp, const qb_graph *model, const char *model_name, qb_err *e)
+{
+    qb_calibration c;
+    if (list_layers(model, &c, e))
+        return -2;
+    qb_plan_choice *ch = calloc((size_t)c.n + 1, sizeof *ch);
+    qb_quant_opts qo = {.group = 0, .binary_ends_int8 = 1};
+    int rc = !ch ? (qb_errf(e, "out of memory"), -2)
+                 : qb_layer_plan_resolve(lp, c.layers, c.n, model_name, QB_PREC_INT8_CHANNEL, QB_METHOD_PTQ_MINMAX, &qo,
+                                         ch, e);
+    free(ch);
+    qb_calibration_free(&c);
+    return rc;
+}
+
 int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->model_used, sizeof r->model_used, "%s", o->model);
     r->model = d->model;
     const qb_layer_plan *lp = o->layer_plan;
-    int method = qb_method_parse(o->method);
+    unsigned repairs = 0; /* +cle ... of the command's method: applied to the whole model, around the plan */
+    int method = qb_method_parse_repairs(o->method, &repairs, NULL, 0);
     if (method >= 0 && qb_method_traits_of(method)->trains) {
         qb_errf(e, "%s: a layer plan with --method %s: not supported (QAT fine-tunes the whole model at one "
                    "precision; give the plan a PTQ calibrator)", lp->file, o->method);
@@ -117,10 +133,14 @@ int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_p
     int quantized = 0;
     for (int i = 0; i < n; i++)
         quantized |= !qb_precision_is_float(r->choices[i].prec);
+    if (!quantized)
+        repairs = 0; /* nothing to repair: the FP32 model runs unchanged */
+    if (repairs && qb_pipeline_repair_graph(o, d, r, repairs, e))
+        goto out;
     if (quantized) {
         if (o->verbose)
             fprintf(stderr, "calibrating %s for plan %s on %d training samples\n", o->model, lp->name, d->calib.n);
-        if (qb_calibrate_choices(d->model, &d->calib, o->batch, o->percentile, o->symmetric, r->choices, &r->cal, e))
+        if (qb_calibrate_choices(r->model, &d->calib, o->batch, o->percentile, o->symmetric, r->choices, &r->cal, e))
             goto out;
         r->calib_seconds = r->cal.seconds;
     }
@@ -135,6 +155,8 @@ int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_p
             if (!r->choices[i].pinned)
                 r->choices[i].prec = r->plan[i];
     }
+    if (repairs && qb_pipeline_repair_weights(o, d, r, repairs, e))
+        goto out;
     r->weight_bytes = qb_plan_weight_bytes(&r->cal, r->plan, &o->qo);
     for (int i = 0; i < n; i++)
         r->macs += r->cal.layers[i].macs;
@@ -149,7 +171,8 @@ out:
 int qb_pipeline_save_plan(const qb_pipeline_opts *o, const qb_pipeline_result *r, const char *path, const char *name,
                           const char *header, const char *const *comment, qb_err *e)
 {
-    int n = r->cal.n, dm = qb_method_parse(o->method);
+    unsigned repairs = 0; /* a plan file holds calibrators; the repairs stay on the command line */
+    int n = r->cal.n, dm = qb_method_parse_repairs(o->method, &repairs, NULL, 0);
     int *method = malloc(((size_t)n + 1) * sizeof *method);
     if (!method) {
         qb_errf(e, "out of memory");

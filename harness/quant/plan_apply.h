@@ -15,6 +15,13 @@
 int qb_calibrate_choices(const qb_graph *model, const qb_samples *s, int batch, double percentile, int symmetric,
                          const qb_plan_choice *ch, qb_calibration *c, qb_err *e);
 
+/* Check that every [layers] name and [patterns] glob of lp names a layer
+ * of model (its layers listed on a prepared copy; model_name in the
+ * message): 0; -1 with "FILE:LINE: ..." in e when one names none; -2
+ * when the layers could not be listed (e says why: e.g. an input shape
+ * only the data gives). */
+int qb_layer_plan_check(const qb_layer_plan *lp, const qb_graph *model, const char *model_name, qb_err *e);
+
 /* qb_pipeline_plan for o->layer_plan (called by it): r->plan and
  * r->choices per layer. 0, or -1 with a message (FILE:LINE for the plan). */
 int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline_result *r, qb_err *e);

@@ -11,6 +11,7 @@
 #include "harness/data/dataset.h"
 #include "harness/graph/graph.h"
 #include "harness/measure/energy.h"
+#include "harness/quant/plan_apply.h"
 #include "harness/sweep/precheck.h"
 #include "harness/train/train.h"
 
@@ -73,6 +74,34 @@ static int dir_writable(const char *dir, char *why, size_t len)
     }
 }
 
+/* The layer plan of model m (plan = FILE) against the model file at path
+ * (its input spec applied to symbolic dimensions): a layer name or
+ * pattern that names no layer is an error; a model whose layers cannot
+ * be listed without its data is left to the cell. */
+static int check_plan(const qb_scenario *sc, const qb_sc_model *m, const char *path, char *err, size_t errlen)
+{
+    qb_err e;
+    qb_layer_plan lp;
+    if (qb_layer_plan_load(m->plan, &lp, &e)) {
+        snprintf(err, errlen, "%s:%d: model %s: %.600s", sc->file, m->line, m->name, e.msg);
+        return -1;
+    }
+    qb_graph *g = qb_onnx_load(path, &e);
+    int rc = 0;
+    if (g) {
+        qb_tensor *in = g->ninputs >= 1 ? g->tensors[g->inputs[0]] : NULL;
+        for (int i = 1; in && in->ndim == m->ndim && i < m->ndim; i++)
+            if (in->sym[i] || in->dims[i] <= 0)
+                in->dims[i] = m->dims[i], in->sym[i] = 0, in->has_shape = 1;
+        rc = qb_layer_plan_check(&lp, g, path, &e);
+        qb_graph_free(g);
+    }
+    if (rc == -1)
+        snprintf(err, errlen, "%s:%d: model %s: plan: %.600s", sc->file, m->line, m->name, e.msg);
+    qb_layer_plan_free(&lp);
+    return rc == -1 ? -1 : 0;
+}
+
 /* One model of the plan: its ONNX file, data folder and dataset; *writes
  * is set when a run would write into the model cache (a zoo model not
  * trained yet). */
@@ -94,6 +123,8 @@ static int check_model(const qb_scenario *sc, const qb_sc_model *m, int *writes,
             return -1;
         }
         qb_graph_free(g);
+        if (m->plan[0] && check_plan(sc, m, m->onnx, err, errlen))
+            return -1;
     }
     if (m->data_dir[0]) {
         struct stat sb;
@@ -124,6 +155,8 @@ static int check_model(const qb_scenario *sc, const qb_sc_model *m, int *writes,
         qb_zoo_cache_path(&job, path, sizeof path);
         if (access(path, R_OK))
             *writes = 1;
+        else if (m->plan[0] && check_plan(sc, m, path, err, errlen)) /* not trained yet: checked when it is */
+            return -1;
     }
     return 0;
 }
