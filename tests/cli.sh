@@ -344,6 +344,14 @@ printf '%s\n' '[plan]' 'precision = int8-tensor' >"$T/uniplan.ini"
 a=$("$QB" eval "$T/syn.onnx" -d synthetic --limit 200 --calib 64 --method ptq-minmax+cle+biascorr --plan "$T/uniplan.ini" 2>&1 | grep "agreement with")
 b=$("$QB" eval "$T/syn.onnx" -d synthetic --limit 200 --calib 64 --method ptq-minmax+cle+biascorr -p int8-tensor 2>&1 | grep "agreement with")
 [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: --plan with repairs differs from -p with them: '$a' vs '$b'"; fails=$((fails + 1)); }
+# QAT as a priced candidate of the cost-aware search: a qat row with its training time, kept when the model is reused
+q1=$(QB_MODEL_CACHE="$T/qcache" "$QB" eval "$T/syn.onnx" -d synthetic -p mixed --cost bytes --with-qat --qat-epochs 1 \
+    --limit 100 --val 200 --calib 32 --pareto "$T/pq.csv" 2>&1 | grep "QAT, ")
+q2=$(QB_MODEL_CACHE="$T/qcache" "$QB" eval "$T/syn.onnx" -d synthetic -p mixed --cost bytes --with-qat --qat-epochs 1 \
+    --limit 100 --val 200 --calib 32 2>&1 | grep "QAT, ")
+[ -n "$q1" ] && [ "$q1" = "$q2" ] && grep -q ',qat,[0-9]*\.[0-9],"' "$T/pq.csv" || {
+    echo "FAIL: --with-qat: no QAT point with its training time, or not the same when reused: '$q1' / '$q2'"; fails=$((fails + 1)); }
+expect_msg 2 "with-qat applies to -p mixed --cost" "--with-qat without --cost" -- eval "$T/syn.onnx" -d synthetic -p mixed --with-qat
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
 printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
 expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"

@@ -8,7 +8,8 @@
  * precisions (names that cannot be INI keys included), per-layer
  * calibrators on a small trained net (each layer gets the ranges of its
  * own calibrator), repairs (+cle, +biascorr, +adaround) composed with a
- * plan.
+ * plan, QAT as a priced candidate of the cost-aware search (Pareto flags
+ * with training time, the verdict).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -638,6 +639,56 @@ static void test_plan_with_repairs(void **state)
     qb_layer_plan_free(&keep);
 }
 
+/* QAT as a priced candidate (crafted points): training time is a third
+ * cost in the Pareto flags, the chosen plan stays a PTQ plan, and the
+ * verdict says when QAT meets the budget more cheaply than raising layers. */
+static void test_pareto_qat(void **state)
+{
+    (void)state;
+    qb_precision plan[1] = {QB_PREC_INT4};
+    qb_pareto_point pts[4] = {
+        {.plan = plan, .cost = 10, .drop = 2.0, .drop_ci_high = 2.5},
+        {.plan = plan, .cost = 12, .drop = 0.8, .drop_ci_high = 1.2},
+        {.plan = plan, .cost = 20, .drop = 0.3, .drop_ci_high = 0.6},
+        {.plan = plan, .cost = 10, .drop = 0.4, .drop_ci_high = 0.9, .qat = 1, .train_s = 100},
+    };
+    qb_pareto f = {.n = 4, .p = pts};
+    assert_int_equal(qb_pareto_mark(&f, 1.0), 1);
+    assert_int_equal(f.chosen, 2); /* the only PTQ plan within 1 pt */
+    for (int k = 0; k < 4; k++)    /* p1 is not dominated by QAT: QAT costs training time */
+        assert_int_equal(pts[k].pareto, 1);
+    qb_qat_verdict v;
+    qb_pareto_qat_verdict(&f, 1.0, &v);
+    assert_int_equal(v.qat, 3);
+    assert_true(v.meets && v.beats);
+    assert_int_equal(v.ptq_budget, 2);
+    assert_int_equal(v.ptq_match, 2); /* the cheapest PTQ plan as accurate as QAT (0.3 <= 0.4) */
+    /* a looser budget: the cheapest PTQ plan meets it, QAT at the same cost saves nothing; never chosen */
+    assert_int_equal(qb_pareto_mark(&f, 3.0), 1);
+    assert_int_equal(f.chosen, 0);
+    qb_pareto_qat_verdict(&f, 3.0, &v);
+    assert_true(v.meets && !v.beats);
+    /* QAT that misses the budget does not beat anything */
+    pts[3].drop = 1.5, pts[3].drop_ci_high = 2.0;
+    qb_pareto_qat_verdict(&f, 1.0, &v);
+    assert_true(!v.meets && !v.beats);
+    assert_int_equal(v.ptq_match, 1);
+    /* as costly as PTQ point 0, less accurate and trained: dominated; an unrecorded time counts as dear */
+    pts[3].drop = 2.5, pts[3].drop_ci_high = 3.0;
+    qb_pareto_mark(&f, 1.0);
+    assert_int_equal(pts[3].pareto, 0);
+    pts[3].drop = 0.4, pts[3].train_s = NAN;
+    qb_pareto_mark(&f, 1.0);
+    assert_int_equal(pts[3].pareto, 1);
+    assert_int_equal(pts[1].pareto, 1);
+    /* no PTQ plan meets the budget: QAT that does beats them all; the last PTQ plan is reported */
+    assert_int_equal(qb_pareto_mark(&f, 0.1), 0);
+    assert_int_equal(f.chosen, 2);
+    pts[3].drop_ci_high = 0.05;
+    qb_pareto_qat_verdict(&f, 0.1, &v);
+    assert_true(v.beats && v.ptq_budget < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_write_roundtrip), cmocka_unit_test(test_scenario_plan),
         cmocka_unit_test(test_per_layer_calibrators), cmocka_unit_test(test_bisect_planted),
         cmocka_unit_test(test_cost_search), cmocka_unit_test(test_plan_with_repairs),
+        cmocka_unit_test(test_pareto_qat),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);
 }

@@ -130,6 +130,62 @@ void qb_pareto_free(qb_pareto *f)
     memset(f, 0, sizeof *f);
 }
 
+/* Training time as a cost: 0 for PTQ; an unknown time (NAN) counts as
+ * dearer than any known one. */
+static double train_cost(const qb_pareto_point *p)
+{
+    return !p->qat ? 0 : isnan(p->train_s) ? INFINITY : p->train_s;
+}
+
+int qb_pareto_mark(qb_pareto *f, double budget)
+{
+    f->chosen = -1;
+    int last_ptq = -1;
+    for (int a = 0; a < f->n; a++) {
+        qb_pareto_point *pa = &f->p[a];
+        double ta = train_cost(pa);
+        pa->pareto = 1;
+        for (int b = 0; b < f->n && pa->pareto; b++) {
+            const qb_pareto_point *pb = &f->p[b];
+            double tb = train_cost(pb);
+            if (b != a && pb->cost <= pa->cost && tb <= ta && pb->drop <= pa->drop &&
+                (pb->cost < pa->cost || tb < ta || pb->drop < pa->drop))
+                pa->pareto = 0;
+        }
+        if (pa->qat)
+            continue;
+        last_ptq = a;
+        if (pa->drop_ci_high <= budget && (f->chosen < 0 || pa->cost < f->p[f->chosen].cost))
+            f->chosen = a;
+    }
+    int met = f->chosen >= 0;
+    if (f->chosen < 0)
+        f->chosen = last_ptq;
+    return met;
+}
+
+void qb_pareto_qat_verdict(const qb_pareto *f, double budget, qb_qat_verdict *v)
+{
+    *v = (qb_qat_verdict){.qat = -1, .ptq_budget = -1, .ptq_match = -1};
+    for (int k = 0; k < f->n; k++)
+        if (f->p[k].qat)
+            v->qat = k;
+    if (v->qat < 0)
+        return;
+    const qb_pareto_point *q = &f->p[v->qat];
+    v->meets = q->drop_ci_high <= budget;
+    for (int k = 0; k < f->n; k++) {
+        const qb_pareto_point *p = &f->p[k];
+        if (p->qat)
+            continue;
+        if (p->drop_ci_high <= budget && (v->ptq_budget < 0 || p->cost < f->p[v->ptq_budget].cost))
+            v->ptq_budget = k;
+        if (p->drop <= q->drop && (v->ptq_match < 0 || p->cost < f->p[v->ptq_match].cost))
+            v->ptq_match = k;
+    }
+    v->beats = v->meets && (v->ptq_budget < 0 || q->cost < f->p[v->ptq_budget].cost);
+}
+
 /* Logit noise power relative to the signal, from an SQNR in dB. */
 static double noise_power(double sqnr_db)
 {
@@ -259,22 +315,7 @@ int qb_mixed_cost_search(const qb_graph *model, const qb_calibration *c, const q
             fprintf(stderr, "mixed: raise %s to %s (gain per cost %.3g)\n", c->layers[best].name,
                     qb_precision_name(plan[best]), best_score);
     }
-    /* Pareto flags; the cheapest point meeting the budget */
-    front->chosen = -1;
-    for (int a = 0; a < front->n; a++) {
-        qb_pareto_point *pa = &front->p[a];
-        pa->pareto = 1;
-        for (int b = 0; b < front->n && pa->pareto; b++) {
-            const qb_pareto_point *pb = &front->p[b];
-            if (b != a && pb->cost <= pa->cost && pb->drop <= pa->drop && (pb->cost < pa->cost || pb->drop < pa->drop))
-                pa->pareto = 0;
-        }
-        if (pa->drop_ci_high <= budget && (front->chosen < 0 || pa->cost < front->p[front->chosen].cost))
-            front->chosen = a;
-    }
-    out->met = front->chosen >= 0;
-    if (front->chosen < 0)
-        front->chosen = front->n - 1;
+    out->met = qb_pareto_mark(front, budget);
     const qb_pareto_point *ch = &front->p[front->chosen];
     memcpy(plan, ch->plan, (size_t)n * sizeof *plan);
     out->drop = ch->drop;

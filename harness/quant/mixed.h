@@ -42,15 +42,36 @@ typedef struct qb_pareto_point {
     int64_t bytes;        /* weight bytes */
     double drop, drop_ci_low, drop_ci_high; /* validation drop and its 95% interval */
     double sqnr_db;       /* logit SQNR */
-    int pareto;           /* no other point is at most as costly and at most as lossy (one strictly) */
+    int pareto;           /* no other point is at most as costly, as long to train and as lossy (one strictly) */
+    int qat;              /* 1: the QAT candidate (the plan's layers fine-tuned with fake quantization), 0: PTQ */
+    double train_s;       /* its measured fine-tuning time in seconds (0 for PTQ; NAN: not recorded) */
 } qb_pareto_point;
 
 /* The path of the cost-aware search and the plan it chose. */
 typedef struct qb_pareto {
     int n;                /* points, in path order (cost rising) */
     qb_pareto_point *p;   /* the points (malloc'd) */
-    int chosen;           /* the cheapest point meeting the budget (the last when none does) */
+    int chosen;           /* the cheapest PTQ point meeting the budget (the last PTQ point when none does) */
 } qb_pareto;
+
+/* Pareto flags and the choice of f's points: a point is in the Pareto
+ * set when no other is at most as costly, at most as long to train
+ * (train_s, 0 for PTQ) and at most as lossy (point drop), one strictly;
+ * chosen is the cheapest PTQ point whose drop's upper 95% end is within
+ * budget (ties: the earlier), else the last PTQ point. Returns 1 when
+ * one meets the budget. */
+int qb_pareto_mark(qb_pareto *f, double budget);
+
+/* Does QAT beat keeping layers at higher precision? For the QAT point
+ * of f (f->p[qat]): */
+typedef struct qb_qat_verdict {
+    int qat;          /* index of the QAT point, -1: none on the path */
+    int meets;        /* its drop's upper 95% end is within the budget */
+    int ptq_budget;   /* the cheapest PTQ point meeting the budget (f->chosen), -1: none does */
+    int ptq_match;    /* the cheapest PTQ point with a point drop at most the QAT point's, -1: none */
+    int beats;        /* QAT meets the budget and costs less than ptq_budget (or no PTQ point meets it) */
+} qb_qat_verdict;
+void qb_pareto_qat_verdict(const qb_pareto *f, double budget, qb_qat_verdict *v);
 
 /* Cost-aware mixed precision: cost[i * QB_PREC_COUNT + p] is layer i's
  * cost at precision p (plan_cost.h). Each layer's accuracy gain of a

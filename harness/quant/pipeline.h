@@ -44,6 +44,7 @@ typedef struct qb_pipeline_opts {
     int prec_given;         /* -p was given (else a plan's [plan] precision is the default) */
     int cost;               /* mixed: --cost, a qb_cost_kind (QB_COST_NONE: the sensitivity-ordered search) */
     const char *energy_model; /* --energy-model: the energy table of --cost energy */
+    int with_qat;           /* mixed with --cost: --with-qat, QAT of the starting plan as a priced candidate (mixed_qat.h) */
 } qb_pipeline_opts;
 
 void qb_pipeline_defaults(qb_pipeline_opts *o);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness/io/atomic.h"
+#include "harness/quant/mixed_qat.h"
 #include "harness/quant/plan_apply.h"
 
 int qb_calibrate_choices(const qb_graph *model, const qb_samples *s, int batch, double percentile, int symmetric,
@@ -70,8 +71,10 @@ int qb_pipeline_mixed(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipelin
                 o->cost == QB_COST_LATENCY ? " (profiling the model at fp32, fp16, int8-channel, int4)" : "");
     if (qb_layer_costs(o->cost, r->model, &r->cal, &o->qo, o->isa, &et, r->layer_cost, e))
         return -1;
-    return qb_mixed_cost_search(r->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, fixed, r->layer_cost,
-                                r->plan, &r->mixed, &r->pareto, o->verbose, e);
+    if (qb_mixed_cost_search(r->model, &r->cal, &d->valid, o->batch, o->budget, &o->qo, fixed, r->layer_cost, r->plan,
+                             &r->mixed, &r->pareto, o->verbose, e))
+        return -1;
+    return o->with_qat ? qb_mixed_qat_candidate(o, d, r, e) : 0;
 }
 
 /* The model's layers without calibration. */

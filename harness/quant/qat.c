@@ -5,7 +5,10 @@
  * same name + ".ranges", a text file whose first line is the recipe line
  * (hashed into the name) and then one line per quantized layer: "lo hi
  * threshold". The ranges file is renamed into place last, so a model is
- * reused only when both exist and the recipe line matches exactly.
+ * reused only when both exist and the recipe line matches exactly. The
+ * measured fine-tuning time is kept beside them (+ ".seconds"), so a
+ * reused model still has its training cost (the cost-aware search's
+ * QAT candidate).
  */
 #include <errno.h>
 #include <math.h>
@@ -66,6 +69,32 @@ static int write_ranges(const char *path, const char *line, const qb_fq *f, char
     for (int j = 0; j < f->nl; j++)
         fprintf(a.f, "%.9g %.9g %.9g\n", (double)f->lo[j], (double)f->hi[j], (double)f->thr[j]);
     return qb_atomic_commit(&a, err, errlen);
+}
+
+/* The fine-tuning time beside the model (path + ".seconds"), written
+ * before the ranges file that makes the cache entry valid. */
+static int write_seconds(const char *path, double seconds, char *err, size_t errlen)
+{
+    char sp[1100];
+    snprintf(sp, sizeof sp, "%s.seconds", path);
+    qb_atomic a;
+    if (qb_atomic_open(&a, sp, err, errlen))
+        return -1;
+    fprintf(a.f, "%.3f\n", seconds);
+    return qb_atomic_commit(&a, err, errlen);
+}
+
+double qb_qat_recorded_seconds(const char *path)
+{
+    char sp[1100];
+    snprintf(sp, sizeof sp, "%s.seconds", path);
+    FILE *f = fopen(sp, "r");
+    double s = NAN;
+    if (f && (fscanf(f, "%lf", &s) != 1 || !(s >= 0)))
+        s = NAN;
+    if (f)
+        fclose(f);
+    return s;
 }
 
 /* First line of a file equals line? */
@@ -184,6 +213,10 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
     }
     rc = qb_onnx_save(out, path, e);
     qb_graph_free(out);
+    if (!rc && write_seconds(path, *seconds, err, sizeof err)) {
+        qb_errf(e, "%s", err);
+        rc = -1;
+    }
     if (!rc && write_ranges(ranges, line, &fq, err, sizeof err)) {
         qb_errf(e, "%s", err);
         rc = -1;

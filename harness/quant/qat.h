@@ -32,6 +32,11 @@ void qb_qat_defaults(qb_qat_opts *q);
 int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_data *d, char *path, size_t len,
                  double *seconds, qb_err *e);
 
+/* The fine-tuning time recorded beside a QAT model when it was trained
+ * (path + ".seconds"), or NAN when none was (models cached before the
+ * time was kept). */
+double qb_qat_recorded_seconds(const char *path);
+
 /* Replace the calibrated input ranges of c's layers by those stored
  * beside a QAT model (path + ".ranges"); 0, or -1 with a message. */
 int qb_qat_apply_ranges(const char *path, qb_calibration *c, qb_err *e);

@@ -253,9 +253,36 @@ static int print_pareto(const qb_pipeline_opts *o, const qb_pipeline_result *r, 
         int cnt[QB_PREC_COUNT] = {0};
         for (int i = 0; i < r->cal.n; i++)
             cnt[p->plan[i]]++;
-        printf("   %c%c%2d %14.6g %12lld %9.2f   [%6.2f, %6.2f] %8.2f  %d / %d / %d\n", k == f->chosen ? '>' : ' ',
+        printf("   %c%c%2d %14.6g %12lld %9.2f   [%6.2f, %6.2f] %8.2f  %d / %d / %d", k == f->chosen ? '>' : ' ',
                p->pareto ? '*' : ' ', k, p->cost, (long long)p->bytes, p->drop, p->drop_ci_low, p->drop_ci_high,
                p->sqnr_db, cnt[QB_PREC_INT4], cnt[QB_PREC_INT8_CHANNEL], cnt[QB_PREC_FP16]);
+        if (p->qat)
+            printf("  QAT, %.1f s of training%s", p->train_s, isnan(p->train_s) ? " (not recorded)" : "");
+        printf("\n");
+    }
+    qb_qat_verdict v;
+    qb_pareto_qat_verdict(f, o->budget, &v);
+    if (v.qat >= 0) { /* does QAT beat keeping layers at higher precision? */
+        const qb_pareto_point *q = &f->p[v.qat];
+        if (v.beats && v.ptq_budget >= 0)
+            printf("  QAT beats raising layers: it meets the budget at cost %.6g, the cheapest PTQ plan that does "
+                   "costs %.6g (point %d); price: %.1f s of training\n",
+                   q->cost, f->p[v.ptq_budget].cost, v.ptq_budget, q->train_s);
+        else if (v.beats)
+            printf("  QAT beats raising layers: it meets the budget, no PTQ plan on the path does; price: %.1f s of "
+                   "training\n", q->train_s);
+        else if (v.meets)
+            printf("  QAT meets the budget but saves nothing: PTQ point %d meets it at cost %.6g (QAT %.6g) without "
+                   "training\n", v.ptq_budget, f->p[v.ptq_budget].cost, q->cost);
+        else
+            printf("  QAT does not meet the budget (drop %.2f pt, upper end %.2f): keeping layers at higher precision "
+                   "wins\n", q->drop, q->drop_ci_high);
+        if (v.ptq_match >= 0)
+            printf("  at QAT's point drop (%.2f pt) PTQ needs point %d, cost %.6g (QAT: %.6g, %+.1f%%)\n", q->drop,
+                   v.ptq_match, f->p[v.ptq_match].cost, q->cost,
+                   100.0 * (q->cost - f->p[v.ptq_match].cost) / f->p[v.ptq_match].cost);
+        else
+            printf("  no PTQ plan on the path is as accurate as QAT (%.2f pt)\n", q->drop);
     }
     if (!csv_path)
         return 0;
@@ -266,12 +293,15 @@ static int print_pareto(const qb_pipeline_opts *o, const qb_pipeline_result *r, 
         return -1;
     }
     fprintf(a.f, "model,cost_kind,cost_unit,point,cost,weight_bytes,drop_pt,drop_ci_low,drop_ci_high,sqnr_db,pareto,chosen,"
-                 "plan\n");
+                 "candidate,train_s,plan\n");
     for (int k = 0; k < f->n; k++) {
         const qb_pareto_point *p = &f->p[k];
-        fprintf(a.f, "\"%s\",%s,%s,%d,%.6g,%lld,%.4f,%.4f,%.4f,%.3f,%d,%d,\"", o->model, qb_cost_name((qb_cost_kind)o->cost),
-                unit, k, p->cost, (long long)p->bytes, p->drop, p->drop_ci_low, p->drop_ci_high, p->sqnr_db, p->pareto,
-                k == f->chosen);
+        fprintf(a.f, "\"%s\",%s,%s,%d,%.6g,%lld,%.4f,%.4f,%.4f,%.3f,%d,%d,%s,", o->model,
+                qb_cost_name((qb_cost_kind)o->cost), unit, k, p->cost, (long long)p->bytes, p->drop, p->drop_ci_low,
+                p->drop_ci_high, p->sqnr_db, p->pareto, k == f->chosen, p->qat ? "qat" : "ptq");
+        if (!isnan(p->train_s))
+            fprintf(a.f, "%.1f", p->train_s);
+        fprintf(a.f, ",\"");
         for (int i = 0; i < r->cal.n; i++)
             fprintf(a.f, "%s%s=%s", i ? ";" : "", r->cal.layers[i].name, qb_precision_name(p->plan[i]));
         fprintf(a.f, "\"\n");

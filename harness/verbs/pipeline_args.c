@@ -90,7 +90,7 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
     if (d)
         return d;
     const char *a = argv[*i];
-    static const char *const flags[] = {"--symmetric", "--binary-all", "-v", "--retrain"};
+    static const char *const flags[] = {"--symmetric", "--binary-all", "-v", "--retrain", "--with-qat"};
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
         if (!strcmp(a, flags[f])) {
             if (f == 0)
@@ -99,8 +99,10 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
                 o->qo.binary_ends_int8 = 0;
             else if (f == 2)
                 o->verbose = 1;
-            else
+            else if (f == 3)
                 o->qat_force = 1;
+            else
+                o->with_qat = 1;
             return 1;
         }
     static const char *const valued[] = {"-d",      "--data-dir", "-p",     "--method",     "-i",
@@ -189,6 +191,11 @@ int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
         o->method = "ptq-percentile";
     if (o->cost != QB_COST_NONE && o->prec != QB_PREC_MIXED) {
         fprintf(stderr, "qbench %s: --cost %s applies to -p mixed\n", verb, qb_cost_name(o->cost));
+        return -1;
+    }
+    if (o->with_qat && (o->cost == QB_COST_NONE || lp)) {
+        fprintf(stderr, "qbench %s: --with-qat applies to -p mixed --cost latency|bytes|energy%s\n", verb,
+                lp ? ", without --plan (QAT fine-tunes every layer)" : "");
         return -1;
     }
     if (o->isa >= 0) {

@@ -17,7 +17,7 @@
     "[-d fashion-mnist|synthetic|none|NAME] [--data-dir DIR] [--data DIR] [--preprocess SPEC] [--plan FILE]\n"                  \
     "       [--shape [NAME=]AxBxC]... [-p PREC] [--method M] [-i ISA]\n"                                               \
     "       [--calib N] [--limit N] [--batch B] [--symmetric] [--percentile P] [--group 32|64|128] [--binary-all]\n" \
-    "       [--budget PT] [--cost latency|bytes|energy] [--energy-model FILE] [--val N] [--seed S]\n"                   \
+    "       [--budget PT] [--cost latency|bytes|energy [--with-qat]] [--energy-model FILE] [--val N] [--seed S]\n"      \
     "       [--qat-epochs N] [--qat-lr LR] [--retrain] [-v]"
 
 /* If argv[*i] is one of the options above, parse it (and its value,

@@ -20,7 +20,8 @@
     "  --calib N           calibration images; --limit N: test images; --batch B\n"               \
     "  --symmetric --percentile P --group 32|64|128 --binary-all   calibration and format\n"    \
     "  --budget PT         mixed: allowed accuracy drop; --val N validation images\n"           \
-    "  --cost latency|bytes|energy  mixed: choose layers by accuracy per unit of cost\n"        \
+    "  --cost latency|bytes|energy  mixed: choose layers by accuracy per unit of cost;\n"       \
+    "                      --with-qat adds int4 QAT, priced by its training time\n"             \
     "  --energy-model FILE the energy table of --cost energy; --plan FILE: a layer plan\n"     \
     "  --seed S --qat-epochs N --qat-lr LR --retrain -v            QAT recipe, retrain, verbose\n"
 
