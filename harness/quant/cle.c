@@ -83,7 +83,10 @@ static int absorb_pair(qb_graph *g, const qb_pair *p, qb_bn_stats *st, int *move
     return 1;
 }
 
-/* The largest max/min ratio of the per-channel weight ranges of the pairs' first layers. */
+/* The largest max/min ratio of the per-channel weight ranges of the
+ * pairs' first layers. Dead channels (range below 1e-6 of the layer's
+ * largest: pruned or never trained, e.g. in PP-OCRv4) are left out: any
+ * scale rounds them to 0 and they carry nothing. */
 static double spread(qb_graph *g, const qb_pair *P, int np)
 {
     double worst = 1;
@@ -94,8 +97,12 @@ static double spread(qb_graph *g, const qb_pair *P, int np)
         float lo = INFINITY, hi = 0;
         for (int c = 0; c < v.n; c++) {
             float r = qb_pair_out_range(g, &P[i], c);
-            lo = r < lo ? r : lo;
             hi = r > hi ? r : hi;
+        }
+        for (int c = 0; c < v.n; c++) {
+            float r = qb_pair_out_range(g, &P[i], c);
+            if (r >= 1e-6f * hi && r < lo)
+                lo = r;
         }
         if (lo > 0 && hi / lo > worst)
             worst = hi / lo;
