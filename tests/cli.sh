@@ -352,6 +352,16 @@ q2=$(QB_MODEL_CACHE="$T/qcache" "$QB" eval "$T/syn.onnx" -d synthetic -p mixed -
 [ -n "$q1" ] && [ "$q1" = "$q2" ] && grep -q ',qat,[0-9]*\.[0-9],"' "$T/pq.csv" || {
     echo "FAIL: --with-qat: no QAT point with its training time, or not the same when reused: '$q1' / '$q2'"; fails=$((fails + 1)); }
 expect_msg 2 "with-qat applies to -p mixed --cost" "--with-qat without --cost" -- eval "$T/syn.onnx" -d synthetic -p mixed --with-qat
+# run --plan: the model quantized by a plan, the same outputs as the file quantize --plan writes
+printf '%s\n' '[plan]' 'precision = int8-channel' 'method = ptq-minmax' '[layers]' 'Conv_0 = fp32' 'Gemm_11 = int4' >"$T/runplan.ini"
+head -c 3136 /dev/urandom >"$T/x28.raw"
+expect 0 "quantize --plan" -- quantize "$T/syn.onnx" -d synthetic --calib 32 --plan "$T/runplan.ini" -o "$T/rplan.onnx"
+expect 0 "run the quantized file" -- run "$T/rplan.onnx" --input-raw "$T/x28.raw" --shape 1x1x28x28 -o "$T/rq"
+out=$("$QB" run "$T/syn.onnx" -d synthetic --calib 32 --plan "$T/runplan.ini" --input-raw "$T/x28.raw" --shape 1x1x28x28 -o "$T/rp" 2>&1)
+echo "$out" | grep -q "layers: mixed (fp32 1, int8-channel 2, int4 1 of 4 layers)" && cmp -s "$T/rp/output_0.pb" "$T/rq/output_0.pb" || {
+    echo "FAIL: run --plan: not the plan's precisions or not the outputs of quantize --plan: $out"; fails=$((fails + 1)); }
+expect_msg 2 "badplan.ini:4: \[layers\] 'Nope_7' is not a layer" "run --plan: unknown layer" -- run "$T/syn.onnx" --plan "$T/badplan.ini" --input-raw "$T/x28.raw" --shape 1x1x28x28 -o "$T/rp"
+expect_msg 2 "missing value after --plan" "run --plan without a file" -- run "$T/syn.onnx" --input-raw "$T/x28.raw" --shape 1x1x28x28 -o "$T/rp" --plan
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
 printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
 expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"

@@ -8,6 +8,8 @@
  * --data DIR calibrates on the folder's first --calib inputs and, without
  * --input, runs the first input after them; --shape [NAME=]AxB (when not
  * right after --input-raw) fixes the model's symbolic input sizes.
+ * --plan FILE quantizes it by a layer plan (its [plan] precision and
+ * method unless -p / --method are given; layers no rule sets: -p, else fp32).
  * --profile runs it 10 more times and prints the time per layer (with
  * the precision each layer ran in) and the split between kernels/ and
  * the rest. --repeat N warms up (3 runs and 50 ms at least), times N
@@ -175,6 +177,13 @@ static int parse_data_option(run_args *ra, const char *a, const char *v, qb_err 
         if (qb_input_shape_parse(v, &shapes, e))
             return fail(e);
         qb_load_shapes = &shapes;
+    } else if (!strcmp(a, "--plan")) { /* a layer plan (harness/quant/plan_file.h) */
+        static qb_layer_plan plan;     /* ra->po.layer_plan points at it */
+        if (ra->po.layer_plan)
+            return usage("%s", "--plan given twice");
+        if (qb_layer_plan_load(v, &plan, e))
+            return fail(e);
+        ra->po.layer_plan = &plan;
     } else {
         return NOT_MINE;
     }
@@ -186,7 +195,7 @@ static int parse_data_option(run_args *ra, const char *a, const char *v, qb_err 
 static int takes_value(const char *a)
 {
     static const char *const valued[] = {"--input", "--input-raw", "--shape", "-o",      "-p",      "-i",
-                                         "--method", "-d",         "--data-dir", "--calib", "--repeat"};
+                                         "--method", "-d",         "--data-dir", "--calib", "--repeat", "--plan"};
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
         if (!strcmp(a, valued[k]))
             return 1;
@@ -240,6 +249,7 @@ static int parse_setting(run_args *ra, const char *a, const char *v)
         if (prec < 0)
             return usage("unknown precision '%s'", v);
         po->prec = (qb_precision)prec;
+        po->prec_given = 1;
     } else if (!strcmp(a, "-i")) {
         ra->isa = qb_isa_parse(v);
         if (ra->isa < 0)
@@ -338,7 +348,8 @@ static int take_folder_sample(run_args *ra, const qb_pipeline_data *d)
  * inputs; NULL after a message. */
 static qb_graph *load_and_run(const run_args *ra, qb_pipeline_data *d, qb_err *e)
 {
-    qb_graph *g = ra->po.prec == QB_PREC_FP32 ? qb_onnx_load(ra->model, e) : quantized(&ra->po, d, e);
+    qb_graph *g = ra->po.prec == QB_PREC_FP32 && !ra->po.layer_plan ? qb_onnx_load(ra->model, e)
+                                                                      : quantized(&ra->po, d, e);
     if (!g) {
         fail(e);
         return NULL;
@@ -384,7 +395,10 @@ static int print_report(const run_args *ra, qb_graph *g, const qb_pipeline_data 
     if (ra->repeat && print_latency(g, ra->in, ra->nin, ra->repeat, e))
         return fail(e);
     if (need_data)
-        qb_data_source_print(stdout, po, d, po->prec != QB_PREC_FP32);
+        qb_data_source_print(stdout, po, d, po->prec != QB_PREC_FP32 || po->layer_plan);
+    if (po->layer_plan)
+        printf("  plan %s (%s, hash %016llx)\n", po->layer_plan->name, po->layer_plan->file,
+               (unsigned long long)po->layer_plan->hash);
     char prec[256];
     qb_model_precision(g, prec, sizeof prec);
     printf("  layers: %s\n", prec);
@@ -403,11 +417,18 @@ static int run_model(run_args *ra, qb_pipeline_data *d, qb_err *e)
 {
     qb_pipeline_opts *po = &ra->po;
     po->model = ra->model;
+    const qb_layer_plan *lp = po->layer_plan; /* its defaults, unless the command line gave them */
+    if (lp && !po->prec_given && lp->prec >= 0)
+        po->prec = (qb_precision)lp->prec;
+    if (lp && !ra->method_set && lp->method >= 0) {
+        po->method = qb_method_name((qb_method)lp->method);
+        ra->method_set = 1;
+    }
     if (!ra->method_set && !qb_precision_is_float(po->prec))
         po->method = "ptq-percentile";
     if (po->data)
         po->dataset = po->data;
-    int need_data = po->prec != QB_PREC_FP32 || (po->data && !ra->nin);
+    int need_data = po->prec != QB_PREC_FP32 || lp || (po->data && !ra->nin);
     if (need_data && qb_pipeline_data_open(po, d, e))
         return fail(e);
     if (!ra->nin && po->data && take_folder_sample(ra, d))

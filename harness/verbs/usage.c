@@ -58,8 +58,8 @@ const qb_verb_def qb_verb_defs[] = {
      "  --shape [NAME=]AxB  the shape of an input (symbolic dimensions; once per input)\n"},
     {"run", qb_verb_run,
      "MODEL.onnx (--input X.pb | --input-raw F --shape AxB)... -o OUTDIR [-p PREC [--method M] [-d DATASET] "
-     "[--data-dir DIR] [--calib N]] [-i ISA] [--profile] [--repeat N] [--data DIR [--preprocess SPEC]] "
-     "[--shape [NAME=]AxB]",
+     "[--data-dir DIR] [--calib N]] [--plan FILE] [-i ISA] [--profile] [--repeat N] [--data DIR "
+     "[--preprocess SPEC]] [--shape [NAME=]AxB]",
      "one inference; writes OUTDIR/output_N.pb",
      "  --input X.pb        an input TensorProto; --input-raw F --shape AxB: raw float32\n"
      "  -o OUTDIR           where output_N.pb go\n"
