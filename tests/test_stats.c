@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 
 #include <cmocka.h>
 
@@ -24,6 +25,7 @@
 #include "harness/measure/loop.h"
 #include "harness/measure/memory.h"
 #include "harness/measure/paired.h"
+#include "harness/measure/placement.h"
 #include "harness/measure/robust.h"
 
 #define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-12 * (1 + fabs((double)(b))))
@@ -421,6 +423,42 @@ static void memory_peak_reset(void **state)
     assert_true(after < big - 60 * 1024);
 }
 
+/* Each round's pad moves what the round allocates next: over 16 rounds
+ * the pads take several sizes (random pages and cache lines, all below
+ * glibc's mmap threshold, so from the heap itself), and a block of the
+ * same size allocated after each pad lands on several addresses (without
+ * pads, malloc would hand back the same block every time). */
+static void placement_moves_rounds(void **state)
+{
+    (void)state;
+    size_t sizes[16];
+    uintptr_t where[16];
+    int nsize = 0, nwhere = 0;
+    for (int r = 0; r < 16; r++) {
+        void *pad = qb_place_begin();
+        assert_non_null(pad);
+        size_t us = malloc_usable_size(pad);
+        assert_true(us >= 64 && us < 128 * 1024 + 64);
+        void *block = malloc(20000);
+        assert_non_null(block);
+        uintptr_t at = (uintptr_t)block;
+        free(block);
+        qb_place_end(pad);
+        int seen = 0;
+        for (int i = 0; i < nsize; i++)
+            seen |= sizes[i] == us;
+        if (!seen)
+            sizes[nsize++] = us;
+        seen = 0;
+        for (int i = 0; i < nwhere; i++)
+            seen |= where[i] == at;
+        if (!seen)
+            where[nwhere++] = at;
+    }
+    assert_true(nsize >= 4);
+    assert_true(nwhere >= 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +473,7 @@ int main(void)
         cmocka_unit_test(rounds_cover_drift),
         cmocka_unit_test(clock_calibration),
         cmocka_unit_test(memory_peak_reset),
+        cmocka_unit_test(placement_moves_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

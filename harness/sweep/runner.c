@@ -18,6 +18,7 @@
 #include "harness/measure/blocks.h"
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
+#include "harness/measure/placement.h"
 #include "harness/measure/samples.h"
 #include "harness/measure/timer.h"
 #include "harness/report/meta.h"
@@ -274,7 +275,10 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
                                kept[j].block_n ? kept[j].nblocks : (size_t)(kept[j].x != NULL));
                 continue;
             }
-            if (qb_cell_run(c, sc, &rows[j], keep_samples || rounds > 1 ? &kept[j] : NULL)) {
+            void *pad = rounds > 1 ? qb_place_begin() : NULL; /* each round placed elsewhere (placement.h) */
+            int ran = qb_cell_run(c, sc, &rows[j], keep_samples || rounds > 1 ? &kept[j] : NULL);
+            qb_place_end(pad);
+            if (ran) {
                 fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
                 rc = 2;
                 stop = 1;
@@ -303,7 +307,10 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
                 if (verbosity && tty)
                     fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", ndone_now + j + 1, todo, c->id, round + 1);
                 qb_samples_kept more = {0};
-                if (qb_cell_retime(c, sc, &more, err, sizeof err)) {
+                void *pad = qb_place_begin();
+                int timed = qb_cell_retime(c, sc, &more, err, sizeof err);
+                qb_place_end(pad);
+                if (timed) {
                     qb_result_note(&rows[j], "round %d not timed: %.300s", round + 1, err);
                     retimed_ok[j] = 0;
                 } else if (kept[j].inputs_hash && more.inputs_hash != kept[j].inputs_hash) {
