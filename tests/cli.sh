@@ -362,6 +362,26 @@ echo "$out" | grep -q "layers: mixed (fp32 1, int8-channel 2, int4 1 of 4 layers
     echo "FAIL: run --plan: not the plan's precisions or not the outputs of quantize --plan: $out"; fails=$((fails + 1)); }
 expect_msg 2 "badplan.ini:4: \[layers\] 'Nope_7' is not a layer" "run --plan: unknown layer" -- run "$T/syn.onnx" --plan "$T/badplan.ini" --input-raw "$T/x28.raw" --shape 1x1x28x28 -o "$T/rp"
 expect_msg 2 "missing value after --plan" "run --plan without a file" -- run "$T/syn.onnx" --input-raw "$T/x28.raw" --shape 1x1x28x28 -o "$T/rp" --plan
+# shape = NAME=AxB in a scenario: a model whose input height is symbolic (made above) sweeps on a data folder
+if [ -f "$T/symbolic.onnx" ]; then
+    mkdir -p "$T/sdat"
+    i=0
+    for b in '\000\000\200\076' '\000\000\000\077' '\000\000\100\077' '\000\000\200\077' '\000\000\300\077' '\000\000\000\300'; do
+        printf "$b$b$b$b" >"$T/f4"; cat "$T/f4" "$T/f4" "$T/f4" "$T/f4" >"$T/sdat/s$i.raw"; i=$((i + 1))
+    done
+    printf '%s\n' '[axes]' 'models = sym' 'precisions = fp32 int8-channel' 'methods = none ptq-minmax' 'isas = scalar' \
+        '[measure]' 'warmup = 1' 'iterations = 3' 'min_time_ms = 0' 'retries = 0' 'counters = none' 'calib_samples = 3' \
+        'eval_samples = 3' '[model sym]' "onnx = $T/symbolic.onnx" "data = $T/sdat" 'shape = x=1x1x4x4' >"$T/ssw.ini"
+    expect 0 "sweep with shape = NAME=AxB" -- sweep "$T/ssw.ini" -q -o "$T/ssw"
+    /usr/bin/python3 -c 'import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] in ("ok", "noisy")]
+sys.exit(not (len(rows) == 2 and any(r["precision"] == "int8-channel" and r["sqnr_db"] for r in rows)))' \
+        "$T/ssw/results.csv" || { echo "FAIL: sweep shape =: want an fp32 and an int8 row with an SQNR"; fails=$((fails + 1)); }
+    sed 's/^shape = .*/shape = x=1x1x0x4/' "$T/ssw.ini" >"$T/ssw2.ini"
+    expect_msg 2 "ssw2.ini:17: .model sym. shape: --shape x=1x1x0x4: bad dimension" "sweep: bad shape =" -- sweep "$T/ssw2.ini" --dry-run
+    sed 's/^shape = .*/shape = y=1x1x4x4/' "$T/ssw.ini" >"$T/ssw3.ini"
+    expect_msg 2 "no input 'y'" "sweep: shape = of an input the model lacks" -- sweep "$T/ssw3.ini" --dry-run
+fi
 expect_msg 2 "is fixed at 28" "eval --shape: a fixed dimension" -- eval "$T/syn.onnx" --data "$T/dat" --shape 1x1x28x30
 printf 'a0.raw 3\na1.raw 12\n' >"$T/dat/labels.txt"
 expect_msg 2 "labels.txt: line 2: class '12'" "eval --data: unknown class" -- eval "$T/syn.onnx" --data "$T/dat"

@@ -458,7 +458,8 @@ static void test_preproc_parse_bad(void **state)
         {"resize=48", "'resize'"}, {"resize=0x3", "'resize'"}, {"crop=axb", "'crop'"},    {"scale=0", "'scale'"},
         {"scale=1/0", "'scale'"},  {"std=1:0:1", "'std'"},     {"mean=1:2:3:4:5", "'mean'"}, {"order=rbg", "'order'"},
         {"layout=chw", "'layout'"}, {"rate=-5", "'rate'"},     {"size=3", "'size'"},       {"resize=2x2,fit=2x2", "'fit'"},
-        {"scale", "'scale'"},      {"pad=nan", "'pad'"}};
+        {"scale", "'scale'"},      {"pad=nan", "'pad'"},       {"wav-scale=pcm8", "'wav-scale'"},
+        {"wav-scale=-1", "'wav-scale'"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         qb_preproc p;
         qb_preproc_defaults(&p);
@@ -551,6 +552,14 @@ static void test_wav(void **state)
     assert_float_equal(v[0], (float)sin(256 * 0.01) * 0.5f, 1e-6);
     assert_string_equal(s.source[2], "speech.wav[2]");
     qb_inputs_free(&s);
+    /* wav-scale=pcm16: the 16-bit integer values (openWakeWord's front end) */
+    assert_int_equal(qb_preproc_parse("wav-scale=pcm16", "spec", &pp, &e), 0);
+    assert_int_equal(qb_inputs_load(dir, &w, 1, &pp, 0, &s, &e), 0);
+    v = qb_inputs_at(&s, 0, 1);
+    assert_float_equal(v[0], (float)sin(256 * 0.01) * 0.5f * 32768.0f, 0.05);
+    qb_inputs_free(&s);
+    assert_int_equal(qb_preproc_parse("wav-scale=unit", "spec", &pp, &e), 0);
+    assert_true(pp.wav_scale == 1.0f);
     pp.rate = 8000;
     expect_fail(&w, 1, &pp, 0, "speech.wav", "rate", "16000", NULL);
     qb_tensor big = want_of("input", QB_DT_FLOAT, 2, 1, 4096);

@@ -283,6 +283,9 @@ static int load_audio(qb_inputs *s, const char *path, const qb_preproc *pp, qb_n
     a->ndim = w->ndim;
     memcpy(a->dims, w->dims, sizeof a->dims);
     a->dims[0] = au.frames / win; /* whole windows; the remainder is left out */
+    if (pp->wav_scale != 1.0f) /* wav-scale: e.g. PCM16 integer values for models trained on them */
+        for (int64_t i = 0; i < au.frames; i++)
+            au.x[i] *= pp->wav_scale;
     a->data = au.x;
     au.x = NULL;
     rc = 0;

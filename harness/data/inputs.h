@@ -38,12 +38,16 @@ typedef struct qb_preproc {
     char order[8];           /* channel order: "rgb", "bgr" or "gray" ("": from the model's channel count) */
     int layout;              /* 0: from the model's shape; 1: NCHW; 2: NHWC */
     int rate;                /* WAV: required sample rate in Hz (0: any) */
+    float wav_scale;         /* WAV: multiplier of the samples, read in [-1, 1] (1; wav-scale=pcm16: 32768,
+                                the integer values of 16-bit audio) */
 } qb_preproc;
 
-/* Default spec: scale 1/255, mean 0, std 1, order and layout from the model. */
+/* Default spec: scale 1/255, mean 0, std 1, order and layout from the model,
+ * WAV samples in [-1, 1]. */
 void qb_preproc_defaults(qb_preproc *p);
 /* Parse "resize=HxW,fit=HxW,crop=HxW,scale=1/255,mean=a:b:c,std=a:b:c,
- * order=rgb|bgr|gray,layout=nchw|nhwc,pad=V,rate=HZ" into p (keys given
+ * order=rgb|bgr|gray,layout=nchw|nhwc,pad=V,rate=HZ,wav-scale=unit|pcm16|X"
+ * into p (keys given
  * override p). where names the source in messages ("--preprocess" or a
  * file). 0, or -1 with a message naming the field and value. */
 int qb_preproc_parse(const char *spec, const char *where, qb_preproc *p, qb_err *e);

@@ -2,7 +2,8 @@
  * preprocess.c - the image preprocessing spec (parse "key=value,...")
  * and its application: channel order, bilinear resize (exact, or fit
  * keeping the aspect ratio and padding right/bottom), centre crop, scale,
- * mean/std per channel, NCHW or NHWC. See inputs.h.
+ * mean/std per channel, NCHW or NHWC; for audio the sample rate and the
+ * value scale (wav-scale). See inputs.h.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,6 +20,7 @@ void qb_preproc_defaults(qb_preproc *p)
     p->nmean = p->nstd = 1;
     p->mean[0] = 0.0f;
     p->std[0] = 1.0f;
+    p->wav_scale = 1.0f;
 }
 
 /* "HxW" with 1 <= H, W <= 65536. */
@@ -87,8 +89,8 @@ int qb_preproc_parse(const char *spec, const char *where, qb_preproc *p, qb_err 
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *v = strchr(kv, '=');
         if (!v) {
-            qb_errf(e, "%s: field '%s': want key=value (keys: resize fit crop scale mean std order layout pad rate)",
-                    where, kv);
+            qb_errf(e, "%s: field '%s': want key=value (keys: resize fit crop scale mean std order layout pad rate "
+                    "wav-scale)", where, kv);
             return -1;
         }
         *v++ = 0;
@@ -119,9 +121,16 @@ int qb_preproc_parse(const char *spec, const char *where, qb_preproc *p, qb_err 
             long r = strtol(v, &end, 10);
             bad = end == v || *end || r < 1 || r > 1000000;
             p->rate = (int)r;
+        } else if (!strcmp(kv, "wav-scale")) { /* unit: [-1, 1]; pcm16: the 16-bit integer values */
+            if (!strcmp(v, "unit"))
+                p->wav_scale = 1.0f;
+            else if (!strcmp(v, "pcm16"))
+                p->wav_scale = 32768.0f;
+            else
+                bad = parse_float(v, &p->wav_scale) || !(p->wav_scale > 0);
         } else {
-            qb_errf(e, "%s: field '%s': unknown (keys: resize fit crop scale mean std order layout pad rate)", where,
-                    kv);
+            qb_errf(e, "%s: field '%s': unknown (keys: resize fit crop scale mean std order layout pad rate "
+                    "wav-scale)", where, kv);
             return -1;
         }
         if (bad) {
@@ -129,7 +138,8 @@ int qb_preproc_parse(const char *spec, const char *where, qb_preproc *p, qb_err 
                 {"resize", "HxW"},          {"fit", "HxW"},       {"crop", "HxW"},
                 {"scale", "a positive number or A/B"}, {"mean", "1 to 4 numbers a:b:c"},
                 {"std", "1 to 4 positive numbers a:b:c"}, {"pad", "a number"}, {"order", "rgb, bgr or gray"},
-                {"layout", "nchw or nhwc"}, {"rate", "a sample rate in Hz"}};
+                {"layout", "nchw or nhwc"}, {"rate", "a sample rate in Hz"},
+                {"wav-scale", "unit, pcm16 or a positive number"}};
             const char *w = "";
             for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
                 if (!strcmp(kv, want[i][0]))

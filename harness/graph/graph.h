@@ -316,6 +316,8 @@ int qb_input_shape_parse(const char *arg, qb_input_shapes *s, qb_err *e);
  * become fixed); a name the model lacks, a rank or a fixed size that
  * differs is an error. s may be NULL. 0, or -1 with a message. */
 int qb_input_shapes_apply(const qb_input_shapes *s, qb_graph *g, qb_err *e);
+/* s as "NAME=AxB;AxB" ("" for none or NULL): part of cache keys. */
+void qb_input_shapes_str(const qb_input_shapes *s, char *buf, size_t len);
 /* The shapes of the verb's --shape options, applied by qb_onnx_load to
  * every model it loads (NULL: none). */
 extern const qb_input_shapes *qb_load_shapes;

@@ -116,6 +116,19 @@ int qb_input_shapes_apply(const qb_input_shapes *s, qb_graph *g, qb_err *e)
     return 0;
 }
 
+void qb_input_shapes_str(const qb_input_shapes *s, char *buf, size_t len)
+{
+    size_t at = 0;
+    if (len)
+        buf[0] = 0;
+    for (int i = 0; s && i < s->n && at < len; i++) {
+        char sh[160];
+        qb_shape_str(s->s[i].ndim, s->s[i].dims, sh, sizeof sh);
+        at += (size_t)snprintf(buf + at, len - at, "%s%s%s%s", i ? ";" : "", s->s[i].name, s->s[i].name[0] ? "=" : "",
+                               sh);
+    }
+}
+
 int qb_input_symbolic(const qb_graph *g, qb_err *e)
 {
     for (int i = 0; i < g->ninputs; i++) {

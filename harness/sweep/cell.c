@@ -97,9 +97,17 @@ static struct {
 
 static int model_file(const qb_sc_model *m, char *path, size_t len, char *err, size_t errlen);
 
+/* Every load of m's model file (its cells, its quantized copies, its data
+ * folder's input shapes) sees m's shape = lines, as a verb's --shape. */
+static void use_shapes(const qb_sc_model *m)
+{
+    qb_load_shapes = m->shapes.n ? &m->shapes : NULL;
+}
+
 /* The evaluation samples of m's data folder; NULL with err. */
 static const qb_samples *folder_of(const qb_sc_model *m, const qb_scenario *sc, char *err, size_t errlen)
 {
+    use_shapes(m);
     char key[sizeof fold.key];
     snprintf(key, sizeof key, "%s\n%s\n%s", m->name, m->data, m->preprocess);
     if (fold.ok && !strcmp(fold.key, key))
@@ -248,6 +256,7 @@ static qb_graph *cell_graph(const qb_cell *cell, const qb_scenario *sc, int buil
 {
     const qb_sc_model *m = &sc->models[cell->model];
     memset(qi, 0, sizeof *qi);
+    use_shapes(m);
     if (cell->prec == QB_PREC_FP32)
         return load_model(m, file_bytes, err, errlen);
     char fp32[QB_SC_PATH + 64], qpath[1400], ms[96];

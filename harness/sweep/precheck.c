@@ -117,7 +117,9 @@ static int check_model(const qb_scenario *sc, const qb_sc_model *m, int *writes,
             return -1;
         }
         qb_err e;
+        qb_load_shapes = m->shapes.n ? &m->shapes : NULL; /* its shape = lines */
         qb_graph *g = qb_onnx_load(m->onnx, &e);
+        qb_load_shapes = NULL;
         if (!g) {
             snprintf(err, errlen, "%s:%d: model %s: %.600s", sc->file, m->line, m->name, e.msg);
             return -1;

@@ -122,15 +122,17 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
         snprintf(info->plan_hash, sizeof info->plan_hash, "%016llx", (unsigned long long)lp.hash);
     }
     int rc = -1;
-    char line[2048];
+    char line[2048], shapes[256]; /* the scenario's shape = lines, applied by every load (cell.c) */
+    qb_input_shapes_str(qb_load_shapes, shapes, sizeof shapes);
     snprintf(line, sizeof line,
              "qbench-quantized v1 model=%016llx dataset=%s data_dir=%s data=%.600s/%016llx pp=%.250s prec=%s "
-             "method=%s calib=%d seed=%llu percentile=%g group=%d ends=%d budget=%g val=%d%s%s",
+             "method=%s calib=%d seed=%llu percentile=%g group=%d ends=%d budget=%g val=%d%s%s%s%.200s",
              (unsigned long long)qb_file_hash(fp32_path), o.dataset, o.data_dir ? o.data_dir : "",
              o.data ? o.data : "", o.data ? (unsigned long long)folder_stamp(o.data, 0) : 0ull,
              preprocess ? preprocess : "",
              qb_precision_name(prec), method, o.calib, (unsigned long long)o.seed, o.percentile, o.qo.group,
-             o.qo.binary_ends_int8, o.budget, o.val, o.layer_plan ? " plan=" : "", info->plan_hash);
+             o.qo.binary_ends_int8, o.budget, o.val, o.layer_plan ? " plan=" : "", info->plan_hash,
+             shapes[0] ? " shapes=" : "", shapes);
     char dir[1024], keypath[1100];
     snprintf(dir, sizeof dir, "%s/quantized", qb_zoo_cache_dir());
     snprintf(out, len, "%s/%s-%s-%s-%016llx.onnx", dir, model_name, qb_precision_name(prec), method,

@@ -42,6 +42,7 @@
  *   data = path/to/folder         ; or: the model's own inputs (qbench eval --data): the first
  *                                 ; calib_samples calibrate, up to eval_samples others evaluate
  *   preprocess = fit=48x320,...   ; its images' spec (default: the folder's preprocess.txt)
+ *   shape = x=1x3x48x320          ; sizes of symbolic input dimensions, as --shape (one line per input)
  *
  *   [model g512]                  ; a kernel microbenchmark instead of a model
  *   gemm = 512x512x512            ; MxNxK (or dwconv = HxWxC with stride = 1|2)
@@ -513,6 +514,10 @@ static void model_key(parse_state *st, const char *section, const char *name, co
     } else if (!strcmp(name, "stride")) {
         if (parse_int(v, 1, 2, &m->stride))
             fail(st, "[%s] stride: '%s' is not 1 or 2", section, v);
+    } else if (!strcmp(name, "shape")) { /* as the verbs' --shape NAME=AxB (or AxB by position) */
+        qb_err e;
+        if (qb_input_shape_parse(v, &m->shapes, &e))
+            fail(st, "[%s] shape: %s", section, e.msg);
     } else if (!strcmp(name, "plan")) {
         qb_layer_plan lp;
         qb_err e;
@@ -524,7 +529,7 @@ static void model_key(parse_state *st, const char *section, const char *name, co
             qb_layer_plan_free(&lp);
     } else {
         fail(st, "[%s]: unknown key '%s' (zoo onnx input dataset data_dir data preprocess gemm dwconv group stride "
-                 "plan)", section, name);
+                 "plan shape)", section, name);
     }
 }
 
@@ -583,6 +588,8 @@ static void finish(parse_state *st)
         else if (m->data[0] && (m->dataset[0] || m->data_dir[0] || m->zoo[0]))
             fail(st, "[model %s]: data = DIR is an ONNX model's own inputs: not with zoo, dataset or data_dir",
                  m->name);
+        else if (m->shapes.n && !m->onnx[0])
+            fail(st, "[model %s]: shape applies to ONNX models (onnx = FILE)", m->name);
         else if (m->preprocess[0] && !m->data[0])
             fail(st, "[model %s]: preprocess needs data = DIR", m->name);
         else if (m->onnx[0] && !m->ndim && !m->dataset[0] && !m->data[0])

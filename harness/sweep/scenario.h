@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "harness/graph/graph.h"
 #include "harness/qmath/method.h"
 #include "kernels/kernels.h"
 
@@ -49,6 +50,7 @@ typedef struct qb_sc_model {
     int stride;               /* dwconv: 1 or 2 */
     int line;                 /* line of its definition (messages) */
     char plan[QB_SC_PATH];    /* layer plan for its quantized cells (harness/quant/plan_file.h), or "" */
+    qb_input_shapes shapes;   /* shape = NAME=AxB lines: sizes of its symbolic input dimensions (as --shape) */
 } qb_sc_model;
 
 typedef struct qb_scenario {
