@@ -117,6 +117,18 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     head -c 60 /dev/zero >"$T/short.raw"
     head -c 128 /dev/zero >"$T/x2.raw"
 
+    # a Conv inside an If of constant condition (prepare splices the branch in: calibrated, quantized, written
+    # without the If) and a Conv before an If on a run-time condition (written with both branches)
+    IFC='node { input: "ct" output: "y" name: "if1" op_type: "If" attribute { name: "then_branch" type: GRAPH g { name: "t" node { input: "x" input: "w" output: "c" name: "conv_in_if" op_type: "Conv" } node { input: "c" output: "r" name: "relu_in_if" op_type: "Relu" } output { name: "r" } } } attribute { name: "else_branch" type: GRAPH g { name: "e" node { input: "x" output: "z" name: "id" op_type: "Identity" } output { name: "z" } } } }'
+    model 13 "$IFC" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 } initializer { name: \"ct\" data_type: 9 int32_data: 1 }" "$IN4" | mk ifconv
+    IFR='node { input: "x" input: "w" output: "c" name: "conv1" op_type: "Conv" } node { input: "c" output: "m" name: "max" op_type: "ReduceMax" attribute { name: "keepdims" type: INT i: 0 } } node { input: "m" input: "zero" output: "cond" name: "gt" op_type: "Greater" } node { input: "cond" output: "y" name: "if2" op_type: "If" attribute { name: "then_branch" type: GRAPH g { name: "t" node { input: "c" output: "r" name: "relu" op_type: "Relu" } output { name: "r" } } } attribute { name: "else_branch" type: GRAPH g { name: "e" node { input: "c" output: "z" name: "neg" op_type: "Neg" } output { name: "z" } } } }'
+    model 13 "$IFR" "initializer { name: \"w\" dims: 1 dims: 1 dims: 3 dims: 3 data_type: 1 $W9 } initializer { name: \"zero\" data_type: 1 float_data: 0 }" "$IN4" | mk ifrun
+    expect 0 "quantize a Conv inside an If of constant condition" -- quantize "$T/ifconv.onnx" -p int8-channel -d none --calib 4 -o "$T/q_ifconv.onnx"
+    "$QB" inspect "$T/q_ifconv.onnx" | grep -q "conv_in_if .*Conv .*int8" || { echo "FAIL: the Conv inside the If was not quantized"; fails=$((fails + 1)); }
+    "$QB" inspect "$T/q_ifconv.onnx" | grep -q " If " && { echo "FAIL: the constant If was written"; fails=$((fails + 1)); }
+    expect 0 "quantize a model with an If on a run-time condition" -- quantize "$T/ifrun.onnx" -p int8-channel -d none --calib 4 -o "$T/q_ifrun.onnx"
+    "$QB" inspect "$T/q_ifrun.onnx" | grep -q "if2 .*If" || { echo "FAIL: the run-time If was not written"; fails=$((fails + 1)); }
+    expect 0 "run the QDQ file holding an If" -- run "$T/q_ifrun.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/oifr"
     expect 0 "inspect a model" -- inspect "$T/good.onnx"
     expect 0 "inspect a dynamic batch" -- inspect "$T/batch.onnx"
     expect 0 "inspect with --shape" -- inspect "$T/batch.onnx" --shape 2x1x4x4

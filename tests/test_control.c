@@ -4,7 +4,8 @@
  * deep reading a top-level input, Loop with a carried value, an outer
  * run-time value and a scan output, a Loop whose condition depends on a
  * run-time value (refused), clones of graphs with subgraphs, their
- * export (refused), and
+ * export (subgraphs written recursively; an If of constant condition
+ * replaced by its branch's nodes when prepared), and
  * Constant-node weights loading as
  * initializers (BatchNormalization folded into them). Models are built
  * with the protobuf-c code of onnx.proto and loaded from memory; expected
@@ -188,6 +189,26 @@ static qb_graph *load(Onnx__GraphProto *g, qb_err *e)
     return q;
 }
 
+/* g written as ONNX (qb_onnx_serialize) and read back. */
+static qb_graph *reload(const qb_graph *g, qb_err *e)
+{
+    uint8_t *buf;
+    size_t len;
+    if (qb_onnx_serialize(g, "reload.onnx", &buf, &len, e))
+        return NULL;
+    qb_graph *r = qb_onnx_load_mem(buf, len, "reload.onnx", e);
+    free(buf);
+    return r;
+}
+
+static int count_op(const qb_graph *g, const char *op, int live)
+{
+    int c = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        c += !strcmp(g->nodes[i].op, op) && !(live && g->nodes[i].folded);
+    return c;
+}
+
 static float *run1(qb_graph *g, int64_t n, const float *x, qb_err *e)
 {
     qb_tensor in = {.name = "x", .dtype = QB_DT_FLOAT, .ndim = 1, .dims = {n}, .has_shape = 1, .data = (void *)x};
@@ -237,14 +258,25 @@ static void test_if_runtime_condition(void **st)
     assert_non_null(y);
     for (int i = 0; i < 4; i++)
         assert_float_equal(y[i], x0[i] * x0[i], 0);
+    /* written with both branches (the prepared graph: outer values by name) and read back */
+    qb_graph *r = reload(q, &e);
+    assert_non_null(r);
+    assert_int_equal(count_op(r, "If", 0), 1);
+    y = run1(r, 4, x1, &e);
+    assert_non_null(y);
+    for (int i = 0; i < 4; i++)
+        assert_float_equal(y[i], x1[i] + w[i], 0);
+    y = run1(r, 4, x0, &e);
+    for (int i = 0; i < 4; i++)
+        assert_float_equal(y[i], x0[i] * x0[i], 0);
+    qb_graph_free(r);
     qb_graph_free(q);
 }
 
 /* If (constant true) whose then_branch holds an If (constant false) whose
  * else_branch reads the top-level input x: y = x + x; two levels of outer scope. */
-static void test_if_nested_outer_scope(void **st)
+static Onnx__GraphProto *nested_model(void)
 {
-    (void)st;
     int64_t d3 = 3, t = 1, f = 0;
     Onnx__GraphProto *inner_then = graph("it"), *inner_else = graph("ie"), *outer_then = graph("ot"),
                      *outer_else = graph("oe"), *g = graph("main");
@@ -267,6 +299,13 @@ static void test_if_nested_outer_scope(void **st)
     add_attr(out_if, attr_graph("else_branch", outer_else));
     ADD(g->node, g->n_node, out_if);
     ADD(g->output, g->n_output, value("y", QB_DT_FLOAT, -1, NULL));
+    return g;
+}
+
+static void test_if_nested_outer_scope(void **st)
+{
+    (void)st;
+    Onnx__GraphProto *g = nested_model();
     qb_err e = {0};
     qb_graph *q0 = load(g, &e);
     assert_non_null(q0);
@@ -278,15 +317,29 @@ static void test_if_nested_outer_scope(void **st)
     assert_non_null(y);
     for (int i = 0; i < 3; i++)
         assert_float_equal(y[i], x[i] + x[i], 0);
-    /* writing it is refused (subgraphs are not exported), nothing written */
-    char path[] = "/tmp/qb_test_control_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
-    assert_int_equal(qb_onnx_save(q, path, &e), -1);
-    assert_non_null(strstr(e.msg, "subgraph"));
-    assert_int_equal(access(path, F_OK), -1);
+    /* both constant Ifs were replaced by the nodes of their branches when prepared */
+    assert_int_equal(count_op(q, "If", 1), 0);
+    assert_int_equal(count_op(q, "Add", 1), 1);
+    qb_graph *r = reload(q, &e); /* written without subgraphs, the same result */
+    assert_non_null(r);
+    assert_int_equal(count_op(r, "If", 0), 0);
+    y = run1(r, 3, x, &e);
+    assert_non_null(y);
+    for (int i = 0; i < 3; i++)
+        assert_float_equal(y[i], x[i] + x[i], 0);
+    qb_graph_free(r);
+    /* the unprepared model is written with its nested subgraphs and reads back */
+    qb_graph *u = load(nested_model(), &e);
+    assert_non_null(u);
+    r = reload(u, &e);
+    assert_non_null(r);
+    assert_int_equal(count_op(r, "If", 0), 1);
+    y = run1(r, 3, x, &e);
+    assert_non_null(y);
+    for (int i = 0; i < 3; i++)
+        assert_float_equal(y[i], x[i] + x[i], 0);
+    qb_graph_free(r);
+    qb_graph_free(u);
     qb_graph_free(q);
 }
 
@@ -334,7 +387,13 @@ static void test_loop_carried_scan(void **st)
     assert_non_null(q);
     qb_graph_free(q0);
     float x[2] = {0.5f, 2};
-    float *vf = run1(q, 2, x, &e);
+    qb_graph *r = reload(q, &e); /* the body written as a GRAPH attribute, read back */
+    assert_non_null(r);
+    float *vf = run1(r, 2, x, &e);
+    assert_non_null(vf);
+    assert_float_equal(vf[0], 1 + 3 * 0.5f, 0);
+    qb_graph_free(r);
+    vf = run1(q, 2, x, &e);
     assert_non_null(vf);
     assert_float_equal(vf[0], 1 + 3 * 0.5f, 0);
     assert_float_equal(vf[1], -1 + 3 * 2.0f, 0);

@@ -88,6 +88,29 @@ static qb_qspec *clone_qspec(const qb_qspec *q, int *oom)
     return c;
 }
 
+int qb_node_copy(qb_node *d, const qb_node *n)
+{
+    int oom = 0;
+    *d = *n;
+    d->name = d->op = d->domain = NULL, d->in = d->out = NULL, d->attr = NULL, d->q = NULL, d->nattr = 0;
+    d->state = NULL, d->free_state = NULL;
+    d->name = dup_str(n->name, &oom);
+    d->op = dup_str(n->op, &oom);
+    d->domain = dup_str(n->domain, &oom);
+    d->in = malloc((size_t)(n->nin ? n->nin : 1) * sizeof *d->in);
+    d->out = malloc((size_t)(n->nout ? n->nout : 1) * sizeof *d->out);
+    d->attr = calloc((size_t)(n->nattr ? n->nattr : 1), sizeof *d->attr);
+    if (!d->in || !d->out || !d->attr)
+        return -1;
+    memcpy(d->in, n->in, (size_t)n->nin * sizeof *d->in);
+    memcpy(d->out, n->out, (size_t)n->nout * sizeof *d->out);
+    for (int j = 0; j < n->nattr; j++, d->nattr++)
+        clone_attr(&d->attr[j], &n->attr[j], &oom);
+    d->q = n->q ? clone_qspec(n->q, &oom) : NULL;
+    d->time_ms = d->kernel_ms = 0;
+    return oom ? -1 : 0;
+}
+
 qb_graph *qb_graph_clone(const qb_graph *g, qb_err *e)
 {
     if (g->prepared) {
@@ -120,29 +143,8 @@ qb_graph *qb_graph_clone(const qb_graph *g, qb_err *e)
     }
     c->nodes = calloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *c->nodes);
     oom |= !c->nodes;
-    for (int i = 0; c->nodes && i < g->nnodes && !oom; i++) {
-        const qb_node *n = &g->nodes[i];
-        qb_node *d = &c->nodes[i];
-        *d = *n;
-        d->name = d->op = d->domain = NULL, d->in = d->out = NULL, d->attr = NULL, d->q = NULL, d->nattr = 0;
-        c->nnodes++;
-        d->name = dup_str(n->name, &oom);
-        d->op = dup_str(n->op, &oom);
-        d->domain = dup_str(n->domain, &oom);
-        d->in = malloc((size_t)(n->nin ? n->nin : 1) * sizeof *d->in);
-        d->out = malloc((size_t)(n->nout ? n->nout : 1) * sizeof *d->out);
-        d->attr = calloc((size_t)(n->nattr ? n->nattr : 1), sizeof *d->attr);
-        if (!d->in || !d->out || !d->attr) {
-            oom = 1;
-            break;
-        }
-        memcpy(d->in, n->in, (size_t)n->nin * sizeof *d->in);
-        memcpy(d->out, n->out, (size_t)n->nout * sizeof *d->out);
-        for (int j = 0; j < n->nattr; j++, d->nattr++)
-            clone_attr(&d->attr[j], &n->attr[j], &oom);
-        d->q = n->q ? clone_qspec(n->q, &oom) : NULL;
-        d->time_ms = d->kernel_ms = 0;
-    }
+    for (int i = 0; c->nodes && i < g->nnodes && !oom; i++, c->nnodes++)
+        oom |= qb_node_copy(&c->nodes[i], &g->nodes[i]) != 0;
     c->ninputs = g->ninputs, c->noutputs = g->noutputs;
     c->inputs = dup_bytes(g->inputs, (size_t)g->ninputs * sizeof *g->inputs, &oom);
     c->outputs = dup_bytes(g->outputs, (size_t)g->noutputs * sizeof *g->outputs, &oom);

@@ -736,8 +736,9 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
         }
         if (n->def->prepare(g, n, e))
             return -1;
+        n = &g->nodes[i]; /* an If may have spliced its branch in after it (inline_if.c) */
         if (n->folded)
-            continue; /* the op evaluated itself (Shape) */
+            continue; /* the op evaluated itself (Shape), or was replaced (If) */
         for (int j = 0; j < n->nout; j++) {
             qb_tensor *t = qb_out(g, n, j);
             if (t && (!t->has_shape || qb_tensor_count(t) < 0)) {

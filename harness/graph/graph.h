@@ -227,6 +227,20 @@ void qb_graph_free(qb_graph *g);
  * each use that prepares or changes it. NULL with a message when g is
  * prepared or out of memory (clone.c). */
 qb_graph *qb_graph_clone(const qb_graph *g, qb_err *e);
+/* d = a deep copy of the unprepared node n (name, op, inputs, outputs,
+ * attributes with their subgraphs, qspec; no prepared state). 0, or -1
+ * out of memory (d then holds what was copied, freed with the graph). */
+int qb_node_copy(qb_node *d, const qb_node *n);
+/* Replace If node `at` of g (being prepared) by the nodes of its branch br
+ * (unprepared), spliced in after it, and Identities to its outputs; the If
+ * is marked folded. Node pointers into g are invalid afterwards. 1
+ * inlined, 0 left as it is (a name of the branch is taken in g), -1 with a
+ * message (inline_if.c). */
+int qb_if_inline(qb_graph *g, int at, const qb_graph *br, qb_err *e);
+/* The node of the unprepared g named name with operator op, in g or in its
+ * If branches (at any depth; *owner: the graph holding it), or NULL
+ * (find_node.c). */
+qb_node *qb_graph_node_named(qb_graph *g, const char *name, const char *op, qb_graph **owner);
 /* Index of the tensor named name, creating a QB_T_VALUE one if absent. */
 int qb_graph_tensor(qb_graph *g, const char *name);
 /* Index of the tensor named name, or -1. */

@@ -8,9 +8,11 @@
  * as constants (the subgraph folds and packs them), the others become
  * inputs of the subgraph, fed from their sources at every run.
  *
- * If: a constant condition prepares only the branch it selects
- * (exporters' shape checks, Silero VAD's sample-rate switch); a run-time
- * condition prepares both, whose outputs must agree in type and shape.
+ * If: a constant condition selects one branch (exporters' shape checks,
+ * Silero VAD's sample-rate switch), whose nodes replace the If in the
+ * enclosing graph (inline_if.c; prepared as a subgraph only when a name
+ * clashes); a run-time condition prepares both, whose outputs must agree
+ * in type and shape.
  *
  * Loop: qbench plans every tensor when preparing, so the iterations are
  * laid out then: the trip count and the initial condition must be
@@ -178,10 +180,15 @@ static int if_prepare(qb_graph *g, qb_node *n, qb_err *e)
         QB_NODE_ERR(e, g, n, "the condition must have one element");
         return -1;
     }
+    int only = c->kind == QB_T_CONST ? qb_get_d(c, 0) != 0 : -1;
+    if (only >= 0 && !sub[only]->prepared) { /* the selected branch's nodes join the graph (inline_if.c) */
+        int r = qb_if_inline(g, (int)(n - g->nodes), sub[only], e);
+        if (r)
+            return r < 0 ? -1 : 0; /* n is no longer valid */
+    }
     if_state *s = calloc(1, sizeof *s);
     n->state = s;
     n->free_state = if_free;
-    int only = c->kind == QB_T_CONST ? qb_get_d(c, 0) != 0 : -1;
     for (int b = 0; b < 2; b++) {
         if (only >= 0 && b != only)
             continue;

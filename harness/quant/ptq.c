@@ -277,17 +277,15 @@ qb_graph *qb_quantize_graph(const qb_graph *model, const qb_calibration *c, cons
         const qb_layer_info *l = &c->layers[i];
         if (plan[i] == QB_PREC_FP32)
             continue;
-        /* prepare folds nodes away, so layers are found by name in the fresh graph */
-        int at = -1;
-        for (int j = 0; j < g->nnodes && at < 0; j++)
-            if (!strcmp(g->nodes[j].name, l->name) && !strcmp(g->nodes[j].op, l->op))
-                at = j;
-        if (at < 0) {
+        /* prepare folds nodes away and splices constant If branches in, so
+         * layers are found by name in the fresh graph and its If branches */
+        qb_graph *owner = g;
+        qb_node *n = qb_graph_node_named(g, l->name, l->op, &owner);
+        if (!n) {
             qb_errf(e, "%s: layer '%s' (%s) not found", model_path, l->name, l->op);
             qb_graph_free(g);
             return NULL;
         }
-        qb_node *n = &g->nodes[at];
         qb_qspec *q = qb_qspec_new(plan[i]);
         if (!q) {
             qb_errf(e, "%s: out of memory", model_path);
@@ -299,7 +297,7 @@ qb_graph *qb_quantize_graph(const qb_graph *model, const qb_calibration *c, cons
         q->out_scale = l->out_qp.scale;
         q->out_zero = l->out_qp.zero;
         q->in_shift = l->in_mean;
-        q->group = plan[i] == QB_PREC_INT4 ? int4_group(g, n, o->group) : 0;
+        q->group = plan[i] == QB_PREC_INT4 ? int4_group(owner, n, o->group) : 0;
         qb_qspec_free(n->q); /* a QDQ model's own quantization is replaced */
         n->q = q;
     }
