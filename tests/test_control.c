@@ -3,7 +3,8 @@
  * run-time condition (both branches, an outer initializer), If nested two
  * deep reading a top-level input, Loop with a carried value, an outer
  * run-time value and a scan output, a Loop whose condition depends on a
- * run-time value (refused), clones of graphs with subgraphs, their
+ * run-time value (run at run time; a scan of run-time length read by a
+ * node: refused), clones of graphs with subgraphs, their
  * export (subgraphs written recursively; an If of constant condition
  * replaced by its branch's nodes when prepared), and
  * Constant-node weights loading as
@@ -411,15 +412,61 @@ static void test_loop_carried_scan(void **st)
     qb_graph_free(q);
 }
 
-static void test_loop_runtime_condition_refused(void **st)
+/* A while loop: no trip count, v_out = v_in + 1, continue while v_out < x
+ * (x a run-time input), scan s = v_out; read_scan: a node reads the scan. */
+static Onnx__GraphProto *while_model(int read_scan)
+{
+    int64_t d1 = 1, t = 1;
+    float zero = 0, one = 1;
+    Onnx__GraphProto *body = graph("body"), *g = graph("main");
+    ADD(body->input, body->n_input, value("i", QB_DT_INT64, 0, NULL));
+    ADD(body->input, body->n_input, value("cin", QB_DT_BOOL, 0, NULL));
+    ADD(body->input, body->n_input, value("vin", QB_DT_FLOAT, 1, &d1));
+    ADD(body->initializer, body->n_initializer, tensor_f("one", 1, &d1, &one));
+    ADD(body->node, body->n_node, node("Add", "inc", "vin one", "vout"));
+    ADD(body->node, body->n_node, node("Less", "test", "vout x", "cout"));
+    ADD(body->node, body->n_node, node("Identity", "scan", "vout", "s"));
+    ADD(body->output, body->n_output, value("cout", QB_DT_BOOL, -1, NULL));
+    ADD(body->output, body->n_output, value("vout", QB_DT_FLOAT, -1, NULL));
+    ADD(body->output, body->n_output, value("s", QB_DT_FLOAT, -1, NULL));
+    ADD(g->input, g->n_input, value("x", QB_DT_FLOAT, 1, &d1));
+    ADD(g->initializer, g->n_initializer, tensor_i("c", QB_DT_BOOL, 0, NULL, &t));
+    ADD(g->initializer, g->n_initializer, tensor_f("v0", 1, &d1, &zero));
+    Onnx__NodeProto *loop = node("Loop", "loop", "- c v0", "vf scan");
+    add_attr(loop, attr_graph("body", body));
+    ADD(g->node, g->n_node, loop);
+    ADD(g->output, g->n_output, value("vf", QB_DT_FLOAT, -1, NULL));
+    if (read_scan)
+        ADD(g->node, g->n_node, node("Neg", "neg", "scan", "ns"));
+    ADD(g->output, g->n_output, value(read_scan ? "ns" : "scan", QB_DT_FLOAT, -1, NULL));
+    return g;
+}
+
+/* The loop runs 4 times for x = 3.5, once for x = 0.5, on one prepared graph. */
+static void test_loop_runtime_condition(void **st)
 {
     (void)st;
     qb_err e = {0};
-    qb_graph *q = load(loop_model(1), &e);
+    qb_graph *q = load(while_model(0), &e);
     assert_non_null(q);
-    float x[2] = {1, 1};
-    assert_null(run1(q, 2, x, &e));
-    assert_non_null(strstr(e.msg, "condition depends on run-time values"));
+    float limits[2] = {3.5f, 0.5f};
+    int want[2] = {4, 1};
+    for (int r = 0; r < 2; r++) {
+        float *vf = run1(q, 1, &limits[r], &e);
+        assert_non_null(vf);
+        assert_float_equal(vf[0], (float)want[r], 0);
+        const qb_tensor *scan = q->tensors[q->outputs[1]];
+        assert_int_equal(scan->ndim, 2);
+        assert_int_equal(scan->dims[0], want[r]);
+        for (int i = 0; i < want[r]; i++)
+            assert_float_equal(((const float *)scan->data)[i], (float)(i + 1), 0);
+    }
+    qb_graph_free(q);
+    /* a scan output of run-time length that another node reads: refused by name */
+    q = load(while_model(1), &e);
+    assert_non_null(q);
+    assert_null(run1(q, 1, &limits[0], &e));
+    assert_non_null(strstr(e.msg, "scan output 0 is read by other nodes"));
     qb_graph_free(q);
 }
 
@@ -472,7 +519,7 @@ int main(void)
         cmocka_unit_test(test_if_runtime_condition),
         cmocka_unit_test(test_if_nested_outer_scope),
         cmocka_unit_test(test_loop_carried_scan),
-        cmocka_unit_test(test_loop_runtime_condition_refused),
+        cmocka_unit_test(test_loop_runtime_condition),
         cmocka_unit_test(test_constant_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

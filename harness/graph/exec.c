@@ -329,7 +329,7 @@ static int bind_inputs(qb_graph *g, const qb_tensor *in, int nin, qb_err *e)
             if (qb_input_symbolic(g, e)) /* names the input and the dimension */
                 return -1;
         }
-        if (t->dtype != QB_DT_FLOAT || (nin && in[i].data && only_value_input(g, g->inputs[i]))) {
+        if ((t->dtype != QB_DT_FLOAT && !g->runtime_ints) || (nin && in[i].data && only_value_input(g, g->inputs[i]))) {
             /* integer, float16 and double inputs (shapes, indices, casts) and
              * float inputs read only for their values (a Dropout ratio) are
              * bound as constants */

@@ -203,6 +203,8 @@ typedef struct qb_graph {
     int no_fold_bn;          /* nonzero: keep BatchNormalization nodes (tests) */
     int nchw_only;           /* nonzero: no NHWC between convolutions (tests, QB_NCHW_ONLY=1) */
     int no_int8_links;       /* nonzero: quantized convs hand on floats, never int8 (per-layer analysis, QB_NO_INT8_LINKS=1) */
+    int runtime_ints;        /* subgraph fed by If/Loop: integer and bool inputs stay run-time inputs (a Loop's
+                                iteration number and condition) instead of being bound as constants */
     int no_elem_fusion;      /* nonzero: no element-wise chains fused into one pass (tests, QB_NO_ELEM_FUSION=1) */
     double kernel_ms_acc;    /* kernel time of the node being run (profile) */
     /* Called after each node has run (calibration, per-layer comparison):

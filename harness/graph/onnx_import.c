@@ -343,9 +343,15 @@ static int attr_from_proto(const qb_graph *g, const Onnx__NodeProto *np, const O
     return 0;
 }
 
-/* Declared shape of a graph input. */
-static int input_shape(const char *file, const Onnx__ValueInfoProto *v, qb_tensor *t, qb_err *e)
+/* Declared shape of a graph input (is_sub: a subgraph's input may leave
+ * its type out; the operator gives it when binding, ops_control.c). */
+static int input_shape(const char *file, const Onnx__ValueInfoProto *v, int is_sub, qb_tensor *t, qb_err *e)
 {
+    if (is_sub && !v->type) {
+        t->kind = QB_T_INPUT;
+        t->dtype = 0; /* unknown until bound */
+        return 0;
+    }
     if (!v->type || v->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !v->type->tensor_type) {
         qb_errk(e, QB_ERR_UNSUPPORTED_TYPE,
                 "%s: graph input '%s' is not a tensor (sequences, maps and optionals are not supported)", file,
@@ -465,7 +471,7 @@ static int build_graph(qb_graph *g, const Onnx__GraphProto *gp, int is_sub, qb_e
             return -1;
         }
         ti = qb_graph_tensor(g, v->name);
-        if (input_shape(file, v, g->tensors[ti], e))
+        if (input_shape(file, v, is_sub, g->tensors[ti], e))
             return -1;
         g->inputs[g->ninputs++] = ti;
     }

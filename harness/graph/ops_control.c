@@ -14,15 +14,22 @@
  * clashes); a run-time condition prepares both, whose outputs must agree
  * in type and shape.
  *
- * Loop: qbench plans every tensor when preparing, so the iterations are
- * laid out then: the trip count and the initial condition must be
- * constant and each iteration's condition must fold to a constant (it
- * may depend on the iteration number and constants, not on run-time
- * values). Each iteration is a fresh copy of the body (built again from
+ * Loop, laid out: when the trip count and the initial condition are
+ * constant and each iteration's condition folds to a constant (it may
+ * depend on the iteration number and constants), the iterations are laid
+ * out when preparing: each is a fresh copy of the body (built again from
  * its GraphProto) with its iteration number bound as a constant, so shape
- * arithmetic on it folds; its carried values come from the previous
- * iteration's outputs; scan outputs are stacked. At most QB_LOOP_MAX
- * iterations.
+ * arithmetic on it folds (carried values may change shape); its carried
+ * values come from the previous iteration's outputs; scan outputs are
+ * stacked. At most QB_LOOP_MAX iterations.
+ *
+ * Loop at run time: otherwise (a trip count or condition computed from
+ * run-time values) one copy of the body is prepared with the iteration
+ * number, the condition and the carried values as its inputs, and run as
+ * many times as the trip count and the conditions say. Its carried values
+ * must keep their type and shape; a scan output's length is known only
+ * after the run, so it may only be a graph output (no node reads it): its
+ * tensor is resized by each run. At most QB_LOOP_RUN_MAX iterations.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +37,7 @@
 #include "harness/graph/ops.h"
 
 #define QB_LOOP_MAX 4096
+#define QB_LOOP_RUN_MAX (1 << 24)
 
 typedef struct bound {
     qb_graph *g;             /* the subgraph */
@@ -128,6 +136,7 @@ static int bind(qb_graph *g, qb_node *n, qb_graph *sub, const qb_tensor *const *
     free(sub->inputs);
     sub->inputs = inputs;
     sub->ninputs = ni;
+    sub->runtime_ints = 1; /* its inputs are fed at every run, whatever their type */
     b->nin = ni;
     return qb_graph_prepare(sub, NULL, 0, g->isa, e);
 }
@@ -255,20 +264,137 @@ static int64_t if_macs(const qb_graph *g, const qb_node *n)
 
 /* ---- Loop ---- */
 typedef struct loop_state {
-    int iters;     /* iterations laid out */
+    int iters;     /* iterations laid out (run-time mode: 1, the body) */
     bound *it;     /* one prepared body per iteration */
     int ncarried;  /* N loop-carried values */
     int nscan;     /* K scan outputs */
+    /* run-time mode */
+    int dynamic;        /* 1: it[0] runs as many times as the trip count and conditions say */
+    qb_tensor *formal;  /* 2 + N run-time inputs of the body: iteration, condition, carried values (data owned) */
+    void **scan;        /* K buffers holding the stacked scan outputs */
+    size_t *scan_cap;   /* their sizes in bytes */
 } loop_state;
+
+static void loop_clear(loop_state *s)
+{
+    for (int i = 0; i < s->iters; i++)
+        bound_clear(&s->it[i]);
+    free(s->it);
+    for (int k = 0; s->scan && k < s->nscan; k++)
+        free(s->scan[k]);
+    free(s->scan);
+    free(s->scan_cap);
+    for (int j = 0; s->formal && j < 2 + s->ncarried; j++)
+        free(s->formal[j].data);
+    free(s->formal);
+    memset(s, 0, sizeof *s);
+}
 
 static void loop_free(void *p)
 {
-    loop_state *s = p;
-    for (int i = 0; s && i < s->iters; i++)
-        bound_clear(&s->it[i]);
-    if (s)
-        free(s->it);
-    free(s);
+    if (p)
+        loop_clear(p);
+    free(p);
+}
+
+/* Tensor t is read by a node of g (other than n). */
+static int is_read(const qb_graph *g, int t)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] == t)
+                return 1;
+    return 0;
+}
+
+/* Run-time mode (see the top): prepare one body on run-time inputs. */
+static int loop_prepare_dynamic(qb_graph *g, qb_node *n, loop_state *s, qb_err *e)
+{
+    const qb_attr *ba = qb_node_attr(n, "body");
+    int N = s->ncarried, K = s->nscan;
+    s->dynamic = 1;
+    s->formal = calloc((size_t)(2 + N), sizeof *s->formal);
+    s->it = calloc(1, sizeof *s->it);
+    s->scan = calloc((size_t)K + 1, sizeof *s->scan);
+    s->scan_cap = calloc((size_t)K + 1, sizeof *s->scan_cap);
+    const qb_tensor **formal = calloc((size_t)(2 + N), sizeof *formal);
+    if (!s->formal || !s->it || !s->scan || !s->scan_cap || !formal) {
+        free(formal);
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    for (int j = 0; j < 2 + N; j++) {
+        qb_tensor *f = &s->formal[j];
+        const qb_tensor *init = j >= 2 ? qb_in(g, n, j) : NULL;
+        if (j >= 2 && (!init || !init->has_shape)) {
+            free(formal);
+            QB_NODE_ERR(e, g, n, "loop-carried value %d has no initial value", j - 2);
+            return -1;
+        }
+        f->name = j == 0 ? "iteration" : j == 1 ? "condition" : init->name;
+        f->dtype = j == 0 ? QB_DT_INT64 : j == 1 ? QB_DT_BOOL : init->dtype;
+        f->ndim = j >= 2 ? init->ndim : 0;
+        if (j >= 2)
+            memcpy(f->dims, init->dims, sizeof f->dims);
+        f->has_shape = 1;
+        f->kind = QB_T_INPUT; /* changes from run to run, even when the initial value is constant */
+        size_t bytes = (size_t)qb_tensor_count(f) * qb_dtype_size(f->dtype);
+        f->data = calloc(bytes ? bytes : 1, 1);
+        formal[j] = f;
+        if (!f->data) {
+            free(formal);
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+    }
+    qb_graph *body = qb_onnx_subgraph(g, n, ba, e);
+    int rc = body ? 0 : -1;
+    if (body) {
+        s->it[0].g = body;
+        s->it[0].owned = 1;
+        s->iters = 1;
+        rc = bind(g, n, body, formal, 2 + N, &s->it[0], e);
+    }
+    free(formal);
+    return rc;
+}
+
+/* Run-time mode: the body's outputs agree with its inputs; the node's
+ * outputs: carried values as given, scan outputs of length 0 until run. */
+static int loop_outputs_dynamic(qb_graph *g, qb_node *n, loop_state *s, qb_err *e)
+{
+    const qb_tensor *co = sub_out(&s->it[0], 0);
+    if (qb_tensor_count(co) != 1) {
+        QB_NODE_ERR(e, g, n, "the body's condition has %lld elements (want one)", (long long)qb_tensor_count(co));
+        return -1;
+    }
+    for (int j = 0; j < s->ncarried; j++) {
+        const qb_tensor *a = sub_out(&s->it[0], 1 + j), *f = &s->formal[2 + j];
+        if (a->dtype != f->dtype || a->ndim != f->ndim || memcmp(a->dims, f->dims, f->ndim * sizeof *f->dims)) {
+            QB_NODE_ERR(e, g, n, "loop-carried value %d changes type or shape between iterations, and the trip "
+                        "count or condition is only known at run time", j);
+            return -1;
+        }
+        qb_set_out(g, n, j, f->dtype, f->ndim, f->dims);
+    }
+    for (int k = 0; k < s->nscan; k++) {
+        const qb_tensor *t = sub_out(&s->it[0], 1 + s->ncarried + k);
+        int64_t dims[QB_MAX_DIMS] = {0};
+        int y = n->out[s->ncarried + k];
+        if (y >= 0 && is_read(g, y)) {
+            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
+                                "scan output %d is read by other nodes, but its length is only known at run time "
+                                "(the trip count or condition depends on run-time values)", k);
+            return -1;
+        }
+        if (t->ndim + 1 > QB_MAX_DIMS) {
+            QB_NODE_ERR(e, g, n, "scan output %d has too many dimensions", k);
+            return -1;
+        }
+        memcpy(dims + 1, t->dims, t->ndim * sizeof *dims); /* dims[0]: set by each run */
+        qb_set_out(g, n, s->ncarried + k, t->dtype, t->ndim + 1, dims);
+    }
+    return 0;
 }
 
 static int loop_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -287,20 +413,19 @@ static int loop_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     const qb_tensor *M = qb_in(g, n, 0), *C = qb_in(g, n, 1);
-    if ((M && (M->kind != QB_T_CONST || qb_tensor_count(M) != 1)) ||
-        (C && (C->kind != QB_T_CONST || qb_tensor_count(C) != 1))) {
-        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_DYNAMIC,
-                            "the trip count and the initial condition must be constant (qbench lays out every "
-                            "iteration when preparing)");
+    if ((M && qb_tensor_count(M) != 1) || (C && qb_tensor_count(C) != 1)) {
+        QB_NODE_ERR(e, g, n, "the trip count and the initial condition must have one element");
         return -1;
     }
-    int64_t trips = M ? qb_int_at(M, 0) : INT64_MAX;
-    int cond = C ? qb_get_d(C, 0) != 0 : 1;
     loop_state *s = calloc(1, sizeof *s);
     n->state = s;
     n->free_state = loop_free;
     s->ncarried = N;
     s->nscan = K;
+    if ((M && M->kind != QB_T_CONST) || (C && C->kind != QB_T_CONST))
+        return loop_prepare_dynamic(g, n, s, e) || loop_outputs_dynamic(g, n, s, e) ? -1 : 0;
+    int64_t trips = M ? qb_int_at(M, 0) : INT64_MAX;
+    int cond = C ? qb_get_d(C, 0) != 0 : 1;
     const qb_tensor **formal = calloc(nformal + 1, sizeof *formal);
     int64_t iv = 0;
     uint8_t cv = 1;
@@ -341,11 +466,12 @@ static int loop_prepare(qb_graph *g, qb_node *n, qb_err *e)
             break;
         }
         const qb_tensor *co = sub_out(b, 0);
-        if (co->kind != QB_T_CONST || qb_tensor_count(co) != 1) {
-            QB_NODE_ERR(e, g, n, "the body's condition depends on run-time values (qbench lays out every iteration "
-                        "when preparing)");
-            rc = -1;
-            break;
+        if (co->kind != QB_T_CONST || qb_tensor_count(co) != 1) { /* decided at run time: one body, run N times */
+            free(formal);
+            loop_clear(s);
+            s->ncarried = N;
+            s->nscan = K;
+            return loop_prepare_dynamic(g, n, s, e) || loop_outputs_dynamic(g, n, s, e) ? -1 : 0;
         }
         cond = qb_get_d(co, 0) != 0;
         for (int k = 0; k < K && i > 0; k++) {
@@ -385,10 +511,64 @@ static int loop_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+/* Append scan output k of the body's current run at iteration i. */
+static int scan_append(loop_state *s, int k, int64_t i, const qb_tensor *t)
+{
+    size_t bytes = (size_t)qb_tensor_count(t) * qb_dtype_size(t->dtype), need = (size_t)(i + 1) * bytes;
+    if (need > s->scan_cap[k]) {
+        size_t cap = s->scan_cap[k] ? 2 * s->scan_cap[k] : 16 * bytes + 1;
+        while (cap < need)
+            cap *= 2;
+        void *nb = realloc(s->scan[k], cap);
+        if (!nb)
+            return -1;
+        s->scan[k] = nb, s->scan_cap[k] = cap;
+    }
+    memcpy((char *)s->scan[k] + (size_t)i * bytes, t->data, bytes);
+    return 0;
+}
+
+static void loop_run_dynamic(qb_graph *g, qb_node *n, loop_state *s)
+{
+    const qb_tensor *M = qb_in(g, n, 0), *C = qb_in(g, n, 1);
+    int64_t trips = M ? qb_int_at(M, 0) : INT64_MAX, i = 0;
+    int cond = C ? qb_get_d(C, 0) != 0 : 1;
+    for (int j = 0; j < s->ncarried; j++)
+        copy_tensor(s->formal[2 + j].data, qb_in(g, n, 2 + j));
+    for (; i < trips && cond && i < QB_LOOP_RUN_MAX; i++) {
+        *(int64_t *)s->formal[0].data = i;
+        *(uint8_t *)s->formal[1].data = 1;
+        if (bound_run(g, &s->it[0]))
+            return;
+        cond = qb_get_d(sub_out(&s->it[0], 0), 0) != 0;
+        for (int j = 0; j < s->ncarried; j++)
+            copy_tensor(s->formal[2 + j].data, sub_out(&s->it[0], 1 + j));
+        for (int k = 0; k < s->nscan; k++)
+            if (scan_append(s, k, i, sub_out(&s->it[0], 1 + s->ncarried + k)))
+                return;
+    }
+    for (int j = 0; j < s->ncarried; j++) {
+        qb_tensor *y = qb_out(g, n, j);
+        if (y)
+            copy_tensor(y->data, &s->formal[2 + j]);
+    }
+    for (int k = 0; k < s->nscan; k++) { /* a graph output only: resized to this run's length */
+        qb_tensor *y = qb_out(g, n, s->ncarried + k);
+        if (y) {
+            y->dims[0] = i;
+            y->data = s->scan[k];
+        }
+    }
+}
+
 static void loop_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     loop_state *s = n->state;
+    if (s->dynamic) {
+        loop_run_dynamic(g, n, s);
+        return;
+    }
     for (int i = 0; i < s->iters; i++) {
         if (bound_run(g, &s->it[i]))
             return;
