@@ -516,10 +516,11 @@ printf 'name,unit,picojoules,source\nint8.add,op,x,y\n' >"$T/e.csv"
 expect_msg 2 "e.csv:2: int8.add" "sweep: bad energy table" -- sweep "$T/k.ini" -q --energy-model "$T/e.csv" -o "$T/s3"
 for f in scenarios/*.ini; do
     [ -f "$f" ] || continue
-    # a model file the scenario names that is not there yet (demo.ini's, made by scripts/demo) is refused
-    missing=$(sed -n 's/^onnx *= *//p' "$f" | while read -r m; do [ -e "$m" ] || echo "$m"; done | head -1)
+    # a model file or data folder the scenario names that is not there yet (the demo's, fetched or made by
+    # scripts/demo) is refused, naming it
+    missing=$(sed -n 's/^\(onnx\|data\) *= *//p' "$f" | while read -r m; do [ -e "$m" ] || echo "$m"; done | head -1)
     if [ -n "$missing" ]; then
-        expect_msg 2 "$f:[0-9]*: model .*: onnx $missing: No such file" "shipped scenario $f: $missing absent" -- \
+        expect_msg 2 "$f:[0-9]*: .*$missing.*\\(No such file\\|is not a folder\\)" "shipped scenario $f: $missing absent" -- \
             sweep "$f" --dry-run
     else
         expect 0 "shipped scenario $f parses" -- sweep "$f" --dry-run

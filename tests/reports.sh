@@ -140,6 +140,19 @@ has "int4: PTQ suffices\*\* best calibrator ptq-minmax, drop 3.50 pt" "PTQ suffi
 printf 'total 2.5000 ms: kernels 1.0000 ms (40.0%%), outside kernels 1.5000 ms (60.0%%)\n' > "$T/prof.txt"
 expect 0 "advise with a profile" "$QB" advise "$BASE" --profile "net/int8-channel=$T/prof.txt"
 has "profile net/int8-channel: 2.500 ms, 60% outside kernels" "the profile explains it"
+# models without labels (public models on their own inputs): the argmax agreement bounds the drop; a model
+# without a class axis has only SQNR and gets no verdict, but says so
+{
+    echo 'model,precision,method,isa,status,latency_ms_median,top1_agreement,sqnr_db'
+    printf '%s\n' 'rec,fp32,none,avx2,ok,40,100,' 'rec,fp16,none,avx2,ok,45,100,48' \
+        'rec,int8-channel,ptq-percentile,avx2,ok,20,99.5,20' 'rec,int4,ptq-percentile,avx2,ok,30,60,2' \
+        'det,fp32,none,avx2,ok,5,,' 'det,int8-channel,ptq-minmax,avx2,ok,3,,15.5'
+} > "$T/nolabels.csv"
+expect 0 "advise without labels" "$QB" advise "$T/nolabels.csv"
+has "int8-channel: PTQ suffices\*\* best calibrator ptq-percentile, drop at most 0.50 pt \(argmax agreement 99.50% with fp32, no labels; SQNR 20.0 dB\)" "without labels: the agreement bounds the drop"
+has "int4: not reachable within budget\*\* best PTQ drop at most 40.00 pt .*QAT needs labelled training data" "without labels: no 'try qat'"
+has "avx2\*\* int8-channel ptq-percentile: 20.0000 ms median, 2.00x fp32's speed, drop at most 0.50 pt" "without labels: fastest within the bound"
+has "int8-channel:\*\* no labels and no class axis, so no drop to weigh: output SQNR 15.5 dB \(ptq-minmax\)" "only SQNR: no verdict, says why"
 expect 2 "bad --budget" "$QB" advise "$BASE" --budget x
 has "--budget: bad value 'x'" "names the option"
 

@@ -2,7 +2,10 @@
  * advise.c - the advisor (see advise.h). Accuracy does not depend on the
  * ISA for integer precisions, so the verdict of (model, precision) takes
  * the best drop over every measured row of that pair; speed is per
- * (machine, ISA).
+ * (machine, ISA). A row without labels (a public model on its own
+ * inputs) has no top-1 drop but an argmax agreement with its FP32
+ * model: its disagreement bounds the top-1 drop on any labels, so the
+ * advisor weighs that bound ("drop at most X pt").
  */
 #include "harness/report/advise.h"
 
@@ -17,6 +20,17 @@ const char *qb_verdict_name(qb_verdict v)
     return names[v];
 }
 
+/* The accuracy loss the advisor weighs, in points: the top-1 drop when the
+ * row has one; else the share of outputs whose argmax differs from the
+ * FP32 model's (100 - agreement), which bounds the top-1 drop on any
+ * labels; NAN when neither was measured. */
+static double loss_of(const qb_rrow *r)
+{
+    if (!isnan(r->drop))
+        return r->drop;
+    return isnan(r->agreement) ? NAN : 100 - r->agreement;
+}
+
 /* The measured row of (model, precision) with the lowest drop whose method
  * starts with prefix ("ptq" (or none), "qat", "" any); NULL if none. */
 static const qb_rrow *best_drop(const qb_rset *s, const char *model, const char *precision, const char *prefix)
@@ -24,23 +38,51 @@ static const qb_rrow *best_drop(const qb_rset *s, const char *model, const char 
     const qb_rrow *best = NULL;
     for (int i = 0; i < s->n; i++) {
         const qb_rrow *r = &s->rows[i];
-        if (strcmp(r->model, model) || strcmp(r->precision, precision) || !qb_rrow_measured(r) || isnan(r->drop))
+        if (strcmp(r->model, model) || strcmp(r->precision, precision) || !qb_rrow_measured(r) || isnan(loss_of(r)))
             continue;
         /* "ptq" also takes method none (fp16: a conversion, no calibration) */
         if (strncmp(r->method, prefix, strlen(prefix)) && !(!strcmp(prefix, "ptq") && !strcmp(r->method, "none")))
             continue;
-        if (!best || r->drop < best->drop)
+        if (!best || loss_of(r) < loss_of(best))
             best = r;
     }
     return best;
 }
 
+/* "0.10 pt (95% CI ..)" of a drop; "at most 3.44 pt (argmax agreement ...)" of a row without labels. */
 static void drop_text(const qb_rrow *r, char *buf, size_t len)
 {
-    if (!isnan(r->drop_ci_low) && !isnan(r->drop_ci_high))
+    if (isnan(r->drop)) {
+        int l = snprintf(buf, len, "at most %.2f pt (argmax agreement %.2f%% with fp32, no labels", loss_of(r),
+                         r->agreement);
+        if (!isnan(r->sqnr_db) && l > 0 && (size_t)l < len)
+            l += snprintf(buf + l, len - (size_t)l, "; SQNR %.1f dB", r->sqnr_db);
+        if (l > 0 && (size_t)l < len)
+            snprintf(buf + l, len - (size_t)l, ")");
+    } else if (!isnan(r->drop_ci_low) && !isnan(r->drop_ci_high))
         snprintf(buf, len, "%.2f pt (95%% CI %.2f..%.2f)", r->drop, r->drop_ci_low, r->drop_ci_high);
     else
         snprintf(buf, len, "%.2f pt", r->drop);
+}
+
+/* Why a (model, precision) has no verdict: the best SQNR of its rows when
+ * that is all there is (no labels and no class axis), else "no accuracy". */
+static void unknown_text(const qb_rset *s, const char *model, const char *precision, char *buf, size_t len)
+{
+    const qb_rrow *best = NULL;
+    for (int i = 0; i < s->n; i++) {
+        const qb_rrow *r = &s->rows[i];
+        if (!strcmp(r->model, model) && !strcmp(r->precision, precision) && qb_rrow_measured(r) &&
+            !isnan(r->sqnr_db) && (!best || r->sqnr_db > best->sqnr_db))
+            best = r;
+    }
+    if (best)
+        snprintf(buf, len, "no labels and no class axis, so no drop to weigh: output SQNR %.1f dB (%s); judge it "
+                           "against the model's use",
+                 best->sqnr_db, best->method);
+    else
+        snprintf(buf, len, "no accuracy measured (a model without labelled data and without agreement or SQNR: speed "
+                           "only)");
 }
 
 /* The note's "plan ..." part, or "". */
@@ -60,20 +102,20 @@ qb_verdict qb_advise_verdict(const qb_rset *s, const char *model, const char *pr
     char a[120], b[120], plan[300];
     if (!strcmp(precision, "mixed")) {
         if (!mixed) {
-            snprintf(buf, len, "no mixed-precision row with accuracy");
+            unknown_text(s, model, precision, buf, len);
             return QB_VERDICT_UNKNOWN;
         }
         drop_text(mixed, a, sizeof a);
         plan_of(mixed, plan, sizeof plan);
         snprintf(buf, len, "%s plan (%s) drops %s%s", mixed->method, plan[0] ? plan : "plan not in the note", a,
-                 mixed->drop <= budget ? "" : ": above the budget");
-        return mixed->drop <= budget ? QB_VERDICT_MIXED : QB_VERDICT_UNREACHABLE;
+                 loss_of(mixed) <= budget ? "" : ": above the budget");
+        return loss_of(mixed) <= budget ? QB_VERDICT_MIXED : QB_VERDICT_UNREACHABLE;
     }
     if (!ptq && !qat) {
-        snprintf(buf, len, "no %s row of %s has an accuracy", precision, model);
+        unknown_text(s, model, precision, buf, len);
         return QB_VERDICT_UNKNOWN;
     }
-    if (ptq && ptq->drop <= budget) {
+    if (ptq && loss_of(ptq) <= budget) {
         drop_text(ptq, a, sizeof a);
         if (!strcmp(ptq->method, "none"))
             snprintf(buf, len, "plain conversion (no calibration), drop %s", a);
@@ -85,7 +127,7 @@ qb_verdict qb_advise_verdict(const qb_rset *s, const char *model, const char *pr
         drop_text(ptq, a, sizeof a);
     else
         snprintf(a, sizeof a, "not measured");
-    if (qat && qat->drop <= budget) {
+    if (qat && loss_of(qat) <= budget) {
         drop_text(qat, b, sizeof b);
         char cost[64] = "QAT cost not recorded";
         if (!isnan(qat->qat_seconds))
@@ -93,7 +135,7 @@ qb_verdict qb_advise_verdict(const qb_rset *s, const char *model, const char *pr
         snprintf(buf, len, "PTQ drop %s (best %s), QAT drop %s, %s", a, ptq ? ptq->method : "-", b, cost);
         return QB_VERDICT_QAT;
     }
-    if (mixed && mixed->drop <= budget) {
+    if (mixed && loss_of(mixed) <= budget) {
         drop_text(mixed, b, sizeof b);
         plan_of(mixed, plan, sizeof plan);
         const qb_rrow *f = qb_rset_fp32(s, mixed);
@@ -109,7 +151,12 @@ qb_verdict qb_advise_verdict(const qb_rset *s, const char *model, const char *pr
     }
     if (qat)
         drop_text(qat, b, sizeof b);
-    snprintf(buf, len, "best PTQ drop %s%s%s%s", a, qat ? ", QAT drop " : " (no QAT row: try method qat)", qat ? b : "",
+    /* QAT fine-tunes on labelled training data: a model judged by agreement alone has none */
+    const char *noqat = ptq && isnan(ptq->drop) ? " (no QAT row: QAT needs labelled training data, which these inputs "
+                                                  "lack; try another calibrator, a repair (+cle, +biascorr) or a layer "
+                                                  "plan keeping the least precise layers fp32: eval --per-layer)"
+                                                : " (no QAT row: try method qat)";
+    snprintf(buf, len, "best PTQ drop %s%s%s%s", a, qat ? ", QAT drop " : noqat, qat ? b : "",
              mixed ? ", mixed above the budget too" : "");
     return QB_VERDICT_UNREACHABLE;
 }
@@ -238,8 +285,7 @@ void qb_advise_print(FILE *f, const qb_rset *s, const qb_profile *profiles, int 
             snprintf(t, sizeof t, "%s: %s", precs[p], qb_verdict_name(v));
             if (v == QB_VERDICT_UNKNOWN)
                 snprintf(t, sizeof t, "%s:", precs[p]);
-            item(f, t, v == QB_VERDICT_UNKNOWN ? "no accuracy measured (a model without labelled data: speed only)" : ev,
-                 html);
+            item(f, t, ev, html);
             any = 1;
         }
         if (!any)
@@ -261,7 +307,7 @@ void qb_advise_print(FILE *f, const qb_rset *s, const qb_profile *profiles, int 
                     if (strcmp(r->model, models[m]) || strcmp(r->cpu, hosts[h]) || strcmp(r->isa, isas[k]) ||
                         !qb_rrow_measured(r) || isnan(r->lat_median))
                         continue;
-                    double d = !strcmp(r->precision, "fp32") ? 0 : r->drop;
+                    double d = !strcmp(r->precision, "fp32") ? 0 : loss_of(r);
                     if (!strcmp(r->precision, "fp32") && (!fp || r->lat_median < fp->lat_median))
                         fp = r;
                     if (isnan(d) || d > budget)
@@ -281,8 +327,11 @@ void qb_advise_print(FILE *f, const qb_rset *s, const qb_profile *profiles, int 
                     snprintf(sp, sizeof sp, ", %.2fx fp32's speed", fp->lat_median / best->lat_median);
                 snprintf(ev, sizeof ev, "%s %s: %.4f ms median%s, drop %s", best->precision, best->method,
                          best->lat_median, sp, !strcmp(best->precision, "fp32") ? "0 (the reference)" : "");
-                if (strcmp(best->precision, "fp32"))
-                    snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%.2f pt", best->drop);
+                if (strcmp(best->precision, "fp32")) {
+                    char d[200];
+                    drop_text(best, d, sizeof d);
+                    snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s", d);
+                }
                 item(f, t, ev, html);
             }
         if (html)

@@ -238,8 +238,13 @@ int qb_plot_bars(const char *dir, const char *name, const char *title, const cha
         snprintf(err, errlen, "%s/%s: cannot write", dir, dat);
         return -1;
     }
-    char body[16384], q[400], y[200];
+    char body[16384], q[720], y[200];
     qb_plot_quote(title, q, sizeof q);
+    if (key_note && key_note[0]) { /* the note as the title's second line (a label beside it overlapped a long title) */
+        char kn[300];
+        qb_plot_quote(key_note, kn, sizeof kn);
+        snprintf(q + strlen(q), sizeof q - strlen(q), "\\n%s", kn);
+    }
     qb_plot_quote(ylabel, y, sizeof y);
     int n = snprintf(body, sizeof body,
                      "set title \"%s\"\nset ylabel \"%s\"\nset grid ytics lc rgb '#bbbbbb'\n"
@@ -248,12 +253,6 @@ int qb_plot_bars(const char *dir, const char *name, const char *title, const cha
                      "set datafile missing 'NaN'\nset yrange [%s:*]\n%s%s",
                      q, y, b->stacked ? "rowstacked" : whiskers ? "errorbars gap 1 lw 1" : "clustered gap 1",
                      logy ? "*" : "0", logy ? "set logscale y\n" : "", "set errorbars lc rgb 'black'\n");
-    if (key_note && key_note[0]) {
-        char kn[300];
-        qb_plot_quote(key_note, kn, sizeof kn);
-        n += snprintf(body + n, sizeof body - (size_t)n, "set label 1 \"%s\" at graph 0.01, graph 1.04 font \",9\"\n",
-                      kn);
-    }
     n += snprintf(body + n, sizeof body - (size_t)n, "plot ");
     for (int s = 0; s < b->nser && n < (int)sizeof body - 400; s++) {
         char sq[120];

@@ -59,6 +59,7 @@ static const field_src fields[] = {
     NUM(drop_ci_low, "accuracy_drop_ci_low"),
     NUM(drop_ci_high, "accuracy_drop_ci_high"),
     NUM(sqnr_db, "sqnr_db"),
+    NUM(agreement, "top1_agreement"),
     NUM(kernel_ms, "kernel_ms", "latency_ms_kernels"),
     NUM(outside_ms, "outside_kernels_ms", "latency_ms_outside_kernels"),
     NUM(qat_seconds, "qat_seconds"),

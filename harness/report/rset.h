@@ -55,6 +55,7 @@ typedef struct qb_rrow {
     double drop_ci_low;      /* 95% interval of the drop (NAN: column absent) */
     double drop_ci_high;     /* its upper end */
     double sqnr_db;          /* output SQNR, dB */
+    double agreement;        /* argmax agreement with the FP32 model, % (models without labels have it) */
     double kernel_ms;        /* time inside kernels per inference, ms (column when present) */
     double outside_ms;       /* time outside kernels per inference, ms (column when present) */
     double qat_seconds;      /* QAT fine-tuning time: column, else the note's "QAT fine-tuning X s" */
