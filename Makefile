@@ -110,6 +110,9 @@ $(BUILD)/git-sha.txt: FORCE
 FORCE:
 # the results metadata names the flags the binary was built with (harness/report/meta.c)
 $(BUILD)/harness/report/meta.o: QB_CFLAGS += -DQB_CFLAGS_STR='"$(CFLAGS)"'
+# ... and the revision it was built from (its git_sha column)
+$(BUILD)/harness/report/meta.o: QB_CFLAGS += -DQB_GIT_SHA='"$(QB_GIT_SHA)"'
+$(BUILD)/harness/report/meta.o: $(BUILD)/git-sha.txt
 # training loops (BN, pooling, im2col) have runtime trip counts: let -O2 vectorize them with
 # epilogues (a gcc flag; compilers without it, such as clang, do without)
 VECT_FLAGS := $(shell $(CC) -fvect-cost-model=dynamic -E -x c /dev/null >/dev/null 2>&1 && echo -fvect-cost-model=dynamic)

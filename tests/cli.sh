@@ -477,6 +477,17 @@ expect_msg 2 "rounds: '0' is not an integer" "sweep: rounds = 0" -- sweep "$T/k0
 cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -q ',unsupported,"\{0,1\}neon kernels cannot run here' || {
     echo "FAIL: sweep: no unsupported neon row"; fails=$((fails + 1)); }
 grep -q '^git_sha: ' "$T/s1/results.meta.txt" || { echo "FAIL: sweep: no metadata"; fails=$((fails + 1)); }
+# the git_sha of the rows is the revision the binary was built from (what made the numbers), not the
+# current directory's checkout: the same from outside any repository
+built=$("$QB" --version | sed -n 's/.*(git \([^)]*\)).*/\1/p')
+qb_abs=$(cd "$(dirname "$QB")" && pwd)/$(basename "$QB")
+case $built in
+unknown*) ;;
+*) (cd "$T" && "$qb_abs" sweep "$T/k.ini" -q --only '/fp32/.*/scalar/' -o "$T/gsha") >/dev/null 2>&1
+   grep -q "^git_sha: $built\$" "$T/gsha/results.meta.txt" && grep -q ",$built," "$T/gsha/results.csv" || {
+       echo "FAIL: sweep outside the repository: git_sha is not the binary's ($built): $(grep git_sha "$T/gsha/results.meta.txt")"
+       fails=$((fails + 1)); } ;;
+esac
 expect_msg 2 "results.csv exists" "sweep: existing results without --resume" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1"
 expect 0 "sweep: resume a finished shard" -- sweep "$T/k.ini" -q --shard 1/2 -o "$T/s1" --resume
 [ "$("$QB" sweep "$T/k.ini" --dry-run --resume --shard 1/2 -o "$T/s1" 2>/dev/null | wc -l)" -eq 0 ] || {

@@ -191,6 +191,10 @@ EOF
     expect 2 "bad --per-layer file" "$QB" plot -o "$T/p4" --per-layer "$BASE"
     expect 2 "bad --profile" "$QB" plot -o "$T/p4" --profile "$T/prof.txt"
     has "--profile: bad value" "names the option"
+    expect 0 "plot a model without labels" "$QB" plot "$T/nolabels.csv" -o "$T/p5"
+    if [ -s "$T/p5/pareto-rec.png" ] && grep -q "argmax differs from fp32" "$T/p5/pareto-rec.gp"; then
+        ok "without labels: accuracy vs speed-up by argmax disagreement"
+    else bad "without labels: no pareto-rec chart by disagreement"; fi
 
     echo "== report"
     expect 0 "report" "$QB" report "$BASE" "$T/missing.csv" -o "$T/r" --title "fixture report" --per-layer "$T/eval.txt" \

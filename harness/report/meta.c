@@ -56,6 +56,13 @@ void qb_machine_probe(qb_machine *m)
 #endif
     snprintf(m->cflags, sizeof m->cflags, "%s", QB_CFLAGS_STR);
     char sha[64], dirty[8];
+#ifdef QB_GIT_SHA
+    /* the revision the binary was built from (Makefile), which made the numbers: the current directory's
+     * checkout may be another one (a sweep run elsewhere, or a pull without a rebuild) */
+    if (strncmp(QB_GIT_SHA, "unknown", 7)) {
+        snprintf(m->git_sha, sizeof m->git_sha, "%s", QB_GIT_SHA);
+    } else
+#endif
     if (first_line("git rev-parse --short=12 HEAD 2>/dev/null", sha, sizeof sha) || !sha[0]) {
         snprintf(m->git_sha, sizeof m->git_sha, "unknown");
     } else {

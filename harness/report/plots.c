@@ -161,16 +161,22 @@ static int pareto_chart(const char *dir, const qb_rset *s, const int *idx, int n
         rc = -1;
         goto out;
     }
+    /* a model without labels (no row has a drop) is drawn by its argmax disagreement with fp32, which
+     * bounds the top-1 drop on any labels */
+    int labels = 0;
+    for (int i = 0; i < n; i++)
+        labels |= !strcmp(s->rows[idx[i]].model, model) && !isnan(s->rows[idx[i]].drop);
     for (int i = 0; i < n; i++) {
         const qb_rrow *r = &s->rows[idx[i]];
+        double loss = labels ? r->drop : 100 - r->agreement;
         if (strcmp(r->model, model) || !qb_rrow_measured(r) || isnan(r->lat_median) || r->lat_median <= 0 ||
-            isnan(r->drop))
+            isnan(loss))
             continue;
         const qb_rrow *f = qb_rset_fp32(s, r);
         if (!f)
             continue;
         x[m] = f->lat_median / r->lat_median;
-        y[m] = r->drop;
+        y[m] = loss;
         ri[m++] = idx[i];
     }
     if (m < 2)
@@ -197,7 +203,8 @@ static int pareto_chart(const char *dir, const qb_rset *s, const int *idx, int n
             precs[np++] = p;
     }
     for (int j = 0; j < np; j++) {
-        fprintf(f, "# precision %s: speed-up over fp32 (same ISA), accuracy drop (pt), label\n", precs[j]);
+        fprintf(f, "# precision %s: speed-up over fp32 (same ISA), %s (pt), label\n", precs[j],
+                labels ? "accuracy drop" : "argmax disagreement with fp32");
         for (int i = 0; i < m; i++) {
             const qb_rrow *r = &s->rows[ri[i]];
             if (strcmp(r->precision, precs[j]))
@@ -230,15 +237,17 @@ static int pareto_chart(const char *dir, const qb_rset *s, const int *idx, int n
         rc = -1;
         goto out;
     }
-    snprintf(title, sizeof title, "%s: accuracy drop vs speed-up over fp32 on the same ISA", model);
+    snprintf(title, sizeof title, "%s: %s vs speed-up over fp32 on the same ISA", model,
+             labels ? "accuracy drop" : "argmax disagreement with fp32 (no labels)");
     char body[8192];
     int k = snprintf(body, sizeof body,
                      "set title \"%s\"\nset xlabel \"speed-up over fp32, same ISA (x, higher is better)\"\n"
-                     "set ylabel \"accuracy drop (points, lower is better)\"\nset grid lc rgb '#bbbbbb'\n"
+                     "set ylabel \"%s\"\nset grid lc rgb '#bbbbbb'\n"
                      "set key outside right top box opaque\nset border 3\nset xtics nomirror\nset ytics nomirror\n"
                      "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dt 3 lc rgb 'black'\n"
                      "set offsets graph 0.05, graph 0.15, graph 0.1, graph 0.1\nplot ",
-                     title);
+                     title, labels ? "accuracy drop (points, lower is better)"
+                                   : "outputs whose argmax differs from fp32's (%, bounds the top-1 drop)");
     for (int j = 0; j < np; j++)
         k += snprintf(body + k, sizeof body - (size_t)k,
                       "'%s' index %d using 1:2 with points pt %d ps 1.6 lc rgb 'black' title \"%s\", \\\n"
@@ -505,7 +514,8 @@ int qb_plots_write(const char *dir, const qb_plot_inputs *in, qb_plot_list *out,
         skip(out, log, "latency, accuracy, energy, counters: no results rows");
     else {
         if (!any_pareto)
-            skip(out, log, "accuracy vs speed-up: no model has two quantized cells with accuracy and an fp32 row");
+            skip(out, log, "accuracy vs speed-up: no model has two quantized cells with accuracy (or argmax agreement) "
+                           "and an fp32 row");
         if (!any_energy)
             skip(out, log, "energy: no energy columns in the results");
         if (!any_counters)
