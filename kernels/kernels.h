@@ -87,12 +87,17 @@ typedef struct qb_precision_traits {
     qb_act_type act;     /* activation operand type */
     int calibrated;      /* 1: needs a quantization method (ptq-* or qat), 0: method none */
     const char *family;  /* kernel-name tag (qb_gemm_<family>__isa): f32 f16 i8t i8c i4 b1; NULL: none */
+    qb_precision runs_as; /* the precision whose kernels, weight format, quantized layer and export it uses:
+                             itself, or for a variant (a different calibration of the same arithmetic) its base */
+    int act_symmetric;   /* 1: activation ranges calibrated symmetric (zero point 0) whatever --symmetric says */
 } qb_precision_traits;
 
 /* The traits of p (a row with name "?" for a value out of range). */
 const qb_precision_traits *qb_precision_traits_of(qb_precision p);
 /* int8 weights and activations (int8-tensor, int8-channel). */
 static inline int qb_precision_is_int8(qb_precision p) { return qb_precision_traits_of(p)->weight_bits == 8; }
+/* The precision whose kernels and formats p uses (p itself unless p is a variant). */
+static inline qb_precision qb_precision_runs_as(qb_precision p) { return qb_precision_traits_of(p)->runs_as; }
 /* Float weights and activations, no quantization method (fp32, fp16). */
 static inline int qb_precision_is_float(qb_precision p) { return !qb_precision_traits_of(p)->calibrated; }
 

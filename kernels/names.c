@@ -7,20 +7,27 @@
 
 #include "kernels/kernels.h"
 
+/* A variant (runs_as another precision: the same kernels and formats,
+ * another calibration) is one row here and its name in docs/design.md. */
 static const qb_precision_traits precision_traits[] = {
-    [QB_PREC_FP32] = {.name = "fp32", .weight_bits = 32, .act = QB_ACT_F32, .calibrated = 0, .family = "f32"},
-    [QB_PREC_FP16] = {.name = "fp16", .weight_bits = 16, .act = QB_ACT_F32, .calibrated = 0, .family = "f16"},
+    [QB_PREC_FP32] = {.name = "fp32", .weight_bits = 32, .act = QB_ACT_F32, .calibrated = 0, .family = "f32",
+                      .runs_as = QB_PREC_FP32},
+    [QB_PREC_FP16] = {.name = "fp16", .weight_bits = 16, .act = QB_ACT_F32, .calibrated = 0, .family = "f16",
+                      .runs_as = QB_PREC_FP16},
     [QB_PREC_INT8_TENSOR] = {.name = "int8-tensor", .weight_bits = 8, .act = QB_ACT_I8, .calibrated = 1,
-                             .family = "i8t"},
+                             .family = "i8t", .runs_as = QB_PREC_INT8_TENSOR},
     [QB_PREC_INT8_CHANNEL] = {.name = "int8-channel", .weight_bits = 8, .act = QB_ACT_I8, .calibrated = 1,
-                              .family = "i8c"},
-    [QB_PREC_INT4] = {.name = "int4", .weight_bits = 4, .act = QB_ACT_I8, .calibrated = 1, .family = "i4"},
-    [QB_PREC_BINARY] = {.name = "binary", .weight_bits = 1, .act = QB_ACT_SIGN, .calibrated = 1, .family = "b1"},
-    [QB_PREC_MIXED] = {.name = "mixed", .weight_bits = 0, .act = QB_ACT_PER_LAYER, .calibrated = 1, .family = NULL},
+                              .family = "i8c", .runs_as = QB_PREC_INT8_CHANNEL},
+    [QB_PREC_INT4] = {.name = "int4", .weight_bits = 4, .act = QB_ACT_I8, .calibrated = 1, .family = "i4",
+                      .runs_as = QB_PREC_INT4},
+    [QB_PREC_BINARY] = {.name = "binary", .weight_bits = 1, .act = QB_ACT_SIGN, .calibrated = 1, .family = "b1",
+                        .runs_as = QB_PREC_BINARY},
+    [QB_PREC_MIXED] = {.name = "mixed", .weight_bits = 0, .act = QB_ACT_PER_LAYER, .calibrated = 1, .family = NULL,
+                       .runs_as = QB_PREC_MIXED},
 };
 _Static_assert(sizeof precision_traits / sizeof precision_traits[0] == QB_PREC_COUNT, "one row per precision");
 
-static const qb_precision_traits unknown_precision = {.name = "?", .act = QB_ACT_F32};
+static const qb_precision_traits unknown_precision = {.name = "?", .act = QB_ACT_F32, .runs_as = QB_PREC_COUNT};
 
 static const char *const isa_names[QB_ISA_COUNT] = {
     [QB_ISA_SCALAR] = "scalar",

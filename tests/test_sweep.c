@@ -1022,11 +1022,18 @@ static void vocabulary_traits(void **state)
             if (m == QB_METHOD_NONE || !t->calibrated)
                 assert_int_equal(qb_plan_valid((qb_precision)p, (qb_method)m), t->calibrated != (m == QB_METHOD_NONE));
         assert_true(t->weight_bits == 0 ? t->act == QB_ACT_PER_LAYER && !t->family : t->family != NULL);
-        /* the kernel family tag is the one in the GEMM kernels' names */
+        /* a variant runs as a base precision (one that runs as itself) of the same arithmetic */
+        const qb_precision_traits *base = qb_precision_traits_of(t->runs_as);
+        assert_int_equal(base->runs_as, t->runs_as);
+        assert_int_equal(base->weight_bits, t->weight_bits);
+        assert_int_equal(base->act, t->act);
+        assert_int_equal(base->calibrated, t->calibrated);
+        assert_true(t->family == base->family || !strcmp(t->family, base->family));
+        /* the kernel family tag is the one in the GEMM kernels' names (a variant's: its base's) */
         int n, found = 0;
         const qb_kernel *ks = qb_kernels(&n);
         for (int i = 0; i < n; i++)
-            if (ks[i].op == QB_OP_GEMM && ks[i].prec == (qb_precision)p) {
+            if (ks[i].op == QB_OP_GEMM && ks[i].prec == t->runs_as) {
                 char want[32];
                 snprintf(want, sizeof want, "qb_gemm_%s__", t->family);
                 assert_non_null(strstr(ks[i].name, want));
@@ -1035,6 +1042,10 @@ static void vocabulary_traits(void **state)
         assert_true(found > 0 || !t->family);
     }
     assert_string_equal(qb_precision_traits_of(QB_PREC_COUNT)->name, "?");
+    static const qb_precision bases[] = {QB_PREC_FP32, QB_PREC_FP16,   QB_PREC_INT8_TENSOR, QB_PREC_INT8_CHANNEL,
+                                         QB_PREC_INT4, QB_PREC_BINARY, QB_PREC_MIXED};
+    for (size_t i = 0; i < sizeof bases / sizeof *bases; i++) /* these run as themselves */
+        assert_int_equal(qb_precision_runs_as(bases[i]), bases[i]);
     assert_true(qb_precision_is_int8(QB_PREC_INT8_TENSOR) && qb_precision_is_int8(QB_PREC_INT8_CHANNEL));
     assert_false(qb_precision_is_int8(QB_PREC_INT4) || qb_precision_is_int8(QB_PREC_MIXED));
     assert_true(qb_precision_is_float(QB_PREC_FP32) && qb_precision_is_float(QB_PREC_FP16));

@@ -127,7 +127,7 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
                       qb_err *e)
 {
     qb_qspec *q = n->q;
-    q->run_prec = q->prec;
+    q->run_prec = qb_precision_runs_as(q->prec); /* a variant runs as its base */
     if (depthwise && (q->prec == QB_PREC_INT4 || q->prec == QB_PREC_BINARY))
         q->run_prec = QB_PREC_INT8_CHANNEL;
     if (q->wq || q->wscale) { /* given (QDQ import, or prepared before): check the sizes */

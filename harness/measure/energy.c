@@ -157,7 +157,7 @@ int qb_energy_load(const char *path, qb_energy_table *t, char *err, size_t errle
 
 double qb_energy_mac_pj(const qb_energy_table *t, qb_precision p)
 {
-    switch (p) {
+    switch (qb_precision_runs_as(p)) {
     case QB_PREC_FP32:
         return t->fp32_mult + t->fp32_add;
     case QB_PREC_FP16:

@@ -196,6 +196,7 @@ out:
 
 int qb_layer_grid(const qb_wview *v, qb_precision p, int group, float *scale, int *ngroups, int *qmax)
 {
+    p = qb_precision_runs_as(p);
     if (v->depthwise && p == QB_PREC_INT4)
         p = QB_PREC_INT8_CHANNEL; /* what runs (qlayer.c) */
     if (p != QB_PREC_INT4 && p != QB_PREC_INT8_CHANNEL && p != QB_PREC_INT8_TENSOR)
@@ -271,7 +272,8 @@ int qb_adaround(qb_graph *g, const qb_calibration *cal, const qb_precision *plan
         qb_wview v;
         nodes[i] = qb_layer_node(g, &cal->layers[i]);
         if (nodes[i] < 0 || qb_wview_of(g, nodes[i], &v) || qb_attr_float(&g->nodes[nodes[i]], "alpha", 1.0f) != 1.0f ||
-            (plan[i] != QB_PREC_INT4 && plan[i] != QB_PREC_INT8_CHANNEL && plan[i] != QB_PREC_INT8_TENSOR)) {
+            (qb_precision_runs_as(plan[i]) != QB_PREC_INT4 && qb_precision_runs_as(plan[i]) != QB_PREC_INT8_CHANNEL &&
+             qb_precision_runs_as(plan[i]) != QB_PREC_INT8_TENSOR)) {
             nodes[i] = -1;
             continue;
         }

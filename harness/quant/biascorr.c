@@ -36,6 +36,7 @@ int qb_layer_weights_as_run(const qb_wview *v, qb_precision p, int group, float 
     int n = v->n, k = v->k;
     size_t nk = (size_t)n * k;
     qb_wview_rows(v, wq);
+    p = qb_precision_runs_as(p);
     if (v->depthwise && (p == QB_PREC_INT4 || p == QB_PREC_BINARY))
         p = QB_PREC_INT8_CHANNEL;
     if (p == QB_PREC_FP32 || p == QB_PREC_MIXED || p >= QB_PREC_COUNT)

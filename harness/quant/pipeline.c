@@ -367,7 +367,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
         if (!(r->qat_model = qb_onnx_load(r->model_used, e)))
             return -1;
         r->model = r->qat_model;
-        if (qb_calibrate(r->model, &d->calib, o->batch, (qb_calib)mt->calib, o->percentile, o->symmetric,
+        if (qb_calibrate(r->model, &d->calib, o->batch, (qb_calib)mt->calib, o->percentile, qb_pipeline_symmetric(o),
                          &r->cal, e) ||
             qb_qat_apply_ranges(r->model_used, &r->cal, e)) {
             qb_calibration_free(&r->cal);
@@ -387,7 +387,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
             return -1;
         if (o->verbose)
             fprintf(stderr, "calibrating %s with %s on %d training samples\n", o->model, o->method, d->calib.n);
-        if (qb_calibrate(r->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, o->symmetric, &r->cal, e))
+        if (qb_calibrate(r->model, &d->calib, o->batch, (qb_calib)kind, o->percentile, qb_pipeline_symmetric(o), &r->cal, e))
             return -1;
         r->calib_seconds = r->cal.seconds;
     }

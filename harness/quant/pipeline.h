@@ -47,6 +47,12 @@ typedef struct qb_pipeline_opts {
     int with_qat;           /* mixed with --cost: --with-qat, QAT of the starting plan as a priced candidate (mixed_qat.h) */
 } qb_pipeline_opts;
 
+/* Are activations calibrated symmetric: --symmetric, or a precision that always is. */
+static inline int qb_pipeline_symmetric(const qb_pipeline_opts *o)
+{
+    return o->symmetric || qb_precision_traits_of(o->prec)->act_symmetric;
+}
+
 void qb_pipeline_defaults(qb_pipeline_opts *o);
 
 /* The data of one run. */

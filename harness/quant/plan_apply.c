@@ -143,7 +143,8 @@ int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_p
     if (quantized) {
         if (o->verbose)
             fprintf(stderr, "calibrating %s for plan %s on %d training samples\n", o->model, lp->name, d->calib.n);
-        if (qb_calibrate_choices(r->model, &d->calib, o->batch, o->percentile, o->symmetric, r->choices, &r->cal, e))
+        if (qb_calibrate_choices(r->model, &d->calib, o->batch, o->percentile, qb_pipeline_symmetric(o), r->choices,
+                                 &r->cal, e))
             goto out;
         r->calib_seconds = r->cal.seconds;
     }

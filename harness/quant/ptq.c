@@ -224,7 +224,7 @@ int64_t qb_plan_weight_bytes(const qb_calibration *c, const qb_precision *plan, 
     int64_t bytes = 0;
     for (int i = 0; i < c->n; i++) {
         const qb_layer_info *l = &c->layers[i];
-        qb_precision p = plan[i];
+        qb_precision p = qb_precision_runs_as(plan[i]);
         int64_t rows = (int64_t)l->n * l->groups;
         if (l->depthwise && (p == QB_PREC_INT4 || p == QB_PREC_BINARY))
             p = QB_PREC_INT8_CHANNEL; /* what runs (qlayer.c) */

@@ -281,7 +281,7 @@ static double const_bytes(const qb_graph *g)
 /* Does this CPU and build run the ISA for the precision? */
 static int isa_runs(qb_isa isa, qb_precision p, char *why, size_t len)
 {
-    qb_precision kp = p == QB_PREC_MIXED ? QB_PREC_INT8_CHANNEL : p;
+    qb_precision kp = p == QB_PREC_MIXED ? QB_PREC_INT8_CHANNEL : qb_precision_runs_as(p);
     const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, kp, isa);
     if (!k) {
 #if defined(__x86_64__)

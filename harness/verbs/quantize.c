@@ -30,7 +30,7 @@ static int usage(const char *msg, const char *arg)
 /* How a layer of precision p is written. */
 static const char *format_of(qb_precision p)
 {
-    switch (p) {
+    switch (qb_precision_runs_as(p)) {
     case QB_PREC_FP16: return "float16 initializer + Cast";
     case QB_PREC_INT8_TENSOR: return "QDQ, per-tensor weights";
     case QB_PREC_INT8_CHANNEL: return "QDQ, per-channel weights";
@@ -140,7 +140,7 @@ int qb_verb_quantize(int argc, char **argv)
             continue;
         qb_precision p = n->q ? n->q->run_prec : QB_PREC_FP32;
         printf("  %-28s %-7s %-13s %s", n->name, n->op, qb_precision_name(p), format_of(p));
-        if (n->q && n->q->prec != p)
+        if (n->q && qb_precision_runs_as(n->q->prec) != p)
             printf(" (%s depthwise layer runs %s)", qb_precision_name(n->q->prec), qb_precision_name(p));
         printf("\n");
     }

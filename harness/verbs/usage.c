@@ -13,7 +13,7 @@
 /* The quantization options `eval`, `quantize` and `run -p` share. */
 #define PIPELINE_DETAILS                                                                        \
     "  -d DATASET          fashion-mnist, synthetic, none or a custom NAME (with --data-dir DIR)\n" \
-    "  -p PREC             fp32 fp16 int8-tensor int8-channel int4 binary mixed\n"                \
+    "  -p PREC             {precisions}\n"                                                       \
     "  --method M          ptq-minmax ptq-percentile ptq-mse ptq-kl qat (default ptq-percentile); a ptq-*\n" \
     "                      method takes repairs: M+cle+absorb+smooth+adaround+biascorr+biascorr-bn\n" \
     "  -i ISA              scalar avx2 vnni neon (default: the best this CPU runs)\n"             \
@@ -167,11 +167,25 @@ const qb_verb_def *qb_verb_find(const char *name)
     return NULL;
 }
 
+/* Option details with {precisions} replaced by the names of the
+ * precision table (kernels/names.c), so the help lists every precision. */
+static void print_details(FILE *f, const char *d)
+{
+    static const char token[] = "{precisions}";
+    for (const char *p; (p = strstr(d, token)); d = p + sizeof token - 1) {
+        fwrite(d, 1, (size_t)(p - d), f);
+        fputs(qb_precision_list(), f);
+    }
+    fputs(d, f);
+}
+
 void qb_verb_usage(FILE *f, const qb_verb_def *v)
 {
     fprintf(f, "usage: qbench %s%s%s\n\n%s\n", v->name, v->synopsis[0] ? " " : "", v->synopsis, v->summary);
-    if (v->details[0])
-        fprintf(f, "\noptions:\n%s", v->details);
+    if (v->details[0]) {
+        fprintf(f, "\noptions:\n");
+        print_details(f, v->details);
+    }
     fprintf(f, "  -h, --help          this text\n");
 }
 
