@@ -109,109 +109,113 @@ int qb_sweep_child(qb_scenario *sc, const char *cell_id, int runs)
     return 2;
 }
 
-int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
-{
-    const char *outdir = o->outdir, *only = o->only;
-    int shard = o->shard_n > 0, resume = o->resume, dry = o->dry_run, verbosity = o->verbosity;
-    int keep_samples = o->keep_samples;
-    char err[1024];
-    qb_plan plan;
-    if (qb_plan_build(sc, &plan)) {
-        fprintf(stderr, "qbench sweep: out of memory\n");
-        return 2;
-    }
-    int total_cells = plan.n, si = shard ? o->shard_i : 1, sn = shard ? o->shard_n : 1;
-    if (shard)
-        qb_plan_shard(&plan, si, sn);
-    if (only && qb_plan_only(&plan, only, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        qb_plan_free(&plan);
-        return 2;
-    }
-    char dir[1024], csv[1100], meta[1100];
-    if (outdir)
-        snprintf(dir, sizeof dir, "%s", outdir);
-    else if (shard)
-        snprintf(dir, sizeof dir, "reports/%s-shard-%d-of-%d", sc->name, si, sn);
-    else
-        snprintf(dir, sizeof dir, "reports/%s", sc->name);
-    snprintf(csv, sizeof csv, "%s/results.csv", dir);
-    snprintf(meta, sizeof meta, "%s/results.meta.txt", dir);
+/* One sweep in progress: what the steps of qb_sweep_run share. */
+typedef struct sweep_run {
+    qb_scenario *sc;                       /* the scenario (loaded, options applied) */
+    const qb_sweep_opts *o;                /* the options of `qbench sweep` */
+    qb_plan plan;                          /* the cells (after --shard and --only) */
+    int total_cells;                       /* cells of the whole plan (before --shard and --only) */
+    int si, sn;                            /* shard I of N (1 of 1 without --shard) */
+    char dir[1024], csv[1100], meta[1100]; /* the output folder, its results.csv and results.meta.txt */
+    char **done;                           /* ids of the cells finished before (--resume), sorted */
+    int ndone;                             /* how many */
+    int todo;                              /* cells this run has to run */
+    qb_results_writer w;                   /* the results file, open while cells run */
+    qb_sample_log slog;                    /* --samples: DIR/samples.csv */
+    const qb_machine *mach;                /* this machine (identity columns) */
+    char run_id[96];                       /* this run's id (identity columns, metadata) */
+    int tty;                               /* stderr is a terminal: the progress line is rewritten */
+    int ndone_now;                         /* cells finished by this run */
+    int counts[QB_STATUS_COUNT];           /* those cells by status */
+    double t0;                             /* when the first cell started (qb_now) */
+    int rc;                                /* the exit code so far */
+    int stop;                              /* 1: an I/O or memory error, run no more cells */
+    int rounds;                            /* rounds per cell (1: the cell's own timing only) */
+    int chunk;                             /* cells timed round-robin together (1 without rounds) */
+    int *todo_idx;                         /* plan indices of the cells to run, ntodo of them */
+    int ntodo;                             /* how many */
+    qb_result_row *rows;                   /* the chunk's rows (written after their last round) */
+    qb_samples_kept *kept;                 /* the chunk's timed samples, every round */
+    char *retimed_ok;                      /* per chunk cell, 0: a later round failed, no more rounds */
+    qb_rounds_journal jr;                  /* rounds > 1: each round on disk until the row is written */
+    char err[1024];                        /* the message of the last failed call */
+} sweep_run;
 
+/* An error message of the sweep on stderr; returns 2. */
+static int fail_msg(const char *prefix, const char *msg)
+{
+    fprintf(stderr, "%sqbench sweep: %s\n", prefix, msg);
+    return 2;
+}
+
+/* The cells to run: the plan, its shard, --only, the output paths, the
+ * checks before any cell, the cells finished before (--resume). 0, or 2
+ * after a message. */
+static int plan_cells(sweep_run *s)
+{
+    const qb_sweep_opts *o = s->o;
+    int shard = o->shard_n > 0;
+    if (qb_plan_build(s->sc, &s->plan))
+        return fail_msg("", "out of memory");
+    s->total_cells = s->plan.n;
+    s->si = shard ? o->shard_i : 1;
+    s->sn = shard ? o->shard_n : 1;
+    if (shard)
+        qb_plan_shard(&s->plan, s->si, s->sn);
+    if (o->only && qb_plan_only(&s->plan, o->only, s->err, sizeof s->err))
+        return fail_msg("", s->err);
+    if (o->outdir)
+        snprintf(s->dir, sizeof s->dir, "%s", o->outdir);
+    else if (shard)
+        snprintf(s->dir, sizeof s->dir, "reports/%s-shard-%d-of-%d", s->sc->name, s->si, s->sn);
+    else
+        snprintf(s->dir, sizeof s->dir, "reports/%s", s->sc->name);
+    snprintf(s->csv, sizeof s->csv, "%s/results.csv", s->dir);
+    snprintf(s->meta, sizeof s->meta, "%s/results.meta.txt", s->dir);
     /* what a run would refuse (missing or corrupt models, data, energy table, cache, output
      * directory) stops here, before anything runs, and so in --dry-run too */
-    if (qb_sweep_precheck(sc, &plan, dir, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        qb_plan_free(&plan);
-        return 2;
-    }
-    /* finished cells (resume) */
-    char **done = NULL;
-    int ndone = 0, rc = 2;
-    if (resume) {
-        if (qb_results_finished(csv, &done, &ndone, err, sizeof err)) {
-            fprintf(stderr, "qbench sweep: %s\n", err);
-            qb_plan_free(&plan);
-            return 2;
-        }
-        if (ndone) /* no finished cells: done is NULL, which qsort may not take */
-            qsort(done, (size_t)ndone, sizeof *done, cmp_str);
-    } else if (!dry && access(csv, F_OK) == 0) {
+    if (qb_sweep_precheck(s->sc, &s->plan, s->dir, s->err, sizeof s->err))
+        return fail_msg("", s->err);
+    if (o->resume) {
+        if (qb_results_finished(s->csv, &s->done, &s->ndone, s->err, sizeof s->err))
+            return fail_msg("", s->err);
+        if (s->ndone) /* no finished cells: done is NULL, which qsort may not take */
+            qsort(s->done, (size_t)s->ndone, sizeof *s->done, cmp_str);
+    } else if (!o->dry_run && access(s->csv, F_OK) == 0) {
         fprintf(stderr, "qbench sweep: %s exists: add --resume to complete it (finished cells are skipped), or "
-                        "choose another -o DIR\n", csv);
-        qb_plan_free(&plan);
+                        "choose another -o DIR\n", s->csv);
         return 2;
     }
-    int todo = 0;
-    for (int i = 0; i < plan.n; i++)
-        todo += !finished(done, ndone, plan.cells[i].id);
-    if (dry) {
-        for (int i = 0; i < plan.n; i++)
-            if (!finished(done, ndone, plan.cells[i].id))
-                printf("%s\n", plan.cells[i].id);
-        fprintf(stderr, "qbench sweep: %s: %d cells to run (plan %d; %d combinations pruned by rule", sc->name, todo,
-                total_cells, plan.pruned);
-        if (shard)
-            fprintf(stderr, "; shard %d/%d", si, sn);
-        if (only)
-            fprintf(stderr, "; --only '%s'", only);
-        if (resume)
-            fprintf(stderr, "; %d finished in %s", plan.n - todo, csv);
-        fprintf(stderr, ")\n");
-        rc = 0;
-        goto out;
-    }
+    for (int i = 0; i < s->plan.n; i++)
+        s->todo += !finished(s->done, s->ndone, s->plan.cells[i].id);
+    return 0;
+}
 
-    if (qb_mkdir_p(dir)) {
-        fprintf(stderr, "qbench sweep: %.500s: cannot create directory: %s\n", dir, strerror(errno));
-        goto out;
-    }
-    qb_results_writer w;
-    if (qb_results_open(csv, &w, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        goto out;
-    }
-    if (sc->pin >= 0 && qb_pin_cpu(sc->pin, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: --pin: %s\n", err);
-        qb_results_close(&w);
-        goto out;
-    }
-    qb_sample_log slog = {0};
-    if (keep_samples) {
-        char spath[1100];
-        snprintf(spath, sizeof spath, "%s/samples.csv", dir);
-        if (qb_sample_log_open(&slog, spath, err, sizeof err)) {
-            fprintf(stderr, "qbench sweep: %s\n", err);
-            qb_results_close(&w);
-            goto out;
-        }
-    }
-    static qb_machine mach;
-    qb_machine_probe(&mach);
-    char run_id[96];
-    qb_run_id(&mach, run_id, sizeof run_id);
+/* --dry-run: the ids of the cells to run on stdout, the counts on stderr. */
+static void print_dry_run(const sweep_run *s)
+{
+    const qb_sweep_opts *o = s->o;
+    for (int i = 0; i < s->plan.n; i++)
+        if (!finished(s->done, s->ndone, s->plan.cells[i].id))
+            printf("%s\n", s->plan.cells[i].id);
+    fprintf(stderr, "qbench sweep: %s: %d cells to run (plan %d; %d combinations pruned by rule", s->sc->name, s->todo,
+            s->total_cells, s->plan.pruned);
+    if (o->shard_n > 0)
+        fprintf(stderr, "; shard %d/%d", s->si, s->sn);
+    if (o->only)
+        fprintf(stderr, "; --only '%s'", o->only);
+    if (o->resume)
+        fprintf(stderr, "; %d finished in %s", s->plan.n - s->todo, s->csv);
+    fprintf(stderr, ")\n");
+}
+
+/* The metadata block of this run (results.meta.txt): scenario, plan,
+ * shard, measurement settings, the harness's own overhead. 0, or 2 after
+ * a message. */
+static int write_metadata(sweep_run *s)
+{
+    const qb_scenario *sc = s->sc;
     char extra[2048];
-    const char *cmdline = o->cmdline;
     double ov_sample, ov_iter, clk_res, clk_read;
     qb_measure_overhead(200000, &ov_sample, &ov_iter);
     qb_clock_calibrate(NULL, NULL, &clk_res, &clk_read);
@@ -220,171 +224,252 @@ int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
              "shard: %d/%d\nonly: %.200s\ncache: %s\npin: %d\nenergy_model: %.300s\n"
              "harness_overhead_ns: %.1f per timed sample (clock + call), %.1f per iteration in all\n"
              "clock: resolution %.1f ns, one read %.1f ns (a sample lasts at least 10x the larger)\n",
-             sc->name, sc->file, total_cells, plan.pruned, todo, plan.n - todo, si, sn, only ? only : "(all)",
-             sc->cache == QB_CACHE_HOT ? "hot" : "cold (rotating input buffers)", sc->pin, sc->energy_model,
-             ov_sample * 1e9, ov_iter * 1e9, clk_res * 1e9, clk_read * 1e9);
-    if (qb_meta_append(meta, &mach, run_id, cmdline, extra, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        qb_results_close(&w);
-        goto out;
+             sc->name, sc->file, s->total_cells, s->plan.pruned, s->todo, s->plan.n - s->todo, s->si, s->sn,
+             s->o->only ? s->o->only : "(all)", sc->cache == QB_CACHE_HOT ? "hot" : "cold (rotating input buffers)",
+             sc->pin, sc->energy_model, ov_sample * 1e9, ov_iter * 1e9, clk_res * 1e9, clk_read * 1e9);
+    if (qb_meta_append(s->meta, s->mach, s->run_id, s->o->cmdline, extra, s->err, sizeof s->err))
+        return fail_msg("", s->err);
+    return 0;
+}
+
+/* Before the first cell: the output folder, the results file (left open
+ * in s->w), --pin, --samples' log, the machine and run id, the metadata.
+ * 0, or 2 after a message (the results file then closed). */
+static int open_outputs(sweep_run *s)
+{
+    static qb_machine mach;
+    if (qb_mkdir_p(s->dir)) {
+        fprintf(stderr, "qbench sweep: %.500s: cannot create directory: %s\n", s->dir, strerror(errno));
+        return 2;
     }
-    int tty = isatty(2), ndone_now = 0, counts[QB_STATUS_COUNT] = {0};
-    if (verbosity)
-        fprintf(stderr, "qbench sweep: %s: %d cells -> %s (run %s)\n", sc->name, todo, csv, run_id);
-    double t0 = qb_now();
-    rc = 0;
-    /* rounds > 1: the cells of a chunk are timed round-robin, so each
-     * cell's rounds are spread over the chunk's time (docs/measurement.md) */
-    int rounds = sc->rounds > 1 ? sc->rounds : 1, chunk = rounds > 1 ? QB_ROUND_CHUNK : 1, ntodo = 0;
-    int *todo_idx = malloc((size_t)(todo ? todo : 1) * sizeof *todo_idx);
-    qb_result_row *rows = calloc((size_t)chunk, sizeof *rows);
-    qb_samples_kept *kept = calloc((size_t)chunk, sizeof *kept);
-    char *retimed_ok = calloc((size_t)chunk, 1);
-    if (!todo_idx || !rows || !kept || !retimed_ok) {
-        fprintf(stderr, "qbench sweep: out of memory\n");
+    if (qb_results_open(s->csv, &s->w, s->err, sizeof s->err))
+        return fail_msg("", s->err);
+    int rc = 0;
+    if (s->sc->pin >= 0 && qb_pin_cpu(s->sc->pin, s->err, sizeof s->err)) {
+        fprintf(stderr, "qbench sweep: --pin: %s\n", s->err);
         rc = 2;
     }
-    qb_rounds_journal jr; /* rounds > 1: each round on disk until the row is written (rounds.h) */
-    if (!rc && rounds > 1 && qb_rounds_open(&jr, dir, resume, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        rc = 2;
+    if (!rc && s->o->keep_samples) {
+        char spath[1100];
+        snprintf(spath, sizeof spath, "%s/samples.csv", s->dir);
+        if (qb_sample_log_open(&s->slog, spath, s->err, sizeof s->err))
+            rc = fail_msg("", s->err);
     }
-    for (int i = 0; !rc && i < plan.n; i++)
-        if (!finished(done, ndone, plan.cells[i].id))
-            todo_idx[ntodo++] = i;
-    int stop = rc != 0;
-    for (int c0 = 0; !stop && c0 < ntodo; c0 += chunk) {
-        int cn = ntodo - c0 < chunk ? ntodo - c0 : chunk;
-        for (int j = 0; j < cn && !stop; j++) { /* the cells (their first round) */
-            const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
-            double el = qb_now() - t0;
-            char els[32], eta[32];
-            fmt_time(el, els, sizeof els);
-            if (ndone_now)
-                fmt_time(el / ndone_now * (todo - ndone_now), eta, sizeof eta);
-            else
-                snprintf(eta, sizeof eta, "?");
-            if (verbosity && tty)
-                fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s%s", ndone_now + j + 1, todo, els, eta, c->id,
-                        rounds > 1 ? " (round 1)" : "");
-            qb_row_init(&rows[j]);
-            kept[j] = (qb_samples_kept){0};
-            retimed_ok[j] = 1;
-            if (rounds > 1 && qb_rounds_take(&jr, c->id, &rows[j], &kept[j])) {
-                qb_result_note(&rows[j], "rounds 1-%zu restored from the journal of an interrupted run",
-                               kept[j].block_n ? kept[j].nblocks : (size_t)(kept[j].x != NULL));
-                continue;
-            }
-            void *pad = rounds > 1 ? qb_place_begin() : NULL; /* each round placed elsewhere (placement.h) */
-            int ran = qb_cell_run(c, sc, &rows[j], keep_samples || rounds > 1 ? &kept[j] : NULL);
-            qb_place_end(pad);
-            if (ran) {
-                fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
-                rc = 2;
-                stop = 1;
-                cn = j;
-            } else if (rounds > 1 && qb_rounds_first(&jr, c->id, &rows[j], &kept[j], err, sizeof err)) {
-                fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
-                rc = 2;
-                stop = 1;
-                cn = j;
-            }
+    if (!rc) {
+        qb_machine_probe(&mach);
+        s->mach = &mach;
+        qb_run_id(&mach, s->run_id, sizeof s->run_id);
+        rc = write_metadata(s);
+    }
+    if (rc)
+        qb_results_close(&s->w);
+    return rc;
+}
+
+/* The progress line before cell j of the chunk (on a terminal, with -v). */
+static void print_progress(const sweep_run *s, int j, const qb_cell *c)
+{
+    double el = qb_now() - s->t0;
+    char els[32], eta[32];
+    fmt_time(el, els, sizeof els);
+    if (s->ndone_now)
+        fmt_time(el / s->ndone_now * (s->todo - s->ndone_now), eta, sizeof eta);
+    else
+        snprintf(eta, sizeof eta, "?");
+    if (s->o->verbosity && s->tty)
+        fprintf(stderr, "\r\033[K[%d/%d] %s elapsed, ETA %s  %s%s", s->ndone_now + j + 1, s->todo, els, eta, c->id,
+                s->rounds > 1 ? " (round 1)" : "");
+}
+
+/* The first round of the chunk's cn cells starting at c0 (each cell run
+ * in full: model, accuracy, timing), or their rounds restored from the
+ * journal. Returns how many cells have rows (fewer after an error). */
+static int first_rounds(sweep_run *s, int c0, int cn)
+{
+    int rounds = s->rounds;
+    for (int j = 0; j < cn && !s->stop; j++) {
+        const qb_cell *c = &s->plan.cells[s->todo_idx[c0 + j]];
+        print_progress(s, j, c);
+        qb_row_init(&s->rows[j]);
+        s->kept[j] = (qb_samples_kept){0};
+        s->retimed_ok[j] = 1;
+        if (rounds > 1 && qb_rounds_take(&s->jr, c->id, &s->rows[j], &s->kept[j])) {
+            qb_result_note(&s->rows[j], "rounds 1-%zu restored from the journal of an interrupted run",
+                           s->kept[j].block_n ? s->kept[j].nblocks : (size_t)(s->kept[j].x != NULL));
+            continue;
         }
-        /* later rounds; then, while a cell is noisy, up to `retries` extra rounds */
-        for (int round = 1; !stop && rounds > 1 && round < rounds + sc->retries; round++)
-            for (int j = 0; j < cn && !stop; j++) {
-                const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
-                size_t done_rounds = kept[j].block_n ? kept[j].nblocks : kept[j].x != NULL;
-                if (!kept[j].x || !retimed_ok[j] || strcmp(rows[j].status, qb_status_name(QB_STATUS_OK)) ||
-                    done_rounds != (size_t)round) /* (a restored cell has some rounds already) */
-                    continue;
-                if (round >= rounds) {
-                    qb_robust rb;
-                    if (!qb_robust_blocks(kept[j].x, kept[j].block_n, kept[j].nblocks, &rb) &&
-                        rb.ci_rel <= sc->ci_threshold)
-                        continue;
-                }
-                if (verbosity && tty)
-                    fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", ndone_now + j + 1, todo, c->id, round + 1);
-                qb_samples_kept more = {0};
-                void *pad = qb_place_begin();
-                int timed = qb_cell_retime(c, sc, &more, err, sizeof err);
-                qb_place_end(pad);
-                if (timed) {
-                    qb_result_note(&rows[j], "round %d not timed: %.300s", round + 1, err);
-                    retimed_ok[j] = 0;
-                } else if (kept[j].inputs_hash && more.inputs_hash != kept[j].inputs_hash) {
-                    qb_result_note(&rows[j], "round %d not used: it timed other inputs than round 1", round + 1);
-                    retimed_ok[j] = 0;
-                } else if (qb_samples_kept_add(&kept[j], more.x, more.n)) {
-                    fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", tty ? "\r\033[K" : "", c->id);
-                    rc = 2;
-                    stop = 1;
-                } else if (qb_rounds_more(&jr, c->id, &kept[j], err, sizeof err)) {
-                    fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
-                    rc = 2;
-                    stop = 1;
-                }
-                qb_samples_kept_free(&more);
-            }
-        for (int j = 0; j < cn; j++) {
-            const qb_cell *c = &plan.cells[todo_idx[c0 + j]];
-            qb_result_row *row = &rows[j];
-            qb_robust rb;
-            if (rounds > 1 && kept[j].x && !strcmp(row->status, qb_status_name(QB_STATUS_OK)) &&
-                !qb_robust_blocks(kept[j].x, kept[j].block_n, kept[j].nblocks, &rb))
-                qb_cell_latency(&rb, kept[j].calls_per_sample, rb.ci_rel > sc->ci_threshold, (int)rb.blocks, sc,
-                                kept[j].batch, row);
-            identity(row, &mach, run_id, sc->name);
-            int bad = !stop && (qb_results_write(&w, row, err, sizeof err) ||
-                                (keep_samples && kept[j].x &&
-                                 qb_sample_log_write(&slog, run_id, c->id, &kept[j], err, sizeof err)));
-            qb_samples_kept_free(&kept[j]);
-            if (bad) {
-                fprintf(stderr, "%sqbench sweep: %s\n", tty ? "\n" : "", err);
-                rc = 2;
-                stop = 1;
-            }
-            if (stop)
-                continue;
-            ndone_now++;
-            int k = qb_status_parse(row->status);
-            if (k < 0)
-                k = QB_STATUS_FAILED;
-            const qb_status_traits *st = qb_status_traits_of(k);
-            counts[k]++;
-            if (st->exit_code > rc)
-                rc = st->exit_code;
-            report_cell(c, row, st, verbosity, tty, ndone_now, todo, qb_now() - t0, sc->file, dir);
-        }
-        if (!stop && rounds > 1 && qb_rounds_clear(&jr, err, sizeof err)) { /* the chunk's rows are written */
-            fprintf(stderr, "qbench sweep: %s\n", err);
-            rc = 2;
-            stop = 1;
+        void *pad = rounds > 1 ? qb_place_begin() : NULL; /* each round placed elsewhere (placement.h) */
+        int ran = qb_cell_run(c, s->sc, &s->rows[j], s->o->keep_samples || rounds > 1 ? &s->kept[j] : NULL);
+        qb_place_end(pad);
+        if (ran) {
+            fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", s->tty ? "\r\033[K" : "", c->id);
+            s->rc = 2;
+            s->stop = 1;
+            cn = j;
+        } else if (rounds > 1 && qb_rounds_first(&s->jr, c->id, &s->rows[j], &s->kept[j], s->err, sizeof s->err)) {
+            s->rc = fail_msg(s->tty ? "\n" : "", s->err);
+            s->stop = 1;
+            cn = j;
         }
     }
-    if (rounds > 1 && todo_idx && rows && kept && retimed_ok)
-        qb_rounds_close(&jr);
-    free(todo_idx);
-    free(rows);
-    free(kept);
-    free(retimed_ok);
-    qb_results_close(&w);
-    if (keep_samples && qb_sample_log_close(&slog, err, sizeof err)) {
-        fprintf(stderr, "qbench sweep: %s\n", err);
-        rc = 2;
+    return cn;
+}
+
+/* Round round+1 of cell j of the chunk (an ok cell with round rounds
+ * done; from round `rounds` on only while the cell is noisy): its samples
+ * added to the cell's, the round kept in the journal. */
+static void later_round(sweep_run *s, const qb_cell *c, int j, int round)
+{
+    qb_samples_kept *k = &s->kept[j];
+    size_t done_rounds = k->block_n ? k->nblocks : k->x != NULL;
+    if (!k->x || !s->retimed_ok[j] || strcmp(s->rows[j].status, qb_status_name(QB_STATUS_OK)) ||
+        done_rounds != (size_t)round) /* (a restored cell has some rounds already) */
+        return;
+    if (round >= s->rounds) {
+        qb_robust rb;
+        if (!qb_robust_blocks(k->x, k->block_n, k->nblocks, &rb) && rb.ci_rel <= s->sc->ci_threshold)
+            return;
     }
-    if (verbosity) {
+    if (s->o->verbosity && s->tty)
+        fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", s->ndone_now + j + 1, s->todo, c->id, round + 1);
+    qb_samples_kept more = {0};
+    void *pad = qb_place_begin();
+    int timed = qb_cell_retime(c, s->sc, &more, s->err, sizeof s->err);
+    qb_place_end(pad);
+    if (timed) {
+        qb_result_note(&s->rows[j], "round %d not timed: %.300s", round + 1, s->err);
+        s->retimed_ok[j] = 0;
+    } else if (k->inputs_hash && more.inputs_hash != k->inputs_hash) {
+        qb_result_note(&s->rows[j], "round %d not used: it timed other inputs than round 1", round + 1);
+        s->retimed_ok[j] = 0;
+    } else if (qb_samples_kept_add(k, more.x, more.n)) {
+        fprintf(stderr, "%sqbench sweep: %s: out of memory, stopping\n", s->tty ? "\r\033[K" : "", c->id);
+        s->rc = 2;
+        s->stop = 1;
+    } else if (qb_rounds_more(&s->jr, c->id, k, s->err, sizeof s->err)) {
+        s->rc = fail_msg(s->tty ? "\n" : "", s->err);
+        s->stop = 1;
+    }
+    qb_samples_kept_free(&more);
+}
+
+/* Cell j's row: the latency over every round, the identity columns,
+ * appended to the results (and its samples to --samples' log); then the
+ * counts, the exit code and the progress line. */
+static void write_row(sweep_run *s, const qb_cell *c, int j)
+{
+    qb_result_row *row = &s->rows[j];
+    qb_samples_kept *k = &s->kept[j];
+    qb_robust rb;
+    if (s->rounds > 1 && k->x && !strcmp(row->status, qb_status_name(QB_STATUS_OK)) &&
+        !qb_robust_blocks(k->x, k->block_n, k->nblocks, &rb))
+        qb_cell_latency(&rb, k->calls_per_sample, rb.ci_rel > s->sc->ci_threshold, (int)rb.blocks, s->sc, k->batch,
+                        row);
+    identity(row, s->mach, s->run_id, s->sc->name);
+    int bad = !s->stop && (qb_results_write(&s->w, row, s->err, sizeof s->err) ||
+                           (s->o->keep_samples && k->x &&
+                            qb_sample_log_write(&s->slog, s->run_id, c->id, k, s->err, sizeof s->err)));
+    qb_samples_kept_free(k);
+    if (bad) {
+        s->rc = fail_msg(s->tty ? "\n" : "", s->err);
+        s->stop = 1;
+    }
+    if (s->stop)
+        return;
+    s->ndone_now++;
+    int st_i = qb_status_parse(row->status);
+    if (st_i < 0)
+        st_i = QB_STATUS_FAILED;
+    const qb_status_traits *st = qb_status_traits_of(st_i);
+    s->counts[st_i]++;
+    if (st->exit_code > s->rc)
+        s->rc = st->exit_code;
+    report_cell(c, row, st, s->o->verbosity, s->tty, s->ndone_now, s->todo, qb_now() - s->t0, s->sc->file, s->dir);
+}
+
+/* One chunk of cells (all of them round-robin when rounds > 1): first
+ * rounds, later rounds, then their rows. */
+static void run_chunk(sweep_run *s, int c0)
+{
+    int cn = first_rounds(s, c0, s->ntodo - c0 < s->chunk ? s->ntodo - c0 : s->chunk);
+    /* later rounds; then, while a cell is noisy, up to `retries` extra rounds */
+    for (int round = 1; !s->stop && s->rounds > 1 && round < s->rounds + s->sc->retries; round++)
+        for (int j = 0; j < cn && !s->stop; j++)
+            later_round(s, &s->plan.cells[s->todo_idx[c0 + j]], j, round);
+    for (int j = 0; j < cn; j++)
+        write_row(s, &s->plan.cells[s->todo_idx[c0 + j]], j);
+    if (!s->stop && s->rounds > 1 && qb_rounds_clear(&s->jr, s->err, sizeof s->err)) { /* the rows are written */
+        s->rc = fail_msg("", s->err);
+        s->stop = 1;
+    }
+}
+
+/* Every cell not finished yet, chunk by chunk (rounds > 1: the cells of a
+ * chunk are timed round-robin, so each cell's rounds are spread over the
+ * chunk's time; docs/measurement.md). Sets s->rc. */
+static void run_cells(sweep_run *s)
+{
+    s->rounds = s->sc->rounds > 1 ? s->sc->rounds : 1;
+    s->chunk = s->rounds > 1 ? QB_ROUND_CHUNK : 1;
+    s->todo_idx = malloc((size_t)(s->todo ? s->todo : 1) * sizeof *s->todo_idx);
+    s->rows = calloc((size_t)s->chunk, sizeof *s->rows);
+    s->kept = calloc((size_t)s->chunk, sizeof *s->kept);
+    s->retimed_ok = calloc((size_t)s->chunk, 1);
+    s->rc = 0;
+    if (!s->todo_idx || !s->rows || !s->kept || !s->retimed_ok)
+        s->rc = fail_msg("", "out of memory");
+    if (!s->rc && s->rounds > 1 && qb_rounds_open(&s->jr, s->dir, s->o->resume, s->err, sizeof s->err))
+        s->rc = fail_msg("", s->err);
+    for (int i = 0; !s->rc && i < s->plan.n; i++)
+        if (!finished(s->done, s->ndone, s->plan.cells[i].id))
+            s->todo_idx[s->ntodo++] = i;
+    s->stop = s->rc != 0;
+    for (int c0 = 0; !s->stop && c0 < s->ntodo; c0 += s->chunk)
+        run_chunk(s, c0);
+    if (s->rounds > 1 && s->todo_idx && s->rows && s->kept && s->retimed_ok)
+        qb_rounds_close(&s->jr);
+    free(s->todo_idx);
+    free(s->rows);
+    free(s->kept);
+    free(s->retimed_ok);
+}
+
+/* After the last cell: the files closed, the summary on stderr (-v). */
+static void finish(sweep_run *s)
+{
+    qb_results_close(&s->w);
+    if (s->o->keep_samples && qb_sample_log_close(&s->slog, s->err, sizeof s->err))
+        s->rc = fail_msg("", s->err);
+    if (s->o->verbosity) {
         char els[32];
-        fmt_time(qb_now() - t0, els, sizeof els);
+        fmt_time(qb_now() - s->t0, els, sizeof els);
         fprintf(stderr, "%sqbench sweep: %d cells in %s: %d ok, %d noisy, %d unsupported, %d failed\n"
                         "results: %s\nmetadata: %s\n",
-                tty ? "\r\033[K" : "", ndone_now, els, counts[QB_STATUS_OK], counts[QB_STATUS_NOISY], counts[QB_STATUS_UNSUPPORTED],
-                counts[QB_STATUS_FAILED], csv, meta);
+                s->tty ? "\r\033[K" : "", s->ndone_now, els, s->counts[QB_STATUS_OK], s->counts[QB_STATUS_NOISY],
+                s->counts[QB_STATUS_UNSUPPORTED], s->counts[QB_STATUS_FAILED], s->csv, s->meta);
     }
-out:
-    qb_ids_free(done, ndone);
-    qb_plan_free(&plan);
+}
+
+int qb_sweep_run(qb_scenario *sc, const qb_sweep_opts *o)
+{
+    sweep_run s;
+    memset(&s, 0, sizeof s);
+    s.sc = sc;
+    s.o = o;
+    int rc = plan_cells(&s);
+    if (!rc && o->dry_run) {
+        print_dry_run(&s);
+    } else if (!rc && !(rc = open_outputs(&s))) {
+        s.tty = isatty(2);
+        if (o->verbosity)
+            fprintf(stderr, "qbench sweep: %s: %d cells -> %s (run %s)\n", sc->name, s.todo, s.csv, s.run_id);
+        s.t0 = qb_now();
+        run_cells(&s);
+        finish(&s);
+        rc = s.rc;
+    }
+    qb_ids_free(s.done, s.ndone);
+    qb_plan_free(&s.plan);
     qb_cell_reset();
     return rc;
 }
