@@ -43,7 +43,7 @@ int qb_mixed_qat_candidate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pi
     memset(&c, 0, sizeof c);
     /* as the qat method quantizes: input ranges from the observers, output ranges calibrated on the fine-tuned model */
     if (qb_calibrate(qm, &d->calib, o->batch, (qb_calib)qb_method_traits_of(QB_METHOD_QAT)->calib, o->percentile,
-                     o->symmetric, &c, e) ||
+                     qb_pipeline_symmetric(o), &c, e) ||
         qb_qat_apply_ranges(path, &c, e))
         goto out;
     if (c.n != n) {
