@@ -21,14 +21,13 @@ ARCH := $(shell $(CC) -dumpmachine | cut -d- -f1)
 
 CFLAGS ?= -O2 -g
 QB_CFLAGS = -std=gnu11 -Wall -Wextra -ffp-contract=off -I. -MMD -MP
-# warnings are errors in gcc's builds (make, make test, the AArch64 cross build of make
-# test-arm; each checked warning-free); WERROR=0 keeps them warnings (a newer compiler with new
-# warnings). Not yet in SANITIZE=1 and clang's fuzz build: not yet checked warning-free.
+# warnings are errors in every build CI runs (make, make test, make test SANITIZE=1, the
+# AArch64 cross build of make test-arm, clang's libFuzzer build of make fuzz; each checked
+# warning-free); WERROR=0 keeps them warnings (a newer compiler with new warnings), e.g.
+# make test WERROR=0 or make fuzz WERROR=0.
 WERROR ?= 1
 ifeq ($(WERROR),1)
-ifneq ($(SANITIZE),1)
 QB_CFLAGS += -Werror
-endif
 endif
 LDLIBS = -lm
 
@@ -241,37 +240,41 @@ ONNX_TEST_DIRS = $(addprefix $(ONNX_DATA)/,node pytorch-converted pytorch-operat
 $(BUILD)/tests/test_onnx: $(BUILD)/tests/test_onnx.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 
-# Fuzz targets (clang + libFuzzer + ASan/UBSan, own build dir build-fuzz/):
+# Fuzz targets (tests/fuzz/, clang + libFuzzer + ASan/UBSan, own build dir build-fuzz/):
 #   onnx    the ONNX importer, prepare and one run of the executor
 #   idx     the IDX reader
 #   sweep   scenario INI, results CSV, energy table, cachegrind output
 #   inputs  .npy, .npz, WAV, PNG/JPEG + preprocessing, TensorProto, class lists
 #   report  results CSV by column name (+ gate, advice, history add), --profile and
 #           --per-layer outputs, kernel CSVs, history stores (SQLite)
-#   model   qbench.* model metadata (normalisation, cache recipe), checkpoint import, QAT ranges
+#   model   qbench.* model metadata (normalisation, cache recipe), checkpoint import, QAT
+#           ranges, the quantized-model cache's key files
+#   plan    layer plans (--plan): parse, resolve against layers, write back, read again
+#   shape   --shape options applied to a model's inputs, raw float32 files (+ labels) of a data folder
 # make fuzz-NAME runs one for FUZZ_SECONDS (default 60) from the seeds that
-# scripts/fuzz-seeds writes into build-fuzz/corpus-NAME/; make fuzz runs all.
-FUZZ_TARGETS = onnx idx sweep inputs report model
+# tests/fuzz/seeds writes into build-fuzz/corpus-NAME/ (the files of
+# tests/fuzz/corpus/NAME/ and generated ones); make fuzz runs all.
+FUZZ_TARGETS = onnx idx sweep inputs report model plan shape
 FUZZ_SECONDS ?= $(if $(FUZZ_TIME),$(FUZZ_TIME),60)
-$(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz_%.o $(GRAPH_TEST_OBJ)
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(GRAPH_TEST_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HARNESS_LIBS) $(LDLIBS)
 # the SIMD kernels build without sanitizers there: clang's ASan takes minutes
 # and gigabytes on each AVX-512 file, and make test SANITIZE=1 covers them;
 # at -O1 clang cannot honour every unroll pragma of the kernels (a remark of
 # its optimizer, -Wpass-failed, not a defect: not an error)
 build-fuzz/kernels/%.o: override CFLAGS = -O1 -g -Wno-pass-failed
-FUZZ_BUILD = $(MAKE) --no-print-directory CC=clang BUILD=build-fuzz WERROR=0 \
+FUZZ_BUILD = $(MAKE) --no-print-directory CC=clang BUILD=build-fuzz WERROR=$(WERROR) \
 	CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" LDFLAGS="-fsanitize=address,undefined"
 fuzz-%:
-	+$(FUZZ_BUILD) build-fuzz/tests/fuzz_$*
-	scripts/fuzz-seeds $* build-fuzz/corpus-$*
-	@rc=0; build-fuzz/tests/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=20 \
+	+$(FUZZ_BUILD) build-fuzz/tests/fuzz/fuzz_$*
+	tests/fuzz/seeds $* build-fuzz/corpus-$*
+	@rc=0; build-fuzz/tests/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=20 \
 		-artifact_prefix=build-fuzz/crash-$*- build-fuzz/corpus-$* >build-fuzz/fuzz-$*.log 2>&1 || rc=$$?; \
 	grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|^Done' build-fuzz/fuzz-$*.log; \
-	[ $$rc -eq 0 ] || { echo "fuzz-$*: the fuzzer failed (exit $$rc): see build-fuzz/fuzz-$*.log; reproduce: build-fuzz/tests/fuzz_$* build-fuzz/crash-$*-*"; exit 1; }
+	[ $$rc -eq 0 ] || { echo "fuzz-$*: the fuzzer failed (exit $$rc): see build-fuzz/fuzz-$*.log; reproduce: build-fuzz/tests/fuzz/fuzz_$* build-fuzz/crash-$*-*"; exit 1; }
 
 fuzz:
-	+$(FUZZ_BUILD) $(FUZZ_TARGETS:%=build-fuzz/tests/fuzz_%)
+	+$(FUZZ_BUILD) $(FUZZ_TARGETS:%=build-fuzz/tests/fuzz/fuzz_%)
 	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; $(MAKE) --no-print-directory fuzz-$$t; done
 
 test-onnx: $(BUILD)/tests/test_onnx
@@ -288,9 +291,15 @@ TESTS += $(BUILD)/tests/test_fuse
 # layer plans (tests/test_plan.c)
 TESTS += $(BUILD)/tests/test_plan
 
+# the bad-input suite's LD_PRELOAD shim: EINTR and short writes (tests/bad_inputs/eintr.c; no
+# sanitizer flags: it is loaded into the sanitized binary as a plain library)
+$(BUILD)/tests/eintr.so: tests/bad_inputs/eintr.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $(filter-out -fsanitize% -fno-sanitize%,$(QB_CFLAGS)) -fPIC -shared -o $@ $< -ldl
+
 # The folder graph (scripts/check-layers), CLI cases, then the ONNX conformance run, then the cmocka suites (so the
 # output ends with cmocka's summary).
-test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx
+test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx $(BUILD)/tests/eintr.so
 	@echo "== folder layers (no include cycles)"
 	scripts/check-layers
 	tests/cli.sh $(BUILD)/qbench

@@ -97,8 +97,7 @@ double qb_qat_recorded_seconds(const char *path)
     return s;
 }
 
-/* First line of a file equals line? */
-static int ranges_match(const char *path, const char *line)
+int qb_qat_ranges_match(const char *path, const char *line)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -141,7 +140,7 @@ int qb_qat_model(const qb_pipeline_opts *o, const qb_qat_opts *q, qb_pipeline_da
              (unsigned long long)qb_fnv1a(QB_FNV_OFFSET, line, strlen(line)));
     snprintf(ranges, sizeof ranges, "%s.ranges", path);
     struct stat st;
-    if (!q->force && !stat(path, &st) && ranges_match(ranges, line)) {
+    if (!q->force && !stat(path, &st) && qb_qat_ranges_match(ranges, line)) {
         if (o->verbose)
             fprintf(stderr, "qat: reusing %s\n", path);
         return 0;

@@ -40,5 +40,9 @@ double qb_qat_recorded_seconds(const char *path);
 /* Replace the calibrated input ranges of c's layers by those stored
  * beside a QAT model (path + ".ranges"); 0, or -1 with a message. */
 int qb_qat_apply_ranges(const char *path, qb_calibration *c, qb_err *e);
+/* Whether the ranges file at path starts with the recipe line (1: the
+ * QAT model beside it is reused) or not (0: absent, unreadable, another
+ * recipe). */
+int qb_qat_ranges_match(const char *path, const char *line);
 
 #endif

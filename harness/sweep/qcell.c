@@ -60,8 +60,7 @@ static uint64_t folder_stamp(const char *dir, int depth)
     return h;
 }
 
-/* First line of the key file equals line? Fills info with the rest. */
-static int key_matches(const char *keypath, const char *line, qb_qcell_info *info)
+int qb_qcell_key_read(const char *keypath, const char *line, qb_qcell_info *info)
 {
     FILE *f = fopen(keypath, "r");
     if (!f)
@@ -138,7 +137,7 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
     snprintf(out, len, "%s/%s-%s-%s-%016llx.onnx", dir, model_name, qb_precision_name(prec), method,
              (unsigned long long)qb_fnv1a(QB_FNV_OFFSET, line, strlen(line)));
     snprintf(keypath, sizeof keypath, "%s.key", out);
-    if (!access(out, R_OK) && key_matches(keypath, line, info)) {
+    if (!access(out, R_OK) && qb_qcell_key_read(keypath, line, info)) {
         info->reused = 1;
         rc = 0;
         goto done;

@@ -32,4 +32,10 @@ int qb_qcell_model(const char *fp32_path, const char *model_name, const char *da
                    const char *plan_path, int build, char *out, size_t len, qb_qcell_info *info, char *err,
                    size_t errlen);
 
+/* Whether the cache entry's key file at keypath has the recipe line as
+ * its first line (1, and info's calibration and QAT seconds and plan
+ * from the lines after it; info may be NULL) or not (0: absent,
+ * unreadable, another recipe or not a key file; the entry is rebuilt). */
+int qb_qcell_key_read(const char *keypath, const char *line, qb_qcell_info *info);
+
 #endif

@@ -5,9 +5,12 @@
 #   1. cases.tsv: explicit cases, one per line: EXIT<TAB>MESSAGE FRAGMENT (- for none)<TAB>ARGS
 #      (@T@ = this run's scratch directory holding the fixtures below).
 #   2. generated cases: each valid fixture (ONNX model, TensorProto input,
-#      IDX images and labels, scenario INI, results CSV, energy table) cut
-#      short at many lengths and with bytes overwritten at many offsets,
-#      each fed to the verb that reads it.
+#      IDX images and labels, scenario INI, results CSV, energy table; and,
+#      half as many each, a data folder's .npy, PNG, JPEG, WAV and raw
+#      float32 files, a layer plan, a QAT ranges file, a quantized-model
+#      cache entry's key file and its model) cut short at many lengths and
+#      with bytes overwritten at many offsets, each fed to the verb that
+#      reads it.
 # Usage: tests/bad_inputs/run.sh path/to/qbench   (QB_BAD_MUTATIONS=N: mutations per fixture, default 50)
 set -u
 QB=${1:-./qbench}
@@ -109,6 +112,28 @@ printf '%s\n' '[axes]' 'models = z' 'precisions = fp32' 'isas = scalar' '[model 
     "data_dir = $T/emptydir" >"$T/datadir-empty.ini"
 sed "s#^\[measure\]#[measure]\nenergy_model = $T/text.onnx#" "$T/onnx-model.ini" >"$T/energy-bad.ini"
 
+# data folders of the mlp's input (1x1x28x28 float32), three samples each: .npy, raw float32, WAV
+# (784 16-bit samples), PNG and JPEG (gnuplot's 28x28 charts)
+for k in npy raw wav png jpg; do mkdir -p "$T/data-$k"; done
+for i in 1 2 3; do
+    { printf '\223NUMPY\001\000\166\000'; printf "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }%*s\n" 50 ''
+      head -c 3136 /dev/zero | tr '\0' "\07$i"; } >"$T/data-npy/s$i.npy"
+    head -c 3136 /dev/zero | tr '\0' "\07$i" >"$T/data-raw/s$i.raw"
+    { printf 'RIFF\104\006\000\000WAVEfmt \020\000\000\000\001\000\001\000\200\076\000\000\000\175\000\000\002\000\020\000data\040\006\000\000'
+      head -c 1568 /dev/zero | tr '\0' "\00$i"; } >"$T/data-wav/s$i.wav"
+    gnuplot -e "set terminal png size 28,28; set output '$T/data-png/s$i.png'; unset border; unset tics; plot sin($i*x) notitle" 2>/dev/null
+    gnuplot -e "set terminal jpeg size 28,28; set output '$T/data-jpg/s$i.jpg'; unset border; unset tics; plot sin($i*x) notitle" 2>/dev/null
+done
+# a model cache of the suite's own (QAT ranges, quantized-model cache entries): the mlp fine-tuned by QAT
+# (its .ranges file) and one sweep cell's quantized model (NAME.onnx + NAME.onnx.key)
+mkdir -p "$T/cache"
+QB_MODEL_CACHE="$T/cache" "$QB" eval "$T/mlp.onnx" -d synthetic --limit 8 --calib 8 --method qat -p int8-channel \
+    >/dev/null 2>&1 || declare_fail "fixture: QAT ranges"
+printf '%s\n' '[axes]' 'models = x' 'precisions = int8-channel' 'methods = ptq-minmax' 'isas = scalar' '[measure]' \
+    'warmup = 1' 'iterations = 3' 'min_time_ms = 0' 'counters = none' 'eval_samples = 8' 'calib_samples = 8' \
+    '[model x]' "onnx = $T/mlp.onnx" 'dataset = synthetic' >"$T/q.ini"
+QB_MODEL_CACHE="$T/cache" "$QB" sweep "$T/q.ini" -q -o "$T/qs" >/dev/null 2>&1 || declare_fail "fixture: quantized cell"
+
 # ---- 1. the table ----
 while IFS='	' read -r code frag args; do
     case $code in '#'* | '') continue ;; esac
@@ -131,22 +156,27 @@ flip() {
     printf "$([ $(( $2 % 2 )) -eq 0 ] && echo '\377' || echo '\000')" | dd of="$3" bs=1 seek="$2" conv=notrunc 2>/dev/null
 }
 # mutate NAME FILE OUT FRAGMENT VERB-ARGS...: each mutation of FILE is written to OUT, which ARGS read;
-# an exit 2 must name FRAGMENT (the file, or the data directory holding it)
+# an exit 2 must name FRAGMENT (the file, or the data directory holding it). MUT_N: mutations (default
+# N); MUT_FROM: bytes before it are kept (cuts are longer, flips after it); MUT_CLEAN: a path removed
+# before each case (an output directory)
 mutate() {
     name=$1 file=$2 out=$3 frag=$4; shift 4
     size=$(wc -c <"$file")
+    n=${MUT_N:-$N} from=${MUT_FROM:-0}
+    span=$((size - from))
     i=0
-    while [ $i -lt "$N" ]; do
+    while [ $i -lt "$n" ]; do
         if [ $((i % 2)) -eq 0 ]; then
-            k=$(( (size * (i / 2 + 1)) / (N / 2 + 1) )); cut "$file" "$k" "$out"
+            k=$(( from + (span * (i / 2 + 1)) / (n / 2 + 1) )); cut "$file" "$k" "$out"
         else
-            k=$(( (size * i * 7919 / N) % size )); flip "$file" "$k" "$out"
+            k=$(( from + (span * i * 7919 / n) % span )); flip "$file" "$k" "$out"
         fi
+        [ -z "${MUT_CLEAN:-}" ] || rm -rf "$MUT_CLEAN"
         check any "$frag" "$@"
         i=$((i + 1))
     done
     cp "$file" "$out"
-    echo "bad_inputs: $name: $N mutations of $(basename "$file") ($size bytes)"
+    echo "bad_inputs: $name: $n mutations of $(basename "$file") ($size bytes)"
 }
 mkdir -p "$T/mo" "$T/idxm"
 mutate onnx "$T/model.onnx" "$T/m.onnx" m.onnx inspect "$T/m.onnx"
@@ -160,5 +190,54 @@ mutate idx-images "$T/idx/t10k-images-idx3-ubyte" "$T/idxm/t10k-images-idx3-ubyt
     eval "$T/mlp.onnx" -d fashion-mnist --data-dir "$T/idxm" --limit 20
 mutate idx-labels "$T/idx/t10k-labels-idx1-ubyte" "$T/idxm/t10k-labels-idx1-ubyte" idxm \
     eval "$T/mlp.onnx" -d fashion-mnist --data-dir "$T/idxm" --limit 20
+# half as many for each of these
+H=$((N / 2))
+for k in npy raw wav png jpg; do
+    mkdir -p "$T/m-$k"
+    cp "$T/data-$k/"* "$T/m-$k/"
+    f=$(ls "$T/data-$k" | head -1)
+    MUT_N=$H mutate "data-$k" "$T/data-$k/$f" "$T/m-$k/$f" "m-$k" eval "$T/mlp.onnx" --data "$T/m-$k" --limit 2
+done
+MUT_N=$H mutate plan "$T/plan.ini" "$T/m-plan.ini" m-plan.ini eval "$T/mlp.onnx" -d synthetic --limit 8 --calib 8 \
+    --plan "$T/m-plan.ini"
+ENVS="QB_MODEL_CACHE=$T/cache"
+# the ranges file's body (a changed recipe line would fine-tune again: seconds per case)
+R=$(ls "$T"/cache/qat/*.ranges 2>/dev/null | head -1)
+if [ -n "$R" ]; then
+    cp "$R" "$T/ranges.orig"
+    MUT_N=$H MUT_FROM=$(head -1 "$R" | wc -c) mutate qat-ranges "$T/ranges.orig" "$R" .ranges \
+        eval "$T/mlp.onnx" -d synthetic --limit 8 --calib 8 --method qat -p int8-channel
+fi
+K=$(ls "$T"/cache/quantized/*.key 2>/dev/null | head -1)
+if [ -n "$K" ]; then
+    cp "$K" "$T/key.orig"
+    cp "${K%.key}" "$T/qmodel.orig"
+    MUT_N=$H MUT_CLEAN="$T/qs-m" mutate cache-key "$T/key.orig" "$K" "$(basename "$K")" sweep "$T/q.ini" -q -o "$T/qs-m"
+    cp "$T/key.orig" "$K"
+    MUT_N=$H MUT_CLEAN="$T/qs-m" mutate cache-model "$T/qmodel.orig" "${K%.key}" "$(basename "${K%.key}")" \
+        sweep "$T/q.ini" -q -o "$T/qs-m"
+fi
+ENVS=""
+
+# ---- 3. I/O faults: EINTR and short writes (an LD_PRELOAD shim that make test builds beside qbench) ----
+# the sweep must retry and continue: the same rows as without faults, a file table reads, nothing left to resume
+SHIM=$(dirname "$QB")/tests/eintr.so
+if [ -f "$SHIM" ]; then
+    runs=$((runs + 1))
+    err=$(QB_EINTR_LOG="$T/eintr.log" LD_PRELOAD="$SHIM" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$QB" sweep "$T/k.ini" -q -o "$T/eintr" 2>&1 >/dev/null)
+    got=$?
+    faults=$(awk '{ n += $1 + $2 } END { print n + 0 }' "$T/eintr.log" 2>/dev/null)
+    rows=$(wc -l <"$T/eintr/results.csv" 2>/dev/null || echo 0)
+    if [ "$got" -ne 0 ] || [ "${faults:-0}" -eq 0 ] || [ "$rows" -ne "$(wc -l <"$T/results.csv")" ] ||
+        ! "$QB" table "$T/eintr/results.csv" >/dev/null 2>&1 ||
+        ! "$QB" sweep "$T/k.ini" -q -o "$T/eintr" --resume >/dev/null 2>&1 ||
+        [ "$(wc -l <"$T/eintr/results.csv")" -ne "$rows" ]; then
+        declare_fail "LD_PRELOAD=$SHIM qbench sweep $T/k.ini -o DIR: exit $got, $faults faults injected, $rows lines" \
+            "(want exit 0, faults, $(wc -l <"$T/results.csv") lines, nothing to resume): $err"
+    fi
+else
+    echo "bad_inputs: no $SHIM (make test builds it): the EINTR case is skipped"
+fi
 echo "bad_inputs: $runs cases ($table_runs from cases.tsv, $((runs - table_runs)) generated), $fails failed"
 [ "$fails" -eq 0 ]

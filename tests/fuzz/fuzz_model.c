@@ -9,7 +9,13 @@
  *      fine-tunes (train/import.c)
  *   1  a QAT ranges file (MODEL.onnx.ranges: the recipe line, then
  *      "lo hi threshold" per layer, quant/qat.c) applied to a
- *      calibration of 1 to 8 layers (the second byte picks how many)
+ *      calibration of 1 to 8 layers (the second byte picks how many),
+ *      after the recipe-line check that decides whether the QAT model
+ *      beside it is reused
+ *   2  a key file of the quantized-model cache (NAME.onnx.key: the
+ *      recipe line, the calibration and QAT seconds, the plan;
+ *      sweep/qcell.c), read against another recipe and against its own
+ *      first line (so the lines after it are read too)
  * Each must accept or refuse with a message, never crash.
  * Build and run: make fuzz-model (clang).
  */
@@ -25,6 +31,7 @@
 #include "harness/model/norm_meta.h"
 #include "harness/quant/ptq.h"
 #include "harness/quant/qat.h"
+#include "harness/sweep/qcell.h"
 #include "harness/train/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,19 +75,45 @@ static void qat_ranges(const uint8_t *data, size_t size)
     fclose(f);
     qb_calibration c = {.n = n, .layers = calloc((size_t)n, sizeof(qb_layer_info)), .symmetric = size % 2};
     qb_err e;
+    static volatile int sink;
+    sink += qb_qat_ranges_match(rp, "qbench-qat v1 recipe");
     if (c.layers)
         qb_qat_apply_ranges(path, &c, &e);
     free(c.layers);
     unlink(rp);
 }
 
+static void cache_key(const uint8_t *data, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/qb-fuzz-model-%d.key", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fwrite(data, 1, size, f);
+    fclose(f);
+    /* the recipe: the file's first line (a match reads on), and another one */
+    char line[2048];
+    const uint8_t *nl = size ? memchr(data, '\n', size) : NULL;
+    size_t n = nl ? (size_t)(nl - data) : size;
+    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), (const char *)(size ? data : (const uint8_t *)""));
+    qb_qcell_info info;
+    memset(&info, 0, sizeof info);
+    if (qb_qcell_key_read(path, line, &info) && (strlen(info.plan) >= sizeof info.plan))
+        abort();
+    qb_qcell_key_read(path, "qbench-quantized v1 model=0", NULL);
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    if (data[0] % 2 == 0)
+    if (data[0] % 3 == 0)
         model_meta(data + 1, size - 1);
-    else
+    else if (data[0] % 3 == 1)
         qat_ranges(data + 1, size - 1);
+    else
+        cache_key(data + 1, size - 1);
     return 0;
 }
