@@ -26,6 +26,7 @@
  * Conv), then [plan], then the command line.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <ini.h>
@@ -400,10 +401,21 @@ int qb_layer_plan_resolve(const qb_layer_plan *p, const qb_layer_info *layers, i
 }
 
 /* Can s be written as an INI key and read back unchanged? */
+/* A character a [layers] key cannot hold as it is: INI or plan syntax,
+ * a control character, or (at either end) white space inih would strip. */
+static int key_unsafe_char(const char *s, size_t j, size_t n)
+{
+    unsigned char c = (unsigned char)s[j];
+    return strchr("=;#[]\\*?", c) || c < 0x20 || c == 0x7f || ((j == 0 || j + 1 == n) && isspace(c));
+}
+
 static int key_safe(const char *s)
 {
     size_t n = strlen(s);
-    return n && !strpbrk(s, "=;#[]\n\r\\*?") && s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t';
+    for (size_t j = 0; j < n; j++)
+        if (key_unsafe_char(s, j, n))
+            return 0;
+    return n > 0;
 }
 
 static void write_value(FILE *f, qb_precision p, int m, const char *comment)
@@ -414,6 +426,39 @@ static void write_value(FILE *f, qb_precision p, int m, const char *comment)
     if (comment && *comment)
         fprintf(f, "   ; %s", comment);
     fprintf(f, "\n");
+}
+
+/* The [patterns] key written for a name that cannot be a key: ? for
+ * each character key_unsafe_char names. */
+static void pattern_key(const char *name, char *k)
+{
+    snprintf(k, QB_LAYER_NAME, "%s", name);
+    size_t kl = strlen(k);
+    for (size_t j = 0; j < kl; j++)
+        if (key_unsafe_char(name, j, kl))
+            k[j] = '?';
+}
+
+/* Whether an earlier layer than i was written with this key in the same
+ * section (pattern: [patterns], else [layers]): the parser refuses a key
+ * given twice, so the writer keeps the first. */
+static int written_before(const qb_layer_info *layers, int i, const char *key, const qb_precision *prec,
+                          const int *method, qb_precision dflt, int dflt_method, int all, int pattern)
+{
+    for (int j = 0; j < i; j++) {
+        int m = method ? method[j] : dflt_method;
+        if ((!all && prec[j] == dflt && (m == dflt_method || qb_precision_is_float(prec[j]))) ||
+            key_safe(layers[j].name) == pattern)
+            continue;
+        char k[QB_LAYER_NAME];
+        if (pattern)
+            pattern_key(layers[j].name, k);
+        else
+            snprintf(k, sizeof k, "%s", layers[j].name);
+        if (!strcmp(k, key))
+            return 1;
+    }
+    return 0;
 }
 
 int qb_layer_plan_write(FILE *f, const char *name, const char *header, const qb_layer_info *layers, int n,
@@ -441,22 +486,22 @@ int qb_layer_plan_write(FILE *f, const char *name, const char *header, const qb_
             unsafe++;
             continue;
         }
+        if (written_before(layers, i, layers[i].name, prec, method, dflt, dflt_method, all, 0))
+            continue; /* layers of one name: one rule (a second would be refused as given twice) */
         fprintf(f, "%s = ", layers[i].name);
         write_value(f, prec[i], m, comment ? comment[i] : NULL);
     }
     if (unsafe) {
-        fprintf(f, "\n[patterns]   ; names that cannot be keys: ? stands for = ; # [ ] \\ * ? and edge spaces\n");
+        fprintf(f, "\n[patterns]   ; names that cannot be keys: ? stands for = ; # [ ] \\ * ?, control characters and edge spaces\n");
         for (int i = 0; i < n; i++) {
             int m = method ? method[i] : dflt_method;
             if ((!all && prec[i] == dflt && (m == dflt_method || qb_precision_is_float(prec[i]))) ||
                 key_safe(layers[i].name))
                 continue;
             char k[QB_LAYER_NAME];
-            snprintf(k, sizeof k, "%s", layers[i].name);
-            size_t kl = strlen(k);
-            for (size_t j = 0; j < kl; j++)
-                if (strchr("=;#[]\n\r\\*?", k[j]) || ((j == 0 || j == kl - 1) && (k[j] == ' ' || k[j] == '\t')))
-                    k[j] = '?';
+            pattern_key(layers[i].name, k);
+            if (written_before(layers, i, k, prec, method, dflt, dflt_method, all, 1))
+                continue; /* names that give one pattern: its first rule (a second would be refused) */
             fprintf(f, "%s = ", k);
             write_value(f, prec[i], m, comment ? comment[i] : NULL);
         }

@@ -278,9 +278,19 @@ qb_graph *qb_quantize_graph(const qb_graph *model, const qb_calibration *c, cons
         if (plan[i] == QB_PREC_FP32)
             continue;
         /* prepare folds nodes away and splices constant If branches in, so
-         * layers are found by name in the fresh graph and its If branches */
+         * layers are found by name in the fresh graph and its If branches; a name
+         * several layers share (ONNX does not require unique node names): its k-th
+         * node of the graph for the k-th such layer, not the first one each time */
         qb_graph *owner = g;
-        qb_node *n = qb_graph_node_named(g, l->name, l->op, &owner);
+        qb_node *n = NULL;
+        int k = 0;
+        for (int j = 0; j < i; j++)
+            k += !strcmp(c->layers[j].name, l->name) && !strcmp(c->layers[j].op, l->op);
+        for (int j = 0; j < g->nnodes && !n; j++)
+            if (!strcmp(g->nodes[j].name, l->name) && !strcmp(g->nodes[j].op, l->op) && k-- == 0)
+                n = &g->nodes[j];
+        if (!n)
+            n = qb_graph_node_named(g, l->name, l->op, &owner);
         if (!n) {
             qb_errf(e, "%s: layer '%s' (%s) not found", model_path, l->name, l->op);
             qb_graph_free(g);

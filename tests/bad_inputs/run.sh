@@ -96,6 +96,26 @@ printf '%s\n' '[layers]' 'Gemm_99 = fp32' >"$T/plan-unknown-layer.ini"
 printf '%s\n' '[layers]' 'Gemm_1 = int7' >"$T/plan-unknown-prec.ini"
 printf '%s\n' '[plan]' 'precision = int4' 'Gemm_1 fp32' >"$T/plan-syntax.ini"
 printf '%s\n' '[patterns]' 'Conv* = int4' >"$T/plan-no-match.ini"
+# two Gemm layers that share the name fc (ONNX does not require unique node names), and a plan for them
+W16=$(i=1; while [ $i -le 16 ]; do printf 'float_data: 0.%d ' $i; i=$((i + 1)); done)
+printf 'ir_version: 7\nopset_import { domain: "" version: 13 }\ngraph { name: "g"\n%s\n%s\n%s\n%s\n%s\n%s\n}\n' \
+    'node { input: "x" input: "w1" output: "h" name: "fc" op_type: "Gemm" }' \
+    'node { input: "h" input: "w2" output: "y" name: "fc" op_type: "Gemm" }' \
+    "initializer { name: \"w1\" dims: 4 dims: 4 data_type: 1 $W16 }" "initializer { name: \"w2\" dims: 4 dims: 4 data_type: 1 $W16 }" \
+    'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_value: 1 } dim { dim_value: 4 } } } } }' \
+    'output { name: "y" type { tensor_type { elem_type: 1 } } }' |
+    protoc-c --encode=onnx.ModelProto --proto_path=/usr/include/onnx onnx.proto >"$T/dupnames.onnx" ||
+    declare_fail "fixture: dupnames.onnx (protoc-c)"
+# ... and two whose names differ only in a form feed, which INI readers strip from a key's edge
+printf 'ir_version: 7\nopset_import { domain: "" version: 13 }\ngraph { name: "g"\n%s\n%s\n%s\n%s\n%s\n%s\n}\n' \
+    'node { input: "x" input: "w1" output: "h" name: "fc" op_type: "Gemm" }' \
+    'node { input: "h" input: "w2" output: "y" name: "\014fc" op_type: "Gemm" }' \
+    "initializer { name: \"w1\" dims: 4 dims: 4 data_type: 1 $W16 }" "initializer { name: \"w2\" dims: 4 dims: 4 data_type: 1 $W16 }" \
+    'input { name: "x" type { tensor_type { elem_type: 1 shape { dim { dim_value: 1 } dim { dim_value: 4 } } } } }' \
+    'output { name: "y" type { tensor_type { elem_type: 1 } } }' |
+    protoc-c --encode=onnx.ModelProto --proto_path=/usr/include/onnx onnx.proto >"$T/ffnames.onnx" ||
+    declare_fail "fixture: ffnames.onnx (protoc-c)"
+printf '%s\n' '[ops]' 'Gemm = int4' >"$T/gemm-int4.ini"
 # scenarios whose models a run would refuse (sweep --dry-run must refuse them too): onnx-NAME.ini names
 # the model file NAME.onnx of @T@ (model.onnx: a good one)
 mkdir -p "$T/dir.onnx" "$T/emptydir" && echo "not a model" >"$T/text.onnx" && head -c 100 "$T/model.onnx" >"$T/cut.onnx"
@@ -147,6 +167,11 @@ while IFS='	' read -r code frag args; do
     ENVS=$envs check "$code" "$frag" "$@"
 done <"$HERE/cases.tsv"
 table_runs=$runs
+# both layers named fc were quantized as the plan says (the second was left float, and the first took
+# the second's input scale, when layers were looked up by name alone)
+runs=$((runs + 1))
+[ "$("$QB" quantize "$T/dupnames.onnx" -d none -p int8-channel --plan "$T/dup-saved.ini" -o "$T/dupq3.onnx" 2>/dev/null |
+    grep -c '^ *fc  *Gemm  *int4')" -eq 2 ] || declare_fail "qbench quantize $T/dupnames.onnx --plan $T/dup-saved.ini: not both fc layers int4"
 
 # ---- 2. mutations ----
 # cut FILE K OUT: the first K bytes; flip FILE OFFSET OUT: one byte replaced by 0xff or 0x00
