@@ -154,5 +154,7 @@ static void dw_body(void *ctx, int64_t i0, int64_t i1)
 void qb_gpar_dw(const qb_packed *p, const qb_dw_args *a)
 {
     dw_job j = {p, a, qb_gpar_dw_size(p->kernel)};
-    qb_gpar_for(a->out_h, qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1), dw_body, &j);
+    /* one thread: one call (the chunks would only repeat the kernel's per-call set-up) */
+    int64_t chunk = qb_gpar_threads() < 2 ? a->out_h : qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    qb_gpar_for(a->out_h, chunk, dw_body, &j);
 }

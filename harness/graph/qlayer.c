@@ -509,6 +509,8 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
     int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    if (!j.yf && qb_gpar_threads() < 2)
+        chunk = a->out_h; /* nothing to convert while in cache: one call, one set-up of the kernel's weights */
     if (!g->profile) {
         j.phases = PH_KERNEL | PH_OUT;
         qb_gpar_for(a->out_h, chunk, qdw_rows, &j);

@@ -10,9 +10,10 @@
  * right after --input-raw) fixes the model's symbolic input sizes.
  * --plan FILE quantizes it by a layer plan (its [plan] precision and
  * method unless -p / --method are given; layers no rule sets: -p, else fp32).
- * --profile runs it 10 more times and prints the time per layer (with
- * the precision each layer ran in) and the split between kernels/ and
- * the rest. --repeat N warms up (3 runs and 50 ms at least), times N
+ * --profile runs it once more to warm up, then max(21, N of --repeat)
+ * times and prints the median time per layer (with the precision each
+ * layer ran in) and the medians of the split between kernels/ and the
+ * rest. --repeat N warms up (3 runs and 50 ms at least), times N
  * more inferences one by one and prints their median, minimum and maximum and the process's peak resident
  * memory (scripts/bench-runtimes reads that line).
  */
@@ -30,7 +31,7 @@
 #include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 
-#define PROFILE_RUNS 10
+#define PROFILE_RUNS 21 /* --profile runs at least (more with --repeat) */
 
 /* A usage error: the message, then the synopsis from the verb table. */
 static int usage(const char *msg, const char *arg)
@@ -95,15 +96,54 @@ static int print_latency(qb_graph *g, const qb_tensor *in, int nin, int reps, qb
     return 0;
 }
 
-static void print_profile(const qb_graph *g)
+static double median_of(double *v, int n)
 {
-    double total = 0, kern = 0;
-    for (int i = 0; i < g->nnodes; i++)
-        if (!g->nodes[i].folded)
-            total += g->nodes[i].time_ms, kern += g->nodes[i].kernel_ms;
-    printf("profile (mean of %d runs, ms per inference):\n  %-28s %-20s %10s %10s %7s  %s\n", PROFILE_RUNS, "layer",
-           "op", "total", "kernel", "share", "precision");
-    for (int i = 0; i < g->nnodes; i++) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* --profile: one warm-up run, then runs timed node by node; each node's
+ * time (and kernel time) is the median over the runs, the total line the
+ * medians of the per-run totals. -1 when out of memory or a run fails. */
+static int print_profile(qb_graph *g, const qb_tensor *in, int nin, int runs, qb_err *e)
+{
+    int nn = g->nnodes;
+    double *tm = malloc(sizeof(double) * (size_t)(nn + 3) * 2 * (size_t)runs), *col = malloc(sizeof(double) * (size_t)runs);
+    if (!tm || !col) {
+        free(tm);
+        free(col);
+        return -1;
+    }
+    g->profile = 1;
+    for (int r = -1; r < runs; r++) {
+        for (int i = 0; i < nn; i++)
+            g->nodes[i].time_ms = g->nodes[i].kernel_ms = 0;
+        if (qb_graph_run(g, in, nin, e)) {
+            free(tm);
+            free(col);
+            return -1;
+        }
+        if (r < 0)
+            continue; /* warm-up */
+        double total = 0, kern = 0;
+        for (int i = 0; i < nn; i++) {
+            tm[((size_t)i * 2) * runs + r] = g->nodes[i].time_ms;
+            tm[((size_t)i * 2 + 1) * runs + r] = g->nodes[i].kernel_ms;
+            if (!g->nodes[i].folded)
+                total += g->nodes[i].time_ms, kern += g->nodes[i].kernel_ms;
+        }
+        tm[((size_t)nn * 2) * runs + r] = total;
+        tm[((size_t)nn * 2 + 1) * runs + r] = kern;
+        tm[((size_t)nn * 2 + 2) * runs + r] = total - kern;
+    }
+    double med[3]; /* total, kernels, outside: medians of the per-run sums */
+    for (int k = 0; k < 3; k++) {
+        memcpy(col, tm + ((size_t)nn * 2 + k) * runs, sizeof(double) * (size_t)runs);
+        med[k] = median_of(col, runs);
+    }
+    printf("profile (median of %d runs, ms per inference):\n  %-28s %-20s %10s %10s %7s  %s\n", runs, "layer", "op",
+           "total", "kernel", "share", "precision");
+    for (int i = 0; i < nn; i++) {
         const qb_node *n = &g->nodes[i];
         if (n->folded)
             continue;
@@ -111,15 +151,20 @@ static void print_profile(const qb_graph *g)
             printf("  %-28.28s %-20s %10s (fused into %s)\n", n->name, n->op, "-", g->nodes[n->fused_into].name);
             continue;
         }
+        memcpy(col, tm + ((size_t)i * 2) * runs, sizeof(double) * (size_t)runs);
+        double t = median_of(col, runs);
+        memcpy(col, tm + ((size_t)i * 2 + 1) * runs, sizeof(double) * (size_t)runs);
+        double k = median_of(col, runs);
         int layer = !strcmp(n->op, "Conv") || !strcmp(n->op, "Gemm") || !strcmp(n->op, "MatMul");
-        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%  %s%s%s\n", n->name, n->op, n->time_ms / PROFILE_RUNS,
-               n->kernel_ms / PROFILE_RUNS, total > 0 ? 100 * n->time_ms / total : 0,
-               layer ? qb_precision_name(qb_node_precision(n)) : "", n->q && n->q->kernel ? " " : "",
-               n->q && n->q->kernel ? n->q->kernel->name : "");
+        printf("  %-28.28s %-20s %10.4f %10.4f %6.1f%%  %s%s%s\n", n->name, n->op, t, k,
+               med[0] > 0 ? 100 * t / med[0] : 0, layer ? qb_precision_name(qb_node_precision(n)) : "",
+               n->q && n->q->kernel ? " " : "", n->q && n->q->kernel ? n->q->kernel->name : "");
     }
-    printf("total %.4f ms: kernels %.4f ms (%.1f%%), outside kernels %.4f ms (%.1f%%)\n", total / PROFILE_RUNS,
-           kern / PROFILE_RUNS, total > 0 ? 100 * kern / total : 0, (total - kern) / PROFILE_RUNS,
-           total > 0 ? 100 * (total - kern) / total : 0);
+    printf("total %.4f ms: kernels %.4f ms (%.1f%%), outside kernels %.4f ms (%.1f%%)\n", med[0], med[1],
+           med[0] > 0 ? 100 * med[1] / med[0] : 0, med[2], med[0] > 0 ? 100 * med[2] / med[0] : 0);
+    free(tm);
+    free(col);
+    return 0;
 }
 
 /* The model quantized as po says (calibration on po->dataset's training
@@ -144,7 +189,7 @@ typedef struct {
     qb_tensor in[QB_MAX_INPUTS]; /* the inputs, nin of them (unused ones zeroed) */
     int nin;                     /* number of inputs read */
     int isa;                     /* -i ISA, -1 = the best the CPU runs */
-    int profile;                 /* --profile: time per layer over PROFILE_RUNS more runs */
+    int profile;                 /* --profile: time per layer, medians over max(PROFILE_RUNS, repeat) runs */
     int repeat;                  /* --repeat N: time N more inferences, 0 = no */
     int method_set;              /* --method given (else the precision's default) */
     qb_pipeline_opts po;         /* precision, method, calibration data */
@@ -402,11 +447,10 @@ static int print_report(const run_args *ra, qb_graph *g, const qb_pipeline_data 
     char prec[256];
     qb_model_precision(g, prec, sizeof prec);
     printf("  layers: %s\n", prec);
-    if (ra->profile) {
-        g->profile = 1;
-        for (int r = 0; r < PROFILE_RUNS; r++)
-            qb_graph_run(g, ra->in, ra->nin, e);
-        print_profile(g);
+    if (ra->profile && print_profile(g, ra->in, ra->nin, ra->repeat > PROFILE_RUNS ? ra->repeat : PROFILE_RUNS, e)) {
+        if (!e->msg[0])
+            snprintf(e->msg, sizeof e->msg, "--profile: out of memory");
+        return fail(e);
     }
     return 0;
 }
