@@ -182,20 +182,38 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, tile);
                 for (int q = 0; q < np; q++) {
                     int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
-                    for (int r = 0; r < mr; r++) {
-                        __m512i acc = _mm512_add_epi32(tile[r * NP + q], colterm[q]);
-                        acc = _mm512_sub_epi32(acc, _mm512_set1_epi32(rowterm[m0 - mc + r]));
-                        size_t at = (size_t)(m0 + r) * g->ldc + n0;
-                        if (!requant) {
-                            int32_t *c = (int32_t *)g->c + at;
+                    /* the panel's constants in locals: int8 stores may alias anything, so
+                     * through rf/rv they would be reloaded for every row */
+                    const __m512i ct = colterm[q];
+                    const int32_t *rt = rowterm + (m0 - mc);
+                    if (!requant) {
+                        for (int r = 0; r < mr; r++) {
+                            __m512i acc = _mm512_sub_epi32(_mm512_add_epi32(tile[r * NP + q], ct),
+                                                           _mm512_set1_epi32(rt[r]));
+                            int32_t *c = (int32_t *)g->c + (size_t)(m0 + r) * g->ldc + n0;
                             if (cnt == 16)
                                 _mm512_storeu_si512((void *)c, acc);
                             else
                                 _mm512_mask_storeu_epi32(c, qb_mask16(cnt), acc);
-                        } else {
-                            qb_store_i8x16((int8_t *)g->c + at,
-                                           fast[q] ? qb_requant16_fast(acc, &rf[q], &rv[q]) : qb_requant16(acc, &rv[q]),
-                                           cnt);
+                        }
+                    } else if (fast[q]) {
+                        const qb_rqf f = rf[q];
+                        const __m512i lo = rv[q].lo, hi = rv[q].hi, zp = rv[q].zero;
+                        int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
+                        for (int r = 0; r < mr; r++, c += g->ldc) {
+                            __m512i acc = _mm512_sub_epi32(_mm512_add_epi32(tile[r * NP + q], ct),
+                                                           _mm512_set1_epi32(rt[r]));
+                            __m512i v = qb_rqf_round(acc, f.m_e, f.m_o, f.rnd, f.sh);
+                            v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
+                            qb_store_i8x16(c, v, cnt);
+                        }
+                    } else {
+                        const qb_rqv v = rv[q];
+                        int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
+                        for (int r = 0; r < mr; r++, c += g->ldc) {
+                            __m512i acc = _mm512_sub_epi32(_mm512_add_epi32(tile[r * NP + q], ct),
+                                                           _mm512_set1_epi32(rt[r]));
+                            qb_store_i8x16(c, qb_requant16(acc, &v), cnt);
                         }
                     }
                 }

@@ -285,9 +285,13 @@ QB_INLINE int32_t qb_ld32(const void *p)
  * without touching memory past the row. */
 QB_INLINE int32_t qb_ld32_tail(const void *p, int n)
 {
-    int32_t v = 0;
-    memcpy(&v, p, (size_t)n);
-    return v;
+    const uint8_t *b = p; /* byte loads, not a memcpy call of variable length */
+    uint32_t v = b[0];
+    if (n > 1)
+        v |= (uint32_t)b[1] << 8;
+    if (n > 2)
+        v |= (uint32_t)b[2] << 16;
+    return (int32_t)v;
 }
 
 /* Float clamp with the scalar reference's semantics (NaN passes through):
