@@ -252,10 +252,20 @@ static void pool_rows_i8(void *ctx, int64_t r0, int64_t r1)
     const nhwc_state *s = j->s;
     const int64_t C = s->c;
     const int8_t *x = (const void *)j->x;
-    int8_t *acc = malloc((size_t)C);
-    float *px = malloc((size_t)C * sizeof *px);
-    if (!acc || !px) {
-        free(acc), free(px);
+    int8_t acc_stack[1024];
+    float px_stack[256];
+    /* locals, not s->...: int8 stores may alias anything, so fields read
+     * through s would be reloaded after every store */
+    const int8_t *lut = s->lut;
+    const float *lut_f = s->lut_f;
+    const int i8_out = s->i8 == 1, out_nchw = s->out_nchw;
+    int8_t *acc = C <= 1024 ? acc_stack : malloc((size_t)C);
+    float *px = !out_nchw ? NULL : C <= 256 ? px_stack : malloc((size_t)C * sizeof *px);
+    if (!acc || (out_nchw && !px)) {
+        if (acc != acc_stack)
+            free(acc);
+        if (px != px_stack)
+            free(px);
         return;
     }
     for (int64_t r = r0; r < r1; r++) {
@@ -277,21 +287,26 @@ static void pool_rows_i8(void *ctx, int64_t r0, int64_t r1)
                     cnt++;
                 }
             }
-            if (s->i8 == 1) { /* a window all padding is -inf on the float path: -128 */
-                int8_t *y = (int8_t *)(void *)j->y + at;
-                for (int64_t c = 0; c < C; c++)
-                    y[c] = cnt ? s->lut[acc[c] + 128] : -128;
+            if (i8_out) { /* a window all padding is -inf on the float path: -128 */
+                int8_t *restrict y = (int8_t *)(void *)j->y + at;
+                if (!cnt)
+                    memset(y, 0x80, (size_t)C);
+                else
+                    for (int64_t c = 0; c < C; c++)
+                        y[c] = lut[acc[c] + 128];
                 continue;
             }
-            float *y = s->out_nchw ? px : j->y + at;
+            float *restrict y = out_nchw ? px : j->y + at;
             for (int64_t c = 0; c < C; c++)
-                y[c] = cnt ? s->lut_f[acc[c] + 128] : -INFINITY;
-            if (s->out_nchw)
+                y[c] = cnt ? lut_f[acc[c] + 128] : -INFINITY;
+            if (out_nchw)
                 scatter_nchw(j->y, y, s, b, oy, ox);
         }
     }
-    free(acc);
-    free(px);
+    if (acc != acc_stack)
+        free(acc);
+    if (px && px != px_stack)
+        free(px);
 }
 
 /* acc[c] += x[c] for n channels (each lane its own channel: the

@@ -399,8 +399,18 @@ static void transpose(float *dst, size_t ldd, const float *src, size_t lds, int6
  * channels per tap on first layers). */
 static inline void copy_bytes(char *dst, const char *src, size_t n)
 {
-    if (n > 16) {
+    if (n > 64) {
         memcpy(dst, src, n);
+    } else if (n > 16) { /* 16-byte pieces, the last one overlapping: no call for short rows */
+        size_t i = 0;
+        for (; i + 16 < n; i += 16) {
+            uint64_t a, b;
+            memcpy(&a, src + i, 8), memcpy(&b, src + i + 8, 8);
+            memcpy(dst + i, &a, 8), memcpy(dst + i + 8, &b, 8);
+        }
+        uint64_t a, b;
+        memcpy(&a, src + n - 16, 8), memcpy(&b, src + n - 8, 8);
+        memcpy(dst + n - 16, &a, 8), memcpy(dst + n - 8, &b, 8);
     } else if (n >= 8) {
         uint64_t a, b;
         memcpy(&a, src, 8), memcpy(&b, src + n - 8, 8);
