@@ -172,6 +172,10 @@ $(BUILD)/tests/test_scalar: $(BUILD)/tests/test_scalar.o $(KERNEL_OBJ)
 $(BUILD)/tests/test_quantize: $(BUILD)/tests/test_quantize.o $(KERNEL_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
+# exp of float32 (kernels/expf.c): the reference against libm, the SIMD loop bit-exact against the reference.
+$(BUILD)/tests/test_expf: $(BUILD)/tests/test_expf.o $(KERNEL_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
 # The model engine: operators, import/export round trip, BN folding.
 GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
 $(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
@@ -280,7 +284,7 @@ fuzz:
 test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
-TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_quantize $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
+TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_quantize $(BUILD)/tests/test_expf $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \
@@ -312,10 +316,11 @@ test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx $(BUILD)/tests/eintr.so
 QEMU = qemu-aarch64-static -L /usr/aarch64-linux-gnu
 test-arm:
 	$(MAKE) --no-print-directory CC=aarch64-linux-gnu-gcc BUILD=build-arm build-arm/tests/test_scalar \
-		build-arm/tests/test_quantize build-arm/tests/test_kernels
+		build-arm/tests/test_quantize build-arm/tests/test_expf build-arm/tests/test_kernels
 	@echo "== qemu -cpu max (NEON + dotprod + fp16)"
 	$(QEMU) -cpu max build-arm/tests/test_scalar
 	$(QEMU) -cpu max build-arm/tests/test_quantize
+	$(QEMU) -cpu max build-arm/tests/test_expf
 	$(QEMU) -cpu max build-arm/tests/test_kernels
 	@echo "== qemu -cpu cortex-a72 (NEON only: no dotprod, no fp16)"
 	$(QEMU) -cpu cortex-a72 build-arm/tests/test_scalar

@@ -1,6 +1,7 @@
 /*
  * ops_reduce.c - operators that normalize along axes: Softmax (opset < 13:
- * over the flattened tail from axis; 13+: along one axis) and
+ * over the flattened tail from axis; 13+: along one axis; exp from
+ * kernels/expf.h, within 1-2 ulps of libm's, vectorised) and
  * BatchNormalization in inference mode (when not folded into the
  * preceding Conv or Gemm at load). ReduceMean and the other accumulating
  * reductions are in ops_reduce_acc.c.
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "kernels/expf.h"
 
 typedef struct axis_state {
     int64_t outer, len, inner; /* the tensor viewed as [outer x len x inner] */
@@ -50,7 +52,9 @@ static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
     const axis_state *s = n->state;
     const float *x = qb_in(g, n, 0)->data;
     float *y = qb_out(g, n, 0)->data;
-    for (int64_t o = 0; o < s->outer; o++)
+    for (int64_t o = 0; o < s->outer && s->inner == 1; o++) /* along the last axis: vectorised rows */
+        qb_softmax_row(x + o * s->len, y + o * s->len, (size_t)s->len);
+    for (int64_t o = 0; o < s->outer && s->inner > 1; o++)
         for (int64_t i = 0; i < s->inner; i++) {
             const float *xp = x + o * s->len * s->inner + i;
             float *yp = y + o * s->len * s->inner + i;
@@ -58,7 +62,7 @@ static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
             for (int64_t j = 0; j < s->len; j++)
                 mx = xp[j * s->inner] > mx ? xp[j * s->inner] : mx;
             for (int64_t j = 0; j < s->len; j++) {
-                float v = expf(xp[j * s->inner] - mx);
+                float v = qb_expf1(xp[j * s->inner] - mx);
                 yp[j * s->inner] = v;
                 sum += v;
             }

@@ -1,0 +1,41 @@
+/*
+ * expf.h - exp of float32 arrays and softmax rows for the engine's
+ * Softmax (kernels/expf.c):
+ * one polynomial, evaluated the same way on every ISA, so results are
+ * bit-identical across ISAs and thread counts.
+ *
+ *   n = rne(x * log2(e)); r = x - n * C1 - n * C2 (C1 + C2 = ln 2, C1 exact
+ *   in 9 bits); p = 1 + r + r^2 * P(r), P of degree 5 (Cephes expf);
+ *   exp(x) = p * 2^floor(n/2) * 2^(n - floor(n/2)) (no scale overflows).
+ *   x >= 88.72283935546875 gives +Inf (as libm's expf), x < -87.33654 gives
+ *   0 (libm: subnormals, below FLT_MIN; products into the subnormal range
+ *   cost a microcode assist each, 3x slower here), NaN stays NaN.
+ *
+ * Accuracy against glibc's expf (correctly rounded in practice): within
+ * QB_EXPF_ULP units in the last place over the normal range, absolute
+ * error below FLT_MIN (1.2e-38) where libm's result is subnormal
+ * (tests/test_expf.c).
+ * qb_expf1 is the reference; qb_expf_array (SSE2 on x86-64, the
+ * reference elsewhere) is bit-identical to it.
+ */
+#ifndef QB_EXPF_H
+#define QB_EXPF_H
+
+#include <stddef.h>
+
+/* Largest distance in ulps from libm's expf for normal results. */
+#define QB_EXPF_ULP 2 /* measured: 1 (tests/test_expf.c prints it) */
+
+/* exp(x), the reference. */
+float qb_expf1(float x);
+/* y[i] = exp(x[i]) for n values (x == y allowed). */
+void qb_expf_array(const float *x, float *y, size_t n);
+
+/* Softmax of one row of n values (x == y allowed): m = max (NaN skipped),
+ * e_i = qb_expf1(x_i - m), sum = (s0 + s1) + (s2 + s3) with s_l the sum
+ * of e_i over i % 4 == l, i < n - n % 4, then the last n % 4 added in
+ * order; y_i = e_i / sum. The same bits on every ISA. */
+void qb_softmax_row(const float *x, float *y, size_t n);
+void qb_softmax_row__scalar(const float *x, float *y, size_t n);
+
+#endif
