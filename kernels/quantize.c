@@ -4,10 +4,13 @@
  * 16 (quantize) or 8 (dequantize) values in SSE2 on x86-64 and NEON on
  * AArch64, bit-identical to it (tests/test_quantize.c; the NEON loops run
  * under qemu in `make test-arm`). Both instruction sets are part of their
- * architecture's baseline, so no run-time dispatch is needed. Every
- * caller in qbench quantizes and dequantizes through these functions.
+ * architecture's baseline; int8 quantization also takes whole blocks of
+ * 16 through AVX-512 (kernels/vnni/quantize_i8.c, the same bits) where
+ * the CPU has AVX-512F/BW. Every caller in qbench quantizes and
+ * dequantizes through these functions.
  */
 #include "kernels/quantize.h"
+#include "kernels/kernels.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -64,8 +67,18 @@ static inline void rne16(const float *x, __m128 sc, __m128i zp, __m128i *a, __m1
     *b = _mm_packs_epi32(v[2], v[3]);
 }
 
+/* kernels/vnni/quantize_i8.c: whole blocks of 16, returns how many values it did */
+size_t qb_quantize_i8__avx512(const float *x, size_t n, float scale, int32_t zero, int32_t lo, int32_t hi, int8_t *q);
+
 void qb_quantize_i8(const float *x, size_t n, float scale, int32_t zero, int32_t lo, int32_t hi, int8_t *q)
 {
+    static int avx512 = -1; /* AVX-512F/BW usable: 4 times the lanes of SSE2, same bits */
+    if (avx512 < 0)
+        avx512 = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
+    if (avx512 && n >= 16) {
+        size_t done = qb_quantize_i8__avx512(x, n, scale, zero, lo, hi, q);
+        x += done, q += done, n -= done;
+    }
     const __m128 sc = _mm_set1_ps(scale);
     const __m128i zp = _mm_set1_epi32(zero), vlo = _mm_set1_epi16((int16_t)lo), vhi = _mm_set1_epi16((int16_t)hi);
     size_t j = 0;

@@ -1,0 +1,29 @@
+/*
+ * quantize_i8.c - QuantizeLinear of floats to int8 with AVX-512 (16 values
+ * per step), for kernels/quantize.c's qb_quantize_i8 on CPUs with
+ * AVX-512F/BW: the steps of qb_quantize_rne in the same order (x / scale,
+ * NaN to 0, limit to [-256, 256], round half to even by the magic number,
+ * + zero, clamp to [lo, hi]), so bit-identical to the scalar reference
+ * (tests/test_quantize.c). Only whole blocks of 16; the caller does the
+ * rest.
+ */
+#include "kernels/vnni/vnni.h"
+
+size_t QB_VNNI(qb_quantize_i8__avx512)(const float *x, size_t n, float scale, int32_t zero, int32_t lo, int32_t hi,
+                                       int8_t *q)
+{
+    const __m512 sc = _mm512_set1_ps(scale), lim_lo = _mm512_set1_ps(-256.0f), lim_hi = _mm512_set1_ps(256.0f);
+    const __m512 mg = _mm512_set1_ps(12582912.0f); /* QB_RNE_MAGIC */
+    const __m512i zp = _mm512_set1_epi32(zero), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 f = _mm512_div_ps(_mm512_loadu_ps(x + j), sc);
+        __mmask16 ok = _mm512_cmp_ps_mask(f, f, _CMP_ORD_Q); /* NaN -> 0 */
+        f = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(f, lim_lo), lim_hi));
+        f = _mm512_sub_ps(_mm512_add_ps(f, mg), mg);
+        __m512i v = _mm512_add_epi32(_mm512_cvttps_epi32(f), zp); /* f is integral: truncation is exact */
+        v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi);
+        _mm_storeu_si128((__m128i *)(q + j), _mm512_cvtepi32_epi8(v)); /* in [-128, 127]: exact */
+    }
+    return j;
+}
