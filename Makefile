@@ -210,7 +210,7 @@ $(BUILD)/tests/test_fuse: $(BUILD)/tests/test_fuse.o $(GRAPH_TEST_OBJ)
 
 # Quantization arithmetic, the four calibrators and the accuracy metrics.
 QUANT_TEST_OBJ = $(addprefix $(BUILD)/harness/,qmath/qparams.o qmath/observer.o qmath/weights.o qmath/method.o eval/metrics.o \
-	measure/paired.o measure/robust.o) $(BUILD)/kernels/quantize.o
+	measure/paired.o measure/robust.o) $(KERNEL_OBJ)
 $(BUILD)/tests/test_quant: $(BUILD)/tests/test_quant.o $(QUANT_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
