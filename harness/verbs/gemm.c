@@ -190,7 +190,7 @@ static int parse(int argc, char **argv, gemm_opts *o)
             if (!strcmp(a, "-p")) {
                 o->prec = !strcmp(v, "all") ? -1 : qb_precision_parse(v);
                 if (o->prec == -2 + 1 && strcmp(v, "all"))
-                    return usage_error(o, "unknown precision '%s' (fp32, fp16, int8-tensor, int8-channel, int4, binary, all)", v);
+                    return qb_usage_error(o->verb, "unknown precision '%s' (%s, or all)", v, qb_precision_list());
                 if (o->prec == QB_PREC_MIXED)
                     return usage_error(o, "precision '%s' is a per-layer plan, not a kernel", v);
             } else if (!strcmp(a, "-i")) {

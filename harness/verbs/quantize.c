@@ -77,7 +77,8 @@ int qb_verb_quantize(int argc, char **argv)
     if (o.prec == QB_PREC_COUNT)
         return usage("missing -p PREC%s", o.layer_plan ? " (or precision = PREC in the plan's [plan] section)" : "");
     if (o.prec == QB_PREC_FP32 && !o.layer_plan)
-        return usage("bad precision '%s' (fp16 int8-tensor int8-channel int4 binary mixed)", "fp32");
+        return usage("bad precision 'fp32': quantize writes a quantized model (-p one of %s, other than fp32)",
+                     qb_precision_list());
     if (!out)
         return usage("missing -o OUT.onnx%s", "");
     qb_err e;

@@ -14,9 +14,9 @@
 #define PIPELINE_DETAILS                                                                        \
     "  -d DATASET          fashion-mnist, synthetic, none or a custom NAME (with --data-dir DIR)\n" \
     "  -p PREC             {precisions}\n"                                                       \
-    "  --method M          ptq-minmax ptq-percentile ptq-mse ptq-kl qat (default ptq-percentile); a ptq-*\n" \
+    "  --method M          {methods} (default ptq-percentile); a ptq-*\n" \
     "                      method takes repairs: M+cle+absorb+smooth+adaround+biascorr+biascorr-bn\n" \
-    "  -i ISA              scalar avx2 vnni neon (default: the best this CPU runs)\n"             \
+    "  -i ISA              {isas} (default: the best this CPU runs)\n"             \
     "  --calib N           calibration images; --limit N: test images; --batch B\n"               \
     "  --symmetric --percentile P --group 32|64|128 --binary-all   calibration and format\n"    \
     "  --budget PT         mixed: allowed accuracy drop; --val N validation images\n"           \
@@ -33,8 +33,8 @@ const qb_verb_def qb_verb_defs[] = {
      "-p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv] [--seed S] [--relu] "
      "[--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N]",
      "one GEMM kernel: median time, GOP/s (MAC = 2 ops)",
-     "  -p PREC             fp32 fp16 int8-tensor int8-channel int4 binary, or all\n"
-     "  -i ISA              scalar avx2 vnni neon, or all\n"
+     "  -p PREC             {precisions} (mixed is a plan, not a kernel), or all\n"
+     "  -i ISA              {isas}, or all\n"
      "  -s MxNxK            the shape (C = A . W^T)\n"
      "  -g G                int4 group size (0: per channel)\n"
      "  -r REPS             timed repetitions (default: at least 5 and about 0.5 s)\n"
@@ -47,7 +47,7 @@ const qb_verb_def qb_verb_defs[] = {
      "[--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu] [--fill random|extreme]",
      "one depthwise convolution kernel (any window, stride, dilation, padding): median time, GOP/s",
      "  -p PREC             fp32, int8-channel or all\n"
-     "  -i ISA              scalar avx2 vnni neon, or all\n"
+     "  -i ISA              {isas}, or all\n"
      "  -s HxWxC            the image (height, width, channels)\n"
      "  -k KHxKW            the window (default 3x3)\n"
      "  --stride S|SHxSW --dilation D|DHxDW   one value or one per axis (default 1)\n"
@@ -88,7 +88,7 @@ const qb_verb_def qb_verb_defs[] = {
                       "  --pareto FILE.csv   mixed with --cost: the search's path and Pareto set\n"
                       "  --csv               one results CSV row\n"},
     {"quantize", qb_verb_quantize,
-     "MODEL.onnx -p fp16|int8-tensor|int8-channel|int4|binary|mixed -o OUT.onnx " QB_PIPELINE_USAGE
+     "MODEL.onnx -p PREC -o OUT.onnx " QB_PIPELINE_USAGE
      "\n       [--save-plan FILE]",
      "calibrate and write the quantized model (int8 QDQ, fp16, com.qbench int4/binary)",
      PIPELINE_DETAILS "  --save-plan FILE    write the layer plan as a plan file\n"},
@@ -167,16 +167,37 @@ const qb_verb_def *qb_verb_find(const char *name)
     return NULL;
 }
 
-/* Option details with {precisions} replaced by the names of the
- * precision table (kernels/names.c), so the help lists every precision. */
+/* Option details with {precisions}, {methods} and {isas} replaced by the
+ * names of their vocabulary tables (kernels/names.c, harness/qmath/method.c),
+ * so the help lists every name and cannot drift from the parsers. */
 static void print_details(FILE *f, const char *d)
 {
-    static const char token[] = "{precisions}";
-    for (const char *p; (p = strstr(d, token)); d = p + sizeof token - 1) {
-        fwrite(d, 1, (size_t)(p - d), f);
-        fputs(qb_precision_list(), f);
+    static const struct {
+        const char *token;          /* placeholder in a verb's details text */
+        const char *(*names)(void); /* the table's names, space separated */
+    } lists[] = {
+        {"{precisions}", qb_precision_list},
+        {"{methods}", qb_method_list},
+        {"{isas}", qb_isa_list},
+    };
+    while (*d) {
+        const char *first = NULL;
+        int which = -1;
+        for (int i = 0; i < (int)(sizeof lists / sizeof lists[0]); i++) {
+            const char *p = strstr(d, lists[i].token);
+            if (p && (!first || p < first)) {
+                first = p;
+                which = i;
+            }
+        }
+        if (!first) {
+            fputs(d, f);
+            return;
+        }
+        fwrite(d, 1, (size_t)(first - d), f);
+        fputs(lists[which].names(), f);
+        d = first + strlen(lists[which].token);
     }
-    fputs(d, f);
 }
 
 void qb_verb_usage(FILE *f, const qb_verb_def *v)
