@@ -358,8 +358,9 @@ int qb_layer_plan_resolve(const qb_layer_plan *p, const qb_layer_info *layers, i
             char list[400] = "";
             for (int i = 0; i < n && strlen(list) < 300; i++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? " " : "", layers[i].name);
-            if (n && strlen(list) >= 300)
-                strcat(list, " ...");
+            size_t used = strlen(list); /* a long name can fill the buffer: append within it */
+            if (n && used >= 300)
+                snprintf(list + used, sizeof list - used, " ...");
             qb_errf(e, "%s:%d: [%s] '%s' %s of %s (its %d quantizable layers: %s)", p->file, ru->line,
                     ru->kind == QB_RULE_LAYER ? "layers" : "patterns", ru->key,
                     ru->kind == QB_RULE_LAYER ? "is not a layer" : "matches no layer", model, n, list);
