@@ -189,8 +189,8 @@ static int handler(void *user, const char *section, const char *name, const char
         if (!strcmp(key, "name")) {
             if (!*value || strlen(value) >= sizeof p->name)
                 fail(st, "[plan] name: empty or longer than %zu bytes", sizeof p->name - 1);
-            else if (strcspn(value, ",\"\n") != strlen(value))
-                fail(st, "[plan] name: '%s' holds a comma or a quote", value);
+            else if (strcspn(value, ",\"\n;#") != strlen(value)) /* ; # start comments when written back */
+                fail(st, "[plan] name: '%s' holds a comma, a quote or a comment character (; #)", value);
             else
                 snprintf(p->name, sizeof p->name, "%s", value);
         } else if (!strcmp(key, "precision") || !strcmp(key, "method")) {
