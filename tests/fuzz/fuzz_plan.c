@@ -85,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         qb_precision prec[MAX_LAYERS];
         int method[MAX_LAYERS];
         for (int i = 0; i < n; i++) {
+            if (ch[i].prec == QB_PREC_MIXED) /* as qb_pipeline_plan_layers: the search gives each such layer a */
+                ch[i].prec = QB_PREC_INT8_CHANNEL; /* concrete precision before anything is written */
             prec[i] = (qb_precision)ch[i].prec;
             method[i] = ch[i].method;
         }
