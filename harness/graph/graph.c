@@ -11,15 +11,21 @@
 
 #include "harness/graph/graph.h"
 
+/* The one formatter behind qb_errf and qb_errk. */
+static void errv(qb_err *e, qb_err_kind kind, const char *fmt, va_list ap)
+{
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    e->kind = kind;
+}
+
 void qb_errf(qb_err *e, const char *fmt, ...)
 {
     if (!e)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    errv(e, QB_ERR_INVALID, fmt, ap);
     va_end(ap);
-    e->kind = QB_ERR_INVALID;
 }
 
 void qb_errk(qb_err *e, qb_err_kind kind, const char *fmt, ...)
@@ -28,9 +34,8 @@ void qb_errk(qb_err *e, qb_err_kind kind, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    errv(e, kind, fmt, ap);
     va_end(ap);
-    e->kind = kind;
 }
 
 static const char *const err_kind_names[] = {
