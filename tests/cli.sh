@@ -604,9 +604,12 @@ fi
 if [ -z "${QB_CLI_QUICK:-}" ] && command -v valgrind >/dev/null; then
     printf '%s\n' '[axes]' 'models = g' 'precisions = fp32' 'isas = scalar' '[measure]' 'warmup = 1' 'iterations = 3' \
         'min_time_ms = 0' 'counters = cachegrind' '[model g]' 'gemm = 4x8x16' >"$T/cg.ini"
-    mkdir -p /tmp/qbench-cg-999999-stale && touch /tmp/qbench-cg-999999-stale/log
+    # the stale directory is named after a process of this run that has exited, so that two test runs
+    # at once do not share it
+    sh -c 'exit 0' & dead=$!; wait $dead
+    mkdir -p /tmp/qbench-cg-$dead-stale && touch /tmp/qbench-cg-$dead-stale/log
     expect 0 "sweep with cachegrind counters" -- sweep "$T/cg.ini" -q -o "$T/cg1"
-    [ ! -e /tmp/qbench-cg-999999-stale ] || { echo "FAIL: a stale cachegrind directory was not removed"; fails=$((fails + 1)); }
+    [ ! -e /tmp/qbench-cg-$dead-stale ] || { echo "FAIL: a stale cachegrind directory was not removed"; fails=$((fails + 1)); }
     "$QB" sweep "$T/cg.ini" -q -o "$T/cg2" 2>/dev/null & sp=$!
     i=0; while [ $i -lt 600 ] && ! ls -d /tmp/qbench-cg-$sp-* >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
     kill -TERM $sp; wait $sp 2>/dev/null
