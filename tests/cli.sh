@@ -326,6 +326,8 @@ out=$("$QB" eval "$A/model.onnx" --data "$T/two" 2>&1)
 echo "$out" | grep -q "evaluation on 1 others (s1 .. s1)" && echo "$out" | grep -q "SQNR inf dB" || {
     echo "FAIL: eval --data on a model of two inputs: $out"; fails=$((fails + 1)); }
 expect 0 "run on the folder's first evaluation sample, every input" -- run "$A/model.onnx" --data "$T/two" -o "$T/rtwo"
+printf '%s\n' '[plan]' 'precision = int8-channel' 'method = ptq-minmax' >"$T/two.plan"
+expect 0 "eval --plan on a model of two inputs (its layers listed with the data's inputs bound)" -- eval "$A/model.onnx" --data "$T/two" --plan "$T/two.plan"
 cmp -s "$T/rtwo/output_0.pb" "$A/test_data_set_0/output_0.pb" || {
     echo "FAIL: run --data on a model of two inputs: output differs from the test's"; fails=$((fails + 1)); }
 # a sweep on the folder: data = DIR calibrates on its first inputs, evaluates on the others
