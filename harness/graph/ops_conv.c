@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
-#include <xmmintrin.h>
+#include <emmintrin.h>
 #endif
 
 #include "harness/graph/ops.h"
@@ -132,6 +132,10 @@ typedef struct conv_state {
     int q_first;         /* quantized int8, float input: quantize the image once into an NHWC int8 copy,
                           * then im2col bytes (fewer values than quantizing A; e.g. first layers) */
     size_t qimg_off;     /* q_first: where that copy starts in the scratch */
+    int q_pad;           /* q_first on a 2-D image, window rows of at most 16 bytes (first layers): the copy
+                          * is padded (zero point around it) and im2col_padded_i8 copies window rows
+                          * without bounds checks */
+    int64_t hp, wp;      /* q_pad: rows and columns of the padded copy */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -305,8 +309,18 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         n->scratch = s->qscratch_off + (s->dw ? qb_qlayer_dw_scratch(w->in[1] * w->in[2], s->pix, s->cout)
                                                : qb_qlayer_scratch(n, s->pix, s->kk, s->cout / s->group));
         if (s->q_first) {
+            size_t img = (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]);
+            s->q_pad = s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 && w->pb[1] >= 0 &&
+                       w->pb[2] >= 0 && w->k[2] * w->c <= 16;
+            if (s->q_pad) { /* every row and column a window reads */
+                int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
+                int64_t cols = (w->out[2] - 1) * w->s[2] + w->k[2];
+                s->hp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
+                s->wp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
+                img = (size_t)(s->hp * s->wp * w->c) + 16; /* 16: the last window row's 16-byte load */
+            }
             s->qimg_off = (n->scratch + 63) / 64 * 64;
-            n->scratch = s->qimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) + 64;
+            n->scratch = s->qimg_off + img + 64;
         }
     }
     return 0;
@@ -482,7 +496,58 @@ static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, vo
     }
 }
 
+/* im2col of output rows [r0, r1) of a 2-D conv from the padded int8
+ * image of im2col_padded_job (q_pad): row p, columns (ky, kx, c), each
+ * window row kw * C <= 16 contiguous bytes of the padded image. A window
+ * row is one 16-byte load and store; the bytes past it are overwritten
+ * by the next stores (the same row of A, or the following rows, which
+ * later pixels write whole). Pixels whose last store would reach past
+ * the range's rows copy exactly, so nothing outside [r0, r1)'s rows of A
+ * is written (threads write disjoint rows). */
+static void im2col_padded_i8(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t K, int64_t r0, int64_t r1)
+{
+    const int64_t C = w->c, kh = w->k[1], ow = w->out[2];
+    const size_t wb = (size_t)(w->k[2] * C), step = (size_t)(w->s[2] * C), dy = (size_t)(w->d[1] * wp * C);
+    /* a pixel stores 16 bytes past its last window row's start: it may
+     * do so while that stays inside the range's rows of A */
+    const int8_t *end = A + (size_t)(r1 * ow * K);
+    for (int64_t oy = r0; oy < r1; oy++) {
+        const int8_t *src = P + (size_t)(oy * w->s[1] * wp * C);
+        int8_t *row = A + (size_t)(oy * ow * K);
+        for (int64_t ox = 0; ox < ow; ox++, src += step, row += K) {
+            const int8_t *s = src;
+            int8_t *d = row;
+            if (row + (kh - 1) * wb + 16 > end) {
+                for (int64_t ky = 0; ky < kh; ky++, s += dy, d += wb)
+                    copy_bytes((char *)d, (const char *)s, wb);
+                continue;
+            }
+            for (int64_t ky = 0; ky < kh; ky++, s += dy, d += wb) {
+#if defined(__SSE2__)
+                _mm_storeu_si128((__m128i *)(void *)d, _mm_loadu_si128((const __m128i *)(const void *)s));
+#else
+                memcpy(d, s, 16);
+#endif
+            }
+        }
+    }
+}
+
 /* ---- the same in parallel: disjoint pieces of the output ---- */
+
+typedef struct im2col_padded_job {
+    const int8_t *P; /* padded int8 image */
+    int64_t wp;      /* its columns */
+    const win *w;    /* geometry */
+    int8_t *A;       /* [pixels x K] */
+    int64_t K;       /* columns of A */
+} im2col_padded_job;
+
+static void im2col_padded_body(void *ctx, int64_t r0, int64_t r1)
+{
+    const im2col_padded_job *j = ctx;
+    im2col_padded_i8(j->P, j->wp, j->w, j->A, j->K, r0, r1);
+}
 
 typedef struct im2col_job {
     const void *x;  /* image (NCHW float, or NHWC float/int8) */
@@ -609,6 +674,19 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         float *A = sc, *C = sc + s->pix * s->kk;
         int in_i8 = s->in_i8, in_nhwc = s->in_nhwc;
         size_t aes = xes; /* element bytes of the image im2col reads */
+        if (s->q_pad && !in_i8 && s->group == 1) { /* first layers: padded copy, im2col without bounds checks */
+            int8_t *img = (int8_t *)scratch + s->qimg_off, *Ai = (int8_t *)(void *)A;
+            qb_qlayer_quantize_image_padded(n, (const float *)xb, in_nhwc, w->c, w->in[1], w->in[2], w->pb[1],
+                                            w->pb[2], s->hp, s->wp, img);
+            im2col_padded_job jp = {img, s->wp, w, Ai, s->kk};
+            qb_gpar_for(w->out[1], qb_gpar_chunk(w->out[1], w->out[2] * s->kk, 1), im2col_padded_body, &jp);
+            void *c_ptr = s->out_nhwc ? (void *)yb : C;
+            size_t ldc = (size_t)s->cout;
+            qb_qlayer_gemm(g, n, &s->packs[0], (int)s->pix, Ai, (size_t)s->kk, 1, c_ptr, ldc, s->out_i8, 0, qsc);
+            if (!s->out_nhwc)
+                transpose_par((float *)yb, (size_t)s->pix, C, (size_t)s->cout, s->pix, s->cout);
+            continue;
+        }
         if (s->q_first && !in_i8) { /* the image quantized once, NHWC int8 */
             int8_t *img = (int8_t *)scratch + s->qimg_off;
             qb_qlayer_quantize_image(n, (const float *)xb, in_nhwc, w->c, ivol, img);

@@ -270,21 +270,24 @@ typedef struct qimage_job {
     const float *x;    /* the image */
     int x_nhwc;        /* x is NHWC (else NCHW planes) */
     int64_t c, hw;     /* channels, pixels */
-    int8_t *out;       /* hw x c int8 */
+    int8_t *out;       /* hw x c int8 (padded: hp x wp x c) */
+    int64_t h;         /* padded: image rows */
+    int64_t pt, pl;    /* padded: zero-point rows above, columns left of the image */
+    int64_t hp, wp;    /* padded: rows and columns of out */
 } qimage_job;
 
 #define QIMG_BLK 64 /* pixels per block of the NCHW -> NHWC transpose */
 
-static void qimage_pixels(void *ctx, int64_t p0, int64_t p1)
+/* Pixels [p0, p1) of the image quantized into o (contiguous, NHWC). */
+static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
 {
-    const qimage_job *j = ctx;
     const qb_qspec *q = j->q;
     if (j->x_nhwc) {
-        quantize_rows(j->x + p0 * j->c, 1, (int)((p1 - p0) * j->c), 0, q->in_scale, q->in_zero, j->out + p0 * j->c);
+        quantize_rows(j->x + p0 * j->c, 1, (int)((p1 - p0) * j->c), 0, q->in_scale, q->in_zero, o);
         return;
     }
     if (j->c == 1) { /* one plane: NCHW is NHWC */
-        quantize_rows(j->x + p0, 1, (int)(p1 - p0), 0, q->in_scale, q->in_zero, j->out + p0);
+        quantize_rows(j->x + p0, 1, (int)(p1 - p0), 0, q->in_scale, q->in_zero, o);
         return;
     }
     int8_t tmp[QIMG_BLK * 16];
@@ -294,23 +297,58 @@ static void qimage_pixels(void *ctx, int64_t p0, int64_t p1)
         for (int64_t c0 = 0; c0 < j->c; c0 += cb) {
             int nc = (int)(j->c - c0 < cb ? j->c - c0 : cb);
             quantize_rows(j->x + c0 * j->hw + p, nc, nb, (size_t)j->hw, q->in_scale, q->in_zero, tmp);
-            int8_t *o = j->out + p * j->c + c0;
+            int8_t *op = o + (p - p0) * j->c + c0;
             if (nc == 3 && j->c == 3) { /* RGB images */
                 for (int i = 0; i < nb; i++)
-                    o[3 * i] = tmp[i], o[3 * i + 1] = tmp[nb + i], o[3 * i + 2] = tmp[2 * nb + i];
+                    op[3 * i] = tmp[i], op[3 * i + 1] = tmp[nb + i], op[3 * i + 2] = tmp[2 * nb + i];
                 continue;
             }
             for (int i = 0; i < nb; i++)
                 for (int c = 0; c < nc; c++)
-                    o[i * j->c + c] = tmp[c * nb + i];
+                    op[i * j->c + c] = tmp[c * nb + i];
         }
     }
 }
 
+static void qimage_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const qimage_job *j = ctx;
+    qimage_span(j, p0, p1, j->out + p0 * j->c);
+}
+
 void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t hw, int8_t *out)
 {
-    qimage_job j = {n->q, x, x_nhwc, c, hw, out};
+    qimage_job j = {n->q, x, x_nhwc, c, hw, out, 0, 0, 0, 0, 0};
     qb_gpar_for(hw, qb_gpar_chunk(hw, c, QIMG_BLK), qimage_pixels, &j);
+}
+
+/* Rows [y0, y1) of the padded image: each image row quantized into its
+ * place, the padding columns (and rows, by the first and last chunk) set
+ * to the zero point. */
+static void qimage_padded_rows(void *ctx, int64_t y0, int64_t y1)
+{
+    const qimage_job *j = ctx;
+    const int64_t c = j->c, row = j->wp * c;
+    int8_t zp = (int8_t)j->q->in_zero;
+    for (int64_t y = y0; y < y1; y++) { /* y: a row of the padded buffer */
+        int8_t *o = j->out + y * row;
+        int64_t iy = y - j->pt;
+        if (iy < 0 || iy >= j->h) {
+            memset(o, zp, (size_t)row);
+            continue;
+        }
+        int64_t w = j->hw / j->h;
+        memset(o, zp, (size_t)(j->pl * c));
+        qimage_span(j, iy * w, iy * w + w, o + j->pl * c);
+        memset(o + (j->pl + w) * c, zp, (size_t)((j->wp - j->pl - w) * c));
+    }
+}
+
+void qb_qlayer_quantize_image_padded(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t h, int64_t w,
+                                     int64_t pt, int64_t pl, int64_t hp, int64_t wp, int8_t *out)
+{
+    qimage_job j = {n->q, x, x_nhwc, c, h * w, out, h, pt, pl, hp, wp};
+    qb_gpar_for(hp, qb_gpar_chunk(hp, wp * c, 1), qimage_padded_rows, &j);
 }
 
 /* The int8 grid bound of a float clamp value (fused Relu/Clip). */

@@ -52,6 +52,12 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
  * an im2col copy of x (padding 0.0 quantizes to the zero point). */
 void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t hw, int8_t *out);
 
+/* The same into a padded NHWC buffer of hp x wp pixels: the h x w image
+ * at row pt, column pl, every other pixel the zero point (the value of
+ * padding 0.0): a first layer's im2col then needs no bounds checks. */
+void qb_qlayer_quantize_image_padded(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t h, int64_t w,
+                                     int64_t pt, int64_t pl, int64_t hp, int64_t wp, int8_t *out);
+
 /* Can the tensor between producer p and consumer c stay int8 (p's output
  * grid is c's input grid, both int8 layers)? */
 int qb_qlayer_int8_link(const qb_node *p, const qb_node *c);
