@@ -596,6 +596,68 @@ static void test_int8_first(void **st)
     qb_graph_free(ref);
 }
 
+/* First layers on a one-channel image (the padded int8 copy and 16-byte
+ * window-row copies of ops_conv.c): a 3x3 conv with pads 1 (20 output
+ * channels: the int8 GlobalAveragePool's 16-channel AVX-512 steps and a
+ * tail) and a 1x5 conv, stride (1, 2), pads (0, 2) (window rows of 5
+ * bytes in rows of 5: a 16-byte store reaches rows ahead); against the
+ * graph without int8 links: bit-identical. */
+static qb_graph *q_first1_graph(int no_links)
+{
+    qb_graph *g = qb_graph_new("int8-first1");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){2, 1, 9, 13}, NULL);
+    conv(g, "x", "c1", 1, 20, 3, 1, 41);
+    add_n(g, "Relu", "c1", "r1");
+    add_n(g, "GlobalAveragePool", "r1", "y");
+    float w[4 * 5], b[4] = {0.1f, -0.2f, 0.05f, 0.0f};
+    for (int i = 0; i < 4 * 5; i++)
+        w[i] = (float)((i * 7) % 11) / 10.0f - 0.5f;
+    add_t(g, "w42", 4, (int64_t[]){4, 1, 1, 5}, w);
+    add_t(g, "b42", 1, (int64_t[]){4}, b);
+    qb_node *n = add_n(g, "Conv", "x,w42,b42", "y2");
+    attr_ints(n, "pads", 4, (int64_t[]){0, 2, 0, 2});
+    attr_ints(n, "strides", 2, (int64_t[]){1, 2});
+    set_output(g, "y");
+    set_output(g, "y2");
+    const float in_s[2] = {0.0081f, 0.0093f}, out_s[2] = {0.019f, 0.027f};
+    const int32_t in_z[2] = {2, -5}, out_z[2] = {-128, 3};
+    for (int i = 0, k = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Conv")) {
+            qb_node *c = &g->nodes[i];
+            c->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
+            c->q->in_scale = in_s[k], c->q->in_zero = in_z[k], c->q->out_scale = out_s[k], c->q->out_zero = out_z[k];
+            k++;
+        }
+    return g;
+}
+
+static void test_int8_first_one_channel(void **st)
+{
+    (void)st;
+    float x[2 * 9 * 13];
+    for (int i = 0; i < 2 * 9 * 13; i++)
+        x[i] = (float)((i * 13) % 43) / 21.0f - 1.0f;
+    qb_graph *ref = q_first1_graph(1);
+    run(ref, x);
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = q_first1_graph(0);
+        run(g, x);
+        for (int i = 0; i < g->nnodes; i++) /* both quantize the image once */
+            if (!strcmp(g->nodes[i].op, "Conv"))
+                assert_true(g->nodes[i].nhwc & 16);
+        assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                            2 * 20 * sizeof(float));
+        assert_memory_equal(g->tensors[g->outputs[1]]->data, ref->tensors[ref->outputs[1]]->data,
+                            2 * 4 * 9 * 7 * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
 /* conv_chain_graph with every conv quantized (int8-channel, the grouped
  * one int8-tensor), each in its own grids: the HardSwish-with-affine,
  * SiLU-with-bias and k - relu chains between them run on int8 through
@@ -654,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
         cmocka_unit_test(test_int8_first),
+        cmocka_unit_test(test_int8_first_one_channel),
         cmocka_unit_test(test_int8_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
