@@ -229,9 +229,7 @@ void qb_plan_str(const qb_pipeline_result *r, char *buf, size_t len)
     }
 }
 
-/* Layers of the model without calibration (fp32, fp16); s: samples to
- * prepare it with (a model with several inputs). */
-static int layers_only(const qb_graph *model, const qb_samples *s, qb_calibration *c, qb_err *e)
+int qb_pipeline_layers_only(const qb_graph *model, const qb_samples *s, qb_calibration *c, qb_err *e)
 {
     memset(c, 0, sizeof *c);
     qb_graph *g = qb_graph_clone(model, e);
@@ -349,7 +347,7 @@ int qb_pipeline_plan(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
             qb_errf(e, "precision %s takes method none, not %s", qb_precision_name(o->prec), o->method);
             return -1;
         }
-        if (layers_only(d->model, &d->eval, &r->cal, e))
+        if (qb_pipeline_layers_only(d->model, &d->eval, &r->cal, e))
             return -1;
     } else if (mt->trains) {
         if (o->prec == QB_PREC_MIXED) {

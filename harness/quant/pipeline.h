@@ -74,6 +74,11 @@ typedef struct qb_pipeline_data {
  * 0 or -1. With o->data the first N inputs of the folder (name order)
  * calibrate and the others evaluate: never the same ones. */
 int qb_pipeline_data_open(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_err *e);
+
+/* The layers of model without calibration (as fp32 runs them), listed on a prepared copy; s (or NULL)
+ * gives a model of several inputs the values of its other inputs, which may decide the graph (Silero
+ * VAD's sample rate selects an If branch). 0, or -1 with a message. */
+int qb_pipeline_layers_only(const qb_graph *model, const qb_samples *s, qb_calibration *c, qb_err *e);
 void qb_pipeline_data_close(qb_pipeline_data *d);
 
 /* The result of building and evaluating. */

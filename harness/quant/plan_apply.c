@@ -77,24 +77,10 @@ int qb_pipeline_mixed(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipelin
     return o->with_qat ? qb_mixed_qat_candidate(o, d, r, e) : 0;
 }
 
-/* The model's layers without calibration. s (or NULL) gives a model of several inputs the values of its
- * other inputs, which may decide the graph (Silero VAD's sample rate selects an If branch). */
-static int list_layers(const qb_graph *model, const qb_samples *s, qb_calibration *c, qb_err *e)
-{
-    memset(c, 0, sizeof *c);
-    qb_graph *g = qb_graph_clone(model, e);
-    qb_runner r;
-    if (!g || qb_runner_open_on(&r, g, 1, -1, s, e))
-        return -1;
-    c->n = qb_find_layers(r.g, &c->layers);
-    qb_runner_close(&r);
-    return 0;
-}
-
 int qb_layer_plan_check(const qb_layer_plan *lp, const qb_graph *model, const char *model_name, qb_err *e)
 {
     qb_calibration c;
-    if (list_layers(model, NULL, &c, e))
+    if (qb_pipeline_layers_only(model, NULL, &c, e))
         return -2;
     qb_plan_choice *ch = calloc((size_t)c.n + 1, sizeof *ch);
     qb_quant_opts qo = {.group = 0, .binary_ends_int8 = 1};
@@ -119,7 +105,7 @@ int qb_pipeline_plan_layers(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_p
                    "precision; give the plan a PTQ calibrator)", lp->file, o->method);
         return -1;
     }
-    if (list_layers(d->model, &d->calib, &r->cal, e))
+    if (qb_pipeline_layers_only(d->model, &d->calib, &r->cal, e))
         return -1;
     int n = r->cal.n;
     r->choices = calloc((size_t)n + 1, sizeof *r->choices);
