@@ -20,7 +20,16 @@
  * border pixels subtract x_zero in int16 and skip the taps in the padding
  * (x_zero beyond +-32640 takes a plain C loop: x - x_zero must fit int16).
  * A chunk of up to 512 channels has its biases and multipliers laid out
- * once, then every output pixel is done for it.
+ * once; then, per output row, each full block of 16 channels sweeps the
+ * row's interior pixels two at a time (the taps at fixed offsets from
+ * the pixel, each weight vector loaded once for both), and the border
+ * pixels and the last partial block go one pixel at a time.
+ *
+ * Requantization: the rounded r of 16 channels (the faster exact form when
+ * every multiplier of the block allows it) goes
+ * through vpackssdw, + y_zero (saturating int16), vpacksswb, then the
+ * clamp on bytes: exact while |y_zero| < 32640 (a saturated r stays past
+ * the bounds), else the plain C loop.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -72,7 +81,7 @@ typedef struct blk {
     __m256i biasz[2];  /* bias[c] - x_zero * sum of the weights (interior pixels) */
     qb_avx2_rq8 rq[2]; /* multipliers */
     qb_avx2_rqf8 rf[2]; /* their faster form, when fast */
-    int fast;          /* 1: every channel of the block takes qb_avx2_requant8_fast */
+    int fast;          /* 1: every channel of the block takes the faster form */
 } blk;
 
 static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
@@ -110,18 +119,25 @@ INLINE void tap_pair(const __m256i *wv, int pr, __m256i x1, __m256i x2, __m256i 
     *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x1, x2), _mm256_load_si256(wv + 2 * pr + 1)));
 }
 
+/* Output constants: y_zero as int16, the bounds as int8. */
+typedef struct outc {
+    __m256i z16;      /* y_zero, 16 int16 */
+    __m256i lo8, hi8; /* y_min, y_max, 32 int8 */
+} outc;
+
 /* Requantize and store 16 channels (nc valid). */
-INLINE void store16(const blk *k, __m256i lo, __m256i hi, const __m256i *bounds, int8_t *y, int nc)
+INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t *y, int nc)
 {
     if (k->fast) {
-        lo = qb_avx2_requant8_fast(&k->rf[0], lo, bounds[0], bounds[1], bounds[2]);
-        hi = qb_avx2_requant8_fast(&k->rf[1], hi, bounds[0], bounds[1], bounds[2]);
+        lo = qb_avx2_round8_fast(&k->rf[0], lo);
+        hi = qb_avx2_round8_fast(&k->rf[1], hi);
     } else {
-        lo = qb_avx2_requant8(&k->rq[0], lo, bounds[0], bounds[1], bounds[2]);
-        hi = qb_avx2_requant8(&k->rq[1], hi, bounds[0], bounds[1], bounds[2]);
+        lo = qb_avx2_round8(&k->rq[0], lo);
+        hi = qb_avx2_round8(&k->rq[1], hi);
     }
-    __m256i s = _mm256_packs_epi32(lo, hi); /* channels 0..15 as int16 */
-    __m256i b = _mm256_permute4x64_epi64(_mm256_packs_epi16(s, s), 0x08);
+    __m256i s = _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), oc->z16); /* channels 0..15 as int16 */
+    __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s, s), oc->lo8), oc->hi8);
+    b = _mm256_permute4x64_epi64(b, 0x08);
     if (nc == CB) {
         _mm_storeu_si128((__m128i *)y, _mm256_castsi256_si128(b));
     } else {
@@ -131,24 +147,60 @@ INLINE void store16(const blk *k, __m256i lo, __m256i hi, const __m256i *bounds,
     }
 }
 
-/* One full block of 16 channels of an interior pixel: all k taps, x as
- * it is (x_zero is in biasz). */
-INLINE void block_inside(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0,
-                         const __m256i *bounds, int8_t *y)
+/* NP (1 or 2) interior pixels of one full block: all nt taps at x + off[t]
+ * (x of the second pixel xs bytes further), x as it is (x_zero is in
+ * biasz); outputs at y and y + ys. */
+INLINE void px_inside(int NP, const blk *k, const __m256i *wv, int nt, const int8_t *x, const ptrdiff_t *off,
+                      size_t xs, const outc *oc, int8_t *y, size_t ys)
 {
-    __m256i lo = k->biasz[0], hi = k->biasz[1];
-    int t = 0;
-    for (; t + 1 < nt; t += 2)
-        tap_pair(wv, t / 2, load16(tp[t] + c0), load16(tp[t + 1] + c0), &lo, &hi);
-    if (t < nt)
-        tap_pair(wv, t / 2, load16(tp[t] + c0), _mm256_setzero_si256(), &lo, &hi);
-    store16(k, lo, hi, bounds, y, CB);
+    __m256i lo[2], hi[2];
+    for (int q = 0; q < NP; q++) {
+        lo[q] = k->biasz[0];
+        hi[q] = k->biasz[1];
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t += 2) {
+        const __m256i wl = _mm256_load_si256(wv + t), wh = _mm256_load_si256(wv + t + 1);
+        for (int q = 0; q < NP; q++) {
+            const int8_t *xq = x + q * xs;
+            __m256i x1 = load16(xq + off[t]);
+            __m256i x2 = t + 1 < nt ? load16(xq + off[t + 1]) : _mm256_setzero_si256();
+            lo[q] = _mm256_add_epi32(lo[q], _mm256_madd_epi16(_mm256_unpacklo_epi16(x1, x2), wl));
+            hi[q] = _mm256_add_epi32(hi[q], _mm256_madd_epi16(_mm256_unpackhi_epi16(x1, x2), wh));
+        }
+    }
+    for (int q = 0; q < NP; q++)
+        store16(k, lo[q], hi[q], oc, y + q * ys, CB);
+}
+
+/* The n interior pixels of one output row, full blocks [b0, b1) (block
+ * b's constants kb[b - b0]), two pixels at a time through every block:
+ * the first pixel's taps at x + off[t], the pixels xs bytes apart,
+ * outputs C bytes apart from y. */
+INLINE void row_inside(const blk *kb, const qb_packed *p, int b0, int b1, int nt, const int8_t *x,
+                       const ptrdiff_t *off, size_t xs, int n, const outc *oc, int8_t *y, size_t C)
+{
+    ptrdiff_t o[16]; /* a local copy for small windows: the int8 stores could alias off[] */
+    if (nt <= 16) {
+        memcpy(o, off, (size_t)nt * sizeof *o);
+        off = o;
+    }
+    const size_t bb = blk_bytes(p->k);
+    int i = 0;
+    for (; i + 1 < n; i += 2, x += 2 * xs, y += 2 * C)
+        for (int b = b0; b < b1; b++)
+            px_inside(2, &kb[b - b0], (const __m256i *)((const int8_t *)p->w + (size_t)b * bb), nt, x + b * CB, off,
+                      xs, oc, y + b * CB, C);
+    for (; i < n; i++, x += xs, y += C)
+        for (int b = b0; b < b1; b++)
+            px_inside(1, &kb[b - b0], (const __m256i *)((const int8_t *)p->w + (size_t)b * bb), nt, x + b * CB, off,
+                      xs, oc, y + b * CB, C);
 }
 
 /* Any block of any pixel: taps in the padding (tp NULL) skipped, x - x_zero
  * in int16, the channels past C (nc < 16) through a zero-padded copy. */
-static void block_any(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0, int nc, __m256i xz,
-                      const __m256i *bounds, int8_t *y)
+INLINE void block_any(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0, int nc, __m256i xz,
+                      const outc *oc, int8_t *y)
 {
     __m256i lo = k->bias[0], hi = k->bias[1];
     for (int t = 0; t < nt; t += 2) {
@@ -167,7 +219,7 @@ static void block_any(const blk *k, const __m256i *wv, int nt, const int8_t *con
         }
         tap_pair(wv, t / 2, xv[0], xv[1], &lo, &hi);
     }
-    store16(k, lo, hi, bounds, y, nc);
+    store16(k, lo, hi, oc, y, nc);
 }
 
 /* The reference arithmetic, for x_zero beyond what int16 lanes hold. */
@@ -202,32 +254,50 @@ static void dw_plain(const qb_packed *p, const qb_dw_args *a)
     }
 }
 
-void qb_dwconv_i8__avx2(const qb_packed *p, const qb_dw_args *a)
+/* The vector path. */
+static void dw_main(const qb_packed *p, const qb_dw_args *a)
 {
-    if (a->x_zero < -32640 || a->x_zero > 32639) {
-        dw_plain(p, a);
-        return;
-    }
     const int8_t *x = a->x;
     int8_t *y = a->y;
-    const int C = a->c, nb = (C + CB - 1) / CB, nt = a->kh * a->kw;
+    const int C = a->c, nb = (C + CB - 1) / CB, nfull = C / CB, nt = a->kh * a->kw;
     const size_t bb = blk_bytes(p->k);
     const __m256i xz = _mm256_set1_epi16((int16_t)a->x_zero);
-    const __m256i bounds[3] = {_mm256_set1_epi32(a->y_min - a->y_zero), _mm256_set1_epi32(a->y_max - a->y_zero),
-                               _mm256_set1_epi32(a->y_zero)};
+    const outc oc = {.z16 = _mm256_set1_epi16((int16_t)a->y_zero), .lo8 = _mm256_set1_epi8((char)a->y_min),
+                     .hi8 = _mm256_set1_epi8((char)a->y_max)};
+    int xlo, xhi, ylo, yhi;
+    qb_dw_inner(a->w, a->stride_w, a->pad_l, a->dil_w, a->kw, a->out_w, &xlo, &xhi);
+    qb_dw_inner(a->h, a->stride_h, a->pad_t, a->dil_h, a->kh, a->out_h, &ylo, &yhi);
+    ptrdiff_t off[QB_DW_MAX_TAPS]; /* interior pixels: tap t at x + off[t] from its window's corner */
+    for (int ky = 0, t = 0; ky < a->kh; ky++)
+        for (int kx = 0; kx < a->kw; kx++, t++)
+            off[t] = ((ptrdiff_t)ky * a->dil_h * a->w + (ptrdiff_t)kx * a->dil_w) * C;
+    const size_t xs = (size_t)a->stride_w * C; /* bytes between horizontally adjacent interior pixels */
     blk kb[CHUNK];
     const int8_t *tp[QB_DW_MAX_TAPS]; /* tap pixels of channel 0, NULL in the padding */
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
         for (int b = b0; b < b1; b++)
             blk_init(&kb[b - b0], p, a, b * CB);
+        const int bf = b1 < nfull ? b1 : nfull; /* blocks [b0, bf) are full */
         for (int oy = 0; oy < a->out_h; oy++) {
+            int8_t *yr = y + (size_t)oy * a->out_w * C;
+            const int vin = oy >= ylo && oy < yhi && xlo < xhi;
+            if (vin) {
+                const int8_t *xr = x + ((size_t)(oy * a->stride_h - a->pad_t) * a->w +
+                                        (size_t)(xlo * a->stride_w - a->pad_l)) * C;
+                if (nt == 9) /* 3x3: unrolled */
+                    row_inside(kb, p, b0, bf, 9, xr, off, xs, xhi - xlo, &oc, yr + (size_t)xlo * C, (size_t)C);
+                else
+                    row_inside(kb, p, b0, bf, nt, xr, off, xs, xhi - xlo, &oc, yr + (size_t)xlo * C, (size_t)C);
+            }
             int ky0, ky1;
             qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
             for (int ox = 0; ox < a->out_w; ox++) {
+                const int inside = vin && ox >= xlo && ox < xhi;
+                if (inside && bf == b1)
+                    continue; /* done above */
                 int kx0, kx1;
                 qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
-                int inside = ky0 == 0 && ky1 == a->kh && kx0 == 0 && kx1 == a->kw;
                 for (int ky = 0, t = 0; ky < a->kh; ky++) {
                     int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
                     for (int kx = 0; kx < a->kw; kx++, t++) {
@@ -236,18 +306,21 @@ void qb_dwconv_i8__avx2(const qb_packed *p, const qb_dw_args *a)
                         tp[t] = ok ? x + ((size_t)iy * a->w + ix) * C : NULL;
                     }
                 }
-                int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
-                for (int b = b0; b < b1; b++) {
+                int8_t *yp = yr + (size_t)ox * C;
+                for (int b = inside ? bf : b0; b < b1; b++) {
                     int c0 = b * CB, nc = C - c0 < CB ? C - c0 : CB;
                     const __m256i *wv = (const __m256i *)((const int8_t *)p->w + (size_t)b * bb);
-                    if (inside && nc == CB && nt == 9) /* 3x3: unrolled */
-                        block_inside(&kb[b - b0], wv, 9, tp, c0, bounds, yp + c0);
-                    else if (inside && nc == CB)
-                        block_inside(&kb[b - b0], wv, nt, tp, c0, bounds, yp + c0);
-                    else
-                        block_any(&kb[b - b0], wv, nt, tp, c0, nc, xz, bounds, yp + c0);
+                    block_any(&kb[b - b0], wv, nt, tp, c0, nc, xz, &oc, yp + c0);
                 }
             }
         }
     }
+}
+
+void qb_dwconv_i8__avx2(const qb_packed *p, const qb_dw_args *a)
+{
+    if (a->x_zero < -32640 || a->x_zero > 32639 || a->y_zero <= -32640 || a->y_zero >= 32640)
+        dw_plain(p, a);
+    else
+        dw_main(p, a);
 }

@@ -57,9 +57,8 @@ static inline void qb_avx2_rq8_load(qb_avx2_rq8 *r, const qb_requant *rq)
     qb_avx2_rq8_from(r, _mm256_permute4x64_epi64(m, 0xd8), _mm256_permute4x64_epi64(s, 0xd8));
 }
 
-/* Requantized lanes: lo and hi are the bounds minus the zero point. */
-static inline __attribute__((always_inline)) __m256i qb_avx2_requant8(const qb_avx2_rq8 *r, __m256i acc, __m256i lo,
-                                                                     __m256i hi, __m256i zero)
+/* The rounded lanes r (qb_requant_round), before the zero point and the clamp. */
+static inline __attribute__((always_inline)) __m256i qb_avx2_round8(const qb_avx2_rq8 *r, __m256i acc)
 {
     __m256i mag = _mm256_abs_epi32(acc);
     __m256i pe = _mm256_mul_epu32(mag, r->me);
@@ -67,8 +66,14 @@ static inline __attribute__((always_inline)) __m256i qb_avx2_requant8(const qb_a
     pe = _mm256_srlv_epi64(_mm256_add_epi64(pe, r->re), r->se);
     po = _mm256_srlv_epi64(_mm256_add_epi64(po, r->ro), r->so);
     __m256i v = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xaa); /* r < 2^31: 32 bits each */
-    v = _mm256_sign_epi32(v, acc);
-    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    return _mm256_sign_epi32(v, acc);
+}
+
+/* Requantized lanes: lo and hi are the bounds minus the zero point. */
+static inline __attribute__((always_inline)) __m256i qb_avx2_requant8(const qb_avx2_rq8 *r, __m256i acc, __m256i lo,
+                                                                     __m256i hi, __m256i zero)
+{
+    __m256i v = _mm256_min_epi32(_mm256_max_epi32(qb_avx2_round8(r, acc), lo), hi);
     return _mm256_add_epi32(v, zero);
 }
 
@@ -108,15 +113,20 @@ static inline int qb_avx2_rqf8_set(qb_avx2_rqf8 *f, const qb_requant *rq, const 
     return 1;
 }
 
-/* qb_avx2_requant8 through qb_avx2_rqf8 constants. */
-static inline __attribute__((always_inline)) __m256i qb_avx2_requant8_fast(const qb_avx2_rqf8 *f, __m256i acc,
-                                                                          __m256i lo, __m256i hi, __m256i zero)
+/* qb_avx2_round8 through qb_avx2_rqf8 constants. */
+static inline __attribute__((always_inline)) __m256i qb_avx2_round8_fast(const qb_avx2_rqf8 *f, __m256i acc)
 {
     __m256i pe = _mm256_mul_epi32(acc, f->me);
     __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), f->mo);
     __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xaa); /* high halves in lane order */
-    __m256i v = _mm256_srav_epi32(_mm256_add_epi32(h, f->rnd), f->sh);
-    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    return _mm256_srav_epi32(_mm256_add_epi32(h, f->rnd), f->sh);
+}
+
+/* qb_avx2_requant8 through qb_avx2_rqf8 constants. */
+static inline __attribute__((always_inline)) __m256i qb_avx2_requant8_fast(const qb_avx2_rqf8 *f, __m256i acc,
+                                                                          __m256i lo, __m256i hi, __m256i zero)
+{
+    __m256i v = _mm256_min_epi32(_mm256_max_epi32(qb_avx2_round8_fast(f, acc), lo), hi);
     return _mm256_add_epi32(v, zero);
 }
 
