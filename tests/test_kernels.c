@@ -86,12 +86,12 @@ static void check_gemm(const qb_kernel *k)
 static void check_dw(const qb_kernel *k)
 {
     static const int hw[] = {1, 2, 3, 5, 8, 17};
-    static const int ch[] = {1, 3, 7, 8, 16, 17, 31, 33, 64, 65};
+    static const int ch[] = {1, 3, 7, 8, 16, 17, 31, 32, 33, 64, 65}; /* 32: two pixels a 64-lane block (VNNI) */
     uint64_t seed = 1000;
     int oh, ow;
     /* 3x3, dilation 1, stride 1 or 2, padding 0 or 1 (the fast paths) */
     for (int a = 0; a < 6; a++)
-        for (int b = 0; b < 10; b++)
+        for (int b = 0; b < (int)(sizeof ch / sizeof *ch); b++)
             for (int v = 0; v < 4; v++) {
                 int pad = (v >> 1) & 1;
                 qb_check_case c = {.n = ch[b], .h = hw[a], .w = hw[(a + b + v) % 6], .kh = 3, .kw = 3,
@@ -108,9 +108,9 @@ static void check_dw(const qb_kernel *k)
     static const int win[][6] = {{5, 5, 1, 1, 1, 1}, {5, 5, 2, 2, 1, 1}, {7, 7, 1, 1, 1, 1}, {3, 3, 2, 1, 1, 1},
                                  {3, 3, 1, 1, 2, 2}, {1, 1, 1, 1, 1, 1}, {3, 1, 1, 1, 1, 1}, {1, 5, 1, 2, 1, 1},
                                  {2, 2, 2, 2, 1, 1}, {3, 3, 3, 3, 1, 1}, {5, 3, 1, 2, 2, 1}, {3, 3, 1, 1, 1, 1}};
-    static const int ch2[] = {1, 7, 16, 17, 33, 65};
+    static const int ch2[] = {1, 7, 16, 17, 32, 33, 65};
     for (int i = 0; i < 12; i++)
-        for (int b = 0; b < 6; b++)
+        for (int b = 0; b < (int)(sizeof ch2 / sizeof *ch2); b++)
             for (int v = 0; v < 3; v++) {
                 const int *wn = win[i];
                 qb_check_case c = {.n = ch2[b], .h = (int[]){6, 11, 19}[v], .w = (int[]){13, 7, 22}[(b + v) % 3],

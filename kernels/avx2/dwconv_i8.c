@@ -23,7 +23,9 @@
  * once; then, per output row, each full block of 16 channels sweeps the
  * row's interior pixels two at a time (the taps at fixed offsets from
  * the pixel, each weight vector loaded once for both), and the border
- * pixels and the last partial block go one pixel at a time.
+ * pixels and the last partial block go one pixel at a time (full blocks
+ * of border pixels read a block of x_zero for the taps in the padding
+ * and start from the interior's biasz).
  *
  * Requantization: the rounded r of 16 channels (the faster exact form when
  * every multiplier of the block allows it) goes
@@ -197,6 +199,21 @@ INLINE void row_inside(const blk *kb, const qb_packed *p, int b0, int b1, int nt
                       xs, oc, y + b * CB, C);
 }
 
+/* One full block of a border pixel with x_zero in int8: taps in the
+ * padding (tp NULL) read pad (16 bytes of x_zero), so the sum is the
+ * interior one (from biasz). */
+INLINE void block_border(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0,
+                         const int8_t *pad, const outc *oc, int8_t *y)
+{
+    __m256i lo = k->biasz[0], hi = k->biasz[1];
+    for (int t = 0; t < nt; t += 2) {
+        __m256i x1 = load16(tp[t] ? tp[t] + c0 : pad);
+        __m256i x2 = t + 1 < nt ? load16(tp[t + 1] ? tp[t + 1] + c0 : pad) : _mm256_setzero_si256();
+        tap_pair(wv, t / 2, x1, x2, &lo, &hi);
+    }
+    store16(k, lo, hi, oc, y, CB);
+}
+
 /* Any block of any pixel: taps in the padding (tp NULL) skipped, x - x_zero
  * in int16, the channels past C (nc < 16) through a zero-padded copy. */
 INLINE void block_any(const blk *k, const __m256i *wv, int nt, const int8_t *const *tp, int c0, int nc, __m256i xz,
@@ -274,6 +291,9 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
     const size_t xs = (size_t)a->stride_w * C; /* bytes between horizontally adjacent interior pixels */
     blk kb[CHUNK];
     const int8_t *tp[QB_DW_MAX_TAPS]; /* tap pixels of channel 0, NULL in the padding */
+    const int xz8 = a->x_zero >= -128 && a->x_zero <= 127; /* the padding as int8 bytes (block_border) */
+    int8_t pad[CB];
+    memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
         for (int b = b0; b < b1; b++)
@@ -310,7 +330,12 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
                 for (int b = inside ? bf : b0; b < b1; b++) {
                     int c0 = b * CB, nc = C - c0 < CB ? C - c0 : CB;
                     const __m256i *wv = (const __m256i *)((const int8_t *)p->w + (size_t)b * bb);
-                    block_any(&kb[b - b0], wv, nt, tp, c0, nc, xz, &oc, yp + c0);
+                    if (nc == CB && xz8 && nt == 9)
+                        block_border(&kb[b - b0], wv, 9, tp, c0, pad, &oc, yp + c0);
+                    else if (nc == CB && xz8)
+                        block_border(&kb[b - b0], wv, nt, tp, c0, pad, &oc, yp + c0);
+                    else
+                        block_any(&kb[b - b0], wv, nt, tp, c0, nc, xz, &oc, yp + c0);
                 }
             }
         }

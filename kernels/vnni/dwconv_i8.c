@@ -105,15 +105,27 @@ QB_INLINE __m512i ldu(const int8_t *p, __mmask64 mk)
     return _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, p), _mm512_set1_epi8((char)0x80));
 }
 
-/* Rows ky = 4g .. of one column: interleaved into v (n rows valid). */
-QB_INLINE void column(int n, const int8_t *const *q, __mmask64 mk, __m512i *v)
+/* 64 input bytes made unsigned: hs == 0 as ldu; else two 32-byte halves,
+ * the second hs bytes after the first (two pixels of 32 channels a
+ * stride apart). */
+QB_INLINE __m512i ld2(const int8_t *p, size_t hs, __mmask64 mk)
+{
+    if (!hs)
+        return ldu(p, mk);
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p)),
+                                   _mm256_loadu_si256((const __m256i *)(p + hs)), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+}
+
+/* Rows ky = 4g .. of one column: interleaved into v (n rows valid); hs as ld2. */
+QB_INLINE void column(int n, const int8_t *const *q, size_t hs, __mmask64 mk, __m512i *v)
 {
     if (n == 1) {
-        ilv1(ldu(q[0], mk), v);
+        ilv1(ld2(q[0], hs, mk), v);
         return;
     }
-    __m512i r0 = ldu(q[0], mk), r1 = ldu(q[1], mk);
-    __m512i r2 = n > 2 ? ldu(q[2], mk) : r1, r3 = n > 3 ? ldu(q[3], mk) : r2;
+    __m512i r0 = ld2(q[0], hs, mk), r1 = ld2(q[1], hs, mk);
+    __m512i r2 = n > 2 ? ld2(q[2], hs, mk) : r1, r3 = n > 3 ? ld2(q[3], hs, mk) : r2;
     ilv4(r0, r1, r2, r3, v);
 }
 
@@ -155,8 +167,8 @@ QB_INLINE void out64(const __m512i *acc, const blkc *bc, const outc *oc, int8_t 
  * pixel at column 0 is rp[ky], columns rs[ky] bytes apart (0: padding);
  * the pixels SW columns apart, window columns DW apart, their outputs
  * ystep bytes apart. wb: the block's interleaved weights [g][kx][4]. */
-QB_MICRO void run(int KH, int KW, int SW, int DW, const int8_t *const *rp, const size_t *rs, const __m512i *wb,
-                  const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+QB_MICRO void run(int KH, int KW, int SW, int DW, size_t hs, const int8_t *const *rp, const size_t *rs,
+                  const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
 {
     __m512i acc[NX][4];
 QB_UNROLL(GCC unroll 4)
@@ -175,7 +187,7 @@ QB_UNROLL(GCC unroll 4)
             for (int r = 0; r < n; r++)
                 q[r] = rp[4 * g + r] + (size_t)col * rs[4 * g + r];
             __m512i v[4];
-            column(n, q, mk, v);
+            column(n, q, hs, mk, v);
 QB_UNROLL(GCC unroll 4)
             for (int o = 0; o < NX; o++) {
                 const int d = col - o * SW;
@@ -208,7 +220,7 @@ static void pixel(const qb_dw_args *a, const int8_t *const *tp, const __m512i *w
             for (int r = 0; r < n; r++)
                 q[r] = tp[(4 * g + r) * a->kw + kx];
             __m512i v[4];
-            column(n, q, mk, v);
+            column(n, q, 0, mk, v);
             const __m512i *w = wb + (size_t)(g * a->kw + kx) * 4;
             for (int j = 0; j < 4; j++)
                 acc[j] = _mm512_dpbusd_epi32(acc[j], v[j], _mm512_load_si512((const void *)(w + j)));
@@ -272,12 +284,10 @@ static void weights(const qb_packed *p, const qb_dw_args *a, int b, int P, __m51
                     r[i] = _mm512_setzero_si512();
                 } else if (P == 1) {
                     r[i] = _mm512_loadu_si512((const void *)(src + 64 * (size_t)b));
-                } else {
-                    _Alignas(64) int8_t t[64];
-                    for (int l = 0; l < 64; l++) {
-                        int c = blk_ch(a, b, P, l);
-                        t[l] = c < 0 ? 0 : src[c];
-                    }
+                } else { /* lanes [q C, q C + C) hold channels 0..C-1 (blk_ch) */
+                    _Alignas(64) int8_t t[64] = {0};
+                    for (int q = 0; q < P; q++)
+                        memcpy(t + q * a->c, src, (size_t)a->c);
                     r[i] = _mm512_load_si512((const void *)t);
                 }
             }
@@ -330,23 +340,28 @@ static int all_fast(const qb_dw_args *a)
 }
 
 /* A run of NX outputs (or NX groups of P pixels) of one block: the
- * specialised copies for the common windows, the generic one otherwise. */
-static void run_any(const qb_dw_args *a, int SW, const int8_t *const *rp, const size_t *rs, const __m512i *wb,
-                    const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+ * specialised copies for the common windows, the generic one otherwise;
+ * hs: ld2's split (0: none). */
+static void run_any(const qb_dw_args *a, int SW, size_t hs, const int8_t *const *rp, const size_t *rs,
+                    const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
 {
     const int KH = a->kh, KW = a->kw, DW = a->dil_w;
-    if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
-        run(3, 3, 1, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+    if (hs && KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C = 32 at stride 2, two pixels a block */
+        run(3, 3, 4, 1, hs, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else if (hs)
+        run(KH, KW, SW, DW, hs, rp, rs, wb, bc, oc, mk, yp, ystep);
+    else if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
+        run(3, 3, 1, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 2)
-        run(3, 3, 2, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 2, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C <= 16, four pixels a block */
-        run(3, 3, 4, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 4, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
     else if (KH == 5 && KW == 5 && DW == 1 && SW == 1)
-        run(5, 5, 1, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(5, 5, 1, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
     else if (KH == 5 && KW == 5 && DW == 1 && SW == 2)
-        run(5, 5, 2, 1, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(5, 5, 2, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
     else
-        run(KH, KW, SW, DW, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(KH, KW, SW, DW, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
 }
 
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
@@ -359,7 +374,7 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     }
     _Alignas(64) __m512i wbuf[WBUF / 64];
     _Alignas(64) blkc bcs[MAXB];
-    _Alignas(64) int8_t pad[64];
+    _Alignas(64) int8_t pad[128]; /* x_zero: a window row in the padding (ld2 reads up to 64 bytes past 64) */
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
     outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .lo8 = _mm512_set1_epi8((char)a->y_min),
                .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = !all_fast(a)};
@@ -374,7 +389,10 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
      * block (their channels are contiguous in the input and the output),
      * runs step P columns; the block's weights and constants follow at
      * wbuf + wblk, bcs[1] */
-    const int P = C <= 32 && SW == 1 && per >= 2 ? (64 / C < 4 ? 64 / C : 4) : 1;
+    /* C = 32 at stride 2 along x: two pixels a block too, the second
+     * one's input hs = 2 C bytes after the first's (ld2) */
+    const int P = C <= 32 && SW == 1 && per >= 2 ? (64 / C < 4 ? 64 / C : 4) : C == 32 && SW == 2 && per >= 2 ? 2 : 1;
+    const size_t hs = SW == 1 ? 0 : (size_t)SW * C;
     const __m512i *wbP = wbuf + wblk / 64;
     int xlo, xhi;
     qb_dw_inner(a->w, SW, a->pad_l, DW, KW, a->out_w, &xlo, &xhi);
@@ -423,9 +441,9 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                         rs[ky] = in ? (size_t)C : 0;
                     }
                     if (packed)
-                        run_any(a, P, rp, rs, wbP, &bcs[1], &oc, qb_mask64(P * C), yp, (size_t)P * C);
+                        run_any(a, P * SW, hs, rp, rs, wbP, &bcs[1], &oc, qb_mask64(P * C), yp, (size_t)P * C);
                     else
-                        run_any(a, SW, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C);
+                        run_any(a, SW, 0, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C);
                 }
                 ox += packed ? NX * P : inner ? NX : 1;
             }
