@@ -81,33 +81,49 @@ void qb_dwconv_i8__avx2_pack(const qb_weights *w, void *dst)
 typedef struct blk {
     __m256i bias[2];   /* bias[c] (border pixels) */
     __m256i biasz[2];  /* bias[c] - x_zero * sum of the weights (interior pixels) */
-    qb_avx2_rq8 rq[2]; /* multipliers */
+    qb_avx2_rq8 rq[2]; /* multipliers, when not fast */
     qb_avx2_rqf8 rf[2]; /* their faster form, when fast */
     int fast;          /* 1: every channel of the block takes the faster form */
 } blk;
 
+/* Lanes of 16 channels from v[0..15] in the lo / hi order of a block. */
+static inline void lohi(const int32_t *v, __m256i *lo, __m256i *hi)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)v), b = _mm256_loadu_si256((const __m256i *)(v + 8));
+    *lo = _mm256_permute2x128_si256(a, b, 0x20); /* channels 0-3, 8-11 */
+    *hi = _mm256_permute2x128_si256(a, b, 0x31); /* channels 4-7, 12-15 */
+}
+
 static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
 {
-    k->fast = 1;
-    const int np = npairs(p->k);
-    const int16_t *wp = (const int16_t *)p->w + (size_t)(c0 / CB) * (blk_bytes(p->k) / 2);
-    for (int h = 0; h < 2; h++) {
-        int32_t b[8], bz[8];
-        int idx[8];
+    int idx[2][8];
+    for (int h = 0; h < 2; h++)
         for (int i = 0; i < 8; i++) {
             int c = c0 + lane_channel(h, i);
-            int ok = c < a->c;
-            int32_t s = 0;
-            for (int pr = 0; pr < np; pr++)
-                s += wp[(2 * pr + h) * 16 + 2 * i] + wp[(2 * pr + h) * 16 + 2 * i + 1];
+            idx[h][i] = c < a->c ? c : 0;
+        }
+    k->fast = qb_avx2_rqf8_set(&k->rf[0], a->rq, idx[0]) && qb_avx2_rqf8_set(&k->rf[1], a->rq, idx[1]);
+    if (!k->fast)
+        for (int h = 0; h < 2; h++)
+            qb_avx2_rq8_set(&k->rq[h], a->rq, idx[h]);
+    if (c0 + CB <= a->c) { /* a full block: biases and weight sums as vectors */
+        const __m256i xz = _mm256_set1_epi32(a->x_zero);
+        __m256i s[2];
+        lohi(p->bias_i32 + c0, &k->bias[0], &k->bias[1]);
+        lohi(p->wsum + c0, &s[0], &s[1]);
+        for (int h = 0; h < 2; h++)
+            k->biasz[h] = _mm256_sub_epi32(k->bias[h], _mm256_mullo_epi32(xz, s[h]));
+        return;
+    }
+    for (int h = 0; h < 2; h++) {
+        int32_t b[8], bz[8];
+        for (int i = 0; i < 8; i++) {
+            int c = c0 + lane_channel(h, i), ok = c < a->c;
             b[i] = ok ? p->bias_i32[c] : 0;
-            bz[i] = (int32_t)((uint32_t)b[i] - (uint32_t)a->x_zero * (uint32_t)s);
-            idx[i] = ok ? c : 0;
+            bz[i] = ok ? (int32_t)((uint32_t)b[i] - (uint32_t)a->x_zero * (uint32_t)p->wsum[c]) : 0;
         }
         k->bias[h] = _mm256_loadu_si256((const __m256i *)b);
         k->biasz[h] = _mm256_loadu_si256((const __m256i *)bz);
-        qb_avx2_rq8_set(&k->rq[h], a->rq, idx);
-        k->fast &= qb_avx2_rqf8_set(&k->rf[h], a->rq, idx);
     }
 }
 
