@@ -120,6 +120,8 @@ $(BUILD)/harness/train/%.o: QB_CFLAGS += $(VECT_FLAGS)
 $(BUILD)/harness/graph/ops_qlinear.o: QB_CFLAGS += $(VECT_FLAGS)
 # element-wise chains: block loops with runtime trip counts (harness/graph/fuse_elem.c)
 $(BUILD)/harness/graph/fuse_elem.o: QB_CFLAGS += $(VECT_FLAGS)
+# element-wise operators (LeakyRelu, Min/Max, the float32 broadcast paths): the same loops, vectorized
+$(BUILD)/harness/graph/ops_elem.o $(BUILD)/harness/graph/ops_minmax.o: QB_CFLAGS += $(VECT_FLAGS)
 
 qbench: $(BUILD)/qbench
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi

@@ -264,6 +264,39 @@ static void test_flat_blocks(void **st)
     free(x);
 }
 
+/* LeakyRelu (a select on the bits in ops_elem.c and in a chain): both
+ * paths give y = x >= 0 ? x : alpha * x bit for bit on signed zeros,
+ * infinities, NaNs of both signs, tiny and random values, at both alphas'
+ * signs. */
+static void test_leaky_bits(void **st)
+{
+    (void)st;
+    enum { N = 1237 };
+    float x[N];
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-40f, -1e-40f, 3.5f, -3.5f};
+    uint32_t s = 12345;
+    for (int i = 0; i < N; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = i < 10 ? special[i] : ((float)(s >> 8) / 16777216.0f - 0.5f) * 8.0f;
+    }
+    for (int neg = 0; neg < 2; neg++) {
+        float alpha = neg ? -0.3f : 0.1f, want[N];
+        for (int i = 0; i < N; i++)
+            want[i] = x[i] >= 0 ? x[i] : alpha * x[i];
+        for (int fuse = 0; fuse < 2; fuse++) {
+            qb_graph *g = qb_graph_new("leaky");
+            g->opset = 13;
+            g->no_elem_fusion = !fuse;
+            add_t(g, "x", 2, (int64_t[]){1, N}, NULL);
+            attr_f(add_n(g, "LeakyRelu", "x", "y"), "alpha", alpha);
+            set_output(g, "y");
+            run(g, x);
+            assert_memory_equal(g->tensors[g->outputs[0]]->data, want, sizeof want);
+            qb_graph_free(g);
+        }
+    }
+}
+
 /* What must not fuse: a value read twice outside a pattern, a non-constant
  * second operand, a broadcast that widens the input (single nodes still
  * run as one-step chains: the same outputs). */
@@ -711,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_chain_small),
         cmocka_unit_test(test_chain_blocks),
         cmocka_unit_test(test_flat_blocks),
+        cmocka_unit_test(test_leaky_bits),
         cmocka_unit_test(test_not_fused),
         cmocka_unit_test(test_nhwc_chains),
         cmocka_unit_test(test_nhwc_ops),

@@ -661,6 +661,28 @@ static void test_min_max_round(void **st)
     run(g, (const float[]){NAN, 1});
     assert_true(isnan(((const float *)out(g, 0)->data)[0]) && isnan(((const float *)out(g, 0)->data)[1]));
     qb_graph_free(g);
+    /* float32 inputs each whole or one element (the direct loop): Max(x, -0.5) clamps, a NaN in x stays,
+     * -0 stays when it is first; Min with the one-element input first; a NaN constant wins everywhere */
+    int64_t d5 = 5;
+    const float xs[5] = {-1, 0.25f, NAN, -0.0f, 3};
+    for (int k = 0; k < 3; k++) {
+        g = new_graph();
+        add_t(g, "a", QB_DT_FLOAT, 1, &d5, NULL);
+        add_t(g, "k", QB_DT_FLOAT, 1, &d1, (const float[]){k == 2 ? NAN : -0.5f});
+        add_n(g, k == 1 ? "Min" : "Max", k == 1 ? "k,a" : "a,k", "y");
+        add_output(g, "y");
+        run(g, xs);
+        const float *y = out(g, 0)->data;
+        if (k == 2) {
+            for (int i = 0; i < 5; i++)
+                assert_true(isnan(y[i]));
+        } else {
+            const float want[2][5] = {{-0.5f, 0.25f, NAN, -0.0f, 3}, {-1, -0.5f, NAN, -0.5f, -0.5f}};
+            for (int i = 0; i < 5; i++)
+                assert_true(i == 2 ? isnan(y[i]) : y[i] == want[k][i] && signbit(y[i]) == signbit(want[k][i]));
+        }
+        qb_graph_free(g);
+    }
     /* integers exactly: uint64 above 2^63 compared unsigned, negative int8 */
     g = new_graph();
     add_t(g, "a", QB_DT_UINT64, 1, &d1, (const uint64_t[]){((uint64_t)1 << 63) + 1});

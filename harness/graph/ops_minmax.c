@@ -3,7 +3,9 @@
  * to even) and ReduceMin / ReduceMax (axes as attribute or, from opset
  * 18, as a constant input; keepdims; noop_with_empty_axes), on every
  * numeric element type: integers compared exactly (uint64 unsigned),
- * floats through double with NaN propagating as numpy does. Added with
+ * floats through double with NaN propagating as numpy does (float32
+ * inputs that are each whole-size or one element: a direct loop with the
+ * same result, e.g. Max(x, constant) as a clamp). Added with
  * the quantized-model operators: ONNX expands DynamicQuantizeLinear into
  * ReduceMin, ReduceMax, Min, Max and Round.
  */
@@ -85,11 +87,56 @@ static int64_t bcast_off(const qb_tensor *t, int rank, const int64_t *idx)
     return off;
 }
 
+/* Min/Max of float32 inputs that each have the output's element count
+ * or one element: 0, or -1 when some input is broadcast otherwise.
+ * y = first input, then per input a: y = a where y is not NaN and (a is
+ * NaN or a beats y), as better() decides. */
+static int minmax_f32_flat(qb_graph *g, qb_node *n, int64_t cnt, int is_min)
+{
+    qb_tensor *yt = qb_out(g, n, 0);
+    if (yt->dtype != QB_DT_FLOAT)
+        return -1;
+    for (int i = 0; i < n->nin; i++) {
+        int64_t c = qb_tensor_count(qb_in(g, n, i));
+        if (c != cnt && c != 1)
+            return -1;
+    }
+    float *y = yt->data;
+    for (int i = 0; i < n->nin; i++) {
+        const qb_tensor *t = qb_in(g, n, i);
+        const float *a = t->data;
+        int whole = qb_tensor_count(t) == cnt;
+        if (i == 0) {
+            if (whole)
+                memmove(y, a, (size_t)cnt * sizeof *y);
+            else
+                for (int64_t o = 0; o < cnt; o++)
+                    y[o] = a[0];
+            continue;
+        }
+        if (!whole) {
+            float c = a[0];
+            for (int64_t o = 0; o < cnt; o++) {
+                float b = y[o];
+                y[o] = b == b && (c != c || (is_min ? c < b : c > b)) ? c : b;
+            }
+        } else {
+            for (int64_t o = 0; o < cnt; o++) {
+                float b = y[o], v = a[o];
+                y[o] = b == b && (v != v || (is_min ? v < b : v > b)) ? v : b;
+            }
+        }
+    }
+    return 0;
+}
+
 static void minmax_run(qb_graph *g, qb_node *n, int is_min)
 {
     const mm_state *s = n->state;
     qb_tensor *y = qb_out(g, n, 0);
     int64_t cnt = qb_tensor_count(y), idx[QB_MAX_DIMS] = {0};
+    if (!minmax_f32_flat(g, n, cnt, is_min))
+        return;
     for (int64_t o = 0; o < cnt; o++) {
         for (int i = 0; i < n->nin; i++) {
             const qb_tensor *t = qb_in(g, n, i);

@@ -5,9 +5,11 @@
  * peepholes and input_forget, GRU linear_before_reset, clip, layout 0 and
  * 1, the activations of the ONNX spec with activation_alpha/beta.
  * Every gate is a dot product accumulated in double (weights read in
- * place, constant or not), so the result does not depend on the ISA; the
- * recurrent models at the edge (Silero VAD: one step of 128 units) are
- * small enough for that.
+ * place, constant or not) in four interleaved partial sums (k % 4, added
+ * (s0 + s1) + (s2 + s3), then the n % 4 tail in order: four independent
+ * chains instead of one, the same order on every ISA), so the result does
+ * not depend on the ISA; the recurrent models at the edge (Silero VAD:
+ * one step of 128 units) are small enough for that.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -68,6 +70,40 @@ static double apply(const act *a, double x)
     case A_SOFTSIGN: return x / (1 + fabs(x));
     default: return log1p(exp(x));
     }
+}
+
+/* sum over k < n of a[k] * b[k] in double, four partial sums (see the top). */
+static double dot_ff(const float *a, const float *b, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        s0 += (double)a[k] * b[k];
+        s1 += (double)a[k + 1] * b[k + 1];
+        s2 += (double)a[k + 2] * b[k + 2];
+        s3 += (double)a[k + 3] * b[k + 3];
+    }
+    double s = (s0 + s1) + (s2 + s3);
+    for (; k < n; k++)
+        s += (double)a[k] * b[k];
+    return s;
+}
+
+/* The same with a in double (the hidden state). */
+static double dot_df(const double *a, const float *b, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        s0 += a[k] * b[k];
+        s1 += a[k + 1] * b[k + 1];
+        s2 += a[k + 2] * b[k + 2];
+        s3 += a[k + 3] * b[k + 3];
+    }
+    double s = (s0 + s1) + (s2 + s3);
+    for (; k < n; k++)
+        s += a[k] * b[k];
+    return s;
 }
 
 static int rnn_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -213,16 +249,9 @@ static void rnn_run(qb_graph *g, qb_node *n, void *scratch)
                 const float *xt = x + (s->layout ? (b * T + t) * I : (t * NB + b) * I);
                 /* gate pre-activations: x W^T + Wb (+ h R^T + Rb, except GRU's h gate) */
                 for (int64_t j = 0; j < G * H; j++) {
-                    double acc = wb ? wb[j] : 0.0;
-                    const float *wj = w + j * I;
-                    for (int64_t k = 0; k < I; k++)
-                        acc += (double)xt[k] * wj[k];
-                    if (s->cell != 1 || j < 2 * H) {
-                        const float *rj = r + j * H;
-                        acc += rb ? rb[j] : 0.0;
-                        for (int64_t k = 0; k < H; k++)
-                            acc += h[k] * rj[k];
-                    }
+                    double acc = (wb ? wb[j] : 0.0) + dot_ff(xt, w + j * I, I);
+                    if (s->cell != 1 || j < 2 * H)
+                        acc += (rb ? rb[j] : 0.0) + dot_df(h, r + j * H, H);
                     gt[j] = acc;
                 }
                 if (s->cell == 2) { /* gates i, o, f, c */
@@ -246,8 +275,7 @@ static void rnn_run(qb_graph *g, qb_node *n, void *scratch)
                         const float *rj = rhw + j * H;
                         double acc = rb ? rb[2 * H + j] : 0.0, pre;
                         if (s->lbr) { /* r * (h R_h^T + Rb_h) */
-                            for (int64_t k = 0; k < H; k++)
-                                acc += h[k] * rj[k];
+                            acc += dot_df(h, rj, H);
                             pre = gt[2 * H + j] + gt[H + j] * acc;
                         } else { /* (r * h) R_h^T + Rb_h */
                             for (int64_t k = 0; k < H; k++)
