@@ -190,9 +190,12 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
         }
         for (int64_t gi = 0; gi < s->group; gi++) {
             const float *xg = xd + (b * s->cin + gi * cg) * s->pix;
-            for (int64_t ci = 0; ci < cg; ci++)
-                for (int64_t p = 0; p < s->pix; p++)
-                    xt[p * cg + ci] = xg[ci * s->pix + p];
+            for (int64_t p0 = 0; p0 < s->pix; p0 += 64) { /* X^T in tiles of 64 pixels (the rows written stay in L1) */
+                int64_t p1 = p0 + 64 < s->pix ? p0 + 64 : s->pix;
+                for (int64_t ci = 0; ci < cg; ci++)
+                    for (int64_t p = p0; p < p1; p++)
+                        xt[p * cg + ci] = xg[ci * s->pix + p];
+            }
             qb_packed tmp = {0};
             const qb_packed *pk = s->packs ? &s->packs[gi] : &tmp;
             if (!s->packs && pack_group(g, n, s, W->data, gi, &tmp, NULL))
@@ -205,35 +208,36 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
                 g->kernel_ms_acc += qb_now_ms() - t0;
             if (tmp.block)
                 qb_packed_free(&tmp);
-            /* col2im: input pixel (iz, iy, ix), kernel tap (kz, ky, kx) -> output (oz, oy, ox) */
+            /* col2im: input pixel (iz, iy, ix), kernel tap (kz, ky, kx) -> output (oz, oy, ox); one input
+             * row (iz, iy) at a time (its columns stay in cache), then per output channel and tap row one
+             * output row written left to right. Each output element still receives its terms in input
+             * pixel order, as a pixel-by-pixel scatter would add them: the same sums. */
+            int64_t ktaps = s->k[0] * s->k[1] * s->k[2];
             for (int64_t iz = 0; iz < s->in[0]; iz++)
-                for (int64_t iy = 0; iy < s->in[1]; iy++)
-                    for (int64_t ix = 0; ix < s->in[2]; ix++) {
-                        const float *cp = cols + ((iz * s->in[1] + iy) * s->in[2] + ix) * s->cols;
-                        for (int64_t co = 0; co < og; co++) {
-                            float *yc = yd + (b * s->cout + gi * og + co) * opix;
-                            for (int64_t kz = 0; kz < s->k[0]; kz++) {
-                                int64_t oz = iz * s->s[0] - s->pb[0] + kz * s->d[0];
-                                if (oz < 0 || oz >= s->out[0]) {
-                                    cp += s->k[1] * s->k[2];
+                for (int64_t iy = 0; iy < s->in[1]; iy++) {
+                    const float *crow = cols + (iz * s->in[1] + iy) * s->in[2] * s->cols;
+                    for (int64_t co = 0; co < og; co++) {
+                        float *yc = yd + (b * s->cout + gi * og + co) * opix;
+                        for (int64_t kz = 0; kz < s->k[0]; kz++) {
+                            int64_t oz = iz * s->s[0] - s->pb[0] + kz * s->d[0];
+                            if (oz < 0 || oz >= s->out[0])
+                                continue;
+                            for (int64_t ky = 0; ky < s->k[1]; ky++) {
+                                int64_t oy = iy * s->s[1] - s->pb[1] + ky * s->d[1];
+                                if (oy < 0 || oy >= s->out[1])
                                     continue;
-                                }
-                                for (int64_t ky = 0; ky < s->k[1]; ky++) {
-                                    int64_t oy = iy * s->s[1] - s->pb[1] + ky * s->d[1];
-                                    if (oy < 0 || oy >= s->out[1]) {
-                                        cp += s->k[2];
-                                        continue;
-                                    }
-                                    float *row = yc + (oz * s->out[1] + oy) * s->out[2];
-                                    for (int64_t kx = 0; kx < s->k[2]; kx++, cp++) {
+                                float *row = yc + (oz * s->out[1] + oy) * s->out[2];
+                                const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * s->k[2];
+                                for (int64_t ix = 0; ix < s->in[2]; ix++, cp += s->cols)
+                                    for (int64_t kx = 0; kx < s->k[2]; kx++) {
                                         int64_t ox = ix * s->s[2] - s->pb[2] + kx * s->d[2];
                                         if (ox >= 0 && ox < s->out[2])
-                                            row[ox] += *cp;
+                                            row[ox] += cp[kx];
                                     }
-                                }
                             }
                         }
                     }
+                }
         }
     }
 }

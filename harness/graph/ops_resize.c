@@ -278,6 +278,17 @@ static void pass(const axis_plan *p, const float *src, float *dst, int64_t outer
     for (int64_t b = 0; b < outer; b++) {
         const float *sb = src + b * in * inner;
         float *db = dst + b * p->out * inner;
+        if (inner == 1) { /* the last axis: one gather per element (the same sums as below), no memcpy per float */
+            for (int64_t o = 0; o < p->out; o++) {
+                const int64_t *ix = p->idx + o * T;
+                const float *w = p->w + o * T;
+                db[o] = ix[0] < 0   ? extra
+                        : T == 1 ? sb[ix[0]]
+                        : T == 2 ? w[0] * sb[ix[0]] + w[1] * sb[ix[1]]
+                                 : w[0] * sb[ix[0]] + w[1] * sb[ix[1]] + w[2] * sb[ix[2]] + w[3] * sb[ix[3]];
+            }
+            continue;
+        }
         for (int64_t o = 0; o < p->out; o++) {
             const int64_t *ix = p->idx + o * T;
             const float *w = p->w + o * T;
