@@ -447,7 +447,8 @@ expect 0 "sweep: rounds = 3" -- sweep "$T/k3.ini" -q --samples --only '/fp32/.*/
 # rounds and kill -9: the journal (rounds-pending.*) keeps every finished round, so --resume completes
 # each cell exactly once from where it was (here all 8 first rounds and at least one second are kept)
 printf '%s\n' '[axes]' 'models = g g2 dw dw2' 'precisions = fp32 int8-channel' 'isas = scalar' '[measure]' 'warmup = 1' \
-    'iterations = 3' 'min_time_ms = 240' 'retries = 0' 'counters = none' 'rounds = 3' '[model g]' 'gemm = 4x8x16' \
+    'iterations = 3' 'min_time_ms = 240' 'retries = 0' 'max_time_ms = 0' 'counters = none' 'rounds = 3' \
+    '[model g]' 'gemm = 4x8x16' \
     '[model g2]' 'gemm = 2x8x16' '[model dw]' 'dwconv = 6x6x8' '[model dw2]' 'dwconv = 4x4x8' >"$T/kr.ini"
 "$QB" sweep "$T/kr.ini" -q --samples -o "$T/kr" 2>/dev/null & sp=$!
 i=0; while [ $i -lt 1200 ] && [ "$(cat "$T/kr/rounds-pending.samples" 2>/dev/null | wc -l)" -lt 9 ]; do sleep 0.05; i=$((i + 1)); done
@@ -474,6 +475,20 @@ sys.exit(not ok)' "$T/kr" "$T/kr-journal" || { echo "FAIL: sweep rounds: kill -9
     echo "FAIL: sweep rounds: the journal was not removed after the rows were written"; fails=$((fails + 1)); }
 sed 's/^rounds = 3/rounds = 0/' "$T/k3.ini" >"$T/k0.ini"
 expect_msg 2 "rounds: '0' is not an integer" "sweep: rounds = 0" -- sweep "$T/k0.ini" --dry-run
+sed 's/^rounds = 3/rounds = 3\nmax_time_ms = -5/' "$T/k3.ini" >"$T/kb.ini"
+expect_msg 2 "max_time_ms: '-5' is not a number" "sweep: max_time_ms = -5" -- sweep "$T/kb.ini" --dry-run
+# adaptive rounds: a cell wider than ci_threshold (here a tiny 0.0001%) after its 3 rounds gets more, round-robin,
+# until its budget of timed time (max_time_ms) is spent; with max_time_ms = 0 it keeps its 3 rounds
+printf '%s\n' '[axes]' 'models = g' 'precisions = fp32' 'isas = scalar' '[measure]' 'warmup = 1' 'iterations = 6' \
+    'min_time_ms = 0' 'retries = 0' 'counters = none' 'rounds = 3' 'ci_threshold = 0.0001%' 'max_time_ms = 2' \
+    '[model g]' 'gemm = 32x32x32' >"$T/ka.ini"
+expect 1 "sweep: adaptive rounds (noisy: exit 1)" -- sweep "$T/ka.ini" -q -o "$T/ka"
+sed 's/^max_time_ms = 2/max_time_ms = 0/' "$T/ka.ini" >"$T/ka0.ini"
+expect 1 "sweep: max_time_ms = 0" -- sweep "$T/ka0.ini" -q -o "$T/ka0"
+n=$(sed -n 's/.*timed in \([0-9]*\) rounds.*/\1/p' "$T/ka/results.csv")
+[ "${n:-0}" -ge 4 ] && [ "$n" -le 100 ] && grep -q 'timed in 3 rounds' "$T/ka0/results.csv" || {
+    echo "FAIL: sweep adaptive rounds: want more than 3 rounds within max_time_ms = 2 (got '${n}'), 3 with 0"
+    fails=$((fails + 1)); }
 [ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',\(ok\|noisy\),')" -eq 4 ] || {
     echo "FAIL: sweep: want 4 measured (ok or noisy) rows over both shards"; fails=$((fails + 1)); }
 cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -q ',unsupported,"\{0,1\}neon kernels cannot run here' || {

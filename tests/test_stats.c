@@ -171,6 +171,9 @@ typedef struct fake {
     long clock_reads; /* reads of the clock */
     double scale;     /* drift: calls last this many times longer (0: 1) */
     int jitter;       /* calls vary by -0.5% ... +0.5% at random */
+    double ramp;      /* a clock coming up to speed: a call starting at time t < ramp_s lasts
+                         1 + ramp * (ramp_s - t) / ramp_s times longer */
+    double ramp_s;    /* when that ends (seconds of the fake clock) */
 } fake;
 
 static double fake_clock(void *ctx)
@@ -195,6 +198,8 @@ static int fake_fn(void *ctx, long iter)
     }
     if (f->scale > 0)
         t *= f->scale;
+    if (f->ramp > 0 && f->now < f->ramp_s)
+        t *= 1 + f->ramp * (f->ramp_s - f->now) / f->ramp_s;
     if (f->jitter) {
         f->rng = f->rng * 1664525u + 1013904223u;
         t *= 1 + ((int)(f->rng >> 24) % 11 - 5) * 1e-3;
@@ -299,6 +304,163 @@ static void loop_calls_per_sample_and_warmup(void **state)
     f = (fake){.fail_at = 25};
     assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), -1);
     assert_int_equal(f.calls, 25);
+}
+
+/* Calls of 1/8192 s (a 122 us inference): a warm-up block is no longer
+ * 3 samples (366 us) but at least 1 ms of them (9 samples), so a slow
+ * change over milliseconds is seen as unsettled. */
+static void loop_warmup_blocks_last_a_millisecond(void **state)
+{
+    (void)state;
+    fake f = {.fail_at = -1, .scale = 0.125};
+    qb_measure_cfg cfg = {.warmup = 0, .iterations = 20, .max_iterations = 20, .ci_threshold = 0.03,
+                          .min_sample_s = -1, .clock = fake_clock, .clock_ctx = &f};
+    qb_measure_result r;
+    char err[100];
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    /* no cold start: two blocks of 9 samples (the 9th ends at 9/8192 s >= 1 ms) */
+    assert_int_equal(r.warmup_calls, 18);
+    assert_int_equal(r.calls, 18 + 20);
+    /* a clock coming up to speed over 10 ms (30% slow at first): 3-sample
+     * blocks (0.5 ms) changed by about 1% and the warm-up ended at once,
+     * with the calls still 29% slow; blocks of 1 ms change by 3% and the
+     * warm-up lasts until the ramp is over */
+    f = (fake){.fail_at = -1, .scale = 0.125, .ramp = 0.3, .ramp_s = 0.01};
+    assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), 0);
+    assert_true(r.warmup_calls >= 50); /* (3-sample blocks: 6 calls) */
+    assert_true(r.rob.max <= 1.01 * MS / 8); /* at most the ramp's last 1% among the timed calls */
+    assert_false(r.noisy);
+}
+
+/* The sweep-level warm-up: fixed work timed in blocks until two blocks'
+ * medians agree; a cold machine (the first 2,000 calls up to 3x slower)
+ * keeps it going, a machine that never settles stops at the bound. */
+static void settle_until_blocks_agree(void **state)
+{
+    (void)state;
+    fake f = {.fail_at = -1};
+    qb_settle_result s;
+    /* settled from the start: 2 blocks of 10 ms (11 calls of 0.977 ms) once 20 ms have passed */
+    assert_int_equal(qb_measure_settle(fake_fn, &f, fake_clock, &f, 0.01, 0.01, 0.02, 1.0, &s), 0);
+    assert_true(s.settled);
+    assert_int_equal(s.blocks, 2);
+    assert_int_equal(f.calls, 22);
+    assert_true(s.last_change == 0);
+    /* the minimum time holds it longer */
+    f = (fake){.fail_at = -1};
+    assert_int_equal(qb_measure_settle(fake_fn, &f, fake_clock, &f, 0.01, 0.01, 0.2, 1.0, &s), 0);
+    assert_true(s.settled && s.spent_s >= 0.2 && s.spent_s < 0.22);
+    /* cold: calls 3x slower at first, up to speed after 0.3 s: 10 ms blocks
+     * differ by more than 1% until then */
+    f = (fake){.fail_at = -1, .ramp = 2, .ramp_s = 0.3};
+    assert_int_equal(qb_measure_settle(fake_fn, &f, fake_clock, &f, 0.01, 0.01, 0.02, 100.0, &s), 0);
+    assert_true(s.settled);
+    assert_true(s.spent_s >= 0.3 && s.spent_s < 0.4);
+    /* never settles (a ramp longer than the bound, tolerance 0): stops at the bound, says so */
+    f = (fake){.fail_at = -1, .ramp = 1, .ramp_s = 100};
+    assert_int_equal(qb_measure_settle(fake_fn, &f, fake_clock, &f, 0.002, 0, 0.0, 0.5, &s), 0);
+    assert_false(s.settled);
+    assert_true(s.spent_s >= 0.5 && s.spent_s < 0.52);
+    assert_true(s.last_change > 0);
+    /* a failing call */
+    f = (fake){.fail_at = 3};
+    assert_int_equal(qb_measure_settle(fake_fn, &f, fake_clock, &f, 0.01, 0.01, 0.02, 1.0, &s), -1);
+    /* the spin work itself runs (real clock, tiny bounds) */
+    assert_int_equal(qb_measure_settle(qb_spin_work, NULL, NULL, NULL, 1e-4, 0.5, 0, 0.05, &s), 0);
+    assert_true(s.blocks >= 2 && s.spent_s > 0);
+}
+
+/* Adaptive rounds, decided once after the first rounds (Stein's two
+ * stages): n = ceil(B (h / threshold)^2) per part of the interval, the
+ * larger, at least rounds + retries, at most QB_MAX_ROUNDS; then rounds
+ * up to n, beyond rounds + retries only while the budget allows. */
+static void round_target_and_budget(void **state)
+{
+    (void)state;
+    qb_robust rb = {.blocks = 5, .ci_rel = 0.0378, .ci_between_rel = 0.0378, .ci_within_rel = 0.002};
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 6), 8);          /* 5 * 1.26^2 = 7.94 */
+    rb.ci_between_rel = rb.ci_rel = 0.03 * sqrt(1.6);
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 6), 8);          /* 5 * 1.6 = 8 exactly */
+    rb.ci_between_rel = rb.ci_rel = 0.031;
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 7), 7);          /* 5.34 -> 6, but rounds + retries = 7 */
+    rb = (qb_robust){.blocks = 5, .ci_rel = 0.06, .ci_between_rel = 0.01, .ci_within_rel = 0.06};
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 6), 20);         /* the pooled part: 5 * 2^2 */
+    rb = (qb_robust){.blocks = 5, .ci_rel = 1.0, .ci_between_rel = 1.0};
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 6), QB_MAX_ROUNDS);
+    rb = (qb_robust){.blocks = 5, .ci_rel = 0.02, .ci_between_rel = 0.02};
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 6), 5);          /* within +-3%: no more */
+    rb.ci_rel = rb.ci_between_rel = 0.03;
+    assert_int_equal(qb_rounds_target(&rb, 0.03, 6), 5);
+    assert_false(qb_round_wanted(5, 5, 6, 0.05, 0.3));             /* the target reached */
+    assert_true(qb_round_wanted(5, 8, 6, 1.0, 0.3));               /* under rounds + retries: the budget does not count */
+    assert_true(qb_round_wanted(6, 8, 6, 0.05, 0.3));              /* 0.05 + 0.05/6 <= 0.3 */
+    assert_true(qb_round_wanted(29, 30, 6, 29, 30));               /* 29 + 29/29 = 30: fits exactly */
+    assert_false(qb_round_wanted(29, 30, 6, 30, 30));              /* spent */
+    assert_false(qb_round_wanted(6, 8, 6, 0.28, 0.3));             /* long rounds: 0.28 + 0.047 > 0.3 */
+    assert_false(qb_round_wanted(QB_MAX_ROUNDS, 200, 200, 0, 1e9));
+}
+
+/* One more round of 50 samples at level lvl (fake clock, +-0.5% jitter)
+ * appended to x; returns the timed seconds. */
+static double one_round(fake *f, double lvl, double *x, size_t *bn, size_t *nr)
+{
+    enum { per = 50 };
+    f->scale = lvl;
+    qb_measure_cfg cfg = {.warmup = 0, .iterations = per, .max_iterations = per, .ci_threshold = 0.03,
+                          .min_sample_s = -1, .keep_samples = 1, .clock = fake_clock, .clock_ctx = f};
+    qb_measure_result r;
+    char err[100];
+    assert_int_equal(qb_measure(&cfg, fake_fn, f, &r, err, sizeof err), 0);
+    memcpy(x + per * *nr, r.samples, per * sizeof *x);
+    double t = 0;
+    for (int i = 0; i < per; i++)
+        t += r.samples[i];
+    bn[(*nr)++] = per;
+    qb_measure_result_free(&r);
+    return t;
+}
+
+/* Rounds added as a sweep adds them: round medians of 1.00 1.08 1.02
+ * 1.06 1.04 (sd 3.2%) give +-3.8% after 5 rounds (noisy); the first 5
+ * rounds ask for ceil(5 (3.8 / 3)^2) = 9, and with the pattern repeated
+ * the interval after 9 rounds, t(8) sd / sqrt 9, is within +-3%. A
+ * spread no number of rounds brings within +-3% (0.8 and 1.2) asks for
+ * the most rounds; the budget ends it first, and the cell stays noisy. */
+static void rounds_added_until_within(void **state)
+{
+    (void)state;
+    const double lvl[5] = {1.00, 1.08, 1.02, 1.06, 1.04}, wide[2] = {0.8, 1.2};
+    double x[QB_MAX_ROUNDS * 50];
+    size_t bn[QB_MAX_ROUNDS];
+    fake f = {.fail_at = -1, .jitter = 1, .rng = 7};
+    size_t nr = 0;
+    double timed = 0;
+    qb_robust rb;
+    while (nr < 5)
+        timed += one_round(&f, lvl[nr % 5], x, bn, &nr);
+    assert_int_equal(qb_robust_blocks(x, bn, nr, &rb), 0);
+    assert_true(rb.ci_rel > 0.03 && rb.ci_rel < 0.04); /* 3.80% (the jitter adds to 3.78) */
+    size_t target = qb_rounds_target(&rb, 0.03, 6);
+    assert_int_equal(target, (size_t)ceil(5 * (rb.ci_rel / 0.03) * (rb.ci_rel / 0.03)));
+    assert_true(target == 8 || target == 9);
+    while (qb_round_wanted(nr, target, 6, timed, 30 * 50 * MS * 1.1))
+        timed += one_round(&f, lvl[nr % 5], x, bn, &nr);
+    assert_int_equal(nr, target);
+    assert_int_equal(qb_robust_blocks(x, bn, nr, &rb), 0);
+    assert_true(rb.ci_rel <= 0.03);
+    /* the wide spread */
+    nr = 0;
+    timed = 0;
+    while (nr < 5)
+        timed += one_round(&f, wide[nr % 2], x, bn, &nr);
+    assert_int_equal(qb_robust_blocks(x, bn, nr, &rb), 0);
+    target = qb_rounds_target(&rb, 0.03, 6);
+    assert_int_equal(target, QB_MAX_ROUNDS);
+    while (qb_round_wanted(nr, target, 6, timed, 20 * 50 * MS))
+        timed += one_round(&f, wide[nr % 2], x, bn, &nr);
+    assert_true(nr >= 18 && nr <= 20); /* 20 rounds of 50 calls of about 1 ms */
+    assert_int_equal(qb_robust_blocks(x, bn, nr, &rb), 0);
+    assert_true(rb.ci_rel > 0.03);
 }
 
 /* A cell timed in 5 rounds (as a sweep with rounds = 5 does) while the
@@ -471,6 +633,10 @@ int main(void)
         cmocka_unit_test(loop_bimodal_is_noisy),
         cmocka_unit_test(loop_calls_per_sample_and_warmup),
         cmocka_unit_test(rounds_cover_drift),
+        cmocka_unit_test(loop_warmup_blocks_last_a_millisecond),
+        cmocka_unit_test(settle_until_blocks_agree),
+        cmocka_unit_test(round_target_and_budget),
+        cmocka_unit_test(rounds_added_until_within),
         cmocka_unit_test(clock_calibration),
         cmocka_unit_test(memory_peak_reset),
         cmocka_unit_test(placement_moves_rounds),

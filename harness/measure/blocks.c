@@ -120,3 +120,29 @@ int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_
     free(med);
     return 0;
 }
+
+size_t qb_rounds_target(const qb_robust *rb, double ci_threshold, size_t min_rounds)
+{
+    size_t b = rb->blocks ? rb->blocks : 1;
+    if (!(rb->ci_rel > ci_threshold) || !(ci_threshold > 0))
+        return b;
+    double want = (double)min_rounds;
+    double parts[2] = {rb->ci_between_rel, rb->ci_within_rel};
+    for (int i = 0; i < 2; i++) {
+        double n = ceil((double)b * (parts[i] / ci_threshold) * (parts[i] / ci_threshold) - 1e-9);
+        if (n > want)
+            want = n;
+    }
+    if (!(want < QB_MAX_ROUNDS)) /* (NaN too) */
+        return QB_MAX_ROUNDS;
+    return want > (double)b ? (size_t)want : b;
+}
+
+int qb_round_wanted(size_t rounds_done, size_t target, size_t min_rounds, double timed_s, double budget_s)
+{
+    if (rounds_done >= target || rounds_done >= QB_MAX_ROUNDS)
+        return 0;
+    if (rounds_done < min_rounds)
+        return 1;
+    return rounds_done > 0 && timed_s + timed_s / (double)rounds_done <= budget_s;
+}

@@ -27,4 +27,27 @@ double qb_t_quantile(double df, double p);
  * decided. 0, or -1 when n is 0 or memory ran out. */
 int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_robust *out);
 
+/* Rounds a sweep gives one cell at most (the `rounds` key's own limit). */
+#define QB_MAX_ROUNDS 100
+
+/* How many rounds a cell timed in rounds should have in all, decided
+ * once from its first rounds (rb: qb_robust_blocks of them), as in
+ * Stein's two-stage procedure for an interval of a fixed width (C. Stein,
+ * Ann. Math. Statist. 16, 1945): none more when rb->ci_rel is within
+ * ci_threshold; else ceil(B * (h / ci_threshold)^2) for each part of the
+ * interval, h its relative half-width (between rounds: t(B - 1) s / sqrt B
+ * with s from these B rounds, so the t of the first stage; pooled
+ * samples: an order-statistic interval narrows as 1 / sqrt n), the
+ * larger, at least min_rounds, at most QB_MAX_ROUNDS. Deciding the count
+ * first, instead of stopping at the first round whose interval happens
+ * to be narrow, keeps the final interval from being picked for its
+ * narrowness (optional stopping). */
+size_t qb_rounds_target(const qb_robust *rb, double ci_threshold, size_t min_rounds);
+
+/* Does a cell with rounds_done rounds get one more? While below target:
+ * always below min_rounds (rounds + retries), beyond that only while one
+ * more round of the average length so far (timed_s / rounds_done) still
+ * fits the cell's budget of timed seconds (budget_s). 1 or 0. */
+int qb_round_wanted(size_t rounds_done, size_t target, size_t min_rounds, double timed_s, double budget_s);
+
 #endif

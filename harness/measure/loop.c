@@ -6,13 +6,17 @@
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness/measure/loop.h"
 
-#define QB_WARMUP_BLOCK 3        /* samples per block of the warm-up's running median */
+#define QB_WARMUP_BLOCK 3        /* samples per block of the warm-up's running median, at least ... */
+#define QB_WARMUP_BLOCK_S 1e-3   /* ... and at least this long: a block of 3 samples of a 7 us cell
+                                    (21 us) settled at once and saw nothing slower than 20 us */
+#define QB_WARMUP_BLOCK_MAX 4096 /* samples per block at most */
 #define QB_WARMUP_SETTLED 0.02   /* warm-up ends when two blocks' medians differ by at most this (fraction) */
 #define QB_WARMUP_MAX_S 0.5      /* default bound of the warm-up */
 #define QB_SAMPLE_VS_CLOCK 10.0  /* a sample lasts at least this many clock resolutions and read costs */
@@ -88,7 +92,8 @@ static int sample(run *r, double *t)
     return 0;
 }
 
-/* Warm-up: the minimum calls, then blocks of samples until two
+/* Warm-up: the minimum calls, then blocks of samples (at least
+ * QB_WARMUP_BLOCK samples and QB_WARMUP_BLOCK_S seconds each) until two
  * consecutive blocks' medians agree (or the time bound). */
 static int warm_up(run *r, long *calls)
 {
@@ -98,12 +103,14 @@ static int warm_up(run *r, long *calls)
     for (int w = 0; w < c->warmup; w++)
         if (r->fn(r->ctx, r->iter++))
             return -1;
-    double prev = NAN, blk[QB_WARMUP_BLOCK];
+    double prev = NAN, blk[QB_WARMUP_BLOCK_MAX];
     for (;;) {
-        for (int i = 0; i < QB_WARMUP_BLOCK; i++)
-            if (sample(r, &blk[i]))
+        int nb = 0;
+        double b0 = r->clock(r->cctx);
+        while (nb < QB_WARMUP_BLOCK_MAX && (nb < QB_WARMUP_BLOCK || r->clock(r->cctx) - b0 < QB_WARMUP_BLOCK_S))
+            if (sample(r, &blk[nb++]))
                 return -1;
-        double m = median_of(blk, QB_WARMUP_BLOCK);
+        double m = median_of(blk, nb);
         if (!isnan(prev) && fabs(m - prev) <= QB_WARMUP_SETTLED * prev)
             break;
         prev = m;
@@ -232,6 +239,55 @@ done:
     free(x);
     free(best);
     return rc;
+}
+
+int qb_measure_settle(qb_measure_fn fn, void *ctx, qb_clock_fn clock, void *clock_ctx, double block_s, double tol,
+                      double min_s, double max_s, qb_settle_result *out)
+{
+    if (!clock)
+        clock = real_clock;
+    memset(out, 0, sizeof *out);
+    out->last_change = NAN;
+    enum { cap = 4096 };
+    static double blk[cap]; /* (one sweep-level warm-up at a time) */
+    double t0 = clock(clock_ctx), prev = NAN;
+    long iter = 0;
+    for (;;) {
+        int nb = 0;
+        double b0 = clock(clock_ctx), now = b0;
+        while (nb < cap && (nb < QB_WARMUP_BLOCK || now - b0 < block_s)) {
+            double s0 = now;
+            if (fn(ctx, iter++))
+                return -1;
+            now = clock(clock_ctx);
+            blk[nb++] = now - s0;
+        }
+        double m = median_of(blk, nb);
+        out->blocks++;
+        out->spent_s = now - t0;
+        if (!isnan(prev)) {
+            out->last_change = prev > 0 ? fabs(m - prev) / prev : 0;
+            if (out->last_change <= tol && out->spent_s >= min_s) {
+                out->settled = 1;
+                return 0;
+            }
+        }
+        if (out->spent_s >= max_s)
+            return 0;
+        prev = m;
+    }
+}
+
+int qb_spin_work(void *ctx, long iter)
+{
+    (void)ctx;
+    volatile uint64_t sink;
+    uint64_t x = (uint64_t)iter | 1;
+    for (int i = 0; i < 20000; i++)
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+    sink = x;
+    (void)sink;
+    return 0;
 }
 
 void qb_measure_result_free(qb_measure_result *r)

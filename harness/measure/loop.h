@@ -64,6 +64,26 @@ int qb_measure(const qb_measure_cfg *cfg, qb_measure_fn fn, void *ctx, qb_measur
 /* Free the samples of a result (safe on any result, twice too). */
 void qb_measure_result_free(qb_measure_result *r);
 
+/* What a sweep-level warm-up did (qb_measure_settle). */
+typedef struct qb_settle_result {
+    double spent_s;       /* seconds spent */
+    int blocks;           /* blocks timed */
+    int settled;          /* 1: the last two blocks' medians agreed; 0: the time bound ended it */
+    double last_change;   /* relative change between the last two blocks' medians */
+} qb_settle_result;
+
+/* A warm-up of the whole machine before a sweep's first cell: fn (a
+ * fixed amount of work per call) is timed in blocks of at least block_s
+ * seconds until two consecutive blocks' medians differ by at most tol
+ * (a fraction) and at least min_s seconds have passed, or max_s seconds
+ * have. clock NULL: qb_now. 0, or -1 when fn failed. */
+int qb_measure_settle(qb_measure_fn fn, void *ctx, qb_clock_fn clock, void *clock_ctx, double block_s, double tol,
+                      double min_s, double max_s, qb_settle_result *out);
+
+/* A fixed amount of integer work (a dependent multiply-add chain of
+ * about 20,000 steps) for qb_measure_settle; ctx unused. Always 0. */
+int qb_spin_work(void *ctx, long iter);
+
 /* The resolution of a clock (smallest positive step seen between
  * consecutive reads) and the cost of one read (mean over a burst), as
  * Google Benchmark estimates them. clock NULL: qb_now. */

@@ -30,6 +30,10 @@
 #include "harness/sweep/rounds.h"
 #include "harness/sweep/runner.h"
 
+#define QB_SWEEP_WARMUP_BLOCK_S 0.01 /* the sweep's warm-up: blocks of fixed work this long ... */
+#define QB_SWEEP_WARMUP_TOL 0.01     /* ... until two consecutive blocks' medians agree within this ... */
+#define QB_SWEEP_WARMUP_MIN_S 0.2    /* ... after at least this long ... */
+#define QB_SWEEP_WARMUP_MAX_S 1.0    /* ... or at most this long */
 #define QB_ROUND_CHUNK 64 /* rounds > 1: cells timed round-robin together (rows are written after their last round; the journal keeps the rounds until then) */
 
 static void fmt_time(double s, char *buf, size_t len)
@@ -137,6 +141,8 @@ typedef struct sweep_run {
     qb_result_row *rows;                   /* the chunk's rows (written after their last round) */
     qb_samples_kept *kept;                 /* the chunk's timed samples, every round */
     char *retimed_ok;                      /* per chunk cell, 0: a later round failed, no more rounds */
+    size_t *target;                        /* per chunk cell: the rounds it gets in all, decided after its
+                                              first `rounds` (qb_rounds_target; 0: not yet) */
     qb_rounds_journal jr;                  /* rounds > 1: each round on disk until the row is written */
     char err[1024];                        /* the message of the last failed call */
 } sweep_run;
@@ -217,16 +223,24 @@ static int write_metadata(sweep_run *s)
     const qb_scenario *sc = s->sc;
     char extra[2048];
     double ov_sample, ov_iter, clk_res, clk_read;
+    /* the machine warmed up first (a CPU coming out of idle, its clock
+     * and caches), until 10 ms blocks of fixed work agree within 1% */
+    qb_settle_result wu;
+    qb_measure_settle(qb_spin_work, NULL, NULL, NULL, QB_SWEEP_WARMUP_BLOCK_S, QB_SWEEP_WARMUP_TOL,
+                      QB_SWEEP_WARMUP_MIN_S, QB_SWEEP_WARMUP_MAX_S, &wu);
     qb_measure_overhead(200000, &ov_sample, &ov_iter);
     qb_clock_calibrate(NULL, NULL, &clk_res, &clk_read);
     snprintf(extra, sizeof extra,
              "scenario: %s (%.300s)\nplan: %d cells, %d pruned; this run: %d cells (%d already finished)\n"
              "shard: %d/%d\nonly: %.200s\ncache: %s\npin: %d\nenergy_model: %.300s\n"
              "harness_overhead_ns: %.1f per timed sample (clock + call), %.1f per iteration in all\n"
-             "clock: resolution %.1f ns, one read %.1f ns (a sample lasts at least 10x the larger)\n",
+             "clock: resolution %.1f ns, one read %.1f ns (a sample lasts at least 10x the larger)\n"
+             "warm-up: %.2f s of fixed work in %d blocks of %.0f ms, %s (last two blocks' medians %.2f%% apart)\n",
              sc->name, sc->file, s->total_cells, s->plan.pruned, s->todo, s->plan.n - s->todo, s->si, s->sn,
              s->o->only ? s->o->only : "(all)", sc->cache == QB_CACHE_HOT ? "hot" : "cold (rotating input buffers)",
-             sc->pin, sc->energy_model, ov_sample * 1e9, ov_iter * 1e9, clk_res * 1e9, clk_read * 1e9);
+             sc->pin, sc->energy_model, ov_sample * 1e9, ov_iter * 1e9, clk_res * 1e9, clk_read * 1e9, wu.spent_s,
+             wu.blocks, QB_SWEEP_WARMUP_BLOCK_S * 1e3, wu.settled ? "settled" : "not settled at its time bound",
+             wu.last_change * 100);
     if (qb_meta_append(s->meta, s->mach, s->run_id, s->o->cmdline, extra, s->err, sizeof s->err))
         return fail_msg("", s->err);
     return 0;
@@ -293,6 +307,7 @@ static int first_rounds(sweep_run *s, int c0, int cn)
         qb_row_init(&s->rows[j]);
         s->kept[j] = (qb_samples_kept){0};
         s->retimed_ok[j] = 1;
+        s->target[j] = 0;
         if (rounds > 1 && qb_rounds_take(&s->jr, c->id, &s->rows[j], &s->kept[j])) {
             qb_result_note(&s->rows[j], "rounds 1-%zu restored from the journal of an interrupted run",
                            s->kept[j].block_n ? s->kept[j].nblocks : (size_t)(s->kept[j].x != NULL));
@@ -315,20 +330,39 @@ static int first_rounds(sweep_run *s, int c0, int cn)
     return cn;
 }
 
+/* Seconds inside the timed samples of a cell so far (every round). */
+static double timed_seconds(const qb_samples_kept *k)
+{
+    double t = 0;
+    for (size_t i = 0; i < k->n; i++)
+        t += k->x[i];
+    return t * (double)(k->calls_per_sample > 0 ? k->calls_per_sample : 1);
+}
+
 /* Round round+1 of cell j of the chunk (an ok cell with round rounds
- * done; from round `rounds` on only while the cell is noisy): its samples
- * added to the cell's, the round kept in the journal. */
-static void later_round(sweep_run *s, const qb_cell *c, int j, int round)
+ * done; from round `rounds` on only when the cell was noisy then: up to
+ * the count qb_rounds_target decides from its first rounds, at least
+ * `retries` more, beyond those while its time budget allows):
+ * its samples added to the cell's, the round kept in the journal.
+ * 1 when a round was timed (or tried), else 0. */
+static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
 {
     qb_samples_kept *k = &s->kept[j];
     size_t done_rounds = k->block_n ? k->nblocks : k->x != NULL;
     if (!k->x || !s->retimed_ok[j] || strcmp(s->rows[j].status, qb_status_name(QB_STATUS_OK)) ||
         done_rounds != (size_t)round) /* (a restored cell has some rounds already) */
-        return;
-    if (round >= s->rounds) {
+        return 0;
+    size_t min_rounds = (size_t)(s->rounds + s->sc->retries);
+    if (round >= s->rounds && !s->target[j]) { /* the count is decided once, from the first rounds */
         qb_robust rb;
-        if (!qb_robust_blocks(k->x, k->block_n, k->nblocks, &rb) && rb.ci_rel <= s->sc->ci_threshold)
-            return;
+        if (qb_robust_blocks(k->x, k->block_n, k->nblocks, &rb))
+            return 0;
+        s->target[j] = qb_rounds_target(&rb, s->sc->ci_threshold, min_rounds);
+    }
+    if (round >= s->rounds) {
+        double budget = s->sc->max_time_s >= 0 ? s->sc->max_time_s : 6 * s->sc->min_time_s;
+        if (!qb_round_wanted(done_rounds, s->target[j], min_rounds, timed_seconds(k), budget))
+            return 0;
     }
     if (s->o->verbosity && s->tty)
         fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", s->ndone_now + j + 1, s->todo, c->id, round + 1);
@@ -351,6 +385,7 @@ static void later_round(sweep_run *s, const qb_cell *c, int j, int round)
         s->stop = 1;
     }
     qb_samples_kept_free(&more);
+    return 1;
 }
 
 /* Cell j's row: the latency over every round, the identity columns,
@@ -392,10 +427,15 @@ static void write_row(sweep_run *s, const qb_cell *c, int j)
 static void run_chunk(sweep_run *s, int c0)
 {
     int cn = first_rounds(s, c0, s->ntodo - c0 < s->chunk ? s->ntodo - c0 : s->chunk);
-    /* later rounds; then, while a cell is noisy, up to `retries` extra rounds */
-    for (int round = 1; !s->stop && s->rounds > 1 && round < s->rounds + s->sc->retries; round++)
+    /* later rounds; then extra rounds for the cells still noisy (round-robin
+     * too, so they are spread over time as well): as many as their first
+     * rounds say they need, at least `retries`, within max_time_ms */
+    int more = 1;
+    for (int round = 1; !s->stop && s->rounds > 1 && more && round < QB_MAX_ROUNDS; round++) {
+        more = round < s->rounds;
         for (int j = 0; j < cn && !s->stop; j++)
-            later_round(s, &s->plan.cells[s->todo_idx[c0 + j]], j, round);
+            more |= later_round(s, &s->plan.cells[s->todo_idx[c0 + j]], j, round);
+    }
     for (int j = 0; j < cn; j++)
         write_row(s, &s->plan.cells[s->todo_idx[c0 + j]], j);
     if (!s->stop && s->rounds > 1 && qb_rounds_clear(&s->jr, s->err, sizeof s->err)) { /* the rows are written */
@@ -415,8 +455,9 @@ static void run_cells(sweep_run *s)
     s->rows = calloc((size_t)s->chunk, sizeof *s->rows);
     s->kept = calloc((size_t)s->chunk, sizeof *s->kept);
     s->retimed_ok = calloc((size_t)s->chunk, 1);
+    s->target = calloc((size_t)s->chunk, sizeof *s->target);
     s->rc = 0;
-    if (!s->todo_idx || !s->rows || !s->kept || !s->retimed_ok)
+    if (!s->todo_idx || !s->rows || !s->kept || !s->retimed_ok || !s->target)
         s->rc = fail_msg("", "out of memory");
     if (!s->rc && s->rounds > 1 && qb_rounds_open(&s->jr, s->dir, s->o->resume, s->err, sizeof s->err))
         s->rc = fail_msg("", s->err);
@@ -426,12 +467,13 @@ static void run_cells(sweep_run *s)
     s->stop = s->rc != 0;
     for (int c0 = 0; !s->stop && c0 < s->ntodo; c0 += s->chunk)
         run_chunk(s, c0);
-    if (s->rounds > 1 && s->todo_idx && s->rows && s->kept && s->retimed_ok)
+    if (s->rounds > 1 && s->todo_idx && s->rows && s->kept && s->retimed_ok && s->target)
         qb_rounds_close(&s->jr);
     free(s->todo_idx);
     free(s->rows);
     free(s->kept);
     free(s->retimed_ok);
+    free(s->target);
 }
 
 /* After the last cell: the files closed, the summary on stderr (-v). */

@@ -26,6 +26,8 @@
  *   ci_threshold = 3%             ; the median's 95% interval may be +-this ("3" or "3%")
  *   retries = 2                   ; re-measurements while it is wider
  *   rounds = 1                    ; measure each cell in this many rounds spread over the sweep
+ *   max_time_ms = 1200            ; rounds > 1: a noisy cell gets more rounds while its timed time
+ *                                 ; stays within this (default 6 x min_time_ms; 0: retries only)
  *   eval_samples = 1000           ; test images for accuracy (0: none)
  *   calib_samples = 256           ; calibration images (PTQ)
  *   energy_model = datasets/energy/horowitz-45nm.csv
@@ -79,6 +81,7 @@ void qb_scenario_defaults(qb_scenario *sc)
     sc->ci_threshold = 0.03;
     sc->retries = 2;
     sc->rounds = 1;
+    sc->max_time_s = -1; /* 6 x min_time_s */
     sc->eval_samples = 1000;
     sc->calib_samples = 256;
     snprintf(sc->energy_model, sizeof sc->energy_model, "datasets/energy/horowitz-45nm.csv");
@@ -422,6 +425,11 @@ static void measure_key(parse_state *st, const char *name, const char *v)
     } else if (!strcmp(name, "rounds")) {
         if (parse_int(v, 1, 100, &sc->rounds))
             fail(st, "[measure] rounds: '%s' is not an integer in [1, 100]", v);
+    } else if (!strcmp(name, "max_time_ms")) {
+        if (parse_double(v, 0, 3600e3, NULL, &d))
+            fail(st, "[measure] max_time_ms: '%s' is not a number of milliseconds in [0, 3600000]", v);
+        else
+            sc->max_time_s = d / 1e3;
     } else if (!strcmp(name, "eval_samples")) {
         if (parse_int(v, 0, 100000000, &sc->eval_samples))
             fail(st, "[measure] eval_samples: '%s' is not an integer >= 0", v);
@@ -456,7 +464,7 @@ static void measure_key(parse_state *st, const char *name, const char *v)
             fail(st, "[measure] counters: '%s' is not one of auto papi cachegrind none", v);
     } else {
         fail(st, "[measure]: unknown key '%s' (warmup iterations min_time_ms max_iterations ci_threshold retries "
-                 "rounds eval_samples calib_samples energy_model cache pin counters)", name);
+                 "rounds max_time_ms eval_samples calib_samples energy_model cache pin counters)", name);
     }
 }
 

@@ -79,9 +79,13 @@ typedef struct qb_scenario {
     int max_iterations;            /* cap on timed runs per attempt (default 100000) */
     double ci_threshold;           /* re-measure while the median's 95% interval half-width / median exceeds this
                                       (fraction; default 0.03); still above after the retries: noisy */
-    int retries;                   /* re-measurements of a noisy cell (default 2); with rounds > 1: extra rounds */
+    int retries;                   /* re-measurements of a noisy cell (default 2); with rounds > 1: extra rounds
+                                      it gets at least (then max_time_s decides) */
     int rounds;                    /* rounds each cell's timing is split into, spread over the sweep; the
                                       median's interval then holds the spread between rounds (default 1) */
+    double max_time_s;             /* rounds > 1: a cell still noisy after rounds + retries rounds gets more
+                                      rounds while its timed seconds stay within this (0: none; default -1:
+                                      6 x min_time_s) */
     int eval_samples;              /* test images for accuracy (default 1000; 0: no accuracy) */
     int calib_samples;             /* calibration images for PTQ (default 256) */
     char energy_model[QB_SC_PATH]; /* energy table (default datasets/energy/horowitz-45nm.csv) */
