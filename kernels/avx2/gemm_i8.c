@@ -57,6 +57,7 @@
 #define MB_MIN 96      /* fewest rows per row block for which expanding pays */
 #define PF 1024        /* software prefetch distance in the weight stream (bytes) */
 #define UBUF 32768     /* bytes of |a| the few-rows path precomputes */
+#define FAST_ROWS 16   /* rows per panel from which the faster requantization's set-up pays */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -89,24 +90,39 @@ void qb_gemm_i8__avx2_pack(const qb_weights *w, void *dst)
 typedef struct epi {
     __m256i cb[3];        /* bias - a_zero * wsum of the panel's 24 channels */
     qb_avx2_rq8 rq[3];    /* multipliers of the panel's 24 channels */
+    qb_avx2_rqf8 rf[3];   /* their faster form (requant_avx2.h), valid where fast */
+    int fast;             /* 1: every channel of the panel allows the faster form */
     __m256i lo, hi, zero; /* clamp bounds minus the zero point, and the zero point */
 } epi;
 
 /* Requantization vectors for 24 channels: rq[j * stride], the first one
- * past nc. */
-static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc)
+ * past nc; with fast, also the faster form where every channel allows it
+ * (its scalar set-up pays off only over enough rows: FAST_ROWS). */
+static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
 {
+    int V = (nc + 7) / 8;
+    e->fast = 0;
     if (stride == 1 && nc == NR) {
         for (int v = 0; v < 3; v++)
             qb_avx2_rq8_load(&e->rq[v], rq + 8 * v);
-        return;
+    } else {
+        for (int v = 0; v < 3; v++) {
+            int idx[8];
+            for (int i = 0; i < 8; i++)
+                idx[i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
+            qb_avx2_rq8_set(&e->rq[v], rq, idx);
+        }
     }
-    for (int v = 0; v < 3; v++) {
+    if (!fast)
+        return;
+    for (int v = 0; v < V; v++) {
         int idx[8];
         for (int i = 0; i < 8; i++)
             idx[i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
-        qb_avx2_rq8_set(&e->rq[v], rq, idx);
+        if (!qb_avx2_rqf8_set(&e->rf[v], rq, idx))
+            return;
     }
+    e->fast = 1;
 }
 
 /* Column offsets bias - a_zero * wsum (wrap-around) of channels j0.. */
@@ -148,9 +164,21 @@ INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, 
         }
         return;
     }
-    __m256i r0 = qb_avx2_requant8(&e->rq[0], d0, e->lo, e->hi, e->zero);
-    __m256i r1 = qb_avx2_requant8(&e->rq[1], d1, e->lo, e->hi, e->zero);
-    __m256i r2 = qb_avx2_requant8(&e->rq[2], d2, e->lo, e->hi, e->zero);
+    /* vectors wholly past N (nc <= 8 or 16) are not requantized: zero */
+    __m256i r0, r1 = _mm256_setzero_si256(), r2 = r1;
+    if (e->fast) {
+        r0 = qb_avx2_requant8_fast(&e->rf[0], d0, e->lo, e->hi, e->zero);
+        if (nc > 8)
+            r1 = qb_avx2_requant8_fast(&e->rf[1], d1, e->lo, e->hi, e->zero);
+        if (nc > 16)
+            r2 = qb_avx2_requant8_fast(&e->rf[2], d2, e->lo, e->hi, e->zero);
+    } else {
+        r0 = qb_avx2_requant8(&e->rq[0], d0, e->lo, e->hi, e->zero);
+        if (nc > 8)
+            r1 = qb_avx2_requant8(&e->rq[1], d1, e->lo, e->hi, e->zero);
+        if (nc > 16)
+            r2 = qb_avx2_requant8(&e->rq[2], d2, e->lo, e->hi, e->zero);
+    }
     __m256i s01 = _mm256_packs_epi32(r0, r1), s22 = _mm256_packs_epi32(r2, r2);
     __m256i b = _mm256_packs_epi16(s01, s22); /* dwords: r0 0-3, r1 0-3, r2 0-3, -, r0 4-7, r1 4-7, r2 4-7, - */
     b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -170,8 +198,9 @@ static void epi_init(epi *e, const qb_gemm_args *a)
     e->lo = _mm256_set1_epi32(a->c_min - a->c_zero);
     e->hi = _mm256_set1_epi32(a->c_max - a->c_zero);
     e->zero = _mm256_set1_epi32(a->c_zero);
+    e->fast = 0;
     if (!a->out_i32)
-        epi_rq(e, a->rq, 0, NR); /* per tensor; per channel is redone per panel */
+        epi_rq(e, a->rq, 0, NR, a->m >= FAST_ROWS); /* per tensor; per channel is redone per panel */
 }
 
 /* ---- few rows: vpsignb per row and weight vector ---- */
@@ -290,7 +319,7 @@ static void gemm_few(const qb_packed *p, const qb_gemm_args *a, int per_channel,
             const int8_t *wp = (const int8_t *)p->w + (size_t)pn * kq * PQ;
             epi_cb(e, p, a->a_zero, j0, nc);
             if (per_channel && !a->out_i32)
-                epi_rq(e, a->rq + j0, 1, nc);
+                epi_rq(e, a->rq + j0, 1, nc, mn >= FAST_ROWS);
             for (int i = 0; i < mn;) {
                 int left = mn - i, R = left == 4 ? 2 : left < 3 ? left : 3; /* 4 rows run as 2 + 2 */
                 rows3 rw = {{NULL}, {NULL}, {0, 0, 0}};
@@ -529,7 +558,7 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
             }
             epi_cb(e, p, a->a_zero, j0, nc);
             if (per_channel && !a->out_i32)
-                epi_rq(e, a->rq + j0, 1, nc);
+                epi_rq(e, a->rq + j0, 1, nc, mb >= FAST_ROWS);
             for (int r = 0; r < mb; r++) {
                 const __m256i *s = (const __m256i *)(tile + r * NR);
                 finish_row(e, a, (size_t)(m0 + r), j0, nc, _mm256_load_si256(s), _mm256_load_si256(s + 1),
@@ -545,7 +574,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
     epi_init(&e, a);
     /* row blocks of the expanded path: as many rows as the row pack holds
      * (at most MB_MAX), balanced */
-    int kqs = (quads(p->k) + KQ - 1) / KQ * KQ;
+    int kqs = (quads(p->k) + 7) / 8 * 8; /* row-pack stride: whole 8-quad steps of pack_rows4 */
     int mbcap = AQ / kqs;
     mbcap = (mbcap > MB_MAX ? MB_MAX : mbcap) & ~3;
     int nblk = mbcap ? (a->m + mbcap - 1) / mbcap : 0;
