@@ -370,8 +370,11 @@ static void expand(const int8_t *wp, int nq, int V, int8_t *buf)
  * and the offset in the expanded chunk of the version its sign pattern
  * selects; kqs quads (zero past K), the 4 rows interleaved (quad q of row
  * r at index 4q + r), as one microkernel call reads them. */
-static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, uint32_t *abs_out, uint16_t *off_out)
+static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, const int8_t *aend, uint32_t *abs_out,
+                       uint16_t *off_out)
 {
+    const __m256i iota = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                                          21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
     const __m256i bits = _mm256_set1_epi32(0x08040201), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int t = 0; t < kqs / 8; t++) {
@@ -384,6 +387,11 @@ static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, uint32_t
             if (r < nr) {
                 if (valid >= 32) {
                     x = _mm256_loadu_si256((const __m256i *)(ar[r] + at));
+                } else if (valid > 0 && ar[r] + at + 32 <= aend) {
+                    /* the row's last bytes with whatever follows them in A (a later row),
+                     * masked: no byte copy through memory (a store-forwarding stall) */
+                    x = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(ar[r] + at)),
+                                         _mm256_cmpgt_epi8(_mm256_set1_epi8((char)valid), iota));
                 } else {
                     int8_t tmp[32] = {0};
                     if (valid > 0)
@@ -530,13 +538,14 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
     _Alignas(32) uint16_t off_pk[AQ];
     const int8_t *A = a->a;
     int K = p->k, kq = quads(K), M = a->m;
+    const int8_t *aend = A + (size_t)(M - 1) * a->lda + K; /* one past the last byte of A */
     for (int m0 = 0; m0 < M; m0 += mb_even) {
         int mb = M - m0 < mb_even ? M - m0 : mb_even, mbp = (mb + 3) & ~3;
         for (int r = 0; r < mbp; r += 4) {
             const int8_t *ar[4];
             for (int i = 0; i < 4; i++)
                 ar[i] = A + (size_t)(m0 + r + (r + i < mb ? i : 0)) * a->lda;
-            pack_rows4(ar, mb - r < 4 ? mb - r : 4, K, kqs, abs_pk + (size_t)r * kqs, off_pk + (size_t)r * kqs);
+            pack_rows4(ar, mb - r < 4 ? mb - r : 4, K, kqs, aend, abs_pk + (size_t)r * kqs, off_pk + (size_t)r * kqs);
         }
         for (int pn = 0; pn < panels(p->n); pn++) {
             int j0 = pn * NR, nc = p->n - j0 < NR ? p->n - j0 : NR;
