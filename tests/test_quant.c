@@ -709,6 +709,20 @@ static void test_calibrators_known_optima(void **state)
     assert_true(err_relu(hi, 255) <= 1.02 * err_relu(4.2147, 255));
     for (int i = 0; i < 20; i++)
         x[i * 50000] = 20.0f;
+    /* percentile with the outliers: 100 values lie above rank 0.9999 N, 20
+     * of them the outliers, so hi is N(0,1)'s quantile of tail 80 / 10^6
+     * (3.775), not the outliers */
+    assert_int_equal(calib_range(QB_CALIB_PERCENTILE, x, n, 0, &lo, &hi, NULL, 0), 0);
+    double z_lo = 3, z_hi = 5;
+    for (int it = 0; it < 100; it++) {
+        double z = (z_lo + z_hi) / 2;
+        if (norm_tail(z) > 80e-6)
+            z_lo = z;
+        else
+            z_hi = z;
+    }
+    assert_true(lo == 0);
+    assert_near(hi, z_lo, 0.1);
     assert_int_equal(calib_range(QB_CALIB_MSE, x, n, 0, &lo, &hi, NULL, 0), 0);
     double e_mse = data_mse(x, n, lo, hi, 0), e_best = INFINITY;
     for (double a = 2.0; a <= 20.0; a += 0.05)
@@ -750,6 +764,46 @@ static void test_calibrators_known_optima(void **state)
     assert_int_equal(calib_range(QB_CALIB_KL, x, n, 0, &lo, &hi, NULL, 0), 0);
     assert_true(hi >= 9.8f);
     free(x);
+}
+
+/* ptq-kl on mixed-sign data under the asymmetric quantizer. A HardSwish
+ * output (here N(0,1) with the negative side scaled by 0.02, range about
+ * [-0.1, 4.9]) gets 256 codes over [lo, T], about 250 of them on
+ * [0, T]: nearly the quantizer of the one-signed data |x| (same |x|
+ * histogram, 256 codes on [0, T]), so KL must choose nearly the same T
+ * for both (3.70 and 3.72). Modelled with 128 levels (the signed case),
+ * as before, it chose 3.35 (PP-OCRv4 rec's HardSwish outputs: 0.35-0.9 of
+ * their range). A range symmetric about 0 keeps 128 levels: N(0,1) gets the
+ * same T under either quantizer, within the one-level difference. */
+static void test_observer_kl_mixed_sign(void **state)
+{
+    (void)state;
+    const size_t n = 1000000;
+    float *x = malloc(n * sizeof *x), *ax = malloc(n * sizeof *ax);
+    assert_non_null(x);
+    assert_non_null(ax);
+    rng_state = 77;
+    for (size_t i = 0; i < n; i++) {
+        double g = gauss();
+        x[i] = (float)(g > 0 ? g : 0.02 * g);
+        ax[i] = fabsf(x[i]);
+    }
+    float lo, hi, lo_f, t_fold;
+    assert_int_equal(calib_range(QB_CALIB_KL, ax, n, 0, &lo_f, &t_fold, NULL, 0), 0);
+    assert_int_equal(calib_range(QB_CALIB_KL, x, n, 0, &lo, &hi, NULL, 0), 0);
+    float mn = 0;
+    for (size_t i = 0; i < n; i++)
+        mn = fminf(mn, x[i]);
+    assert_true(lo_f == 0 && lo == mn);
+    assert_true(hi >= 0.97f * t_fold && hi <= 1.03f * t_fold);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)gauss();
+    float lo_s, hi_s;
+    assert_int_equal(calib_range(QB_CALIB_KL, x, n, 1, &lo_s, &hi_s, NULL, 0), 0);
+    assert_int_equal(calib_range(QB_CALIB_KL, x, n, 0, &lo, &hi, NULL, 0), 0);
+    assert_true(hi >= 0.98f * hi_s && hi <= 1.02f * hi_s);
+    free(x);
+    free(ax);
 }
 
 /* ReLU-like one-sided data (half exact zeros): lo = 0 for every calibrator
@@ -1071,6 +1125,7 @@ int main(void)
         cmocka_unit_test(test_observer_skewed),
         cmocka_unit_test(test_observer_kl_grid),
         cmocka_unit_test(test_calibrators_known_optima),
+        cmocka_unit_test(test_observer_kl_mixed_sign),
         cmocka_unit_test(test_observer_relu),
         cmocka_unit_test(test_observer_edge_cases),
         cmocka_unit_test(test_observer_deterministic),

@@ -298,7 +298,17 @@ static int smooth(double *d, int n)
     return 0;
 }
 
-static int kl_threshold(const qb_observer *o, int levels, double *thr)
+/* TensorRT's threshold search over the |x| histogram (quant.h). levels:
+ * the codes on [0, T], 128 (signed, symmetric) or 256 (one-signed data
+ * under the asymmetric quantizer). small > 0: mixed-sign data under the
+ * asymmetric quantizer, small = the extent of the shorter side; the 256
+ * codes then span [-min(small, T), T] in 255 steps, so [0, T] holds
+ * 255 T / (T + min(small, T)) + 1 of them (252 for a HardSwish output of
+ * range [-0.06, 3.9], 128 for a range symmetric about 0) and the clipping
+ * guard measures that quantizer. Modelling such a tensor with 128 levels,
+ * as before, assumed twice the real step, so KL clipped as if rounding
+ * were 4x as costly as it is (PP-OCRv4 rec: docs/quantization.md). */
+static int kl_threshold(const qb_observer *o, int levels, double small, double *thr)
 {
     const int nb = o->bins;
     double *p = malloc((size_t)nb * sizeof *p), *q = malloc((size_t)nb * sizeof *q), *h = malloc((size_t)nb * sizeof *h);
@@ -359,10 +369,17 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
         for (int j = 0; j < i; j++)
             p[j] = h[j];
         p[i - 1] += outliers;
-        /* Q: hist[0..i) merged into `levels` runs of consecutive bins, level l
-         * covering [floor(l i / levels), floor((l + 1) i / levels)) */
-        for (int l = 0; l < levels; l++) {
-            int start = (int)((int64_t)l * i / levels), stop = (int)((int64_t)(l + 1) * i / levels);
+        /* Q: hist[0..i) merged into lv runs of consecutive bins, level l
+         * covering [floor(l i / lv), floor((l + 1) i / lv)) */
+        int lv = levels;
+        if (small > 0) { /* the codes the asymmetric quantizer puts on [0, t] */
+            double t = i * (o->h_hi - o->h_lo) / nb;
+            lv = (int)lround(255.0 * t / (t + fmin(small, t))) + 1;
+            if (lv > i)
+                lv = i;
+        }
+        for (int l = 0; l < lv; l++) {
+            int start = (int)((int64_t)l * i / lv), stop = (int)((int64_t)(l + 1) * i / lv);
             double sum = 0;
             int norm = 0;
             for (int j = start; j < stop; j++) {
@@ -413,10 +430,13 @@ static int kl_threshold(const qb_observer *o, int levels, double *thr)
             nz[nnz++] = b;
     const double w = (o->h_hi - o->h_lo) / nb;
     const int one_sided = levels > 128; /* 256 levels: an asymmetric quantizer on [0, T]; else [-T, T] */
-    double e_full = mse_of(o, nz, nnz, one_sided ? 0.0f : (float)-o->h_hi, (float)o->h_hi, !one_sided);
+    double e_full = small > 0 ? mse_of(o, nz, nnz, (float)-small, (float)o->h_hi, 0)
+                              : mse_of(o, nz, nnz, one_sided ? 0.0f : (float)-o->h_hi, (float)o->h_hi, !one_sided);
     for (int i = best_i; i < nb; i++) {
         float t = (float)(i * w);
-        if (mse_of(o, nz, nnz, one_sided ? 0.0f : -t, t, !one_sided) <= e_full)
+        double e = small > 0 ? mse_of(o, nz, nnz, (float)-fmin(small, t), t, 0)
+                             : mse_of(o, nz, nnz, one_sided ? 0.0f : -t, t, !one_sided);
+        if (e <= e_full)
             break;
         best_i = i + 1;
     }
@@ -470,11 +490,14 @@ int qb_observer_range(const qb_observer *o, int symmetric, float *lo, float *hi,
             } else { /* KL */
                 int one_signed = o->min >= 0 || o->max <= 0;
                 int levels = (!symmetric && one_signed) ? 256 : 128;
+                /* mixed signs under the asymmetric quantizer: the extent of
+                 * the shorter side, whose values share the 256 codes */
+                double small = (!symmetric && !one_signed) ? fmin(-(double)o->min, (double)o->max) : 0;
                 double t;
                 if (o->bins < levels) {
                     qb_msg_append(warn, len, "ptq-kl: %d bins < %d levels, min/max range used", o->bins, levels);
                     ret = 1;
-                } else if (kl_threshold(o, levels, &t) != 0) {
+                } else if (kl_threshold(o, levels, small, &t) != 0) {
                     qb_msg_append(warn, len, "ptq-kl: no valid threshold, min/max range used");
                     ret = 1;
                 } else {

@@ -48,7 +48,12 @@
  *               [0, M]. L quantization levels: 256 when the quantizer is
  *               asymmetric and the data one-signed (all 256 int8 codes lie
  *               on one side of 0), else 128 (the codes 0..127 of one sign
- *               of a symmetric quantizer). For i = L .. bins: P = hist[0..i)
+ *               of a symmetric quantizer); but mixed-sign data under the
+ *               asymmetric quantizer, shorter side of extent m, gets per
+ *               candidate T the codes that quantizer puts on [0, T],
+ *               255 T / (T + min(m, T)) + 1 (about 250 for a HardSwish
+ *               output, 128 for a range symmetric about 0). For i = L .. bins
+ *               (L = 128 in the mixed-sign case): P = hist[0..i)
  *               with the outliers sum(hist[i..bins)) added to P[i-1];
  *               Q = hist[0..i) merged into L runs of consecutive bins,
  *               level l covering [floor(l i / L), floor((l+1) i / L)) (the
@@ -63,8 +68,9 @@
  *               [min, max] (so ReLU outputs get [0, T]), extended to 0.
  *               Clipping guard (not in TensorRT): when the expected squared
  *               error at T (clipping + rounding on the |x| histogram, as
- *               ptq-mse computes it; quantizer [-T, T], or [0, T] with 256
- *               levels) exceeds that at T = M, T becomes the smallest
+ *               ptq-mse computes it; quantizer [-T, T], [0, T] with 256
+ *               levels, or [-min(m, T), T] asymmetric in the mixed-sign
+ *               case) exceeds that at T = M, T becomes the smallest
  *               larger candidate i * M / bins whose error does not (KL
  *               charges a clipped outlier for its count, not its distance,
  *               and clips high-energy outlier channels).
