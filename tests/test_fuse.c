@@ -691,6 +691,58 @@ static void test_int8_first_one_channel(void **st)
     qb_graph_free(ref);
 }
 
+/* Convs whose A is cut into blocks (qb_gpar_conv_block): fp32 (an NCHW
+ * input of 5 channels, transposed once to NHWC) and int8-channel (the
+ * first conv quantizes the image, the second reads it in int8), each on
+ * a 24x8 image (blocks of 6 rows = 48 pixels); blocks of one row tile
+ * against one block, 1-3 threads: the same bits. */
+static qb_graph *block_graph(int quant)
+{
+    qb_graph *g = qb_graph_new("conv-blocks");
+    g->opset = 13;
+    add_t(g, "x", 4, (int64_t[]){1, 5, 24, 8}, NULL);
+    conv(g, "x", "c1", 5, 8, 3, 1, 51);
+    add_n(g, "Relu", "c1", "r1");
+    conv(g, "r1", "y", 8, 6, 3, 1, 52);
+    set_output(g, "y");
+    const float in_s[2] = {0.0089f, 0.021f}, out_s[2] = {0.021f, 0.033f};
+    const int32_t in_z[2] = {1, -128}, out_z[2] = {-128, 4};
+    for (int i = 0, k = 0; quant && i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Conv")) {
+            qb_node *c = &g->nodes[i];
+            c->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
+            c->q->in_scale = in_s[k], c->q->in_zero = in_z[k], c->q->out_scale = out_s[k], c->q->out_zero = out_z[k];
+            k++;
+        }
+    return g;
+}
+
+static void test_conv_blocks(void **st)
+{
+    (void)st;
+    float x[5 * 24 * 8];
+    for (int i = 0; i < 5 * 24 * 8; i++)
+        x[i] = (float)((i * 17) % 47) / 23.0f - 1.0f;
+    const int64_t saved = qb_gpar_conv_block;
+    for (int quant = 0; quant < 2; quant++) {
+        qb_gpar_conv_block = 0;
+        qb_graph *ref = block_graph(quant);
+        run(ref, x);
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_gpar_conv_block = 1; /* the smallest block: 48 pixels */
+            qb_graph *g = block_graph(quant);
+            run(g, x);
+            assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                                6 * 24 * 8 * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_graph_free(ref);
+    }
+    qb_gpar_conv_block = saved;
+}
+
 /* conv_chain_graph with every conv quantized (int8-channel, the grouped
  * one int8-tensor), each in its own grids: the HardSwish-with-affine,
  * SiLU-with-bias and k - relu chains between them run on int8 through
@@ -751,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_int8_maxpool),
         cmocka_unit_test(test_int8_first),
         cmocka_unit_test(test_int8_first_one_channel),
+        cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,6 +136,9 @@ typedef struct conv_state {
                           * is padded (zero point around it) and im2col_padded_i8 copies window rows
                           * without bounds checks */
     int64_t hp, wp;      /* q_pad: rows and columns of the padded copy */
+    int f_first;         /* fp32, many channels, NCHW input: transpose the image to NHWC (fimg_off in the
+                          * scratch) and im2col whole window rows; weights always packed in NHWC order */
+    size_t fimg_off;     /* f_first: where the NHWC copy starts in the scratch */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -203,7 +206,7 @@ static int conv_pack(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
     }
     int64_t cog = s->cout / s->group;
     float *perm = NULL;
-    if (s->in_nhwc && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
+    if ((s->in_nhwc || s->f_first) && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
         int64_t cg = W->dims[1], taps = s->kk / cg;
         perm = malloc((size_t)(s->cout * s->kk) * sizeof(float));
         if (!perm) {
@@ -296,6 +299,14 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     s->q_first = n->q && qb_precision_is_int8(n->q->prec) && !s->dw && !s->pointwise && qb_graph_int8_links(g) &&
                  w->c * w->in[0] * w->in[1] * w->in[2] <= s->pix * s->kk * s->group;
     n->nhwc = s->q_first << 4;
+    /* an fp32 conv reading NCHW planes of many channels: the NCHW im2col
+     * gathers one value per column; transposed once to NHWC, a window row
+     * is one copy of kw * C floats */
+    s->f_first = !n->q && !s->dw && !s->pointwise && s->group == 1 && w->c >= 4 && w->d[2] == 1;
+    if (s->f_first) {
+        s->fimg_off = (n->scratch + 63) / 64 * 64;
+        n->scratch = s->fimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) * sizeof(float);
+    }
     if (W->kind == QB_T_CONST && (!B || B->kind == QB_T_CONST)) {
         if (conv_pack(g, n, s, e))
             return -1;
@@ -332,10 +343,11 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
  * (row r = oz * out_h + oy) of one image and group, filled one block of
  * output columns at a time so that reads of x run along rows and the
  * written rows of A stay in cache. */
-static void im2col(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K, int64_t r0, int64_t r1)
+static void im2col(const float *x, const win *w, int64_t c0, int64_t cg, float *A, int64_t K, int64_t r0, int64_t r1,
+                   int64_t pbase)
 {
     int64_t ihw = w->in[1] * w->in[2], ivol = w->in[0] * ihw;
-    int64_t p = r0 * w->out[2];
+    int64_t p = r0 * w->out[2] - pbase;
     for (int64_t r = r0; r < r1; r++) {
         int64_t oz = r / w->out[1], oy = r % w->out[1];
         for (int64_t ox0 = 0; ox0 < w->out[2]; ox0 += PBLK) {
@@ -449,11 +461,11 @@ static inline void copy_bytes(char *dst, const char *src, size_t n)
 #define IM2COL_ROWS 64 /* window rows (kz, ky) whose source rows im2col_nhwc looks up once per output row */
 
 static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, void *Av, int64_t K, size_t es,
-                        int pad, int64_t r0, int64_t r1)
+                        int pad, int64_t r0, int64_t r1, int64_t pbase)
 {
     const char *x = xv;
     char *A = Av;
-    int64_t C = w->c, p = r0 * w->out[2], nrows = w->k[0] * w->k[1];
+    int64_t C = w->c, p = r0 * w->out[2] - pbase, nrows = w->k[0] * w->k[1];
     size_t row_bytes = (size_t)cg * es, pix_bytes = (size_t)C * es, win_bytes = row_bytes * (size_t)w->k[2];
     int whole = cg == C && w->d[2] == 1; /* the kw taps of a window row are contiguous in x */
     const char *src[IM2COL_ROWS];        /* per window row: its image row (at channel c0), NULL if outside */
@@ -504,16 +516,17 @@ static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, vo
  * later pixels write whole). Pixels whose last store would reach past
  * the range's rows copy exactly, so nothing outside [r0, r1)'s rows of A
  * is written (threads write disjoint rows). */
-static void im2col_padded_i8(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t K, int64_t r0, int64_t r1)
+static void im2col_padded_i8(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t K, int64_t r0, int64_t r1,
+                             int64_t pbase)
 {
     const int64_t C = w->c, kh = w->k[1], ow = w->out[2];
     const size_t wb = (size_t)(w->k[2] * C), step = (size_t)(w->s[2] * C), dy = (size_t)(w->d[1] * wp * C);
     /* a pixel stores 16 bytes past its last window row's start: it may
      * do so while that stays inside the range's rows of A */
-    const int8_t *end = A + (size_t)(r1 * ow * K);
+    const int8_t *end = A + (size_t)((r1 * ow - pbase) * K);
     for (int64_t oy = r0; oy < r1; oy++) {
         const int8_t *src = P + (size_t)(oy * w->s[1] * wp * C);
-        int8_t *row = A + (size_t)(oy * ow * K);
+        int8_t *row = A + (size_t)((oy * ow - pbase) * K);
         for (int64_t ox = 0; ox < ow; ox++, src += step, row += K) {
             const int8_t *s = src;
             int8_t *d = row;
@@ -541,13 +554,9 @@ typedef struct im2col_padded_job {
     const win *w;    /* geometry */
     int8_t *A;       /* [pixels x K] */
     int64_t K;       /* columns of A */
+    int64_t pbase;   /* the output pixel of A's first row */
 } im2col_padded_job;
 
-static void im2col_padded_body(void *ctx, int64_t r0, int64_t r1)
-{
-    const im2col_padded_job *j = ctx;
-    im2col_padded_i8(j->P, j->wp, j->w, j->A, j->K, r0, r1);
-}
 
 typedef struct im2col_job {
     const void *x;  /* image (NCHW float, or NHWC float/int8) */
@@ -558,24 +567,34 @@ typedef struct im2col_job {
     size_t es;      /* NHWC: element bytes */
     int pad;        /* NHWC: padding byte */
     int nhwc;       /* x is NHWC */
+    int64_t pbase;  /* the output pixel of A's first row */
 } im2col_job;
 
 static void im2col_body(void *ctx, int64_t r0, int64_t r1)
 {
     const im2col_job *j = ctx;
     if (j->nhwc)
-        im2col_nhwc(j->x, j->w, j->c0, j->cg, j->A, j->K, j->es, j->pad, r0, r1);
+        im2col_nhwc(j->x, j->w, j->c0, j->cg, j->A, j->K, j->es, j->pad, r0, r1, j->pbase);
     else
-        im2col(j->x, j->w, j->c0, j->cg, j->A, j->K, r0, r1);
+        im2col(j->x, j->w, j->c0, j->cg, j->A, j->K, r0, r1, j->pbase);
 }
 
-/* im2col (nhwc = 0) or im2col_nhwc of the whole image, split over output rows. */
-static void im2col_par(const void *x, const win *w, int64_t c0, int64_t cg, void *A, int64_t K, size_t es, int pad,
-                       int nhwc)
+/* im2col_body on rows counted from the job's first row. */
+static void im2col_rows_from(void *ctx, int64_t i0, int64_t i1)
 {
-    im2col_job j = {x, w, c0, cg, A, K, es, pad, nhwc};
-    int64_t rows = w->out[0] * w->out[1];
-    qb_gpar_for(rows, qb_gpar_chunk(rows, w->out[2] * K, 1), im2col_body, &j);
+    const im2col_job *j = ctx;
+    int64_t r0 = j->pbase / j->w->out[2];
+    im2col_body(ctx, r0 + i0, r0 + i1);
+}
+
+/* im2col (nhwc = 0) or im2col_nhwc of output rows [r0, r1) into A (its
+ * first row: that of output row r0), split over output rows. */
+static void im2col_par(const void *x, const win *w, int64_t c0, int64_t cg, void *A, int64_t K, size_t es, int pad,
+                       int nhwc, int64_t r0, int64_t r1)
+{
+    im2col_job j = {x, w, c0, cg, A, K, es, pad, nhwc, r0 * w->out[2]};
+    int64_t rows = r1 - r0;
+    qb_gpar_for(rows, qb_gpar_chunk(rows, w->out[2] * K, 1), im2col_rows_from, &j);
 }
 
 typedef struct transpose_job {
@@ -626,12 +645,42 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     s->out_i8 = (nhwc >> 3) & 1;
     n->nhwc = nhwc | (s->q_first && !s->in_i8) << 4;
     if (in != s->in_nhwc) { /* the weights' column order follows the im2col order */
-        int repack = !s->q_first && s->packed_ok && !s->dw && !s->pointwise;
+        int repack = !s->q_first && !s->f_first && s->packed_ok && !s->dw && !s->pointwise;
         s->in_nhwc = in;
         if (repack)
             return conv_pack(g, n, s, e);
     }
     return 0;
+}
+
+/* im2col_padded_i8 of a job's rows, counted from its first row. */
+static void im2col_padded_from(void *ctx, int64_t i0, int64_t i1)
+{
+    const im2col_padded_job *j = ctx;
+    int64_t r0 = j->pbase / j->w->out[2];
+    im2col_padded_i8(j->P, j->wp, j->w, j->A, j->K, r0 + i0, r0 + i1, j->pbase);
+}
+
+/* Output rows per block of A (row_bytes: one pixel's row of A) for rows
+ * output rows of ow pixels: about qb_gpar_conv_block bytes (par.h), each block a
+ * multiple of QB_GPAR_ALIGN pixels (the GEMM's row tiles fall where one
+ * call over all pixels puts them: the same bits), all rows when A is
+ * small. */
+static int64_t conv_block_rows(int64_t ow, int64_t row_bytes, int64_t rows)
+{
+    const int64_t blk = qb_gpar_conv_block;
+    if (ow < 1 || blk <= 0 || rows * ow * row_bytes <= 2 * blk)
+        return rows;
+    int64_t a = ow, b = QB_GPAR_ALIGN;
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    int64_t unit = QB_GPAR_ALIGN / a; /* rows per QB_GPAR_ALIGN-pixel multiple */
+    int64_t rb = blk / (ow * row_bytes) / unit * unit;
+    if (rb < unit)
+        rb = unit;
+    return rb < rows ? rb : rows;
 }
 
 static void conv_run(qb_graph *g, qb_node *n, void *scratch)
@@ -674,49 +723,57 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         float *A = sc, *C = sc + s->pix * s->kk;
         int in_i8 = s->in_i8, in_nhwc = s->in_nhwc;
         size_t aes = xes; /* element bytes of the image im2col reads */
-        if (s->q_pad && !in_i8 && s->group == 1) { /* first layers: padded copy, im2col without bounds checks */
-            int8_t *img = (int8_t *)scratch + s->qimg_off, *Ai = (int8_t *)(void *)A;
+        int padded = s->q_pad && !in_i8 && s->group == 1; /* first layers: im2col without bounds checks */
+        if (padded) {
+            int8_t *img = (int8_t *)scratch + s->qimg_off;
             qb_qlayer_quantize_image_padded(n, (const float *)xb, in_nhwc, w->c, w->in[1], w->in[2], w->pb[1],
                                             w->pb[2], s->hp, s->wp, img);
-            im2col_padded_job jp = {img, s->wp, w, Ai, s->kk};
-            qb_gpar_for(w->out[1], qb_gpar_chunk(w->out[1], w->out[2] * s->kk, 1), im2col_padded_body, &jp);
-            void *c_ptr = s->out_nhwc ? (void *)yb : C;
-            size_t ldc = (size_t)s->cout;
-            qb_qlayer_gemm(g, n, &s->packs[0], (int)s->pix, Ai, (size_t)s->kk, 1, c_ptr, ldc, s->out_i8, 0, qsc);
-            if (!s->out_nhwc)
-                transpose_par((float *)yb, (size_t)s->pix, C, (size_t)s->cout, s->pix, s->cout);
-            continue;
-        }
-        if (s->q_first && !in_i8) { /* the image quantized once, NHWC int8 */
+            xb = (const char *)img, aes = 1, in_i8 = 1, in_nhwc = 1;
+        } else if (s->q_first && !in_i8) { /* the image quantized once, NHWC int8 */
             int8_t *img = (int8_t *)scratch + s->qimg_off;
             qb_qlayer_quantize_image(n, (const float *)xb, in_nhwc, w->c, ivol, img);
             xb = (const char *)img, aes = 1, in_i8 = 1, in_nhwc = 1;
+        } else if (s->f_first && !in_nhwc) { /* fp32: the image transposed once to NHWC */
+            float *img = (float *)(void *)((char *)scratch + s->fimg_off);
+            transpose_par(img, (size_t)w->c, (const float *)xb, (size_t)ivol, w->c, ivol);
+            xb = (const char *)img, in_nhwc = 1;
         }
+        /* A in blocks of output rows that stay in cache between im2col and the GEMM */
+        int64_t rows = w->out[0] * w->out[1], ow = w->out[2];
+        int64_t rb = s->pointwise ? rows : conv_block_rows(ow, s->kk * (int64_t)(in_i8 ? 1 : sizeof(float)), rows);
         for (int64_t gi = 0; gi < s->group; gi++) {
-            const void *a_ptr = A;
-            size_t lda = (size_t)s->kk;
-            if (in_nhwc && s->pointwise) { /* the NHWC input is A itself */
-                a_ptr = xb + (size_t)(gi * cg) * aes;
-                lda = (size_t)w->c;
-            } else if (in_nhwc) {
-                im2col_par(xb, w, gi * cg, cg, A, s->kk, aes, in_i8 ? (int8_t)n->q->in_zero : 0, 1);
-            } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
-                transpose_par(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
-            } else {
-                im2col_par(xb, w, gi * cg, cg, A, s->kk, sizeof(float), 0, 0);
-            }
-            void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog) * yes) : C;
             size_t ldc = (size_t)(s->out_nhwc ? s->cout : cog);
-            if (n->q) {
-                qb_qlayer_gemm(g, n, &s->packs[gi], (int)s->pix, a_ptr, lda, in_i8, c_ptr, ldc, s->out_i8,
-                               (int)(gi * cog), qsc);
-            } else {
-                qb_gemm_args a = {.m = (int)s->pix, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
-                                  .f_min = n->f_min, .f_max = n->f_max};
-                double t0 = g->profile ? qb_now_ms() : 0;
-                qb_gpar_gemm(&s->packs[gi], &a);
-                if (g->profile)
-                    g->kernel_ms_acc += qb_now_ms() - t0;
+            for (int64_t r0 = 0; r0 < rows; r0 += rb) {
+                int64_t r1 = r0 + rb < rows ? r0 + rb : rows, p0 = r0 * ow, m = (r1 - r0) * ow;
+                const void *a_ptr = A;
+                size_t lda = (size_t)s->kk;
+                if (in_nhwc && s->pointwise) { /* the NHWC input is A itself */
+                    a_ptr = xb + (size_t)(gi * cg) * aes;
+                    lda = (size_t)w->c;
+                } else if (padded) {
+                    im2col_padded_job jp = {(const int8_t *)(const void *)xb, s->wp, w, (int8_t *)(void *)A, s->kk,
+                                            p0};
+                    qb_gpar_for(r1 - r0, qb_gpar_chunk(r1 - r0, ow * s->kk, 1), im2col_padded_from, &jp);
+                } else if (in_nhwc) {
+                    im2col_par(xb, w, gi * cg, cg, A, s->kk, aes, in_i8 ? (int8_t)n->q->in_zero : 0, 1, r0, r1);
+                } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
+                    transpose_par(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
+                } else {
+                    im2col_par(xb, w, gi * cg, cg, A, s->kk, sizeof(float), 0, 0, r0, r1);
+                }
+                void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog + p0 * (int64_t)ldc) * yes)
+                                          : (void *)(C + p0 * (int64_t)ldc);
+                if (n->q) {
+                    qb_qlayer_gemm(g, n, &s->packs[gi], (int)m, a_ptr, lda, in_i8, c_ptr, ldc, s->out_i8,
+                                   (int)(gi * cog), qsc);
+                } else {
+                    qb_gemm_args a = {.m = (int)m, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
+                                      .f_min = n->f_min, .f_max = n->f_max};
+                    double t0 = g->profile ? qb_now_ms() : 0;
+                    qb_gpar_gemm(&s->packs[gi], &a);
+                    if (g->profile)
+                        g->kernel_ms_acc += qb_now_ms() - t0;
+                }
             }
             if (!s->out_nhwc)
                 transpose_par((float *)yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);

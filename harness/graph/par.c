@@ -9,6 +9,7 @@
 #endif
 
 int qb_gpar_whole;
+int64_t qb_gpar_conv_block = 256 * 1024;
 long qb_gpar_regions;
 
 /* The thread count was asked for: 1 yes, 0 no, -1 not looked at yet. */

@@ -43,6 +43,11 @@
 /* Tests: nonzero makes every helper do its whole range in one piece (one
  * kernel call), to compare chunked results with unchunked ones. */
 extern int qb_gpar_whole;
+
+/* Bytes of im2col output (A) per block of a Conv (ops_conv.c): im2col
+ * and the GEMM run block by block so that A is still in cache when the
+ * GEMM reads it; 0: one block (tests compare the two: the same bits). */
+extern int64_t qb_gpar_conv_block;
 /* Parallel regions started so far (diagnostics and tests). */
 extern long qb_gpar_regions;
 
