@@ -504,6 +504,20 @@ static void test_nhwc_ops(void **st)
 /* Quantized convs (int8-channel) with Relu -> MaxPool 2x2 -> conv (another
  * input grid) -> MaxPool 3x3/2 pads 1 -> conv 1x1 -> output; the second
  * conv's output also through a MaxPool 2x2/1 to the float output y2. */
+/* Give the Convs of g, in node order, int8 qspecs with the grids in_s/in_z -> out_s/out_z (Conv k: index
+ * k); Conv tensor_k (or none: -1) per tensor, the others per channel. */
+static void quantize_convs(qb_graph *g, const float *in_s, const int32_t *in_z, const float *out_s,
+                           const int32_t *out_z, int tensor_k)
+{
+    for (int i = 0, k = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Conv")) {
+            qb_node *n = &g->nodes[i];
+            n->q = qb_qspec_new(k == tensor_k ? QB_PREC_INT8_TENSOR : QB_PREC_INT8_CHANNEL);
+            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
+            k++;
+        }
+}
+
 static qb_graph *q_pool_graph(int no_links)
 {
     qb_graph *g = qb_graph_new("int8-pool");
@@ -528,13 +542,7 @@ static qb_graph *q_pool_graph(int no_links)
     /* grids: conv 1 out 0.021/-128 (after Relu), conv 2 in 0.0234/-128: the pool maps between them */
     const float in_s[3] = {0.015f, 0.0234f, 0.05f}, out_s[3] = {0.021f, 0.043f, 0.06f};
     const int32_t in_z[3] = {3, -128, 11}, out_z[3] = {-128, 5, -2};
-    for (int i = 0, k = 0; i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].op, "Conv")) {
-            qb_node *n = &g->nodes[i];
-            n->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
-            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
-            k++;
-        }
+    quantize_convs(g, in_s, in_z, out_s, out_z, -1);
     return g;
 }
 
@@ -593,13 +601,7 @@ static qb_graph *q_first_graph(int no_links)
     set_output(g, "y2");
     const float in_s[3] = {0.0078f, 0.0041f, 0.017f}, out_s[3] = {0.023f, 0.017f, 0.031f};
     const int32_t in_z[3] = {-3, -128, -128}, out_z[3] = {7, -128, -128};
-    for (int i = 0, k = 0; i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].op, "Conv")) {
-            qb_node *n = &g->nodes[i];
-            n->q = qb_qspec_new(k == 1 ? QB_PREC_INT8_TENSOR : QB_PREC_INT8_CHANNEL);
-            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
-            k++;
-        }
+    quantize_convs(g, in_s, in_z, out_s, out_z, 1);
     return g;
 }
 
@@ -656,13 +658,7 @@ static qb_graph *q_first1_graph(int no_links)
     set_output(g, "y2");
     const float in_s[2] = {0.0081f, 0.0093f}, out_s[2] = {0.019f, 0.027f};
     const int32_t in_z[2] = {2, -5}, out_z[2] = {-128, 3};
-    for (int i = 0, k = 0; i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].op, "Conv")) {
-            qb_node *c = &g->nodes[i];
-            c->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
-            c->q->in_scale = in_s[k], c->q->in_zero = in_z[k], c->q->out_scale = out_s[k], c->q->out_zero = out_z[k];
-            k++;
-        }
+    quantize_convs(g, in_s, in_z, out_s, out_z, -1);
     return g;
 }
 
@@ -707,13 +703,8 @@ static qb_graph *block_graph(int quant)
     set_output(g, "y");
     const float in_s[2] = {0.0089f, 0.021f}, out_s[2] = {0.021f, 0.033f};
     const int32_t in_z[2] = {1, -128}, out_z[2] = {-128, 4};
-    for (int i = 0, k = 0; quant && i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].op, "Conv")) {
-            qb_node *c = &g->nodes[i];
-            c->q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
-            c->q->in_scale = in_s[k], c->q->in_zero = in_z[k], c->q->out_scale = out_s[k], c->q->out_zero = out_z[k];
-            k++;
-        }
+    if (quant)
+        quantize_convs(g, in_s, in_z, out_s, out_z, -1);
     return g;
 }
 
@@ -754,13 +745,7 @@ static qb_graph *q_chain_graph(int no_links)
     g->no_int8_links = no_links;
     const float in_s[4] = {0.0079f, 0.021f, 0.0123f, 0.0311f}, out_s[4] = {0.027f, 0.019f, 0.041f, 0.05f};
     const int32_t in_z[4] = {0, -21, 17, -128}, out_z[4] = {-9, 4, -128, 3};
-    for (int i = 0, k = 0; i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].op, "Conv")) {
-            qb_node *n = &g->nodes[i];
-            n->q = qb_qspec_new(k == 2 ? QB_PREC_INT8_TENSOR : QB_PREC_INT8_CHANNEL);
-            n->q->in_scale = in_s[k], n->q->in_zero = in_z[k], n->q->out_scale = out_s[k], n->q->out_zero = out_z[k];
-            k++;
-        }
+    quantize_convs(g, in_s, in_z, out_s, out_z, 2);
     return g;
 }
 
