@@ -270,10 +270,10 @@ typedef struct qimage_job {
     const float *x;    /* the image */
     int x_nhwc;        /* x is NHWC (else NCHW planes) */
     int64_t c, hw;     /* channels, pixels */
-    int8_t *out;       /* hw x c int8 (padded: hp x wp x c) */
-    int64_t h;         /* padded: image rows */
+    int8_t *out;       /* hw x c int8 (padded: rows of wp x c) */
+    int64_t h, w;      /* padded: image rows and columns */
     int64_t pt, pl;    /* padded: zero-point rows above, columns left of the image */
-    int64_t hp, wp;    /* padded: rows and columns of out */
+    int64_t wp;        /* padded: columns of out */
 } qimage_job;
 
 #define QIMG_BLK 64 /* pixels per block of the NCHW -> NHWC transpose */
@@ -337,7 +337,7 @@ static void qimage_padded_rows(void *ctx, int64_t y0, int64_t y1)
             memset(o, zp, (size_t)row);
             continue;
         }
-        int64_t w = j->hw / j->h;
+        int64_t w = j->w;
         memset(o, zp, (size_t)(j->pl * c));
         qimage_span(j, iy * w, iy * w + w, o + j->pl * c);
         memset(o + (j->pl + w) * c, zp, (size_t)((j->wp - j->pl - w) * c));
@@ -347,7 +347,7 @@ static void qimage_padded_rows(void *ctx, int64_t y0, int64_t y1)
 void qb_qlayer_quantize_image_padded(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t h, int64_t w,
                                      int64_t pt, int64_t pl, int64_t hp, int64_t wp, int8_t *out)
 {
-    qimage_job j = {n->q, x, x_nhwc, c, h * w, out, h, pt, pl, hp, wp};
+    qimage_job j = {n->q, x, x_nhwc, c, h * w, out, h, w, pt, pl, wp};
     qb_gpar_for(hp, qb_gpar_chunk(hp, wp * c, 1), qimage_padded_rows, &j);
 }
 

@@ -360,8 +360,7 @@ static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
         s->target[j] = qb_rounds_target(&rb, s->sc->ci_threshold, min_rounds);
     }
     if (round >= s->rounds) {
-        double budget = s->sc->max_time_s >= 0 ? s->sc->max_time_s : 6 * s->sc->min_time_s;
-        if (!qb_round_wanted(done_rounds, s->target[j], min_rounds, timed_seconds(k), budget))
+        if (!qb_round_wanted(done_rounds, s->target[j], min_rounds, timed_seconds(k), s->sc->max_time_s))
             return 0;
     }
     if (s->o->verbosity && s->tty)

@@ -81,7 +81,7 @@ void qb_scenario_defaults(qb_scenario *sc)
     sc->ci_threshold = 0.03;
     sc->retries = 2;
     sc->rounds = 1;
-    sc->max_time_s = -1; /* 6 x min_time_s */
+    sc->max_time_s = -1; /* not given: 6 x min_time_s once the file is read (finish) */
     sc->eval_samples = 1000;
     sc->calib_samples = 256;
     snprintf(sc->energy_model, sizeof sc->energy_model, "datasets/energy/horowitz-45nm.csv");
@@ -667,6 +667,8 @@ static void finish(parse_state *st)
         sc->nbatch = 1;
         sc->batch[0] = 1;
     }
+    if (sc->max_time_s < 0) /* not given: from min_time_ms, whatever line set that */
+        sc->max_time_s = 6 * sc->min_time_s;
 }
 
 static int parse(FILE *f, const char *name, qb_scenario *sc, char *err, size_t errlen)

@@ -84,8 +84,8 @@ typedef struct qb_scenario {
     int rounds;                    /* rounds each cell's timing is split into, spread over the sweep; the
                                       median's interval then holds the spread between rounds (default 1) */
     double max_time_s;             /* rounds > 1: a cell still noisy after rounds + retries rounds gets more
-                                      rounds while its timed seconds stay within this (0: none; default -1:
-                                      6 x min_time_s) */
+                                      rounds while its timed seconds stay within this (0: none; default
+                                      6 x min_time_s, set when the file is read) */
     int eval_samples;              /* test images for accuracy (default 1000; 0: no accuracy) */
     int calib_samples;             /* calibration images for PTQ (default 256) */
     char energy_model[QB_SC_PATH]; /* energy table (default datasets/energy/horowitz-45nm.csv) */
