@@ -149,17 +149,7 @@ static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restr
             }
             break;
         case FE_TANH: for (int i = 0; i < n; i++) v[i] = tanhf(v[i]); break;
-        case FE_LEAKY: /* v >= 0 ? v : lo * v as a select on the bits, as ops_elem.c's LeakyRelu (no branch) */
-            for (int i = 0; i < n; i++) {
-                float m = lo * v[i];
-                uint32_t vb, mb;
-                memcpy(&vb, &v[i], 4);
-                memcpy(&mb, &m, 4);
-                uint32_t keep = (uint32_t)0 - (uint32_t)((vb <= 0x7f800000u) | (vb == 0x80000000u));
-                vb = (vb & keep) | (mb & ~keep);
-                memcpy(&v[i], &vb, 4);
-            }
-            break;
+        case FE_LEAKY: for (int i = 0; i < n; i++) v[i] = qb_leaky_relu(v[i], lo); break; /* as ops_elem.c */
         case FE_SAVE: memcpy(save, v, (size_t)n * sizeof *v); break;
         case FE_MUL_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] * v[i] : v[i] * save[i]; break;
         case FE_ADD_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] + v[i] : v[i] + save[i]; break;

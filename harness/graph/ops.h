@@ -5,6 +5,9 @@
 #ifndef QB_OPS_H
 #define QB_OPS_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "harness/graph/graph.h"
 
 /* Each ops_*.c file exports a NULL-name-terminated table. */
@@ -143,5 +146,20 @@ int32_t qb_qround(double v, int32_t zp, int32_t lo, int32_t hi);
  * per_len elements (per_len > 0); divisor: a constant scale must be
  * finite and nonzero. 0, or -1 with a message naming the node. */
 int qb_qparam_check(qb_graph *g, qb_node *n, int i, qb_dtype want, int64_t per_len, int divisor, qb_err *e);
+
+/* LeakyRelu of one value: v >= 0 ? v : alpha * v as a select on the bits (v >= 0: +0 to +Inf, or -0; NaN
+ * takes alpha * v), so that loops over it vectorize instead of branching on the sign. The one definition
+ * of ops_elem.c's LeakyRelu and of the element-wise chains (fuse_elem.c): both give the same bits. */
+static inline float qb_leaky_relu(float v, float alpha)
+{
+    float m = alpha * v;
+    uint32_t vb, mb;
+    memcpy(&vb, &v, 4);
+    memcpy(&mb, &m, 4);
+    uint32_t keep = (uint32_t)0 - (uint32_t)((vb <= 0x7f800000u) | (vb == 0x80000000u));
+    uint32_t yb = (vb & keep) | (mb & ~keep);
+    memcpy(&v, &yb, 4);
+    return v;
+}
 
 #endif

@@ -235,17 +235,8 @@ static void leaky_run(qb_graph *g, qb_node *n, void *scratch)
     const qb_tensor *xt = qb_in(g, n, 0);
     const float *x = xt->data;
     float *y = qb_out(g, n, 0)->data;
-    /* y = x >= 0 ? x : alpha * x, as a select on the bits (x >= 0: +0 to +Inf, or -0; NaN takes alpha * x)
-     * so that the loop vectorizes instead of branching on the sign */
-    for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) {
-        float v = x[i], m = alpha * v;
-        uint32_t vb, mb;
-        memcpy(&vb, &v, 4);
-        memcpy(&mb, &m, 4);
-        uint32_t keep = (uint32_t)0 - (uint32_t)((vb <= 0x7f800000u) | (vb == 0x80000000u));
-        uint32_t yb = (vb & keep) | (mb & ~keep);
-        memcpy(&y[i], &yb, 4);
-    }
+    for (int64_t i = 0, c = qb_tensor_count(xt); i < c; i++) /* a select on the bits: vectorizes */
+        y[i] = qb_leaky_relu(x[i], alpha);
 }
 
 static void hsig_run(qb_graph *g, qb_node *n, void *scratch)
