@@ -68,7 +68,7 @@ static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *
         g->nodes[ni].in[i] = t;
     }
     for (int i = 0; i < nout; i++) {
-        int t = qb_graph_tensor(g, out_names[i]);
+        int t = strcmp(out_names[i], "-") ? qb_graph_tensor(g, out_names[i]) : -1;
         g->nodes[ni].out[i] = t;
     }
     return &g->nodes[ni];
@@ -714,6 +714,24 @@ static void test_zero_sized(void **st)
     qb_graph_free(g);
 }
 
+/* A node whose output 0 is omitted (an empty name) while a later output is
+ * named: only LSTM/GRU/RNN may do that; Size used to write through the
+ * missing output (found by make fuzz-onnx). */
+static void test_missing_output0(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    add_n(g, "Size", "x", "-,y");
+    set_outputs(g, "y");
+    qb_err e = {0};
+    assert_int_equal(qb_graph_sort(g, &e), 0);
+    assert_int_equal(qb_graph_prepare(g, NULL, 0, -1, &e), -1);
+    assert_non_null(strstr(e.msg, "output 0 is missing"));
+    assert_non_null(strstr(e.msg, "Size"));
+    qb_graph_free(g);
+}
+
 /* BatchNormalization training_mode=1 (batch statistics, running mean/var
  * with momentum) and Dropout in training mode with ratio 0. */
 static void test_training_modes(void **st)
@@ -1123,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_float16_cast),
         cmocka_unit_test(test_maxpool_indices),
         cmocka_unit_test(test_zero_sized),
+        cmocka_unit_test(test_missing_output0),
         cmocka_unit_test(test_training_modes),
         cmocka_unit_test(test_bn_folding),
         cmocka_unit_test(test_bn_folding_gemm),

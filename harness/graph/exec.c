@@ -716,11 +716,15 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             if (t && t->kind != QB_T_CONST)
                 allconst = 0;
         }
-        int any_out = 0; /* LSTM/GRU may omit output 0 and keep only their states */
+        int any_out = 0;
         for (int j = 0; j < n->nout; j++)
             any_out |= qb_out(g, n, j) != NULL;
         if (!any_out) {
             QB_NODE_ERR(e, g, n, "has no output");
+            return -1;
+        }
+        if (!qb_out(g, n, 0) && !(n->def->flags & QB_OPF_OPTIONAL_OUT0)) {
+            QB_NODE_ERR(e, g, n, "output 0 is missing (an empty name); %s requires it", n->op);
             return -1;
         }
         for (int j = 0; j < n->nin && !(n->def->flags & QB_OPF_ZERO_SIZE); j++) {

@@ -139,6 +139,7 @@ typedef struct qb_qspec {
 enum {
     QB_OPF_ANY_DTYPE = 1, /* runs on every element type at run time (else float32 only, other types when folded) */
     QB_OPF_ZERO_SIZE = 2, /* accepts zero-sized inputs (ONNX allows 0 dimensions) */
+    QB_OPF_OPTIONAL_OUT0 = 4, /* output 0 may be omitted (LSTM/GRU/RNN keep only their states); else required */
 };
 
 /* One operator: shape inference and execution. */

@@ -314,8 +314,8 @@ static int64_t rnn_macs(const qb_graph *g, const qb_node *n)
 }
 
 const qb_opdef qb_ops_rnn[] = {
-    {"LSTM", rnn_prepare, rnn_run, rnn_macs, 0, 0},
-    {"GRU", rnn_prepare, rnn_run, rnn_macs, 0, 0},
-    {"RNN", rnn_prepare, rnn_run, rnn_macs, 0, 0},
+    {"LSTM", rnn_prepare, rnn_run, rnn_macs, QB_OPF_OPTIONAL_OUT0, 0},
+    {"GRU", rnn_prepare, rnn_run, rnn_macs, QB_OPF_OPTIONAL_OUT0, 0},
+    {"RNN", rnn_prepare, rnn_run, rnn_macs, QB_OPF_OPTIONAL_OUT0, 0},
     {NULL, NULL, NULL, NULL, 0, 0},
 };
