@@ -234,6 +234,9 @@ expect 0 "history show" "$QB" history "$T/h.db" show --model mlp
 has "^\| mlp/int8-channel/ptq-percentile/avx2/t1/b1 \| fedcba654321 \| 2026-12-02T00:04:00Z \| fixture-host \| ok \| 0.0700 \|" "the later run's row"
 has "^38 rows of model mlp" "row count"
 expect 2 "history show of a missing store" "$QB" history "$T/none.db" show
+has "none.db: no such history store \(create it with" "the missing store is named, with the command that makes one"
+expect 2 "compare against a missing store" "$QB" compare --history "$T/none.db:best" "$BASE"
+has "^qbench compare: --history: .*none.db: no such history store" "compare names the option and the store"
 expect 2 "history bad metric" "$QB" history "$T/h.db" show --metric speed
 expect 0 "compare against the best of the history" "$QB" compare --history "$T/h.db:best" "$BASE"
 expect 3 "compare the slow run against the best" "$QB" compare --history "$T/h.db:best" "$T/later.csv"

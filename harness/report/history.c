@@ -53,6 +53,19 @@ static int db_open(const char *path, sqlite3 **db, char *err, size_t errlen)
     return 0;
 }
 
+/* Open a store that must already exist (the reading verbs never create
+ * one); what names the store in the message is the caller's (a path, or
+ * "--history: PATH"). */
+static int db_open_existing(const char *path, const char *what, sqlite3 **db, char *err, size_t errlen)
+{
+    if (access(path, R_OK)) {
+        snprintf(err, errlen, "%s: no such history store (create it with `qbench history %s add RESULTS.csv`)", what,
+                 path);
+        return -1;
+    }
+    return db_open(path, db, err, errlen);
+}
+
 static void bind_num(sqlite3_stmt *st, int i, double v)
 {
     if (isnan(v))
@@ -135,12 +148,7 @@ int qb_history_show(const char *path, const char *model, qb_history_metric metri
                     size_t errlen)
 {
     sqlite3 *db;
-    if (access(path, R_OK)) {
-        snprintf(err, errlen, "%s: no such history store (create it with `qbench history %s add RESULTS.csv`)", path,
-                 path);
-        return -1;
-    }
-    if (db_open(path, &db, err, errlen))
+    if (db_open_existing(path, path, &db, err, errlen))
         return -1;
     char sql[600];
     snprintf(sql, sizeof sql,
@@ -182,11 +190,7 @@ int qb_history_trend(const char *path, const char *model, qb_history_metric metr
 {
     *nkeys = 0;
     sqlite3 *db;
-    if (access(path, R_OK)) {
-        snprintf(err, errlen, "%s: no such history store", path);
-        return -1;
-    }
-    if (db_open(path, &db, err, errlen))
+    if (db_open_existing(path, path, &db, err, errlen))
         return -1;
     char sql[600];
     snprintf(sql, sizeof sql,
@@ -249,12 +253,10 @@ int qb_history_baseline(const char *spec, qb_rset *out, char *err, size_t errlen
         last = !strcmp(colon, ":last");
         *colon = 0;
     }
-    if (access(path, R_OK)) {
-        snprintf(err, errlen, "--history: %s: no such history store", path);
-        return -1;
-    }
+    char what[sizeof path + 16];
+    snprintf(what, sizeof what, "--history: %s", path);
     sqlite3 *db;
-    if (db_open(path, &db, err, errlen))
+    if (db_open_existing(path, what, &db, err, errlen))
         return -1;
     char sql[1400], cols[900] = "";
     for (int i = 0; i < NALL; i++)
