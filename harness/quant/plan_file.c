@@ -27,15 +27,14 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <errno.h>
 #include <fnmatch.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "harness/data/files.h"
+#include "harness/io/readfile.h"
 #include "harness/quant/plan_file.h"
 
 #define COLON_STANDIN '\x1f' /* ':' in a key, hidden from inih (which splits at ':' too) */
@@ -294,12 +293,10 @@ static int parse(FILE *f, const char *name, qb_layer_plan *p, qb_err *e)
 
 int qb_layer_plan_load(const char *path, qb_layer_plan *p, qb_err *e)
 {
-    FILE *f = fopen(path, "r");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) || S_ISDIR(sb.st_mode)) {
-        qb_errf(e, "%s: cannot open the plan: %s", path, f ? "is a directory" : strerror(errno));
-        if (f)
-            fclose(f);
+    char why[sizeof e->msg];
+    FILE *f = qb_open_read(path, "the plan", why, sizeof why);
+    if (!f) {
+        qb_errf(e, "%s", why);
         memset(p, 0, sizeof *p);
         return -1;
     }

@@ -5,23 +5,8 @@
 #include "harness/report/csvread.h"
 
 #include <csv.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-FILE *qb_csv_open(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) || S_ISDIR(sb.st_mode)) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, f ? "is a directory" : strerror(errno));
-        if (f)
-            fclose(f);
-        return NULL;
-    }
-    return f;
-}
 
 int qb_csv_parse(FILE *f, const char *path, void (*on_field)(void *, size_t, void *), void (*on_row)(int, void *),
                  void *ctx, qb_csv_pos *pos, int *rc, char *err, size_t errlen)

@@ -18,9 +18,6 @@ typedef struct qb_csv_pos {
     int pending;  /* the next non-empty line starts a record (internal) */
 } qb_csv_pos;
 
-/* fopen(path, "r"), refusing a directory: NULL with
- * "PATH: cannot open: REASON" ("is a directory") in err. */
-FILE *qb_csv_open(const char *path, char *err, size_t errlen);
 
 /* Parse f to its end with libcsv, calling on_field and on_row (libcsv's
  * callbacks) with ctx; pos (zeroed by the caller) tells them the lines.

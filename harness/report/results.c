@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness/io/atomic.h"
+#include "harness/io/readfile.h"
 #include "harness/qmath/method.h"
 #include "harness/report/csvread.h"
 #include "harness/report/results.h"
@@ -588,7 +589,7 @@ static void rd_row(int c, void *ctx)
 
 int qb_results_read(const char *path, qb_results_cb cb, void *ctx, char *err, size_t errlen)
 {
-    FILE *f = qb_csv_open(path, err, errlen);
+    FILE *f = qb_open_read(path, NULL, err, errlen);
     if (!f)
         return -1;
     read_state st = {.path = path, .cb = cb, .ctx = ctx, .err = err, .errlen = errlen};

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/io/readfile.h"
 #include "harness/report/csvread.h"
 
 /* Parser state: the record being collected and the table being built. */
@@ -135,7 +136,7 @@ int qb_rtable_load_stream(FILE *f, const char *name, qb_rtable *t, char *err, si
 int qb_rtable_load(const char *path, qb_rtable *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
-    FILE *f = qb_csv_open(path, err, errlen);
+    FILE *f = qb_open_read(path, NULL, err, errlen);
     if (!f)
         return -1;
     int rc = qb_rtable_load_stream(f, path, t, err, errlen);

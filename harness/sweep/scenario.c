@@ -66,8 +66,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness/quant/plan_file.h"
 #include "harness/data/inputs.h"
+#include "harness/io/readfile.h"
+#include "harness/quant/plan_file.h"
 #include "harness/sweep/scenario.h"
 #include "harness/train/train.h"
 
@@ -718,14 +719,9 @@ static int parse(FILE *f, const char *name, qb_scenario *sc, char *err, size_t e
 
 int qb_scenario_load(const char *path, qb_scenario *sc, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) || S_ISDIR(sb.st_mode)) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, f ? "is a directory" : strerror(errno));
-        if (f)
-            fclose(f);
+    FILE *f = qb_open_read(path, NULL, err, errlen);
+    if (!f)
         return -1;
-    }
     int rc = parse(f, path, sc, err, errlen);
     fclose(f);
     return rc;
