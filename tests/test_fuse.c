@@ -15,7 +15,9 @@
  * the pool's table) bit-identical to the float path between them;
  * quantized convs quantizing their float input once before an int8
  * im2col, GlobalAveragePool on int8, and element-wise chains between
- * int8 convs through per-channel tables, bit-identical likewise.
+ * int8 convs through per-channel tables, bit-identical likewise; MaxPools
+ * of 70 channels (vector tails), pads and dilations, float and int8, with
+ * and without their AVX-512 loops.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -29,6 +31,7 @@
 #include <cmocka.h>
 
 #include "harness/graph/graph.h"
+#include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 
 /* ---- building graphs in memory ---- */
@@ -337,7 +340,7 @@ static void test_not_fused(void **st)
 static void conv(qb_graph *g, const char *in, const char *out, int cin, int cout, int k, int group, int tag)
 {
     int cg = cin / group, nw = cout * cg * k * k;
-    float *w = malloc((size_t)nw * sizeof *w), b[64];
+    float *w = malloc((size_t)nw * sizeof *w), b[128];
     for (int i = 0; i < nw; i++)
         w[i] = (float)(((i + tag) * 29) % 17) / 16.0f - 0.5f;
     for (int i = 0; i < cout; i++)
@@ -574,6 +577,80 @@ static void test_int8_maxpool(void **st)
     qb_graph_free(ref);
 }
 
+/* conv 3 -> 70 channels (Relu) -> MaxPool 3x3/2 pads 1 -> conv 1x1 ->
+ * MaxPool 2x2 dilations 2 pads (0, 1, 1, 0) -> conv 1x1 -> output y; the
+ * first conv's output also through a MaxPool 3x2/(1, 2) to the float NCHW
+ * output y2. 70 channels: whole vectors and a tail at every width. int8
+ * (quant) against no_int8_links, else against nchw_only. */
+static qb_graph *wide_pool_graph(int quant, int ref)
+{
+    qb_graph *g = qb_graph_new("wide-pools");
+    g->opset = 13;
+    if (quant)
+        g->no_int8_links = ref;
+    else
+        g->nchw_only = ref;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 11, 9}, NULL);
+    conv(g, "x", "c1", 3, 70, 3, 1, 31);
+    add_n(g, "Relu", "c1", "r1");
+    qb_node *mp = add_n(g, "MaxPool", "r1", "m1");
+    attr_ints(mp, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    attr_ints(mp, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    conv(g, "m1", "c2", 70, 70, 1, 1, 32);
+    qb_node *mp2 = add_n(g, "MaxPool", "c2", "m2");
+    attr_ints(mp2, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(mp2, "dilations", 2, (int64_t[]){2, 2});
+    attr_ints(mp2, "pads", 4, (int64_t[]){0, 1, 1, 0});
+    conv(g, "m2", "y", 70, 5, 1, 1, 33);
+    qb_node *mp3 = add_n(g, "MaxPool", "r1", "y2"); /* NHWC (int8) in, float NCHW out (a graph output) */
+    attr_ints(mp3, "kernel_shape", 2, (int64_t[]){3, 2});
+    attr_ints(mp3, "strides", 2, (int64_t[]){1, 2});
+    set_output(g, "y");
+    set_output(g, "y2");
+    if (quant) {
+        const float in_s[3] = {0.016f, 0.019f, 0.05f}, out_s[3] = {0.021f, 0.043f, 0.06f};
+        const int32_t in_z[3] = {2, -128, 7}, out_z[3] = {-128, 5, -2};
+        quantize_convs(g, in_s, in_z, out_s, out_z, -1);
+    }
+    return g;
+}
+
+static void test_maxpool_wide(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 11 * 9];
+    for (int i = 0; i < 2 * 3 * 11 * 9; i++)
+        x[i] = (float)((i * 17) % 41) / 20.0f - 1.0f;
+    const int64_t count[2] = {2 * 5 * 3 * 3, 2 * 70 * 9 * 4};
+    for (int quant = 0; quant <= 1; quant++) {
+        qb_graph *ref = wide_pool_graph(quant, 1);
+        run(ref, x);
+        for (int avx512 = 0; avx512 <= 1; avx512++) {
+            qb_nhwc_avx512(avx512);
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_graph *g = wide_pool_graph(quant, 0);
+                run(g, x);
+                for (int o = 0; o < 2; o++) {
+                    const float *y = g->tensors[g->outputs[o]]->data, *w = ref->tensors[ref->outputs[o]]->data;
+                    for (int64_t i = 0; i < count[o]; i++)
+                        if (quant ? memcmp(&y[i], &w[i], sizeof *y)
+                                  : !(fabsf(y[i] - w[i]) <= 1e-5f * fmaxf(1.0f, fabsf(w[i])))) {
+                            print_error("int8 %d avx512 %d threads %d output %d element %d: %.9g, reference %.9g\n",
+                                        quant, avx512, threads, o, (int)i, y[i], w[i]);
+                            fail();
+                        }
+                }
+                qb_graph_free(g);
+            }
+        }
+        qb_graph_free(ref);
+    }
+    qb_nhwc_avx512(1);
+    qb_gpar_set_threads(1);
+}
+
 /* Quantized convs reading floats: a first layer on a 3-channel image
  * (stride 2, batch 2), a sigmoid chain (also read by a MaxPool to a float
  * output), a grouped dilated conv reading that NHWC float tensor (both
@@ -786,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_nhwc_chains),
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
+        cmocka_unit_test(test_maxpool_wide),
         cmocka_unit_test(test_int8_first),
         cmocka_unit_test(test_int8_first_one_channel),
         cmocka_unit_test(test_conv_blocks),

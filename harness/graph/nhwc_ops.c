@@ -33,7 +33,7 @@
 #endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define QB_GAP_AVX512 1
+#define QB_NHWC_AVX512 1
 #endif
 
 #include "harness/graph/ops.h"
@@ -171,12 +171,11 @@ static void scatter_nchw(float *y, const float *v, const nhwc_state *s, int64_t 
         d[c * plane] = v[c];
 }
 
-/* Output rows [r0, r1) (over N*OH) of a pool; every channel at once. */
+/* Output rows [r0, r1) (over N*OH) of an AveragePool; every channel at once. */
 static void pool_rows(void *ctx, int64_t r0, int64_t r1)
 {
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
-    const int is_max = s->kind == NK_MAXPOOL;
     const int64_t C = s->c;
     float *acc = malloc((size_t)C * 2 * sizeof *acc); /* sums, then the NCHW output pixel */
     if (!acc)
@@ -187,7 +186,7 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
         for (int64_t ox = 0; ox < s->ow; ox++) {
             float *y = s->out_nchw ? acc + C : j->y + ((b * s->oh + oy) * s->ow + ox) * C;
             for (int64_t c = 0; c < C; c++)
-                acc[c] = is_max ? -INFINITY : 0.0f;
+                acc[c] = 0.0f;
             int64_t cnt = 0;
             for (int64_t ky = 0; ky < s->kh; ky++) {
                 int64_t iy = oy * s->sh - s->pt + ky * s->dh;
@@ -198,20 +197,10 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
                     if (ix < 0 || ix >= s->w)
                         continue;
                     const float *xp = xb + (iy * s->w + ix) * C;
-                    if (is_max)
-                        for (int64_t c = 0; c < C; c++)
-                            acc[c] = xp[c] > acc[c] ? xp[c] : acc[c];
-                    else
-                        for (int64_t c = 0; c < C; c++)
-                            acc[c] += xp[c];
+                    for (int64_t c = 0; c < C; c++)
+                        acc[c] += xp[c];
                     cnt++;
                 }
-            }
-            if (is_max) {
-                memcpy(y, acc, (size_t)C * sizeof *y);
-                if (s->out_nchw)
-                    scatter_nchw(j->y, y, s, b, oy, ox);
-                continue;
             }
             int64_t padcnt = 1, o[2] = {oy, ox}, st[2] = {s->sh, s->sw}, pb[2] = {s->pt, s->pl};
             int64_t k[2] = {s->kh, s->kw}, in[2] = {s->h, s->w}, pe[2] = {s->pb, s->pr};
@@ -231,87 +220,273 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
     free(acc);
 }
 
-/* acc = max(acc, x) over n int8 (SSE2 has no signed byte max: flip the
- * sign bits, unsigned max, flip back). */
-static void max_i8(int8_t *restrict acc, const int8_t *restrict x, int64_t n)
+/* ---- MaxPool: the window's taps listed once per output pixel, then
+ * every channel's maximum kept in a register over them ---- */
+
+#ifdef QB_NHWC_AVX512
+static int nhwc_avx512_off; /* qb_nhwc_avx512(0): the SSE2 and scalar loops only (tests) */
+
+/* AVX-512F/BW usable (checked once) and not turned off. */
+static int nhwc_avx512(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
+    return ok && !nhwc_avx512_off;
+}
+
+/* ... and AVX-512 VBMI (byte permutes: the int8 tables). */
+static int nhwc_vbmi(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = __builtin_cpu_supports("avx512vbmi");
+    return ok && nhwc_avx512();
+}
+#endif
+
+void qb_nhwc_avx512(int on)
+{
+#ifdef QB_NHWC_AVX512
+    nhwc_avx512_off = !on;
+#else
+    (void)on;
+#endif
+}
+
+#ifdef QB_NHWC_AVX512
+
+/* max_taps_f32 with AVX-512, 16 channels a step (the tail masked).
+ * Returns the channels done (all). */
+__attribute__((target("avx512f"))) static int64_t max_taps_f32_avx512(float *restrict y, const float *restrict x,
+                                                                      const int64_t *tap, int ntap, int64_t C)
+{
+    for (int64_t c = 0; c < C; c += 16) {
+        __mmask16 m = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+        __m512 acc = _mm512_set1_ps(-INFINITY);
+        for (int t = 0; t < ntap; t++)
+            acc = _mm512_max_ps(_mm512_maskz_loadu_ps(m, x + tap[t] + c), acc);
+        _mm512_mask_storeu_ps(y + c, m, acc);
+    }
+    return C;
+}
+
+/* The maximum of the int8 x[tap[t] + c] over ntap >= 1 taps for the 64
+ * channels from c (those under C), in a register. */
+__attribute__((target("avx512f,avx512bw"))) static inline __m512i max64_i8(const int8_t *x, const int64_t *tap,
+                                                                          int ntap, int64_t c, __mmask64 m)
+{
+    __m512i acc = _mm512_maskz_loadu_epi8(m, x + tap[0] + c);
+    for (int t = 1; t < ntap; t++)
+        acc = _mm512_max_epi8(acc, _mm512_maskz_loadu_epi8(m, x + tap[t] + c));
+    return acc;
+}
+
+/* y[c] = lut[max + 128], the int8 maximum over ntap >= 1 taps mapped
+ * through the table, 64 channels a step. The table sits in four 64-byte
+ * registers; a two-table byte permute (VBMI) looks up the codes below and
+ * above 0 (index q + 128 = q ^ 0x80, whose top bit picks the half). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void max_lut_i8_vbmi(int8_t *y, const int8_t *x,
+                                                                                   const int64_t *tap, int ntap,
+                                                                                   int64_t C, const int8_t *lut)
+{
+    const __m512i t0 = _mm512_loadu_si512(lut), t1 = _mm512_loadu_si512(lut + 64);
+    const __m512i t2 = _mm512_loadu_si512(lut + 128), t3 = _mm512_loadu_si512(lut + 192);
+    for (int64_t c = 0; c < C; c += 64) {
+        __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+        __m512i idx = _mm512_xor_si512(max64_i8(x, tap, ntap, c, m), _mm512_set1_epi8((char)0x80));
+        __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1), hi = _mm512_permutex2var_epi8(t2, idx, t3);
+        _mm512_mask_storeu_epi8(y + c, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi));
+    }
+}
+
+/* y[c] = the int8 maximum over ntap >= 1 taps dequantized, 64 channels
+ * a step: per lane (float)(q - zero) * scale, qb_dequantize_i8's
+ * arithmetic (the values of the float table). */
+__attribute__((target("avx512f,avx512bw"))) static void max_dq_avx512(float *y, const int8_t *x, const int64_t *tap,
+                                                                     int ntap, int64_t C, float scale, int32_t zero)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    for (int64_t c = 0; c < C; c += 64) {
+        __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+        __m512i q = max64_i8(x, tap, ntap, c, m);
+        for (int k = 0; k < 4 && c + 16 * k < C; k++) {
+            __m128i part = k == 0 ? _mm512_castsi512_si128(q) : k == 1 ? _mm512_extracti32x4_epi32(q, 1)
+                           : k == 2                           ? _mm512_extracti32x4_epi32(q, 2)
+                                                              : _mm512_extracti32x4_epi32(q, 3);
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(part), zp)), sc);
+            int64_t left = C - c - 16 * k;
+            _mm512_mask_storeu_ps(y + c + 16 * k, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), f);
+        }
+    }
+}
+#endif
+
+/* The taps of output pixel (oy, ox) inside the image, in the NCHW pool's
+ * scan order (which keeps the first of equal values, e.g. -0 and +0):
+ * their offsets in elements from the image's start. Returns how many. */
+static int pool_taps(const nhwc_state *s, int64_t oy, int64_t ox, int64_t *tap)
+{
+    int n = 0;
+    for (int64_t ky = 0; ky < s->kh; ky++) {
+        int64_t iy = oy * s->sh - s->pt + ky * s->dh;
+        if (iy < 0 || iy >= s->h)
+            continue;
+        for (int64_t kx = 0; kx < s->kw; kx++) {
+            int64_t ix = ox * s->sw - s->pl + kx * s->dw;
+            if (ix >= 0 && ix < s->w)
+                tap[n++] = (iy * s->w + ix) * s->c;
+        }
+    }
+    return n;
+}
+
+/* y[c] = the maximum of x[tap[t] + c] over the taps, as the NCHW
+ * MaxPool: from -inf, acc = v > acc ? v : acc (so NaNs are skipped);
+ * maxps(v, acc) is that comparison lane by lane. */
+static void max_taps_f32(float *restrict y, const float *restrict x, const int64_t *tap, int ntap, int64_t C)
+{
+    int64_t c = 0;
+#ifdef QB_NHWC_AVX512
+    if (nhwc_avx512())
+        c = max_taps_f32_avx512(y, x, tap, ntap, C);
+#endif
+#if defined(__SSE2__)
+    for (; c + 4 <= C; c += 4) {
+        __m128 acc = _mm_set1_ps(-INFINITY);
+        for (int t = 0; t < ntap; t++)
+            acc = _mm_max_ps(_mm_loadu_ps(x + tap[t] + c), acc);
+        _mm_storeu_ps(y + c, acc);
+    }
+#endif
+    for (; c < C; c++) {
+        float acc = -INFINITY;
+        for (int t = 0; t < ntap; t++) {
+            float v = x[tap[t] + c];
+            acc = v > acc ? v : acc;
+        }
+        y[c] = acc;
+    }
+}
+
+/* y[c] = the maximum of the int8 x[tap[t] + c] over the taps (ntap >= 1).
+ * SSE2 has no signed byte max: flip the sign bits, unsigned max, flip back. */
+static void max_taps_i8(int8_t *restrict y, const int8_t *restrict x, const int64_t *tap, int ntap, int64_t C)
 {
     int64_t c = 0;
 #if defined(__SSE2__)
     const __m128i flip = _mm_set1_epi8((char)0x80);
-    for (; c + 16 <= n; c += 16) {
-        __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(acc + c)), flip);
-        __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(x + c)), flip);
-        _mm_storeu_si128((__m128i *)(acc + c), _mm_xor_si128(_mm_max_epu8(a, v), flip));
+    for (; c + 16 <= C; c += 16) {
+        __m128i acc = _mm_setzero_si128(); /* -128 flipped */
+        for (int t = 0; t < ntap; t++)
+            acc = _mm_max_epu8(acc, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(x + tap[t] + c)), flip));
+        _mm_storeu_si128((__m128i *)(void *)(y + c), _mm_xor_si128(acc, flip));
     }
 #endif
-    for (; c < n; c++)
-        acc[c] = x[c] > acc[c] ? x[c] : acc[c];
+    for (; c < C; c++) {
+        int8_t acc = -128;
+        for (int t = 0; t < ntap; t++)
+            acc = x[tap[t] + c] > acc ? x[tap[t] + c] : acc;
+        y[c] = acc;
+    }
 }
 
-/* int8 MaxPool: output rows [r0, r1) over N*OH, every channel at once;
- * int8 output (table into the next conv's grid) or float (dequantized),
- * NHWC or NCHW. */
-static void pool_rows_i8(void *ctx, int64_t r0, int64_t r1)
+/* The int8 maximum over ntap >= 1 taps mapped through a table: into an
+ * int8 grid (lut) when y8, else to floats (lut_f, the dequantized codes
+ * of grid s) at yf; q: C bytes of scratch. */
+static void max_lut(int8_t *y8, float *yf, const int8_t *x, const int64_t *tap, int ntap, int64_t C,
+                    const nhwc_state *s, int8_t *q)
+{
+    const int8_t *lut = s->lut;
+    const float *lut_f = s->lut_f;
+#ifdef QB_NHWC_AVX512
+    if (y8 && nhwc_vbmi()) {
+        max_lut_i8_vbmi(y8, x, tap, ntap, C, lut);
+        return;
+    }
+    if (!y8 && nhwc_avx512()) {
+        max_dq_avx512(yf, x, tap, ntap, C, s->in_scale, s->in_zero);
+        return;
+    }
+#endif
+    max_taps_i8(q, x, tap, ntap, C);
+    for (int64_t c = 0; c < C; c++) {
+        if (y8)
+            y8[c] = lut[q[c] + 128];
+        else
+            yf[c] = lut_f[q[c] + 128];
+    }
+}
+
+/* One output row's ow pixels (C values each, pixel-major) into the NCHW
+ * output y at image b, row oy. */
+static void row_to_nchw(float *restrict y, const float *restrict row, const nhwc_state *s, int64_t b, int64_t oy)
+{
+    const int64_t C = s->c, ow = s->ow, plane = s->oh * ow;
+    float *d = y + b * C * plane + oy * ow;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ox = 0; ox < ow; ox++)
+            d[c * plane + ox] = row[ox * C + c];
+}
+
+/* MaxPool output rows [r0, r1) over N*OH, every channel at once. Float
+ * input; or int8 input (from a quantized conv) with int8 output (table
+ * into the next conv's grid; a window all padding, -inf on the float
+ * path, is -128) or float output (dequantized). NHWC output, or NCHW
+ * through one row of pixels. A window inside the image uses the taps of
+ * a whole window, listed once (offsets from its top left pixel). */
+static void maxpool_rows(void *ctx, int64_t r0, int64_t r1)
 {
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
-    const int64_t C = s->c;
-    const int8_t *x = (const void *)j->x;
-    int8_t acc_stack[1024];
-    float px_stack[256];
-    /* locals, not s->...: int8 stores may alias anything, so fields read
-     * through s would be reloaded after every store */
-    const int8_t *lut = s->lut;
-    const float *lut_f = s->lut_f;
-    const int i8_out = s->i8 == 1, out_nchw = s->out_nchw;
-    int8_t *acc = C <= 1024 ? acc_stack : malloc((size_t)C);
-    float *px = !out_nchw ? NULL : C <= 256 ? px_stack : malloc((size_t)C * sizeof *px);
-    if (!acc || (out_nchw && !px)) {
-        if (acc != acc_stack)
-            free(acc);
-        if (px != px_stack)
-            free(px);
-        return;
-    }
+    const int64_t C = s->c, ow = s->ow, nk = s->kh * s->kw;
+    const int i8_in = s->i8 != 0, i8_out = s->i8 == 1, out_nchw = s->out_nchw;
+    int64_t stack[128];
+    int64_t *full = nk <= 64 ? stack : malloc((size_t)nk * 2 * sizeof *full); /* a whole window's taps */
+    int64_t *edge = full ? full + nk : NULL;                                    /* a clipped window's taps */
+    float *row = out_nchw ? malloc((size_t)(ow * C) * sizeof *row) : NULL;      /* NCHW output: one row */
+    int8_t *mq = i8_in ? malloc((size_t)C) : NULL;                              /* int8: the maxima */
+    if (!full || (out_nchw && !row) || (i8_in && !mq))
+        goto done;
+    for (int64_t ky = 0, t = 0; ky < s->kh; ky++)
+        for (int64_t kx = 0; kx < s->kw; kx++)
+            full[t++] = (ky * s->dh * s->w + kx * s->dw) * C;
     for (int64_t r = r0; r < r1; r++) {
-        int64_t b = r / s->oh, oy = r % s->oh;
-        const int8_t *xb = x + b * s->h * s->w * C;
-        for (int64_t ox = 0; ox < s->ow; ox++) {
-            int64_t at = ((b * s->oh + oy) * s->ow + ox) * C;
-            memset(acc, 0x80, (size_t)C); /* -128 */
-            int64_t cnt = 0;
-            for (int64_t ky = 0; ky < s->kh; ky++) {
-                int64_t iy = oy * s->sh - s->pt + ky * s->dh;
-                if (iy < 0 || iy >= s->h)
-                    continue;
-                for (int64_t kx = 0; kx < s->kw; kx++) {
-                    int64_t ix = ox * s->sw - s->pl + kx * s->dw;
-                    if (ix < 0 || ix >= s->w)
-                        continue;
-                    max_i8(acc, xb + (iy * s->w + ix) * C, C);
-                    cnt++;
-                }
-            }
-            if (i8_out) { /* a window all padding is -inf on the float path: -128 */
-                int8_t *restrict y = (int8_t *)(void *)j->y + at;
-                if (!cnt)
-                    memset(y, 0x80, (size_t)C);
+        int64_t b = r / s->oh, oy = r % s->oh, iy0 = oy * s->sh - s->pt;
+        int rows_in = iy0 >= 0 && iy0 + (s->kh - 1) * s->dh < s->h;
+        const float *xf = j->x + b * s->h * s->w * C;
+        const int8_t *x8 = (const int8_t *)(const void *)j->x + b * s->h * s->w * C;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            int64_t at = ((b * s->oh + oy) * ow + ox) * C, ix0 = ox * s->sw - s->pl;
+            const int64_t *tap = full;
+            int64_t from = 0; /* the taps' origin */
+            int ntap = (int)nk;
+            if (rows_in && ix0 >= 0 && ix0 + (s->kw - 1) * s->dw < s->w)
+                from = (iy0 * s->w + ix0) * C;
+            else
+                tap = edge, ntap = pool_taps(s, oy, ox, edge);
+            float *yf = out_nchw ? row + ox * C : j->y + at;
+            if (!i8_in) {
+                max_taps_f32(yf, xf + from, tap, ntap, C);
+            } else if (!ntap) { /* all padding: -inf on the float path */
+                if (i8_out)
+                    memset((int8_t *)(void *)j->y + at, 0x80, (size_t)C);
                 else
                     for (int64_t c = 0; c < C; c++)
-                        y[c] = lut[acc[c] + 128];
-                continue;
+                        yf[c] = -INFINITY;
+            } else {
+                max_lut(i8_out ? (int8_t *)(void *)j->y + at : NULL, yf, x8 + from, tap, ntap, C, s, mq);
             }
-            float *restrict y = out_nchw ? px : j->y + at;
-            for (int64_t c = 0; c < C; c++)
-                y[c] = cnt ? lut_f[acc[c] + 128] : -INFINITY;
-            if (out_nchw)
-                scatter_nchw(j->y, y, s, b, oy, ox);
         }
+        if (out_nchw)
+            row_to_nchw(j->y, row, s, b, oy);
     }
-    if (acc != acc_stack)
-        free(acc);
-    if (px && px != px_stack)
-        free(px);
+done:
+    if (full != stack)
+        free(full);
+    free(row);
+    free(mq);
 }
 
 /* acc[c] += x[c] for n channels (each lane its own channel: the
@@ -351,7 +526,7 @@ static void add_dq_i8(float *restrict acc, const int8_t *restrict x, int64_t n, 
         acc[c] += (float)(x[c] - zero) * scale;
 }
 
-#ifdef QB_GAP_AVX512
+#ifdef QB_NHWC_AVX512
 /* add_dq_i8 with AVX-512 (16 channels a step, two pixels' worth of
  * independent lanes in flight): per lane the same conversion, multiply
  * and addition, so the same bits. Returns the channels done. */
@@ -370,14 +545,6 @@ __attribute__((target("avx512f,avx512bw"))) static int64_t add_dq_i8_avx512(floa
     return c;
 }
 
-/* AVX-512F/BW usable (checked once). */
-static int gap_avx512(void)
-{
-    static int ok = -1;
-    if (ok < 0)
-        ok = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
-    return ok;
-}
 #endif
 
 #define GAP_CB 512 /* channels summed per pass: the sums stay in L1 */
@@ -401,8 +568,8 @@ static void gap_images(void *ctx, int64_t b0, int64_t b1)
                 const int8_t *x = (const int8_t *)(const void *)j->x + b * hw * C + c0;
                 const float scale = s->in_scale;
                 const int32_t zero = s->in_zero;
-#ifdef QB_GAP_AVX512
-                if (nc >= 16 && gap_avx512()) {
+#ifdef QB_NHWC_AVX512
+                if (nc >= 16 && nhwc_avx512()) {
                     for (int64_t p = 0; p < hw; p++) {
                         int64_t done = add_dq_i8_avx512(acc, x + p * C, nc, scale, zero);
                         add_dq_i8(acc + done, x + p * C + done, nc - done, scale, zero);
@@ -417,7 +584,7 @@ static void gap_images(void *ctx, int64_t b0, int64_t b1)
                 for (int64_t p = 0; p < hw; p++)
                     add_f32(acc, x + p * C, nc);
             }
-#ifdef QB_GAP_AVX512
+#ifdef QB_NHWC_AVX512
         divide:;
 #endif
             float *y = j->y + b * C + c0;
@@ -454,7 +621,7 @@ static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
         qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, 1), concat_pixels, &j);
     } else {
         int64_t rows = s->n * s->oh;
-        qb_gpar_for(rows, qb_gpar_chunk(rows, s->ow * s->kh * s->kw * s->c, 1), s->i8 ? pool_rows_i8 : pool_rows, &j);
+        qb_gpar_for(rows, qb_gpar_chunk(rows, s->ow * s->kh * s->kw * s->c, 1), s->kind == NK_MAXPOOL ? maxpool_rows : pool_rows, &j);
     }
 }
 
