@@ -17,7 +17,9 @@
  * im2col, GlobalAveragePool on int8, and element-wise chains between
  * int8 convs through per-channel tables, bit-identical likewise; MaxPools
  * of 70 channels (vector tails), pads and dilations, float and int8, with
- * and without their AVX-512 loops.
+ * and without their AVX-512 loops; Max/Min with constants in chains
+ * (NaN and signed-zero rules bit for bit; openWakeWord's LeakyRelu + Max
+ * block between int8 convs as tables).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -651,6 +653,120 @@ static void test_maxpool_wide(void **st)
     qb_gpar_set_threads(1);
 }
 
+/* Max and Min with a constant in a chain, either operand first (the NaN
+ * and signed-zero rules differ: the first input's NaN stays, a later NaN
+ * wins; of equal values the first stays): x -> Max(-0, .) -> Min(k, .)
+ * (per channel, one channel NaN) -> Max(., -0) -> Min(., k2) (per
+ * channel) on signed zeros, infinities and NaNs, bit-identical to the
+ * unfused nodes (ops_minmax.c). */
+static void test_minmax_bits(void **st)
+{
+    (void)st;
+    const float specials[8] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 0.25f, -3.5f};
+    float x[2 * 3 * 40];
+    for (int i = 0; i < 2 * 3 * 40; i++)
+        x[i] = i % 3 ? specials[i % 8] : (float)((i * 7) % 23) / 5.0f - 2.0f;
+    float want[2 * 3 * 40];
+    for (int fuse = 0; fuse < 2; fuse++) {
+        qb_graph *g = qb_graph_new("minmax");
+        g->opset = 13;
+        g->no_elem_fusion = !fuse;
+        add_t(g, "x", 3, (int64_t[]){2, 3, 40}, NULL);
+        scalar(g, "z", -0.0f);
+        add_t(g, "k", 2, (int64_t[]){3, 1}, (const float[]){1.5f, NAN, -0.0f});
+        add_t(g, "k2", 2, (int64_t[]){3, 1}, (const float[]){2.0f, NAN, 0.0f});
+        add_n(g, "Max", "z,x", "a");
+        add_n(g, "Min", "k,a", "b");
+        add_n(g, "Max", "b,z", "c");
+        add_n(g, "Min", "c,k2", "y");
+        set_output(g, "y");
+        assert_int_equal(run(g, x), fuse ? 3 : 0);
+        if (!fuse)
+            memcpy(want, g->tensors[g->outputs[0]]->data, sizeof want);
+        else
+            assert_memory_equal(g->tensors[g->outputs[0]]->data, want, sizeof want);
+        qb_graph_free(g);
+    }
+}
+
+/* openWakeWord's block, conv -> LeakyRelu -> Max(., k) -> conv, with a
+ * per-channel Min(k, .) and a MaxPool on the way: conv 3 -> 8 ->
+ * LeakyRelu -> Max(., 0.1) -> conv 8 -> 8 -> Min(k, .) -> Max(., -0.2) ->
+ * MaxPool 2x2 -> conv 1x1 -> output. fp32: fused against unfused (the
+ * layouts follow: within tolerance); int8 (quant): the chains as tables
+ * against no_int8_links, bit-identical. */
+static qb_graph *minmax_graph(int quant, int ref)
+{
+    qb_graph *g = qb_graph_new("minmax-convs");
+    g->opset = 13;
+    if (quant)
+        g->no_int8_links = ref;
+    else
+        g->no_elem_fusion = ref;
+    add_t(g, "x", 4, (int64_t[]){1, 3, 12, 9}, NULL);
+    conv(g, "x", "c1", 3, 8, 3, 1, 41);
+    qb_node *lr = add_n(g, "LeakyRelu", "c1", "l1");
+    attr_f(lr, "alpha", 0.2f);
+    scalar(g, "k1", 0.1f);
+    add_n(g, "Max", "l1,k1", "m1");
+    conv(g, "m1", "c2", 8, 8, 3, 1, 42);
+    per_channel(g, "k2", 3, (int64_t[]){8, 1, 1}, 8, 0.3f);
+    add_n(g, "Min", "k2,c2", "n2");
+    scalar(g, "k3", -0.2f);
+    add_n(g, "Max", "n2,k3", "m2");
+    qb_node *mp = add_n(g, "MaxPool", "m2", "p2");
+    attr_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    conv(g, "p2", "y", 8, 5, 1, 1, 43);
+    set_output(g, "y");
+    if (quant) {
+        const float in_s[3] = {0.016f, 0.011f, 0.009f}, out_s[3] = {0.03f, 0.027f, 0.05f};
+        const int32_t in_z[3] = {2, -100, -90}, out_z[3] = {-3, 6, -2};
+        quantize_convs(g, in_s, in_z, out_s, out_z, -1);
+    }
+    return g;
+}
+
+static void test_minmax_chains(void **st)
+{
+    (void)st;
+    float x[3 * 12 * 9];
+    for (int i = 0; i < 3 * 12 * 9; i++)
+        x[i] = (float)((i * 19) % 43) / 21.0f - 1.0f;
+    const int64_t count = 5 * 6 * 4;
+    for (int quant = 0; quant <= 1; quant++) {
+        qb_graph *ref = minmax_graph(quant, 1);
+        int ref_fused = run(ref, x);
+        const float *w = ref->tensors[ref->outputs[0]]->data;
+        float first[5 * 6 * 4];
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_graph *g = minmax_graph(quant, 0);
+            assert_int_equal(run(g, x), 2); /* Max into LeakyRelu, Max into Min */
+            if (!quant)
+                assert_int_equal(ref_fused, 0);
+            const float *y = g->tensors[g->outputs[0]]->data;
+            for (int64_t i = 0; i < count; i++)
+                if (quant ? memcmp(&y[i], &w[i], sizeof *y) : !(fabsf(y[i] - w[i]) <= 1e-5f * fmaxf(1.0f, fabsf(w[i])))) {
+                    print_error("int8 %d threads %d element %d: %.9g, reference %.9g\n", quant, threads, (int)i, y[i],
+                                w[i]);
+                    fail();
+                }
+            if (threads == 1)
+                memcpy(first, y, sizeof first);
+            else
+                assert_memory_equal(y, first, sizeof first);
+            if (quant) /* the first chain runs on int8: conv 1 writes int8 NHWC (2|8), conv 2 reads it (1|4) */
+                for (int i = 0, k = 0; i < g->nnodes; i++)
+                    if (!strcmp(g->nodes[i].op, "Conv") && k++ < 2)
+                        assert_int_equal(g->nodes[i].nhwc & (k == 1 ? 10 : 5), k == 1 ? 10 : 5);
+            qb_graph_free(g);
+        }
+        qb_graph_free(ref);
+    }
+    qb_gpar_set_threads(1);
+}
+
 /* Quantized convs reading floats: a first layer on a 3-channel image
  * (stride 2, batch 2), a sigmoid chain (also read by a MaxPool to a float
  * output), a grouped dilated conv reading that NHWC float tensor (both
@@ -864,6 +980,8 @@ int main(void)
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
         cmocka_unit_test(test_maxpool_wide),
+        cmocka_unit_test(test_minmax_bits),
+        cmocka_unit_test(test_minmax_chains),
         cmocka_unit_test(test_int8_first),
         cmocka_unit_test(test_int8_first_one_channel),
         cmocka_unit_test(test_conv_blocks),

@@ -5,7 +5,7 @@
  * or per-channel (axis 1) values, becomes one node that streams the input
  * once in blocks that stay in L1 and applies every step to a block before
  * the next (vectorised where the step is: add, sub, mul, div, clip, relu,
- * hard sigmoid/swish, leaky relu). One value may be kept aside and
+ * hard sigmoid/swish, leaky relu, max and min). One value may be kept aside and
  * multiplied or added back, which covers the exported activation
  * patterns x * clip(x + 3, 0, 6) / 6 (HardSwish), x * sigmoid(x) (SiLU /
  * Swish) and x * hardsigmoid(x).
@@ -51,6 +51,8 @@ typedef enum fe_code {
     FE_HSWISH,    /* v * clamp(v / 6 + 0.5, 0, 1) */
     FE_TANH,      /* tanh(v) */
     FE_LEAKY,     /* v >= 0 ? v : a * v */
+    FE_MAX,       /* Max(v, k) or Max(k, v) (k_first), NaNs as ops_minmax.c */
+    FE_MIN,       /* Min likewise */
     FE_SAVE,      /* keep v aside */
     FE_MUL_SAVED, /* saved * v */
     FE_ADD_SAVED, /* saved + v */
@@ -95,6 +97,31 @@ static void chain_free(void *p)
 
 /* ---- running ---- */
 
+/* v = Max or Min (is_min) of v and k (one value, or per element: kv), in
+ * the node's input order (k_first: the constant is its first input). */
+static void minmax_step(float *restrict v, const float *k, const float *restrict kv, int n, int is_min, int k_first)
+{
+    /* one loop per case, each free of branches: they vectorize */
+    if (kv && k_first)
+        for (int i = 0; i < n; i++)
+            v[i] = qb_minmax_f32(kv[i], v[i], is_min);
+    else if (kv)
+        for (int i = 0; i < n; i++)
+            v[i] = qb_minmax_f32(v[i], kv[i], is_min);
+    else if (k_first && is_min)
+        for (int i = 0; i < n; i++)
+            v[i] = qb_minmax_f32(*k, v[i], 1);
+    else if (k_first)
+        for (int i = 0; i < n; i++)
+            v[i] = qb_minmax_f32(*k, v[i], 0);
+    else if (is_min)
+        for (int i = 0; i < n; i++)
+            v[i] = qb_minmax_f32(v[i], *k, 1);
+    else
+        for (int i = 0; i < n; i++)
+            v[i] = qb_minmax_f32(v[i], *k, 0);
+}
+
 /* One binary step with a per-element operand kv[] (NHWC per-channel). */
 static void vector_step(const fe_step *st, const float *restrict kv, float *restrict v, int n)
 {
@@ -105,6 +132,8 @@ static void vector_step(const fe_step *st, const float *restrict kv, float *rest
     case FE_MUL: for (int i = 0; i < n; i++) v[i] = st->k_first ? kv[i] * v[i] : v[i] * kv[i]; break;
     case FE_DIV: for (int i = 0; i < n; i++) v[i] = v[i] / kv[i]; break;
     case FE_RDIV: for (int i = 0; i < n; i++) v[i] = kv[i] / v[i]; break;
+    case FE_MAX:
+    case FE_MIN: minmax_step(v, NULL, kv, n, st->code == FE_MIN, st->k_first); break;
     default: break;
     }
 }
@@ -150,6 +179,8 @@ static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restr
             break;
         case FE_TANH: for (int i = 0; i < n; i++) v[i] = tanhf(v[i]); break;
         case FE_LEAKY: for (int i = 0; i < n; i++) v[i] = qb_leaky_relu(v[i], lo); break; /* as ops_elem.c */
+        case FE_MAX:
+        case FE_MIN: minmax_step(v, &k, NULL, n, st->code == FE_MIN, st->k_first); break;
         case FE_SAVE: memcpy(save, v, (size_t)n * sizeof *v); break;
         case FE_MUL_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] * v[i] : v[i] * save[i]; break;
         case FE_ADD_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] + v[i] : v[i] + save[i]; break;
@@ -296,7 +327,7 @@ static int as_step(const qb_graph *g, const qb_node *n, fe_step *st, int *xin)
         return 0;
     memset(st, 0, sizeof *st);
     static const struct { const char *op; fe_code code; } bins[] = {
-        {"Add", FE_ADD}, {"Sub", FE_SUB}, {"Mul", FE_MUL}, {"Div", FE_DIV}};
+        {"Add", FE_ADD}, {"Sub", FE_SUB}, {"Mul", FE_MUL}, {"Div", FE_DIV}, {"Max", FE_MAX}, {"Min", FE_MIN}};
     for (size_t b = 0; b < sizeof bins / sizeof bins[0]; b++) {
         if (strcmp(n->op, bins[b].op))
             continue;

@@ -150,6 +150,13 @@ int32_t qb_qround(double v, int32_t zp, int32_t lo, int32_t hi);
  * finite and nonzero. 0, or -1 with a message naming the node. */
 int qb_qparam_check(qb_graph *g, qb_node *n, int i, qb_dtype want, int64_t per_len, int divisor, qb_err *e);
 
+/* Max (is_min 0) or Min of two float32 values as ops_minmax.c combines
+ * its inputs: y the value so far, a the next input; a when y is not NaN
+ * and a is NaN or beats y (a NaN input wins, an earlier NaN stays). */
+static inline float qb_minmax_f32(float y, float a, int is_min)
+{
+    return y == y && (a != a || (is_min ? a < y : a > y)) ? a : y;
+}
 /* LeakyRelu of one value: v >= 0 ? v : alpha * v as a select on the bits (v >= 0: +0 to +Inf, or -0; NaN
  * takes alpha * v), so that loops over it vectorize instead of branching on the sign. The one definition
  * of ops_elem.c's LeakyRelu and of the element-wise chains (fuse_elem.c): both give the same bits. */

@@ -116,15 +116,11 @@ static int minmax_f32_flat(qb_graph *g, qb_node *n, int64_t cnt, int is_min)
         }
         if (!whole) {
             float c = a[0];
-            for (int64_t o = 0; o < cnt; o++) {
-                float b = y[o];
-                y[o] = b == b && (c != c || (is_min ? c < b : c > b)) ? c : b;
-            }
+            for (int64_t o = 0; o < cnt; o++)
+                y[o] = qb_minmax_f32(y[o], c, is_min);
         } else {
-            for (int64_t o = 0; o < cnt; o++) {
-                float b = y[o], v = a[o];
-                y[o] = b == b && (v != v || (is_min ? v < b : v > b)) ? v : b;
-            }
+            for (int64_t o = 0; o < cnt; o++)
+                y[o] = qb_minmax_f32(y[o], a[o], is_min);
         }
     }
     return 0;
