@@ -124,7 +124,28 @@ static int count_batch(void *ctx, int from, int count, const float *y)
  *     move by a fraction no calibrator comparison could call a difference.
  *   QB_CALIB_TRACE=1  one stderr line per calibrated tensor: layer, in/out,
  *     name, observed min and max, chosen range, values seen.
- * Both off (unset) in normal runs. */
+ *   QB_CALIB_MINMAX=NAME[,NAME...]  the named tensors (NAME* : every name
+ *     that starts with NAME) get their min/max range (widened to 0) whatever
+ *     the method: a one-tensor ablation of a calibrator, also for the models
+ *     of several inputs that `eval --plan` cannot feed.
+ * All off (unset) in normal runs. */
+
+/* Whether name is one of the comma-separated items of list; an item that
+ * ends in '*' matches every name that starts with the rest. */
+static int name_listed(const char *name, const char *list)
+{
+    while (*list) {
+        size_t k = strcspn(list, ",");
+        if (k && list[k - 1] == '*' ? strncmp(name, list, k - 1) == 0
+                                    : k && strlen(name) == k && strncmp(name, list, k) == 0)
+            return 1;
+        list += k;
+        if (*list == ',')
+            list++;
+    }
+    return 0;
+}
+
 static void range_diagnostics(const qb_graph *g, const qb_observer *o, int layer, int out, int t, float *lo,
                               float *hi)
 {
@@ -142,6 +163,13 @@ static void range_diagnostics(const qb_graph *g, const qb_observer *o, int layer
             *lo = (float)(*lo * (1 + eps * u));
             *hi = (float)(*hi * (1 + eps * u));
         }
+    }
+    const char *keep = getenv("QB_CALIB_MINMAX");
+    if (keep && *keep && name_listed(g->tensors[t]->name, keep)) {
+        float mn, mx;
+        qb_observer_stats(o, &mn, &mx, NULL, NULL);
+        *lo = mn < 0 ? mn : 0;
+        *hi = mx > 0 ? mx : 0;
     }
     const char *tr = getenv("QB_CALIB_TRACE");
     if (tr && *tr && strcmp(tr, "0")) {
