@@ -258,6 +258,26 @@ done
 "$QB" eval "$T/syn.onnx" -d synthetic -p mixed --limit 200 --calib 64 --val 200 | grep -q "mixed plan (budget 1.00 pt" || {
     echo "FAIL: eval -p mixed plan"; fails=$((fails + 1)); }
 expect 0 "eval seeded inputs without labels" -- eval "$T/syn.onnx" -d none -p int8-channel --limit 50 --calib 32
+# QB_CALIB_MINMAX (one-tensor ablation): the named tensor gets its min/max range instead of the method's
+trace_l0() { # trace_l0 FILE: "NAME MAX HI" of layer 0's output in a QB_CALIB_TRACE log
+    sed -n "s/^qbench: calib-trace: layer 0 out '\([^']*\)' min [^ ]* max \([^ ]*\) range \[[^,]*, \([^]]*\)\].*/\1 \2 \3/p" "$1" |
+        head -n 1
+}
+QB_CALIB_TRACE=1 "$QB" eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-percentile --limit 50 --calib 64 \
+    >/dev/null 2>"$T/trace0.err"
+read -r abl_name abl_max abl_hi <<EOT
+$(trace_l0 "$T/trace0.err")
+EOT
+QB_CALIB_TRACE=1 QB_CALIB_MINMAX="$abl_name" "$QB" eval "$T/syn.onnx" -d synthetic -p int8-channel \
+    --method ptq-percentile --limit 50 --calib 64 >/dev/null 2>"$T/trace1.err"
+read -r abl_name1 abl_max1 abl_hi1 <<EOT
+$(trace_l0 "$T/trace1.err")
+EOT
+[ -n "$abl_hi" ] && [ "$abl_hi" != "$abl_max" ] && [ "$abl_name1" = "$abl_name" ] && [ "$abl_hi1" = "$abl_max1" ] || {
+    echo "FAIL: QB_CALIB_MINMAX: layer 0 output (name max hi): percentile '$abl_name $abl_max $abl_hi'," \
+        "ablated '$abl_name1 $abl_max1 $abl_hi1'"
+    fails=$((fails + 1))
+}
 expect_msg 2 "ptq-best" "eval: unknown method" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-best
 expect_msg 2 "takes method none" "eval: fp16 with a calibrator" -- eval "$T/syn.onnx" -d synthetic -p fp16 --method ptq-kl
 expect_msg 2 "int7" "eval: unknown precision" -- eval "$T/syn.onnx" -d synthetic -p int7
