@@ -240,7 +240,14 @@ enum {
     /* Float kernel that rounds activations to fp16 and accumulates in fp16
      * (NEON FEAT_FP16): compared with the looser "fp16-arith" tolerance. */
     QB_KF_HALF_ARITH = 1u << 0,
+    /* GEMM whose packed layout is panel-major in N: columns [n0, n1) of a
+     * pack, n0 a multiple of QB_PACK_COLS, are a pack of n1 - n0 columns
+     * packed_size(n0, k, group) bytes into w (qb_packed_columns). */
+    QB_KF_COLUMNS = 1u << 1,
 };
+/* Column slices of a QB_KF_COLUMNS pack start at multiples of this (a
+ * multiple of every such kernel's panel width). */
+#define QB_PACK_COLS 64
 
 typedef struct qb_kernel {
     const char *name;  /* e.g. "qb_gemm_i8c__avx2": family, type, ISA */
@@ -276,6 +283,12 @@ int qb_forced_isa(void);
  * weight out of range, allocation failure). Free with qb_packed_free. */
 int qb_pack(const qb_kernel *k, const qb_weights *w, qb_packed *out, char *err, size_t errlen);
 void qb_packed_free(qb_packed *p);
+/* view = columns [n0, n1) of p, sharing p's memory (view->block NULL:
+ * nothing to free): w, biases, weight sums and scales offset. Needs
+ * QB_KF_COLUMNS, n0 a multiple of QB_PACK_COLS, n1 a multiple of it or
+ * p->n, n0 < n1 <= p->n; else returns -1. The call's C (and rq when per
+ * channel) must be offset by n0 columns too (qb_gpar_gemm_cols). */
+int qb_packed_columns(const qb_packed *p, int n0, int n1, qb_packed *view);
 
 /* Binary activations: sign bits of m rows of k floats (x < 0 -> 1, and
  * -0.0f counts as negative), rows ldw words apart, pad bits zero. */

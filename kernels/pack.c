@@ -133,6 +133,24 @@ void qb_packed_free(qb_packed *p)
     }
 }
 
+int qb_packed_columns(const qb_packed *p, int n0, int n1, qb_packed *view)
+{
+    const qb_kernel *kn = p->kernel;
+    if (!(kn->flags & QB_KF_COLUMNS) || n0 < 0 || n0 >= n1 || n1 > p->n || n0 % QB_PACK_COLS ||
+        (n1 != p->n && n1 % QB_PACK_COLS))
+        return -1;
+    size_t per = (size_t)p->ngroups; /* weight sums and scales per column */
+    *view = *p;
+    view->n = n1 - n0;
+    view->w = (unsigned char *)p->w + kn->packed_size(n0, p->k, p->group == p->k ? 0 : p->group);
+    view->bias_f32 = p->bias_f32 + n0;
+    view->bias_i32 = p->bias_i32 + n0;
+    view->wsum = p->wsum + (size_t)n0 * per;
+    view->scale = p->scale + (size_t)n0 * per;
+    view->block = NULL;
+    return 0;
+}
+
 void qb_binary_pack_rows(const float *x, int m, int k, size_t ldx, uint64_t *bits, size_t ldw)
 {
     size_t words = qb_binary_words(k);

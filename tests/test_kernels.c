@@ -128,6 +128,111 @@ static void check_dw(const qb_kernel *k)
             }
 }
 
+/* ---- column slices of a pack (QB_KF_COLUMNS, qb_packed_columns) ---- */
+
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* The logical weights of a slice test: N x K of each kind a kernel takes. */
+typedef struct slice_w {
+    int n, k, group, ng;  /* shape, int4 group (0: per channel), groups per column */
+    float *f32, *bf, *sc; /* float weights, float biases, scales (int4: N x ng; binary: N) */
+    int8_t *i8;           /* int8 in [-127, 127] or int4 in [-8, 7] */
+    int32_t *bi;          /* int32 biases */
+} slice_w;
+
+/* Packs columns [n0, n1) of sw for k. */
+static void pack_slice(const qb_kernel *k, const slice_w *sw, int n0, int n1, qb_packed *p)
+{
+    qb_weights w = {.n = n1 - n0, .k = sw->k, .f32 = sw->f32 + (size_t)n0 * sw->k, .bias_f32 = sw->bf + n0};
+    if (k->prec == QB_PREC_INT4)
+        w.group = sw->group, w.i8 = sw->i8 + (size_t)n0 * sw->k, w.scale = sw->sc + (size_t)n0 * sw->ng;
+    else if (is_int8(k))
+        w.i8 = sw->i8 + (size_t)n0 * sw->k, w.bias_i32 = sw->bi + n0, w.bias_f32 = NULL;
+    else if (k->prec == QB_PREC_BINARY)
+        w.scale = sw->sc + n0;
+    char err[200];
+    if (qb_pack(k, &w, p, err, sizeof err))
+        fail_msg("%s: %s", k->name, err);
+}
+
+/* A flagged kernel's pack, sliced at multiples of QB_PACK_COLS, is the
+ * pack of the slice's columns (the same bytes), and the kernel on the
+ * view (C and per-channel multipliers offset) writes exactly the
+ * columns of a whole call. */
+static void check_columns(const qb_kernel *k)
+{
+    static const int Ns[] = {200, 81, 128}, Ks[] = {37, 160, 5};
+    uint32_t seed = 7;
+    for (int t = 0; t < 3; t++) {
+        slice_w sw = {.n = Ns[t], .k = Ks[t], .group = k->prec == QB_PREC_INT4 ? (int[]){32, 0, 64}[t] : 0};
+        int N = sw.n, K = sw.k, M = 3;
+        sw.ng = sw.group ? (K + sw.group - 1) / sw.group : 1;
+        sw.f32 = malloc(sizeof(float) * N * K), sw.bf = malloc(sizeof(float) * N);
+        sw.sc = malloc(sizeof(float) * N * sw.ng), sw.i8 = malloc((size_t)N * K), sw.bi = malloc(sizeof(int32_t) * N);
+        for (int i = 0; i < N * K; i++) {
+            sw.f32[i] = (float)((int)(lcg(&seed) % 2001) - 1000) / 1000.0f;
+            sw.i8[i] = (int8_t)(k->prec == QB_PREC_INT4 ? (int)(lcg(&seed) % 16) - 8 : (int)(lcg(&seed) % 255) - 127);
+        }
+        for (int i = 0; i < N * sw.ng; i++)
+            sw.sc[i] = 0.001f + (float)(lcg(&seed) % 1000) * 1e-5f;
+        qb_requant *rq = malloc(sizeof *rq * N);
+        for (int i = 0; i < N; i++) {
+            sw.bf[i] = (float)((int)(lcg(&seed) % 2001) - 1000) / 500.0f;
+            sw.bi[i] = (int)(lcg(&seed) % 4001) - 2000;
+            assert_int_equal(qb_requant_from_real(0.001 + 0.0001 * (i % 37), &rq[i]), 0);
+        }
+        qb_packed whole;
+        pack_slice(k, &sw, 0, N, &whole);
+        /* A: M rows of int8, float or sign words */
+        size_t lda = k->prec == QB_PREC_BINARY ? qb_binary_words(K) : (size_t)K;
+        size_t abytes = (size_t)M * lda * (k->prec == QB_PREC_BINARY ? 8 : is_int8(k) || k->prec == QB_PREC_INT4 ? 1 : 4);
+        unsigned char *A = malloc(abytes);
+        if (k->prec == QB_PREC_FP32 || k->prec == QB_PREC_FP16)
+            for (size_t i = 0; i < (size_t)M * K; i++)
+                ((float *)A)[i] = (float)((int)(lcg(&seed) % 2001) - 1000) / 1000.0f;
+        else
+            for (size_t i = 0; i < abytes; i++)
+                A[i] = (unsigned char)lcg(&seed);
+        if (k->prec == QB_PREC_BINARY) /* pad bits zero */
+            for (int r = 0; r < M; r++)
+                if (K % 64)
+                    ((uint64_t *)A)[(size_t)r * lda + lda - 1] &= ((uint64_t)1 << (K % 64)) - 1;
+        size_t cs = is_int8(k) ? 1 : sizeof(float), cbytes = (size_t)M * N * cs;
+        unsigned char *cw = malloc(cbytes), *cv = malloc(cbytes);
+        qb_gemm_args a = {.m = M, .a = A, .lda = lda, .c = cw, .ldc = (size_t)N, .a_zero = -3, .a_scale = 0.02f,
+                          .rq = rq, .c_zero = 5, .c_min = -128, .c_max = 127, .f_min = -1e30f, .f_max = 1e30f};
+        memset(cw, 0x5a, cbytes);
+        memset(cv, 0xa5, cbytes);
+        k->run.gemm(&whole, &a);
+        for (int n0 = 0; n0 < N; n0 += QB_PACK_COLS) {
+            int n1 = n0 + QB_PACK_COLS < N ? n0 + QB_PACK_COLS : N;
+            qb_packed part, view;
+            pack_slice(k, &sw, n0, n1, &part);
+            assert_int_equal(qb_packed_columns(&whole, n0, n1, &view), 0);
+            size_t bytes = k->packed_size(n1 - n0, K, sw.group);
+            if (view.n != n1 - n0 || memcmp(view.w, part.w, bytes))
+                fail_msg("%s N=%d K=%d: the pack of columns %d..%d is not the whole pack's bytes there", k->name, N,
+                         K, n0, n1);
+            qb_gemm_args av = a;
+            av.c = cv + (size_t)n0 * cs;
+            if (k->prec == QB_PREC_INT8_CHANNEL)
+                av.rq = rq + n0;
+            k->run.gemm(&view, &av);
+            qb_packed_free(&part);
+        }
+        if (memcmp(cw, cv, cbytes))
+            fail_msg("%s N=%d K=%d: the kernel on column views differs from one call", k->name, N, K);
+        assert_int_equal(qb_packed_columns(&whole, 1, N, &(qb_packed){0}), -1); /* not a slice start */
+        qb_packed_free(&whole);
+        free(A), free(cw), free(cv), free(rq);
+        free(sw.f32), free(sw.bf), free(sw.sc), free(sw.i8), free(sw.bi);
+    }
+}
+
 /* The repro line of a failed check names every field of the case that
  * qbench can replay (tests/cli.sh runs these very commands). */
 static void test_repro_line(void **state)
@@ -155,6 +260,7 @@ static void test_repro_line(void **state)
 typedef struct entry {
     const qb_kernel *k; /* kernel under test */
     int emulated;       /* runs through SIMDe */
+    int columns_only;   /* a scalar reference: only its column slices (check_columns) */
 } entry;
 
 static void test_one(void **state)
@@ -167,8 +273,15 @@ static void test_one(void **state)
         return;
     }
     emulated_now = e->emulated;
-    if (e->k->op == QB_OP_GEMM)
+    if (e->columns_only) {
+        check_columns(e->k);
+        return;
+    }
+    if (e->k->op == QB_OP_GEMM) {
         check_gemm(e->k);
+        if (e->k->flags & QB_KF_COLUMNS)
+            check_columns(e->k);
+    }
     else
         check_dw(e->k);
 }
@@ -185,15 +298,17 @@ int main(void)
     tests[t++] = (struct CMUnitTest){"repro line", test_repro_line, NULL, NULL, NULL};
     for (int i = 0; i < n + ne; i++) {
         const qb_kernel *k = i < n ? &all[i] : &emu[i - n];
-        if (k->isa == QB_ISA_SCALAR)
-            continue; /* the references themselves: tests/test_scalar.c */
+        /* the references themselves are tested in tests/test_scalar.c, here only their column slices */
+        int columns_only = k->isa == QB_ISA_SCALAR;
+        if (columns_only && !(k->flags & QB_KF_COLUMNS))
+            continue;
         if (!k->run.gemm)
             continue; /* another architecture's kernel: not in this binary */
-        snprintf(names[t], sizeof names[t], "%s%s", k->name, i >= n ? " (simde)" : "");
+        snprintf(names[t], sizeof names[t], "%s%s", k->name, i >= n ? " (simde)" : columns_only ? " (columns)" : "");
         const char *only = getenv("QB_TEST_FILTER"); /* substring of test names to run */
         if (only && *only && !strstr(names[t], only))
             continue;
-        entries[t] = (entry){k, i >= n};
+        entries[t] = (entry){k, i >= n, columns_only};
         tests[t] = (struct CMUnitTest){names[t], test_one, NULL, NULL, &entries[t]};
         t++;
     }

@@ -4,7 +4,8 @@
  * one row, strided operands, stride-2 and asymmetric padding), bit-
  * identical for 1, 2 and 3 threads, identical to one whole kernel call
  * for the integer precisions and depthwise, within rounding for float
- * GEMMs, never writing outside C; and whole models (conv chains with
+ * GEMMs, never writing outside C; the column chunks of calls of few rows
+ * (kernels whose pack slices over N), the same way; and whole models (conv chains with
  * depthwise, grouped and pointwise convs, pools, Gemm and MatMul, NHWC
  * links and NCHW-only) in fp32, fp16, int8-channel, int8-tensor, int4 and
  * binary, bit-identical for 1, 2 and 3 threads, with --profile's phased
@@ -160,6 +161,78 @@ static void test_gemm_chunks(void **st)
             }
     }
     assert_true(tested >= 6); /* every precision at least on the scalar ISA, twice */
+}
+
+/* Few rows, many columns: kernels that can slice their pack (QB_KF_COLUMNS)
+ * split N; the same bits for 1, 2 and 3 threads, and (integer
+ * precisions) as one whole call; nothing written outside C. */
+static void test_gemm_cols(void **st)
+{
+    (void)st;
+    int nk, split = 0;
+    const qb_kernel *ks = qb_kernels(&nk);
+    uint64_t s = 13;
+    enum { N = 600, K = 1000, M = 3 };
+    qb_requant rq[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(qb_requant_from_real(0.001 + 0.00001 * i, &rq[i]), 0);
+    for (int ki = 0; ki < nk; ki++) {
+        const qb_kernel *k = &ks[ki];
+        if (k->op != QB_OP_GEMM || !qb_kernel_available(k, NULL, 0))
+            continue;
+        qb_packed p;
+        pack_random(k, N, K, &s, &p);
+        size_t lda = k->prec == QB_PREC_BINARY ? qb_binary_words(K) : (size_t)K + 1, ldc = N + 7;
+        size_t as = qb_gpar_a_size(k), abytes = M * lda * as;
+        void *A = calloc(1, abytes);
+        if (k->prec == QB_PREC_BINARY) {
+            float *xf = malloc(sizeof(float) * M * K);
+            for (int i = 0; i < M * K; i++)
+                xf[i] = urand(&s, -1, 1);
+            qb_binary_pack_rows(xf, M, K, (size_t)K, A, lda);
+            free(xf);
+        } else if (as == 1) {
+            for (size_t i = 0; i < abytes; i++)
+                ((int8_t *)A)[i] = (int8_t)(qb_rng_below(&s, 256) - 128);
+        } else {
+            for (size_t i = 0; i < M * lda; i++)
+                ((float *)A)[i] = urand(&s, -1, 1);
+        }
+        qb_gemm_args a = {.a = A, .lda = lda, .ldc = ldc, .a_zero = 4, .a_scale = 0.02f, .rq = rq, .c_zero = -2,
+                          .c_min = -128, .c_max = 127, .f_min = -INFINITY, .f_max = INFINITY};
+        size_t cs = qb_gpar_c_size(k, &a), cbytes = M * ldc * cs;
+        char *whole = malloc(cbytes), *par = malloc(cbytes), *par1 = malloc(cbytes);
+        for (int m = 1; m <= M; m += 2) {
+            a.m = m;
+            int64_t cols = qb_gpar_col_chunk(&p, m);
+            assert_int_equal(cols > 0, (k->flags & QB_KF_COLUMNS) != 0);
+            split += cols > 0;
+            gemm_call(&p, &a, whole, cbytes, 0);
+            for (int t = 1; t <= 3; t++) {
+                long before = qb_gpar_regions;
+                gemm_call(&p, &a, t == 1 ? par1 : par, cbytes, t);
+                assert_int_equal(qb_gpar_regions - before, t > 1 && cols > 0);
+                if (t > 1 && memcmp(par, par1, cbytes))
+                    fail_msg("%s M=%d: %d threads differ from 1", k->name, m, t);
+            }
+            for (int r = 0; r < M; r++) /* nothing past column N, nor past row m */
+                for (size_t b = r < m ? (size_t)N * cs : 0; b < ldc * cs; b++)
+                    assert_int_equal((unsigned char)par1[r * ldc * cs + b], 0x5a);
+            if (is_int(k->prec)) {
+                if (memcmp(whole, par1, cbytes))
+                    fail_msg("%s M=%d: column chunks differ from one call", k->name, m);
+            } else {
+                for (int r = 0; r < m; r++) {
+                    double d = max_rel((float *)par1 + r * ldc, (float *)whole + r * ldc, N);
+                    if (d > 1e-5)
+                        fail_msg("%s M=%d row %d: off by %g", k->name, m, r, d);
+                }
+            }
+        }
+        free(whole), free(par), free(par1), free(A);
+        qb_packed_free(&p);
+    }
+    assert_true(split >= 12); /* every precision's scalar kernel, at M = 1 and 3 */
 }
 
 static void test_dw_chunks(void **st)
@@ -451,6 +524,27 @@ static qb_graph *row_net(qb_precision p, int nchw_only)
     return g;
 }
 
+/* Batch 1 with many columns: x [1 x 1000] Gemm (transB) to 600, MatMul by
+ * [600 x 1000]: each one row chunk, split over N where the kernel's pack
+ * slices (QB_KF_COLUMNS). */
+static qb_graph *col_net(qb_precision p, int nchw_only)
+{
+    (void)nchw_only;
+    qb_graph *g = qb_graph_new("par-col");
+    g->opset = 13;
+    uint64_t s = 29;
+    add_t(g, "x", 2, (int64_t[]){1, 1000}, NULL);
+    add_rand(g, "w", 2, (int64_t[]){600, 1000}, 0.05f, &s);
+    add_rand(g, "b", 1, (int64_t[]){600}, 0.2f, &s);
+    add_rand(g, "w2", 2, (int64_t[]){600, 1000}, 0.06f, &s);
+    qb_node *n = add_n(g, "Gemm", 3, (const char *[]){"x", "w", "b"}, "h");
+    attr_i(n, "transB", 1);
+    quantize_node(n, p);
+    quantize_node(add_n(g, "MatMul", 2, (const char *[]){"h", "w2"}, "y"), p);
+    set_output(g, "y");
+    return g;
+}
+
 typedef qb_graph *(*net_fn)(qb_precision p, int nchw_only);
 
 /* Every output of net (precision p) run on threads threads (whole: no
@@ -515,7 +609,9 @@ static void check_net(net_fn net, const char *what)
                 if (memcmp(ref, y, n * sizeof *y))
                     fail_msg("%s %s%s: %d threads differ from 1 (max rel %g)", what, qb_precision_name(p),
                              nchw ? " nchw-only" : "", t, max_rel(y, ref, n));
-                if (net != row_net)
+                /* a region wherever a layer has several chunks (col_net: if the kernel slices N) */
+                const qb_kernel *kn = qb_kernel_select(QB_OP_GEMM, qb_precision_runs_as(p));
+                if (net != row_net && (net != col_net || (kn->flags & QB_KF_COLUMNS)))
                     assert_true(qb_gpar_regions > before);
                 free(y);
             }
@@ -550,12 +646,13 @@ static void test_gemm_net(void **st)
     (void)st;
     check_net(gemm_net, "gemm net");
     check_net(row_net, "one-row gemm");
+    check_net(col_net, "one-row gemm split over N");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_dw_chunks),
+        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,7 @@ struct qb_kcase {
     size_t ld;            /* output elements between rows */
     int elem;             /* bytes per output element */
     int is_float;         /* float outputs (tolerance) or integer (exact) */
+    void (*gemm)(const qb_packed *, const qb_gemm_args *); /* runs kn's packed weights, or NULL: kn itself */
     size_t lda_f;         /* floats between rows of af */
     float *wf;            /* float weights (fp32, fp16, binary) */
     int8_t *wi;           /* int8 / int4 weights */
@@ -282,12 +283,17 @@ static void run_into(qb_kcase *kc, const qb_packed *p, void *out)
 {
     if (kc->kn->op == QB_OP_GEMM) {
         kc->ga.c = out;
-        p->kernel->run.gemm(p, &kc->ga);
+        if (kc->gemm && p == &kc->pk)
+            kc->gemm(p, &kc->ga);
+        else
+            p->kernel->run.gemm(p, &kc->ga);
     } else {
         kc->da.y = out;
         p->kernel->run.dw(p, &kc->da);
     }
 }
+
+void qb_kcase_set_gemm(qb_kcase *kc, void (*gemm)(const qb_packed *p, const qb_gemm_args *a)) { kc->gemm = gemm; }
 
 void qb_kcase_run(qb_kcase *kc) { run_into(kc, &kc->pk, kc->c_out); }
 

@@ -64,6 +64,9 @@ int qb_check_kernel(const qb_kernel *kn, const qb_check_case *c, qb_check_result
 typedef struct qb_kcase qb_kcase;
 /* Generates the data and packs the weights for kn; NULL with err on failure. */
 qb_kcase *qb_kcase_new(const qb_kernel *kn, const qb_check_case *c, char *err, size_t errlen);
+/* What runs a GEMM case's packed weights (default: the kernel itself;
+ * `qbench gemm --threads` passes qb_gpar_gemm, the engine's split). */
+void qb_kcase_set_gemm(qb_kcase *kc, void (*gemm)(const qb_packed *p, const qb_gemm_args *a));
 /* One call of the kernel on the case's inputs (poisons nothing). */
 void qb_kcase_run(qb_kcase *kc);
 /* Poisons, runs kernel and reference, compares: as qb_check_kernel. */

@@ -1,5 +1,6 @@
 /*
- * par.c - row chunks and OpenMP loops of the model engine (see par.h).
+ * par.c - row chunks, column chunks (few rows) and OpenMP loops of the
+ * model engine (see par.h).
  */
 #include "harness/graph/par.h"
 
@@ -25,7 +26,8 @@ void qb_gpar_set_threads(int n)
     asked = 1;
 }
 
-int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align)
+/* qb_gpar_chunk with its least work per chunk as an argument. */
+static int64_t chunk_of(int64_t n, int64_t row_work, int64_t align, int64_t min_work)
 {
     if (n <= 0)
         return 1;
@@ -33,12 +35,17 @@ int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align)
         row_work = 1;
     if (align < 1)
         align = 1;
-    int64_t rows = (QB_GPAR_MIN_WORK + row_work - 1) / row_work;
+    int64_t rows = (min_work + row_work - 1) / row_work;
     int64_t fewest = (n + QB_GPAR_MAX_CHUNKS - 1) / QB_GPAR_MAX_CHUNKS;
     if (rows < fewest)
         rows = fewest;
     rows = (rows + align - 1) / align * align;
     return rows < n ? rows : n;
+}
+
+int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align)
+{
+    return chunk_of(n, row_work, align, QB_GPAR_MIN_WORK);
 }
 
 int qb_gpar_threads(void)
@@ -119,6 +126,29 @@ void qb_gpar_dw_rows(const qb_dw_args *a, int oy0, int oy1, size_t es_x, size_t 
     out->out_h = oy1 - oy0;
 }
 
+int qb_gpar_gemm_cols(const qb_packed *p, const qb_gemm_args *a, int64_t n0, int64_t n1, qb_packed *pv,
+                      qb_gemm_args *out)
+{
+    if (qb_packed_columns(p, (int)n0, (int)n1, pv))
+        return -1;
+    *out = *a;
+    out->c = (char *)a->c + (size_t)n0 * qb_gpar_c_size(p->kernel, a);
+    if (p->kernel->prec == QB_PREC_INT8_CHANNEL)
+        out->rq = a->rq + n0;
+    return 0;
+}
+
+int64_t qb_gpar_col_chunk(const qb_packed *p, int m)
+{
+    if (!(p->kernel->flags & QB_KF_COLUMNS) || m < 1 || p->n <= QB_PACK_COLS)
+        return 0;
+    int64_t rows = qb_gpar_chunk(m, (int64_t)p->n * p->k, QB_GPAR_ALIGN);
+    if (rows < m)
+        return 0; /* several row chunks: split M */
+    int64_t cols = chunk_of(p->n, (int64_t)m * p->k, QB_PACK_COLS, QB_GPAR_MIN_COL_WORK);
+    return cols < p->n ? cols : 0;
+}
+
 typedef struct gemm_job {
     const qb_packed *p;    /* packed weights and kernel */
     const qb_gemm_args *a; /* the whole call */
@@ -132,10 +162,23 @@ static void gemm_body(void *ctx, int64_t i0, int64_t i1)
     j->p->kernel->run.gemm(j->p, &a);
 }
 
+static void gemm_cols_body(void *ctx, int64_t n0, int64_t n1)
+{
+    const gemm_job *j = ctx;
+    qb_packed pv;
+    qb_gemm_args a;
+    if (qb_gpar_gemm_cols(j->p, j->a, n0, n1, &pv, &a) == 0) /* chunks of qb_gpar_col_chunk always slice */
+        pv.kernel->run.gemm(&pv, &a);
+}
+
 void qb_gpar_gemm(const qb_packed *p, const qb_gemm_args *a)
 {
     gemm_job j = {p, a};
-    qb_gpar_for(a->m, qb_gpar_chunk(a->m, (int64_t)p->n * p->k, QB_GPAR_ALIGN), gemm_body, &j);
+    int64_t cols = qb_gpar_col_chunk(p, a->m);
+    if (cols > 0)
+        qb_gpar_for(p->n, cols, gemm_cols_body, &j);
+    else
+        qb_gpar_for(a->m, qb_gpar_chunk(a->m, (int64_t)p->n * p->k, QB_GPAR_ALIGN), gemm_body, &j);
 }
 
 typedef struct dw_job {

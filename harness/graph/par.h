@@ -15,6 +15,13 @@
  * omp_get_max_threads(). (libgomp's default, every CPU with spinning
  * waits, made inference on a busy machine many times slower.)
  *
+ * A GEMM of few rows (one row chunk: M = 1 of a batch-1 Gemm or MatMul)
+ * whose kernel's pack is panel-major in N (QB_KF_COLUMNS) is split over
+ * N instead: chunks of QB_PACK_COLS-multiple columns, each a kernel call
+ * on a view into the one pack (qb_packed_columns) with C, the biases and
+ * the per-channel multipliers offset. The rule depends on the shapes and
+ * the kernel only, so still identical for every thread count.
+ *
  * What a chunk computes: row i of a GEMM chunk, and output row oy of a
  * depthwise chunk, are the same arithmetic as in one whole call for the
  * integer precisions (int8-*, int4, binary: exact by their definition in
@@ -37,6 +44,11 @@
 /* Least work per chunk (multiply-accumulates, or elements moved): about
  * 10 microseconds of kernel time, far above a region's fork/join cost. */
 #define QB_GPAR_MIN_WORK 65536
+/* Least work per column chunk (few rows split over N): a row of A times
+ * 256 K of weights; below that (the zoo mlp's 784 x 256 at batch 1:
+ * 2.5 us on one thread, 5.1 us on two, load 11) the parallel region
+ * costs more than it saves. */
+#define QB_GPAR_MIN_COL_WORK 262144
 /* Most chunks of one call (bigger chunks beyond that). */
 #define QB_GPAR_MAX_CHUNKS 64
 
@@ -84,7 +96,17 @@ void qb_gpar_gemm_rows(const qb_packed *p, const qb_gemm_args *a, int64_t i0, in
  * es_y: element bytes of x and y. */
 void qb_gpar_dw_rows(const qb_dw_args *a, int oy0, int oy1, size_t es_x, size_t es_y, qb_dw_args *out);
 
-/* p's GEMM kernel on a, split over M. */
+/* pv and out = p and a restricted to columns [n0, n1) of W and C (n0 a
+ * multiple of QB_PACK_COLS, n1 one or p->n); -1 when p's kernel cannot
+ * be sliced there (qb_packed_columns). */
+int qb_gpar_gemm_cols(const qb_packed *p, const qb_gemm_args *a, int64_t n0, int64_t n1, qb_packed *pv,
+                      qb_gemm_args *out);
+/* Columns per chunk when a call of m rows on p splits N (a multiple of
+ * QB_PACK_COLS, at least QB_GPAR_MIN_COL_WORK units), or 0 when it splits M (the kernel cannot slice its pack,
+ * M makes several row chunks, or N makes one column chunk). */
+int64_t qb_gpar_col_chunk(const qb_packed *p, int m);
+
+/* p's GEMM kernel on a, split over M, or over N where qb_gpar_col_chunk says. */
 void qb_gpar_gemm(const qb_packed *p, const qb_gemm_args *a);
 /* p's depthwise kernel on a, split over output rows. */
 void qb_gpar_dw(const qb_packed *p, const qb_dw_args *a);

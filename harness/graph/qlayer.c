@@ -467,6 +467,17 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const vo
         }
     }
     }
+    if (qb_gpar_col_chunk(p, m) > 0) { /* few rows: the kernel split over N, the conversions whole */
+        j.phases = PH_IN;
+        qgemm_rows(&j, 0, m);
+        double t0 = g->profile ? qb_now_ms() : 0;
+        qb_gpar_gemm(p, &j.ga);
+        if (g->profile)
+            g->kernel_ms_acc += qb_now_ms() - t0;
+        j.phases = PH_OUT;
+        qgemm_rows(&j, 0, m);
+        return;
+    }
     int64_t chunk = qb_gpar_chunk(m, (int64_t)K * nr, QB_GPAR_ALIGN);
     if (!g->profile) { /* convert, multiply and dequantize each chunk while it is in cache */
         j.phases = PH_ALL;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "harness/eval/kernel_check.h"
+#include "harness/graph/par.h"
 #include "harness/measure/loop.h"
 #include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
@@ -47,6 +48,7 @@ typedef struct gemm_opts {
     int out_i32;    /* int8: raw int32 outputs */
     int lda_extra;  /* gemm: extra elements between rows of A */
     int ldc_extra;  /* gemm: extra elements between rows of C */
+    int threads;    /* gemm: 0 the kernel alone, else through the engine's split (qb_gpar_gemm) on this many */
     qb_fill fill;   /* data generation */
     unsigned long long seed; /* data seed */
 } gemm_opts;
@@ -153,7 +155,7 @@ static int parse(int argc, char **argv, gemm_opts *o)
             o->out_i32 = 1;
         } else if (!strcmp(a, "--seed") || !strcmp(a, "--fill") ||
                    (dw && (!strcmp(a, "--pad") || !strcmp(a, "-k") || !strcmp(a, "--stride") || !strcmp(a, "--dilation"))) ||
-                   (!dw && (!strcmp(a, "--lda-extra") || !strcmp(a, "--ldc-extra")))) {
+                   (!dw && (!strcmp(a, "--lda-extra") || !strcmp(a, "--ldc-extra") || !strcmp(a, "--threads")))) {
             if (!v)
                 return usage_error(o, "option %s needs a value", a);
             i++;
@@ -179,6 +181,9 @@ static int parse(int argc, char **argv, gemm_opts *o)
             } else if (!strcmp(a, "--dilation")) {
                 if (parse_pair(v, &o->dh, &o->dw))
                     return usage_error(o, "bad dilation '%s' (D or DHxDW, each 1..64)", v);
+            } else if (!strcmp(a, "--threads")) {
+                if (parse_int(v, 1, 1024, &o->threads))
+                    return usage_error(o, "bad thread count '%s' (1..1024)", v);
             } else if (parse_int(v, 0, 4096, !strcmp(a, "--lda-extra") ? &o->lda_extra : &o->ldc_extra)) {
                 return usage_error(o, "bad row padding '%s' (0..4096)", v);
             }
@@ -264,6 +269,10 @@ static int bench_one(const qb_kernel *kn, const gemm_opts *o)
     if (!kc) {
         fprintf(stderr, "qbench %s: %s\n", o->verb, err);
         return 2;
+    }
+    if (o->threads) { /* the model engine's call: rows or (few rows) columns in chunks, on threads */
+        qb_gpar_set_threads(o->threads);
+        qb_kcase_set_gemm(kc, qb_gpar_gemm);
     }
     /* the measurement loop of the sweep (harness/measure/loop.h): calls
      * per sample against the clock's resolution, warm-up until the median

@@ -31,7 +31,7 @@ const qb_verb_def qb_verb_defs[] = {
      "  --csv               one CSV row per kernel\n"},
     {"gemm", qb_verb_gemm,
      "-p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv] [--seed S] [--relu] "
-     "[--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N]",
+     "[--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N] [--threads T]",
      "one GEMM kernel: median time, GOP/s (MAC = 2 ops)",
      "  -p PREC             {precisions} (mixed is a plan, not a kernel), or all\n"
      "  -i ISA              {isas}, or all\n"
@@ -41,7 +41,8 @@ const qb_verb_def qb_verb_defs[] = {
      "  --check             compare against the scalar kernel\n"
      "  --csv               CSV on stdout (the input of `qbench plot --kernels`)\n"
      "  --seed S --fill random|extreme   the data (a failed --check prints a repro line with its seed)\n"
-     "  --relu --out-i32 --lda-extra N --ldc-extra N   epilogue, output and padded strides\n"},
+     "  --relu --out-i32 --lda-extra N --ldc-extra N   epilogue, output and padded strides\n"
+     "  --threads T         through the model engine's split (rows, or columns when M is one chunk) on T threads\n"},
     {"dwconv", qb_verb_dwconv,
      "-p fp32|int8-channel|all -i ISA|all -s HxWxC [-k KHxKW] [--stride S|SHxSW] [--dilation D|DHxDW] "
      "[--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu] [--fill random|extreme]",
