@@ -538,6 +538,35 @@ static int int8_conv_readers(const qb_graph *g, int u)
     return first;
 }
 
+/* The int8 quantized conv (in_grid: its index; *pool: the pool) reading
+ * the output of the one MaxPool that reads tensor u, if that pool is the
+ * only reader of u, reads and writes NHWC, and only int8 convs of one
+ * input grid read it; else -1. An element-wise chain ahead of such a pool
+ * maps into that grid and the pool takes the int8 maximum as it is:
+ * QuantizeLinear is non-decreasing, so max then quantize (the float
+ * path) equals quantize then max. */
+static int int8_pool_convs(const qb_graph *g, int u, const char *nhwc, int *pool)
+{
+    int mp = -1;
+    for (int j = 0; j < g->nnodes; j++) {
+        const qb_node *r = &g->nodes[j];
+        if (r->folded)
+            continue;
+        for (int k = 0; k < r->nin; k++) {
+            if (r->in[k] != u)
+                continue;
+            if (mp >= 0 || k != 0 || r->fused_into >= 0 || strcmp(r->op, "MaxPool") || qb_nhwc_role(g, r) != 3)
+                return -1;
+            mp = j;
+        }
+    }
+    if (mp < 0 || !nhwc[written(&g->nodes[mp])])
+        return -1;
+    if (pool)
+        *pool = mp;
+    return int8_conv_readers(g, written(&g->nodes[mp]));
+}
+
 /* c, a reader of int8 quantized conv p's NHWC output: -1 unless it can
  * take it as int8. A MaxPool (NHWC input, 2-D): the index of the conv
  * reading its output if only int8 quantized convs in one input grid read
@@ -551,8 +580,12 @@ static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, c
     if (p->q->run_prec != QB_PREC_INT8_TENSOR && p->q->run_prec != QB_PREC_INT8_CHANNEL)
         return -1;
     const qb_node *h = c->fused_into >= 0 ? &g->nodes[c->fused_into] : c; /* a chain member: its chain */
-    if (qb_elem_chain_input(g, h) == written(p))
-        return nhwc[written(p)] && nhwc[written(h)] ? int8_conv_readers(g, written(h)) : -1;
+    if (qb_elem_chain_input(g, h) == written(p)) {
+        if (!nhwc[written(p)] || !nhwc[written(h)])
+            return -1;
+        int to = int8_conv_readers(g, written(h));
+        return to >= 0 ? to : int8_pool_convs(g, written(h), nhwc, NULL);
+    }
     if (!strcmp(c->op, "GlobalAveragePool") && c->fused_into < 0 && qb_nhwc_role(g, c) == 2 && c->in[0] == written(p))
         return -2;
     if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
@@ -600,8 +633,9 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     int links = qb_graph_int8_links(g);
     int *pool_i8 = malloc((g->nnodes + 1) * sizeof(int)); /* MaxPool i on int8: the conv feeding it, else -1 */
     int *pool_to = malloc((g->nnodes + 1) * sizeof(int)); /* ... and a conv it feeds (its input grid) */
-    if (!pool_i8 || !pool_to) {
-        free(out_nhwc), free(nhwc), free(pool_i8), free(pool_to);
+    char *pool_plain = calloc(g->nnodes + 1, 1); /* MaxPool after an int8 chain: int8 maximum in the grid */
+    if (!pool_i8 || !pool_to || !pool_plain) {
+        free(out_nhwc), free(nhwc), free(pool_i8), free(pool_to), free(pool_plain);
         qb_errf(e, "%s: out of memory", g->file);
         return -1;
     }
@@ -635,6 +669,12 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             if (pool_i8[j] < 0)
                 pool_to[j] = -1;
     }
+    for (int i = 0; i < g->nnodes; i++) { /* int8 chains into a MaxPool: the pool stays int8 */
+        int mp = -1;
+        if (pool_i8[i] >= 0 && pool_to[i] >= 0 && qb_elem_chain_input(g, &g->nodes[i]) >= 0 &&
+            int8_conv_readers(g, written(&g->nodes[i])) < 0 && int8_pool_convs(g, written(&g->nodes[i]), nhwc, &mp) >= 0)
+            pool_plain[mp] = 1;
+    }
     int rc = 0;
     for (int i = 0; i < g->nnodes && !rc; i++) {
         qb_node *n = &g->nodes[i];
@@ -652,6 +692,8 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         int role = qb_nhwc_role(g, n);
         if ((role == 1 && nhwc[written(n)]) || ((role == 2 || role == 3) && n->in[0] >= 0 && nhwc[n->in[0]])) {
             rc = qb_nhwc_switch(g, n, !nhwc[written(n)], e);
+            if (!rc && pool_plain[i])
+                rc = qb_nhwc_pool_int8_max(g, n, e);
             if (!rc && pool_i8[i] >= 0) {
                 const qb_qspec *from = g->nodes[pool_i8[i]].q, *to = pool_to[i] >= 0 ? g->nodes[pool_to[i]].q : NULL;
                 rc = qb_nhwc_pool_int8(g, n, from->out_scale, from->out_zero, to != NULL, to ? to->in_scale : 1.0f,
@@ -662,7 +704,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         if (strcmp(n->op, "Conv"))
             continue;
         int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;
-        int in_link = p >= 0 && ((out_nhwc[p] & 2) || (pool_i8[p] >= 0 && pool_to[p] >= 0));
+        int in_link = p >= 0 && ((out_nhwc[p] & 2) || (pool_i8[p] >= 0 && pool_to[p] >= 0) || pool_plain[p]);
         int nhwc_bits = (n->in[0] >= 0 && nhwc[n->in[0]]) | (out_nhwc[i] != 0) << 1 | in_link << 2 |
                         ((out_nhwc[i] & 2) != 0) << 3;
         if (nhwc_bits)
@@ -672,6 +714,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     free(nhwc);
     free(pool_i8);
     free(pool_to);
+    free(pool_plain);
     return rc;
 }
 

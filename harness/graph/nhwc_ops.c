@@ -52,7 +52,8 @@ typedef struct nhwc_state {
     int count_pad;             /* AveragePool count_include_pad */
     int out_nchw;              /* pools: NHWC input, NCHW output (the readers want NCHW) */
     int i8;                    /* MaxPool or GlobalAveragePool on int8 input (from a quantized conv): 1 int8
-                                * output (MaxPool only), 2 float output */
+                                * output (MaxPool only), 2 float output; 3 (MaxPool after an int8 chain): int8
+                                * output, the maximum as it is (no table) */
     float in_scale;            /* i8 == 2, GlobalAveragePool: the input grid's scale */
     int32_t in_zero;           /* ... and zero point */
     int8_t lut[256];           /* i8 == 1: output value of input q at lut[q + 128] */
@@ -441,7 +442,7 @@ static void maxpool_rows(void *ctx, int64_t r0, int64_t r1)
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
     const int64_t C = s->c, ow = s->ow, nk = s->kh * s->kw;
-    const int i8_in = s->i8 != 0, i8_out = s->i8 == 1, out_nchw = s->out_nchw;
+    const int i8_in = s->i8 != 0, i8_out = s->i8 == 1 || s->i8 == 3, out_nchw = s->out_nchw;
     int64_t stack[128];
     int64_t *full = nk <= 64 ? stack : malloc((size_t)nk * 2 * sizeof *full); /* a whole window's taps */
     int64_t *edge = full ? full + nk : NULL;                                    /* a clipped window's taps */
@@ -475,6 +476,8 @@ static void maxpool_rows(void *ctx, int64_t r0, int64_t r1)
                 else
                     for (int64_t c = 0; c < C; c++)
                         yf[c] = -INFINITY;
+            } else if (s->i8 == 3) {
+                max_taps_i8((int8_t *)(void *)j->y + at, x8 + from, tap, ntap, C);
             } else {
                 max_lut(i8_out ? (int8_t *)(void *)j->y + at : NULL, yf, x8 + from, tap, ntap, C, s, mq);
             }
@@ -665,5 +668,16 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
     /* DequantizeLinear, then QuantizeLinear into the next grid, as qlayer.c (kernels/quantize.h) */
     qb_dequantize_i8(codes, 256, in_scale, in_zero, s->lut_f);
     qb_quantize_i8(s->lut_f, 256, out_scale, out_zero, -128, 127, s->lut);
+    return 0;
+}
+
+int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e)
+{
+    nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
+    if (!s || s->kind != NK_MAXPOOL || s->out_nchw) {
+        QB_NODE_ERR(e, g, n, "an int8 MaxPool after a chain needs the NHWC MaxPool with NHWC output (internal error)");
+        return -1;
+    }
+    s->i8 = 3;
     return 0;
 }

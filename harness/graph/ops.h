@@ -133,6 +133,10 @@ int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e);
  * max or mean (, quantize) computes it. 0, or -1 with a message. */
 int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
                       int32_t out_zero, qb_err *e);
+/* A MaxPool switched to NHWC reads int8 and writes the int8 maximum as it
+ * is (after an int8 element-wise chain that maps into the grid of the
+ * convs reading the pool). 0, or -1 with a message. */
+int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e);
 /* on = 0: the NHWC pools use their SSE2 and scalar loops, not AVX-512,
  * whatever the CPU (tests: both give the same bits); 1: the default. */
 void qb_nhwc_avx512(int on);
