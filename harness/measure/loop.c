@@ -92,9 +92,45 @@ static int sample(run *r, double *t)
     return 0;
 }
 
-/* Warm-up: the minimum calls, then blocks of samples (at least
- * QB_WARMUP_BLOCK samples and QB_WARMUP_BLOCK_S seconds each) until two
- * consecutive blocks' medians agree (or the time bound). */
+/* Blocks of samples (at least QB_WARMUP_BLOCK samples and block_s
+ * seconds each, QB_WARMUP_BLOCK_MAX at most) until two consecutive
+ * blocks' medians differ by at most tol (a fraction) once min_s seconds
+ * have passed since t0, or until max_s have: the one settling rule of a
+ * cell's warm-up and of the sweep's (qb_measure_settle). 0, or -1 when
+ * fn failed. */
+static int settle_blocks(run *r, double t0, double block_s, double tol, double min_s, double max_s,
+                         qb_settle_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->last_change = NAN;
+    double prev = NAN, blk[QB_WARMUP_BLOCK_MAX];
+    for (;;) {
+        int nb = 0;
+        double b0 = r->clock(r->cctx), now = b0;
+        while (nb < QB_WARMUP_BLOCK_MAX && (nb < QB_WARMUP_BLOCK || now - b0 < block_s)) {
+            if (sample(r, &blk[nb++]))
+                return -1;
+            now = r->clock(r->cctx);
+        }
+        double m = median_of(blk, nb);
+        out->blocks++;
+        out->spent_s = now - t0;
+        if (!isnan(prev)) {
+            out->last_change = prev > 0 ? fabs(m - prev) / prev : 0;
+            if (out->last_change <= tol && out->spent_s >= min_s) {
+                out->settled = 1;
+                return 0;
+            }
+        }
+        if (out->spent_s >= max_s)
+            return 0;
+        prev = m;
+    }
+}
+
+/* Warm-up: the minimum calls, then blocks of samples until they settle
+ * (settle_blocks: blocks of at least QB_WARMUP_BLOCK_S seconds, within
+ * QB_WARMUP_SETTLED, or the time bound). */
 static int warm_up(run *r, long *calls)
 {
     const qb_measure_cfg *c = r->cfg;
@@ -103,20 +139,9 @@ static int warm_up(run *r, long *calls)
     for (int w = 0; w < c->warmup; w++)
         if (r->fn(r->ctx, r->iter++))
             return -1;
-    double prev = NAN, blk[QB_WARMUP_BLOCK_MAX];
-    for (;;) {
-        int nb = 0;
-        double b0 = r->clock(r->cctx);
-        while (nb < QB_WARMUP_BLOCK_MAX && (nb < QB_WARMUP_BLOCK || r->clock(r->cctx) - b0 < QB_WARMUP_BLOCK_S))
-            if (sample(r, &blk[nb++]))
-                return -1;
-        double m = median_of(blk, nb);
-        if (!isnan(prev) && fabs(m - prev) <= QB_WARMUP_SETTLED * prev)
-            break;
-        prev = m;
-        if (r->clock(r->cctx) - t0 >= bound)
-            break;
-    }
+    qb_settle_result res;
+    if (settle_blocks(r, t0, QB_WARMUP_BLOCK_S, QB_WARMUP_SETTLED, 0, bound, &res))
+        return -1;
     *calls = r->iter - first;
     return 0;
 }
@@ -244,38 +269,8 @@ done:
 int qb_measure_settle(qb_measure_fn fn, void *ctx, qb_clock_fn clock, void *clock_ctx, double block_s, double tol,
                       double min_s, double max_s, qb_settle_result *out)
 {
-    if (!clock)
-        clock = real_clock;
-    memset(out, 0, sizeof *out);
-    out->last_change = NAN;
-    enum { cap = 4096 };
-    static double blk[cap]; /* (one sweep-level warm-up at a time) */
-    double t0 = clock(clock_ctx), prev = NAN;
-    long iter = 0;
-    for (;;) {
-        int nb = 0;
-        double b0 = clock(clock_ctx), now = b0;
-        while (nb < cap && (nb < QB_WARMUP_BLOCK || now - b0 < block_s)) {
-            double s0 = now;
-            if (fn(ctx, iter++))
-                return -1;
-            now = clock(clock_ctx);
-            blk[nb++] = now - s0;
-        }
-        double m = median_of(blk, nb);
-        out->blocks++;
-        out->spent_s = now - t0;
-        if (!isnan(prev)) {
-            out->last_change = prev > 0 ? fabs(m - prev) / prev : 0;
-            if (out->last_change <= tol && out->spent_s >= min_s) {
-                out->settled = 1;
-                return 0;
-            }
-        }
-        if (out->spent_s >= max_s)
-            return 0;
-        prev = m;
-    }
+    run r = {.clock = clock ? clock : real_clock, .cctx = clock_ctx, .fn = fn, .ctx = ctx, .k = 1};
+    return settle_blocks(&r, r.clock(r.cctx), block_s, tol, min_s, max_s, out);
 }
 
 int qb_spin_work(void *ctx, long iter)
