@@ -5,10 +5,14 @@
  * test and the paired bootstrap (fixed seed); the measurement loop on an
  * injected fake clock (outliers, bimodal noise, calls per sample,
  * warm-up) and its rounds under injected drift (the interval from
- * the rounds' medians, Student t quantiles); the peak resident set and its reset. No real timing: nothing
- * here is a benchmark.
+ * the rounds' medians, Student t quantiles) and a CPU slower than the
+ * other (the rounds' strata); the rounds' CPUs in turn; the peak
+ * resident set and its reset. No real timing: nothing here is a
+ * benchmark.
  */
+#define _GNU_SOURCE
 #include <math.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -546,6 +550,105 @@ static double ticking_clock(void *ctx)
     return *t;
 }
 
+/* One process's cell in 10 rounds on the fake clock: round r at level
+ * lvl[r] (its CPU's speed times a drift of +-1%). */
+static void ten_rounds(const double *lvl, uint32_t seed, double *x, size_t *bn)
+{
+    fake f = {.fail_at = -1, .jitter = 1, .rng = seed};
+    size_t nr = 0;
+    while (nr < 10)
+        one_round(&f, lvl[nr], x, bn, &nr);
+}
+
+/* A VM whose second CPU is steadily 35% slower (measured: the mlp fp32
+ * cells, docs/measurement.md "The CPU, not the pages"). A process that
+ * stays on the CPU it started on (the rounds before) gets a narrow
+ * interval around that CPU's time, which misses a process that started
+ * on the other. Rounds on the CPUs in turn see both; as one set of
+ * blocks their spread is the CPUs' difference, and the cell would be
+ * noisy for good; as two strata the median is the mean of the CPUs'
+ * medians, the same in both processes, with an interval from the drift
+ * within each CPU that holds the other process's median. */
+static void strata_hold_a_slow_cpu(void **state)
+{
+    (void)state;
+    const double drift_a[10] = {1.00, 1.01, 0.995, 1.005, 1.0, 0.99, 1.01, 1.0, 1.005, 0.995};
+    const double drift_b[10] = {1.005, 0.99, 1.0, 1.01, 0.995, 1.0, 1.005, 0.99, 1.01, 1.0};
+    double x[10 * 50], y[10 * 50], la[10], lb[10];
+    size_t bn[10];
+    qb_robust a, b, one;
+    /* before: process A on CPU 0 for every round, process B on CPU 1 */
+    for (int r = 0; r < 10; r++) {
+        la[r] = drift_a[r];
+        lb[r] = 1.35 * drift_b[r];
+    }
+    ten_rounds(la, 3, x, bn);
+    ten_rounds(lb, 5, y, bn);
+    assert_int_equal(qb_robust_blocks(x, bn, 10, &a), 0);
+    assert_int_equal(qb_robust_blocks(y, bn, 10, &b), 0);
+    assert_true(a.ci_rel < 0.03 && b.ci_rel < 0.03); /* both look settled ... */
+    assert_false(a.ci_low <= b.median && b.median <= a.ci_high); /* ... and disagree by 35% */
+    /* now: round r on CPU r % 2 in both processes */
+    for (int r = 0; r < 10; r++) {
+        la[r] = (r % 2 ? 1.35 : 1.0) * drift_a[r];
+        lb[r] = (r % 2 ? 1.35 : 1.0) * drift_b[r];
+    }
+    ten_rounds(la, 3, x, bn);
+    ten_rounds(lb, 5, y, bn);
+    assert_int_equal(qb_robust_blocks(x, bn, 10, &one), 0);
+    assert_true(one.ci_rel > 0.05); /* one set of blocks: noisy whatever the rounds */
+    assert_int_equal(qb_robust_strata(x, bn, 10, 2, &a), 0);
+    assert_int_equal(qb_robust_strata(y, bn, 10, 2, &b), 0);
+    assert_true(a.strata == 2 && a.blocks == 10 && one.strata == 1);
+    assert_true(fabs(a.median / MS - 1.175) < 0.006 && fabs(b.median / MS - 1.175) < 0.006);
+    assert_true(a.ci_rel < 0.03 && b.ci_rel < 0.03); /* not noisy */
+    assert_true(a.ci_low <= b.median && b.median <= a.ci_high);
+    assert_true(b.ci_low <= a.median && a.median <= b.ci_high);
+    assert_true(a.ci_between_rel > a.ci_within_rel); /* the drift within a CPU decides */
+    /* the classic statistics stay those of all samples */
+    assert_true(a.min < MS && a.max > 1.3 * MS && a.n == 500);
+    /* one CPU, or too few rounds to see a spread within each: as before */
+    assert_int_equal(qb_robust_strata(x, bn, 10, 1, &a), 0);
+    assert_true(a.median == one.median && a.ci_low == one.ci_low && a.ci_high == one.ci_high && a.strata == 1);
+    assert_int_equal(qb_robust_strata(x, bn, 2, 2, &a), 0);
+    assert_int_equal(qb_robust_blocks(x, bn, 2, &one), 0);
+    assert_true(a.median == one.median && a.ci_low == one.ci_low && a.strata == 1);
+    assert_int_equal(qb_robust_strata(x, bn, 0, 2, &a), -1);
+}
+
+/* The rounds take the CPUs of the thread's mask in turn (placement.h):
+ * round r and round r + n on the same CPU, the thread running there while
+ * held, the mask given back afterwards, at once when not held. */
+static void rounds_take_cpus_in_turn(void **state)
+{
+    (void)state;
+    cpu_set_t before, after;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    int n = qb_place_cpus(8);
+    assert_true(n >= 1 && n <= 8 && n <= CPU_COUNT(&before));
+    assert_int_equal(qb_place_cpus(1), 1);
+    int seen[8], nseen = 0;
+    for (int r = 0; r < 2 * n; r++) {
+        int c = qb_place_on_cpu(r, n, 1);
+        assert_true(c >= 0 && CPU_ISSET(c, &before));
+        assert_int_equal(sched_getcpu(), c);
+        if (r < n) {
+            for (int i = 0; i < nseen; i++)
+                assert_true(seen[i] != c); /* n different CPUs first ... */
+            seen[nseen++] = c;
+        } else {
+            assert_int_equal(c, seen[r - n]); /* ... then the same again */
+        }
+        qb_place_cpu_end();
+    }
+    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+    assert_true(CPU_EQUAL(&before, &after));
+    assert_int_equal(qb_place_on_cpu(-1, n, 1), -1);
+    assert_int_equal(qb_place_on_cpu(1, n, 0), seen[1 % n]);
+    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+    assert_true(CPU_EQUAL(&before, &after)); /* free again */
+}
+
 static void clock_calibration(void **state)
 {
     (void)state;
@@ -640,6 +743,8 @@ int main(void)
         cmocka_unit_test(clock_calibration),
         cmocka_unit_test(memory_peak_reset),
         cmocka_unit_test(placement_moves_rounds),
+        cmocka_unit_test(strata_hold_a_slow_cpu),
+        cmocka_unit_test(rounds_take_cpus_in_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

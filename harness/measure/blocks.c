@@ -121,6 +121,79 @@ int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_
     return 0;
 }
 
+/* The median and order-statistic half-width of the samples of the blocks
+ * b with b % ns == c (tmp: room for all samples); the block medians into
+ * med[b]. 0, or -1 (no samples, or out of memory). */
+static int stratum(const double *x, const size_t *block_n, size_t nblocks, size_t ns, size_t c, double *tmp,
+                   double *med, double *median, double *half, size_t *nb)
+{
+    size_t m = 0, at = 0;
+    *nb = 0;
+    for (size_t b = 0; b < nblocks; at += block_n[b], b++) {
+        if (b % ns != c || !block_n[b])
+            continue;
+        qb_robust r;
+        if (qb_robust_of(x + at, block_n[b], &r))
+            return -1;
+        med[b] = r.median;
+        memcpy(tmp + m, x + at, block_n[b] * sizeof *tmp);
+        m += block_n[b];
+        (*nb)++;
+    }
+    qb_robust r;
+    if (!m || qb_robust_of(tmp, m, &r))
+        return -1;
+    *median = r.median;
+    *half = (r.ci_high - r.ci_low) / 2;
+    return 0;
+}
+
+int qb_robust_strata(const double *x, const size_t *block_n, size_t nblocks, size_t nstrata, qb_robust *out)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < nblocks; b++)
+        n += block_n[b];
+    if (nstrata <= 1 || nblocks < nstrata)
+        return qb_robust_blocks(x, block_n, nblocks, out);
+    double *tmp = malloc((n ? n : 1) * sizeof *tmp), *med = malloc(nblocks * sizeof *med);
+    double est = 0, h2 = 0, ss = 0, inv = 0;
+    size_t nb_all = 0;
+    int ok = tmp && med;
+    for (size_t c = 0; ok && c < nstrata; c++) {
+        double m, h, mean = 0;
+        size_t nb;
+        ok = !stratum(x, block_n, nblocks, nstrata, c, tmp, med, &m, &h, &nb);
+        if (!ok)
+            break;
+        est += m / (double)nstrata;
+        h2 += h * h;
+        for (size_t b = c; b < nblocks; b += nstrata)
+            mean += block_n[b] ? med[b] / (double)nb : 0;
+        for (size_t b = c; b < nblocks; b += nstrata)
+            ss += block_n[b] ? (med[b] - mean) * (med[b] - mean) : 0;
+        inv += 1 / (double)nb;
+        nb_all += nb;
+    }
+    free(tmp);
+    free(med);
+    if (!ok || nb_all <= nstrata)
+        return qb_robust_blocks(x, block_n, nblocks, out);
+    if (qb_robust_of(x, n, out))
+        return -1;
+    double df = (double)(nb_all - nstrata), S = (double)nstrata;
+    double between = qb_t_quantile(df, 0.975) * sqrt(ss / df * inv) / S, within = sqrt(h2) / S;
+    double half = fmax(between, within);
+    out->median = est;
+    out->blocks = nb_all;
+    out->strata = nstrata;
+    out->ci_low = fmax(out->min, est - half);
+    out->ci_high = fmin(out->max, est + half);
+    out->ci_rel = est > 0 ? (out->ci_high - out->ci_low) / (2 * est) : 0;
+    out->ci_between_rel = est > 0 ? between / est : 0;
+    out->ci_within_rel = est > 0 ? within / est : 0;
+    return 0;
+}
+
 size_t qb_rounds_target(const qb_robust *rb, double ci_threshold, size_t min_rounds)
 {
     size_t b = rb->blocks ? rb->blocks : 1;

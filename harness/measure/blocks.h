@@ -27,6 +27,20 @@ double qb_t_quantile(double df, double p);
  * decided. 0, or -1 when n is 0 or memory ran out. */
 int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_robust *out);
 
+/* The same for blocks that took nstrata CPUs in turn (block b on the
+ * CPU b % nstrata, placement.h): the median is the mean over the strata
+ * of each stratum's pooled median, the interval that +- the larger of
+ * t(0.975, B - S) * sqrt(s^2 * sum(1 / B_c)) / S, s^2 the pooled
+ * variance of the block medians around their stratum's mean (B blocks,
+ * B_c of them in stratum c, S strata), and sqrt(sum(h_c^2)) / S, h_c a
+ * stratum's order-statistic half-width; clipped to [min, max]. So a CPU
+ * that is steadily slower moves the median by a fixed share instead of
+ * widening the interval, while the spread within a CPU still does. The
+ * other fields are qb_robust_of's of all samples; out->strata = S.
+ * nstrata <= 1, a stratum without samples, or B - S < 1: exactly
+ * qb_robust_blocks. 0, or -1 when n is 0 or memory ran out. */
+int qb_robust_strata(const double *x, const size_t *block_n, size_t nblocks, size_t nstrata, qb_robust *out);
+
 /* Rounds a sweep gives one cell at most (the `rounds` key's own limit). */
 #define QB_MAX_ROUNDS 100
 

@@ -1,5 +1,6 @@
 /*
- * placement.c - a random heap offset per round (placement.h).
+ * placement.c - a random heap offset and a CPU in turn per round
+ * (placement.h).
  *
  * A cell's later rounds reload its model and re-allocate its buffers, but
  * malloc hands back the blocks the previous round freed: every round of
@@ -14,7 +15,24 @@
  * sound performance evaluation", ASPLOS 2013), which re-randomizes the
  * layout while the program runs so that timings become independent
  * draws over layouts.
+ *
+ * The pads did not reach the largest between-run effect, though: the mlp
+ * fp32 cells ran 35-45% slower on one vCPU of the development VM than on
+ * the other, whatever the pages (a stream over fresh pages, over 2 MB
+ * huge pages, pinned to either vCPU: docs/measurement.md, "The CPU, not
+ * the pages"), and a one-thread process stays on the CPU it started on.
+ * So the rounds of a one-thread cell also start on the CPUs in turn, and
+ * the cell's median becomes the mean of its per-CPU medians with an
+ * interval from the spread within each CPU (blocks.h, qb_robust_strata):
+ * the same quantity in every process, whichever CPU it started on. The
+ * thread is moved, not held there: pinned rounds under load (other
+ * processes on both CPUs) were noisier and their intervals held less
+ * often than free ones, as the scheduler could no longer take them to
+ * the less busy CPU; moved and free, a round stays where it was put on a
+ * quiet machine, and under load is as free as before.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,3 +63,54 @@ void *qb_place_begin(void)
 }
 
 void qb_place_end(void *pad) { free(pad); }
+
+/* The calling thread's affinity mask at the first call, and its CPUs in order. */
+static struct {
+    int known;       /* 1 once read (or tried) */
+    cpu_set_t mask;  /* the mask then */
+    int n;           /* CPUs in it (0: could not read) */
+    int cpu[64];     /* the first 64 of them, in order */
+} first;
+
+static void read_first(void)
+{
+    if (first.known)
+        return;
+    first.known = 1;
+    if (sched_getaffinity(0, sizeof first.mask, &first.mask))
+        return;
+    for (int c = 0; c < CPU_SETSIZE && first.n < 64; c++)
+        if (CPU_ISSET(c, &first.mask))
+            first.cpu[first.n++] = c;
+}
+
+int qb_place_cpus(int most)
+{
+    read_first();
+    int n = first.n < most ? first.n : most;
+    return n > 1 ? n : 1;
+}
+
+int qb_place_on_cpu(int round, int n, int hold)
+{
+    read_first();
+    if (n > first.n)
+        n = first.n;
+    if (n < 1 || round < 0)
+        return -1;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    int c = first.cpu[round % n];
+    CPU_SET(c, &one);
+    if (sched_setaffinity(0, sizeof one, &one)) /* (the move happens here, before it returns) */
+        return -1;
+    if (!hold)
+        qb_place_cpu_end();
+    return c;
+}
+
+void qb_place_cpu_end(void)
+{
+    if (first.n > 0)
+        sched_setaffinity(0, sizeof first.mask, &first.mask);
+}

@@ -295,6 +295,14 @@ static void print_progress(const sweep_run *s, int j, const qb_cell *c)
                 s->rounds > 1 ? " (round 1)" : "");
 }
 
+/* The CPUs the rounds of cell c start on in turn (placement.h): those of a
+ * one-thread cell timed in rounds and not pinned, one per two rounds at
+ * most; else 1 (no rotation). */
+static int cell_cpus(const sweep_run *s, const qb_cell *c)
+{
+    return s->rounds > 1 && s->sc->pin < 0 && c->threads == 1 ? qb_place_cpus(s->rounds / 2) : 1;
+}
+
 /* The first round of the chunk's cn cells starting at c0 (each cell run
  * in full: model, accuracy, timing), or their rounds restored from the
  * journal. Returns how many cells have rows (fewer after an error). */
@@ -314,6 +322,9 @@ static int first_rounds(sweep_run *s, int c0, int cn)
             continue;
         }
         void *pad = rounds > 1 ? qb_place_begin() : NULL; /* each round placed elsewhere (placement.h) */
+        int ncpu = cell_cpus(s, c);
+        if (ncpu > 1)
+            qb_place_on_cpu(0, ncpu, 0);
         int ran = qb_cell_run(c, s->sc, &s->rows[j], s->o->keep_samples || rounds > 1 ? &s->kept[j] : NULL);
         qb_place_end(pad);
         if (ran) {
@@ -355,7 +366,7 @@ static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
     size_t min_rounds = (size_t)(s->rounds + s->sc->retries);
     if (round >= s->rounds && !s->target[j]) { /* the count is decided once, from the first rounds */
         qb_robust rb;
-        if (qb_robust_blocks(k->x, k->block_n, k->nblocks, &rb))
+        if (qb_robust_strata(k->x, k->block_n, k->nblocks, (size_t)cell_cpus(s, c), &rb))
             return 0;
         s->target[j] = qb_rounds_target(&rb, s->sc->ci_threshold, min_rounds);
     }
@@ -367,6 +378,9 @@ static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
         fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", s->ndone_now + j + 1, s->todo, c->id, round + 1);
     qb_samples_kept more = {0};
     void *pad = qb_place_begin();
+    int ncpu = cell_cpus(s, c);
+    if (ncpu > 1)
+        qb_place_on_cpu(round, ncpu, 0);
     int timed = qb_cell_retime(c, s->sc, &more, s->err, sizeof s->err);
     qb_place_end(pad);
     if (timed) {
@@ -396,9 +410,12 @@ static void write_row(sweep_run *s, const qb_cell *c, int j)
     qb_samples_kept *k = &s->kept[j];
     qb_robust rb;
     if (s->rounds > 1 && k->x && !strcmp(row->status, qb_status_name(QB_STATUS_OK)) &&
-        !qb_robust_blocks(k->x, k->block_n, k->nblocks, &rb))
+        !qb_robust_strata(k->x, k->block_n, k->nblocks, (size_t)cell_cpus(s, c), &rb)) {
         qb_cell_latency(&rb, k->calls_per_sample, rb.ci_rel > s->sc->ci_threshold, (int)rb.blocks, s->sc, k->batch,
                         row);
+        if (rb.strata > 1)
+            qb_result_note(row, "rounds on %zu CPUs in turn: median = the mean of the CPUs' medians", rb.strata);
+    }
     identity(row, s->mach, s->run_id, s->sc->name);
     int bad = !s->stop && (qb_results_write(&s->w, row, s->err, sizeof s->err) ||
                            (s->o->keep_samples && k->x &&
