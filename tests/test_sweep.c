@@ -799,8 +799,11 @@ static void measure_loop(void **state)
     assert_int_equal(qb_measure(&cfg, fake_fn, &f, &r, err, sizeof err), -1);
     double in_sample, per_iter;
     qb_measure_overhead(10000, &in_sample, &per_iter);
-    assert_true(in_sample > 0 && in_sample < 1e-4);
-    assert_true(per_iter >= in_sample);
+    /* both are measured times of an empty call: only their being positive
+     * and finite is a property; their order depends on preemption (it
+     * failed once under load 15), so it is not asserted */
+    assert_true(in_sample > 0 && in_sample < 1e-3);
+    assert_true(per_iter > 0 && per_iter < 1e-3);
 }
 
 /* ---- per-cell peak memory ---- */
