@@ -174,6 +174,17 @@ int8_t qb_requant_apply(int32_t acc, qb_requant rq, int32_t zero, int32_t lo, in
 
 /* ---- weights, logical form (what the quantizer produces) ---- */
 
+/* int8 depthwise: the call parameters a model layer keeps fixed, given at
+ * pack time (qb_weights.dw) so that a kernel may lay out its per-call
+ * constants once (biases with the input offset folded in, rounding
+ * constants, arranged weights). Optional: a kernel checks that a call's
+ * parameters match what it packed and derives them per call when not. */
+typedef struct qb_dw_fixed {
+    int kh;               /* window height (the window width is k / kh) */
+    int32_t x_zero;       /* input zero point */
+    const qb_requant *rq; /* the n channels' multipliers */
+} qb_dw_fixed;
+
 typedef struct qb_weights {
     int n;                   /* output channels (rows of W) */
     int k;                   /* reduction length (columns of W); dw: taps kh * kw */
@@ -183,6 +194,7 @@ typedef struct qb_weights {
     const float *scale;      /* int4: N x ngroups; binary: alpha[N] */
     const float *bias_f32;   /* float-output precisions: N, or NULL (zero) */
     const int32_t *bias_i32; /* int8-*: N in accumulator units, or NULL */
+    const qb_dw_fixed *dw;   /* int8 depthwise: fixed call parameters, or NULL */
 } qb_weights;
 
 /* Weights packed once for one kernel. Common parts are laid out by

@@ -74,6 +74,7 @@ struct qb_kcase {
     void *a;              /* activations as the kernel takes them */
     float *af;            /* float activations before binary packing */
     qb_requant *rq;       /* requantization per channel */
+    qb_dw_fixed dwf;      /* int8 dw: the call's fixed parameters, given at pack time (w.dw) */
     void *c_ref, *c_out;  /* outputs */
 };
 
@@ -238,6 +239,10 @@ static int setup_dw(qb_kcase *kc, rng *g)
                           .y_min = -128, .y_max = 127, .f_min = -INFINITY, .f_max = INFINITY};
     kc->da.x_zero = ipick(g, c->fill, -128, 127);
     kc->da.y_zero = irange(g, -20, 20);
+    if (i8) { /* packed as the engine packs a layer: constants laid out once */
+        kc->dwf = (qb_dw_fixed){.kh = c->kh, .x_zero = kc->da.x_zero, .rq = kc->rq};
+        kc->w.dw = &kc->dwf;
+    }
     if (c->relu) {
         kc->da.y_min = kc->da.y_zero;
         kc->da.f_min = 0.0f;
@@ -336,6 +341,49 @@ static int is_poison(const qb_kcase *kc, const void *buf, size_t at)
     return ((const uint32_t *)buf)[at] == POISON_WORD;
 }
 
+/* int8 depthwise, packed with the call's fixed parameters (kc->w.dw):
+ * the same bytes from the kernel packed without them (constants derived
+ * per call) and packed with other ones (x_zero, then one multiplier,
+ * changed: the kernel must notice and derive them per call). Returns the
+ * outputs that differ, the first in msg. */
+static long dw_variants(qb_kcase *kc, char *msg, size_t len)
+{
+    size_t bytes = (size_t)kc->rows * kc->ld;
+    qb_requant *other = malloc((size_t)kc->c.n * sizeof *other);
+    if (!other) {
+        snprintf(msg, len, "out of memory");
+        return 1;
+    }
+    memcpy(other, kc->rq, (size_t)kc->c.n * sizeof *other);
+    other[kc->c.n - 1].multiplier ^= 1 << 28; /* stays in [2^30, 2^31) */
+    const qb_dw_fixed shifted = {.kh = kc->dwf.kh, .x_zero = kc->dwf.x_zero ^ 1, .rq = kc->rq};
+    const qb_dw_fixed remul = {.kh = kc->dwf.kh, .x_zero = kc->dwf.x_zero, .rq = other};
+    const qb_dw_fixed *vs[3] = {NULL, &shifted, &remul};
+    const char *what[3] = {"packed without fixed parameters", "packed for another x_zero",
+                           "packed for another multiplier"};
+    long bad = 0;
+    for (int v = 0; v < 3 && !bad; v++) {
+        qb_weights w = kc->w;
+        w.dw = vs[v];
+        qb_packed p;
+        char err[256];
+        if (qb_pack(kc->kn, &w, &p, err, sizeof err)) {
+            snprintf(msg, len, "%s: pack (%s) failed: %s", kc->kn->name, what[v], err);
+            bad = 1;
+            break;
+        }
+        memset(kc->c_out, POISON_BYTE, bytes);
+        run_into(kc, &p, kc->c_out);
+        qb_packed_free(&p);
+        for (size_t i = 0; i < bytes; i++)
+            if (((int8_t *)kc->c_out)[i] != ((int8_t *)kc->c_ref)[i] && !bad++)
+                snprintf(msg, len, "%s (%s): y[%zu][%zu] = %d, reference %d", kc->kn->name, what[v], i / kc->ld,
+                         i % kc->ld, ((int8_t *)kc->c_out)[i], ((int8_t *)kc->c_ref)[i]);
+    }
+    free(other);
+    return bad;
+}
+
 int qb_kcase_compare(qb_kcase *kc, qb_check_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -383,6 +431,8 @@ int qb_kcase_compare(qb_kcase *kc, qb_check_result *r)
         bad = nonzero_ref;
         snprintf(r->msg, sizeof r->msg, "%s: every output is zero where the reference is not", kc->kn->name);
     }
+    if (!bad && kc->w.dw)
+        bad = dw_variants(kc, r->msg, sizeof r->msg);
     r->max_err = maxe;
     r->tol_used = tol;
     r->mismatches = bad;

@@ -231,6 +231,13 @@ int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t
     }
     if (!qb_precision_is_int8(p) && bias_f32)
         qw.bias_f32 = bias_f32 + r0;
+    qb_dw_fixed dwf; /* int8 depthwise: the kernel lays out its per-call constants once (kernels.h) */
+    if (q->kernel->op == QB_OP_DWCONV && qb_precision_is_int8(p)) {
+        const qb_tensor *W = qb_in(g, n, 1); /* C x 1 x [kh x] kw */
+        dwf = (qb_dw_fixed){.kh = W && W->ndim >= 4 ? (int)W->dims[W->ndim - 2] : 1, .x_zero = q->in_zero,
+                            .rq = q->rq + r0};
+        qw.dw = &dwf;
+    }
     rc = qb_pack(q->kernel, &qw, out, err, sizeof err);
 done:
     if (rc && e)

@@ -45,21 +45,6 @@
 
 static size_t cpad(int c) { return ((size_t)c + 63) / 64 * 64; }
 
-size_t QB_VNNI(qb_dwconv_i8__vnni_size)(int n, int k, int group)
-{
-    (void)group;
-    return (size_t)k * cpad(n);
-}
-
-void QB_VNNI(qb_dwconv_i8__vnni_pack)(const qb_weights *w, void *dst)
-{
-    int8_t *out = dst;
-    size_t cp = cpad(w->n);
-    for (int c = 0; c < w->n; c++)
-        for (int t = 0; t < w->k; t++)
-            out[(size_t)t * cp + c] = w->i8[(size_t)c * w->k + t];
-}
-
 /* Per block of 64 channels, in the interleaved lane order (vector j). */
 typedef struct blkc {
     int32_t bias[4][16]; /* bias - (x_zero + 128) * sum(w) */
@@ -259,58 +244,85 @@ static void dw_plain(const qb_packed *p, const qb_dw_args *a)
     }
 }
 
-/* Channel of lane l of block b; with P > 1 pixels per block (C <= 32),
- * lane l is channel l % C of pixel l / C. -1: no channel. */
-static inline int blk_ch(const qb_dw_args *a, int b, int P, int l)
+/* Channel of lane l of block b of C channels; with P > 1 pixels per block
+ * (C <= 32), lane l is channel l % C of pixel l / C. -1: no channel. */
+static inline int blk_ch(int C, int b, int P, int l)
 {
     if (P > 1)
-        return l < P * a->c ? l % a->c : -1;
-    return 64 * b + l < a->c ? 64 * b + l : -1;
+        return l < P * C ? l % C : -1;
+    return 64 * b + l < C ? 64 * b + l : -1;
 }
 
-/* Interleave the weights of block b (P pixels a block: see blk_ch) into wb [g][kx][4]. */
-static void weights(const qb_packed *p, const qb_dw_args *a, int b, int P, __m512i *wb)
+/* Pixels per block of a layer of C channels when they share one (C <= 32
+ * at stride 1 along x, or C = 32 at stride 2), else 1. */
+static inline int shared_px(int C) { return C <= 32 ? (64 / C < 4 ? 64 / C : 4) : 1; }
+
+/* Interleave the weights of block b (P pixels a block: see blk_ch) into wb
+ * [g][kx][4]: W is the packed layout (taps x cp), C channels, window kh x kw. */
+static void weights(const int8_t *W, int C, int kh, int kw, int b, int P, __m512i *wb)
 {
-    const int8_t *W = p->w;
-    const size_t cp = cpad(a->c);
-    const int G = (a->kh + 3) / 4;
+    const size_t cp = cpad(C);
+    const int G = (kh + 3) / 4;
     for (int g = 0; g < G; g++)
-        for (int kx = 0; kx < a->kw; kx++) {
+        for (int kx = 0; kx < kw; kx++) {
             __m512i r[4];
             for (int i = 0; i < 4; i++) {
                 int ky = 4 * g + i;
-                const int8_t *src = W + (size_t)(ky * a->kw + kx) * cp;
-                if (ky >= a->kh) {
+                const int8_t *src = W + (size_t)(ky * kw + kx) * cp;
+                if (ky >= kh) {
                     r[i] = _mm512_setzero_si512();
                 } else if (P == 1) {
                     r[i] = _mm512_loadu_si512((const void *)(src + 64 * (size_t)b));
                 } else { /* lanes [q C, q C + C) hold channels 0..C-1 (blk_ch) */
                     _Alignas(64) int8_t t[64] = {0};
                     for (int q = 0; q < P; q++)
-                        memcpy(t + q * a->c, src, (size_t)a->c);
+                        memcpy(t + q * C, src, (size_t)C);
                     r[i] = _mm512_load_si512((const void *)t);
                 }
             }
-            ilv4(r[0], r[1], r[2], r[3], wb + (size_t)(g * a->kw + kx) * 4);
+            ilv4(r[0], r[1], r[2], r[3], wb + (size_t)(g * kw + kx) * 4);
         }
 }
 
-/* The per-call constants of block b. */
-static void consts(const qb_packed *p, const qb_dw_args *a, int b, int P, int exact, blkc *bc)
+/* What the block constants are made from: per call the packed biases and
+ * weight sums; at pack time the logical weights (sums taken here). */
+typedef struct csrc {
+    const int32_t *bias;  /* C biases, or NULL (zero) */
+    const int32_t *wsum;  /* C weight sums, or NULL: summed from w8 */
+    const int8_t *w8;     /* logical weights C x k (when wsum is NULL) */
+    int k;                /* taps */
+    const qb_requant *rq; /* C multipliers */
+    int32_t x_zero;       /* input zero point */
+    int c;                /* channels */
+} csrc;
+
+/* Weight sum of channel c. */
+static int32_t csum(const csrc *cs, int c)
 {
-    const uint32_t off = (uint32_t)a->x_zero + 128u;
+    if (cs->wsum)
+        return cs->wsum[c];
+    int32_t s = 0;
+    for (int t = 0; t < cs->k; t++)
+        s += cs->w8[(size_t)c * cs->k + t];
+    return s;
+}
+
+/* The constants of block b (per call, or once at pack time). */
+static void consts(const csrc *cs, int b, int P, int exact, blkc *bc)
+{
+    const uint32_t off = (uint32_t)cs->x_zero + 128u;
     memset(bc, 0, sizeof *bc);
     for (int j = 0; j < 4; j++)
         for (int i = 0; i < 16; i++) {
-            int c = blk_ch(a, b, P, lane_ch(j, i));
+            int c = blk_ch(cs->c, b, P, lane_ch(j, i));
             if (c < 0)
                 continue;
-            bc->bias[j][i] = (int32_t)((uint32_t)p->bias_i32[c] - off * (uint32_t)p->wsum[c]);
-            uint32_t m = (uint32_t)a->rq[c].multiplier;
-            int s = a->rq[c].rshift;
+            bc->bias[j][i] = (int32_t)((cs->bias ? (uint32_t)cs->bias[c] : 0u) - off * (uint32_t)csum(cs, c));
+            uint32_t m = (uint32_t)cs->rq[c].multiplier;
+            int s = cs->rq[c].rshift;
             int32_t(*v)[16] = bc->v[j];
             if (!exact) {
-                qb_rqf_reduce(a->rq[c], &m, &s);
+                qb_rqf_reduce(cs->rq[c], &m, &s);
                 /* m' in the low dword of the 64-bit lane that holds lane i: v[0] even, v[1] odd lanes */
                 v[i & 1][i & ~1] = (int32_t)m;
                 v[2][i] = 1 << (s - 33);
@@ -327,16 +339,89 @@ static void consts(const qb_packed *p, const qb_dw_args *a, int b, int P, int ex
         }
 }
 
-/* Nonzero when every channel's multiplier reduces to s' >= 33 (vnni.h). */
-static int all_fast(const qb_dw_args *a)
+/* Nonzero when every one of C multipliers reduces to s' >= 33 (vnni.h). */
+static int all_fast(const qb_requant *rq, int C)
 {
-    for (int c = 0; c < a->c; c++) {
+    for (int c = 0; c < C; c++) {
         uint32_t m;
         int s;
-        if (!qb_rqf_reduce(a->rq[c], &m, &s))
+        if (!qb_rqf_reduce(rq[c], &m, &s))
             return 0;
     }
     return 1;
+}
+
+/* The constants of a layer laid out once at pack time (qb_weights.dw),
+ * after the taps x cp weights: this header, the C multipliers they were
+ * made from, nb + 1 blkc (block b, then the shared-pixel block when
+ * P > 1) and nb + 1 interleaved weight blocks of wblk bytes. */
+typedef struct prep {
+    int32_t ok;     /* 1: filled */
+    int32_t kh, kw; /* the window */
+    int32_t x_zero; /* the input zero point */
+    int32_t exact;  /* outc.exact */
+    int32_t c;      /* channels */
+    int32_t P;      /* shared_px(c) */
+    int32_t pad[9]; /* to 64 bytes */
+} prep;
+
+/* Interleaved bytes per block of a window kh x kw. */
+static size_t wblk_of(int kh, int kw) { return (size_t)((kh + 3) / 4) * kw * 4 * 64; }
+
+/* Bytes of interleaved weights reserved per block: kh is not known to the
+ * size function; (kh + 3) / 4 * 4 * kw <= 4 k, and past WBUF nothing is laid out. */
+static size_t wres(int k) { return 4 * (size_t)k * 64 < WBUF ? 4 * (size_t)k * 64 : WBUF; }
+
+static size_t prep_off(int n, int k) { return ((size_t)k * cpad(n) + 63) / 64 * 64; }
+static size_t rq_bytes(int n) { return ((size_t)n * sizeof(qb_requant) + 63) / 64 * 64; }
+
+size_t QB_VNNI(qb_dwconv_i8__vnni_size)(int n, int k, int group)
+{
+    (void)group;
+    size_t nb1 = (size_t)(n + 63) / 64 + 1;
+    return prep_off(n, k) + sizeof(prep) + rq_bytes(n) + nb1 * (sizeof(blkc) + wres(k));
+}
+
+void QB_VNNI(qb_dwconv_i8__vnni_pack)(const qb_weights *w, void *dst)
+{
+    int8_t *out = dst;
+    const int C = w->n, k = w->k;
+    size_t cp = cpad(C);
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < k; t++)
+            out[(size_t)t * cp + c] = w->i8[(size_t)c * k + t];
+    const qb_dw_fixed *f = w->dw;
+    if (!f || !f->rq || f->kh < 1 || k % f->kh || f->x_zero < -128 || f->x_zero > 127)
+        return;
+    const int kh = f->kh, kw = k / kh, nb = (C + 63) / 64;
+    const size_t wblk = wblk_of(kh, kw);
+    if (wblk > wres(k))
+        return;
+    prep *pr = (prep *)(out + prep_off(C, k));
+    qb_requant *rq = (qb_requant *)(pr + 1);
+    blkc *bc = (blkc *)((char *)rq + rq_bytes(C));
+    __m512i *wb = (__m512i *)(bc + nb + 1);
+    memcpy(rq, f->rq, (size_t)C * sizeof *rq);
+    const int exact = !all_fast(rq, C), P = shared_px(C);
+    const csrc cs = {.bias = w->bias_i32, .w8 = w->i8, .k = k, .rq = rq, .x_zero = f->x_zero, .c = C};
+    for (int b = 0; b < nb; b++) {
+        weights(out, C, kh, kw, b, 1, wb + (size_t)b * (wblk / 64));
+        consts(&cs, b, 1, exact, &bc[b]);
+    }
+    if (P > 1) {
+        weights(out, C, kh, kw, 0, P, wb + (size_t)nb * (wblk / 64));
+        consts(&cs, 0, P, exact, &bc[nb]);
+    }
+    *pr = (prep){.ok = 1, .kh = kh, .kw = kw, .x_zero = f->x_zero, .exact = exact, .c = C, .P = P};
+}
+
+/* The constants packed for this call, or NULL when its parameters differ. */
+static const prep *prepared(const qb_packed *p, const qb_dw_args *a)
+{
+    const prep *pr = (const prep *)((const int8_t *)p->w + prep_off(p->n, p->k));
+    if (!pr->ok || pr->c != a->c || pr->kh != a->kh || pr->kw != a->kw || pr->x_zero != a->x_zero)
+        return NULL;
+    return memcmp(pr + 1, a->rq, (size_t)a->c * sizeof *a->rq) ? NULL : pr;
 }
 
 /* A run of NX outputs (or NX groups of P pixels) of one block: the
@@ -366,8 +451,8 @@ static void run_any(const qb_dw_args *a, int SW, size_t hs, const int8_t *const 
 
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
 {
-    const int C = a->c, KH = a->kh, KW = a->kw, G = (KH + 3) / 4;
-    const size_t wblk = (size_t)G * KW * 4 * 64; /* interleaved bytes per block */
+    const int C = a->c, KH = a->kh, KW = a->kw;
+    const size_t wblk = wblk_of(KH, KW); /* interleaved bytes per block */
     if (a->x_zero < -128 || a->x_zero > 127 || a->y_zero <= -32640 || a->y_zero >= 32640 || wblk > WBUF) {
         dw_plain(p, a);
         return;
@@ -376,8 +461,9 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     _Alignas(64) blkc bcs[MAXB];
     _Alignas(64) int8_t pad[128]; /* x_zero: a window row in the padding (ld2 reads up to 64 bytes past 64) */
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
+    const prep *pr = p->n == C && p->k == KH * KW ? prepared(p, a) : NULL;
     outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .lo8 = _mm512_set1_epi8((char)a->y_min),
-               .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = !all_fast(a)};
+               .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = pr ? pr->exact : !all_fast(a->rq, C)};
     const int8_t *x = a->x;
     int8_t *y = a->y;
     const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;
@@ -391,9 +477,14 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
      * wbuf + wblk, bcs[1] */
     /* C = 32 at stride 2 along x: two pixels a block too, the second
      * one's input hs = 2 C bytes after the first's (ld2) */
-    const int P = C <= 32 && SW == 1 && per >= 2 ? (64 / C < 4 ? 64 / C : 4) : C == 32 && SW == 2 && per >= 2 ? 2 : 1;
+    const int P = C <= 32 && SW == 1 && per >= 2 ? shared_px(C) : C == 32 && SW == 2 && per >= 2 ? 2 : 1;
     const size_t hs = SW == 1 ? 0 : (size_t)SW * C;
-    const __m512i *wbP = wbuf + wblk / 64;
+    /* the constants: packed once (pr), or laid out here per chunk of blocks */
+    const blkc *pbc = pr ? (const blkc *)((const char *)(pr + 1) + rq_bytes(C)) : NULL;
+    const __m512i *pwb = pr ? (const __m512i *)(pbc + nb + 1) : NULL;
+    const __m512i *wbP = pr ? pwb + (size_t)nb * (wblk / 64) : wbuf + wblk / 64;
+    const blkc *bcP = pr ? &pbc[nb] : &bcs[1];
+    const csrc cs = {.bias = p->bias_i32, .wsum = p->wsum, .rq = a->rq, .x_zero = a->x_zero, .c = C};
     int xlo, xhi;
     qb_dw_inner(a->w, SW, a->pad_l, DW, KW, a->out_w, &xlo, &xhi);
     const int8_t *tq[QB_DW_MAX_TAPS]; /* a border pixel's taps */
@@ -401,13 +492,15 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     size_t rs[WBUF / 256];
     for (int b0 = 0; b0 < nb; b0 += per) {
         const int b1 = nb - b0 < per ? nb : b0 + per;
-        for (int b = b0; b < b1; b++) {
-            weights(p, a, b, 1, wbuf + (size_t)(b - b0) * (wblk / 64));
-            consts(p, a, b, 1, oc.exact, &bcs[b - b0]);
+        const __m512i *wch = pr ? pwb + (size_t)b0 * (wblk / 64) : wbuf; /* block b0's weights, constants */
+        const blkc *bch = pr ? pbc + b0 : bcs;
+        for (int b = b0; b < b1 && !pr; b++) {
+            weights(p->w, C, KH, KW, b, 1, wbuf + (size_t)(b - b0) * (wblk / 64));
+            consts(&cs, b, 1, oc.exact, &bcs[b - b0]);
         }
-        if (P > 1) {
-            weights(p, a, 0, P, wbuf + wblk / 64);
-            consts(p, a, 0, P, oc.exact, &bcs[1]);
+        if (P > 1 && !pr) {
+            weights(p->w, C, KH, KW, 0, P, wbuf + wblk / 64);
+            consts(&cs, 0, P, oc.exact, &bcs[1]);
         }
         for (int oy = 0; oy < a->out_h; oy++) {
             const int iy0 = oy * SH - a->pad_t;
@@ -419,8 +512,8 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                 for (int b = b0; b < b1; b++) {
                     const int c0 = 64 * b;
                     const __mmask64 mk = qb_mask64(C - c0);
-                    const __m512i *wb = wbuf + (size_t)(b - b0) * (wblk / 64);
-                    const blkc *bc = &bcs[b - b0];
+                    const __m512i *wb = wch + (size_t)(b - b0) * (wblk / 64);
+                    const blkc *bc = &bch[b - b0];
                     if (!inner) {
                         for (int ky = 0; ky < KH; ky++) {
                             int iy = iy0 + ky * DH;
@@ -441,7 +534,7 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                         rs[ky] = in ? (size_t)C : 0;
                     }
                     if (packed)
-                        run_any(a, P * SW, hs, rp, rs, wbP, &bcs[1], &oc, qb_mask64(P * C), yp, (size_t)P * C);
+                        run_any(a, P * SW, hs, rp, rs, wbP, bcP, &oc, qb_mask64(P * C), yp, (size_t)P * C);
                     else
                         run_any(a, SW, 0, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C);
                 }
