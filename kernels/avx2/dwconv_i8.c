@@ -50,16 +50,10 @@ static inline size_t blk_bytes(int k) { return (size_t)npairs(k) * 64; }
 
 #define INLINE static inline __attribute__((always_inline))
 
-size_t qb_dwconv_i8__avx2_size(int n, int k, int group)
-{
-    (void)group;
-    return (size_t)((n + CB - 1) / CB) * blk_bytes(k);
-}
-
 /* Channel of lane i (0..7) of the lo (h = 0) or hi (h = 1) half of a block. */
 static inline int lane_channel(int h, int i) { return (i / 4) * 8 + h * 4 + i % 4; }
 
-void qb_dwconv_i8__avx2_pack(const qb_weights *w, void *dst)
+static void pack_weights(const qb_weights *w, void *dst)
 {
     int16_t *out = dst;
     const int k = w->k, np = npairs(k);
@@ -94,23 +88,26 @@ static inline void lohi(const int32_t *v, __m256i *lo, __m256i *hi)
     *hi = _mm256_permute2x128_si256(a, b, 0x31); /* channels 4-7, 12-15 */
 }
 
-static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
+/* The constants of the block at channel c0 of C, from the biases, weight
+ * sums and multipliers of the C channels and the input zero point. */
+static void blk_init(blk *k, const int32_t *bias, const int32_t *wsum, const qb_requant *rq, int32_t x_zero, int C,
+                     int c0)
 {
     int idx[2][8];
     for (int h = 0; h < 2; h++)
         for (int i = 0; i < 8; i++) {
             int c = c0 + lane_channel(h, i);
-            idx[h][i] = c < a->c ? c : 0;
+            idx[h][i] = c < C ? c : 0;
         }
-    k->fast = qb_avx2_rqf8_set(&k->rf[0], a->rq, idx[0]) && qb_avx2_rqf8_set(&k->rf[1], a->rq, idx[1]);
+    k->fast = qb_avx2_rqf8_set(&k->rf[0], rq, idx[0]) && qb_avx2_rqf8_set(&k->rf[1], rq, idx[1]);
     if (!k->fast)
         for (int h = 0; h < 2; h++)
-            qb_avx2_rq8_set(&k->rq[h], a->rq, idx[h]);
-    if (c0 + CB <= a->c) { /* a full block: biases and weight sums as vectors */
-        const __m256i xz = _mm256_set1_epi32(a->x_zero);
+            qb_avx2_rq8_set(&k->rq[h], rq, idx[h]);
+    if (c0 + CB <= C) { /* a full block: biases and weight sums as vectors */
+        const __m256i xz = _mm256_set1_epi32(x_zero);
         __m256i s[2];
-        lohi(p->bias_i32 + c0, &k->bias[0], &k->bias[1]);
-        lohi(p->wsum + c0, &s[0], &s[1]);
+        lohi(bias + c0, &k->bias[0], &k->bias[1]);
+        lohi(wsum + c0, &s[0], &s[1]);
         for (int h = 0; h < 2; h++)
             k->biasz[h] = _mm256_sub_epi32(k->bias[h], _mm256_mullo_epi32(xz, s[h]));
         return;
@@ -118,13 +115,73 @@ static void blk_init(blk *k, const qb_packed *p, const qb_dw_args *a, int c0)
     for (int h = 0; h < 2; h++) {
         int32_t b[8], bz[8];
         for (int i = 0; i < 8; i++) {
-            int c = c0 + lane_channel(h, i), ok = c < a->c;
-            b[i] = ok ? p->bias_i32[c] : 0;
-            bz[i] = ok ? (int32_t)((uint32_t)b[i] - (uint32_t)a->x_zero * (uint32_t)p->wsum[c]) : 0;
+            int c = c0 + lane_channel(h, i), ok = c < C;
+            b[i] = ok ? bias[c] : 0;
+            bz[i] = ok ? (int32_t)((uint32_t)b[i] - (uint32_t)x_zero * (uint32_t)wsum[c]) : 0;
         }
         k->bias[h] = _mm256_loadu_si256((const __m256i *)b);
         k->biasz[h] = _mm256_loadu_si256((const __m256i *)bz);
     }
+}
+
+/* The block constants of a layer laid out once at pack time
+ * (qb_weights.dw), after the weight blocks: this header, the C
+ * multipliers, biases and weight sums they were made from, then one blk
+ * per block. */
+typedef struct prep {
+    int32_t ok;      /* 1: filled */
+    int32_t x_zero;  /* the input zero point */
+    int32_t c;       /* channels */
+    int32_t pad[13]; /* to 64 bytes */
+} prep;
+
+static size_t r64(size_t x) { return (x + 63) / 64 * 64; }
+/* Offsets from the packed weights: the header, then its arrays. */
+static size_t prep_off(int n, int k) { return (size_t)((n + CB - 1) / CB) * blk_bytes(k); }
+static size_t rq_off(void) { return sizeof(prep); }
+static size_t bias_off(int n) { return rq_off() + r64((size_t)n * sizeof(qb_requant)); }
+static size_t wsum_off(int n) { return bias_off(n) + r64((size_t)n * 4); }
+static size_t blk_off(int n) { return wsum_off(n) + r64((size_t)n * 4); }
+
+size_t qb_dwconv_i8__avx2_size(int n, int k, int group)
+{
+    (void)group;
+    return prep_off(n, k) + blk_off(n) + (size_t)((n + CB - 1) / CB) * sizeof(blk);
+}
+
+void qb_dwconv_i8__avx2_pack(const qb_weights *w, void *dst)
+{
+    pack_weights(w, dst);
+    const qb_dw_fixed *f = w->dw;
+    const int C = w->n;
+    if (!f || !f->rq || f->x_zero < -32640 || f->x_zero > 32639)
+        return;
+    char *pa = (char *)dst + prep_off(C, w->k);
+    qb_requant *rq = (qb_requant *)(pa + rq_off());
+    int32_t *bias = (int32_t *)(pa + bias_off(C)), *wsum = (int32_t *)(pa + wsum_off(C));
+    memcpy(rq, f->rq, (size_t)C * sizeof *rq);
+    for (int c = 0; c < C; c++) {
+        bias[c] = w->bias_i32 ? w->bias_i32[c] : 0;
+        wsum[c] = 0;
+        for (int t = 0; t < w->k; t++)
+            wsum[c] += w->i8[(size_t)c * w->k + t];
+    }
+    blk *kb = (blk *)(pa + blk_off(C));
+    for (int b = 0; b < (C + CB - 1) / CB; b++)
+        blk_init(&kb[b], bias, wsum, rq, f->x_zero, C, b * CB);
+    *(prep *)pa = (prep){.ok = 1, .x_zero = f->x_zero, .c = C};
+}
+
+/* The block constants packed for this call (one per block), or NULL when
+ * its parameters differ. */
+static const blk *prepared(const qb_packed *p, const qb_dw_args *a)
+{
+    const char *pa = (const char *)p->w + prep_off(p->n, p->k);
+    const prep *pr = (const prep *)pa;
+    if (!pr->ok || pr->c != a->c || p->n != a->c || pr->x_zero != a->x_zero ||
+        memcmp(pa + rq_off(), a->rq, (size_t)a->c * sizeof *a->rq))
+        return NULL;
+    return (const blk *)(pa + blk_off(a->c));
 }
 
 /* 16 input channels of one tap, sign-extended to int16. */
@@ -305,15 +362,17 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
         for (int kx = 0; kx < a->kw; kx++, t++)
             off[t] = ((ptrdiff_t)ky * a->dil_h * a->w + (ptrdiff_t)kx * a->dil_w) * C;
     const size_t xs = (size_t)a->stride_w * C; /* bytes between horizontally adjacent interior pixels */
-    blk kb[CHUNK];
+    blk kbuf[CHUNK];
+    const blk *pk = prepared(p, a); /* the constants packed once, or NULL: laid out here per chunk */
     const int8_t *tp[QB_DW_MAX_TAPS]; /* tap pixels of channel 0, NULL in the padding */
     const int xz8 = a->x_zero >= -128 && a->x_zero <= 127; /* the padding as int8 bytes (block_border) */
     int8_t pad[CB];
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
-        for (int b = b0; b < b1; b++)
-            blk_init(&kb[b - b0], p, a, b * CB);
+        const blk *kb = pk ? pk + b0 : kbuf; /* block b's constants at kb[b - b0] */
+        for (int b = b0; b < b1 && !pk; b++)
+            blk_init(&kbuf[b - b0], p->bias_i32, p->wsum, a->rq, a->x_zero, C, b * CB);
         const int bf = b1 < nfull ? b1 : nfull; /* blocks [b0, bf) are full */
         for (int oy = 0; oy < a->out_h; oy++) {
             int8_t *yr = y + (size_t)oy * a->out_w * C;
