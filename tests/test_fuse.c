@@ -19,7 +19,8 @@
  * of 70 channels (vector tails), pads and dilations, float and int8, with
  * and without their AVX-512 loops; Max/Min with constants in chains
  * (NaN and signed-zero rules bit for bit; openWakeWord's LeakyRelu + Max
- * block between int8 convs as tables).
+ * block between int8 convs as tables); fp32 direct (tap) convolutions
+ * against im2col, NCHW and NHWC.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -934,6 +935,90 @@ static void test_conv_blocks(void **st)
     qb_gpar_conv_block = saved;
 }
 
+/* A conv of cin -> cout channels, kh x kw window, strides s, dilations
+ * d and pads {top, left, bottom, right}. */
+static void conv_geom(qb_graph *g, const char *in, const char *out, int cin, int cout, int kh, int kw,
+                      const int64_t *s, const int64_t *d, const int64_t *pads, int tag)
+{
+    int nw = cout * cin * kh * kw;
+    float *w = malloc((size_t)nw * sizeof *w), b[64];
+    for (int i = 0; i < nw; i++)
+        w[i] = (float)(((i + tag) * 29) % 17) / 16.0f - 0.5f;
+    for (int i = 0; i < cout; i++)
+        b[i] = 0.05f * (float)i - 0.2f;
+    char wn[16], bn[16], ins[64];
+    snprintf(wn, sizeof wn, "w%d", tag);
+    snprintf(bn, sizeof bn, "b%d", tag);
+    add_t(g, wn, 4, (int64_t[]){cout, cin, kh, kw}, w);
+    add_t(g, bn, 1, (int64_t[]){cout}, b);
+    free(w);
+    snprintf(ins, sizeof ins, "%s,%s,%s", in, wn, bn);
+    qb_node *n = add_n(g, "Conv", ins, out);
+    attr_ints(n, "strides", 2, s);
+    attr_ints(n, "dilations", 2, d);
+    attr_ints(n, "pads", 4, pads);
+}
+
+/* Convs of >= 8 channels on the direct (tap) path: 3x3 pads 1 from the
+ * NCHW graph input, Relu fused; 3x3 stride 2 with asymmetric pads; 5x3
+ * dilated (2, 1) with strides (1, 2); 2x2 pads 0 to the NCHW output; the
+ * middle convs NHWC unless nchw_only. */
+static qb_graph *direct_graph(int nchw_only, int no_direct)
+{
+    qb_graph *g = qb_graph_new("conv-direct");
+    g->opset = 13;
+    g->nchw_only = nchw_only;
+    g->no_direct_conv = no_direct;
+    add_t(g, "x", 4, (int64_t[]){1, 9, 13, 11}, NULL);
+    const int64_t one[2] = {1, 1}, two[2] = {2, 2};
+    conv_geom(g, "x", "c1", 9, 10, 3, 3, one, one, (int64_t[]){1, 1, 1, 1}, 61);
+    add_n(g, "Relu", "c1", "r1");
+    conv_geom(g, "r1", "c2", 10, 17, 3, 3, two, one, (int64_t[]){1, 0, 2, 1}, 62);
+    conv_geom(g, "c2", "c3", 17, 33, 5, 3, (int64_t[]){1, 2}, (int64_t[]){2, 1}, (int64_t[]){4, 1, 3, 2}, 63);
+    conv_geom(g, "c3", "y", 33, 8, 2, 2, one, one, (int64_t[]){0, 0, 0, 0}, 64);
+    set_output(g, "y");
+    return g;
+}
+
+/* The direct conv against im2col (no_direct_conv), both layouts: within
+ * float tolerance (other tiles, the same K order), the same bits on 1-3
+ * threads, and a smaller arena (no A buffer: the path was taken). */
+static void test_direct_conv(void **st)
+{
+    (void)st;
+    float x[9 * 13 * 11];
+    for (int i = 0; i < 9 * 13 * 11; i++)
+        x[i] = (float)((i * 13) % 31) / 15.0f - 1.0f;
+    for (int nchw_only = 0; nchw_only < 2; nchw_only++) {
+        qb_graph *ref = direct_graph(nchw_only, 1);
+        run(ref, x);
+        const qb_tensor *yt = ref->tensors[ref->outputs[0]];
+        int64_t count = qb_tensor_count(yt);
+        assert_int_equal(count, 8 * 5 * 2); /* 13x11 -> 13x11 -> 7x5 -> 6x3 -> 5x2 */
+        const float *want = yt->data;
+        float first[8 * 5 * 2];
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_graph *g = direct_graph(nchw_only, 0);
+            run(g, x);
+            assert_true(g->arena_bytes < ref->arena_bytes);
+            const float *y = g->tensors[g->outputs[0]]->data;
+            for (int64_t i = 0; i < count; i++)
+                if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
+                    print_error("element %lld: %.9g, im2col %.9g\n", (long long)i, y[i], want[i]);
+                    fail();
+                }
+            if (threads == 1)
+                memcpy(first, y, sizeof first);
+            else
+                assert_memory_equal(y, first, sizeof first);
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_graph_free(ref);
+    }
+}
+
 /* conv_chain_graph with every conv quantized (int8-channel, the grouped
  * one int8-tensor), each in its own grids: the HardSwish-with-affine,
  * SiLU-with-bias and k - relu chains between them run on int8 through
@@ -993,6 +1078,7 @@ int main(void)
         cmocka_unit_test(test_int8_first_one_channel),
         cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
+        cmocka_unit_test(test_direct_conv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,6 +275,57 @@ static void test_conv_dilated_same(void **st)
     qb_graph_free(g);
 }
 
+/* ConvTranspose whose windows tile the output (kernel = stride: 2x2/2
+ * with 2 groups and a bias, 3x1/(3,1) without bias, the det head's case)
+ * and, for the general scatter-add, 2x2/2 with output_padding 1 (the last
+ * row and column only the bias), against the ONNX definition summed in
+ * double. */
+static void test_convt_tiles(void **st)
+{
+    (void)st;
+    static const int cfg[][6] = {/* kh, kw, groups, bias, output_padding, cin */ {2, 2, 2, 1, 0, 4},
+                                 {3, 1, 1, 0, 0, 5},
+                                 {2, 2, 1, 1, 1, 3}};
+    for (int c = 0; c < 3; c++) {
+        int kh = cfg[c][0], kw = cfg[c][1], grp = cfg[c][2], has_b = cfg[c][3], op = cfg[c][4], cin = cfg[c][5];
+        int cout = 6, cog = cout / grp, cig = cin / grp, ih = 5, iw = 7;
+        int oh = ih * kh + op, ow = iw * kw + op;
+        float x[5 * 5 * 7], w[5 * 3 * 3 * 2], b[6];
+        for (int i = 0; i < cin * ih * iw; i++)
+            x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+        for (int i = 0; i < cin * cog * kh * kw; i++)
+            w[i] = (float)((i * 11) % 13) / 5.0f - 1.2f;
+        for (int i = 0; i < cout; i++)
+            b[i] = 0.25f * (float)i - 0.6f;
+        qb_graph *g = new_graph();
+        add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, ih, iw}, NULL);
+        add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cog, kh, kw}, w);
+        add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){cout}, b);
+        qb_node *n = add_n(g, "ConvTranspose", has_b ? "x,w,b" : "x,w", "y");
+        attr_ints(n, "strides", 2, kh, kw);
+        attr_i(n, "group", grp);
+        if (op)
+            attr_ints(n, "output_padding", 2, op, op);
+        set_outputs(g, "y");
+        float want[6 * 16 * 22];
+        for (int co = 0; co < cout; co++)
+            for (int y = 0; y < oh; y++)
+                for (int xo = 0; xo < ow; xo++) {
+                    double acc = has_b ? b[co] : 0.0;
+                    int iy = y / kh, ix = xo / kw, gi = co / cog;
+                    if (iy < ih && ix < iw)
+                        for (int ci = gi * cig; ci < (gi + 1) * cig; ci++)
+                            acc += (double)x[(ci * ih + iy) * iw + ix] *
+                                   w[((ci * cog + co % cog) * kh + y % kh) * kw + xo % kw];
+                    want[(co * oh + y) * ow + xo] = (float)acc;
+                }
+        char shape[64];
+        snprintf(shape, sizeof shape, "1x%dx%dx%d", cout, oh, ow);
+        expect(run1(g, x), shape, want, cout * oh * ow, 1e-5f);
+        qb_graph_free(g);
+    }
+}
+
 static void test_gemm_attrs(void **st)
 {
     (void)st;
@@ -1128,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_conv_strided_grouped),
         cmocka_unit_test(test_conv_depthwise_any),
         cmocka_unit_test(test_conv_dilated_same),
+        cmocka_unit_test(test_convt_tiles),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
         cmocka_unit_test(test_broadcast_arith),

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,106 @@ static void test_repro_line(void **state)
                              "--pad 2,0,1,3 --relu --fill extreme --seed 1234 --check");
 }
 
+/* fp32 GEMM kernels with QB_KF_A_TAPS (direct conv: A's K read as
+ * segments, each at its own offset from the row) against the scalar
+ * kernel on the same A copied out explicitly (im2col): within the float
+ * tolerance of K sums in another order; the scalar kernel with taps is
+ * the same sum in the same order, so bit-exact. C is poisoned around the
+ * rows (ldc past N) and must stay so. Every kernel of the registry and
+ * every SIMDe copy that has the flag. */
+static void check_taps(const qb_kernel *k)
+{
+    const qb_kernel *ref = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, QB_ISA_SCALAR);
+    static const int tks[] = {1, 3, 8, 17, 96}, nts[] = {1, 2, 9}, ms[] = {1, 5, 6, 7, 13, 80};
+    static const int ns[] = {1, 7, 16, 24, 33, 65};
+    uint64_t seed = 88172645463325252ull;
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 3; b++)
+            for (int v = 0; v < 6; v++) {
+                int tk = tks[a], nt = nts[b], m = ms[(a + v) % 6], n = ns[(b + v) % 6], K = tk * nt;
+                int stride = 1 + (v & 1); /* rows of A: pixels of an image row, stride apart */
+                size_t lda = (size_t)stride * tk, ld_img = (size_t)(stride * m + 3) * tk, ldc = (size_t)n + 3;
+                size_t img_len = ld_img * 3 + 16;
+                float *img = malloc(img_len * sizeof(float)), *A = malloc((size_t)m * K * sizeof(float));
+                float *W = malloc((size_t)n * K * sizeof(float)), *bias = malloc((size_t)n * sizeof(float));
+                float *c_ref = malloc((size_t)m * ldc * sizeof(float)), *c_out = malloc((size_t)m * ldc * sizeof(float));
+                float *c_sc = malloc((size_t)m * ldc * sizeof(float));
+                ptrdiff_t taps[9];
+                assert_non_null(img && A && W && bias && c_ref && c_out && c_sc);
+                for (size_t i = 0; i < img_len; i++) {
+                    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                    img[i] = (float)((int64_t)(seed >> 40) - (1 << 23)) * 0x1p-20f;
+                }
+                for (int i = 0; i < n * K; i++)
+                    W[i] = img[(size_t)(i * 7 + 3) % img_len] * 0.5f;
+                for (int i = 0; i < n; i++)
+                    bias[i] = img[(size_t)(i * 11 + 1) % img_len];
+                for (int t = 0; t < nt; t++) /* taps of a 3x3 window, row-major */
+                    taps[t] = (ptrdiff_t)((size_t)(t / 3) * ld_img + (size_t)(t % 3) * tk);
+                for (int i = 0; i < m; i++)
+                    for (int t = 0; t < nt; t++)
+                        memcpy(A + (size_t)i * K + (size_t)t * tk, img + i * lda + taps[t], (size_t)tk * sizeof(float));
+                qb_weights w = {.n = n, .k = K, .f32 = W, .bias_f32 = bias};
+                qb_packed pk, pr;
+                char err[200];
+                assert_int_equal(qb_pack(k, &w, &pk, err, sizeof err), 0);
+                assert_int_equal(qb_pack(ref, &w, &pr, err, sizeof err), 0);
+                float lo = v % 3 == 2 ? -1.0f : -INFINITY, hi = v % 3 == 2 ? 1.0f : INFINITY;
+                qb_gemm_args gr = {.m = m, .a = A, .lda = (size_t)K, .c = c_ref, .ldc = ldc, .f_min = lo, .f_max = hi};
+                qb_gemm_args gt = {.m = m, .a = img, .lda = lda, .c = c_out, .ldc = ldc, .f_min = lo, .f_max = hi,
+                                   .a_taps = taps, .a_ntaps = nt};
+                memset(c_ref, 0x7f, (size_t)m * ldc * sizeof(float));
+                memset(c_out, 0x7f, (size_t)m * ldc * sizeof(float));
+                memset(c_sc, 0x7f, (size_t)m * ldc * sizeof(float));
+                ref->run.gemm(&pr, &gr);
+                k->run.gemm(&pk, &gt);
+                gt.c = c_sc;
+                ref->run.gemm(&pr, &gt);
+                double tol = qb_check_tolerance(k, K);
+                for (int i = 0; i < m; i++)
+                    for (size_t j = 0; j < ldc; j++) {
+                        size_t at = (size_t)i * ldc + j;
+                        if (j >= (size_t)n) { /* past N: untouched */
+                            uint32_t u, p;
+                            memcpy(&u, c_out + at, 4);
+                            memset(&p, 0x7f, 4);
+                            if (u != p)
+                                fail_msg("%s taps: wrote C[%d][%zu] past N = %d", k->name, i, j, n);
+                            continue;
+                        }
+                        double mag = fabs(bias[j]);
+                        for (int l = 0; l < K; l++)
+                            mag += fabs((double)A[(size_t)i * K + l] * W[(size_t)j * K + l]);
+                        if (memcmp(c_sc + at, c_ref + at, 4))
+                            fail_msg("scalar taps differ from the scalar im2col at [%d][%zu] (m %d n %d tk %d taps %d)", i,
+                                     j, m, n, tk, nt);
+                        if (!(fabs((double)c_out[at] - c_ref[at]) <= tol * mag))
+                            fail_msg("%s taps: C[%d][%zu] = %g, reference %g (m %d n %d tk %d taps %d stride %d)",
+                                     k->name, i, j, c_out[at], c_ref[at], m, n, tk, nt, stride);
+                    }
+                qb_packed_free(&pk);
+                qb_packed_free(&pr);
+                free(img), free(A), free(W), free(bias), free(c_ref), free(c_out), free(c_sc);
+            }
+}
+
+static void test_taps(void **state)
+{
+    (void)state;
+    int n, ne, ran = 0;
+    const qb_kernel *all = qb_kernels(&n);
+    const qb_kernel *emu = qb_emulated_kernels(&ne);
+    for (int i = 0; i < n + ne; i++) {
+        const qb_kernel *k = i < n ? &all[i] : &emu[i - n];
+        if (!(k->flags & QB_KF_A_TAPS) || !k->run.gemm || (i < n && !qb_kernel_available(k, NULL, 0)))
+            continue;
+        emulated_now = i >= n;
+        check_taps(k);
+        ran++;
+    }
+    assert_true(ran >= 1); /* the scalar kernel at least */
+}
+
 typedef struct entry {
     const qb_kernel *k; /* kernel under test */
     int emulated;       /* runs through SIMDe */
@@ -291,11 +392,12 @@ int main(void)
     int n, ne;
     const qb_kernel *all = qb_kernels(&n);
     const qb_kernel *emu = qb_emulated_kernels(&ne);
-    struct CMUnitTest *tests = calloc((size_t)(n + ne + 1), sizeof *tests);
-    entry *entries = calloc((size_t)(n + ne), sizeof *entries);
-    char (*names)[96] = calloc((size_t)(n + ne), sizeof *names);
+    struct CMUnitTest *tests = calloc((size_t)(n + ne + 2), sizeof *tests);
+    entry *entries = calloc((size_t)(n + ne + 2), sizeof *entries);
+    char (*names)[96] = calloc((size_t)(n + ne + 2), sizeof *names);
     int t = 0;
     tests[t++] = (struct CMUnitTest){"repro line", test_repro_line, NULL, NULL, NULL};
+    tests[t++] = (struct CMUnitTest){"a_taps (direct conv)", test_taps, NULL, NULL, NULL};
     for (int i = 0; i < n + ne; i++) {
         const qb_kernel *k = i < n ? &all[i] : &emu[i - n];
         /* the references themselves are tested in tests/test_scalar.c, here only their column slices */

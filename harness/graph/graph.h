@@ -207,6 +207,7 @@ typedef struct qb_graph {
     int runtime_ints;        /* subgraph fed by If/Loop: integer and bool inputs stay run-time inputs (a Loop's
                                 iteration number and condition) instead of being bound as constants */
     int no_elem_fusion;      /* nonzero: no element-wise chains fused into one pass (tests, QB_NO_ELEM_FUSION=1) */
+    int no_direct_conv;      /* nonzero: fp32 convs always im2col, never the direct (tap) path (tests, QB_NO_DIRECT_CONV=1) */
     double kernel_ms_acc;    /* kernel time of the node being run (profile) */
     /* Called after each node has run (calibration, per-layer comparison):
      * its inputs and outputs are still valid then. NULL: none. */

@@ -6,7 +6,10 @@
  * Conv scheme: per image and group, im2col builds A = [pixels x Cin/g*k]
  * (row p, column (c, kz, ky, kx)), the fp32 GEMM kernel multiplies it by
  * the packed W = [Cout/g x K] with the bias fused, giving [pixels x
- * Cout/g], which is transposed into the NCHW output. Depthwise 1-D and
+ * Cout/g], which is transposed into the NCHW output. fp32 convs of many
+ * channels on a GEMM kernel that reads A by window taps (QB_KF_A_TAPS)
+ * skip im2col: one zero-padded NHWC copy of the image, one kernel call
+ * per output row (the direct path). Depthwise 1-D and
  * 2-D convs (any window, strides, dilations, pads) use the NHWC depthwise
  * kernel between two transposes instead.
  * Threads (par.h): im2col and the transposes by pieces of output rows /
@@ -139,6 +142,12 @@ typedef struct conv_state {
     int f_first;         /* fp32, many channels, NCHW input: transpose the image to NHWC (fimg_off in the
                           * scratch) and im2col whole window rows; weights always packed in NHWC order */
     size_t fimg_off;     /* f_first: where the NHWC copy starts in the scratch */
+    int direct;          /* f_first-like fp32 2-D conv of many channels on a GEMM kernel with QB_KF_A_TAPS: no
+                          * im2col; the image is copied once, zero-padded, NHWC (dimg_off in the scratch) and
+                          * the kernel reads each window tap of an output row straight from that copy */
+    size_t dimg_off;     /* direct: where the padded copy starts in the scratch (the output rows come first) */
+    int64_t dhp, dwp;    /* direct: rows and columns of the padded copy */
+    ptrdiff_t *taps;     /* direct: per tap (ky, kx), its offset in floats from an output pixel's (0, 0) tap */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -156,6 +165,7 @@ static void conv_free(void *p)
             qb_packed_free(&s->packs[i]);
     free(s->packs);
     free(s->wbuf);
+    free(s->taps);
     free(s);
 }
 
@@ -234,6 +244,16 @@ fail:
     return -1;
 }
 
+#define QB_DIRECT_MIN_C 8 /* fewest input channels (floats per tap) for the direct path */
+
+/* The direct (tap) path may be used: the GEMM kernel reads A by taps and
+ * neither g->no_direct_conv nor QB_NO_DIRECT_CONV turns it off. */
+static int conv_direct_allowed(const qb_graph *g)
+{
+    const char *env = getenv("QB_NO_DIRECT_CONV");
+    return g->gemm && (g->gemm->flags & QB_KF_A_TAPS) && !g->no_direct_conv && !(env && *env && strcmp(env, "0"));
+}
+
 static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
 {
     qb_tensor *x = qb_need_in(g, n, 0, e), *W = x ? qb_need_in(g, n, 1, e) : NULL, *B = qb_in(g, n, 2);
@@ -303,7 +323,26 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
      * gathers one value per column; transposed once to NHWC, a window row
      * is one copy of kw * C floats */
     s->f_first = !n->q && !s->dw && !s->pointwise && s->group == 1 && w->c >= 4 && w->d[2] == 1;
-    if (s->f_first) {
+    /* and with enough channels per tap, on a kernel that reads A by taps:
+     * no im2col at all (the padded copy is 1/taps of A) */
+    s->direct = s->f_first && conv_direct_allowed(g) && w->c >= QB_DIRECT_MIN_C && w->in[0] == 1 && w->k[0] == 1 &&
+                w->pb[1] >= 0 && w->pb[2] >= 0;
+    if (s->direct) {
+        int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
+        int64_t cols = (w->out[2] - 1) * w->s[2] + (w->k[2] - 1) * w->d[2] + 1;
+        s->dhp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
+        s->dwp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
+        s->taps = malloc((size_t)(w->k[1] * w->k[2]) * sizeof *s->taps);
+        if (!s->taps) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        for (int64_t ky = 0; ky < w->k[1]; ky++)
+            for (int64_t kx = 0; kx < w->k[2]; kx++)
+                s->taps[ky * w->k[2] + kx] = (ptrdiff_t)((ky * w->d[1] * s->dwp + kx * w->d[2]) * w->c);
+        s->dimg_off = ((size_t)s->pix * s->cout * sizeof(float) + 63) / 64 * 64;
+        n->scratch = s->dimg_off + (size_t)(s->dhp * s->dwp * w->c) * sizeof(float);
+    } else if (s->f_first) {
         s->fimg_off = (n->scratch + 63) / 64 * 64;
         n->scratch = s->fimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) * sizeof(float);
     }
@@ -661,6 +700,76 @@ static void im2col_padded_from(void *ctx, int64_t i0, int64_t i1)
     im2col_padded_i8(j->P, j->wp, j->w, j->A, j->K, r0 + i0, r0 + i1, j->pbase);
 }
 
+/* ---- direct convolution: the GEMM reads window taps from a padded copy ---- */
+
+typedef struct direct_job {
+    const conv_state *s; /* geometry, padded size, taps, pack */
+    const float *x;      /* the image: NCHW planes or NHWC */
+    int x_nhwc;          /* x is NHWC */
+    float *P;            /* the padded NHWC copy, dhp x dwp x C */
+    float *y;            /* output rows: out_h x out_w x ldc */
+    size_t ldc;          /* floats between output pixels */
+    float f_min, f_max;  /* clamp */
+} direct_job;
+
+/* Rows [r0, r1) of the padded copy: zeros around the image, the image at
+ * (pb[1], pb[2]) (NCHW planes transposed one image row at a time). */
+static void direct_pad_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const direct_job *j = ctx;
+    const win *w = &j->s->w;
+    const int64_t C = w->c, wp = j->s->dwp, pt = w->pb[1], pl = w->pb[2], ih = w->in[1], iw = w->in[2];
+    for (int64_t r = r0; r < r1; r++) {
+        float *dst = j->P + r * wp * C;
+        int64_t iy = r - pt;
+        if (iy < 0 || iy >= ih) {
+            memset(dst, 0, (size_t)(wp * C) * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, (size_t)(pl * C) * sizeof(float));
+        if (j->x_nhwc)
+            memcpy(dst + pl * C, j->x + iy * iw * C, (size_t)(iw * C) * sizeof(float));
+        else
+            transpose(dst + pl * C, (size_t)C, j->x + iy * iw, (size_t)(ih * iw), C, iw);
+        memset(dst + (pl + iw) * C, 0, (size_t)((wp - pl - iw) * C) * sizeof(float));
+    }
+}
+
+/* Output rows [oy0, oy1): one kernel call per row, its pixels the rows of
+ * A (stride s[2] pixels of the copy apart), each tap read at its offset. */
+static void direct_out_rows(void *ctx, int64_t oy0, int64_t oy1)
+{
+    const direct_job *j = ctx;
+    const conv_state *s = j->s;
+    const win *w = &s->w;
+    const int64_t C = w->c, ow = w->out[2];
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+        qb_gemm_args a = {.m = (int)ow, .a = j->P + oy * w->s[1] * s->dwp * C, .lda = (size_t)(w->s[2] * C),
+                          .c = j->y + oy * ow * (int64_t)j->ldc, .ldc = j->ldc, .f_min = j->f_min, .f_max = j->f_max,
+                          .a_taps = s->taps, .a_ntaps = (int)(w->k[1] * w->k[2])};
+        s->packs[0].kernel->run.gemm(&s->packs[0], &a);
+    }
+}
+
+/* The direct conv of one image: pad, then the output rows in parallel
+ * (each row one call whatever the split: the same bits on any thread
+ * count). y: NHWC output (ldc = Cout), NCHW through the scratch. */
+static void direct_conv(qb_graph *g, qb_node *n, const float *x, int x_nhwc, float *y, void *scratch)
+{
+    const conv_state *s = n->state;
+    const win *w = &s->w;
+    float *rows = s->out_nhwc ? y : scratch;
+    direct_job j = {s, x, x_nhwc, (float *)(void *)((char *)scratch + s->dimg_off), rows, (size_t)s->cout, n->f_min,
+                    n->f_max};
+    qb_gpar_for(s->dhp, qb_gpar_chunk(s->dhp, s->dwp * w->c, 1), direct_pad_rows, &j);
+    double t0 = g->profile ? qb_now_ms() : 0;
+    qb_gpar_for(w->out[1], qb_gpar_chunk(w->out[1], w->out[2] * s->cout * s->kk, 1), direct_out_rows, &j);
+    if (g->profile)
+        g->kernel_ms_acc += qb_now_ms() - t0;
+    if (!s->out_nhwc)
+        transpose_par(y, (size_t)s->pix, rows, (size_t)s->cout, s->pix, s->cout);
+}
+
 /* Output rows per block of A (row_bytes: one pixel's row of A) for rows
  * output rows of ow pixels: about qb_gpar_conv_block bytes (par.h), each block a
  * multiple of QB_GPAR_ALIGN pixels (the GEMM's row tiles fall where one
@@ -717,6 +826,10 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
             }
             if (!s->out_nhwc)
                 transpose_par((float *)yb, (size_t)s->pix, yn, (size_t)C, s->pix, C);
+            continue;
+        }
+        if (s->direct) {
+            direct_conv(g, n, (const float *)(const void *)xb, s->in_nhwc, (float *)(void *)yb, scratch);
             continue;
         }
         int64_t cg = w->c / s->group, cog = s->cout / s->group;

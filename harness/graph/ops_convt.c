@@ -22,6 +22,8 @@ typedef struct convt_state {
     int64_t pb[3];           /* pads at the beginning (output crop) */
     int64_t pix;             /* input pixels per image */
     int64_t cols;            /* GEMM columns per group: Cout/g * kernel size */
+    int tiles;               /* windows tile the output exactly (kernel = stride, no dilation, no pads, output =
+                              * input * stride): each output element gets one term, written once as bias + term */
     qb_packed *packs;        /* one per group when the weights are constant, else NULL */
 } convt_state;
 
@@ -156,6 +158,9 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
     }
     s->pix = s->in[0] * s->in[1] * s->in[2];
     s->cols = s->cout / group * ksz;
+    s->tiles = 1;
+    for (int j = 0; j < 3; j++)
+        s->tiles &= s->k[j] == s->s[j] && s->d[j] == 1 && s->pb[j] == 0 && s->out[j] == s->in[j] * s->s[j];
     int64_t cg = s->cin / group;
     if (s->cols > (1 << 30) || cg > (1 << 30) || s->pix * s->cols > ((int64_t)1 << 31)) {
         QB_NODE_ERR(e, g, n, "too large");
@@ -173,6 +178,38 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+/* col2im when the windows tile the output (s->tiles): output (oz, oy, ox)
+ * = (iz, iy, ix) * k + (kz, ky, kx) gets bias + its one column term (the
+ * general path's bias + term: the same bits), each output row written
+ * once, left to right, for group channels [0, og) starting at y (c0: the
+ * group's first channel, for the bias). */
+static void convt_tiles(const convt_state *s, const float *cols, const float *bias, float *y, int64_t c0)
+{
+    const int64_t og = s->cout / s->group, ktaps = s->k[0] * s->k[1] * s->k[2], opix = s->out[0] * s->out[1] * s->out[2];
+    const int64_t kx = s->k[2], iw = s->in[2], ncols = s->cols;
+    for (int64_t iz = 0; iz < s->in[0]; iz++)
+        for (int64_t iy = 0; iy < s->in[1]; iy++) {
+            const float *crow = cols + (iz * s->in[1] + iy) * iw * ncols;
+            for (int64_t co = 0; co < og; co++) {
+                const float v = bias ? bias[c0 + co] : 0.0f;
+                for (int64_t kz = 0; kz < s->k[0]; kz++)
+                    for (int64_t ky = 0; ky < s->k[1]; ky++) {
+                        float *row = y + co * opix + ((iz * s->k[0] + kz) * s->out[1] + iy * s->k[1] + ky) * s->out[2];
+                        const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * kx;
+                        if (kx == 2)
+                            for (int64_t ix = 0; ix < iw; ix++, cp += ncols) {
+                                row[2 * ix] = v + cp[0];
+                                row[2 * ix + 1] = v + cp[1];
+                            }
+                        else
+                            for (int64_t ix = 0; ix < iw; ix++, cp += ncols)
+                                for (int64_t t = 0; t < kx; t++)
+                                    row[ix * kx + t] = v + cp[t];
+                    }
+            }
+        }
+}
+
 static void convt_run(qb_graph *g, qb_node *n, void *scratch)
 {
     const convt_state *s = n->state;
@@ -182,7 +219,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
     float *xt = scratch, *cols = xt + s->pix * cg, *yd = y->data;
     const float *xd = x->data, *bias = B ? B->data : NULL;
     for (int64_t b = 0; b < s->n; b++) {
-        for (int64_t c = 0; c < s->cout; c++) {
+        for (int64_t c = 0; c < s->cout && !s->tiles; c++) {
             float v = bias ? bias[c] : 0.0f;
             float *yc = yd + (b * s->cout + c) * opix;
             for (int64_t i = 0; i < opix; i++)
@@ -213,6 +250,10 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
              * output row written left to right. Each output element still receives its terms in input
              * pixel order, as a pixel-by-pixel scatter would add them: the same sums. */
             int64_t ktaps = s->k[0] * s->k[1] * s->k[2];
+            if (s->tiles) {
+                convt_tiles(s, cols, bias, yd + (b * s->cout + gi * og) * opix, gi * og);
+                continue;
+            }
             for (int64_t iz = 0; iz < s->in[0]; iz++)
                 for (int64_t iy = 0; iy < s->in[1]; iy++) {
                     const float *crow = cols + (iz * s->in[1] + iy) * s->in[2] * s->cols;

@@ -9,6 +9,9 @@
  * does; the interpolation is separable: one pass per resized axis, each
  * output element a weighted sum of 1, 2 or 4 taps of a table built at
  * prepare (taps clamped to the edge, as the ONNX reference pads).
+ * Nearest axes that only copy (no extrapolation) gather rows directly
+ * (integer upsampling: each value repeated), and nearest over the last two
+ * axes is one pass whose repeated rows are memcpy'd.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +28,8 @@ typedef struct axis_plan {
     int taps;        /* 1, 2 or 4 */
     int64_t *idx;    /* out x taps source indices; -1: the extrapolation value */
     float *w;        /* out x taps weights */
+    int copy;        /* one tap, never the extrapolation value: every output is a copy of an input */
+    int64_t rep;     /* copy, and output o is input o / rep (integer upsampling); else 0 */
 } axis_plan;
 
 typedef struct resize_state {
@@ -131,6 +136,19 @@ static void plan_axis(axis_plan *p, int mode, int ctm, int nm, float a, int excl
                     w[t] /= sum;
         }
     }
+}
+
+/* p->copy and p->rep of a planned axis of in input values. */
+static void plan_copies(axis_plan *p, int64_t in)
+{
+    p->copy = p->taps == 1;
+    for (int64_t o = 0; o < p->out && p->copy; o++)
+        p->copy = p->idx[o] >= 0;
+    int64_t r = p->out / (in > 0 ? in : 1);
+    p->rep = p->copy && r >= 1 && p->out == in * r ? r : 0;
+    for (int64_t o = 0; o < p->out && p->rep; o++)
+        if (p->idx[o] != o / r)
+            p->rep = 0;
 }
 
 static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -256,6 +274,7 @@ static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
         if (out[i] == x->dims[i] && scales[i] == 1.0f && ctm != TF_CROP_AND_RESIZE)
             continue; /* the identity */
         plan_axis(&s->ax[i], mode, ctm, nm, a, exclude, scales[i], x->dims[i], rs[i], re[i]);
+        plan_copies(&s->ax[i], x->dims[i]);
         s->active[s->nactive++] = i;
         cur[i] = out[i];
         int64_t c = qb_shape_count(r, cur);
@@ -271,6 +290,41 @@ static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+/* One row of a copy axis (p->copy): dst[o] = src[idx[o]], each input
+ * value repeated p->rep times when the axis is an integer upsampling. */
+static void copy_row(const axis_plan *p, const float *src, float *dst)
+{
+    if (p->rep == 2) {
+        for (int64_t i = 0; i < p->out / 2; i++)
+            dst[2 * i] = dst[2 * i + 1] = src[i];
+    } else if (p->rep) {
+        for (int64_t i = 0, r = p->rep; i < p->out / r; i++)
+            for (int64_t t = 0; t < r; t++)
+                dst[i * r + t] = src[i];
+    } else {
+        for (int64_t o = 0; o < p->out; o++)
+            dst[o] = src[p->idx[o]];
+    }
+}
+
+/* Both of the last two axes copy axes (nearest, no extrapolation): one
+ * pass over (outer, ih, iw) -> (outer, oh, ow); an output row reading the
+ * previous output row's source row is a memcpy of it. Copies only: the
+ * same values as the two passes. */
+static void copy_hw(const axis_plan *ph, const axis_plan *pw, const float *src, float *dst, int64_t outer, int64_t ih,
+                    int64_t iw)
+{
+    const int64_t oh = ph->out, ow = pw->out;
+    for (int64_t b = 0; b < outer; b++)
+        for (int64_t oy = 0; oy < oh; oy++) {
+            float *d = dst + (b * oh + oy) * ow;
+            if (oy > 0 && ph->idx[oy] == ph->idx[oy - 1])
+                memcpy(d, d - ow, (size_t)ow * sizeof *d);
+            else
+                copy_row(pw, src + (b * ih + ph->idx[oy]) * iw, d);
+        }
+}
+
 /* One pass along axis a: src has dims (outer, in, inner), dst (outer, out, inner). */
 static void pass(const axis_plan *p, const float *src, float *dst, int64_t outer, int64_t in, int64_t inner, float extra)
 {
@@ -278,6 +332,10 @@ static void pass(const axis_plan *p, const float *src, float *dst, int64_t outer
     for (int64_t b = 0; b < outer; b++) {
         const float *sb = src + b * in * inner;
         float *db = dst + b * p->out * inner;
+        if (inner == 1 && p->copy) { /* nearest on the last axis */
+            copy_row(p, sb, db);
+            continue;
+        }
         if (inner == 1) { /* the last axis: one gather per element (the same sums as below), no memcpy per float */
             for (int64_t o = 0; o < p->out; o++) {
                 const int64_t *ix = p->idx + o * T;
@@ -326,6 +384,12 @@ static void resize_run(qb_graph *g, qb_node *n, void *scratch)
     int64_t cur[QB_MAX_DIMS];
     memcpy(cur, x->dims, sizeof cur);
     const float *src = x->data;
+    int r = s->rank;
+    if (s->nactive == 2 && r >= 2 && s->active[0] == r - 2 && s->active[1] == r - 1 && s->ax[r - 2].copy &&
+        s->ax[r - 1].copy) { /* nearest over the last two axes (FPN upsampling) */
+        copy_hw(&s->ax[r - 2], &s->ax[r - 1], src, y->data, qb_shape_count(r - 2, cur), cur[r - 2], cur[r - 1]);
+        return;
+    }
     float *bufs[2] = {scratch, scratch ? (float *)scratch + s->buf_elems : NULL};
     for (int k = 0; k < s->nactive; k++) {
         int a = s->active[k];

@@ -12,7 +12,8 @@
  * row); tiles of at most 8 accumulators (M = 1, 2) keep two sets over
  * alternate k to hide the FMA latency and prefetch ahead (they stream W
  * from memory). Panels are visited in chunks that stay in L2 while every
- * row block passes over them.
+ * row block passes over them. With qb_gemm_args.a_taps (direct conv) the
+ * k loop runs once per segment of K, each from its own offset into A.
  */
 #ifndef QB_VNNI_GEMM_FLOAT_H
 #define QB_VNNI_GEMM_FLOAT_H
@@ -39,7 +40,9 @@ typedef struct gf_job {
     size_t lda;           /* floats between rows of A */
     const void *w;        /* packed W at the tile's first panel */
     size_t pstride;       /* elements between panels */
-    int kn;               /* K, the k steps */
+    int kn;               /* k steps per segment of A (K without taps) */
+    const ptrdiff_t *taps; /* offsets of A's K segments from a row (elements), NULL: one segment */
+    int ntaps;            /* segments (1 without taps) */
     const float *bias;    /* bias of the tile's first column */
     float *c;             /* C at the tile's first row and column */
     size_t ldc;           /* floats between rows of C */
@@ -54,51 +57,54 @@ QB_MICRO void gf_micro(int mr_, int np_, int half, const gf_job *j)
 {
     __m512 acc[GF_MR][GF_NP], acc2[GF_MR][GF_NP];
     const int dual = mr_ * np_ <= 8;
-    const float *a = j->a;
-    const void *w = j->w;
     const size_t lda = j->lda, pstride = j->pstride;
     const int K = j->kn;
     for (int r = 0; r < GF_MR; r++) /* all of it: no lane is ever read unset */
         for (int q = 0; q < GF_NP; q++)
             acc[r][q] = acc2[r][q] = _mm512_setzero_ps();
-    int k = 0;
-    if (dual) {
-        for (; k + 2 <= K; k += 2) {
-            __m512 wv[GF_NP] = {_mm512_setzero_ps()}, wv2[GF_NP] = {_mm512_setzero_ps()};
-QB_UNROLL(GCC unroll 4)
-            for (int q = 0; q < np_; q++) {
-                wv[q] = gf_load(w, q * pstride + (size_t)k * 16, half);
-                wv2[q] = gf_load(w, q * pstride + (size_t)k * 16 + 16, half);
-                const char *pf = (const char *)w + (q * pstride + (size_t)k * 16) * (half ? 2 : 4) + GF_PF;
-                if (j->pf) {
-                    __builtin_prefetch(pf);
-                    if (!half)
-                        __builtin_prefetch(pf + 64);
-                }
-            }
-QB_UNROLL(GCC unroll 6)
-            for (int r = 0; r < mr_; r++) {
-                __m512 av = _mm512_set1_ps(a[r * lda + k]);
-                __m512 av2 = _mm512_set1_ps(a[r * lda + k + 1]);
+    for (int t = 0; t < j->ntaps; t++) {
+        const float *a = j->a + (j->taps ? j->taps[t] : 0);
+        /* the segment's weights: rows t * K .. t * K + K - 1 of every panel */
+        const void *w = (const char *)j->w + (size_t)t * K * 16 * (half ? 2 : 4);
+        int k = 0;
+        if (dual) {
+            for (; k + 2 <= K; k += 2) {
+                __m512 wv[GF_NP] = {_mm512_setzero_ps()}, wv2[GF_NP] = {_mm512_setzero_ps()};
 QB_UNROLL(GCC unroll 4)
                 for (int q = 0; q < np_; q++) {
-                    acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
-                    acc2[r][q] = _mm512_fmadd_ps(av2, wv2[q], acc2[r][q]);
+                    wv[q] = gf_load(w, q * pstride + (size_t)k * 16, half);
+                    wv2[q] = gf_load(w, q * pstride + (size_t)k * 16 + 16, half);
+                    const char *pf = (const char *)w + (q * pstride + (size_t)k * 16) * (half ? 2 : 4) + GF_PF;
+                    if (j->pf) {
+                        __builtin_prefetch(pf);
+                        if (!half)
+                            __builtin_prefetch(pf + 64);
+                    }
+                }
+QB_UNROLL(GCC unroll 6)
+                for (int r = 0; r < mr_; r++) {
+                    __m512 av = _mm512_set1_ps(a[r * lda + k]);
+                    __m512 av2 = _mm512_set1_ps(a[r * lda + k + 1]);
+QB_UNROLL(GCC unroll 4)
+                    for (int q = 0; q < np_; q++) {
+                        acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
+                        acc2[r][q] = _mm512_fmadd_ps(av2, wv2[q], acc2[r][q]);
+                    }
                 }
             }
         }
-    }
-    for (; k < K; k++) {
-        __m512 wv[GF_NP] = {_mm512_setzero_ps()};
-QB_UNROLL(GCC unroll 4)
-        for (int q = 0; q < np_; q++)
-            wv[q] = gf_load(w, q * pstride + (size_t)k * 16, half);
-QB_UNROLL(GCC unroll 6)
-        for (int r = 0; r < mr_; r++) {
-            __m512 av = _mm512_set1_ps(a[r * lda + k]);
+        for (; k < K; k++) {
+            __m512 wv[GF_NP] = {_mm512_setzero_ps()};
 QB_UNROLL(GCC unroll 4)
             for (int q = 0; q < np_; q++)
-                acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
+                wv[q] = gf_load(w, q * pstride + (size_t)k * 16, half);
+QB_UNROLL(GCC unroll 6)
+            for (int r = 0; r < mr_; r++) {
+                __m512 av = _mm512_set1_ps(a[r * lda + k]);
+QB_UNROLL(GCC unroll 4)
+                for (int q = 0; q < np_; q++)
+                    acc[r][q] = _mm512_fmadd_ps(av, wv[q], acc[r][q]);
+            }
         }
     }
 QB_UNROLL(GCC unroll 4)
@@ -133,7 +139,8 @@ QB_INLINE void gf_gemm(const qb_packed *p, const qb_gemm_args *g, int half)
     const int N = p->n, K = p->k, M = g->m;
     const int npanels = (N + 15) / 16;
     const size_t esize = half ? 2 : 4;
-    gf_job j = {.lda = g->lda, .pstride = (size_t)K * 16, .kn = K, .ldc = g->ldc,
+    const int ntaps = g->a_taps ? g->a_ntaps : 1;
+    gf_job j = {.lda = g->lda, .pstride = (size_t)K * 16, .kn = K / ntaps, .taps = g->a_taps, .ntaps = ntaps, .ldc = g->ldc,
                 .lo = _mm512_set1_ps(g->f_min), .hi = _mm512_set1_ps(g->f_max)};
     j.pf = (size_t)npanels * j.pstride * esize >= GF_PF_MIN;
     int chunk = (int)(GF_CHUNK_BYTES / (j.pstride * esize));
