@@ -838,7 +838,7 @@ static void test_int8_first(void **st)
  * tail) and a 1x5 conv, stride (1, 2), pads (0, 2) (window rows of 5
  * bytes in rows of 5: a 16-byte store reaches rows ahead); against the
  * graph without int8 links: bit-identical. */
-static qb_graph *q_first1_graph(int no_links)
+static qb_graph *q_first1_graph_at(int no_links, float gap_scale)
 {
     qb_graph *g = qb_graph_new("int8-first1");
     g->opset = 13;
@@ -857,10 +857,43 @@ static qb_graph *q_first1_graph(int no_links)
     attr_ints(n, "strides", 2, (int64_t[]){1, 2});
     set_output(g, "y");
     set_output(g, "y2");
-    const float in_s[2] = {0.0081f, 0.0093f}, out_s[2] = {0.019f, 0.027f};
+    const float in_s[2] = {0.0081f, 0.0093f}, out_s[2] = {gap_scale, 0.027f};
     const int32_t in_z[2] = {2, -5}, out_z[2] = {-128, 3};
     quantize_convs(g, in_s, in_z, out_s, out_z, -1);
     return g;
+}
+
+static qb_graph *q_first1_graph(int no_links) { return q_first1_graph_at(no_links, 0.019f); }
+
+/* The int8 GlobalAveragePool in a grid whose float sums are exact (scale
+ * 3 * 2^-6: integer sums, one multiply) and in one just off it: against
+ * the graph without int8 links, bit-identical, AVX-512 on and off, 1-3
+ * threads. */
+static void test_int8_gap_exact(void **st)
+{
+    (void)st;
+    float x[2 * 9 * 13];
+    for (int i = 0; i < 2 * 9 * 13; i++)
+        x[i] = (float)((i * 29) % 53) / 13.0f - 1.5f;
+    const float scales[2] = {0.046875f, 0.046876f};
+    for (int k = 0; k < 2; k++) {
+        qb_graph *ref = q_first1_graph_at(1, scales[k]);
+        run(ref, x);
+        for (int avx512 = 0; avx512 <= 1; avx512++) {
+            qb_nhwc_avx512(avx512);
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_graph *g = q_first1_graph_at(0, scales[k]);
+                run(g, x);
+                assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                                    2 * 20 * sizeof(float));
+                qb_graph_free(g);
+            }
+        }
+        qb_graph_free(ref);
+    }
+    qb_nhwc_avx512(1);
+    qb_gpar_set_threads(1);
 }
 
 static void test_int8_first_one_channel(void **st)
@@ -1076,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_minmax_chains),
         cmocka_unit_test(test_int8_first),
         cmocka_unit_test(test_int8_first_one_channel),
+        cmocka_unit_test(test_int8_gap_exact),
         cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
         cmocka_unit_test(test_direct_conv),

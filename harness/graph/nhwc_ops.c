@@ -56,6 +56,8 @@ typedef struct nhwc_state {
                                 * output, the maximum as it is (no table) */
     float in_scale;            /* i8 == 2, GlobalAveragePool: the input grid's scale */
     int32_t in_zero;           /* ... and zero point */
+    int gap_exact;             /* i8 == 2, GlobalAveragePool: every partial float sum of the dequantized values
+                                * is exact in this grid (gap_sum_exact), so integer sums give the same bits */
     int8_t lut[256];           /* i8 == 1: output value of input q at lut[q + 128] */
     float lut_f[256];          /* i8 == 2: dequantized value of input q at lut_f[q + 128] */
     void *orig_state;          /* the operator's own prepared state */
@@ -548,7 +550,48 @@ __attribute__((target("avx512f,avx512bw"))) static int64_t add_dq_i8_avx512(floa
     return c;
 }
 
+/* add_i8 with AVX-512: 16 channels a step. Returns the channels done. */
+__attribute__((target("avx512f"))) static int64_t add_i8_avx512(int32_t *restrict sums, const int8_t *restrict x,
+                                                                int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+        __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(x + c)));
+        _mm512_storeu_si512(sums + c, _mm512_add_epi32(_mm512_loadu_si512(sums + c), v));
+    }
+    return c;
+}
 #endif
+
+/* int32 sums[c] += x[c] for n int8 channels. */
+static void add_i8(int32_t *restrict sums, const int8_t *restrict x, int64_t n)
+{
+    int64_t c = 0;
+#ifdef QB_NHWC_AVX512
+    if (nhwc_avx512())
+        c = add_i8_avx512(sums, x, n);
+#endif
+    for (; c < n; c++)
+        sums[c] += x[c];
+}
+
+/* The float path's sum of hw dequantized values, 0.0f + (q - zero) *
+ * scale + ..., is exact at every step when scale = M * 2^E (M odd) has
+ * 255 * hw * M < 2^24: each term and partial sum is an integer times 2^E
+ * below 2^24 times it. Then it equals (float)S * scale with S the
+ * integer sum of q - zero: same bits (a zero sum is +0 both ways). */
+static int gap_sum_exact(float scale, int64_t hw)
+{
+    if (!(scale > 0.0f) || !isnormal(scale) || hw <= 0 || hw > (1 << 24))
+        return 0;
+    int e;
+    double m = frexp((double)scale, &e); /* scale = m * 2^e, m in [0.5, 1) */
+    int64_t M = (int64_t)ldexp(m, 24);   /* 24 bits: exact for a float */
+    e -= 24;
+    while (!(M & 1))
+        M >>= 1, e++;
+    return e >= -149 && 255.0 * (double)hw * (double)M < 16777216.0;
+}
 
 #define GAP_CB 512 /* channels summed per pass: the sums stay in L1 */
 
@@ -567,7 +610,16 @@ static void gap_images(void *ctx, int64_t b0, int64_t b1)
             int64_t nc = C - c0 < GAP_CB ? C - c0 : GAP_CB;
             for (int64_t c = 0; c < nc; c++)
                 acc[c] = 0.0f;
-            if (s->i8) {
+            if (s->gap_exact) { /* integer sums, one multiply per channel: the same bits (gap_sum_exact) */
+                const int8_t *x = (const int8_t *)(const void *)j->x + b * hw * C + c0;
+                int32_t sums[GAP_CB];
+                for (int64_t c = 0; c < nc; c++)
+                    sums[c] = 0;
+                for (int64_t p = 0; p < hw; p++)
+                    add_i8(sums, x + p * C, nc);
+                for (int64_t c = 0; c < nc; c++)
+                    acc[c] = (float)(sums[c] - (int32_t)hw * s->in_zero) * s->in_scale;
+            } else if (s->i8) {
                 const int8_t *x = (const int8_t *)(const void *)j->x + b * hw * C + c0;
                 const float scale = s->in_scale;
                 const int32_t zero = s->in_zero;
@@ -662,6 +714,7 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
     }
     s->i8 = int8_out ? 1 : 2;
     s->in_scale = in_scale, s->in_zero = in_zero;
+    s->gap_exact = s->kind == NK_GAP && gap_sum_exact(in_scale, s->h * s->w);
     int8_t codes[256];
     for (int q = -128; q < 128; q++)
         codes[q + 128] = (int8_t)q;
