@@ -174,6 +174,25 @@ static void scatter_nchw(float *y, const float *v, const nhwc_state *s, int64_t 
         d[c * plane] = v[c];
 }
 
+/* The taps of output pixel (oy, ox) inside the image, in the NCHW pool's
+ * scan order (which keeps the first of equal values, e.g. -0 and +0):
+ * their offsets in elements from the image's start. Returns how many. */
+static int pool_taps(const nhwc_state *s, int64_t oy, int64_t ox, int64_t *tap)
+{
+    int n = 0;
+    for (int64_t ky = 0; ky < s->kh; ky++) {
+        int64_t iy = oy * s->sh - s->pt + ky * s->dh;
+        if (iy < 0 || iy >= s->h)
+            continue;
+        for (int64_t kx = 0; kx < s->kw; kx++) {
+            int64_t ix = ox * s->sw - s->pl + kx * s->dw;
+            if (ix >= 0 && ix < s->w)
+                tap[n++] = (iy * s->w + ix) * s->c;
+        }
+    }
+    return n;
+}
+
 /* Output rows [r0, r1) (over N*OH) of an AveragePool; every channel at once. */
 static void pool_rows(void *ctx, int64_t r0, int64_t r1)
 {
@@ -181,8 +200,12 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
     const nhwc_state *s = j->s;
     const int64_t C = s->c;
     float *acc = malloc((size_t)C * 2 * sizeof *acc); /* sums, then the NCHW output pixel */
-    if (!acc)
+    int64_t *tap = malloc((size_t)(s->kh * s->kw) * sizeof *tap); /* the window's taps inside the image */
+    if (!acc || !tap) {
+        free(acc);
+        free(tap);
         return;
+    }
     for (int64_t r = r0; r < r1; r++) {
         int64_t b = r / s->oh, oy = r % s->oh;
         const float *xb = j->x + b * s->h * s->w * C;
@@ -190,20 +213,11 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
             float *y = s->out_nchw ? acc + C : j->y + ((b * s->oh + oy) * s->ow + ox) * C;
             for (int64_t c = 0; c < C; c++)
                 acc[c] = 0.0f;
-            int64_t cnt = 0;
-            for (int64_t ky = 0; ky < s->kh; ky++) {
-                int64_t iy = oy * s->sh - s->pt + ky * s->dh;
-                if (iy < 0 || iy >= s->h)
-                    continue;
-                for (int64_t kx = 0; kx < s->kw; kx++) {
-                    int64_t ix = ox * s->sw - s->pl + kx * s->dw;
-                    if (ix < 0 || ix >= s->w)
-                        continue;
-                    const float *xp = xb + (iy * s->w + ix) * C;
-                    for (int64_t c = 0; c < C; c++)
-                        acc[c] += xp[c];
-                    cnt++;
-                }
+            int64_t cnt = pool_taps(s, oy, ox, tap);
+            for (int64_t t = 0; t < cnt; t++) {
+                const float *xp = xb + tap[t];
+                for (int64_t c = 0; c < C; c++)
+                    acc[c] += xp[c];
             }
             int64_t padcnt = 1, o[2] = {oy, ox}, st[2] = {s->sh, s->sw}, pb[2] = {s->pt, s->pl};
             int64_t k[2] = {s->kh, s->kw}, in[2] = {s->h, s->w}, pe[2] = {s->pb, s->pr};
@@ -221,6 +235,7 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
         }
     }
     free(acc);
+    free(tap);
 }
 
 /* ---- MaxPool: the window's taps listed once per output pixel, then
@@ -325,25 +340,6 @@ __attribute__((target("avx512f,avx512bw"))) static void max_dq_avx512(float *y, 
     }
 }
 #endif
-
-/* The taps of output pixel (oy, ox) inside the image, in the NCHW pool's
- * scan order (which keeps the first of equal values, e.g. -0 and +0):
- * their offsets in elements from the image's start. Returns how many. */
-static int pool_taps(const nhwc_state *s, int64_t oy, int64_t ox, int64_t *tap)
-{
-    int n = 0;
-    for (int64_t ky = 0; ky < s->kh; ky++) {
-        int64_t iy = oy * s->sh - s->pt + ky * s->dh;
-        if (iy < 0 || iy >= s->h)
-            continue;
-        for (int64_t kx = 0; kx < s->kw; kx++) {
-            int64_t ix = ox * s->sw - s->pl + kx * s->dw;
-            if (ix >= 0 && ix < s->w)
-                tap[n++] = (iy * s->w + ix) * s->c;
-        }
-    }
-    return n;
-}
 
 /* y[c] = the maximum of x[tap[t] + c] over the taps, as the NCHW
  * MaxPool: from -inf, acc = v > acc ? v : acc (so NaNs are skipped);
