@@ -54,6 +54,8 @@ static unsigned detect(void)
             f |= QB_CPU_AVX512VNNI;
         if (c & bit_AVX512VPOPCNTDQ)
             f |= QB_CPU_AVX512VPOPCNTDQ;
+        if (c & bit_AVX512VBMI)
+            f |= QB_CPU_AVX512VBMI;
     }
     return f;
 }
@@ -155,6 +157,7 @@ static const struct {
     {QB_CPU_AVX512VL, "avx512vl"},
     {QB_CPU_AVX512VNNI, "avx512vnni"},
     {QB_CPU_AVX512VPOPCNTDQ, "avx512vpopcntdq"},
+    {QB_CPU_AVX512VBMI, "avx512vbmi"},
     {QB_CPU_NEON, "neon"},
     {QB_CPU_DOTPROD, "dotprod"},
     {QB_CPU_FP16, "fp16"},

@@ -127,6 +127,7 @@ enum {
     QB_CPU_NEON = 1u << 10,    /* AArch64 Advanced SIMD */
     QB_CPU_DOTPROD = 1u << 11, /* FEAT_DotProd (sdot/udot) */
     QB_CPU_FP16 = 1u << 12,    /* FEAT_FP16 (half-precision arithmetic) */
+    QB_CPU_AVX512VBMI = 1u << 13, /* byte permutes (vpermb, vpermi2b): the engine's int8 tables */
     QB_CPU_EMULATED = 1u << 31 /* never set by hardware: marks SIMDe builds */
 };
 

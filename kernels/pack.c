@@ -143,10 +143,11 @@ int qb_packed_columns(const qb_packed *p, int n0, int n1, qb_packed *view)
     *view = *p;
     view->n = n1 - n0;
     view->w = (unsigned char *)p->w + kn->packed_size(n0, p->k, p->group == p->k ? 0 : p->group);
-    view->bias_f32 = p->bias_f32 + n0;
-    view->bias_i32 = p->bias_i32 + n0;
-    view->wsum = p->wsum + (size_t)n0 * per;
-    view->scale = p->scale + (size_t)n0 * per;
+    /* (absent arrays stay NULL: no offset on a null pointer) */
+    view->bias_f32 = p->bias_f32 ? p->bias_f32 + n0 : NULL;
+    view->bias_i32 = p->bias_i32 ? p->bias_i32 + n0 : NULL;
+    view->wsum = p->wsum ? p->wsum + (size_t)n0 * per : NULL;
+    view->scale = p->scale ? p->scale + (size_t)n0 * per : NULL;
     view->block = NULL;
     return 0;
 }

@@ -244,12 +244,21 @@ static void pool_rows(void *ctx, int64_t r0, int64_t r1)
 #ifdef QB_NHWC_AVX512
 static int nhwc_avx512_off; /* qb_nhwc_avx512(0): the SSE2 and scalar loops only (tests) */
 
+/* The CPU has every feature of need (kernels.h's QB_CPU_*) and the ISA
+ * cap allows AVX-512 (QB_FORCE_ISA unset or vnni: an avx2 run measures
+ * an AVX2 machine, the engine's loops as the kernels). */
+static int nhwc_has(unsigned need)
+{
+    int cap = qb_forced_isa();
+    return (qb_cpu_features() & need) == need && (cap == -1 || cap == QB_ISA_VNNI);
+}
+
 /* AVX-512F/BW usable (checked once) and not turned off. */
 static int nhwc_avx512(void)
 {
     static int ok = -1;
     if (ok < 0)
-        ok = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
+        ok = nhwc_has(QB_CPU_AVX512F | QB_CPU_AVX512BW);
     return ok && !nhwc_avx512_off;
 }
 
@@ -258,7 +267,7 @@ static int nhwc_vbmi(void)
 {
     static int ok = -1;
     if (ok < 0)
-        ok = __builtin_cpu_supports("avx512vbmi");
+        ok = nhwc_has(QB_CPU_AVX512VBMI);
     return ok && nhwc_avx512();
 }
 #endif

@@ -140,8 +140,8 @@ int qb_gpar_gemm_cols(const qb_packed *p, const qb_gemm_args *a, int64_t n0, int
 
 int64_t qb_gpar_col_chunk(const qb_packed *p, int m)
 {
-    if (!(p->kernel->flags & QB_KF_COLUMNS) || m < 1 || p->n <= QB_PACK_COLS)
-        return 0;
+    if (!(p->kernel->flags & QB_KF_COLUMNS) || m < 1 || p->n <= QB_PACK_COLS || qb_gpar_threads() < 2)
+        return 0; /* one thread: one call (the same bits as the slices, test_kernels), no per-slice A pack */
     int64_t rows = qb_gpar_chunk(m, (int64_t)p->n * p->k, QB_GPAR_ALIGN);
     if (rows < m)
         return 0; /* several row chunks: split M */

@@ -103,7 +103,8 @@ int qb_gpar_gemm_cols(const qb_packed *p, const qb_gemm_args *a, int64_t n0, int
                       qb_gemm_args *out);
 /* Columns per chunk when a call of m rows on p splits N (a multiple of
  * QB_PACK_COLS, at least QB_GPAR_MIN_COL_WORK units), or 0 when it splits M (the kernel cannot slice its pack,
- * M makes several row chunks, or N makes one column chunk). */
+ * M makes several row chunks, N makes one column chunk, or one thread runs: slices would only repeat the A
+ * pack per slice). */
 int64_t qb_gpar_col_chunk(const qb_packed *p, int m);
 
 /* p's GEMM kernel on a, split over M, or over N where qb_gpar_col_chunk says. */

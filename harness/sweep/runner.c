@@ -303,6 +303,15 @@ static int cell_cpus(const sweep_run *s, const qb_cell *c)
     return s->rounds > 1 && s->sc->pin < 0 && c->threads == 1 ? qb_place_cpus(s->rounds / 2) : 1;
 }
 
+/* Round `round` of cell c starts on its CPU in turn (moved, then free),
+ * when its rounds rotate (cell_cpus). */
+static void place_round(const sweep_run *s, const qb_cell *c, int round)
+{
+    int ncpu = cell_cpus(s, c);
+    if (ncpu > 1)
+        qb_place_on_cpu(round, ncpu, 0);
+}
+
 /* The first round of the chunk's cn cells starting at c0 (each cell run
  * in full: model, accuracy, timing), or their rounds restored from the
  * journal. Returns how many cells have rows (fewer after an error). */
@@ -322,9 +331,7 @@ static int first_rounds(sweep_run *s, int c0, int cn)
             continue;
         }
         void *pad = rounds > 1 ? qb_place_begin() : NULL; /* each round placed elsewhere (placement.h) */
-        int ncpu = cell_cpus(s, c);
-        if (ncpu > 1)
-            qb_place_on_cpu(0, ncpu, 0);
+        place_round(s, c, 0);
         int ran = qb_cell_run(c, s->sc, &s->rows[j], s->o->keep_samples || rounds > 1 ? &s->kept[j] : NULL);
         qb_place_end(pad);
         if (ran) {
@@ -378,9 +385,7 @@ static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
         fprintf(stderr, "\r\033[K[%d/%d] %s (round %d)", s->ndone_now + j + 1, s->todo, c->id, round + 1);
     qb_samples_kept more = {0};
     void *pad = qb_place_begin();
-    int ncpu = cell_cpus(s, c);
-    if (ncpu > 1)
-        qb_place_on_cpu(round, ncpu, 0);
+    place_round(s, c, round);
     int timed = qb_cell_retime(c, s->sc, &more, s->err, sizeof s->err);
     qb_place_end(pad);
     if (timed) {
