@@ -200,8 +200,8 @@ typedef struct outc {
     __m256i lo8, hi8; /* y_min, y_max, 32 int8 */
 } outc;
 
-/* Requantize and store 16 channels (nc valid). */
-INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t *y, int nc)
+/* The rounded r of 16 channels (lo, hi) as 16 int16 + y_zero (saturating). */
+INLINE __m256i round16(const blk *k, __m256i lo, __m256i hi, const outc *oc)
 {
     if (k->fast) {
         lo = qb_avx2_round8_fast(&k->rf[0], lo);
@@ -210,7 +210,25 @@ INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t
         lo = qb_avx2_round8(&k->rq[0], lo);
         hi = qb_avx2_round8(&k->rq[1], hi);
     }
-    __m256i s = _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), oc->z16); /* channels 0..15 as int16 */
+    return _mm256_adds_epi16(_mm256_packs_epi32(lo, hi), oc->z16);
+}
+
+/* Requantize and store 16 channels of two pixels (y0, y1): one byte pack,
+ * clamp and permute for both. */
+INLINE void store16x2(const blk *k, __m256i lo0, __m256i hi0, __m256i lo1, __m256i hi1, const outc *oc, int8_t *y0,
+                      int8_t *y1)
+{
+    __m256i s0 = round16(k, lo0, hi0, oc), s1 = round16(k, lo1, hi1, oc);
+    __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s0, s1), oc->lo8), oc->hi8);
+    b = _mm256_permute4x64_epi64(b, 0xd8); /* pixel 0's 16 bytes, then pixel 1's */
+    _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(b));
+    _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(b, 1));
+}
+
+/* Requantize and store 16 channels (nc valid). */
+INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t *y, int nc)
+{
+    __m256i s = round16(k, lo, hi, oc); /* channels 0..15 as int16 */
     __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s, s), oc->lo8), oc->hi8);
     b = _mm256_permute4x64_epi64(b, 0x08);
     if (nc == CB) {
@@ -228,24 +246,29 @@ INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t
 INLINE void px_inside(int NP, const blk *k, const __m256i *wv, int nt, const int8_t *x, const ptrdiff_t *off,
                       size_t xs, const outc *oc, int8_t *y, size_t ys)
 {
-    __m256i lo[2], hi[2];
-    for (int q = 0; q < NP; q++) {
-        lo[q] = k->biasz[0];
-        hi[q] = k->biasz[1];
-    }
+    /* the two pixels' sums in named variables, not an array indexed by
+     * pixel: gcc kept such an array on the stack (a load and a store per
+     * tap pair: docs/kernels.md) */
+    __m256i lo0 = k->biasz[0], hi0 = k->biasz[1], lo1 = lo0, hi1 = hi0;
+    const int8_t *x1p = x + xs;
 #pragma GCC unroll 16
     for (int t = 0; t < nt; t += 2) {
         const __m256i wl = _mm256_load_si256(wv + t), wh = _mm256_load_si256(wv + t + 1);
-        for (int q = 0; q < NP; q++) {
-            const int8_t *xq = x + q * xs;
-            __m256i x1 = load16(xq + off[t]);
-            __m256i x2 = t + 1 < nt ? load16(xq + off[t + 1]) : _mm256_setzero_si256();
-            lo[q] = _mm256_add_epi32(lo[q], _mm256_madd_epi16(_mm256_unpacklo_epi16(x1, x2), wl));
-            hi[q] = _mm256_add_epi32(hi[q], _mm256_madd_epi16(_mm256_unpackhi_epi16(x1, x2), wh));
+        __m256i a1 = load16(x + off[t]);
+        __m256i a2 = t + 1 < nt ? load16(x + off[t + 1]) : _mm256_setzero_si256();
+        lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(_mm256_unpacklo_epi16(a1, a2), wl));
+        hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(_mm256_unpackhi_epi16(a1, a2), wh));
+        if (NP > 1) {
+            __m256i b1 = load16(x1p + off[t]);
+            __m256i b2 = t + 1 < nt ? load16(x1p + off[t + 1]) : _mm256_setzero_si256();
+            lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(_mm256_unpacklo_epi16(b1, b2), wl));
+            hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(_mm256_unpackhi_epi16(b1, b2), wh));
         }
     }
-    for (int q = 0; q < NP; q++)
-        store16(k, lo[q], hi[q], oc, y + q * ys, CB);
+    if (NP > 1)
+        store16x2(k, lo0, hi0, lo1, hi1, oc, y, y + ys);
+    else
+        store16(k, lo0, hi0, oc, y, CB);
 }
 
 /* The n interior pixels of one output row, full blocks [b0, b1) (block
