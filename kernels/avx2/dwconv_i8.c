@@ -231,13 +231,7 @@ INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t
     __m256i s = round16(k, lo, hi, oc); /* channels 0..15 as int16 */
     __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s, s), oc->lo8), oc->hi8);
     b = _mm256_permute4x64_epi64(b, 0x08);
-    if (nc == CB) {
-        _mm_storeu_si128((__m128i *)y, _mm256_castsi256_si128(b));
-    } else {
-        int8_t t[CB];
-        _mm_storeu_si128((__m128i *)t, _mm256_castsi256_si128(b));
-        memcpy(y, t, (size_t)nc);
-    }
+    qb_avx2_store_bytes(y, _mm256_castsi256_si128(b), nc);
 }
 
 /* NP (1 or 2) interior pixels of one full block: all nt taps at x + off[t]

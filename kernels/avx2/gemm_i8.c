@@ -92,7 +92,10 @@ typedef struct epi {
     qb_avx2_rq8 rq[3];    /* multipliers of the panel's 24 channels */
     qb_avx2_rqf8 rf[3];   /* their faster form (requant_avx2.h), valid where fast */
     int fast;             /* 1: every channel of the panel allows the faster form */
+    int narrow;           /* 1: clamp after the packs (c_zero fits: see finish_row) */
     __m256i lo, hi, zero; /* clamp bounds minus the zero point, and the zero point */
+    __m256i z16;          /* c_zero, 16 int16 (narrow) */
+    __m256i lo8, hi8;     /* c_min, c_max, 32 int8 (narrow) */
 } epi;
 
 /* Requantization vectors for 24 channels: rq[j * stride], the first one
@@ -155,41 +158,67 @@ INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, 
             _mm256_storeu_si256((__m256i *)c, d0);
             _mm256_storeu_si256((__m256i *)(c + 8), d1);
             _mm256_storeu_si256((__m256i *)(c + 16), d2);
-        } else {
-            int32_t t[NR];
-            _mm256_storeu_si256((__m256i *)t, d0);
-            _mm256_storeu_si256((__m256i *)(t + 8), d1);
-            _mm256_storeu_si256((__m256i *)(t + 16), d2);
-            memcpy(c, t, sizeof(int32_t) * (size_t)nc);
+        } else { /* the partial vector by a masked store */
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            __m256i d[3] = {d0, d1, d2};
+            for (int v = 0; v < 3 && 8 * v < nc; v++) {
+                __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - 8 * v), lane);
+                _mm256_maskstore_epi32((int *)(c + 8 * v), m, d[v]);
+            }
         }
         return;
     }
     /* vectors wholly past N (nc <= 8 or 16) are not requantized: zero */
-    __m256i r0, r1 = _mm256_setzero_si256(), r2 = r1;
-    if (e->fast) {
-        r0 = qb_avx2_requant8_fast(&e->rf[0], d0, e->lo, e->hi, e->zero);
-        if (nc > 8)
-            r1 = qb_avx2_requant8_fast(&e->rf[1], d1, e->lo, e->hi, e->zero);
-        if (nc > 16)
-            r2 = qb_avx2_requant8_fast(&e->rf[2], d2, e->lo, e->hi, e->zero);
+    __m256i r0, r1 = _mm256_setzero_si256(), r2 = r1, b;
+    if (e->narrow) {
+        /* rounded r, packed to int16 (saturating), + c_zero (saturating),
+         * packed to int8 (saturating), clamped on bytes: a saturated value
+         * stays past the bounds since |c_zero| < 32640, so this is
+         * clamp(r, lo - z, hi - z) + z in 5 instructions instead of 9 */
+        if (e->fast) {
+            r0 = qb_avx2_round8_fast(&e->rf[0], d0);
+            if (nc > 8)
+                r1 = qb_avx2_round8_fast(&e->rf[1], d1);
+            if (nc > 16)
+                r2 = qb_avx2_round8_fast(&e->rf[2], d2);
+        } else {
+            r0 = qb_avx2_round8(&e->rq[0], d0);
+            if (nc > 8)
+                r1 = qb_avx2_round8(&e->rq[1], d1);
+            if (nc > 16)
+                r2 = qb_avx2_round8(&e->rq[2], d2);
+        }
+        __m256i s01 = _mm256_adds_epi16(_mm256_packs_epi32(r0, r1), e->z16);
+        __m256i s22 = _mm256_adds_epi16(_mm256_packs_epi32(r2, r2), e->z16);
+        b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s01, s22), e->lo8), e->hi8);
     } else {
-        r0 = qb_avx2_requant8(&e->rq[0], d0, e->lo, e->hi, e->zero);
-        if (nc > 8)
-            r1 = qb_avx2_requant8(&e->rq[1], d1, e->lo, e->hi, e->zero);
-        if (nc > 16)
-            r2 = qb_avx2_requant8(&e->rq[2], d2, e->lo, e->hi, e->zero);
+        if (e->fast) {
+            r0 = qb_avx2_requant8_fast(&e->rf[0], d0, e->lo, e->hi, e->zero);
+            if (nc > 8)
+                r1 = qb_avx2_requant8_fast(&e->rf[1], d1, e->lo, e->hi, e->zero);
+            if (nc > 16)
+                r2 = qb_avx2_requant8_fast(&e->rf[2], d2, e->lo, e->hi, e->zero);
+        } else {
+            r0 = qb_avx2_requant8(&e->rq[0], d0, e->lo, e->hi, e->zero);
+            if (nc > 8)
+                r1 = qb_avx2_requant8(&e->rq[1], d1, e->lo, e->hi, e->zero);
+            if (nc > 16)
+                r2 = qb_avx2_requant8(&e->rq[2], d2, e->lo, e->hi, e->zero);
+        }
+        __m256i s01 = _mm256_packs_epi32(r0, r1), s22 = _mm256_packs_epi32(r2, r2);
+        b = _mm256_packs_epi16(s01, s22);
     }
-    __m256i s01 = _mm256_packs_epi32(r0, r1), s22 = _mm256_packs_epi32(r2, r2);
-    __m256i b = _mm256_packs_epi16(s01, s22); /* dwords: r0 0-3, r1 0-3, r2 0-3, -, r0 4-7, r1 4-7, r2 4-7, - */
+    /* dwords of b: r0 0-3, r1 0-3, r2 0-3, -, r0 4-7, r1 4-7, r2 4-7, - */
     b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     int8_t *c = (int8_t *)a->c + row * a->ldc + j0;
     if (nc == NR) {
         _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(b));
         _mm_storel_epi64((__m128i *)(c + 16), _mm256_extracti128_si256(b, 1));
+    } else if (nc > 16) {
+        _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(b));
+        qb_avx2_store_bytes(c + 16, _mm256_extracti128_si256(b, 1), nc - 16);
     } else {
-        int8_t t[32];
-        _mm256_storeu_si256((__m256i *)t, b);
-        memcpy(c, t, (size_t)nc);
+        qb_avx2_store_bytes(c, _mm256_castsi256_si128(b), nc);
     }
 }
 
@@ -198,6 +227,10 @@ static void epi_init(epi *e, const qb_gemm_args *a)
     e->lo = _mm256_set1_epi32(a->c_min - a->c_zero);
     e->hi = _mm256_set1_epi32(a->c_max - a->c_zero);
     e->zero = _mm256_set1_epi32(a->c_zero);
+    e->z16 = _mm256_set1_epi16((int16_t)a->c_zero);
+    e->lo8 = _mm256_set1_epi8((char)a->c_min);
+    e->hi8 = _mm256_set1_epi8((char)a->c_max);
+    e->narrow = a->c_zero > -32640 && a->c_zero < 32640 && a->c_min >= -128 && a->c_max <= 127;
     e->fast = 0;
     if (!a->out_i32)
         epi_rq(e, a->rq, 0, NR, a->m >= FAST_ROWS); /* per tensor; per channel is redone per panel */

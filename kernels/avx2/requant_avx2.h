@@ -13,6 +13,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 
@@ -128,6 +129,36 @@ static inline __attribute__((always_inline)) __m256i qb_avx2_requant8_fast(const
 {
     __m256i v = _mm256_min_epi32(_mm256_max_epi32(qb_avx2_round8_fast(f, acc), lo), hi);
     return _mm256_add_epi32(v, zero);
+}
+
+/* The first n (0..16) bytes of v to c, by a 16-, 8-, 4-, 2- and 1-byte
+ * store as n needs: no copy through a stack buffer (a memcpy of a
+ * variable length after a vector store stalls store forwarding). */
+static inline __attribute__((always_inline)) void qb_avx2_store_bytes(int8_t *c, __m128i v, int n)
+{
+    if (n == 16) {
+        _mm_storeu_si128((__m128i *)c, v);
+        return;
+    }
+    if (n & 8) {
+        _mm_storel_epi64((__m128i *)c, v);
+        v = _mm_srli_si128(v, 8);
+        c += 8;
+    }
+    if (n & 4) {
+        int32_t x = _mm_cvtsi128_si32(v);
+        memcpy(c, &x, 4);
+        v = _mm_srli_si128(v, 4);
+        c += 4;
+    }
+    if (n & 2) {
+        int16_t x = (int16_t)_mm_cvtsi128_si32(v);
+        memcpy(c, &x, 2);
+        v = _mm_srli_si128(v, 2);
+        c += 2;
+    }
+    if (n & 1)
+        *c = (int8_t)_mm_cvtsi128_si32(v);
 }
 
 #endif
