@@ -383,6 +383,113 @@ static void test_broadcast_arith(void **st)
     qb_graph_free(g);
 }
 
+/* float Add/Sub/Mul/Div runs (ops_elem.c): per-channel and scalar-like
+ * broadcasts on either side, one shape, a last-axis operand and a general
+ * broadcast, spans with AVX-512 tails; bit for bit against a plain loop
+ * over the numpy broadcast, AVX-512 on and off; the Mul and the Add write
+ * over their dead input. */
+static qb_graph *elem_spans_net(void)
+{
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){2, 5, 3, 17}, NULL);
+    add_t(g, "s", QB_DT_FLOAT, 4, (int64_t[]){2, 5, 1, 1}, NULL);
+    add_t(g, "r", QB_DT_FLOAT, 1, (int64_t[]){17}, NULL);
+    add_t(g, "q", QB_DT_FLOAT, 4, (int64_t[]){1, 5, 3, 1}, NULL);
+    add_n(g, "Relu", "x", "a");
+    add_n(g, "Mul", "a,s", "b"); /* per channel, over a */
+    add_n(g, "Add", "b,x", "c"); /* one shape, over b */
+    add_n(g, "Sub", "s,c", "d"); /* the broadcast operand first */
+    add_n(g, "Div", "d,r", "e"); /* last axis */
+    add_n(g, "Mul", "e,q", "f"); /* general */
+    set_outputs(g, "f");
+    return g;
+}
+
+static void test_elem_spans(void **st)
+{
+    (void)st;
+    enum { N = 2 * 5 * 3 * 17 };
+    float x[N], want[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)((i * 37) % 29) / 7.0f - 1.9f + (i % 3 == 0 ? 1e-3f : 0.0f);
+    for (int i = 0; i < N; i++) { /* every input reads x from its start (run1) */
+        int n = i / 255, c = i / 51 % 5, h = i / 17 % 3, w = i % 17;
+        float a = x[i] > 0 ? x[i] : 0.0f, sv = x[n * 5 + c];
+        float b = a * sv, cc = b + x[i], d = sv - cc, e = d / x[w];
+        want[i] = e * x[c * 3 + h];
+    }
+    for (int avx = 1; avx >= 0; avx--) {
+        qb_elem_avx512(avx);
+        qb_graph *g = elem_spans_net();
+        const qb_tensor *y = run1(g, x);
+        assert_int_equal(qb_tensor_count(y), N);
+        assert_memory_equal(y->data, want, sizeof want);
+        int ta = qb_graph_find(g, "a"), tb = qb_graph_find(g, "b"), tc = qb_graph_find(g, "c");
+        assert_true(g->tensors[tb]->arena_off == g->tensors[ta]->arena_off);
+        assert_true(g->tensors[tc]->arena_off == g->tensors[tb]->arena_off);
+        qb_graph_free(g);
+    }
+    qb_elem_avx512(1);
+}
+
+/* BatchNormalization folded into a ConvTranspose (fold_bn.c): 2x2/2 with
+ * two groups and a bias through an Add of a per-channel constant (PP-OCR
+ * det's head), and a 3x3/2 padded one without bias straight into the BN;
+ * against the unfolded graph. */
+static qb_graph *convt_bn_net(int with_add)
+{
+    qb_graph *g = new_graph();
+    int cin = 4, cout = 6, k = with_add ? 2 : 3, grp = with_add ? 2 : 1;
+    float w[4 * 6 * 3 * 3], b[6], c[6], sc[6], bi[6], mu[6], va[6];
+    unsigned sd = 99;
+#define RNDF() ((float)((sd = sd * 1103515245u + 12345u) >> 8 & 0xffff) / 65536.0f - 0.5f)
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        w[i] = RNDF();
+    for (int i = 0; i < cout; i++)
+        b[i] = RNDF(), c[i] = RNDF(), sc[i] = 1 + RNDF(), bi[i] = RNDF(), mu[i] = RNDF(), va[i] = 0.5f + RNDF();
+#undef RNDF
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, 5, 7}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cout / grp, k, k}, w);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){cout}, b);
+    add_t(g, "c", QB_DT_FLOAT, 3, (int64_t[]){cout, 1, 1}, c);
+    add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){cout}, sc);
+    add_t(g, "bi", QB_DT_FLOAT, 1, (int64_t[]){cout}, bi);
+    add_t(g, "mu", QB_DT_FLOAT, 1, (int64_t[]){cout}, mu);
+    add_t(g, "va", QB_DT_FLOAT, 1, (int64_t[]){cout}, va);
+    qb_node *n = add_n(g, "ConvTranspose", with_add ? "x,w,b" : "x,w", "t");
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_i(n, "group", grp);
+    if (!with_add)
+        attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    if (with_add)
+        add_n(g, "Add", "c,t", "u");
+    add_n(g, "BatchNormalization", with_add ? "u,sc,bi,mu,va" : "t,sc,bi,mu,va", "bn");
+    add_n(g, "Relu", "bn", "y");
+    set_outputs(g, "y");
+    return g;
+}
+
+static void test_bn_folding_convt(void **st)
+{
+    (void)st;
+    float x[4 * 5 * 7];
+    for (int i = 0; i < 4 * 5 * 7; i++)
+        x[i] = (float)((i * 23) % 17) / 6.0f - 1.3f;
+    for (int with_add = 1; with_add >= 0; with_add--) {
+        qb_graph *ref = convt_bn_net(with_add), *fold = convt_bn_net(with_add);
+        ref->no_fold_bn = 1;
+        const qb_tensor *yr = run1(ref, x), *yf = run1(fold, x);
+        for (int i = 0; i < fold->nnodes; i++)
+            assert_string_not_equal(fold->nodes[i].op, "BatchNormalization");
+        char sh[64];
+        qb_shape_str(yr->ndim, yr->dims, sh, sizeof sh);
+        assert_string_equal(sh, with_add ? "1x6x10x14" : "1x6x9x13");
+        expect(yf, sh, yr->data, (int)qb_tensor_count(yr), 1e-5f);
+        qb_graph_free(ref);
+        qb_graph_free(fold);
+    }
+}
+
 static void test_activations(void **st)
 {
     (void)st;
@@ -1183,6 +1290,7 @@ int main(void)
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
         cmocka_unit_test(test_broadcast_arith),
+        cmocka_unit_test(test_elem_spans),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_softmax_reducemean_bn),
@@ -1197,6 +1305,7 @@ int main(void)
         cmocka_unit_test(test_training_modes),
         cmocka_unit_test(test_bn_folding),
         cmocka_unit_test(test_bn_folding_gemm),
+        cmocka_unit_test(test_bn_folding_convt),
         cmocka_unit_test(test_nhwc_chain),
         cmocka_unit_test(test_export_roundtrip),
         cmocka_unit_test(test_upgrade_opset9),

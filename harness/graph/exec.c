@@ -840,8 +840,11 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
             if (!t)
                 continue;
             int until = t->last_use < i ? i : t->last_use, x = j == 0 ? qb_elem_chain_input(g, n) : -1;
+            if (j == 0 && x < 0 && n->write_to < 0)
+                x = qb_elem_inplace_input(g, n);
             /* an element-wise chain that is the last reader of its input
-             * writes over it (it reads each block before writing it) */
+             * writes over it (it reads each block before writing it), and
+             * so does a float Add/Sub/Mul/Div over its unbroadcast input */
             if (x >= 0 && g->tensors[x]->kind == QB_T_VALUE && g->tensors[x]->last_use == i &&
                 tensor_bytes(g->tensors[x]) == tensor_bytes(t) && plan_extend(&p, g->tensors[x]->arena_off, until))
                 t->arena_off = g->tensors[x]->arena_off;

@@ -140,6 +140,11 @@ int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e);
 /* on = 0: the NHWC pools use their SSE2 and scalar loops, not AVX-512,
  * whatever the CPU (tests: both give the same bits); 1: the default. */
 void qb_nhwc_avx512(int on);
+/* ops_elem.c: the input tensor a float32 Add/Sub/Mul/Div may write its
+ * output over (an input of the output's shape), or -1; on = 0: its runs
+ * use the plain loops, not AVX-512 (tests: the same bits); 1: default. */
+int qb_elem_inplace_input(const qb_graph *g, const qb_node *n);
+void qb_elem_avx512(int on);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
 

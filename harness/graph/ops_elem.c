@@ -9,8 +9,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QB_ELEM_AVX512 1
+#endif
 
 #include "harness/graph/ops.h"
+#include "kernels/kernels.h"
 
 /* ---- binary with broadcasting ---- */
 
@@ -30,6 +35,34 @@ static void bcast_strides(int r, const qb_tensor *t, int64_t *s)
         s[i] = d == 1 ? 0 : acc;
         acc *= d;
     }
+}
+
+/* Output dims of size 1 dropped and adjacent dims merged where both
+ * inputs step through them as through one (each input's stride of the
+ * outer dim is its stride of the inner one times the inner size: both
+ * contiguous, or both broadcast). A per-channel [C,1,1] operand of an
+ * N x C x H x W tensor is then C runs of H*W elements against one value
+ * each, two tensors of one shape one run. The element order is unchanged. */
+static void coalesce(bin_state *s)
+{
+    int r = 0;
+    for (int i = 0; i < s->rank; i++) {
+        if (s->dims[i] == 1)
+            continue;
+        if (r > 0 && s->sa[r - 1] == s->sa[i] * s->dims[i] && s->sb[r - 1] == s->sb[i] * s->dims[i]) {
+            s->dims[r - 1] *= s->dims[i];
+            s->sa[r - 1] = s->sa[i];
+            s->sb[r - 1] = s->sb[i];
+            continue;
+        }
+        s->dims[r] = s->dims[i], s->sa[r] = s->sa[i], s->sb[r] = s->sb[i];
+        r++;
+    }
+    if (r == 0) { /* one element */
+        s->dims[0] = 1, s->sa[0] = s->sb[0] = 0;
+        r = 1;
+    }
+    s->rank = r;
 }
 
 static int bin_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -63,6 +96,7 @@ static int bin_prepare(qb_graph *g, qb_node *n, qb_err *e)
     }
     bcast_strides(s->rank, a, s->sa);
     bcast_strides(s->rank, b, s->sb);
+    coalesce(s);
     return 0;
 }
 
@@ -108,6 +142,131 @@ static inline double dop(int op, double x, double y)
     }
 }
 
+/* c[j] = a[j*ia] op b[j*ib], j < n, float32 (not Pow): inlined with
+ * constant op and strides, so each case is its own loop (vectorised with
+ * SSE2 where the strides are 0 or 1). */
+static inline __attribute__((always_inline)) void span_f32(int op, float *c, const float *a, int64_t ia,
+                                                           const float *b, int64_t ib, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        c[j] = fop(op, a[j * ia], b[j * ib]);
+}
+
+/* span_f32 for op, one loop per case of ia, ib in {0, 1} and a general one. */
+#define SPAN_CASES(FN, OP)                                                                                            \
+    (ia == 1 && ib == 1   ? FN(OP, c, a, 1, b, 1, n)                                                                  \
+     : ia == 1 && ib == 0 ? FN(OP, c, a, 1, b, 0, n)                                                                  \
+     : ia == 0 && ib == 1 ? FN(OP, c, a, 0, b, 1, n)                                                                  \
+                          : FN(OP, c, a, ia, b, ib, n))
+
+static void span_f32_plain(int op, float *c, const float *a, int64_t ia, const float *b, int64_t ib, int64_t n)
+{
+    switch (op) {
+    case B_ADD: SPAN_CASES(span_f32, B_ADD); break;
+    case B_SUB: SPAN_CASES(span_f32, B_SUB); break;
+    case B_MUL: SPAN_CASES(span_f32, B_MUL); break;
+    default: SPAN_CASES(span_f32, B_DIV); break;
+    }
+}
+
+#ifdef QB_ELEM_AVX512
+static int elem_avx512_off; /* qb_elem_avx512(0): the plain loops only (tests) */
+
+/* AVX-512F usable (checked once), allowed by the ISA cap (QB_FORCE_ISA
+ * unset or vnni, as the kernels and nhwc_ops.c) and not turned off. */
+static int elem_avx512(void)
+{
+    static int ok = -1;
+    if (ok < 0) {
+        int cap = qb_forced_isa();
+        ok = (qb_cpu_features() & QB_CPU_AVX512F) && (cap == -1 || cap == QB_ISA_VNNI);
+    }
+    return ok && !elem_avx512_off;
+}
+
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) __m512 op512(int op, __m512 x, __m512 y)
+{
+    switch (op) {
+    case B_ADD: return _mm512_add_ps(x, y);
+    case B_SUB: return _mm512_sub_ps(x, y);
+    case B_MUL: return _mm512_mul_ps(x, y);
+    default: return _mm512_div_ps(x, y);
+    }
+}
+
+/* span_f32 with ia, ib in {0, 1}, 16 floats a step, the tail masked (the
+ * same IEEE operation per element: the same bits). */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+span_f32_512(int op, float *c, const float *a, int64_t ia, const float *b, int64_t ib, int64_t n)
+{
+    const __m512 va = _mm512_set1_ps(a[0]), vb = _mm512_set1_ps(b[0]);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(c + j, op512(op, ia ? _mm512_loadu_ps(a + j) : va, ib ? _mm512_loadu_ps(b + j) : vb));
+    if (j < n) {
+        __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+        __m512 x = ia ? _mm512_maskz_loadu_ps(m, a + j) : va, y = ib ? _mm512_maskz_loadu_ps(m, b + j) : vb;
+        _mm512_mask_storeu_ps(c + j, m, op512(op, x, y));
+    }
+}
+
+#define SPAN_CASES_512(FN, OP)                                                                                        \
+    (ia == 1 && ib == 1 ? FN(OP, c, a, 1, b, 1, n) : ia == 1 ? FN(OP, c, a, 1, b, 0, n) : FN(OP, c, a, 0, b, 1, n))
+
+__attribute__((target("avx512f"))) static void span_f32_avx512(int op, float *c, const float *a, int64_t ia,
+                                                               const float *b, int64_t ib, int64_t n)
+{
+    switch (op) {
+    case B_ADD: SPAN_CASES_512(span_f32_512, B_ADD); break;
+    case B_SUB: SPAN_CASES_512(span_f32_512, B_SUB); break;
+    case B_MUL: SPAN_CASES_512(span_f32_512, B_MUL); break;
+    default: SPAN_CASES_512(span_f32_512, B_DIV); break;
+    }
+}
+#endif
+
+void qb_elem_avx512(int on)
+{
+#ifdef QB_ELEM_AVX512
+    elem_avx512_off = !on;
+#else
+    (void)on;
+#endif
+}
+
+/* One run of float32 Add/Sub/Mul/Div (op < B_POW): AVX-512 where it runs
+ * and the strides are 0 or 1 (not both 0), else the plain loops. */
+static void span_f32_run(int op, float *c, const float *a, int64_t ia, const float *b, int64_t ib, int64_t n)
+{
+#ifdef QB_ELEM_AVX512
+    if ((ia | ib) == 1 && (ia & ~1) == 0 && (ib & ~1) == 0 && elem_avx512()) {
+        span_f32_avx512(op, c, a, ia, b, ib, n);
+        return;
+    }
+#endif
+    span_f32_plain(op, c, a, ia, b, ib, n);
+}
+
+/* The output tensor n may write over: the input of n's output shape (not
+ * broadcast, so element j is read only to write element j) of a float32
+ * Add/Sub/Mul/Div, the first such input; else -1. exec.c plans the output
+ * there when that input is a runtime value read last by n. */
+int qb_elem_inplace_input(const qb_graph *g, const qb_node *n)
+{
+    if (n->nin != 2 || n->nout != 1 || n->out[0] < 0 || !n->def || n->def->prepare != bin_prepare ||
+        !strcmp(n->op, "Pow"))
+        return -1;
+    const qb_tensor *y = qb_out(g, n, 0);
+    if (y->dtype != QB_DT_FLOAT)
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        const qb_tensor *t = qb_in(g, n, k);
+        if (t && t->dtype == QB_DT_FLOAT && t->ndim == y->ndim && !memcmp(t->dims, y->dims, y->ndim * sizeof *y->dims))
+            return n->in[k];
+    }
+    return -1;
+}
+
 static void bin_run(qb_graph *g, qb_node *n, int op)
 {
     const bin_state *s = n->state;
@@ -128,9 +287,8 @@ static void bin_run(qb_graph *g, qb_node *n, int op)
         if (fast_f) {
             const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
             float *pc = (float *)c->data + oc;
-            if (ia == 1 && ib == 1) {
-                for (int64_t j = 0; j < inner; j++)
-                    pc[j] = fop(op, pa[j], pb[j]);
+            if (op != B_POW) {
+                span_f32_run(op, pc, pa, ia, pb, ib, inner);
             } else {
                 for (int64_t j = 0; j < inner; j++)
                     pc[j] = fop(op, pa[j * ia], pb[j * ib]);
