@@ -343,7 +343,7 @@ static void test_not_fused(void **st)
 static void conv(qb_graph *g, const char *in, const char *out, int cin, int cout, int k, int group, int tag)
 {
     int cg = cin / group, nw = cout * cg * k * k;
-    float *w = malloc((size_t)nw * sizeof *w), b[128];
+    float *w = malloc((size_t)nw * sizeof *w), *b = malloc((size_t)cout * sizeof *b);
     for (int i = 0; i < nw; i++)
         w[i] = (float)(((i + tag) * 29) % 17) / 16.0f - 0.5f;
     for (int i = 0; i < cout; i++)
@@ -354,6 +354,7 @@ static void conv(qb_graph *g, const char *in, const char *out, int cin, int cout
     add_t(g, wn, 4, (int64_t[]){cout, cg, k, k}, w);
     add_t(g, bn, 1, (int64_t[]){cout}, b);
     free(w);
+    free(b);
     snprintf(ins, sizeof ins, "%s,%s,%s", in, wn, bn);
     qb_node *n = add_n(g, "Conv", ins, out);
     attr_ints4(n, "pads", 4, k / 2);
@@ -405,11 +406,16 @@ static void test_nhwc_chains(void **st)
     for (int threads = 1; threads <= 3; threads++) {
         qb_gpar_set_threads(threads);
         qb_graph *g = conv_chain_graph(0);
+        g->no_conv_epilogue = threads == 3; /* the chains as their own passes too */
         run(g, x);
         /* conv 1: out NHWC; 2 (depthwise), 3 (two groups): in and out; 4: in */
         int bits[4] = {2, 3, 3, 1}, k = 0;
-        /* the first chain is the last reader of c1: it writes over it */
-        assert_ptr_equal(g->tensors[qb_graph_find(g, "h4")]->data, g->tensors[qb_graph_find(g, "c1")]->data);
+        if (g->no_conv_epilogue) /* the first chain is the last reader of c1: it writes over it */
+            assert_ptr_equal(g->tensors[qb_graph_find(g, "h4")]->data, g->tensors[qb_graph_find(g, "c1")]->data);
+        else /* conv 1 runs it in its epilogue and writes h4 */
+            for (int i = 0; i < g->nnodes; i++)
+                if (g->nodes[i].out[0] == qb_graph_find(g, "c1"))
+                    assert_int_equal(g->nodes[i].write_to, qb_graph_find(g, "h4"));
         for (int i = 0; i < g->nnodes; i++)
             if (!strcmp(g->nodes[i].op, "Conv"))
                 assert_int_equal(g->nodes[i].nhwc, bits[k++]);
@@ -745,7 +751,8 @@ static void test_minmax_chains(void **st)
         for (int threads = 1; threads <= 3; threads++) {
             qb_gpar_set_threads(threads);
             qb_graph *g = minmax_graph(quant, 0);
-            assert_int_equal(run(g, x), 2); /* Max into LeakyRelu, Max into Min */
+            /* Max into LeakyRelu, Max into Min; fp32: both chains also into their convs (epilogues) */
+            assert_int_equal(run(g, x), quant ? 2 : 4);
             if (!quant)
                 assert_int_equal(ref_fused, 0);
             const float *y = g->tensors[g->outputs[0]]->data;
@@ -1052,6 +1059,135 @@ static void test_direct_conv(void **st)
     }
 }
 
+/* A per-channel constant of C values, shaped [C, 1, 1] (any C). */
+static void per_channel_n(qb_graph *g, const char *name, int C, float base)
+{
+    float *v = malloc((size_t)C * sizeof *v);
+    for (int c = 0; c < C; c++)
+        v[c] = base + 0.0625f * (float)(c % 23) - 0.5f;
+    add_t(g, name, 3, (int64_t[]){C, 1, 1}, v);
+    free(v);
+}
+
+/* Element-wise chains right after fp32 convs of every path, at odd
+ * channel counts on a 40x23 map (not a multiple of any block): c1 (5
+ * channels: im2col) -> affine + HardSwish as Add/Clip/Mul/Div; c2
+ * (depthwise) -> SiLU with a per-channel bias; c3 (1x1 pointwise, Relu
+ * fused) -> k - v per channel, Mul; c4 (13 channels, stride 2: the direct
+ * path) -> Mul, Tanh to the NCHW graph output y1; c5 (grouped: keeps its
+ * chain as a pass) -> Add to y2; c6 (1x1 from the NCHW input, 600
+ * channels: more than a block of the chain) -> per-channel Mul, Relu to
+ * y3. */
+static qb_graph *epi_graph(int nchw_only, int no_fusion, int no_epi)
+{
+    qb_graph *g = qb_graph_new("conv-epilogue");
+    g->opset = 13;
+    g->nchw_only = nchw_only;
+    g->no_elem_fusion = no_fusion;
+    g->no_conv_epilogue = no_epi;
+    add_t(g, "x", 4, (int64_t[]){1, 5, 40, 23}, NULL);
+    scalar(g, "three", 3.0f);
+    scalar(g, "zero", 0.0f);
+    scalar(g, "six", 6.0f);
+    scalar(g, "k_scale", 1.25f);
+    per_channel_n(g, "pc37", 37, 0.3f);
+    per_channel_n(g, "pc37b", 37, -0.2f);
+    per_channel_n(g, "pc13", 13, 0.1f);
+    per_channel_n(g, "pc600", 600, 0.7f);
+    const int64_t one[2] = {1, 1}, two[2] = {2, 2};
+    conv_geom(g, "x", "c1", 5, 37, 3, 3, one, one, (int64_t[]){1, 1, 1, 1}, 71);
+    add_n(g, "Mul", "c1,k_scale", "a1");
+    add_n(g, "Add", "pc37,a1", "a2");
+    add_n(g, "Add", "a2,three", "h1");
+    add_n(g, "Clip", "h1,zero,six", "h2");
+    add_n(g, "Mul", "a2,h2", "h3");
+    add_n(g, "Div", "h3,six", "h4");
+    conv(g, "h4", "c2", 37, 37, 3, 37, 72);
+    add_n(g, "Add", "c2,pc37b", "s0");
+    add_n(g, "Sigmoid", "s0", "s1");
+    add_n(g, "Mul", "s0,s1", "s2");
+    conv(g, "s2", "c3", 37, 13, 1, 1, 73);
+    add_n(g, "Relu", "c3", "r3"); /* the conv's clamp */
+    add_n(g, "Sub", "pc13,r3", "q1");
+    add_n(g, "Mul", "q1,k_scale", "q2");
+    conv_geom(g, "q2", "c4", 13, 21, 3, 3, two, one, (int64_t[]){1, 0, 1, 1}, 74);
+    add_n(g, "Mul", "c4,k_scale", "t1");
+    add_n(g, "Tanh", "t1", "y1");
+    conv(g, "y1", "c5", 21, 9, 3, 3, 75);
+    add_n(g, "Add", "c5,three", "y2");
+    conv(g, "x", "c6", 5, 600, 1, 1, 76);
+    add_n(g, "Mul", "c6,pc600", "m1");
+    add_n(g, "Relu", "m1", "y3");
+    set_output(g, "y1");
+    set_output(g, "y2");
+    set_output(g, "y3");
+    return g;
+}
+
+/* Prepare g for isa and run it on x (epi_graph's input). */
+static void run_isa(qb_graph *g, const float *x, int isa)
+{
+    qb_err e = {0};
+    if (qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, isa, &e)) {
+        print_error("%s\n", e.msg);
+        fail();
+    }
+    qb_tensor in = *g->tensors[g->inputs[0]];
+    in.data = (void *)x;
+    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+}
+
+/* Chains run in the conv's epilogue (qb_fuse_conv_epilogues) against the
+ * unfused graph and against the chains as their own pass: bit-identical
+ * (the same steps on the same values; the kernel calls split at
+ * QB_GPAR_ALIGN rows), NHWC and NCHW-only, on every fp32 GEMM kernel
+ * that runs here (the direct path on the scalar and AVX-512 ones, im2col
+ * on AVX2), 1-3 threads; five chains taken, the grouped conv's not. */
+static void test_conv_epilogue(void **st)
+{
+    (void)st;
+    const int64_t count = 5 * 40 * 23;
+    float *x = malloc((size_t)count * sizeof *x);
+    for (int64_t i = 0; i < count; i++)
+        x[i] = (float)((i * 13) % 31) / 7.0f - 2.0f;
+    const int isas[3] = {QB_ISA_SCALAR, QB_ISA_AVX2, QB_ISA_VNNI};
+    for (int ii = 0; ii < 3; ii++) {
+        const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, isas[ii]);
+        if (!k || !qb_kernel_available(k, NULL, 0))
+            continue;
+        for (int nchw_only = 0; nchw_only < 2; nchw_only++) {
+            qb_graph *ref = epi_graph(nchw_only, 1, 1), *pass = epi_graph(nchw_only, 0, 1);
+            run_isa(ref, x, isas[ii]);
+            run_isa(pass, x, isas[ii]);
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_graph *g = epi_graph(nchw_only, 0, 0);
+                run_isa(g, x, isas[ii]);
+                int in_conv = 0;
+                for (int i = 0; i < g->nnodes; i++) {
+                    const qb_node *n = &g->nodes[i];
+                    if (n->fused_into >= 0 && !strcmp(g->nodes[n->fused_into].op, "Conv") && strcmp(n->op, "Relu"))
+                        in_conv++;
+                    if (n->out[0] == qb_graph_find(g, "y2")) /* c5 (grouped) keeps its chain */
+                        assert_int_equal(n->fused_into, -1);
+                }
+                assert_int_equal(in_conv, 5);
+                for (int o = 0; o < 3; o++) {
+                    const qb_tensor *yt = g->tensors[g->outputs[o]];
+                    size_t bytes = (size_t)qb_tensor_count(yt) * sizeof(float);
+                    assert_memory_equal(yt->data, ref->tensors[ref->outputs[o]]->data, bytes);
+                    assert_memory_equal(yt->data, pass->tensors[pass->outputs[o]]->data, bytes);
+                }
+                qb_graph_free(g);
+            }
+            qb_gpar_set_threads(1);
+            qb_graph_free(ref);
+            qb_graph_free(pass);
+        }
+    }
+    free(x);
+}
+
 /* conv_chain_graph with every conv quantized (int8-channel, the grouped
  * one int8-tensor), each in its own grids: the HardSwish-with-affine,
  * SiLU-with-bias and k - relu chains between them run on int8 through
@@ -1113,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
         cmocka_unit_test(test_direct_conv),
+        cmocka_unit_test(test_conv_epilogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

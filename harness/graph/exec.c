@@ -812,7 +812,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
     }
     fuse_activations(g);
     qb_fuse_elementwise(g);
-    if (choose_layouts(g, e))
+    if (choose_layouts(g, e) || qb_fuse_conv_epilogues(g, e) < 0)
         return -1;
     /* live ranges */
     for (int i = 0; i < g->ntensors; i++)

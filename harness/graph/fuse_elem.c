@@ -18,6 +18,11 @@
  * marked fused into it and skipped. QB_NO_ELEM_FUSION=1 (or
  * g->no_elem_fusion) turns the pass off (tests compare both).
  *
+ * A chain whose input only it reads, written by an fp32 Conv, runs inside
+ * that Conv (qb_fuse_conv_epilogues, ops_conv.c): on each block of NHWC
+ * output pixels right after the kernel wrote it, while it is in cache,
+ * instead of a pass over the whole map; the same steps, so the same bits.
+ *
  * int8 chains: between an int8 quantized conv and int8 convs of one input
  * grid (exec.c), a chain maps each int8 value through a 256-entry table
  * per channel (one table without per-channel steps): table[q] =
@@ -76,6 +81,7 @@ typedef struct fe_chain {
     float *tiled[FE_MAX_STEPS]; /* NHWC: per-channel operands repeated over a tile of inner elements */
     int8_t *lut;                /* int8 chain (between quantized convs): lut_c tables of 256 outputs, or NULL */
     int64_t lut_c;              /* tables (C with per-channel steps, else 1): element i uses table i % lut_c */
+    int64_t epi_c;              /* run in a conv's epilogue (qb_fuse_conv_epilogues): channels per pixel, else 0 */
     void *orig_state;           /* the first node's own prepared state (freed with the chain) */
     void (*orig_free)(void *);  /* its free function, NULL for free() */
 } fe_chain;
@@ -597,4 +603,74 @@ int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_z
         qb_quantize_i8(v, 256, out_scale, out_zero, -128, 127, c->lut + ch * 256);
     }
     return 0;
+}
+
+/* ---- chains run in a convolution's epilogue ---- */
+
+void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels)
+{
+    const fe_chain *c = n->state;
+    /* tiles of c->inner elements start at pixels (qb_elem_chain_set_nhwc),
+     * so element o + b of a tile has channel (o + b) % C, the tiled
+     * operands' index b; chains without per-channel steps ignore it */
+    const int64_t T = c->inner, total = pixels * c->epi_c;
+    float save[FE_BLOCK] __attribute__((aligned(64)));
+    for (int64_t o = 0; o < total; o += T) {
+        int64_t len = total - o < T ? total - o : T;
+        for (int64_t b = 0; b < len; b += FE_BLOCK) {
+            int k = len - b < FE_BLOCK ? (int)(len - b) : FE_BLOCK;
+            apply_steps(c, 0, b, y + o + b, save, k);
+        }
+    }
+}
+
+/* Chain heads whose input is written only for them by an fp32 Conv are
+ * run by that Conv on each block of output pixels while it is in cache
+ * (qb_conv_set_epilogue decides which convs can): the Conv writes the
+ * chain's output, the chain's first node is marked fused into it. */
+int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
+{
+    const char *env = getenv("QB_NO_CONV_EPILOGUE");
+    if (g->no_conv_epilogue || (env && *env && strcmp(env, "0")))
+        return 0;
+    int made = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *h = &g->nodes[i];
+        if (h->folded || h->fused_into >= 0 || h->def != &chain_def)
+            continue;
+        fe_chain *c = h->state;
+        int x = c->x;
+        if (c->lut || g->tensors[x]->kind != QB_T_VALUE || is_graph_output(g, x))
+            continue;
+        int p = g->tensors[x]->producer;
+        if (p >= 0 && g->nodes[p].fused_into >= 0)
+            p = g->nodes[p].fused_into; /* a Relu/Clip done by the conv */
+        if (p < 0 || p >= i)
+            continue;
+        qb_node *conv = &g->nodes[p];
+        if (conv->folded || strcmp(conv->op, "Conv") || (conv->write_to >= 0 ? conv->write_to : conv->out[0]) != x)
+            continue;
+        int only = 1; /* x read by the chain's own nodes only */
+        for (int j = 0; j < g->nnodes && only; j++) {
+            const qb_node *r = &g->nodes[j];
+            if (r->folded || j == i || r->fused_into == i)
+                continue;
+            for (int k = 0; k < r->nin; k++)
+                only &= r->in[k] != x;
+        }
+        if (!only)
+            continue;
+        int rc = qb_conv_set_epilogue(g, conv, i, c->nhwc, e);
+        if (rc < 0)
+            return -1;
+        if (!rc)
+            continue;
+        if (!c->nhwc && qb_elem_chain_set_nhwc(g, h, e)) /* tiles of whole pixels for the per-channel steps */
+            return -1;
+        c->epi_c = g->tensors[x]->dims[1];
+        conv->write_to = c->y;
+        h->fused_into = p;
+        made++;
+    }
+    return made;
 }

@@ -208,6 +208,8 @@ typedef struct qb_graph {
                                 iteration number and condition) instead of being bound as constants */
     int no_elem_fusion;      /* nonzero: no element-wise chains fused into one pass (tests, QB_NO_ELEM_FUSION=1) */
     int no_direct_conv;      /* nonzero: fp32 convs always im2col, never the direct (tap) path (tests, QB_NO_DIRECT_CONV=1) */
+    int no_conv_epilogue;    /* nonzero: element-wise chains after a Conv run as their own pass, not in the conv
+                                (tests, calibration: the conv's output tensor is written; QB_NO_CONV_EPILOGUE=1) */
     double kernel_ms_acc;    /* kernel time of the node being run (profile) */
     /* Called after each node has run (calibration, per-layer comparison):
      * its inputs and outputs are still valid then. NULL: none. */
@@ -376,6 +378,10 @@ int qb_fold_batchnorm(qb_graph *g);
  * activations, HardSwish/SiLU patterns) run as one pass each (prepare,
  * after shape inference and folding); returns how many chains. */
 int qb_fuse_elementwise(qb_graph *g);
+/* Chains that follow an fp32 Conv run inside it, on each block of its
+ * output while in cache (prepare, after the layouts); returns how many,
+ * or -1 with a message. Off with g->no_conv_epilogue or QB_NO_CONV_EPILOGUE=1. */
+int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e);
 
 /* ---- qlayer.c ---- */
 /* A zeroed qspec for precision p; NULL on allocation failure. */

@@ -115,6 +115,13 @@ int qb_conv_nhwc_input_fast(const qb_node *n);
  * convolutions), 0 or -1 with a message. */
 int qb_elem_chain_input(const qb_graph *g, const qb_node *n);
 int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
+/* Chain n (run in a conv's epilogue) in place on pixels x C floats of
+ * NHWC pixels, y at a pixel's first channel. */
+void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);
+/* ops_conv.c: let fp32 Conv n run the chain node (index chain, NHWC
+ * tiles if chain_nhwc) on each block of its output pixels: 1 if it
+ * will, 0 if it cannot (quantized, grouped, layouts differ). */
+int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, qb_err *e);
 /* Make the chain run on int8 NHWC tensors: input in the grid (in_scale,
  * in_zero), output in (out_scale, out_zero), through per-channel tables
  * computed with the chain's float steps. 0, or -1 with a message. */

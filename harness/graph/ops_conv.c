@@ -153,6 +153,8 @@ typedef struct conv_state {
     int npacks;          /* number of packs */
     float *wbuf;         /* dw: C x taps logical weights for packing */
     size_t qscratch_off; /* quantized node: where its int8/bit buffers start in the scratch */
+    const qb_node *epi;  /* fp32: the element-wise chain run on each block of output pixels in cache (its node;
+                          * fuse_elem.c), or NULL */
 } conv_state;
 
 static void conv_free(void *p)
@@ -692,6 +694,122 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     return 0;
 }
 
+int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, qb_err *e)
+{
+    (void)e;
+    conv_state *s = n->state;
+    /* fp32 only (int8 layers requantize their own output); one group or
+     * the depthwise kernel: every path then has whole NHWC pixels of all
+     * channels in a buffer before its output is written or transposed */
+    if (!s || n->q || s->in_i8 || s->out_i8 || (s->group != 1 && !s->dw) || chain_nhwc != s->out_nhwc)
+        return 0;
+    s->epi = &g->nodes[chain];
+    return 1;
+}
+
+/* Profile: time spent in epilogues of the node being run, in ns (summed
+ * over threads), taken out of its kernel time. */
+static int64_t epi_ns;
+
+/* The conv's epilogue chain (if any) in place on pixels x Cout floats. */
+static void run_epilogue(const qb_graph *g, const conv_state *s, float *y, int64_t pixels)
+{
+    if (!s->epi)
+        return;
+    double t0 = g->profile ? qb_now_ms() : 0;
+    qb_elem_chain_apply_nhwc(s->epi, y, pixels);
+    if (g->profile)
+        __atomic_fetch_add(&epi_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
+}
+
+/* Kernel time of a region that ran epilogues: the region less them. */
+static void add_kernel_time(qb_graph *g, double t0)
+{
+    if (!g->profile)
+        return;
+    double k = qb_now_ms() - t0 - (double)__atomic_exchange_n(&epi_ns, 0, __ATOMIC_RELAXED) * 1e-6;
+    g->kernel_ms_acc += k > 0 ? k : 0;
+}
+
+#define EPI_BYTES (64 * 1024) /* output bytes per kernel call followed by the epilogue (L2) */
+
+typedef struct gemm_epi_job {
+    const qb_graph *g;     /* profile flag */
+    const conv_state *s;   /* its epilogue */
+    const qb_packed *p;    /* the pack */
+    const qb_gemm_args *a; /* the whole call (ldc = Cout: rows are whole pixels) */
+    int64_t sub;           /* rows per kernel call (a multiple of QB_GPAR_ALIGN) */
+} gemm_epi_job;
+
+/* Rows [i0, i1): kernel calls of sub rows, each followed by the epilogue. */
+static void gemm_epi_rows(void *ctx, int64_t i0, int64_t i1)
+{
+    const gemm_epi_job *j = ctx;
+    for (int64_t r = i0; r < i1; r += j->sub) {
+        int64_t r1 = r + j->sub < i1 ? r + j->sub : i1;
+        qb_gemm_args b;
+        qb_gpar_gemm_rows(j->p, j->a, r, r1, &b);
+        j->p->kernel->run.gemm(j->p, &b);
+        run_epilogue(j->g, j->s, b.c, r1 - r);
+    }
+}
+
+/* The GEMM of a block of output pixels, then its epilogue: calls of
+ * QB_GPAR_ALIGN-multiple rows (the row tiles of one call over all rows:
+ * the same bits) of about EPI_BYTES of output each, so the chain reads
+ * what the kernel just wrote from cache. Kernel time to the profile. */
+static void gemm_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed *p, const qb_gemm_args *a)
+{
+    double t0 = g->profile ? qb_now_ms() : 0;
+    int64_t row_bytes = (int64_t)a->ldc * (int64_t)sizeof(float);
+    int64_t sub = EPI_BYTES / row_bytes / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
+    if (sub < QB_GPAR_ALIGN)
+        sub = QB_GPAR_ALIGN;
+    if (!s->epi || a->m <= sub) { /* one call (or the column split of a few rows), then the chain */
+        qb_gpar_gemm(p, a);
+        run_epilogue(g, s, a->c, a->m);
+    } else {
+        gemm_epi_job j = {g, s, p, a, sub};
+        int64_t chunk = qb_gpar_chunk(a->m, (int64_t)p->n * p->k, QB_GPAR_ALIGN);
+        qb_gpar_for(a->m, chunk, gemm_epi_rows, &j);
+    }
+    add_kernel_time(g, t0);
+}
+
+typedef struct dw_epi_job {
+    const qb_graph *g;   /* profile flag */
+    const conv_state *s; /* its epilogue */
+    const qb_packed *p;  /* the pack */
+    const qb_dw_args *a; /* the whole call */
+    int64_t sub;         /* output rows per kernel call */
+} dw_epi_job;
+
+static void dw_epi_rows(void *ctx, int64_t oy0, int64_t oy1)
+{
+    const dw_epi_job *j = ctx;
+    for (int64_t r = oy0; r < oy1; r += j->sub) {
+        int64_t r1 = r + j->sub < oy1 ? r + j->sub : oy1;
+        qb_dw_args b;
+        qb_gpar_dw_rows(j->a, (int)r, (int)r1, sizeof(float), sizeof(float), &b);
+        j->p->kernel->run.dw(j->p, &b);
+        run_epilogue(j->g, j->s, b.y, (r1 - r) * j->a->out_w);
+    }
+}
+
+/* The depthwise kernel in calls of about EPI_BYTES of output rows, each
+ * followed by the epilogue (every output pixel is computed alone: the
+ * same bits as one call). */
+static void dw_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed *p, const qb_dw_args *a)
+{
+    double t0 = g->profile ? qb_now_ms() : 0;
+    int64_t row_bytes = (int64_t)a->out_w * a->c * (int64_t)sizeof(float);
+    int64_t sub = EPI_BYTES / row_bytes;
+    dw_epi_job j = {g, s, p, a, sub < 1 ? 1 : sub};
+    int64_t chunk = qb_gpar_threads() < 2 ? a->out_h : qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    qb_gpar_for(a->out_h, chunk, dw_epi_rows, &j);
+    add_kernel_time(g, t0);
+}
+
 /* im2col_padded_i8 of a job's rows, counted from its first row. */
 static void im2col_padded_from(void *ctx, int64_t i0, int64_t i1)
 {
@@ -710,6 +828,7 @@ typedef struct direct_job {
     float *y;            /* output rows: out_h x out_w x ldc */
     size_t ldc;          /* floats between output pixels */
     float f_min, f_max;  /* clamp */
+    const qb_graph *g;   /* profile flag (epilogue time) */
 } direct_job;
 
 /* Rows [r0, r1) of the padded copy: zeros around the image, the image at
@@ -748,6 +867,7 @@ static void direct_out_rows(void *ctx, int64_t oy0, int64_t oy1)
                           .c = j->y + oy * ow * (int64_t)j->ldc, .ldc = j->ldc, .f_min = j->f_min, .f_max = j->f_max,
                           .a_taps = s->taps, .a_ntaps = (int)(w->k[1] * w->k[2])};
         s->packs[0].kernel->run.gemm(&s->packs[0], &a);
+        run_epilogue(j->g, s, a.c, ow);
     }
 }
 
@@ -760,12 +880,11 @@ static void direct_conv(qb_graph *g, qb_node *n, const float *x, int x_nhwc, flo
     const win *w = &s->w;
     float *rows = s->out_nhwc ? y : scratch;
     direct_job j = {s, x, x_nhwc, (float *)(void *)((char *)scratch + s->dimg_off), rows, (size_t)s->cout, n->f_min,
-                    n->f_max};
+                    n->f_max, g};
     qb_gpar_for(s->dhp, qb_gpar_chunk(s->dhp, s->dwp * w->c, 1), direct_pad_rows, &j);
     double t0 = g->profile ? qb_now_ms() : 0;
     qb_gpar_for(w->out[1], qb_gpar_chunk(w->out[1], w->out[2] * s->cout * s->kk, 1), direct_out_rows, &j);
-    if (g->profile)
-        g->kernel_ms_acc += qb_now_ms() - t0;
+    add_kernel_time(g, t0);
     if (!s->out_nhwc)
         transpose_par(y, (size_t)s->pix, rows, (size_t)s->cout, s->pix, s->cout);
 }
@@ -818,6 +937,8 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                             .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
             if (n->q) {
                 qb_qlayer_dw(g, n, &s->packs[0], &a, s->in_i8, s->out_i8, qsc);
+            } else if (s->epi) {
+                dw_with_epilogue(g, s, &s->packs[0], &a);
             } else {
                 double t0 = g->profile ? qb_now_ms() : 0;
                 qb_gpar_dw(&s->packs[0], &a);
@@ -882,10 +1003,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 } else {
                     qb_gemm_args a = {.m = (int)m, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
                                       .f_min = n->f_min, .f_max = n->f_max};
-                    double t0 = g->profile ? qb_now_ms() : 0;
-                    qb_gpar_gemm(&s->packs[gi], &a);
-                    if (g->profile)
-                        g->kernel_ms_acc += qb_now_ms() - t0;
+                    gemm_with_epilogue(g, s, &s->packs[gi], &a);
                 }
             }
             if (!s->out_nhwc)

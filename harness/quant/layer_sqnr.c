@@ -70,6 +70,7 @@ int qb_per_layer_sqnr(const qb_graph *model, qb_graph *gq, const qb_calibration 
         qb_graph_free(gq);
         return -1;
     }
+    gr->no_conv_epilogue = 1; /* every layer's own output is written (and read here) */
     /* a second copy of the quantized graph for the isolated pass */
     gq2 = qb_graph_clone(gq, e); /* gq is not prepared yet: its qspecs are copied, nothing derived */
     if (!gq2 || qb_runner_open_on(&rr, gr, batch, isa, s, e)) {
@@ -78,6 +79,7 @@ int qb_per_layer_sqnr(const qb_graph *model, qb_graph *gq, const qb_calibration 
         return -1;
     }
     gq->no_int8_links = gq2->no_int8_links = 1; /* every layer output is read as floats */
+    gq->no_conv_epilogue = gq2->no_conv_epilogue = 1; /* ... and written by its layer */
     if (qb_runner_open_on(&rq[0], gq, batch, isa, s, e)) { /* frees gq */
         qb_runner_close(&rr);
         qb_graph_free(gq2);

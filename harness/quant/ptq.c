@@ -195,6 +195,7 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
     qb_graph *g = qb_graph_clone(model, e);
     if (!g)
         return -1;
+    g->no_conv_epilogue = 1; /* every layer's own output tensor is observed */
     qb_runner r;
     if (qb_runner_open_on(&r, g, batch, -1, s, e))
         return -1;
