@@ -1229,6 +1229,81 @@ static void test_int8_chains(void **st)
     qb_graph_free(ref);
 }
 
+/* Concat and Add/Sub/Mul writing the int8 codes of the convs that read
+ * them (nhwc_ops.c q8): a Concat of NCHW floats (a chain on conv 1's
+ * output, Tanh of the image, the chain again: 43 channels, 2 x 13 x 11
+ * pixels, so blocks of 64 pixels cross images) read by a 3x3 conv; Add,
+ * Sub, Mul of two chains on conv 2's output read by a 1x1 conv, a 3x3
+ * conv, and two convs of one grid; a Concat and an Add of NHWC conv
+ * outputs read by convs; Mul(a, a), a graph output also read by a conv,
+ * stays float. */
+static qb_graph *q8_out_graph(int no_links)
+{
+    qb_graph *g = qb_graph_new("int8-concat-add");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 13, 11}, NULL);
+    conv(g, "x", "c1", 3, 20, 3, 1, 41);
+    add_n(g, "Sigmoid", "c1", "s1");
+    add_n(g, "Tanh", "x", "t");
+    qb_node *cat = add_n(g, "Concat", "s1,t,s1", "cat");
+    attr_i(cat, "axis", 1);
+    conv(g, "cat", "c2", 43, 6, 3, 1, 42);
+    add_n(g, "Sigmoid", "c2", "a");
+    add_n(g, "Tanh", "c2", "b");
+    add_n(g, "Add", "a,b", "sum");
+    conv(g, "sum", "c3", 6, 5, 1, 1, 43);
+    add_n(g, "Sub", "a,b", "dif");
+    conv(g, "dif", "c4", 6, 5, 3, 1, 44);
+    add_n(g, "Mul", "a,b", "prd");
+    conv(g, "prd", "y5", 6, 4, 3, 1, 45);
+    conv(g, "prd", "y6", 6, 3, 1, 1, 46);
+    qb_node *cat2 = add_n(g, "Concat", "c3,c4", "cat2");
+    attr_i(cat2, "axis", 1);
+    conv(g, "cat2", "y", 10, 4, 3, 1, 47);
+    add_n(g, "Add", "c3,c4", "sum2");
+    conv(g, "sum2", "y2", 5, 4, 1, 1, 48);
+    add_n(g, "Mul", "a,a", "m");
+    conv(g, "m", "y10", 6, 2, 1, 1, 49);
+    const char *outs[] = {"y", "y2", "y5", "y6", "y10", "m"};
+    for (int i = 0; i < 6; i++)
+        set_output(g, outs[i]);
+    const float in_s[9] = {0.0081f, 0.0079f, 0.0153f, 0.0117f, 0.0042f, 0.0042f, 0.031f, 0.027f, 0.0039f};
+    const float out_s[9] = {0.033f, 0.021f, 0.019f, 0.024f, 0.011f, 0.012f, 0.05f, 0.04f, 0.013f};
+    const int32_t in_z[9] = {2, -7, 0, 5, -40, -40, -3, 9, -128};
+    const int32_t out_z[9] = {-5, 3, 1, -2, 0, 4, -1, 2, 6};
+    quantize_convs(g, in_s, in_z, out_s, out_z, 3);
+    return g;
+}
+
+static void test_int8_concat_add(void **st)
+{
+    (void)st;
+    const int nx = 2 * 3 * 13 * 11, ho = 2 * 13 * 11;
+    float x[2 * 3 * 13 * 11];
+    for (int i = 0; i < nx; i++)
+        x[i] = (float)((i * 17) % 43) / 21.0f - 1.0f;
+    qb_graph *ref = q8_out_graph(1);
+    run(ref, x);
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = q8_out_graph(0);
+        run(g, x);
+        /* every conv but the first reads int8 NHWC codes (1|4) written by the Concat/Add/Sub/Mul before it; the
+         * one reading m (a graph output) reads floats */
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Conv") && strcmp(g->tensors[g->nodes[i].out[0]]->name, "c1"))
+                assert_int_equal(g->nodes[i].nhwc & 5, strcmp(g->tensors[g->nodes[i].out[0]]->name, "y10") ? 5 : 0);
+        const int chans[6] = {4, 4, 4, 3, 2, 6};
+        for (int o = 0; o < 6; o++)
+            assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                (size_t)(chans[o] * ho) * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1248,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_int8_gap_exact),
         cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
+        cmocka_unit_test(test_int8_concat_add),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),
     };

@@ -596,6 +596,26 @@ static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, c
     return to >= 0 ? to : -2;
 }
 
+/* The int8 quantized conv whose input grid a Concat or Add/Sub/Mul of
+ * one shape (qb_nhwc_role 1) writes its output in (qb_nhwc_quantize_out):
+ * every reader of its output is an int8 conv of one grid reading it as
+ * its NHWC data input where that costs nothing (qb_conv_nhwc_input_fast),
+ * and the output is no graph output; else -1. */
+static int int8_out_conv(const qb_graph *g, const qb_node *n)
+{
+    if (qb_nhwc_role(g, n) != 1)
+        return -1;
+    int t = written(n), to = int8_conv_readers(g, t);
+    for (int k = 0; k < g->noutputs && to >= 0; k++)
+        if (g->outputs[k] == t)
+            to = -1;
+    for (int j = 0; j < g->nnodes && to >= 0; j++)
+        if (!g->nodes[j].folded && g->nodes[j].nin > 0 && g->nodes[j].in[0] == t &&
+            !qb_conv_nhwc_input_fast(&g->nodes[j]))
+            to = -1;
+    return to;
+}
+
 int qb_graph_int8_links(const qb_graph *g)
 {
     const char *nl = getenv("QB_NO_INT8_LINKS");
@@ -676,10 +696,23 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             pool_plain[mp] = 1;
     }
     int rc = 0;
+    int *q8_to = malloc((g->nnodes + 1) * sizeof(int)); /* Concat/Add/Sub/Mul i writes int8 in this conv's grid */
+    if (!q8_to) {
+        free(out_nhwc), free(nhwc), free(pool_i8), free(pool_to), free(pool_plain);
+        qb_errf(e, "%s: out of memory", g->file);
+        return -1;
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        q8_to[i] = links && !g->nodes[i].folded && g->nodes[i].fused_into < 0 ? int8_out_conv(g, &g->nodes[i]) : -1;
     for (int i = 0; i < g->nnodes && !rc; i++) {
         qb_node *n = &g->nodes[i];
         if (n->folded || n->fused_into >= 0)
             continue;
+        if (q8_to[i] >= 0) { /* reads its inputs in the layout they have: all NHWC when its output is */
+            const qb_qspec *to = g->nodes[q8_to[i]].q;
+            rc = qb_nhwc_quantize_out(g, n, nhwc[written(n)], to->in_scale, to->in_zero, e);
+            continue;
+        }
         if (qb_elem_chain_input(g, n) >= 0) {
             if (nhwc[written(n)])
                 rc = qb_elem_chain_set_nhwc(g, n, e);
@@ -704,8 +737,10 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         if (strcmp(n->op, "Conv"))
             continue;
         int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;
-        int in_link = p >= 0 && ((out_nhwc[p] & 2) || (pool_i8[p] >= 0 && pool_to[p] >= 0) || pool_plain[p]);
-        int nhwc_bits = (n->in[0] >= 0 && nhwc[n->in[0]]) | (out_nhwc[i] != 0) << 1 | in_link << 2 |
+        int in_link = p >= 0 && ((out_nhwc[p] & 2) || (pool_i8[p] >= 0 && pool_to[p] >= 0) || pool_plain[p] ||
+                                 q8_to[p] >= 0);
+        int in_nhwc = (n->in[0] >= 0 && nhwc[n->in[0]]) || (p >= 0 && q8_to[p] >= 0);
+        int nhwc_bits = in_nhwc | (out_nhwc[i] != 0) << 1 | in_link << 2 |
                         ((out_nhwc[i] & 2) != 0) << 3;
         if (nhwc_bits)
             rc = qb_conv_set_layout(g, n, nhwc_bits, e);
@@ -715,6 +750,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     free(pool_i8);
     free(pool_to);
     free(pool_plain);
+    free(q8_to);
     return rc;
 }
 

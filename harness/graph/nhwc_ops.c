@@ -24,6 +24,13 @@
  * per channel as floats, each value dequantized on the fly (the float
  * path's DequantizeLinear and additions, in its order): bit-identical,
  * without the dequantized tensor in between.
+ *
+ * Quantizing outputs: a Concat on the channels or an Add/Sub/Mul of one
+ * shape whose output only int8 convs of one input grid read (exec.c)
+ * writes that grid's int8 codes NHWC (QuantizeLinear of each float it
+ * would have written, the arithmetic the convs use on their input), and
+ * the convs read them as an int8 link: the float tensor, its NCHW read
+ * and the convs' own quantizing pass are gone, with the same bits.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -38,6 +45,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "harness/graph/qlayer.h"
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
 
@@ -60,6 +68,12 @@ typedef struct nhwc_state {
                                 * is exact in this grid (gap_sum_exact), so integer sums give the same bits */
     int8_t lut[256];           /* i8 == 1: output value of input q at lut[q + 128] */
     float lut_f[256];          /* i8 == 2: dequantized value of input q at lut_f[q + 128] */
+    int q8;                    /* Concat, Add/Sub/Mul: writes int8 NHWC codes in the grid (q_scale, q_zero) of
+                                * the convs reading it (qb_nhwc_quantize_out) */
+    int q8_in_nhwc;            /* ... its inputs are NHWC (else NCHW planes) */
+    float q_scale;             /* q8: the readers' input grid: scale */
+    int32_t q_zero;            /* ... and zero point */
+    char elem_op;              /* NK_ELEM: 'A'dd, 'S'ub or 'M'ul */
     void *orig_state;          /* the operator's own prepared state */
     void (*orig_free)(void *); /* its free function, NULL for free() */
 } nhwc_state;
@@ -669,12 +683,98 @@ static void concat_pixels(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+/* Concat writing int8 codes (q8): pixels [p0, p1) over N*H*W, each
+ * input's channels quantized into their place of the output pixels. */
+static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    int8_t *y = (int8_t *)j->y;
+    const int64_t hw = s->h * s->w;
+    for (int64_t p = p0; p < p1;) {
+        int64_t b = p / hw, q0 = p % hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw; /* this image's share */
+        int64_t coff = 0;
+        for (int i = 0; i < j->n->nin; i++) {
+            const qb_tensor *t = qb_in(j->g, j->n, i);
+            int64_t ci = t->dims[1];
+            const float *x = t->data;
+            int8_t *o = y + (b * hw + q0) * s->c + coff;
+            if (s->q8_in_nhwc)
+                for (int64_t k = q0; k < q1; k++)
+                    qb_quantize_i8(x + (b * hw + k) * ci, (size_t)ci, s->q_scale, s->q_zero, -128, 127,
+                                   o + (k - q0) * s->c);
+            else
+                qb_qlayer_quantize_planes(x + b * ci * hw + q0, ci, (size_t)hw, q1 - q0, s->q_scale, s->q_zero, o,
+                                          s->c);
+            coff += ci;
+        }
+        p = b * hw + q1;
+    }
+}
+
+#define Q8_BLK 64 /* pixels per block of an element-wise node writing int8 */
+
+/* tmp[i] = a[i] op b[i], n floats: the element-wise operator's float arithmetic. */
+static void elem_f32(float *restrict tmp, const float *a, const float *b, int64_t n, char op)
+{
+    if (op == 'A')
+        for (int64_t i = 0; i < n; i++)
+            tmp[i] = a[i] + b[i];
+    else if (op == 'S')
+        for (int64_t i = 0; i < n; i++)
+            tmp[i] = a[i] - b[i];
+    else
+        for (int64_t i = 0; i < n; i++)
+            tmp[i] = a[i] * b[i];
+}
+
+/* Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over N*H*W in
+ * blocks of Q8_BLK, each block's results (16 channels at a time from NCHW
+ * planes) quantized into the NHWC output. */
+static void elem_q8_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const float *a = qb_in(j->g, j->n, 0)->data, *bb = qb_in(j->g, j->n, 1)->data;
+    int8_t *y = (int8_t *)j->y;
+    const int64_t hw = s->h * s->w, C = s->c;
+    float tmp[Q8_BLK * 16];
+    for (int64_t p = p0; p < p1;) {
+        int64_t b = p / hw, q = p % hw, nb = hw - q;
+        if (nb > Q8_BLK)
+            nb = Q8_BLK;
+        if (nb > p1 - p)
+            nb = p1 - p;
+        if (s->q8_in_nhwc) {
+            for (int64_t k = 0; k < nb * C; k += Q8_BLK * 16) {
+                int64_t m = nb * C - k < Q8_BLK * 16 ? nb * C - k : Q8_BLK * 16;
+                elem_f32(tmp, a + p * C + k, bb + p * C + k, m, s->elem_op);
+                qb_quantize_i8(tmp, (size_t)m, s->q_scale, s->q_zero, -128, 127, y + p * C + k);
+            }
+        } else {
+            for (int64_t c0 = 0; c0 < C; c0 += 16) {
+                int64_t nc = C - c0 < 16 ? C - c0 : 16;
+                for (int64_t c = 0; c < nc; c++) {
+                    int64_t off = (b * C + c0 + c) * hw + q;
+                    elem_f32(tmp + c * nb, a + off, bb + off, nb, s->elem_op);
+                }
+                qb_qlayer_quantize_planes(tmp, nc, (size_t)nb, nb, s->q_scale, s->q_zero, y + p * C + c0, C);
+            }
+        }
+        p += nb;
+    }
+}
+
 static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const nhwc_state *s = n->state;
     nhwc_job j = {s, g, n, qb_in(g, n, 0)->data, qb_out(g, n, 0)->data};
-    if (s->kind == NK_GAP) {
+    if (s->q8) {
+        int64_t pix = s->n * s->h * s->w;
+        qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, Q8_BLK), s->kind == NK_CONCAT ? concat_q8_pixels : elem_q8_pixels,
+                    &j);
+    } else if (s->kind == NK_GAP) {
         qb_gpar_for(s->n, qb_gpar_chunk(s->n, s->h * s->w * s->c, 1), gap_images, &j);
     } else if (s->kind == NK_CONCAT) {
         int64_t pix = s->n * s->h * s->w;
@@ -687,18 +787,15 @@ static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
 
 static const qb_opdef nhwc_def = {.name = "(NHWC)", .run = nhwc_run};
 
-int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e)
+/* n switched to the NHWC run (the classified kind, its own state kept beside). */
+static int switch_to(qb_graph *g, qb_node *n, int kind, const nhwc_state *tmp, int out_nchw, qb_err *e)
 {
-    nhwc_state tmp;
-    int kind = classify(g, n, &tmp);
-    if (kind == NK_NONE || kind == NK_ELEM)
-        return 0; /* element-wise of one shape: its own run is layout-free */
     nhwc_state *s = malloc(sizeof *s);
     if (!s) {
         QB_NODE_ERR(e, g, n, "out of memory");
         return -1;
     }
-    *s = tmp;
+    *s = *tmp;
     s->kind = kind;
     s->out_nchw = out_nchw && (kind == NK_MAXPOOL || kind == NK_AVGPOOL);
     s->orig_state = n->state;
@@ -706,6 +803,37 @@ int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e)
     n->state = s;
     n->free_state = nhwc_free;
     n->def = &nhwc_def;
+    return 0;
+}
+
+int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e)
+{
+    nhwc_state tmp;
+    int kind = classify(g, n, &tmp);
+    if (kind == NK_NONE || kind == NK_ELEM)
+        return 0; /* element-wise of one shape: its own run is layout-free */
+    return switch_to(g, n, kind, &tmp, out_nchw, e);
+}
+
+int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int32_t zero, qb_err *e)
+{
+    nhwc_state tmp;
+    int kind = classify(g, n, &tmp);
+    if (kind != NK_CONCAT && kind != NK_ELEM) {
+        QB_NODE_ERR(e, g, n, "int8 output needs a Concat or an Add/Sub/Mul of one shape (internal error)");
+        return -1;
+    }
+    if (n->def != &nhwc_def && switch_to(g, n, kind, &tmp, 0, e))
+        return -1;
+    nhwc_state *s = n->state;
+    if (kind == NK_ELEM) { /* classify leaves the geometry to the NHWC kinds */
+        const qb_tensor *y = qb_out(g, n, 0);
+        s->n = y->dims[0], s->c = y->dims[1], s->h = y->dims[2], s->w = y->dims[3];
+        s->elem_op = n->op[0];
+    }
+    s->q8 = 1;
+    s->q8_in_nhwc = in_nhwc;
+    s->q_scale = scale, s->q_zero = zero;
     return 0;
 }
 

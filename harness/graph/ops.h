@@ -144,6 +144,11 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
  * is (after an int8 element-wise chain that maps into the grid of the
  * convs reading the pool). 0, or -1 with a message. */
 int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e);
+/* A Concat on the channels or an Add/Sub/Mul of one shape (qb_nhwc_role
+ * 1) writes int8 codes NHWC in the grid (scale, zero) of the int8 convs
+ * that alone read its output: QuantizeLinear of the float values it
+ * computes; in_nhwc: its inputs are NHWC. 0, or -1 with a message. */
+int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int32_t zero, qb_err *e);
 /* on = 0: the NHWC pools use their SSE2 and scalar loops, not AVX-512,
  * whatever the CPU (tests: both give the same bits); 1: the default. */
 void qb_nhwc_avx512(int on);

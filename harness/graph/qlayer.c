@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
@@ -297,22 +300,60 @@ static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
         quantize_rows(j->x + p0, 1, (int)(p1 - p0), 0, q->in_scale, q->in_zero, o);
         return;
     }
-    int8_t tmp[QIMG_BLK * 16];
-    int64_t cb = 16; /* channels per pass through tmp */
-    for (int64_t p = p0; p < p1; p += QIMG_BLK) {
-        int nb = (int)(p1 - p < QIMG_BLK ? p1 - p : QIMG_BLK);
-        for (int64_t c0 = 0; c0 < j->c; c0 += cb) {
-            int nc = (int)(j->c - c0 < cb ? j->c - c0 : cb);
-            quantize_rows(j->x + c0 * j->hw + p, nc, nb, (size_t)j->hw, q->in_scale, q->in_zero, tmp);
-            int8_t *op = o + (p - p0) * j->c + c0;
-            if (nc == 3 && j->c == 3) { /* RGB images */
-                for (int i = 0; i < nb; i++)
-                    op[3 * i] = tmp[i], op[3 * i + 1] = tmp[nb + i], op[3 * i + 2] = tmp[2 * nb + i];
+    qb_qlayer_quantize_planes(j->x + p0, j->c, (size_t)j->hw, p1 - p0, q->in_scale, q->in_zero, o, j->c);
+}
+
+/* t[i * nc + k] = x[k * ldx + i]: nb pixels of nc <= 16 planes into
+ * pixel-major floats (copies only), 4 x 4 blocks with SSE. */
+static void planes_to_pixels(float *restrict t, const float *x, size_t ldx, int nc, int nb)
+{
+    int k0 = 0;
+#if defined(__SSE2__)
+    for (; k0 + 4 <= nc; k0 += 4) {
+        const float *r = x + (size_t)k0 * ldx;
+        int i = 0;
+        for (; i + 4 <= nb; i += 4) {
+            __m128 a = _mm_loadu_ps(r + i), b = _mm_loadu_ps(r + ldx + i), c = _mm_loadu_ps(r + 2 * ldx + i),
+                   d = _mm_loadu_ps(r + 3 * ldx + i);
+            _MM_TRANSPOSE4_PS(a, b, c, d);
+            _mm_storeu_ps(t + (size_t)i * nc + k0, a);
+            _mm_storeu_ps(t + (size_t)(i + 1) * nc + k0, b);
+            _mm_storeu_ps(t + (size_t)(i + 2) * nc + k0, c);
+            _mm_storeu_ps(t + (size_t)(i + 3) * nc + k0, d);
+        }
+        for (; i < nb; i++)
+            for (int k = k0; k < k0 + 4; k++)
+                t[(size_t)i * nc + k] = x[(size_t)k * ldx + i];
+    }
+#endif
+    for (int k = k0; k < nc; k++)
+        for (int i = 0; i < nb; i++)
+            t[(size_t)i * nc + k] = x[(size_t)k * ldx + i];
+}
+
+void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
+                               int8_t *o, int64_t ldo)
+{
+    float tf[QIMG_BLK * 16];  /* a block transposed: pixel-major floats */
+    int8_t tq[QIMG_BLK * 16]; /* ... quantized */
+    int64_t cb = 16;          /* channels per pass */
+    for (int64_t p = 0; p < np; p += QIMG_BLK) {
+        int nb = (int)(np - p < QIMG_BLK ? np - p : QIMG_BLK);
+        for (int64_t c0 = 0; c0 < c; c0 += cb) {
+            int nc = (int)(c - c0 < cb ? c - c0 : cb);
+            planes_to_pixels(tf, x + c0 * (int64_t)ldx + p, ldx, nc, nb);
+            int8_t *op = o + p * ldo + c0;
+            if (ldo == nc) { /* the block is contiguous in o */
+                quantize_rows(tf, 1, nb * nc, 0, scale, zero, op);
                 continue;
             }
-            for (int i = 0; i < nb; i++)
-                for (int c = 0; c < nc; c++)
-                    op[i * j->c + c] = tmp[c * nb + i];
+            quantize_rows(tf, 1, nb * nc, 0, scale, zero, tq);
+            if (nc == 16)
+                for (int i = 0; i < nb; i++)
+                    memcpy(op + i * ldo, tq + i * 16, 16);
+            else
+                for (int i = 0; i < nb; i++)
+                    memcpy(op + i * ldo, tq + i * nc, (size_t)nc);
         }
     }
 }

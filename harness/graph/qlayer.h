@@ -52,6 +52,14 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
  * an im2col copy of x (padding 0.0 quantizes to the zero point). */
 void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int64_t c, int64_t hw, int8_t *out);
 
+/* ONNX QuantizeLinear (scale, zero) of np pixels of c NCHW planes (x: the
+ * first pixel of plane 0, planes ldx floats apart) written NHWC: pixel
+ * i's c codes at o + i * ldo (ldo >= c; a Concat's output writes its
+ * inputs' channels at their offset). The arithmetic of every other
+ * quantization here (kernels/quantize.h), so the same codes. */
+void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
+                               int8_t *o, int64_t ldo);
+
 /* The same into a padded NHWC buffer of hp x wp pixels: the h x w image
  * at row pt, column pl, every other pixel the zero point (the value of
  * padding 0.0): a first layer's im2col then needs no bounds checks. */
