@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/data/dataset.h"
 #include "harness/measure/blocks.h"
 
 /* Continued fraction of the incomplete beta function (modified Lentz). */
@@ -121,76 +122,140 @@ int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_
     return 0;
 }
 
-/* The median and order-statistic half-width of the samples of the blocks
- * b with b % ns == c (tmp: room for all samples); the block medians into
- * med[b]. 0, or -1 (no samples, or out of memory). */
-static int stratum(const double *x, const size_t *block_n, size_t nblocks, size_t ns, size_t c, double *tmp,
-                   double *med, double *median, double *half, size_t *nb)
+static int cmp_d(const void *a, const void *b)
 {
-    size_t m = 0, at = 0;
-    *nb = 0;
-    for (size_t b = 0; b < nblocks; at += block_n[b], b++) {
-        if (b % ns != c || !block_n[b])
-            continue;
-        qb_robust r;
-        if (qb_robust_of(x + at, block_n[b], &r))
-            return -1;
-        med[b] = r.median;
-        memcpy(tmp + m, x + at, block_n[b] * sizeof *tmp);
-        m += block_n[b];
-        (*nb)++;
-    }
-    qb_robust r;
-    if (!m || qb_robust_of(tmp, m, &r))
-        return -1;
-    *median = r.median;
-    *half = (r.ci_high - r.ci_low) / 2;
-    return 0;
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-int qb_robust_strata(const double *x, const size_t *block_n, size_t nblocks, size_t nstrata, qb_robust *out)
+/* The rounds of a cell for its bootstrap: each round's samples sorted
+ * (round r: srt[at[r] .. at[r] + len[r] - 1]), all of them sorted (all),
+ * and a resample's count of each round (cnt). */
+typedef struct boot_rounds {
+    size_t nb;     /* rounds (non-empty blocks) */
+    size_t n;      /* samples in all */
+    size_t *at;    /* round r's first sample in srt */
+    size_t *len;   /* round r's samples */
+    size_t *cnt;   /* times round r is in the current resample */
+    double *srt;   /* the samples, sorted within each round */
+    double *all;   /* the samples, all sorted */
+} boot_rounds;
+
+/* Samples of the current resample at or below v. */
+static size_t count_le(const boot_rounds *br, double v)
 {
-    size_t n = 0;
-    for (size_t b = 0; b < nblocks; b++)
-        n += block_n[b];
-    if (nstrata <= 1 || nblocks < nstrata)
-        return qb_robust_blocks(x, block_n, nblocks, out);
-    double *tmp = malloc((n ? n : 1) * sizeof *tmp), *med = malloc(nblocks * sizeof *med);
-    double est = 0, h2 = 0, ss = 0, inv = 0;
-    size_t nb_all = 0;
-    int ok = tmp && med;
-    for (size_t c = 0; ok && c < nstrata; c++) {
-        double m, h, mean = 0;
-        size_t nb;
-        ok = !stratum(x, block_n, nblocks, nstrata, c, tmp, med, &m, &h, &nb);
-        if (!ok)
-            break;
-        est += m / (double)nstrata;
-        h2 += h * h;
-        for (size_t b = c; b < nblocks; b += nstrata)
-            mean += block_n[b] ? med[b] / (double)nb : 0;
-        for (size_t b = c; b < nblocks; b += nstrata)
-            ss += block_n[b] ? (med[b] - mean) * (med[b] - mean) : 0;
-        inv += 1 / (double)nb;
-        nb_all += nb;
+    size_t c = 0;
+    for (size_t r = 0; r < br->nb; r++) {
+        if (!br->cnt[r])
+            continue;
+        const double *s = br->srt + br->at[r];
+        size_t lo = 0, hi = br->len[r]; /* the first sample above v */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (s[mid] <= v)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        c += br->cnt[r] * lo;
     }
-    free(tmp);
-    free(med);
-    if (!ok || nb_all <= nstrata)
-        return qb_robust_blocks(x, block_n, nblocks, out);
-    if (qb_robust_of(x, n, out))
+    return c;
+}
+
+/* The k-th smallest (0-based) sample of the current resample: the
+ * smallest sample value with more than k of the resample at or below it. */
+static double resample_kth(const boot_rounds *br, size_t k)
+{
+    size_t lo = 0, hi = br->n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (count_le(br, br->all[mid]) > k)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return br->all[lo];
+}
+
+/* The cluster bootstrap of the pooled median: QB_BOOT_RESAMPLES times, k
+ * units drawn with replacement (unit u: rounds u g ... u g + g - 1, the
+ * last unit also the rounds beyond k g), the median (type 7, as
+ * qb_percentile_sorted) of their samples pooled; the standard deviation
+ * of those medians. */
+static double boot_se(boot_rounds *br, size_t g, size_t k, uint64_t seed)
+{
+    double mean = 0, m2 = 0;
+    for (int rep = 0; rep < QB_BOOT_RESAMPLES; rep++) {
+        memset(br->cnt, 0, br->nb * sizeof *br->cnt);
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++) {
+            size_t u = (size_t)(qb_rng_next(&seed) % k), r0 = u * g, r1 = u + 1 == k ? br->nb : r0 + g;
+            for (size_t r = r0; r < r1; r++) {
+                br->cnt[r]++;
+                m += br->len[r];
+            }
+        }
+        double med = resample_kth(br, (m - 1) / 2);
+        if (m % 2 == 0)
+            med = 0.5 * (med + resample_kth(br, m / 2));
+        double d = med - mean;
+        mean += d / (rep + 1);
+        m2 += d * (med - mean);
+    }
+    return sqrt(m2 / (QB_BOOT_RESAMPLES - 1));
+}
+
+int qb_robust_rounds(const double *x, const size_t *block_n, size_t nblocks, size_t period, qb_robust *out)
+{
+    if (qb_robust_blocks(x, block_n, nblocks, out))
         return -1;
-    double df = (double)(nb_all - nstrata), S = (double)nstrata;
-    double between = qb_t_quantile(df, 0.975) * sqrt(ss / df * inv) / S, within = sqrt(h2) / S;
-    double half = fmax(between, within);
-    out->median = est;
-    out->blocks = nb_all;
-    out->strata = nstrata;
-    out->ci_low = fmax(out->min, est - half);
-    out->ci_high = fmin(out->max, est + half);
-    out->ci_rel = est > 0 ? (out->ci_high - out->ci_low) / (2 * est) : 0;
-    out->ci_between_rel = est > 0 ? between / est : 0;
-    out->ci_within_rel = est > 0 ? within / est : 0;
+    size_t nb = out->blocks, p = period ? period : 1;
+    out->batch_rounds = 0;
+    if (nb < 2 || !(out->median > 0))
+        return 0;
+    boot_rounds br = {.nb = nb, .n = out->n};
+    br.at = malloc(3 * nb * sizeof *br.at);
+    br.srt = malloc(2 * out->n * sizeof *br.srt);
+    if (!br.at || !br.srt) {
+        free(br.at);
+        free(br.srt);
+        return -1;
+    }
+    br.len = br.at + nb;
+    br.cnt = br.at + 2 * nb;
+    br.all = br.srt + out->n;
+    size_t r = 0, pos = 0;
+    for (size_t b = 0; b < nblocks; pos += block_n[b], b++) {
+        if (!block_n[b])
+            continue;
+        br.at[r] = pos;
+        br.len[r++] = block_n[b];
+    }
+    memcpy(br.srt, x, out->n * sizeof *x);
+    memcpy(br.all, x, out->n * sizeof *x);
+    for (r = 0; r < nb; r++)
+        qsort(br.srt + br.at[r], br.len[r], sizeof *br.srt, cmp_d);
+    qsort(br.all, out->n, sizeof *br.all, cmp_d);
+    uint64_t seed = 0x51ed2701u ^ (uint64_t)out->n * 0x9E3779B97F4A7C15ull ^ nb;
+    /* single rounds as the units; then batches of g consecutive rounds */
+    double half = qb_t_quantile((double)(nb - 1), 0.975) * sqrt((double)nb / (double)(nb - 1)) *
+                  boot_se(&br, 1, nb, seed);
+    size_t g = nb / QB_MIN_BATCHES / p * p;
+    if (g >= 2) {
+        size_t k = nb / g;
+        half = fmax(half, qb_t_quantile((double)(k - 1), 0.975) * sqrt((double)k / (double)(k - 1)) *
+                              boot_se(&br, g, k, seed + 1));
+        out->batch_rounds = g;
+    }
+    /* the pooled order-statistic interval is the floor (as qb_robust_of) */
+    size_t l = qb_median_ci_rank(out->n, 0.05, NULL);
+    double lo = l ? br.all[l - 1] : br.all[0], hi = l ? br.all[out->n - l] : br.all[out->n - 1];
+    free(br.at);
+    free(br.srt);
+    out->ci_between_rel = half / out->median;
+    out->ci_low = fmax(out->min, fmin(lo, out->median - half));
+    out->ci_high = fmin(out->max, fmax(hi, out->median + half));
+    out->ci_rel = (out->ci_high - out->ci_low) / (2 * out->median);
     return 0;
 }
 

@@ -27,19 +27,29 @@ double qb_t_quantile(double df, double p);
  * decided. 0, or -1 when n is 0 or memory ran out. */
 int qb_robust_blocks(const double *x, const size_t *block_n, size_t nblocks, qb_robust *out);
 
-/* The same for blocks that took nstrata CPUs in turn (block b on the
- * CPU b % nstrata, placement.h): the median is the mean over the strata
- * of each stratum's pooled median, the interval that +- the larger of
- * t(0.975, B - S) * sqrt(s^2 * sum(1 / B_c)) / S, s^2 the pooled
- * variance of the block medians around their stratum's mean (B blocks,
- * B_c of them in stratum c, S strata), and sqrt(sum(h_c^2)) / S, h_c a
- * stratum's order-statistic half-width; clipped to [min, max]. So a CPU
- * that is steadily slower moves the median by a fixed share instead of
- * widening the interval, while the spread within a CPU still does. The
- * other fields are qb_robust_of's of all samples; out->strata = S.
- * nstrata <= 1, a stratum without samples, or B - S < 1: exactly
- * qb_robust_blocks. 0, or -1 when n is 0 or memory ran out. */
-int qb_robust_strata(const double *x, const size_t *block_n, size_t nblocks, size_t nstrata, qb_robust *out);
+/* Batches the batch-means term of qb_robust_rounds wants at least. */
+#define QB_MIN_BATCHES 4
+
+/* Resamples of the cluster bootstrap in qb_robust_rounds. */
+#define QB_BOOT_RESAMPLES 200
+
+/* The interval of a cell timed in rounds (the blocks, in time order, the
+ * rounds of a sweep; period: the CPUs they took in turn, placement.h, 1
+ * without): qb_robust_blocks, whose between-round term treats the rounds
+ * as independent, and, with at least 2 * QB_MIN_BATCHES rounds (whole
+ * turns of the CPUs), the method of batch means over consecutive rounds:
+ * g = the largest multiple of period not above B / QB_MIN_BATCHES rounds
+ * per batch, K = floor(B / g) batches, each batch's mean of its round
+ * medians, and median +- t(0.975, K - 1) * sd(batch means) / sqrt(K).
+ * The wider of the two decides (ci_between_rel; out->batch_rounds = g).
+ * Rounds close in time share the machine's state (a vCPU slow for
+ * seconds, a neighbour's job): then the spread of single rounds
+ * understates how far their mean wanders, and batches of consecutive
+ * rounds see it (Schmeiser, Operations Research 30(3), 1982; Kalibera
+ * and Jones, "Rigorous benchmarking in reasonable time", ISMM 2013, on
+ * repeating at the level that varies). 0, or -1 when n is 0 or memory
+ * ran out. */
+int qb_robust_rounds(const double *x, const size_t *block_n, size_t nblocks, size_t period, qb_robust *out);
 
 /* Rounds a sweep gives one cell at most (the `rounds` key's own limit). */
 #define QB_MAX_ROUNDS 100

@@ -21,10 +21,9 @@
  * the other, whatever the pages (a stream over fresh pages, over 2 MB
  * huge pages, pinned to either vCPU: docs/measurement.md, "The CPU, not
  * the pages"), and a one-thread process stays on the CPU it started on.
- * So the rounds of a one-thread cell also start on the CPUs in turn, and
- * the cell's median becomes the mean of its per-CPU medians with an
- * interval from the spread within each CPU (blocks.h, qb_robust_strata):
- * the same quantity in every process, whichever CPU it started on. The
+ * So the rounds of a one-thread cell also start on the CPUs in turn:
+ * every process samples both CPUs, and the spread between its rounds
+ * (blocks.h, qb_robust_rounds) holds what the CPU does to the time. The
  * thread is moved, not held there: pinned rounds under load (other
  * processes on both CPUs) were noisier and their intervals held less
  * often than free ones, as the scheduler could no longer take them to

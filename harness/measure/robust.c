@@ -93,7 +93,6 @@ int qb_robust_of(const double *x, size_t n, qb_robust *out)
     out->ci_rel = out->median > 0 ? (out->ci_high - out->ci_low) / (2 * out->median) : 0;
     out->ci_within_rel = out->ci_rel;
     out->blocks = 1;
-    out->strata = 1;
     /* MAD: median of |x - median| (reuse s) */
     for (size_t i = 0; i < n; i++)
         s[i] = fabs(s[i] - out->median);

@@ -34,7 +34,7 @@ typedef struct qb_robust {
     size_t blocks;     /* blocks (rounds) the samples came in: 1 here; qb_robust_blocks (blocks.h) sets more */
     double ci_within_rel;  /* half-width / median of the pooled order-statistic interval alone */
     double ci_between_rel; /* half-width / median from the spread of the blocks' medians (0: one block) */
-    size_t strata;     /* CPUs the blocks rotated over (qb_robust_strata); 1 here: median and interval as above */
+    size_t batch_rounds; /* rounds per batch of the batch-means term (qb_robust_rounds); 0: not used */
 } qb_robust;
 
 /* Scale that makes the MAD of a normal distribution its standard deviation. */

@@ -30,7 +30,7 @@ int qb_cell_run(const qb_cell *cell, const qb_scenario *sc, qb_result_row *row, 
 int qb_cell_retime(const qb_cell *cell, const qb_scenario *sc, qb_samples_kept *samples, char *err, size_t errlen);
 
 /* The latency columns and the status (ok or noisy, with the note) of a
- * cell from the robust summary of its samples: rb (qb_robust_blocks for
+ * cell from the robust summary of its samples: rb (qb_robust_rounds for
  * several rounds), calls per sample, noisy, attempts (or rounds), batch
  * (inputs per call). */
 void qb_cell_latency(const qb_robust *rb, long calls_per_sample, int noisy, int attempts, const qb_scenario *sc,

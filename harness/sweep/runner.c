@@ -373,7 +373,7 @@ static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
     size_t min_rounds = (size_t)(s->rounds + s->sc->retries);
     if (round >= s->rounds && !s->target[j]) { /* the count is decided once, from the first rounds */
         qb_robust rb;
-        if (qb_robust_strata(k->x, k->block_n, k->nblocks, (size_t)cell_cpus(s, c), &rb))
+        if (qb_robust_rounds(k->x, k->block_n, k->nblocks, (size_t)cell_cpus(s, c), &rb))
             return 0;
         s->target[j] = qb_rounds_target(&rb, s->sc->ci_threshold, min_rounds);
     }
@@ -415,11 +415,13 @@ static void write_row(sweep_run *s, const qb_cell *c, int j)
     qb_samples_kept *k = &s->kept[j];
     qb_robust rb;
     if (s->rounds > 1 && k->x && !strcmp(row->status, qb_status_name(QB_STATUS_OK)) &&
-        !qb_robust_strata(k->x, k->block_n, k->nblocks, (size_t)cell_cpus(s, c), &rb)) {
+        !qb_robust_rounds(k->x, k->block_n, k->nblocks, (size_t)cell_cpus(s, c), &rb)) {
         qb_cell_latency(&rb, k->calls_per_sample, rb.ci_rel > s->sc->ci_threshold, (int)rb.blocks, s->sc, k->batch,
                         row);
-        if (rb.strata > 1)
-            qb_result_note(row, "rounds on %zu CPUs in turn: median = the mean of the CPUs' medians", rb.strata);
+        if (cell_cpus(s, c) > 1)
+            qb_result_note(row, "rounds on %d CPUs in turn", cell_cpus(s, c));
+        if (rb.batch_rounds)
+            qb_result_note(row, "between rounds from batches of %zu consecutive rounds too", rb.batch_rounds);
     }
     identity(row, s->mach, s->run_id, s->sc->name);
     int bad = !s->stop && (qb_results_write(&s->w, row, s->err, sizeof s->err) ||
