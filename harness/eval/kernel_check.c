@@ -125,7 +125,8 @@ static int make_weights(qb_kcase *kc, int n, int k, rng *g)
 }
 
 /* Requantization multipliers that keep most outputs inside int8; with
- * extreme fill, also multipliers next to 1 and next to 0. */
+ * extreme fill, also multipliers next to 1 and next to 0; a third of them
+ * with 14 or 20 trailing zero bits. */
 static int make_requant(qb_kcase *kc, int n, int taps, rng *g)
 {
     if (!(kc->rq = calloc((size_t)n, sizeof *kc->rq)))
@@ -137,6 +138,10 @@ static int make_requant(qb_kcase *kc, int n, int taps, rng *g)
             real = (next(g) & 1) ? 0.999999 : 1e-10;
         if (qb_requant_from_real(real < 1.0 ? real : 0.999, &kc->rq[j]))
             return -1;
+        /* every third channel: trailing zero bits, as multipliers made from
+         * float scales often have (vnni.h's qb_rqf_reduce rescales them) */
+        if (j % 3 == 1)
+            kc->rq[j].multiplier &= (int32_t)(~0u << (j % 2 ? 14 : 20));
     }
     return 0;
 }

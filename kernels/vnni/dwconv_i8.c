@@ -18,12 +18,16 @@
  * Runs of 4 horizontally adjacent output pixels whose columns all lie in
  * the image share each interleaved input column (specialised for the common
  * windows, a generic copy for the others); window rows in the vertical
- * padding read a 64-byte block of x_zero without advancing. Other pixels
- * list their taps one by one.
+ * padding read a 64-byte block of x_zero without advancing. Pixels at the
+ * left and right border go in runs of 1..NX as well, each column of each
+ * window row taken from a table (the x_zero block where it lies in the
+ * padding); only windows too wide for the table list their taps one by
+ * one per pixel.
  *
  * Requantization (exactly qb_requant_apply): a channel's multiplier m with
  * rshift s is reduced to an odd m' = m >> v, s' = s - v (same real value,
- * same rounding). When s' >= 33 for every channel, half away from zero is
+ * same rounding; vnni.h also rescales multipliers with many trailing zero
+ * bits to s' = 33). When s' >= 33 for every channel, half away from zero is
  * r = (hi32(acc * m') + 2^(s'-33)) >> (s'-32) (signed multiply, arithmetic
  * shift): with m' odd the low 32 bits of a nonzero product are never zero,
  * so floor((acc m' + 2^(s'-1) - [acc < 0]) / 2^s') loses nothing by
@@ -148,20 +152,23 @@ QB_INLINE void out64(const __m512i *acc, const blkc *bc, const outc *oc, int8_t 
         _mm512_mask_storeu_epi8(y, mk, b);
 }
 
-/* NX adjacent output pixels of one block: window row ky of the first
- * pixel at column 0 is rp[ky], columns rs[ky] bytes apart (0: padding);
+/* N (<= NX) adjacent output pixels of one block: window row ky of the first
+ * pixel at column 0 is rp[ky], columns rs[ky] bytes apart (0: padding),
+ * or, when T, column col of row ky is tab[col * KH + ky]
+ * (the x_zero block where it lies in the padding: border pixels);
  * the pixels SW columns apart, window columns DW apart, their outputs
  * ystep bytes apart. wb: the block's interleaved weights [g][kx][4]. */
-QB_MICRO void run(int KH, int KW, int SW, int DW, size_t hs, const int8_t *const *rp, const size_t *rs,
-                  const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+QB_MICRO void run(int KH, int KW, int SW, int DW, int N, int T, size_t hs, const int8_t *const *rp, const size_t *rs,
+                  const int8_t *const *tab, const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk,
+                  int8_t *yp, size_t ystep)
 {
     __m512i acc[NX][4];
 QB_UNROLL(GCC unroll 4)
-    for (int o = 0; o < NX; o++)
+    for (int o = 0; o < N; o++)
 QB_UNROLL(GCC unroll 4)
         for (int j = 0; j < 4; j++)
             acc[o][j] = _mm512_load_si512((const void *)bc->bias[j]);
-    const int G = (KH + 3) / 4, span = (NX - 1) * SW + (KW - 1) * DW + 1;
+    const int G = (KH + 3) / 4, span = (N - 1) * SW + (KW - 1) * DW + 1;
 QB_UNROLL(GCC unroll 32)
     for (int col = 0; col < span; col++)
 QB_UNROLL(GCC unroll 4)
@@ -170,11 +177,11 @@ QB_UNROLL(GCC unroll 4)
             const int8_t *q[4] = {0};
 QB_UNROLL(GCC unroll 4)
             for (int r = 0; r < n; r++)
-                q[r] = rp[4 * g + r] + (size_t)col * rs[4 * g + r];
+                q[r] = T ? tab[col * KH + 4 * g + r] : rp[4 * g + r] + (size_t)col * rs[4 * g + r];
             __m512i v[4];
             column(n, q, hs, mk, v);
 QB_UNROLL(GCC unroll 4)
-            for (int o = 0; o < NX; o++) {
+            for (int o = 0; o < N; o++) {
                 const int d = col - o * SW;
                 if (d < 0 || d % DW || d / DW >= KW)
                     continue;
@@ -185,7 +192,7 @@ QB_UNROLL(GCC unroll 4)
             }
         }
 QB_UNROLL(GCC unroll 4)
-    for (int o = 0; o < NX; o++)
+    for (int o = 0; o < N; o++)
         out64(acc[o], bc, oc, yp + (size_t)o * ystep, mk);
 }
 
@@ -426,27 +433,50 @@ static const prep *prepared(const qb_packed *p, const qb_dw_args *a)
 
 /* A run of NX outputs (or NX groups of P pixels) of one block: the
  * specialised copies for the common windows, the generic one otherwise;
- * hs: ld2's split (0: none). */
-static void run_any(const qb_dw_args *a, int SW, size_t hs, const int8_t *const *rp, const size_t *rs,
-                    const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+ * N pixels (or groups); hs: ld2's split (0: none); T: columns from tab (run). */
+QB_INLINE void run_sel(const qb_dw_args *a, int N, int T, int SW, size_t hs, const int8_t *const *rp, const size_t *rs,
+                       const int8_t *const *tab, const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk,
+                       int8_t *yp, size_t ystep)
 {
     const int KH = a->kh, KW = a->kw, DW = a->dil_w;
     if (hs && KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C = 32 at stride 2, two pixels a block */
-        run(3, 3, 4, 1, hs, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 4, 1, N, T, hs, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else if (hs)
-        run(KH, KW, SW, DW, hs, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(KH, KW, SW, DW, N, T, hs, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
-        run(3, 3, 1, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 1, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 2)
-        run(3, 3, 2, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 2, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C <= 16, four pixels a block */
-        run(3, 3, 4, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 4, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else if (KH == 5 && KW == 5 && DW == 1 && SW == 1)
-        run(5, 5, 1, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(5, 5, 1, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else if (KH == 5 && KW == 5 && DW == 1 && SW == 2)
-        run(5, 5, 2, 1, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(5, 5, 2, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
     else
-        run(KH, KW, SW, DW, 0, rp, rs, wb, bc, oc, mk, yp, ystep);
+        run(KH, KW, SW, DW, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+}
+
+/* run_sel over rows (interior pixels). */
+static void run_any(const qb_dw_args *a, int SW, size_t hs, const int8_t *const *rp, const size_t *rs,
+                    const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+{
+    run_sel(a, NX, 0, SW, hs, rp, rs, NULL, wb, bc, oc, mk, yp, ystep);
+}
+
+/* run_sel over a column table: n (1..NX) pixels of one block at the border. */
+static void run_tab(const qb_dw_args *a, int n, const int8_t *const *tab, const __m512i *wb, const blkc *bc,
+                    const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+{
+    const int SW = a->stride_w;
+    if (n >= 4)
+        run_sel(a, 4, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+    else if (n == 3)
+        run_sel(a, 3, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+    else if (n == 2)
+        run_sel(a, 2, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+    else
+        run_sel(a, 1, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
 }
 
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
@@ -487,7 +517,10 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     const csrc cs = {.bias = p->bias_i32, .wsum = p->wsum, .rq = a->rq, .x_zero = a->x_zero, .c = C};
     int xlo, xhi;
     qb_dw_inner(a->w, SW, a->pad_l, DW, KW, a->out_w, &xlo, &xhi);
-    const int8_t *tq[QB_DW_MAX_TAPS]; /* a border pixel's taps */
+    /* a border run's columns: span of them, KH rows each (run's tab) */
+    const int span = (NX - 1) * SW + (KW - 1) * DW + 1, tabok = span * KH <= QB_DW_MAX_TAPS;
+    ptrdiff_t toff[QB_DW_MAX_TAPS];   /* their offsets in x, -1 in the padding */
+    const int8_t *tq[QB_DW_MAX_TAPS]; /* a border pixel's taps, or a border run's columns */
     const int8_t *rp[WBUF / 256];     /* window rows of a run (KH <= 4 * G <= WBUF / 256 here) */
     size_t rs[WBUF / 256];
     for (int b0 = 0; b0 < nb; b0 += per) {
@@ -505,15 +538,38 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
         for (int oy = 0; oy < a->out_h; oy++) {
             const int iy0 = oy * SH - a->pad_t;
             for (int ox = 0; ox < a->out_w;) {
-                const int ix0 = ox * SW - a->pad_l;
-                int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
                 const int inner = ox >= xlo && ox + NX <= xhi;
                 const int packed = P > 1 && ox >= xlo && ox + NX * P <= xhi;
+                /* a border run of bn pixels: on the left NX (into the
+                 * interior), or only up to xlo when packed runs follow;
+                 * on the right up to NX of what is left */
+                int bn = ox < xlo && P > 1 ? xlo - ox : NX;
+                bn = bn < a->out_w - ox ? bn : a->out_w - ox;
+                bn = bn < NX ? bn : NX;
+                const int border = !inner && tabok;
+                const int ix0 = ox * SW - a->pad_l;
+                int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
+                if (border) /* column col of window row ky: its offset in x, or -1 in the padding */
+                    for (int col = 0; col < (bn - 1) * SW + (KW - 1) * DW + 1; col++) {
+                        const int ix = ix0 + col;
+                        for (int ky = 0; ky < KH; ky++) {
+                            const int iy = iy0 + ky * DH;
+                            toff[col * KH + ky] = iy >= 0 && iy < a->h && ix >= 0 && ix < a->w
+                                                      ? (ptrdiff_t)((size_t)iy * row + (size_t)ix * C)
+                                                      : -1;
+                        }
+                    }
                 for (int b = b0; b < b1; b++) {
                     const int c0 = 64 * b;
                     const __mmask64 mk = qb_mask64(C - c0);
                     const __m512i *wb = wch + (size_t)(b - b0) * (wblk / 64);
                     const blkc *bc = &bch[b - b0];
+                    if (border) {
+                        for (int t = 0; t < ((bn - 1) * SW + (KW - 1) * DW + 1) * KH; t++)
+                            tq[t] = toff[t] >= 0 ? x + toff[t] + c0 : pad;
+                        run_tab(a, bn, tq, wb, bc, &oc, mk, yp + c0, (size_t)C);
+                        continue;
+                    }
                     if (!inner) {
                         for (int ky = 0; ky < KH; ky++) {
                             int iy = iy0 + ky * DH;
@@ -538,7 +594,7 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                     else
                         run_any(a, SW, 0, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C);
                 }
-                ox += packed ? NX * P : inner ? NX : 1;
+                ox += packed ? NX * P : inner ? NX : border ? bn : 1;
             }
         }
     }

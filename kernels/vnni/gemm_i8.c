@@ -144,13 +144,15 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     qb_rqv rv[NP];       /* requantization of each panel of the tile */
     qb_rqf rf[NP];       /* its faster form, where fast[q] */
     int fast[NP] = {0};
+    /* qb_rqf holds only for output zero points within QB_RQF_ZERO_MAX (vnni.h) */
+    const int zok = g->c_zero >= -QB_RQF_ZERO_MAX && g->c_zero <= QB_RQF_ZERO_MAX;
     __m512i colterm[NP]; /* bias - a_zero * wsum of each panel */
 
     for (int q = 0; q < NP; q++) {
         qb_rqv_set_range(&rv[q], g->c_zero, g->c_min, g->c_max);
         if (requant && !per_channel) {
             qb_rqv_set_tensor(&rv[q], g->rq[0]);
-            fast[q] = qb_rqf_set(&rf[q], g->rq, 16, 0);
+            fast[q] = zok && qb_rqf_set(&rf[q], g->rq, 16, 0);
         }
     }
     for (int mc = 0; mc < M; mc += MC) {
@@ -169,7 +171,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 if (requant && per_channel) {
                     qb_rqv_load_channels(&rv[q], g->rq + n0, cnt);
                     /* its scalar set-up pays off only over enough rows */
-                    fast[q] = mce - mc >= FAST_ROWS && qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
+                    fast[q] = zok && mce - mc >= FAST_ROWS && qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
                 }
             }
             /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
