@@ -22,6 +22,7 @@
 
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h" /* qb_conv_is_depthwise */
+#include "harness/graph/par.h"   /* qb_gpar_conv_block */
 
 /* ---- building graphs ---- */
 
@@ -285,29 +286,20 @@ static void test_convt_tiles(void **st)
     (void)st;
     static const int cfg[][6] = {/* kh, kw, groups, bias, output_padding, cin */ {2, 2, 2, 1, 0, 4},
                                  {3, 1, 1, 0, 0, 5},
-                                 {2, 2, 1, 1, 1, 3}};
-    for (int c = 0; c < 3; c++) {
+                                 {2, 2, 1, 1, 1, 3},
+                                 {2, 2, 1, 0, 0, 9}};
+    enum { IH = 14, IW = 8 }; /* blocks of 6 input rows (48 pixels) when qb_gpar_conv_block is tiny */
+    for (int c = 0; c < 4; c++) {
         int kh = cfg[c][0], kw = cfg[c][1], grp = cfg[c][2], has_b = cfg[c][3], op = cfg[c][4], cin = cfg[c][5];
-        int cout = 6, cog = cout / grp, cig = cin / grp, ih = 5, iw = 7;
+        int cout = 6, cog = cout / grp, cig = cin / grp, ih = IH, iw = IW;
         int oh = ih * kh + op, ow = iw * kw + op;
-        float x[5 * 5 * 7], w[5 * 3 * 3 * 2], b[6];
+        static float x[9 * IH * IW], w[9 * 6 * 2 * 2], b[6], want[6 * 42 * 17], first[6 * 42 * 17];
         for (int i = 0; i < cin * ih * iw; i++)
             x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
         for (int i = 0; i < cin * cog * kh * kw; i++)
             w[i] = (float)((i * 11) % 13) / 5.0f - 1.2f;
         for (int i = 0; i < cout; i++)
             b[i] = 0.25f * (float)i - 0.6f;
-        qb_graph *g = new_graph();
-        add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, ih, iw}, NULL);
-        add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cog, kh, kw}, w);
-        add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){cout}, b);
-        qb_node *n = add_n(g, "ConvTranspose", has_b ? "x,w,b" : "x,w", "y");
-        attr_ints(n, "strides", 2, kh, kw);
-        attr_i(n, "group", grp);
-        if (op)
-            attr_ints(n, "output_padding", 2, op, op);
-        set_outputs(g, "y");
-        float want[6 * 16 * 22];
         for (int co = 0; co < cout; co++)
             for (int y = 0; y < oh; y++)
                 for (int xo = 0; xo < ow; xo++) {
@@ -319,9 +311,79 @@ static void test_convt_tiles(void **st)
                                    w[((ci * cog + co % cog) * kh + y % kh) * kw + xo % kw];
                     want[(co * oh + y) * ow + xo] = (float)acc;
                 }
-        char shape[64];
-        snprintf(shape, sizeof shape, "1x%dx%dx%d", cout, oh, ow);
-        expect(run1(g, x), shape, want, cout * oh * ow, 1e-5f);
+        /* one GEMM and col2im over all pixels, then by blocks of input rows: the same bits */
+        int64_t blk = qb_gpar_conv_block;
+        for (int blocked = 0; blocked < 2; blocked++) {
+            qb_gpar_conv_block = blocked ? 1 : blk;
+            qb_graph *g = new_graph();
+            add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, ih, iw}, NULL);
+            add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cog, kh, kw}, w);
+            add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){cout}, b);
+            qb_node *n = add_n(g, "ConvTranspose", has_b ? "x,w,b" : "x,w", "y");
+            attr_ints(n, "strides", 2, kh, kw);
+            attr_i(n, "group", grp);
+            if (op)
+                attr_ints(n, "output_padding", 2, op, op);
+            set_outputs(g, "y");
+            char shape[64];
+            snprintf(shape, sizeof shape, "1x%dx%dx%d", cout, oh, ow);
+            const qb_tensor *y = run1(g, x);
+            qb_gpar_conv_block = blk;
+            expect(y, shape, want, cout * oh * ow, 1e-5f);
+            if (blocked)
+                assert_memory_equal(y->data, first, (size_t)(cout * oh * ow) * sizeof(float));
+            else
+                memcpy(first, y->data, (size_t)(cout * oh * ow) * sizeof(float));
+            qb_graph_free(g);
+        }
+    }
+}
+
+/* A ConvTranspose reading a conv's NHWC output as its GEMM's A (no
+ * transpose on either side): 2x2/2 with two groups after a conv + Relu,
+ * 3x3/2 padded straight after a conv; against NCHW everywhere. */
+static qb_graph *conv_convt_net(int nchw_only, int tiles)
+{
+    qb_graph *g = new_graph();
+    g->nchw_only = nchw_only;
+    float w[10 * 3 * 3 * 3], wt[10 * 6 * 3 * 3], b[10];
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        w[i] = (float)((i * 7) % 11) / 9.0f - 0.5f;
+    for (size_t i = 0; i < sizeof wt / sizeof wt[0]; i++)
+        wt[i] = (float)((i * 5) % 13) / 11.0f - 0.6f;
+    for (int i = 0; i < 10; i++)
+        b[i] = 0.1f * (float)i - 0.3f;
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 3, 5, 7}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){10, 3, 3, 3}, w);
+    add_t(g, "wt", QB_DT_FLOAT, 4, (int64_t[]){10, tiles ? 3 : 6, tiles ? 2 : 3, tiles ? 2 : 3}, wt);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){6}, b);
+    qb_node *n = add_n(g, "Conv", "x,w", "c");
+    attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    add_n(g, "Relu", "c", "r");
+    n = add_n(g, "ConvTranspose", tiles ? "r,wt,b" : "r,wt", "y");
+    attr_ints(n, "strides", 2, 2, 2);
+    if (tiles)
+        attr_i(n, "group", 2);
+    else
+        attr_ints(n, "pads", 4, 1, 1, 1, 1);
+    set_outputs(g, "y");
+    return g;
+}
+
+static void test_convt_nhwc_input(void **st)
+{
+    (void)st;
+    float x[3 * 5 * 7];
+    for (int i = 0; i < 3 * 5 * 7; i++)
+        x[i] = (float)((i * 13) % 19) / 8.0f - 1.1f;
+    for (int tiles = 1; tiles >= 0; tiles--) {
+        qb_graph *ref = conv_convt_net(1, tiles), *g = conv_convt_net(0, tiles);
+        const qb_tensor *yr = run1(ref, x), *y = run1(g, x);
+        assert_true(g->nodes[0].nhwc & 2); /* the conv writes NHWC for the ConvTranspose */
+        char sh[64];
+        qb_shape_str(yr->ndim, yr->dims, sh, sizeof sh);
+        expect(y, sh, yr->data, (int)qb_tensor_count(yr), 1e-5f);
+        qb_graph_free(ref);
         qb_graph_free(g);
     }
 }
@@ -1287,6 +1349,7 @@ int main(void)
         cmocka_unit_test(test_conv_depthwise_any),
         cmocka_unit_test(test_conv_dilated_same),
         cmocka_unit_test(test_convt_tiles),
+        cmocka_unit_test(test_convt_nhwc_input),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
         cmocka_unit_test(test_broadcast_arith),

@@ -449,7 +449,7 @@ static int written(const qb_node *n)
  * (fuse_elem.c) and of the NHWC operators (nhwc_ops.c: pools, Concat,
  * Add/Sub/Mul of one shape) whose data inputs are all NHWC, read only by
  * Convs (as their data input, where NHWC costs nothing more:
- * qb_conv_nhwc_input_fast), by chains and NHWC operators whose own output
+ * qb_conv_nhwc_input_fast), by ConvTransposes (their data input), by chains and NHWC operators whose own output
  * stays NHWC, and by GlobalAveragePool (its output is the same in both
  * layouts). Start from every candidate and drop the ones that break a
  * rule until none does. nhwc[t] = 1 for those tensors. */
@@ -501,6 +501,8 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
                         ok = nhwc[written(c)];
                     else if (role == 2 || role == 3) /* reads NHWC, writes what its readers want */
                         ok = k == 0;
+                    else if (!strcmp(c->op, "ConvTranspose")) /* its GEMM's A (ops_convt.c) */
+                        ok = c->fused_into < 0 && k == 0;
                     else
                         ok = c->fused_into < 0 && k == 0 && !strcmp(c->op, "Conv") && qb_conv_nhwc_input_fast(c);
                 }
@@ -734,6 +736,8 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             }
             continue;
         }
+        if (!strcmp(n->op, "ConvTranspose") && n->in[0] >= 0 && nhwc[n->in[0]])
+            qb_convt_set_nhwc_input(n);
         if (strcmp(n->op, "Conv"))
             continue;
         int p = n->in[0] >= 0 ? writer(g, n->in[0]) : -1;

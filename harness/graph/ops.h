@@ -157,6 +157,9 @@ void qb_nhwc_avx512(int on);
  * use the plain loops, not AVX-512 (tests: the same bits); 1: default. */
 int qb_elem_inplace_input(const qb_graph *g, const qb_node *n);
 void qb_elem_avx512(int on);
+/* ops_convt.c: the prepared ConvTranspose reads its input NHWC (the
+ * GEMM's A as it is, no transpose); exec.c's layout choice. */
+void qb_convt_set_nhwc_input(qb_node *n);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
 

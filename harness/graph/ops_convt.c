@@ -5,10 +5,14 @@
  * the fp32 kernel of the graph's ISA, columns [pixels x (Cout/g * kernel)]
  * = X^T [pixels x Cin/g] . W, then a scatter-add of the columns into the
  * output (col2im) plus the bias. Constant weights are packed once; weights
- * that are graph inputs are packed on each run.
+ * that are graph inputs are packed on each run. An NHWC input (between
+ * convolutions, exec.c) is X^T already: the GEMM reads it in place.
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
@@ -25,7 +29,16 @@ typedef struct convt_state {
     int tiles;               /* windows tile the output exactly (kernel = stride, no dilation, no pads, output =
                               * input * stride): each output element gets one term, written once as bias + term */
     qb_packed *packs;        /* one per group when the weights are constant, else NULL */
+    int nhwc_in;             /* the input is NHWC (exec.c's layouts): the GEMM reads it as A, no X^T */
+    int64_t rows_blk;        /* input rows (of in[2] pixels, over iz and iy) per GEMM call: their columns
+                              * stay in cache for the col2im (a multiple of QB_GPAR_ALIGN pixels) */
 } convt_state;
+
+void qb_convt_set_nhwc_input(qb_node *n)
+{
+    convt_state *s = n->state;
+    s->nhwc_in = 1;
+}
 
 static void convt_free(void *p)
 {
@@ -166,8 +179,21 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
         QB_NODE_ERR(e, g, n, "too large");
         return -1;
     }
-    /* scratch: X^T of one group [pix x cg], then the columns [pix x cols] */
-    n->scratch = (size_t)(s->pix * cg + s->pix * s->cols) * sizeof(float);
+    /* blocks of input rows whose columns take about qb_gpar_conv_block bytes, whole multiples of
+     * QB_GPAR_ALIGN pixels (the GEMM's row tiles fall where one call over all pixels puts them) */
+    int64_t nrows = s->in[0] * s->in[1], unit = QB_GPAR_ALIGN, a = s->in[2], bb = QB_GPAR_ALIGN;
+    while (bb) { /* unit = QB_GPAR_ALIGN / gcd(in[2], QB_GPAR_ALIGN) rows */
+        int64_t t = a % bb;
+        a = bb, bb = t;
+    }
+    unit /= a;
+    s->rows_blk = qb_gpar_conv_block / (s->in[2] * s->cols * (int64_t)sizeof(float)) / unit * unit;
+    if (s->rows_blk < unit)
+        s->rows_blk = unit;
+    if (s->rows_blk > nrows)
+        s->rows_blk = nrows;
+    /* scratch: X^T of one group [pix x cg], then the columns of one block [rows_blk * in[2] x cols] */
+    n->scratch = (size_t)(s->pix * cg + s->rows_blk * s->in[2] * s->cols) * sizeof(float);
     if (W->kind == QB_T_CONST) {
         s->packs = calloc((size_t)group, sizeof *s->packs);
         for (int64_t gi = 0; gi < group; gi++)
@@ -178,36 +204,135 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
-/* col2im when the windows tile the output (s->tiles): output (oz, oy, ox)
- * = (iz, iy, ix) * k + (kz, ky, kx) gets bias + its one column term (the
- * general path's bias + term: the same bits), each output row written
- * once, left to right, for group channels [0, og) starting at y (c0: the
- * group's first channel, for the bias). */
-static void convt_tiles(const convt_state *s, const float *cols, const float *bias, float *y, int64_t c0)
+/* col2im when the windows tile the output (s->tiles) for input rows
+ * [r0, r1) (over iz and iy; cols holds their columns): output (oz, oy,
+ * ox) = (iz, iy, ix) * k + (kz, ky, kx) gets bias + its one column term
+ * (the general path's bias + term: the same bits), each output row
+ * written once, left to right, for group channels [0, og) starting at y
+ * (c0: the group's first channel, for the bias). */
+static void convt_tiles(const convt_state *s, const float *cols, int64_t r0, int64_t r1, const float *bias, float *y,
+                        int64_t c0)
 {
     const int64_t og = s->cout / s->group, ktaps = s->k[0] * s->k[1] * s->k[2], opix = s->out[0] * s->out[1] * s->out[2];
     const int64_t kx = s->k[2], iw = s->in[2], ncols = s->cols;
-    for (int64_t iz = 0; iz < s->in[0]; iz++)
-        for (int64_t iy = 0; iy < s->in[1]; iy++) {
-            const float *crow = cols + (iz * s->in[1] + iy) * iw * ncols;
-            for (int64_t co = 0; co < og; co++) {
-                const float v = bias ? bias[c0 + co] : 0.0f;
-                for (int64_t kz = 0; kz < s->k[0]; kz++)
-                    for (int64_t ky = 0; ky < s->k[1]; ky++) {
-                        float *row = y + co * opix + ((iz * s->k[0] + kz) * s->out[1] + iy * s->k[1] + ky) * s->out[2];
-                        const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * kx;
-                        if (kx == 2)
-                            for (int64_t ix = 0; ix < iw; ix++, cp += ncols) {
-                                row[2 * ix] = v + cp[0];
-                                row[2 * ix + 1] = v + cp[1];
-                            }
-                        else
-                            for (int64_t ix = 0; ix < iw; ix++, cp += ncols)
-                                for (int64_t t = 0; t < kx; t++)
-                                    row[ix * kx + t] = v + cp[t];
-                    }
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t iz = r / s->in[1], iy = r % s->in[1];
+        const float *crow = cols + (r - r0) * iw * ncols;
+        for (int64_t co = 0; co < og; co++) {
+            const float v = bias ? bias[c0 + co] : 0.0f;
+            for (int64_t kz = 0; kz < s->k[0]; kz++)
+                for (int64_t ky = 0; ky < s->k[1]; ky++) {
+                    float *row = y + co * opix + ((iz * s->k[0] + kz) * s->out[1] + iy * s->k[1] + ky) * s->out[2];
+                    const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * kx;
+                    if (kx == 2)
+                        for (int64_t ix = 0; ix < iw; ix++, cp += ncols) {
+                            row[2 * ix] = v + cp[0];
+                            row[2 * ix + 1] = v + cp[1];
+                        }
+                    else
+                        for (int64_t ix = 0; ix < iw; ix++, cp += ncols)
+                            for (int64_t t = 0; t < kx; t++)
+                                row[ix * kx + t] = v + cp[t];
+                }
+        }
+    }
+}
+
+#if defined(__SSE2__)
+/* convt_tiles for 2-D 2x2 windows (k = stride = 2): per input row and
+ * output channel, each input pixel's four columns (ky, kx) of the channel
+ * read as one vector, bias added, the kx pair of tap row ky stored to
+ * output row 2 * iy + ky (8 bytes each): two output rows written left to
+ * right at a time (channel planes a multiple of 4 KiB apart would alias in
+ * the cache if all were written at once). The same bias + term per element
+ * as convt_tiles: the same bits. */
+static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0, int64_t r1, const float *bias,
+                            float *y, int64_t c0)
+{
+    const int64_t og = s->cout / s->group, ow = s->out[2], opix = s->out[1] * ow, iw = s->in[2], nc = s->cols;
+    for (int64_t iy = r0; iy < r1; iy++) {
+        const float *crow = cols + (iy - r0) * iw * nc;
+        for (int64_t co = 0; co < og; co++) {
+            const __m128 b = _mm_set1_ps(bias ? bias[c0 + co] : 0.0f);
+            const float *cp = crow + 4 * co;
+            float *d = y + co * opix + 2 * iy * ow;
+            for (int64_t ix = 0; ix < iw; ix++, cp += nc) {
+                __m128 v = _mm_add_ps(b, _mm_loadu_ps(cp));
+                _mm_storel_pi((__m64 *)(d + 2 * ix), v);
+                _mm_storeh_pi((__m64 *)(d + ow + 2 * ix), v);
             }
         }
+    }
+}
+#endif
+
+/* X^T of one image and group: xt[p * cg + ci] = xg[ci * pix + p], in tiles
+ * of 64 pixels (the rows written stay in L1), 4 x 4 SSE transposes inside
+ * where available (channel planes pix floats apart alias in the cache:
+ * one vector load per 4 pixels of a plane instead of 4 scalar ones). */
+static void convt_xt(float *xt, const float *xg, int64_t cg, int64_t pix)
+{
+    for (int64_t p0 = 0; p0 < pix; p0 += 64) {
+        int64_t p1 = p0 + 64 < pix ? p0 + 64 : pix, ci = 0;
+#if defined(__SSE2__)
+        int64_t pv = p0 + (p1 - p0) / 4 * 4;
+        for (; ci + 4 <= cg; ci += 4) {
+            const float *x0 = xg + ci * pix;
+            for (int64_t p = p0; p < pv; p += 4) {
+                __m128 r0 = _mm_loadu_ps(x0 + p), r1 = _mm_loadu_ps(x0 + pix + p), r2 = _mm_loadu_ps(x0 + 2 * pix + p),
+                       r3 = _mm_loadu_ps(x0 + 3 * pix + p);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(xt + p * cg + ci, r0);
+                _mm_storeu_ps(xt + (p + 1) * cg + ci, r1);
+                _mm_storeu_ps(xt + (p + 2) * cg + ci, r2);
+                _mm_storeu_ps(xt + (p + 3) * cg + ci, r3);
+            }
+            for (int64_t p = pv; p < p1; p++) /* pixels left over */
+                for (int64_t k = 0; k < 4; k++)
+                    xt[p * cg + ci + k] = xg[(ci + k) * pix + p];
+        }
+#endif
+        for (; ci < cg; ci++) /* channels left over (all of them without SSE) */
+            for (int64_t p = p0; p < p1; p++)
+                xt[p * cg + ci] = xg[ci * pix + p];
+    }
+}
+
+/* col2im of input rows [r0, r1) (over iz and iy; cols holds their
+ * columns) into the group's output channels [0, og) at y: input pixel
+ * (iz, iy, ix), kernel tap (kz, ky, kx) -> output (oz, oy, ox); per input
+ * row, output channel and tap row one output row written left to right.
+ * Each output element receives its terms in input pixel order, as a
+ * pixel-by-pixel scatter would add them: the same sums. */
+static void convt_scatter(const convt_state *s, const float *cols, int64_t r0, int64_t r1, float *y)
+{
+    const int64_t og = s->cout / s->group, opix = s->out[0] * s->out[1] * s->out[2];
+    const int64_t ktaps = s->k[0] * s->k[1] * s->k[2];
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t iz = r / s->in[1], iy = r % s->in[1];
+        const float *crow = cols + (r - r0) * s->in[2] * s->cols;
+        for (int64_t co = 0; co < og; co++) {
+            float *yc = y + co * opix;
+            for (int64_t kz = 0; kz < s->k[0]; kz++) {
+                int64_t oz = iz * s->s[0] - s->pb[0] + kz * s->d[0];
+                if (oz < 0 || oz >= s->out[0])
+                    continue;
+                for (int64_t ky = 0; ky < s->k[1]; ky++) {
+                    int64_t oy = iy * s->s[1] - s->pb[1] + ky * s->d[1];
+                    if (oy < 0 || oy >= s->out[1])
+                        continue;
+                    float *row = yc + (oz * s->out[1] + oy) * s->out[2];
+                    const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * s->k[2];
+                    for (int64_t ix = 0; ix < s->in[2]; ix++, cp += s->cols)
+                        for (int64_t kx = 0; kx < s->k[2]; kx++) {
+                            int64_t ox = ix * s->s[2] - s->pb[2] + kx * s->d[2];
+                            if (ox >= 0 && ox < s->out[2])
+                                row[ox] += cp[kx];
+                        }
+                }
+            }
+        }
+    }
 }
 
 static void convt_run(qb_graph *g, qb_node *n, void *scratch)
@@ -216,6 +341,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
     const qb_tensor *x = qb_in(g, n, 0), *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
     qb_tensor *y = qb_out(g, n, 0);
     int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[0] * s->out[1] * s->out[2];
+    int64_t nrows = s->in[0] * s->in[1], iw = s->in[2];
     float *xt = scratch, *cols = xt + s->pix * cg, *yd = y->data;
     const float *xd = x->data, *bias = B ? B->data : NULL;
     for (int64_t b = 0; b < s->n; b++) {
@@ -226,59 +352,39 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
                 yc[i] = v;
         }
         for (int64_t gi = 0; gi < s->group; gi++) {
-            const float *xg = xd + (b * s->cin + gi * cg) * s->pix;
-            for (int64_t p0 = 0; p0 < s->pix; p0 += 64) { /* X^T in tiles of 64 pixels (the rows written stay in L1) */
-                int64_t p1 = p0 + 64 < s->pix ? p0 + 64 : s->pix;
-                for (int64_t ci = 0; ci < cg; ci++)
-                    for (int64_t p = p0; p < p1; p++)
-                        xt[p * cg + ci] = xg[ci * s->pix + p];
+            const float *a = xt; /* [pix x cg], rows lda apart */
+            size_t lda = (size_t)cg;
+            if (s->nhwc_in) {
+                a = xd + b * s->cin * s->pix + gi * cg;
+                lda = (size_t)s->cin;
+            } else {
+                convt_xt(xt, xd + (b * s->cin + gi * cg) * s->pix, cg, s->pix);
             }
             qb_packed tmp = {0};
             const qb_packed *pk = s->packs ? &s->packs[gi] : &tmp;
             if (!s->packs && pack_group(g, n, s, W->data, gi, &tmp, NULL))
                 continue; /* cannot happen after a successful prepare but for memory */
-            qb_gemm_args ga = {.m = (int)s->pix, .a = xt, .lda = (size_t)cg, .c = cols, .ldc = (size_t)s->cols,
-                               .f_min = -__builtin_inff(), .f_max = __builtin_inff()};
-            double t0 = g->profile ? qb_now_ms() : 0;
-            qb_gpar_gemm(pk, &ga);
-            if (g->profile)
-                g->kernel_ms_acc += qb_now_ms() - t0;
+            float *yg = yd + (b * s->cout + gi * og) * opix;
+            for (int64_t r0 = 0; r0 < nrows; r0 += s->rows_blk) { /* GEMM, then col2im while in cache */
+                int64_t r1 = r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows;
+                qb_gemm_args ga = {.m = (int)((r1 - r0) * iw), .a = a + r0 * iw * (int64_t)lda, .lda = lda, .c = cols,
+                                   .ldc = (size_t)s->cols, .f_min = -__builtin_inff(), .f_max = __builtin_inff()};
+                double t0 = g->profile ? qb_now_ms() : 0;
+                qb_gpar_gemm(pk, &ga);
+                if (g->profile)
+                    g->kernel_ms_acc += qb_now_ms() - t0;
+#if defined(__SSE2__)
+                if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2)
+                    convt_tiles_2x2(s, cols, r0, r1, bias, yg, gi * og);
+                else
+#endif
+                if (s->tiles)
+                    convt_tiles(s, cols, r0, r1, bias, yg, gi * og);
+                else
+                    convt_scatter(s, cols, r0, r1, yg);
+            }
             if (tmp.block)
                 qb_packed_free(&tmp);
-            /* col2im: input pixel (iz, iy, ix), kernel tap (kz, ky, kx) -> output (oz, oy, ox); one input
-             * row (iz, iy) at a time (its columns stay in cache), then per output channel and tap row one
-             * output row written left to right. Each output element still receives its terms in input
-             * pixel order, as a pixel-by-pixel scatter would add them: the same sums. */
-            int64_t ktaps = s->k[0] * s->k[1] * s->k[2];
-            if (s->tiles) {
-                convt_tiles(s, cols, bias, yd + (b * s->cout + gi * og) * opix, gi * og);
-                continue;
-            }
-            for (int64_t iz = 0; iz < s->in[0]; iz++)
-                for (int64_t iy = 0; iy < s->in[1]; iy++) {
-                    const float *crow = cols + (iz * s->in[1] + iy) * s->in[2] * s->cols;
-                    for (int64_t co = 0; co < og; co++) {
-                        float *yc = yd + (b * s->cout + gi * og + co) * opix;
-                        for (int64_t kz = 0; kz < s->k[0]; kz++) {
-                            int64_t oz = iz * s->s[0] - s->pb[0] + kz * s->d[0];
-                            if (oz < 0 || oz >= s->out[0])
-                                continue;
-                            for (int64_t ky = 0; ky < s->k[1]; ky++) {
-                                int64_t oy = iy * s->s[1] - s->pb[1] + ky * s->d[1];
-                                if (oy < 0 || oy >= s->out[1])
-                                    continue;
-                                float *row = yc + (oz * s->out[1] + oy) * s->out[2];
-                                const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * s->k[2];
-                                for (int64_t ix = 0; ix < s->in[2]; ix++, cp += s->cols)
-                                    for (int64_t kx = 0; kx < s->k[2]; kx++) {
-                                        int64_t ox = ix * s->s[2] - s->pb[2] + kx * s->d[2];
-                                        if (ox >= 0 && ox < s->out[2])
-                                            row[ox] += cp[kx];
-                                    }
-                            }
-                        }
-                    }
-                }
         }
     }
 }
