@@ -20,7 +20,9 @@
  * and without their AVX-512 loops; Max/Min with constants in chains
  * (NaN and signed-zero rules bit for bit; openWakeWord's LeakyRelu + Max
  * block between int8 convs as tables); fp32 direct (tap) convolutions
- * against im2col, NCHW and NHWC.
+ * against im2col, NCHW and NHWC, images of 1 and 3 channels included;
+ * chains run in a conv's epilogue against the unfused graph (chains'
+ * AVX-512 step loops on and off).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -213,6 +215,7 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w)
     assert_int_equal(run(ref, x), 0);
     for (int threads = 1; threads <= 3; threads++) {
         qb_gpar_set_threads(threads);
+        qb_elem_chain_avx512(threads != 2); /* the plain step loops on two threads */
         qb_graph *opt = chain_graph(n, c, h, w, 1);
         /* 21 nodes: the chain up to "h" (a graph output) is one, the rest another: 19 fused into 2 heads */
         assert_int_equal(run(opt, x), 19);
@@ -222,6 +225,7 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w)
         qb_graph_free(opt);
     }
     qb_gpar_set_threads(1);
+    qb_elem_chain_avx512(1);
     qb_graph_free(ref);
     free(x);
 }
@@ -1020,14 +1024,31 @@ static qb_graph *direct_graph(int nchw_only, int no_direct)
     return g;
 }
 
+/* First layers on the direct path: an image of cin (1 or 3) channels,
+ * 33x29 (a width that is no multiple of the 4-pixel steps of the
+ * 3-plane interleave), 3x3 stride 2 pads 1 to 3 channels, then a 1x1
+ * conv to one NCHW channel (its buffers smaller than the first's A). */
+static qb_graph *image_graph(int cin, int no_direct)
+{
+    qb_graph *g = qb_graph_new("conv-image");
+    g->opset = 13;
+    g->no_direct_conv = no_direct;
+    add_t(g, "x", 4, (int64_t[]){1, cin, 33, 29}, NULL);
+    const int64_t one[2] = {1, 1}, two[2] = {2, 2};
+    conv_geom(g, "x", "c1", cin, 3, 3, 3, two, one, (int64_t[]){1, 1, 1, 1}, 65 + cin);
+    conv_geom(g, "c1", "y", 3, 1, 1, 1, one, one, (int64_t[]){0, 0, 0, 0}, 67);
+    set_output(g, "y");
+    return g;
+}
+
 /* The direct conv against im2col (no_direct_conv), both layouts: within
  * float tolerance (other tiles, the same K order), the same bits on 1-3
  * threads, and a smaller arena (no A buffer: the path was taken). */
 static void test_direct_conv(void **st)
 {
     (void)st;
-    float x[9 * 13 * 11];
-    for (int i = 0; i < 9 * 13 * 11; i++)
+    float x[9 * 13 * 11 + 3 * 33 * 29];
+    for (int i = 0; i < 9 * 13 * 11 + 3 * 33 * 29; i++)
         x[i] = (float)((i * 13) % 31) / 15.0f - 1.0f;
     for (int nchw_only = 0; nchw_only < 2; nchw_only++) {
         qb_graph *ref = direct_graph(nchw_only, 1);
@@ -1046,6 +1067,32 @@ static void test_direct_conv(void **st)
             for (int64_t i = 0; i < count; i++)
                 if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
                     print_error("element %lld: %.9g, im2col %.9g\n", (long long)i, y[i], want[i]);
+                    fail();
+                }
+            if (threads == 1)
+                memcpy(first, y, sizeof first);
+            else
+                assert_memory_equal(y, first, sizeof first);
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_graph_free(ref);
+    }
+    for (int cin = 1; cin <= 3; cin += 2) { /* images of 1 and 3 channels (first layers) */
+        qb_graph *ref = image_graph(cin, 1);
+        run(ref, x);
+        const float *want = ref->tensors[ref->outputs[0]]->data;
+        float first[17 * 15];
+        assert_int_equal(qb_tensor_count(ref->tensors[ref->outputs[0]]), 17 * 15);
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_graph *g = image_graph(cin, 0);
+            run(g, x);
+            assert_true(g->arena_bytes < ref->arena_bytes); /* no A buffer: the direct path was taken */
+            const float *y = g->tensors[g->outputs[0]]->data;
+            for (int i = 0; i < 17 * 15; i++)
+                if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
+                    print_error("%d channels, element %d: %.9g, im2col %.9g\n", cin, i, y[i], want[i]);
                     fail();
                 }
             if (threads == 1)
@@ -1161,6 +1208,7 @@ static void test_conv_epilogue(void **st)
             run_isa(pass, x, isas[ii]);
             for (int threads = 1; threads <= 3; threads++) {
                 qb_gpar_set_threads(threads);
+                qb_elem_chain_avx512(threads != 2); /* the chain's plain step loops on two threads */
                 qb_graph *g = epi_graph(nchw_only, 0, 0);
                 run_isa(g, x, isas[ii]);
                 int in_conv = 0;
@@ -1181,6 +1229,7 @@ static void test_conv_epilogue(void **st)
                 qb_graph_free(g);
             }
             qb_gpar_set_threads(1);
+            qb_elem_chain_avx512(1);
             qb_graph_free(ref);
             qb_graph_free(pass);
         }

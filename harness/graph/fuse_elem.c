@@ -36,6 +36,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "kernels/kernels.h"
 #include "kernels/quantize.h"
 
 #define FE_MAX_STEPS 32
@@ -103,9 +104,16 @@ static void chain_free(void *p)
 
 /* ---- running ---- */
 
+/* The step loops are inlined twice (apply_steps): a plain copy (SSE2 on
+ * x86-64) and, where AVX-512F runs and QB_FORCE_ISA allows it, an
+ * AVX-512 copy that the compiler vectorizes 16 floats wide. Each element
+ * gets the same correctly rounded float operations in both (no
+ * contraction), so the same bits. */
+#define FE_INLINE static inline __attribute__((always_inline))
+
 /* v = Max or Min (is_min) of v and k (one value, or per element: kv), in
  * the node's input order (k_first: the constant is its first input). */
-static void minmax_step(float *restrict v, const float *k, const float *restrict kv, int n, int is_min, int k_first)
+FE_INLINE void minmax_step(float *restrict v, const float *k, const float *restrict kv, int n, int is_min, int k_first)
 {
     /* one loop per case, each free of branches: they vectorize */
     if (kv && k_first)
@@ -129,7 +137,7 @@ static void minmax_step(float *restrict v, const float *k, const float *restrict
 }
 
 /* One binary step with a per-element operand kv[] (NHWC per-channel). */
-static void vector_step(const fe_step *st, const float *restrict kv, float *restrict v, int n)
+FE_INLINE void vector_step(const fe_step *st, const float *restrict kv, float *restrict v, int n)
 {
     switch (st->code) {
     case FE_ADD: for (int i = 0; i < n; i++) v[i] = st->k_first ? kv[i] + v[i] : v[i] + kv[i]; break;
@@ -146,7 +154,7 @@ static void vector_step(const fe_step *st, const float *restrict kv, float *rest
 
 /* The steps on n elements in v: of channel ch (NCHW), or starting at
  * offset off of the tile (NHWC); save: n floats of room. */
-static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restrict v, float *restrict save, int n)
+FE_INLINE void steps_body(const fe_chain *c, int64_t ch, int64_t off, float *restrict v, float *restrict save, int n)
 {
     for (int s = 0; s < c->nsteps; s++) {
         const fe_step *st = &c->steps[s];
@@ -192,6 +200,53 @@ static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restr
         case FE_ADD_SAVED: for (int i = 0; i < n; i++) v[i] = st->k_first ? save[i] + v[i] : v[i] + save[i]; break;
         }
     }
+}
+
+static void apply_steps_plain(const fe_chain *c, int64_t ch, int64_t off, float *restrict v, float *restrict save,
+                              int n)
+{
+    steps_body(c, ch, off, v, save, n);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FE_AVX512 1
+__attribute__((target("avx512f,prefer-vector-width=512"))) static void
+apply_steps_avx512(const fe_chain *c, int64_t ch, int64_t off, float *restrict v, float *restrict save, int n)
+{
+    steps_body(c, ch, off, v, save, n);
+}
+#endif
+
+static int fe_avx512_off; /* qb_elem_chain_avx512(0): the plain copy only (tests) */
+
+void qb_elem_chain_avx512(int on) { fe_avx512_off = !on; }
+
+/* The AVX-512 copy may run: the CPU has AVX-512F (checked once), the ISA
+ * cap allows it (QB_FORCE_ISA unset or vnni: an avx2 run measures an
+ * AVX2 machine) and tests did not turn it off. */
+static int fe_avx512(void)
+{
+#ifdef FE_AVX512
+    static int ok = -1;
+    if (ok < 0) {
+        int cap = qb_forced_isa();
+        ok = (qb_cpu_features() & QB_CPU_AVX512F) && (cap == -1 || cap == QB_ISA_VNNI);
+    }
+    return ok && !fe_avx512_off;
+#else
+    return 0;
+#endif
+}
+
+static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restrict v, float *restrict save, int n)
+{
+#ifdef FE_AVX512
+    if (fe_avx512()) {
+        apply_steps_avx512(c, ch, off, v, save, n);
+        return;
+    }
+#endif
+    apply_steps_plain(c, ch, off, v, save, n);
 }
 
 typedef struct fe_job {

@@ -118,6 +118,9 @@ int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
 /* Chain n (run in a conv's epilogue) in place on pixels x C floats of
  * NHWC pixels, y at a pixel's first channel. */
 void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);
+/* on = 0: chains run their plain (SSE2) step loops, not the AVX-512
+ * copy, whatever the CPU (tests: the same bits); 1: the default. */
+void qb_elem_chain_avx512(int on);
 /* ops_conv.c: let fp32 Conv n run the chain node (index chain, NHWC
  * tiles if chain_nhwc) on each block of its output pixels: 1 if it
  * will, 0 if it cannot (quantized, grouped, layouts differ). */

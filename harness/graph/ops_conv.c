@@ -12,6 +12,9 @@
  * per output row (the direct path). Depthwise 1-D and
  * 2-D convs (any window, strides, dilations, pads) use the NHWC depthwise
  * kernel between two transposes instead.
+ * An fp32 element-wise chain after an fp32 conv (fuse_elem.c) runs as its
+ * epilogue: on each block of NHWC output pixels right after the kernel
+ * wrote it, while in cache (run_epilogue).
  * Threads (par.h): im2col and the transposes by pieces of output rows /
  * matrix sides, the kernels by row chunks, the pools by planes.
  */
@@ -142,7 +145,7 @@ typedef struct conv_state {
     int f_first;         /* fp32, many channels, NCHW input: transpose the image to NHWC (fimg_off in the
                           * scratch) and im2col whole window rows; weights always packed in NHWC order */
     size_t fimg_off;     /* f_first: where the NHWC copy starts in the scratch */
-    int direct;          /* f_first-like fp32 2-D conv of many channels on a GEMM kernel with QB_KF_A_TAPS: no
+    int direct;          /* f_first-like fp32 2-D conv of many channels (or an image of 1-3) on a GEMM kernel with QB_KF_A_TAPS: no
                           * im2col; the image is copied once, zero-padded, NHWC (dimg_off in the scratch) and
                           * the kernel reads each window tap of an output row straight from that copy */
     size_t dimg_off;     /* direct: where the padded copy starts in the scratch (the output rows come first) */
@@ -218,7 +221,7 @@ static int conv_pack(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
     }
     int64_t cog = s->cout / s->group;
     float *perm = NULL;
-    if ((s->in_nhwc || s->f_first) && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
+    if ((s->in_nhwc || s->f_first || s->direct) && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
         int64_t cg = W->dims[1], taps = s->kk / cg;
         perm = malloc((size_t)(s->cout * s->kk) * sizeof(float));
         if (!perm) {
@@ -246,7 +249,8 @@ fail:
     return -1;
 }
 
-#define QB_DIRECT_MIN_C 8 /* fewest input channels (floats per tap) for the direct path */
+#define QB_DIRECT_MIN_C 8   /* fewest input channels (floats per tap) for the direct path ... */
+#define QB_DIRECT_IMAGE_C 3 /* ... but for images of at most this many (first layers) */
 
 /* The direct (tap) path may be used: the GEMM kernel reads A by taps and
  * neither g->no_direct_conv nor QB_NO_DIRECT_CONV turns it off. */
@@ -324,11 +328,14 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     /* an fp32 conv reading NCHW planes of many channels: the NCHW im2col
      * gathers one value per column; transposed once to NHWC, a window row
      * is one copy of kw * C floats */
-    s->f_first = !n->q && !s->dw && !s->pointwise && s->group == 1 && w->c >= 4 && w->d[2] == 1;
-    /* and with enough channels per tap, on a kernel that reads A by taps:
-     * no im2col at all (the padded copy is 1/taps of A) */
-    s->direct = s->f_first && conv_direct_allowed(g) && w->c >= QB_DIRECT_MIN_C && w->in[0] == 1 && w->k[0] == 1 &&
-                w->pb[1] >= 0 && w->pb[2] >= 0;
+    int one_group = !n->q && !s->dw && !s->pointwise && s->group == 1 && w->d[2] == 1;
+    s->f_first = one_group && w->c >= 4;
+    /* and with enough channels per tap, or an image of 1-3 channels (whose
+     * NCHW im2col gathered one value per column: 60% of det's first conv),
+     * on a kernel that reads A by taps: no im2col at all (the padded copy
+     * is 1/taps of A) */
+    s->direct = one_group && conv_direct_allowed(g) && (w->c >= QB_DIRECT_MIN_C || w->c <= QB_DIRECT_IMAGE_C) &&
+                w->in[0] == 1 && w->k[0] == 1 && w->pb[1] >= 0 && w->pb[2] >= 0;
     if (s->direct) {
         int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
         int64_t cols = (w->out[2] - 1) * w->s[2] + (w->k[2] - 1) * w->d[2] + 1;
@@ -686,7 +693,7 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     s->out_i8 = (nhwc >> 3) & 1;
     n->nhwc = nhwc | (s->q_first && !s->in_i8) << 4;
     if (in != s->in_nhwc) { /* the weights' column order follows the im2col order */
-        int repack = !s->q_first && !s->f_first && s->packed_ok && !s->dw && !s->pointwise;
+        int repack = !s->q_first && !s->f_first && !s->direct && s->packed_ok && !s->dw && !s->pointwise;
         s->in_nhwc = in;
         if (repack)
             return conv_pack(g, n, s, e);
@@ -831,6 +838,39 @@ typedef struct direct_job {
     const qb_graph *g;   /* profile flag (epilogue time) */
 } direct_job;
 
+/* n pixels of C channels from C planes lds floats apart: dst[x * C + c] =
+ * src[c * lds + x]; one plane is a copy, three (RGB images, first layers)
+ * go by SSE shuffles, four pixels a step, others through transpose. */
+static void planes_to_pixels(float *dst, const float *src, size_t lds, int64_t C, int64_t n)
+{
+    if (C == 1) {
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+        return;
+    }
+#if defined(__SSE2__)
+    if (C == 3) {
+        const float *pa = src, *pb = src + lds, *pc = src + 2 * lds;
+        int64_t x = 0;
+        for (; x + 4 <= n; x += 4) {
+            __m128 a = _mm_loadu_ps(pa + x), b = _mm_loadu_ps(pb + x), c = _mm_loadu_ps(pc + x);
+            __m128 ab_lo = _mm_unpacklo_ps(a, b), ab_hi = _mm_unpackhi_ps(a, b); /* a0 b0 a1 b1, a2 b2 a3 b3 */
+            __m128 c0a1 = _mm_shuffle_ps(c, ab_lo, _MM_SHUFFLE(2, 2, 0, 0));    /* c0 c0 a1 a1 */
+            __m128 b1c1 = _mm_shuffle_ps(ab_lo, c, _MM_SHUFFLE(1, 1, 3, 3));    /* b1 b1 c1 c1 */
+            __m128 c2a3 = _mm_shuffle_ps(c, ab_hi, _MM_SHUFFLE(2, 2, 2, 2));    /* c2 c2 a3 a3 */
+            __m128 b3c3 = _mm_shuffle_ps(ab_hi, c, _MM_SHUFFLE(3, 3, 3, 3));    /* b3 b3 c3 c3 */
+            float *d = dst + 3 * x;
+            _mm_storeu_ps(d, _mm_shuffle_ps(ab_lo, c0a1, _MM_SHUFFLE(2, 0, 1, 0)));     /* a0 b0 c0 a1 */
+            _mm_storeu_ps(d + 4, _mm_shuffle_ps(b1c1, ab_hi, _MM_SHUFFLE(1, 0, 2, 0))); /* b1 c1 a2 b2 */
+            _mm_storeu_ps(d + 8, _mm_shuffle_ps(c2a3, b3c3, _MM_SHUFFLE(2, 0, 2, 0)));  /* c2 a3 b3 c3 */
+        }
+        for (; x < n; x++)
+            dst[3 * x] = pa[x], dst[3 * x + 1] = pb[x], dst[3 * x + 2] = pc[x];
+        return;
+    }
+#endif
+    transpose(dst, (size_t)C, src, lds, C, n);
+}
+
 /* Rows [r0, r1) of the padded copy: zeros around the image, the image at
  * (pb[1], pb[2]) (NCHW planes transposed one image row at a time). */
 static void direct_pad_rows(void *ctx, int64_t r0, int64_t r1)
@@ -849,7 +889,7 @@ static void direct_pad_rows(void *ctx, int64_t r0, int64_t r1)
         if (j->x_nhwc)
             memcpy(dst + pl * C, j->x + iy * iw * C, (size_t)(iw * C) * sizeof(float));
         else
-            transpose(dst + pl * C, (size_t)C, j->x + iy * iw, (size_t)(ih * iw), C, iw);
+            planes_to_pixels(dst + pl * C, j->x + iy * iw, (size_t)(ih * iw), C, iw);
         memset(dst + (pl + iw) * C, 0, (size_t)((wp - pl - iw) * C) * sizeof(float));
     }
 }
