@@ -397,6 +397,18 @@ static qb_graph *conv_chain_graph(int nchw_only)
     return g;
 }
 
+/* y against want within 1e-5 relative (1e-5 absolute below 1): float
+ * paths that sum in another order; the first element outside fails,
+ * printed with what the reference is. */
+static void expect_close(const float *y, const float *want, int64_t n, const char *ref)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
+            print_error("element %lld: %.9g, %s %.9g\n", (long long)i, y[i], ref, want[i]);
+            fail();
+        }
+}
+
 static void test_nhwc_chains(void **st)
 {
     (void)st;
@@ -424,11 +436,7 @@ static void test_nhwc_chains(void **st)
             if (!strcmp(g->nodes[i].op, "Conv"))
                 assert_int_equal(g->nodes[i].nhwc, bits[k++]);
         const float *y = g->tensors[g->outputs[0]]->data;
-        for (int i = 0; i < 4 * 11 * 9; i++)
-            if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
-                print_error("element %d: %.9g, NCHW-only %.9g\n", i, y[i], want[i]);
-                fail();
-            }
+        expect_close(y, want, 4 * 11 * 9, "NCHW-only");
         if (threads == 1)
             memcpy(first, y, sizeof first);
         else
@@ -1064,11 +1072,7 @@ static void test_direct_conv(void **st)
             run(g, x);
             assert_true(g->arena_bytes < ref->arena_bytes);
             const float *y = g->tensors[g->outputs[0]]->data;
-            for (int64_t i = 0; i < count; i++)
-                if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
-                    print_error("element %lld: %.9g, im2col %.9g\n", (long long)i, y[i], want[i]);
-                    fail();
-                }
+            expect_close(y, want, count, "im2col");
             if (threads == 1)
                 memcpy(first, y, sizeof first);
             else
@@ -1090,11 +1094,9 @@ static void test_direct_conv(void **st)
             run(g, x);
             assert_true(g->arena_bytes < ref->arena_bytes); /* no A buffer: the direct path was taken */
             const float *y = g->tensors[g->outputs[0]]->data;
-            for (int i = 0; i < 17 * 15; i++)
-                if (!(fabsf(y[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])))) {
-                    print_error("%d channels, element %d: %.9g, im2col %.9g\n", cin, i, y[i], want[i]);
-                    fail();
-                }
+            char ref_name[48];
+            snprintf(ref_name, sizeof ref_name, "im2col (%d input channels)", cin);
+            expect_close(y, want, 17 * 15, ref_name);
             if (threads == 1)
                 memcpy(first, y, sizeof first);
             else
