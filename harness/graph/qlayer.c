@@ -527,6 +527,12 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const vo
         return;
     }
     int64_t chunk = qb_gpar_chunk(m, (int64_t)K * nr, QB_GPAR_ALIGN);
+    if (!j.src && !j.c8) { /* int8 in and out, nothing converted: one kernel call per thread, whose
+                            * row blocks the kernel chooses (AVX2 int8: 96+ rows take its faster path) */
+        int64_t t = qb_gpar_threads(), per = (m + t - 1) / t;
+        per = (per + QB_GPAR_ALIGN - 1) / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
+        chunk = per > chunk ? per : chunk;
+    }
     if (!g->profile) { /* convert, multiply and dequantize each chunk while it is in cache */
         j.phases = PH_ALL;
         qb_gpar_for(m, chunk, qgemm_rows, &j);
