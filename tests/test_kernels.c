@@ -127,6 +127,22 @@ static void check_dw(const qb_kernel *k)
                     continue;
                 run_case(k, c);
             }
+    /* wide rows: several runs of 8 pixels (VNNI fp32) with a shifted last run, windows 3/5/7 wide,
+     * stride 1/2 along x with another vertical stride and dilation */
+    static const int wide[][6] = {{3, 3, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1}, {5, 5, 1, 2, 1, 1}, {7, 7, 2, 1, 1, 1},
+                                  {3, 5, 3, 1, 2, 1}, {1, 7, 1, 2, 1, 1}};
+    for (int i = 0; i < 6; i++)
+        for (int v = 0; v < 3; v++) {
+            const int *wn = wide[i];
+            qb_check_case c = {.n = (int[]){16, 33, 5}[v], .h = 7 + v, .w = (int[]){40, 33, 64}[v], .kh = wn[0],
+                               .kw = wn[1], .sh = wn[2], .sw = wn[3], .dh = wn[4], .dw = wn[5], .pad_t = v,
+                               .pad_l = (i + v) % 4, .pad_b = 1, .pad_r = v + 1, .seed = seed++};
+            c.relu = v & 1;
+            c.fill = (i + v) % 3 == 0 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+            if (qb_check_dw_out(&c, &oh, &ow))
+                continue;
+            run_case(k, c);
+        }
 }
 
 /* ---- column slices of a pack (QB_KF_COLUMNS, qb_packed_columns) ---- */
