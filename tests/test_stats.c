@@ -18,7 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <malloc.h>
 
 #include <cmocka.h>
@@ -31,6 +33,7 @@
 #include "harness/measure/memory.h"
 #include "harness/measure/paired.h"
 #include "harness/measure/placement.h"
+#include "harness/measure/probe.h"
 #include "harness/measure/robust.h"
 
 #define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-12 * (1 + fabs((double)(b))))
@@ -618,24 +621,33 @@ static double sim_normal(uint64_t *s)
  * time share the machine's state), samples 1 + d_r + 1% noise. Per cell
  * qb_robust_rounds (period 2) and qb_robust_blocks; *cover_* the share
  * of intervals holding 1, *half_* their mean relative half-width. */
+enum { SIM_PER_ROUND = 20, SIM_MAX_ROUNDS = 60 };
+
+/* One simulated cell of nr rounds of SIM_PER_ROUND samples into x, bn:
+ * round r at level + d_r, d an AR(1) drift with stationary sd sd_between
+ * and lag-one correlation rho, each sample with 1% noise. */
+static void sim_rounds(double *x, size_t *bn, int nr, double level, double sd_between, double rho, uint64_t *seed)
+{
+    double d = sd_between * sim_normal(seed);
+    for (int r = 0; r < nr; r++) {
+        if (r)
+            d = rho * d + sqrt(1 - rho * rho) * sd_between * sim_normal(seed);
+        for (int k = 0; k < SIM_PER_ROUND; k++)
+            x[r * SIM_PER_ROUND + k] = level + d + 0.01 * sim_normal(seed);
+        bn[r] = SIM_PER_ROUND;
+    }
+}
+
 static void simulate(int reps, int nr, double sd_between, double rho, uint64_t seed, double *cover_rounds,
                      double *cover_blocks, double *half_rounds, double *half_blocks)
 {
-    enum { per = 20 };
-    double x[60 * per];
-    size_t bn[60];
+    double x[SIM_MAX_ROUNDS * SIM_PER_ROUND];
+    size_t bn[SIM_MAX_ROUNDS];
     int in_r = 0, in_b = 0;
     double hr = 0, hb = 0;
-    assert_true(nr <= 60);
+    assert_true(nr <= SIM_MAX_ROUNDS);
     for (int i = 0; i < reps; i++) {
-        double d = sd_between * sim_normal(&seed);
-        for (int r = 0; r < nr; r++) {
-            if (r)
-                d = rho * d + sqrt(1 - rho * rho) * sd_between * sim_normal(&seed);
-            for (int k = 0; k < per; k++)
-                x[r * per + k] = 1 + d + 0.01 * sim_normal(&seed);
-            bn[r] = per;
-        }
+        sim_rounds(x, bn, nr, 1, sd_between, rho, &seed);
         qb_robust a, b;
         assert_int_equal(qb_robust_rounds(x, bn, (size_t)nr, 2, &a), 0);
         assert_int_equal(qb_robust_blocks(x, bn, (size_t)nr, &b), 0);
@@ -677,6 +689,53 @@ static void rounds_cover_at_the_nominal_rate(void **state)
     print_message("no drift: rounds %.3f (+-%.3f%%), blocks %.3f (+-%.3f%%)\n", cr, hr * 100, cb, hb * 100);
     assert_true(cr >= 0.93);
     assert_true(hr < 1.6 * hb);
+}
+
+/* What scripts/bench-stability's "calibrated" checks, simulated: pairs of
+ * processes timing the same cell (10 rounds each, drift 2% with lag-one
+ * correlation 0.3); per pair whether the second median lies inside the
+ * first interval ("inside") and whether the move is within the 95%
+ * interval of a difference, sqrt(h1^2 + h2^2), h the half-widths on the
+ * side of the move ("calibrated"). shift: the sd of a level each process
+ * gets for all its rounds (the machine's state for a whole sweep). */
+static void simulate_pairs(int reps, double shift, uint64_t seed, double *inside, double *calibrated)
+{
+    double x[10 * SIM_PER_ROUND], y[10 * SIM_PER_ROUND];
+    size_t bn[10];
+    int in = 0, cal = 0;
+    for (int i = 0; i < reps; i++) {
+        qb_robust a, b;
+        sim_rounds(x, bn, 10, 1 + shift * sim_normal(&seed), 0.02, 0.3, &seed);
+        assert_int_equal(qb_robust_rounds(x, bn, 10, 2, &a), 0);
+        sim_rounds(y, bn, 10, 1 + shift * sim_normal(&seed), 0.02, 0.3, &seed);
+        assert_int_equal(qb_robust_rounds(y, bn, 10, 2, &b), 0);
+        double h1 = b.median >= a.median ? a.ci_high - a.median : a.median - a.ci_low;
+        double h2 = b.median >= a.median ? b.median - b.ci_low : b.ci_high - b.median;
+        in += a.ci_low <= b.median && b.median <= a.ci_high;
+        cal += fabs(b.median - a.median) <= sqrt(h1 * h1 + h2 * h2);
+    }
+    *inside = (double)in / reps;
+    *calibrated = (double)cal / reps;
+}
+
+/* Another run's median has its own error: with right intervals it lies
+ * inside this run's 95% interval of the median well under 95% of the time
+ * (about 83% for equal normal widths: P(|Z| < 1.96 / sqrt 2)), and the
+ * move is within the interval of a difference about 95% of the time (at
+ * least: the union with the pooled interval and Student's t only widen).
+ * A shift of the whole process (3% sd here) is invisible to one process's
+ * rounds: then the check fails, as on the VM when a whole sweep moves. */
+static void calibration_is_a_difference_interval(void **state)
+{
+    (void)state;
+    double in, cal;
+    simulate_pairs(400, 0, 11, &in, &cal);
+    print_message("no shift between processes: inside %.3f, calibrated %.3f\n", in, cal);
+    assert_true(cal >= 0.93);
+    assert_true(in <= cal - 0.04 && in >= 0.75);
+    simulate_pairs(400, 0.03, 12, &in, &cal);
+    print_message("processes shifted by 3%% sd: inside %.3f, calibrated %.3f\n", in, cal);
+    assert_true(cal < 0.80);
 }
 
 /* The rounds take the CPUs of the thread's mask in turn (placement.h):
@@ -787,6 +846,60 @@ static void placement_moves_rounds(void **state)
     assert_true(nwhere >= 4);
 }
 
+/* The probe's chase is one cycle over every line of its buffer (so a
+ * pass touches all of it, in an order the prefetcher cannot guess); a
+ * probe times both workloads; the log gets its header once, appends, and
+ * refuses a file that is not a probes file. */
+static void probe_chase_and_log(void **state)
+{
+    (void)state;
+    char err[300], path[] = "/tmp/qb-test-probe-XXXXXX";
+    qb_prober p;
+    assert_int_equal(qb_prober_open(&p, NULL, err, sizeof err), 0);
+    assert_int_equal(p.lines, QB_PROBE_CHASE_BYTES / (QB_PROBE_LINE_WORDS * sizeof *p.next));
+    unsigned char *seen = calloc(p.lines, 1);
+    assert_non_null(seen);
+    size_t i = 0, steps = 0;
+    do {
+        assert_false(seen[i]);
+        seen[i] = 1;
+        i = p.next[i * QB_PROBE_LINE_WORDS];
+        steps++;
+    } while (i != 0 && steps <= p.lines);
+    assert_int_equal(steps, p.lines); /* back at line 0 after exactly all lines */
+    assert_int_equal(qb_probe_chase(&p, p.lines), 0);
+    assert_true(qb_probe_chase(&p, p.lines / 2) != 0);
+    free(seen);
+    qb_probe pr;
+    qb_probe_time(&p, &pr);
+    assert_true(pr.alu_s > 0 && pr.chase_s > 0 && pr.cpu >= -1);
+    assert_int_equal(qb_prober_close(&p, err, sizeof err), 0);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(qb_prober_open(&p, path, err, sizeof err), 0);
+        assert_int_equal(qb_probe_log(&p, "run", "cell/a", k, &pr, err, sizeof err), 0);
+        assert_int_equal(qb_prober_close(&p, err, sizeof err), 0);
+    }
+    FILE *f = fopen(path, "r");
+    char line[200];
+    int lines = 0, headers = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        headers += !strcmp(line, "run_id,cell,round,cpu,alu_ns,chase_ns\n");
+    }
+    fclose(f);
+    assert_int_equal(lines, 3);
+    assert_int_equal(headers, 1);
+    f = fopen(path, "w");
+    fputs("run_id,cell,sample\n", f);
+    fclose(f);
+    assert_int_equal(qb_prober_open(&p, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a probes file"));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +921,8 @@ int main(void)
         cmocka_unit_test(placement_moves_rounds),
         cmocka_unit_test(rounds_hold_a_slow_cpu),
         cmocka_unit_test(rounds_cover_at_the_nominal_rate),
+        cmocka_unit_test(calibration_is_a_difference_interval),
+        cmocka_unit_test(probe_chase_and_log),
         cmocka_unit_test(rounds_take_cpus_in_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

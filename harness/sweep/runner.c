@@ -19,6 +19,7 @@
 #include "harness/measure/energy.h"
 #include "harness/measure/loop.h"
 #include "harness/measure/placement.h"
+#include "harness/measure/probe.h"
 #include "harness/measure/samples.h"
 #include "harness/measure/timer.h"
 #include "harness/report/meta.h"
@@ -126,6 +127,7 @@ typedef struct sweep_run {
     int todo;                              /* cells this run has to run */
     qb_results_writer w;                   /* the results file, open while cells run */
     qb_sample_log slog;                    /* --samples: DIR/samples.csv */
+    qb_prober probe;                       /* --samples with rounds: the speed probe, DIR/probes.csv */
     const qb_machine *mach;                /* this machine (identity columns) */
     char run_id[96];                       /* this run's id (identity columns, metadata) */
     int tty;                               /* stderr is a terminal: the progress line is rewritten */
@@ -268,6 +270,9 @@ static int open_outputs(sweep_run *s)
         snprintf(spath, sizeof spath, "%s/samples.csv", s->dir);
         if (qb_sample_log_open(&s->slog, spath, s->err, sizeof s->err))
             rc = fail_msg("", s->err);
+        snprintf(spath, sizeof spath, "%s/probes.csv", s->dir);
+        if (!rc && s->sc->rounds > 1 && qb_prober_open(&s->probe, spath, s->err, sizeof s->err))
+            rc = fail_msg("", s->err);
     }
     if (!rc) {
         qb_machine_probe(&mach);
@@ -275,8 +280,10 @@ static int open_outputs(sweep_run *s)
         qb_run_id(&mach, s->run_id, sizeof s->run_id);
         rc = write_metadata(s);
     }
-    if (rc)
+    if (rc) {
         qb_results_close(&s->w);
+        qb_prober_close(&s->probe, NULL, 0);
+    }
     return rc;
 }
 
@@ -312,6 +319,21 @@ static void place_round(const sweep_run *s, const qb_cell *c, int round)
         qb_place_on_cpu(round, ncpu, 0);
 }
 
+/* --samples with rounds: the machine's speed right before round `round`
+ * of cell c, on the CPU it starts on, logged to DIR/probes.csv (probe.h;
+ * it changes no result). */
+static void probe_round(sweep_run *s, const qb_cell *c, int round)
+{
+    if (!s->probe.f)
+        return;
+    qb_probe pr;
+    qb_probe_time(&s->probe, &pr);
+    if (qb_probe_log(&s->probe, s->run_id, c->id, round, &pr, s->err, sizeof s->err)) {
+        s->rc = fail_msg(s->tty ? "\n" : "", s->err);
+        s->stop = 1;
+    }
+}
+
 /* The first round of the chunk's cn cells starting at c0 (each cell run
  * in full: model, accuracy, timing), or their rounds restored from the
  * journal. Returns how many cells have rows (fewer after an error). */
@@ -332,6 +354,7 @@ static int first_rounds(sweep_run *s, int c0, int cn)
         }
         void *pad = rounds > 1 ? qb_place_begin() : NULL; /* each round placed elsewhere (placement.h) */
         place_round(s, c, 0);
+        probe_round(s, c, 0);
         int ran = qb_cell_run(c, s->sc, &s->rows[j], s->o->keep_samples || rounds > 1 ? &s->kept[j] : NULL);
         qb_place_end(pad);
         if (ran) {
@@ -386,6 +409,7 @@ static int later_round(sweep_run *s, const qb_cell *c, int j, int round)
     qb_samples_kept more = {0};
     void *pad = qb_place_begin();
     place_round(s, c, round);
+    probe_round(s, c, round);
     int timed = qb_cell_retime(c, s->sc, &more, s->err, sizeof s->err);
     qb_place_end(pad);
     if (timed) {
@@ -504,6 +528,8 @@ static void finish(sweep_run *s)
 {
     qb_results_close(&s->w);
     if (s->o->keep_samples && qb_sample_log_close(&s->slog, s->err, sizeof s->err))
+        s->rc = fail_msg("", s->err);
+    if (qb_prober_close(&s->probe, s->err, sizeof s->err))
         s->rc = fail_msg("", s->err);
     if (s->o->verbosity) {
         char els[32];
