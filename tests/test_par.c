@@ -9,9 +9,12 @@
  * depthwise, grouped and pointwise convs, pools, Gemm and MatMul, NHWC
  * links and NCHW-only) in fp32, fp16, int8-channel, int8-tensor, int4 and
  * binary, bit-identical for 1, 2 and 3 threads, with --profile's phased
- * path, and against unchunked runs.
+ * path, and against unchunked runs. The thread team: thousands of loops
+ * back to back at changing thread counts, loops inside a chunk, and two
+ * callers at once, each index run exactly once.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -333,6 +336,69 @@ static void test_chunk_rule(void **st)
     }
 }
 
+/* test_team's loop bodies: count each index of the piece (any chunk size;
+ * ctx: the counters), and the same with a loop started inside the piece
+ * (it must run alone, on this thread, and still count each index once). */
+static void count_any(void *ctx, int64_t i0, int64_t i1)
+{
+    for (int64_t i = i0; i < i1; i++)
+        __atomic_fetch_add(&((int *)ctx)[i], 1, __ATOMIC_RELAXED);
+}
+
+static void nested_body(void *ctx, int64_t i0, int64_t i1)
+{
+    int *inner = (int *)ctx + 1000;
+    assert_int_equal(qb_gpar_threads(), 1);
+    for (int64_t i = i0; i < i1; i++)
+        qb_gpar_for(10, 3, count_any, inner + i * 10);
+    count_any(ctx, i0, i1);
+}
+
+/* A second caller: many loops while the main thread runs its own (the
+ * team takes one caller at a time, the other runs alone). */
+static void *other_caller(void *arg)
+{
+    int *c = arg;
+    for (int r = 0; r < 200; r++)
+        qb_gpar_for(500, 7, count_any, c);
+    return NULL;
+}
+
+static void test_team(void **st)
+{
+    (void)st;
+    static int c[1000 + 1000 * 10], c2[500];
+    /* many loops back to back, of changing sizes and thread counts: each index once per loop */
+    for (int r = 0; r < 3000; r++) {
+        int t = 1 + r % 3, n = 1 + (r * 37) % 1000;
+        qb_gpar_set_threads(t);
+        memset(c, 0, sizeof(int) * n);
+        qb_gpar_for(n, 1 + r % 17, count_any, c);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(c[i], 1);
+    }
+    /* a loop inside a chunk runs alone and is not a region of its own */
+    qb_gpar_set_threads(2);
+    memset(c, 0, sizeof c);
+    long before = qb_gpar_regions;
+    qb_gpar_for(1000, 10, nested_body, c);
+    assert_int_equal(qb_gpar_regions - before, 1);
+    for (int i = 0; i < 1000 + 1000 * 10; i++)
+        assert_int_equal(c[i], 1);
+    /* two callers at once */
+    memset(c, 0, sizeof c);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, other_caller, c2), 0);
+    for (int r = 0; r < 200; r++)
+        qb_gpar_for(1000, 9, count_any, c);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(c[i], 200);
+    for (int i = 0; i < 500; i++)
+        assert_int_equal(c2[i], 200);
+    qb_gpar_set_threads(1);
+}
+
 /* ---- whole models ---- */
 
 static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
@@ -652,7 +718,7 @@ static void test_gemm_net(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
+        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team),        cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

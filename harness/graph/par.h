@@ -7,13 +7,22 @@
  * work per row, in multiples of a fixed alignment), never on the thread
  * count, and every output element is written by exactly one chunk, so any
  * number of threads gives bit-identical results. Chunks run one after
- * another where a region is not worth it (little work, one thread, or
- * already inside a parallel region: never nested).
+ * another where threads are not worth it (little work, one thread, or
+ * already inside a chunk of another loop: never nested).
  *
  * Thread count: one unless asked for, by OMP_NUM_THREADS in the
  * environment or by qb_gpar_set_threads (the sweep's threads axis); then
  * omp_get_max_threads(). (libgomp's default, every CPU with spinning
  * waits, made inference on a busy machine many times slower.)
+ *
+ * The threads: the engine's own team (par.c), not OpenMP regions. The
+ * caller publishes a loop and takes chunks one at a time like the
+ * workers (dynamic: a slow or descheduled CPU gets fewer), and waits only
+ * for chunks already taken, never for a worker to show up; an idle
+ * worker spins QB_GPAR_SPIN_US, yielding the CPU every few microseconds,
+ * then sleeps on a condition variable. One loop at a time: a second
+ * caller, or a loop inside a chunk, runs its chunks alone. Which thread
+ * runs a chunk never changes what it computes.
  *
  * A GEMM of few rows (one row chunk: M = 1 of a batch-1 Gemm or MatMul)
  * whose kernel's pack is panel-major in N (QB_KF_COLUMNS) is split over
@@ -49,6 +58,9 @@
  * 2.5 us on one thread, 5.1 us on two, load 11) the parallel region
  * costs more than it saves. */
 #define QB_GPAR_MIN_COL_WORK 262144
+/* Microseconds an idle worker of the team spins for the next loop
+ * before it sleeps (QB_GPAR_SPIN_US in the environment overrides it). */
+#define QB_GPAR_SPIN_US 100
 /* Most chunks of one call (bigger chunks beyond that). */
 #define QB_GPAR_MAX_CHUNKS 64
 
@@ -60,13 +72,13 @@ extern int qb_gpar_whole;
  * and the GEMM run block by block so that A is still in cache when the
  * GEMM reads it; 0: one block (tests compare the two: the same bits). */
 extern int64_t qb_gpar_conv_block;
-/* Parallel regions started so far (diagnostics and tests). */
+/* Loops run on the team so far (diagnostics and tests). */
 extern long qb_gpar_regions;
 
 /* Run the engine on n threads from now on (omp_set_num_threads(n) and
  * marks the count as asked for); without OpenMP, nothing. */
 void qb_gpar_set_threads(int n);
-/* Threads a parallel region of the engine would get now (1 inside one). */
+/* Threads a loop of the engine would get now (1 inside a chunk of one). */
 int qb_gpar_threads(void);
 
 /* Rows per chunk for n rows of row_work units each: a multiple of align
@@ -77,9 +89,9 @@ int64_t qb_gpar_chunk(int64_t n, int64_t row_work, int64_t align);
 /* A piece of work: rows [i0, i1) of whatever ctx describes. */
 typedef void (*qb_gpar_body)(void *ctx, int64_t i0, int64_t i1);
 
-/* body over [0, n) in pieces of chunk rows (qb_gpar_chunk), in parallel
- * (static schedule) when there are several pieces, more than one thread
- * and no enclosing parallel region. */
+/* body over [0, n) in pieces of chunk rows (qb_gpar_chunk), on the team
+ * when there are several pieces, more than one thread, no enclosing loop
+ * and no other caller on the team; else one piece after another. */
 void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx);
 
 /* Bytes per element of A and of C of a GEMM kernel call (A of binary:
