@@ -1,8 +1,9 @@
 /*
  * expf.c - exp of float32 values and softmax of a row (see expf.h): the
- * scalar references and SSE2 loops doing the same float operations in
- * the same order, four lanes at a time (the build has no FMA
- * contraction: -ffp-contract=off).
+ * scalar references and SSE2 and AVX-512F loops doing the same float
+ * operations in the same order, four or sixteen lanes at a time (the
+ * build has no FMA contraction: -ffp-contract=off; the AVX-512 loops
+ * are chosen at run time, under the ISA cap QB_FORCE_ISA).
  */
 #include "kernels/expf.h"
 
@@ -12,6 +13,11 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QB_EXPF_AVX512 1
+#include "kernels/kernels.h"
 #endif
 
 #define EXP_HI 88.72283935546875f /* above: +Inf (exp overflows) */
@@ -61,21 +67,31 @@ float qb_expf1(float x)
     return p * pow2i(n1) * pow2i(n - n1);
 }
 
-/* The reference of qb_softmax_row: lanes i % 4 of the first n - n % 4
- * values summed apart, combined as (s0 + s1) + (s2 + s3), then the rest
- * added in order. */
+/* The sixteen lane sums s[l] (l < 16) folded as the SIMD loops fold
+ * their registers: halves added lane by lane, 16 -> 8 -> 4 -> 2 -> 1
+ * (s[l] + s[l + w]). */
+static float fold16(float *s)
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            s[l] = s[l] + s[l + w];
+    return s[0];
+}
+
+/* The reference of qb_softmax_row: lanes i % 16 of the first n - n % 16
+ * values summed apart, folded (fold16), then the rest added in order. */
 void qb_softmax_row__scalar(const float *x, float *y, size_t n)
 {
-    float mx = -INFINITY, s[4] = {0, 0, 0, 0};
+    float mx = -INFINITY, s[16] = {0};
     for (size_t i = 0; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
-    size_t n4 = n - n % 4;
+    size_t n16 = n - n % 16;
     for (size_t i = 0; i < n; i++)
         y[i] = qb_expf1(x[i] - mx);
-    for (size_t i = 0; i < n4; i++)
-        s[i % 4] += y[i];
-    float sum = (s[0] + s[1]) + (s[2] + s[3]);
-    for (size_t i = n4; i < n; i++)
+    for (size_t i = 0; i < n16; i++)
+        s[i % 16] += y[i];
+    float sum = fold16(s);
+    for (size_t i = n16; i < n; i++)
         sum += y[i];
     for (size_t i = 0; i < n; i++)
         y[i] /= sum;
@@ -111,9 +127,112 @@ static inline __m128 expf4(__m128 x)
     return _mm_or_ps(_mm_andnot_ps(nan, y), _mm_and_ps(nan, x));                    /* NaN */
 }
 
+#ifdef QB_EXPF_AVX512
+/* expf4 on sixteen lanes: the same operations, masks for the special cases. */
+__attribute__((target("avx512f"))) static inline __m512 expf16(__m512 x)
+{
+    const __m512 hi = _mm512_set1_ps(EXP_HI), lo = _mm512_set1_ps(EXP_LO);
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), over = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ),
+              under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 t = _mm512_mul_ps(xc, _mm512_set1_ps(LOG2E));
+    __m512 nf = _mm512_sub_ps(_mm512_add_ps(t, _mm512_set1_ps(MAGIC)), _mm512_set1_ps(MAGIC));
+    __m512i n = _mm512_cvttps_epi32(nf);
+    __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(nf, _mm512_set1_ps(C1)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(nf, _mm512_set1_ps(C2)));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(P0), r), _mm512_set1_ps(P1));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P2));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P5));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r2), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i n1 = _mm512_srai_epi32(n, 1), bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(n, n1), bias), 23));
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    y = _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
+    y = _mm512_mask_blend_ps(over, y, _mm512_set1_ps(INFINITY));
+    return _mm512_mask_blend_ps(nan, y, x);
+}
+
+static int expf_avx512_off; /* qb_expf_avx512(0): the SSE2 loops only (tests) */
+
+/* AVX-512F usable (checked once), allowed by the ISA cap (QB_FORCE_ISA
+ * unset or vnni, as the kernels) and not turned off. */
+static int expf_avx512(void)
+{
+    static int ok = -1;
+    if (ok < 0) {
+        int cap = qb_forced_isa();
+        ok = (qb_cpu_features() & QB_CPU_AVX512F) && (cap == -1 || cap == QB_ISA_VNNI);
+    }
+    return ok && !expf_avx512_off;
+}
+
+__attribute__((target("avx512f"))) static size_t expf_array_avx512(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, expf16(_mm512_loadu_ps(x + i)));
+    return i;
+}
+
+/* The maximum of x[0, n16) (n16 a multiple of 16; NaN skipped). */
+__attribute__((target("avx512f"))) static float max_avx512(const float *x, size_t n16)
+{
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (size_t i = 0; i < n16; i += 16)
+        m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+    float ml[16], mx = -INFINITY;
+    _mm512_storeu_ps(ml, m);
+    for (int l = 0; l < 16; l++)
+        mx = ml[l] > mx ? ml[l] : mx;
+    return mx;
+}
+
+/* y[i] = exp(x[i] - mx) for i < n16 (a multiple of 16); returns their
+ * sum, lanes i % 16 apart, folded as fold16. */
+__attribute__((target("avx512f"))) static float exp_sum_avx512(const float *x, float *y, size_t n16, float mx)
+{
+    const __m512 vm = _mm512_set1_ps(mx);
+    __m512 s = _mm512_setzero_ps();
+    for (size_t i = 0; i < n16; i += 16) {
+        __m512 e = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(y + i, e);
+        s = _mm512_add_ps(s, e);
+    }
+    float sl[16];
+    _mm512_storeu_ps(sl, s);
+    return fold16(sl);
+}
+
+/* y[i] /= sum for i < n16 (a multiple of 16). */
+__attribute__((target("avx512f"))) static void div_avx512(float *y, size_t n16, float sum)
+{
+    const __m512 vs = _mm512_set1_ps(sum);
+    for (size_t i = 0; i < n16; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_div_ps(_mm512_loadu_ps(y + i), vs));
+}
+#endif
+
+void qb_expf_avx512(int on)
+{
+#ifdef QB_EXPF_AVX512
+    expf_avx512_off = !on;
+#else
+    (void)on;
+#endif
+}
+
 void qb_expf_array(const float *x, float *y, size_t n)
 {
     size_t i = 0;
+#ifdef QB_EXPF_AVX512
+    if (expf_avx512())
+        i = expf_array_avx512(x, y, n);
+#endif
     for (; i + 4 <= n; i += 4)
         _mm_storeu_ps(y + i, expf4(_mm_loadu_ps(x + i)));
     for (; i < n; i++)
@@ -122,39 +241,65 @@ void qb_expf_array(const float *x, float *y, size_t n)
 
 void qb_softmax_row(const float *x, float *y, size_t n)
 {
-    size_t n4 = n - n % 4, i;
-    float mx = -INFINITY;
-    __m128 m4 = _mm_set1_ps(-INFINITY);
-    for (i = 0; i < n4; i += 4) /* max in any order is the same value; NaN is skipped (max_ps returns m4) as by the scalar > */
-        m4 = _mm_max_ps(_mm_loadu_ps(x + i), m4);
-    float ml[4];
-    _mm_storeu_ps(ml, m4);
-    for (int l = 0; l < 4; l++)
-        mx = ml[l] > mx ? ml[l] : mx;
-    for (; i < n; i++)
-        mx = x[i] > mx ? x[i] : mx;
-    const __m128 vm = _mm_set1_ps(mx);
-    __m128 s4 = _mm_setzero_ps();
-    for (i = 0; i < n4; i += 4) {
-        __m128 e = expf4(_mm_sub_ps(_mm_loadu_ps(x + i), vm));
-        _mm_storeu_ps(y + i, e);
-        s4 = _mm_add_ps(s4, e);
+    size_t n16 = n - n % 16, i;
+    float mx = -INFINITY, sum;
+#ifdef QB_EXPF_AVX512
+    int wide = expf_avx512();
+    if (wide)
+        mx = max_avx512(x, n16);
+    else
+#endif
+    {
+        __m128 m4 = _mm_set1_ps(-INFINITY);
+        for (i = 0; i < n16; i += 4) /* max in any order is the same value; NaN is skipped (max_ps returns m4) as by the scalar > */
+            m4 = _mm_max_ps(_mm_loadu_ps(x + i), m4);
+        float ml[4];
+        _mm_storeu_ps(ml, m4);
+        for (int l = 0; l < 4; l++)
+            mx = ml[l] > mx ? ml[l] : mx;
     }
-    float sl[4];
-    _mm_storeu_ps(sl, s4);
-    float sum = (sl[0] + sl[1]) + (sl[2] + sl[3]);
-    for (; i < n; i++) {
+    for (i = n16; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+#ifdef QB_EXPF_AVX512
+    if (wide)
+        sum = exp_sum_avx512(x, y, n16, mx);
+    else
+#endif
+    {
+        const __m128 vm = _mm_set1_ps(mx);
+        __m128 s[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()}; /* lanes 0-3, 4-7, 8-11, 12-15 */
+        for (i = 0; i < n16; i += 16)
+            for (int k = 0; k < 4; k++) {
+                __m128 e = expf4(_mm_sub_ps(_mm_loadu_ps(x + i + 4 * k), vm));
+                _mm_storeu_ps(y + i + 4 * k, e);
+                s[k] = _mm_add_ps(s[k], e);
+            }
+        float sl[16];
+        for (int k = 0; k < 4; k++)
+            _mm_storeu_ps(sl + 4 * k, s[k]);
+        sum = fold16(sl);
+    }
+    for (i = n16; i < n; i++) {
         y[i] = qb_expf1(x[i] - mx);
         sum += y[i];
     }
-    const __m128 vs = _mm_set1_ps(sum);
-    for (i = 0; i < n4; i += 4)
-        _mm_storeu_ps(y + i, _mm_div_ps(_mm_loadu_ps(y + i), vs));
-    for (; i < n; i++)
+#ifdef QB_EXPF_AVX512
+    if (wide)
+        div_avx512(y, n16, sum);
+    else
+#endif
+    {
+        const __m128 vs = _mm_set1_ps(sum);
+        for (i = 0; i < n16; i += 4)
+            _mm_storeu_ps(y + i, _mm_div_ps(_mm_loadu_ps(y + i), vs));
+    }
+    for (i = n16; i < n; i++)
         y[i] /= sum;
 }
 
 #else
+
+void qb_expf_avx512(int on) { (void)on; }
 
 void qb_softmax_row(const float *x, float *y, size_t n) { qb_softmax_row__scalar(x, y, n); }
 

@@ -15,8 +15,8 @@
  * QB_EXPF_ULP units in the last place over the normal range, absolute
  * error below FLT_MIN (1.2e-38) where libm's result is subnormal
  * (tests/test_expf.c).
- * qb_expf1 is the reference; qb_expf_array (SSE2 on x86-64, the
- * reference elsewhere) is bit-identical to it.
+ * qb_expf1 is the reference; qb_expf_array (AVX-512F or SSE2 on x86-64,
+ * the reference elsewhere) is bit-identical to it.
  */
 #ifndef QB_EXPF_H
 #define QB_EXPF_H
@@ -32,10 +32,15 @@ float qb_expf1(float x);
 void qb_expf_array(const float *x, float *y, size_t n);
 
 /* Softmax of one row of n values (x == y allowed): m = max (NaN skipped),
- * e_i = qb_expf1(x_i - m), sum = (s0 + s1) + (s2 + s3) with s_l the sum
- * of e_i over i % 4 == l, i < n - n % 4, then the last n % 4 added in
- * order; y_i = e_i / sum. The same bits on every ISA. */
+ * e_i = qb_expf1(x_i - m), s_l the sum of e_i over i % 16 == l,
+ * i < n - n % 16, folded in halves (s_l += s_(l+8), then s_l += s_(l+4),
+ * s_l += s_(l+2), sum = s_0 + s_1: one AVX-512 register's or four SSE
+ * registers' lanes), then the last n % 16 added in order; y_i = e_i / sum.
+ * The same bits on every ISA (AVX-512F, SSE2, scalar). */
 void qb_softmax_row(const float *x, float *y, size_t n);
 void qb_softmax_row__scalar(const float *x, float *y, size_t n);
+
+/* on = 0: the SSE2 loops only, not AVX-512 (tests compare the two). */
+void qb_expf_avx512(int on);
 
 #endif

@@ -100,6 +100,8 @@ static void test_array_bit_exact(void **state)
 {
     (void)state;
     float x[80], y[80];
+    for (int wide = 1; wide >= 0; wide--) { /* AVX-512 where the CPU has it, then SSE2 only */
+    qb_expf_avx512(wide);
     const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.72283935546875f, 88.7229f, -103.97f,
                               -103.98f, -87.4f, 1e-30f, -1e-30f};
     uint32_t seed = 12345;
@@ -128,22 +130,31 @@ static void test_array_bit_exact(void **state)
                 assert_true(bits(z[off + i]) == bits(ref) || (isnan(ref) && isnan(z[off + i])));
             }
         }
+    }
+    qb_expf_avx512(1);
 }
 
-/* Softmax rows: the SIMD loop bit-identical to the reference (lengths
- * 0..67, in place too, poison past the end untouched), and within 1e-5
+/* Softmax rows: the SIMD loops (AVX-512 where the CPU has it, and SSE2)
+ * bit-identical to the reference (lengths 0..100 and a few long ones,
+ * in place too, poison past the end untouched), and within 1e-5
  * relative of a softmax in double. */
 static void test_softmax_row(void **state)
 {
     (void)state;
-    float x[80], y[80], r[80];
+    enum { CAP = 7000 };
+    float *x = malloc(CAP * sizeof *x), *y = malloc(CAP * sizeof *y), *r = malloc(CAP * sizeof *r),
+          *z = malloc(CAP * sizeof *z);
+    assert_true(x && y && r && z);
+    const size_t longs[] = {255, 256, 257, 1000, 6625};
     uint32_t seed = 777;
-    for (size_t n = 0; n <= 67; n++) {
-        for (int i = 0; i < 80; i++) {
+    for (size_t step = 0; step < 2 * (101 + sizeof longs / sizeof *longs); step++) {
+        size_t k = step / 2, n = k <= 100 ? k : longs[k - 101];
+        qb_expf_avx512((int)(step % 2)); /* each length through both paths */
+        for (int i = 0; i < CAP; i++) {
             seed = seed * 1664525u + 1013904223u;
             x[i] = -30.0f + 40.0f * (float)(seed >> 8) / 16777216.0f;
         }
-        memset(y, 0x7b, sizeof y);
+        memset(y, 0x7b, CAP * sizeof *y);
         qb_softmax_row(x, y, n);
         qb_softmax_row__scalar(x, r, n);
         double mx = -INFINITY, sum = 0;
@@ -151,7 +162,7 @@ static void test_softmax_row(void **state)
             mx = x[i] > mx ? x[i] : mx;
         for (size_t i = 0; i < n; i++)
             sum += exp((double)x[i] - mx);
-        for (size_t i = 0; i < 80; i++) {
+        for (size_t i = 0; i < n + 20 && i < CAP; i++) {
             if (i >= n) {
                 assert_true(bits(y[i]) == 0x7b7b7b7bu);
                 continue;
@@ -160,17 +171,25 @@ static void test_softmax_row(void **state)
             double want = exp((double)x[i] - mx) / sum;
             assert_true(fabs(y[i] - want) <= 1e-5 * want + 1e-30);
         }
-        float z[80];
-        memcpy(z, x, sizeof z);
+        memcpy(z, x, CAP * sizeof *z);
         qb_softmax_row(z, z, n);
         for (size_t i = 0; i < n; i++)
             assert_true(bits(z[i]) == bits(r[i]));
     }
-    x[0] = NAN, x[1] = 1, x[2] = 2, x[3] = 3, x[4] = 4;
-    qb_softmax_row(x, y, 5);
-    qb_softmax_row__scalar(x, r, 5);
-    for (int i = 0; i < 5; i++)
-        assert_true(isnan(y[i]) && isnan(r[i]));
+    qb_expf_avx512(1);
+    for (int len = 5; len <= 40; len += 35) { /* a NaN anywhere: every output NaN, both paths */
+        for (int i = 0; i < len; i++)
+            x[i] = (float)i;
+        x[len - 3] = NAN;
+        qb_softmax_row(x, y, (size_t)len);
+        qb_softmax_row__scalar(x, r, (size_t)len);
+        for (int i = 0; i < len; i++)
+            assert_true(isnan(y[i]) && isnan(r[i]));
+    }
+    free(x);
+    free(y);
+    free(r);
+    free(z);
 }
 
 int main(void)

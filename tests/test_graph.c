@@ -619,6 +619,170 @@ static void test_pools(void **st)
     qb_graph_free(g);
 }
 
+/* qb_plane_means_f32 (GlobalAveragePool's NCHW loop, eight planes at a
+ * time): the bits of the serial loop per plane, for plane counts around
+ * the block of 8 and odd plane sizes, values of mixed magnitudes (so
+ * another summation order would round differently); poison past the end
+ * untouched. */
+static void test_plane_means(void **st)
+{
+    (void)st;
+    enum { MAXP = 19, MAXV = 67 };
+    static float x[MAXP * MAXV], y[MAXP + 4];
+    uint32_t seed = 99;
+    for (int i = 0; i < MAXP * MAXV; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = ((float)(seed >> 8) / 16777216.0f - 0.4f) * (i % 5 == 0 ? 1e4f : i % 3 == 0 ? 1e-3f : 1.0f);
+    }
+    const int64_t vols[] = {1, 3, 17, 64, 67};
+    for (int64_t planes = 1; planes <= MAXP; planes++)
+        for (size_t v = 0; v < sizeof vols / sizeof *vols; v++) {
+            int64_t vol = vols[v];
+            memset(y, 0x7b, sizeof y);
+            qb_plane_means_f32(x, y, planes, vol);
+            for (int64_t p = 0; p < planes; p++) {
+                float acc = 0.0f;
+                for (int64_t i = 0; i < vol; i++)
+                    acc += x[p * vol + i];
+                acc /= (float)vol;
+                assert_memory_equal(&y[p], &acc, sizeof acc);
+            }
+            uint32_t poison;
+            memcpy(&poison, &y[planes], 4);
+            assert_true(poison == 0x7b7b7b7bu);
+        }
+}
+
+/* ReduceSum/Mean/SumSquare/L1/L2 over the last axis (the contiguous
+ * fast path) and over the middle axis (the general loop) of 3x5x7: the
+ * bits of double sums in order, rounded once. */
+static void test_reduce_rows(void **st)
+{
+    (void)st;
+    enum { A = 3, B = 5, C = 7 };
+    float x[A * B * C];
+    for (int i = 0; i < A * B * C; i++)
+        x[i] = ((float)((i * 41) % 23) - 11.7f) * (i % 3 == 0 ? 1e3f : 1e-3f);
+    const char *ops[] = {"ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"};
+    for (int k = 0; k < 5; k++)
+        for (int axis = 1; axis <= 2; axis++) {
+            qb_graph *g = new_graph();
+            add_t(g, "x", QB_DT_FLOAT, 3, (int64_t[]){A, B, C}, NULL);
+            qb_node *n = add_n(g, ops[k], "x", "y");
+            attr_ints(n, "axes", 1, axis == 2 ? -1 : 1);
+            attr_i(n, "keepdims", 0);
+            set_outputs(g, "y");
+            const qb_tensor *y = run1(g, x);
+            int len = axis == 2 ? C : B, nout = A * (axis == 2 ? B : C);
+            assert_int_equal(qb_tensor_count(y), nout);
+            for (int o = 0; o < nout; o++) {
+                double acc = 0;
+                for (int j = 0; j < len; j++) {
+                    double v = axis == 2 ? x[o * C + j] : x[(o / C) * B * C + j * C + o % C];
+                    acc += k == 2 || k == 4 ? v * v : k == 3 ? fabs(v) : v;
+                }
+                float want = (float)(k == 1 ? acc / len : k == 4 ? sqrt(acc) : acc);
+                assert_memory_equal((const float *)y->data + o, &want, sizeof want);
+            }
+            qb_graph_free(g);
+        }
+}
+
+/* Resize nearest by 2 over H and W (the FPN upsampling, copy_hw with
+ * the doubled rows): widths 9 and 4 (SSE2 blocks of four and a tail, or
+ * none), each output the input at (oy / 2, ox / 2). */
+static void test_resize_nearest2(void **st)
+{
+    (void)st;
+    for (int wcase = 0; wcase < 2; wcase++) {
+        const int C = 3, H = wcase ? 2 : 5, W = wcase ? 4 : 9, n = C * H * W;
+        float x[3 * 5 * 9], sc[4] = {1, 1, 2, 2};
+        for (int i = 0; i < n; i++)
+            x[i] = (float)i * 0.25f - 7.0f;
+        qb_graph *g = new_graph();
+        add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, C, H, W}, NULL);
+        add_t(g, "roi", QB_DT_FLOAT, 1, (int64_t[]){0}, NULL);
+        add_t(g, "sc", QB_DT_FLOAT, 1, (int64_t[]){4}, sc);
+        g->tensors[qb_graph_find(g, "roi")]->kind = QB_T_CONST;
+        qb_node *r = add_n(g, "Resize", "x,roi,sc", "y");
+        new_attr(r, "mode", QB_ATTR_STRING)->s = strdup("nearest");
+        set_outputs(g, "y");
+        const qb_tensor *y = run1(g, x);
+        assert_int_equal(qb_tensor_count(y), 4 * n);
+        const float *yf = y->data;
+        for (int c = 0; c < C; c++)
+            for (int oy = 0; oy < 2 * H; oy++)
+                for (int ox = 0; ox < 2 * W; ox++)
+                    assert_true(yf[(c * 2 * H + oy) * 2 * W + ox] == x[(c * H + oy / 2) * W + ox / 2]);
+        qb_graph_free(g);
+    }
+}
+
+/* Pow by a constant 2 (a LayerNorm's square): x * x exactly, within an
+ * ulp of powf; by 3: powf's bits (the general loop). 37 values. */
+static void test_pow_square(void **st)
+{
+    (void)st;
+    enum { N = 37 };
+    float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = ((float)((i * 53) % 31) - 15.3f) * (i % 4 == 0 ? 1e3f : 1e-2f) * (1.0f + (float)i / 4096.0f);
+    for (int k = 2; k <= 3; k++) {
+        qb_graph *g = new_graph();
+        float e = (float)k;
+        add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){1, N}, NULL);
+        add_t(g, "e", QB_DT_FLOAT, 0, NULL, &e);
+        add_n(g, "Pow", "x,e", "y");
+        set_outputs(g, "y");
+        const float *y = run1(g, x)->data;
+        for (int i = 0; i < N; i++) {
+            float want = k == 2 ? x[i] * x[i] : powf(x[i], e), lib = powf(x[i], e);
+            assert_memory_equal(&y[i], &want, sizeof want);
+            assert_true(fabsf(y[i] - lib) <= fabsf(lib) * 1.2e-7f);
+        }
+        qb_graph_free(g);
+    }
+}
+
+/* Reshape, Flatten, Squeeze, Unsqueeze and Identity of a value they read
+ * last are views (the output planned on the input's bytes: no copy) and
+ * still give the input's values; a value read again later is copied. */
+static void test_reshape_views(void **st)
+{
+    (void)st;
+    float x[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = (float)i - 3.5f;
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 3, (int64_t[]){1, 3, 4}, NULL);
+    int64_t shp[2] = {4, 3}, ax[1] = {0};
+    add_t(g, "shp", QB_DT_INT64, 1, (int64_t[]){2}, shp);
+    add_t(g, "ax", QB_DT_INT64, 1, (int64_t[]){1}, ax);
+    add_n(g, "Relu", "x", "a");
+    add_n(g, "Reshape", "a,shp", "b");
+    qb_node *n = add_n(g, "Flatten", "b", "c");
+    attr_i(n, "axis", 0);
+    add_n(g, "Unsqueeze", "c,ax", "d");
+    add_n(g, "Squeeze", "d,ax", "e");
+    add_n(g, "Identity", "e", "f");
+    add_n(g, "Neg", "f", "y");
+    add_n(g, "Reshape", "y,shp", "z"); /* y is read again below: a copy */
+    add_n(g, "Abs", "y", "w");
+    set_outputs(g, "z");
+    set_outputs(g, "w");
+    const qb_tensor *z = run1(g, x);
+    float want[12];
+    for (int i = 0; i < 12; i++)
+        want[i] = -(x[i] > 0 ? x[i] : 0.0f);
+    expect(z, "4x3", want, 12, 0);
+    const char *views[] = {"b", "c", "d", "e", "f"};
+    int ta = qb_graph_find(g, "a");
+    for (int k = 0; k < 5; k++)
+        assert_true(g->tensors[qb_graph_find(g, views[k])]->arena_off == g->tensors[ta]->arena_off);
+    assert_true(g->tensors[qb_graph_find(g, "z")]->arena_off != g->tensors[qb_graph_find(g, "y")]->arena_off);
+    qb_graph_free(g);
+}
+
 static void test_softmax_reducemean_bn(void **st)
 {
     (void)st;
@@ -1375,6 +1539,11 @@ int main(void)
         cmocka_unit_test(test_export_old_models),
         cmocka_unit_test(test_dynamic_batch),
         cmocka_unit_test(test_bad_graphs),
+        cmocka_unit_test(test_plane_means),
+        cmocka_unit_test(test_reshape_views),
+        cmocka_unit_test(test_pow_square),
+        cmocka_unit_test(test_reduce_rows),
+        cmocka_unit_test(test_resize_nearest2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,8 +155,13 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
 /* on = 0: the NHWC pools use their SSE2 and scalar loops, not AVX-512,
  * whatever the CPU (tests: both give the same bits); 1: the default. */
 void qb_nhwc_avx512(int on);
+/* ops_pool_global.c: y[p] = the mean of plane p of x (planes of vol
+ * floats each, summed in order from 0.0f, divided by (float)vol: the
+ * bits of the plain serial loop), for p < planes. */
+void qb_plane_means_f32(const float *x, float *y, int64_t planes, int64_t vol);
 /* ops_elem.c: the input tensor a float32 Add/Sub/Mul/Div may write its
- * output over (an input of the output's shape), or -1; on = 0: its runs
+ * output over (an input of the output's shape), or a copying operator
+ * (qb_op_copy_run) place its output on (a view), or -1; on = 0: its runs
  * use the plain loops, not AVX-512 (tests: the same bits); 1: default. */
 int qb_elem_inplace_input(const qb_graph *g, const qb_node *n);
 void qb_elem_avx512(int on);

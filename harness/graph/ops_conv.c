@@ -1269,12 +1269,7 @@ typedef struct gap_job {
 static void gap_planes(void *ctx, int64_t nc0, int64_t nc1)
 {
     const gap_job *j = ctx;
-    for (int64_t nc = nc0; nc < nc1; nc++) {
-        float acc = 0.0f;
-        for (int64_t i = 0; i < j->vol; i++)
-            acc += j->x[nc * j->vol + i];
-        j->y[nc] = acc / (float)j->vol;
-    }
+    qb_plane_means_f32(j->x + nc0 * j->vol, j->y + nc0, nc1 - nc0, j->vol);
 }
 
 static void gap_run(qb_graph *g, qb_node *n, void *scratch)

@@ -1,6 +1,7 @@
 /*
  * ops_elem.c - element-wise operators: Add, Sub, Mul, Div, Pow with numpy
- * broadcasting (float32 fast path; every other numeric type too: integers
+ * broadcasting (float32 fast path, Pow by a broadcast 2 as x * x; every
+ * other numeric type too: integers
  * wrap around and divide truncating, float16/double go through double),
  * and the activations Relu, Clip (every numeric type), Sigmoid,
  * HardSigmoid, HardSwish, Tanh, LeakyRelu, Sqrt, plus Identity and Dropout
@@ -249,10 +250,16 @@ static void span_f32_run(int op, float *c, const float *a, int64_t ia, const flo
 
 /* The output tensor n may write over: the input of n's output shape (not
  * broadcast, so element j is read only to write element j) of a float32
- * Add/Sub/Mul/Div, the first such input; else -1. exec.c plans the output
- * there when that input is a runtime value read last by n. */
+ * Add/Sub/Mul/Div, the first such input; the data input of a copying
+ * operator (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout:
+ * qb_op_copy_run), which then skips its copy (a view); else -1. exec.c
+ * plans the output there when that input is a runtime value read last by
+ * n and of the output's size. */
 int qb_elem_inplace_input(const qb_graph *g, const qb_node *n)
 {
+    if (n->def && n->def->run == qb_op_copy_run && n->nin >= 1 && n->nout >= 1 && n->out[0] >= 0 && n->in[0] >= 0 &&
+        qb_in(g, n, 0)->dtype == qb_out(g, n, 0)->dtype)
+        return n->in[0];
     if (n->nin != 2 || n->nout != 1 || n->out[0] < 0 || !n->def || n->def->prepare != bin_prepare ||
         !strcmp(n->op, "Pow"))
         return -1;
@@ -289,6 +296,8 @@ static void bin_run(qb_graph *g, qb_node *n, int op)
             float *pc = (float *)c->data + oc;
             if (op != B_POW) {
                 span_f32_run(op, pc, pa, ia, pb, ib, inner);
+            } else if (ib == 0 && pb[0] == 2.0f) { /* a LayerNorm's x^2: x * x (correctly rounded; powf is within 1 ulp) */
+                span_f32_run(B_MUL, pc, pa, ia, pa, ia, inner);
             } else {
                 for (int64_t j = 0; j < inner; j++)
                     pc[j] = fop(op, pa[j * ia], pb[j * ib]);

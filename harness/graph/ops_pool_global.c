@@ -2,6 +2,9 @@
  * ops_pool_global.c - global pools beyond GlobalAveragePool (ops_conv.c):
  * GlobalMaxPool and GlobalLpPool (p, default 2) over every spatial dim of
  * an N x C x D1 ... input, output N x C x 1 ... Float types; Lp in double.
+ * And the means of NCHW planes that GlobalAveragePool computes
+ * (qb_plane_means_f32): eight planes at a time, so the additions of
+ * eight sums overlap, each sum still in raster order.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -45,6 +48,39 @@ static void gpool_run(qb_graph *g, qb_node *n, void *scratch)
         }
         qb_set_d(y, i, lp ? pow(acc, 1 / p) : acc);
     }
+}
+
+/* The sum of plane x[0, vol), in order. */
+static float plane_sum(const float *x, int64_t vol)
+{
+    float acc = 0.0f;
+    for (int64_t i = 0; i < vol; i++)
+        acc += x[i];
+    return acc;
+}
+
+void qb_plane_means_f32(const float *x, float *y, int64_t planes, int64_t vol)
+{
+    int64_t p = 0;
+    for (; p + 8 <= planes; p += 8) { /* eight independent chains: the adds overlap instead of waiting on one */
+        const float *x0 = x + p * vol;
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        for (int64_t i = 0; i < vol; i++) {
+            a0 += x0[i];
+            a1 += x0[vol + i];
+            a2 += x0[2 * vol + i];
+            a3 += x0[3 * vol + i];
+            a4 += x0[4 * vol + i];
+            a5 += x0[5 * vol + i];
+            a6 += x0[6 * vol + i];
+            a7 += x0[7 * vol + i];
+        }
+        const float sums[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        for (int k = 0; k < 8; k++)
+            y[p + k] = sums[k] / (float)vol;
+    }
+    for (; p < planes; p++)
+        y[p] = plane_sum(x + p * vol, vol) / (float)vol;
 }
 
 const qb_opdef qb_ops_pool_global[] = {

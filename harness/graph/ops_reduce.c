@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "harness/graph/par.h"
 #include "kernels/expf.h"
 
 typedef struct axis_state {
@@ -46,14 +47,29 @@ static int softmax_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+typedef struct softmax_job {
+    const float *x; /* input rows */
+    float *y;       /* output rows */
+    int64_t len;    /* row length */
+} softmax_job;
+
+static void softmax_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const softmax_job *j = ctx;
+    for (int64_t o = r0; o < r1; o++)
+        qb_softmax_row(j->x + o * j->len, j->y + o * j->len, (size_t)j->len);
+}
+
 static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const axis_state *s = n->state;
     const float *x = qb_in(g, n, 0)->data;
     float *y = qb_out(g, n, 0)->data;
-    for (int64_t o = 0; o < s->outer && s->inner == 1; o++) /* along the last axis: vectorised rows */
-        qb_softmax_row(x + o * s->len, y + o * s->len, (size_t)s->len);
+    if (s->inner == 1) { /* along the last axis: vectorised rows, split across threads (each row the same bits) */
+        softmax_job j = {x, y, s->len};
+        qb_gpar_for(s->outer, qb_gpar_chunk(s->outer, 8 * s->len, 1), softmax_rows, &j);
+    }
     for (int64_t o = 0; o < s->outer && s->inner > 1; o++)
         for (int64_t i = 0; i < s->inner; i++) {
             const float *xp = x + o * s->len * s->inner + i;

@@ -118,6 +118,35 @@ static double finish_d(int kind, double acc, int64_t count)
     }
 }
 
+/* float32 ReduceSum/Mean/SumSquare/L1/L2 over one run of contiguous
+ * elements per output (a LayerNorm's mean over the last axis): the
+ * general loop's double sums in its order, without its odometer. */
+static void racc_rows_f32(const racc_state *s, const float *x, float *y, int64_t ny)
+{
+    int64_t kidx[QB_MAX_DIMS] = {0}, base = 0;
+    for (int64_t o = 0; o < ny; o++) {
+        const float *xr = x + base;
+        double acc = 0;
+        if (s->kind == R_SUMSQ || s->kind == R_L2)
+            for (int64_t j = 0; j < s->rcount; j++)
+                acc += (double)xr[j] * (double)xr[j];
+        else if (s->kind == R_L1)
+            for (int64_t j = 0; j < s->rcount; j++)
+                acc += fabs((double)xr[j]);
+        else
+            for (int64_t j = 0; j < s->rcount; j++)
+                acc += (double)xr[j];
+        y[o] = (float)finish_d(s->kind, acc, s->rcount);
+        for (int d = s->nkeep - 1; d >= 0; d--) {
+            base += s->kstr[d];
+            if (++kidx[d] < s->kdim[d])
+                break;
+            base -= s->kstr[d] * kidx[d];
+            kidx[d] = 0;
+        }
+    }
+}
+
 static void racc_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
@@ -127,6 +156,11 @@ static void racc_run(qb_graph *g, qb_node *n, void *scratch)
     int64_t ny = qb_tensor_count(y), kidx[QB_MAX_DIMS] = {0}, base = 0;
     int isint = qb_dtype_is_int(x->dtype) && s->kind != R_L2 && s->kind != R_LOGSUM && s->kind != R_LOGSUMEXP;
     const float *xf = x->dtype == QB_DT_FLOAT ? x->data : NULL;
+    if (xf && y->dtype == QB_DT_FLOAT && s->nred == 1 && s->rstr[0] == 1 &&
+        (s->kind == R_SUM || s->kind == R_MEAN || s->kind == R_SUMSQ || s->kind == R_L1 || s->kind == R_L2)) {
+        racc_rows_f32(s, xf, y->data, ny);
+        return;
+    }
     for (int64_t o = 0; o < ny; o++) {
         /* pass 1 (LogSumExp): the maximum, subtracted so exp cannot overflow */
         double mx = 0;

@@ -11,13 +11,18 @@
  * prepare (taps clamped to the edge, as the ONNX reference pads).
  * Nearest axes that only copy (no extrapolation) gather rows directly
  * (integer upsampling: each value repeated), and nearest over the last two
- * axes is one pass whose repeated rows are memcpy'd.
+ * axes is one pass whose repeated rows are memcpy'd (planes split across
+ * threads; doubling with SSE2 unpacks).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "harness/graph/ops.h"
+#include "harness/graph/par.h"
 
 enum { NEAREST, LINEAR, CUBIC };
 enum { HALF_PIXEL, PYTORCH_HALF_PIXEL, ALIGN_CORNERS, ASYMMETRIC, TF_HALF_PIXEL_FOR_NN, TF_CROP_AND_RESIZE };
@@ -295,7 +300,15 @@ static int resize_prepare(qb_graph *g, qb_node *n, qb_err *e)
 static void copy_row(const axis_plan *p, const float *src, float *dst)
 {
     if (p->rep == 2) {
-        for (int64_t i = 0; i < p->out / 2; i++)
+        int64_t i = 0;
+#if defined(__SSE2__)
+        for (; i + 4 <= p->out / 2; i += 4) { /* four values, each twice: one load, two stores */
+            __m128 v = _mm_loadu_ps(src + i);
+            _mm_storeu_ps(dst + 2 * i, _mm_unpacklo_ps(v, v));
+            _mm_storeu_ps(dst + 2 * i + 4, _mm_unpackhi_ps(v, v));
+        }
+#endif
+        for (; i < p->out / 2; i++)
             dst[2 * i] = dst[2 * i + 1] = src[i];
     } else if (p->rep) {
         for (int64_t i = 0, r = p->rep; i < p->out / r; i++)
@@ -311,11 +324,22 @@ static void copy_row(const axis_plan *p, const float *src, float *dst)
  * pass over (outer, ih, iw) -> (outer, oh, ow); an output row reading the
  * previous output row's source row is a memcpy of it. Copies only: the
  * same values as the two passes. */
-static void copy_hw(const axis_plan *ph, const axis_plan *pw, const float *src, float *dst, int64_t outer, int64_t ih,
-                    int64_t iw)
+typedef struct copy_hw_job {
+    const axis_plan *ph, *pw; /* the plans of the last two axes */
+    const float *src;         /* input, (outer, ih, iw) */
+    float *dst;               /* output, (outer, oh, ow) */
+    int64_t ih, iw;           /* input plane */
+} copy_hw_job;
+
+/* Planes [b0, b1) of copy_hw. */
+static void copy_hw_planes(void *ctx, int64_t b0, int64_t b1)
 {
-    const int64_t oh = ph->out, ow = pw->out;
-    for (int64_t b = 0; b < outer; b++)
+    const copy_hw_job *j = ctx;
+    const axis_plan *ph = j->ph, *pw = j->pw;
+    const float *src = j->src;
+    float *dst = j->dst;
+    const int64_t oh = ph->out, ow = pw->out, ih = j->ih, iw = j->iw;
+    for (int64_t b = b0; b < b1; b++)
         for (int64_t oy = 0; oy < oh; oy++) {
             float *d = dst + (b * oh + oy) * ow;
             if (oy > 0 && ph->idx[oy] == ph->idx[oy - 1])
@@ -323,6 +347,13 @@ static void copy_hw(const axis_plan *ph, const axis_plan *pw, const float *src, 
             else
                 copy_row(pw, src + (b * ih + ph->idx[oy]) * iw, d);
         }
+}
+
+static void copy_hw(const axis_plan *ph, const axis_plan *pw, const float *src, float *dst, int64_t outer, int64_t ih,
+                    int64_t iw)
+{
+    copy_hw_job j = {ph, pw, src, dst, ih, iw};
+    qb_gpar_for(outer, qb_gpar_chunk(outer, ph->out * pw->out, 1), copy_hw_planes, &j);
 }
 
 /* One pass along axis a: src has dims (outer, in, inner), dst (outer, out, inner). */

@@ -9,8 +9,17 @@
 
 #include "harness/graph/ops.h"
 
+/* n 4-byte elements from src every is elements to dst, contiguous (a
+ * constant-size memcpy: one move each, no call). */
+static void gather32(char *dst, const char *src, int64_t n, int64_t is)
+{
+    for (int64_t j = 0; j < n; j++)
+        memcpy(dst + 4 * j, src + 4 * j * is, 4);
+}
+
 /* Copy an N-d strided view (src strides in elements, may be negative) into
  * a dense dst of shape dims. */
+
 static void copy_nd(char *dst, const char *src, int rank, const int64_t *dims, const int64_t *sstr, size_t es)
 {
     if (rank == 0) {
@@ -22,12 +31,13 @@ static void copy_nd(char *dst, const char *src, int rank, const int64_t *dims, c
         return;
     int64_t idx[QB_MAX_DIMS] = {0}, off = 0, inner = dims[rank - 1], is = sstr[rank - 1];
     for (int64_t o = 0; o < total; o += inner) {
-        if (is == 1) {
+        if (is == 1)
             memcpy(dst, src + off * (int64_t)es, inner * es);
-        } else {
+        else if (es == 4) /* float, int32: a typed gather, not a memcpy call per element */
+            gather32(dst, src + off * 4, inner, is);
+        else
             for (int64_t j = 0; j < inner; j++)
                 memcpy(dst + j * es, src + (off + j * is) * (int64_t)es, es);
-        }
         dst += inner * es;
         for (int d = rank - 2; d >= 0; d--) {
             idx[d]++;
