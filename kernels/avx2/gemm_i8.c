@@ -93,6 +93,8 @@ typedef struct epi {
     qb_avx2_rqf8 rf[3];   /* their faster form (requant_avx2.h), valid where fast */
     int fast;             /* 1: every channel of the panel allows the faster form */
     int narrow;           /* 1: clamp after the packs (c_zero fits: see finish_row) */
+    int zfold;            /* 1 (fast, narrow): c_zero is in the rounding constants rf[].rnd (epi_rq) */
+    int32_t c_zero;       /* the output zero point */
     __m256i lo, hi, zero; /* clamp bounds minus the zero point, and the zero point */
     __m256i z16;          /* c_zero, 16 int16 (narrow) */
     __m256i lo8, hi8;     /* c_min, c_max, 32 int8 (narrow) */
@@ -104,7 +106,7 @@ typedef struct epi {
 static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
 {
     int V = (nc + 7) / 8;
-    e->fast = 0;
+    e->fast = e->zfold = 0;
     if (stride == 1 && nc == NR) {
         for (int v = 0; v < 3; v++)
             qb_avx2_rq8_load(&e->rq[v], rq + 8 * v);
@@ -126,6 +128,19 @@ static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
             return;
     }
     e->fast = 1;
+    /* c_zero into the rounding: (h + 2^(sh-1) + c_zero 2^sh) >> sh is r + c_zero
+     * exactly while the sum fits int32: |h| <= 2^30 (hi32 of acc * m', m' <
+     * 2^31), so for |c_zero| <= 128 and sh <= 22; a saturated r + c_zero
+     * stays past the bounds as sat(r) + c_zero did */
+    if (!e->narrow || e->c_zero < -128 || e->c_zero > 128)
+        return;
+    const __m256i sh_max = _mm256_set1_epi32(22);
+    for (int v = 0; v < V; v++)
+        if (!_mm256_testz_si256(_mm256_cmpgt_epi32(e->rf[v].sh, sh_max), _mm256_cmpgt_epi32(e->rf[v].sh, sh_max)))
+            return;
+    for (int v = 0; v < V; v++)
+        e->rf[v].rnd = _mm256_add_epi32(e->rf[v].rnd, _mm256_sllv_epi32(_mm256_set1_epi32(e->c_zero), e->rf[v].sh));
+    e->zfold = 1;
 }
 
 /* Column offsets bias - a_zero * wsum (wrap-around) of channels j0.. */
@@ -145,13 +160,12 @@ static void epi_cb(epi *e, const qb_packed *p, int32_t a_zero, int j0, int nc)
         e->cb[v] = _mm256_loadu_si256((const __m256i *)(cb + 8 * v));
 }
 
-/* Finish one row of a panel: d = sums of a * w for its 24 channels. */
-INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, int nc, __m256i d0, __m256i d1,
-                       __m256i d2)
+/* Finish one row of a panel: d = sums of a * w for its 24 channels, to
+ * which the column offsets are added (the accumulators start from them
+ * instead where finish_row_acc is called). */
+INLINE void finish_row_acc(const epi *e, const qb_gemm_args *a, size_t row, int j0, int nc, __m256i d0, __m256i d1,
+                           __m256i d2)
 {
-    d0 = _mm256_add_epi32(d0, e->cb[0]);
-    d1 = _mm256_add_epi32(d1, e->cb[1]);
-    d2 = _mm256_add_epi32(d2, e->cb[2]);
     if (a->out_i32) {
         int32_t *c = (int32_t *)a->c + row * a->ldc + j0;
         if (nc == NR) {
@@ -188,8 +202,11 @@ INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, 
             if (nc > 16)
                 r2 = qb_avx2_round8(&e->rq[2], d2);
         }
-        __m256i s01 = _mm256_adds_epi16(_mm256_packs_epi32(r0, r1), e->z16);
-        __m256i s22 = _mm256_adds_epi16(_mm256_packs_epi32(r2, r2), e->z16);
+        __m256i s01 = _mm256_packs_epi32(r0, r1), s22 = _mm256_packs_epi32(r2, r2);
+        if (!e->zfold) {
+            s01 = _mm256_adds_epi16(s01, e->z16);
+            s22 = _mm256_adds_epi16(s22, e->z16);
+        }
         b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s01, s22), e->lo8), e->hi8);
     } else {
         if (e->fast) {
@@ -222,6 +239,13 @@ INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, 
     }
 }
 
+INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, int nc, __m256i d0, __m256i d1,
+                       __m256i d2)
+{
+    finish_row_acc(e, a, row, j0, nc, _mm256_add_epi32(d0, e->cb[0]), _mm256_add_epi32(d1, e->cb[1]),
+                   _mm256_add_epi32(d2, e->cb[2]));
+}
+
 static void epi_init(epi *e, const qb_gemm_args *a)
 {
     e->lo = _mm256_set1_epi32(a->c_min - a->c_zero);
@@ -231,7 +255,8 @@ static void epi_init(epi *e, const qb_gemm_args *a)
     e->lo8 = _mm256_set1_epi8((char)a->c_min);
     e->hi8 = _mm256_set1_epi8((char)a->c_max);
     e->narrow = a->c_zero > -32640 && a->c_zero < 32640 && a->c_min >= -128 && a->c_max <= 127;
-    e->fast = 0;
+    e->c_zero = a->c_zero;
+    e->fast = e->zfold = 0;
     if (!a->out_i32)
         epi_rq(e, a->rq, 0, NR, a->m >= FAST_ROWS); /* per tensor; per channel is redone per panel */
 }
@@ -512,14 +537,30 @@ static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, const in
                   "m"(*(const char(*)[32])(buf + o_)));                                                 \
     } while (0)
 
+/* Where exp_4xv's sums go when the chunk is the whole of K (fin): the
+ * epilogue of rows row..row+nr-1 (nr 1..4) of channels j0..j0+nc-1. */
+typedef struct fin4 {
+    const epi *e;          /* the panel's epilogue constants */
+    const qb_gemm_args *a; /* the call */
+    size_t row;            /* the first of the 4 rows */
+    int nr;                /* rows of the 4 that exist */
+    int j0, nc;            /* the panel's first channel and channel count */
+} fin4;
+
 /* 4 rows x 8V channels (V = 1..3 vectors) over nq quads of one chunk;
- * partial sums in t (4 rows of 24 int32), started from zero when first. */
+ * partial sums in t (4 rows of 24 int32), started from zero when first;
+ * with fin (first and the only chunk) the sums go straight from
+ * registers to the epilogue instead (no round trip through t). */
 INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const int8_t *buf, int32_t *t,
-                    int first)
+                    int first, const fin4 *fin)
 {
     const __m256i one = _mm256_set1_epi16(1);
     __m256i c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
-    if (first) {
+    if (fin) { /* from the column offsets: finish_row_acc */
+        c00 = c10 = c20 = c30 = fin->e->cb[0];
+        c01 = c11 = c21 = c31 = fin->e->cb[1];
+        c02 = c12 = c22 = c32 = fin->e->cb[2];
+    } else if (first) {
         c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = _mm256_setzero_si256();
     } else {
         const __m256i *s = (const __m256i *)t;
@@ -546,6 +587,16 @@ INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const
             EXP_STEP1(3);
         }
     }
+    if (fin) {
+        finish_row_acc(fin->e, fin->a, fin->row, fin->j0, fin->nc, c00, c01, c02);
+        if (fin->nr > 1)
+            finish_row_acc(fin->e, fin->a, fin->row + 1, fin->j0, fin->nc, c10, c11, c12);
+        if (fin->nr > 2)
+            finish_row_acc(fin->e, fin->a, fin->row + 2, fin->j0, fin->nc, c20, c21, c22);
+        if (fin->nr > 3)
+            finish_row_acc(fin->e, fin->a, fin->row + 3, fin->j0, fin->nc, c30, c31, c32);
+        return;
+    }
     __m256i *s = (__m256i *)t;
     _mm256_store_si256(s, c00), _mm256_store_si256(s + 1, c01), _mm256_store_si256(s + 2, c02);
     _mm256_store_si256(s + 3, c10), _mm256_store_si256(s + 4, c11), _mm256_store_si256(s + 5, c12);
@@ -557,7 +608,12 @@ INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const
     static void exp_4x##V(const uint32_t *ab, const uint16_t *of, int nq, const int8_t *buf, int32_t *t,       \
                           int first)                                                                           \
     {                                                                                                          \
-        exp_4xv(V, ab, of, nq, buf, t, first);                                                                 \
+        exp_4xv(V, ab, of, nq, buf, t, first, NULL);                                                           \
+    }                                                                                                          \
+    static void exp_fin_4x##V(const uint32_t *ab, const uint16_t *of, int nq, const int8_t *buf,               \
+                              const fin4 *fin)                                                                 \
+    {                                                                                                          \
+        exp_4xv(V, ab, of, nq, buf, NULL, 1, fin);                                                             \
     }
 EXP_FN(1)
 EXP_FN(2)
@@ -584,6 +640,24 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
             int j0 = pn * NR, nc = p->n - j0 < NR ? p->n - j0 : NR;
             const int8_t *wp = (const int8_t *)p->w + (size_t)pn * kq * PQ;
             int V = (nc + 7) / 8; /* vectors past N skipped */
+            if (kq <= KQ) { /* one chunk: each 4 rows finished from registers */
+                epi_cb(e, p, a->a_zero, j0, nc);
+                if (per_channel && !a->out_i32)
+                    epi_rq(e, a->rq + j0, 1, nc, mb >= FAST_ROWS);
+                expand(wp, kq, V, buf);
+                for (int r = 0; r < mb; r += 4) {
+                    const fin4 fin = {e, a, (size_t)(m0 + r), mb - r < 4 ? mb - r : 4, j0, nc};
+                    const uint32_t *ab = abs_pk + (size_t)r * kqs;
+                    const uint16_t *of = off_pk + (size_t)r * kqs;
+                    if (V == 3)
+                        exp_fin_4x3(ab, of, kq, buf, &fin);
+                    else if (V == 2)
+                        exp_fin_4x2(ab, of, kq, buf, &fin);
+                    else
+                        exp_fin_4x1(ab, of, kq, buf, &fin);
+                }
+                continue;
+            }
             for (int q0 = 0; q0 < kq; q0 += KQ) {
                 int nq = kq - q0 < KQ ? kq - q0 : KQ;
                 expand(wp + (size_t)q0 * PQ, nq, V, buf);
