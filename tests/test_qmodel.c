@@ -4,7 +4,8 @@
  * requantize, dequantize); every integer precision bit-identical across
  * the ISAs this CPU runs; the pipeline's precisions ordered by error
  * (fp16 far above int8 above binary) on a small trained net; calibration
- * consistency of chained layers; per-layer SQNR; the mixed-precision
+ * consistency of chained layers; ptq-kl keeping the graph output's
+ * min/max range; per-layer SQNR; the mixed-precision
  * search meeting its budget below int8's weight bytes; ONNX -> qb_net
  * import round trip; the fake-quantization hooks of QAT (weights on the
  * grid during a step and restored after, straight-through gradient
@@ -231,6 +232,48 @@ static void test_calibration_chain(void **state)
     assert_int_equal(c.layers[1].in_qp.zero, -128);
     assert_true(c.samples == 256 && c.seconds > 0);
     qb_calibration_free(&c);
+}
+
+/* ptq-kl on the tensor that is the graph output (the dense layer's 4
+ * logits, read by no further layer): KL's own range clips it (seen with
+ * QB_CALIB_CLIP_OUTPUTS=1, the rule switched off), the rule gives it the
+ * min/max range (the qparams ptq-minmax derives) and records it; every
+ * other tensor keeps KL's range. */
+static void test_kl_output_keeps_minmax(void **state)
+{
+    (void)state;
+    qb_calibration mm, kl, clip;
+    qb_err e;
+    qb_samples s = calib_samples();
+    calibrate(&mm);
+    if (qb_calibrate(model, &s, 50, QB_CALIB_KL, 99.99, 0, &kl, &e))
+        fail_msg("calibrate kl: %s", e.msg);
+    setenv("QB_CALIB_CLIP_OUTPUTS", "1", 1);
+    int rc = qb_calibrate(model, &s, 50, QB_CALIB_KL, 99.99, 0, &clip, &e);
+    unsetenv("QB_CALIB_CLIP_OUTPUTS");
+    if (rc)
+        fail_msg("calibrate kl, outputs clipped: %s", e.msg);
+    int last = kl.n - 1;
+    assert_int_equal(kl.n, 4);
+    /* KL alone clips the logits: its lowest code lies more than a step
+     * above the smallest logit seen (min/max's lowest code) */
+    const qb_qparams *cq = &clip.layers[last].out_qp, *mq = &mm.layers[last].out_qp;
+    assert_int_equal(clip.layers[last].kept_minmax, 0);
+    assert_true(cq->scale * (float)(cq->qmin - cq->zero) > mq->scale * (float)(mq->qmin - mq->zero) + cq->scale);
+    /* the rule: min/max's qparams exactly, marked as kept on the output only */
+    assert_int_equal(kl.layers[last].kept_minmax, 2);
+    assert_true(kl.layers[last].out_qp.scale == mm.layers[last].out_qp.scale);
+    assert_int_equal(kl.layers[last].out_qp.zero, mm.layers[last].out_qp.zero);
+    for (int i = 0; i < kl.n; i++) {
+        assert_true(kl.layers[i].in_qp.scale == clip.layers[i].in_qp.scale);
+        if (i == last)
+            continue;
+        assert_int_equal(kl.layers[i].kept_minmax, 0);
+        assert_true(kl.layers[i].out_qp.scale == clip.layers[i].out_qp.scale);
+    }
+    qb_calibration_free(&mm);
+    qb_calibration_free(&kl);
+    qb_calibration_free(&clip);
 }
 
 /* fp16 error far below int8's, int8's below binary's; accuracy near fp32 for int8. */
@@ -470,7 +513,7 @@ int main(void)
         cmocka_unit_test(test_calibration_chain), cmocka_unit_test(test_precision_order),
         cmocka_unit_test(test_per_layer),        cmocka_unit_test(test_mixed),
         cmocka_unit_test(test_import_roundtrip), cmocka_unit_test(test_fake_quant_hooks),
-        cmocka_unit_test(test_clone),
+        cmocka_unit_test(test_clone),            cmocka_unit_test(test_kl_output_keeps_minmax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -128,6 +128,9 @@ static int count_batch(void *ctx, int from, int count, const float *y)
  *     that starts with NAME) get their min/max range (widened to 0) whatever
  *     the method: a one-tensor ablation of a calibrator, also for the models
  *     of several inputs that `eval --plan` cannot feed.
+ *   QB_CALIB_CLIP_OUTPUTS=1  ptq-kl's own range also on the output-side
+ *     tensors (the behaviour before they kept min/max): the ablation of
+ *     that rule.
  * All off (unset) in normal runs. */
 
 /* Whether name is one of the comma-separated items of list; an item that
@@ -144,6 +147,41 @@ static int name_listed(const char *name, const char *list)
             list++;
     }
     return 0;
+}
+
+/* The observed [min, max] of o widened to include 0. */
+static void observed_range(const qb_observer *o, float *lo, float *hi)
+{
+    float mn, mx;
+    qb_observer_stats(o, &mn, &mx, NULL, NULL);
+    *lo = mn < 0 ? mn : 0;
+    *hi = mx > 0 ? mx : 0;
+}
+
+/* side[t] = 1 for the tensors of g from which a graph output is reached
+ * through no layer: the graph outputs, then backwards every input of a
+ * node that is not a layer (layer_of_node[i] < 0) and has a marked output
+ * (a subgraph's values from this graph are inputs of its node, so an If
+ * passes them on). A layer's input is not marked through the layer. */
+static void mark_output_side(const qb_graph *g, const int *layer_of_node, unsigned char *side)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] >= 0)
+            side[g->outputs[i]] = 1;
+    for (int changed = 1; changed;) { /* nodes are sorted: one pass, a second to confirm */
+        changed = 0;
+        for (int i = g->nnodes - 1; i >= 0; i--) {
+            const qb_node *n = &g->nodes[i];
+            if (n->folded || layer_of_node[i] >= 0)
+                continue;
+            int live = n->write_to >= 0 && side[n->write_to];
+            for (int k = 0; k < n->nout && !live; k++)
+                live = n->out[k] >= 0 && side[n->out[k]];
+            for (int k = 0; live && k < n->nin; k++)
+                if (n->in[k] >= 0 && !side[n->in[k]])
+                    side[n->in[k]] = 1, changed = 1;
+        }
+    }
 }
 
 static void range_diagnostics(const qb_graph *g, const qb_observer *o, int layer, int out, int t, float *lo,
@@ -165,12 +203,8 @@ static void range_diagnostics(const qb_graph *g, const qb_observer *o, int layer
         }
     }
     const char *keep = getenv("QB_CALIB_MINMAX");
-    if (keep && *keep && name_listed(g->tensors[t]->name, keep)) {
-        float mn, mx;
-        qb_observer_stats(o, &mn, &mx, NULL, NULL);
-        *lo = mn < 0 ? mn : 0;
-        *hi = mx > 0 ? mx : 0;
-    }
+    if (keep && *keep && name_listed(g->tensors[t]->name, keep))
+        observed_range(o, lo, hi);
     const char *tr = getenv("QB_CALIB_TRACE");
     if (tr && *tr && strcmp(tr, "0")) {
         float mn, mx;
@@ -210,7 +244,8 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
     cx.count = calloc((size_t)nt, sizeof *cx.count);
     cx.stamp = malloc((size_t)nt * sizeof *cx.stamp);
     cx.layer_of_node = malloc((size_t)g->nnodes * sizeof *cx.layer_of_node);
-    if (!cx.obs || !cx.sum || !cx.count || !cx.stamp || !cx.layer_of_node) {
+    unsigned char *side = calloc((size_t)nt + 1, 1); /* output-side tensors (mark_output_side) */
+    if (!cx.obs || !cx.sum || !cx.count || !cx.stamp || !cx.layer_of_node || !side) {
         qb_errf(e, "%s: out of memory", model->file);
         goto out;
     }
@@ -243,6 +278,11 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
             count_batch(&cx, from, cx.valid, r.y);
         }
     }
+    /* ptq-kl: output-side tensors keep min/max (KL weighs what a distribution
+     * fed to further layers loses; there the values are the answer) */
+    const char *clip_outputs = getenv("QB_CALIB_CLIP_OUTPUTS");
+    if (method == QB_CALIB_KL && !(clip_outputs && *clip_outputs && strcmp(clip_outputs, "0")))
+        mark_output_side(g, cx.layer_of_node, side);
     for (int i = 0; i < c->n; i++) {
         qb_layer_info *l = &c->layers[i];
         char warn[300] = "";
@@ -252,6 +292,15 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
             float lo, hi;
             warn[0] = 0;
             int w1 = qb_observer_range(cx.obs[ts[j]], symmetric, &lo, &hi, warn, sizeof warn);
+            if (side[ts[j]] && !w1) {
+                float klo = lo, khi = hi;
+                observed_range(cx.obs[ts[j]], &lo, &hi);
+                l->kept_minmax |= 1u << j;
+                fprintf(stderr,
+                        "qbench: note: %s: tensor '%s' (%s of layer '%s') feeds a graph output through no other "
+                        "layer: ptq-kl keeps its min/max range [%.6g, %.6g] (KL's: [%.6g, %.6g])\n",
+                        model->file, g->tensors[ts[j]]->name, j ? "output" : "input", l->name, lo, hi, klo, khi);
+            }
             range_diagnostics(g, cx.obs[ts[j]], i, j, ts[j], &lo, &hi);
             int w2 = qb_qparams_from_range(lo, hi, symmetric, qp[j], warn, sizeof warn);
             if (w1 || w2)
@@ -269,6 +318,7 @@ out:
     free(cx.count);
     free(cx.stamp);
     free(cx.layer_of_node);
+    free(side);
     qb_runner_close(&r);
     c->seconds = qb_now() - t0;
     if (rc)

@@ -8,6 +8,13 @@
  * tensor, its output range on the tensor it writes (after a fused Relu
  * or Clip). Ranges are observed once per model and method; every
  * precision plan reuses them.
+ *
+ * Output-side tensors: a tensor from which a graph output is reached
+ * through no other layer (the last layer's output, through Sigmoid,
+ * Softmax, Reshape, an If ...) is read by no further quantized layer but
+ * by the user. ptq-kl gives such tensors their min/max range, not KL's
+ * threshold (docs/quantization.md "Graph outputs keep their min/max
+ * range under ptq-kl"), says so on stderr and records it in kept_minmax.
  */
 #ifndef QB_PTQ_H
 #define QB_PTQ_H
@@ -30,6 +37,9 @@ typedef struct qb_layer_info {
     int in_t, out_t;           /* observed tensors: input 0, the written output */
     qb_qparams in_qp, out_qp;  /* calibrated int8 parameters of input and output */
     float in_mean;             /* mean of the input over the calibration samples (binary threshold) */
+    unsigned kept_minmax;      /* bit 0 input, bit 1 output: range kept at the observed min/max instead of the
+                                * calibrator's because the tensor feeds a graph output through no other layer
+                                * (ptq-kl; qb_calibrate) */
 } qb_layer_info;
 
 /* What calibration found. */
