@@ -5,18 +5,20 @@
  * W[c][t]), the same as the scalar reference, so one tap of 8 channels is
  * one vector load.
  *
- * 3x3 windows with dilation 1 and the same stride 1 or 2 on both axes take
- * the paths below; every other window lists the in-image taps of each
- * output pixel and sums them (dw_single), 8 channels per vector.
+ * Windows 3 or 5 wide with dilation 1 and stride 1 or 2 along x (any
+ * height, vertical stride and dilation) go row by row in runs of 8 (3
+ * wide) or 6 (5 wide; stride 2: 4) horizontally adjacent output pixels, borders
+ * included (dw_row, dw_run8): per 8 channels each weight is loaded once
+ * for the run and each input column once for the pixels that share it
+ * (3x3 stride 1: 3 weight and 10 column loads for 24 FMAs a window row),
+ * one accumulator a pixel so that both FMA pipes stay busy; the padding's
+ * window rows are skipped and its columns read as zero. Every other
+ * window lists the in-image taps of each output pixel and sums them
+ * (dw_single).
  *
  * Vectorised over channels, 8 per vector, the last C % 8 channels with
- * masked loads and stores. Output pixels whose 3x3 window lies inside the
- * image are computed two at a time (horizontal neighbours): per 8 channels
- * the nine weights are loaded once for both and the input columns they
- * share are loaded once (12 input loads for 18 FMAs at stride 1). Other
- * pixels (borders, padding) sum only the taps inside the image. Taps are
- * summed in order ky, kx with FMA, then the bias is added, then the clamp,
- * as in the scalar reference.
+ * masked loads and stores. Taps are summed in order ky, kx with FMA, then
+ * the bias is added, then the clamp, as in the scalar reference.
  */
 #include <immintrin.h>
 
@@ -38,6 +40,8 @@ void qb_dwconv_f32__avx2_pack(const qb_weights *w, void *dst)
 }
 
 #define DW_INLINE static inline __attribute__((always_inline))
+#define DW_NX_MAX 8 /* most pixels of a run */
+#define DW_KW_MAX 5 /* widest window of a run */
 
 /* 8 floats at p: a plain load, or masked (tail). */
 DW_INLINE __m256 dw_load(const float *p, int tail, __m256i m)
@@ -62,51 +66,63 @@ DW_INLINE __m256i dw_mask(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Channels [c, c + 8) of two horizontally adjacent interior output pixels
- * (stride s): x0/x1/x2 point at channel c of the left pixel's window
- * column 0 in input rows 0-2, pixels C floats apart; y at channel c of
- * the left output pixel. */
-DW_INLINE void dw_pair8(int s, int tail, __m256i m, const float *const *xr, size_t C, const float *w,
-                        const float *bias, float *y, __m256 vmin, __m256 vmax)
-{
-    enum { NCOL = 5 };
-    const int ncol = s == 1 ? 4 : 5; /* input columns the two windows span */
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-#pragma GCC unroll 3
-    for (int ky = 0; ky < 3; ky++) {
-        __m256 xv[NCOL];
-#pragma GCC unroll 5
-        for (int j = 0; j < NCOL; j++)
-            if (j < ncol)
-                xv[j] = dw_load(xr[ky] + j * C, tail, m);
-#pragma GCC unroll 3
-        for (int kx = 0; kx < 3; kx++) {
-            __m256 wv = dw_load(w + (size_t)(3 * ky + kx) * C, tail, m);
-            __asm__("" : "+x"(wv)); /* one load for both pixels */
-            acc0 = _mm256_fmadd_ps(xv[kx], wv, acc0);
-            acc1 = _mm256_fmadd_ps(xv[kx + s], wv, acc1);
-        }
-    }
-    __m256 b = dw_load(bias, tail, m);
-    dw_store(y, acc0, b, vmin, vmax, tail, m);
-    dw_store(y + C, acc1, b, vmin, vmax, tail, m);
-}
-
-/* Two interior output pixels, all channels. */
-DW_INLINE void dw_pair(int s, const float *const *xr, size_t C, const float *w, const float *bias, float *y,
+/* Channels [c, c + 8) (tail: the first C - c, masked) of NX horizontally
+ * adjacent output pixels of one row, for a window KW wide at dilation 1
+ * and stride S along x (any height, vertical stride and dilation): each
+ * input column of a window row loaded once for the pixels sharing it,
+ * each weight once for the NX pixels, NX independent accumulators. Only
+ * the nky in-image window rows are visited. EDGE runs read the columns
+ * outside the image as zero (bit j of cols: input column ix0 + j lies
+ * inside) and store the first nout pixels only. xr: channel c of input
+ * column 0 in the first in-image window row; dy: floats between window
+ * rows; ix0: input column of the first pixel's tap 0; wr: channel c of
+ * that window row's weights; y: channel c of the first output pixel. */
+DW_INLINE void dw_run8(int NX, int S, int KW, int EDGE, int tail, __m256i m, const float *xr, size_t dy, int nky,
+                       int ix0, unsigned cols, int nout, size_t C, const float *wr, const float *bias, float *y,
                        __m256 vmin, __m256 vmax)
 {
-    const float *x[3] = {xr[0], xr[1], xr[2]};
+    const int ncol = S * (NX - 1) + KW;
+    __m256 acc[DW_NX_MAX];
+#pragma GCC unroll 8
+    for (int o = 0; o < NX; o++)
+        acc[o] = _mm256_setzero_ps();
+    for (int r = 0; r < nky; r++) {
+        const float *xq = xr + (size_t)r * dy, *wq = wr + (size_t)r * KW * C;
+        __m256 wk[DW_KW_MAX];
+#pragma GCC unroll 5
+        for (int kx = 0; kx < KW; kx++)
+            wk[kx] = dw_load(wq + (size_t)kx * C, tail, m);
+#pragma GCC unroll 17
+        for (int j = 0; j < ncol; j++) {
+            __m256 xv = _mm256_setzero_ps(); /* a column in the padding */
+            if (!EDGE || ((cols >> j) & 1))
+                xv = dw_load(xq + (ptrdiff_t)(ix0 + j) * (ptrdiff_t)C, tail, m);
+#pragma GCC unroll 8
+            for (int o = 0; o < NX; o++) {
+                const int kx = j - S * o;
+                if (kx >= 0 && kx < KW)
+                    acc[o] = _mm256_fmadd_ps(xv, wk[kx], acc[o]);
+            }
+        }
+    }
+    const __m256 b = dw_load(bias, tail, m);
+#pragma GCC unroll 8
+    for (int o = 0; o < NX; o++)
+        if (!EDGE || o < nout)
+            dw_store(y + (size_t)o * C, acc[o], b, vmin, vmax, tail, m);
+}
+
+/* One run (dw_run8), all channels. */
+DW_INLINE void dw_run(int NX, int S, int KW, int EDGE, const float *xr, size_t dy, int nky, int ix0, unsigned cols,
+                      int nout, size_t C, const float *wr, const float *bias, float *y, __m256 vmin, __m256 vmax)
+{
     const __m256i all = _mm256_set1_epi32(-1);
     size_t c = 0;
-    for (; c + 8 <= C; c += 8) {
-        dw_pair8(s, 0, all, x, C, w + c, bias + c, y + c, vmin, vmax);
-        x[0] += 8;
-        x[1] += 8;
-        x[2] += 8;
-    }
+    for (; c + 8 <= C; c += 8)
+        dw_run8(NX, S, KW, EDGE, 0, all, xr + c, dy, nky, ix0, cols, nout, C, wr + c, bias + c, y + c, vmin, vmax);
     if (c < C)
-        dw_pair8(s, 1, dw_mask((int)(C - c)), x, C, w + c, bias + c, y + c, vmin, vmax);
+        dw_run8(NX, S, KW, EDGE, 1, dw_mask((int)(C - c)), xr + c, dy, nky, ix0, cols, nout, C, wr + c, bias + c,
+                y + c, vmin, vmax);
 }
 
 /* One output pixel of any window: n taps, tap i at input pixel
@@ -128,44 +144,6 @@ static void dw_single(int n, const float *const *xt, const float *const *wt, siz
         for (int i = 0; i < n; i++)
             acc = _mm256_fmadd_ps(_mm256_maskload_ps(xt[i] + c, m), _mm256_maskload_ps(wt[i] + c, m), acc);
         dw_store(y + c, acc, _mm256_maskload_ps(bias + c, m), vmin, vmax, 1, m);
-    }
-}
-
-/* One output row; s is the stride (1 or 2, constant after inlining).
- * row[ky]: input row oy*s - pad_t + ky, or NULL outside the image. */
-DW_INLINE void dw_row(int s, const qb_packed *p, const qb_dw_args *a, const float *const *row, float *y,
-                      __m256 vmin, __m256 vmax)
-{
-    const size_t C = (size_t)a->c;
-    const float *W = p->w;
-    const int all_rows = row[0] && row[1] && row[2];
-    int ox = 0;
-    while (ox < a->out_w) {
-        const int ix0 = ox * s - a->pad_l;
-        if (all_rows && ox + 1 < a->out_w && ix0 >= 0 && ix0 + s + 2 < a->w) {
-            const float *xr[3];
-            for (int ky = 0; ky < 3; ky++)
-                xr[ky] = row[ky] + (size_t)ix0 * C;
-            dw_pair(s, xr, C, W, p->bias_f32, y + (size_t)ox * C, vmin, vmax);
-            ox += 2;
-            continue;
-        }
-        const float *xt[9], *wt[9];
-        int n = 0;
-        for (int ky = 0; ky < 3; ky++) {
-            if (!row[ky])
-                continue;
-            for (int kx = 0; kx < 3; kx++) {
-                int ix = ix0 + kx;
-                if (ix < 0 || ix >= a->w)
-                    continue;
-                xt[n] = row[ky] + (size_t)ix * C;
-                wt[n] = W + (size_t)(3 * ky + kx) * C;
-                n++;
-            }
-        }
-        dw_single(n, xt, wt, C, p->bias_f32, y + (size_t)ox * C, vmin, vmax);
-        ox++;
     }
 }
 
@@ -194,26 +172,84 @@ static void dw_any(const qb_packed *p, const qb_dw_args *a, __m256 vmin, __m256 
     }
 }
 
+/* Pixels per run at stride 1: 8 for 3-wide windows (8 accumulators, 3
+ * weights, a column: 12 of the 16 registers), 6 for 5-wide ones; 4 at
+ * stride 2 (measured on the synthetic net's stride-2 layers: 8 was slower
+ * there, 4 about as fast as the old pixel pairs). */
+#define DW_NX3 8
+#define DW_NX5 6
+#define DW_NX(S, KW) ((S) == 2 ? 4 : (KW) == 3 ? DW_NX3 : DW_NX5)
+
+/* One run of S, KW (compile-time after inlining) in its interior or EDGE
+ * form. */
+#define DW_RUN(EDGE, S, KW)                                                                                          \
+    dw_run(DW_NX(S, KW), S, KW, EDGE, xr, dy, nky, ix0, cols, nout, C, wr, p->bias_f32, yp, vmin, vmax)
+
+/* One output row in runs of nx pixels (a row at least nx wide ends with a
+ * run shifted left onto pixels already written, which it writes again
+ * with the same values; a narrower one is one EDGE run), for the windows
+ * rows_ok admits. ky0, ky1: the row's in-image window rows; xlo, xhi: the
+ * pixels whose window lies inside the image along x. */
+static void dw_row(const qb_packed *p, const qb_dw_args *a, int oy, int ky0, int ky1, int xlo, int xhi,
+                   __m256 vmin, __m256 vmax)
+{
+    const size_t C = (size_t)a->c, row = (size_t)a->w * C, dy = (size_t)a->dil_h * row;
+    const int S = a->stride_w, KW = a->kw, nky = ky1 - ky0, nx = DW_NX(S, KW);
+    const int ncol = S * (nx - 1) + KW;
+    const float *xr = a->x, *wr = (const float *)p->w + (size_t)ky0 * KW * C;
+    if (nky > 0) /* (no row is read otherwise) */
+        xr += (size_t)(oy * a->stride_h - a->pad_t + ky0 * a->dil_h) * row;
+    for (int ox = 0; ox < a->out_w; ox += nx) {
+        int nout = a->out_w - ox;
+        if (nout < nx && ox > 0) /* the last run, shifted left */
+            ox = a->out_w - nx, nout = nx;
+        const int ix0 = ox * S - a->pad_l;
+        float *yp = (float *)a->y + ((size_t)oy * a->out_w + ox) * C;
+        unsigned cols = 0;
+        if (nout >= nx && ox >= xlo && ox + nx <= xhi) {
+            if (S == 1 && KW == 3)
+                DW_RUN(0, 1, 3);
+            else if (S == 1)
+                DW_RUN(0, 1, 5);
+            else if (KW == 3)
+                DW_RUN(0, 2, 3);
+            else
+                DW_RUN(0, 2, 5);
+            continue;
+        }
+        for (int j = 0; j < ncol; j++) /* the run's columns inside the image */
+            if (ix0 + j >= 0 && ix0 + j < a->w)
+                cols |= 1u << j;
+        if (S == 1 && KW == 3)
+            DW_RUN(1, 1, 3);
+        else if (S == 1)
+            DW_RUN(1, 1, 5);
+        else if (KW == 3)
+            DW_RUN(1, 2, 3);
+        else
+            DW_RUN(1, 2, 5);
+    }
+}
+
+/* Nonzero for the windows dw_row serves: 3 or 5 wide, dilation 1 and
+ * stride 1 or 2 along x. */
+static int rows_ok(const qb_dw_args *a)
+{
+    return (a->kw == 3 || a->kw == 5) && a->dil_w == 1 && (a->stride_w == 1 || a->stride_w == 2);
+}
+
 void qb_dwconv_f32__avx2(const qb_packed *p, const qb_dw_args *a)
 {
-    const float *x = a->x;
-    float *y = a->y;
-    const size_t C = (size_t)a->c;
     const __m256 vmin = _mm256_set1_ps(a->f_min), vmax = _mm256_set1_ps(a->f_max);
-    if (!qb_dw_is3x3(a)) {
+    if (!rows_ok(a)) {
         dw_any(p, a, vmin, vmax);
         return;
     }
+    int xlo, xhi;
+    qb_dw_inner(a->w, a->stride_w, a->pad_l, a->dil_w, a->kw, a->out_w, &xlo, &xhi);
     for (int oy = 0; oy < a->out_h; oy++) {
-        const float *row[3];
-        for (int ky = 0; ky < 3; ky++) {
-            int iy = oy * a->stride_h - a->pad_t + ky;
-            row[ky] = iy >= 0 && iy < a->h ? x + (size_t)iy * a->w * C : NULL;
-        }
-        float *yr = y + (size_t)oy * a->out_w * C;
-        if (a->stride_h == 1)
-            dw_row(1, p, a, row, yr, vmin, vmax);
-        else
-            dw_row(2, p, a, row, yr, vmin, vmax);
+        int ky0, ky1;
+        qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+        dw_row(p, a, oy, ky0, ky1, xlo, xhi, vmin, vmax);
     }
 }
