@@ -763,8 +763,9 @@ static void test_minmax_chains(void **st)
         for (int threads = 1; threads <= 3; threads++) {
             qb_gpar_set_threads(threads);
             qb_graph *g = minmax_graph(quant, 0);
-            /* Max into LeakyRelu, Max into Min; fp32: both chains also into their convs (epilogues) */
-            assert_int_equal(run(g, x), quant ? 2 : 4);
+            /* Max into LeakyRelu, Max into Min; both chains also into their convs (epilogues; int8: their
+             * tables on the codes each conv wrote) */
+            assert_int_equal(run(g, x), 4);
             if (!quant)
                 assert_int_equal(ref_fused, 0);
             const float *y = g->tensors[g->outputs[0]]->data;
@@ -1126,8 +1127,8 @@ static void per_channel_n(qb_graph *g, const char *name, int C, float base)
  * path) -> Mul, Tanh to the NCHW graph output y1; c5 (grouped: keeps its
  * chain as a pass) -> Add to y2; c6 (1x1 from the NCHW input, 600
  * channels: more than a block of the chain) -> per-channel Mul, Relu to
- * y3. */
-static qb_graph *epi_graph(int nchw_only, int no_fusion, int no_epi)
+ * y3. scalar_sub: c3's k - v with one k (a chain of scalars only). */
+static qb_graph *epi_graph(int nchw_only, int no_fusion, int no_epi, int scalar_sub)
 {
     qb_graph *g = qb_graph_new("conv-epilogue");
     g->opset = 13;
@@ -1157,7 +1158,7 @@ static qb_graph *epi_graph(int nchw_only, int no_fusion, int no_epi)
     add_n(g, "Mul", "s0,s1", "s2");
     conv(g, "s2", "c3", 37, 13, 1, 1, 73);
     add_n(g, "Relu", "c3", "r3"); /* the conv's clamp */
-    add_n(g, "Sub", "pc13,r3", "q1");
+    add_n(g, "Sub", scalar_sub ? "k_scale,r3" : "pc13,r3", "q1");
     add_n(g, "Mul", "q1,k_scale", "q2");
     conv_geom(g, "q2", "c4", 13, 21, 3, 3, two, one, (int64_t[]){1, 0, 1, 1}, 74);
     add_n(g, "Mul", "c4,k_scale", "t1");
@@ -1205,13 +1206,13 @@ static void test_conv_epilogue(void **st)
         if (!k || !qb_kernel_available(k, NULL, 0))
             continue;
         for (int nchw_only = 0; nchw_only < 2; nchw_only++) {
-            qb_graph *ref = epi_graph(nchw_only, 1, 1), *pass = epi_graph(nchw_only, 0, 1);
+            qb_graph *ref = epi_graph(nchw_only, 1, 1, 0), *pass = epi_graph(nchw_only, 0, 1, 0);
             run_isa(ref, x, isas[ii]);
             run_isa(pass, x, isas[ii]);
             for (int threads = 1; threads <= 3; threads++) {
                 qb_gpar_set_threads(threads);
                 qb_elem_chain_avx512(threads != 2); /* the chain's plain step loops on two threads */
-                qb_graph *g = epi_graph(nchw_only, 0, 0);
+                qb_graph *g = epi_graph(nchw_only, 0, 0, 0);
                 run_isa(g, x, isas[ii]);
                 int in_conv = 0;
                 for (int i = 0; i < g->nnodes; i++) {
@@ -1234,6 +1235,74 @@ static void test_conv_epilogue(void **st)
             qb_elem_chain_avx512(1);
             qb_graph_free(ref);
             qb_graph_free(pass);
+        }
+    }
+    free(x);
+}
+
+/* epi_graph with its six convs quantized (int8-channel, the grouped one
+ * int8-tensor), each in its own grids: with int8 links (NHWC) the chains
+ * after c1 (im2col), c2 (depthwise) and c3 (pointwise, Relu fused) map
+ * int8 codes through tables in the int8 conv's epilogue (qlayer.c); c4's
+ * and c6's (float outputs, one 600 channels) run on the dequantized
+ * floats in theirs; NCHW-only every chain after a one-group conv runs on
+ * dequantized floats before the transpose; c3's chain per channel or
+ * (scalar_sub) of scalars only (one table). Against the same graph with
+ * the chains as their own passes (no_conv_epilogue): bit-identical on
+ * every int8 GEMM kernel that runs here, 1-3 threads, the tables looked
+ * up by the scalar loops (the reference) and the AVX-512 ones. */
+static qb_graph *q_epi_graph(int nchw_only, int no_epi, int scalar_sub)
+{
+    qb_graph *g = epi_graph(nchw_only, 0, no_epi, scalar_sub);
+    const float in_s[6] = {0.031f, 0.027f, 0.019f, 0.023f, 0.0313f, 0.0157f},
+                out_s[6] = {0.043f, 0.029f, 0.037f, 0.021f, 0.05f, 0.033f};
+    const int32_t in_z[6] = {3, -128, 11, -7, 0, 5}, out_z[6] = {-5, 9, -128, 2, 17, -31};
+    quantize_convs(g, in_s, in_z, out_s, out_z, 4);
+    return g;
+}
+
+static void test_int8_epilogue(void **st)
+{
+    (void)st;
+    const int64_t count = 5 * 40 * 23;
+    float *x = malloc((size_t)count * sizeof *x);
+    for (int64_t i = 0; i < count; i++)
+        x[i] = (float)((i * 13) % 31) / 7.0f - 2.0f;
+    const int isas[3] = {QB_ISA_SCALAR, QB_ISA_AVX2, QB_ISA_VNNI};
+    for (int ii = 0; ii < 3; ii++) {
+        const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_INT8_CHANNEL, isas[ii]);
+        if (!k || !qb_kernel_available(k, NULL, 0))
+            continue;
+        for (int v = 0; v < 4; v++) {
+            int nchw_only = v & 1, scalar_sub = v >> 1;
+            qb_elem_chain_avx512(0); /* the reference's tables looked up by the scalar loops */
+            qb_graph *ref = q_epi_graph(nchw_only, 1, scalar_sub);
+            run_isa(ref, x, isas[ii]);
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_elem_chain_avx512(threads != 2); /* AVX-512 byte permutes and gathers where they run */
+                qb_graph *g = q_epi_graph(nchw_only, 0, scalar_sub);
+                run_isa(g, x, isas[ii]);
+                int in_conv = 0, i8_out = 0;
+                for (int i = 0; i < g->nnodes; i++) {
+                    const qb_node *n = &g->nodes[i];
+                    if (n->fused_into >= 0 && !strcmp(g->nodes[n->fused_into].op, "Conv") && strcmp(n->op, "Relu"))
+                        in_conv++;
+                    if (!strcmp(n->op, "Conv") && (n->nhwc & 8))
+                        i8_out++;
+                }
+                assert_int_equal(in_conv, 5);
+                assert_int_equal(i8_out, nchw_only ? 0 : 3); /* c1-c3 hand int8 codes on */
+                for (int o = 0; o < 3; o++) {
+                    const qb_tensor *yt = g->tensors[g->outputs[o]];
+                    assert_memory_equal(yt->data, ref->tensors[ref->outputs[o]]->data,
+                                        (size_t)qb_tensor_count(yt) * sizeof(float));
+                }
+                qb_graph_free(g);
+            }
+            qb_gpar_set_threads(1);
+            qb_elem_chain_avx512(1);
+            qb_graph_free(ref);
         }
     }
     free(x);
@@ -1377,6 +1446,7 @@ int main(void)
         cmocka_unit_test(test_int8_concat_add),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),
+        cmocka_unit_test(test_int8_epilogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,12 +28,18 @@
  * per channel (one table without per-channel steps): table[q] =
  * QuantizeLinear(steps(DequantizeLinear(q))), the float path's own
  * arithmetic on the only 256 values the input can take, so bit-identical.
+ * Such a chain whose input only it reads runs inside the int8 conv too
+ * (qlayer.c): its tables on each block of int8 codes right after the
+ * kernel requantized them, so neither the conv's codes nor a pass over
+ * them remain; after an int8 conv with float output, the float chain
+ * runs on each dequantized block.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/graph/lut_i8.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "kernels/kernels.h"
@@ -80,8 +86,11 @@ typedef struct fe_chain {
     int x, y;                   /* input and output tensors */
     int nhwc;                   /* the tensors are NHWC (between convolutions): channel = index % C */
     float *tiled[FE_MAX_STEPS]; /* NHWC: per-channel operands repeated over a tile of inner elements */
-    int8_t *lut;                /* int8 chain (between quantized convs): lut_c tables of 256 outputs, or NULL */
+    int8_t *lut;                /* int8 chain (between quantized convs): lut_c tables of 256 outputs (and 4
+                                 * bytes of room for the 32-bit gathers), or NULL */
     int64_t lut_c;              /* tables (C with per-channel steps, else 1): element i uses table i % lut_c */
+    int32_t *lut_at;            /* lut_c > 1: lut_c + 16 entries, k -> (k % lut_c) * 256 + 128 (the gathers'
+                                 * table offsets of 16 elements from one whose channel is k) */
     int64_t epi_c;              /* run in a conv's epilogue (qb_fuse_conv_epilogues): channels per pixel, else 0 */
     void *orig_state;           /* the first node's own prepared state (freed with the chain) */
     void (*orig_free)(void *);  /* its free function, NULL for free() */
@@ -99,6 +108,7 @@ static void chain_free(void *p)
     for (int s = 0; s < FE_MAX_STEPS; s++)
         free(c->tiled[s]);
     free(c->lut);
+    free(c->lut_at);
     free(c);
 }
 
@@ -254,6 +264,49 @@ static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restr
     apply_steps_plain(c, ch, off, v, save, n);
 }
 
+#ifdef FE_AVX512
+static int fe_vbmi(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = (qb_cpu_features() & QB_CPU_AVX512VBMI) != 0;
+    return ok && fe_avx512();
+}
+
+/* n codes through one table, 64 a step (VBMI byte permutes, lut_i8.h;
+ * the tail masked). In place allowed. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void lut1_vbmi(const int8_t *lut, const int8_t *x,
+                                                                             int8_t *y, int64_t n)
+{
+    __m512i t[4];
+    qb_lut_i8_load(lut, t);
+    for (int64_t i = 0; i < n; i += 64) {
+        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+        _mm512_mask_storeu_epi8(y + i, m, qb_lut_i8_vbmi(t, _mm512_maskz_loadu_epi8(m, x + i)));
+    }
+}
+
+/* n codes (whole pixels of C > 1 channels from a pixel's first) through
+ * per-channel tables, 16 a step: each code plus its table's offset (at)
+ * indexes a 32-bit gather whose low byte is the entry; the tail scalar.
+ * In place allowed (a step reads its codes before it writes). */
+__attribute__((target("avx512f"))) static void lutc_gather(const int8_t *lut, int64_t C, const int32_t *at,
+                                                            const int8_t *x, int8_t *y, int64_t n)
+{
+    int64_t i = 0, k = 0, step = 16 % C; /* k: the channel of element i */
+    for (; i + 16 <= n; i += 16) {
+        __m512i idx = _mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(x + i))),
+                                       _mm512_loadu_si512(at + k));
+        __m512i v = _mm512_i32gather_epi32(idx, (const void *)lut, 1);
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(v));
+        k += step;
+        k -= k >= C ? C : 0;
+    }
+    for (; i < n; i++, k = k + 1 < C ? k + 1 : 0)
+        y[i] = lut[k * 256 + 128 + x[i]];
+}
+#endif
+
 typedef struct fe_job {
     const fe_chain *c; /* the chain */
     const float *x;    /* input */
@@ -288,6 +341,16 @@ static void chain_pixels_i8(void *ctx, int64_t p0, int64_t p1)
     const uint8_t *lut = (const uint8_t *)c->lut + 128; /* locals: the int8 stores may alias anything */
     const int8_t *x = (const int8_t *)(const void *)j->x;
     int8_t *y = (int8_t *)(void *)j->y;
+#ifdef FE_AVX512
+    if (C == 1 && fe_vbmi()) {
+        lut1_vbmi(c->lut, x + p0, y + p0, p1 - p0);
+        return;
+    }
+    if (C > 1 && fe_avx512()) {
+        lutc_gather(c->lut, C, c->lut_at, x + p0 * C, y + p0 * C, (p1 - p0) * C);
+        return;
+    }
+#endif
     if (C == 1) {
         for (int64_t i = p0; i < p1; i++)
             y[i] = (int8_t)lut[x[i]];
@@ -646,11 +709,16 @@ int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_z
         per_c |= c->steps[s].per_c != NULL;
     c->lut_c = per_c ? x->dims[1] : 1;
     free(c->lut);
-    c->lut = malloc((size_t)c->lut_c * 256);
-    if (!c->lut) {
+    free(c->lut_at);
+    c->lut = malloc((size_t)c->lut_c * 256 + 4);
+    c->lut_at = c->lut_c > 1 ? malloc((size_t)(c->lut_c + 16) * sizeof *c->lut_at) : NULL;
+    if (!c->lut || (c->lut_c > 1 && !c->lut_at)) {
         QB_NODE_ERR(e, g, n, "out of memory");
         return -1;
     }
+    memset(c->lut + c->lut_c * 256, 0, 4);
+    for (int64_t k = 0; c->lut_at && k < c->lut_c + 16; k++)
+        c->lut_at[k] = (int32_t)(k % c->lut_c * 256 + 128);
     fe_chain flat = *c; /* per-channel operands read by channel, not from the NHWC tiles */
     flat.nhwc = 0;
     float v[256], save[256];
@@ -684,15 +752,27 @@ void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels)
     }
 }
 
-/* Chain heads whose input is written only for them by an fp32 Conv are
- * run by that Conv on each block of output pixels while it is in cache
- * (qb_conv_set_epilogue decides which convs can): the Conv writes the
- * chain's output, the chain's first node is marked fused into it. */
+void qb_elem_chain_apply_i8(const qb_node *n, int8_t *y, int64_t pixels)
+{
+    const fe_chain *c = n->state;
+    fe_job j = {c, (const float *)(const void *)y, (float *)(void *)y};
+    chain_pixels_i8(&j, 0, c->lut_c == 1 ? pixels * c->epi_c : pixels); /* one table: its "pixels" are elements */
+}
+
+/* Chain heads whose input is written only for them by a Conv are run by
+ * that Conv on each block of output pixels while it is in cache
+ * (qb_conv_set_epilogue decides which convs can: fp32 ones, and int8
+ * quantized ones on their dequantized floats or, for an int8 chain, on
+ * their int8 codes through its tables): the Conv writes the chain's
+ * output, the chain's first node is marked fused into it.
+ * QB_NO_INT8_EPILOGUE=1 keeps the quantized convs' chains as their own
+ * passes (the fp32 ones still fuse). */
 int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
 {
-    const char *env = getenv("QB_NO_CONV_EPILOGUE");
+    const char *env = getenv("QB_NO_CONV_EPILOGUE"), *env8 = getenv("QB_NO_INT8_EPILOGUE");
     if (g->no_conv_epilogue || (env && *env && strcmp(env, "0")))
         return 0;
+    int no_q = env8 && *env8 && strcmp(env8, "0");
     int made = 0;
     for (int i = 0; i < g->nnodes; i++) {
         qb_node *h = &g->nodes[i];
@@ -700,7 +780,7 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
             continue;
         fe_chain *c = h->state;
         int x = c->x;
-        if (c->lut || g->tensors[x]->kind != QB_T_VALUE || is_graph_output(g, x))
+        if (g->tensors[x]->kind != QB_T_VALUE || is_graph_output(g, x))
             continue;
         int p = g->tensors[x]->producer;
         if (p >= 0 && g->nodes[p].fused_into >= 0)
@@ -708,7 +788,8 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         if (p < 0 || p >= i)
             continue;
         qb_node *conv = &g->nodes[p];
-        if (conv->folded || strcmp(conv->op, "Conv") || (conv->write_to >= 0 ? conv->write_to : conv->out[0]) != x)
+        if (conv->folded || strcmp(conv->op, "Conv") || (conv->write_to >= 0 ? conv->write_to : conv->out[0]) != x ||
+            (no_q && conv->q) || (c->lut && !conv->q))
             continue;
         int only = 1; /* x read by the chain's own nodes only */
         for (int j = 0; j < g->nnodes && only; j++) {
@@ -720,12 +801,12 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         }
         if (!only)
             continue;
-        int rc = qb_conv_set_epilogue(g, conv, i, c->nhwc, e);
+        int rc = qb_conv_set_epilogue(g, conv, i, c->nhwc, c->lut != NULL, e);
         if (rc < 0)
             return -1;
         if (!rc)
             continue;
-        if (!c->nhwc && qb_elem_chain_set_nhwc(g, h, e)) /* tiles of whole pixels for the per-channel steps */
+        if (!c->lut && !c->nhwc && qb_elem_chain_set_nhwc(g, h, e)) /* tiles of whole pixels for the per-channel steps */
             return -1;
         c->epi_c = g->tensors[x]->dims[1];
         conv->write_to = c->y;

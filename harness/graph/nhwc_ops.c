@@ -43,6 +43,7 @@
 #define QB_NHWC_AVX512 1
 #endif
 
+#include "harness/graph/lut_i8.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
@@ -324,20 +325,16 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m512i max64_i8(const
 }
 
 /* y[c] = lut[max + 128], the int8 maximum over ntap >= 1 taps mapped
- * through the table, 64 channels a step. The table sits in four 64-byte
- * registers; a two-table byte permute (VBMI) looks up the codes below and
- * above 0 (index q + 128 = q ^ 0x80, whose top bit picks the half). */
+ * through the table, 64 channels a step (VBMI byte permutes, lut_i8.h). */
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void max_lut_i8_vbmi(int8_t *y, const int8_t *x,
                                                                                    const int64_t *tap, int ntap,
                                                                                    int64_t C, const int8_t *lut)
 {
-    const __m512i t0 = _mm512_loadu_si512(lut), t1 = _mm512_loadu_si512(lut + 64);
-    const __m512i t2 = _mm512_loadu_si512(lut + 128), t3 = _mm512_loadu_si512(lut + 192);
+    __m512i t[4];
+    qb_lut_i8_load(lut, t);
     for (int64_t c = 0; c < C; c += 64) {
         __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
-        __m512i idx = _mm512_xor_si512(max64_i8(x, tap, ntap, c, m), _mm512_set1_epi8((char)0x80));
-        __m512i lo = _mm512_permutex2var_epi8(t0, idx, t1), hi = _mm512_permutex2var_epi8(t2, idx, t3);
-        _mm512_mask_storeu_epi8(y + c, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi));
+        _mm512_mask_storeu_epi8(y + c, m, qb_lut_i8_vbmi(t, max64_i8(x, tap, ntap, c, m)));
     }
 }
 

@@ -118,13 +118,20 @@ int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
 /* Chain n (run in a conv's epilogue) in place on pixels x C floats of
  * NHWC pixels, y at a pixel's first channel. */
 void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);
+/* Int8 chain n (qb_elem_chain_set_int8; run in an int8 conv's epilogue)
+ * in place on pixels x C int8 codes of NHWC pixels through its tables,
+ * y at a pixel's first channel. */
+void qb_elem_chain_apply_i8(const qb_node *n, int8_t *y, int64_t pixels);
 /* on = 0: chains run their plain (SSE2) step loops, not the AVX-512
  * copy, whatever the CPU (tests: the same bits); 1: the default. */
 void qb_elem_chain_avx512(int on);
-/* ops_conv.c: let fp32 Conv n run the chain node (index chain, NHWC
- * tiles if chain_nhwc) on each block of its output pixels: 1 if it
- * will, 0 if it cannot (quantized, grouped, layouts differ). */
-int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, qb_err *e);
+/* ops_conv.c: let Conv n run the chain node (index chain, NHWC tiles if
+ * chain_nhwc) on each block of its output pixels: fp32 convs and int8
+ * quantized ones with float output (the chain on the dequantized block),
+ * or int8 output for an int8 chain (chain_i8: its tables on the codes).
+ * 1 if it will, 0 if it cannot (other precisions, grouped, layouts or
+ * output types differ). */
+int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, int chain_i8, qb_err *e);
 /* Make the chain run on int8 NHWC tensors: input in the grid (in_scale,
  * in_zero), output in (out_scale, out_zero), through per-channel tables
  * computed with the chain's float steps. 0, or -1 with a message. */

@@ -12,9 +12,10 @@
  * per output row (the direct path). Depthwise 1-D and
  * 2-D convs (any window, strides, dilations, pads) use the NHWC depthwise
  * kernel between two transposes instead.
- * An fp32 element-wise chain after an fp32 conv (fuse_elem.c) runs as its
- * epilogue: on each block of NHWC output pixels right after the kernel
- * wrote it, while in cache (run_epilogue).
+ * An element-wise chain after a conv (fuse_elem.c) runs as its epilogue:
+ * on each block of NHWC output pixels right after the kernel wrote it,
+ * while in cache (run_epilogue; int8 quantized convs in qlayer.c, on the
+ * dequantized floats or, for an int8 chain, on the int8 codes).
  * Threads (par.h): im2col and the transposes by pieces of output rows /
  * matrix sides, the kernels by row chunks, the pools by planes.
  */
@@ -156,8 +157,8 @@ typedef struct conv_state {
     int npacks;          /* number of packs */
     float *wbuf;         /* dw: C x taps logical weights for packing */
     size_t qscratch_off; /* quantized node: where its int8/bit buffers start in the scratch */
-    const qb_node *epi;  /* fp32: the element-wise chain run on each block of output pixels in cache (its node;
-                          * fuse_elem.c), or NULL */
+    const qb_node *epi;  /* the element-wise chain run on each block of output pixels in cache (its node;
+                          * fuse_elem.c), or NULL; int8 quantized convs hand it to qlayer.c */
 } conv_state;
 
 static void conv_free(void *p)
@@ -701,14 +702,19 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     return 0;
 }
 
-int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, qb_err *e)
+int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, int chain_i8, qb_err *e)
 {
     (void)e;
     conv_state *s = n->state;
-    /* fp32 only (int8 layers requantize their own output); one group or
-     * the depthwise kernel: every path then has whole NHWC pixels of all
-     * channels in a buffer before its output is written or transposed */
-    if (!s || n->q || s->in_i8 || s->out_i8 || (s->group != 1 && !s->dw) || chain_nhwc != s->out_nhwc)
+    /* fp32 convs, and int8 quantized ones (qlayer.c runs the chain on the
+     * floats it dequantized or, for an int8 chain, on the int8 codes the
+     * kernel wrote); one group or the depthwise kernel: every path then
+     * has whole NHWC pixels of all channels in a buffer before its output
+     * is written or transposed */
+    if (!s || (s->group != 1 && !s->dw) || chain_nhwc != s->out_nhwc)
+        return 0;
+    if (n->q ? !qb_precision_is_int8(n->q->run_prec) || chain_i8 != s->out_i8
+             : s->in_i8 || s->out_i8 || chain_i8)
         return 0;
     s->epi = &g->nodes[chain];
     return 1;
@@ -738,7 +744,6 @@ static void add_kernel_time(qb_graph *g, double t0)
     g->kernel_ms_acc += k > 0 ? k : 0;
 }
 
-#define EPI_BYTES (64 * 1024) /* output bytes per kernel call followed by the epilogue (L2) */
 
 typedef struct gemm_epi_job {
     const qb_graph *g;     /* profile flag */
@@ -763,13 +768,13 @@ static void gemm_epi_rows(void *ctx, int64_t i0, int64_t i1)
 
 /* The GEMM of a block of output pixels, then its epilogue: calls of
  * QB_GPAR_ALIGN-multiple rows (the row tiles of one call over all rows:
- * the same bits) of about EPI_BYTES of output each, so the chain reads
+ * the same bits) of about QB_EPI_BYTES of output each, so the chain reads
  * what the kernel just wrote from cache. Kernel time to the profile. */
 static void gemm_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed *p, const qb_gemm_args *a)
 {
     double t0 = g->profile ? qb_now_ms() : 0;
     int64_t row_bytes = (int64_t)a->ldc * (int64_t)sizeof(float);
-    int64_t sub = EPI_BYTES / row_bytes / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
+    int64_t sub = QB_EPI_BYTES / row_bytes / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
     if (sub < QB_GPAR_ALIGN)
         sub = QB_GPAR_ALIGN;
     if (!s->epi || a->m <= sub) { /* one call (or the column split of a few rows), then the chain */
@@ -803,14 +808,14 @@ static void dw_epi_rows(void *ctx, int64_t oy0, int64_t oy1)
     }
 }
 
-/* The depthwise kernel in calls of about EPI_BYTES of output rows, each
+/* The depthwise kernel in calls of about QB_EPI_BYTES of output rows, each
  * followed by the epilogue (every output pixel is computed alone: the
  * same bits as one call). */
 static void dw_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed *p, const qb_dw_args *a)
 {
     double t0 = g->profile ? qb_now_ms() : 0;
     int64_t row_bytes = (int64_t)a->out_w * a->c * (int64_t)sizeof(float);
-    int64_t sub = EPI_BYTES / row_bytes;
+    int64_t sub = QB_EPI_BYTES / row_bytes;
     dw_epi_job j = {g, s, p, a, sub < 1 ? 1 : sub};
     int64_t chunk = qb_gpar_threads() < 2 ? a->out_h : qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
     qb_gpar_for(a->out_h, chunk, dw_epi_rows, &j);
@@ -976,7 +981,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                             .dil_w = (int)w->d[2], .pad_t = (int)w->pb[1], .pad_l = (int)w->pb[2], .out_h = (int)w->out[1],
                             .out_w = (int)w->out[2], .x = xn, .y = yn, .f_min = n->f_min, .f_max = n->f_max};
             if (n->q) {
-                qb_qlayer_dw(g, n, &s->packs[0], &a, s->in_i8, s->out_i8, qsc);
+                qb_qlayer_dw(g, n, &s->packs[0], &a, s->in_i8, s->out_i8, s->epi, qsc);
             } else if (s->epi) {
                 dw_with_epilogue(g, s, &s->packs[0], &a);
             } else {
@@ -1038,8 +1043,8 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog + p0 * (int64_t)ldc) * yes)
                                           : (void *)(C + p0 * (int64_t)ldc);
                 if (n->q) {
-                    qb_qlayer_gemm(g, n, &s->packs[gi], (int)m, a_ptr, lda, in_i8, c_ptr, ldc, s->out_i8,
-                                   (int)(gi * cog), qsc);
+                    qb_qlayer_gemm_epi(g, n, &s->packs[gi], (int)m, a_ptr, lda, in_i8, c_ptr, ldc, s->out_i8,
+                                       (int)(gi * cog), s->epi, qsc);
                 } else {
                     qb_gemm_args a = {.m = (int)m, .a = a_ptr, .lda = lda, .c = c_ptr, .ldc = ldc,
                                       .f_min = n->f_min, .f_max = n->f_max};

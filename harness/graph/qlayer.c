@@ -443,14 +443,26 @@ typedef struct qgemm_job {
     float *y;             /* dequantized output */
     size_t ldy;           /* its row stride */
     int phases;           /* PH_* bits this pass does */
+    const qb_node *epi;   /* element-wise chain run on each block of output rows (after PH_OUT), or NULL */
+    int64_t sub;          /* epi: rows per block of PH_ALL (QB_GPAR_ALIGN multiple, about QB_EPI_BYTES) */
 } qgemm_job;
 
-static void qgemm_rows(void *ctx, int64_t i0, int64_t i1)
+/* The conv epilogue epi on pixels [i0, i1) of an NHWC output: int8 codes
+ * through the chain's tables (y8) or dequantized floats (yf), rows of
+ * ld elements (whole pixels). */
+static void run_epilogue(const qb_node *epi, int8_t *y8, float *yf, size_t ld, int64_t i0, int64_t i1)
 {
-    const qgemm_job *j = ctx;
+    if (y8)
+        qb_elem_chain_apply_i8(epi, y8 + (size_t)i0 * ld, i1 - i0);
+    else
+        qb_elem_chain_apply_nhwc(epi, yf + (size_t)i0 * ld, i1 - i0);
+}
+
+static void qgemm_block(const qgemm_job *j, int64_t i0, int64_t i1, int phases)
+{
     const qb_qspec *q = j->q;
     int m = (int)(i1 - i0), K = j->p->k, nr = j->p->n;
-    if ((j->phases & PH_IN) && j->src) {
+    if ((phases & PH_IN) && j->src) {
         const float *a = j->src + (size_t)i0 * j->lda;
         if (q->run_prec == QB_PREC_BINARY) {
             size_t words = qb_binary_words(K);
@@ -466,22 +478,52 @@ static void qgemm_rows(void *ctx, int64_t i0, int64_t i1)
             quantize_rows(a, m, K, j->lda, q->in_scale, q->in_zero, (int8_t *)j->ga.a + (size_t)i0 * K);
         }
     }
-    if (j->phases & PH_KERNEL) {
+    if (phases & PH_KERNEL) {
         qb_gemm_args ga;
         qb_gpar_gemm_rows(j->p, &j->ga, i0, i1, &ga);
         j->p->kernel->run.gemm(j->p, &ga);
     }
-    if ((j->phases & PH_OUT) && j->c8)
+    if ((phases & PH_OUT) && j->c8)
         dequantize_rows(j->c8 + (size_t)i0 * nr, m, nr, q->out_scale, q->out_zero, j->y + (size_t)i0 * j->ldy,
                         j->ldy);
+    if ((phases & PH_OUT) && j->epi)
+        run_epilogue(j->epi, j->c8 ? NULL : (int8_t *)j->ga.c, j->y, j->c8 ? j->ldy : j->ga.ldc, i0, i1);
+}
+
+/* Rows [i0, i1): the phases asked for; with an epilogue and every phase,
+ * in blocks of j->sub rows (each converted, multiplied and run through
+ * the chain while in cache; the int8 kernel's rows are exact, so the
+ * same bits as one block). */
+static void qgemm_rows(void *ctx, int64_t i0, int64_t i1)
+{
+    const qgemm_job *j = ctx;
+    if (!j->epi || j->phases != PH_ALL || j->sub <= 0) {
+        qgemm_block(j, i0, i1, j->phases);
+        return;
+    }
+    for (int64_t r = i0; r < i1; r += j->sub)
+        qgemm_block(j, r, r + j->sub < i1 ? r + j->sub : i1, PH_ALL);
 }
 
 void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8, void *y,
                     size_t ldy, int y_i8, int r0, void *scratch)
 {
+    qb_qlayer_gemm_epi(g, n, p, m, a, lda, a_i8, y, ldy, y_i8, r0, NULL, scratch);
+}
+
+void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                        void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, void *scratch)
+{
     qb_qspec *q = n->q;
     int K = p->k, nr = p->n;
     qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .f_min = n->f_min, .f_max = n->f_max}};
+    if (epi && qb_precision_is_int8(q->run_prec)) {
+        j.epi = epi;
+        j.y = y_i8 ? NULL : y, j.ldy = ldy; /* (the dequantized output; y_i8: ga.c) */
+        j.sub = QB_EPI_BYTES / ((int64_t)nr * (y_i8 ? 1 : (int64_t)sizeof(float))) / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
+        if (j.sub < QB_GPAR_ALIGN)
+            j.sub = QB_GPAR_ALIGN;
+    }
     qb_gemm_args *ga = &j.ga;
     switch (q->run_prec) {
     case QB_PREC_FP16:
@@ -561,6 +603,8 @@ typedef struct qdw_job {
     const float *xf;     /* float input to quantize into d.x, or NULL */
     float *yf;           /* float output to dequantize d.y into, or NULL */
     int phases;          /* PH_KERNEL and/or PH_OUT: what qdw_rows does */
+    const qb_node *epi;  /* element-wise chain run on each block of output rows (after PH_OUT), or NULL */
+    int64_t sub;         /* epi: output rows per block (about QB_EPI_BYTES) */
 } qdw_job;
 
 /* Input pixels [i0, i1): quantize. */
@@ -572,10 +616,9 @@ static void qdw_pixels(void *ctx, int64_t i0, int64_t i1)
                   (int8_t *)j->d.x + (size_t)i0 * c);
 }
 
-/* Output rows [oy0, oy1): kernel, dequantize. */
-static void qdw_rows(void *ctx, int64_t oy0, int64_t oy1)
+/* Output rows [oy0, oy1): kernel, dequantize, epilogue. */
+static void qdw_block(const qdw_job *j, int64_t oy0, int64_t oy1)
 {
-    const qdw_job *j = ctx;
     if (j->phases & PH_KERNEL) {
         qb_dw_args d;
         qb_gpar_dw_rows(&j->d, (int)oy0, (int)oy1, 1, 1, &d);
@@ -586,10 +629,23 @@ static void qdw_rows(void *ctx, int64_t oy0, int64_t oy1)
         dequantize_rows((const int8_t *)j->d.y + at, (int)((oy1 - oy0) * j->d.out_w), j->d.c, j->q->out_scale,
                         j->q->out_zero, j->yf + at, (size_t)j->d.c);
     }
+    if ((j->phases & PH_OUT) && j->epi)
+        run_epilogue(j->epi, j->yf ? NULL : (int8_t *)j->d.y, j->yf, (size_t)j->d.c, oy0 * j->d.out_w,
+                     oy1 * j->d.out_w);
+}
+
+/* Output rows [oy0, oy1), in blocks of j->sub rows with an epilogue
+ * (every output pixel is computed alone: the same bits as one block). */
+static void qdw_rows(void *ctx, int64_t oy0, int64_t oy1)
+{
+    const qdw_job *j = ctx;
+    int64_t sub = j->epi && j->sub > 0 ? j->sub : oy1 - oy0;
+    for (int64_t r = oy0; r < oy1; r += sub)
+        qdw_block(j, r, r + sub < oy1 ? r + sub : oy1);
 }
 
 void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
-                  void *scratch)
+                  const qb_node *epi, void *scratch)
 {
     qb_qspec *q = n->q;
     double t0;
@@ -608,6 +664,11 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     j.yf = y_i8 ? NULL : a->y;
     d->x = x8, d->y = y8, d->x_zero = q->in_zero, d->y_zero = q->out_zero;
     d->rq = q->rq; /* N entries even per tensor (all equal) */
+    if (epi) {
+        j.epi = epi;
+        j.sub = QB_EPI_BYTES / ((int64_t)a->out_w * a->c * (y_i8 ? 1 : (int64_t)sizeof(float)));
+        j.sub = j.sub < 1 ? 1 : j.sub;
+    }
     out_bounds(n, q, &d->y_min, &d->y_max);
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);

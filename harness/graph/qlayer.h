@@ -38,13 +38,29 @@ size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr);
 void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8, void *y,
                     size_t ldy, int y_i8, int r0, void *scratch);
 
+/* Output bytes per kernel call followed by a conv epilogue (an
+ * element-wise chain, fuse_elem.c): the chain reads what the kernel just
+ * wrote from cache. */
+#define QB_EPI_BYTES (64 * 1024)
+
+/* qb_qlayer_gemm, then (int8-* only; epi not NULL) the element-wise chain
+ * node epi on each block of output rows right after the kernel wrote
+ * it, while in cache: on the dequantized floats, or (y_i8, an int8
+ * chain) on the int8 codes through its tables. Rows must be whole NHWC
+ * pixels (ldy = nr = the conv's output channels). The same bits as the
+ * chain run as its own pass over y. */
+void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                        void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, void *scratch);
+
 /* Scratch bytes of qb_qlayer_dw for an NHWC image of hw pixels in, ohw out, c channels. */
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);
 
 /* Depthwise 3x3 on the int8 kernel: a->x and a->y are NHWC, float or
- * (x_i8, y_i8) int8 links; quantized copies of float ones live in scratch. */
+ * (x_i8, y_i8) int8 links; quantized copies of float ones live in scratch.
+ * epi (int8 only, or NULL): an element-wise chain run on each block of
+ * output rows in cache, as qb_qlayer_gemm_epi. */
 void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
-                  void *scratch);
+                  const qb_node *epi, void *scratch);
 
 /* ONNX QuantizeLinear of one image into the node's input grid, written
  * NHWC int8: x is c planes of hw floats (NCHW), or hw pixels of c floats
