@@ -139,7 +139,21 @@ static void matmul_model(char *path, size_t len)
     qb_graph_free(g);
 }
 
-/* x [N, 4, 8, 8] -> Conv 3x3 (8) -> Relu -> Conv 3x3 (8) -> Relu -> Conv 3x3 (6) -> y. */
+static void scalar_t(qb_graph *g, const char *name, float v)
+{
+    qb_tensor *x = g->tensors[qb_graph_tensor(g, name)];
+    x->kind = QB_T_CONST;
+    x->dtype = QB_DT_FLOAT;
+    x->ndim = 0;
+    x->has_shape = 1;
+    x->data = malloc(sizeof(float));
+    *(float *)x->data = v;
+}
+
+/* x [N, 4, 8, 8] -> Conv 3x3 (8) -> HardSwish as exported (Add 3, Clip
+ * 0..6, Mul, Div 6: an element-wise chain the int8 conv runs in its
+ * epilogue, whose QDQ export must still quantize the conv's own output)
+ * -> Conv 3x3 (8) -> Relu -> Conv 3x3 (6) -> y. */
 static void conv_chain_model(char *path, size_t len)
 {
     qb_graph *g = qb_graph_new("chain");
@@ -162,8 +176,15 @@ static void conv_chain_model(char *path, size_t len)
         a->n = 4, a->ints = calloc(4, sizeof(int64_t));
         for (int i = 0; i < 4; i++)
             a->ints[i] = 1;
-        if (l < 2)
-            node(g, "Relu", l ? "relu1" : "relu0", outs[l], NULL, NULL, ins[l + 1]);
+        if (l == 0) {
+            scalar_t(g, "three", 3.0f), scalar_t(g, "zero", 0.0f), scalar_t(g, "six", 6.0f);
+            node(g, "Add", "hs_add", outs[l], "three", NULL, "hs1");
+            node(g, "Clip", "hs_clip", "hs1", "zero", "six", "hs2");
+            node(g, "Mul", "hs_mul", outs[l], "hs2", NULL, "hs3");
+            node(g, "Div", "hs_div", "hs3", "six", NULL, ins[l + 1]);
+        } else if (l == 1) {
+            node(g, "Relu", "relu1", outs[l], NULL, NULL, ins[l + 1]);
+        }
     }
     g->outputs = malloc(sizeof(int));
     g->outputs[0] = qb_graph_find(g, "y"), g->noutputs = 1;
@@ -203,7 +224,7 @@ static int standard_op(const qb_node *n)
 {
     static const char *const ok[] = {"QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Relu", "Clip",
                                      "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Add",
-                                     "Softmax", NULL};
+                                     "Mul", "Div", "Softmax", NULL};
     if (n->domain)
         return 0;
     for (int i = 0; ok[i]; i++)

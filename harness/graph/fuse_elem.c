@@ -809,6 +809,7 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         if (!c->lut && !c->nhwc && qb_elem_chain_set_nhwc(g, h, e)) /* tiles of whole pixels for the per-channel steps */
             return -1;
         c->epi_c = g->tensors[x]->dims[1];
+        conv->epi_in = x; /* what the conv itself computes: its QDQ export and readers of the layer output */
         conv->write_to = c->y;
         h->fused_into = p;
         made++;

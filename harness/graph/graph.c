@@ -191,6 +191,7 @@ int qb_graph_add_node(qb_graph *g, const char *op, const char *name, int nin, in
     n->nout = nout;
     n->fused_into = -1;
     n->write_to = -1;
+    n->epi_in = -1;
     n->f_min = -INFINITY;
     n->f_max = INFINITY;
     n->in = xcalloc(nin ? nin : 1, sizeof(int));

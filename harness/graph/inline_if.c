@@ -120,7 +120,7 @@ static int copy_outputs(qb_graph *g, const qb_node *n, const qb_graph *br, const
         d->nin = d->nout = 1;
         d->in[0] = map[br->outputs[j]];
         d->out[0] = n->out[j];
-        d->fused_into = d->write_to = -1;
+        d->fused_into = d->write_to = d->epi_in = -1;
         d->f_min = -INFINITY;
         d->f_max = INFINITY;
     }

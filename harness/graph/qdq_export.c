@@ -140,12 +140,14 @@ static void input_qdq(qb_graph *g, const layer *L, float s, int32_t z, qdq_cache
     NODE(g, L->node)->in[0] = dq;
 }
 
-/* The tensor the layer writes (after a fused activation) gets its
+/* The tensor the layer writes (after a fused activation, before an
+ * element-wise chain run in its epilogue: that chain's input) gets its
  * float value from a new tensor through QuantizeLinear -> DequantizeLinear. */
 static int output_qdq(qb_graph *g, const layer *L, float s, int32_t z, qb_err *e)
 {
     const qb_node *pn = L->pn;
-    const char *name = L->pg->tensors[pn->write_to >= 0 ? pn->write_to : pn->out[0]]->name;
+    int own = pn->epi_in >= 0 ? pn->epi_in : pn->write_to >= 0 ? pn->write_to : pn->out[0];
+    const char *name = L->pg->tensors[own]->name;
     int t = qb_graph_find(g, name), slot = 0;
     int p = t >= 0 ? qb_qdq_producer(g, t, &slot) : -1;
     if (p < 0) {
