@@ -164,10 +164,8 @@ static int expf_avx512_off; /* qb_expf_avx512(0): the SSE2 loops only (tests) */
 static int expf_avx512(void)
 {
     static int ok = -1;
-    if (ok < 0) {
-        int cap = qb_forced_isa();
-        ok = (qb_cpu_features() & QB_CPU_AVX512F) && (cap == -1 || cap == QB_ISA_VNNI);
-    }
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F);
     return ok && !expf_avx512_off;
 }
 

@@ -299,6 +299,10 @@ int qb_kernel_available(const qb_kernel *k, char *why, size_t len);
 const qb_kernel *qb_kernel_select(qb_op op, qb_precision prec);
 /* The ISA cap from QB_FORCE_ISA, or -1 when unset. Invalid values: -2. */
 int qb_forced_isa(void);
+/* Nonzero if the CPU has every feature of need (QB_CPU_*) and the ISA cap
+ * allows AVX-512 (QB_FORCE_ISA unset or vnni: an avx2 run measures an
+ * AVX2 machine, the engine's own loops as the kernels). */
+int qb_avx512_allowed(unsigned need);
 
 /* Pack w for kernel k. Returns 0, or -1 with a reason in err (bad shape,
  * weight out of range, allocation failure). Free with qb_packed_free. */

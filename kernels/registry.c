@@ -116,6 +116,12 @@ int qb_forced_isa(void)
     return isa < 0 ? -2 : isa;
 }
 
+int qb_avx512_allowed(unsigned need)
+{
+    int cap = qb_forced_isa();
+    return (qb_cpu_features() & need) == need && (cap == -1 || cap == QB_ISA_VNNI);
+}
+
 /* May a kernel of ISA isa run under the cap? x86 lineage scalar < avx2 <
  * vnni; AArch64 lineage scalar < neon. */
 static int under_cap(qb_isa isa, int cap)

@@ -243,10 +243,8 @@ static int fe_avx512(void)
 {
 #ifdef FE_AVX512
     static int ok = -1;
-    if (ok < 0) {
-        int cap = qb_forced_isa();
-        ok = (qb_cpu_features() & QB_CPU_AVX512F) && (cap == -1 || cap == QB_ISA_VNNI);
-    }
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F);
     return ok && !fe_avx512_off;
 #else
     return 0;

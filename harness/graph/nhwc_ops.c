@@ -262,11 +262,7 @@ static int nhwc_avx512_off; /* qb_nhwc_avx512(0): the SSE2 and scalar loops only
 /* The CPU has every feature of need (kernels.h's QB_CPU_*) and the ISA
  * cap allows AVX-512 (QB_FORCE_ISA unset or vnni: an avx2 run measures
  * an AVX2 machine, the engine's loops as the kernels). */
-static int nhwc_has(unsigned need)
-{
-    int cap = qb_forced_isa();
-    return (qb_cpu_features() & need) == need && (cap == -1 || cap == QB_ISA_VNNI);
-}
+static int nhwc_has(unsigned need) { return qb_avx512_allowed(need); }
 
 /* AVX-512F/BW usable (checked once) and not turned off. */
 static int nhwc_avx512(void)

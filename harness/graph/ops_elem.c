@@ -178,10 +178,8 @@ static int elem_avx512_off; /* qb_elem_avx512(0): the plain loops only (tests) *
 static int elem_avx512(void)
 {
     static int ok = -1;
-    if (ok < 0) {
-        int cap = qb_forced_isa();
-        ok = (qb_cpu_features() & QB_CPU_AVX512F) && (cap == -1 || cap == QB_ISA_VNNI);
-    }
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F);
     return ok && !elem_avx512_off;
 }
 
