@@ -1187,6 +1187,17 @@ static void run_isa(qb_graph *g, const float *x, int isa)
     assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
 }
 
+/* epi_graph's input, 5 x 40 x 23 values in [-2, 2.3] (caller frees). */
+static float *epi_input(void)
+{
+    const int64_t count = 5 * 40 * 23;
+    float *x = malloc((size_t)count * sizeof *x);
+    assert_non_null(x);
+    for (int64_t i = 0; i < count; i++)
+        x[i] = (float)((i * 13) % 31) / 7.0f - 2.0f;
+    return x;
+}
+
 /* Chains run in the conv's epilogue (qb_fuse_conv_epilogues) against the
  * unfused graph and against the chains as their own pass: bit-identical
  * (the same steps on the same values; the kernel calls split at
@@ -1196,10 +1207,7 @@ static void run_isa(qb_graph *g, const float *x, int isa)
 static void test_conv_epilogue(void **st)
 {
     (void)st;
-    const int64_t count = 5 * 40 * 23;
-    float *x = malloc((size_t)count * sizeof *x);
-    for (int64_t i = 0; i < count; i++)
-        x[i] = (float)((i * 13) % 31) / 7.0f - 2.0f;
+    float *x = epi_input();
     const int isas[3] = {QB_ISA_SCALAR, QB_ISA_AVX2, QB_ISA_VNNI};
     for (int ii = 0; ii < 3; ii++) {
         const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, isas[ii]);
@@ -1264,10 +1272,7 @@ static qb_graph *q_epi_graph(int nchw_only, int no_epi, int scalar_sub)
 static void test_int8_epilogue(void **st)
 {
     (void)st;
-    const int64_t count = 5 * 40 * 23;
-    float *x = malloc((size_t)count * sizeof *x);
-    for (int64_t i = 0; i < count; i++)
-        x[i] = (float)((i * 13) % 31) / 7.0f - 2.0f;
+    float *x = epi_input();
     const int isas[3] = {QB_ISA_SCALAR, QB_ISA_AVX2, QB_ISA_VNNI};
     for (int ii = 0; ii < 3; ii++) {
         const qb_kernel *k = qb_kernel_get(QB_OP_GEMM, QB_PREC_INT8_CHANNEL, isas[ii]);

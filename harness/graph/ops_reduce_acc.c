@@ -108,6 +108,19 @@ static int racc_prepare(qb_graph *g, qb_node *n, qb_err *e)
     return 0;
 }
 
+/* One step of an odometer over n dims (sizes dim, strides str): the
+ * next index in idx, the offset *off moved with it. */
+static inline void odometer_step(int n, const int64_t *dim, const int64_t *str, int64_t *idx, int64_t *off)
+{
+    for (int d = n - 1; d >= 0; d--) {
+        *off += str[d];
+        if (++idx[d] < dim[d])
+            return;
+        *off -= str[d] * idx[d];
+        idx[d] = 0;
+    }
+}
+
 static double finish_d(int kind, double acc, int64_t count)
 {
     switch (kind) {
@@ -137,13 +150,7 @@ static void racc_rows_f32(const racc_state *s, const float *x, float *y, int64_t
             for (int64_t j = 0; j < s->rcount; j++)
                 acc += (double)xr[j];
         y[o] = (float)finish_d(s->kind, acc, s->rcount);
-        for (int d = s->nkeep - 1; d >= 0; d--) {
-            base += s->kstr[d];
-            if (++kidx[d] < s->kdim[d])
-                break;
-            base -= s->kstr[d] * kidx[d];
-            kidx[d] = 0;
-        }
+        odometer_step(s->nkeep, s->kdim, s->kstr, kidx, &base);
     }
 }
 
@@ -170,13 +177,7 @@ static void racc_run(qb_graph *g, qb_node *n, void *scratch)
             for (int64_t j = 0; j < s->rcount; j++) {
                 double v = xf ? xf[off] : qb_get_d(x, off);
                 mx = v > mx ? v : mx;
-                for (int d = s->nred - 1; d >= 0; d--) {
-                    off += s->rstr[d];
-                    if (++ridx[d] < s->rdim[d])
-                        break;
-                    off -= s->rstr[d] * ridx[d];
-                    ridx[d] = 0;
-                }
+                odometer_step(s->nred, s->rdim, s->rstr, ridx, &off);
             }
             if (!isfinite(mx))
                 mx = 0;
@@ -203,13 +204,7 @@ static void racc_run(qb_graph *g, qb_node *n, void *scratch)
                 default: acc += v; break;
                 }
             }
-            for (int d = s->nred - 1; d >= 0; d--) {
-                off += s->rstr[d];
-                if (++ridx[d] < s->rdim[d])
-                    break;
-                off -= s->rstr[d] * ridx[d];
-                ridx[d] = 0;
-            }
+            odometer_step(s->nred, s->rdim, s->rstr, ridx, &off);
         }
         if (isint) {
             int64_t v = (int64_t)iacc;
@@ -219,13 +214,7 @@ static void racc_run(qb_graph *g, qb_node *n, void *scratch)
         } else {
             qb_set_d(y, o, finish_d(s->kind, acc, s->rcount));
         }
-        for (int d = s->nkeep - 1; d >= 0; d--) {
-            base += s->kstr[d];
-            if (++kidx[d] < s->kdim[d])
-                break;
-            base -= s->kstr[d] * kidx[d];
-            kidx[d] = 0;
-        }
+        odometer_step(s->nkeep, s->kdim, s->kstr, kidx, &base);
     }
 }
 
