@@ -297,6 +297,11 @@ TESTS += $(BUILD)/tests/test_fuse
 # layer plans (tests/test_plan.c)
 TESTS += $(BUILD)/tests/test_plan
 
+# suites re-run with the AVX2 kernels forced (QB_FORCE_ISA=avx2) where the CPU would pick
+# VNNI: the graph's fusions, direct paths and thread splits on the kernels an AVX2-only CPU
+# runs (the kernel checks cover AVX2 kernels alone, not the engine on them)
+AVX2_AGAIN = $(BUILD)/tests/test_fuse $(BUILD)/tests/test_par
+
 # the bad-input suite's LD_PRELOAD shim: EINTR and short writes (tests/bad_inputs/eintr.c; no
 # sanitizer flags: it is loaded into the sanitized binary as a plain library)
 $(BUILD)/tests/eintr.so: tests/bad_inputs/eintr.c
@@ -314,6 +319,8 @@ test: $(BUILD)/qbench $(TESTS) $(BUILD)/tests/test_onnx $(BUILD)/tests/eintr.so
 	@echo "== ONNX conformance"
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@set -e; if grep -q avx512_vnni /proc/cpuinfo 2>/dev/null; then for t in $(AVX2_AGAIN); do \
+		echo "== QB_FORCE_ISA=avx2 $$t"; QB_FORCE_ISA=avx2 $$t; done; fi
 
 QEMU = qemu-aarch64-static -L /usr/aarch64-linux-gnu
 test-arm:

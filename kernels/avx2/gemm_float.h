@@ -8,7 +8,7 @@
  * (one broadcast per row and k, never a vector load, so never past a row).
  *
  * Algorithm (BLIS-like, C = A . W^T):
- *  - M <= 3 (GEMV-like): rows x (up to 6) panels side by side over the
+ *  - M <= 3 (GEMV-like): rows x (up to 3) panels side by side over the
  *    whole K, so each broadcast feeds many FMAs and several weight streams
  *    are in flight; software prefetch ahead along every panel. The weights
  *    are streamed exactly once.
@@ -22,8 +22,10 @@
  *    stays in L2. Partial sums of earlier K blocks live in C (prefetched
  *    when the microkernel starts); the last K block adds the bias and
  *    clamps.
- * Kernels with few accumulators split the K sum over 2 or 4 accumulator
- * sets to hide the FMA latency. fp16 widens weights with vcvtph2ps: inline
+ * Kernels with few accumulators split the K sum over 2 accumulator sets
+ * to hide the FMA latency; the count depends on the rows only, never on
+ * how many panels a call groups, so a column's sum order (and its bits)
+ * does not depend on the thread count. fp16 widens weights with vcvtph2ps: inline
  * when streaming (M <= 6), else once per (K block, panel) into a small fp32
  * buffer that every row group of the block reuses.
  * Bias and clamp as the scalar reference: sum, + bias, then max/min.
@@ -41,7 +43,7 @@
 #define QB_F_KC 384 /* K block (a panel's block: 24 KiB of fp32 in L1) */
 #define QB_F_MC 120 /* M block (rows whose K block of A stays in L2) */
 #define QB_F_PF 2048 /* streaming paths: software prefetch distance along a panel, bytes */
-#define QB_F_NP_MAX 6 /* most panels side by side in the M <= 3 kernel */
+#define QB_F_NP_MAX 3 /* most panels side by side in the M <= 3 kernel */
 
 #define QB_F_INLINE static inline __attribute__((always_inline))
 
@@ -176,30 +178,35 @@ QB_F_INLINE void qb_f_ukr(int mr, int f16, int pf, int kc, const float *a, size_
     }
 }
 
+/* Accumulator sets of the M <= 3 kernel for mr rows. It depends on mr
+ * only: np (how many panels one call groups) follows from the width of a
+ * thread's column slice, and a set count that followed np would change
+ * each column's order of summation, so 1 and 2 threads would differ. */
+QB_F_INLINE int qb_f_gemv_ks(int mr) { return mr == 1 ? 2 : 1; }
+
 /* M <= 3: mr rows x np panels (16 columns each, panel_elems apart) at
  * once over the whole K, so one broadcast feeds 2*np FMAs and np weight
  * streams run side by side, each prefetched ahead. Bias and clamp. */
 QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size_t lda, const void *w,
                            size_t panel_elems, const qb_f_tile *t)
 {
-    enum { MR3 = 3, KS_MAX = 4 };
-    const int nacc = 2 * mr * np;
-    const int ks = nacc <= 2 ? 4 : nacc <= 6 ? 2 : 1; /* accumulator sets */
+    enum { MR3 = 3, KS_MAX = 2 };
+    const int ks = qb_f_gemv_ks(mr); /* accumulator sets: never a function of np */
     __m256 acc[KS_MAX][MR3][QB_F_NP_MAX][2];
     const char *wp[QB_F_NP_MAX];
     const float *ar[MR3];
     const size_t esz = f16 ? 2 : 4;
-#pragma GCC unroll 6
+#pragma GCC unroll 3
     for (int q = 0; q < QB_F_NP_MAX; q++)
         wp[q] = (const char *)w + (q < np ? q : 0) * panel_elems * esz;
 #pragma GCC unroll 3
     for (int i = 0; i < MR3; i++)
         ar[i] = a + (size_t)(i < mr ? i : 0) * lda; /* rows past mr: never read */
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int s = 0; s < KS_MAX; s++)
 #pragma GCC unroll 3
         for (int i = 0; i < MR3; i++)
-#pragma GCC unroll 6
+#pragma GCC unroll 3
             for (int q = 0; q < QB_F_NP_MAX; q++)
                 acc[s][i][q][0] = acc[s][i][q][1] = _mm256_setzero_ps();
     const int ku = ks == 1 ? 2 : ks; /* k steps per iteration (even: fp16 lines hold 2 rows) */
@@ -215,7 +222,7 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
             for (int i = 0; i < MR3; i++)
                 if (i < mr)
                     b[i] = _mm256_broadcast_ss(ar[i] + k + u);
-#pragma GCC unroll 6
+#pragma GCC unroll 3
             for (int q = 0; q < QB_F_NP_MAX; q++) {
                 if (q >= np)
                     break;
@@ -240,7 +247,7 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
             if (i >= mr)
                 break;
             __m256 b = _mm256_broadcast_ss(ar[i] + k);
-#pragma GCC unroll 6
+#pragma GCC unroll 3
             for (int q = 0; q < QB_F_NP_MAX; q++) {
                 if (q >= np)
                     break;
@@ -255,17 +262,14 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
         if (i >= mr)
             break;
         float *c = t->c + (size_t)i * t->ldc;
-#pragma GCC unroll 6
+#pragma GCC unroll 3
         for (int q = 0; q < QB_F_NP_MAX; q++) {
             if (q >= np)
                 break;
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 __m256 v = acc[0][i][q][h];
-                if (ks == 4)
-                    v = _mm256_add_ps(_mm256_add_ps(v, acc[1][i][q][h]),
-                                      _mm256_add_ps(acc[2][i][q][h], acc[3][i][q][h]));
-                else if (ks == 2)
+                if (ks == 2)
                     v = _mm256_add_ps(v, acc[1][i][q][h]);
                 qb_f_store8(v, c, q * QB_F_NR + 8 * h, t, vmin, vmax);
             }
@@ -301,14 +305,13 @@ QB_F_UKR_FNS(1, 1) /* streaming fp16 */
     }
 #define QB_F_GEMV_FNS(F16)                                                                         \
     QB_F_GEMV_FN(1, 1, F16) QB_F_GEMV_FN(1, 2, F16) QB_F_GEMV_FN(1, 3, F16)                       \
-    QB_F_GEMV_FN(1, 4, F16) QB_F_GEMV_FN(1, 5, F16) QB_F_GEMV_FN(1, 6, F16)                       \
     QB_F_GEMV_FN(2, 1, F16) QB_F_GEMV_FN(2, 2, F16) QB_F_GEMV_FN(2, 3, F16)                       \
     QB_F_GEMV_FN(3, 1, F16) QB_F_GEMV_FN(3, 2, F16)
 QB_F_GEMV_FNS(0)
 QB_F_GEMV_FNS(1)
 
 /* Most panels side by side for mr rows (12 accumulators at most). */
-QB_F_INLINE int qb_f_gemv_np(int mr) { return mr == 1 ? QB_F_NP_MAX : mr == 2 ? 3 : 2; }
+QB_F_INLINE int qb_f_gemv_np(int mr) { return mr == 3 ? 2 : 3; }
 
 /* The microkernel for mr rows (1..6). Separate tables for fp32 and fp16:
  * each file keeps only the variants it calls. */
@@ -331,10 +334,9 @@ QB_F_INLINE qb_f_gemv_fn qb_f_gemv_pick(int mr, int np, int f16)
 {
 #define QB_F_GEMV_TAB(F16)                                                                         \
     {                                                                                              \
-        {qb_f_gemv_1_1_##F16, qb_f_gemv_1_2_##F16, qb_f_gemv_1_3_##F16, qb_f_gemv_1_4_##F16,       \
-         qb_f_gemv_1_5_##F16, qb_f_gemv_1_6_##F16},                                                \
-            {qb_f_gemv_2_1_##F16, qb_f_gemv_2_2_##F16, qb_f_gemv_2_3_##F16, NULL, NULL, NULL},     \
-            {qb_f_gemv_3_1_##F16, qb_f_gemv_3_2_##F16, NULL, NULL, NULL, NULL},                    \
+        {qb_f_gemv_1_1_##F16, qb_f_gemv_1_2_##F16, qb_f_gemv_1_3_##F16},                           \
+            {qb_f_gemv_2_1_##F16, qb_f_gemv_2_2_##F16, qb_f_gemv_2_3_##F16},                       \
+            {qb_f_gemv_3_1_##F16, qb_f_gemv_3_2_##F16, NULL},                                      \
     }
     if (f16) {
         static const qb_f_gemv_fn t16[3][QB_F_NP_MAX] = QB_F_GEMV_TAB(1);
