@@ -251,6 +251,86 @@ static void check_columns(const qb_kernel *k)
     }
 }
 
+/* Requantization at its edges, against the scalar kernel bit-exactly:
+ * K = 1, w = 1, a_zero = 0, so acc = a_r + bias_n with bias_n a chosen
+ * target and the rows adding offsets around it. The targets are the
+ * rounding ties of each column's multiplier (|acc| * m = 2^(s-1) mod 2^s:
+ * odd multiples of 2^(s_odd - 1), s_odd the shift of m's odd part), the
+ * ends of the int32 range (+-127 offsets wrap, as in both kernels) and 0.
+ * The multipliers cover each requantization form of vnni.h: small odd
+ * parts (ties within int8 range), odd parts >= 2^16 with trailing zeros
+ * (the reduced s' = 33 form, its ties only beyond 2^15), s' >= 33, and
+ * qb_requant_from_real's. Output zero points around QB_RQF_ZERO_MAX
+ * (32639: its ties land in range just beyond it), clamps full and ReLU;
+ * M = 40 rows, past the per-channel fast form's row threshold, and M = 3. */
+static void check_ties(const qb_kernel *k)
+{
+    static const qb_requant rqs[] = {
+        {3 << 29, 33},        {3 << 29, 36},           {5 << 28, 40},      {1 << 30, 31},
+        {65537 << 14, 40},    {65537 << 14, 45},       {65537 << 14, 33},  {131071 << 13, 47},
+        {0x7fffffff, 62},     {0x7fffffff, 31},        {(1 << 30) + 1, 33}, {(1 << 30) + 1, 50},
+        {1 << 30, 62},        {(65535 << 15) | 0, 46}, {1234567 << 8, 38}, {0x40000003, 34},
+    };
+    enum { NRQ = (int)(sizeof rqs / sizeof rqs[0]), NT = 12 };
+    static const int offs[] = {0, 1, -1, 2, -2, 127, -128, 3, -3, 64};
+    static const int32_t zeros[][3] = {{0, -128, 127}, {5, 5, 127}, {-7, -128, 127}, {32639, -128, 127},
+                                       {32641, -128, 127}, {-32639, -128, 127}, {-32641, -128, 127},
+                                       {32700, -128, 20}, {-32700, -100, 127}, {127, 127, 127}};
+    const qb_kernel *ref = qb_kernel_get(QB_OP_GEMM, k->prec, QB_ISA_SCALAR);
+    if (!ref)
+        fail_msg("%s: no scalar kernel of its precision", k->name);
+    const int per_ch = k->prec == QB_PREC_INT8_CHANNEL;
+    const int N = per_ch ? NRQ * NT : NT; /* per tensor: one multiplier a pass */
+    int8_t *w = malloc((size_t)N), A[40];
+    int32_t *bias = malloc(sizeof(int32_t) * N);
+    qb_requant *rq = malloc(sizeof *rq * N);
+    int8_t *cr = malloc((size_t)40 * N), *ck = malloc((size_t)40 * N);
+    for (int i = 0; i < 40; i++)
+        A[i] = (int8_t)offs[i % 10];
+    for (int j = 0; j < N; j++)
+        w[j] = 1;
+    for (int pass = 0; pass < (per_ch ? 1 : NRQ); pass++) {
+        for (int j = 0; j < N; j++) {
+            qb_requant q = rqs[per_ch ? j / NT : pass];
+            rq[j] = q;
+            int so = q.rshift - __builtin_ctz((uint32_t)q.multiplier), t = j % NT;
+            int64_t tie = so - 1 <= 30 ? (int64_t)1 << (so - 1) : 0; /* no tie in int32 past that */
+            int64_t odd = tie ? ((int64_t)0x7fffffff - tie) / (2 * tie) * 2 + 1 : 0; /* largest odd multiple */
+            int64_t tg[NT] = {tie, -tie, 3 * tie, -3 * tie, odd * tie, -odd * tie, 5 * tie, -5 * tie,
+                              INT32_MAX, INT32_MIN, 0, 2 * tie + 1};
+            bias[j] = (int32_t)(tg[t] > INT32_MAX || tg[t] < INT32_MIN ? 0 : tg[t]);
+        }
+        qb_weights qw = {.n = N, .k = 1, .i8 = w, .bias_i32 = bias};
+        qb_packed pk, pr;
+        char err[200];
+        if (qb_pack(k, &qw, &pk, err, sizeof err) || qb_pack(ref, &qw, &pr, err, sizeof err))
+            fail_msg("%s: %s", k->name, err);
+        for (int z = 0; z < (int)(sizeof zeros / sizeof zeros[0]); z++)
+            for (int mi = 0; mi < 2; mi++) {
+                int M = mi ? 3 : 40;
+                qb_gemm_args g = {.m = M, .a = A, .lda = 1, .ldc = (size_t)N, .rq = rq, .c_zero = zeros[z][0],
+                                  .c_min = zeros[z][1], .c_max = zeros[z][2]};
+                memset(cr, 0x5a, (size_t)M * N);
+                memset(ck, 0xa5, (size_t)M * N);
+                g.c = cr;
+                ref->run.gemm(&pr, &g);
+                g.c = ck;
+                k->run.gemm(&pk, &g);
+                for (int i = 0; i < M * N; i++)
+                    if (cr[i] != ck[i]) {
+                        int j = i % N;
+                        fail_msg("%s%s: requant tie check: acc %d, multiplier %d >> %d, zero %d [%d, %d], M %d: "
+                                 "%d, scalar %d",
+                                 k->name, emulated_now ? " (simde)" : "", (int32_t)((uint32_t)bias[j] + (uint32_t)A[i / N]),
+                                 rq[j].multiplier, rq[j].rshift, g.c_zero, g.c_min, g.c_max, M, ck[i], cr[i]);
+                    }
+            }
+        qb_packed_free(&pk);
+        qb_packed_free(&pr);
+    }
+    free(w), free(bias), free(rq), free(cr), free(ck);
+}
+
 /* The repro line of a failed check names every field of the case that
  * qbench can replay (tests/cli.sh runs these very commands). */
 static void test_repro_line(void **state)
@@ -397,6 +477,8 @@ static void test_one(void **state)
     }
     if (e->k->op == QB_OP_GEMM) {
         check_gemm(e->k);
+        if (is_int8(e->k))
+            check_ties(e->k);
         if (e->k->flags & QB_KF_COLUMNS)
             check_columns(e->k);
     }
