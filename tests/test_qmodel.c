@@ -5,7 +5,7 @@
  * the ISAs this CPU runs; the pipeline's precisions ordered by error
  * (fp16 far above int8 above binary) on a small trained net; calibration
  * consistency of chained layers; ptq-kl keeping the graph output's
- * min/max range; per-layer SQNR; the mixed-precision
+ * and the graph input's min/max range; per-layer SQNR; the mixed-precision
  * search meeting its budget below int8's weight bytes; ONNX -> qb_net
  * import round trip; the fake-quantization hooks of QAT (weights on the
  * grid during a step and restored after, straight-through gradient
@@ -268,12 +268,92 @@ static void test_kl_output_keeps_minmax(void **state)
         assert_true(kl.layers[i].in_qp.scale == clip.layers[i].in_qp.scale);
         if (i == last)
             continue;
-        assert_int_equal(kl.layers[i].kept_minmax, 0);
+        assert_int_equal(kl.layers[i].kept_minmax & 2u, 0); /* bit 0: the input-side rule */
         assert_true(kl.layers[i].out_qp.scale == clip.layers[i].out_qp.scale);
     }
     qb_calibration_free(&mm);
     qb_calibration_free(&kl);
     qb_calibration_free(&clip);
+}
+
+/* ptq-kl on the graph-input side (mark_input_side): layer 0 of the
+ * shared conv net reads the graph input itself; layer 0 of an MLP reads
+ * it through a Flatten (qb_net_export's), which holds the same values.
+ * KL's own range clips both (QB_CALIB_CLIP_INPUTS=1, the rule switched
+ * off: its top code lies more than a step below the largest input seen);
+ * the rule gives them min/max's qparams exactly and records them as kept
+ * on the input; the first layer's output keeps KL's range. */
+static void check_kl_input(const qb_graph *m, const qb_samples *s, int nlayers)
+{
+    qb_calibration mm, kl, clip;
+    qb_err e;
+    if (qb_calibrate(m, s, 50, QB_CALIB_MINMAX, 99.99, 0, &mm, &e) ||
+        qb_calibrate(m, s, 50, QB_CALIB_KL, 99.99, 0, &kl, &e))
+        fail_msg("calibrate: %s", e.msg);
+    setenv("QB_CALIB_CLIP_INPUTS", "1", 1);
+    int rc = qb_calibrate(m, s, 50, QB_CALIB_KL, 99.99, 0, &clip, &e);
+    unsetenv("QB_CALIB_CLIP_INPUTS");
+    if (rc)
+        fail_msg("calibrate kl, inputs clipped: %s", e.msg);
+    assert_int_equal(kl.n, nlayers);
+    const qb_qparams *cq = &clip.layers[0].in_qp, *mq = &mm.layers[0].in_qp, *kq = &kl.layers[0].in_qp;
+    assert_int_equal(clip.layers[0].kept_minmax & 1u, 0);
+    print_message("input max: minmax %g, kl %g (step %g)\n", mq->scale * (float)(mq->qmax - mq->zero),
+                  cq->scale * (float)(cq->qmax - cq->zero), cq->scale);
+    assert_true(cq->scale * (float)(cq->qmax - cq->zero) < mq->scale * (float)(mq->qmax - mq->zero) - cq->scale);
+    assert_int_equal(kl.layers[0].kept_minmax, 1);
+    assert_true(kq->scale == mq->scale);
+    assert_int_equal(kq->zero, mq->zero);
+    assert_true(kl.layers[0].out_qp.scale == clip.layers[0].out_qp.scale);
+    for (int i = 1; i < kl.n; i++)
+        assert_true(kl.layers[i].in_qp.scale == clip.layers[i].in_qp.scale);
+    qb_calibration_free(&mm);
+    qb_calibration_free(&kl);
+    qb_calibration_free(&clip);
+}
+
+static void test_kl_input_keeps_minmax(void **state)
+{
+    (void)state;
+    /* the training images with exponential values of mean 0.1 (a long
+     * tail, as audio or features have; the images' [0, 1] pixels are not
+     * clipped by KL) */
+    qb_dataset tail = train_set;
+    size_t nv = (size_t)tail.n * qb_dataset_sample_size(&tail);
+    tail.u8 = NULL;
+    tail.f32 = malloc(nv * sizeof *tail.f32);
+    assert_non_null(tail.f32);
+    uint64_t r = 12345;
+    for (size_t i = 0; i < nv; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        tail.f32[i] = -0.1f * logf(((float)(r >> 40) + 0.5f) / 16777216.0f);
+    }
+    qb_samples s = {.d = &tail, .n = 256};
+    check_kl_input(model, &s, 4);
+    /* an untrained MLP: input -> Flatten -> Gemm 16 -> ReLU -> Gemm 4 */
+    char err[256], path[64];
+    qb_net net;
+    qb_net_init(&net, 1, 8, 8, 3);
+    if (qb_net_dense(&net, 16, err, sizeof err) || qb_net_act(&net, QB_L_RELU, err, sizeof err) ||
+        qb_net_dense(&net, 4, err, sizeof err) || qb_net_alloc(&net, 32, err, sizeof err))
+        fail_msg("mlp: %s", err);
+    qb_graph *g = qb_net_export(&net, "mlp", err, sizeof err);
+    qb_net_free(&net);
+    assert_non_null(g);
+    snprintf(path, sizeof path, "/tmp/qb-qmlp-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    qb_err e;
+    int rc = qb_onnx_save(g, path, &e);
+    qb_graph_free(g);
+    qb_graph *mlp = rc ? NULL : qb_onnx_load(path, &e);
+    unlink(path);
+    if (!mlp)
+        fail_msg("mlp: %s", e.msg);
+    check_kl_input(mlp, &s, 2);
+    qb_graph_free(mlp);
+    free(tail.f32);
 }
 
 /* fp16 error far below int8's, int8's below binary's; accuracy near fp32 for int8. */
@@ -514,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_per_layer),        cmocka_unit_test(test_mixed),
         cmocka_unit_test(test_import_roundtrip), cmocka_unit_test(test_fake_quant_hooks),
         cmocka_unit_test(test_clone),            cmocka_unit_test(test_kl_output_keeps_minmax),
+        cmocka_unit_test(test_kl_input_keeps_minmax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/graph/ops.h"
 #include "harness/measure/timer.h"
 #include "harness/quant/ptq.h"
 
@@ -131,6 +132,8 @@ static int count_batch(void *ctx, int from, int count, const float *y)
  *   QB_CALIB_CLIP_OUTPUTS=1  ptq-kl's own range also on the output-side
  *     tensors (the behaviour before they kept min/max): the ablation of
  *     that rule.
+ *   QB_CALIB_CLIP_INPUTS=1  the same for the input-side tensors
+ *     (mark_input_side): the ablation of that rule.
  * All off (unset) in normal runs. */
 
 /* Whether name is one of the comma-separated items of list; an item that
@@ -158,7 +161,7 @@ static void observed_range(const qb_observer *o, float *lo, float *hi)
     *hi = mx > 0 ? mx : 0;
 }
 
-/* side[t] = 1 for the tensors of g from which a graph output is reached
+/* side[t] |= 1 for the tensors of g from which a graph output is reached
  * through no layer: the graph outputs, then backwards every input of a
  * node that is not a layer (layer_of_node[i] < 0) and has a marked output
  * (a subgraph's values from this graph are inputs of its node, so an If
@@ -167,20 +170,44 @@ static void mark_output_side(const qb_graph *g, const int *layer_of_node, unsign
 {
     for (int i = 0; i < g->noutputs; i++)
         if (g->outputs[i] >= 0)
-            side[g->outputs[i]] = 1;
+            side[g->outputs[i]] |= 1;
     for (int changed = 1; changed;) { /* nodes are sorted: one pass, a second to confirm */
         changed = 0;
         for (int i = g->nnodes - 1; i >= 0; i--) {
             const qb_node *n = &g->nodes[i];
             if (n->folded || layer_of_node[i] >= 0)
                 continue;
-            int live = n->write_to >= 0 && side[n->write_to];
+            int live = n->write_to >= 0 && (side[n->write_to] & 1);
             for (int k = 0; k < n->nout && !live; k++)
-                live = n->out[k] >= 0 && side[n->out[k]];
+                live = n->out[k] >= 0 && (side[n->out[k]] & 1);
             for (int k = 0; live && k < n->nin; k++)
-                if (n->in[k] >= 0 && !side[n->in[k]])
-                    side[n->in[k]] = 1, changed = 1;
+                if (n->in[k] >= 0 && !(side[n->in[k]] & 1))
+                    side[n->in[k]] |= 1, changed = 1;
         }
+    }
+}
+
+/* side[t] |= 2 for the tensors of g that hold a graph input's values as
+ * they are: the float graph inputs, then forwards every output of a node
+ * that is not a layer and only copies its data input's values into
+ * another shape (its run is qb_op_copy_run: Reshape, Flatten, Squeeze,
+ * Unsqueeze, Identity, Dropout) when that input is marked. Nothing is
+ * marked through an operator that computes (Pad, Transpose, Slice, Mul,
+ * Conv...). */
+static void mark_input_side(const qb_graph *g, const int *layer_of_node, unsigned char *side)
+{
+    for (int i = 0; i < g->ninputs; i++) {
+        int t = g->inputs[i];
+        if (t >= 0 && g->tensors[t]->kind == QB_T_INPUT && g->tensors[t]->dtype == QB_DT_FLOAT)
+            side[t] |= 2;
+    }
+    for (int i = 0; i < g->nnodes; i++) { /* nodes are sorted: producers first */
+        const qb_node *n = &g->nodes[i];
+        if (n->folded || layer_of_node[i] >= 0 || !n->def || n->def->run != qb_op_copy_run || n->nin < 1 ||
+            n->in[0] < 0 || !(side[n->in[0]] & 2))
+            continue;
+        if (n->nout >= 1 && n->out[0] >= 0)
+            side[n->out[0]] |= 2;
     }
 }
 
@@ -244,7 +271,7 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
     cx.count = calloc((size_t)nt, sizeof *cx.count);
     cx.stamp = malloc((size_t)nt * sizeof *cx.stamp);
     cx.layer_of_node = malloc((size_t)g->nnodes * sizeof *cx.layer_of_node);
-    unsigned char *side = calloc((size_t)nt + 1, 1); /* output-side tensors (mark_output_side) */
+    unsigned char *side = calloc((size_t)nt + 1, 1); /* bit 0: output side (mark_output_side), bit 1: input side */
     if (!cx.obs || !cx.sum || !cx.count || !cx.stamp || !cx.layer_of_node || !side) {
         qb_errf(e, "%s: out of memory", model->file);
         goto out;
@@ -279,10 +306,14 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
         }
     }
     /* ptq-kl: output-side tensors keep min/max (KL weighs what a distribution
-     * fed to further layers loses; there the values are the answer) */
-    const char *clip_outputs = getenv("QB_CALIB_CLIP_OUTPUTS");
+     * fed to further layers loses; there the values are the answer), and so
+     * do input-side ones (the raw input: every later layer depends on all
+     * of it, no earlier layer has condensed it, and its tail is signal) */
+    const char *clip_outputs = getenv("QB_CALIB_CLIP_OUTPUTS"), *clip_inputs = getenv("QB_CALIB_CLIP_INPUTS");
     if (method == QB_CALIB_KL && !(clip_outputs && *clip_outputs && strcmp(clip_outputs, "0")))
         mark_output_side(g, cx.layer_of_node, side);
+    if (method == QB_CALIB_KL && !(clip_inputs && *clip_inputs && strcmp(clip_inputs, "0")))
+        mark_input_side(g, cx.layer_of_node, side);
     for (int i = 0; i < c->n; i++) {
         qb_layer_info *l = &c->layers[i];
         char warn[300] = "";
@@ -297,9 +328,12 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
                 observed_range(cx.obs[ts[j]], &lo, &hi);
                 l->kept_minmax |= 1u << j;
                 fprintf(stderr,
-                        "qbench: note: %s: tensor '%s' (%s of layer '%s') feeds a graph output through no other "
-                        "layer: ptq-kl keeps its min/max range [%.6g, %.6g] (KL's: [%.6g, %.6g])\n",
-                        model->file, g->tensors[ts[j]]->name, j ? "output" : "input", l->name, lo, hi, klo, khi);
+                        "qbench: note: %s: tensor '%s' (%s of layer '%s') %s: ptq-kl keeps its min/max range "
+                        "[%.6g, %.6g] (KL's: [%.6g, %.6g])\n",
+                        model->file, g->tensors[ts[j]]->name, j ? "output" : "input", l->name,
+                        side[ts[j]] & 1 ? "feeds a graph output through no other layer"
+                                        : "holds a graph input's values as they are",
+                        lo, hi, klo, khi);
             }
             range_diagnostics(g, cx.obs[ts[j]], i, j, ts[j], &lo, &hi);
             int w2 = qb_qparams_from_range(lo, hi, symmetric, qp[j], warn, sizeof warn);

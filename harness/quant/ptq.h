@@ -15,6 +15,9 @@
  * by the user. ptq-kl gives such tensors their min/max range, not KL's
  * threshold (docs/quantization.md "Graph outputs keep their min/max
  * range under ptq-kl"), says so on stderr and records it in kept_minmax.
+ * Input-side tensors likewise: a graph input, or what value-copying
+ * nodes (Reshape, Flatten, ...) make of it ("Graph inputs keep their
+ * min/max range under ptq-kl").
  */
 #ifndef QB_PTQ_H
 #define QB_PTQ_H
@@ -39,7 +42,7 @@ typedef struct qb_layer_info {
     float in_mean;             /* mean of the input over the calibration samples (binary threshold) */
     unsigned kept_minmax;      /* bit 0 input, bit 1 output: range kept at the observed min/max instead of the
                                 * calibrator's because the tensor feeds a graph output through no other layer
-                                * (ptq-kl; qb_calibrate) */
+                                * or holds a graph input's values (ptq-kl; qb_calibrate) */
 } qb_layer_info;
 
 /* What calibration found. */
