@@ -298,7 +298,11 @@ static void check_ties(const qb_kernel *k)
             int64_t odd = tie ? ((int64_t)0x7fffffff - tie) / (2 * tie) * 2 + 1 : 0; /* largest odd multiple */
             int64_t tg[NT] = {tie, -tie, 3 * tie, -3 * tie, odd * tie, -odd * tie, 5 * tie, -5 * tie,
                               INT32_MAX, INT32_MIN, 0, 2 * tie + 1};
-            bias[j] = (int32_t)(tg[t] > INT32_MAX || tg[t] < INT32_MIN ? 0 : tg[t]);
+            /* the SIMDe copies add and negate int32 in signed C (UBSan flags a
+             * wrap there): the int32 ends, and the wraps near them, for native
+             * kernels only */
+            int64_t lim = emulated_now ? (int64_t)1 << 30 : INT32_MAX;
+            bias[j] = (int32_t)(tg[t] > lim || tg[t] < (emulated_now ? -lim : INT32_MIN) ? 0 : tg[t]);
         }
         qb_weights qw = {.n = N, .k = 1, .i8 = w, .bias_i32 = bias};
         qb_packed pk, pr;
