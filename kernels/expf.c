@@ -1,5 +1,5 @@
 /*
- * expf.c - exp of float32 values and softmax of a row (see expf.h): the
+ * expf.c - exp of float32 values, sigmoid and softmax of a row (see expf.h): the
  * scalar references and SSE2 and AVX-512F loops doing the same float
  * operations in the same order, four or sixteen lanes at a time (the
  * build has no FMA contraction: -ffp-contract=off; the AVX-512 loops
@@ -308,3 +308,20 @@ void qb_expf_array(const float *x, float *y, size_t n)
 }
 
 #endif
+
+float qb_sigmoid1(float x) { return 1.0f / (1.0f + qb_expf1(-x)); }
+
+void qb_sigmoid_f32(const float *x, float *y, size_t n)
+{
+    enum { CHUNK = 1024 }; /* 4 KiB of y: negated, exp'd and divided while in L1 */
+    for (size_t s = 0; s < n; s += CHUNK) {
+        size_t m = n - s < CHUNK ? n - s : CHUNK;
+        const float *xs = x + s;
+        float *ys = y + s;
+        for (size_t i = 0; i < m; i++)
+            ys[i] = -xs[i];
+        qb_expf_array(ys, ys, m);
+        for (size_t i = 0; i < m; i++)
+            ys[i] = 1.0f / (1.0f + ys[i]);
+    }
+}

@@ -1,6 +1,7 @@
 /*
- * expf.h - exp of float32 arrays and softmax rows for the engine's
- * Softmax (kernels/expf.c):
+ * expf.h - exp of float32 arrays, sigmoid arrays and softmax rows for the
+ * engine's Sigmoid (plain and in element-wise chains) and Softmax
+ * (kernels/expf.c):
  * one polynomial, evaluated the same way on every ISA, so results are
  * bit-identical across ISAs and thread counts.
  *
@@ -30,6 +31,17 @@
 float qb_expf1(float x);
 /* y[i] = exp(x[i]) for n values (x == y allowed). */
 void qb_expf_array(const float *x, float *y, size_t n);
+
+/* Largest distance in ulps of qb_sigmoid1 / qb_sigmoid_f32 from libm's
+ * 1 / (1 + expf(-x)) for normal results (below FLT_MIN: absolute error
+ * under FLT_MIN; tests/test_expf.c prints the measured worst). */
+#define QB_SIGMOID_ULP 4 /* measured: 4, where exp(-x) is large (1 / e carries its error whole) */
+/* 1 / (1 + qb_expf1(-x)), the reference for qb_sigmoid_f32. */
+float qb_sigmoid1(float x);
+/* y[i] = qb_sigmoid1(x[i]) for n values (x == y allowed), bit-identical to
+ * it: the exp through qb_expf_array's vector loops, in chunks that stay in
+ * L1, the add and the IEEE division in plain loops. */
+void qb_sigmoid_f32(const float *x, float *y, size_t n);
 
 /* Softmax of one row of n values (x == y allowed): m = max (NaN skipped),
  * e_i = qb_expf1(x_i - m), s_l the sum of e_i over i % 16 == l,

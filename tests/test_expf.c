@@ -6,7 +6,9 @@
  * bit-identical to the reference for every length 0..67 at offsets 0..3,
  * in place too, with poisoned output bytes past the end left untouched;
  * softmax rows the same way, and within 1e-5 relative of a softmax in
- * double.
+ * double; sigmoid arrays bit-identical to qb_sigmoid1 (lengths across the
+ * 1024-value chunks, in place, poison untouched) and qb_sigmoid1 within
+ * QB_SIGMOID_ULP of libm's 1 / (1 + expf(-x)).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,6 +194,64 @@ static void test_softmax_row(void **state)
     free(z);
 }
 
+/* qb_sigmoid1 against libm's 1 / (1 + expf(-x)) every 2^-10 over
+ * [-100, 100]; qb_sigmoid_f32 (both exp paths) bit-identical to it. */
+static void test_sigmoid_array(void **state)
+{
+    (void)state;
+    int64_t worst = 0;
+    double worst_sub = 0;
+    for (int k = 0; k <= 200 * 1024; k++) {
+        float x = -100.0f + (float)k / 1024.0f;
+        float ref = 1.0f / (1.0f + expf(-x)), got = qb_sigmoid1(x);
+        if (ref >= FLT_MIN) {
+            int64_t d = ulps(ref, got);
+            worst = d > worst ? d : worst;
+        } else {
+            double d = fabs((double)ref - (double)got);
+            worst_sub = d > worst_sub ? d : worst_sub;
+        }
+    }
+    printf("# sigmoid: worst %lld ulps, subnormal range worst %.3g\n", (long long)worst, worst_sub);
+    assert_true(worst <= QB_SIGMOID_ULP);
+    assert_true(worst_sub < FLT_MIN);
+    assert_true(qb_sigmoid1(0.0f) == 0.5f && qb_sigmoid1(100.0f) == 1.0f && qb_sigmoid1(-100.0f) == 0.0f);
+    assert_true(qb_sigmoid1(INFINITY) == 1.0f && qb_sigmoid1(-INFINITY) == 0.0f && isnan(qb_sigmoid1(NAN)));
+
+    enum { CAP = 2200 };
+    float *x = malloc(CAP * sizeof *x), *y = malloc(CAP * sizeof *y);
+    assert_true(x && y);
+    const size_t lens[] = {0, 1, 3, 15, 16, 17, 67, 1023, 1024, 1025, 2049};
+    uint32_t seed = 4242;
+    for (int wide = 1; wide >= 0; wide--) {
+        qb_expf_avx512(wide);
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++)
+            for (int off = 0; off < 3; off++) {
+                size_t n = lens[l];
+                for (int i = 0; i < CAP; i++) {
+                    seed = seed * 1664525u + 1013904223u;
+                    x[i] = (i % 11 == 5) ? (i % 3 ? NAN : -INFINITY) : -100.0f + 200.0f * (float)(seed >> 8) / 16777216.0f;
+                }
+                memset(y, 0x7b, CAP * sizeof *y);
+                qb_sigmoid_f32(x + off, y + off, n);
+                for (int i = 0; i < CAP; i++) {
+                    if (i < off || i >= off + (int)n) {
+                        assert_true(bits(y[i]) == 0x7b7b7b7bu);
+                        continue;
+                    }
+                    float ref = qb_sigmoid1(x[i]);
+                    assert_true(bits(y[i]) == bits(ref) || (isnan(ref) && isnan(y[i])));
+                }
+                qb_sigmoid_f32(x + off, x + off, n); /* in place */
+                for (size_t i = 0; i < n; i++)
+                    assert_true(bits(x[off + i]) == bits(y[off + i]) || (isnan(x[off + i]) && isnan(y[off + i])));
+            }
+    }
+    qb_expf_avx512(1);
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_special),
         cmocka_unit_test(test_array_bit_exact),
         cmocka_unit_test(test_softmax_row),
+        cmocka_unit_test(test_sigmoid_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

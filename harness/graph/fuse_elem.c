@@ -42,6 +42,7 @@
 #include "harness/graph/lut_i8.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "kernels/expf.h"
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
 
@@ -187,7 +188,7 @@ FE_INLINE void steps_body(const fe_chain *c, int64_t ch, int64_t off, float *res
                 v[i] = t > hi ? hi : t;
             }
             break;
-        case FE_SIGMOID: for (int i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i])); break;
+        case FE_SIGMOID: qb_sigmoid_f32(v, v, (size_t)n); break; /* the vector exp, as ops_elem.c */
         case FE_HSIG:
             for (int i = 0; i < n; i++) {
                 float t = lo * v[i] + hi;
