@@ -22,7 +22,8 @@
  * block between int8 convs as tables); fp32 direct (tap) convolutions
  * against im2col, NCHW and NHWC, images of 1 and 3 channels included;
  * chains run in a conv's epilogue against the unfused graph (chains'
- * AVX-512 step loops on and off).
+ * AVX-512 step loops on and off); nearest upsamplings read through by
+ * the int8-writing Concat, bit-identical to QB_NO_UPSAMPLE_FUSION.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -1441,6 +1442,112 @@ static void test_int8_concat_add(void **st)
     qb_graph_free(ref);
 }
 
+/* Nearest integer upsamplings (Resize) read through by the Concat and Add
+ * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
+ * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
+ * by 2x2 (half_pixel, round_prefer_floor) and 2x3 (asymmetric, floor);
+ * Concat(u1, Tanh(x), u2) -> conv; materialised: u3 (2x3, read by an
+ * int8-writing Add), u5 (also a graph output), u6 (read twice). */
+static qb_graph *q_up_graph(void)
+{
+    qb_graph *g = qb_graph_new("int8-upsampled");
+    g->opset = 13;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 12, 12}, NULL);
+    add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1}); /* unused (no crop) */
+    add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    add_t(g, "sc23", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 3});
+    qb_node *m1 = add_n(g, "MaxPool", "x", "m1");
+    attr_ints(m1, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(m1, "strides", 2, (int64_t[]){2, 2});
+    qb_node *m2 = add_n(g, "MaxPool", "x", "m2");
+    attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 3});
+    attr_ints(m2, "strides", 2, (int64_t[]){2, 3});
+    conv(g, "m1", "c1", 3, 8, 3, 1, 51);
+    conv(g, "m2", "c2", 3, 5, 3, 1, 52);
+    add_n(g, "Resize", "c1,roi,sc22", "u1");
+    add_n(g, "Resize", "c2,roi,sc23", "u2");
+    add_n(g, "Tanh", "x", "t");
+    qb_node *cat = add_n(g, "Concat", "u1,t,u2", "cat");
+    attr_i(cat, "axis", 1);
+    conv(g, "cat", "y1", 16, 6, 3, 1, 53);
+    conv(g, "x", "c4", 3, 5, 1, 1, 54);
+    add_n(g, "Sigmoid", "c4", "s4");
+    add_n(g, "Resize", "c2,roi,sc23", "u3");
+    add_n(g, "Add", "s4,u3", "sum");
+    conv(g, "sum", "y2", 5, 4, 3, 1, 55);
+    add_n(g, "Resize", "c2,roi,sc23", "u5");
+    qb_node *cat2 = add_n(g, "Concat", "t,u5", "cat2");
+    attr_i(cat2, "axis", 1);
+    conv(g, "cat2", "y3", 8, 3, 3, 1, 56);
+    add_n(g, "Resize", "c1,roi,sc22", "u6");
+    add_n(g, "Mul", "u6,u6", "sq");
+    conv(g, "sq", "y4", 8, 2, 1, 1, 57);
+    const char *outs[] = {"y1", "y2", "y3", "y4", "u5"};
+    for (int i = 0; i < 5; i++)
+        set_output(g, outs[i]);
+    const float in_s[7] = {0.0081f, 0.0079f, 0.0153f, 0.0117f, 0.0042f, 0.031f, 0.027f};
+    const float out_s[7] = {0.033f, 0.021f, 0.019f, 0.024f, 0.011f, 0.05f, 0.04f};
+    const int32_t in_z[7] = {2, -7, 0, 5, -40, -3, 9};
+    const int32_t out_z[7] = {-5, 3, 1, -2, 0, -1, 2};
+    quantize_convs(g, in_s, in_z, out_s, out_z, 2);
+    return g;
+}
+
+static void set_attr_str(qb_node *n, const char *name, const char *v)
+{
+    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
+    qb_attr *a = &n->attr[n->nattr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = QB_ATTR_STRING;
+    a->s = strdup(v);
+}
+
+static qb_graph *q_up_graph_full(void)
+{
+    qb_graph *g = q_up_graph();
+    for (int i = 0; i < g->nnodes; i++) /* the 2x3 Resizes: asymmetric, floor */
+        if (!strcmp(g->nodes[i].op, "Resize") && g->nodes[i].in[2] == qb_graph_tensor(g, "sc23")) {
+            set_attr_str(&g->nodes[i], "coordinate_transformation_mode", "asymmetric");
+            set_attr_str(&g->nodes[i], "nearest_mode", "floor");
+        }
+    return g;
+}
+
+static void test_int8_upsampled(void **st)
+{
+    (void)st;
+    const int nx = 2 * 3 * 12 * 12;
+    float x[2 * 3 * 12 * 12];
+    for (int i = 0; i < nx; i++)
+        x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
+    setenv("QB_NO_UPSAMPLE_FUSION", "1", 1);
+    qb_graph *ref = q_up_graph_full();
+    run(ref, x);
+    unsetenv("QB_NO_UPSAMPLE_FUSION");
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_graph *g = q_up_graph_full();
+        run(g, x);
+        int fused = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (!strcmp(g->nodes[i].op, "Resize")) {
+                const char *u = g->tensors[g->nodes[i].out[0]]->name;
+                assert_int_equal(g->nodes[i].fused_into >= 0, !strcmp(u, "u1") || !strcmp(u, "u2"));
+                fused += g->nodes[i].fused_into >= 0;
+            } else if (!strcmp(g->nodes[i].op, "Conv") && g->nodes[i].in[0] == qb_graph_tensor(g, "cat")) {
+                assert_int_equal(g->nodes[i].nhwc & 5, 5); /* reads the Concat's int8 codes */
+            }
+        assert_int_equal(fused, 2);
+        for (int o = 0; o < g->noutputs; o++)
+            assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1461,6 +1568,7 @@ int main(void)
         cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
         cmocka_unit_test(test_int8_concat_add),
+        cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),
         cmocka_unit_test(test_int8_epilogue),

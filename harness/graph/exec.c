@@ -429,6 +429,40 @@ static void fuse_activations(qb_graph *g)
     }
 }
 
+/* A nearest integer upsampling (Resize/Upsample of H and W only,
+ * qb_resize_upsampling) whose output one Concat writing int8 from NCHW
+ * inputs (qb_nhwc_quantize_out) reads, and nothing else, is read through
+ * by that Concat (qb_nhwc_read_upsampled): it takes each value from the
+ * smaller input, so the Resize is not run (fused into the reader) and its
+ * output is never written. The same values, so the same int8 codes.
+ * (An Add reading it that way, gathering per element, measured slower
+ * than the Resize's row copies and its own vector loop: not done.)
+ * QB_NO_UPSAMPLE_FUSION=1 turns it off (tests compare). */
+static void fuse_upsampling(qb_graph *g)
+{
+    const char *env = getenv("QB_NO_UPSAMPLE_FUSION");
+    if (env && *env && strcmp(env, "0"))
+        return;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *r = &g->nodes[i];
+        int64_t rh, rw;
+        if (r->nout < 1 || r->out[0] < 0 || r->in[0] < 0 || !qb_resize_upsampling(g, r, &rh, &rw) ||
+            count_uses(g, r->out[0]) != 1)
+            continue;
+        for (int j = i + 1; j < g->nnodes; j++) {
+            qb_node *c = &g->nodes[j];
+            int k = 0;
+            while (k < c->nin && c->in[k] != r->out[0])
+                k++;
+            if (c->folded || k == c->nin)
+                continue;
+            if (c->fused_into < 0 && qb_nhwc_read_upsampled(g, c, k, r->in[0], rh, rw))
+                r->fused_into = j;
+            break;
+        }
+    }
+}
+
 /* The node that writes tensor t at run time (a fused activation's output
  * is written by the node it is fused into), or -1. */
 static int writer(const qb_graph *g, int t)
@@ -854,14 +888,18 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
     qb_fuse_elementwise(g);
     if (choose_layouts(g, e) || qb_fuse_conv_epilogues(g, e) < 0)
         return -1;
-    /* live ranges */
+    fuse_upsampling(g);
+    /* live ranges: a tensor lives until the last node that runs reading
+     * it; a fused node's inputs until the node that runs it (a Resize
+     * read through: its input is read by the reader) */
     for (int i = 0; i < g->ntensors; i++)
         g->tensors[i]->last_use = -1;
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++) {
             qb_tensor *t = qb_in(g, &g->nodes[i], j);
-            if (t && !g->nodes[i].folded && g->nodes[i].fused_into < 0)
-                t->last_use = i;
+            int at = g->nodes[i].fused_into >= 0 ? g->nodes[i].fused_into : i;
+            if (t && !g->nodes[i].folded && at > t->last_use)
+                t->last_use = at;
         }
     for (int i = 0; i < g->noutputs; i++)
         g->tensors[g->outputs[i]]->last_use = g->nnodes;

@@ -30,7 +30,10 @@
  * writes that grid's int8 codes NHWC (QuantizeLinear of each float it
  * would have written, the arithmetic the convs use on their input), and
  * the convs read them as an int8 link: the float tensor, its NCHW read
- * and the convs' own quantizing pass are gone, with the same bits.
+ * and the convs' own quantizing pass are gone, with the same bits. Such
+ * a Concat reading NCHW planes may read an input through a nearest integer
+ * upsampling that is not materialised (qb_nhwc_read_upsampled, exec.c
+ * fuse_upsampling): each value taken from the smaller source.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -49,6 +52,9 @@
 #include "harness/graph/qlayer.h"
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
+
+#define NHWC_UP_MAX 8       /* inputs of a Concat that may be read upsampled */
+#define NHWC_UP_BYTES 16384 /* int8 codes of a source row piece quantized at a time (Concat read upsampled) */
 
 /* Prepared NHWC geometry of one node. */
 typedef struct nhwc_state {
@@ -75,6 +81,10 @@ typedef struct nhwc_state {
     float q_scale;             /* q8: the readers' input grid: scale */
     int32_t q_zero;            /* ... and zero point */
     char elem_op;              /* NK_ELEM: 'A'dd, 'S'ub or 'M'ul */
+    int64_t up_rh[NHWC_UP_MAX];  /* q8 Concat from NCHW: input k read upsampled (qb_nhwc_read_upsampled): rows repeated
+                                  * up_rh[k] times; 0: input k read as it is */
+    int64_t up_rw[NHWC_UP_MAX];  /* ... columns repeated up_rw[k] times */
+    int up_src[NHWC_UP_MAX];     /* ... from this tensor (the upsampling's input) */
     void *orig_state;          /* the operator's own prepared state */
     void (*orig_free)(void *); /* its free function, NULL for free() */
 } nhwc_state;
@@ -676,6 +686,31 @@ static void concat_pixels(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+/* One input of a q8 Concat read upsampled: output pixels [q0, q1) of
+ * image b's H x W plane, from the NCHW source x of ci channels, each of
+ * its values repeated rh x rw times. Each row's source pixels are
+ * quantized once (QuantizeLinear per value, as the materialised input
+ * would be) and each code copied to its rw output pixels; o: the image's
+ * first output pixel at this input's channel offset. */
+static void concat_q8_upsampled(const nhwc_state *s, const float *x, int64_t ci, int64_t rh, int64_t rw, int64_t b,
+                                int64_t q0, int64_t q1, int8_t *o)
+{
+    int8_t tmp[NHWC_UP_BYTES];
+    const int64_t W = s->w, iw = W / rw, ihw = (s->h / rh) * iw, step = NHWC_UP_BYTES / ci;
+    const float *xb = x + b * ci * ihw;
+    for (int64_t y = q0 / W; y * W < q1; y++) {
+        int64_t xa = y * W < q0 ? q0 - y * W : 0, xe = q1 - y * W < W ? q1 - y * W : W;
+        const float *row = xb + (y / rh) * iw;
+        for (int64_t s0 = xa / rw, s1 = (xe - 1) / rw + 1; s0 < s1; s0 += step) {
+            int64_t ns = s1 - s0 < step ? s1 - s0 : step;
+            qb_qlayer_quantize_planes(row + s0, ci, (size_t)ihw, ns, s->q_scale, s->q_zero, tmp, ci);
+            for (int64_t sx = s0; sx < s0 + ns; sx++) /* each code to its rw pixels inside [xa, xe) */
+                for (int64_t xx = sx * rw > xa ? sx * rw : xa, xz = sx * rw + rw < xe ? sx * rw + rw : xe; xx < xz; xx++)
+                    memcpy(o + (y * W + xx) * s->c, tmp + (sx - s0) * ci, (size_t)ci);
+        }
+    }
+}
+
 /* Concat writing int8 codes (q8): pixels [p0, p1) over N*H*W, each
  * input's channels quantized into their place of the output pixels. */
 static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
@@ -692,7 +727,10 @@ static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
             int64_t ci = t->dims[1];
             const float *x = t->data;
             int8_t *o = y + (b * hw + q0) * s->c + coff;
-            if (s->q8_in_nhwc)
+            if (i < NHWC_UP_MAX && s->up_rh[i])
+                concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b, q0, q1,
+                                    y + b * hw * s->c + coff);
+            else if (s->q8_in_nhwc)
                 for (int64_t k = q0; k < q1; k++)
                     qb_quantize_i8(x + (b * hw + k) * ci, (size_t)ci, s->q_scale, s->q_zero, -128, 127,
                                    o + (k - q0) * s->c);
@@ -828,6 +866,18 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
     s->q8_in_nhwc = in_nhwc;
     s->q_scale = scale, s->q_zero = zero;
     return 0;
+}
+
+int qb_nhwc_read_upsampled(qb_graph *g, qb_node *n, int k, int src, int64_t rh, int64_t rw)
+{
+    nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
+    const qb_tensor *x = g->tensors[src], *t = qb_in(g, n, k);
+    if (!s || !s->q8 || s->q8_in_nhwc || s->kind != NK_CONCAT || k < 0 || k >= NHWC_UP_MAX ||
+        rh < 1 || rw < 1 || !t || !is_4d_float(x) || x->dims[0] != t->dims[0] || x->dims[1] != t->dims[1] ||
+        x->dims[2] * rh != t->dims[2] || x->dims[3] * rw != t->dims[3] || t->dims[1] > NHWC_UP_BYTES)
+        return 0;
+    s->up_rh[k] = rh, s->up_rw[k] = rw, s->up_src[k] = src;
+    return 1;
 }
 
 int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,

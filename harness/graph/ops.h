@@ -159,6 +159,16 @@ int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e);
  * that alone read its output: QuantizeLinear of the float values it
  * computes; in_nhwc: its inputs are NHWC. 0, or -1 with a message. */
 int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int32_t zero, qb_err *e);
+/* The Concat n writing int8 (qb_nhwc_quantize_out) from NCHW inputs
+ * reads its input k from tensor src, N x C x (H / rh) x (W / rw), each
+ * value repeated rh x rw times (a nearest integer upsampling that is not
+ * materialised: exec.c fuse_upsampling): 1; 0 if n is no such node or src
+ * no such tensor (nothing changes). */
+int qb_nhwc_read_upsampled(qb_graph *g, qb_node *n, int k, int src, int64_t rh, int64_t rw);
+/* ops_resize.c: 1 if n is a prepared Resize/Upsample of a 4-D float
+ * tensor that is a nearest integer upsampling of H and W only (output y,
+ * x is input y / rh, x / rw; rh, rw >= 1), else 0. */
+int qb_resize_upsampling(const qb_graph *g, const qb_node *n, int64_t *rh, int64_t *rw);
 /* on = 0: the NHWC pools use their SSE2 and scalar loops, not AVX-512,
  * whatever the CPU (tests: both give the same bits); 1: the default. */
 void qb_nhwc_avx512(int on);

@@ -436,6 +436,22 @@ static void resize_run(qb_graph *g, qb_node *n, void *scratch)
     }
 }
 
+int qb_resize_upsampling(const qb_graph *g, const qb_node *n, int64_t *rh, int64_t *rw)
+{
+    if (n->folded || n->fused_into >= 0 || (n->def != &qb_ops_resize[0] && n->def != &qb_ops_resize[1]) || !n->state)
+        return 0;
+    const resize_state *s = n->state;
+    const qb_tensor *x = qb_in(g, n, 0);
+    if (s->rank != 4 || !s->nactive || !x || x->dtype != QB_DT_FLOAT)
+        return 0;
+    for (int k = 0; k < s->nactive; k++)
+        if (s->active[k] < 2 || !s->ax[s->active[k]].rep)
+            return 0;
+    *rh = s->ax[2].rep ? s->ax[2].rep : 1;
+    *rw = s->ax[3].rep ? s->ax[3].rep : 1;
+    return 1;
+}
+
 const qb_opdef qb_ops_resize[] = {
     {"Resize", resize_prepare, resize_run, NULL, QB_OPF_ZERO_SIZE /* an empty roi or scales */, 1u << 1 | 1u << 2 | 1u << 3},
     {"Upsample", resize_prepare, resize_run, NULL, 0, 1u << 1},
