@@ -308,6 +308,14 @@ int qb_avx512_allowed(unsigned need);
  * weight out of range, allocation failure). Free with qb_packed_free. */
 int qb_pack(const qb_kernel *k, const qb_weights *w, qb_packed *out, char *err, size_t errlen);
 void qb_packed_free(qb_packed *p);
+/* Bytes of qb_pack_into's block for n x k weights without int4 groups,
+ * 0 for a bad shape. */
+size_t qb_pack_bytes(const qb_kernel *k, int n, int k_len);
+/* qb_pack into the caller's block buf (bytes >= qb_pack_bytes, 64-byte
+ * aligned; no int4 groups): out->block NULL, nothing to free (weights
+ * packed per run, e.g. a MatMul's B that is a graph tensor). */
+int qb_pack_into(const qb_kernel *k, const qb_weights *w, void *buf, size_t bytes, qb_packed *out, char *err,
+                 size_t errlen);
 /* view = columns [n0, n1) of p, sharing p's memory (view->block NULL:
  * nothing to free): w, biases, weight sums and scales offset. Needs
  * QB_KF_COLUMNS, n0 a multiple of QB_PACK_COLS, n1 a multiple of it or

@@ -5,6 +5,7 @@
  * write its own weight layout. The only allocation in kernels/.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,40 +74,51 @@ static int check(const qb_kernel *kn, const qb_weights *w, char *err, size_t len
     }
 }
 
-int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err, size_t errlen)
+/* The layout of a pack of n x k (group: int4) in one block: offsets of
+ * each part and the total, all 64-byte multiples. */
+typedef struct pack_layout {
+    int group, ngroups; /* int4 group size (k when per channel) and count */
+    size_t nsum;        /* weight sums / scales */
+    size_t off_bf, off_bi, off_sum, off_scale, total;
+} pack_layout;
+
+static pack_layout layout(const qb_kernel *kn, int n, int k, int wgroup)
 {
-    memset(out, 0, sizeof *out);
-    if (!kn->pack || !kn->packed_size)
-        return fail(err, errlen, "%s: not built into this binary", kn->name);
-    if (check(kn, w, err, errlen))
-        return -1;
+    pack_layout l;
+    l.group = (kn->prec == QB_PREC_INT4 && wgroup) ? wgroup : k;
+    l.ngroups = (k + l.group - 1) / l.group;
+    l.nsum = (kn->prec == QB_PREC_INT4) ? (size_t)n * l.ngroups : (size_t)n;
+    l.off_bf = round_up(kn->packed_size(n, k, wgroup));
+    l.off_bi = round_up(l.off_bf + sizeof(float) * n);
+    l.off_sum = round_up(l.off_bi + sizeof(int32_t) * n);
+    l.off_scale = round_up(l.off_sum + sizeof(int32_t) * l.nsum);
+    l.total = round_up(l.off_scale + sizeof(float) * l.nsum);
+    return l;
+}
+
+size_t qb_pack_bytes(const qb_kernel *kn, int n, int k)
+{
+    if (!kn->packed_size || n < 1 || k < 1 || n > QB_MAX_DIM || k > QB_MAX_DIM)
+        return 0;
+    return layout(kn, n, k, 0).total;
+}
+
+/* Fill out from w in block (l.total bytes, 64-byte aligned). */
+static void pack_block(const qb_kernel *kn, const qb_weights *w, const pack_layout *l, unsigned char *block,
+                       qb_packed *out)
+{
     int n = w->n, k = w->k;
-    int group = (kn->prec == QB_PREC_INT4 && w->group) ? w->group : k;
-    int ngroups = (k + group - 1) / group;
-    size_t nsum = (kn->prec == QB_PREC_INT4) ? (size_t)n * ngroups : (size_t)n;
-
-    size_t off_w = 0;
-    size_t off_bf = round_up(off_w + kn->packed_size(n, k, w->group));
-    size_t off_bi = round_up(off_bf + sizeof(float) * n);
-    size_t off_sum = round_up(off_bi + sizeof(int32_t) * n);
-    size_t off_scale = round_up(off_sum + sizeof(int32_t) * nsum);
-    size_t total = round_up(off_scale + sizeof(float) * nsum);
-    unsigned char *block = aligned_alloc(QB_ALIGN, total);
-    if (!block)
-        return fail(err, errlen, "%s: out of memory packing %dx%d weights (%zu bytes)", kn->name, n, k, total);
-    memset(block, 0, total);
-
+    memset(block, 0, l->total);
     out->kernel = kn;
     out->n = n;
     out->k = k;
-    out->group = group;
-    out->ngroups = ngroups;
-    out->block = block;
-    out->w = block + off_w;
-    out->bias_f32 = (float *)(block + off_bf);
-    out->bias_i32 = (int32_t *)(block + off_bi);
-    out->wsum = (int32_t *)(block + off_sum);
-    out->scale = (float *)(block + off_scale);
+    out->group = l->group;
+    out->ngroups = l->ngroups;
+    out->w = block;
+    out->bias_f32 = (float *)(block + l->off_bf);
+    out->bias_i32 = (int32_t *)(block + l->off_bi);
+    out->wsum = (int32_t *)(block + l->off_sum);
+    out->scale = (float *)(block + l->off_scale);
 
     if (w->bias_f32)
         memcpy(out->bias_f32, w->bias_f32, sizeof(float) * n);
@@ -115,13 +127,45 @@ int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err,
     if (w->i8) {
         for (int r = 0; r < n; r++)
             for (int c = 0; c < k; c++)
-                out->wsum[(size_t)r * ngroups + c / group] += w->i8[(size_t)r * k + c];
+                out->wsum[(size_t)r * l->ngroups + c / l->group] += w->i8[(size_t)r * k + c];
     }
     if (kn->prec == QB_PREC_INT4)
-        memcpy(out->scale, w->scale, sizeof(float) * nsum);
+        memcpy(out->scale, w->scale, sizeof(float) * l->nsum);
     else if (kn->prec == QB_PREC_BINARY)
         memcpy(out->scale, w->scale, sizeof(float) * n);
     kn->pack(w, out->w);
+}
+
+int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!kn->pack || !kn->packed_size)
+        return fail(err, errlen, "%s: not built into this binary", kn->name);
+    if (check(kn, w, err, errlen))
+        return -1;
+    pack_layout l = layout(kn, w->n, w->k, w->group);
+    unsigned char *block = aligned_alloc(QB_ALIGN, l.total);
+    if (!block)
+        return fail(err, errlen, "%s: out of memory packing %dx%d weights (%zu bytes)", kn->name, w->n, w->k,
+                    l.total);
+    pack_block(kn, w, &l, block, out);
+    out->block = block;
+    return 0;
+}
+
+int qb_pack_into(const qb_kernel *kn, const qb_weights *w, void *buf, size_t bytes, qb_packed *out, char *err,
+                 size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!kn->pack || !kn->packed_size)
+        return fail(err, errlen, "%s: not built into this binary", kn->name);
+    if (check(kn, w, err, errlen))
+        return -1;
+    pack_layout l = layout(kn, w->n, w->k, w->group);
+    if (w->group || bytes < l.total || ((uintptr_t)buf % QB_ALIGN))
+        return fail(err, errlen, "%s: %zu bytes at %p cannot hold a %dx%d pack (%zu bytes, 64-byte aligned, no groups)",
+                    kn->name, bytes, buf, w->n, w->k, l.total);
+    pack_block(kn, w, &l, buf, out);
     return 0;
 }
 

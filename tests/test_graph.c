@@ -421,6 +421,35 @@ static void test_matmul_batched(void **st)
     qb_graph_free(g);
 }
 
+/* Batched MatMul with broadcast batch dims ([2,3,5,7] x [3,7,4]: B's
+ * matrices packed per run for the fp32 GEMM kernel, ops_gemm.c), against
+ * a double-precision reference. */
+static void test_matmul_batched_bcast(void **st)
+{
+    (void)st;
+    qb_graph *g = new_graph();
+    float a[210], b[84], want[120];
+    for (int i = 0; i < 210; i++)
+        a[i] = (float)((i * 37 % 101) - 50) / 25.0f;
+    for (int i = 0; i < 84; i++)
+        b[i] = (float)((i * 53 % 89) - 44) / 30.0f;
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 4; j++) {
+                    double acc = 0;
+                    for (int k = 0; k < 7; k++)
+                        acc += (double)a[((n * 3 + c) * 5 + i) * 7 + k] * b[(c * 7 + k) * 4 + j];
+                    want[((n * 3 + c) * 5 + i) * 4 + j] = (float)acc;
+                }
+    add_t(g, "a", QB_DT_FLOAT, 4, (int64_t[]){2, 3, 5, 7}, NULL);
+    add_t(g, "b", QB_DT_FLOAT, 3, (int64_t[]){3, 7, 4}, b);
+    add_n(g, "MatMul", "a,b", "y");
+    set_outputs(g, "y");
+    expect(run1(g, a), "2x3x5x4", want, 120, 1e-5f);
+    qb_graph_free(g);
+}
+
 static void test_broadcast_arith(void **st)
 {
     (void)st;
@@ -1516,6 +1545,7 @@ int main(void)
         cmocka_unit_test(test_convt_nhwc_input),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
+        cmocka_unit_test(test_matmul_batched_bcast),
         cmocka_unit_test(test_broadcast_arith),
         cmocka_unit_test(test_elem_spans),
         cmocka_unit_test(test_activations),

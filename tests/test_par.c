@@ -715,11 +715,42 @@ static void test_gemm_net(void **st)
     check_net(col_net, "one-row gemm split over N");
 }
 
+/* int8 convs between NCHW float tensors (nchw-only): the output
+ * dequantized straight into NCHW planes and 1x1 convs quantizing their
+ * NCHW input once (ops_conv.c), bit-identical on 1, 2 and 3 threads to
+ * rows dequantized and transposed, inputs transposed and quantized as
+ * rows (QB_NO_Q_PLANES=1 and QB_NO_INT8_LINKS=1: without links, no conv
+ * quantizes its image first). */
+static void test_conv_planes(void **st)
+{
+    (void)st;
+    static const qb_precision precs[] = {QB_PREC_INT8_CHANNEL, QB_PREC_INT8_TENSOR};
+    for (size_t pi = 0; pi < 2; pi++)
+        for (int t = 1; t <= 3; t++) {
+            size_t n, n2;
+            setenv("QB_NO_Q_PLANES", "1", 1);
+            setenv("QB_NO_INT8_LINKS", "1", 1);
+            float *ref = run_net(conv_net, precs[pi], 1, t, 0, 0, &n);
+            unsetenv("QB_NO_Q_PLANES");
+            unsetenv("QB_NO_INT8_LINKS");
+            for (int profile = 0; profile <= 1; profile++) {
+                float *y = run_net(conv_net, precs[pi], 1, t, 0, profile, &n2);
+                assert_int_equal(n, n2);
+                if (memcmp(ref, y, n * sizeof *y))
+                    fail_msg("conv net %s nchw-only, %d threads%s: planes path differs (max rel %g)",
+                             qb_precision_name(precs[pi]), t, profile ? ", profiled" : "", max_rel(y, ref, n));
+                free(y);
+            }
+            free(ref);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team),        cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
+        cmocka_unit_test(test_conv_planes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,7 +137,8 @@ typedef struct conv_state {
     int in_i8;           /* quantized: the NHWC input is already int8 in this node's input grid */
     int out_i8;          /* quantized: the NHWC output stays int8 (every consumer reads it so) */
     int q_first;         /* quantized int8, float input: quantize the image once into an NHWC int8 copy,
-                          * then im2col bytes (fewer values than quantizing A; e.g. first layers) */
+                          * then im2col bytes (fewer values than quantizing A; e.g. first layers); a 1x1
+                          * conv reads that copy as A (NCHW planes quantized straight, no float transpose) */
     size_t qimg_off;     /* q_first: where that copy starts in the scratch */
     int q_pad;           /* q_first on a 2-D image, window rows of at most 16 bytes (first layers): the copy
                           * is padded (zero point around it) and im2col_padded_i8 copies window rows
@@ -323,7 +324,7 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     n->can_clamp = 1;
     /* an int8 layer reading floats: quantize the image once (C x pixels
      * values) rather than A (pixels x K) when that is fewer */
-    s->q_first = n->q && qb_precision_is_int8(n->q->prec) && !s->dw && !s->pointwise && qb_graph_int8_links(g) &&
+    s->q_first = n->q && qb_precision_is_int8(n->q->prec) && !s->dw && qb_graph_int8_links(g) &&
                  w->c * w->in[0] * w->in[1] * w->in[2] <= s->pix * s->kk * s->group;
     n->nhwc = s->q_first << 4;
     /* an fp32 conv reading NCHW planes of many channels: the NCHW im2col
@@ -370,7 +371,7 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
                                                : qb_qlayer_scratch(n, s->pix, s->kk, s->cout / s->group));
         if (s->q_first) {
             size_t img = (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]);
-            s->q_pad = s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 && w->pb[1] >= 0 &&
+            s->q_pad = !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 && w->pb[1] >= 0 &&
                        w->pb[2] >= 0 && w->k[2] * w->c <= 16;
             if (s->q_pad) { /* every row and column a window reads */
                 int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
@@ -956,6 +957,14 @@ static int64_t conv_block_rows(int64_t ow, int64_t row_bytes, int64_t rows)
     return rb < rows ? rb : rows;
 }
 
+/* QB_NO_Q_PLANES=1: int8 convs with NCHW float output dequantize into
+ * rows and transpose them (the reference for tests of the planes path). */
+static int q_planes_off(void)
+{
+    const char *env = getenv("QB_NO_Q_PLANES");
+    return env && *env && strcmp(env, "0");
+}
+
 static void conv_run(qb_graph *g, qb_node *n, void *scratch)
 {
     conv_state *s = n->state;
@@ -1020,6 +1029,8 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         /* A in blocks of output rows that stay in cache between im2col and the GEMM */
         int64_t rows = w->out[0] * w->out[1], ow = w->out[2];
         int64_t rb = s->pointwise ? rows : conv_block_rows(ow, s->kk * (int64_t)(in_i8 ? 1 : sizeof(float)), rows);
+        /* int8 quantized, NCHW float output, no epilogue: dequantized into the planes (no transpose) */
+        int q_planes = n->q && qb_precision_is_int8(n->q->run_prec) && !s->out_nhwc && !s->epi && !q_planes_off();
         for (int64_t gi = 0; gi < s->group; gi++) {
             size_t ldc = (size_t)(s->out_nhwc ? s->cout : cog);
             for (int64_t r0 = 0; r0 < rows; r0 += rb) {
@@ -1042,7 +1053,11 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                 }
                 void *c_ptr = s->out_nhwc ? (void *)(yb + (size_t)(gi * cog + p0 * (int64_t)ldc) * yes)
                                           : (void *)(C + p0 * (int64_t)ldc);
-                if (n->q) {
+                if (q_planes) { /* int8 output dequantized straight into the NCHW planes */
+                    qb_qlayer_gemm_planes(g, n, &s->packs[gi], (int)m, a_ptr, lda, in_i8,
+                                          (float *)(void *)yb + gi * cog * s->pix + p0, (size_t)s->pix,
+                                          (int)(gi * cog), qsc);
+                } else if (n->q) {
                     qb_qlayer_gemm_epi(g, n, &s->packs[gi], (int)m, a_ptr, lda, in_i8, c_ptr, ldc, s->out_i8,
                                        (int)(gi * cog), s->epi, qsc);
                 } else {
@@ -1051,7 +1066,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                     gemm_with_epilogue(g, s, &s->packs[gi], &a);
                 }
             }
-            if (!s->out_nhwc)
+            if (!s->out_nhwc && !q_planes)
                 transpose_par((float *)yb + gi * cog * s->pix, (size_t)s->pix, C, (size_t)cog, s->pix, cog);
         }
     }

@@ -3,9 +3,11 @@
  * (numpy semantics: 1-D promotion, broadcast batch dims). With constant
  * weights they run on the fp32 GEMM kernel with weights packed once
  * (alpha folded into W, beta*C into the bias when C is per column);
- * weights that are graph inputs are packed on each run (Gemm) or
- * multiplied by a plain loop (batched or non-constant MatMul). Threads
- * (par.h): the kernel call and the plain loop split by rows.
+ * weights that are graph inputs are packed on each run: Gemm's whole, a
+ * batched or non-constant MatMul's B one matrix at a time into the
+ * scratch (qb_pack_into), each batch one kernel call (the plain loop
+ * only without an fp32 GEMM kernel). Threads (par.h): the kernel call
+ * splits by rows, a batched MatMul by its matrices.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,7 +26,10 @@ typedef struct gemm_state {
     int64_t cm, cn;      /* C's broadcast shape when bias_mode 2 */
     int packed_ok;       /* weights packed at prepare */
     qb_packed pack;      /* packed weights */
-    int naive;           /* MatMul without the kernel */
+    int naive;           /* MatMul with B packed per run (batched or non-constant B) */
+    size_t bslot;        /* naive on the kernel: scratch bytes per slot (B transposed, then its pack) */
+    size_t bt_bytes;     /* naive on the kernel: bytes of B transposed in a slot (64-byte multiple) */
+    int nslots;          /* naive on the kernel: slots (one per chunk of matrices), 0 = the plain loop */
     int64_t batch;       /* MatMul: output batch count */
     int rank;            /* MatMul output rank */
     int64_t bdims[QB_MAX_DIMS]; /* MatMul output batch dims (rank - 2 of them) */
@@ -200,6 +205,8 @@ static int64_t gemm_macs(const qb_graph *g, const qb_node *n)
 }
 
 /* ---- MatMul ---- */
+#define MATMUL_SLOTS 8 /* most chunks of matrices of a batched MatMul (scratch slots) */
+
 static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
 {
     qb_tensor *A = qb_need_in(g, n, 0, e), *B = A ? qb_need_in(g, n, 1, e) : NULL;
@@ -282,6 +289,14 @@ static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
     } else if (n->q) {
         QB_NODE_ERR(e, g, n, "a quantized MatMul needs a constant 2-D B");
         return -1;
+    } else if (g->gemm && s->m <= INT32_MAX / 2) {
+        size_t pb = qb_pack_bytes(g->gemm, (int)s->n, (int)s->k);
+        if (pb) { /* B packed per matrix into a slot of the scratch, one slot per chunk of matrices */
+            s->bt_bytes = ((size_t)(s->n * s->k) * sizeof(float) + 63) / 64 * 64;
+            s->bslot = s->bt_bytes + pb;
+            s->nslots = (int)(s->batch < MATMUL_SLOTS ? s->batch : MATMUL_SLOTS);
+            n->scratch = 64 + (size_t)s->nslots * s->bslot;
+        }
     }
     return 0;
 }
@@ -317,6 +332,66 @@ static void matmul_rows(void *ctx, int64_t r0, int64_t r1)
     }
 }
 
+/* Matrix offsets (in matrices) in A and B of output matrix bi. */
+static void matmul_offsets(const gemm_state *s, int64_t bi, int64_t *oa, int64_t *ob)
+{
+    *oa = *ob = 0;
+    for (int d = s->rank - 1; d >= 0; d--) {
+        int64_t idx = bi % s->bdims[d];
+        bi /= s->bdims[d];
+        *oa += idx * s->sa[d];
+        *ob += idx * s->sb[d];
+    }
+}
+
+typedef struct matmul_kjob {
+    qb_graph *g;         /* the fp32 GEMM kernel, profile */
+    const gemm_state *s; /* shapes, strides, slots */
+    const float *a, *b;  /* inputs */
+    float *y;            /* output */
+    char *slots;         /* scratch slots (64-byte aligned) */
+    int64_t per;         /* matrices per chunk: chunk i uses slot i */
+    int split;           /* one matrix at a time, each kernel call split over threads (few matrices) */
+    float f_min, f_max;  /* clamp (none: MatMul has no fused clamp here) */
+    int64_t pack_ns;     /* --profile: ns spent transposing and packing B, summed over threads */
+} matmul_kjob;
+
+/* Output matrices [b0, b1): B transposed to [n x k] and packed into this
+ * chunk's slot, then one kernel call on A's matrix (or the call split
+ * over threads): the bits of one call either way. */
+static void matmul_mats(void *ctx, int64_t b0, int64_t b1)
+{
+    const matmul_kjob *j = ctx;
+    const gemm_state *s = j->s;
+    const qb_kernel *kn = j->g->gemm;
+    char *slot = j->slots + (size_t)(b0 / j->per) * s->bslot;
+    float *bt = (float *)(void *)slot;
+    for (int64_t bi = b0; bi < b1; bi++) {
+        int64_t oa, ob;
+        double tp = j->g->profile ? qb_now_ms() : 0;
+        matmul_offsets(s, bi, &oa, &ob);
+        const float *pb = j->b + ob * s->k * s->n;
+        for (int64_t i = 0; i < s->n; i++) /* W[i][kk] = B[kk][i] */
+            for (int64_t kk = 0; kk < s->k; kk++)
+                bt[i * s->k + kk] = pb[kk * s->n + i];
+        qb_weights qw = {.n = (int)s->n, .k = (int)s->k, .f32 = bt};
+        qb_packed p;
+        if (qb_pack_into(kn, &qw, slot + s->bt_bytes, s->bslot - s->bt_bytes, &p, NULL, 0))
+            return; /* (sizes were checked at prepare) */
+        if (j->g->profile)
+            __atomic_fetch_add(&((matmul_kjob *)ctx)->pack_ns, (int64_t)((qb_now_ms() - tp) * 1e6), __ATOMIC_RELAXED);
+        qb_gemm_args ga = {.m = (int)s->m, .a = j->a + oa * s->m * s->k, .lda = (size_t)s->k,
+                           .c = j->y + bi * s->m * s->n, .ldc = (size_t)s->n, .f_min = j->f_min, .f_max = j->f_max};
+        double t0 = j->split && j->g->profile ? qb_now_ms() : 0;
+        if (j->split)
+            qb_gpar_gemm(&p, &ga);
+        else
+            kn->run.gemm(&p, &ga);
+        if (j->split && j->g->profile)
+            j->g->kernel_ms_acc += qb_now_ms() - t0;
+    }
+}
+
 static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
 {
     gemm_state *s = n->state;
@@ -324,6 +399,24 @@ static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
     float *y = (n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0))->data;
     if (!s->naive) {
         run_packed(g, n, s, a, y, scratch);
+        return;
+    }
+    if (s->nslots) {
+        matmul_kjob k = {g, s, a, b, y, (char *)scratch + (64 - (uintptr_t)scratch % 64) % 64, 1, 0, -INFINITY,
+                         INFINITY, 0};
+        k.per = (s->batch + s->nslots - 1) / s->nslots;
+        k.split = s->batch < qb_gpar_threads() || s->batch * s->m * s->n * s->k < 2 * QB_GPAR_MIN_WORK;
+        if (k.split) { /* one matrix after another, each kernel call on the team */
+            k.per = s->batch;
+            matmul_mats(&k, 0, s->batch);
+            return;
+        }
+        double t0 = g->profile ? qb_now_ms() : 0;
+        qb_gpar_for(s->batch, k.per, matmul_mats, &k);
+        if (g->profile) { /* the region less the packing (summed over threads: the kernel's share is a lower bound) */
+            double kms = qb_now_ms() - t0 - (double)k.pack_ns * 1e-6;
+            g->kernel_ms_acc += kms > 0 ? kms : 0;
+        }
         return;
     }
     matmul_job j = {s, a, b, y};

@@ -422,6 +422,45 @@ static void dequantize_rows(const int8_t *c, int m, int nr, float scale, int32_t
         qb_dequantize_i8(c + (size_t)i * nr, (size_t)nr, scale, zero, y + (size_t)i * ldy);
 }
 
+/* The same into NCHW planes: row i, channel k of c (m rows of nr) to
+ * y[k * ldp + i]. Blocks of QIMG_BLK pixels x 16 channels dequantized
+ * as rows into a tile, then written plane by plane (4 x 4 SSE blocks):
+ * the values of dequantize_rows, no separate transpose pass. */
+static void dequantize_planes(const int8_t *c, int m, int nr, float scale, int32_t zero, float *y, size_t ldp)
+{
+    float t[QIMG_BLK * 16]; /* a block dequantized: pixel-major, rows of nc */
+    for (int i0 = 0; i0 < m; i0 += QIMG_BLK) {
+        int nb = m - i0 < QIMG_BLK ? m - i0 : QIMG_BLK;
+        for (int k0 = 0; k0 < nr; k0 += 16) {
+            int nc = nr - k0 < 16 ? nr - k0 : 16;
+            for (int i = 0; i < nb; i++)
+                qb_dequantize_i8(c + (size_t)(i0 + i) * nr + k0, (size_t)nc, scale, zero, t + i * nc);
+            float *yp = y + (size_t)k0 * ldp + i0;
+            int k = 0;
+#if defined(__SSE2__)
+            for (; k + 4 <= nc; k += 4) {
+                int i = 0;
+                for (; i + 4 <= nb; i += 4) {
+                    __m128 a = _mm_loadu_ps(t + i * nc + k), b = _mm_loadu_ps(t + (i + 1) * nc + k),
+                           d = _mm_loadu_ps(t + (i + 2) * nc + k), e = _mm_loadu_ps(t + (i + 3) * nc + k);
+                    _MM_TRANSPOSE4_PS(a, b, d, e);
+                    _mm_storeu_ps(yp + (size_t)k * ldp + i, a);
+                    _mm_storeu_ps(yp + (size_t)(k + 1) * ldp + i, b);
+                    _mm_storeu_ps(yp + (size_t)(k + 2) * ldp + i, d);
+                    _mm_storeu_ps(yp + (size_t)(k + 3) * ldp + i, e);
+                }
+                for (; i < nb; i++)
+                    for (int kk = k; kk < k + 4; kk++)
+                        yp[(size_t)kk * ldp + i] = t[i * nc + kk];
+            }
+#endif
+            for (; k < nc; k++)
+                for (int i = 0; i < nb; i++)
+                    yp[(size_t)k * ldp + i] = t[i * nc + k];
+        }
+    }
+}
+
 int qb_qlayer_int8_link(const qb_node *p, const qb_node *c)
 {
     return p->q && c->q && qb_precision_is_int8(p->q->run_prec) && qb_precision_is_int8(c->q->run_prec) &&
@@ -442,6 +481,7 @@ typedef struct qgemm_job {
     int8_t *c8;           /* int8 kernel output to dequantize, or NULL */
     float *y;             /* dequantized output */
     size_t ldy;           /* its row stride */
+    size_t ldp;           /* nonzero: y is NCHW planes ldp floats apart (row i, channel k at y[k * ldp + i]) */
     int phases;           /* PH_* bits this pass does */
     const qb_node *epi;   /* element-wise chain run on each block of output rows (after PH_OUT), or NULL */
     int64_t sub;          /* epi: rows per block of PH_ALL (QB_GPAR_ALIGN multiple, about QB_EPI_BYTES) */
@@ -483,7 +523,9 @@ static void qgemm_block(const qgemm_job *j, int64_t i0, int64_t i1, int phases)
         qb_gpar_gemm_rows(j->p, &j->ga, i0, i1, &ga);
         j->p->kernel->run.gemm(j->p, &ga);
     }
-    if ((phases & PH_OUT) && j->c8)
+    if ((phases & PH_OUT) && j->c8 && j->ldp)
+        dequantize_planes(j->c8 + (size_t)i0 * nr, m, nr, q->out_scale, q->out_zero, j->y + i0, j->ldp);
+    else if ((phases & PH_OUT) && j->c8)
         dequantize_rows(j->c8 + (size_t)i0 * nr, m, nr, q->out_scale, q->out_zero, j->y + (size_t)i0 * j->ldy,
                         j->ldy);
     if ((phases & PH_OUT) && j->epi)
@@ -511,8 +553,26 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const vo
     qb_qlayer_gemm_epi(g, n, p, m, a, lda, a_i8, y, ldy, y_i8, r0, NULL, scratch);
 }
 
+static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                       void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, size_t ldp, void *scratch);
+
 void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
                         void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, void *scratch)
+{
+    qgemm_call(g, n, p, m, a, lda, a_i8, y, ldy, y_i8, r0, epi, 0, scratch);
+}
+
+int qb_qlayer_gemm_planes(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                          float *y, size_t ldp, int r0, void *scratch)
+{
+    if (!qb_precision_is_int8(n->q->run_prec))
+        return -1;
+    qgemm_call(g, n, p, m, a, lda, a_i8, y, 0, 0, r0, NULL, ldp, scratch);
+    return 0;
+}
+
+static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                       void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, size_t ldp, void *scratch)
 {
     qb_qspec *q = n->q;
     int K = p->k, nr = p->n;
@@ -551,7 +611,7 @@ void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, cons
             if (y_i8) {
                 ga->c = y, ga->ldc = ldy;
             } else {
-                j.c8 = a8 + (size_t)m * K, j.y = y, j.ldy = ldy;
+                j.c8 = a8 + (size_t)m * K, j.y = y, j.ldy = ldy, j.ldp = ldp;
                 ga->c = j.c8, ga->ldc = (size_t)nr;
             }
         }

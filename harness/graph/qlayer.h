@@ -52,6 +52,14 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const vo
 void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
                         void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, void *scratch);
 
+/* qb_qlayer_gemm (int8-* only, float output, no epilogue) with the
+ * output dequantized straight into NCHW planes: channel k of row i at
+ * y[k * ldp + i] (a conv's NCHW output, y at the first row's pixel of
+ * its first channel): the same values as dequantizing rows and
+ * transposing them. -1 (nothing done) for other precisions. */
+int qb_qlayer_gemm_planes(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                          float *y, size_t ldp, int r0, void *scratch);
+
 /* Scratch bytes of qb_qlayer_dw for an NHWC image of hw pixels in, ohw out, c channels. */
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);
 
