@@ -745,12 +745,64 @@ static void test_conv_planes(void **st)
         }
 }
 
+/* Batch 2 of 8x23x19: 3x3 convs on stacked rows (ops_conv.c q_stack):
+ * float input quantized once, pad 1, to 16; an int8 link in, stride 2,
+ * pads (t, l, b, r) = (0, 1, 1, 0), to 12; 5x5 pad 2 to 10, NCHW float
+ * output (dequantized into the planes); a 1x1 to 6. */
+static qb_graph *stack_net(qb_precision p, int nchw_only)
+{
+    qb_graph *g = qb_graph_new("par-stack");
+    g->opset = 13;
+    g->nchw_only = nchw_only;
+    uint64_t s = 7;
+    static const int64_t p1[4] = {1, 1, 1, 1}, pa[4] = {0, 1, 1, 0}, p2[4] = {2, 2, 2, 2}, p0[4] = {0, 0, 0, 0};
+    add_t(g, "x", 4, (int64_t[]){2, 8, 23, 19}, NULL);
+    conv(g, "x", "a", 8, 16, 3, 1, p1, 1, 1, p, &s);
+    conv(g, "a", "b", 16, 12, 3, 2, pa, 1, 1, p, &s);
+    conv(g, "b", "c", 12, 10, 5, 1, p2, 1, 0, p, &s);
+    conv(g, "c", "y", 10, 6, 1, 1, p0, 1, 0, p, &s);
+    set_output(g, "c");
+    set_output(g, "y");
+    return g;
+}
+
+/* The stacked-row int8 convs, bit-identical on 1, 2 and 3 threads (with
+ * and without --profile, NHWC int8 links and nchw-only) to im2col
+ * (QB_NO_Q_STACK=1). */
+static void test_conv_stack(void **st)
+{
+    (void)st;
+    static const qb_precision precs[] = {QB_PREC_INT8_CHANNEL, QB_PREC_INT8_TENSOR};
+    for (size_t pi = 0; pi < 2; pi++)
+        for (int nchw = 0; nchw <= 1; nchw++)
+            for (int t = 1; t <= 3; t++) {
+                size_t n, n2;
+                setenv("QB_NO_Q_STACK", "1", 1);
+                float *ref = run_net(stack_net, precs[pi], nchw, t, 0, 0, &n);
+                unsetenv("QB_NO_Q_STACK");
+                double spread = 0;
+                for (size_t i = 0; i < n; i++)
+                    spread = fmax(spread, fabs((double)ref[i]));
+                assert_true(spread > 0.1);
+                for (int profile = 0; profile <= 1; profile++) {
+                    float *y = run_net(stack_net, precs[pi], nchw, t, 0, profile, &n2);
+                    assert_int_equal(n, n2);
+                    if (memcmp(ref, y, n * sizeof *y))
+                        fail_msg("stack net %s%s, %d threads%s: stacked rows differ from im2col (max rel %g)",
+                                 qb_precision_name(precs[pi]), nchw ? " nchw-only" : "", t,
+                                 profile ? ", profiled" : "", max_rel(y, ref, n));
+                    free(y);
+                }
+                free(ref);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team),        cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
-        cmocka_unit_test(test_conv_planes),
+        cmocka_unit_test(test_conv_planes), cmocka_unit_test(test_conv_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,13 @@ typedef struct conv_state {
                           * is padded (zero point around it) and im2col_padded_i8 copies window rows
                           * without bounds checks */
     int64_t hp, wp;      /* q_pad: rows and columns of the padded copy */
+    int q_stack;         /* q_first 2-D conv of one group, no x-dilation, not q_pad: no im2col; per output row
+                          * the kh input rows it reads are stacked, column by column (S[x][ky][c], the zero
+                          * point outside the image), and the int8 GEMM reads output pixel ox's K = kw*kh*C
+                          * bytes at S + ox*sw*kh*C (weights packed in (kx, ky, c) order) */
+    int64_t sw_cols;     /* q_stack: columns of a stacked row ((out_w - 1) * s + kw) */
+    size_t stack_off;    /* q_stack: where the per-chunk slots start in the scratch */
+    size_t stack_slot;   /* q_stack: bytes per slot (a stacked row, then the int8 output row) */
     int f_first;         /* fp32, many channels, NCHW input: transpose the image to NHWC (fimg_off in the
                           * scratch) and im2col whole window rows; weights always packed in NHWC order */
     size_t fimg_off;     /* f_first: where the NHWC copy starts in the scratch */
@@ -187,7 +194,18 @@ static int conv_pack_quantized(qb_graph *g, qb_node *n, conv_state *s, qb_err *e
     if (s->dw)
         return qb_qlayer_pack(g, n, 0, (int)s->cout, (int)s->kk, NULL, wd, bd, &s->packs[0], e);
     int64_t cog = s->cout / s->group, *perm = NULL;
-    if ((s->in_nhwc || s->q_first) && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
+    if (s->q_stack) { /* stacked rows: (kx, ky, c) */
+        int64_t cg = W->dims[1], kh = s->w.k[1], kw = s->w.k[2];
+        perm = malloc((size_t)s->kk * sizeof *perm);
+        if (!perm) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        for (int64_t kx = 0; kx < kw; kx++)
+            for (int64_t ky = 0; ky < kh; ky++)
+                for (int64_t c = 0; c < cg; c++)
+                    perm[(kx * kh + ky) * cg + c] = (c * kh + ky) * kw + kx;
+    } else if ((s->in_nhwc || s->q_first) && !s->pointwise) { /* NHWC im2col order: (kz, ky, kx, c) */
         int64_t cg = W->dims[1], taps = s->kk / cg;
         perm = malloc((size_t)s->kk * sizeof *perm);
         if (!perm) {
@@ -260,6 +278,24 @@ static int conv_direct_allowed(const qb_graph *g)
 {
     const char *env = getenv("QB_NO_DIRECT_CONV");
     return g->gemm && (g->gemm->flags & QB_KF_A_TAPS) && !g->no_direct_conv && !(env && *env && strcmp(env, "0"));
+}
+
+#define QSTACK_SLOTS 16 /* q_stack: most chunks of output rows (scratch slots) */
+
+/* QB_NO_Q_PLANES=1: int8 convs with NCHW float output dequantize into
+ * rows and transpose them (the reference for tests of the planes path). */
+static int q_planes_off(void)
+{
+    const char *env = getenv("QB_NO_Q_PLANES");
+    return env && *env && strcmp(env, "0");
+}
+
+/* QB_NO_Q_STACK=1: int8 convs keep im2col (the reference for tests of
+ * the stacked rows). */
+static int q_stack_off(void)
+{
+    const char *env = getenv("QB_NO_Q_STACK");
+    return env && *env && strcmp(env, "0");
 }
 
 static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -357,6 +393,11 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         s->fimg_off = (n->scratch + 63) / 64 * 64;
         n->scratch = s->fimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) * sizeof(float);
     }
+    if (s->q_first && !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 &&
+        w->pb[1] >= 0 && w->pb[2] >= 0 && w->k[1] <= 64 && !(w->k[2] * w->c <= 16) && !q_stack_off()) {
+        s->q_stack = 1; /* (q_pad's first layers, kw * C <= 16, keep their padded im2col) */
+        s->sw_cols = (w->out[2] - 1) * w->s[2] + w->k[2];
+    }
     if (W->kind == QB_T_CONST && (!B || B->kind == QB_T_CONST)) {
         if (conv_pack(g, n, s, e))
             return -1;
@@ -382,6 +423,12 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
             }
             s->qimg_off = (n->scratch + 63) / 64 * 64;
             n->scratch = s->qimg_off + img + 64;
+        }
+        if (s->q_stack) { /* one slot per chunk of output rows: a stacked row, then an int8 output row */
+            size_t row = (size_t)(s->sw_cols * w->k[1] * w->c) + 64;
+            s->stack_slot = (row + (size_t)(w->out[2] * s->cout) + 64 + 63) / 64 * 64;
+            s->stack_off = (n->scratch + 63) / 64 * 64;
+            n->scratch = s->stack_off + (size_t)QSTACK_SLOTS * s->stack_slot;
         }
     }
     return 0;
@@ -957,12 +1004,91 @@ static int64_t conv_block_rows(int64_t ow, int64_t row_bytes, int64_t rows)
     return rb < rows ? rb : rows;
 }
 
-/* QB_NO_Q_PLANES=1: int8 convs with NCHW float output dequantize into
- * rows and transpose them (the reference for tests of the planes path). */
-static int q_planes_off(void)
+/* ---- int8 convs on stacked rows (q_stack) ---- */
+
+typedef struct stack_job {
+    qb_graph *g;          /* profile */
+    qb_node *n;           /* the conv */
+    const conv_state *s;  /* geometry, pack, slots */
+    const int8_t *x;      /* NHWC int8 image in the node's input grid (unpadded) */
+    char *y;              /* output: NHWC rows (ldy elements per pixel) or NCHW planes (ldp) */
+    size_t ldy, ldp;      /* as qb_qlayer_gemm_at */
+    int y_i8;             /* y is int8 */
+    const qb_node *epi;   /* epilogue chain or NULL */
+    char *slots;          /* scratch slots */
+    int64_t chunk;        /* output rows per chunk: chunk i uses slot i */
+    int64_t kernel_ns;    /* --profile: kernel time summed over threads */
+} stack_job;
+
+/* Output rows [oy0, oy1): per row, the kh input rows it reads stacked
+ * column by column into the slot, then one int8 GEMM call of out_w rows. */
+static void stack_rows(void *ctx, int64_t oy0, int64_t oy1)
 {
-    const char *env = getenv("QB_NO_Q_PLANES");
-    return env && *env && strcmp(env, "0");
+    stack_job *j = ctx;
+    const conv_state *s = j->s;
+    const win *w = &s->w;
+    const int64_t C = w->c, kh = w->k[1], ow = w->out[2], W = w->in[2];
+    const size_t cb = (size_t)C, colb = (size_t)(kh * C);
+    int8_t *S = (int8_t *)(j->slots + (size_t)(oy0 / j->chunk) * s->stack_slot);
+    int8_t *c8 = S + (((size_t)s->sw_cols * colb + 64 + 63) / 64 * 64);
+    const int8_t zp = (int8_t)j->n->q->in_zero;
+    const int8_t *src[64];
+    for (int64_t oy = oy0; oy < oy1; oy++) {
+        for (int64_t ky = 0; ky < kh && ky < 64; ky++) {
+            int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+            src[ky] = iy >= 0 && iy < w->in[1] ? j->x + (size_t)(iy * W * C) : NULL;
+        }
+        for (int64_t xx = 0; xx < s->sw_cols; xx++) {
+            int64_t ix = xx - w->pb[2];
+            int8_t *d = S + (size_t)xx * colb;
+            int in = ix >= 0 && ix < W;
+            for (int64_t ky = 0; ky < kh; ky++, d += cb)
+                if (in && src[ky])
+                    copy_bytes((char *)d, (const char *)(src[ky] + ix * C), cb);
+                else
+                    memset(d, zp, cb);
+        }
+        char *yr = j->ldp ? j->y + (size_t)(oy * ow) * sizeof(float)
+                          : j->y + (size_t)(oy * ow) * j->ldy * (j->y_i8 ? 1 : sizeof(float));
+        qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, S, (size_t)w->s[2] * colb, yr, j->ldy, j->y_i8, j->ldp, 0,
+                          j->epi, c8, &j->kernel_ns);
+    }
+}
+
+/* The stacked-row int8 conv of one image: the float image quantized once
+ * (NHWC int8) unless it is an int8 link, then the output rows in chunks
+ * on the threads, each row one kernel call (the same bits whatever the
+ * split). NCHW float output: dequantized into the planes, or with an
+ * epilogue into NHWC rows transposed after. */
+static void stack_conv(qb_graph *g, qb_node *n, const char *xb, char *yb, void *scratch)
+{
+    conv_state *s = n->state;
+    const win *w = &s->w;
+    int64_t ivol = w->in[1] * w->in[2];
+    const int8_t *x = (const int8_t *)xb;
+    if (!s->in_i8) {
+        int8_t *img = (int8_t *)scratch + s->qimg_off;
+        qb_qlayer_quantize_image(n, (const float *)(const void *)xb, s->in_nhwc, w->c, ivol, img);
+        x = img;
+    }
+    float *C = (float *)scratch + s->pix * s->kk; /* NHWC rows to transpose (NCHW output with an epilogue) */
+    stack_job j = {.g = g, .n = n, .s = s, .x = x, .y = yb, .ldy = (size_t)s->cout, .y_i8 = s->out_i8,
+                   .epi = s->epi, .slots = (char *)scratch + s->stack_off};
+    int planes = !s->out_nhwc && !s->epi && !q_planes_off();
+    if (planes)
+        j.ldp = (size_t)s->pix;
+    else if (!s->out_nhwc)
+        j.y = (char *)C;
+    int64_t oh = w->out[1];
+    j.chunk = qb_gpar_chunk(oh, w->out[2] * s->cout * s->kk, 1);
+    if (j.chunk * QSTACK_SLOTS < oh)
+        j.chunk = (oh + QSTACK_SLOTS - 1) / QSTACK_SLOTS;
+    double t0 = g->profile ? qb_now_ms() : 0;
+    qb_gpar_for(oh, j.chunk, stack_rows, &j);
+    if (g->profile) /* the kernel calls' time (summed over threads: at 2+ threads an upper bound of the kernel's share) */
+        g->kernel_ms_acc += fmin((double)j.kernel_ns * 1e-6, qb_now_ms() - t0);
+    if (!s->out_nhwc && !planes)
+        transpose_par((float *)(void *)yb, (size_t)s->pix, C, (size_t)s->cout, s->pix, s->cout);
 }
 
 static void conv_run(qb_graph *g, qb_node *n, void *scratch)
@@ -1005,6 +1131,10 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         }
         if (s->direct) {
             direct_conv(g, n, (const float *)(const void *)xb, s->in_nhwc, (float *)(void *)yb, scratch);
+            continue;
+        }
+        if (s->q_stack) {
+            stack_conv(g, n, xb, yb, scratch);
             continue;
         }
         int64_t cg = w->c / s->group, cog = s->cout / s->group;

@@ -651,6 +651,34 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
     qb_gpar_for(m, chunk, qgemm_rows, &j);
 }
 
+void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda, void *y,
+                       size_t ldy, int y_i8, size_t ldp, int r0, const qb_node *epi, void *scratch, int64_t *kernel_ns)
+{
+    qb_qspec *q = n->q;
+    int nr = p->n;
+    qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .a = a, .lda = lda, .f_min = n->f_min, .f_max = n->f_max}};
+    j.ga.a_zero = q->in_zero, j.ga.a_scale = q->in_scale;
+    j.ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
+    j.ga.c_zero = q->out_zero;
+    out_bounds(n, q, &j.ga.c_min, &j.ga.c_max);
+    if (y_i8) {
+        j.ga.c = y, j.ga.ldc = ldy;
+    } else {
+        j.c8 = scratch, j.y = y, j.ldy = ldy, j.ldp = ldp;
+        j.ga.c = j.c8, j.ga.ldc = (size_t)nr;
+    }
+    if (epi) {
+        j.epi = epi;
+        if (y_i8)
+            j.y = NULL, j.ldy = ldy;
+    }
+    double t0 = g->profile ? qb_now_ms() : 0;
+    qgemm_block(&j, 0, m, PH_KERNEL);
+    if (g->profile)
+        __atomic_fetch_add(kernel_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
+    qgemm_block(&j, 0, m, PH_OUT);
+}
+
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c) { return (size_t)((hw + ohw) * c + 64); }
 
 /* One quantized depthwise call: the input quantized by pixel chunks
