@@ -745,10 +745,11 @@ static void test_conv_planes(void **st)
         }
 }
 
-/* Batch 2 of 8x23x19: 3x3 convs on stacked rows (ops_conv.c q_stack):
+/* Batch 2 of 8x23x71: 3x3 convs on stacked rows (ops_conv.c q_stack):
  * float input quantized once, pad 1, to 16; an int8 link in, stride 2,
  * pads (t, l, b, r) = (0, 1, 1, 0), to 12; 5x5 pad 2 to 10, NCHW float
- * output (dequantized into the planes); a 1x1 to 6. */
+ * output (dequantized into the planes); a 1x1 to 6. Rows of 71 and 36
+ * output columns (q_stack needs QSTACK_MIN_W). */
 static qb_graph *stack_net(qb_precision p, int nchw_only)
 {
     qb_graph *g = qb_graph_new("par-stack");
@@ -756,7 +757,7 @@ static qb_graph *stack_net(qb_precision p, int nchw_only)
     g->nchw_only = nchw_only;
     uint64_t s = 7;
     static const int64_t p1[4] = {1, 1, 1, 1}, pa[4] = {0, 1, 1, 0}, p2[4] = {2, 2, 2, 2}, p0[4] = {0, 0, 0, 0};
-    add_t(g, "x", 4, (int64_t[]){2, 8, 23, 19}, NULL);
+    add_t(g, "x", 4, (int64_t[]){2, 8, 23, 71}, NULL);
     conv(g, "x", "a", 8, 16, 3, 1, p1, 1, 1, p, &s);
     conv(g, "a", "b", 16, 12, 3, 2, pa, 1, 1, p, &s);
     conv(g, "b", "c", 12, 10, 5, 1, p2, 1, 0, p, &s);

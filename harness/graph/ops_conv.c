@@ -281,6 +281,9 @@ static int conv_direct_allowed(const qb_graph *g)
 }
 
 #define QSTACK_SLOTS 16 /* q_stack: most chunks of output rows (scratch slots) */
+#define QSTACK_MIN_W 32 /* q_stack: fewest output columns (one kernel call per output row: narrower rows
+                         * under-fill the int8 kernel's row tiles; det's 10- and 20-wide head convs, the
+                         * zoo cnn's 14-wide conv were no faster or slower than with im2col) */
 
 /* QB_NO_Q_PLANES=1: int8 convs with NCHW float output dequantize into
  * rows and transpose them (the reference for tests of the planes path). */
@@ -394,7 +397,8 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         n->scratch = s->fimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) * sizeof(float);
     }
     if (s->q_first && !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 &&
-        w->pb[1] >= 0 && w->pb[2] >= 0 && w->k[1] <= 64 && !(w->k[2] * w->c <= 16) && !q_stack_off()) {
+        w->pb[1] >= 0 && w->pb[2] >= 0 && w->k[1] <= 64 && !(w->k[2] * w->c <= 16) && w->out[2] >= QSTACK_MIN_W &&
+        !q_stack_off()) {
         s->q_stack = 1; /* (q_pad's first layers, kw * C <= 16, keep their padded im2col) */
         s->sw_cols = (w->out[2] - 1) * w->s[2] + w->k[2];
     }
