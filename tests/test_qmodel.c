@@ -5,7 +5,8 @@
  * the ISAs this CPU runs; the pipeline's precisions ordered by error
  * (fp16 far above int8 above binary) on a small trained net; calibration
  * consistency of chained layers; ptq-kl keeping the graph output's
- * and the graph input's min/max range; per-layer SQNR; the mixed-precision
+ * and the graph input's min/max range and that of a normalisation's
+ * statistics; per-layer SQNR; the mixed-precision
  * search meeting its budget below int8's weight bytes; ONNX -> qb_net
  * import round trip; the fake-quantization hooks of QAT (weights on the
  * grid during a step and restored after, straight-through gradient
@@ -356,6 +357,98 @@ static void test_kl_input_keeps_minmax(void **state)
     free(tail.f32);
 }
 
+/* A tensor of the hand-made graph g: name, kind, 2-D shape, data (owned by g). */
+static int hand_tensor(qb_graph *g, const char *name, int kind, int rows, int cols, float *data)
+{
+    int t = qb_graph_tensor(g, name);
+    qb_tensor *x = g->tensors[t];
+    x->kind = kind, x->dtype = QB_DT_FLOAT, x->ndim = 2, x->dims[0] = rows, x->dims[1] = cols, x->has_shape = 1;
+    x->data = data;
+    return t;
+}
+
+/* Node op of g reading in[0..nin) and writing out, with one integer (list) attribute when aname is set. */
+static void hand_node(qb_graph *g, const char *op, const int *in, int nin, int out, const char *aname, int ints)
+{
+    int ni = qb_graph_add_node(g, op, op, nin, 1);
+    qb_node *n = &g->nodes[ni];
+    for (int k = 0; k < nin; k++)
+        n->in[k] = in[k];
+    n->out[0] = out;
+    if (aname) {
+        n->attr = calloc(1, sizeof *n->attr);
+        n->nattr = 1;
+        n->attr[0].name = strdup(aname);
+        if (ints) {
+            n->attr[0].type = QB_ATTR_INTS, n->attr[0].n = 1;
+            n->attr[0].ints = malloc(sizeof(int64_t));
+            n->attr[0].ints[0] = 1;
+        } else {
+            n->attr[0].type = QB_ATTR_INT, n->attr[0].i = 1;
+        }
+    }
+}
+
+/* ptq-kl on a tensor a normalisation takes its statistics from
+ * (mark_stats_side): x[16] -> Gemm 32 -> h -> ReduceMean over the
+ * features -> Sub -> Relu -> Gemm 4, inputs with an exponential tail that
+ * the first Gemm copies into h (each h_j one input). h is
+ * read by the ReduceMean: KL alone clips it (QB_CALIB_CLIP_STATS=1), the
+ * rule gives it min/max's qparams and records it as kept on the output of
+ * layer 0 (and the input of no layer: the second Gemm reads the Relu). */
+static void test_kl_stats_keep_minmax(void **state)
+{
+    (void)state;
+    enum { K = 16, H = 32, O = 4, S = 256 };
+    qb_graph *g = qb_graph_new("norm.onnx");
+    float *W1 = malloc(sizeof(float) * H * K), *W2 = malloc(sizeof(float) * O * H), *X = malloc(sizeof(float) * S * K);
+    assert_true(W1 && W2 && X);
+    uint64_t r = 7;
+    for (int i = 0; i < H * K; i++) /* h_j = x_(j mod K) (h keeps the inputs' tail) */
+        W1[i] = i / K % K == i % K ? 1.0f : 0.0f;
+    for (int i = 0; i < O * H; i++)
+        W2[i] = (float)((int)(qb_rng_next(&r) % 2001) - 1000) / 1000.0f;
+    for (int i = 0; i < S * K; i++)
+        X[i] = -logf(((float)(qb_rng_next(&r) >> 40) + 0.5f) / 16777216.0f);
+    int x = hand_tensor(g, "x", QB_T_INPUT, 1, K, NULL), w1 = hand_tensor(g, "w1", QB_T_CONST, H, K, W1);
+    int w2 = hand_tensor(g, "w2", QB_T_CONST, O, H, W2), h = qb_graph_tensor(g, "h"), m = qb_graph_tensor(g, "m");
+    int d = qb_graph_tensor(g, "d"), a = qb_graph_tensor(g, "a"), y = qb_graph_tensor(g, "y");
+    hand_node(g, "Gemm", (int[]){x, w1}, 2, h, "transB", 0);
+    hand_node(g, "ReduceMean", (int[]){h}, 1, m, "axes", 1);
+    hand_node(g, "Sub", (int[]){h, m}, 2, d, NULL, 0);
+    hand_node(g, "Relu", (int[]){d}, 1, a, NULL, 0);
+    hand_node(g, "Gemm", (int[]){a, w2}, 2, y, "transB", 0);
+    g->inputs = malloc(sizeof(int)), g->outputs = malloc(sizeof(int));
+    g->inputs[0] = x, g->outputs[0] = y, g->ninputs = g->noutputs = 1;
+    qb_samples s = {.x = X, .n = S, .sample = K};
+    qb_calibration mm, kl, clip;
+    qb_err e;
+    if (qb_calibrate(g, &s, 32, QB_CALIB_MINMAX, 99.99, 0, &mm, &e) ||
+        qb_calibrate(g, &s, 32, QB_CALIB_KL, 99.99, 0, &kl, &e))
+        fail_msg("calibrate: %s", e.msg);
+    setenv("QB_CALIB_CLIP_STATS", "1", 1);
+    int rc = qb_calibrate(g, &s, 32, QB_CALIB_KL, 99.99, 0, &clip, &e);
+    unsetenv("QB_CALIB_CLIP_STATS");
+    if (rc)
+        fail_msg("calibrate kl, statistics clipped: %s", e.msg);
+    assert_int_equal(kl.n, 2);
+    const qb_qparams *cq = &clip.layers[0].out_qp, *mq = &mm.layers[0].out_qp, *kq = &kl.layers[0].out_qp;
+    print_message("h max: minmax %g, kl %g (step %g)\n", mq->scale * (float)(mq->qmax - mq->zero),
+                  cq->scale * (float)(cq->qmax - cq->zero), cq->scale);
+    assert_int_equal(clip.layers[0].kept_minmax & 2u, 0);
+    assert_true(cq->scale * (float)(cq->qmax - cq->zero) < mq->scale * (float)(mq->qmax - mq->zero) - cq->scale);
+    assert_int_equal(kl.layers[0].kept_minmax & 2u, 2);
+    assert_true(kq->scale == mq->scale);
+    assert_int_equal(kq->zero, mq->zero);
+    assert_int_equal(kl.layers[1].kept_minmax & 1u, 0);
+    assert_true(kl.layers[1].in_qp.scale == clip.layers[1].in_qp.scale);
+    qb_calibration_free(&mm);
+    qb_calibration_free(&kl);
+    qb_calibration_free(&clip);
+    free(X);
+    qb_graph_free(g);
+}
+
 /* fp16 error far below int8's, int8's below binary's; accuracy near fp32 for int8. */
 static void test_precision_order(void **state)
 {
@@ -594,7 +687,7 @@ int main(void)
         cmocka_unit_test(test_per_layer),        cmocka_unit_test(test_mixed),
         cmocka_unit_test(test_import_roundtrip), cmocka_unit_test(test_fake_quant_hooks),
         cmocka_unit_test(test_clone),            cmocka_unit_test(test_kl_output_keeps_minmax),
-        cmocka_unit_test(test_kl_input_keeps_minmax),
+        cmocka_unit_test(test_kl_input_keeps_minmax),    cmocka_unit_test(test_kl_stats_keep_minmax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -134,6 +134,8 @@ static int count_batch(void *ctx, int from, int count, const float *y)
  *     that rule.
  *   QB_CALIB_CLIP_INPUTS=1  the same for the input-side tensors
  *     (mark_input_side): the ablation of that rule.
+ *   QB_CALIB_CLIP_STATS=1  the same for the tensors a normalisation takes
+ *     its statistics from (mark_stats_side).
  * All off (unset) in normal runs. */
 
 /* Whether name is one of the comma-separated items of list; an item that
@@ -211,6 +213,35 @@ static void mark_input_side(const qb_graph *g, const int *layer_of_node, unsigne
     }
 }
 
+/* Whether node n computes statistics of its data input over the features
+ * to normalise with them: a ReduceMean (how a LayerNorm written out in
+ * ONNX operators starts: ReduceMean, Sub, Pow, ReduceMean, Sqrt, Div) or
+ * a LayerNormalization, GroupNormalization or InstanceNormalization. */
+static int takes_stats(const qb_node *n)
+{
+    return !strcmp(n->op, "ReduceMean") || !strcmp(n->op, "LayerNormalization") ||
+           !strcmp(n->op, "GroupNormalization") || !strcmp(n->op, "InstanceNormalization");
+}
+
+/* side[t] |= 4 for the tensors of g a normalisation takes its statistics
+ * from (takes_stats), directly or through nodes that only copy their data
+ * input into another shape (qb_op_copy_run). Clipping such a tensor's
+ * largest values changes the mean and variance that every value of the
+ * sample is normalised with, an error KL's histogram (and the guard's
+ * squared error) does not see. */
+static void mark_stats_side(const qb_graph *g, const int *layer_of_node, unsigned char *side)
+{
+    for (int i = g->nnodes - 1; i >= 0; i--) { /* nodes are sorted: consumers last, walked first */
+        const qb_node *n = &g->nodes[i];
+        if (n->folded || layer_of_node[i] >= 0 || n->nin < 1 || n->in[0] < 0)
+            continue;
+        int copy = n->def && n->def->run == qb_op_copy_run && n->nout >= 1 && n->out[0] >= 0 &&
+                   (side[n->out[0]] & 4);
+        if (takes_stats(n) || copy)
+            side[n->in[0]] |= 4;
+    }
+}
+
 static void range_diagnostics(const qb_graph *g, const qb_observer *o, int layer, int out, int t, float *lo,
                               float *hi)
 {
@@ -271,7 +302,7 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
     cx.count = calloc((size_t)nt, sizeof *cx.count);
     cx.stamp = malloc((size_t)nt * sizeof *cx.stamp);
     cx.layer_of_node = malloc((size_t)g->nnodes * sizeof *cx.layer_of_node);
-    unsigned char *side = calloc((size_t)nt + 1, 1); /* bit 0: output side (mark_output_side), bit 1: input side */
+    unsigned char *side = calloc((size_t)nt + 1, 1); /* bit 0: output side, 1: input side, 2: statistics (mark_*) */
     if (!cx.obs || !cx.sum || !cx.count || !cx.stamp || !cx.layer_of_node || !side) {
         qb_errf(e, "%s: out of memory", model->file);
         goto out;
@@ -308,12 +339,16 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
     /* ptq-kl: output-side tensors keep min/max (KL weighs what a distribution
      * fed to further layers loses; there the values are the answer), and so
      * do input-side ones (the raw input: every later layer depends on all
-     * of it, no earlier layer has condensed it, and its tail is signal) */
+     * of it, no earlier layer has condensed it, and its tail is signal)
+     * and what a normalisation takes its statistics from */
     const char *clip_outputs = getenv("QB_CALIB_CLIP_OUTPUTS"), *clip_inputs = getenv("QB_CALIB_CLIP_INPUTS");
     if (method == QB_CALIB_KL && !(clip_outputs && *clip_outputs && strcmp(clip_outputs, "0")))
         mark_output_side(g, cx.layer_of_node, side);
     if (method == QB_CALIB_KL && !(clip_inputs && *clip_inputs && strcmp(clip_inputs, "0")))
         mark_input_side(g, cx.layer_of_node, side);
+    const char *clip_stats = getenv("QB_CALIB_CLIP_STATS");
+    if (method == QB_CALIB_KL && !(clip_stats && *clip_stats && strcmp(clip_stats, "0")))
+        mark_stats_side(g, cx.layer_of_node, side);
     for (int i = 0; i < c->n; i++) {
         qb_layer_info *l = &c->layers[i];
         char warn[300] = "";
@@ -331,8 +366,9 @@ int qb_calibrate(const qb_graph *model, const qb_samples *s, int batch, qb_calib
                         "qbench: note: %s: tensor '%s' (%s of layer '%s') %s: ptq-kl keeps its min/max range "
                         "[%.6g, %.6g] (KL's: [%.6g, %.6g])\n",
                         model->file, g->tensors[ts[j]]->name, j ? "output" : "input", l->name,
-                        side[ts[j]] & 1 ? "feeds a graph output through no other layer"
-                                        : "holds a graph input's values as they are",
+                        side[ts[j]] & 1   ? "feeds a graph output through no other layer"
+                        : side[ts[j]] & 2 ? "holds a graph input's values as they are"
+                                          : "gives a normalisation its statistics",
                         lo, hi, klo, khi);
             }
             range_diagnostics(g, cx.obs[ts[j]], i, j, ts[j], &lo, &hi);
