@@ -159,7 +159,8 @@ typedef struct conv_state {
                           * the kernel reads each window tap of an output row straight from that copy */
     size_t dimg_off;     /* direct: where the padded copy starts in the scratch (the output rows come first) */
     int64_t dhp, dwp;    /* direct: rows and columns of the padded copy */
-    ptrdiff_t *taps;     /* direct: per tap (ky, kx), its offset in floats from an output pixel's (0, 0) tap */
+    ptrdiff_t *taps;     /* direct: per window row ky, its offset in floats from an output pixel's (0, 0) tap (the
+                          * row's kw taps are kw * C consecutive floats: d[2] == 1) */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -382,14 +383,15 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         int64_t cols = (w->out[2] - 1) * w->s[2] + (w->k[2] - 1) * w->d[2] + 1;
         s->dhp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
         s->dwp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
-        s->taps = malloc((size_t)(w->k[1] * w->k[2]) * sizeof *s->taps);
+        s->taps = malloc((size_t)w->k[1] * sizeof *s->taps);
         if (!s->taps) {
             QB_NODE_ERR(e, g, n, "out of memory");
             return -1;
         }
+        /* one segment of A per window row: its kw taps (kx, c) lie
+         * consecutive in the padded copy, in the order of A's K */
         for (int64_t ky = 0; ky < w->k[1]; ky++)
-            for (int64_t kx = 0; kx < w->k[2]; kx++)
-                s->taps[ky * w->k[2] + kx] = (ptrdiff_t)((ky * w->d[1] * s->dwp + kx * w->d[2]) * w->c);
+            s->taps[ky] = (ptrdiff_t)(ky * w->d[1] * s->dwp * w->c);
         s->dimg_off = ((size_t)s->pix * s->cout * sizeof(float) + 63) / 64 * 64;
         n->scratch = s->dimg_off + (size_t)(s->dhp * s->dwp * w->c) * sizeof(float);
     } else if (s->f_first) {
@@ -952,7 +954,8 @@ static void direct_pad_rows(void *ctx, int64_t r0, int64_t r1)
 }
 
 /* Output rows [oy0, oy1): one kernel call per row, its pixels the rows of
- * A (stride s[2] pixels of the copy apart), each tap read at its offset. */
+ * A (stride s[2] pixels of the copy apart), each window row's kw * C
+ * floats read as one segment at its offset. */
 static void direct_out_rows(void *ctx, int64_t oy0, int64_t oy1)
 {
     const direct_job *j = ctx;
@@ -962,7 +965,7 @@ static void direct_out_rows(void *ctx, int64_t oy0, int64_t oy1)
     for (int64_t oy = oy0; oy < oy1; oy++) {
         qb_gemm_args a = {.m = (int)ow, .a = j->P + oy * w->s[1] * s->dwp * C, .lda = (size_t)(w->s[2] * C),
                           .c = j->y + oy * ow * (int64_t)j->ldc, .ldc = j->ldc, .f_min = j->f_min, .f_max = j->f_max,
-                          .a_taps = s->taps, .a_ntaps = (int)(w->k[1] * w->k[2])};
+                          .a_taps = s->taps, .a_ntaps = (int)w->k[1]};
         s->packs[0].kernel->run.gemm(&s->packs[0], &a);
         run_epilogue(j->g, s, a.c, ow);
     }

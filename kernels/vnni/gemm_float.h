@@ -13,7 +13,8 @@
  * alternate k to hide the FMA latency and prefetch ahead (they stream W
  * from memory). Panels are visited in chunks that stay in L2 while every
  * row block passes over them. With qb_gemm_args.a_taps (direct conv) the
- * k loop runs once per segment of K, each from its own offset into A.
+ * k loop runs once per segment of K, each from its own offset into A, and
+ * a row block's last tile prefetches the next block's segments.
  */
 #ifndef QB_VNNI_GEMM_FLOAT_H
 #define QB_VNNI_GEMM_FLOAT_H
@@ -48,8 +49,23 @@ typedef struct gf_job {
     size_t ldc;           /* floats between rows of C */
     int cnt_last;         /* valid columns of the last panel */
     int pf;               /* prefetch W ahead (small tiles, W from memory) */
+    const float *pfa;     /* taps: the next row block's A, prefetched segment by segment; NULL: none */
+    int pfa_rows;         /* rows of that block */
     __m512 lo, hi;        /* f_min, f_max */
 } gf_job;
+
+/* Prefetch segment t of the next row block's A (taps scatter A over rows
+ * of the image: no stream for the hardware to follow). Out of line: one
+ * copy, not one per microkernel shape. */
+static __attribute__((noinline)) void gf_prefetch_a(const gf_job *j, int t)
+{
+    for (int r = 0; r < j->pfa_rows; r++) {
+        const float *pa = j->pfa + r * j->lda + j->taps[t];
+        for (int o = 0; o < j->kn; o += 16)
+            __builtin_prefetch(pa + o);
+        __builtin_prefetch(pa + j->kn - 1);
+    }
+}
 
 /* Dot products of mr_ rows of A with np_ panels over all K, plus bias,
  * clamped and stored to C (cnt_last valid columns in the last panel). */
@@ -66,6 +82,8 @@ QB_MICRO void gf_micro(int mr_, int np_, int half, const gf_job *j)
         const float *a = j->a + (j->taps ? j->taps[t] : 0);
         /* the segment's weights: rows t * K .. t * K + K - 1 of every panel */
         const void *w = (const char *)j->w + (size_t)t * K * 16 * (half ? 2 : 4);
+        if (j->pfa)
+            gf_prefetch_a(j, t);
         int k = 0;
         if (dual) {
             for (; k + 2 <= K; k += 2) {
@@ -157,6 +175,9 @@ QB_INLINE void gf_gemm(const qb_packed *p, const qb_gemm_args *g, int half)
                 j.w = (const char *)p->w + (size_t)p0 * j.pstride * esize;
                 j.bias = p->bias_f32 + n0;
                 j.c = (float *)g->c + (size_t)m0 * j.ldc + n0;
+                /* the row block's last tile fetches the next block's A */
+                j.pfa = g->a_taps && p0 + np >= pend && m0 + GF_MR < M ? j.a + GF_MR * j.lda : NULL;
+                j.pfa_rows = M - m0 - GF_MR < GF_MR ? M - m0 - GF_MR : GF_MR;
 #if QB_SPECIALIZE
                 switch (mr * 8 + np) {
                     GF_ROW(1) GF_ROW(2) GF_ROW(3) GF_ROW(4) GF_ROW(5) GF_ROW(6)
