@@ -174,6 +174,10 @@ $(BUILD)/tests/test_scalar: $(BUILD)/tests/test_scalar.o $(KERNEL_OBJ)
 $(BUILD)/tests/test_quantize: $(BUILD)/tests/test_quantize.o $(KERNEL_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
+# The faster exact requantization (kernels/rqf.h, kernels/avx2/requant_avx2.h) against the reference.
+$(BUILD)/tests/test_rqf: $(BUILD)/tests/test_rqf.o $(KERNEL_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
 # exp of float32 (kernels/expf.c): the reference against libm, the SIMD loop bit-exact against the reference.
 $(BUILD)/tests/test_expf: $(BUILD)/tests/test_expf.o $(KERNEL_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
@@ -286,7 +290,7 @@ fuzz:
 test-onnx: $(BUILD)/tests/test_onnx
 	$(BUILD)/tests/test_onnx $(ONNX_TEST_DIRS)
 
-TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_quantize $(BUILD)/tests/test_expf $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
+TESTS = $(BUILD)/tests/test_scalar $(BUILD)/tests/test_quantize $(BUILD)/tests/test_expf $(BUILD)/tests/test_rqf $(BUILD)/tests/test_kernels $(BUILD)/tests/test_graph \
 	$(BUILD)/tests/test_data $(BUILD)/tests/test_train $(BUILD)/tests/test_quant \
 	$(BUILD)/tests/test_qops $(BUILD)/tests/test_qmodel $(BUILD)/tests/test_sweep $(BUILD)/tests/test_qdq \
 	$(BUILD)/tests/test_par $(BUILD)/tests/test_stats \

@@ -99,7 +99,9 @@ static void blk_init(blk *k, const int32_t *bias, const int32_t *wsum, const qb_
             int c = c0 + lane_channel(h, i);
             idx[h][i] = c < C ? c : 0;
         }
-    k->fast = qb_avx2_rqf8_set(&k->rf[0], rq, idx[0]) && qb_avx2_rqf8_set(&k->rf[1], rq, idx[1]);
+    /* the rescaled multipliers of kernels/rqf.h are exact here: dw_main
+     * runs only for |y_zero| < 32640 */
+    k->fast = qb_avx2_rqf8_set(&k->rf[0], rq, idx[0], 1) && qb_avx2_rqf8_set(&k->rf[1], rq, idx[1], 1);
     if (!k->fast)
         for (int h = 0; h < 2; h++)
             qb_avx2_rq8_set(&k->rq[h], rq, idx[h]);

@@ -105,27 +105,25 @@ typedef struct epi {
  * (its scalar set-up pays off only over enough rows: FAST_ROWS). */
 static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
 {
-    int V = (nc + 7) / 8;
-    e->fast = e->zfold = 0;
-    if (stride == 1 && nc == NR) {
-        for (int v = 0; v < 3; v++)
-            qb_avx2_rq8_load(&e->rq[v], rq + 8 * v);
-    } else {
-        for (int v = 0; v < 3; v++) {
-            int idx[8];
-            for (int i = 0; i < 8; i++)
-                idx[i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
-            qb_avx2_rq8_set(&e->rq[v], rq, idx);
-        }
-    }
-    if (!fast)
-        return;
-    for (int v = 0; v < V; v++) {
-        int idx[8];
+    int V = (nc + 7) / 8, idx[3][8];
+    for (int v = 0; v < 3; v++)
         for (int i = 0; i < 8; i++)
-            idx[i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
-        if (!qb_avx2_rqf8_set(&e->rf[v], rq, idx))
-            return;
+            idx[v][i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
+    const int whole = stride == 1 && nc == NR; /* 24 consecutive multipliers: vector loads */
+    e->fast = e->zfold = 0;
+    /* the faster form first (narrow: the zero point allows its rescaled
+     * multipliers); the 64-bit form's vectors only when it fails */
+    int ok = fast;
+    for (int v = 0; v < V && ok; v++)
+        ok = whole ? qb_avx2_rqf8_load(&e->rf[v], rq + 8 * v, e->narrow)
+                   : qb_avx2_rqf8_set(&e->rf[v], rq, idx[v], e->narrow);
+    if (!ok) {
+        for (int v = 0; v < 3; v++)
+            if (whole)
+                qb_avx2_rq8_load(&e->rq[v], rq + 8 * v);
+            else
+                qb_avx2_rq8_set(&e->rq[v], rq, idx[v]);
+        return;
     }
     e->fast = 1;
     /* c_zero into the rounding: (h + 2^(sh-1) + c_zero 2^sh) >> sh is r + c_zero

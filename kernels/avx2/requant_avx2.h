@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/rqf.h"
 
 /* Multipliers of 8 lanes, split into even and odd lanes. */
 typedef struct qb_avx2_rq8 {
@@ -82,36 +83,63 @@ static inline __attribute__((always_inline)) __m256i qb_avx2_requant8(const qb_a
  * qb_rqf): m reduced to an odd m' = m >> v, s' = s - v; when s' >= 33,
  * r = (hi32(acc * m') + 2^(s'-33)) >> (s'-32), signed, is exactly the
  * rounding half away from zero (the low half of acc * m' is nonzero for
- * every nonzero acc since m' is odd). */
+ * every nonzero acc since m' is odd); multipliers with many trailing zero
+ * bits take the rescaled form of kernels/rqf.h where the caller allows. */
 typedef struct qb_avx2_rqf8 {
     __m256i me, mo; /* m' of lanes 0,2,4,6 / 1,3,5,7 in the low half of each 64-bit lane */
     __m256i rnd;    /* 2^(s'-33) */
     __m256i sh;     /* s' - 32 */
 } qb_avx2_rqf8;
 
-/* The constants for lanes 0..7 from rq[idx[0..7]]; 0 (f unset) when a lane does not qualify. */
-static inline int qb_avx2_rqf8_set(qb_avx2_rqf8 *f, const qb_requant *rq, const int *idx)
+/* The constants for lanes 0..7 from their multipliers m and right shifts
+ * s: qb_rqf_reduce (kernels/rqf.h) on 8 lanes at once, bit for bit (the
+ * lowest set bit's position from the exponent of its exact float). 0 (f
+ * unset) when a lane does not qualify. rescaled: nonzero when the caller's
+ * output zero point and bounds allow the rescaled form (|zero| <=
+ * QB_RQF_ZERO_MAX, c_min >= -128). */
+static inline int qb_avx2_rqf8_from(qb_avx2_rqf8 *f, __m256i m, __m256i s, int rescaled)
 {
-    int32_t me[8] = {0}, mo[8] = {0}, rnd[8], sh[8];
-    for (int i = 0; i < 8; i++) {
-        uint32_t m = (uint32_t)rq[idx[i]].multiplier;
-        if (m == 0 || m >= 0x80000000u)
-            return 0;
-        int v = __builtin_ctz(m), s = rq[idx[i]].rshift - v;
-        if (s < 33)
-            return 0;
-        if (i & 1)
-            mo[i - 1] = (int32_t)(m >> v);
-        else
-            me[i] = (int32_t)(m >> v);
-        rnd[i] = 1 << (s - 33);
-        sh[i] = s - 32;
-    }
-    f->me = _mm256_loadu_si256((const __m256i *)me);
-    f->mo = _mm256_loadu_si256((const __m256i *)mo);
-    f->rnd = _mm256_loadu_si256((const __m256i *)rnd);
-    f->sh = _mm256_loadu_si256((const __m256i *)sh);
+    const __m256i c32 = _mm256_set1_epi32(32), c33 = _mm256_set1_epi32(33);
+    __m256i bad = _mm256_cmpgt_epi32(_mm256_set1_epi32(1), m); /* m == 0 or m >= 2^31 */
+    __m256i low = _mm256_and_si256(m, _mm256_sub_epi32(_mm256_setzero_si256(), m)); /* 2^v */
+    __m256i v = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(low)), 23),
+                                 _mm256_set1_epi32(127));
+    __m256i mo = _mm256_srlv_epi32(m, v), so = _mm256_sub_epi32(s, v); /* odd part m', s' */
+    __m256i odd = _mm256_cmpgt_epi32(so, c32);                        /* s' >= 33 */
+    __m256i rs = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(s, c32), _mm256_cmpgt_epi32(_mm256_set1_epi32(63), s)),
+                                  _mm256_cmpgt_epi32(mo, _mm256_set1_epi32(65535))); /* 33 <= s <= 62, m' >= 2^16 */
+    rs = _mm256_andnot_si256(odd, rs);                                /* the rescaled form where the odd one fails */
+    __m256i ok = _mm256_andnot_si256(bad, rescaled ? _mm256_or_si256(odd, rs) : odd);
+    if (_mm256_movemask_epi8(ok) != -1)
+        return 0;
+    __m256i mm = _mm256_blendv_epi8(mo, _mm256_srlv_epi32(m, _mm256_sub_epi32(s, c33)), rs);
+    __m256i ss = _mm256_blendv_epi8(so, c33, rs);
+    f->me = mm; /* vpmuldq reads the low dword of each 64-bit lane: lanes 0,2,4,6 */
+    f->mo = _mm256_srli_epi64(mm, 32);
+    f->rnd = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(ss, c33));
+    f->sh = _mm256_sub_epi32(ss, c32);
     return 1;
+}
+
+/* qb_avx2_rqf8_from for lanes 0..7 from rq[idx[0..7]]. */
+static inline int qb_avx2_rqf8_set(qb_avx2_rqf8 *f, const qb_requant *rq, const int *idx, int rescaled)
+{
+    int32_t m[8], s[8];
+    for (int i = 0; i < 8; i++) {
+        m[i] = rq[idx[i]].multiplier;
+        s[i] = rq[idx[i]].rshift;
+    }
+    return qb_avx2_rqf8_from(f, _mm256_loadu_si256((const __m256i *)m), _mm256_loadu_si256((const __m256i *)s),
+                             rescaled);
+}
+
+/* qb_avx2_rqf8_from for lanes 0..7 from rq[0..7]. */
+static inline int qb_avx2_rqf8_load(qb_avx2_rqf8 *f, const qb_requant *rq, int rescaled)
+{
+    __m256 p0 = _mm256_loadu_ps((const float *)rq), p1 = _mm256_loadu_ps((const float *)(rq + 4));
+    __m256i m = _mm256_castps_si256(_mm256_shuffle_ps(p0, p1, 0x88)); /* m0 m1 m4 m5 | m2 m3 m6 m7 */
+    __m256i s = _mm256_castps_si256(_mm256_shuffle_ps(p0, p1, 0xdd));
+    return qb_avx2_rqf8_from(f, _mm256_permute4x64_epi64(m, 0xd8), _mm256_permute4x64_epi64(s, 0xd8), rescaled);
 }
 
 /* qb_avx2_round8 through qb_avx2_rqf8 constants. */
