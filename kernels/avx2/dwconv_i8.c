@@ -22,10 +22,12 @@
  * A chunk of up to 512 channels has its biases and multipliers laid out
  * once; then, per output row, each full block of 16 channels sweeps the
  * row's interior pixels two at a time (the taps at fixed offsets from
- * the pixel, each weight vector loaded once for both), and the border
- * pixels and the last partial block go one pixel at a time (full blocks
- * of border pixels read a block of x_zero for the taps in the padding
- * and start from the interior's biasz).
+ * the pixel, each weight vector loaded once for both); the row's border
+ * pixels go two at a time through the full blocks too, each from a table
+ * of tap pointers where a tap in the padding points into a row of x_zero
+ * bytes (so they start from the interior's biasz; C <= PADROW, else one
+ * at a time reading a 16-byte block of x_zero); the last partial block
+ * goes one pixel at a time.
  *
  * Requantization: the rounded r of 16 channels (the faster exact form when
  * every multiplier of the block allows it) goes
@@ -42,6 +44,7 @@
 
 #define CB 16        /* channels per block */
 #define CHUNK 32     /* blocks whose biases and multipliers are laid out at once */
+#define PADROW 4096  /* most channels whose border pixels go in pairs (a row of x_zero bytes) */
 
 /* Tap pairs of a window of k taps, and the bytes of one block's weights
  * (per pair 2 vectors of 16 int16). */
@@ -291,6 +294,45 @@ INLINE void row_inside(const blk *kb, const qb_packed *p, int b0, int b1, int nt
                       xs, oc, y + b * CB, C);
 }
 
+/* NP (1 or 2) pixels of one full block, any position: tap t of the first
+ * pixel at ta[t] + c0, of the second at tb[t] + c0, a tap in the padding
+ * pointing into a row of x_zero bytes (so the sum is the interior one,
+ * from biasz); outputs at ya and yb. */
+INLINE void px_ptr(int NP, const blk *k, const __m256i *wv, int nt, const int8_t *const *ta,
+                   const int8_t *const *tb, int c0, const outc *oc, int8_t *ya, int8_t *yb)
+{
+    __m256i lo0 = k->biasz[0], hi0 = k->biasz[1], lo1 = lo0, hi1 = hi0;
+#pragma GCC unroll 16
+    for (int t = 0; t < nt; t += 2) {
+        const __m256i wl = _mm256_load_si256(wv + t), wh = _mm256_load_si256(wv + t + 1);
+        __m256i a1 = load16(ta[t] + c0);
+        __m256i a2 = t + 1 < nt ? load16(ta[t + 1] + c0) : _mm256_setzero_si256();
+        lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(_mm256_unpacklo_epi16(a1, a2), wl));
+        hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(_mm256_unpackhi_epi16(a1, a2), wh));
+        if (NP > 1) {
+            __m256i b1 = load16(tb[t] + c0);
+            __m256i b2 = t + 1 < nt ? load16(tb[t + 1] + c0) : _mm256_setzero_si256();
+            lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(_mm256_unpacklo_epi16(b1, b2), wl));
+            hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(_mm256_unpackhi_epi16(b1, b2), wh));
+        }
+    }
+    if (NP > 1)
+        store16x2(k, lo0, hi0, lo1, hi1, oc, ya, yb);
+    else
+        store16(k, lo0, hi0, oc, ya, CB);
+}
+
+/* The full blocks [b0, b1) of NP (1 or 2) pixels given by their tap
+ * tables ta, tb (px_ptr), outputs at ya, yb. */
+INLINE void px_ptr_blocks(int NP, const blk *kb, const qb_packed *p, int b0, int b1, int nt, const int8_t *const *ta,
+                          const int8_t *const *tb, const outc *oc, int8_t *ya, int8_t *yb)
+{
+    const size_t bb = blk_bytes(p->k);
+    for (int b = b0; b < b1; b++)
+        px_ptr(NP, &kb[b - b0], (const __m256i *)((const int8_t *)p->w + (size_t)b * bb), nt, ta, tb, b * CB, oc,
+               ya + b * CB, yb + b * CB);
+}
+
 /* One full block of a border pixel with x_zero in int8: taps in the
  * padding (tp NULL) read pad (16 bytes of x_zero), so the sum is the
  * interior one (from biasz). */
@@ -387,6 +429,13 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
     const int xz8 = a->x_zero >= -128 && a->x_zero <= 127; /* the padding as int8 bytes (block_border) */
     int8_t pad[CB];
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
+    /* border pixels of full blocks in pairs (px_ptr) when the padding fits
+     * a row of x_zero bytes (padrow + c0 for any full block) */
+    const int pairs = xz8 && C <= PADROW;
+    _Alignas(32) int8_t padrow[PADROW];
+    if (pairs)
+        memset(padrow, (int)(int8_t)a->x_zero, (size_t)C);
+    const int8_t *tpp[2][QB_DW_MAX_TAPS]; /* tap tables of a pair of border pixels */
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
         const blk *kb = pk ? pk + b0 : kbuf; /* block b's constants at kb[b - b0] */
@@ -406,9 +455,39 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
             }
             int ky0, ky1;
             qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+            if (pairs && bf > b0) { /* the row's border pixels, full blocks, two at a time */
+                int np = 0;
+                int8_t *yp[2];
+                for (int ox = 0; ox < a->out_w; ox++) {
+                    if (vin && ox == xlo)
+                        ox = xhi; /* skip the interior */
+                    if (ox >= a->out_w)
+                        break;
+                    int kx0, kx1;
+                    qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
+                    for (int ky = 0, t = 0; ky < a->kh; ky++) {
+                        int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+                        for (int kx = 0; kx < a->kw; kx++, t++) {
+                            int ix = ox * a->stride_w - a->pad_l + kx * a->dil_w;
+                            int ok = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
+                            tpp[np][t] = ok ? x + ((size_t)iy * a->w + ix) * C : padrow;
+                        }
+                    }
+                    yp[np++] = yr + (size_t)ox * C;
+                    if (np == 2) {
+                        if (nt == 9)
+                            px_ptr_blocks(2, kb, p, b0, bf, 9, tpp[0], tpp[1], &oc, yp[0], yp[1]);
+                        else
+                            px_ptr_blocks(2, kb, p, b0, bf, nt, tpp[0], tpp[1], &oc, yp[0], yp[1]);
+                        np = 0;
+                    }
+                }
+                if (np)
+                    px_ptr_blocks(1, kb, p, b0, bf, nt, tpp[0], tpp[0], &oc, yp[0], yp[0]);
+            }
             for (int ox = 0; ox < a->out_w; ox++) {
                 const int inside = vin && ox >= xlo && ox < xhi;
-                if (inside && bf == b1)
+                if ((inside || pairs) && bf == b1)
                     continue; /* done above */
                 int kx0, kx1;
                 qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
@@ -421,7 +500,7 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
                     }
                 }
                 int8_t *yp = yr + (size_t)ox * C;
-                for (int b = inside ? bf : b0; b < b1; b++) {
+                for (int b = inside || pairs ? bf : b0; b < b1; b++) {
                     int c0 = b * CB, nc = C - c0 < CB ? C - c0 : CB;
                     const __m256i *wv = (const __m256i *)((const int8_t *)p->w + (size_t)b * bb);
                     if (nc == CB && xz8 && nt == 9)

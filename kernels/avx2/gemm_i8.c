@@ -237,6 +237,39 @@ INLINE void finish_row_acc(const epi *e, const qb_gemm_args *a, size_t row, int 
     }
 }
 
+/* finish_row_acc of the 4 rows of a microkernel call (nr of them exist)
+ * for a panel of at most 8 channels (V = 1), narrow int8 output: the 4
+ * rows' rounded lanes share the packs, the clamp and one permute (one
+ * row's bytes per 8-byte quarter), then 8-byte stores. */
+INLINE void finish4_v1(const epi *e, const qb_gemm_args *a, size_t row, int nr, int j0, int nc, __m256i d0,
+                       __m256i d1, __m256i d2, __m256i d3)
+{
+    __m256i r0, r1, r2, r3;
+    if (e->fast) {
+        r0 = qb_avx2_round8_fast(&e->rf[0], d0), r1 = qb_avx2_round8_fast(&e->rf[0], d1);
+        r2 = qb_avx2_round8_fast(&e->rf[0], d2), r3 = qb_avx2_round8_fast(&e->rf[0], d3);
+    } else {
+        r0 = qb_avx2_round8(&e->rq[0], d0), r1 = qb_avx2_round8(&e->rq[0], d1);
+        r2 = qb_avx2_round8(&e->rq[0], d2), r3 = qb_avx2_round8(&e->rq[0], d3);
+    }
+    __m256i s01 = _mm256_packs_epi32(r0, r1), s23 = _mm256_packs_epi32(r2, r3);
+    if (!e->zfold) {
+        s01 = _mm256_adds_epi16(s01, e->z16);
+        s23 = _mm256_adds_epi16(s23, e->z16);
+    }
+    __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s01, s23), e->lo8), e->hi8);
+    /* dwords of b: rows 0-3 channels 0-3, then rows 0-3 channels 4-7 */
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    __m128i q01 = _mm256_castsi256_si128(b), q23 = _mm256_extracti128_si256(b, 1);
+    __m128i q[4] = {q01, _mm_unpackhi_epi64(q01, q01), q23, _mm_unpackhi_epi64(q23, q23)};
+    int8_t *c = (int8_t *)a->c + row * a->ldc + j0;
+    for (int r = 0; r < nr; r++, c += a->ldc)
+        if (nc == 8)
+            _mm_storel_epi64((__m128i *)c, q[r]);
+        else
+            qb_avx2_store_bytes(c, q[r], nc);
+}
+
 INLINE void finish_row(const epi *e, const qb_gemm_args *a, size_t row, int j0, int nc, __m256i d0, __m256i d1,
                        __m256i d2)
 {
@@ -584,6 +617,10 @@ INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const
             EXP_STEP1(2);
             EXP_STEP1(3);
         }
+    }
+    if (fin && V == 1 && fin->e->narrow && !fin->a->out_i32) {
+        finish4_v1(fin->e, fin->a, fin->row, fin->nr, fin->j0, fin->nc, c00, c10, c20, c30);
+        return;
     }
     if (fin) {
         finish_row_acc(fin->e, fin->a, fin->row, fin->j0, fin->nc, c00, c01, c02);
