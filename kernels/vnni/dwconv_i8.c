@@ -17,7 +17,8 @@
  *
  * Runs of 4 horizontally adjacent output pixels whose columns all lie in
  * the image share each interleaved input column (specialised for the common
- * windows, a generic copy for the others); window rows in the vertical
+ * windows, a generic copy for the others; one call takes all the runs of
+ * a row's interior, so the weights stay in registers); window rows in the vertical
  * padding read a 64-byte block of x_zero without advancing. Pixels at the
  * left and right border go in runs of 1..NX as well, each column of each
  * window row taken from a table (the x_zero block where it lies in the
@@ -33,7 +34,7 @@
  * so floor((acc m' + 2^(s'-1) - [acc < 0]) / 2^s') loses nothing by
  * dropping them. Otherwise the call takes |acc| * m in 64-bit lanes as
  * vnni.h does. r goes through vpackssdw, + y_zero (saturating int16),
- * vpacksswb, then the clamp as bytes: the packs undo the interleave's
+ * vpacksswb, then the clamp as bytes (none for the range -128..127): the packs undo the interleave's
  * channel order, so 64 outputs are one store.
  *
  * Packed layout: int8, k taps x Cp (Cp = C rounded up to 64), w[c][t] at
@@ -61,6 +62,7 @@ typedef struct outc {
     __m512i z16;      /* y_zero as int16 */
     __m512i lo8, hi8; /* y_min, y_max as int8 */
     int exact;        /* 1: the 64-bit requantization */
+    int clamp;        /* 0: y_min, y_max are -128, 127 (the packs' saturation is the clamp) */
 } outc;
 
 /* Channel of vector j, dword i of a block. */
@@ -145,23 +147,27 @@ QB_INLINE void out64(const __m512i *acc, const blkc *bc, const outc *oc, int8_t 
     __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), oc->z16);
     __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), oc->z16);
     __m512i b = _mm512_packs_epi16(p01, p23);
-    b = _mm512_min_epi8(_mm512_max_epi8(b, oc->lo8), oc->hi8);
+    if (oc->clamp)
+        b = _mm512_min_epi8(_mm512_max_epi8(b, oc->lo8), oc->hi8);
     if (mk == ~(__mmask64)0)
         _mm512_storeu_si512((void *)y, b);
     else
         _mm512_mask_storeu_epi8(y, mk, b);
 }
 
-/* N (<= NX) adjacent output pixels of one block: window row ky of the first
- * pixel at column 0 is rp[ky], columns rs[ky] bytes apart (0: padding),
+/* R runs of N (<= NX) adjacent output pixels of one block, one after the
+ * other along the row (R = 1 when T): window row ky of the first pixel at
+ * column 0 is rp[ky], columns rs[ky] bytes apart (0: padding),
  * or, when T, column col of row ky is tab[col * KH + ky]
  * (the x_zero block where it lies in the padding: border pixels);
  * the pixels SW columns apart, window columns DW apart, their outputs
  * ystep bytes apart. wb: the block's interleaved weights [g][kx][4]. */
 QB_MICRO void run(int KH, int KW, int SW, int DW, int N, int T, size_t hs, const int8_t *const *rp, const size_t *rs,
                   const int8_t *const *tab, const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk,
-                  int8_t *yp, size_t ystep)
+                  int8_t *yp, size_t ystep, int R)
 {
+    for (int it = 0; it < R; it++, yp += (size_t)N * ystep) {
+    const size_t c0 = (size_t)it * N * SW; /* the run's first column */
     __m512i acc[NX][4];
 QB_UNROLL(GCC unroll 4)
     for (int o = 0; o < N; o++)
@@ -177,7 +183,7 @@ QB_UNROLL(GCC unroll 4)
             const int8_t *q[4] = {0};
 QB_UNROLL(GCC unroll 4)
             for (int r = 0; r < n; r++)
-                q[r] = T ? tab[col * KH + 4 * g + r] : rp[4 * g + r] + (size_t)col * rs[4 * g + r];
+                q[r] = T ? tab[col * KH + 4 * g + r] : rp[4 * g + r] + (c0 + (size_t)col) * rs[4 * g + r];
             __m512i v[4];
             column(n, q, hs, mk, v);
 QB_UNROLL(GCC unroll 4)
@@ -194,6 +200,7 @@ QB_UNROLL(GCC unroll 4)
 QB_UNROLL(GCC unroll 4)
     for (int o = 0; o < N; o++)
         out64(acc[o], bc, oc, yp + (size_t)o * ystep, mk);
+    }
 }
 
 /* One output pixel of one block, any taps: tap (ky, kx) at tp[ky * kw + kx]
@@ -436,32 +443,33 @@ static const prep *prepared(const qb_packed *p, const qb_dw_args *a)
  * N pixels (or groups); hs: ld2's split (0: none); T: columns from tab (run). */
 QB_INLINE void run_sel(const qb_dw_args *a, int N, int T, int SW, size_t hs, const int8_t *const *rp, const size_t *rs,
                        const int8_t *const *tab, const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk,
-                       int8_t *yp, size_t ystep)
+                       int8_t *yp, size_t ystep, int R)
 {
     const int KH = a->kh, KW = a->kw, DW = a->dil_w;
     if (hs && KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C = 32 at stride 2, two pixels a block */
-        run(3, 3, 4, 1, N, T, hs, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 4, 1, N, T, hs, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else if (hs)
-        run(KH, KW, SW, DW, N, T, hs, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(KH, KW, SW, DW, N, T, hs, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 1)
-        run(3, 3, 1, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 1, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 2)
-        run(3, 3, 2, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 2, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else if (KH == 3 && KW == 3 && DW == 1 && SW == 4) /* C <= 16, four pixels a block */
-        run(3, 3, 4, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(3, 3, 4, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else if (KH == 5 && KW == 5 && DW == 1 && SW == 1)
-        run(5, 5, 1, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(5, 5, 1, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else if (KH == 5 && KW == 5 && DW == 1 && SW == 2)
-        run(5, 5, 2, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(5, 5, 2, 1, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
     else
-        run(KH, KW, SW, DW, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep);
+        run(KH, KW, SW, DW, N, T, 0, rp, rs, tab, wb, bc, oc, mk, yp, ystep, R);
 }
 
-/* run_sel over rows (interior pixels). */
+/* run_sel over rows (interior pixels): R runs of NX. */
 static void run_any(const qb_dw_args *a, int SW, size_t hs, const int8_t *const *rp, const size_t *rs,
-                    const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep)
+                    const __m512i *wb, const blkc *bc, const outc *oc, __mmask64 mk, int8_t *yp, size_t ystep,
+                    int R)
 {
-    run_sel(a, NX, 0, SW, hs, rp, rs, NULL, wb, bc, oc, mk, yp, ystep);
+    run_sel(a, NX, 0, SW, hs, rp, rs, NULL, wb, bc, oc, mk, yp, ystep, R);
 }
 
 /* run_sel over a column table: n (1..NX) pixels of one block at the border. */
@@ -470,13 +478,13 @@ static void run_tab(const qb_dw_args *a, int n, const int8_t *const *tab, const 
 {
     const int SW = a->stride_w;
     if (n >= 4)
-        run_sel(a, 4, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+        run_sel(a, 4, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep, 1);
     else if (n == 3)
-        run_sel(a, 3, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+        run_sel(a, 3, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep, 1);
     else if (n == 2)
-        run_sel(a, 2, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+        run_sel(a, 2, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep, 1);
     else
-        run_sel(a, 1, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep);
+        run_sel(a, 1, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep, 1);
 }
 
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
@@ -493,7 +501,8 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
     const prep *pr = p->n == C && p->k == KH * KW ? prepared(p, a) : NULL;
     outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .lo8 = _mm512_set1_epi8((char)a->y_min),
-               .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = pr ? pr->exact : !all_fast(a->rq, C)};
+               .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = pr ? pr->exact : !all_fast(a->rq, C),
+               .clamp = a->y_min > -128 || a->y_max < 127};
     const int8_t *x = a->x;
     int8_t *y = a->y;
     const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;
@@ -547,6 +556,8 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                 bn = bn < a->out_w - ox ? bn : a->out_w - ox;
                 bn = bn < NX ? bn : NX;
                 const int border = !inner && tabok;
+                /* interior runs in a row from here: one call does them all */
+                const int R = packed ? (xhi - ox) / (NX * P) : inner ? (xhi - ox) / NX : 1;
                 const int ix0 = ox * SW - a->pad_l;
                 int8_t *yp = y + ((size_t)oy * a->out_w + ox) * C;
                 if (border) /* column col of window row ky: its offset in x, or -1 in the padding */
@@ -590,11 +601,11 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
                         rs[ky] = in ? (size_t)C : 0;
                     }
                     if (packed)
-                        run_any(a, P * SW, hs, rp, rs, wbP, bcP, &oc, qb_mask64(P * C), yp, (size_t)P * C);
+                        run_any(a, P * SW, hs, rp, rs, wbP, bcP, &oc, qb_mask64(P * C), yp, (size_t)P * C, R);
                     else
-                        run_any(a, SW, 0, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C);
+                        run_any(a, SW, 0, rp, rs, wb, bc, &oc, mk, yp + c0, (size_t)C, R);
                 }
-                ox += packed ? NX * P : inner ? NX : border ? bn : 1;
+                ox += packed ? R * NX * P : inner ? R * NX : border ? bn : 1;
             }
         }
     }
