@@ -110,6 +110,9 @@ int qb_conv_is_depthwise(const qb_node *n);
  * depthwise conv off the depthwise kernel: its NHWC im2col gathers one
  * float per tap). */
 int qb_conv_nhwc_input_fast(const qb_node *n);
+/* ops_conv.c: three planes lds floats apart (RGB images) to n pixels,
+ * dst[3x + c] = src[c * lds + x] (SSE shuffles; also qlayer.c). */
+void qb_planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t n);
 /* fuse_elem.c: the input tensor of an element-wise chain's first node,
  * or -1 if n is not one; make the chain run on NHWC tensors (between
  * convolutions), 0 or -1 with a message. */

@@ -897,36 +897,44 @@ typedef struct direct_job {
     const qb_graph *g;   /* profile flag (epilogue time) */
 } direct_job;
 
+/* Three planes lds floats apart (RGB images, first layers) to n pixels:
+ * dst[3x + c] = src[c * lds + x], by SSE shuffles four pixels a step
+ * (ops.h; also qlayer.c's int8 first layers). */
+void qb_planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t n)
+{
+    const float *pa = src, *pb = src + lds, *pc = src + 2 * lds;
+    int64_t x = 0;
+#if defined(__SSE2__)
+    for (; x + 4 <= n; x += 4) {
+        __m128 a = _mm_loadu_ps(pa + x), b = _mm_loadu_ps(pb + x), c = _mm_loadu_ps(pc + x);
+        __m128 ab_lo = _mm_unpacklo_ps(a, b), ab_hi = _mm_unpackhi_ps(a, b); /* a0 b0 a1 b1, a2 b2 a3 b3 */
+        __m128 c0a1 = _mm_shuffle_ps(c, ab_lo, _MM_SHUFFLE(2, 2, 0, 0));    /* c0 c0 a1 a1 */
+        __m128 b1c1 = _mm_shuffle_ps(ab_lo, c, _MM_SHUFFLE(1, 1, 3, 3));    /* b1 b1 c1 c1 */
+        __m128 c2a3 = _mm_shuffle_ps(c, ab_hi, _MM_SHUFFLE(2, 2, 2, 2));    /* c2 c2 a3 a3 */
+        __m128 b3c3 = _mm_shuffle_ps(ab_hi, c, _MM_SHUFFLE(3, 3, 3, 3));    /* b3 b3 c3 c3 */
+        float *d = dst + 3 * x;
+        _mm_storeu_ps(d, _mm_shuffle_ps(ab_lo, c0a1, _MM_SHUFFLE(2, 0, 1, 0)));     /* a0 b0 c0 a1 */
+        _mm_storeu_ps(d + 4, _mm_shuffle_ps(b1c1, ab_hi, _MM_SHUFFLE(1, 0, 2, 0))); /* b1 c1 a2 b2 */
+        _mm_storeu_ps(d + 8, _mm_shuffle_ps(c2a3, b3c3, _MM_SHUFFLE(2, 0, 2, 0)));  /* c2 a3 b3 c3 */
+    }
+#endif
+    for (; x < n; x++)
+        dst[3 * x] = pa[x], dst[3 * x + 1] = pb[x], dst[3 * x + 2] = pc[x];
+}
+
 /* n pixels of C channels from C planes lds floats apart: dst[x * C + c] =
- * src[c * lds + x]; one plane is a copy, three (RGB images, first layers)
- * go by SSE shuffles, four pixels a step, others through transpose. */
+ * src[c * lds + x]; one plane is a copy, three go by
+ * qb_planes3_to_pixels, others through transpose. */
 static void planes_to_pixels(float *dst, const float *src, size_t lds, int64_t C, int64_t n)
 {
     if (C == 1) {
         memcpy(dst, src, (size_t)n * sizeof *dst);
         return;
     }
-#if defined(__SSE2__)
     if (C == 3) {
-        const float *pa = src, *pb = src + lds, *pc = src + 2 * lds;
-        int64_t x = 0;
-        for (; x + 4 <= n; x += 4) {
-            __m128 a = _mm_loadu_ps(pa + x), b = _mm_loadu_ps(pb + x), c = _mm_loadu_ps(pc + x);
-            __m128 ab_lo = _mm_unpacklo_ps(a, b), ab_hi = _mm_unpackhi_ps(a, b); /* a0 b0 a1 b1, a2 b2 a3 b3 */
-            __m128 c0a1 = _mm_shuffle_ps(c, ab_lo, _MM_SHUFFLE(2, 2, 0, 0));    /* c0 c0 a1 a1 */
-            __m128 b1c1 = _mm_shuffle_ps(ab_lo, c, _MM_SHUFFLE(1, 1, 3, 3));    /* b1 b1 c1 c1 */
-            __m128 c2a3 = _mm_shuffle_ps(c, ab_hi, _MM_SHUFFLE(2, 2, 2, 2));    /* c2 c2 a3 a3 */
-            __m128 b3c3 = _mm_shuffle_ps(ab_hi, c, _MM_SHUFFLE(3, 3, 3, 3));    /* b3 b3 c3 c3 */
-            float *d = dst + 3 * x;
-            _mm_storeu_ps(d, _mm_shuffle_ps(ab_lo, c0a1, _MM_SHUFFLE(2, 0, 1, 0)));     /* a0 b0 c0 a1 */
-            _mm_storeu_ps(d + 4, _mm_shuffle_ps(b1c1, ab_hi, _MM_SHUFFLE(1, 0, 2, 0))); /* b1 c1 a2 b2 */
-            _mm_storeu_ps(d + 8, _mm_shuffle_ps(c2a3, b3c3, _MM_SHUFFLE(2, 0, 2, 0)));  /* c2 a3 b3 c3 */
-        }
-        for (; x < n; x++)
-            dst[3 * x] = pa[x], dst[3 * x + 1] = pb[x], dst[3 * x + 2] = pc[x];
+        qb_planes3_to_pixels(dst, src, lds, n);
         return;
     }
-#endif
     transpose(dst, (size_t)C, src, lds, C, n);
 }
 

@@ -305,28 +305,13 @@ static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
 
 /* t[i * nc + k] = x[k * ldx + i]: nb pixels of nc <= 16 planes into
  * pixel-major floats (copies only), 4 x 4 blocks with SSE; three planes
- * (RGB images, first layers) by shuffles, four pixels a step. */
+ * (RGB images, first layers) by qb_planes3_to_pixels (ops_conv.c). */
 static void planes_to_pixels(float *restrict t, const float *x, size_t ldx, int nc, int nb)
 {
     int k0 = 0;
 #if defined(__SSE2__)
     if (nc == 3) {
-        const float *pa = x, *pb = x + ldx, *pc = x + 2 * ldx;
-        int i = 0;
-        for (; i + 4 <= nb; i += 4) {
-            __m128 a = _mm_loadu_ps(pa + i), b = _mm_loadu_ps(pb + i), c = _mm_loadu_ps(pc + i);
-            __m128 ab_lo = _mm_unpacklo_ps(a, b), ab_hi = _mm_unpackhi_ps(a, b); /* a0 b0 a1 b1, a2 b2 a3 b3 */
-            __m128 c0a1 = _mm_shuffle_ps(c, ab_lo, _MM_SHUFFLE(2, 2, 0, 0));    /* c0 c0 a1 a1 */
-            __m128 b1c1 = _mm_shuffle_ps(ab_lo, c, _MM_SHUFFLE(1, 1, 3, 3));    /* b1 b1 c1 c1 */
-            __m128 c2a3 = _mm_shuffle_ps(c, ab_hi, _MM_SHUFFLE(2, 2, 2, 2));    /* c2 c2 a3 a3 */
-            __m128 b3c3 = _mm_shuffle_ps(ab_hi, c, _MM_SHUFFLE(3, 3, 3, 3));    /* b3 b3 c3 c3 */
-            float *d = t + 3 * i;
-            _mm_storeu_ps(d, _mm_shuffle_ps(ab_lo, c0a1, _MM_SHUFFLE(2, 0, 1, 0)));     /* a0 b0 c0 a1 */
-            _mm_storeu_ps(d + 4, _mm_shuffle_ps(b1c1, ab_hi, _MM_SHUFFLE(1, 0, 2, 0))); /* b1 c1 a2 b2 */
-            _mm_storeu_ps(d + 8, _mm_shuffle_ps(c2a3, b3c3, _MM_SHUFFLE(2, 0, 2, 0)));  /* c2 a3 b3 c3 */
-        }
-        for (; i < nb; i++)
-            t[3 * i] = pa[i], t[3 * i + 1] = pb[i], t[3 * i + 2] = pc[i];
+        qb_planes3_to_pixels(t, x, ldx, nb);
         return;
     }
     for (; k0 + 4 <= nc; k0 += 4) {

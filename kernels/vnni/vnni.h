@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/rqf.h"
 
 #ifdef QB_SIMDE
 #define SIMDE_ENABLE_NATIVE_ALIASES
@@ -393,34 +394,8 @@ typedef struct qb_rqf {
     __m512i sh;       /* s' - 32 */
 } qb_rqf;
 
-/* The reduced multiplier of rq into *m, *s; nonzero when s' >= 33.
- *
- * A multiplier made from a float scale often has many trailing zero bits,
- * so that s' < 33 for a few channels of a layer. Then, when rshift >= 33
- * and m' >= 2^16, the multiplier is taken as m >> (rshift - 33) at s' = 33
- * instead (the same real value; not odd): the formula above is then
- * floor((acc m' + 2^32) / 2^33), exact except at a negative tie, where it
- * gives r + 1 instead of r. A tie needs acc * m' = 2^32 (mod 2^33), i.e.
- * |acc| >= 2^(s_odd - 1) for the odd part's shift s_odd, so |r| >= m_odd / 2
- * >= 2^15: r and r + 1 both saturate to the same c_min when the zero point
- * is at most QB_RQF_ZERO_MAX (c_min >= -128). Callers check that bound. */
-#define QB_RQF_ZERO_MAX 32639
-QB_INLINE int qb_rqf_reduce(qb_requant rq, uint32_t *m, int *s)
-{
-    uint32_t mu = (uint32_t)rq.multiplier;
-    if (mu == 0 || mu >= 0x80000000u)
-        return 0;
-    int v = __builtin_ctz(mu);
-    *m = mu >> v;
-    *s = rq.rshift - v;
-    if (*s >= 33)
-        return 1;
-    if (rq.rshift < 33 || rq.rshift > 62 || *m < (1u << 16))
-        return 0;
-    *m = mu >> (rq.rshift - 33);
-    *s = 33;
-    return 1;
-}
+/* The reduced multiplier (qb_rqf_reduce, QB_RQF_ZERO_MAX): kernels/rqf.h,
+ * shared with the AVX2 kernels; nonzero when s' >= 33. */
 
 /* Constants of lanes 0..15 from rq[0], rq[step], .. (n valid; step 0:
  * per tensor). Returns 1 when every valid lane qualifies, else 0 (f unset). */
