@@ -136,14 +136,25 @@ static void pack_block(const qb_kernel *kn, const qb_weights *w, const pack_layo
     kn->pack(w, out->w);
 }
 
-int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err, size_t errlen)
+/* The prologue qb_pack and qb_pack_into share: clears out, refuses a kernel
+   built without packing and weights check() rejects, and fills in the layout. */
+static int pack_begin(const qb_kernel *kn, const qb_weights *w, qb_packed *out, pack_layout *l, char *err,
+                      size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!kn->pack || !kn->packed_size)
         return fail(err, errlen, "%s: not built into this binary", kn->name);
     if (check(kn, w, err, errlen))
         return -1;
-    pack_layout l = layout(kn, w->n, w->k, w->group);
+    *l = layout(kn, w->n, w->k, w->group);
+    return 0;
+}
+
+int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err, size_t errlen)
+{
+    pack_layout l;
+    if (pack_begin(kn, w, out, &l, err, errlen))
+        return -1;
     unsigned char *block = aligned_alloc(QB_ALIGN, l.total);
     if (!block)
         return fail(err, errlen, "%s: out of memory packing %dx%d weights (%zu bytes)", kn->name, w->n, w->k,
@@ -156,12 +167,9 @@ int qb_pack(const qb_kernel *kn, const qb_weights *w, qb_packed *out, char *err,
 int qb_pack_into(const qb_kernel *kn, const qb_weights *w, void *buf, size_t bytes, qb_packed *out, char *err,
                  size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    if (!kn->pack || !kn->packed_size)
-        return fail(err, errlen, "%s: not built into this binary", kn->name);
-    if (check(kn, w, err, errlen))
+    pack_layout l;
+    if (pack_begin(kn, w, out, &l, err, errlen))
         return -1;
-    pack_layout l = layout(kn, w->n, w->k, w->group);
     if (w->group || bytes < l.total || ((uintptr_t)buf % QB_ALIGN))
         return fail(err, errlen, "%s: %zu bytes at %p cannot hold a %dx%d pack (%zu bytes, 64-byte aligned, no groups)",
                     kn->name, bytes, buf, w->n, w->k, l.total);
