@@ -16,9 +16,12 @@
  * waits, made inference on a busy machine many times slower.)
  *
  * The threads: the engine's own team (par.c), not OpenMP regions. The
- * caller publishes a loop and takes chunks one at a time like the
- * workers (dynamic: a slow or descheduled CPU gets fewer), and waits only
- * for chunks already taken, never for a worker to show up; an idle
+ * caller publishes a loop cut into one contiguous home segment per
+ * thread; each thread takes its own segment's chunks from the front (so
+ * a thread runs the same rows layer after layer, in its own cache), then
+ * steals the others' from their back (a slow or descheduled CPU gets
+ * fewer); the caller waits only for chunks already taken, never for a
+ * worker to show up; an idle
  * worker spins QB_GPAR_SPIN_US, yielding the CPU every few microseconds,
  * then sleeps on a condition variable. One loop at a time: a second
  * caller, or a loop inside a chunk, runs its chunks alone. Which thread
