@@ -9,9 +9,11 @@
  * depthwise, grouped and pointwise convs, pools, Gemm and MatMul, NHWC
  * links and NCHW-only) in fp32, fp16, int8-channel, int8-tensor, int4 and
  * binary, bit-identical for 1, 2 and 3 threads, with --profile's phased
- * path, and against unchunked runs. The thread team: thousands of loops
+ * path, and against unchunked runs; element-wise Mul/Add and a tiling
+ * ConvTranspose in chunks against one piece. The thread team: thousands of loops
  * back to back at changing thread counts, loops inside a chunk, and two
- * callers at once, each index run exactly once.
+ * callers at once, each index run exactly once; small loops on the
+ * caller alone, longer ones on the team after their timed first runs.
  */
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -399,6 +402,46 @@ static void test_team(void **st)
     qb_gpar_set_threads(1);
 }
 
+/* test_small_loops' slow loop: each chunk sleeps 60 us first (far over
+ * the threshold the test sets), then counts its indices. */
+static void slow_body(void *ctx, int64_t i0, int64_t i1)
+{
+    struct timespec ts = {0, 60000};
+    nanosleep(&ts, NULL);
+    count_any(ctx, i0, i1);
+}
+
+/* Loops under qb_gpar_min_ns run on the caller alone (no region), each
+ * index once; a loop whose chunks take longer is timed one after another
+ * QB_GPAR_PROBES times, then runs on the team. Lower bounds only (a
+ * sleep), no timing compared. */
+static void test_small_loops(void **st)
+{
+    (void)st;
+    static int c[1000];
+    qb_gpar_set_threads(2);
+    qb_gpar_min_ns = INT64_MAX / 2; /* every loop is small */
+    long before = qb_gpar_regions;
+    for (int r = 0; r < 10; r++) {
+        memset(c, 0, sizeof c);
+        qb_gpar_for(1000, 48, count_any, c);
+        for (int i = 0; i < 1000; i++)
+            assert_int_equal(c[i], 1);
+    }
+    assert_int_equal(qb_gpar_regions - before, 0);
+    qb_gpar_min_ns = 1000; /* 1 us: 8 chunks of 60 us are not small */
+    before = qb_gpar_regions;
+    for (int r = 0; r < QB_GPAR_PROBES + 4; r++) {
+        memset(c, 0, sizeof c);
+        qb_gpar_for(8, 1, slow_body, c);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(c[i], 1);
+        assert_int_equal(qb_gpar_regions - before, r < QB_GPAR_PROBES ? 0 : r - QB_GPAR_PROBES + 1);
+    }
+    qb_gpar_min_ns = 0;
+    qb_gpar_set_threads(1);
+}
+
 /* ---- whole models ---- */
 
 static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
@@ -611,6 +654,31 @@ static qb_graph *col_net(qb_precision p, int nchw_only)
     return g;
 }
 
+/* Element-wise and ConvTranspose outputs in chunks (fp32 only):
+ * x [1 x 8 x 150 x 120] times a per-channel [8 x 1 x 1] constant, plus
+ * x (one shape), and a 2x2 stride-2 ConvTranspose of x to 16 channels
+ * (its windows tile the output: blocks of rows in chunks, a column slot
+ * each). */
+static qb_graph *elem_net(qb_precision p, int nchw_only)
+{
+    (void)p, (void)nchw_only;
+    qb_graph *g = qb_graph_new("par-elem");
+    g->opset = 13;
+    uint64_t s = 31;
+    add_t(g, "x", 4, (int64_t[]){1, 8, 150, 120}, NULL);
+    add_rand(g, "k", 3, (int64_t[]){8, 1, 1}, 1.5f, &s);
+    add_n(g, "Mul", 2, (const char *[]){"x", "k"}, "m");
+    add_n(g, "Add", 2, (const char *[]){"m", "x"}, "y");
+    add_rand(g, "tw", 4, (int64_t[]){8, 16, 2, 2}, 0.3f, &s);
+    add_rand(g, "tb", 1, (int64_t[]){16}, 0.2f, &s);
+    qb_node *t = add_n(g, "ConvTranspose", 3, (const char *[]){"x", "tw", "tb"}, "z");
+    attr_ints(t, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(t, "strides", 2, (int64_t[]){2, 2});
+    set_output(g, "y");
+    set_output(g, "z");
+    return g;
+}
+
 typedef qb_graph *(*net_fn)(qb_precision p, int nchw_only);
 
 /* Every output of net (precision p) run on threads threads (whole: no
@@ -693,6 +761,26 @@ static void check_net(net_fn net, const char *what)
             free(y);
             free(ref);
         }
+}
+
+/* elem_net on 1-3 threads: the bits of one piece, on the team. */
+static void test_elem_net(void **st)
+{
+    (void)st;
+    size_t n, n2;
+    float *ref = run_net(elem_net, QB_PREC_FP32, 0, 1, 1, 0, &n);
+    for (int t = 1; t <= 3; t++) {
+        long before = qb_gpar_regions;
+        float *y = run_net(elem_net, QB_PREC_FP32, 0, t, 0, 0, &n2);
+        assert_int_equal(n, n2);
+        if (memcmp(ref, y, n * sizeof *y))
+            fail_msg("elem_net: %d threads differ from one piece (max rel %g)", t, max_rel(y, ref, n));
+        if (t > 1)
+            assert_true(qb_gpar_regions - before >= 3); /* Mul, Add, the ConvTranspose blocks */
+        free(y);
+    }
+    free(ref);
+    qb_gpar_set_threads(1);
 }
 
 static void test_conv_net(void **st)
@@ -801,9 +889,10 @@ static void test_conv_stack(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team),        cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
+        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team), cmocka_unit_test(test_small_loops),       cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
-        cmocka_unit_test(test_conv_planes), cmocka_unit_test(test_conv_stack),
+        cmocka_unit_test(test_conv_planes), cmocka_unit_test(test_conv_stack), cmocka_unit_test(test_elem_net),
     };
+    qb_gpar_min_ns = 0; /* every loop of several chunks on the team (test_small_loops sets its own) */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

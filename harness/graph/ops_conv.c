@@ -871,7 +871,9 @@ static void dw_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed *
     int64_t row_bytes = (int64_t)a->out_w * a->c * (int64_t)sizeof(float);
     int64_t sub = QB_EPI_BYTES / row_bytes;
     dw_epi_job j = {g, s, p, a, sub < 1 ? 1 : sub};
-    int64_t chunk = qb_gpar_threads() < 2 ? a->out_h : qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    if (qb_gpar_alone(a->out_h, chunk, dw_epi_rows))
+        chunk = a->out_h;
     qb_gpar_for(a->out_h, chunk, dw_epi_rows, &j);
     add_kernel_time(g, t0);
 }

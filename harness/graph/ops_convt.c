@@ -7,7 +7,10 @@
  * output (col2im) plus the bias. Constant weights are packed once; weights
  * that are graph inputs are packed on each run. An NHWC input (between
  * convolutions, exec.c) is X^T already: the GEMM reads it in place.
+ * Where the windows tile the output (kernel = stride), blocks of input
+ * rows run in chunks on the threads, each with its own columns slot.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -32,7 +35,12 @@ typedef struct convt_state {
     int nhwc_in;             /* the input is NHWC (exec.c's layouts): the GEMM reads it as A, no X^T */
     int64_t rows_blk;        /* input rows (of in[2] pixels, over iz and iy) per GEMM call: their columns
                               * stay in cache for the col2im (a multiple of QB_GPAR_ALIGN pixels) */
+    int64_t slots;           /* column blocks in the scratch: tiling, blocks run in that many chunks on the
+                              * threads (each writes its own output rows); else 1 */
 } convt_state;
+
+/* Most column slots (chunks of blocks) of a tiling ConvTranspose. */
+#define CONVT_SLOTS 8
 
 void qb_convt_set_nhwc_input(qb_node *n)
 {
@@ -192,8 +200,13 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
         s->rows_blk = unit;
     if (s->rows_blk > nrows)
         s->rows_blk = nrows;
-    /* scratch: X^T of one group [pix x cg], then the columns of one block [rows_blk * in[2] x cols] */
-    n->scratch = (size_t)(s->pix * cg + s->rows_blk * s->in[2] * s->cols) * sizeof(float);
+    /* scratch: X^T of one group [pix x cg], then the columns of one block [rows_blk * in[2] x cols] per
+     * slot (tiling: blocks in chunks on the threads, one slot per chunk) */
+    int64_t nb = (nrows + s->rows_blk - 1) / s->rows_blk;
+    s->slots = s->tiles ? (nb < CONVT_SLOTS ? nb : CONVT_SLOTS) : 1;
+    if (s->rows_blk * s->in[2] * s->cols * (int64_t)sizeof(float) > 2 * qb_gpar_conv_block)
+        s->slots = 1; /* blocks of rows far over the block size (a minimal block of very wide rows): one slot */
+    n->scratch = (size_t)(s->pix * cg + s->slots * s->rows_blk * s->in[2] * s->cols) * sizeof(float);
     if (W->kind == QB_T_CONST) {
         s->packs = calloc((size_t)group, sizeof *s->packs);
         for (int64_t gi = 0; gi < group; gi++)
@@ -335,13 +348,63 @@ static void convt_scatter(const convt_state *s, const float *cols, int64_t r0, i
     }
 }
 
+/* One group's GEMM and col2im, block by block. */
+typedef struct convt_job {
+    qb_graph *g;             /* profile */
+    const convt_state *s;    /* geometry */
+    const qb_packed *pk;     /* the group's packed weights */
+    const float *a;          /* X^T [pix x cg], rows lda apart */
+    size_t lda;              /* its row stride */
+    float *cols;             /* the column slots */
+    const float *bias;       /* biases or NULL */
+    float *yg;               /* the group's output planes */
+    int64_t c0;              /* the group's first output channel */
+    int64_t per;             /* blocks per chunk (chunk i uses slot i) */
+    int64_t kernel_ns;       /* --profile: GEMM time summed over threads */
+} convt_job;
+
+/* Input rows [r0, r1): the GEMM into cols, then col2im while in cache. */
+static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols)
+{
+    const convt_state *s = j->s;
+    int64_t iw = s->in[2];
+    qb_gemm_args ga = {.m = (int)((r1 - r0) * iw), .a = j->a + r0 * iw * (int64_t)j->lda, .lda = j->lda, .c = cols,
+                       .ldc = (size_t)s->cols, .f_min = -__builtin_inff(), .f_max = __builtin_inff()};
+    double t0 = j->g->profile ? qb_now_ms() : 0;
+    qb_gpar_gemm(j->pk, &ga);
+    if (j->g->profile)
+        __atomic_fetch_add(&j->kernel_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
+#if defined(__SSE2__)
+    if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2)
+        convt_tiles_2x2(s, cols, r0, r1, j->bias, j->yg, j->c0);
+    else
+#endif
+    if (s->tiles)
+        convt_tiles(s, cols, r0, r1, j->bias, j->yg, j->c0);
+    else
+        convt_scatter(s, cols, r0, r1, j->yg);
+}
+
+/* Blocks [b0, b1) of a tiling ConvTranspose, in this chunk's slot. */
+static void convt_blocks(void *ctx, int64_t b0, int64_t b1)
+{
+    convt_job *j = ctx;
+    const convt_state *s = j->s;
+    int64_t nrows = s->in[0] * s->in[1];
+    float *cols = j->cols + (size_t)(b0 / j->per) * (size_t)(s->rows_blk * s->in[2] * s->cols);
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t r0 = b * s->rows_blk, r1 = r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows;
+        convt_block(j, r0, r1, cols);
+    }
+}
+
 static void convt_run(qb_graph *g, qb_node *n, void *scratch)
 {
     const convt_state *s = n->state;
     const qb_tensor *x = qb_in(g, n, 0), *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
     qb_tensor *y = qb_out(g, n, 0);
     int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[0] * s->out[1] * s->out[2];
-    int64_t nrows = s->in[0] * s->in[1], iw = s->in[2];
+    int64_t nrows = s->in[0] * s->in[1];
     float *xt = scratch, *cols = xt + s->pix * cg, *yd = y->data;
     const float *xd = x->data, *bias = B ? B->data : NULL;
     for (int64_t b = 0; b < s->n; b++) {
@@ -365,23 +428,21 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
             if (!s->packs && pack_group(g, n, s, W->data, gi, &tmp, NULL))
                 continue; /* cannot happen after a successful prepare but for memory */
             float *yg = yd + (b * s->cout + gi * og) * opix;
-            for (int64_t r0 = 0; r0 < nrows; r0 += s->rows_blk) { /* GEMM, then col2im while in cache */
-                int64_t r1 = r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows;
-                qb_gemm_args ga = {.m = (int)((r1 - r0) * iw), .a = a + r0 * iw * (int64_t)lda, .lda = lda, .c = cols,
-                                   .ldc = (size_t)s->cols, .f_min = -__builtin_inff(), .f_max = __builtin_inff()};
+            convt_job j = {.g = g, .s = s, .pk = pk, .a = a, .lda = lda, .cols = cols, .bias = bias, .yg = yg,
+                           .c0 = gi * og};
+            if (s->tiles) { /* blocks write disjoint output rows: chunks of them on the threads, a slot each */
+                int64_t nb = (nrows + s->rows_blk - 1) / s->rows_blk;
+                j.per = (nb + s->slots - 1) / s->slots;
                 double t0 = g->profile ? qb_now_ms() : 0;
-                qb_gpar_gemm(pk, &ga);
+                qb_gpar_for(nb, j.per, convt_blocks, &j);
                 if (g->profile)
-                    g->kernel_ms_acc += qb_now_ms() - t0;
-#if defined(__SSE2__)
-                if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2)
-                    convt_tiles_2x2(s, cols, r0, r1, bias, yg, gi * og);
-                else
-#endif
-                if (s->tiles)
-                    convt_tiles(s, cols, r0, r1, bias, yg, gi * og);
-                else
-                    convt_scatter(s, cols, r0, r1, yg);
+                    g->kernel_ms_acc += fmin((double)j.kernel_ns * 1e-6, qb_now_ms() - t0);
+            } else {
+                j.per = 1;
+                for (int64_t r0 = 0; r0 < nrows; r0 += s->rows_blk) /* GEMM, then col2im while in cache */
+                    convt_block(&j, r0, r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows, cols);
+                if (g->profile)
+                    g->kernel_ms_acc += (double)j.kernel_ns * 1e-6;
             }
             if (tmp.block)
                 qb_packed_free(&tmp);

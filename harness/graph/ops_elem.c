@@ -6,6 +6,8 @@
  * and the activations Relu, Clip (every numeric type), Sigmoid,
  * HardSigmoid, HardSwish, Tanh, LeakyRelu, Sqrt, plus Identity and Dropout
  * (a copy: inference, or training mode with ratio 0; mask all true).
+ * The float32 binary operators run in chunks of output elements on the
+ * threads (par.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #endif
 
 #include "harness/graph/ops.h"
+#include "harness/graph/par.h"
 #include "kernels/expf.h"
 #include "kernels/kernels.h"
 
@@ -273,46 +276,66 @@ int qb_elem_inplace_input(const qb_graph *g, const qb_node *n)
     return -1;
 }
 
-static void bin_run(qb_graph *g, qb_node *n, int op)
+/* Elements [e0, e1) of C in output order (outer rows of inner elements):
+ * each row's span from A and B at their broadcast offsets. */
+typedef struct bin_job {
+    const bin_state *s;       /* shapes and strides */
+    const qb_tensor *a, *b;   /* inputs */
+    qb_tensor *c;             /* output */
+    int op;                   /* B_* */
+} bin_job;
+
+static void bin_elems(void *ctx, int64_t e0, int64_t e1)
 {
-    const bin_state *s = n->state;
-    const qb_tensor *a = qb_in(g, n, 0), *b = qb_in(g, n, 1);
-    qb_tensor *c = qb_out(g, n, 0);
-    int r = s->rank;
+    const bin_job *jb = ctx;
+    const bin_state *s = jb->s;
+    const qb_tensor *a = jb->a, *b = jb->b;
+    qb_tensor *c = jb->c;
+    int op = jb->op, r = s->rank;
     int64_t inner = s->dims[r - 1], ia = s->sa[r - 1], ib = s->sb[r - 1];
-    int64_t outer = 1;
-    for (int i = 0; i < r - 1; i++)
-        outer *= s->dims[i];
-    int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0, oc = 0;
+    int64_t idx[QB_MAX_DIMS] = {0}, oa = 0, ob = 0, o = e0 / inner, j0 = e0 % inner;
+    { /* the outer index of row o */
+        int64_t q = o;
+        for (int d = r - 2; d >= 0; d--) {
+            idx[d] = q % s->dims[d];
+            q /= s->dims[d];
+            oa += idx[d] * s->sa[d];
+            ob += idx[d] * s->sb[d];
+        }
+    }
+    int64_t oc = o * inner;
     int fast_f = c->dtype == QB_DT_FLOAT && b->dtype == QB_DT_FLOAT;
     /* integers: int64 arithmetic wrapped to the element width (uint8 200+100 = 44),
      * division truncates; Pow of an integer base with a float exponent and every
      * float16/double case go through double and are rounded into the output type */
     int int_op = qb_dtype_is_int(c->dtype) && qb_dtype_is_int(b->dtype);
-    for (int64_t o = 0; o < outer; o++) {
+    for (int64_t e = e0; e < e1; o++, j0 = 0) {
+        int64_t j1 = inner < j0 + (e1 - e) ? inner : j0 + (e1 - e), len = j1 - j0;
+        int64_t pa0 = oa + j0 * ia, pb0 = ob + j0 * ib, pc0 = oc + j0;
         if (fast_f) {
-            const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
-            float *pc = (float *)c->data + oc;
+            const float *pa = (const float *)a->data + pa0, *pb = (const float *)b->data + pb0;
+            float *pc = (float *)c->data + pc0;
             if (op != B_POW) {
-                span_f32_run(op, pc, pa, ia, pb, ib, inner);
+                span_f32_run(op, pc, pa, ia, pb, ib, len);
             } else if (ib == 0 && pb[0] == 2.0f) { /* a LayerNorm's x^2: x * x (correctly rounded; powf is within 1 ulp) */
-                span_f32_run(B_MUL, pc, pa, ia, pa, ia, inner);
+                span_f32_run(B_MUL, pc, pa, ia, pa, ia, len);
             } else {
-                for (int64_t j = 0; j < inner; j++)
+                for (int64_t j = 0; j < len; j++)
                     pc[j] = fop(op, pa[j * ia], pb[j * ib]);
             }
         } else if (int_op && op == B_DIV && c->dtype == QB_DT_UINT64) { /* unsigned above 2^63 */
-            for (int64_t j = 0; j < inner; j++) {
-                uint64_t x = (uint64_t)qb_int_at(a, oa + j * ia), y = (uint64_t)qb_int_at(b, ob + j * ib);
-                qb_set_i(c, oc + j, (int64_t)(y ? x / y : 0));
+            for (int64_t j = 0; j < len; j++) {
+                uint64_t x = (uint64_t)qb_int_at(a, pa0 + j * ia), y = (uint64_t)qb_int_at(b, pb0 + j * ib);
+                qb_set_i(c, pc0 + j, (int64_t)(y ? x / y : 0));
             }
         } else if (int_op) {
-            for (int64_t j = 0; j < inner; j++)
-                qb_set_i(c, oc + j, iop(op, qb_int_at(a, oa + j * ia), qb_int_at(b, ob + j * ib)));
+            for (int64_t j = 0; j < len; j++)
+                qb_set_i(c, pc0 + j, iop(op, qb_int_at(a, pa0 + j * ia), qb_int_at(b, pb0 + j * ib)));
         } else {
-            for (int64_t j = 0; j < inner; j++)
-                qb_set_d(c, oc + j, dop(op, qb_get_d(a, oa + j * ia), qb_get_d(b, ob + j * ib)));
+            for (int64_t j = 0; j < len; j++)
+                qb_set_d(c, pc0 + j, dop(op, qb_get_d(a, pa0 + j * ia), qb_get_d(b, pb0 + j * ib)));
         }
+        e += len;
         oc += inner;
         for (int d = r - 2; d >= 0; d--) { /* odometer over the outer dims */
             idx[d]++;
@@ -325,6 +348,20 @@ static void bin_run(qb_graph *g, qb_node *n, int op)
             idx[d] = 0;
         }
     }
+}
+
+/* float32 outputs in chunks of elements on the threads (each element
+ * computed alone: the same bits); other types one piece. */
+static void bin_run(qb_graph *g, qb_node *n, int op)
+{
+    (void)g;
+    const bin_state *s = n->state;
+    bin_job jb = {s, qb_in(g, n, 0), qb_in(g, n, 1), qb_out(g, n, 0), op};
+    int64_t total = 1;
+    for (int i = 0; i < s->rank; i++)
+        total *= s->dims[i];
+    int fast_f = jb.c->dtype == QB_DT_FLOAT && jb.b->dtype == QB_DT_FLOAT;
+    qb_gpar_for(total, fast_f ? qb_gpar_chunk(total, 1, 16) : total, bin_elems, &jb);
 }
 
 static void add_run(qb_graph *g, qb_node *n, void *s) { (void)s; bin_run(g, n, B_ADD); }

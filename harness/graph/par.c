@@ -316,6 +316,101 @@ int qb_gpar_threads(void)
 #endif
 }
 
+/* ---- loops too small for the team ----
+ *
+ * A loop on the team costs more than its chunks' work: the worker
+ * reads the rows the caller wrote (and the caller, in the next
+ * operator, the worker's) from the other core's cache. So a loop whose
+ * chunks take less than qb_gpar_min_ns one after another runs them on
+ * the caller alone. A loop is known by its body, rows and rows per chunk
+ * (one layer's loop, inference after inference); its first QB_GPAR_PROBES
+ * runs go one after another, timed, and their fastest decides: under
+ * qb_gpar_min_ns it stays on the caller (timed again each run, keeping
+ * the fastest), else it goes to the team from then on. Which thread runs
+ * a chunk never changes what it computes: only the time depends on this. */
+/* Loops remembered (a direct-mapped table; a new loop takes its slot). */
+#define SMALL_SLOTS 1024
+
+/* One remembered loop (fields atomic: two callers may share a slot, which
+ * can only change where a loop runs). */
+typedef struct small_slot {
+    qb_gpar_body body; /* the loop: body, rows, rows per chunk */
+    int64_t n, chunk;
+    int64_t best_ns;   /* fastest run one after another so far */
+    int runs;          /* runs timed one after another */
+} small_slot;
+
+static small_slot small[SMALL_SLOTS];
+int64_t qb_gpar_min_ns = -1;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Chunks 0..nc-1 one after another on this thread. */
+static void serial_for(int64_t n, int64_t chunk, int64_t nc, qb_gpar_body body, void *ctx)
+{
+    for (int64_t i = 0; i < nc; i++)
+        body(ctx, i * chunk, i * chunk + chunk < n ? i * chunk + chunk : n);
+}
+
+/* The threshold in nanoseconds (read from the environment once). */
+static int64_t min_ns_now(void)
+{
+    if (__atomic_load_n(&qb_gpar_min_ns, __ATOMIC_RELAXED) < 0) {
+        const char *env = getenv("QB_GPAR_MIN_US");
+        __atomic_store_n(&qb_gpar_min_ns, (int64_t)(env && *env ? atof(env) * 1000 : QB_GPAR_MIN_US * 1000),
+                         __ATOMIC_RELAXED);
+    }
+    return __atomic_load_n(&qb_gpar_min_ns, __ATOMIC_RELAXED);
+}
+
+/* The slot of the loop (body, n, chunk); *mine: it holds that loop. */
+static small_slot *slot_of(int64_t n, int64_t chunk, qb_gpar_body body, int *mine)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)body ^ (uint64_t)n * 0x9e3779b97f4a7c15u ^ (uint64_t)chunk * 0xc2b2ae3d27d4eb4fu);
+    small_slot *s = &small[(h ^ h >> 29 ^ h >> 41) % SMALL_SLOTS];
+    *mine = __atomic_load_n(&s->body, __ATOMIC_RELAXED) == body && __atomic_load_n(&s->n, __ATOMIC_RELAXED) == n &&
+            __atomic_load_n(&s->chunk, __ATOMIC_RELAXED) == chunk;
+    return s;
+}
+
+/* The loop's slot when it is to run one after another (timed), or NULL
+ * for the team. */
+static small_slot *small_loop(int64_t n, int64_t chunk, qb_gpar_body body)
+{
+    int64_t min_ns = min_ns_now();
+    if (min_ns <= 0)
+        return NULL;
+    int mine;
+    small_slot *s = slot_of(n, chunk, body, &mine);
+    if (!mine) {
+        __atomic_store_n(&s->body, body, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->n, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->chunk, chunk, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->best_ns, INT64_MAX, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->runs, 0, __ATOMIC_RELAXED);
+    }
+    if (__atomic_load_n(&s->runs, __ATOMIC_RELAXED) < QB_GPAR_PROBES ||
+        __atomic_load_n(&s->best_ns, __ATOMIC_RELAXED) < min_ns)
+        return s;
+    return NULL;
+}
+
+int qb_gpar_alone(int64_t n, int64_t chunk, qb_gpar_body body)
+{
+    if (chunk >= n || chunk < 1 || qb_gpar_whole || qb_gpar_threads() < 2)
+        return 1;
+    int64_t min_ns = min_ns_now();
+    int mine;
+    small_slot *s = slot_of(n, chunk, body, &mine);
+    return min_ns > 0 && mine && __atomic_load_n(&s->runs, __ATOMIC_RELAXED) >= QB_GPAR_PROBES &&
+           __atomic_load_n(&s->best_ns, __ATOMIC_RELAXED) < min_ns;
+}
+
 void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx)
 {
     if (n <= 0)
@@ -327,16 +422,26 @@ void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx)
     int64_t nc = (n + chunk - 1) / chunk;
     int threads = qb_gpar_threads();
     if (threads < 2) {
-        for (int64_t i = 0; i < nc; i++)
-            body(ctx, i * chunk, i * chunk + chunk < n ? i * chunk + chunk : n);
+        serial_for(n, chunk, nc, body, ctx);
+        return;
+    }
+    small_slot *s = small_loop(n, chunk, body);
+    if (s) {
+        int64_t t0 = now_ns();
+        serial_for(n, chunk, nc, body, ctx);
+        int64_t t = now_ns() - t0;
+        if (t < __atomic_load_n(&s->best_ns, __ATOMIC_RELAXED))
+            __atomic_store_n(&s->best_ns, t, __ATOMIC_RELAXED);
+        int r = __atomic_load_n(&s->runs, __ATOMIC_RELAXED);
+        if (r < QB_GPAR_PROBES)
+            __atomic_store_n(&s->runs, r + 1, __ATOMIC_RELAXED);
         return;
     }
     if (team_for(n, chunk, nc, threads, body, ctx) == 0) {
         __atomic_fetch_add(&qb_gpar_regions, 1, __ATOMIC_RELAXED);
         return;
     }
-    for (int64_t i = 0; i < nc; i++) /* the team is busy with another caller's loop */
-        body(ctx, i * chunk, i * chunk + chunk < n ? i * chunk + chunk : n);
+    serial_for(n, chunk, nc, body, ctx); /* the team is busy with another caller's loop */
 }
 
 size_t qb_gpar_a_size(const qb_kernel *k)
@@ -456,7 +561,10 @@ static void dw_body(void *ctx, int64_t i0, int64_t i1)
 void qb_gpar_dw(const qb_packed *p, const qb_dw_args *a)
 {
     dw_job j = {p, a, qb_gpar_dw_size(p->kernel)};
-    /* one thread: one call (the chunks would only repeat the kernel's per-call set-up) */
-    int64_t chunk = qb_gpar_threads() < 2 ? a->out_h : qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    /* chunks run one after another (one thread, or a small loop): one call (the chunks would only
+     * repeat the kernel's per-call set-up) */
+    int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
+    if (qb_gpar_alone(a->out_h, chunk, dw_body))
+        chunk = a->out_h;
     qb_gpar_for(a->out_h, chunk, dw_body, &j);
 }

@@ -24,8 +24,11 @@
  * worker to show up; an idle
  * worker spins QB_GPAR_SPIN_US, yielding the CPU every few microseconds,
  * then sleeps on a condition variable. One loop at a time: a second
- * caller, or a loop inside a chunk, runs its chunks alone. Which thread
- * runs a chunk never changes what it computes.
+ * caller, or a loop inside a chunk, runs its chunks alone; so does a
+ * loop whose chunks take under QB_GPAR_MIN_US one after another (timed
+ * on its first runs: a worker would spend more on reading the caller's
+ * rows from the other core's cache, and the caller on the worker's, than
+ * it saves). Which thread runs a chunk never changes what it computes.
  *
  * A GEMM of few rows (one row chunk: M = 1 of a batch-1 Gemm or MatMul)
  * whose kernel's pack is panel-major in N (QB_KF_COLUMNS) is split over
@@ -64,6 +67,13 @@
 /* Microseconds an idle worker of the team spins for the next loop
  * before it sleeps (QB_GPAR_SPIN_US in the environment overrides it). */
 #define QB_GPAR_SPIN_US 100
+/* A loop whose chunks take less than this many microseconds one after
+ * another (its fastest of the first runs) runs them on the caller alone
+ * (QB_GPAR_MIN_US in the environment overrides it; 0: every loop of
+ * several chunks on the team). */
+#define QB_GPAR_MIN_US 10
+/* Runs of a loop timed one after another before it may go to the team. */
+#define QB_GPAR_PROBES 3
 /* Most chunks of one call (bigger chunks beyond that). */
 #define QB_GPAR_MAX_CHUNKS 64
 
@@ -75,6 +85,10 @@ extern int qb_gpar_whole;
  * and the GEMM run block by block so that A is still in cache when the
  * GEMM reads it; 0: one block (tests compare the two: the same bits). */
 extern int64_t qb_gpar_conv_block;
+/* Nanoseconds under which a loop runs alone (QB_GPAR_MIN_US; -1 until
+ * the first loop reads the environment; tests set 0: every loop of
+ * several chunks on the team). */
+extern int64_t qb_gpar_min_ns;
 /* Loops run on the team so far (diagnostics and tests). */
 extern long qb_gpar_regions;
 
@@ -96,6 +110,12 @@ typedef void (*qb_gpar_body)(void *ctx, int64_t i0, int64_t i1);
  * when there are several pieces, more than one thread, no enclosing loop
  * and no other caller on the team; else one piece after another. */
 void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx);
+
+/* Nonzero when qb_gpar_for(n, chunk, body, ...) would run its chunks
+ * one after another on this thread (one thread, one chunk, inside a
+ * chunk, or a loop found small): a caller that cuts chunks only for the
+ * threads may then make one call. */
+int qb_gpar_alone(int64_t n, int64_t chunk, qb_gpar_body body);
 
 /* Bytes per element of A and of C of a GEMM kernel call (A of binary:
  * one uint64 word, as lda counts words). */

@@ -639,6 +639,8 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
         int64_t t = qb_gpar_threads(), per = (m + t - 1) / t;
         per = (per + QB_GPAR_ALIGN - 1) / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
         chunk = per > chunk ? per : chunk;
+        if (qb_gpar_alone(m, chunk, qgemm_rows)) /* a small loop: one call, as on one thread */
+            chunk = m;
     }
     if (!g->profile) { /* convert, multiply and dequantize each chunk while it is in cache */
         j.phases = PH_ALL;
@@ -766,8 +768,9 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
     int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
-    if (!j.yf && qb_gpar_threads() < 2)
-        chunk = a->out_h; /* nothing to convert while in cache: one call, one set-up of the kernel's weights */
+    if (!j.yf && qb_gpar_alone(a->out_h, chunk, qdw_rows))
+        chunk = a->out_h; /* nothing to convert while in cache, chunks one after another: one call, one set-up
+                           * of the kernel's weights */
     if (!g->profile) {
         j.phases = PH_KERNEL | PH_OUT;
         qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
