@@ -206,12 +206,26 @@ __attribute__((target("avx512f"))) static float exp_sum_avx512(const float *x, f
     return fold16(sl);
 }
 
-/* y[i] /= sum for i < n16 (a multiple of 16). */
-__attribute__((target("avx512f"))) static void div_avx512(float *y, size_t n16, float sum)
+/* y[i] = exp(x[i] - mx) for the t < 16 values of a row's tail, in one
+ * masked register (each lane qb_expf1's value); the caller adds them to
+ * the sum in order. */
+__attribute__((target("avx512f"))) static void exp_tail_avx512(const float *x, float *y, size_t t, float mx)
+{
+    __mmask16 m = (__mmask16)((1u << t) - 1);
+    _mm512_mask_storeu_ps(y, m, expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x), _mm512_set1_ps(mx))));
+}
+
+/* y[i] /= sum for i < n (the tail of n % 16 values masked). */
+__attribute__((target("avx512f"))) static void div_avx512(float *y, size_t n, float sum)
 {
     const __m512 vs = _mm512_set1_ps(sum);
-    for (size_t i = 0; i < n16; i += 16)
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(y + i, _mm512_div_ps(_mm512_loadu_ps(y + i), vs));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, y + i), vs));
+    }
 }
 #endif
 
@@ -259,9 +273,15 @@ void qb_softmax_row(const float *x, float *y, size_t n)
     for (i = n16; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
 #ifdef QB_EXPF_AVX512
-    if (wide)
+    if (wide) { /* the tail in one masked register, added in order; the division likewise */
         sum = exp_sum_avx512(x, y, n16, mx);
-    else
+        if (n > n16)
+            exp_tail_avx512(x + n16, y + n16, n - n16, mx);
+        for (i = n16; i < n; i++)
+            sum += y[i];
+        div_avx512(y, n, sum);
+        return;
+    }
 #endif
     {
         const __m128 vm = _mm_set1_ps(mx);
@@ -281,11 +301,6 @@ void qb_softmax_row(const float *x, float *y, size_t n)
         y[i] = qb_expf1(x[i] - mx);
         sum += y[i];
     }
-#ifdef QB_EXPF_AVX512
-    if (wide)
-        div_avx512(y, n16, sum);
-    else
-#endif
     {
         const __m128 vs = _mm_set1_ps(sum);
         for (i = 0; i < n16; i += 4)

@@ -4,9 +4,9 @@
  * 16 (quantize) or 8 (dequantize) values in SSE2 on x86-64 and NEON on
  * AArch64, bit-identical to it (tests/test_quantize.c; the NEON loops run
  * under qemu in `make test-arm`). Both instruction sets are part of their
- * architecture's baseline; int8 quantization also takes whole blocks of
- * 16 through AVX-512 (kernels/vnni/quantize_i8.c, the same bits) where
- * the CPU has AVX-512F/BW. Every caller in qbench quantizes and
+ * architecture's baseline; int8 quantization and dequantization also take
+ * whole blocks of 16 through AVX-512 (kernels/vnni/quantize_i8.c, the same
+ * bits) where the CPU has AVX-512F/BW. Every caller in qbench quantizes and
  * dequantizes through these functions.
  */
 #include "kernels/quantize.h"
@@ -113,8 +113,18 @@ static inline void dequant8(__m128i h, __m128 sc, __m128i zp, float *y)
     _mm_storeu_ps(y + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hi, zp)), sc));
 }
 
+/* kernels/vnni/quantize_i8.c: whole blocks of 16, returns how many values it did */
+size_t qb_dequantize_i8__avx512(const int8_t *q, size_t n, float scale, int32_t zero, float *y);
+
 void qb_dequantize_i8(const int8_t *q, size_t n, float scale, int32_t zero, float *y)
 {
+    static int avx512 = -1; /* AVX-512F/BW usable: twice the lanes of the SSE2 loop, same bits */
+    if (avx512 < 0)
+        avx512 = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
+    if (avx512 && n >= 16) {
+        size_t done = qb_dequantize_i8__avx512(q, n, scale, zero, y);
+        q += done, y += done, n -= done;
+    }
     const __m128 sc = _mm_set1_ps(scale);
     const __m128i zp = _mm_set1_epi32(zero);
     size_t j = 0;

@@ -673,6 +673,92 @@ static void test_maxpool_wide(void **st)
     qb_gpar_set_threads(1);
 }
 
+/* conv 3 -> 70 channels (Relu) -> AveragePool 3x3/2 pads 1 -> conv 1x1 ->
+ * AveragePool 3x2/(3, 2) (PP-OCR rec's) -> conv 1x1 -> output y; the first
+ * conv's output also through an AveragePool 2x2 pads (0, 1, 1, 0)
+ * count_include_pad to the float NCHW output y2. int8 (quant): the pools
+ * read int8 and write int8 (into the next conv's grid) or floats, against
+ * no_int8_links; fp32 against nchw_only. */
+static qb_graph *avg_pool_graph(int quant, int ref)
+{
+    qb_graph *g = qb_graph_new("avg-pools");
+    g->opset = 13;
+    if (quant)
+        g->no_int8_links = ref;
+    else
+        g->nchw_only = ref;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 11, 9}, NULL);
+    conv(g, "x", "c1", 3, 70, 3, 1, 41);
+    add_n(g, "Relu", "c1", "r1");
+    qb_node *ap = add_n(g, "AveragePool", "r1", "a1");
+    attr_ints(ap, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_ints(ap, "strides", 2, (int64_t[]){2, 2});
+    attr_ints(ap, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    conv(g, "a1", "c2", 70, 70, 1, 1, 42);
+    qb_node *ap2 = add_n(g, "AveragePool", "c2", "a2");
+    attr_ints(ap2, "kernel_shape", 2, (int64_t[]){3, 2});
+    attr_ints(ap2, "strides", 2, (int64_t[]){3, 2});
+    conv(g, "a2", "y", 70, 5, 1, 1, 43);
+    qb_node *ap3 = add_n(g, "AveragePool", "r1", "y2"); /* NHWC (int8) in, float NCHW out (a graph output) */
+    attr_ints(ap3, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(ap3, "pads", 4, (int64_t[]){0, 1, 1, 0});
+    attr_i(ap3, "count_include_pad", 1);
+    set_output(g, "y");
+    set_output(g, "y2");
+    if (quant) {
+        const float in_s[3] = {0.016f, 0.019f, 0.05f}, out_s[3] = {0.021f, 0.043f, 0.06f};
+        const int32_t in_z[3] = {2, -128, 7}, out_z[3] = {-128, 5, -2};
+        quantize_convs(g, in_s, in_z, out_s, out_z, -1);
+    }
+    return g;
+}
+
+/* The AveragePools above on NHWC tensors, float and int8 (int8 links
+ * through them: convs 2 and 3 read int8, conv 1's output stays int8),
+ * AVX-512 on and off, 1-3 threads: int8 bit-identical to dequantize,
+ * float average, quantize; fp32 within tolerance of NCHW-only (the convs'
+ * sums run in another order). */
+static void test_avgpool_int8(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 11 * 9];
+    for (int i = 0; i < 2 * 3 * 11 * 9; i++)
+        x[i] = (float)((i * 13) % 43) / 21.0f - 1.0f;
+    const int64_t count[2] = {2 * 5 * 2 * 2, 2 * 70 * 11 * 9};
+    for (int quant = 0; quant <= 1; quant++) {
+        qb_graph *ref = avg_pool_graph(quant, 1);
+        run(ref, x);
+        for (int avx512 = 0; avx512 <= 1; avx512++) {
+            qb_nhwc_avx512(avx512);
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_graph *g = avg_pool_graph(quant, 0);
+                run(g, x);
+                if (quant) { /* conv 1: int8 NHWC out; conv 2: int8 link in, out; conv 3: int8 link in */
+                    int bits[3] = {26, 15, 5}, k = 0;
+                    for (int i = 0; i < g->nnodes; i++)
+                        if (!strcmp(g->nodes[i].op, "Conv"))
+                            assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+                }
+                for (int o = 0; o < 2; o++) {
+                    const float *y = g->tensors[g->outputs[o]]->data, *w = ref->tensors[ref->outputs[o]]->data;
+                    for (int64_t i = 0; i < count[o]; i++)
+                        if (quant ? memcmp(&y[i], &w[i], sizeof *y)
+                                  : !(fabsf(y[i] - w[i]) <= 1e-5f * fmaxf(1.0f, fabsf(w[i])))) {
+                            print_error("int8 %d avx512 %d threads %d output %d element %d: %.9g, reference %.9g\n",
+                                        quant, avx512, threads, o, (int)i, y[i], w[i]);
+                            fail();
+                        }
+                }
+                qb_graph_free(g);
+            }
+        }
+        qb_graph_free(ref);
+    }
+    qb_nhwc_avx512(1);
+    qb_gpar_set_threads(1);
+}
+
 /* Max and Min with a constant in a chain, either operand first (the NaN
  * and signed-zero rules differ: the first input's NaN stays, a later NaN
  * wins; of equal values the first stays): x -> Max(-0, .) -> Min(k, .)
@@ -1560,6 +1646,7 @@ int main(void)
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
         cmocka_unit_test(test_maxpool_wide),
+        cmocka_unit_test(test_avgpool_int8),
         cmocka_unit_test(test_minmax_bits),
         cmocka_unit_test(test_minmax_chains),
         cmocka_unit_test(test_int8_first),

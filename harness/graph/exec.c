@@ -604,9 +604,10 @@ static int int8_pool_convs(const qb_graph *g, int u, const char *nhwc, int *pool
 }
 
 /* c, a reader of int8 quantized conv p's NHWC output: -1 unless it can
- * take it as int8. A MaxPool (NHWC input, 2-D): the index of the conv
- * reading its output if only int8 quantized convs in one input grid read
- * it (the pool writes int8 in that grid), else -2 (it writes floats). A
+ * take it as int8. A MaxPool or AveragePool (NHWC input, 2-D): the index
+ * of the conv reading its output if only int8 quantized convs in one input
+ * grid read it (the pool writes int8 in that grid), else -2 (it writes
+ * floats). A
  * GlobalAveragePool: -2 (floats). An element-wise chain whose input is
  * p's output (c its first node or a member): the conv reading its output
  * if only int8 convs of one grid do (it maps int8 to int8 through its
@@ -624,7 +625,7 @@ static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, c
     }
     if (!strcmp(c->op, "GlobalAveragePool") && c->fused_into < 0 && qb_nhwc_role(g, c) == 2 && c->in[0] == written(p))
         return -2;
-    if (strcmp(c->op, "MaxPool") || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
+    if ((strcmp(c->op, "MaxPool") && strcmp(c->op, "AveragePool")) || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
         return -1;
     if (!nhwc[written(c)])
         return -2;

@@ -20,7 +20,13 @@
  * consumer grid), the float path's arithmetic), else to floats
  * (DequantizeLinear). Both maps are non-decreasing, so max then table
  * equals dequantize, float max (, quantize): bit-identical to the float
- * path. int8 GlobalAveragePool: the same producer's int8 output summed
+ * path. The int8 maximum runs a row at a time with AVX-512 VBMI (the
+ * table in registers over the row). int8 AveragePool: the window's values
+ * dequantized on the fly and summed in the float path's order, then
+ * divided, and quantized into the next convs' grid (QuantizeLinear, as
+ * they would quantize it) or written as floats: bit-identical, the
+ * dequantized tensor and the convs' quantizing pass gone. int8
+ * GlobalAveragePool: the same producer's int8 output summed
  * per channel as floats, each value dequantized on the fly (the float
  * path's DequantizeLinear and additions, in its order): bit-identical,
  * without the dequantized tensor in between.
@@ -218,51 +224,6 @@ static int pool_taps(const nhwc_state *s, int64_t oy, int64_t ox, int64_t *tap)
     return n;
 }
 
-/* Output rows [r0, r1) (over N*OH) of an AveragePool; every channel at once. */
-static void pool_rows(void *ctx, int64_t r0, int64_t r1)
-{
-    const nhwc_job *j = ctx;
-    const nhwc_state *s = j->s;
-    const int64_t C = s->c;
-    float *acc = malloc((size_t)C * 2 * sizeof *acc); /* sums, then the NCHW output pixel */
-    int64_t *tap = malloc((size_t)(s->kh * s->kw) * sizeof *tap); /* the window's taps inside the image */
-    if (!acc || !tap) {
-        free(acc);
-        free(tap);
-        return;
-    }
-    for (int64_t r = r0; r < r1; r++) {
-        int64_t b = r / s->oh, oy = r % s->oh;
-        const float *xb = j->x + b * s->h * s->w * C;
-        for (int64_t ox = 0; ox < s->ow; ox++) {
-            float *y = s->out_nchw ? acc + C : j->y + ((b * s->oh + oy) * s->ow + ox) * C;
-            for (int64_t c = 0; c < C; c++)
-                acc[c] = 0.0f;
-            int64_t cnt = pool_taps(s, oy, ox, tap);
-            for (int64_t t = 0; t < cnt; t++) {
-                const float *xp = xb + tap[t];
-                for (int64_t c = 0; c < C; c++)
-                    acc[c] += xp[c];
-            }
-            int64_t padcnt = 1, o[2] = {oy, ox}, st[2] = {s->sh, s->sw}, pb[2] = {s->pt, s->pl};
-            int64_t k[2] = {s->kh, s->kw}, in[2] = {s->h, s->w}, pe[2] = {s->pb, s->pr};
-            for (int d = 0; d < 2; d++) { /* window inside the padded input (as the NCHW pool) */
-                int64_t lo = o[d] * st[d] - pb[d], hi = lo + (k[d] - 1) * 1 + 1;
-                if (hi > in[d] + pe[d])
-                    hi = in[d] + pe[d];
-                padcnt *= hi - lo;
-            }
-            float div = (float)(s->count_pad ? padcnt : cnt ? cnt : 1);
-            for (int64_t c = 0; c < C; c++)
-                y[c] = acc[c] / div;
-            if (s->out_nchw)
-                scatter_nchw(j->y, y, s, b, oy, ox);
-        }
-    }
-    free(acc);
-    free(tap);
-}
-
 /* ---- MaxPool: the window's taps listed once per output pixel, then
  * every channel's maximum kept in a register over them ---- */
 
@@ -288,7 +249,7 @@ static int nhwc_vbmi(void)
 {
     static int ok = -1;
     if (ok < 0)
-        ok = nhwc_has(QB_CPU_AVX512VBMI);
+        ok = nhwc_has(QB_CPU_AVX512VBMI | QB_CPU_AVX512VL);
     return ok && nhwc_avx512();
 }
 #endif
@@ -319,6 +280,31 @@ __attribute__((target("avx512f"))) static int64_t max_taps_f32_avx512(float *res
     return C;
 }
 
+/* avg_taps with AVX-512, 16 channels a step, each sum in a register (per
+ * lane the plain loop's operations in its order). Returns the channels
+ * done. */
+__attribute__((target("avx512f"))) static int64_t avg_taps_avx512(float *restrict y, const float *xf,
+                                                                  const int8_t *x8, const int64_t *tap, int ntap,
+                                                                  int64_t C, float div, float scale, int32_t zero)
+{
+    const __m512 dv = _mm512_set1_ps(div), sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    int64_t c = 0;
+    for (; c + 16 <= C; c += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        if (x8)
+            for (int t = 0; t < ntap; t++) {
+                __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(x8 + tap[t] + c)));
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zp)), sc));
+            }
+        else
+            for (int t = 0; t < ntap; t++)
+                acc = _mm512_add_ps(acc, _mm512_loadu_ps(xf + tap[t] + c));
+        _mm512_storeu_ps(y + c, _mm512_div_ps(acc, dv));
+    }
+    return c;
+}
+
 /* The maximum of the int8 x[tap[t] + c] over ntap >= 1 taps for the 64
  * channels from c (those under C), in a register. */
 __attribute__((target("avx512f,avx512bw"))) static inline __m512i max64_i8(const int8_t *x, const int64_t *tap,
@@ -341,6 +327,68 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void max_lut_i8_vb
     for (int64_t c = 0; c < C; c += 64) {
         __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
         _mm512_mask_storeu_epi8(y + c, m, qb_lut_i8_vbmi(t, max64_i8(x, tap, ntap, c, m)));
+    }
+}
+
+/* One output row oy of an int8 MaxPool over image x (int8 NHWC): each
+ * pixel's int8 maximum over its taps (full: a whole window's offsets, for
+ * pixels inside the image; else pool_taps into edge), 64 channels a step,
+ * into y (the row's first output pixel, int8), through the table lut when
+ * not NULL (it stays in registers over the row); or, when y is NULL,
+ * dequantized (s->in_scale, s->in_zero) to the floats yf, pixel-major. A
+ * window all padding gives -128, or -inf as floats (the float path). The
+ * values of max_taps_i8, max_lut and max_dq_avx512. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_row_i8_vbmi(int8_t *y, float *yf,
+                                                                                   const int8_t *x,
+                                                                                   const nhwc_state *s, int64_t oy,
+                                                                                   const int64_t *full,
+                                                                                   int64_t *edge, const int8_t *lut)
+{
+    const __m512 sc = _mm512_set1_ps(s->in_scale);
+    const __m512i zp = _mm512_set1_epi32(s->in_zero);
+    __m512i t[4];
+    if (lut)
+        qb_lut_i8_load(lut, t);
+    const int64_t C = s->c, iy0 = oy * s->sh - s->pt;
+    const int rows_in = iy0 >= 0 && iy0 + (s->kh - 1) * s->dh < s->h, nk = (int)(s->kh * s->kw);
+    const __mmask64 tail = C % 64 ? ((__mmask64)1 << (C % 64)) - 1 : ~(__mmask64)0;
+    for (int64_t ox = 0; ox < s->ow; ox++) {
+        int64_t ix0 = ox * s->sw - s->pl;
+        const int64_t *tap = full;
+        const int8_t *xo = x;
+        int ntap = nk;
+        if (rows_in && ix0 >= 0 && ix0 + (s->kw - 1) * s->dw < s->w)
+            xo = x + (iy0 * s->w + ix0) * C;
+        else
+            tap = edge, ntap = pool_taps(s, oy, ox, edge);
+        if (!y) {
+            float *fo = yf + ox * C;
+            if (!ntap) {
+                for (int64_t c = 0; c < C; c++)
+                    fo[c] = -INFINITY;
+                continue;
+            }
+            for (int64_t c = 0; c < C; c += 16) {
+                __mmask16 m = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+                __m512i acc = _mm512_maskz_cvtepi8_epi32(m, _mm_maskz_loadu_epi8(m, xo + tap[0] + c));
+                for (int k = 1; k < ntap; k++)
+                    acc = _mm512_max_epi32(acc, _mm512_maskz_cvtepi8_epi32(m, _mm_maskz_loadu_epi8(m, xo + tap[k] + c)));
+                _mm512_mask_storeu_ps(fo + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, zp)), sc));
+            }
+            continue;
+        }
+        int8_t *yo = y + ox * C;
+        if (!ntap) {
+            memset(yo, 0x80, (size_t)C);
+            continue;
+        }
+        for (int64_t c = 0; c < C; c += 64) {
+            __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : tail;
+            __m512i v = max64_i8(xo, tap, ntap, c, m);
+            if (lut)
+                v = qb_lut_i8_vbmi(t, v);
+            _mm512_mask_storeu_epi8(yo + c, m, v);
+        }
     }
 }
 
@@ -444,23 +492,122 @@ static void max_lut(int8_t *y8, float *yf, const int8_t *x, const int64_t *tap, 
     }
 }
 
-/* One output row's ow pixels (C values each, pixel-major) into the NCHW
- * output y at image b, row oy. */
-static void row_to_nchw(float *restrict y, const float *restrict row, const nhwc_state *s, int64_t b, int64_t oy)
+/* The average over ntap taps of an AveragePool window, C channels, into
+ * y: per channel 0.0f + v[tap 0] + v[tap 1] + ... in the NCHW pool's scan
+ * order, then / div, with v the float input or, for int8 input (x8), each
+ * value dequantized first as DequantizeLinear does ((float)(q - zero) *
+ * scale, qb_dequantize_i8). The same operations per channel on every
+ * path (AVX-512 16 channels a step in registers, else the plain loop). */
+static void avg_taps(float *restrict y, const float *xf, const int8_t *x8, const int64_t *tap, int ntap, int64_t C,
+                     float div, float scale, int32_t zero)
 {
-    const int64_t C = s->c, ow = s->ow, plane = s->oh * ow;
-    float *d = y + b * C * plane + oy * ow;
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t ox = 0; ox < ow; ox++)
-            d[c * plane + ox] = row[ox * C + c];
+    int64_t c = 0;
+#ifdef QB_NHWC_AVX512
+    if (nhwc_avx512())
+        c = avg_taps_avx512(y, xf, x8, tap, ntap, C, div, scale, zero);
+#endif
+    for (; c < C; c++) {
+        float acc = 0.0f;
+        if (x8)
+            for (int t = 0; t < ntap; t++)
+                acc += (float)((int32_t)x8[tap[t] + c] - zero) * scale;
+        else
+            for (int t = 0; t < ntap; t++)
+                acc += xf[tap[t] + c];
+        y[c] = acc / div;
+    }
 }
+
+#define POOL_STACK_C 512 /* channels whose floats an AveragePool keeps on the stack */
+
+/* Output rows [r0, r1) (over N*OH) of an AveragePool; every channel at
+ * once. Float or int8 input (s->i8: 2 float output, 1 int8 output in the
+ * next convs' grid, QuantizeLinear of the float average as those convs
+ * would quantize it); NHWC output, or NCHW one pixel at a time. */
+static void pool_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c, nk = s->kh * s->kw;
+    const int via = s->out_nchw || s->i8 == 1; /* the averages go through buf */
+    float stackf[POOL_STACK_C];
+    int64_t stackt[64];
+    float *buf = !via || C <= POOL_STACK_C ? stackf : malloc((size_t)C * sizeof *buf); /* one output pixel */
+    int64_t *tap = nk <= 64 ? stackt : malloc((size_t)nk * sizeof *tap); /* the window's taps inside the image */
+    if (!buf || !tap)
+        goto done;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / s->oh, oy = r % s->oh;
+        const float *xf = s->i8 ? NULL : j->x + b * s->h * s->w * C;
+        const int8_t *x8 = s->i8 ? (const int8_t *)(const void *)j->x + b * s->h * s->w * C : NULL;
+        for (int64_t ox = 0; ox < s->ow; ox++) {
+            int64_t at = ((b * s->oh + oy) * s->ow + ox) * C;
+            float *y = via ? buf : j->y + at;
+            int ntap = pool_taps(s, oy, ox, tap);
+            int64_t padcnt = 1, o[2] = {oy, ox}, st[2] = {s->sh, s->sw}, pb[2] = {s->pt, s->pl};
+            int64_t k[2] = {s->kh, s->kw}, in[2] = {s->h, s->w}, pe[2] = {s->pb, s->pr};
+            for (int d = 0; d < 2; d++) { /* window inside the padded input (as the NCHW pool) */
+                int64_t lo = o[d] * st[d] - pb[d], hi = lo + (k[d] - 1) * 1 + 1;
+                if (hi > in[d] + pe[d])
+                    hi = in[d] + pe[d];
+                padcnt *= hi - lo;
+            }
+            float div = (float)(s->count_pad ? padcnt : ntap ? ntap : 1);
+            avg_taps(y, xf, x8, tap, ntap, C, div, s->in_scale, s->in_zero);
+            if (s->i8 == 1)
+                qb_quantize_i8(y, (size_t)C, s->q_scale, s->q_zero, -128, 127, (int8_t *)(void *)j->y + at);
+            else if (s->out_nchw)
+                scatter_nchw(j->y, y, s, b, oy, ox);
+        }
+    }
+done:
+    if (buf != stackf)
+        free(buf);
+    if (tap != stackt)
+        free(tap);
+}
+
+/* np output pixels (C values each, pixel-major) into the NCHW output y
+ * at image b, from pixel p0 of its planes: 4x4 blocks (four channels of
+ * four pixels) by SSE, the rest one value at a time. */
+static void pixels_to_nchw(float *restrict y, const float *restrict px, const nhwc_state *s, int64_t b, int64_t p0,
+                           int64_t np)
+{
+    const int64_t C = s->c, plane = s->oh * s->ow;
+    float *d = y + b * C * plane + p0;
+    int64_t c0 = 0;
+#if defined(__SSE2__)
+    for (; c0 + 4 <= C; c0 += 4) {
+        int64_t p = 0;
+        for (; p + 4 <= np; p += 4) {
+            const float *r = px + p * C + c0;
+            __m128 r0 = _mm_loadu_ps(r), r1 = _mm_loadu_ps(r + C), r2 = _mm_loadu_ps(r + 2 * C),
+                   r3 = _mm_loadu_ps(r + 3 * C);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(d + c0 * plane + p, r0);
+            _mm_storeu_ps(d + (c0 + 1) * plane + p, r1);
+            _mm_storeu_ps(d + (c0 + 2) * plane + p, r2);
+            _mm_storeu_ps(d + (c0 + 3) * plane + p, r3);
+        }
+        for (; p < np; p++)
+            for (int64_t c = c0; c < c0 + 4; c++)
+                d[c * plane + p] = px[p * C + c];
+    }
+#endif
+    for (int64_t c = c0; c < C; c++)
+        for (int64_t p = 0; p < np; p++)
+            d[c * plane + p] = px[p * C + c];
+}
+
+#define POOL_NCHW_FLOATS 8192 /* NCHW pool output: floats of whole rows gathered before their transpose */
 
 /* MaxPool output rows [r0, r1) over N*OH, every channel at once. Float
  * input; or int8 input (from a quantized conv) with int8 output (table
  * into the next conv's grid; a window all padding, -inf on the float
  * path, is -128) or float output (dequantized). NHWC output, or NCHW
- * through one row of pixels. A window inside the image uses the taps of
- * a whole window, listed once (offsets from its top left pixel). */
+ * through rows of pixels gathered (about POOL_NCHW_FLOATS, rows of one
+ * image) and transposed. A window inside the image uses the taps of a
+ * whole window, listed once (offsets from its top left pixel). */
 static void maxpool_rows(void *ctx, int64_t r0, int64_t r1)
 {
     const nhwc_job *j = ctx;
@@ -470,15 +617,28 @@ static void maxpool_rows(void *ctx, int64_t r0, int64_t r1)
     int64_t stack[128];
     int64_t *full = nk <= 64 ? stack : malloc((size_t)nk * 2 * sizeof *full); /* a whole window's taps */
     int64_t *edge = full ? full + nk : NULL;                                    /* a clipped window's taps */
-    float *row = out_nchw ? malloc((size_t)(ow * C) * sizeof *row) : NULL;      /* NCHW output: one row */
-    int8_t *mq = i8_in ? malloc((size_t)C) : NULL;                              /* int8: the maxima */
-    if (!full || (out_nchw && !row) || (i8_in && !mq))
+    const int64_t gr = ow * C >= POOL_NCHW_FLOATS ? 1 : POOL_NCHW_FLOATS / (ow * C); /* NCHW: rows gathered */
+    float *rows = out_nchw ? malloc((size_t)(gr * ow * C) * sizeof *rows) : NULL;     /* ... their pixels */
+    int64_t g0 = r0;                                                                   /* ... the first of them */
+    int8_t stackq[512];
+    int8_t *mq = !i8_in ? NULL : C <= 512 ? stackq : malloc((size_t)C);         /* int8: the maxima */
+    if (!full || (out_nchw && !rows) || (i8_in && !mq))
         goto done;
     for (int64_t ky = 0, t = 0; ky < s->kh; ky++)
         for (int64_t kx = 0; kx < s->kw; kx++)
             full[t++] = (ky * s->dh * s->w + kx * s->dw) * C;
     for (int64_t r = r0; r < r1; r++) {
         int64_t b = r / s->oh, oy = r % s->oh, iy0 = oy * s->sh - s->pt;
+        float *row = out_nchw ? rows + (r - g0) * ow * C : NULL; /* NCHW: this row's pixels */
+#ifdef QB_NHWC_AVX512
+        if (i8_in && nhwc_vbmi()) { /* the row at once, the table in registers */
+            max_row_i8_vbmi(i8_out ? (int8_t *)(void *)j->y + (b * s->oh + oy) * ow * C : NULL,
+                            out_nchw ? row : j->y + (b * s->oh + oy) * ow * C,
+                            (const int8_t *)(const void *)j->x + b * s->h * s->w * C, s, oy, full, edge,
+                            s->i8 == 3 ? NULL : s->lut);
+            goto row_done;
+        }
+#endif
         int rows_in = iy0 >= 0 && iy0 + (s->kh - 1) * s->dh < s->h;
         const float *xf = j->x + b * s->h * s->w * C;
         const int8_t *x8 = (const int8_t *)(const void *)j->x + b * s->h * s->w * C;
@@ -506,14 +666,20 @@ static void maxpool_rows(void *ctx, int64_t r0, int64_t r1)
                 max_lut(i8_out ? (int8_t *)(void *)j->y + at : NULL, yf, x8 + from, tap, ntap, C, s, mq);
             }
         }
-        if (out_nchw)
-            row_to_nchw(j->y, row, s, b, oy);
+#ifdef QB_NHWC_AVX512
+    row_done:
+#endif
+        if (out_nchw && (r + 1 == r1 || r + 1 - g0 == gr || oy + 1 == s->oh)) { /* the gathered rows out */
+            pixels_to_nchw(j->y, rows, s, b, (g0 % s->oh) * ow, (r + 1 - g0) * ow);
+            g0 = r + 1;
+        }
     }
 done:
     if (full != stack)
         free(full);
-    free(row);
-    free(mq);
+    free(rows);
+    if (mq != stackq)
+        free(mq);
 }
 
 /* acc[c] += x[c] for n channels (each lane its own channel: the
@@ -884,12 +1050,13 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
                       int32_t out_zero, qb_err *e)
 {
     nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
-    if (!s || (s->kind != NK_MAXPOOL && s->kind != NK_GAP) || (int8_out && (s->out_nchw || s->kind == NK_GAP))) {
-        QB_NODE_ERR(e, g, n, "int8 pooling needs the NHWC MaxPool or GlobalAveragePool (internal error)");
+    if (!s || s->kind == NK_CONCAT || s->kind == NK_ELEM || (int8_out && (s->out_nchw || s->kind == NK_GAP))) {
+        QB_NODE_ERR(e, g, n, "int8 pooling needs an NHWC MaxPool, AveragePool or GlobalAveragePool (internal error)");
         return -1;
     }
     s->i8 = int8_out ? 1 : 2;
     s->in_scale = in_scale, s->in_zero = in_zero;
+    s->q_scale = out_scale, s->q_zero = out_zero; /* AveragePool, int8 output: QuantizeLinear into this grid */
     s->gap_exact = s->kind == NK_GAP && gap_sum_exact(in_scale, s->h * s->w);
     int8_t codes[256];
     for (int q = -128; q < 128; q++)

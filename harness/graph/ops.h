@@ -147,10 +147,11 @@ int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_z
  * input (out_nchw: a pool writes NCHW). 0, or -1 with a message. */
 int qb_nhwc_role(const qb_graph *g, const qb_node *n);
 int qb_nhwc_switch(qb_graph *g, qb_node *n, int out_nchw, qb_err *e);
-/* A MaxPool or GlobalAveragePool switched to NHWC reads int8 in the grid
- * (in_scale, in_zero) and writes int8 in (out_scale, out_zero) (int8_out,
- * MaxPool with NHWC output) or floats, as the float path of dequantize,
- * max or mean (, quantize) computes it. 0, or -1 with a message. */
+/* A MaxPool, AveragePool or GlobalAveragePool switched to NHWC reads int8
+ * in the grid (in_scale, in_zero) and writes int8 in (out_scale, out_zero)
+ * (int8_out, Max/AveragePool with NHWC output) or floats, as the float path
+ * of dequantize, max or mean (, quantize) computes it. 0, or -1 with a
+ * message. */
 int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, int int8_out, float out_scale,
                       int32_t out_zero, qb_err *e);
 /* A MaxPool switched to NHWC reads int8 and writes the int8 maximum as it

@@ -4,8 +4,9 @@
  * AVX-512F/BW: the steps of qb_quantize_rne in the same order (x / scale,
  * NaN to 0, limit to [-256, 256], round half to even by the magic number,
  * + zero, clamp to [lo, hi]), so bit-identical to the scalar reference
- * (tests/test_quantize.c). Only whole blocks of 16; the caller does the
- * rest. Not part of the SIMDe test build (SIMDe 0.7.4 lacks
+ * (tests/test_quantize.c); and DequantizeLinear of int8 codes for
+ * qb_dequantize_i8, (float)(q - zero) * scale per lane as the reference.
+ * Only whole blocks of 16; the caller does the rest. Not part of the SIMDe test build (SIMDe 0.7.4 lacks
  * _mm512_cvttps_epi32 and _mm512_cvtepi32_epi8): its test is
  * tests/test_quantize.c on the machine's own AVX-512.
  */
@@ -28,6 +29,18 @@ size_t QB_VNNI(qb_quantize_i8__avx512)(const float *x, size_t n, float scale, in
         __m512i v = _mm512_add_epi32(_mm512_cvttps_epi32(f), zp); /* f is integral: truncation is exact */
         v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi);
         _mm_storeu_si128((__m128i *)(q + j), _mm512_cvtepi32_epi8(v)); /* in [-128, 127]: exact */
+    }
+    return j;
+}
+
+size_t QB_VNNI(qb_dequantize_i8__avx512)(const int8_t *q, size_t n, float scale, int32_t zero, float *y)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + j))); /* sign-extended */
+        _mm512_storeu_ps(y + j, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zp)), sc));
     }
     return j;
 }
