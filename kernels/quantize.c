@@ -4,9 +4,9 @@
  * 16 (quantize) or 8 (dequantize) values in SSE2 on x86-64 and NEON on
  * AArch64, bit-identical to it (tests/test_quantize.c; the NEON loops run
  * under qemu in `make test-arm`). Both instruction sets are part of their
- * architecture's baseline; int8 quantization and dequantization also take
- * whole blocks of 16 through AVX-512 (kernels/vnni/quantize_i8.c, the same
- * bits) where the CPU has AVX-512F/BW. Every caller in qbench quantizes and
+ * architecture's baseline; int8 quantization and dequantization go
+ * through AVX-512 (kernels/vnni/quantize_i8.c: blocks of 16, the last one
+ * masked; the same bits) where the CPU has AVX-512F/BW. Every caller in qbench quantizes and
  * dequantizes through these functions.
  */
 #include "kernels/quantize.h"
@@ -67,7 +67,7 @@ static inline void rne16(const float *x, __m128 sc, __m128i zp, __m128i *a, __m1
     *b = _mm_packs_epi32(v[2], v[3]);
 }
 
-/* kernels/vnni/quantize_i8.c: whole blocks of 16, returns how many values it did */
+/* kernels/vnni/quantize_i8.c: every value (the last block masked), returns how many it did */
 size_t qb_quantize_i8__avx512(const float *x, size_t n, float scale, int32_t zero, int32_t lo, int32_t hi, int8_t *q);
 
 void qb_quantize_i8(const float *x, size_t n, float scale, int32_t zero, int32_t lo, int32_t hi, int8_t *q)
@@ -75,7 +75,7 @@ void qb_quantize_i8(const float *x, size_t n, float scale, int32_t zero, int32_t
     static int avx512 = -1; /* AVX-512F/BW usable: 4 times the lanes of SSE2, same bits */
     if (avx512 < 0)
         avx512 = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
-    if (avx512 && n >= 16) {
+    if (avx512 && n > 0) {
         size_t done = qb_quantize_i8__avx512(x, n, scale, zero, lo, hi, q);
         x += done, q += done, n -= done;
     }
@@ -113,7 +113,7 @@ static inline void dequant8(__m128i h, __m128 sc, __m128i zp, float *y)
     _mm_storeu_ps(y + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hi, zp)), sc));
 }
 
-/* kernels/vnni/quantize_i8.c: whole blocks of 16, returns how many values it did */
+/* kernels/vnni/quantize_i8.c: every value (the last block masked), returns how many it did */
 size_t qb_dequantize_i8__avx512(const int8_t *q, size_t n, float scale, int32_t zero, float *y);
 
 void qb_dequantize_i8(const int8_t *q, size_t n, float scale, int32_t zero, float *y)
@@ -121,7 +121,7 @@ void qb_dequantize_i8(const int8_t *q, size_t n, float scale, int32_t zero, floa
     static int avx512 = -1; /* AVX-512F/BW usable: twice the lanes of the SSE2 loop, same bits */
     if (avx512 < 0)
         avx512 = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
-    if (avx512 && n >= 16) {
+    if (avx512 && n > 0) {
         size_t done = qb_dequantize_i8__avx512(q, n, scale, zero, y);
         q += done, y += done, n -= done;
     }
