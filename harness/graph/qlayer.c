@@ -639,8 +639,6 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
         int64_t t = qb_gpar_threads(), per = (m + t - 1) / t;
         per = (per + QB_GPAR_ALIGN - 1) / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
         chunk = per > chunk ? per : chunk;
-        if (qb_gpar_alone(m, chunk, qgemm_rows)) /* a small loop: one call, as on one thread */
-            chunk = m;
     }
     if (!g->profile) { /* convert, multiply and dequantize each chunk while it is in cache */
         j.phases = PH_ALL;
