@@ -405,21 +405,31 @@ static void dw_plain(const qb_packed *p, const qb_dw_args *a)
     }
 }
 
-/* The tap pointer table of output pixel (ox, oy): out[t] = channel 0 of
- * tap t's input pixel, or pad_value for a tap in the padding (a row of
- * x_zero bytes for px_ptr_blocks, NULL for block_border / block_any). */
-static void border_taps(const qb_dw_args *a, int ox, int oy, const int8_t *pad_value, const int8_t **out)
+/* The tap pointer table of output pixel (ox, oy), whose window rows
+ * [ky0, ky1) lie in the image (qb_dw_taps, once per output row): out[t] =
+ * channel 0 of tap t's input pixel, or pad_value for a tap in the padding
+ * (a row of x_zero bytes for px_ptr_blocks, NULL for block_border /
+ * block_any). */
+static void border_taps(const qb_dw_args *a, int ox, int oy, int ky0, int ky1, const int8_t *pad_value,
+                        const int8_t **out)
 {
-    int kx0, kx1, ky0, ky1;
+    int kx0, kx1;
     qb_dw_taps(ox, a->stride_w, a->pad_l, a->dil_w, a->kw, a->w, &kx0, &kx1);
-    qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
-    for (int ky = 0, t = 0; ky < a->kh; ky++) {
-        int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
-        for (int kx = 0; kx < a->kw; kx++, t++) {
-            int ix = ox * a->stride_w - a->pad_l + kx * a->dil_w;
-            int ok = ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1;
-            out[t] = ok ? (const int8_t *)a->x + ((size_t)iy * a->w + ix) * a->c : pad_value;
+    const size_t C = (size_t)a->c;
+    const int8_t *x = a->x;
+    for (int ky = 0, t = 0; ky < a->kh; ky++, t += a->kw) {
+        int kx = 0;
+        if (ky >= ky0 && ky < ky1) {
+            const int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+            for (; kx < kx0; kx++)
+                out[t + kx] = pad_value;
+            const int8_t *row = x + (size_t)iy * a->w * C;
+            const int ix0 = ox * a->stride_w - a->pad_l; /* input column of tap 0 (in the image from kx0 on) */
+            for (; kx < kx1; kx++)
+                out[t + kx] = row + (size_t)(ix0 + kx * a->dil_w) * C;
         }
+        for (; kx < a->kw; kx++)
+            out[t + kx] = pad_value;
     }
 }
 
@@ -471,6 +481,8 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
                 else
                     row_inside(kb, p, b0, bf, nt, xr, off, xs, xhi - xlo, &oc, yr + (size_t)xlo * C, (size_t)C);
             }
+            int ky0, ky1; /* the window rows of this output row inside the image */
+            qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
             if (pairs && bf > b0) { /* the row's border pixels, full blocks, two at a time */
                 int np = 0;
                 int8_t *yp[2];
@@ -479,7 +491,7 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
                         ox = xhi; /* skip the interior */
                     if (ox >= a->out_w)
                         break;
-                    border_taps(a, ox, oy, padrow, tpp[np]);
+                    border_taps(a, ox, oy, ky0, ky1, padrow, tpp[np]);
                     yp[np++] = yr + (size_t)ox * C;
                     if (np == 2) {
                         if (nt == 9)
@@ -496,7 +508,7 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
                 const int inside = vin && ox >= xlo && ox < xhi;
                 if ((inside || pairs) && bf == b1)
                     continue; /* done above */
-                border_taps(a, ox, oy, NULL, tp);
+                border_taps(a, ox, oy, ky0, ky1, NULL, tp);
                 int8_t *yp = yr + (size_t)ox * C;
                 for (int b = inside || pairs ? bf : b0; b < b1; b++) {
                     int c0 = b * CB, nc = C - c0 < CB ? C - c0 : CB;
