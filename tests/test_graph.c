@@ -280,20 +280,23 @@ static void test_conv_dilated_same(void **st)
  * with 2 groups and a bias, 3x1/(3,1) without bias, the det head's case)
  * and, for the general scatter-add, 2x2/2 with output_padding 1 (the last
  * row and column only the bias), against the ONNX definition summed in
- * double. */
+ * double. Few columns per group (2x2 with 2 groups of 3 channels, det's
+ * 24 -> 1 on rows of 70 pixels: a block of 64 and a tail) take the
+ * direct path: the same bits with its plain loops and on 1-3 threads. */
 static void test_convt_tiles(void **st)
 {
     (void)st;
-    static const int cfg[][6] = {/* kh, kw, groups, bias, output_padding, cin */ {2, 2, 2, 1, 0, 4},
-                                 {3, 1, 1, 0, 0, 5},
-                                 {2, 2, 1, 1, 1, 3},
-                                 {2, 2, 1, 0, 0, 9}};
-    enum { IH = 14, IW = 8 }; /* blocks of 6 input rows (48 pixels) when qb_gpar_conv_block is tiny */
-    for (int c = 0; c < 4; c++) {
+    static const int cfg[][8] = {/* kh, kw, groups, bias, output_padding, cin, cout, iw */ {2, 2, 2, 1, 0, 4, 6, 8},
+                                 {3, 1, 1, 0, 0, 5, 6, 8},
+                                 {2, 2, 1, 1, 1, 3, 6, 8},
+                                 {2, 2, 1, 0, 0, 9, 6, 8},
+                                 {2, 2, 1, 1, 0, 24, 1, 70}};
+    enum { IH = 14, IWM = 70 }; /* blocks of 6 input rows (48 pixels) when qb_gpar_conv_block is tiny */
+    for (int c = 0; c < 5; c++) {
         int kh = cfg[c][0], kw = cfg[c][1], grp = cfg[c][2], has_b = cfg[c][3], op = cfg[c][4], cin = cfg[c][5];
-        int cout = 6, cog = cout / grp, cig = cin / grp, ih = IH, iw = IW;
-        int oh = ih * kh + op, ow = iw * kw + op;
-        static float x[9 * IH * IW], w[9 * 6 * 2 * 2], b[6], want[6 * 42 * 17], first[6 * 42 * 17];
+        int cout = cfg[c][6], cog = cout / grp, cig = cin / grp, ih = IH, iw = cfg[c][7];
+        int oh = ih * kh + op, ow = iw * kw + op, direct = !op && cog * kh * kw <= 16;
+        static float x[24 * IH * IWM], w[9 * 6 * 2 * 2], b[6], want[6 * 42 * 140], first[6 * 42 * 140];
         for (int i = 0; i < cin * ih * iw; i++)
             x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
         for (int i = 0; i < cin * cog * kh * kw; i++)
@@ -311,10 +314,13 @@ static void test_convt_tiles(void **st)
                                    w[((ci * cog + co % cog) * kh + y % kh) * kw + xo % kw];
                     want[(co * oh + y) * ow + xo] = (float)acc;
                 }
-        /* one GEMM and col2im over all pixels, then by blocks of input rows: the same bits */
+        /* one GEMM and col2im over all pixels, then by blocks of input rows: the same bits; the direct
+         * path: its AVX-512 loops, then the plain ones on 1, 2 and 3 threads, the same bits */
         int64_t blk = qb_gpar_conv_block;
-        for (int blocked = 0; blocked < 2; blocked++) {
-            qb_gpar_conv_block = blocked ? 1 : blk;
+        for (int run = 0; run < (direct ? 4 : 2); run++) {
+            qb_gpar_conv_block = !direct && run ? 1 : blk;
+            qb_convt_avx512(!direct || run == 0);
+            qb_gpar_set_threads(direct && run ? run : 1);
             qb_graph *g = new_graph();
             add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, ih, iw}, NULL);
             add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cog, kh, kw}, w);
@@ -329,8 +335,11 @@ static void test_convt_tiles(void **st)
             snprintf(shape, sizeof shape, "1x%dx%dx%d", cout, oh, ow);
             const qb_tensor *y = run1(g, x);
             qb_gpar_conv_block = blk;
-            expect(y, shape, want, cout * oh * ow, 1e-5f);
-            if (blocked)
+            qb_convt_avx512(1);
+            qb_gpar_set_threads(1);
+            assert_int_equal(qb_convt_nhwc_input_ok(&g->nodes[0]), !direct); /* the direct path reads NCHW only */
+            expect(y, shape, want, cout * oh * ow, cig > 9 ? 1e-4f : 1e-5f);
+            if (run)
                 assert_memory_equal(y->data, first, (size_t)(cout * oh * ow) * sizeof(float));
             else
                 memcpy(first, y->data, (size_t)(cout * oh * ow) * sizeof(float));
@@ -340,23 +349,24 @@ static void test_convt_tiles(void **st)
 }
 
 /* A ConvTranspose reading a conv's NHWC output as its GEMM's A (no
- * transpose on either side): 2x2/2 with two groups after a conv + Relu,
+ * transpose on either side): 2x2/2 with two groups of 6 output channels
+ * (24 columns: not the direct path) after a conv + Relu,
  * 3x3/2 padded straight after a conv; against NCHW everywhere. */
 static qb_graph *conv_convt_net(int nchw_only, int tiles)
 {
     qb_graph *g = new_graph();
     g->nchw_only = nchw_only;
-    float w[10 * 3 * 3 * 3], wt[10 * 6 * 3 * 3], b[10];
+    float w[10 * 3 * 3 * 3], wt[10 * 6 * 3 * 3], b[12];
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
         w[i] = (float)((i * 7) % 11) / 9.0f - 0.5f;
     for (size_t i = 0; i < sizeof wt / sizeof wt[0]; i++)
         wt[i] = (float)((i * 5) % 13) / 11.0f - 0.6f;
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 12; i++)
         b[i] = 0.1f * (float)i - 0.3f;
     add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, 3, 5, 7}, NULL);
     add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){10, 3, 3, 3}, w);
-    add_t(g, "wt", QB_DT_FLOAT, 4, (int64_t[]){10, tiles ? 3 : 6, tiles ? 2 : 3, tiles ? 2 : 3}, wt);
-    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){6}, b);
+    add_t(g, "wt", QB_DT_FLOAT, 4, (int64_t[]){10, 6, tiles ? 2 : 3, tiles ? 2 : 3}, wt);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){12}, b);
     qb_node *n = add_n(g, "Conv", "x,w", "c");
     attr_ints(n, "pads", 4, 1, 1, 1, 1);
     add_n(g, "Relu", "c", "r");

@@ -536,7 +536,7 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
                     else if (role == 2 || role == 3) /* reads NHWC, writes what its readers want */
                         ok = k == 0;
                     else if (!strcmp(c->op, "ConvTranspose")) /* its GEMM's A (ops_convt.c) */
-                        ok = c->fused_into < 0 && k == 0;
+                        ok = c->fused_into < 0 && k == 0 && qb_convt_nhwc_input_ok(c);
                     else
                         ok = c->fused_into < 0 && k == 0 && !strcmp(c->op, "Conv") && qb_conv_nhwc_input_fast(c);
                 }

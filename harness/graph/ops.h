@@ -189,6 +189,13 @@ void qb_elem_avx512(int on);
 /* ops_convt.c: the prepared ConvTranspose reads its input NHWC (the
  * GEMM's A as it is, no transpose); exec.c's layout choice. */
 void qb_convt_set_nhwc_input(qb_node *n);
+/* Nonzero when the prepared ConvTranspose n can read its data input NHWC
+ * (its GEMM's A); the direct path (few columns, ops_convt.c) reads NCHW
+ * planes only. */
+int qb_convt_nhwc_input_ok(const qb_node *n);
+/* Tests: qb_convt_avx512(0) runs the direct path's plain loops only (the
+ * same bits as the AVX-512 ones). */
+void qb_convt_avx512(int on);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);
 

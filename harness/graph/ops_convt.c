@@ -9,12 +9,19 @@
  * convolutions, exec.c) is X^T already: the GEMM reads it in place.
  * Where the windows tile the output (kernel = stride), blocks of input
  * rows run in chunks on the threads, each with its own columns slot.
+ * Windows that tile the output with few columns per group (det's 24 -> 1
+ * 2x2/2 head: 4 columns) skip the GEMM, X^T and the columns: each input
+ * row's column values are summed straight from the NCHW planes (direct).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QB_CONVT_AVX512 1
 #endif
 
 #include "harness/graph/ops.h"
@@ -37,10 +44,21 @@ typedef struct convt_state {
                               * stay in cache for the col2im (a multiple of QB_GPAR_ALIGN pixels) */
     int64_t slots;           /* column blocks in the scratch: tiling, blocks run in that many chunks on the
                               * threads (each writes its own output rows); else 1 */
+    float *wd;               /* direct path (tiles, 1-D/2-D, NCHW input, cols <= CT_DIRECT_COLS, constant
+                              * weights): per group [cg x jpad] weights, column j of input channel ci at
+                              * ci * jpad + j, zeros past cols; else NULL */
+    int64_t jpad;            /* direct path: cols rounded up to a multiple of 4 */
 } convt_state;
 
 /* Most column slots (chunks of blocks) of a tiling ConvTranspose. */
 #define CONVT_SLOTS 8
+
+#define CT_DIRECT_COLS 16 /* most columns per group of the direct path (more: the GEMM) */
+#define CT_PX 64          /* direct path: input pixels per block (64 floats per column in L1) */
+
+static int convt_plain; /* qb_convt_avx512(0): the direct path's plain loops only (tests) */
+
+void qb_convt_avx512(int on) { convt_plain = !on; }
 
 void qb_convt_set_nhwc_input(qb_node *n)
 {
@@ -57,6 +75,8 @@ static void convt_free(void *p)
                 qb_packed_free(&s->packs[i]);
         free(s->packs);
     }
+    if (s)
+        free(s->wd);
     free(s);
 }
 
@@ -207,7 +227,21 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
     if (s->rows_blk * s->in[2] * s->cols * (int64_t)sizeof(float) > 2 * qb_gpar_conv_block)
         s->slots = 1; /* blocks of rows far over the block size (a minimal block of very wide rows): one slot */
     n->scratch = (size_t)(s->pix * cg + s->slots * s->rows_blk * s->in[2] * s->cols) * sizeof(float);
-    if (W->kind == QB_T_CONST) {
+    if (W->kind == QB_T_CONST && s->tiles && s->in[0] == 1 && cg >= 1 && s->cols <= CT_DIRECT_COLS) {
+        /* direct: weights as [cg x jpad] per group; no GEMM, so no pack and no scratch */
+        s->jpad = (s->cols + 3) / 4 * 4;
+        s->wd = calloc((size_t)(group * cg * s->jpad), sizeof(float));
+        if (!s->wd) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        const float *w = W->data;
+        for (int64_t gi = 0; gi < group; gi++)
+            for (int64_t ci = 0; ci < cg; ci++)
+                for (int64_t j = 0; j < s->cols; j++)
+                    s->wd[(gi * cg + ci) * s->jpad + j] = w[(gi * cg + ci) * s->cols + j];
+        n->scratch = 0;
+    } else if (W->kind == QB_T_CONST) {
         s->packs = calloc((size_t)group, sizeof *s->packs);
         for (int64_t gi = 0; gi < group; gi++)
             if (pack_group(g, n, s, W->data, gi, &s->packs[gi], e))
@@ -398,6 +432,144 @@ static void convt_blocks(void *ctx, int64_t b0, int64_t b1)
     }
 }
 
+/* The direct path (s->wd): per input row, the columns' values of CT_PX
+ * pixels at a time summed from the NCHW planes, then written as bias +
+ * term to their output elements (the tiles' rule). Each value is
+ * w[0] * x[0] + w[1] * x[1] + ... in channel order, one rounding per
+ * product and per addition (no contraction), in the plain and the
+ * AVX-512 loops alike: the same bits on every ISA and thread count;
+ * within float tolerance of the GEMM's sums. */
+typedef struct convt_direct_job {
+    const convt_state *s; /* the ConvTranspose */
+    const float *x;       /* this image and group's input planes (cg of pix floats) */
+    const float *w;       /* this group's [cg x jpad] weights */
+    const float *bias;    /* the bias of the group's first channel, or NULL */
+    float *y;             /* this image and group's output planes (og of opix floats) */
+    int avx512;           /* run convt_direct_sums_avx512 */
+} convt_direct_job;
+
+/* acc[j * CT_PX + i] = sum over ci of w[ci * jpad + j] * x[ci * pix + i],
+ * i < np, j < jpad: the plain loops. */
+static void convt_direct_sums(float *restrict acc, const float *x, int64_t pix, const float *w, int64_t cg,
+                              int64_t jpad, int np)
+{
+    for (int64_t j = 0; j < jpad; j++)
+        for (int i = 0; i < np; i++)
+            acc[j * CT_PX + i] = w[j] * x[i];
+    for (int64_t ci = 1; ci < cg; ci++) {
+        const float *xc = x + ci * pix, *wc = w + ci * jpad;
+        for (int64_t j = 0; j < jpad; j++) {
+            float *a = acc + j * CT_PX, wj = wc[j];
+            for (int i = 0; i < np; i++)
+                a[i] = a[i] + wj * xc[i];
+        }
+    }
+}
+
+#ifdef QB_CONVT_AVX512
+/* convt_direct_sums with AVX-512: four columns by four vectors of 16
+ * pixels in registers (the last masked), the same multiply then add. */
+__attribute__((target("avx512f"))) static void convt_direct_sums_avx512(float *restrict acc, const float *x,
+                                                                         int64_t pix, const float *w, int64_t cg,
+                                                                         int64_t jpad, int np)
+{
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) {
+        int left = np - 16 * v;
+        m[v] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+    }
+    for (int64_t j0 = 0; j0 < jpad; j0 += 4) {
+        __m512 a[4][4], xv[4];
+        for (int v = 0; v < 4; v++)
+            xv[v] = _mm512_maskz_loadu_ps(m[v], x + 16 * v);
+        for (int j = 0; j < 4; j++) {
+            __m512 wj = _mm512_set1_ps(w[j0 + j]);
+            for (int v = 0; v < 4; v++)
+                a[j][v] = _mm512_mul_ps(wj, xv[v]);
+        }
+        for (int64_t ci = 1; ci < cg; ci++) {
+            const float *xc = x + ci * pix, *wc = w + ci * jpad + j0;
+            for (int v = 0; v < 4; v++)
+                xv[v] = _mm512_maskz_loadu_ps(m[v], xc + 16 * v);
+            for (int j = 0; j < 4; j++) {
+                __m512 wj = _mm512_set1_ps(wc[j]);
+                for (int v = 0; v < 4; v++)
+                    a[j][v] = _mm512_add_ps(a[j][v], _mm512_mul_ps(wj, xv[v]));
+            }
+        }
+        for (int j = 0; j < 4; j++)
+            for (int v = 0; v < 4; v++)
+                _mm512_storeu_ps(acc + (j0 + j) * CT_PX + 16 * v, a[j][v]);
+    }
+}
+#endif
+
+static void convt_direct_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const convt_direct_job *d = ctx;
+    const convt_state *s = d->s;
+    const int64_t og = s->cout / s->group, cg = s->cin / s->group, kh = s->k[1], kw = s->k[2], iw = s->in[2];
+    const int64_t ow = s->out[2], opix = s->out[1] * ow;
+    float acc[CT_DIRECT_COLS * CT_PX];
+    for (int64_t iy = r0; iy < r1; iy++)
+        for (int64_t i0 = 0; i0 < iw; i0 += CT_PX) {
+            int np = (int)(iw - i0 < CT_PX ? iw - i0 : CT_PX);
+            const float *x = d->x + iy * iw + i0;
+#ifdef QB_CONVT_AVX512
+            if (d->avx512)
+                convt_direct_sums_avx512(acc, x, s->pix, d->w, cg, s->jpad, np);
+            else
+#endif
+                convt_direct_sums(acc, x, s->pix, d->w, cg, s->jpad, np);
+            for (int64_t co = 0; co < og; co++) {
+                const float bv = d->bias ? d->bias[co] : 0.0f;
+                for (int64_t ky = 0; ky < kh; ky++) {
+                    float *row = d->y + co * opix + (iy * kh + ky) * ow + i0 * kw;
+                    const float *a = acc + (co * kh + ky) * kw * CT_PX;
+                    int i = 0;
+#if defined(__SSE2__)
+                    if (kw == 2) {
+                        const __m128 b = _mm_set1_ps(bv);
+                        for (; i + 4 <= np; i += 4) {
+                            __m128 e = _mm_add_ps(b, _mm_loadu_ps(a + i)), o = _mm_add_ps(b, _mm_loadu_ps(a + CT_PX + i));
+                            _mm_storeu_ps(row + 2 * i, _mm_unpacklo_ps(e, o));
+                            _mm_storeu_ps(row + 2 * i + 4, _mm_unpackhi_ps(e, o));
+                        }
+                    }
+#endif
+                    for (; i < np; i++)
+                        for (int64_t kx = 0; kx < kw; kx++)
+                            row[i * kw + kx] = bv + a[kx * CT_PX + i];
+                }
+            }
+        }
+}
+
+/* The direct path over every image and group. */
+static void convt_direct(const convt_state *s, const float *x, const float *bias, float *y)
+{
+    const int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[1] * s->out[2], rows = s->in[1];
+    int avx512 = 0;
+#ifdef QB_CONVT_AVX512
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F);
+    avx512 = ok && !convt_plain;
+#endif
+    for (int64_t b = 0; b < s->n; b++)
+        for (int64_t gi = 0; gi < s->group; gi++) {
+            convt_direct_job d = {s, x + (b * s->cin + gi * cg) * s->pix, s->wd + gi * cg * s->jpad,
+                                  bias ? bias + gi * og : NULL, y + (b * s->cout + gi * og) * opix, avx512};
+            qb_gpar_for(rows, qb_gpar_chunk(rows, s->in[2] * cg * s->jpad, 1), convt_direct_rows, &d);
+        }
+}
+
+int qb_convt_nhwc_input_ok(const qb_node *n)
+{
+    const convt_state *s = n->state;
+    return s && !s->wd;
+}
+
 static void convt_run(qb_graph *g, qb_node *n, void *scratch)
 {
     const convt_state *s = n->state;
@@ -407,6 +579,10 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
     int64_t nrows = s->in[0] * s->in[1];
     float *xt = scratch, *cols = xt + s->pix * cg, *yd = y->data;
     const float *xd = x->data, *bias = B ? B->data : NULL;
+    if (s->wd) {
+        convt_direct(s, xd, bias, yd);
+        return;
+    }
     for (int64_t b = 0; b < s->n; b++) {
         for (int64_t c = 0; c < s->cout && !s->tiles; c++) {
             float v = bias ? bias[c] : 0.0f;
