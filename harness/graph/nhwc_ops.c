@@ -911,9 +911,24 @@ static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
 
 #define Q8_BLK 64 /* pixels per block of an element-wise node writing int8 */
 
-/* tmp[i] = a[i] op b[i], n floats: the element-wise operator's float arithmetic. */
+/* tmp[i] = a[i] op b[i], n floats: the element-wise operator's float
+ * arithmetic (four at a time with SSE2: the same IEEE operation per
+ * element; GCC's -O2 left these loops scalar). */
 static void elem_f32(float *restrict tmp, const float *a, const float *b, int64_t n, char op)
 {
+#if defined(__SSE2__)
+    int64_t i = 0;
+    if (op == 'A')
+        for (; i + 4 <= n; i += 4)
+            _mm_storeu_ps(tmp + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+    else if (op == 'S')
+        for (; i + 4 <= n; i += 4)
+            _mm_storeu_ps(tmp + i, _mm_sub_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+    else
+        for (; i + 4 <= n; i += 4)
+            _mm_storeu_ps(tmp + i, _mm_mul_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+    tmp += i, a += i, b += i, n -= i;
+#endif
     if (op == 'A')
         for (int64_t i = 0; i < n; i++)
             tmp[i] = a[i] + b[i];
