@@ -544,8 +544,10 @@ static void set_output(qb_graph *g, const char *name)
 }
 
 /* Batch 2 of 8x61x45: 3x3 conv to 32, depthwise stride 2 pad 1, 1x1 to
- * 24, grouped 3x3 without padding, 1x1 to 5 (output, NCHW); MaxPool and
- * GlobalAveragePool of it, Flatten, Gemm. */
+ * 136 (over 128 channels: nchw-only, its int8 output is dequantized into
+ * the planes in two tiles of channels), grouped 3x3 without padding, 1x1
+ * to 5 (output, NCHW); MaxPool and GlobalAveragePool of it, Flatten,
+ * Gemm. */
 static qb_graph *conv_net(qb_precision p, int nchw_only)
 {
     qb_graph *g = qb_graph_new("par-conv");
@@ -556,8 +558,8 @@ static qb_graph *conv_net(qb_precision p, int nchw_only)
     add_t(g, "x", 4, (int64_t[]){2, 8, 61, 45}, NULL);
     conv(g, "x", "a", 8, 32, 3, 1, p1, 1, 1, p, &s);
     conv(g, "a", "b", 32, 32, 3, 2, p1, 32, 1, p, &s);
-    conv(g, "b", "c", 32, 24, 1, 1, p0, 1, 1, p, &s);
-    conv(g, "c", "d", 24, 20, 3, 1, p0, 2, 1, p, &s);
+    conv(g, "b", "c", 32, 136, 1, 1, p0, 1, 1, p, &s);
+    conv(g, "c", "d", 136, 20, 3, 1, p0, 2, 1, p, &s);
     conv(g, "d", "e", 20, 5, 1, 1, p0, 1, 0, p, &s);
     qb_node *mp = add_n(g, "MaxPool", 1, (const char *[]){"e"}, "m");
     attr_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});

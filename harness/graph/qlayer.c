@@ -423,45 +423,61 @@ static void out_bounds(const qb_node *n, const qb_qspec *q, int32_t *lo, int32_t
 /* ONNX DequantizeLinear: y = (float)(c - zero) * scale, m rows of nr (kernels/quantize.h). */
 static void dequantize_rows(const int8_t *c, int m, int nr, float scale, int32_t zero, float *y, size_t ldy)
 {
+    if (ldy == (size_t)nr) { /* contiguous rows: one call */
+        qb_dequantize_i8(c, (size_t)m * nr, scale, zero, y);
+        return;
+    }
     for (int i = 0; i < m; i++)
         qb_dequantize_i8(c + (size_t)i * nr, (size_t)nr, scale, zero, y + (size_t)i * ldy);
 }
 
+#define DQ_KC 128 /* dequantize_planes: most channels per tile */
+
 /* The same into NCHW planes: row i, channel k of c (m rows of nr) to
- * y[k * ldp + i]. Blocks of QIMG_BLK pixels x 16 channels dequantized
- * as rows into a tile, then written plane by plane (4 x 4 SSE blocks):
- * the values of dequantize_rows, no separate transpose pass. */
+ * y[k * ldp + i]. Blocks of QIMG_BLK pixels x up to DQ_KC channels
+ * dequantized into a tile (one call for the whole block when it has all
+ * nr channels: per-row calls of 16 values cost more than the values),
+ * then written plane by plane (4 x 4 SSE blocks): the values of
+ * dequantize_rows (DequantizeLinear is per element), no separate
+ * transpose pass. */
 static void dequantize_planes(const int8_t *c, int m, int nr, float scale, int32_t zero, float *y, size_t ldp)
 {
-    float t[QIMG_BLK * 16]; /* a block dequantized: pixel-major, rows of nc */
+    float t[QIMG_BLK * DQ_KC]; /* a block dequantized: pixel-major, rows of kc */
     for (int i0 = 0; i0 < m; i0 += QIMG_BLK) {
         int nb = m - i0 < QIMG_BLK ? m - i0 : QIMG_BLK;
-        for (int k0 = 0; k0 < nr; k0 += 16) {
-            int nc = nr - k0 < 16 ? nr - k0 : 16;
-            for (int i = 0; i < nb; i++)
-                qb_dequantize_i8(c + (size_t)(i0 + i) * nr + k0, (size_t)nc, scale, zero, t + i * nc);
-            float *yp = y + (size_t)k0 * ldp + i0;
-            int k = 0;
-#if defined(__SSE2__)
-            for (; k + 4 <= nc; k += 4) {
-                int i = 0;
-                for (; i + 4 <= nb; i += 4) {
-                    __m128 a = _mm_loadu_ps(t + i * nc + k), b = _mm_loadu_ps(t + (i + 1) * nc + k),
-                           d = _mm_loadu_ps(t + (i + 2) * nc + k), e = _mm_loadu_ps(t + (i + 3) * nc + k);
-                    _MM_TRANSPOSE4_PS(a, b, d, e);
-                    _mm_storeu_ps(yp + (size_t)k * ldp + i, a);
-                    _mm_storeu_ps(yp + (size_t)(k + 1) * ldp + i, b);
-                    _mm_storeu_ps(yp + (size_t)(k + 2) * ldp + i, d);
-                    _mm_storeu_ps(yp + (size_t)(k + 3) * ldp + i, e);
-                }
-                for (; i < nb; i++)
-                    for (int kk = k; kk < k + 4; kk++)
-                        yp[(size_t)kk * ldp + i] = t[i * nc + kk];
-            }
-#endif
-            for (; k < nc; k++)
+        for (int kc0 = 0; kc0 < nr; kc0 += DQ_KC) {
+            int kc = nr - kc0 < DQ_KC ? nr - kc0 : DQ_KC;
+            if (kc == nr)
+                qb_dequantize_i8(c + (size_t)i0 * nr, (size_t)nb * nr, scale, zero, t);
+            else
                 for (int i = 0; i < nb; i++)
-                    yp[(size_t)k * ldp + i] = t[i * nc + k];
+                    qb_dequantize_i8(c + (size_t)(i0 + i) * nr + kc0, (size_t)kc, scale, zero, t + i * kc);
+            for (int k0 = 0; k0 < kc; k0 += 16) {
+                int nc = kc - k0 < 16 ? kc - k0 : 16;
+                const float *tk = t + k0;
+                float *yp = y + (size_t)(kc0 + k0) * ldp + i0;
+                int k = 0;
+#if defined(__SSE2__)
+                for (; k + 4 <= nc; k += 4) {
+                    int i = 0;
+                    for (; i + 4 <= nb; i += 4) {
+                        __m128 a = _mm_loadu_ps(tk + i * kc + k), b = _mm_loadu_ps(tk + (i + 1) * kc + k),
+                               d = _mm_loadu_ps(tk + (i + 2) * kc + k), e = _mm_loadu_ps(tk + (i + 3) * kc + k);
+                        _MM_TRANSPOSE4_PS(a, b, d, e);
+                        _mm_storeu_ps(yp + (size_t)k * ldp + i, a);
+                        _mm_storeu_ps(yp + (size_t)(k + 1) * ldp + i, b);
+                        _mm_storeu_ps(yp + (size_t)(k + 2) * ldp + i, d);
+                        _mm_storeu_ps(yp + (size_t)(k + 3) * ldp + i, e);
+                    }
+                    for (; i < nb; i++)
+                        for (int kk = k; kk < k + 4; kk++)
+                            yp[(size_t)kk * ldp + i] = tk[i * kc + kk];
+                }
+#endif
+                for (; k < nc; k++)
+                    for (int i = 0; i < nb; i++)
+                        yp[(size_t)k * ldp + i] = tk[i * kc + k];
+            }
         }
     }
 }
