@@ -852,6 +852,22 @@ static void concat_pixels(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+/* n int8 codes from s to d (apart): pieces of 8 to 32 bytes as two
+ * fixed-size copies that may overlap inside [0, n) (inlined: a libc
+ * memcpy call per pixel cost more than its bytes); the same bytes. */
+static inline void copy_codes(int8_t *restrict d, const int8_t *restrict s, int64_t n)
+{
+    if (n >= 16 && n <= 32) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8 && n < 16) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else {
+        memcpy(d, s, (size_t)n);
+    }
+}
+
 /* One input of a q8 Concat read upsampled: output pixels [q0, q1) of
  * image b's H x W plane, from the NCHW source x of ci channels, each of
  * its values repeated rh x rw times. Each row's source pixels are
@@ -872,7 +888,7 @@ static void concat_q8_upsampled(const nhwc_state *s, const float *x, int64_t ci,
             qb_qlayer_quantize_planes(row + s0, ci, (size_t)ihw, ns, s->q_scale, s->q_zero, tmp, ci);
             for (int64_t sx = s0; sx < s0 + ns; sx++) /* each code to its rw pixels inside [xa, xe) */
                 for (int64_t xx = sx * rw > xa ? sx * rw : xa, xz = sx * rw + rw < xe ? sx * rw + rw : xe; xx < xz; xx++)
-                    memcpy(o + (y * W + xx) * s->c, tmp + (sx - s0) * ci, (size_t)ci);
+                    copy_codes(o + (y * W + xx) * s->c, tmp + (sx - s0) * ci, ci);
         }
     }
 }
