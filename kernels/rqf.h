@@ -26,10 +26,13 @@
 
 #define QB_RQF_ZERO_MAX 32639
 
-/* The reduced multiplier of rq into *m, *s: 1 when its odd part has s' >=
- * 33 (exact), 2 when it is the rescaled form at s' = 33 (exact for output
- * zero points |z| <= QB_RQF_ZERO_MAX and c_min >= -128), 0 when neither. */
-static inline int qb_rqf_reduce(qb_requant rq, uint32_t *m, int *s)
+/* The reduced multiplier of rq into *m, *s for output zero points z <=
+ * zmax (0 <= zmax <= QB_RQF_ZERO_MAX): 1 when its odd part has s' >= 33
+ * (exact), 2 when it is the rescaled form at s' = 33 (exact for c_min >=
+ * -128 when m_odd / 2 >= 129 + zmax: a negative tie's r <= -m_odd / 2 and
+ * its r + 1 then both saturate; m_odd >= 2^16 at zmax = QB_RQF_ZERO_MAX),
+ * 0 when neither. */
+static inline int qb_rqf_reduce_z(qb_requant rq, int32_t zmax, uint32_t *m, int *s)
 {
     uint32_t mu = (uint32_t)rq.multiplier;
     if (mu == 0 || mu >= 0x80000000u)
@@ -39,11 +42,17 @@ static inline int qb_rqf_reduce(qb_requant rq, uint32_t *m, int *s)
     *s = rq.rshift - v;
     if (*s >= 33)
         return 1;
-    if (rq.rshift < 33 || rq.rshift > 62 || *m < (1u << 16))
+    if (rq.rshift < 33 || rq.rshift > 62 || *m < 2u * (129u + (uint32_t)zmax))
         return 0;
     *m = mu >> (rq.rshift - 33);
     *s = 33;
     return 2;
+}
+
+/* qb_rqf_reduce_z for any zero point within QB_RQF_ZERO_MAX (m_odd >= 2^16). */
+static inline int qb_rqf_reduce(qb_requant rq, uint32_t *m, int *s)
+{
+    return qb_rqf_reduce_z(rq, QB_RQF_ZERO_MAX, m, s);
 }
 
 #endif

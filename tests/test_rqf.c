@@ -114,6 +114,49 @@ static void test_scalar_form(void **state)
     assert_true(checked[1] > 1000 && checked[2] > 1000 && ties > 1000);
 }
 
+/* qb_rqf_reduce_z: small odd parts (16..24 trailing zero bits cleared) in
+ * the rescaled form for zero points up to their bound m_odd / 2 - 129, with
+ * their negative ties, through the VNNI narrowing (r + zero, clamp, int8). */
+static void test_zero_bound(void **state)
+{
+    (void)state;
+    long taken = 0, ties = 0;
+    for (int it = 0; it < 40000; it++) {
+        qb_requant rq = rand_rq(16 + (int)(next() % 9));
+        uint32_t m0 = 1;
+        int s0 = 33;
+        if (qb_rqf_reduce(rq, &m0, &s0)) /* the usual bound: test_scalar_form */
+            continue;
+        uint32_t mu = (uint32_t)rq.multiplier, modd = mu >> __builtin_ctz(mu);
+        int32_t bound = (int32_t)(modd / 2) - 129;
+        int32_t zmax = bound < 0 ? (int32_t)(next() % 200) : (int32_t)(next() % ((uint32_t)bound + 1));
+        uint32_t m = 1;
+        int s = 33, k = qb_rqf_reduce_z(rq, zmax, &m, &s);
+        assert_int_equal(k == 2, rq.rshift >= 33 && rq.rshift <= 62 && modd >= 2u * (129u + (uint32_t)zmax));
+        if (!k)
+            continue;
+        taken++;
+        int v = __builtin_ctz(m);
+        for (int i = 0; i < 40; i++) {
+            int32_t acc = rand_acc();
+            if (i >= 32) { /* negative ties: acc * m = 2^32 (mod 2^33) */
+                int64_t a = -((int64_t)1 << (32 - v)) * (int64_t)(2 * (next() % 64) + 1);
+                acc = (int32_t)(a < INT32_MIN ? -((int64_t)1 << (32 - v)) : a); /* v >= 1: rescaled */
+                ties++;
+            }
+            int32_t z = i % 3 == 0 ? zmax : i % 3 == 1 ? -zmax : (int32_t)(next() % ((uint32_t)zmax + 1));
+            int32_t lo = -128 + (int32_t)(next() % 3) * 20, hi = 127 - (int32_t)(next() % 3) * 20;
+            int8_t ref = qb_requant_apply(acc, rq, z, lo, hi);
+            int8_t got = (int8_t)sat((int64_t)rqf_round(acc, m, s) + z, lo, hi);
+            if (got != ref)
+                fail_msg("multiplier %d rshift %d zmax %d acc %d zero %d: %d, reference %d", rq.multiplier,
+                         rq.rshift, zmax, acc, z, got, ref);
+        }
+    }
+    printf("zero-bound rescaled multipliers: %ld, %ld negative ties\n", taken, ties);
+    assert_true(taken > 1000 && ties > 1000);
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) static void avx2_lanes(const qb_requant *rq, const int32_t *acc, int32_t *out,
                                                        int *ok)
@@ -172,6 +215,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalar_form),
+        cmocka_unit_test(test_zero_bound),
         cmocka_unit_test(test_avx2_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,15 +18,21 @@
  * Register-blocked microkernel: up to 6 rows x 4 panels (64 columns) of
  * int32 accumulators (rows split into balanced blocks: 8 = 4 + 4); small
  * tiles (M = 1, 2) use two accumulator sets over
- * alternate K steps to hide the vpdpbusd latency. Rows are taken in
- * chunks of 96 (their sums on the stack); within a chunk each 64-column
- * tile column of W (64 K bytes) is reused from L1 by every row block.
+ * alternate K steps to hide the vpdpbusd latency. The accumulators start
+ * at the tile's compensation (bias - a_zero * wsum - 128 * sum a), so the
+ * epilogue is the requantization alone. Rows are taken in chunks of 96 to
+ * 512 (their sums on the stack; as many as keep 256 KiB of A rows in L2:
+ * the per-panel requantization set-up runs once per chunk); within a
+ * chunk each 64-column tile column of W (64 K bytes) is reused from L1 by
+ * every row block.
  */
 #include "kernels/vnni/vnni.h"
 
 #define MR 6        /* rows per microkernel tile */
 #define NP 4        /* 16-column panels per microkernel tile */
-#define MC 96       /* rows per row chunk (row sums on the stack) */
+#define MC 512      /* most rows per row chunk (row sums on the stack) */
+#define MC_MIN 96   /* fewest rows per row chunk (K permitting: MC_A) */
+#define MC_A (256 * 1024) /* A bytes per row chunk: it stays in L2 (1 MiB) beside W */
 #define FAST_ROWS 32 /* rows of a chunk from which per-channel requantization takes qb_rqf */
 
 size_t QB_VNNI(qb_gemm_i8__vnni_size)(int n, int k, int group)
@@ -47,16 +53,24 @@ void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
     }
 }
 
-/* Raw dot products of mr_ rows of A with np_ panels: tile[r * NP + q] =
- * sum_k (w + 128) a over the K of the 16 columns of panel q. */
+/* The int32 accumulators of mr_ rows of A with np_ panels: tile[r * NP + q]
+ * = ct[q] - rt[r] + sum_k (w + 128) a over the K of the 16 columns of panel
+ * q (the compensation is the accumulators' start: no adds in the epilogue). */
 QB_MICRO void micro(int mr_, int np_, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride, int kfull,
-                    int krem, __m512i *tile)
+                    int krem, const __m512i *ct, const int32_t *rt, __m512i *tile)
 {
     __m512i acc[MR][NP], acc2[MR][NP];
     const int dual = mr_ * np_ <= 8; /* independent chains for small tiles */
     for (int r = 0; r < MR; r++) /* all of it: no lane is ever read unset */
         for (int q = 0; q < NP; q++)
             acc[r][q] = acc2[r][q] = _mm512_setzero_si512();
+QB_UNROLL(GCC unroll 6)
+    for (int r = 0; r < mr_; r++) {
+        const __m512i rv = _mm512_set1_epi32(rt[r]);
+QB_UNROLL(GCC unroll 4)
+        for (int q = 0; q < np_; q++)
+            acc[r][q] = _mm512_sub_epi32(ct[q], rv);
+    }
     int s = 0;
     if (dual) {
         for (; s + 2 <= kfull; s += 2) {
@@ -113,12 +127,12 @@ QB_UNROLL(GCC unroll 4)
 
 #define MICRO_CASE(m_, n_)                                                                         \
     case (m_) * 8 + (n_):                                                                          \
-        micro(m_, n_, a, lda, w, pstride, kfull, krem, tile);                                      \
+        micro(m_, n_, a, lda, w, pstride, kfull, krem, ct, rt, tile);                              \
         break;
 #define MICRO_ROW(m_) MICRO_CASE(m_, 1) MICRO_CASE(m_, 2) MICRO_CASE(m_, 3) MICRO_CASE(m_, 4)
 
 static void micro_any(int mr, int np, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride,
-                      int kfull, int krem, __m512i *tile)
+                      int kfull, int krem, const __m512i *ct, const int32_t *rt, __m512i *tile)
 {
 #if QB_SPECIALIZE
     switch (mr * 8 + np) {
@@ -127,7 +141,7 @@ static void micro_any(int mr, int np, const int8_t *a, size_t lda, const uint8_t
         break;
     }
 #else
-    micro(mr, np, a, lda, w, pstride, kfull, krem, tile);
+    micro(mr, np, a, lda, w, pstride, kfull, krem, ct, rt, tile);
 #endif
 }
 
@@ -146,17 +160,25 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     int fast[NP] = {0};
     /* qb_rqf holds only for output zero points within QB_RQF_ZERO_MAX (vnni.h) */
     const int zok = g->c_zero >= -QB_RQF_ZERO_MAX && g->c_zero <= QB_RQF_ZERO_MAX;
+    /* the largest zero point the rescaled multipliers must allow: this one */
+    const int32_t zmax = zok && g->c_zero > 0 ? g->c_zero : 0;
     __m512i colterm[NP]; /* bias - a_zero * wsum of each panel */
+    /* the output range where it is narrower than int8 (else the saturating store clamps) */
+    const int clamp_lo = g->c_min > -128, clamp_hi = g->c_max < 127;
+    const __m512i cmin = _mm512_set1_epi32(g->c_min), cmax = _mm512_set1_epi32(g->c_max);
 
     for (int q = 0; q < NP; q++) {
         qb_rqv_set_range(&rv[q], g->c_zero, g->c_min, g->c_max);
         if (requant && !per_channel) {
             qb_rqv_set_tensor(&rv[q], g->rq[0]);
-            fast[q] = zok && qb_rqf_set(&rf[q], g->rq, 16, 0);
+            fast[q] = zok && qb_rqf_set_z(&rf[q], g->rq, 16, 0, zmax);
         }
     }
-    for (int mc = 0; mc < M; mc += MC) {
-        int mce = mc + MC < M ? mc + MC : M;
+    /* rows per chunk: the per-panel set-up (qb_rqf_set_z) runs once per chunk,
+     * so as many as keep the chunk's A rows in L2 */
+    const int fit = MC_A / (K > 0 ? K : 1), mcr = fit > MC ? MC : fit < MC_MIN ? MC_MIN : fit;
+    for (int mc = 0; mc < M; mc += mcr) {
+        int mce = mc + mcr < M ? mc + mcr : M;
         for (int i = mc; i < mce; i++)
             rowterm[i - mc] = (int32_t)((uint32_t)qb_vnni_sum_s8(A + (size_t)i * g->lda, K) << 7);
         /* each tile column of W is reused from L1 by every row block */
@@ -171,7 +193,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 if (requant && per_channel) {
                     qb_rqv_load_channels(&rv[q], g->rq + n0, cnt);
                     /* its scalar set-up pays off only over enough rows */
-                    fast[q] = zok && mce - mc >= FAST_ROWS && qb_rqf_set(&rf[q], g->rq + n0, cnt, 1);
+                    fast[q] = zok && mce - mc >= FAST_ROWS && qb_rqf_set_z(&rf[q], g->rq + n0, cnt, 1, zmax);
                 }
             }
             /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
@@ -181,17 +203,15 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 int mr = base + (bi < extra);
                 const int8_t *a = A + (size_t)m0 * g->lda;
                 __m512i tile[MR * NP];
-                micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, tile);
+                micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, colterm,
+                          rowterm + (m0 - mc), tile);
                 for (int q = 0; q < np; q++) {
                     int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
                     /* the panel's constants in locals: int8 stores may alias anything, so
                      * through rf/rv they would be reloaded for every row */
-                    const __m512i ct = colterm[q];
-                    const int32_t *rt = rowterm + (m0 - mc);
                     if (!requant) {
                         for (int r = 0; r < mr; r++) {
-                            __m512i acc = _mm512_sub_epi32(_mm512_add_epi32(tile[r * NP + q], ct),
-                                                           _mm512_set1_epi32(rt[r]));
+                            __m512i acc = tile[r * NP + q];
                             int32_t *c = (int32_t *)g->c + (size_t)(m0 + r) * g->ldc + n0;
                             if (cnt == 16)
                                 _mm512_storeu_si512((void *)c, acc);
@@ -199,23 +219,25 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                                 _mm512_mask_storeu_epi32(c, qb_mask16(cnt), acc);
                         }
                     } else if (fast[q]) {
+                        /* r + zero (|r| < 2^30: no overflow), then clamped to c_min, c_max
+                         * where they are narrower than int8 (the store saturates to it) */
                         const qb_rqf f = rf[q];
-                        const __m512i lo = rv[q].lo, hi = rv[q].hi, zp = rv[q].zero;
+                        const __m512i zp = rv[q].zero;
                         int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
                         for (int r = 0; r < mr; r++, c += g->ldc) {
-                            __m512i acc = _mm512_sub_epi32(_mm512_add_epi32(tile[r * NP + q], ct),
-                                                           _mm512_set1_epi32(rt[r]));
-                            __m512i v = qb_rqf_round(acc, f.m_e, f.m_o, f.rnd, f.sh);
-                            v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), zp);
+                            __m512i v = qb_rqf_round(tile[r * NP + q], f.m_e, f.m_o, f.rnd, f.sh);
+                            v = _mm512_add_epi32(v, zp);
+                            if (clamp_lo)
+                                v = _mm512_max_epi32(v, cmin);
+                            if (clamp_hi)
+                                v = _mm512_min_epi32(v, cmax);
                             qb_store_i8x16(c, v, cnt);
                         }
                     } else {
                         const qb_rqv v = rv[q];
                         int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
                         for (int r = 0; r < mr; r++, c += g->ldc) {
-                            __m512i acc = _mm512_sub_epi32(_mm512_add_epi32(tile[r * NP + q], ct),
-                                                           _mm512_set1_epi32(rt[r]));
-                            qb_store_i8x16(c, qb_requant16(acc, &v), cnt);
+                            qb_store_i8x16(c, qb_requant16(tile[r * NP + q], &v), cnt);
                         }
                     }
                 }

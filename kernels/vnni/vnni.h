@@ -398,14 +398,15 @@ typedef struct qb_rqf {
  * shared with the AVX2 kernels; nonzero when s' >= 33. */
 
 /* Constants of lanes 0..15 from rq[0], rq[step], .. (n valid; step 0:
- * per tensor). Returns 1 when every valid lane qualifies, else 0 (f unset). */
-QB_INLINE int qb_rqf_set(qb_rqf *f, const qb_requant *rq, int n, int step)
+ * per tensor) for output zero points up to zmax (qb_rqf_reduce_z). Returns
+ * 1 when every valid lane qualifies, else 0 (f unset). */
+QB_INLINE int qb_rqf_set_z(qb_rqf *f, const qb_requant *rq, int n, int step, int32_t zmax)
 {
     int32_t me[16] = {0}, mo[16] = {0}, rnd[16], sh[16];
     for (int i = 0; i < 16; i++) {
         uint32_t m = 1;
         int s = 33;
-        if (i < n && !qb_rqf_reduce(rq[i * step], &m, &s))
+        if (i < n && !qb_rqf_reduce_z(rq[i * step], zmax, &m, &s))
             return 0;
         if (i & 1)
             mo[i - 1] = (int32_t)m;
@@ -419,6 +420,12 @@ QB_INLINE int qb_rqf_set(qb_rqf *f, const qb_requant *rq, int n, int step)
     f->rnd = _mm512_loadu_si512((const void *)rnd);
     f->sh = _mm512_loadu_si512((const void *)sh);
     return 1;
+}
+
+/* qb_rqf_set_z for any zero point within QB_RQF_ZERO_MAX. */
+QB_INLINE int qb_rqf_set(qb_rqf *f, const qb_requant *rq, int n, int step)
+{
+    return qb_rqf_set_z(f, rq, n, step, QB_RQF_ZERO_MAX);
 }
 
 /* The rounded r of each lane (before zero point and clamp). */
