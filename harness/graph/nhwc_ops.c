@@ -574,29 +574,7 @@ static void pixels_to_nchw(float *restrict y, const float *restrict px, const nh
                            int64_t np)
 {
     const int64_t C = s->c, plane = s->oh * s->ow;
-    float *d = y + b * C * plane + p0;
-    int64_t c0 = 0;
-#if defined(__SSE2__)
-    for (; c0 + 4 <= C; c0 += 4) {
-        int64_t p = 0;
-        for (; p + 4 <= np; p += 4) {
-            const float *r = px + p * C + c0;
-            __m128 r0 = _mm_loadu_ps(r), r1 = _mm_loadu_ps(r + C), r2 = _mm_loadu_ps(r + 2 * C),
-                   r3 = _mm_loadu_ps(r + 3 * C);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(d + c0 * plane + p, r0);
-            _mm_storeu_ps(d + (c0 + 1) * plane + p, r1);
-            _mm_storeu_ps(d + (c0 + 2) * plane + p, r2);
-            _mm_storeu_ps(d + (c0 + 3) * plane + p, r3);
-        }
-        for (; p < np; p++)
-            for (int64_t c = c0; c < c0 + 4; c++)
-                d[c * plane + p] = px[p * C + c];
-    }
-#endif
-    for (int64_t c = c0; c < C; c++)
-        for (int64_t p = 0; p < np; p++)
-            d[c * plane + p] = px[p * C + c];
+    qb_transpose_f32(y + b * C * plane + p0, (size_t)plane, px, (size_t)C, np, C);
 }
 
 #define POOL_NCHW_FLOATS 8192 /* NCHW pool output: floats of whole rows gathered before their transpose */

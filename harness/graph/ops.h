@@ -112,6 +112,10 @@ int qb_conv_is_depthwise(const qb_node *n);
 int qb_conv_nhwc_input_fast(const qb_node *n);
 /* ops_conv.c: three planes lds floats apart (RGB images) to n pixels,
  * dst[3x + c] = src[c * lds + x] (SSE shuffles; also qlayer.c). */
+/* ops_conv.c: dst[c][r] = src[r][c] for a rows x cols matrix src of
+ * leading dimension lds into dst of leading dimension ldd (cache blocks,
+ * 4x4 SSE blocks inside where available; copies only). */
+void qb_transpose_f32(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols);
 void qb_planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t n);
 /* fuse_elem.c: the input tensor of an element-wise chain's first node,
  * or -1 if n is not one; make the chain run on NHWC tensors (between

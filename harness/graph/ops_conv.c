@@ -501,7 +501,7 @@ static inline void tr4x4(float *dst, size_t ldd, const float *src, size_t lds)
 /* dst[c][r] = src[r][c] for a [rows x cols] matrix src with leading
  * dimension lds, into dst with leading dimension ldd, in cache blocks of
  * PBLK x PBLK (4x4 SSE blocks inside where available). */
-static void transpose(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols)
+void qb_transpose_f32(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += PBLK)
         for (int64_t c0 = 0; c0 < cols; c0 += PBLK) {
@@ -713,9 +713,9 @@ static void transpose_body(void *ctx, int64_t i0, int64_t i1)
 {
     const transpose_job *j = ctx;
     if (j->by_cols)
-        transpose(j->dst + i0 * j->ldd, j->ldd, j->src + i0, j->lds, j->rows, i1 - i0);
+        qb_transpose_f32(j->dst + i0 * j->ldd, j->ldd, j->src + i0, j->lds, j->rows, i1 - i0);
     else
-        transpose(j->dst + i0, j->ldd, j->src + i0 * j->lds, j->lds, i1 - i0, j->cols);
+        qb_transpose_f32(j->dst + i0, j->ldd, j->src + i0 * j->lds, j->lds, i1 - i0, j->cols);
 }
 
 /* transpose split over the longer side of src (pieces of 16 floats: whole
@@ -937,7 +937,7 @@ static void planes_to_pixels(float *dst, const float *src, size_t lds, int64_t C
         qb_planes3_to_pixels(dst, src, lds, n);
         return;
     }
-    transpose(dst, (size_t)C, src, lds, C, n);
+    qb_transpose_f32(dst, (size_t)C, src, lds, C, n);
 }
 
 /* Rows [r0, r1) of the padded copy: zeros around the image, the image at

@@ -308,32 +308,13 @@ static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
  * (RGB images, first layers) by qb_planes3_to_pixels (ops_conv.c). */
 static void planes_to_pixels(float *restrict t, const float *x, size_t ldx, int nc, int nb)
 {
-    int k0 = 0;
 #if defined(__SSE2__)
     if (nc == 3) {
         qb_planes3_to_pixels(t, x, ldx, nb);
         return;
     }
-    for (; k0 + 4 <= nc; k0 += 4) {
-        const float *r = x + (size_t)k0 * ldx;
-        int i = 0;
-        for (; i + 4 <= nb; i += 4) {
-            __m128 a = _mm_loadu_ps(r + i), b = _mm_loadu_ps(r + ldx + i), c = _mm_loadu_ps(r + 2 * ldx + i),
-                   d = _mm_loadu_ps(r + 3 * ldx + i);
-            _MM_TRANSPOSE4_PS(a, b, c, d);
-            _mm_storeu_ps(t + (size_t)i * nc + k0, a);
-            _mm_storeu_ps(t + (size_t)(i + 1) * nc + k0, b);
-            _mm_storeu_ps(t + (size_t)(i + 2) * nc + k0, c);
-            _mm_storeu_ps(t + (size_t)(i + 3) * nc + k0, d);
-        }
-        for (; i < nb; i++)
-            for (int k = k0; k < k0 + 4; k++)
-                t[(size_t)i * nc + k] = x[(size_t)k * ldx + i];
-    }
 #endif
-    for (int k = k0; k < nc; k++)
-        for (int i = 0; i < nb; i++)
-            t[(size_t)i * nc + k] = x[(size_t)k * ldx + i];
+    qb_transpose_f32(t, (size_t)nc, x, ldx, nc, nb);
 }
 
 void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
@@ -452,32 +433,7 @@ static void dequantize_planes(const int8_t *c, int m, int nr, float scale, int32
             else
                 for (int i = 0; i < nb; i++)
                     qb_dequantize_i8(c + (size_t)(i0 + i) * nr + kc0, (size_t)kc, scale, zero, t + i * kc);
-            for (int k0 = 0; k0 < kc; k0 += 16) {
-                int nc = kc - k0 < 16 ? kc - k0 : 16;
-                const float *tk = t + k0;
-                float *yp = y + (size_t)(kc0 + k0) * ldp + i0;
-                int k = 0;
-#if defined(__SSE2__)
-                for (; k + 4 <= nc; k += 4) {
-                    int i = 0;
-                    for (; i + 4 <= nb; i += 4) {
-                        __m128 a = _mm_loadu_ps(tk + i * kc + k), b = _mm_loadu_ps(tk + (i + 1) * kc + k),
-                               d = _mm_loadu_ps(tk + (i + 2) * kc + k), e = _mm_loadu_ps(tk + (i + 3) * kc + k);
-                        _MM_TRANSPOSE4_PS(a, b, d, e);
-                        _mm_storeu_ps(yp + (size_t)k * ldp + i, a);
-                        _mm_storeu_ps(yp + (size_t)(k + 1) * ldp + i, b);
-                        _mm_storeu_ps(yp + (size_t)(k + 2) * ldp + i, d);
-                        _mm_storeu_ps(yp + (size_t)(k + 3) * ldp + i, e);
-                    }
-                    for (; i < nb; i++)
-                        for (int kk = k; kk < k + 4; kk++)
-                            yp[(size_t)kk * ldp + i] = tk[i * kc + kk];
-                }
-#endif
-                for (; k < nc; k++)
-                    for (int i = 0; i < nb; i++)
-                        yp[(size_t)k * ldp + i] = tk[i * kc + k];
-            }
+            qb_transpose_f32(y + (size_t)kc0 * ldp + i0, ldp, t, (size_t)kc, nb, kc);
         }
     }
 }
