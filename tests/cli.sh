@@ -436,6 +436,14 @@ fi
 # QB_FORCE_ISA caps selection
 QB_FORCE_ISA=scalar "$QB" info | grep -q "selected: fp32=scalar" || {
     echo "FAIL: QB_FORCE_ISA=scalar does not cap the selection"; fails=$((fails + 1)); }
+# the CPU pair's round trip: a figure (or why not) always; the reason on one CPU
+"$QB" info | grep -Eq '^cpu pair ([0-9]+-[0-9]+ round trip: [0-9]+ ns|round trip: not measured: )' || {
+    echo "FAIL: qbench info prints no cpu pair line"; fails=$((fails + 1)); }
+if command -v taskset >/dev/null; then
+    taskset -c "$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')" "$QB" info |
+        grep -q '^cpu pair round trip: not measured: only one CPU' || {
+        echo "FAIL: qbench info on one CPU does not say why no round trip"; fails=$((fails + 1)); }
+fi
 
 # ---- sweep and merge (harness/sweep, harness/report) ----
 # a sweep of kernel shapes needs no trained model: seeded data, scalar kernels

@@ -7,7 +7,8 @@
  * warm-up) and its rounds under injected drift (the interval from
  * the rounds' medians, Student t quantiles), a CPU slower than the
  * other, and a seeded simulation of the rounds' coverage; the rounds' CPUs in turn; the peak
- * resident set and its reset. No real timing: nothing here is a
+ * resident set and its reset; the two-CPU ping-pong gives a figure (any
+ * figure) and says why not on one CPU. No real timing: nothing here is a
  * benchmark.
  */
 #define _GNU_SOURCE
@@ -32,6 +33,7 @@
 #include "harness/measure/loop.h"
 #include "harness/measure/memory.h"
 #include "harness/measure/paired.h"
+#include "harness/measure/pingpong.h"
 #include "harness/measure/placement.h"
 #include "harness/measure/probe.h"
 #include "harness/measure/robust.h"
@@ -900,6 +902,55 @@ static void probe_chase_and_log(void **state)
     unlink(path);
 }
 
+/* The ping-pong between the first two CPUs of the mask gives a positive,
+ * finite round trip and leaves the caller's mask as it was (no figure is
+ * checked: it is the host's placement that it measures). */
+static void pingpong_measures_a_pair(void **state)
+{
+    (void)state;
+    cpu_set_t before, after;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    if (CPU_COUNT(&before) < 2) {
+        print_message("one CPU in the mask: nothing to time\n");
+        skip();
+    }
+    qb_pingpong pp;
+    char why[200] = "";
+    int rc = qb_pingpong_measure(400, &pp, why, sizeof why);
+    if (rc)
+        print_message("not measured: %s\n", why);
+    assert_int_equal(rc, 0);
+    assert_true(isfinite(pp.median_ns) && pp.median_ns > 0);
+    assert_true(pp.q1_ns <= pp.median_ns && pp.median_ns <= pp.q3_ns);
+    assert_true(pp.cpu_a != pp.cpu_b && CPU_ISSET(pp.cpu_a, &before) && CPU_ISSET(pp.cpu_b, &before));
+    assert_int_equal(pp.trips, 400);
+    assert_int_equal(pp.batches, 400 / QB_PINGPONG_BATCH);
+    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+    assert_true(CPU_EQUAL(&before, &after));
+}
+
+/* With one CPU in the mask there is no pair: -1 and a sentence that says so. */
+static void pingpong_skips_one_cpu(void **state)
+{
+    (void)state;
+    cpu_set_t before, one;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &before)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    qb_pingpong pp;
+    char why[200] = "";
+    int rc = qb_pingpong_measure(0, &pp, why, sizeof why);
+    assert_int_equal(sched_setaffinity(0, sizeof before, &before), 0);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(why, "only one CPU"));
+    assert_true(pp.median_ns == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -924,6 +975,8 @@ int main(void)
         cmocka_unit_test(calibration_is_a_difference_interval),
         cmocka_unit_test(probe_chase_and_log),
         cmocka_unit_test(rounds_take_cpus_in_turn),
+        cmocka_unit_test(pingpong_measures_a_pair),
+        cmocka_unit_test(pingpong_skips_one_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * info.c - `qbench info` (CPU model, detected features, which ISAs run
- * here, the QB_FORCE_ISA cap) and `qbench kernels [--csv]` (every kernel
+ * here, the QB_FORCE_ISA cap, the round trip of a cache line between
+ * the first two CPUs) and `qbench kernels [--csv]` (every kernel
  * with its precision, ISA and whether this CPU can run it, or why not).
  */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "harness/train/train.h"
 #include "harness/measure/counters.h"
 #include "harness/measure/energy.h"
+#include "harness/measure/pingpong.h"
 #include "harness/verbs/usage.h"
 #include "harness/verbs/verbs.h"
 #include "kernels/kernels.h"
@@ -24,6 +26,13 @@ int qb_verb_info(int argc, char **argv)
     printf("cpu: %s\n", qb_cpu_model());
     printf("cores: %ld online\n", sysconf(_SC_NPROCESSORS_ONLN));
     printf("features: %s\n", feats[0] ? feats : "(none beyond the baseline)");
+    qb_pingpong pp;
+    char ppwhy[200];
+    if (qb_pingpong_measure(0, &pp, ppwhy, sizeof ppwhy) == 0)
+        printf("cpu pair %d-%d round trip: %.0f ns (middle half %.0f-%.0f ns, %zu trips)\n", pp.cpu_a, pp.cpu_b,
+               pp.median_ns, pp.q1_ns, pp.q3_ns, pp.trips);
+    else
+        printf("cpu pair round trip: not measured: %s\n", ppwhy);
     int cap = qb_forced_isa();
     if (cap == -2)
         printf("QB_FORCE_ISA: invalid value '%s' (scalar, avx2, vnni, neon)\n", getenv("QB_FORCE_ISA"));

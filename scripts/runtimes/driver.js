@@ -7,6 +7,8 @@
 // qbench/onnxruntime and int8/fp32; writes the CSV. onnxruntime's peak
 // memory is measured in a child node process per model file (session +
 // N runs), next to the same child with no session (node + the library).
+// Before each round it prints the load and the CPU pair's round trip
+// (`qbench info`): where the host has put the two vCPUs.
 //
 //   node driver.js PLAN.json
 //   node driver.js --calib-data MODEL.json DIR N   (N seeded samples for
@@ -24,6 +26,7 @@
 // sr is bound when quantizing).
 'use strict';
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const { execFileSync } = require('child_process');
 
@@ -264,6 +267,18 @@ function peakOrt(file, ins) {
     return JSON.parse(out.trim().split('\n').pop()).rss_mib;
 }
 
+// The cache-line round trip between the first two CPUs (`qbench info`):
+// where the host has put the vCPUs when the round starts (docs/engine.md).
+function cpuPair() {
+    try {
+        const info = execFileSync(plan.qbench, ['info'], { encoding: 'utf8' });
+        const line = info.split('\n').find(l => l.startsWith('cpu pair'));
+        return line ? line.replace(/ \(middle half.*/, '') : 'cpu pair round trip: not printed by qbench info';
+    } catch (err) {
+        return `cpu pair round trip: qbench info failed (${err.message.split('\n')[0]})`;
+    }
+}
+
 function fmt(v, d = 3) { return v === undefined || v === null || Number.isNaN(v) ? '-' : v.toFixed(d); }
 
 async function main() {
@@ -298,6 +313,8 @@ async function main() {
         }
     }
     for (let r = 0; r < plan.rounds; r++) { // interleaved: every cell once per round
+        const load = os.loadavg().map(l => l.toFixed(2)).join(' ');
+        process.stderr.write(`bench-runtimes: round ${r + 1}/${plan.rounds}: load ${load}, ${cpuPair()}\n`);
         for (const c of cells) {
             if (!c.qerr) {
                 try {
