@@ -35,8 +35,12 @@
  *    the vpsignb way, 3 uops on ports 0/1 per 32 MACs, about 1.45x).
  * Both ways skip the weight vectors of the last panel that lie wholly past
  * N (N % 24 in 1..8 or 9..16: 1 or 2 vectors instead of 3).
+ * At small K (K <= 48, M >= 8: first convolutions, narrow pointwise ones)
+ * a third way, gemm_s16, beats both: int16 pairs by vpmaddwd, no sign
+ * handling, channels in blocks of 32 (see there).
  * Partial sums over K chunks live in an int32 tile. Stack: 240 KiB on the
- * many-rows path (row pack 192 KiB: AQ sets it), 32 KiB on the other.
+ * many-rows path (row pack 192 KiB: AQ sets it), 32 KiB on the few-rows
+ * one, 40 KiB on gemm_s16.
  * Tried and dropped: K chunks of 24 or 32 quads (slower: the expanded
  * chunk no longer stays in L1 with the rest), unrolling the quad loop
  * (slower), vpblendvb(w, -w, a) instead of vpsignb (slower: several uops
@@ -49,6 +53,7 @@
 #include "kernels/kernels.h"
 
 #define NR 24          /* output channels per weight panel */
+#define EV 4           /* most vectors of 8 channels an epilogue holds (gemm_s16's blocks of 32) */
 #define PQ (NR * 4)    /* bytes of one quad (4 k) of a panel */
 #define KQ 16          /* quads per K chunk of the sign-expanded panel */
 #define XQ (16 * PQ)   /* bytes of the 16 sign versions of one quad */
@@ -58,6 +63,10 @@
 #define PF 1024        /* software prefetch distance in the weight stream (bytes) */
 #define UBUF 32768     /* bytes of |a| the few-rows path precomputes */
 #define FAST_ROWS 16   /* rows per panel from which the faster requantization's set-up pays */
+#define KS 48          /* largest K of the int16-pair path (gemm_s16) */
+#define MS 128         /* rows gemm_s16 widens at a time */
+#define WS 16384       /* bytes of int16 weights gemm_s16 holds (else another path) */
+#define S16_MMIN 8     /* fewest rows for gemm_s16: below, widening W per call costs more than it saves */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -88,9 +97,9 @@ void qb_gemm_i8__avx2_pack(const qb_weights *w, void *dst)
 /* ---- epilogue: column offsets, requantization, stores ---- */
 
 typedef struct epi {
-    __m256i cb[3];        /* bias - a_zero * wsum of the panel's 24 channels */
-    qb_avx2_rq8 rq[3];    /* multipliers of the panel's 24 channels */
-    qb_avx2_rqf8 rf[3];   /* their faster form (requant_avx2.h), valid where fast */
+    __m256i cb[EV];       /* bias - a_zero * wsum of the panel's channels (24, or 32: gemm_s16) */
+    qb_avx2_rq8 rq[EV];   /* multipliers of the panel's channels */
+    qb_avx2_rqf8 rf[EV];  /* their faster form (requant_avx2.h), valid where fast */
     int fast;             /* 1: every channel of the panel allows the faster form */
     int narrow;           /* 1: clamp after the packs (c_zero fits: see finish_row) */
     int zfold;            /* 1 (fast, narrow): c_zero is in the rounding constants rf[].rnd (epi_rq) */
@@ -100,16 +109,16 @@ typedef struct epi {
     __m256i lo8, hi8;     /* c_min, c_max, 32 int8 (narrow) */
 } epi;
 
-/* Requantization vectors for 24 channels: rq[j * stride], the first one
- * past nc; with fast, also the faster form where every channel allows it
+/* Requantization vectors for nc <= 32 channels: rq[j * stride], the first one
+ * past nc (vectors wholly past nc are not set); with fast, also the faster form where every channel allows it
  * (its scalar set-up pays off only over enough rows: FAST_ROWS). */
 static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
 {
-    int V = (nc + 7) / 8, idx[3][8];
-    for (int v = 0; v < 3; v++)
+    int V = (nc + 7) / 8, idx[EV][8];
+    for (int v = 0; v < V; v++)
         for (int i = 0; i < 8; i++)
             idx[v][i] = 8 * v + i < nc ? (8 * v + i) * stride : 0;
-    const int whole = stride == 1 && nc == NR; /* 24 consecutive multipliers: vector loads */
+    const int whole = stride == 1 && nc % 8 == 0; /* consecutive multipliers: vector loads */
     e->fast = e->zfold = 0;
     /* the faster form first (narrow: the zero point allows its rescaled
      * multipliers); the 64-bit form's vectors only when it fails */
@@ -118,7 +127,7 @@ static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
         ok = whole ? qb_avx2_rqf8_load(&e->rf[v], rq + 8 * v, e->narrow)
                    : qb_avx2_rqf8_set(&e->rf[v], rq, idx[v], e->narrow);
     if (!ok) {
-        for (int v = 0; v < 3; v++)
+        for (int v = 0; v < V; v++)
             if (whole)
                 qb_avx2_rq8_load(&e->rq[v], rq + 8 * v);
             else
@@ -141,20 +150,22 @@ static void epi_rq(epi *e, const qb_requant *rq, int stride, int nc, int fast)
     e->zfold = 1;
 }
 
-/* Column offsets bias - a_zero * wsum (wrap-around) of channels j0.. */
+/* Column offsets bias - a_zero * wsum (wrap-around) of channels j0..j0+nc-1
+ * (nc <= 32), zero past nc. */
 static void epi_cb(epi *e, const qb_packed *p, int32_t a_zero, int j0, int nc)
 {
-    if (nc == NR) {
+    if (nc % 8 == 0) {
         const __m256i az = _mm256_set1_epi32(a_zero);
-        for (int v = 0; v < 3; v++)
-            e->cb[v] = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(p->bias_i32 + j0 + 8 * v)),
-                                        _mm256_mullo_epi32(az, _mm256_loadu_si256((const __m256i *)(p->wsum + j0 + 8 * v))));
+        for (int v = 0; v < EV; v++)
+            e->cb[v] = 8 * v < nc ? _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(p->bias_i32 + j0 + 8 * v)),
+                                                     _mm256_mullo_epi32(az, _mm256_loadu_si256((const __m256i *)(p->wsum + j0 + 8 * v))))
+                                  : _mm256_setzero_si256();
         return;
     }
-    int32_t cb[NR];
-    for (int j = 0; j < NR; j++)
+    int32_t cb[8 * EV];
+    for (int j = 0; j < 8 * EV; j++)
         cb[j] = j < nc ? (int32_t)((uint32_t)p->bias_i32[j0 + j] - (uint32_t)a_zero * (uint32_t)p->wsum[j0 + j]) : 0;
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < EV; v++)
         e->cb[v] = _mm256_loadu_si256((const __m256i *)(cb + 8 * v));
 }
 
@@ -289,7 +300,7 @@ static void epi_init(epi *e, const qb_gemm_args *a)
     e->c_zero = a->c_zero;
     e->fast = e->zfold = 0;
     if (!a->out_i32)
-        epi_rq(e, a->rq, 0, NR, a->m >= FAST_ROWS); /* per tensor; per channel is redone per panel */
+        epi_rq(e, a->rq, 0, 8 * EV, a->m >= FAST_ROWS); /* per tensor; per channel is redone per panel */
 }
 
 /* ---- few rows: vpsignb per row and weight vector ---- */
@@ -719,6 +730,196 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
     }
 }
 
+/* ---- small K: int16 pairs, blocks of 32 channels (gemm_s16) ---- */
+
+/* At K <= KS neither the sign expansion nor vpsignb pays: the expanded
+ * path's row pack, per-panel expansion and 24-channel panels (a last
+ * panel of 8 for N = 32) cost more per row than the dot products. Here
+ * each row is sign-extended to int16 once, the weights are widened to
+ * int16 pairs once per call (w16), and vpmaddwd takes a broadcast pair of
+ * a against 8 channels' pairs: one multiply per 16 MACs, as the expanded
+ * path's vpmaddubsw + vpmaddwd per 32, with no sign handling. Channels
+ * go in blocks of 32 (4 vectors: one row's 32 outputs are one 32-byte
+ * store); bytes of a past K (the next row's) meet zero weights. */
+
+/* The int16 pairs of the weights: channel block b (32 channels), pair pr,
+ * vector v at w16 + ((b * np + pr) * EV + v) * 16, lane c = (w[32b + 8v +
+ * c][2pr], w[...][2pr + 1]); zero past N. From the packed quads: one
+ * 32-byte vector (8 channels x 4 k) gives the pairs 2q and 2q + 1. */
+static void widen_w(const qb_packed *p, int np, int nb, int16_t *w16)
+{
+    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12,
+                                         13, 2, 3, 6, 7, 10, 11, 14, 15);
+    int kq = quads(p->k), nvp = 3 * panels(p->n); /* vectors the pack holds (padding included) */
+    for (int g = 0; g < EV * nb; g++) {
+        int16_t *o = w16 + ((size_t)(g / EV) * np * EV + g % EV) * 16;
+        const int8_t *src = (const int8_t *)p->w + (size_t)(g / 3) * kq * PQ + (size_t)(g % 3) * 32;
+        for (int q = 0; 2 * q < np; q++) {
+            __m256i x = g < nvp ? _mm256_load_si256((const __m256i *)(src + (size_t)q * PQ)) : _mm256_setzero_si256();
+            /* per 128-bit lane: pair 2q of 4 channels, pair 2q + 1 of them; then
+             * pair 2q of the 8 channels in the low half, 2q + 1 in the high */
+            x = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, sel), 0xd8);
+            _mm256_store_si256((__m256i *)(o + (size_t)2 * q * EV * 16), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)));
+            if (2 * q + 1 < np)
+                _mm256_store_si256((__m256i *)(o + (size_t)(2 * q + 1) * EV * 16),
+                                   _mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1)));
+        }
+    }
+}
+
+/* Rows i0..i0+n-1 of A sign-extended to int16, 2 * KS a row (past K up
+ * to a multiple of 16: whatever follows in A, or zero where A ends). */
+static void widen_a(const qb_gemm_args *a, int K, int i0, int n, const int8_t *aend, int16_t *a16)
+{
+    int kw = (K + 15) & ~15; /* bytes read a row */
+    for (int i = 0; i < n; i++, a16 += 2 * KS) {
+        const int8_t *ar = (const int8_t *)a->a + (size_t)(i0 + i) * a->lda;
+        int8_t tmp[KS] = {0};
+        if (ar + kw > aend) { /* the last rows: a copy */
+            memcpy(tmp, ar, (size_t)K);
+            ar = tmp;
+        }
+        for (int l = 0; l < kw; l += 16)
+            _mm256_store_si256((__m256i *)(a16 + l), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(ar + l))));
+    }
+}
+
+/* One vector of finish32: the rounded (narrow) or requantized lanes of
+ * vector v, zero when wholly past nc. */
+INLINE __m256i fin32_vec(const epi *e, int v, int nc, __m256i d)
+{
+    if (8 * v >= nc)
+        return _mm256_setzero_si256();
+    if (e->narrow)
+        return e->fast ? qb_avx2_round8_fast(&e->rf[v], d) : qb_avx2_round8(&e->rq[v], d);
+    return e->fast ? qb_avx2_requant8_fast(&e->rf[v], d, e->lo, e->hi, e->zero)
+                   : qb_avx2_requant8(&e->rq[v], d, e->lo, e->hi, e->zero);
+}
+
+/* Finish one row of a block of 32 channels (nc of them): d0..d3 = the
+ * sums with the column offsets. As finish_row_acc, one vector more: the
+ * four vectors' bytes share the packs, the clamp and one permute. */
+INLINE void finish32(const epi *e, const qb_gemm_args *a, size_t row, int j0, int nc, __m256i d0, __m256i d1,
+                     __m256i d2, __m256i d3)
+{
+    if (a->out_i32) {
+        int32_t *c = (int32_t *)a->c + row * a->ldc + j0;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        if (nc == 32) {
+            _mm256_storeu_si256((__m256i *)c, d0);
+            _mm256_storeu_si256((__m256i *)(c + 8), d1);
+            _mm256_storeu_si256((__m256i *)(c + 16), d2);
+            _mm256_storeu_si256((__m256i *)(c + 24), d3);
+            return;
+        }
+        __m256i d[EV] = {d0, d1, d2, d3};
+        for (int v = 0; v < EV && 8 * v < nc; v++)
+            _mm256_maskstore_epi32((int *)(c + 8 * v), _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - 8 * v), lane), d[v]);
+        return;
+    }
+    __m256i r0 = fin32_vec(e, 0, nc, d0), r1 = fin32_vec(e, 1, nc, d1), r2 = fin32_vec(e, 2, nc, d2),
+            r3 = fin32_vec(e, 3, nc, d3), b;
+    __m256i s01 = _mm256_packs_epi32(r0, r1), s23 = _mm256_packs_epi32(r2, r3);
+    if (e->narrow) { /* as finish_row_acc: the clamp after the packs */
+        if (!e->zfold) {
+            s01 = _mm256_adds_epi16(s01, e->z16);
+            s23 = _mm256_adds_epi16(s23, e->z16);
+        }
+        b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s01, s23), e->lo8), e->hi8);
+    } else {
+        b = _mm256_packs_epi16(s01, s23);
+    }
+    /* dwords of b: r0 0-3, r1 0-3, r2 0-3, r3 0-3, r0 4-7, r1 4-7, r2 4-7, r3 4-7 */
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    int8_t *c = (int8_t *)a->c + row * a->ldc + j0;
+    if (nc == 32) {
+        _mm256_storeu_si256((__m256i *)c, b);
+    } else if (nc > 16) {
+        _mm_storeu_si128((__m128i *)c, _mm256_castsi256_si128(b));
+        qb_avx2_store_bytes(c + 16, _mm256_extracti128_si256(b, 1), nc - 16);
+    } else {
+        qb_avx2_store_bytes(c, _mm256_castsi256_si128(b), nc);
+    }
+}
+
+/* One pair step of row r: the broadcast pair of a against vectors 0..V-1. */
+#define S16_STEP(r)                                                                                    \
+    do {                                                                                               \
+        int32_t x_;                                                                                    \
+        memcpy(&x_, a16 + (r) * 2 * KS + 2 * pr, 4);                                                   \
+        __m256i b_ = _mm256_set1_epi32(x_);                                                            \
+        c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(b_, w0));                                \
+        if (V > 1)                                                                                     \
+            c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(b_, w1));                            \
+        if (V > 2)                                                                                     \
+            c##r##2 = _mm256_add_epi32(c##r##2, _mm256_madd_epi16(b_, w2));                            \
+        if (V > 3)                                                                                     \
+            c##r##3 = _mm256_add_epi32(c##r##3, _mm256_madd_epi16(b_, w3));                            \
+    } while (0)
+
+/* R (1..3) rows of a16 against V (1..4) vectors of one block's w16 over np
+ * pairs, accumulators started from the column offsets, then finished. */
+INLINE void s16_rows(int R, int V, const int16_t *a16, const int16_t *w16, int np, const epi *e,
+                     const qb_gemm_args *a, size_t row, int j0, int nc)
+{
+    __m256i c00 = e->cb[0], c01 = e->cb[1], c02 = e->cb[2], c03 = e->cb[3];
+    __m256i c10 = c00, c11 = c01, c12 = c02, c13 = c03, c20 = c00, c21 = c01, c22 = c02, c23 = c03;
+    for (int pr = 0; pr < np; pr++) {
+        const __m256i *wv = (const __m256i *)(w16 + (size_t)pr * EV * 16);
+        __m256i w0 = _mm256_load_si256(wv), w1 = V > 1 ? _mm256_load_si256(wv + 1) : w0,
+                w2 = V > 2 ? _mm256_load_si256(wv + 2) : w0, w3 = V > 3 ? _mm256_load_si256(wv + 3) : w0;
+        S16_STEP(0);
+        if (R > 1)
+            S16_STEP(1);
+        if (R > 2)
+            S16_STEP(2);
+    }
+    finish32(e, a, row, j0, nc, c00, c01, c02, c03);
+    if (R > 1)
+        finish32(e, a, row + 1, j0, nc, c10, c11, c12, c13);
+    if (R > 2)
+        finish32(e, a, row + 2, j0, nc, c20, c21, c22, c23);
+}
+
+typedef void s16_fn(const int16_t *, const int16_t *, int, const epi *, const qb_gemm_args *, size_t, int, int);
+#define S16_FN(R, V)                                                                                          \
+    static void s16_rows_##R##_##V(const int16_t *a16, const int16_t *w16, int np, const epi *e,              \
+                                   const qb_gemm_args *a, size_t row, int j0, int nc)                         \
+    {                                                                                                         \
+        s16_rows(R, V, a16, w16, np, e, a, row, j0, nc);                                                      \
+    }
+#define S16_FNS(R) S16_FN(R, 1) S16_FN(R, 2) S16_FN(R, 3) S16_FN(R, 4)
+S16_FNS(1)
+S16_FNS(2)
+S16_FNS(3)
+
+static void gemm_s16(const qb_packed *p, const qb_gemm_args *a, int per_channel, epi *e)
+{
+#define S16_ROW(R) {s16_rows_##R##_1, s16_rows_##R##_2, s16_rows_##R##_3, s16_rows_##R##_4}
+    static s16_fn *const fns[3][EV] = {S16_ROW(1), S16_ROW(2), S16_ROW(3)};
+#undef S16_ROW
+    _Alignas(32) int16_t w16[WS / 2];
+    _Alignas(32) int16_t a16[MS * 2 * KS];
+    int K = p->k, np = (K + 1) / 2, nb = (p->n + 8 * EV - 1) / (8 * EV), M = a->m;
+    const int8_t *aend = (const int8_t *)a->a + (size_t)(M - 1) * a->lda + K; /* one past the last byte of A */
+    widen_w(p, np, nb, w16);
+    for (int bk = 0; bk < nb; bk++) {
+        int j0 = 8 * EV * bk, nc = p->n - j0 < 8 * EV ? p->n - j0 : 8 * EV, V = (nc + 7) / 8;
+        const int16_t *wb = w16 + (size_t)bk * np * EV * 16;
+        epi_cb(e, p, a->a_zero, j0, nc);
+        if (per_channel && !a->out_i32)
+            epi_rq(e, a->rq + j0, 1, nc, M >= FAST_ROWS);
+        for (int m0 = 0; m0 < M; m0 += MS) {
+            int mn = M - m0 < MS ? M - m0 : MS;
+            widen_a(a, K, m0, mn, aend, a16);
+            for (int i = 0; i < mn; i += 3) {
+                int R = mn - i < 3 ? mn - i : 3;
+                fns[R - 1][V - 1](a16 + (size_t)i * 2 * KS, wb, np, e, a, (size_t)(m0 + i), j0, nc);
+            }
+        }
+    }
+}
+
 static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
 {
     epi e;
@@ -730,7 +931,10 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
     mbcap = (mbcap > MB_MAX ? MB_MAX : mbcap) & ~3;
     int nblk = mbcap ? (a->m + mbcap - 1) / mbcap : 0;
     int mb_even = nblk ? ((a->m + nblk - 1) / nblk + 3) & ~3 : 0;
-    if (mb_even >= MB_MIN)
+    int np = (p->k + 1) / 2, nb = (p->n + 8 * EV - 1) / (8 * EV);
+    if (p->k <= KS && (size_t)nb * np * EV * 32 <= WS && a->m >= S16_MMIN)
+        gemm_s16(p, a, per_channel, &e);
+    else if (mb_even >= MB_MIN)
         gemm_many(p, a, per_channel, &e, kqs, mb_even);
     else
         gemm_few(p, a, per_channel, &e);
