@@ -1,6 +1,7 @@
 /*
  * lut_i8.h - one 256-entry int8 table (entry q + 128 for code q) looked
- * up for 64 int8 codes at once with AVX-512 VBMI byte permutes: the
+ * up for 64 int8 codes at once with AVX-512 VBMI byte permutes (or 32
+ * with AVX2 byte shuffles, 16 of them: qb_lut_i8_avx2): the
  * table sits in four 64-byte registers, a two-table permute looks up the
  * codes below and above 0 (index q + 128 = q ^ 0x80, whose top bit picks
  * the half). Shared by the int8 MaxPool (nhwc_ops.c) and the int8
@@ -28,6 +29,22 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static inline __m512i qb_
     __m512i idx = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
     __m512i lo = _mm512_permutex2var_epi8(t[0], idx, t[1]), hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi);
+}
+
+/* lut[q + 128] for each of the 32 int8 codes in q with AVX2: the table's
+ * 16 rows of 16 bytes each looked up by the low nibble of q + 128
+ * (vpshufb), kept where its high nibble is the row's number. */
+__attribute__((target("avx2"))) static inline __m256i qb_lut_i8_avx2(const void *lut, __m256i q)
+{
+    const __m256i idx = _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)), nib = _mm256_set1_epi8(15);
+    const __m256i lo = _mm256_and_si256(idx, nib), hi = _mm256_and_si256(_mm256_srli_epi16(idx, 4), nib);
+    const char *b = lut;
+    __m256i r = _mm256_setzero_si256();
+    for (int k = 0; k < 16; k++) {
+        __m256i row = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k)));
+        r = _mm256_blendv_epi8(r, _mm256_shuffle_epi8(row, lo), _mm256_cmpeq_epi8(hi, _mm256_set1_epi8((char)k)));
+    }
+    return r;
 }
 #endif
 

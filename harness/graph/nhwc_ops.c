@@ -254,6 +254,21 @@ static int nhwc_vbmi(void)
 }
 #endif
 
+#ifdef QB_NHWC_AVX512
+/* AVX2 usable (checked once) under the ISA cap (QB_FORCE_ISA unset, avx2
+ * or vnni) and not turned off with AVX-512 (qb_nhwc_avx512(0)): the int8
+ * pools' loops where AVX-512 is not allowed. */
+static int nhwc_avx2(void)
+{
+    static int ok = -1;
+    if (ok < 0) {
+        int cap = qb_forced_isa();
+        ok = (qb_cpu_features() & QB_CPU_AVX2) && (cap == -1 || cap == QB_ISA_AVX2 || cap == QB_ISA_VNNI);
+    }
+    return ok && !nhwc_avx512_off;
+}
+#endif
+
 void qb_nhwc_avx512(int on)
 {
 #ifdef QB_NHWC_AVX512
@@ -465,6 +480,37 @@ static void max_taps_i8(int8_t *restrict y, const int8_t *restrict x, const int6
     }
 }
 
+#ifdef QB_NHWC_AVX512
+/* max_lut with AVX2 for the channels in whole blocks of 32: the int8
+ * maximum by vpmaxsb, then through the table (qb_lut_i8_avx2) into y8, or
+ * dequantized into yf as qb_dequantize_i8 does ((float)(q - zero) *
+ * scale, the values of lut_f). Returns the channels done. */
+__attribute__((target("avx2"))) static int64_t max_lut_avx2(int8_t *y8, float *yf, const int8_t *x, const int64_t *tap,
+                                                            int ntap, int64_t C, const int8_t *lut, float scale,
+                                                            int32_t zero)
+{
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i zp = _mm256_set1_epi32(zero);
+    int64_t c = 0;
+    for (; c + 32 <= C; c += 32) {
+        __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)(x + tap[0] + c));
+        for (int t = 1; t < ntap; t++)
+            m = _mm256_max_epi8(m, _mm256_loadu_si256((const __m256i *)(const void *)(x + tap[t] + c)));
+        if (y8) {
+            _mm256_storeu_si256((__m256i *)(void *)(y8 + c), qb_lut_i8_avx2(lut, m));
+            continue;
+        }
+        __m128i lo = _mm256_castsi256_si128(m), hi = _mm256_extracti128_si256(m, 1);
+        __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+        for (int k = 0; k < 4; k++) {
+            __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepi8_epi32(part[k]), zp));
+            _mm256_storeu_ps(yf + c + 8 * k, _mm256_mul_ps(f, sc));
+        }
+    }
+    return c;
+}
+#endif
+
 /* The int8 maximum over ntap >= 1 taps mapped through a table: into an
  * int8 grid (lut) when y8, else to floats (lut_f, the dequantized codes
  * of grid s) at yf; q: C bytes of scratch. */
@@ -481,6 +527,14 @@ static void max_lut(int8_t *y8, float *yf, const int8_t *x, const int64_t *tap, 
     if (!y8 && nhwc_avx512()) {
         max_dq_avx512(yf, x, tap, ntap, C, s->in_scale, s->in_zero);
         return;
+    }
+    if (nhwc_avx2()) { /* whole blocks of 32 channels, the rest below */
+        int64_t done = max_lut_avx2(y8, yf, x, tap, ntap, C, lut, s->in_scale, s->in_zero);
+        x += done, C -= done;
+        if (y8)
+            y8 += done;
+        else
+            yf += done;
     }
 #endif
     max_taps_i8(q, x, tap, ntap, C);
@@ -675,11 +729,33 @@ static void add_f32(float *restrict acc, const float *restrict x, int64_t n)
         acc[c] += x[c];
 }
 
+#ifdef QB_NHWC_AVX512
+/* add_dq_i8 with AVX2, 8 channels a step: per lane the same conversion,
+ * multiply and addition. Returns the channels done. */
+__attribute__((target("avx2"))) static int64_t add_dq_i8_avx2(float *restrict acc, const int8_t *restrict x, int64_t n,
+                                                              float scale, int32_t zero)
+{
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i zp = _mm256_set1_epi32(zero);
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(x + c)));
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, zp)), sc);
+        _mm256_storeu_ps(acc + c, _mm256_add_ps(_mm256_loadu_ps(acc + c), f));
+    }
+    return c;
+}
+#endif
+
 /* acc[c] += (float)(x[c] - zero) * scale for n int8 channels: the
  * DequantizeLinear of qlayer.c, then the float sum's own addition. */
 static void add_dq_i8(float *restrict acc, const int8_t *restrict x, int64_t n, float scale, int32_t zero)
 {
     int64_t c = 0;
+#ifdef QB_NHWC_AVX512
+    if (nhwc_avx2())
+        c = add_dq_i8_avx2(acc, x, n, scale, zero);
+#endif
 #if defined(__SSE2__)
     const __m128 sc = _mm_set1_ps(scale);
     const __m128i zp = _mm_set1_epi32(zero);
