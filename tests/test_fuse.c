@@ -599,35 +599,26 @@ static void test_int8_maxpool(void **st)
     qb_graph_free(ref);
 }
 
-/* conv 3 -> 70 channels (Relu) -> MaxPool 3x3/2 pads 1 -> conv 1x1 ->
- * MaxPool 2x2 dilations 2 pads (0, 1, 1, 0) -> conv 1x1 -> output y; the
- * first conv's output also through a MaxPool 3x2/(1, 2) to the float NCHW
- * output y2. 70 channels: whole vectors and a tail at every width. int8
- * (quant) against no_int8_links, else against nchw_only. */
-static qb_graph *wide_pool_graph(int quant, int ref)
+/* The start of the pool graphs below: input x 2x3x11x9 -> conv 3 -> 70
+ * channels (3x3, weights seeded with seed) -> Relu r1. int8 (quant)
+ * against no_int8_links, else against nchw_only (ref). */
+static qb_graph *pool_graph_begin(const char *name, int quant, int ref, int seed)
 {
-    qb_graph *g = qb_graph_new("wide-pools");
+    qb_graph *g = qb_graph_new(name);
     g->opset = 13;
     if (quant)
         g->no_int8_links = ref;
     else
         g->nchw_only = ref;
     add_t(g, "x", 4, (int64_t[]){2, 3, 11, 9}, NULL);
-    conv(g, "x", "c1", 3, 70, 3, 1, 31);
+    conv(g, "x", "c1", 3, 70, 3, 1, seed);
     add_n(g, "Relu", "c1", "r1");
-    qb_node *mp = add_n(g, "MaxPool", "r1", "m1");
-    attr_ints(mp, "kernel_shape", 2, (int64_t[]){3, 3});
-    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
-    attr_ints(mp, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    conv(g, "m1", "c2", 70, 70, 1, 1, 32);
-    qb_node *mp2 = add_n(g, "MaxPool", "c2", "m2");
-    attr_ints(mp2, "kernel_shape", 2, (int64_t[]){2, 2});
-    attr_ints(mp2, "dilations", 2, (int64_t[]){2, 2});
-    attr_ints(mp2, "pads", 4, (int64_t[]){0, 1, 1, 0});
-    conv(g, "m2", "y", 70, 5, 1, 1, 33);
-    qb_node *mp3 = add_n(g, "MaxPool", "r1", "y2"); /* NHWC (int8) in, float NCHW out (a graph output) */
-    attr_ints(mp3, "kernel_shape", 2, (int64_t[]){3, 2});
-    attr_ints(mp3, "strides", 2, (int64_t[]){1, 2});
+    return g;
+}
+
+/* Their end: outputs y and y2, and for int8 the three convs quantized. */
+static qb_graph *pool_graph_end(qb_graph *g, int quant)
+{
     set_output(g, "y");
     set_output(g, "y2");
     if (quant) {
@@ -638,22 +629,27 @@ static qb_graph *wide_pool_graph(int quant, int ref)
     return g;
 }
 
-static void test_maxpool_wide(void **st)
+/* A pool graph (build(quant, ref)) on x, float and int8, AVX-512 on and
+ * off, 1-3 threads, against its reference build(quant, 1): int8 outputs
+ * bit-identical, fp32 within tolerance (the convs' sums run in another
+ * order); count: the elements of outputs y and y2; int8_conv_bits (NULL:
+ * not checked): the nhwc flags of the int8 graph's three Convs. */
+static void check_pool_graph(qb_graph *(*build)(int quant, int ref), const float *x, const int64_t count[2],
+                             const int *int8_conv_bits)
 {
-    (void)st;
-    float x[2 * 3 * 11 * 9];
-    for (int i = 0; i < 2 * 3 * 11 * 9; i++)
-        x[i] = (float)((i * 17) % 41) / 20.0f - 1.0f;
-    const int64_t count[2] = {2 * 5 * 3 * 3, 2 * 70 * 9 * 4};
     for (int quant = 0; quant <= 1; quant++) {
-        qb_graph *ref = wide_pool_graph(quant, 1);
+        qb_graph *ref = build(quant, 1);
         run(ref, x);
         for (int avx512 = 0; avx512 <= 1; avx512++) {
             qb_nhwc_avx512(avx512);
             for (int threads = 1; threads <= 3; threads++) {
                 qb_gpar_set_threads(threads);
-                qb_graph *g = wide_pool_graph(quant, 0);
+                qb_graph *g = build(quant, 0);
                 run(g, x);
+                if (quant && int8_conv_bits)
+                    for (int i = 0, k = 0; i < g->nnodes; i++)
+                        if (!strcmp(g->nodes[i].op, "Conv"))
+                            assert_int_equal(g->nodes[i].nhwc, int8_conv_bits[k++]);
                 for (int o = 0; o < 2; o++) {
                     const float *y = g->tensors[g->outputs[o]]->data, *w = ref->tensors[ref->outputs[o]]->data;
                     for (int64_t i = 0; i < count[o]; i++)
@@ -673,6 +669,40 @@ static void test_maxpool_wide(void **st)
     qb_gpar_set_threads(1);
 }
 
+/* conv 3 -> 70 channels (Relu) -> MaxPool 3x3/2 pads 1 -> conv 1x1 ->
+ * MaxPool 2x2 dilations 2 pads (0, 1, 1, 0) -> conv 1x1 -> output y; the
+ * first conv's output also through a MaxPool 3x2/(1, 2) to the float NCHW
+ * output y2. 70 channels: whole vectors and a tail at every width. int8
+ * (quant) against no_int8_links, else against nchw_only. */
+static qb_graph *wide_pool_graph(int quant, int ref)
+{
+    qb_graph *g = pool_graph_begin("wide-pools", quant, ref, 31);
+    qb_node *mp = add_n(g, "MaxPool", "r1", "m1");
+    attr_ints(mp, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    attr_ints(mp, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    conv(g, "m1", "c2", 70, 70, 1, 1, 32);
+    qb_node *mp2 = add_n(g, "MaxPool", "c2", "m2");
+    attr_ints(mp2, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(mp2, "dilations", 2, (int64_t[]){2, 2});
+    attr_ints(mp2, "pads", 4, (int64_t[]){0, 1, 1, 0});
+    conv(g, "m2", "y", 70, 5, 1, 1, 33);
+    qb_node *mp3 = add_n(g, "MaxPool", "r1", "y2"); /* NHWC (int8) in, float NCHW out (a graph output) */
+    attr_ints(mp3, "kernel_shape", 2, (int64_t[]){3, 2});
+    attr_ints(mp3, "strides", 2, (int64_t[]){1, 2});
+    return pool_graph_end(g, quant);
+}
+
+static void test_maxpool_wide(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 11 * 9];
+    for (int i = 0; i < 2 * 3 * 11 * 9; i++)
+        x[i] = (float)((i * 17) % 41) / 20.0f - 1.0f;
+    const int64_t count[2] = {2 * 5 * 3 * 3, 2 * 70 * 9 * 4};
+    check_pool_graph(wide_pool_graph, x, count, NULL);
+}
+
 /* conv 3 -> 70 channels (Relu) -> AveragePool 3x3/2 pads 1 -> conv 1x1 ->
  * AveragePool 3x2/(3, 2) (PP-OCR rec's) -> conv 1x1 -> output y; the first
  * conv's output also through an AveragePool 2x2 pads (0, 1, 1, 0)
@@ -681,15 +711,7 @@ static void test_maxpool_wide(void **st)
  * no_int8_links; fp32 against nchw_only. */
 static qb_graph *avg_pool_graph(int quant, int ref)
 {
-    qb_graph *g = qb_graph_new("avg-pools");
-    g->opset = 13;
-    if (quant)
-        g->no_int8_links = ref;
-    else
-        g->nchw_only = ref;
-    add_t(g, "x", 4, (int64_t[]){2, 3, 11, 9}, NULL);
-    conv(g, "x", "c1", 3, 70, 3, 1, 41);
-    add_n(g, "Relu", "c1", "r1");
+    qb_graph *g = pool_graph_begin("avg-pools", quant, ref, 41);
     qb_node *ap = add_n(g, "AveragePool", "r1", "a1");
     attr_ints(ap, "kernel_shape", 2, (int64_t[]){3, 3});
     attr_ints(ap, "strides", 2, (int64_t[]){2, 2});
@@ -703,14 +725,7 @@ static qb_graph *avg_pool_graph(int quant, int ref)
     attr_ints(ap3, "kernel_shape", 2, (int64_t[]){2, 2});
     attr_ints(ap3, "pads", 4, (int64_t[]){0, 1, 1, 0});
     attr_i(ap3, "count_include_pad", 1);
-    set_output(g, "y");
-    set_output(g, "y2");
-    if (quant) {
-        const float in_s[3] = {0.016f, 0.019f, 0.05f}, out_s[3] = {0.021f, 0.043f, 0.06f};
-        const int32_t in_z[3] = {2, -128, 7}, out_z[3] = {-128, 5, -2};
-        quantize_convs(g, in_s, in_z, out_s, out_z, -1);
-    }
-    return g;
+    return pool_graph_end(g, quant);
 }
 
 /* The AveragePools above on NHWC tensors, float and int8 (int8 links
@@ -725,38 +740,9 @@ static void test_avgpool_int8(void **st)
     for (int i = 0; i < 2 * 3 * 11 * 9; i++)
         x[i] = (float)((i * 13) % 43) / 21.0f - 1.0f;
     const int64_t count[2] = {2 * 5 * 2 * 2, 2 * 70 * 11 * 9};
-    for (int quant = 0; quant <= 1; quant++) {
-        qb_graph *ref = avg_pool_graph(quant, 1);
-        run(ref, x);
-        for (int avx512 = 0; avx512 <= 1; avx512++) {
-            qb_nhwc_avx512(avx512);
-            for (int threads = 1; threads <= 3; threads++) {
-                qb_gpar_set_threads(threads);
-                qb_graph *g = avg_pool_graph(quant, 0);
-                run(g, x);
-                if (quant) { /* conv 1: int8 NHWC out; conv 2: int8 link in, out; conv 3: int8 link in */
-                    int bits[3] = {26, 15, 5}, k = 0;
-                    for (int i = 0; i < g->nnodes; i++)
-                        if (!strcmp(g->nodes[i].op, "Conv"))
-                            assert_int_equal(g->nodes[i].nhwc, bits[k++]);
-                }
-                for (int o = 0; o < 2; o++) {
-                    const float *y = g->tensors[g->outputs[o]]->data, *w = ref->tensors[ref->outputs[o]]->data;
-                    for (int64_t i = 0; i < count[o]; i++)
-                        if (quant ? memcmp(&y[i], &w[i], sizeof *y)
-                                  : !(fabsf(y[i] - w[i]) <= 1e-5f * fmaxf(1.0f, fabsf(w[i])))) {
-                            print_error("int8 %d avx512 %d threads %d output %d element %d: %.9g, reference %.9g\n",
-                                        quant, avx512, threads, o, (int)i, y[i], w[i]);
-                            fail();
-                        }
-                }
-                qb_graph_free(g);
-            }
-        }
-        qb_graph_free(ref);
-    }
-    qb_nhwc_avx512(1);
-    qb_gpar_set_threads(1);
+    /* conv 1: int8 NHWC out; conv 2: int8 link in, out; conv 3: int8 link in */
+    const int bits[3] = {26, 15, 5};
+    check_pool_graph(avg_pool_graph, x, count, bits);
 }
 
 /* Max and Min with a constant in a chain, either operand first (the NaN

@@ -54,7 +54,7 @@ const char *qb_err_kind_name(qb_err_kind kind)
     return (unsigned)kind < QB_ERR_KIND_COUNT ? err_kind_names[kind] : "?";
 }
 
-static void *xcalloc(size_t n, size_t s)
+void *qb_xcalloc(size_t n, size_t s)
 {
     void *p = calloc(n ? n : 1, s ? s : 1);
     if (!p) {
@@ -64,17 +64,27 @@ static void *xcalloc(size_t n, size_t s)
     return p;
 }
 
-static char *xstrdup(const char *s)
+void *qb_xrealloc(void *p, size_t bytes)
 {
-    char *d = xcalloc(strlen(s ? s : "") + 1, 1);
+    p = realloc(p, bytes);
+    if (!p) {
+        fprintf(stderr, "qbench: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+char *qb_xstrdup(const char *s)
+{
+    char *d = qb_xcalloc(strlen(s ? s : "") + 1, 1);
     strcpy(d, s ? s : "");
     return d;
 }
 
 qb_graph *qb_graph_new(const char *file)
 {
-    qb_graph *g = xcalloc(1, sizeof *g);
-    g->file = xstrdup(file);
+    qb_graph *g = qb_xcalloc(1, sizeof *g);
+    g->file = qb_xstrdup(file);
     g->isa = -1;
     return g;
 }
@@ -155,14 +165,10 @@ int qb_graph_tensor(qb_graph *g, const char *name)
         return i;
     if (g->ntensors == g->tcap) {
         g->tcap = g->tcap ? 2 * g->tcap : 64;
-        g->tensors = realloc(g->tensors, g->tcap * sizeof *g->tensors);
-        if (!g->tensors) {
-            fprintf(stderr, "qbench: out of memory\n");
-            exit(2);
-        }
+        g->tensors = qb_xrealloc(g->tensors, g->tcap * sizeof *g->tensors);
     }
-    qb_tensor *t = xcalloc(1, sizeof *t);
-    t->name = xstrdup(name);
+    qb_tensor *t = qb_xcalloc(1, sizeof *t);
+    t->name = qb_xstrdup(name);
     t->dtype = QB_DT_FLOAT;
     t->producer = -1;
     t->last_use = -1;
@@ -172,20 +178,16 @@ int qb_graph_tensor(qb_graph *g, const char *name)
 
 int qb_graph_add_node(qb_graph *g, const char *op, const char *name, int nin, int nout)
 {
-    g->nodes = realloc(g->nodes, (g->nnodes + 1) * sizeof *g->nodes);
-    if (!g->nodes) {
-        fprintf(stderr, "qbench: out of memory\n");
-        exit(2);
-    }
+    g->nodes = qb_xrealloc(g->nodes, (g->nnodes + 1) * sizeof *g->nodes);
     qb_node *n = &g->nodes[g->nnodes];
     memset(n, 0, sizeof *n);
-    n->op = xstrdup(op);
+    n->op = qb_xstrdup(op);
     if (name && *name) {
-        n->name = xstrdup(name);
+        n->name = qb_xstrdup(name);
     } else {
         char buf[64];
         snprintf(buf, sizeof buf, "%.40s_%d", op, g->nnodes);
-        n->name = xstrdup(buf);
+        n->name = qb_xstrdup(buf);
     }
     n->nin = nin;
     n->nout = nout;
@@ -194,8 +196,8 @@ int qb_graph_add_node(qb_graph *g, const char *op, const char *name, int nin, in
     n->epi_in = -1;
     n->f_min = -INFINITY;
     n->f_max = INFINITY;
-    n->in = xcalloc(nin ? nin : 1, sizeof(int));
-    n->out = xcalloc(nout ? nout : 1, sizeof(int));
+    n->in = qb_xcalloc(nin ? nin : 1, sizeof(int));
+    n->out = qb_xcalloc(nout ? nout : 1, sizeof(int));
     for (int i = 0; i < nin; i++)
         n->in[i] = -1;
     for (int i = 0; i < nout; i++)
@@ -348,7 +350,7 @@ int qb_graph_sort(qb_graph *g, qb_err *e)
         }
     }
     /* Kahn: count unresolved producer inputs per node */
-    int *pending = xcalloc(nn, sizeof(int)), *order = xcalloc(nn, sizeof(int)), *done = xcalloc(nn, sizeof(int));
+    int *pending = qb_xcalloc(nn, sizeof(int)), *order = qb_xcalloc(nn, sizeof(int)), *done = qb_xcalloc(nn, sizeof(int));
     for (int i = 0; i < nn; i++)
         for (int j = 0; j < g->nodes[i].nin; j++) {
             int t = g->nodes[i].in[j];
@@ -377,7 +379,7 @@ int qb_graph_sort(qb_graph *g, qb_err *e)
         free(pending), free(order), free(done);
         return -1;
     }
-    qb_node *sorted = xcalloc(nn, sizeof *sorted);
+    qb_node *sorted = qb_xcalloc(nn, sizeof *sorted);
     for (int i = 0; i < nn; i++)
         sorted[i] = g->nodes[order[i]];
     free(g->nodes);

@@ -249,6 +249,12 @@ int qb_if_inline(qb_graph *g, int at, const qb_graph *br, qb_err *e);
  * If branches (at any depth; *owner: the graph holding it), or NULL
  * (find_node.c). */
 qb_node *qb_graph_node_named(qb_graph *g, const char *name, const char *op, qb_graph **owner);
+/* calloc (of at least one byte), realloc and strdup (NULL: "") that
+ * print "qbench: out of memory" and exit with code 2 when memory runs
+ * out: for graph building, where a half-built graph has no way back. */
+void *qb_xcalloc(size_t n, size_t s);
+void *qb_xrealloc(void *p, size_t bytes);
+char *qb_xstrdup(const char *s);
 /* Index of the tensor named name, creating a QB_T_VALUE one if absent. */
 int qb_graph_tensor(qb_graph *g, const char *name);
 /* Index of the tensor named name, or -1. */

@@ -81,6 +81,13 @@ qb_tensor *qb_need_in(qb_graph *g, qb_node *n, int i, qb_err *e);
     qb_errk(e, kind, "%s: node '%s' (%s): " fmt, (g)->file, (n)->name, (n)->op, ##__VA_ARGS__)
 /* Normalize axis a for rank r: -1 if out of range. */
 int qb_axis(int64_t a, int r);
+/* The input x of a Reduce* node (ops_reduce_acc.c; bool refused) and the
+ * axes it reduces: the "axes" attribute, or the constant input 1 (opset
+ * 18) when there is one, each marked red[axis] = 1 (red: QB_MAX_DIMS
+ * zeroed entries); none given: every axis, or *noop = 1 with
+ * noop_with_empty_axes. x, or NULL with e (axes not constant, out of
+ * range, repeated, too many). */
+const qb_tensor *qb_reduce_input(qb_graph *g, qb_node *n, int *red, int *noop, qb_err *e);
 /* Integer value of element i of a constant int32/int64 tensor. */
 int64_t qb_int_at(const qb_tensor *t, int64_t i);
 /* Element i of any tensor as double / as int64 (floats truncated, NaN 0). */

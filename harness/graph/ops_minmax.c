@@ -189,46 +189,12 @@ typedef struct red_state {
 
 static int reduce_prepare(qb_graph *g, qb_node *n, qb_err *e)
 {
-    qb_tensor *x = qb_need_in(g, n, 0, e), *at = qb_in(g, n, 1);
-    if (!x)
-        return -1;
-    if (x->dtype == QB_DT_BOOL) {
-        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
-                            "element type bool is not supported (numeric types only)");
-        return -1;
-    }
     red_state *s = calloc(1, sizeof *s);
     n->state = s;
-    s->rank = x->ndim;
-    const int64_t *av = NULL;
-    int na = qb_attr_ints(n, "axes", &av);
-    if (at) {
-        if (at->kind != QB_T_CONST || (at->dtype != QB_DT_INT64 && at->dtype != QB_DT_INT32) || at->ndim > 1) {
-            QB_NODE_ERR(e, g, n, "axes '%s' must be a constant 1-D int64 tensor", at->name);
-            return -1;
-        }
-        na = (int)qb_tensor_count(at);
-    }
-    if (na > x->ndim) {
-        QB_NODE_ERR(e, g, n, "%d axes for an input of rank %d", na, x->ndim);
+    const qb_tensor *x = qb_reduce_input(g, n, s->reduce, &s->noop, e);
+    if (!x)
         return -1;
-    }
-    for (int i = 0; i < na; i++) {
-        int64_t v = at ? qb_int_at(at, i) : av[i];
-        int a = qb_axis(v, x->ndim);
-        if (a < 0 || x->ndim == 0 || s->reduce[a]) {
-            QB_NODE_ERR(e, g, n, "axis %lld is out of range or repeated for rank %d", (long long)v, x->ndim);
-            return -1;
-        }
-        s->reduce[a] = 1;
-    }
-    if (na <= 0) {
-        if (qb_attr_int(n, "noop_with_empty_axes", 0))
-            s->noop = 1;
-        else
-            for (int d = 0; d < x->ndim; d++)
-                s->reduce[d] = 1;
-    }
+    s->rank = x->ndim;
     int keep = (int)qb_attr_int(n, "keepdims", 1), r = 0;
     int64_t od[QB_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++)

@@ -116,6 +116,25 @@ static int qvec_setup(qb_graph *g, qb_node *n, int i, qb_dtype want, const qb_te
     return 0;
 }
 
+/* What QLinearMatMul and QLinearConv share: their scales (inputs 1, 4
+ * and 6) present, the output type of y_zero_point (input 7; uint8
+ * without one) into *yt and its range into lo, hi. 0, or -1 with e. */
+static int qlinear_output(qb_graph *g, qb_node *n, qb_dtype *yt, int32_t *lo, int32_t *hi, qb_err *e)
+{
+    for (int i = 1; i < 7; i += i == 4 ? 2 : 3) /* the scales 1, 4 and 6 */
+        if (!qb_need_in(g, n, i, e))
+            return -1;
+    const qb_tensor *yz = qb_in(g, n, 7);
+    *yt = yz ? yz->dtype : QB_DT_UINT8;
+    if (qb_qrange(*yt, lo, hi)) {
+        QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
+                            "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
+                            qb_dtype_name(*yt));
+        return -1;
+    }
+    return 0;
+}
+
 static int qmm_prepare(qb_graph *g, qb_node *n, qb_err *e)
 {
     qmm_state *s = calloc(1, sizeof *s);
@@ -169,17 +188,8 @@ static int qmm_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     qb_dtype yt = QB_DT_INT32;
     if (s->qlinear) {
-        for (int i = 1; i < 7; i += i == 4 ? 2 : 3) /* the scales 1, 4 and 6 */
-            if (!qb_need_in(g, n, i, e))
-                return -1;
-        const qb_tensor *yz = qb_in(g, n, 7);
-        yt = yz ? yz->dtype : QB_DT_UINT8;
-        if (qb_qrange(yt, &s->lo, &s->hi)) {
-            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
-                                "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
-                                qb_dtype_name(yt));
+        if (qlinear_output(g, n, &yt, &s->lo, &s->hi, e))
             return -1;
-        }
         if (qvec_setup(g, n, 1, QB_DT_FLOAT, A, ra, ad, 1, s->m, &s->sca, e) ||
             qvec_setup(g, n, 4, QB_DT_FLOAT, B, rb, bd, 0, s->n, &s->scb, e) ||
             qb_qparam_check(g, n, 6, QB_DT_FLOAT, 0, 1, e) || qb_qparam_check(g, n, 7, yt, 0, 0, e))
@@ -377,17 +387,9 @@ static int qconv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     qb_dtype yt = QB_DT_INT32;
     if (s->qlinear) {
-        for (int i = 1; i < 7; i += i == 4 ? 2 : 3) /* the scales 1, 4 and 6 */
-            if (!qb_need_in(g, n, i, e))
-                return -1;
-        const qb_tensor *yz = qb_in(g, n, 7), *B = qb_in(g, n, 8);
-        yt = yz ? yz->dtype : QB_DT_UINT8;
-        if (qb_qrange(yt, &s->lo, &s->hi)) {
-            QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
-                                "y_zero_point '%s' is %s; the element type must be uint8 or int8", yz->name,
-                                qb_dtype_name(yt));
+        if (qlinear_output(g, n, &yt, &s->lo, &s->hi, e))
             return -1;
-        }
+        const qb_tensor *B = qb_in(g, n, 8);
         if (qb_qparam_check(g, n, 1, QB_DT_FLOAT, 0, 0, e) || qb_qparam_check(g, n, 4, QB_DT_FLOAT, s->cout, 0, e) ||
             qb_qparam_check(g, n, 6, QB_DT_FLOAT, 0, 1, e) || qb_qparam_check(g, n, 7, yt, 0, 0, e))
             return -1;

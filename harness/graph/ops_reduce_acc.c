@@ -38,16 +38,54 @@ static int kind_of(const char *op)
     return -1;
 }
 
-static int racc_prepare(qb_graph *g, qb_node *n, qb_err *e)
+const qb_tensor *qb_reduce_input(qb_graph *g, qb_node *n, int *red, int *noop, qb_err *e)
 {
-    qb_tensor *x = qb_need_in(g, n, 0, e), *at = qb_in(g, n, 1);
+    const qb_tensor *x = qb_need_in(g, n, 0, e), *at = qb_in(g, n, 1);
     if (!x)
-        return -1;
+        return NULL;
     if (x->dtype == QB_DT_BOOL) {
         QB_NODE_UNSUPPORTED(e, g, n, QB_ERR_UNSUPPORTED_TYPE,
                             "element type bool is not supported (numeric types only)");
-        return -1;
+        return NULL;
     }
+    const int64_t *av = NULL;
+    int na = qb_attr_ints(n, "axes", &av);
+    if (at) {
+        if (at->kind != QB_T_CONST || (at->dtype != QB_DT_INT64 && at->dtype != QB_DT_INT32) || at->ndim > 1) {
+            QB_NODE_ERR(e, g, n, "axes '%s' must be a constant 1-D int64 tensor", at->name);
+            return NULL;
+        }
+        na = (int)qb_tensor_count(at);
+    }
+    if (na > x->ndim) {
+        QB_NODE_ERR(e, g, n, "%d axes for an input of rank %d", na, x->ndim);
+        return NULL;
+    }
+    for (int i = 0; i < na; i++) {
+        int64_t v = at ? qb_int_at(at, i) : av[i];
+        int a = qb_axis(v, x->ndim);
+        if (a < 0 || x->ndim == 0 || red[a]) {
+            QB_NODE_ERR(e, g, n, "axis %lld is out of range or repeated for rank %d", (long long)v, x->ndim);
+            return NULL;
+        }
+        red[a] = 1;
+    }
+    if (na <= 0) {
+        if (qb_attr_int(n, "noop_with_empty_axes", 0))
+            *noop = 1;
+        else
+            for (int d = 0; d < x->ndim; d++)
+                red[d] = 1;
+    }
+    return x;
+}
+
+static int racc_prepare(qb_graph *g, qb_node *n, qb_err *e)
+{
+    int red[QB_MAX_DIMS] = {0}, noop = 0;
+    const qb_tensor *x = qb_reduce_input(g, n, red, &noop, e);
+    if (!x)
+        return -1;
     racc_state *s = calloc(1, sizeof *s);
     if (!s) {
         QB_NODE_ERR(e, g, n, "out of memory");
@@ -55,35 +93,7 @@ static int racc_prepare(qb_graph *g, qb_node *n, qb_err *e)
     }
     n->state = s;
     s->kind = kind_of(n->op);
-    const int64_t *av = NULL;
-    int na = qb_attr_ints(n, "axes", &av), red[QB_MAX_DIMS] = {0};
-    if (at) {
-        if (at->kind != QB_T_CONST || (at->dtype != QB_DT_INT64 && at->dtype != QB_DT_INT32) || at->ndim > 1) {
-            QB_NODE_ERR(e, g, n, "axes '%s' must be a constant 1-D int64 tensor", at->name);
-            return -1;
-        }
-        na = (int)qb_tensor_count(at);
-    }
-    if (na > x->ndim) {
-        QB_NODE_ERR(e, g, n, "%d axes for an input of rank %d", na, x->ndim);
-        return -1;
-    }
-    for (int i = 0; i < na; i++) {
-        int64_t v = at ? qb_int_at(at, i) : av[i];
-        int a = qb_axis(v, x->ndim);
-        if (a < 0 || x->ndim == 0 || red[a]) {
-            QB_NODE_ERR(e, g, n, "axis %lld is out of range or repeated for rank %d", (long long)v, x->ndim);
-            return -1;
-        }
-        red[a] = 1;
-    }
-    if (na <= 0) {
-        if (qb_attr_int(n, "noop_with_empty_axes", 0))
-            s->noop = 1;
-        else
-            for (int d = 0; d < x->ndim; d++)
-                red[d] = 1;
-    }
+    s->noop = noop;
     int keep = (int)qb_attr_int(n, "keepdims", 1), r = 0;
     int64_t od[QB_MAX_DIMS], str[QB_MAX_DIMS], acc = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {

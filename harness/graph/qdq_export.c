@@ -130,11 +130,7 @@ static void input_qdq(qb_graph *g, const layer *L, float s, int32_t z, qdq_cache
     int dq = add_qdq(g, x, -1, s, z, base);
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 16;
-        c->p = realloc(c->p, (size_t)c->cap * sizeof *c->p);
-        if (!c->p) {
-            fprintf(stderr, "qbench: out of memory\n");
-            exit(2);
-        }
+        c->p = qb_xrealloc(c->p, (size_t)c->cap * sizeof *c->p);
     }
     c->p[c->n++] = (qdq_pair){.src = x, .dq = dq, .s = s, .z = z};
     NODE(g, L->node)->in[0] = dq;
@@ -292,11 +288,7 @@ static int export_int8(qb_graph *g, const layer *L, qdq_cache *c, qb_err *e)
             qb_qdq_attr(NODE(g, bi), "axis", QB_ATTR_INT)->i = 0;
         n = NODE(g, L->node);
         if (n->nin < 3) {
-            n->in = realloc(n->in, 3 * sizeof *n->in);
-            if (!n->in) {
-                fprintf(stderr, "qbench: out of memory\n");
-                exit(2);
-            }
+            n->in = qb_xrealloc(n->in, 3 * sizeof *n->in);
             n->in[2] = -1;
             n->nin = 3;
         }

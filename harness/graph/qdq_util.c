@@ -14,23 +14,6 @@ int qb_qdq_custom_op(const char *op)
     return !strcmp(op, "DequantizeInt4") || !strcmp(op, "DequantizeBinary") || !strcmp(op, "BinarizeInput");
 }
 
-static void *xcalloc(size_t n, size_t s)
-{
-    void *p = calloc(n ? n : 1, s ? s : 1);
-    if (!p) {
-        fprintf(stderr, "qbench: out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = xcalloc(strlen(s) + 1, 1);
-    strcpy(d, s);
-    return d;
-}
-
 static void attr_clear(qb_attr *a)
 {
     free(a->s);
@@ -52,14 +35,10 @@ qb_attr *qb_qdq_attr(qb_node *n, const char *name, int type)
             n->attr[i].type = type;
             return &n->attr[i];
         }
-    n->attr = realloc(n->attr, (size_t)(n->nattr + 1) * sizeof *n->attr);
-    if (!n->attr) {
-        fprintf(stderr, "qbench: out of memory\n");
-        exit(2);
-    }
+    n->attr = qb_xrealloc(n->attr, (size_t)(n->nattr + 1) * sizeof *n->attr);
     qb_attr *a = &n->attr[n->nattr++];
     memset(a, 0, sizeof *a);
-    a->name = xstrdup(name);
+    a->name = qb_xstrdup(name);
     a->type = type;
     return a;
 }
@@ -81,7 +60,7 @@ int qb_qdq_tensor(qb_graph *g, const char *base, const char *suffix, qb_dtype dt
         for (int i = 0; i < ndim; i++)
             x->dims[i] = dims[i];
         x->has_shape = 1;
-        x->data = xcalloc((size_t)qb_tensor_count(x) + 1, qb_dtype_size(dt));
+        x->data = qb_xcalloc((size_t)qb_tensor_count(x) + 1, qb_dtype_size(dt));
     }
     return t;
 }
@@ -101,7 +80,7 @@ int qb_qdq_node(qb_graph *g, const char *op, const char *domain, const char *nam
     }
     int i = qb_graph_add_node(g, op, buf, nin, nout);
     if (domain)
-        g->nodes[i].domain = xstrdup(domain);
+        g->nodes[i].domain = qb_xstrdup(domain);
     return i;
 }
 

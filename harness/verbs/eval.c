@@ -384,16 +384,10 @@ int qb_verb_eval(int argc, char **argv)
             if (i + 1 >= argc || !*argv[i + 1] || (threshold = strtod(argv[i + 1], &end), *end) || !isfinite(threshold))
                 return usage("bad or missing value after %s", a);
             i++;
-        } else if (a[0] == '-' && a[1]) {
-            return usage("unknown option %s", a);
-        } else if (o.model) {
-            return usage("more than one model: %s", a);
-        } else {
-            o.model = a;
+        } else if (qb_pipeline_model_arg(&o, a, "eval")) {
+            return 2;
         }
     }
-    if (!o.model)
-        return usage("missing MODEL.onnx%s", "");
     if (qb_pipeline_args_done(&o, "eval", method_set))
         return 2;
     if (pareto_csv && o.cost == QB_COST_NONE)

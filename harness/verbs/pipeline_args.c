@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/verbs/pipeline_args.h"
+#include "harness/verbs/usage.h"
 
 static int bad(const char *verb, const char *msg, ...) __attribute__((format(printf, 2, 3)));
 static int bad(const char *verb, const char *msg, ...)
@@ -172,8 +173,26 @@ int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const ch
     return 1;
 }
 
+int qb_pipeline_model_arg(qb_pipeline_opts *o, const char *a, const char *verb)
+{
+    if (a[0] == '-' && a[1]) {
+        qb_usage_error(verb, "unknown option %s", a);
+        return -1;
+    }
+    if (o->model) {
+        qb_usage_error(verb, "more than one model: %s", a);
+        return -1;
+    }
+    o->model = a;
+    return 0;
+}
+
 int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set)
 {
+    if (!o->model) {
+        qb_usage_error(verb, "missing MODEL.onnx");
+        return -1;
+    }
     if (o->data && strcmp(o->dataset, "fashion-mnist") && strcmp(o->dataset, "none")) {
         fprintf(stderr, "qbench %s: give --data DIR or -d %s, not both\n", verb, o->dataset);
         return -1;

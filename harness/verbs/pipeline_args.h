@@ -26,9 +26,14 @@
  * when --method is given. */
 int qb_pipeline_arg(qb_pipeline_opts *o, int argc, char **argv, int *i, const char *verb, int *method_set);
 
-/* After parsing: the default method of a quantized precision
- * (ptq-percentile) and a check that the ISA runs here. 0, or -1 after a
- * message. */
+/* An argument that neither these options nor the verb's own took: the
+ * model (into o->model), else an unknown option or a second model. 0,
+ * or -1 after the message and the verb's synopsis (exit code 2). */
+int qb_pipeline_model_arg(qb_pipeline_opts *o, const char *a, const char *verb);
+
+/* After parsing: a model was given, the default method of a quantized
+ * precision (ptq-percentile) and a check that the ISA runs here. 0, or
+ * -1 after a message (exit code 2). */
 int qb_pipeline_args_done(qb_pipeline_opts *o, const char *verb, int method_set);
 
 /* One line saying where the data came from: the folder's inputs (which

@@ -62,16 +62,10 @@ int qb_verb_quantize(int argc, char **argv)
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
             save_plan = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            return usage("unknown option %s", a);
-        } else if (o.model) {
-            return usage("more than one model: %s", a);
-        } else {
-            o.model = a;
+        } else if (qb_pipeline_model_arg(&o, a, "quantize")) {
+            return 2;
         }
     }
-    if (!o.model)
-        return usage("missing MODEL.onnx%s", "");
     if (qb_pipeline_args_done(&o, "quantize", method_set))
         return 2;
     if (o.prec == QB_PREC_COUNT)
