@@ -228,10 +228,13 @@ typedef struct qb_gemm_args {
     int32_t c_min, c_max;    /* int8-*: saturation bounds, within [-128, 127] */
     int out_i32;             /* int8-*: nonzero = C is int32 acc + bias, no requant */
     float f_min, f_max;      /* float outputs: clamp (-INF/INF for none) */
-    /* fp32 kernels with QB_KF_A_TAPS, else NULL: A's K is a_ntaps segments
-     * of K / a_ntaps elements, segment t of row i read from
+    /* fp32 and int8 kernels with QB_KF_A_TAPS, else NULL: A's K is a_ntaps
+     * segments of K / a_ntaps elements, segment t of row i read from
      * a + i * lda + a_taps[t] (elements; a direct convolution: one
-     * segment per window tap, rows of A the output pixels) */
+     * segment per window row, rows of A the output pixels). int8: the
+     * row sums of the a_zero / -128 compensation run over the segments;
+     * the VNNI kernel is fastest with segments of a multiple of 4 bytes
+     * (others are gathered into a contiguous copy first) */
     const ptrdiff_t *a_taps;
     int a_ntaps;             /* segments of a_taps (K a multiple of it) */
 } qb_gemm_args;
@@ -263,7 +266,7 @@ enum {
      * pack, n0 a multiple of QB_PACK_COLS, are a pack of n1 - n0 columns
      * packed_size(n0, k, group) bytes into w (qb_packed_columns). */
     QB_KF_COLUMNS = 1u << 1,
-    /* fp32 GEMM that reads A through qb_gemm_args.a_taps (direct conv). */
+    /* fp32 or int8 GEMM that reads A through qb_gemm_args.a_taps (direct conv). */
     QB_KF_A_TAPS = 1u << 2,
 };
 /* Column slices of a QB_KF_COLUMNS pack start at multiples of this (a

@@ -442,6 +442,88 @@ static void check_taps(const qb_kernel *k)
             }
 }
 
+/* int8 GEMM kernels with QB_KF_A_TAPS: the same against the scalar
+ * kernel (of the kernel's precision) on the explicit im2col, bit-exact,
+ * as is the scalar kernel with taps; segments of a multiple of 4 bytes
+ * (the VNNI kernel's steps), others (gathered first) and one row longer
+ * than the VNNI kernel's gather buffer; requantized (tensor or channel
+ * multipliers, zero points, narrowed bounds) and raw int32 outputs, C
+ * poisoned past N. */
+static void check_taps_i8(const qb_kernel *k)
+{
+    const qb_kernel *ref = qb_kernel_get(QB_OP_GEMM, k->prec, QB_ISA_SCALAR);
+    static const int tks[] = {1, 3, 4, 17, 96, 2049}, nts[] = {1, 2, 9}, ms[] = {1, 5, 6, 7, 13, 80};
+    static const int ns[] = {1, 7, 16, 24, 33, 65};
+    const int per_channel = k->prec == QB_PREC_INT8_CHANNEL;
+    uint64_t seed = 88172645463325252ull;
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 3; b++)
+            for (int v = 0; v < 6; v++) {
+                int tk = tks[a], nt = nts[b], m = ms[(a + v) % 6], n = ns[(b + v) % 6], K = tk * nt;
+                if (tk > 1000 && (v > 1 || nt < 9)) /* the long rows: two cases of K = 18441 */
+                    continue;
+                int stride = 1 + (v & 1), out_i32 = v == 3;
+                size_t lda = (size_t)stride * tk, ld_img = (size_t)(stride * m + 3) * tk, ldc = (size_t)n + 3;
+                size_t img_len = ld_img * 3 + 16, es = out_i32 ? 4 : 1;
+                int8_t *img = malloc(img_len), *A = malloc((size_t)m * K), *W = malloc((size_t)n * K);
+                int32_t *bias = malloc((size_t)n * sizeof(int32_t));
+                qb_requant *rq = malloc((size_t)n * sizeof *rq);
+                char *c_ref = malloc((size_t)m * ldc * es), *c_out = malloc((size_t)m * ldc * es);
+                char *c_sc = malloc((size_t)m * ldc * es);
+                ptrdiff_t taps[9];
+                assert_non_null(img && A && W && bias && rq && c_ref && c_out && c_sc);
+                for (size_t i = 0; i < img_len; i++) {
+                    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                    img[i] = (int8_t)(v == 4 ? (seed & 1 ? 127 : -128) : (int)(seed >> 56) - 128);
+                }
+                for (int i = 0; i < n * K; i++) {
+                    int x = img[(size_t)(i * 7 + 3) % img_len];
+                    W[i] = (int8_t)(v == 4 ? (x < 0 ? -127 : 127) : x < -127 ? -127 : x);
+                }
+                for (int i = 0; i < n; i++) {
+                    bias[i] = (int32_t)(img[(size_t)(i * 11 + 1) % img_len] * 1000);
+                    double real = 0x1p-14 * (1 + (per_channel ? i % 5 : 0)) / (1 + K / 64);
+                    assert_int_equal(qb_requant_from_real(real, &rq[i]), 0);
+                }
+                for (int t = 0; t < nt; t++) /* taps of a 3x3 window, row-major */
+                    taps[t] = (ptrdiff_t)((size_t)(t / 3) * ld_img + (size_t)(t % 3) * tk);
+                for (int i = 0; i < m; i++)
+                    for (int t = 0; t < nt; t++)
+                        memcpy(A + (size_t)i * K + (size_t)t * tk, img + i * lda + taps[t], (size_t)tk);
+                qb_weights w = {.n = n, .k = K, .i8 = W, .bias_i32 = bias};
+                qb_packed pk, pr;
+                char err[200];
+                assert_int_equal(qb_pack(k, &w, &pk, err, sizeof err), 0);
+                assert_int_equal(qb_pack(ref, &w, &pr, err, sizeof err), 0);
+                qb_gemm_args gr = {.m = m, .a = A, .lda = (size_t)K, .c = c_ref, .ldc = ldc, .a_zero = v % 3 - 1 + (v == 5) * 90,
+                                   .rq = rq, .c_zero = v == 2 ? 5 : v == 5 ? -100 : 0, .c_min = v == 2 ? -20 : -128,
+                                   .c_max = v == 2 ? 90 : 127, .out_i32 = out_i32};
+                qb_gemm_args gt = gr;
+                gt.a = img, gt.lda = lda, gt.c = c_out, gt.a_taps = taps, gt.a_ntaps = nt;
+                memset(c_ref, 0x7f, (size_t)m * ldc * es);
+                memset(c_out, 0x7f, (size_t)m * ldc * es);
+                memset(c_sc, 0x7f, (size_t)m * ldc * es);
+                ref->run.gemm(&pr, &gr);
+                k->run.gemm(&pk, &gt);
+                gt.c = c_sc;
+                ref->run.gemm(&pr, &gt);
+                if (memcmp(c_sc, c_ref, (size_t)m * ldc * es))
+                    fail_msg("scalar int8 taps differ from the scalar im2col (m %d n %d tk %d taps %d)", m, n, tk, nt);
+                for (int i = 0; i < m; i++)
+                    for (size_t j = 0; j < ldc; j++) {
+                        size_t at = ((size_t)i * ldc + j) * es;
+                        if (memcmp(c_out + at, c_ref + at, es))
+                            fail_msg("%s%s taps: C[%d][%zu] differs from the scalar im2col%s (m %d n %d tk %d taps %d "
+                                     "stride %d v %d)",
+                                     k->name, emulated_now ? " (simde)" : "", i, j, j >= (size_t)n ? " (past N)" : "", m,
+                                     n, tk, nt, stride, v);
+                    }
+                qb_packed_free(&pk);
+                qb_packed_free(&pr);
+                free(img), free(A), free(W), free(bias), free(rq), free(c_ref), free(c_out), free(c_sc);
+            }
+}
+
 static void test_taps(void **state)
 {
     (void)state;
@@ -453,10 +535,13 @@ static void test_taps(void **state)
         if (!(k->flags & QB_KF_A_TAPS) || !k->run.gemm || (i < n && !qb_kernel_available(k, NULL, 0)))
             continue;
         emulated_now = i >= n;
-        check_taps(k);
+        if (is_int8(k))
+            check_taps_i8(k);
+        else
+            check_taps(k);
         ran++;
     }
-    assert_true(ran >= 1); /* the scalar kernel at least */
+    assert_true(ran >= 3); /* the scalar kernels at least */
 }
 
 typedef struct entry {

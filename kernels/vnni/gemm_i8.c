@@ -25,6 +25,12 @@
  * the per-panel requantization set-up runs once per chunk); within a
  * chunk each 64-column tile column of W (64 K bytes) is reused from L1 by
  * every row block.
+ * With qb_gemm_args.a_taps (QB_KF_A_TAPS, a direct convolution) whose
+ * segments are a multiple of 4 bytes, the K steps run segment by segment,
+ * each from its own offset into A (segment t's weights are steps
+ * t * K/(4 nt) on of the same pack), and a row's sum runs over its
+ * segments; other segment lengths are gathered into a contiguous copy of
+ * up to GATHER_BYTES first (rows of K beyond it: one exact scalar loop).
  */
 #include "kernels/vnni/vnni.h"
 
@@ -34,6 +40,7 @@
 #define MC_MIN 96   /* fewest rows per row chunk (K permitting: MC_A) */
 #define MC_A (256 * 1024) /* A bytes per row chunk: it stays in L2 (1 MiB) beside W */
 #define FAST_ROWS 32 /* rows of a chunk from which per-channel requantization takes qb_rqf */
+#define GATHER_BYTES (16 * 1024) /* taps of segments not a multiple of 4: rows gathered per pass (stack) */
 
 size_t QB_VNNI(qb_gemm_i8__vnni_size)(int n, int k, int group)
 {
@@ -125,6 +132,106 @@ QB_UNROLL(GCC unroll 4)
             tile[r * NP + q] = dual ? _mm512_add_epi32(acc[r][q], acc2[r][q]) : acc[r][q];
 }
 
+/* micro with taps (a direct conv): K is nt segments of kfull steps of 4
+ * bytes, segment t of row r at a0 + r * lda + taps[t], its weights steps
+ * t * kfull on. A copy of its own: the segment loop in micro itself made
+ * GCC spill the accumulators of every tile (small K 1.24x slower). */
+QB_MICRO void micro_taps(int mr_, int np_, const int8_t *a0, size_t lda, const ptrdiff_t *taps, int nt,
+                         const uint8_t *w0, size_t pstride, int kfull, const __m512i *ct, const int32_t *rt,
+                         __m512i *tile)
+{
+    __m512i acc[MR][NP], acc2[MR][NP];
+    const int dual = mr_ * np_ <= 8; /* independent chains for small tiles */
+    for (int r = 0; r < MR; r++) /* all of it: no lane is ever read unset */
+        for (int q = 0; q < NP; q++)
+            acc[r][q] = acc2[r][q] = _mm512_setzero_si512();
+QB_UNROLL(GCC unroll 6)
+    for (int r = 0; r < mr_; r++) {
+        const __m512i rv = _mm512_set1_epi32(rt[r]);
+QB_UNROLL(GCC unroll 4)
+        for (int q = 0; q < np_; q++)
+            acc[r][q] = _mm512_sub_epi32(ct[q], rv);
+    }
+    for (int t = 0; t < nt; t++) {
+        const int8_t *a = a0 + taps[t]; /* the segment's bytes of the tile's first row */
+        const uint8_t *w = w0 + (size_t)t * kfull * 64; /* ... and its weights */
+        int s = 0;
+        if (dual) {
+            for (; s + 2 <= kfull; s += 2) {
+                __m512i wv[NP] = {_mm512_setzero_si512()}, wv2[NP] = {_mm512_setzero_si512()};
+QB_UNROLL(GCC unroll 4)
+                for (int q = 0; q < np_; q++) {
+                    wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)s * 64));
+                    wv2[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)s * 64 + 64));
+                }
+QB_UNROLL(GCC unroll 6)
+                for (int r = 0; r < mr_; r++) {
+                    __m512i av = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s));
+                    __m512i av2 = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s + 4));
+QB_UNROLL(GCC unroll 4)
+                    for (int q = 0; q < np_; q++) {
+                        acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
+                        acc2[r][q] = _mm512_dpbusd_epi32(acc2[r][q], wv2[q], av2);
+                    }
+                }
+            }
+        }
+        for (; s < kfull; s++) {
+            __m512i wv[NP] = {_mm512_setzero_si512()};
+QB_UNROLL(GCC unroll 4)
+            for (int q = 0; q < np_; q++)
+                wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)s * 64));
+QB_UNROLL(GCC unroll 6)
+            for (int r = 0; r < mr_; r++) {
+                __m512i av = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s));
+QB_UNROLL(GCC unroll 4)
+                for (int q = 0; q < np_; q++)
+                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
+            }
+        }
+    }
+QB_UNROLL(GCC unroll 6)
+    for (int r = 0; r < mr_; r++)
+QB_UNROLL(GCC unroll 4)
+        for (int q = 0; q < np_; q++)
+            tile[r * NP + q] = dual ? _mm512_add_epi32(acc[r][q], acc2[r][q]) : acc[r][q];
+}
+
+/* 128 * the sums (wrap-around int32) of cnt <= 16 rows of A, rows lda
+ * bytes apart, each nt segments of kseg bytes (taps NULL: one at the
+ * row), into rt[0..cnt): each row's lanes accumulated over its segments
+ * by vpdpbusd with ones, then the 16 rows' lanes reduced together (a
+ * transposing tree of adds: 3 operations a row, not a reduction each). */
+static __attribute__((noinline)) void row_terms(const int8_t *a, size_t lda, const ptrdiff_t *taps, int nt, int kseg,
+                                                int cnt, int32_t *rt)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i v[16];
+    for (int r = 0; r < 16; r++) {
+        __m512i s = _mm512_setzero_si512();
+        for (int t = 0; r < cnt && t < nt; t++) {
+            const int8_t *p = a + (size_t)r * lda + (taps ? taps[t] : 0);
+            int l = 0;
+            for (; l + 64 <= kseg; l += 64)
+                s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512((const void *)(p + l)));
+            if (l < kseg)
+                s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(qb_mask64(kseg - l), p + l));
+        }
+        v[r] = s;
+    }
+    for (int r = 0; r < 8; r++) /* per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] */
+        v[r] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * r], v[2 * r + 1]),
+                                _mm512_unpackhi_epi32(v[2 * r], v[2 * r + 1]));
+    for (int r = 0; r < 4; r++) /* per 128-bit lane: rows 4r..4r+3, each that lane's sum */
+        v[r] = _mm512_add_epi32(_mm512_unpacklo_epi64(v[2 * r], v[2 * r + 1]),
+                                _mm512_unpackhi_epi64(v[2 * r], v[2 * r + 1]));
+    for (int r = 0; r < 2; r++) /* 128-bit lanes: [rows 8r.. lanes 0+1, 2+3, rows 8r+4.. lanes 0+1, 2+3] */
+        v[r] = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2 * r], v[2 * r + 1], 0x88),
+                                _mm512_shuffle_i32x4(v[2 * r], v[2 * r + 1], 0xdd));
+    __m512i sum = _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], 0x88), _mm512_shuffle_i32x4(v[0], v[1], 0xdd));
+    _mm512_mask_storeu_epi32(rt, qb_mask16(cnt), _mm512_slli_epi32(sum, 7));
+}
+
 #define MICRO_CASE(m_, n_)                                                                         \
     case (m_) * 8 + (n_):                                                                          \
         micro(m_, n_, a, lda, w, pstride, kfull, krem, ct, rt, tile);                              \
@@ -145,10 +252,35 @@ static void micro_any(int mr, int np, const int8_t *a, size_t lda, const uint8_t
 #endif
 }
 
+#define TAPS_CASE(m_, n_)                                                                          \
+    case (m_) * 8 + (n_):                                                                          \
+        micro_taps(m_, n_, a, lda, taps, nt, w, pstride, kfull, ct, rt, tile);                     \
+        break;
+#define TAPS_ROW(m_) TAPS_CASE(m_, 1) TAPS_CASE(m_, 2) TAPS_CASE(m_, 3) TAPS_CASE(m_, 4)
+
+/* micro_any for micro_taps (a function of its own: micro_any's code and
+ * stack frame stay those of plain rows). */
+static __attribute__((noinline)) void micro_taps_any(int mr, int np, const int8_t *a, size_t lda,
+                                                   const ptrdiff_t *taps, int nt, const uint8_t *w, size_t pstride,
+                                                   int kfull, const __m512i *ct, const int32_t *rt, __m512i *tile)
+{
+#if QB_SPECIALIZE
+    switch (mr * 8 + np) {
+        TAPS_ROW(1) TAPS_ROW(2) TAPS_ROW(3) TAPS_ROW(4) TAPS_ROW(5) TAPS_ROW(6)
+    default:
+        break;
+    }
+#else
+    micro_taps(mr, np, a, lda, taps, nt, w, pstride, kfull, ct, rt, tile);
+#endif
+}
+
 static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
 {
     const int N = p->n, K = p->k, M = g->m;
-    const int npanels = (N + 15) / 16, kfull = K / 4, krem = K % 4;
+    const ptrdiff_t *taps = g->a_taps; /* segments of 4k bytes (gemm_i8_taps gathers others) */
+    const int nt = taps ? g->a_ntaps : 1, kseg = K / nt;
+    const int npanels = (N + 15) / 16, kfull = kseg / 4, krem = taps ? 0 : K % 4;
     const size_t pstride = (size_t)((K + 3) / 4) * 64; /* bytes per panel */
     const int requant = !g->out_i32;
     const uint8_t *W = p->w;
@@ -179,8 +311,12 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     const int fit = MC_A / (K > 0 ? K : 1), mcr = fit > MC ? MC : fit < MC_MIN ? MC_MIN : fit;
     for (int mc = 0; mc < M; mc += mcr) {
         int mce = mc + mcr < M ? mc + mcr : M;
-        for (int i = mc; i < mce; i++)
-            rowterm[i - mc] = (int32_t)((uint32_t)qb_vnni_sum_s8(A + (size_t)i * g->lda, K) << 7);
+        if (taps)
+            for (int i = mc; i < mce; i += 16)
+                row_terms(A + (size_t)i * g->lda, g->lda, taps, nt, kseg, mce - i < 16 ? mce - i : 16, rowterm + (i - mc));
+        else
+            for (int i = mc; i < mce; i++)
+                rowterm[i - mc] = (int32_t)((uint32_t)qb_vnni_sum_s8(A + (size_t)i * g->lda, K) << 7);
         /* each tile column of W is reused from L1 by every row block */
         for (int p0 = 0; p0 < npanels; p0 += NP) {
             int np = npanels - p0 < NP ? npanels - p0 : NP;
@@ -203,8 +339,12 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 int mr = base + (bi < extra);
                 const int8_t *a = A + (size_t)m0 * g->lda;
                 __m512i tile[MR * NP];
-                micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, colterm,
-                          rowterm + (m0 - mc), tile);
+                if (taps)
+                    micro_taps_any(mr, np, a, g->lda, taps, nt, W + (size_t)p0 * pstride, pstride, kfull, colterm,
+                                   rowterm + (m0 - mc), tile);
+                else
+                    micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, colterm,
+                              rowterm + (m0 - mc), tile);
                 for (int q = 0; q < np; q++) {
                     int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
                     /* the panel's constants in locals: int8 stores may alias anything, so
@@ -247,6 +387,58 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     }
 }
 
-void QB_VNNI(qb_gemm_i8t__vnni)(const qb_packed *p, const qb_gemm_args *a) { gemm_i8(p, a, 0); }
+/* Taps whose segments are not a multiple of 4 bytes (a step of the pack
+ * would straddle two segments): rows gathered into a contiguous copy,
+ * GATHER_BYTES at a time, and multiplied as plain rows; rows longer than
+ * that (never a conv's window in practice) by an exact scalar loop over
+ * the pack (w = byte - 128), the reference's arithmetic. */
+static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_channel)
+{
+    const int K = p->k, nt = g->a_ntaps, kseg = K / nt, rows = GATHER_BYTES / (K > 0 ? K : 1);
+    const size_t es = g->out_i32 ? 4 : 1, pstride = (size_t)((K + 3) / 4) * 64;
+    const int8_t *A = g->a;
+    if (rows >= 1) {
+        int8_t buf[GATHER_BYTES];
+        for (int i0 = 0; i0 < g->m; i0 += rows) {
+            int r = g->m - i0 < rows ? g->m - i0 : rows;
+            for (int i = 0; i < r; i++)
+                for (int t = 0; t < nt; t++)
+                    memcpy(buf + (size_t)i * K + (size_t)t * kseg, A + (size_t)(i0 + i) * g->lda + g->a_taps[t],
+                           (size_t)kseg);
+            qb_gemm_args h = *g;
+            h.m = r, h.a = buf, h.lda = (size_t)K, h.a_taps = NULL, h.a_ntaps = 0;
+            h.c = (char *)g->c + (size_t)i0 * g->ldc * es;
+            gemm_i8(p, &h, per_channel);
+        }
+        return;
+    }
+    const uint8_t *W = p->w;
+    for (int i = 0; i < g->m; i++)
+        for (int j = 0; j < p->n; j++) {
+            uint32_t acc = (uint32_t)p->bias_i32[j] - (uint32_t)g->a_zero * (uint32_t)p->wsum[j];
+            const uint8_t *col = W + (size_t)(j / 16) * pstride + 4 * (size_t)(j % 16);
+            for (int l = 0; l < K; l++) {
+                int32_t a = A[(size_t)i * g->lda + g->a_taps[l / kseg] + l % kseg];
+                acc += (uint32_t)(a * ((int32_t)col[(size_t)(l / 4) * 64 + l % 4] - 128));
+            }
+            size_t at = (size_t)i * g->ldc + j;
+            if (g->out_i32)
+                ((int32_t *)g->c)[at] = (int32_t)acc;
+            else
+                ((int8_t *)g->c)[at] = qb_requant_apply((int32_t)acc, g->rq[per_channel ? j : 0], g->c_zero,
+                                                        g->c_min, g->c_max);
+        }
+}
 
-void QB_VNNI(qb_gemm_i8c__vnni)(const qb_packed *p, const qb_gemm_args *a) { gemm_i8(p, a, 1); }
+/* gemm_i8, or gemm_i8_taps for taps of segments not a multiple of 4 bytes. */
+static void gemm_i8_any(const qb_packed *p, const qb_gemm_args *g, int per_channel)
+{
+    if (g->a_taps && (p->k / g->a_ntaps) % 4)
+        gemm_i8_taps(p, g, per_channel);
+    else
+        gemm_i8(p, g, per_channel);
+}
+
+void QB_VNNI(qb_gemm_i8t__vnni)(const qb_packed *p, const qb_gemm_args *a) { gemm_i8_any(p, a, 0); }
+
+void QB_VNNI(qb_gemm_i8c__vnni)(const qb_packed *p, const qb_gemm_args *a) { gemm_i8_any(p, a, 1); }
