@@ -521,8 +521,9 @@ static void quantize_node(qb_node *n, qb_precision p)
 }
 
 /* Conv x -> y (+ Relu when relu): cout, kernel k, stride, pads t l b r, group. */
-static void conv(qb_graph *g, const char *x, const char *y, int cin, int cout, int k, int stride, const int64_t *pads,
-                 int group, int relu, qb_precision p, uint64_t *s)
+/* Returns the Conv node without relu (valid until the next node is added), else NULL. */
+static qb_node *conv(qb_graph *g, const char *x, const char *y, int cin, int cout, int k, int stride,
+                     const int64_t *pads, int group, int relu, qb_precision p, uint64_t *s)
 {
     char w[64], b[64], c[64];
     snprintf(w, sizeof w, "%s_w", y), snprintf(b, sizeof b, "%s_b", y), snprintf(c, sizeof c, "%s_c", y);
@@ -535,6 +536,7 @@ static void conv(qb_graph *g, const char *x, const char *y, int cin, int cout, i
     quantize_node(n, p);
     if (relu)
         add_n(g, "Relu", 1, (const char *[]){c}, y);
+    return relu ? NULL : n;
 }
 
 static void set_output(qb_graph *g, const char *name)
@@ -835,11 +837,14 @@ static void test_conv_planes(void **st)
         }
 }
 
-/* Batch 2 of 8x23x71: 3x3 convs on stacked rows (ops_conv.c q_stack):
- * float input quantized once, pad 1, to 16; an int8 link in, stride 2,
- * pads (t, l, b, r) = (0, 1, 1, 0), to 12; 5x5 pad 2 to 10, NCHW float
- * output (dequantized into the planes); a 1x1 to 6. Rows of 71 and 36
- * output columns (q_stack needs QSTACK_MIN_W). */
+/* Batch 2 of 8x23x71: 3x3 convs on stacked rows (ops_conv.c q_stack) or
+ * direct (qdirect, on a QB_KF_A_TAPS kernel): float input quantized
+ * once, pad 1, to 16; an int8 link in, stride 2, pads (t, l, b, r) =
+ * (0, 1, 1, 0), to 12; 5x5 pad 2 to 10, NCHW float output (dequantized
+ * into the planes); a 1x1 to 6; from the 10, 3x3 dilated (2, 1) with
+ * pads (2, 1, 3, 1) to 7 (a window row of 30 bytes: segments padded to
+ * 32 with zero weights). Rows of 71 and 35 output columns (q_stack and
+ * qdirect need QSTACK_MIN_W). */
 static qb_graph *stack_net(qb_precision p, int nchw_only)
 {
     qb_graph *g = qb_graph_new("par-stack");
@@ -852,14 +857,18 @@ static qb_graph *stack_net(qb_precision p, int nchw_only)
     conv(g, "a", "b", 16, 12, 3, 2, pa, 1, 1, p, &s);
     conv(g, "b", "c", 12, 10, 5, 1, p2, 1, 0, p, &s);
     conv(g, "c", "y", 10, 6, 1, 1, p0, 1, 0, p, &s);
+    qb_node *d = conv(g, "c", "d", 10, 7, 3, 1, (const int64_t[]){2, 1, 3, 1}, 1, 0, p, &s); /* (no Relu: d stays valid) */
+    attr_ints(d, "dilations", 2, (int64_t[]){2, 1});
     set_output(g, "c");
     set_output(g, "y");
+    set_output(g, "d");
     return g;
 }
 
-/* The stacked-row int8 convs, bit-identical on 1, 2 and 3 threads (with
- * and without --profile, NHWC int8 links and nchw-only) to im2col
- * (QB_NO_Q_STACK=1). */
+/* The stacked-row and direct int8 convs, bit-identical on 1, 2 and 3
+ * threads (with and without --profile, NHWC int8 links and nchw-only) to
+ * im2col (QB_NO_Q_STACK=1 QB_NO_DIRECT_CONV=1): stacked rows with
+ * QB_NO_DIRECT_CONV=1, direct where the int8 kernel reads taps. */
 static void test_conv_stack(void **st)
 {
     (void)st;
@@ -869,21 +878,28 @@ static void test_conv_stack(void **st)
             for (int t = 1; t <= 3; t++) {
                 size_t n, n2;
                 setenv("QB_NO_Q_STACK", "1", 1);
+                setenv("QB_NO_DIRECT_CONV", "1", 1);
                 float *ref = run_net(stack_net, precs[pi], nchw, t, 0, 0, &n);
                 unsetenv("QB_NO_Q_STACK");
                 double spread = 0;
                 for (size_t i = 0; i < n; i++)
                     spread = fmax(spread, fabs((double)ref[i]));
                 assert_true(spread > 0.1);
-                for (int profile = 0; profile <= 1; profile++) {
-                    float *y = run_net(stack_net, precs[pi], nchw, t, 0, profile, &n2);
-                    assert_int_equal(n, n2);
-                    if (memcmp(ref, y, n * sizeof *y))
-                        fail_msg("stack net %s%s, %d threads%s: stacked rows differ from im2col (max rel %g)",
-                                 qb_precision_name(precs[pi]), nchw ? " nchw-only" : "", t,
-                                 profile ? ", profiled" : "", max_rel(y, ref, n));
-                    free(y);
-                }
+                for (int direct = 0; direct <= 1; direct++)
+                    for (int profile = 0; profile <= 1; profile++) {
+                        if (direct)
+                            unsetenv("QB_NO_DIRECT_CONV");
+                        float *y = run_net(stack_net, precs[pi], nchw, t, 0, profile, &n2);
+                        setenv("QB_NO_DIRECT_CONV", "1", 1);
+                        assert_int_equal(n, n2);
+                        if (memcmp(ref, y, n * sizeof *y))
+                            fail_msg("stack net %s%s, %d threads%s: %s differ from im2col (max rel %g)",
+                                     qb_precision_name(precs[pi]), nchw ? " nchw-only" : "", t,
+                                     profile ? ", profiled" : "", direct ? "direct convs" : "stacked rows",
+                                     max_rel(y, ref, n));
+                        free(y);
+                    }
+                unsetenv("QB_NO_DIRECT_CONV");
                 free(ref);
             }
 }

@@ -9,7 +9,9 @@
  * Cout/g], which is transposed into the NCHW output. fp32 convs of many
  * channels on a GEMM kernel that reads A by window taps (QB_KF_A_TAPS)
  * skip im2col: one zero-padded NHWC copy of the image, one kernel call
- * per output row (the direct path). Depthwise 1-D and
+ * per output row (the direct path); int8 quantized convs the same on an
+ * int8 GEMM kernel with the flag (qdirect: the copy padded with the input
+ * zero point, quantized straight into it from a float image). Depthwise 1-D and
  * 2-D convs (any window, strides, dilations, pads) use the NHWC depthwise
  * kernel between two transposes instead.
  * An element-wise chain after a conv (fuse_elem.c) runs as its epilogue:
@@ -160,7 +162,13 @@ typedef struct conv_state {
     size_t dimg_off;     /* direct: where the padded copy starts in the scratch (the output rows come first) */
     int64_t dhp, dwp;    /* direct: rows and columns of the padded copy */
     ptrdiff_t *taps;     /* direct: per window row ky, its offset in floats from an output pixel's (0, 0) tap (the
-                          * row's kw taps are kw * C consecutive floats: d[2] == 1) */
+                          * row's kw taps are kw * C consecutive floats: d[2] == 1); qdirect: the same in bytes */
+    int qdirect;         /* int8 quantized 2-D (or 1-D) conv of one group on an int8 GEMM kernel with QB_KF_A_TAPS: no
+                          * im2col; the image (int8 link, or floats quantized into it) copied once into a padded NHWC
+                          * int8 copy (qimg_off, dhp x dwp, the input zero point around), one kernel call per
+                          * output row reading kh segments of knp bytes (a window row, padded to 4 bytes with
+                          * zero weights); the output rows through the slots of q_stack */
+    int64_t knp;         /* qdirect: bytes per segment: kw * C rounded up to 4 */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -195,6 +203,28 @@ static int conv_pack_quantized(qb_graph *g, qb_node *n, conv_state *s, qb_err *e
     if (s->dw)
         return qb_qlayer_pack(g, n, 0, (int)s->cout, (int)s->kk, NULL, wd, bd, &s->packs[0], e);
     int64_t cog = s->cout / s->group, *perm = NULL;
+    if (s->qdirect && !(n->q->kernel->flags & QB_KF_A_TAPS))
+        s->qdirect = 0; /* the kernel (known now) reads A only as plain rows */
+    if (s->qdirect) { /* window rows (ky), each (kx, c) then zeros up to knp bytes */
+        int64_t cg = W->dims[1], kh = s->w.k[1], kw = s->w.k[2], kn = kw * cg;
+        s->knp = (kn + 3) / 4 * 4;
+        int64_t kp = kh * s->knp;
+        if (kp > INT32_MAX / 2) {
+            QB_NODE_ERR(e, g, n, "too large");
+            return -1;
+        }
+        perm = malloc((size_t)kp * sizeof *perm);
+        if (!perm) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        for (int64_t ky = 0; ky < kh; ky++)
+            for (int64_t x = 0; x < s->knp; x++)
+                perm[ky * s->knp + x] = x < kn ? (x % cg * kh + ky) * kw + x / cg : -1;
+        int rc = qb_qlayer_pack_k(g, n, 0, (int)s->cout, (int)kp, (int)s->kk, perm, wd, bd, &s->packs[0], e);
+        free(perm);
+        return rc;
+    }
     if (s->q_stack) { /* stacked rows: (kx, ky, c) */
         int64_t cg = W->dims[1], kh = s->w.k[1], kw = s->w.k[2];
         perm = malloc((size_t)s->kk * sizeof *perm);
@@ -279,6 +309,21 @@ static int conv_direct_allowed(const qb_graph *g)
 {
     const char *env = getenv("QB_NO_DIRECT_CONV");
     return g->gemm && (g->gemm->flags & QB_KF_A_TAPS) && !g->no_direct_conv && !(env && *env && strcmp(env, "0"));
+}
+
+#define QDIRECT_MIN_ROW 16 /* qdirect: most bytes per window row (kw * C) that keep im2col: first layers' rows
+                            * of 1-3 channels are 16-byte copies into A (q_pad), and K read as kh segments of
+                            * 3-9 bytes padded to 4-12 cost the kernel more than the copy (det's Conv.0, 3x3/2
+                            * of 3 channels: 0.19 -> 0.30 ms). Outputs narrower than QSTACK_MIN_W keep im2col
+                            * too: a call per output row of few rows (zoo cnn's 14-wide Conv_4: 0.0100 ->
+                            * 0.0109 ms, its kernel 0.0083 -> 0.0100) */
+
+/* The same for int8 quantized convs (whose kernel, QB_KF_A_TAPS or not,
+ * is known once the weights are quantized: conv_pack_quantized). */
+static int qconv_direct_allowed(const qb_graph *g)
+{
+    const char *env = getenv("QB_NO_DIRECT_CONV");
+    return !g->no_direct_conv && !(env && *env && strcmp(env, "0"));
 }
 
 #define QSTACK_SLOTS 16 /* q_stack: most chunks of output rows (scratch slots) */
@@ -398,6 +443,9 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         s->fimg_off = (n->scratch + 63) / 64 * 64;
         n->scratch = s->fimg_off + (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]) * sizeof(float);
     }
+    s->qdirect = n->q && qb_precision_is_int8(qb_precision_runs_as(n->q->prec)) && !s->dw && !s->pointwise &&
+                 s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 && w->pb[1] >= 0 && w->pb[2] >= 0 &&
+                 w->k[2] * w->c > QDIRECT_MIN_ROW && w->out[2] >= QSTACK_MIN_W && qconv_direct_allowed(g);
     if (s->q_first && !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 &&
         w->pb[1] >= 0 && w->pb[2] >= 0 && w->k[1] <= 64 && !(w->k[2] * w->c <= 16) && w->out[2] >= QSTACK_MIN_W &&
         !q_stack_off()) {
@@ -412,7 +460,27 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         QB_NODE_ERR(e, g, n, "a quantized Conv needs constant weights and bias");
         return -1;
     }
-    if (n->q) { /* the quantized copies of the activations follow the float buffers */
+    if (s->qdirect) { /* (the kernel has the flag: conv_pack_quantized) */
+        int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
+        int64_t cols = (w->out[2] - 1) * w->s[2] + w->k[2];
+        s->dhp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
+        s->dwp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
+        s->taps = malloc((size_t)w->k[1] * sizeof *s->taps);
+        if (!s->taps) {
+            QB_NODE_ERR(e, g, n, "out of memory");
+            return -1;
+        }
+        for (int64_t ky = 0; ky < w->k[1]; ky++) /* bytes from an output pixel's (0, 0) tap */
+            s->taps[ky] = (ptrdiff_t)(ky * w->d[1] * s->dwp * w->c);
+        s->q_stack = s->q_pad = 0;
+        n->nhwc |= 1 << 4; /* a float input quantized once (into the padded copy) */
+        /* the float NHWC rows of an NCHW output transposed after (epilogue), the padded copy (a segment's
+         * last knp - kw * C bytes read past a window row: 64 more), then the slots (int8 output rows) */
+        s->qimg_off = ((size_t)s->pix * s->cout * sizeof(float) + 63) / 64 * 64;
+        s->stack_slot = ((size_t)(w->out[2] * s->cout) + 64 + 63) / 64 * 64;
+        s->stack_off = (s->qimg_off + (size_t)(s->dhp * s->dwp * w->c) + 64 + 63) / 64 * 64;
+        n->scratch = s->stack_off + (size_t)QSTACK_SLOTS * s->stack_slot;
+    } else if (n->q) { /* the quantized copies of the activations follow the float buffers */
         s->qscratch_off = (n->scratch + 63) / 64 * 64;
         n->scratch = s->qscratch_off + (s->dw ? qb_qlayer_dw_scratch(w->in[1] * w->in[2], s->pix, s->cout)
                                                : qb_qlayer_scratch(n, s->pix, s->kk, s->cout / s->group));
@@ -746,9 +814,9 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e)
     s->out_nhwc = (nhwc >> 1) & 1;
     s->in_i8 = (nhwc >> 2) & 1;
     s->out_i8 = (nhwc >> 3) & 1;
-    n->nhwc = nhwc | (s->q_first && !s->in_i8) << 4;
+    n->nhwc = nhwc | ((s->q_first || s->qdirect) && !s->in_i8) << 4;
     if (in != s->in_nhwc) { /* the weights' column order follows the im2col order */
-        int repack = !s->q_first && !s->f_first && !s->direct && s->packed_ok && !s->dw && !s->pointwise;
+        int repack = !s->q_first && !s->f_first && !s->direct && !s->qdirect && s->packed_ok && !s->dw && !s->pointwise;
         s->in_nhwc = in;
         if (repack)
             return conv_pack(g, n, s, e);
@@ -1027,7 +1095,7 @@ typedef struct stack_job {
     qb_graph *g;          /* profile */
     qb_node *n;           /* the conv */
     const conv_state *s;  /* geometry, pack, slots */
-    const int8_t *x;      /* NHWC int8 image in the node's input grid (unpadded) */
+    const int8_t *x;      /* NHWC int8 image in the node's input grid (unpadded; qdirect: the padded copy) */
     char *y;              /* output: NHWC rows (ldy elements per pixel) or NCHW planes (ldp) */
     size_t ldy, ldp;      /* as qb_qlayer_gemm_at */
     int y_i8;             /* y is int8 */
@@ -1047,9 +1115,19 @@ static void stack_rows(void *ctx, int64_t oy0, int64_t oy1)
     const int64_t C = w->c, kh = w->k[1], ow = w->out[2], W = w->in[2];
     const size_t cb = (size_t)C, colb = (size_t)(kh * C);
     int8_t *S = (int8_t *)(j->slots + (size_t)(oy0 / j->chunk) * s->stack_slot);
-    int8_t *c8 = S + (((size_t)s->sw_cols * colb + 64 + 63) / 64 * 64);
     const int8_t zp = (int8_t)j->n->q->in_zero;
     const int8_t *src[64];
+    if (s->qdirect) { /* the rows of A are output pixels in the padded copy, K its kh window rows */
+        for (int64_t oy = oy0; oy < oy1; oy++) {
+            char *yr = j->ldp ? j->y + (size_t)(oy * ow) * sizeof(float)
+                              : j->y + (size_t)(oy * ow) * j->ldy * (j->y_i8 ? 1 : sizeof(float));
+            qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, j->x + oy * w->s[1] * s->dwp * C,
+                              (size_t)(w->s[2] * C), s->taps, (int)kh, yr, j->ldy, j->y_i8, j->ldp, 0, j->epi, S,
+                              &j->kernel_ns);
+        }
+        return;
+    }
+    int8_t *c8 = S + (((size_t)s->sw_cols * colb + 64 + 63) / 64 * 64);
     for (int64_t oy = oy0; oy < oy1; oy++) {
         for (int64_t ky = 0; ky < kh && ky < 64; ky++) {
             int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
@@ -1067,8 +1145,36 @@ static void stack_rows(void *ctx, int64_t oy0, int64_t oy1)
         }
         char *yr = j->ldp ? j->y + (size_t)(oy * ow) * sizeof(float)
                           : j->y + (size_t)(oy * ow) * j->ldy * (j->y_i8 ? 1 : sizeof(float));
-        qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, S, (size_t)w->s[2] * colb, yr, j->ldy, j->y_i8, j->ldp, 0,
-                          j->epi, c8, &j->kernel_ns);
+        qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, S, (size_t)w->s[2] * colb, NULL, 0, yr, j->ldy, j->y_i8,
+                          j->ldp, 0, j->epi, c8, &j->kernel_ns);
+    }
+}
+
+/* qdirect: the int8 NHWC image (an int8 link) into the padded copy. */
+typedef struct qpad_job {
+    const conv_state *s; /* geometry, padded size */
+    const int8_t *x;     /* the image, NHWC int8 */
+    int8_t *P;           /* the padded copy, dhp x dwp x C */
+    int8_t zp;           /* the input zero point (the value of padding) */
+} qpad_job;
+
+/* Rows [r0, r1) of the padded copy: the zero point around the image, the
+ * image at (pb[1], pb[2]). */
+static void qpad_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const qpad_job *j = ctx;
+    const win *w = &j->s->w;
+    const int64_t C = w->c, wp = j->s->dwp, pt = w->pb[1], pl = w->pb[2], ih = w->in[1], iw = w->in[2];
+    for (int64_t r = r0; r < r1; r++) {
+        int8_t *dst = j->P + r * wp * C;
+        int64_t iy = r - pt;
+        if (iy < 0 || iy >= ih) {
+            memset(dst, j->zp, (size_t)(wp * C));
+            continue;
+        }
+        memset(dst, j->zp, (size_t)(pl * C));
+        memcpy(dst + pl * C, j->x + iy * iw * C, (size_t)(iw * C));
+        memset(dst + (pl + iw) * C, j->zp, (size_t)((wp - pl - iw) * C));
     }
 }
 
@@ -1076,19 +1182,34 @@ static void stack_rows(void *ctx, int64_t oy0, int64_t oy1)
  * (NHWC int8) unless it is an int8 link, then the output rows in chunks
  * on the threads, each row one kernel call (the same bits whatever the
  * split). NCHW float output: dequantized into the planes, or with an
- * epilogue into NHWC rows transposed after. */
+ * epilogue into NHWC rows transposed after. qdirect the same on the
+ * padded copy (the float image quantized into it, or an int8 link's
+ * copied), each row's kernel call reading its window rows from there. */
 static void stack_conv(qb_graph *g, qb_node *n, const char *xb, char *yb, void *scratch)
 {
     conv_state *s = n->state;
     const win *w = &s->w;
     int64_t ivol = w->in[1] * w->in[2];
     const int8_t *x = (const int8_t *)xb;
-    if (!s->in_i8) {
+    if (s->qdirect) {
+        int8_t *img = (int8_t *)scratch + s->qimg_off;
+        int8_t zp = (int8_t)n->q->in_zero;
+        if (s->in_i8) {
+            qpad_job jp = {s, x, img, zp};
+            qb_gpar_for(s->dhp, qb_gpar_chunk(s->dhp, s->dwp * w->c, 1), qpad_rows, &jp);
+        } else {
+            qb_qlayer_quantize_image_padded(n, (const float *)(const void *)xb, s->in_nhwc, w->c, w->in[1], w->in[2],
+                                            w->pb[1], w->pb[2], s->dhp, s->dwp, img);
+        }
+        memset(img + s->dhp * s->dwp * w->c, zp, 64); /* what the last segments read past the copy */
+        x = img;
+    } else if (!s->in_i8) {
         int8_t *img = (int8_t *)scratch + s->qimg_off;
         qb_qlayer_quantize_image(n, (const float *)(const void *)xb, s->in_nhwc, w->c, ivol, img);
         x = img;
     }
-    float *C = (float *)scratch + s->pix * s->kk; /* NHWC rows to transpose (NCHW output with an epilogue) */
+    /* NHWC rows to transpose (NCHW output with an epilogue) */
+    float *C = s->qdirect ? (float *)scratch : (float *)scratch + s->pix * s->kk;
     stack_job j = {.g = g, .n = n, .s = s, .x = x, .y = yb, .ldy = (size_t)s->cout, .y_i8 = s->out_i8,
                    .epi = s->epi, .slots = (char *)scratch + s->stack_off};
     int planes = !s->out_nhwc && !s->epi && !q_planes_off();
@@ -1150,7 +1271,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
             direct_conv(g, n, (const float *)(const void *)xb, s->in_nhwc, (float *)(void *)yb, scratch);
             continue;
         }
-        if (s->q_stack) {
+        if (s->q_stack || s->qdirect) {
             stack_conv(g, n, xb, yb, scratch);
             continue;
         }

@@ -198,6 +198,12 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
 int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t *perm, const float *w_f32,
                    const float *bias_f32, qb_packed *out, qb_err *e)
 {
+    return qb_qlayer_pack_k(g, n, r0, nr, K, K, perm, w_f32, bias_f32, out, e);
+}
+
+int qb_qlayer_pack_k(qb_graph *g, qb_node *n, int r0, int nr, int K, int ksrc, const int64_t *perm,
+                     const float *w_f32, const float *bias_f32, qb_packed *out, qb_err *e)
+{
     qb_qspec *q = n->q;
     qb_precision p = q->run_prec;
     int ng = p == QB_PREC_INT4 ? qb_int4_ngroups(K, q->group) : 1;
@@ -212,7 +218,8 @@ int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t
             goto done;
         for (int r = 0; r < nr; r++)
             for (int j = 0; j < K; j++) {
-                float v = w_f32[(int64_t)(r0 + r) * K + (perm ? perm[j] : j)];
+                int64_t col = perm ? perm[j] : j;
+                float v = col < 0 ? 0.0f : w_f32[(int64_t)(r0 + r) * ksrc + col];
                 /* fp16 on the fp32 depthwise kernel: round the weights here */
                 wf[(int64_t)r * K + j] = q->kernel->prec == QB_PREC_FP32 ? qb_f16_to_f32(qb_f32_to_f16(v)) : v;
             }
@@ -224,8 +231,10 @@ int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t
         if (!wi)
             goto done;
         for (int r = 0; r < nr; r++)
-            for (int j = 0; j < K; j++)
-                wi[(int64_t)r * K + j] = q->wq[(int64_t)(r0 + r) * K + (perm ? perm[j] : j)];
+            for (int j = 0; j < K; j++) {
+                int64_t col = perm ? perm[j] : j;
+                wi[(int64_t)r * K + j] = col < 0 ? 0 : q->wq[(int64_t)(r0 + r) * ksrc + col];
+            }
         qw.i8 = wi;
         if (p == QB_PREC_INT4)
             qw.scale = q->wscale + (int64_t)r0 * ng;
@@ -628,12 +637,14 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
     qb_gpar_for(m, chunk, qgemm_rows, &j);
 }
 
-void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda, void *y,
-                       size_t ldy, int y_i8, size_t ldp, int r0, const qb_node *epi, void *scratch, int64_t *kernel_ns)
+void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda,
+                       const ptrdiff_t *taps, int ntaps, void *y, size_t ldy, int y_i8, size_t ldp, int r0,
+                       const qb_node *epi, void *scratch, int64_t *kernel_ns)
 {
     qb_qspec *q = n->q;
     int nr = p->n;
-    qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .a = a, .lda = lda, .f_min = n->f_min, .f_max = n->f_max}};
+    qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .a = a, .lda = lda, .f_min = n->f_min, .f_max = n->f_max,
+                                          .a_taps = taps, .a_ntaps = ntaps}};
     j.ga.a_zero = q->in_zero, j.ga.a_scale = q->in_scale;
     j.ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
     j.ga.c_zero = q->out_zero;

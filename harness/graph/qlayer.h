@@ -26,6 +26,11 @@ int qb_qlayer_prepare(qb_graph *g, qb_node *n, const float *w, int N, int K, con
  * biases or NULL (fp16, int4, binary). 0, or -1 with a message. */
 int qb_qlayer_pack(qb_graph *g, qb_node *n, int r0, int nr, int K, const int64_t *perm, const float *w_f32,
                    const float *bias_f32, qb_packed *out, qb_err *e);
+/* The same with a packed K of its own: the node's weight rows are ksrc
+ * long, packed column j is their column perm[j], or a zero weight where
+ * perm[j] < 0 (a direct conv's window rows padded to 4-byte segments). */
+int qb_qlayer_pack_k(qb_graph *g, qb_node *n, int r0, int nr, int K, int ksrc, const int64_t *perm,
+                     const float *w_f32, const float *bias_f32, qb_packed *out, qb_err *e);
 
 /* Scratch bytes qb_qlayer_gemm needs for m rows of K inputs and nr outputs. */
 size_t qb_qlayer_scratch(const qb_node *n, int64_t m, int64_t K, int64_t nr);
@@ -63,14 +68,17 @@ int qb_qlayer_gemm_planes(qb_graph *g, qb_node *n, const qb_packed *p, int m, co
 /* One int8-* call of m rows in the calling thread (no parallel loop;
  * a caller splitting its own work, e.g. a conv by output rows): a is
  * int8 in the node's input grid, rows lda bytes apart (they may
- * overlap: rows of a stacked image). y_i8: the kernel writes y (rows ldy
+ * overlap: rows of a stacked image), K read as ntaps segments at taps
+ * (a direct conv on a QB_KF_A_TAPS kernel; taps NULL: one run of K
+ * bytes). y_i8: the kernel writes y (rows ldy
  * apart); else scratch (m x nr bytes) takes the int8 rows, dequantized
  * into y rows of ldy floats, or (ldp nonzero) into NCHW planes ldp floats
  * apart. epi: an element-wise chain on the m rows (whole pixels, ldy =
  * nr), as qb_qlayer_gemm_epi. --profile: the kernel's time added to
  * *kernel_ns (atomically). The bits of qb_qlayer_gemm on these rows. */
-void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda, void *y,
-                       size_t ldy, int y_i8, size_t ldp, int r0, const qb_node *epi, void *scratch, int64_t *kernel_ns);
+void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda,
+                       const ptrdiff_t *taps, int ntaps, void *y, size_t ldy, int y_i8, size_t ldp, int r0,
+                       const qb_node *epi, void *scratch, int64_t *kernel_ns);
 
 /* Scratch bytes of qb_qlayer_dw for an NHWC image of hw pixels in, ohw out, c channels. */
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);
