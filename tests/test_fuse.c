@@ -39,6 +39,7 @@
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "kernels/kernels.h"
 
 /* ---- building graphs in memory ---- */
 
@@ -1518,8 +1519,9 @@ static void test_int8_concat_add(void **st)
  * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
  * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
  * by 2x2 (half_pixel, round_prefer_floor) and 2x3 (asymmetric, floor);
- * Concat(u1, Tanh(x), u2) -> conv; materialised: u3 (2x3, read by an
- * int8-writing Add), u5 (also a graph output), u6 (read twice). */
+ * Concat(u1, Tanh(x), u2) -> conv; u3 (2x3) read through by an
+ * int8-writing Add with AVX-512 (else materialised); materialised: u5
+ * (also a graph output), u6 (read twice). */
 static qb_graph *q_up_graph(void)
 {
     qb_graph *g = qb_graph_new("int8-upsampled");
@@ -1597,6 +1599,7 @@ static void test_int8_upsampled(void **st)
     qb_graph *ref = q_up_graph_full();
     run(ref, x);
     unsetenv("QB_NO_UPSAMPLE_FUSION");
+    const int up = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW); /* the Add reads u3 through */
     for (int threads = 1; threads <= 3; threads++) {
         qb_gpar_set_threads(threads);
         qb_graph *g = q_up_graph_full();
@@ -1605,12 +1608,13 @@ static void test_int8_upsampled(void **st)
         for (int i = 0; i < g->nnodes; i++)
             if (!strcmp(g->nodes[i].op, "Resize")) {
                 const char *u = g->tensors[g->nodes[i].out[0]]->name;
-                assert_int_equal(g->nodes[i].fused_into >= 0, !strcmp(u, "u1") || !strcmp(u, "u2"));
+                assert_int_equal(g->nodes[i].fused_into >= 0,
+                                 !strcmp(u, "u1") || !strcmp(u, "u2") || (!strcmp(u, "u3") && up));
                 fused += g->nodes[i].fused_into >= 0;
             } else if (!strcmp(g->nodes[i].op, "Conv") && g->nodes[i].in[0] == qb_graph_tensor(g, "cat")) {
                 assert_int_equal(g->nodes[i].nhwc & 5, 5); /* reads the Concat's int8 codes */
             }
-        assert_int_equal(fused, 2);
+        assert_int_equal(fused, 2 + up);
         for (int o = 0; o < g->noutputs; o++)
             assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
                                 (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
@@ -1618,6 +1622,90 @@ static void test_int8_upsampled(void **st)
     }
     qb_gpar_set_threads(1);
     qb_graph_free(ref);
+}
+
+/* Add and Sub writing int8 codes with an input read upsampled
+ * (elem_q8_avx512 in nhwc_ops.c) on 40 channels (two full groups of 16
+ * and 8) at 48x42, 2 images: a = conv(x); u1 = Resize 2x3 (asymmetric,
+ * floor) of a conv at 24x14, u2 = Resize 2x2 of a conv at 24x21;
+ * Add(a, u1) and Sub(u2, a) (the upsampled input first), and Mul(a, a2)
+ * of two same-shape planes, each read by a conv. 2016 pixels an image: the row chunks (1664 pixels at 40
+ * channels) start mid-row. */
+static qb_graph *q_add_up_graph(void)
+{
+    qb_graph *g = qb_graph_new("int8-add-upsampled");
+    g->opset = 13;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 48, 42}, NULL);
+    add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1});
+    add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    add_t(g, "sc23", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 3});
+    qb_node *m1 = add_n(g, "MaxPool", "x", "m1");
+    attr_ints(m1, "kernel_shape", 2, (int64_t[]){2, 3});
+    attr_ints(m1, "strides", 2, (int64_t[]){2, 3});
+    qb_node *m2 = add_n(g, "MaxPool", "x", "m2");
+    attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(m2, "strides", 2, (int64_t[]){2, 2});
+    conv(g, "x", "a", 3, 40, 3, 1, 61);
+    conv(g, "m1", "c1", 3, 40, 3, 1, 62);
+    conv(g, "m2", "c2", 3, 40, 1, 1, 63);
+    qb_node *r1 = add_n(g, "Resize", "c1,roi,sc23", "u1");
+    set_attr_str(r1, "coordinate_transformation_mode", "asymmetric");
+    set_attr_str(r1, "nearest_mode", "floor");
+    add_n(g, "Resize", "c2,roi,sc22", "u2");
+    add_n(g, "Add", "a,u1", "sum");
+    add_n(g, "Sub", "u2,a", "dif");
+    conv(g, "sum", "y1", 40, 5, 3, 1, 64);
+    conv(g, "dif", "y2", 40, 3, 1, 1, 65);
+    conv(g, "x", "a2", 3, 40, 1, 1, 66);
+    add_n(g, "Mul", "a,a2", "prd");
+    conv(g, "prd", "y3", 40, 2, 1, 1, 67);
+    set_output(g, "y1");
+    set_output(g, "y2");
+    set_output(g, "y3");
+    const float in_s[8] = {0.0081f, 0.0079f, 0.0153f, 0.061f, 0.047f, 0.0042f, 0.0093f, 0.012f};
+    const float out_s[8] = {0.033f, 0.021f, 0.019f, 0.024f, 0.011f, 0.05f, 0.027f, 0.04f};
+    const int32_t in_z[8] = {2, -7, 0, 5, -40, -3, 7, -1};
+    const int32_t out_z[8] = {-5, 3, 1, -2, 0, 4, -3, 2};
+    quantize_convs(g, in_s, in_z, out_s, out_z, 1);
+    return g;
+}
+
+static void test_int8_add_upsampled(void **st)
+{
+    (void)st;
+    enum { NX = 2 * 3 * 48 * 42 };
+    float *x = malloc(NX * sizeof *x);
+    for (int i = 0; i < NX; i++)
+        x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
+    setenv("QB_NO_UPSAMPLE_FUSION", "1", 1);
+    qb_graph *ref = q_add_up_graph();
+    run(ref, x);
+    unsetenv("QB_NO_UPSAMPLE_FUSION");
+    const int up = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW); /* read through only with AVX-512 */
+    for (int avx512 = 0; avx512 <= 1; avx512++)
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_nhwc_avx512(avx512);
+            qb_gpar_set_threads(threads);
+            qb_graph *g = q_add_up_graph();
+            assert_int_equal(run(g, x), 2 * (avx512 && up));
+            for (int again = 0; again <= avx512; again++) { /* read through, without AVX-512 (upsampled_in) */
+                if (again) {
+                    qb_nhwc_avx512(0);
+                    qb_tensor in = *g->tensors[g->inputs[0]];
+                    in.data = x;
+                    qb_err e = {0};
+                    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+                }
+                for (int o = 0; o < g->noutputs; o++)
+                    assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                        (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
+            }
+            qb_graph_free(g);
+        }
+    qb_nhwc_avx512(1);
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+    free(x);
 }
 
 int main(void)
@@ -1642,6 +1730,7 @@ int main(void)
         cmocka_unit_test(test_int8_chains),
         cmocka_unit_test(test_int8_concat_add),
         cmocka_unit_test(test_int8_upsampled),
+        cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),
         cmocka_unit_test(test_int8_epilogue),

@@ -39,7 +39,10 @@
  * and the convs' own quantizing pass are gone, with the same bits. Such
  * a Concat reading NCHW planes may read an input through a nearest integer
  * upsampling that is not materialised (qb_nhwc_read_upsampled, exec.c
- * fuse_upsampling): each value taken from the smaller source.
+ * fuse_upsampling): each value taken from the smaller source; so may an
+ * Add/Sub/Mul from NCHW planes with AVX-512, which runs as one pass
+ * (elem_q8_avx512: operation, quantization and a byte transpose per 16
+ * pixels x 16 channels).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -87,7 +90,8 @@ typedef struct nhwc_state {
     float q_scale;             /* q8: the readers' input grid: scale */
     int32_t q_zero;            /* ... and zero point */
     char elem_op;              /* NK_ELEM: 'A'dd, 'S'ub or 'M'ul */
-    int64_t up_rh[NHWC_UP_MAX];  /* q8 Concat from NCHW: input k read upsampled (qb_nhwc_read_upsampled): rows repeated
+    int64_t up_rh[NHWC_UP_MAX];  /* q8 Concat or Add/Sub/Mul from NCHW: input k read upsampled (qb_nhwc_read_upsampled,
+                                  * an Add/Sub/Mul only with AVX-512: elem_q8_avx512): rows repeated
                                   * up_rh[k] times; 0: input k read as it is */
     int64_t up_rw[NHWC_UP_MAX];  /* ... columns repeated up_rw[k] times */
     int up_src[NHWC_UP_MAX];     /* ... from this tensor (the upsampling's input) */
@@ -1010,17 +1014,206 @@ static void elem_f32(float *restrict tmp, const float *a, const float *b, int64_
             tmp[i] = a[i] * b[i];
 }
 
+#ifdef QB_NHWC_AVX512
+/* QuantizeLinear of 16 floats into [-128, 127]: qb_quantize_rne's steps
+ * in its order (kernels/vnni/quantize_i8.c: x / scale, NaN to 0, limit
+ * to [-256, 256], round half to even by the magic number, + zero, clamp),
+ * so the codes of qb_quantize_i8. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i quantize16_avx512(__m512 x, __m512 sc,
+                                                                                           __m512i zp)
+{
+    const __m512 mg = _mm512_set1_ps(QB_RNE_MAGIC);
+    __m512 f = _mm512_div_ps(x, sc);
+    __mmask16 ok = _mm512_cmp_ps_mask(f, f, _CMP_ORD_Q);
+    f = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(256.0f)));
+    f = _mm512_sub_ps(_mm512_add_ps(f, mg), mg);
+    __m512i v = _mm512_add_epi32(_mm512_cvttps_epi32(f), zp);
+    v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+    return _mm512_cvtepi32_epi8(v);
+}
+
+/* r[i] (16 bytes each) transposed in place: byte k of row i to byte i of
+ * row k (four rounds of unpacks). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline void transpose16_i8(__m128i r[16])
+{
+    __m128i a[16], b[16];
+    for (int i = 0; i < 8; i++) { /* a[h + i], h = 0, 8: rows 2i, 2i + 1 of columns h..h+7, as 16-bit pairs */
+        a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        a[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 16; h += 8) /* b[4q + j]: rows 4j..4j+3 of columns 4q..4q+3, as 32-bit quads */
+        for (int j = 0; j < 4; j++) {
+            b[h + j] = _mm_unpacklo_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
+            b[h + 4 + j] = _mm_unpackhi_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
+        }
+    for (int q = 0; q < 4; q++) { /* rows 0-7 and 8-15 of two columns as 64-bit halves, then one column each */
+        __m128i lo0 = _mm_unpacklo_epi32(b[4 * q], b[4 * q + 1]), hi0 = _mm_unpackhi_epi32(b[4 * q], b[4 * q + 1]);
+        __m128i lo1 = _mm_unpacklo_epi32(b[4 * q + 2], b[4 * q + 3]);
+        __m128i hi1 = _mm_unpackhi_epi32(b[4 * q + 2], b[4 * q + 3]);
+        r[4 * q] = _mm_unpacklo_epi64(lo0, lo1);
+        r[4 * q + 1] = _mm_unpackhi_epi64(lo0, lo1);
+        r[4 * q + 2] = _mm_unpacklo_epi64(hi0, hi1);
+        r[4 * q + 3] = _mm_unpackhi_epi64(hi0, hi1);
+    }
+}
+#endif
+
+/* Add/Sub/Mul writing int8 from NCHW planes: input k's plane ch of
+ * image b, or NULL when it is read upsampled (upsampled_in). */
+static const float *elem_plane(const nhwc_job *j, int k, int64_t b, int64_t ch)
+{
+    const nhwc_state *s = j->s;
+    if (s->up_rh[k])
+        return NULL;
+    return (const float *)qb_in(j->g, j->n, k)->data + (b * s->c + ch) * s->h * s->w;
+}
+
+/* The nb values of input k (read upsampled) for pixels [q, q + nb) of
+ * channel ch of image b: each taken from the source pixel (y / rh, x / rw). */
+static void upsampled_in(const nhwc_job *j, int k, int64_t b, int64_t ch, int64_t q, int64_t nb, float *v)
+{
+    const nhwc_state *s = j->s;
+    const int64_t rh = s->up_rh[k], rw = s->up_rw[k], iw = s->w / rw, ih = s->h / rh;
+    const float *x = (const float *)j->g->tensors[s->up_src[k]]->data + (b * s->c + ch) * ih * iw;
+    for (int64_t i = 0; i < nb; i++)
+        v[i] = x[((q + i) / s->w / rh) * iw + (q + i) % s->w / rw];
+}
+
+#ifdef QB_NHWC_AVX512
+#define Q8_STEPS 16 /* elem_q8_avx512: steps of 16 pixels per block (each plane read 256 bytes at a time) */
+
+/* One input of elem_q8_avx512 for a step of 16 pixels: where its values
+ * start in channel 0's plane, which lanes to load, and (read upsampled)
+ * the permute that spreads them. */
+typedef struct elem_step {
+    int64_t off;  /* offset in the plane of the first value loaded */
+    __mmask16 lm; /* lanes loaded */
+    __m512i idx;  /* read upsampled: lane i takes loaded value idx[i] */
+} elem_step;
+
+/* 16 pixels x nc <= 16 channels of an Add/Sub/Mul (op) of planes
+ * pa + c * sa and pb + c * sb (input k upsampled when upk): each lane
+ * op(a, b), quantized, transposed and stored as n pixels of nc codes at
+ * o (pixel stride C). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline void
+elem_q8_step(const float *pa, int64_t sa, const elem_step *ea, int up0, const float *pb, int64_t sb,
+             const elem_step *eb, int up1, char op, int nc, int n, __m512 sc, __m512i zp, int8_t *o, int64_t C)
+{
+    __m128i r[16];
+    for (int c = 0; c < 16; c++) {
+        if (c >= nc) {
+            r[c] = _mm_setzero_si128();
+            continue;
+        }
+        __m512 va = _mm512_maskz_loadu_ps(ea->lm, pa + c * sa + ea->off);
+        __m512 vb = _mm512_maskz_loadu_ps(eb->lm, pb + c * sb + eb->off);
+        if (up0)
+            va = _mm512_permutexvar_ps(ea->idx, va);
+        if (up1)
+            vb = _mm512_permutexvar_ps(eb->idx, vb);
+        __m512 f = op == 'A' ? _mm512_add_ps(va, vb) : op == 'S' ? _mm512_sub_ps(va, vb) : _mm512_mul_ps(va, vb);
+        r[c] = quantize16_avx512(f, sc, zp);
+    }
+    transpose16_i8(r);
+    if (nc == 16)
+        for (int i = 0; i < n; i++)
+            _mm_storeu_si128((__m128i *)(void *)(o + i * C), r[i]);
+    else
+        for (int i = 0; i < n; i++)
+            _mm_mask_storeu_epi8(o + i * C, (__mmask16)((1u << nc) - 1), r[i]);
+}
+
+/* elem_q8_pixels from NCHW planes with AVX-512, pixels [q0, q1) of image
+ * b: blocks of up to Q8_STEPS x 16 pixels of one row (the whole image is
+ * one row when no input is read upsampled), each block 16 channels at a
+ * time, a step (elem_q8_step) 16 pixels x 16 channels: each lane op(a, b)
+ * (elem_f32's operation), quantized (quantize16_avx512), the 16 x 16 codes
+ * transposed into the NHWC output. An input read upsampled takes a step's
+ * values from a piece of its source row by a permute (lane i: source
+ * column (x + i) / rw). The codes of the plain loop. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void elem_q8_avx512(const nhwc_job *j, int64_t b,
+                                                                                int64_t q0, int64_t q1)
+{
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c, hw = s->h * s->w;
+    const __m512 sc = _mm512_set1_ps(s->q_scale);
+    const __m512i zp = _mm512_set1_epi32(s->q_zero);
+    const float *src[2];     /* input k, image b's first plane */
+    int64_t plane[2], iw[2]; /* its plane size and row width */
+    const int up0 = s->up_rh[0] != 0, up1 = s->up_rh[1] != 0;
+    const char op = s->elem_op;
+    for (int k = 0; k < 2; k++)
+        if (s->up_rh[k]) {
+            iw[k] = s->w / s->up_rw[k], plane[k] = (s->h / s->up_rh[k]) * iw[k];
+            src[k] = (const float *)j->g->tensors[s->up_src[k]]->data + b * C * plane[k];
+        } else {
+            iw[k] = s->w, plane[k] = hw, src[k] = (const float *)qb_in(j->g, j->n, k)->data + b * C * hw;
+        }
+    const int64_t W = up0 || up1 ? s->w : hw;
+    int8_t *y = (int8_t *)j->y + b * hw * C;
+    for (int64_t p = q0; p < q1;) {
+        elem_step st[2][Q8_STEPS];
+        int ns = 0, nn[Q8_STEPS];
+        int64_t at[Q8_STEPS];
+        for (; p < q1 && ns < Q8_STEPS; ns++) { /* the block's steps: 16 pixels or up to the row's end */
+            int64_t row = p / W, x = p % W;
+            int n = (int)(W - x < 16 ? W - x : 16);
+            if (n > q1 - p)
+                n = (int)(q1 - p);
+            nn[ns] = n, at[ns] = p;
+            p += n;
+            for (int k = 0; k < 2; k++) {
+                elem_step *e = &st[k][ns];
+                if (!s->up_rh[k]) {
+                    e->lm = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1), e->off = row * W + x;
+                    e->idx = _mm512_setzero_si512();
+                    continue;
+                }
+                int64_t rw = s->up_rw[k], ph = x % rw;
+                int32_t lane[16], cnt = 0;
+                for (int i = 0; i < 16; i++) { /* (x + i) / rw - x / rw, counted */
+                    lane[i] = i < n ? cnt : 0;
+                    if (++ph == rw)
+                        ph = 0, cnt++;
+                }
+                e->idx = _mm512_loadu_si512(lane);
+                e->lm = (__mmask16)((1u << (lane[n - 1] + 1)) - 1);
+                e->off = (row / s->up_rh[k]) * iw[k] + x / rw;
+            }
+        }
+        for (int64_t c0 = 0; c0 < C; c0 += 16) {
+            int nc = C - c0 < 16 ? (int)(C - c0) : 16;
+            const float *pa = src[0] + c0 * plane[0], *pb = src[1] + c0 * plane[1];
+            for (int t = 0; t < ns; t++)
+                elem_q8_step(pa, plane[0], &st[0][t], up0, pb, plane[1], &st[1][t], up1, op, nc, nn[t], sc, zp,
+                             y + at[t] * C + c0, C);
+        }
+    }
+}
+#endif
+
 /* Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over N*H*W in
  * blocks of Q8_BLK, each block's results (16 channels at a time from NCHW
- * planes) quantized into the NHWC output. */
+ * planes, an input read upsampled gathered by upsampled_in) quantized
+ * into the NHWC output; from NCHW with AVX-512, elem_q8_avx512. */
 static void elem_q8_pixels(void *ctx, int64_t p0, int64_t p1)
 {
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
+    const int64_t hw = s->h * s->w, C = s->c;
+#ifdef QB_NHWC_AVX512
+    if (!s->q8_in_nhwc && nhwc_avx512()) {
+        for (int64_t p = p0; p < p1;) {
+            int64_t b = p / hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw; /* this image's share */
+            elem_q8_avx512(j, b, p % hw, q1);
+            p = b * hw + q1;
+        }
+        return;
+    }
+#endif
     const float *a = qb_in(j->g, j->n, 0)->data, *bb = qb_in(j->g, j->n, 1)->data;
     int8_t *y = (int8_t *)j->y;
-    const int64_t hw = s->h * s->w, C = s->c;
-    float tmp[Q8_BLK * 16];
+    float tmp[Q8_BLK * 16], up[2][Q8_BLK];
     for (int64_t p = p0; p < p1;) {
         int64_t b = p / hw, q = p % hw, nb = hw - q;
         if (nb > Q8_BLK)
@@ -1037,8 +1230,15 @@ static void elem_q8_pixels(void *ctx, int64_t p0, int64_t p1)
             for (int64_t c0 = 0; c0 < C; c0 += 16) {
                 int64_t nc = C - c0 < 16 ? C - c0 : 16;
                 for (int64_t c = 0; c < nc; c++) {
-                    int64_t off = (b * C + c0 + c) * hw + q;
-                    elem_f32(tmp + c * nb, a + off, bb + off, nb, s->elem_op);
+                    const float *pl[2];
+                    for (int k = 0; k < 2; k++) {
+                        pl[k] = elem_plane(j, k, b, c0 + c);
+                        if (pl[k])
+                            pl[k] += q;
+                        else
+                            upsampled_in(j, k, b, c0 + c, q, nb, up[k]), pl[k] = up[k];
+                    }
+                    elem_f32(tmp + c * nb, pl[0], pl[1], nb, s->elem_op);
                 }
                 qb_qlayer_quantize_planes(tmp, nc, (size_t)nb, nb, s->q_scale, s->q_zero, y + p * C + c0, C);
             }
@@ -1119,11 +1319,25 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
     return 0;
 }
 
+/* An Add/Sub/Mul writing int8 reads an input upsampled faster than the
+ * Resize and its own read of the materialised input: with AVX-512
+ * (elem_q8_avx512); the gather of the plain loop costs more. */
+static int elem_up_fast(void)
+{
+#ifdef QB_NHWC_AVX512
+    return nhwc_avx512();
+#else
+    return 0;
+#endif
+}
+
 int qb_nhwc_read_upsampled(qb_graph *g, qb_node *n, int k, int src, int64_t rh, int64_t rw)
 {
     nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
     const qb_tensor *x = g->tensors[src], *t = qb_in(g, n, k);
-    if (!s || !s->q8 || s->q8_in_nhwc || s->kind != NK_CONCAT || k < 0 || k >= NHWC_UP_MAX ||
+    if (s && s->kind == NK_ELEM && !elem_up_fast())
+        return 0; /* without AVX-512 the gather per element costs more than the materialised Resize */
+    if (!s || !s->q8 || s->q8_in_nhwc || (s->kind != NK_CONCAT && s->kind != NK_ELEM) || k < 0 || k >= NHWC_UP_MAX ||
         rh < 1 || rw < 1 || !t || !is_4d_float(x) || x->dims[0] != t->dims[0] || x->dims[1] != t->dims[1] ||
         x->dims[2] * rh != t->dims[2] || x->dims[3] * rw != t->dims[3] || t->dims[1] > NHWC_UP_BYTES)
         return 0;
