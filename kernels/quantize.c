@@ -72,9 +72,9 @@ size_t qb_quantize_i8__avx512(const float *x, size_t n, float scale, int32_t zer
 
 void qb_quantize_i8(const float *x, size_t n, float scale, int32_t zero, int32_t lo, int32_t hi, int8_t *q)
 {
-    static int avx512 = -1; /* AVX-512F/BW usable: 4 times the lanes of SSE2, same bits */
+    static int avx512 = -1; /* AVX-512F/BW usable under the ISA cap (QB_FORCE_ISA): 4 times the lanes of SSE2, same bits */
     if (avx512 < 0)
-        avx512 = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
+        avx512 = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW);
     if (avx512 && n > 0) {
         size_t done = qb_quantize_i8__avx512(x, n, scale, zero, lo, hi, q);
         x += done, q += done, n -= done;
@@ -118,9 +118,9 @@ size_t qb_dequantize_i8__avx512(const int8_t *q, size_t n, float scale, int32_t 
 
 void qb_dequantize_i8(const int8_t *q, size_t n, float scale, int32_t zero, float *y)
 {
-    static int avx512 = -1; /* AVX-512F/BW usable: twice the lanes of the SSE2 loop, same bits */
+    static int avx512 = -1; /* AVX-512F/BW usable under the ISA cap (QB_FORCE_ISA): twice the lanes of the SSE2 loop, same bits */
     if (avx512 < 0)
-        avx512 = (qb_cpu_features() & (QB_CPU_AVX512F | QB_CPU_AVX512BW)) == (QB_CPU_AVX512F | QB_CPU_AVX512BW);
+        avx512 = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW);
     if (avx512 && n > 0) {
         size_t done = qb_dequantize_i8__avx512(q, n, scale, zero, y);
         q += done, y += done, n -= done;
