@@ -1515,6 +1515,88 @@ static void test_int8_concat_add(void **st)
     qb_graph_free(ref);
 }
 
+/* Squeeze-excite: a map times (plus, minus) one value per channel
+ * (nhwc_ops.c NK_BCAST). x 2x3x9x7 -> conv -> depthwise conv -> Sigmoid
+ * = a (20 channels; quantized, the Sigmoid runs in the depthwise conv's
+ * epilogue through its float table, qb_elem_chain_set_dq);
+ * GlobalAveragePool, 1x1 conv, Relu, 1x1 conv, HardSigmoid = s (2x20x1x1);
+ * Mul(a, s) and Mul(s, a) (the operand orders) each read by a conv,
+ * Add(a, s) by a conv too, Sub(s, a) read by two
+ * convs (of two grids when quantized: float NHWC out). quant: every conv
+ * int8-channel; no_links / nchw_only: the references. */
+static qb_graph *se_graph(int quant, int no_links, int nchw_only)
+{
+    qb_graph *g = qb_graph_new("se-mul");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    g->nchw_only = nchw_only;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 9, 7}, NULL);
+    conv(g, "x", "c0", 3, 20, 3, 1, 60);
+    conv(g, "c0", "c1", 20, 20, 3, 20, 61);
+    add_n(g, "Sigmoid", "c1", "a");
+    add_n(g, "GlobalAveragePool", "a", "p");
+    conv(g, "p", "q", 20, 6, 1, 1, 62);
+    add_n(g, "Relu", "q", "qr");
+    conv(g, "qr", "r", 6, 20, 1, 1, 63);
+    add_n(g, "HardSigmoid", "r", "s");
+    add_n(g, "Mul", "a,s", "m1");
+    conv(g, "m1", "y1", 20, 4, 3, 1, 64);
+    add_n(g, "Mul", "s,a", "m2");
+    conv(g, "m2", "y2", 20, 5, 1, 1, 65);
+    add_n(g, "Add", "a,s", "m3");
+    conv(g, "m3", "y3", 20, 3, 1, 1, 68);
+    add_n(g, "Sub", "s,a", "m4");
+    conv(g, "m4", "y4", 20, 3, 3, 1, 66);
+    conv(g, "m4", "y5", 20, 2, 1, 1, 67);
+    const char *outs[] = {"y1", "y2", "y3", "y4", "y5"};
+    for (int i = 0; i < 5; i++)
+        set_output(g, outs[i]);
+    if (quant) {
+        /* convs in node order: c0 c1 q r y1 y2 y3 y4 y5 */
+        const float in_s[9] = {0.0081f, 0.021f, 0.0042f, 0.011f, 0.0043f, 0.0051f, 0.0062f, 0.0093f, 0.0094f};
+        const float out_s[9] = {0.021f, 0.033f, 0.011f, 0.019f, 0.024f, 0.011f, 0.017f, 0.05f, 0.04f};
+        const int32_t in_z[9] = {2, 3, -128, -128, -3, 5, 7, 9, -1}, out_z[9] = {3, -5, -128, 1, -2, 0, 3, 4, -1};
+        quantize_convs(g, in_s, in_z, out_s, out_z, -1);
+    }
+    return g;
+}
+
+static void test_se_mul(void **st)
+{
+    (void)st;
+    const int nx = 2 * 3 * 9 * 7, hw = 9 * 7;
+    float x[2 * 3 * 9 * 7];
+    for (int i = 0; i < nx; i++)
+        x[i] = (float)((i * 23) % 41) / 20.0f - 1.0f;
+    const int64_t count[5] = {2 * 4 * hw, 2 * 5 * hw, 2 * 3 * hw, 2 * 3 * hw, 2 * 2 * hw};
+    for (int quant = 0; quant < 2; quant++) {
+        qb_elem_chain_avx512(0); /* the reference: dequantize, then the chain's steps */
+        qb_graph *ref = se_graph(quant, 1, !quant);
+        run(ref, x);
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_elem_chain_avx512(threads != 2); /* the float table where AVX-512 VBMI runs */
+            qb_graph *g = se_graph(quant, 0, 0);
+            run(g, x);
+            int nhwc = 0, link = 0;
+            for (int i = 0; i < g->nnodes; i++) {
+                const qb_node *n = &g->nodes[i];
+                nhwc += n->def && !strcmp(n->def->name, "(NHWC)") && n->op[1] != 'l'; /* not the pool */
+                link += !strcmp(n->op, "Conv") && (n->nhwc & 5) == 5;
+            }
+            assert_int_equal(nhwc, 4);              /* m1 to m4 */
+            assert_int_equal(link, quant ? 5 : 0); /* y1, y2, y3 read int8 codes, c1 c0's, r q's */
+            for (int o = 0; o < 5; o++)
+                assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                    (size_t)count[o] * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_elem_chain_avx512(1);
+        qb_graph_free(ref);
+    }
+}
+
 /* Nearest integer upsamplings (Resize) read through by the Concat and Add
  * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
  * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
@@ -1729,6 +1811,7 @@ int main(void)
         cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_int8_chains),
         cmocka_unit_test(test_int8_concat_add),
+        cmocka_unit_test(test_se_mul),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_direct_conv),

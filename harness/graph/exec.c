@@ -479,6 +479,9 @@ static int written(const qb_node *n)
     return n->write_to >= 0 ? n->write_to : n->out[0];
 }
 
+/* t is 4-D with one pixel per image: its NHWC and NCHW layouts are the same. */
+static int one_pixel(const qb_tensor *t) { return t->ndim == 4 && t->dims[2] * t->dims[3] == 1; }
+
 /* Which 4-D tensors stay NHWC: outputs of Convs, of element-wise chains
  * (fuse_elem.c) and of the NHWC operators (nhwc_ops.c: pools, Concat,
  * Add/Sub/Mul of one shape) whose data inputs are all NHWC, read only by
@@ -515,8 +518,9 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
                 if (wx >= 0)
                     ok = nhwc[wx];
                 else if (qb_nhwc_role(g, wn) == 1 || qb_nhwc_role(g, wn) == 3)
-                    for (int k = 0; k < wn->nin; k++)
-                        ok &= wn->in[k] < 0 || g->tensors[wn->in[k]]->kind == QB_T_CONST || nhwc[wn->in[k]];
+                    for (int k = 0; k < wn->nin; k++) /* (N x C x 1 x 1 is the same in both layouts) */
+                        ok &= wn->in[k] < 0 || g->tensors[wn->in[k]]->kind == QB_T_CONST || nhwc[wn->in[k]] ||
+                              one_pixel(g->tensors[wn->in[k]]);
                 else
                     ok = !strcmp(wn->op, "Conv");
             }

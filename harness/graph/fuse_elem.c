@@ -32,7 +32,9 @@
  * (qlayer.c): its tables on each block of int8 codes right after the
  * kernel requantized them, so neither the conv's codes nor a pass over
  * them remain; after an int8 conv with float output, the float chain
- * runs on each dequantized block.
+ * runs on each dequantized block, or, without per-channel steps, maps
+ * each int8 code to its result through one table of 256 floats
+ * (qb_elem_chain_set_dq: steps(DequantizeLinear(q)), the same bits).
  */
 #include <math.h>
 #include <stdint.h>
@@ -93,6 +95,9 @@ typedef struct fe_chain {
     int32_t *lut_at;            /* lut_c > 1: lut_c + 16 entries, k -> (k % lut_c) * 256 + 128 (the gathers'
                                  * table offsets of 16 elements from one whose channel is k) */
     int64_t epi_c;              /* run in a conv's epilogue (qb_fuse_conv_epilogues): channels per pixel, else 0 */
+    uint8_t *dq_planes;         /* after an int8 conv with float output, no per-channel steps
+                                 * (qb_elem_chain_set_dq): the 256 floats steps(DequantizeLinear(q)) as four
+                                 * planes of 256 bytes (plane k: byte k of entry q + 128), or NULL */
     void *orig_state;           /* the first node's own prepared state (freed with the chain) */
     void (*orig_free)(void *);  /* its free function, NULL for free() */
 } fe_chain;
@@ -110,6 +115,7 @@ static void chain_free(void *p)
         free(c->tiled[s]);
     free(c->lut);
     free(c->lut_at);
+    free(c->dq_planes);
     free(c);
 }
 
@@ -734,6 +740,90 @@ int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_z
 
 /* ---- chains run in a convolution's epilogue ---- */
 
+#ifdef FE_AVX512
+/* n int8 codes to floats through the float table's byte planes p (1024
+ * bytes), 64 a step: each plane looked up with VBMI byte permutes
+ * (lut_i8.h), the four bytes of an entry interleaved back into floats.
+ * The codes are first permuted so that the interleave (within 128-bit
+ * lanes) leaves 16 consecutive floats in each register. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void dq_vbmi(const uint8_t *p, const int8_t *x, float *y,
+                                                                          int64_t n)
+{
+    __m512i t[4][4];
+    for (int k = 0; k < 4; k++)
+        qb_lut_i8_load(p + 256 * k, t[k]);
+    /* byte 16 L + 4 j + i of the permuted codes is code 16 j + 4 L + i: after the two interleaves
+     * register j, lane L, dword i holds entry 16 j + 4 L + i */
+    _Alignas(64) uint8_t perm[64];
+    for (int b = 0; b < 64; b++)
+        perm[b] = (uint8_t)(16 * (b / 4 % 4) + 4 * (b / 16) + b % 4);
+    const __m512i pv = _mm512_load_si512((const void *)perm);
+    for (int64_t i = 0; i < n; i += 64) {
+        const int64_t r = n - i;
+        const __mmask64 m = r >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << r) - 1;
+        __m512i q = _mm512_permutexvar_epi8(pv, _mm512_maskz_loadu_epi8(m, x + i));
+        __m512i b0 = qb_lut_i8_vbmi(t[0], q), b1 = qb_lut_i8_vbmi(t[1], q);
+        __m512i b2 = qb_lut_i8_vbmi(t[2], q), b3 = qb_lut_i8_vbmi(t[3], q);
+        __m512i l01 = _mm512_unpacklo_epi8(b0, b1), h01 = _mm512_unpackhi_epi8(b0, b1);
+        __m512i l23 = _mm512_unpacklo_epi8(b2, b3), h23 = _mm512_unpackhi_epi8(b2, b3);
+        __m512i f[4] = {_mm512_unpacklo_epi16(l01, l23), _mm512_unpackhi_epi16(l01, l23),
+                        _mm512_unpacklo_epi16(h01, h23), _mm512_unpackhi_epi16(h01, h23)};
+        if (r >= 64) {
+            for (int j = 0; j < 4; j++)
+                _mm512_storeu_si512((void *)(y + i + 16 * j), f[j]);
+            continue;
+        }
+        for (int j = 0; j < 4 && 16 * j < r; j++) {
+            int64_t left = r - 16 * j;
+            __mmask16 mj = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            _mm512_mask_storeu_epi32(y + i + 16 * j, mj, f[j]);
+        }
+    }
+}
+#endif
+
+int qb_elem_chain_set_dq(qb_graph *g, qb_node *n, float scale, int32_t zero, qb_err *e)
+{
+    fe_chain *c = n->state;
+    for (int s = 0; s < c->nsteps; s++)
+        if (c->steps[s].per_c)
+            return 0;
+    free(c->dq_planes);
+    c->dq_planes = malloc(1024);
+    if (!c->dq_planes) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    fe_chain flat = *c;
+    flat.nhwc = 0;
+    float v[256], save[256];
+    int8_t codes[256];
+    for (int q = -128; q < 128; q++)
+        codes[q + 128] = (int8_t)q;
+    qb_dequantize_i8(codes, 256, scale, zero, v); /* as the conv dequantizes its codes (qlayer.c) */
+    apply_steps(&flat, 0, 0, v, save, 256);
+    for (int q = 0; q < 256; q++) {
+        uint8_t b[4];
+        memcpy(b, &v[q], 4);
+        for (int k = 0; k < 4; k++)
+            c->dq_planes[256 * k + q] = b[k];
+    }
+    return 1;
+}
+
+int qb_elem_chain_apply_dq(const qb_node *n, const int8_t *x, float *y, int64_t count)
+{
+    const fe_chain *c = n->state;
+#ifdef FE_AVX512
+    if (c->dq_planes && fe_vbmi()) {
+        dq_vbmi(c->dq_planes, x, y, count);
+        return 1;
+    }
+#endif
+    (void)c, (void)x, (void)y, (void)count;
+    return 0;
+}
+
 void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels)
 {
     const fe_chain *c = n->state;
@@ -806,6 +896,10 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         if (!rc)
             continue;
         if (!c->lut && !c->nhwc && qb_elem_chain_set_nhwc(g, h, e)) /* tiles of whole pixels for the per-channel steps */
+            return -1;
+        /* an int8 conv's float output: the float chain as one table of the 256 codes */
+        if (!c->lut && conv->q && qb_precision_is_int8(conv->q->run_prec) &&
+            qb_elem_chain_set_dq(g, h, conv->q->out_scale, conv->q->out_zero, e) < 0)
             return -1;
         c->epi_c = g->tensors[x]->dims[1];
         conv->epi_in = x; /* what the conv itself computes: its QDQ export and readers of the layer output */

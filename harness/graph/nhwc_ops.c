@@ -3,8 +3,9 @@
  * that layouts (exec.c, choose_layouts) need not go back to NCHW at each
  * of them: MaxPool and AveragePool (2-D, float32), Concat along the
  * channels, GlobalAveragePool reading NHWC (its N x C x 1 x 1 output is
- * the same in both layouts), and element-wise Add/Sub/Mul of two tensors
- * of one shape (layout-free: they keep their own run). Each computes
+ * the same in both layouts), element-wise Add/Sub/Mul of two tensors
+ * of one shape (layout-free: they keep their own run) and Add/Sub/Mul of
+ * a map and one value per channel (N x C x 1 x 1: squeeze-excite). Each computes
  * exactly what the NCHW operator computes, in the same order per output
  * element (the window scanned in the same order, sums in the same
  * order), vectorised across channels instead of pixels, so the results
@@ -31,8 +32,8 @@
  * path's DequantizeLinear and additions, in its order): bit-identical,
  * without the dequantized tensor in between.
  *
- * Quantizing outputs: a Concat on the channels or an Add/Sub/Mul of one
- * shape whose output only int8 convs of one input grid read (exec.c)
+ * Quantizing outputs: a Concat on the channels or an Add/Sub/Mul (of one
+ * shape or per channel) whose output only int8 convs of one input grid read (exec.c)
  * writes that grid's int8 codes NHWC (QuantizeLinear of each float it
  * would have written, the arithmetic the convs use on their input), and
  * the convs read them as an int8 link: the float tensor, its NCHW read
@@ -89,7 +90,8 @@ typedef struct nhwc_state {
     int q8_in_nhwc;            /* ... its inputs are NHWC (else NCHW planes) */
     float q_scale;             /* q8: the readers' input grid: scale */
     int32_t q_zero;            /* ... and zero point */
-    char elem_op;              /* NK_ELEM: 'A'dd, 'S'ub or 'M'ul */
+    char elem_op;              /* NK_ELEM, NK_BCAST: 'A'dd, 'S'ub or 'M'ul */
+    int bc_in;                 /* NK_BCAST: the input (0 or 1) that is N x C x 1 x 1, one value per channel */
     int64_t up_rh[NHWC_UP_MAX];  /* q8 Concat or Add/Sub/Mul from NCHW: input k read upsampled (qb_nhwc_read_upsampled,
                                   * an Add/Sub/Mul only with AVX-512: elem_q8_avx512): rows repeated
                                   * up_rh[k] times; 0: input k read as it is */
@@ -99,7 +101,9 @@ typedef struct nhwc_state {
     void (*orig_free)(void *); /* its free function, NULL for free() */
 } nhwc_state;
 
-enum { NK_NONE, NK_MAXPOOL, NK_AVGPOOL, NK_GAP, NK_CONCAT, NK_ELEM };
+enum { NK_NONE, NK_MAXPOOL, NK_AVGPOOL, NK_GAP, NK_CONCAT, NK_ELEM, NK_BCAST };
+
+static const qb_opdef nhwc_def;
 
 static void nhwc_free(void *p)
 {
@@ -174,12 +178,28 @@ static int classify(const qb_graph *g, const qb_node *n, nhwc_state *s)
     if (!strcmp(n->op, "Add") || !strcmp(n->op, "Sub") || !strcmp(n->op, "Mul")) {
         const qb_tensor *a = qb_in(g, n, 0), *b = qb_in(g, n, 1);
         if (n->nin != 2 || !is_4d_float(a) || !is_4d_float(b) || !is_4d_float(y) || a->kind == QB_T_CONST ||
-            b->kind == QB_T_CONST || n->def != qb_op_find(n->op))
+            b->kind == QB_T_CONST || (n->def != qb_op_find(n->op) && n->def != &nhwc_def))
             return NK_NONE;
+        int same = 1;
         for (int i = 0; i < 4; i++)
-            if (a->dims[i] != y->dims[i] || b->dims[i] != y->dims[i])
-                return NK_NONE;
-        return NK_ELEM;
+            same &= a->dims[i] == y->dims[i] && b->dims[i] == y->dims[i];
+        if (same)
+            return n->def == qb_op_find(n->op) ? NK_ELEM : NK_NONE;
+        /* a map times (plus, minus) one value per channel: the SE block's x * s */
+        for (int k = 0; k < 2; k++) {
+            const qb_tensor *m = k ? a : b, *v = k ? b : a;
+            int ok = v->dims[0] == y->dims[0] && v->dims[1] == y->dims[1] && v->dims[2] == 1 && v->dims[3] == 1 &&
+                     y->dims[2] * y->dims[3] > 1;
+            for (int i = 0; i < 4; i++)
+                ok &= m->dims[i] == y->dims[i];
+            if (ok) {
+                s->n = y->dims[0], s->c = y->dims[1], s->h = y->dims[2], s->w = y->dims[3];
+                s->elem_op = n->op[0];
+                s->bc_in = k;
+                return NK_BCAST;
+            }
+        }
+        return NK_NONE;
     }
     return NK_NONE;
 }
@@ -1247,6 +1267,79 @@ static void elem_q8_pixels(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+/* The two operands of a per-channel Add/Sub/Mul (NK_BCAST) in the
+ * operator's order: m, the map's span, and v, the values (one per element
+ * of the span). */
+static void bcast_f32(float *restrict tmp, const float *m, const float *v, int64_t n, const nhwc_state *s)
+{
+    if (s->bc_in)
+        elem_f32(tmp, m, v, n, s->elem_op);
+    else
+        elem_f32(tmp, v, m, n, s->elem_op);
+}
+
+/* Per-channel Add/Sub/Mul (NK_BCAST), NHWC in and out: pixels [p0, p1)
+ * over N*H*W, each pixel's C values against the C values of its image. */
+static void bcast_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const float *m = qb_in(j->g, j->n, 1 - s->bc_in)->data, *v = qb_in(j->g, j->n, s->bc_in)->data;
+    const int64_t hw = s->h * s->w, C = s->c;
+    for (int64_t p = p0; p < p1; p++)
+        bcast_f32(j->y + p * C, m + p * C, v + p / hw * C, C, s);
+}
+
+/* Per-channel Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over
+ * N*H*W, from NHWC input by pixels (as many as fit the block), from NCHW
+ * planes 16 channels at a time as elem_q8_pixels. */
+static void bcast_q8_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const float *m = qb_in(j->g, j->n, 1 - s->bc_in)->data, *v = qb_in(j->g, j->n, s->bc_in)->data;
+    int8_t *y = (int8_t *)j->y;
+    const int64_t hw = s->h * s->w, C = s->c;
+    float tmp[Q8_BLK * 16], kv[Q8_BLK];
+    if (s->q8_in_nhwc) {
+        const int64_t per = C < Q8_BLK * 16 ? Q8_BLK * 16 / C : 1; /* whole pixels a block */
+        for (int64_t p = p0; p < p1;) {
+            int64_t np = p1 - p < per ? p1 - p : per;
+            if (C > Q8_BLK * 16) { /* one pixel in pieces */
+                for (int64_t k = 0; k < C; k += Q8_BLK * 16) {
+                    int64_t len = C - k < Q8_BLK * 16 ? C - k : Q8_BLK * 16;
+                    bcast_f32(tmp, m + p * C + k, v + p / hw * C + k, len, s);
+                    qb_quantize_i8(tmp, (size_t)len, s->q_scale, s->q_zero, -128, 127, y + p * C + k);
+                }
+                p++;
+                continue;
+            }
+            for (int64_t i = 0; i < np; i++)
+                bcast_f32(tmp + i * C, m + (p + i) * C, v + (p + i) / hw * C, C, s);
+            qb_quantize_i8(tmp, (size_t)(np * C), s->q_scale, s->q_zero, -128, 127, y + p * C);
+            p += np;
+        }
+        return;
+    }
+    for (int64_t p = p0; p < p1;) {
+        int64_t b = p / hw, q = p % hw, nb = hw - q;
+        if (nb > Q8_BLK)
+            nb = Q8_BLK;
+        if (nb > p1 - p)
+            nb = p1 - p;
+        for (int64_t c0 = 0; c0 < C; c0 += 16) {
+            int64_t nc = C - c0 < 16 ? C - c0 : 16;
+            for (int64_t c = 0; c < nc; c++) {
+                for (int64_t i = 0; i < nb; i++)
+                    kv[i] = v[b * C + c0 + c];
+                bcast_f32(tmp + c * nb, m + (b * C + c0 + c) * hw + q, kv, nb, s);
+            }
+            qb_qlayer_quantize_planes(tmp, nc, (size_t)nb, nb, s->q_scale, s->q_zero, y + p * C + c0, C);
+        }
+        p += nb;
+    }
+}
+
 static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
@@ -1254,8 +1347,12 @@ static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
     nhwc_job j = {s, g, n, qb_in(g, n, 0)->data, qb_out(g, n, 0)->data};
     if (s->q8) {
         int64_t pix = s->n * s->h * s->w;
-        qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, Q8_BLK), s->kind == NK_CONCAT ? concat_q8_pixels : elem_q8_pixels,
+        qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, Q8_BLK),
+                    s->kind == NK_CONCAT ? concat_q8_pixels : s->kind == NK_BCAST ? bcast_q8_pixels : elem_q8_pixels,
                     &j);
+    } else if (s->kind == NK_BCAST) {
+        int64_t pix = s->n * s->h * s->w;
+        qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, 16), bcast_pixels, &j);
     } else if (s->kind == NK_GAP) {
         qb_gpar_for(s->n, qb_gpar_chunk(s->n, s->h * s->w * s->c, 1), gap_images, &j);
     } else if (s->kind == NK_CONCAT) {
@@ -1301,8 +1398,8 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
 {
     nhwc_state tmp;
     int kind = classify(g, n, &tmp);
-    if (kind != NK_CONCAT && kind != NK_ELEM) {
-        QB_NODE_ERR(e, g, n, "int8 output needs a Concat or an Add/Sub/Mul of one shape (internal error)");
+    if (kind != NK_CONCAT && kind != NK_ELEM && kind != NK_BCAST) {
+        QB_NODE_ERR(e, g, n, "int8 output needs a Concat or an Add/Sub/Mul (internal error)");
         return -1;
     }
     if (n->def != &nhwc_def && switch_to(g, n, kind, &tmp, 0, e))
@@ -1349,7 +1446,7 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
                       int32_t out_zero, qb_err *e)
 {
     nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
-    if (!s || s->kind == NK_CONCAT || s->kind == NK_ELEM || (int8_out && (s->out_nchw || s->kind == NK_GAP))) {
+    if (!s || s->kind == NK_CONCAT || s->kind == NK_ELEM || s->kind == NK_BCAST || (int8_out && (s->out_nchw || s->kind == NK_GAP))) {
         QB_NODE_ERR(e, g, n, "int8 pooling needs an NHWC MaxPool, AveragePool or GlobalAveragePool (internal error)");
         return -1;
     }

@@ -136,6 +136,15 @@ void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);
  * in place on pixels x C int8 codes of NHWC pixels through its tables,
  * y at a pixel's first channel. */
 void qb_elem_chain_apply_i8(const qb_node *n, int8_t *y, int64_t pixels);
+/* Float chain n without per-channel steps, run after an int8 conv whose
+ * codes dequantize with (scale, zero): its 256 results
+ * steps(DequantizeLinear(q)) laid out once (1; 0 with per-channel steps,
+ * -1 with a message). qb_elem_chain_apply_dq: count codes x to the
+ * chain's floats y (the dequantization and the chain at once, the same
+ * bits) where AVX-512 VBMI runs: 1, else 0 (nothing done: dequantize
+ * and run the chain). */
+int qb_elem_chain_set_dq(qb_graph *g, qb_node *n, float scale, int32_t zero, qb_err *e);
+int qb_elem_chain_apply_dq(const qb_node *n, const int8_t *x, float *y, int64_t count);
 /* on = 0: chains run their plain (SSE2) step loops, not the AVX-512
  * copy, whatever the CPU (tests: the same bits); 1: the default. */
 void qb_elem_chain_avx512(int on);
@@ -151,7 +160,7 @@ int qb_conv_set_epilogue(qb_graph *g, qb_node *n, int chain, int chain_nhwc, int
  * computed with the chain's float steps. 0, or -1 with a message. */
 int qb_elem_chain_set_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, float out_scale,
                            int32_t out_zero, qb_err *e);
-/* nhwc_ops.c: 1 if n (Concat on channels, Add/Sub/Mul of one shape) can
+/* nhwc_ops.c: 1 if n (Concat on channels, Add/Sub/Mul of one shape or per channel) can
  * run with its inputs and output NHWC, 2 if it can read NHWC and write a
  * layout-free output (GlobalAveragePool), 3 if it reads NHWC and writes
  * either layout (MaxPool/AveragePool 2-D), else 0; switch it to NHWC
@@ -169,8 +178,8 @@ int qb_nhwc_pool_int8(qb_graph *g, qb_node *n, float in_scale, int32_t in_zero, 
  * is (after an int8 element-wise chain that maps into the grid of the
  * convs reading the pool). 0, or -1 with a message. */
 int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e);
-/* A Concat on the channels or an Add/Sub/Mul of one shape (qb_nhwc_role
- * 1) writes int8 codes NHWC in the grid (scale, zero) of the int8 convs
+/* A Concat on the channels or an Add/Sub/Mul (of one shape, or of a map
+ * and one value per channel; qb_nhwc_role 1) writes int8 codes NHWC in the grid (scale, zero) of the int8 convs
  * that alone read its output: QuantizeLinear of the float values it
  * computes; in_nhwc: its inputs are NHWC. 0, or -1 with a message. */
 int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int32_t zero, qb_err *e);

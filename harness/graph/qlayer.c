@@ -509,12 +509,15 @@ static void qgemm_block(const qgemm_job *j, int64_t i0, int64_t i1, int phases)
         qb_gpar_gemm_rows(j->p, &j->ga, i0, i1, &ga);
         j->p->kernel->run.gemm(j->p, &ga);
     }
+    int done = 0; /* the epilogue ran with the dequantization (its float table) */
     if ((phases & PH_OUT) && j->c8 && j->ldp)
         dequantize_planes(j->c8 + (size_t)i0 * nr, m, nr, q->out_scale, q->out_zero, j->y + i0, j->ldp);
-    else if ((phases & PH_OUT) && j->c8)
+    else if ((phases & PH_OUT) && j->c8 &&
+             !(done = j->epi && j->ldy == (size_t)nr &&
+                      qb_elem_chain_apply_dq(j->epi, j->c8 + (size_t)i0 * nr, j->y + (size_t)i0 * nr, (int64_t)m * nr)))
         dequantize_rows(j->c8 + (size_t)i0 * nr, m, nr, q->out_scale, q->out_zero, j->y + (size_t)i0 * j->ldy,
                         j->ldy);
-    if ((phases & PH_OUT) && j->epi)
+    if ((phases & PH_OUT) && j->epi && !done)
         run_epilogue(j->epi, j->c8 ? NULL : (int8_t *)j->ga.c, j->y, j->c8 ? j->ldy : j->ga.ldc, i0, i1);
 }
 
@@ -700,12 +703,15 @@ static void qdw_block(const qdw_job *j, int64_t oy0, int64_t oy1)
         qb_gpar_dw_rows(&j->d, (int)oy0, (int)oy1, 1, 1, &d);
         j->p->kernel->run.dw(j->p, &d);
     }
+    int done = 0; /* the epilogue ran with the dequantization (its float table) */
     if ((j->phases & PH_OUT) && j->yf) {
         size_t at = (size_t)oy0 * j->d.out_w * j->d.c;
-        dequantize_rows((const int8_t *)j->d.y + at, (int)((oy1 - oy0) * j->d.out_w), j->d.c, j->q->out_scale,
-                        j->q->out_zero, j->yf + at, (size_t)j->d.c);
+        const int8_t *y8 = (const int8_t *)j->d.y + at;
+        if (!(done = j->epi && qb_elem_chain_apply_dq(j->epi, y8, j->yf + at, (oy1 - oy0) * j->d.out_w * j->d.c)))
+            dequantize_rows(y8, (int)((oy1 - oy0) * j->d.out_w), j->d.c, j->q->out_scale, j->q->out_zero,
+                            j->yf + at, (size_t)j->d.c);
     }
-    if ((j->phases & PH_OUT) && j->epi)
+    if ((j->phases & PH_OUT) && j->epi && !done)
         run_epilogue(j->epi, j->yf ? NULL : (int8_t *)j->d.y, j->yf, (size_t)j->d.c, oy0 * j->d.out_w,
                      oy1 * j->d.out_w);
 }
