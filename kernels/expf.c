@@ -157,6 +157,33 @@ __attribute__((target("avx512f"))) static inline __m512 expf16(__m512 x)
     return _mm512_mask_blend_ps(nan, y, x);
 }
 
+/* expf16 on lanes that are no NaN and at most 0 (a softmax row's x - max
+ * with the max finite and no NaN in the row): nothing overflows, and
+ * n = rne(x log2 e) lies in [-126, 0], where 2^n is one normal float, so
+ * p * 2^n rounds once as expf16's p * 2^n1 * 2^(n - n1) does (its first
+ * product is exact): the same values with 10 fewer operations. */
+__attribute__((target("avx512f"))) static inline __m512 expf16_neg(__m512 x)
+{
+    const __m512 lo = _mm512_set1_ps(EXP_LO);
+    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 xc = _mm512_max_ps(x, lo);
+    __m512 t = _mm512_mul_ps(xc, _mm512_set1_ps(LOG2E));
+    __m512 nf = _mm512_sub_ps(_mm512_add_ps(t, _mm512_set1_ps(MAGIC)), _mm512_set1_ps(MAGIC));
+    __m512i n = _mm512_cvttps_epi32(nf);
+    __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(nf, _mm512_set1_ps(C1)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(nf, _mm512_set1_ps(C2)));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(P0), r), _mm512_set1_ps(P1));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P2));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P5));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r2), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
+    return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_mul_ps(p, s));
+}
+
 static int expf_avx512_off; /* qb_expf_avx512(0): the SSE2 loops only (tests) */
 
 /* AVX-512F usable (checked once), allowed by the ISA cap (QB_FORCE_ISA
@@ -177,12 +204,18 @@ __attribute__((target("avx512f"))) static size_t expf_array_avx512(const float *
     return i;
 }
 
-/* The maximum of x[0, n16) (n16 a multiple of 16; NaN skipped). */
-__attribute__((target("avx512f"))) static float max_avx512(const float *x, size_t n16)
+/* The maximum of x[0, n16) (n16 a multiple of 16; NaN skipped); *nan:
+ * whether one was. */
+__attribute__((target("avx512f"))) static float max_avx512(const float *x, size_t n16, int *nan)
 {
     __m512 m = _mm512_set1_ps(-INFINITY);
-    for (size_t i = 0; i < n16; i += 16)
-        m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+    __mmask16 un = 0;
+    for (size_t i = 0; i < n16; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        m = _mm512_max_ps(v, m);
+        un |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    }
+    *nan = un != 0;
     float ml[16], mx = -INFINITY;
     _mm512_storeu_ps(ml, m);
     for (int l = 0; l < 16; l++)
@@ -192,15 +225,22 @@ __attribute__((target("avx512f"))) static float max_avx512(const float *x, size_
 
 /* y[i] = exp(x[i] - mx) for i < n16 (a multiple of 16); returns their
  * sum, lanes i % 16 apart, folded as fold16. */
-__attribute__((target("avx512f"))) static float exp_sum_avx512(const float *x, float *y, size_t n16, float mx)
+__attribute__((target("avx512f"))) static float exp_sum_avx512(const float *x, float *y, size_t n16, float mx, int neg)
 {
     const __m512 vm = _mm512_set1_ps(mx);
     __m512 s = _mm512_setzero_ps();
-    for (size_t i = 0; i < n16; i += 16) {
-        __m512 e = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
-        _mm512_storeu_ps(y + i, e);
-        s = _mm512_add_ps(s, e);
-    }
+    if (neg) /* every x - mx a number <= 0 */
+        for (size_t i = 0; i < n16; i += 16) {
+            __m512 e = expf16_neg(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+            _mm512_storeu_ps(y + i, e);
+            s = _mm512_add_ps(s, e);
+        }
+    else
+        for (size_t i = 0; i < n16; i += 16) {
+            __m512 e = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+            _mm512_storeu_ps(y + i, e);
+            s = _mm512_add_ps(s, e);
+        }
     float sl[16];
     _mm512_storeu_ps(sl, s);
     return fold16(sl);
@@ -256,9 +296,9 @@ void qb_softmax_row(const float *x, float *y, size_t n)
     size_t n16 = n - n % 16, i;
     float mx = -INFINITY, sum;
 #ifdef QB_EXPF_AVX512
-    int wide = expf_avx512();
+    int wide = expf_avx512(), nan = 0;
     if (wide)
-        mx = max_avx512(x, n16);
+        mx = max_avx512(x, n16, &nan);
     else
 #endif
     {
@@ -270,11 +310,13 @@ void qb_softmax_row(const float *x, float *y, size_t n)
         for (int l = 0; l < 4; l++)
             mx = ml[l] > mx ? ml[l] : mx;
     }
-    for (i = n16; i < n; i++)
+    for (i = n16; i < n; i++) {
         mx = x[i] > mx ? x[i] : mx;
+        nan |= x[i] != x[i];
+    }
 #ifdef QB_EXPF_AVX512
     if (wide) { /* the tail in one masked register, added in order; the division likewise */
-        sum = exp_sum_avx512(x, y, n16, mx);
+        sum = exp_sum_avx512(x, y, n16, mx, !nan && isfinite(mx));
         if (n > n16)
             exp_tail_avx512(x + n16, y + n16, n - n16, mx);
         for (i = n16; i < n; i++)

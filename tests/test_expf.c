@@ -178,6 +178,29 @@ static void test_softmax_row(void **state)
         for (size_t i = 0; i < n; i++)
             assert_true(bits(z[i]) == bits(r[i]));
     }
+    /* rows reaching down to exp's lower limit and past it (x - max from -95 to 0, the values around
+     * -87.33654 included), -inf values, a +inf value (the max infinite: every x - max NaN or -inf) */
+    for (int v = 0; v < 8; v++) {
+        const size_t n = v < 4 ? 6625 : 37 + (size_t)v;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            x[i] = 3.5f - 95.0f * (float)(seed >> 8) / 16777216.0f;
+        }
+        x[n / 2] = 3.5f;
+        for (int k = 0; k < 8; k++) /* just above and below the limit */
+            x[(size_t)(k * 7 + 1) % n] = 3.5f - 87.33654f + (float)(k - 4) * 4e-6f;
+        if (v & 1)
+            x[n / 3] = -INFINITY;
+        if (v == 6)
+            x[n / 5] = INFINITY;
+        for (int w = 0; w < 2; w++) {
+            qb_expf_avx512(w);
+            qb_softmax_row(x, y, n);
+            qb_softmax_row__scalar(x, r, n);
+            for (size_t i = 0; i < n; i++)
+                assert_true(bits(y[i]) == bits(r[i]) || (isnan(y[i]) && isnan(r[i])));
+        }
+    }
     qb_expf_avx512(1);
     for (int len = 5; len <= 40; len += 35) { /* a NaN anywhere: every output NaN, both paths */
         for (int i = 0; i < len; i++)
