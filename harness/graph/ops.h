@@ -123,7 +123,11 @@ int qb_conv_nhwc_input_fast(const qb_node *n);
  * leading dimension lds into dst of leading dimension ldd (cache blocks,
  * 4x4 SSE blocks inside where available; copies only). */
 void qb_transpose_f32(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols);
-void qb_planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t n);
+/* ops_conv.c: n pixels of C channels from C planes lds floats apart,
+ * dst[x * C + c] = src[c * lds + x] (copies only; the NCHW -> NHWC step
+ * of the fp32 direct conv's padded copy and of qlayer.c's quantized
+ * images). */
+void qb_planes_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t C, int64_t n);
 /* fuse_elem.c: the input tensor of an element-wise chain's first node,
  * or -1 if n is not one; make the chain run on NHWC tensors (between
  * convolutions), 0 or -1 with a message. */

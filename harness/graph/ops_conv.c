@@ -968,9 +968,8 @@ typedef struct direct_job {
 } direct_job;
 
 /* Three planes lds floats apart (RGB images, first layers) to n pixels:
- * dst[3x + c] = src[c * lds + x], by SSE shuffles four pixels a step
- * (ops.h; also qlayer.c's int8 first layers). */
-void qb_planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t n)
+ * dst[3x + c] = src[c * lds + x], by SSE shuffles four pixels a step. */
+static void planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t n)
 {
     const float *pa = src, *pb = src + lds, *pc = src + 2 * lds;
     int64_t x = 0;
@@ -992,17 +991,17 @@ void qb_planes3_to_pixels(float *restrict dst, const float *src, size_t lds, int
         dst[3 * x] = pa[x], dst[3 * x + 1] = pb[x], dst[3 * x + 2] = pc[x];
 }
 
-/* n pixels of C channels from C planes lds floats apart: dst[x * C + c] =
- * src[c * lds + x]; one plane is a copy, three go by
- * qb_planes3_to_pixels, others through transpose. */
-static void planes_to_pixels(float *dst, const float *src, size_t lds, int64_t C, int64_t n)
+/* n pixels of C channels from C planes lds floats apart (ops.h): one
+ * plane is a copy, three go by planes3_to_pixels, others through
+ * qb_transpose_f32. */
+void qb_planes_to_pixels(float *restrict dst, const float *src, size_t lds, int64_t C, int64_t n)
 {
     if (C == 1) {
         memcpy(dst, src, (size_t)n * sizeof *dst);
         return;
     }
     if (C == 3) {
-        qb_planes3_to_pixels(dst, src, lds, n);
+        planes3_to_pixels(dst, src, lds, n);
         return;
     }
     qb_transpose_f32(dst, (size_t)C, src, lds, C, n);
@@ -1026,7 +1025,7 @@ static void direct_pad_rows(void *ctx, int64_t r0, int64_t r1)
         if (j->x_nhwc)
             memcpy(dst + pl * C, j->x + iy * iw * C, (size_t)(iw * C) * sizeof(float));
         else
-            planes_to_pixels(dst + pl * C, j->x + iy * iw, (size_t)(ih * iw), C, iw);
+            qb_planes_to_pixels(dst + pl * C, j->x + iy * iw, (size_t)(ih * iw), C, iw);
         memset(dst + (pl + iw) * C, 0, (size_t)((wp - pl - iw) * C) * sizeof(float));
     }
 }

@@ -312,20 +312,6 @@ static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
     qb_qlayer_quantize_planes(j->x + p0, j->c, (size_t)j->hw, p1 - p0, q->in_scale, q->in_zero, o, j->c);
 }
 
-/* t[i * nc + k] = x[k * ldx + i]: nb pixels of nc <= 16 planes into
- * pixel-major floats (copies only), 4 x 4 blocks with SSE; three planes
- * (RGB images, first layers) by qb_planes3_to_pixels (ops_conv.c). */
-static void planes_to_pixels(float *restrict t, const float *x, size_t ldx, int nc, int nb)
-{
-#if defined(__SSE2__)
-    if (nc == 3) {
-        qb_planes3_to_pixels(t, x, ldx, nb);
-        return;
-    }
-#endif
-    qb_transpose_f32(t, (size_t)nc, x, ldx, nc, nb);
-}
-
 void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
                                int8_t *o, int64_t ldo)
 {
@@ -336,7 +322,7 @@ void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np
         int nb = (int)(np - p < QIMG_BLK ? np - p : QIMG_BLK);
         for (int64_t c0 = 0; c0 < c; c0 += cb) {
             int nc = (int)(c - c0 < cb ? c - c0 : cb);
-            planes_to_pixels(tf, x + c0 * (int64_t)ldx + p, ldx, nc, nb);
+            qb_planes_to_pixels(tf, x + c0 * (int64_t)ldx + p, ldx, nc, nb); /* pixel-major floats */
             int8_t *op = o + p * ldo + c0;
             if (ldo == nc) { /* the block is contiguous in o */
                 quantize_rows(tf, 1, nb * nc, 0, scale, zero, op);
