@@ -1681,9 +1681,11 @@ static void test_int8_upsampled(void **st)
     qb_graph *ref = q_up_graph_full();
     run(ref, x);
     unsetenv("QB_NO_UPSAMPLE_FUSION");
-    const int up = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW); /* the Add reads u3 through */
-    for (int threads = 1; threads <= 3; threads++) {
+    const int avx = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW);
+    for (int v = 0; v < 4; v++) { /* 1-3 threads, then the plain loops (no AVX-512) */
+        int threads = v < 3 ? v + 1 : 1, up = avx && v < 3; /* the Add reads u3 through with AVX-512 */
         qb_gpar_set_threads(threads);
+        qb_nhwc_avx512(v < 3);
         qb_graph *g = q_up_graph_full();
         run(g, x);
         int fused = 0;
@@ -1702,6 +1704,7 @@ static void test_int8_upsampled(void **st)
                                 (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
         qb_graph_free(g);
     }
+    qb_nhwc_avx512(1);
     qb_gpar_set_threads(1);
     qb_graph_free(ref);
 }

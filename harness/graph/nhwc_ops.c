@@ -971,38 +971,6 @@ static void concat_q8_upsampled(const nhwc_state *s, const float *x, int64_t ci,
     }
 }
 
-/* Concat writing int8 codes (q8): pixels [p0, p1) over N*H*W, each
- * input's channels quantized into their place of the output pixels. */
-static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
-{
-    const nhwc_job *j = ctx;
-    const nhwc_state *s = j->s;
-    int8_t *y = (int8_t *)j->y;
-    const int64_t hw = s->h * s->w;
-    for (int64_t p = p0; p < p1;) {
-        int64_t b = p / hw, q0 = p % hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw; /* this image's share */
-        int64_t coff = 0;
-        for (int i = 0; i < j->n->nin; i++) {
-            const qb_tensor *t = qb_in(j->g, j->n, i);
-            int64_t ci = t->dims[1];
-            const float *x = t->data;
-            int8_t *o = y + (b * hw + q0) * s->c + coff;
-            if (i < NHWC_UP_MAX && s->up_rh[i])
-                concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b, q0, q1,
-                                    y + b * hw * s->c + coff);
-            else if (s->q8_in_nhwc)
-                for (int64_t k = q0; k < q1; k++)
-                    qb_quantize_i8(x + (b * hw + k) * ci, (size_t)ci, s->q_scale, s->q_zero, -128, 127,
-                                   o + (k - q0) * s->c);
-            else
-                qb_qlayer_quantize_planes(x + b * ci * hw + q0, ci, (size_t)hw, q1 - q0, s->q_scale, s->q_zero, o,
-                                          s->c);
-            coff += ci;
-        }
-        p = b * hw + q1;
-    }
-}
-
 #define Q8_BLK 64 /* pixels per block of an element-wise node writing int8 */
 
 /* tmp[i] = a[i] op b[i], n floats: the element-wise operator's float
@@ -1054,7 +1022,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i quant
 
 /* r[i] (16 bytes each) transposed in place: byte k of row i to byte i of
  * row k (four rounds of unpacks). */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline void transpose16_i8(__m128i r[16])
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void transpose16_i8(__m128i r[16])
 {
     __m128i a[16], b[16];
     for (int i = 0; i < 8; i++) { /* a[h + i], h = 0, 8: rows 2i, 2i + 1 of columns h..h+7, as 16-bit pairs */
@@ -1100,79 +1068,86 @@ static void upsampled_in(const nhwc_job *j, int k, int64_t b, int64_t ch, int64_
 }
 
 #ifdef QB_NHWC_AVX512
-#define Q8_STEPS 16 /* elem_q8_avx512: steps of 16 pixels per block (each plane read 256 bytes at a time) */
+#define Q8_STEPS 16 /* planes_q8_avx512: steps of 16 pixels per block (each plane read 1 KiB at a time) */
 
-/* One input of elem_q8_avx512 for a step of 16 pixels: where its values
- * start in channel 0's plane, which lanes to load, and (read upsampled)
- * the permute that spreads them. */
-typedef struct elem_step {
+/* What planes_q8_avx512 writes: int8 NHWC codes of c channels of one
+ * image from NCHW planes, the values of one input (Concat) or an
+ * operation of two (Add/Sub/Mul), each input maybe read upsampled. */
+typedef struct q8_planes {
+    int nin;              /* inputs: 1 (the value) or 2 (op of the two) */
+    char op;              /* nin 2: 'A'dd, 'S'ub or 'M'ul */
+    const float *src[2];  /* input k's plane of the first channel written */
+    int64_t plane[2];     /* its plane size */
+    int64_t iw[2];        /* its row width */
+    int64_t rh[2], rw[2]; /* read upsampled: rows and columns repeated; rh 0: read as it is */
+    int64_t c;            /* channels written */
+    int8_t *y;            /* the image's first output pixel, at the first channel written */
+    int64_t ldo;          /* output pixel stride (the output's channels) */
+} q8_planes;
+
+/* One input of planes_q8_avx512 for a step of 16 pixels: where its values
+ * start in the first channel's plane, which lanes to load, and (read
+ * upsampled) the permute that spreads them. */
+typedef struct q8_step {
     int64_t off;  /* offset in the plane of the first value loaded */
     __mmask16 lm; /* lanes loaded */
     __m512i idx;  /* read upsampled: lane i takes loaded value idx[i] */
-} elem_step;
+} q8_step;
 
-/* 16 pixels x nc <= 16 channels of an Add/Sub/Mul (op) of planes
- * pa + c * sa and pb + c * sb (input k upsampled when upk): each lane
- * op(a, b), quantized, transposed and stored as n pixels of nc codes at
- * o (pixel stride C). */
+/* 16 pixels x nc <= 16 channels from channel c0 (step e[k] of input k):
+ * each lane the input's value or op(a, b), quantized, transposed and
+ * stored as n pixels of nc codes at o. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline void
-elem_q8_step(const float *pa, int64_t sa, const elem_step *ea, int up0, const float *pb, int64_t sb,
-             const elem_step *eb, int up1, char op, int nc, int n, __m512 sc, __m512i zp, int8_t *o, int64_t C)
+planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0, const q8_step *e1, int nc, int n,
+               __m512 sc, __m512i zp, int8_t *o)
 {
+    const float *pa = P->src[0] + c0 * P->plane[0], *pb = P->src[1] + c0 * P->plane[1];
+    const int64_t sa = P->plane[0], sb = P->plane[1], ldo = P->ldo;
+    const int up0 = P->rh[0] != 0, up1 = nin == 2 && P->rh[1] != 0, two = nin == 2;
+    const char op = P->op;
     __m128i r[16];
     for (int c = 0; c < 16; c++) {
         if (c >= nc) {
             r[c] = _mm_setzero_si128();
             continue;
         }
-        __m512 va = _mm512_maskz_loadu_ps(ea->lm, pa + c * sa + ea->off);
-        __m512 vb = _mm512_maskz_loadu_ps(eb->lm, pb + c * sb + eb->off);
+        __m512 f = _mm512_maskz_loadu_ps(e0->lm, pa + c * sa + e0->off);
         if (up0)
-            va = _mm512_permutexvar_ps(ea->idx, va);
-        if (up1)
-            vb = _mm512_permutexvar_ps(eb->idx, vb);
-        __m512 f = op == 'A' ? _mm512_add_ps(va, vb) : op == 'S' ? _mm512_sub_ps(va, vb) : _mm512_mul_ps(va, vb);
+            f = _mm512_permutexvar_ps(e0->idx, f);
+        if (two) {
+            __m512 vb = _mm512_maskz_loadu_ps(e1->lm, pb + c * sb + e1->off);
+            if (up1)
+                vb = _mm512_permutexvar_ps(e1->idx, vb);
+            f = op == 'A' ? _mm512_add_ps(f, vb) : op == 'S' ? _mm512_sub_ps(f, vb) : _mm512_mul_ps(f, vb);
+        }
         r[c] = quantize16_avx512(f, sc, zp);
     }
     transpose16_i8(r);
     if (nc == 16)
         for (int i = 0; i < n; i++)
-            _mm_storeu_si128((__m128i *)(void *)(o + i * C), r[i]);
+            _mm_storeu_si128((__m128i *)(void *)(o + i * ldo), r[i]);
     else
         for (int i = 0; i < n; i++)
-            _mm_mask_storeu_epi8(o + i * C, (__mmask16)((1u << nc) - 1), r[i]);
+            _mm_mask_storeu_epi8(o + i * ldo, (__mmask16)((1u << nc) - 1), r[i]);
 }
 
-/* elem_q8_pixels from NCHW planes with AVX-512, pixels [q0, q1) of image
- * b: blocks of up to Q8_STEPS x 16 pixels of one row (the whole image is
- * one row when no input is read upsampled), each block 16 channels at a
- * time, a step (elem_q8_step) 16 pixels x 16 channels: each lane op(a, b)
- * (elem_f32's operation), quantized (quantize16_avx512), the 16 x 16 codes
- * transposed into the NHWC output. An input read upsampled takes a step's
- * values from a piece of its source row by a permute (lane i: source
- * column (x + i) / rw). The codes of the plain loop. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void elem_q8_avx512(const nhwc_job *j, int64_t b,
-                                                                                int64_t q0, int64_t q1)
+/* Pixels [q0, q1) of P (nin: P->nin) with AVX-512 (s: the image's H, W
+ * and the output grid): blocks of up to Q8_STEPS x 16 pixels of one row (the whole image
+ * is one row when no input is read upsampled), each block 16 channels at
+ * a time, a step (planes_q8_step) 16 pixels x 16 channels: each lane the
+ * value or op(a, b) (elem_f32's operation), quantized (quantize16_avx512),
+ * the 16 x 16 codes transposed into the NHWC output. An input read
+ * upsampled takes a step's values from a piece of its source row by a
+ * permute (lane i: source column (x + i) / rw). The codes of the plain
+ * loops. */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q0, int64_t q1)
 {
-    const nhwc_state *s = j->s;
-    const int64_t C = s->c, hw = s->h * s->w;
     const __m512 sc = _mm512_set1_ps(s->q_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero);
-    const float *src[2];     /* input k, image b's first plane */
-    int64_t plane[2], iw[2]; /* its plane size and row width */
-    const int up0 = s->up_rh[0] != 0, up1 = s->up_rh[1] != 0;
-    const char op = s->elem_op;
-    for (int k = 0; k < 2; k++)
-        if (s->up_rh[k]) {
-            iw[k] = s->w / s->up_rw[k], plane[k] = (s->h / s->up_rh[k]) * iw[k];
-            src[k] = (const float *)j->g->tensors[s->up_src[k]]->data + b * C * plane[k];
-        } else {
-            iw[k] = s->w, plane[k] = hw, src[k] = (const float *)qb_in(j->g, j->n, k)->data + b * C * hw;
-        }
-    const int64_t W = up0 || up1 ? s->w : hw;
-    int8_t *y = (int8_t *)j->y + b * hw * C;
+    const int64_t W = P->rh[0] || (nin == 2 && P->rh[1]) ? s->w : s->h * s->w;
     for (int64_t p = q0; p < q1;) {
-        elem_step st[2][Q8_STEPS];
+        q8_step st[2][Q8_STEPS];
         int ns = 0, nn[Q8_STEPS];
         int64_t at[Q8_STEPS];
         for (; p < q1 && ns < Q8_STEPS; ns++) { /* the block's steps: 16 pixels or up to the row's end */
@@ -1182,14 +1157,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void elem_q8_avx512(
                 n = (int)(q1 - p);
             nn[ns] = n, at[ns] = p;
             p += n;
-            for (int k = 0; k < 2; k++) {
-                elem_step *e = &st[k][ns];
-                if (!s->up_rh[k]) {
+            for (int k = 0; k < nin; k++) {
+                q8_step *e = &st[k][ns];
+                if (!P->rh[k]) {
                     e->lm = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1), e->off = row * W + x;
                     e->idx = _mm512_setzero_si512();
                     continue;
                 }
-                int64_t rw = s->up_rw[k], ph = x % rw;
+                int64_t rw = P->rw[k], ph = x % rw;
                 int32_t lane[16], cnt = 0;
                 for (int i = 0; i < 16; i++) { /* (x + i) / rw - x / rw, counted */
                     lane[i] = i < n ? cnt : 0;
@@ -1198,19 +1173,111 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void elem_q8_avx512(
                 }
                 e->idx = _mm512_loadu_si512(lane);
                 e->lm = (__mmask16)((1u << (lane[n - 1] + 1)) - 1);
-                e->off = (row / s->up_rh[k]) * iw[k] + x / rw;
+                e->off = (row / P->rh[k]) * P->iw[k] + x / rw;
             }
         }
-        for (int64_t c0 = 0; c0 < C; c0 += 16) {
-            int nc = C - c0 < 16 ? (int)(C - c0) : 16;
-            const float *pa = src[0] + c0 * plane[0], *pb = src[1] + c0 * plane[1];
+        for (int64_t c0 = 0; c0 < P->c; c0 += 16) {
+            int nc = P->c - c0 < 16 ? (int)(P->c - c0) : 16;
             for (int t = 0; t < ns; t++)
-                elem_q8_step(pa, plane[0], &st[0][t], up0, pb, plane[1], &st[1][t], up1, op, nc, nn[t], sc, zp,
-                             y + at[t] * C + c0, C);
+                planes_q8_step(P, nin, c0, &st[0][t], &st[1][t], nc, nn[t], sc, zp, P->y + at[t] * P->ldo + c0);
         }
     }
 }
+
+/* planes_q8_body compiled for one and for two inputs. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void planes_q8_avx512(const nhwc_state *s,
+                                                                                  const q8_planes *P, int64_t q0,
+                                                                                  int64_t q1)
+{
+    if (P->nin == 2)
+        planes_q8_body(s, P, 2, q0, q1);
+    else
+        planes_q8_body(s, P, 1, q0, q1);
+}
+
+/* Input k of node n (image b, ci channels from channel cfirst of its
+ * tensor) into P: its planes, or its upsampling's source (s->up_*). */
+static void q8_planes_in(const nhwc_job *j, q8_planes *P, int k, int ks, int64_t b, int64_t ci)
+{
+    const nhwc_state *s = j->s;
+    if (ks < NHWC_UP_MAX && s->up_rh[ks]) {
+        P->rh[k] = s->up_rh[ks], P->rw[k] = s->up_rw[ks];
+        P->iw[k] = s->w / P->rw[k], P->plane[k] = (s->h / P->rh[k]) * P->iw[k];
+        P->src[k] = (const float *)j->g->tensors[s->up_src[ks]]->data + b * ci * P->plane[k];
+    } else {
+        P->rh[k] = P->rw[k] = 0;
+        P->iw[k] = s->w, P->plane[k] = s->h * s->w;
+        P->src[k] = (const float *)qb_in(j->g, j->n, ks)->data + b * ci * P->plane[k];
+    }
+}
+
+/* elem_q8_pixels from NCHW planes with AVX-512: pixels [q0, q1) of image b. */
+static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
+{
+    const nhwc_state *s = j->s;
+    q8_planes P = {.nin = 2, .op = s->elem_op, .c = s->c, .ldo = s->c};
+    for (int k = 0; k < 2; k++)
+        q8_planes_in(j, &P, k, k, b, s->c);
+    P.y = (int8_t *)j->y + b * s->h * s->w * s->c;
+    planes_q8_avx512(s, &P, q0, q1);
+}
 #endif
+
+/* Concat writing int8 codes (q8): pixels [p0, p1) over N*H*W, each
+ * input's channels quantized into their place of the output pixels; from
+ * NCHW planes with AVX-512, each input not read upsampled by
+ * planes_q8_avx512 (one read upsampled: concat_q8_upsampled quantizes
+ * each source value once, fewer than planes_q8_avx512 would). */
+static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    int8_t *y = (int8_t *)j->y;
+    const int64_t hw = s->h * s->w;
+#ifdef QB_NHWC_AVX512
+    if (!s->q8_in_nhwc && nhwc_avx512()) { /* each input as it is by planes_q8_avx512 */
+        for (int64_t p = p0; p < p1;) {
+            int64_t b = p / hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw, coff = 0; /* this image's share */
+            for (int i = 0; i < j->n->nin; i++) {
+                int64_t ci = qb_in(j->g, j->n, i)->dims[1];
+                if (i < NHWC_UP_MAX && s->up_rh[i]) { /* each source value quantized once, its code copied */
+                    concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b,
+                                        p % hw, q1, y + b * hw * s->c + coff);
+                } else {
+                    q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = y + b * hw * s->c + coff};
+                    q8_planes_in(j, &P, 0, i, b, ci);
+                    planes_q8_avx512(s, &P, p % hw, q1);
+                }
+                coff += ci;
+            }
+            p = b * hw + q1;
+        }
+        return;
+    }
+#endif
+    for (int64_t p = p0; p < p1;) {
+        int64_t b = p / hw, q0 = p % hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw; /* this image's share */
+        int64_t coff = 0;
+        for (int i = 0; i < j->n->nin; i++) {
+            const qb_tensor *t = qb_in(j->g, j->n, i);
+            int64_t ci = t->dims[1];
+            const float *x = t->data;
+            int8_t *o = y + (b * hw + q0) * s->c + coff;
+            if (i < NHWC_UP_MAX && s->up_rh[i])
+                concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b, q0, q1,
+                                    y + b * hw * s->c + coff);
+            else if (s->q8_in_nhwc)
+                for (int64_t k = q0; k < q1; k++)
+                    qb_quantize_i8(x + (b * hw + k) * ci, (size_t)ci, s->q_scale, s->q_zero, -128, 127,
+                                   o + (k - q0) * s->c);
+            else
+                qb_qlayer_quantize_planes(x + b * ci * hw + q0, ci, (size_t)hw, q1 - q0, s->q_scale, s->q_zero, o,
+                                          s->c);
+            coff += ci;
+        }
+        p = b * hw + q1;
+    }
+}
 
 /* Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over N*H*W in
  * blocks of Q8_BLK, each block's results (16 channels at a time from NCHW

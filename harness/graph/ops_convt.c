@@ -313,36 +313,11 @@ static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0,
 }
 #endif
 
-/* X^T of one image and group: xt[p * cg + ci] = xg[ci * pix + p], in tiles
- * of 64 pixels (the rows written stay in L1), 4 x 4 SSE transposes inside
- * where available (channel planes pix floats apart alias in the cache:
- * one vector load per 4 pixels of a plane instead of 4 scalar ones). */
+/* X^T of one image and group: xt[p * cg + ci] = xg[ci * pix + p]
+ * (qb_transpose_f32: cache blocks, 4 x 4 SSE blocks inside). */
 static void convt_xt(float *xt, const float *xg, int64_t cg, int64_t pix)
 {
-    for (int64_t p0 = 0; p0 < pix; p0 += 64) {
-        int64_t p1 = p0 + 64 < pix ? p0 + 64 : pix, ci = 0;
-#if defined(__SSE2__)
-        int64_t pv = p0 + (p1 - p0) / 4 * 4;
-        for (; ci + 4 <= cg; ci += 4) {
-            const float *x0 = xg + ci * pix;
-            for (int64_t p = p0; p < pv; p += 4) {
-                __m128 r0 = _mm_loadu_ps(x0 + p), r1 = _mm_loadu_ps(x0 + pix + p), r2 = _mm_loadu_ps(x0 + 2 * pix + p),
-                       r3 = _mm_loadu_ps(x0 + 3 * pix + p);
-                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-                _mm_storeu_ps(xt + p * cg + ci, r0);
-                _mm_storeu_ps(xt + (p + 1) * cg + ci, r1);
-                _mm_storeu_ps(xt + (p + 2) * cg + ci, r2);
-                _mm_storeu_ps(xt + (p + 3) * cg + ci, r3);
-            }
-            for (int64_t p = pv; p < p1; p++) /* pixels left over */
-                for (int64_t k = 0; k < 4; k++)
-                    xt[p * cg + ci + k] = xg[(ci + k) * pix + p];
-        }
-#endif
-        for (; ci < cg; ci++) /* channels left over (all of them without SSE) */
-            for (int64_t p = p0; p < p1; p++)
-                xt[p * cg + ci] = xg[ci * pix + p];
-    }
+    qb_transpose_f32(xt, (size_t)cg, xg, (size_t)pix, cg, pix);
 }
 
 /* col2im of input rows [r0, r1) (over iz and iy; cols holds their
