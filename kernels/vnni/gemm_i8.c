@@ -60,14 +60,11 @@ void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
     }
 }
 
-/* The int32 accumulators of mr_ rows of A with np_ panels: tile[r * NP + q]
- * = ct[q] - rt[r] + sum_k (w + 128) a over the K of the 16 columns of panel
- * q (the compensation is the accumulators' start: no adds in the epilogue). */
-QB_MICRO void micro(int mr_, int np_, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride, int kfull,
-                    int krem, const __m512i *ct, const int32_t *rt, __m512i *tile)
+/* The accumulators' start: the compensation ct[q] - rt[r] of each row r
+ * and panel q (no adds in the epilogue); acc2 (the second chain) zero. */
+QB_INLINE void tile_start(int mr_, int np_, const __m512i *ct, const int32_t *rt, __m512i acc[MR][NP],
+                          __m512i acc2[MR][NP])
 {
-    __m512i acc[MR][NP], acc2[MR][NP];
-    const int dual = mr_ * np_ <= 8; /* independent chains for small tiles */
     for (int r = 0; r < MR; r++) /* all of it: no lane is ever read unset */
         for (int q = 0; q < NP; q++)
             acc[r][q] = acc2[r][q] = _mm512_setzero_si512();
@@ -78,6 +75,14 @@ QB_UNROLL(GCC unroll 4)
         for (int q = 0; q < np_; q++)
             acc[r][q] = _mm512_sub_epi32(ct[q], rv);
     }
+}
+
+/* kfull steps of 4 bytes of mr_ rows of A (row r at a + r * lda) against
+ * np_ panels of weights (panel q at w + q * pstride), two independent
+ * chains (acc, acc2: alternate steps) when dual. */
+QB_INLINE void tile_steps(int mr_, int np_, int dual, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride,
+                          int kfull, __m512i acc[MR][NP], __m512i acc2[MR][NP])
+{
     int s = 0;
     if (dual) {
         for (; s + 2 <= kfull; s += 2) {
@@ -112,19 +117,11 @@ QB_UNROLL(GCC unroll 4)
                 acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
         }
     }
-    if (krem) { /* the last 1..3 bytes of each row: no read past the row */
-        __m512i wv[NP] = {_mm512_setzero_si512()};
-QB_UNROLL(GCC unroll 4)
-        for (int q = 0; q < np_; q++)
-            wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)s * 64));
-QB_UNROLL(GCC unroll 6)
-        for (int r = 0; r < mr_; r++) {
-            __m512i av = _mm512_set1_epi32(qb_ld32_tail(a + r * lda + 4 * (size_t)s, krem));
-QB_UNROLL(GCC unroll 4)
-            for (int q = 0; q < np_; q++)
-                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
-        }
-    }
+}
+
+/* The tile's sums: tile[r * NP + q] = acc (+ acc2 when dual). */
+QB_INLINE void tile_end(int mr_, int np_, int dual, __m512i acc[MR][NP], __m512i acc2[MR][NP], __m512i *tile)
+{
 QB_UNROLL(GCC unroll 6)
     for (int r = 0; r < mr_; r++)
 QB_UNROLL(GCC unroll 4)
@@ -132,10 +129,40 @@ QB_UNROLL(GCC unroll 4)
             tile[r * NP + q] = dual ? _mm512_add_epi32(acc[r][q], acc2[r][q]) : acc[r][q];
 }
 
+/* The int32 accumulators of mr_ rows of A with np_ panels: tile[r * NP + q]
+ * = ct[q] - rt[r] + sum_k (w + 128) a over the K of the 16 columns of panel
+ * q (the compensation is the accumulators' start: no adds in the epilogue). */
+QB_MICRO void micro(int mr_, int np_, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride, int kfull,
+                    int krem, const __m512i *ct, const int32_t *rt, __m512i *tile)
+{
+    __m512i acc[MR][NP], acc2[MR][NP];
+    const int dual = mr_ * np_ <= 8; /* independent chains for small tiles */
+    tile_start(mr_, np_, ct, rt, acc, acc2);
+    tile_steps(mr_, np_, dual, a, lda, w, pstride, kfull, acc, acc2);
+    if (krem) { /* the last 1..3 bytes of each row: no read past the row */
+        __m512i wv[NP] = {_mm512_setzero_si512()};
+QB_UNROLL(GCC unroll 4)
+        for (int q = 0; q < np_; q++)
+            wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)kfull * 64));
+QB_UNROLL(GCC unroll 6)
+        for (int r = 0; r < mr_; r++) {
+            __m512i av = _mm512_set1_epi32(qb_ld32_tail(a + r * lda + 4 * (size_t)kfull, krem));
+QB_UNROLL(GCC unroll 4)
+            for (int q = 0; q < np_; q++)
+                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
+        }
+    }
+    tile_end(mr_, np_, dual, acc, acc2, tile);
+}
+
 /* micro with taps (a direct conv): K is nt segments of kfull steps of 4
  * bytes, segment t of row r at a0 + r * lda + taps[t], its weights steps
  * t * kfull on. A copy of its own: the segment loop in micro itself made
- * GCC spill the accumulators of every tile (small K 1.24x slower). */
+ * GCC spill the accumulators of every tile (small K 1.24x slower), and
+ * built from tile_start/tile_steps/tile_end (the accumulator arrays
+ * passed into the segment loop) it spilled 3.4x as many (objdump: 178 ->
+ * 607 stack references over the 24 tile shapes), which micro alone does
+ * not (0). */
 QB_MICRO void micro_taps(int mr_, int np_, const int8_t *a0, size_t lda, const ptrdiff_t *taps, int nt,
                          const uint8_t *w0, size_t pstride, int kfull, const __m512i *ct, const int32_t *rt,
                          __m512i *tile)
