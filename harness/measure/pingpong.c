@@ -37,7 +37,7 @@ typedef struct pp_shared {
     _Alignas(64) atomic_int ready; /* threads pinned and waiting to start */
     atomic_int quit;               /* 1: stop (done, or one side failed) */
     int cpu[2];                    /* the CPUs of A and B */
-    size_t batches;                /* batches A times */
+    size_t batches;                /* batches A times (fewer when the budget ran out: those done) */
     double *ns;                    /* A's round trip per batch, ns (batches of them) */
     int failed;                    /* 1: A or B could not go on (why says) */
     char why[200];                 /* the reason (written by the side that failed first) */
@@ -106,16 +106,32 @@ static int wait_for(pp_shared *s, unsigned want)
     return 0;
 }
 
+/* Stop for the budget: too few batches (done of them) for a figure. */
+static void out_of_time(pp_shared *s, size_t done)
+{
+    char why[160];
+    snprintf(why, sizeof why,
+             "%zu batches of %d round trips in %.0f s, fewer than %d (a round trip costs a thread switch here: "
+             "valgrind, an emulator or a busy machine)",
+             done, QB_PINGPONG_BATCH, QB_PINGPONG_BUDGET_S, QB_PINGPONG_MIN_BATCHES);
+    fail(s, why);
+}
+
 static void *side_a(void *arg)
 {
     pp_shared *s = ((pp_side *)arg)->s;
     if (pin_and_meet(s, 0))
         return NULL;
+    const double start = qb_now();
     unsigned v = 1;
     for (int i = 0; i < QB_PINGPONG_WARMUP; i++, v += 2) {
         atomic_store_explicit(&s->ball, v, memory_order_release);
         if (wait_for(s, v + 1))
             return NULL;
+        if (i % 16 == 15 && qb_now() - start > QB_PINGPONG_BUDGET_S) {
+            out_of_time(s, 0);
+            return NULL;
+        }
     }
     for (size_t b = 0; b < s->batches; b++) {
         double t0 = qb_now();
@@ -124,7 +140,16 @@ static void *side_a(void *arg)
             if (wait_for(s, v + 1))
                 return NULL;
         }
-        s->ns[b] = (qb_now() - t0) * 1e9 / QB_PINGPONG_BATCH;
+        double t1 = qb_now();
+        s->ns[b] = (t1 - t0) * 1e9 / QB_PINGPONG_BATCH;
+        if (b + 1 < s->batches && t1 - start > QB_PINGPONG_BUDGET_S) {
+            if (b + 1 < QB_PINGPONG_MIN_BATCHES) {
+                out_of_time(s, b + 1);
+                return NULL;
+            }
+            s->batches = b + 1; /* the median of those done */
+            break;
+        }
     }
     atomic_store(&s->quit, 1);
     return NULL;
@@ -196,6 +221,7 @@ int qb_pingpong_measure(size_t trips, qb_pingpong *out, char *why, size_t whylen
         pthread_join(th[i], NULL);
     int rc = -1;
     qb_robust r;
+    batches = s->batches; /* fewer when the budget ran out */
     if (s->failed)
         snprintf(why, whylen, "%s", s->why);
     else if (qb_robust_of(ns, batches, &r))

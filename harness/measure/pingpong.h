@@ -25,6 +25,15 @@
  * a machine so busy that the partner is not scheduled). */
 #define QB_PINGPONG_PATIENCE_S 2.0
 
+/* The whole measurement's time budget (seconds, warm-up included). Where
+ * a round trip costs a scheduler switch (valgrind runs one thread at a
+ * time, an emulator, a single busy CPU) 4000 trips take minutes: the
+ * timed batches stop at the budget, and the figure is the median of
+ * those done if there are at least QB_PINGPONG_MIN_BATCHES, else no
+ * figure (a sentence says why). */
+#define QB_PINGPONG_BUDGET_S 1.0
+#define QB_PINGPONG_MIN_BATCHES 10
+
 /* One measurement. */
 typedef struct qb_pingpong {
     int cpu_a;        /* the CPU of the thread that starts each trip */
@@ -44,7 +53,8 @@ typedef struct qb_pingpong {
  * batches in which a thread was descheduled. 0, or -1 with why (a
  * sentence) when it cannot measure: fewer than two CPUs in the mask, a
  * thread that could not be created or pinned, a partner that did not
- * answer within QB_PINGPONG_PATIENCE_S. */
+ * answer within QB_PINGPONG_PATIENCE_S, fewer than
+ * QB_PINGPONG_MIN_BATCHES batches within QB_PINGPONG_BUDGET_S. */
 int qb_pingpong_measure(size_t trips, qb_pingpong *out, char *why, size_t whylen);
 
 #endif
