@@ -128,16 +128,14 @@ static inline __m128 expf4(__m128 x)
 }
 
 #ifdef QB_EXPF_AVX512
-/* expf4 on sixteen lanes: the same operations, masks for the special cases. */
-__attribute__((target("avx512f"))) static inline __m512 expf16(__m512 x)
+/* The core of expf16 and expf16_neg on clamped lanes xc: n = rne(xc
+ * log2 e) (returned through *n) and the polynomial p ~ e^r, r = xc - n
+ * ln 2, so that e^xc = p 2^n. */
+__attribute__((target("avx512f"))) static inline __m512 expf16_core(__m512 xc, __m512i *n)
 {
-    const __m512 hi = _mm512_set1_ps(EXP_HI), lo = _mm512_set1_ps(EXP_LO);
-    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), over = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ),
-              under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
     __m512 t = _mm512_mul_ps(xc, _mm512_set1_ps(LOG2E));
     __m512 nf = _mm512_sub_ps(_mm512_add_ps(t, _mm512_set1_ps(MAGIC)), _mm512_set1_ps(MAGIC));
-    __m512i n = _mm512_cvttps_epi32(nf);
+    *n = _mm512_cvttps_epi32(nf);
     __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(nf, _mm512_set1_ps(C1)));
     r = _mm512_sub_ps(r, _mm512_mul_ps(nf, _mm512_set1_ps(C2)));
     __m512 r2 = _mm512_mul_ps(r, r);
@@ -147,7 +145,18 @@ __attribute__((target("avx512f"))) static inline __m512 expf16(__m512 x)
     p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P4));
     p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P5));
     p = _mm512_add_ps(_mm512_mul_ps(p, r2), r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+}
+
+/* expf4 on sixteen lanes: the same operations, masks for the special cases. */
+__attribute__((target("avx512f"))) static inline __m512 expf16(__m512 x)
+{
+    const __m512 hi = _mm512_set1_ps(EXP_HI), lo = _mm512_set1_ps(EXP_LO);
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), over = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ),
+              under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512i n;
+    __m512 p = expf16_core(xc, &n);
     __m512i n1 = _mm512_srai_epi32(n, 1), bias = _mm512_set1_epi32(127);
     __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
     __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(n, n1), bias), 23));
@@ -167,19 +176,8 @@ __attribute__((target("avx512f"))) static inline __m512 expf16_neg(__m512 x)
     const __m512 lo = _mm512_set1_ps(EXP_LO);
     __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
     __m512 xc = _mm512_max_ps(x, lo);
-    __m512 t = _mm512_mul_ps(xc, _mm512_set1_ps(LOG2E));
-    __m512 nf = _mm512_sub_ps(_mm512_add_ps(t, _mm512_set1_ps(MAGIC)), _mm512_set1_ps(MAGIC));
-    __m512i n = _mm512_cvttps_epi32(nf);
-    __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(nf, _mm512_set1_ps(C1)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(nf, _mm512_set1_ps(C2)));
-    __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 p = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(P0), r), _mm512_set1_ps(P1));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P2));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P4));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(P5));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r2), r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i n;
+    __m512 p = expf16_core(xc, &n);
     __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
     return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_mul_ps(p, s));
 }
