@@ -318,6 +318,28 @@ static int conv_direct_allowed(const qb_graph *g)
                             * too: a call per output row of few rows (zoo cnn's 14-wide Conv_4: 0.0100 ->
                             * 0.0109 ms, its kernel 0.0083 -> 0.0100) */
 
+/* The padded copy of direct and qdirect (d[2] == 1): dhp x dwp pixels,
+ * the image at (pb[1], pb[2]), enough rows and columns for every window;
+ * and per window row ky its offset in elements (floats or int8 bytes)
+ * from an output pixel's (0, 0) tap: its kw taps (kx, c) lie consecutive
+ * in the copy, in the order of A's K. */
+static int direct_geometry(qb_graph *g, qb_node *n, conv_state *s, qb_err *e)
+{
+    const win *w = &s->w;
+    int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
+    int64_t cols = (w->out[2] - 1) * w->s[2] + w->k[2];
+    s->dhp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
+    s->dwp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
+    s->taps = malloc((size_t)w->k[1] * sizeof *s->taps);
+    if (!s->taps) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    for (int64_t ky = 0; ky < w->k[1]; ky++)
+        s->taps[ky] = (ptrdiff_t)(ky * w->d[1] * s->dwp * w->c);
+    return 0;
+}
+
 /* The same for int8 quantized convs (whose kernel, QB_KF_A_TAPS or not,
  * is known once the weights are quantized: conv_pack_quantized). */
 static int qconv_direct_allowed(const qb_graph *g)
@@ -424,19 +446,8 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     s->direct = one_group && conv_direct_allowed(g) && (w->c >= QB_DIRECT_MIN_C || w->c <= QB_DIRECT_IMAGE_C) &&
                 w->in[0] == 1 && w->k[0] == 1 && w->pb[1] >= 0 && w->pb[2] >= 0;
     if (s->direct) {
-        int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
-        int64_t cols = (w->out[2] - 1) * w->s[2] + (w->k[2] - 1) * w->d[2] + 1;
-        s->dhp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
-        s->dwp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
-        s->taps = malloc((size_t)w->k[1] * sizeof *s->taps);
-        if (!s->taps) {
-            QB_NODE_ERR(e, g, n, "out of memory");
+        if (direct_geometry(g, n, s, e))
             return -1;
-        }
-        /* one segment of A per window row: its kw taps (kx, c) lie
-         * consecutive in the padded copy, in the order of A's K */
-        for (int64_t ky = 0; ky < w->k[1]; ky++)
-            s->taps[ky] = (ptrdiff_t)(ky * w->d[1] * s->dwp * w->c);
         s->dimg_off = ((size_t)s->pix * s->cout * sizeof(float) + 63) / 64 * 64;
         n->scratch = s->dimg_off + (size_t)(s->dhp * s->dwp * w->c) * sizeof(float);
     } else if (s->f_first) {
@@ -461,17 +472,8 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     if (s->qdirect) { /* (the kernel has the flag: conv_pack_quantized) */
-        int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
-        int64_t cols = (w->out[2] - 1) * w->s[2] + w->k[2];
-        s->dhp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
-        s->dwp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
-        s->taps = malloc((size_t)w->k[1] * sizeof *s->taps);
-        if (!s->taps) {
-            QB_NODE_ERR(e, g, n, "out of memory");
+        if (direct_geometry(g, n, s, e))
             return -1;
-        }
-        for (int64_t ky = 0; ky < w->k[1]; ky++) /* bytes from an output pixel's (0, 0) tap */
-            s->taps[ky] = (ptrdiff_t)(ky * w->d[1] * s->dwp * w->c);
         s->q_stack = s->q_pad = 0;
         n->nhwc |= 1 << 4; /* a float input quantized once (into the padded copy) */
         /* the float NHWC rows of an NCHW output transposed after (epilogue), the padded copy (a segment's
