@@ -130,8 +130,8 @@ static void check_dw(const qb_kernel *k)
     /* wide rows: several runs of 8 pixels (VNNI fp32) with a shifted last run, windows 3/5/7 wide,
      * stride 1/2 along x with another vertical stride and dilation */
     static const int wide[][6] = {{3, 3, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1}, {5, 5, 1, 2, 1, 1}, {7, 7, 2, 1, 1, 1},
-                                  {3, 5, 3, 1, 2, 1}, {1, 7, 1, 2, 1, 1}};
-    for (int i = 0; i < 6; i++)
+                                  {3, 5, 3, 1, 2, 1}, {1, 7, 1, 2, 1, 1}, {3, 3, 1, 2, 2, 1}};
+    for (int i = 0; i < 7; i++)
         for (int v = 0; v < 3; v++) {
             const int *wn = wide[i];
             qb_check_case c = {.n = (int[]){16, 33, 5}[v], .h = 7 + v, .w = (int[]){40, 33, 64}[v], .kh = wn[0],

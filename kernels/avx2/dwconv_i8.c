@@ -148,15 +148,43 @@ static size_t bias_off(int n) { return rq_off() + r64((size_t)n * sizeof(qb_requ
 static size_t wsum_off(int n) { return bias_off(n) + r64((size_t)n * 4); }
 static size_t blk_off(int n) { return wsum_off(n) + r64((size_t)n * 4); }
 
+/* 3x3 windows (k = 9): per block the 10 vectors of the column sweep
+ * (row3x3), after the block constants: the vertical pairs (t0, t3), (t1,
+ * t4), (t2, t5) of window columns 0..2, then the pairs (t6, t7) and (t8, 0)
+ * as in the block's weights; each as the lo and hi vector. */
+#define V3_VECS 10
+static size_t v3_off(int n, int k) { return prep_off(n, k) + r64(blk_off(n) + (size_t)((n + CB - 1) / CB) * sizeof(blk)); }
+
 size_t qb_dwconv_i8__avx2_size(int n, int k, int group)
 {
     (void)group;
-    return prep_off(n, k) + blk_off(n) + (size_t)((n + CB - 1) / CB) * sizeof(blk);
+    return v3_off(n, k) + (k == 9 ? (size_t)((n + CB - 1) / CB) * V3_VECS * 32 : 0);
+}
+
+/* The column sweep's weight vectors of every block (k = 9). */
+static void pack_v3(const qb_weights *w, void *dst)
+{
+    int16_t *out = (int16_t *)((char *)dst + v3_off(w->n, 9));
+    static const int pairs[5][2] = {{0, 3}, {1, 4}, {2, 5}, {6, 7}, {8, -1}};
+    for (int b = 0; b < (w->n + CB - 1) / CB; b++)
+        for (int pr = 0; pr < 5; pr++)
+            for (int h = 0; h < 2; h++) {
+                int16_t *v = out + ((size_t)b * V3_VECS + 2 * pr + h) * 16;
+                for (int i = 0; i < 8; i++) {
+                    int c = b * CB + lane_channel(h, i);
+                    if (c >= w->n)
+                        continue;
+                    v[2 * i] = w->i8[(size_t)c * 9 + pairs[pr][0]];
+                    v[2 * i + 1] = pairs[pr][1] >= 0 ? w->i8[(size_t)c * 9 + pairs[pr][1]] : 0;
+                }
+            }
 }
 
 void qb_dwconv_i8__avx2_pack(const qb_weights *w, void *dst)
 {
     pack_weights(w, dst);
+    if (w->k == 9)
+        pack_v3(w, dst);
     const qb_dw_fixed *f = w->dw;
     const int C = w->n;
     if (!f || !f->rq || f->x_zero < -32640 || f->x_zero > 32639)
@@ -292,6 +320,132 @@ INLINE void row_inside(const blk *kb, const qb_packed *p, int b0, int b1, int nt
         for (int b = b0; b < b1; b++)
             px_inside(1, &kb[b - b0], (const __m256i *)((const int8_t *)p->w + (size_t)b * bb), nt, x + b * CB, off,
                       xs, oc, y + b * CB, C);
+}
+
+/* One input column of a 3x3 window's rows (16 channels): rows 0 and 1
+ * sign-extended and interleaved for vpmaddwd (lo, hi), row 2 sign-extended. */
+typedef struct col3 {
+    __m256i lo, hi; /* (x0, x1) int16 pairs of channels 0-3, 8-11 / 4-7, 12-15 */
+    __m256i x2;     /* row 2, 16 int16 */
+} col3;
+
+INLINE col3 col3_load(const int8_t *r0, const int8_t *r1, const int8_t *r2)
+{
+    __m256i a = load16(r0), b = load16(r1);
+    return (col3){_mm256_unpacklo_epi16(a, b), _mm256_unpackhi_epi16(a, b), load16(r2)};
+}
+
+/* The sums (lo, hi) of one pixel whose window columns are a, b, c: the
+ * three vertical pairs, (x2 of a, x2 of b) and (x2 of c, 0); w: the block's
+ * V3_VECS vectors. */
+INLINE void px3(const blk *k, const __m256i *w, col3 a, col3 b, col3 c, __m256i *lo, __m256i *hi)
+{
+    const __m256i z = _mm256_setzero_si256();
+    __m256i l = _mm256_add_epi32(_mm256_madd_epi16(a.lo, _mm256_load_si256(w + 0)),
+                                 _mm256_madd_epi16(b.lo, _mm256_load_si256(w + 2)));
+    __m256i h = _mm256_add_epi32(_mm256_madd_epi16(a.hi, _mm256_load_si256(w + 1)),
+                                 _mm256_madd_epi16(b.hi, _mm256_load_si256(w + 3)));
+    l = _mm256_add_epi32(l, _mm256_madd_epi16(c.lo, _mm256_load_si256(w + 4)));
+    h = _mm256_add_epi32(h, _mm256_madd_epi16(c.hi, _mm256_load_si256(w + 5)));
+    l = _mm256_add_epi32(l, _mm256_madd_epi16(_mm256_unpacklo_epi16(a.x2, b.x2), _mm256_load_si256(w + 6)));
+    h = _mm256_add_epi32(h, _mm256_madd_epi16(_mm256_unpackhi_epi16(a.x2, b.x2), _mm256_load_si256(w + 7)));
+    l = _mm256_add_epi32(l, _mm256_madd_epi16(_mm256_unpacklo_epi16(c.x2, z), _mm256_load_si256(w + 8)));
+    h = _mm256_add_epi32(h, _mm256_madd_epi16(_mm256_unpackhi_epi16(c.x2, z), _mm256_load_si256(w + 9)));
+    *lo = _mm256_add_epi32(l, k->biasz[0]);
+    *hi = _mm256_add_epi32(h, k->biasz[1]);
+}
+
+/* The window rows of one block for the column sweep: row k's bytes of
+ * input column j at r[k] + j * cs[k]; a row in the padding has cs 0 and r
+ * in a row of x_zero bytes. */
+typedef struct rows3 {
+    const int8_t *r[3]; /* column 0 of each window row (channel c0) */
+    ptrdiff_t cs[3];    /* bytes between columns: C, or 0 in the padding */
+    int w;              /* input width: columns outside [0, w) are padding */
+} rows3;
+
+/* Window column j of rows3 g, or pad (x_zero) outside the image. */
+INLINE col3 col3_at(const rows3 *g, int j, col3 pad)
+{
+    if ((unsigned)j >= (unsigned)g->w)
+        return pad;
+    return col3_load(g->r[0] + j * g->cs[0], g->r[1] + j * g->cs[1], g->r[2] + j * g->cs[2]);
+}
+
+/* The n pixels of one output row for one full block, 3x3 window, dilation
+ * 1 and stride SW (1 or 2) along x, pixel i's window at columns j0 + SW i
+ * + {0, 1, 2} of g (padding columns and rows read x_zero, so every pixel
+ * starts from biasz): each input column is loaded, sign-extended and
+ * paired once for the pixels that share it (SW = 1: three, SW = 2: the
+ * even ones two); pixels in pairs for the requantization; outputs C bytes
+ * apart from y. */
+INLINE void row3x3(int SW, const blk *k, const __m256i *w, const rows3 *g, int j0, col3 pad, size_t C, int n,
+                   const outc *oc, int8_t *y)
+{
+    col3 c0 = col3_at(g, j0, pad), c1;
+    if (SW == 1)
+        c1 = col3_at(g, j0 + 1, pad);
+    int j = j0; /* the first pixel's window column 0 */
+    int i = 0;
+    for (; i + 1 < n; i += 2, y += 2 * C) {
+        __m256i lo0, hi0, lo1, hi1;
+        if (SW == 1) {
+            col3 c2 = col3_at(g, j + 2, pad), c3 = col3_at(g, j + 3, pad);
+            px3(k, w, c0, c1, c2, &lo0, &hi0);
+            px3(k, w, c1, c2, c3, &lo1, &hi1);
+            c0 = c2;
+            c1 = c3;
+            j += 2;
+        } else {
+            c1 = col3_at(g, j + 1, pad);
+            col3 c2 = col3_at(g, j + 2, pad);
+            px3(k, w, c0, c1, c2, &lo0, &hi0);
+            c1 = col3_at(g, j + 3, pad);
+            c0 = col3_at(g, j + 4, pad);
+            px3(k, w, c2, c1, c0, &lo1, &hi1);
+            j += 4;
+        }
+        store16x2(k, lo0, hi0, lo1, hi1, oc, y, y + C);
+    }
+    if (i < n) {
+        __m256i lo, hi;
+        if (SW == 2)
+            c1 = col3_at(g, j + 1, pad);
+        col3 c2 = col3_at(g, j + 2, pad);
+        px3(k, w, c0, c1, c2, &lo, &hi);
+        store16(k, lo, hi, oc, y, CB);
+    }
+}
+
+/* Every pixel of output row oy, full blocks [b0, bf) (block b's constants
+ * kb[b - b0]), through row3x3: 3x3 window, dilation 1 and stride 1 or 2
+ * along x, x_zero a byte and padrow C bytes of it. */
+static void rows3x3(const qb_dw_args *a, const blk *kb, const qb_packed *p, int b0, int bf, int oy,
+                    const int8_t *padrow, const outc *oc)
+{
+    const __m256i *w3 = (const __m256i *)((const char *)p->w + v3_off(p->n, 9));
+    const size_t C = (size_t)a->c;
+    const int8_t *x = a->x;
+    rows3 g0 = {.w = a->w}; /* at channel 0 */
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * a->stride_h - a->pad_t + ky * a->dil_h;
+        int in = iy >= 0 && iy < a->h;
+        g0.r[ky] = in ? x + (size_t)iy * a->w * C : padrow;
+        g0.cs[ky] = in ? (ptrdiff_t)C : 0;
+    }
+    const col3 pad = col3_load(padrow, padrow, padrow);
+    int8_t *y = (int8_t *)a->y + (size_t)oy * a->out_w * C;
+    for (int b = b0; b < bf; b++) {
+        rows3 g = g0;
+        for (int ky = 0; ky < 3; ky++)
+            g.r[ky] += (size_t)b * CB;
+        const blk *k = &kb[b - b0];
+        const __m256i *w = w3 + (size_t)b * V3_VECS;
+        if (a->stride_w == 1)
+            row3x3(1, k, w, &g, -a->pad_l, pad, C, a->out_w, oc, y + (size_t)b * CB);
+        else
+            row3x3(2, k, w, &g, -a->pad_l, pad, C, a->out_w, oc, y + (size_t)b * CB);
+    }
 }
 
 /* NP (1 or 2) pixels of one full block, any position: tap t of the first
@@ -464,6 +618,9 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
     if (pairs)
         memset(padrow, (int)(int8_t)a->x_zero, (size_t)C);
     const int8_t *tpp[2][QB_DW_MAX_TAPS]; /* tap tables of a pair of border pixels */
+    /* 3x3, dilation 1 and stride 1 or 2 along x: whole rows by the column
+     * sweep (rows3x3), the padding read from padrow */
+    const int sweep3 = pairs && a->kh == 3 && a->kw == 3 && a->dil_w == 1 && (a->stride_w == 1 || a->stride_w == 2);
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
         const blk *kb = pk ? pk + b0 : kbuf; /* block b's constants at kb[b - b0] */
@@ -473,7 +630,12 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
         for (int oy = 0; oy < a->out_h; oy++) {
             int8_t *yr = y + (size_t)oy * a->out_w * C;
             const int vin = oy >= ylo && oy < yhi && xlo < xhi;
-            if (vin) {
+            int ky0, ky1; /* the window rows of this output row inside the image */
+            qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
+            if (sweep3) { /* every pixel of the row, full blocks */
+                if (bf > b0)
+                    rows3x3(a, kb, p, b0, bf, oy, padrow, &oc);
+            } else if (vin) {
                 const int8_t *xr = x + ((size_t)(oy * a->stride_h - a->pad_t) * a->w +
                                         (size_t)(xlo * a->stride_w - a->pad_l)) * C;
                 if (nt == 9) /* 3x3: unrolled */
@@ -481,9 +643,7 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
                 else
                     row_inside(kb, p, b0, bf, nt, xr, off, xs, xhi - xlo, &oc, yr + (size_t)xlo * C, (size_t)C);
             }
-            int ky0, ky1; /* the window rows of this output row inside the image */
-            qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
-            if (pairs && bf > b0) { /* the row's border pixels, full blocks, two at a time */
+            if (pairs && !sweep3 && bf > b0) { /* the row's border pixels, full blocks, two at a time */
                 int np = 0;
                 int8_t *yp[2];
                 for (int ox = 0; ox < a->out_w; ox++) {
