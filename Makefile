@@ -184,7 +184,7 @@ $(BUILD)/tests/test_expf: $(BUILD)/tests/test_expf.o $(KERNEL_OBJ)
 
 # The model engine: operators, import/export round trip, BN folding.
 GRAPH_TEST_OBJ = $(HARNESS_OBJ) $(PROTO_OBJ) $(KERNEL_OBJ)
-$(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(GRAPH_TEST_OBJ)
+$(BUILD)/tests/test_graph: $(BUILD)/tests/test_graph.o $(BUILD)/tests/graph_build.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Datasets (IDX, synthetic, splits), the data-folder readers (.npy .npz .pb raw PNG JPEG WAV,
@@ -193,7 +193,7 @@ $(BUILD)/tests/test_data $(BUILD)/tests/test_inputs $(BUILD)/tests/test_train: $
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # qops: the quantized-model operators (QuantizeLinear ... QLinearConv), hand-computed cases.
-$(BUILD)/tests/test_qops: $(BUILD)/tests/test_qops.o $(GRAPH_TEST_OBJ)
+$(BUILD)/tests/test_qops: $(BUILD)/tests/test_qops.o $(BUILD)/tests/graph_build.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Subgraphs (If, Loop) and Constant-node weights, on models built with the generated onnx.proto code.
@@ -207,11 +207,11 @@ $(BUILD)/tests/test_qdq: $(BUILD)/tests/test_qdq.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # par: multi-threaded inference (row chunks, bit-identical for any thread count).
-$(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(GRAPH_TEST_OBJ)
+$(BUILD)/tests/test_par: $(BUILD)/tests/test_par.o $(BUILD)/tests/graph_build.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Graph-level fusions against the unfused graph (element-wise chains), 1-3 threads.
-$(BUILD)/tests/test_fuse: $(BUILD)/tests/test_fuse.o $(GRAPH_TEST_OBJ)
+$(BUILD)/tests/test_fuse: $(BUILD)/tests/test_fuse.o $(BUILD)/tests/graph_build.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Quantization arithmetic, the four calibrators and the accuracy metrics.

@@ -39,92 +39,33 @@
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "tests/graph_build.h"
 #include "kernels/kernels.h"
 
 /* ---- building graphs in memory ---- */
 
 static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
 {
-    int i = qb_graph_tensor(g, name);
-    qb_tensor *t = g->tensors[i];
-    t->dtype = QB_DT_FLOAT;
-    t->ndim = ndim;
-    if (ndim)
-        memcpy(t->dims, dims, ndim * sizeof *dims);
-    t->has_shape = 1;
-    if (data) {
-        size_t b = (size_t)qb_tensor_count(t) * sizeof(float);
-        t->data = malloc(b + 1);
-        memcpy(t->data, data, b);
-        t->kind = QB_T_CONST;
-    } else {
-        t->kind = QB_T_INPUT;
-        g->inputs = realloc(g->inputs, (g->ninputs + 1) * sizeof(int));
-        g->inputs[g->ninputs++] = i;
-    }
-    return i;
+    return qb_test_tensor(g, name, QB_DT_FLOAT, ndim, dims, data);
 }
 
 /* A node of op with comma-separated input and output names. */
-static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs)
-{
-    char a[256], b[256], name[64], *save, *tok;
-    const char *in[8], *out[8];
-    int nin = 0, nout = 0;
-    snprintf(a, sizeof a, "%s", ins);
-    snprintf(b, sizeof b, "%s", outs);
-    for (tok = strtok_r(a, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        in[nin++] = tok;
-    for (tok = strtok_r(b, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        out[nout++] = tok;
-    snprintf(name, sizeof name, "%s_%d", op, g->nnodes);
-    int ni = qb_graph_add_node(g, op, name, nin, nout);
-    assert_non_null(g->nodes[ni].def);
-    for (int i = 0; i < nin; i++)
-        g->nodes[ni].in[i] = qb_graph_tensor(g, in[i]);
-    for (int i = 0; i < nout; i++)
-        g->nodes[ni].out[i] = qb_graph_tensor(g, out[i]);
-    return &g->nodes[ni];
-}
+static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs) { return qb_test_node(g, op, ins, outs); }
 
-static void attr_i(qb_node *n, const char *name, int64_t v)
-{
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = QB_ATTR_INT;
-    a->i = v;
-}
+static void attr_i(qb_node *n, const char *name, int64_t v) { qb_test_attr(n, name, QB_ATTR_INT)->i = v; }
 
 static void attr_ints4(qb_node *n, const char *name, int k, int64_t v)
 {
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = QB_ATTR_INTS;
+    qb_attr *a = qb_test_attr(n, name, QB_ATTR_INTS);
     a->n = k;
     a->ints = calloc(k, sizeof(int64_t));
     for (int i = 0; i < k; i++)
         a->ints[i] = v;
 }
 
-static void attr_f(qb_node *n, const char *name, float v)
-{
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = QB_ATTR_FLOAT;
-    a->f = v;
-}
+static void attr_f(qb_node *n, const char *name, float v) { qb_test_attr(n, name, QB_ATTR_FLOAT)->f = v; }
 
-static void set_output(qb_graph *g, const char *name)
-{
-    g->outputs = realloc(g->outputs, (g->noutputs + 1) * sizeof(int));
-    g->outputs[g->noutputs++] = qb_graph_tensor(g, name);
-}
+static void set_output(qb_graph *g, const char *name) { qb_test_output(g, name); }
 
 static const int64_t scalar_dims[1] = {1};
 static void scalar(qb_graph *g, const char *name, float v) { add_t(g, name, 0, scalar_dims, &v); }
@@ -1649,15 +1590,7 @@ static qb_graph *q_up_graph(void)
     return g;
 }
 
-static void set_attr_str(qb_node *n, const char *name, const char *v)
-{
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = QB_ATTR_STRING;
-    a->s = strdup(v);
-}
+static void set_attr_str(qb_node *n, const char *name, const char *v) { qb_test_attr(n, name, QB_ATTR_STRING)->s = strdup(v); }
 
 static qb_graph *q_up_graph_full(void)
 {

@@ -23,67 +23,18 @@
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h" /* qb_conv_is_depthwise */
 #include "harness/graph/par.h"   /* qb_gpar_conv_block */
+#include "tests/graph_build.h"
 
 /* ---- building graphs ---- */
 
 static int add_t(qb_graph *g, const char *name, qb_dtype dt, int ndim, const int64_t *dims, const void *data)
 {
-    int i = qb_graph_tensor(g, name);
-    qb_tensor *t = g->tensors[i];
-    t->dtype = dt;
-    t->ndim = ndim;
-    if (ndim)
-        memcpy(t->dims, dims, ndim * sizeof *dims);
-    t->has_shape = 1;
-    if (data) {
-        size_t b = (size_t)qb_tensor_count(t) * qb_dtype_size(dt);
-        t->data = malloc(b + 1);
-        memcpy(t->data, data, b);
-        t->kind = QB_T_CONST;
-    } else {
-        t->kind = QB_T_INPUT;
-        g->inputs = realloc(g->inputs, (g->ninputs + 1) * sizeof(int));
-        g->inputs[g->ninputs++] = i;
-    }
-    return i;
+    return qb_test_tensor(g, name, dt, ndim, dims, data);
 }
 
-static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs)
-{
-    char buf[256];
-    int nin = 0, nout = 0;
-    const char *in_names[8], *out_names[8];
-    char *save, *tok;
-    static char store[2][256];
-    snprintf(store[0], sizeof store[0], "%s", ins);
-    snprintf(store[1], sizeof store[1], "%s", outs);
-    for (tok = strtok_r(store[0], ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        in_names[nin++] = tok;
-    for (tok = strtok_r(store[1], ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        out_names[nout++] = tok;
-    snprintf(buf, sizeof buf, "%s_%d", op, g->nnodes);
-    int ni = qb_graph_add_node(g, op, buf, nin, nout);
-    assert_non_null(g->nodes[ni].def);
-    for (int i = 0; i < nin; i++) {
-        int t = strcmp(in_names[i], "-") ? qb_graph_tensor(g, in_names[i]) : -1;
-        g->nodes[ni].in[i] = t;
-    }
-    for (int i = 0; i < nout; i++) {
-        int t = strcmp(out_names[i], "-") ? qb_graph_tensor(g, out_names[i]) : -1;
-        g->nodes[ni].out[i] = t;
-    }
-    return &g->nodes[ni];
-}
+static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs) { return qb_test_node(g, op, ins, outs); }
 
-static qb_attr *new_attr(qb_node *n, const char *name, int type)
-{
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = type;
-    return a;
-}
+static qb_attr *new_attr(qb_node *n, const char *name, int type) { return qb_test_attr(n, name, type); }
 
 static void attr_i(qb_node *n, const char *name, int64_t v) { new_attr(n, name, QB_ATTR_INT)->i = v; }
 static void attr_f(qb_node *n, const char *name, float v) { new_attr(n, name, QB_ATTR_FLOAT)->f = v; }
@@ -99,11 +50,7 @@ static void attr_ints(qb_node *n, const char *name, int k, ...)
     va_end(ap);
 }
 
-static void set_outputs(qb_graph *g, const char *name)
-{
-    g->outputs = realloc(g->outputs, (g->noutputs + 1) * sizeof(int));
-    g->outputs[g->noutputs++] = qb_graph_tensor(g, name);
-}
+static void set_outputs(qb_graph *g, const char *name) { qb_test_output(g, name); }
 
 static qb_graph *new_graph(void)
 {
@@ -266,9 +213,7 @@ static void test_conv_dilated_same(void **st)
     add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){1, 1, 2, 2}, w);
     qb_node *n = add_n(g, "Conv", "x,w", "y");
     attr_ints(n, "dilations", 2, 2, 2);
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    n->attr[n->nattr] = (qb_attr){.name = strdup("auto_pad"), .type = QB_ATTR_STRING, .s = strdup("SAME_UPPER")};
-    n->nattr++;
+    new_attr(n, "auto_pad", QB_ATTR_STRING)->s = strdup("SAME_UPPER");
     set_outputs(g, "y");
     /* effective kernel 3, total pad 2: begin 1, end 1; taps at offsets -1 and +1 */
     const float want[9] = {5, 10, 5, 10, 20, 10, 5, 10, 5};

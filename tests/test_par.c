@@ -31,6 +31,7 @@
 #include "harness/data/dataset.h"
 #include "harness/graph/graph.h"
 #include "harness/graph/par.h"
+#include "tests/graph_build.h"
 #include "harness/qmath/quant.h"
 
 static int is_int(qb_precision p) { return !qb_precision_is_float(p); }
@@ -490,23 +491,7 @@ static void test_keyed_loops(void **st)
 
 static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
 {
-    int i = qb_graph_tensor(g, name);
-    qb_tensor *t = g->tensors[i];
-    t->dtype = QB_DT_FLOAT;
-    t->ndim = ndim;
-    memcpy(t->dims, dims, ndim * sizeof *dims);
-    t->has_shape = 1;
-    if (data) {
-        size_t b = (size_t)qb_tensor_count(t) * sizeof(float);
-        t->data = malloc(b);
-        memcpy(t->data, data, b);
-        t->kind = QB_T_CONST;
-    } else {
-        t->kind = QB_T_INPUT;
-        g->inputs = realloc(g->inputs, (g->ninputs + 1) * sizeof(int));
-        g->inputs[g->ninputs++] = i;
-    }
-    return i;
+    return qb_test_tensor(g, name, QB_DT_FLOAT, ndim, dims, data);
 }
 
 /* A random constant of the given shape. */
@@ -520,24 +505,10 @@ static void add_rand(qb_graph *g, const char *name, int ndim, const int64_t *dim
     free(v);
 }
 
-static qb_attr *new_attr(qb_node *n, const char *name, int type)
-{
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = type;
-    return a;
-}
+static qb_attr *new_attr(qb_node *n, const char *name, int type) { return qb_test_attr(n, name, type); }
 
 static void attr_i(qb_node *n, const char *name, int64_t v) { new_attr(n, name, QB_ATTR_INT)->i = v; }
-static void attr_ints(qb_node *n, const char *name, int k, const int64_t *v)
-{
-    qb_attr *a = new_attr(n, name, QB_ATTR_INTS);
-    a->n = k;
-    a->ints = malloc(k * sizeof(int64_t));
-    memcpy(a->ints, v, k * sizeof(int64_t));
-}
+static void attr_ints(qb_node *n, const char *name, int k, const int64_t *v) { qb_test_attr_ints(n, name, k, v); }
 
 /* A node op(ins) -> out; nin names, "" for an omitted input. */
 static qb_node *add_n(qb_graph *g, const char *op, int nin, const char *const *ins, const char *out)

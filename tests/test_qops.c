@@ -24,29 +24,14 @@
 #include <cmocka.h>
 
 #include "harness/graph/ops.h"
+#include "tests/graph_build.h"
 
 /* ---- building graphs ---- */
 
 /* A tensor: constant when data is given, else a graph input. */
 static void add_t(qb_graph *g, const char *name, qb_dtype dt, int ndim, const int64_t *dims, const void *data)
 {
-    int i = qb_graph_tensor(g, name);
-    qb_tensor *t = g->tensors[i];
-    t->dtype = dt;
-    t->ndim = ndim;
-    if (ndim)
-        memcpy(t->dims, dims, ndim * sizeof *dims);
-    t->has_shape = 1;
-    if (data) {
-        size_t b = (size_t)qb_tensor_count(t) * qb_dtype_size(dt);
-        t->data = malloc(b + 1);
-        memcpy(t->data, data, b);
-        t->kind = QB_T_CONST;
-    } else {
-        t->kind = QB_T_INPUT;
-        g->inputs = realloc(g->inputs, (g->ninputs + 1) * sizeof(int));
-        g->inputs[g->ninputs++] = i;
-    }
+    qb_test_tensor(g, name, dt, ndim, dims, data);
 }
 
 /* Scalar constants (rank 0). */
@@ -55,36 +40,9 @@ static void add_u8(qb_graph *g, const char *name, uint8_t v) { add_t(g, name, QB
 static void add_i8(qb_graph *g, const char *name, int8_t v) { add_t(g, name, QB_DT_INT8, 0, NULL, &v); }
 
 /* A node: inputs and outputs as comma-separated names ("-" = omitted). */
-static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs)
-{
-    char buf[64], si[256], so[256], *save, *tok;
-    const char *in_names[16], *out_names[8];
-    int nin = 0, nout = 0;
-    snprintf(si, sizeof si, "%s", ins);
-    snprintf(so, sizeof so, "%s", outs);
-    for (tok = strtok_r(si, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        in_names[nin++] = tok;
-    for (tok = strtok_r(so, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        out_names[nout++] = tok;
-    snprintf(buf, sizeof buf, "%s_%d", op, g->nnodes);
-    int ni = qb_graph_add_node(g, op, buf, nin, nout);
-    assert_non_null(g->nodes[ni].def);
-    for (int i = 0; i < nin; i++)
-        g->nodes[ni].in[i] = strcmp(in_names[i], "-") ? qb_graph_tensor(g, in_names[i]) : -1;
-    for (int i = 0; i < nout; i++)
-        g->nodes[ni].out[i] = qb_graph_tensor(g, out_names[i]);
-    return &g->nodes[ni];
-}
+static qb_node *add_n(qb_graph *g, const char *op, const char *ins, const char *outs) { return qb_test_node(g, op, ins, outs); }
 
-static qb_attr *new_attr(qb_node *n, const char *name, int type)
-{
-    n->attr = realloc(n->attr, (n->nattr + 1) * sizeof *n->attr);
-    qb_attr *a = &n->attr[n->nattr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = type;
-    return a;
-}
+static qb_attr *new_attr(qb_node *n, const char *name, int type) { return qb_test_attr(n, name, type); }
 
 static void attr_i(qb_node *n, const char *name, int64_t v) { new_attr(n, name, QB_ATTR_INT)->i = v; }
 static void attr_s(qb_node *n, const char *name, const char *v) { new_attr(n, name, QB_ATTR_STRING)->s = strdup(v); }
@@ -100,11 +58,7 @@ static void attr_ints(qb_node *n, const char *name, int k, ...)
     va_end(ap);
 }
 
-static void add_output(qb_graph *g, const char *name)
-{
-    g->outputs = realloc(g->outputs, (g->noutputs + 1) * sizeof(int));
-    g->outputs[g->noutputs++] = qb_graph_tensor(g, name);
-}
+static void add_output(qb_graph *g, const char *name) { qb_test_output(g, name); }
 
 static qb_graph *new_graph(void)
 {
