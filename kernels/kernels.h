@@ -186,6 +186,19 @@ typedef struct qb_dw_fixed {
     const qb_requant *rq; /* the n channels' multipliers */
 } qb_dw_fixed;
 
+/* int8 GEMM: the call parameters a model layer keeps fixed, given at
+ * pack time (qb_weights.gq) so that a kernel may lay out its per-call
+ * constants once (the column terms bias - a_zero * wsum, the
+ * requantization constants of each panel). Optional, as qb_dw_fixed: a
+ * kernel checks that a call's parameters match what it packed and derives
+ * them per call when not. */
+typedef struct qb_gemm_fixed {
+    int32_t a_zero;       /* activation zero point */
+    const qb_requant *rq; /* the n channels' multipliers (per_channel), else one */
+    int per_channel;      /* rq holds n multipliers (int8-channel calls) */
+    int32_t c_zero;       /* output zero point */
+} qb_gemm_fixed;
+
 typedef struct qb_weights {
     int n;                   /* output channels (rows of W) */
     int k;                   /* reduction length (columns of W); dw: taps kh * kw */
@@ -196,6 +209,7 @@ typedef struct qb_weights {
     const float *bias_f32;   /* float-output precisions: N, or NULL (zero) */
     const int32_t *bias_i32; /* int8-*: N in accumulator units, or NULL */
     const qb_dw_fixed *dw;   /* int8 depthwise: fixed call parameters, or NULL */
+    const qb_gemm_fixed *gq; /* int8 GEMM: fixed call parameters, or NULL */
 } qb_weights;
 
 /* Weights packed once for one kernel. Common parts are laid out by

@@ -161,10 +161,17 @@ typedef struct slice_w {
     int32_t *bi;          /* int32 biases */
 } slice_w;
 
-/* Packs columns [n0, n1) of sw for k. */
-static void pack_slice(const qb_kernel *k, const slice_w *sw, int n0, int n1, qb_packed *p)
+/* Packs columns [n0, n1) of sw for k (int8: with the fixed call
+ * parameters gq, its multipliers offset to the slice's, when not NULL). */
+static void pack_slice(const qb_kernel *k, const slice_w *sw, int n0, int n1, const qb_gemm_fixed *gq, qb_packed *p)
 {
     qb_weights w = {.n = n1 - n0, .k = sw->k, .f32 = sw->f32 + (size_t)n0 * sw->k, .bias_f32 = sw->bf + n0};
+    qb_gemm_fixed fx;
+    if (gq && is_int8(k)) {
+        fx = *gq;
+        fx.rq += fx.per_channel ? n0 : 0;
+        w.gq = &fx;
+    }
     if (k->prec == QB_PREC_INT4)
         w.group = sw->group, w.i8 = sw->i8 + (size_t)n0 * sw->k, w.scale = sw->sc + (size_t)n0 * sw->ng;
     else if (is_int8(k))
@@ -203,8 +210,11 @@ static void check_columns(const qb_kernel *k)
             sw.bi[i] = (int)(lcg(&seed) % 4001) - 2000;
             assert_int_equal(qb_requant_from_real(0.001 + 0.0001 * (i % 37), &rq[i]), 0);
         }
+        /* int8: every other shape packed with the call's fixed parameters (qb_weights.gq) */
+        const qb_gemm_fixed fx = {.a_zero = -3, .rq = rq, .per_channel = k->prec == QB_PREC_INT8_CHANNEL, .c_zero = 5};
+        const qb_gemm_fixed *gq = t % 2 ? NULL : &fx;
         qb_packed whole;
-        pack_slice(k, &sw, 0, N, &whole);
+        pack_slice(k, &sw, 0, N, gq, &whole);
         /* A: M rows of int8, float or sign words */
         size_t lda = k->prec == QB_PREC_BINARY ? qb_binary_words(K) : (size_t)K;
         size_t abytes = (size_t)M * lda * (k->prec == QB_PREC_BINARY ? 8 : is_int8(k) || k->prec == QB_PREC_INT4 ? 1 : 4);
@@ -229,7 +239,7 @@ static void check_columns(const qb_kernel *k)
         for (int n0 = 0; n0 < N; n0 += QB_PACK_COLS) {
             int n1 = n0 + QB_PACK_COLS < N ? n0 + QB_PACK_COLS : N;
             qb_packed part, view;
-            pack_slice(k, &sw, n0, n1, &part);
+            pack_slice(k, &sw, n0, n1, gq, &part);
             assert_int_equal(qb_packed_columns(&whole, n0, n1, &view), 0);
             size_t bytes = k->packed_size(n1 - n0, K, sw.group);
             if (view.n != n1 - n0 || memcmp(view.w, part.w, bytes))
@@ -318,16 +328,29 @@ static void check_ties(const qb_kernel *k)
                 memset(ck, 0xa5, (size_t)M * N);
                 g.c = cr;
                 ref->run.gemm(&pr, &g);
-                g.c = ck;
-                k->run.gemm(&pk, &g);
-                for (int i = 0; i < M * N; i++)
-                    if (cr[i] != ck[i]) {
-                        int j = i % N;
-                        fail_msg("%s%s: requant tie check: acc %d, multiplier %d >> %d, zero %d [%d, %d], M %d: "
-                                 "%d, scalar %d",
-                                 k->name, emulated_now ? " (simde)" : "", (int32_t)((uint32_t)bias[j] + (uint32_t)A[i / N]),
-                                 rq[j].multiplier, rq[j].rshift, g.c_zero, g.c_min, g.c_max, M, ck[i], cr[i]);
-                    }
+                /* packed without, then with the call's fixed parameters (qb_weights.gq: the
+                 * requantization constants laid out at pack time, for any M) */
+                const qb_gemm_fixed fx = {.a_zero = 0, .rq = rq, .per_channel = per_ch, .c_zero = g.c_zero};
+                qb_weights qf = qw;
+                qf.gq = &fx;
+                qb_packed pf;
+                if (qb_pack(k, &qf, &pf, err, sizeof err))
+                    fail_msg("%s: %s", k->name, err);
+                for (int fixed = 0; fixed < 2; fixed++) {
+                    memset(ck, 0xa5, (size_t)M * N);
+                    g.c = ck;
+                    k->run.gemm(fixed ? &pf : &pk, &g);
+                    for (int i = 0; i < M * N; i++)
+                        if (cr[i] != ck[i]) {
+                            int j = i % N;
+                            fail_msg("%s%s: requant tie check%s: acc %d, multiplier %d >> %d, zero %d [%d, %d], M "
+                                     "%d: %d, scalar %d",
+                                     k->name, emulated_now ? " (simde)" : "", fixed ? " (packed parameters)" : "",
+                                     (int32_t)((uint32_t)bias[j] + (uint32_t)A[i / N]), rq[j].multiplier,
+                                     rq[j].rshift, g.c_zero, g.c_min, g.c_max, M, ck[i], cr[i]);
+                        }
+                }
+                qb_packed_free(&pf);
             }
         qb_packed_free(&pk);
         qb_packed_free(&pr);
@@ -509,6 +532,42 @@ static void check_taps_i8(const qb_kernel *k)
                 ref->run.gemm(&pr, &gt);
                 if (memcmp(c_sc, c_ref, (size_t)m * ldc * es))
                     fail_msg("scalar int8 taps differ from the scalar im2col (m %d n %d tk %d taps %d)", m, n, tk, nt);
+                gt.c = c_out;
+                /* packed with the call's fixed parameters (qb_weights.gq, as the engine packs a
+                 * layer), then with other ones (a_zero, c_zero or the last multiplier changed:
+                 * the kernel must notice and set up per call): taps and plain rows, the same bytes */
+                qb_requant *rq2 = malloc((size_t)n * sizeof *rq2);
+                assert_non_null(rq2);
+                memcpy(rq2, rq, (size_t)n * sizeof *rq2);
+                rq2[per_channel ? n - 1 : 0].multiplier ^= 1 << 27; /* stays in [2^30, 2^31) */
+                const qb_gemm_fixed fx[4] = {
+                    {.a_zero = gr.a_zero, .rq = rq, .per_channel = per_channel, .c_zero = gr.c_zero},
+                    {.a_zero = gr.a_zero + 1, .rq = rq, .per_channel = per_channel, .c_zero = gr.c_zero},
+                    {.a_zero = gr.a_zero, .rq = rq, .per_channel = per_channel, .c_zero = gr.c_zero + 1},
+                    {.a_zero = gr.a_zero, .rq = rq2, .per_channel = per_channel, .c_zero = gr.c_zero}};
+                for (int f = 0; f < 4; f++) {
+                    qb_weights wf = w;
+                    wf.gq = &fx[f];
+                    qb_packed pf;
+                    assert_int_equal(qb_pack(k, &wf, &pf, err, sizeof err), 0);
+                    for (int plain = 0; plain < 2; plain++) {
+                        memset(c_out, 0x7f, (size_t)m * ldc * es);
+                        k->run.gemm(&pf, plain ? &(qb_gemm_args){.m = gr.m, .a = A, .lda = (size_t)K, .c = c_out,
+                                                                 .ldc = ldc, .a_zero = gr.a_zero, .rq = rq,
+                                                                 .c_zero = gr.c_zero, .c_min = gr.c_min,
+                                                                 .c_max = gr.c_max, .out_i32 = out_i32}
+                                               : &gt);
+                        if (memcmp(c_out, c_ref, (size_t)m * ldc * es))
+                            fail_msg("%s%s %s, packed with %s fixed parameters: differs from the scalar im2col (m %d "
+                                     "n %d tk %d taps %d v %d)",
+                                     k->name, emulated_now ? " (simde)" : "", plain ? "plain rows" : "taps",
+                                     f ? "other" : "the call's", m, n, tk, nt, v);
+                    }
+                    qb_packed_free(&pf);
+                }
+                free(rq2);
+                memset(c_out, 0x7f, (size_t)m * ldc * es);
+                k->run.gemm(&pk, &gt);
                 for (int i = 0; i < m; i++)
                     for (size_t j = 0; j < ldc; j++) {
                         size_t at = ((size_t)i * ldc + j) * es;

@@ -250,6 +250,12 @@ int qb_qlayer_pack_k(qb_graph *g, qb_node *n, int r0, int nr, int K, int ksrc, c
                             .rq = q->rq + r0};
         qw.dw = &dwf;
     }
+    qb_gemm_fixed gqf; /* int8 GEMM: the kernel lays out its per-call constants once (kernels.h) */
+    if (q->kernel->op == QB_OP_GEMM && qb_precision_is_int8(p)) {
+        gqf = (qb_gemm_fixed){.a_zero = q->in_zero, .rq = q->rq + (p == QB_PREC_INT8_CHANNEL ? r0 : 0),
+                              .per_channel = p == QB_PREC_INT8_CHANNEL, .c_zero = q->out_zero};
+        qw.gq = &gqf;
+    }
     rc = qb_pack(q->kernel, &qw, out, err, sizeof err);
 done:
     if (rc && e)

@@ -42,22 +42,86 @@
 #define FAST_ROWS 32 /* rows of a chunk from which per-channel requantization takes qb_rqf */
 #define GATHER_BYTES (16 * 1024) /* taps of segments not a multiple of 4: rows gathered per pass (stack) */
 
+/* The constants of a panel laid out at pack time from qb_weights.gq (a
+ * model layer's fixed call parameters), the HDR bytes before its
+ * weights; all zero (ok 0) when packed without them. A call whose
+ * parameters match takes them as they are: no per-call set-up (the
+ * scalar qb_rqf_set_z, the column terms), and the faster requantization
+ * for calls of any number of rows. */
+typedef struct panel_hdr {
+    int32_t ok;          /* 1: filled */
+    int32_t fast;        /* rf holds for the panel's multipliers (else the 64-bit form) */
+    int32_t per_channel; /* rq holds the panel's 16 multipliers (else rq[0] is the tensor's) */
+    int32_t a_zero;      /* the activation zero point colterm was made with */
+    int32_t c_zero;      /* the output zero point rf was made for */
+    int32_t pad[11];     /* to 64 bytes */
+    int32_t colterm[16]; /* bias - a_zero * wsum of each column (0 past N) */
+    qb_rqf rf;           /* the faster requantization's constants, where fast */
+    qb_requant rq[16];   /* the multipliers they were made from */
+} panel_hdr;
+
+#define HDR 512 /* bytes of panel_hdr before each panel's weights */
+_Static_assert(sizeof(panel_hdr) == HDR, "panel_hdr is HDR bytes");
+
+/* Bytes per panel: its header, then ceil(K / 4) steps of 64 bytes. */
+static size_t panel_bytes(int k) { return HDR + ((size_t)k + 3) / 4 * 64; }
+
 size_t QB_VNNI(qb_gemm_i8__vnni_size)(int n, int k, int group)
 {
     (void)group;
-    return (size_t)((n + 15) / 16) * (size_t)((k + 3) / 4) * 64;
+    return (size_t)((n + 15) / 16) * panel_bytes(k);
 }
 
 void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
 {
     uint8_t *out = dst;
-    size_t k4 = ((size_t)w->k + 3) / 4;
+    const size_t pstride = panel_bytes(w->k);
     for (int j = 0; j < w->n; j++) {
-        uint8_t *panel = out + (size_t)(j / 16) * k4 * 64 + 4 * (size_t)(j % 16);
+        uint8_t *panel = out + (size_t)(j / 16) * pstride + HDR + 4 * (size_t)(j % 16);
         const int8_t *row = w->i8 + (size_t)j * w->k;
         for (int l = 0; l < w->k; l++)
             panel[(size_t)(l / 4) * 64 + l % 4] = (uint8_t)(row[l] + 128);
     }
+    const qb_gemm_fixed *f = w->gq;
+    if (!f || !f->rq)
+        return;
+    /* as gemm_i8 sets up a call: qb_rqf for output zero points within QB_RQF_ZERO_MAX */
+    const int zok = f->c_zero >= -QB_RQF_ZERO_MAX && f->c_zero <= QB_RQF_ZERO_MAX;
+    const int32_t zmax = zok && f->c_zero > 0 ? f->c_zero : 0;
+    for (int n0 = 0; n0 < w->n; n0 += 16) {
+        panel_hdr *h = (panel_hdr *)(out + (size_t)(n0 / 16) * pstride);
+        const int cnt = w->n - n0 < 16 ? w->n - n0 : 16;
+        for (int c = 0; c < cnt; c++) {
+            uint32_t ws = 0;
+            for (int l = 0; l < w->k; l++)
+                ws += (uint32_t)w->i8[(size_t)(n0 + c) * w->k + l];
+            uint32_t b = w->bias_i32 ? (uint32_t)w->bias_i32[n0 + c] : 0;
+            h->colterm[c] = (int32_t)(b - (uint32_t)f->a_zero * ws);
+        }
+        const qb_requant *rq = f->per_channel ? f->rq + n0 : f->rq;
+        for (int c = 0; c < (f->per_channel ? cnt : 1); c++)
+            h->rq[c] = rq[c];
+        h->fast = zok && (f->per_channel ? qb_rqf_set_z(&h->rf, rq, cnt, 1, zmax) : qb_rqf_set_z(&h->rf, rq, 16, 0, zmax));
+        h->per_channel = f->per_channel != 0;
+        h->a_zero = f->a_zero;
+        h->c_zero = f->c_zero;
+        h->ok = 1;
+    }
+}
+
+/* The panel's packed requantization holds for this per-channel call: the
+ * same output zero point and the same cnt multipliers (g->rq + n0 on). */
+static int packed_rq(const panel_hdr *h, const qb_gemm_args *g, int n0, int cnt)
+{
+    if (!h->ok || !h->per_channel || h->c_zero != g->c_zero)
+        return 0;
+    const int c0 = cnt < 8 ? cnt : 8, c1 = cnt - c0; /* one qb_requant per 64-bit lane */
+    const __mmask8 m0 = (__mmask8)((1u << c0) - 1), m1 = (__mmask8)((1u << c1) - 1);
+    const __mmask8 e0 = _mm512_mask_cmpeq_epi64_mask(m0, _mm512_load_si512((const void *)h->rq),
+                                                     _mm512_maskz_loadu_epi64(m0, g->rq + n0));
+    const __mmask8 e1 = _mm512_mask_cmpeq_epi64_mask(m1, _mm512_load_si512((const void *)(h->rq + 8)),
+                                                     _mm512_maskz_loadu_epi64(m1, g->rq + n0 + 8));
+    return e0 == m0 && e1 == m1;
 }
 
 /* The accumulators' start: the compensation ct[q] - rt[r] of each row r
@@ -308,7 +372,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     const ptrdiff_t *taps = g->a_taps; /* segments of 4k bytes (gemm_i8_taps gathers others) */
     const int nt = taps ? g->a_ntaps : 1, kseg = K / nt;
     const int npanels = (N + 15) / 16, kfull = kseg / 4, krem = taps ? 0 : K % 4;
-    const size_t pstride = (size_t)((K + 3) / 4) * 64; /* bytes per panel */
+    const size_t pstride = panel_bytes(K); /* bytes per panel (header, weights) */
     const int requant = !g->out_i32;
     const uint8_t *W = p->w;
     const int8_t *A = g->a;
@@ -349,14 +413,25 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
             int np = npanels - p0 < NP ? npanels - p0 : NP;
             for (int q = 0; q < np; q++) {
                 int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
-                __mmask16 mk = qb_mask16(cnt);
-                __m512i bias = _mm512_maskz_loadu_epi32(mk, p->bias_i32 + n0);
-                __m512i wsum = _mm512_maskz_loadu_epi32(mk, p->wsum + n0);
-                colterm[q] = _mm512_sub_epi32(bias, _mm512_mullo_epi32(azero, wsum));
+                const panel_hdr *h = (const panel_hdr *)(W + (size_t)(p0 + q) * pstride);
+                if (h->ok && h->a_zero == g->a_zero) { /* packed for this layer (qb_weights.gq) */
+                    colterm[q] = _mm512_load_si512((const void *)h->colterm);
+                } else {
+                    __mmask16 mk = qb_mask16(cnt);
+                    __m512i bias = _mm512_maskz_loadu_epi32(mk, p->bias_i32 + n0);
+                    __m512i wsum = _mm512_maskz_loadu_epi32(mk, p->wsum + n0);
+                    colterm[q] = _mm512_sub_epi32(bias, _mm512_mullo_epi32(azero, wsum));
+                }
                 if (requant && per_channel) {
-                    qb_rqv_load_channels(&rv[q], g->rq + n0, cnt);
-                    /* its scalar set-up pays off only over enough rows */
-                    fast[q] = zok && mce - mc >= FAST_ROWS && qb_rqf_set_z(&rf[q], g->rq + n0, cnt, 1, zmax);
+                    if (packed_rq(h, g, n0, cnt)) {
+                        if ((fast[q] = h->fast))
+                            rf[q] = h->rf;
+                    } else {
+                        /* its scalar set-up pays off only over enough rows */
+                        fast[q] = zok && mce - mc >= FAST_ROWS && qb_rqf_set_z(&rf[q], g->rq + n0, cnt, 1, zmax);
+                    }
+                    if (!fast[q])
+                        qb_rqv_load_channels(&rv[q], g->rq + n0, cnt);
                 }
             }
             /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
@@ -366,12 +441,12 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 int mr = base + (bi < extra);
                 const int8_t *a = A + (size_t)m0 * g->lda;
                 __m512i tile[MR * NP];
+                const uint8_t *wt = W + (size_t)p0 * pstride + HDR; /* the tile's first panel's weights */
                 if (taps)
-                    micro_taps_any(mr, np, a, g->lda, taps, nt, W + (size_t)p0 * pstride, pstride, kfull, colterm,
-                                   rowterm + (m0 - mc), tile);
+                    micro_taps_any(mr, np, a, g->lda, taps, nt, wt, pstride, kfull, colterm, rowterm + (m0 - mc),
+                                   tile);
                 else
-                    micro_any(mr, np, a, g->lda, W + (size_t)p0 * pstride, pstride, kfull, krem, colterm,
-                              rowterm + (m0 - mc), tile);
+                    micro_any(mr, np, a, g->lda, wt, pstride, kfull, krem, colterm, rowterm + (m0 - mc), tile);
                 for (int q = 0; q < np; q++) {
                     int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
                     /* the panel's constants in locals: int8 stores may alias anything, so
@@ -422,7 +497,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
 static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_channel)
 {
     const int K = p->k, nt = g->a_ntaps, kseg = K / nt, rows = GATHER_BYTES / (K > 0 ? K : 1);
-    const size_t es = g->out_i32 ? 4 : 1, pstride = (size_t)((K + 3) / 4) * 64;
+    const size_t es = g->out_i32 ? 4 : 1, pstride = panel_bytes(K);
     const int8_t *A = g->a;
     if (rows >= 1) {
         int8_t buf[GATHER_BYTES];
@@ -443,7 +518,7 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
     for (int i = 0; i < g->m; i++)
         for (int j = 0; j < p->n; j++) {
             uint32_t acc = (uint32_t)p->bias_i32[j] - (uint32_t)g->a_zero * (uint32_t)p->wsum[j];
-            const uint8_t *col = W + (size_t)(j / 16) * pstride + 4 * (size_t)(j % 16);
+            const uint8_t *col = W + (size_t)(j / 16) * pstride + HDR + 4 * (size_t)(j % 16);
             for (int l = 0; l < K; l++) {
                 int32_t a = A[(size_t)i * g->lda + g->a_taps[l / kseg] + l % kseg];
                 acc += (uint32_t)(a * ((int32_t)col[(size_t)(l / 4) * 64 + l % 4] - 128));
