@@ -29,10 +29,18 @@
  * at a time reading a 16-byte block of x_zero); the last partial block
  * goes one pixel at a time.
  *
+ * 3x3 windows with dilation 1 and stride 1 or 2 along x (x_zero a byte,
+ * C <= PADROW) take every pixel of a row, borders included, through the
+ * column sweep instead (rows3x3 / row3x3): each input column of the three
+ * window rows sign-extended once, rows 0 and 1 paired once for the pixels
+ * sharing the column, row 2 paired horizontally; rows and columns in the
+ * padding read the row of x_zero bytes. Its weights (k = 9) are packed a
+ * second time after the block constants, in the pair order it uses.
+ *
  * Requantization: the rounded r of 16 channels (the faster exact form when
  * every multiplier of the block allows it) goes
  * through vpackssdw, + y_zero (saturating int16), vpacksswb, then the
- * clamp on bytes: exact while |y_zero| < 32640 (a saturated r stays past
+ * clamp on bytes (none when y_min, y_max are -128, 127): exact while |y_zero| < 32640 (a saturated r stays past
  * the bounds), else the plain C loop.
  */
 #include <immintrin.h>
@@ -231,6 +239,7 @@ INLINE void tap_pair(const __m256i *wv, int pr, __m256i x1, __m256i x2, __m256i 
 typedef struct outc {
     __m256i z16;      /* y_zero, 16 int16 */
     __m256i lo8, hi8; /* y_min, y_max, 32 int8 */
+    int clamp;        /* 0: y_min, y_max are -128, 127 (the packs' saturation is the clamp) */
 } outc;
 
 /* The rounded r of 16 channels (lo, hi) as 16 int16 + y_zero (saturating). */
@@ -252,7 +261,9 @@ INLINE void store16x2(const blk *k, __m256i lo0, __m256i hi0, __m256i lo1, __m25
                       int8_t *y1)
 {
     __m256i s0 = round16(k, lo0, hi0, oc), s1 = round16(k, lo1, hi1, oc);
-    __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s0, s1), oc->lo8), oc->hi8);
+    __m256i b = _mm256_packs_epi16(s0, s1);
+    if (oc->clamp)
+        b = _mm256_min_epi8(_mm256_max_epi8(b, oc->lo8), oc->hi8);
     b = _mm256_permute4x64_epi64(b, 0xd8); /* pixel 0's 16 bytes, then pixel 1's */
     _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(b));
     _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(b, 1));
@@ -262,7 +273,9 @@ INLINE void store16x2(const blk *k, __m256i lo0, __m256i hi0, __m256i lo1, __m25
 INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t *y, int nc)
 {
     __m256i s = round16(k, lo, hi, oc); /* channels 0..15 as int16 */
-    __m256i b = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(s, s), oc->lo8), oc->hi8);
+    __m256i b = _mm256_packs_epi16(s, s);
+    if (oc->clamp)
+        b = _mm256_min_epi8(_mm256_max_epi8(b, oc->lo8), oc->hi8);
     b = _mm256_permute4x64_epi64(b, 0x08);
     qb_avx2_store_bytes(y, _mm256_castsi256_si128(b), nc);
 }
@@ -596,7 +609,7 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
     const size_t bb = blk_bytes(p->k);
     const __m256i xz = _mm256_set1_epi16((int16_t)a->x_zero);
     const outc oc = {.z16 = _mm256_set1_epi16((int16_t)a->y_zero), .lo8 = _mm256_set1_epi8((char)a->y_min),
-                     .hi8 = _mm256_set1_epi8((char)a->y_max)};
+                     .hi8 = _mm256_set1_epi8((char)a->y_max), .clamp = a->y_min > -128 || a->y_max < 127};
     int xlo, xhi, ylo, yhi;
     qb_dw_inner(a->w, a->stride_w, a->pad_l, a->dil_w, a->kw, a->out_w, &xlo, &xhi);
     qb_dw_inner(a->h, a->stride_h, a->pad_t, a->dil_h, a->kh, a->out_h, &ylo, &yhi);
