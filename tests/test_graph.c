@@ -604,26 +604,30 @@ static void test_pools(void **st)
 }
 
 /* qb_plane_means_f32 (GlobalAveragePool's NCHW loop, eight planes at a
- * time): the bits of the serial loop per plane, for plane counts around
- * the block of 8 and odd plane sizes, values of mixed magnitudes (so
+ * time, or sixteen with AVX-512, and the plain loops alone): the bits of
+ * the serial loop per plane, for plane counts around the blocks of 8 and
+ * 16 and odd plane sizes (whole and partial blocks of 16 values), values of mixed magnitudes (so
  * another summation order would round differently); poison past the end
  * untouched. */
 static void test_plane_means(void **st)
 {
     (void)st;
-    enum { MAXP = 19, MAXV = 67 };
+    enum { MAXP = 35, MAXV = 67 };
     static float x[MAXP * MAXV], y[MAXP + 4];
     uint32_t seed = 99;
     for (int i = 0; i < MAXP * MAXV; i++) {
         seed = seed * 1664525u + 1013904223u;
         x[i] = ((float)(seed >> 8) / 16777216.0f - 0.4f) * (i % 5 == 0 ? 1e4f : i % 3 == 0 ? 1e-3f : 1.0f);
     }
-    const int64_t vols[] = {1, 3, 17, 64, 67};
+    const int64_t vols[] = {1, 3, 15, 16, 17, 64, 67};
+    for (int avx512 = 1; avx512 >= 0; avx512--)
     for (int64_t planes = 1; planes <= MAXP; planes++)
         for (size_t v = 0; v < sizeof vols / sizeof *vols; v++) {
             int64_t vol = vols[v];
             memset(y, 0x7b, sizeof y);
+            qb_plane_means_avx512(avx512);
             qb_plane_means_f32(x, y, planes, vol);
+            qb_plane_means_avx512(1);
             for (int64_t p = 0; p < planes; p++) {
                 float acc = 0.0f;
                 for (int64_t i = 0; i < vol; i++)

@@ -204,6 +204,9 @@ void qb_nhwc_avx512(int on);
  * floats each, summed in order from 0.0f, divided by (float)vol: the
  * bits of the plain serial loop), for p < planes. */
 void qb_plane_means_f32(const float *x, float *y, int64_t planes, int64_t vol);
+/* on = 0: qb_plane_means_f32 uses its plain loops, not AVX-512 (tests:
+ * the same bits); 1: the default. */
+void qb_plane_means_avx512(int on);
 /* ops_elem.c: the input tensor a float32 Add/Sub/Mul/Div may write its
  * output over (an input of the output's shape), or a copying operator
  * (qb_op_copy_run) place its output on (a view), or -1; on = 0: its runs

@@ -1567,7 +1567,8 @@ static void gap_run(qb_graph *g, qb_node *n, void *scratch)
     const pool_state *s = n->state;
     gap_job j = {qb_in(g, n, 0)->data, qb_out(g, n, 0)->data, s->w.in[0] * s->w.in[1] * s->w.in[2]};
     int64_t planes = s->w.n * s->w.c;
-    qb_gpar_for(planes, qb_gpar_chunk(planes, j.vol, 1), gap_planes, &j);
+    /* chunks of whole 16s of planes (qb_plane_means_f32's AVX-512 blocks; the bits do not depend on them) */
+    qb_gpar_for(planes, qb_gpar_chunk(planes, j.vol, planes >= 16 ? 16 : 1), gap_planes, &j);
 }
 
 const qb_opdef qb_ops_conv[] = {

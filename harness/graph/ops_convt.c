@@ -449,31 +449,31 @@ __attribute__((target("avx512f"))) static void convt_direct_sums_avx512(float *r
                                                                          int64_t jpad, int np)
 {
     __mmask16 m[4];
-    for (int v = 0; v < 4; v++) {
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
         int left = np - 16 * v;
         m[v] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
     }
     for (int64_t j0 = 0; j0 < jpad; j0 += 4) {
         __m512 a[4][4], xv[4];
-        for (int v = 0; v < 4; v++)
+        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
             xv[v] = _mm512_maskz_loadu_ps(m[v], x + 16 * v);
-        for (int j = 0; j < 4; j++) {
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
             __m512 wj = _mm512_set1_ps(w[j0 + j]);
-            for (int v = 0; v < 4; v++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
                 a[j][v] = _mm512_mul_ps(wj, xv[v]);
         }
         for (int64_t ci = 1; ci < cg; ci++) {
             const float *xc = x + ci * pix, *wc = w + ci * jpad + j0;
-            for (int v = 0; v < 4; v++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
                 xv[v] = _mm512_maskz_loadu_ps(m[v], xc + 16 * v);
-            for (int j = 0; j < 4; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
                 __m512 wj = _mm512_set1_ps(wc[j]);
-                for (int v = 0; v < 4; v++)
+                _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
                     a[j][v] = _mm512_add_ps(a[j][v], _mm512_mul_ps(wj, xv[v]));
             }
         }
-        for (int j = 0; j < 4; j++)
-            for (int v = 0; v < 4; v++)
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
                 _mm512_storeu_ps(acc + (j0 + j) * CT_PX + 16 * v, a[j][v]);
     }
 }

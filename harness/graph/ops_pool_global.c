@@ -4,13 +4,21 @@
  * an N x C x D1 ... input, output N x C x 1 ... Float types; Lp in double.
  * And the means of NCHW planes that GlobalAveragePool computes
  * (qb_plane_means_f32): eight planes at a time, so the additions of
- * eight sums overlap, each sum still in raster order.
+ * eight sums overlap, each sum still in raster order; with AVX-512
+ * sixteen planes at a time, one per lane (blocks of 16 x 16 values
+ * transposed), each lane's sum still in raster order.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "kernels/kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QB_GPOOL_AVX512 1
+#endif
 
 static int gpool_prepare(qb_graph *g, qb_node *n, qb_err *e)
 {
@@ -59,9 +67,76 @@ static float plane_sum(const float *x, int64_t vol)
     return acc;
 }
 
+static int means_plain; /* qb_plane_means_avx512(0): the plain loops only (tests) */
+
+void qb_plane_means_avx512(int on) { means_plain = !on; }
+
+#ifdef QB_GPOOL_AVX512
+/* r[k] = column k of the 16 x 16 floats in r[0..15] (row i in r[i]). */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        u[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+        u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+        u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+        u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; k++) {
+        t[k] = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
+        t[4 + k] = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+        t[8 + k] = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+        t[12 + k] = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+    }
+    for (int k = 0; k < 8; k++) {
+        r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
+        r[8 + k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xDD);
+    }
+}
+
+/* The means of 16 planes, one per lane: blocks of 16 values of each plane
+ * transposed so that a vector holds value i of every plane, added to the
+ * lane sums in order i = 0, 1, ... (each lane 0.0f + x[0] + x[1] + ...,
+ * the serial loop's additions), then divided by (float)vol: the same bits. */
+__attribute__((target("avx512f"))) static void means16_avx512(const float *x, float *y, int64_t vol)
+{
+    __m512 acc = _mm512_setzero_ps(), r[16];
+    int64_t i = 0;
+    for (; i + 16 <= vol; i += 16) {
+        for (int c = 0; c < 16; c++)
+            r[c] = _mm512_loadu_ps(x + c * vol + i);
+        transpose16(r);
+        for (int k = 0; k < 16; k++)
+            acc = _mm512_add_ps(acc, r[k]);
+    }
+    if (i < vol) {
+        int left = (int)(vol - i);
+        __mmask16 m = (__mmask16)((1u << left) - 1);
+        for (int c = 0; c < 16; c++)
+            r[c] = _mm512_maskz_loadu_ps(m, x + c * vol + i);
+        transpose16(r);
+        for (int k = 0; k < left; k++)
+            acc = _mm512_add_ps(acc, r[k]);
+    }
+    _mm512_storeu_ps(y, _mm512_div_ps(acc, _mm512_set1_ps((float)vol)));
+}
+#endif
+
 void qb_plane_means_f32(const float *x, float *y, int64_t planes, int64_t vol)
 {
     int64_t p = 0;
+#ifdef QB_GPOOL_AVX512
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F);
+    if (ok && !means_plain)
+        for (; p + 16 <= planes; p += 16)
+            means16_avx512(x + p * vol, y + p, vol);
+#endif
     for (; p + 8 <= planes; p += 8) { /* eight independent chains: the adds overlap instead of waiting on one */
         const float *x0 = x + p * vol;
         float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
