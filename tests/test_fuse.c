@@ -1538,6 +1538,71 @@ static void test_se_mul(void **st)
     }
 }
 
+/* x + x * s on NCHW planes (qb_fuse_mul_add): x 2x5x7x9, s = Sigmoid(GAP)
+ * (a runtime 2x5x1x1); the four operand orders Mul(x, s) / Mul(s, x)
+ * and Add(x, t) / Add(t, x), each Add a graph output; a Mul whose output
+ * is also a graph output, and one read by an Add with another tensor,
+ * stay as they are. Values of mixed magnitudes (so a contraction or
+ * another order would round differently) and infinities among them;
+ * bit-identical to QB_NO_MULADD_FUSION=1 on 1-3 threads. (A NaN in both
+ * operands of a product comes out with either one's sign, as the
+ * compiler orders the commutative operation: not compared.) */
+static qb_graph *mul_add_graph(void)
+{
+    qb_graph *g = qb_graph_new("mul-add");
+    g->opset = 13;
+    add_t(g, "x", 4, (int64_t[]){2, 5, 7, 9}, NULL);
+    add_n(g, "GlobalAveragePool", "x", "gap");
+    add_n(g, "Sigmoid", "gap", "s");
+    add_n(g, "Mul", "x,s", "t1");
+    add_n(g, "Add", "x,t1", "y1");
+    add_n(g, "Mul", "s,x", "t2");
+    add_n(g, "Add", "t2,x", "y2");
+    add_n(g, "Mul", "x,s", "t3");
+    add_n(g, "Add", "t3,x", "y3");
+    add_n(g, "Mul", "s,x", "t4");
+    add_n(g, "Add", "x,t4", "y4");
+    add_n(g, "Mul", "x,s", "t5"); /* also a graph output: not fused */
+    add_n(g, "Add", "x,t5", "y5");
+    add_n(g, "Mul", "x,s", "t6"); /* added to another tensor: not fused */
+    add_n(g, "Add", "y1,t6", "y6");
+    const char *outs[] = {"y1", "y2", "y3", "y4", "y5", "t5", "y6"};
+    for (int i = 0; i < 7; i++)
+        set_output(g, outs[i]);
+    return g;
+}
+
+static void test_mul_add(void **st)
+{
+    (void)st;
+    enum { NX = 2 * 5 * 7 * 9 };
+    static float x[NX];
+    for (int i = 0; i < NX; i++)
+        x[i] = ((float)((i * 37) % 53) / 17.0f - 1.4f) * (i % 7 == 0 ? 3e3f : i % 5 == 0 ? 1e-3f : 1.0f);
+    x[100] = INFINITY, x[200] = -INFINITY; /* planes 1 and 3: s = 1 and s = 0 (-inf * 0: NaN) */
+    setenv("QB_NO_MULADD_FUSION", "1", 1);
+    qb_graph *ref = mul_add_graph();
+    run(ref, x);
+    unsetenv("QB_NO_MULADD_FUSION");
+    for (int threads = 1; threads <= 3; threads++) {
+        qb_gpar_set_threads(threads);
+        qb_elem_chain_avx512(threads != 2); /* the plain loops too */
+        qb_graph *g = mul_add_graph();
+        run(g, x);
+        int fused = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            fused += !strcmp(g->nodes[i].op, "Mul") && g->nodes[i].fused_into >= 0;
+        assert_int_equal(fused, 4);
+        for (int o = 0; o < 7; o++)
+            assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                (size_t)NX * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_gpar_set_threads(1);
+    qb_elem_chain_avx512(1);
+    qb_graph_free(ref);
+}
+
 /* Nearest integer upsamplings (Resize) read through by the Concat and Add
  * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
  * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
@@ -1748,6 +1813,7 @@ int main(void)
         cmocka_unit_test(test_int8_chains),
         cmocka_unit_test(test_int8_concat_add),
         cmocka_unit_test(test_se_mul),
+        cmocka_unit_test(test_mul_add),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_direct_conv),

@@ -909,3 +909,148 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
     }
     return made;
 }
+
+/* ---- x + x * s: a squeeze-excite residual on NCHW planes ----
+ *
+ * A float Mul of a map x (N x C x H x W) and a runtime N x C x 1 x 1 s
+ * whose output only an Add of it and x reads (PP-OCRv4 det's RSE blocks:
+ * x + x * hardsigmoid(conv(GAP(x)))) runs as one pass in the Add: per
+ * element the Mul's product and the Add's sum in the operators' operand
+ * order, so the same bits; the product map is never written or read. */
+
+typedef struct ma_state {
+    int x, s;                  /* the map and the per-channel factors */
+    int s_first, t_first;      /* Mul(s, x) rather than Mul(x, s); Add(t, x) rather than Add(x, t) */
+    int64_t planes, hw, c;     /* N * C planes of hw floats, C channels */
+    void *orig_state;          /* the Add's own prepared state (freed with this) */
+    void (*orig_free)(void *); /* its free function, NULL for free() */
+} ma_state;
+
+static void ma_free(void *p)
+{
+    ma_state *m = p;
+    if (!m)
+        return;
+    if (m->orig_free)
+        m->orig_free(m->orig_state);
+    else
+        free(m->orig_state);
+    free(m);
+}
+
+typedef struct ma_job {
+    const ma_state *m; /* the fusion */
+    const float *x;    /* the map */
+    const float *s;    /* the factors, one per plane */
+    float *y;          /* the Add's output */
+} ma_job;
+
+FE_INLINE void ma_body(const ma_job *j, int64_t p0, int64_t p1)
+{
+    const int64_t hw = j->m->hw;
+    const int sf = j->m->s_first, tf = j->m->t_first;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *restrict x = j->x + p * hw;
+        float *restrict y = j->y + p * hw;
+        const float k = j->s[p];
+        /* one branch-free loop per operand order (each vectorizes) */
+        if (!sf && !tf)
+            for (int64_t i = 0; i < hw; i++)
+                y[i] = x[i] + x[i] * k;
+        else if (!sf)
+            for (int64_t i = 0; i < hw; i++)
+                y[i] = x[i] * k + x[i];
+        else if (!tf)
+            for (int64_t i = 0; i < hw; i++)
+                y[i] = x[i] + k * x[i];
+        else
+            for (int64_t i = 0; i < hw; i++)
+                y[i] = k * x[i] + x[i];
+    }
+}
+
+static void ma_planes_plain(const ma_job *j, int64_t p0, int64_t p1) { ma_body(j, p0, p1); }
+
+#ifdef FE_AVX512
+__attribute__((target(FE_AVX512_TARGET))) static void ma_planes_avx512(const ma_job *j, int64_t p0, int64_t p1)
+{
+    ma_body(j, p0, p1);
+}
+#endif
+
+static void ma_planes(void *ctx, int64_t p0, int64_t p1)
+{
+#ifdef FE_AVX512
+    if (fe_avx512()) {
+        ma_planes_avx512(ctx, p0, p1);
+        return;
+    }
+#endif
+    ma_planes_plain(ctx, p0, p1);
+}
+
+static void ma_run(qb_graph *g, qb_node *n, void *scratch)
+{
+    (void)scratch;
+    const ma_state *m = n->state;
+    ma_job j = {m, g->tensors[m->x]->data, g->tensors[m->s]->data, qb_out(g, n, 0)->data};
+    qb_gpar_for(m->planes, qb_gpar_chunk(m->planes, m->hw, 1), ma_planes, &j);
+}
+
+/* What the Add of a fused x + x * s runs instead of its operator. */
+static const qb_opdef ma_def = {.name = "(x + x * s)", .run = ma_run};
+
+/* t is a runtime float32 tensor of N x C x 1 x 1 (one value per plane of x). */
+static int per_plane(const qb_tensor *t, const qb_tensor *x)
+{
+    return t->kind != QB_T_CONST && t->dtype == QB_DT_FLOAT && t->ndim == 4 && t->dims[0] == x->dims[0] &&
+           t->dims[1] == x->dims[1] && t->dims[2] == 1 && t->dims[3] == 1;
+}
+
+int qb_fuse_mul_add(qb_graph *g)
+{
+    const char *env = getenv("QB_NO_MULADD_FUSION");
+    if (g->no_elem_fusion || (env && *env && strcmp(env, "0")))
+        return 0;
+    const qb_opdef *mul = qb_op_find("Mul"), *add = qb_op_find("Add");
+    int made = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *m = &g->nodes[i];
+        if (m->folded || m->fused_into >= 0 || m->write_to >= 0 || m->def != mul || m->nin != 2 || m->nout != 1 ||
+            m->out[0] < 0 || m->in[0] < 0 || m->in[1] < 0 || m->domain)
+            continue;
+        const qb_tensor *t = qb_out(g, m, 0);
+        int k = 0; /* the map's input */
+        while (k < 2 && !(qb_in(g, m, k)->ndim == 4 && same_shape(qb_in(g, m, k), t) && per_plane(qb_in(g, m, 1 - k), t)))
+            k++;
+        int u[2];
+        if (k == 2 || t->dtype != QB_DT_FLOAT || qb_in(g, m, k)->dtype != QB_DT_FLOAT ||
+            qb_in(g, m, k)->kind == QB_T_CONST || is_graph_output(g, m->out[0]) || consumers(g, m->out[0], u) != 1)
+            continue;
+        qb_node *a = &g->nodes[u[0]];
+        int x = m->in[k];
+        if (a->folded || a->fused_into >= 0 || a->write_to >= 0 || a->def != add || a->nin != 2 || a->nout != 1 ||
+            a->out[0] < 0 || a->domain || !((a->in[0] == x && a->in[1] == m->out[0]) || (a->in[1] == x && a->in[0] == m->out[0])) ||
+            !same_shape(qb_out(g, a, 0), t) || qb_out(g, a, 0)->dtype != QB_DT_FLOAT)
+            continue;
+        ma_state *st = calloc(1, sizeof *st);
+        if (!st)
+            break;
+        st->x = x;
+        st->s = m->in[1 - k];
+        st->s_first = k == 1;
+        st->t_first = a->in[0] == m->out[0];
+        st->c = t->dims[1];
+        st->planes = t->dims[0] * t->dims[1];
+        st->hw = t->dims[2] * t->dims[3];
+        st->orig_state = a->state;
+        st->orig_free = a->free_state;
+        a->state = st;
+        a->free_state = ma_free;
+        a->def = &ma_def;
+        a->scratch = 0;
+        m->fused_into = (int)(a - g->nodes);
+        made++;
+    }
+    return made;
+}

@@ -136,6 +136,12 @@ int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
 /* Chain n (run in a conv's epilogue) in place on pixels x C floats of
  * NHWC pixels, y at a pixel's first channel. */
 void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);
+/* fuse_elem.c, after the layouts: a float Mul of a 4-D NCHW map x and a
+ * runtime N x C x 1 x 1 s whose output only an Add of it and x reads
+ * runs in that Add as one pass, x + x * s (operand orders kept: the same
+ * bits); the Mul is fused into the Add. Off with g->no_elem_fusion or
+ * QB_NO_MULADD_FUSION=1. Returns how many. */
+int qb_fuse_mul_add(qb_graph *g);
 /* Int8 chain n (qb_elem_chain_set_int8; run in an int8 conv's epilogue)
  * in place on pixels x C int8 codes of NHWC pixels through its tables,
  * y at a pixel's first channel. */
