@@ -225,9 +225,11 @@ static void test_conv_dilated_same(void **st)
  * with 2 groups and a bias, 3x1/(3,1) without bias, the det head's case)
  * and, for the general scatter-add, 2x2/2 with output_padding 1 (the last
  * row and column only the bias), against the ONNX definition summed in
- * double. Few columns per group (2x2 with 2 groups of 3 channels, det's
- * 24 -> 1 on rows of 70 pixels: a block of 64 and a tail) take the
- * direct path: the same bits with its plain loops and on 1-3 threads. */
+ * double (2x2 on rows of 7 pixels: the GEMM path's col2im by pairs of
+ * pixels and the last one alone). Few columns per group (2x2 with 2
+ * groups of 3 channels, det's 24 -> 1 on rows of 70 pixels: a block of 64
+ * and a tail) take the direct path: the same bits with its plain loops
+ * and on 1-3 threads. */
 static void test_convt_tiles(void **st)
 {
     (void)st;
@@ -235,9 +237,10 @@ static void test_convt_tiles(void **st)
                                  {3, 1, 1, 0, 0, 5, 6, 8},
                                  {2, 2, 1, 1, 1, 3, 6, 8},
                                  {2, 2, 1, 0, 0, 9, 6, 8},
-                                 {2, 2, 1, 1, 0, 24, 1, 70}};
+                                 {2, 2, 1, 1, 0, 24, 1, 70},
+                                 {2, 2, 1, 1, 0, 9, 6, 7}}; /* an odd width: the last pixel of a row alone */
     enum { IH = 14, IWM = 70 }; /* blocks of 6 input rows (48 pixels) when qb_gpar_conv_block is tiny */
-    for (int c = 0; c < 5; c++) {
+    for (int c = 0; c < 6; c++) {
         int kh = cfg[c][0], kw = cfg[c][1], grp = cfg[c][2], has_b = cfg[c][3], op = cfg[c][4], cin = cfg[c][5];
         int cout = cfg[c][6], cog = cout / grp, cig = cin / grp, ih = IH, iw = cfg[c][7];
         int oh = ih * kh + op, ow = iw * kw + op, direct = !op && cog * kh * kw <= 16;

@@ -289,7 +289,8 @@ static void convt_tiles(const convt_state *s, const float *cols, int64_t r0, int
 /* convt_tiles for 2-D 2x2 windows (k = stride = 2): per input row and
  * output channel, each input pixel's four columns (ky, kx) of the channel
  * read as one vector, bias added, the kx pair of tap row ky stored to
- * output row 2 * iy + ky (8 bytes each): two output rows written left to
+ * output row 2 * iy + ky (two pixels' pairs as one 16-byte store, an odd
+ * last pixel's as 8 bytes): two output rows written left to
  * right at a time (channel planes a multiple of 4 KiB apart would alias in
  * the cache if all were written at once). The same bias + term per element
  * as convt_tiles: the same bits. */
@@ -303,7 +304,13 @@ static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0,
             const __m128 b = _mm_set1_ps(bias ? bias[c0 + co] : 0.0f);
             const float *cp = crow + 4 * co;
             float *d = y + co * opix + 2 * iy * ow;
-            for (int64_t ix = 0; ix < iw; ix++, cp += nc) {
+            int64_t ix = 0;
+            for (; ix + 2 <= iw; ix += 2, cp += 2 * nc) { /* two pixels: 16-byte stores to each output row */
+                __m128 v = _mm_add_ps(b, _mm_loadu_ps(cp)), u = _mm_add_ps(b, _mm_loadu_ps(cp + nc));
+                _mm_storeu_ps(d + 2 * ix, _mm_movelh_ps(v, u));
+                _mm_storeu_ps(d + ow + 2 * ix, _mm_movehl_ps(u, v));
+            }
+            for (; ix < iw; ix++, cp += nc) {
                 __m128 v = _mm_add_ps(b, _mm_loadu_ps(cp));
                 _mm_storel_pi((__m64 *)(d + 2 * ix), v);
                 _mm_storeh_pi((__m64 *)(d + ow + 2 * ix), v);
