@@ -1517,6 +1517,7 @@ static void test_se_mul(void **st)
         for (int threads = 1; threads <= 3; threads++) {
             qb_gpar_set_threads(threads);
             qb_elem_chain_avx512(threads != 2); /* the float table where AVX-512 VBMI runs */
+            qb_nhwc_avx512(threads != 3);       /* the per-channel Mul/Add/Sub without AVX-512 (SSE2 loops) */
             qb_graph *g = se_graph(quant, 0, 0);
             run(g, x);
             int nhwc = 0, link = 0;
@@ -1534,6 +1535,7 @@ static void test_se_mul(void **st)
         }
         qb_gpar_set_threads(1);
         qb_elem_chain_avx512(1);
+        qb_nhwc_avx512(1);
         qb_graph_free(ref);
     }
 }

@@ -976,8 +976,29 @@ static void concat_q8_upsampled(const nhwc_state *s, const float *x, int64_t ci,
 /* tmp[i] = a[i] op b[i], n floats: the element-wise operator's float
  * arithmetic (four at a time with SSE2: the same IEEE operation per
  * element; GCC's -O2 left these loops scalar). */
+#ifdef QB_NHWC_AVX512
+/* elem_f32 with AVX-512, 16 floats a step, the tail masked (the same IEEE
+ * operation per element). */
+__attribute__((target("avx512f"))) static void elem_f32_avx512(float *restrict tmp, const float *a, const float *b,
+                                                              int64_t n, char op)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(k, a + i), w = _mm512_maskz_loadu_ps(k, b + i);
+        __m512 r = op == 'A' ? _mm512_add_ps(x, w) : op == 'S' ? _mm512_sub_ps(x, w) : _mm512_mul_ps(x, w);
+        _mm512_mask_storeu_ps(tmp + i, k, r);
+    }
+}
+#endif
+
 static void elem_f32(float *restrict tmp, const float *a, const float *b, int64_t n, char op)
 {
+#ifdef QB_NHWC_AVX512
+    if (nhwc_avx512()) {
+        elem_f32_avx512(tmp, a, b, n, op);
+        return;
+    }
+#endif
 #if defined(__SSE2__)
     int64_t i = 0;
     if (op == 'A')
@@ -1357,6 +1378,34 @@ static void bcast_pixels(void *ctx, int64_t p0, int64_t p1)
         bcast_f32(j->y + p * C, m + p * C, v + p / hw * C, C, s);
 }
 
+#ifdef QB_NHWC_AVX512
+/* bcast_q8_pixels from NHWC input with AVX-512 in one pass: per pixel
+ * its C values against its image's C values (bcast_f32's operation and
+ * operand order), quantized at once (quantize16_avx512, the codes of
+ * qb_quantize_i8), 16 channels a step, the tail masked: no float block in
+ * between. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_avx512(int8_t *y, const float *m,
+                                                                                    const float *v, int64_t p0,
+                                                                                    int64_t p1, const nhwc_state *s)
+{
+    const __m512 sc = _mm512_set1_ps(s->q_scale);
+    const __m512i zp = _mm512_set1_epi32(s->q_zero);
+    const int64_t hw = s->h * s->w, C = s->c;
+    const char op = s->elem_op;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *mp = m + p * C, *vp = v + p / hw * C;
+        const float *a = s->bc_in ? mp : vp, *b = s->bc_in ? vp : mp; /* the operator's order */
+        int8_t *yp = y + p * C;
+        for (int64_t c = 0; c < C; c += 16) {
+            __mmask16 k = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+            __m512 x = _mm512_maskz_loadu_ps(k, a + c), w = _mm512_maskz_loadu_ps(k, b + c);
+            __m512 r = op == 'A' ? _mm512_add_ps(x, w) : op == 'S' ? _mm512_sub_ps(x, w) : _mm512_mul_ps(x, w);
+            _mm_mask_storeu_epi8(yp + c, k, quantize16_avx512(r, sc, zp));
+        }
+    }
+}
+#endif
+
 /* Per-channel Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over
  * N*H*W, from NHWC input by pixels (as many as fit the block), from NCHW
  * planes 16 channels at a time as elem_q8_pixels. */
@@ -1368,6 +1417,12 @@ static void bcast_q8_pixels(void *ctx, int64_t p0, int64_t p1)
     int8_t *y = (int8_t *)j->y;
     const int64_t hw = s->h * s->w, C = s->c;
     float tmp[Q8_BLK * 16], kv[Q8_BLK];
+#ifdef QB_NHWC_AVX512
+    if (s->q8_in_nhwc && nhwc_avx512()) {
+        bcast_q8_nhwc_avx512(y, m, v, p0, p1, s);
+        return;
+    }
+#endif
     if (s->q8_in_nhwc) {
         const int64_t per = C < Q8_BLK * 16 ? Q8_BLK * 16 / C : 1; /* whole pixels a block */
         for (int64_t p = p0; p < p1;) {
