@@ -202,32 +202,44 @@ __attribute__((target("avx512f"))) static size_t expf_array_avx512(const float *
     return i;
 }
 
-/* The maximum of x[0, n16) (n16 a multiple of 16; NaN skipped); *nan:
- * whether one was. */
-__attribute__((target("avx512f"))) static float max_avx512(const float *x, size_t n16, int *nan)
+/* fold16 of the 16 lanes of s in registers: the same additions in the
+ * same order (lane l + lane l + w, w = 8, 4, 2, 1). */
+__attribute__((target("avx512f"))) static inline float fold16_avx512(__m512 s)
 {
-    __m512 m = _mm512_set1_ps(-INFINITY);
+    __m256 a = _mm256_add_ps(_mm512_castps512_ps256(s), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+
+/* qb_softmax_row with AVX-512: the maximum (the tail's lanes in the same
+ * register, -inf where masked; vmaxps keeps its second operand for a NaN
+ * lane, as the scalar > skips NaN; any order gives the same value), the
+ * exps of the whole vectors (expf16_neg where the row has no NaN and a
+ * finite maximum) summed lanes i % 16 apart and folded in registers,
+ * then the tail's exps (expf16 on masked lanes) added in order, lane by
+ * lane from the register, and divided there: the tail is never stored
+ * and read back (a masked store does not forward to the loads after it,
+ * which waited for it: most of a 40-value row's time). */
+__attribute__((target("avx512f"))) static void softmax_row_avx512(const float *x, float *y, size_t n)
+{
+    const size_t n16 = n - n % 16, t = n - n16;
+    const __mmask16 tm = (__mmask16)((1u << t) - 1);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m = ninf;
     __mmask16 un = 0;
     for (size_t i = 0; i < n16; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
         m = _mm512_max_ps(v, m);
         un |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     }
-    *nan = un != 0;
-    float ml[16], mx = -INFINITY;
-    _mm512_storeu_ps(ml, m);
-    for (int l = 0; l < 16; l++)
-        mx = ml[l] > mx ? ml[l] : mx;
-    return mx;
-}
-
-/* y[i] = exp(x[i] - mx) for i < n16 (a multiple of 16); returns their
- * sum, lanes i % 16 apart, folded as fold16. */
-__attribute__((target("avx512f"))) static float exp_sum_avx512(const float *x, float *y, size_t n16, float mx, int neg)
-{
+    __m512 xt = _mm512_mask_loadu_ps(ninf, tm, x + n16); /* the tail, -inf beyond it */
+    m = _mm512_max_ps(xt, m);
+    un |= _mm512_cmp_ps_mask(xt, xt, _CMP_UNORD_Q);
+    const float mx = _mm512_reduce_max_ps(m);
     const __m512 vm = _mm512_set1_ps(mx);
     __m512 s = _mm512_setzero_ps();
-    if (neg) /* every x - mx a number <= 0 */
+    if (!un && isfinite(mx)) /* every x - mx a number <= 0 */
         for (size_t i = 0; i < n16; i += 16) {
             __m512 e = expf16_neg(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
             _mm512_storeu_ps(y + i, e);
@@ -239,31 +251,18 @@ __attribute__((target("avx512f"))) static float exp_sum_avx512(const float *x, f
             _mm512_storeu_ps(y + i, e);
             s = _mm512_add_ps(s, e);
         }
-    float sl[16];
-    _mm512_storeu_ps(sl, s);
-    return fold16(sl);
-}
-
-/* y[i] = exp(x[i] - mx) for the t < 16 values of a row's tail, in one
- * masked register (each lane qb_expf1's value); the caller adds them to
- * the sum in order. */
-__attribute__((target("avx512f"))) static void exp_tail_avx512(const float *x, float *y, size_t t, float mx)
-{
-    __mmask16 m = (__mmask16)((1u << t) - 1);
-    _mm512_mask_storeu_ps(y, m, expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x), _mm512_set1_ps(mx))));
-}
-
-/* y[i] /= sum for i < n (the tail of n % 16 values masked). */
-__attribute__((target("avx512f"))) static void div_avx512(float *y, size_t n, float sum)
-{
-    const __m512 vs = _mm512_set1_ps(sum);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, _mm512_div_ps(_mm512_loadu_ps(y + i), vs));
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, y + i), vs));
+    float sum = fold16_avx512(s);
+    __m512 et = _mm512_setzero_ps();
+    if (t) {
+        et = expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tm, x + n16), vm));
+        for (size_t l = 0; l < t; l++) /* in order, as the scalar reference */
+            sum += _mm_cvtss_f32(_mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set1_epi32((int)l), et)));
     }
+    const __m512 vs = _mm512_set1_ps(sum);
+    for (size_t i = 0; i < n16; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_div_ps(_mm512_loadu_ps(y + i), vs));
+    if (t)
+        _mm512_mask_storeu_ps(y + n16, tm, _mm512_div_ps(et, vs));
 }
 #endif
 
@@ -294,10 +293,10 @@ void qb_softmax_row(const float *x, float *y, size_t n)
     size_t n16 = n - n % 16, i;
     float mx = -INFINITY, sum;
 #ifdef QB_EXPF_AVX512
-    int wide = expf_avx512(), nan = 0;
-    if (wide)
-        mx = max_avx512(x, n16, &nan);
-    else
+    if (expf_avx512()) {
+        softmax_row_avx512(x, y, n);
+        return;
+    }
 #endif
     {
         __m128 m4 = _mm_set1_ps(-INFINITY);
@@ -308,21 +307,8 @@ void qb_softmax_row(const float *x, float *y, size_t n)
         for (int l = 0; l < 4; l++)
             mx = ml[l] > mx ? ml[l] : mx;
     }
-    for (i = n16; i < n; i++) {
+    for (i = n16; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
-        nan |= x[i] != x[i];
-    }
-#ifdef QB_EXPF_AVX512
-    if (wide) { /* the tail in one masked register, added in order; the division likewise */
-        sum = exp_sum_avx512(x, y, n16, mx, !nan && isfinite(mx));
-        if (n > n16)
-            exp_tail_avx512(x + n16, y + n16, n - n16, mx);
-        for (i = n16; i < n; i++)
-            sum += y[i];
-        div_avx512(y, n, sum);
-        return;
-    }
-#endif
     {
         const __m128 vm = _mm_set1_ps(mx);
         __m128 s[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()}; /* lanes 0-3, 4-7, 8-11, 12-15 */
