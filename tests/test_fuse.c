@@ -485,23 +485,23 @@ static void quantize_convs(qb_graph *g, const float *in_s, const int32_t *in_z, 
         }
 }
 
-static qb_graph *q_pool_graph(int no_links)
+static qb_graph *q_pool_graph(int no_links, int ch)
 {
     qb_graph *g = qb_graph_new("int8-pool");
     g->opset = 13;
     g->no_int8_links = no_links;
     add_t(g, "x", 4, (int64_t[]){1, 3, 12, 10}, NULL);
-    conv(g, "x", "c1", 3, 8, 3, 1, 21);
+    conv(g, "x", "c1", 3, ch, 3, 1, 21);
     add_n(g, "Relu", "c1", "r1");
     qb_node *mp = add_n(g, "MaxPool", "r1", "m1");
     attr_ints(mp, "kernel_shape", 2, (int64_t[]){2, 2});
     attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
-    conv(g, "m1", "c2", 8, 8, 3, 1, 22);
+    conv(g, "m1", "c2", ch, ch, 3, 1, 22);
     qb_node *mp2 = add_n(g, "MaxPool", "c2", "m2");
     attr_ints(mp2, "kernel_shape", 2, (int64_t[]){3, 3});
     attr_ints(mp2, "strides", 2, (int64_t[]){2, 2});
     attr_ints(mp2, "pads", 4, (int64_t[]){1, 1, 1, 1});
-    conv(g, "m2", "y", 8, 4, 1, 1, 23);
+    conv(g, "m2", "y", ch, 4, 1, 1, 23);
     qb_node *mp3 = add_n(g, "MaxPool", "c2", "y2"); /* int8 in, float NCHW out (a graph output) */
     attr_ints(mp3, "kernel_shape", 2, (int64_t[]){2, 2});
     set_output(g, "y");
@@ -513,32 +513,38 @@ static qb_graph *q_pool_graph(int no_links)
     return g;
 }
 
+/* With 8 and 32 channels (32: the pool 2x2/2 pairs pixels, its output 5
+ * wide leaves one pixel alone; AVX-512 off on 3 threads). */
 static void test_int8_maxpool(void **st)
 {
     (void)st;
     float x[3 * 12 * 10];
     for (int i = 0; i < 3 * 12 * 10; i++)
         x[i] = (float)((i * 11) % 37) / 18.0f - 1.0f;
-    qb_graph *ref = q_pool_graph(1);
-    run(ref, x);
-    for (int threads = 1; threads <= 3; threads++) {
-        qb_gpar_set_threads(threads);
-        qb_graph *g = q_pool_graph(0);
-        run(g, x);
-        /* conv 1: float input quantized once (16), int8 NHWC out (2|8); conv 2: int8 in and out (1|2|4|8);
-         * conv 3: int8 NHWC in (1|4) */
-        int bits[3] = {26, 15, 5}, k = 0;
-        for (int i = 0; i < g->nnodes; i++)
-            if (!strcmp(g->nodes[i].op, "Conv"))
-                assert_int_equal(g->nodes[i].nhwc, bits[k++]);
-        assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
-                            4 * 3 * 3 * sizeof(float));
-        assert_memory_equal(g->tensors[g->outputs[1]]->data, ref->tensors[ref->outputs[1]]->data,
-                            8 * 5 * 4 * sizeof(float));
-        qb_graph_free(g);
+    for (int ch = 8; ch <= 32; ch += 24) {
+        qb_graph *ref = q_pool_graph(1, ch);
+        run(ref, x);
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_nhwc_avx512(threads != 3);
+            qb_graph *g = q_pool_graph(0, ch);
+            run(g, x);
+            /* conv 1: float input quantized once (16), int8 NHWC out (2|8); conv 2: int8 in and out (1|2|4|8);
+             * conv 3: int8 NHWC in (1|4) */
+            int bits[3] = {26, 15, 5}, k = 0;
+            for (int i = 0; i < g->nnodes; i++)
+                if (!strcmp(g->nodes[i].op, "Conv"))
+                    assert_int_equal(g->nodes[i].nhwc, bits[k++]);
+            assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                                4 * 3 * 3 * sizeof(float));
+            assert_memory_equal(g->tensors[g->outputs[1]]->data, ref->tensors[ref->outputs[1]]->data,
+                                (size_t)ch * 5 * 4 * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_nhwc_avx512(1);
+        qb_graph_free(ref);
     }
-    qb_gpar_set_threads(1);
-    qb_graph_free(ref);
 }
 
 /* The start of the pool graphs below: input x 2x3x11x9 -> conv 3 -> 70

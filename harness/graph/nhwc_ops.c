@@ -369,22 +369,45 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void max_lut_i8_vb
     }
 }
 
+/* y[c] = the int8 maximum over ntap >= 1 taps dequantized, 64 channels
+ * a step: per lane (float)(q - zero) * scale, qb_dequantize_i8's
+ * arithmetic (the values of the float table). */
+__attribute__((target("avx512f,avx512bw"))) static void max_dq_avx512(float *y, const int8_t *x, const int64_t *tap,
+                                                                     int ntap, int64_t C, float scale, int32_t zero)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    for (int64_t c = 0; c < C; c += 64) {
+        __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
+        __m512i q = max64_i8(x, tap, ntap, c, m);
+        for (int k = 0; k < 4 && c + 16 * k < C; k++) {
+            __m128i part = k == 0 ? _mm512_castsi512_si128(q) : k == 1 ? _mm512_extracti32x4_epi32(q, 1)
+                           : k == 2                           ? _mm512_extracti32x4_epi32(q, 2)
+                                                              : _mm512_extracti32x4_epi32(q, 3);
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(part), zp)), sc);
+            int64_t left = C - c - 16 * k;
+            _mm512_mask_storeu_ps(y + c + 16 * k, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), f);
+        }
+    }
+}
+
 /* One output row oy of an int8 MaxPool over image x (int8 NHWC): each
  * pixel's int8 maximum over its taps (full: a whole window's offsets, for
  * pixels inside the image; else pool_taps into edge), 64 channels a step,
  * into y (the row's first output pixel, int8), through the table lut when
  * not NULL (it stays in registers over the row); or, when y is NULL,
  * dequantized (s->in_scale, s->in_zero) to the floats yf, pixel-major. A
- * window all padding gives -128, or -inf as floats (the float path). The
- * values of max_taps_i8, max_lut and max_dq_avx512. */
+ * window all padding gives -128, or -inf as floats (the float path). With
+ * 32 channels and int8 output, two pixels side by side whose windows are
+ * inside the image share one register (each tap two 32-byte loads), one
+ * table lookup and one store. The values of max_taps_i8, max_lut and
+ * max_dq_avx512 (the float path is max_dq_avx512 per pixel). */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_row_i8_vbmi(int8_t *y, float *yf,
                                                                                    const int8_t *x,
                                                                                    const nhwc_state *s, int64_t oy,
                                                                                    const int64_t *full,
                                                                                    int64_t *edge, const int8_t *lut)
 {
-    const __m512 sc = _mm512_set1_ps(s->in_scale);
-    const __m512i zp = _mm512_set1_epi32(s->in_zero);
     __m512i t[4];
     if (lut)
         qb_lut_i8_load(lut, t);
@@ -407,18 +430,27 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_
                     fo[c] = -INFINITY;
                 continue;
             }
-            for (int64_t c = 0; c < C; c += 16) {
-                __mmask16 m = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
-                __m512i acc = _mm512_maskz_cvtepi8_epi32(m, _mm_maskz_loadu_epi8(m, xo + tap[0] + c));
-                for (int k = 1; k < ntap; k++)
-                    acc = _mm512_max_epi32(acc, _mm512_maskz_cvtepi8_epi32(m, _mm_maskz_loadu_epi8(m, xo + tap[k] + c)));
-                _mm512_mask_storeu_ps(fo + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, zp)), sc));
-            }
+            max_dq_avx512(fo, xo, tap, ntap, C, s->in_scale, s->in_zero); /* 64 channels' maximum, then floats */
             continue;
         }
         int8_t *yo = y + ox * C;
         if (!ntap) {
             memset(yo, 0x80, (size_t)C);
+            continue;
+        }
+        if (C == 32 && tap == full && ox + 1 < s->ow && ix0 + s->sw + (s->kw - 1) * s->dw < s->w) {
+            /* this pixel and the next, both inside: one register, 32 channels each */
+            const int8_t *x1 = xo + s->sw * C;
+            __m512i v = _mm512_setzero_si512();
+            for (int k = 0; k < nk; k++) {
+                __m512i t2 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xo + full[k]))),
+                                                _mm256_loadu_si256((const __m256i *)(const void *)(x1 + full[k])), 1);
+                v = k ? _mm512_max_epi8(v, t2) : t2;
+            }
+            if (lut)
+                v = qb_lut_i8_vbmi(t, v);
+            _mm512_storeu_si512(yo, v);
+            ox++;
             continue;
         }
         for (int64_t c = 0; c < C; c += 64) {
@@ -431,27 +463,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_
     }
 }
 
-/* y[c] = the int8 maximum over ntap >= 1 taps dequantized, 64 channels
- * a step: per lane (float)(q - zero) * scale, qb_dequantize_i8's
- * arithmetic (the values of the float table). */
-__attribute__((target("avx512f,avx512bw"))) static void max_dq_avx512(float *y, const int8_t *x, const int64_t *tap,
-                                                                     int ntap, int64_t C, float scale, int32_t zero)
-{
-    const __m512 sc = _mm512_set1_ps(scale);
-    const __m512i zp = _mm512_set1_epi32(zero);
-    for (int64_t c = 0; c < C; c += 64) {
-        __mmask64 m = C - c >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (C - c)) - 1;
-        __m512i q = max64_i8(x, tap, ntap, c, m);
-        for (int k = 0; k < 4 && c + 16 * k < C; k++) {
-            __m128i part = k == 0 ? _mm512_castsi512_si128(q) : k == 1 ? _mm512_extracti32x4_epi32(q, 1)
-                           : k == 2                           ? _mm512_extracti32x4_epi32(q, 2)
-                                                              : _mm512_extracti32x4_epi32(q, 3);
-            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(part), zp)), sc);
-            int64_t left = C - c - 16 * k;
-            _mm512_mask_storeu_ps(y + c + 16 * k, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), f);
-        }
-    }
-}
 #endif
 
 /* y[c] = the maximum of x[tap[t] + c] over the taps, as the NCHW
