@@ -143,6 +143,18 @@ static void check_dw(const qb_kernel *k)
                 continue;
             run_case(k, c);
         }
+    /* 3x3 rows longer than a chunk of the VNNI int8 kernel's ring of
+     * interleaved rows (32 positions: 32 pixels, 64 at C = 32), stride 1/2 */
+    for (int v = 0; v < 6; v++) {
+        qb_check_case c = {.n = (int[]){32, 64, 96}[v % 3], .h = 4 + v % 2, .w = (int[]){70, 131}[v / 3], .kh = 3,
+                           .kw = 3, .sh = 1 + (v & 1), .sw = 1 + (v & 1), .dh = 1, .dw = 1, .pad_t = v % 2,
+                           .pad_l = 1, .pad_b = 1, .pad_r = v % 3 == 0, .seed = seed++};
+        c.relu = v & 1;
+        c.fill = v % 3 == 1 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+        if (qb_check_dw_out(&c, &oh, &ow))
+            continue;
+        run_case(k, c);
+    }
 }
 
 /* ---- column slices of a pack (QB_KF_COLUMNS, qb_packed_columns) ---- */

@@ -487,6 +487,178 @@ static void run_tab(const qb_dw_args *a, int n, const int8_t *const *tab, const 
         run_sel(a, 1, 1, SW, 0, NULL, NULL, tab, wb, bc, oc, mk, yp, ystep, 1);
 }
 
+/* ---- 3x3 windows at stride 1 or 2 along x, C >= 32: rows of
+ * horizontally interleaved taps (issue 11, `dwvnni`) ----
+ *
+ * Each input row of a block is interleaved once into T rows: position p
+ * (output pixel p, or pixels 2p, 2p + 1 when C = 32) holds, per channel,
+ * the 4 bytes (x[ix], x[ix + 1], x[ix + 2], x[ix + 2]) of its window's
+ * columns ix = p SW - pad_l + 0..2 (made unsigned; x_zero outside the
+ * image), in ilv4's lane order. An output pixel is then 3 window rows x 4
+ * vpdpbusd on T rows read straight from memory against weights
+ * (w[ky][0], w[ky][1], w[ky][2], 0) kept in registers: no shuffles and no
+ * border cases in the loop over pixels (window rows in the vertical
+ * padding read a T row of x_zero, step 0). A ring of 3 T rows serves the
+ * output rows (each input row is interleaved once per chunk of NP
+ * positions, used by every output row that reads it). */
+#define NP 32 /* positions per chunk of a row (the ring's width) */
+
+/* Column ix of a row at xr (channel offset added), or the x_zero block outside [0, w). */
+static inline const int8_t *colp(const int8_t *xr, int ix, int w, size_t C, const int8_t *pad)
+{
+    return ix >= 0 && ix < w ? xr + (size_t)ix * C : pad;
+}
+
+/* 64 bytes of the P pixels of a position made unsigned: P = 1 column ix
+ * (mk lanes); P = 2 the 32 bytes of columns ix and ix + SW (one load when
+ * adjacent and both inside). */
+QB_INLINE __m512i tcol(int P, int SW, const int8_t *xr, int ix, int w, size_t C, const int8_t *pad, __mmask64 mk)
+{
+    if (P == 1)
+        return ldu(colp(xr, ix, w, C, pad), mk);
+    if (SW == 1 && ix >= 0 && ix + 1 < w)
+        return ldu(xr + (size_t)ix * C, ~(__mmask64)0);
+    __m512i v = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)colp(xr, ix, w, C, pad))),
+        _mm256_loadu_si256((const __m256i *)colp(xr, ix + SW, w, C, pad)), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+}
+
+/* Positions [p0, p0 + np) of the T row of input row xr (P pixels of 64 / P
+ * channels a position, SW the stride along x) into t (4 vectors a
+ * position); a column shared with the next position is loaded once. */
+QB_INLINE void trow_t(int P, int SW, const int8_t *xr, int w, size_t C, int pad_l, int p0, int np,
+                      const int8_t *pad, __mmask64 mk, __m512i *t)
+{
+    const int step = P * SW; /* columns from one position to the next */
+    int ix = p0 * step - pad_l;
+    __m512i c0 = tcol(P, SW, xr, ix, w, C, pad, mk), c1 = tcol(P, SW, xr, ix + 1, w, C, pad, mk);
+    for (int p = 0; p < np; p++, ix += step) {
+        const __m512i c2 = tcol(P, SW, xr, ix + 2, w, C, pad, mk);
+        ilv4(c0, c1, c2, c2, t + 4 * (size_t)p);
+        if (step == 1) { /* columns ix + 1, ix + 2 are the next position's first two */
+            c0 = c1, c1 = c2;
+        } else if (step == 2) { /* column ix + 2 is the next one's first */
+            c0 = c2, c1 = tcol(P, SW, xr, ix + 3, w, C, pad, mk);
+        } else {
+            c0 = tcol(P, SW, xr, ix + step, w, C, pad, mk), c1 = tcol(P, SW, xr, ix + step + 1, w, C, pad, mk);
+        }
+    }
+}
+
+/* trow_t with P and SW (1 or 2) made compile-time. */
+static void trow(int P, int SW, const int8_t *xr, int w, size_t C, int pad_l, int p0, int np, const int8_t *pad,
+                 __mmask64 mk, __m512i *t)
+{
+    if (P == 1 && SW == 1)
+        trow_t(1, 1, xr, w, C, pad_l, p0, np, pad, mk, t);
+    else if (P == 1)
+        trow_t(1, 2, xr, w, C, pad_l, p0, np, pad, mk, t);
+    else if (SW == 1)
+        trow_t(2, 1, xr, w, C, pad_l, p0, np, pad, mk, t);
+    else
+        trow_t(2, 2, xr, w, C, pad_l, p0, np, pad, mk, t);
+}
+
+/* np positions of one output row: window row ky at tr[ky] + p ts[ky]
+ * (ts 4, or 0 for the x_zero row), weights wv[ky][j]; outputs ystep bytes
+ * apart, the last one stored through mlast; oc's exact and clamp are
+ * EXACT and CLAMP (compile-time in each copy). */
+QB_INLINE void orow_t(int EXACT, int CLAMP, const __m512i *const *tr, const size_t *ts, const __m512i *wv,
+                      const blkc *bc, const outc *ocv, int np, int8_t *yp, size_t ystep, __mmask64 mk,
+                      __mmask64 mlast)
+{
+    outc o = *ocv;
+    o.exact = EXACT, o.clamp = CLAMP;
+    const outc *oc = &o;
+    const __m512i b0 = _mm512_load_si512((const void *)bc->bias[0]), b1 = _mm512_load_si512((const void *)bc->bias[1]);
+    const __m512i b2 = _mm512_load_si512((const void *)bc->bias[2]), b3 = _mm512_load_si512((const void *)bc->bias[3]);
+    const __m512i *t0 = tr[0], *t1 = tr[1], *t2 = tr[2];
+    const size_t s0 = ts[0], s1 = ts[1], s2 = ts[2];
+    for (int p = 0; p < np; p++, t0 += s0, t1 += s1, t2 += s2, yp += ystep) {
+        __m512i acc[4] = {b0, b1, b2, b3};
+QB_UNROLL(GCC unroll 4)
+        for (int j = 0; j < 4; j++) {
+            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t0 + j)), wv[j]);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t1 + j)), wv[4 + j]);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t2 + j)), wv[8 + j]);
+        }
+        out64(acc, bc, oc, yp, p == np - 1 ? mlast : mk);
+    }
+}
+
+/* orow_t with oc's exact and clamp made compile-time. */
+static void orow(const __m512i *const *tr, const size_t *ts, const __m512i *wv, const blkc *bc, const outc *oc,
+                 int np, int8_t *yp, size_t ystep, __mmask64 mk, __mmask64 mlast)
+{
+    if (oc->exact)
+        orow_t(1, 1, tr, ts, wv, bc, oc, np, yp, ystep, mk, mlast);
+    else if (oc->clamp)
+        orow_t(0, 1, tr, ts, wv, bc, oc, np, yp, ystep, mk, mlast);
+    else
+        orow_t(0, 0, tr, ts, wv, bc, oc, np, yp, ystep, mk, mlast);
+}
+
+/* The 3x3 layer (stride 1 or 2 along x, dilation 1, C >= 32): pr the
+ * packed constants or NULL, pad 64 bytes of x_zero. */
+static void dw3(const qb_packed *pk, const qb_dw_args *a, const prep *pr, const outc *oc, const int8_t *pad)
+{
+    const int C = a->c, P = C == 32 ? 2 : 1, SW = a->stride_w, SH = a->stride_h, nb = (C + 63) / 64;
+    const size_t cp = cpad(C), row = (size_t)a->w * C;
+    const int npos = (a->out_w + P - 1) / P;
+    const blkc *pbc = pr ? (const blkc *)((const char *)(pr + 1) + rq_bytes(C)) : NULL;
+    const csrc cs = {.bias = pk->bias_i32, .wsum = pk->wsum, .rq = a->rq, .x_zero = a->x_zero, .c = C};
+    _Alignas(64) __m512i ring[3][NP * 4]; /* T rows, slot iy % 3 */
+    _Alignas(64) __m512i tz[4];           /* the T row of x_zero (step 0) */
+    _Alignas(64) blkc lbc;                /* a block's constants when not packed */
+    for (int j = 0; j < 4; j++)
+        tz[j] = _mm512_set1_epi8((char)(a->x_zero ^ 0x80));
+    for (int b = 0; b < nb; b++) {
+        const int c0 = P == 1 ? 64 * b : 0;
+        const __mmask64 mk = P == 1 ? qb_mask64(C - c0) : ~(__mmask64)0;
+        const blkc *bc = pbc ? &pbc[P == 1 ? b : nb] : &lbc;
+        if (!pbc)
+            consts(&cs, P == 1 ? b : 0, P, oc->exact, &lbc);
+        __m512i wv[12]; /* [ky][j]: (w[ky][0], w[ky][1], w[ky][2], 0) */
+        for (int ky = 0; ky < 3; ky++) {
+            __m512i r[3];
+            for (int k = 0; k < 3; k++) {
+                const int8_t *src = (const int8_t *)pk->w + (size_t)(3 * ky + k) * cp + c0;
+                r[k] = P == 1 ? _mm512_loadu_si512((const void *)src)
+                              : _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)src));
+            }
+            ilv4(r[0], r[1], r[2], _mm512_setzero_si512(), wv + 4 * ky);
+        }
+        for (int p0 = 0; p0 < npos; p0 += NP) {
+            const int np = npos - p0 < NP ? npos - p0 : NP;
+            /* the last position of a row of odd width (C = 32) holds one pixel */
+            const __mmask64 mlast = P == 2 && 2 * (p0 + np) > a->out_w ? qb_mask64(32) : mk;
+            int tag[3] = {-1, -1, -1}; /* input row in each ring slot */
+            for (int oy = 0; oy < a->out_h; oy++) {
+                const int iy0 = oy * SH - a->pad_t;
+                const __m512i *tr[3];
+                size_t ts[3];
+                for (int ky = 0; ky < 3; ky++) {
+                    const int iy = iy0 + ky;
+                    if (iy < 0 || iy >= a->h) {
+                        tr[ky] = tz, ts[ky] = 0;
+                        continue;
+                    }
+                    __m512i *t = ring[iy % 3];
+                    if (tag[iy % 3] != iy) {
+                        const int8_t *xr = (const int8_t *)a->x + (size_t)iy * row + c0;
+                        trow(P, SW, xr, a->w, (size_t)C, a->pad_l, p0, np, pad, mk, t);
+                        tag[iy % 3] = iy;
+                    }
+                    tr[ky] = t, ts[ky] = 4;
+                }
+                int8_t *yp = a->y + ((size_t)oy * a->out_w + (size_t)p0 * P) * C + c0;
+                orow(tr, ts, wv, bc, oc, np, yp, (size_t)P * C, mk, mlast);
+            }
+        }
+    }
+}
+
 void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
 {
     const int C = a->c, KH = a->kh, KW = a->kw;
@@ -503,9 +675,13 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .lo8 = _mm512_set1_epi8((char)a->y_min),
                .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = pr ? pr->exact : !all_fast(a->rq, C),
                .clamp = a->y_min > -128 || a->y_max < 127};
+    const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;
+    if (KH == 3 && KW == 3 && DH == 1 && DW == 1 && (SW == 1 || SW == 2) && C >= 32) {
+        dw3(p, a, pr, &oc, pad);
+        return;
+    }
     const int8_t *x = a->x;
     int8_t *y = a->y;
-    const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;
     const size_t row = (size_t)a->w * C;
     const int nb = (C + 63) / 64;
     int per = (int)(WBUF / wblk);
