@@ -23,7 +23,8 @@
  * left and right border go in runs of 1..NX as well, each column of each
  * window row taken from a table (the x_zero block where it lies in the
  * padding); only windows too wide for the table list their taps one by
- * one per pixel.
+ * one per pixel. 3x3 windows at dilation 1, stride 1 or 2 along x, C >= 32
+ * take dw3 instead (rows interleaved along x once, see there).
  *
  * Requantization (exactly qb_requant_apply): a channel's multiplier m with
  * rshift s is reduced to an odd m' = m >> v, s' = s - v (same real value,
@@ -139,20 +140,28 @@ QB_INLINE __m512i rq_round(__m512i acc, const int32_t (*v)[16], int exact)
     return _mm512_mask_sub_epi32(r, neg, zero, r);
 }
 
+/* The rounded r of a block's 4 vectors -> + y_zero, int8, clamp (when
+ * CLAMP), stored as its 64 channels (mk lanes). */
+QB_INLINE void pack64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i z16, __m512i lo8, __m512i hi8,
+                      int clamp, int8_t *y, __mmask64 mk)
+{
+    __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), z16);
+    __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), z16);
+    __m512i b = _mm512_packs_epi16(p01, p23);
+    if (clamp)
+        b = _mm512_min_epi8(_mm512_max_epi8(b, lo8), hi8);
+    if (mk == ~(__mmask64)0)
+        _mm512_storeu_si512((void *)y, b);
+    else
+        _mm512_mask_storeu_epi8(y, mk, b);
+}
+
 /* Requantize the 4 accumulators of a block and store its 64 channels. */
 QB_INLINE void out64(const __m512i *acc, const blkc *bc, const outc *oc, int8_t *y, __mmask64 mk)
 {
     __m512i r0 = rq_round(acc[0], bc->v[0], oc->exact), r1 = rq_round(acc[1], bc->v[1], oc->exact);
     __m512i r2 = rq_round(acc[2], bc->v[2], oc->exact), r3 = rq_round(acc[3], bc->v[3], oc->exact);
-    __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), oc->z16);
-    __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), oc->z16);
-    __m512i b = _mm512_packs_epi16(p01, p23);
-    if (oc->clamp)
-        b = _mm512_min_epi8(_mm512_max_epi8(b, oc->lo8), oc->hi8);
-    if (mk == ~(__mmask64)0)
-        _mm512_storeu_si512((void *)y, b);
-    else
-        _mm512_mask_storeu_epi8(y, mk, b);
+    pack64(r0, r1, r2, r3, oc->z16, oc->lo8, oc->hi8, oc->clamp, y, mk);
 }
 
 /* R runs of N (<= NX) adjacent output pixels of one block, one after the
@@ -532,6 +541,18 @@ QB_INLINE void trow_t(int P, int SW, const int8_t *xr, int w, size_t C, int pad_
 {
     const int step = P * SW; /* columns from one position to the next */
     int ix = p0 * step - pad_l;
+    if (P == 2 && SW == 2) { /* halves: columns ix + k and ix + 2 + k, from 64-byte pairs of columns */
+        __m512i A = tcol(2, 1, xr, ix, w, C, pad, mk); /* columns ix, ix + 1 */
+        for (int p = 0; p < np; p++, ix += 4) {
+            const __m512i B = tcol(2, 1, xr, ix + 2, w, C, pad, mk), D = tcol(2, 1, xr, ix + 4, w, C, pad, mk);
+            const __m512i r0 = _mm512_shuffle_i32x4(A, B, _MM_SHUFFLE(1, 0, 1, 0)); /* ix | ix + 2 */
+            const __m512i r1 = _mm512_shuffle_i32x4(A, B, _MM_SHUFFLE(3, 2, 3, 2)); /* ix + 1 | ix + 3 */
+            const __m512i r2 = _mm512_shuffle_i32x4(B, D, _MM_SHUFFLE(1, 0, 1, 0)); /* ix + 2 | ix + 4 */
+            ilv4(r0, r1, r2, r2, t + 4 * (size_t)p);
+            A = D;
+        }
+        return;
+    }
     __m512i c0 = tcol(P, SW, xr, ix, w, C, pad, mk), c1 = tcol(P, SW, xr, ix + 1, w, C, pad, mk);
     for (int p = 0; p < np; p++, ix += step) {
         const __m512i c2 = tcol(P, SW, xr, ix + 2, w, C, pad, mk);
@@ -565,25 +586,35 @@ static void trow(int P, int SW, const int8_t *xr, int w, size_t C, int pad_l, in
  * apart, the last one stored through mlast; oc's exact and clamp are
  * EXACT and CLAMP (compile-time in each copy). */
 QB_INLINE void orow_t(int EXACT, int CLAMP, const __m512i *const *tr, const size_t *ts, const __m512i *wv,
-                      const blkc *bc, const outc *ocv, int np, int8_t *yp, size_t ystep, __mmask64 mk,
+                      const blkc *bc, const outc *oc, int np, int8_t *yp, size_t ystep, __mmask64 mk,
                       __mmask64 mlast)
 {
-    outc o = *ocv;
-    o.exact = EXACT, o.clamp = CLAMP;
-    const outc *oc = &o;
-    const __m512i b0 = _mm512_load_si512((const void *)bc->bias[0]), b1 = _mm512_load_si512((const void *)bc->bias[1]);
-    const __m512i b2 = _mm512_load_si512((const void *)bc->bias[2]), b3 = _mm512_load_si512((const void *)bc->bias[3]);
+    /* every constant in a local: the int8 stores may alias anything, so
+     * what is read through a pointer would be read again after each */
+    __m512i w[12], bias[4], q[4][4];
+QB_UNROLL(GCC unroll 12)
+    for (int i = 0; i < 12; i++)
+        w[i] = wv[i];
+QB_UNROLL(GCC unroll 4)
+    for (int j = 0; j < 4; j++) {
+        bias[j] = _mm512_load_si512((const void *)bc->bias[j]);
+QB_UNROLL(GCC unroll 4)
+        for (int i = 0; i < 4; i++)
+            q[j][i] = _mm512_load_si512((const void *)bc->v[j][i]);
+    }
+    const __m512i z16 = oc->z16, lo8 = oc->lo8, hi8 = oc->hi8;
     const __m512i *t0 = tr[0], *t1 = tr[1], *t2 = tr[2];
     const size_t s0 = ts[0], s1 = ts[1], s2 = ts[2];
     for (int p = 0; p < np; p++, t0 += s0, t1 += s1, t2 += s2, yp += ystep) {
-        __m512i acc[4] = {b0, b1, b2, b3};
+        __m512i acc[4], r[4];
 QB_UNROLL(GCC unroll 4)
         for (int j = 0; j < 4; j++) {
-            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t0 + j)), wv[j]);
-            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t1 + j)), wv[4 + j]);
-            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t2 + j)), wv[8 + j]);
+            acc[j] = _mm512_dpbusd_epi32(bias[j], _mm512_load_si512((const void *)(t0 + j)), w[j]);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t1 + j)), w[4 + j]);
+            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t2 + j)), w[8 + j]);
+            r[j] = EXACT ? rq_round(acc[j], bc->v[j], 1) : qb_rqf_round(acc[j], q[j][0], q[j][1], q[j][2], q[j][3]);
         }
-        out64(acc, bc, oc, yp, p == np - 1 ? mlast : mk);
+        pack64(r[0], r[1], r[2], r[3], z16, lo8, hi8, CLAMP, yp, p == np - 1 ? mlast : mk);
     }
 }
 
