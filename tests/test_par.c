@@ -443,50 +443,6 @@ static void test_small_loops(void **st)
     qb_gpar_set_threads(1);
 }
 
-/* test_keyed_loops' body: ctx is {int slow; int c[8]}; a slow one sleeps
- * as slow_body does. */
-typedef struct keyed_ctx {
-    int slow;  /* sleep 60 us per chunk first */
-    int c[8];  /* times each index was run */
-} keyed_ctx;
-
-static void keyed_body(void *ctx, int64_t i0, int64_t i1)
-{
-    keyed_ctx *k = ctx;
-    if (k->slow) {
-        struct timespec ts = {0, 60000};
-        nanosleep(&ts, NULL);
-    }
-    for (int64_t i = i0; i < i1; i++)
-        k->c[i]++;
-}
-
-/* Two layers' loops of one body, rows and chunk but different keys
- * (qb_gpar_for_key) are decided apart: the slow one goes to the team
- * after its probes, the fast one stays alone, inference after inference
- * (one key for both would let the fast one's time keep both alone). */
-static void test_keyed_loops(void **st)
-{
-    (void)st;
-    static const char keys[2];
-    qb_gpar_set_threads(2);
-    qb_gpar_min_ns = 200000; /* 200 us: 8 chunks of 60 us are not small, 8 empty ones are */
-    long before = qb_gpar_regions;
-    for (int r = 0; r < QB_GPAR_PROBES + 4; r++) {
-        keyed_ctx slow = {.slow = 1}, fast = {.slow = 0};
-        qb_gpar_for_key(8, 1, &keys[0], keyed_body, &slow);
-        qb_gpar_for_key(8, 1, &keys[1], keyed_body, &fast);
-        for (int i = 0; i < 8; i++)
-            assert_true(slow.c[i] == 1 && fast.c[i] == 1);
-        assert_int_equal(qb_gpar_regions - before, r < QB_GPAR_PROBES ? 0 : r - QB_GPAR_PROBES + 1);
-        if (r >= QB_GPAR_PROBES - 1) /* probed: decided */
-            assert_int_equal(qb_gpar_alone_key(8, 1, &keys[1], keyed_body), 1);
-    }
-    assert_int_equal(qb_gpar_alone_key(8, 1, &keys[0], keyed_body), 0);
-    qb_gpar_min_ns = 0;
-    qb_gpar_set_threads(1);
-}
-
 /* ---- whole models ---- */
 
 static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
@@ -922,7 +878,7 @@ static void test_conv_stack(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team), cmocka_unit_test(test_small_loops), cmocka_unit_test(test_keyed_loops),       cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
+        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team), cmocka_unit_test(test_small_loops),       cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
         cmocka_unit_test(test_conv_planes), cmocka_unit_test(test_conv_stack), cmocka_unit_test(test_elem_net),
     };

@@ -907,7 +907,7 @@ static void gemm_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed
     } else {
         gemm_epi_job j = {g, s, p, a, sub};
         int64_t chunk = qb_gpar_chunk(a->m, (int64_t)p->n * p->k, QB_GPAR_ALIGN);
-        qb_gpar_for_key(a->m, chunk, p, gemm_epi_rows, &j); /* each layer decides alone */
+        qb_gpar_for(a->m, chunk, gemm_epi_rows, &j);
     }
     add_kernel_time(g, t0);
 }
@@ -942,9 +942,9 @@ static void dw_with_epilogue(qb_graph *g, const conv_state *s, const qb_packed *
     int64_t sub = QB_EPI_BYTES / row_bytes;
     dw_epi_job j = {g, s, p, a, sub < 1 ? 1 : sub};
     int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
-    if (qb_gpar_alone_key(a->out_h, chunk, p, dw_epi_rows)) /* each layer decides alone */
+    if (qb_gpar_alone(a->out_h, chunk, dw_epi_rows))
         chunk = a->out_h;
-    qb_gpar_for_key(a->out_h, chunk, p, dw_epi_rows, &j);
+    qb_gpar_for(a->out_h, chunk, dw_epi_rows, &j);
     add_kernel_time(g, t0);
 }
 
@@ -1223,7 +1223,7 @@ static void stack_conv(qb_graph *g, qb_node *n, const char *xb, char *yb, void *
     if (j.chunk * QSTACK_SLOTS < oh)
         j.chunk = (oh + QSTACK_SLOTS - 1) / QSTACK_SLOTS;
     double t0 = g->profile ? qb_now_ms() : 0;
-    qb_gpar_for_key(oh, j.chunk, s, stack_rows, &j); /* each layer decides alone */
+    qb_gpar_for(oh, j.chunk, stack_rows, &j);
     if (g->profile) /* the kernel calls' time (summed over threads: at 2+ threads an upper bound of the kernel's share) */
         g->kernel_ms_acc += fmin((double)j.kernel_ns * 1e-6, qb_now_ms() - t0);
     if (!s->out_nhwc && !planes)

@@ -322,26 +322,22 @@ int qb_gpar_threads(void)
  * reads the rows the caller wrote (and the caller, in the next
  * operator, the worker's) from the other core's cache. So a loop whose
  * chunks take less than qb_gpar_min_ns one after another runs them on
- * the caller alone. A loop is known by its body, rows, rows per chunk
- * and key (one layer's loop, or one phase of it, inference after
- * inference; without a key, layers of one body and shape share it: the
- * fastest of them decided for all); its first QB_GPAR_PROBES
+ * the caller alone. A loop is known by its body, rows and rows per chunk
+ * (one layer's loop, inference after inference); its first QB_GPAR_PROBES
  * runs go one after another, timed, and their fastest decides: under
  * qb_gpar_min_ns it stays on the caller from then on, untimed (a later
  * run could only lower the fastest, which keeps it there; a clock read
  * costs ~90 ns under kvm-clock, two per loop were ~5% of the zoo dscnn
  * at 2 threads), else it goes to the team from then on. Which thread runs
  * a chunk never changes what it computes: only the time depends on this. */
-/* Loops remembered (a table of SLOT_WAYS places per loop, see slot_of). */
+/* Loops remembered (a direct-mapped table; a new loop takes its slot). */
 #define SMALL_SLOTS 1024
-#define SLOT_WAYS 4
 
 /* One remembered loop (fields atomic: two callers may share a slot, which
  * can only change where a loop runs). */
 typedef struct small_slot {
-    qb_gpar_body body; /* the loop: body, rows, rows per chunk, key */
+    qb_gpar_body body; /* the loop: body, rows, rows per chunk */
     int64_t n, chunk;
-    const void *key;
     int64_t best_ns;   /* fastest run one after another so far */
     int runs;          /* runs timed one after another */
 } small_slot;
@@ -377,46 +373,29 @@ static int64_t min_ns_now(void)
     return __atomic_load_n(&qb_gpar_min_ns, __ATOMIC_RELAXED);
 }
 
-/* The slot of the loop (body, n, chunk, key); *mine: it holds that loop.
- * A loop may sit in any of SLOT_WAYS slots from its hash on (a model
- * has hundreds of layer loops: with one place each, two that collide
- * would evict each other every inference and never leave their probes);
- * a new loop takes a free one, else the first. */
-static small_slot *slot_of(int64_t n, int64_t chunk, const void *key, qb_gpar_body body, int *mine)
+/* The slot of the loop (body, n, chunk); *mine: it holds that loop. */
+static small_slot *slot_of(int64_t n, int64_t chunk, qb_gpar_body body, int *mine)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)body ^ (uint64_t)n * 0x9e3779b97f4a7c15u ^ (uint64_t)chunk * 0xc2b2ae3d27d4eb4fu ^
-                  (uint64_t)(uintptr_t)key * 0x165667b19e3779f9u);
-    size_t first = (h ^ h >> 29 ^ h >> 41) % SMALL_SLOTS;
-    small_slot *free_slot = NULL;
-    for (size_t w = 0; w < SLOT_WAYS; w++) {
-        small_slot *s = &small[(first + w) % SMALL_SLOTS];
-        qb_gpar_body b = __atomic_load_n(&s->body, __ATOMIC_RELAXED);
-        if (b == body && __atomic_load_n(&s->n, __ATOMIC_RELAXED) == n &&
-            __atomic_load_n(&s->chunk, __ATOMIC_RELAXED) == chunk && __atomic_load_n(&s->key, __ATOMIC_RELAXED) == key) {
-            *mine = 1;
-            return s;
-        }
-        if (!b && !free_slot)
-            free_slot = s;
-    }
-    *mine = 0;
-    return free_slot ? free_slot : &small[first];
+    uint64_t h = ((uint64_t)(uintptr_t)body ^ (uint64_t)n * 0x9e3779b97f4a7c15u ^ (uint64_t)chunk * 0xc2b2ae3d27d4eb4fu);
+    small_slot *s = &small[(h ^ h >> 29 ^ h >> 41) % SMALL_SLOTS];
+    *mine = __atomic_load_n(&s->body, __ATOMIC_RELAXED) == body && __atomic_load_n(&s->n, __ATOMIC_RELAXED) == n &&
+            __atomic_load_n(&s->chunk, __ATOMIC_RELAXED) == chunk;
+    return s;
 }
 
 /* The loop's slot when it is to run one after another, timed (a probe),
  * &decided_alone when it runs alone untimed, or NULL for the team. */
-static small_slot *small_loop(int64_t n, int64_t chunk, const void *key, qb_gpar_body body)
+static small_slot *small_loop(int64_t n, int64_t chunk, qb_gpar_body body)
 {
     int64_t min_ns = min_ns_now();
     if (min_ns <= 0)
         return NULL;
     int mine;
-    small_slot *s = slot_of(n, chunk, key, body, &mine);
+    small_slot *s = slot_of(n, chunk, body, &mine);
     if (!mine) {
         __atomic_store_n(&s->body, body, __ATOMIC_RELAXED);
         __atomic_store_n(&s->n, n, __ATOMIC_RELAXED);
         __atomic_store_n(&s->chunk, chunk, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->key, key, __ATOMIC_RELAXED);
         __atomic_store_n(&s->best_ns, INT64_MAX, __ATOMIC_RELAXED);
         __atomic_store_n(&s->runs, 0, __ATOMIC_RELAXED);
     }
@@ -429,26 +408,16 @@ static small_slot *small_loop(int64_t n, int64_t chunk, const void *key, qb_gpar
 
 int qb_gpar_alone(int64_t n, int64_t chunk, qb_gpar_body body)
 {
-    return qb_gpar_alone_key(n, chunk, NULL, body);
-}
-
-int qb_gpar_alone_key(int64_t n, int64_t chunk, const void *key, qb_gpar_body body)
-{
     if (chunk >= n || chunk < 1 || qb_gpar_whole || qb_gpar_threads() < 2)
         return 1;
     int64_t min_ns = min_ns_now();
     int mine;
-    small_slot *s = slot_of(n, chunk, key, body, &mine);
+    small_slot *s = slot_of(n, chunk, body, &mine);
     return min_ns > 0 && mine && __atomic_load_n(&s->runs, __ATOMIC_RELAXED) >= QB_GPAR_PROBES &&
            __atomic_load_n(&s->best_ns, __ATOMIC_RELAXED) < min_ns;
 }
 
 void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx)
-{
-    qb_gpar_for_key(n, chunk, NULL, body, ctx);
-}
-
-void qb_gpar_for_key(int64_t n, int64_t chunk, const void *key, qb_gpar_body body, void *ctx)
 {
     if (n <= 0)
         return;
@@ -462,7 +431,7 @@ void qb_gpar_for_key(int64_t n, int64_t chunk, const void *key, qb_gpar_body bod
         serial_for(n, chunk, nc, body, ctx);
         return;
     }
-    small_slot *s = small_loop(n, chunk, key, body);
+    small_slot *s = small_loop(n, chunk, body);
     if (s == &decided_alone) {
         serial_for(n, chunk, nc, body, ctx);
         return;

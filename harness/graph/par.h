@@ -110,20 +110,12 @@ typedef void (*qb_gpar_body)(void *ctx, int64_t i0, int64_t i1);
  * when there are several pieces, more than one thread, no enclosing loop
  * and no other caller on the team; else one piece after another. */
 void qb_gpar_for(int64_t n, int64_t chunk, qb_gpar_body body, void *ctx);
-/* qb_gpar_for of a loop known by key too (a layer's packed weights, plus
- * its phase): loops of one body, rows and chunk but different keys are
- * timed and decided apart (alone or on the team). qb_gpar_for is key
- * NULL: every layer whose loop has the same body, rows and chunk shares
- * one decision, taken on the fastest of them. */
-void qb_gpar_for_key(int64_t n, int64_t chunk, const void *key, qb_gpar_body body, void *ctx);
 
 /* Nonzero when qb_gpar_for(n, chunk, body, ...) would run its chunks
  * one after another on this thread (one thread, one chunk, inside a
  * chunk, or a loop found small): a caller that cuts chunks only for the
  * threads may then make one call. */
 int qb_gpar_alone(int64_t n, int64_t chunk, qb_gpar_body body);
-/* qb_gpar_alone for qb_gpar_for_key(n, chunk, key, body, ...). */
-int qb_gpar_alone_key(int64_t n, int64_t chunk, const void *key, qb_gpar_body body);
 
 /* Bytes per element of A and of C of a GEMM kernel call (A of binary:
  * one uint64 word, as lda counts words). */

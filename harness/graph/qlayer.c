@@ -616,22 +616,20 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
         per = (per + QB_GPAR_ALIGN - 1) / QB_GPAR_ALIGN * QB_GPAR_ALIGN;
         chunk = per > chunk ? per : chunk;
     }
-    /* each layer's loop (its pack) and phase decides alone whether it is worth the team */
-    const char *key = (const char *)p;
     if (!g->profile) { /* convert, multiply and dequantize each chunk while it is in cache */
         j.phases = PH_ALL;
-        qb_gpar_for_key(m, chunk, key + PH_ALL, qgemm_rows, &j);
+        qb_gpar_for(m, chunk, qgemm_rows, &j);
         return;
     }
     /* --profile: the same chunks, one phase at a time, the kernel's timed alone */
     j.phases = PH_IN;
-    qb_gpar_for_key(m, chunk, key + PH_IN, qgemm_rows, &j);
+    qb_gpar_for(m, chunk, qgemm_rows, &j);
     j.phases = PH_KERNEL;
     double t0 = qb_now_ms();
-    qb_gpar_for_key(m, chunk, key + PH_KERNEL, qgemm_rows, &j);
+    qb_gpar_for(m, chunk, qgemm_rows, &j);
     g->kernel_ms_acc += qb_now_ms() - t0;
     j.phases = PH_OUT;
-    qb_gpar_for_key(m, chunk, key + PH_OUT, qgemm_rows, &j);
+    qb_gpar_for(m, chunk, qgemm_rows, &j);
 }
 
 void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda,
@@ -749,19 +747,18 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
     int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
-    const char *key = (const char *)p; /* each layer's loop and phase decides alone (qb_gpar_for_key) */
-    if (!j.yf && qb_gpar_alone_key(a->out_h, chunk, key + (g->profile ? PH_KERNEL : PH_KERNEL | PH_OUT), qdw_rows))
+    if (!j.yf && qb_gpar_alone(a->out_h, chunk, qdw_rows))
         chunk = a->out_h; /* nothing to convert while in cache, chunks one after another: one call, one set-up
                            * of the kernel's weights */
     if (!g->profile) {
         j.phases = PH_KERNEL | PH_OUT;
-        qb_gpar_for_key(a->out_h, chunk, key + j.phases, qdw_rows, &j);
+        qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
         return;
     }
     j.phases = PH_KERNEL;
     t0 = qb_now_ms();
-    qb_gpar_for_key(a->out_h, chunk, key + PH_KERNEL, qdw_rows, &j);
+    qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
     g->kernel_ms_acc += qb_now_ms() - t0;
     j.phases = PH_OUT;
-    qb_gpar_for_key(a->out_h, chunk, key + PH_OUT, qdw_rows, &j);
+    qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
 }
