@@ -107,10 +107,7 @@ static void chain_free(void *p)
     fe_chain *c = p;
     if (!c)
         return;
-    if (c->orig_free)
-        c->orig_free(c->orig_state);
-    else
-        free(c->orig_state);
+    qb_node_state_free(c->orig_state, c->orig_free);
     for (int s = 0; s < FE_MAX_STEPS; s++)
         free(c->tiled[s]);
     free(c->lut);
@@ -931,10 +928,7 @@ static void ma_free(void *p)
     ma_state *m = p;
     if (!m)
         return;
-    if (m->orig_free)
-        m->orig_free(m->orig_state);
-    else
-        free(m->orig_state);
+    qb_node_state_free(m->orig_state, m->orig_free);
     free(m);
 }
 

@@ -115,6 +115,14 @@ static void free_attr(qb_attr *a)
     }
 }
 
+void qb_node_state_free(void *state, void (*free_state)(void *))
+{
+    if (free_state)
+        free_state(state);
+    else
+        free(state);
+}
+
 void qb_graph_free(qb_graph *g)
 {
     if (!g)
@@ -128,10 +136,7 @@ void qb_graph_free(qb_graph *g)
         for (int j = 0; j < n->nattr; j++)
             free_attr(&n->attr[j]);
         free(n->attr);
-        if (n->free_state)
-            n->free_state(n->state);
-        else
-            free(n->state);
+        qb_node_state_free(n->state, n->free_state);
         qb_qspec_free(n->q);
         free(n->domain); /* qdq */
     }

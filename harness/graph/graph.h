@@ -229,6 +229,9 @@ typedef struct qb_graph {
 /* ---- graph.c: building and querying ---- */
 qb_graph *qb_graph_new(const char *file);
 void qb_graph_free(qb_graph *g);
+/* Frees a node's prepared state with its free function (NULL: free()):
+ * a node's own, or the one a fusion wrapped and keeps beside its own. */
+void qb_node_state_free(void *state, void (*free_state)(void *));
 /* A deep copy of an unprepared graph (tensors, constants, nodes,
  * attributes, qspecs without derived weights, metadata, flags; not the
  * on_node callback): what a model file parsed once is copied into for

@@ -110,10 +110,7 @@ static void nhwc_free(void *p)
     nhwc_state *s = p;
     if (!s)
         return;
-    if (s->orig_free)
-        s->orig_free(s->orig_state);
-    else
-        free(s->orig_state);
+    qb_node_state_free(s->orig_state, s->orig_free);
     free(s);
 }
 
@@ -1258,50 +1255,40 @@ static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
 /* Concat writing int8 codes (q8): pixels [p0, p1) over N*H*W, each
  * input's channels quantized into their place of the output pixels; from
  * NCHW planes with AVX-512, each input not read upsampled by
- * planes_q8_avx512 (one read upsampled: concat_q8_upsampled quantizes
- * each source value once, fewer than planes_q8_avx512 would). */
+ * planes_q8_avx512, else by qb_qlayer_quantize_planes (one read
+ * upsampled: concat_q8_upsampled quantizes each source value once, fewer
+ * than planes_q8_avx512 would). */
 static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
 {
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
-    int8_t *y = (int8_t *)j->y;
     const int64_t hw = s->h * s->w;
 #ifdef QB_NHWC_AVX512
-    if (!s->q8_in_nhwc && nhwc_avx512()) { /* each input as it is by planes_q8_avx512 */
-        for (int64_t p = p0; p < p1;) {
-            int64_t b = p / hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw, coff = 0; /* this image's share */
-            for (int i = 0; i < j->n->nin; i++) {
-                int64_t ci = qb_in(j->g, j->n, i)->dims[1];
-                if (i < NHWC_UP_MAX && s->up_rh[i]) { /* each source value quantized once, its code copied */
-                    concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b,
-                                        p % hw, q1, y + b * hw * s->c + coff);
-                } else {
-                    q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = y + b * hw * s->c + coff};
-                    q8_planes_in(j, &P, 0, i, b, ci);
-                    planes_q8_avx512(s, &P, p % hw, q1);
-                }
-                coff += ci;
-            }
-            p = b * hw + q1;
-        }
-        return;
-    }
+    const int planes_avx512 = !s->q8_in_nhwc && nhwc_avx512();
 #endif
     for (int64_t p = p0; p < p1;) {
         int64_t b = p / hw, q0 = p % hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw; /* this image's share */
+        int8_t *yb = (int8_t *)j->y + b * hw * s->c;                               /* its output pixels */
         int64_t coff = 0;
         for (int i = 0; i < j->n->nin; i++) {
             const qb_tensor *t = qb_in(j->g, j->n, i);
             int64_t ci = t->dims[1];
             const float *x = t->data;
-            int8_t *o = y + (b * hw + q0) * s->c + coff;
-            if (i < NHWC_UP_MAX && s->up_rh[i])
+            int8_t *o = yb + q0 * s->c + coff;
+            if (i < NHWC_UP_MAX && s->up_rh[i]) /* each source value quantized once, its code copied */
                 concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b, q0, q1,
-                                    y + b * hw * s->c + coff);
+                                    yb + coff);
             else if (s->q8_in_nhwc)
                 for (int64_t k = q0; k < q1; k++)
                     qb_quantize_i8(x + (b * hw + k) * ci, (size_t)ci, s->q_scale, s->q_zero, -128, 127,
                                    o + (k - q0) * s->c);
+#ifdef QB_NHWC_AVX512
+            else if (planes_avx512) {
+                q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = yb + coff};
+                q8_planes_in(j, &P, 0, i, b, ci);
+                planes_q8_avx512(s, &P, q0, q1);
+            }
+#endif
             else
                 qb_qlayer_quantize_planes(x + b * ci * hw + q0, ci, (size_t)hw, q1 - q0, s->q_scale, s->q_zero, o,
                                           s->c);
