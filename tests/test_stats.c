@@ -162,6 +162,42 @@ static void paired_bootstrap(void **state)
     assert_int_equal(qb_paired_stats(ref, q, agree, 0, 0, 7, &a), -1);
 }
 
+/* The SQNR's bootstrap interval on crafted per-sample energies whose
+ * resample distribution is known. */
+static void sqnr_interval(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    double sig[N], err[N], lo, hi;
+    for (int i = 0; i < N; i++)
+        sig[i] = 1, err[i] = 0.01;
+    /* every sample alike: every resample has the point's SQNR, 20 dB */
+    assert_int_equal(qb_sqnr_interval(sig, err, N, 0, QB_BOOTSTRAP_SEED, &lo, &hi), 0);
+    NEAR(lo, 20.0);
+    NEAR(hi, 20.0);
+    /* one sample with 100x the error of the others (point SQNR
+     * 10 log10(20 / 0.0119) = 32.25 dB): (19/20)^20 = 36% of the
+     * resamples miss it (40 dB, the upper end); it is drawn 3 times at
+     * the 97.5th percentile (P(k <= 2) = 0.925, P(k <= 3) = 0.984):
+     * 10 log10(20 / (17e-4 + 3e-2)) = 28.00 dB, the lower end */
+    for (int i = 0; i < N; i++)
+        err[i] = i == 7 ? 1e-2 : 1e-4;
+    assert_int_equal(qb_sqnr_interval(sig, err, N, 0, QB_BOOTSTRAP_SEED, &lo, &hi), 0);
+    NEAR(hi, 40.0);
+    NEAR(lo, -10 * log10((17e-4 + 3e-2) / 20));
+    /* two samples, one exact: a quarter of the resamples have no error */
+    double s2[] = {1, 1}, e2[] = {0, 0.01};
+    assert_int_equal(qb_sqnr_interval(s2, e2, 2, 1000, 7, &lo, &hi), 0);
+    NEAR(lo, 20.0);
+    assert_true(isinf(hi) && hi > 0);
+    /* no samples, or no signal: no interval */
+    assert_int_equal(qb_sqnr_interval(sig, err, 0, 0, 7, &lo, &hi), -1);
+    assert_true(isnan(lo) && isnan(hi));
+    double z[] = {0, 0};
+    assert_int_equal(qb_sqnr_interval(z, e2, 2, 100, 7, &lo, &hi), -1);
+    assert_true(isnan(lo) && isnan(hi));
+}
+
 /* ---- the measurement loop on a fake clock ---- */
 
 /* The fake clock: time moves only when the fake inference runs, in
@@ -959,6 +995,7 @@ int main(void)
         cmocka_unit_test(median_ci_ranks),
         cmocka_unit_test(mcnemar_exact),
         cmocka_unit_test(paired_bootstrap),
+        cmocka_unit_test(sqnr_interval),
         cmocka_unit_test(loop_outliers_are_not_noise),
         cmocka_unit_test(loop_bimodal_is_noisy),
         cmocka_unit_test(loop_calls_per_sample_and_warmup),

@@ -444,7 +444,9 @@ static void results_columns(void **state)
                          /* schema 3 */
                          "plan,plan_hash,"
                          /* schema 4 */
-                         "output_hash";
+                         "output_hash,"
+                         /* schema 5 */
+                         "sqnr_ci_low,sqnr_ci_high";
     char joined[2048] = "";
     for (int i = 0; i < QB_NCOLS; i++) {
         strcat(joined, qb_result_columns[i]);
@@ -467,8 +469,11 @@ static void results_columns(void **state)
     qb_row_field(&r, qb_schema_ncols[2] - 1, buf, sizeof buf);
     assert_string_equal(buf, "00ff");
     snprintf(r.output_hash, sizeof r.output_hash, "00ff00ff00ff00ff");
-    qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
+    qb_row_field(&r, qb_schema_ncols[3] - 1, buf, sizeof buf);
     assert_string_equal(buf, "00ff00ff00ff00ff");
+    r.sqnr_ci_high = 41.5;
+    qb_row_field(&r, QB_NCOLS - 1, buf, sizeof buf);
+    assert_string_equal(buf, "41.5");
     r.kl_div = 0.125;
     qb_row_field(&r, qb_schema_ncols[0] - 1, buf, sizeof buf);
     assert_string_equal(buf, "0.125");
@@ -556,11 +561,11 @@ static void results_bad(void **state)
         strcat(header, qb_result_columns[i]);
         strcat(header, i + 1 < QB_NCOLS ? "," : "\n");
     }
-    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2, 2 of schema 3, 1 of schema 4 */
+    /* a good row to mutate: 48 fields of schema 1, 18 of schema 2, 2 of schema 3, 1 of schema 4, 2 of schema 5 */
     const char *good = "r,t,h,c,f,gcc,sha,s,mlp,fashion-mnist,fp32,none,avx2,1,1,ok,,10,1,1,1,1,1,0.1,0.1,1000,"
                        "none,,,,,,model,0.5,,100,200,300,400,500,90,90,0,100,40,0.99,0.01,0.001,"
                        "0.9,0.1,0.05,0.07,0.98,1.02,3,1,4096,89,91,-0.5,0.5,99,100,0.6,0.002,0.01,p1,0123456789abcdef,"
-                       "0123456789abcdef\n";
+                       "0123456789abcdef,30.5,40.25\n";
     char text[8192];
     snprintf(text, sizeof text, "%s%s", header, good);
     char p[256], err[600];
@@ -571,7 +576,7 @@ static void results_bad(void **state)
     assert_int_equal(got.n, 1);
 
     snprintf(text, sizeof text, "%s%s%s", header, good, "r,t,h\n");
-    expect_read_error("short.csv", text, "3: 3 fields, want 69");
+    expect_read_error("short.csv", text, "3: 3 fields, want 71");
     snprintf(text, sizeof text, "%s%s", header, good);
     char *q = strstr(text + strlen(header), ",fp32,");
     memcpy(q, ",fp33,", 6);
@@ -666,7 +671,7 @@ static void results_schema1(void **state)
         strcat(bad, i + 1 < QB_NCOLS ? "," : "\n");
     }
     strcat(bad, strchr(text, '\n') + 1);
-    expect_read_error("mixed.csv", bad, "2: 48 fields, want 69");
+    expect_read_error("mixed.csv", bad, "2: 48 fields, want 71");
     /* resume: upgraded, the old row kept, a new row appended */
     qb_results_writer w;
     assert_int_equal(qb_results_open(p, &w, err, sizeof err), 0);
@@ -686,7 +691,7 @@ static void results_schema1(void **state)
     char line[4096];
     assert_non_null(fgets(line, sizeof line, f));
     fclose(f);
-    assert_non_null(strstr(line, ",kl_div_max,plan,plan_hash,output_hash\n"));
+    assert_non_null(strstr(line, ",kl_div_max,plan,plan_hash,output_hash,sqnr_ci_low,sqnr_ci_high\n"));
     /* a header with a column count of no schema is refused */
     expect_read_error("count.csv", "run_id,timestamp\n", "1: header has 2 columns");
 }
@@ -711,6 +716,7 @@ static void results_schema2(void **state)
     assert_int_equal(got.n, 1);
     assert_true(got.rows[0].kl_div_max == 0.01);
     assert_string_equal(got.rows[0].output_hash, "");
+    assert_true(isnan(got.rows[0].sqnr_ci_low) && isnan(got.rows[0].sqnr_ci_high));
     qb_results_writer w;
     assert_int_equal(qb_results_open(p, &w, err, sizeof err), 0);
     qb_result_row r = got.rows[0];

@@ -51,13 +51,16 @@ void qb_metrics_free(qb_metrics_acc *a)
 {
     free(a->rec);
     free(a->kl);
+    free(a->sig2s);
+    free(a->err2s);
     a->rec = NULL;
     a->kl = NULL;
+    a->sig2s = a->err2s = NULL;
     a->cap = 0;
 }
 
 /* Store one sample's record (or mark the records lost). */
-static void record(qb_metrics_acc *a, unsigned char bits, double kl)
+static void record(qb_metrics_acc *a, unsigned char bits, double kl, double sig2, double err2)
 {
     if (a->lost)
         return;
@@ -67,10 +70,15 @@ static void record(qb_metrics_acc *a, unsigned char bits, double kl)
         unsigned char *r = realloc(a->rec, (size_t)nc);
         if (r)
             a->rec = r;
-        double *k = r ? realloc(a->kl, (size_t)nc * sizeof *k) : NULL;
-        if (k)
-            a->kl = k;
-        if (!r || !k) {
+        double **arrays[] = {&a->kl, &a->sig2s, &a->err2s};
+        int ok = r != NULL;
+        for (size_t k = 0; ok && k < sizeof arrays / sizeof arrays[0]; k++) {
+            double *g = realloc(*arrays[k], (size_t)nc * sizeof *g);
+            if (g)
+                *arrays[k] = g;
+            ok = g != NULL;
+        }
+        if (!ok) {
             a->lost = 1;
             return;
         }
@@ -78,6 +86,8 @@ static void record(qb_metrics_acc *a, unsigned char bits, double kl)
     }
     a->rec[i] = bits;
     a->kl[i] = kl;
+    a->sig2s[i] = sig2;
+    a->err2s[i] = err2;
 }
 
 int qb_argmax(const float *x, int n)
@@ -131,18 +141,19 @@ void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const i
             a->correct += aq == labels[b];
             a->ref_correct += ar == labels[b];
         }
-        double dot = 0, nr = 0, nq = 0;
+        double dot = 0, nr = 0, nq = 0, ne = 0;
         for (int i = 0; i < classes; i++) {
             double rv = r[i], qv = x[i], d = rv - qv;
             dot += rv * qv;
             nr += rv * rv;
             nq += qv * qv;
-            a->err2 += d * d;
+            ne += d * d;
             double ad = fabs(d);
             if (!(ad <= a->max_abs) && !isnan(a->max_abs))
                 a->max_abs = ad;
         }
         a->sig2 += nr;
+        a->err2 += ne;
         double cs;
         if (nr == 0 && nq == 0)
             cs = 1;
@@ -156,7 +167,7 @@ void qb_metrics_add(qb_metrics_acc *a, const float *ref, const float *q, const i
         unsigned char bits = (unsigned char)((ar == aq) << 2);
         if (labels)
             bits |= (unsigned char)((ar == labels[b]) | (aq == labels[b]) << 1 | 1 << 3);
-        record(a, bits, kl);
+        record(a, bits, kl, nr, ne);
     }
 }
 
@@ -172,6 +183,7 @@ static void finish_records(const qb_metrics_acc *a, qb_metrics *m)
     m->kl_p99 = m->kl_max = NAN;
     m->top1_ci_low = m->top1_ci_high = m->drop_ci_low = m->drop_ci_high = NAN;
     m->agree_ci_low = m->agree_ci_high = m->mcnemar_p = NAN;
+    m->sqnr_ci_low = m->sqnr_ci_high = NAN;
     size_t n = (size_t)a->samples;
     if (a->lost || n == 0)
         return;
@@ -196,6 +208,7 @@ static void finish_records(const qb_metrics_acc *a, qb_metrics *m)
             m->agree_ci_high = ci.agree_high;
             m->mcnemar_p = ci.mcnemar_p;
         }
+        qb_sqnr_interval(a->sig2s, a->err2s, n, 0, QB_BOOTSTRAP_SEED, &m->sqnr_ci_low, &m->sqnr_ci_high);
         qsort(kl, n, sizeof *kl, cmp_double);
         m->kl_p99 = qb_percentile_sorted(kl, n, 0.99);
         m->kl_max = kl[n - 1];

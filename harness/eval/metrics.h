@@ -3,9 +3,9 @@
  * the same evaluation inputs: top-1 accuracy and its drop, top-1 agreement,
  * SQNR of the logits, mean cosine similarity, maximum absolute error and
  * mean KL(softmax(ref) || softmax(q)) with its p99 and maximum over
- * samples; 95% paired-bootstrap intervals of top-1, drop and agreement
- * and McNemar's exact p-value (harness/measure/paired.h) from per-sample
- * records. Accumulated batch by batch in double; argmax ties go to the
+ * samples; 95% paired-bootstrap intervals of top-1, drop, agreement and
+ * SQNR and McNemar's exact p-value (harness/measure/paired.h) from
+ * per-sample records. Accumulated batch by batch in double; argmax ties go to the
  * first maximum; softmax computed stably (max subtracted) in double.
  */
 #ifndef QB_METRICS_H
@@ -27,6 +27,8 @@ typedef struct qb_metrics_acc {
     double kl_sum;      /* sum over samples of KL(softmax(ref) || softmax(q)) in nats */
     unsigned char *rec; /* per sample: bit 0 ref right, bit 1 q right, bit 2 agree, bit 3 labelled */
     double *kl;         /* per sample: its KL */
+    double *sig2s;      /* per sample: sum of its ref^2 (the SQNR's interval) */
+    double *err2s;      /* per sample: sum of its (ref - q)^2 */
     long cap;           /* records allocated */
     int lost;           /* a record could not be stored (out of memory): no intervals */
     uint64_t hash;      /* FNV-1a 64 over the bytes (little-endian) of every q value, in order */
@@ -54,6 +56,7 @@ typedef struct qb_metrics {
     double top1_ci_low, top1_ci_high;   /* 95% paired-bootstrap interval of top1 (NAN without labels) */
     double drop_ci_low, drop_ci_high;   /* ... of drop_pt */
     double agree_ci_low, agree_ci_high; /* ... of agreement */
+    double sqnr_ci_low, sqnr_ci_high; /* 95% bootstrap interval of sqnr_db over samples (high INFINITY: exact resamples) */
     double mcnemar_p;      /* one-sided exact McNemar p-value of "q is less accurate than ref" (NAN without labels) */
     uint64_t output_hash;  /* FNV-1a 64 of q's values bit for bit, in sample order (independent of batching) */
     int hashed;            /* output_hash is set (samples were added) */

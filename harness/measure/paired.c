@@ -1,5 +1,6 @@
 /*
- * paired.c - paired bootstrap and McNemar's exact test (paired.h).
+ * paired.c - paired bootstrap, McNemar's exact test and the SQNR's
+ * bootstrap interval (paired.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -39,6 +40,12 @@ static void interval(double *v, size_t m, double *lo, double *hi)
     *hi = qb_percentile_sorted(v, m, 0.975);
 }
 
+/* A uniform index in [0, n). */
+static size_t draw(uint64_t *s, size_t n)
+{
+    return (size_t)(((unsigned __int128)next_u64(s) * n) >> 64);
+}
+
 int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, const unsigned char *agree, size_t n,
                     int resamples, uint64_t seed, qb_paired_ci *out)
 {
@@ -65,7 +72,7 @@ int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, cons
     for (size_t r = 0; r < m; r++) {
         size_t nr = 0, nq = 0, na = 0;
         for (size_t k = 0; k < n; k++) {
-            size_t i = (size_t)(((unsigned __int128)next_u64(&s) * n) >> 64); /* uniform in [0, n) */
+            size_t i = draw(&s, n);
             if (labels) {
                 nr += ref_ok[i];
                 nq += q_ok[i];
@@ -87,4 +94,38 @@ int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, cons
     free(drop);
     free(agr);
     return 0;
+}
+
+int qb_sqnr_interval(const double *sig2, const double *err2, size_t n, int resamples, uint64_t seed, double *lo,
+                     double *hi)
+{
+    *lo = *hi = NAN;
+    if (n == 0)
+        return -1;
+    size_t m = resamples > 0 ? (size_t)resamples : QB_BOOTSTRAP_RESAMPLES;
+    double *nsr = malloc(m * sizeof *nsr); /* noise to signal of each resample */
+    if (!nsr)
+        return -1;
+    uint64_t s = seed;
+    for (size_t r = 0; r < m; r++) {
+        double sig = 0, err = 0;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = draw(&s, n);
+            sig += sig2[i];
+            err += err2[i];
+        }
+        nsr[r] = sig > 0 ? err / sig : NAN;
+    }
+    int rc = 0;
+    for (size_t r = 0; r < m && rc == 0; r++)
+        if (isnan(nsr[r]))
+            rc = -1; /* a resample without signal (or a NaN error): no interval */
+    if (rc == 0) {
+        double a, b;
+        interval(nsr, m, &a, &b);
+        *lo = -10.0 * log10(b); /* the most noise: the lowest SQNR */
+        *hi = a > 0 ? -10.0 * log10(a) : INFINITY;
+    }
+    free(nsr);
+    return rc;
 }

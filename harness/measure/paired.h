@@ -38,4 +38,16 @@ double qb_mcnemar_p(size_t b, size_t c);
 int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, const unsigned char *agree, size_t n,
                     int resamples, uint64_t seed, qb_paired_ci *out);
 
+/* 95% percentile-bootstrap interval of the SQNR over n samples, in dB:
+ * sample i contributes sig2[i] (sum of its reference values squared) and
+ * err2[i] (sum of its squared errors); a resample's SQNR is
+ * 10 log10(sum sig2 / sum err2) over the samples drawn, the same
+ * definition as the point figure (metrics.h). The interval is taken on
+ * the noise-to-signal ratio (finite where a resample has no error) and
+ * turned into dB: *hi is INFINITY when more than 2.5% of the resamples
+ * are exact. resamples <= 0: QB_BOOTSTRAP_RESAMPLES. 0, or -1 (n == 0,
+ * out of memory, or no signal: both NAN). */
+int qb_sqnr_interval(const double *sig2, const double *err2, size_t n, int resamples, uint64_t seed, double *lo,
+                     double *hi);
+
 #endif

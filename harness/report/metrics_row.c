@@ -27,6 +27,8 @@ void qb_row_set_metrics(qb_result_row *row, const qb_metrics *m)
     row->agreement_ci_low = m->agree_ci_low;
     row->agreement_ci_high = m->agree_ci_high;
     row->mcnemar_p = m->mcnemar_p;
+    row->sqnr_ci_low = isfinite(m->sqnr_ci_low) ? m->sqnr_ci_low : NAN; /* empty where infinite, as sqnr_db */
+    row->sqnr_ci_high = isfinite(m->sqnr_ci_high) ? m->sqnr_ci_high : NAN;
     if (m->hashed)
         snprintf(row->output_hash, sizeof row->output_hash, "%016" PRIx64, m->output_hash);
     else

@@ -39,7 +39,7 @@ enum { TEXT, INT, REAL };
     R(latency_ms_ci_high) I(latency_outliers) I(calls_per_sample) I(arena_bytes) R(top1_ci_low)               \
     R(top1_ci_high) R(accuracy_drop_ci_low) R(accuracy_drop_ci_high) R(agreement_ci_low)                      \
     R(agreement_ci_high) R(mcnemar_p) R(kl_div_p99) R(kl_div_max)                                         \
-    T(plan) T(plan_hash) T(output_hash)
+    T(plan) T(plan_hash) T(output_hash) R(sqnr_ci_low) R(sqnr_ci_high)
 
 /* The columns: name, kind, where in the row, size of a text field. */
 static const struct column {
@@ -58,7 +58,7 @@ _Static_assert(sizeof cols / sizeof cols[0] == QB_NCOLS, "QB_NCOLS matches the c
 #define CN(f) #f,
 const char *const qb_result_columns[QB_NCOLS] = {QB_COLUMNS(CN, CN, CN)};
 
-const int qb_schema_ncols[QB_RESULTS_SCHEMA] = {48, 66, 68, QB_NCOLS};
+const int qb_schema_ncols[QB_RESULTS_SCHEMA] = {48, 66, 68, 69, QB_NCOLS};
 
 /* The schema whose header has n columns, or 0. */
 static int schema_of(int n)

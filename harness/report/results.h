@@ -10,15 +10,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define QB_NCOLS 69 /* columns of the results CSV (schema QB_RESULTS_SCHEMA) */
+#define QB_NCOLS 71 /* columns of the results CSV (schema QB_RESULTS_SCHEMA) */
 
 /* Schema versions. Columns are only ever appended: schema v has the first
  * qb_schema_ncols[v - 1] columns. 1: the 48 columns up to kl_div; 2: the
  * robust latency statistics, arena bytes and accuracy intervals; 3: the
- * layer plan (plan, plan_hash); 4: output_hash. Files of
+ * layer plan (plan, plan_hash); 4: output_hash; 5: the SQNR's interval
+ * (sqnr_ci_low, sqnr_ci_high). Files of
  * an older schema are read with the newer columns empty; opening one for
  * appending (--resume) first rewrites it atomically with the new header. */
-#define QB_RESULTS_SCHEMA 4
+#define QB_RESULTS_SCHEMA 5
 extern const int qb_schema_ncols[QB_RESULTS_SCHEMA];
 
 /* The column names, in order (the header). */
@@ -99,6 +100,9 @@ typedef struct qb_result_row {
     char plan_hash[24];      /* FNV-1a 64 of the plan file's bytes, 16 hex digits, or "" */
     /* ---- schema 4 ---- */
     char output_hash[64];    /* FNV-1a 64 of every output value on the evaluation inputs, 16 hex digits, or "" */
+    /* ---- schema 5 ---- */
+    double sqnr_ci_low;      /* 95% bootstrap interval of sqnr_db over the evaluation samples, dB (empty: infinite or none) */
+    double sqnr_ci_high;     /* its upper end */
 } qb_result_row;
 
 /* Append to a row's note, "; " between parts (cut at the field's size). */

@@ -124,13 +124,14 @@ static void print_text(const qb_pipeline_opts *o, const qb_pipeline_data *d, con
                m->top1_ci_low, m->top1_ci_high, m->ref_top1, m->drop_pt, m->drop_ci_low, m->drop_ci_high,
                m->mcnemar_p);
     if (isnan(m->agreement)) /* maps, single scores, embeddings: no class axis */
-        printf("  SQNR %.2f dB, cosine %.6f, max abs err %.4g (output 0 has no class axis: no agreement, no KL)\n",
-               m->sqnr_db, m->cosine, m->max_abs_err);
+        printf("  SQNR %.2f dB [%.2f, %.2f], cosine %.6f, max abs err %.4g (output 0 has no class axis: no agreement, "
+               "no KL)\n",
+               m->sqnr_db, m->sqnr_ci_low, m->sqnr_ci_high, m->cosine, m->max_abs_err);
     else
-        printf("  agreement with fp32 %.2f%% [%.2f, %.2f], SQNR %.2f dB, cosine %.6f, max abs err %.4g, "
+        printf("  agreement with fp32 %.2f%% [%.2f, %.2f], SQNR %.2f dB [%.2f, %.2f], cosine %.6f, max abs err %.4g, "
                "KL mean %.3g p99 %.3g max %.3g\n",
-               m->agreement, m->agree_ci_low, m->agree_ci_high, m->sqnr_db, m->cosine, m->max_abs_err, m->kl_div,
-               m->kl_p99, m->kl_max);
+               m->agreement, m->agree_ci_low, m->agree_ci_high, m->sqnr_db, m->sqnr_ci_low, m->sqnr_ci_high, m->cosine,
+               m->max_abs_err, m->kl_div, m->kl_p99, m->kl_max);
     printf("  [ ]: 95%% paired-bootstrap intervals over the samples\n");
     printf("  %d layers, weights %lld bytes%s, %lld MACs per sample", r->cal.n,
            (long long)(stored_bytes >= 0 ? stored_bytes : r->weight_bytes), stored_bytes >= 0 ? " in the file" : "",
