@@ -82,6 +82,15 @@ static void check_gemm(const qb_kernel *k)
     qb_check_case big = {.m = 9, .n = 40, .k = 2049, .group = k->prec == QB_PREC_INT4 ? 128 : 0,
                          .seed = seed++, .fill = QB_FILL_EXTREME};
     run_case(k, big);
+    /* more rows (the AVX2 int8 pair-sign expansion from 16 rows): several K
+     * chunks and row blocks of a few dozen rows (K 2049), one chunk of
+     * 32 quads, M % 4 = 1..3 (the last call's rows) */
+    static const int mk[][2] = {{43, 2049}, {49, 128}, {18, 255}, {35, 64}};
+    for (int s = 0; s < 4; s++) {
+        qb_check_case c = {.m = mk[s][0], .n = 56, .k = mk[s][1], .group = k->prec == QB_PREC_INT4 ? 128 : 0,
+                           .seed = seed++, .fill = s % 2 ? QB_FILL_RANDOM : QB_FILL_EXTREME, .relu = s == 1};
+        run_case(k, c);
+    }
 }
 
 static void check_dw(const qb_kernel *k)

@@ -15,33 +15,39 @@
  * vpmaddubsw multiplies u8 by s8 and saturates the pair sums to int16, so
  * it is exact only with |u| <= 128 and |s| <= 127: the u8 operand is |a|
  * and the s8 operand is w with the sign of a applied (pair sums at most
- * 2 * 128 * 127 = 32512), then vpmaddwd by ones widens to int32 (adding
- * two vpmaddubsw results in int16 first would overflow: not done). Two
- * ways to apply the sign of a:
+ * 2 * 128 * 127 = 32512), then vpmaddwd widens to int32 (adding two
+ * vpmaddubsw results in int16 first would overflow: not done). Two ways
+ * to apply the sign of a:
  *  - vpsignb(w, a) per row and weight vector, rows in blocks of 1..3
  *    against one panel, |a| precomputed for up to 32 KiB of rows. Used
- *    unless the next way gets row blocks of 96 rows or more (M >= 96,
- *    K <= 1344); below that the expansion below costs more than it saves
- *    (measured: M = 64 about 4% slower expanded, M = 96 about 2% faster).
- *  - each quad of a row has one of 16 sign patterns, so every
- *    (panel, K chunk of 16 quads) is expanded once into its 16 sign
- *    versions (24 KiB, stays in L1) and reused by up to 256 rows; the row
- *    pack holds |a| per quad and the byte offset of the version its sign
- *    pattern selects, the 4 rows of a microkernel call interleaved. The
- *    4 x 24 microkernel then needs only vpmaddubsw (weights straight from
+ *    for row blocks of fewer than 16 rows (MB_MIN: M < 16, or K past 4096
+ *    where the row pack holds fewer rows).
+ *  - the pair-sign expansion: for a quad (a0..a3) with signs s0..s3,
+ *    a0 w0 + a1 w1 = s0 (|a0| w0 + |a1| (s0 s1 w1)), so each (panel, K
+ *    chunk of up to 64 quads) is expanded once into 4 versions (w1 and w3
+ *    negated or not: 4 x 96 bytes a quad, 24 KiB a chunk, stays in L1)
+ *    and the vpmaddwd that widens the pair sums multiplies them by the
+ *    row's (s0, s2) instead of ones. The row pack holds per quad |a|, the
+ *    +-1 pair signs and the byte offset of the version (s0 ^ s1, s2 ^ s3)
+ *    selects, the 4 rows of a microkernel call interleaved. The 4 x 24
+ *    microkernel then needs only vpmaddubsw (weights straight from
  *    memory, base + offset addressing), vpmaddwd and vpaddd per 32 MACs:
- *    2 uops on ports 0/1 per 32 MACs against 2 FMAs per 16 for fp32, which
- *    bounds it at twice the fp32 rate (about 1.55x in practice at 512^3;
- *    the vpsignb way, 3 uops on ports 0/1 per 32 MACs, about 1.45x).
+ *    2 uops on the two multiply pipes per 32 MACs against 2 FMAs per 16
+ *    for fp32, which bounds it at twice the fp32 rate (1.95x at
+ *    196x96x1024; the vpsignb way, one more vector op per 32 MACs, about
+ *    1.45x). The 16 versions of whole quads' sign patterns (before issue
+ *    11's avx2gemm) cost 4 times the expansion, so that it paid only
+ *    from 96 rows on; now from 16.
  * Both ways skip the weight vectors of the last panel that lie wholly past
  * N (N % 24 in 1..8 or 9..16: 1 or 2 vectors instead of 3).
  * At small K (K <= 48, M >= 8: first convolutions, narrow pointwise ones)
  * a third way, gemm_s16, beats both: int16 pairs by vpmaddwd, no sign
  * handling, channels in blocks of 32 (see there).
- * Partial sums over K chunks live in an int32 tile. Stack: 240 KiB on the
- * many-rows path (row pack 192 KiB: AQ sets it), 32 KiB on the few-rows
- * one, 40 KiB on gemm_s16.
- * Tried and dropped: K chunks of 24 or 32 quads (slower: the expanded
+ * With K in one chunk (K <= 256) each call of 1..4 rows is finished from
+ * registers; otherwise partial sums over K chunks live in an int32 tile.
+ * Stack: 208 KiB on the many-rows path (row pack 160 KiB: AQ sets it),
+ * 32 KiB on the few-rows one, 40 KiB on gemm_s16.
+ * Tried and dropped: larger expanded chunks than 24 KiB (slower: the
  * chunk no longer stays in L1 with the rest), unrolling the quad loop
  * (slower), vpblendvb(w, -w, a) instead of vpsignb (slower: several uops
  * on this CPU), row blocks of 512 rows (only +1% for 192 KiB more stack).
@@ -55,11 +61,11 @@
 #define NR 24          /* output channels per weight panel */
 #define EV 4           /* most vectors of 8 channels an epilogue holds (gemm_s16's blocks of 32) */
 #define PQ (NR * 4)    /* bytes of one quad (4 k) of a panel */
-#define KQ 16          /* quads per K chunk of the sign-expanded panel */
-#define XQ (16 * PQ)   /* bytes of the 16 sign versions of one quad */
-#define AQ 32768       /* row-quads the row pack holds (128 KiB |a| + 64 KiB offsets) */
+#define KQ 64          /* quads per K chunk of the sign-expanded panel */
+#define XQ (4 * PQ)    /* bytes of the 4 sign versions of one quad */
+#define AQ 16384       /* row-quads the row pack holds (64 KiB |a| + 64 KiB pair signs + 32 KiB offsets) */
 #define MB_MAX 256     /* most rows per row block of the expanded path */
-#define MB_MIN 96      /* fewest rows per row block for which expanding pays */
+#define MB_MIN 16      /* fewest rows per row block for which expanding pays */
 #define PF 1024        /* software prefetch distance in the weight stream (bytes) */
 #define UBUF 32768     /* bytes of |a| the few-rows path precomputes */
 #define FAST_ROWS 16   /* rows per panel from which the faster requantization's set-up pays */
@@ -71,7 +77,7 @@
 #define INLINE static inline __attribute__((always_inline))
 
 _Static_assert(KQ % 8 == 0, "the row pack computes offsets 8 quads at a time");
-_Static_assert((KQ - 1) * XQ + 15 * PQ <= 65535, "offsets in the expanded chunk fit uint16");
+_Static_assert((KQ - 1) * XQ + 3 * PQ <= 65535, "offsets in the expanded chunk fit uint16");
 
 static inline int quads(int k) { return (k + 3) / 4; }
 static inline int panels(int n) { return (n + NR - 1) / NR; }
@@ -441,22 +447,19 @@ static void gemm_few(const qb_packed *p, const qb_gemm_args *a, int per_channel,
 
 /* ---- many rows: sign-expanded panels ---- */
 
-/* The 16 sign versions of quads q0..q0+nq-1 of a panel: version v of a
- * quad negates the weights of the k whose bit is set in v. */
+/* The 4 sign versions of quads q0..q0+nq-1 of a panel: version v of a
+ * quad negates the weights of k = 1 where bit 0 of v is set and of k = 3
+ * where bit 1 is (the second of each pair relative to the first). */
 static void expand(const int8_t *wp, int nq, int V, int8_t *buf)
 {
-    __m256i sv[16];
-    for (int v = 0; v < 16; v++) {
-        uint32_t s = 0;
-        for (int j = 0; j < 4; j++)
-            s |= ((v >> j & 1) ? 0xffu : 0x01u) << (8 * j);
-        sv[v] = _mm256_set1_epi32((int)s);
-    }
+    __m256i sv[4];
+    for (int v = 0; v < 4; v++)
+        sv[v] = _mm256_set1_epi32((int)(0x00010001u | ((v & 1) ? 0xff00u : 0x0100u) | ((v & 2) ? 0xff000000u : 0x01000000u)));
     for (int q = 0; q < nq; q++) {
         const __m256i *wq = (const __m256i *)(wp + (size_t)q * PQ);
         __m256i w0 = _mm256_load_si256(wq), w1 = _mm256_load_si256(wq + 1), w2 = _mm256_load_si256(wq + 2);
         __m256i *o = (__m256i *)(buf + (size_t)q * XQ);
-        for (int v = 0; v < 16; v++) {
+        for (int v = 0; v < 4; v++) {
             _mm256_store_si256(o + 3 * v, _mm256_sign_epi8(w0, sv[v]));
             if (V > 1)
                 _mm256_store_si256(o + 3 * v + 1, _mm256_sign_epi8(w1, sv[v]));
@@ -466,20 +469,38 @@ static void expand(const int8_t *wp, int nq, int V, int8_t *buf)
     }
 }
 
-/* Row pack of 4 rows (ar[r] for r < nr, zero rows past nr): |a| per quad
- * and the offset in the expanded chunk of the version its sign pattern
- * selects; kqs quads (zero past K), the 4 rows interleaved (quad q of row
- * r at index 4q + r), as one microkernel call reads them. */
+/* 4 x 8 transpose of dwords: quads 8t..8t+7 of rows 0..3 to o (4 rows per quad). */
+static inline void tr4x8(const __m256i x[4], uint32_t *o)
+{
+    __m256i t0 = _mm256_unpacklo_epi32(x[0], x[1]), t1 = _mm256_unpackhi_epi32(x[0], x[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(x[2], x[3]), t3 = _mm256_unpackhi_epi32(x[2], x[3]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2); /* quads 0 | 4, 1 | 5 */
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3); /* quads 2 | 6, 3 | 7 */
+    __m256i *ao = (__m256i *)o;
+    _mm256_storeu_si256(ao, _mm256_permute2x128_si256(u0, u1, 0x20));
+    _mm256_storeu_si256(ao + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+    _mm256_storeu_si256(ao + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+    _mm256_storeu_si256(ao + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+}
+
+/* Row pack of 4 rows (ar[r] for r < nr, zero rows past nr), per quad
+ * (a0, a1, a2, a3) with signs s0..s3: |a| (4 bytes), the pair signs (s0,
+ * s2 as two int16 of +-1: the vpmaddwd that widens the pair sums applies
+ * them) and the offset in the expanded chunk of the version that holds
+ * w1 * s0 s1 and w3 * s2 s3 (so that s0 (|a0| w0 + |a1| s0 s1 w1) = a0 w0 +
+ * a1 w1, each pair sum at most 2 * 128 * 127 in magnitude); kqs quads
+ * (zero past K), the 4 rows interleaved (quad q of row r at index 4q + r),
+ * as one microkernel call reads them. */
 static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, const int8_t *aend, uint32_t *abs_out,
-                       uint16_t *off_out)
+                       uint32_t *sg_out, uint16_t *off_out)
 {
     const __m256i iota = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
                                           21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
-    const __m256i bits = _mm256_set1_epi32(0x08040201), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const __m256i ones16 = _mm256_set1_epi16(1), pqv = _mm256_set1_epi32(PQ | 2 * PQ << 16);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int t = 0; t < kqs / 8; t++) {
         int at = 32 * t, valid = K - at;
-        __m256i ab[4];
+        __m256i ab[4], sg[4];
         __m128i of[4];
         __m256i qin = _mm256_mullo_epi32(_mm256_add_epi32(lane, _mm256_set1_epi32((8 * t) % KQ)), _mm256_set1_epi32(XQ));
         for (int r = 0; r < 4; r++) {
@@ -500,21 +521,17 @@ static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, const in
                 }
             }
             ab[r] = _mm256_abs_epi8(x);
-            __m256i neg = _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_setzero_si256(), x), bits);
-            __m256i pat = _mm256_madd_epi16(_mm256_maddubs_epi16(neg, ones8), ones16); /* 0..15 per quad */
-            __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(pat, _mm256_set1_epi32(PQ)), qin);
+            /* per int16 (k0, k1) / (k2, k3): the first byte's sign as -1 or +1, and
+             * whether the two signs differ (version bit 0 / 1: PQ / 2 PQ bytes) */
+            __m256i x8 = _mm256_slli_epi16(x, 8);
+            sg[r] = _mm256_or_si256(_mm256_srai_epi16(x8, 15), ones16);
+            __m256i dif = _mm256_srai_epi16(_mm256_xor_si256(x, x8), 15);
+            __m256i off = _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(dif, pqv), ones16), qin);
             of[r] = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(off, off), 0x08));
         }
         /* 4 x 8 transposes: quads 8t.. of rows 0..3 -> 4 rows per quad */
-        __m256i t0 = _mm256_unpacklo_epi32(ab[0], ab[1]), t1 = _mm256_unpackhi_epi32(ab[0], ab[1]);
-        __m256i t2 = _mm256_unpacklo_epi32(ab[2], ab[3]), t3 = _mm256_unpackhi_epi32(ab[2], ab[3]);
-        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2); /* quads 0 | 4, 1 | 5 */
-        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3); /* quads 2 | 6, 3 | 7 */
-        __m256i *ao = (__m256i *)(abs_out + 32 * t);
-        _mm256_storeu_si256(ao, _mm256_permute2x128_si256(u0, u1, 0x20));
-        _mm256_storeu_si256(ao + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
-        _mm256_storeu_si256(ao + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
-        _mm256_storeu_si256(ao + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+        tr4x8(ab, abs_out + 32 * t);
+        tr4x8(sg, sg_out + 32 * t);
         __m128i a0 = _mm_unpacklo_epi16(of[0], of[1]), b0 = _mm_unpackhi_epi16(of[0], of[1]);
         __m128i c0 = _mm_unpacklo_epi16(of[2], of[3]), d0 = _mm_unpackhi_epi16(of[2], of[3]);
         __m128i *oo = (__m128i *)(off_out + 32 * t);
@@ -527,55 +544,59 @@ static void pack_rows4(const int8_t *const *ar, int nr, int K, int kqs, const in
 
 /* One row of the expanded microkernel: |a| of the quad broadcast, the
  * selected sign version of 24 channels read from the chunk at buf +
- * offset. Written as one asm block so that the weights stay memory
- * operands (base + index addressing: no scalar add per row, measured ~2%
- * faster than adding the offset first) and no register is spilled.
- * EXP_STEP2 / EXP_STEP1: the same for the first 16 / 8 channels only (the
- * last panel when N % 24 is 1..16). */
+ * offset, the pair sums widened by vpmaddwd with the row's pair signs
+ * (broadcast too). Written as one asm block so that the weights stay
+ * memory operands (base + index addressing: no scalar add per row,
+ * measured ~2% faster than adding the offset first) and no register is
+ * spilled. EXP_STEP2 / EXP_STEP1: the same for the first 16 / 8 channels
+ * only (the last panel when N % 24 is 1..16). */
 #define EXP_STEP3(r)                                                                                    \
     do {                                                                                                \
         size_t o_ = of[(r) + 4 * q];                                                                    \
-        __m256i u_, t0_, t1_;                                                                           \
+        __m256i u_, t0_, t1_, s_;                                                                       \
         __asm__("vpbroadcastd %[ab], %[u]\n\t"                                                          \
+                "vpbroadcastd %[sg], %[s]\n\t"                                                          \
                 "vpmaddubsw (%[b],%[o]), %[u], %[t0]\n\t"                                               \
                 "vpmaddubsw 32(%[b],%[o]), %[u], %[t1]\n\t"                                             \
                 "vpmaddubsw 64(%[b],%[o]), %[u], %[u]\n\t"                                              \
-                "vpmaddwd %[one], %[t0], %[t0]\n\t"                                                     \
-                "vpmaddwd %[one], %[t1], %[t1]\n\t"                                                     \
-                "vpmaddwd %[one], %[u], %[u]\n\t"                                                       \
+                "vpmaddwd %[s], %[t0], %[t0]\n\t"                                                       \
+                "vpmaddwd %[s], %[t1], %[t1]\n\t"                                                       \
+                "vpmaddwd %[s], %[u], %[u]\n\t"                                                         \
                 "vpaddd %[t0], %[c0], %[c0]\n\t"                                                        \
                 "vpaddd %[t1], %[c1], %[c1]\n\t"                                                        \
                 "vpaddd %[u], %[c2], %[c2]"                                                             \
                 : [c0] "+x"(c##r##0), [c1] "+x"(c##r##1), [c2] "+x"(c##r##2), [t0] "=&x"(t0_),          \
-                  [t1] "=&x"(t1_), [u] "=&x"(u_)                                                        \
-                : [ab] "m"(ab[(r) + 4 * q]), [b] "r"(buf), [o] "r"(o_), [one] "x"(one),                 \
+                  [t1] "=&x"(t1_), [u] "=&x"(u_), [s] "=&x"(s_)                                         \
+                : [ab] "m"(ab[(r) + 4 * q]), [sg] "m"(sg[(r) + 4 * q]), [b] "r"(buf), [o] "r"(o_),      \
                   "m"(*(const char(*)[96])(buf + o_)));                                                 \
     } while (0)
 #define EXP_STEP2(r)                                                                                    \
     do {                                                                                                \
         size_t o_ = of[(r) + 4 * q];                                                                    \
-        __m256i u_, t0_;                                                                                \
+        __m256i u_, t0_, s_;                                                                            \
         __asm__("vpbroadcastd %[ab], %[u]\n\t"                                                          \
+                "vpbroadcastd %[sg], %[s]\n\t"                                                          \
                 "vpmaddubsw (%[b],%[o]), %[u], %[t0]\n\t"                                               \
                 "vpmaddubsw 32(%[b],%[o]), %[u], %[u]\n\t"                                              \
-                "vpmaddwd %[one], %[t0], %[t0]\n\t"                                                     \
-                "vpmaddwd %[one], %[u], %[u]\n\t"                                                       \
+                "vpmaddwd %[s], %[t0], %[t0]\n\t"                                                       \
+                "vpmaddwd %[s], %[u], %[u]\n\t"                                                         \
                 "vpaddd %[t0], %[c0], %[c0]\n\t"                                                        \
                 "vpaddd %[u], %[c1], %[c1]"                                                             \
-                : [c0] "+x"(c##r##0), [c1] "+x"(c##r##1), [t0] "=&x"(t0_), [u] "=&x"(u_)                \
-                : [ab] "m"(ab[(r) + 4 * q]), [b] "r"(buf), [o] "r"(o_), [one] "x"(one),                 \
+                : [c0] "+x"(c##r##0), [c1] "+x"(c##r##1), [t0] "=&x"(t0_), [u] "=&x"(u_), [s] "=&x"(s_) \
+                : [ab] "m"(ab[(r) + 4 * q]), [sg] "m"(sg[(r) + 4 * q]), [b] "r"(buf), [o] "r"(o_),      \
                   "m"(*(const char(*)[64])(buf + o_)));                                                 \
     } while (0)
 #define EXP_STEP1(r)                                                                                    \
     do {                                                                                                \
         size_t o_ = of[(r) + 4 * q];                                                                    \
-        __m256i u_;                                                                                     \
+        __m256i u_, s_;                                                                                 \
         __asm__("vpbroadcastd %[ab], %[u]\n\t"                                                          \
+                "vpbroadcastd %[sg], %[s]\n\t"                                                          \
                 "vpmaddubsw (%[b],%[o]), %[u], %[u]\n\t"                                                \
-                "vpmaddwd %[one], %[u], %[u]\n\t"                                                       \
+                "vpmaddwd %[s], %[u], %[u]\n\t"                                                         \
                 "vpaddd %[u], %[c0], %[c0]"                                                             \
-                : [c0] "+x"(c##r##0), [u] "=&x"(u_)                                                     \
-                : [ab] "m"(ab[(r) + 4 * q]), [b] "r"(buf), [o] "r"(o_), [one] "x"(one),                 \
+                : [c0] "+x"(c##r##0), [u] "=&x"(u_), [s] "=&x"(s_)                                      \
+                : [ab] "m"(ab[(r) + 4 * q]), [sg] "m"(sg[(r) + 4 * q]), [b] "r"(buf), [o] "r"(o_),      \
                   "m"(*(const char(*)[32])(buf + o_)));                                                 \
     } while (0)
 
@@ -593,10 +614,9 @@ typedef struct fin4 {
  * partial sums in t (4 rows of 24 int32), started from zero when first;
  * with fin (first and the only chunk) the sums go straight from
  * registers to the epilogue instead (no round trip through t). */
-INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const int8_t *buf, int32_t *t,
-                    int first, const fin4 *fin)
+INLINE void exp_4xv(int R, int V, const uint32_t *ab, const uint32_t *sg, const uint16_t *of, int nq,
+                    const int8_t *buf, int32_t *t, int first, const fin4 *fin)
 {
-    const __m256i one = _mm256_set1_epi16(1);
     __m256i c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
     if (fin) { /* from the column offsets: finish_row_acc */
         c00 = c10 = c20 = c30 = fin->e->cb[0];
@@ -614,19 +634,28 @@ INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const
     for (int q = 0; q < nq; q++) {
         if (V == 3) {
             EXP_STEP3(0);
-            EXP_STEP3(1);
-            EXP_STEP3(2);
-            EXP_STEP3(3);
+            if (R > 1)
+                EXP_STEP3(1);
+            if (R > 2)
+                EXP_STEP3(2);
+            if (R > 3)
+                EXP_STEP3(3);
         } else if (V == 2) {
             EXP_STEP2(0);
-            EXP_STEP2(1);
-            EXP_STEP2(2);
-            EXP_STEP2(3);
+            if (R > 1)
+                EXP_STEP2(1);
+            if (R > 2)
+                EXP_STEP2(2);
+            if (R > 3)
+                EXP_STEP2(3);
         } else {
             EXP_STEP1(0);
-            EXP_STEP1(1);
-            EXP_STEP1(2);
-            EXP_STEP1(3);
+            if (R > 1)
+                EXP_STEP1(1);
+            if (R > 2)
+                EXP_STEP1(2);
+            if (R > 3)
+                EXP_STEP1(3);
         }
     }
     if (fin && V == 1 && fin->e->narrow && !fin->a->out_i32) {
@@ -651,25 +680,39 @@ INLINE void exp_4xv(int V, const uint32_t *ab, const uint16_t *of, int nq, const
 }
 
 #define EXP_FN(V)                                                                                              \
-    static void exp_4x##V(const uint32_t *ab, const uint16_t *of, int nq, const int8_t *buf, int32_t *t,       \
-                          int first)                                                                           \
+    static void exp_4x##V(const uint32_t *ab, const uint32_t *sg, const uint16_t *of, int nq, const int8_t *buf, \
+                          int32_t *t, int first)                                                               \
     {                                                                                                          \
-        exp_4xv(V, ab, of, nq, buf, t, first, NULL);                                                           \
-    }                                                                                                          \
-    static void exp_fin_4x##V(const uint32_t *ab, const uint16_t *of, int nq, const int8_t *buf,               \
-                              const fin4 *fin)                                                                 \
-    {                                                                                                          \
-        exp_4xv(V, ab, of, nq, buf, NULL, 1, fin);                                                             \
+        exp_4xv(4, V, ab, sg, of, nq, buf, t, first, NULL);                                                    \
     }
 EXP_FN(1)
 EXP_FN(2)
 EXP_FN(3)
 
+/* The one-chunk calls: R rows (1..4, the last call of a row block holds
+ * M % 4 of them) x V vectors, finished from registers. */
+typedef void exp_fin_fn(const uint32_t *, const uint32_t *, const uint16_t *, int, const int8_t *, const fin4 *);
+#define EXP_FIN(R, V)                                                                                          \
+    static void exp_fin_##R##x##V(const uint32_t *ab, const uint32_t *sg, const uint16_t *of, int nq,          \
+                                  const int8_t *buf, const fin4 *fin)                                          \
+    {                                                                                                          \
+        exp_4xv(R, V, ab, sg, of, nq, buf, NULL, 1, fin);                                                      \
+    }
+#define EXP_FINS(R) EXP_FIN(R, 1) EXP_FIN(R, 2) EXP_FIN(R, 3)
+EXP_FINS(1)
+EXP_FINS(2)
+EXP_FINS(3)
+EXP_FINS(4)
+
 static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel, epi *e, int kqs, int mb_even)
 {
+#define FIN_ROW(R) {exp_fin_##R##x1, exp_fin_##R##x2, exp_fin_##R##x3}
+    static exp_fin_fn *const fin_fns[4][3] = {FIN_ROW(1), FIN_ROW(2), FIN_ROW(3), FIN_ROW(4)};
+#undef FIN_ROW
     _Alignas(32) int8_t buf[KQ * XQ];
     _Alignas(32) int32_t tile[MB_MAX * NR];
     _Alignas(32) uint32_t abs_pk[AQ];
+    _Alignas(32) uint32_t sg_pk[AQ];
     _Alignas(32) uint16_t off_pk[AQ];
     const int8_t *A = a->a;
     int K = p->k, kq = quads(K), M = a->m;
@@ -680,7 +723,8 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
             const int8_t *ar[4];
             for (int i = 0; i < 4; i++)
                 ar[i] = A + (size_t)(m0 + r + (r + i < mb ? i : 0)) * a->lda;
-            pack_rows4(ar, mb - r < 4 ? mb - r : 4, K, kqs, aend, abs_pk + (size_t)r * kqs, off_pk + (size_t)r * kqs);
+            pack_rows4(ar, mb - r < 4 ? mb - r : 4, K, kqs, aend, abs_pk + (size_t)r * kqs, sg_pk + (size_t)r * kqs,
+                       off_pk + (size_t)r * kqs);
         }
         for (int pn = 0; pn < panels(p->n); pn++) {
             int j0 = pn * NR, nc = p->n - j0 < NR ? p->n - j0 : NR;
@@ -692,15 +736,10 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
                     epi_rq(e, a->rq + j0, 1, nc, mb >= FAST_ROWS);
                 expand(wp, kq, V, buf);
                 for (int r = 0; r < mb; r += 4) {
-                    const fin4 fin = {e, a, (size_t)(m0 + r), mb - r < 4 ? mb - r : 4, j0, nc};
-                    const uint32_t *ab = abs_pk + (size_t)r * kqs;
-                    const uint16_t *of = off_pk + (size_t)r * kqs;
-                    if (V == 3)
-                        exp_fin_4x3(ab, of, kq, buf, &fin);
-                    else if (V == 2)
-                        exp_fin_4x2(ab, of, kq, buf, &fin);
-                    else
-                        exp_fin_4x1(ab, of, kq, buf, &fin);
+                    int R = mb - r < 4 ? mb - r : 4;
+                    const fin4 fin = {e, a, (size_t)(m0 + r), R, j0, nc};
+                    const uint32_t *ab = abs_pk + (size_t)r * kqs, *sg = sg_pk + (size_t)r * kqs;
+                    fin_fns[R - 1][V - 1](ab, sg, off_pk + (size_t)r * kqs, kq, buf, &fin);
                 }
                 continue;
             }
@@ -708,14 +747,14 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
                 int nq = kq - q0 < KQ ? kq - q0 : KQ;
                 expand(wp + (size_t)q0 * PQ, nq, V, buf);
                 for (int r = 0; r < mbp; r += 4) {
-                    const uint32_t *ab = abs_pk + (size_t)r * kqs + 4 * q0;
+                    const uint32_t *ab = abs_pk + (size_t)r * kqs + 4 * q0, *sg = sg_pk + (size_t)r * kqs + 4 * q0;
                     const uint16_t *of = off_pk + (size_t)r * kqs + 4 * q0;
                     if (V == 3)
-                        exp_4x3(ab, of, nq, buf, tile + r * NR, q0 == 0);
+                        exp_4x3(ab, sg, of, nq, buf, tile + r * NR, q0 == 0);
                     else if (V == 2)
-                        exp_4x2(ab, of, nq, buf, tile + r * NR, q0 == 0);
+                        exp_4x2(ab, sg, of, nq, buf, tile + r * NR, q0 == 0);
                     else
-                        exp_4x1(ab, of, nq, buf, tile + r * NR, q0 == 0);
+                        exp_4x1(ab, sg, of, nq, buf, tile + r * NR, q0 == 0);
                 }
             }
             epi_cb(e, p, a->a_zero, j0, nc);
