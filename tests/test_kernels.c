@@ -152,6 +152,26 @@ static void check_dw(const qb_kernel *k)
                 continue;
             run_case(k, c);
         }
+    /* 5x5 (and 3x3 at C < 32) on the VNNI int8 kernel's rows of interleaved
+     * taps in blocks of 16 channels (dwconv5_i8.c): C = 16..80 (partial
+     * blocks of 64 and of 16), rows longer than a chunk (32 positions, 4
+     * read past it), stride 1/2 along x and down, padding 0..4 (whole
+     * window columns in the padding) */
+    for (int v = 0; v < 20; v++) {
+        const int k5 = v % 5 != 4;
+        qb_check_case c = {.n = (int[]){16, 32, 48, 64, 80, 20, 24}[v % 7], .h = 3 + v % 6,
+                           .w = (int[]){37, 70, 9, 33}[v % 4], .kh = k5 ? 5 : 3, .kw = k5 ? 5 : 3,
+                           .sh = 1 + (v / 2) % 2, .sw = 1 + v % 2, .dh = 1, .dw = 1, .pad_t = v % 3,
+                           .pad_l = (int[]){2, 0, 4, 1, 3}[v % 5], .pad_b = (v + 1) % 3, .pad_r = (v / 3) % 5,
+                           .seed = seed++};
+        if (!k5)
+            c.n = 16 + v % 16;
+        c.relu = (v / 4) & 1;
+        c.fill = v % 3 == 2 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+        if (qb_check_dw_out(&c, &oh, &ow))
+            continue;
+        run_case(k, c);
+    }
     /* 3x3 rows longer than a chunk of the VNNI int8 kernel's ring of
      * interleaved rows (32 positions: 32 pixels, 64 at C = 32), stride 1/2 */
     for (int v = 0; v < 6; v++) {

@@ -675,7 +675,7 @@ typedef struct qdw_job {
     float *yf;           /* float output to dequantize d.y into, or NULL */
     int phases;          /* PH_KERNEL and/or PH_OUT: what qdw_rows does */
     const qb_node *epi;  /* element-wise chain run on each block of output rows (after PH_OUT), or NULL */
-    int64_t sub;         /* epi: output rows per block (about QB_EPI_BYTES) */
+    int64_t sub;         /* epi or yf: output rows per block (about QB_EPI_BYTES), else 0 */
 } qdw_job;
 
 /* Input pixels [i0, i1): quantize. */
@@ -687,14 +687,17 @@ static void qdw_pixels(void *ctx, int64_t i0, int64_t i1)
                   (int8_t *)j->d.x + (size_t)i0 * c);
 }
 
-/* Output rows [oy0, oy1): kernel, dequantize, epilogue. */
+/* Output rows [oy0, oy1): the kernel. */
+static void qdw_kernel(const qdw_job *j, int64_t oy0, int64_t oy1)
+{
+    qb_dw_args d;
+    qb_gpar_dw_rows(&j->d, (int)oy0, (int)oy1, 1, 1, &d);
+    j->p->kernel->run.dw(j->p, &d);
+}
+
+/* Output rows [oy0, oy1): dequantize, epilogue. */
 static void qdw_block(const qdw_job *j, int64_t oy0, int64_t oy1)
 {
-    if (j->phases & PH_KERNEL) {
-        qb_dw_args d;
-        qb_gpar_dw_rows(&j->d, (int)oy0, (int)oy1, 1, 1, &d);
-        j->p->kernel->run.dw(j->p, &d);
-    }
     int done = 0; /* the epilogue ran with the dequantization (its float table) */
     if ((j->phases & PH_OUT) && j->yf) {
         size_t at = (size_t)oy0 * j->d.out_w * j->d.c;
@@ -708,14 +711,24 @@ static void qdw_block(const qdw_job *j, int64_t oy0, int64_t oy1)
                      oy1 * j->d.out_w);
 }
 
-/* Output rows [oy0, oy1), in blocks of j->sub rows with an epilogue
- * (every output pixel is computed alone: the same bits as one block). */
+/* Output rows [oy0, oy1), the output stage in blocks of j->sub rows (with
+ * an epilogue or a float output), the kernel in blocks of whole sub blocks and at least 4
+ * window heights (the VNNI kernels interleave a call's input rows once: a
+ * block of a few rows would redo the rows it shares with the next);
+ * every output pixel is computed alone: the same bits as one block. */
 static void qdw_rows(void *ctx, int64_t oy0, int64_t oy1)
 {
     const qdw_job *j = ctx;
-    int64_t sub = j->epi && j->sub > 0 ? j->sub : oy1 - oy0;
-    for (int64_t r = oy0; r < oy1; r += sub)
-        qdw_block(j, r, r + sub < oy1 ? r + sub : oy1);
+    int64_t sub = j->sub > 0 ? j->sub : oy1 - oy0;
+    int64_t kb = sub * ((4 * (int64_t)j->d.kh + sub - 1) / sub);
+    for (int64_t r = oy0; r < oy1; r += kb) {
+        int64_t e = r + kb < oy1 ? r + kb : oy1;
+        if (j->phases & PH_KERNEL)
+            qdw_kernel(j, r, e);
+        if (j->phases & PH_OUT)
+            for (int64_t b = r; b < e; b += sub)
+                qdw_block(j, b, b + sub < e ? b + sub : e);
+    }
 }
 
 void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args *a, int x_i8, int y_i8,
@@ -738,8 +751,8 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     j.yf = y_i8 ? NULL : a->y;
     d->x = x8, d->y = y8, d->x_zero = q->in_zero, d->y_zero = q->out_zero;
     d->rq = q->rq; /* N entries even per tensor (all equal) */
-    if (epi) {
-        j.epi = epi;
+    j.epi = epi;
+    if (epi || j.yf) {
         j.sub = QB_EPI_BYTES / ((int64_t)a->out_w * a->c * (y_i8 ? 1 : (int64_t)sizeof(float)));
         j.sub = j.sub < 1 ? 1 : j.sub;
     }
@@ -747,9 +760,9 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
     int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
-    if (!j.yf && qb_gpar_alone(a->out_h, chunk, qdw_rows))
-        chunk = a->out_h; /* nothing to convert while in cache, chunks one after another: one call, one set-up
-                           * of the kernel's weights */
+    if (qb_gpar_alone(a->out_h, chunk, qdw_rows))
+        chunk = a->out_h; /* chunks one after another: one call (qdw_rows converts by blocks of sub rows while
+                           * in cache), one set-up of the kernel's weights */
     if (!g->profile) {
         j.phases = PH_KERNEL | PH_OUT;
         qb_gpar_for(a->out_h, chunk, qdw_rows, &j);

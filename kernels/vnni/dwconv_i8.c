@@ -24,7 +24,9 @@
  * window row taken from a table (the x_zero block where it lies in the
  * padding); only windows too wide for the table list their taps one by
  * one per pixel. 3x3 windows at dilation 1, stride 1 or 2 along x, C >= 32
- * take dw3 instead (rows interleaved along x once, see there).
+ * take dw3 instead (rows interleaved along x once, see there); 5x5 windows
+ * at dilation 1, stride 1 or 2 along x, C >= 16 (and 3x3 at C = 16..31)
+ * take dwconv5_i8.c's rows of interleaved taps in blocks of 16 channels.
  *
  * Requantization (exactly qb_requant_apply): a channel's multiplier m with
  * rshift s is reduced to an odd m' = m >> v, s' = s - v (same real value,
@@ -43,7 +45,7 @@
  * or windows wider than the weight buffer take a plain C loop.
  */
 #include "kernels/dw_geom.h"
-#include "kernels/vnni/vnni.h"
+#include "kernels/vnni/dwconv_i8.h"
 
 #define NX 4            /* output pixels per run */
 #define WBUF 16384      /* bytes of interleaved weights per chunk of blocks */
@@ -51,34 +53,8 @@
 
 static size_t cpad(int c) { return ((size_t)c + 63) / 64 * 64; }
 
-/* Per block of 64 channels, in the interleaved lane order (vector j). */
-typedef struct blkc {
-    int32_t bias[4][16]; /* bias - (x_zero + 128) * sum(w) */
-    int32_t v[4][6][16]; /* requantization: fast {m', m' of odd lanes, 2^(s'-33), s'-32};
-                            exact {m even, m odd, rnd even, rnd odd, s even, s odd} (64-bit) */
-} blkc;
-
-/* What the output stage needs. */
-typedef struct outc {
-    __m512i z16;      /* y_zero as int16 */
-    __m512i lo8, hi8; /* y_min, y_max as int8 */
-    int exact;        /* 1: the 64-bit requantization */
-    int clamp;        /* 0: y_min, y_max are -128, 127 (the packs' saturation is the clamp) */
-} outc;
-
 /* Channel of vector j, dword i of a block. */
 static inline int lane_ch(int j, int i) { return 16 * (i / 4) + 4 * j + i % 4; }
-
-/* Four rows of 64 bytes -> four vectors of 16 channels x 4 rows. */
-QB_INLINE void ilv4(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i *v)
-{
-    __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
-    __m512i c = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
-    v[0] = _mm512_unpacklo_epi16(a, c);
-    v[1] = _mm512_unpackhi_epi16(a, c);
-    v[2] = _mm512_unpacklo_epi16(b, d);
-    v[3] = _mm512_unpackhi_epi16(b, d);
-}
 
 /* One row only (the others meet zero weights): byte 16 L + 4 j + i to dword i of vector j. */
 QB_INLINE void ilv1(__m512i r0, __m512i *v)
@@ -89,12 +65,6 @@ QB_INLINE void ilv1(__m512i r0, __m512i *v)
         const __m512i add = _mm512_set_epi32(3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0);
         v[j] = _mm512_shuffle_epi8(r0, _mm512_add_epi32(idx, add));
     }
-}
-
-/* 64 input bytes (mk lanes) made unsigned. */
-QB_INLINE __m512i ldu(const int8_t *p, __mmask64 mk)
-{
-    return _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, p), _mm512_set1_epi8((char)0x80));
 }
 
 /* 64 input bytes made unsigned: hs == 0 as ldu; else two 32-byte halves,
@@ -119,25 +89,6 @@ QB_INLINE void column(int n, const int8_t *const *q, size_t hs, __mmask64 mk, __
     __m512i r0 = ld2(q[0], hs, mk), r1 = ld2(q[1], hs, mk);
     __m512i r2 = n > 2 ? ld2(q[2], hs, mk) : r1, r3 = n > 3 ? ld2(q[3], hs, mk) : r2;
     ilv4(r0, r1, r2, r3, v);
-}
-
-/* int32 accumulators of 16 channels -> rounded r (before zero point and clamp). */
-QB_INLINE __m512i rq_round(__m512i acc, const int32_t (*v)[16], int exact)
-{
-    if (!exact)
-        return qb_rqf_round(acc, _mm512_load_si512((const void *)v[0]), _mm512_load_si512((const void *)v[1]),
-                            _mm512_load_si512((const void *)v[2]), _mm512_load_si512((const void *)v[3]));
-    const __m512i zero = _mm512_setzero_si512();
-    __mmask16 neg = _mm512_cmpgt_epi32_mask(zero, acc);
-    __m512i mag = _mm512_abs_epi32(acc);
-    __m512i pe = _mm512_mul_epu32(mag, _mm512_load_si512((const void *)v[0]));
-    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(mag, 32), _mm512_load_si512((const void *)v[1]));
-    pe = _mm512_srlv_epi64(_mm512_add_epi64(pe, _mm512_load_si512((const void *)v[2])),
-                           _mm512_load_si512((const void *)v[4]));
-    po = _mm512_srlv_epi64(_mm512_add_epi64(po, _mm512_load_si512((const void *)v[3])),
-                           _mm512_load_si512((const void *)v[5]));
-    __m512i r = _mm512_or_si512(pe, _mm512_slli_epi64(po, 32));
-    return _mm512_mask_sub_epi32(r, neg, zero, r);
 }
 
 /* The rounded r of a block's 4 vectors -> + y_zero, int8, clamp (when
@@ -360,6 +311,12 @@ static void consts(const csrc *cs, int b, int P, int exact, blkc *bc)
                 memcpy(&v[4 + e][2 * q], &sv, 8);
             }
         }
+}
+
+void QB_VNNI(qb_dwi8_block_consts)(const qb_packed *pk, const qb_dw_args *a, int b, int exact, blkc *bc)
+{
+    const csrc cs = {.bias = pk->bias_i32, .wsum = pk->wsum, .rq = a->rq, .x_zero = a->x_zero, .c = a->c};
+    consts(&cs, b, 1, exact, bc);
 }
 
 /* Nonzero when every one of C multipliers reduces to s' >= 33 (vnni.h). */
@@ -709,6 +666,11 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;
     if (KH == 3 && KW == 3 && DH == 1 && DW == 1 && (SW == 1 || SW == 2) && C >= 32) {
         dw3(p, a, pr, &oc, pad);
+        return;
+    }
+    if (DH == 1 && DW == 1 && (SW == 1 || SW == 2) && C >= 16 &&
+        ((KH == 5 && KW == 5) || (KH == 3 && KW == 3 && C < 32))) {
+        QB_VNNI(qb_dw5_i8)(p, a, pr ? (const blkc *)((const char *)(pr + 1) + rq_bytes(C)) : NULL, &oc, pad);
         return;
     }
     const int8_t *x = a->x;
