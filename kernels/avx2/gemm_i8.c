@@ -21,7 +21,10 @@
  *  - vpsignb(w, a) per row and weight vector, rows in blocks of 1..3
  *    against one panel, |a| precomputed for up to 32 KiB of rows. Used
  *    for row blocks of fewer than 16 rows (MB_MIN: M < 16, or K past 4096
- *    where the row pack holds fewer rows).
+ *    where the row pack holds fewer rows), for N <= 24 (one panel: the
+ *    row pack, about 3 vector ops per row and quad, would serve it alone;
+ *    1024x24x864 0.229 -> 0.211 ms) and while rows x (panels - 1) < 96
+ *    (MB_PROWS: 2 panels from 96 rows, 3 from 48, 7 from 16).
  *  - the pair-sign expansion: for a quad (a0..a3) with signs s0..s3,
  *    a0 w0 + a1 w1 = s0 (|a0| w0 + |a1| (s0 s1 w1)), so each (panel, K
  *    chunk of up to 64 quads) is expanded once into 4 versions (w1 and w3
@@ -66,6 +69,7 @@
 #define AQ 16384       /* row-quads the row pack holds (64 KiB |a| + 64 KiB pair signs + 32 KiB offsets) */
 #define MB_MAX 256     /* most rows per row block of the expanded path */
 #define MB_MIN 16      /* fewest rows per row block for which expanding pays */
+#define MB_PROWS 96    /* ... and fewest rows times panels past the first (the row pack serves every panel) */
 #define PF 1024        /* software prefetch distance in the weight stream (bytes) */
 #define UBUF 32768     /* bytes of |a| the few-rows path precomputes */
 #define FAST_ROWS 16   /* rows per panel from which the faster requantization's set-up pays */
@@ -973,7 +977,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
     int np = (p->k + 1) / 2, nb = (p->n + 8 * EV - 1) / (8 * EV);
     if (p->k <= KS && (size_t)nb * np * EV * 32 <= WS && a->m >= S16_MMIN)
         gemm_s16(p, a, per_channel, &e);
-    else if (mb_even >= MB_MIN)
+    else if (panels(p->n) > 1 && mb_even >= MB_MIN && mb_even * (panels(p->n) - 1) >= MB_PROWS)
         gemm_many(p, a, per_channel, &e, kqs, mb_even);
     else
         gemm_few(p, a, per_channel, &e);
