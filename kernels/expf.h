@@ -51,6 +51,10 @@ void qb_sigmoid_f32(const float *x, float *y, size_t n);
  * The same bits on every ISA (AVX-512F, SSE2, scalar). */
 void qb_softmax_row(const float *x, float *y, size_t n);
 void qb_softmax_row__scalar(const float *x, float *y, size_t n);
+/* qb_softmax_row of the sums x_i + b_i (float adds, in that operand
+ * order), the same bits as the adds into y and qb_softmax_row(y, y, n):
+ * a bias Add fused into a Softmax (x == y allowed, b must not overlap y). */
+void qb_softmax_row_bias(const float *x, const float *b, float *y, size_t n);
 
 /* on = 0: the SSE2 loops only, not AVX-512 (tests compare the two). */
 void qb_expf_avx512(int on);

@@ -4,10 +4,12 @@
  * ulps for normal results, within FLT_MIN where libm's is subnormal), the special
  * values, and the SIMD loop (SSE2 here, the reference on other builds)
  * bit-identical to the reference for every length 0..67 at offsets 0..3,
- * in place too, with poisoned output bytes past the end left untouched;
- * softmax rows the same way, and within 1e-5 relative of a softmax in
- * double; sigmoid arrays bit-identical to qb_sigmoid1 (lengths across the
- * 1024-value chunks, in place, poison untouched) and qb_sigmoid1 within
+ * in place too, with poisoned output bytes past the end left untouched,
+ * and over a sweep of float bit patterns (sigmoid arrays too);
+ * softmax rows the same way (with a bias row added first too), and within
+ * 1e-5 relative of a softmax in double; sigmoid arrays bit-identical to
+ * qb_sigmoid1 (lengths across the 1024-value chunks, in place, poison
+ * untouched) and qb_sigmoid1 within
  * QB_SIGMOID_ULP of libm's 1 / (1 + expf(-x)).
  */
 #include <setjmp.h>
@@ -136,6 +138,57 @@ static void test_array_bit_exact(void **state)
     qb_expf_avx512(1);
 }
 
+/* qb_expf_array and qb_sigmoid_f32 (AVX-512 where the CPU has it, and
+ * SSE2) bit-identical to the references over every 257th float bit
+ * pattern (NaNs, infinities, subnormals, huge values included) and every
+ * float within 4096 ulps of the limits EXP_LO and EXP_HI (and their
+ * negations for the sigmoid) and of 0. */
+static void test_array_sweep(void **state)
+{
+    (void)state;
+    enum { B = 4096 };
+    float *x = malloc(B * sizeof *x), *y = malloc(B * sizeof *y);
+    assert_true(x && y);
+    const float around[] = {-87.33654f, 88.72283935546875f, 87.33654f, -88.72283935546875f, 0.0f, -0.0f};
+    for (int wide = 1; wide >= 0; wide--) {
+        qb_expf_avx512(wide);
+        uint64_t u = 0;
+        size_t extra = 0;
+        for (int done = 0; !done;) {
+            size_t n = 0;
+            for (; n < B; n++) {
+                uint32_t b;
+                if (u <= 0xffffffffu) {
+                    b = (uint32_t)u;
+                    u += 257;
+                } else if (extra < 6 * 2 * 4096) { /* walks up and down from each value in around[] */
+                    uint32_t a = bits(around[extra / 8192]);
+                    int64_t d = (int64_t)(extra % 8192) - 4096;
+                    b = (uint32_t)((int64_t)a + d);
+                    extra++;
+                } else {
+                    done = 1;
+                    break;
+                }
+                memcpy(&x[n], &b, 4);
+            }
+            qb_expf_array(x, y, n);
+            for (size_t i = 0; i < n; i++) {
+                float ref = qb_expf1(x[i]);
+                assert_true(bits(y[i]) == bits(ref) || (isnan(ref) && isnan(y[i])));
+            }
+            qb_sigmoid_f32(x, y, n);
+            for (size_t i = 0; i < n; i++) {
+                float ref = qb_sigmoid1(x[i]);
+                assert_true(bits(y[i]) == bits(ref) || (isnan(ref) && isnan(y[i])));
+            }
+        }
+    }
+    qb_expf_avx512(1);
+    free(x);
+    free(y);
+}
+
 /* Softmax rows: the SIMD loops (AVX-512 where the CPU has it, and SSE2)
  * bit-identical to the reference (lengths 0..100 and a few long ones,
  * in place too, poison past the end untouched), and within 1e-5
@@ -177,6 +230,18 @@ static void test_softmax_row(void **state)
         qb_softmax_row(z, z, n);
         for (size_t i = 0; i < n; i++)
             assert_true(bits(z[i]) == bits(r[i]));
+        /* with a bias row: the adds, then the reference (b: x shifted by 7 values, so rows differ) */
+        for (size_t i = 0; i < n; i++)
+            z[i] = x[i] + x[(i + 7) % CAP];
+        qb_softmax_row__scalar(z, r, n);
+        memset(y, 0x7b, CAP * sizeof *y);
+        qb_softmax_row_bias(x, x + 7, y, n);
+        for (size_t i = 0; i < n + 20 && i < CAP; i++)
+            assert_true(i >= n ? bits(y[i]) == 0x7b7b7b7bu : bits(y[i]) == bits(r[i]));
+        memcpy(z, x, CAP * sizeof *z);
+        qb_softmax_row_bias(z, x + 7, z, n); /* in place */
+        for (size_t i = 0; i < n; i++)
+            assert_true(bits(z[i]) == bits(r[i]));
     }
     /* rows reaching down to exp's lower limit and past it (x - max from -95 to 0, the values around
      * -87.33654 included), -inf values, a +inf value (the max infinite: every x - max NaN or -inf) */
@@ -197,6 +262,14 @@ static void test_softmax_row(void **state)
             qb_expf_avx512(w);
             qb_softmax_row(x, y, n);
             qb_softmax_row__scalar(x, r, n);
+            for (size_t i = 0; i < n; i++)
+                assert_true(bits(y[i]) == bits(r[i]) || (isnan(y[i]) && isnan(r[i])));
+            for (size_t i = 0; i < n; i++) /* a bias row of -1, 0, 1 */
+                z[i] = (float)((int)(i % 3) - 1);
+            qb_softmax_row_bias(x, z, y, n);
+            for (size_t i = 0; i < n; i++)
+                z[i] = x[i] + (float)((int)(i % 3) - 1);
+            qb_softmax_row__scalar(z, r, n);
             for (size_t i = 0; i < n; i++)
                 assert_true(bits(y[i]) == bits(r[i]) || (isnan(y[i]) && isnan(r[i])));
         }
@@ -282,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_against_libm),
         cmocka_unit_test(test_special),
         cmocka_unit_test(test_array_bit_exact),
+        cmocka_unit_test(test_array_sweep),
         cmocka_unit_test(test_softmax_row),
         cmocka_unit_test(test_sigmoid_array),
     };

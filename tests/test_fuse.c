@@ -23,7 +23,9 @@
  * against im2col, NCHW and NHWC, images of 1 and 3 channels included;
  * chains run in a conv's epilogue against the unfused graph (chains'
  * AVX-512 step loops on and off); nearest upsamplings read through by
- * the int8-writing Concat, bit-identical to QB_NO_UPSAMPLE_FUSION.
+ * the int8-writing Concat, bit-identical to QB_NO_UPSAMPLE_FUSION; a
+ * bias row added before a Softmax run inside it, bit-identical to
+ * QB_NO_SOFTMAX_BIAS_FUSION.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -40,6 +42,7 @@
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "tests/graph_build.h"
+#include "kernels/expf.h"
 #include "kernels/kernels.h"
 
 /* ---- building graphs in memory ---- */
@@ -1611,6 +1614,85 @@ static void test_mul_add(void **st)
     qb_graph_free(ref);
 }
 
+/* A bias row added before a Softmax (qb_fuse_bias_softmax): x 2x5xL
+ * plus a constant row b of L values (dims [L] and [1, L], the second
+ * through the Flatten an opset < 13 Softmax gets) into a Softmax along
+ * the last axis: fused; not fused: the Add's output also a graph output,
+ * read by another node too, Add(b, x), a Softmax along axis 1. Rows of
+ * 37 (a 5-value tail), 150 (interleaved and single vectors and a tail)
+ * and 6625 (PP-OCRv4 rec's) values, rows reaching below exp's lower
+ * limit, -inf, +inf and NaN values; bit-identical to
+ * QB_NO_SOFTMAX_BIAS_FUSION=1 on 1-3 threads, the exp's AVX-512 loops on
+ * and off. */
+static qb_graph *bias_softmax_graph(int64_t L, const float *b)
+{
+    qb_graph *g = qb_graph_new("bias-softmax");
+    g->opset = 13;
+    add_t(g, "x", 3, (int64_t[]){2, 5, L}, NULL);
+    add_t(g, "b", 1, (int64_t[]){L}, b);
+    add_t(g, "b2", 2, (int64_t[]){1, L}, b);
+    add_n(g, "Add", "x,b", "a1");
+    attr_i(add_n(g, "Softmax", "a1", "y1"), "axis", -1);
+    add_n(g, "Add", "x,b2", "a2");
+    attr_i(add_n(g, "Flatten", "a2", "f2"), "axis", 2);
+    attr_i(add_n(g, "Softmax", "f2", "y2"), "axis", -1);
+    add_n(g, "Add", "x,b", "a3"); /* also a graph output */
+    attr_i(add_n(g, "Softmax", "a3", "y3"), "axis", -1);
+    add_n(g, "Add", "b,x", "a4"); /* the constant first */
+    attr_i(add_n(g, "Softmax", "a4", "y4"), "axis", -1);
+    add_n(g, "Add", "x,b", "a5"); /* not along the last axis */
+    attr_i(add_n(g, "Softmax", "a5", "y5"), "axis", 1);
+    add_n(g, "Add", "x,b", "a6"); /* read twice */
+    attr_i(add_n(g, "Softmax", "a6", "y6"), "axis", -1);
+    add_n(g, "Relu", "a6", "y7");
+    const char *outs[] = {"y1", "y2", "y3", "a3", "y4", "y5", "y6", "y7"};
+    for (int i = 0; i < 8; i++)
+        set_output(g, outs[i]);
+    return g;
+}
+
+static void test_bias_softmax(void **st)
+{
+    (void)st;
+    const int64_t lens[] = {37, 150, 6625};
+    for (int l = 0; l < 3; l++) {
+        const int64_t L = lens[l], NX = 10 * L;
+        float *x = malloc((size_t)NX * sizeof *x), *b = malloc((size_t)L * sizeof *b);
+        assert_non_null(x);
+        assert_non_null(b);
+        for (int64_t i = 0; i < L; i++)
+            b[i] = (float)((i * 29) % 41) / 7.0f - 3.0f;
+        for (int64_t i = 0; i < NX; i++) /* row r spans about 10 r: rows 9 and 10 reach below exp's limit */
+            x[i] = ((float)((i * 37) % 53) / 53.0f - 0.5f) * (float)(10 * (i / L + 1));
+        x[L + 3] = -INFINITY;      /* row 1 */
+        x[2 * L + L / 2] = INFINITY; /* row 2: every x - max NaN or -inf */
+        x[3 * L + L - 2] = NAN;      /* row 3: NaN in the tail */
+        setenv("QB_NO_SOFTMAX_BIAS_FUSION", "1", 1);
+        qb_graph *ref = bias_softmax_graph(L, b);
+        run(ref, x);
+        unsetenv("QB_NO_SOFTMAX_BIAS_FUSION");
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_expf_avx512(threads != 2); /* the SSE2 loops too */
+            qb_graph *g = bias_softmax_graph(L, b);
+            run(g, x);
+            int fused = 0;
+            for (int i = 0; i < g->nnodes; i++)
+                fused += g->nodes[i].fused_into >= 0 && (!strcmp(g->nodes[i].op, "Add") || !strcmp(g->nodes[i].op, "Flatten"));
+            assert_int_equal(fused, 3); /* a1, a2 and the Flatten */
+            for (int o = 0; o < 8; o++)
+                assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                    (size_t)NX * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_expf_avx512(1);
+        qb_graph_free(ref);
+        free(x);
+        free(b);
+    }
+}
+
 /* Nearest integer upsamplings (Resize) read through by the Concat and Add
  * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
  * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
@@ -1822,6 +1904,7 @@ int main(void)
         cmocka_unit_test(test_int8_concat_add),
         cmocka_unit_test(test_se_mul),
         cmocka_unit_test(test_mul_add),
+        cmocka_unit_test(test_bias_softmax),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_direct_conv),

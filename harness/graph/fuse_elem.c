@@ -1048,3 +1048,73 @@ int qb_fuse_mul_add(qb_graph *g)
     }
     return made;
 }
+
+/* ---- a bias row added before a Softmax ----
+ *
+ * A float Add of a runtime x and a constant row b (b's dims all 1 but the
+ * last, x's last dim, no broadcast of x) whose output only a Softmax
+ * along contiguous rows of that length reads, directly or through
+ * copying nodes (the Flatten upgrade.c puts before an opset < 13
+ * Softmax; Reshape, Squeeze...), runs inside the Softmax: each row's
+ * x_i + b_i in the Add's operand order, then the same softmax
+ * (qb_softmax_row_bias: the same bits), the sums never written to
+ * memory and read back (PP-OCRv4 rec's classifier bias before its
+ * 40 x 6625 Softmax). The Add and the copies are fused into the
+ * Softmax. Only Add(x, b): Add(b, x) differs in a NaN's payload. */
+int qb_fuse_bias_softmax(qb_graph *g)
+{
+    const char *env = getenv("QB_NO_SOFTMAX_BIAS_FUSION");
+    if (g->no_elem_fusion || (env && *env && strcmp(env, "0")))
+        return 0;
+    const qb_opdef *softmax = qb_op_find("Softmax"), *add = qb_op_find("Add");
+    int made = 0, members[8];
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *s = &g->nodes[i];
+        if (s->folded || s->fused_into >= 0 || s->write_to >= 0 || s->def != softmax || s->nin < 1 || s->in[0] < 0 ||
+            s->domain)
+            continue;
+        int t = s->in[0], nmem = 0, u[2], ok = 1;
+        for (;;) { /* back through single-reader copies to their source */
+            int p = g->tensors[t]->producer;
+            if (p < 0 || p >= i || is_graph_output(g, t) || consumers(g, t, u) != 1) {
+                ok = 0;
+                break;
+            }
+            qb_node *c = &g->nodes[p];
+            if (c->folded || c->fused_into >= 0 || c->write_to >= 0 || c->nout != 1 || c->domain) {
+                ok = 0;
+                break;
+            }
+            if (c->def != add) {
+                if (c->def->run != qb_op_copy_run || nmem == 7 || c->nin < 1 || c->in[0] < 0 ||
+                    qb_in(g, c, 0)->dtype != QB_DT_FLOAT) {
+                    ok = 0;
+                    break;
+                }
+                members[nmem++] = p;
+                t = c->in[0];
+                continue;
+            }
+            members[nmem++] = p;
+            break;
+        }
+        if (!ok)
+            continue;
+        qb_node *a = &g->nodes[members[nmem - 1]];
+        if (a->nin != 2 || a->in[0] < 0 || a->in[1] < 0)
+            continue;
+        const qb_tensor *x = qb_in(g, a, 0), *b = qb_in(g, a, 1), *y = qb_out(g, a, 0);
+        if (x->kind == QB_T_CONST || x->dtype != QB_DT_FLOAT || !same_shape(x, y) || y->ndim < 1 ||
+            b->kind != QB_T_CONST || b->dtype != QB_DT_FLOAT || b->ndim > y->ndim ||
+            qb_tensor_count(b) != y->dims[y->ndim - 1])
+            continue;
+        for (int d = 0; d + 1 < b->ndim; d++)
+            ok &= b->dims[d] == 1;
+        if (!ok || !qb_softmax_fuse_bias(g, s, a->in[0], b->data, y->dims[y->ndim - 1]))
+            continue;
+        for (int k = 0; k < nmem; k++)
+            g->nodes[members[k]].fused_into = i;
+        made++;
+    }
+    return made;
+}

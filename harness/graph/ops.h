@@ -142,6 +142,16 @@ void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);
  * bits); the Mul is fused into the Add. Off with g->no_elem_fusion or
  * QB_NO_MULADD_FUSION=1. Returns how many. */
 int qb_fuse_mul_add(qb_graph *g);
+/* fuse_elem.c, after the layouts: a float Add of a runtime x and a
+ * constant row b (x's last dim) read only by a Softmax along rows of that
+ * length (through copies such as Flatten) runs in the Softmax (the same
+ * bits); the Add and the copies are fused into it. Off with
+ * g->no_elem_fusion or QB_NO_SOFTMAX_BIAS_FUSION=1. Returns how many. */
+int qb_fuse_bias_softmax(qb_graph *g);
+/* ops_reduce.c: make Softmax n read x (len-value rows) and add bias
+ * (len values) to each row first; 1, or 0 if n is no Softmax along
+ * contiguous rows of len values of x's size. */
+int qb_softmax_fuse_bias(qb_graph *g, qb_node *n, int x, const float *bias, int64_t len);
 /* Int8 chain n (qb_elem_chain_set_int8; run in an int8 conv's epilogue)
  * in place on pixels x C int8 codes of NHWC pixels through its tables,
  * y at a pixel's first channel. */

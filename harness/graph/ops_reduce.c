@@ -16,6 +16,8 @@
 
 typedef struct axis_state {
     int64_t outer, len, inner; /* the tensor viewed as [outer x len x inner] */
+    int x;                     /* Softmax: the tensor it reads (its input, or a fused bias Add's runtime input) */
+    const float *bias;         /* Softmax: a fused Add's constant row of len values added first, or NULL */
 } axis_state;
 
 static int softmax_prepare(qb_graph *g, qb_node *n, qb_err *e)
@@ -33,7 +35,12 @@ static int softmax_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     axis_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
     n->state = s;
+    s->x = n->in[0];
     s->outer = s->len = s->inner = 1;
     for (int i = 0; i < x->ndim; i++) {
         if (i < a)
@@ -48,26 +55,43 @@ static int softmax_prepare(qb_graph *g, qb_node *n, qb_err *e)
 }
 
 typedef struct softmax_job {
-    const float *x; /* input rows */
-    float *y;       /* output rows */
-    int64_t len;    /* row length */
+    const float *x;    /* input rows */
+    const float *bias; /* a row added to each first (a fused Add), or NULL */
+    float *y;          /* output rows */
+    int64_t len;       /* row length */
 } softmax_job;
 
 static void softmax_rows(void *ctx, int64_t r0, int64_t r1)
 {
     const softmax_job *j = ctx;
     for (int64_t o = r0; o < r1; o++)
-        qb_softmax_row(j->x + o * j->len, j->y + o * j->len, (size_t)j->len);
+        if (j->bias)
+            qb_softmax_row_bias(j->x + o * j->len, j->bias, j->y + o * j->len, (size_t)j->len);
+        else
+            qb_softmax_row(j->x + o * j->len, j->y + o * j->len, (size_t)j->len);
+}
+
+int qb_softmax_fuse_bias(qb_graph *g, qb_node *n, int x, const float *bias, int64_t len)
+{
+    if (n->folded || n->def != qb_op_find("Softmax") || !n->state)
+        return 0;
+    axis_state *s = n->state;
+    if (s->inner != 1 || s->len != len || s->bias || g->tensors[x]->dtype != QB_DT_FLOAT ||
+        qb_tensor_count(g->tensors[x]) != s->outer * s->len)
+        return 0;
+    s->x = x;
+    s->bias = bias;
+    return 1;
 }
 
 static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const axis_state *s = n->state;
-    const float *x = qb_in(g, n, 0)->data;
+    const float *x = g->tensors[s->x]->data;
     float *y = qb_out(g, n, 0)->data;
     if (s->inner == 1) { /* along the last axis: vectorised rows, split across threads (each row the same bits) */
-        softmax_job j = {x, y, s->len};
+        softmax_job j = {x, s->bias, y, s->len};
         qb_gpar_for(s->outer, qb_gpar_chunk(s->outer, 8 * s->len, 1), softmax_rows, &j);
     }
     for (int64_t o = 0; o < s->outer && s->inner > 1; o++)
