@@ -2,7 +2,8 @@
  * test_fuse.c - graph-level fusions of the model engine against the
  * unfused graph: element-wise chains (harness/graph/fuse_elem.c) on
  * scalar and per-channel constants in either operand position, every
- * activation step, the HardSwish / SiLU / x*hardsigmoid(x) patterns,
+ * activation step (and a chain of the steps with an AVX-512 register
+ * form only), the HardSwish / SiLU / x*hardsigmoid(x) patterns,
  * chains cut at graph outputs and shared values, sizes that are not a
  * multiple of the block; outputs bit-identical to QB_NO_ELEM_FUSION's
  * (each step is the operator's own arithmetic) for 1, 2 and 3 threads,
@@ -86,7 +87,7 @@ static void per_channel(qb_graph *g, const char *name, int ndim, const int64_t *
  * Add/Clip/Mul/Div, per-channel Mul and reversed Sub, SiLU, x*hardsigmoid,
  * Relu, LeakyRelu, Tanh, reversed Div, HardSwish and HardSigmoid nodes;
  * "h" (mid-chain) is also a graph output. */
-static qb_graph *chain_graph(int64_t n, int64_t c, int64_t h, int64_t w, int fuse)
+static qb_graph *chain_graph(int64_t n, int64_t c, int64_t h, int64_t w, int fuse, int regs)
 {
     qb_graph *g = qb_graph_new("fuse-test");
     g->opset = 13;
@@ -108,14 +109,14 @@ static qb_graph *chain_graph(int64_t n, int64_t c, int64_t h, int64_t w, int fus
     add_n(g, "Div", "hs3,six", "h");
     add_n(g, "Mul", "h,pc3", "p1");
     add_n(g, "Sub", "pc4,p1", "p2");          /* k - v, per channel */
-    add_n(g, "Sigmoid", "p2", "s1");          /* SiLU */
+    add_n(g, regs ? "HardSigmoid" : "Sigmoid", "p2", "s1"); /* SiLU (regs: every step with a register form) */
     add_n(g, "Mul", "p2,s1", "s2");
     add_n(g, "HardSigmoid", "s2", "q1");      /* x * hardsigmoid(x), saved value second */
     add_n(g, "Mul", "q1,s2", "q2");
     add_n(g, "Relu", "q2", "r1");
     add_n(g, "Sub", "r1,k_bias", "r2");
     attr_f(add_n(g, "LeakyRelu", "r2", "l1"), "alpha", 0.1f);
-    add_n(g, "Tanh", "l1", "t1");
+    add_n(g, regs ? "Relu" : "Tanh", "l1", "t1");
     add_n(g, "Add", "t1,three", "t2");
     add_n(g, "Div", "one,t2", "d1");          /* k / v */
     add_n(g, "HardSwish", "d1", "d2");
@@ -157,22 +158,24 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w)
 {
     int64_t count = n * c * h * w;
     float *x = input(count);
-    qb_graph *ref = chain_graph(n, c, h, w, 0);
-    assert_int_equal(run(ref, x), 0);
-    for (int threads = 1; threads <= 3; threads++) {
-        qb_gpar_set_threads(threads);
-        qb_elem_chain_avx512(threads != 2); /* the plain step loops on two threads */
-        qb_graph *opt = chain_graph(n, c, h, w, 1);
-        /* 21 nodes: the chain up to "h" (a graph output) is one, the rest another: 19 fused into 2 heads */
-        assert_int_equal(run(opt, x), 19);
-        for (int o = 0; o < ref->noutputs; o++)
-            assert_memory_equal(opt->tensors[opt->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
-                                (size_t)count * sizeof(float));
-        qb_graph_free(opt);
+    for (int regs = 0; regs < 2; regs++) { /* regs: no Sigmoid or Tanh, the AVX-512 chain runs in registers */
+        qb_graph *ref = chain_graph(n, c, h, w, 0, regs);
+        assert_int_equal(run(ref, x), 0);
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_elem_chain_avx512(threads != 2); /* the plain step loops on two threads */
+            qb_graph *opt = chain_graph(n, c, h, w, 1, regs);
+            /* 21 nodes: the chain up to "h" (a graph output) is one, the rest another: 19 fused into 2 heads */
+            assert_int_equal(run(opt, x), 19);
+            for (int o = 0; o < ref->noutputs; o++)
+                assert_memory_equal(opt->tensors[opt->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                    (size_t)count * sizeof(float));
+            qb_graph_free(opt);
+        }
+        qb_gpar_set_threads(1);
+        qb_elem_chain_avx512(1);
+        qb_graph_free(ref);
     }
-    qb_gpar_set_threads(1);
-    qb_elem_chain_avx512(1);
-    qb_graph_free(ref);
     free(x);
 }
 
