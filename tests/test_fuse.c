@@ -13,7 +13,9 @@
  * (MaxPool, AveragePool with pads, residual Add, Concat, GlobalAveragePool
  * reading NHWC) between convolutions against the NCHW-only graph; int8
  * MaxPool between quantized convs in different grids (int8 links through
- * the pool's table) bit-identical to the float path between them;
+ * the pool's table) bit-identical to the float path between them, and
+ * an int8 pool through a Flatten into an int8 Gemm (NHWC codes, the
+ * Gemm's weight columns permuted) likewise;
  * quantized convs quantizing their float input once before an int8
  * im2col, GlobalAveragePool on int8, and element-wise chains between
  * int8 convs through per-channel tables, bit-identical likewise; MaxPools
@@ -551,6 +553,83 @@ static void test_int8_maxpool(void **st)
         qb_nhwc_avx512(1);
         qb_graph_free(ref);
     }
+}
+
+/* x 2x3x12x10 -> conv 3 -> ch (Relu) -> pool (MaxPool 2x2/2, or kind 1:
+ * AveragePool 3x3/2 pads 1) -> Flatten -> Gemm (7 outputs, Relu) -> y;
+ * kind 2: the MaxPool, with the Flatten's output a graph output too. The
+ * conv and the Gemm int8 per channel, in grids the pool maps between. */
+static qb_graph *q_flatten_graph(int no_links, int ch, int kind)
+{
+    qb_graph *g = qb_graph_new("int8-flatten");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 12, 10}, NULL);
+    conv(g, "x", "c1", 3, ch, 3, 1, 31);
+    add_n(g, "Relu", "c1", "r1");
+    qb_node *mp = add_n(g, kind == 1 ? "AveragePool" : "MaxPool", "r1", "m1");
+    attr_ints(mp, "kernel_shape", 2, kind == 1 ? (int64_t[]){3, 3} : (int64_t[]){2, 2});
+    attr_ints(mp, "strides", 2, (int64_t[]){2, 2});
+    if (kind == 1)
+        attr_ints(mp, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    add_n(g, "Flatten", "m1", "f1");
+    int64_t k = (int64_t)ch * 6 * 5, nw = 7 * k;
+    float *w = malloc((size_t)nw * sizeof *w), b[7];
+    for (int64_t i = 0; i < nw; i++)
+        w[i] = (float)((i * 13) % 23) / 22.0f - 0.5f;
+    for (int i = 0; i < 7; i++)
+        b[i] = 0.1f * (float)i - 0.3f;
+    add_t(g, "gw", 2, (int64_t[]){7, k}, w);
+    add_t(g, "gb", 1, (int64_t[]){7}, b);
+    free(w);
+    attr_i(add_n(g, "Gemm", "f1,gw,gb", "gm"), "transB", 1);
+    add_n(g, "Relu", "gm", "y");
+    set_output(g, "y");
+    if (kind == 2)
+        set_output(g, "f1");
+    quantize_convs(g, (const float[]){0.016f}, (const int32_t[]){3}, (const float[]){0.021f},
+                   (const int32_t[]){-128}, -1);
+    for (int i = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "Gemm")) {
+            qb_qspec *q = g->nodes[i].q = qb_qspec_new(QB_PREC_INT8_CHANNEL);
+            q->in_scale = 0.0234f, q->in_zero = -120, q->out_scale = 0.09f, q->out_zero = -128;
+        }
+    return g;
+}
+
+/* An int8 pool into Flatten -> Gemm: the pool writes int8 NHWC in the
+ * Gemm's grid and the Gemm reads it with its weights' columns permuted
+ * (the Flatten not run), bit-identical to the float path between them;
+ * 8 and 20 channels, 1-3 threads, AVX-512 on and off. */
+static void test_int8_flatten_gemm(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 12 * 10];
+    for (int i = 0; i < 2 * 3 * 12 * 10; i++)
+        x[i] = (float)((i * 7) % 41) / 20.0f - 1.0f;
+    for (int kind = 0; kind <= 2; kind++)
+        for (int ch = 8; ch <= 20; ch += 12) {
+            qb_graph *ref = q_flatten_graph(1, ch, kind);
+            run(ref, x);
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_nhwc_avx512(threads != 3);
+                qb_graph *g = q_flatten_graph(0, ch, kind);
+                run(g, x);
+                for (int i = 0; i < g->nnodes; i++)
+                    if (!strcmp(g->nodes[i].op, "Flatten"))
+                        assert_int_equal(g->nodes[i].fused_into >= 0, kind != 2);
+                assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                                    2 * 7 * sizeof(float));
+                if (kind == 2)
+                    assert_memory_equal(g->tensors[g->outputs[1]]->data, ref->tensors[ref->outputs[1]]->data,
+                                        (size_t)2 * ch * 30 * sizeof(float));
+                qb_graph_free(g);
+            }
+            qb_gpar_set_threads(1);
+            qb_nhwc_avx512(1);
+            qb_graph_free(ref);
+        }
 }
 
 /* The start of the pool graphs below: input x 2x3x11x9 -> conv 3 -> 70
@@ -1895,6 +1974,7 @@ int main(void)
         cmocka_unit_test(test_nhwc_chains),
         cmocka_unit_test(test_nhwc_ops),
         cmocka_unit_test(test_int8_maxpool),
+        cmocka_unit_test(test_int8_flatten_gemm),
         cmocka_unit_test(test_maxpool_wide),
         cmocka_unit_test(test_avgpool_int8),
         cmocka_unit_test(test_minmax_bits),

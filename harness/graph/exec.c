@@ -607,6 +607,42 @@ static int int8_pool_convs(const qb_graph *g, int u, const char *nhwc, int *pool
     return int8_conv_readers(g, written(&g->nodes[mp]));
 }
 
+/* The int8 quantized Gemm that alone reads, as its A, the output of the
+ * one Flatten (axis 1, not fused) that alone reads 4-D tensor t, neither
+ * a graph output; else -1. Such a Gemm can read t as int8 NHWC pixels
+ * (qb_gemm_set_int8_nhwc_input: its weights' columns permuted). */
+static int int8_flatten_gemm(const qb_graph *g, int t)
+{
+    int f = -1, gm = -1;
+    if (g->tensors[t]->ndim != 4)
+        return -1;
+    for (int pass = 0; pass < 2; pass++, t = f >= 0 ? g->nodes[f].out[0] : -1) {
+        int r = -1;
+        for (int k = 0; k < g->noutputs; k++)
+            if (g->outputs[k] == t)
+                return -1;
+        for (int j = 0; j < g->nnodes; j++) {
+            const qb_node *c = &g->nodes[j];
+            for (int k = 0; k < c->nin && !c->folded; k++)
+                if (c->in[k] == t) {
+                    if (r >= 0 || k != 0 || c->fused_into >= 0)
+                        return -1;
+                    r = j;
+                }
+        }
+        if (r < 0)
+            return -1;
+        const qb_node *c = &g->nodes[r];
+        if (pass == 0 && (strcmp(c->op, "Flatten") || c->nout != 1 || qb_attr_int(c, "axis", 1) != 1))
+            return -1;
+        if (pass == 1 && (strcmp(c->op, "Gemm") || !c->q || !qb_precision_is_int8(c->q->run_prec) ||
+                          qb_attr_int(c, "transA", 0)))
+            return -1;
+        *(pass ? &gm : &f) = r;
+    }
+    return gm;
+}
+
 /* c, a reader of int8 quantized conv p's NHWC output: -1 unless it can
  * take it as int8. A MaxPool or AveragePool (NHWC input, 2-D): the index
  * of the conv reading its output if only int8 quantized convs in one input
@@ -631,9 +667,8 @@ static int int8_maxpool(const qb_graph *g, const qb_node *p, const qb_node *c, c
         return -2;
     if ((strcmp(c->op, "MaxPool") && strcmp(c->op, "AveragePool")) || c->fused_into >= 0 || qb_nhwc_role(g, c) != 3)
         return -1;
-    if (!nhwc[written(c)])
-        return -2;
-    int to = int8_conv_readers(g, written(c));
+    /* NCHW output into a Flatten and an int8 Gemm: int8 NHWC in the Gemm's grid */
+    int to = nhwc[written(c)] ? int8_conv_readers(g, written(c)) : int8_flatten_gemm(g, written(c));
     return to >= 0 ? to : -2;
 }
 
@@ -730,6 +765,9 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             if (pool_i8[j] < 0)
                 pool_to[j] = -1;
     }
+    for (int i = 0; i < g->nnodes; i++) /* a pool writing int8 for a Gemm after a Flatten: NHWC */
+        if (pool_i8[i] >= 0 && pool_to[i] >= 0 && !strcmp(g->nodes[pool_to[i]].op, "Gemm"))
+            nhwc[written(&g->nodes[i])] = 1;
     for (int i = 0; i < g->nnodes; i++) { /* int8 chains into a MaxPool: the pool stays int8 */
         int mp = -1;
         if (pool_i8[i] >= 0 && pool_to[i] >= 0 && qb_elem_chain_input(g, &g->nodes[i]) >= 0 &&
@@ -772,6 +810,14 @@ static int choose_layouts(qb_graph *g, qb_err *e)
                 const qb_qspec *from = g->nodes[pool_i8[i]].q, *to = pool_to[i] >= 0 ? g->nodes[pool_to[i]].q : NULL;
                 rc = qb_nhwc_pool_int8(g, n, from->out_scale, from->out_zero, to != NULL, to ? to->in_scale : 1.0f,
                                        to ? to->in_zero : 0, e);
+            }
+            if (!rc && pool_i8[i] >= 0 && pool_to[i] >= 0 && !strcmp(g->nodes[pool_to[i]].op, "Gemm")) {
+                /* the Flatten between is not run: the Gemm reads the pool's int8 pixels */
+                const qb_tensor *x = g->tensors[written(n)];
+                qb_node *gm = &g->nodes[pool_to[i]];
+                rc = qb_gemm_set_int8_nhwc_input(g, gm, written(n), x->dims[1], x->dims[2] * x->dims[3], e);
+                if (!rc)
+                    g->nodes[g->tensors[gm->in[0]]->producer].fused_into = pool_to[i];
             }
             continue;
         }

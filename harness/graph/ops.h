@@ -108,6 +108,12 @@ int qb_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, 
 /* Conv only: keep its input (bit 0) and/or output (bit 1) in NHWC, for
  * chains of convolutions; repacks weights if needed. 0 or -1. */
 int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
+/* A quantized int8 Gemm (no transA, constant weights) whose A is the
+ * NCHW Flatten of an N x c x h x w tensor reads that tensor's data
+ * instead (tensor x: int8 NHWC pixels, hw = h * w, in its input grid):
+ * its weights are repacked with their columns in NHWC order, so the
+ * int32 sums are the same. 0, or -1 with a message. */
+int qb_gemm_set_int8_nhwc_input(qb_graph *g, qb_node *n, int x, int64_t c, int64_t hw, qb_err *e);
 /* exec.c: quantized layers may hand on int8 and quantize their input
  * ahead of im2col (not g->no_int8_links, not QB_NO_INT8_LINKS=1). */
 int qb_graph_int8_links(const qb_graph *g);

@@ -35,6 +35,8 @@ typedef struct gemm_state {
     int64_t bdims[QB_MAX_DIMS]; /* MatMul output batch dims (rank - 2 of them) */
     int64_t sa[QB_MAX_DIMS], sb[QB_MAX_DIMS]; /* MatMul batch strides of A and B in matrices */
     size_t qscratch_off;  /* quantized node: where its int8/bit buffers start in the scratch */
+    int a_i8;             /* A is read as int8 NHWC pixels from tensor a_x (qb_gemm_set_int8_nhwc_input) */
+    int a_x;              /* ... that tensor (the pool before a Flatten) */
 } gemm_state;
 
 static void gemm_free(void *p)
@@ -45,8 +47,9 @@ static void gemm_free(void *p)
     free(s);
 }
 
-/* Pack B (logical [k x n] unless trans_b) scaled by alpha, with the bias. */
-static int gemm_pack(qb_graph *g, qb_node *n, gemm_state *s, qb_err *e)
+/* Pack B (logical [k x n] unless trans_b) scaled by alpha, with the bias;
+ * perm (quantized only, or NULL): packed column j is column perm[j]. */
+static int gemm_pack(qb_graph *g, qb_node *n, gemm_state *s, const int64_t *perm, qb_err *e)
 {
     const qb_tensor *B = qb_in(g, n, 1), *C = qb_in(g, n, 2);
     float *w = malloc((size_t)(s->n * s->k) * sizeof(float) + 1), *bias = NULL;
@@ -66,9 +69,9 @@ static int gemm_pack(qb_graph *g, qb_node *n, gemm_state *s, qb_err *e)
     if (s->pack.block)
         qb_packed_free(&s->pack);
     if (n->q) { /* quantized: weights quantized once, packed for the precision's kernel */
-        int rc = qb_qlayer_prepare(g, n, w, (int)s->n, (int)s->k, bias, 0, e);
+        int rc = perm ? 0 : qb_qlayer_prepare(g, n, w, (int)s->n, (int)s->k, bias, 0, e); /* (perm: a repack) */
         if (!rc)
-            rc = qb_qlayer_pack(g, n, 0, (int)s->n, (int)s->k, NULL, w, bias, &s->pack, e);
+            rc = qb_qlayer_pack(g, n, 0, (int)s->n, (int)s->k, perm, w, bias, &s->pack, e);
         free(w);
         free(bias);
         return rc;
@@ -161,7 +164,7 @@ static int gemm_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     if (B->kind == QB_T_CONST && (!C || C->kind == QB_T_CONST)) {
-        if (gemm_pack(g, n, s, e))
+        if (gemm_pack(g, n, s, NULL, e))
             return -1;
         s->packed_ok = 1;
     }
@@ -174,8 +177,13 @@ static void gemm_run(qb_graph *g, qb_node *n, void *scratch)
     gemm_state *s = n->state;
     const qb_tensor *A = qb_in(g, n, 0), *C = qb_in(g, n, 2);
     float *y = (n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0))->data;
-    if (!s->packed_ok && gemm_pack(g, n, s, NULL))
+    if (!s->packed_ok && gemm_pack(g, n, s, NULL, NULL))
         return;
+    if (s->a_i8) { /* int8 NHWC pixels in the input grid; the weights' columns permuted to match */
+        qb_qlayer_gemm(g, n, &s->pack, (int)s->m, g->tensors[s->a_x]->data, (size_t)s->k, 1, y, (size_t)s->n, 0, 0,
+                       (char *)scratch + s->qscratch_off);
+        return;
+    }
     const float *a = A->data;
     if (s->trans_a) {
         float *t = scratch;
@@ -195,6 +203,29 @@ static void gemm_run(qb_graph *g, qb_node *n, void *scratch)
         qb_packed_free(&s->pack);
         s->pack.block = NULL;
     }
+}
+
+int qb_gemm_set_int8_nhwc_input(qb_graph *g, qb_node *n, int x, int64_t c, int64_t hw, qb_err *e)
+{
+    gemm_state *s = n->def && !strcmp(n->op, "Gemm") ? n->state : NULL;
+    if (!s || !s->packed_ok || s->trans_a || !n->q || !qb_precision_is_int8(n->q->run_prec) || c * hw != s->k) {
+        QB_NODE_ERR(e, g, n, "an int8 NHWC input needs a quantized int8 Gemm of K = %lld (internal error)",
+                    (long long)(c * hw));
+        return -1;
+    }
+    int64_t *perm = malloc((size_t)s->k * sizeof *perm);
+    if (!perm) {
+        QB_NODE_ERR(e, g, n, "out of memory");
+        return -1;
+    }
+    for (int64_t p = 0; p < hw; p++) /* A's column p * c + ch is the NCHW flatten's ch * hw + p */
+        for (int64_t ch = 0; ch < c; ch++)
+            perm[p * c + ch] = ch * hw + p;
+    int rc = gemm_pack(g, n, s, perm, e);
+    free(perm);
+    if (!rc)
+        s->a_i8 = 1, s->a_x = x;
+    return rc;
 }
 
 static int64_t gemm_macs(const qb_graph *g, const qb_node *n)
@@ -281,7 +312,7 @@ static int matmul_prepare(qb_graph *g, qb_node *n, qb_err *e)
             QB_NODE_ERR(e, g, n, "too large");
             return -1;
         }
-        if (gemm_pack(g, n, s, e))
+        if (gemm_pack(g, n, s, NULL, e))
             return -1;
         s->packed_ok = 1;
         n->can_clamp = 1;
