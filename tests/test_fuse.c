@@ -535,6 +535,7 @@ static void test_int8_maxpool(void **st)
         for (int threads = 1; threads <= 3; threads++) {
             qb_gpar_set_threads(threads);
             qb_nhwc_avx512(threads != 3);
+            qb_conv_im2col_avx512(threads != 2); /* conv 2's window rows of 24 and 96 bytes: AVX-512 copies */
             qb_graph *g = q_pool_graph(0, ch);
             run(g, x);
             /* conv 1: float input quantized once (16), int8 NHWC out (2|8); conv 2: int8 in and out (1|2|4|8);
@@ -551,6 +552,7 @@ static void test_int8_maxpool(void **st)
         }
         qb_gpar_set_threads(1);
         qb_nhwc_avx512(1);
+        qb_conv_im2col_avx512(1);
         qb_graph_free(ref);
     }
 }
@@ -942,6 +944,7 @@ static void test_int8_first(void **st)
     run(ref, x);
     for (int threads = 1; threads <= 3; threads++) {
         qb_gpar_set_threads(threads);
+        qb_conv_im2col_avx512(threads != 2); /* the byte-permute im2col of the padded copy, and without */
         qb_graph *g = q_first_graph(0);
         run(g, x);
         /* conv 1: quantized once (16), NHWC float out (2); conv 2: NHWC float in quantized once, int8 out
@@ -955,6 +958,7 @@ static void test_int8_first(void **st)
         qb_graph_free(g);
     }
     qb_gpar_set_threads(1);
+    qb_conv_im2col_avx512(1);
     qb_graph_free(ref);
 }
 
@@ -1032,6 +1036,7 @@ static void test_int8_first_one_channel(void **st)
     run(ref, x);
     for (int threads = 1; threads <= 3; threads++) {
         qb_gpar_set_threads(threads);
+        qb_conv_im2col_avx512(threads != 2);
         qb_graph *g = q_first1_graph(0);
         run(g, x);
         for (int i = 0; i < g->nnodes; i++) /* both quantize the image once */
@@ -1044,6 +1049,7 @@ static void test_int8_first_one_channel(void **st)
         qb_graph_free(g);
     }
     qb_gpar_set_threads(1);
+    qb_conv_im2col_avx512(1);
     qb_graph_free(ref);
 }
 

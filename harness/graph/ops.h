@@ -114,6 +114,9 @@ int qb_conv_set_layout(qb_graph *g, qb_node *n, int nhwc, qb_err *e);
  * its weights are repacked with their columns in NHWC order, so the
  * int32 sums are the same. 0, or -1 with a message. */
 int qb_gemm_set_int8_nhwc_input(qb_graph *g, qb_node *n, int x, int64_t c, int64_t hw, qb_err *e);
+/* ops_conv.c: im2col's AVX-512 copies of whole window rows on (1, the
+ * default where the CPU and QB_FORCE_ISA allow) or off (tests). */
+void qb_conv_im2col_avx512(int on);
 /* exec.c: quantized layers may hand on int8 and quantize their input
  * ahead of im2col (not g->no_int8_links, not QB_NO_INT8_LINKS=1). */
 int qb_graph_int8_links(const qb_graph *g);

@@ -29,6 +29,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QB_CONV_AVX512 1
+#endif
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
@@ -146,6 +150,8 @@ typedef struct conv_state {
                           * is padded (zero point around it) and im2col_padded_i8 copies window rows
                           * without bounds checks */
     int64_t hp, wp;      /* q_pad: rows and columns of the padded copy */
+    int q_pg;            /* q_pad: pixels per byte-permute group of im2col_padded_vbmi (0: not that path) */
+    uint8_t q_pidx[192]; /* q_pad: the group's A bytes, as indices into its kh (<= 4) 32-byte source rows */
     int q_stack;         /* q_first 2-D conv of one group, no x-dilation, not q_pad: no im2col; per output row
                           * the kh input rows it reads are stacked, column by column (S[x][ky][c], the zero
                           * point outside the image), and the int8 GEMM reads output pixel ox's K = kw*kh*C
@@ -177,6 +183,8 @@ typedef struct conv_state {
     const qb_node *epi;  /* the element-wise chain run on each block of output pixels in cache (its node;
                           * fuse_elem.c), or NULL; int8 quantized convs hand it to qlayer.c */
 } conv_state;
+
+static int pad_groups(const win *w, int64_t K, uint8_t idx[192]);
 
 static void conv_free(void *p)
 {
@@ -496,6 +504,7 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
                 s->hp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
                 s->wp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
                 img = (size_t)(s->hp * s->wp * w->c) + 16; /* 16: the last window row's 16-byte load */
+                s->q_pg = pad_groups(w, s->kk, s->q_pidx);
             }
             s->qimg_off = (n->scratch + 63) / 64 * 64;
             n->scratch = s->qimg_off + img + 64;
@@ -633,6 +642,51 @@ static inline void copy_bytes(char *dst, const char *src, size_t n)
  * the image is one copy of kw * C elements. */
 #define IM2COL_ROWS 64 /* window rows (kz, ky) whose source rows im2col_nhwc looks up once per output row */
 
+#ifdef QB_CONV_AVX512
+static int im2col_avx512_off; /* qb_conv_im2col_avx512(0): the plain copies only (tests) */
+
+/* AVX-512F/BW usable (checked once; QB_FORCE_ISA avx2/scalar: no) and not turned off. */
+static int im2col_avx512(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW);
+    return ok && !im2col_avx512_off;
+}
+
+/* npx pixels of im2col_nhwc whose windows lie inside the image along x:
+ * pixel i's window rows, wb bytes each, from src[t] + off + i * step (pad
+ * bytes where src[t] is NULL) to row + i * lda + t * wb, 64 bytes a step
+ * and a masked tail: the bytes of copy_bytes without a call per row. */
+__attribute__((target("avx512f,avx512bw"))) static void win_rows_avx512(char *row, size_t lda, const char *const *src,
+                                                                       int64_t nrows, size_t off, size_t step,
+                                                                       int64_t npx, size_t wb, int pad)
+{
+    const __mmask64 tail = wb % 64 ? (__mmask64)((1ull << (wb % 64)) - 1) : 0;
+    const size_t full = wb / 64 * 64;
+    const __m512i pv = _mm512_set1_epi8((char)pad);
+    for (int64_t i = 0; i < npx; i++, row += lda, off += step) {
+        char *d = row;
+        for (int64_t t = 0; t < nrows; t++, d += wb) {
+            const char *s = src[t] ? src[t] + off : NULL;
+            for (size_t b = 0; b < full; b += 64)
+                _mm512_storeu_si512((void *)(d + b), s ? _mm512_loadu_si512((const void *)(s + b)) : pv);
+            if (tail)
+                _mm512_mask_storeu_epi8(d + full, tail, s ? _mm512_maskz_loadu_epi8(tail, s + full) : pv);
+        }
+    }
+}
+#endif
+
+void qb_conv_im2col_avx512(int on)
+{
+#ifdef QB_CONV_AVX512
+    im2col_avx512_off = !on;
+#else
+    (void)on;
+#endif
+}
+
 static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, void *Av, int64_t K, size_t es,
                         int pad, int64_t r0, int64_t r1, int64_t pbase)
 {
@@ -654,6 +708,17 @@ static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, vo
         for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
             char *row = A + (size_t)(p * K) * es;
             int64_t ix0 = ox * w->s[2] - w->pb[2];
+#ifdef QB_CONV_AVX512
+            if (nrows <= IM2COL_ROWS && whole && ix0 >= 0 && ix0 + w->k[2] <= w->in[2] && im2col_avx512()) {
+                int64_t n = 1; /* this pixel and the next ones inside the image along x */
+                while (ox + n < w->out[2] && ix0 + n * w->s[2] + w->k[2] <= w->in[2])
+                    n++;
+                win_rows_avx512(row, (size_t)K * es, src, nrows, (size_t)ix0 * pix_bytes,
+                                (size_t)w->s[2] * pix_bytes, n, win_bytes, pad);
+                ox += n - 1, p += n - 1;
+                continue;
+            }
+#endif
             if (nrows <= IM2COL_ROWS && whole && ix0 >= 0 && ix0 + w->k[2] <= w->in[2]) {
                 for (int64_t t = 0; t < nrows; t++, row += win_bytes)
                     if (src[t])
@@ -719,6 +784,79 @@ static void im2col_padded_i8(const int8_t *P, int64_t wp, const win *w, int8_t *
     }
 }
 
+/* im2col_padded_vbmi's groups for a conv (q_pad, A rows of K bytes):
+ * pixels per group (0 if the path does not apply: more than 4 window
+ * rows, or fewer than 2 pixels fit) and idx[o], for byte o of the
+ * group's G rows of A, the byte of the window rows loaded side by side
+ * (row ky at 32 * ky) it copies. */
+static int pad_groups(const win *w, int64_t K, uint8_t idx[192])
+{
+    const int64_t wb = w->k[2] * w->c, step = w->s[2] * w->c, kh = w->k[1];
+    if (kh > 4 || wb > 32 || step < 1 || K != kh * wb)
+        return 0;
+    int64_t G = (32 - wb) / step + 1;
+    G = G > 16 ? 16 : G;
+    while (G * K > 192)
+        G--;
+    if (G < 2)
+        return 0;
+    memset(idx, 0, 192);
+    for (int64_t o = 0; o < G * K; o++) {
+        int64_t i = o / K, r = o % K;
+        idx[o] = (uint8_t)(r / wb * 32 + i * step + r % wb);
+    }
+    return (int)G;
+}
+
+#ifdef QB_CONV_AVX512
+/* VBMI usable (with AVX-512BW/VL; checked once) and im2col's AVX-512 on. */
+static int im2col_vbmi(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL | QB_CPU_AVX512VBMI);
+    return ok && im2col_avx512();
+}
+
+/* im2col_padded_i8's bytes, G pixels (pad_groups) a step: their kh
+ * window rows' spans loaded (masked: only the bytes the pixels read)
+ * into two registers, 32 bytes a row, and A's rows for the G pixels
+ * (G * K <= 192 bytes) made by byte permutes (vpermt2b through idx) and
+ * stored, the last piece masked: nothing outside the rows of [r0, r1). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void
+im2col_padded_vbmi(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t K, int64_t r0, int64_t r1,
+                   int64_t pbase, const uint8_t *idx, int G)
+{
+    const int64_t C = w->c, kh = w->k[1], ow = w->out[2], wb = w->k[2] * C, step = w->s[2] * C;
+    const size_t dy = (size_t)(w->d[1] * wp * C);
+    const __m512i i0 = _mm512_loadu_si512((const void *)idx), i1 = _mm512_loadu_si512((const void *)(idx + 64)),
+                  i2 = _mm512_loadu_si512((const void *)(idx + 128));
+    for (int64_t oy = r0; oy < r1; oy++) {
+        const int8_t *src = P + (size_t)(oy * w->s[1] * wp * C);
+        int8_t *row = A + (size_t)((oy * ow - pbase) * K);
+        for (int64_t ox = 0; ox < ow; ox += G) {
+            int64_t n = ow - ox < G ? ow - ox : G, span = (n - 1) * step + wb;
+            __mmask32 lm = (__mmask32)(span >= 32 ? 0xffffffffu : (1u << span) - 1);
+            const int8_t *s = src + ox * step;
+            __m256i r[4];
+            for (int64_t ky = 0; ky < 4; ky++)
+                r[ky] = ky < kh ? _mm256_maskz_loadu_epi8(lm, s + ky * dy) : _mm256_setzero_si256();
+            __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(r[0]), r[1], 1);
+            __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(r[2]), r[3], 1);
+            int8_t *d = row + ox * K;
+            int64_t nb = n * K;
+            for (int64_t c = 0; c < nb; c += 64) {
+                __m512i v = _mm512_permutex2var_epi8(lo, c == 0 ? i0 : c == 64 ? i1 : i2, hi);
+                if (nb - c >= 64)
+                    _mm512_storeu_si512((void *)(d + c), v);
+                else
+                    _mm512_mask_storeu_epi8(d + c, (__mmask64)((1ull << (nb - c)) - 1), v);
+            }
+        }
+    }
+}
+#endif
+
 /* ---- the same in parallel: disjoint pieces of the output ---- */
 
 typedef struct im2col_padded_job {
@@ -728,6 +866,8 @@ typedef struct im2col_padded_job {
     int8_t *A;       /* [pixels x K] */
     int64_t K;       /* columns of A */
     int64_t pbase;   /* the output pixel of A's first row */
+    const uint8_t *idx; /* im2col_padded_vbmi's indices (pad_groups) */
+    int G;           /* its pixels per group, 0: im2col_padded_i8 */
 } im2col_padded_job;
 
 
@@ -953,6 +1093,12 @@ static void im2col_padded_from(void *ctx, int64_t i0, int64_t i1)
 {
     const im2col_padded_job *j = ctx;
     int64_t r0 = j->pbase / j->w->out[2];
+#ifdef QB_CONV_AVX512
+    if (j->G && im2col_vbmi()) {
+        im2col_padded_vbmi(j->P, j->wp, j->w, j->A, j->K, r0 + i0, r0 + i1, j->pbase, j->idx, j->G);
+        return;
+    }
+#endif
     im2col_padded_i8(j->P, j->wp, j->w, j->A, j->K, r0 + i0, r0 + i1, j->pbase);
 }
 
@@ -1311,7 +1457,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                     lda = (size_t)w->c;
                 } else if (padded) {
                     im2col_padded_job jp = {(const int8_t *)(const void *)xb, s->wp, w, (int8_t *)(void *)A, s->kk,
-                                            p0};
+                                            p0, s->q_pidx, s->q_pg};
                     qb_gpar_for(r1 - r0, qb_gpar_chunk(r1 - r0, ow * s->kk, 1), im2col_padded_from, &jp);
                 } else if (in_nhwc) {
                     im2col_par(xb, w, gi * cg, cg, A, s->kk, aes, in_i8 ? (int8_t)n->q->in_zero : 0, 1, r0, r1);
