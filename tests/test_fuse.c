@@ -1969,6 +1969,99 @@ static void test_int8_add_upsampled(void **st)
     free(x);
 }
 
+/* det's RSE block ahead of an FPN sum (exec.c rse_input, nhwc_ops.c
+ * qb_nhwc_rse_input): a = int8 conv(x), 40 channels at 20x18, 2 images;
+ * s = HardSigmoid(conv(Relu(conv(GAP(a))))); t = Add(a, Mul(a, s));
+ * Add(t, u) with u a 2x2 upsampling (read through with AVX-512) into an
+ * int8 conv: the Mul and the Add run inside that Add, which takes a's int8
+ * codes. Again with the other operand orders (Mul(s, b), Add(m, b)), no
+ * GAP on b, and a Sub whose other input (an int8 conv's Sigmoid, NCHW
+ * planes) comes first; and a map d + d * s whose Add is a graph output,
+ * left alone. Bit-identical to no_int8_links (the float path), 1-3
+ * threads, AVX-512 on and off. */
+static qb_graph *q_rse_graph(int no_links)
+{
+    qb_graph *g = qb_graph_new("int8-rse");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 20, 18}, NULL);
+    add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1});
+    add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    conv(g, "x", "a", 3, 40, 3, 1, 71);
+    add_n(g, "GlobalAveragePool", "a", "p");
+    conv(g, "p", "q", 40, 10, 1, 1, 72);
+    add_n(g, "Relu", "q", "qr");
+    conv(g, "qr", "r", 10, 40, 1, 1, 73);
+    add_n(g, "HardSigmoid", "r", "s");
+    add_n(g, "Mul", "a,s", "m");
+    add_n(g, "Add", "a,m", "t");
+    qb_node *m2 = add_n(g, "MaxPool", "x", "mp");
+    attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(m2, "strides", 2, (int64_t[]){2, 2});
+    conv(g, "mp", "c2", 3, 40, 3, 1, 74);
+    add_n(g, "Resize", "c2,roi,sc22", "u");
+    add_n(g, "Add", "t,u", "sum");
+    conv(g, "sum", "y1", 40, 5, 3, 1, 75);
+    conv(g, "x", "b", 3, 40, 1, 1, 76);
+    add_n(g, "Mul", "s,b", "mb");
+    add_n(g, "Add", "mb,b", "tb");
+    conv(g, "x", "c3", 3, 40, 3, 1, 77);
+    add_n(g, "Sigmoid", "c3", "u3");
+    add_n(g, "Sub", "u3,tb", "dif");
+    conv(g, "dif", "y2", 40, 3, 1, 1, 78);
+    conv(g, "x", "d", 3, 40, 1, 1, 79);
+    add_n(g, "Mul", "d,s", "md");
+    add_n(g, "Add", "d,md", "td");
+    set_output(g, "y1");
+    set_output(g, "y2");
+    set_output(g, "td");
+    /* convs in node order: a q r c2 y1 b c3 y2 d */
+    const float in_s[9] = {0.0081f, 0.0042f, 0.011f, 0.0153f, 0.061f, 0.0079f, 0.0093f, 0.047f, 0.0081f};
+    const float out_s[9] = {0.033f, 0.011f, 0.019f, 0.024f, 0.05f, 0.027f, 0.021f, 0.04f, 0.029f};
+    const int32_t in_z[9] = {2, -128, -128, 5, -3, -7, 0, 9, 2};
+    const int32_t out_z[9] = {-5, -128, 1, -2, 4, 3, 0, 2, -1};
+    quantize_convs(g, in_s, in_z, out_s, out_z, 5);
+    return g;
+}
+
+static void test_int8_rse(void **st)
+{
+    (void)st;
+    enum { NX = 2 * 3 * 20 * 18 };
+    float x[NX];
+    for (int i = 0; i < NX; i++)
+        x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
+    qb_graph *ref = q_rse_graph(1);
+    run(ref, x);
+    for (int avx512 = 0; avx512 <= 1; avx512++)
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_nhwc_avx512(avx512);
+            qb_gpar_set_threads(threads);
+            qb_graph *g = q_rse_graph(0);
+            run(g, x);
+            int in_rse = 0;
+            for (int i = 0; i < g->nnodes; i++) {
+                const qb_node *n = &g->nodes[i];
+                const char *o = g->tensors[n->out[0]]->name;
+                if (!strcmp(n->op, "Mul") || (!strcmp(n->op, "Add") && o[0] == 't')) {
+                    int host = n->fused_into >= 0 ? n->fused_into : -1;
+                    in_rse += host >= 0 && (!strcmp(g->tensors[g->nodes[host].out[0]]->name, "sum") ||
+                                            !strcmp(g->tensors[g->nodes[host].out[0]]->name, "dif"));
+                }
+                if (!strcmp(n->op, "Conv") && (!strcmp(o, "a") || !strcmp(o, "b")))
+                    assert_int_equal(n->nhwc & 10, 10); /* hands on int8 codes NHWC */
+            }
+            assert_int_equal(in_rse, 4); /* m, t, mb, tb (not md, td: td is a graph output) */
+            for (int o = 0; o < g->noutputs; o++)
+                assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                    (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
+            qb_graph_free(g);
+        }
+    qb_nhwc_avx512(1);
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1996,6 +2089,7 @@ int main(void)
         cmocka_unit_test(test_bias_softmax),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
+        cmocka_unit_test(test_int8_rse),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),
         cmocka_unit_test(test_int8_epilogue),

@@ -490,7 +490,7 @@ static int one_pixel(const qb_tensor *t) { return t->ndim == 4 && t->dims[2] * t
  * stays NHWC, and by GlobalAveragePool (its output is the same in both
  * layouts). Start from every candidate and drop the ones that break a
  * rule until none does. nhwc[t] = 1 for those tensors. */
-static void nhwc_tensors(const qb_graph *g, char *nhwc)
+static void nhwc_tensors(const qb_graph *g, char *nhwc, const int *rse_k)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const qb_node *n = &g->nodes[i];
@@ -533,7 +533,9 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc)
                         continue;
                     int h = c->fused_into >= 0 ? c->fused_into : j;
                     int hx = qb_elem_chain_input(g, &g->nodes[h]), role = c->fused_into < 0 ? qb_nhwc_role(g, c) : 0;
-                    if (hx >= 0) /* read inside a chain: as its input, the chain's output NHWC too */
+                    if (c->fused_into >= 0 && rse_k[h] >= 0) /* x + x * s inside an int8-writing Add (rse_input) */
+                        ok = 1;
+                    else if (hx >= 0) /* read inside a chain: as its input, the chain's output NHWC too */
                         ok = hx == t && nhwc[written(&g->nodes[h])];
                     else if (role == 1)
                         ok = nhwc[written(c)];
@@ -692,6 +694,83 @@ static int int8_out_conv(const qb_graph *g, const qb_node *n)
     return to;
 }
 
+/* The only runtime node reading tensor t (not a graph output), or -1. */
+static int only_reader(const qb_graph *g, int t)
+{
+    int r = -1;
+    for (int k = 0; k < g->noutputs; k++)
+        if (g->outputs[k] == t)
+            return -1;
+    for (int j = 0; j < g->nnodes; j++)
+        for (int k = 0; k < g->nodes[j].nin; k++)
+            if (!g->nodes[j].folded && g->nodes[j].in[k] == t) {
+                if (r >= 0 && r != j)
+                    return -1;
+                r = j;
+            }
+    return r;
+}
+
+/* Node i with its original operator (op) of two 4-D float inputs, not
+ * fused into another: the Add/Mul of an x + x * s pattern. */
+static int plain_binary(const qb_graph *g, int i, const char *op)
+{
+    const qb_node *n = i >= 0 ? &g->nodes[i] : NULL;
+    return n && !n->folded && n->fused_into < 0 && n->write_to < 0 && !n->domain && n->nin == 2 && n->nout == 1 &&
+           n->in[0] >= 0 && n->in[1] >= 0 && !strcmp(n->op, op) && n->def == qb_op_find(op);
+}
+
+/* An Add/Sub/Mul o writing int8 for convs of one grid (int8_out_conv)
+ * whose input k is a = Add(x, Mul(x, s)) (any operand order; the Mul and
+ * the Add read by nothing else), x the NHWC output of an int8 quantized
+ * conv read otherwise only by GlobalAveragePools, s N x C x 1 x 1: det's
+ * RSE block ahead of an FPN sum. Then the Mul and the Add are fused into
+ * o, which takes x as int8 codes (the conv hands them on: no float map,
+ * no NCHW planes) and computes x + x * s per element from them
+ * (qb_nhwc_rse_input). Returns k (0 or 1) with *mul, *add, *xt, *st, or -1. */
+static int rse_input(const qb_graph *g, int o, int *mul, int *add, int *xt, int *st)
+{
+    const qb_node *n = &g->nodes[o];
+    if (n->folded || n->fused_into >= 0 || int8_out_conv(g, n) < 0 || n->nin != 2)
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        int a = g->tensors[n->in[k]]->producer;
+        if (!plain_binary(g, a, "Add") || only_reader(g, g->nodes[a].out[0]) != o)
+            continue;
+        for (int ka = 0; ka < 2; ka++) {
+            int x = g->nodes[a].in[ka], mt = g->nodes[a].in[1 - ka], m = g->tensors[mt]->producer;
+            if (x == mt || !plain_binary(g, m, "Mul") || only_reader(g, mt) != a)
+                continue;
+            const qb_node *mn = &g->nodes[m];
+            int km = mn->in[0] == x ? 0 : mn->in[1] == x ? 1 : -1;
+            if (km < 0 || mn->in[1 - km] == x)
+                continue;
+            const qb_tensor *xv = g->tensors[x], *sv = g->tensors[mn->in[1 - km]], *y = qb_out(g, n, 0);
+            int w = writer(g, x);
+            if (xv->kind != QB_T_VALUE || xv->dtype != QB_DT_FLOAT || xv->ndim != 4 || sv->ndim != 4 ||
+                sv->dtype != QB_DT_FLOAT || sv->dims[0] != y->dims[0] || sv->dims[1] != y->dims[1] ||
+                sv->dims[2] != 1 || sv->dims[3] != 1 || w < 0 || strcmp(g->nodes[w].op, "Conv") || !g->nodes[w].q ||
+                (g->nodes[w].q->run_prec != QB_PREC_INT8_TENSOR && g->nodes[w].q->run_prec != QB_PREC_INT8_CHANNEL))
+                continue;
+            int ok = 1;
+            for (int d = 0; d < 4; d++)
+                ok &= xv->dims[d] == y->dims[d] && g->tensors[n->in[1 - k]]->dims[d] == y->dims[d];
+            for (int j = 0; j < g->noutputs; j++)
+                ok &= g->outputs[j] != x;
+            for (int j = 0; j < g->nnodes && ok; j++) /* x's other readers: GlobalAveragePools (int8 on NHWC) */
+                for (int q = 0; q < g->nodes[j].nin && ok; q++)
+                    if (!g->nodes[j].folded && g->nodes[j].in[q] == x && j != m && j != a)
+                        ok = q == 0 && g->nodes[j].fused_into < 0 && !strcmp(g->nodes[j].op, "GlobalAveragePool") &&
+                             qb_nhwc_role(g, &g->nodes[j]) == 2;
+            if (!ok)
+                continue;
+            *mul = m, *add = a, *xt = x, *st = mn->in[1 - km];
+            return k;
+        }
+    }
+    return -1;
+}
+
 int qb_graph_int8_links(const qb_graph *g)
 {
     const char *nl = getenv("QB_NO_INT8_LINKS");
@@ -709,13 +788,22 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         return 0;
     int *out_nhwc = calloc(g->nnodes + 1, sizeof(int));
     char *nhwc = calloc(g->ntensors + 1, 1);
-    if (!out_nhwc || !nhwc) {
+    int *rse = malloc((g->nnodes + 1) * 3 * sizeof(int)); /* node i: rse_input's k, x and s, or k -1 */
+    if (!out_nhwc || !nhwc || !rse) {
         free(out_nhwc);
         free(nhwc);
+        free(rse);
         qb_errf(e, "%s: out of memory", g->file);
         return -1;
     }
-    nhwc_tensors(g, nhwc);
+    int links = qb_graph_int8_links(g);
+    for (int i = 0; i < g->nnodes; i++) {
+        int m, a;
+        rse[i] = links ? rse_input(g, i, &m, &a, &rse[g->nnodes + 1 + i], &rse[2 * (g->nnodes + 1) + i]) : -1;
+        if (rse[i] >= 0)
+            g->nodes[m].fused_into = g->nodes[a].fused_into = i;
+    }
+    nhwc_tensors(g, nhwc, rse);
     for (int i = 0; i < g->nnodes; i++) {
         qb_node *n = &g->nodes[i];
         if (n->folded || n->fused_into >= 0 || strcmp(n->op, "Conv"))
@@ -726,12 +814,11 @@ static int choose_layouts(qb_graph *g, qb_err *e)
      * reading it in the same grid hand it on as int8 (no dequantize /
      * quantize in between); QB_NO_INT8_LINKS=1 or g->no_int8_links keeps
      * floats (per-layer comparison reads every layer's output as floats). */
-    int links = qb_graph_int8_links(g);
     int *pool_i8 = malloc((g->nnodes + 1) * sizeof(int)); /* MaxPool i on int8: the conv feeding it, else -1 */
     int *pool_to = malloc((g->nnodes + 1) * sizeof(int)); /* ... and a conv it feeds (its input grid) */
     char *pool_plain = calloc(g->nnodes + 1, 1); /* MaxPool after an int8 chain: int8 maximum in the grid */
     if (!pool_i8 || !pool_to || !pool_plain) {
-        free(out_nhwc), free(nhwc), free(pool_i8), free(pool_to), free(pool_plain);
+        free(out_nhwc), free(nhwc), free(rse), free(pool_i8), free(pool_to), free(pool_plain);
         qb_errf(e, "%s: out of memory", g->file);
         return -1;
     }
@@ -747,7 +834,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             if (c->folded)
                 continue;
             for (int k = 0; k < c->nin && ok; k++)
-                if (c->in[k] == t && !qb_qlayer_int8_link(n, c)) {
+                if (c->in[k] == t && !qb_qlayer_int8_link(n, c) && !(c->fused_into >= 0 && rse[c->fused_into] >= 0)) {
                     int to = int8_maxpool(g, n, c, nhwc);
                     ok = to != -1;
                     pool_to[j] = to;
@@ -777,7 +864,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     int rc = 0;
     int *q8_to = malloc((g->nnodes + 1) * sizeof(int)); /* Concat/Add/Sub/Mul i writes int8 in this conv's grid */
     if (!q8_to) {
-        free(out_nhwc), free(nhwc), free(pool_i8), free(pool_to), free(pool_plain);
+        free(out_nhwc), free(nhwc), free(rse), free(pool_i8), free(pool_to), free(pool_plain);
         qb_errf(e, "%s: out of memory", g->file);
         return -1;
     }
@@ -790,6 +877,14 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         if (q8_to[i] >= 0) { /* reads its inputs in the layout they have: all NHWC when its output is */
             const qb_qspec *to = g->nodes[q8_to[i]].q;
             rc = qb_nhwc_quantize_out(g, n, nhwc[written(n)], to->in_scale, to->in_zero, e);
+            int x = rse[g->nnodes + 1 + i], w = rse[i] >= 0 ? writer(g, x) : -1;
+            if (!rc && rse[i] >= 0 && !(out_nhwc[w] & 2)) {
+                QB_NODE_ERR(e, g, n, "x + x * s from int8: its conv hands on no int8 (internal error)");
+                rc = -1;
+            } else if (!rc && rse[i] >= 0) {
+                rc = qb_nhwc_rse_input(g, n, rse[i], x, rse[2 * (g->nnodes + 1) + i], g->nodes[w].q->out_scale,
+                                       g->nodes[w].q->out_zero, e);
+            }
             continue;
         }
         if (qb_elem_chain_input(g, n) >= 0) {
@@ -836,6 +931,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
     }
     free(out_nhwc);
     free(nhwc);
+    free(rse);
     free(pool_i8);
     free(pool_to);
     free(pool_plain);

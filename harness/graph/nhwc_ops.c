@@ -97,6 +97,11 @@ typedef struct nhwc_state {
                                   * up_rh[k] times; 0: input k read as it is */
     int64_t up_rw[NHWC_UP_MAX];  /* ... columns repeated up_rw[k] times */
     int up_src[NHWC_UP_MAX];     /* ... from this tensor (the upsampling's input) */
+    int rse;                   /* q8 Add/Sub/Mul from NCHW: 1 + the input k it computes itself as x + x * s from
+                                * int8 NHWC codes x (qb_nhwc_rse_input: the Add and Mul fused into it); 0: none */
+    int rse_x, rse_s;          /* ... the tensors x (int8 codes, NHWC) and s (N x C x 1 x 1 floats) */
+    float rse_scale;           /* ... x's grid: scale */
+    int32_t rse_zero;          /* ... and zero point */
     void *orig_state;          /* the operator's own prepared state */
     void (*orig_free)(void *); /* its free function, NULL for free() */
 } nhwc_state;
@@ -1054,15 +1059,19 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i quant
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void transpose16_i8(__m128i r[16])
 {
     __m128i a[16], b[16];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) { /* a[h + i], h = 0, 8: rows 2i, 2i + 1 of columns h..h+7, as 16-bit pairs */
         a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
         a[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
     }
+#pragma GCC unroll 2
     for (int h = 0; h < 16; h += 8) /* b[4q + j]: rows 4j..4j+3 of columns 4q..4q+3, as 32-bit quads */
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             b[h + j] = _mm_unpacklo_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
             b[h + 4 + j] = _mm_unpackhi_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
         }
+#pragma GCC unroll 4
     for (int q = 0; q < 4; q++) { /* rows 0-7 and 8-15 of two columns as 64-bit halves, then one column each */
         __m128i lo0 = _mm_unpacklo_epi32(b[4 * q], b[4 * q + 1]), hi0 = _mm_unpackhi_epi32(b[4 * q], b[4 * q + 1]);
         __m128i lo1 = _mm_unpacklo_epi32(b[4 * q + 2], b[4 * q + 3]);
@@ -1083,6 +1092,21 @@ static const float *elem_plane(const nhwc_job *j, int k, int64_t b, int64_t ch)
     if (s->up_rh[k])
         return NULL;
     return (const float *)qb_in(j->g, j->n, k)->data + (b * s->c + ch) * s->h * s->w;
+}
+
+/* The nb values x + x * s (s->rse) for pixels [q, q + nb) of channel ch
+ * of image b: x each int8 code dequantized (DequantizeLinear: (float)(q -
+ * zero) * scale), then the Mul and the Add fused into the node. */
+static void rse_in(const nhwc_job *j, int64_t b, int64_t ch, int64_t q, int64_t nb, float *v)
+{
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c;
+    const int8_t *x = (const int8_t *)j->g->tensors[s->rse_x]->data + (b * s->h * s->w + q) * C + ch;
+    const float sv = ((const float *)j->g->tensors[s->rse_s]->data)[b * C + ch];
+    for (int64_t i = 0; i < nb; i++) {
+        float xf = (float)(x[i * C] - s->rse_zero) * s->rse_scale;
+        v[i] = xf + xf * sv;
+    }
 }
 
 /* The nb values of input k (read upsampled) for pixels [q, q + nb) of
@@ -1112,6 +1136,11 @@ typedef struct q8_planes {
     int64_t c;            /* channels written */
     int8_t *y;            /* the image's first output pixel, at the first channel written */
     int64_t ldo;          /* output pixel stride (the output's channels) */
+    int rk;               /* nin 2: the input computed as x + x * s (nhwc_state.rse), else -1 */
+    const int8_t *x8;     /* rk: the image's int8 NHWC codes of x (ldo channels a pixel) */
+    const float *sv;      /* rk: the image's values of s, one per channel */
+    float xs;             /* rk: x's grid: scale */
+    int32_t xz;           /* ... and zero point */
 } q8_planes;
 
 /* One input of planes_q8_avx512 for a step of 16 pixels: where its values
@@ -1125,39 +1154,65 @@ typedef struct q8_step {
 
 /* 16 pixels x nc <= 16 channels from channel c0 (step e[k] of input k):
  * each lane the input's value or op(a, b), quantized, transposed and
- * stored as n pixels of nc codes at o. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline void
-planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0, const q8_step *e1, int nc, int n,
-               __m512 sc, __m512i zp, int8_t *o)
+ * stored as n pixels of nc codes at o. rse: input P->rk is x + x * s from
+ * the int8 NHWC codes at x8 (the step's first pixel, channel c0): the 16 x
+ * 16 codes transposed to one channel a register, each lane dequantized
+ * (rse_in's operations). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+planes_q8_step(const q8_planes *P, const int nin, const int rse, int64_t c0, const q8_step *e0, const q8_step *e1,
+               int nc, int n, __m512 sc, __m512i zp, const int8_t *x8, int8_t *o)
 {
     const float *pa = P->src[0] + c0 * P->plane[0], *pb = P->src[1] + c0 * P->plane[1];
     const int64_t sa = P->plane[0], sb = P->plane[1], ldo = P->ldo;
     const int up0 = P->rh[0] != 0, up1 = nin == 2 && P->rh[1] != 0, two = nin == 2;
     const char op = P->op;
-    __m128i r[16];
+    __m128i r[16], xr[16];
+    if (rse) {
+        const __mmask16 cm = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            xr[i] = i < n ? _mm_maskz_loadu_epi8(cm, x8 + i * ldo) : _mm_setzero_si128();
+        transpose16_i8(xr);
+    }
+#pragma GCC unroll 16
     for (int c = 0; c < 16; c++) {
         if (c >= nc) {
             r[c] = _mm_setzero_si128();
             continue;
         }
-        __m512 f = _mm512_maskz_loadu_ps(e0->lm, pa + c * sa + e0->off);
-        if (up0)
-            f = _mm512_permutexvar_ps(e0->idx, f);
+        __m512 f, xv = _mm512_setzero_ps();
+        if (rse) { /* x + x * s, x dequantized */
+            __m512 xf = _mm512_mul_ps(
+                _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(xr[c]), _mm512_set1_epi32(P->xz))),
+                _mm512_set1_ps(P->xs));
+            xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_set1_ps(P->sv[c0 + c])));
+        }
+        if (rse && P->rk == 0) {
+            f = xv;
+        } else {
+            f = _mm512_maskz_loadu_ps(e0->lm, pa + c * sa + e0->off);
+            if (up0)
+                f = _mm512_permutexvar_ps(e0->idx, f);
+        }
         if (two) {
-            __m512 vb = _mm512_maskz_loadu_ps(e1->lm, pb + c * sb + e1->off);
-            if (up1)
-                vb = _mm512_permutexvar_ps(e1->idx, vb);
+            __m512 vb;
+            if (rse && P->rk == 1) {
+                vb = xv;
+            } else {
+                vb = _mm512_maskz_loadu_ps(e1->lm, pb + c * sb + e1->off);
+                if (up1)
+                    vb = _mm512_permutexvar_ps(e1->idx, vb);
+            }
             f = op == 'A' ? _mm512_add_ps(f, vb) : op == 'S' ? _mm512_sub_ps(f, vb) : _mm512_mul_ps(f, vb);
         }
         r[c] = quantize16_avx512(f, sc, zp);
     }
     transpose16_i8(r);
-    if (nc == 16)
-        for (int i = 0; i < n; i++)
-            _mm_storeu_si128((__m128i *)(void *)(o + i * ldo), r[i]);
-    else
-        for (int i = 0; i < n; i++)
-            _mm_mask_storeu_epi8(o + i * ldo, (__mmask16)((1u << nc) - 1), r[i]);
+    const __mmask16 om = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) /* (unrolled: r stays in registers) */
+        if (i < n)
+            _mm_mask_storeu_epi8(o + i * ldo, om, r[i]);
 }
 
 /* Pixels [q0, q1) of P (nin: P->nin) with AVX-512 (s: the image's H, W
@@ -1170,7 +1225,7 @@ planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0,
  * permute (lane i: source column (x + i) / rw). The codes of the plain
  * loops. */
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
-planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q0, int64_t q1)
+planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, const int rse, int64_t q0, int64_t q1)
 {
     const __m512 sc = _mm512_set1_ps(s->q_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero);
@@ -1208,20 +1263,24 @@ planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q
         for (int64_t c0 = 0; c0 < P->c; c0 += 16) {
             int nc = P->c - c0 < 16 ? (int)(P->c - c0) : 16;
             for (int t = 0; t < ns; t++)
-                planes_q8_step(P, nin, c0, &st[0][t], &st[1][t], nc, nn[t], sc, zp, P->y + at[t] * P->ldo + c0);
+                planes_q8_step(P, nin, rse, c0, &st[0][t], &st[1][t], nc, nn[t], sc, zp,
+                               rse ? P->x8 + at[t] * P->ldo + c0 : NULL, P->y + at[t] * P->ldo + c0);
         }
     }
 }
 
-/* planes_q8_body compiled for one and for two inputs. */
+/* planes_q8_body compiled for one input, two, and two with one computed
+ * as x + x * s (P->rk). */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void planes_q8_avx512(const nhwc_state *s,
                                                                                   const q8_planes *P, int64_t q0,
                                                                                   int64_t q1)
 {
-    if (P->nin == 2)
-        planes_q8_body(s, P, 2, q0, q1);
+    if (P->nin == 2 && P->rk >= 0)
+        planes_q8_body(s, P, 2, 1, q0, q1);
+    else if (P->nin == 2)
+        planes_q8_body(s, P, 2, 0, q0, q1);
     else
-        planes_q8_body(s, P, 1, q0, q1);
+        planes_q8_body(s, P, 1, 0, q0, q1);
 }
 
 /* Input k of node n (image b, ci channels from channel cfirst of its
@@ -1244,9 +1303,16 @@ static void q8_planes_in(const nhwc_job *j, q8_planes *P, int k, int ks, int64_t
 static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
 {
     const nhwc_state *s = j->s;
-    q8_planes P = {.nin = 2, .op = s->elem_op, .c = s->c, .ldo = s->c};
+    q8_planes P = {.nin = 2, .op = s->elem_op, .c = s->c, .ldo = s->c, .rk = s->rse - 1};
     for (int k = 0; k < 2; k++)
-        q8_planes_in(j, &P, k, k, b, s->c);
+        if (k != P.rk)
+            q8_planes_in(j, &P, k, k, b, s->c);
+    if (P.rk >= 0) { /* no planes: rows of x's codes (the other input's geometry, never dereferenced, for them) */
+        P.src[P.rk] = P.src[1 - P.rk], P.plane[P.rk] = 0, P.iw[P.rk] = s->w, P.rh[P.rk] = P.rw[P.rk] = 0;
+        P.x8 = (const int8_t *)j->g->tensors[s->rse_x]->data + b * s->h * s->w * s->c;
+        P.sv = (const float *)j->g->tensors[s->rse_s]->data + b * s->c;
+        P.xs = s->rse_scale, P.xz = s->rse_zero;
+    }
     P.y = (int8_t *)j->y + b * s->h * s->w * s->c;
     planes_q8_avx512(s, &P, q0, q1);
 }
@@ -1284,7 +1350,7 @@ static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
                                    o + (k - q0) * s->c);
 #ifdef QB_NHWC_AVX512
             else if (planes_avx512) {
-                q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = yb + coff};
+                q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = yb + coff, .rk = -1};
                 q8_planes_in(j, &P, 0, i, b, ci);
                 planes_q8_avx512(s, &P, q0, q1);
             }
@@ -1338,6 +1404,10 @@ static void elem_q8_pixels(void *ctx, int64_t p0, int64_t p1)
                 for (int64_t c = 0; c < nc; c++) {
                     const float *pl[2];
                     for (int k = 0; k < 2; k++) {
+                        if (s->rse == k + 1) {
+                            rse_in(j, b, c0 + c, q, nb, up[k]), pl[k] = up[k];
+                            continue;
+                        }
                         pl[k] = elem_plane(j, k, b, c0 + c);
                         if (pl[k])
                             pl[k] += q;
@@ -1536,6 +1606,19 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
     return 0;
 }
 
+int qb_nhwc_rse_input(qb_graph *g, qb_node *n, int k, int x, int sv, float scale, int32_t zero, qb_err *e)
+{
+    nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
+    if (!s || s->kind != NK_ELEM || !s->q8 || s->q8_in_nhwc || k < 0 || k > 1 || s->up_rh[k]) {
+        QB_NODE_ERR(e, g, n, "x + x * s from int8 needs an Add/Sub/Mul writing int8 from NCHW (internal error)");
+        return -1;
+    }
+    s->rse = 1 + k;
+    s->rse_x = x, s->rse_s = sv;
+    s->rse_scale = scale, s->rse_zero = zero;
+    return 0;
+}
+
 /* An Add/Sub/Mul writing int8 reads an input upsampled faster than the
  * Resize and its own read of the materialised input: with AVX-512
  * (elem_q8_avx512); the gather of the plain loop costs more. */
@@ -1555,6 +1638,7 @@ int qb_nhwc_read_upsampled(qb_graph *g, qb_node *n, int k, int src, int64_t rh, 
     if (s && s->kind == NK_ELEM && !elem_up_fast())
         return 0; /* without AVX-512 the gather per element costs more than the materialised Resize */
     if (!s || !s->q8 || s->q8_in_nhwc || (s->kind != NK_CONCAT && s->kind != NK_ELEM) || k < 0 || k >= NHWC_UP_MAX ||
+        s->rse == k + 1 ||
         rh < 1 || rw < 1 || !t || !is_4d_float(x) || x->dims[0] != t->dims[0] || x->dims[1] != t->dims[1] ||
         x->dims[2] * rh != t->dims[2] || x->dims[3] * rw != t->dims[3] || t->dims[1] > NHWC_UP_BYTES)
         return 0;

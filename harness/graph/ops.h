@@ -212,6 +212,13 @@ int qb_nhwc_pool_int8_max(qb_graph *g, qb_node *n, qb_err *e);
  * that alone read its output: QuantizeLinear of the float values it
  * computes; in_nhwc: its inputs are NHWC. 0, or -1 with a message. */
 int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int32_t zero, qb_err *e);
+/* The Add/Sub/Mul n writing int8 from NCHW inputs (qb_nhwc_quantize_out)
+ * computes its input k itself as x + x * s (the Add and the Mul that wrote
+ * it are fused into n), per element from x's int8 NHWC codes in the grid
+ * (scale, zero) (the dequantized value of each, DequantizeLinear) and s,
+ * N x C x 1 x 1 (tensor indices x and s): the float operations of the
+ * three nodes in turn, so the same codes. 0, or -1 with a message. */
+int qb_nhwc_rse_input(qb_graph *g, qb_node *n, int k, int x, int s, float scale, int32_t zero, qb_err *e);
 /* The Concat n writing int8 (qb_nhwc_quantize_out) from NCHW inputs
  * reads its input k from tensor src, N x C x (H / rh) x (W / rw), each
  * value repeated rh x rw times (a nearest integer upsampling that is not
