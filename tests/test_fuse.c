@@ -1976,8 +1976,11 @@ static void test_int8_add_upsampled(void **st)
  * int8 conv: the Mul and the Add run inside that Add, which takes a's int8
  * codes. Again with the other operand orders (Mul(s, b), Add(m, b)), no
  * GAP on b, and a Sub whose other input (an int8 conv's Sigmoid, NCHW
- * planes) comes first; and a map d + d * s whose Add is a graph output,
- * left alone. Bit-identical to no_int8_links (the float path), 1-3
+ * planes) comes first; e + e * s as the middle input of a Concat (the
+ * others a 2x2 upsampling read through with AVX-512 and that Sigmoid)
+ * into an int8 conv; and d + d * s whose Add is a graph output: that Add
+ * takes the Mul and writes its floats from d's int8 codes
+ * (qb_nhwc_rse_self). Bit-identical to no_int8_links (the float path), 1-3
  * threads, AVX-512 on and off. */
 static qb_graph *q_rse_graph(int no_links)
 {
@@ -2012,14 +2015,23 @@ static qb_graph *q_rse_graph(int no_links)
     conv(g, "x", "d", 3, 40, 1, 1, 79);
     add_n(g, "Mul", "d,s", "md");
     add_n(g, "Add", "d,md", "td");
+    conv(g, "x", "e", 3, 40, 3, 1, 80);
+    add_n(g, "Mul", "e,s", "me");
+    add_n(g, "Add", "e,me", "te");
+    add_n(g, "Resize", "c2,roi,sc22", "u2");
+    qb_node *cat = add_n(g, "Concat", "u2,te,u3", "cat");
+    attr_i(cat, "axis", 1);
+    conv(g, "cat", "y3", 120, 4, 1, 1, 81);
     set_output(g, "y1");
     set_output(g, "y2");
     set_output(g, "td");
-    /* convs in node order: a q r c2 y1 b c3 y2 d */
-    const float in_s[9] = {0.0081f, 0.0042f, 0.011f, 0.0153f, 0.061f, 0.0079f, 0.0093f, 0.047f, 0.0081f};
-    const float out_s[9] = {0.033f, 0.011f, 0.019f, 0.024f, 0.05f, 0.027f, 0.021f, 0.04f, 0.029f};
-    const int32_t in_z[9] = {2, -128, -128, 5, -3, -7, 0, 9, 2};
-    const int32_t out_z[9] = {-5, -128, 1, -2, 4, 3, 0, 2, -1};
+    set_output(g, "y3");
+    /* convs in node order: a q r c2 y1 b c3 y2 d e y3 */
+    const float in_s[11] = {0.0081f, 0.0042f, 0.011f, 0.0153f, 0.061f, 0.0079f,
+                            0.0093f, 0.047f, 0.0081f, 0.0081f, 0.052f};
+    const float out_s[11] = {0.033f, 0.011f, 0.019f, 0.024f, 0.05f, 0.027f, 0.021f, 0.04f, 0.029f, 0.031f, 0.06f};
+    const int32_t in_z[11] = {2, -128, -128, 5, -3, -7, 0, 9, 2, 2, -6};
+    const int32_t out_z[11] = {-5, -128, 1, -2, 4, 3, 0, 2, -1, 3, 1};
     quantize_convs(g, in_s, in_z, out_s, out_z, 5);
     return g;
 }
@@ -2045,13 +2057,15 @@ static void test_int8_rse(void **st)
                 const char *o = g->tensors[n->out[0]]->name;
                 if (!strcmp(n->op, "Mul") || (!strcmp(n->op, "Add") && o[0] == 't')) {
                     int host = n->fused_into >= 0 ? n->fused_into : -1;
-                    in_rse += host >= 0 && (!strcmp(g->tensors[g->nodes[host].out[0]]->name, "sum") ||
-                                            !strcmp(g->tensors[g->nodes[host].out[0]]->name, "dif"));
+                    const char *h = host >= 0 ? g->tensors[g->nodes[host].out[0]]->name : "";
+                    in_rse += !strcmp(h, "sum") || !strcmp(h, "dif") || !strcmp(h, "cat");
+                    if (!strcmp(o, "md"))
+                        assert_string_equal(h, "td");
                 }
-                if (!strcmp(n->op, "Conv") && (!strcmp(o, "a") || !strcmp(o, "b")))
+                if (!strcmp(n->op, "Conv") && (!strcmp(o, "a") || !strcmp(o, "b") || !strcmp(o, "e") || !strcmp(o, "d")))
                     assert_int_equal(n->nhwc & 10, 10); /* hands on int8 codes NHWC */
             }
-            assert_int_equal(in_rse, 4); /* m, t, mb, tb (not md, td: td is a graph output) */
+            assert_int_equal(in_rse, 6); /* m, t, mb, tb, me, te (md: into td, a graph output) */
             for (int o = 0; o < g->noutputs; o++)
                 assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
                                     (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));

@@ -533,7 +533,7 @@ static void nhwc_tensors(const qb_graph *g, char *nhwc, const int *rse_k)
                         continue;
                     int h = c->fused_into >= 0 ? c->fused_into : j;
                     int hx = qb_elem_chain_input(g, &g->nodes[h]), role = c->fused_into < 0 ? qb_nhwc_role(g, c) : 0;
-                    if (c->fused_into >= 0 && rse_k[h] >= 0) /* x + x * s inside an int8-writing Add (rse_input) */
+                    if (rse_k[h] >= 0 && t == rse_k[g->nnodes + 1 + h]) /* x + x * s from int8 codes (rse_input) */
                         ok = 1;
                     else if (hx >= 0) /* read inside a chain: as its input, the chain's output NHWC too */
                         ok = hx == t && nhwc[written(&g->nodes[h])];
@@ -720,53 +720,80 @@ static int plain_binary(const qb_graph *g, int i, const char *op)
            n->in[0] >= 0 && n->in[1] >= 0 && !strcmp(n->op, op) && n->def == qb_op_find(op);
 }
 
-/* An Add/Sub/Mul o writing int8 for convs of one grid (int8_out_conv)
- * whose input k is a = Add(x, Mul(x, s)) (any operand order; the Mul and
- * the Add read by nothing else), x the NHWC output of an int8 quantized
- * conv read otherwise only by GlobalAveragePools, s N x C x 1 x 1: det's
- * RSE block ahead of an FPN sum. Then the Mul and the Add are fused into
- * o, which takes x as int8 codes (the conv hands them on: no float map,
- * no NCHW planes) and computes x + x * s per element from them
- * (qb_nhwc_rse_input). Returns k (0 or 1) with *mul, *add, *xt, *st, or -1. */
+/* a = Add(x, Mul(x, s)) (any operand order, the Mul read by nothing else,
+ * the Add not fused), x the output of an int8 quantized conv read
+ * otherwise only by GlobalAveragePools (int8 on NHWC), not a graph
+ * output, of a's shape, s N x C x 1 x 1: 1 with *mul, *xt, *st, else 0. */
+static int rse_add(const qb_graph *g, int a, int *mul, int *xt, int *st)
+{
+    if (!plain_binary(g, a, "Add"))
+        return 0;
+    const qb_tensor *y = qb_out(g, &g->nodes[a], 0);
+    for (int ka = 0; ka < 2; ka++) {
+        int x = g->nodes[a].in[ka], mt = g->nodes[a].in[1 - ka], m = g->tensors[mt]->producer;
+        if (x == mt || !plain_binary(g, m, "Mul") || only_reader(g, mt) != a)
+            continue;
+        const qb_node *mn = &g->nodes[m];
+        int km = mn->in[0] == x ? 0 : mn->in[1] == x ? 1 : -1;
+        if (km < 0 || mn->in[1 - km] == x)
+            continue;
+        const qb_tensor *xv = g->tensors[x], *sv = g->tensors[mn->in[1 - km]];
+        int w = writer(g, x);
+        if (xv->kind != QB_T_VALUE || xv->dtype != QB_DT_FLOAT || xv->ndim != 4 || sv->ndim != 4 || !y ||
+            y->dtype != QB_DT_FLOAT || y->ndim != 4 || sv->dtype != QB_DT_FLOAT || sv->dims[0] != y->dims[0] ||
+            sv->dims[1] != y->dims[1] || sv->dims[2] != 1 || sv->dims[3] != 1 || w < 0 ||
+            strcmp(g->nodes[w].op, "Conv") || !g->nodes[w].q ||
+            (g->nodes[w].q->run_prec != QB_PREC_INT8_TENSOR && g->nodes[w].q->run_prec != QB_PREC_INT8_CHANNEL))
+            continue;
+        int ok = 1;
+        for (int d = 0; d < 4; d++)
+            ok &= xv->dims[d] == y->dims[d];
+        for (int j = 0; j < g->noutputs; j++)
+            ok &= g->outputs[j] != x;
+        for (int j = 0; j < g->nnodes && ok; j++) /* x's other readers: GlobalAveragePools (int8 on NHWC) */
+            for (int q = 0; q < g->nodes[j].nin && ok; q++)
+                if (!g->nodes[j].folded && g->nodes[j].in[q] == x && j != m && j != a)
+                    ok = q == 0 && g->nodes[j].fused_into < 0 && !strcmp(g->nodes[j].op, "GlobalAveragePool") &&
+                         qb_nhwc_role(g, &g->nodes[j]) == 2;
+        if (!ok)
+            continue;
+        *mul = m, *xt = x, *st = mn->in[1 - km];
+        return 1;
+    }
+    return 0;
+}
+
+/* A Concat or Add/Sub/Mul o writing int8 for convs of one grid
+ * (int8_out_conv) whose input k is a = Add(x, Mul(x, s)) (rse_add) read
+ * by nothing else: det's RSE block ahead of an FPN sum. Then the Mul and
+ * the Add are fused into o, which takes x as int8 codes (the conv hands
+ * them on: no float map, no NCHW planes) and computes x + x * s per
+ * element from them (qb_nhwc_rse_input). Returns k with *mul, *add, *xt,
+ * *st; else, if o is itself such an Add whose output stays float
+ * (its own host: the Mul fused into it, qb_nhwc_rse_self), 2 with *add =
+ * -1; else -1. */
 static int rse_input(const qb_graph *g, int o, int *mul, int *add, int *xt, int *st)
 {
     const qb_node *n = &g->nodes[o];
-    if (n->folded || n->fused_into >= 0 || int8_out_conv(g, n) < 0 || n->nin != 2)
+    if (n->folded || n->fused_into >= 0)
         return -1;
-    for (int k = 0; k < 2; k++) {
+    if (int8_out_conv(g, n) < 0) {
+        *add = -1;
+        return rse_add(g, o, mul, xt, st) ? 2 : -1;
+    }
+    if (n->nin != 2 && strcmp(n->op, "Concat"))
+        return -1;
+    for (int k = 0; k < n->nin; k++) {
         int a = g->tensors[n->in[k]]->producer;
-        if (!plain_binary(g, a, "Add") || only_reader(g, g->nodes[a].out[0]) != o)
+        if (a < 0 || only_reader(g, g->nodes[a].out[0]) != o || !rse_add(g, a, mul, xt, st))
             continue;
-        for (int ka = 0; ka < 2; ka++) {
-            int x = g->nodes[a].in[ka], mt = g->nodes[a].in[1 - ka], m = g->tensors[mt]->producer;
-            if (x == mt || !plain_binary(g, m, "Mul") || only_reader(g, mt) != a)
-                continue;
-            const qb_node *mn = &g->nodes[m];
-            int km = mn->in[0] == x ? 0 : mn->in[1] == x ? 1 : -1;
-            if (km < 0 || mn->in[1 - km] == x)
-                continue;
-            const qb_tensor *xv = g->tensors[x], *sv = g->tensors[mn->in[1 - km]], *y = qb_out(g, n, 0);
-            int w = writer(g, x);
-            if (xv->kind != QB_T_VALUE || xv->dtype != QB_DT_FLOAT || xv->ndim != 4 || sv->ndim != 4 ||
-                sv->dtype != QB_DT_FLOAT || sv->dims[0] != y->dims[0] || sv->dims[1] != y->dims[1] ||
-                sv->dims[2] != 1 || sv->dims[3] != 1 || w < 0 || strcmp(g->nodes[w].op, "Conv") || !g->nodes[w].q ||
-                (g->nodes[w].q->run_prec != QB_PREC_INT8_TENSOR && g->nodes[w].q->run_prec != QB_PREC_INT8_CHANNEL))
-                continue;
-            int ok = 1;
-            for (int d = 0; d < 4; d++)
-                ok &= xv->dims[d] == y->dims[d] && g->tensors[n->in[1 - k]]->dims[d] == y->dims[d];
-            for (int j = 0; j < g->noutputs; j++)
-                ok &= g->outputs[j] != x;
-            for (int j = 0; j < g->nnodes && ok; j++) /* x's other readers: GlobalAveragePools (int8 on NHWC) */
-                for (int q = 0; q < g->nodes[j].nin && ok; q++)
-                    if (!g->nodes[j].folded && g->nodes[j].in[q] == x && j != m && j != a)
-                        ok = q == 0 && g->nodes[j].fused_into < 0 && !strcmp(g->nodes[j].op, "GlobalAveragePool") &&
-                             qb_nhwc_role(g, &g->nodes[j]) == 2;
-            if (!ok)
-                continue;
-            *mul = m, *add = a, *xt = x, *st = mn->in[1 - km];
-            return k;
-        }
+        int ok = 1;
+        for (int d = 0; d < 4 && n->op[0] != 'C'; d++) /* an Add/Sub/Mul of one shape, not of one value per channel */
+            ok &= g->tensors[n->in[1 - k]]->dims[d] == g->tensors[n->in[k]]->dims[d];
+        if (!ok)
+            continue;
+        *add = a;
+        return k;
     }
     return -1;
 }
@@ -788,7 +815,7 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         return 0;
     int *out_nhwc = calloc(g->nnodes + 1, sizeof(int));
     char *nhwc = calloc(g->ntensors + 1, 1);
-    int *rse = malloc((g->nnodes + 1) * 3 * sizeof(int)); /* node i: rse_input's k, x and s, or k -1 */
+    int *rse = calloc((size_t)(g->nnodes + 1) * 3, sizeof(int)); /* node i: rse_input's k, x and s, or k -1 */
     if (!out_nhwc || !nhwc || !rse) {
         free(out_nhwc);
         free(nhwc);
@@ -797,12 +824,18 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         return -1;
     }
     int links = qb_graph_int8_links(g);
-    for (int i = 0; i < g->nnodes; i++) {
-        int m, a;
-        rse[i] = links ? rse_input(g, i, &m, &a, &rse[g->nnodes + 1 + i], &rse[2 * (g->nnodes + 1) + i]) : -1;
-        if (rse[i] >= 0)
-            g->nodes[m].fused_into = g->nodes[a].fused_into = i;
-    }
+    for (int i = 0; i < g->nnodes; i++)
+        rse[i] = -1;
+    for (int pass = 0; pass < 2 && links; pass++) /* the int8-writing hosts first: their Adds are no hosts */
+        for (int i = 0; i < g->nnodes; i++) {
+            int m, a, x, sv, k = rse[i] < 0 ? rse_input(g, i, &m, &a, &x, &sv) : -1;
+            if (k < 0 || (k == 2) != pass)
+                continue;
+            rse[i] = k, rse[g->nnodes + 1 + i] = x, rse[2 * (g->nnodes + 1) + i] = sv;
+            g->nodes[m].fused_into = i;
+            if (a >= 0)
+                g->nodes[a].fused_into = i;
+        }
     nhwc_tensors(g, nhwc, rse);
     for (int i = 0; i < g->nnodes; i++) {
         qb_node *n = &g->nodes[i];
@@ -833,8 +866,9 @@ static int choose_layouts(qb_graph *g, qb_err *e)
             const qb_node *c = &g->nodes[j];
             if (c->folded)
                 continue;
+            const int h = c->fused_into >= 0 ? c->fused_into : j; /* x + x * s from int8 codes: rse_input */
             for (int k = 0; k < c->nin && ok; k++)
-                if (c->in[k] == t && !qb_qlayer_int8_link(n, c) && !(c->fused_into >= 0 && rse[c->fused_into] >= 0)) {
+                if (c->in[k] == t && !qb_qlayer_int8_link(n, c) && !(rse[h] >= 0 && t == rse[g->nnodes + 1 + h])) {
                     int to = int8_maxpool(g, n, c, nhwc);
                     ok = to != -1;
                     pool_to[j] = to;
@@ -874,6 +908,17 @@ static int choose_layouts(qb_graph *g, qb_err *e)
         qb_node *n = &g->nodes[i];
         if (n->folded || n->fused_into >= 0)
             continue;
+        if (rse[i] == 2) { /* x + x * s from int8 codes into float NCHW planes */
+            int x = rse[g->nnodes + 1 + i], w = writer(g, x);
+            if (!(out_nhwc[w] & 2)) {
+                QB_NODE_ERR(e, g, n, "x + x * s from int8: its conv hands on no int8 (internal error)");
+                rc = -1;
+            } else {
+                rc = qb_nhwc_rse_self(g, n, x, rse[2 * (g->nnodes + 1) + i], g->nodes[w].q->out_scale,
+                                      g->nodes[w].q->out_zero, e);
+            }
+            continue;
+        }
         if (q8_to[i] >= 0) { /* reads its inputs in the layout they have: all NHWC when its output is */
             const qb_qspec *to = g->nodes[q8_to[i]].q;
             rc = qb_nhwc_quantize_out(g, n, nhwc[written(n)], to->in_scale, to->in_zero, e);

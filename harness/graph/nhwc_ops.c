@@ -59,6 +59,7 @@
 #include "harness/graph/lut_i8.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "harness/graph/q16_avx512.h"
 #include "harness/graph/qlayer.h"
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
@@ -97,14 +98,17 @@ typedef struct nhwc_state {
                                   * up_rh[k] times; 0: input k read as it is */
     int64_t up_rw[NHWC_UP_MAX];  /* ... columns repeated up_rw[k] times */
     int up_src[NHWC_UP_MAX];     /* ... from this tensor (the upsampling's input) */
-    int rse;                   /* q8 Add/Sub/Mul from NCHW: 1 + the input k it computes itself as x + x * s from
-                                * int8 NHWC codes x (qb_nhwc_rse_input: the Add and Mul fused into it); 0: none */
+    int rse;                   /* q8 Concat, Add/Sub/Mul from NCHW: 1 + the input k it computes itself as x + x * s from
+                                * int8 NHWC codes x (qb_nhwc_rse_input: the Add and Mul fused into it); RSE_SELF:
+                                * the Add x + Mul(x, s) writing its own float NCHW output so (qb_nhwc_rse_self); 0: none */
     int rse_x, rse_s;          /* ... the tensors x (int8 codes, NHWC) and s (N x C x 1 x 1 floats) */
     float rse_scale;           /* ... x's grid: scale */
     int32_t rse_zero;          /* ... and zero point */
     void *orig_state;          /* the operator's own prepared state */
     void (*orig_free)(void *); /* its free function, NULL for free() */
 } nhwc_state;
+
+#define RSE_SELF (NHWC_UP_MAX + 1) /* nhwc_state.rse: the node's own output is x + x * s (past any input's 1 + k) */
 
 enum { NK_NONE, NK_MAXPOOL, NK_AVGPOOL, NK_GAP, NK_CONCAT, NK_ELEM, NK_BCAST };
 
@@ -829,6 +833,42 @@ __attribute__((target("avx512f,avx512bw"))) static int64_t add_dq_i8_avx512(floa
     return c;
 }
 
+/* The int8 GlobalAveragePool's sums of one image with AVX-512: for nc <=
+ * 128 channels from x (a pixel every C codes) over hw pixels, acc[c] =
+ * 0.0f + dq(x0) + dq(x1) + ... (add_dq_i8's conversion, multiply and
+ * addition per lane, pixels in order: the same bits), the sums kept in
+ * eight registers over all pixels (the unrolled loops keep them there)
+ * instead of loaded and stored for every pixel. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void gap_dq_regs_avx512(float *restrict acc,
+                                                                          const int8_t *restrict x, int64_t hw,
+                                                                          int64_t C, int64_t nc, float scale,
+                                                                          int32_t zero)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    __m512 a[8];
+    __mmask16 m[8];
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) {
+        int64_t left = nc - 16 * g;
+        a[g] = _mm512_setzero_ps();
+        m[g] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+    }
+    for (int64_t p = 0; p < hw; p++) {
+        const int8_t *xp = x + p * C;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++)
+            if (m[g]) {
+                __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m[g], xp + 16 * g));
+                a[g] = _mm512_add_ps(a[g], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zp)), sc));
+            }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++)
+        if (m[g])
+            _mm512_mask_storeu_ps(acc + 16 * g, m[g], a[g]);
+}
+
 /* add_i8 with AVX-512: 16 channels a step. Returns the channels done. */
 __attribute__((target("avx512f"))) static int64_t add_i8_avx512(int32_t *restrict sums, const int8_t *restrict x,
                                                                 int64_t n)
@@ -903,6 +943,11 @@ static void gap_images(void *ctx, int64_t b0, int64_t b1)
                 const float scale = s->in_scale;
                 const int32_t zero = s->in_zero;
 #ifdef QB_NHWC_AVX512
+                if (nhwc_avx512()) { /* sums in registers, 128 channels at a time */
+                    for (int64_t c = 0; c < nc; c += 128)
+                        gap_dq_regs_avx512(acc + c, x + c, hw, C, nc - c < 128 ? nc - c : 128, scale, zero);
+                    goto divide;
+                }
                 if (nc >= 16 && nhwc_avx512()) {
                     for (int64_t p = 0; p < hw; p++) {
                         int64_t done = add_dq_i8_avx512(acc, x + p * C, nc, scale, zero);
@@ -974,6 +1019,11 @@ static void concat_q8_upsampled(const nhwc_state *s, const float *x, int64_t ci,
     for (int64_t y = q0 / W; y * W < q1; y++) {
         int64_t xa = y * W < q0 ? q0 - y * W : 0, xe = q1 - y * W < W ? q1 - y * W : W;
         const float *row = xb + (y / rh) * iw;
+        if (y % rh && (y - 1) * W >= q0) { /* the row above has the same source row, written here: its codes */
+            for (int64_t xx = xa; xx < xe; xx++)
+                copy_codes(o + (y * W + xx) * s->c, o + ((y - 1) * W + xx) * s->c, ci);
+            continue;
+        }
         for (int64_t s0 = xa / rw, s1 = (xe - 1) / rw + 1; s0 < s1; s0 += step) {
             int64_t ns = s1 - s0 < step ? s1 - s0 : step;
             qb_qlayer_quantize_planes(row + s0, ci, (size_t)ihw, ns, s->q_scale, s->q_zero, tmp, ci);
@@ -1037,22 +1087,6 @@ static void elem_f32(float *restrict tmp, const float *a, const float *b, int64_
 }
 
 #ifdef QB_NHWC_AVX512
-/* QuantizeLinear of 16 floats into [-128, 127]: qb_quantize_rne's steps
- * in its order (kernels/vnni/quantize_i8.c: x / scale, NaN to 0, limit
- * to [-256, 256], round half to even by the magic number, + zero, clamp),
- * so the codes of qb_quantize_i8. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i quantize16_avx512(__m512 x, __m512 sc,
-                                                                                           __m512i zp)
-{
-    const __m512 mg = _mm512_set1_ps(QB_RNE_MAGIC);
-    __m512 f = _mm512_div_ps(x, sc);
-    __mmask16 ok = _mm512_cmp_ps_mask(f, f, _CMP_ORD_Q);
-    f = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(256.0f)));
-    f = _mm512_sub_ps(_mm512_add_ps(f, mg), mg);
-    __m512i v = _mm512_add_epi32(_mm512_cvttps_epi32(f), zp);
-    v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-    return _mm512_cvtepi32_epi8(v);
-}
 
 /* r[i] (16 bytes each) transposed in place: byte k of row i to byte i of
  * row k (four rounds of unpacks). */
@@ -1205,7 +1239,7 @@ planes_q8_step(const q8_planes *P, const int nin, const int rse, int64_t c0, con
             }
             f = op == 'A' ? _mm512_add_ps(f, vb) : op == 'S' ? _mm512_sub_ps(f, vb) : _mm512_mul_ps(f, vb);
         }
-        r[c] = quantize16_avx512(f, sc, zp);
+        r[c] = qb_quantize16_avx512(f, sc, zp);
     }
     transpose16_i8(r);
     const __mmask16 om = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
@@ -1219,7 +1253,7 @@ planes_q8_step(const q8_planes *P, const int nin, const int rse, int64_t c0, con
  * and the output grid): blocks of up to Q8_STEPS x 16 pixels of one row (the whole image
  * is one row when no input is read upsampled), each block 16 channels at
  * a time, a step (planes_q8_step) 16 pixels x 16 channels: each lane the
- * value or op(a, b) (elem_f32's operation), quantized (quantize16_avx512),
+ * value or op(a, b) (elem_f32's operation), quantized (qb_quantize16_avx512),
  * the 16 x 16 codes transposed into the NHWC output. An input read
  * upsampled takes a step's values from a piece of its source row by a
  * permute (lane i: source column (x + i) / rw). The codes of the plain
@@ -1318,6 +1352,53 @@ static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
 }
 #endif
 
+#ifdef QB_NHWC_AVX512
+/* rse_q8_pixels with AVX-512: 16 channels of a pixel a step, the tail
+ * masked (the same per-lane operations, qb_quantize16_avx512's codes). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(const nhwc_state *s, const int8_t *x,
+                                                                             const float *sv, int64_t ci,
+                                                                             int64_t np, int8_t *o)
+{
+    const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
+    const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
+    for (int64_t p = 0; p < np; p++)
+        for (int64_t c = 0; c < ci; c += 16) {
+            __mmask16 m = ci - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ci - c)) - 1);
+            __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + p * ci + c));
+            __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
+            __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_maskz_loadu_ps(m, sv + c)));
+            _mm_mask_storeu_epi8(o + p * s->c + c, m, qb_quantize16_avx512(a, sc, zp));
+        }
+}
+#endif
+
+/* The Concat's input computed as x + x * s (s->rse): np pixels of image
+ * b from pixel q, ci channels each, from x's int8 NHWC codes (rse_in's
+ * operations per value) quantized into the output pixels at o (s->c
+ * codes apart). */
+static void rse_q8_pixels(const nhwc_job *j, int64_t b, int64_t q, int64_t np, int64_t ci, int8_t *o)
+{
+    const nhwc_state *s = j->s;
+    const int8_t *x = (const int8_t *)j->g->tensors[s->rse_x]->data + (b * s->h * s->w + q) * ci;
+    const float *sv = (const float *)j->g->tensors[s->rse_s]->data + b * ci;
+#ifdef QB_NHWC_AVX512
+    if (nhwc_avx512()) {
+        rse_q8_avx512(s, x, sv, ci, np, o);
+        return;
+    }
+#endif
+    float tmp[256];
+    for (int64_t p = 0; p < np; p++)
+        for (int64_t c0 = 0; c0 < ci; c0 += 256) {
+            int64_t nc = ci - c0 < 256 ? ci - c0 : 256;
+            for (int64_t c = 0; c < nc; c++) {
+                float xf = (float)(x[p * ci + c0 + c] - s->rse_zero) * s->rse_scale;
+                tmp[c] = xf + xf * sv[c0 + c];
+            }
+            qb_quantize_i8(tmp, (size_t)nc, s->q_scale, s->q_zero, -128, 127, o + p * s->c + c0);
+        }
+}
+
 /* Concat writing int8 codes (q8): pixels [p0, p1) over N*H*W, each
  * input's channels quantized into their place of the output pixels; from
  * NCHW planes with AVX-512, each input not read upsampled by
@@ -1341,7 +1422,9 @@ static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
             int64_t ci = t->dims[1];
             const float *x = t->data;
             int8_t *o = yb + q0 * s->c + coff;
-            if (i < NHWC_UP_MAX && s->up_rh[i]) /* each source value quantized once, its code copied */
+            if (s->rse == i + 1) /* x + x * s from int8 codes */
+                rse_q8_pixels(j, b, q0, q1 - q0, ci, o);
+            else if (i < NHWC_UP_MAX && s->up_rh[i]) /* each source value quantized once, its code copied */
                 concat_q8_upsampled(s, j->g->tensors[s->up_src[i]]->data, ci, s->up_rh[i], s->up_rw[i], b, q0, q1,
                                     yb + coff);
             else if (s->q8_in_nhwc)
@@ -1449,7 +1532,7 @@ static void bcast_pixels(void *ctx, int64_t p0, int64_t p1)
 #ifdef QB_NHWC_AVX512
 /* bcast_q8_pixels from NHWC input with AVX-512 in one pass: per pixel
  * its C values against its image's C values (bcast_f32's operation and
- * operand order), quantized at once (quantize16_avx512, the codes of
+ * operand order), quantized at once (qb_quantize16_avx512, the codes of
  * qb_quantize_i8), 16 channels a step, the tail masked: no float block in
  * between. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_avx512(int8_t *y, const float *m,
@@ -1468,7 +1551,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_a
             __mmask16 k = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
             __m512 x = _mm512_maskz_loadu_ps(k, a + c), w = _mm512_maskz_loadu_ps(k, b + c);
             __m512 r = op == 'A' ? _mm512_add_ps(x, w) : op == 'S' ? _mm512_sub_ps(x, w) : _mm512_mul_ps(x, w);
-            _mm_mask_storeu_epi8(yp + c, k, quantize16_avx512(r, sc, zp));
+            _mm_mask_storeu_epi8(yp + c, k, qb_quantize16_avx512(r, sc, zp));
         }
     }
 }
@@ -1530,12 +1613,78 @@ static void bcast_q8_pixels(void *ctx, int64_t p0, int64_t p1)
     }
 }
 
+#ifdef QB_NHWC_AVX512
+/* rse_planes with AVX-512: pixels [q, q + np) of image b, 16 pixels x 16
+ * channels a step: the codes transposed to one channel a register, each
+ * lane rse_in's operations, 16 floats stored to the channel's plane. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_planes_avx512(const nhwc_job *j, int64_t b,
+                                                                                 int64_t q, int64_t np)
+{
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c, hw = s->h * s->w;
+    const int8_t *x = (const int8_t *)j->g->tensors[s->rse_x]->data + b * hw * C;
+    const float *sv = (const float *)j->g->tensors[s->rse_s]->data + b * C;
+    float *y = j->y + b * C * hw;
+    const __m512 xs = _mm512_set1_ps(s->rse_scale);
+    const __m512i xz = _mm512_set1_epi32(s->rse_zero);
+    for (int64_t p = q; p < q + np; p += 16) {
+        const int n = q + np - p < 16 ? (int)(q + np - p) : 16;
+        const __mmask16 pm = (__mmask16)((1u << n) - 1);
+        for (int64_t c0 = 0; c0 < C; c0 += 16) {
+            const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
+            const __mmask16 cm = (__mmask16)((1u << nc) - 1);
+            __m128i r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                r[i] = i < n ? _mm_maskz_loadu_epi8(cm, x + (p + i) * C + c0) : _mm_setzero_si128();
+            transpose16_i8(r);
+#pragma GCC unroll 16
+            for (int c = 0; c < 16; c++)
+                if (c < nc) {
+                    __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(r[c]), xz)), xs);
+                    xf = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_set1_ps(sv[c0 + c])));
+                    _mm512_mask_storeu_ps(y + (c0 + c) * hw + p, pm, xf);
+                }
+        }
+    }
+}
+#endif
+
+/* The Add x + Mul(x, s) writing its float NCHW output from x's int8 NHWC
+ * codes (RSE_SELF): pixels [p0, p1) over N*H*W, by channel planes in
+ * blocks of Q8_BLK pixels (rse_in), or with AVX-512. */
+static void rse_planes(void *ctx, int64_t p0, int64_t p1)
+{
+    const nhwc_job *j = ctx;
+    const nhwc_state *s = j->s;
+    const int64_t hw = s->h * s->w, C = s->c;
+    for (int64_t p = p0; p < p1;) {
+        int64_t b = p / hw, q = p % hw, nb = hw - q < p1 - p ? hw - q : p1 - p; /* this image's share */
+#ifdef QB_NHWC_AVX512
+        if (nhwc_avx512()) {
+            rse_planes_avx512(j, b, q, nb);
+            p += nb;
+            continue;
+        }
+#endif
+        for (int64_t q0 = q; q0 < q + nb; q0 += Q8_BLK) {
+            int64_t n = q + nb - q0 < Q8_BLK ? q + nb - q0 : Q8_BLK;
+            for (int64_t c = 0; c < C; c++)
+                rse_in(j, b, c, q0, n, j->y + (b * C + c) * hw + q0);
+        }
+        p += nb;
+    }
+}
+
 static void nhwc_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;
     const nhwc_state *s = n->state;
     nhwc_job j = {s, g, n, qb_in(g, n, 0)->data, qb_out(g, n, 0)->data};
-    if (s->q8) {
+    if (s->rse == RSE_SELF) {
+        int64_t pix = s->n * s->h * s->w;
+        qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, Q8_BLK), rse_planes, &j);
+    } else if (s->q8) {
         int64_t pix = s->n * s->h * s->w;
         qb_gpar_for(pix, qb_gpar_chunk(pix, s->c, Q8_BLK),
                     s->kind == NK_CONCAT ? concat_q8_pixels : s->kind == NK_BCAST ? bcast_q8_pixels : elem_q8_pixels,
@@ -1609,11 +1758,31 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
 int qb_nhwc_rse_input(qb_graph *g, qb_node *n, int k, int x, int sv, float scale, int32_t zero, qb_err *e)
 {
     nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
-    if (!s || s->kind != NK_ELEM || !s->q8 || s->q8_in_nhwc || k < 0 || k > 1 || s->up_rh[k]) {
-        QB_NODE_ERR(e, g, n, "x + x * s from int8 needs an Add/Sub/Mul writing int8 from NCHW (internal error)");
+    if (!s || (s->kind != NK_ELEM && s->kind != NK_CONCAT) || !s->q8 || s->q8_in_nhwc || k < 0 || k >= n->nin ||
+        k >= NHWC_UP_MAX || s->up_rh[k]) {
+        QB_NODE_ERR(e, g, n, "x + x * s from int8 needs a Concat or Add/Sub/Mul writing int8 from NCHW (internal error)");
         return -1;
     }
     s->rse = 1 + k;
+    s->rse_x = x, s->rse_s = sv;
+    s->rse_scale = scale, s->rse_zero = zero;
+    return 0;
+}
+
+int qb_nhwc_rse_self(qb_graph *g, qb_node *n, int x, int sv, float scale, int32_t zero, qb_err *e)
+{
+    nhwc_state tmp;
+    if (classify(g, n, &tmp) != NK_ELEM || n->def == &nhwc_def || strcmp(n->op, "Add")) {
+        QB_NODE_ERR(e, g, n, "x + x * s from int8 needs an Add of one shape (internal error)");
+        return -1;
+    }
+    if (switch_to(g, n, NK_ELEM, &tmp, 0, e))
+        return -1;
+    nhwc_state *s = n->state;
+    const qb_tensor *y = qb_out(g, n, 0);
+    s->n = y->dims[0], s->c = y->dims[1], s->h = y->dims[2], s->w = y->dims[3];
+    s->elem_op = 'A';
+    s->rse = RSE_SELF;
     s->rse_x = x, s->rse_s = sv;
     s->rse_scale = scale, s->rse_zero = zero;
     return 0;

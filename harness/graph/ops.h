@@ -219,6 +219,10 @@ int qb_nhwc_quantize_out(qb_graph *g, qb_node *n, int in_nhwc, float scale, int3
  * N x C x 1 x 1 (tensor indices x and s): the float operations of the
  * three nodes in turn, so the same codes. 0, or -1 with a message. */
 int qb_nhwc_rse_input(qb_graph *g, qb_node *n, int k, int x, int s, float scale, int32_t zero, qb_err *e);
+/* The Add n = x + Mul(x, s) (the Mul fused into it) writes its float
+ * NCHW output from x's int8 NHWC codes in the grid (scale, zero) and s,
+ * as qb_nhwc_rse_input computes its input. 0, or -1 with a message. */
+int qb_nhwc_rse_self(qb_graph *g, qb_node *n, int x, int s, float scale, int32_t zero, qb_err *e);
 /* The Concat n writing int8 (qb_nhwc_quantize_out) from NCHW inputs
  * reads its input k from tensor src, N x C x (H / rh) x (W / rw), each
  * value repeated rh x rw times (a nearest integer upsampling that is not

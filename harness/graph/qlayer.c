@@ -28,6 +28,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "harness/graph/q16_avx512.h"
 #include "harness/graph/qlayer.h"
 #include "harness/qmath/quant.h"
 #include "kernels/quantize.h"
@@ -318,9 +319,44 @@ static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
     qb_qlayer_quantize_planes(j->x + p0, j->c, (size_t)j->hw, p1 - p0, q->in_scale, q->in_zero, o, j->c);
 }
 
+#ifdef QB_Q16_AVX512
+/* Three planes (an RGB image) into contiguous pixels of 3 codes with
+ * AVX-512 VBMI, 16 pixels a step: each plane's 16 values quantized
+ * (qb_quantize16_avx512: qb_quantize_i8's codes), the 48 codes
+ * interleaved by one byte permute and stored at once (before: the floats
+ * interleaved into a block, then quantized). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void
+quantize_rgb_vbmi(const float *x, size_t ldx, int64_t np, float scale, int32_t zero, int8_t *o)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    uint8_t ix[64] = {0};
+    for (int j = 0; j < 48; j++) /* output byte j: pixel j / 3 of plane j % 3, at (j % 3) * 16 + j / 3 */
+        ix[j] = (uint8_t)(j % 3 * 16 + j / 3);
+    const __m512i idx = _mm512_loadu_si512(ix);
+    for (int64_t p = 0; p < np; p += 16) {
+        int n = np - p < 16 ? (int)(np - p) : 16;
+        __mmask16 m = (__mmask16)((1u << n) - 1);
+        __m512i v = _mm512_castsi128_si512(qb_quantize16_avx512(_mm512_maskz_loadu_ps(m, x + p), sc, zp));
+        v = _mm512_inserti32x4(v, qb_quantize16_avx512(_mm512_maskz_loadu_ps(m, x + ldx + p), sc, zp), 1);
+        v = _mm512_inserti32x4(v, qb_quantize16_avx512(_mm512_maskz_loadu_ps(m, x + 2 * ldx + p), sc, zp), 2);
+        _mm512_mask_storeu_epi8(o + 3 * p, (__mmask64)((1ULL << (3 * n)) - 1), _mm512_permutexvar_epi8(idx, v));
+    }
+}
+#endif
+
 void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
                                int8_t *o, int64_t ldo)
 {
+#ifdef QB_Q16_AVX512
+    static int vbmi = -1;
+    if (vbmi < 0)
+        vbmi = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL | QB_CPU_AVX512VBMI);
+    if (c == 3 && ldo == 3 && vbmi) {
+        quantize_rgb_vbmi(x, ldx, np, scale, zero, o);
+        return;
+    }
+#endif
     float tf[QIMG_BLK * 16];  /* a block transposed: pixel-major floats */
     int8_t tq[QIMG_BLK * 16]; /* ... quantized */
     int64_t cb = 16;          /* channels per pass */
