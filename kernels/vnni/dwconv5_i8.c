@@ -13,8 +13,12 @@
  * 16 J .. 16 J + 15 in order. A 5-wide window row is then two vpdpbusd of
  * vector J: position p against (w0, w1, w2, w3) and position p + 4 / SW
  * (columns ix + 4 ..) against (w4, 0, 0, 0); a 3-wide one position p
- * against (w0, w1, w2, 0). The 16 channels of one J go through a whole
- * chunk of a row before the next J, so its 10 weight vectors, bias and
+ * against (w0, w1, w2, 0). At stride 1 the column ix + 4 of window rows
+ * 0..3 sits in byte ky of position p + 4 - ky of T row ky: three byte
+ * blends gather it into one vector (ecol), so a 5x5 pixel is 7 vpdpbusd
+ * (5 + this + row 4's (w4, 0, 0, 0)) instead of 10. The 16 channels of
+ * one J go through a whole chunk of a row before the next J, so its
+ * weight vectors (10 at most), bias and
  * requantization constants stay in registers (a pixel of 64 channels would
  * need 40 weight vectors, more than the 32 registers); four pixels at a
  * time keep four accumulator chains going. A ring of KH T rows (slot
@@ -137,18 +141,32 @@ QB_INLINE void out4(int CLAMP, const __m512i *r, __m512i z16, __m512i lo8, __m51
     }
 }
 
+/* Window column 4 of window rows 0..3 of position p at stride 1 along x,
+ * row ky's byte in byte ky of each channel's dword: position p + 4 - ky
+ * of T row ky holds that column in its byte ky (columns ix + 4 - ky ..). */
+QB_INLINE __m512i ecol(const __m512i *const *t, int p)
+{
+    __m512i e = _mm512_load_si512((const void *)(t[0] + 4 * (size_t)(p + 4)));
+    e = _mm512_mask_blend_epi8((__mmask64)0x2222222222222222ull, e,
+                               _mm512_load_si512((const void *)(t[1] + 4 * (size_t)(p + 3))));
+    e = _mm512_mask_blend_epi8((__mmask64)0x4444444444444444ull, e,
+                               _mm512_load_si512((const void *)(t[2] + 4 * (size_t)(p + 2))));
+    return _mm512_mask_blend_epi8((__mmask64)0x8888888888888888ull, e,
+                                  _mm512_load_si512((const void *)(t[3] + 4 * (size_t)(p + 1))));
+}
+
 /* np positions of one output row, channels 16 J .. of the block: window
  * row ky at tr[ky] + 4 p (J added), its second group EXT positions on;
  * weights wv[ky][g]; outputs ystep bytes apart (m lanes); EXACT and CLAMP
  * as oc's exact and clamp. */
-QB_INLINE void orow5_t(int KH, int G, int EXT, int EXACT, int CLAMP, const __m512i *const *tr,
+QB_INLINE void orow5_t(int KH, int G, int EXT, int EB, int EXACT, int CLAMP, const __m512i *const *tr,
                        const __m512i *wv, const blkc *bc, int J, const outc *oc, int np, int8_t *yp, size_t ystep,
                        __mmask16 m)
 {
     /* every constant in a local: the int8 stores may alias anything */
-    __m512i w[10], q[4];
-QB_UNROLL(GCC unroll 10)
-    for (int i = 0; i < KH * G; i++)
+    __m512i w[11], q[4];
+QB_UNROLL(GCC unroll 11)
+    for (int i = 0; i < KH * G + EB; i++)
         w[i] = wv[i];
     const __m512i bias = gat(bc->bias[0], 16, J);
     _Alignas(64) int32_t ve[6][16]; /* the exact form's constants of J */
@@ -179,10 +197,14 @@ QB_UNROLL(GCC unroll 4)
             for (int o = 0; o < NO; o++) {
                 const __m512i *r = t[ky] + 4 * (size_t)(p + o);
                 acc[o] = _mm512_dpbusd_epi32(acc[o], _mm512_load_si512((const void *)r), w[ky * G]);
-                if (G == 2)
+                if (G == 2 && (!EB || ky == 4))
                     acc[o] = _mm512_dpbusd_epi32(acc[o], _mm512_load_si512((const void *)(r + 4 * EXT)),
                                                  w[ky * G + 1]);
             }
+        if (EB)
+QB_UNROLL(GCC unroll 4)
+            for (int o = 0; o < NO; o++)
+                acc[o] = _mm512_dpbusd_epi32(acc[o], ecol(t, p + o), w[10]);
         __m512i r[NO];
 QB_UNROLL(GCC unroll 4)
         for (int o = 0; o < NO; o++)
@@ -195,9 +217,11 @@ QB_UNROLL(GCC unroll 5)
         for (int ky = 0; ky < KH; ky++) {
             const __m512i *r = t[ky] + 4 * (size_t)p;
             acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512((const void *)r), w[ky * G]);
-            if (G == 2)
+            if (G == 2 && (!EB || ky == 4))
                 acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512((const void *)(r + 4 * EXT)), w[ky * G + 1]);
         }
+        if (EB)
+            acc = _mm512_dpbusd_epi32(acc, ecol(t, p), w[10]);
         const __m512i r = EXACT ? rq_round(acc, (const int32_t(*)[16])ve, 1) : qb_rqf_round(acc, q[0], q[1], q[2], q[3]);
         out16(CLAMP, r, z16, lo8, hi8, yp, m);
     }
@@ -207,21 +231,21 @@ QB_UNROLL(GCC unroll 5)
 static void orow5(int KH, int SW, const __m512i *const *tr, const __m512i *wv, const blkc *bc,
                   int J, const outc *oc, int np, int8_t *yp, size_t ystep, __mmask16 m)
 {
-#define QB_OROW5(KH_, G_, EXT_)                                                                                 \
+#define QB_OROW5(KH_, G_, EXT_, EB_)                                                                           \
     do {                                                                                                       \
         if (oc->exact)                                                                                         \
-            orow5_t(KH_, G_, EXT_, 1, 1, tr, wv, bc, J, oc, np, yp, ystep, m);                             \
+            orow5_t(KH_, G_, EXT_, EB_, 1, 1, tr, wv, bc, J, oc, np, yp, ystep, m);                            \
         else if (oc->clamp)                                                                                    \
-            orow5_t(KH_, G_, EXT_, 0, 1, tr, wv, bc, J, oc, np, yp, ystep, m);                             \
+            orow5_t(KH_, G_, EXT_, EB_, 0, 1, tr, wv, bc, J, oc, np, yp, ystep, m);                            \
         else                                                                                                   \
-            orow5_t(KH_, G_, EXT_, 0, 0, tr, wv, bc, J, oc, np, yp, ystep, m);                             \
+            orow5_t(KH_, G_, EXT_, EB_, 0, 0, tr, wv, bc, J, oc, np, yp, ystep, m);                            \
     } while (0)
     if (KH == 3)
-        QB_OROW5(3, 1, 0);
+        QB_OROW5(3, 1, 0, 0);
     else if (SW == 1)
-        QB_OROW5(5, 2, 4);
+        QB_OROW5(5, 2, 4, 1);
     else
-        QB_OROW5(5, 2, 2);
+        QB_OROW5(5, 2, 2, 0);
 #undef QB_OROW5
 }
 
@@ -234,7 +258,7 @@ void QB_VNNI(qb_dw5_i8)(const qb_packed *pk, const qb_dw_args *a, const blkc *pb
     _Alignas(64) __m512i ring[5][(NP5 + XP) * 4]; /* T rows, slot iy % K */
     _Alignas(64) __m512i tz[(NP5 + XP) * 4];      /* the T row of x_zero */
     _Alignas(64) blkc lbc;                        /* a block's constants when not packed */
-    _Alignas(64) __m512i wv[4][10];               /* [J][ky * G + g] */
+    _Alignas(64) __m512i wv[4][11]; /* [J][ky * G + g], then [10] (w[0][4], w[1][4], w[2][4], w[3][4]) */
     for (int j = 0; j < (NP5 + XP) * 4; j++)
         tz[j] = _mm512_set1_epi8((char)(a->x_zero ^ 0x80));
     for (int b = 0; b < nb; b++) {
@@ -257,6 +281,14 @@ void QB_VNNI(qb_dw5_i8)(const qb_packed *pk, const qb_dw_args *a, const blkc *pb
                 for (int j = 0; j < 4; j++)
                     wv[j][ky * G + 1] = v[j];
             }
+        }
+        if (K == 5) { /* window column 4 of rows 0..3, for ecol */
+            __m512i r[4], v[4];
+            for (int ky = 0; ky < 4; ky++)
+                r[ky] = perm(_mm512_loadu_si512((const void *)((const int8_t *)pk->w + (size_t)(5 * ky + 4) * cp + c0)));
+            ilv4(r[0], r[1], r[2], r[3], v);
+            for (int j = 0; j < 4; j++)
+                wv[j][10] = v[j];
         }
         for (int p0 = 0; p0 < a->out_w; p0 += NP5) {
             const int np = a->out_w - p0 < NP5 ? a->out_w - p0 : NP5;
