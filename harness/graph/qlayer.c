@@ -796,9 +796,10 @@ void qb_qlayer_dw(qb_graph *g, qb_node *n, const qb_packed *p, const qb_dw_args 
     if (j.xf)
         qb_gpar_for(hw, qb_gpar_chunk(hw, a->c, 16), qdw_pixels, &j);
     int64_t chunk = qb_gpar_chunk(a->out_h, (int64_t)a->out_w * a->c * a->kh * a->kw, 1);
-    if (qb_gpar_alone(a->out_h, chunk, qdw_rows))
+    if (qb_gpar_threads() < 2 || (!j.yf && qb_gpar_alone(a->out_h, chunk, qdw_rows)))
         chunk = a->out_h; /* chunks one after another: one call (qdw_rows converts by blocks of sub rows while
-                           * in cache), one set-up of the kernel's weights */
+                           * in cache), one set-up of the kernel's weights; a float output at 2+ threads
+                           * keeps its chunks (deciding those alone made rec's 5x5 layers 1.8x slower) */
     if (!g->profile) {
         j.phases = PH_KERNEL | PH_OUT;
         qb_gpar_for(a->out_h, chunk, qdw_rows, &j);
