@@ -154,18 +154,12 @@ X_INLINE void expf16_core(int k, const __m512 *xc, __m512 *nf, __m512 *p)
 #pragma GCC unroll 4
     for (int j = 0; j < k; j++)
         p[j] = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(P0), r[j]), _mm512_set1_ps(P1));
+    const float horner[] = {P2, P3, P4, P5}; /* p = p r + c, one coefficient a step */
 #pragma GCC unroll 4
-    for (int j = 0; j < k; j++)
-        p[j] = _mm512_add_ps(_mm512_mul_ps(p[j], r[j]), _mm512_set1_ps(P2));
+    for (int t = 0; t < 4; t++)
 #pragma GCC unroll 4
-    for (int j = 0; j < k; j++)
-        p[j] = _mm512_add_ps(_mm512_mul_ps(p[j], r[j]), _mm512_set1_ps(P3));
-#pragma GCC unroll 4
-    for (int j = 0; j < k; j++)
-        p[j] = _mm512_add_ps(_mm512_mul_ps(p[j], r[j]), _mm512_set1_ps(P4));
-#pragma GCC unroll 4
-    for (int j = 0; j < k; j++)
-        p[j] = _mm512_add_ps(_mm512_mul_ps(p[j], r[j]), _mm512_set1_ps(P5));
+        for (int j = 0; j < k; j++)
+            p[j] = _mm512_add_ps(_mm512_mul_ps(p[j], r[j]), _mm512_set1_ps(horner[t]));
 #pragma GCC unroll 4
     for (int j = 0; j < k; j++)
         p[j] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p[j], r2[j]), r[j]), _mm512_set1_ps(1.0f));

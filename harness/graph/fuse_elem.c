@@ -348,17 +348,14 @@ __attribute__((target("avx512f"))) static inline void step_regs(const fe_step *s
         break;
     }
     case FE_MAX:
+    case FE_MIN: {
+        const int is_min = st->code == FE_MIN;
         if (st->k_first)
-            FE_EACH(minmax16(kk[j], r[j], 0));
+            FE_EACH(minmax16(kk[j], r[j], is_min));
         else
-            FE_EACH(minmax16(r[j], kk[j], 0));
+            FE_EACH(minmax16(r[j], kk[j], is_min));
         break;
-    case FE_MIN:
-        if (st->k_first)
-            FE_EACH(minmax16(kk[j], r[j], 1));
-        else
-            FE_EACH(minmax16(r[j], kk[j], 1));
-        break;
+    }
     case FE_SAVE:
 #pragma GCC unroll 8
         for (int j = 0; j < FE_R; j++)

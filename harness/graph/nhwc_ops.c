@@ -1186,6 +1186,14 @@ typedef struct q8_step {
     __m512i idx;  /* read upsampled: lane i takes loaded value idx[i] */
 } q8_step;
 
+/* Step e's 16 values of one channel plane p (spread when read upsampled). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 q8_step_load(const q8_step *e, const float *p,
+                                                                                      int up)
+{
+    __m512 v = _mm512_maskz_loadu_ps(e->lm, p + e->off);
+    return up ? _mm512_permutexvar_ps(e->idx, v) : v;
+}
+
 /* 16 pixels x nc <= 16 channels from channel c0 (step e[k] of input k):
  * each lane the input's value or op(a, b), quantized, transposed and
  * stored as n pixels of nc codes at o. rse: input P->rk is x + x * s from
@@ -1221,22 +1229,9 @@ planes_q8_step(const q8_planes *P, const int nin, const int rse, int64_t c0, con
                 _mm512_set1_ps(P->xs));
             xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_set1_ps(P->sv[c0 + c])));
         }
-        if (rse && P->rk == 0) {
-            f = xv;
-        } else {
-            f = _mm512_maskz_loadu_ps(e0->lm, pa + c * sa + e0->off);
-            if (up0)
-                f = _mm512_permutexvar_ps(e0->idx, f);
-        }
+        f = rse && P->rk == 0 ? xv : q8_step_load(e0, pa + c * sa, up0);
         if (two) {
-            __m512 vb;
-            if (rse && P->rk == 1) {
-                vb = xv;
-            } else {
-                vb = _mm512_maskz_loadu_ps(e1->lm, pb + c * sb + e1->off);
-                if (up1)
-                    vb = _mm512_permutexvar_ps(e1->idx, vb);
-            }
+            __m512 vb = rse && P->rk == 1 ? xv : q8_step_load(e1, pb + c * sb, up1);
             f = op == 'A' ? _mm512_add_ps(f, vb) : op == 'S' ? _mm512_sub_ps(f, vb) : _mm512_mul_ps(f, vb);
         }
         r[c] = qb_quantize16_avx512(f, sc, zp);

@@ -114,18 +114,16 @@ int qb_sqnr_interval(const double *sig2, const double *err2, size_t n, int resam
             sig += sig2[i];
             err += err2[i];
         }
-        nsr[r] = sig > 0 ? err / sig : NAN;
+        nsr[r] = err / sig;
+        if (!(sig > 0) || isnan(nsr[r])) { /* a resample without signal (or a NaN error): no interval */
+            free(nsr);
+            return -1;
+        }
     }
-    int rc = 0;
-    for (size_t r = 0; r < m && rc == 0; r++)
-        if (isnan(nsr[r]))
-            rc = -1; /* a resample without signal (or a NaN error): no interval */
-    if (rc == 0) {
-        double a, b;
-        interval(nsr, m, &a, &b);
-        *lo = -10.0 * log10(b); /* the most noise: the lowest SQNR */
-        *hi = a > 0 ? -10.0 * log10(a) : INFINITY;
-    }
+    double a, b;
+    interval(nsr, m, &a, &b);
+    *lo = -10.0 * log10(b); /* the most noise: the lowest SQNR */
+    *hi = a > 0 ? -10.0 * log10(a) : INFINITY;
     free(nsr);
-    return rc;
+    return 0;
 }
