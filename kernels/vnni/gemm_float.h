@@ -75,7 +75,12 @@ QB_MICRO void gf_micro(int mr_, int np_, int half, const gf_job *j)
     const int dual = mr_ * np_ <= 8;
     const size_t lda = j->lda, pstride = j->pstride;
     const int K = j->kn;
-    for (int r = 0; r < GF_MR; r++) /* all of it: no lane is ever read unset */
+    /* all of it (no lane is ever read unset), unrolled: the accumulators
+     * stay in registers (a loop kept them on the stack, zeroed, copied and
+     * reloaded each tile: ~120 cycles a tile, 25% of a K = 32 tile) */
+QB_UNROLL(GCC unroll 6)
+    for (int r = 0; r < GF_MR; r++)
+QB_UNROLL(GCC unroll 4)
         for (int q = 0; q < GF_NP; q++)
             acc[r][q] = acc2[r][q] = _mm512_setzero_ps();
     for (int t = 0; t < j->ntaps; t++) {
