@@ -149,7 +149,12 @@ typedef struct conv_state {
     int q_pad;           /* q_first on a 2-D image, window rows of at most 16 bytes (first layers): the copy
                           * is padded (zero point around it) and im2col_padded_i8 copies window rows
                           * without bounds checks */
-    int64_t hp, wp;      /* q_pad: rows and columns of the padded copy */
+    int q_wpad;          /* q_first 2-D conv of one group, no x-dilation, not q_pad, q_stack or qdirect (outputs
+                          * narrower than QSTACK_MIN_W keep im2col): with the AVX-512 im2col, the image (int8
+                          * link, or floats quantized into it) goes into a padded copy (qimg_off, hp x wp, the
+                          * zero point around it) so every window lies inside and im2col copies whole window
+                          * rows, a row of pixels a call (no per-tap copies for border pixels) */
+    int64_t hp, wp;      /* q_pad, q_wpad: rows and columns of the padded copy */
     int q_pg;            /* q_pad: pixels per byte-permute group of im2col_padded_vbmi (0: not that path) */
     uint8_t q_pidx[192]; /* q_pad: the group's A bytes, as indices into its kh (<= 4) 32-byte source rows */
     int q_stack;         /* q_first 2-D conv of one group, no x-dilation, not q_pad: no im2col; per output row
@@ -498,13 +503,16 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
             size_t img = (size_t)(w->c * w->in[0] * w->in[1] * w->in[2]);
             s->q_pad = !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 && w->pb[1] >= 0 &&
                        w->pb[2] >= 0 && w->k[2] * w->c <= 16;
-            if (s->q_pad) { /* every row and column a window reads */
+            s->q_wpad = !s->q_pad && !s->q_stack && !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 &&
+                        w->d[2] == 1 && w->pb[1] >= 0 && w->pb[2] >= 0 && w->k[1] <= 64;
+            if (s->q_pad || s->q_wpad) { /* every row and column a window reads */
                 int64_t rows = (w->out[1] - 1) * w->s[1] + (w->k[1] - 1) * w->d[1] + 1;
                 int64_t cols = (w->out[2] - 1) * w->s[2] + w->k[2];
                 s->hp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
                 s->wp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
                 img = (size_t)(s->hp * s->wp * w->c) + 16; /* 16: the last window row's 16-byte load */
-                s->q_pg = pad_groups(w, s->kk, s->q_pidx);
+                if (s->q_pad)
+                    s->q_pg = pad_groups(w, s->kk, s->q_pidx);
             }
             s->qimg_off = (n->scratch + 63) / 64 * 64;
             n->scratch = s->qimg_off + img + 64;
@@ -654,10 +662,14 @@ static int im2col_avx512(void)
     return ok && !im2col_avx512_off;
 }
 
+/* The low n (< 64) bits set. */
+static inline __mmask64 qb_conv_mask64(size_t n) { return (__mmask64)((1ull << n) - 1); }
+
 /* npx pixels of im2col_nhwc whose windows lie inside the image along x:
  * pixel i's window rows, wb bytes each, from src[t] + off + i * step (pad
  * bytes where src[t] is NULL) to row + i * lda + t * wb, 64 bytes a step
- * and a masked tail: the bytes of copy_bytes without a call per row. */
+ * and a tail (rows of 64+ bytes: the row's last 64 bytes, overlapping;
+ * shorter ones masked): the bytes of copy_bytes without a call per row. */
 __attribute__((target("avx512f,avx512bw"))) static void win_rows_avx512(char *row, size_t lda, const char *const *src,
                                                                        int64_t nrows, size_t off, size_t step,
                                                                        int64_t npx, size_t wb, int pad)
@@ -671,12 +683,60 @@ __attribute__((target("avx512f,avx512bw"))) static void win_rows_avx512(char *ro
             const char *s = src[t] ? src[t] + off : NULL;
             for (size_t b = 0; b < full; b += 64)
                 _mm512_storeu_si512((void *)(d + b), s ? _mm512_loadu_si512((const void *)(s + b)) : pv);
-            if (tail)
+            if (tail && full) /* the last 64 bytes again, overlapping: no masked store */
+                _mm512_storeu_si512((void *)(d + wb - 64), s ? _mm512_loadu_si512((const void *)(s + wb - 64)) : pv);
+            else if (tail)
                 _mm512_mask_storeu_epi8(d + full, tail, s ? _mm512_maskz_loadu_epi8(tail, s + full) : pv);
         }
     }
 }
 #endif
+
+#ifdef QB_CONV_AVX512
+/* q_wpad: the int8 NHWC image x (h x w pixels of C bytes) into the
+ * padded copy P (hp x wp pixels, the image at (pt, pl), zp elsewhere),
+ * 64 bytes a step: each row filled with zp, then its image pixels copied
+ * over it (no library call per row). */
+__attribute__((target("avx512f,avx512bw"))) static void pad_image_avx512(int8_t *P, const int8_t *x, int64_t C,
+                                                                        int64_t h, int64_t w, int64_t pt,
+                                                                        int64_t pl, int64_t hp, int64_t wp,
+                                                                        int8_t zp)
+{
+    const __m512i pv = _mm512_set1_epi8((char)zp);
+    const size_t rb = (size_t)(wp * C), ib = (size_t)(w * C);
+    for (int64_t r = 0; r < hp; r++) {
+        int8_t *d = P + (size_t)r * rb;
+        size_t b = 0;
+        for (; b + 64 <= rb; b += 64)
+            _mm512_storeu_si512((void *)(d + b), pv);
+        if (b < rb)
+            _mm512_mask_storeu_epi8(d + b, qb_conv_mask64(rb - b), pv);
+        int64_t iy = r - pt;
+        if (iy < 0 || iy >= h)
+            continue;
+        const int8_t *src = x + (size_t)iy * ib;
+        d += pl * C;
+        for (b = 0; b + 64 <= ib; b += 64)
+            _mm512_storeu_si512((void *)(d + b), _mm512_loadu_si512((const void *)(src + b)));
+        if (b < ib) {
+            __mmask64 m = qb_conv_mask64(ib - b);
+            _mm512_mask_storeu_epi8(d + b, m, _mm512_maskz_loadu_epi8(m, src + b));
+        }
+    }
+}
+#endif
+
+/* q_wpad applies now: the AVX-512 im2col (whose whole-row copies it
+ * feeds) is allowed and on. */
+static int q_wpad_on(const conv_state *s)
+{
+#ifdef QB_CONV_AVX512
+    return s->q_wpad && im2col_avx512();
+#else
+    (void)s;
+    return 0;
+#endif
+}
 
 void qb_conv_im2col_avx512(int on)
 {
@@ -1427,7 +1487,23 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
         int in_i8 = s->in_i8, in_nhwc = s->in_nhwc;
         size_t aes = xes; /* element bytes of the image im2col reads */
         int padded = s->q_pad && !in_i8 && s->group == 1; /* first layers: im2col without bounds checks */
-        if (padded) {
+        win wpw;                                          /* q_wpad: the window over the padded copy */
+        const win *wi = w;                                /* the window im2col reads the image by */
+        if (q_wpad_on(s) && (in_i8 || s->q_first)) {      /* every window inside: whole window rows */
+            int8_t *img = (int8_t *)scratch + s->qimg_off;
+#ifdef QB_CONV_AVX512
+            if (in_i8)
+                pad_image_avx512(img, (const int8_t *)(const void *)xb, w->c, w->in[1], w->in[2], w->pb[1], w->pb[2],
+                                 s->hp, s->wp, (int8_t)n->q->in_zero);
+            else
+#endif
+                qb_qlayer_quantize_image_padded(n, (const float *)(const void *)xb, in_nhwc, w->c, w->in[1],
+                                                w->in[2], w->pb[1], w->pb[2], s->hp, s->wp, img);
+            xb = (const char *)img, aes = 1, in_i8 = 1, in_nhwc = 1;
+            wpw = *w;
+            wpw.in[1] = s->hp, wpw.in[2] = s->wp, wpw.pb[1] = wpw.pb[2] = wpw.pe[1] = wpw.pe[2] = 0;
+            wi = &wpw;
+        } else if (padded) {
             int8_t *img = (int8_t *)scratch + s->qimg_off;
             qb_qlayer_quantize_image_padded(n, (const float *)xb, in_nhwc, w->c, w->in[1], w->in[2], w->pb[1],
                                             w->pb[2], s->hp, s->wp, img);
@@ -1460,7 +1536,7 @@ static void conv_run(qb_graph *g, qb_node *n, void *scratch)
                                             p0, s->q_pidx, s->q_pg};
                     qb_gpar_for(r1 - r0, qb_gpar_chunk(r1 - r0, ow * s->kk, 1), im2col_padded_from, &jp);
                 } else if (in_nhwc) {
-                    im2col_par(xb, w, gi * cg, cg, A, s->kk, aes, in_i8 ? (int8_t)n->q->in_zero : 0, 1, r0, r1);
+                    im2col_par(xb, wi, gi * cg, cg, A, s->kk, aes, in_i8 ? (int8_t)n->q->in_zero : 0, 1, r0, r1);
                 } else if (s->pointwise) { /* 1x1, stride 1, no pad: A is the transposed input */
                     transpose_par(A, (size_t)s->kk, (const float *)xb + gi * cg * ivol, (size_t)ivol, cg, ivol);
                 } else {
