@@ -77,7 +77,9 @@ static void dw_run_any(const qb_dw_args *a, const float *xp, float *yp, const fl
  * pipes busy. Only the nky in-image window rows are visited (those of the
  * padding are skipped). EDGE runs read the columns outside the image as
  * zero (bit j of cols: input column ix0 + j lies inside) and store the
- * first nout pixels only. xr: input row of the first in-image window row;
+ * first nout pixels only; EDGE 2 and 3 runs (all DW_ROW pixels) have only
+ * their first (2) or last (3) column outside, whose taps they skip: the
+ * image's left and right borders at padding 1, as fast as inner runs. xr: input row of the first in-image window row;
  * dy: floats between window rows; ix0: input column of the first pixel's
  * tap 0; wr: that window row's packed weights; bias: the packed biases. */
 QB_MICRO void dw_row(int EDGE, int S, int KW, const float *xr, size_t dy, int nky, int ix0, unsigned cols,
@@ -100,7 +102,9 @@ QB_UNROLL(GCC unroll 7)
 QB_UNROLL(GCC unroll 21)
             for (int j = 0; j < ncol; j++) {
                 __m512 xv;
-                if (EDGE) { /* a column outside the image: mask 0, an address inside */
+                if ((EDGE == 2 && j == 0) || (EDGE == 3 && j == ncol - 1))
+                    continue; /* the one column outside the image: no tap */
+                if (EDGE == 1) { /* a column outside the image: mask 0, an address inside */
                     const int in = (cols >> j) & 1;
                     xv = _mm512_maskz_loadu_ps(in ? mk : 0, xq + (ptrdiff_t)(in ? ix0 + j : 0) * C);
                 } else {
@@ -117,7 +121,7 @@ QB_UNROLL(GCC unroll 8)
         const __m512 b = _mm512_load_ps(bias + c0);
 QB_UNROLL(GCC unroll 8)
         for (int o = 0; o < DW_ROW; o++)
-            if (!EDGE || o < nout)
+            if (EDGE != 1 || o < nout)
                 _mm512_mask_storeu_ps(yp + (size_t)o * C + c0, mk, qb_clamp_ps(_mm512_add_ps(acc[o], b), lo, hi));
     }
 }
@@ -162,7 +166,17 @@ static void dw_row_all(const qb_dw_args *a, const float *W, size_t cp, int oy, i
         for (int j = 0; j < ncol; j++)
             if (ix0 + j >= 0 && ix0 + j < a->w)
                 cols |= 1u << j;
-        if (S == 1 && KW == 3)
+        const unsigned all = (1u << ncol) - 1;
+        if (KW == 3 && nout >= DW_ROW && (cols == (all & ~1u) || cols == all >> 1)) {
+            if (S == 1 && cols & 1)
+                dw_row(3, 1, 3, xr, dy, nky, ix0, 0, DW_ROW, yp, wr, bias, C, cp, lo, hi);
+            else if (S == 1)
+                dw_row(2, 1, 3, xr, dy, nky, ix0, 0, DW_ROW, yp, wr, bias, C, cp, lo, hi);
+            else if (cols & 1)
+                dw_row(3, 2, 3, xr, dy, nky, ix0, 0, DW_ROW, yp, wr, bias, C, cp, lo, hi);
+            else
+                dw_row(2, 2, 3, xr, dy, nky, ix0, 0, DW_ROW, yp, wr, bias, C, cp, lo, hi);
+        } else if (S == 1 && KW == 3)
             dw_row(1, 1, 3, xr, dy, nky, ix0, cols, nout, yp, wr, bias, C, cp, lo, hi);
         else if (S == 1 && KW == 5)
             dw_row(1, 1, 5, xr, dy, nky, ix0, cols, nout, yp, wr, bias, C, cp, lo, hi);
