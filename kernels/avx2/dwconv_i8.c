@@ -33,12 +33,15 @@
  * C <= PADROW) take every pixel of a row, borders included, through the
  * column sweep instead (rows3x3 / row3x3): each input column of the three
  * window rows sign-extended once, rows 0 and 1 paired once for the pixels
- * sharing the column, row 2 paired horizontally; rows and columns in the
+ * sharing the column, row 2 paired horizontally once for the two pixels
+ * using each pair (pair2); rows and columns in the
  * padding read the row of x_zero bytes. Its weights (k = 9) are packed a
  * second time after the block constants, in the pair order it uses.
  *
  * Requantization: the rounded r of 16 channels (the faster exact form when
- * every multiplier of the block allows it) goes
+ * every multiplier of the block allows it, its high halves merged by one
+ * vshufps: lanes 0, 2, 1, 3 of each 4, the bytes swapped back by one
+ * vpshufb per store) goes
  * through vpackssdw, + y_zero (saturating int16), vpacksswb, then the
  * clamp on bytes (none when y_min, y_max are -128, 127): exact while |y_zero| < 32640 (a saturated r stays past
  * the bounds), else the plain C loop.
@@ -113,6 +116,10 @@ static void blk_init(blk *k, const int32_t *bias, const int32_t *wsum, const qb_
     /* the rescaled multipliers of kernels/rqf.h are exact here: dw_main
      * runs only for |y_zero| < 32640 */
     k->fast = qb_avx2_rqf8_set(&k->rf[0], rq, idx[0], 1) && qb_avx2_rqf8_set(&k->rf[1], rq, idx[1], 1);
+    for (int h = 0; h < 2 && k->fast; h++) { /* rnd, sh in qb_avx2_round8_fast_sh's order */
+        k->rf[h].rnd = _mm256_shuffle_epi32(k->rf[h].rnd, 0xd8);
+        k->rf[h].sh = _mm256_shuffle_epi32(k->rf[h].sh, 0xd8);
+    }
     if (!k->fast)
         for (int h = 0; h < 2; h++)
             qb_avx2_rq8_set(&k->rq[h], rq, idx[h]);
@@ -242,12 +249,25 @@ typedef struct outc {
     int clamp;        /* 0: y_min, y_max are -128, 127 (the packs' saturation is the clamp) */
 } outc;
 
-/* The rounded r of 16 channels (lo, hi) as 16 int16 + y_zero (saturating). */
+/* The bytes of round16's output back in channel order (fast blocks,
+ * qb_avx2_round8_fast_sh's lane order): bytes 1 and 2 of every 4 swapped. */
+INLINE __m256i unswap(const blk *k, __m256i b)
+{
+    if (!k->fast)
+        return b;
+    const __m256i sel = _mm256_setr_epi8(0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15, 0, 2, 1, 3, 4, 6, 5, 7,
+                                         8, 10, 9, 11, 12, 14, 13, 15);
+    return _mm256_shuffle_epi8(b, sel);
+}
+
+/* The rounded r of 16 channels (lo, hi) as 16 int16 + y_zero (saturating);
+ * fast blocks in qb_avx2_round8_fast_sh's order (unswap after the byte
+ * pack: one vpshufb per two pixels for four vpsrlq + vpblendd pairs). */
 INLINE __m256i round16(const blk *k, __m256i lo, __m256i hi, const outc *oc)
 {
     if (k->fast) {
-        lo = qb_avx2_round8_fast(&k->rf[0], lo);
-        hi = qb_avx2_round8_fast(&k->rf[1], hi);
+        lo = qb_avx2_round8_fast_sh(&k->rf[0], lo);
+        hi = qb_avx2_round8_fast_sh(&k->rf[1], hi);
     } else {
         lo = qb_avx2_round8(&k->rq[0], lo);
         hi = qb_avx2_round8(&k->rq[1], hi);
@@ -261,7 +281,7 @@ INLINE void store16x2(const blk *k, __m256i lo0, __m256i hi0, __m256i lo1, __m25
                       int8_t *y1)
 {
     __m256i s0 = round16(k, lo0, hi0, oc), s1 = round16(k, lo1, hi1, oc);
-    __m256i b = _mm256_packs_epi16(s0, s1);
+    __m256i b = unswap(k, _mm256_packs_epi16(s0, s1));
     if (oc->clamp)
         b = _mm256_min_epi8(_mm256_max_epi8(b, oc->lo8), oc->hi8);
     b = _mm256_permute4x64_epi64(b, 0xd8); /* pixel 0's 16 bytes, then pixel 1's */
@@ -273,7 +293,7 @@ INLINE void store16x2(const blk *k, __m256i lo0, __m256i hi0, __m256i lo1, __m25
 INLINE void store16(const blk *k, __m256i lo, __m256i hi, const outc *oc, int8_t *y, int nc)
 {
     __m256i s = round16(k, lo, hi, oc); /* channels 0..15 as int16 */
-    __m256i b = _mm256_packs_epi16(s, s);
+    __m256i b = unswap(k, _mm256_packs_epi16(s, s));
     if (oc->clamp)
         b = _mm256_min_epi8(_mm256_max_epi8(b, oc->lo8), oc->hi8);
     b = _mm256_permute4x64_epi64(b, 0x08);

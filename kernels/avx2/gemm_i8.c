@@ -787,12 +787,18 @@ static void gemm_many(const qb_packed *p, const qb_gemm_args *a, int per_channel
 
 /* The int16 pairs of the weights: channel block b (32 channels), pair pr,
  * vector v at w16 + ((b * np + pr) * EV + v) * 16, lane c = (w[32b + 8v +
- * c][2pr], w[...][2pr + 1]); zero past N. From the packed quads: one
- * 32-byte vector (8 channels x 4 k) gives the pairs 2q and 2q + 1. */
+ * l(c)][2pr], w[...][2pr + 1]) with l(c) the s16 lane order (channels
+ * 0, 2, 1, 3 of each 4); zero past N. The accumulators hold channels in
+ * that order, which qb_avx2_round8_fast_sh (one vshufps for a vpsrlq and
+ * a vpblendd) turns back into channel order; the column offsets and the
+ * multipliers' me, mo are swapped to match (s16_epi), the 64-bit form and
+ * int32 outputs swap the sums back (s16_unswap). From the packed quads:
+ * one 32-byte vector (8 channels x 4 k) gives the pairs 2q and 2q + 1. */
 static void widen_w(const qb_packed *p, int np, int nb, int16_t *w16)
 {
-    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12,
-                                         13, 2, 3, 6, 7, 10, 11, 14, 15);
+    /* channels of each 4 in the s16 lane order 0, 2, 1, 3 */
+    const __m256i sel = _mm256_setr_epi8(0, 1, 8, 9, 4, 5, 12, 13, 2, 3, 10, 11, 6, 7, 14, 15, 0, 1, 8, 9, 4, 5, 12,
+                                         13, 2, 3, 10, 11, 6, 7, 14, 15);
     int kq = quads(p->k), nvp = 3 * panels(p->n); /* vectors the pack holds (padding included) */
     for (int g = 0; g < EV * nb; g++) {
         int16_t *o = w16 + ((size_t)(g / EV) * np * EV + g % EV) * 16;
@@ -827,16 +833,22 @@ static void widen_a(const qb_gemm_args *a, int K, int i0, int n, const int8_t *a
     }
 }
 
+/* The lanes 0, 2, 1, 3 of each 4 (the s16 lane order, its own inverse). */
+INLINE __m256i s16_unswap(__m256i d) { return _mm256_shuffle_epi32(d, 0xd8); }
+
 /* One vector of finish32: the rounded (narrow) or requantized lanes of
- * vector v, zero when wholly past nc. */
+ * vector v (sums d in the s16 lane order) in channel order, zero when wholly
+ * past nc. */
 INLINE __m256i fin32_vec(const epi *e, int v, int nc, __m256i d)
 {
     if (8 * v >= nc)
         return _mm256_setzero_si256();
-    if (e->narrow)
-        return e->fast ? qb_avx2_round8_fast(&e->rf[v], d) : qb_avx2_round8(&e->rq[v], d);
-    return e->fast ? qb_avx2_requant8_fast(&e->rf[v], d, e->lo, e->hi, e->zero)
-                   : qb_avx2_requant8(&e->rq[v], d, e->lo, e->hi, e->zero);
+    if (e->fast) {
+        __m256i r = qb_avx2_round8_fast_sh(&e->rf[v], d);
+        return e->narrow ? r : _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(r, e->lo), e->hi), e->zero);
+    }
+    d = s16_unswap(d);
+    return e->narrow ? qb_avx2_round8(&e->rq[v], d) : qb_avx2_requant8(&e->rq[v], d, e->lo, e->hi, e->zero);
 }
 
 /* Finish one row of a block of 32 channels (nc of them): d0..d3 = the
@@ -848,6 +860,10 @@ INLINE void finish32(const epi *e, const qb_gemm_args *a, size_t row, int j0, in
     if (a->out_i32) {
         int32_t *c = (int32_t *)a->c + row * a->ldc + j0;
         const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        d0 = s16_unswap(d0);
+        d1 = s16_unswap(d1);
+        d2 = s16_unswap(d2);
+        d3 = s16_unswap(d3);
         if (nc == 32) {
             _mm256_storeu_si256((__m256i *)c, d0);
             _mm256_storeu_si256((__m256i *)(c + 8), d1);
@@ -936,6 +952,21 @@ S16_FNS(1)
 S16_FNS(2)
 S16_FNS(3)
 
+/* The column offsets, and the fast form's me, mo of the nc channels'
+ * vectors, in the s16 lane order (rnd and sh stay in channel order:
+ * qb_avx2_round8_fast_sh); rq: the block's multipliers were set (per
+ * channel, int8 output; a per-tensor multiplier is the same in every lane). */
+static void s16_epi(epi *e, int nc, int rq)
+{
+    for (int v = 0; v < EV; v++) {
+        e->cb[v] = s16_unswap(e->cb[v]);
+        if (rq && e->fast && 8 * v < nc) {
+            e->rf[v].me = s16_unswap(e->rf[v].me);
+            e->rf[v].mo = _mm256_srli_epi64(e->rf[v].me, 32);
+        }
+    }
+}
+
 static void gemm_s16(const qb_packed *p, const qb_gemm_args *a, int per_channel, epi *e)
 {
 #define S16_ROW(R) {s16_rows_##R##_1, s16_rows_##R##_2, s16_rows_##R##_3, s16_rows_##R##_4}
@@ -952,6 +983,7 @@ static void gemm_s16(const qb_packed *p, const qb_gemm_args *a, int per_channel,
         epi_cb(e, p, a->a_zero, j0, nc);
         if (per_channel && !a->out_i32)
             epi_rq(e, a->rq + j0, 1, nc, M >= FAST_ROWS);
+        s16_epi(e, nc, per_channel && !a->out_i32);
         for (int m0 = 0; m0 < M; m0 += MS) {
             int mn = M - m0 < MS ? M - m0 : MS;
             widen_a(a, K, m0, mn, aend, a16);
