@@ -73,7 +73,9 @@ DW_INLINE __m256i dw_mask(int n)
  * each weight once for the NX pixels, NX independent accumulators. Only
  * the nky in-image window rows are visited. EDGE runs read the columns
  * outside the image as zero (bit j of cols: input column ix0 + j lies
- * inside) and store the first nout pixels only. xr: channel c of input
+ * inside) and store the first nout pixels only; EDGE 2 and 3 runs (all NX
+ * pixels) have only their first (2) or last (3) column outside, whose
+ * taps they skip (the borders at padding 1). xr: channel c of input
  * column 0 in the first in-image window row; dy: floats between window
  * rows; ix0: input column of the first pixel's tap 0; wr: channel c of
  * that window row's weights; y: channel c of the first output pixel. */
@@ -94,8 +96,10 @@ DW_INLINE void dw_run8(int NX, int S, int KW, int EDGE, int tail, __m256i m, con
             wk[kx] = dw_load(wq + (size_t)kx * C, tail, m);
 #pragma GCC unroll 17
         for (int j = 0; j < ncol; j++) {
+            if ((EDGE == 2 && j == 0) || (EDGE == 3 && j == ncol - 1))
+                continue; /* the one column outside the image: no tap */
             __m256 xv = _mm256_setzero_ps(); /* a column in the padding */
-            if (!EDGE || ((cols >> j) & 1))
+            if (EDGE != 1 || ((cols >> j) & 1))
                 xv = dw_load(xq + (ptrdiff_t)(ix0 + j) * (ptrdiff_t)C, tail, m);
 #pragma GCC unroll 8
             for (int o = 0; o < NX; o++) {
@@ -108,7 +112,7 @@ DW_INLINE void dw_run8(int NX, int S, int KW, int EDGE, int tail, __m256i m, con
     const __m256 b = dw_load(bias, tail, m);
 #pragma GCC unroll 8
     for (int o = 0; o < NX; o++)
-        if (!EDGE || o < nout)
+        if (EDGE != 1 || o < nout)
             dw_store(y + (size_t)o * C, acc[o], b, vmin, vmax, tail, m);
 }
 
@@ -220,7 +224,17 @@ static void dw_row(const qb_packed *p, const qb_dw_args *a, int oy, int ky0, int
         for (int j = 0; j < ncol; j++) /* the run's columns inside the image */
             if (ix0 + j >= 0 && ix0 + j < a->w)
                 cols |= 1u << j;
-        if (S == 1 && KW == 3)
+        const unsigned all = (1u << ncol) - 1;
+        if (KW == 3 && nout >= nx && (cols == (all & ~1u) || cols == all >> 1)) {
+            if (S == 1 && cols & 1)
+                DW_RUN(3, 1, 3);
+            else if (S == 1)
+                DW_RUN(2, 1, 3);
+            else if (cols & 1)
+                DW_RUN(3, 2, 3);
+            else
+                DW_RUN(2, 2, 3);
+        } else if (S == 1 && KW == 3)
             DW_RUN(1, 1, 3);
         else if (S == 1)
             DW_RUN(1, 1, 5);
