@@ -256,8 +256,8 @@ void qb_convt_set_nhwc_input(qb_node *n);
  * (its GEMM's A); the direct path (few columns, ops_convt.c) reads NCHW
  * planes only. */
 int qb_convt_nhwc_input_ok(const qb_node *n);
-/* Tests: qb_convt_avx512(0) runs the direct path's plain loops only (the
- * same bits as the AVX-512 ones). */
+/* Tests: qb_convt_avx512(0) runs the plain loops only (the direct path's
+ * sums and the 2x2 tiles' col2im; the same bits as the AVX-512 ones). */
 void qb_convt_avx512(int on);
 /* Milliseconds from a monotonic clock (profile). */
 double qb_now_ms(void);

@@ -320,6 +320,50 @@ static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0,
 }
 #endif
 
+#ifdef QB_CONVT_AVX512
+/* convt_tiles_2x2 with AVX-512: per output channel, eight input pixels'
+ * four columns (four 16-byte rows of the columns block) gathered into two
+ * registers, their kx pairs of tap row 0 and of tap row 1 picked by two
+ * permutes, bias added, one 64-byte store to each of the two output rows;
+ * the remaining pixels as convt_tiles_2x2. The same bias + term per
+ * element: the same bits. */
+__attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const convt_state *s, const float *cols,
+                                                                     int64_t r0, int64_t r1, const float *bias,
+                                                                     float *y, int64_t c0)
+{
+    const int64_t og = s->cout / s->group, ow = s->out[2], opix = s->out[1] * ow, iw = s->in[2], nc = s->cols;
+    const __m512i top = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+    const __m512i bot = _mm512_setr_epi32(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    for (int64_t iy = r0; iy < r1; iy++) {
+        const float *crow = cols + (iy - r0) * iw * nc;
+        for (int64_t co = 0; co < og; co++) {
+            const float bv = bias ? bias[c0 + co] : 0.0f;
+            const __m512 b = _mm512_set1_ps(bv);
+            const float *cp = crow + 4 * co;
+            float *d = y + co * opix + 2 * iy * ow;
+            int64_t ix = 0;
+            for (; ix + 8 <= iw; ix += 8, cp += 8 * nc) {
+                __m512 lo = _mm512_castps128_ps512(_mm_loadu_ps(cp));
+                lo = _mm512_insertf32x4(lo, _mm_loadu_ps(cp + nc), 1);
+                lo = _mm512_insertf32x4(lo, _mm_loadu_ps(cp + 2 * nc), 2);
+                lo = _mm512_insertf32x4(lo, _mm_loadu_ps(cp + 3 * nc), 3);
+                __m512 hi = _mm512_castps128_ps512(_mm_loadu_ps(cp + 4 * nc));
+                hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cp + 5 * nc), 1);
+                hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cp + 6 * nc), 2);
+                hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cp + 7 * nc), 3);
+                _mm512_storeu_ps(d + 2 * ix, _mm512_add_ps(b, _mm512_permutex2var_ps(lo, top, hi)));
+                _mm512_storeu_ps(d + ow + 2 * ix, _mm512_add_ps(b, _mm512_permutex2var_ps(lo, bot, hi)));
+            }
+            for (; ix < iw; ix++, cp += nc)
+                for (int t = 0; t < 2; t++) {
+                    d[2 * ix + t] = bv + cp[t];
+                    d[ow + 2 * ix + t] = bv + cp[2 + t];
+                }
+        }
+    }
+}
+#endif
+
 /* X^T of one image and group: xt[p * cg + ci] = xg[ci * pix + p]
  * (qb_transpose_f32: cache blocks, 4 x 4 SSE blocks inside). */
 static void convt_xt(float *xt, const float *xg, int64_t cg, int64_t pix)
@@ -377,6 +421,7 @@ typedef struct convt_job {
     int64_t c0;              /* the group's first output channel */
     int64_t per;             /* blocks per chunk (chunk i uses slot i) */
     int64_t kernel_ns;       /* --profile: GEMM time summed over threads */
+    int avx512;              /* 2x2 tiles: run convt_tiles_2x2_avx512 */
 } convt_job;
 
 /* Input rows [r0, r1): the GEMM into cols, then col2im while in cache. */
@@ -390,6 +435,11 @@ static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols)
     qb_gpar_gemm(j->pk, &ga);
     if (j->g->profile)
         __atomic_fetch_add(&j->kernel_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
+#ifdef QB_CONVT_AVX512
+    if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2 && j->avx512)
+        convt_tiles_2x2_avx512(s, cols, r0, r1, j->bias, j->yg, j->c0);
+    else
+#endif
 #if defined(__SSE2__)
     if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2)
         convt_tiles_2x2(s, cols, r0, r1, j->bias, j->yg, j->c0);
@@ -527,17 +577,24 @@ static void convt_direct_rows(void *ctx, int64_t r0, int64_t r1)
         }
 }
 
-/* The direct path over every image and group. */
-static void convt_direct(const convt_state *s, const float *x, const float *bias, float *y)
+/* The AVX-512 loops run: allowed on this CPU and not turned off. */
+static int convt_avx512(void)
 {
-    const int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[1] * s->out[2], rows = s->in[1];
-    int avx512 = 0;
 #ifdef QB_CONVT_AVX512
     static int ok = -1;
     if (ok < 0)
         ok = qb_avx512_allowed(QB_CPU_AVX512F);
-    avx512 = ok && !convt_plain;
+    return ok && !convt_plain;
+#else
+    return 0;
 #endif
+}
+
+/* The direct path over every image and group. */
+static void convt_direct(const convt_state *s, const float *x, const float *bias, float *y)
+{
+    const int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[1] * s->out[2], rows = s->in[1];
+    int avx512 = convt_avx512();
     for (int64_t b = 0; b < s->n; b++)
         for (int64_t gi = 0; gi < s->group; gi++) {
             convt_direct_job d = {s, x + (b * s->cin + gi * cg) * s->pix, s->wd + gi * cg * s->jpad,
@@ -587,7 +644,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
                 continue; /* cannot happen after a successful prepare but for memory */
             float *yg = yd + (b * s->cout + gi * og) * opix;
             convt_job j = {.g = g, .s = s, .pk = pk, .a = a, .lda = lda, .cols = cols, .bias = bias, .yg = yg,
-                           .c0 = gi * og};
+                           .c0 = gi * og, .avx512 = convt_avx512()};
             if (s->tiles) { /* blocks write disjoint output rows: chunks of them on the threads, a slot each */
                 int64_t nb = (nrows + s->rows_blk - 1) / s->rows_blk;
                 j.per = (nb + s->slots - 1) / s->slots;
