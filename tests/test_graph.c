@@ -348,6 +348,64 @@ static void test_convt_nhwc_input(void **st)
     }
 }
 
+/* A ConvTranspose 2x2/2 (9 -> 6 channels, rows of 19 pixels, with bias)
+ * followed by Add(per-channel [6,1,1] constant, or k first and a scalar)
+ * and Relu: the chain runs in the col2im's stores (fused into the
+ * ConvTranspose), bit-identical to the chain as its own pass
+ * (no_conv_epilogue), with the AVX-512 and the plain loops, 1-3 threads. */
+static qb_graph *convt_add_relu_net(int no_epi, int k_first)
+{
+    enum { CI = 9, CO = 6, IH = 5, IW = 19 };
+    static float w[CI * CO * 4], b[CO], k[CO];
+    for (int i = 0; i < CI * CO * 4; i++)
+        w[i] = (float)((i * 11) % 13) / 5.0f - 1.2f;
+    for (int i = 0; i < CO; i++)
+        b[i] = 0.25f * (float)i - 0.6f, k[i] = 0.3f - 0.17f * (float)i;
+    qb_graph *g = new_graph();
+    g->no_conv_epilogue = no_epi;
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, CI, IH, IW}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){CI, CO, 2, 2}, w);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){CO}, b);
+    if (k_first)
+        add_t(g, "k", QB_DT_FLOAT, 1, (int64_t[]){1}, k);
+    else
+        add_t(g, "k", QB_DT_FLOAT, 3, (int64_t[]){CO, 1, 1}, k);
+    attr_ints(add_n(g, "ConvTranspose", "x,w,b", "t"), "strides", 2, 2, 2);
+    add_n(g, "Add", k_first ? "k,t" : "t,k", "a");
+    add_n(g, "Relu", "a", "y");
+    set_outputs(g, "y");
+    return g;
+}
+
+static void test_convt_add_relu(void **st)
+{
+    (void)st;
+    static float x[9 * 5 * 19];
+    for (int i = 0; i < 9 * 5 * 19; i++)
+        x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    for (int kf = 0; kf < 2; kf++) {
+        qb_graph *ref = convt_add_relu_net(1, kf);
+        const qb_tensor *yr = run1(ref, x);
+        assert_true(ref->nodes[1].fused_into < 0);
+        int n = (int)qb_tensor_count(yr), neg = 0;
+        for (int i = 0; i < n; i++)
+            neg += ((const float *)yr->data)[i] == 0.0f;
+        assert_true(neg > 0 && neg < n); /* the Relu cuts some values */
+        for (int run = 0; run < 4; run++) {
+            qb_convt_avx512(run == 0);
+            qb_gpar_set_threads(run ? run : 1);
+            qb_graph *g = convt_add_relu_net(0, kf);
+            const qb_tensor *y = run1(g, x);
+            qb_convt_avx512(1);
+            qb_gpar_set_threads(1);
+            assert_int_equal(g->nodes[1].fused_into, 0); /* the Add's chain runs in the ConvTranspose */
+            assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_graph_free(ref);
+    }
+}
+
 static void test_gemm_attrs(void **st)
 {
     (void)st;
@@ -1507,6 +1565,7 @@ int main(void)
         cmocka_unit_test(test_conv_dilated_same),
         cmocka_unit_test(test_convt_tiles),
         cmocka_unit_test(test_convt_nhwc_input),
+        cmocka_unit_test(test_convt_add_relu),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
         cmocka_unit_test(test_matmul_batched_bcast),

@@ -24,6 +24,9 @@
  * that Conv (qb_fuse_conv_epilogues, ops_conv.c): on each block of NHWC
  * output pixels right after the kernel wrote it, while it is in cache,
  * instead of a pass over the whole map; the same steps, so the same bits.
+ * A chain that is one Add of a constant and a Relu after a ConvTranspose
+ * whose windows tile the output 2x2 runs in its col2im's stores
+ * (ops_convt.c, qb_elem_chain_add_relu): the same two operations.
  *
  * int8 chains: between an int8 quantized conv and int8 convs of one input
  * grid (exec.c), a chain maps each int8 value through a 256-entry table
@@ -1021,6 +1024,17 @@ void qb_elem_chain_apply_i8(const qb_node *n, int8_t *y, int64_t pixels)
     chain_pixels_i8(&j, 0, c->lut_c == 1 ? pixels * c->epi_c : pixels); /* one table: its "pixels" are elements */
 }
 
+int qb_elem_chain_add_relu(const qb_node *n, const float **per_c, float *k, int *k_first)
+{
+    if (n->def != &chain_def)
+        return 0;
+    const fe_chain *c = n->state;
+    if (c->nsteps != 2 || c->nhwc || c->lut || c->steps[0].code != FE_ADD || c->steps[1].code != FE_RELU)
+        return 0;
+    *per_c = c->steps[0].per_c, *k = c->steps[0].a, *k_first = c->steps[0].k_first;
+    return 1;
+}
+
 /* Chain heads whose input is written only for them by a Conv are run by
  * that Conv on each block of output pixels while it is in cache
  * (qb_conv_set_epilogue decides which convs can: fp32 ones, and int8
@@ -1050,8 +1064,10 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         if (p < 0 || p >= i)
             continue;
         qb_node *conv = &g->nodes[p];
-        if (conv->folded || strcmp(conv->op, "Conv") || (conv->write_to >= 0 ? conv->write_to : conv->out[0]) != x ||
-            (no_q && conv->q) || (c->lut && !conv->q))
+        int convt = !strcmp(conv->op, "ConvTranspose"); /* one Add + Relu, in its 2x2 tiles' stores */
+        if (conv->folded || (strcmp(conv->op, "Conv") && !convt) ||
+            (conv->write_to >= 0 ? conv->write_to : conv->out[0]) != x || (no_q && conv->q) ||
+            (c->lut && !conv->q) || (convt && (c->lut || c->nhwc || conv->q)))
             continue;
         int only = 1; /* x read by the chain's own nodes only */
         for (int j = 0; j < g->nnodes && only; j++) {
@@ -1063,11 +1079,16 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         }
         if (!only)
             continue;
-        int rc = qb_conv_set_epilogue(g, conv, i, c->nhwc, c->lut != NULL, e);
+        int rc = convt ? qb_convt_set_epilogue(g, conv, i) : qb_conv_set_epilogue(g, conv, i, c->nhwc, c->lut != NULL, e);
         if (rc < 0)
             return -1;
         if (!rc)
             continue;
+        if (convt) {
+            conv->epi_in = x, conv->write_to = c->y, h->fused_into = p;
+            made++;
+            continue;
+        }
         if (!c->lut && !c->nhwc && qb_elem_chain_set_nhwc(g, h, e)) /* tiles of whole pixels for the per-channel steps */
             return -1;
         /* an int8 conv's float output: the float chain as one table of the 256 codes */

@@ -142,6 +142,14 @@ void qb_planes_to_pixels(float *restrict dst, const float *src, size_t lds, int6
  * convolutions), 0 or -1 with a message. */
 int qb_elem_chain_input(const qb_graph *g, const qb_node *n);
 int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
+/* Chain n as relu(v + k) on NCHW planes, one Add of a constant (per_c
+ * one per channel, else the scalar k; k_first: Add(k, v)) then a Relu:
+ * 1 and its operands, else 0. */
+int qb_elem_chain_add_relu(const qb_node *n, const float **per_c, float *k, int *k_first);
+/* ops_convt.c: make ConvTranspose n run chain node `chain` (an Add and a
+ * Relu, qb_elem_chain_add_relu) on each value it stores, where its
+ * windows tile the output 2x2: 1, else 0 (the chain stays a pass). */
+int qb_convt_set_epilogue(qb_graph *g, qb_node *n, int chain);
 /* Chain n (run in a conv's epilogue) in place on pixels x C floats of
  * NHWC pixels, y at a pixel's first channel. */
 void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);

@@ -12,6 +12,8 @@
  * Windows that tile the output with few columns per group (det's 24 -> 1
  * 2x2/2 head: 4 columns) skip the GEMM, X^T and the columns: each input
  * row's column values are summed straight from the NCHW planes (direct).
+ * A 2x2 tiling one may run an Add + Relu chain after it on each value it
+ * stores (qb_convt_set_epilogue; fuse_elem.c decides).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +50,11 @@ typedef struct convt_state {
                               * weights): per group [cg x jpad] weights, column j of input channel ci at
                               * ci * jpad + j, zeros past cols; else NULL */
     int64_t jpad;            /* direct path: cols rounded up to a multiple of 4 */
+    int epi;                 /* 2x2 tiles: each stored value v becomes relu(v + k) (an Add and a Relu chain
+                              * fused in, qb_convt_set_epilogue) */
+    const float *epi_c;      /* epi: k per output channel, or NULL: ... */
+    float epi_k;             /* ... the scalar k */
+    int epi_kf;              /* epi: the Add is Add(k, v) (operand order kept) */
 } convt_state;
 
 /* Most column slots (chunks of blocks) of a tiling ConvTranspose. */
@@ -257,6 +264,17 @@ static int convt_prepare(qb_graph *g, qb_node *n, qb_err *e)
  * (the general path's bias + term: the same bits), each output row
  * written once, left to right, for group channels [0, og) starting at y
  * (c0: the group's first channel, for the bias). */
+/* The fused Add + Relu (s->epi) on one stored value of channel c: the
+ * chain's own operations (fuse_elem.c: v + k or k + v, then v > 0 ? v : 0). */
+static inline float convt_epi(const convt_state *s, int64_t c, float v)
+{
+    if (!s->epi)
+        return v;
+    float k = s->epi_c ? s->epi_c[c] : s->epi_k;
+    v = s->epi_kf ? k + v : v + k;
+    return v > 0 ? v : 0;
+}
+
 static void convt_tiles(const convt_state *s, const float *cols, int64_t r0, int64_t r1, const float *bias, float *y,
                         int64_t c0)
 {
@@ -273,13 +291,13 @@ static void convt_tiles(const convt_state *s, const float *cols, int64_t r0, int
                     const float *cp = crow + co * ktaps + (kz * s->k[1] + ky) * kx;
                     if (kx == 2)
                         for (int64_t ix = 0; ix < iw; ix++, cp += ncols) {
-                            row[2 * ix] = v + cp[0];
-                            row[2 * ix + 1] = v + cp[1];
+                            row[2 * ix] = convt_epi(s, c0 + co, v + cp[0]);
+                            row[2 * ix + 1] = convt_epi(s, c0 + co, v + cp[1]);
                         }
                     else
                         for (int64_t ix = 0; ix < iw; ix++, cp += ncols)
                             for (int64_t t = 0; t < kx; t++)
-                                row[ix * kx + t] = v + cp[t];
+                                row[ix * kx + t] = convt_epi(s, c0 + co, v + cp[t]);
                 }
         }
     }
@@ -301,20 +319,30 @@ static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0,
     for (int64_t iy = r0; iy < r1; iy++) {
         const float *crow = cols + (iy - r0) * iw * nc;
         for (int64_t co = 0; co < og; co++) {
-            const __m128 b = _mm_set1_ps(bias ? bias[c0 + co] : 0.0f);
+            const __m128 b = _mm_set1_ps(bias ? bias[c0 + co] : 0.0f), zero = _mm_setzero_ps();
+            const __m128 k = _mm_set1_ps(s->epi_c ? s->epi_c[c0 + co] : s->epi_k);
             const float *cp = crow + 4 * co;
             float *d = y + co * opix + 2 * iy * ow;
             int64_t ix = 0;
+#define CT_EPI_SSE(v)                                                                                                  \
+    if (s->epi) {                                                                                                      \
+        v = s->epi_kf ? _mm_add_ps(k, v) : _mm_add_ps(v, k);                                                           \
+        v = _mm_and_ps(_mm_cmpgt_ps(v, zero), v); /* v > 0 ? v : 0 */                                                  \
+    }
             for (; ix + 2 <= iw; ix += 2, cp += 2 * nc) { /* two pixels: 16-byte stores to each output row */
                 __m128 v = _mm_add_ps(b, _mm_loadu_ps(cp)), u = _mm_add_ps(b, _mm_loadu_ps(cp + nc));
+                CT_EPI_SSE(v)
+                CT_EPI_SSE(u)
                 _mm_storeu_ps(d + 2 * ix, _mm_movelh_ps(v, u));
                 _mm_storeu_ps(d + ow + 2 * ix, _mm_movehl_ps(u, v));
             }
             for (; ix < iw; ix++, cp += nc) {
                 __m128 v = _mm_add_ps(b, _mm_loadu_ps(cp));
+                CT_EPI_SSE(v)
                 _mm_storel_pi((__m64 *)(d + 2 * ix), v);
                 _mm_storeh_pi((__m64 *)(d + ow + 2 * ix), v);
             }
+#undef CT_EPI_SSE
         }
     }
 }
@@ -338,7 +366,8 @@ __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const conv
         const float *crow = cols + (iy - r0) * iw * nc;
         for (int64_t co = 0; co < og; co++) {
             const float bv = bias ? bias[c0 + co] : 0.0f;
-            const __m512 b = _mm512_set1_ps(bv);
+            const __m512 b = _mm512_set1_ps(bv), k = _mm512_set1_ps(s->epi_c ? s->epi_c[c0 + co] : s->epi_k);
+            const __m512 zero = _mm512_setzero_ps();
             const float *cp = crow + 4 * co;
             float *d = y + co * opix + 2 * iy * ow;
             int64_t ix = 0;
@@ -351,13 +380,21 @@ __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const conv
                 hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cp + 5 * nc), 1);
                 hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cp + 6 * nc), 2);
                 hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cp + 7 * nc), 3);
-                _mm512_storeu_ps(d + 2 * ix, _mm512_add_ps(b, _mm512_permutex2var_ps(lo, top, hi)));
-                _mm512_storeu_ps(d + ow + 2 * ix, _mm512_add_ps(b, _mm512_permutex2var_ps(lo, bot, hi)));
+                __m512 u = _mm512_add_ps(b, _mm512_permutex2var_ps(lo, top, hi));
+                __m512 v = _mm512_add_ps(b, _mm512_permutex2var_ps(lo, bot, hi));
+                if (s->epi) { /* the Add, then v > 0 ? v : 0 */
+                    u = s->epi_kf ? _mm512_add_ps(k, u) : _mm512_add_ps(u, k);
+                    v = s->epi_kf ? _mm512_add_ps(k, v) : _mm512_add_ps(v, k);
+                    u = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(u, zero, _CMP_GT_OQ), u);
+                    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+                }
+                _mm512_storeu_ps(d + 2 * ix, u);
+                _mm512_storeu_ps(d + ow + 2 * ix, v);
             }
             for (; ix < iw; ix++, cp += nc)
                 for (int t = 0; t < 2; t++) {
-                    d[2 * ix + t] = bv + cp[t];
-                    d[ow + 2 * ix + t] = bv + cp[2 + t];
+                    d[2 * ix + t] = convt_epi(s, c0 + co, bv + cp[t]);
+                    d[ow + 2 * ix + t] = convt_epi(s, c0 + co, bv + cp[2 + t]);
                 }
         }
     }
@@ -603,6 +640,19 @@ static void convt_direct(const convt_state *s, const float *x, const float *bias
         }
 }
 
+int qb_convt_set_epilogue(qb_graph *g, qb_node *n, int chain)
+{
+    convt_state *s = n->state;
+    const float *per_c;
+    float k;
+    int kf;
+    if (!s || !s->tiles || s->wd || s->nsp != 2 || s->k[1] != 2 || s->k[2] != 2 ||
+        !qb_elem_chain_add_relu(&g->nodes[chain], &per_c, &k, &kf))
+        return 0;
+    s->epi = 1, s->epi_c = per_c, s->epi_k = k, s->epi_kf = kf;
+    return 1;
+}
+
 int qb_convt_nhwc_input_ok(const qb_node *n)
 {
     const convt_state *s = n->state;
@@ -613,7 +663,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
 {
     const convt_state *s = n->state;
     const qb_tensor *x = qb_in(g, n, 0), *W = qb_in(g, n, 1), *B = qb_in(g, n, 2);
-    qb_tensor *y = qb_out(g, n, 0);
+    qb_tensor *y = n->write_to >= 0 ? g->tensors[n->write_to] : qb_out(g, n, 0); /* a fused chain's output */
     int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[0] * s->out[1] * s->out[2];
     int64_t nrows = s->in[0] * s->in[1];
     float *xt = scratch, *cols = xt + s->pix * cg, *yd = y->data;
