@@ -4,7 +4,8 @@
  * scalar and per-channel constants in either operand position, every
  * activation step (and a chain of the steps with an AVX-512 register
  * form only), the HardSwish / SiLU / x*hardsigmoid(x) patterns,
- * chains cut at graph outputs and shared values, sizes that are not a
+ * the affine / exported-HardSwish patterns' straight-line loop on special
+ * values, chains cut at graph outputs and shared values, sizes that are not a
  * multiple of the block; outputs bit-identical to QB_NO_ELEM_FUSION's
  * (each step is the operator's own arithmetic) for 1, 2 and 3 threads,
  * and the number of nodes fused checked (so the pass cannot silently do
@@ -255,6 +256,79 @@ static void test_leaky_bits(void **st)
             assert_memory_equal(g->tensors[g->outputs[0]]->data, want, sizeof want);
             qb_graph_free(g);
         }
+    }
+}
+
+/* Chains of the affine / exported-HardSwish patterns (fuse_elem.c
+ * fe_pattern: one straight-line AVX-512 loop) against the unfused graph
+ * bit for bit: v * a + b, HardSwish as Add/Clip/Mul/Div with the saved
+ * value first or second, t * c + e, each part alone or together, the
+ * constants in either operand position; signed zeros, infinities, NaNs,
+ * subnormals, the largest floats, values at the clip's bounds; 1237
+ * values (a masked tail), AVX-512 on and off. */
+static qb_graph *pattern_graph(int variant, int fuse, int n)
+{
+    qb_graph *g = qb_graph_new("pattern");
+    g->opset = 13;
+    g->no_elem_fusion = !fuse;
+    add_t(g, "x", 2, (int64_t[]){1, n}, NULL);
+    scalar(g, "ka", 1.75f);
+    scalar(g, "kb", -0.3f);
+    scalar(g, "three", 3.0f);
+    scalar(g, "zero", 0.0f);
+    scalar(g, "six", 6.0f);
+    scalar(g, "kc", 0.4f);
+    scalar(g, "ke", 1e-3f);
+    const char *v = "x";
+    if (variant != 2) { /* the affine before (variant 1: constants first; variant 4: nothing else) */
+        add_n(g, "Mul", variant == 1 ? "ka,x" : "x,ka", "a1");
+        add_n(g, "Add", variant == 1 ? "kb,a1" : "a1,kb", variant == 4 ? "y" : "a2");
+        v = "a2";
+    }
+    char in[64];
+    if (variant <= 2) { /* HardSwish as exported (variant 1: the saved value second) */
+        snprintf(in, sizeof in, "%s,three", v);
+        add_n(g, "Add", in, "h1");
+        add_n(g, "Clip", "h1,zero,six", "h2");
+        snprintf(in, sizeof in, variant == 1 ? "h2,%s" : "%s,h2", v);
+        add_n(g, "Mul", in, "h3");
+        add_n(g, "Div", "h3,six", "h4");
+        v = "h4";
+    }
+    if (variant != 4) { /* the affine after */
+        snprintf(in, sizeof in, "%s,kc", v);
+        add_n(g, "Mul", in, "p1");
+        add_n(g, "Add", "p1,ke", "y");
+    }
+    set_output(g, "y");
+    return g;
+}
+
+static void test_pattern_chains(void **st)
+{
+    (void)st;
+    enum { N = 1237 };
+    float x[N];
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-40f, -1e-40f, 3.4e38f, -3.4e38f,
+                             -3.0f, 3.0f, -1.885714f, 1.542857f, 1e-45f, -1e-45f};
+    const int ns = (int)(sizeof special / sizeof special[0]);
+    uint32_t s = 4242;
+    for (int i = 0; i < N; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = i < ns ? special[i] : ((float)(s >> 8) / 16777216.0f - 0.5f) * 16.0f;
+    }
+    for (int variant = 0; variant < 5; variant++) {
+        qb_graph *ref = pattern_graph(variant, 0, N);
+        assert_int_equal(run(ref, x), 0);
+        for (int avx = 0; avx < 2; avx++) {
+            qb_elem_chain_avx512(avx);
+            qb_graph *opt = pattern_graph(variant, 1, N);
+            assert_true(run(opt, x) >= 1);
+            assert_memory_equal(opt->tensors[opt->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data, sizeof x);
+            qb_graph_free(opt);
+        }
+        qb_elem_chain_avx512(1);
+        qb_graph_free(ref);
     }
 }
 
@@ -2083,6 +2157,7 @@ int main(void)
         cmocka_unit_test(test_chain_blocks),
         cmocka_unit_test(test_flat_blocks),
         cmocka_unit_test(test_leaky_bits),
+        cmocka_unit_test(test_pattern_chains),
         cmocka_unit_test(test_not_fused),
         cmocka_unit_test(test_nhwc_chains),
         cmocka_unit_test(test_nhwc_ops),
