@@ -29,7 +29,8 @@
  * AVX-512 step loops on and off); nearest upsamplings read through by
  * the int8-writing Concat, bit-identical to QB_NO_UPSAMPLE_FUSION; a
  * bias row added before a Softmax run inside it, bit-identical to
- * QB_NO_SOFTMAX_BIAS_FUSION.
+ * QB_NO_SOFTMAX_BIAS_FUSION; the float GlobalAveragePool's AVX-512
+ * register sums against its SSE2 loop.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -1855,6 +1856,51 @@ static void test_bias_softmax(void **st)
     }
 }
 
+/* The float GlobalAveragePool on NHWC (nhwc_ops.c gap_f32_regs_avx512:
+ * sums in registers, 128 channels at a time) bit-identical to its SSE2
+ * loop (qb_nhwc_avx512(0)): conv 1x1 to 150 and to 20 channels (a masked
+ * register, a second 128-channel pass), the map also read by a conv so
+ * that it stays NHWC, two images, 1-3 threads. */
+static qb_graph *gap_f32_graph(int ch)
+{
+    qb_graph *g = qb_graph_new("gap-f32");
+    g->opset = 13;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 9, 7}, NULL);
+    conv(g, "x", "c1", 3, ch, 1, 1, 61);
+    add_n(g, "GlobalAveragePool", "c1", "y");
+    conv(g, "c1", "c2", ch, 4, 1, 1, 62);
+    set_output(g, "y");
+    set_output(g, "c2");
+    return g;
+}
+
+static void test_gap_f32_regs(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 9 * 7];
+    for (int i = 0; i < 2 * 3 * 9 * 7; i++)
+        x[i] = (float)((i * 11) % 37) / 9.0f - 2.0f;
+    for (int ch = 20; ch <= 150; ch += 130) {
+        qb_nhwc_avx512(0);
+        qb_graph *ref = gap_f32_graph(ch);
+        run(ref, x);
+        qb_nhwc_avx512(1);
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_gpar_set_threads(threads);
+            qb_graph *g = gap_f32_graph(ch);
+            run(g, x);
+            for (int i = 0; i < g->nnodes; i++)
+                if (!strcmp(g->nodes[i].op, "Conv") && g->nodes[i].out[0] == qb_graph_tensor(g, "c1"))
+                    assert_true(g->nodes[i].nhwc & 2); /* c1 NHWC: the pool reads NHWC */
+            assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                                (size_t)(2 * ch) * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_gpar_set_threads(1);
+        qb_graph_free(ref);
+    }
+}
+
 /* Nearest integer upsamplings (Resize) read through by the Concat and Add
  * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
  * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
@@ -2176,6 +2222,7 @@ int main(void)
         cmocka_unit_test(test_se_mul),
         cmocka_unit_test(test_mul_add),
         cmocka_unit_test(test_bias_softmax),
+        cmocka_unit_test(test_gap_f32_regs),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_int8_rse),
