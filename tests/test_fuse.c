@@ -29,8 +29,9 @@
  * AVX-512 step loops on and off); nearest upsamplings read through by
  * the int8-writing Concat, bit-identical to QB_NO_UPSAMPLE_FUSION; a
  * bias row added before a Softmax run inside it, bit-identical to
- * QB_NO_SOFTMAX_BIAS_FUSION; the float GlobalAveragePool's AVX-512
- * register sums against its SSE2 loop.
+ * QB_NO_SOFTMAX_BIAS_FUSION; a Softmax run in its int8 MatMul or Gemm,
+ * bit-identical to QB_NO_GEMM_SOFTMAX_FUSION; the float
+ * GlobalAveragePool's AVX-512 register sums against its SSE2 loop.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -1856,6 +1857,89 @@ static void test_bias_softmax(void **st)
     }
 }
 
+/* A Softmax along the rows of an int8 MatMul's or Gemm's float output
+ * (ops_gemm.c qb_gemm_fuse_softmax: run in the layer on its dequantized
+ * rows in place) against QB_NO_GEMM_SOFTMAX_FUSION=1: x [rows x 24] ->
+ * MatMul (int8-channel) -> Add of a bias row -> Softmax (y1); -> MatMul
+ * (int8-tensor) -> Softmax without bias (y2); -> Gemm transB -> Softmax
+ * (y3); a MatMul whose output is also a graph output (y4, not fused) and
+ * one read twice (y5, not fused); rows of 37 and 300 values, 5 and 37
+ * rows (the few-rows column split and row chunks), 1-3 threads. */
+static qb_graph *gemm_softmax_graph(int64_t R, int64_t L)
+{
+    qb_graph *g = qb_graph_new("gemm-softmax");
+    g->opset = 13;
+    const int64_t K = 24;
+    add_t(g, "x", 3, (int64_t[]){1, R, K}, NULL); /* 3-D: the bias row is no per-channel chain step */
+    float *w = malloc((size_t)(K * L) * sizeof *w), *b = malloc((size_t)L * sizeof *b);
+    for (int64_t i = 0; i < K * L; i++)
+        w[i] = (float)((i * 13) % 29) / 14.0f - 1.0f;
+    for (int64_t i = 0; i < L; i++)
+        b[i] = (float)((i * 7) % 11) / 5.0f - 1.0f;
+    add_t(g, "w", 2, (int64_t[]){K, L}, w);
+    add_t(g, "wt", 2, (int64_t[]){L, K}, w);
+    add_t(g, "b", 1, (int64_t[]){L}, b);
+    free(w);
+    free(b);
+    add_n(g, "MatMul", "x,w", "m1");
+    add_n(g, "Add", "m1,b", "a1");
+    attr_i(add_n(g, "Softmax", "a1", "y1"), "axis", -1);
+    add_n(g, "MatMul", "x,w", "m2");
+    attr_i(add_n(g, "Softmax", "m2", "y2"), "axis", -1);
+    attr_i(add_n(g, "Flatten", "x", "x2"), "axis", 2);
+    attr_i(add_n(g, "Gemm", "x2,wt", "m3"), "transB", 1);
+    attr_i(add_n(g, "Softmax", "m3", "y3"), "axis", -1);
+    add_n(g, "MatMul", "x,w", "m4"); /* also a graph output */
+    attr_i(add_n(g, "Softmax", "m4", "y4"), "axis", -1);
+    add_n(g, "MatMul", "x,w", "m5"); /* read twice */
+    attr_i(add_n(g, "Softmax", "m5", "y5"), "axis", -1);
+    add_n(g, "Relu", "m5", "y6");
+    const char *outs[] = {"y1", "y2", "y3", "y4", "m4", "y5", "y6"};
+    for (int i = 0; i < 7; i++)
+        set_output(g, outs[i]);
+    for (int i = 0, k = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].op, "MatMul") || !strcmp(g->nodes[i].op, "Gemm")) {
+            qb_qspec *q = g->nodes[i].q = qb_qspec_new(k == 1 ? QB_PREC_INT8_TENSOR : QB_PREC_INT8_CHANNEL);
+            q->in_scale = 0.021f, q->in_zero = 3 - k, q->out_scale = 0.13f + 0.01f * (float)k, q->out_zero = 5 * k - 9;
+            k++;
+        }
+    return g;
+}
+
+static void test_gemm_softmax(void **st)
+{
+    (void)st;
+    const int64_t lens[] = {37, 300}, rows[] = {5, 37};
+    for (int l = 0; l < 2; l++)
+        for (int r = 0; r < 2; r++) {
+            const int64_t L = lens[l], R = rows[r];
+            float *x = malloc((size_t)(R * 24) * sizeof *x);
+            for (int64_t i = 0; i < R * 24; i++)
+                x[i] = ((float)((i * 37) % 53) / 53.0f - 0.5f) * 4.0f;
+            setenv("QB_NO_GEMM_SOFTMAX_FUSION", "1", 1);
+            qb_graph *ref = gemm_softmax_graph(R, L);
+            run(ref, x);
+            unsetenv("QB_NO_GEMM_SOFTMAX_FUSION");
+            for (int threads = 1; threads <= 3; threads++) {
+                qb_gpar_set_threads(threads);
+                qb_graph *g = gemm_softmax_graph(R, L);
+                run(g, x);
+                int fused = 0;
+                for (int i = 0; i < g->nnodes; i++)
+                    if (!strcmp(g->nodes[i].op, "Softmax") && g->nodes[i].fused_into >= 0)
+                        fused++, assert_true(strcmp(g->nodes[g->nodes[i].fused_into].op, "Softmax"));
+                assert_int_equal(fused, 3); /* y1, y2, y3 */
+                for (int o = 0; o < 7; o++)
+                    assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                        (size_t)(R * L) * sizeof(float));
+                qb_graph_free(g);
+            }
+            qb_gpar_set_threads(1);
+            qb_graph_free(ref);
+            free(x);
+        }
+}
+
 /* The float GlobalAveragePool on NHWC (nhwc_ops.c gap_f32_regs_avx512:
  * sums in registers, 128 channels at a time) bit-identical to its SSE2
  * loop (qb_nhwc_avx512(0)): conv 1x1 to 150 and to 20 channels (a masked
@@ -2222,6 +2306,7 @@ int main(void)
         cmocka_unit_test(test_se_mul),
         cmocka_unit_test(test_mul_add),
         cmocka_unit_test(test_bias_softmax),
+        cmocka_unit_test(test_gemm_softmax),
         cmocka_unit_test(test_gap_f32_regs),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),

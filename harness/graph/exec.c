@@ -1083,6 +1083,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
     fuse_upsampling(g);
     qb_fuse_mul_add(g);
     qb_fuse_bias_softmax(g);
+    qb_gemm_fuse_softmax(g);
     /* live ranges: a tensor lives until the last node that runs reading
      * it; a fused node's inputs until the node that runs it (a Resize
      * read through: its input is read by the reader) */

@@ -175,8 +175,9 @@ typedef struct qb_node {
     int can_clamp;         /* prepare: the op can apply f_min/f_max itself */
     int fused_into;        /* >= 0: an activation done by that node (not run) */
     int write_to;          /* >= 0: the tensor output 0 is written to (fused activation's output) */
-    int epi_in;            /* >= 0: a Conv running an element-wise chain in its epilogue (fuse_elem.c): the
-                            * tensor it wrote before (the chain's input; write_to is then the chain's output) */
+    int epi_in;            /* >= 0: a Conv running an element-wise chain in its epilogue (fuse_elem.c), or an
+                            * int8 MatMul/Gemm running a Softmax (ops_gemm.c): the tensor it wrote before (the
+                            * chain's or Softmax's input; write_to is then their output) */
     float f_min, f_max;    /* clamp fused from a following Relu or Clip */
     int nhwc;              /* Conv: bit 0 input, bit 1 output kept NHWC between convs (exec's choice), bit 2
                             * input, bit 3 output int8 (quantized links), bit 4 float input quantized once */

@@ -169,6 +169,21 @@ int qb_fuse_bias_softmax(qb_graph *g);
  * (len values) to each row first; 1, or 0 if n is no Softmax along
  * contiguous rows of len values of x's size. */
 int qb_softmax_fuse_bias(qb_graph *g, qb_node *n, int x, const float *bias, int64_t len);
+/* ops_reduce.c: the tensor Softmax n reads along contiguous rows
+ * (*rows of *len values; a fused bias Add's input), or -1 if n is no
+ * prepared Softmax along the last axis; rows [r0, r1) of its output y
+ * computed in place from their input values (its bias added first: the
+ * bits of its own run). */
+int qb_softmax_rows_input(const qb_node *n, int64_t *rows, int64_t *len);
+void qb_softmax_rows_inplace(const qb_node *n, float *y, int64_t r0, int64_t r1);
+/* ops_gemm.c, after qb_fuse_bias_softmax: a Softmax along rows whose
+ * input is the float output of an int8 quantized MatMul or Gemm (its
+ * rows) read by nothing else runs in that layer, on each block of its
+ * dequantized rows in place (qb_qlayer_gemm_softmax): the layer writes
+ * the Softmax's output, the float map between them is gone (PP-OCRv4
+ * rec's 40 x 6625 classifier). The same bits. Off with
+ * g->no_elem_fusion or QB_NO_GEMM_SOFTMAX_FUSION=1. Returns how many. */
+int qb_gemm_fuse_softmax(qb_graph *g);
 /* Int8 chain n (qb_elem_chain_set_int8; run in an int8 conv's epilogue)
  * in place on pixels x C int8 codes of NHWC pixels through its tables,
  * y at a pixel's first channel. */

@@ -37,6 +37,8 @@ typedef struct gemm_state {
     size_t qscratch_off;  /* quantized node: where its int8/bit buffers start in the scratch */
     int a_i8;             /* A is read as int8 NHWC pixels from tensor a_x (qb_gemm_set_int8_nhwc_input) */
     int a_x;              /* ... that tensor (the pool before a Flatten) */
+    const qb_node *sm;    /* a Softmax along the output rows run in place on them (qb_gemm_fuse_softmax; the
+                           * output written is then the Softmax's, write_to), or NULL */
 } gemm_state;
 
 static void gemm_free(void *p)
@@ -98,6 +100,11 @@ static void qscratch(qb_node *n, gemm_state *s)
 /* One call of the packed kernel (or its quantized form) on A [m x k]. */
 static void run_packed(qb_graph *g, qb_node *n, gemm_state *s, const float *a, float *y, void *scratch)
 {
+    if (n->q && s->sm) {
+        qb_qlayer_gemm_softmax(g, n, &s->pack, (int)s->m, a, (size_t)s->k, 0, y, s->sm,
+                               (char *)scratch + s->qscratch_off);
+        return;
+    }
     if (n->q) {
         qb_qlayer_gemm(g, n, &s->pack, (int)s->m, a, (size_t)s->k, 0, y, (size_t)s->n, 0, 0,
                        (char *)scratch + s->qscratch_off);
@@ -180,8 +187,12 @@ static void gemm_run(qb_graph *g, qb_node *n, void *scratch)
     if (!s->packed_ok && gemm_pack(g, n, s, NULL, NULL))
         return;
     if (s->a_i8) { /* int8 NHWC pixels in the input grid; the weights' columns permuted to match */
-        qb_qlayer_gemm(g, n, &s->pack, (int)s->m, g->tensors[s->a_x]->data, (size_t)s->k, 1, y, (size_t)s->n, 0, 0,
-                       (char *)scratch + s->qscratch_off);
+        if (s->sm)
+            qb_qlayer_gemm_softmax(g, n, &s->pack, (int)s->m, g->tensors[s->a_x]->data, (size_t)s->k, 1, y, s->sm,
+                                   (char *)scratch + s->qscratch_off);
+        else
+            qb_qlayer_gemm(g, n, &s->pack, (int)s->m, g->tensors[s->a_x]->data, (size_t)s->k, 1, y, (size_t)s->n, 0,
+                           0, (char *)scratch + s->qscratch_off);
         return;
     }
     const float *a = A->data;
@@ -453,6 +464,55 @@ static void matmul_run(qb_graph *g, qb_node *n, void *scratch)
     matmul_job j = {s, a, b, y};
     int64_t rows = s->batch * s->m;
     qb_gpar_for(rows, qb_gpar_chunk(rows, s->n * s->k, 1), matmul_rows, &j);
+}
+
+/* The only runtime reader of tensor t outside nodes fused into host h is
+ * h itself (t no graph output). */
+static int read_only_by(const qb_graph *g, int t, int h)
+{
+    for (int k = 0; k < g->noutputs; k++)
+        if (g->outputs[k] == t)
+            return 0;
+    for (int j = 0; j < g->nnodes; j++) {
+        const qb_node *r = &g->nodes[j];
+        if (r->folded || j == h || r->fused_into == h)
+            continue;
+        for (int k = 0; k < r->nin; k++)
+            if (r->in[k] == t)
+                return 0;
+    }
+    return 1;
+}
+
+int qb_gemm_fuse_softmax(qb_graph *g)
+{
+    const char *env = getenv("QB_NO_GEMM_SOFTMAX_FUSION");
+    if (g->no_elem_fusion || (env && *env && strcmp(env, "0")))
+        return 0;
+    int made = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *sm = &g->nodes[i];
+        int64_t rows, len;
+        int x = sm->fused_into < 0 && sm->write_to < 0 && !sm->domain ? qb_softmax_rows_input(sm, &rows, &len) : -1;
+        int p = x >= 0 ? g->tensors[x]->producer : -1;
+        if (p < 0 || p >= i)
+            continue;
+        qb_node *m = &g->nodes[p];
+        gemm_state *s = m->state;
+        const qb_opdef *def = m->def;
+        if (m->folded || m->fused_into >= 0 || m->write_to >= 0 || m->domain || m->nout != 1 || m->out[0] != x ||
+            (def != qb_op_find("MatMul") && def != qb_op_find("Gemm")) || !s || !m->q ||
+            (m->q->run_prec != QB_PREC_INT8_TENSOR && m->q->run_prec != QB_PREC_INT8_CHANNEL) || s->naive ||
+            s->trans_a || s->bias_mode == 2 || !s->packed_ok || s->sm || s->m != rows || s->n != len ||
+            !read_only_by(g, x, i) || qb_out(g, sm, 0)->dtype != QB_DT_FLOAT)
+            continue;
+        s->sm = sm;
+        m->write_to = sm->out[0];
+        m->epi_in = x; /* what the layer itself computes: its QDQ export writes the output QDQ there */
+        sm->fused_into = p;
+        made++;
+    }
+    return made;
 }
 
 const qb_opdef qb_ops_gemm[] = {

@@ -84,6 +84,22 @@ int qb_softmax_fuse_bias(qb_graph *g, qb_node *n, int x, const float *bias, int6
     return 1;
 }
 
+int qb_softmax_rows_input(const qb_node *n, int64_t *rows, int64_t *len)
+{
+    const axis_state *s = n->state;
+    if (n->folded || n->def != qb_op_find("Softmax") || !s || s->inner != 1)
+        return -1;
+    *rows = s->outer, *len = s->len;
+    return s->x;
+}
+
+void qb_softmax_rows_inplace(const qb_node *n, float *y, int64_t r0, int64_t r1)
+{
+    const axis_state *s = n->state;
+    softmax_job j = {y, s->bias, y, s->len}; /* x == y: each row read before it is written */
+    softmax_rows(&j, r0, r1);
+}
+
 static void softmax_run(qb_graph *g, qb_node *n, void *scratch)
 {
     (void)scratch;

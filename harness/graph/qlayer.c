@@ -538,6 +538,8 @@ typedef struct qgemm_job {
     int phases;           /* PH_* bits this pass does */
     const qb_node *epi;   /* element-wise chain run on each block of output rows (after PH_OUT), or NULL */
     int64_t sub;          /* epi: rows per block of PH_ALL (QB_GPAR_ALIGN multiple, about QB_EPI_BYTES) */
+    const qb_node *sm;    /* a Softmax along the rows run on each block of dequantized rows in place (y its
+                           * output: qb_qlayer_gemm_softmax), or NULL */
 } qgemm_job;
 
 /* The conv epilogue epi on pixels [i0, i1) of an NHWC output: int8 codes
@@ -586,6 +588,8 @@ static void qgemm_block(const qgemm_job *j, int64_t i0, int64_t i1, int phases)
                         j->ldy);
     if ((phases & PH_OUT) && j->epi && !done)
         run_epilogue(j->epi, j->c8 ? NULL : (int8_t *)j->ga.c, j->y, j->c8 ? j->ldy : j->ga.ldc, i0, i1);
+    if ((phases & PH_OUT) && j->sm)
+        qb_softmax_rows_inplace(j->sm, j->y, i0, i1);
 }
 
 /* Rows [i0, i1): the phases asked for; with an epilogue and every phase,
@@ -610,12 +614,19 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const vo
 }
 
 static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
-                       void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, size_t ldp, void *scratch);
+                       void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, size_t ldp, const qb_node *sm,
+                       void *scratch);
 
 void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
                         void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, void *scratch)
 {
-    qgemm_call(g, n, p, m, a, lda, a_i8, y, ldy, y_i8, r0, epi, 0, scratch);
+    qgemm_call(g, n, p, m, a, lda, a_i8, y, ldy, y_i8, r0, epi, 0, NULL, scratch);
+}
+
+void qb_qlayer_gemm_softmax(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                            float *y, const qb_node *sm, void *scratch)
+{
+    qgemm_call(g, n, p, m, a, lda, a_i8, y, (size_t)p->n, 0, 0, NULL, 0, sm, scratch);
 }
 
 int qb_qlayer_gemm_planes(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
@@ -623,16 +634,17 @@ int qb_qlayer_gemm_planes(qb_graph *g, qb_node *n, const qb_packed *p, int m, co
 {
     if (!qb_precision_is_int8(n->q->run_prec))
         return -1;
-    qgemm_call(g, n, p, m, a, lda, a_i8, y, 0, 0, r0, NULL, ldp, scratch);
+    qgemm_call(g, n, p, m, a, lda, a_i8, y, 0, 0, r0, NULL, ldp, NULL, scratch);
     return 0;
 }
 
 static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
-                       void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, size_t ldp, void *scratch)
+                       void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, size_t ldp, const qb_node *sm,
+                       void *scratch)
 {
     qb_qspec *q = n->q;
     int K = p->k, nr = p->n;
-    qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .f_min = n->f_min, .f_max = n->f_max}};
+    qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .f_min = n->f_min, .f_max = n->f_max}, .sm = sm};
     if (epi && qb_precision_is_int8(q->run_prec)) {
         j.epi = epi;
         j.y = y_i8 ? NULL : y, j.ldy = ldy; /* (the dequantized output; y_i8: ga.c) */
@@ -681,7 +693,10 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
         if (g->profile)
             g->kernel_ms_acc += qb_now_ms() - t0;
         j.phases = PH_OUT;
-        qgemm_rows(&j, 0, m);
+        if (sm) /* the Softmax's rows split across threads as its own run splits them */
+            qb_gpar_for(m, qb_gpar_chunk(m, 8 * (int64_t)nr, 1), qgemm_rows, &j);
+        else
+            qgemm_rows(&j, 0, m);
         return;
     }
     int64_t chunk = qb_gpar_chunk(m, (int64_t)K * nr, QB_GPAR_ALIGN);

@@ -57,6 +57,15 @@ void qb_qlayer_gemm(qb_graph *g, qb_node *n, const qb_packed *p, int m, const vo
 void qb_qlayer_gemm_epi(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
                         void *y, size_t ldy, int y_i8, int r0, const qb_node *epi, void *scratch);
 
+/* qb_qlayer_gemm (int8-* with float output: the int8 codes dequantized)
+ * of y[m x nr] rows, then Softmax node sm (qb_softmax_rows_inplace: along
+ * rows of nr, its fused bias row added first) on each block of rows in
+ * place while in cache: y is the Softmax's output, the layer's own float
+ * output is never written (qb_gemm_fuse_softmax). The same bits as the
+ * two nodes run one after the other. */
+void qb_qlayer_gemm_softmax(qb_graph *g, qb_node *n, const qb_packed *p, int m, const void *a, size_t lda, int a_i8,
+                            float *y, const qb_node *sm, void *scratch);
+
 /* qb_qlayer_gemm (int8-* only, float output, no epilogue) with the
  * output dequantized straight into NCHW planes: channel k of row i at
  * y[k * ldp + i] (a conv's NCHW output, y at the first row's pixel of
