@@ -20,6 +20,23 @@ static void gather32(char *dst, const char *src, int64_t n, int64_t is)
 /* Copy an N-d strided view (src strides in elements, may be negative) into
  * a dense dst of shape dims. */
 
+/* n bytes from s to d (apart): runs of 16 to 64 bytes as two fixed-size
+ * copies that may overlap inside [0, n) (inlined: a libc memcpy call per
+ * run cost more than its bytes: PP-OCRv4 rec's attention Transposes and
+ * Slices move runs of 15 floats); the same bytes. */
+static inline void copy_run(char *restrict d, const char *restrict s, size_t n)
+{
+    if (n >= 16 && n <= 32) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n > 32 && n <= 64) {
+        memcpy(d, s, 32);
+        memcpy(d + n - 32, s + n - 32, 32);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 static void copy_nd(char *dst, const char *src, int rank, const int64_t *dims, const int64_t *sstr, size_t es)
 {
     if (rank == 0) {
@@ -32,7 +49,7 @@ static void copy_nd(char *dst, const char *src, int rank, const int64_t *dims, c
     int64_t idx[QB_MAX_DIMS] = {0}, off = 0, inner = dims[rank - 1], is = sstr[rank - 1];
     for (int64_t o = 0; o < total; o += inner) {
         if (is == 1)
-            memcpy(dst, src + off * (int64_t)es, inner * es);
+            copy_run(dst, src + off * (int64_t)es, inner * es);
         else if (es == 4) /* float, int32: a typed gather, not a memcpy call per element */
             gather32(dst, src + off * 4, inner, is);
         else
