@@ -258,6 +258,29 @@ done
 "$QB" eval "$T/syn.onnx" -d synthetic -p mixed --limit 200 --calib 64 --val 200 | grep -q "mixed plan (budget 1.00 pt" || {
     echo "FAIL: eval -p mixed plan"; fails=$((fails + 1)); }
 expect 0 "eval seeded inputs without labels" -- eval "$T/syn.onnx" -d none -p int8-channel --limit 50 --calib 32
+# --versus: a second method on the same samples, A minus B with paired intervals; the differences agree
+# with the two runs' own figures (SQNR and top-1 as each block prints them), the interval holds the point
+"$QB" eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-kl --versus ptq-minmax --limit 200 --calib 64 \
+    >"$T/versus.txt" 2>/dev/null
+/usr/bin/python3 -c 'import re, sys
+t = open(sys.argv[1]).read()
+sq = [float(x) for x in re.findall(r", SQNR (-?[0-9.]+) dB \[", t)]
+top = [float(x) for x in re.findall(r"top-1 ([0-9.]+)% \[", t)]
+m = re.search(r"ptq-kl minus ptq-minmax on the same 200 samples.*\n  SQNR ([-+0-9.]+) dB \[([-+0-9.]+), ([-+0-9.]+)\]"
+              r".*\n  top-1 ([-+0-9.]+) pt \[([-+0-9.]+), ([-+0-9.]+)\]; right only with ptq-kl ([0-9]+), only with "
+              r"ptq-minmax ([0-9]+): McNemar two-sided p ([0-9.e-]+)", t)
+v = [float(x) for x in m.groups()] if m else []
+ok = m and len(sq) == 2 and len(top) == 2 and abs(v[0] - (sq[0] - sq[1])) <= 0.011 and v[1] <= v[0] <= v[2]
+ok = ok and abs(v[3] - (top[0] - top[1])) <= 0.011 and v[4] <= v[3] <= v[5] and 0 <= v[8] <= 1
+ok = ok and abs((v[6] - v[7]) / 2 - v[3]) <= 1e-9  # 200 samples: one sample is 0.5 pt
+sys.exit(not ok)' "$T/versus.txt" || { echo "FAIL: eval --versus: the paired block disagrees with the two runs"; cat "$T/versus.txt"; fails=$((fails + 1)); }
+[ "$("$QB" eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-kl --versus ptq-mse --limit 50 --calib 32 \
+    --csv 2>/dev/null | cut -d, -f12 | tr '\n' ' ')" = "method ptq-kl ptq-mse " ] || {
+    echo "FAIL: eval --versus --csv: want the header and a row per method"; fails=$((fails + 1)); }
+expect_msg 2 "the same method" "eval --versus: the same method" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --method ptq-kl --versus ptq-kl
+expect_msg 2 "takes no method" "eval --versus: a float precision" -- eval "$T/syn.onnx" -d synthetic -p fp16 --versus ptq-kl
+expect_msg 2 "without it" "eval --versus with --per-layer" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --versus ptq-kl --per-layer
+expect_msg 2 "unknown method\\|ptq-best" "eval --versus: unknown method" -- eval "$T/syn.onnx" -d synthetic -p int8-channel --versus ptq-best
 # QB_CALIB_MINMAX (one-tensor ablation): the named tensor gets its min/max range instead of the method's
 trace_l0() { # trace_l0 FILE: "NAME MAX HI" of layer 0's output in a QB_CALIB_TRACE log
     sed -n "s/^qbench: calib-trace: layer 0 out '\([^']*\)' min [^ ]* max \([^ ]*\) range \[[^,]*, \([^]]*\)\].*/\1 \2 \3/p" "$1" |
@@ -508,10 +531,10 @@ expect_msg 2 "max_time_ms: '-5' is not a number" "sweep: max_time_ms = -5" -- sw
 # adaptive rounds: a cell wider than ci_threshold (here a tiny 0.0001%) after its 3 rounds gets more, round-robin,
 # until its budget of timed time (max_time_ms) is spent; with max_time_ms = 0 it keeps its 3 rounds
 printf '%s\n' '[axes]' 'models = g' 'precisions = fp32' 'isas = scalar' '[measure]' 'warmup = 1' 'iterations = 6' \
-    'min_time_ms = 0' 'retries = 0' 'counters = none' 'rounds = 3' 'ci_threshold = 0.0001%' 'max_time_ms = 2' \
+    'min_time_ms = 0' 'retries = 0' 'counters = none' 'rounds = 3' 'ci_threshold = 0.0001%' 'max_time_ms = 30' \
     '[model g]' 'gemm = 64x64x64' >"$T/ka.ini"
 expect 0 "sweep: adaptive rounds" -- sweep "$T/ka.ini" -q -o "$T/ka"
-sed 's/^max_time_ms = 2/max_time_ms = 0/' "$T/ka.ini" >"$T/ka0.ini"
+sed 's/^max_time_ms = 30/max_time_ms = 0/' "$T/ka.ini" >"$T/ka0.ini"
 expect 0 "sweep: max_time_ms = 0" -- sweep "$T/ka0.ini" -q -o "$T/ka0"
 n=$(sed -n 's/.*timed in \([0-9]*\) rounds.*/\1/p' "$T/ka/results.csv")
 # (the status follows the final interval: noisy with its "wider than" note, or ok where the rounds' medians
@@ -521,7 +544,7 @@ n=$(sed -n 's/.*timed in \([0-9]*\) rounds.*/\1/p' "$T/ka/results.csv")
 rows = [r for f in sys.argv[1:] for r in csv.DictReader(open(f))]
 sys.exit(not (len(rows) == 2 and all((r["status"] == "noisy") == ("wider than +-0.0% after" in r["note"]) and
               r["status"] in ("ok", "noisy") for r in rows)))' "$T/ka/results.csv" "$T/ka0/results.csv" || {
-    echo "FAIL: sweep adaptive rounds: want more than 3 rounds within max_time_ms = 2 (got '${n}'), 3 with 0"
+    echo "FAIL: sweep adaptive rounds: want more than 3 rounds within max_time_ms = 30 (got '${n}'), 3 with 0"
     fails=$((fails + 1)); }
 [ "$(cat "$T/s1/results.csv" "$T/s2/results.csv" | grep -c ',\(ok\|noisy\),')" -eq 4 ] || {
     echo "FAIL: sweep: want 4 measured (ok or noisy) rows over both shards"; fails=$((fails + 1)); }

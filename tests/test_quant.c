@@ -957,9 +957,17 @@ static void test_metrics_shifted(void **state)
     const float r[4] = {1, 2, 3, 4}, q[4] = {1.5f, 2.5f, 3.5f, 4.5f};
     qb_metrics_acc a;
     qb_metrics m;
+    qb_sample_records kept = {0};
     qb_metrics_init(&a);
+    a.keep = &kept; /* the records handed over: this sample's squared error and its bits */
     qb_metrics_add(&a, r, q, NULL, 1, 4);
     qb_metrics_finish(&a, &m);
+    assert_int_equal(kept.n, 1);
+    assert_near(kept.err2[0], 1.0, 0);
+    assert_int_equal(kept.bits[0], 1 << 2); /* agrees, no label */
+    assert_null(a.rec);
+    qb_sample_records_free(&kept);
+    qb_sample_records_free(&kept);
     assert_near(m.sqnr_db, 10 * log10(30.0), 1e-9);
     assert_near(m.sqnr_db, 14.771213, 1e-6);
     assert_near(m.kl_div, 0.0, 1e-12);

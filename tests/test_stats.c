@@ -136,7 +136,7 @@ static void paired_bootstrap(void **state)
     }
     q[999] = 0, ref[998] = 0, q[998] = 1; /* one discordant pair each way more: b = 51, c = 1 */
     qb_paired_ci a, b;
-    assert_int_equal(qb_paired_stats(ref, q, agree, N, 0, QB_BOOTSTRAP_SEED, &a), 0);
+    assert_int_equal(qb_paired_stats(ref, q, agree, N, 1, 0, QB_BOOTSTRAP_SEED, &a), 0);
     assert_int_equal(a.b, 51);
     assert_int_equal(a.c, 1);
     NEAR(a.mcnemar_p, qb_binom_half_cdf(52, 1));
@@ -149,17 +149,17 @@ static void paired_bootstrap(void **state)
     assert_true(a.top1_low < 94.9 && a.top1_high > 94.9);
     assert_true(a.agree_low < 94.9 && a.agree_high > 94.9);
     /* the same seed gives the same interval; another seed a close one */
-    assert_int_equal(qb_paired_stats(ref, q, agree, N, 0, QB_BOOTSTRAP_SEED, &b), 0);
+    assert_int_equal(qb_paired_stats(ref, q, agree, N, 1, 0, QB_BOOTSTRAP_SEED, &b), 0);
     assert_true(a.drop_low == b.drop_low && a.drop_high == b.drop_high && a.top1_low == b.top1_low);
-    assert_int_equal(qb_paired_stats(ref, q, agree, N, 0, 12345, &b), 0);
+    assert_int_equal(qb_paired_stats(ref, q, agree, N, 1, 0, 12345, &b), 0);
     assert_true(fabs(a.drop_low - b.drop_low) < 0.6 && fabs(a.drop_high - b.drop_high) < 0.6);
     /* identical answers: a zero-width drop interval, p = 1 */
-    assert_int_equal(qb_paired_stats(ref, ref, NULL, N, 500, 7, &a), 0);
+    assert_int_equal(qb_paired_stats(ref, ref, NULL, N, 1, 500, 7, &a), 0);
     assert_true(a.drop_low == 0 && a.drop_high == 0 && a.mcnemar_p == 1 && isnan(a.agree_low));
     /* no labels: only agreement */
-    assert_int_equal(qb_paired_stats(NULL, NULL, agree, N, 500, 7, &a), 0);
+    assert_int_equal(qb_paired_stats(NULL, NULL, agree, N, 1, 500, 7, &a), 0);
     assert_true(isnan(a.drop_low) && isnan(a.top1_high) && isnan(a.mcnemar_p) && a.agree_high <= 100);
-    assert_int_equal(qb_paired_stats(ref, q, agree, 0, 0, 7, &a), -1);
+    assert_int_equal(qb_paired_stats(ref, q, agree, 0, 1, 0, 7, &a), -1);
 }
 
 /* The SQNR's bootstrap interval on crafted per-sample energies whose
@@ -172,7 +172,7 @@ static void sqnr_interval(void **state)
     for (int i = 0; i < N; i++)
         sig[i] = 1, err[i] = 0.01;
     /* every sample alike: every resample has the point's SQNR, 20 dB */
-    assert_int_equal(qb_sqnr_interval(sig, err, N, 0, QB_BOOTSTRAP_SEED, &lo, &hi), 0);
+    assert_int_equal(qb_sqnr_interval(sig, err, N, 1, 0, QB_BOOTSTRAP_SEED, &lo, &hi), 0);
     NEAR(lo, 20.0);
     NEAR(hi, 20.0);
     /* one sample with 100x the error of the others (point SQNR
@@ -182,20 +182,107 @@ static void sqnr_interval(void **state)
      * 10 log10(20 / (17e-4 + 3e-2)) = 28.00 dB, the lower end */
     for (int i = 0; i < N; i++)
         err[i] = i == 7 ? 1e-2 : 1e-4;
-    assert_int_equal(qb_sqnr_interval(sig, err, N, 0, QB_BOOTSTRAP_SEED, &lo, &hi), 0);
+    assert_int_equal(qb_sqnr_interval(sig, err, N, 1, 0, QB_BOOTSTRAP_SEED, &lo, &hi), 0);
     NEAR(hi, 40.0);
     NEAR(lo, -10 * log10((17e-4 + 3e-2) / 20));
     /* two samples, one exact: a quarter of the resamples have no error */
     double s2[] = {1, 1}, e2[] = {0, 0.01};
-    assert_int_equal(qb_sqnr_interval(s2, e2, 2, 1000, 7, &lo, &hi), 0);
+    assert_int_equal(qb_sqnr_interval(s2, e2, 2, 1, 1000, 7, &lo, &hi), 0);
     NEAR(lo, 20.0);
     assert_true(isinf(hi) && hi > 0);
     /* no samples, or no signal: no interval */
-    assert_int_equal(qb_sqnr_interval(sig, err, 0, 0, 7, &lo, &hi), -1);
+    assert_int_equal(qb_sqnr_interval(sig, err, 0, 1, 0, 7, &lo, &hi), -1);
     assert_true(isnan(lo) && isnan(hi));
     double z[] = {0, 0};
-    assert_int_equal(qb_sqnr_interval(z, e2, 2, 100, 7, &lo, &hi), -1);
+    assert_int_equal(qb_sqnr_interval(z, e2, 2, 1, 100, 7, &lo, &hi), -1);
     assert_true(isnan(lo) && isnan(hi));
+}
+
+/* Two models on the same samples: A minus B, on crafted records whose
+ * resample distribution is known. */
+static void paired_diff(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    double ea[N], eb[N];
+    unsigned char aok[N], bok[N], ag[N], bg[N];
+    for (int i = 0; i < N; i++) {
+        ea[i] = 0.01, eb[i] = 0.1;
+        aok[i] = 1, bok[i] = i >= 5; /* B misses the first 5: +25 pt for A, 5 discordant pairs */
+        ag[i] = bg[i] = 1;
+    }
+    qb_paired_diff p;
+    /* B's error 10x A's on every sample: every resample is +10 dB */
+    assert_int_equal(qb_paired_diff_stats(ea, eb, aok, bok, ag, bg, N, 1, 0, QB_BOOTSTRAP_SEED, &p), 0);
+    NEAR(p.sqnr_db, 10.0);
+    NEAR(p.sqnr_low, 10.0);
+    NEAR(p.sqnr_high, 10.0);
+    NEAR(p.top1_pt, 25.0);
+    assert_true(p.top1_low > 0 && p.top1_low < 25 && p.top1_high > 25);
+    assert_int_equal(p.a_only, 5);
+    assert_int_equal(p.b_only, 0);
+    NEAR(p.mcnemar_p, 2.0 / 32); /* two-sided: twice P(B(5) >= 5) */
+    NEAR(p.agree_pt, 0);
+    NEAR(p.agree_low, 0);
+    NEAR(p.agree_high, 0);
+    /* swapped: the same figures, negated */
+    qb_paired_diff q;
+    assert_int_equal(qb_paired_diff_stats(eb, ea, bok, aok, bg, ag, N, 1, 0, QB_BOOTSTRAP_SEED, &q), 0);
+    NEAR(q.sqnr_db, -10.0);
+    NEAR(q.top1_pt, -25.0);
+    NEAR(q.top1_low, -p.top1_high);
+    NEAR(q.top1_high, -p.top1_low);
+    NEAR(q.mcnemar_p, p.mcnemar_p);
+    /* A exact on one of two samples, B's errors equal: a quarter of the
+     * resamples draw only the exact one (+inf), a quarter only the other
+     * (0 dB); the rest 10 log10(2) */
+    double a2[] = {0, 0.01}, b2[] = {0.01, 0.01};
+    assert_int_equal(qb_paired_diff_stats(a2, b2, NULL, NULL, NULL, NULL, 2, 1, 1000, 7, &p), 0);
+    NEAR(p.sqnr_db, 10 * log10(2.0));
+    NEAR(p.sqnr_low, 0);
+    assert_true(isinf(p.sqnr_high) && p.sqnr_high > 0);
+    assert_true(isnan(p.top1_pt) && isnan(p.mcnemar_p) && isnan(p.agree_pt));
+    /* both exact: no difference; identical errors: 0 dB */
+    double z[] = {0, 0};
+    assert_int_equal(qb_paired_diff_stats(z, z, NULL, NULL, NULL, NULL, 2, 1, 100, 7, &p), 0);
+    NEAR(p.sqnr_db, 0);
+    NEAR(p.sqnr_low, 0);
+    NEAR(p.sqnr_high, 0);
+    /* no samples, or a NaN error: nothing */
+    assert_int_equal(qb_paired_diff_stats(ea, eb, NULL, NULL, NULL, NULL, 0, 1, 100, 7, &p), -1);
+    assert_true(isnan(p.sqnr_db) && isnan(p.sqnr_low));
+    double nan2[] = {NAN, 0.01};
+    assert_int_equal(qb_paired_diff_stats(nan2, b2, NULL, NULL, NULL, NULL, 2, 1, 100, 7, &p), -1);
+    /* records grouped by sample (the class vectors of a [batch, P, C]
+     * output): whole samples are drawn. Two samples of two records whose
+     * sums are equal, (0, 0.02) and (0.01, 0.01) against B's 0.04 per
+     * sample: every resample is exactly 10 log10(2) dB; drawn record by
+     * record the interval would not be a point */
+    double ga[] = {0, 0.02, 0.01, 0.01}, gb[] = {0.02, 0.02, 0.02, 0.02};
+    assert_int_equal(qb_paired_diff_stats(ga, gb, NULL, NULL, NULL, NULL, 4, 2, 500, 7, &p), 0);
+    NEAR(p.sqnr_low, 10 * log10(2.0));
+    NEAR(p.sqnr_high, 10 * log10(2.0));
+    assert_int_equal(qb_paired_diff_stats(ga, gb, NULL, NULL, NULL, NULL, 4, 1, 500, 7, &p), 0);
+    assert_true(p.sqnr_high > p.sqnr_low + 1);
+    assert_int_equal(qb_paired_diff_stats(ga, gb, NULL, NULL, NULL, NULL, 4, 3, 500, 7, &p), -1);
+    double sg[] = {1, 1, 1, 1}, lo, hi;
+    assert_int_equal(qb_sqnr_interval(sg, ga, 4, 2, 500, 7, &lo, &hi), 0);
+    NEAR(lo, 20.0); /* 10 log10(2 / 0.02) on every resample */
+    NEAR(hi, 20.0);
+    assert_int_equal(qb_sqnr_interval(sg, ga, 4, 1, 500, 7, &lo, &hi), 0);
+    assert_true(hi > lo + 1); /* record by record the resamples differ */
+    unsigned char half[] = {1, 0, 0, 1, 1, 0, 0, 1};
+    qb_paired_ci ci;
+    assert_int_equal(qb_paired_stats(NULL, NULL, half, 8, 2, 500, 7, &ci), 0);
+    NEAR(ci.agree_low, 50.0);
+    NEAR(ci.agree_high, 50.0);
+    assert_int_equal(qb_paired_stats(NULL, NULL, half, 8, 3, 500, 7, &ci), -1);
+    /* the two-sided McNemar test */
+    NEAR(qb_mcnemar_two_sided(0, 0), 1);
+    NEAR(qb_mcnemar_two_sided(3, 3), 1);
+    NEAR(qb_mcnemar_two_sided(8, 2), 2 * 56.0 / 1024);
+    NEAR(qb_mcnemar_two_sided(2, 8), 2 * 56.0 / 1024);
+    NEAR(qb_mcnemar_two_sided(0, 10), 2.0 / 1024);
 }
 
 /* ---- the measurement loop on a fake clock ---- */
@@ -996,6 +1083,7 @@ int main(void)
         cmocka_unit_test(mcnemar_exact),
         cmocka_unit_test(paired_bootstrap),
         cmocka_unit_test(sqnr_interval),
+        cmocka_unit_test(paired_diff),
         cmocka_unit_test(loop_outliers_are_not_noise),
         cmocka_unit_test(loop_bimodal_is_noisy),
         cmocka_unit_test(loop_calls_per_sample_and_warmup),

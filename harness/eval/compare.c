@@ -69,11 +69,16 @@ static int add_batch(void *ctx, int from, int count, const float *y)
     return 0;
 }
 
-int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64_t outs, qb_metrics *m, qb_err *e)
+static int compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64_t outs, qb_metrics *m,
+                          qb_sample_records *keep, qb_err *e)
 {
     cmp_ctx c = {.s = s, .ref = ref, .outs = outs, .classes = r->classes, .positions = r->positions,
                  .labels = malloc((size_t)r->batch * sizeof(int32_t))};
     qb_metrics_init(&c.acc);
+    c.acc.group = r->positions > 1 ? (long)r->positions : 1;
+    c.acc.keep = keep;
+    if (keep)
+        qb_sample_records_free(keep);
     int rc = -1;
     if (r->outs != outs)
         qb_errf(e, "%s: %lld outputs per sample, the reference has %lld", r->g->file, (long long)r->outs,
@@ -93,13 +98,24 @@ int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64
     return rc;
 }
 
-int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
-                     qb_metrics *m, qb_err *e)
+int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64_t outs, qb_metrics *m, qb_err *e)
+{
+    return compare_runner(r, s, ref, outs, m, NULL, e);
+}
+
+int qb_compare_graph_records(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
+                             qb_metrics *m, qb_sample_records *keep, qb_err *e)
 {
     qb_runner r;
     if (qb_runner_open_on(&r, g, batch, isa, s, e))
         return -1;
-    int rc = qb_compare_runner(&r, s, ref, outs, m, e);
+    int rc = compare_runner(&r, s, ref, outs, m, keep, e);
     qb_runner_close(&r);
     return rc;
+}
+
+int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
+                     qb_metrics *m, qb_err *e)
+{
+    return qb_compare_graph_records(g, s, batch, isa, ref, outs, m, NULL, e);
 }

@@ -18,6 +18,11 @@ int qb_reference_outputs(const qb_graph *model, const qb_samples *s, int batch, 
 int qb_compare_graph(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
                      qb_metrics *m, qb_err *e);
 
+/* qb_compare_graph that also keeps the per-sample records in *keep
+ * (emptied first; left empty when they could not be stored). */
+int qb_compare_graph_records(qb_graph *g, const qb_samples *s, int batch, int isa, const float *ref, int64_t outs,
+                             qb_metrics *m, qb_sample_records *keep, qb_err *e);
+
 /* The same on a runner already open (its batch and ISA), e.g. the one a
  * sweep cell has just timed. */
 int qb_compare_runner(qb_runner *r, const qb_samples *s, const float *ref, int64_t outs, qb_metrics *m, qb_err *e);

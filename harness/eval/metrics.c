@@ -47,6 +47,13 @@ static uint64_t hash_floats(uint64_t h, const float *x, size_t n)
     return h;
 }
 
+void qb_sample_records_free(qb_sample_records *r)
+{
+    free(r->bits);
+    free(r->err2);
+    memset(r, 0, sizeof *r);
+}
+
 void qb_metrics_free(qb_metrics_acc *a)
 {
     free(a->rec);
@@ -199,7 +206,9 @@ static void finish_records(const qb_metrics_acc *a, qb_metrics *m)
             kl[i] = a->kl[i];
         }
         qb_paired_ci ci;
-        if (qb_paired_stats(labelled ? ref_ok : NULL, labelled ? q_ok : NULL, agree, n, 0, QB_BOOTSTRAP_SEED, &ci) == 0) {
+        size_t g = a->group > 1 && n % (size_t)a->group == 0 ? (size_t)a->group : 1;
+        if (qb_paired_stats(labelled ? ref_ok : NULL, labelled ? q_ok : NULL, agree, n, g, 0, QB_BOOTSTRAP_SEED,
+                            &ci) == 0) {
             m->top1_ci_low = ci.top1_low;
             m->top1_ci_high = ci.top1_high;
             m->drop_ci_low = ci.drop_low;
@@ -208,7 +217,7 @@ static void finish_records(const qb_metrics_acc *a, qb_metrics *m)
             m->agree_ci_high = ci.agree_high;
             m->mcnemar_p = ci.mcnemar_p;
         }
-        qb_sqnr_interval(a->sig2s, a->err2s, n, 0, QB_BOOTSTRAP_SEED, &m->sqnr_ci_low, &m->sqnr_ci_high);
+        qb_sqnr_interval(a->sig2s, a->err2s, n, g, 0, QB_BOOTSTRAP_SEED, &m->sqnr_ci_low, &m->sqnr_ci_high);
         qsort(kl, n, sizeof *kl, cmp_double);
         m->kl_p99 = qb_percentile_sorted(kl, n, 0.99);
         m->kl_max = kl[n - 1];
@@ -231,6 +240,13 @@ static double sqnr_of(double sig2, double err2)
 void qb_metrics_finish(qb_metrics_acc *a, qb_metrics *m)
 {
     finish_records(a, m);
+    if (a->keep && !a->lost && a->samples > 0) {
+        qb_sample_records_free(a->keep);
+        size_t n = (size_t)a->samples, g = a->group > 1 && n % (size_t)a->group == 0 ? (size_t)a->group : 1;
+        *a->keep = (qb_sample_records){n, g, a->rec, a->err2s};
+        a->rec = NULL;
+        a->err2s = NULL;
+    }
     qb_metrics_free(a);
     m->samples = a->samples;
     m->output_hash = a->hash;

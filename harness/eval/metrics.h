@@ -14,6 +14,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Per-sample records kept past qb_metrics_finish (qb_metrics_acc.keep), to
+ * compare two models sample by sample (qb_paired_diff_stats). */
+typedef struct qb_sample_records {
+    size_t n;            /* records (samples added: class vectors of a [batch, P, C] output) */
+    size_t group;        /* records per evaluated sample (P; 1 for one vector per sample) */
+    unsigned char *bits; /* per record: bit 0 ref right, bit 1 q right, bit 2 agree, bit 3 labelled */
+    double *err2;        /* per record: its sum of (ref - q)^2 */
+} qb_sample_records;
+
+/* Release a record set (safe twice, and on a zeroed one). */
+void qb_sample_records_free(qb_sample_records *r);
+
 typedef struct qb_metrics_acc {
     long samples;       /* samples added */
     long labeled;       /* samples added with a label */
@@ -32,6 +44,10 @@ typedef struct qb_metrics_acc {
     long cap;           /* records allocated */
     int lost;           /* a record could not be stored (out of memory): no intervals */
     uint64_t hash;      /* FNV-1a 64 over the bytes (little-endian) of every q value, in order */
+    long group;         /* records per evaluated sample (the P of a [batch, P, C] output, set before adding;
+                           0 or 1: one): the bootstrap draws whole samples */
+    qb_sample_records *keep; /* NULL, or where qb_metrics_finish moves the records (set after qb_metrics_init;
+                                left empty when they were lost) */
 } qb_metrics_acc;
 
 void qb_metrics_init(qb_metrics_acc *a);
@@ -63,7 +79,8 @@ typedef struct qb_metrics {
 } qb_metrics;
 
 /* Every mean is NAN when no samples were added; intervals are NAN when
- * the records were lost. Releases the per-sample records. */
+ * the records were lost. Releases the per-sample records (or hands the
+ * right/agree bits and squared errors to a->keep). */
 void qb_metrics_finish(qb_metrics_acc *a, qb_metrics *m);
 /* same definition for one tensor (per-layer) */
 double qb_sqnr_db(const float *ref, const float *x, size_t n);

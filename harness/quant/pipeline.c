@@ -211,6 +211,7 @@ void qb_pipeline_result_free(qb_pipeline_result *r)
     free(r->layer_cost);
     qb_pareto_free(&r->pareto);
     qb_mixed_free(&r->mixed);
+    qb_sample_records_free(&r->records);
     memset(r, 0, sizeof *r);
 }
 
@@ -432,6 +433,7 @@ int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipe
     if (o->prec == QB_PREC_FP32) { /* the reference itself */
         qb_metrics_acc acc;
         qb_metrics_init(&acc);
+        acc.keep = &r->records;
         int32_t *lab = malloc((size_t)d->eval.n * sizeof *lab + 1);
         for (int i = 0; lab && i < d->eval.n; i++)
             lab[i] = qb_samples_label(&d->eval, i);
@@ -441,7 +443,7 @@ int qb_pipeline_evaluate(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipe
         rc = lab ? 0 : -1;
     } else {
         qb_graph *g = qb_pipeline_graph(o, r, e);
-        rc = g ? qb_compare_graph(g, &d->eval, o->batch, o->isa, ref, outs, &r->m, e) : -1;
+        rc = g ? qb_compare_graph_records(g, &d->eval, o->batch, o->isa, ref, outs, &r->m, &r->records, e) : -1;
     }
     free(ref);
     if (rc)

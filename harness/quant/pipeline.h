@@ -98,6 +98,7 @@ typedef struct qb_pipeline_result {
     int64_t weight_bytes;   /* weight bytes of the plan's layers */
     int64_t macs;           /* multiply-accumulates per sample of the layers */
     qb_metrics m;           /* against FP32 on the evaluation samples */
+    qb_sample_records records; /* qb_pipeline_evaluate: m's per-sample records (empty if they were lost) */
     qb_plan_choice *choices; /* with a layer plan: each layer's precision, calibrator, deciding rule; else NULL */
     qb_pareto pareto;       /* mixed with --cost: the search's path and Pareto set */
     double *layer_cost;     /* mixed with --cost: cost[i * QB_PREC_COUNT + p] per layer, or NULL */

@@ -1,10 +1,13 @@
 /*
  * eval.c - `qbench eval MODEL.onnx -d DATASET [-p PREC] [--method M]
- * [-i ISA] [--per-layer] [--csv] ...`: the model at a precision against
- * its FP32 reference on the dataset's test images (or seeded inputs with
- * -d none): top-1 accuracy and drop, agreement, SQNR, cosine, max abs
- * error, KL. Calibration and validation samples come from the training
- * images only. --csv prints the results header of docs/design.md and one row.
+ * [-i ISA] [--per-layer] [--csv] [--versus METHOD] ...`: the model at a
+ * precision against its FP32 reference on the dataset's test images (or
+ * seeded inputs with -d none): top-1 accuracy and drop, agreement, SQNR,
+ * cosine, max abs error, KL. Calibration and validation samples come from
+ * the training images only. --csv prints the results header of
+ * docs/design.md and one row (two with --versus). --versus evaluates a
+ * second method on the same samples and prints the paired difference
+ * (docs/measurement.md, "Two methods on the same samples").
  * Input errors: exit code 2.
  */
 #include <math.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "harness/io/atomic.h"
+#include "harness/measure/paired.h"
 #include "harness/quant/layer_sqnr.h"
 #include "harness/quant/pipeline.h"
 #include "harness/quant/plan_apply.h"
@@ -65,7 +69,7 @@ static int stored_of(const qb_pipeline_opts *o, const qb_pipeline_data *d, store
 }
 
 static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_data *d, const qb_pipeline_result *r,
-                      const char *isa)
+                      const char *isa, int header)
 {
     qb_result_row row;
     qb_row_init(&row);
@@ -90,7 +94,8 @@ static void print_csv(const qb_pipeline_opts *o, const qb_pipeline_data *d, cons
     row.macs = (double)r->macs;
     row.weight_bytes = (double)(stored ? st.bytes : r->weight_bytes);
     qb_row_set_metrics(&row, &r->m);
-    qb_results_print(stdout, qb_result_columns);
+    if (header)
+        qb_results_print(stdout, qb_result_columns);
     char buf[QB_NCOLS][1100];
     const char *f[QB_NCOLS];
     for (int i = 0; i < QB_NCOLS; i++) {
@@ -352,12 +357,66 @@ static int per_layer(const qb_pipeline_opts *o, qb_pipeline_data *d, qb_pipeline
     return rc;
 }
 
+/* --versus: A (o's method) minus B (ob's) on the same samples, paired. 0,
+ * or -1 with a message (the two runs' records do not line up). */
+static int print_versus(const qb_pipeline_opts *o, const qb_pipeline_opts *ob, const qb_pipeline_result *ra,
+                        const qb_pipeline_result *rb, qb_err *e)
+{
+    const qb_sample_records *a = &ra->records, *b = &rb->records;
+    size_t n = a->n;
+    if (!n || n != b->n || a->group != b->group) {
+        qb_errf(e, "--versus: %zu and %zu per-sample records (out of memory?): no paired comparison", a->n, b->n);
+        return -1;
+    }
+    unsigned char *ok = malloc(4 * n);
+    if (!ok) {
+        qb_errf(e, "out of memory");
+        return -1;
+    }
+    int labelled = 1;
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = (a->bits[i] >> 1) & 1;
+        ok[n + i] = (b->bits[i] >> 1) & 1;
+        ok[2 * n + i] = (a->bits[i] >> 2) & 1;
+        ok[3 * n + i] = (b->bits[i] >> 2) & 1;
+        labelled &= (a->bits[i] >> 3) & (b->bits[i] >> 3) & 1;
+    }
+    int agree = !isnan(ra->m.agreement) && !isnan(rb->m.agreement);
+    qb_paired_diff p;
+    int rc = qb_paired_diff_stats(a->err2, b->err2, labelled ? ok : NULL, labelled ? ok + n : NULL,
+                                  agree ? ok + 2 * n : NULL, agree ? ok + 3 * n : NULL, n, a->group, 0,
+                                  QB_BOOTSTRAP_SEED, &p);
+    free(ok);
+    if (rc) {
+        qb_errf(e, "--versus: no paired comparison (a NaN error in the outputs)");
+        return -1;
+    }
+    if (a->group > 1)
+        printf("%s minus %s on the same %zu samples of %zu output vectors each (paired bootstrap over the samples, "
+               "95%%):\n", o->method, ob->method, n / a->group, a->group);
+    else
+        printf("%s minus %s on the same %zu samples (paired bootstrap, 95%%):\n", o->method, ob->method, n);
+    printf("  SQNR %+.2f dB [%+.2f, %+.2f] (%.2f against %.2f dB)\n", p.sqnr_db, p.sqnr_low, p.sqnr_high,
+           ra->m.sqnr_db, rb->m.sqnr_db);
+    if (labelled)
+        printf("  top-1 %+.2f pt [%+.2f, %+.2f]; right only with %s %zu, only with %s %zu: McNemar two-sided "
+               "p %.3g\n",
+               p.top1_pt, p.top1_low, p.top1_high, o->method, p.a_only, ob->method, p.b_only, p.mcnemar_p);
+    if (agree)
+        printf("  agreement with fp32 %+.2f pt [%+.2f, %+.2f]\n", p.agree_pt, p.agree_low, p.agree_high);
+    int sq_sure = p.sqnr_low > 0 || p.sqnr_high < 0;
+    printf("  %s: %s\n", sq_sure ? "the SQNR differs" : "no SQNR difference shown",
+           sq_sure ? (p.sqnr_low > 0 ? "the interval lies above 0" : "the interval lies below 0")
+                   : "the interval contains 0 (more samples would tell)");
+    return 0;
+}
+
 int qb_verb_eval(int argc, char **argv)
 {
     qb_pipeline_opts o;
     qb_pipeline_defaults(&o);
     int csv = 0, per = 0, method_set = 0, bis = 0;
-    const char *save_plan = NULL, *pareto_csv = NULL;
+    const char *save_plan = NULL, *pareto_csv = NULL, *versus = NULL;
     double threshold = 20.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -376,6 +435,14 @@ int qb_verb_eval(int argc, char **argv)
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
             pareto_csv = argv[++i];
+        } else if (!strcmp(a, "--versus")) {
+            unsigned rp;
+            char why[256];
+            if (i + 1 >= argc)
+                return usage("missing value after %s", a);
+            versus = argv[++i];
+            if (qb_method_parse_repairs(versus, &rp, why, sizeof why) < 0)
+                return usage("--versus: %s", why);
         } else if (!strcmp(a, "--save-plan")) {
             if (i + 1 >= argc)
                 return usage("missing value after %s", a);
@@ -393,6 +460,13 @@ int qb_verb_eval(int argc, char **argv)
         return 2;
     if (pareto_csv && o.cost == QB_COST_NONE)
         return usage("--pareto FILE.csv needs -p mixed --cost latency|bytes|energy%s", "");
+    if (versus && (per || save_plan || pareto_csv))
+        return usage("--versus compares two methods' metrics; run --per-layer, --bisect, --save-plan or --pareto "
+                     "without it%s", "");
+    if (versus && qb_precision_is_float(o.prec))
+        return usage("--versus: precision %s takes no method; give a quantized -p", qb_precision_name(o.prec));
+    if (versus && !strcmp(versus, o.method))
+        return usage("--versus %s: the same method as --method", versus);
     qb_err e;
     qb_pipeline_data d;
     qb_pipeline_result r;
@@ -409,10 +483,29 @@ int qb_verb_eval(int argc, char **argv)
                                     : qb_kernel_select(QB_OP_GEMM, QB_PREC_FP32);
     const char *isa = k ? qb_isa_name(k->isa) : "";
     if (csv)
-        print_csv(&o, &d, &r, isa);
+        print_csv(&o, &d, &r, isa, 1);
     else
         print_text(&o, &d, &r, isa);
     rc = 0;
+    if (versus) {
+        qb_pipeline_opts ob = o;
+        qb_pipeline_result rb;
+        ob.method = versus;
+        if (qb_pipeline_evaluate(&ob, &d, &rb, &e)) {
+            fprintf(stderr, "qbench eval: --versus %s: %s\n", versus, e.msg);
+            rc = 2;
+        } else {
+            if (csv)
+                print_csv(&ob, &d, &rb, isa, 0);
+            else
+                print_text(&ob, &d, &rb, isa);
+            if (!csv && print_versus(&o, &ob, &r, &rb, &e)) {
+                fprintf(stderr, "qbench eval: %s\n", e.msg);
+                rc = 2;
+            }
+            qb_pipeline_result_free(&rb);
+        }
+    }
     if (o.cost != QB_COST_NONE && r.pareto.n && print_pareto(&o, &r, pareto_csv, &e)) {
         fprintf(stderr, "qbench eval: %s\n", e.msg);
         rc = 2;

@@ -80,14 +80,17 @@ const qb_verb_def qb_verb_defs[] = {
      "  --profile           time per phase; --force: train even if cached\n"
      "  -o OUT.onnx         where to write it (default: the model cache, `qbench info`)\n"},
     {"eval", qb_verb_eval,
-     "MODEL.onnx " QB_PIPELINE_USAGE "\n       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--pareto FILE.csv] [--csv]",
+     "MODEL.onnx " QB_PIPELINE_USAGE "\n       [--per-layer [--bisect]] [--sqnr-threshold DB] [--save-plan FILE] [--pareto FILE.csv] [--csv]"
+     "\n       [--versus METHOD]",
      "top-1 accuracy of the model at a precision against FP32",
      PIPELINE_DETAILS "  --per-layer         SQNR of every layer (the input of `qbench plot --per-layer`)\n"
                       "  --bisect            the fewest layers to keep fp32 for the budget (with --per-layer)\n"
                       "  --sqnr-threshold DB the first layer below it is named\n"
                       "  --save-plan FILE    write the layer plan (mixed, --bisect) as a plan file\n"
                       "  --pareto FILE.csv   mixed with --cost: the search's path and Pareto set\n"
-                      "  --csv               one results CSV row\n"},
+                      "  --csv               one results CSV row\n"
+                      "  --versus METHOD     also evaluate METHOD on the same samples; print A minus B with\n"
+                      "                      paired 95% intervals (SQNR, top-1, agreement; two-sided McNemar)\n"},
     {"quantize", qb_verb_quantize,
      "MODEL.onnx -p PREC -o OUT.onnx " QB_PIPELINE_USAGE
      "\n       [--save-plan FILE]",
