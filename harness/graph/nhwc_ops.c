@@ -833,6 +833,17 @@ __attribute__((target("avx512f,avx512bw"))) static int64_t add_dq_i8_avx512(floa
     return c;
 }
 
+/* The masks of the eight 16-channel groups of nc <= 128 channels (0 for
+ * a group past nc), for the two register GAPs below. */
+__attribute__((target("avx512f"), always_inline)) static inline void gap_masks(__mmask16 m[8], int64_t nc)
+{
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) {
+        int64_t left = nc - 16 * g;
+        m[g] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+    }
+}
+
 /* The int8 GlobalAveragePool's sums of one image with AVX-512: for nc <=
  * 128 channels from x (a pixel every C codes) over hw pixels, acc[c] =
  * 0.0f + dq(x0) + dq(x1) + ... (add_dq_i8's conversion, multiply and
@@ -848,12 +859,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void gap_dq_regs_avx
     const __m512i zp = _mm512_set1_epi32(zero);
     __m512 a[8];
     __mmask16 m[8];
+    gap_masks(m, nc);
 #pragma GCC unroll 8
-    for (int g = 0; g < 8; g++) {
-        int64_t left = nc - 16 * g;
+    for (int g = 0; g < 8; g++)
         a[g] = _mm512_setzero_ps();
-        m[g] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
-    }
     for (int64_t p = 0; p < hw; p++) {
         const int8_t *xp = x + p * C;
 #pragma GCC unroll 8
@@ -879,12 +888,10 @@ __attribute__((target("avx512f"))) static void gap_f32_regs_avx512(float *restri
 {
     __m512 a[8];
     __mmask16 m[8];
+    gap_masks(m, nc);
 #pragma GCC unroll 8
-    for (int g = 0; g < 8; g++) {
-        int64_t left = nc - 16 * g;
+    for (int g = 0; g < 8; g++)
         a[g] = _mm512_setzero_ps();
-        m[g] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
-    }
     for (int64_t p = 0; p < hw; p++) {
         const float *xp = x + p * C;
 #pragma GCC unroll 8

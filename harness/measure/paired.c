@@ -61,6 +61,13 @@ static long group_of(size_t n, size_t group)
     return n % group ? -1 : (long)group;
 }
 
+/* Three arrays of m resample figures in one block (the second at +m,
+ * the third at +2m), or NULL. */
+static double *alloc3(size_t m)
+{
+    return malloc(3 * m * sizeof(double));
+}
+
 int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, const unsigned char *agree, size_t n,
                     size_t group, int resamples, uint64_t seed, qb_paired_ci *out)
 {
@@ -78,13 +85,9 @@ int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, cons
         out->mcnemar_p = qb_mcnemar_p(out->b, out->c);
     }
     size_t m = resamples > 0 ? (size_t)resamples : QB_BOOTSTRAP_RESAMPLES;
-    double *top1 = malloc(m * sizeof *top1), *drop = malloc(m * sizeof *drop), *agr = malloc(m * sizeof *agr);
-    if (!top1 || !drop || !agr) {
-        free(top1);
-        free(drop);
-        free(agr);
+    double *top1 = alloc3(m), *drop = top1 + m, *agr = top1 + 2 * m;
+    if (!top1)
         return -1;
-    }
     uint64_t s = seed;
     for (size_t r = 0; r < m; r++) {
         size_t nr = 0, nq = 0, na = 0;
@@ -110,8 +113,6 @@ int qb_paired_stats(const unsigned char *ref_ok, const unsigned char *q_ok, cons
     if (agree)
         interval(agr, m, &out->agree_low, &out->agree_high);
     free(top1);
-    free(drop);
-    free(agr);
     return 0;
 }
 
@@ -211,13 +212,9 @@ int qb_paired_diff_stats(const double *err2_a, const double *err2_b, const unsig
         }
     }
     size_t m = resamples > 0 ? (size_t)resamples : QB_BOOTSTRAP_RESAMPLES;
-    double *dsq = malloc(m * sizeof *dsq), *dtop = malloc(m * sizeof *dtop), *dagr = malloc(m * sizeof *dagr);
-    if (!dsq || !dtop || !dagr) {
-        free(dsq);
-        free(dtop);
-        free(dagr);
+    double *dsq = alloc3(m), *dtop = dsq + m, *dagr = dsq + 2 * m;
+    if (!dsq)
         return -1;
-    }
     uint64_t s = seed;
     for (size_t r = 0; r < m; r++) {
         double ra = 0, rb = 0;
@@ -253,7 +250,5 @@ int qb_paired_diff_stats(const double *err2_a, const double *err2_b, const unsig
         interval(dagr, m, &out->agree_low, &out->agree_high);
     }
     free(dsq);
-    free(dtop);
-    free(dagr);
     return 0;
 }
