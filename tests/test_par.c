@@ -728,6 +728,19 @@ static void check_net(net_fn net, const char *what)
             if (memcmp(ref, y, n * sizeof *y))
                 fail_msg("%s %s%s: profiled run differs", what, qb_precision_name(p), nchw ? " nchw-only" : "");
             free(y);
+            /* every loop found small (after its probes): its chunks on the caller, an int8 GEMM's
+             * in one call as on one thread (qlayer.c); the bits of one thread, no region */
+            qb_gpar_min_ns = INT64_MAX / 2;
+            long before = qb_gpar_regions;
+            for (int r = 0; r <= QB_GPAR_PROBES; r++) {
+                y = run_net(net, p, nchw, 2, 0, r & 1, &n2);
+                if (memcmp(ref, y, n * sizeof *y))
+                    fail_msg("%s %s%s: 2 threads, loops run alone (run %d) differ from 1 thread", what,
+                             qb_precision_name(p), nchw ? " nchw-only" : "", r);
+                free(y);
+            }
+            assert_int_equal(qb_gpar_regions - before, 0);
+            qb_gpar_min_ns = 0;
             y = run_net(net, p, nchw, 1, 1, 0, &n2); /* no chunks at all */
             double d = max_rel(y, ref, n);
             if (is_int(p) ? d != 0 : d > 1e-4)
