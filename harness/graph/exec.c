@@ -105,6 +105,18 @@ int qb_axis(int64_t a, int r)
     return a < 0 || a >= (r ? r : 1) ? -1 : (int)a;
 }
 
+void qb_axis_split(const qb_tensor *x, int a, int64_t *outer, int64_t *len, int64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int d = 0; d < x->ndim; d++)
+        if (d < a)
+            *outer *= x->dims[d];
+        else if (d > a)
+            *inner *= x->dims[d];
+    if (len)
+        *len = x->ndim ? x->dims[a] : 1;
+}
+
 int64_t qb_int_at(const qb_tensor *t, int64_t i)
 {
     switch (t->dtype) {

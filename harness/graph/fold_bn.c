@@ -15,29 +15,18 @@
 #include <string.h>
 
 #include "harness/graph/graph.h"
+#include "harness/graph/qdq.h"
 
 static int is_const_f(const qb_graph *g, int t)
 {
     return t >= 0 && g->tensors[t]->kind == QB_T_CONST && g->tensors[t]->dtype == QB_DT_FLOAT;
 }
 
-/* A new constant float tensor named base+suffix with the given shape. */
+/* A new constant float tensor named base+suffix with the given shape,
+ * zero-filled (qb_qdq_tensor: a unique name). */
 static int new_const(qb_graph *g, const char *base, const char *suffix, int ndim, const int64_t *dims)
 {
-    char name[512];
-    int k = 0;
-    do
-        snprintf(name, sizeof name, "%.400s%s%s%.0d", base, suffix, k ? "_" : "", k);
-    while (qb_graph_find(g, name) >= 0 && ++k);
-    int t = qb_graph_tensor(g, name);
-    qb_tensor *x = g->tensors[t];
-    x->kind = QB_T_CONST;
-    x->dtype = QB_DT_FLOAT;
-    x->ndim = ndim;
-    memcpy(x->dims, dims, ndim * sizeof *dims);
-    x->has_shape = 1;
-    x->data = calloc((size_t)qb_tensor_count(x) + 1, sizeof(float));
-    return t;
+    return qb_qdq_tensor(g, base, suffix, QB_DT_FLOAT, ndim, dims, 1);
 }
 
 static int uses(const qb_graph *g, int t)

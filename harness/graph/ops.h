@@ -81,6 +81,10 @@ qb_tensor *qb_need_in(qb_graph *g, qb_node *n, int i, qb_err *e);
     qb_errk(e, kind, "%s: node '%s' (%s): " fmt, (g)->file, (n)->name, (n)->op, ##__VA_ARGS__)
 /* Normalize axis a for rank r: -1 if out of range. */
 int qb_axis(int64_t a, int r);
+/* x as [outer x len x inner] around its axis a (0 <= a < rank, or 0 for
+ * a scalar): outer the product of the dims before a, len dims[a] (1 for
+ * a scalar), inner the product of the dims after a; len may be NULL. */
+void qb_axis_split(const qb_tensor *x, int a, int64_t *outer, int64_t *len, int64_t *inner);
 /* The input x of a Reduce* node (ops_reduce_acc.c; bool refused) and the
  * axes it reduces: the "axes" attribute, or the constant input 1 (opset
  * 18) when there is one, each marked red[axis] = 1 (red: QB_MAX_DIMS

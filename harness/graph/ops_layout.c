@@ -77,12 +77,7 @@ static int split_prepare(qb_graph *g, qb_node *n, qb_err *e)
     }
     n->state = s;
     s->axis = a;
-    s->outer = s->inner = 1;
-    for (int i = 0; i < x->ndim; i++)
-        if (i < a)
-            s->outer *= x->dims[i];
-        else if (i > a)
-            s->inner *= x->dims[i];
+    qb_axis_split(x, a, &s->outer, NULL, &s->inner);
     return 0;
 }
 

@@ -258,13 +258,7 @@ static int cumsum_prepare(qb_graph *g, qb_node *n, qb_err *e)
         return -1;
     }
     n->state = s;
-    s->outer = s->inner = 1;
-    for (int d = 0; d < x->ndim; d++)
-        if (d < a)
-            s->outer *= x->dims[d];
-        else if (d > a)
-            s->inner *= x->dims[d];
-    s->len = x->dims[a];
+    qb_axis_split(x, a, &s->outer, &s->len, &s->inner);
     s->exclusive = (int)qb_attr_int(n, "exclusive", 0);
     s->reverse = (int)qb_attr_int(n, "reverse", 0);
     qb_set_out(g, n, 0, x->dtype, x->ndim, x->dims);

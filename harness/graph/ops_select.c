@@ -56,13 +56,7 @@ static select_state *axis_state(qb_graph *g, qb_node *n, const qb_tensor *x, int
         return NULL;
     }
     n->state = s;
-    s->outer = s->inner = 1;
-    for (int d = 0; d < x->ndim; d++)
-        if (d < a)
-            s->outer *= x->dims[d];
-        else if (d > a)
-            s->inner *= x->dims[d];
-    s->len = x->dims[a];
+    qb_axis_split(x, a, &s->outer, &s->len, &s->inner);
     return s;
 }
 
@@ -228,13 +222,10 @@ static int unique_prepare(qb_graph *g, qb_node *n, qb_err *e)
         QB_NODE_ERR(e, g, n, "axis %lld is out of range for rank %d", (long long)aa->i, x->ndim);
         return -1;
     }
-    s->outer = s->inner = 1;
-    s->len = aa ? x->dims[a] : qb_tensor_count(x);
-    for (int d = 0; aa && d < x->ndim; d++)
-        if (d < a)
-            s->outer *= x->dims[d];
-        else if (d > a)
-            s->inner *= x->dims[d];
+    if (aa)
+        qb_axis_split(x, a, &s->outer, &s->len, &s->inner);
+    else
+        s->outer = s->inner = 1, s->len = qb_tensor_count(x);
     size_t b = (size_t)(s->len ? s->len : 1) * sizeof(int64_t);
     s->first = malloc(b), s->inverse = malloc(b), s->counts = calloc(1, b);
     if (!s->first || !s->inverse || !s->counts) {
