@@ -233,7 +233,7 @@ $(BUILD)/tests/test_repairs: $(BUILD)/tests/test_repairs.o $(GRAPH_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(HARNESS_LIBS) $(LDLIBS)
 
 # Statistics of harness/measure/ (robust statistics, intervals, the loop on a fake clock).
-STATS_TEST_OBJ = $(addprefix $(BUILD)/harness/measure/,robust.o blocks.o paired.o loop.o timer.o memory.o placement.o probe.o pingpong.o)
+STATS_TEST_OBJ = $(addprefix $(BUILD)/harness/measure/,robust.o blocks.o paired.o loop.o timer.o memory.o placement.o probe.o pingpong.o) $(BUILD)/harness/graph/prof_clock.o
 $(BUILD)/tests/test_stats: $(BUILD)/tests/test_stats.o $(STATS_TEST_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 

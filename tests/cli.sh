@@ -137,6 +137,8 @@ if command -v protoc-c >/dev/null && [ -f $PROTO ]; then
     expect 0 "run on raw input" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out"
     [ -s "$T/out/output_0.pb" ] || { echo "FAIL: run wrote no output_0.pb"; fails=$((fails + 1)); }
     expect 0 "run on its own output format" -- run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" -i scalar --profile
+    QB_PROFILE_CLOCK=monotonic "$QB" run "$T/good.onnx" --input-raw "$T/x.raw" --shape 1x1x4x4 -o "$T/out" --profile 2>&1 |
+        grep -q "^profile (.*, monotonic clock)" || { echo "FAIL: QB_PROFILE_CLOCK=monotonic is not the profile's clock"; fails=$((fails + 1)); }
     expect_msg 0 "warning.*'w'.*NaN" "NaN weights load with a warning" -- inspect "$T/nan.onnx"
     expect_msg 2 "short.onnx.*'w'.*needs" "data shorter than the shape" -- inspect "$T/short.onnx"
     expect_msg 2 "short2.onnx.*'w'" "data longer than the shape" -- inspect "$T/short2.onnx"

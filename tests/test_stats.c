@@ -7,7 +7,7 @@
  * warm-up) and its rounds under injected drift (the interval from
  * the rounds' medians, Student t quantiles), a CPU slower than the
  * other, and a seeded simulation of the rounds' coverage; the rounds' CPUs in turn; the peak
- * resident set and its reset; the two-CPU ping-pong gives a figure (any
+ * resident set and its reset; the profile's clock against CLOCK_MONOTONIC; the two-CPU ping-pong gives a figure (any
  * figure) and says why not on one CPU. No real timing: nothing here is a
  * benchmark.
  */
@@ -36,7 +36,9 @@
 #include "harness/measure/pingpong.h"
 #include "harness/measure/placement.h"
 #include "harness/measure/probe.h"
+#include "harness/graph/prof_clock.h"
 #include "harness/measure/robust.h"
+#include "harness/measure/timer.h"
 
 #define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-12 * (1 + fabs((double)(b))))
 
@@ -913,6 +915,54 @@ static void clock_calibration(void **state)
     assert_true(r.clock_overhead_s > 0 && r.clock_overhead_s < 1e-3);
 }
 
+/* One reading of the profile's clock and of CLOCK_MONOTONIC (ms) taken
+ * together: the middle of the tightest of 5 brackets of monotonic reads
+ * around it (a preempted try has a wide one); *width: that bracket. */
+static void prof_and_mono(double *prof, double *mono, double *width)
+{
+    *width = 1e30;
+    for (int i = 0; i < 5; i++) {
+        double a = qb_now() * 1e3, p = qb_prof_ms(), b = qb_now() * 1e3;
+        if (b - a < *width)
+            *width = b - a, *prof = p, *mono = 0.5 * (a + b);
+    }
+}
+
+/* The profile's clock (prof_clock.c): the calibrated TSC where it is
+ * invariant (x86), else CLOCK_MONOTONIC; its rate is a CPU's, it follows
+ * CLOCK_MONOTONIC over a 30 ms spin within 1% (the calibration's error is
+ * ~1e-5; the clocks are compared, nothing is benchmarked), and it never
+ * steps back on one CPU. */
+static void prof_clock_follows_monotonic(void **state)
+{
+    (void)state;
+    double ghz = qb_prof_clock_init();
+    if (ghz > 0) {
+        assert_string_equal(qb_prof_clock_name(), "tsc");
+        assert_true(ghz > 0.1 && ghz < 20);
+    } else {
+        assert_string_equal(qb_prof_clock_name(), "monotonic");
+    }
+    double p0, m0, w0, p1, m1, w1;
+    prof_and_mono(&p0, &m0, &w0);
+    while (qb_now() * 1e3 - m0 < 30.0)
+        ;
+    prof_and_mono(&p1, &m1, &w1);
+    assert_true(fabs((p1 - p0) - (m1 - m0)) <= 0.01 * (m1 - m0) + w0 + w1);
+    cpu_set_t before, one;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    double last = qb_prof_ms();
+    for (int i = 0; i < 100000; i++) {
+        double t = qb_prof_ms();
+        assert_true(t >= last);
+        last = t;
+    }
+    assert_int_equal(sched_setaffinity(0, sizeof before, &before), 0);
+}
+
 /* The peak resident set follows a 64 MiB touch, and the reset brings it
  * back down once the memory is gone. */
 static void memory_peak_reset(void **state)
@@ -1093,6 +1143,7 @@ int main(void)
         cmocka_unit_test(round_target_and_budget),
         cmocka_unit_test(rounds_added_until_within),
         cmocka_unit_test(clock_calibration),
+        cmocka_unit_test(prof_clock_follows_monotonic),
         cmocka_unit_test(memory_peak_reset),
         cmocka_unit_test(placement_moves_rounds),
         cmocka_unit_test(rounds_hold_a_slow_cpu),

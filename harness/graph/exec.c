@@ -14,6 +14,7 @@
 
 #include "harness/graph/ops.h"
 #include "harness/graph/qlayer.h"
+#include "harness/graph/prof_clock.h"
 
 #define ALIGN 64
 
@@ -71,12 +72,7 @@ const char *qb_supported_ops(void)
     return buf;
 }
 
-double qb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
+double qb_now_ms(void) { return qb_prof_ms(); }
 
 void qb_set_out(qb_graph *g, qb_node *n, int i, qb_dtype dt, int ndim, const int64_t *dims)
 {
