@@ -2174,6 +2174,76 @@ static void test_int8_add_upsampled(void **st)
     free(x);
 }
 
+/* float Add/Sub/Mul/Div reading a nearest upsampling through
+ * (ops_elem.c qb_elem_read_upsampled): x 2 x 5 x 12 x 36; 2x2 (half_pixel)
+ * upsamplings of a 2x2 MaxPool added second and subtracted from first, a
+ * 2x3 (asymmetric) one multiplied (rw 3: the row on the stack) and a 3x4
+ * one divided into x (rows of 9 source values, a masked tail). */
+static qb_graph *f_up_graph(void)
+{
+    qb_graph *g = qb_graph_new("float-up");
+    g->opset = 13;
+    add_t(g, "x", 4, (int64_t[]){2, 5, 12, 36}, NULL);
+    add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1});
+    add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    add_t(g, "sc23", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 3});
+    add_t(g, "sc34", 1, (int64_t[]){4}, (const float[]){1, 1, 3, 4});
+    const int64_t win[3][2] = {{2, 2}, {2, 3}, {3, 4}};
+    const char *const pool[3] = {"p22", "p23", "p34"};
+    for (int i = 0; i < 3; i++) {
+        qb_node *mp = add_n(g, "MaxPool", "x", pool[i]);
+        attr_ints(mp, "kernel_shape", 2, win[i]);
+        attr_ints(mp, "strides", 2, win[i]);
+    }
+    add_n(g, "Resize", "p22,roi,sc22", "u1");
+    add_n(g, "Add", "x,u1", "s1");
+    add_n(g, "Resize", "p22,roi,sc22", "u2");
+    add_n(g, "Sub", "u2,x", "s2");
+    qb_node *r = add_n(g, "Resize", "p23,roi,sc23", "u3");
+    set_attr_str(r, "coordinate_transformation_mode", "asymmetric");
+    set_attr_str(r, "nearest_mode", "floor");
+    add_n(g, "Mul", "u3,x", "s3");
+    r = add_n(g, "Resize", "p34,roi,sc34", "u4"); /* (a node pointer is good until the next node is added) */
+    set_attr_str(r, "coordinate_transformation_mode", "asymmetric");
+    set_attr_str(r, "nearest_mode", "floor");
+    add_n(g, "Div", "x,u4", "s4");
+    add_n(g, "Resize", "p22,roi,sc22", "u5"); /* also a graph output: runs */
+    add_n(g, "Add", "x,u5", "s5");
+    set_output(g, "s1");
+    set_output(g, "s2");
+    set_output(g, "s3");
+    set_output(g, "s4");
+    set_output(g, "s5");
+    set_output(g, "u5");
+    return g;
+}
+
+static void test_float_add_upsampled(void **st)
+{
+    (void)st;
+    enum { NX = 2 * 5 * 12 * 36 };
+    float *x = input(NX);
+    setenv("QB_NO_UPSAMPLE_FUSION", "1", 1);
+    qb_graph *ref = f_up_graph();
+    assert_int_equal(run(ref, x), 0);
+    unsetenv("QB_NO_UPSAMPLE_FUSION");
+    for (int avx512 = 0; avx512 <= 1; avx512++)
+        for (int threads = 1; threads <= 3; threads++) {
+            qb_elem_avx512(avx512);
+            qb_gpar_set_threads(threads);
+            qb_graph *g = f_up_graph();
+            assert_int_equal(run(g, x), 4); /* u1-u4 read through; u5 is a graph output */
+            for (int o = 0; o < g->noutputs; o++)
+                assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                    (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
+            qb_graph_free(g);
+        }
+    qb_elem_avx512(1);
+    qb_gpar_set_threads(1);
+    qb_graph_free(ref);
+    free(x);
+}
+
 /* det's RSE block ahead of an FPN sum (exec.c rse_input, nhwc_ops.c
  * qb_nhwc_rse_input): a = int8 conv(x), 40 channels at 20x18, 2 images;
  * s = HardSigmoid(conv(Relu(conv(GAP(a))))); t = Add(a, Mul(a, s));
@@ -2227,16 +2297,32 @@ static qb_graph *q_rse_graph(int no_links)
     qb_node *cat = add_n(g, "Concat", "u2,te,u3", "cat");
     attr_i(cat, "axis", 1);
     conv(g, "cat", "y3", 120, 4, 1, 1, 81);
+    /* u4 - (f + s * f), u4 a 2x3 (asymmetric) upsampling of a 10 x 6 map: the x + x * s second, read by rows of 6 */
+    add_t(g, "sc23", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 3});
+    qb_node *ap = add_n(g, "AveragePool", "x", "ap");
+    attr_ints(ap, "kernel_shape", 2, (int64_t[]){2, 3});
+    attr_ints(ap, "strides", 2, (int64_t[]){2, 3});
+    conv(g, "ap", "c4", 3, 40, 1, 1, 82);
+    qb_node *u4 = add_n(g, "Resize", "c4,roi,sc23", "u4");
+    set_attr_str(u4, "coordinate_transformation_mode", "asymmetric");
+    set_attr_str(u4, "nearest_mode", "floor");
+    conv(g, "x", "f", 3, 40, 1, 1, 83);
+    add_n(g, "Mul", "s,f", "mf");
+    add_n(g, "Add", "mf,f", "tf");
+    add_n(g, "Sub", "u4,tf", "dif2");
+    conv(g, "dif2", "y4", 40, 3, 1, 1, 84);
     set_output(g, "y1");
     set_output(g, "y2");
     set_output(g, "td");
     set_output(g, "y3");
-    /* convs in node order: a q r c2 y1 b c3 y2 d e y3 */
-    const float in_s[11] = {0.0081f, 0.0042f, 0.011f, 0.0153f, 0.061f, 0.0079f,
-                            0.0093f, 0.047f, 0.0081f, 0.0081f, 0.052f};
-    const float out_s[11] = {0.033f, 0.011f, 0.019f, 0.024f, 0.05f, 0.027f, 0.021f, 0.04f, 0.029f, 0.031f, 0.06f};
-    const int32_t in_z[11] = {2, -128, -128, 5, -3, -7, 0, 9, 2, 2, -6};
-    const int32_t out_z[11] = {-5, -128, 1, -2, 4, 3, 0, 2, -1, 3, 1};
+    set_output(g, "y4");
+    /* convs in node order: a q r c2 y1 b c3 y2 d e y3 c4 f y4 */
+    const float in_s[14] = {0.0081f, 0.0042f, 0.011f, 0.0153f, 0.061f, 0.0079f, 0.0093f,
+                            0.047f,  0.0081f, 0.0081f, 0.052f, 0.0081f, 0.0081f, 0.049f};
+    const float out_s[14] = {0.033f, 0.011f, 0.019f, 0.024f, 0.05f, 0.027f, 0.021f,
+                             0.04f,  0.029f, 0.031f, 0.06f, 0.026f, 0.028f, 0.05f};
+    const int32_t in_z[14] = {2, -128, -128, 5, -3, -7, 0, 9, 2, 2, -6, 2, 2, 4};
+    const int32_t out_z[14] = {-5, -128, 1, -2, 4, 3, 0, 2, -1, 3, 1, -3, 2, 0};
     quantize_convs(g, in_s, in_z, out_s, out_z, 5);
     return g;
 }
@@ -2263,14 +2349,19 @@ static void test_int8_rse(void **st)
                 if (!strcmp(n->op, "Mul") || (!strcmp(n->op, "Add") && o[0] == 't')) {
                     int host = n->fused_into >= 0 ? n->fused_into : -1;
                     const char *h = host >= 0 ? g->tensors[g->nodes[host].out[0]]->name : "";
-                    in_rse += !strcmp(h, "sum") || !strcmp(h, "dif") || !strcmp(h, "cat");
+                    in_rse += !strcmp(h, "sum") || !strcmp(h, "dif") || !strcmp(h, "cat") || !strcmp(h, "dif2");
                     if (!strcmp(o, "md"))
                         assert_string_equal(h, "td");
                 }
-                if (!strcmp(n->op, "Conv") && (!strcmp(o, "a") || !strcmp(o, "b") || !strcmp(o, "e") || !strcmp(o, "d")))
+                if (!strcmp(n->op, "Conv") &&
+                    (!strcmp(o, "a") || !strcmp(o, "b") || !strcmp(o, "e") || !strcmp(o, "d") || !strcmp(o, "f")))
                     assert_int_equal(n->nhwc & 10, 10); /* hands on int8 codes NHWC */
             }
-            assert_int_equal(in_rse, 6); /* m, t, mb, tb, me, te (md: into td, a graph output) */
+            if (avx512 && qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW)) /* u4 read through by dif2 */
+                for (int i = 0; i < g->nnodes; i++)
+                    if (!strcmp(g->tensors[g->nodes[i].out[0]]->name, "u4"))
+                        assert_int_equal(g->nodes[i].fused_into, g->tensors[qb_graph_tensor(g, "dif2")]->producer);
+            assert_int_equal(in_rse, 8); /* m, t, mb, tb, me, te, mf, tf (md: into td, a graph output) */
             for (int o = 0; o < g->noutputs; o++)
                 assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
                                     (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
@@ -2311,6 +2402,7 @@ int main(void)
         cmocka_unit_test(test_gap_f32_regs),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
+        cmocka_unit_test(test_float_add_upsampled),
         cmocka_unit_test(test_int8_rse),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),

@@ -443,8 +443,9 @@ static void fuse_activations(qb_graph *g)
  * by that Concat (qb_nhwc_read_upsampled): it takes each value from the
  * smaller input, so the Resize is not run (fused into the reader) and its
  * output is never written. The same values, so the same int8 codes.
- * (An Add reading it that way, gathering per element, measured slower
- * than the Resize's row copies and its own vector loop: not done.)
+ * So is one read by a float32 Add/Sub/Mul/Div of one 4-D shape
+ * (qb_elem_read_upsampled: each source row upsampled into a row on the
+ * stack, then the operator's span; the same values, the same bits).
  * QB_NO_UPSAMPLE_FUSION=1 turns it off (tests compare). */
 static void fuse_upsampling(qb_graph *g)
 {
@@ -464,7 +465,8 @@ static void fuse_upsampling(qb_graph *g)
                 k++;
             if (c->folded || k == c->nin)
                 continue;
-            if (c->fused_into < 0 && qb_nhwc_read_upsampled(g, c, k, r->in[0], rh, rw))
+            if (c->fused_into < 0 && (qb_nhwc_read_upsampled(g, c, k, r->in[0], rh, rw) ||
+                                      qb_elem_read_upsampled(g, c, k, r->in[0], rh, rw)))
                 r->fused_into = j;
             break;
         }

@@ -1213,11 +1213,6 @@ typedef struct q8_planes {
     int64_t c;            /* channels written */
     int8_t *y;            /* the image's first output pixel, at the first channel written */
     int64_t ldo;          /* output pixel stride (the output's channels) */
-    int rk;               /* nin 2: the input computed as x + x * s (nhwc_state.rse), else -1 */
-    const int8_t *x8;     /* rk: the image's int8 NHWC codes of x (ldo channels a pixel) */
-    const float *sv;      /* rk: the image's values of s, one per channel */
-    float xs;             /* rk: x's grid: scale */
-    int32_t xz;           /* ... and zero point */
 } q8_planes;
 
 /* One input of planes_q8_avx512 for a step of 16 pixels: where its values
@@ -1239,42 +1234,25 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 q8_step_l
 
 /* 16 pixels x nc <= 16 channels from channel c0 (step e[k] of input k):
  * each lane the input's value or op(a, b), quantized, transposed and
- * stored as n pixels of nc codes at o. rse: input P->rk is x + x * s from
- * the int8 NHWC codes at x8 (the step's first pixel, channel c0): the 16 x
- * 16 codes transposed to one channel a register, each lane dequantized
- * (rse_in's operations). */
+ * stored as n pixels of nc codes at o. */
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
-planes_q8_step(const q8_planes *P, const int nin, const int rse, int64_t c0, const q8_step *e0, const q8_step *e1,
-               int nc, int n, __m512 sc, __m512i zp, const int8_t *x8, int8_t *o)
+planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0, const q8_step *e1, int nc, int n,
+               __m512 sc, __m512i zp, int8_t *o)
 {
     const float *pa = P->src[0] + c0 * P->plane[0], *pb = P->src[1] + c0 * P->plane[1];
     const int64_t sa = P->plane[0], sb = P->plane[1], ldo = P->ldo;
     const int up0 = P->rh[0] != 0, up1 = nin == 2 && P->rh[1] != 0, two = nin == 2;
     const char op = P->op;
-    __m128i r[16], xr[16];
-    if (rse) {
-        const __mmask16 cm = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            xr[i] = i < n ? _mm_maskz_loadu_epi8(cm, x8 + i * ldo) : _mm_setzero_si128();
-        transpose16_i8(xr);
-    }
+    __m128i r[16];
 #pragma GCC unroll 16
     for (int c = 0; c < 16; c++) {
         if (c >= nc) {
             r[c] = _mm_setzero_si128();
             continue;
         }
-        __m512 f, xv = _mm512_setzero_ps();
-        if (rse) { /* x + x * s, x dequantized */
-            __m512 xf = _mm512_mul_ps(
-                _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(xr[c]), _mm512_set1_epi32(P->xz))),
-                _mm512_set1_ps(P->xs));
-            xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_set1_ps(P->sv[c0 + c])));
-        }
-        f = rse && P->rk == 0 ? xv : q8_step_load(e0, pa + c * sa, up0);
+        __m512 f = q8_step_load(e0, pa + c * sa, up0);
         if (two) {
-            __m512 vb = rse && P->rk == 1 ? xv : q8_step_load(e1, pb + c * sb, up1);
+            __m512 vb = q8_step_load(e1, pb + c * sb, up1);
             f = op == 'A' ? _mm512_add_ps(f, vb) : op == 'S' ? _mm512_sub_ps(f, vb) : _mm512_mul_ps(f, vb);
         }
         r[c] = qb_quantize16_avx512(f, sc, zp);
@@ -1297,7 +1275,7 @@ planes_q8_step(const q8_planes *P, const int nin, const int rse, int64_t c0, con
  * permute (lane i: source column (x + i) / rw). The codes of the plain
  * loops. */
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
-planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, const int rse, int64_t q0, int64_t q1)
+planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q0, int64_t q1)
 {
     const __m512 sc = _mm512_set1_ps(s->q_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero);
@@ -1335,24 +1313,132 @@ planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, const int
         for (int64_t c0 = 0; c0 < P->c; c0 += 16) {
             int nc = P->c - c0 < 16 ? (int)(P->c - c0) : 16;
             for (int t = 0; t < ns; t++)
-                planes_q8_step(P, nin, rse, c0, &st[0][t], &st[1][t], nc, nn[t], sc, zp,
-                               rse ? P->x8 + at[t] * P->ldo + c0 : NULL, P->y + at[t] * P->ldo + c0);
+                planes_q8_step(P, nin, c0, &st[0][t], &st[1][t], nc, nn[t], sc, zp, P->y + at[t] * P->ldo + c0);
         }
     }
 }
 
-/* planes_q8_body compiled for one input, two, and two with one computed
- * as x + x * s (P->rk). */
+/* planes_q8_body compiled for one input and for two. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void planes_q8_avx512(const nhwc_state *s,
                                                                                   const q8_planes *P, int64_t q0,
                                                                                   int64_t q1)
 {
-    if (P->nin == 2 && P->rk >= 0)
-        planes_q8_body(s, P, 2, 1, q0, q1);
-    else if (P->nin == 2)
-        planes_q8_body(s, P, 2, 0, q0, q1);
+    if (P->nin == 2)
+        planes_q8_body(s, P, 2, q0, q1);
     else
-        planes_q8_body(s, P, 1, 0, q0, q1);
+        planes_q8_body(s, P, 1, q0, q1);
+}
+
+/* 16 x 16 floats transposed in place: value k of r[i] to value i of r[k]
+ * (unpacks, then shuffles of pairs and of 128-bit lanes). */
+__attribute__((target("avx512f"), always_inline)) static inline void transpose16_f32(__m512 r[16])
+{
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) { /* t[2i], t[2i + 1]: rows 2i, 2i + 1 interleaved, low and high pairs of each lane */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) { /* r[4i + j]: rows 4i..4i + 3, column j of each 128-bit lane */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 16; h += 8) /* t: rows h..h + 7, lanes 0 and 2 (0x88) or 1 and 3 (0xdd) */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            t[h + j] = _mm512_shuffle_f32x4(r[h + j], r[h + 4 + j], 0x88);
+            t[h + 4 + j] = _mm512_shuffle_f32x4(r[h + j], r[h + 4 + j], 0xdd);
+        }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) { /* all 16 rows: columns j and 8 + j */
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+
+/* What rse_px_q8_avx512 reads and writes for one image. */
+typedef struct rse_px_q8 {
+    const float *src; /* the other input's NCHW planes (its upsampling's source when read upsampled) */
+    int64_t plane;    /* their plane size */
+    int64_t iw;       /* their row width */
+    int64_t rh, rw;   /* output rows and columns per source row and column (1, 1: read as it is) */
+    const int8_t *x8; /* x's int8 NHWC codes (the output's channels a pixel) */
+    const float *sv;  /* s, one value per channel */
+    int8_t *y;        /* the output's int8 NHWC codes */
+} rse_px_q8;
+
+/* Pixels [q0, q1) of R (channels: s->c) for rse_px_q8_avx512, op and rk
+ * constants. */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char op, int64_t q0, int64_t q1)
+{
+    const int64_t C = s->c, W = s->w, rw = R->rw;
+    const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
+    const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
+    float blk[16][16] __attribute__((aligned(64))); /* 16 source pixels x 16 channels */
+    for (int64_t p = q0; p < q1;) {
+        const int64_t row = p / W, xa = p % W, xb = W - xa < q1 - p ? W : xa + (q1 - p);
+        const float *srow = R->src + row / R->rh * R->iw;
+        for (int64_t s0 = xa / rw; s0 * rw < xb; s0 += 16) { /* 16 source pixels, their output pixels [oa, ob) */
+            const int64_t oa = s0 * rw > xa ? s0 * rw : xa, ob = (s0 + 16) * rw < xb ? (s0 + 16) * rw : xb;
+            const int64_t ns = (ob - 1) / rw - s0 + 1;
+            const __mmask16 lm = ns == 16 ? (__mmask16)0xffff : (__mmask16)((1u << ns) - 1);
+            for (int64_t c0 = 0; c0 < C; c0 += 16) {
+                const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
+                const __mmask16 cm = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+                __m512 r[16];
+#pragma GCC unroll 16
+                for (int c = 0; c < 16; c++)
+                    r[c] = c < nc ? _mm512_maskz_loadu_ps(lm, srow + (c0 + c) * R->plane + s0) : _mm512_setzero_ps();
+                transpose16_f32(r);
+#pragma GCC unroll 16
+                for (int i = 0; i < 16; i++)
+                    _mm512_store_ps(blk[i], r[i]);
+                const __m512 sv = _mm512_maskz_loadu_ps(cm, R->sv + c0);
+                int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
+                for (int64_t ox = oa; ox < ob; ox++) {
+                    const int64_t q = (row * W + ox) * C + c0;
+                    const __m512 o = _mm512_load_ps(blk[i]);
+                    if (++ph == rw)
+                        ph = 0, i++;
+                    __m512 xf = _mm512_mul_ps(
+                        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, R->x8 + q)), xz)),
+                        xs);
+                    __m512 xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
+                    __m512 f = op == 'A' ? _mm512_add_ps(a, b) : op == 'S' ? _mm512_sub_ps(a, b) : _mm512_mul_ps(a, b);
+                    _mm_mask_storeu_epi8(R->y + q, cm, qb_quantize16_avx512(f, sc, zp));
+                }
+            }
+        }
+        p += xb - xa;
+    }
+}
+
+/* An Add/Sub/Mul writing int8 whose input rk is x + x * s (nhwc_state.rse)
+ * and whose other input comes from NCHW planes, maybe read upsampled:
+ * pixels [q0, q1) of one image (R) with AVX-512, pixel by pixel, as x's
+ * codes and the output lie (NHWC). A step is 16 source pixels of a row x
+ * 16 channels of the other input, loaded from its planes and transposed
+ * (transpose16_f32) into a block of pixels, then each of its output
+ * pixels (rw per source pixel): 16 x codes loaded as they lie, each lane
+ * rse_in's operations (dequantized, xf + xf * s), the node's operation
+ * in its operand order, quantized (qb_quantize16_avx512) and 16 codes
+ * stored: the lanes' operations of planes_q8_body without its two byte
+ * transposes. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_px_q8_avx512(const nhwc_state *s,
+                                                                                  const rse_px_q8 *R, int rk, char op,
+                                                                                  int64_t q0, int64_t q1)
+{
+    if (op == 'A')
+        rk == 0 ? rse_px_q8_body(s, R, 0, 'A', q0, q1) : rse_px_q8_body(s, R, 1, 'A', q0, q1);
+    else if (op == 'S')
+        rk == 0 ? rse_px_q8_body(s, R, 0, 'S', q0, q1) : rse_px_q8_body(s, R, 1, 'S', q0, q1);
+    else
+        rk == 0 ? rse_px_q8_body(s, R, 0, 'M', q0, q1) : rse_px_q8_body(s, R, 1, 'M', q0, q1);
 }
 
 /* Input k of node n (image b, ci channels from channel cfirst of its
@@ -1375,17 +1461,21 @@ static void q8_planes_in(const nhwc_job *j, q8_planes *P, int k, int ks, int64_t
 static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
 {
     const nhwc_state *s = j->s;
-    q8_planes P = {.nin = 2, .op = s->elem_op, .c = s->c, .ldo = s->c, .rk = s->rse - 1};
+    q8_planes P = {.nin = 2, .op = s->elem_op, .c = s->c, .ldo = s->c};
+    const int rk = s->rse - 1;
     for (int k = 0; k < 2; k++)
-        if (k != P.rk)
+        if (k != rk)
             q8_planes_in(j, &P, k, k, b, s->c);
-    if (P.rk >= 0) { /* no planes: rows of x's codes (the other input's geometry, never dereferenced, for them) */
-        P.src[P.rk] = P.src[1 - P.rk], P.plane[P.rk] = 0, P.iw[P.rk] = s->w, P.rh[P.rk] = P.rw[P.rk] = 0;
-        P.x8 = (const int8_t *)j->g->tensors[s->rse_x]->data + b * s->h * s->w * s->c;
-        P.sv = (const float *)j->g->tensors[s->rse_s]->data + b * s->c;
-        P.xs = s->rse_scale, P.xz = s->rse_zero;
-    }
     P.y = (int8_t *)j->y + b * s->h * s->w * s->c;
+    if (rk >= 0) { /* x + x * s from x's NHWC codes, pixel by pixel */
+        const int k = 1 - rk;
+        rse_px_q8 R = {.src = P.src[k], .plane = P.plane[k], .iw = P.iw[k], .rh = P.rh[k] ? P.rh[k] : 1,
+                       .rw = P.rw[k] ? P.rw[k] : 1, .x8 = (const int8_t *)j->g->tensors[s->rse_x]->data +
+                                                              b * s->h * s->w * s->c,
+                       .sv = (const float *)j->g->tensors[s->rse_s]->data + b * s->c, .y = P.y};
+        rse_px_q8_avx512(s, &R, rk, s->elem_op, q0, q1);
+        return;
+    }
     planes_q8_avx512(s, &P, q0, q1);
 }
 #endif
@@ -1471,7 +1561,7 @@ static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
                                    o + (k - q0) * s->c);
 #ifdef QB_NHWC_AVX512
             else if (planes_avx512) {
-                q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = yb + coff, .rk = -1};
+                q8_planes P = {.nin = 1, .c = ci, .ldo = s->c, .y = yb + coff};
                 q8_planes_in(j, &P, 0, i, b, ci);
                 planes_q8_avx512(s, &P, q0, q1);
             }

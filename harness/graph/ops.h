@@ -276,6 +276,11 @@ void qb_plane_means_avx512(int on);
  * use the plain loops, not AVX-512 (tests: the same bits); 1: default. */
 int qb_elem_inplace_input(const qb_graph *g, const qb_node *n);
 void qb_elem_avx512(int on);
+/* A float32 Add/Sub/Mul/Div of two 4-D tensors of its output's shape
+ * reads its input k through a nearest integer upsampling of tensor src
+ * (rh rows, rw columns a source value; exec.c fuse_upsampling): 1 when
+ * it takes it (the upsampling then need not run), else 0. */
+int qb_elem_read_upsampled(qb_graph *g, qb_node *n, int k, int src, int64_t rh, int64_t rw);
 /* ops_convt.c: the prepared ConvTranspose reads its input NHWC (the
  * GEMM's A as it is, no transpose); exec.c's layout choice. */
 void qb_convt_set_nhwc_input(qb_node *n);
