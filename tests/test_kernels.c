@@ -172,6 +172,20 @@ static void check_dw(const qb_kernel *k)
             continue;
         run_case(k, c);
     }
+    /* 3x3 with multipliers in the faster requantization's form (the
+     * VNNI int8 kernel's bands of rows, y_zero folded into the rounding
+     * constant; rq_fast 2: the fold refused), C = 32..128, images 2..28 */
+    for (int v = 0; v < 24; v++) {
+        const int sz = (int[]){7, 14, 28, 5, 2, 9}[v % 6];
+        qb_check_case c = {.n = (int[]){32, 64, 96, 128}[v % 4], .h = sz, .w = sz + v % 3, .kh = 3, .kw = 3,
+                           .sh = 1 + (v / 2) % 2, .sw = 1 + (v / 4) % 2, .dh = 1, .dw = 1, .pad_t = 1,
+                           .pad_l = 1, .pad_b = 1, .pad_r = 1, .seed = seed++, .rq_fast = v % 8 == 7 ? 2 : 1};
+        c.relu = v % 3 == 0;
+        c.fill = v % 5 == 1 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+        if (qb_check_dw_out(&c, &oh, &ow))
+            continue;
+        run_case(k, c);
+    }
     /* 3x3 rows longer than a chunk of the VNNI int8 kernel's ring of
      * interleaved rows (32 positions: 32 pixels, 64 at C = 32), stride 1/2 */
     for (int v = 0; v < 6; v++) {

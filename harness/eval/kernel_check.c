@@ -134,13 +134,15 @@ static int make_requant(qb_kcase *kc, int n, int taps, rng *g)
     double base = 40.0 / (sqrt((double)taps) * 128.0 * 73.0);
     for (int j = 0; j < n; j++) {
         double real = base * frange(g, 0.5f, 2.0f);
-        if (kc->c.fill == QB_FILL_EXTREME && (next(g) & 1))
+        if (kc->c.rq_fast == 2)
+            real *= 0x1p-9;
+        else if (kc->c.fill == QB_FILL_EXTREME && (next(g) & 1) && !kc->c.rq_fast)
             real = (next(g) & 1) ? 0.999999 : 1e-10;
         if (qb_requant_from_real(real < 1.0 ? real : 0.999, &kc->rq[j]))
             return -1;
         /* every third channel: trailing zero bits, as multipliers made from
          * float scales often have (vnni.h's qb_rqf_reduce rescales them) */
-        if (j % 3 == 1)
+        if (j % 3 == 1 && !kc->c.rq_fast)
             kc->rq[j].multiplier &= (int32_t)(~0u << (j % 2 ? 14 : 20));
     }
     return 0;
@@ -243,7 +245,7 @@ static int setup_dw(qb_kcase *kc, rng *g)
                           .out_h = oh, .out_w = ow, .x = kc->a, .rq = kc->rq,
                           .y_min = -128, .y_max = 127, .f_min = -INFINITY, .f_max = INFINITY};
     kc->da.x_zero = ipick(g, c->fill, -128, 127);
-    kc->da.y_zero = irange(g, -20, 20);
+    kc->da.y_zero = c->rq_fast == 2 ? 30000 : irange(g, -20, 20);
     if (i8) { /* packed as the engine packs a layer: constants laid out once */
         kc->dwf = (qb_dw_fixed){.kh = c->kh, .x_zero = kc->da.x_zero, .rq = kc->rq};
         kc->w.dw = &kc->dwf;
@@ -471,8 +473,10 @@ void qb_check_repro(const qb_kernel *k, const qb_check_case *c, char *buf, size_
                      c->kw, c->sh, c->sw, c->dh, c->dw, c->pad_t, c->pad_l, c->pad_b, c->pad_r);
     }
     if (n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - n, "%s%s --seed %llu --check", c->relu ? " --relu" : "",
-                 c->fill == QB_FILL_EXTREME ? " --fill extreme" : "", (unsigned long long)c->seed);
+        n += snprintf(buf + n, len - n, "%s%s --seed %llu --check", c->relu ? " --relu" : "",
+                      c->fill == QB_FILL_EXTREME ? " --fill extreme" : "", (unsigned long long)c->seed);
+    if (n > 0 && (size_t)n < len && c->rq_fast)
+        snprintf(buf + n, len - n, " --rq-fast %d", c->rq_fast);
 }
 
 int qb_check_kernel(const qb_kernel *kn, const qb_check_case *c, qb_check_result *r)

@@ -30,6 +30,8 @@ typedef struct qb_check_case {
     int lda_extra;    /* extra elements between rows of A (strided input) */
     int ldc_extra;    /* extra elements between rows of C (must stay poisoned) */
     qb_fill fill;     /* how data is generated */
+    int rq_fast;      /* int8: 1 multipliers without trailing zero bits (every channel in the faster
+                         requantization's form); 2 dw: also tiny ones (~2^-19) and y_zero 30000 */
     uint64_t seed;    /* generator seed: same seed, same data */
 } qb_check_case;
 

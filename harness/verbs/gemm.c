@@ -8,7 +8,7 @@
  * and GOP/s (one MAC = 2 ops; for binary one bit-MAC = 2 ops), and with --check compares the result
  * against the scalar reference (exit 1 on a mismatch). The data comes
  * from --seed S (default 42) and the case options of the kernel checks
- * (--relu, --fill, gemm: --out-i32, --lda-extra, --ldc-extra), so a failed check's repro line replays it exactly. Context goes
+ * (--relu, --fill, --rq-fast, gemm: --out-i32, --lda-extra, --ldc-extra), so a failed check's repro line replays it exactly. Context goes
  * to stderr, data to stdout.
  */
 #include <errno.h>
@@ -50,6 +50,7 @@ typedef struct gemm_opts {
     int ldc_extra;  /* gemm: extra elements between rows of C */
     int threads;    /* gemm: 0 the kernel alone, else through the engine's split (qb_gpar_gemm) on this many */
     qb_fill fill;   /* data generation */
+    int rq_fast;    /* int8 multipliers: qb_check_case.rq_fast (--rq-fast) */
     unsigned long long seed; /* data seed */
 } gemm_opts;
 
@@ -153,7 +154,7 @@ static int parse(int argc, char **argv, gemm_opts *o)
             o->relu = 1;
         } else if (!dw && !strcmp(a, "--out-i32")) {
             o->out_i32 = 1;
-        } else if (!strcmp(a, "--seed") || !strcmp(a, "--fill") ||
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--fill") || !strcmp(a, "--rq-fast") ||
                    (dw && (!strcmp(a, "--pad") || !strcmp(a, "-k") || !strcmp(a, "--stride") || !strcmp(a, "--dilation"))) ||
                    (!dw && (!strcmp(a, "--lda-extra") || !strcmp(a, "--ldc-extra") || !strcmp(a, "--threads")))) {
             if (!v)
@@ -169,6 +170,9 @@ static int parse(int argc, char **argv, gemm_opts *o)
                 if (strcmp(v, "random") && strcmp(v, "extreme"))
                     return usage_error(o, "bad fill '%s' (random or extreme)", v);
                 o->fill = !strcmp(v, "extreme") ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+            } else if (!strcmp(a, "--rq-fast")) {
+                if (parse_int(v, 0, 2, &o->rq_fast))
+                    return usage_error(o, "bad --rq-fast '%s' (0, 1 or 2)", v);
             } else if (!strcmp(a, "--pad")) {
                 if (parse_pads(v, o->pad))
                     return usage_error(o, "bad padding '%s' (P or T,L,B,R, each 0..64)", v);
@@ -259,6 +263,7 @@ static int bench_one(const qb_kernel *kn, const gemm_opts *o)
                             .pad_r = o->pad[3]};
     c.relu = o->relu;
     c.fill = o->fill;
+    c.rq_fast = o->rq_fast;
     c.seed = o->seed;
     int oh = 0, ow = 0;
     if (dw)

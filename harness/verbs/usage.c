@@ -31,7 +31,7 @@ const qb_verb_def qb_verb_defs[] = {
      "  --csv               one CSV row per kernel\n"},
     {"gemm", qb_verb_gemm,
      "-p PREC|all -i ISA|all -s MxNxK [-g 0|32|64|128] [-r REPS] [--check] [--csv] [--seed S] [--relu] "
-     "[--fill random|extreme] [--out-i32] [--lda-extra N] [--ldc-extra N] [--threads T]",
+     "[--fill random|extreme] [--rq-fast 0|1|2] [--out-i32] [--lda-extra N] [--ldc-extra N] [--threads T]",
      "one GEMM kernel: median time, GOP/s (MAC = 2 ops)",
      "  -p PREC             {precisions} (mixed is a plan, not a kernel), or all\n"
      "  -i ISA              {isas}, or all\n"
@@ -41,11 +41,13 @@ const qb_verb_def qb_verb_defs[] = {
      "  --check             compare against the scalar kernel\n"
      "  --csv               CSV on stdout (the input of `qbench plot --kernels`)\n"
      "  --seed S --fill random|extreme   the data (a failed --check prints a repro line with its seed)\n"
+     "  --rq-fast 1|2       int8 multipliers all in the faster requantization's form (as a model's usually\n"
+     "                      are; 0, the default: a third exact only); 2 also tiny (dwconv: y_zero 30000)\n"
      "  --relu --out-i32 --lda-extra N --ldc-extra N   epilogue, output and padded strides\n"
      "  --threads T         through the model engine's split (rows, or columns when M is one chunk) on T threads\n"},
     {"dwconv", qb_verb_dwconv,
      "-p fp32|int8-channel|all -i ISA|all -s HxWxC [-k KHxKW] [--stride S|SHxSW] [--dilation D|DHxDW] "
-     "[--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu] [--fill random|extreme]",
+     "[--pad P|T,L,B,R] [-r REPS] [--check] [--csv] [--seed S] [--relu] [--fill random|extreme] [--rq-fast 0|1|2]",
      "one depthwise convolution kernel (any window, stride, dilation, padding): median time, GOP/s",
      "  -p PREC             fp32, int8-channel or all\n"
      "  -i ISA              {isas}, or all\n"
@@ -53,7 +55,7 @@ const qb_verb_def qb_verb_defs[] = {
      "  -k KHxKW            the window (default 3x3)\n"
      "  --stride S|SHxSW --dilation D|DHxDW   one value or one per axis (default 1)\n"
      "  --pad P|T,L,B,R     padding (default \"same\")\n"
-     "  -r REPS --check --csv --seed S --relu --fill random|extreme   as for gemm\n"},
+     "  -r REPS --check --csv --seed S --relu --fill random|extreme --rq-fast N   as for gemm\n"},
     {"inspect", qb_verb_inspect, "MODEL.onnx [--shape [NAME=]AxBxC ...]",
      "inputs, outputs, layers with shapes, params, MACs",
      "  --shape [NAME=]AxB  the shape of an input (symbolic dimensions; once per input)\n"},
