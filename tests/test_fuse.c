@@ -47,9 +47,11 @@
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "harness/graph/qlayer.h"
 #include "tests/graph_build.h"
 #include "kernels/expf.h"
 #include "kernels/kernels.h"
+#include "kernels/quantize.h"
 
 /* ---- building graphs in memory ---- */
 
@@ -2174,6 +2176,42 @@ static void test_int8_add_upsampled(void **st)
     free(x);
 }
 
+/* qb_qlayer_quantize_planes (NCHW planes into NHWC int8 codes; with
+ * AVX-512 16 pixels x 16 channels a step, with VBMI three planes by a
+ * byte permute) against qb_quantize_i8 value by value: 1-40 channels,
+ * 1-37 pixels, planes and pixels further apart than they are long, NaN,
+ * infinities, values past the grid and halves of the scale; the bytes
+ * between the pixels' codes left alone. */
+static void test_quantize_planes(void **st)
+{
+    (void)st;
+    const int64_t chans[] = {1, 2, 3, 5, 16, 17, 24, 40}, pix[] = {1, 7, 15, 16, 17, 37};
+    const float scale = 0.0173f;
+    const int32_t zero = -3;
+    for (size_t a = 0; a < sizeof chans / sizeof *chans; a++)
+        for (size_t b = 0; b < sizeof pix / sizeof *pix; b++) {
+            const int64_t c = chans[a], np = pix[b], ldx = np + 5, ldo = c + 3;
+            float *x = malloc((size_t)(c * ldx) * sizeof *x);
+            int8_t *o = malloc((size_t)(np * ldo)), *ref = malloc((size_t)(np * ldo));
+            for (int64_t i = 0; i < c * ldx; i++) {
+                int k = (int)((i * 29 + c * 7 + np) % 53);
+                x[i] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -INFINITY : k == 3 ? 9.0f : k == 4 ? -7.5f
+                       : k < 20 ? ((float)(k - 12) + 0.5f) * scale /* halves of the grid */
+                                : (float)((i * 37) % 101) / 40.0f - 1.2f;
+            }
+            memset(o, 0x5a, (size_t)(np * ldo));
+            memset(ref, 0x5a, (size_t)(np * ldo));
+            for (int64_t p = 0; p < np; p++)
+                for (int64_t ch = 0; ch < c; ch++)
+                    qb_quantize_i8(x + ch * ldx + p, 1, scale, zero, -128, 127, ref + p * ldo + ch);
+            qb_qlayer_quantize_planes(x, c, (size_t)ldx, np, scale, zero, o, ldo);
+            assert_memory_equal(o, ref, (size_t)(np * ldo));
+            free(x);
+            free(o);
+            free(ref);
+        }
+}
+
 /* float Add/Sub/Mul/Div reading a nearest upsampling through
  * (ops_elem.c qb_elem_read_upsampled): x 2 x 5 x 12 x 36; 2x2 (half_pixel)
  * upsamplings of a 2x2 MaxPool added second and subtracted from first, a
@@ -2403,6 +2441,7 @@ int main(void)
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_float_add_upsampled),
+        cmocka_unit_test(test_quantize_planes),
         cmocka_unit_test(test_int8_rse),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),

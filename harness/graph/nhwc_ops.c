@@ -1129,37 +1129,6 @@ static void elem_f32(float *restrict tmp, const float *a, const float *b, int64_
             tmp[i] = a[i] * b[i];
 }
 
-#ifdef QB_NHWC_AVX512
-
-/* r[i] (16 bytes each) transposed in place: byte k of row i to byte i of
- * row k (four rounds of unpacks). */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void transpose16_i8(__m128i r[16])
-{
-    __m128i a[16], b[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) { /* a[h + i], h = 0, 8: rows 2i, 2i + 1 of columns h..h+7, as 16-bit pairs */
-        a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-        a[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 16; h += 8) /* b[4q + j]: rows 4j..4j+3 of columns 4q..4q+3, as 32-bit quads */
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            b[h + j] = _mm_unpacklo_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
-            b[h + 4 + j] = _mm_unpackhi_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
-        }
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; q++) { /* rows 0-7 and 8-15 of two columns as 64-bit halves, then one column each */
-        __m128i lo0 = _mm_unpacklo_epi32(b[4 * q], b[4 * q + 1]), hi0 = _mm_unpackhi_epi32(b[4 * q], b[4 * q + 1]);
-        __m128i lo1 = _mm_unpacklo_epi32(b[4 * q + 2], b[4 * q + 3]);
-        __m128i hi1 = _mm_unpackhi_epi32(b[4 * q + 2], b[4 * q + 3]);
-        r[4 * q] = _mm_unpacklo_epi64(lo0, lo1);
-        r[4 * q + 1] = _mm_unpackhi_epi64(lo0, lo1);
-        r[4 * q + 2] = _mm_unpacklo_epi64(hi0, hi1);
-        r[4 * q + 3] = _mm_unpackhi_epi64(hi0, hi1);
-    }
-}
-#endif
 
 /* Add/Sub/Mul writing int8 from NCHW planes: input k's plane ch of
  * image b, or NULL when it is read upsampled (upsampled_in). */
@@ -1257,7 +1226,7 @@ planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0,
         }
         r[c] = qb_quantize16_avx512(f, sc, zp);
     }
-    transpose16_i8(r);
+    qb_transpose16_i8(r);
     const __mmask16 om = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) /* (unrolled: r stays in registers) */
@@ -1765,7 +1734,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_planes_avx5
 #pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
                 r[i] = i < n ? _mm_maskz_loadu_epi8(cm, x + (p + i) * C + c0) : _mm_setzero_si128();
-            transpose16_i8(r);
+            qb_transpose16_i8(r);
 #pragma GCC unroll 16
             for (int c = 0; c < 16; c++)
                 if (c < nc) {

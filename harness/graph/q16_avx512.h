@@ -3,8 +3,10 @@
  * one AVX-512 register: the steps of kernels/quantize.h's
  * qb_quantize_rne in its order (x / scale, NaN to 0, limit to [-256,
  * 256], round half to even, + zero, clamp), so the codes of
- * qb_quantize_i8. Shared by the int8-writing NHWC operators (nhwc_ops.c)
- * and the quantized image of the first layer (qlayer.c).
+ * qb_quantize_i8; and the 16 x 16 byte transpose that turns 16 such
+ * registers (one channel's 16 pixels each) into 16 pixels' codes. Shared
+ * by the int8-writing NHWC operators (nhwc_ops.c) and the quantized
+ * images of int8 layers (qlayer.c).
  */
 #ifndef QB_Q16_AVX512_H
 #define QB_Q16_AVX512_H
@@ -24,6 +26,35 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i qb_qu
     __mmask16 ok = _mm512_cmp_ps_mask(f, f, _CMP_ORD_Q);
     f = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(256.0f)));
     return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
+}
+
+/* r[i] (16 bytes each) transposed in place: byte k of row i to byte i of
+ * row k (four rounds of unpacks). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void qb_transpose16_i8(__m128i r[16])
+{
+    __m128i a[16], b[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) { /* a[h + i], h = 0, 8: rows 2i, 2i + 1 of columns h..h+7, as 16-bit pairs */
+        a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        a[i + 8] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 16; h += 8) /* b[4q + j]: rows 4j..4j+3 of columns 4q..4q+3, as 32-bit quads */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            b[h + j] = _mm_unpacklo_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
+            b[h + 4 + j] = _mm_unpackhi_epi16(a[h + 2 * j], a[h + 2 * j + 1]);
+        }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) { /* rows 0-7 and 8-15 of two columns as 64-bit halves, then one column each */
+        __m128i lo0 = _mm_unpacklo_epi32(b[4 * q], b[4 * q + 1]), hi0 = _mm_unpackhi_epi32(b[4 * q], b[4 * q + 1]);
+        __m128i lo1 = _mm_unpacklo_epi32(b[4 * q + 2], b[4 * q + 3]);
+        __m128i hi1 = _mm_unpackhi_epi32(b[4 * q + 2], b[4 * q + 3]);
+        r[4 * q] = _mm_unpacklo_epi64(lo0, lo1);
+        r[4 * q + 1] = _mm_unpackhi_epi64(lo0, lo1);
+        r[4 * q + 2] = _mm_unpacklo_epi64(hi0, hi1);
+        r[4 * q + 3] = _mm_unpackhi_epi64(hi0, hi1);
+    }
 }
 #endif
 

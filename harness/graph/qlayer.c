@@ -345,15 +345,55 @@ quantize_rgb_vbmi(const float *x, size_t ldx, int64_t np, float scale, int32_t z
 }
 #endif
 
+#ifdef QB_Q16_AVX512
+/* qb_qlayer_quantize_planes with AVX-512: 16 pixels x 16 channels a step,
+ * each channel's 16 values quantized in a register (qb_quantize16_avx512:
+ * qb_quantize_i8's codes), the 16 x 16 codes transposed
+ * (qb_transpose16_i8) and stored as 16 pixels' codes (before: the floats
+ * transposed into a block, quantized, and the codes copied a pixel at a
+ * time). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+quantize_planes_avx512(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero, int8_t *o,
+                       int64_t ldo)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    for (int64_t p = 0; p < np; p += 16) {
+        const int n = np - p < 16 ? (int)(np - p) : 16;
+        const __mmask16 lm = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+        for (int64_t c0 = 0; c0 < c; c0 += 16) {
+            const int nc = c - c0 < 16 ? (int)(c - c0) : 16;
+            const __mmask16 cm = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+            __m128i r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                r[i] = i < nc ? qb_quantize16_avx512(_mm512_maskz_loadu_ps(lm, x + (size_t)(c0 + i) * ldx + p), sc, zp)
+                              : _mm_setzero_si128();
+            qb_transpose16_i8(r);
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) /* (unrolled: r stays in registers) */
+                if (i < n)
+                    _mm_mask_storeu_epi8(o + (p + i) * ldo + c0, cm, r[i]);
+        }
+    }
+}
+#endif
+
 void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
                                int8_t *o, int64_t ldo)
 {
 #ifdef QB_Q16_AVX512
-    static int vbmi = -1;
+    static int vbmi = -1, avx512 = -1;
     if (vbmi < 0)
         vbmi = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL | QB_CPU_AVX512VBMI);
+    if (avx512 < 0)
+        avx512 = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL);
     if (c == 3 && ldo == 3 && vbmi) {
         quantize_rgb_vbmi(x, ldx, np, scale, zero, o);
+        return;
+    }
+    if (c > 1 && avx512) {
+        quantize_planes_avx512(x, c, ldx, np, scale, zero, o, ldo);
         return;
     }
 #endif
