@@ -1298,37 +1298,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void planes_q8_avx51
         planes_q8_body(s, P, 1, q0, q1);
 }
 
-/* 16 x 16 floats transposed in place: value k of r[i] to value i of r[k]
- * (unpacks, then shuffles of pairs and of 128-bit lanes). */
-__attribute__((target("avx512f"), always_inline)) static inline void transpose16_f32(__m512 r[16])
-{
-    __m512 t[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) { /* t[2i], t[2i + 1]: rows 2i, 2i + 1 interleaved, low and high pairs of each lane */
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) { /* r[4i + j]: rows 4i..4i + 3, column j of each 128-bit lane */
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 16; h += 8) /* t: rows h..h + 7, lanes 0 and 2 (0x88) or 1 and 3 (0xdd) */
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            t[h + j] = _mm512_shuffle_f32x4(r[h + j], r[h + 4 + j], 0x88);
-            t[h + 4 + j] = _mm512_shuffle_f32x4(r[h + j], r[h + 4 + j], 0xdd);
-        }
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) { /* all 16 rows: columns j and 8 + j */
-        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
-    }
-}
-
 /* What rse_px_q8_avx512 reads and writes for one image. */
 typedef struct rse_px_q8 {
     const float *src; /* the other input's NCHW planes (its upsampling's source when read upsampled) */
@@ -1363,7 +1332,7 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
 #pragma GCC unroll 16
                 for (int c = 0; c < 16; c++)
                     r[c] = c < nc ? _mm512_maskz_loadu_ps(lm, srow + (c0 + c) * R->plane + s0) : _mm512_setzero_ps();
-                transpose16_f32(r);
+                qb_transpose16_f32(r);
 #pragma GCC unroll 16
                 for (int i = 0; i < 16; i++)
                     _mm512_store_ps(blk[i], r[i]);
@@ -1392,7 +1361,7 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
  * pixels [q0, q1) of one image (R) with AVX-512, pixel by pixel, as x's
  * codes and the output lie (NHWC). A step is 16 source pixels of a row x
  * 16 channels of the other input, loaded from its planes and transposed
- * (transpose16_f32) into a block of pixels, then each of its output
+ * (qb_transpose16_f32) into a block of pixels, then each of its output
  * pixels (rw per source pixel): 16 x codes loaded as they lie, each lane
  * rse_in's operations (dequantized, xf + xf * s), the node's operation
  * in its operand order, quantized (qb_quantize16_avx512) and 16 codes

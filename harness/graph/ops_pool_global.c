@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "harness/graph/ops.h"
+#include "harness/graph/q16_avx512.h"
 #include "kernels/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -72,32 +73,6 @@ static int means_plain; /* qb_plane_means_avx512(0): the plain loops only (tests
 void qb_plane_means_avx512(int on) { means_plain = !on; }
 
 #ifdef QB_GPOOL_AVX512
-/* r[k] = column k of the 16 x 16 floats in r[0..15] (row i in r[i]). */
-__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16])
-{
-    __m512 t[16], u[16];
-    for (int k = 0; k < 8; k++) {
-        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 4; k++) {
-        u[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-        u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-    }
-    for (int k = 0; k < 4; k++) {
-        t[k] = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
-        t[4 + k] = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
-        t[8 + k] = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
-        t[12 + k] = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
-    }
-    for (int k = 0; k < 8; k++) {
-        r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
-        r[8 + k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xDD);
-    }
-}
-
 /* The means of 16 planes, one per lane: blocks of 16 values of each plane
  * transposed so that a vector holds value i of every plane, added to the
  * lane sums in order i = 0, 1, ... (each lane 0.0f + x[0] + x[1] + ...,
@@ -109,7 +84,7 @@ __attribute__((target("avx512f"))) static void means16_avx512(const float *x, fl
     for (; i + 16 <= vol; i += 16) {
         for (int c = 0; c < 16; c++)
             r[c] = _mm512_loadu_ps(x + c * vol + i);
-        transpose16(r);
+        qb_transpose16_f32(r);
         for (int k = 0; k < 16; k++)
             acc = _mm512_add_ps(acc, r[k]);
     }
@@ -118,7 +93,7 @@ __attribute__((target("avx512f"))) static void means16_avx512(const float *x, fl
         __mmask16 m = (__mmask16)((1u << left) - 1);
         for (int c = 0; c < 16; c++)
             r[c] = _mm512_maskz_loadu_ps(m, x + c * vol + i);
-        transpose16(r);
+        qb_transpose16_f32(r);
         for (int k = 0; k < left; k++)
             acc = _mm512_add_ps(acc, r[k]);
     }

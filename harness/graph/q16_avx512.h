@@ -3,10 +3,11 @@
  * one AVX-512 register: the steps of kernels/quantize.h's
  * qb_quantize_rne in its order (x / scale, NaN to 0, limit to [-256,
  * 256], round half to even, + zero, clamp), so the codes of
- * qb_quantize_i8; and the 16 x 16 byte transpose that turns 16 such
- * registers (one channel's 16 pixels each) into 16 pixels' codes. Shared
- * by the int8-writing NHWC operators (nhwc_ops.c) and the quantized
- * images of int8 layers (qlayer.c).
+ * qb_quantize_i8; and the 16 x 16 transposes of such registers, bytes
+ * (16 registers of one channel's 16 pixels each into 16 pixels' codes)
+ * and floats. Shared by the NHWC operators (nhwc_ops.c), the quantized
+ * images of int8 layers (qlayer.c) and the means of planes
+ * (ops_pool_global.c).
  */
 #ifndef QB_Q16_AVX512_H
 #define QB_Q16_AVX512_H
@@ -54,6 +55,37 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
         r[4 * q + 1] = _mm_unpackhi_epi64(lo0, lo1);
         r[4 * q + 2] = _mm_unpacklo_epi64(hi0, hi1);
         r[4 * q + 3] = _mm_unpackhi_epi64(hi0, hi1);
+    }
+}
+
+/* 16 x 16 floats transposed in place: value k of r[i] to value i of r[k]
+ * (unpacks, then shuffles of pairs and of 128-bit lanes). */
+__attribute__((target("avx512f"), always_inline)) static inline void qb_transpose16_f32(__m512 r[16])
+{
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) { /* t[2i], t[2i + 1]: rows 2i, 2i + 1 interleaved, low and high pairs of each lane */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) { /* r[4i + j]: rows 4i..4i + 3, column j of each 128-bit lane */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 16; h += 8) /* t: rows h..h + 7, lanes 0 and 2 (0x88) or 1 and 3 (0xdd) */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            t[h + j] = _mm512_shuffle_f32x4(r[h + j], r[h + 4 + j], 0x88);
+            t[h + 4 + j] = _mm512_shuffle_f32x4(r[h + j], r[h + 4 + j], 0xdd);
+        }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) { /* all 16 rows: columns j and 8 + j */
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
     }
 }
 #endif
