@@ -476,7 +476,7 @@ static void run_tab(const qb_dw_args *a, int n, const int8_t *const *tab, const 
  * vpdpbusd on T rows read straight from memory against weights
  * (w[ky][0], w[ky][1], w[ky][2], 0) kept in registers: no shuffles and no
  * border cases in the loop over pixels (window rows in the vertical
- * padding read a T row of x_zero, step 0). A ring of K = RING / np T
+ * padding read a T row of x_zero). A ring of K = max(3, RB / np) T
  * rows serves the output rows (each input row is interleaved once per
  * chunk of np <= NP positions, used by every output row that reads it),
  * in bands of as many output rows as the ring holds the inputs of, one
@@ -553,7 +553,8 @@ static void trow(int P, int SW, const int8_t *xr, int w, size_t C, int pad_l, in
 }
 
 /* np positions of each of n output rows (a band): window row ky of row r
- * at tr[r][ky] + p ts[r][ky] (ts 4, or 0 for the x_zero row), weights
+ * at tr[r][ky] + 4 p (a T row, or the row of x_zero: one index for the
+ * three, so the loop keeps its pointers in registers), weights
  * wv[ky][j]; a row's outputs ystep bytes apart, the last one stored
  * through mlast, rows yrow bytes apart; oc's exact and clamp are EXACT and
  * CLAMP, and FOLD (faster form only) adds y_zero in the rounding constant:
@@ -562,7 +563,7 @@ static void trow(int P, int SW, const int8_t *xr, int w, size_t C, int pad_l, in
  * all compile-time in each copy. The constants are loaded once a band: on
  * small images (the zoo dscnn's 7 to 14 positions a row) loading them once
  * a row cost a fifth of the layer. */
-QB_INLINE void oband_t(int EXACT, int CLAMP, int FOLD, const __m512i *const (*tr)[3], const size_t (*ts)[3], int n,
+QB_INLINE void oband_t(int EXACT, int CLAMP, int FOLD, const __m512i *const (*tr)[3], int n,
                        const __m512i *wv, const blkc *bc, const outc *oc, int np, int8_t *yp, size_t yrow,
                        size_t ystep, __mmask64 mk, __mmask64 mlast)
 {
@@ -584,9 +585,8 @@ QB_UNROLL(GCC unroll 4)
     const __m512i z16 = oc->z16, lo8 = oc->lo8, hi8 = oc->hi8;
     for (int r = 0; r < n; r++, yp += yrow) {
         const __m512i *t0 = tr[r][0], *t1 = tr[r][1], *t2 = tr[r][2];
-        const size_t s0 = ts[r][0], s1 = ts[r][1], s2 = ts[r][2];
         int8_t *y = yp;
-        for (int p = 0; p < np; p++, t0 += s0, t1 += s1, t2 += s2, y += ystep) {
+        for (int p = 0; p < np; p++, t0 += 4, t1 += 4, t2 += 4, y += ystep) {
             __m512i acc[4], rr[4];
 QB_UNROLL(GCC unroll 4)
             for (int j = 0; j < 4; j++) {
@@ -614,17 +614,17 @@ static int zfold(const blkc *bc, const outc *oc)
 
 /* oband_t with oc's exact and clamp, and the fold, made compile-time
  * (without the fold the clamp is always on: a rare case). */
-static void oband(const __m512i *const (*tr)[3], const size_t (*ts)[3], int n, const __m512i *wv, const blkc *bc,
+static void oband(const __m512i *const (*tr)[3], int n, const __m512i *wv, const blkc *bc,
                   const outc *oc, int np, int8_t *yp, size_t yrow, size_t ystep, __mmask64 mk, __mmask64 mlast)
 {
     if (oc->exact)
-        oband_t(1, 1, 0, tr, ts, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
+        oband_t(1, 1, 0, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
     else if (!zfold(bc, oc))
-        oband_t(0, 1, 0, tr, ts, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
+        oband_t(0, 1, 0, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
     else if (oc->clamp)
-        oband_t(0, 1, 1, tr, ts, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
+        oband_t(0, 1, 1, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
     else
-        oband_t(0, 0, 1, tr, ts, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
+        oband_t(0, 0, 1, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
 }
 
 /* Positions x T rows the ring holds (24 KiB), and of them what a chunk
@@ -644,13 +644,12 @@ static void dw3(const qb_packed *pk, const qb_dw_args *a, const prep *pr, const 
     const blkc *pbc = pr ? (const blkc *)((const char *)(pr + 1) + rq_bytes(C)) : NULL;
     const csrc cs = {.bias = pk->bias_i32, .wsum = pk->wsum, .rq = a->rq, .x_zero = a->x_zero, .c = C};
     _Alignas(64) __m512i ring[RING * 4]; /* K slots of np positions: T row iy in slot iy % K */
-    _Alignas(64) __m512i tz[4];          /* the T row of x_zero (step 0) */
+    _Alignas(64) __m512i tz[NP * 4];     /* the T row of x_zero (tzn positions filled) */
     _Alignas(64) blkc lbc;               /* a block's constants when not packed */
     const __m512i *tr[RING][3];          /* a band's window rows: row r, ky */
-    size_t ts[RING][3];                  /* their steps a position (0: tz) */
     int tag[RING];                       /* input row in each slot */
-    for (int j = 0; j < 4; j++)
-        tz[j] = _mm512_set1_epi8((char)(a->x_zero ^ 0x80));
+    int tzn = 0;
+    const __m512i xz = _mm512_set1_epi8((char)(a->x_zero ^ 0x80));
     for (int b = 0; b < nb; b++) {
         const int c0 = P == 1 ? 64 * b : 0;
         const __mmask64 mk = P == 1 ? qb_mask64(C - c0) : ~(__mmask64)0;
@@ -683,7 +682,10 @@ static void dw3(const qb_packed *pk, const qb_dw_args *a, const prep *pr, const 
                     for (int ky = 0; ky < 3; ky++) {
                         const int iy = iy0 + ky;
                         if (iy < 0 || iy >= a->h) {
-                            tr[r][ky] = tz, ts[r][ky] = 0;
+                            for (; tzn < np; tzn++)
+                                for (int j = 0; j < 4; j++)
+                                    tz[4 * tzn + j] = xz;
+                            tr[r][ky] = tz;
                             continue;
                         }
                         __m512i *t = ring + (size_t)(iy % K) * np * 4;
@@ -692,11 +694,11 @@ static void dw3(const qb_packed *pk, const qb_dw_args *a, const prep *pr, const 
                             trow(P, SW, xr, a->w, (size_t)C, a->pad_l, p0, np, pad, mk, t);
                             tag[iy % K] = iy;
                         }
-                        tr[r][ky] = t, ts[r][ky] = 4;
+                        tr[r][ky] = t;
                     }
                 }
                 int8_t *yp = a->y + ((size_t)oa * a->out_w + (size_t)p0 * P) * C + c0;
-                oband((const __m512i *const(*)[3])tr, (const size_t(*)[3])ts, n, wv, bc, oc, np, yp,
+                oband((const __m512i *const(*)[3])tr, n, wv, bc, oc, np, yp,
                       (size_t)a->out_w * C, (size_t)P * C, mk, mlast);
             }
         }
@@ -716,9 +718,10 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     _Alignas(64) int8_t pad[128]; /* x_zero: a window row in the padding (ld2 reads up to 64 bytes past 64) */
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
     const prep *pr = p->n == C && p->k == KH * KW ? prepared(p, a) : NULL;
-    int zsh = 0; /* |y_zero| < 32640 < 2^15, so sh = 1 always fits */
-    while (zsh < 30 && ((int64_t)(a->y_zero < 0 ? -a->y_zero : a->y_zero) << (zsh + 1)) + (1 << zsh) < (1 << 30))
-        zsh++;
+    /* the largest sh with |y_zero| 2^sh + 2^(sh-1) < 2^30: 30 - bits(|y_zero|), 30 for 0 (checked
+     * against the plain search for every |y_zero| < 32640) */
+    const uint32_t zabs = (uint32_t)(a->y_zero < 0 ? -a->y_zero : a->y_zero);
+    const int zsh = zabs ? __builtin_clz(zabs) - 2 : 30;
     outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .z32 = _mm512_set1_epi32(a->y_zero), .zsh = zsh,
                .lo8 = _mm512_set1_epi8((char)a->y_min),
                .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = pr ? pr->exact : !all_fast(a->rq, C),
