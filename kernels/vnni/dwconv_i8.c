@@ -38,7 +38,9 @@
  * dropping them. Otherwise the call takes |acc| * m in 64-bit lanes as
  * vnni.h does. r goes through vpackssdw, + y_zero (saturating int16),
  * vpacksswb, then the clamp as bytes (none for the range -128..127): the packs undo the interleave's
- * channel order, so 64 outputs are one store.
+ * channel order, so 64 outputs are one store. dw3 adds y_zero in the
+ * faster form's rounding constant instead when no int32 sum can wrap
+ * (oband_t's FOLD).
  *
  * Packed layout: int8, k taps x Cp (Cp = C rounded up to 64), w[c][t] at
  * t * Cp + c, padding zero. x_zero outside [-128, 127], |y_zero| >= 32640
@@ -91,13 +93,16 @@ QB_INLINE void column(int n, const int8_t *const *q, size_t hs, __mmask64 mk, __
     ilv4(r0, r1, r2, r3, v);
 }
 
-/* The rounded r of a block's 4 vectors -> + y_zero, int8, clamp (when
- * CLAMP), stored as its 64 channels (mk lanes). */
-QB_INLINE void pack64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i z16, __m512i lo8, __m512i hi8,
-                      int clamp, int8_t *y, __mmask64 mk)
+/* The rounded r of a block's 4 vectors -> + y_zero (when ZADD; else r
+ * holds it already), int8, clamp (when CLAMP), stored as its 64 channels
+ * (mk lanes). With |y_zero| < 32640 (the caller's bound) sat16(r + y_zero)
+ * and sat16(sat16(r) + y_zero) saturate to the same int8. */
+QB_INLINE void pack64z(__m512i r0, __m512i r1, __m512i r2, __m512i r3, int ZADD, __m512i z16, __m512i lo8,
+                       __m512i hi8, int clamp, int8_t *y, __mmask64 mk)
 {
-    __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), z16);
-    __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), z16);
+    __m512i p01 = _mm512_packs_epi32(r0, r1), p23 = _mm512_packs_epi32(r2, r3);
+    if (ZADD)
+        p01 = _mm512_adds_epi16(p01, z16), p23 = _mm512_adds_epi16(p23, z16);
     __m512i b = _mm512_packs_epi16(p01, p23);
     if (clamp)
         b = _mm512_min_epi8(_mm512_max_epi8(b, lo8), hi8);
@@ -105,6 +110,13 @@ QB_INLINE void pack64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i z1
         _mm512_storeu_si512((void *)y, b);
     else
         _mm512_mask_storeu_epi8(y, mk, b);
+}
+
+/* pack64z adding y_zero. */
+QB_INLINE void pack64(__m512i r0, __m512i r1, __m512i r2, __m512i r3, __m512i z16, __m512i lo8, __m512i hi8,
+                      int clamp, int8_t *y, __mmask64 mk)
+{
+    pack64z(r0, r1, r2, r3, 1, z16, lo8, hi8, clamp, y, mk);
 }
 
 /* Requantize the 4 accumulators of a block and store its 64 channels. */
@@ -464,9 +476,11 @@ static void run_tab(const qb_dw_args *a, int n, const int8_t *const *tab, const 
  * vpdpbusd on T rows read straight from memory against weights
  * (w[ky][0], w[ky][1], w[ky][2], 0) kept in registers: no shuffles and no
  * border cases in the loop over pixels (window rows in the vertical
- * padding read a T row of x_zero, step 0). A ring of 3 T rows serves the
- * output rows (each input row is interleaved once per chunk of NP
- * positions, used by every output row that reads it). */
+ * padding read a T row of x_zero). A ring of K = max(3, RB / np) T
+ * rows serves the output rows (each input row is interleaved once per
+ * chunk of np <= NP positions, used by every output row that reads it),
+ * in bands of as many output rows as the ring holds the inputs of, one
+ * call a band. */
 #define NP 32 /* positions per chunk of a row (the ring's width) */
 
 /* Column ix of a row at xr (channel offset added), or the x_zero block outside [0, w). */
@@ -538,13 +552,20 @@ static void trow(int P, int SW, const int8_t *xr, int w, size_t C, int pad_l, in
         trow_t(2, 2, xr, w, C, pad_l, p0, np, pad, mk, t);
 }
 
-/* np positions of one output row: window row ky at tr[ky] + p ts[ky]
- * (ts 4, or 0 for the x_zero row), weights wv[ky][j]; outputs ystep bytes
- * apart, the last one stored through mlast; oc's exact and clamp are
- * EXACT and CLAMP (compile-time in each copy). */
-QB_INLINE void orow_t(int EXACT, int CLAMP, const __m512i *const *tr, const size_t *ts, const __m512i *wv,
-                      const blkc *bc, const outc *oc, int np, int8_t *yp, size_t ystep, __mmask64 mk,
-                      __mmask64 mlast)
+/* np positions of each of n output rows (a band): window row ky of row r
+ * at tr[r][ky] + 4 p (a T row, or the row of x_zero: one index for the
+ * three, so the loop keeps its pointers in registers), weights
+ * wv[ky][j]; a row's outputs ystep bytes apart, the last one stored
+ * through mlast, rows yrow bytes apart; oc's exact and clamp are EXACT and
+ * CLAMP, and FOLD (faster form only) adds y_zero in the rounding constant:
+ * (hi + rnd + y_zero 2^sh) >> sh = ((hi + rnd) >> sh) + y_zero exactly
+ * when nothing wraps (zfold), so the packs take r + y_zero (pack64z);
+ * all compile-time in each copy. The constants are loaded once a band: on
+ * small images (the zoo dscnn's 7 to 14 positions a row) loading them once
+ * a row cost a fifth of the layer. */
+QB_INLINE void oband_t(int EXACT, int CLAMP, int FOLD, const __m512i *const (*tr)[3], int n,
+                       const __m512i *wv, const blkc *bc, const outc *oc, int np, int8_t *yp, size_t yrow,
+                       size_t ystep, __mmask64 mk, __mmask64 mlast)
 {
     /* every constant in a local: the int8 stores may alias anything, so
      * what is read through a pointer would be read again after each */
@@ -558,34 +579,60 @@ QB_UNROLL(GCC unroll 4)
 QB_UNROLL(GCC unroll 4)
         for (int i = 0; i < 4; i++)
             q[j][i] = _mm512_load_si512((const void *)bc->v[j][i]);
+        if (FOLD) /* rnd + y_zero 2^sh */
+            q[j][2] = _mm512_add_epi32(q[j][2], _mm512_sllv_epi32(oc->z32, q[j][3]));
     }
     const __m512i z16 = oc->z16, lo8 = oc->lo8, hi8 = oc->hi8;
-    const __m512i *t0 = tr[0], *t1 = tr[1], *t2 = tr[2];
-    const size_t s0 = ts[0], s1 = ts[1], s2 = ts[2];
-    for (int p = 0; p < np; p++, t0 += s0, t1 += s1, t2 += s2, yp += ystep) {
-        __m512i acc[4], r[4];
+    for (int r = 0; r < n; r++, yp += yrow) {
+        const __m512i *t0 = tr[r][0], *t1 = tr[r][1], *t2 = tr[r][2];
+        int8_t *y = yp;
+        for (int p = 0; p < np; p++, t0 += 4, t1 += 4, t2 += 4, y += ystep) {
+            __m512i acc[4], rr[4];
 QB_UNROLL(GCC unroll 4)
-        for (int j = 0; j < 4; j++) {
-            acc[j] = _mm512_dpbusd_epi32(bias[j], _mm512_load_si512((const void *)(t0 + j)), w[j]);
-            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t1 + j)), w[4 + j]);
-            acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t2 + j)), w[8 + j]);
-            r[j] = EXACT ? rq_round(acc[j], bc->v[j], 1) : qb_rqf_round(acc[j], q[j][0], q[j][1], q[j][2], q[j][3]);
+            for (int j = 0; j < 4; j++) {
+                acc[j] = _mm512_dpbusd_epi32(bias[j], _mm512_load_si512((const void *)(t0 + j)), w[j]);
+                acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t1 + j)), w[4 + j]);
+                acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_load_si512((const void *)(t2 + j)), w[8 + j]);
+                rr[j] = EXACT ? rq_round(acc[j], bc->v[j], 1)
+                              : qb_rqf_round(acc[j], q[j][0], q[j][1], q[j][2], q[j][3]);
+            }
+            pack64z(rr[0], rr[1], rr[2], rr[3], !FOLD, z16, lo8, hi8, CLAMP, y, p == np - 1 ? mlast : mk);
         }
-        pack64(r[0], r[1], r[2], r[3], z16, lo8, hi8, CLAMP, yp, p == np - 1 ? mlast : mk);
     }
 }
 
-/* orow_t with oc's exact and clamp made compile-time. */
-static void orow(const __m512i *const *tr, const size_t *ts, const __m512i *wv, const blkc *bc, const outc *oc,
-                 int np, int8_t *yp, size_t ystep, __mmask64 mk, __mmask64 mlast)
+/* Nonzero when the faster form's rounding constants of block bc may take
+ * y_zero (oband_t's FOLD): |y_zero| 2^sh + 2^(sh-1) < 2^30 in every lane
+ * (sh <= oc->zsh), so with |hi| <= 2^30 the int32 sum never wraps. */
+static int zfold(const blkc *bc, const outc *oc)
+{
+    __mmask16 bad = 0;
+    for (int j = 0; j < 4; j++)
+        bad |= _mm512_cmpgt_epi32_mask(_mm512_load_si512((const void *)bc->v[j][3]), _mm512_set1_epi32(oc->zsh));
+    return !bad;
+}
+
+/* oband_t with oc's exact and clamp, and the fold, made compile-time
+ * (without the fold the clamp is always on: a rare case). */
+static void oband(const __m512i *const (*tr)[3], int n, const __m512i *wv, const blkc *bc,
+                  const outc *oc, int np, int8_t *yp, size_t yrow, size_t ystep, __mmask64 mk, __mmask64 mlast)
 {
     if (oc->exact)
-        orow_t(1, 1, tr, ts, wv, bc, oc, np, yp, ystep, mk, mlast);
+        oband_t(1, 1, 0, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
+    else if (!zfold(bc, oc))
+        oband_t(0, 1, 0, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
     else if (oc->clamp)
-        orow_t(0, 1, tr, ts, wv, bc, oc, np, yp, ystep, mk, mlast);
+        oband_t(0, 1, 1, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
     else
-        orow_t(0, 0, tr, ts, wv, bc, oc, np, yp, ystep, mk, mlast);
+        oband_t(0, 0, 1, tr, n, wv, bc, oc, np, yp, yrow, ystep, mk, mlast);
 }
+
+/* Positions x T rows the ring holds (24 KiB), and of them what a chunk
+ * of np positions uses: K = max(3, RB / np) slots (16 KiB unless three
+ * rows need more: in L1 with the layer's input; the whole of a small
+ * image's T rows, up to 50 KiB, made 14x14 layers 3-5% slower). */
+#define RING (3 * NP)
+#define RB (2 * NP)
 
 /* The 3x3 layer (stride 1 or 2 along x, dilation 1, C >= 32): pr the
  * packed constants or NULL, pad 64 bytes of x_zero. */
@@ -596,11 +643,13 @@ static void dw3(const qb_packed *pk, const qb_dw_args *a, const prep *pr, const 
     const int npos = (a->out_w + P - 1) / P;
     const blkc *pbc = pr ? (const blkc *)((const char *)(pr + 1) + rq_bytes(C)) : NULL;
     const csrc cs = {.bias = pk->bias_i32, .wsum = pk->wsum, .rq = a->rq, .x_zero = a->x_zero, .c = C};
-    _Alignas(64) __m512i ring[3][NP * 4]; /* T rows, slot iy % 3 */
-    _Alignas(64) __m512i tz[4];           /* the T row of x_zero (step 0) */
-    _Alignas(64) blkc lbc;                /* a block's constants when not packed */
-    for (int j = 0; j < 4; j++)
-        tz[j] = _mm512_set1_epi8((char)(a->x_zero ^ 0x80));
+    _Alignas(64) __m512i ring[RING * 4]; /* K slots of np positions: T row iy in slot iy % K */
+    _Alignas(64) __m512i tz[NP * 4];     /* the T row of x_zero (tzn positions filled) */
+    _Alignas(64) blkc lbc;               /* a block's constants when not packed */
+    const __m512i *tr[RING][3];          /* a band's window rows: row r, ky */
+    int tag[RING];                       /* input row in each slot */
+    int tzn = 0;
+    const __m512i xz = _mm512_set1_epi8((char)(a->x_zero ^ 0x80));
     for (int b = 0; b < nb; b++) {
         const int c0 = P == 1 ? 64 * b : 0;
         const __mmask64 mk = P == 1 ? qb_mask64(C - c0) : ~(__mmask64)0;
@@ -621,27 +670,36 @@ static void dw3(const qb_packed *pk, const qb_dw_args *a, const prep *pr, const 
             const int np = npos - p0 < NP ? npos - p0 : NP;
             /* the last position of a row of odd width (C = 32) holds one pixel */
             const __mmask64 mlast = P == 2 && 2 * (p0 + np) > a->out_w ? qb_mask64(32) : mk;
-            int tag[3] = {-1, -1, -1}; /* input row in each ring slot */
-            for (int oy = 0; oy < a->out_h; oy++) {
-                const int iy0 = oy * SH - a->pad_t;
-                const __m512i *tr[3];
-                size_t ts[3];
-                for (int ky = 0; ky < 3; ky++) {
-                    const int iy = iy0 + ky;
-                    if (iy < 0 || iy >= a->h) {
-                        tr[ky] = tz, ts[ky] = 0;
-                        continue;
+            /* K >= 3 slots; a band of nr output rows reads (nr - 1) SH + 3 <= K
+             * consecutive input rows, so distinct slots */
+            const int K = RB / np > 3 ? RB / np : 3, nr = (K - 3) / SH + 1;
+            for (int s = 0; s < K; s++)
+                tag[s] = -1;
+            for (int oa = 0; oa < a->out_h; oa += nr) {
+                const int n = a->out_h - oa < nr ? a->out_h - oa : nr;
+                for (int r = 0; r < n; r++) {
+                    const int iy0 = (oa + r) * SH - a->pad_t;
+                    for (int ky = 0; ky < 3; ky++) {
+                        const int iy = iy0 + ky;
+                        if (iy < 0 || iy >= a->h) {
+                            for (; tzn < np; tzn++)
+                                for (int j = 0; j < 4; j++)
+                                    tz[4 * tzn + j] = xz;
+                            tr[r][ky] = tz;
+                            continue;
+                        }
+                        __m512i *t = ring + (size_t)(iy % K) * np * 4;
+                        if (tag[iy % K] != iy) {
+                            const int8_t *xr = (const int8_t *)a->x + (size_t)iy * row + c0;
+                            trow(P, SW, xr, a->w, (size_t)C, a->pad_l, p0, np, pad, mk, t);
+                            tag[iy % K] = iy;
+                        }
+                        tr[r][ky] = t;
                     }
-                    __m512i *t = ring[iy % 3];
-                    if (tag[iy % 3] != iy) {
-                        const int8_t *xr = (const int8_t *)a->x + (size_t)iy * row + c0;
-                        trow(P, SW, xr, a->w, (size_t)C, a->pad_l, p0, np, pad, mk, t);
-                        tag[iy % 3] = iy;
-                    }
-                    tr[ky] = t, ts[ky] = 4;
                 }
-                int8_t *yp = a->y + ((size_t)oy * a->out_w + (size_t)p0 * P) * C + c0;
-                orow(tr, ts, wv, bc, oc, np, yp, (size_t)P * C, mk, mlast);
+                int8_t *yp = a->y + ((size_t)oa * a->out_w + (size_t)p0 * P) * C + c0;
+                oband((const __m512i *const(*)[3])tr, n, wv, bc, oc, np, yp,
+                      (size_t)a->out_w * C, (size_t)P * C, mk, mlast);
             }
         }
     }
@@ -660,7 +718,12 @@ void QB_VNNI(qb_dwconv_i8__vnni)(const qb_packed *p, const qb_dw_args *a)
     _Alignas(64) int8_t pad[128]; /* x_zero: a window row in the padding (ld2 reads up to 64 bytes past 64) */
     memset(pad, (int)(int8_t)a->x_zero, sizeof pad);
     const prep *pr = p->n == C && p->k == KH * KW ? prepared(p, a) : NULL;
-    outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .lo8 = _mm512_set1_epi8((char)a->y_min),
+    /* the largest sh with |y_zero| 2^sh + 2^(sh-1) < 2^30: 30 - bits(|y_zero|), 30 for 0 (checked
+     * against the plain search for every |y_zero| < 32640) */
+    const uint32_t zabs = (uint32_t)(a->y_zero < 0 ? -a->y_zero : a->y_zero);
+    const int zsh = zabs ? __builtin_clz(zabs) - 2 : 30;
+    outc oc = {.z16 = _mm512_set1_epi16((int16_t)a->y_zero), .z32 = _mm512_set1_epi32(a->y_zero), .zsh = zsh,
+               .lo8 = _mm512_set1_epi8((char)a->y_min),
                .hi8 = _mm512_set1_epi8((char)a->y_max), .exact = pr ? pr->exact : !all_fast(a->rq, C),
                .clamp = a->y_min > -128 || a->y_max < 127};
     const int SH = a->stride_h, SW = a->stride_w, DH = a->dil_h, DW = a->dil_w;

@@ -21,6 +21,8 @@ typedef struct blkc {
 /* What the output stage needs. */
 typedef struct outc {
     __m512i z16;      /* y_zero as int16 */
+    __m512i z32;      /* y_zero as int32 */
+    int zsh;          /* the largest sh with |y_zero| 2^sh + 2^(sh-1) < 2^30 (dwconv_i8.c's fold) */
     __m512i lo8, hi8; /* y_min, y_max as int8 */
     int exact;        /* 1: the 64-bit requantization */
     int clamp;        /* 0: y_min, y_max are -128, 127 (the packs' saturation is the clamp) */
