@@ -316,7 +316,7 @@ __attribute__((target("avx512f"))) static int64_t max_taps_f32_avx512(float *res
                                                                       const int64_t *tap, int ntap, int64_t C)
 {
     for (int64_t c = 0; c < C; c += 16) {
-        __mmask16 m = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+        __mmask16 m = qb_lanes16(C - c);
         __m512 acc = _mm512_set1_ps(-INFINITY);
         for (int t = 0; t < ntap; t++)
             acc = _mm512_max_ps(_mm512_maskz_loadu_ps(m, x + tap[t] + c), acc);
@@ -392,7 +392,7 @@ __attribute__((target("avx512f,avx512bw"))) static void max_dq_avx512(float *y, 
                                                               : _mm512_extracti32x4_epi32(q, 3);
             __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(part), zp)), sc);
             int64_t left = C - c - 16 * k;
-            _mm512_mask_storeu_ps(y + c + 16 * k, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), f);
+            _mm512_mask_storeu_ps(y + c + 16 * k, qb_lanes16(left), f);
         }
     }
 }
@@ -840,7 +840,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void gap_masks(_
 #pragma GCC unroll 8
     for (int g = 0; g < 8; g++) {
         int64_t left = nc - 16 * g;
-        m[g] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        m[g] = qb_lanes16(left);
     }
 }
 
@@ -1089,7 +1089,7 @@ __attribute__((target("avx512f"))) static void elem_f32_avx512(float *restrict t
                                                               int64_t n, char op)
 {
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 k = qb_lanes16(n - i);
         __m512 x = _mm512_maskz_loadu_ps(k, a + i), w = _mm512_maskz_loadu_ps(k, b + i);
         __m512 r = op == 'A' ? _mm512_add_ps(x, w) : op == 'S' ? _mm512_sub_ps(x, w) : _mm512_mul_ps(x, w);
         _mm512_mask_storeu_ps(tmp + i, k, r);
@@ -1227,7 +1227,7 @@ planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0,
         r[c] = qb_quantize16_avx512(f, sc, zp);
     }
     qb_transpose16_i8(r);
-    const __mmask16 om = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    const __mmask16 om = qb_lanes16(nc);
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) /* (unrolled: r stays in registers) */
         if (i < n)
@@ -1263,7 +1263,7 @@ planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q
             for (int k = 0; k < nin; k++) {
                 q8_step *e = &st[k][ns];
                 if (!P->rh[k]) {
-                    e->lm = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1), e->off = row * W + x;
+                    e->lm = qb_lanes16(n), e->off = row * W + x;
                     e->idx = _mm512_setzero_si512();
                     continue;
                 }
@@ -1324,10 +1324,10 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
         for (int64_t s0 = xa / rw; s0 * rw < xb; s0 += 16) { /* 16 source pixels, their output pixels [oa, ob) */
             const int64_t oa = s0 * rw > xa ? s0 * rw : xa, ob = (s0 + 16) * rw < xb ? (s0 + 16) * rw : xb;
             const int64_t ns = (ob - 1) / rw - s0 + 1;
-            const __mmask16 lm = ns == 16 ? (__mmask16)0xffff : (__mmask16)((1u << ns) - 1);
+            const __mmask16 lm = qb_lanes16(ns);
             for (int64_t c0 = 0; c0 < C; c0 += 16) {
                 const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
-                const __mmask16 cm = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+                const __mmask16 cm = qb_lanes16(nc);
                 __m512 r[16];
 #pragma GCC unroll 16
                 for (int c = 0; c < 16; c++)
@@ -1429,7 +1429,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(c
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
     for (int64_t p = 0; p < np; p++)
         for (int64_t c = 0; c < ci; c += 16) {
-            __mmask16 m = ci - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (ci - c)) - 1);
+            __mmask16 m = qb_lanes16(ci - c);
             __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + p * ci + c));
             __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
             __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_maskz_loadu_ps(m, sv + c)));
@@ -1614,7 +1614,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_a
         const float *a = s->bc_in ? mp : vp, *b = s->bc_in ? vp : mp; /* the operator's order */
         int8_t *yp = y + p * C;
         for (int64_t c = 0; c < C; c += 16) {
-            __mmask16 k = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+            __mmask16 k = qb_lanes16(C - c);
             __m512 x = _mm512_maskz_loadu_ps(k, a + c), w = _mm512_maskz_loadu_ps(k, b + c);
             __m512 r = op == 'A' ? _mm512_add_ps(x, w) : op == 'S' ? _mm512_sub_ps(x, w) : _mm512_mul_ps(x, w);
             _mm_mask_storeu_epi8(yp + c, k, qb_quantize16_avx512(r, sc, zp));

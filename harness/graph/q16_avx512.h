@@ -14,6 +14,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <stdint.h>
 #define QB_Q16_AVX512 1
 
 /* The rounding is the conversion's own (vcvtps2dq in the default
@@ -27,6 +28,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i qb_qu
     __mmask16 ok = _mm512_cmp_ps_mask(f, f, _CMP_ORD_Q);
     f = _mm512_maskz_mov_ps(ok, _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(256.0f)));
     return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
+}
+
+/* The mask of the first min(left, 16) of 16 lanes (0 when left <= 0). */
+static inline __mmask16 qb_lanes16(int64_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
 }
 
 /* r[i] (16 bytes each) transposed in place: byte k of row i to byte i of

@@ -360,10 +360,10 @@ quantize_planes_avx512(const float *x, int64_t c, size_t ldx, int64_t np, float 
     const __m512i zp = _mm512_set1_epi32(zero);
     for (int64_t p = 0; p < np; p += 16) {
         const int n = np - p < 16 ? (int)(np - p) : 16;
-        const __mmask16 lm = n == 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+        const __mmask16 lm = qb_lanes16(n);
         for (int64_t c0 = 0; c0 < c; c0 += 16) {
             const int nc = c - c0 < 16 ? (int)(c - c0) : 16;
-            const __mmask16 cm = nc == 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+            const __mmask16 cm = qb_lanes16(nc);
             __m128i r[16];
 #pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
@@ -456,7 +456,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void qimage_padded_r
         const float *x = j->x + iy * n;
         o += j->pl * c;
         for (int64_t p = 0; p < n; p += 16) {
-            __mmask16 m = n - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - p)) - 1);
+            __mmask16 m = qb_lanes16(n - p);
             _mm_mask_storeu_epi8(o + p, m, qb_quantize16_avx512(_mm512_maskz_loadu_ps(m, x + p), sc, zp));
         }
     }
