@@ -225,22 +225,34 @@ static void test_precedence(void **state)
 }
 
 /* A written plan reads back to the same precisions and calibrators,
- * also for names holding characters INI keys cannot (= ; : [ spaces). */
+ * also for names holding characters INI keys cannot (= ; : [ spaces),
+ * and where a layer holds the plan's precision but a layer without a
+ * rule would get another (binary's ends: int8-channel; a plan that left
+ * out such layers read them back as int8, found by fuzz_plan). */
 static void test_write_roundtrip(void **state)
 {
     (void)state;
     fake_setup();
     snprintf(fake_layers[1].name, sizeof fake_layers[1].name, "odd=name;x");
     snprintf(fake_layers[2].name, sizeof fake_layers[2].name, "ns:conv/1");
-    qb_precision prec[4] = {QB_PREC_FP32, QB_PREC_INT8_CHANNEL, QB_PREC_INT4, QB_PREC_FP16};
-    int method[4] = {QB_METHOD_NONE, QB_METHOD_PTQ_MSE, QB_METHOD_PTQ_KL, QB_METHOD_NONE};
+    static const struct {
+        qb_precision dflt;           /* the plan's precision */
+        int dflt_method;             /* and calibrator */
+        qb_precision prec[4];        /* the layers' */
+        int method[4];
+    } cases[] = {
+        {QB_PREC_INT4, QB_METHOD_PTQ_KL, {QB_PREC_FP32, QB_PREC_INT8_CHANNEL, QB_PREC_INT4, QB_PREC_FP16},
+         {QB_METHOD_NONE, QB_METHOD_PTQ_MSE, QB_METHOD_PTQ_KL, QB_METHOD_NONE}},
+        {QB_PREC_BINARY, QB_METHOD_PTQ_MINMAX, {QB_PREC_BINARY, QB_PREC_BINARY, QB_PREC_INT8_CHANNEL, QB_PREC_BINARY},
+         {QB_METHOD_PTQ_MINMAX, QB_METHOD_PTQ_MINMAX, QB_METHOD_PTQ_MINMAX, QB_METHOD_PTQ_MINMAX}},
+    };
     const char *comment[4] = {"sensitive", NULL, "", "last"};
-    for (int all = 0; all < 2; all++) {
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
-        assert_int_equal(qb_layer_plan_write(f, "rt", "line one\nline two", fake_layers, 4, prec, method,
-                                             QB_PREC_INT4, QB_METHOD_PTQ_KL, all, comment),
+        assert_int_equal(qb_layer_plan_write(f, "rt", "line one\nline two", fake_layers, 4, cases[c].prec,
+                                             cases[c].method, cases[c].dflt, cases[c].dflt_method, comment),
                          0);
         fclose(f);
         qb_layer_plan p;
@@ -251,10 +263,10 @@ static void test_write_roundtrip(void **state)
         qb_err e;
         if (qb_layer_plan_resolve(&p, fake_layers, 4, "m", (qb_precision)p.prec, p.method, &o, ch, &e))
             fail_msg("%s\n%s", e.msg, buf);
-        for (int i = 0; i < 4; i++) {
-            assert_int_equal(ch[i].prec, prec[i]);
-            assert_int_equal(ch[i].method, method[i]);
-        }
+        for (int i = 0; i < 4; i++)
+            if (ch[i].prec != (int)cases[c].prec[i] || ch[i].method != cases[c].method[i])
+                fail_msg("case %zu layer %d: written as %d/%d, read back as %d/%d\n%s", c, i, cases[c].prec[i],
+                         cases[c].method[i], ch[i].prec, ch[i].method, buf);
         qb_layer_plan_free(&p);
         free(buf);
     }
@@ -435,12 +447,12 @@ static void test_bisect_planted(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_int_equal(qb_layer_plan_write(f, "bisect", NULL, c.layers, 3, found, NULL, QB_PREC_INT8_TENSOR,
-                                         QB_METHOD_PTQ_MINMAX, 0, NULL), 0);
+                                         QB_METHOD_PTQ_MINMAX, NULL), 0);
     fclose(f);
     assert_non_null(strstr(buf, "= fp32"));
     qb_layer_plan lp;
     load(buf, &lp);
-    assert_int_equal(lp.nrules, 1);
+    assert_int_equal(lp.nrules, 3); /* every layer written */
     qb_plan_choice ch[3];
     if (qb_layer_plan_resolve(&lp, c.layers, 3, "planted", (qb_precision)lp.prec, lp.method, &o, ch, &e))
         fail_msg("%s", e.msg);

@@ -204,7 +204,7 @@ int qb_pipeline_save_plan(const qb_pipeline_opts *o, const qb_pipeline_result *r
     int rc = -1;
     if (qb_atomic_open(&a, path, err, sizeof err)) {
         qb_errf(e, "%s", err);
-    } else if (qb_layer_plan_write(a.f, name, header, r->cal.layers, n, r->plan, method, (qb_precision)dflt, dm, 1,
+    } else if (qb_layer_plan_write(a.f, name, header, r->cal.layers, n, r->plan, method, (qb_precision)dflt, dm,
                                    comment)) {
         qb_errf(e, "%s: cannot write the plan", path);
         qb_atomic_abort(&a);

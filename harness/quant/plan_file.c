@@ -440,13 +440,10 @@ static void pattern_key(const char *name, char *k)
 /* Whether an earlier layer than i was written with this key in the same
  * section (pattern: [patterns], else [layers]): the parser refuses a key
  * given twice, so the writer keeps the first. */
-static int written_before(const qb_layer_info *layers, int i, const char *key, const qb_precision *prec,
-                          const int *method, qb_precision dflt, int dflt_method, int all, int pattern)
+static int written_before(const qb_layer_info *layers, int i, const char *key, int pattern)
 {
     for (int j = 0; j < i; j++) {
-        int m = method ? method[j] : dflt_method;
-        if ((!all && prec[j] == dflt && (m == dflt_method || qb_precision_is_float(prec[j]))) ||
-            key_safe(layers[j].name) == pattern)
+        if (key_safe(layers[j].name) == pattern)
             continue;
         char k[QB_LAYER_NAME];
         if (pattern)
@@ -460,7 +457,7 @@ static int written_before(const qb_layer_info *layers, int i, const char *key, c
 }
 
 int qb_layer_plan_write(FILE *f, const char *name, const char *header, const qb_layer_info *layers, int n,
-                        const qb_precision *prec, const int *method, qb_precision dflt, int dflt_method, int all,
+                        const qb_precision *prec, const int *method, qb_precision dflt, int dflt_method,
                         const char *const *comment)
 {
     if (header && *header) {
@@ -478,13 +475,11 @@ int qb_layer_plan_write(FILE *f, const char *name, const char *header, const qb_
     fprintf(f, "\n[layers]\n");
     for (int i = 0; i < n; i++) {
         int m = method ? method[i] : dflt_method;
-        if (!all && prec[i] == dflt && (m == dflt_method || qb_precision_is_float(prec[i])))
-            continue;
         if (!key_safe(layers[i].name)) {
             unsafe++;
             continue;
         }
-        if (written_before(layers, i, layers[i].name, prec, method, dflt, dflt_method, all, 0))
+        if (written_before(layers, i, layers[i].name, 0))
             continue; /* layers of one name: one rule (a second would be refused as given twice) */
         fprintf(f, "%s = ", layers[i].name);
         write_value(f, prec[i], m, comment ? comment[i] : NULL);
@@ -493,12 +488,11 @@ int qb_layer_plan_write(FILE *f, const char *name, const char *header, const qb_
         fprintf(f, "\n[patterns]   ; names that cannot be keys: ? stands for = ; # [ ] \\ * ?, control characters and edge spaces\n");
         for (int i = 0; i < n; i++) {
             int m = method ? method[i] : dflt_method;
-            if ((!all && prec[i] == dflt && (m == dflt_method || qb_precision_is_float(prec[i]))) ||
-                key_safe(layers[i].name))
+            if (key_safe(layers[i].name))
                 continue;
             char k[QB_LAYER_NAME];
             pattern_key(layers[i].name, k);
-            if (written_before(layers, i, k, prec, method, dflt, dflt_method, all, 1))
+            if (written_before(layers, i, k, 1))
                 continue; /* names that give one pattern: its first rule (a second would be refused) */
             fprintf(f, "%s = ", k);
             write_value(f, prec[i], m, comment ? comment[i] : NULL);

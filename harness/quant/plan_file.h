@@ -73,15 +73,16 @@ int qb_layer_plan_resolve(const qb_layer_plan *p, const qb_layer_info *layers, i
 
 /* Write a plan that reproduces prec[] (and method[], NULL: method for
  * all) for the layers: [plan] name, precision = dflt, method; then every
- * layer (all != 0) or only those that differ from dflt under [layers],
- * with comment[i] (NULL or "") after it. header: comment lines at the
+ * layer under [layers], with comment[i] (NULL or "") after it (every
+ * layer, not only those that differ from dflt: what a layer without a
+ * rule gets is not always dflt, binary's ends are int8-channel). header: comment lines at the
  * top (may hold newlines). Names that cannot be INI keys (holding
  * = ; # [ ] \ * ? or a control character, or white space at an end) are
  * written under [patterns] with ? for those characters; a key is written
  * once (layers that share a name, or names that give one pattern, take
  * the first one's rule). 0, or -1 on a write error. */
 int qb_layer_plan_write(FILE *f, const char *name, const char *header, const qb_layer_info *layers, int n,
-                        const qb_precision *prec, const int *method, qb_precision dflt, int dflt_method, int all,
+                        const qb_precision *prec, const int *method, qb_precision dflt, int dflt_method,
                         const char *const *comment);
 
 #endif

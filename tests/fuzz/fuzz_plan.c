@@ -95,8 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FILE *f = open_memstream(&buf, &len);
         if (!f)
             abort();
-        int all = size % 2;
-        if (qb_layer_plan_write(f, p.name, "written by fuzz_plan", layers, n, prec, method, dp, dm, all, NULL))
+        if (qb_layer_plan_write(f, p.name, "written by fuzz_plan", layers, n, prec, method, dp, dm, NULL))
             abort();
         fclose(f);
         qb_layer_plan q;
