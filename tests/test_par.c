@@ -443,6 +443,34 @@ static void test_small_loops(void **st)
     qb_gpar_set_threads(1);
 }
 
+/* test_many_loops' body: does nothing (the loops are only remembered). */
+static void idle_body(void *ctx, int64_t i0, int64_t i1)
+{
+    (void)ctx, (void)i0, (void)i1;
+}
+
+/* Many loops (a big model, or a sweep's several models in one process)
+ * are each remembered and decided: after their probes every one of 3000
+ * loops, run in turns, is known to run alone. A table where a new loop
+ * took an older loop's slot failed this (the two re-probed for ever, and
+ * which loops met depended on the build). */
+static void test_many_loops(void **st)
+{
+    (void)st;
+    qb_gpar_set_threads(2);
+    qb_gpar_min_ns = INT64_MAX / 2; /* every loop is small */
+    enum { LOOPS = 3000 };
+    for (int r = 0; r < QB_GPAR_PROBES; r++)
+        for (int64_t n = 2; n < 2 + LOOPS; n++)
+            qb_gpar_for(n, n / 2, idle_body, NULL);
+    int alone = 0;
+    for (int64_t n = 2; n < 2 + LOOPS; n++)
+        alone += qb_gpar_alone(n, n / 2, idle_body);
+    qb_gpar_min_ns = 0; /* as the other tests expect it, before a failure ends this one */
+    qb_gpar_set_threads(1);
+    assert_int_equal(alone, LOOPS);
+}
+
 /* ---- whole models ---- */
 
 static int add_t(qb_graph *g, const char *name, int ndim, const int64_t *dims, const float *data)
@@ -891,7 +919,7 @@ static void test_conv_stack(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team), cmocka_unit_test(test_small_loops),       cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
+        cmocka_unit_test(test_chunk_rule), cmocka_unit_test(test_team), cmocka_unit_test(test_small_loops), cmocka_unit_test(test_many_loops),       cmocka_unit_test(test_gemm_chunks), cmocka_unit_test(test_gemm_cols), cmocka_unit_test(test_dw_chunks),
         cmocka_unit_test(test_conv_net),   cmocka_unit_test(test_dw_net),      cmocka_unit_test(test_gemm_net),
         cmocka_unit_test(test_conv_planes), cmocka_unit_test(test_conv_stack), cmocka_unit_test(test_elem_net),
     };

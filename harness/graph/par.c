@@ -330,14 +330,23 @@ int qb_gpar_threads(void)
  * costs ~90 ns under kvm-clock, two per loop were ~5% of the zoo dscnn
  * at 2 threads), else it goes to the team from then on. Which thread runs
  * a chunk never changes what it computes: only the time depends on this. */
-/* Loops remembered (a direct-mapped table; a new loop takes its slot). */
-#define SMALL_SLOTS 1024
+/* Loops remembered: an open-addressed table, a loop's slot found by
+ * probing SMALL_PROBE slots from its hash. A loop keeps its slot for the
+ * life of the process (never evicted: with a direct-mapped table, two
+ * loops of one model whose keys shared a slot took it from each other
+ * every inference and were timed one after another for ever, and which
+ * two shared one depended on the functions' addresses, so on the build:
+ * PP-OCRv4 det int8 at 2 threads 1.75 or 2.0 ms for one source). A loop
+ * that finds no free slot within SMALL_PROBE runs on the team. */
+#define SMALL_SLOTS 8192
+#define SMALL_PROBE 32
 
-/* One remembered loop (fields atomic: two callers may share a slot, which
- * can only change where a loop runs). */
+/* One remembered loop (fields atomic: two callers may race for a free
+ * slot; a loop seen in two slots, or a slot read while being filled, can
+ * only change where a loop runs). */
 typedef struct small_slot {
-    qb_gpar_body body; /* the loop: body, rows, rows per chunk */
-    int64_t n, chunk;
+    qb_gpar_body body; /* the loop: body (NULL: a free slot), rows, rows per chunk */
+    int64_t n, chunk;  /* (chunk is stored last: a slot whose chunk matches is filled) */
     int64_t best_ns;   /* fastest run one after another so far */
     int runs;          /* runs timed one after another */
 } small_slot;
@@ -373,14 +382,35 @@ static int64_t min_ns_now(void)
     return __atomic_load_n(&qb_gpar_min_ns, __ATOMIC_RELAXED);
 }
 
-/* The slot of the loop (body, n, chunk); *mine: it holds that loop. */
-static small_slot *slot_of(int64_t n, int64_t chunk, qb_gpar_body body, int *mine)
+/* The slot of the loop (body, n, chunk); with claim, a free slot taken
+ * for it when it has none (timed from its first run). NULL: not
+ * remembered (none free within SMALL_PROBE, or not claimed). */
+static small_slot *slot_of(int64_t n, int64_t chunk, qb_gpar_body body, int claim)
 {
     uint64_t h = ((uint64_t)(uintptr_t)body ^ (uint64_t)n * 0x9e3779b97f4a7c15u ^ (uint64_t)chunk * 0xc2b2ae3d27d4eb4fu);
-    small_slot *s = &small[(h ^ h >> 29 ^ h >> 41) % SMALL_SLOTS];
-    *mine = __atomic_load_n(&s->body, __ATOMIC_RELAXED) == body && __atomic_load_n(&s->n, __ATOMIC_RELAXED) == n &&
-            __atomic_load_n(&s->chunk, __ATOMIC_RELAXED) == chunk;
-    return s;
+    h ^= h >> 29 ^ h >> 41;
+    for (int i = 0; i < SMALL_PROBE; i++) {
+        small_slot *s = &small[(h + (uint64_t)i) % SMALL_SLOTS];
+        qb_gpar_body b = __atomic_load_n(&s->body, __ATOMIC_ACQUIRE);
+        if (b == body && __atomic_load_n(&s->chunk, __ATOMIC_ACQUIRE) == chunk &&
+            __atomic_load_n(&s->n, __ATOMIC_RELAXED) == n)
+            return s;
+        if (b)
+            continue;
+        if (!claim)
+            return NULL;
+        qb_gpar_body none = NULL;
+        if (!__atomic_compare_exchange_n(&s->body, &none, body, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            i--; /* another caller took it first: look at it again (it may be this loop) */
+            continue;
+        }
+        __atomic_store_n(&s->best_ns, INT64_MAX, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->runs, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->n, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->chunk, chunk, __ATOMIC_RELEASE);
+        return s;
+    }
+    return NULL;
 }
 
 /* The loop's slot when it is to run one after another, timed (a probe),
@@ -390,15 +420,9 @@ static small_slot *small_loop(int64_t n, int64_t chunk, qb_gpar_body body)
     int64_t min_ns = min_ns_now();
     if (min_ns <= 0)
         return NULL;
-    int mine;
-    small_slot *s = slot_of(n, chunk, body, &mine);
-    if (!mine) {
-        __atomic_store_n(&s->body, body, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->n, n, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->chunk, chunk, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->best_ns, INT64_MAX, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->runs, 0, __ATOMIC_RELAXED);
-    }
+    small_slot *s = slot_of(n, chunk, body, 1);
+    if (!s)
+        return NULL;
     if (__atomic_load_n(&s->runs, __ATOMIC_RELAXED) < QB_GPAR_PROBES)
         return s;
     if (__atomic_load_n(&s->best_ns, __ATOMIC_RELAXED) < min_ns)
@@ -411,9 +435,8 @@ int qb_gpar_alone(int64_t n, int64_t chunk, qb_gpar_body body)
     if (chunk >= n || chunk < 1 || qb_gpar_whole || qb_gpar_threads() < 2)
         return 1;
     int64_t min_ns = min_ns_now();
-    int mine;
-    small_slot *s = slot_of(n, chunk, body, &mine);
-    return min_ns > 0 && mine && __atomic_load_n(&s->runs, __ATOMIC_RELAXED) >= QB_GPAR_PROBES &&
+    small_slot *s = min_ns > 0 ? slot_of(n, chunk, body, 0) : NULL;
+    return s && __atomic_load_n(&s->runs, __ATOMIC_RELAXED) >= QB_GPAR_PROBES &&
            __atomic_load_n(&s->best_ns, __ATOMIC_RELAXED) < min_ns;
 }
 
