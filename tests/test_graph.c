@@ -406,6 +406,147 @@ static void test_convt_add_relu(void **st)
     }
 }
 
+/* A direct-path ConvTranspose 2x2/2 (few columns: 24 -> 1 on rows of 70
+ * pixels, det's last head conv; 6 -> 6 in 2 groups, 12 columns each)
+ * followed by Add (a scalar; per channel [6,1,1] with the constant
+ * first) and Sigmoid: the chain runs on each input row's output rows once
+ * written (fused into the ConvTranspose), bit-identical to the chain as
+ * its own pass (no_conv_epilogue), with the AVX-512 and the plain loops
+ * (both of the ConvTranspose and of the chain), on 1-3 threads. */
+static qb_graph *convt_direct_chain_net(int no_epi, int grouped)
+{
+    enum { IH = 6, IW = 70 };
+    const int ci = grouped ? 6 : 24, co = grouped ? 6 : 1, cg = grouped ? 3 : 1, iw = grouped ? 19 : IW;
+    static float w[24 * 4 * 4], b[6], k[6];
+    for (int i = 0; i < ci * cg * 4; i++)
+        w[i] = (float)((i * 11) % 13) / 25.0f - 0.24f;
+    for (int i = 0; i < co; i++)
+        b[i] = 0.25f * (float)i - 0.6f, k[i] = 0.3f - 0.17f * (float)i;
+    qb_graph *g = new_graph();
+    g->no_conv_epilogue = no_epi;
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, ci, IH, iw}, NULL);
+    add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){ci, cg, 2, 2}, w);
+    add_t(g, "b", QB_DT_FLOAT, 1, (int64_t[]){co}, b);
+    if (grouped)
+        add_t(g, "k", QB_DT_FLOAT, 3, (int64_t[]){co, 1, 1}, k);
+    else
+        add_t(g, "k", QB_DT_FLOAT, 1, (int64_t[]){1}, k);
+    qb_node *n = add_n(g, "ConvTranspose", "x,w,b", "t");
+    attr_ints(n, "strides", 2, 2, 2);
+    attr_i(n, "group", grouped ? 2 : 1);
+    add_n(g, "Add", grouped ? "k,t" : "t,k", "a");
+    add_n(g, "Sigmoid", "a", "y");
+    set_outputs(g, "y");
+    return g;
+}
+
+static void test_convt_direct_chain(void **st)
+{
+    (void)st;
+    static float x[24 * 6 * 70];
+    for (int i = 0; i < 24 * 6 * 70; i++)
+        x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    for (int grouped = 0; grouped < 2; grouped++) {
+        qb_graph *ref = convt_direct_chain_net(1, grouped);
+        const qb_tensor *yr = run1(ref, x);
+        assert_true(ref->nodes[1].fused_into < 0);
+        assert_int_equal(qb_convt_nhwc_input_ok(&ref->nodes[0]), 0); /* the direct path */
+        int n = (int)qb_tensor_count(yr), mid = 0;
+        for (int i = 0; i < n; i++) {
+            float v = ((const float *)yr->data)[i];
+            mid += v > 0.05f && v < 0.95f;
+        }
+        assert_true(mid > n / 4); /* the sigmoid is not saturated everywhere */
+        for (int run = 0; run < 5; run++) {
+            qb_convt_avx512(run != 1);
+            qb_elem_chain_avx512(run != 2);
+            qb_gpar_set_threads(run > 2 ? run - 1 : 1);
+            qb_graph *g = convt_direct_chain_net(0, grouped);
+            const qb_tensor *y = run1(g, x);
+            qb_convt_avx512(1);
+            qb_elem_chain_avx512(1);
+            qb_gpar_set_threads(1);
+            assert_int_equal(g->nodes[1].fused_into, 0); /* the Add's chain runs in the ConvTranspose */
+            assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
+            qb_graph_free(g);
+        }
+        qb_graph_free(ref);
+    }
+}
+
+/* det's head: ConvTranspose 2x2/2 (7 -> 6 channels, bias, then Add of a
+ * per-channel constant and Relu, fused into it) whose output only a
+ * direct-path ConvTranspose 2x2/2 (6 -> 1, then Add and Sigmoid) reads:
+ * the second runs on each block of the first's output rows from a row
+ * buffer (fused into the first), bit-identical to the two as their own
+ * nodes (QB_NO_CONVT_PAIR=1), with the AVX-512 and the plain loops, on
+ * 1-3 threads and with blocks of a few rows (the last one short). The
+ * first's output also a graph output: no pair. */
+static qb_graph *convt_pair_net(int also_out)
+{
+    enum { CI = 7, CM = 6, IH = 11, IW = 24 }; /* 24 pixels: blocks of 2 rows are whole QB_GPAR_ALIGN multiples */
+    static float w1[CI * CM * 4], b1[CM], k1[CM], w2[CM * 4], b2[1] = {0.1f}, k2[1] = {-0.2f};
+    for (int i = 0; i < CI * CM * 4; i++)
+        w1[i] = (float)((i * 11) % 13) / 10.0f - 0.6f;
+    for (int i = 0; i < CM * 4; i++)
+        w2[i] = (float)((i * 7) % 9) / 12.0f - 0.3f;
+    for (int i = 0; i < CM; i++)
+        b1[i] = 0.25f * (float)i - 0.6f, k1[i] = 0.3f - 0.07f * (float)i;
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, CI, IH, IW}, NULL);
+    add_t(g, "w1", QB_DT_FLOAT, 4, (int64_t[]){CI, CM, 2, 2}, w1);
+    add_t(g, "b1", QB_DT_FLOAT, 1, (int64_t[]){CM}, b1);
+    add_t(g, "k1", QB_DT_FLOAT, 3, (int64_t[]){CM, 1, 1}, k1);
+    add_t(g, "w2", QB_DT_FLOAT, 4, (int64_t[]){CM, 1, 2, 2}, w2);
+    add_t(g, "b2", QB_DT_FLOAT, 1, (int64_t[]){1}, b2);
+    add_t(g, "k2", QB_DT_FLOAT, 1, (int64_t[]){1}, k2);
+    attr_ints(add_n(g, "ConvTranspose", "x,w1,b1", "t1"), "strides", 2, 2, 2);
+    add_n(g, "Add", "t1,k1", "a1");
+    add_n(g, "Relu", "a1", "r1");
+    attr_ints(add_n(g, "ConvTranspose", "r1,w2,b2", "t2"), "strides", 2, 2, 2);
+    add_n(g, "Add", "t2,k2", "a2");
+    add_n(g, "Sigmoid", "a2", "y");
+    set_outputs(g, "y");
+    if (also_out)
+        set_outputs(g, "r1");
+    return g;
+}
+
+static void test_convt_pair(void **st)
+{
+    (void)st;
+    static float x[7 * 11 * 24];
+    for (int i = 0; i < 7 * 11 * 24; i++)
+        x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    setenv("QB_NO_CONVT_PAIR", "1", 1);
+    qb_graph *ref = convt_pair_net(0);
+    const qb_tensor *yr = run1(ref, x);
+    unsetenv("QB_NO_CONVT_PAIR");
+    assert_true(ref->nodes[3].fused_into < 0);
+    const int n = (int)qb_tensor_count(yr);
+    assert_int_equal(n, 44 * 96);
+    int64_t blk = qb_gpar_conv_block;
+    for (int run = 0; run < 6; run++) {
+        qb_convt_avx512(run != 1);
+        qb_gpar_set_threads(run > 2 ? run - 2 : 1);
+        qb_gpar_conv_block = run == 2 || run == 5 ? 2 * 24 * 24 * 4 : blk; /* blocks of 2 input rows, the last of 1 */
+        qb_graph *g = convt_pair_net(0);
+        const qb_tensor *y = run1(g, x);
+        qb_convt_avx512(1);
+        qb_gpar_set_threads(1);
+        qb_gpar_conv_block = blk;
+        assert_int_equal(g->nodes[3].fused_into, 0); /* the second ConvTranspose runs in the first */
+        assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
+        qb_graph_free(g);
+    }
+    qb_graph *g = convt_pair_net(1);
+    const qb_tensor *y = run1(g, x);
+    assert_true(g->nodes[3].fused_into < 0); /* its input is a graph output too */
+    assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
+    qb_graph_free(g);
+    qb_graph_free(ref);
+}
+
 static void test_gemm_attrs(void **st)
 {
     (void)st;
@@ -1566,6 +1707,8 @@ int main(void)
         cmocka_unit_test(test_convt_tiles),
         cmocka_unit_test(test_convt_nhwc_input),
         cmocka_unit_test(test_convt_add_relu),
+        cmocka_unit_test(test_convt_direct_chain),
+        cmocka_unit_test(test_convt_pair),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
         cmocka_unit_test(test_matmul_batched_bcast),

@@ -1090,6 +1090,7 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
     qb_fuse_elementwise(g);
     if (choose_layouts(g, e) || qb_fuse_conv_epilogues(g, e) < 0)
         return -1;
+    qb_convt_fuse_pairs(g);
     fuse_upsampling(g);
     qb_fuse_mul_add(g);
     qb_fuse_bias_softmax(g);

@@ -26,7 +26,10 @@
  * instead of a pass over the whole map; the same steps, so the same bits.
  * A chain that is one Add of a constant and a Relu after a ConvTranspose
  * whose windows tile the output 2x2 runs in its col2im's stores
- * (ops_convt.c, qb_elem_chain_add_relu): the same two operations.
+ * (ops_convt.c, qb_elem_chain_add_relu): the same two operations. Any
+ * float chain after a direct-path ConvTranspose (few columns: det's last
+ * head conv, then Add and Sigmoid) runs on each pair of output rows right
+ * after they are written (qb_elem_chain_apply_plane): the same steps.
  *
  * int8 chains: between an int8 quantized conv and int8 convs of one input
  * grid (exec.c), a chain maps each int8 value through a 256-entry table
@@ -1120,6 +1123,22 @@ void qb_elem_chain_apply_i8(const qb_node *n, int8_t *y, int64_t pixels)
     chain_pixels_i8(&j, 0, c->lut_c == 1 ? pixels * c->epi_c : pixels); /* one table: its "pixels" are elements */
 }
 
+int qb_elem_chain_planes_ok(const qb_node *n)
+{
+    if (n->def != &chain_def)
+        return 0;
+    const fe_chain *c = n->state;
+    return !c->nhwc && !c->lut;
+}
+
+void qb_elem_chain_apply_plane(const qb_node *n, int64_t ch, float *y, int64_t count)
+{
+    const fe_chain *c = n->state;
+    float save[FE_BLOCK] __attribute__((aligned(64)));
+    for (int64_t b = 0; b < count; b += FE_BLOCK) /* the chain pass's blocks: the same steps per element */
+        apply_steps(c, ch, 0, y + b, save, count - b < FE_BLOCK ? (int)(count - b) : FE_BLOCK);
+}
+
 int qb_elem_chain_add_relu(const qb_node *n, const float **per_c, float *k, int *k_first)
 {
     if (n->def != &chain_def)
@@ -1160,7 +1179,7 @@ int qb_fuse_conv_epilogues(qb_graph *g, qb_err *e)
         if (p < 0 || p >= i)
             continue;
         qb_node *conv = &g->nodes[p];
-        int convt = !strcmp(conv->op, "ConvTranspose"); /* one Add + Relu, in its 2x2 tiles' stores */
+        int convt = !strcmp(conv->op, "ConvTranspose"); /* 2x2 tiles: one Add + Relu; direct: any float chain */
         if (conv->folded || (strcmp(conv->op, "Conv") && !convt) ||
             (conv->write_to >= 0 ? conv->write_to : conv->out[0]) != x || (no_q && conv->q) ||
             (c->lut && !conv->q) || (convt && (c->lut || c->nhwc || conv->q)))

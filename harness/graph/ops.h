@@ -150,10 +150,27 @@ int qb_elem_chain_set_nhwc(qb_graph *g, qb_node *n, qb_err *e);
  * one per channel, else the scalar k; k_first: Add(k, v)) then a Relu:
  * 1 and its operands, else 0. */
 int qb_elem_chain_add_relu(const qb_node *n, const float **per_c, float *k, int *k_first);
+/* Chain n runs on NCHW float planes (not NHWC, no int8 tables): 1, else
+ * 0; then qb_elem_chain_apply_plane runs its steps in place on count
+ * floats of channel ch (per-channel operands: channel ch's), in the
+ * chain pass's blocks (the same bits as the pass). */
+int qb_elem_chain_planes_ok(const qb_node *n);
+void qb_elem_chain_apply_plane(const qb_node *n, int64_t ch, float *y, int64_t count);
 /* ops_convt.c: make ConvTranspose n run chain node `chain` (an Add and a
  * Relu, qb_elem_chain_add_relu) on each value it stores, where its
- * windows tile the output 2x2: 1, else 0 (the chain stays a pass). */
+ * windows tile the output 2x2, or, on its direct path (few columns), any
+ * float chain on NCHW planes (qb_elem_chain_planes_ok) on each input
+ * row's output rows once written: 1, else 0 (the chain stays a pass). */
 int qb_convt_set_epilogue(qb_graph *g, qb_node *n, int chain);
+/* ops_convt.c, after the conv epilogues: a ConvTranspose whose windows
+ * tile the output 2x2 (one image, one group, constant weights) whose
+ * output only a direct-path ConvTranspose reads (det's head: 24 -> 24,
+ * then 24 -> 1) runs that one on each block of its output rows, written
+ * to a per-slot buffer of its scratch instead of a tensor, while they are
+ * in cache: the second is fused into the first, which writes its output
+ * (the same values: the same bits). Off with g->no_conv_epilogue,
+ * QB_NO_CONV_EPILOGUE=1 or QB_NO_CONVT_PAIR=1. Returns how many. */
+int qb_convt_fuse_pairs(qb_graph *g);
 /* Chain n (run in a conv's epilogue) in place on pixels x C floats of
  * NHWC pixels, y at a pixel's first channel. */
 void qb_elem_chain_apply_nhwc(const qb_node *n, float *y, int64_t pixels);

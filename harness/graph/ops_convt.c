@@ -13,7 +13,11 @@
  * 2x2/2 head: 4 columns) skip the GEMM, X^T and the columns: each input
  * row's column values are summed straight from the NCHW planes (direct).
  * A 2x2 tiling one may run an Add + Relu chain after it on each value it
- * stores (qb_convt_set_epilogue; fuse_elem.c decides).
+ * stores, a direct one any float chain on each pair of output rows it
+ * has written (qb_convt_set_epilogue; fuse_elem.c decides). A 2x2 tiling
+ * one whose output only a direct one reads (det's head: 24 -> 24, then
+ * 24 -> 1) runs that one on each block's output rows, which go to a
+ * per-slot buffer instead of a tensor (qb_convt_fuse_pairs).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +59,12 @@ typedef struct convt_state {
     const float *epi_c;      /* epi: k per output channel, or NULL: ... */
     float epi_k;             /* ... the scalar k */
     int epi_kf;              /* epi: the Add is Add(k, v) (operand order kept) */
+    int epi_chain;           /* direct path: 1 + the index of the element-wise chain node run in place on each
+                              * input row's output rows right after they are written, 0 if none */
+    int pair;                /* 2x2 tiles: 1 + the index of the direct-path ConvTranspose that reads this one's
+                              * output, run on each block's output rows (qb_convt_fuse_pairs), 0 if none */
+    size_t pair_off;         /* pair: byte offset in the scratch of the per-slot output row buffers ... */
+    int64_t pair_plane;      /* ... each cout planes of pair_plane floats (2 * rows_blk output rows) */
 } convt_state;
 
 /* Most column slots (chunks of blocks) of a tiling ConvTranspose. */
@@ -311,18 +321,19 @@ static void convt_tiles(const convt_state *s, const float *cols, int64_t r0, int
  * last pixel's as 8 bytes): two output rows written left to
  * right at a time (channel planes a multiple of 4 KiB apart would alias in
  * the cache if all were written at once). The same bias + term per element
- * as convt_tiles: the same bits. */
+ * as convt_tiles: the same bits. Channel planes are opix floats apart and
+ * y holds output rows from 2 * rb on (a pair's row buffer: rb = r0). */
 static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0, int64_t r1, const float *bias,
-                            float *y, int64_t c0)
+                            float *y, int64_t c0, int64_t opix, int64_t rb)
 {
-    const int64_t og = s->cout / s->group, ow = s->out[2], opix = s->out[1] * ow, iw = s->in[2], nc = s->cols;
+    const int64_t og = s->cout / s->group, ow = s->out[2], iw = s->in[2], nc = s->cols;
     for (int64_t iy = r0; iy < r1; iy++) {
         const float *crow = cols + (iy - r0) * iw * nc;
         for (int64_t co = 0; co < og; co++) {
             const __m128 b = _mm_set1_ps(bias ? bias[c0 + co] : 0.0f), zero = _mm_setzero_ps();
             const __m128 k = _mm_set1_ps(s->epi_c ? s->epi_c[c0 + co] : s->epi_k);
             const float *cp = crow + 4 * co;
-            float *d = y + co * opix + 2 * iy * ow;
+            float *d = y + co * opix + 2 * (iy - rb) * ow;
             int64_t ix = 0;
 #define CT_EPI_SSE(v)                                                                                                  \
     if (s->epi) {                                                                                                      \
@@ -353,13 +364,13 @@ static void convt_tiles_2x2(const convt_state *s, const float *cols, int64_t r0,
  * four columns (four 16-byte rows of the columns block) gathered into two
  * registers, their kx pairs of tap row 0 and of tap row 1 picked by two
  * permutes, bias added, one 64-byte store to each of the two output rows;
- * the remaining pixels as convt_tiles_2x2. The same bias + term per
- * element: the same bits. */
+ * the remaining pixels as convt_tiles_2x2 (opix, rb likewise). The same
+ * bias + term per element: the same bits. */
 __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const convt_state *s, const float *cols,
                                                                      int64_t r0, int64_t r1, const float *bias,
-                                                                     float *y, int64_t c0)
+                                                                     float *y, int64_t c0, int64_t opix, int64_t rb)
 {
-    const int64_t og = s->cout / s->group, ow = s->out[2], opix = s->out[1] * ow, iw = s->in[2], nc = s->cols;
+    const int64_t og = s->cout / s->group, ow = s->out[2], iw = s->in[2], nc = s->cols;
     const __m512i top = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
     const __m512i bot = _mm512_setr_epi32(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
     for (int64_t iy = r0; iy < r1; iy++) {
@@ -369,7 +380,7 @@ __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const conv
             const __m512 b = _mm512_set1_ps(bv), k = _mm512_set1_ps(s->epi_c ? s->epi_c[c0 + co] : s->epi_k);
             const __m512 zero = _mm512_setzero_ps();
             const float *cp = crow + 4 * co;
-            float *d = y + co * opix + 2 * iy * ow;
+            float *d = y + co * opix + 2 * (iy - rb) * ow;
             int64_t ix = 0;
             for (; ix + 8 <= iw; ix += 8, cp += 8 * nc) {
                 __m512 lo = _mm512_castps128_ps512(_mm_loadu_ps(cp));
@@ -459,10 +470,17 @@ typedef struct convt_job {
     int64_t per;             /* blocks per chunk (chunk i uses slot i) */
     int64_t kernel_ns;       /* --profile: GEMM time summed over threads */
     int avx512;              /* 2x2 tiles: run convt_tiles_2x2_avx512 */
+    float *pbuf;             /* pair (s->pair): the output row buffers, one per slot, or NULL */
+    const float *pbias;      /* pair: the direct ConvTranspose's bias or NULL ... */
+    float *py;               /* ... and its output (the tensor this node writes) */
 } convt_job;
 
-/* Input rows [r0, r1): the GEMM into cols, then col2im while in cache. */
-static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols)
+static void convt_pair_rows(const convt_job *j, const float *buf, int64_t r0, int64_t r1);
+
+/* Input rows [r0, r1): the GEMM into cols, then col2im while in cache
+ * (pair: into the slot's row buffer pbuf, then the direct ConvTranspose
+ * on those rows while they are in cache). */
+static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols, float *pbuf)
 {
     const convt_state *s = j->s;
     int64_t iw = s->in[2];
@@ -472,20 +490,24 @@ static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols)
     qb_gpar_gemm(j->pk, &ga);
     if (j->g->profile)
         __atomic_fetch_add(&j->kernel_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
+    float *y = pbuf ? pbuf : j->yg;
+    const int64_t opix = pbuf ? s->pair_plane : s->out[1] * s->out[2], rb = pbuf ? r0 : 0;
 #ifdef QB_CONVT_AVX512
     if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2 && j->avx512)
-        convt_tiles_2x2_avx512(s, cols, r0, r1, j->bias, j->yg, j->c0);
+        convt_tiles_2x2_avx512(s, cols, r0, r1, j->bias, y, j->c0, opix, rb);
     else
 #endif
 #if defined(__SSE2__)
     if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2)
-        convt_tiles_2x2(s, cols, r0, r1, j->bias, j->yg, j->c0);
+        convt_tiles_2x2(s, cols, r0, r1, j->bias, y, j->c0, opix, rb);
     else
 #endif
     if (s->tiles)
         convt_tiles(s, cols, r0, r1, j->bias, j->yg, j->c0);
     else
         convt_scatter(s, cols, r0, r1, j->yg);
+    if (pbuf)
+        convt_pair_rows(j, pbuf, r0, r1);
 }
 
 /* Blocks [b0, b1) of a tiling ConvTranspose, in this chunk's slot. */
@@ -495,9 +517,10 @@ static void convt_blocks(void *ctx, int64_t b0, int64_t b1)
     const convt_state *s = j->s;
     int64_t nrows = s->in[0] * s->in[1];
     float *cols = j->cols + (size_t)(b0 / j->per) * (size_t)(s->rows_blk * s->in[2] * s->cols);
+    float *pbuf = j->pbuf ? j->pbuf + (size_t)(b0 / j->per) * (size_t)(s->cout * s->pair_plane) : NULL;
     for (int64_t b = b0; b < b1; b++) {
         int64_t r0 = b * s->rows_blk, r1 = r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows;
-        convt_block(j, r0, r1, cols);
+        convt_block(j, r0, r1, cols, pbuf);
     }
 }
 
@@ -514,7 +537,10 @@ typedef struct convt_direct_job {
     const float *w;       /* this group's [cg x jpad] weights */
     const float *bias;    /* the bias of the group's first channel, or NULL */
     float *y;             /* this image and group's output planes (og of opix floats) */
+    int64_t c0;           /* the group's first output channel (the chain's per-channel operands) */
+    const qb_node *chain; /* the fused chain (s->epi_chain), or NULL */
     int avx512;           /* run convt_direct_sums_avx512 */
+    int64_t xpix;         /* floats between x's channel planes (s->pix, or a pair's row buffer planes) */
 } convt_direct_job;
 
 /* acc[j * CT_PX + i] = sum over ci of w[ci * jpad + j] * x[ci * pix + i],
@@ -586,10 +612,10 @@ static void convt_direct_rows(void *ctx, int64_t r0, int64_t r1)
             const float *x = d->x + iy * iw + i0;
 #ifdef QB_CONVT_AVX512
             if (d->avx512)
-                convt_direct_sums_avx512(acc, x, s->pix, d->w, cg, s->jpad, np);
+                convt_direct_sums_avx512(acc, x, d->xpix, d->w, cg, s->jpad, np);
             else
 #endif
-                convt_direct_sums(acc, x, s->pix, d->w, cg, s->jpad, np);
+                convt_direct_sums(acc, x, d->xpix, d->w, cg, s->jpad, np);
             for (int64_t co = 0; co < og; co++) {
                 const float bv = d->bias ? d->bias[co] : 0.0f;
                 for (int64_t ky = 0; ky < kh; ky++) {
@@ -611,6 +637,9 @@ static void convt_direct_rows(void *ctx, int64_t r0, int64_t r1)
                             row[i * kw + kx] = bv + a[kx * CT_PX + i];
                 }
             }
+            if (d->chain && i0 + CT_PX >= iw) /* the row's kh output rows per channel, contiguous, in L1 */
+                for (int64_t co = 0; co < og; co++)
+                    qb_elem_chain_apply_plane(d->chain, d->c0 + co, d->y + co * opix + iy * kh * ow, kh * ow);
         }
 }
 
@@ -628,16 +657,86 @@ static int convt_avx512(void)
 }
 
 /* The direct path over every image and group. */
-static void convt_direct(const convt_state *s, const float *x, const float *bias, float *y)
+static void convt_direct(const qb_graph *g, const convt_state *s, const float *x, const float *bias, float *y)
 {
     const int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[1] * s->out[2], rows = s->in[1];
     int avx512 = convt_avx512();
     for (int64_t b = 0; b < s->n; b++)
         for (int64_t gi = 0; gi < s->group; gi++) {
             convt_direct_job d = {s, x + (b * s->cin + gi * cg) * s->pix, s->wd + gi * cg * s->jpad,
-                                  bias ? bias + gi * og : NULL, y + (b * s->cout + gi * og) * opix, avx512};
+                                  bias ? bias + gi * og : NULL, y + (b * s->cout + gi * og) * opix, gi * og,
+                                  s->epi_chain ? &g->nodes[s->epi_chain - 1] : NULL, avx512, s->pix};
             qb_gpar_for(rows, qb_gpar_chunk(rows, s->in[2] * cg * s->jpad, 1), convt_direct_rows, &d);
         }
+}
+
+/* A pair's direct ConvTranspose on the output rows of input rows [r0,
+ * r1) of the tiling one, in buf (its planes s->pair_plane floats apart,
+ * from output row 2 * r0 on): its input rows [2 * r0, 2 * r1), each as
+ * convt_direct_rows computes it from the whole tensor (the same bits). */
+static void convt_pair_rows(const convt_job *j, const float *buf, int64_t r0, int64_t r1)
+{
+    const convt_state *sa = j->s;
+    const qb_node *bn = &j->g->nodes[sa->pair - 1];
+    const convt_state *s = bn->state;
+    const int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[1] * s->out[2];
+    const int64_t at = 2 * r0 * s->k[1] * s->out[2]; /* its first output row's offset in a plane */
+    for (int64_t gi = 0; gi < s->group; gi++) {
+        convt_direct_job d = {s, buf + gi * cg * sa->pair_plane, s->wd + gi * cg * s->jpad,
+                              j->pbias ? j->pbias + gi * og : NULL, j->py + gi * og * opix + at, gi * og,
+                              s->epi_chain ? &j->g->nodes[s->epi_chain - 1] : NULL, convt_avx512(), sa->pair_plane};
+        convt_direct_rows(&d, 0, 2 * (r1 - r0));
+    }
+}
+
+int qb_convt_fuse_pairs(qb_graph *g)
+{
+    const char *env = getenv("QB_NO_CONVT_PAIR"), *envc = getenv("QB_NO_CONV_EPILOGUE");
+    if (g->no_conv_epilogue || (env && *env && strcmp(env, "0")) || (envc && *envc && strcmp(envc, "0")))
+        return 0;
+    int made = 0;
+#if defined(__SSE2__) /* the 2x2 tiles with row buffers */
+    for (int i = 0; i < g->nnodes; i++) {
+        qb_node *a = &g->nodes[i];
+        convt_state *sa = a->state;
+        if (a->folded || a->fused_into >= 0 || a->q || a->def != &qb_ops_convt[0] || !sa || !sa->tiles || sa->wd ||
+            !sa->packs || sa->nsp != 2 || sa->k[1] != 2 || sa->k[2] != 2 || sa->n != 1 || sa->group != 1 || sa->pair)
+            continue;
+        int t = a->write_to >= 0 ? a->write_to : a->out[0], reader = -1, readers = 0;
+        if (g->tensors[t]->kind != QB_T_VALUE)
+            continue;
+        for (int k = 0; k < g->noutputs; k++)
+            readers += g->outputs[k] == t;
+        for (int j = 0; j < g->nnodes; j++) {
+            const qb_node *r = &g->nodes[j];
+            if (r->folded || j == i)
+                continue;
+            for (int k = 0; k < r->nin; k++)
+                if (r->in[k] == t) {
+                    readers++, reader = j;
+                    break;
+                }
+        }
+        if (readers != 1 || reader < 0)
+            continue;
+        qb_node *b = &g->nodes[reader];
+        const convt_state *sb = b->state;
+        if (b->fused_into >= 0 || b->q || b->def != &qb_ops_convt[0] || !sb || !sb->wd || b->in[0] != t ||
+            b->nout != 1 || sb->n != 1 || sb->cin != sa->cout || sb->in[1] != sa->out[1] || sb->in[2] != sa->out[2])
+            continue;
+        /* row buffers after the scratch: one per slot, cout planes of the 2 * rows_blk output rows */
+        sa->pair_plane = 2 * sa->rows_blk * sa->out[2];
+        sa->pair_off = (a->scratch + 63) / 64 * 64;
+        a->scratch = sa->pair_off + (size_t)(sa->slots * sa->cout * sa->pair_plane) * sizeof(float);
+        sa->pair = reader + 1;
+        if (a->epi_in < 0)
+            a->epi_in = a->out[0]; /* what it computes itself */
+        a->write_to = b->write_to >= 0 ? b->write_to : b->out[0];
+        b->fused_into = i;
+        made++;
+    }
+#endif
+    return made;
 }
 
 int qb_convt_set_epilogue(qb_graph *g, qb_node *n, int chain)
@@ -646,6 +745,10 @@ int qb_convt_set_epilogue(qb_graph *g, qb_node *n, int chain)
     const float *per_c;
     float k;
     int kf;
+    if (s && s->wd && qb_elem_chain_planes_ok(&g->nodes[chain])) {
+        s->epi_chain = chain + 1; /* direct: the chain's own steps on the rows just written */
+        return 1;
+    }
     if (!s || !s->tiles || s->wd || s->nsp != 2 || s->k[1] != 2 || s->k[2] != 2 ||
         !qb_elem_chain_add_relu(&g->nodes[chain], &per_c, &k, &kf))
         return 0;
@@ -669,7 +772,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
     float *xt = scratch, *cols = xt + s->pix * cg, *yd = y->data;
     const float *xd = x->data, *bias = B ? B->data : NULL;
     if (s->wd) {
-        convt_direct(s, xd, bias, yd);
+        convt_direct(g, s, xd, bias, yd);
         return;
     }
     for (int64_t b = 0; b < s->n; b++) {
@@ -695,6 +798,12 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
             float *yg = yd + (b * s->cout + gi * og) * opix;
             convt_job j = {.g = g, .s = s, .pk = pk, .a = a, .lda = lda, .cols = cols, .bias = bias, .yg = yg,
                            .c0 = gi * og, .avx512 = convt_avx512()};
+            if (s->pair) { /* the direct ConvTranspose after it: its bias, output (this node's) and the row buffers */
+                const qb_tensor *pb = qb_in(g, &g->nodes[s->pair - 1], 2);
+                j.pbuf = (float *)(void *)((char *)scratch + s->pair_off);
+                j.pbias = pb ? pb->data : NULL;
+                j.py = yd;
+            }
             if (s->tiles) { /* blocks write disjoint output rows: chunks of them on the threads, a slot each */
                 int64_t nb = (nrows + s->rows_blk - 1) / s->rows_blk;
                 j.per = (nb + s->slots - 1) / s->slots;
@@ -705,7 +814,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
             } else {
                 j.per = 1;
                 for (int64_t r0 = 0; r0 < nrows; r0 += s->rows_blk) /* GEMM, then col2im while in cache */
-                    convt_block(&j, r0, r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows, cols);
+                    convt_block(&j, r0, r0 + s->rows_blk < nrows ? r0 + s->rows_blk : nrows, cols, NULL);
                 if (g->profile)
                     g->kernel_ms_acc += (double)j.kernel_ns * 1e-6;
             }
