@@ -547,6 +547,39 @@ static void test_convt_pair(void **st)
     qb_graph_free(ref);
 }
 
+/* qb_transpose_f32 (ops_conv.c) with its 16x16 AVX-512 blocks and with
+ * the 4x4 SSE blocks only, against a plain loop: shapes below, at and
+ * past one block of 16 and of the 64 cache block (edges of every kind),
+ * leading dimensions larger than the shape, the space around the
+ * destination untouched. */
+static void test_transpose_f32(void **st)
+{
+    (void)st;
+    static const int shp[][2] = {{1, 1}, {3, 17}, {16, 16}, {17, 16}, {16, 33}, {96, 80}, {70, 131}, {64, 64}, {5, 200}};
+    enum { PAD = 3 };
+    for (int k = 0; k < (int)(sizeof shp / sizeof shp[0]); k++) {
+        const int rows = shp[k][0], cols = shp[k][1], lds = cols + 5, ldd = rows + PAD;
+        float *src = malloc(sizeof(float) * (size_t)(rows * lds)), *want = malloc(sizeof(float) * (size_t)(cols * ldd));
+        float *got = malloc(sizeof(float) * (size_t)(cols * ldd));
+        for (int i = 0; i < rows * lds; i++)
+            src[i] = (float)i * 0.5f - 7.0f;
+        for (int i = 0; i < cols * ldd; i++)
+            want[i] = -1.0f;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                want[c * ldd + r] = src[r * lds + c];
+        for (int avx512 = 0; avx512 < 2; avx512++) {
+            for (int i = 0; i < cols * ldd; i++)
+                got[i] = -1.0f;
+            qb_transpose_avx512(avx512);
+            qb_transpose_f32(got, (size_t)ldd, src, (size_t)lds, rows, cols);
+            qb_transpose_avx512(1);
+            assert_memory_equal(got, want, sizeof(float) * (size_t)(cols * ldd));
+        }
+        free(src), free(want), free(got);
+    }
+}
+
 static void test_gemm_attrs(void **st)
 {
     (void)st;
@@ -1709,6 +1742,7 @@ int main(void)
         cmocka_unit_test(test_convt_add_relu),
         cmocka_unit_test(test_convt_direct_chain),
         cmocka_unit_test(test_convt_pair),
+        cmocka_unit_test(test_transpose_f32),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_matmul_batched),
         cmocka_unit_test(test_matmul_batched_bcast),

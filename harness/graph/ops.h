@@ -134,8 +134,11 @@ int qb_conv_nhwc_input_fast(const qb_node *n);
  * dst[3x + c] = src[c * lds + x] (SSE shuffles; also qlayer.c). */
 /* ops_conv.c: dst[c][r] = src[r][c] for a rows x cols matrix src of
  * leading dimension lds into dst of leading dimension ldd (cache blocks,
- * 4x4 SSE blocks inside where available; copies only). */
+ * 16x16 AVX-512 blocks inside where AVX-512F runs and the ISA cap allows
+ * it, else 4x4 SSE blocks; copies only). qb_transpose_avx512(0) keeps the
+ * SSE blocks (tests). */
 void qb_transpose_f32(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols);
+void qb_transpose_avx512(int on);
 /* ops_conv.c: n pixels of C channels from C planes lds floats apart,
  * dst[x * C + c] = src[c * lds + x] (copies only; the NCHW -> NHWC step
  * of the fp32 direct conv's padded copy and of qlayer.c's quantized

@@ -585,29 +585,101 @@ static inline void tr4x4(float *dst, size_t ldd, const float *src, size_t lds)
 }
 #endif
 
-/* dst[c][r] = src[r][c] for a [rows x cols] matrix src with leading
- * dimension lds, into dst with leading dimension ldd, in cache blocks of
- * PBLK x PBLK (4x4 SSE blocks inside where available). */
-void qb_transpose_f32(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols)
+/* Rows [r0, r1) and columns [c0, c1) of qb_transpose_f32 (4x4 SSE
+ * blocks inside where available). */
+static void transpose_block(float *dst, size_t ldd, const float *src, size_t lds, int64_t r0, int64_t r1, int64_t c0,
+                            int64_t c1)
+{
+    int64_t cv = c0;
+#if defined(__SSE2__)
+    int64_t rv = r0 + (r1 - r0) / 4 * 4;
+    cv = c0 + (c1 - c0) / 4 * 4;
+    for (int64_t c = c0; c < cv; c += 4)
+        for (int64_t r = r0; r < rv; r += 4)
+            tr4x4(dst + c * ldd + r, ldd, src + r * lds + c, lds);
+    for (int64_t c = c0; c < cv; c++) /* rows left over */
+        for (int64_t r = rv; r < r1; r++)
+            dst[c * ldd + r] = src[r * lds + c];
+#endif
+    for (int64_t c = cv; c < c1; c++) /* columns left over (all of them without SSE) */
+        for (int64_t r = r0; r < r1; r++)
+            dst[c * ldd + r] = src[r * lds + c];
+}
+
+static int transpose_avx512_off; /* qb_transpose_avx512(0): the SSE blocks only (tests) */
+
+void qb_transpose_avx512(int on) { transpose_avx512_off = !on; }
+
+#ifdef QB_CONV_AVX512
+
+/* One 16x16 block, dst[c][r] = src[r][c]: 32-bit and 64-bit unpacks,
+ * then 128-bit lane shuffles (copies only). */
+__attribute__((target("avx512f"))) static inline void tr16x16(float *dst, size_t ldd, const float *src, size_t lds)
+{
+    __m512 r[16], t[16];
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) { /* r[4i + k]: rows 4i..4i+3 at column 4 L + k of lane L */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) { /* column 4 L + k gathers lane L of r[k], r[4+k], ... */
+        __m512 a = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88), b = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xdd);
+        __m512 c = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88), d = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xdd);
+        t[k] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[4 + k] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[8 + k] = _mm512_shuffle_f32x4(a, c, 0xdd);
+        t[12 + k] = _mm512_shuffle_f32x4(b, d, 0xdd);
+    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)i * ldd, t[i]);
+}
+
+/* qb_transpose_f32 by 16x16 blocks, the edges by transpose_block. */
+__attribute__((target("avx512f"))) static void transpose_f32_avx512(float *dst, size_t ldd, const float *src,
+                                                                   size_t lds, int64_t rows, int64_t cols)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += PBLK)
         for (int64_t c0 = 0; c0 < cols; c0 += PBLK) {
             int64_t r1 = r0 + PBLK < rows ? r0 + PBLK : rows, c1 = c0 + PBLK < cols ? c0 + PBLK : cols;
-            int64_t cv = c0;
-#if defined(__SSE2__)
-            int64_t rv = r0 + (r1 - r0) / 4 * 4;
-            cv = c0 + (c1 - c0) / 4 * 4;
-            for (int64_t c = c0; c < cv; c += 4)
-                for (int64_t r = r0; r < rv; r += 4)
-                    tr4x4(dst + c * ldd + r, ldd, src + r * lds + c, lds);
-            for (int64_t c = c0; c < cv; c++) /* rows left over */
-                for (int64_t r = rv; r < r1; r++)
-                    dst[c * ldd + r] = src[r * lds + c];
-#endif
-            for (int64_t c = cv; c < c1; c++) /* columns left over (all of them without SSE) */
-                for (int64_t r = r0; r < r1; r++)
-                    dst[c * ldd + r] = src[r * lds + c];
+            int64_t rv = r0 + (r1 - r0) / 16 * 16, cv = c0 + (c1 - c0) / 16 * 16;
+            for (int64_t c = c0; c < cv; c += 16)
+                for (int64_t r = r0; r < rv; r += 16)
+                    tr16x16(dst + c * ldd + r, ldd, src + r * lds + c, lds);
+            if (rv < r1)
+                transpose_block(dst, ldd, src, lds, rv, r1, c0, cv);
+            if (cv < c1)
+                transpose_block(dst, ldd, src, lds, r0, r1, cv, c1);
         }
+}
+#endif
+
+/* dst[c][r] = src[r][c] for a [rows x cols] matrix src with leading
+ * dimension lds, into dst with leading dimension ldd, in cache blocks of
+ * PBLK x PBLK: 16x16 AVX-512 blocks inside where AVX-512F runs and the
+ * ISA cap allows it (QB_FORCE_ISA unset or vnni), else 4x4 SSE blocks
+ * (copies either way: the same values). */
+void qb_transpose_f32(float *dst, size_t ldd, const float *src, size_t lds, int64_t rows, int64_t cols)
+{
+#ifdef QB_CONV_AVX512
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx512_allowed(QB_CPU_AVX512F);
+    if (ok && !transpose_avx512_off && rows >= 16 && cols >= 16) {
+        transpose_f32_avx512(dst, ldd, src, lds, rows, cols);
+        return;
+    }
+#endif
+    for (int64_t r0 = 0; r0 < rows; r0 += PBLK)
+        for (int64_t c0 = 0; c0 < cols; c0 += PBLK)
+            transpose_block(dst, ldd, src, lds, r0, r0 + PBLK < rows ? r0 + PBLK : rows, c0,
+                            c0 + PBLK < cols ? c0 + PBLK : cols);
 }
 
 /* n bytes from src to dst (not overlapping): short copies as two
