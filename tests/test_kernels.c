@@ -186,6 +186,21 @@ static void check_dw(const qb_kernel *k)
             continue;
         run_case(k, c);
     }
+    /* 3x3 in the faster requantization's form at the column loops' edges
+     * (the AVX2 int8 sweep: columns tested while left of the image, then
+     * untested, then tested again): padding 0, 2, 3 on the left and 0..2
+     * on the right, widths 1..10, stride 1/2 along x, odd pixel counts */
+    for (int v = 0; v < 18; v++) {
+        qb_check_case c = {.n = (int[]){48, 16, 80}[v % 3], .h = 2 + v % 4, .w = 1 + (v * 7) % 10, .kh = 3,
+                           .kw = 3, .sh = 1 + (v / 3) % 2, .sw = 1 + (v / 2) % 2, .dh = 1, .dw = 1,
+                           .pad_t = v % 3, .pad_l = (int[]){0, 2, 3}[v % 3], .pad_b = (v + 1) % 2,
+                           .pad_r = v % 3, .seed = seed++, .rq_fast = 1};
+        c.relu = v % 4 == 1;
+        c.fill = v % 5 == 2 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+        if (qb_check_dw_out(&c, &oh, &ow))
+            continue;
+        run_case(k, c);
+    }
     /* 3x3 rows longer than a chunk of the VNNI int8 kernel's ring of
      * interleaved rows (32 positions: 32 pixels, 64 at C = 32), stride 1/2 */
     for (int v = 0; v < 6; v++) {

@@ -32,11 +32,16 @@
  * 3x3 windows with dilation 1 and stride 1 or 2 along x (x_zero a byte,
  * C <= PADROW) take every pixel of a row, borders included, through the
  * column sweep instead (rows3x3 / row3x3): each input column of the three
- * window rows sign-extended once, rows 0 and 1 paired once for the pixels
- * sharing the column, row 2 paired horizontally once for the two pixels
- * using each pair (pair2); rows and columns in the
- * padding read the row of x_zero bytes. Its weights (k = 9) are packed a
- * second time after the block constants, in the pair order it uses.
+ * window rows sign-extended once, rows 0 and 1 paired once and added to
+ * every pixel that reads the column as it comes (step1 / step2: the
+ * pixels' sums carried in registers), row 2 paired horizontally once per
+ * column (each pair serves two pixels, against (0, t6) and (t7, t8)), a
+ * pixel requantized once its last column is in; rows and columns in the
+ * padding read the row of x_zero bytes, columns inside the image are read
+ * with no bounds test. Its weights (k = 9) are packed a second time after
+ * the block constants, in the pair order it uses. Its requantization is
+ * chosen per block outside the pixel loop (round16m), y_zero folded into
+ * the faster form's rounding constant where exact (sweep_fold).
  *
  * Requantization: the rounded r of 16 channels (the faster exact form when
  * every multiplier of the block allows it, its high halves merged by one
@@ -165,8 +170,8 @@ static size_t blk_off(int n) { return wsum_off(n) + r64((size_t)n * 4); }
 
 /* 3x3 windows (k = 9): per block the 10 vectors of the column sweep
  * (row3x3), after the block constants: the vertical pairs (t0, t3), (t1,
- * t4), (t2, t5) of window columns 0..2, then the pairs (t6, t7) and (t8, 0)
- * as in the block's weights; each as the lo and hi vector. */
+ * t4), (t2, t5) of window columns 0..2, then the horizontal pairs of row
+ * 2 (0, t6) and (t7, t8); each as the lo and hi vector. */
 #define V3_VECS 10
 static size_t v3_off(int n, int k) { return prep_off(n, k) + r64(blk_off(n) + (size_t)((n + CB - 1) / CB) * sizeof(blk)); }
 
@@ -180,7 +185,7 @@ size_t qb_dwconv_i8__avx2_size(int n, int k, int group)
 static void pack_v3(const qb_weights *w, void *dst)
 {
     int16_t *out = (int16_t *)((char *)dst + v3_off(w->n, 9));
-    static const int pairs[5][2] = {{0, 3}, {1, 4}, {2, 5}, {6, 7}, {8, -1}};
+    static const int pairs[5][2] = {{0, 3}, {1, 4}, {2, 5}, {-1, 6}, {7, 8}};
     for (int b = 0; b < (w->n + CB - 1) / CB; b++)
         for (int pr = 0; pr < 5; pr++)
             for (int h = 0; h < 2; h++) {
@@ -189,8 +194,8 @@ static void pack_v3(const qb_weights *w, void *dst)
                     int c = b * CB + lane_channel(h, i);
                     if (c >= w->n)
                         continue;
-                    v[2 * i] = w->i8[(size_t)c * 9 + pairs[pr][0]];
-                    v[2 * i + 1] = pairs[pr][1] >= 0 ? w->i8[(size_t)c * 9 + pairs[pr][1]] : 0;
+                    v[2 * i] = pairs[pr][0] >= 0 ? w->i8[(size_t)c * 9 + pairs[pr][0]] : 0;
+                    v[2 * i + 1] = w->i8[(size_t)c * 9 + pairs[pr][1]];
                 }
             }
 }
@@ -368,26 +373,6 @@ INLINE col3 col3_load(const int8_t *r0, const int8_t *r1, const int8_t *r2)
     return (col3){_mm256_unpacklo_epi16(a, b), _mm256_unpackhi_epi16(a, b), load16(r2)};
 }
 
-/* The sums (lo, hi) of one pixel whose window columns are a, b, c: the
- * three vertical pairs, (x2 of a, x2 of b) and (x2 of c, 0); w: the block's
- * V3_VECS vectors. */
-INLINE void px3(const blk *k, const __m256i *w, col3 a, col3 b, col3 c, __m256i *lo, __m256i *hi)
-{
-    const __m256i z = _mm256_setzero_si256();
-    __m256i l = _mm256_add_epi32(_mm256_madd_epi16(a.lo, _mm256_load_si256(w + 0)),
-                                 _mm256_madd_epi16(b.lo, _mm256_load_si256(w + 2)));
-    __m256i h = _mm256_add_epi32(_mm256_madd_epi16(a.hi, _mm256_load_si256(w + 1)),
-                                 _mm256_madd_epi16(b.hi, _mm256_load_si256(w + 3)));
-    l = _mm256_add_epi32(l, _mm256_madd_epi16(c.lo, _mm256_load_si256(w + 4)));
-    h = _mm256_add_epi32(h, _mm256_madd_epi16(c.hi, _mm256_load_si256(w + 5)));
-    l = _mm256_add_epi32(l, _mm256_madd_epi16(_mm256_unpacklo_epi16(a.x2, b.x2), _mm256_load_si256(w + 6)));
-    h = _mm256_add_epi32(h, _mm256_madd_epi16(_mm256_unpackhi_epi16(a.x2, b.x2), _mm256_load_si256(w + 7)));
-    l = _mm256_add_epi32(l, _mm256_madd_epi16(_mm256_unpacklo_epi16(c.x2, z), _mm256_load_si256(w + 8)));
-    h = _mm256_add_epi32(h, _mm256_madd_epi16(_mm256_unpackhi_epi16(c.x2, z), _mm256_load_si256(w + 9)));
-    *lo = _mm256_add_epi32(l, k->biasz[0]);
-    *hi = _mm256_add_epi32(h, k->biasz[1]);
-}
-
 /* The window rows of one block for the column sweep: row k's bytes of
  * input column j at r[k] + j * cs[k]; a row in the padding has cs 0 and r
  * in a row of x_zero bytes. */
@@ -405,56 +390,208 @@ INLINE col3 col3_at(const rows3 *g, int j, col3 pad)
     return col3_load(g->r[0] + j * g->cs[0], g->r[1] + j * g->cs[1], g->r[2] + j * g->cs[2]);
 }
 
+/* The sums of 16 channels of one pixel (lo, hi halves). */
+typedef struct acc16 {
+    __m256i lo, hi;
+} acc16;
+
+/* One column step of the stride-1 sweep: column j (c) is window column 2
+ * of pixel j - 2 (a2, which it finishes: returned), column 1 of pixel j - 1
+ * (a1, which becomes the next a2) and column 0 of pixel j (the next a1,
+ * from bz). Row 2 goes in horizontal pairs H_j = (x2 of column j - 1, x2
+ * of column j) (*x2p: the previous column's x2), each made once: pixel q
+ * takes H_q against (0, t6) and H_(q+2) against (t7, t8). w: the block's
+ * V3_VECS vectors. */
+INLINE acc16 step1(const __m256i *w, const acc16 *bz, col3 c, __m256i *x2p, acc16 *a1, acc16 *a2)
+{
+    const __m256i hl = _mm256_unpacklo_epi16(*x2p, c.x2), hh = _mm256_unpackhi_epi16(*x2p, c.x2);
+    acc16 d;
+    d.lo = _mm256_add_epi32(a2->lo, _mm256_add_epi32(_mm256_madd_epi16(c.lo, _mm256_load_si256(w + 4)),
+                                                     _mm256_madd_epi16(hl, _mm256_load_si256(w + 8))));
+    d.hi = _mm256_add_epi32(a2->hi, _mm256_add_epi32(_mm256_madd_epi16(c.hi, _mm256_load_si256(w + 5)),
+                                                     _mm256_madd_epi16(hh, _mm256_load_si256(w + 9))));
+    a2->lo = _mm256_add_epi32(a1->lo, _mm256_madd_epi16(c.lo, _mm256_load_si256(w + 2)));
+    a2->hi = _mm256_add_epi32(a1->hi, _mm256_madd_epi16(c.hi, _mm256_load_si256(w + 3)));
+    a1->lo = _mm256_add_epi32(_mm256_add_epi32(bz->lo, _mm256_madd_epi16(c.lo, _mm256_load_si256(w + 0))),
+                              _mm256_madd_epi16(hl, _mm256_load_si256(w + 6)));
+    a1->hi = _mm256_add_epi32(_mm256_add_epi32(bz->hi, _mm256_madd_epi16(c.hi, _mm256_load_si256(w + 1))),
+                              _mm256_madd_epi16(hh, _mm256_load_si256(w + 7)));
+    *x2p = c.x2;
+    return d;
+}
+
+/* One pixel step of the stride-2 sweep: column e (window column 2 of the
+ * pixel before, a, which it finishes: returned; column 0 of the next
+ * pixel) and column o = e + 1 (window column 1 of the next pixel, the new
+ * a, from bz). Row 2 as in step1: H_e = (x2 of column e - 1, x2 of e),
+ * against (t7, t8) for the pixel finished and (0, t6) for the next. */
+INLINE acc16 step2(const __m256i *w, const acc16 *bz, col3 e, col3 o, __m256i *x2p, acc16 *a)
+{
+    const __m256i hl = _mm256_unpacklo_epi16(*x2p, e.x2), hh = _mm256_unpackhi_epi16(*x2p, e.x2);
+    acc16 d;
+    d.lo = _mm256_add_epi32(a->lo, _mm256_add_epi32(_mm256_madd_epi16(e.lo, _mm256_load_si256(w + 4)),
+                                                    _mm256_madd_epi16(hl, _mm256_load_si256(w + 8))));
+    d.hi = _mm256_add_epi32(a->hi, _mm256_add_epi32(_mm256_madd_epi16(e.hi, _mm256_load_si256(w + 5)),
+                                                    _mm256_madd_epi16(hh, _mm256_load_si256(w + 9))));
+    a->lo = _mm256_add_epi32(_mm256_add_epi32(bz->lo, _mm256_madd_epi16(e.lo, _mm256_load_si256(w + 0))),
+                             _mm256_add_epi32(_mm256_madd_epi16(hl, _mm256_load_si256(w + 6)),
+                                              _mm256_madd_epi16(o.lo, _mm256_load_si256(w + 2))));
+    a->hi = _mm256_add_epi32(_mm256_add_epi32(bz->hi, _mm256_madd_epi16(e.hi, _mm256_load_si256(w + 1))),
+                             _mm256_add_epi32(_mm256_madd_epi16(hh, _mm256_load_si256(w + 7)),
+                                              _mm256_madd_epi16(o.hi, _mm256_load_si256(w + 3))));
+    *x2p = o.x2;
+    return d;
+}
+
+/* The requantization of one block in the sweep: M 0 the exact form
+ * (qb_avx2_round8), 1 the faster one (+ y_zero saturating in int16), 2 the
+ * faster one with y_zero folded into its rounding constant (rnd: see
+ * sweep_fold; the packs' saturation then gives the same bytes). */
+typedef struct rqs {
+    const blk *k;   /* the block's constants */
+    __m256i rnd[2]; /* M 2: k's rounding constants + y_zero << sh (lo, hi) */
+} rqs;
+
+/* The rounded r (+ y_zero) of 16 channels as 16 int16, in
+ * qb_avx2_round8_fast_sh's lane order for M 1, 2. */
+INLINE __m256i round16m(int M, const rqs *q, acc16 s, const outc *oc)
+{
+    if (M == 0)
+        return round16(q->k, s.lo, s.hi, oc);
+    if (M == 1)
+        return _mm256_adds_epi16(_mm256_packs_epi32(qb_avx2_round8_fast_sh(&q->k->rf[0], s.lo),
+                                                    qb_avx2_round8_fast_sh(&q->k->rf[1], s.hi)),
+                                 oc->z16);
+    __m256i r[2];
+    for (int h = 0; h < 2; h++) {
+        const qb_avx2_rqf8 *f = &q->k->rf[h];
+        __m256i acc = h ? s.hi : s.lo;
+        __m256i pe = _mm256_mul_epi32(acc, f->me);
+        __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), f->mo);
+        __m256i hv = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(pe), _mm256_castsi256_ps(po), 0xdd));
+        r[h] = _mm256_srav_epi32(_mm256_add_epi32(hv, q->rnd[h]), f->sh);
+    }
+    return _mm256_packs_epi32(r[0], r[1]);
+}
+
+/* The bytes of two pixels' int16 values s0, s1 to y0, y1. */
+INLINE void put16x2(int M, __m256i s0, __m256i s1, const outc *oc, int8_t *y0, int8_t *y1)
+{
+    __m256i b = _mm256_packs_epi16(s0, s1);
+    if (M) { /* bytes 1 and 2 of every 4 back in place (unswap) */
+        const __m256i sel = _mm256_setr_epi8(0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15, 0, 2, 1, 3, 4, 6,
+                                             5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
+        b = _mm256_shuffle_epi8(b, sel);
+    }
+    if (oc->clamp)
+        b = _mm256_min_epi8(_mm256_max_epi8(b, oc->lo8), oc->hi8);
+    b = _mm256_permute4x64_epi64(b, 0xd8); /* pixel 0's 16 bytes, then pixel 1's */
+    _mm_storeu_si128((__m128i *)y0, _mm256_castsi256_si128(b));
+    _mm_storeu_si128((__m128i *)y1, _mm256_extracti128_si256(b, 1));
+}
+
+/* Column j of g, inside the image (no bounds test). */
+INLINE col3 col3_in(const rows3 *g, int j)
+{
+    return col3_load(g->r[0] + j * g->cs[0], g->r[1] + j * g->cs[1], g->r[2] + j * g->cs[2]);
+}
+
 /* The n pixels of one output row for one full block, 3x3 window, dilation
  * 1 and stride SW (1 or 2) along x, pixel i's window at columns j0 + SW i
  * + {0, 1, 2} of g (padding columns and rows read x_zero, so every pixel
- * starts from biasz): each input column is loaded, sign-extended and
- * paired once for the pixels that share it (SW = 1: three, SW = 2: the
- * even ones two); pixels in pairs for the requantization; outputs C bytes
- * apart from y. */
-INLINE void row3x3(int SW, const blk *k, const __m256i *w, const rows3 *g, int j0, col3 pad, size_t C, int n,
+ * starts from biasz). A column sweep: each input column loaded,
+ * sign-extended and paired once, added to every pixel that reads it as it
+ * comes (step1, step2), a pixel requantized once its last column is in;
+ * pixels in pairs for the requantization (M: round16m); outputs C bytes
+ * apart from y. Columns inside the image are read with no bounds test
+ * (col3_in) between the loops that test them. */
+INLINE void row3x3(int SW, int M, const rqs *q, const __m256i *w, const rows3 *g, int j0, col3 pad, size_t C, int n,
                    const outc *oc, int8_t *y)
 {
-    col3 c0 = col3_at(g, j0, pad), c1;
-    if (SW == 1)
-        c1 = col3_at(g, j0 + 1, pad);
-    int j = j0; /* the first pixel's window column 0 */
-    int i = 0;
-    for (; i + 1 < n; i += 2, y += 2 * C) {
-        __m256i lo0, hi0, lo1, hi1;
-        if (SW == 1) {
-            col3 c2 = col3_at(g, j + 2, pad), c3 = col3_at(g, j + 3, pad);
-            px3(k, w, c0, c1, c2, &lo0, &hi0);
-            px3(k, w, c1, c2, c3, &lo1, &hi1);
-            c0 = c2;
-            c1 = c3;
-            j += 2;
-        } else {
-            c1 = col3_at(g, j + 1, pad);
-            col3 c2 = col3_at(g, j + 2, pad);
-            px3(k, w, c0, c1, c2, &lo0, &hi0);
-            c1 = col3_at(g, j + 3, pad);
-            c0 = col3_at(g, j + 4, pad);
-            px3(k, w, c2, c1, c0, &lo1, &hi1);
-            j += 4;
+    const acc16 bz = {q->k->biasz[0], q->k->biasz[1]};
+    const int W = g->w;
+    acc16 a1 = bz, a2 = bz, d0, d1;
+    __m256i x2p = pad.x2;
+    int j = j0, i = 0;
+    if (SW == 1) {
+        (void)step1(w, &bz, col3_at(g, j, pad), &x2p, &a1, &a2);
+        (void)step1(w, &bz, col3_at(g, j + 1, pad), &x2p, &a1, &a2);
+        j += 2; /* pixel i finishes with column j */
+        for (; i + 1 < n && j < 0; i += 2, j += 2, y += 2 * C) {
+            d0 = step1(w, &bz, col3_at(g, j, pad), &x2p, &a1, &a2);
+            d1 = step1(w, &bz, col3_at(g, j + 1, pad), &x2p, &a1, &a2);
+            put16x2(M, round16m(M, q, d0, oc), round16m(M, q, d1, oc), oc, y, y + C);
         }
-        store16x2(k, lo0, hi0, lo1, hi1, oc, y, y + C);
+        for (; i + 1 < n && j + 1 < W; i += 2, j += 2, y += 2 * C) {
+            d0 = step1(w, &bz, col3_in(g, j), &x2p, &a1, &a2);
+            d1 = step1(w, &bz, col3_in(g, j + 1), &x2p, &a1, &a2);
+            put16x2(M, round16m(M, q, d0, oc), round16m(M, q, d1, oc), oc, y, y + C);
+        }
+        for (; i + 1 < n; i += 2, j += 2, y += 2 * C) {
+            d0 = step1(w, &bz, col3_at(g, j, pad), &x2p, &a1, &a2);
+            d1 = step1(w, &bz, col3_at(g, j + 1, pad), &x2p, &a1, &a2);
+            put16x2(M, round16m(M, q, d0, oc), round16m(M, q, d1, oc), oc, y, y + C);
+        }
+        if (i < n)
+            d0 = step1(w, &bz, col3_at(g, j, pad), &x2p, &a1, &a2);
+    } else {
+        (void)step2(w, &bz, col3_at(g, j, pad), col3_at(g, j + 1, pad), &x2p, &a1);
+        j += 2; /* pixel i finishes with column j (then j + 1 starts pixel i + 1) */
+        for (; i + 1 < n && j < 0; i += 2, j += 4, y += 2 * C) {
+            d0 = step2(w, &bz, col3_at(g, j, pad), col3_at(g, j + 1, pad), &x2p, &a1);
+            d1 = step2(w, &bz, col3_at(g, j + 2, pad), col3_at(g, j + 3, pad), &x2p, &a1);
+            put16x2(M, round16m(M, q, d0, oc), round16m(M, q, d1, oc), oc, y, y + C);
+        }
+        for (; i + 1 < n && j + 3 < W; i += 2, j += 4, y += 2 * C) {
+            d0 = step2(w, &bz, col3_in(g, j), col3_in(g, j + 1), &x2p, &a1);
+            d1 = step2(w, &bz, col3_in(g, j + 2), col3_in(g, j + 3), &x2p, &a1);
+            put16x2(M, round16m(M, q, d0, oc), round16m(M, q, d1, oc), oc, y, y + C);
+        }
+        for (; i + 1 < n; i += 2, j += 4, y += 2 * C) {
+            d0 = step2(w, &bz, col3_at(g, j, pad), col3_at(g, j + 1, pad), &x2p, &a1);
+            d1 = step2(w, &bz, col3_at(g, j + 2, pad), col3_at(g, j + 3, pad), &x2p, &a1);
+            put16x2(M, round16m(M, q, d0, oc), round16m(M, q, d1, oc), oc, y, y + C);
+        }
+        if (i < n)
+            d0 = step2(w, &bz, col3_at(g, j, pad), col3_at(g, j + 1, pad), &x2p, &a1);
     }
-    if (i < n) {
-        __m256i lo, hi;
-        if (SW == 2)
-            c1 = col3_at(g, j + 1, pad);
-        col3 c2 = col3_at(g, j + 2, pad);
-        px3(k, w, c0, c1, c2, &lo, &hi);
-        store16(k, lo, hi, oc, y, CB);
+    if (i < n) { /* the last pixel alone */
+        __m256i s = round16m(M, q, d0, oc);
+        __m256i b = _mm256_packs_epi16(s, s);
+        if (M)
+            b = unswap(q->k, b);
+        if (oc->clamp)
+            b = _mm256_min_epi8(_mm256_max_epi8(b, oc->lo8), oc->hi8);
+        b = _mm256_permute4x64_epi64(b, 0x08);
+        _mm_storeu_si128((__m128i *)y, _mm256_castsi256_si128(b));
     }
 }
 
+/* y_zero folded into the faster rounding of block k (rnd, in
+ * qb_avx2_round8_fast_sh's order): (h + rnd + y_zero 2^sh) >> sh is the
+ * rounded r + y_zero exactly while no int32 sum wraps, which |h| <= 2^30,
+ * |y_zero| <= 128 and sh <= 22 guarantee; r + y_zero saturated by the packs
+ * gives the bytes sat(sat(r) + y_zero) gave. 0 where it does not apply
+ * (then M 1). */
+static int sweep_fold(const blk *k, int32_t y_zero, __m256i rnd[2])
+{
+    if (!k->fast || y_zero < -128 || y_zero > 128)
+        return 0;
+    const __m256i c22 = _mm256_set1_epi32(22), yz = _mm256_set1_epi32(y_zero);
+    for (int h = 0; h < 2; h++) {
+        if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(k->rf[h].sh, c22)))
+            return 0;
+        rnd[h] = _mm256_add_epi32(k->rf[h].rnd, _mm256_sllv_epi32(yz, k->rf[h].sh));
+    }
+    return 1;
+}
+
 /* Every pixel of output row oy, full blocks [b0, bf) (block b's constants
- * kb[b - b0]), through row3x3: 3x3 window, dilation 1 and stride 1 or 2
+ * kb[b - b0], its requantization q[b - b0] and mode qm[b - b0]: M of
+ * round16m), through row3x3: 3x3 window, dilation 1 and stride 1 or 2
  * along x, x_zero a byte and padrow C bytes of it. */
-static void rows3x3(const qb_dw_args *a, const blk *kb, const qb_packed *p, int b0, int bf, int oy,
-                    const int8_t *padrow, const outc *oc)
+static void rows3x3(const qb_dw_args *a, const rqs *q, const unsigned char *qm, const qb_packed *p, int b0, int bf,
+                    int oy, const int8_t *padrow, const outc *oc)
 {
     const __m256i *w3 = (const __m256i *)((const char *)p->w + v3_off(p->n, 9));
     const size_t C = (size_t)a->c;
@@ -472,12 +609,18 @@ static void rows3x3(const qb_dw_args *a, const blk *kb, const qb_packed *p, int 
         rows3 g = g0;
         for (int ky = 0; ky < 3; ky++)
             g.r[ky] += (size_t)b * CB;
-        const blk *k = &kb[b - b0];
+        const rqs *qb = &q[b - b0];
         const __m256i *w = w3 + (size_t)b * V3_VECS;
-        if (a->stride_w == 1)
-            row3x3(1, k, w, &g, -a->pad_l, pad, C, a->out_w, oc, y + (size_t)b * CB);
-        else
-            row3x3(2, k, w, &g, -a->pad_l, pad, C, a->out_w, oc, y + (size_t)b * CB);
+        int8_t *yb = y + (size_t)b * CB;
+        const int n = a->out_w, j0 = -a->pad_l;
+        switch (qm[b - b0] + 3 * (a->stride_w == 2)) {
+        case 0: row3x3(1, 0, qb, w, &g, j0, pad, C, n, oc, yb); break;
+        case 1: row3x3(1, 1, qb, w, &g, j0, pad, C, n, oc, yb); break;
+        case 2: row3x3(1, 2, qb, w, &g, j0, pad, C, n, oc, yb); break;
+        case 3: row3x3(2, 0, qb, w, &g, j0, pad, C, n, oc, yb); break;
+        case 4: row3x3(2, 1, qb, w, &g, j0, pad, C, n, oc, yb); break;
+        default: row3x3(2, 2, qb, w, &g, j0, pad, C, n, oc, yb); break;
+        }
     }
 }
 
@@ -654,12 +797,18 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
     /* 3x3, dilation 1 and stride 1 or 2 along x: whole rows by the column
      * sweep (rows3x3), the padding read from padrow */
     const int sweep3 = pairs && a->kh == 3 && a->kw == 3 && a->dil_w == 1 && (a->stride_w == 1 || a->stride_w == 2);
+    rqs q3[CHUNK];               /* the sweep's requantization of the chunk's full blocks */
+    unsigned char qm3[CHUNK];    /* and its mode (round16m's M) */
     for (int b0 = 0; b0 < nb; b0 += CHUNK) {
         int b1 = nb - b0 < CHUNK ? nb : b0 + CHUNK;
         const blk *kb = pk ? pk + b0 : kbuf; /* block b's constants at kb[b - b0] */
         for (int b = b0; b < b1 && !pk; b++)
             blk_init(&kbuf[b - b0], p->bias_i32, p->wsum, a->rq, a->x_zero, C, b * CB);
         const int bf = b1 < nfull ? b1 : nfull; /* blocks [b0, bf) are full */
+        for (int b = b0; b < bf && sweep3; b++) { /* the sweep's requantization per block */
+            q3[b - b0].k = &kb[b - b0];
+            qm3[b - b0] = !kb[b - b0].fast ? 0 : sweep_fold(&kb[b - b0], a->y_zero, q3[b - b0].rnd) ? 2 : 1;
+        }
         for (int oy = 0; oy < a->out_h; oy++) {
             int8_t *yr = y + (size_t)oy * a->out_w * C;
             const int vin = oy >= ylo && oy < yhi && xlo < xhi;
@@ -667,7 +816,7 @@ static void dw_main(const qb_packed *p, const qb_dw_args *a)
             qb_dw_taps(oy, a->stride_h, a->pad_t, a->dil_h, a->kh, a->h, &ky0, &ky1);
             if (sweep3) { /* every pixel of the row, full blocks */
                 if (bf > b0)
-                    rows3x3(a, kb, p, b0, bf, oy, padrow, &oc);
+                    rows3x3(a, q3, qm3, p, b0, bf, oy, padrow, &oc);
             } else if (vin) {
                 const int8_t *xr = x + ((size_t)(oy * a->stride_h - a->pad_t) * a->w +
                                         (size_t)(xlo * a->stride_w - a->pad_l)) * C;
