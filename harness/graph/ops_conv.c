@@ -37,6 +37,7 @@
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "harness/graph/qlayer.h"
+#include "harness/graph/q16_avx512.h"
 
 /* Geometry of a convolution or pool window, always 3 spatial dims. */
 typedef struct win {
@@ -612,33 +613,14 @@ void qb_transpose_avx512(int on) { transpose_avx512_off = !on; }
 
 #ifdef QB_CONV_AVX512
 
-/* One 16x16 block, dst[c][r] = src[r][c]: 32-bit and 64-bit unpacks,
- * then 128-bit lane shuffles (copies only). */
+/* One 16x16 block, dst[c][r] = src[r][c] (qb_transpose16_f32,
+ * q16_avx512.h: copies only). */
 __attribute__((target("avx512f"))) static inline void tr16x16(float *dst, size_t ldd, const float *src, size_t lds)
 {
-    __m512 r[16], t[16];
+    __m512 r[16];
     _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
-    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) { /* r[4i + k]: rows 4i..4i+3 at column 4 L + k of lane L */
-        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) { /* column 4 L + k gathers lane L of r[k], r[4+k], ... */
-        __m512 a = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88), b = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xdd);
-        __m512 c = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88), d = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xdd);
-        t[k] = _mm512_shuffle_f32x4(a, c, 0x88);
-        t[4 + k] = _mm512_shuffle_f32x4(b, d, 0x88);
-        t[8 + k] = _mm512_shuffle_f32x4(a, c, 0xdd);
-        t[12 + k] = _mm512_shuffle_f32x4(b, d, 0xdd);
-    }
-    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)i * ldd, t[i]);
+    qb_transpose16_f32(r);
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)i * ldd, r[i]);
 }
 
 /* qb_transpose_f32 by 16x16 blocks, the edges by transpose_block. */
