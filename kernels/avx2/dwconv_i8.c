@@ -392,7 +392,7 @@ INLINE col3 col3_at(const rows3 *g, int j, col3 pad)
 
 /* The sums of 16 channels of one pixel (lo, hi halves). */
 typedef struct acc16 {
-    __m256i lo, hi;
+    __m256i lo, hi; /* int32 sums of channels 0-3, 8-11 / 4-7, 12-15 (the lane order of the block's weights) */
 } acc16;
 
 /* One column step of the stride-1 sweep: column j (c) is window column 2
