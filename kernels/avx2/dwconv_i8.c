@@ -395,6 +395,19 @@ typedef struct acc16 {
     __m256i lo, hi; /* int32 sums of channels 0-3, 8-11 / 4-7, 12-15 (the lane order of the block's weights) */
 } acc16;
 
+/* The window column 2 of a pixel added to its open sums a: column c's
+ * rows 0-1 (against w[4], w[5]) and row 2's pairs hl, hh (against w[8],
+ * w[9]); the pixel's finished sums (step1 and step2). */
+INLINE acc16 finish_pixel(const __m256i *w, const acc16 *a, col3 c, __m256i hl, __m256i hh)
+{
+    acc16 d;
+    d.lo = _mm256_add_epi32(a->lo, _mm256_add_epi32(_mm256_madd_epi16(c.lo, _mm256_load_si256(w + 4)),
+                                                    _mm256_madd_epi16(hl, _mm256_load_si256(w + 8))));
+    d.hi = _mm256_add_epi32(a->hi, _mm256_add_epi32(_mm256_madd_epi16(c.hi, _mm256_load_si256(w + 5)),
+                                                    _mm256_madd_epi16(hh, _mm256_load_si256(w + 9))));
+    return d;
+}
+
 /* One column step of the stride-1 sweep: column j (c) is window column 2
  * of pixel j - 2 (a2, which it finishes: returned), column 1 of pixel j - 1
  * (a1, which becomes the next a2) and column 0 of pixel j (the next a1,
@@ -405,11 +418,7 @@ typedef struct acc16 {
 INLINE acc16 step1(const __m256i *w, const acc16 *bz, col3 c, __m256i *x2p, acc16 *a1, acc16 *a2)
 {
     const __m256i hl = _mm256_unpacklo_epi16(*x2p, c.x2), hh = _mm256_unpackhi_epi16(*x2p, c.x2);
-    acc16 d;
-    d.lo = _mm256_add_epi32(a2->lo, _mm256_add_epi32(_mm256_madd_epi16(c.lo, _mm256_load_si256(w + 4)),
-                                                     _mm256_madd_epi16(hl, _mm256_load_si256(w + 8))));
-    d.hi = _mm256_add_epi32(a2->hi, _mm256_add_epi32(_mm256_madd_epi16(c.hi, _mm256_load_si256(w + 5)),
-                                                     _mm256_madd_epi16(hh, _mm256_load_si256(w + 9))));
+    const acc16 d = finish_pixel(w, a2, c, hl, hh);
     a2->lo = _mm256_add_epi32(a1->lo, _mm256_madd_epi16(c.lo, _mm256_load_si256(w + 2)));
     a2->hi = _mm256_add_epi32(a1->hi, _mm256_madd_epi16(c.hi, _mm256_load_si256(w + 3)));
     a1->lo = _mm256_add_epi32(_mm256_add_epi32(bz->lo, _mm256_madd_epi16(c.lo, _mm256_load_si256(w + 0))),
@@ -428,11 +437,7 @@ INLINE acc16 step1(const __m256i *w, const acc16 *bz, col3 c, __m256i *x2p, acc1
 INLINE acc16 step2(const __m256i *w, const acc16 *bz, col3 e, col3 o, __m256i *x2p, acc16 *a)
 {
     const __m256i hl = _mm256_unpacklo_epi16(*x2p, e.x2), hh = _mm256_unpackhi_epi16(*x2p, e.x2);
-    acc16 d;
-    d.lo = _mm256_add_epi32(a->lo, _mm256_add_epi32(_mm256_madd_epi16(e.lo, _mm256_load_si256(w + 4)),
-                                                    _mm256_madd_epi16(hl, _mm256_load_si256(w + 8))));
-    d.hi = _mm256_add_epi32(a->hi, _mm256_add_epi32(_mm256_madd_epi16(e.hi, _mm256_load_si256(w + 5)),
-                                                    _mm256_madd_epi16(hh, _mm256_load_si256(w + 9))));
+    const acc16 d = finish_pixel(w, a, e, hl, hh);
     a->lo = _mm256_add_epi32(_mm256_add_epi32(bz->lo, _mm256_madd_epi16(e.lo, _mm256_load_si256(w + 0))),
                              _mm256_add_epi32(_mm256_madd_epi16(hl, _mm256_load_si256(w + 6)),
                                               _mm256_madd_epi16(o.lo, _mm256_load_si256(w + 2))));
