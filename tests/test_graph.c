@@ -239,9 +239,14 @@ static void test_convt_tiles(void **st)
                                  {2, 2, 1, 1, 1, 3, 6, 8},
                                  {2, 2, 1, 0, 0, 9, 6, 8},
                                  {2, 2, 1, 1, 0, 24, 1, 70},
-                                 {2, 2, 1, 1, 0, 9, 6, 19}}; /* odd: two 8-pixel steps and 3 alone */
+                                 {2, 2, 1, 1, 0, 9, 6, 19}, /* odd: two 8-pixel steps and 3 alone */
+                                 /* the direct path's blocks of 80 pixels: 80 + 50 (five vectors, then four with
+                                  * the last masked), 80 + 17 (then two), 5 (one) */
+                                 {2, 2, 1, 0, 0, 12, 1, 130},
+                                 {2, 2, 1, 1, 0, 8, 2, 97},
+                                 {2, 2, 1, 1, 0, 5, 1, 5}};
     enum { IH = 14, IWM = 70 }; /* blocks of 6 input rows (48 pixels) when qb_gpar_conv_block is tiny */
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < (int)(sizeof cfg / sizeof cfg[0]); c++) {
         int kh = cfg[c][0], kw = cfg[c][1], grp = cfg[c][2], has_b = cfg[c][3], op = cfg[c][4], cin = cfg[c][5];
         int cout = cfg[c][6], cog = cout / grp, cig = cin / grp, ih = IH, iw = cfg[c][7];
         int oh = ih * kh + op, ow = iw * kw + op, direct = !op && cog * kh * kw <= 16;

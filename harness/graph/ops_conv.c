@@ -983,7 +983,8 @@ im2col_padded_vbmi(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t
             __mmask32 lm = (__mmask32)(span >= 32 ? 0xffffffffu : (1u << span) - 1);
             const int8_t *s = src + ox * step;
             __m256i r[4];
-            for (int64_t ky = 0; ky < 4; ky++)
+#pragma GCC unroll 4
+            for (int ky = 0; ky < 4; ky++) /* unrolled: r stays in registers (a loop kept it on the stack) */
                 r[ky] = ky < kh ? _mm256_maskz_loadu_epi8(lm, s + ky * dy) : _mm256_setzero_si256();
             __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(r[0]), r[1], 1);
             __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(r[2]), r[3], 1);

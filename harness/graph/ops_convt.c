@@ -71,7 +71,8 @@ typedef struct convt_state {
 #define CONVT_SLOTS 8
 
 #define CT_DIRECT_COLS 16 /* most columns per group of the direct path (more: the GEMM) */
-#define CT_PX 64          /* direct path: input pixels per block (64 floats per column in L1) */
+#define CT_PX 80          /* direct path: input pixels per block (80 floats per column in L1; five vectors of 16:
+                           * det's rows of 160 pixels are two whole blocks) */
 
 static int convt_plain; /* qb_convt_avx512(0): the direct path's plain loops only (tests) */
 
@@ -562,39 +563,77 @@ static void convt_direct_sums(float *restrict acc, const float *x, int64_t pix, 
 }
 
 #ifdef QB_CONVT_AVX512
-/* convt_direct_sums with AVX-512: four columns by four vectors of 16
- * pixels in registers (the last masked), the same multiply then add. */
-__attribute__((target("avx512f"))) static void convt_direct_sums_avx512(float *restrict acc, const float *x,
-                                                                         int64_t pix, const float *w, int64_t cg,
-                                                                         int64_t jpad, int np)
+/* convt_direct_sums with AVX-512: four columns by NV vectors of 16 pixels
+ * in registers (NV = ceil(np / 16), the last masked), the same multiply
+ * then add. NV is a constant in each copy, so a block of 32 pixels runs
+ * two vectors, not five with three of them empty. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+convt_direct_sums_nv(float *restrict acc, const float *x, int64_t pix, const float *w, int64_t cg, int64_t jpad, int np,
+                     const int NV)
 {
-    __mmask16 m[4];
-    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+    __mmask16 m[5];
+    _Pragma("GCC unroll 5") for (int v = 0; v < NV; v++) {
         int left = np - 16 * v;
         m[v] = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
     }
     for (int64_t j0 = 0; j0 < jpad; j0 += 4) {
-        __m512 a[4][4], xv[4];
-        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+        __m512 a[4][5], xv[5];
+        _Pragma("GCC unroll 5") for (int v = 0; v < NV; v++)
             xv[v] = _mm512_maskz_loadu_ps(m[v], x + 16 * v);
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
             __m512 wj = _mm512_set1_ps(w[j0 + j]);
-            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+            _Pragma("GCC unroll 5") for (int v = 0; v < NV; v++)
                 a[j][v] = _mm512_mul_ps(wj, xv[v]);
         }
         for (int64_t ci = 1; ci < cg; ci++) {
             const float *xc = x + ci * pix, *wc = w + ci * jpad + j0;
-            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+            _Pragma("GCC unroll 5") for (int v = 0; v < NV; v++)
                 xv[v] = _mm512_maskz_loadu_ps(m[v], xc + 16 * v);
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
                 __m512 wj = _mm512_set1_ps(wc[j]);
-                _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+                _Pragma("GCC unroll 5") for (int v = 0; v < NV; v++)
                     a[j][v] = _mm512_add_ps(a[j][v], _mm512_mul_ps(wj, xv[v]));
             }
         }
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
-            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+            _Pragma("GCC unroll 5") for (int v = 0; v < NV; v++)
                 _mm512_storeu_ps(acc + (j0 + j) * CT_PX + 16 * v, a[j][v]);
+    }
+}
+
+__attribute__((target("avx512f"))) static void convt_direct_sums_avx512(float *restrict acc, const float *x,
+                                                                         int64_t pix, const float *w, int64_t cg,
+                                                                         int64_t jpad, int np)
+{
+    switch ((np + 15) / 16) {
+    case 1: convt_direct_sums_nv(acc, x, pix, w, cg, jpad, np, 1); break;
+    case 2: convt_direct_sums_nv(acc, x, pix, w, cg, jpad, np, 2); break;
+    case 3: convt_direct_sums_nv(acc, x, pix, w, cg, jpad, np, 3); break;
+    case 4: convt_direct_sums_nv(acc, x, pix, w, cg, jpad, np, 4); break;
+    default: convt_direct_sums_nv(acc, x, pix, w, cg, jpad, np, 5); break;
+    }
+}
+#endif
+
+#ifdef QB_CONVT_AVX512
+/* One output row of a kw = 2 direct path: row[2i + kx] = bv + a[kx * CT_PX
+ * + i] for i < np (bias + term, the same operation as the plain loop),
+ * 16 pixels' pairs a step interleaved by two permutes into two 64-byte
+ * stores, the tail masked. */
+__attribute__((target("avx512f"))) static void convt_row2_avx512(float *row, const float *a, float bv, int np)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512 b = _mm512_set1_ps(bv);
+    for (int i = 0; i < np; i += 16) {
+        int left = np - i;
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __m512 e = _mm512_add_ps(b, _mm512_maskz_loadu_ps(m, a + i));
+        __m512 o = _mm512_add_ps(b, _mm512_maskz_loadu_ps(m, a + CT_PX + i));
+        __mmask16 m0 = left >= 8 ? (__mmask16)0xffff : (__mmask16)((1u << (2 * left)) - 1);
+        __mmask16 m1 = left >= 16 ? (__mmask16)0xffff : left > 8 ? (__mmask16)((1u << (2 * (left - 8))) - 1) : 0;
+        _mm512_mask_storeu_ps(row + 2 * i, m0, _mm512_permutex2var_ps(e, lo, o));
+        _mm512_mask_storeu_ps(row + 2 * i + 16, m1, _mm512_permutex2var_ps(e, hi, o));
     }
 }
 #endif
@@ -622,6 +661,12 @@ static void convt_direct_rows(void *ctx, int64_t r0, int64_t r1)
                     float *row = d->y + co * opix + (iy * kh + ky) * ow + i0 * kw;
                     const float *a = acc + (co * kh + ky) * kw * CT_PX;
                     int i = 0;
+#ifdef QB_CONVT_AVX512
+                    if (kw == 2 && d->avx512) {
+                        convt_row2_avx512(row, a, bv, np);
+                        i = np;
+                    }
+#endif
 #if defined(__SSE2__)
                     if (kw == 2) {
                         const __m128 b = _mm_set1_ps(bv);
