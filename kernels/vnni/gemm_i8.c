@@ -3,40 +3,45 @@
  * bit-exact with kernels/scalar/gemm_i8.c.
  *
  * vpdpbusd multiplies unsigned by signed bytes, so the weights are stored
- * biased, w + 128 in [1, 255] as the unsigned operand, and the raw signed
- * activations are the signed operand (one 4-byte broadcast per row and
- * step, no per-step fix-up). The bias is removed per row once:
- *   acc = sum (w + 128) a  +  bias - a_zero * wsum  -  128 * sum a
+ * as they are (the signed operand) and each 4-byte broadcast of
+ * activations is flipped to a + 128 in [0, 255] (one vpxord per row and
+ * step, the unsigned operand). The bias this adds is a column term, fixed
+ * per layer:
+ *   acc = sum w (a + 128)  +  bias - (a_zero + 128) * wsum
  * which equals the reference modulo 2^32 (both wrap), then the lane-wise
  * requantization of vnni.h (its faster form, qb_rqf, for the panels whose
- * multipliers allow it) or the raw int32 (out_i32).
+ * multipliers allow it) or the raw int32 (out_i32). (The weights biased
+ * instead, w + 128 as the unsigned operand, need each row's sum of
+ * activations, - 128 * sum a: ~20 instructions a row, more than the K
+ * steps of short rows; docs/kernels.md "No row sums".)
  *
  * Packed layout: panels of 16 output columns; within a panel, for each
  * step of 4 along K, 16 columns x 4 bytes (the vpdpbusd operand layout):
- *   byte (p * K4 + s) * 64 + 4 * c + t = w[16 p + c][4 s + t] + 128
- * K4 = ceil(K / 4); columns past N and k past K are 0 (contribute 0).
+ *   byte (p * K4 + s) * 64 + 4 * c + t = w[16 p + c][4 s + t]
+ * K4 = ceil(K / 4); columns past N and k past K are 0 (contribute 0,
+ * whatever the activation byte: a row's tail read by qb_ld32_tail is
+ * zero, flipped to 128, against a zero weight).
  * Register-blocked microkernel: up to 6 rows x 4 panels (64 columns) of
  * int32 accumulators (rows split into balanced blocks: 8 = 4 + 4); small
  * tiles (M = 1, 2) use two accumulator sets over
  * alternate K steps to hide the vpdpbusd latency. The accumulators start
- * at the tile's compensation (bias - a_zero * wsum - 128 * sum a), so the
- * epilogue is the requantization alone. Rows are taken in chunks of 96 to
- * 512 (their sums on the stack; as many as keep 256 KiB of A rows in L2:
- * the per-panel requantization set-up runs once per chunk); within a
+ * at the column term, so the epilogue is the requantization alone. Rows
+ * are taken in chunks of 96 to 512 (as many as keep 256 KiB of A rows in
+ * L2: the per-panel requantization set-up runs once per chunk); within a
  * chunk each 64-column tile column of W (64 K bytes) is reused from L1 by
  * every row block.
  * With qb_gemm_args.a_taps (QB_KF_A_TAPS, a direct convolution) whose
  * segments are a multiple of 4 bytes, the K steps run segment by segment,
  * each from its own offset into A (segment t's weights are steps
- * t * K/(4 nt) on of the same pack), and a row's sum runs over its
- * segments; other segment lengths are gathered into a contiguous copy of
+ * t * K/(4 nt) on of the same pack); other segment lengths are gathered
+ * into a contiguous copy of
  * up to GATHER_BYTES first (rows of K beyond it: one exact scalar loop).
  */
 #include "kernels/vnni/vnni.h"
 
 #define MR 6        /* rows per microkernel tile */
 #define NP 4        /* 16-column panels per microkernel tile */
-#define MC 512      /* most rows per row chunk (row sums on the stack) */
+#define MC 512      /* most rows per row chunk */
 #define MC_MIN 96   /* fewest rows per row chunk (K permitting: MC_A) */
 #define MC_A (256 * 1024) /* A bytes per row chunk: it stays in L2 (1 MiB) beside W */
 #define FAST_ROWS 32 /* rows of a chunk from which per-channel requantization takes qb_rqf */
@@ -55,7 +60,7 @@ typedef struct panel_hdr {
     int32_t a_zero;      /* the activation zero point colterm was made with */
     int32_t c_zero;      /* the output zero point rf was made for */
     int32_t pad[11];     /* to 64 bytes */
-    int32_t colterm[16]; /* bias - a_zero * wsum of each column (0 past N) */
+    int32_t colterm[16]; /* bias - (a_zero + 128) * wsum of each column (0 past N) */
     qb_rqf rf;           /* the faster requantization's constants, where fast */
     qb_requant rq[16];   /* the multipliers they were made from */
 } panel_hdr;
@@ -80,7 +85,7 @@ void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
         uint8_t *panel = out + (size_t)(j / 16) * pstride + HDR + 4 * (size_t)(j % 16);
         const int8_t *row = w->i8 + (size_t)j * w->k;
         for (int l = 0; l < w->k; l++)
-            panel[(size_t)(l / 4) * 64 + l % 4] = (uint8_t)(row[l] + 128);
+            panel[(size_t)(l / 4) * 64 + l % 4] = (uint8_t)row[l];
     }
     const qb_gemm_fixed *f = w->gq;
     if (!f || !f->rq)
@@ -96,7 +101,7 @@ void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
             for (int l = 0; l < w->k; l++)
                 ws += (uint32_t)w->i8[(size_t)(n0 + c) * w->k + l];
             uint32_t b = w->bias_i32 ? (uint32_t)w->bias_i32[n0 + c] : 0;
-            h->colterm[c] = (int32_t)(b - (uint32_t)f->a_zero * ws);
+            h->colterm[c] = (int32_t)(b - (uint32_t)(f->a_zero + 128) * ws);
         }
         const qb_requant *rq = f->per_channel ? f->rq + n0 : f->rq;
         for (int c = 0; c < (f->per_channel ? cnt : 1); c++)
@@ -124,21 +129,25 @@ static int packed_rq(const panel_hdr *h, const qb_gemm_args *g, int n0, int cnt)
     return e0 == m0 && e1 == m1;
 }
 
-/* The accumulators' start: the compensation ct[q] - rt[r] of each row r
- * and panel q (no adds in the epilogue); acc2 (the second chain) zero. */
-QB_INLINE void tile_start(int mr_, int np_, const __m512i *ct, const int32_t *rt, __m512i acc[MR][NP],
-                          __m512i acc2[MR][NP])
+/* The accumulators' start: the column term ct[q] of each panel q (no adds
+ * in the epilogue); acc2 (the second chain) zero. */
+QB_INLINE void tile_start(int mr_, int np_, const __m512i *ct, __m512i acc[MR][NP], __m512i acc2[MR][NP])
 {
     for (int r = 0; r < MR; r++) /* all of it: no lane is ever read unset */
         for (int q = 0; q < NP; q++)
             acc[r][q] = acc2[r][q] = _mm512_setzero_si512();
 QB_UNROLL(GCC unroll 6)
-    for (int r = 0; r < mr_; r++) {
-        const __m512i rv = _mm512_set1_epi32(rt[r]);
+    for (int r = 0; r < mr_; r++)
 QB_UNROLL(GCC unroll 4)
         for (int q = 0; q < np_; q++)
-            acc[r][q] = _mm512_sub_epi32(ct[q], rv);
-    }
+            acc[r][q] = ct[q];
+}
+
+/* The 4 activation bytes x broadcast as vpdpbusd's unsigned operand:
+ * each flipped to a + 128. */
+QB_INLINE __m512i bcast_a(int32_t x)
+{
+    return _mm512_xor_si512(_mm512_set1_epi32(x), _mm512_set1_epi32((int32_t)0x80808080u));
 }
 
 /* kfull steps of 4 bytes of mr_ rows of A (row r at a + r * lda) against
@@ -158,12 +167,12 @@ QB_UNROLL(GCC unroll 4)
             }
 QB_UNROLL(GCC unroll 6)
             for (int r = 0; r < mr_; r++) {
-                __m512i av = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s));
-                __m512i av2 = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s + 4));
+                __m512i av = bcast_a(qb_ld32(a + r * lda + 4 * (size_t)s));
+                __m512i av2 = bcast_a(qb_ld32(a + r * lda + 4 * (size_t)s + 4));
 QB_UNROLL(GCC unroll 4)
                 for (int q = 0; q < np_; q++) {
-                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
-                    acc2[r][q] = _mm512_dpbusd_epi32(acc2[r][q], wv2[q], av2);
+                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, wv[q]);
+                    acc2[r][q] = _mm512_dpbusd_epi32(acc2[r][q], av2, wv2[q]);
                 }
             }
         }
@@ -175,10 +184,10 @@ QB_UNROLL(GCC unroll 4)
             wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)s * 64));
 QB_UNROLL(GCC unroll 6)
         for (int r = 0; r < mr_; r++) {
-            __m512i av = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s));
+            __m512i av = bcast_a(qb_ld32(a + r * lda + 4 * (size_t)s));
 QB_UNROLL(GCC unroll 4)
             for (int q = 0; q < np_; q++)
-                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
+                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, wv[q]);
         }
     }
 }
@@ -194,14 +203,14 @@ QB_UNROLL(GCC unroll 4)
 }
 
 /* The int32 accumulators of mr_ rows of A with np_ panels: tile[r * NP + q]
- * = ct[q] - rt[r] + sum_k (w + 128) a over the K of the 16 columns of panel
- * q (the compensation is the accumulators' start: no adds in the epilogue). */
+ * = ct[q] + sum_k w (a + 128) over the K of the 16 columns of panel q (the
+ * column term is the accumulators' start: no adds in the epilogue). */
 QB_MICRO void micro(int mr_, int np_, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride, int kfull,
-                    int krem, const __m512i *ct, const int32_t *rt, __m512i *tile)
+                    int krem, const __m512i *ct, __m512i *tile)
 {
     __m512i acc[MR][NP], acc2[MR][NP];
     const int dual = mr_ * np_ <= 8; /* independent chains for small tiles */
-    tile_start(mr_, np_, ct, rt, acc, acc2);
+    tile_start(mr_, np_, ct, acc, acc2);
     tile_steps(mr_, np_, dual, a, lda, w, pstride, kfull, acc, acc2);
     if (krem) { /* the last 1..3 bytes of each row: no read past the row */
         __m512i wv[NP] = {_mm512_setzero_si512()};
@@ -210,10 +219,10 @@ QB_UNROLL(GCC unroll 4)
             wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)kfull * 64));
 QB_UNROLL(GCC unroll 6)
         for (int r = 0; r < mr_; r++) {
-            __m512i av = _mm512_set1_epi32(qb_ld32_tail(a + r * lda + 4 * (size_t)kfull, krem));
+            __m512i av = bcast_a(qb_ld32_tail(a + r * lda + 4 * (size_t)kfull, krem));
 QB_UNROLL(GCC unroll 4)
             for (int q = 0; q < np_; q++)
-                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
+                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, wv[q]);
         }
     }
     tile_end(mr_, np_, dual, acc, acc2, tile);
@@ -228,8 +237,7 @@ QB_UNROLL(GCC unroll 4)
  * 607 stack references over the 24 tile shapes), which micro alone does
  * not (0). */
 QB_MICRO void micro_taps(int mr_, int np_, const int8_t *a0, size_t lda, const ptrdiff_t *taps, int nt,
-                         const uint8_t *w0, size_t pstride, int kfull, const __m512i *ct, const int32_t *rt,
-                         __m512i *tile)
+                         const uint8_t *w0, size_t pstride, int kfull, const __m512i *ct, __m512i *tile)
 {
     __m512i acc[MR][NP], acc2[MR][NP];
     const int dual = mr_ * np_ <= 8; /* independent chains for small tiles */
@@ -237,12 +245,10 @@ QB_MICRO void micro_taps(int mr_, int np_, const int8_t *a0, size_t lda, const p
         for (int q = 0; q < NP; q++)
             acc[r][q] = acc2[r][q] = _mm512_setzero_si512();
 QB_UNROLL(GCC unroll 6)
-    for (int r = 0; r < mr_; r++) {
-        const __m512i rv = _mm512_set1_epi32(rt[r]);
+    for (int r = 0; r < mr_; r++)
 QB_UNROLL(GCC unroll 4)
         for (int q = 0; q < np_; q++)
-            acc[r][q] = _mm512_sub_epi32(ct[q], rv);
-    }
+            acc[r][q] = ct[q];
     for (int t = 0; t < nt; t++) {
         const int8_t *a = a0 + taps[t]; /* the segment's bytes of the tile's first row */
         const uint8_t *w = w0 + (size_t)t * kfull * 64; /* ... and its weights */
@@ -257,12 +263,12 @@ QB_UNROLL(GCC unroll 4)
                 }
 QB_UNROLL(GCC unroll 6)
                 for (int r = 0; r < mr_; r++) {
-                    __m512i av = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s));
-                    __m512i av2 = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s + 4));
+                    __m512i av = bcast_a(qb_ld32(a + r * lda + 4 * (size_t)s));
+                    __m512i av2 = bcast_a(qb_ld32(a + r * lda + 4 * (size_t)s + 4));
 QB_UNROLL(GCC unroll 4)
                     for (int q = 0; q < np_; q++) {
-                        acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
-                        acc2[r][q] = _mm512_dpbusd_epi32(acc2[r][q], wv2[q], av2);
+                        acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, wv[q]);
+                        acc2[r][q] = _mm512_dpbusd_epi32(acc2[r][q], av2, wv2[q]);
                     }
                 }
             }
@@ -274,10 +280,10 @@ QB_UNROLL(GCC unroll 4)
                 wv[q] = _mm512_load_si512((const void *)(w + q * pstride + (size_t)s * 64));
 QB_UNROLL(GCC unroll 6)
             for (int r = 0; r < mr_; r++) {
-                __m512i av = _mm512_set1_epi32(qb_ld32(a + r * lda + 4 * (size_t)s));
+                __m512i av = bcast_a(qb_ld32(a + r * lda + 4 * (size_t)s));
 QB_UNROLL(GCC unroll 4)
                 for (int q = 0; q < np_; q++)
-                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wv[q], av);
+                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, wv[q]);
             }
         }
     }
@@ -288,49 +294,14 @@ QB_UNROLL(GCC unroll 4)
             tile[r * NP + q] = dual ? _mm512_add_epi32(acc[r][q], acc2[r][q]) : acc[r][q];
 }
 
-/* 128 * the sums (wrap-around int32) of cnt <= 16 rows of A, rows lda
- * bytes apart, each nt segments of kseg bytes (taps NULL: one at the
- * row), into rt[0..cnt): each row's lanes accumulated over its segments
- * by vpdpbusd with ones, then the 16 rows' lanes reduced together (a
- * transposing tree of adds: 3 operations a row, not a reduction each). */
-static __attribute__((noinline)) void row_terms(const int8_t *a, size_t lda, const ptrdiff_t *taps, int nt, int kseg,
-                                                int cnt, int32_t *rt)
-{
-    const __m512i ones = _mm512_set1_epi8(1);
-    __m512i v[16];
-    for (int r = 0; r < 16; r++) {
-        __m512i s = _mm512_setzero_si512();
-        for (int t = 0; r < cnt && t < nt; t++) {
-            const int8_t *p = a + (size_t)r * lda + (taps ? taps[t] : 0);
-            int l = 0;
-            for (; l + 64 <= kseg; l += 64)
-                s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512((const void *)(p + l)));
-            if (l < kseg)
-                s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(qb_mask64(kseg - l), p + l));
-        }
-        v[r] = s;
-    }
-    for (int r = 0; r < 8; r++) /* per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] */
-        v[r] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * r], v[2 * r + 1]),
-                                _mm512_unpackhi_epi32(v[2 * r], v[2 * r + 1]));
-    for (int r = 0; r < 4; r++) /* per 128-bit lane: rows 4r..4r+3, each that lane's sum */
-        v[r] = _mm512_add_epi32(_mm512_unpacklo_epi64(v[2 * r], v[2 * r + 1]),
-                                _mm512_unpackhi_epi64(v[2 * r], v[2 * r + 1]));
-    for (int r = 0; r < 2; r++) /* 128-bit lanes: [rows 8r.. lanes 0+1, 2+3, rows 8r+4.. lanes 0+1, 2+3] */
-        v[r] = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2 * r], v[2 * r + 1], 0x88),
-                                _mm512_shuffle_i32x4(v[2 * r], v[2 * r + 1], 0xdd));
-    __m512i sum = _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], 0x88), _mm512_shuffle_i32x4(v[0], v[1], 0xdd));
-    _mm512_mask_storeu_epi32(rt, qb_mask16(cnt), _mm512_slli_epi32(sum, 7));
-}
-
 #define MICRO_CASE(m_, n_)                                                                         \
     case (m_) * 8 + (n_):                                                                          \
-        micro(m_, n_, a, lda, w, pstride, kfull, krem, ct, rt, tile);                              \
+        micro(m_, n_, a, lda, w, pstride, kfull, krem, ct, tile);                                  \
         break;
 #define MICRO_ROW(m_) MICRO_CASE(m_, 1) MICRO_CASE(m_, 2) MICRO_CASE(m_, 3) MICRO_CASE(m_, 4)
 
 static void micro_any(int mr, int np, const int8_t *a, size_t lda, const uint8_t *w, size_t pstride,
-                      int kfull, int krem, const __m512i *ct, const int32_t *rt, __m512i *tile)
+                      int kfull, int krem, const __m512i *ct, __m512i *tile)
 {
 #if QB_SPECIALIZE
     switch (mr * 8 + np) {
@@ -339,13 +310,13 @@ static void micro_any(int mr, int np, const int8_t *a, size_t lda, const uint8_t
         break;
     }
 #else
-    micro(mr, np, a, lda, w, pstride, kfull, krem, ct, rt, tile);
+    micro(mr, np, a, lda, w, pstride, kfull, krem, ct, tile);
 #endif
 }
 
 #define TAPS_CASE(m_, n_)                                                                          \
     case (m_) * 8 + (n_):                                                                          \
-        micro_taps(m_, n_, a, lda, taps, nt, w, pstride, kfull, ct, rt, tile);                     \
+        micro_taps(m_, n_, a, lda, taps, nt, w, pstride, kfull, ct, tile);                         \
         break;
 #define TAPS_ROW(m_) TAPS_CASE(m_, 1) TAPS_CASE(m_, 2) TAPS_CASE(m_, 3) TAPS_CASE(m_, 4)
 
@@ -353,7 +324,7 @@ static void micro_any(int mr, int np, const int8_t *a, size_t lda, const uint8_t
  * stack frame stay those of plain rows). */
 static __attribute__((noinline)) void micro_taps_any(int mr, int np, const int8_t *a, size_t lda,
                                                    const ptrdiff_t *taps, int nt, const uint8_t *w, size_t pstride,
-                                                   int kfull, const __m512i *ct, const int32_t *rt, __m512i *tile)
+                                                   int kfull, const __m512i *ct, __m512i *tile)
 {
 #if QB_SPECIALIZE
     switch (mr * 8 + np) {
@@ -362,7 +333,7 @@ static __attribute__((noinline)) void micro_taps_any(int mr, int np, const int8_
         break;
     }
 #else
-    micro_taps(mr, np, a, lda, taps, nt, w, pstride, kfull, ct, rt, tile);
+    micro_taps(mr, np, a, lda, taps, nt, w, pstride, kfull, ct, tile);
 #endif
 }
 
@@ -376,8 +347,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     const int requant = !g->out_i32;
     const uint8_t *W = p->w;
     const int8_t *A = g->a;
-    const __m512i azero = _mm512_set1_epi32(g->a_zero);
-    int32_t rowterm[MC]; /* 128 * sum of each row of the row chunk */
+    const __m512i azero = _mm512_set1_epi32(g->a_zero + 128); /* + 128: the flipped activations */
     qb_rqv rv[NP];       /* requantization of each panel of the tile */
     qb_rqf rf[NP];       /* its faster form, where fast[q] */
     int fast[NP] = {0};
@@ -402,12 +372,6 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     const int fit = MC_A / (K > 0 ? K : 1), mcr = fit > MC ? MC : fit < MC_MIN ? MC_MIN : fit;
     for (int mc = 0; mc < M; mc += mcr) {
         int mce = mc + mcr < M ? mc + mcr : M;
-        if (taps)
-            for (int i = mc; i < mce; i += 16)
-                row_terms(A + (size_t)i * g->lda, g->lda, taps, nt, kseg, mce - i < 16 ? mce - i : 16, rowterm + (i - mc));
-        else
-            for (int i = mc; i < mce; i++)
-                rowterm[i - mc] = (int32_t)((uint32_t)qb_vnni_sum_s8(A + (size_t)i * g->lda, K) << 7);
         /* each tile column of W is reused from L1 by every row block */
         for (int p0 = 0; p0 < npanels; p0 += NP) {
             int np = npanels - p0 < NP ? npanels - p0 : NP;
@@ -443,10 +407,9 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 __m512i tile[MR * NP];
                 const uint8_t *wt = W + (size_t)p0 * pstride + HDR; /* the tile's first panel's weights */
                 if (taps)
-                    micro_taps_any(mr, np, a, g->lda, taps, nt, wt, pstride, kfull, colterm, rowterm + (m0 - mc),
-                                   tile);
+                    micro_taps_any(mr, np, a, g->lda, taps, nt, wt, pstride, kfull, colterm, tile);
                 else
-                    micro_any(mr, np, a, g->lda, wt, pstride, kfull, krem, colterm, rowterm + (m0 - mc), tile);
+                    micro_any(mr, np, a, g->lda, wt, pstride, kfull, krem, colterm, tile);
                 for (int q = 0; q < np; q++) {
                     int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
                     /* the panel's constants in locals: int8 stores may alias anything, so
@@ -521,7 +484,7 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
             const uint8_t *col = W + (size_t)(j / 16) * pstride + HDR + 4 * (size_t)(j % 16);
             for (int l = 0; l < K; l++) {
                 int32_t a = A[(size_t)i * g->lda + g->a_taps[l / kseg] + l % kseg];
-                acc += (uint32_t)(a * ((int32_t)col[(size_t)(l / 4) * 64 + l % 4] - 128));
+                acc += (uint32_t)(a * (int32_t)(int8_t)col[(size_t)(l / 4) * 64 + l % 4]);
             }
             size_t at = (size_t)i * g->ldc + j;
             if (g->out_i32)
