@@ -1988,6 +1988,51 @@ static void test_gap_f32_regs(void **st)
     }
 }
 
+/* The GlobalAveragePools' register sums for every count of 16-channel
+ * groups (nhwc_ops.c gap_dq_regs_ng / gap_f32_regs_ng: a copy per count
+ * 1-8) and a second 128-channel pass: fp32 (gap_f32_graph) and int8 (the
+ * conv's int8 NHWC codes read by the pool, out grid 0.021 / -7) against
+ * the SSE2 loops and against no int8 links, 1-3 threads, bit-identical. */
+static qb_graph *gap_i8_graph(int ch, int no_links)
+{
+    qb_graph *g = gap_f32_graph(ch);
+    g->no_int8_links = no_links;
+    const float in_s[2] = {0.0173f, 0.021f}, out_s[2] = {0.021f, 0.033f}; /* c2 reads c1 in its grid: an int8 link */
+    const int32_t in_z[2] = {3, -7}, out_z[2] = {-7, 5};
+    quantize_convs(g, in_s, in_z, out_s, out_z, -1);
+    return g;
+}
+
+static void test_gap_groups(void **st)
+{
+    (void)st;
+    float x[2 * 3 * 9 * 7];
+    for (int i = 0; i < 2 * 3 * 9 * 7; i++)
+        x[i] = (float)((i * 13) % 41) / 11.0f - 1.7f;
+    static const int chs[] = {5, 24, 40, 57, 64, 75, 96, 113, 128, 150};
+    for (int k = 0; k < (int)(sizeof chs / sizeof chs[0]); k++)
+        for (int i8 = 0; i8 <= 1; i8++) {
+            int ch = chs[k];
+            qb_nhwc_avx512(0);
+            qb_graph *ref = i8 ? gap_i8_graph(ch, 1) : gap_f32_graph(ch);
+            run(ref, x);
+            for (int avx512 = 0; avx512 <= 1; avx512++) {
+                qb_nhwc_avx512(avx512);
+                for (int threads = 1; threads <= 3; threads++) {
+                    qb_gpar_set_threads(threads);
+                    qb_graph *g = i8 ? gap_i8_graph(ch, 0) : gap_f32_graph(ch);
+                    run(g, x);
+                    assert_memory_equal(g->tensors[g->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data,
+                                        (size_t)(2 * ch) * sizeof(float));
+                    qb_graph_free(g);
+                }
+            }
+            qb_gpar_set_threads(1);
+            qb_graph_free(ref);
+        }
+    qb_nhwc_avx512(1);
+}
+
 /* Nearest integer upsamplings (Resize) read through by the Concat and Add
  * that write int8 codes (exec.c fuse_upsampling): x 2x3x12x12; conv
  * outputs at 6x6 (after MaxPool 2x2/2) and 6x4 (MaxPool 2x3/2x3) resized
@@ -2438,6 +2483,7 @@ int main(void)
         cmocka_unit_test(test_bias_softmax),
         cmocka_unit_test(test_gemm_softmax),
         cmocka_unit_test(test_gap_f32_regs),
+        cmocka_unit_test(test_gap_groups),
         cmocka_unit_test(test_int8_upsampled),
         cmocka_unit_test(test_int8_add_upsampled),
         cmocka_unit_test(test_float_add_upsampled),

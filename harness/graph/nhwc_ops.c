@@ -844,6 +844,47 @@ __attribute__((target("avx512f"), always_inline)) static inline void gap_masks(_
     }
 }
 
+/* gap_dq_regs_avx512 for NG groups of 16 channels (a constant). */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+gap_dq_regs_ng(float *restrict acc, const int8_t *restrict x, int64_t hw, int64_t C, int64_t nc, float scale,
+               int32_t zero, const int NG)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    __m512 a[8];
+    __mmask16 m[8];
+    gap_masks(m, nc);
+#pragma GCC unroll 8
+    for (int g = 0; g < NG; g++)
+        a[g] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < hw; p++) {
+        const int8_t *xp = x + p * C;
+#pragma GCC unroll 8
+        for (int g = 0; g < NG; g++) {
+            __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m[g], xp + 16 * g));
+            a[g] = _mm512_add_ps(a[g], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zp)), sc));
+        }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < NG; g++)
+        _mm512_mask_storeu_ps(acc + 16 * g, m[g], a[g]);
+}
+
+/* The group count NG = ceil(nc / 16) as a constant of each copy: no
+ * test per group and pixel (det's 24 channels: two groups, six tests
+ * skipped every pixel). */
+#define GAP_NG_SWITCH(call)                                                                                            \
+    switch ((nc + 15) / 16) {                                                                                          \
+    case 1: call(1); break;                                                                                            \
+    case 2: call(2); break;                                                                                            \
+    case 3: call(3); break;                                                                                            \
+    case 4: call(4); break;                                                                                            \
+    case 5: call(5); break;                                                                                            \
+    case 6: call(6); break;                                                                                            \
+    case 7: call(7); break;                                                                                            \
+    default: call(8); break;                                                                                           \
+    }
+
 /* The int8 GlobalAveragePool's sums of one image with AVX-512: for nc <=
  * 128 channels from x (a pixel every C codes) over hw pixels, acc[c] =
  * 0.0f + dq(x0) + dq(x1) + ... (add_dq_i8's conversion, multiply and
@@ -855,27 +896,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void gap_dq_regs_avx
                                                                           int64_t C, int64_t nc, float scale,
                                                                           int32_t zero)
 {
-    const __m512 sc = _mm512_set1_ps(scale);
-    const __m512i zp = _mm512_set1_epi32(zero);
-    __m512 a[8];
-    __mmask16 m[8];
-    gap_masks(m, nc);
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; g++)
-        a[g] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < hw; p++) {
-        const int8_t *xp = x + p * C;
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++)
-            if (m[g]) {
-                __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m[g], xp + 16 * g));
-                a[g] = _mm512_add_ps(a[g], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zp)), sc));
-            }
-    }
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; g++)
-        if (m[g])
-            _mm512_mask_storeu_ps(acc + 16 * g, m[g], a[g]);
+#define GAP_DQ(ng) gap_dq_regs_ng(acc, x, hw, C, nc, scale, zero, ng)
+    GAP_NG_SWITCH(GAP_DQ)
+#undef GAP_DQ
 }
 
 /* The float GlobalAveragePool's sums of one image with AVX-512, as
@@ -883,26 +906,32 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void gap_dq_regs_avx
  * + ... per lane, pixels in order (add_f32's additions: the same bits),
  * eight registers of sums over all pixels instead of loading and storing
  * them for every pixel (rec's SE blocks: 480 pixels x 480 channels). */
-__attribute__((target("avx512f"))) static void gap_f32_regs_avx512(float *restrict acc, const float *restrict x,
-                                                                   int64_t hw, int64_t C, int64_t nc)
+__attribute__((target("avx512f"), always_inline)) static inline void
+gap_f32_regs_ng(float *restrict acc, const float *restrict x, int64_t hw, int64_t C, int64_t nc, const int NG)
 {
     __m512 a[8];
     __mmask16 m[8];
     gap_masks(m, nc);
 #pragma GCC unroll 8
-    for (int g = 0; g < 8; g++)
+    for (int g = 0; g < NG; g++)
         a[g] = _mm512_setzero_ps();
     for (int64_t p = 0; p < hw; p++) {
         const float *xp = x + p * C;
 #pragma GCC unroll 8
-        for (int g = 0; g < 8; g++)
-            if (m[g])
-                a[g] = _mm512_add_ps(a[g], _mm512_maskz_loadu_ps(m[g], xp + 16 * g));
+        for (int g = 0; g < NG; g++)
+            a[g] = _mm512_add_ps(a[g], _mm512_maskz_loadu_ps(m[g], xp + 16 * g));
     }
 #pragma GCC unroll 8
-    for (int g = 0; g < 8; g++)
-        if (m[g])
-            _mm512_mask_storeu_ps(acc + 16 * g, m[g], a[g]);
+    for (int g = 0; g < NG; g++)
+        _mm512_mask_storeu_ps(acc + 16 * g, m[g], a[g]);
+}
+
+__attribute__((target("avx512f"))) static void gap_f32_regs_avx512(float *restrict acc, const float *restrict x,
+                                                                   int64_t hw, int64_t C, int64_t nc)
+{
+#define GAP_F32(ng) gap_f32_regs_ng(acc, x, hw, C, nc, ng)
+    GAP_NG_SWITCH(GAP_F32)
+#undef GAP_F32
 }
 
 /* add_i8 with AVX-512: 16 channels a step. Returns the channels done. */
