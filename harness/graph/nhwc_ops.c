@@ -1339,16 +1339,21 @@ typedef struct rse_px_q8 {
 } rse_px_q8;
 
 /* Pixels [q0, q1) of R (channels: s->c) for rse_px_q8_avx512, op and rk
- * constants. */
+ * constants. Two whole output rows with one source row (rh > 1) run
+ * together: each transposed block serves both rows' pixels. */
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
 rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char op, int64_t q0, int64_t q1)
 {
     const int64_t C = s->c, W = s->w, rw = R->rw;
     const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
+    const int8_t *x8 = R->x8; /* in locals: the int8 stores may alias R */
+    int8_t *yo = R->y;
     float blk[16][16] __attribute__((aligned(64))); /* 16 source pixels x 16 channels */
     for (int64_t p = q0; p < q1;) {
         const int64_t row = p / W, xa = p % W, xb = W - xa < q1 - p ? W : xa + (q1 - p);
+        /* rows this pass: two when this one and the next are whole, in [q0, q1) and of one source row */
+        const int64_t nr = xa == 0 && p + 2 * W <= q1 && (row + 1) / R->rh == row / R->rh ? 2 : 1;
         const float *srow = R->src + row / R->rh * R->iw;
         for (int64_t s0 = xa / rw; s0 * rw < xb; s0 += 16) { /* 16 source pixels, their output pixels [oa, ob) */
             const int64_t oa = s0 * rw > xa ? s0 * rw : xa, ob = (s0 + 16) * rw < xb ? (s0 + 16) * rw : xb;
@@ -1366,22 +1371,24 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
                 for (int i = 0; i < 16; i++)
                     _mm512_store_ps(blk[i], r[i]);
                 const __m512 sv = _mm512_maskz_loadu_ps(cm, R->sv + c0);
-                int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
-                for (int64_t ox = oa; ox < ob; ox++) {
-                    const int64_t q = (row * W + ox) * C + c0;
-                    const __m512 o = _mm512_load_ps(blk[i]);
-                    if (++ph == rw)
-                        ph = 0, i++;
-                    __m512 xf = _mm512_mul_ps(
-                        _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, R->x8 + q)), xz)),
-                        xs);
-                    __m512 xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
-                    __m512 f = op == 'A' ? _mm512_add_ps(a, b) : op == 'S' ? _mm512_sub_ps(a, b) : _mm512_mul_ps(a, b);
-                    _mm_mask_storeu_epi8(R->y + q, cm, qb_quantize16_avx512(f, sc, zp));
+                for (int64_t rr = 0; rr < nr; rr++) {
+                    int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
+                    for (int64_t ox = oa; ox < ob; ox++) {
+                        const int64_t q = ((row + rr) * W + ox) * C + c0;
+                        const __m512 o = _mm512_load_ps(blk[i]);
+                        if (++ph == rw)
+                            ph = 0, i++;
+                        __m512 xf = _mm512_mul_ps(
+                            _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, x8 + q)), xz)),
+                            xs);
+                        __m512 xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
+                        __m512 f = op == 'A' ? _mm512_add_ps(a, b) : op == 'S' ? _mm512_sub_ps(a, b) : _mm512_mul_ps(a, b);
+                        _mm_mask_storeu_epi8(yo + q, cm, qb_quantize16_avx512(f, sc, zp));
+                    }
                 }
             }
         }
-        p += xb - xa;
+        p += (xb - xa) * nr;
     }
 }
 
