@@ -406,7 +406,9 @@ __attribute__((target("avx512f,avx512bw"))) static void max_dq_avx512(float *y, 
  * window all padding gives -128, or -inf as floats (the float path). With
  * 32 channels and int8 output, two pixels side by side whose windows are
  * inside the image share one register (each tap two 32-byte loads), one
- * table lookup and one store. The values of max_taps_i8, max_lut and
+ * table lookup and one store (2x2 windows at stride 2: four 64-byte
+ * loads, the two rows' maximum, then each pixel pair's by two 256-bit
+ * lane shuffles). The values of max_taps_i8, max_lut and
  * max_dq_avx512 (the float path is max_dq_avx512 per pixel). */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_row_i8_vbmi(int8_t *y, float *yf,
                                                                                    const int8_t *x,
@@ -420,6 +422,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_
     const int64_t C = s->c, iy0 = oy * s->sh - s->pt;
     const int rows_in = iy0 >= 0 && iy0 + (s->kh - 1) * s->dh < s->h, nk = (int)(s->kh * s->kw);
     const __mmask64 tail = C % 64 ? ((__mmask64)1 << (C % 64)) - 1 : ~(__mmask64)0;
+    const int k2s2 = s->kh == 2 && s->kw == 2 && s->sw == 2 && s->dw == 1; /* full: 0, C, row below, + C */
     for (int64_t ox = 0; ox < s->ow; ox++) {
         int64_t ix0 = ox * s->sw - s->pl;
         const int64_t *tap = full;
@@ -448,11 +451,22 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void max_
             /* this pixel and the next, both inside: one register, 32 channels each */
             const int8_t *x1 = xo + s->sw * C;
             __m512i v = _mm512_setzero_si512();
-            for (int k = 0; k < nk; k++) {
-                __m512i t2 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xo + full[k]))),
-                                                _mm256_loadu_si256((const __m256i *)(const void *)(x1 + full[k])), 1);
-                v = k ? _mm512_max_epi8(v, t2) : t2;
-            }
+            if (k2s2) {
+                /* 2x2 windows at stride 2: the two pixels' window rows are 128
+                 * contiguous bytes in each of two rows, four input pixels; the
+                 * rows' maximum, then each pixel pair's (the same maximum over
+                 * the same four taps) */
+                const int8_t *r1 = xo + full[2];
+                __m512i v0 = _mm512_max_epi8(_mm512_loadu_si512((const void *)xo), _mm512_loadu_si512((const void *)r1));
+                __m512i v1 = _mm512_max_epi8(_mm512_loadu_si512((const void *)(xo + 64)),
+                                             _mm512_loadu_si512((const void *)(r1 + 64)));
+                v = _mm512_max_epi8(_mm512_shuffle_i64x2(v0, v1, 0x44), _mm512_shuffle_i64x2(v0, v1, 0xee));
+            } else
+                for (int k = 0; k < nk; k++) {
+                    __m512i t2 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xo + full[k]))),
+                                                    _mm256_loadu_si256((const __m256i *)(const void *)(x1 + full[k])), 1);
+                    v = k ? _mm512_max_epi8(v, t2) : t2;
+                }
             if (lut)
                 v = qb_lut_i8_vbmi(t, v);
             _mm512_storeu_si512(yo, v);
