@@ -1477,6 +1477,28 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(c
 {
     const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
+    if (ci > 16 && ci % 16 && ci <= 240) { /* x's codes as one stream (NHWC: pixels of ci codes back to back), 16
+                                            * a step: a step holds the codes of at most two pixels (channels
+                                            * [c, c + L) of pixel p, then [0, 16 - L) of pixel p + 1), each lane
+                                            * its channel's s and the same operations, its codes stored to the two
+                                            * pixels (det's 24 channels: three steps per two pixels, not four) */
+        float svt[256]; /* s, then its first 16 values again: lane l of a step at channel c takes svt[c + l] */
+        memcpy(svt, sv, (size_t)ci * sizeof(float));
+        memcpy(svt + ci, sv, 16 * sizeof(float));
+        const int64_t n = np * ci;
+        for (int64_t k = 0; k < n; k += 16) {
+            const int64_t p = k / ci, c = k % ci, L = ci - c < 16 ? ci - c : 16;
+            const __mmask16 m = qb_lanes16(n - k), m0 = qb_lanes16(L), m1 = (__mmask16)(m & ~m0);
+            __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + k));
+            __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
+            __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_loadu_ps(svt + c)));
+            __m128i q = qb_quantize16_avx512(a, sc, zp);
+            _mm_mask_storeu_epi8(o + p * s->c + c, (__mmask16)(m & m0), q);
+            if (m1)
+                _mm_mask_storeu_epi8(o + (p + 1) * s->c - L, m1, q);
+        }
+        return;
+    }
     for (int64_t p = 0; p < np; p++)
         for (int64_t c = 0; c < ci; c += 16) {
             __mmask16 m = qb_lanes16(ci - c);
