@@ -376,7 +376,61 @@ __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const conv
     const __m512i bot = _mm512_setr_epi32(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
     for (int64_t iy = r0; iy < r1; iy++) {
         const float *crow = cols + (iy - r0) * iw * nc;
-        for (int64_t co = 0; co < og; co++) {
+        int64_t cq = 0; /* channels done four at a time */
+        if (nc == 4 * og && og % 4 == 0)
+            for (; cq < og; cq += 4) { /* a pixel's columns of channels cq..cq+3 are one 64-byte row */
+                __m512 b4[4], k4[4];
+#pragma GCC unroll 4
+                for (int t = 0; t < 4; t++) {
+                    b4[t] = _mm512_set1_ps(bias ? bias[c0 + cq + t] : 0.0f);
+                    k4[t] = _mm512_set1_ps(s->epi_c ? s->epi_c[c0 + cq + t] : s->epi_k);
+                }
+                const __m512 zero = _mm512_setzero_ps();
+                const float *cp = crow + 4 * cq;
+                float *d = y + cq * opix + 2 * (iy - rb) * ow;
+                int64_t ix = 0;
+                for (; ix + 8 <= iw; ix += 8, cp += 8 * nc) {
+                    __m512 pv[8], a[4], lo[4], hi[4];
+#pragma GCC unroll 8
+                    for (int k = 0; k < 8; k++)
+                        pv[k] = _mm512_loadu_ps(cp + k * nc);
+                    /* 128-bit lanes (a pixel's four taps of one channel) to one channel's four pixels:
+                     * a: pixels k, k + 1, channels 0-1 (0x44) and 2-3 (0xee); then lanes 0, 2 or 1, 3 */
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) {
+                        a[0] = _mm512_shuffle_f32x4(pv[4 * h], pv[4 * h + 1], 0x44);
+                        a[1] = _mm512_shuffle_f32x4(pv[4 * h], pv[4 * h + 1], 0xee);
+                        a[2] = _mm512_shuffle_f32x4(pv[4 * h + 2], pv[4 * h + 3], 0x44);
+                        a[3] = _mm512_shuffle_f32x4(pv[4 * h + 2], pv[4 * h + 3], 0xee);
+                        __m512 *o = h ? hi : lo;
+                        o[0] = _mm512_shuffle_f32x4(a[0], a[2], 0x88);
+                        o[1] = _mm512_shuffle_f32x4(a[0], a[2], 0xdd);
+                        o[2] = _mm512_shuffle_f32x4(a[1], a[3], 0x88);
+                        o[3] = _mm512_shuffle_f32x4(a[1], a[3], 0xdd);
+                    }
+#pragma GCC unroll 4
+                    for (int t = 0; t < 4; t++) {
+                        __m512 u = _mm512_add_ps(b4[t], _mm512_permutex2var_ps(lo[t], top, hi[t]));
+                        __m512 v = _mm512_add_ps(b4[t], _mm512_permutex2var_ps(lo[t], bot, hi[t]));
+                        if (s->epi) { /* the Add, then v > 0 ? v : 0 */
+                            u = s->epi_kf ? _mm512_add_ps(k4[t], u) : _mm512_add_ps(u, k4[t]);
+                            v = s->epi_kf ? _mm512_add_ps(k4[t], v) : _mm512_add_ps(v, k4[t]);
+                            u = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(u, zero, _CMP_GT_OQ), u);
+                            v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+                        }
+                        _mm512_storeu_ps(d + t * opix + 2 * ix, u);
+                        _mm512_storeu_ps(d + t * opix + ow + 2 * ix, v);
+                    }
+                }
+                for (; ix < iw; ix++, cp += nc)
+                    for (int t4 = 0; t4 < 4; t4++)
+                        for (int t = 0; t < 2; t++) {
+                            const float bv = bias ? bias[c0 + cq + t4] : 0.0f;
+                            d[t4 * opix + 2 * ix + t] = convt_epi(s, c0 + cq + t4, bv + cp[4 * t4 + t]);
+                            d[t4 * opix + ow + 2 * ix + t] = convt_epi(s, c0 + cq + t4, bv + cp[4 * t4 + 2 + t]);
+                        }
+            }
+        for (int64_t co = cq; co < og; co++) {
             const float bv = bias ? bias[c0 + co] : 0.0f;
             const __m512 b = _mm512_set1_ps(bv), k = _mm512_set1_ps(s->epi_c ? s->epi_c[c0 + co] : s->epi_k);
             const __m512 zero = _mm512_setzero_ps();
