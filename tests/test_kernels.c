@@ -91,6 +91,20 @@ static void check_gemm(const qb_kernel *k)
                            .seed = seed++, .fill = s % 2 ? QB_FILL_RANDOM : QB_FILL_EXTREME, .relu = s == 1};
         run_case(k, c);
     }
+    /* N a multiple of 32 and K <= 192 (the AVX2 int8 32-channel blocks): an
+     * odd last row, K % 4 = 0..3, K at the one-chunk limit, several row
+     * blocks (M 301), N = 32, K 40 (the blocks instead of gemm_s16), strides,
+     * both requantization forms, int32 out */
+    static const int nk[][3] = {{49, 128, 128}, {51, 64, 65}, {36, 96, 192}, {17, 256, 33}, {197, 128, 62},
+                                {301, 64, 130}, {97, 32, 99}, {40, 160, 191}, {60, 64, 40}};
+    for (int s = 0; s < 9; s++) {
+        qb_check_case c = {.m = nk[s][0], .n = nk[s][1], .k = nk[s][2], .group = k->prec == QB_PREC_INT4 ? 128 : 0,
+                           .seed = seed++, .fill = s % 3 ? QB_FILL_RANDOM : QB_FILL_EXTREME, .relu = s % 2 == 0,
+                           .rq_fast = is_int8(k) && s % 4 != 1, .out_i32 = is_int8(k) && s == 2};
+        c.lda_extra = s == 3 ? 5 : 0;
+        c.ldc_extra = s == 3 || s == 7 ? 3 : 0;
+        run_case(k, c);
+    }
 }
 
 static void check_dw(const qb_kernel *k)

@@ -42,7 +42,10 @@
  *    11's avx2gemm) cost 4 times the expansion, so that it paid only
  *    from 96 rows on; now from 16.
  * Both ways skip the weight vectors of the last panel that lie wholly past
- * N (N % 24 in 1..8 or 9..16: 1 or 2 vectors instead of 3).
+ * N (N % 24 in 1..8 or 9..16: 1 or 2 vectors instead of 3). Where N is a
+ * multiple of 32 and K <= 192, the expansion goes in blocks of 32 channels
+ * instead (gemm_many32: 2 x 32 microkernel, no narrow last panel, each
+ * row's 32 outputs finished together; see there).
  * At small K (K <= 48, M >= 8: first convolutions, narrow pointwise ones)
  * a third way, gemm_s16, beats both: int16 pairs by vpmaddwd, no sign
  * handling, channels in blocks of 32 (see there).
@@ -995,6 +998,176 @@ static void gemm_s16(const qb_packed *p, const qb_gemm_args *a, int per_channel,
     }
 }
 
+/* ---- many rows, N a multiple of 32: sign-expanded blocks of 32 channels (gemm_many32) ---- */
+
+/* As gemm_many (the same row pack: |a|, pair signs, version offsets), but
+ * channels in blocks of 32 (4 vectors) instead of panels of 24, 2 rows a
+ * microkernel step instead of 4 (8 accumulators), K in one chunk (K <=
+ * 4 KQ32). Where N is a multiple of 32 (dscnn's pointwise layers: 64,
+ * 128, 256) no last panel of 8 or 16 channels is left, and each row of a
+ * block is finished by finish32 (the 4 vectors share the packs, the clamp,
+ * the permute and one 32-byte store; the faster requantization's high
+ * halves by one vshufps: the expanded weights are laid out in the s16 lane
+ * order, as gemm_s16's). The expanded chunk: quad q, version v (bit 0: w1
+ * negated, bit 1: w3), vector g at q * XQ32 + v * PQ32 + 32 g. */
+#define PQ32 128            /* bytes of one quad of a block of 32 channels */
+#define XQ32 (4 * PQ32)     /* bytes of its 4 sign versions */
+#define KQ32 48             /* most quads (one chunk, 24 KiB expanded) */
+#define B32_KMIN 32         /* fewest K for which the blocks beat gemm_s16 (N >= 64) */
+
+_Static_assert((KQ32 - 1) * XQ32 + 3 * PQ32 <= 65535, "offsets in the 32-channel chunk fit uint16");
+
+/* The 4 sign versions of quads 0..kq-1 of channel block b (channels 32b..32b+31,
+ * vectors 4b..4b+3 of the packed panels), each vector in the s16 lane order. */
+static void expand32(const qb_packed *p, int b, int kq, int8_t *buf)
+{
+    /* version 0 is w itself; 1, 2, 3 by vpsignb */
+    const __m256i s1 = _mm256_set1_epi32((int)0x0101ff01u), s2 = _mm256_set1_epi32((int)0xff010101u),
+                  s3 = _mm256_set1_epi32((int)0xff01ff01u);
+    const int8_t *src[4];
+    for (int g = 0; g < 4; g++)
+        src[g] = (const int8_t *)p->w + (size_t)((4 * b + g) / 3) * kq * PQ + (size_t)((4 * b + g) % 3) * 32;
+    const int8_t *s0p = src[0], *s1p = src[1], *s2p = src[2], *s3p = src[3];
+    for (int q = 0; q < kq; q++) {
+        __m256i *o = (__m256i *)(buf + (size_t)q * XQ32);
+        /* channels 0, 2, 1, 3 of each 4: dwords 1 and 2 swapped */
+        __m256i w0 = _mm256_shuffle_epi32(_mm256_load_si256((const __m256i *)(s0p + (size_t)q * PQ)), 0xd8);
+        __m256i w1 = _mm256_shuffle_epi32(_mm256_load_si256((const __m256i *)(s1p + (size_t)q * PQ)), 0xd8);
+        __m256i w2 = _mm256_shuffle_epi32(_mm256_load_si256((const __m256i *)(s2p + (size_t)q * PQ)), 0xd8);
+        __m256i w3 = _mm256_shuffle_epi32(_mm256_load_si256((const __m256i *)(s3p + (size_t)q * PQ)), 0xd8);
+        _mm256_store_si256(o, w0), _mm256_store_si256(o + 1, w1);
+        _mm256_store_si256(o + 2, w2), _mm256_store_si256(o + 3, w3);
+        _mm256_store_si256(o + 4, _mm256_sign_epi8(w0, s1)), _mm256_store_si256(o + 5, _mm256_sign_epi8(w1, s1));
+        _mm256_store_si256(o + 6, _mm256_sign_epi8(w2, s1)), _mm256_store_si256(o + 7, _mm256_sign_epi8(w3, s1));
+        _mm256_store_si256(o + 8, _mm256_sign_epi8(w0, s2)), _mm256_store_si256(o + 9, _mm256_sign_epi8(w1, s2));
+        _mm256_store_si256(o + 10, _mm256_sign_epi8(w2, s2)), _mm256_store_si256(o + 11, _mm256_sign_epi8(w3, s2));
+        _mm256_store_si256(o + 12, _mm256_sign_epi8(w0, s3)), _mm256_store_si256(o + 13, _mm256_sign_epi8(w1, s3));
+        _mm256_store_si256(o + 14, _mm256_sign_epi8(w2, s3)), _mm256_store_si256(o + 15, _mm256_sign_epi8(w3, s3));
+    }
+}
+
+/* Row pack of one row for gemm_many32: per quad |a|, the pair signs and
+ * the offset of the sign version in the 32-channel chunk, as pack_rows4
+ * makes them, but in the row's own arrays (kqs quads, zero past K): the
+ * 2-row microkernel reads its rows by two pointers, so no transposes. */
+static void pack_row32(const int8_t *ar, int K, int kqs, const int8_t *aend, uint32_t *abs_out, uint32_t *sg_out,
+                       uint16_t *off_out)
+{
+    const __m256i iota = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                                          21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    const __m256i ones16 = _mm256_set1_epi16(1), pqv = _mm256_set1_epi32(PQ32 | 2 * PQ32 << 16);
+    __m256i qin = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(XQ32));
+    for (int t = 0; t < kqs / 8; t++, qin = _mm256_add_epi32(qin, _mm256_set1_epi32(8 * XQ32))) {
+        int at = 32 * t, valid = K - at;
+        __m256i x;
+        if (valid >= 32) {
+            x = _mm256_loadu_si256((const __m256i *)(ar + at));
+        } else if (valid > 0 && ar + at + 32 <= aend) { /* masked, as pack_rows4 */
+            x = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(ar + at)),
+                                 _mm256_cmpgt_epi8(_mm256_set1_epi8((char)valid), iota));
+        } else {
+            int8_t tmp[32] = {0};
+            if (valid > 0)
+                memcpy(tmp, ar + at, (size_t)valid);
+            x = _mm256_loadu_si256((const __m256i *)tmp);
+        }
+        _mm256_store_si256((__m256i *)(abs_out + 8 * t), _mm256_abs_epi8(x));
+        __m256i x8 = _mm256_slli_epi16(x, 8);
+        _mm256_store_si256((__m256i *)(sg_out + 8 * t), _mm256_or_si256(_mm256_srai_epi16(x8, 15), ones16));
+        __m256i dif = _mm256_srai_epi16(_mm256_xor_si256(x, x8), 15);
+        __m256i off = _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(dif, pqv), ones16), qin);
+        _mm_store_si128((__m128i *)(off_out + 8 * t),
+                        _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(off, off), 0x08)));
+    }
+}
+
+/* One row of the 32-channel microkernel (EXP_STEP3 with a fourth vector),
+ * row r's pack at ab##r, sg##r, of##r. */
+#define EXP_STEP4(r)                                                                                    \
+    do {                                                                                                \
+        size_t o_ = of##r[q];                                                                           \
+        __m256i u_, t0_, t1_, s_;                                                                       \
+        __asm__("vpbroadcastd %[ab], %[u]\n\t"                                                          \
+                "vpbroadcastd %[sg], %[s]\n\t"                                                          \
+                "vpmaddubsw (%[b],%[o]), %[u], %[t0]\n\t"                                               \
+                "vpmaddubsw 32(%[b],%[o]), %[u], %[t1]\n\t"                                             \
+                "vpmaddwd %[s], %[t0], %[t0]\n\t"                                                       \
+                "vpmaddwd %[s], %[t1], %[t1]\n\t"                                                       \
+                "vpaddd %[t0], %[c0], %[c0]\n\t"                                                        \
+                "vpaddd %[t1], %[c1], %[c1]\n\t"                                                        \
+                "vpmaddubsw 64(%[b],%[o]), %[u], %[t0]\n\t"                                             \
+                "vpmaddubsw 96(%[b],%[o]), %[u], %[u]\n\t"                                              \
+                "vpmaddwd %[s], %[t0], %[t0]\n\t"                                                       \
+                "vpmaddwd %[s], %[u], %[u]\n\t"                                                         \
+                "vpaddd %[t0], %[c2], %[c2]\n\t"                                                        \
+                "vpaddd %[u], %[c3], %[c3]"                                                             \
+                : [c0] "+x"(c##r##0), [c1] "+x"(c##r##1), [c2] "+x"(c##r##2), [c3] "+x"(c##r##3),       \
+                  [t0] "=&x"(t0_), [t1] "=&x"(t1_), [u] "=&x"(u_), [s] "=&x"(s_)                        \
+                : [ab] "m"(ab##r[q]), [sg] "m"(sg##r[q]), [b] "r"(buf), [o] "r"(o_),                    \
+                  "m"(*(const char(*)[128])(buf + o_)));                                                \
+    } while (0)
+
+/* R (1, 2) rows of the row pack (ab, sg, of: the first row's quad 0, the
+ * second row kqs quads on) x 32 channels over kq quads, from the column
+ * offsets, then finished. */
+INLINE void exp32_rows(int R, const uint32_t *ab0, const uint32_t *sg0, const uint16_t *of0, int kqs, int kq,
+                       const int8_t *buf, const epi *e, const qb_gemm_args *a, size_t row, int j0)
+{
+    const uint32_t *ab1 = ab0 + kqs, *sg1 = sg0 + kqs;
+    const uint16_t *of1 = of0 + kqs;
+    __m256i c00 = e->cb[0], c01 = e->cb[1], c02 = e->cb[2], c03 = e->cb[3];
+    __m256i c10 = c00, c11 = c01, c12 = c02, c13 = c03;
+    for (int q = 0; q < kq; q++) {
+        EXP_STEP4(0);
+        if (R > 1)
+            EXP_STEP4(1);
+    }
+    finish32(e, a, row, j0, 32, c00, c01, c02, c03);
+    if (R > 1)
+        finish32(e, a, row + 1, j0, 32, c10, c11, c12, c13);
+}
+
+/* Rows 0..mb-1 of the row pack (row m0 of A first) against one expanded block. */
+static void exp32_block(const uint32_t *abs_pk, const uint32_t *sg_pk, const uint16_t *off_pk, int kqs, int kq,
+                        int mb, const int8_t *buf, const epi *e, const qb_gemm_args *a, size_t m0, int j0)
+{
+    int r = 0;
+    for (; r + 2 <= mb; r += 2) {
+        size_t x = (size_t)r * kqs;
+        exp32_rows(2, abs_pk + x, sg_pk + x, off_pk + x, kqs, kq, buf, e, a, m0 + r, j0);
+    }
+    if (r < mb) {
+        size_t x = (size_t)r * kqs;
+        exp32_rows(1, abs_pk + x, sg_pk + x, off_pk + x, kqs, kq, buf, e, a, m0 + r, j0);
+    }
+}
+
+static void gemm_many32(const qb_packed *p, const qb_gemm_args *a, int per_channel, epi *e, int kqs, int mb_even)
+{
+    _Alignas(32) int8_t buf[KQ32 * XQ32];
+    _Alignas(32) uint32_t abs_pk[AQ];
+    _Alignas(32) uint32_t sg_pk[AQ];
+    _Alignas(32) uint16_t off_pk[AQ];
+    const int8_t *A = a->a;
+    int K = p->k, kq = quads(K), M = a->m;
+    const int8_t *aend = A + (size_t)(M - 1) * a->lda + K; /* one past the last byte of A */
+    for (int m0 = 0; m0 < M; m0 += mb_even) {
+        int mb = M - m0 < mb_even ? M - m0 : mb_even;
+        for (int r = 0; r < mb; r++)
+            pack_row32(A + (size_t)(m0 + r) * a->lda, K, kqs, aend, abs_pk + (size_t)r * kqs, sg_pk + (size_t)r * kqs,
+                       off_pk + (size_t)r * kqs);
+        for (int b = 0; b < p->n / 32; b++) {
+            int j0 = 32 * b;
+            epi_cb(e, p, a->a_zero, j0, 32);
+            if (per_channel && !a->out_i32)
+                epi_rq(e, a->rq + j0, 1, 32, mb >= FAST_ROWS);
+            s16_epi(e, 32, per_channel && !a->out_i32);
+            expand32(p, b, kq, buf);
+            exp32_block(abs_pk, sg_pk, off_pk, kqs, kq, mb, buf, e, a, (size_t)m0, j0);
+        }
+    }
+}
+
 static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
 {
     epi e;
@@ -1007,9 +1180,16 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
     int nblk = mbcap ? (a->m + mbcap - 1) / mbcap : 0;
     int mb_even = nblk ? ((a->m + nblk - 1) / nblk + 3) & ~3 : 0;
     int np = (p->k + 1) / 2, nb = (p->n + 8 * EV - 1) / (8 * EV);
-    if (p->k <= KS && (size_t)nb * np * EV * 32 <= WS && a->m >= S16_MMIN)
+    int many = panels(p->n) > 1 && mb_even >= MB_MIN && mb_even * (panels(p->n) - 1) >= MB_PROWS;
+    int b32 = many && p->n % 32 == 0 && quads(p->k) <= KQ32; /* blocks of 32 channels */
+    /* gemm_s16 at small K, except where the 32-channel blocks beat it (K >= 32
+     * and N >= 64: 196x64x32 0.00558 -> 0.00525 ms, 196x128x32 0.0111 -> 0.0099;
+     * at N = 32 or K = 16 they lose: 784x32x32 0.0108 -> 0.0116) */
+    if (p->k <= KS && (size_t)nb * np * EV * 32 <= WS && a->m >= S16_MMIN && !(b32 && p->k >= B32_KMIN && p->n >= 64))
         gemm_s16(p, a, per_channel, &e);
-    else if (panels(p->n) > 1 && mb_even >= MB_MIN && mb_even * (panels(p->n) - 1) >= MB_PROWS)
+    else if (b32)
+        gemm_many32(p, a, per_channel, &e, kqs, mb_even);
+    else if (many)
         gemm_many(p, a, per_channel, &e, kqs, mb_even);
     else
         gemm_few(p, a, per_channel, &e);
