@@ -78,6 +78,21 @@ static void check_gemm(const qb_kernel *k)
                                    .seed = seed++, .fill = (kk & 1) ? QB_FILL_EXTREME : QB_FILL_RANDOM};
                 run_case(k, c);
             }
+    /* int8 with every multiplier in the faster form (as a model's): the
+     * VNNI kernel's whole 64-column tiles narrowed row by row (N >= 64,
+     * K <= 256), beside partial tiles and longer rows; clamps, strides */
+    if (is_int8(k)) {
+        static const int fn[] = {64, 65, 128, 200}, fk[] = {1, 9, 64, 255, 256, 257}, fm[] = {1, 5, 6, 7, 13, 40};
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 6; b++) {
+                qb_check_case c = {.m = fm[(a + b) % 6], .n = fn[a], .k = fk[b], .seed = seed++, .rq_fast = 1};
+                c.relu = (a + b) % 2;
+                c.ldc_extra = b % 3 == 1 ? 7 : 0;
+                c.lda_extra = a == 2 ? 3 : 0;
+                c.fill = b % 2 ? QB_FILL_EXTREME : QB_FILL_RANDOM;
+                run_case(k, c);
+            }
+    }
     /* larger K: accumulators past 16 bits, several K blocks */
     qb_check_case big = {.m = 9, .n = 40, .k = 2049, .group = k->prec == QB_PREC_INT4 ? 128 : 0,
                          .seed = seed++, .fill = QB_FILL_EXTREME};
