@@ -272,10 +272,11 @@ static void test_convt_tiles(void **st)
          * tiles: the same bits; the direct path: its AVX-512 loops, then the plain ones on 1, 2 and 3
          * threads, the same bits */
         int64_t blk = qb_gpar_conv_block;
-        for (int run = 0; run < (direct ? 4 : 3); run++) {
+        for (int run = 0; run < (direct ? 5 : 3); run++) {
             qb_gpar_conv_block = !direct && run ? 1 : blk;
-            qb_convt_avx512(direct ? run == 0 : run < 2);
-            qb_gpar_set_threads(direct && run ? run : 1);
+            qb_convt_avx512(direct ? run == 0 || run == 4 : run < 2);
+            qb_convt_avx2_only(direct && run == 4); /* the AVX2 sums, 2 threads */
+            qb_gpar_set_threads(direct && run ? (run == 4 ? 2 : run) : 1);
             qb_graph *g = new_graph();
             add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, ih, iw}, NULL);
             add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cog, kh, kw}, w);
@@ -291,6 +292,7 @@ static void test_convt_tiles(void **st)
             const qb_tensor *y = run1(g, x);
             qb_gpar_conv_block = blk;
             qb_convt_avx512(1);
+            qb_convt_avx2_only(0);
             qb_gpar_set_threads(1);
             assert_int_equal(qb_convt_nhwc_input_ok(&g->nodes[0]), !direct); /* the direct path reads NCHW only */
             expect(y, shape, want, cout * oh * ow, cig > 9 ? 1e-4f : 1e-5f);
@@ -397,10 +399,12 @@ static void test_convt_add_relu(void **st)
             neg += ((const float *)yr->data)[i] == 0.0f;
         assert_true(neg > 0 && neg < n); /* the Relu cuts some values */
         for (int run = 0; run < 4; run++) {
-            qb_convt_avx512(run == 0);
+            qb_convt_avx512(run == 0 || run == 3);
+            qb_convt_avx2_only(run == 3); /* the AVX2 sums, 3 threads */
             qb_gpar_set_threads(run ? run : 1);
             qb_graph *g = convt_add_relu_net(0, kf);
             const qb_tensor *y = run1(g, x);
+            qb_convt_avx2_only(0);
             qb_convt_avx512(1);
             qb_gpar_set_threads(1);
             assert_int_equal(g->nodes[1].fused_into, 0); /* the Add's chain runs in the ConvTranspose */
@@ -464,10 +468,12 @@ static void test_convt_direct_chain(void **st)
         assert_true(mid > n / 4); /* the sigmoid is not saturated everywhere */
         for (int run = 0; run < 5; run++) {
             qb_convt_avx512(run != 1);
+            qb_convt_avx2_only(run == 3); /* the AVX2 sums, 2 threads */
             qb_elem_chain_avx512(run != 2);
             qb_gpar_set_threads(run > 2 ? run - 1 : 1);
             qb_graph *g = convt_direct_chain_net(0, grouped);
             const qb_tensor *y = run1(g, x);
+            qb_convt_avx2_only(0);
             qb_convt_avx512(1);
             qb_elem_chain_avx512(1);
             qb_gpar_set_threads(1);
@@ -533,11 +539,13 @@ static void test_convt_pair(void **st)
     int64_t blk = qb_gpar_conv_block;
     for (int run = 0; run < 6; run++) {
         qb_convt_avx512(run != 1);
+        qb_convt_avx2_only(run == 4); /* the AVX2 sums, 2 threads */
         qb_gpar_set_threads(run > 2 ? run - 2 : 1);
         qb_gpar_conv_block = run == 2 || run == 5 ? 2 * 24 * 24 * 4 : blk; /* blocks of 2 input rows, the last of 1 */
         qb_graph *g = convt_pair_net(0);
         const qb_tensor *y = run1(g, x);
         qb_convt_avx512(1);
+        qb_convt_avx2_only(0);
         qb_gpar_set_threads(1);
         qb_gpar_conv_block = blk;
         assert_int_equal(g->nodes[3].fused_into, 0); /* the second ConvTranspose runs in the first */

@@ -311,6 +311,9 @@ int qb_convt_nhwc_input_ok(const qb_node *n);
 /* Tests: qb_convt_avx512(0) runs the plain loops only (the direct path's
  * sums and the 2x2 tiles' col2im; the same bits as the AVX-512 ones). */
 void qb_convt_avx512(int on);
+/* Tests: qb_convt_avx2_only(1) runs the direct path's AVX2 sums instead
+ * of the AVX-512 ones (the same bits); 0: the CPU's best again. */
+void qb_convt_avx2_only(int on);
 /* Milliseconds from the profile's clock (harness/graph/prof_clock.h:
  * the calibrated TSC, else CLOCK_MONOTONIC): the node and kernel timers of
  * --profile. End-to-end latencies use qb_now (CLOCK_MONOTONIC). */

@@ -75,8 +75,10 @@ typedef struct convt_state {
                            * det's rows of 160 pixels are two whole blocks) */
 
 static int convt_plain; /* qb_convt_avx512(0): the direct path's plain loops only (tests) */
+static int convt_avx2_only; /* qb_convt_avx2_only(1): the direct path's AVX2 loops, not AVX-512 (tests) */
 
 void qb_convt_avx512(int on) { convt_plain = !on; }
+void qb_convt_avx2_only(int on) { convt_avx2_only = on; }
 
 void qb_convt_set_nhwc_input(qb_node *n)
 {
@@ -595,6 +597,7 @@ typedef struct convt_direct_job {
     int64_t c0;           /* the group's first output channel (the chain's per-channel operands) */
     const qb_node *chain; /* the fused chain (s->epi_chain), or NULL */
     int avx512;           /* run convt_direct_sums_avx512 */
+    int avx2;             /* else run convt_direct_sums_avx2 */
     int64_t xpix;         /* floats between x's channel planes (s->pix, or a pair's row buffer planes) */
 } convt_direct_job;
 
@@ -670,6 +673,58 @@ __attribute__((target("avx512f"))) static void convt_direct_sums_avx512(float *r
 #endif
 
 #ifdef QB_CONVT_AVX512
+/* convt_direct_sums with AVX2 (CPUs without AVX-512, QB_FORCE_ISA=avx2):
+ * pixels in blocks of 24, four columns by NV vectors of 8 in registers
+ * (the last masked: masked loads and stores, nothing past np), the same
+ * multiply then add. */
+__attribute__((target("avx2"), always_inline)) static inline void
+convt_direct_sums_nv8(float *restrict acc, const float *x, int64_t pix, const float *w, int64_t cg, int64_t jpad,
+                      int np, const int NV)
+{
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i m[3];
+    _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)
+        m[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(np - 8 * v), iota);
+    for (int64_t j0 = 0; j0 < jpad; j0 += 4) {
+        __m256 a[4][3], xv[3];
+        _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)
+            xv[v] = _mm256_maskload_ps(x + 8 * v, m[v]);
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+            __m256 wj = _mm256_set1_ps(w[j0 + j]);
+            _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)
+                a[j][v] = _mm256_mul_ps(wj, xv[v]);
+        }
+        for (int64_t ci = 1; ci < cg; ci++) {
+            const float *xc = x + ci * pix, *wc = w + ci * jpad + j0;
+            _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)
+                xv[v] = _mm256_maskload_ps(xc + 8 * v, m[v]);
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                __m256 wj = _mm256_set1_ps(wc[j]);
+                _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)
+                    a[j][v] = _mm256_add_ps(a[j][v], _mm256_mul_ps(wj, xv[v]));
+            }
+        }
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+            _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)
+                _mm256_maskstore_ps(acc + (j0 + j) * CT_PX + 8 * v, m[v], a[j][v]);
+    }
+}
+
+__attribute__((target("avx2"))) static void convt_direct_sums_avx2(float *restrict acc, const float *x, int64_t pix,
+                                                                    const float *w, int64_t cg, int64_t jpad, int np)
+{
+    for (int p0 = 0; p0 < np; p0 += 24) {
+        int nb = np - p0 < 24 ? np - p0 : 24;
+        switch ((nb + 7) / 8) {
+        case 1: convt_direct_sums_nv8(acc + p0, x + p0, pix, w, cg, jpad, nb, 1); break;
+        case 2: convt_direct_sums_nv8(acc + p0, x + p0, pix, w, cg, jpad, nb, 2); break;
+        default: convt_direct_sums_nv8(acc + p0, x + p0, pix, w, cg, jpad, nb, 3); break;
+        }
+    }
+}
+#endif
+
+#ifdef QB_CONVT_AVX512
 /* One output row of a kw = 2 direct path: row[2i + kx] = bv + a[kx * CT_PX
  * + i] for i < np (bias + term, the same operation as the plain loop),
  * 16 pixels' pairs a step interleaved by two permutes into two 64-byte
@@ -706,6 +761,8 @@ static void convt_direct_rows(void *ctx, int64_t r0, int64_t r1)
 #ifdef QB_CONVT_AVX512
             if (d->avx512)
                 convt_direct_sums_avx512(acc, x, d->xpix, d->w, cg, s->jpad, np);
+            else if (d->avx2)
+                convt_direct_sums_avx2(acc, x, d->xpix, d->w, cg, s->jpad, np);
             else
 #endif
                 convt_direct_sums(acc, x, d->xpix, d->w, cg, s->jpad, np);
@@ -749,6 +806,23 @@ static int convt_avx512(void)
     static int ok = -1;
     if (ok < 0)
         ok = qb_avx512_allowed(QB_CPU_AVX512F);
+    return ok && !convt_plain && !convt_avx2_only;
+#else
+    return 0;
+#endif
+}
+
+/* The direct path's AVX2 loops run (where convt_avx512 does not): AVX2 on
+ * this CPU under the ISA cap (QB_FORCE_ISA unset, avx2 or vnni) and not
+ * turned off. */
+static int convt_avx2(void)
+{
+#ifdef QB_CONVT_AVX512
+    static int ok = -1;
+    if (ok < 0) {
+        int cap = qb_forced_isa();
+        ok = (qb_cpu_features() & QB_CPU_AVX2) && (cap == -1 || cap == QB_ISA_AVX2 || cap == QB_ISA_VNNI);
+    }
     return ok && !convt_plain;
 #else
     return 0;
@@ -759,12 +833,12 @@ static int convt_avx512(void)
 static void convt_direct(const qb_graph *g, const convt_state *s, const float *x, const float *bias, float *y)
 {
     const int64_t cg = s->cin / s->group, og = s->cout / s->group, opix = s->out[1] * s->out[2], rows = s->in[1];
-    int avx512 = convt_avx512();
+    int avx512 = convt_avx512(), avx2 = convt_avx2();
     for (int64_t b = 0; b < s->n; b++)
         for (int64_t gi = 0; gi < s->group; gi++) {
             convt_direct_job d = {s, x + (b * s->cin + gi * cg) * s->pix, s->wd + gi * cg * s->jpad,
                                   bias ? bias + gi * og : NULL, y + (b * s->cout + gi * og) * opix, gi * og,
-                                  s->epi_chain ? &g->nodes[s->epi_chain - 1] : NULL, avx512, s->pix};
+                                  s->epi_chain ? &g->nodes[s->epi_chain - 1] : NULL, avx512, avx2, s->pix};
             qb_gpar_for(rows, qb_gpar_chunk(rows, s->in[2] * cg * s->jpad, 1), convt_direct_rows, &d);
         }
 }
@@ -783,7 +857,8 @@ static void convt_pair_rows(const convt_job *j, const float *buf, int64_t r0, in
     for (int64_t gi = 0; gi < s->group; gi++) {
         convt_direct_job d = {s, buf + gi * cg * sa->pair_plane, s->wd + gi * cg * s->jpad,
                               j->pbias ? j->pbias + gi * og : NULL, j->py + gi * og * opix + at, gi * og,
-                              s->epi_chain ? &j->g->nodes[s->epi_chain - 1] : NULL, convt_avx512(), sa->pair_plane};
+                              s->epi_chain ? &j->g->nodes[s->epi_chain - 1] : NULL, convt_avx512(), convt_avx2(),
+                              sa->pair_plane};
         convt_direct_rows(&d, 0, 2 * (r1 - r0));
     }
 }
