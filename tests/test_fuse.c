@@ -171,6 +171,7 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w)
         for (int threads = 1; threads <= 3; threads++) {
             qb_gpar_set_threads(threads);
             qb_elem_chain_avx512(threads != 2); /* the plain step loops on two threads */
+            qb_elem_chain_avx2_only(threads == 3); /* the AVX2 ones on three */
             qb_graph *opt = chain_graph(n, c, h, w, 1, regs);
             /* 21 nodes: the chain up to "h" (a graph output) is one, the rest another: 19 fused into 2 heads */
             assert_int_equal(run(opt, x), 19);
@@ -181,6 +182,7 @@ static void check_shape(int64_t n, int64_t c, int64_t h, int64_t w)
         }
         qb_gpar_set_threads(1);
         qb_elem_chain_avx512(1);
+        qb_elem_chain_avx2_only(0);
         qb_graph_free(ref);
     }
     free(x);
@@ -324,14 +326,16 @@ static void test_pattern_chains(void **st)
     for (int variant = 0; variant < 5; variant++) {
         qb_graph *ref = pattern_graph(variant, 0, N);
         assert_int_equal(run(ref, x), 0);
-        for (int avx = 0; avx < 2; avx++) {
-            qb_elem_chain_avx512(avx);
+        for (int avx = 0; avx < 3; avx++) {
+            qb_elem_chain_avx512(avx > 0);
+            qb_elem_chain_avx2_only(avx == 2); /* the AVX2 step loops */
             qb_graph *opt = pattern_graph(variant, 1, N);
             assert_true(run(opt, x) >= 1);
             assert_memory_equal(opt->tensors[opt->outputs[0]]->data, ref->tensors[ref->outputs[0]]->data, sizeof x);
             qb_graph_free(opt);
         }
         qb_elem_chain_avx512(1);
+        qb_elem_chain_avx2_only(0);
         qb_graph_free(ref);
     }
 }

@@ -244,11 +244,23 @@ apply_steps_avx512(const fe_chain *c, int64_t ch, int64_t off, float *restrict v
 {
     steps_body(c, ch, off, v, save, n);
 }
+
+/* The same loops 8 floats wide, for CPUs without AVX-512 (and under
+ * QB_FORCE_ISA=avx2; the plain copy's SSE2 is 4 wide): the same
+ * operations per element (no FMA in the target, no contraction), so the
+ * same bits. */
+__attribute__((target("avx2"))) static void apply_steps_avx2(const fe_chain *c, int64_t ch, int64_t off,
+                                                             float *restrict v, float *restrict save, int n)
+{
+    steps_body(c, ch, off, v, save, n);
+}
 #endif
 
 static int fe_avx512_off; /* qb_elem_chain_avx512(0): the plain copy only (tests) */
+static int fe_avx2_only;  /* qb_elem_chain_avx2_only(1): the AVX2 copy of the step loops, no AVX-512 (tests) */
 
 void qb_elem_chain_avx512(int on) { fe_avx512_off = !on; }
+void qb_elem_chain_avx2_only(int on) { fe_avx2_only = on; }
 
 /* The AVX-512 copy may run: the CPU has AVX-512F (checked once), the ISA
  * cap allows it (QB_FORCE_ISA unset or vnni: an avx2 run measures an
@@ -259,6 +271,22 @@ static int fe_avx512(void)
     static int ok = -1;
     if (ok < 0)
         ok = qb_avx512_allowed(QB_CPU_AVX512F);
+    return ok && !fe_avx512_off && !fe_avx2_only;
+#else
+    return 0;
+#endif
+}
+
+/* The AVX2 copy of the step loops may run (where fe_avx512 does not): AVX2
+ * on this CPU under the ISA cap (unset, avx2 or vnni), not turned off. */
+static int fe_avx2(void)
+{
+#ifdef FE_AVX512
+    static int ok = -1;
+    if (ok < 0) {
+        int cap = qb_forced_isa();
+        ok = (qb_cpu_features() & QB_CPU_AVX2) && (cap == -1 || cap == QB_ISA_AVX2 || cap == QB_ISA_VNNI);
+    }
     return ok && !fe_avx512_off;
 #else
     return 0;
@@ -530,6 +558,10 @@ static void apply_steps(const fe_chain *c, int64_t ch, int64_t off, float *restr
     }
     if (fe_avx512()) {
         apply_steps_avx512(c, ch, off, v, save, n);
+        return;
+    }
+    if (fe_avx2()) {
+        apply_steps_avx2(c, ch, off, v, save, n);
         return;
     }
 #endif

@@ -224,6 +224,9 @@ int qb_elem_chain_apply_dq(const qb_node *n, const int8_t *x, float *y, int64_t 
 /* on = 0: chains run their plain (SSE2) step loops, not the AVX-512
  * copy, whatever the CPU (tests: the same bits); 1: the default. */
 void qb_elem_chain_avx512(int on);
+/* Tests: qb_elem_chain_avx2_only(1) runs the chains' AVX2 step loops
+ * instead of the AVX-512 ones (the same bits); 0: the CPU's best. */
+void qb_elem_chain_avx2_only(int on);
 /* ops_conv.c: let Conv n run the chain node (index chain, NHWC tiles if
  * chain_nhwc) on each block of its output pixels: fp32 convs and int8
  * quantized ones with float output (the chain on the dequantized block),
