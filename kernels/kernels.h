@@ -320,6 +320,9 @@ int qb_forced_isa(void);
  * allows AVX-512 (QB_FORCE_ISA unset or vnni: an avx2 run measures an
  * AVX2 machine, the engine's own loops as the kernels). */
 int qb_avx512_allowed(unsigned need);
+/* Nonzero if the CPU has AVX2 and the ISA cap allows it (QB_FORCE_ISA
+ * unset, avx2 or vnni): the engine's AVX2 loops where AVX-512 may not run. */
+int qb_avx2_allowed(void);
 
 /* Pack w for kernel k. Returns 0, or -1 with a reason in err (bad shape,
  * weight out of range, allocation failure). Free with qb_packed_free. */

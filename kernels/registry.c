@@ -122,6 +122,12 @@ int qb_avx512_allowed(unsigned need)
     return (qb_cpu_features() & need) == need && (cap == -1 || cap == QB_ISA_VNNI);
 }
 
+int qb_avx2_allowed(void)
+{
+    int cap = qb_forced_isa();
+    return (qb_cpu_features() & QB_CPU_AVX2) && (cap == -1 || cap == QB_ISA_AVX2 || cap == QB_ISA_VNNI);
+}
+
 /* May a kernel of ISA isa run under the cap? x86 lineage scalar < avx2 <
  * vnni; AArch64 lineage scalar < neon. */
 static int under_cap(qb_isa isa, int cap)

@@ -283,10 +283,8 @@ static int fe_avx2(void)
 {
 #ifdef FE_AVX512
     static int ok = -1;
-    if (ok < 0) {
-        int cap = qb_forced_isa();
-        ok = (qb_cpu_features() & QB_CPU_AVX2) && (cap == -1 || cap == QB_ISA_AVX2 || cap == QB_ISA_VNNI);
-    }
+    if (ok < 0)
+        ok = qb_avx2_allowed();
     return ok && !fe_avx512_off;
 #else
     return 0;

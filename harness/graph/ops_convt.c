@@ -819,10 +819,8 @@ static int convt_avx2(void)
 {
 #ifdef QB_CONVT_AVX512
     static int ok = -1;
-    if (ok < 0) {
-        int cap = qb_forced_isa();
-        ok = (qb_cpu_features() & QB_CPU_AVX2) && (cap == -1 || cap == QB_ISA_AVX2 || cap == QB_ISA_VNNI);
-    }
+    if (ok < 0)
+        ok = qb_avx2_allowed();
     return ok && !convt_plain;
 #else
     return 0;
