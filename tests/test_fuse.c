@@ -2423,9 +2423,10 @@ static void test_int8_rse(void **st)
         x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
     qb_graph *ref = q_rse_graph(1);
     run(ref, x);
-    for (int avx512 = 0; avx512 <= 1; avx512++)
+    for (int avx512 = 0; avx512 <= 2; avx512++) /* 2: AVX-512, the 40 channels in passes of 16 (rse_px_q8_body) */
         for (int threads = 1; threads <= 3; threads++) {
-            qb_nhwc_avx512(avx512);
+            qb_nhwc_avx512(avx512 != 0);
+            qb_nhwc_rse_chunk(avx512 == 2 ? 16 : 0);
             qb_gpar_set_threads(threads);
             qb_graph *g = q_rse_graph(0);
             run(g, x);
@@ -2455,6 +2456,7 @@ static void test_int8_rse(void **st)
             qb_graph_free(g);
         }
     qb_nhwc_avx512(1);
+    qb_nhwc_rse_chunk(0);
     qb_gpar_set_threads(1);
     qb_graph_free(ref);
 }

@@ -306,6 +306,16 @@ void qb_nhwc_avx512(int on)
 #endif
 }
 
+/* Channels per pass of rse_px_q8_body: its block of transposed source
+ * pixels holds 16 pixels x RSE_PX_CH floats (8 KiB). */
+#define RSE_PX_CH 128
+static int rse_px_ch = RSE_PX_CH; /* the channels a pass takes (qb_nhwc_rse_chunk: smaller in tests) */
+
+void qb_nhwc_rse_chunk(int ch)
+{
+    rse_px_ch = ch <= 0 || ch >= RSE_PX_CH ? RSE_PX_CH : (ch + 15) / 16 * 16;
+}
+
 #ifdef QB_NHWC_AVX512
 
 /* max_taps_f32 with AVX-512, 16 channels a step (the tail masked).
@@ -1350,9 +1360,36 @@ typedef struct rse_px_q8 {
     int8_t *y;        /* the output's int8 NHWC codes */
 } rse_px_q8;
 
+/* One output pixel's nc channels from channel c0 (its 16-channel groups
+ * from the block row o): each lane rse_in's operations on x's code, the
+ * node's operation, quantized; whole groups by plain 16-byte loads and
+ * stores, the last part group masked. */
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+rse_px_q8_pixel(const int8_t *xq, int8_t *yq, const float *o, const float *sv, int64_t nc, const int rk, const char op,
+                __m512 xs, __m512i xz, __m512 sc, __m512i zp)
+{
+    for (int64_t c = 0; c < nc; c += 16) {
+        const int whole = nc - c >= 16;
+        const __mmask16 cm = qb_lanes16(nc - c);
+        const __m128i q8 = whole ? _mm_loadu_si128((const __m128i *)(const void *)(xq + c)) : _mm_maskz_loadu_epi8(cm, xq + c);
+        const __m512 ov = _mm512_load_ps(o + c), s16 = _mm512_load_ps(sv + c);
+        __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(q8), xz)), xs);
+        __m512 xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, s16)), a = rk == 0 ? xv : ov, b = rk == 0 ? ov : xv;
+        __m512 f = op == 'A' ? _mm512_add_ps(a, b) : op == 'S' ? _mm512_sub_ps(a, b) : _mm512_mul_ps(a, b);
+        const __m128i r = qb_quantize16_avx512(f, sc, zp);
+        if (whole)
+            _mm_storeu_si128((__m128i *)(void *)(yq + c), r);
+        else
+            _mm_mask_storeu_epi8(yq + c, cm, r);
+    }
+}
+
 /* Pixels [q0, q1) of R (channels: s->c) for rse_px_q8_avx512, op and rk
  * constants. Two whole output rows with one source row (rh > 1) run
- * together: each transposed block serves both rows' pixels. */
+ * together: each transposed block serves both rows' pixels. Per block of
+ * 16 source pixels, up to RSE_PX_CH (rse_px_ch) channels are transposed at once and
+ * each output pixel then runs through them in memory order (x's codes
+ * and the output as they lie, whole 16-byte groups unmasked). */
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
 rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char op, int64_t q0, int64_t q1)
 {
@@ -1361,7 +1398,8 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
     const int8_t *x8 = R->x8; /* in locals: the int8 stores may alias R */
     int8_t *yo = R->y;
-    float blk[16][16] __attribute__((aligned(64))); /* 16 source pixels x 16 channels */
+    float blk[16][RSE_PX_CH] __attribute__((aligned(64))); /* 16 source pixels x up to RSE_PX_CH channels */
+    float svb[RSE_PX_CH] __attribute__((aligned(64)));     /* s of those channels (0 past C) */
     for (int64_t p = q0; p < q1;) {
         const int64_t row = p / W, xa = p % W, xb = W - xa < q1 - p ? W : xa + (q1 - p);
         /* rows this pass: two when this one and the next are whole, in [q0, q1) and of one source row */
@@ -1371,31 +1409,28 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
             const int64_t oa = s0 * rw > xa ? s0 * rw : xa, ob = (s0 + 16) * rw < xb ? (s0 + 16) * rw : xb;
             const int64_t ns = (ob - 1) / rw - s0 + 1;
             const __mmask16 lm = qb_lanes16(ns);
-            for (int64_t c0 = 0; c0 < C; c0 += 16) {
-                const int nc = C - c0 < 16 ? (int)(C - c0) : 16;
-                const __mmask16 cm = qb_lanes16(nc);
-                __m512 r[16];
+            for (int64_t ck = 0; ck < C; ck += rse_px_ch) { /* channels [ck, ck + nk) */
+                const int64_t nk = C - ck < rse_px_ch ? C - ck : rse_px_ch;
+                for (int64_t c0 = 0; c0 < nk; c0 += 16) {
+                    const int nc = nk - c0 < 16 ? (int)(nk - c0) : 16;
+                    __m512 r[16];
 #pragma GCC unroll 16
-                for (int c = 0; c < 16; c++)
-                    r[c] = c < nc ? _mm512_maskz_loadu_ps(lm, srow + (c0 + c) * R->plane + s0) : _mm512_setzero_ps();
-                qb_transpose16_f32(r);
+                    for (int c = 0; c < 16; c++)
+                        r[c] = c < nc ? _mm512_maskz_loadu_ps(lm, srow + (ck + c0 + c) * R->plane + s0)
+                                      : _mm512_setzero_ps();
+                    qb_transpose16_f32(r);
 #pragma GCC unroll 16
-                for (int i = 0; i < 16; i++)
-                    _mm512_store_ps(blk[i], r[i]);
-                const __m512 sv = _mm512_maskz_loadu_ps(cm, R->sv + c0);
+                    for (int i = 0; i < 16; i++)
+                        _mm512_store_ps(blk[i] + c0, r[i]);
+                    _mm512_store_ps(svb + c0, _mm512_maskz_loadu_ps(qb_lanes16(nc), R->sv + ck + c0));
+                }
                 for (int64_t rr = 0; rr < nr; rr++) {
                     int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
                     for (int64_t ox = oa; ox < ob; ox++) {
-                        const int64_t q = ((row + rr) * W + ox) * C + c0;
-                        const __m512 o = _mm512_load_ps(blk[i]);
+                        const int64_t q = ((row + rr) * W + ox) * C + ck;
+                        rse_px_q8_pixel(x8 + q, yo + q, blk[i], svb, nk, rk, op, xs, xz, sc, zp);
                         if (++ph == rw)
                             ph = 0, i++;
-                        __m512 xf = _mm512_mul_ps(
-                            _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(cm, x8 + q)), xz)),
-                            xs);
-                        __m512 xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
-                        __m512 f = op == 'A' ? _mm512_add_ps(a, b) : op == 'S' ? _mm512_sub_ps(a, b) : _mm512_mul_ps(a, b);
-                        _mm_mask_storeu_epi8(yo + q, cm, qb_quantize16_avx512(f, sc, zp));
                     }
                 }
             }

@@ -286,6 +286,10 @@ int qb_resize_upsampling(const qb_graph *g, const qb_node *n, int64_t *rh, int64
 /* on = 0: the NHWC pools use their SSE2 and scalar loops, not AVX-512,
  * whatever the CPU (tests: both give the same bits); 1: the default. */
 void qb_nhwc_avx512(int on);
+/* ch > 0: det's int8 x + x * s sum with AVX-512 (nhwc_ops.c
+ * rse_px_q8_body) takes ch channels a pass (rounded up to 16; tests: the
+ * same bits); 0: the default, 128. */
+void qb_nhwc_rse_chunk(int ch);
 /* ops_pool_global.c: y[p] = the mean of plane p of x (planes of vol
  * floats each, summed in order from 0.0f, divided by (float)vol: the
  * bits of the plain serial loop), for p < planes. */
