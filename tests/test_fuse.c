@@ -47,6 +47,7 @@
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "harness/graph/q8_avx2.h"
 #include "harness/graph/qlayer.h"
 #include "tests/graph_build.h"
 #include "kernels/expf.h"
@@ -914,7 +915,7 @@ static qb_graph *minmax_graph(int quant, int ref)
         g->no_int8_links = ref;
     else
         g->no_elem_fusion = ref;
-    add_t(g, "x", 4, (int64_t[]){1, 3, 12, 9}, NULL);
+    add_t(g, "x", 4, (int64_t[]){1, 3, 13, 9}, NULL);
     conv(g, "x", "c1", 3, 8, 3, 1, 41);
     qb_node *lr = add_n(g, "LeakyRelu", "c1", "l1");
     attr_f(lr, "alpha", 0.2f);
@@ -942,17 +943,19 @@ static qb_graph *minmax_graph(int quant, int ref)
 static void test_minmax_chains(void **st)
 {
     (void)st;
-    float x[3 * 12 * 9];
-    for (int i = 0; i < 3 * 12 * 9; i++)
+    float x[3 * 13 * 9];
+    for (int i = 0; i < 3 * 13 * 9; i++)
         x[i] = (float)((i * 19) % 43) / 21.0f - 1.0f;
-    const int64_t count = 5 * 6 * 5;
+    const int64_t count = 5 * 7 * 5;
     for (int quant = 0; quant <= 1; quant++) {
         qb_graph *ref = minmax_graph(quant, 1);
         int ref_fused = run(ref, x);
         const float *w = ref->tensors[ref->outputs[0]]->data;
-        float first[5 * 6 * 5];
-        for (int threads = 1; threads <= 3; threads++) {
+        float first[5 * 7 * 5];
+        for (int r = 0; r < 5; r++) { /* 1-3 threads, then the AVX2 loops (int8: lut1_avx2's tables) on 2 and 3 */
+            const int threads = r < 3 ? r + 1 : r - 1;
             qb_gpar_set_threads(threads);
+            qb_elem_chain_avx2_only(r >= 3);
             qb_graph *g = minmax_graph(quant, 0);
             /* Max into LeakyRelu, Max into Min; both chains also into their convs (epilogues; int8: their
              * tables on the codes each conv wrote) */
@@ -962,11 +965,11 @@ static void test_minmax_chains(void **st)
             const float *y = g->tensors[g->outputs[0]]->data;
             for (int64_t i = 0; i < count; i++)
                 if (quant ? memcmp(&y[i], &w[i], sizeof *y) : !(fabsf(y[i] - w[i]) <= 1e-5f * fmaxf(1.0f, fabsf(w[i])))) {
-                    print_error("int8 %d threads %d element %d: %.9g, reference %.9g\n", quant, threads, (int)i, y[i],
-                                w[i]);
+                    print_error("int8 %d threads %d avx2 %d element %d: %.9g, reference %.9g\n", quant, threads, r >= 3,
+                                (int)i, y[i], w[i]);
                     fail();
                 }
-            if (threads == 1)
+            if (r == 0)
                 memcpy(first, y, sizeof first);
             else
                 assert_memory_equal(y, first, sizeof first);
@@ -981,6 +984,7 @@ static void test_minmax_chains(void **st)
             }
             qb_graph_free(g);
         }
+        qb_elem_chain_avx2_only(0);
         qb_graph_free(ref);
     }
     qb_gpar_set_threads(1);
@@ -2113,11 +2117,13 @@ static void test_int8_upsampled(void **st)
     qb_graph *ref = q_up_graph_full();
     run(ref, x);
     unsetenv("QB_NO_UPSAMPLE_FUSION");
-    const int avx = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW);
-    for (int v = 0; v < 4; v++) { /* 1-3 threads, then the plain loops (no AVX-512) */
-        int threads = v < 3 ? v + 1 : 1, up = avx && v < 3; /* the Add reads u3 through with AVX-512 */
+    const int avx2 = qb_avx2_allowed(), avx = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW) || avx2;
+    for (int v = 0; v < 6; v++) { /* 1-3 threads, the plain loops (no AVX-512), the AVX2 ones on 2 and 3 threads */
+        int threads = v < 3 ? v + 1 : v == 3 ? 1 : v - 2;
+        int up = v < 3 ? avx : v > 3 && avx2; /* the Add reads u3 through with AVX-512 or AVX2 */
         qb_gpar_set_threads(threads);
-        qb_nhwc_avx512(v < 3);
+        qb_nhwc_avx512(v != 3);
+        qb_nhwc_avx2_only(v > 3);
         qb_graph *g = q_up_graph_full();
         run(g, x);
         int fused = 0;
@@ -2136,19 +2142,20 @@ static void test_int8_upsampled(void **st)
                                 (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
         qb_graph_free(g);
     }
+    qb_nhwc_avx2_only(0);
     qb_nhwc_avx512(1);
     qb_gpar_set_threads(1);
     qb_graph_free(ref);
 }
 
 /* Add and Sub writing int8 codes with an input read upsampled
- * (elem_q8_avx512 in nhwc_ops.c) on 40 channels (two full groups of 16
- * and 8) at 48x42, 2 images: a = conv(x); u1 = Resize 2x3 (asymmetric,
+ * (elem_q8_simd in nhwc_ops.c, AVX-512 and AVX2) on ch channels (40: two full groups of 16
+ * and 8; 44: AVX2's five groups of 8 and 4) at 48x42, 2 images: a = conv(x); u1 = Resize 2x3 (asymmetric,
  * floor) of a conv at 24x14, u2 = Resize 2x2 of a conv at 24x21;
  * Add(a, u1) and Sub(u2, a) (the upsampled input first), and Mul(a, a2)
  * of two same-shape planes, each read by a conv. 2016 pixels an image: the row chunks (1664 pixels at 40
  * channels) start mid-row. */
-static qb_graph *q_add_up_graph(void)
+static qb_graph *q_add_up_graph(int ch)
 {
     qb_graph *g = qb_graph_new("int8-add-upsampled");
     g->opset = 13;
@@ -2162,20 +2169,20 @@ static qb_graph *q_add_up_graph(void)
     qb_node *m2 = add_n(g, "MaxPool", "x", "m2");
     attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 2});
     attr_ints(m2, "strides", 2, (int64_t[]){2, 2});
-    conv(g, "x", "a", 3, 40, 3, 1, 61);
-    conv(g, "m1", "c1", 3, 40, 3, 1, 62);
-    conv(g, "m2", "c2", 3, 40, 1, 1, 63);
+    conv(g, "x", "a", 3, ch, 3, 1, 61);
+    conv(g, "m1", "c1", 3, ch, 3, 1, 62);
+    conv(g, "m2", "c2", 3, ch, 1, 1, 63);
     qb_node *r1 = add_n(g, "Resize", "c1,roi,sc23", "u1");
     set_attr_str(r1, "coordinate_transformation_mode", "asymmetric");
     set_attr_str(r1, "nearest_mode", "floor");
     add_n(g, "Resize", "c2,roi,sc22", "u2");
     add_n(g, "Add", "a,u1", "sum");
     add_n(g, "Sub", "u2,a", "dif");
-    conv(g, "sum", "y1", 40, 5, 3, 1, 64);
-    conv(g, "dif", "y2", 40, 3, 1, 1, 65);
-    conv(g, "x", "a2", 3, 40, 1, 1, 66);
+    conv(g, "sum", "y1", ch, 5, 3, 1, 64);
+    conv(g, "dif", "y2", ch, 3, 1, 1, 65);
+    conv(g, "x", "a2", 3, ch, 1, 1, 66);
     add_n(g, "Mul", "a,a2", "prd");
-    conv(g, "prd", "y3", 40, 2, 1, 1, 67);
+    conv(g, "prd", "y3", ch, 2, 1, 1, 67);
     set_output(g, "y1");
     set_output(g, "y2");
     set_output(g, "y3");
@@ -2194,34 +2201,40 @@ static void test_int8_add_upsampled(void **st)
     float *x = malloc(NX * sizeof *x);
     for (int i = 0; i < NX; i++)
         x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
-    setenv("QB_NO_UPSAMPLE_FUSION", "1", 1);
-    qb_graph *ref = q_add_up_graph();
-    run(ref, x);
-    unsetenv("QB_NO_UPSAMPLE_FUSION");
-    const int up = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW); /* read through only with AVX-512 */
-    for (int avx512 = 0; avx512 <= 1; avx512++)
-        for (int threads = 1; threads <= 3; threads++) {
-            qb_nhwc_avx512(avx512);
-            qb_gpar_set_threads(threads);
-            qb_graph *g = q_add_up_graph();
-            assert_int_equal(run(g, x), 2 * (avx512 && up));
-            for (int again = 0; again <= avx512; again++) { /* read through, without AVX-512 (upsampled_in) */
-                if (again) {
-                    qb_nhwc_avx512(0);
-                    qb_tensor in = *g->tensors[g->inputs[0]];
-                    in.data = x;
-                    qb_err e = {0};
-                    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+    /* read through only with AVX-512 or AVX2 */
+    const int avx2 = qb_avx2_allowed(), up = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW) || avx2;
+    for (int ch = 40; ch <= 44; ch += 4) {
+        setenv("QB_NO_UPSAMPLE_FUSION", "1", 1);
+        qb_graph *ref = q_add_up_graph(ch);
+        run(ref, x);
+        unsetenv("QB_NO_UPSAMPLE_FUSION");
+        for (int simd = 0; simd <= 2; simd++) /* plain loops, the CPU's best, the AVX2 ones (elem_q8_simd) */
+            for (int threads = 1; threads <= 3; threads++) {
+                const int avx512 = simd != 0;
+                qb_nhwc_avx512(avx512);
+                qb_nhwc_avx2_only(simd == 2);
+                qb_gpar_set_threads(threads);
+                qb_graph *g = q_add_up_graph(ch);
+                assert_int_equal(run(g, x), 2 * (simd == 1 ? up : simd == 2 && avx2));
+                for (int again = 0; again <= avx512; again++) { /* read through, without AVX-512 (upsampled_in) */
+                    if (again) {
+                        qb_nhwc_avx512(0);
+                        qb_tensor in = *g->tensors[g->inputs[0]];
+                        in.data = x;
+                        qb_err e = {0};
+                        assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+                    }
+                    for (int o = 0; o < g->noutputs; o++)
+                        assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
+                                            (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
                 }
-                for (int o = 0; o < g->noutputs; o++)
-                    assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
-                                        (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
+                qb_graph_free(g);
             }
-            qb_graph_free(g);
-        }
+        qb_graph_free(ref);
+    }
+    qb_nhwc_avx2_only(0);
     qb_nhwc_avx512(1);
     qb_gpar_set_threads(1);
-    qb_graph_free(ref);
     free(x);
 }
 
@@ -2259,6 +2272,50 @@ static void test_quantize_planes(void **st)
             free(o);
             free(ref);
         }
+}
+
+#ifdef QB_Q8_AVX2
+/* n (a multiple of 8) floats to codes by qb_quantize8_avx2. */
+__attribute__((target("avx2"))) static void quantize8_avx2_all(const float *x, int n, float scale, int32_t zero,
+                                                                int8_t *o)
+{
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i zp = _mm256_set1_epi32(zero);
+    for (int i = 0; i < n; i += 8)
+        qb_store8_i8(o + i, qb_quantize8_avx2(_mm256_loadu_ps(x + i), sc, zp), 8);
+}
+#endif
+
+/* qb_quantize8_avx2 (q8_avx2.h, the NHWC operators' AVX2 loops) against
+ * qb_quantize_i8 value by value: NaN, infinities, signed zeros, values
+ * past the grid and at +-256 steps, halves of the scale (ties to even),
+ * subnormals, zero points -128, -3, 0, 127. */
+static void test_quantize8_avx2(void **st)
+{
+    (void)st;
+#ifdef QB_Q8_AVX2
+    if (!qb_avx2_allowed())
+        skip();
+    enum { N = 512 };
+    float x[N];
+    int8_t o[N], ref[N];
+    const float scale = 0.0173f;
+    for (int i = 0; i < N; i++) {
+        int k = (i * 29) % 61;
+        x[i] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -INFINITY : k == 3 ? -0.0f : k == 4 ? 1e-40f
+               : k == 5 ? 256.5f * scale : k == 6 ? -300.0f * scale : k == 7 ? 3e38f
+               : k < 40 ? ((float)(k - 24) + 0.5f) * scale /* halves of the grid */
+                        : (float)((i * 37) % 1001) / 200.0f - 2.5f;
+    }
+    const int32_t zeros[4] = {-128, -3, 0, 127};
+    for (int z = 0; z < 4; z++) {
+        qb_quantize_i8(x, N, scale, zeros[z], -128, 127, ref);
+        quantize8_avx2_all(x, N, scale, zeros[z], o);
+        assert_memory_equal(o, ref, N);
+    }
+#else
+    skip();
+#endif
 }
 
 /* float Add/Sub/Mul/Div reading a nearest upsampling through
@@ -2332,7 +2389,8 @@ static void test_float_add_upsampled(void **st)
 }
 
 /* det's RSE block ahead of an FPN sum (exec.c rse_input, nhwc_ops.c
- * qb_nhwc_rse_input): a = int8 conv(x), 40 channels at 20x18, 2 images;
+ * qb_nhwc_rse_input): a = int8 conv(x), 44 channels (AVX-512: 16 + 16 +
+ * 12, AVX2: 5 x 8 + 4) at 20x18, 2 images;
  * s = HardSigmoid(conv(Relu(conv(GAP(a))))); t = Add(a, Mul(a, s));
  * Add(t, u) with u a 2x2 upsampling (read through with AVX-512) into an
  * int8 conv: the Mul and the Add run inside that Add, which takes a's int8
@@ -2343,7 +2401,7 @@ static void test_float_add_upsampled(void **st)
  * into an int8 conv; and d + d * s whose Add is a graph output: that Add
  * takes the Mul and writes its floats from d's int8 codes
  * (qb_nhwc_rse_self). Bit-identical to no_int8_links (the float path), 1-3
- * threads, AVX-512 on and off. */
+ * threads, AVX-512 on and off, the AVX2 loops. */
 static qb_graph *q_rse_graph(int no_links)
 {
     qb_graph *g = qb_graph_new("int8-rse");
@@ -2352,52 +2410,52 @@ static qb_graph *q_rse_graph(int no_links)
     add_t(g, "x", 4, (int64_t[]){2, 3, 20, 18}, NULL);
     add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1});
     add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
-    conv(g, "x", "a", 3, 40, 3, 1, 71);
+    conv(g, "x", "a", 3, 44, 3, 1, 71);
     add_n(g, "GlobalAveragePool", "a", "p");
-    conv(g, "p", "q", 40, 10, 1, 1, 72);
+    conv(g, "p", "q", 44, 10, 1, 1, 72);
     add_n(g, "Relu", "q", "qr");
-    conv(g, "qr", "r", 10, 40, 1, 1, 73);
+    conv(g, "qr", "r", 10, 44, 1, 1, 73);
     add_n(g, "HardSigmoid", "r", "s");
     add_n(g, "Mul", "a,s", "m");
     add_n(g, "Add", "a,m", "t");
     qb_node *m2 = add_n(g, "MaxPool", "x", "mp");
     attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 2});
     attr_ints(m2, "strides", 2, (int64_t[]){2, 2});
-    conv(g, "mp", "c2", 3, 40, 3, 1, 74);
+    conv(g, "mp", "c2", 3, 44, 3, 1, 74);
     add_n(g, "Resize", "c2,roi,sc22", "u");
     add_n(g, "Add", "t,u", "sum");
-    conv(g, "sum", "y1", 40, 5, 3, 1, 75);
-    conv(g, "x", "b", 3, 40, 1, 1, 76);
+    conv(g, "sum", "y1", 44, 5, 3, 1, 75);
+    conv(g, "x", "b", 3, 44, 1, 1, 76);
     add_n(g, "Mul", "s,b", "mb");
     add_n(g, "Add", "mb,b", "tb");
-    conv(g, "x", "c3", 3, 40, 3, 1, 77);
+    conv(g, "x", "c3", 3, 44, 3, 1, 77);
     add_n(g, "Sigmoid", "c3", "u3");
     add_n(g, "Sub", "u3,tb", "dif");
-    conv(g, "dif", "y2", 40, 3, 1, 1, 78);
-    conv(g, "x", "d", 3, 40, 1, 1, 79);
+    conv(g, "dif", "y2", 44, 3, 1, 1, 78);
+    conv(g, "x", "d", 3, 44, 1, 1, 79);
     add_n(g, "Mul", "d,s", "md");
     add_n(g, "Add", "d,md", "td");
-    conv(g, "x", "e", 3, 40, 3, 1, 80);
+    conv(g, "x", "e", 3, 44, 3, 1, 80);
     add_n(g, "Mul", "e,s", "me");
     add_n(g, "Add", "e,me", "te");
     add_n(g, "Resize", "c2,roi,sc22", "u2");
     qb_node *cat = add_n(g, "Concat", "u2,te,u3", "cat");
     attr_i(cat, "axis", 1);
-    conv(g, "cat", "y3", 120, 4, 1, 1, 81);
+    conv(g, "cat", "y3", 132, 4, 1, 1, 81);
     /* u4 - (f + s * f), u4 a 2x3 (asymmetric) upsampling of a 10 x 6 map: the x + x * s second, read by rows of 6 */
     add_t(g, "sc23", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 3});
     qb_node *ap = add_n(g, "AveragePool", "x", "ap");
     attr_ints(ap, "kernel_shape", 2, (int64_t[]){2, 3});
     attr_ints(ap, "strides", 2, (int64_t[]){2, 3});
-    conv(g, "ap", "c4", 3, 40, 1, 1, 82);
+    conv(g, "ap", "c4", 3, 44, 1, 1, 82);
     qb_node *u4 = add_n(g, "Resize", "c4,roi,sc23", "u4");
     set_attr_str(u4, "coordinate_transformation_mode", "asymmetric");
     set_attr_str(u4, "nearest_mode", "floor");
-    conv(g, "x", "f", 3, 40, 1, 1, 83);
+    conv(g, "x", "f", 3, 44, 1, 1, 83);
     add_n(g, "Mul", "s,f", "mf");
     add_n(g, "Add", "mf,f", "tf");
     add_n(g, "Sub", "u4,tf", "dif2");
-    conv(g, "dif2", "y4", 40, 3, 1, 1, 84);
+    conv(g, "dif2", "y4", 44, 3, 1, 1, 84);
     set_output(g, "y1");
     set_output(g, "y2");
     set_output(g, "td");
@@ -2423,10 +2481,13 @@ static void test_int8_rse(void **st)
         x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
     qb_graph *ref = q_rse_graph(1);
     run(ref, x);
-    for (int avx512 = 0; avx512 <= 2; avx512++) /* 2: AVX-512, the 40 channels in passes of 16 (rse_px_q8_body) */
+    for (int simd = 0; simd <= 3; simd++) /* plain loops, the CPU's best, AVX-512 with the 44 channels in passes of
+                                           * 16 (rse_px_q8_body), the AVX2 ones (rse_px_q8_avx2) */
         for (int threads = 1; threads <= 3; threads++) {
-            qb_nhwc_avx512(avx512 != 0);
-            qb_nhwc_rse_chunk(avx512 == 2 ? 16 : 0);
+            const int avx512 = simd == 1 || simd == 2;
+            qb_nhwc_avx512(simd != 0);
+            qb_nhwc_rse_chunk(simd == 2 ? 16 : 0);
+            qb_nhwc_avx2_only(simd == 3);
             qb_gpar_set_threads(threads);
             qb_graph *g = q_rse_graph(0);
             run(g, x);
@@ -2445,7 +2506,8 @@ static void test_int8_rse(void **st)
                     (!strcmp(o, "a") || !strcmp(o, "b") || !strcmp(o, "e") || !strcmp(o, "d") || !strcmp(o, "f")))
                     assert_int_equal(n->nhwc & 10, 10); /* hands on int8 codes NHWC */
             }
-            if (avx512 && qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW)) /* u4 read through by dif2 */
+            if ((avx512 && qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW)) || (simd && qb_avx2_allowed()))
+                /* u4 read through by dif2 */
                 for (int i = 0; i < g->nnodes; i++)
                     if (!strcmp(g->tensors[g->nodes[i].out[0]]->name, "u4"))
                         assert_int_equal(g->nodes[i].fused_into, g->tensors[qb_graph_tensor(g, "dif2")]->producer);
@@ -2455,6 +2517,7 @@ static void test_int8_rse(void **st)
                                     (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
             qb_graph_free(g);
         }
+    qb_nhwc_avx2_only(0);
     qb_nhwc_avx512(1);
     qb_nhwc_rse_chunk(0);
     qb_gpar_set_threads(1);
@@ -2495,6 +2558,7 @@ int main(void)
         cmocka_unit_test(test_float_add_upsampled),
         cmocka_unit_test(test_quantize_planes),
         cmocka_unit_test(test_int8_rse),
+        cmocka_unit_test(test_quantize8_avx2),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),
         cmocka_unit_test(test_int8_epilogue),

@@ -588,6 +588,23 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void lut1_vbmi(con
     }
 }
 
+/* lut1_vbmi without AVX-512, 32 codes a step (qb_lut_i8_avx2's byte
+ * shuffles of the table's rows, lut_i8.h; the tail through a 32-byte
+ * buffer): the table's own bytes, as the plain loop. In place allowed. */
+__attribute__((target("avx2"))) static void lut1_avx2(const int8_t *lut, const int8_t *x, int8_t *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        _mm256_storeu_si256((__m256i *)(void *)(y + i),
+                            qb_lut_i8_avx2(lut, _mm256_loadu_si256((const __m256i *)(const void *)(x + i))));
+    if (i < n) {
+        int8_t t[32] = {0};
+        memcpy(t, x + i, (size_t)(n - i));
+        _mm256_storeu_si256((__m256i *)(void *)t, qb_lut_i8_avx2(lut, _mm256_loadu_si256((const __m256i *)(void *)t)));
+        memcpy(y + i, t, (size_t)(n - i));
+    }
+}
+
 /* n codes (whole pixels of C > 1 channels from a pixel's first) through
  * per-channel tables, 16 a step: each code plus its table's offset (at)
  * indexes a 32-bit gather whose low byte is the entry; the tail scalar.
@@ -657,6 +674,10 @@ static void chain_pixels_i8(void *ctx, int64_t p0, int64_t p1)
     }
     if (C > 1 && fe_avx512()) {
         lutc_gather(c->lut, C, c->lut_at, x + p0 * C, y + p0 * C, (p1 - p0) * C);
+        return;
+    }
+    if (C == 1 && fe_avx2()) {
+        lut1_avx2(c->lut, x + p0, y + p0, p1 - p0);
         return;
     }
 #endif

@@ -41,9 +41,9 @@
  * a Concat reading NCHW planes may read an input through a nearest integer
  * upsampling that is not materialised (qb_nhwc_read_upsampled, exec.c
  * fuse_upsampling): each value taken from the smaller source; so may an
- * Add/Sub/Mul from NCHW planes with AVX-512, which runs as one pass
- * (elem_q8_avx512: operation, quantization and a byte transpose per 16
- * pixels x 16 channels).
+ * Add/Sub/Mul from NCHW planes with AVX-512 or AVX2, which runs as one
+ * pass (elem_q8_simd: operation, quantization and a byte transpose per 16
+ * pixels x 16 channels, 8 x 8 with AVX2).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -60,6 +60,7 @@
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "harness/graph/q16_avx512.h"
+#include "harness/graph/q8_avx2.h"
 #include "harness/graph/qlayer.h"
 #include "kernels/kernels.h"
 #include "kernels/quantize.h"
@@ -94,7 +95,7 @@ typedef struct nhwc_state {
     char elem_op;              /* NK_ELEM, NK_BCAST: 'A'dd, 'S'ub or 'M'ul */
     int bc_in;                 /* NK_BCAST: the input (0 or 1) that is N x C x 1 x 1, one value per channel */
     int64_t up_rh[NHWC_UP_MAX];  /* q8 Concat or Add/Sub/Mul from NCHW: input k read upsampled (qb_nhwc_read_upsampled,
-                                  * an Add/Sub/Mul only with AVX-512: elem_q8_avx512): rows repeated
+                                  * an Add/Sub/Mul only with AVX-512 or AVX2: elem_q8_simd): rows repeated
                                   * up_rh[k] times; 0: input k read as it is */
     int64_t up_rw[NHWC_UP_MAX];  /* ... columns repeated up_rw[k] times */
     int up_src[NHWC_UP_MAX];     /* ... from this tensor (the upsampling's input) */
@@ -259,6 +260,7 @@ static int pool_taps(const nhwc_state *s, int64_t oy, int64_t ox, int64_t *tap)
 
 #ifdef QB_NHWC_AVX512
 static int nhwc_avx512_off; /* qb_nhwc_avx512(0): the SSE2 and scalar loops only (tests) */
+static int nhwc_avx2_only;  /* qb_nhwc_avx2_only(1): the AVX2 loops where they exist, no AVX-512 (tests) */
 
 /* The CPU has every feature of need (kernels.h's QB_CPU_*) and the ISA
  * cap allows AVX-512 (QB_FORCE_ISA unset or vnni: an avx2 run measures
@@ -271,7 +273,7 @@ static int nhwc_avx512(void)
     static int ok = -1;
     if (ok < 0)
         ok = nhwc_has(QB_CPU_AVX512F | QB_CPU_AVX512BW);
-    return ok && !nhwc_avx512_off;
+    return ok && !nhwc_avx512_off && !nhwc_avx2_only;
 }
 
 /* ... and AVX-512 VBMI (byte permutes: the int8 tables). */
@@ -301,6 +303,15 @@ void qb_nhwc_avx512(int on)
 {
 #ifdef QB_NHWC_AVX512
     nhwc_avx512_off = !on;
+#else
+    (void)on;
+#endif
+}
+
+void qb_nhwc_avx2_only(int on)
+{
+#ifdef QB_NHWC_AVX512
+    nhwc_avx2_only = on;
 #else
     (void)on;
 #endif
@@ -1462,6 +1473,179 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_px_q8_avx51
         rk == 0 ? rse_px_q8_body(s, R, 0, 'M', q0, q1) : rse_px_q8_body(s, R, 1, 'M', q0, q1);
 }
 
+/* ---- the same passes with AVX2, where AVX-512 is not allowed ---- */
+
+/* One input of planes_q8_avx2 for a step of 8 pixels (q8_step, 8 lanes). */
+typedef struct q8_step8 {
+    int64_t off; /* offset in the plane of the first value loaded */
+    __m256i lm;  /* lanes loaded (all ones) */
+    __m256i idx; /* read upsampled: lane i takes loaded value idx[i] */
+} q8_step8;
+
+/* 8 pixels x nc <= 8 channels from channel c0 (step e[k] of input k):
+ * planes_q8_step's lanes 8 wide (each lane the input's value or op(a,
+ * b), quantized by qb_quantize8_avx2), the 8 x 8 codes transposed and
+ * stored as n pixels of nc codes at o. */
+__attribute__((target("avx2"), always_inline)) static inline void planes_q8_step8(const q8_planes *P, const int nin,
+                                                                                    int64_t c0, const q8_step8 *e0,
+                                                                                    const q8_step8 *e1, int nc, int n,
+                                                                                    __m256 sc, __m256i zp, int8_t *o)
+{
+    const float *pa = P->src[0] + c0 * P->plane[0], *pb = P->src[1] + c0 * P->plane[1];
+    const int64_t sa = P->plane[0], sb = P->plane[1], ldo = P->ldo;
+    const int up0 = P->rh[0] != 0, up1 = nin == 2 && P->rh[1] != 0, two = nin == 2;
+    const char op = P->op;
+    __m128i r[8], t[4];
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) {
+        if (c >= nc) {
+            r[c] = _mm_setzero_si128();
+            continue;
+        }
+        __m256 f = _mm256_maskload_ps(pa + c * sa + e0->off, e0->lm);
+        if (up0)
+            f = _mm256_permutevar8x32_ps(f, e0->idx);
+        if (two) {
+            __m256 vb = _mm256_maskload_ps(pb + c * sb + e1->off, e1->lm);
+            if (up1)
+                vb = _mm256_permutevar8x32_ps(vb, e1->idx);
+            f = op == 'A' ? _mm256_add_ps(f, vb) : op == 'S' ? _mm256_sub_ps(f, vb) : _mm256_mul_ps(f, vb);
+        }
+        r[c] = qb_quantize8_avx2(f, sc, zp);
+    }
+    qb_transpose8_i8(r, t);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        if (i < n)
+            qb_store8_i8(o + i * ldo, i & 1 ? _mm_srli_si128(t[i / 2], 8) : t[i / 2], nc);
+}
+
+/* planes_q8_body with AVX2: blocks of up to Q8_STEPS x 8 pixels of one
+ * row, each block 8 channels at a time, a step (planes_q8_step8) 8
+ * pixels x 8 channels; an input read upsampled takes a step's values
+ * from a piece of its source row by a permute (lane i: source column (x
+ * + i) / rw). The same lanes' operations: the codes of the plain loops. */
+__attribute__((target("avx2"), always_inline)) static inline void planes_q8_body8(const nhwc_state *s,
+                                                                                    const q8_planes *P, const int nin,
+                                                                                    int64_t q0, int64_t q1)
+{
+    const __m256 sc = _mm256_set1_ps(s->q_scale);
+    const __m256i zp = _mm256_set1_epi32(s->q_zero);
+    const int64_t W = P->rh[0] || (nin == 2 && P->rh[1]) ? s->w : s->h * s->w;
+    for (int64_t p = q0; p < q1;) {
+        q8_step8 st[2][Q8_STEPS];
+        int ns = 0, nn[Q8_STEPS];
+        int64_t at[Q8_STEPS];
+        for (; p < q1 && ns < Q8_STEPS; ns++) { /* the block's steps: 8 pixels or up to the row's end */
+            int64_t row = p / W, x = p % W;
+            int n = (int)(W - x < 8 ? W - x : 8);
+            if (n > q1 - p)
+                n = (int)(q1 - p);
+            nn[ns] = n, at[ns] = p;
+            p += n;
+            for (int k = 0; k < nin; k++) {
+                q8_step8 *e = &st[k][ns];
+                if (!P->rh[k]) {
+                    e->lm = qb_lanes8(n), e->off = row * W + x;
+                    e->idx = _mm256_setzero_si256();
+                    continue;
+                }
+                int64_t rw = P->rw[k], ph = x % rw;
+                int32_t lane[8], cnt = 0;
+                for (int i = 0; i < 8; i++) { /* (x + i) / rw - x / rw, counted */
+                    lane[i] = i < n ? cnt : 0;
+                    if (++ph == rw)
+                        ph = 0, cnt++;
+                }
+                e->idx = _mm256_loadu_si256((const __m256i *)(const void *)lane);
+                e->lm = qb_lanes8(lane[n - 1] + 1);
+                e->off = (row / P->rh[k]) * P->iw[k] + x / rw;
+            }
+        }
+        for (int64_t c0 = 0; c0 < P->c; c0 += 8) {
+            int nc = P->c - c0 < 8 ? (int)(P->c - c0) : 8;
+            for (int t = 0; t < ns; t++)
+                planes_q8_step8(P, nin, c0, &st[0][t], &st[1][t], nc, nn[t], sc, zp, P->y + at[t] * P->ldo + c0);
+        }
+    }
+}
+
+/* planes_q8_body8 compiled for one input and for two. */
+__attribute__((target("avx2"))) static void planes_q8_avx2(const nhwc_state *s, const q8_planes *P, int64_t q0,
+                                                           int64_t q1)
+{
+    if (P->nin == 2)
+        planes_q8_body8(s, P, 2, q0, q1);
+    else
+        planes_q8_body8(s, P, 1, q0, q1);
+}
+
+/* rse_px_q8_body with AVX2: 8 source pixels x 8 channels a step,
+ * transposed (qb_transpose8_f32), each output pixel's 8 codes of x
+ * dequantized, xf + xf * s, the node's operation in its operand order,
+ * quantized (qb_quantize8_avx2): the same lanes' operations. */
+__attribute__((target("avx2"), always_inline)) static inline void
+rse_px_q8_body8(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char op, int64_t q0, int64_t q1)
+{
+    const int64_t C = s->c, W = s->w, rw = R->rw;
+    const __m256 sc = _mm256_set1_ps(s->q_scale), xs = _mm256_set1_ps(s->rse_scale);
+    const __m256i zp = _mm256_set1_epi32(s->q_zero), xz = _mm256_set1_epi32(s->rse_zero);
+    const int8_t *x8 = R->x8; /* in locals: the int8 stores may alias R */
+    int8_t *yo = R->y;
+    float blk[8][8] __attribute__((aligned(32))); /* 8 source pixels x 8 channels */
+    for (int64_t p = q0; p < q1;) {
+        const int64_t row = p / W, xa = p % W, xb = W - xa < q1 - p ? W : xa + (q1 - p);
+        /* rows this pass: two when this one and the next are whole, in [q0, q1) and of one source row */
+        const int64_t nr = xa == 0 && p + 2 * W <= q1 && (row + 1) / R->rh == row / R->rh ? 2 : 1;
+        const float *srow = R->src + row / R->rh * R->iw;
+        for (int64_t s0 = xa / rw; s0 * rw < xb; s0 += 8) { /* 8 source pixels, their output pixels [oa, ob) */
+            const int64_t oa = s0 * rw > xa ? s0 * rw : xa, ob = (s0 + 8) * rw < xb ? (s0 + 8) * rw : xb;
+            const int64_t ns = (ob - 1) / rw - s0 + 1;
+            const __m256i lm = qb_lanes8(ns);
+            for (int64_t c0 = 0; c0 < C; c0 += 8) {
+                const int nc = C - c0 < 8 ? (int)(C - c0) : 8;
+                __m256 r[8];
+#pragma GCC unroll 8
+                for (int c = 0; c < 8; c++)
+                    r[c] = c < nc ? _mm256_maskload_ps(srow + (c0 + c) * R->plane + s0, lm) : _mm256_setzero_ps();
+                qb_transpose8_f32(r);
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    _mm256_store_ps(blk[i], r[i]);
+                const __m256 sv = _mm256_maskload_ps(R->sv + c0, qb_lanes8(nc));
+                for (int64_t rr = 0; rr < nr; rr++) {
+                    int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
+                    for (int64_t ox = oa; ox < ob; ox++) {
+                        const int64_t q = ((row + rr) * W + ox) * C + c0;
+                        const __m256 o = _mm256_load_ps(blk[i]);
+                        if (++ph == rw)
+                            ph = 0, i++;
+                        __m256 xf = _mm256_mul_ps(
+                            _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepi8_epi32(qb_load8_i8(x8 + q, nc)), xz)),
+                            xs);
+                        __m256 xv = _mm256_add_ps(xf, _mm256_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
+                        __m256 f = op == 'A' ? _mm256_add_ps(a, b) : op == 'S' ? _mm256_sub_ps(a, b) : _mm256_mul_ps(a, b);
+                        qb_store8_i8(yo + q, qb_quantize8_avx2(f, sc, zp), nc);
+                    }
+                }
+            }
+        }
+        p += (xb - xa) * nr;
+    }
+}
+
+/* rse_px_q8_body8 for the node's operation and rk (constants). */
+__attribute__((target("avx2"))) static void rse_px_q8_avx2(const nhwc_state *s, const rse_px_q8 *R, int rk, char op,
+                                                           int64_t q0, int64_t q1)
+{
+    if (op == 'A')
+        rk == 0 ? rse_px_q8_body8(s, R, 0, 'A', q0, q1) : rse_px_q8_body8(s, R, 1, 'A', q0, q1);
+    else if (op == 'S')
+        rk == 0 ? rse_px_q8_body8(s, R, 0, 'S', q0, q1) : rse_px_q8_body8(s, R, 1, 'S', q0, q1);
+    else
+        rk == 0 ? rse_px_q8_body8(s, R, 0, 'M', q0, q1) : rse_px_q8_body8(s, R, 1, 'M', q0, q1);
+}
+
 /* Input k of node n (image b, ci channels from channel cfirst of its
  * tensor) into P: its planes, or its upsampling's source (s->up_*). */
 static void q8_planes_in(const nhwc_job *j, q8_planes *P, int k, int ks, int64_t b, int64_t ci)
@@ -1478,8 +1662,9 @@ static void q8_planes_in(const nhwc_job *j, q8_planes *P, int k, int ks, int64_t
     }
 }
 
-/* elem_q8_pixels from NCHW planes with AVX-512: pixels [q0, q1) of image b. */
-static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
+/* elem_q8_pixels from NCHW planes with AVX-512 (avx2: with the AVX2
+ * copies): pixels [q0, q1) of image b. */
+static void elem_q8_simd(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1, int avx2)
 {
     const nhwc_state *s = j->s;
     q8_planes P = {.nin = 2, .op = s->elem_op, .c = s->c, .ldo = s->c};
@@ -1494,10 +1679,16 @@ static void elem_q8_avx512(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1)
                        .rw = P.rw[k] ? P.rw[k] : 1, .x8 = (const int8_t *)j->g->tensors[s->rse_x]->data +
                                                               b * s->h * s->w * s->c,
                        .sv = (const float *)j->g->tensors[s->rse_s]->data + b * s->c, .y = P.y};
-        rse_px_q8_avx512(s, &R, rk, s->elem_op, q0, q1);
+        if (avx2)
+            rse_px_q8_avx2(s, &R, rk, s->elem_op, q0, q1);
+        else
+            rse_px_q8_avx512(s, &R, rk, s->elem_op, q0, q1);
         return;
     }
-    planes_q8_avx512(s, &P, q0, q1);
+    if (avx2)
+        planes_q8_avx2(s, &P, q0, q1);
+    else
+        planes_q8_avx512(s, &P, q0, q1);
 }
 #endif
 
@@ -1621,17 +1812,18 @@ static void concat_q8_pixels(void *ctx, int64_t p0, int64_t p1)
 /* Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over N*H*W in
  * blocks of Q8_BLK, each block's results (16 channels at a time from NCHW
  * planes, an input read upsampled gathered by upsampled_in) quantized
- * into the NHWC output; from NCHW with AVX-512, elem_q8_avx512. */
+ * into the NHWC output; from NCHW with AVX-512 or AVX2, elem_q8_simd. */
 static void elem_q8_pixels(void *ctx, int64_t p0, int64_t p1)
 {
     const nhwc_job *j = ctx;
     const nhwc_state *s = j->s;
     const int64_t hw = s->h * s->w, C = s->c;
 #ifdef QB_NHWC_AVX512
-    if (!s->q8_in_nhwc && nhwc_avx512()) {
+    if (!s->q8_in_nhwc && (nhwc_avx512() || nhwc_avx2())) {
+        const int avx2 = !nhwc_avx512();
         for (int64_t p = p0; p < p1;) {
             int64_t b = p / hw, q1 = b * hw + hw < p1 ? hw : p1 - b * hw; /* this image's share */
-            elem_q8_avx512(j, b, p % hw, q1);
+            elem_q8_simd(j, b, p % hw, q1, avx2);
             p = b * hw + q1;
         }
         return;
@@ -1960,12 +2152,12 @@ int qb_nhwc_rse_self(qb_graph *g, qb_node *n, int x, int sv, float scale, int32_
 }
 
 /* An Add/Sub/Mul writing int8 reads an input upsampled faster than the
- * Resize and its own read of the materialised input: with AVX-512
- * (elem_q8_avx512); the gather of the plain loop costs more. */
+ * Resize and its own read of the materialised input: with AVX-512 or
+ * AVX2 (elem_q8_simd); the gather of the plain loop costs more. */
 static int elem_up_fast(void)
 {
 #ifdef QB_NHWC_AVX512
-    return nhwc_avx512();
+    return nhwc_avx512() || nhwc_avx2();
 #else
     return 0;
 #endif
@@ -1976,7 +2168,7 @@ int qb_nhwc_read_upsampled(qb_graph *g, qb_node *n, int k, int src, int64_t rh, 
     nhwc_state *s = n->def == &nhwc_def ? n->state : NULL;
     const qb_tensor *x = g->tensors[src], *t = qb_in(g, n, k);
     if (s && s->kind == NK_ELEM && !elem_up_fast())
-        return 0; /* without AVX-512 the gather per element costs more than the materialised Resize */
+        return 0; /* without AVX-512 or AVX2 the gather per element costs more than the materialised Resize */
     if (!s || !s->q8 || s->q8_in_nhwc || (s->kind != NK_CONCAT && s->kind != NK_ELEM) || k < 0 || k >= NHWC_UP_MAX ||
         s->rse == k + 1 ||
         rh < 1 || rw < 1 || !t || !is_4d_float(x) || x->dims[0] != t->dims[0] || x->dims[1] != t->dims[1] ||

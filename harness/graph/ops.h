@@ -290,6 +290,10 @@ void qb_nhwc_avx512(int on);
  * rse_px_q8_body) takes ch channels a pass (rounded up to 16; tests: the
  * same bits); 0: the default, 128. */
 void qb_nhwc_rse_chunk(int ch);
+/* Tests: qb_nhwc_avx2_only(1) runs the NHWC operators' AVX2 loops where
+ * AVX-512 ones would run (the same bits; set before a graph is prepared:
+ * what is read upsampled depends on it); 0: the CPU's best. */
+void qb_nhwc_avx2_only(int on);
 /* ops_pool_global.c: y[p] = the mean of plane p of x (planes of vol
  * floats each, summed in order from 0.0f, divided by (float)vol: the
  * bits of the plain serial loop), for p < planes. */
