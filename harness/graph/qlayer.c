@@ -328,12 +328,14 @@ static void qimage_span(const qimage_job *j, int64_t p0, int64_t p1, int8_t *o)
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void
 quantize_rgb_vbmi(const float *x, size_t ldx, int64_t np, float scale, int32_t zero, int8_t *o)
 {
+    /* output byte j < 48: pixel j / 3 of plane j % 3, at (j % 3) * 16 + j / 3 (a constant: built here per
+     * call, a loop and a 64-byte reload of four 16-byte stores, it cost about as much as 5 of a row's steps) */
+    static const uint8_t ix[64] __attribute__((aligned(64))) = {
+        0,  16, 32, 1,  17, 33, 2,  18, 34, 3,  19, 35, 4,  20, 36, 5,  21, 37, 6,  22, 38, 7,  23, 39,
+        8,  24, 40, 9,  25, 41, 10, 26, 42, 11, 27, 43, 12, 28, 44, 13, 29, 45, 14, 30, 46, 15, 31, 47};
     const __m512 sc = _mm512_set1_ps(scale);
     const __m512i zp = _mm512_set1_epi32(zero);
-    uint8_t ix[64] = {0};
-    for (int j = 0; j < 48; j++) /* output byte j: pixel j / 3 of plane j % 3, at (j % 3) * 16 + j / 3 */
-        ix[j] = (uint8_t)(j % 3 * 16 + j / 3);
-    const __m512i idx = _mm512_loadu_si512(ix);
+    const __m512i idx = _mm512_load_si512(ix);
     for (int64_t p = 0; p < np; p += 16) {
         int n = np - p < 16 ? (int)(np - p) : 16;
         __mmask16 m = (__mmask16)((1u << n) - 1);
@@ -433,6 +435,28 @@ void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int6
     qb_gpar_for(hw, qb_gpar_chunk(hw, c, QIMG_BLK), qimage_pixels, &j);
 }
 
+/* n bytes of zp at o: up to 16 by two fixed-size stores that may overlap
+ * (a row's pads of 1-3 pixels of an image: a libc memset call each cost
+ * more than its bytes), longer ones by memset; the same bytes. */
+static inline void fill_zp(int8_t *o, int8_t zp, int64_t n)
+{
+    const uint64_t pat = 0x0101010101010101ull * (uint8_t)zp;
+    if (n > 16) {
+        memset(o, zp, (size_t)n);
+    } else if (n >= 8) {
+        memcpy(o, &pat, 8);
+        memcpy(o + n - 8, &pat, 8);
+    } else if (n >= 4) {
+        memcpy(o, &pat, 4);
+        memcpy(o + n - 4, &pat, 4);
+    } else if (n >= 2) {
+        memcpy(o, &pat, 2);
+        memcpy(o + n - 2, &pat, 2);
+    } else if (n == 1) {
+        o[0] = zp;
+    }
+}
+
 #ifdef QB_Q16_AVX512
 /* qimage_padded_rows for an image whose rows are contiguous floats (NHWC,
  * or one channel) with AVX-512: each padded row filled with the zero
@@ -488,9 +512,9 @@ static void qimage_padded_rows(void *ctx, int64_t y0, int64_t y1)
             continue;
         }
         int64_t w = j->w;
-        memset(o, zp, (size_t)(j->pl * c));
+        fill_zp(o, zp, j->pl * c);
         qimage_span(j, iy * w, iy * w + w, o + j->pl * c);
-        memset(o + (j->pl + w) * c, zp, (size_t)((j->wp - j->pl - w) * c));
+        fill_zp(o + (j->pl + w) * c, zp, (j->wp - j->pl - w) * c);
     }
 }
 
