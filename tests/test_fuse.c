@@ -2124,6 +2124,7 @@ static void test_int8_upsampled(void **st)
         qb_gpar_set_threads(threads);
         qb_nhwc_avx512(v != 3);
         qb_nhwc_avx2_only(v > 3);
+        qb_qlayer_quantize_planes_avx2_only(v > 3);
         qb_graph *g = q_up_graph_full();
         run(g, x);
         int fused = 0;
@@ -2143,6 +2144,7 @@ static void test_int8_upsampled(void **st)
         qb_graph_free(g);
     }
     qb_nhwc_avx2_only(0);
+    qb_qlayer_quantize_planes_avx2_only(0);
     qb_nhwc_avx512(1);
     qb_gpar_set_threads(1);
     qb_graph_free(ref);
@@ -2240,7 +2242,7 @@ static void test_int8_add_upsampled(void **st)
 
 /* qb_qlayer_quantize_planes (NCHW planes into NHWC int8 codes; with
  * AVX-512 16 pixels x 16 channels a step, with VBMI three planes by a
- * byte permute) against qb_quantize_i8 value by value: 1-40 channels,
+ * byte permute, with AVX2 8 x 8) against qb_quantize_i8 value by value: 1-40 channels,
  * 1-37 pixels, planes and pixels further apart than they are long, NaN,
  * infinities, values past the grid and halves of the scale; the bytes
  * between the pixels' codes left alone. */
@@ -2250,9 +2252,10 @@ static void test_quantize_planes(void **st)
     const int64_t chans[] = {1, 2, 3, 5, 16, 17, 24, 40}, pix[] = {1, 7, 15, 16, 17, 37};
     const float scale = 0.0173f;
     const int32_t zero = -3;
+    for (int avx2 = 0; avx2 <= 1; avx2++) /* the CPU's best, then the AVX2 loop (quantize_planes_avx2) */
     for (size_t a = 0; a < sizeof chans / sizeof *chans; a++)
         for (size_t b = 0; b < sizeof pix / sizeof *pix; b++) {
-            const int64_t c = chans[a], np = pix[b], ldx = np + 5, ldo = c + 3;
+            const int64_t c = chans[a], np = pix[b], ldx = np + 5, ldo = c + (b % 2 ? 3 : 0); /* contiguous pixels too (RGB) */
             float *x = malloc((size_t)(c * ldx) * sizeof *x);
             int8_t *o = malloc((size_t)(np * ldo)), *ref = malloc((size_t)(np * ldo));
             for (int64_t i = 0; i < c * ldx; i++) {
@@ -2266,7 +2269,9 @@ static void test_quantize_planes(void **st)
             for (int64_t p = 0; p < np; p++)
                 for (int64_t ch = 0; ch < c; ch++)
                     qb_quantize_i8(x + ch * ldx + p, 1, scale, zero, -128, 127, ref + p * ldo + ch);
+            qb_qlayer_quantize_planes_avx2_only(avx2);
             qb_qlayer_quantize_planes(x, c, (size_t)ldx, np, scale, zero, o, ldo);
+            qb_qlayer_quantize_planes_avx2_only(0);
             assert_memory_equal(o, ref, (size_t)(np * ldo));
             free(x);
             free(o);
@@ -2488,6 +2493,7 @@ static void test_int8_rse(void **st)
             qb_nhwc_avx512(simd != 0);
             qb_nhwc_rse_chunk(simd == 2 ? 16 : 0);
             qb_nhwc_avx2_only(simd == 3);
+            qb_qlayer_quantize_planes_avx2_only(simd == 3); /* the Concat's other inputs too */
             qb_gpar_set_threads(threads);
             qb_graph *g = q_rse_graph(0);
             run(g, x);
@@ -2518,6 +2524,7 @@ static void test_int8_rse(void **st)
             qb_graph_free(g);
         }
     qb_nhwc_avx2_only(0);
+    qb_qlayer_quantize_planes_avx2_only(0);
     qb_nhwc_avx512(1);
     qb_nhwc_rse_chunk(0);
     qb_gpar_set_threads(1);

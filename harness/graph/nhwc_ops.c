@@ -1732,6 +1732,24 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(c
             _mm_mask_storeu_epi8(o + p * s->c + c, m, qb_quantize16_avx512(a, sc, zp));
         }
 }
+
+/* rse_q8_avx512 with AVX2: 8 channels of a pixel a step, the tail by
+ * qb_load8_i8 / qb_store8_i8 (the same per-lane operations,
+ * qb_quantize8_avx2's codes). */
+__attribute__((target("avx2"))) static void rse_q8_avx2(const nhwc_state *s, const int8_t *x, const float *sv,
+                                                        int64_t ci, int64_t np, int8_t *o)
+{
+    const __m256 sc = _mm256_set1_ps(s->q_scale), xs = _mm256_set1_ps(s->rse_scale);
+    const __m256i zp = _mm256_set1_epi32(s->q_zero), xz = _mm256_set1_epi32(s->rse_zero);
+    for (int64_t p = 0; p < np; p++)
+        for (int64_t c = 0; c < ci; c += 8) {
+            const int nc = ci - c < 8 ? (int)(ci - c) : 8;
+            __m256i v = _mm256_cvtepi8_epi32(qb_load8_i8(x + p * ci + c, nc));
+            __m256 xf = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, xz)), xs);
+            __m256 a = _mm256_add_ps(xf, _mm256_mul_ps(xf, _mm256_maskload_ps(sv + c, qb_lanes8(nc))));
+            qb_store8_i8(o + p * s->c + c, qb_quantize8_avx2(a, sc, zp), nc);
+        }
+}
 #endif
 
 /* The Concat's input computed as x + x * s (s->rse): np pixels of image
@@ -1746,6 +1764,10 @@ static void rse_q8_pixels(const nhwc_job *j, int64_t b, int64_t q, int64_t np, i
 #ifdef QB_NHWC_AVX512
     if (nhwc_avx512()) {
         rse_q8_avx512(s, x, sv, ci, np, o);
+        return;
+    }
+    if (nhwc_avx2()) {
+        rse_q8_avx2(s, x, sv, ci, np, o);
         return;
     }
 #endif
@@ -2011,11 +2033,45 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_planes_avx5
         }
     }
 }
+/* rse_planes_avx512 with AVX2: 8 pixels x 8 channels a step, the codes
+ * transposed to one channel a register (qb_transpose8_i8), each lane
+ * rse_in's operations, 8 floats stored to the channel's plane. */
+__attribute__((target("avx2"))) static void rse_planes_avx2(const nhwc_job *j, int64_t b, int64_t q, int64_t np)
+{
+    const nhwc_state *s = j->s;
+    const int64_t C = s->c, hw = s->h * s->w;
+    const int8_t *x = (const int8_t *)j->g->tensors[s->rse_x]->data + b * hw * C;
+    const float *sv = (const float *)j->g->tensors[s->rse_s]->data + b * C;
+    float *y = j->y + b * C * hw;
+    const __m256 xs = _mm256_set1_ps(s->rse_scale);
+    const __m256i xz = _mm256_set1_epi32(s->rse_zero);
+    for (int64_t p = q; p < q + np; p += 8) {
+        const int n = q + np - p < 8 ? (int)(q + np - p) : 8;
+        const __m256i pm = qb_lanes8(n);
+        for (int64_t c0 = 0; c0 < C; c0 += 8) {
+            const int nc = C - c0 < 8 ? (int)(C - c0) : 8;
+            __m128i r[8], t[4];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                r[i] = i < n ? qb_load8_i8(x + (p + i) * C + c0, nc) : _mm_setzero_si128();
+            qb_transpose8_i8(r, t);
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++)
+                if (c < nc) {
+                    const __m128i k = c & 1 ? _mm_srli_si128(t[c / 2], 8) : t[c / 2];
+                    __m256 xf = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepi8_epi32(k), xz)), xs);
+                    xf = _mm256_add_ps(xf, _mm256_mul_ps(xf, _mm256_set1_ps(sv[c0 + c])));
+                    _mm256_maskstore_ps(y + (c0 + c) * hw + p, pm, xf);
+                }
+        }
+    }
+}
+
 #endif
 
 /* The Add x + Mul(x, s) writing its float NCHW output from x's int8 NHWC
  * codes (RSE_SELF): pixels [p0, p1) over N*H*W, by channel planes in
- * blocks of Q8_BLK pixels (rse_in), or with AVX-512. */
+ * blocks of Q8_BLK pixels (rse_in), or with AVX-512 or AVX2. */
 static void rse_planes(void *ctx, int64_t p0, int64_t p1)
 {
     const nhwc_job *j = ctx;
@@ -2026,6 +2082,11 @@ static void rse_planes(void *ctx, int64_t p0, int64_t p1)
 #ifdef QB_NHWC_AVX512
         if (nhwc_avx512()) {
             rse_planes_avx512(j, b, q, nb);
+            p += nb;
+            continue;
+        }
+        if (nhwc_avx2()) {
+            rse_planes_avx2(j, b, q, nb);
             p += nb;
             continue;
         }

@@ -29,6 +29,7 @@
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
 #include "harness/graph/q16_avx512.h"
+#include "harness/graph/q8_avx2.h"
 #include "harness/graph/qlayer.h"
 #include "harness/qmath/quant.h"
 #include "kernels/quantize.h"
@@ -381,6 +382,81 @@ quantize_planes_avx512(const float *x, int64_t c, size_t ldx, int64_t np, float 
 }
 #endif
 
+#ifdef QB_Q8_AVX2
+/* quantize_rgb_vbmi with AVX2: three planes into contiguous pixels of 3
+ * codes, 8 pixels a step: each plane's 8 values quantized
+ * (qb_quantize8_avx2), the 24 codes interleaved by two byte shuffles and
+ * stored as 16 + 8 bytes (the last step through a buffer). */
+__attribute__((target("avx2"))) static void quantize_rgb_avx2(const float *x, size_t ldx, int64_t np, float scale,
+                                                              int32_t zero, int8_t *o)
+{
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i zp = _mm256_set1_epi32(zero);
+    int8_t ab[32], cc[32]; /* output byte j < 24: pixel j / 3 of plane j % 3, from a|b (a: 0-7, b: 8-15) or c */
+    for (int j = 0; j < 32; j++) {
+        const int px = j / 3, pl = j % 3;
+        ab[j] = (int8_t)(j < 24 && pl < 2 ? pl * 8 + px : -128);
+        cc[j] = (int8_t)(j < 24 && pl == 2 ? px : -128);
+    }
+    const __m128i ab0 = _mm_loadu_si128((const __m128i *)(const void *)ab),
+                  ab1 = _mm_loadu_si128((const __m128i *)(const void *)(ab + 16)),
+                  cc0 = _mm_loadu_si128((const __m128i *)(const void *)cc),
+                  cc1 = _mm_loadu_si128((const __m128i *)(const void *)(cc + 16));
+    for (int64_t p = 0; p < np; p += 8) {
+        const int n = np - p < 8 ? (int)(np - p) : 8;
+        const __m256i lm = qb_lanes8(n);
+        const __m128i a = qb_quantize8_avx2(_mm256_maskload_ps(x + p, lm), sc, zp);
+        const __m128i b = qb_quantize8_avx2(_mm256_maskload_ps(x + ldx + p, lm), sc, zp);
+        const __m128i c = qb_quantize8_avx2(_mm256_maskload_ps(x + 2 * ldx + p, lm), sc, zp);
+        const __m128i v = _mm_unpacklo_epi64(a, b);
+        const __m128i lo = _mm_or_si128(_mm_shuffle_epi8(v, ab0), _mm_shuffle_epi8(c, cc0));
+        const __m128i hi = _mm_or_si128(_mm_shuffle_epi8(v, ab1), _mm_shuffle_epi8(c, cc1));
+        int8_t *d = o + 3 * p;
+        if (n == 8) {
+            _mm_storeu_si128((__m128i *)(void *)d, lo);
+            _mm_storel_epi64((__m128i *)(void *)(d + 16), hi);
+        } else {
+            int8_t t[32];
+            _mm_storeu_si128((__m128i *)(void *)t, lo);
+            _mm_storeu_si128((__m128i *)(void *)(t + 16), hi);
+            memcpy(d, t, (size_t)(3 * n));
+        }
+    }
+}
+
+/* qb_qlayer_quantize_planes with AVX2 (where AVX-512 is not allowed): 8
+ * pixels x 8 channels a step, each channel's 8 values quantized in a
+ * register (qb_quantize8_avx2: qb_quantize_i8's codes), the 8 x 8 codes
+ * transposed (qb_transpose8_i8) and stored as 8 pixels' codes. */
+__attribute__((target("avx2"))) static void quantize_planes_avx2(const float *x, int64_t c, size_t ldx, int64_t np,
+                                                                 float scale, int32_t zero, int8_t *o, int64_t ldo)
+{
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i zp = _mm256_set1_epi32(zero);
+    for (int64_t p = 0; p < np; p += 8) {
+        const int n = np - p < 8 ? (int)(np - p) : 8;
+        const __m256i lm = qb_lanes8(n);
+        for (int64_t c0 = 0; c0 < c; c0 += 8) {
+            const int nc = c - c0 < 8 ? (int)(c - c0) : 8;
+            __m128i r[8], t[4];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                r[i] = i < nc ? qb_quantize8_avx2(_mm256_maskload_ps(x + (size_t)(c0 + i) * ldx + p, lm), sc, zp)
+                              : _mm_setzero_si128();
+            qb_transpose8_i8(r, t);
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                if (i < n)
+                    qb_store8_i8(o + (p + i) * ldo + c0, i & 1 ? _mm_srli_si128(t[i / 2], 8) : t[i / 2], nc);
+        }
+    }
+}
+#endif
+
+static int qplanes_avx2_only; /* qb_qlayer_quantize_planes_avx2_only(1): the AVX2 loop, not AVX-512 (tests) */
+
+void qb_qlayer_quantize_planes_avx2_only(int on) { qplanes_avx2_only = on; }
+
 void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
                                int8_t *o, int64_t ldo)
 {
@@ -390,12 +466,25 @@ void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np
         vbmi = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL | QB_CPU_AVX512VBMI);
     if (avx512 < 0)
         avx512 = qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW | QB_CPU_AVX512VL);
-    if (c == 3 && ldo == 3 && vbmi) {
+    if (c == 3 && ldo == 3 && vbmi && !qplanes_avx2_only) {
         quantize_rgb_vbmi(x, ldx, np, scale, zero, o);
         return;
     }
-    if (c > 1 && avx512) {
+    if (c > 1 && avx512 && !qplanes_avx2_only) {
         quantize_planes_avx512(x, c, ldx, np, scale, zero, o, ldo);
+        return;
+    }
+#endif
+#ifdef QB_Q8_AVX2
+    static int avx2 = -1;
+    if (avx2 < 0)
+        avx2 = qb_avx2_allowed();
+    if (c == 3 && ldo == 3 && avx2) {
+        quantize_rgb_avx2(x, ldx, np, scale, zero, o);
+        return;
+    }
+    if (c > 1 && avx2) {
+        quantize_planes_avx2(x, c, ldx, np, scale, zero, o, ldo);
         return;
     }
 #endif

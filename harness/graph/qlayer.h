@@ -112,6 +112,9 @@ void qb_qlayer_quantize_image(const qb_node *n, const float *x, int x_nhwc, int6
  * quantization here (kernels/quantize.h), so the same codes. */
 void qb_qlayer_quantize_planes(const float *x, int64_t c, size_t ldx, int64_t np, float scale, int32_t zero,
                                int8_t *o, int64_t ldo);
+/* Tests: 1 makes qb_qlayer_quantize_planes take its AVX2 loop where an
+ * AVX-512 one would run (the same codes); 0: the CPU's best. */
+void qb_qlayer_quantize_planes_avx2_only(int on);
 
 /* The same into a padded NHWC buffer of hp x wp pixels: the h x w image
  * at row pt, column pl, every other pixel the zero point (the value of
