@@ -29,6 +29,13 @@
  * when streaming (M <= 6), else once per (K block, panel) into a small fp32
  * buffer that every row group of the block reuses.
  * Bias and clamp as the scalar reference: sum, + bias, then max/min.
+ * With qb_gemm_args.a_taps (QB_KF_A_TAPS, a direct convolution: K is
+ * a_ntaps segments of K / a_ntaps elements, segment s of row i at
+ * a + i * lda + a_taps[s]) the kernels walk each K block (or the whole K)
+ * piece by piece, a piece being the part of the block in one segment; the
+ * accumulators stay in registers across pieces, so a block's sums are
+ * those of the same block of an im2col copy, in the same order. Without
+ * taps the block is one piece: the loops and sums are what they were.
  */
 #ifndef QB_AVX2_GEMM_FLOAT_H
 #define QB_AVX2_GEMM_FLOAT_H
@@ -62,7 +69,25 @@ typedef struct qb_f_tile {
     int finish;         /* add the bias and clamp (last K block) */
     const float *bias;  /* bias of the tile's first column */
     float f_min, f_max; /* clamp */
+    long k0;            /* the K block's first k (a is a row's start: the block is read from k0 on) */
+    const ptrdiff_t *taps; /* offsets of A's K segments from a row (elements); NULL: one segment */
+    long kseg;          /* elements per segment (with taps) */
 } qb_f_tile;
+
+/* Where the piece of a K block that starts at block step k lies in a row
+ * of A (row start a): its first element, and its length (at most kc - k,
+ * and with taps at most the rest of k's segment). */
+QB_F_INLINE const float *qb_f_piece(const float *a, long k, int kc, const qb_f_tile *t, long *len)
+{
+    long kk = t->k0 + k;
+    *len = kc - k;
+    if (!t->taps)
+        return a + kk;
+    long s = kk / t->kseg, off = kk - s * t->kseg;
+    if (*len > t->kseg - off)
+        *len = t->kseg - off;
+    return a + t->taps[s] + off;
+}
 
 /* Lanes j of a mask vector with base + j < ncols set. */
 QB_F_INLINE __m256i qb_f_mask(int base, int ncols)
@@ -102,8 +127,8 @@ QB_F_INLINE void qb_f_store8(__m256 v, float *c, int base, const qb_f_tile *t, _
 }
 
 /* The microkernel: an mr x 16 tile (mr <= 6) of one panel,
- * acc[i][h] (+)= sum over k < kc of a[i][k] * w[k][8h..8h+7], then the tile
- * store. mr, f16, pf are compile-time constants after inlining; pf: the
+ * acc[i][h] (+)= sum over k < kc of A[i][t->k0 + k] * w[k][8h..8h+7]
+ * (a: row 0's start; qb_f_piece), then the tile store. mr, f16, pf are compile-time constants after inlining; pf: the
  * panel streams from memory once (prefetch ahead), else it sits in L1. */
 QB_F_INLINE void qb_f_ukr(int mr, int f16, int pf, int kc, const float *a, size_t lda, const void *w,
                           const qb_f_tile *t)
@@ -116,10 +141,6 @@ QB_F_INLINE void qb_f_ukr(int mr, int f16, int pf, int kc, const float *a, size_
 #pragma GCC unroll 6
         for (int i = 0; i < QB_F_MR; i++)
             acc[s][i][0] = acc[s][i][1] = _mm256_setzero_ps();
-    const float *ar[QB_F_MR];
-#pragma GCC unroll 6
-    for (int i = 0; i < QB_F_MR; i++)
-        ar[i] = a + (size_t)(i < mr ? i : 0) * lda; /* rows past mr: never read */
     if (t->load_c) /* partial sums in C: on their way while the sums run */
 #pragma GCC unroll 6
         for (int i = 0; i < QB_F_MR; i++) {
@@ -131,35 +152,42 @@ QB_F_INLINE void qb_f_ukr(int mr, int f16, int pf, int kc, const float *a, size_
     /* k steps per iteration: even for fp16, whose 64-byte line holds two
      * rows, so that the prefetch of every other row is static */
     const int ku = f16 && ks == 1 ? 2 : ks;
-    long k = 0;
-    for (; k + ku <= kc; k += ku) {
+    for (long k0 = 0, len; k0 < kc; k0 += len) { /* the block's pieces (one without taps) */
+        const float *pa = qb_f_piece(a, k0, kc, t, &len), *ar[QB_F_MR];
+#pragma GCC unroll 6
+        for (int i = 0; i < QB_F_MR; i++)
+            ar[i] = pa + (size_t)(i < mr ? i : 0) * lda; /* rows past mr: never read */
+        const void *wk = (const char *)w + k0 * QB_F_NR * (f16 ? 2 : 4); /* the piece's weights */
+        long k = 0;
+        for (; k + ku <= len; k += ku) {
 #pragma GCC unroll 2
-        for (int u = 0; u < 2; u++) {
-            if (u >= ku)
-                break;
-            const int s = u % ks;
-            if (pf && (!f16 || !(u & 1))) /* one prefetch per 64-byte line */
-                _mm_prefetch((const char *)w + (k + u) * QB_F_NR * (f16 ? 2 : 4) + QB_F_PF, _MM_HINT_T0);
-            __m256 w0 = qb_f_loadw(w, f16, k + u, 0), w1 = qb_f_loadw(w, f16, k + u, 1);
+            for (int u = 0; u < 2; u++) {
+                if (u >= ku)
+                    break;
+                const int s = u % ks;
+                if (pf && (!f16 || !(u & 1))) /* one prefetch per 64-byte line */
+                    _mm_prefetch((const char *)wk + (k + u) * QB_F_NR * (f16 ? 2 : 4) + QB_F_PF, _MM_HINT_T0);
+                __m256 w0 = qb_f_loadw(wk, f16, k + u, 0), w1 = qb_f_loadw(wk, f16, k + u, 1);
+#pragma GCC unroll 6
+                for (int i = 0; i < QB_F_MR; i++) {
+                    if (i >= mr)
+                        break;
+                    __m256 b = _mm256_broadcast_ss(ar[i] + k + u);
+                    acc[s][i][0] = _mm256_fmadd_ps(b, w0, acc[s][i][0]);
+                    acc[s][i][1] = _mm256_fmadd_ps(b, w1, acc[s][i][1]);
+                }
+            }
+        }
+        for (; k < len; k++) {
+            __m256 w0 = qb_f_loadw(wk, f16, k, 0), w1 = qb_f_loadw(wk, f16, k, 1);
 #pragma GCC unroll 6
             for (int i = 0; i < QB_F_MR; i++) {
                 if (i >= mr)
                     break;
-                __m256 b = _mm256_broadcast_ss(ar[i] + k + u);
-                acc[s][i][0] = _mm256_fmadd_ps(b, w0, acc[s][i][0]);
-                acc[s][i][1] = _mm256_fmadd_ps(b, w1, acc[s][i][1]);
+                __m256 b = _mm256_broadcast_ss(ar[i] + k);
+                acc[0][i][0] = _mm256_fmadd_ps(b, w0, acc[0][i][0]);
+                acc[0][i][1] = _mm256_fmadd_ps(b, w1, acc[0][i][1]);
             }
-        }
-    }
-    for (; k < kc; k++) {
-        __m256 w0 = qb_f_loadw(w, f16, k, 0), w1 = qb_f_loadw(w, f16, k, 1);
-#pragma GCC unroll 6
-        for (int i = 0; i < QB_F_MR; i++) {
-            if (i >= mr)
-                break;
-            __m256 b = _mm256_broadcast_ss(ar[i] + k);
-            acc[0][i][0] = _mm256_fmadd_ps(b, w0, acc[0][i][0]);
-            acc[0][i][1] = _mm256_fmadd_ps(b, w1, acc[0][i][1]);
         }
     }
     const __m256 vmin = _mm256_set1_ps(t->f_min), vmax = _mm256_set1_ps(t->f_max);
@@ -185,7 +213,7 @@ QB_F_INLINE void qb_f_ukr(int mr, int f16, int pf, int kc, const float *a, size_
 QB_F_INLINE int qb_f_gemv_ks(int mr) { return mr == 1 ? 2 : 1; }
 
 /* M <= 3: mr rows x np panels (16 columns each, panel_elems apart) at
- * once over the whole K, so one broadcast feeds 2*np FMAs and np weight
+ * once over the whole K (a: row 0's start, K piece by piece: qb_f_piece), so one broadcast feeds 2*np FMAs and np weight
  * streams run side by side, each prefetched ahead. Bias and clamp. */
 QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size_t lda, const void *w,
                            size_t panel_elems, const qb_f_tile *t)
@@ -193,15 +221,11 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
     enum { MR3 = 3, KS_MAX = 2 };
     const int ks = qb_f_gemv_ks(mr); /* accumulator sets: never a function of np */
     __m256 acc[KS_MAX][MR3][QB_F_NP_MAX][2];
-    const char *wp[QB_F_NP_MAX];
-    const float *ar[MR3];
+    const char *wp0[QB_F_NP_MAX];
     const size_t esz = f16 ? 2 : 4;
 #pragma GCC unroll 3
     for (int q = 0; q < QB_F_NP_MAX; q++)
-        wp[q] = (const char *)w + (q < np ? q : 0) * panel_elems * esz;
-#pragma GCC unroll 3
-    for (int i = 0; i < MR3; i++)
-        ar[i] = a + (size_t)(i < mr ? i : 0) * lda; /* rows past mr: never read */
+        wp0[q] = (const char *)w + (q < np ? q : 0) * panel_elems * esz;
 #pragma GCC unroll 2
     for (int s = 0; s < KS_MAX; s++)
 #pragma GCC unroll 3
@@ -210,8 +234,17 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
             for (int q = 0; q < QB_F_NP_MAX; q++)
                 acc[s][i][q][0] = acc[s][i][q][1] = _mm256_setzero_ps();
     const int ku = ks == 1 ? 2 : ks; /* k steps per iteration (even: fp16 lines hold 2 rows) */
+    for (long k0 = 0, len; k0 < kc; k0 += len) { /* the pieces of K (one without taps) */
+    const float *pa = qb_f_piece(a, k0, kc, t, &len), *ar[MR3];
+    const char *wp[QB_F_NP_MAX];
+#pragma GCC unroll 3
+    for (int i = 0; i < MR3; i++)
+        ar[i] = pa + (size_t)(i < mr ? i : 0) * lda; /* rows past mr: never read */
+#pragma GCC unroll 3
+    for (int q = 0; q < QB_F_NP_MAX; q++)
+        wp[q] = wp0[q] + k0 * QB_F_NR * esz; /* the piece's weights */
     long k = 0;
-    for (; k + ku <= kc; k += ku) {
+    for (; k + ku <= len; k += ku) {
 #pragma GCC unroll 4
         for (int u = 0; u < KS_MAX; u++) {
             if (u >= ku)
@@ -241,7 +274,7 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
             }
         }
     }
-    for (; k < kc; k++) {
+    for (; k < len; k++) {
 #pragma GCC unroll 3
         for (int i = 0; i < MR3; i++) {
             if (i >= mr)
@@ -255,6 +288,7 @@ QB_F_INLINE void qb_f_gemv(int mr, int np, int f16, int kc, const float *a, size
                 acc[0][i][q][1] = _mm256_fmadd_ps(b, qb_f_loadw(wp[q], f16, k, 1), acc[0][i][q][1]);
             }
         }
+    }
     }
     const __m256 vmin = _mm256_set1_ps(t->f_min), vmax = _mm256_set1_ps(t->f_max);
 #pragma GCC unroll 3
@@ -377,7 +411,8 @@ QB_F_INLINE void qb_f_gemm(const qb_packed *p, const qb_gemm_args *args, int f16
     float *C = args->c;
     const size_t lda = args->lda, ldc = args->ldc;
     const int npanels = (N + QB_F_NR - 1) / QB_F_NR;
-    qb_f_tile t = {.ldc = ldc, .load_c = 0, .finish = 1, .f_min = args->f_min, .f_max = args->f_max};
+    qb_f_tile t = {.ldc = ldc, .load_c = 0, .finish = 1, .f_min = args->f_min, .f_max = args->f_max,
+                   .taps = args->a_taps, .kseg = args->a_taps ? K / args->a_ntaps : K};
 
     if (M <= 3) { /* GEMV-like: balanced groups of panels side by side, whole K */
         int ng = (npanels + qb_f_gemv_np(M) - 1) / qb_f_gemv_np(M);
@@ -406,6 +441,7 @@ QB_F_INLINE void qb_f_gemm(const qb_packed *p, const qb_gemm_args *args, int f16
         int kc = K - k0 < QB_F_KC ? K - k0 : QB_F_KC;
         t.load_c = k0 > 0;
         t.finish = k0 + kc == K;
+        t.k0 = k0;
         const int nb = (M + QB_F_MC - 1) / QB_F_MC; /* balanced M blocks */
         for (int b = 0; b < nb; b++) {
             int i0 = qb_f_group_start(M, nb, b), mc = qb_f_group_rows(M, nb, b);
@@ -423,7 +459,7 @@ QB_F_INLINE void qb_f_gemm(const qb_packed *p, const qb_gemm_args *args, int f16
                     int i = i0 + qb_f_group_start(mc, ng, g);
                     t.c = C + (size_t)i * ldc + j;
                     qb_f_ukr_fn ukr = qb_f_ukr_pick(qb_f_group_rows(mc, ng, g), 0, 0);
-                    ukr(kc, A + (size_t)i * lda + k0, lda, wp, &t);
+                    ukr(kc, A + (size_t)i * lda, lda, wp, &t);
                 }
             }
         }
