@@ -2376,9 +2376,10 @@ static void test_float_add_upsampled(void **st)
     qb_graph *ref = f_up_graph();
     assert_int_equal(run(ref, x), 0);
     unsetenv("QB_NO_UPSAMPLE_FUSION");
-    for (int avx512 = 0; avx512 <= 1; avx512++)
+    for (int simd = 0; simd <= 2; simd++) /* plain loops, the CPU's best, the AVX2 ones (up_rows_avx2, span_f32_avx2) */
         for (int threads = 1; threads <= 3; threads++) {
-            qb_elem_avx512(avx512);
+            qb_elem_avx512(simd != 0);
+            qb_elem_avx2_only(simd == 2);
             qb_gpar_set_threads(threads);
             qb_graph *g = f_up_graph();
             assert_int_equal(run(g, x), 4); /* u1-u4 read through; u5 is a graph output */
@@ -2387,6 +2388,7 @@ static void test_float_add_upsampled(void **st)
                                     (size_t)qb_tensor_count(g->tensors[g->outputs[o]]) * sizeof(float));
             qb_graph_free(g);
         }
+    qb_elem_avx2_only(0);
     qb_elem_avx512(1);
     qb_gpar_set_threads(1);
     qb_graph_free(ref);

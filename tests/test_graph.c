@@ -714,8 +714,9 @@ static void test_elem_spans(void **st)
         float b = a * sv, cc = b + x[i], d = sv - cc, e = d / x[w];
         want[i] = e * x[c * 3 + h];
     }
-    for (int avx = 1; avx >= 0; avx--) {
-        qb_elem_avx512(avx);
+    for (int avx = 2; avx >= 0; avx--) { /* 2: the AVX2 loops (span_f32_avx2), 1: the CPU's best, 0: plain */
+        qb_elem_avx512(avx != 0);
+        qb_elem_avx2_only(avx == 2);
         qb_graph *g = elem_spans_net();
         const qb_tensor *y = run1(g, x);
         assert_int_equal(qb_tensor_count(y), N);
@@ -725,6 +726,7 @@ static void test_elem_spans(void **st)
         assert_true(g->tensors[tc]->arena_off == g->tensors[tb]->arena_off);
         qb_graph_free(g);
     }
+    qb_elem_avx2_only(0);
     qb_elem_avx512(1);
 }
 

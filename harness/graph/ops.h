@@ -307,6 +307,9 @@ void qb_plane_means_avx512(int on);
  * use the plain loops, not AVX-512 (tests: the same bits); 1: default. */
 int qb_elem_inplace_input(const qb_graph *g, const qb_node *n);
 void qb_elem_avx512(int on);
+/* Tests: qb_elem_avx2_only(1) runs the float Add/Sub/Mul/Div's AVX2
+ * loops where AVX-512 ones would run (the same bits); 0: the CPU's best. */
+void qb_elem_avx2_only(int on);
 /* A float32 Add/Sub/Mul/Div of two 4-D tensors of its output's shape
  * reads its input k through a nearest integer upsampling of tensor src
  * (rh rows, rw columns a source value; exec.c fuse_upsampling): 1 when

@@ -182,6 +182,7 @@ static void span_f32_plain(int op, float *c, const float *a, int64_t ia, const f
 
 #ifdef QB_ELEM_AVX512
 static int elem_avx512_off; /* qb_elem_avx512(0): the plain loops only (tests) */
+static int elem_avx2_only;  /* qb_elem_avx2_only(1): the AVX2 loops, not AVX-512 (tests) */
 
 /* AVX-512F usable (checked once), allowed by the ISA cap (QB_FORCE_ISA
  * unset or vnni, as the kernels and nhwc_ops.c) and not turned off. */
@@ -190,7 +191,7 @@ static int elem_avx512(void)
     static int ok = -1;
     if (ok < 0)
         ok = qb_avx512_allowed(QB_CPU_AVX512F);
-    return ok && !elem_avx512_off;
+    return ok && !elem_avx512_off && !elem_avx2_only;
 }
 
 __attribute__((target("avx512f"))) static inline __attribute__((always_inline)) __m512 op512(int op, __m512 x, __m512 y)
@@ -284,6 +285,118 @@ __attribute__((target("avx512f"))) static void up_rows_avx512(int op, int uk, fl
 }
 #endif
 
+#ifdef QB_ELEM_AVX512
+/* ---- the same loops 8 floats wide, where AVX-512 is not allowed ---- */
+
+/* AVX2 usable (checked once) under the ISA cap and not turned off with
+ * AVX-512 (qb_elem_avx512(0): the plain loops). */
+static int elem_avx2(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx2_allowed();
+    return ok && !elem_avx512_off;
+}
+
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256 op256(int op, __m256 x, __m256 y)
+{
+    switch (op) {
+    case B_ADD: return _mm256_add_ps(x, y);
+    case B_SUB: return _mm256_sub_ps(x, y);
+    case B_MUL: return _mm256_mul_ps(x, y);
+    default: return _mm256_div_ps(x, y);
+    }
+}
+
+/* The first min(left, 8) lanes as a maskload / maskstore mask. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256i lanes8(int64_t left)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 8 ? left : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* span_f32_512 8 floats a step (the same IEEE operation per element). */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+span_f32_256(int op, float *c, const float *a, int64_t ia, const float *b, int64_t ib, int64_t n)
+{
+    const __m256 va = _mm256_set1_ps(a[0]), vb = _mm256_set1_ps(b[0]);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(c + j, op256(op, ia ? _mm256_loadu_ps(a + j) : va, ib ? _mm256_loadu_ps(b + j) : vb));
+    if (j < n) {
+        const __m256i m = lanes8(n - j);
+        __m256 x = ia ? _mm256_maskload_ps(a + j, m) : va, y = ib ? _mm256_maskload_ps(b + j, m) : vb;
+        _mm256_maskstore_ps(c + j, m, op256(op, x, y));
+    }
+}
+
+__attribute__((target("avx2"))) static void span_f32_avx2(int op, float *c, const float *a, int64_t ia,
+                                                          const float *b, int64_t ib, int64_t n)
+{
+    switch (op) {
+    case B_ADD: SPAN_CASES_512(span_f32_256, B_ADD); break;
+    case B_SUB: SPAN_CASES_512(span_f32_256, B_SUB); break;
+    case B_MUL: SPAN_CASES_512(span_f32_256, B_MUL); break;
+    default: SPAN_CASES_512(span_f32_256, B_DIV); break;
+    }
+}
+
+/* up_rows_512 8 values a step (rw divides 8): the upsampled operand's 8 /
+ * rw source values spread by vpermps, the other loaded, the operation in
+ * its operand order, one store (the tail masked). */
+__attribute__((target("avx2"), always_inline)) static inline void
+up_rows_256(const int op, const int uk, float *c, const float *o, const float *src, int64_t W, int64_t rw, int64_t ih,
+            int64_t iw, int64_t H, int64_t rh, int64_t r0, int64_t r1)
+{
+    const __m256i idx = _mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                          (int)__builtin_ctzll((unsigned long long)rw));
+    const int64_t ls = 8 / rw; /* source values a step */
+    const __m256i tm = lanes8(W % 8), tl = lanes8((W % 8 + rw - 1) / rw);
+    int64_t sr = r0 / H * ih + r0 % H / rh, ry = r0 % H % rh;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *sp = src + sr * iw, *po = o + r * W;
+        float *pc = c + r * W;
+        int64_t x = 0;
+        for (; x + 8 <= W; x += 8, sp += ls) {
+            const __m256 u = _mm256_permutevar8x32_ps(_mm256_maskload_ps(sp, lanes8(ls)), idx),
+                         v = _mm256_loadu_ps(po + x);
+            _mm256_storeu_ps(pc + x, uk == 0 ? op256(op, u, v) : op256(op, v, u));
+        }
+        if (x < W) {
+            const __m256 u = _mm256_permutevar8x32_ps(_mm256_maskload_ps(sp, tl), idx),
+                         v = _mm256_maskload_ps(po + x, tm);
+            _mm256_maskstore_ps(pc + x, tm, uk == 0 ? op256(op, u, v) : op256(op, v, u));
+        }
+        if (++ry == rh) /* (rh divides H: a plane's last row is its source's last) */
+            ry = 0, sr++;
+    }
+}
+
+#define UP_ROWS_256(OP)                                                                                               \
+    (uk == 0 ? up_rows_256(OP, 0, c, o, src, W, rw, ih, iw, H, rh, r0, r1)                                            \
+             : up_rows_256(OP, 1, c, o, src, W, rw, ih, iw, H, rh, r0, r1))
+
+__attribute__((target("avx2"))) static void up_rows_avx2(int op, int uk, float *c, const float *o, const float *src,
+                                                         int64_t W, int64_t rw, int64_t ih, int64_t iw, int64_t H,
+                                                         int64_t rh, int64_t r0, int64_t r1)
+{
+    switch (op) {
+    case B_ADD: UP_ROWS_256(B_ADD); break;
+    case B_SUB: UP_ROWS_256(B_SUB); break;
+    case B_MUL: UP_ROWS_256(B_MUL); break;
+    default: UP_ROWS_256(B_DIV); break;
+    }
+}
+#endif
+
+void qb_elem_avx2_only(int on)
+{
+#ifdef QB_ELEM_AVX512
+    elem_avx2_only = on;
+#else
+    (void)on;
+#endif
+}
+
 void qb_elem_avx512(int on)
 {
 #ifdef QB_ELEM_AVX512
@@ -293,13 +406,18 @@ void qb_elem_avx512(int on)
 #endif
 }
 
-/* One run of float32 Add/Sub/Mul/Div (op < B_POW): AVX-512 where it runs
- * and the strides are 0 or 1 (not both 0), else the plain loops. */
+/* One run of float32 Add/Sub/Mul/Div (op < B_POW): AVX-512 (else AVX2)
+ * where it runs and the strides are 0 or 1 (not both 0), else the plain
+ * loops. */
 static void span_f32_run(int op, float *c, const float *a, int64_t ia, const float *b, int64_t ib, int64_t n)
 {
 #ifdef QB_ELEM_AVX512
     if ((ia | ib) == 1 && (ia & ~1) == 0 && (ib & ~1) == 0 && elem_avx512()) {
         span_f32_avx512(op, c, a, ia, b, ib, n);
+        return;
+    }
+    if ((ia | ib) == 1 && (ia & ~1) == 0 && (ib & ~1) == 0 && elem_avx2()) {
+        span_f32_avx2(op, c, a, ia, b, ib, n);
         return;
     }
 #endif
@@ -440,6 +558,10 @@ static void bin_up_rows(void *ctx, int64_t r0, int64_t r1)
 #ifdef QB_ELEM_AVX512
     if (16 % rw == 0 && elem_avx512()) {
         up_rows_avx512(jb->op, s->up_k, (float *)c->data, o, (const float *)src->data, W, rw, ih, iw, H, rh, r0, r1);
+        return;
+    }
+    if (8 % rw == 0 && elem_avx2()) {
+        up_rows_avx2(jb->op, s->up_k, (float *)c->data, o, (const float *)src->data, W, rw, ih, iw, H, rh, r0, r1);
         return;
     }
 #endif
