@@ -511,7 +511,8 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
                 int64_t cols = (w->out[2] - 1) * w->s[2] + w->k[2];
                 s->hp = rows > w->pb[1] + w->in[1] ? rows : w->pb[1] + w->in[1];
                 s->wp = cols > w->pb[2] + w->in[2] ? cols : w->pb[2] + w->in[2];
-                img = (size_t)(s->hp * s->wp * w->c) + 16; /* 16: the last window row's 16-byte load */
+                img = (size_t)(s->hp * s->wp * w->c) + 32; /* 32: the last window row's 16-byte (im2col_padded_i8)
+                                                            * or 32-byte (im2col_padded_vbmi) load */
                 if (s->q_pad)
                     s->q_pg = pad_groups(w, s->kk, s->q_pidx);
             }
@@ -963,15 +964,15 @@ static int im2col_vbmi(void)
 }
 
 /* im2col_padded_i8's bytes, G pixels (pad_groups) a step: their kh
- * window rows' spans loaded (masked: only the bytes the pixels read)
- * into two registers, 32 bytes a row, and A's rows for the G pixels
+ * window rows' spans loaded into two registers, 32 bytes a row (whole
+ * loads: the copy has 32 bytes to spare after it), and A's rows for the G pixels
  * (G * K <= 192 bytes) made by byte permutes (vpermt2b through idx) and
  * stored, the last piece masked: nothing outside the rows of [r0, r1). */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void
 im2col_padded_vbmi(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t K, int64_t r0, int64_t r1,
                    int64_t pbase, const uint8_t *idx, int G)
 {
-    const int64_t C = w->c, kh = w->k[1], ow = w->out[2], wb = w->k[2] * C, step = w->s[2] * C;
+    const int64_t C = w->c, kh = w->k[1], ow = w->out[2], step = w->s[2] * C;
     const size_t dy = (size_t)(w->d[1] * wp * C);
     const __m512i i0 = _mm512_loadu_si512((const void *)idx), i1 = _mm512_loadu_si512((const void *)(idx + 64)),
                   i2 = _mm512_loadu_si512((const void *)(idx + 128));
@@ -979,13 +980,15 @@ im2col_padded_vbmi(const int8_t *P, int64_t wp, const win *w, int8_t *A, int64_t
         const int8_t *src = P + (size_t)(oy * w->s[1] * wp * C);
         int8_t *row = A + (size_t)((oy * ow - pbase) * K);
         for (int64_t ox = 0; ox < ow; ox += G) {
-            int64_t n = ow - ox < G ? ow - ox : G, span = (n - 1) * step + wb;
-            __mmask32 lm = (__mmask32)(span >= 32 ? 0xffffffffu : (1u << span) - 1);
+            int64_t n = ow - ox < G ? ow - ox : G;
             const int8_t *s = src + ox * step;
             __m256i r[4];
+            /* whole 32-byte loads (a masked one costs about two here): the bytes past the group's span are
+             * never picked for a stored row of A, and stay inside the copy (32 bytes after it, q_pad) */
 #pragma GCC unroll 4
             for (int ky = 0; ky < 4; ky++) /* unrolled: r stays in registers (a loop kept it on the stack) */
-                r[ky] = ky < kh ? _mm256_maskz_loadu_epi8(lm, s + ky * dy) : _mm256_setzero_si256();
+                r[ky] = ky < kh ? _mm256_loadu_si256((const __m256i *)(const void *)(s + ky * dy))
+                                : _mm256_setzero_si256();
             __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(r[0]), r[1], 1);
             __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(r[2]), r[3], 1);
             int8_t *d = row + ox * K;
