@@ -1,9 +1,10 @@
 /*
  * expf.c - exp of float32 values, sigmoid and softmax of a row (see expf.h): the
- * scalar references and SSE2 and AVX-512F loops doing the same float
- * operations in the same order, four or sixteen lanes at a time (the
- * build has no FMA contraction: -ffp-contract=off; the AVX-512 loops
- * are chosen at run time, under the ISA cap QB_FORCE_ISA).
+ * scalar references and SSE2, AVX2 and AVX-512F loops doing the same
+ * float operations in the same order, four, eight or sixteen lanes at a
+ * time (the build has no FMA contraction: -ffp-contract=off, and the AVX2
+ * loops use no FMA; the AVX2 and AVX-512 loops are chosen at run time,
+ * under the ISA cap QB_FORCE_ISA).
  */
 #include "kernels/expf.h"
 
@@ -355,12 +356,207 @@ void qb_expf_avx512(int on)
 #endif
 }
 
+#ifdef QB_EXPF_AVX512
+/* The AVX2 loops (8 lanes) for CPUs without AVX-512 or under
+ * QB_FORCE_ISA=avx2, where the SSE2 ones ran: expf4's operations on twice
+ * the lanes, XU vectors interleaved. */
+#define Y_INLINE static inline __attribute__((always_inline, target("avx2")))
+
+/* expf4 on k (1 or XU) vectors of eight lanes in place: the same
+ * operations, step by step across the vectors. */
+Y_INLINE void expf8_k(int k, __m256 *v)
+{
+    const __m256 hi = _mm256_set1_ps(EXP_HI), lo = _mm256_set1_ps(EXP_LO);
+    const float horner[] = {P1, P2, P3, P4, P5}; /* p = p r + c, one coefficient a step */
+    __m256 nan[XU], over[XU], under[XU], xc[XU], nf[XU], r[XU], r2[XU], p[XU];
+    __m256i n[XU];
+#pragma GCC unroll 4
+    for (int j = 0; j < k; j++) {
+        nan[j] = _mm256_cmp_ps(v[j], v[j], _CMP_UNORD_Q);
+        over[j] = _mm256_cmp_ps(v[j], hi, _CMP_GT_OQ);
+        under[j] = _mm256_cmp_ps(v[j], lo, _CMP_LT_OQ);
+        xc[j] = _mm256_min_ps(_mm256_max_ps(v[j], lo), hi); /* NaN lanes: replaced below */
+        __m256 t = _mm256_mul_ps(xc[j], _mm256_set1_ps(LOG2E));
+        nf[j] = _mm256_sub_ps(_mm256_add_ps(t, _mm256_set1_ps(MAGIC)), _mm256_set1_ps(MAGIC));
+        n[j] = _mm256_cvttps_epi32(nf[j]); /* nf is integral: exact */
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < k; j++) {
+        r[j] = _mm256_sub_ps(xc[j], _mm256_mul_ps(nf[j], _mm256_set1_ps(C1)));
+        r[j] = _mm256_sub_ps(r[j], _mm256_mul_ps(nf[j], _mm256_set1_ps(C2)));
+        r2[j] = _mm256_mul_ps(r[j], r[j]);
+        p[j] = _mm256_mul_ps(_mm256_set1_ps(P0), r[j]);
+    }
+#pragma GCC unroll 5
+    for (int t = 0; t < 5; t++)
+#pragma GCC unroll 4
+        for (int j = 0; j < k; j++)
+            p[j] = t ? _mm256_add_ps(_mm256_mul_ps(p[j], r[j]), _mm256_set1_ps(horner[t]))
+                     : _mm256_add_ps(p[j], _mm256_set1_ps(horner[0]));
+#pragma GCC unroll 4
+    for (int j = 0; j < k; j++) {
+        __m256 q = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p[j], r2[j]), r[j]), _mm256_set1_ps(1.0f));
+        const __m256i bias = _mm256_set1_epi32(127);
+        __m256i n1 = _mm256_srai_epi32(n[j], 1);
+        __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+        __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(n[j], n1), bias), 23));
+        __m256 y = _mm256_mul_ps(_mm256_mul_ps(q, s1), s2);
+        y = _mm256_andnot_ps(under[j], y);                             /* 0 */
+        y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), over[j]);    /* +Inf */
+        v[j] = _mm256_blendv_ps(y, v[j], nan[j]);                      /* NaN */
+    }
+}
+
+static int expf_avx2_off; /* qb_expf_avx2(0): not the AVX2 loops (tests) */
+
+/* AVX2 usable and allowed by the ISA cap, AVX-512 not taken, not off. */
+static int expf_avx2(void)
+{
+    static int ok = -1;
+    if (ok < 0)
+        ok = qb_avx2_allowed();
+    return ok && !expf_avx2_off && !expf_avx512();
+}
+
+__attribute__((target("avx2"))) static size_t expf_array_avx2(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 * XU <= n; i += 8 * XU) {
+        __m256 v[XU];
+#pragma GCC unroll 4
+        for (int j = 0; j < XU; j++)
+            v[j] = _mm256_loadu_ps(x + i + 8 * j);
+        expf8_k(XU, v);
+#pragma GCC unroll 4
+        for (int j = 0; j < XU; j++)
+            _mm256_storeu_ps(y + i + 8 * j, v[j]);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        expf8_k(1, &v);
+        _mm256_storeu_ps(y + i, v);
+    }
+    return i;
+}
+
+/* qb_softmax_row with AVX2 (of x + b where b is not NULL, the sums
+ * written to y first): the maximum, then the exps of the whole 16-value
+ * blocks, lanes i % 16 summed apart in two registers (lanes 0-7, 8-15)
+ * and folded as fold16 does, then the rest (masked vectors) added in
+ * order; the division in place. */
+__attribute__((target("avx2"))) static void softmax_row_avx2(const float *x, const float *b, float *y, size_t n)
+{
+    const size_t n16 = n - n % 16;
+    size_t i = 0;
+    if (b) {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(b + i)));
+        for (; i < n; i++)
+            y[i] = x[i] + b[i];
+        x = y;
+    }
+    float mx = -INFINITY;
+    __m256 m8 = _mm256_set1_ps(-INFINITY);
+    for (i = 0; i < n16; i += 8) /* any order gives the same maximum; vmaxps keeps m8 for a NaN, as > skips it */
+        m8 = _mm256_max_ps(_mm256_loadu_ps(x + i), m8);
+    float ml[8];
+    _mm256_storeu_ps(ml, m8);
+    for (int l = 0; l < 8; l++)
+        mx = ml[l] > mx ? ml[l] : mx;
+    for (i = n16; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(); /* lanes 0-7 and 8-15 of the 16 sums */
+    i = 0;
+    for (; i + 32 <= n16; i += 32) {
+        __m256 v[XU];
+#pragma GCC unroll 4
+        for (int j = 0; j < XU; j++)
+            v[j] = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * j), vm);
+        expf8_k(XU, v);
+#pragma GCC unroll 4
+        for (int j = 0; j < XU; j++)
+            _mm256_storeu_ps(y + i + 8 * j, v[j]);
+        s0 = _mm256_add_ps(s0, v[0]);
+        s1 = _mm256_add_ps(s1, v[1]);
+        s0 = _mm256_add_ps(s0, v[2]);
+        s1 = _mm256_add_ps(s1, v[3]);
+    }
+    for (; i < n16; i += 16) {
+        __m256 v[2] = {_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm)};
+        expf8_k(2, v);
+        _mm256_storeu_ps(y + i, v[0]);
+        _mm256_storeu_ps(y + i + 8, v[1]);
+        s0 = _mm256_add_ps(s0, v[0]);
+        s1 = _mm256_add_ps(s1, v[1]);
+    }
+    /* fold16: lane l + lane l + 8 (s0 + s1), then 4, 2, 1 */
+    __m256 a = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 c = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    float sum = _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+    for (i = n16; i < n; i += 8) { /* the last n % 16: eight lanes at a time (masked), added in order */
+        const int t = n - i < 8 ? (int)(n - i) : 8;
+        const __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(t), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 v = _mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm);
+        expf8_k(1, &v);
+        float e[8];
+        _mm256_storeu_ps(e, v);
+        for (int l = 0; l < t; l++)
+            sum += e[l];
+        _mm256_maskstore_ps(y + i, mk, v);
+    }
+    const __m256 vs = _mm256_set1_ps(sum);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_loadu_ps(y + i), vs));
+    for (; i < n; i++)
+        y[i] /= sum;
+}
+
+/* qb_sigmoid_f32 with AVX2: 1 / (1 + exp(-x)) in registers, one pass,
+ * the same operations as qb_sigmoid1; the last n % 8 values by it. */
+__attribute__((target("avx2"))) static void sigmoid_avx2(const float *x, float *y, size_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 * XU <= n; i += 8 * XU) {
+        __m256 v[XU];
+#pragma GCC unroll 4
+        for (int j = 0; j < XU; j++)
+            v[j] = _mm256_xor_ps(_mm256_loadu_ps(x + i + 8 * j), sign);
+        expf8_k(XU, v);
+#pragma GCC unroll 4
+        for (int j = 0; j < XU; j++)
+            _mm256_storeu_ps(y + i + 8 * j, _mm256_div_ps(one, _mm256_add_ps(one, v[j])));
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_xor_ps(_mm256_loadu_ps(x + i), sign);
+        expf8_k(1, &v);
+        _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_add_ps(one, v)));
+    }
+    for (; i < n; i++)
+        y[i] = qb_sigmoid1(x[i]);
+}
+#endif
+
+void qb_expf_avx2(int on)
+{
+#ifdef QB_EXPF_AVX512
+    expf_avx2_off = !on;
+#else
+    (void)on;
+#endif
+}
+
+
 void qb_expf_array(const float *x, float *y, size_t n)
 {
     size_t i = 0;
 #ifdef QB_EXPF_AVX512
     if (expf_avx512())
         i = expf_array_avx512(x, y, n);
+    else if (expf_avx2())
+        i = expf_array_avx2(x, y, n);
 #endif
     for (; i + 4 <= n; i += 4)
         _mm_storeu_ps(y + i, expf4(_mm_loadu_ps(x + i)));
@@ -375,6 +571,10 @@ void qb_softmax_row(const float *x, float *y, size_t n)
 #ifdef QB_EXPF_AVX512
     if (expf_avx512()) {
         softmax_row_avx512(x, NULL, y, n);
+        return;
+    }
+    if (expf_avx2()) {
+        softmax_row_avx2(x, NULL, y, n);
         return;
     }
 #endif
@@ -423,6 +623,10 @@ void qb_softmax_row_bias(const float *x, const float *b, float *y, size_t n)
         softmax_row_avx512(x, b, y, n);
         return;
     }
+    if (expf_avx2()) {
+        softmax_row_avx2(x, b, y, n);
+        return;
+    }
 #endif
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
@@ -435,6 +639,8 @@ void qb_softmax_row_bias(const float *x, const float *b, float *y, size_t n)
 #else
 
 void qb_expf_avx512(int on) { (void)on; }
+
+void qb_expf_avx2(int on) { (void)on; }
 
 void qb_softmax_row_bias(const float *x, const float *b, float *y, size_t n)
 {
@@ -492,6 +698,10 @@ void qb_sigmoid_f32(const float *x, float *y, size_t n)
 #ifdef QB_EXPF_AVX512
     if (expf_avx512()) {
         sigmoid_avx512(x, y, n);
+        return;
+    }
+    if (expf_avx2()) {
+        sigmoid_avx2(x, y, n);
         return;
     }
 #endif

@@ -16,8 +16,8 @@
  * QB_EXPF_ULP units in the last place over the normal range, absolute
  * error below FLT_MIN (1.2e-38) where libm's result is subnormal
  * (tests/test_expf.c).
- * qb_expf1 is the reference; qb_expf_array (AVX-512F or SSE2 on x86-64,
- * the reference elsewhere) is bit-identical to it.
+ * qb_expf1 is the reference; qb_expf_array (AVX-512F, AVX2 or SSE2 on
+ * x86-64, the reference elsewhere) is bit-identical to it.
  */
 #ifndef QB_EXPF_H
 #define QB_EXPF_H
@@ -48,7 +48,7 @@ void qb_sigmoid_f32(const float *x, float *y, size_t n);
  * i < n - n % 16, folded in halves (s_l += s_(l+8), then s_l += s_(l+4),
  * s_l += s_(l+2), sum = s_0 + s_1: one AVX-512 register's or four SSE
  * registers' lanes), then the last n % 16 added in order; y_i = e_i / sum.
- * The same bits on every ISA (AVX-512F, SSE2, scalar). */
+ * The same bits on every ISA (AVX-512F, AVX2, SSE2, scalar). */
 void qb_softmax_row(const float *x, float *y, size_t n);
 void qb_softmax_row__scalar(const float *x, float *y, size_t n);
 /* qb_softmax_row of the sums x_i + b_i (float adds, in that operand
@@ -56,7 +56,10 @@ void qb_softmax_row__scalar(const float *x, float *y, size_t n);
  * a bias Add fused into a Softmax (x == y allowed, b must not overlap y). */
 void qb_softmax_row_bias(const float *x, const float *b, float *y, size_t n);
 
-/* on = 0: the SSE2 loops only, not AVX-512 (tests compare the two). */
+/* on = 0: not the AVX-512 loops (tests compare the paths). */
 void qb_expf_avx512(int on);
+/* on = 0: not the AVX2 loops (taken where AVX-512 is not: a CPU without
+ * it or QB_FORCE_ISA=avx2); with both off, the SSE2 loops. */
+void qb_expf_avx2(int on);
 
 #endif

@@ -2,7 +2,8 @@
  * test_expf.c - exp of float32 (kernels/expf.c): the reference polynomial
  * against glibc's expf over the whole finite range (within QB_EXPF_ULP
  * ulps for normal results, within FLT_MIN where libm's is subnormal), the special
- * values, and the SIMD loop (SSE2 here, the reference on other builds)
+ * values, and the SIMD loops (AVX-512, AVX2 and SSE2 where the CPU has
+ * them, each forced in turn; the reference on other builds)
  * bit-identical to the reference for every length 0..67 at offsets 0..3,
  * in place too, with poisoned output bytes past the end left untouched,
  * and over a sweep of float bit patterns (sigmoid arrays too);
@@ -100,12 +101,22 @@ static void test_special(void **state)
     assert_true(qb_expf1(1.0f) == expf(1.0f) || ulps(qb_expf1(1.0f), expf(1.0f)) <= QB_EXPF_ULP);
 }
 
+/* The loops qb_expf_array, qb_softmax_row and qb_sigmoid_f32 take: mode
+ * 2 AVX-512 where the CPU has it (else AVX2), 1 AVX2 where it has that
+ * (AVX-512 off), 0 SSE2 (both off); EXPF_MODES of them, highest first. */
+enum { EXPF_MODES = 3 };
+static void expf_mode(int mode)
+{
+    qb_expf_avx512(mode == 2);
+    qb_expf_avx2(mode >= 1);
+}
+
 static void test_array_bit_exact(void **state)
 {
     (void)state;
     float x[80], y[80];
-    for (int wide = 1; wide >= 0; wide--) { /* AVX-512 where the CPU has it, then SSE2 only */
-    qb_expf_avx512(wide);
+    for (int mode = EXPF_MODES - 1; mode >= 0; mode--) { /* AVX-512, AVX2, SSE2 */
+    expf_mode(mode);
     const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.72283935546875f, 88.7229f, -103.97f,
                               -103.98f, -87.4f, 1e-30f, -1e-30f};
     uint32_t seed = 12345;
@@ -135,11 +146,11 @@ static void test_array_bit_exact(void **state)
             }
         }
     }
-    qb_expf_avx512(1);
+    expf_mode(EXPF_MODES - 1);
 }
 
-/* qb_expf_array and qb_sigmoid_f32 (AVX-512 where the CPU has it, and
- * SSE2) bit-identical to the references over every 257th float bit
+/* qb_expf_array and qb_sigmoid_f32 (AVX-512 and AVX2 where the CPU has
+ * them, and SSE2) bit-identical to the references over every 257th float bit
  * pattern (NaNs, infinities, subnormals, huge values included) and every
  * float within 4096 ulps of the limits EXP_LO and EXP_HI (and their
  * negations for the sigmoid) and of 0. */
@@ -150,8 +161,8 @@ static void test_array_sweep(void **state)
     float *x = malloc(B * sizeof *x), *y = malloc(B * sizeof *y);
     assert_true(x && y);
     const float around[] = {-87.33654f, 88.72283935546875f, 87.33654f, -88.72283935546875f, 0.0f, -0.0f};
-    for (int wide = 1; wide >= 0; wide--) {
-        qb_expf_avx512(wide);
+    for (int mode = EXPF_MODES - 1; mode >= 0; mode--) {
+        expf_mode(mode);
         uint64_t u = 0;
         size_t extra = 0;
         for (int done = 0; !done;) {
@@ -184,12 +195,12 @@ static void test_array_sweep(void **state)
             }
         }
     }
-    qb_expf_avx512(1);
+    expf_mode(EXPF_MODES - 1);
     free(x);
     free(y);
 }
 
-/* Softmax rows: the SIMD loops (AVX-512 where the CPU has it, and SSE2)
+/* Softmax rows: the SIMD loops (AVX-512 and AVX2 where the CPU has them, and SSE2)
  * bit-identical to the reference (lengths 0..100 and a few long ones,
  * in place too, poison past the end untouched), and within 1e-5
  * relative of a softmax in double. */
@@ -202,9 +213,9 @@ static void test_softmax_row(void **state)
     assert_true(x && y && r && z);
     const size_t longs[] = {255, 256, 257, 1000, 6625};
     uint32_t seed = 777;
-    for (size_t step = 0; step < 2 * (101 + sizeof longs / sizeof *longs); step++) {
-        size_t k = step / 2, n = k <= 100 ? k : longs[k - 101];
-        qb_expf_avx512((int)(step % 2)); /* each length through both paths */
+    for (size_t step = 0; step < EXPF_MODES * (101 + sizeof longs / sizeof *longs); step++) {
+        size_t k = step / EXPF_MODES, n = k <= 100 ? k : longs[k - 101];
+        expf_mode((int)(step % EXPF_MODES)); /* each length through every path */
         for (int i = 0; i < CAP; i++) {
             seed = seed * 1664525u + 1013904223u;
             x[i] = -30.0f + 40.0f * (float)(seed >> 8) / 16777216.0f;
@@ -258,8 +269,8 @@ static void test_softmax_row(void **state)
             x[n / 3] = -INFINITY;
         if (v == 6)
             x[n / 5] = INFINITY;
-        for (int w = 0; w < 2; w++) {
-            qb_expf_avx512(w);
+        for (int w = 0; w < EXPF_MODES; w++) {
+            expf_mode(w);
             qb_softmax_row(x, y, n);
             qb_softmax_row__scalar(x, r, n);
             for (size_t i = 0; i < n; i++)
@@ -274,9 +285,9 @@ static void test_softmax_row(void **state)
                 assert_true(bits(y[i]) == bits(r[i]) || (isnan(y[i]) && isnan(r[i])));
         }
     }
-    qb_expf_avx512(1);
-    for (int v = 0; v < 4; v++) { /* a NaN anywhere (in the tail, in a whole vector): every output NaN, both paths */
-        const int len = v == 0 ? 5 : v == 1 ? 40 : 20, at = v < 3 ? len - 3 : 2;
+    for (int v = 0; v < 4 * EXPF_MODES; v++) { /* a NaN anywhere (in the tail, in a whole vector): every output NaN, every path */
+        expf_mode(v % EXPF_MODES);
+        const int len = v / EXPF_MODES == 0 ? 5 : v / EXPF_MODES == 1 ? 40 : 20, at = v / EXPF_MODES < 3 ? len - 3 : 2;
         for (int i = 0; i < len; i++)
             x[i] = (float)i;
         x[at] = NAN;
@@ -285,6 +296,7 @@ static void test_softmax_row(void **state)
         for (int i = 0; i < len; i++)
             assert_true(isnan(y[i]) && isnan(r[i]));
     }
+    expf_mode(EXPF_MODES - 1);
     free(x);
     free(y);
     free(r);
@@ -320,8 +332,8 @@ static void test_sigmoid_array(void **state)
     assert_true(x && y);
     const size_t lens[] = {0, 1, 3, 15, 16, 17, 67, 1023, 1024, 1025, 2049};
     uint32_t seed = 4242;
-    for (int wide = 1; wide >= 0; wide--) {
-        qb_expf_avx512(wide);
+    for (int mode = EXPF_MODES - 1; mode >= 0; mode--) {
+        expf_mode(mode);
         for (size_t l = 0; l < sizeof lens / sizeof *lens; l++)
             for (int off = 0; off < 3; off++) {
                 size_t n = lens[l];
@@ -344,7 +356,7 @@ static void test_sigmoid_array(void **state)
                     assert_true(bits(x[off + i]) == bits(y[off + i]) || (isnan(x[off + i]) && isnan(y[off + i])));
             }
     }
-    qb_expf_avx512(1);
+    expf_mode(EXPF_MODES - 1);
     free(x);
     free(y);
 }
