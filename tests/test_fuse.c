@@ -1678,9 +1678,10 @@ static qb_graph *se_graph(int quant, int no_links, int nchw_only)
         set_output(g, outs[i]);
     if (quant) {
         /* convs in node order: c0 c1 q r y1 y2 y3 y4 y5 */
-        const float in_s[9] = {0.0081f, 0.021f, 0.0042f, 0.011f, 0.0043f, 0.0051f, 0.0062f, 0.0093f, 0.0094f};
+        /* y4 and y5 in one input grid: the Sub writes their int8 codes (the operand order of its q8 loops) */
+        const float in_s[9] = {0.0081f, 0.021f, 0.0042f, 0.011f, 0.0043f, 0.0051f, 0.0062f, 0.0093f, 0.0093f};
         const float out_s[9] = {0.021f, 0.033f, 0.011f, 0.019f, 0.024f, 0.011f, 0.017f, 0.05f, 0.04f};
-        const int32_t in_z[9] = {2, 3, -128, -128, -3, 5, 7, 9, -1}, out_z[9] = {3, -5, -128, 1, -2, 0, 3, 4, -1};
+        const int32_t in_z[9] = {2, 3, -128, -128, -3, 5, 7, 9, 9}, out_z[9] = {3, -5, -128, 1, -2, 0, 3, 4, -1};
         quantize_convs(g, in_s, in_z, out_s, out_z, -1);
     }
     return g;
@@ -1698,10 +1699,12 @@ static void test_se_mul(void **st)
         qb_elem_chain_avx512(0); /* the reference: dequantize, then the chain's steps */
         qb_graph *ref = se_graph(quant, 1, !quant);
         run(ref, x);
-        for (int threads = 1; threads <= 3; threads++) {
+        for (int v = 0; v < 5; v++) { /* 1-3 threads, then the AVX2 loops (bcast_q8_nhwc_avx2) on 2 and 3 */
+            const int threads = v < 3 ? v + 1 : v - 1;
             qb_gpar_set_threads(threads);
-            qb_elem_chain_avx512(threads != 2); /* the float table where AVX-512 VBMI runs */
-            qb_nhwc_avx512(threads != 3);       /* the per-channel Mul/Add/Sub without AVX-512 (SSE2 loops) */
+            qb_elem_chain_avx512(threads != 2 || v > 2); /* the float table where AVX-512 VBMI runs */
+            qb_nhwc_avx512(v != 2);                       /* the per-channel Mul/Add/Sub without SIMD (plain loops) */
+            qb_nhwc_avx2_only(v > 2);
             qb_graph *g = se_graph(quant, 0, 0);
             run(g, x);
             int nhwc = 0, link = 0;
@@ -1711,7 +1714,7 @@ static void test_se_mul(void **st)
                 link += !strcmp(n->op, "Conv") && (n->nhwc & 5) == 5;
             }
             assert_int_equal(nhwc, 4);              /* m1 to m4 */
-            assert_int_equal(link, quant ? 5 : 0); /* y1, y2, y3 read int8 codes, c1 c0's, r q's */
+            assert_int_equal(link, quant ? 7 : 0); /* y1 to y5 read int8 codes, c1 c0's, r q's */
             for (int o = 0; o < 5; o++)
                 assert_memory_equal(g->tensors[g->outputs[o]]->data, ref->tensors[ref->outputs[o]]->data,
                                     (size_t)count[o] * sizeof(float));
@@ -1719,6 +1722,7 @@ static void test_se_mul(void **st)
         }
         qb_gpar_set_threads(1);
         qb_elem_chain_avx512(1);
+        qb_nhwc_avx2_only(0);
         qb_nhwc_avx512(1);
         qb_graph_free(ref);
     }

@@ -1942,6 +1942,31 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_a
 }
 #endif
 
+#ifdef QB_NHWC_AVX512
+/* bcast_q8_nhwc_avx512 with AVX2: 8 channels a step, the tail masked
+ * (the same operation per lane, qb_quantize8_avx2's codes). */
+__attribute__((target("avx2"))) static void bcast_q8_nhwc_avx2(int8_t *y, const float *m, const float *v, int64_t p0,
+                                                               int64_t p1, const nhwc_state *s)
+{
+    const __m256 sc = _mm256_set1_ps(s->q_scale);
+    const __m256i zp = _mm256_set1_epi32(s->q_zero);
+    const int64_t hw = s->h * s->w, C = s->c;
+    const char op = s->elem_op;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *mp = m + p * C, *vp = v + p / hw * C;
+        const float *a = s->bc_in ? mp : vp, *b = s->bc_in ? vp : mp; /* the operator's order */
+        int8_t *yp = y + p * C;
+        for (int64_t c = 0; c < C; c += 8) {
+            const int nc = C - c < 8 ? (int)(C - c) : 8;
+            const __m256i k = qb_lanes8(nc);
+            __m256 x = _mm256_maskload_ps(a + c, k), w = _mm256_maskload_ps(b + c, k);
+            __m256 r = op == 'A' ? _mm256_add_ps(x, w) : op == 'S' ? _mm256_sub_ps(x, w) : _mm256_mul_ps(x, w);
+            qb_store8_i8(yp + c, qb_quantize8_avx2(r, sc, zp), nc);
+        }
+    }
+}
+#endif
+
 /* Per-channel Add/Sub/Mul writing int8 codes (q8): pixels [p0, p1) over
  * N*H*W, from NHWC input by pixels (as many as fit the block), from NCHW
  * planes 16 channels at a time as elem_q8_pixels. */
@@ -1956,6 +1981,10 @@ static void bcast_q8_pixels(void *ctx, int64_t p0, int64_t p1)
 #ifdef QB_NHWC_AVX512
     if (s->q8_in_nhwc && nhwc_avx512()) {
         bcast_q8_nhwc_avx512(y, m, v, p0, p1, s);
+        return;
+    }
+    if (s->q8_in_nhwc && nhwc_avx2()) {
+        bcast_q8_nhwc_avx2(y, m, v, p0, p1, s);
         return;
     }
 #endif
