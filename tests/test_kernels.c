@@ -93,6 +93,25 @@ static void check_gemm(const qb_kernel *k)
                 run_case(k, c);
             }
     }
+    /* int8 with N % 64 in 1..8 or 17..24 (the VNNI kernel's last tile column
+     * in pairs of K steps, 17..24 from K 192): M not a multiple of the 8-row
+     * tile, K % 8 = 0..7 (the row tails), K just below the pair bound,
+     * pairs after whole 64-column tiles (N 72, 88, 200), strides, clamps,
+     * both requantization forms, int32 out */
+    if (is_int8(k)) {
+        static const int pc[][3] = {{13, 24, 864}, {9, 17, 192}, {17, 20, 193}, {8, 23, 250}, {23, 8, 37},
+                                    {1, 1, 5},     {7, 3, 1},     {41, 88, 197}, {5, 72, 7},   {3, 200, 300},
+                                    {16, 24, 191}, {19, 24, 196}, {12, 22, 2049}, {25, 18, 198}, {2, 21, 199},
+                                    {33, 6, 11}};
+        for (int s = 0; s < 16; s++) {
+            qb_check_case c = {.m = pc[s][0], .n = pc[s][1], .k = pc[s][2], .seed = seed++, .rq_fast = s % 3 != 2,
+                               .relu = s % 2, .out_i32 = s == 4 || s == 10, .fill = s % 4 == 1 ? QB_FILL_EXTREME
+                                                                                           : QB_FILL_RANDOM};
+            c.lda_extra = s % 5 == 3 ? 9 : 0;
+            c.ldc_extra = s % 4 == 2 ? 5 : 0;
+            run_case(k, c);
+        }
+    }
     /* larger K: accumulators past 16 bits, several K blocks */
     qb_check_case big = {.m = 9, .n = 40, .k = 2049, .group = k->prec == QB_PREC_INT4 ? 128 : 0,
                          .seed = seed++, .fill = QB_FILL_EXTREME};
@@ -583,7 +602,9 @@ static void check_taps_i8(const qb_kernel *k)
         for (int b = 0; b < 3; b++)
             for (int v = 0; v < 6; v++) {
                 int tk = tks[a], nt = nts[b], m = ms[(a + v) % 6], n = ns[(b + v) % 6], K = tk * nt;
-                if (tk > 1000 && (v > 1 || nt < 9)) /* the long rows: two cases of K = 18441 */
+                /* the long rows: three cases of K = 18441 (v 3: int32 out, N 65, whose last
+                 * panel the VNNI kernel packs in pairs of steps, read by its exact scalar loop) */
+                if (tk > 1000 && ((v > 1 && v != 3) || nt < 9))
                     continue;
                 int stride = 1 + (v & 1), out_i32 = v == 3;
                 size_t lda = (size_t)stride * tk, ld_img = (size_t)(stride * m + 3) * tk, ldc = (size_t)n + 3;

@@ -15,11 +15,14 @@
  * activations, - 128 * sum a: ~20 instructions a row, more than the K
  * steps of short rows; docs/kernels.md "No row sums".)
  *
- * Packed layout: panels of 16 output columns; within a panel, for each
- * step of 4 along K, 16 columns x 4 bytes (the vpdpbusd operand layout):
- *   byte (p * K4 + s) * 64 + 4 * c + t = w[16 p + c][4 s + t]
- * K4 = ceil(K / 4); columns past N and k past K are 0 (contribute 0,
- * whatever the activation byte: a row's tail read by qb_ld32_tail is
+ * Packed layout: panels of 16 output columns, each a header (panel_hdr)
+ * and K2 = 2 ceil(K / 8) steps of 4 along K; per step 16 columns x 4
+ * bytes (the vpdpbusd operand layout):
+ *   byte HDR + s * 64 + 4 * c + t of panel p = w[16 p + c][4 s + t]
+ * except the panels of the last N % 64 columns where pair_cols holds
+ * (N % 64 in 1..8, or 17..24 from K = 192), laid out in pairs of steps
+ * for micro_pair (w_off); columns past N and k past K are 0 (contribute
+ * 0, whatever the activation byte: a row's tail read by qb_ld32_tail is
  * zero, flipped to 128, against a zero weight).
  * Register-blocked microkernel: up to 6 rows x 4 panels (64 columns) of
  * int32 accumulators (rows split into balanced blocks: 8 = 4 + 4); small
@@ -31,7 +34,7 @@
  * chunk each 64-column tile column of W (64 K bytes) is reused from L1 by
  * every row block.
  * With qb_gemm_args.a_taps (QB_KF_A_TAPS, a direct convolution) whose
- * segments are a multiple of 4 bytes, the K steps run segment by segment,
+ * segments are a multiple of 4 bytes (8 for a pack in pairs), the K steps run segment by segment,
  * each from its own offset into A (segment t's weights are steps
  * t * K/(4 nt) on of the same pack); other segment lengths are gathered
  * into a contiguous copy of
@@ -71,8 +74,33 @@ typedef struct panel_hdr {
 #define HDR 512 /* bytes of panel_hdr before each panel's weights */
 _Static_assert(sizeof(panel_hdr) == HDR, "panel_hdr is HDR bytes");
 
-/* Bytes per panel: its header, then ceil(K / 4) steps of 64 bytes. */
-static size_t panel_bytes(int k) { return HDR + ((size_t)k + 3) / 4 * 64; }
+/* Bytes per panel: its header, then ceil(K / 4) steps of 64 bytes rounded
+ * up to an even count (a pair panel's last pair; see pair_cols). */
+static size_t panel_bytes(int k) { return HDR + ((size_t)k + 7) / 8 * 128; }
+
+#define PAIR_MIN_K 192 /* K from which 17..24 columns take pairs (below it the tile's fixed costs lose) */
+
+/* Whether the pack's last group of 64 columns (N % 64 of them: the same in
+ * every QB_KF_COLUMNS slice that holds it) is packed in pairs of K steps:
+ * where its last panel of 16 columns would be half empty or emptier, 1..8
+ * columns (any K) or 17..24 (K >= PAIR_MIN_K). */
+static int pair_cols(int n, int k)
+{
+    const int tw = n % 64;
+    return (tw >= 1 && tw <= 8) || (tw >= 17 && tw <= 24 && k >= PAIR_MIN_K);
+}
+
+/* Byte of column c (0..15 within its panel) and k index l within the
+ * panel's weights: steps of 16 columns x 4 bytes, or in a pair panel,
+ * per pair of steps two vectors of 8 columns x 2 steps (lane 2j: column
+ * 8v + j, step 2P; lane 2j + 1: the same column, step 2P + 1). */
+static size_t w_off(int pair, int c, int l)
+{
+    const int s = l / 4, t = l % 4;
+    if (!pair)
+        return (size_t)s * 64 + 4 * (size_t)c + (size_t)t;
+    return (size_t)(s / 2) * 128 + (size_t)(c / 8) * 64 + (size_t)(2 * (c % 8) + s % 2) * 4 + (size_t)t;
+}
 
 size_t QB_VNNI(qb_gemm_i8__vnni_size)(int n, int k, int group)
 {
@@ -84,11 +112,12 @@ void QB_VNNI(qb_gemm_i8__vnni_pack)(const qb_weights *w, void *dst)
 {
     uint8_t *out = dst;
     const size_t pstride = panel_bytes(w->k);
+    const int pn0 = pair_cols(w->n, w->k) ? w->n - w->n % 64 : w->n; /* first column of pair panels */
     for (int j = 0; j < w->n; j++) {
-        uint8_t *panel = out + (size_t)(j / 16) * pstride + HDR + 4 * (size_t)(j % 16);
+        uint8_t *panel = out + (size_t)(j / 16) * pstride + HDR;
         const int8_t *row = w->i8 + (size_t)j * w->k;
         for (int l = 0; l < w->k; l++)
-            panel[(size_t)(l / 4) * 64 + l % 4] = (uint8_t)row[l];
+            panel[w_off(j >= pn0, j % 16, l)] = (uint8_t)row[l];
     }
     const qb_gemm_fixed *f = w->gq;
     if (!f || !f->rq)
@@ -340,6 +369,126 @@ static __attribute__((noinline)) void micro_taps_any(int mr, int np, const int8_
 #endif
 }
 
+/* Narrow outputs (the last N % 64 columns where pair_cols: a panel of 16
+ * columns half empty or emptier) in pairs of K steps: each vector of the
+ * pack holds 8 columns x 2 steps (w_off), each row broadcasts 8 bytes
+ * (steps s, s + 1) flipped once, so every lane does a product: N = 24
+ * takes 3 vpdpbusd per row and pair of steps instead of 4, and a row's
+ * broadcast and flip are paid once per two steps. The two lanes of a
+ * column are added at the end (two vpermt2d and an add per 16 columns). */
+#define MRP 8 /* rows per pair tile */
+_Static_assert(MRP * 2 <= MR * NP, "8 rows of 2 panels fit the tile");
+#define NVP 3 /* most vectors of 8 columns per pair tile (N % 64 <= 24) */
+
+/* The 8 bytes x (steps s, s + 1 of a row) broadcast, each flipped to a + 128. */
+QB_INLINE __m512i bcast_a8(int64_t x)
+{
+    return _mm512_xor_si512(_mm512_set1_epi64(x), _mm512_set1_epi32((int32_t)0x80808080u));
+}
+
+/* The tile's sums of mr_ rows against nv vectors of 8 columns:
+ * tile[r * 2 + q] = ct[q] + sum_k w (a + 128) over panel q's 16 columns
+ * (rows of 2 panels: 8 rows fit the MR x NP tile).
+ * K is nt segments of kseg bytes (plain rows: one, K bytes at offset 0,
+ * its last 1..7 bytes read without passing the row; taps: kseg a multiple
+ * of 8, segment t at taps[t], its weights pairs t * kseg / 8 on). The
+ * accumulators are an array GCC keeps in memory outside the K loop and in
+ * registers inside it (initialised only where used, or as a flat array of
+ * 24, it spilled inside the loop: 6400x24x864 1.5-2.4x slower). */
+QB_MICRO void micro_pair(int mr_, int nv, const int8_t *a0, size_t lda, const ptrdiff_t *taps, int nt,
+                         const uint8_t *w, size_t pstride, int kseg, const __m512i *ct, __m512i *tile)
+{
+    __m512i acc[MRP][NVP]; /* row r, vector v */
+    for (int r = 0; r < MRP; r++) /* all of it: no lane is ever read unset */
+        for (int v = 0; v < NVP; v++)
+            acc[r][v] = _mm512_setzero_si512();
+    const int npair = kseg / 8, rb = kseg % 8; /* whole pairs, bytes left (plain rows) */
+    for (int t = 0; t < nt; t++) {
+        const int8_t *a = a0 + (taps ? taps[t] : 0);
+        const uint8_t *wt = w + (size_t)t * (size_t)npair * 128; /* the segment's first pair */
+        for (int p = 0; p < npair; p++) {
+            __m512i wv[NVP];
+QB_UNROLL(GCC unroll 3)
+            for (int v = 0; v < nv; v++) /* vector v: panel v / 2, its half v % 2 */
+                wv[v] = _mm512_load_si512((const void *)(wt + (size_t)(v / 2) * pstride + (size_t)p * 128 +
+                                                         (v % 2) * 64));
+QB_UNROLL(GCC unroll 8)
+            for (int r = 0; r < mr_; r++) {
+                const __m512i av = bcast_a8(qb_ld64(a + r * lda + 8 * (size_t)p));
+QB_UNROLL(GCC unroll 3)
+                for (int v = 0; v < nv; v++)
+                    acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, wv[v]);
+            }
+        }
+        if (rb) { /* plain rows: the last 1..7 bytes of each row, no read past the row */
+            __m512i wv[NVP];
+QB_UNROLL(GCC unroll 3)
+            for (int v = 0; v < nv; v++)
+                wv[v] = _mm512_load_si512((const void *)(wt + (size_t)(v / 2) * pstride + (size_t)npair * 128 +
+                                                         (v % 2) * 64));
+QB_UNROLL(GCC unroll 8)
+            for (int r = 0; r < mr_; r++) {
+                const __m512i av = bcast_a8(qb_ld64_tail(a + r * lda + 8 * (size_t)npair, rb));
+QB_UNROLL(GCC unroll 3)
+                for (int v = 0; v < nv; v++)
+                    acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, wv[v]);
+            }
+        }
+    }
+    const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+QB_UNROLL(GCC unroll 8)
+    for (int r = 0; r < mr_; r++)
+QB_UNROLL(GCC unroll 2)
+        for (int q = 0; q < (nv + 1) / 2; q++) {
+            const __m512i lo = acc[r][2 * q];
+            const __m512i hi = 2 * q + 1 < nv ? acc[r][2 * q + 1] : _mm512_setzero_si512();
+            tile[r * 2 + q] = _mm512_add_epi32(_mm512_add_epi32(ct[q], _mm512_permutex2var_epi32(lo, iev, hi)),
+                                                _mm512_permutex2var_epi32(lo, iod, hi));
+        }
+}
+
+#define PAIR_CASE(m_, v_)                                                                          \
+    case (m_) * 8 + (v_):                                                                          \
+        micro_pair(m_, v_, a, lda, taps, nt, w, pstride, kseg, ct, tile);                          \
+        break;
+#define PAIR_ROW(m_) PAIR_CASE(m_, 1) PAIR_CASE(m_, 2) PAIR_CASE(m_, 3)
+
+/* micro_pair for taps (nt segments), a function of its own. */
+static __attribute__((noinline)) void micro_pair_taps_any(int mr, int nv, const int8_t *a, size_t lda,
+                                                        const ptrdiff_t *taps, int nt, const uint8_t *w,
+                                                        size_t pstride, int kseg, const __m512i *ct, __m512i *tile)
+{
+#if QB_SPECIALIZE
+    switch (mr * 8 + nv) {
+        PAIR_ROW(1) PAIR_ROW(2) PAIR_ROW(3) PAIR_ROW(4) PAIR_ROW(5) PAIR_ROW(6) PAIR_ROW(7) PAIR_ROW(8)
+    default:
+        break;
+    }
+#else
+    micro_pair(mr, nv, a, lda, taps, nt, w, pstride, kseg, ct, tile);
+#endif
+}
+
+/* micro_pair for plain rows (one segment of K bytes at offset 0: no
+ * segment loop, the accumulators in registers throughout). */
+static __attribute__((noinline)) void micro_pair_any(int mr, int nv, const int8_t *a, size_t lda,
+                                                   const uint8_t *w, size_t pstride, int kseg, const __m512i *ct,
+                                                   __m512i *tile)
+{
+    const ptrdiff_t *taps = NULL;
+    const int nt = 1;
+#if QB_SPECIALIZE
+    switch (mr * 8 + nv) {
+        PAIR_ROW(1) PAIR_ROW(2) PAIR_ROW(3) PAIR_ROW(4) PAIR_ROW(5) PAIR_ROW(6) PAIR_ROW(7) PAIR_ROW(8)
+    default:
+        break;
+    }
+#else
+    micro_pair(mr, nv, a, lda, taps, nt, w, pstride, kseg, ct, tile);
+#endif
+}
+
 static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
 {
     const int N = p->n, K = p->k, M = g->m;
@@ -373,11 +522,15 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     /* rows per chunk: the per-panel set-up (qb_rqf_set_z) runs once per chunk,
      * so as many as keep the chunk's A rows in L2 */
     const int fit = MC_A / (K > 0 ? K : 1), mcr = fit > MC ? MC : fit < MC_MIN ? MC_MIN : fit;
+    /* the last tile column (N % 64 columns) in pairs of steps, where packed so */
+    const int pcols = pair_cols(N, K), nv = (N % 64 + 7) / 8;
     for (int mc = 0; mc < M; mc += mcr) {
         int mce = mc + mcr < M ? mc + mcr : M;
         /* each tile column of W is reused from L1 by every row block */
         for (int p0 = 0; p0 < npanels; p0 += NP) {
             int np = npanels - p0 < NP ? npanels - p0 : NP;
+            const int pairs = pcols && p0 + NP >= npanels, mrmax = pairs ? MRP : MR;
+            const int ts = pairs ? 2 : NP; /* the tile's row stride (pairs: up to 8 rows of 2 panels) */
             for (int q = 0; q < np; q++) {
                 int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
                 const panel_hdr *h = (const panel_hdr *)(W + (size_t)(p0 + q) * pstride);
@@ -403,13 +556,17 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
             }
             /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
              * thin tile reloads the same W for few vpdpbusd) */
-            const int nblk = (mce - mc + MR - 1) / MR, base = (mce - mc) / nblk, extra = (mce - mc) % nblk;
+            const int nblk = (mce - mc + mrmax - 1) / mrmax, base = (mce - mc) / nblk, extra = (mce - mc) % nblk;
             for (int m0 = mc, bi = 0; m0 < mce; bi++) {
                 int mr = base + (bi < extra);
                 const int8_t *a = A + (size_t)m0 * g->lda;
-                __m512i tile[MR * NP];
+                __m512i tile[MR * NP]; /* row r, panel q at r * ts + q */
                 const uint8_t *wt = W + (size_t)p0 * pstride + HDR; /* the tile's first panel's weights */
-                if (taps)
+                if (pairs && taps)
+                    micro_pair_taps_any(mr, nv, a, g->lda, taps, nt, wt, pstride, kseg, colterm, tile);
+                else if (pairs)
+                    micro_pair_any(mr, nv, a, g->lda, wt, pstride, kseg, colterm, tile);
+                else if (taps)
                     micro_taps_any(mr, np, a, g->lda, taps, nt, wt, pstride, kfull, colterm, tile);
                 else
                     micro_any(mr, np, a, g->lda, wt, pstride, kfull, krem, colterm, tile);
@@ -448,7 +605,7 @@ QB_UNROLL(GCC unroll 4)
                      * through rf/rv they would be reloaded for every row */
                     if (!requant) {
                         for (int r = 0; r < mr; r++) {
-                            __m512i acc = tile[r * NP + q];
+                            __m512i acc = tile[r * ts + q];
                             int32_t *c = (int32_t *)g->c + (size_t)(m0 + r) * g->ldc + n0;
                             if (cnt == 16)
                                 _mm512_storeu_si512((void *)c, acc);
@@ -462,7 +619,7 @@ QB_UNROLL(GCC unroll 4)
                         const __m512i zp = rv[q].zero;
                         int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
                         for (int r = 0; r < mr; r++, c += g->ldc) {
-                            __m512i v = qb_rqf_round(tile[r * NP + q], f.m_e, f.m_o, f.rnd, f.sh);
+                            __m512i v = qb_rqf_round(tile[r * ts + q], f.m_e, f.m_o, f.rnd, f.sh);
                             v = _mm512_add_epi32(v, zp);
                             if (clamp_lo)
                                 v = _mm512_max_epi32(v, cmin);
@@ -474,7 +631,7 @@ QB_UNROLL(GCC unroll 4)
                         const qb_rqv v = rv[q];
                         int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
                         for (int r = 0; r < mr; r++, c += g->ldc) {
-                            qb_store_i8x16(c, qb_requant16(tile[r * NP + q], &v), cnt);
+                            qb_store_i8x16(c, qb_requant16(tile[r * ts + q], &v), cnt);
                         }
                     }
                 }
@@ -493,6 +650,7 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
 {
     const int K = p->k, nt = g->a_ntaps, kseg = K / nt, rows = GATHER_BYTES / (K > 0 ? K : 1);
     const size_t es = g->out_i32 ? 4 : 1, pstride = panel_bytes(K);
+    const int pn0 = pair_cols(p->n, K) ? p->n - p->n % 64 : p->n; /* first column of pair panels */
     const int8_t *A = g->a;
     if (rows >= 1) {
         int8_t buf[GATHER_BYTES];
@@ -513,10 +671,10 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
     for (int i = 0; i < g->m; i++)
         for (int j = 0; j < p->n; j++) {
             uint32_t acc = (uint32_t)p->bias_i32[j] - (uint32_t)g->a_zero * (uint32_t)p->wsum[j];
-            const uint8_t *col = W + (size_t)(j / 16) * pstride + HDR + 4 * (size_t)(j % 16);
+            const uint8_t *panel = W + (size_t)(j / 16) * pstride + HDR;
             for (int l = 0; l < K; l++) {
                 int32_t a = A[(size_t)i * g->lda + g->a_taps[l / kseg] + l % kseg];
-                acc += (uint32_t)(a * (int32_t)(int8_t)col[(size_t)(l / 4) * 64 + l % 4]);
+                acc += (uint32_t)(a * (int32_t)(int8_t)panel[w_off(j >= pn0, j % 16, l)]);
             }
             size_t at = (size_t)i * g->ldc + j;
             if (g->out_i32)
@@ -527,10 +685,12 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
         }
 }
 
-/* gemm_i8, or gemm_i8_taps for taps of segments not a multiple of 4 bytes. */
-static void gemm_i8_any(const qb_packed *p, const qb_gemm_args *g, int per_channel)
+/* gemm_i8, or gemm_i8_taps for taps of segments not a multiple of 4 bytes
+ * (8 where the pack's last columns are in pairs: a pair would straddle two
+ * segments). */
+QB_INLINE void gemm_i8_any(const qb_packed *p, const qb_gemm_args *g, int per_channel)
 {
-    if (g->a_taps && (p->k / g->a_ntaps) % 4)
+    if (g->a_taps && (p->k / g->a_ntaps) % (pair_cols(p->n, p->k) ? 8 : 4))
         gemm_i8_taps(p, g, per_channel);
     else
         gemm_i8(p, g, per_channel);

@@ -295,6 +295,27 @@ QB_INLINE int32_t qb_ld32_tail(const void *p, int n)
     return (int32_t)v;
 }
 
+/* Eight bytes at p as one int64 (unaligned). */
+QB_INLINE int64_t qb_ld64(const void *p)
+{
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The first n (1..7) bytes at p, zero-filled to an int64: a row tail read
+ * without touching memory past the row. */
+QB_INLINE int64_t qb_ld64_tail(const void *p, int n)
+{
+    const uint8_t *b = p;
+    if (n < 4)
+        return (int64_t)(uint32_t)qb_ld32_tail(b, n);
+    uint64_t v = (uint32_t)qb_ld32(b);
+    if (n > 4)
+        v |= (uint64_t)(uint32_t)qb_ld32_tail(b + 4, n - 4) << 32;
+    return (int64_t)v;
+}
+
 /* Float clamp with the scalar reference's semantics (NaN passes through):
  * v < lo ? lo : v, then v > hi ? hi : v. */
 QB_INLINE __m512 qb_clamp_ps(__m512 v, __m512 lo, __m512 hi)
