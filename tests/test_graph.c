@@ -269,14 +269,14 @@ static void test_convt_tiles(void **st)
                     want[(co * oh + y) * ow + xo] = (float)acc;
                 }
         /* one GEMM and col2im over all pixels, then by blocks of input rows, then with the plain 2x2
-         * tiles: the same bits; the direct path: its AVX-512 loops, then the plain ones on 1, 2 and 3
-         * threads, the same bits */
+         * tiles, then with the AVX2 ones on 2 threads: the same bits; the direct path: its AVX-512
+         * loops, then the plain ones on 1, 2 and 3 threads, then the AVX2 ones, the same bits */
         int64_t blk = qb_gpar_conv_block;
-        for (int run = 0; run < (direct ? 5 : 3); run++) {
+        for (int run = 0; run < (direct ? 5 : 4); run++) {
             qb_gpar_conv_block = !direct && run ? 1 : blk;
-            qb_convt_avx512(direct ? run == 0 || run == 4 : run < 2);
-            qb_convt_avx2_only(direct && run == 4); /* the AVX2 sums, 2 threads */
-            qb_gpar_set_threads(direct && run ? (run == 4 ? 2 : run) : 1);
+            qb_convt_avx512(direct ? run == 0 || run == 4 : run < 2 || run == 3);
+            qb_convt_avx2_only(run == (direct ? 4 : 3)); /* the AVX2 sums or 2x2 tiles, 2 threads */
+            qb_gpar_set_threads(direct && run ? (run == 4 ? 2 : run) : run == 3 ? 2 : 1);
             qb_graph *g = new_graph();
             add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, cin, ih, iw}, NULL);
             add_t(g, "w", QB_DT_FLOAT, 4, (int64_t[]){cin, cog, kh, kw}, w);

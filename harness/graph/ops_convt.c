@@ -75,7 +75,7 @@ typedef struct convt_state {
                            * det's rows of 160 pixels are two whole blocks) */
 
 static int convt_plain; /* qb_convt_avx512(0): the direct path's plain loops only (tests) */
-static int convt_avx2_only; /* qb_convt_avx2_only(1): the direct path's AVX2 loops, not AVX-512 (tests) */
+static int convt_avx2_only; /* qb_convt_avx2_only(1): the AVX2 loops (direct sums, 2x2 tiles), not AVX-512 (tests) */
 
 void qb_convt_avx512(int on) { convt_plain = !on; }
 void qb_convt_avx2_only(int on) { convt_avx2_only = on; }
@@ -467,6 +467,50 @@ __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const conv
         }
     }
 }
+
+/* convt_tiles_2x2 with AVX2 (where AVX-512 is not allowed): per output
+ * channel, four input pixels' four columns as two registers (pixels 0
+ * and 2, 1 and 3), the kx pairs of tap row 0 and of tap row 1 picked by
+ * one vshufps each, bias added, one 32-byte store to each of the two
+ * output rows; the last iw % 4 pixels as convt_tiles does (opix, rb as
+ * convt_tiles_2x2). The same bias + term and chain per element: the same
+ * bits. */
+__attribute__((target("avx2"))) static void convt_tiles_2x2_avx2(const convt_state *s, const float *cols, int64_t r0,
+                                                                 int64_t r1, const float *bias, float *y, int64_t c0,
+                                                                 int64_t opix, int64_t rb)
+{
+    const int64_t og = s->cout / s->group, ow = s->out[2], iw = s->in[2], nc = s->cols;
+    for (int64_t iy = r0; iy < r1; iy++) {
+        const float *crow = cols + (iy - r0) * iw * nc;
+        for (int64_t co = 0; co < og; co++) {
+            const float bv = bias ? bias[c0 + co] : 0.0f;
+            const __m256 b = _mm256_set1_ps(bv), zero = _mm256_setzero_ps();
+            const __m256 k = _mm256_set1_ps(s->epi_c ? s->epi_c[c0 + co] : s->epi_k);
+            const float *cp = crow + 4 * co;
+            float *d = y + co * opix + 2 * (iy - rb) * ow;
+            int64_t ix = 0;
+            for (; ix + 4 <= iw; ix += 4, cp += 4 * nc) {
+                __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(cp)), _mm_loadu_ps(cp + 2 * nc), 1);
+                __m256 c = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(cp + nc)), _mm_loadu_ps(cp + 3 * nc), 1);
+                __m256 u = _mm256_add_ps(b, _mm256_shuffle_ps(a, c, _MM_SHUFFLE(1, 0, 1, 0))); /* tap row 0 */
+                __m256 v = _mm256_add_ps(b, _mm256_shuffle_ps(a, c, _MM_SHUFFLE(3, 2, 3, 2))); /* tap row 1 */
+                if (s->epi) { /* the Add, then v > 0 ? v : 0 */
+                    u = s->epi_kf ? _mm256_add_ps(k, u) : _mm256_add_ps(u, k);
+                    v = s->epi_kf ? _mm256_add_ps(k, v) : _mm256_add_ps(v, k);
+                    u = _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GT_OQ), u);
+                    v = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ), v);
+                }
+                _mm256_storeu_ps(d + 2 * ix, u);
+                _mm256_storeu_ps(d + ow + 2 * ix, v);
+            }
+            for (; ix < iw; ix++, cp += nc)
+                for (int t = 0; t < 2; t++) {
+                    d[2 * ix + t] = convt_epi(s, c0 + co, bv + cp[t]);
+                    d[ow + 2 * ix + t] = convt_epi(s, c0 + co, bv + cp[2 + t]);
+                }
+        }
+    }
+}
 #endif
 
 /* X^T of one image and group: xt[p * cg + ci] = xg[ci * pix + p]
@@ -527,6 +571,7 @@ typedef struct convt_job {
     int64_t per;             /* blocks per chunk (chunk i uses slot i) */
     int64_t kernel_ns;       /* --profile: GEMM time summed over threads */
     int avx512;              /* 2x2 tiles: run convt_tiles_2x2_avx512 */
+    int avx2;                /* else 2x2 tiles: run convt_tiles_2x2_avx2 (convt_avx2) */
     float *pbuf;             /* pair (s->pair): the output row buffers, one per slot, or NULL */
     const float *pbias;      /* pair: the direct ConvTranspose's bias or NULL ... */
     float *py;               /* ... and its output (the tensor this node writes) */
@@ -552,6 +597,8 @@ static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols, float
 #ifdef QB_CONVT_AVX512
     if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2 && j->avx512)
         convt_tiles_2x2_avx512(s, cols, r0, r1, j->bias, y, j->c0, opix, rb);
+    else if (s->tiles && s->nsp == 2 && s->k[1] == 2 && s->k[2] == 2 && j->avx2)
+        convt_tiles_2x2_avx2(s, cols, r0, r1, j->bias, y, j->c0, opix, rb);
     else
 #endif
 #if defined(__SSE2__)
@@ -969,7 +1016,7 @@ static void convt_run(qb_graph *g, qb_node *n, void *scratch)
                 continue; /* cannot happen after a successful prepare but for memory */
             float *yg = yd + (b * s->cout + gi * og) * opix;
             convt_job j = {.g = g, .s = s, .pk = pk, .a = a, .lda = lda, .cols = cols, .bias = bias, .yg = yg,
-                           .c0 = gi * og, .avx512 = convt_avx512()};
+                           .c0 = gi * og, .avx512 = convt_avx512(), .avx2 = convt_avx2()};
             if (s->pair) { /* the direct ConvTranspose after it: its bias, output (this node's) and the row buffers */
                 const qb_tensor *pb = qb_in(g, &g->nodes[s->pair - 1], 2);
                 j.pbuf = (float *)(void *)((char *)scratch + s->pair_off);
