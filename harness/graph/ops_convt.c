@@ -288,6 +288,20 @@ static inline float convt_epi(const convt_state *s, int64_t c, float v)
     return v > 0 ? v : 0;
 }
 
+/* The 2x2 tiles of input pixels [ix, iw) of one channel c (bias bv) by
+ * convt_epi, one element at a time: the SIMD loops' last pixels (cp: pixel
+ * ix's four columns, nc apart per pixel; d: the channel's first output row
+ * of the pair). */
+static inline void convt_tiles_2x2_rest(const convt_state *s, const float *cp, float *d, int64_t ix, int64_t iw,
+                                        int64_t ow, int64_t nc, int64_t c, float bv)
+{
+    for (; ix < iw; ix++, cp += nc)
+        for (int t = 0; t < 2; t++) {
+            d[2 * ix + t] = convt_epi(s, c, bv + cp[t]);
+            d[ow + 2 * ix + t] = convt_epi(s, c, bv + cp[2 + t]);
+        }
+}
+
 static void convt_tiles(const convt_state *s, const float *cols, int64_t r0, int64_t r1, const float *bias, float *y,
                         int64_t c0)
 {
@@ -459,11 +473,7 @@ __attribute__((target("avx512f"))) static void convt_tiles_2x2_avx512(const conv
                 _mm512_storeu_ps(d + 2 * ix, u);
                 _mm512_storeu_ps(d + ow + 2 * ix, v);
             }
-            for (; ix < iw; ix++, cp += nc)
-                for (int t = 0; t < 2; t++) {
-                    d[2 * ix + t] = convt_epi(s, c0 + co, bv + cp[t]);
-                    d[ow + 2 * ix + t] = convt_epi(s, c0 + co, bv + cp[2 + t]);
-                }
+            convt_tiles_2x2_rest(s, cp, d, ix, iw, ow, nc, c0 + co, bv);
         }
     }
 }
@@ -503,11 +513,7 @@ __attribute__((target("avx2"))) static void convt_tiles_2x2_avx2(const convt_sta
                 _mm256_storeu_ps(d + 2 * ix, u);
                 _mm256_storeu_ps(d + ow + 2 * ix, v);
             }
-            for (; ix < iw; ix++, cp += nc)
-                for (int t = 0; t < 2; t++) {
-                    d[2 * ix + t] = convt_epi(s, c0 + co, bv + cp[t]);
-                    d[ow + 2 * ix + t] = convt_epi(s, c0 + co, bv + cp[2 + t]);
-                }
+            convt_tiles_2x2_rest(s, cp, d, ix, iw, ow, nc, c0 + co, bv);
         }
     }
 }
