@@ -7,12 +7,15 @@
  * tensors, training-mode BatchNormalization and Dropout, the operators
  * the ONNX node tests do not cover (Gelu, Mish, GroupNormalization) and the
  * accuracy of ReduceMean/ReduceSum, and bad graphs
- * (cycle, missing input, truncated file) failing with a message.
+ * (cycle, missing input, truncated file) failing with a message; graph
+ * inputs read in place from the caller's buffer or copied (same outputs,
+ * never written).
  */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1560,6 +1563,106 @@ static void test_nhwc_chain(void **st)
     qb_graph_free(opt);
 }
 
+/* Graph inputs are read from the caller's buffer in place when it is
+ * aligned (qb_data_alloc) and the input is not also an output, copied into
+ * the arena otherwise: the outputs are the same either way, the caller's
+ * values are never written, a changed buffer is seen by the next run. */
+static void run_twice_compare(qb_graph *g, float *x, size_t n, int want_in_place)
+{
+    qb_err e = {0};
+    qb_tensor in = *g->tensors[g->inputs[0]];
+    in.data = x;
+    float *keep = malloc(n * sizeof(float));
+    memcpy(keep, x, n * sizeof(float));
+    assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+    assert_memory_equal(x, keep, n * sizeof(float)); /* never written */
+    assert_int_equal(g->tensors[g->inputs[0]]->data == (void *)x, want_in_place);
+    free(keep);
+}
+
+static void test_inputs_in_place(void **st)
+{
+    (void)st;
+    enum { N = 2 * 3 * 9 * 7 };
+    float *a = qb_data_alloc((N + 16) * sizeof(float)), *b = qb_data_alloc((N + 16) * sizeof(float));
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal((uintptr_t)a % QB_DATA_ALIGN, 0);
+    float *odd = b + 1; /* 4 bytes past an aligned start: copied */
+    for (int i = 0; i < N; i++)
+        a[i] = odd[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    qb_graph *g1 = conv_chain(0), *g2 = conv_chain(0), *g3 = conv_chain(0);
+    g3->copy_inputs = 1;
+    qb_err e = {0};
+    qb_graph *gs[3] = {g1, g2, g3};
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(qb_graph_sort(gs[k], &e) || qb_graph_prepare(gs[k], NULL, 0, -1, &e), 0);
+    run_twice_compare(g1, a, N, 1);
+    run_twice_compare(g2, odd, N, 0);
+    run_twice_compare(g3, a, N, 0);
+    for (int o = 0; o < g1->noutputs; o++) {
+        const qb_tensor *y1 = g1->tensors[g1->outputs[o]], *y2 = g2->tensors[g2->outputs[o]],
+                        *y3 = g3->tensors[g3->outputs[o]];
+        size_t bytes = (size_t)qb_tensor_count(y1) * sizeof(float);
+        assert_memory_equal(y1->data, y2->data, bytes);
+        assert_memory_equal(y1->data, y3->data, bytes);
+    }
+    /* new values in the same buffer: the next run reads them */
+    for (int i = 0; i < N; i++)
+        a[i] = odd[i] = -a[i];
+    run_twice_compare(g1, a, N, 1);
+    run_twice_compare(g2, odd, N, 0);
+    const qb_tensor *y1 = g1->tensors[g1->outputs[1]], *y2 = g2->tensors[g2->outputs[1]];
+    assert_memory_equal(y1->data, y2->data, (size_t)qb_tensor_count(y1) * sizeof(float));
+    /* the same graph from an aligned buffer to an odd one: copied again */
+    for (int i = 0; i < N; i++)
+        odd[i] = a[i] * 0.5f;
+    run_twice_compare(g2, odd, N, 0);
+    float *y2copy = malloc((size_t)qb_tensor_count(y2) * sizeof(float));
+    memcpy(y2copy, y2->data, (size_t)qb_tensor_count(y2) * sizeof(float));
+    run_twice_compare(g1, odd, N, 0);
+    assert_memory_equal(y1->data, y2copy, (size_t)qb_tensor_count(y1) * sizeof(float));
+    free(y2copy);
+    qb_graph_free(g1);
+    qb_graph_free(g2);
+    qb_graph_free(g3);
+
+    /* an input that is also an output is copied; element-wise ops over
+     * the input (candidates for writing in place) leave it alone */
+    qb_graph *g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){4, 8}, NULL);
+    add_n(g, "Relu", "x", "r");
+    add_n(g, "Add", "x,r", "s");
+    add_n(g, "Neg", "x", "m");
+    set_outputs(g, "x");
+    set_outputs(g, "s");
+    set_outputs(g, "m");
+    assert_int_equal(qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e), 0);
+    run_twice_compare(g, a, 32, 0);
+    for (int i = 0; i < 32; i++) {
+        assert_true(((const float *)g->tensors[g->outputs[0]]->data)[i] == a[i]);
+        assert_true(((const float *)g->tensors[g->outputs[2]]->data)[i] == -a[i]);
+    }
+    qb_graph_free(g);
+    g = new_graph();
+    add_t(g, "x", QB_DT_FLOAT, 2, (int64_t[]){4, 8}, NULL);
+    add_n(g, "Relu", "x", "r");
+    add_n(g, "Mul", "x,r", "s");
+    add_n(g, "Sigmoid", "x", "t");
+    add_n(g, "Add", "s,t", "u");
+    set_outputs(g, "u");
+    assert_int_equal(qb_graph_sort(g, &e) || qb_graph_prepare(g, NULL, 0, -1, &e), 0);
+    run_twice_compare(g, a, 32, 1);
+    const float *u = g->tensors[g->outputs[0]]->data;
+    for (int i = 0; i < 32; i++) {
+        float r = a[i] > 0 ? a[i] : 0, want = a[i] * r + 1.0f / (1.0f + expf(-a[i]));
+        assert_true(fabsf(u[i] - want) <= 1e-5f);
+    }
+    qb_graph_free(g);
+    free(a);
+    free(b);
+}
+
 static void test_export_roundtrip(void **st)
 {
     (void)st;
@@ -1779,6 +1882,7 @@ int main(void)
         cmocka_unit_test(test_bn_folding_gemm),
         cmocka_unit_test(test_bn_folding_convt),
         cmocka_unit_test(test_nhwc_chain),
+        cmocka_unit_test(test_inputs_in_place),
         cmocka_unit_test(test_export_roundtrip),
         cmocka_unit_test(test_upgrade_opset9),
         cmocka_unit_test(test_export_old_models),

@@ -12,7 +12,8 @@
  * known_bad list below; any other error fails it. -v lists why. Ends with
  * "N passed, N failed, N skipped", the skips counted by kind and their
  * reasons grouped (each reason once, with its count and the cases); exit
- * 1 if any failed.
+ * 1 if any failed. Float inputs are read-only mappings (protect_inputs):
+ * the graph reads them in place and must neither write nor over-read them.
  * Usage: test_onnx [-v] [-k FILTER] [-x CASE] DIR...  (-x: exactly that case;
  * every failure prints the command that runs it alone: "repro: ...")
  */
@@ -21,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness/graph/ops.h"
 
@@ -147,6 +150,53 @@ static void free_set(qb_tensor *t, int n)
     }
 }
 
+/* Read-only copies of the inputs: qbench reads a float input from the
+ * caller's buffer in place (qb_graph_run), so each one lives in its own
+ * mapping, aligned to QB_DATA_ALIGN, write-protected (a node writing its
+ * graph input faults) and ending at most QB_DATA_ALIGN - 1 bytes past the
+ * data (a read beyond the 64-byte line of the last value faults). */
+typedef struct ro_input {
+    void *map;  /* the mapping, or NULL when the tensor kept its heap copy */
+    size_t len; /* its length */
+} ro_input;
+
+static int protect_inputs(qb_tensor *t, int n, ro_input *ro)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < n; i++) {
+        ro[i].map = NULL;
+        size_t bytes = (size_t)qb_tensor_count(&t[i]) * qb_dtype_size(t[i].dtype);
+        size_t used = (bytes + QB_DATA_ALIGN - 1) / QB_DATA_ALIGN * QB_DATA_ALIGN;
+        if (!used || t[i].dtype != QB_DT_FLOAT)
+            continue;
+        size_t len = (used + (size_t)page - 1) / (size_t)page * (size_t)page;
+        char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return -1;
+        char *at = m + len - used;
+        memcpy(at, t[i].data, bytes);
+        if (mprotect(m, len, PROT_READ)) {
+            munmap(m, len);
+            return -1;
+        }
+        free(t[i].data);
+        t[i].data = at;
+        ro[i].map = m;
+        ro[i].len = len;
+    }
+    return 0;
+}
+
+static void free_inputs(qb_tensor *t, int n, const ro_input *ro)
+{
+    for (int i = 0; i < n; i++)
+        if (ro[i].map) {
+            munmap(ro[i].map, ro[i].len);
+            t[i].data = NULL;
+        }
+    free_set(t, n);
+}
+
 /* 0 pass, 1 fail, 2 skip; why filled for fail/skip, *kind for skip. */
 static int run_case(const char *root, const char *name, char *why, size_t wl, int *kind)
 {
@@ -175,12 +225,19 @@ static int run_case(const char *root, const char *name, char *why, size_t wl, in
             break;
         sets++;
         qb_tensor in[MAXT], out[MAXT];
+        ro_input ro[MAXT];
         int nin = 0, nout = 0, rc = 0;
         memset(in, 0, sizeof in);
         memset(out, 0, sizeof out);
+        memset(ro, 0, sizeof ro);
         if (load_set(dir, "input", in, &nin, &e) || load_set(dir, "output", out, &nout, &e)) {
             snprintf(why, wl, "%s", e.msg);
             rc = classify(&e, kind);
+            goto done;
+        }
+        if (protect_inputs(in, nin, ro)) {
+            snprintf(why, wl, "cannot map the inputs read-only");
+            rc = 1;
             goto done;
         }
         g = qb_onnx_load(path, &e);
@@ -234,7 +291,7 @@ static int run_case(const char *root, const char *name, char *why, size_t wl, in
     done:
         qb_graph_free(g);
         g = NULL;
-        free_set(in, nin);
+        free_inputs(in, nin, ro);
         free_set(out, nout);
         if (rc)
             return rc;

@@ -34,7 +34,7 @@ static int other_inputs(qb_runner *r, const qb_samples *s, qb_err *e)
             return -1;
         }
         size_t bytes = (size_t)qb_tensor_count(&t) * qb_dtype_size(t.dtype);
-        t.data = malloc(bytes + 1);
+        t.data = qb_data_alloc(bytes); /* aligned: the graph reads it in place */
         if (!t.data) {
             qb_errf(e, "%s: out of memory", g->file);
             return -1;
@@ -72,7 +72,7 @@ int qb_runner_open_on(qb_runner *r, qb_graph *g, int batch, int isa, const qb_sa
     if (!whole || in.sym[0])
         in.dims[0] = batch;
     r->sample = (size_t)(qb_tensor_count(&in) / batch);
-    r->x = calloc((size_t)batch * r->sample + 1, sizeof(float));
+    r->x = qb_data_alloc((size_t)batch * r->sample * sizeof(float)); /* aligned: read in place */
     if (!r->x) {
         qb_errf(e, "%s: out of memory", g->file);
         goto fail;

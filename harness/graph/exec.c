@@ -7,6 +7,7 @@
  * reused and a run allocates nothing), and runs the plan.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #include "harness/graph/qlayer.h"
 #include "harness/graph/prof_clock.h"
 
-#define ALIGN 64
+#define ALIGN QB_DATA_ALIGN
 
 /* Every operator table (ops.h), one per line. */
 static const qb_opdef *const tables[] = {
@@ -1001,6 +1002,9 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
         return -1;
     }
     g->isa = isa;
+    const char *copy = getenv("QB_COPY_INPUTS");
+    if (copy && *copy && strcmp(copy, "0"))
+        g->copy_inputs = 1;
     if (isa >= 0) {
         g->gemm = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, isa);
         g->dw = qb_kernel_get(QB_OP_DWCONV, QB_PREC_FP32, isa);
@@ -1155,6 +1159,33 @@ int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa,
     return 0;
 }
 
+/* Whether graph input ti is read from the caller's buffer data in place
+ * instead of being copied into its arena slot: when data is aligned as
+ * the slots are (kernels load whole vectors from ALIGN-aligned tensors)
+ * and the input is not also a graph output (whose values the caller reads
+ * from the tensor after the run). No node writes a graph input: in-place
+ * writing (the planner's element-wise chains and float Add/Sub/Mul/Div)
+ * is only over QB_T_VALUE tensors. g->copy_inputs (QB_COPY_INPUTS=1)
+ * copies always. */
+static int input_in_place(const qb_graph *g, int ti, const void *data)
+{
+    if (g->copy_inputs || (uintptr_t)data % ALIGN)
+        return 0;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == ti)
+            return 0;
+    return 1;
+}
+
+void *qb_data_alloc(size_t bytes)
+{
+    size_t n = (bytes + ALIGN) / ALIGN * ALIGN; /* at least one byte more, a whole number of ALIGN */
+    void *p = aligned_alloc(ALIGN, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
 int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e)
 {
     if (!g->prepared) {
@@ -1174,7 +1205,12 @@ int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e)
                     qb_dtype_name(t->dtype));
             return -1;
         }
-        memcpy(t->data, inputs[i].data, tensor_bytes(t));
+        if (input_in_place(g, g->inputs[i], inputs[i].data)) {
+            t->data = inputs[i].data; /* read where the caller keeps it: no copy */
+        } else {
+            t->data = (char *)g->arena + t->arena_off;
+            memcpy(t->data, inputs[i].data, tensor_bytes(t));
+        }
     }
     for (int i = 0; i < g->nnodes; i++) {
         qb_node *n = &g->nodes[i];

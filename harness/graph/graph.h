@@ -204,6 +204,8 @@ typedef struct qb_graph {
     size_t arena_bytes;      /* its size */
     int prepared;            /* prepare succeeded */
     int profile;             /* time each node */
+    int copy_inputs;         /* nonzero: qb_graph_run copies every float input into the arena, never reads the
+                                caller's buffer in place (tests, QB_COPY_INPUTS=1) */
     int no_fold_bn;          /* nonzero: keep BatchNormalization nodes (tests) */
     int nchw_only;           /* nonzero: no NHWC between convolutions (tests, QB_NCHW_ONLY=1) */
     int no_int8_links;       /* nonzero: quantized convs hand on floats, never int8 (per-layer analysis, QB_NO_INT8_LINKS=1) */
@@ -405,7 +407,17 @@ void qb_qspec_free(qb_qspec *q);
  * inputs also their values), infer shapes, fold constants, pack weights,
  * plan the arena. isa: -1 for the dispatcher's choice. */
 int qb_graph_prepare(qb_graph *g, const qb_tensor *inputs, int ninputs, int isa, qb_err *e);
-/* Copy the float inputs in and run once. */
+/* The alignment of the arena's tensors and of qb_data_alloc's buffers. */
+#define QB_DATA_ALIGN 64
+/* Zeroed memory for tensor data (inputs) aligned to QB_DATA_ALIGN, with
+ * at least one byte beyond `bytes`; free() it. NULL when out of memory. */
+void *qb_data_alloc(size_t bytes);
+/* Run once on the inputs' current values. A float input is read from
+ * the caller's buffer in place when that is aligned to QB_DATA_ALIGN
+ * bytes (qb_data_alloc) and the input is not also a graph output; the
+ * tensor then points at the caller's data until the next run (keep it
+ * alive while reading the graph's tensors). Otherwise it is copied into
+ * the arena. No node writes a graph input. */
 int qb_graph_run(qb_graph *g, const qb_tensor *inputs, int ninputs, qb_err *e);
 /* Total multiply-accumulates and parameters of the prepared graph. */
 int64_t qb_node_macs(const qb_graph *g, const qb_node *n);

@@ -320,7 +320,7 @@ static float **make_bufs(const qb_runner *r, const qb_samples *s, int n)
     if (!b)
         return NULL;
     for (int i = 0; i < n; i++) {
-        b[i] = malloc((size_t)r->batch * r->sample * sizeof(float) + 64);
+        b[i] = qb_data_alloc((size_t)r->batch * r->sample * sizeof(float)); /* aligned: read in place */
         if (!b[i]) {
             while (i--)
                 free(b[i]);

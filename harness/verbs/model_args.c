@@ -42,7 +42,7 @@ int qb_load_raw(const char *path, qb_tensor *t, qb_err *e)
         return -1;
     }
     size_t want = (size_t)qb_tensor_count(t) * sizeof(float);
-    t->data = malloc(want + 1);
+    t->data = qb_data_alloc(want); /* aligned: the graph reads it in place */
     size_t got = t->data ? fread(t->data, 1, want + 1, f) : 0;
     fclose(f);
     if (got != want) {

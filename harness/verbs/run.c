@@ -377,7 +377,7 @@ static int take_folder_sample(run_args *ra, const qb_pipeline_data *d)
         memcpy(t->dims, w->dims, sizeof t->dims);
         t->has_shape = 1;
         size_t bytes = (size_t)qb_tensor_count(w) * qb_dtype_size(w->dtype);
-        t->data = malloc(bytes + 1);
+        t->data = qb_data_alloc(bytes); /* aligned: the graph reads it in place */
         if (!t->name || !t->data) {
             fprintf(stderr, "qbench run: out of memory\n");
             free(t->name);
