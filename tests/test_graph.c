@@ -491,15 +491,27 @@ static void test_convt_direct_chain(void **st)
 /* det's head: ConvTranspose 2x2/2 (7 -> 6 channels, bias, then Add of a
  * per-channel constant and Relu, fused into it) whose output only a
  * direct-path ConvTranspose 2x2/2 (6 -> 1, then Add and Sigmoid) reads:
- * the second runs on each block of the first's output rows from a row
- * buffer (fused into the first), bit-identical to the two as their own
- * nodes (QB_NO_CONVT_PAIR=1), with the AVX-512 and the plain loops, on
- * 1-3 threads and with blocks of a few rows (the last one short). The
- * first's output also a graph output: no pair. */
-static qb_graph *convt_pair_net(int also_out)
+ * the second runs on each block of the first's output rows (fused into
+ * the first; with AVX-512 both in registers, convt_pair_avx512, else from
+ * a row buffer), bit-identical to the two as their own nodes
+ * (QB_NO_CONVT_PAIR=1), with the AVX-512, AVX2 and plain loops, on 1-3
+ * threads, with blocks of a few rows (the last one short) and over an
+ * output poisoned with NaN. Geometry 1: 5 -> 9 -> 1 channels (two groups
+ * of four and one more), rows of 30 pixels (three of eight, six left),
+ * no Add + Relu between. The first's output also a graph output: no
+ * pair. */
+typedef struct pair_geom {
+    int ci, cm, ih, iw; /* input channels, the first's output channels, input rows and pixels per row */
+    int relu;           /* an Add + Relu between the two */
+    int blk_rows;       /* input rows of a short block (a QB_GPAR_ALIGN multiple of pixels) */
+} pair_geom;
+
+static const pair_geom pair_geoms[] = {{7, 6, 11, 24, 1, 2}, {5, 9, 17, 30, 0, 8}};
+
+static qb_graph *convt_pair_net(int also_out, const pair_geom *pg)
 {
-    enum { CI = 7, CM = 6, IH = 11, IW = 24 }; /* 24 pixels: blocks of 2 rows are whole QB_GPAR_ALIGN multiples */
-    static float w1[CI * CM * 4], b1[CM], k1[CM], w2[CM * 4], b2[1] = {0.1f}, k2[1] = {-0.2f};
+    const int CI = pg->ci, CM = pg->cm;
+    static float w1[16 * 16 * 4], b1[16], k1[16], w2[16 * 4], b2[1] = {0.1f}, k2[1] = {-0.2f};
     for (int i = 0; i < CI * CM * 4; i++)
         w1[i] = (float)((i * 11) % 13) / 10.0f - 0.6f;
     for (int i = 0; i < CM * 4; i++)
@@ -507,7 +519,7 @@ static qb_graph *convt_pair_net(int also_out)
     for (int i = 0; i < CM; i++)
         b1[i] = 0.25f * (float)i - 0.6f, k1[i] = 0.3f - 0.07f * (float)i;
     qb_graph *g = new_graph();
-    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, CI, IH, IW}, NULL);
+    add_t(g, "x", QB_DT_FLOAT, 4, (int64_t[]){1, CI, pg->ih, pg->iw}, NULL);
     add_t(g, "w1", QB_DT_FLOAT, 4, (int64_t[]){CI, CM, 2, 2}, w1);
     add_t(g, "b1", QB_DT_FLOAT, 1, (int64_t[]){CM}, b1);
     add_t(g, "k1", QB_DT_FLOAT, 3, (int64_t[]){CM, 1, 1}, k1);
@@ -515,52 +527,65 @@ static qb_graph *convt_pair_net(int also_out)
     add_t(g, "b2", QB_DT_FLOAT, 1, (int64_t[]){1}, b2);
     add_t(g, "k2", QB_DT_FLOAT, 1, (int64_t[]){1}, k2);
     attr_ints(add_n(g, "ConvTranspose", "x,w1,b1", "t1"), "strides", 2, 2, 2);
-    add_n(g, "Add", "t1,k1", "a1");
-    add_n(g, "Relu", "a1", "r1");
-    attr_ints(add_n(g, "ConvTranspose", "r1,w2,b2", "t2"), "strides", 2, 2, 2);
+    if (pg->relu) {
+        add_n(g, "Add", "t1,k1", "a1");
+        add_n(g, "Relu", "a1", "r1");
+    }
+    attr_ints(add_n(g, "ConvTranspose", pg->relu ? "r1,w2,b2" : "t1,w2,b2", "t2"), "strides", 2, 2, 2);
     add_n(g, "Add", "t2,k2", "a2");
     add_n(g, "Sigmoid", "a2", "y");
     set_outputs(g, "y");
     if (also_out)
-        set_outputs(g, "r1");
+        set_outputs(g, pg->relu ? "r1" : "t1");
     return g;
 }
 
 static void test_convt_pair(void **st)
 {
     (void)st;
-    static float x[7 * 11 * 24];
-    for (int i = 0; i < 7 * 11 * 24; i++)
-        x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
-    setenv("QB_NO_CONVT_PAIR", "1", 1);
-    qb_graph *ref = convt_pair_net(0);
-    const qb_tensor *yr = run1(ref, x);
-    unsetenv("QB_NO_CONVT_PAIR");
-    assert_true(ref->nodes[3].fused_into < 0);
-    const int n = (int)qb_tensor_count(yr);
-    assert_int_equal(n, 44 * 96);
-    int64_t blk = qb_gpar_conv_block;
-    for (int run = 0; run < 6; run++) {
-        qb_convt_avx512(run != 1);
-        qb_convt_avx2_only(run == 4); /* the AVX2 sums, 2 threads */
-        qb_gpar_set_threads(run > 2 ? run - 2 : 1);
-        qb_gpar_conv_block = run == 2 || run == 5 ? 2 * 24 * 24 * 4 : blk; /* blocks of 2 input rows, the last of 1 */
-        qb_graph *g = convt_pair_net(0);
+    static float x[7 * 17 * 30];
+    for (int gi = 0; gi < (int)(sizeof pair_geoms / sizeof pair_geoms[0]); gi++) {
+        const pair_geom *pg = &pair_geoms[gi];
+        const int second = pg->relu ? 3 : 1; /* the second ConvTranspose's node */
+        for (int i = 0; i < pg->ci * pg->ih * pg->iw; i++)
+            x[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+        setenv("QB_NO_CONVT_PAIR", "1", 1);
+        qb_graph *ref = convt_pair_net(0, pg);
+        const qb_tensor *yr = run1(ref, x);
+        unsetenv("QB_NO_CONVT_PAIR");
+        assert_true(ref->nodes[second].fused_into < 0);
+        const int n = (int)qb_tensor_count(yr);
+        assert_int_equal(n, 4 * pg->ih * 4 * pg->iw);
+        int64_t blk = qb_gpar_conv_block;
+        for (int run = 0; run < 7; run++) {
+            qb_convt_avx512(run != 1);
+            qb_convt_avx2_only(run == 4 || run == 6); /* the AVX2 loops, 2 and 3 threads */
+            qb_gpar_set_threads(run == 6 ? 3 : run > 2 ? run - 2 : 1);
+            /* blocks of blk_rows input rows, the last one short */
+            qb_gpar_conv_block = run == 2 || run == 5 ? (int64_t)pg->blk_rows * pg->iw * pg->cm * 4 * 4 : blk;
+            qb_graph *g = convt_pair_net(0, pg);
+            const qb_tensor *y = run1(g, x);
+            assert_int_equal(g->nodes[second].fused_into, 0); /* the second ConvTranspose runs in the first */
+            assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
+            memset(y->data, 0xff, (size_t)n * sizeof(float)); /* NaN: every value written again */
+            qb_tensor in = *g->tensors[g->inputs[0]];
+            in.data = x;
+            qb_err e = {0};
+            assert_int_equal(qb_graph_run(g, &in, 1, &e), 0);
+            assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
+            qb_convt_avx512(1);
+            qb_convt_avx2_only(0);
+            qb_gpar_set_threads(1);
+            qb_gpar_conv_block = blk;
+            qb_graph_free(g);
+        }
+        qb_graph *g = convt_pair_net(1, pg);
         const qb_tensor *y = run1(g, x);
-        qb_convt_avx512(1);
-        qb_convt_avx2_only(0);
-        qb_gpar_set_threads(1);
-        qb_gpar_conv_block = blk;
-        assert_int_equal(g->nodes[3].fused_into, 0); /* the second ConvTranspose runs in the first */
+        assert_true(g->nodes[second].fused_into < 0); /* its input is a graph output too */
         assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
         qb_graph_free(g);
+        qb_graph_free(ref);
     }
-    qb_graph *g = convt_pair_net(1);
-    const qb_tensor *y = run1(g, x);
-    assert_true(g->nodes[3].fused_into < 0); /* its input is a graph output too */
-    assert_memory_equal(y->data, yr->data, (size_t)n * sizeof(float));
-    qb_graph_free(g);
-    qb_graph_free(ref);
 }
 
 /* qb_transpose_f32 (ops_conv.c) with its 16x16 AVX-512 blocks and with

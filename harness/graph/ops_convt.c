@@ -65,6 +65,8 @@ typedef struct convt_state {
                               * output, run on each block's output rows (qb_convt_fuse_pairs), 0 if none */
     size_t pair_off;         /* pair: byte offset in the scratch of the per-slot output row buffers ... */
     int64_t pair_plane;      /* ... each cout planes of pair_plane floats (2 * rows_blk output rows) */
+    int pair_regs;           /* pair whose second has one group and four columns (2x2 windows, one output
+                              * channel: det's 24 -> 1): with AVX-512, no row buffer (convt_pair_avx512) */
 } convt_state;
 
 /* Most column slots (chunks of blocks) of a tiling ConvTranspose. */
@@ -585,6 +587,123 @@ typedef struct convt_job {
 
 static void convt_pair_rows(const convt_job *j, const float *buf, int64_t r0, int64_t r1);
 
+/* A pair_regs pair on input pixels [ix, iw) of input row iy of the first
+ * (crow: the row's columns, nc per pixel), one value at a time: each of
+ * the first's values (ky, kx) of channel c is convt_epi(bias + term) as
+ * convt_tiles writes it, the second's four columns are w * z summed in
+ * channel order (convt_direct_sums: the first channel's product, then +
+ * each next one), each output bias + term (convt_direct_rows) at row 2 *
+ * (2 * iy + ky) + ky2, column 2 * (2 * ix + kx) + kx2 of yr's four rows
+ * (ow2 apart, from row 4 * iy on). The SIMD loops' last pixels: the same
+ * bits. */
+static void convt_pair_px(const convt_state *s, const float *w2, const float *crow, int64_t ix, int64_t iw,
+                          int64_t nc, const float *bias, float b2, float *yr, int64_t ow2)
+{
+    for (; ix < iw; ix++)
+        for (int ky = 0; ky < 2; ky++)
+            for (int kx = 0; kx < 2; kx++) {
+                float a[4] = {0};
+                for (int64_t c = 0; c < s->cout; c++) {
+                    const float z = convt_epi(s, c, (bias ? bias[c] : 0.0f) + crow[ix * nc + 4 * c + 2 * ky + kx]);
+                    for (int jj = 0; jj < 4; jj++)
+                        a[jj] = c ? a[jj] + w2[4 * c + jj] * z : w2[jj] * z;
+                }
+                for (int ky2 = 0; ky2 < 2; ky2++)
+                    for (int kx2 = 0; kx2 < 2; kx2++)
+                        yr[(2 * ky + ky2) * ow2 + 2 * (2 * ix + kx) + kx2] = b2 + a[2 * ky2 + kx2];
+            }
+}
+
+#ifdef QB_CONVT_AVX512
+/* A pair_regs pair (det's head: 24 -> 24 -> 1, both 2x2/2) with
+ * AVX-512 on the columns of input rows [r0, r1) of the first, its tiles
+ * and the second's sums in registers: per input row and eight input
+ * pixels, each channel's 16 values of each of the first's two output
+ * rows built as convt_tiles_2x2_avx512 builds them (four channels from
+ * eight 64-byte rows by lane shuffles, the rest by inserts; bias + term,
+ * the fused Add + Relu), multiplied into the second's four columns
+ * straight away (the first channel's w * z, then + w * z in channel
+ * order: convt_direct_sums' operations), then bias + term interleaved
+ * into the second's four output rows (convt_row2_avx512's permutes), and
+ * the second's chain on those rows; the last iw % 8 pixels by
+ * convt_pair_px. No row buffer between the two: the same bits as
+ * convt_tiles_2x2_avx512 then convt_pair_rows. */
+__attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job *j, const float *cols, int64_t r0,
+                                                                int64_t r1)
+{
+    const convt_state *s = j->s, *sb = j->g->nodes[s->pair - 1].state;
+    const int64_t og = s->cout, iw = s->in[2], nc = s->cols, ow2 = sb->out[2], oq = og / 4 * 4;
+    const float *w2 = sb->wd, *bias = j->bias;
+    const qb_node *chain = sb->epi_chain ? &j->g->nodes[sb->epi_chain - 1] : NULL;
+    const float b2v = j->pbias ? j->pbias[0] : 0.0f;
+    const __m512i top = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+    const __m512i bot = _mm512_setr_epi32(2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512 zero = _mm512_setzero_ps(), b2 = _mm512_set1_ps(b2v);
+    for (int64_t iy = r0; iy < r1; iy++) {
+        const float *crow = cols + (iy - r0) * iw * nc;
+        float *yr = j->py + 4 * iy * ow2;
+        int64_t ix = 0;
+        for (; ix + 8 <= iw; ix += 8) {
+            const float *cp = crow + ix * nc;
+            /* the second's four columns on the first's output rows 2 iy and 2 iy + 1 (set by channel 0) */
+            __m512 a0[4] = {zero, zero, zero, zero}, a1[4] = {zero, zero, zero, zero};
+            /* channel c's 16 + 16 values u, v: bias + term, the Add + Relu, then into the sums */
+#define CT_PAIR_CH(c, lo_, hi_)                                                                                            do {                                                                                                                       const __m512 bc = _mm512_set1_ps(bias ? bias[c] : 0.0f);                                                               __m512 u = _mm512_add_ps(bc, _mm512_permutex2var_ps(lo_, top, hi_));                                                   __m512 v = _mm512_add_ps(bc, _mm512_permutex2var_ps(lo_, bot, hi_));                                                   if (s->epi) { /* the Add, then v > 0 ? v : 0 */                                                                            const __m512 kc = _mm512_set1_ps(s->epi_c ? s->epi_c[c] : s->epi_k);                                                   u = s->epi_kf ? _mm512_add_ps(kc, u) : _mm512_add_ps(u, kc);                                                           v = s->epi_kf ? _mm512_add_ps(kc, v) : _mm512_add_ps(v, kc);                                                           u = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(u, zero, _CMP_GT_OQ), u);                                                   v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);                                               }                                                                                                                      _Pragma("GCC unroll 4") for (int jj = 0; jj < 4; jj++)                                                                 {                                                                                                                          const __m512 wj = _mm512_set1_ps(w2[4 * (c) + jj]);                                                                    if (c) {                                                                                                                   a0[jj] = _mm512_add_ps(a0[jj], _mm512_mul_ps(wj, u));                                                                  a1[jj] = _mm512_add_ps(a1[jj], _mm512_mul_ps(wj, v));                                                              } else {                                                                                                                   a0[jj] = _mm512_mul_ps(wj, u);                                                                                         a1[jj] = _mm512_mul_ps(wj, v);                                                                                     }                                                                                                                  }                                                                                                                  } while (0)
+            for (int64_t cq = 0; cq < oq; cq += 4) { /* a pixel's columns of channels cq..cq+3: one 64-byte row */
+                __m512 pv[8], a[4], lo[4], hi[4];
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    pv[k] = _mm512_loadu_ps(cp + k * nc + 4 * cq);
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) { /* as convt_tiles_2x2_avx512 */
+                    a[0] = _mm512_shuffle_f32x4(pv[4 * h], pv[4 * h + 1], 0x44);
+                    a[1] = _mm512_shuffle_f32x4(pv[4 * h], pv[4 * h + 1], 0xee);
+                    a[2] = _mm512_shuffle_f32x4(pv[4 * h + 2], pv[4 * h + 3], 0x44);
+                    a[3] = _mm512_shuffle_f32x4(pv[4 * h + 2], pv[4 * h + 3], 0xee);
+                    __m512 *o = h ? hi : lo;
+                    o[0] = _mm512_shuffle_f32x4(a[0], a[2], 0x88);
+                    o[1] = _mm512_shuffle_f32x4(a[0], a[2], 0xdd);
+                    o[2] = _mm512_shuffle_f32x4(a[1], a[3], 0x88);
+                    o[3] = _mm512_shuffle_f32x4(a[1], a[3], 0xdd);
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < 4; t++)
+                    CT_PAIR_CH(cq + t, lo[t], hi[t]);
+            }
+            for (int64_t c = oq; c < og; c++) { /* one channel: eight 16-byte rows by inserts */
+                const float *cc = cp + 4 * c;
+                __m512 lo = _mm512_castps128_ps512(_mm_loadu_ps(cc));
+                lo = _mm512_insertf32x4(lo, _mm_loadu_ps(cc + nc), 1);
+                lo = _mm512_insertf32x4(lo, _mm_loadu_ps(cc + 2 * nc), 2);
+                lo = _mm512_insertf32x4(lo, _mm_loadu_ps(cc + 3 * nc), 3);
+                __m512 hi = _mm512_castps128_ps512(_mm_loadu_ps(cc + 4 * nc));
+                hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cc + 5 * nc), 1);
+                hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cc + 6 * nc), 2);
+                hi = _mm512_insertf32x4(hi, _mm_loadu_ps(cc + 7 * nc), 3);
+                CT_PAIR_CH(c, lo, hi);
+            }
+#undef CT_PAIR_CH
+            /* output rows 4 iy + 2 ky + ky2: columns 2 ky2 and 2 ky2 + 1 interleaved, bias + term */
+#pragma GCC unroll 2
+            for (int ky2 = 0; ky2 < 2; ky2++) {
+                float *r0w = yr + ky2 * ow2 + 4 * ix, *r1w = yr + (2 + ky2) * ow2 + 4 * ix;
+                __m512 e = _mm512_add_ps(b2, a0[2 * ky2]), o = _mm512_add_ps(b2, a0[2 * ky2 + 1]);
+                _mm512_storeu_ps(r0w, _mm512_permutex2var_ps(e, ilo, o));
+                _mm512_storeu_ps(r0w + 16, _mm512_permutex2var_ps(e, ihi, o));
+                e = _mm512_add_ps(b2, a1[2 * ky2]), o = _mm512_add_ps(b2, a1[2 * ky2 + 1]);
+                _mm512_storeu_ps(r1w, _mm512_permutex2var_ps(e, ilo, o));
+                _mm512_storeu_ps(r1w + 16, _mm512_permutex2var_ps(e, ihi, o));
+            }
+        }
+        convt_pair_px(s, w2, crow, ix, iw, nc, bias, b2v, yr, ow2);
+        if (chain) /* the row's four output rows, contiguous, in L1 */
+            qb_elem_chain_apply_plane(chain, 0, yr, 4 * ow2);
+    }
+}
+#endif
+
 /* Input rows [r0, r1): the GEMM into cols, then col2im while in cache
  * (pair: into the slot's row buffer pbuf, then the direct ConvTranspose
  * on those rows while they are in cache). */
@@ -598,6 +717,12 @@ static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols, float
     qb_gpar_gemm(j->pk, &ga);
     if (j->g->profile)
         __atomic_fetch_add(&j->kernel_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
+#ifdef QB_CONVT_AVX512
+    if (pbuf && s->pair_regs && j->avx512) { /* the pair in registers: no row buffer */
+        convt_pair_avx512(j, cols, r0, r1);
+        return;
+    }
+#endif
     float *y = pbuf ? pbuf : j->yg;
     const int64_t opix = pbuf ? s->pair_plane : s->out[1] * s->out[2], rb = pbuf ? r0 : 0;
 #ifdef QB_CONVT_AVX512
@@ -954,6 +1079,8 @@ int qb_convt_fuse_pairs(qb_graph *g)
         sa->pair_off = (a->scratch + 63) / 64 * 64;
         a->scratch = sa->pair_off + (size_t)(sa->slots * sa->cout * sa->pair_plane) * sizeof(float);
         sa->pair = reader + 1;
+        sa->pair_regs = sb->group == 1 && sb->nsp == 2 && sb->k[1] == 2 && sb->k[2] == 2 && sb->cols == 4 &&
+                        sb->jpad == 4;
         if (a->epi_in < 0)
             a->epi_in = a->out[0]; /* what it computes itself */
         a->write_to = b->write_to >= 0 ? b->write_to : b->out[0];
