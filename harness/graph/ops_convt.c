@@ -66,7 +66,8 @@ typedef struct convt_state {
     size_t pair_off;         /* pair: byte offset in the scratch of the per-slot output row buffers ... */
     int64_t pair_plane;      /* ... each cout planes of pair_plane floats (2 * rows_blk output rows) */
     int pair_regs;           /* pair whose second has one group and four columns (2x2 windows, one output
-                              * channel: det's 24 -> 1): with AVX-512, no row buffer (convt_pair_avx512) */
+                              * channel: det's 24 -> 1): with AVX-512 or AVX2, no row buffer (convt_pair_avx512,
+                              * convt_pair_avx2) */
 } convt_state;
 
 /* Most column slots (chunks of blocks) of a tiling ConvTranspose. */
@@ -702,6 +703,76 @@ __attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job
             qb_elem_chain_apply_plane(chain, 0, yr, 4 * ow2);
     }
 }
+
+/* convt_pair_avx512 with AVX2 (where AVX-512 is not allowed): four input
+ * pixels a step, each channel's 8 + 8 values of the first's two output
+ * rows built as convt_tiles_2x2_avx2 builds them (two registers of the
+ * four pixels' columns, one vshufps per row; bias + term, the fused Add +
+ * Relu), multiplied into the second's four columns at once (the first
+ * channel's w * z, then + w * z in channel order), bias + term
+ * interleaved into the second's four output rows (unpack, then 128-bit
+ * lane permutes), the second's chain on those rows; the last iw % 4
+ * pixels by convt_pair_px. The same bits as the two passes. */
+__attribute__((target("avx2"))) static void convt_pair_avx2(const convt_job *j, const float *cols, int64_t r0,
+                                                            int64_t r1)
+{
+    const convt_state *s = j->s, *sb = j->g->nodes[s->pair - 1].state;
+    const int64_t og = s->cout, iw = s->in[2], nc = s->cols, ow2 = sb->out[2];
+    const float *w2 = sb->wd, *bias = j->bias;
+    const qb_node *chain = sb->epi_chain ? &j->g->nodes[sb->epi_chain - 1] : NULL;
+    const float b2v = j->pbias ? j->pbias[0] : 0.0f;
+    const __m256 zero = _mm256_setzero_ps(), b2 = _mm256_set1_ps(b2v);
+    for (int64_t iy = r0; iy < r1; iy++) {
+        const float *crow = cols + (iy - r0) * iw * nc;
+        float *yr = j->py + 4 * iy * ow2;
+        int64_t ix = 0;
+        for (; ix + 4 <= iw; ix += 4) {
+            const float *cp = crow + ix * nc;
+            /* the second's four columns on the first's output rows 2 iy and 2 iy + 1 (set by channel 0) */
+            __m256 a0[4] = {zero, zero, zero, zero}, a1[4] = {zero, zero, zero, zero};
+            for (int64_t c = 0; c < og; c++) {
+                const float *cc = cp + 4 * c;
+                __m256 p = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(cc)), _mm_loadu_ps(cc + 2 * nc), 1);
+                __m256 q = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(cc + nc)), _mm_loadu_ps(cc + 3 * nc), 1);
+                const __m256 bc = _mm256_set1_ps(bias ? bias[c] : 0.0f);
+                __m256 u = _mm256_add_ps(bc, _mm256_shuffle_ps(p, q, _MM_SHUFFLE(1, 0, 1, 0))); /* tap row 0 */
+                __m256 v = _mm256_add_ps(bc, _mm256_shuffle_ps(p, q, _MM_SHUFFLE(3, 2, 3, 2))); /* tap row 1 */
+                if (s->epi) { /* the Add, then v > 0 ? v : 0 */
+                    const __m256 kc = _mm256_set1_ps(s->epi_c ? s->epi_c[c] : s->epi_k);
+                    u = s->epi_kf ? _mm256_add_ps(kc, u) : _mm256_add_ps(u, kc);
+                    v = s->epi_kf ? _mm256_add_ps(kc, v) : _mm256_add_ps(v, kc);
+                    u = _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GT_OQ), u);
+                    v = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ), v);
+                }
+#pragma GCC unroll 4
+                for (int jj = 0; jj < 4; jj++) {
+                    const __m256 wj = _mm256_set1_ps(w2[4 * c + jj]);
+                    if (c) {
+                        a0[jj] = _mm256_add_ps(a0[jj], _mm256_mul_ps(wj, u));
+                        a1[jj] = _mm256_add_ps(a1[jj], _mm256_mul_ps(wj, v));
+                    } else {
+                        a0[jj] = _mm256_mul_ps(wj, u);
+                        a1[jj] = _mm256_mul_ps(wj, v);
+                    }
+                }
+            }
+            /* output rows 4 iy + 2 ky + ky2: columns 2 ky2 and 2 ky2 + 1 interleaved, bias + term */
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const __m256 *a = r < 2 ? a0 : a1;
+                const int ky2 = r & 1;
+                float *row = yr + ((r >> 1) * 2 + ky2) * ow2 + 4 * ix;
+                __m256 e = _mm256_add_ps(b2, a[2 * ky2]), o = _mm256_add_ps(b2, a[2 * ky2 + 1]);
+                __m256 l = _mm256_unpacklo_ps(e, o), h = _mm256_unpackhi_ps(e, o);
+                _mm256_storeu_ps(row, _mm256_permute2f128_ps(l, h, 0x20));
+                _mm256_storeu_ps(row + 8, _mm256_permute2f128_ps(l, h, 0x31));
+            }
+        }
+        convt_pair_px(s, w2, crow, ix, iw, nc, bias, b2v, yr, ow2);
+        if (chain) /* the row's four output rows, contiguous, in L1 */
+            qb_elem_chain_apply_plane(chain, 0, yr, 4 * ow2);
+    }
+}
 #endif
 
 /* Input rows [r0, r1): the GEMM into cols, then col2im while in cache
@@ -718,8 +789,11 @@ static void convt_block(convt_job *j, int64_t r0, int64_t r1, float *cols, float
     if (j->g->profile)
         __atomic_fetch_add(&j->kernel_ns, (int64_t)((qb_now_ms() - t0) * 1e6), __ATOMIC_RELAXED);
 #ifdef QB_CONVT_AVX512
-    if (pbuf && s->pair_regs && j->avx512) { /* the pair in registers: no row buffer */
-        convt_pair_avx512(j, cols, r0, r1);
+    if (pbuf && s->pair_regs && (j->avx512 || j->avx2)) { /* the pair in registers: no row buffer */
+        if (j->avx512)
+            convt_pair_avx512(j, cols, r0, r1);
+        else
+            convt_pair_avx2(j, cols, r0, r1);
         return;
     }
 #endif
