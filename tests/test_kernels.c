@@ -510,8 +510,9 @@ static void test_repro_line(void **state)
 static void check_taps(const qb_kernel *k)
 {
     const qb_kernel *ref = qb_kernel_get(QB_OP_GEMM, QB_PREC_FP32, QB_ISA_SCALAR);
-    /* 401: segments longer than the AVX2 kernel's K block (QB_F_KC 384), cut by it */
-    static const int tks[] = {1, 3, 8, 17, 96, 401}, nts[] = {1, 2, 9}, ms[] = {1, 5, 6, 7, 13, 80};
+    /* 401: segments longer than the AVX2 kernel's K block (QB_F_KC 384), cut by it; 1, 3, 10, 17: every
+     * remainder of the 4-wide NEON steps */
+    static const int tks[] = {1, 3, 10, 17, 96, 401}, nts[] = {1, 2, 9}, ms[] = {1, 5, 6, 7, 13, 80};
     static const int ns[] = {1, 7, 16, 24, 33, 65};
     uint64_t seed = 88172645463325252ull;
     for (int a = 0; a < 6; a++)

@@ -16,7 +16,8 @@
  * per row and vfmaq_laneq_f32 against the 8 weights of each k (the last
  * 1..3 k through a copy, never reading past a row). Every output sums
  * k = 0..K-1 in order (fused multiply-adds), then bias, then clamp. The
- * f16 flag is a compile-time constant after inlining.
+ * f16 flag is a compile-time constant after inlining. A may come as taps
+ * (qb_gemm_args.a_taps, a direct convolution; qb_nf_tile).
  */
 #ifndef QB_NEON_GEMM_FLOAT_H
 #define QB_NEON_GEMM_FLOAT_H
@@ -96,14 +97,21 @@ QB_NEON_INLINE void qb_nf_store(const qb_packed *p, const qb_gemm_args *a, int i
     } while (0)
 
 /* The fp32-arithmetic micro-tile: rows i0 .. i0+mr-1 of C for the panel of
- * columns j0 .. j0+7, summed over K (zero-padded to 4), then stored. */
+ * columns j0 .. j0+7, summed over K (zero-padded to 4), then stored. With
+ * a->a_taps (QB_KF_A_TAPS, a direct convolution: K is a_ntaps segments of
+ * K / a_ntaps elements, segment t of row i at a + i * lda + a_taps[t])
+ * each segment is walked as a row of its own, its last 1..3 k through a
+ * copy and only their lanes multiplied (the weights after them are the
+ * next segment's): the sums run over k = 0..K-1 in the same order as over
+ * an im2col copy. Without taps one segment, the loop as it was. */
 QB_NEON_INLINE void qb_nf_tile(const qb_packed *p, const qb_gemm_args *a, int i0, int j0, const int mr,
                                const int f16)
 {
     const int K = p->k;
     const size_t esize = f16 ? sizeof(uint16_t) : sizeof(float);
-    const char *wp = p->w; /* the panel's weights at k = l */
-    wp += (size_t)(j0 / QB_NF_NR) * QB_NF_NR * qb_neon_round_up(K, QB_NF_KU) * esize;
+    const char *w0p = p->w; /* the panel's weights at k = 0 */
+    w0p += (size_t)(j0 / QB_NF_NR) * QB_NF_NR * qb_neon_round_up(K, QB_NF_KU) * esize;
+    const int nt = a->a_taps ? a->a_ntaps : 1, kseg = K / nt; /* segments of A's K and their length */
     const float *ar[QB_NF_MR];
     float32x4_t acc[QB_NF_MR][2];
     #pragma GCC unroll 8
@@ -111,24 +119,31 @@ QB_NEON_INLINE void qb_nf_tile(const qb_packed *p, const qb_gemm_args *a, int i0
         ar[r] = (const float *)a->a + (size_t)(i0 + r) * a->lda;
         acc[r][0] = acc[r][1] = vdupq_n_f32(0.0f);
     }
-    int l = 0;
-    for (; l + QB_NF_KU <= K; l += QB_NF_KU, wp += QB_NF_KU * QB_NF_NR * esize) {
-        float32x4_t av[QB_NF_MR];
-        #pragma GCC unroll 8
-        for (int r = 0; r < mr; r++) av[r] = vld1q_f32(ar[r] + l);
-        QB_NF_FMA_K(0);
-        QB_NF_FMA_K(1);
-        QB_NF_FMA_K(2);
-        QB_NF_FMA_K(3);
-    }
-    if (l < K) { /* the last 1..3 k: copies, never reading past a row */
-        float32x4_t av[QB_NF_MR];
-        #pragma GCC unroll 8
-        for (int r = 0; r < mr; r++) av[r] = qb_neon_load_f32(ar[r] + l, K - l);
-        QB_NF_FMA_K(0);
-        QB_NF_FMA_K(1);
-        QB_NF_FMA_K(2);
-        QB_NF_FMA_K(3);
+    for (int t = 0; t < nt; t++) {
+        const ptrdiff_t off = a->a_taps ? a->a_taps[t] : 0;
+        const char *wp = w0p + (size_t)t * kseg * QB_NF_NR * esize; /* the weights at k = l of the segment */
+        int l = 0;
+        for (; l + QB_NF_KU <= kseg; l += QB_NF_KU, wp += QB_NF_KU * QB_NF_NR * esize) {
+            float32x4_t av[QB_NF_MR];
+            #pragma GCC unroll 8
+            for (int r = 0; r < mr; r++) av[r] = vld1q_f32(ar[r] + off + l);
+            QB_NF_FMA_K(0);
+            QB_NF_FMA_K(1);
+            QB_NF_FMA_K(2);
+            QB_NF_FMA_K(3);
+        }
+        if (l < kseg) { /* the last 1..3 k: copies, never reading past a row or segment */
+            float32x4_t av[QB_NF_MR];
+            #pragma GCC unroll 8
+            for (int r = 0; r < mr; r++) av[r] = qb_neon_load_f32(ar[r] + off + l, kseg - l);
+            QB_NF_FMA_K(0);
+            if (!a->a_taps || kseg - l > 1) /* without taps the padding weights are zero: all four, as before */
+                QB_NF_FMA_K(1);
+            if (!a->a_taps || kseg - l > 2)
+                QB_NF_FMA_K(2);
+            if (!a->a_taps)
+                QB_NF_FMA_K(3);
+        }
     }
     qb_nf_store(p, a, i0, j0, mr, acc);
 }
