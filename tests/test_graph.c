@@ -498,15 +498,16 @@ static void test_convt_direct_chain(void **st)
  * threads, with blocks of a few rows (the last one short) and over an
  * output poisoned with NaN. Geometry 1: 5 -> 9 -> 1 channels (two groups
  * of four and one more), rows of 30 pixels (three of eight, six left),
- * no Add + Relu between. The first's output also a graph output: no
+ * no Add + Relu between. Geometry 2: 6 -> 8 -> 1, rows of 16, the Add's
+ * constant its first operand. The first's output also a graph output: no
  * pair. */
 typedef struct pair_geom {
     int ci, cm, ih, iw; /* input channels, the first's output channels, input rows and pixels per row */
-    int relu;           /* an Add + Relu between the two */
+    int relu;           /* an Add + Relu between the two (2: Add(k, t), the constant first) */
     int blk_rows;       /* input rows of a short block (a QB_GPAR_ALIGN multiple of pixels) */
 } pair_geom;
 
-static const pair_geom pair_geoms[] = {{7, 6, 11, 24, 1, 2}, {5, 9, 17, 30, 0, 8}};
+static const pair_geom pair_geoms[] = {{7, 6, 11, 24, 1, 2}, {5, 9, 17, 30, 0, 8}, {6, 8, 5, 16, 2, 3}};
 
 static qb_graph *convt_pair_net(int also_out, const pair_geom *pg)
 {
@@ -528,7 +529,7 @@ static qb_graph *convt_pair_net(int also_out, const pair_geom *pg)
     add_t(g, "k2", QB_DT_FLOAT, 1, (int64_t[]){1}, k2);
     attr_ints(add_n(g, "ConvTranspose", "x,w1,b1", "t1"), "strides", 2, 2, 2);
     if (pg->relu) {
-        add_n(g, "Add", "t1,k1", "a1");
+        add_n(g, "Add", pg->relu == 2 ? "k1,t1" : "t1,k1", "a1");
         add_n(g, "Relu", "a1", "r1");
     }
     attr_ints(add_n(g, "ConvTranspose", pg->relu ? "r1,w2,b2" : "t1,w2,b2", "t2"), "strides", 2, 2, 2);

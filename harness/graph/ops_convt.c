@@ -74,6 +74,7 @@ typedef struct convt_state {
 #define CONVT_SLOTS 8
 
 #define CT_DIRECT_COLS 16 /* most columns per group of the direct path (more: the GEMM) */
+#define CT_PAIR_MAXC 256 /* pair_regs: most channels between the two (per-channel tables on the stack) */
 #define CT_PX 80          /* direct path: input pixels per block (80 floats per column in L1; five vectors of 16:
                            * det's rows of 160 pixels are two whole blocks) */
 
@@ -629,12 +630,13 @@ static void convt_pair_px(const convt_state *s, const float *w2, const float *cr
  * the second's chain on those rows; the last iw % 8 pixels by
  * convt_pair_px. No row buffer between the two: the same bits as
  * convt_tiles_2x2_avx512 then convt_pair_rows. */
-__attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job *j, const float *cols, int64_t r0,
-                                                                int64_t r1)
+__attribute__((target("avx512f"), always_inline)) static inline void
+convt_pair_avx512_body(const convt_job *j, const float *cols, int64_t r0, int64_t r1, const float *bb, const float *kk,
+                       const int EPI, const int KF)
 {
     const convt_state *s = j->s, *sb = j->g->nodes[s->pair - 1].state;
     const int64_t og = s->cout, iw = s->in[2], nc = s->cols, ow2 = sb->out[2], oq = og / 4 * 4;
-    const float *w2 = sb->wd, *bias = j->bias;
+    const float *w2 = sb->wd;
     const qb_node *chain = sb->epi_chain ? &j->g->nodes[sb->epi_chain - 1] : NULL;
     const float b2v = j->pbias ? j->pbias[0] : 0.0f;
     const __m512i top = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
@@ -650,8 +652,30 @@ __attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job
             const float *cp = crow + ix * nc;
             /* the second's four columns on the first's output rows 2 iy and 2 iy + 1 (set by channel 0) */
             __m512 a0[4] = {zero, zero, zero, zero}, a1[4] = {zero, zero, zero, zero};
-            /* channel c's 16 + 16 values u, v: bias + term, the Add + Relu, then into the sums */
-#define CT_PAIR_CH(c, lo_, hi_)                                                                                            do {                                                                                                                       const __m512 bc = _mm512_set1_ps(bias ? bias[c] : 0.0f);                                                               __m512 u = _mm512_add_ps(bc, _mm512_permutex2var_ps(lo_, top, hi_));                                                   __m512 v = _mm512_add_ps(bc, _mm512_permutex2var_ps(lo_, bot, hi_));                                                   if (s->epi) { /* the Add, then v > 0 ? v : 0 */                                                                            const __m512 kc = _mm512_set1_ps(s->epi_c ? s->epi_c[c] : s->epi_k);                                                   u = s->epi_kf ? _mm512_add_ps(kc, u) : _mm512_add_ps(u, kc);                                                           v = s->epi_kf ? _mm512_add_ps(kc, v) : _mm512_add_ps(v, kc);                                                           u = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(u, zero, _CMP_GT_OQ), u);                                                   v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);                                               }                                                                                                                      _Pragma("GCC unroll 4") for (int jj = 0; jj < 4; jj++)                                                                 {                                                                                                                          const __m512 wj = _mm512_set1_ps(w2[4 * (c) + jj]);                                                                    if (c) {                                                                                                                   a0[jj] = _mm512_add_ps(a0[jj], _mm512_mul_ps(wj, u));                                                                  a1[jj] = _mm512_add_ps(a1[jj], _mm512_mul_ps(wj, v));                                                              } else {                                                                                                                   a0[jj] = _mm512_mul_ps(wj, u);                                                                                         a1[jj] = _mm512_mul_ps(wj, v);                                                                                     }                                                                                                                  }                                                                                                                  } while (0)
+            /* channel c's 16 + 16 values u, v: bias + term, the Add, v > 0 ? v : 0 (max(v, 0) with 0 as
+             * the second operand: 0 for NaN and for -0 as well), then into the sums */
+#define CT_PAIR_CH(c, lo_, hi_)                                                                                        \
+    do {                                                                                                               \
+        const __m512 bc = _mm512_set1_ps(bb[c]);                                                                       \
+        __m512 u = _mm512_add_ps(bc, _mm512_permutex2var_ps(lo_, top, hi_));                                           \
+        __m512 v = _mm512_add_ps(bc, _mm512_permutex2var_ps(lo_, bot, hi_));                                           \
+        if (EPI) {                                                                                                     \
+            const __m512 kc = _mm512_set1_ps(kk[c]);                                                                   \
+            u = _mm512_max_ps(KF ? _mm512_add_ps(kc, u) : _mm512_add_ps(u, kc), zero);                                 \
+            v = _mm512_max_ps(KF ? _mm512_add_ps(kc, v) : _mm512_add_ps(v, kc), zero);                                 \
+        }                                                                                                              \
+        _Pragma("GCC unroll 4") for (int jj = 0; jj < 4; jj++)                                                         \
+        {                                                                                                              \
+            const __m512 wj = _mm512_set1_ps(w2[4 * (c) + jj]);                                                        \
+            if (c) {                                                                                                   \
+                a0[jj] = _mm512_add_ps(a0[jj], _mm512_mul_ps(wj, u));                                                  \
+                a1[jj] = _mm512_add_ps(a1[jj], _mm512_mul_ps(wj, v));                                                  \
+            } else {                                                                                                   \
+                a0[jj] = _mm512_mul_ps(wj, u);                                                                         \
+                a1[jj] = _mm512_mul_ps(wj, v);                                                                         \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
             for (int64_t cq = 0; cq < oq; cq += 4) { /* a pixel's columns of channels cq..cq+3: one 64-byte row */
                 __m512 pv[8], a[4], lo[4], hi[4];
 #pragma GCC unroll 8
@@ -698,10 +722,39 @@ __attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job
                 _mm512_storeu_ps(r1w + 16, _mm512_permutex2var_ps(e, ihi, o));
             }
         }
-        convt_pair_px(s, w2, crow, ix, iw, nc, bias, b2v, yr, ow2);
+        convt_pair_px(s, w2, crow, ix, iw, nc, j->bias, b2v, yr, ow2);
         if (chain) /* the row's four output rows, contiguous, in L1 */
             qb_elem_chain_apply_plane(chain, 0, yr, 4 * ow2);
     }
+}
+
+/* A pair_regs pair's first: its bias (0 without) and its fused Add's
+ * constant per channel, as tables (the loops test no pointer per
+ * channel). */
+static void convt_pair_tables(const convt_job *j, float *bb, float *kk)
+{
+    const convt_state *s = j->s;
+    for (int64_t c = 0; c < s->cout; c++) {
+        bb[c] = j->bias ? j->bias[c] : 0.0f;
+        kk[c] = s->epi_c ? s->epi_c[c] : s->epi_k;
+    }
+}
+
+/* convt_pair_avx512_body with the first's bias and the Add's constant per
+ * channel in two tables and the Add + Relu's presence and operand order
+ * as constants (one copy each). */
+__attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job *j, const float *cols, int64_t r0,
+                                                                int64_t r1)
+{
+    const convt_state *s = j->s;
+    float bb[CT_PAIR_MAXC], kk[CT_PAIR_MAXC];
+    convt_pair_tables(j, bb, kk);
+    if (!s->epi)
+        convt_pair_avx512_body(j, cols, r0, r1, bb, kk, 0, 0);
+    else if (!s->epi_kf)
+        convt_pair_avx512_body(j, cols, r0, r1, bb, kk, 1, 0);
+    else
+        convt_pair_avx512_body(j, cols, r0, r1, bb, kk, 1, 1);
 }
 
 /* convt_pair_avx512 with AVX2 (where AVX-512 is not allowed): four input
@@ -713,12 +766,13 @@ __attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job
  * interleaved into the second's four output rows (unpack, then 128-bit
  * lane permutes), the second's chain on those rows; the last iw % 4
  * pixels by convt_pair_px. The same bits as the two passes. */
-__attribute__((target("avx2"))) static void convt_pair_avx2(const convt_job *j, const float *cols, int64_t r0,
-                                                            int64_t r1)
+__attribute__((target("avx2"), always_inline)) static inline void
+convt_pair_avx2_body(const convt_job *j, const float *cols, int64_t r0, int64_t r1, const float *bb, const float *kk,
+                     const int EPI, const int KF)
 {
     const convt_state *s = j->s, *sb = j->g->nodes[s->pair - 1].state;
     const int64_t og = s->cout, iw = s->in[2], nc = s->cols, ow2 = sb->out[2];
-    const float *w2 = sb->wd, *bias = j->bias;
+    const float *w2 = sb->wd;
     const qb_node *chain = sb->epi_chain ? &j->g->nodes[sb->epi_chain - 1] : NULL;
     const float b2v = j->pbias ? j->pbias[0] : 0.0f;
     const __m256 zero = _mm256_setzero_ps(), b2 = _mm256_set1_ps(b2v);
@@ -734,15 +788,13 @@ __attribute__((target("avx2"))) static void convt_pair_avx2(const convt_job *j, 
                 const float *cc = cp + 4 * c;
                 __m256 p = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(cc)), _mm_loadu_ps(cc + 2 * nc), 1);
                 __m256 q = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(cc + nc)), _mm_loadu_ps(cc + 3 * nc), 1);
-                const __m256 bc = _mm256_set1_ps(bias ? bias[c] : 0.0f);
+                const __m256 bc = _mm256_set1_ps(bb[c]);
                 __m256 u = _mm256_add_ps(bc, _mm256_shuffle_ps(p, q, _MM_SHUFFLE(1, 0, 1, 0))); /* tap row 0 */
                 __m256 v = _mm256_add_ps(bc, _mm256_shuffle_ps(p, q, _MM_SHUFFLE(3, 2, 3, 2))); /* tap row 1 */
-                if (s->epi) { /* the Add, then v > 0 ? v : 0 */
-                    const __m256 kc = _mm256_set1_ps(s->epi_c ? s->epi_c[c] : s->epi_k);
-                    u = s->epi_kf ? _mm256_add_ps(kc, u) : _mm256_add_ps(u, kc);
-                    v = s->epi_kf ? _mm256_add_ps(kc, v) : _mm256_add_ps(v, kc);
-                    u = _mm256_and_ps(_mm256_cmp_ps(u, zero, _CMP_GT_OQ), u);
-                    v = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ), v);
+                if (EPI) { /* the Add, then v > 0 ? v : 0 as max(v, 0) (0 the second operand: NaN, -0 give 0) */
+                    const __m256 kc = _mm256_set1_ps(kk[c]);
+                    u = _mm256_max_ps(KF ? _mm256_add_ps(kc, u) : _mm256_add_ps(u, kc), zero);
+                    v = _mm256_max_ps(KF ? _mm256_add_ps(kc, v) : _mm256_add_ps(v, kc), zero);
                 }
 #pragma GCC unroll 4
                 for (int jj = 0; jj < 4; jj++) {
@@ -768,10 +820,25 @@ __attribute__((target("avx2"))) static void convt_pair_avx2(const convt_job *j, 
                 _mm256_storeu_ps(row + 8, _mm256_permute2f128_ps(l, h, 0x31));
             }
         }
-        convt_pair_px(s, w2, crow, ix, iw, nc, bias, b2v, yr, ow2);
+        convt_pair_px(s, w2, crow, ix, iw, nc, j->bias, b2v, yr, ow2);
         if (chain) /* the row's four output rows, contiguous, in L1 */
             qb_elem_chain_apply_plane(chain, 0, yr, 4 * ow2);
     }
+}
+
+/* convt_pair_avx2_body as convt_pair_avx512 calls its body. */
+__attribute__((target("avx2"))) static void convt_pair_avx2(const convt_job *j, const float *cols, int64_t r0,
+                                                            int64_t r1)
+{
+    const convt_state *s = j->s;
+    float bb[CT_PAIR_MAXC], kk[CT_PAIR_MAXC];
+    convt_pair_tables(j, bb, kk);
+    if (!s->epi)
+        convt_pair_avx2_body(j, cols, r0, r1, bb, kk, 0, 0);
+    else if (!s->epi_kf)
+        convt_pair_avx2_body(j, cols, r0, r1, bb, kk, 1, 0);
+    else
+        convt_pair_avx2_body(j, cols, r0, r1, bb, kk, 1, 1);
 }
 #endif
 
@@ -1153,8 +1220,8 @@ int qb_convt_fuse_pairs(qb_graph *g)
         sa->pair_off = (a->scratch + 63) / 64 * 64;
         a->scratch = sa->pair_off + (size_t)(sa->slots * sa->cout * sa->pair_plane) * sizeof(float);
         sa->pair = reader + 1;
-        sa->pair_regs = sb->group == 1 && sb->nsp == 2 && sb->k[1] == 2 && sb->k[2] == 2 && sb->cols == 4 &&
-                        sb->jpad == 4;
+        sa->pair_regs = sa->cout <= CT_PAIR_MAXC && sb->group == 1 && sb->nsp == 2 && sb->k[1] == 2 &&
+                        sb->k[2] == 2 && sb->cols == 4 && sb->jpad == 4;
         if (a->epi_in < 0)
             a->epi_in = a->out[0]; /* what it computes itself */
         a->write_to = b->write_to >= 0 ? b->write_to : b->out[0];
