@@ -47,6 +47,7 @@
 #include "harness/graph/graph.h"
 #include "harness/graph/ops.h"
 #include "harness/graph/par.h"
+#include "harness/graph/q16_avx512.h"
 #include "harness/graph/q8_avx2.h"
 #include "harness/graph/qlayer.h"
 #include "tests/graph_build.h"
@@ -2537,6 +2538,178 @@ static void test_int8_rse(void **st)
     qb_graph_free(ref);
 }
 
+/* x + x * s added to (or subtracted from) a Resize of a float map where
+ * some values are not finite (nonfin 1: the map divided by a per-channel
+ * constant with zeros, so +-inf and NaN in some of its channels; 2: s so,
+ * the HardSigmoid divided by it), into an int8 conv: rse_px_q8_body then
+ * runs blocks with the compare (qb_quantize16_dq) and, where a block's
+ * values are finite (nonfin 1: the channels past the first pass of 16 in
+ * passes of 16), without it (qb_quantize16_fin); and a Concat of the
+ * Resize and e + e * s (rse_q8_avx512: s checked). 40 channels, 12 x 16. */
+static qb_graph *q_rse_nonfin_graph(int no_links, int nonfin, const char *op)
+{
+    qb_graph *g = qb_graph_new("int8-rse-nonfin");
+    g->opset = 13;
+    g->no_int8_links = no_links;
+    add_t(g, "x", 4, (int64_t[]){2, 3, 12, 16}, NULL);
+    add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1});
+    add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    float dz[40];
+    for (int c = 0; c < 40; c++)
+        dz[c] = c == 3 || c == 7 || c == 12 ? 0.0f : 0.5f + 0.125f * (float)(c % 5);
+    add_t(g, "dz", 4, (int64_t[]){1, 40, 1, 1}, dz);
+    conv(g, "x", "a", 3, 40, 3, 1, 91);
+    add_n(g, "GlobalAveragePool", "a", "p");
+    conv(g, "p", "q", 40, 10, 1, 1, 92);
+    add_n(g, "Relu", "q", "qr");
+    conv(g, "qr", "r", 10, 40, 1, 1, 93);
+    add_n(g, "HardSigmoid", "r", nonfin == 2 ? "s0" : "s");
+    if (nonfin == 2)
+        add_n(g, "Div", "s0,dz", "s");
+    add_n(g, "Mul", "a,s", "m");
+    add_n(g, "Add", "a,m", "t");
+    qb_node *m2 = add_n(g, "MaxPool", "x", "mp");
+    attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 2});
+    attr_ints(m2, "strides", 2, (int64_t[]){2, 2});
+    conv(g, "mp", nonfin == 1 ? "c0" : "c2", 3, 40, 3, 1, 94);
+    if (nonfin == 1)
+        add_n(g, "Div", "c0,dz", "c2");
+    add_n(g, "Resize", "c2,roi,sc22", "u");
+    add_n(g, op, op[0] == 'S' ? "u,t" : "t,u", "sum");
+    conv(g, "sum", "y1", 40, 5, 3, 1, 95);
+    conv(g, "x", "e", 3, 40, 1, 1, 96); /* a Concat's input x + x * s (rse_q8_pixels) */
+    add_n(g, "Mul", "e,s", "me");
+    add_n(g, "Add", "e,me", "te");
+    add_n(g, "Resize", "c2,roi,sc22", "u2");
+    qb_node *cat = add_n(g, "Concat", "u2,te", "cat");
+    attr_i(cat, "axis", 1);
+    conv(g, "cat", "y2", 80, 4, 1, 1, 97);
+    set_output(g, "y1");
+    set_output(g, "y2");
+    /* convs in node order: a q r c2 y1 e y2 */
+    const float in_s[7] = {0.0081f, 0.0042f, 0.011f, 0.0153f, 0.061f, 0.0081f, 0.052f};
+    const float out_s[7] = {0.033f, 0.011f, 0.019f, 0.024f, 0.05f, 0.027f, 0.06f};
+    const int32_t in_z[7] = {2, -128, -128, 5, -3, 2, -6};
+    const int32_t out_z[7] = {-5, -128, 1, -2, 4, 3, 1};
+    quantize_convs(g, in_s, in_z, out_s, out_z, 4);
+    return g;
+}
+
+static void test_int8_rse_nonfin(void **st)
+{
+    (void)st;
+    enum { NX = 2 * 3 * 12 * 16 };
+    float x[NX];
+    for (int i = 0; i < NX; i++)
+        x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;
+    for (int nonfin = 0; nonfin <= 2; nonfin++)
+        for (int o = 0; o < 2; o++) {
+            const char *op = o ? "Sub" : "Add";
+            qb_graph *ref = q_rse_nonfin_graph(1, nonfin, op);
+            run(ref, x);
+            for (int simd = 0; simd <= 3; simd++) /* plain, the CPU's best, AVX-512 in passes of 16, AVX2 */
+                for (int threads = 1; threads <= 3; threads += 2) {
+                    qb_nhwc_avx512(simd != 0);
+                    qb_nhwc_rse_chunk(simd == 2 ? 16 : 0);
+                    qb_nhwc_avx2_only(simd == 3);
+                    qb_gpar_set_threads(threads);
+                    qb_graph *g = q_rse_nonfin_graph(0, nonfin, op);
+                    run(g, x);
+                    int fused = 0;
+                    for (int i = 0; i < g->nnodes; i++)
+                        if (g->nodes[i].fused_into >= 0) {
+                            const char *h = g->tensors[g->nodes[g->nodes[i].fused_into].out[0]]->name;
+                            fused += (!strcmp(h, "sum") || !strcmp(h, "cat")) &&
+                                     (!strcmp(g->nodes[i].op, "Mul") || !strcmp(g->nodes[i].op, "Add"));
+                        }
+                    assert_int_equal(fused, 4); /* m, t inside sum and me, te inside cat, from int8 codes */
+                    for (int k = 0; k < 2; k++)
+                        assert_memory_equal(g->tensors[g->outputs[k]]->data, ref->tensors[ref->outputs[k]]->data,
+                                            (size_t)qb_tensor_count(g->tensors[g->outputs[k]]) * sizeof(float));
+                    qb_graph_free(g);
+                }
+            qb_graph_free(ref);
+        }
+    qb_nhwc_avx2_only(0);
+    qb_nhwc_avx512(1);
+    qb_nhwc_rse_chunk(0);
+    qb_gpar_set_threads(1);
+}
+
+#ifdef QB_Q16_AVX512
+/* n (a multiple of 16) floats to codes by qb_quantize16_dq, or (fin) by
+ * qb_quantize16_fin. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void quantize16_dq_all(const float *x, int n,
+                                                                                          float scale, int32_t zero,
+                                                                                          int fin, int8_t *o)
+{
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m512i zp = _mm512_set1_epi32(zero);
+    for (int i = 0; i < n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm_storeu_si128((__m128i *)(void *)(o + i), fin ? qb_quantize16_fin(v, sc, zp) : qb_quantize16_dq(v, sc, zp));
+    }
+}
+
+/* The number of the 2^32 float bit patterns f whose code by
+ * qb_quantize16_dq (and, f not NaN, by qb_quantize16_fin) differs from
+ * qb_quantize16_avx512's, scale 1 (the quotient is f), zero point zero. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static long quantize16_dq_all_floats(int32_t zero)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512i zp = _mm512_set1_epi32(zero), step = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                                                          13, 14, 15);
+    long bad = 0;
+    for (uint64_t b = 0; b < (1ull << 32); b += 16) {
+        const __m512 f = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_set1_epi32((int32_t)(uint32_t)b), step));
+        const __m128i r = qb_quantize16_avx512(f, one, zp);
+        const __mmask16 num = _mm512_cmp_ps_mask(f, f, _CMP_ORD_Q);
+        bad += _mm_cmpneq_epi8_mask(r, qb_quantize16_dq(f, one, zp)) != 0;
+        bad += (_mm_cmpneq_epi8_mask(r, qb_quantize16_fin(f, one, zp)) & num) != 0;
+    }
+    return bad;
+}
+#endif
+
+/* qb_quantize16_dq and qb_quantize16_fin (q16_avx512.h: the limit by
+ * vrangeps) against qb_quantize_i8 value by value (NaN, infinities,
+ * signed zeros, values past the grid and at +-256 steps, halves of the
+ * scale, subnormals; qb_quantize16_fin on the values that are not NaN),
+ * zero points -128, -3, 0, 127; then against qb_quantize16_avx512 over
+ * every float bit pattern (zero point -3). */
+static void test_quantize16_dq(void **st)
+{
+    (void)st;
+#ifdef QB_Q16_AVX512
+    if (!qb_avx512_allowed(QB_CPU_AVX512F | QB_CPU_AVX512BW) || !__builtin_cpu_supports("avx512dq"))
+        skip();
+    enum { N = 512 };
+    float x[N], xf[N];
+    int8_t o[N], ref[N];
+    const float scale = 0.0173f;
+    for (int i = 0; i < N; i++) {
+        int k = (i * 29) % 61;
+        x[i] = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -INFINITY : k == 3 ? -0.0f : k == 4 ? 1e-40f
+               : k == 5 ? 256.5f * scale : k == 6 ? -300.0f * scale : k == 7 ? 3e38f : k == 8 ? -257.5f * scale
+               : k < 40 ? ((float)(k - 24) + 0.5f) * scale /* halves of the grid */
+                        : (float)((i * 37) % 1001) / 200.0f - 2.5f;
+        xf[i] = k == 0 ? 1.5f * scale : x[i];
+    }
+    const int32_t zeros[4] = {-128, -3, 0, 127};
+    for (int z = 0; z < 4; z++)
+        for (int fin = 0; fin <= 1; fin++) {
+            const float *v = fin ? xf : x;
+            qb_quantize_i8(v, N, scale, zeros[z], -128, 127, ref);
+            memset(o, 0x5a, N);
+            quantize16_dq_all(v, N, scale, zeros[z], fin, o);
+            assert_memory_equal(o, ref, N);
+        }
+    assert_int_equal(quantize16_dq_all_floats(-3), 0);
+#else
+    skip();
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2571,6 +2744,8 @@ int main(void)
         cmocka_unit_test(test_float_add_upsampled),
         cmocka_unit_test(test_quantize_planes),
         cmocka_unit_test(test_int8_rse),
+        cmocka_unit_test(test_int8_rse_nonfin),
+        cmocka_unit_test(test_quantize16_dq),
         cmocka_unit_test(test_quantize8_avx2),
         cmocka_unit_test(test_direct_conv),
         cmocka_unit_test(test_conv_epilogue),

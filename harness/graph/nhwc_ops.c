@@ -45,6 +45,7 @@
  * pass (elem_q8_simd: operation, quantization and a byte transpose per 16
  * pixels x 16 channels, 8 x 8 with AVX2).
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,12 +268,14 @@ static int nhwc_avx2_only;  /* qb_nhwc_avx2_only(1): the AVX2 loops where they e
  * an AVX2 machine, the engine's loops as the kernels). */
 static int nhwc_has(unsigned need) { return qb_avx512_allowed(need); }
 
-/* AVX-512F/BW usable (checked once) and not turned off. */
+/* AVX-512F/BW/DQ usable (checked once) and not turned off. DQ (every
+ * AVX-512BW CPU has it) for vrangeps in the quantizations
+ * (qb_quantize16_dq, qb_quantize16_fin). */
 static int nhwc_avx512(void)
 {
     static int ok = -1;
     if (ok < 0)
-        ok = nhwc_has(QB_CPU_AVX512F | QB_CPU_AVX512BW);
+        ok = nhwc_has(QB_CPU_AVX512F | QB_CPU_AVX512BW) && __builtin_cpu_supports("avx512dq");
     return ok && !nhwc_avx512_off && !nhwc_avx2_only;
 }
 
@@ -1266,7 +1269,7 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 q8_step_l
 /* 16 pixels x nc <= 16 channels from channel c0 (step e[k] of input k):
  * each lane the input's value or op(a, b), quantized, transposed and
  * stored as n pixels of nc codes at o. */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
 planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0, const q8_step *e1, int nc, int n,
                __m512 sc, __m512i zp, int8_t *o)
 {
@@ -1286,7 +1289,7 @@ planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0,
             __m512 vb = q8_step_load(e1, pb + c * sb, up1);
             f = op == 'A' ? _mm512_add_ps(f, vb) : op == 'S' ? _mm512_sub_ps(f, vb) : _mm512_mul_ps(f, vb);
         }
-        r[c] = qb_quantize16_avx512(f, sc, zp);
+        r[c] = qb_quantize16_dq(f, sc, zp);
     }
     qb_transpose16_i8(r);
     const __mmask16 om = qb_lanes16(nc);
@@ -1305,7 +1308,7 @@ planes_q8_step(const q8_planes *P, const int nin, int64_t c0, const q8_step *e0,
  * upsampled takes a step's values from a piece of its source row by a
  * permute (lane i: source column (x + i) / rw). The codes of the plain
  * loops. */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
 planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q0, int64_t q1)
 {
     const __m512 sc = _mm512_set1_ps(s->q_scale);
@@ -1350,7 +1353,7 @@ planes_q8_body(const nhwc_state *s, const q8_planes *P, const int nin, int64_t q
 }
 
 /* planes_q8_body compiled for one input and for two. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void planes_q8_avx512(const nhwc_state *s,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void planes_q8_avx512(const nhwc_state *s,
                                                                                   const q8_planes *P, int64_t q0,
                                                                                   int64_t q1)
 {
@@ -1373,11 +1376,12 @@ typedef struct rse_px_q8 {
 
 /* One output pixel's nc channels from channel c0 (its 16-channel groups
  * from the block row o): each lane rse_in's operations on x's code, the
- * node's operation, quantized; whole groups by plain 16-byte loads and
- * stores, the last part group masked. */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+ * node's operation, quantized (fin: by qb_quantize16_fin, no quotient
+ * being NaN; else qb_quantize16_dq); whole groups by plain 16-byte loads
+ * and stores, the last part group masked. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
 rse_px_q8_pixel(const int8_t *xq, int8_t *yq, const float *o, const float *sv, int64_t nc, const int rk, const char op,
-                __m512 xs, __m512i xz, __m512 sc, __m512i zp)
+                const int fin, __m512 xs, __m512i xz, __m512 sc, __m512i zp)
 {
     for (int64_t c = 0; c < nc; c += 16) {
         const int whole = nc - c >= 16;
@@ -1387,11 +1391,29 @@ rse_px_q8_pixel(const int8_t *xq, int8_t *yq, const float *o, const float *sv, i
         __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(q8), xz)), xs);
         __m512 xv = _mm512_add_ps(xf, _mm512_mul_ps(xf, s16)), a = rk == 0 ? xv : ov, b = rk == 0 ? ov : xv;
         __m512 f = op == 'A' ? _mm512_add_ps(a, b) : op == 'S' ? _mm512_sub_ps(a, b) : _mm512_mul_ps(a, b);
-        const __m128i r = qb_quantize16_avx512(f, sc, zp);
+        const __m128i r = fin ? qb_quantize16_fin(f, sc, zp) : qb_quantize16_dq(f, sc, zp);
         if (whole)
             _mm_storeu_si128((__m128i *)(void *)(yq + c), r);
         else
             _mm_mask_storeu_epi8(yq + c, cm, r);
+    }
+}
+
+/* The output pixels [oa, ob) of rows row .. row + nr - 1 from one block
+ * (rse_px_q8_body; fin: rse_px_q8_pixel's). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
+rse_px_q8_block(const int8_t *x8, int8_t *yo, const float (*blk)[RSE_PX_CH], const float *svb, int64_t C, int64_t W,
+                int64_t rw, int64_t row, int64_t nr, int64_t s0, int64_t oa, int64_t ob, int64_t ck, int64_t nk,
+                const int rk, const char op, const int fin, __m512 xs, __m512i xz, __m512 sc, __m512i zp)
+{
+    for (int64_t rr = 0; rr < nr; rr++) {
+        int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
+        for (int64_t ox = oa; ox < ob; ox++) {
+            const int64_t q = ((row + rr) * W + ox) * C + ck;
+            rse_px_q8_pixel(x8 + q, yo + q, blk[i], svb, nk, rk, op, fin, xs, xz, sc, zp);
+            if (++ph == rw)
+                ph = 0, i++;
+        }
     }
 }
 
@@ -1400,11 +1422,22 @@ rse_px_q8_pixel(const int8_t *xq, int8_t *yq, const float *o, const float *sv, i
  * together: each transposed block serves both rows' pixels. Per block of
  * 16 source pixels, up to RSE_PX_CH (rse_px_ch) channels are transposed at once and
  * each output pixel then runs through them in memory order (x's codes
- * and the output as they lie, whole 16-byte groups unmasked). */
-__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void
+ * and the output as they lie, whole 16-byte groups unmasked).
+ * No quantized quotient is NaN, so the block runs with qb_quantize16_fin,
+ * when the operation is an Add or a Sub, the block's values of the other
+ * input and its s are finite (vfpclassps on their loads), the scale of x
+ * is at most FLT_MAX / 256 and the output's scale is finite and nonzero:
+ * then xf = (q - zero) * scale is finite (|q - zero| <= 255), xf * s
+ * finite or infinite (both finite), xf + xf * s not NaN (xf finite),
+ * its sum or difference with a finite value not NaN, and its quotient by
+ * a finite nonzero scale not NaN. A Mul (an infinite sum times 0), any
+ * other block or scale: qb_quantize16_dq. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
 rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char op, int64_t q0, int64_t q1)
 {
     const int64_t C = s->c, W = s->w, rw = R->rw;
+    const int fin_ok = op != 'M' && isfinite(s->q_scale) && s->q_scale != 0.0f &&
+                       fabsf(s->rse_scale) <= FLT_MAX / 256.0f;
     const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
     const int8_t *x8 = R->x8; /* in locals: the int8 stores may alias R */
@@ -1422,28 +1455,30 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
             const __mmask16 lm = qb_lanes16(ns);
             for (int64_t ck = 0; ck < C; ck += rse_px_ch) { /* channels [ck, ck + nk) */
                 const int64_t nk = C - ck < rse_px_ch ? C - ck : rse_px_ch;
+                __mmask16 nonfin = 0; /* lanes of a load that were NaN or infinite */
                 for (int64_t c0 = 0; c0 < nk; c0 += 16) {
                     const int nc = nk - c0 < 16 ? (int)(nk - c0) : 16;
                     __m512 r[16];
 #pragma GCC unroll 16
-                    for (int c = 0; c < 16; c++)
+                    for (int c = 0; c < 16; c++) {
                         r[c] = c < nc ? _mm512_maskz_loadu_ps(lm, srow + (ck + c0 + c) * R->plane + s0)
                                       : _mm512_setzero_ps();
+                        if (fin_ok && c < nc)
+                            nonfin |= _mm512_fpclass_ps_mask(r[c], 0x99); /* QNaN, +inf, -inf, SNaN */
+                    }
                     qb_transpose16_f32(r);
 #pragma GCC unroll 16
                     for (int i = 0; i < 16; i++)
                         _mm512_store_ps(blk[i] + c0, r[i]);
-                    _mm512_store_ps(svb + c0, _mm512_maskz_loadu_ps(qb_lanes16(nc), R->sv + ck + c0));
+                    const __m512 sv16 = _mm512_maskz_loadu_ps(qb_lanes16(nc), R->sv + ck + c0);
+                    if (fin_ok)
+                        nonfin |= _mm512_fpclass_ps_mask(sv16, 0x99);
+                    _mm512_store_ps(svb + c0, sv16);
                 }
-                for (int64_t rr = 0; rr < nr; rr++) {
-                    int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
-                    for (int64_t ox = oa; ox < ob; ox++) {
-                        const int64_t q = ((row + rr) * W + ox) * C + ck;
-                        rse_px_q8_pixel(x8 + q, yo + q, blk[i], svb, nk, rk, op, xs, xz, sc, zp);
-                        if (++ph == rw)
-                            ph = 0, i++;
-                    }
-                }
+                if (fin_ok && !nonfin)
+                    rse_px_q8_block(x8, yo, blk, svb, C, W, rw, row, nr, s0, oa, ob, ck, nk, rk, op, 1, xs, xz, sc, zp);
+                else
+                    rse_px_q8_block(x8, yo, blk, svb, C, W, rw, row, nr, s0, oa, ob, ck, nk, rk, op, 0, xs, xz, sc, zp);
             }
         }
         p += (xb - xa) * nr;
@@ -1458,10 +1493,10 @@ rse_px_q8_body(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char
  * (qb_transpose16_f32) into a block of pixels, then each of its output
  * pixels (rw per source pixel): 16 x codes loaded as they lie, each lane
  * rse_in's operations (dequantized, xf + xf * s), the node's operation
- * in its operand order, quantized (qb_quantize16_avx512) and 16 codes
+ * in its operand order, quantized (qb_quantize16_fin or _dq) and 16 codes
  * stored: the lanes' operations of planes_q8_body without its two byte
  * transposes. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_px_q8_avx512(const nhwc_state *s,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void rse_px_q8_avx512(const nhwc_state *s,
                                                                                   const rse_px_q8 *R, int rk, char op,
                                                                                   int64_t q0, int64_t q1)
 {
@@ -1694,10 +1729,10 @@ static void elem_q8_simd(const nhwc_job *j, int64_t b, int64_t q0, int64_t q1, i
 
 #ifdef QB_NHWC_AVX512
 /* rse_q8_pixels with AVX-512: 16 channels of a pixel a step, the tail
- * masked (the same per-lane operations, qb_quantize16_avx512's codes). */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(const nhwc_state *s, const int8_t *x,
-                                                                             const float *sv, int64_t ci,
-                                                                             int64_t np, int8_t *o)
+ * masked (the same per-lane operations, qb_quantize16_dq's codes; fin:
+ * qb_quantize16_fin, no quotient being NaN, see rse_q8_avx512). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
+rse_q8_body(const nhwc_state *s, const int8_t *x, const float *sv, int64_t ci, int64_t np, int8_t *o, const int fin)
 {
     const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
@@ -1716,7 +1751,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(c
             __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + k));
             __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
             __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_loadu_ps(svt + c)));
-            __m128i q = qb_quantize16_avx512(a, sc, zp);
+            __m128i q = fin ? qb_quantize16_fin(a, sc, zp) : qb_quantize16_dq(a, sc, zp);
             _mm_mask_storeu_epi8(o + p * s->c + c, (__mmask16)(m & m0), q);
             if (m1)
                 _mm_mask_storeu_epi8(o + (p + 1) * s->c - L, m1, q);
@@ -1729,8 +1764,27 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void rse_q8_avx512(c
             __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, x + p * ci + c));
             __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
             __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_maskz_loadu_ps(m, sv + c)));
-            _mm_mask_storeu_epi8(o + p * s->c + c, m, qb_quantize16_avx512(a, sc, zp));
+            _mm_mask_storeu_epi8(o + p * s->c + c, m, fin ? qb_quantize16_fin(a, sc, zp) : qb_quantize16_dq(a, sc, zp));
         }
+}
+
+/* rse_q8_body, with qb_quantize16_fin when s is finite, the scale of x at
+ * most FLT_MAX / 256 and the output's scale finite and nonzero: then xf
+ * is finite, xf * s finite or infinite, xf + xf * s not NaN and its
+ * quotient by the scale not NaN (rse_px_q8_body's argument, without the
+ * other operand). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void rse_q8_avx512(const nhwc_state *s,
+                                                                                      const int8_t *x,
+                                                                                      const float *sv, int64_t ci,
+                                                                                      int64_t np, int8_t *o)
+{
+    int fin = isfinite(s->q_scale) && s->q_scale != 0.0f && fabsf(s->rse_scale) <= FLT_MAX / 256.0f;
+    for (int64_t c = 0; c < ci && fin; c++)
+        fin = isfinite(sv[c]);
+    if (fin)
+        rse_q8_body(s, x, sv, ci, np, o, 1);
+    else
+        rse_q8_body(s, x, sv, ci, np, o, 0);
 }
 
 /* rse_q8_avx512 with AVX2: 8 channels of a pixel a step, the tail by
@@ -1920,7 +1974,7 @@ static void bcast_pixels(void *ctx, int64_t p0, int64_t p1)
  * operand order), quantized at once (qb_quantize16_avx512, the codes of
  * qb_quantize_i8), 16 channels a step, the tail masked: no float block in
  * between. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_avx512(int8_t *y, const float *m,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void bcast_q8_nhwc_avx512(int8_t *y, const float *m,
                                                                                     const float *v, int64_t p0,
                                                                                     int64_t p1, const nhwc_state *s)
 {
@@ -1936,7 +1990,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void bcast_q8_nhwc_a
             __mmask16 k = qb_lanes16(C - c);
             __m512 x = _mm512_maskz_loadu_ps(k, a + c), w = _mm512_maskz_loadu_ps(k, b + c);
             __m512 r = op == 'A' ? _mm512_add_ps(x, w) : op == 'S' ? _mm512_sub_ps(x, w) : _mm512_mul_ps(x, w);
-            _mm_mask_storeu_epi8(yp + c, k, qb_quantize16_avx512(r, sc, zp));
+            _mm_mask_storeu_epi8(yp + c, k, qb_quantize16_dq(r, sc, zp));
         }
     }
 }

@@ -30,6 +30,33 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m128i qb_qu
     return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
 }
 
+/* qb_quantize16_avx512 with AVX-512DQ: the limit to [-256, 256] as one
+ * vrangeps (imm 0x02: the smaller magnitude of f and 256 with f's sign;
+ * infinities to +-256), NaN lanes zeroed by the ordered
+ * mask as before: one instruction fewer. The same codes: checked against
+ * qb_quantize16_avx512 for all 2^32 quotients f and seven zero points
+ * (2026-12-04), and test_quantize16_dq (tests/test_fuse.c) against
+ * qb_quantize_i8. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline __m128i
+qb_quantize16_dq(__m512 x, __m512 sc, __m512i zp)
+{
+    __m512 f = _mm512_div_ps(x, sc);
+    f = _mm512_maskz_range_ps(_mm512_cmp_ps_mask(f, f, _CMP_ORD_Q), f, _mm512_set1_ps(256.0f), 0x02);
+    return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
+}
+
+/* qb_quantize16_dq for a caller that knows no quotient x / scale is NaN
+ * (finite operands, a finite nonzero scale: see rse_px_q8_body): without
+ * the ordered compare and its mask (on a NaN lane the code would be -128,
+ * not the zero point). On this CPU the compare and the masked range cost
+ * about as much as three other operations of the loop. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline __m128i
+qb_quantize16_fin(__m512 x, __m512 sc, __m512i zp)
+{
+    const __m512 f = _mm512_range_ps(_mm512_div_ps(x, sc), _mm512_set1_ps(256.0f), 0x02);
+    return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
+}
+
 /* The mask of the first min(left, 16) of 16 lanes (0 when left <= 0). */
 static inline __mmask16 qb_lanes16(int64_t left)
 {
