@@ -1381,10 +1381,10 @@ typedef struct rse_px_q8 {
  * and stores, the last part group masked. */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), always_inline)) static inline void
 rse_px_q8_pixel(const int8_t *xq, int8_t *yq, const float *o, const float *sv, int64_t nc, const int rk, const char op,
-                const int fin, __m512 xs, __m512i xz, __m512 sc, __m512i zp)
+                const int fin, const int g16, __m512 xs, __m512i xz, __m512 sc, __m512i zp)
 {
     for (int64_t c = 0; c < nc; c += 16) {
-        const int whole = nc - c >= 16;
+        const int whole = g16 || nc - c >= 16; /* g16: nc is a multiple of 16 */
         const __mmask16 cm = qb_lanes16(nc - c);
         const __m128i q8 = whole ? _mm_loadu_si128((const __m128i *)(const void *)(xq + c)) : _mm_maskz_loadu_epi8(cm, xq + c);
         const __m512 ov = _mm512_load_ps(o + c), s16 = _mm512_load_ps(sv + c);
@@ -1410,7 +1410,10 @@ rse_px_q8_block(const int8_t *x8, int8_t *yo, const float (*blk)[RSE_PX_CH], con
         int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
         for (int64_t ox = oa; ox < ob; ox++) {
             const int64_t q = ((row + rr) * W + ox) * C + ck;
-            rse_px_q8_pixel(x8 + q, yo + q, blk[i], svb, nk, rk, op, fin, xs, xz, sc, zp);
+            if (nk % 16 == 0)
+                rse_px_q8_pixel(x8 + q, yo + q, blk[i], svb, nk, rk, op, fin, 1, xs, xz, sc, zp);
+            else
+                rse_px_q8_pixel(x8 + q, yo + q, blk[i], svb, nk, rk, op, fin, 0, xs, xz, sc, zp);
             if (++ph == rw)
                 ph = 0, i++;
         }
@@ -1615,14 +1618,42 @@ __attribute__((target("avx2"))) static void planes_q8_avx2(const nhwc_state *s, 
         planes_q8_body8(s, P, 1, q0, q1);
 }
 
+/* The output pixels [oa, ob) of rows row .. row + nr - 1 for the 8
+ * channels from c0 of one block (rse_px_q8_body8; fin: quantized by
+ * qb_quantize8_fin_avx2, no quotient being NaN). */
+__attribute__((target("avx2"), always_inline)) static inline void
+rse_px_q8_block8(const int8_t *x8, int8_t *yo, const float (*blk)[8], __m256 sv, int64_t C, int64_t W, int64_t rw,
+                 int64_t row, int64_t nr, int64_t s0, int64_t oa, int64_t ob, int64_t c0, int nc, const int rk,
+                 const char op, const int fin, __m256 xs, __m256i xz, __m256 sc, __m256i zp)
+{
+    for (int64_t rr = 0; rr < nr; rr++) {
+        int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
+        for (int64_t ox = oa; ox < ob; ox++) {
+            const int64_t q = ((row + rr) * W + ox) * C + c0;
+            const __m256 o = _mm256_load_ps(blk[i]);
+            if (++ph == rw)
+                ph = 0, i++;
+            __m256 xf = _mm256_mul_ps(
+                _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepi8_epi32(qb_load8_i8(x8 + q, nc)), xz)), xs);
+            __m256 xv = _mm256_add_ps(xf, _mm256_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
+            __m256 f = op == 'A' ? _mm256_add_ps(a, b) : op == 'S' ? _mm256_sub_ps(a, b) : _mm256_mul_ps(a, b);
+            qb_store8_i8(yo + q, fin ? qb_quantize8_fin_avx2(f, sc, zp) : qb_quantize8_avx2(f, sc, zp), nc);
+        }
+    }
+}
+
 /* rse_px_q8_body with AVX2: 8 source pixels x 8 channels a step,
  * transposed (qb_transpose8_f32), each output pixel's 8 codes of x
  * dequantized, xf + xf * s, the node's operation in its operand order,
- * quantized (qb_quantize8_avx2): the same lanes' operations. */
+ * quantized (qb_quantize8_avx2; qb_quantize8_fin_avx2 where no quotient
+ * can be NaN: an Add or a Sub, the block's values and s finite, the
+ * scales as rse_px_q8_body's): the same lanes' operations. */
 __attribute__((target("avx2"), always_inline)) static inline void
 rse_px_q8_body8(const nhwc_state *s, const rse_px_q8 *R, const int rk, const char op, int64_t q0, int64_t q1)
 {
     const int64_t C = s->c, W = s->w, rw = R->rw;
+    const int fin_ok = op != 'M' && isfinite(s->q_scale) && s->q_scale != 0.0f &&
+                       fabsf(s->rse_scale) <= FLT_MAX / 256.0f;
     const __m256 sc = _mm256_set1_ps(s->q_scale), xs = _mm256_set1_ps(s->rse_scale);
     const __m256i zp = _mm256_set1_epi32(s->q_zero), xz = _mm256_set1_epi32(s->rse_zero);
     const int8_t *x8 = R->x8; /* in locals: the int8 stores may alias R */
@@ -1640,29 +1671,24 @@ rse_px_q8_body8(const nhwc_state *s, const rse_px_q8 *R, const int rk, const cha
             for (int64_t c0 = 0; c0 < C; c0 += 8) {
                 const int nc = C - c0 < 8 ? (int)(C - c0) : 8;
                 __m256 r[8];
+                const __m256 sv = _mm256_maskload_ps(R->sv + c0, qb_lanes8(nc));
+                __m256 nf = _mm256_sub_ps(sv, sv); /* NaN in a lane where a value loaded was infinite or NaN */
 #pragma GCC unroll 8
-                for (int c = 0; c < 8; c++)
+                for (int c = 0; c < 8; c++) {
                     r[c] = c < nc ? _mm256_maskload_ps(srow + (c0 + c) * R->plane + s0, lm) : _mm256_setzero_ps();
+                    if (fin_ok && c < nc)
+                        nf = _mm256_add_ps(nf, _mm256_sub_ps(r[c], r[c]));
+                }
                 qb_transpose8_f32(r);
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
                     _mm256_store_ps(blk[i], r[i]);
-                const __m256 sv = _mm256_maskload_ps(R->sv + c0, qb_lanes8(nc));
-                for (int64_t rr = 0; rr < nr; rr++) {
-                    int64_t i = oa / rw - s0, ph = oa % rw; /* source pixel of ox in the block, ox's column in it */
-                    for (int64_t ox = oa; ox < ob; ox++) {
-                        const int64_t q = ((row + rr) * W + ox) * C + c0;
-                        const __m256 o = _mm256_load_ps(blk[i]);
-                        if (++ph == rw)
-                            ph = 0, i++;
-                        __m256 xf = _mm256_mul_ps(
-                            _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepi8_epi32(qb_load8_i8(x8 + q, nc)), xz)),
-                            xs);
-                        __m256 xv = _mm256_add_ps(xf, _mm256_mul_ps(xf, sv)), a = rk == 0 ? xv : o, b = rk == 0 ? o : xv;
-                        __m256 f = op == 'A' ? _mm256_add_ps(a, b) : op == 'S' ? _mm256_sub_ps(a, b) : _mm256_mul_ps(a, b);
-                        qb_store8_i8(yo + q, qb_quantize8_avx2(f, sc, zp), nc);
-                    }
-                }
+                if (fin_ok && !qb_nonfinite8(nf))
+                    rse_px_q8_block8(x8, yo, (const float(*)[8])blk, sv, C, W, rw, row, nr, s0, oa, ob, c0, nc, rk,
+                                     op, 1, xs, xz, sc, zp);
+                else
+                    rse_px_q8_block8(x8, yo, (const float(*)[8])blk, sv, C, W, rw, row, nr, s0, oa, ob, c0, nc, rk,
+                                     op, 0, xs, xz, sc, zp);
             }
         }
         p += (xb - xa) * nr;
@@ -1789,19 +1815,23 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void rse_q8
 
 /* rse_q8_avx512 with AVX2: 8 channels of a pixel a step, the tail by
  * qb_load8_i8 / qb_store8_i8 (the same per-lane operations,
- * qb_quantize8_avx2's codes). */
+ * qb_quantize8_avx2's codes; qb_quantize8_fin_avx2 when no quotient can
+ * be NaN, rse_q8_avx512's condition). */
 __attribute__((target("avx2"))) static void rse_q8_avx2(const nhwc_state *s, const int8_t *x, const float *sv,
                                                         int64_t ci, int64_t np, int8_t *o)
 {
     const __m256 sc = _mm256_set1_ps(s->q_scale), xs = _mm256_set1_ps(s->rse_scale);
     const __m256i zp = _mm256_set1_epi32(s->q_zero), xz = _mm256_set1_epi32(s->rse_zero);
+    int fin = isfinite(s->q_scale) && s->q_scale != 0.0f && fabsf(s->rse_scale) <= FLT_MAX / 256.0f;
+    for (int64_t c = 0; c < ci && fin; c++)
+        fin = isfinite(sv[c]);
     for (int64_t p = 0; p < np; p++)
         for (int64_t c = 0; c < ci; c += 8) {
             const int nc = ci - c < 8 ? (int)(ci - c) : 8;
             __m256i v = _mm256_cvtepi8_epi32(qb_load8_i8(x + p * ci + c, nc));
             __m256 xf = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, xz)), xs);
             __m256 a = _mm256_add_ps(xf, _mm256_mul_ps(xf, _mm256_maskload_ps(sv + c, qb_lanes8(nc))));
-            qb_store8_i8(o + p * s->c + c, qb_quantize8_avx2(a, sc, zp), nc);
+            qb_store8_i8(o + p * s->c + c, fin ? qb_quantize8_fin_avx2(a, sc, zp) : qb_quantize8_avx2(a, sc, zp), nc);
         }
 }
 #endif

@@ -30,6 +30,25 @@ __attribute__((target("avx2"), always_inline)) static inline __m128i qb_quantize
     return _mm_packs_epi16(w, w);
 }
 
+/* qb_quantize8_avx2 for a caller that knows no quotient x / scale is NaN
+ * (rse_px_q8_body8, rse_q8_avx2): without the ordered compare and the AND
+ * (all ones on such lanes), the same codes. */
+__attribute__((target("avx2"), always_inline)) static inline __m128i qb_quantize8_fin_avx2(__m256 x, __m256 sc,
+                                                                                          __m256i zp)
+{
+    const __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(x, sc), _mm256_set1_ps(-256.0f)), _mm256_set1_ps(256.0f));
+    const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return _mm_packs_epi16(w, w);
+}
+
+/* Nonzero when a lane of acc is NaN: acc the sum of v - v over vectors v
+ * (0 for finite lanes, NaN for infinite or NaN ones, and a NaN stays). */
+__attribute__((target("avx2"), always_inline)) static inline int qb_nonfinite8(__m256 acc)
+{
+    return _mm256_movemask_ps(_mm256_cmp_ps(acc, acc, _CMP_UNORD_Q)) != 0;
+}
+
 /* The mask vector (all ones per lane) of the first min(left, 8) of 8
  * lanes, for maskload / maskstore (none when left <= 0). */
 __attribute__((target("avx2"), always_inline)) static inline __m256i qb_lanes8(int64_t left)
