@@ -2545,15 +2545,17 @@ static void test_int8_rse(void **st)
  * runs blocks with the compare (qb_quantize16_dq) and, where a block's
  * values are finite (nonfin 1: the channels past the first pass of 16 in
  * passes of 16), without it (qb_quantize16_fin); and a Concat of the
- * Resize and e + e * s (rse_q8_avx512: s checked). 40 channels, 12 x 16. */
+ * Resize and e + e * s (rse_q8_avx512: s checked; 40 = 16 * 2 + 8
+ * channels, pixels in pairs, an odd one alone). 40 channels, 9 x 15, the
+ * map upsampled 3 x 3. */
 static qb_graph *q_rse_nonfin_graph(int no_links, int nonfin, const char *op)
 {
     qb_graph *g = qb_graph_new("int8-rse-nonfin");
     g->opset = 13;
     g->no_int8_links = no_links;
-    add_t(g, "x", 4, (int64_t[]){2, 3, 12, 16}, NULL);
+    add_t(g, "x", 4, (int64_t[]){2, 3, 9, 15}, NULL); /* 135 pixels an image: an odd pixel at the end */
     add_t(g, "roi", 1, (int64_t[]){8}, (const float[]){0, 0, 0, 0, 1, 1, 1, 1});
-    add_t(g, "sc22", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    add_t(g, "sc33", 1, (int64_t[]){4}, (const float[]){1, 1, 3, 3});
     float dz[40];
     for (int c = 0; c < 40; c++)
         dz[c] = c == 3 || c == 7 || c == 12 ? 0.0f : 0.5f + 0.125f * (float)(c % 5);
@@ -2569,18 +2571,18 @@ static qb_graph *q_rse_nonfin_graph(int no_links, int nonfin, const char *op)
     add_n(g, "Mul", "a,s", "m");
     add_n(g, "Add", "a,m", "t");
     qb_node *m2 = add_n(g, "MaxPool", "x", "mp");
-    attr_ints(m2, "kernel_shape", 2, (int64_t[]){2, 2});
-    attr_ints(m2, "strides", 2, (int64_t[]){2, 2});
+    attr_ints(m2, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_ints(m2, "strides", 2, (int64_t[]){3, 3});
     conv(g, "mp", nonfin == 1 ? "c0" : "c2", 3, 40, 3, 1, 94);
     if (nonfin == 1)
         add_n(g, "Div", "c0,dz", "c2");
-    add_n(g, "Resize", "c2,roi,sc22", "u");
+    add_n(g, "Resize", "c2,roi,sc33", "u");
     add_n(g, op, op[0] == 'S' ? "u,t" : "t,u", "sum");
     conv(g, "sum", "y1", 40, 5, 3, 1, 95);
     conv(g, "x", "e", 3, 40, 1, 1, 96); /* a Concat's input x + x * s (rse_q8_pixels) */
     add_n(g, "Mul", "e,s", "me");
     add_n(g, "Add", "e,me", "te");
-    add_n(g, "Resize", "c2,roi,sc22", "u2");
+    add_n(g, "Resize", "c2,roi,sc33", "u2");
     qb_node *cat = add_n(g, "Concat", "u2,te", "cat");
     attr_i(cat, "axis", 1);
     conv(g, "cat", "y2", 80, 4, 1, 1, 97);
@@ -2598,7 +2600,7 @@ static qb_graph *q_rse_nonfin_graph(int no_links, int nonfin, const char *op)
 static void test_int8_rse_nonfin(void **st)
 {
     (void)st;
-    enum { NX = 2 * 3 * 12 * 16 };
+    enum { NX = 2 * 3 * 9 * 15 };
     float x[NX];
     for (int i = 0; i < NX; i++)
         x[i] = (float)((i * 13) % 47) / 23.0f - 1.0f;

@@ -1762,6 +1762,47 @@ rse_q8_body(const nhwc_state *s, const int8_t *x, const float *sv, int64_t ci, i
 {
     const __m512 sc = _mm512_set1_ps(s->q_scale), xs = _mm512_set1_ps(s->rse_scale);
     const __m512i zp = _mm512_set1_epi32(s->q_zero), xz = _mm512_set1_epi32(s->rse_zero);
+    if (ci % 16 == 8 && ci > 16 && ci <= 248) { /* ci = 16m + 8: two pixels are 2m + 1 whole steps of 16 codes
+                                                  * (det's 24: three), step m holding the first pixel's last 8
+                                                  * and the second's first 8; each lane its channel's s (sp[k])
+                                                  * and the same operations; plain 16- and 8-byte stores */
+        const int m = (int)(ci / 16);
+        __m512 sp[32];
+        for (int k = 0; k < 2 * m + 1; k++) {
+            float t[16];
+            for (int l = 0; l < 16; l++)
+                t[l] = sv[(16 * k + l) % ci];
+            sp[k] = _mm512_loadu_ps(t);
+        }
+        int64_t p = 0;
+        for (; p + 2 <= np; p += 2) {
+            const int8_t *xp = x + p * ci;
+            int8_t *o0 = o + p * s->c, *o1 = o0 + s->c;
+            for (int k = 0; k < 2 * m + 1; k++) {
+                __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(xp + 16 * k)));
+                __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
+                __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, sp[k]));
+                __m128i q = fin ? qb_quantize16_fin(a, sc, zp) : qb_quantize16_dq(a, sc, zp);
+                if (k < m)
+                    _mm_storeu_si128((__m128i *)(void *)(o0 + 16 * k), q);
+                else if (k == m) {
+                    _mm_storel_epi64((__m128i *)(void *)(o0 + 16 * k), q);
+                    _mm_storeh_pi((__m64 *)(void *)o1, _mm_castsi128_ps(q));
+                } else
+                    _mm_storeu_si128((__m128i *)(void *)(o1 + 16 * k - ci), q);
+            }
+        }
+        x += p * ci, o += p * s->c, np -= p; /* an odd last pixel: the loop below */
+        for (p = 0; p < np; p++)
+            for (int64_t c = 0; c < ci; c += 16) {
+                __mmask16 mk = qb_lanes16(ci - c);
+                __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, x + p * ci + c));
+                __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
+                __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_maskz_loadu_ps(mk, sv + c)));
+                _mm_mask_storeu_epi8(o + p * s->c + c, mk, fin ? qb_quantize16_fin(a, sc, zp) : qb_quantize16_dq(a, sc, zp));
+            }
+        return;
+    }
     if (ci > 16 && ci % 16 && ci <= 240) { /* x's codes as one stream (NHWC: pixels of ci codes back to back), 16
                                             * a step: a step holds the codes of at most two pixels (channels
                                             * [c, c + L) of pixel p, then [0, 16 - L) of pixel p + 1), each lane
