@@ -251,7 +251,21 @@ typedef struct qb_gemm_args {
      * (others are gathered into a contiguous copy first) */
     const ptrdiff_t *a_taps;
     int a_ntaps;             /* segments of a_taps (K a multiple of it) */
+    /* int8 kernels with QB_KF_A_RUNS, else 0: rows of A come in runs of
+     * a_run rows, lda apart within a run, a_run_ld between the first rows
+     * of two runs: row i at a + (i / a_run) * a_run_ld + (i % a_run) * lda
+     * (then + a_taps[t]; a direct conv's output rows narrower than its
+     * padded copy in one call). 0: row i at a + i * lda. C is not affected. */
+    int a_run;
+    size_t a_run_ld;         /* a_run: elements between the first rows of two runs */
 } qb_gemm_args;
+
+/* Where row i of A starts, in elements from a (qb_gemm_args.a_run). */
+static inline size_t qb_gemm_a_row(const qb_gemm_args *a, int i)
+{
+    return a->a_run > 0 ? (size_t)(i / a->a_run) * a->a_run_ld + (size_t)(i % a->a_run) * a->lda
+                        : (size_t)i * a->lda;
+}
 
 typedef struct qb_dw_args {
     int h, w, c;             /* input height, width, channels (NHWC, one image) */
@@ -282,6 +296,8 @@ enum {
     QB_KF_COLUMNS = 1u << 1,
     /* fp32 or int8 GEMM that reads A through qb_gemm_args.a_taps (direct conv). */
     QB_KF_A_TAPS = 1u << 2,
+    /* int8 GEMM that reads A's rows in runs (qb_gemm_args.a_run). */
+    QB_KF_A_RUNS = 1u << 3,
 };
 /* Column slices of a QB_KF_COLUMNS pack start at multiples of this (a
  * multiple of every such kernel's panel width). */

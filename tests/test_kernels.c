@@ -705,10 +705,97 @@ static void check_taps_i8(const qb_kernel *k)
             }
 }
 
+/* int8 GEMM kernels with QB_KF_A_RUNS: rows of A in runs
+ * (qb_gemm_args.a_run, a direct conv's narrow output rows in one call),
+ * read through taps and as plain rows, against the scalar kernel on the
+ * same rows gathered into a contiguous A, bit-exact, C poisoned past N
+ * (and the scalar kernel with runs too): runs of one row, of fewer rows
+ * than a tile, not dividing m, longer than m, row chunks (m 700, K 864
+ * and 288) that end inside a run, pair panels (N 7, 24), gathered
+ * segments (3 and 17 bytes), int32 output. */
+static void check_runs_i8(const qb_kernel *k)
+{
+    const qb_kernel *ref = qb_kernel_get(QB_OP_GEMM, k->prec, QB_ISA_SCALAR);
+    static const struct {
+        int m, n, tk, nt, run;
+    } cs[] = {{13, 24, 96, 3, 1},  {13, 64, 96, 3, 5},   {196, 64, 96, 3, 14}, {80, 16, 3, 9, 7},
+              {45, 33, 4, 9, 6},   {700, 64, 96, 9, 14}, {700, 65, 32, 9, 29}, {30, 7, 17, 2, 100},
+              {50, 24, 8, 3, 12},  {98, 128, 96, 3, 7}};
+    const int per_channel = k->prec == QB_PREC_INT8_CHANNEL;
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+        for (int plain = 0; plain < 2; plain++) {
+            const int m = cs[ci].m, n = cs[ci].n, tk = cs[ci].tk, nt = cs[ci].nt, run = cs[ci].run, K = tk * nt;
+            const int out_i32 = ci == 4, stride = 1 + (int)(ci % 2);
+            /* rows lda apart within a run, runs run_ld apart (a gap between them) */
+            const size_t lda = plain ? (size_t)K : (size_t)(stride * tk), gap = (size_t)(5 * tk + 3);
+            const size_t run_ld = (size_t)(run < m ? run : m) * lda + gap;
+            const size_t span = (size_t)((m - 1) / run) * run_ld + (size_t)((m - 1) % run) * lda + 1;
+            const size_t trow = span + (size_t)(3 * tk); /* taps: window rows this far apart */
+            ptrdiff_t taps[9];
+            for (int t = 0; t < nt; t++)
+                taps[t] = (ptrdiff_t)((size_t)(t / 3) * trow + (size_t)(t % 3) * tk);
+            const size_t img_len = plain ? span + (size_t)K + 16 : (size_t)taps[nt - 1] + span + (size_t)tk + 16;
+            const size_t ldc = (size_t)n + 3, es = out_i32 ? 4 : 1;
+            int8_t *img = malloc(img_len), *A = malloc((size_t)m * K), *W = malloc((size_t)n * K);
+            int32_t *bias = malloc((size_t)n * sizeof(int32_t));
+            qb_requant *rq = malloc((size_t)n * sizeof *rq);
+            char *c_ref = malloc((size_t)m * ldc * es), *c_out = malloc((size_t)m * ldc * es);
+            assert_non_null(img && A && W && bias && rq && c_ref && c_out);
+            for (size_t i = 0; i < img_len; i++) {
+                seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                img[i] = (int8_t)((int)(seed >> 56) - 128);
+            }
+            for (int i = 0; i < n * K; i++) {
+                int x = img[(size_t)(i * 7 + 3) % img_len];
+                W[i] = (int8_t)(x < -127 ? -127 : x);
+            }
+            for (int i = 0; i < n; i++) {
+                bias[i] = (int32_t)(img[(size_t)(i * 11 + 1) % img_len] * 1000);
+                double real = 0x1p-14 * (1 + (per_channel ? i % 5 : 0)) / (1 + K / 64);
+                assert_int_equal(qb_requant_from_real(real, &rq[i]), 0);
+            }
+            for (int i = 0; i < m; i++) { /* the rows gathered: the reference's A */
+                size_t at = (size_t)(i / run) * run_ld + (size_t)(i % run) * lda;
+                for (int t = 0; t < nt; t++)
+                    memcpy(A + (size_t)i * K + (size_t)t * tk, img + at + (plain ? (size_t)t * tk : (size_t)taps[t]),
+                           (size_t)tk);
+            }
+            qb_weights w = {.n = n, .k = K, .i8 = W, .bias_i32 = bias};
+            qb_packed pk, pr;
+            char err[200];
+            assert_int_equal(qb_pack(k, &w, &pk, err, sizeof err), 0);
+            assert_int_equal(qb_pack(ref, &w, &pr, err, sizeof err), 0);
+            qb_gemm_args gr = {.m = m, .a = A, .lda = (size_t)K, .c = c_ref, .ldc = ldc, .a_zero = 3, .rq = rq,
+                               .c_zero = -2, .c_min = -128, .c_max = 127, .out_i32 = out_i32};
+            qb_gemm_args gt = gr;
+            gt.a = img, gt.lda = lda, gt.c = c_out, gt.a_run = run, gt.a_run_ld = run_ld;
+            if (!plain)
+                gt.a_taps = taps, gt.a_ntaps = nt;
+            memset(c_ref, 0x7f, (size_t)m * ldc * es);
+            ref->run.gemm(&pr, &gr);
+            for (int kk = 0; kk < 2; kk++) { /* the kernel, then the scalar one with runs */
+                memset(c_out, 0x7f, (size_t)m * ldc * es);
+                if (kk)
+                    ref->run.gemm(&pr, &gt);
+                else
+                    k->run.gemm(&pk, &gt);
+                if (memcmp(c_out, c_ref, (size_t)m * ldc * es))
+                    fail_msg("%s%s runs (%s): differs from the scalar kernel on the gathered rows (m %d n %d tk %d "
+                             "taps %d run %d)",
+                             kk ? ref->name : k->name, emulated_now && !kk ? " (simde)" : "",
+                             plain ? "plain rows" : "taps", m, n, tk, nt, run);
+            }
+            qb_packed_free(&pk);
+            qb_packed_free(&pr);
+            free(img), free(A), free(W), free(bias), free(rq), free(c_ref), free(c_out);
+        }
+}
+
 static void test_taps(void **state)
 {
     (void)state;
-    int n, ne, ran = 0;
+    int n, ne, ran = 0, runs = 0;
     const qb_kernel *all = qb_kernels(&n);
     const qb_kernel *emu = qb_emulated_kernels(&ne);
     for (int i = 0; i < n + ne; i++) {
@@ -720,9 +807,12 @@ static void test_taps(void **state)
             check_taps_i8(k);
         else
             check_taps(k);
+        if (k->flags & QB_KF_A_RUNS)
+            check_runs_i8(k), runs++;
         ran++;
     }
-    assert_true(ran >= 3); /* the scalar kernels at least */
+    assert_true(ran >= 3);  /* the scalar kernels at least */
+    assert_true(runs >= 2); /* the scalar int8 kernels at least */
 }
 
 typedef struct entry {

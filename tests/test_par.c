@@ -871,16 +871,26 @@ static qb_graph *stack_net(qb_precision p, int nchw_only)
     conv(g, "c", "y", 10, 6, 1, 1, p0, 1, 0, p, &s);
     qb_node *d = conv(g, "c", "d", 10, 7, 3, 1, (const int64_t[]){2, 1, 3, 1}, 1, 0, p, &s); /* (no Relu: d stays valid) */
     attr_ints(d, "dilations", 2, (int64_t[]){2, 1});
+    /* outputs narrower than QSTACK_MIN_W, window rows of 144 bytes (direct in runs of output rows where
+     * the kernel reads them, qruns): 4 x 12 from an int8 link, 2 x 6 at stride 2 from a float map */
+    conv(g, "b", "e", 12, 48, 3, 3, p1, 1, 1, p, &s);
+    conv(g, "e", "f", 48, 11, 3, 1, p1, 1, 0, p, &s);
+    conv(g, "b", "k", 12, 48, 3, 3, p1, 1, 0, p, &s);
+    conv(g, "k", "h", 48, 5, 3, 2, pa, 1, 0, p, &s);
     set_output(g, "c");
     set_output(g, "y");
     set_output(g, "d");
+    set_output(g, "f");
+    set_output(g, "k");
+    set_output(g, "h");
     return g;
 }
 
 /* The stacked-row and direct int8 convs, bit-identical on 1, 2 and 3
  * threads (with and without --profile, NHWC int8 links and nchw-only) to
  * im2col (QB_NO_Q_STACK=1 QB_NO_DIRECT_CONV=1): stacked rows with
- * QB_NO_DIRECT_CONV=1, direct where the int8 kernel reads taps. */
+ * QB_NO_DIRECT_CONV=1, direct where the int8 kernel reads taps (narrow
+ * outputs in runs where it reads rows in runs). */
 static void test_conv_stack(void **st)
 {
     (void)st;

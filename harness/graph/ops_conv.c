@@ -181,6 +181,10 @@ typedef struct conv_state {
                           * output row reading kh segments of knp bytes (a window row, padded to 4 bytes with
                           * zero weights); the output rows through the slots of q_stack */
     int64_t knp;         /* qdirect: bytes per segment: kw * C rounded up to 4 */
+    int qruns;           /* qdirect with output rows narrower than QSTACK_MIN_W, on an int8 kernel with
+                          * QB_KF_A_RUNS: each chunk of output rows is one kernel call whose rows of A come
+                          * in runs of out_w (one run per output row, s[1] padded rows apart), so no call
+                          * of a few rows per output row and no im2col */
     int packed_ok;       /* packs valid (constant weights) */
     qb_packed *packs;    /* one per group (or one for dw) */
     int npacks;          /* number of packs */
@@ -217,8 +221,8 @@ static int conv_pack_quantized(qb_graph *g, qb_node *n, conv_state *s, qb_err *e
     if (s->dw)
         return qb_qlayer_pack(g, n, 0, (int)s->cout, (int)s->kk, NULL, wd, bd, &s->packs[0], e);
     int64_t cog = s->cout / s->group, *perm = NULL;
-    if (s->qdirect && !(n->q->kernel->flags & QB_KF_A_TAPS))
-        s->qdirect = 0; /* the kernel (known now) reads A only as plain rows */
+    if (s->qdirect && (!(n->q->kernel->flags & QB_KF_A_TAPS) || (s->qruns && !(n->q->kernel->flags & QB_KF_A_RUNS))))
+        s->qdirect = s->qruns = 0; /* the kernel (known now) reads A only as plain rows, or not in runs */
     if (s->qdirect) { /* window rows (ky), each (kx, c) then zeros up to knp bytes */
         int64_t cg = W->dims[1], kh = s->w.k[1], kw = s->w.k[2], kn = kw * cg;
         s->knp = (kn + 3) / 4 * 4;
@@ -328,9 +332,10 @@ static int conv_direct_allowed(const qb_graph *g)
 #define QDIRECT_MIN_ROW 16 /* qdirect: most bytes per window row (kw * C) that keep im2col: first layers' rows
                             * of 1-3 channels are 16-byte copies into A (q_pad), and K read as kh segments of
                             * 3-9 bytes padded to 4-12 cost the kernel more than the copy (det's Conv.0, 3x3/2
-                            * of 3 channels: 0.19 -> 0.30 ms). Outputs narrower than QSTACK_MIN_W keep im2col
-                            * too: a call per output row of few rows (zoo cnn's 14-wide Conv_4: 0.0100 ->
-                            * 0.0109 ms, its kernel 0.0083 -> 0.0100) */
+                            * of 3 channels: 0.19 -> 0.30 ms). Outputs narrower than QSTACK_MIN_W are direct
+                            * only on a kernel that reads rows in runs (qruns): a call per output row of few
+                            * rows cost more than im2col (zoo cnn's 14-wide Conv_4: 0.0100 -> 0.0109 ms, its
+                            * kernel 0.0083 -> 0.0100) */
 
 /* The padded copy of direct and qdirect (d[2] == 1): dhp x dwp pixels,
  * the image at (pb[1], pb[2]), enough rows and columns for every window;
@@ -372,6 +377,19 @@ static int qconv_direct_allowed(const qb_graph *g)
 static int q_planes_off(void)
 {
     const char *env = getenv("QB_NO_Q_PLANES");
+    return env && *env && strcmp(env, "0");
+}
+
+#define QRUNS_MIN_ROW 128 /* qruns: fewest bytes per window row (kw * C): det's 20- and 10-wide 3x3 convs of 96
+                           * channels (rows of 288 bytes) are faster direct (Conv.52 0.039 -> 0.031 ms), the zoo
+                           * cnn's 14-wide Conv_4 of 32 (rows of 96) 3% slower end to end than with im2col (its
+                           * kernel slower than im2col's copies) */
+
+/* QB_NO_Q_RUNS=1: int8 convs with outputs narrower than QSTACK_MIN_W
+ * keep im2col (the reference for tests of qruns). */
+static int q_runs_off(void)
+{
+    const char *env = getenv("QB_NO_Q_RUNS");
     return env && *env && strcmp(env, "0");
 }
 
@@ -470,7 +488,10 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
     }
     s->qdirect = n->q && qb_precision_is_int8(qb_precision_runs_as(n->q->prec)) && !s->dw && !s->pointwise &&
                  s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 && w->pb[1] >= 0 && w->pb[2] >= 0 &&
-                 w->k[2] * w->c > QDIRECT_MIN_ROW && w->out[2] >= QSTACK_MIN_W && qconv_direct_allowed(g);
+                 w->k[2] * w->c > QDIRECT_MIN_ROW &&
+                 (w->out[2] >= QSTACK_MIN_W || (w->k[2] * w->c >= QRUNS_MIN_ROW && !q_runs_off())) &&
+                 qconv_direct_allowed(g);
+    s->qruns = s->qdirect && w->out[2] < QSTACK_MIN_W; /* (the kernel must read rows in runs: conv_pack_quantized) */
     if (s->q_first && !s->pointwise && s->group == 1 && w->in[0] == 1 && w->k[0] == 1 && w->d[2] == 1 &&
         w->pb[1] >= 0 && w->pb[2] >= 0 && w->k[1] <= 64 && !(w->k[2] * w->c <= 16) && w->out[2] >= QSTACK_MIN_W &&
         !q_stack_off()) {
@@ -495,7 +516,9 @@ static int conv_prepare(qb_graph *g, qb_node *n, qb_err *e)
         s->qimg_off = ((size_t)s->pix * s->cout * sizeof(float) + 63) / 64 * 64;
         s->stack_slot = ((size_t)(w->out[2] * s->cout) + 64 + 63) / 64 * 64;
         s->stack_off = (s->qimg_off + (size_t)(s->dhp * s->dwp * w->c) + 64 + 63) / 64 * 64;
-        n->scratch = s->stack_off + (size_t)QSTACK_SLOTS * s->stack_slot;
+        n->scratch = s->stack_off + (s->qruns ? (size_t)(s->pix * s->cout) + 128 * (QSTACK_SLOTS + 1) /* a chunk's
+                                                                         * rows at its first row's place, 128 apart */
+                                              : (size_t)QSTACK_SLOTS * s->stack_slot);
     } else if (n->q) { /* the quantized copies of the activations follow the float buffers */
         s->qscratch_off = (n->scratch + 63) / 64 * 64;
         n->scratch = s->qscratch_off + (s->dw ? qb_qlayer_dw_scratch(w->in[1] * w->in[2], s->pix, s->cout)
@@ -1412,13 +1435,22 @@ static void stack_rows(void *ctx, int64_t oy0, int64_t oy1)
     int8_t *S = (int8_t *)(j->slots + (size_t)(oy0 / j->chunk) * s->stack_slot);
     const int8_t zp = (int8_t)j->n->q->in_zero;
     const int8_t *src[64];
+    if (s->qruns) { /* the chunk's output rows in one call: rows of A in runs of ow, one per output row */
+        S = (int8_t *)(j->slots + (size_t)(oy0 * ow * s->cout) + 128 * (size_t)(oy0 / j->chunk));
+        char *yr = j->ldp ? j->y + (size_t)(oy0 * ow) * sizeof(float)
+                          : j->y + (size_t)(oy0 * ow) * j->ldy * (j->y_i8 ? 1 : sizeof(float));
+        qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)((oy1 - oy0) * ow), j->x + oy0 * w->s[1] * s->dwp * C,
+                          (size_t)(w->s[2] * C), s->taps, (int)kh, (int)ow, (size_t)(w->s[1] * s->dwp * C), yr, j->ldy,
+                          j->y_i8, j->ldp, 0, j->epi, S, &j->kernel_ns);
+        return;
+    }
     if (s->qdirect) { /* the rows of A are output pixels in the padded copy, K its kh window rows */
         for (int64_t oy = oy0; oy < oy1; oy++) {
             char *yr = j->ldp ? j->y + (size_t)(oy * ow) * sizeof(float)
                               : j->y + (size_t)(oy * ow) * j->ldy * (j->y_i8 ? 1 : sizeof(float));
             qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, j->x + oy * w->s[1] * s->dwp * C,
-                              (size_t)(w->s[2] * C), s->taps, (int)kh, yr, j->ldy, j->y_i8, j->ldp, 0, j->epi, S,
-                              &j->kernel_ns);
+                              (size_t)(w->s[2] * C), s->taps, (int)kh, 0, 0, yr, j->ldy, j->y_i8, j->ldp, 0, j->epi,
+                              S, &j->kernel_ns);
         }
         return;
     }
@@ -1440,8 +1472,8 @@ static void stack_rows(void *ctx, int64_t oy0, int64_t oy1)
         }
         char *yr = j->ldp ? j->y + (size_t)(oy * ow) * sizeof(float)
                           : j->y + (size_t)(oy * ow) * j->ldy * (j->y_i8 ? 1 : sizeof(float));
-        qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, S, (size_t)w->s[2] * colb, NULL, 0, yr, j->ldy, j->y_i8,
-                          j->ldp, 0, j->epi, c8, &j->kernel_ns);
+        qb_qlayer_gemm_at(j->g, j->n, &s->packs[0], (int)ow, S, (size_t)w->s[2] * colb, NULL, 0, 0, 0, yr, j->ldy,
+                          j->y_i8, j->ldp, 0, j->epi, c8, &j->kernel_ns);
     }
 }
 

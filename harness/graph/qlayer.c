@@ -886,13 +886,13 @@ static void qgemm_call(qb_graph *g, qb_node *n, const qb_packed *p, int m, const
 }
 
 void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda,
-                       const ptrdiff_t *taps, int ntaps, void *y, size_t ldy, int y_i8, size_t ldp, int r0,
-                       const qb_node *epi, void *scratch, int64_t *kernel_ns)
+                       const ptrdiff_t *taps, int ntaps, int run, size_t run_ld, void *y, size_t ldy, int y_i8,
+                       size_t ldp, int r0, const qb_node *epi, void *scratch, int64_t *kernel_ns)
 {
     qb_qspec *q = n->q;
     int nr = p->n;
     qgemm_job j = {.q = q, .p = p, .ga = {.m = m, .a = a, .lda = lda, .f_min = n->f_min, .f_max = n->f_max,
-                                          .a_taps = taps, .a_ntaps = ntaps}};
+                                          .a_taps = taps, .a_ntaps = ntaps, .a_run = run, .a_run_ld = run_ld}};
     j.ga.a_zero = q->in_zero, j.ga.a_scale = q->in_scale;
     j.ga.rq = q->rq + (q->run_prec == QB_PREC_INT8_CHANNEL ? r0 : 0);
     j.ga.c_zero = q->out_zero;

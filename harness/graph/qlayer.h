@@ -79,15 +79,16 @@ int qb_qlayer_gemm_planes(qb_graph *g, qb_node *n, const qb_packed *p, int m, co
  * int8 in the node's input grid, rows lda bytes apart (they may
  * overlap: rows of a stacked image), K read as ntaps segments at taps
  * (a direct conv on a QB_KF_A_TAPS kernel; taps NULL: one run of K
- * bytes). y_i8: the kernel writes y (rows ldy
+ * bytes); run > 0 (a QB_KF_A_RUNS kernel): rows in runs of run rows,
+ * run_ld bytes between runs (qb_gemm_args.a_run). y_i8: the kernel writes y (rows ldy
  * apart); else scratch (m x nr bytes) takes the int8 rows, dequantized
  * into y rows of ldy floats, or (ldp nonzero) into NCHW planes ldp floats
  * apart. epi: an element-wise chain on the m rows (whole pixels, ldy =
  * nr), as qb_qlayer_gemm_epi. --profile: the kernel's time added to
  * *kernel_ns (atomically). The bits of qb_qlayer_gemm on these rows. */
 void qb_qlayer_gemm_at(qb_graph *g, qb_node *n, const qb_packed *p, int m, const int8_t *a, size_t lda,
-                       const ptrdiff_t *taps, int ntaps, void *y, size_t ldy, int y_i8, size_t ldp, int r0,
-                       const qb_node *epi, void *scratch, int64_t *kernel_ns);
+                       const ptrdiff_t *taps, int ntaps, int run, size_t run_ld, void *y, size_t ldy, int y_i8,
+                       size_t ldp, int r0, const qb_node *epi, void *scratch, int64_t *kernel_ns);
 
 /* Scratch bytes of qb_qlayer_dw for an NHWC image of hw pixels in, ohw out, c channels. */
 size_t qb_qlayer_dw_scratch(int64_t hw, int64_t ohw, int64_t c);

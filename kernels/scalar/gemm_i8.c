@@ -7,7 +7,8 @@
  * away from zero, saturating). Packed layout: W as given, N rows of K.
  * With qb_gemm_args.a_taps (QB_KF_A_TAPS, a direct convolution) row i's K
  * is read as a_ntaps segments of K / a_ntaps bytes, segment t at
- * a + i * lda + a_taps[t]; the sum is the same (exact integers).
+ * a + i * lda + a_taps[t]; the sum is the same (exact integers). With
+ * qb_gemm_args.a_run (QB_KF_A_RUNS) row i starts at qb_gemm_a_row.
  */
 #include <string.h>
 
@@ -30,7 +31,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *a, int per_channel)
     const int8_t *A = a->a;
     const int nt = a->a_taps ? a->a_ntaps : 1, tk = p->k / nt; /* segments of A's K and their length */
     for (int i = 0; i < a->m; i++) {
-        const int8_t *ar = A + (size_t)i * a->lda;
+        const int8_t *ar = A + qb_gemm_a_row(a, i);
         for (int j = 0; j < p->n; j++) {
             const int8_t *wr = W + (size_t)j * p->k;
             uint32_t acc = (uint32_t)p->bias_i32[j] - (uint32_t)a->a_zero * (uint32_t)p->wsum[j];

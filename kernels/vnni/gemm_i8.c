@@ -39,6 +39,9 @@
  * t * K/(4 nt) on of the same pack); other segment lengths are gathered
  * into a contiguous copy of
  * up to GATHER_BYTES first (rows of K beyond it: one exact scalar loop).
+ * With qb_gemm_args.a_run (QB_KF_A_RUNS: rows in runs, a direct conv's
+ * narrow output rows in one call) the row blocks are balanced within
+ * each run, so a tile's rows stay lda apart.
  */
 #include "kernels/vnni/vnni.h"
 
@@ -495,6 +498,7 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
     const ptrdiff_t *taps = g->a_taps; /* segments of 4k bytes (gemm_i8_taps gathers others) */
     const int nt = taps ? g->a_ntaps : 1, kseg = K / nt;
     const int npanels = (N + 15) / 16, kfull = kseg / 4, krem = taps ? 0 : K % 4;
+    const int run = g->a_run > 0 && g->a_run < M ? g->a_run : 0; /* rows per run of A (0: one run) */
     const size_t pstride = panel_bytes(K); /* bytes per panel (header, weights) */
     const int requant = !g->out_i32;
     const uint8_t *W = p->w;
@@ -555,87 +559,92 @@ static void gemm_i8(const qb_packed *p, const qb_gemm_args *g, int per_channel)
                 }
             }
             /* row blocks of at most MR rows, balanced (8 rows: 4 + 4, not 6 + 2: a
-             * thin tile reloads the same W for few vpdpbusd) */
-            const int nblk = (mce - mc + mrmax - 1) / mrmax, base = (mce - mc) / nblk, extra = (mce - mc) % nblk;
-            for (int m0 = mc, bi = 0; m0 < mce; bi++) {
-                int mr = base + (bi < extra);
-                const int8_t *a = A + (size_t)m0 * g->lda;
-                __m512i tile[MR * NP]; /* row r, panel q at r * ts + q */
-                const uint8_t *wt = W + (size_t)p0 * pstride + HDR; /* the tile's first panel's weights */
-                if (pairs && taps)
-                    micro_pair_taps_any(mr, nv, a, g->lda, taps, nt, wt, pstride, kseg, colterm, tile);
-                else if (pairs)
-                    micro_pair_any(mr, nv, a, g->lda, wt, pstride, kseg, colterm, tile);
-                else if (taps)
-                    micro_taps_any(mr, np, a, g->lda, taps, nt, wt, pstride, kfull, colterm, tile);
-                else
-                    micro_any(mr, np, a, g->lda, wt, pstride, kfull, krem, colterm, tile);
-                if (requant && np == NP && (p0 + NP) * 16 <= N && fast[0] && fast[1] && fast[2] && fast[3] &&
-                    K <= WIDE_K) {
-                    /* four whole panels in the faster form: each row's 64 outputs narrowed
-                     * together (two packs, one dword permute, the clamp once as bytes, one
-                     * store; the same bytes as four vpmovsdb: saturating to int16 then int8
-                     * is saturating to int8, and clamping after it is the same when c_min
-                     * and c_max lie in int8) */
-                    const __m512i zp = rv[0].zero, perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10,
-                                                                               14, 3, 7, 11, 15);
-                    const __m512i lo8 = _mm512_set1_epi8((char)g->c_min), hi8 = _mm512_set1_epi8((char)g->c_max);
-                    int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + p0 * 16;
-                    for (int r = 0; r < mr; r++, c += g->ldc) {
-                        __m512i v[NP];
+             * thin tile reloads the same W for few vpdpbusd); with runs (a_run),
+             * each run's rows in the chunk on their own (no tile spans two runs) */
+            for (int m0 = mc; m0 < mce;) {
+                const int pe = run && (m0 / run + 1) * run < mce ? (m0 / run + 1) * run : mce; /* the piece's end */
+                const int nblk = (pe - m0 + mrmax - 1) / mrmax, base = (pe - m0) / nblk, extra = (pe - m0) % nblk;
+                for (int bi = 0; m0 < pe; bi++) {
+                    int mr = base + (bi < extra);
+                    const int8_t *a = A + (run ? (size_t)(m0 / run) * g->a_run_ld + (size_t)(m0 % run) * g->lda
+                                               : (size_t)m0 * g->lda);
+                    __m512i tile[MR * NP]; /* row r, panel q at r * ts + q */
+                    const uint8_t *wt = W + (size_t)p0 * pstride + HDR; /* the tile's first panel's weights */
+                    if (pairs && taps)
+                        micro_pair_taps_any(mr, nv, a, g->lda, taps, nt, wt, pstride, kseg, colterm, tile);
+                    else if (pairs)
+                        micro_pair_any(mr, nv, a, g->lda, wt, pstride, kseg, colterm, tile);
+                    else if (taps)
+                        micro_taps_any(mr, np, a, g->lda, taps, nt, wt, pstride, kfull, colterm, tile);
+                    else
+                        micro_any(mr, np, a, g->lda, wt, pstride, kfull, krem, colterm, tile);
+                    if (requant && np == NP && (p0 + NP) * 16 <= N && fast[0] && fast[1] && fast[2] && fast[3] &&
+                        K <= WIDE_K) {
+                        /* four whole panels in the faster form: each row's 64 outputs narrowed
+                         * together (two packs, one dword permute, the clamp once as bytes, one
+                         * store; the same bytes as four vpmovsdb: saturating to int16 then int8
+                         * is saturating to int8, and clamping after it is the same when c_min
+                         * and c_max lie in int8) */
+                        const __m512i zp = rv[0].zero, perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10,
+                                                                                   14, 3, 7, 11, 15);
+                        const __m512i lo8 = _mm512_set1_epi8((char)g->c_min), hi8 = _mm512_set1_epi8((char)g->c_max);
+                        int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + p0 * 16;
+                        for (int r = 0; r < mr; r++, c += g->ldc) {
+                            __m512i v[NP];
 QB_UNROLL(GCC unroll 4)
-                        for (int q = 0; q < NP; q++)
-                            v[q] = _mm512_add_epi32(qb_rqf_round(tile[r * NP + q], rf[q].m_e, rf[q].m_o, rf[q].rnd,
-                                                                 rf[q].sh),
-                                                    zp);
-                        __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
-                        b = _mm512_permutexvar_epi32(perm, b);
-                        if (clamp_lo)
-                            b = _mm512_max_epi8(b, lo8);
-                        if (clamp_hi)
-                            b = _mm512_min_epi8(b, hi8);
-                        _mm512_storeu_si512((void *)c, b);
+                            for (int q = 0; q < NP; q++)
+                                v[q] = _mm512_add_epi32(qb_rqf_round(tile[r * NP + q], rf[q].m_e, rf[q].m_o, rf[q].rnd,
+                                                                     rf[q].sh),
+                                                        zp);
+                            __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+                            b = _mm512_permutexvar_epi32(perm, b);
+                            if (clamp_lo)
+                                b = _mm512_max_epi8(b, lo8);
+                            if (clamp_hi)
+                                b = _mm512_min_epi8(b, hi8);
+                            _mm512_storeu_si512((void *)c, b);
+                        }
+                        m0 += mr;
+                        continue;
+                    }
+                    for (int q = 0; q < np; q++) {
+                        int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
+                        /* the panel's constants in locals: int8 stores may alias anything, so
+                         * through rf/rv they would be reloaded for every row */
+                        if (!requant) {
+                            for (int r = 0; r < mr; r++) {
+                                __m512i acc = tile[r * ts + q];
+                                int32_t *c = (int32_t *)g->c + (size_t)(m0 + r) * g->ldc + n0;
+                                if (cnt == 16)
+                                    _mm512_storeu_si512((void *)c, acc);
+                                else
+                                    _mm512_mask_storeu_epi32(c, qb_mask16(cnt), acc);
+                            }
+                        } else if (fast[q]) {
+                            /* r + zero (|r| < 2^30: no overflow), then clamped to c_min, c_max
+                             * where they are narrower than int8 (the store saturates to it) */
+                            const qb_rqf f = rf[q];
+                            const __m512i zp = rv[q].zero;
+                            int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
+                            for (int r = 0; r < mr; r++, c += g->ldc) {
+                                __m512i v = qb_rqf_round(tile[r * ts + q], f.m_e, f.m_o, f.rnd, f.sh);
+                                v = _mm512_add_epi32(v, zp);
+                                if (clamp_lo)
+                                    v = _mm512_max_epi32(v, cmin);
+                                if (clamp_hi)
+                                    v = _mm512_min_epi32(v, cmax);
+                                qb_store_i8x16(c, v, cnt);
+                            }
+                        } else {
+                            const qb_rqv v = rv[q];
+                            int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
+                            for (int r = 0; r < mr; r++, c += g->ldc) {
+                                qb_store_i8x16(c, qb_requant16(tile[r * ts + q], &v), cnt);
+                            }
+                        }
                     }
                     m0 += mr;
-                    continue;
                 }
-                for (int q = 0; q < np; q++) {
-                    int n0 = (p0 + q) * 16, cnt = N - n0 < 16 ? N - n0 : 16;
-                    /* the panel's constants in locals: int8 stores may alias anything, so
-                     * through rf/rv they would be reloaded for every row */
-                    if (!requant) {
-                        for (int r = 0; r < mr; r++) {
-                            __m512i acc = tile[r * ts + q];
-                            int32_t *c = (int32_t *)g->c + (size_t)(m0 + r) * g->ldc + n0;
-                            if (cnt == 16)
-                                _mm512_storeu_si512((void *)c, acc);
-                            else
-                                _mm512_mask_storeu_epi32(c, qb_mask16(cnt), acc);
-                        }
-                    } else if (fast[q]) {
-                        /* r + zero (|r| < 2^30: no overflow), then clamped to c_min, c_max
-                         * where they are narrower than int8 (the store saturates to it) */
-                        const qb_rqf f = rf[q];
-                        const __m512i zp = rv[q].zero;
-                        int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
-                        for (int r = 0; r < mr; r++, c += g->ldc) {
-                            __m512i v = qb_rqf_round(tile[r * ts + q], f.m_e, f.m_o, f.rnd, f.sh);
-                            v = _mm512_add_epi32(v, zp);
-                            if (clamp_lo)
-                                v = _mm512_max_epi32(v, cmin);
-                            if (clamp_hi)
-                                v = _mm512_min_epi32(v, cmax);
-                            qb_store_i8x16(c, v, cnt);
-                        }
-                    } else {
-                        const qb_rqv v = rv[q];
-                        int8_t *c = (int8_t *)g->c + (size_t)m0 * g->ldc + n0;
-                        for (int r = 0; r < mr; r++, c += g->ldc) {
-                            qb_store_i8x16(c, qb_requant16(tile[r * ts + q], &v), cnt);
-                        }
-                    }
-                }
-                m0 += mr;
             }
         }
     }
@@ -658,10 +667,10 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
             int r = g->m - i0 < rows ? g->m - i0 : rows;
             for (int i = 0; i < r; i++)
                 for (int t = 0; t < nt; t++)
-                    memcpy(buf + (size_t)i * K + (size_t)t * kseg, A + (size_t)(i0 + i) * g->lda + g->a_taps[t],
+                    memcpy(buf + (size_t)i * K + (size_t)t * kseg, A + qb_gemm_a_row(g, i0 + i) + g->a_taps[t],
                            (size_t)kseg);
             qb_gemm_args h = *g;
-            h.m = r, h.a = buf, h.lda = (size_t)K, h.a_taps = NULL, h.a_ntaps = 0;
+            h.m = r, h.a = buf, h.lda = (size_t)K, h.a_taps = NULL, h.a_ntaps = 0, h.a_run = 0;
             h.c = (char *)g->c + (size_t)i0 * g->ldc * es;
             gemm_i8(p, &h, per_channel);
         }
@@ -673,7 +682,7 @@ static void gemm_i8_taps(const qb_packed *p, const qb_gemm_args *g, int per_chan
             uint32_t acc = (uint32_t)p->bias_i32[j] - (uint32_t)g->a_zero * (uint32_t)p->wsum[j];
             const uint8_t *panel = W + (size_t)(j / 16) * pstride + HDR;
             for (int l = 0; l < K; l++) {
-                int32_t a = A[(size_t)i * g->lda + g->a_taps[l / kseg] + l % kseg];
+                int32_t a = A[qb_gemm_a_row(g, i) + g->a_taps[l / kseg] + l % kseg];
                 acc += (uint32_t)(a * (int32_t)(int8_t)panel[w_off(j >= pn0, j % 16, l)]);
             }
             size_t at = (size_t)i * g->ldc + j;
