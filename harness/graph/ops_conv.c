@@ -866,21 +866,24 @@ static void im2col_nhwc(const void *xv, const win *w, int64_t c0, int64_t cg, vo
     const char *src[IM2COL_ROWS];        /* per window row: its image row (at channel c0), NULL if outside */
     for (int64_t r = r0; r < r1; r++) {
         int64_t oz = r / w->out[1], oy = r % w->out[1];
-        for (int64_t t = 0; t < nrows && nrows <= IM2COL_ROWS; t++) {
-            int64_t iz = oz * w->s[0] - w->pb[0] + t / w->k[1] * w->d[0];
-            int64_t iy = oy * w->s[1] - w->pb[1] + t % w->k[1] * w->d[1];
-            src[t] = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1]
-                         ? x + (size_t)((iz * w->in[1] + iy) * w->in[2] * C + c0) * es
-                         : NULL;
+        for (int64_t kz = 0, t = 0; kz < w->k[0] && nrows <= IM2COL_ROWS; kz++) { /* t = kz * kh + ky */
+            int64_t iz = oz * w->s[0] - w->pb[0] + kz * w->d[0];
+            for (int64_t ky = 0; ky < w->k[1]; ky++, t++) {
+                int64_t iy = oy * w->s[1] - w->pb[1] + ky * w->d[1];
+                src[t] = iz >= 0 && iz < w->in[0] && iy >= 0 && iy < w->in[1]
+                             ? x + (size_t)((iz * w->in[1] + iy) * w->in[2] * C + c0) * es
+                             : NULL;
+            }
         }
         for (int64_t ox = 0; ox < w->out[2]; ox++, p++) {
             char *row = A + (size_t)(p * K) * es;
             int64_t ix0 = ox * w->s[2] - w->pb[2];
 #ifdef QB_CONV_AVX512
             if (nrows <= IM2COL_ROWS && whole && ix0 >= 0 && ix0 + w->k[2] <= w->in[2] && im2col_avx512()) {
-                int64_t n = 1; /* this pixel and the next ones inside the image along x */
-                while (ox + n < w->out[2] && ix0 + n * w->s[2] + w->k[2] <= w->in[2])
-                    n++;
+                /* this pixel and the next ones inside the image along x: the largest n with
+                 * ix0 + (n - 1) * s + kw <= in (a count, not a loop over them) */
+                int64_t n = (w->in[2] - w->k[2] - ix0) / w->s[2] + 1;
+                n = n < w->out[2] - ox ? n : w->out[2] - ox;
                 win_rows_avx512(row, (size_t)K * es, src, nrows, (size_t)ix0 * pix_bytes,
                                 (size_t)w->s[2] * pix_bytes, n, win_bytes, pad);
                 ox += n - 1, p += n - 1;
