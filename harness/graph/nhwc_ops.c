@@ -1792,18 +1792,8 @@ rse_q8_body(const nhwc_state *s, const int8_t *x, const float *sv, int64_t ci, i
                     _mm_storeu_si128((__m128i *)(void *)(o1 + 16 * k - ci), q);
             }
         }
-        x += p * ci, o += p * s->c, np -= p; /* an odd last pixel: the loop below */
-        for (p = 0; p < np; p++)
-            for (int64_t c = 0; c < ci; c += 16) {
-                __mmask16 mk = qb_lanes16(ci - c);
-                __m512i v = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, x + p * ci + c));
-                __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, xz)), xs);
-                __m512 a = _mm512_add_ps(xf, _mm512_mul_ps(xf, _mm512_maskz_loadu_ps(mk, sv + c)));
-                _mm_mask_storeu_epi8(o + p * s->c + c, mk, fin ? qb_quantize16_fin(a, sc, zp) : qb_quantize16_dq(a, sc, zp));
-            }
-        return;
-    }
-    if (ci > 16 && ci % 16 && ci <= 240) { /* x's codes as one stream (NHWC: pixels of ci codes back to back), 16
+        x += p * ci, o += p * s->c, np -= p; /* an odd last pixel: the loop at the end */
+    } else if (ci > 16 && ci % 16 && ci <= 240) { /* x's codes as one stream (NHWC: pixels of ci codes back to back), 16
                                             * a step: a step holds the codes of at most two pixels (channels
                                             * [c, c + L) of pixel p, then [0, 16 - L) of pixel p + 1), each lane
                                             * its channel's s and the same operations, its codes stored to the two
