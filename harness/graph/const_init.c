@@ -59,17 +59,8 @@ static void free_node(qb_node *n)
     free(n->op);
     free(n->in);
     free(n->out);
-    for (int j = 0; j < n->nattr; j++) {
-        qb_attr *a = &n->attr[j];
-        free(a->name);
-        free(a->s);
-        free(a->ints);
-        free(a->floats);
-        if (a->t) {
-            qb_tensor_clear(a->t);
-            free(a->t);
-        }
-    }
+    for (int j = 0; j < n->nattr; j++)
+        qb_attr_free(&n->attr[j]);
     free(n->attr);
     free(n->domain);
 }

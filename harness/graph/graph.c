@@ -98,7 +98,7 @@ void qb_tensor_clear(qb_tensor *t)
     t->data = NULL;
 }
 
-static void free_attr(qb_attr *a)
+void qb_attr_free(qb_attr *a)
 {
     free(a->name);
     free(a->s);
@@ -134,7 +134,7 @@ void qb_graph_free(qb_graph *g)
         free(n->in);
         free(n->out);
         for (int j = 0; j < n->nattr; j++)
-            free_attr(&n->attr[j]);
+            qb_attr_free(&n->attr[j]);
         free(n->attr);
         qb_node_state_free(n->state, n->free_state);
         qb_qspec_free(n->q);

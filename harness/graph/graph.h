@@ -323,6 +323,9 @@ int qb_onnx_save(const qb_graph *g, const char *path, qb_err *e);
 /* The same model as bytes in memory: *buf (malloc'd, the caller frees it)
  * of *len bytes; name is used in messages. */
 int qb_onnx_serialize(const qb_graph *g, const char *name, uint8_t **buf, size_t *len, qb_err *e);
+/* Free what an attribute owns: name, string, lists, tensor, subgraph and
+ * its packed proto (not the struct). */
+void qb_attr_free(qb_attr *a);
 /* Free a tensor's name and data (not the struct). */
 void qb_tensor_clear(qb_tensor *t);
 

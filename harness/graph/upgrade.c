@@ -43,11 +43,7 @@ static void drop_attr(qb_node *n, const char *name)
     for (int i = 0; i < n->nattr; i++)
         if (!strcmp(n->attr[i].name, name)) {
             qb_attr *a = &n->attr[i];
-            free(a->name), free(a->s), free(a->ints), free(a->floats);
-            if (a->t) {
-                qb_tensor_clear(a->t);
-                free(a->t);
-            }
+            qb_attr_free(a); /* whatever its type: a file may give any attribute any type */
             memmove(a, a + 1, (n->nattr - i - 1) * sizeof *a);
             n->nattr--;
             return;
