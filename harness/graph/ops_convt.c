@@ -740,21 +740,28 @@ static void convt_pair_tables(const convt_job *j, float *bb, float *kk)
     }
 }
 
+/* A pair loop's entry: the per-channel tables, then its body with the
+ * Add + Relu's presence and operand order as constants (one copy each). */
+#define CT_PAIR_DISPATCH(body)                                                                                         \
+    do {                                                                                                               \
+        const convt_state *s_ = j->s;                                                                                  \
+        float bb[CT_PAIR_MAXC], kk[CT_PAIR_MAXC];                                                                      \
+        convt_pair_tables(j, bb, kk);                                                                                  \
+        if (!s_->epi)                                                                                                  \
+            body(j, cols, r0, r1, bb, kk, 0, 0);                                                                       \
+        else if (!s_->epi_kf)                                                                                          \
+            body(j, cols, r0, r1, bb, kk, 1, 0);                                                                       \
+        else                                                                                                           \
+            body(j, cols, r0, r1, bb, kk, 1, 1);                                                                       \
+    } while (0)
+
 /* convt_pair_avx512_body with the first's bias and the Add's constant per
  * channel in two tables and the Add + Relu's presence and operand order
  * as constants (one copy each). */
 __attribute__((target("avx512f"))) static void convt_pair_avx512(const convt_job *j, const float *cols, int64_t r0,
                                                                 int64_t r1)
 {
-    const convt_state *s = j->s;
-    float bb[CT_PAIR_MAXC], kk[CT_PAIR_MAXC];
-    convt_pair_tables(j, bb, kk);
-    if (!s->epi)
-        convt_pair_avx512_body(j, cols, r0, r1, bb, kk, 0, 0);
-    else if (!s->epi_kf)
-        convt_pair_avx512_body(j, cols, r0, r1, bb, kk, 1, 0);
-    else
-        convt_pair_avx512_body(j, cols, r0, r1, bb, kk, 1, 1);
+    CT_PAIR_DISPATCH(convt_pair_avx512_body);
 }
 
 /* convt_pair_avx512 with AVX2 (where AVX-512 is not allowed): four input
@@ -830,15 +837,7 @@ convt_pair_avx2_body(const convt_job *j, const float *cols, int64_t r0, int64_t 
 __attribute__((target("avx2"))) static void convt_pair_avx2(const convt_job *j, const float *cols, int64_t r0,
                                                             int64_t r1)
 {
-    const convt_state *s = j->s;
-    float bb[CT_PAIR_MAXC], kk[CT_PAIR_MAXC];
-    convt_pair_tables(j, bb, kk);
-    if (!s->epi)
-        convt_pair_avx2_body(j, cols, r0, r1, bb, kk, 0, 0);
-    else if (!s->epi_kf)
-        convt_pair_avx2_body(j, cols, r0, r1, bb, kk, 1, 0);
-    else
-        convt_pair_avx2_body(j, cols, r0, r1, bb, kk, 1, 1);
+    CT_PAIR_DISPATCH(convt_pair_avx2_body);
 }
 #endif
 
